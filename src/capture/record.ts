@@ -1,0 +1,72 @@
+// What every capture source (pcap, pcapng, live) hands to the decoder.
+// A PacketRecord is a reused view: its bytes are valid only until the callback that received it
+// returns (pcapgo's ZeroCopyReadPacketData contract). Whoever keeps bytes copies them.
+
+export const LINKTYPE = {
+  NULL: 0,
+  ETHERNET: 1,
+  RAW_ALT12: 12,
+  RAW_ALT14: 14,
+  RAW: 101,
+  LOOP: 108,
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+export type CaptureFormat = 'pcap' | 'pcap-ns' | 'pcapng' | 'live';
+
+export interface PacketRecord {
+  /** 1-based packet number, as Wireshark's frame number. */
+  no: number;
+  /** Integer microseconds since the Unix epoch. */
+  tsMicros: number;
+  caplen: number;
+  origLen: number;
+  linkType: number;
+  interfaceId: number;
+  /** Packet data is bytes[off, end); end - off === caplen. */
+  bytes: Uint8Array;
+  off: number;
+  end: number;
+  /** Byte offset of the record (pcap) or block (pcapng) header in the input. */
+  fileOffset: number;
+}
+
+export interface CaptureDiagnostic {
+  /** Stable SCREAMING_SNAKE code, e.g. PCAP_TRUNCATED_RECORD. */
+  code: string;
+  /** Full sentence naming the file, packet number and byte offset. */
+  message: string;
+  /** Packet number the problem belongs to (the next packet when between packets), 0 for the file header. */
+  packet: number;
+  /** Byte offset in the input. */
+  offset: number;
+}
+
+export interface CaptureInfo {
+  file: string;
+  format: CaptureFormat | null;
+  /** Distinct link types seen in interface descriptions / the file header, in order of appearance. */
+  linkTypes: number[];
+  /** Snap length of the first interface (0 when unknown). */
+  snaplen: number;
+  /** Records delivered to the callback. */
+  packets: number;
+  /** Records whose caplen < origLen (cut by the snap length). */
+  truncatedPackets: number;
+  diagnostics: CaptureDiagnostic[];
+  /** True when reading stopped early because the rest of the input could not be parsed. */
+  stoppedEarly: boolean;
+}
+
+/** Thrown when nothing in the input is readable as a capture (missing file, empty, wrong magic). */
+export class CaptureOpenError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+    this.name = 'CaptureOpenError';
+  }
+}
+
+export type PacketCallback = (rec: PacketRecord) => void;

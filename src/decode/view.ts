@@ -1,0 +1,94 @@
+// The decoded packet: one PacketView per decoder, overwritten for every packet (gopacket's
+// DecodingLayer contract: decoding resets the whole view and allocates nothing).
+
+export const DECODED = {
+  TCP: 1,
+  /** ICMP/ICMPv6 error quoting an IP+TCP header: the quote fields are filled. */
+  ICMP_ERROR: 2,
+  ARP: 3,
+  /** Counted as skipped; skipReason says why. */
+  SKIPPED: 4,
+  /** Counted as malformed; malformedCode/malformedDetail say why. */
+  MALFORMED: 5,
+} as const;
+export type DecodedKind = (typeof DECODED)[keyof typeof DECODED];
+
+export const TCP_FLAG = {
+  FIN: 0x01,
+  SYN: 0x02,
+  RST: 0x04,
+  PSH: 0x08,
+  ACK: 0x10,
+  URG: 0x20,
+  ECE: 0x40,
+  CWR: 0x80,
+} as const;
+
+export class PacketView {
+  kind: DecodedKind = DECODED.SKIPPED;
+  /** For SKIPPED: a short stable reason such as 'not-ip', 'udp', 'icmp', 'ip-fragment', 'link-type-147'. */
+  skipReason = '';
+  /** For MALFORMED: stable code (e.g. TCP_BAD_DATA_OFFSET) and a detail sentence with numbers. */
+  malformedCode = '';
+  malformedDetail = '';
+  /** Offset of the layer that failed, relative to the start of the packet. */
+  malformedAt = 0;
+
+  // --- IP (outer header carrying TCP, or the ICMP error) ---
+  ipVersion: 0 | 4 | 6 = 0;
+  /** Addresses as 4 big-endian 32-bit words; IPv4 uses word 3 only, words 0..2 are 0. */
+  readonly src = new Uint32Array(4);
+  readonly dst = new Uint32Array(4);
+  ttl = 0;
+  ipId = 0;
+  /** True if the IPv4 DF bit is set. */
+  dontFragment = false;
+  /** Offset (absolute, in the record's bytes) of the IP header. */
+  ipOff = 0;
+
+  // --- TCP ---
+  srcPort = 0;
+  dstPort = 0;
+  seq = 0;
+  ack = 0;
+  flags = 0;
+  /** Raw (unscaled) window field. */
+  window = 0;
+  tcpOff = 0;
+  tcpHeaderLen = 0;
+  /** Absolute offsets of the payload within the record's bytes, after trimming to the IP length. */
+  payloadOff = 0;
+  /** Payload length claimed by the IP header (may exceed captured bytes). */
+  payloadLen = 0;
+  /** Payload bytes actually captured (payloadLen minus what the snap length cut). */
+  payloadCaptured = 0;
+  /** TCP options; -1 when absent. */
+  mss = -1;
+  wscale = -1;
+  sackPermitted = false;
+  hasTimestamps = false;
+  tsVal = 0;
+  tsEcr = 0;
+  /** Number of SACK blocks (0..4); edges in sackBlocks[2*i], sackBlocks[2*i+1]. */
+  sackCount = 0;
+  readonly sackBlocks = new Uint32Array(8);
+  /** TFO cookie length: -1 absent, 0 cookie request, >0 cookie present. */
+  tfoCookieLen = -1;
+
+  // --- ICMP error (ICMP_ERROR) ---
+  icmpType = 0;
+  icmpCode = 0;
+  /** The quoted packet's IP version, addresses and TCP ports/seq (the flow the error is about). */
+  quotedIpVersion: 0 | 4 | 6 = 0;
+  readonly quotedSrc = new Uint32Array(4);
+  readonly quotedDst = new Uint32Array(4);
+  quotedSrcPort = 0;
+  quotedDstPort = 0;
+  quotedSeq = 0;
+
+  // --- ARP ---
+  arpOp = 0;
+  /** IPv4 addresses as u32. */
+  arpSenderIp = 0;
+  arpTargetIp = 0;
+}

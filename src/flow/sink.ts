@@ -1,0 +1,28 @@
+// Reassembly hands ordered, de-duplicated payload bytes to a StreamSink that knows nothing of TCP
+// (gopacket's StreamFactory split). One sink per flow; both directions go to the same sink.
+//
+// Call order per flow: onData / onGap / onOverlap any number of times, in stream order per
+// direction, then onEnd exactly once. `dir` is 0 for the originator (client) -> responder, 1 for
+// the reverse. Data chunks are views valid only during the call: copy what you keep.
+
+export type Dir = 0 | 1;
+
+export interface StreamSink {
+  /** Bytes [off, end) of `bytes` are the next stream bytes of `dir`; `streamOffset` is the
+   *  offset of the first byte relative to the direction's first payload byte; `no`/`tsMicros`
+   *  are the packet that completed them. */
+  onData(dir: Dir, bytes: Uint8Array, off: number, end: number, streamOffset: number, no: number, tsMicros: number): void;
+  /** `length` bytes were never seen (Zeek's content_gap / missed_bytes). */
+  onGap(dir: Dir, streamOffset: number, length: number, no: number, tsMicros: number): void;
+  /** A retransmission carried different bytes for already-delivered stream offsets. */
+  onOverlap?(dir: Dir, streamOffset: number, length: number, no: number, tsMicros: number): void;
+  /** A FIN or RST ended this direction (`how`), or the capture ended. Called per direction at most once. */
+  onClose?(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void;
+  /** The flow is finished (closed, expired, or capture end). */
+  onEnd(tsMicros: number): void;
+}
+
+export interface SinkFactory {
+  /** Called when a flow first carries payload; returning null disables reassembly for it. */
+  create(flow: { id: number; clientPort: number; serverPort: number }): StreamSink | null;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Tests that capture real traffic on loopback use their own ports; keep file-level parallelism modest.
+    maxWorkers: 2,
+    minWorkers: 1,
+  },
+});
