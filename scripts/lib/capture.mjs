@@ -1,0 +1,64 @@
+// Runs a scenario under tcpdump and leaves a pcap behind.
+import { statSync } from 'node:fs';
+import { startProcess, runCommand, sleep } from './proc.mjs';
+
+const READY_TIMEOUT_MS = 5_000;
+const STOP_TIMEOUT_MS = 5_000;
+// tcpdump -U flushes per packet, but the last segments of a close can still be in flight.
+const SETTLE_MS = 200;
+
+/**
+ * Captures `iface` (inside namespace `netns` when given) into `file` while `scenario()` runs.
+ *
+ * Starts `tcpdump -i IFACE -w FILE -U --immediate-mode -n [-s SNAPLEN] FILTER`, waits for its "listening on" line,
+ * runs the scenario, waits 200 ms, stops tcpdump with SIGINT (by PID) and waits for it to exit.
+ * tcpdump is stopped even when the scenario throws; the scenario's error is then rethrown.
+ * `maxDurationMs` is a hard deadline for tcpdump itself, in case the caller never gets to stop it.
+ *
+ * @template T
+ * @param {{ iface?: string, filter: string, file: string, netns?: string, snaplen?: number, maxDurationMs?: number }} options
+ * @param {() => Promise<T>} scenario
+ * @returns {Promise<T>} whatever the scenario returned
+ */
+export async function withCapture({ iface = 'lo', filter, file, netns, snaplen, maxDurationMs = 60_000 }, scenario) {
+  if (!filter) throw new Error('withCapture: a filter is required (loopback carries other traffic too)');
+  // --immediate-mode: with TPACKET_V3 buffering, packets still in an unretired ring block are lost
+  // when tcpdump is interrupted, so a 200 ms scenario could come out empty.
+  // -Z root: otherwise tcpdump drops to its own user before opening FILE and may not be able to write it.
+  const tcpdumpArgs = ['-i', iface, '-w', file, '-U', '--immediate-mode', '-n', '-Z', 'root'];
+  if (snaplen !== undefined) tcpdumpArgs.push('-s', String(snaplen));
+  tcpdumpArgs.push(filter);
+  const [cmd, args] = netns
+    ? ['ip', ['netns', 'exec', netns, 'tcpdump', ...tcpdumpArgs]]
+    : ['tcpdump', tcpdumpArgs];
+  const tcpdump = await startProcess(cmd, args, {
+    readyPattern: /listening on/,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    maxLifetimeMs: maxDurationMs,
+  });
+  let result;
+  try {
+    result = await scenario();
+    await sleep(SETTLE_MS);
+  } finally {
+    // `ip netns exec` execs tcpdump in place, so this PID is tcpdump's either way.
+    await tcpdump.stop({ signal: 'SIGINT', timeoutMs: STOP_TIMEOUT_MS });
+  }
+  return result;
+}
+
+/** Number of packets in a capture file, counted by `tcpdump -r`. */
+export async function countPackets(file) {
+  const { stdout } = await runCommand('tcpdump', ['-r', file, '-nn', '-q'], { timeoutMs: 20_000 });
+  return stdout.split('\n').filter((line) => line.trim() !== '').length;
+}
+
+/** Lines of `tcpdump -r FILE -nn` (for checks and debugging). */
+export async function readCapture(file, extraArgs = []) {
+  const { stdout } = await runCommand('tcpdump', ['-r', file, '-nn', ...extraArgs], { timeoutMs: 20_000 });
+  return stdout.split('\n').filter((line) => line.trim() !== '');
+}
+
+export function fileSize(file) {
+  return statSync(file).size;
+}
