@@ -41,6 +41,15 @@ export function setNamespaceSysctl(ns, key, value) {
   return execInNamespace(ns, 'sysctl', ['-q', '-w', `${key}=${value}`]);
 }
 
+/**
+ * Linux 6.5+ retries SYNs at fixed 1 s intervals for the first `tcp_syn_linear_timeouts` (default 4)
+ * attempts; older kernels, still most of what runs in the field, double the interval (1 s, 3 s, 7 s).
+ * Turning the linear phase off inside `ns` gives the classic pattern; a no-op on kernels without it.
+ */
+export async function useClassicSynBackoff(ns) {
+  await execInNamespace(ns, 'sysctl', ['-q', '-w', 'net.ipv4.tcp_syn_linear_timeouts=0'], { check: false });
+}
+
 async function addNamespace(name) {
   await ip(['netns', 'add', name]);
   await execInNamespace(name, 'ip', ['link', 'set', 'lo', 'up']);

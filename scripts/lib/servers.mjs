@@ -1,0 +1,51 @@
+// Small promise wrappers around node servers and sockets used by the loopback scenarios.
+import { once } from 'node:events';
+
+/** Listens on host:port and resolves once bound. */
+export async function listenOn(server, port, host = '127.0.0.1') {
+  server.listen({ port, host, exclusive: true });
+  await once(server, 'listening');
+  return server;
+}
+
+/** Closes a server, destroying any connections it still holds. */
+export async function closeServer(server) {
+  server.closeAllConnections?.();
+  await new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * Resolves with `value` once `emitter` emits `event`, or rejects after `timeoutMs`
+ * (scenarios must stop by themselves).
+ */
+export function waitForEvent(emitter, event, timeoutMs, what = event) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(event, onEvent);
+      reject(new Error(`${what}: not seen within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onEvent = (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    };
+    emitter.once(event, onEvent);
+  });
+}
+
+export function deadline(ms, what) {
+  let timer;
+  const promise = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Runs `work()` but rejects if it takes longer than `ms`. */
+export async function withinDeadline(ms, what, work) {
+  const guard = deadline(ms, what);
+  try {
+    return await Promise.race([work(), guard.promise]);
+  } finally {
+    guard.cancel();
+  }
+}
