@@ -1,0 +1,447 @@
+import { TCP_FLAG, type PacketView } from '../decode/view.js';
+import { EP, Endpoint } from './endpoint.js';
+import { History, HIST } from './history.js';
+import { DirectionReassembler, REASSEMBLY_EVENT, type ReassemblyBudget } from './reassembly.js';
+import type { Dir, StreamSink } from './sink.js';
+
+/** Zeek's TOO_LARGE_SEQ_DELTA: jumps larger than this in SYN/RST sequence numbers are not trusted. */
+const TOO_LARGE_SEQ_DELTA = 1048576;
+/** At most this many SYN / SYN-ACK packets are remembered per flow (retry facts). */
+const MAX_HANDSHAKE_PACKETS = 32;
+
+export interface HandshakePacket {
+  no: number;
+  ts: number;
+  seq: number;
+}
+
+export interface IcmpErrorFact {
+  no: number;
+  ts: number;
+  version: 4 | 6;
+  type: number;
+  code: number;
+  /** Address of the host that sent the ICMP error, as 4 words. */
+  from: Uint32Array;
+}
+
+/** One TCP connection. Endpoint 0 is the originator (client), 1 the responder (server). */
+export class Flow {
+  readonly orig = new Endpoint();
+  readonly resp = new Endpoint();
+  readonly history = new History();
+  readonly origAddr = new Uint32Array(4);
+  readonly respAddr = new Uint32Array(4);
+  ipVersion: 4 | 6 = 4;
+  origPort = 0;
+  respPort = 0;
+  hash = 0;
+  /** Chain for hash-bucket collisions. */
+  nextInBucket: Flow | null = null;
+  /** LRU list ordered by last packet time, for expiry. */
+  older: Flow | null = null;
+  newer: Flow | null = null;
+
+  firstNo = 0;
+  lastNo = 0;
+  startTs = 0;
+  lastTs = 0;
+  /** Packet time after which the flow is gone (Zeek's close/reset delay), 0 while open. */
+  removeAfterTs = 0;
+  /** Roles were chosen by a heuristic or flipped (history '^'). */
+  flipped = false;
+  /** True while analysis is partial (a bound was hit: history 'x'). */
+  partial = false;
+
+  synPackets: HandshakePacket[] = [];
+  synAckPackets: HandshakePacket[] = [];
+  /** Time the handshake completed (the originator's first ACK after the SYN-ACK), 0 if never. */
+  handshakeAckNo = 0;
+  handshakeAckTs = 0;
+  icmpErrors: IcmpErrorFact[] = [];
+  /** Set when this flow's 4-tuple was used by an earlier flow that was still closing. */
+  reusedAfter: { flowId: number; closedTs: number; state: string } | null = null;
+  malformedPackets = 0;
+
+  sink: StreamSink | null = null;
+  sinkTried = false;
+  reassembler: [DirectionReassembler, DirectionReassembler] | null = null;
+
+  /** Extension point for per-segment analysis (retransmissions, windows, timing). */
+  analysis: unknown = null;
+
+  constructor(readonly id: number) {}
+
+  endpoint(dir: Dir): Endpoint {
+    return dir === 0 ? this.orig : this.resp;
+  }
+
+  /** Direction of a packet from (src, sport): 0 when it comes from the originator. */
+  dirOf(view: PacketView): Dir {
+    return view.srcPort === this.origPort && sameAddr(view.src, this.origAddr) && (view.dstPort !== this.origPort || !sameAddr(view.dst, this.origAddr) || view.srcPort !== this.respPort) ? 0 : 1;
+  }
+
+  /** Zeek's FlipRoles: the originator becomes the responder. */
+  flipRoles(): void {
+    swapWords(this.origAddr, this.respAddr);
+    const p = this.origPort;
+    this.origPort = this.respPort;
+    this.respPort = p;
+    const o = { ...this.orig };
+    Object.assign(this.orig, this.resp);
+    Object.assign(this.resp, o);
+    const s = this.synPackets;
+    this.synPackets = this.synAckPackets;
+    this.synAckPackets = s;
+    if (this.reassembler) {
+      // Reassemblers are per direction and were created with their dir; rebuild lazily.
+      this.reassembler = null;
+    }
+    this.history.flip();
+    this.flipped = true;
+  }
+
+  get isClosed(): boolean {
+    return this.orig.didClose || this.resp.didClose;
+  }
+}
+
+export function sameAddr(a: Uint32Array, b: Uint32Array): boolean {
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
+}
+
+function swapWords(a: Uint32Array, b: Uint32Array): void {
+  for (let i = 0; i < 4; i++) {
+    const t = a[i];
+    a[i] = b[i];
+    b[i] = t;
+  }
+}
+
+export interface SegmentContext {
+  budget: ReassemblyBudget;
+  /** Called the first time a reassembly bound is hit on a flow. */
+  onLimit(flow: Flow, no: number): void;
+  /** Called when a flow first needs a sink (first payload). */
+  createSink(flow: Flow): StreamSink | null;
+}
+
+/**
+ * Zeek's TCPSessionAdapter::Process for one segment, in the same order: sequence bookkeeping,
+ * history, window, SYN/FIN/RST counts, ACK bookkeeping, last-seq/retransmission, the endpoint
+ * state machine, gap detection on ACK, then payload delivery and close handling.
+ */
+export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number, ctx: SegmentContext): void {
+  const isOrig = dir === 0;
+  const endpoint = isOrig ? flow.orig : flow.resp;
+  const peer = isOrig ? flow.resp : flow.orig;
+  const flags = v.flags;
+  const syn = (flags & TCP_FLAG.SYN) !== 0;
+  const fin = (flags & TCP_FLAG.FIN) !== 0;
+  const rst = (flags & TCP_FLAG.RST) !== 0;
+  const ackf = (flags & TCP_FLAG.ACK) !== 0;
+  const len = v.payloadLen;
+  const baseSeq = v.seq >>> 0;
+  const ackSeq = v.ack >>> 0;
+
+  // --- facts ---
+  endpoint.packets++;
+  endpoint.ipBytes += wireLen;
+  endpoint.payloadBytes += rst ? 0 : len;
+  if (endpoint.firstPacketNo === 0) {
+    endpoint.firstPacketNo = no;
+    endpoint.firstTs = ts;
+  }
+  endpoint.lastTs = ts;
+  if (len > 0 && !rst) {
+    if (endpoint.firstDataNo === 0) {
+      endpoint.firstDataNo = no;
+      endpoint.firstDataTs = ts;
+    }
+    endpoint.lastDataNo = no;
+    endpoint.lastDataTs = ts;
+  }
+  if (fin && endpoint.firstFinNo === 0) {
+    endpoint.firstFinNo = no;
+    endpoint.firstFinTs = ts;
+  }
+  if (rst && endpoint.firstRstNo === 0) {
+    endpoint.firstRstNo = no;
+    endpoint.firstRstTs = ts;
+  }
+  if (syn) {
+    const list = isOrig ? flow.synPackets : flow.synAckPackets;
+    if (list.length < MAX_HANDSHAKE_PACKETS) list.push({ no, ts, seq: baseSeq });
+    endpoint.mss = v.mss;
+    endpoint.sackPermitted = v.sackPermitted;
+    endpoint.timestamps = v.hasTimestamps;
+    endpoint.ttl = v.ttl;
+    endpoint.synWindow = v.window;
+  } else if (endpoint.ttl < 0) {
+    endpoint.ttl = v.ttl;
+  }
+  if (isOrig && ackf && !syn && flow.handshakeAckNo === 0 && flow.synAckPackets.length > 0 && ((ackSeq - flow.synAckPackets[flow.synAckPackets.length - 1].seq) | 0) === 1) {
+    flow.handshakeAckNo = no;
+    flow.handshakeAckTs = ts;
+  }
+
+  // --- Zeek: segment length and endpoint sequence initialisation ---
+  let segLen = len + (syn ? 1 : 0) + (fin ? 1 : 0);
+  if (rst) segLen -= len;
+  const seqOnePast = (baseSeq + segLen) >>> 0;
+  initEndpoint(endpoint, syn, baseSeq, seqOnePast);
+
+  const relSeq = (baseSeq - endpoint.startSeq) | 0;
+
+  updateHistory(flow.history, isOrig, endpoint, syn, fin, rst, ackf, relSeq, len);
+  updateWindow(flow.history, isOrig, endpoint, peer, v.window, rst);
+  if (syn) {
+    // Zeek's init_window: a SYN without the option, or a SYN-ACK without it, means no scaling.
+    if (v.wscale < 0) {
+      if (ackf) peer.windowScale = 0;
+      endpoint.windowScale = 0;
+    } else endpoint.windowScale = Math.min(v.wscale, 14);
+  }
+  if (fin) {
+    endpoint.finCount++;
+    endpoint.finSeqRel = relSeq + segLen;
+  }
+  if (rst) endpoint.rstCount++;
+
+  if (ackf) {
+    if (peer.state === EP.INACTIVE) {
+      // Start the peer's numbering as though its SYN had been seen.
+      const s = (ackSeq - 1) >>> 0;
+      peer.startSeq = s;
+      peer.ackSeq = s;
+      peer.lastSeq = s;
+    } else if (!rst) {
+      const d = (ackSeq - peer.ackSeq) | 0;
+      if (!(ackSeq === 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0) peer.ackSeq = ackSeq;
+    }
+  }
+
+  const deltaLast = updateLastSeq(flow.history, isOrig, endpoint, seqOnePast, syn, fin, rst, len);
+  const closing = updateStateMachine(flow, endpoint, peer, isOrig, baseSeq, len, deltaLast, syn, fin, rst, ackf);
+
+  // --- reassembly: ACK-revealed gaps, then this segment's payload ---
+  if (flow.reassembler || (len > 0 && !rst)) {
+    if (!flow.sinkTried) {
+      flow.sinkTried = true;
+      flow.sink = ctx.createSink(flow);
+      if (flow.sink) flow.reassembler = [new DirectionReassembler(0, ctx.budget), new DirectionReassembler(1, ctx.budget)];
+    }
+    const ra = flow.reassembler;
+    const sink = flow.sink;
+    if (ra && sink) {
+      const mine = ra[dir];
+      if (syn && !mine.started) mine.startAt((baseSeq + 1) >>> 0);
+      if (ackf && !fin && !rst) {
+        const theirs = ra[dir === 0 ? 1 : 0];
+        const before = theirs.missedBytes;
+        theirs.acked(sink, ackSeq, no, ts);
+        const missed = theirs.missedBytes - before;
+        if (missed > 0) {
+          peer.missedBytes += missed;
+          peer.gapCount++;
+          if (peer.state !== EP.PARTIAL && endpoint.state !== EP.PARTIAL) peer.gapThresh = flow.history.scaled('G', !isOrig, peer.gapCount, peer.gapThresh);
+        }
+      }
+      if (len > 0 && !rst) {
+        const dataSeq = syn ? (baseSeq + 1) >>> 0 : baseSeq;
+        const ev = mine.segment(sink, dataSeq, len, bytes, v.payloadOff, v.payloadOff + v.payloadCaptured, no, ts);
+        if (ev === REASSEMBLY_EVENT.LIMIT_HIT) {
+          if (!flow.partial) flow.history.addRaw('x');
+          flow.partial = true;
+          ctx.onLimit(flow, no);
+        }
+      }
+      if (fin || rst) {
+        mine.close(sink, no, ts);
+        sink.onClose?.(dir, fin && !rst ? 'fin' : 'rst', no, ts);
+      }
+    }
+  }
+
+  if (closing) connectionClosed(flow, endpoint, peer, ts);
+}
+
+
+function initEndpoint(e: Endpoint, syn: boolean, seq: number, onePast: number): void {
+  switch (e.state) {
+    case EP.INACTIVE:
+      if (syn) {
+        e.startSeq = seq;
+        e.ackSeq = seq;
+        e.lastSeq = onePast;
+      } else {
+        // A partial connection: number as though a SYN had been seen, and keep the first packet from looking duplicate.
+        e.startSeq = (seq - 1) >>> 0;
+        e.ackSeq = e.startSeq;
+        e.lastSeq = seq;
+      }
+      break;
+    case EP.SYN_SENT:
+    case EP.SYN_ACK_SENT:
+      if (syn && seq !== e.startSeq) {
+        e.startSeq = seq;
+        e.ackSeq = seq;
+        e.lastSeq = onePast;
+      }
+      break;
+    case EP.ESTABLISHED:
+    case EP.PARTIAL:
+      if (syn) {
+        e.startSeq = seq;
+        e.ackSeq = seq;
+        e.lastSeq = onePast;
+      }
+      break;
+    case EP.RESET:
+      if (syn && e.prevState === EP.INACTIVE) {
+        e.startSeq = seq;
+        e.ackSeq = seq;
+        e.lastSeq = onePast;
+      }
+      break;
+  }
+}
+
+function updateHistory(h: History, isOrig: boolean, e: Endpoint, syn: boolean, fin: boolean, rst: boolean, ack: boolean, relSeq: number, len: number): void {
+  const bits = (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0);
+  if (bits > 1) {
+    if (fin && rst) h.check(HIST.FIN_RST, isOrig, 'I');
+    else h.check(HIST.MULTI_FLAG, isOrig, 'Q');
+  } else if (bits === 1) {
+    if (syn) {
+      const code = ack ? 'H' : 'S';
+      if (h.check(HIST.SYN, isOrig, code) && relSeq !== e.histLastSyn) h.add(code, isOrig);
+      e.histLastSyn = relSeq;
+    }
+    if (fin) {
+      // For FINs the sequence number that matters is at the end of any data in the packet.
+      if (h.check(HIST.FIN, isOrig, 'F') && relSeq + len !== e.histLastFin) h.add('F', isOrig);
+      e.histLastFin = relSeq + len;
+    }
+    if (rst) {
+      if (h.check(HIST.RST, isOrig, 'R') && relSeq !== e.histLastRst) h.add('R', isOrig);
+      e.histLastRst = relSeq;
+    }
+  } else if (len) h.check(HIST.DATA, isOrig, 'D');
+  else if (ack) h.check(HIST.ACK, isOrig, 'A');
+}
+
+function updateWindow(h: History, isOrig: boolean, e: Endpoint, peer: Endpoint, window: number, rst: boolean): void {
+  // Zero windows are boring with or after a RST, or after the peer's FIN.
+  if (window === 0 && !rst && peer.state !== EP.CLOSED && e.state !== EP.RESET) {
+    e.zeroWinCount++;
+    e.zeroWinThresh = h.scaled('W', isOrig, e.zeroWinCount, e.zeroWinThresh);
+  }
+}
+
+function updateLastSeq(h: History, isOrig: boolean, e: Endpoint, lastSeq: number, syn: boolean, fin: boolean, rst: boolean, len: number): number {
+  const delta = (lastSeq - e.lastSeq) | 0;
+  if ((syn || rst) && (delta > TOO_LARGE_SEQ_DELTA || delta < -TOO_LARGE_SEQ_DELTA)) {
+    // Not trusted.
+  } else if (fin && e.lastSeq === ((e.startSeq + 1) >>> 0)) {
+    e.lastSeq = lastSeq;
+  } else if (e.state === EP.RESET) {
+    // Nothing after a RST is trusted.
+  } else if (delta > 0) {
+    e.lastSeq = lastSeq;
+  } else if (len > 0) {
+    e.rxmitCount++;
+    e.rxmitThresh = h.scaled('T', isOrig, e.rxmitCount, e.rxmitThresh);
+  }
+  return delta;
+}
+
+/** Zeek's UpdateStateMachine; returns true when the connection should be reported closed. */
+function updateStateMachine(flow: Flow, e: Endpoint, peer: Endpoint, isOrig: boolean, baseSeq: number, len: number, deltaLast: number, syn: boolean, fin: boolean, rst: boolean, ack: boolean): boolean {
+  let doClose = false;
+  switch (e.state) {
+    case EP.INACTIVE: {
+      if (syn) {
+        if (isOrig) e.setState(ack ? EP.SYN_ACK_SENT : EP.SYN_SENT);
+        else {
+          if (!ack && peer.state === EP.SYN_ACK_SENT && baseSeq === e.startSeq) {
+            // SYN and SYN-ACK seen reversed: flip the roles and establish.
+            flow.flipRoles();
+            // After the flip `e` is the originator's endpoint object and `peer` the responder's.
+            e.setState(EP.ESTABLISHED);
+            peer.setState(EP.ESTABLISHED);
+            return false;
+          }
+          if (peer.state === EP.SYN_SENT) peer.setState(EP.ESTABLISHED);
+          e.setState(EP.ESTABLISHED);
+        }
+      }
+      if (fin) {
+        e.setState(EP.CLOSED);
+        doClose = true;
+      }
+      if (rst) {
+        e.setState(EP.RESET);
+        doClose = true;
+      }
+      if (e.state === EP.INACTIVE) {
+        // No control flag changed the state.
+        const origEp = flow.orig;
+        if (!isOrig && len === 0 && origEp.state === EP.SYN_SENT) {
+          // Some TCPs ACK a SYN before answering it: not a partial connection.
+        } else if (ack && peer.state === EP.ESTABLISHED) {
+          // SYN-ACK seen without the SYN, now a pure ACK: the SYN was missed.
+          e.setState(EP.ESTABLISHED);
+        } else e.setState(EP.PARTIAL);
+      }
+      break;
+    }
+    case EP.SYN_SENT:
+    case EP.SYN_ACK_SENT:
+      if (fin) {
+        e.setState(EP.CLOSED);
+        doClose = true;
+      }
+      if (rst) {
+        e.setState(EP.RESET);
+        doClose = true;
+      }
+      break;
+    case EP.ESTABLISHED:
+    case EP.PARTIAL:
+      if (syn && e.state === EP.PARTIAL && peer.state === EP.INACTIVE && !ack) e.setState(EP.SYN_SENT);
+      if (fin && !rst) {
+        e.setState(EP.CLOSED);
+        // A FIN followed by a RST from the peer was a normal termination after all.
+        if (peer.state === EP.RESET && peer.prevState === EP.CLOSED) peer.setState(EP.CLOSED);
+        doClose = true;
+      }
+      if (rst) {
+        e.setState(EP.RESET);
+        doClose = true;
+      }
+      break;
+    case EP.CLOSED:
+      // Once both sides sent FINs, a RST does not change the outcome.
+      if (rst && peer.state !== EP.CLOSED) {
+        e.setState(EP.RESET);
+        if (!e.didClose) doClose = true;
+      }
+      break;
+    case EP.RESET:
+      break;
+  }
+  void deltaLast;
+  return doClose;
+}
+
+/** Zeek's ConnectionClosed: marks the side closed; once complete, the flow lingers 5 s then goes. */
+function connectionClosed(flow: Flow, e: Endpoint, peer: Endpoint, ts: number): void {
+  if (e.didClose) return;
+  e.didClose = true;
+  const complete = e.state === EP.RESET || peer.didClose || peer.state === EP.INACTIVE;
+  if (complete && flow.removeAfterTs === 0) flow.removeAfterTs = ts + CLOSE_DELAY_MICROS;
+}
+
+/** Zeek's tcp_close_delay / tcp_reset_delay: packets this long after the close start a new connection. */
+export const CLOSE_DELAY_MICROS = 5_000_000;

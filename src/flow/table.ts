@@ -1,0 +1,333 @@
+import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
+import { EP } from './endpoint.js';
+import { CLOSE_DELAY_MICROS, Flow, processSegment, sameAddr, type SegmentContext } from './flow.js';
+import { connState } from './conn-state.js';
+import { ReassemblyBudget } from './reassembly.js';
+import type { Dir, SinkFactory, StreamSink } from './sink.js';
+
+/**
+ * Ports Zeek treats as likely servers (its analyzers' registered ports). Used only to orient a
+ * connection whose first packet is not a plain SYN.
+ */
+const LIKELY_SERVER_PORTS = new Set([
+  21, 22, 23, 25, 53, 80, 81, 88, 110, 111, 135, 139, 143, 179, 389, 443, 445, 465, 502, 513, 514, 543, 544, 563, 587, 631,
+  636, 749, 873, 989, 990, 992, 993, 994, 995, 1080, 1194, 1433, 1521, 1723, 1812, 1883, 2049, 2082, 2083, 2181, 2375, 2376,
+  2404, 3128, 3268, 3306, 3389, 4369, 5000, 5060, 5061, 5222, 5269, 5432, 5555, 5672, 5900, 5984, 6379, 6443, 6666, 6667,
+  6668, 6669, 8000, 8008, 8080, 8081, 8088, 8443, 8888, 9000, 9092, 9200, 9418, 11211, 15672, 20000, 27017,
+]);
+
+/** Linux keeps a closed 4-tuple in TIME_WAIT for 60 s (2 MSL); a SYN on it sooner is port reuse. */
+export const TIME_WAIT_MICROS = 60_000_000;
+
+export interface FlowTableOptions {
+  /** Flows idle this long (packet time) are finished, like Zeek's tcp_inactivity_timeout. */
+  idleTimeoutMicros?: number;
+  /** Most flows kept open at once; the least recently active one is finished early beyond it. */
+  maxFlows?: number;
+  maxBufferedBytesTotal?: number;
+  maxBufferedBytesPerDirection?: number;
+  sinkFactory?: SinkFactory | null;
+  /** Called once per flow when it is finished (closed and lingered, expired, evicted or at capture end). */
+  onFlowDone: (flow: Flow, reason: FlowEndReason) => void;
+  /** Called for table-level problems (limits hit). */
+  onDiagnostic?: (code: string, message: string, no: number) => void;
+}
+
+export type FlowEndReason = 'closed' | 'idle' | 'evicted' | 'reused' | 'capture-end';
+
+export interface ArpTarget {
+  ip: number;
+  requests: number;
+  firstNo: number;
+  firstTs: number;
+  lastNo: number;
+  lastTs: number;
+  answered: boolean;
+  answerNo: number;
+}
+
+interface RecentClose {
+  flowId: number;
+  closedTs: number;
+  state: string;
+  origAddr: Uint32Array;
+  respAddr: Uint32Array;
+  origPort: number;
+  respPort: number;
+}
+
+const MAX_ARP_TARGETS = 4096;
+const MAX_RECENT_CLOSED = 200_000;
+
+export class FlowTable {
+  private readonly buckets = new Map<number, Flow>();
+  private oldest: Flow | null = null;
+  private newest: Flow | null = null;
+  private count = 0;
+  private nextId = 1;
+  private readonly recentlyClosed = new Map<number, RecentClose>();
+  readonly arpTargets = new Map<number, ArpTarget>();
+  readonly budget: ReassemblyBudget;
+  private readonly idleTimeout: number;
+  private readonly maxFlows: number;
+  private readonly ctx: SegmentContext;
+  private evictionReported = false;
+  /** Flows currently open, and the most ever open at once. */
+  peakFlows = 0;
+  lastTs = 0;
+  lastNo = 0;
+  icmpErrorsUnmatched = 0;
+
+  constructor(private readonly opts: FlowTableOptions) {
+    this.idleTimeout = opts.idleTimeoutMicros ?? 300_000_000;
+    this.maxFlows = opts.maxFlows ?? 1_000_000;
+    this.budget = new ReassemblyBudget(opts.maxBufferedBytesTotal ?? 256 * 1024 * 1024, opts.maxBufferedBytesPerDirection ?? 4 * 1024 * 1024);
+    const factory = opts.sinkFactory ?? null;
+    this.ctx = {
+      budget: this.budget,
+      onLimit: (flow, no) =>
+        opts.onDiagnostic?.('REASSEMBLY_LIMIT', `flow ${flow.id}: reassembly buffer limit reached at packet ${no}; the flow's payload analysis is partial`, no),
+      createSink: (flow): StreamSink | null => (factory ? factory.create({ id: flow.id, clientPort: flow.origPort, serverPort: flow.respPort }) : null),
+    };
+  }
+
+  get openFlows(): number {
+    return this.count;
+  }
+
+  /** Feed one decoded packet (any kind). `bytes` is the record's buffer the view's offsets point into. */
+  packet(v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number): void {
+    this.lastNo = no;
+    if (ts > this.lastTs) this.lastTs = ts;
+    this.expireIdle(ts);
+    if (v.kind === DECODED.TCP) this.tcp(v, bytes, no, ts, wireLen);
+    else if (v.kind === DECODED.ICMP_ERROR) this.icmpError(v, no, ts);
+    else if (v.kind === DECODED.ARP) this.arp(v, no, ts);
+  }
+
+  private tcp(v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number): void {
+    const hash = tupleHash(v.src, v.srcPort, v.dst, v.dstPort);
+    let flow = this.find(hash, v.src, v.srcPort, v.dst, v.dstPort);
+    let dir: Dir = 0;
+    if (flow) {
+      dir = flow.origPort === v.srcPort && sameAddr(flow.origAddr, v.src) && flow.respPort === v.dstPort && sameAddr(flow.respAddr, v.dst) ? 0 : 1;
+      if ((flow.removeAfterTs !== 0 && ts > flow.removeAfterTs) || isReuse(flow, v)) {
+        this.finish(flow, flow.removeAfterTs !== 0 && ts > flow.removeAfterTs ? 'closed' : 'reused');
+        flow = null;
+      }
+    }
+    if (!flow) {
+      flow = this.create(hash, v, no, ts);
+      dir = flow.origPort === v.srcPort && sameAddr(flow.origAddr, v.src) ? 0 : 1;
+    }
+    flow.lastNo = no;
+    flow.lastTs = ts;
+    this.touch(flow);
+    processSegment(flow, dir, v, bytes, no, ts, wireLen, this.ctx);
+  }
+
+  private create(hash: number, v: PacketView, no: number, ts: number): Flow {
+    if (this.count >= this.maxFlows && this.oldest) {
+      if (!this.evictionReported) {
+        this.evictionReported = true;
+        this.opts.onDiagnostic?.('FLOW_TABLE_FULL', `more than ${this.maxFlows} flows open at once at packet ${no}: the least recently active flows are finished early`, no);
+      }
+      this.finish(this.oldest, 'evicted');
+    }
+    const flow = new Flow(this.nextId++);
+    flow.hash = hash;
+    flow.ipVersion = v.ipVersion === 6 ? 6 : 4;
+    flow.firstNo = no;
+    flow.startTs = ts;
+    // Zeek's WantConnection: a connection that does not start with a plain SYN is oriented by
+    // likely server ports; the flip shows as '^' in the history.
+    const syn = (v.flags & TCP_FLAG.SYN) !== 0;
+    const ack = (v.flags & TCP_FLAG.ACK) !== 0;
+    let flip = false;
+    if (!syn || ack) {
+      if (LIKELY_SERVER_PORTS.has(v.srcPort)) {
+        flip = LIKELY_SERVER_PORTS.has(v.dstPort) ? !syn && v.srcPort < v.dstPort : true;
+      }
+    }
+    if (flip) {
+      flow.origAddr.set(v.dst);
+      flow.respAddr.set(v.src);
+      flow.origPort = v.dstPort;
+      flow.respPort = v.srcPort;
+      flow.flipped = true;
+      flow.history.addRaw('^');
+    } else {
+      flow.origAddr.set(v.src);
+      flow.respAddr.set(v.dst);
+      flow.origPort = v.srcPort;
+      flow.respPort = v.dstPort;
+    }
+    if (syn && !ack) {
+      const key = hash;
+      const recent = this.recentlyClosed.get(key);
+      if (recent && recent.origPort === flow.origPort && recent.respPort === flow.respPort && sameAddr(recent.origAddr, flow.origAddr) && sameAddr(recent.respAddr, flow.respAddr)) {
+        if (ts - recent.closedTs <= TIME_WAIT_MICROS) flow.reusedAfter = { flowId: recent.flowId, closedTs: recent.closedTs, state: recent.state };
+        this.recentlyClosed.delete(key);
+      }
+    }
+    flow.nextInBucket = this.buckets.get(hash) ?? null;
+    this.buckets.set(hash, flow);
+    this.count++;
+    if (this.count > this.peakFlows) this.peakFlows = this.count;
+    return flow;
+  }
+
+  find(hash: number, src: Uint32Array, sport: number, dst: Uint32Array, dport: number): Flow | null {
+    let f = this.buckets.get(hash) ?? null;
+    while (f) {
+      if (f.origPort === sport && f.respPort === dport && sameAddr(f.origAddr, src) && sameAddr(f.respAddr, dst)) return f;
+      if (f.origPort === dport && f.respPort === sport && sameAddr(f.origAddr, dst) && sameAddr(f.respAddr, src)) return f;
+      f = f.nextInBucket;
+    }
+    return null;
+  }
+
+  private icmpError(v: PacketView, no: number, ts: number): void {
+    const hash = tupleHash(v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort);
+    const flow = this.find(hash, v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort);
+    if (!flow) {
+      this.icmpErrorsUnmatched++;
+      return;
+    }
+    if (flow.icmpErrors.length < 16) flow.icmpErrors.push({ no, ts, version: v.ipVersion === 6 ? 6 : 4, type: v.icmpType, code: v.icmpCode, from: Uint32Array.from(v.src) });
+    flow.lastTs = ts;
+  }
+
+  private arp(v: PacketView, no: number, ts: number): void {
+    if (v.arpOp === 1) {
+      if (v.arpSenderIp === v.arpTargetIp) return; // gratuitous ARP announces, it asks nothing
+      let t = this.arpTargets.get(v.arpTargetIp);
+      if (!t) {
+        if (this.arpTargets.size >= MAX_ARP_TARGETS) return;
+        t = { ip: v.arpTargetIp, requests: 0, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, answered: false, answerNo: 0 };
+        this.arpTargets.set(v.arpTargetIp, t);
+      }
+      t.requests++;
+      t.lastNo = no;
+      t.lastTs = ts;
+    } else if (v.arpOp === 2) {
+      const t = this.arpTargets.get(v.arpSenderIp);
+      if (t && !t.answered) {
+        t.answered = true;
+        t.answerNo = no;
+      }
+    }
+  }
+
+  /** Finish every flow (end of capture). */
+  finishAll(): void {
+    while (this.oldest) this.finish(this.oldest, 'capture-end');
+  }
+
+  private expireIdle(ts: number): void {
+    let f = this.oldest;
+    while (f) {
+      const closedAndGone = f.removeAfterTs !== 0 && ts > f.removeAfterTs + CLOSE_DELAY_MICROS;
+      if (ts - f.lastTs <= this.idleTimeout && !closedAndGone) break;
+      const next = f.newer;
+      this.finish(f, closedAndGone ? 'closed' : 'idle');
+      f = next;
+    }
+  }
+
+  private touch(f: Flow): void {
+    if (this.newest === f) return;
+    // unlink
+    if (f.older) f.older.newer = f.newer;
+    if (f.newer) f.newer.older = f.older;
+    if (this.oldest === f) this.oldest = f.newer;
+    // append
+    f.older = this.newest;
+    f.newer = null;
+    if (this.newest) this.newest.newer = f;
+    this.newest = f;
+    if (!this.oldest) this.oldest = f;
+  }
+
+  private finish(f: Flow, reason: FlowEndReason): void {
+    // unlink from LRU
+    if (f.older) f.older.newer = f.newer;
+    if (f.newer) f.newer.older = f.older;
+    if (this.oldest === f) this.oldest = f.newer;
+    if (this.newest === f) this.newest = f.older;
+    f.older = f.newer = null;
+    // unlink from bucket chain
+    const head = this.buckets.get(f.hash);
+    if (head === f) {
+      if (f.nextInBucket) this.buckets.set(f.hash, f.nextInBucket);
+      else this.buckets.delete(f.hash);
+    } else {
+      let p: Flow | null = head ?? null;
+      while (p && p.nextInBucket !== f) p = p.nextInBucket;
+      if (p) p.nextInBucket = f.nextInBucket;
+    }
+    f.nextInBucket = null;
+    this.count--;
+    if (f.reassembler && f.sink) {
+      f.reassembler[0].close(f.sink, f.lastNo, f.lastTs);
+      f.reassembler[1].close(f.sink, f.lastNo, f.lastTs);
+      f.reassembler[0].release();
+      f.reassembler[1].release();
+    }
+    f.sink?.onEnd(f.lastTs);
+    if (f.orig.didClose || f.resp.didClose || f.orig.state === EP.RESET || f.resp.state === EP.RESET) {
+      if (this.recentlyClosed.size >= MAX_RECENT_CLOSED) this.pruneRecentlyClosed();
+      this.recentlyClosed.set(f.hash, {
+        flowId: f.id,
+        closedTs: f.lastTs,
+        state: connState(f.orig, f.resp, f.history.text),
+        origAddr: f.origAddr,
+        respAddr: f.respAddr,
+        origPort: f.origPort,
+        respPort: f.respPort,
+      });
+    }
+    this.opts.onFlowDone(f, reason);
+  }
+
+  private pruneRecentlyClosed(): void {
+    const cutoff = this.lastTs - TIME_WAIT_MICROS;
+    for (const [k, r] of this.recentlyClosed) if (r.closedTs < cutoff) this.recentlyClosed.delete(k);
+    if (this.recentlyClosed.size >= MAX_RECENT_CLOSED) this.recentlyClosed.clear();
+  }
+}
+
+/** Zeek's IsReuse: a SYN with a new initial sequence number on a known 4-tuple starts a new connection. */
+function isReuse(flow: Flow, v: PacketView): boolean {
+  if ((v.flags & TCP_FLAG.SYN) === 0) return false;
+  let connOrig = flow.orig;
+  if ((v.flags & TCP_FLAG.ACK) !== 0) {
+    if (flow.orig.state !== EP.INACTIVE) return false; // only half connections are reused by a SYN-ACK
+    connOrig = flow.resp;
+  }
+  if (!flow.isClosed) {
+    const seq = v.seq >>> 0;
+    if (seq === connOrig.startSeq) return false;
+    // SYN and SYN-ACK seen in reverse order: the state machine flips the roles, it is not reuse.
+    if ((v.flags & TCP_FLAG.ACK) === 0 && connOrig.state === EP.SYN_ACK_SENT && flow.resp.state === EP.INACTIVE && seq === flow.resp.startSeq) return false;
+  }
+  return true;
+}
+
+/** Symmetric numeric 4-tuple hash: the same for both directions (gopacket's FastHash property). */
+export function tupleHash(src: Uint32Array, sport: number, dst: Uint32Array, dport: number): number {
+  const a = endpointHash(src, sport);
+  const b = endpointHash(dst, dport);
+  return ((a + b) ^ Math.imul(a, b)) & 0x3fffffff;
+}
+
+function endpointHash(w: Uint32Array, port: number): number {
+  let x = Math.imul(port ^ 0x9e3779b9, 0x85ebca6b);
+  x = Math.imul(x ^ w[3], 0xc2b2ae35);
+  x ^= x >>> 15;
+  x = Math.imul(x ^ w[2], 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x ^ w[1], 0xc2b2ae35);
+  x = Math.imul(x ^ w[0], 0x27d4eb2f);
+  return x ^ (x >>> 16);
+}
