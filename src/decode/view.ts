@@ -24,6 +24,16 @@ export const TCP_FLAG = {
   CWR: 0x80,
 } as const;
 
+/** The innermost tunnel the TCP/ICMP packet was found in (Zeek's tunnel.log types). */
+export const TUNNEL = {
+  NONE: 0,
+  IP_IN_IP: 1,
+  GRE: 2,
+  TEREDO: 3,
+  GTP_U: 4,
+} as const;
+export type TunnelKind = (typeof TUNNEL)[keyof typeof TUNNEL];
+
 export class PacketView {
   kind: DecodedKind = DECODED.SKIPPED;
   /** For SKIPPED: a short stable reason such as 'not-ip', 'udp', 'icmp', 'ip-fragment', 'link-type-147'. */
@@ -45,6 +55,10 @@ export class PacketView {
   dontFragment = false;
   /** Offset (absolute, in the record's bytes) of the IP header. */
   ipOff = 0;
+  /** Number of tunnels unwrapped to reach the IP header above (0 = none). */
+  tunnelDepth = 0;
+  /** Kind of the innermost tunnel (TUNNEL.NONE when tunnelDepth is 0). */
+  tunnelKind: TunnelKind = TUNNEL.NONE;
 
   // --- TCP ---
   srcPort = 0;
@@ -74,6 +88,8 @@ export class PacketView {
   readonly sackBlocks = new Uint32Array(8);
   /** TFO cookie length: -1 absent, 0 cookie request, >0 cookie present. */
   tfoCookieLen = -1;
+  /** An option had a length < 2 or ran past the data offset; options after it were not read. */
+  tcpOptionsBad = false;
 
   // --- ICMP error (ICMP_ERROR) ---
   icmpType = 0;
