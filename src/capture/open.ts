@@ -1,0 +1,107 @@
+// Reads a capture from a file or standard input into a CaptureParser. Files are read with
+// readSync into one reused buffer: no whole-file reads, and no new Buffer per chunk as
+// createReadStream would allocate (see the perf baseline: 64 KiB streams cost 3.4x the walk).
+
+import * as fs from 'node:fs';
+import { OPEN_ERROR } from './codes.js';
+import { CaptureParser } from './parser.js';
+import { CaptureOpenError, type CaptureInfo, type PacketCallback } from './record.js';
+
+/** 4 MiB: past 1 MiB the read syscalls stop mattering; larger only costs memory. */
+export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+
+/** Path that means standard input, as in `tcpdump -w - | tcpwhy analyze -`. */
+export const STDIN_PATH = '-';
+
+export interface ReadCaptureOptions {
+  /** Bytes per read (default DEFAULT_CHUNK_SIZE). */
+  chunkSize?: number;
+  /** Stands in for process.stdin when the path is '-' (tests, or a pipe the caller already holds). */
+  stdin?: AsyncIterable<Uint8Array>;
+}
+
+/**
+ * Reads a whole capture, calling onPacket with one reused record per packet.
+ * '-' reads standard input. Throws CaptureOpenError when nothing is readable; every other
+ * problem is a diagnostic in the returned info.
+ */
+export async function readCaptureFile(path: string, onPacket: PacketCallback, opts: ReadCaptureOptions = {}): Promise<CaptureInfo> {
+  if (path !== STDIN_PATH) return readCaptureFileSync(path, onPacket, opts);
+  if (opts.stdin) return readCaptureStream(path, opts.stdin, onPacket);
+  if (process.stdin.isTTY) {
+    throw new CaptureOpenError(
+      `${path}: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -w - | tcpwhy analyze - [${OPEN_ERROR.CAPTURE_UNREADABLE}]`,
+      OPEN_ERROR.CAPTURE_UNREADABLE,
+    );
+  }
+  return readCaptureStream(path, process.stdin, onPacket);
+}
+
+/** Reads a capture from any async byte source (a pipe, a socket, process.stdin). */
+export async function readCaptureStream(name: string, source: AsyncIterable<Uint8Array>, onPacket: PacketCallback): Promise<CaptureInfo> {
+  const parser = new CaptureParser(name, onPacket);
+  try {
+    for await (const chunk of source) parser.push(chunk);
+  } catch (err) {
+    if (err instanceof CaptureOpenError) throw err;
+    if (parser.info.format === null) throw unreadable(name, err);
+    parser.abort(`reading stopped: ${errorText(err)}`);
+  }
+  return parser.end();
+}
+
+/** Synchronous reader for regular files, FIFOs and devices; '-' is not accepted here. */
+export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts: ReadCaptureOptions = {}): CaptureInfo {
+  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
+  if (path === STDIN_PATH) {
+    throw new CaptureOpenError(`-: standard input can only be read with readCaptureFile [${OPEN_ERROR.CAPTURE_UNREADABLE}]`, OPEN_ERROR.CAPTURE_UNREADABLE);
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (err) {
+    throw openFailure(path, err);
+  }
+  try {
+    if (fs.fstatSync(fd).isDirectory()) {
+      throw new CaptureOpenError(`${path}: is a directory, not a capture file [${OPEN_ERROR.CAPTURE_UNREADABLE}]`, OPEN_ERROR.CAPTURE_UNREADABLE);
+    }
+    const parser = new CaptureParser(path, onPacket);
+    const buf = new Uint8Array(chunkSize);
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, chunkSize, null);
+      } catch (err) {
+        if (parser.info.format === null) throw unreadable(path, err);
+        parser.abort(`reading stopped: ${errorText(err)}`);
+        break;
+      }
+      if (n === 0) break;
+      parser.push(n === chunkSize ? buf : buf.subarray(0, n));
+      if (parser.info.stoppedEarly) break;
+    }
+    return parser.end();
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function openFailure(path: string, err: unknown): CaptureOpenError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new CaptureOpenError(`${path}: no such file [${OPEN_ERROR.CAPTURE_NOT_FOUND}]`, OPEN_ERROR.CAPTURE_NOT_FOUND);
+  }
+  return unreadable(path, err);
+}
+
+function unreadable(path: string, err: unknown): CaptureOpenError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : errorText(err);
+  return new CaptureOpenError(`${path}: cannot read: ${why} [${OPEN_ERROR.CAPTURE_UNREADABLE}]`, OPEN_ERROR.CAPTURE_UNREADABLE);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,158 @@
+// Classic pcap (libpcap savefile): a 24-byte file header, then 16-byte record headers each
+// followed by caplen bytes. Both byte orders, microsecond and nanosecond magic.
+
+import { u32le, u32be, u16 } from './bytes.js';
+import { CAPTURE_DIAG, OPEN_ERROR } from './codes.js';
+import type { ParseContext, RecordWalker } from './context.js';
+import { CaptureOpenError } from './record.js';
+
+export const PCAP = {
+  MAGIC_MICROS: 0xa1b2c3d4,
+  MAGIC_NANOS: 0xa1b23c4d,
+  FILE_HEADER_LEN: 24,
+  RECORD_HEADER_LEN: 16,
+  /** Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD: anything longer is a lost framing, not a packet. */
+  MAX_RECORD_LEN: 262144,
+} as const;
+
+/** File header field offsets. */
+const FILE_HDR = { MAGIC: 0, VERSION_MAJOR: 4, SNAPLEN: 16, LINKTYPE: 20 } as const;
+/** Record header field offsets. */
+const REC_HDR = { TS_SEC: 0, TS_FRAC: 4, CAPLEN: 8, ORIGLEN: 12 } as const;
+
+export interface PcapMagic {
+  littleEndian: boolean;
+  nanos: boolean;
+}
+
+/** Recognises the four pcap magics from the first four bytes, or returns null. */
+export function sniffPcapMagic(b: Uint8Array, off: number): PcapMagic | null {
+  const le = u32le(b, off);
+  const be = u32be(b, off);
+  if (le === PCAP.MAGIC_MICROS) return { littleEndian: true, nanos: false };
+  if (be === PCAP.MAGIC_MICROS) return { littleEndian: false, nanos: false };
+  if (le === PCAP.MAGIC_NANOS) return { littleEndian: true, nanos: true };
+  if (be === PCAP.MAGIC_NANOS) return { littleEndian: false, nanos: true };
+  return null;
+}
+
+export class PcapWalker implements RecordWalker {
+  headerDone = false;
+  private snaplen = 0;
+  private linkType = 0;
+  /** Snap lengths of 0 or above the record limit are common placeholders, not limits. */
+  private snaplenIsSane = false;
+
+  constructor(
+    private readonly ctx: ParseContext,
+    private readonly littleEndian: boolean,
+    private readonly nanos: boolean,
+  ) {
+    ctx.info.format = nanos ? 'pcap-ns' : 'pcap';
+  }
+
+  unitNeed(b: Uint8Array, off: number, avail: number, fileOffset: number): number {
+    if (!this.headerDone) return PCAP.FILE_HEADER_LEN;
+    if (avail < PCAP.RECORD_HEADER_LEN) return PCAP.RECORD_HEADER_LEN;
+    const caplen = this.readCaplen(b, off, fileOffset);
+    return caplen < 0 ? -1 : PCAP.RECORD_HEADER_LEN + caplen;
+  }
+
+  walk(b: Uint8Array, off: number, end: number, base: number): number {
+    let pos = off;
+    if (!this.headerDone) {
+      if (end - pos < PCAP.FILE_HEADER_LEN) return pos;
+      this.readFileHeader(b, pos);
+      pos += PCAP.FILE_HEADER_LEN;
+    }
+    const ctx = this.ctx;
+    const rec = ctx.rec;
+    const le = this.littleEndian;
+    const fracDivisor = this.nanos ? 1000 : 1;
+    const linkType = this.linkType;
+    while (end - pos >= PCAP.RECORD_HEADER_LEN) {
+      const caplen = le ? u32le(b, pos + REC_HDR.CAPLEN) : u32be(b, pos + REC_HDR.CAPLEN);
+      if (caplen > PCAP.MAX_RECORD_LEN) {
+        this.readCaplen(b, pos, base + pos); // reports and stops
+        return pos;
+      }
+      const dataOff = pos + PCAP.RECORD_HEADER_LEN;
+      const dataEnd = dataOff + caplen;
+      if (dataEnd > end) break;
+      const sec = le ? u32le(b, pos) : u32be(b, pos);
+      const frac = le ? u32le(b, pos + REC_HDR.TS_FRAC) : u32be(b, pos + REC_HDR.TS_FRAC);
+      const origLen = le ? u32le(b, pos + REC_HDR.ORIGLEN) : u32be(b, pos + REC_HDR.ORIGLEN);
+      rec.tsMicros = sec * 1_000_000 + (fracDivisor === 1 ? frac : Math.floor(frac / fracDivisor));
+      rec.caplen = caplen;
+      rec.origLen = origLen;
+      rec.linkType = linkType;
+      rec.interfaceId = 0;
+      rec.bytes = b;
+      rec.off = dataOff;
+      rec.end = dataEnd;
+      rec.fileOffset = base + pos;
+      if (caplen > origLen || (caplen > this.snaplen && this.snaplenIsSane)) this.reportOddLengths(base + pos);
+      ctx.deliver();
+      pos = dataEnd;
+    }
+    return pos;
+  }
+
+  reportTruncated(avail: number, need: number, fileOffset: number): void {
+    if (!this.headerDone) {
+      throw new CaptureOpenError(
+        `${this.ctx.info.file}: pcap file header needs ${PCAP.FILE_HEADER_LEN} bytes, the input has ${avail} [${OPEN_ERROR.CAPTURE_TRUNCATED_HEADER}]`,
+        OPEN_ERROR.CAPTURE_TRUNCATED_HEADER,
+      );
+    }
+    const detail =
+      need <= PCAP.RECORD_HEADER_LEN
+        ? `input ends inside a record header: ${avail} of ${PCAP.RECORD_HEADER_LEN} bytes`
+        : `input ends inside a record: ${avail} of ${need} bytes (caplen ${need - PCAP.RECORD_HEADER_LEN})`;
+    this.ctx.stop(CAPTURE_DIAG.PCAP_TRUNCATED_RECORD, detail, fileOffset);
+  }
+
+  private readFileHeader(b: Uint8Array, off: number): void {
+    const le = this.littleEndian;
+    this.snaplen = le ? u32le(b, off + FILE_HDR.SNAPLEN) : u32be(b, off + FILE_HDR.SNAPLEN);
+    this.snaplenIsSane = this.snaplen > 0 && this.snaplen <= PCAP.MAX_RECORD_LEN;
+    // The upper 16 bits carry FCS length flags (pcap spec "LinkType and additional information").
+    this.linkType = u16(b, off + FILE_HDR.LINKTYPE + (le ? 0 : 2), le);
+    this.ctx.info.snaplen = this.snaplen;
+    this.ctx.addLinkType(this.linkType);
+    this.headerDone = true;
+  }
+
+  /** caplen of the record at b[off], or -1 after reporting a length no reader accepts. */
+  private readCaplen(b: Uint8Array, off: number, fileOffset: number): number {
+    const caplen = this.littleEndian ? u32le(b, off + REC_HDR.CAPLEN) : u32be(b, off + REC_HDR.CAPLEN);
+    if (caplen <= PCAP.MAX_RECORD_LEN) return caplen;
+    this.ctx.stop(
+      CAPTURE_DIAG.PCAP_RECORD_TOO_LONG,
+      `record length ${caplen} exceeds ${PCAP.MAX_RECORD_LEN}`,
+      fileOffset,
+    );
+    return -1;
+  }
+
+  private reportOddLengths(fileOffset: number): void {
+    const rec = this.ctx.rec;
+    const packet = this.ctx.info.packets + 1;
+    if (rec.caplen > this.snaplen && this.snaplenIsSane) {
+      this.ctx.report(
+        CAPTURE_DIAG.PCAP_CAPLEN_EXCEEDS_SNAPLEN,
+        `capture length exceeds snap length: ${rec.caplen} > ${this.snaplen}`,
+        fileOffset,
+        packet,
+      );
+    }
+    if (rec.caplen > rec.origLen) {
+      this.ctx.report(
+        CAPTURE_DIAG.PCAP_CAPLEN_EXCEEDS_ORIGLEN,
+        `capture length exceeds original length: ${rec.caplen} > ${rec.origLen}`,
+        fileOffset,
+        packet,
+      );
+    }
+  }
+}

@@ -1,0 +1,353 @@
+// pcapng (draft-ietf-opsawg-pcapng): a sequence of blocks framed as
+// type(4) totalLength(4) body totalLength(4). Each Section Header Block sets the byte order and
+// starts a fresh list of interfaces; packet blocks point into that list.
+
+import { hex32, i64, u16, u32 } from './bytes.js';
+import { CAPTURE_DIAG, OPEN_ERROR } from './codes.js';
+import type { ParseContext, RecordWalker } from './context.js';
+import { CaptureOpenError } from './record.js';
+
+export const PCAPNG = {
+  /** Block type of the Section Header Block, also the file magic; a byte palindrome. */
+  SHB: 0x0a0d0d0a,
+  BYTE_ORDER_MAGIC: 0x1a2b3c4d,
+  MIN_BLOCK_LEN: 12,
+  MIN_SHB_LEN: 28,
+  /** Wireshark's MAX_BLOCK_SIZE is 16 MiB too; beyond that the framing is assumed lost. */
+  MAX_BLOCK_LEN: 16 * 1024 * 1024,
+} as const;
+
+export const BLOCK = {
+  IDB: 1,
+  OPB: 2,
+  SPB: 3,
+  NRB: 4,
+  ISB: 5,
+  EPB: 6,
+  DSB: 0x0a,
+  CUSTOM: 0xbad,
+  CUSTOM_NO_COPY: 0x40000bad,
+} as const;
+
+/** Field offsets from the start of each block (after type and length). */
+const SHB = { BYTE_ORDER: 8, MAJOR: 12 } as const;
+const IDB = { LINKTYPE: 8, SNAPLEN: 12, OPTIONS: 16, MIN_LEN: 20 } as const;
+const EPB = { INTERFACE: 8, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DATA: 28, MIN_LEN: 32 } as const;
+const OPB = { INTERFACE: 8, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DATA: 28, MIN_LEN: 32 } as const;
+const SPB = { ORIGLEN: 8, DATA: 12, MIN_LEN: 16 } as const;
+const OPTION = { END: 0, IF_TSRESOL: 9, IF_TSOFFSET: 14 } as const;
+
+/** How an interface's timestamp units become microseconds. */
+const TS_UNIT = { MICROS: 0, NANOS: 1, OTHER: 2 } as const;
+
+export class PcapngWalker implements RecordWalker {
+  headerDone = false;
+  private littleEndian = true;
+  private sections = 0;
+  // Interfaces of the current section, as parallel arrays reused across sections.
+  private ifCount = 0;
+  private readonly ifLinkType: number[] = [];
+  private readonly ifSnaplen: number[] = [];
+  private readonly ifTsUnit: number[] = [];
+  private readonly ifTicksPerSecond: bigint[] = [];
+  private readonly ifTsOffsetMicros: number[] = [];
+  private interfacesInFile = 0;
+  /** SPBs carry no timestamp; they get the previous packet's so time never jumps back to 1970. */
+  private lastTsMicros = 0;
+
+  constructor(private readonly ctx: ParseContext) {
+    ctx.info.format = 'pcapng';
+  }
+
+  unitNeed(b: Uint8Array, off: number, avail: number, fileOffset: number): number {
+    if (avail < PCAPNG.MIN_BLOCK_LEN) return PCAPNG.MIN_BLOCK_LEN;
+    return this.readBlockLength(b, off, fileOffset);
+  }
+
+  walk(b: Uint8Array, off: number, end: number, base: number): number {
+    let pos = off;
+    const ctx = this.ctx;
+    while (end - pos >= PCAPNG.MIN_BLOCK_LEN) {
+      const len = this.readBlockLength(b, pos, base + pos);
+      if (len < 0) return pos;
+      if (end - pos < len) break;
+      const type = u32(b, pos, this.littleEndian);
+      // The SHB's own byte order governs its trailing length, even when it switches order.
+      const le = type === PCAPNG.SHB ? this.shbLittleEndian(b, pos) : this.littleEndian;
+      const trailing = u32(b, pos + len - 4, le);
+      if (trailing !== len) {
+        ctx.stop(
+          CAPTURE_DIAG.PCAPNG_BLOCK_LENGTH_MISMATCH,
+          `block type ${hex32(type)}: leading length ${len} != trailing length ${trailing}`,
+          base + pos,
+        );
+        return pos;
+      }
+      switch (type) {
+        case BLOCK.EPB:
+          this.readEnhancedPacket(b, pos, len, base + pos);
+          break;
+        case BLOCK.SPB:
+          this.readSimplePacket(b, pos, len, base + pos);
+          break;
+        case BLOCK.IDB:
+          this.readInterface(b, pos, len, base + pos);
+          break;
+        case PCAPNG.SHB:
+          this.readSectionHeader(b, pos, len, base + pos);
+          if (ctx.stopped) return pos;
+          break;
+        case BLOCK.OPB:
+          this.readObsoletePacket(b, pos, len, base + pos);
+          break;
+        default:
+          // NRB, ISB, DSB, custom and unknown blocks carry nothing the analysis needs.
+          break;
+      }
+      pos += len;
+    }
+    return pos;
+  }
+
+  reportTruncated(avail: number, need: number, fileOffset: number): void {
+    if (!this.headerDone) {
+      throw new CaptureOpenError(
+        `${this.ctx.info.file}: pcapng section header needs ${need} bytes, the input has ${avail} [${OPEN_ERROR.CAPTURE_TRUNCATED_HEADER}]`,
+        OPEN_ERROR.CAPTURE_TRUNCATED_HEADER,
+      );
+    }
+    const detail =
+      need <= PCAPNG.MIN_BLOCK_LEN
+        ? `input ends inside a block header: ${avail} of ${PCAPNG.MIN_BLOCK_LEN} bytes`
+        : `input ends inside a block: ${avail} of ${need} bytes`;
+    this.ctx.stop(CAPTURE_DIAG.PCAPNG_TRUNCATED_BLOCK, detail, fileOffset);
+  }
+
+  /** Byte order of the SHB at b[off] (its byte-order magic was checked by readBlockLength). */
+  private shbLittleEndian(b: Uint8Array, off: number): boolean {
+    return u32(b, off + SHB.BYTE_ORDER, true) === PCAPNG.BYTE_ORDER_MAGIC;
+  }
+
+  /** Total length of the block at b[off] (12 bytes present), or -1 after reporting a broken frame. */
+  private readBlockLength(b: Uint8Array, off: number, fileOffset: number): number {
+    const ctx = this.ctx;
+    let le = this.littleEndian;
+    let minLen: number = PCAPNG.MIN_BLOCK_LEN;
+    const isSection = u32(b, off, true) === PCAPNG.SHB;
+    if (isSection) {
+      const bom = u32(b, off + SHB.BYTE_ORDER, true);
+      if (bom === PCAPNG.BYTE_ORDER_MAGIC) le = true;
+      else if (u32(b, off + SHB.BYTE_ORDER, false) === PCAPNG.BYTE_ORDER_MAGIC) le = false;
+      else {
+        const detail = `section header byte-order magic is ${hex32(bom)}, expected 0x1a2b3c4d in either byte order`;
+        if (!this.headerDone) {
+          throw new CaptureOpenError(
+            `${ctx.info.file}: not a pcapng file: ${detail} [${OPEN_ERROR.CAPTURE_BAD_MAGIC}]`,
+            OPEN_ERROR.CAPTURE_BAD_MAGIC,
+          );
+        }
+        ctx.stop(CAPTURE_DIAG.PCAPNG_BAD_BYTE_ORDER, detail, fileOffset);
+        return -1;
+      }
+      minLen = PCAPNG.MIN_SHB_LEN;
+    }
+    const len = u32(b, off + 4, le);
+    if (len < minLen) {
+      ctx.stop(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `block length ${len} is below the minimum ${minLen}`, fileOffset);
+      return -1;
+    }
+    if (len > PCAPNG.MAX_BLOCK_LEN) {
+      ctx.stop(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_LONG, `block length ${len} exceeds ${PCAPNG.MAX_BLOCK_LEN}`, fileOffset);
+      return -1;
+    }
+    if (len % 4 !== 0) {
+      ctx.stop(CAPTURE_DIAG.PCAPNG_BLOCK_UNALIGNED, `block length ${len} is not a multiple of 4`, fileOffset);
+      return -1;
+    }
+    return len;
+  }
+
+  private readSectionHeader(b: Uint8Array, p: number, len: number, fileOffset: number): void {
+    const le = this.shbLittleEndian(b, p);
+    const major = u16(b, p + SHB.MAJOR, le);
+    if (major !== 1) {
+      this.ctx.stop(CAPTURE_DIAG.PCAPNG_UNSUPPORTED_VERSION, `section header version ${major}.x, only 1.x is known`, fileOffset);
+      return;
+    }
+    this.littleEndian = le;
+    this.ifCount = 0;
+    this.sections++;
+    this.headerDone = true;
+  }
+
+  private readInterface(b: Uint8Array, p: number, len: number, fileOffset: number): void {
+    const ctx = this.ctx;
+    if (len < IDB.MIN_LEN) {
+      // Framing is intact (trailing length matched), so only this interface is lost; packets
+      // naming it will be reported as unknown-interface.
+      ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `interface description block length ${len} is below ${IDB.MIN_LEN}`, fileOffset);
+      return;
+    }
+    const le = this.littleEndian;
+    const linkType = u16(b, p + IDB.LINKTYPE, le);
+    const snaplen = u32(b, p + IDB.SNAPLEN, le);
+    let tsUnit: number = TS_UNIT.MICROS;
+    let ticksPerSecond = 1_000_000n;
+    let tsOffsetMicros = 0;
+    const optEnd = p + len - 4;
+    let q = p + IDB.OPTIONS;
+    while (optEnd - q >= 4) {
+      const code = u16(b, q, le);
+      const optLen = u16(b, q + 2, le);
+      if (code === OPTION.END) break;
+      if (optLen > optEnd - q - 4) {
+        ctx.report(
+          CAPTURE_DIAG.PCAPNG_BAD_OPTION,
+          `interface option ${code} length ${optLen} runs past the end of its block`,
+          fileOffset + (q - p),
+        );
+        break;
+      }
+      if (code === OPTION.IF_TSRESOL && optLen >= 1) {
+        const v = b[q + 4];
+        // High bit set: 2^-n seconds per tick, else 10^-n (pcapng spec, if_tsresol).
+        const exp = v & 0x7f;
+        if (v & 0x80) {
+          tsUnit = TS_UNIT.OTHER;
+          ticksPerSecond = 1n << BigInt(exp);
+        } else {
+          tsUnit = exp === 6 ? TS_UNIT.MICROS : exp === 9 ? TS_UNIT.NANOS : TS_UNIT.OTHER;
+          ticksPerSecond = 10n ** BigInt(exp);
+        }
+      } else if (code === OPTION.IF_TSOFFSET && optLen >= 8) {
+        tsOffsetMicros = i64(b, q + 4, le) * 1_000_000;
+      }
+      q += 4 + ((optLen + 3) & ~3);
+    }
+    const i = this.ifCount++;
+    this.ifLinkType[i] = linkType;
+    this.ifSnaplen[i] = snaplen;
+    this.ifTsUnit[i] = tsUnit;
+    this.ifTicksPerSecond[i] = ticksPerSecond;
+    this.ifTsOffsetMicros[i] = tsOffsetMicros;
+    if (this.interfacesInFile++ === 0) ctx.info.snaplen = snaplen;
+    ctx.addLinkType(linkType);
+  }
+
+  private readEnhancedPacket(b: Uint8Array, p: number, len: number, fileOffset: number): void {
+    if (len < EPB.MIN_LEN) {
+      this.ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `enhanced packet block length ${len} is below ${EPB.MIN_LEN}`, fileOffset);
+      return;
+    }
+    const le = this.littleEndian;
+    this.deliverPacket(
+      b, p, len, fileOffset,
+      u32(b, p + EPB.INTERFACE, le),
+      u32(b, p + EPB.TS_HIGH, le),
+      u32(b, p + EPB.TS_LOW, le),
+      u32(b, p + EPB.CAPLEN, le),
+      u32(b, p + EPB.ORIGLEN, le),
+      EPB.DATA,
+    );
+  }
+
+  private readObsoletePacket(b: Uint8Array, p: number, len: number, fileOffset: number): void {
+    if (len < OPB.MIN_LEN) {
+      this.ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `packet block length ${len} is below ${OPB.MIN_LEN}`, fileOffset);
+      return;
+    }
+    const le = this.littleEndian;
+    this.deliverPacket(
+      b, p, len, fileOffset,
+      u16(b, p + OPB.INTERFACE, le), // 16-bit interface id, then a 16-bit drop count
+      u32(b, p + OPB.TS_HIGH, le),
+      u32(b, p + OPB.TS_LOW, le),
+      u32(b, p + OPB.CAPLEN, le),
+      u32(b, p + OPB.ORIGLEN, le),
+      OPB.DATA,
+    );
+  }
+
+  private readSimplePacket(b: Uint8Array, p: number, len: number, fileOffset: number): void {
+    const ctx = this.ctx;
+    if (len < SPB.MIN_LEN) {
+      ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `simple packet block length ${len} is below ${SPB.MIN_LEN}`, fileOffset);
+      return;
+    }
+    if (this.ifCount === 0) {
+      ctx.report(CAPTURE_DIAG.PCAPNG_UNKNOWN_INTERFACE, 'simple packet block before any interface description', fileOffset);
+      return;
+    }
+    const origLen = u32(b, p + SPB.ORIGLEN, this.littleEndian);
+    // The SPB has no caplen: it is what fits, bounded by the original length and the snap length.
+    const room = len - SPB.MIN_LEN;
+    const snaplen = this.ifSnaplen[0];
+    let caplen = origLen < room ? origLen : room;
+    if (snaplen > 0 && caplen > snaplen) caplen = snaplen;
+    const rec = ctx.rec;
+    rec.tsMicros = this.lastTsMicros;
+    rec.caplen = caplen;
+    rec.origLen = origLen;
+    rec.linkType = this.ifLinkType[0];
+    rec.interfaceId = 0;
+    rec.bytes = b;
+    rec.off = p + SPB.DATA;
+    rec.end = p + SPB.DATA + caplen;
+    rec.fileOffset = fileOffset;
+    ctx.deliver();
+  }
+
+  private deliverPacket(
+    b: Uint8Array, p: number, len: number, fileOffset: number,
+    ifId: number, tsHigh: number, tsLow: number, caplen: number, origLen: number, dataAt: number,
+  ): void {
+    const ctx = this.ctx;
+    if (ifId >= this.ifCount) {
+      ctx.report(
+        CAPTURE_DIAG.PCAPNG_UNKNOWN_INTERFACE,
+        `packet names interface ${ifId}, the section describes ${this.ifCount}`,
+        fileOffset,
+      );
+      return;
+    }
+    const room = len - dataAt - 4;
+    if (caplen > room) {
+      ctx.report(CAPTURE_DIAG.PCAPNG_CAPLEN_EXCEEDS_BLOCK, `capture length ${caplen} exceeds the ${room} bytes the block holds`, fileOffset);
+      return;
+    }
+    const packet = ctx.info.packets + 1;
+    const snaplen = this.ifSnaplen[ifId];
+    if (snaplen > 0 && caplen > snaplen) {
+      ctx.report(CAPTURE_DIAG.PCAPNG_CAPLEN_EXCEEDS_SNAPLEN, `capture length exceeds snap length: ${caplen} > ${snaplen}`, fileOffset, packet);
+    }
+    if (caplen > origLen) {
+      ctx.report(CAPTURE_DIAG.PCAPNG_CAPLEN_EXCEEDS_ORIGLEN, `capture length exceeds original length: ${caplen} > ${origLen}`, fileOffset, packet);
+    }
+    const rec = ctx.rec;
+    rec.tsMicros = this.lastTsMicros = this.toMicros(ifId, tsHigh, tsLow);
+    rec.caplen = caplen;
+    rec.origLen = origLen;
+    rec.linkType = this.ifLinkType[ifId];
+    rec.interfaceId = ifId;
+    rec.bytes = b;
+    rec.off = p + dataAt;
+    rec.end = p + dataAt + caplen;
+    rec.fileOffset = fileOffset;
+    ctx.deliver();
+  }
+
+  private toMicros(ifId: number, high: number, low: number): number {
+    const unit = this.ifTsUnit[ifId];
+    let micros: number;
+    if (unit === TS_UNIT.MICROS) {
+      micros = high * 4294967296 + low;
+    } else if (unit === TS_UNIT.NANOS) {
+      // 2^32 = 4294967 * 1000 + 296: split so every product stays below 2^53 (exact).
+      micros = high * 4294967 + Math.floor((high * 296 + low) / 1000);
+    } else {
+      // Rare resolutions (2^-n, 10^-3, 10^-12...): exact, at the price of a BigInt per packet.
+      micros = Number((((BigInt(high) << 32n) | BigInt(low)) * 1_000_000n) / this.ifTicksPerSecond[ifId]);
+    }
+    return micros + this.ifTsOffsetMicros[ifId];
+  }
+}
