@@ -7,11 +7,16 @@ import { pickFreePort } from '../lib/ports.mjs';
 import { startNginx } from '../servers/nginx.mjs';
 import { startSilentBackend } from '../servers/silent-backend.mjs';
 import { LOOPBACK, withDeadline } from '../servers/net-helpers.mjs';
+import { withCompleteCapture } from '../servers/capture-check.mjs';
 
 const NAME = 'nginx-504';
 const DEADLINE_MS = 6_000;
 
-export default async function nginx504({ dir, port } = {}) {
+export default function nginx504(options = {}) {
+  return withCompleteCapture(NAME, () => runOnce(options));
+}
+
+async function runOnce({ dir, port }) {
   const file = path.join(dir, `${NAME}.pcap`);
   const backend = await startSilentBackend({ port: await pickFreePort() });
   let nginx;

@@ -2,14 +2,20 @@
 // Upgrade and Connection headers): the backend sees an HTTP/1.1 upgrade, keeps the socket open,
 // echoes one message and the client closes with 1000.
 import { runNginxWebSocket, CLIENT_MESSAGE } from '../servers/nginx-ws-proxy.mjs';
+import { withCompleteCapture } from '../servers/capture-check.mjs';
 
 const NAME = 'nginx-ws-good';
 
-export default async function nginxWsGood({ dir, port } = {}) {
+export default function nginxWsGood(options = {}) {
+  return withCompleteCapture(NAME, () => runOnce(options));
+}
+
+async function runOnce({ dir, port }) {
   const seen = await runNginxWebSocket({
     name: NAME,
     dir,
     port,
+    sendOnOpen: true,
     proxyDirectives: [
       'proxy_http_version 1.1',
       'proxy_set_header Upgrade $http_upgrade',

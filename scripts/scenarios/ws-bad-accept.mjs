@@ -8,6 +8,7 @@ import { pickFreePort } from '../lib/ports.mjs';
 import { runWebSocketClient } from '../servers/clients.mjs';
 import { startRawResponder } from '../servers/raw-responder.mjs';
 import { LOOPBACK, webSocketAccept, withDeadline } from '../servers/net-helpers.mjs';
+import { withCompleteCapture } from '../servers/capture-check.mjs';
 
 const NAME = 'ws-bad-accept';
 const DEADLINE_MS = 5_000;
@@ -16,7 +17,11 @@ function acceptWithoutGuid(key) {
   return createHash('sha1').update(key).digest('base64');
 }
 
-export default async function wsBadAccept({ dir, port } = {}) {
+export default function wsBadAccept(options = {}) {
+  return withCompleteCapture(NAME, () => runOnce(options));
+}
+
+async function runOnce({ dir, port }) {
   const responder = await startRawResponder({
     respond: ({ headers }) =>
       'HTTP/1.1 101 Switching Protocols\r\n' +

@@ -8,13 +8,18 @@ import { withCapture } from '../lib/capture.mjs';
 import { pickFreePort } from '../lib/ports.mjs';
 import { runWebSocketClient } from '../servers/clients.mjs';
 import { LOOPBACK, withDeadline } from '../servers/net-helpers.mjs';
+import { withCompleteCapture } from '../servers/capture-check.mjs';
 
 const NAME = 'ws-close-1011';
 const DEADLINE_MS = 5_000;
 const CLOSE_CODE = 1011;
 const CLOSE_REASON = 'database unavailable';
 
-export default async function wsClose1011({ dir, port } = {}) {
+export default function wsClose1011(options = {}) {
+  return withCompleteCapture(NAME, () => runOnce(options));
+}
+
+async function runOnce({ dir, port }) {
   const serverPort = port ?? (await pickFreePort());
   const file = path.join(dir, `${NAME}.pcap`);
   const wss = new WebSocketServer({ host: LOOPBACK, port: serverPort });

@@ -7,11 +7,16 @@ import { withCapture } from '../lib/capture.mjs';
 import { pickFreePort } from '../lib/ports.mjs';
 import { runWebSocketClient } from '../servers/clients.mjs';
 import { LOOPBACK, withDeadline } from '../servers/net-helpers.mjs';
+import { withCompleteCapture } from '../servers/capture-check.mjs';
 
 const NAME = 'ws-healthy';
 const DEADLINE_MS = 5_000;
 
-export default async function wsHealthy({ dir, port } = {}) {
+export default function wsHealthy(options = {}) {
+  return withCompleteCapture(NAME, () => runOnce(options));
+}
+
+async function runOnce({ dir, port }) {
   const serverPort = port ?? (await pickFreePort());
   const file = path.join(dir, `${NAME}.pcap`);
   const wss = new WebSocketServer({ host: LOOPBACK, port: serverPort });

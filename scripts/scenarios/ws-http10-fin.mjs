@@ -6,11 +6,16 @@ import { pickFreePort } from '../lib/ports.mjs';
 import { rawUpgrade } from '../servers/clients.mjs';
 import { startSwooleLikeBackend } from '../servers/swoole-like.mjs';
 import { withDeadline } from '../servers/net-helpers.mjs';
+import { withCompleteCapture } from '../servers/capture-check.mjs';
 
 const NAME = 'ws-http10-fin';
 const DEADLINE_MS = 5_000;
 
-export default async function wsHttp10Fin({ dir, port } = {}) {
+export default function wsHttp10Fin(options = {}) {
+  return withCompleteCapture(NAME, () => runOnce(options));
+}
+
+async function runOnce({ dir, port }) {
   const backend = await startSwooleLikeBackend({ port: port ?? (await pickFreePort()) });
   const file = path.join(dir, `${NAME}.pcap`);
   try {

@@ -7,12 +7,17 @@ import { pickFreePort } from '../lib/ports.mjs';
 import { runWebSocketClient } from '../servers/clients.mjs';
 import { startRawResponder } from '../servers/raw-responder.mjs';
 import { LOOPBACK, withDeadline } from '../servers/net-helpers.mjs';
+import { withCompleteCapture } from '../servers/capture-check.mjs';
 
 const NAME = 'ws-non-http';
 const DEADLINE_MS = 5_000;
 const BANNER = 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n';
 
-export default async function wsNonHttp({ dir, port } = {}) {
+export default function wsNonHttp(options = {}) {
+  return withCompleteCapture(NAME, () => runOnce(options));
+}
+
+async function runOnce({ dir, port }) {
   const responder = await startRawResponder({ respond: () => BANNER, endAfterResponse: true, port: port ?? (await pickFreePort()) });
   const file = path.join(dir, `${NAME}.pcap`);
   try {

@@ -7,11 +7,16 @@ import { withCapture } from '../lib/capture.mjs';
 import { pickFreePort } from '../lib/ports.mjs';
 import { runWebSocketClient } from '../servers/clients.mjs';
 import { closeServer, listenOn, trackSockets, LOOPBACK, withDeadline } from '../servers/net-helpers.mjs';
+import { withCompleteCapture } from '../servers/capture-check.mjs';
 
 const NAME = 'ws-upgrade-404';
 const DEADLINE_MS = 5_000;
 
-export default async function wsUpgrade404({ dir, port } = {}) {
+export default function wsUpgrade404(options = {}) {
+  return withCompleteCapture(NAME, () => runOnce(options));
+}
+
+async function runOnce({ dir, port }) {
   const serverPort = port ?? (await pickFreePort());
   const file = path.join(dir, `${NAME}.pcap`);
   // No 'upgrade' listener: Node hands the upgrade request to the ordinary request handler.
