@@ -1,0 +1,976 @@
+#!/usr/bin/env node
+// Writes a deterministic synthetic Ethernet/IPv4/TCP capture (classic pcap, µs) for the benchmark.
+//
+//   node scripts/gen-synthetic.mjs --out big.pcap [--packets 2000000] [--seed 1] [--concurrency N] [--stats big.json]
+//
+// Thousands of flows are open at once and interleaved in time, as on a busy link, so the analyser's
+// flow table and reassembly see the pressure of a real capture instead of one flow after another.
+// Each slot of the "open flows" pool runs one flow after another; a binary heap picks the slot whose
+// next packet is due first. A flow is scripted in full when it starts (seq/ack/window/timing per
+// packet, both ends simulated), so writing a packet is only a copy into one reused output buffer.
+//
+// The capture point sits on the client side of the path: client packets are seen when sent, server
+// packets when they arrive, so a server reaction appears one RTT after the client packet it answers.
+// Frames from the server side are padded to the 60-byte Ethernet minimum, as received frames are.
+
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+
+const TCP_FLAG = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 };
+const { FIN, SYN, RST, PSH, ACK } = TCP_FLAG;
+const CLIENT = 0;
+const SERVER = 1;
+
+/** Flow kinds and their share of new flows (per mille). */
+export const FLOW_MIX = /** @type {const} */ ({
+  http: 635,
+  ws: 120,
+  refused: 50,
+  synTimeout: 40,
+  synRetryConnected: 30,
+  retransmission: 65,
+  reset: 40,
+  zeroWindow: 20,
+});
+
+const MSS = 1460;
+// Zero-window flows use a receive buffer of exactly four segments, so the fourth one fills it.
+const ZW_SEGMENT = 1408;
+const ZW_RCVBUF = 4 * ZW_SEGMENT; // 5632 = 44 << 7
+const WSCALE = 7;
+const CLIENT_WIN = 502; // 64256 >> 7
+const SERVER_WIN = 509;
+const SYN_WIN = [64240, 65160];
+const DELAYED_ACK_US = 40_000;
+const MIN_RTO_US = 200_000;
+const START_EPOCH_US = 1_700_000_000 * 1_000_000;
+const RAMP_US = 200_000; // the first flow of every slot starts within this window
+
+// One scripted packet = K int32 columns.
+const K = 8;
+const COL_T = 0; // µs from flow start
+const COL_META = 1; // dir | flags << 1 | optKind << 9
+const COL_SEQ = 2;
+const COL_ACK = 3;
+const COL_WIN = 4;
+const COL_OFF = 5; // payload offset in the arena
+const COL_LEN = 6;
+const COL_TAG = 7;
+const OPT_NONE = 0;
+const OPT_SYN = 1; // MSS 1460, NOP, WS 7, NOP, NOP, SACK_PERM: 12 bytes
+const TAG_DATA_RETRANS = 1;
+const TAG_SYN_RETRANS = 2;
+
+const OUT_BUFFER_BYTES = 8 << 20;
+const MAX_RECORD_BYTES = 16 + 14 + 20 + 32 + MSS + 64;
+
+// --- deterministic random numbers (mulberry32) ---------------------------------------------------
+
+let rngState = 1;
+function rand() {
+  rngState = (rngState + 0x6d2b79f5) | 0;
+  let t = rngState;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const randInt = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1)); // inclusive
+const randLog = (lo, hi) => Math.round(lo * Math.pow(hi / lo, rand()));
+const randU32 = () => Math.floor(rand() * 4294967296) >>> 0;
+const pick = (arr) => arr[Math.floor(rand() * arr.length)];
+function randBytes(n) {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(rand() * 256);
+  return b;
+}
+const WORDS = ['alpha', 'bravo', 'cache', 'delta', 'edge', 'frame', 'gamma', 'host', 'index', 'json', 'kilo', 'lima', 'metric', 'node', 'order', 'price', 'queue', 'route', 'shard', 'token', 'user', 'value', 'window', 'zone'];
+function randText(n) {
+  let s = '';
+  while (s.length < n) s += pick(WORDS) + (rand() < 0.2 ? '\n' : ' ');
+  return s.slice(0, n);
+}
+
+// --- payload arena: every payload byte comes from here ---------------------------------------------
+
+class Arena {
+  parts = [];
+  length = 0;
+  add(buf) {
+    const off = this.length;
+    this.parts.push(buf);
+    this.length += buf.length;
+    return { off, len: buf.length };
+  }
+  seal() {
+    this.bytes = Buffer.concat(this.parts, this.length);
+    this.parts = [];
+    return this.bytes;
+  }
+}
+
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+const DATE_HEADER = 'Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n';
+
+/** `terse`: an application server that sends no Server/Date headers and relies on HTTP/1.1 keep-alive. */
+function httpResponse(status, reason, body, connection, extra = '', terse = false) {
+  const noBody = status === 204 || status === 304;
+  const head =
+    `HTTP/1.1 ${status} ${reason}\r\n${terse ? '' : `Server: nginx/1.22.1\r\n${DATE_HEADER}`}` +
+    (noBody ? '' : `Content-Type: ${body.startsWith('{') ? 'application/json' : 'text/html'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`) +
+    extra +
+    (terse && connection === 'keep-alive' ? '' : `Connection: ${connection}\r\n`) +
+    '\r\n';
+  return Buffer.from(noBody ? head : head + body);
+}
+
+function jsonBody(n) {
+  const head = `{"id":${randInt(1, 99999)},"items":"`;
+  const text = randText(Math.max(0, n - head.length - 2)).replace(/\n/g, ' ');
+  return head + text + '"}';
+}
+
+/** A WebSocket frame (RFC 6455 §5.2); client frames carry a mask key. */
+function wsFrame(fin, opcode, payload, masked) {
+  const len = payload.length;
+  const lenBytes = len < 126 ? 0 : 2; // 64-bit lengths are never needed here
+  const head = Buffer.alloc(2 + lenBytes + (masked ? 4 : 0));
+  head[0] = (fin ? 0x80 : 0) | opcode;
+  head[1] = (masked ? 0x80 : 0) | (len < 126 ? len : 126);
+  if (lenBytes) head.writeUInt16BE(len, 2);
+  const body = Buffer.from(payload);
+  if (masked) {
+    const key = randBytes(4);
+    key.copy(head, 2 + lenBytes);
+    for (let i = 0; i < len; i++) body[i] ^= key[i & 3];
+  }
+  return Buffer.concat([head, body]);
+}
+const closePayload = (code, reason = '') => Buffer.concat([Buffer.from([code >> 8, code & 0xff]), Buffer.from(reason)]);
+
+function buildPayloads() {
+  const arena = new Arena();
+  const P = {};
+
+  const hosts = Array.from({ length: 16 }, (_, i) => `svc${i + 1}.bench.test`);
+  const paths = ['/api/v1/orders/', '/api/v1/users/', '/static/js/app.', '/img/thumb/', '/search?q=', '/api/v2/cart/', '/feed/page/'];
+  P.request = [];
+  for (let i = 0; i < 64; i++) {
+    const post = rand() < 0.1;
+    const path = pick(paths) + randInt(1, 999999) + (rand() < 0.3 ? `?page=${randInt(1, 40)}` : '');
+    let req = `${post ? 'POST' : 'GET'} ${path} HTTP/1.1\r\nHost: ${pick(hosts)}\r\n${rand() < 0.5 ? 'Accept: */*\r\n' : ''}`;
+    if (rand() < 0.15) req += `Cookie: sid=${randBytes(12).toString('hex')}\r\n`;
+    if (post) {
+      const body = jsonBody(randInt(20, 150));
+      req += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    } else req += '\r\n';
+    P.request.push(arena.add(Buffer.from(req)));
+  }
+  P.download = [];
+  for (let i = 0; i < 8; i++) {
+    P.download.push(arena.add(Buffer.from(`GET /download/archive-${randInt(1, 9999)}.tar.gz HTTP/1.1\r\nHost: ${pick(hosts)}\r\nUser-Agent: bench-client/1.4\r\nAccept: */*\r\n\r\n`)));
+  }
+
+  // Responses: index i of `keepAlive` and `close` differ only in the Connection header.
+  P.responseKeepAlive = [];
+  P.responseClose = [];
+  for (let i = 0; i < 96; i++) {
+    const r = rand();
+    let status = 200, reason = 'OK', body = '', extra = '';
+    if (r < 0.12) { status = 304; reason = 'Not Modified'; extra = `ETag: "${randBytes(6).toString('hex')}"\r\n`; }
+    else if (r < 0.18) { status = 204; reason = 'No Content'; }
+    else if (r < 0.22) { status = 404; reason = 'Not Found'; body = '<html><body><h1>404 Not Found</h1></body></html>'; }
+    else if (r < 0.25) { status = 302; reason = 'Found'; body = ''; extra = `Location: /login?next=${randInt(1, 9999)}\r\n`; }
+    else if (r < 0.29) { status = pick([500, 502, 503]); reason = { 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status]; body = '{"error":"upstream failed"}'; }
+    else {
+      const s = rand();
+      body = jsonBody(s < 0.85 ? randLog(16, 90) : s < 0.97 ? randLog(90, 700) : randLog(700, 3000));
+    }
+    const terse = rand() < 0.5;
+    P.responseKeepAlive.push(arena.add(httpResponse(status, reason, body, 'keep-alive', extra, terse)));
+    P.responseClose.push(arena.add(httpResponse(status, reason, body, 'close', extra, terse)));
+  }
+
+  // Large downloads for reset flows: header + the first three segments of a much longer body.
+  P.partialDownload = [];
+  for (let i = 0; i < 8; i++) {
+    const head = `HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n${DATE_HEADER}Content-Type: application/octet-stream\r\nContent-Length: ${randInt(50_000, 2_000_000)}\r\nConnection: keep-alive\r\n\r\n`;
+    P.partialDownload.push(arena.add(Buffer.concat([Buffer.from(head), Buffer.from(randText(3 * MSS))])));
+  }
+  // Downloads for zero-window flows: 1 or 2 full receive buffers plus a tail.
+  P.zwDownload = [[], []];
+  for (let episodes = 1; episodes <= 2; episodes++) {
+    for (let i = 0; i < 6; i++) {
+      const total = episodes * ZW_RCVBUF + randInt(300, ZW_SEGMENT);
+      const headFor = (len) => `HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n${DATE_HEADER}Content-Type: application/octet-stream\r\nContent-Length: ${len}\r\nConnection: keep-alive\r\n\r\n`;
+      const bodyLen = total - Buffer.byteLength(headFor(total)); // digits of the length stay the same
+      P.zwDownload[episodes - 1].push(arena.add(Buffer.concat([Buffer.from(headFor(bodyLen)), Buffer.from(randText(bodyLen))])));
+    }
+  }
+
+  // WebSocket upgrade: request i goes with 101 response i (valid Sec-WebSocket-Accept).
+  P.wsUpgrade = [];
+  P.ws101 = [];
+  for (let i = 0; i < 32; i++) {
+    const key = randBytes(16).toString('base64');
+    const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+    P.wsUpgrade.push(arena.add(Buffer.from(`GET /ws/chat?room=${randInt(1, 500)} HTTP/1.1\r\nHost: ${pick(hosts)}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nOrigin: https://${pick(hosts)}\r\n\r\n`)));
+    P.ws101.push(arena.add(Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nServer: nginx/1.22.1\r\n${DATE_HEADER}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`)));
+  }
+  const textMsg = () => Buffer.from(JSON.stringify({ op: pick(['say', 'move', 'sub', 'ack']), seq: randInt(1, 1e6), text: randText(randLog(4, 90)).replace(/\n/g, ' ') }));
+  P.wsClientText = [], P.wsClientBinary = [], P.wsServerText = [], P.wsServerBinary = [];
+  P.wsServerTwoFrames = [], P.wsPing = [], P.wsPong = [], P.wsClientFragments = [];
+  for (let i = 0; i < 32; i++) {
+    P.wsClientText.push(arena.add(wsFrame(true, 1, textMsg(), true)));
+    P.wsServerText.push(arena.add(wsFrame(true, 1, textMsg(), false)));
+    P.wsClientBinary.push(arena.add(wsFrame(true, 2, randBytes(randInt(126, 400)), true)));
+    P.wsServerBinary.push(arena.add(wsFrame(true, 2, randBytes(randInt(126, 600)), false)));
+    P.wsServerTwoFrames.push(arena.add(Buffer.concat([wsFrame(true, 1, textMsg(), false), wsFrame(true, 1, textMsg(), false)])));
+    const pingData = randBytes(randInt(4, 8));
+    P.wsPing.push(arena.add(wsFrame(true, 9, pingData, false)));
+    P.wsPong.push(arena.add(wsFrame(true, 10, pingData, true)));
+    const whole = textMsg();
+    const cut = Math.max(1, whole.length >> 1);
+    P.wsClientFragments.push([arena.add(wsFrame(false, 1, whole.subarray(0, cut), true)), arena.add(wsFrame(true, 0, whole.subarray(cut), true))]);
+  }
+  P.wsClientClose = [], P.wsServerClose = [];
+  for (let i = 0; i < 8; i++) {
+    P.wsClientClose.push(arena.add(wsFrame(true, 8, closePayload(pick([1000, 1000, 1001])), true)));
+    P.wsServerClose.push(arena.add(wsFrame(true, 8, closePayload(pick([1000, 1000, 1001]), rand() < 0.5 ? 'bye' : ''), false)));
+  }
+  return { arena: arena.seal(), P };
+}
+
+// --- flow scripting -------------------------------------------------------------------------------
+
+/** Simulates both TCP ends of one flow and records the packets the capture point sees. */
+class FlowScript {
+  steps = new Int32Array(K * 256);
+  n = 0;
+  lastAt = 0;
+  nextSeq = [0, 0];
+  win = [CLIENT_WIN, SERVER_WIN];
+  /** Capture-time delay before a side's reaction is seen: 0 for the client, one RTT for the server. */
+  lag = [0, 0];
+  pendingAckAt = [-1, -1];
+  unackedBytes = [0, 0];
+  // Per side: (capture time, cumulative seq delivered in order), so an ACK carries what its sender had received.
+  histT = [new Float64Array(32), new Float64Array(32)];
+  histSeq = [new Float64Array(32), new Float64Array(32)];
+  histN = [0, 0];
+  rtt = 0;
+
+  reset(rtt, isnClient, isnServer) {
+    this.n = 0;
+    this.lastAt = 0;
+    this.rtt = rtt;
+    this.lag[SERVER] = rtt;
+    this.nextSeq[CLIENT] = isnClient;
+    this.nextSeq[SERVER] = isnServer;
+    this.win[CLIENT] = CLIENT_WIN;
+    this.win[SERVER] = SERVER_WIN;
+    this.pendingAckAt[0] = this.pendingAckAt[1] = -1;
+    this.unackedBytes[0] = this.unackedBytes[1] = 0;
+    this.histN[0] = this.histN[1] = 0;
+  }
+
+  push(at, dir, flags, seq, ack, win, payload, optKind, tag) {
+    if (at < this.lastAt) at = this.lastAt;
+    this.lastAt = at;
+    if ((this.n + 1) * K > this.steps.length) {
+      const bigger = new Int32Array(this.steps.length * 2);
+      bigger.set(this.steps);
+      this.steps = bigger;
+    }
+    const b = this.n++ * K;
+    const s = this.steps;
+    s[b + COL_T] = at;
+    s[b + COL_META] = dir | (flags << 1) | (optKind << 9);
+    s[b + COL_SEQ] = seq | 0;
+    s[b + COL_ACK] = ack | 0;
+    s[b + COL_WIN] = win;
+    s[b + COL_OFF] = payload ? payload.off : 0;
+    s[b + COL_LEN] = payload ? payload.len : 0;
+    s[b + COL_TAG] = tag;
+  }
+
+  recordDelivered(dir, at) {
+    const i = this.histN[dir]++ & 31;
+    this.histT[dir][i] = at;
+    this.histSeq[dir][i] = this.nextSeq[dir];
+  }
+
+  /** ACK number `dir` sends at capture time `at`: what the other side had delivered in order by then. */
+  ackFor(dir, at) {
+    const other = dir ^ 1;
+    const cutoff = at - this.lag[dir];
+    const n = this.histN[other];
+    const T = this.histT[other], Q = this.histSeq[other];
+    for (let k = n - 1; k >= 0 && k >= n - 32; k--) {
+      if (T[k & 31] <= cutoff) return Q[k & 31];
+    }
+    return Q[Math.max(0, n - 32) & 31];
+  }
+
+  /** Emits due delayed/quick ACKs in time order before anything later. */
+  flushAcks(at) {
+    for (;;) {
+      const c = this.pendingAckAt[CLIENT], s = this.pendingAckAt[SERVER];
+      let who = -1;
+      if (c >= 0 && c <= at) who = CLIENT;
+      if (s >= 0 && s <= at && (who < 0 || s < c)) who = SERVER;
+      if (who < 0) return;
+      const t = this.pendingAckAt[who];
+      this.pendingAckAt[who] = -1;
+      this.unackedBytes[who] = 0;
+      this.push(t, who, ACK, this.nextSeq[who], this.ackFor(who, t), this.win[who], null, OPT_NONE, 0);
+    }
+  }
+
+  /** `receiver` got data seen at `at`: ACK after two full segments, otherwise after the delayed-ACK timer. */
+  expectAck(receiver, at, len, immediate = false) {
+    this.unackedBytes[receiver] += len;
+    const quick = immediate || this.unackedBytes[receiver] >= 2 * 1400;
+    const due = at + this.lag[receiver] + (quick ? randInt(5, 10) : DELAYED_ACK_US);
+    if (this.pendingAckAt[receiver] < 0 || due < this.pendingAckAt[receiver]) this.pendingAckAt[receiver] = due;
+  }
+
+  /**
+   * Sends the next segment from `dir`. `captured` false: lost before the capture point (never seen);
+   * `delivered` false: lost after it, or out of order, so the receiver's cumulative ACK does not move.
+   */
+  send(at, dir, flags, payload = null, { optKind = OPT_NONE, tag = 0, captured = true, delivered = true } = NO_OPTS) {
+    this.flushAcks(at);
+    const seq = this.nextSeq[dir];
+    const ack = flags & ACK ? this.ackFor(dir, at) : 0;
+    const win = flags & SYN ? SYN_WIN[dir] : this.win[dir];
+    if (captured) this.push(at, dir, flags, seq, ack, win, payload, optKind, tag);
+    if (flags & ACK && ack === this.nextSeq[dir ^ 1]) {
+      this.pendingAckAt[dir] = -1; // the ACK rode on this segment
+      this.unackedBytes[dir] = 0;
+    }
+    const len = payload ? payload.len : 0;
+    this.nextSeq[dir] = (seq + len + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
+    if (delivered) {
+      this.recordDelivered(dir, at);
+      if (len > 0) this.expectAck(dir ^ 1, at, len);
+    }
+    return seq;
+  }
+
+  /** Re-sends bytes already sent from `seq`; afterwards everything sent so far counts as delivered. */
+  resend(at, dir, flags, seq, payload, tag = TAG_DATA_RETRANS) {
+    this.flushAcks(at);
+    this.push(at, dir, flags, seq, this.ackFor(dir, at), this.win[dir], payload, OPT_NONE, tag);
+    this.recordDelivered(dir, at);
+    this.expectAck(dir ^ 1, at, payload.len, true);
+  }
+
+  finish() {
+    this.flushAcks(Infinity);
+    return this.steps.slice(0, this.n * K);
+  }
+}
+const NO_OPTS = {};
+
+// --- flow kinds ------------------------------------------------------------------------------------
+
+/** Counts that a reader of the capture can check against (tshark, the analyser). */
+function newStats() {
+  return {
+    flows: Object.fromEntries(Object.keys(FLOW_MIX).map((k) => [k, 0])),
+    httpRequests: 0,
+    httpResponses: 0,
+    httpResponsesBehindLostSegment: 0,
+    wsFrames: 0,
+    wsMaskedFrames: 0,
+    wsCloseFrames: 0,
+    zeroWindowEpisodes: 0,
+    plantedDataRetransmissions: 0,
+    plantedSynRetransmissions: 0,
+    flowsWithWrappingSeq: 0,
+  };
+}
+
+function makeFlowBuilders(P, stats) {
+  const f = new FlowScript();
+  const segGap = () => randInt(12, 120);
+  const serverTime = () => (rand() < 0.75 ? randLog(80, 25_000) : randLog(25_000, 300_000));
+  const thinkTime = () => randLog(2_000, 400_000);
+
+  function handshake(at) {
+    f.send(at, CLIENT, SYN, null, { optKind: OPT_SYN });
+    const synAckAt = at + f.rtt;
+    f.send(synAckAt, SERVER, SYN | ACK, null, { optKind: OPT_SYN });
+    const ackAt = synAckAt + randInt(15, 60);
+    f.send(ackAt, CLIENT, ACK);
+    return ackAt;
+  }
+
+  function sendStream(at, dir, msg, segment = MSS, opts) {
+    let t = at;
+    for (let o = 0; o < msg.len; o += segment) {
+      const len = Math.min(segment, msg.len - o);
+      const last = o + len >= msg.len;
+      f.send(t, dir, ACK | (last ? PSH : 0), { off: msg.off + o, len }, opts);
+      if (!last) t += segGap();
+    }
+    return t;
+  }
+
+  function exchange(at, request, response) {
+    f.send(at, CLIENT, PSH | ACK, request);
+    stats.httpRequests++;
+    const end = sendStream(at + f.rtt + serverTime(), SERVER, response);
+    stats.httpResponses++;
+    return end;
+  }
+
+  /** FIN from `first`; the other side answers FIN+ACK (3 packets) or ACK, then FIN (4 packets). */
+  function teardown(at, first, fourWay) {
+    const other = first ^ 1;
+    f.send(at, first, FIN | ACK);
+    let t = at + f.lag[other] + randInt(20, 200);
+    if (fourWay) {
+      f.send(t, other, ACK);
+      t += randLog(50, 5_000);
+    }
+    f.send(t, other, FIN | ACK);
+    const end = t + f.lag[first] + randInt(15, 60);
+    f.send(end, first, ACK);
+    return end;
+  }
+
+  function httpExchanges(at, count, serverCloses) {
+    let t = at;
+    for (let i = 0; i < count; i++) {
+      const last = i === count - 1;
+      const idx = Math.floor(rand() * P.responseKeepAlive.length);
+      t = exchange(t + (i === 0 ? randInt(10, 300) : thinkTime()), pick(P.request), last && serverCloses ? P.responseClose[idx] : P.responseKeepAlive[idx]);
+    }
+    return t;
+  }
+
+  function closeHttp(t, serverCloses) {
+    // After "Connection: close" the server closes at once; otherwise the client closes when done.
+    return serverCloses ? teardown(t + randInt(30, 300), SERVER, rand() < 0.4) : teardown(t + thinkTime(), CLIENT, rand() < 0.4);
+  }
+
+  const build = {
+    http() {
+      const serverCloses = rand() < 0.35;
+      const t = httpExchanges(handshake(0), randInt(1, 6), serverCloses);
+      closeHttp(t, serverCloses);
+    },
+
+    synRetryConnected() {
+      // The first SYN (or its SYN+ACK) is lost; the client retransmits after the 1 s initial RTO.
+      f.send(0, CLIENT, SYN, null, { optKind: OPT_SYN });
+      const isn = (f.nextSeq[CLIENT] - 1) >>> 0;
+      const retryAt = 1_000_000 + randInt(0, 3_000);
+      f.push(retryAt, CLIENT, SYN, isn, 0, SYN_WIN[CLIENT], null, OPT_SYN, TAG_SYN_RETRANS);
+      f.recordDelivered(CLIENT, retryAt);
+      stats.plantedSynRetransmissions++;
+      const synAckAt = retryAt + f.rtt;
+      f.send(synAckAt, SERVER, SYN | ACK, null, { optKind: OPT_SYN });
+      const ackAt = synAckAt + randInt(15, 60);
+      f.send(ackAt, CLIENT, ACK);
+      const serverCloses = rand() < 0.35;
+      closeHttp(httpExchanges(ackAt, randInt(1, 3), serverCloses), serverCloses);
+    },
+
+    refused() {
+      f.send(0, CLIENT, SYN, null, { optKind: OPT_SYN });
+      // A closed port answers with RST+ACK, seq 0, acking the SYN.
+      f.push(f.rtt, SERVER, RST | ACK, 0, f.nextSeq[CLIENT], 0, null, OPT_NONE, 0);
+    },
+
+    synTimeout() {
+      // Linux: initial RTO 1 s, doubling: SYNs at 0, 1, 3 and 7 s, then the connect fails.
+      f.send(0, CLIENT, SYN, null, { optKind: OPT_SYN });
+      const isn = (f.nextSeq[CLIENT] - 1) >>> 0;
+      for (const at of [1_000_000, 3_000_000, 7_000_000]) {
+        f.push(at + randInt(0, 3_000), CLIENT, SYN, isn, 0, SYN_WIN[CLIENT], null, OPT_SYN, TAG_SYN_RETRANS);
+        stats.plantedSynRetransmissions++;
+      }
+    },
+
+    retransmission() {
+      let t = handshake(0);
+      if (rand() < 0.5) t = exchange(t + randInt(10, 300), pick(P.request), pick(P.responseKeepAlive));
+      t += thinkTime();
+      if (rand() < 0.8) {
+        // The request is lost after the capture point; the client resends it after the RTO.
+        const request = pick(P.request);
+        const seq = f.send(t, CLIENT, PSH | ACK, request, { delivered: false });
+        stats.httpRequests++;
+        const resendAt = t + MIN_RTO_US + f.rtt;
+        f.resend(resendAt, CLIENT, PSH | ACK, seq, request);
+        stats.plantedDataRetransmissions++;
+        t = sendStream(resendAt + f.rtt + serverTime(), SERVER, pick(P.responseKeepAlive));
+        stats.httpResponses++;
+      } else {
+        // The first response segment is lost before the capture point: the later ones arrive out of
+        // order and each draws a duplicate ACK, then the server resends the hole after its RTO.
+        f.send(t, CLIENT, PSH | ACK, pick(P.request));
+        stats.httpRequests++;
+        const response = pick(P.zwDownload[0]);
+        const first = { off: response.off, len: ZW_SEGMENT };
+        const lossAt = t + f.rtt + serverTime();
+        const holeSeq = f.send(lossAt, SERVER, ACK, first, { captured: false, delivered: false });
+        let at = lossAt;
+        for (let o = ZW_SEGMENT; o < response.len; o += ZW_SEGMENT) {
+          at += segGap();
+          const len = Math.min(ZW_SEGMENT, response.len - o);
+          f.send(at, SERVER, ACK | (o + len >= response.len ? PSH : 0), { off: response.off + o, len }, { delivered: false });
+          f.expectAck(CLIENT, at, 0, true);
+        }
+        t = lossAt + MIN_RTO_US + f.rtt;
+        f.resend(t, SERVER, ACK, holeSeq, first);
+        stats.plantedDataRetransmissions++;
+        // Its header sits in the lost segment, so a reader counts it only if it reassembles out of order.
+        stats.httpResponsesBehindLostSegment++;
+      }
+      teardown(t + thinkTime(), CLIENT, rand() < 0.4);
+    },
+
+    reset() {
+      let t = handshake(0);
+      f.send(t + randInt(10, 300), CLIENT, PSH | ACK, pick(P.download));
+      stats.httpRequests++;
+      const response = pick(P.partialDownload);
+      const segments = rand() < 0.75 ? 1 : randInt(2, 3);
+      t = sendStream(t + f.rtt + serverTime(), SERVER, { off: response.off, len: segments * MSS });
+      const at = t + randLog(200, 80_000);
+      f.flushAcks(at);
+      if (rand() < 0.6) {
+        // The client gives up on the download (user abort): RST+ACK from the client.
+        f.push(at, CLIENT, RST | ACK, f.nextSeq[CLIENT], f.ackFor(CLIENT, at), f.win[CLIENT], null, OPT_NONE, 0);
+      } else {
+        // The server process dies mid-response: its kernel resets the connection.
+        f.push(at, SERVER, RST | ACK, f.nextSeq[SERVER], f.ackFor(SERVER, at), f.win[SERVER], null, OPT_NONE, 0);
+      }
+    },
+
+    zeroWindow() {
+      // The client application stops reading; its 5632-byte receive buffer fills and it advertises
+      // window 0. The server probes (Linux: seq = snd_una - 1, no data) until the window reopens.
+      let t = handshake(0);
+      const full = ZW_RCVBUF >> WSCALE;
+      f.win[CLIENT] = full;
+      f.send(t + randInt(10, 300), CLIENT, PSH | ACK, pick(P.download));
+      stats.httpRequests++;
+      const episodes = rand() < 0.75 ? 1 : 2;
+      const response = pick(P.zwDownload[episodes - 1]);
+      let sent = 0;
+      t += f.rtt + serverTime();
+      for (let e = 0; e < episodes; e++) {
+        for (let i = 0; i < 4; i++) {
+          if (i > 0) t += segGap();
+          f.send(t, SERVER, ACK | (i === 3 ? PSH : 0), { off: response.off + sent, len: ZW_SEGMENT });
+          sent += ZW_SEGMENT;
+          // Unread data shrinks the advertised window: half full after two segments, zero after four.
+          if (i === 1) f.win[CLIENT] = (ZW_RCVBUF - 2 * ZW_SEGMENT) >> WSCALE;
+          if (i === 3) f.win[CLIENT] = 0;
+          if (i % 2 === 1) f.expectAck(CLIENT, t, 0, true);
+        }
+        stats.zeroWindowEpisodes++;
+        t += 20;
+        const stallUntil = t + randLog(300_000, 1_500_000);
+        let probeGap = MIN_RTO_US + f.rtt;
+        for (;;) {
+          const probeAt = t + probeGap;
+          if (probeAt >= stallUntil) break;
+          f.flushAcks(probeAt);
+          f.push(probeAt, SERVER, ACK, (f.nextSeq[SERVER] - 1) >>> 0, f.ackFor(SERVER, probeAt), f.win[SERVER], null, OPT_NONE, 0);
+          f.push(probeAt + randInt(5, 15), CLIENT, ACK, f.nextSeq[CLIENT], f.ackFor(CLIENT, probeAt), 0, null, OPT_NONE, 0);
+          t = probeAt;
+          probeGap *= 2;
+        }
+        // The application reads everything: window update.
+        f.flushAcks(stallUntil);
+        f.win[CLIENT] = full;
+        f.send(stallUntil, CLIENT, ACK);
+        t = stallUntil + f.rtt;
+      }
+      t = sendStream(t, SERVER, { off: response.off + sent, len: response.len - sent }, ZW_SEGMENT);
+      stats.httpResponses++;
+      teardown(t + thinkTime(), CLIENT, rand() < 0.4);
+    },
+
+    ws() {
+      const t0 = handshake(0);
+      const i = Math.floor(rand() * P.wsUpgrade.length);
+      let t = exchange(t0 + randInt(10, 300), P.wsUpgrade[i], P.ws101[i]);
+      const clientFrame = (at, msg, frames = 1) => {
+        f.send(at, CLIENT, PSH | ACK, msg);
+        stats.wsFrames += frames;
+        stats.wsMaskedFrames += frames;
+      };
+      const serverFrame = (at, msg, frames = 1) => {
+        f.send(at, SERVER, PSH | ACK, msg);
+        stats.wsFrames += frames;
+      };
+      const messages = randInt(4, 20);
+      for (let m = 0; m < messages; m++) {
+        t += randLog(200, 300_000);
+        const r = rand();
+        if (r < 0.3) clientFrame(t, pick(P.wsClientText));
+        else if (r < 0.4) clientFrame(t, pick(P.wsClientBinary));
+        else if (r < 0.65) serverFrame(t, pick(P.wsServerText));
+        else if (r < 0.75) serverFrame(t, pick(P.wsServerBinary));
+        else if (r < 0.83) serverFrame(t, pick(P.wsServerTwoFrames), 2);
+        else if (r < 0.92) {
+          const k = Math.floor(rand() * P.wsPing.length);
+          serverFrame(t, P.wsPing[k]);
+          t += randInt(30, 300);
+          clientFrame(t, P.wsPong[k]);
+        } else {
+          const [a, b] = pick(P.wsClientFragments);
+          clientFrame(t, a);
+          t += randInt(20, 2_000);
+          clientFrame(t, b);
+        }
+      }
+      t += randLog(1_000, 300_000);
+      // RFC 6455 §7.1.1: the server closes the TCP connection first, after the close handshake.
+      if (rand() < 0.7) {
+        clientFrame(t, pick(P.wsClientClose));
+        t += f.rtt + randInt(50, 500);
+        serverFrame(t, pick(P.wsServerClose));
+      } else {
+        serverFrame(t, pick(P.wsServerClose));
+        t += randInt(30, 300);
+        clientFrame(t, pick(P.wsClientClose));
+        t += f.rtt + randInt(50, 500);
+      }
+      stats.wsCloseFrames += 2;
+      teardown(t + randInt(20, 200), SERVER, rand() < 0.3);
+    },
+  };
+
+  const kinds = Object.keys(FLOW_MIX);
+  const cumulative = [];
+  let sum = 0;
+  for (const k of kinds) cumulative.push((sum += FLOW_MIX[k]));
+
+  /** Scripts a new flow of a random kind; returns its packets as K-column rows. */
+  return function scriptFlow() {
+    const r = rand() * sum;
+    let kind = 0;
+    while (cumulative[kind] <= r) kind++;
+    // 12% of ISNs sit just below 2^32 so that sequence numbers wrap within the first few kilobytes.
+    const isn = () => (rand() < 0.12 ? (4294967296 - randInt(1, 4_000)) >>> 0 : randU32());
+    const isnClient = isn(), isnServer = isn();
+    if (isnClient > 0xffff0000 || isnServer > 0xffff0000) stats.flowsWithWrappingSeq++;
+    f.reset(randLog(150, 60_000), isnClient, isnServer);
+    build[kinds[kind]]();
+    stats.flows[kinds[kind]]++;
+    return f.finish();
+  };
+}
+
+// --- packet writer ---------------------------------------------------------------------------------
+
+const SYN_OPTIONS = [0x02, 0x04, MSS >> 8, MSS & 0xff, 0x01, 0x03, 0x03, WSCALE, 0x01, 0x01, 0x04, 0x02];
+const GATEWAY_MAC = [0x02, 0x00, 0x5e, 0x00, 0x00, 0xfe];
+
+function sum16(b, from, to, acc) {
+  let i = from;
+  for (; i + 1 < to; i += 2) acc += (b[i] << 8) | b[i + 1];
+  if (i < to) acc += b[i] << 8;
+  return acc;
+}
+const fold = (acc) => {
+  while (acc > 0xffff) acc = (acc & 0xffff) + Math.floor(acc / 65536);
+  return ~acc & 0xffff;
+};
+
+/** 10,240 open flows for big files; fewer for small ones, so their first flows do not overshoot the count. */
+export const defaultConcurrency = (packets) => Math.max(16, Math.min(10_240, Math.floor(packets / 150)));
+
+/**
+ * Generates the capture. Returns the generator's own counts (packets, flows by kind, planted
+ * retransmissions, ...) so that a reader's figures can be checked against them.
+ */
+export function generateSyntheticCapture({ out, packets = 2_000_000, seed = 1, concurrency = defaultConcurrency(packets) }) {
+  const started = process.hrtime.bigint();
+  rngState = seed | 0;
+  const { arena, P } = buildPayloads();
+  const stats = newStats();
+  const scriptFlow = makeFlowBuilders(P, stats);
+
+  const fd = openSync(out, 'w');
+  const buf = Buffer.allocUnsafe(OUT_BUFFER_BYTES);
+  let pos = 0;
+  let fileBytes = 0;
+  const flush = () => {
+    let done = 0;
+    while (done < pos) done += writeSync(fd, buf, done, pos - done);
+    fileBytes += pos;
+    pos = 0;
+  };
+
+  // pcap file header: µs magic, v2.4, snaplen 262144, LINKTYPE_ETHERNET; written little-endian.
+  buf.writeUInt32LE(0xa1b2c3d4, 0);
+  buf.writeUInt16LE(2, 4);
+  buf.writeUInt16LE(4, 6);
+  buf.writeInt32LE(0, 8);
+  buf.writeUInt32LE(0, 12);
+  buf.writeUInt32LE(262144, 16);
+  buf.writeUInt32LE(1, 20);
+  pos = 24;
+
+  // Per-slot flow state.
+  const scripts = new Array(concurrency);
+  const stepOf = new Int32Array(concurrency);
+  const flowStart = new Float64Array(concurrency);
+  const dueAt = new Float64Array(concurrency);
+  const clientIp = new Uint32Array(concurrency);
+  const serverIp = new Uint32Array(concurrency);
+  const clientPort = new Uint16Array(concurrency);
+  const serverPort = new Uint16Array(concurrency);
+  const serverTtl = new Uint8Array(concurrency);
+  const ipId = new Uint16Array(concurrency * 2);
+
+  const CLIENTS = 50_000;
+  const SERVERS = 2_000;
+  const PORTS = 28_232; // 32768..60999, the Linux ephemeral range
+  let flowCount = 0;
+  let scheduled = 0;
+
+  function startFlow(slot, at) {
+    const script = scriptFlow();
+    // Every flow gets its own 4-tuple: a client index (a permutation of the flow number) and the
+    // next port of that client, so no tuple is ever reused within one capture.
+    const n = flowCount++;
+    const client = (n * 7919) % CLIENTS;
+    const round = Math.floor(n / CLIENTS);
+    clientIp[slot] = (0x0a100000 + 1 + client) >>> 0; // 10.16.0.0/16
+    clientPort[slot] = 32768 + ((round * 1237 + client * 31) % PORTS);
+    const server = Math.floor(rand() * SERVERS);
+    serverIp[slot] = (0xc6120000 + 1 + server) >>> 0; // 198.18.0.0/15 (RFC 2544)
+    serverPort[slot] = server % 10 === 0 ? 8080 : 80;
+    serverTtl[slot] = randInt(44, 60);
+    ipId[slot * 2] = randInt(0, 65535);
+    ipId[slot * 2 + 1] = randInt(0, 65535);
+    scripts[slot] = script;
+    stepOf[slot] = 0;
+    flowStart[slot] = at;
+    dueAt[slot] = at;
+    scheduled += script.length / K;
+  }
+
+  // Binary min-heap of slots by the due time of their next packet.
+  const heap = new Int32Array(concurrency);
+  let heapSize = 0;
+  const siftDown = (i) => {
+    const slot = heap[i];
+    const key = dueAt[slot];
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= heapSize) break;
+      if (c + 1 < heapSize && dueAt[heap[c + 1]] < dueAt[heap[c]]) c++;
+      if (dueAt[heap[c]] >= key) break;
+      heap[i] = heap[c];
+      i = c;
+    }
+    heap[i] = slot;
+  };
+  for (let slot = 0; slot < concurrency; slot++) {
+    startFlow(slot, Math.floor(rand() * RAMP_US));
+    heap[heapSize++] = slot;
+  }
+  for (let i = (heapSize >> 1) - 1; i >= 0; i--) siftDown(i);
+
+  const counts = { syn: 0, synAck: 0, rst: 0, fin: 0, dataRetransmissions: 0, synRetransmissions: 0 };
+  let written = 0;
+  let lastT = -1;
+  let open = 0;
+  let openSum = 0;
+  let openMax = 0;
+  let frameBytes = 0;
+
+  while (heapSize > 0) {
+    const slot = heap[0];
+    const s = scripts[slot];
+    const step = stepOf[slot];
+    const b = step * K;
+    // Timestamps strictly increase; packets due in the same µs are spread one µs apart.
+    let T = flowStart[slot] + s[b + COL_T];
+    if (T <= lastT) T = lastT + 1;
+    lastT = T;
+    if (step === 0) open++;
+
+    const meta = s[b + COL_META];
+    const dir = meta & 1;
+    const flags = (meta >> 1) & 0xff;
+    const optLen = meta >> 9 === OPT_SYN ? 12 : 0;
+    const payOff = s[b + COL_OFF];
+    const payLen = s[b + COL_LEN];
+    const tcpLen = 20 + optLen;
+    const ipLen = 20 + tcpLen + payLen;
+    let frameLen = 14 + ipLen;
+    if (dir === SERVER && frameLen < 60) frameLen = 60;
+    if (pos + MAX_RECORD_BYTES > OUT_BUFFER_BYTES) flush();
+
+    // Record header (little-endian, µs).
+    const T0 = START_EPOCH_US + T;
+    const sec = Math.floor(T0 / 1e6);
+    const usec = T0 - sec * 1e6;
+    let p = pos;
+    buf[p] = sec; buf[p + 1] = sec >>> 8; buf[p + 2] = sec >>> 16; buf[p + 3] = sec >>> 24;
+    buf[p + 4] = usec; buf[p + 5] = usec >>> 8; buf[p + 6] = usec >>> 16; buf[p + 7] = usec >>> 24;
+    buf[p + 8] = frameLen; buf[p + 9] = frameLen >>> 8; buf[p + 10] = 0; buf[p + 11] = 0;
+    buf[p + 12] = frameLen; buf[p + 13] = frameLen >>> 8; buf[p + 14] = 0; buf[p + 15] = 0;
+    p += 16;
+    const frame = p;
+
+    // Ethernet: the client-side host MAC is derived from its address.
+    const cIp = clientIp[slot];
+    const sIp = serverIp[slot];
+    const hostMacAt = dir === CLIENT ? p + 6 : p;
+    const gwMacAt = dir === CLIENT ? p : p + 6;
+    for (let i = 0; i < 6; i++) buf[gwMacAt + i] = GATEWAY_MAC[i];
+    buf[hostMacAt] = 0x02; buf[hostMacAt + 1] = 0x00;
+    buf[hostMacAt + 2] = cIp >>> 24; buf[hostMacAt + 3] = cIp >>> 16; buf[hostMacAt + 4] = cIp >>> 8; buf[hostMacAt + 5] = cIp;
+    buf[p + 12] = 0x08; buf[p + 13] = 0x00;
+    p += 14;
+
+    // IPv4, DF set.
+    const ip = p;
+    const src = dir === CLIENT ? cIp : sIp;
+    const dst = dir === CLIENT ? sIp : cIp;
+    const id = ipId[slot * 2 + dir]++;
+    buf[p] = 0x45; buf[p + 1] = 0;
+    buf[p + 2] = ipLen >>> 8; buf[p + 3] = ipLen;
+    buf[p + 4] = id >>> 8; buf[p + 5] = id;
+    buf[p + 6] = 0x40; buf[p + 7] = 0;
+    buf[p + 8] = dir === CLIENT ? 64 : serverTtl[slot]; buf[p + 9] = 6;
+    buf[p + 10] = 0; buf[p + 11] = 0;
+    buf[p + 12] = src >>> 24; buf[p + 13] = src >>> 16; buf[p + 14] = src >>> 8; buf[p + 15] = src;
+    buf[p + 16] = dst >>> 24; buf[p + 17] = dst >>> 16; buf[p + 18] = dst >>> 8; buf[p + 19] = dst;
+    const ipSum = fold(sum16(buf, ip, ip + 20, 0));
+    buf[p + 10] = ipSum >>> 8; buf[p + 11] = ipSum;
+    p += 20;
+
+    // TCP.
+    const tcp = p;
+    const sport = dir === CLIENT ? clientPort[slot] : serverPort[slot];
+    const dport = dir === CLIENT ? serverPort[slot] : clientPort[slot];
+    const seq = s[b + COL_SEQ];
+    const ack = s[b + COL_ACK];
+    const win = s[b + COL_WIN];
+    buf[p] = sport >>> 8; buf[p + 1] = sport; buf[p + 2] = dport >>> 8; buf[p + 3] = dport;
+    buf[p + 4] = seq >>> 24; buf[p + 5] = seq >>> 16; buf[p + 6] = seq >>> 8; buf[p + 7] = seq;
+    buf[p + 8] = ack >>> 24; buf[p + 9] = ack >>> 16; buf[p + 10] = ack >>> 8; buf[p + 11] = ack;
+    buf[p + 12] = (tcpLen >> 2) << 4; buf[p + 13] = flags;
+    buf[p + 14] = win >>> 8; buf[p + 15] = win;
+    buf[p + 16] = 0; buf[p + 17] = 0; buf[p + 18] = 0; buf[p + 19] = 0;
+    p += 20;
+    if (optLen) {
+      for (let i = 0; i < 12; i++) buf[p + i] = SYN_OPTIONS[i];
+      p += 12;
+    }
+    if (payLen) {
+      arena.copy(buf, p, payOff, payOff + payLen);
+      p += payLen;
+    }
+    const tcpSegLen = tcpLen + payLen;
+    let acc = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 6 + tcpSegLen;
+    const tcpSum = fold(sum16(buf, tcp, p, acc));
+    buf[tcp + 16] = tcpSum >>> 8; buf[tcp + 17] = tcpSum;
+    while (p < frame + frameLen) buf[p++] = 0; // Ethernet padding, beyond the IPv4 total length
+    pos = p;
+    frameBytes += frameLen;
+
+    if (flags & SYN) flags & ACK ? counts.synAck++ : counts.syn++;
+    if (flags & RST) counts.rst++;
+    if (flags & FIN) counts.fin++;
+    const tag = s[b + COL_TAG];
+    if (tag === TAG_DATA_RETRANS) counts.dataRetransmissions++;
+    else if (tag === TAG_SYN_RETRANS) counts.synRetransmissions++;
+
+    written++;
+    openSum += open;
+    if (open > openMax) openMax = open;
+
+    if ((step + 1) * K < s.length) {
+      stepOf[slot] = step + 1;
+      dueAt[slot] = flowStart[slot] + s[b + K + COL_T];
+      siftDown(0);
+    } else {
+      open--;
+      if (scheduled < packets) {
+        startFlow(slot, flowStart[slot] + s[b + COL_T] + randInt(1, 2_000));
+      } else {
+        heap[0] = heap[--heapSize];
+      }
+      if (heapSize > 0) siftDown(0);
+    }
+  }
+  flush();
+  closeSync(fd);
+
+  return {
+    file: out,
+    seed,
+    concurrency,
+    packets: written,
+    fileBytes,
+    averageFrameBytes: +(frameBytes / written).toFixed(1),
+    averageRecordBytes: +(fileBytes / written).toFixed(1),
+    spanSeconds: +(lastT / 1e6).toFixed(3),
+    conversations: flowCount,
+    openFlows: { mean: Math.round(openSum / written), max: openMax },
+    ...counts,
+    ...stats,
+    generateSeconds: +(Number(process.hrtime.bigint() - started) / 1e9).toFixed(3),
+  };
+}
+
+/** Accepts 2000000, 2_000_000, 2,000,000, 2e6, 2M, 500k. */
+export function parseCount(text) {
+  const m = /^([\d.,_e+]+)\s*([kKmM]?)$/.exec(String(text).trim());
+  const n = m ? Number(m[1].replace(/[,_]/g, '')) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1e3 : 1e6) : 1) : NaN;
+  if (!Number.isFinite(n) || n < 1) throw new Error(`not a positive count: ${text}`);
+  return Math.round(n);
+}
+
+function main() {
+  const { values } = parseArgs({
+    options: {
+      packets: { type: 'string', default: '2000000' },
+      out: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      concurrency: { type: 'string' },
+      stats: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || !values.out) {
+    process.stdout.write(
+      'usage: node scripts/gen-synthetic.mjs --out FILE [--packets N] [--seed S] [--concurrency N] [--stats FILE.json]\n' +
+        '  --concurrency: flows open at once (default: packets / 150, at most 10,240).\n' +
+        '  Writes a deterministic synthetic Ethernet/IPv4/TCP pcap (HTTP keep-alive, WebSocket, refused,\n' +
+        '  SYN timeouts and retries, retransmissions, resets, zero-window episodes).\n',
+    );
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  const result = generateSyntheticCapture({
+    out: values.out,
+    packets: parseCount(values.packets),
+    seed: Number(values.seed),
+    ...(values.concurrency ? { concurrency: parseCount(values.concurrency) } : {}),
+  });
+  if (values.stats) writeFileSync(values.stats, JSON.stringify(result, null, 2) + '\n');
+  process.stderr.write(
+    `${result.file}: ${result.packets} packets, ${result.fileBytes} bytes (${result.averageRecordBytes} B/packet), ` +
+      `${result.conversations} flows, open flows mean ${result.openFlows.mean} / max ${result.openFlows.max}, ` +
+      `span ${result.spanSeconds} s, generated in ${result.generateSeconds} s\n`,
+  );
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
