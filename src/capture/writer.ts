@@ -155,6 +155,7 @@ export class PcapngBuilder {
     const perSecond = v & 0x80 ? 1n << BigInt(v & 0x7f) : 10n ** BigInt(v);
     // Round up when ticks are finer than microseconds, so readers that round down get tsMicros back.
     const t = (micros * perSecond + 999_999n) / 1_000_000n;
+    if (t >= 1n << 64n) throw new RangeError(`timestamp ${tsMicros} does not fit in 64 bits at if_tsresol ${v}; use a tsoffset`);
     return [Number(t >> 32n), Number(t & 0xffffffffn)];
   }
 }

@@ -67,7 +67,8 @@ export function collectRecords(
       linkType: r.linkType,
       interfaceId: r.interfaceId,
       fileOffset: r.fileOffset,
-      data: r.bytes.slice(r.off, r.end),
+      // A plain Uint8Array copy: Buffer's slice would be a view into the reused chunk.
+      data: new Uint8Array(r.bytes.subarray(r.off, r.end)),
     });
   });
   const step = Math.max(1, chunkSize);
@@ -84,4 +85,32 @@ export function writeTempCapture(bytes: Uint8Array, name: string): string {
   const path = join(tempDir, name);
   writeFileSync(path, bytes);
   return path;
+}
+
+/** First difference between two record lists (field name and packet number), or null when equal. */
+export function diffRecords(a: CollectedRecord[], b: CollectedRecord[]): string | null {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    const y = b[i];
+    for (const key of ['no', 'tsMicros', 'caplen', 'origLen', 'linkType', 'interfaceId', 'fileOffset'] as const) {
+      if (x[key] !== y[key]) return `record ${i + 1}: ${key} ${x[key]} != ${y[key]}`;
+    }
+    if (!bytesEqual(x.data, y.data)) return `record ${i + 1}: data differs`;
+  }
+  if (a.length !== b.length) return `record count ${a.length} != ${b.length}`;
+  return null;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Deterministic filler bytes of a given length (distinct per seed), standing in for frames. */
+export function patternFrame(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (seed * 31 + i * 7) & 0xff;
+  return out;
 }

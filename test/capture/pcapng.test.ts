@@ -1,0 +1,278 @@
+import { describe, expect, it } from 'vitest';
+import { CaptureOpenError, LINKTYPE } from '../../src/capture/record.js';
+import { encodePcapng, PcapngBuilder, type WriterPacket } from '../../src/capture/writer.js';
+import { collectRecords, patternFrame } from '../helpers/capture.js';
+
+const T0 = 1_700_000_000_123_456;
+
+function patchU32(bytes: Uint8Array, offset: number, value: number, littleEndian = true): Uint8Array {
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(offset, value, littleEndian);
+  return bytes;
+}
+
+function codes(info: { diagnostics: { code: string; packet: number; offset: number }[] }) {
+  return info.diagnostics.map((d) => [d.code, d.packet, d.offset]);
+}
+
+describe('pcapng', () => {
+  const packets: WriterPacket[] = [
+    { tsMicros: T0, data: patternFrame(60, 1) },
+    { tsMicros: T0 + 1, data: patternFrame(61, 2) },
+    { tsMicros: T0 + 2_000_000, data: patternFrame(62, 3), origLen: 1500 },
+    { tsMicros: T0 + 2_000_003, data: patternFrame(63, 4) },
+  ];
+
+  it.each([false, true])('round-trips one interface (bigEndian=%s)', (bigEndian) => {
+    const bytes = encodePcapng(packets, { bigEndian, interfaces: [{ linkType: LINKTYPE.RAW, snaplen: 2000 }] });
+    const { records, info } = collectRecords(bytes, 'rt.pcapng');
+    expect(info).toMatchObject({ format: 'pcapng', linkTypes: [LINKTYPE.RAW], snaplen: 2000, packets: 4, truncatedPackets: 1, diagnostics: [], stoppedEarly: false });
+    expect(records.map((r) => r.tsMicros)).toEqual(packets.map((p) => p.tsMicros));
+    expect(records.map((r) => r.data)).toEqual(packets.map((p) => p.data));
+    expect(records.map((r) => r.origLen)).toEqual([60, 61, 1500, 63]);
+    expect(records.every((r) => r.linkType === LINKTYPE.RAW)).toBe(true);
+  });
+
+  it('gives each packet the link type of its own interface', () => {
+    const bytes = encodePcapng(
+      [
+        { tsMicros: T0, data: patternFrame(40, 1), interfaceId: 2 },
+        { tsMicros: T0 + 1, data: patternFrame(41, 2), interfaceId: 0 },
+        { tsMicros: T0 + 2, data: patternFrame(42, 3), interfaceId: 1 },
+      ],
+      { interfaces: [{ linkType: LINKTYPE.ETHERNET, snaplen: 9000 }, { linkType: LINKTYPE.LINUX_SLL }, { linkType: LINKTYPE.RAW }] },
+    );
+    const { records, info } = collectRecords(bytes);
+    expect(info.linkTypes).toEqual([LINKTYPE.ETHERNET, LINKTYPE.LINUX_SLL, LINKTYPE.RAW]);
+    expect(info.snaplen).toBe(9000);
+    expect(records.map((r) => [r.interfaceId, r.linkType])).toEqual([
+      [2, LINKTYPE.RAW],
+      [0, LINKTYPE.ETHERNET],
+      [1, LINKTYPE.LINUX_SLL],
+    ]);
+  });
+
+  it.each([
+    ['nanoseconds (10^-9)', 9],
+    ['milliseconds never losing whole ms (10^-3)', 3],
+    ['2^-20 seconds', 0x80 | 20],
+    ['2^-32 seconds', 0x80 | 32],
+    ['10^-12 seconds (2023 fits in 64 bits only with a tsoffset)', 12],
+  ])('converts timestamps in %s to microseconds', (_name, tsresol) => {
+    const ts = tsresol === 3 ? [T0 - 456, T0 + 999_544] : [T0, T0 + 1, T0 + 999_999];
+    const tsoffset = tsresol === 12 ? 1_699_990_000 : undefined;
+    const bytes = encodePcapng(ts.map((t, i) => ({ tsMicros: t, data: patternFrame(20, i) })), { interfaces: [{ linkType: 1, tsresol, tsoffset }] });
+    expect(collectRecords(bytes).records.map((r) => r.tsMicros)).toEqual(ts);
+  });
+
+  it('adds if_tsoffset seconds to every timestamp, per interface', () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: 1, tsoffset: 1_600_000_000, tsresol: 9 });
+    b.iface({ linkType: 1 });
+    b.epb({ tsMicros: T0, data: patternFrame(20, 1), interfaceId: 0 });
+    b.epb({ tsMicros: T0 + 5, data: patternFrame(20, 2), interfaceId: 1 });
+    const bytes = b.finish();
+    expect(collectRecords(bytes).records.map((r) => r.tsMicros)).toEqual([T0, T0 + 5]);
+  });
+
+  it('cuts simple packet blocks to the original length, the snap length and the block', () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET, snaplen: 64 });
+    b.epb({ tsMicros: T0, data: patternFrame(30, 1) });
+    b.spb(patternFrame(100, 2), 100); // snaplen wins: 64
+    b.spb(patternFrame(48, 3), 46); // origLen wins: 46 (the 2 extra bytes are padding)
+    b.spb(patternFrame(40, 4), 1500); // the block wins: 40
+    const { records, info } = collectRecords(b.finish());
+    expect(records.map((r) => [r.caplen, r.origLen])).toEqual([[30, 30], [64, 100], [46, 46], [40, 1500]]);
+    expect(records[1].data).toEqual(patternFrame(100, 2).subarray(0, 64));
+    // SPBs carry no timestamp: they keep the previous packet's.
+    expect(records.map((r) => r.tsMicros)).toEqual([T0, T0, T0, T0]);
+    expect(info.truncatedPackets).toBe(2);
+    expect(info.diagnostics).toEqual([]);
+  });
+
+  it('reads obsolete packet blocks like enhanced ones', () => {
+    const b = new PcapngBuilder().section({ bigEndian: true });
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.iface({ linkType: LINKTYPE.NULL, tsresol: 9 });
+    b.opb({ tsMicros: T0, data: patternFrame(33, 1), interfaceId: 1, origLen: 99 });
+    b.epb({ tsMicros: T0 + 7, data: patternFrame(34, 2) });
+    const { records } = collectRecords(b.finish());
+    expect(records.map((r) => [r.tsMicros, r.linkType, r.caplen, r.origLen])).toEqual([
+      [T0, LINKTYPE.NULL, 33, 99],
+      [T0 + 7, LINKTYPE.ETHERNET, 34, 34],
+    ]);
+  });
+
+  it('skips name resolution, statistics, decryption secrets, custom and unknown blocks', () => {
+    const plain = new PcapngBuilder().section();
+    const busy = new PcapngBuilder().section();
+    busy.nrb([127, 0, 0, 1], 'localhost');
+    for (const b of [plain, busy]) b.iface({ linkType: 1 });
+    packets.forEach((p, i) => {
+      plain.epb(p);
+      busy.epb(p);
+      if (i === 0) busy.isb(0, p.tsMicros);
+      if (i === 1) busy.block(0x0a, patternFrame(13, 5)); // DSB
+      if (i === 2) busy.block(0x0bad, patternFrame(8, 6)).block(0x7777, new Uint8Array(0));
+    });
+    const a = collectRecords(plain.finish());
+    const b = collectRecords(busy.finish());
+    expect(b.info.diagnostics).toEqual([]);
+    expect(b.records.map(({ fileOffset: _o, ...r }) => r)).toEqual(a.records.map(({ fileOffset: _o, ...r }) => r));
+  });
+
+  it('starts a fresh interface list, and byte order, with every section', () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.iface({ linkType: LINKTYPE.RAW });
+    b.epb({ tsMicros: T0, data: patternFrame(20, 1), interfaceId: 1 });
+    b.section({ bigEndian: true });
+    b.iface({ linkType: LINKTYPE.LINUX_SLL2, tsresol: 9 });
+    b.epb({ tsMicros: T0 + 1, data: patternFrame(21, 2), interfaceId: 0 });
+    const unknownAt = b.length;
+    b.epb({ tsMicros: T0 + 2, data: patternFrame(22, 3), interfaceId: 1 }); // only existed in section 1
+    b.epb({ tsMicros: T0 + 3, data: patternFrame(23, 4), interfaceId: 0 });
+    const { records, info } = collectRecords(b.finish(), 'sections.pcapng');
+    expect(records.map((r) => [r.no, r.tsMicros, r.linkType])).toEqual([
+      [1, T0, LINKTYPE.RAW],
+      [2, T0 + 1, LINKTYPE.LINUX_SLL2],
+      [3, T0 + 3, LINKTYPE.LINUX_SLL2],
+    ]);
+    expect(info.linkTypes).toEqual([LINKTYPE.ETHERNET, LINKTYPE.RAW, LINKTYPE.LINUX_SLL2]);
+    expect(info.stoppedEarly).toBe(false);
+    expect(codes(info)).toEqual([['PCAPNG_UNKNOWN_INTERFACE', 3, unknownAt]]);
+    expect(info.diagnostics[0].message).toBe(
+      `sections.pcapng: packet 3 (file offset 0x${unknownAt.toString(16)}): packet names interface 1, the section describes 1 [PCAPNG_UNKNOWN_INTERFACE]`,
+    );
+  });
+
+  describe('bad input', () => {
+    /** SHB, IDB, three EPBs; returns the bytes and the offset of each EPB. */
+    function threePackets(bigEndian = false) {
+      const b = new PcapngBuilder().section({ bigEndian });
+      b.iface({ linkType: 1, snaplen: 100 });
+      const at: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        at.push(b.length);
+        b.epb({ tsMicros: T0 + i, data: patternFrame(40 + i, i) });
+      }
+      return { bytes: b.finish(), at };
+    }
+
+    it('stops when leading and trailing block lengths disagree, keeping earlier packets', () => {
+      const { bytes, at } = threePackets();
+      const len = new DataView(bytes.buffer).getUint32(at[1] + 4, true);
+      patchU32(bytes, at[1] + len - 4, len + 4);
+      const { records, info } = collectRecords(bytes, 'capture.pcapng');
+      expect(records.length).toBe(1);
+      expect(info.stoppedEarly).toBe(true);
+      expect(codes(info)).toEqual([['PCAPNG_BLOCK_LENGTH_MISMATCH', 2, at[1]]]);
+      expect(info.diagnostics[0].message).toBe(
+        `capture.pcapng: packet 2 (file offset 0x${at[1].toString(16)}): block type 0x00000006: leading length ${len} != trailing length ${len + 4} [PCAPNG_BLOCK_LENGTH_MISMATCH]`,
+      );
+    });
+
+    it.each([
+      ['a zero block length', 0, 'PCAPNG_BLOCK_TOO_SHORT', 'block length 0 is below the minimum 12'],
+      ['an absurd block length', 0xffffffff, 'PCAPNG_BLOCK_TOO_LONG', 'block length 4294967295 exceeds 16777216'],
+      ['a block length not a multiple of 4', 62, 'PCAPNG_BLOCK_UNALIGNED', 'block length 62 is not a multiple of 4'],
+    ])('stops at %s', (_name, value, code, detail) => {
+      for (const bigEndian of [false, true]) {
+        const { bytes, at } = threePackets(bigEndian);
+        patchU32(bytes, at[2] + 4, value, !bigEndian);
+        const { records, info } = collectRecords(bytes);
+        expect(records.length).toBe(2);
+        expect(info.stoppedEarly).toBe(true);
+        expect(codes(info)).toEqual([[code, 3, at[2]]]);
+        expect(info.diagnostics[0].message).toContain(detail);
+      }
+    });
+
+    it('skips a packet whose caplen exceeds its block and reads on', () => {
+      const { bytes, at } = threePackets();
+      patchU32(bytes, at[0] + 20, 1000);
+      const { records, info } = collectRecords(bytes);
+      expect(records.map((r) => r.caplen)).toEqual([41, 42]);
+      expect(info.stoppedEarly).toBe(false);
+      expect(codes(info)).toEqual([['PCAPNG_CAPLEN_EXCEEDS_BLOCK', 1, at[0]]]);
+      expect(info.diagnostics[0].message).toContain('capture length 1000 exceeds the 40 bytes the block holds');
+    });
+
+    it('skips a packet naming an undescribed interface and reads on', () => {
+      const { bytes, at } = threePackets(true);
+      patchU32(bytes, at[1] + 8, 7, false);
+      const { records, info } = collectRecords(bytes);
+      expect(records.map((r) => [r.no, r.caplen])).toEqual([[1, 40], [2, 42]]);
+      expect(codes(info)).toEqual([['PCAPNG_UNKNOWN_INTERFACE', 2, at[1]]]);
+    });
+
+    it('delivers packets longer than the snap length or the original length, with diagnostics', () => {
+      const b = new PcapngBuilder().section();
+      b.iface({ linkType: 1, snaplen: 50 });
+      b.epb({ tsMicros: T0, data: patternFrame(60, 1) });
+      const second = b.length;
+      b.epb({ tsMicros: T0, data: patternFrame(30, 2), origLen: 20 });
+      const { records, info } = collectRecords(b.finish());
+      expect(records.length).toBe(2);
+      expect(codes(info)).toEqual([
+        ['PCAPNG_CAPLEN_EXCEEDS_SNAPLEN', 1, 28 + 20 + 0],
+        ['PCAPNG_CAPLEN_EXCEEDS_ORIGLEN', 2, second],
+      ]);
+    });
+
+    it('reports a file cut inside a block, keeping the complete packets', () => {
+      const { bytes, at } = threePackets();
+      for (const cut of [at[2] + 3, at[2] + 12, at[2] + 40]) {
+        const { records, info } = collectRecords(bytes.subarray(0, cut), 'cut.pcapng');
+        expect(records.length).toBe(2);
+        expect(info.stoppedEarly).toBe(true);
+        expect(codes(info)).toEqual([['PCAPNG_TRUNCATED_BLOCK', 3, at[2]]]);
+      }
+    });
+
+    it('stops at a section of an unknown major version', () => {
+      const b = new PcapngBuilder().section();
+      b.iface({ linkType: 1 });
+      b.epb({ tsMicros: T0, data: patternFrame(20, 1) });
+      const at = b.length;
+      b.section({ major: 2 });
+      const { records, info } = collectRecords(b.finish());
+      expect(records.length).toBe(1);
+      expect(codes(info)).toEqual([['PCAPNG_UNSUPPORTED_VERSION', 2, at]]);
+    });
+
+    it('stops at a later section header without a byte-order magic', () => {
+      const b = new PcapngBuilder().section();
+      b.iface({ linkType: 1 });
+      b.epb({ tsMicros: T0, data: patternFrame(20, 1) });
+      const at = b.length;
+      b.section();
+      const bytes = patchU32(b.finish(), at + 8, 0x12345678);
+      const { info } = collectRecords(bytes);
+      expect(codes(info)).toEqual([['PCAPNG_BAD_BYTE_ORDER', 2, at]]);
+    });
+
+    it('throws CAPTURE_BAD_MAGIC when the first section header has no byte-order magic', () => {
+      const bytes = patchU32(encodePcapng(packets), 8, 0x12345678);
+      expect(() => collectRecords(bytes)).toThrow(expect.objectContaining({ code: 'CAPTURE_BAD_MAGIC' }));
+    });
+
+    it('throws CAPTURE_TRUNCATED_HEADER when the first section header is cut', () => {
+      const bytes = encodePcapng(packets).subarray(0, 20);
+      expect(() => collectRecords(bytes)).toThrow(CaptureOpenError);
+      expect(() => collectRecords(bytes)).toThrow(/section header needs 28 bytes, the input has 20/);
+    });
+
+    it('ignores options that run past their block and keeps the interface', () => {
+      const b = new PcapngBuilder().section();
+      const idbAt = b.length;
+      b.iface({ linkType: 1, tsresol: 9 });
+      b.epb({ tsMicros: T0, data: patternFrame(20, 1) });
+      const bytes = b.finish();
+      new DataView(bytes.buffer).setUint16(idbAt + 16 + 2, 200, true); // if_tsresol length 1 -> 200
+      const { records, info } = collectRecords(bytes);
+      expect(records.length).toBe(1);
+      expect(codes(info)).toEqual([['PCAPNG_BAD_OPTION', 1, idbAt + 16]]);
+    });
+  });
+});
