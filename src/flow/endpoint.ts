@@ -35,6 +35,8 @@ export class Endpoint {
   rxmitCount = 0;
   rxmitThresh = 1;
   zeroWinCount = 0;
+  checksumErrors = 0;
+  checksumThresh = 1;
   zeroWinThresh = 1;
 
   // --- facts for verdicts and reports ---

@@ -46,6 +46,8 @@ export class Flow {
   lastNo = 0;
   startTs = 0;
   lastTs = 0;
+  /** Zeek's attempt timer: 5 s after the first SYN, a connection the responder never answered is dropped. */
+  attemptDeadline = 0;
   /** Packet time after which the flow is gone (Zeek's close/reset delay), 0 while open. */
   removeAfterTs = 0;
   /** Roles were chosen by a heuristic or flipped (history '^'). */
@@ -223,6 +225,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
 
   const deltaLast = updateLastSeq(flow.history, isOrig, endpoint, seqOnePast, syn, fin, rst, len);
   const closing = updateStateMachine(flow, endpoint, peer, isOrig, baseSeq, len, deltaLast, syn, fin, rst, ackf);
+  if (isOrig && syn && flow.attemptDeadline === 0) flow.attemptDeadline = ts + ATTEMPT_DELAY_MICROS;
 
   // --- reassembly: ACK-revealed gaps, then this segment's payload ---
   if (flow.reassembler || (len > 0 && !rst)) {
@@ -442,6 +445,9 @@ function connectionClosed(flow: Flow, e: Endpoint, peer: Endpoint, ts: number): 
   const complete = e.state === EP.RESET || peer.didClose || peer.state === EP.INACTIVE;
   if (complete && flow.removeAfterTs === 0) flow.removeAfterTs = ts + CLOSE_DELAY_MICROS;
 }
+
+/** Zeek's tcp_attempt_delay. */
+export const ATTEMPT_DELAY_MICROS = 5_000_000;
 
 /** Zeek's tcp_close_delay / tcp_reset_delay: packets this long after the close start a new connection. */
 export const CLOSE_DELAY_MICROS = 5_000_000;

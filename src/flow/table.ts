@@ -1,5 +1,6 @@
 import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
 import { EP } from './endpoint.js';
+import { tcpChecksumOk } from '../decode/checksum.js';
 import { CLOSE_DELAY_MICROS, Flow, processSegment, sameAddr, type SegmentContext } from './flow.js';
 import { connState } from './conn-state.js';
 import { ReassemblyBudget } from './reassembly.js';
@@ -29,11 +30,13 @@ export interface FlowTableOptions {
   sinkFactory?: SinkFactory | null;
   /** Called once per flow when it is finished (closed and lingered, expired, evicted or at capture end). */
   onFlowDone: (flow: Flow, reason: FlowEndReason) => void;
+  /** Drop segments with a wrong TCP checksum, as Zeek does unless run with -C (history 'C'). */
+  verifyChecksums?: boolean;
   /** Called for table-level problems (limits hit). */
   onDiagnostic?: (code: string, message: string, no: number) => void;
 }
 
-export type FlowEndReason = 'closed' | 'idle' | 'evicted' | 'reused' | 'capture-end';
+export type FlowEndReason = 'closed' | 'idle' | 'evicted' | 'reused' | 'attempt-timeout' | 'capture-end';
 
 export interface ArpTarget {
   ip: number;
@@ -111,8 +114,14 @@ export class FlowTable {
     let dir: Dir = 0;
     if (flow) {
       dir = flow.origPort === v.srcPort && sameAddr(flow.origAddr, v.src) && flow.respPort === v.dstPort && sameAddr(flow.respAddr, v.dst) ? 0 : 1;
-      if ((flow.removeAfterTs !== 0 && ts > flow.removeAfterTs) || isReuse(flow, v)) {
-        this.finish(flow, flow.removeAfterTs !== 0 && ts > flow.removeAfterTs ? 'closed' : 'reused');
+      if (flow.removeAfterTs !== 0 && ts > flow.removeAfterTs) {
+        this.finish(flow, 'closed');
+        flow = null;
+      } else if (attemptExpired(flow, v, ts)) {
+        this.finish(flow, 'attempt-timeout');
+        flow = null;
+      } else if (isReuse(flow, v)) {
+        this.finish(flow, 'reused');
         flow = null;
       }
     }
@@ -123,6 +132,13 @@ export class FlowTable {
     flow.lastNo = no;
     flow.lastTs = ts;
     this.touch(flow);
+    if (this.opts.verifyChecksums && !tcpChecksumOk(bytes, v)) {
+      // Zeek discards the segment and notes 'C' in the history (scaled 1, 10, 100, ...).
+      const e = flow.endpoint(dir);
+      e.checksumErrors++;
+      e.checksumThresh = flow.history.scaled('C', dir === 0, e.checksumErrors, e.checksumThresh);
+      return;
+    }
     processSegment(flow, dir, v, bytes, no, ts, wireLen, this.ctx);
   }
 
@@ -143,8 +159,8 @@ export class FlowTable {
     // likely server ports; the flip shows as '^' in the history.
     const syn = (v.flags & TCP_FLAG.SYN) !== 0;
     const ack = (v.flags & TCP_FLAG.ACK) !== 0;
-    let flip = false;
-    if (!syn || ack) {
+    let flip = syn && ack; // a SYN-ACK names its sender the responder
+    if (!syn) {
       if (LIKELY_SERVER_PORTS.has(v.srcPort)) {
         flip = LIKELY_SERVER_PORTS.has(v.dstPort) ? !syn && v.srcPort < v.dstPort : true;
       }
@@ -228,7 +244,7 @@ export class FlowTable {
     let f = this.oldest;
     while (f) {
       const closedAndGone = f.removeAfterTs !== 0 && ts > f.removeAfterTs + CLOSE_DELAY_MICROS;
-      if (ts - f.lastTs <= this.idleTimeout && !closedAndGone) break;
+      if (ts - f.lastTs < this.idleTimeout && !closedAndGone) break;
       const next = f.newer;
       this.finish(f, closedAndGone ? 'closed' : 'idle');
       f = next;
@@ -295,6 +311,19 @@ export class FlowTable {
     for (const [k, r] of this.recentlyClosed) if (r.closedTs < cutoff) this.recentlyClosed.delete(k);
     if (this.recentlyClosed.size >= MAX_RECENT_CLOSED) this.recentlyClosed.clear();
   }
+}
+
+/**
+ * Zeek's attempt timer: a connection whose responder never answered is dropped 5 s after the first
+ * SYN, so later packets start a new (partial) connection. SYN retransmissions with the same ISN are
+ * kept in the flow instead, so that a connect timeout shows all its retries in one place.
+ */
+function attemptExpired(flow: Flow, v: PacketView, ts: number): boolean {
+  if (flow.attemptDeadline === 0 || ts <= flow.attemptDeadline) return false;
+  const o = flow.orig.state;
+  if ((o !== EP.SYN_SENT && o !== EP.SYN_ACK_SENT) || flow.resp.state !== EP.INACTIVE) return false;
+  const synRetry = (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && v.seq >>> 0 === flow.orig.startSeq;
+  return !synRetry;
 }
 
 /** Zeek's IsReuse: a SYN with a new initial sequence number on a known 4-tuple starts a new connection. */

@@ -1,0 +1,49 @@
+import { Command, CommanderError, Option } from 'commander';
+import { FAIL_ON_CHOICES, runAnalyze, type AnalyzeOptions } from './commands/analyze.js';
+import { CliError, EXIT } from './exit.js';
+import { processIo, type CliIo } from './io.js';
+
+export const VERSION = '0.1.0';
+
+/** Runs the command line and returns the exit code; never calls process.exit. */
+export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const program = new Command();
+  let result: number = EXIT.OK;
+  program
+    .name('tcpwhy')
+    .description('Reads packet captures and says, flow by flow, why a TCP connection or a WebSocket failed.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    .showSuggestionAfterError();
+
+  program
+    .command('analyze', { isDefault: true })
+    .description('analyse capture files (pcap or pcapng; - reads standard input)')
+    .argument('<files...>', 'capture files')
+    .option('--json', 'write one JSON document to stdout')
+    .option('--only-problems', 'show only flows with a warning or error')
+    .option('--flow <id>', 'show only this flow')
+    .option('--filter <expr>', "flows matching 'host ADDR', 'port N', 'client ADDR[:PORT]', 'server ADDR[:PORT]', joined with 'and'")
+    .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
+    .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
+    .action(async (files: string[], opts: AnalyzeOptions) => {
+      result = await runAnalyze(files, opts, io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return result;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    if (err instanceof CliError) {
+      io.stderr(`tcpwhy: ${err.message}\n`);
+      return err.exitCode;
+    }
+    io.stderr(`tcpwhy: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT.INPUT;
+  }
+}

@@ -1,0 +1,209 @@
+import { readCaptureFile } from './capture/open.js';
+import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
+import { formatIpv4 } from './decode/addr.js';
+import { PacketDecoder } from './decode/decoder.js';
+import { DECODED } from './decode/view.js';
+import type { Flow } from './flow/flow.js';
+import type { SinkFactory } from './flow/sink.js';
+import { FlowTable, type FlowEndReason } from './flow/table.js';
+import { AppSinkFactory, type AppSession } from './dissect/session.js';
+import { buildFlowFacts, type FlowFacts } from './rules/facts.js';
+import { judgeCapture } from './rules/capture-rules.js';
+import { judgeFlow, type RuleContext } from './rules/rules.js';
+import type { Verdict } from './rules/verdict.js';
+
+// Composition root: capture reader -> decoder -> flow table (state, reassembly) -> dissectors ->
+// verdict rules. One Analyzer per capture; it is fed records and finished once.
+
+export interface FlowResult extends FlowFacts {
+  verdicts: Verdict[];
+}
+
+export interface CaptureSummary {
+  file: string;
+  format: string | null;
+  linkTypes: number[];
+  snaplen: number;
+  packets: number;
+  decoded: number;
+  skipped: Record<string, number>;
+  malformed: number;
+  truncatedPackets: number;
+  /** Malformed packets by code. */
+  malformedByCode: Record<string, number>;
+  diagnostics: CaptureDiagnostic[];
+  /** Diagnostics beyond the ones kept. */
+  diagnosticsDropped: number;
+  stoppedEarly: boolean;
+  start: number;
+  end: number;
+  peakOpenFlows: number;
+}
+
+export interface AnalysisResult {
+  capture: CaptureSummary;
+  flows: FlowResult[];
+  verdicts: Verdict[];
+}
+
+export interface AnalyzerOptions {
+  /** File name used in messages. */
+  file: string;
+  /** Dissect HTTP/WebSocket (default true). */
+  dissect?: boolean;
+  idleTimeoutSec?: number;
+  maxFlows?: number;
+  /** Called as each flow is finished, with its facts (verdicts need the whole capture: see finish()). */
+  onFlowDone?: (facts: FlowFacts) => void;
+  /** Drop segments with wrong TCP checksums, as Zeek does by default (off: captures on the sending host carry offloaded checksums). */
+  verifyChecksums?: boolean;
+  /** Keep at most this many diagnostics (the rest are counted). */
+  maxDiagnostics?: number;
+}
+
+const DEFAULT_MAX_DIAGNOSTICS = 200;
+
+export class Analyzer {
+  private readonly decoder = new PacketDecoder();
+  private readonly table: FlowTable;
+  private readonly facts: FlowFacts[] = [];
+  private readonly skipped: Record<string, number> = Object.create(null);
+  private readonly malformedByCode: Record<string, number> = Object.create(null);
+  private readonly diagnostics: CaptureDiagnostic[] = [];
+  private diagnosticsDropped = 0;
+  private readonly maxDiagnostics: number;
+  private packets = 0;
+  private decoded = 0;
+  private malformed = 0;
+  private start = 0;
+  private end = 0;
+  private readonly sessions = new Map<number, AppSession>();
+
+  constructor(private readonly opts: AnalyzerOptions) {
+    this.maxDiagnostics = opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS;
+    let sinkFactory: SinkFactory | null = null;
+    if (opts.dissect !== false) {
+      const apps = new AppSinkFactory();
+      sinkFactory = {
+        create: (flow) => {
+          const s = apps.create(flow);
+          if (s) this.sessions.set(flow.id, s);
+          return s;
+        },
+      };
+    }
+    this.table = new FlowTable({
+      idleTimeoutMicros: (opts.idleTimeoutSec ?? 300) * 1e6,
+      maxFlows: opts.maxFlows,
+      verifyChecksums: opts.verifyChecksums,
+      sinkFactory,
+      onFlowDone: (flow, reason) => this.flowDone(flow, reason),
+      onDiagnostic: (code, message, no) => this.diagnose({ code, message: `${opts.file}: ${message} [${code}]`, packet: no, offset: -1 }),
+    });
+  }
+
+  /** Feed one record; never throws (a bug at one packet is reported and analysis goes on). */
+  readonly onRecord = (rec: PacketRecord): void => {
+    this.packets++;
+    if (this.start === 0 || rec.tsMicros < this.start) this.start = rec.tsMicros;
+    if (rec.tsMicros > this.end) this.end = rec.tsMicros;
+    try {
+      const kind = this.decoder.decode(rec);
+      const v = this.decoder.view;
+      if (kind === DECODED.SKIPPED) {
+        this.skipped[v.skipReason] = (this.skipped[v.skipReason] ?? 0) + 1;
+        return;
+      }
+      if (kind === DECODED.MALFORMED) {
+        this.malformed++;
+        this.malformedByCode[v.malformedCode] = (this.malformedByCode[v.malformedCode] ?? 0) + 1;
+        this.diagnose({
+          code: v.malformedCode,
+          message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}), at +${v.malformedAt}: ${v.malformedDetail} [${v.malformedCode}]`,
+          packet: rec.no,
+          offset: rec.fileOffset,
+        });
+        return;
+      }
+      this.decoded++;
+      this.table.packet(v, rec.bytes, rec.no, rec.tsMicros, rec.origLen);
+    } catch (err) {
+      this.malformed++;
+      this.malformedByCode.INTERNAL = (this.malformedByCode.INTERNAL ?? 0) + 1;
+      this.diagnose({
+        code: 'INTERNAL',
+        message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}): internal error, packet skipped: ${(err as Error)?.stack?.split('\n').slice(0, 2).join(' ') ?? String(err)} [INTERNAL]`,
+        packet: rec.no,
+        offset: rec.fileOffset,
+      });
+    }
+  };
+
+  private diagnose(d: CaptureDiagnostic): void {
+    if (this.diagnostics.length < this.maxDiagnostics) this.diagnostics.push(d);
+    else this.diagnosticsDropped++;
+  }
+
+  private flowDone(flow: Flow, reason: FlowEndReason): void {
+    const session = this.sessions.get(flow.id);
+    if (session) this.sessions.delete(flow.id);
+    const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
+    this.facts.push(facts);
+    this.opts.onFlowDone?.(facts);
+  }
+
+  /** Finish every flow and judge them. `info` comes from the capture reader. */
+  finish(info: CaptureInfo): AnalysisResult {
+    this.table.finishAll();
+    for (const d of info.diagnostics) this.diagnose(d);
+    const capture: CaptureSummary = {
+      file: info.file,
+      format: info.format,
+      linkTypes: info.linkTypes,
+      snaplen: info.snaplen,
+      packets: this.packets,
+      decoded: this.decoded,
+      skipped: { ...this.skipped },
+      malformed: this.malformed,
+      truncatedPackets: info.truncatedPackets,
+      malformedByCode: { ...this.malformedByCode },
+      diagnostics: this.diagnostics,
+      diagnosticsDropped: this.diagnosticsDropped,
+      stoppedEarly: info.stoppedEarly,
+      start: this.start,
+      end: this.end,
+      peakOpenFlows: this.table.peakFlows,
+    };
+    const facts = this.facts.sort((a, b) => a.id - b.id);
+    const ctx = buildRuleContext(facts, this.table, this.end);
+    const flows: FlowResult[] = facts.map((f) => ({ ...f, verdicts: judgeFlow(f, ctx) }));
+    const verdicts = judgeCapture(flows, capture, ctx);
+    return { capture, flows, verdicts };
+  }
+}
+
+function buildRuleContext(facts: FlowFacts[], table: FlowTable, captureEnd: number): RuleContext {
+  const answeredAt = new Map<string, number[]>();
+  for (const f of facts) {
+    const times = f.synAcks.length > 0 ? f.synAcks.map((s) => s.ts) : f.serverSide.rst && f.syns.length > 0 ? [f.serverSide.rst.ts] : [];
+    if (times.length === 0) continue;
+    let list = answeredAt.get(f.server);
+    if (!list) answeredAt.set(f.server, (list = []));
+    if (list.length < 100_000) list.push(...times);
+  }
+  const arpUnanswered: RuleContext['arpUnanswered'] = new Map();
+  for (const t of table.arpTargets.values()) {
+    // One unanswered request right before the capture ended proves nothing.
+    if (!t.answered && (t.requests >= 2 || captureEnd - t.lastTs >= 1_000_000)) {
+      arpUnanswered.set(formatIpv4(t.ip), { requests: t.requests, firstNo: t.firstNo, lastNo: t.lastNo, firstTs: t.firstTs, lastTs: t.lastTs });
+    }
+  }
+  return { captureEnd, arpUnanswered, answeredAt };
+}
+
+/** Reads and analyses one capture file ('-' for standard input). Throws CaptureOpenError if unreadable. */
+export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
+  const analyzer = new Analyzer({ ...opts, file: path });
+  const info = await readCaptureFile(path, analyzer.onRecord);
+  return analyzer.finish(info);
+}

@@ -1,0 +1,77 @@
+import type { AnalysisResult, FlowResult } from '../pipeline.js';
+
+// The versioned JSON document of `tcpwhy analyze --json`. Times: start in ISO 8601 and epoch
+// seconds, durations in seconds; packet numbers are 1-based as in Wireshark.
+
+export const SCHEMA_VERSION = 1;
+
+const iso = (micros: number) => (micros ? new Date(Math.floor(micros / 1000)).toISOString().replace('Z', `${String(micros % 1000).padStart(3, '0')}Z`) : null);
+const secs = (micros: number) => Math.round(micros) / 1e6;
+
+export function flowToJson(f: FlowResult): Record<string, unknown> {
+  const app = f.app;
+  return {
+    id: f.id,
+    client: f.client,
+    server: f.server,
+    state: f.state,
+    history: f.history,
+    firstPacket: f.firstPacket,
+    lastPacket: f.lastPacket,
+    start: iso(f.start),
+    startEpoch: secs(f.start),
+    duration: secs(f.end - f.start),
+    packets: { client: f.clientSide.packets, server: f.serverSide.packets },
+    bytes: { client: f.clientSide.bytes, server: f.serverSide.bytes },
+    rolesGuessed: f.rolesGuessed,
+    endReason: f.endReason,
+    handshake: {
+      syn: f.syns.map((s) => s.no),
+      synAck: f.synAcks.map((s) => s.no),
+      ack: f.handshakeAck?.no ?? null,
+      rttMs: f.syns.length && f.synAcks.length && f.handshakeAck ? (f.handshakeAck.ts - f.syns[f.syns.length - 1].ts) / 1000 : null,
+      options: {
+        client: { mss: f.clientSide.mss, windowScale: f.clientSide.windowScale, sackPermitted: f.clientSide.sackPermitted, timestamps: f.clientSide.timestamps, ttl: f.clientSide.ttl },
+        server: { mss: f.serverSide.mss, windowScale: f.serverSide.windowScale, sackPermitted: f.serverSide.sackPermitted, timestamps: f.serverSide.timestamps, ttl: f.serverSide.ttl },
+      },
+    },
+    close: {
+      clientFin: f.clientSide.fin?.no ?? null,
+      serverFin: f.serverSide.fin?.no ?? null,
+      clientRst: f.clientSide.rst?.no ?? null,
+      serverRst: f.serverSide.rst?.no ?? null,
+    },
+    missedBytes: { client: f.clientSide.missedBytes, server: f.serverSide.missedBytes },
+    ...(f.analysis ? { analysis: f.analysis } : {}),
+    ...(app && app.http.length ? { http: app.http } : {}),
+    ...(app && app.websocket ? { websocket: app.websocket } : {}),
+    ...(app && app.errors.length ? { appErrors: app.errors } : {}),
+    verdicts: f.verdicts,
+  };
+}
+
+export function renderJson(result: AnalysisResult, flows: FlowResult[] = result.flows): string {
+  const c = result.capture;
+  const doc = {
+    schemaVersion: SCHEMA_VERSION,
+    capture: {
+      file: c.file,
+      format: c.format,
+      linkTypes: c.linkTypes,
+      snaplen: c.snaplen,
+      packets: c.packets,
+      decoded: c.decoded,
+      skipped: c.skipped,
+      malformed: c.malformed,
+      truncatedPackets: c.truncatedPackets,
+      start: iso(c.start),
+      duration: secs(c.end - c.start),
+      stoppedEarly: c.stoppedEarly,
+      diagnostics: c.diagnostics.map((d) => ({ code: d.code, message: d.message, packet: d.packet, offset: d.offset })),
+      diagnosticsDropped: c.diagnosticsDropped,
+    },
+    flows: flows.map(flowToJson),
+    verdicts: result.verdicts,
+  };
+  return JSON.stringify(doc, null, 2);
+}

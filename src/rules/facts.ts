@@ -1,0 +1,175 @@
+import { formatAddr, formatEndpoint } from '../decode/addr.js';
+import type { AppFacts } from '../dissect/types.js';
+import { connState, type ConnState } from '../flow/conn-state.js';
+import { EP, type Endpoint } from '../flow/endpoint.js';
+import type { Flow } from '../flow/flow.js';
+import type { FlowEndReason } from '../flow/table.js';
+
+// FlowFacts: the read-only summary of one finished flow that rules, reports and diff consume.
+// Times are integer microseconds since the epoch; durations in the JSON are seconds or ms as named.
+
+const EP_NAMES = ['INACTIVE', 'SYN_SENT', 'SYN_ACK_SENT', 'PARTIAL', 'ESTABLISHED', 'CLOSED', 'RESET'] as const;
+
+export interface PacketRef {
+  no: number;
+  ts: number;
+}
+
+export interface SideFacts {
+  packets: number;
+  bytes: number;
+  ipBytes: number;
+  missedBytes: number;
+  firstData: PacketRef | null;
+  lastData: PacketRef | null;
+  fin: PacketRef | null;
+  rst: PacketRef | null;
+  state: string;
+  mss: number | null;
+  windowScale: number | null;
+  sackPermitted: boolean;
+  timestamps: boolean;
+  ttl: number | null;
+  synWindow: number | null;
+  lastTs: number;
+}
+
+export interface IcmpFact {
+  no: number;
+  ts: number;
+  type: number;
+  code: number;
+  version: 4 | 6;
+  from: string;
+  meaning: string;
+}
+
+export interface FlowFacts {
+  id: number;
+  client: string;
+  server: string;
+  clientIp: string;
+  serverIp: string;
+  clientPort: number;
+  serverPort: number;
+  ipVersion: 4 | 6;
+  state: ConnState;
+  history: string;
+  firstPacket: number;
+  lastPacket: number;
+  start: number;
+  end: number;
+  /** Roles guessed (no SYN seen) or flipped. */
+  rolesGuessed: boolean;
+  syns: PacketRef[];
+  synAcks: PacketRef[];
+  /** The originator's ACK completing the handshake. */
+  handshakeAck: PacketRef | null;
+  clientSide: SideFacts;
+  serverSide: SideFacts;
+  icmp: IcmpFact[];
+  reusedAfter: { flowId: number; closedTs: number; state: string } | null;
+  endReason: FlowEndReason;
+  partial: boolean;
+  app: AppFacts | null;
+  /** Per-segment TCP analysis (retransmissions, windows, timing), when computed. */
+  analysis: unknown;
+}
+
+function ref(no: number, ts: number): PacketRef | null {
+  return no ? { no, ts } : null;
+}
+
+function side(e: Endpoint): SideFacts {
+  return {
+    packets: e.packets,
+    bytes: e.payloadBytes,
+    ipBytes: e.ipBytes,
+    missedBytes: e.missedBytes,
+    firstData: ref(e.firstDataNo, e.firstDataTs),
+    lastData: ref(e.lastDataNo, e.lastDataTs),
+    fin: ref(e.firstFinNo, e.firstFinTs),
+    rst: ref(e.firstRstNo, e.firstRstTs),
+    state: EP_NAMES[e.state],
+    mss: e.mss >= 0 ? e.mss : null,
+    windowScale: e.windowScale >= 0 && e.synWindow >= 0 ? e.windowScale : null,
+    sackPermitted: e.sackPermitted,
+    timestamps: e.timestamps,
+    ttl: e.ttl >= 0 ? e.ttl : null,
+    synWindow: e.synWindow >= 0 ? e.synWindow : null,
+    lastTs: e.lastTs,
+  };
+}
+
+export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFacts | null): FlowFacts {
+  const v = flow.ipVersion;
+  return {
+    id: flow.id,
+    client: formatEndpoint(flow.origAddr, v, flow.origPort),
+    server: formatEndpoint(flow.respAddr, v, flow.respPort),
+    clientIp: formatAddr(flow.origAddr, v),
+    serverIp: formatAddr(flow.respAddr, v),
+    clientPort: flow.origPort,
+    serverPort: flow.respPort,
+    ipVersion: v,
+    state: connState(flow.orig, flow.resp, flow.history.text),
+    history: flow.history.text,
+    firstPacket: flow.firstNo,
+    lastPacket: flow.lastNo,
+    start: flow.startTs,
+    end: flow.lastTs,
+    rolesGuessed: flow.flipped || flow.synPackets.length === 0,
+    syns: flow.synPackets.map((p) => ({ no: p.no, ts: p.ts })),
+    synAcks: flow.synAckPackets.map((p) => ({ no: p.no, ts: p.ts })),
+    handshakeAck: ref(flow.handshakeAckNo, flow.handshakeAckTs),
+    clientSide: side(flow.orig),
+    serverSide: side(flow.resp),
+    icmp: flow.icmpErrors.map((e) => ({ no: e.no, ts: e.ts, type: e.type, code: e.code, version: e.version, from: formatAddr(e.from, e.version), meaning: icmpMeaning(e.version, e.type, e.code) })),
+    reusedAfter: flow.reusedAfter,
+    endReason,
+    partial: flow.partial,
+    app,
+    analysis: flow.analysis,
+  };
+}
+
+export function icmpMeaning(version: 4 | 6, type: number, code: number): string {
+  if (version === 4) {
+    if (type === 11) return code === 0 ? 'TTL exceeded in transit' : 'fragment reassembly time exceeded';
+    if (type === 3) {
+      const names: Record<number, string> = {
+        0: 'network unreachable',
+        1: 'host unreachable',
+        2: 'protocol unreachable',
+        3: 'port unreachable',
+        4: 'fragmentation needed (DF set)',
+        5: 'source route failed',
+        6: 'destination network unknown',
+        7: 'destination host unknown',
+        9: 'network administratively prohibited',
+        10: 'host administratively prohibited',
+        11: 'network unreachable for TOS',
+        12: 'host unreachable for TOS',
+        13: 'communication administratively prohibited',
+      };
+      return names[code] ?? `destination unreachable (code ${code})`;
+    }
+  } else {
+    if (type === 3) return code === 0 ? 'hop limit exceeded in transit' : 'fragment reassembly time exceeded';
+    if (type === 1) {
+      const names: Record<number, string> = {
+        0: 'no route to destination',
+        1: 'communication administratively prohibited',
+        2: 'beyond scope of source address',
+        3: 'address unreachable',
+        4: 'port unreachable',
+        5: 'source address failed ingress/egress policy',
+        6: 'reject route to destination',
+      };
+      return names[code] ?? `destination unreachable (code ${code})`;
+    }
+  }
+  return `ICMP type ${type} code ${code}`;
+}
+
+export { EP };

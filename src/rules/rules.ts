@@ -1,0 +1,338 @@
+import type { Verdict } from './verdict.js';
+import type { FlowFacts } from './facts.js';
+import { fmtDuration, ms, plural } from './format.js';
+
+// Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
+// style). Rules are evaluated in order and every rule that applies adds its verdict.
+
+export interface RuleContext {
+  /** Time of the last packet in the capture (µs). */
+  captureEnd: number;
+  /** IPv4 addresses whose ARP requests were never answered, with the evidence. */
+  arpUnanswered: Map<string, { requests: number; firstNo: number; lastNo: number; firstTs: number; lastTs: number }>;
+  /** Per server endpoint (ip:port), the times at which it answered a SYN (SYN-ACK or RST). */
+  answeredAt: Map<string, number[]>;
+}
+
+export interface FlowRule {
+  code: string;
+  evaluate(f: FlowFacts, ctx: RuleContext): Verdict | null;
+}
+
+const REFUSED_HINT =
+  'Nothing was listening on that address and port, or a firewall answered for it. Check the port and host (a typo, or DNS pointing at another machine), whether the service is running, whether it is bound to 127.0.0.1 or another interface only, and whether a proxy or load balancer in the path has no backend for it.';
+
+/** Describes a SYN retry schedule without assuming one OS. */
+function retrySchedule(intervals: number[]): string {
+  if (intervals.length === 0) return '';
+  const s = intervals.map((i) => fmtDuration(i)).join(', ');
+  const secs = intervals.map((i) => i / 1e6);
+  let guess = '';
+  const doubling = secs.every((x, k) => k === 0 || (x > secs[k - 1] * 1.6 && x < secs[k - 1] * 2.4));
+  if (doubling && Math.abs(secs[0] - 1) < 0.25) guess = ' (1 s doubling: Linux)';
+  else if (doubling && Math.abs(secs[0] - 3) < 0.5) guess = ' (3 s doubling: Windows)';
+  else if (doubling) guess = ' (exponential backoff)';
+  return `${s}${guess}`;
+}
+
+function intervalsOf(refs: { ts: number }[]): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < refs.length; i++) out.push(refs[i].ts - refs[i - 1].ts);
+  return out;
+}
+
+/** SYNs to the same server:port answered by other flows while this one's went unanswered. */
+function answeredMeanwhile(f: FlowFacts, ctx: RuleContext): number {
+  const times = ctx.answeredAt.get(f.server);
+  if (!times || f.syns.length === 0) return 0;
+  const from = f.syns[0].ts - 1_000_000;
+  const to = f.syns[f.syns.length - 1].ts + 1_000_000;
+  let n = 0;
+  for (const t of times) if (t >= from && t <= to) n++;
+  return n;
+}
+
+const refused: FlowRule = {
+  code: 'refused',
+  evaluate(f) {
+    const rst = f.serverSide.rst;
+    if (!rst || f.synAcks.length > 0 || f.syns.length === 0 || f.serverSide.bytes > 0) return null;
+    const syn = [...f.syns].reverse().find((s) => s.ts <= rst.ts) ?? f.syns[0];
+    const rstCount = f.history.split('r').length - 1;
+    const extra = f.syns.length > 1 ? `; the client tried ${plural(f.syns.length, 'SYN')} and ${f.syns.length > 1 && rstCount > 1 ? 'each was refused' : 'was refused'}` : '';
+    return {
+      code: 'refused',
+      severity: 'error',
+      summary: `RST: no listener on ${f.server} (SYN #${syn.no} answered by RST #${rst.no} in ${fmtDuration(rst.ts - syn.ts)})${extra}`,
+      packets: [syn.no, rst.no],
+      facts: { syns: f.syns.length, synPacket: syn.no, rstPacket: rst.no, answerMs: ms(rst.ts - syn.ts), serverTtl: f.serverSide.ttl },
+      hint: `ECONNREFUSED. ${REFUSED_HINT}`,
+    };
+  },
+};
+
+const synTimeout: FlowRule = {
+  code: 'syn-timeout',
+  evaluate(f, ctx) {
+    if (f.syns.length === 0 || f.synAcks.length > 0 || f.serverSide.packets > 0 || f.icmp.length > 0 || f.clientSide.rst) return null;
+    if (f.clientSide.bytes > 0) return null;
+    const last = f.syns[f.syns.length - 1];
+    const waited = ctx.captureEnd - last.ts;
+    if (f.syns.length < 2 && waited < 1_000_000) return null; // capture ended too soon after a single SYN to tell
+    const intervals = intervalsOf(f.syns);
+    const span = last.ts - f.syns[0].ts;
+    const answeredOthers = answeredMeanwhile(f, ctx);
+    const arp = ctx.arpUnanswered.get(f.serverIp);
+    let cause: string;
+    let hint: string;
+    if (answeredOthers > 0) {
+      cause = `listener overloaded: ${f.server} answered ${plural(answeredOthers, 'other SYN')} meanwhile, so the host is up and its accept queue is full or a filter drops these`;
+      hint = 'The host is up: its listen (accept) queue is full or a per-source filter drops these SYNs. Raise the listen backlog and net.core.somaxconn, make the application accept() faster, check net.ipv4.tcp_abort_on_overflow and SYN-flood protection, and any per-client rate limits.';
+    } else if (arp) {
+      cause = `host down: ARP for ${f.serverIp} never answered (${plural(arp.requests, 'request')})`;
+      hint = 'No machine on the local segment answers for that address: it is down, unplugged, or the address is wrong. Check the host and its IP, and the subnet mask and gateway of the client.';
+    } else {
+      cause = 'no answer at all: host down, a firewall dropping the SYN, or a wrong IP';
+      hint = 'connect timeout / EINPROGRESS that never completes. Nothing answered: the host is down or unreachable, a firewall or security group silently drops the SYN (DROP rather than REJECT), the address is wrong (stale DNS), or the route is black-holed. Check the security group / iptables rules on the server and the path, and that the IP is right.';
+    }
+    return {
+      code: 'syn-timeout',
+      severity: 'error',
+      summary: `SYN retries: ${cause} (${plural(f.syns.length, 'SYN')} #${f.syns.map((s) => s.no).join(', #')} over ${fmtDuration(span)}${intervals.length ? `; retries after ${retrySchedule(intervals)}` : ''})`,
+      packets: f.syns.map((s) => s.no),
+      facts: {
+        syns: f.syns.length,
+        retries: f.syns.length - 1,
+        intervalsMs: intervals.map(ms),
+        spanMs: ms(span),
+        waitedAfterLastSynMs: ms(waited),
+        otherSynsAnsweredMeanwhile: answeredOthers,
+        listenerOverloaded: answeredOthers > 0,
+        arpUnanswered: Boolean(arp),
+      },
+      hint,
+    };
+  },
+};
+
+const synRetryThenConnected: FlowRule = {
+  code: 'syn-retry-then-connected',
+  evaluate(f) {
+    if (f.syns.length < 2 || f.synAcks.length === 0) return null;
+    const synAck = f.synAcks[0];
+    const delay = synAck.ts - f.syns[0].ts;
+    return {
+      code: 'syn-retry-then-connected',
+      severity: 'warning',
+      summary: `SYN retried ${plural(f.syns.length - 1, 'time')} before the SYN-ACK #${synAck.no}: connecting took ${fmtDuration(delay)} (retries after ${retrySchedule(intervalsOf(f.syns))})`,
+      packets: [...f.syns.map((s) => s.no), synAck.no],
+      facts: { syns: f.syns.length, connectDelayMs: ms(delay), intervalsMs: intervalsOf(f.syns).map(ms) },
+      hint: 'The first SYN (or its SYN-ACK) was lost: packet loss on the path, or the server dropped it because its SYN/accept queue was full. Look for loss on the path and for listen-queue overflows on the server (netstat -s: "times the listen queue of a socket overflowed").',
+    };
+  },
+};
+
+const synAckRetry: FlowRule = {
+  code: 'synack-retry',
+  evaluate(f) {
+    if (f.synAcks.length < 2) return null;
+    const completed = f.handshakeAck !== null;
+    return {
+      code: 'synack-retry',
+      severity: 'warning',
+      summary: `server re-sent its SYN-ACK ${plural(f.synAcks.length - 1, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}): the client's final ACK was lost or ignored${completed ? `; the handshake completed at #${f.handshakeAck!.no}` : '; the handshake never completed'}`,
+      packets: f.synAcks.map((s) => s.no),
+      facts: { synAcks: f.synAcks.length, intervalsMs: intervalsOf(f.synAcks).map(ms), handshakeCompleted: completed },
+      hint: 'The server did not get (or did not accept) the final ACK: its accept queue was full with net.ipv4.tcp_abort_on_overflow=0 (the kernel drops the ACK and retransmits the SYN-ACK), the ACK was lost on the path, or the SYN was spoofed. Check the listen backlog, somaxconn and how fast the application accepts.',
+    };
+  },
+};
+
+const halfOpen: FlowRule = {
+  code: 'half-open',
+  evaluate(f) {
+    if (f.synAcks.length === 0 || f.handshakeAck || f.clientSide.bytes > 0 || f.clientSide.rst || f.clientSide.fin) return null;
+    if (f.syns.length === 0) return null;
+    return {
+      code: 'half-open',
+      severity: 'error',
+      summary: `half-open: SYN-ACK #${f.synAcks[0].no} sent, the client never completed the handshake`,
+      packets: [f.syns[0].no, f.synAcks[0].no],
+      facts: { synAcks: f.synAcks.length },
+      hint: 'The client never sent the final ACK: the SYN-ACK did not reach it (asymmetric routing, a firewall dropping the return path), the client gave up, or the SYN was spoofed (a SYN flood). Check the return path and any stateful firewall between the two.',
+    };
+  },
+};
+
+const icmpUnreachable: FlowRule = {
+  code: 'icmp-unreachable',
+  evaluate(f) {
+    if (f.icmp.length === 0) return null;
+    const e = f.icmp[0];
+    const admin = /administratively|reject route|policy/.test(e.meaning);
+    const ttl = /exceeded/.test(e.meaning);
+    return {
+      code: 'icmp-unreachable',
+      severity: 'error',
+      summary: `ICMP ${e.meaning} from ${e.from} (#${e.no}) about this connection`,
+      packets: f.icmp.map((i) => i.no),
+      facts: { type: e.type, code: e.code, meaning: e.meaning, from: e.from, count: f.icmp.length },
+      hint: admin
+        ? 'A firewall rejects this traffic (iptables REJECT with icmp-admin-prohibited, a security group or an ACL): the router or host named sent the rejection. Open the port in that firewall or use the allowed path.'
+        : ttl
+          ? 'The packets loop or the path is longer than the TTL allows: a routing loop or a misconfigured route.'
+          : /port/.test(e.meaning)
+            ? 'The host is up but nothing listens on that port (or a firewall REJECTs with port-unreachable). Check the service and the port.'
+            : 'A router has no route to the destination, or the destination host does not answer ARP/ND. Check routing and whether the host is up.',
+    };
+  },
+};
+
+const arpUnanswered: FlowRule = {
+  code: 'arp-unanswered',
+  evaluate(f, ctx) {
+    const arp = ctx.arpUnanswered.get(f.serverIp);
+    if (!arp) return null;
+    return {
+      code: 'arp-unanswered',
+      severity: 'error',
+      summary: `ARP who-has ${f.serverIp} never answered (${plural(arp.requests, 'request')}, #${arp.firstNo}..#${arp.lastNo}): the host is not on the local segment`,
+      packets: [arp.firstNo, arp.lastNo],
+      facts: { ip: f.serverIp, requests: arp.requests },
+      hint: 'The address is on the local subnet but no machine answers ARP for it: the host is down or disconnected, or the IP is wrong. Check the host, its address, and the client subnet mask.',
+    };
+  },
+};
+
+const midstream: FlowRule = {
+  code: 'midstream',
+  evaluate(f) {
+    if (f.syns.length > 0 || f.synAcks.length > 0) return null;
+    return {
+      code: 'midstream',
+      severity: 'info',
+      summary: `connection already open when the capture started (first packet #${f.firstPacket}); client and server guessed${f.history.startsWith('^') ? ' from the ports' : ' from the first packet'}`,
+      packets: [f.firstPacket],
+      facts: {},
+      hint: 'No handshake was captured, so handshake facts are unknown. Start the capture before the connection opens to see it whole.',
+    };
+  },
+};
+
+const cleanClose: FlowRule = {
+  code: 'clean-close',
+  evaluate(f) {
+    if (f.state !== 'SF' || f.clientSide.rst || f.serverSide.rst) return null;
+    const c = f.clientSide.fin!;
+    const s = f.serverSide.fin!;
+    const first = c.ts <= s.ts ? 'client' : 'server';
+    return {
+      code: 'clean-close',
+      severity: 'info',
+      summary: `closed cleanly: ${first} sent the first FIN (#${first === 'client' ? c.no : s.no}), both FINs acknowledged`,
+      packets: [c.no, s.no],
+      facts: { firstFin: first },
+      hint: '',
+    };
+  },
+};
+
+const halfClosed: FlowRule = {
+  code: 'half-closed',
+  evaluate(f) {
+    const c = f.clientSide.fin;
+    const s = f.serverSide.fin;
+    if ((c && s) || (!c && !s) || f.clientSide.rst || f.serverSide.rst) return null;
+    const who = c ? 'client' : 'server';
+    const fin = (c ?? s)!;
+    return {
+      code: 'half-closed',
+      severity: 'warning',
+      summary: `only the ${who} sent a FIN (#${fin.no}); the ${who === 'client' ? 'server' : 'client'} had not closed its side ${fmtDuration(f.end - fin.ts)} later when the ${f.endReason === 'capture-end' ? 'capture ended' : 'flow went idle'}`,
+      packets: [fin.no],
+      facts: { closer: who, waitedMs: ms(f.end - fin.ts) },
+      hint: `The ${who === 'client' ? 'server' : 'client'} application has not closed its socket after the peer's FIN (a missing close() leaves the socket in CLOSE_WAIT), or the capture stopped too early.`,
+    };
+  },
+};
+
+function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
+  return {
+    code,
+    evaluate(f) {
+      const mine = code === 'rst-by-client' ? f.clientSide : f.serverSide;
+      const other = code === 'rst-by-client' ? f.serverSide : f.clientSide;
+      const rst = mine.rst;
+      if (!rst) return null;
+      const handshakeDone = f.handshakeAck !== null || (f.syns.length === 0 && f.synAcks.length === 0) || f.synAcks.length > 0;
+      if (!handshakeDone) return null;
+      if (code === 'rst-by-server' && f.synAcks.length === 0 && f.syns.length > 0) return null; // that is `refused`
+      const who = code === 'rst-by-client' ? 'client' : 'server';
+      const ctx: string[] = [];
+      const otherFinBefore = other.fin && other.fin.ts <= rst.ts;
+      const myFinBefore = mine.fin && mine.fin.ts <= rst.ts;
+      if (otherFinBefore) ctx.push(`after the ${who === 'client' ? 'server' : 'client'}'s FIN #${other.fin!.no}`);
+      if (myFinBefore) ctx.push(`after its own FIN #${mine.fin!.no}`);
+      const lastData = [f.clientSide.lastData, f.serverSide.lastData].filter((x): x is { no: number; ts: number } => x !== null && x.ts <= rst.ts).sort((a, b) => b.ts - a.ts)[0];
+      if (lastData) ctx.push(`${fmtDuration(rst.ts - lastData.ts)} after the last data #${lastData.no}`);
+      else ctx.push('before any data');
+      const unanswered = who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
+      if (unanswered) ctx.push('the request got no answer');
+      return {
+        code,
+        severity: unanswered ? 'error' : 'warning',
+        summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
+        packets: [rst.no],
+        facts: { resetter: who, afterFin: Boolean(otherFinBefore || myFinBefore), lastDataPacket: lastData?.no ?? null, clientBytes: f.clientSide.bytes, serverBytes: f.serverSide.bytes },
+        hint:
+          who === 'server'
+            ? 'The server aborted the connection (ECONNRESET at the client): the application crashed or closed the socket with unread data, SO_LINGER 0, a proxy or load balancer timed out or rejected the request, or a firewall injected the RST. Check the server and proxy logs at that time.'
+            : 'The client aborted the connection: it timed out, was killed, or closed the socket with unread data (or SO_LINGER 0). Browsers and HTTP clients do this when they give up or cancel a request.',
+      };
+    },
+  };
+}
+
+const portReuse: FlowRule = {
+  code: 'port-reuse',
+  evaluate(f) {
+    const r = f.reusedAfter;
+    if (!r) return null;
+    const syn = f.syns[0] ?? { no: f.firstPacket, ts: f.start };
+    return {
+      code: 'port-reuse',
+      severity: 'warning',
+      summary: `4-tuple ${f.client} -> ${f.server} reused ${fmtDuration(syn.ts - r.closedTs)} after flow ${r.flowId} (${r.state}) ended, within TIME_WAIT (60 s)`,
+      packets: [syn.no],
+      facts: { previousFlow: r.flowId, previousState: r.state, reuseAfterMs: ms(syn.ts - r.closedTs) },
+      hint: 'The client cycles through source ports fast enough to reuse one while the previous connection is still in TIME_WAIT; a server in TIME_WAIT may ignore or RST the new SYN. Use keep-alive or a connection pool, widen net.ipv4.ip_local_port_range, or enable net.ipv4.tcp_tw_reuse on the client.',
+    };
+  },
+};
+
+export const FLOW_RULES: FlowRule[] = [
+  refused,
+  synTimeout,
+  synRetryThenConnected,
+  synAckRetry,
+  halfOpen,
+  icmpUnreachable,
+  arpUnanswered,
+  midstream,
+  rstRule('rst-by-server'),
+  rstRule('rst-by-client'),
+  portReuse,
+  cleanClose,
+  halfClosed,
+];
+
+const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
+
+export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FLOW_RULES): Verdict[] {
+  const out: Verdict[] = [];
+  for (const r of rules) {
+    const v = r.evaluate(f, ctx);
+    if (v) out.push(v);
+  }
+  return out.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+}
