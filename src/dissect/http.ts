@@ -1,0 +1,801 @@
+// Incremental HTTP/1.x parser for one direction of one flow, fed chunk by chunk (llhttp's model):
+// `execute()` consumes bytes and calls hooks; an Upgrade/CONNECT message pauses the parser at the
+// exact byte after it (llhttp's HPE_PAUSED_UPGRADE) and `execute()` returns that index. Errors are
+// sticky: the first one is kept with its stream offset and up to 32 bytes from there, and the
+// direction stops. Bodies are counted, never decoded or kept.
+//
+// Only head lines are copied, and only when a line spans chunks (ws's `consume`); a line inside
+// one chunk is parsed in place.
+//
+// Limitations: no HTTP/0.9; bare LF accepted as a line end (as most servers do); chunk extensions
+// and trailer values are validated but not kept.
+import type { Dir } from '../flow/sink.js';
+import { ERROR_DATA_BYTES, HTTP_ERROR, escapeBytes, hexBytes, type HttpErrorCode } from './status.js';
+import { SELECTED_HEADERS, type BodyFraming, type DissectErrorFact, type SelectedHeaderName, type SelectedHeaders } from './types.js';
+
+export const HTTP_LIMITS = {
+  /** Start line + header lines (and trailers) of one message (Node's --max-http-header-size is 16 KiB). */
+  MAX_HEAD_BYTES: 64 * 1024,
+  MAX_HEADERS: 256,
+  MAX_CHUNK_SIZE_LINE: 4096,
+  MAX_METHOD_LENGTH: 32,
+} as const;
+
+/** What the owner tells the parser after a message head (llhttp's on_headers_complete return). */
+export const HEAD_DECISION = {
+  /** Frame the body from the headers. */
+  NORMAL: 0,
+  /** No body whatever the headers say: response to HEAD, 1xx, 204, 304. */
+  SKIP_BODY: 1,
+  /** No body (response) or body as framed (request), then pause: the next bytes are another protocol. */
+  UPGRADE: 2,
+} as const;
+export type HeadDecision = (typeof HEAD_DECISION)[keyof typeof HEAD_DECISION];
+
+export type HttpMessageKind = 'request' | 'response';
+
+export interface HttpHead {
+  kind: HttpMessageKind;
+  method: string;
+  target: string;
+  status: number;
+  reason: string;
+  version: string;
+  versionMajor: number;
+  versionMinor: number;
+  headers: SelectedHeaders;
+  headerCount: number;
+  /** -1 when absent. */
+  contentLength: number;
+  /** Transfer-Encoding present; `chunked` when its last coding is chunked. */
+  hasTransferEncoding: boolean;
+  chunked: boolean;
+  connectionClose: boolean;
+  connectionKeepAlive: boolean;
+  connectionUpgrade: boolean;
+  upgrade: string | null;
+  keepAlive: boolean;
+  /** How the body is delimited; set when the head completes. */
+  framing: BodyFraming;
+  streamOffset: number;
+  no: number;
+  tsMicros: number;
+  afterGap: boolean;
+}
+
+export interface HttpParserHooks {
+  /** The start line parsed; headers not yet. */
+  onStartLine(head: HttpHead): void;
+  onHeadersComplete(head: HttpHead): HeadDecision;
+  onBody?(length: number): void;
+  onMessageComplete(head: HttpHead, endStreamOffset: number, no: number, tsMicros: number, endedBy: 'framing' | 'close'): void;
+  /** A message with a parsed start line will never complete (gap, error, stream end). */
+  onMessageAbort(head: HttpHead, why: 'gap' | 'error' | 'end'): void;
+  onError(error: DissectErrorFact): void;
+  /** After a gap, parsing restarted at a message start line at `streamOffset`. */
+  onResync?(streamOffset: number, no: number): void;
+}
+
+const STATE = {
+  MESSAGE_START: 0,
+  START_LINE: 1,
+  HEADER_LINE: 2,
+  BODY_LENGTH: 3,
+  BODY_CLOSE: 4,
+  CHUNK_SIZE: 5,
+  CHUNK_DATA: 6,
+  CHUNK_DATA_CR: 7,
+  CHUNK_DATA_LF: 8,
+  TRAILER_LINE: 9,
+  PAUSED: 10,
+  RESYNC: 11,
+  ERRORED: 12,
+  STOPPED: 13,
+} as const;
+type State = (typeof STATE)[keyof typeof STATE];
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const HT = 0x09;
+const COLON = 0x3a;
+const HTTP_PREFIX = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
+
+// RFC 9110 5.6.2 tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA
+const TCHAR = new Uint8Array(256);
+for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
+for (const ch of "!#$%&'*+-.^_`|~") TCHAR[ch.charCodeAt(0)] = 1;
+export const isTokenByte = (c: number): boolean => TCHAR[c] === 1;
+
+const SELECTED = new Set<string>(SELECTED_HEADERS);
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+
+function latin1(b: Uint8Array, s: number, e: number): string {
+  let out = '';
+  for (let i = s; i < e; i++) out += String.fromCharCode(b[i]);
+  return out;
+}
+
+function lowerLatin1(b: Uint8Array, s: number, e: number): string {
+  let out = '';
+  for (let i = s; i < e; i++) {
+    const c = b[i];
+    out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
+  }
+  return out;
+}
+
+function newHead(kind: HttpMessageKind, streamOffset: number, no: number, tsMicros: number, afterGap: boolean): HttpHead {
+  return {
+    kind, method: '', target: '', status: 0, reason: '', version: '', versionMajor: 0, versionMinor: 0,
+    headers: {}, headerCount: 0, contentLength: -1, hasTransferEncoding: false, chunked: false,
+    connectionClose: false, connectionKeepAlive: false, connectionUpgrade: false, upgrade: null, keepAlive: false, framing: 'none',
+    streamOffset, no, tsMicros, afterGap,
+  };
+}
+
+/** Comma-separated tokens, trimmed and lower-cased ("Connection: keep-alive, Upgrade"). */
+export function headerTokens(value: string | undefined): string[] {
+  if (!value) return [];
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t) out.push(t);
+  }
+  return out;
+}
+
+export class HttpParser {
+  private state: State = STATE.MESSAGE_START;
+  private head: HttpHead | null = null;
+  private headComplete = false;
+  private decision: HeadDecision = HEAD_DECISION.NORMAL;
+  /** Bytes of a line that spans chunks; grows up to the head limit. */
+  private lineBuf = new Uint8Array(256);
+  private lineLen = 0;
+  private lineStart = 0;
+  private headBytes = 0;
+  private methodLen = 0;
+  private methodDone = false;
+  private pendingName = '';
+  private pendingValue = '';
+  private remaining = 0;
+  /** Message start candidates after a gap are validated, not errors, until a start line parses. */
+  private probing = false;
+  private atLineStart = false;
+  private afterGap = false;
+  private msgStart = 0;
+  private msgNo = 0;
+  private msgTs = 0;
+  private error: DissectErrorFact | null = null;
+  private errorData = new Uint8Array(ERROR_DATA_BYTES);
+  private errorDataLen = 0;
+  /** Stream offset of the next error data byte; -1 when the data is complete. */
+  private errorNextOffset = 0;
+  private lineSrcEnd = 0;
+  private lineNo = 0;
+  private pendingOffset = 0;
+
+  constructor(
+    readonly kind: HttpMessageKind,
+    readonly dir: Dir,
+    private readonly hooks: HttpParserHooks,
+  ) {}
+
+  get paused(): boolean {
+    return this.state === STATE.PAUSED;
+  }
+  get errored(): boolean {
+    return this.state === STATE.ERRORED;
+  }
+  get stopped(): boolean {
+    return this.state === STATE.STOPPED || this.state === STATE.ERRORED;
+  }
+  get resyncing(): boolean {
+    return this.state === STATE.RESYNC || this.probing;
+  }
+  /** True between messages: no byte of a next message seen. */
+  get idle(): boolean {
+    return this.state === STATE.MESSAGE_START;
+  }
+
+  /** Leave the upgrade pause: the other side refused, the same protocol continues. */
+  resume(): void {
+    if (this.state === STATE.PAUSED) this.state = STATE.MESSAGE_START;
+  }
+
+  /** Parse bytes [off, end) whose first byte is at `streamOffset`. Returns the index parsing stopped
+   *  at: `end`, or the first byte after an upgrade message when the parser paused. */
+  execute(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, tsMicros: number): number {
+    let i = off;
+    const base = streamOffset - off; // stream offset of b[x] is base + x
+    while (i < end) {
+      switch (this.state) {
+        case STATE.MESSAGE_START: {
+          const c = b[i];
+          // RFC 9112 2.2: ignore at least one empty line before a request line.
+          if (c === CR || c === LF) {
+            i++;
+            break;
+          }
+          this.beginMessage(base + i, no, tsMicros);
+          break;
+        }
+        case STATE.RESYNC: {
+          i = this.scanForMessageStart(b, i, end, base, no, tsMicros);
+          break;
+        }
+        case STATE.START_LINE:
+        case STATE.HEADER_LINE:
+        case STATE.CHUNK_SIZE:
+        case STATE.TRAILER_LINE:
+          i = this.collectLine(b, i, end, base, no, tsMicros);
+          break;
+        case STATE.BODY_LENGTH:
+        case STATE.CHUNK_DATA: {
+          const n = Math.min(this.remaining, end - i);
+          i += n;
+          this.remaining -= n;
+          this.hooks.onBody?.(n);
+          if (this.remaining === 0) {
+            if (this.state === STATE.CHUNK_DATA) this.state = STATE.CHUNK_DATA_CR;
+            else this.completeMessage(base + i, no, tsMicros, 'framing');
+          }
+          break;
+        }
+        case STATE.CHUNK_DATA_CR: {
+          const c = b[i];
+          if (c === CR) this.state = STATE.CHUNK_DATA_LF;
+          else if (c === LF) this.state = STATE.CHUNK_SIZE;
+          else return this.failChunk('HTTP_INVALID_CHUNK_END', `expected CRLF after chunk data, found 0x${c.toString(16)}`, b, i, end, base, no);
+          i++;
+          break;
+        }
+        case STATE.CHUNK_DATA_LF: {
+          const c = b[i];
+          if (c !== LF) return this.failChunk('HTTP_INVALID_CHUNK_END', `expected LF after CR after chunk data, found 0x${c.toString(16)}`, b, i, end, base, no);
+          this.state = STATE.CHUNK_SIZE;
+          i++;
+          break;
+        }
+        case STATE.BODY_CLOSE:
+          this.hooks.onBody?.(end - i);
+          i = end;
+          break;
+        case STATE.PAUSED:
+          return i;
+        case STATE.ERRORED:
+          this.captureErrorBytes(b, i, end, base);
+          return end;
+        case STATE.STOPPED:
+          return end;
+      }
+      const after = this.state as State; // hooks and helpers change the state
+      if (after === STATE.PAUSED) return i;
+      if (after === STATE.ERRORED) return end;
+    }
+    return i;
+  }
+
+  /** `length` bytes at `streamOffset` were never seen. Returns how parsing deals with it. */
+  gap(streamOffset: number, length: number, no: number, tsMicros: number): 'body' | 'resync' | 'ignored' {
+    switch (this.state) {
+      case STATE.BODY_LENGTH:
+      case STATE.CHUNK_DATA:
+        // Body bytes of known length: parsing stays in step (Zeek's content_gap inside a body).
+        if (length <= this.remaining) {
+          this.remaining -= length;
+          if (this.remaining === 0) {
+            if (this.state === STATE.CHUNK_DATA) this.state = STATE.CHUNK_DATA_CR;
+            else this.completeMessage(streamOffset + length, no, tsMicros, 'framing');
+          }
+          return 'body';
+        }
+        break;
+      case STATE.BODY_CLOSE:
+        return 'body';
+      case STATE.ERRORED:
+      case STATE.STOPPED:
+      case STATE.PAUSED:
+        return 'ignored';
+    }
+    this.abortMessage('gap');
+    this.state = STATE.RESYNC;
+    this.probing = false;
+    // A gap may end exactly at a message boundary, so the next byte is a candidate line start.
+    this.atLineStart = true;
+    this.afterGap = true;
+    return 'resync';
+  }
+
+  /** The direction ended. `closed`: by FIN or RST, which completes a close-delimited body; otherwise
+   *  the capture ended and a message in progress stays incomplete. */
+  finish(streamOffset: number, no: number, tsMicros: number, closed: boolean): void {
+    if (this.state === STATE.BODY_CLOSE && closed) this.completeMessage(streamOffset, no, tsMicros, 'close');
+    else if (this.state !== STATE.ERRORED && this.state !== STATE.PAUSED) this.abortMessage('end');
+    if (this.state !== STATE.ERRORED) this.state = STATE.STOPPED;
+  }
+
+  private beginMessage(streamOffset: number, no: number, tsMicros: number): void {
+    this.state = STATE.START_LINE;
+    this.msgStart = streamOffset;
+    this.msgNo = no;
+    this.msgTs = tsMicros;
+    this.lineStart = streamOffset;
+    this.lineLen = 0;
+    this.headBytes = 0;
+    this.methodLen = 0;
+    this.methodDone = false;
+    this.head = null;
+    this.headComplete = false;
+    this.pendingName = '';
+    this.pendingValue = '';
+  }
+
+  private scanForMessageStart(b: Uint8Array, i: number, end: number, base: number, no: number, tsMicros: number): number {
+    for (; i < end; i++) {
+      const c = b[i];
+      if (this.atLineStart && (this.kind === 'response' ? c === HTTP_PREFIX[0] : isTokenByte(c))) {
+        this.beginMessage(base + i, no, tsMicros);
+        this.probing = true;
+        return i;
+      }
+      this.atLineStart = c === LF;
+    }
+    return i;
+  }
+
+  /** A start line candidate after a gap failed: keep scanning after byte `c`. */
+  private rejectProbe(lastByte: number): void {
+    this.probing = false;
+    this.state = STATE.RESYNC;
+    this.atLineStart = lastByte === LF;
+  }
+
+  private collectLine(b: Uint8Array, i: number, end: number, base: number, no: number, tsMicros: number): number {
+    let lf = b.indexOf(LF, i);
+    if (lf >= end) lf = -1;
+    const stop = lf === -1 ? end : lf + 1;
+    const n = stop - i;
+    const inHead = this.state !== STATE.CHUNK_SIZE;
+    if (this.state === STATE.START_LINE) {
+      const bad = this.checkStartLinePrefix(b, i, stop);
+      if (bad !== -1) {
+        if (this.probing) {
+          this.rejectProbe(b[bad]);
+          return bad + 1;
+        }
+        if (this.kind === 'response') {
+          return this.failChunk('HTTP_NON_HTTP_RESPONSE', `byte 0x${b[bad].toString(16)} where "HTTP/" was expected`, b, bad, end, base, no);
+        }
+        return this.failChunk('HTTP_INVALID_METHOD', `byte 0x${b[bad].toString(16)} in the method token`, b, bad, end, base, no);
+      }
+    }
+    if (inHead) {
+      if (this.headBytes + n > HTTP_LIMITS.MAX_HEAD_BYTES) {
+        if (this.probing) {
+          this.rejectProbe(0);
+          return stop;
+        }
+        const at = i + (HTTP_LIMITS.MAX_HEAD_BYTES - this.headBytes);
+        return this.failChunk('HTTP_HEADERS_TOO_LARGE', `message head exceeds ${HTTP_LIMITS.MAX_HEAD_BYTES} bytes`, b, at, end, base, no);
+      }
+      this.headBytes += n;
+    } else if (this.lineLen + n > HTTP_LIMITS.MAX_CHUNK_SIZE_LINE) {
+      return this.failChunk('HTTP_INVALID_CHUNK_SIZE', `chunk size line exceeds ${HTTP_LIMITS.MAX_CHUNK_SIZE_LINE} bytes`, b, i, end, base, no);
+    }
+    if (lf === -1) {
+      this.appendLine(b, i, end);
+      return end;
+    }
+    let src = b;
+    let s = i;
+    let e = lf;
+    let srcEnd = stop;
+    if (this.lineLen > 0) {
+      this.appendLine(b, i, stop);
+      src = this.lineBuf;
+      s = 0;
+      e = this.lineLen - 1;
+      srcEnd = this.lineLen;
+    }
+    if (e > s && src[e - 1] === CR) e--;
+    // Stream offset of src[x] is lineBase + x.
+    const lineBase = this.lineStart - s;
+    this.lineSrcEnd = srcEnd;
+    this.lineNo = no;
+    this.lineLen = 0;
+    this.lineStart = base + stop;
+    this.processLine(src, s, e, lineBase, no, tsMicros, base + stop);
+    if (this.state === STATE.ERRORED) {
+      this.captureErrorBytes(b, stop, end, base);
+      return end;
+    }
+    return stop;
+  }
+
+  private appendLine(b: Uint8Array, s: number, e: number): void {
+    const n = e - s;
+    if (this.lineLen + n > this.lineBuf.length) {
+      let size = this.lineBuf.length * 2;
+      while (size < this.lineLen + n) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.lineBuf.subarray(0, this.lineLen));
+      this.lineBuf = grown;
+    }
+    this.lineBuf.set(b.subarray(s, e), this.lineLen);
+    this.lineLen += n;
+  }
+
+  /** Validates start-line bytes as they arrive, so non-HTTP is caught before a line end.
+   *  Returns the index of the first bad byte in [s, e), or -1. */
+  private checkStartLinePrefix(b: Uint8Array, s: number, e: number): number {
+    let pos = this.lineLen;
+    for (let i = s; i < e; i++, pos++) {
+      const c = b[i];
+      if (this.kind === 'response') {
+        if (pos >= HTTP_PREFIX.length) return -1;
+        if (c !== HTTP_PREFIX[pos]) return i;
+      } else {
+        if (this.methodDone) return -1;
+        if (c === SP && this.methodLen > 0) {
+          this.methodDone = true;
+          return -1;
+        }
+        if (!isTokenByte(c) || this.methodLen >= HTTP_LIMITS.MAX_METHOD_LENGTH) return i;
+        this.methodLen++;
+      }
+    }
+    return -1;
+  }
+
+  private processLine(src: Uint8Array, s: number, e: number, lineBase: number, no: number, tsMicros: number, nextOffset: number): void {
+    switch (this.state) {
+      case STATE.START_LINE:
+        this.parseStartLine(src, s, e, lineBase);
+        return;
+      case STATE.HEADER_LINE:
+        if (s === e) {
+          this.endOfHead(no, tsMicros, nextOffset);
+          return;
+        }
+        this.parseHeaderLine(src, s, e, lineBase, false);
+        return;
+      case STATE.TRAILER_LINE:
+        if (s === e) {
+          this.completeMessage(nextOffset, no, tsMicros, 'framing');
+          return;
+        }
+        this.parseHeaderLine(src, s, e, lineBase, true);
+        return;
+      case STATE.CHUNK_SIZE:
+        this.parseChunkSize(src, s, e, lineBase);
+        return;
+    }
+  }
+
+  private parseStartLine(src: Uint8Array, s: number, e: number, lineBase: number): void {
+    const head = newHead(this.kind, this.msgStart, this.msgNo, this.msgTs, this.afterGap);
+    const ok = this.kind === 'request' ? this.parseRequestLine(src, s, e, lineBase, head) : this.parseStatusLine(src, s, e, lineBase, head);
+    if (!ok) return;
+    if (this.probing) {
+      this.probing = false;
+      this.hooks.onResync?.(this.msgStart, this.msgNo);
+    }
+    this.afterGap = false;
+    this.head = head;
+    this.state = STATE.HEADER_LINE;
+    this.hooks.onStartLine(head);
+  }
+
+  /** Reads "HTTP/d.d" at `i`; returns false if not there. */
+  private readVersion(src: Uint8Array, i: number, e: number, head: HttpHead): boolean {
+    if (e - i < 8) return false;
+    for (let k = 0; k < 5; k++) if (src[i + k] !== HTTP_PREFIX[k]) return false;
+    if (!isDigit(src[i + 5]) || src[i + 6] !== 0x2e || !isDigit(src[i + 7])) return false;
+    head.versionMajor = src[i + 5] - 0x30;
+    head.versionMinor = src[i + 7] - 0x30;
+    head.version = `${head.versionMajor}.${head.versionMinor}`;
+    return true;
+  }
+
+  private lineError(code: HttpErrorCode, detail: string, src: Uint8Array, at: number, lineBase: number): false {
+    if (this.probing) {
+      this.rejectProbe(LF);
+      return false;
+    }
+    this.failLine(code, detail, src, at, lineBase);
+    return false;
+  }
+
+  private parseRequestLine(src: Uint8Array, s: number, e: number, lineBase: number, head: HttpHead): boolean {
+    let sp1 = s;
+    while (sp1 < e && src[sp1] !== SP) sp1++;
+    const tStart = sp1 + 1;
+    let sp2 = tStart;
+    while (sp2 < e && src[sp2] !== SP) sp2++;
+    if (sp1 >= e || sp2 >= e || sp2 === tStart) {
+      return this.lineError('HTTP_INVALID_REQUEST_LINE', `"${escapeBytes(src, s, Math.min(e, s + 64))}" has no target and version`, src, Math.min(sp2, e), lineBase);
+    }
+    for (let k = tStart; k < sp2; k++) {
+      const c = src[k];
+      if (c < 0x21 || c === 0x7f) return this.lineError('HTTP_INVALID_REQUEST_LINE', `byte 0x${c.toString(16)} in the request target`, src, k, lineBase);
+    }
+    if (!this.readVersion(src, sp2 + 1, e, head) || sp2 + 9 !== e) {
+      return this.lineError('HTTP_INVALID_VERSION', `"${escapeBytes(src, sp2 + 1, e)}" is not HTTP/x.y`, src, sp2 + 1, lineBase);
+    }
+    head.method = latin1(src, s, sp1);
+    head.target = latin1(src, tStart, sp2);
+    return true;
+  }
+
+  private parseStatusLine(src: Uint8Array, s: number, e: number, lineBase: number, head: HttpHead): boolean {
+    if (!this.readVersion(src, s, e, head)) {
+      return this.lineError('HTTP_INVALID_VERSION', `"${escapeBytes(src, s, Math.min(e, s + 16))}" does not start with HTTP/x.y`, src, s, lineBase);
+    }
+    const c0 = s + 8;
+    if (e - c0 < 4 || src[c0] !== SP || !isDigit(src[c0 + 1]) || !isDigit(src[c0 + 2]) || !isDigit(src[c0 + 3]) || (c0 + 4 < e && src[c0 + 4] !== SP)) {
+      const at = c0 < e ? c0 : e;
+      return this.lineError('HTTP_INVALID_STATUS_LINE', `"${escapeBytes(src, s, Math.min(e, s + 48))}" has no 3-digit status after the version`, src, at, lineBase);
+    }
+    head.status = (src[c0 + 1] - 0x30) * 100 + (src[c0 + 2] - 0x30) * 10 + (src[c0 + 3] - 0x30);
+    head.reason = c0 + 5 <= e ? latin1(src, c0 + 5, e) : '';
+    return true;
+  }
+
+  private parseHeaderLine(src: Uint8Array, s: number, e: number, lineBase: number, trailer: boolean): void {
+    const head = this.head!;
+    const first = src[s];
+    if (first === SP || first === HT) {
+      // obs-fold (RFC 9112 5.2): a continuation of the previous field value, replaced by one space.
+      if (!this.pendingName) {
+        this.failLine('HTTP_INVALID_HEADER', 'continuation line before any header', src, s, lineBase);
+        return;
+      }
+      const bad = this.findBadValueByte(src, s, e);
+      if (bad !== -1) {
+        this.failLine('HTTP_INVALID_HEADER_VALUE', `byte 0x${src[bad].toString(16)} in a folded value`, src, bad, lineBase);
+        return;
+      }
+      const v = trimmedLatin1(src, s, e);
+      if (v) this.pendingValue = this.pendingValue ? `${this.pendingValue} ${v}` : v;
+      return;
+    }
+    if (this.pendingName) this.commitHeader(head, trailer);
+    if (this.state === STATE.ERRORED) return;
+    let colon = s;
+    while (colon < e && src[colon] !== COLON) colon++;
+    if (colon >= e) {
+      this.failLine('HTTP_INVALID_HEADER', `"${escapeBytes(src, s, Math.min(e, s + 40))}" has no colon`, src, s, lineBase);
+      return;
+    }
+    for (let k = s; k < colon; k++) {
+      if (!isTokenByte(src[k])) {
+        this.failLine('HTTP_INVALID_HEADER_TOKEN', `byte 0x${src[k].toString(16)} in header name "${escapeBytes(src, s, colon)}"`, src, k, lineBase);
+        return;
+      }
+    }
+    if (colon === s) {
+      this.failLine('HTTP_INVALID_HEADER_TOKEN', 'empty header name', src, s, lineBase);
+      return;
+    }
+    const bad = this.findBadValueByte(src, colon + 1, e);
+    if (bad !== -1) {
+      this.failLine('HTTP_INVALID_HEADER_VALUE', `byte 0x${src[bad].toString(16)} in the value of "${escapeBytes(src, s, colon)}"`, src, bad, lineBase);
+      return;
+    }
+    head.headerCount++;
+    if (head.headerCount > HTTP_LIMITS.MAX_HEADERS) {
+      this.failLine('HTTP_TOO_MANY_HEADERS', `more than ${HTTP_LIMITS.MAX_HEADERS} header lines`, src, s, lineBase);
+      return;
+    }
+    this.pendingOffset = lineBase + s;
+    this.pendingName = lowerLatin1(src, s, colon);
+    this.pendingValue = trimmedLatin1(src, colon + 1, e);
+  }
+
+  private findBadValueByte(src: Uint8Array, s: number, e: number): number {
+    for (let k = s; k < e; k++) {
+      const c = src[k];
+      if ((c < 0x20 && c !== HT) || c === 0x7f) return k;
+    }
+    return -1;
+  }
+
+  private commitHeader(head: HttpHead, trailer: boolean): void {
+    const name = this.pendingName;
+    const value = this.pendingValue;
+    this.pendingName = '';
+    this.pendingValue = '';
+    if (trailer) return;
+    if (SELECTED.has(name)) {
+      const key = name as SelectedHeaderName;
+      const prev = head.headers[key];
+      head.headers[key] = prev === undefined ? value : `${prev}, ${value}`;
+    }
+    switch (name) {
+      case 'content-length': {
+        // "Content-Length: 5, 5" or repeated equal values are allowed (RFC 9110 8.6); anything else is not.
+        for (const part of value.split(',')) {
+          const t = part.trim();
+          if (!/^[0-9]{1,15}$/.test(t)) {
+            this.failField('HTTP_INVALID_CONTENT_LENGTH', `Content-Length "${value}"`, `${name}: ${value}`, this.pendingOffset);
+            return;
+          }
+          const n = Number(t);
+          if (head.contentLength !== -1 && head.contentLength !== n) {
+            this.failField('HTTP_INVALID_CONTENT_LENGTH', `Content-Length ${n} after ${head.contentLength}`, `${name}: ${value}`, this.pendingOffset);
+            return;
+          }
+          head.contentLength = n;
+        }
+        break;
+      }
+      case 'transfer-encoding': {
+        head.hasTransferEncoding = true;
+        const codings = headerTokens(value);
+        head.chunked = codings.length > 0 && codings[codings.length - 1] === 'chunked';
+        break;
+      }
+      case 'connection':
+        for (const t of headerTokens(value)) {
+          if (t === 'close') head.connectionClose = true;
+          else if (t === 'keep-alive') head.connectionKeepAlive = true;
+          else if (t === 'upgrade') head.connectionUpgrade = true;
+        }
+        break;
+      case 'upgrade':
+        head.upgrade = head.upgrade === null ? value : `${head.upgrade}, ${value}`;
+        break;
+    }
+  }
+
+  private endOfHead(no: number, tsMicros: number, nextOffset: number): void {
+    const head = this.head!;
+    if (this.pendingName) this.commitHeader(head, false);
+    if (this.state === STATE.ERRORED) return;
+    // RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
+    head.keepAlive = !head.connectionClose && (head.versionMajor > 1 || (head.versionMajor === 1 && head.versionMinor >= 1) || head.connectionKeepAlive);
+    this.headComplete = true;
+    let decision = this.hooks.onHeadersComplete(head);
+    if (this.kind === 'response' && ((head.status >= 100 && head.status < 200) || head.status === 204 || head.status === 304) && decision === HEAD_DECISION.NORMAL) {
+      decision = HEAD_DECISION.SKIP_BODY;
+    }
+    this.decision = decision;
+    if (this.kind === 'request' && head.hasTransferEncoding && !head.chunked) {
+      // RFC 9112 6.3 item 4: the server cannot frame this request and must answer 400.
+      this.failField('HTTP_INVALID_TRANSFER_ENCODING', `Transfer-Encoding "${head.headers['transfer-encoding'] ?? ''}"`, `transfer-encoding: ${head.headers['transfer-encoding'] ?? ''}`, head.streamOffset);
+      return;
+    }
+    head.framing =
+      this.kind === 'response' && decision !== HEAD_DECISION.NORMAL ? 'none'
+      : head.chunked ? 'chunked'
+      : head.contentLength > 0 ? 'length'
+      : this.kind === 'response' && head.contentLength === -1 ? 'close'
+      : 'none';
+    if (this.kind === 'response' && decision !== HEAD_DECISION.NORMAL) {
+      this.completeMessage(nextOffset, no, tsMicros, 'framing');
+    } else if (head.chunked) {
+      this.state = STATE.CHUNK_SIZE;
+    } else if (head.contentLength > 0) {
+      this.state = STATE.BODY_LENGTH;
+      this.remaining = head.contentLength;
+    } else if (this.kind === 'response' && head.contentLength === -1) {
+      this.state = STATE.BODY_CLOSE;
+    } else {
+      this.completeMessage(nextOffset, no, tsMicros, 'framing');
+    }
+  }
+
+  private parseChunkSize(src: Uint8Array, s: number, e: number, lineBase: number): void {
+    let k = s;
+    let size = 0;
+    while (k < e && k - s < 16) {
+      const c = src[k];
+      const v = isDigit(c) ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+      if (v < 0) break;
+      size = size * 16 + v;
+      k++;
+    }
+    let rest = k;
+    while (rest < e && (src[rest] === SP || src[rest] === HT)) rest++;
+    if (k === s || (rest < e && src[rest] !== 0x3b) || size > Number.MAX_SAFE_INTEGER) {
+      this.failLine('HTTP_INVALID_CHUNK_SIZE', `"${escapeBytes(src, s, Math.min(e, s + 24))}" is not a chunk size`, src, k, lineBase);
+      return;
+    }
+    if (size === 0) {
+      this.state = STATE.TRAILER_LINE;
+      this.pendingName = '';
+    } else {
+      this.state = STATE.CHUNK_DATA;
+      this.remaining = size;
+    }
+  }
+
+  private completeMessage(endOffset: number, no: number, tsMicros: number, endedBy: 'framing' | 'close'): void {
+    const head = this.head!;
+    const upgrade = this.decision === HEAD_DECISION.UPGRADE;
+    this.head = null;
+    this.headComplete = false;
+    this.decision = HEAD_DECISION.NORMAL;
+    this.state = upgrade ? STATE.PAUSED : STATE.MESSAGE_START;
+    this.hooks.onMessageComplete(head, endOffset, no, tsMicros, endedBy);
+  }
+
+  private abortMessage(why: 'gap' | 'error' | 'end'): void {
+    const head = this.head;
+    this.head = null;
+    this.headComplete = false;
+    this.decision = HEAD_DECISION.NORMAL;
+    if (head) this.hooks.onMessageAbort(head, why);
+  }
+
+  /** Error at b[at] of the current chunk: returns `end` (the rest is only error data). */
+  private failChunk(code: HttpErrorCode, detail: string, b: Uint8Array, at: number, end: number, base: number, no: number): number {
+    this.failAt(code, detail, base + at, no);
+    this.captureErrorBytes(b, at, end, base);
+    return end;
+  }
+
+  /** Error at src[at] of the line being processed. */
+  private failLine(code: HttpErrorCode, detail: string, src: Uint8Array, at: number, lineBase: number): void {
+    this.failAt(code, detail, lineBase + at, this.lineNo);
+    this.captureErrorBytes(src, at, this.lineSrcEnd, lineBase);
+  }
+
+  /** Error found after the bytes are gone (a header value at commit): the data is the field text. */
+  private failField(code: HttpErrorCode, detail: string, field: string, streamOffset: number): void {
+    this.failAt(code, detail, streamOffset, this.lineNo);
+    const n = Math.min(ERROR_DATA_BYTES, field.length);
+    for (let k = 0; k < n; k++) this.errorData[k] = field.charCodeAt(k) & 0xff;
+    this.errorDataLen = n;
+    this.errorNextOffset = -1;
+    this.refreshErrorBytes();
+  }
+
+  /** Records the sticky error; its data is filled from stream offset `streamOffset` onwards. */
+  private failAt(code: HttpErrorCode, detail: string, streamOffset: number, no: number): void {
+    if (this.state === STATE.ERRORED) return;
+    this.errorDataLen = 0;
+    this.errorNextOffset = streamOffset;
+    this.error = {
+      code,
+      message: `${HTTP_ERROR[code]}: ${detail}`,
+      dir: this.dir,
+      streamOffset,
+      packet: no,
+      bytesText: '',
+      bytesHex: '',
+    };
+    if (this.head) this.abortMessage('error');
+    this.probing = false;
+    this.state = STATE.ERRORED;
+    this.hooks.onError(this.error);
+  }
+
+  /** Appends src bytes (stream offset of src[x] = srcBase + x) that continue the error data. */
+  private captureErrorBytes(src: Uint8Array, s: number, e: number, srcBase: number): void {
+    if (!this.error || this.errorNextOffset < 0 || this.errorDataLen >= ERROR_DATA_BYTES) return;
+    const from = this.errorNextOffset - srcBase;
+    if (from < s || from >= e) return;
+    const n = Math.min(ERROR_DATA_BYTES - this.errorDataLen, e - from);
+    this.errorData.set(src.subarray(from, from + n), this.errorDataLen);
+    this.errorDataLen += n;
+    this.errorNextOffset += n;
+    this.refreshErrorBytes();
+  }
+
+  private refreshErrorBytes(): void {
+    const err = this.error!;
+    err.bytesText = escapeBytes(this.errorData, 0, this.errorDataLen);
+    err.bytesHex = hexBytes(this.errorData, 0, this.errorDataLen);
+  }
+}
+
+function trimmedLatin1(b: Uint8Array, s: number, e: number): string {
+  while (s < e && (b[s] === SP || b[s] === HT)) s++;
+  while (e > s && (b[e - 1] === SP || b[e - 1] === HT)) e--;
+  return latin1(b, s, e);
+}

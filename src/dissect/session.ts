@@ -1,0 +1,711 @@
+// AppSession: the StreamSink for one flow. It recognises HTTP by the client's first bytes (a method
+// token and a space, whatever the port), runs one HttpParser per direction, pairs responses with
+// requests in order, and after a 101 hands both streams to WebSocket frame parsers at the exact
+// byte the HTTP head ended (llhttp's pause + undici's onUpgrade). A stream that is not HTTP costs a
+// byte count and nothing more.
+//
+// Client bytes that arrive after an Upgrade/CONNECT request and before its answer are held (up to
+// PENDING_LIMIT_BYTES), then replayed into WebSocket frames (101) or back into HTTP (refused).
+import type { Dir, SinkFactory, StreamSink } from '../flow/sink.js';
+import { HEAD_DECISION, HttpParser, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
+import type { WsErrorCode } from './status.js';
+import type {
+  AppEvent,
+  AppFacts,
+  DissectErrorFact,
+  GapFact,
+  HttpExchangeFacts,
+  HttpRequestFacts,
+  HttpResponseFacts,
+  WebSocketFacts,
+} from './types.js';
+import {
+  CLOSE_CODE_NAME,
+  OPCODE,
+  OPCODE_NAME,
+  WebSocketFrameParser,
+  computeAccept,
+  isValidKey,
+  newFrameCounts,
+  type WsFrameStart,
+  type WsParserHooks,
+} from './websocket.js';
+
+export const SESSION_LIMITS = {
+  MAX_EVENTS: 2000,
+  MAX_EXCHANGES: 1000,
+  MAX_ERRORS: 16,
+  MAX_WS_ERRORS: 64,
+  MAX_GAPS: 64,
+  /** Client bytes held while an upgrade is unanswered. */
+  PENDING_LIMIT_BYTES: 64 * 1024,
+  /** The method token must end within this many client bytes for the flow to count as HTTP. */
+  DETECT_BYTES: 40,
+} as const;
+
+/** What a direction's bytes go to. */
+const MODE = {
+  DETECT: 0,
+  HTTP: 1,
+  /** Client only: an Upgrade/CONNECT request awaits its answer; bytes are held. */
+  PENDING_UPGRADE: 2,
+  WEBSOCKET: 3,
+  /** CONNECT tunnel or a non-WebSocket upgrade: bytes are counted only. */
+  OPAQUE: 4,
+  OFF: 5,
+} as const;
+type Mode = (typeof MODE)[keyof typeof MODE];
+
+interface HeldChunk {
+  bytes: Uint8Array | null; // null: a gap of `length` bytes
+  length: number;
+  streamOffset: number;
+  no: number;
+  tsMicros: number;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+const role = (dir: Dir) => (dir === 0 ? 'client' : 'server');
+
+export function newAppFacts(): AppFacts {
+  return {
+    protocol: 'unknown',
+    upgradedTo: null,
+    http: [],
+    httpDropped: 0,
+    websocket: null,
+    errors: [],
+    gaps: [],
+    events: [],
+    eventsDropped: 0,
+    closes: [],
+    bytes: { client: 0, server: 0 },
+  };
+}
+
+export class AppSession implements StreamSink {
+  readonly facts: AppFacts = newAppFacts();
+  private readonly mode: [Mode, Mode] = [MODE.DETECT, MODE.DETECT];
+  private detectBuf: Uint8Array | null = null;
+  private detectLen = 0;
+  private detectTokenLen = 0;
+  private detectOffset = 0;
+  private detectNo = 0;
+  private detectTs = 0;
+  private request: HttpParser | null = null;
+  private response: HttpParser | null = null;
+  private wsClient: WebSocketFrameParser | null = null;
+  private wsServer: WebSocketFrameParser | null = null;
+  /** Exchange slot of the next request / next final response (ordinal, may exceed facts.http). */
+  private requestSlot = 0;
+  private responseSlot = 0;
+  private requestCount = 0;
+  private responseIsInterim = false;
+  private lastResponseHead: HttpHead | null = null;
+  private upgradeSlot = -1;
+  private resumeClient = false;
+  private held: HeldChunk[] = [];
+  private heldBytes = 0;
+  private heldDropped = 0;
+  private readonly nextOffset = [0, 0];
+  private lastNo = 0;
+  private readonly finished = [false, false];
+  private readonly openGaps: (GapFact | null)[] = [null, null];
+  private closeFramesSeen = 0;
+  private tcpClosedBeforeCloseFrame = false;
+  private ended = false;
+
+  constructor(readonly flow: { id: number; clientPort: number; serverPort: number } = { id: 0, clientPort: 0, serverPort: 0 }) {}
+
+  // ---- StreamSink ----
+
+  onData(dir: Dir, bytes: Uint8Array, off: number, end: number, streamOffset: number, no: number, tsMicros: number): void {
+    if (end <= off) return;
+    this.lastNo = no;
+    this.nextOffset[dir] = streamOffset + (end - off);
+    if (dir === 0) this.facts.bytes.client += end - off;
+    else this.facts.bytes.server += end - off;
+    if (dir === 0) this.clientData(bytes, off, end, streamOffset, no, tsMicros);
+    else this.serverData(bytes, off, end, streamOffset, no, tsMicros);
+  }
+
+  onGap(dir: Dir, streamOffset: number, length: number, no: number, tsMicros: number): void {
+    this.lastNo = no;
+    this.nextOffset[dir] = streamOffset + length;
+    const gap: GapFact = { dir, streamOffset, length, packet: no, outcome: 'ignored', resyncOffset: null };
+    if (this.facts.gaps.length < SESSION_LIMITS.MAX_GAPS) this.facts.gaps.push(gap);
+    this.applyGap(dir, gap, streamOffset, length, no, tsMicros);
+  }
+
+  onOverlap(): void {
+    // Conflicting retransmissions are the reassembler's finding; the first bytes delivered stand.
+  }
+
+  onClose(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void {
+    this.lastNo = no;
+    this.facts.closes.push({ dir, how, no, tsMicros });
+    this.finishDirection(dir, no, tsMicros, how === 'fin');
+    if (this.facts.closes.length === 1) this.noteFirstClose(dir, how, tsMicros);
+    if (this.facts.websocket?.upgraded && this.facts.websocket.tcpClose === null && !this.tcpClosedBeforeCloseFrame) {
+      if (this.closeFramesSeen > 0) this.facts.websocket.tcpClose = 'after-close-frame';
+      else this.tcpClosedBeforeCloseFrame = true;
+    }
+  }
+
+  onEnd(tsMicros: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.finishDirection(0, this.lastNo, tsMicros, false);
+    this.finishDirection(1, this.lastNo, tsMicros, false);
+    for (const g of this.openGaps) if (g && g.outcome === 'ignored') g.outcome = 'lost';
+    const ws = this.facts.websocket;
+    if (ws?.upgraded && ws.tcpClose === null && this.tcpClosedBeforeCloseFrame) ws.tcpClose = 'without-close-frame';
+  }
+
+  // ---- client / server dispatch ----
+
+  private clientData(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
+    switch (this.mode[0]) {
+      case MODE.DETECT:
+        this.detectClient(b, off, end, streamOffset, no, ts);
+        return;
+      case MODE.HTTP:
+        this.runRequestParser(b, off, end, streamOffset, no, ts);
+        return;
+      case MODE.PENDING_UPGRADE:
+        this.hold(b, off, end, streamOffset, no, ts);
+        return;
+      case MODE.WEBSOCKET:
+        this.wsClient!.execute(b, off, end, streamOffset, no, ts);
+        return;
+    }
+  }
+
+  private serverData(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
+    switch (this.mode[1]) {
+      case MODE.DETECT:
+        // HTTP servers do not speak first (SMTP, SSH and MySQL do).
+        this.giveUp();
+        return;
+      case MODE.HTTP: {
+        const resp = this.response!;
+        const stop = resp.execute(b, off, end, streamOffset, no, ts);
+        if (resp.paused) this.switchProtocols(b, stop, end, streamOffset + (stop - off), no, ts);
+        if (this.resumeClient) this.releaseHeldAsHttp();
+        return;
+      }
+      case MODE.WEBSOCKET:
+        this.wsServer!.execute(b, off, end, streamOffset, no, ts);
+        return;
+    }
+  }
+
+  /** The flow is HTTP when the client's first bytes are a method token and a space. */
+  private detectClient(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
+    const prevLen = this.detectLen;
+    if (prevLen === 0) {
+      this.detectBuf ??= new Uint8Array(SESSION_LIMITS.DETECT_BYTES);
+      this.detectOffset = streamOffset;
+      this.detectNo = no;
+      this.detectTs = ts;
+    }
+    const buf = this.detectBuf!;
+    for (let i = off; i < end; i++) {
+      const c = b[i];
+      if (this.detectLen >= SESSION_LIMITS.DETECT_BYTES) return this.giveUp();
+      buf[this.detectLen++] = c;
+      if (this.detectTokenLen === 0 && (c === CR || c === LF)) continue;
+      if (c === SP && this.detectTokenLen > 0) {
+        this.startHttp();
+        if (prevLen > 0) this.runRequestParser(buf, 0, prevLen, this.detectOffset, this.detectNo, this.detectTs);
+        this.clientData(b, off, end, streamOffset, no, ts);
+        return;
+      }
+      if (!isTokenByte(c)) return this.giveUp();
+      this.detectTokenLen++;
+    }
+  }
+
+  private giveUp(): void {
+    this.mode[0] = MODE.OFF;
+    this.mode[1] = MODE.OFF;
+    this.facts.protocol = 'unknown';
+    this.detectBuf = null;
+  }
+
+  private startHttp(): void {
+    this.facts.protocol = 'http';
+    this.mode[0] = MODE.HTTP;
+    this.mode[1] = MODE.HTTP;
+    this.request = new HttpParser('request', 0, this.requestHooks);
+    this.response = new HttpParser('response', 1, this.responseHooks);
+    this.detectBuf = null;
+  }
+
+  private runRequestParser(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
+    const req = this.request!;
+    const stop = req.execute(b, off, end, streamOffset, no, ts);
+    if (req.paused && this.mode[0] === MODE.HTTP) {
+      this.mode[0] = MODE.PENDING_UPGRADE;
+      if (stop < end) this.hold(b, stop, end, streamOffset + (stop - off), no, ts);
+    }
+  }
+
+  private hold(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
+    const n = end - off;
+    if (this.heldBytes + n > SESSION_LIMITS.PENDING_LIMIT_BYTES) {
+      this.heldDropped += n;
+      return;
+    }
+    this.held.push({ bytes: b.slice(off, end), length: n, streamOffset, no, tsMicros: ts });
+    this.heldBytes += n;
+  }
+
+  /** The upgrade was refused: the held client bytes are HTTP after all. */
+  private releaseHeldAsHttp(): void {
+    this.resumeClient = false;
+    if (this.mode[0] !== MODE.PENDING_UPGRADE) return;
+    this.mode[0] = MODE.HTTP;
+    this.request!.resume();
+    this.upgradeSlot = -1;
+    const held = this.takeHeld();
+    for (const h of held) {
+      if (this.mode[0] !== MODE.HTTP) {
+        if (h.bytes) this.clientData(h.bytes, 0, h.length, h.streamOffset, h.no, h.tsMicros);
+        continue;
+      }
+      if (h.bytes) this.runRequestParser(h.bytes, 0, h.length, h.streamOffset, h.no, h.tsMicros);
+      else this.onGapReplay(0, h);
+    }
+  }
+
+  private takeHeld(): HeldChunk[] {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    return held;
+  }
+
+  private onGapReplay(dir: Dir, h: HeldChunk): void {
+    const gap = this.facts.gaps.find((g) => g.dir === dir && g.streamOffset === h.streamOffset) ?? null;
+    const fact = gap ?? { dir, streamOffset: h.streamOffset, length: h.length, packet: h.no, outcome: 'ignored' as const, resyncOffset: null };
+    this.applyGap(dir, fact, h.streamOffset, h.length, h.no, h.tsMicros);
+  }
+
+  /** The response parser paused after a 101 or a CONNECT 2xx: b[stop..end) is the next protocol. */
+  private switchProtocols(b: Uint8Array, stop: number, end: number, streamOffset: number, no: number, ts: number): void {
+    const head = this.lastResponseHead!;
+    const ws = this.facts.websocket;
+    const wantsWebSocket = head.status === 101 && (headerTokens(head.upgrade ?? '').includes('websocket') || (ws !== null && ws.status === 101));
+    this.facts.upgradedTo = head.status === 101 ? (head.upgrade ?? '') : 'CONNECT';
+    const held = this.takeHeld();
+    if (wantsWebSocket) {
+      this.facts.protocol = 'websocket';
+      const deflate = ws?.deflate ?? false;
+      if (ws) ws.upgraded = true;
+      this.wsClient = new WebSocketFrameParser(0, this.wsHooks, deflate);
+      this.wsServer = new WebSocketFrameParser(1, this.wsHooks, deflate);
+      if (ws) {
+        ws.frames.client = this.wsClient.counts;
+        ws.frames.server = this.wsServer.counts;
+      }
+      this.mode[0] = MODE.WEBSOCKET;
+      this.mode[1] = MODE.WEBSOCKET;
+      // Held client bytes were sent before this server chunk arrived.
+      for (const h of held) {
+        if (h.bytes) this.wsClient.execute(h.bytes, 0, h.length, h.streamOffset, h.no, h.tsMicros);
+        else this.onGapReplay(0, h);
+      }
+      if (stop < end) this.wsServer.execute(b, stop, end, streamOffset, no, ts);
+    } else {
+      this.facts.protocol = 'tunnel';
+      this.mode[0] = MODE.OPAQUE;
+      this.mode[1] = MODE.OPAQUE;
+    }
+  }
+
+  private applyGap(dir: Dir, gap: GapFact, streamOffset: number, length: number, no: number, ts: number): void {
+    switch (this.mode[dir]) {
+      case MODE.DETECT:
+        // Whatever preceded is lost; detection starts over on the bytes after the gap.
+        if (dir === 0) {
+          this.detectLen = 0;
+          this.detectTokenLen = 0;
+        }
+        gap.outcome = 'lost';
+        return;
+      case MODE.HTTP: {
+        const parser = dir === 0 ? this.request! : this.response!;
+        const result = parser.gap(streamOffset, length, no, ts);
+        if (result === 'body') gap.outcome = 'body';
+        else if (result === 'resync') this.openGaps[dir] = gap;
+        return;
+      }
+      case MODE.PENDING_UPGRADE:
+        this.held.push({ bytes: null, length, streamOffset, no, tsMicros: ts });
+        return;
+      case MODE.WEBSOCKET: {
+        const parser = dir === 0 ? this.wsClient! : this.wsServer!;
+        gap.outcome = parser.gap(length) ? 'body' : 'lost';
+        return;
+      }
+    }
+  }
+
+  private finishDirection(dir: Dir, no: number, ts: number, closed: boolean): void {
+    if (this.finished[dir]) return;
+    this.finished[dir] = true;
+    switch (this.mode[dir]) {
+      case MODE.HTTP:
+        (dir === 0 ? this.request! : this.response!).finish(this.nextOffset[dir], no, ts, closed);
+        break;
+      case MODE.WEBSOCKET:
+        (dir === 0 ? this.wsClient! : this.wsServer!).finish(no);
+        break;
+    }
+    const g = this.openGaps[dir];
+    if (g && g.outcome === 'ignored') g.outcome = 'lost';
+  }
+
+  /** Names the exchange in progress when TCP first closed, and what of it had been seen. */
+  private noteFirstClose(dir: Dir, how: 'fin' | 'rst', ts: number): void {
+    const ex = this.facts.http[this.facts.http.length - 1];
+    if (!ex) return;
+    ex.closedBy = role(dir);
+    ex.closeHow = how;
+    if (ex.response) {
+      ex.closeAfter = ex.response.complete ? 'response' : 'response-partial';
+      if (ex.response.complete && ex.timing.responseEndAt !== null) ex.closeAfterMs = round3((ts - ex.timing.responseEndAt) / 1000);
+    } else if (ex.request) {
+      ex.closeAfter = ex.request.complete ? 'request' : 'request-partial';
+      if (ex.request.complete && ex.timing.requestEndAt !== null) ex.closeAfterMs = round3((ts - ex.timing.requestEndAt) / 1000);
+    }
+  }
+
+  // ---- facts helpers ----
+
+  private event(no: number, dir: Dir, text: string): void {
+    if (this.facts.events.length < SESSION_LIMITS.MAX_EVENTS) this.facts.events.push({ no, dir, text } satisfies AppEvent);
+    else this.facts.eventsDropped++;
+  }
+
+  private exchangeAt(slot: number, createForResponse: boolean): HttpExchangeFacts | null {
+    if (slot < this.facts.http.length) return this.facts.http[slot];
+    if (!createForResponse) return null;
+    if (this.facts.http.length >= SESSION_LIMITS.MAX_EXCHANGES) {
+      this.facts.httpDropped++;
+      return null;
+    }
+    const ex = newExchange();
+    this.facts.http.push(ex);
+    return ex;
+  }
+
+  private resolveGap(dir: Dir, streamOffset: number): void {
+    const g = this.openGaps[dir];
+    if (!g) return;
+    g.outcome = 'resynced';
+    g.resyncOffset = streamOffset;
+    this.openGaps[dir] = null;
+  }
+
+  private recordError(err: DissectErrorFact): void {
+    if (this.facts.errors.length < SESSION_LIMITS.MAX_ERRORS) this.facts.errors.push(err);
+    this.event(err.packet, err.dir, `HTTP error ${err.code}`);
+  }
+
+  private wsError(code: WsErrorCode, message: string, dir: Dir, streamOffset: number, packet: number): void {
+    const ws = this.facts.websocket;
+    if (!ws) return;
+    if (ws.errors.length < SESSION_LIMITS.MAX_WS_ERRORS) ws.errors.push({ code, message, dir, streamOffset, packet });
+    else ws.errorsDropped++;
+  }
+
+  // ---- HTTP hooks ----
+
+  private readonly requestHooks: HttpParserHooks = {
+    onStartLine: (head) => {
+      const slot = this.requestCount++;
+      this.requestSlot = slot;
+      let ex: HttpExchangeFacts | null = null;
+      if (this.facts.http.length < SESSION_LIMITS.MAX_EXCHANGES) {
+        ex = newExchange();
+        this.facts.http.push(ex);
+        this.requestSlot = this.facts.http.length - 1;
+      } else {
+        this.facts.httpDropped++;
+        this.requestSlot = -1;
+      }
+      if (ex) {
+        ex.request = requestFacts(head);
+        ex.timing.requestAt = head.tsMicros;
+      }
+      this.event(head.no, 0, `HTTP ${head.method} ${clip(head.target, 80)} HTTP/${head.version}${head.afterGap ? ' (after gap)' : ''}`);
+      if (head.afterGap) this.resolveGap(0, head.streamOffset);
+    },
+    onHeadersComplete: (head): HeadDecision => {
+      const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+      if (ex?.request) {
+        ex.request.headers = head.headers;
+        ex.request.headerCount = head.headerCount;
+        ex.request.keepAlive = head.keepAlive;
+      }
+      if (headerTokens(head.upgrade ?? '').includes('websocket')) this.beginWebSocketHandshake(head);
+      // llhttp pauses on any Upgrade request and on CONNECT: what follows may be another protocol.
+      if (head.upgrade !== null || head.method === 'CONNECT') {
+        this.upgradeSlot = this.requestSlot;
+        return HEAD_DECISION.UPGRADE;
+      }
+      return HEAD_DECISION.NORMAL;
+    },
+    onBody: (n) => {
+      const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+      if (ex?.request) ex.request.bodyBytes += n;
+    },
+    onMessageComplete: (_head, _end, no, ts) => {
+      const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+      if (!ex?.request) return;
+      ex.request.complete = true;
+      ex.request.endPacket = no;
+      ex.timing.requestEndAt = ts;
+      ex.timing.requestEndPacket = no;
+    },
+    onMessageAbort: () => {},
+    onError: (err) => this.recordError(err),
+    onResync: (streamOffset) => this.resolveGap(0, streamOffset),
+  };
+
+  private readonly responseHooks: HttpParserHooks = {
+    onStartLine: (head) => {
+      this.lastResponseHead = head;
+      this.responseIsInterim = head.status >= 100 && head.status < 200 && head.status !== 101;
+      const ex = this.exchangeAt(this.responseSlot, true);
+      if (head.afterGap) this.resolveGap(1, head.streamOffset);
+      this.event(head.no, 1, `${head.status} ${clip(head.reason, 60)}${head.afterGap ? ' (after gap)' : ''}`.trimEnd());
+      if (!ex) return;
+      if (this.responseIsInterim) {
+        ex.interim.push({ status: head.status, reason: head.reason, packet: head.no, at: head.tsMicros });
+        return;
+      }
+      ex.response = responseFacts(head);
+      ex.timing.responseAt = head.tsMicros;
+      if (ex.timing.requestEndAt !== null) ex.timing.thinkMs = round3((head.tsMicros - ex.timing.requestEndAt) / 1000);
+    },
+    onHeadersComplete: (head): HeadDecision => {
+      const ex = this.exchangeAt(this.responseSlot, false);
+      if (ex?.response && !this.responseIsInterim) {
+        ex.response.headers = head.headers;
+        ex.response.headerCount = head.headerCount;
+        ex.response.keepAlive = head.keepAlive;
+      }
+      if (this.responseIsInterim) return HEAD_DECISION.SKIP_BODY;
+      const method = ex?.request?.method ?? '';
+      const isUpgradeAnswer = this.upgradeSlot >= 0 && this.upgradeSlot === this.responseSlot;
+      if (isUpgradeAnswer && this.facts.websocket && ex?.request) this.endWebSocketHandshake(head);
+      if (head.status === 101 || (method === 'CONNECT' && head.status >= 200 && head.status < 300)) return HEAD_DECISION.UPGRADE;
+      if (method === 'HEAD') return HEAD_DECISION.SKIP_BODY;
+      return HEAD_DECISION.NORMAL;
+    },
+    onBody: (n) => {
+      const ex = this.exchangeAt(this.responseSlot, false);
+      if (ex?.response) ex.response.bodyBytes += n;
+    },
+    onMessageComplete: (head, _end, no, ts) => {
+      if (this.responseIsInterim) return;
+      const slot = this.responseSlot++;
+      const ex = this.exchangeAt(slot, false);
+      if (ex?.response) {
+        ex.response.complete = true;
+        ex.response.endPacket = no;
+        ex.response.framing = head.framing;
+        ex.timing.responseEndAt = ts;
+        ex.timing.responseEndPacket = no;
+      }
+      const answersUpgrade = slot === this.upgradeSlot;
+      if (answersUpgrade && !(head.status === 101 || (ex?.request?.method === 'CONNECT' && head.status >= 200 && head.status < 300))) {
+        this.resumeClient = true;
+      }
+    },
+    onMessageAbort: (head) => {
+      if (this.responseIsInterim) return;
+      const ex = this.exchangeAt(this.responseSlot, false);
+      if (ex?.response) ex.response.framing = head.framing;
+      this.responseSlot++;
+    },
+    onError: (err) => {
+      this.recordError(err);
+      const ws = this.facts.websocket;
+      if (err.code === 'HTTP_NON_HTTP_RESPONSE' && ws && ws.status === null && this.upgradeSlot >= 0 && this.upgradeSlot === this.responseSlot) {
+        ws.nonHttpResponse = err;
+      }
+    },
+    onResync: (streamOffset) => this.resolveGap(1, streamOffset),
+  };
+
+  // ---- WebSocket handshake and frames ----
+
+  private beginWebSocketHandshake(head: HttpHead): void {
+    const h = head.headers;
+    const ws: WebSocketFacts = {
+      requestPacket: head.no,
+      requestVersion: h['sec-websocket-version'] ?? null,
+      key: h['sec-websocket-key'] ?? null,
+      offeredProtocols: h['sec-websocket-protocol'] ?? null,
+      offeredExtensions: h['sec-websocket-extensions'] ?? null,
+      status: null,
+      responsePacket: null,
+      accept: null,
+      acceptValid: null,
+      subprotocol: null,
+      extensions: null,
+      deflate: false,
+      upgraded: false,
+      nonHttpResponse: null,
+      frames: { client: newFrameCounts(), server: newFrameCounts() },
+      close: { initiator: null, code: null, reason: null, answered: false, packet: null, answerCode: null, answerPacket: null },
+      tcpClose: null,
+      errors: [],
+      errorsDropped: 0,
+    };
+    this.facts.websocket = ws;
+    const at = head.streamOffset;
+    if (head.method !== 'GET') this.wsError('WS_HANDSHAKE_NOT_GET', `method ${head.method}`, 0, at, head.no);
+    if (!head.connectionUpgrade) this.wsError('WS_HANDSHAKE_NO_CONNECTION_UPGRADE', `Connection: ${h.connection ?? '(absent)'}`, 0, at, head.no);
+    if (ws.key === null || !isValidKey(ws.key)) this.wsError('WS_HANDSHAKE_BAD_KEY', `Sec-WebSocket-Key: ${ws.key ?? '(absent)'}`, 0, at, head.no);
+    if (ws.requestVersion !== '13') this.wsError('WS_HANDSHAKE_BAD_VERSION', `Sec-WebSocket-Version: ${ws.requestVersion ?? '(absent)'}`, 0, at, head.no);
+  }
+
+  private endWebSocketHandshake(head: HttpHead): void {
+    const ws = this.facts.websocket!;
+    const h = head.headers;
+    ws.status = head.status;
+    ws.responsePacket = head.no;
+    if (head.status !== 101) return;
+    const at = head.streamOffset;
+    ws.accept = h['sec-websocket-accept'] ?? null;
+    ws.subprotocol = h['sec-websocket-protocol'] ?? null;
+    ws.extensions = h['sec-websocket-extensions'] ?? null;
+    if (!headerTokens(head.upgrade ?? '').includes('websocket') || !head.connectionUpgrade) {
+      this.wsError('WS_HANDSHAKE_BAD_UPGRADE_RESPONSE', `Upgrade: ${head.upgrade ?? '(absent)'}, Connection: ${h.connection ?? '(absent)'}`, 1, at, head.no);
+    }
+    if (ws.accept === null) {
+      ws.acceptValid = ws.key === null ? null : false;
+      this.wsError('WS_HANDSHAKE_MISSING_ACCEPT', 'no Sec-WebSocket-Accept', 1, at, head.no);
+    } else if (ws.key !== null) {
+      const expected = computeAccept(ws.key);
+      ws.acceptValid = ws.accept === expected;
+      if (!ws.acceptValid) this.wsError('WS_HANDSHAKE_BAD_ACCEPT', `got ${ws.accept}, expected ${expected}`, 1, at, head.no);
+    }
+    if (ws.subprotocol !== null && !headerTokens(ws.offeredProtocols ?? '').includes(ws.subprotocol.trim().toLowerCase())) {
+      this.wsError('WS_HANDSHAKE_UNOFFERED_PROTOCOL', `server chose "${ws.subprotocol}", offered "${ws.offeredProtocols ?? ''}"`, 1, at, head.no);
+    }
+    const offered = new Set(extensionNames(ws.offeredExtensions));
+    for (const name of extensionNames(ws.extensions)) {
+      if (!offered.has(name)) this.wsError('WS_HANDSHAKE_UNOFFERED_EXTENSION', `server chose "${name}"`, 1, at, head.no);
+      if (name === 'permessage-deflate') ws.deflate = true;
+    }
+  }
+
+  private readonly wsHooks: WsParserHooks = {
+    onFrame: (dir, f: WsFrameStart) => {
+      if (f.opcode === OPCODE.CLOSE) return; // described when its payload (code, reason) is complete
+      const name = OPCODE_NAME[f.opcode] ?? `opcode 0x${f.opcode.toString(16)}`;
+      let text = `WS ${name} ${f.length} B`;
+      if (f.opcode === OPCODE.CONTINUATION) text += f.fin ? ' (last fragment)' : ' (fragment)';
+      else if (!f.fin && (f.opcode === OPCODE.TEXT || f.opcode === OPCODE.BINARY)) text += ' (first fragment)';
+      if (f.compressed) text += ' compressed';
+      this.event(f.no, dir, text);
+    },
+    onClose: (dir, f, code, reason) => {
+      const ws = this.facts.websocket;
+      const described = code === null ? 'WS close (no code)' : `WS close ${code} (${CLOSE_CODE_NAME[code] ?? 'unassigned'})${reason ? ` "${clip(reason, 60)}"` : ''}`;
+      this.event(f.no, dir, described);
+      this.closeFramesSeen++;
+      if (!ws) return;
+      const c = ws.close;
+      if (c.initiator === null) {
+        c.initiator = role(dir);
+        c.code = code;
+        c.reason = reason;
+        c.packet = f.no;
+      } else if (c.initiator !== role(dir) && !c.answered) {
+        c.answered = true;
+        c.answerCode = code;
+        c.answerPacket = f.no;
+      }
+      if (this.tcpClosedBeforeCloseFrame && ws.tcpClose === null) ws.tcpClose = 'before-close-frame';
+    },
+    onError: (code, message, dir, streamOffset, no) => this.wsError(code, message, dir, streamOffset, no),
+  };
+}
+
+export class AppSinkFactory implements SinkFactory {
+  create(flow: { id: number; clientPort: number; serverPort: number }): AppSession {
+    return new AppSession(flow);
+  }
+}
+
+function newExchange(): HttpExchangeFacts {
+  return {
+    request: null,
+    response: null,
+    interim: [],
+    timing: { requestAt: null, requestEndAt: null, requestEndPacket: null, responseAt: null, responseEndAt: null, responseEndPacket: null, thinkMs: null },
+    closeAfter: null,
+    closedBy: null,
+    closeHow: null,
+    closeAfterMs: null,
+  };
+}
+
+function requestFacts(head: HttpHead): HttpRequestFacts {
+  return {
+    method: head.method,
+    target: clip(head.target, 2048),
+    version: head.version,
+    headers: head.headers,
+    headerCount: 0,
+    packet: head.no,
+    streamOffset: head.streamOffset,
+    endPacket: null,
+    bodyBytes: 0,
+    complete: false,
+    keepAlive: false,
+    afterGap: head.afterGap,
+  };
+}
+
+function responseFacts(head: HttpHead): HttpResponseFacts {
+  return {
+    status: head.status,
+    reason: head.reason,
+    version: head.version,
+    headers: head.headers,
+    headerCount: 0,
+    packet: head.no,
+    streamOffset: head.streamOffset,
+    endPacket: null,
+    bodyBytes: 0,
+    framing: 'none',
+    complete: false,
+    keepAlive: false,
+    afterGap: head.afterGap,
+  };
+}
+
+function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/** "permessage-deflate; client_max_window_bits, x-foo" -> ["permessage-deflate", "x-foo"] */
+function extensionNames(value: string | null): string[] {
+  if (!value) return [];
+  return value
+    .split(',')
+    .map((e) => e.split(';')[0].trim().toLowerCase())
+    .filter((e) => e.length > 0);
+}

@@ -1,0 +1,212 @@
+// AppFacts: what the dissectors learned about one flow's application bytes. Plain data, JSON-ready;
+// rules/ and report/ read it. Packet numbers (`packet`, `no`) are 1-based; times are µs.
+import type { Dir } from '../flow/sink.js';
+import type { DissectErrorCode, HttpErrorCode, WsErrorCode } from './status.js';
+
+/** Header names kept (lower case). Everything else is counted, not kept. */
+export const SELECTED_HEADERS = [
+  'host',
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+  'sec-websocket-accept',
+  'content-length',
+  'transfer-encoding',
+  'user-agent',
+  'x-forwarded-for',
+  'via',
+  'server',
+  'location',
+  'content-type',
+  'keep-alive',
+] as const;
+export type SelectedHeaderName = (typeof SELECTED_HEADERS)[number];
+/** Repeated headers are joined with ", " (RFC 9110 5.3); obs-folded lines with one space. */
+export type SelectedHeaders = Partial<Record<SelectedHeaderName, string>>;
+
+export type AppProtocol = 'http' | 'websocket' | 'tunnel' | 'unknown';
+
+/** How a response body is delimited (RFC 9112 6.3). */
+export type BodyFraming = 'none' | 'length' | 'chunked' | 'close';
+
+export interface HttpRequestFacts {
+  method: string;
+  target: string;
+  version: string;
+  headers: SelectedHeaders;
+  headerCount: number;
+  packet: number;
+  streamOffset: number;
+  endPacket: number | null;
+  bodyBytes: number;
+  /** Last byte seen; false when a gap, an error or the end of the stream cut it. */
+  complete: boolean;
+  /** What this message asks for: HTTP/1.1 unless "Connection: close", HTTP/1.0 only with "keep-alive". */
+  keepAlive: boolean;
+  /** First message after a gap in this direction: its pairing may be off. */
+  afterGap: boolean;
+}
+
+export interface HttpResponseFacts {
+  status: number;
+  reason: string;
+  version: string;
+  headers: SelectedHeaders;
+  headerCount: number;
+  packet: number;
+  streamOffset: number;
+  endPacket: number | null;
+  bodyBytes: number;
+  framing: BodyFraming;
+  complete: boolean;
+  keepAlive: boolean;
+  afterGap: boolean;
+}
+
+/** A 1xx other than 101 (100 Continue, 103 Early Hints) before the final response. */
+export interface HttpInterimFacts {
+  status: number;
+  reason: string;
+  packet: number;
+  at: number;
+}
+
+export type CloseAfter = 'request' | 'request-partial' | 'response' | 'response-partial';
+
+export interface HttpExchangeFacts {
+  request: HttpRequestFacts | null;
+  response: HttpResponseFacts | null;
+  interim: HttpInterimFacts[];
+  timing: {
+    requestAt: number | null;
+    requestEndAt: number | null;
+    requestEndPacket: number | null;
+    responseAt: number | null;
+    responseEndAt: number | null;
+    responseEndPacket: number | null;
+    /** First response byte minus last request byte, in ms. */
+    thinkMs: number | null;
+  };
+  /** Set on the exchange in progress when TCP first closed (FIN or RST from either side). */
+  closeAfter: CloseAfter | null;
+  closedBy: 'client' | 'server' | null;
+  closeHow: 'fin' | 'rst' | null;
+  /** From the last byte of the message named by closeAfter to the close, in ms. */
+  closeAfterMs: number | null;
+}
+
+export interface WsFrameCounts {
+  text: number;
+  binary: number;
+  ping: number;
+  pong: number;
+  close: number;
+  continuation: number;
+  /** Reserved opcodes. */
+  invalid: number;
+  /** Frames with RSV1 under permessage-deflate. */
+  compressed: number;
+  payloadBytes: number;
+}
+
+export interface WsErrorFact {
+  code: WsErrorCode;
+  message: string;
+  dir: Dir;
+  streamOffset: number;
+  packet: number;
+}
+
+export interface WsCloseFacts {
+  initiator: 'client' | 'server' | null;
+  code: number | null;
+  reason: string | null;
+  answered: boolean;
+  packet: number | null;
+  answerCode: number | null;
+  answerPacket: number | null;
+}
+
+export type WsTcpClose = 'after-close-frame' | 'without-close-frame' | 'before-close-frame';
+
+export interface WebSocketFacts {
+  requestPacket: number;
+  requestVersion: string | null;
+  key: string | null;
+  offeredProtocols: string | null;
+  offeredExtensions: string | null;
+  /** Response status; null while unanswered or when the answer was not HTTP. */
+  status: number | null;
+  responsePacket: number | null;
+  accept: string | null;
+  acceptValid: boolean | null;
+  subprotocol: string | null;
+  extensions: string | null;
+  /** permessage-deflate negotiated: RSV1 frames are compressed and not UTF-8 checked. */
+  deflate: boolean;
+  /** Both directions switched to frames after a 101. */
+  upgraded: boolean;
+  /** The upgrade request was answered by bytes that are not HTTP. */
+  nonHttpResponse: DissectErrorFact | null;
+  frames: { client: WsFrameCounts; server: WsFrameCounts };
+  close: WsCloseFacts;
+  tcpClose: WsTcpClose | null;
+  errors: WsErrorFact[];
+  errorsDropped: number;
+}
+
+/** A sticky HTTP parse error: the direction stops; bytes are up to 32 from `streamOffset`. */
+export interface DissectErrorFact {
+  code: HttpErrorCode;
+  message: string;
+  dir: Dir;
+  streamOffset: number;
+  packet: number;
+  bytesText: string;
+  bytesHex: string;
+}
+
+export interface GapFact {
+  dir: Dir;
+  streamOffset: number;
+  length: number;
+  packet: number;
+  /** 'body': the gap fell inside a body of known length and parsing stayed in step. */
+  outcome: 'body' | 'resynced' | 'lost' | 'ignored';
+  /** Stream offset of the message parsing restarted at ('resynced'). */
+  resyncOffset: number | null;
+}
+
+export interface AppEvent {
+  no: number;
+  dir: Dir;
+  text: string;
+}
+
+export interface CloseFact {
+  dir: Dir;
+  how: 'fin' | 'rst';
+  no: number;
+  tsMicros: number;
+}
+
+export interface AppFacts {
+  protocol: AppProtocol;
+  /** Protocol named in the Upgrade header of an accepted 101 or 'CONNECT'. */
+  upgradedTo: string | null;
+  http: HttpExchangeFacts[];
+  /** Exchanges beyond the limit are counted, not kept. */
+  httpDropped: number;
+  websocket: WebSocketFacts | null;
+  errors: DissectErrorFact[];
+  gaps: GapFact[];
+  events: AppEvent[];
+  eventsDropped: number;
+  closes: CloseFact[];
+  bytes: { client: number; server: number };
+}
+
+export type { DissectErrorCode };
