@@ -1,0 +1,68 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { analyzeFile } from '../../src/pipeline.js';
+
+// Our conn_state and history against Zeek's own conn.log for every Zeek trace in the shared corpus.
+// Zeek drops segments with bad TCP checksums unless run with -C; we verify checksums exactly where
+// the baseline's Zeek command did.
+
+const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
+const ORACLE = join(CORPUS, 'oracle.json');
+
+interface ZeekRow {
+  orig_h: string;
+  orig_p: number;
+  resp_h: string;
+  resp_p: number;
+  conn_state: string | null;
+  history: string | null;
+}
+interface OracleEntry {
+  file: string;
+  zeekConn: ZeekRow[] | null;
+  zeekTest?: { command: string };
+}
+
+const endpoint = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+
+describe.skipIf(!existsSync(ORACLE))('agreement with Zeek conn.log', () => {
+  it('agrees on conn_state for >= 98% and history for >= 90% of Zeek connections', async () => {
+    const oracle = JSON.parse(readFileSync(ORACLE, 'utf8')) as OracleEntry[];
+    let states = 0;
+    let statesOk = 0;
+    let histories = 0;
+    let historiesOk = 0;
+    const mismatches: string[] = [];
+    for (const entry of oracle) {
+      if (!entry.zeekConn) continue;
+      const verifyChecksums = !/(^|\s)-C(\s|$)/.test(entry.zeekTest?.command ?? '');
+      const result = await analyzeFile(join(CORPUS, entry.file), { verifyChecksums });
+      const used = new Set<number>();
+      for (const z of entry.zeekConn) {
+        const client = endpoint(z.orig_h, z.orig_p);
+        const server = endpoint(z.resp_h, z.resp_p);
+        const flow = result.flows.find((f) => !used.has(f.id) && f.client === client && f.server === server);
+        if (flow) used.add(flow.id);
+        const ours = flow ? `${flow.state} ${flow.history}` : 'no such flow';
+        if (z.conn_state) {
+          states++;
+          if (flow?.state === z.conn_state) statesOk++;
+          else mismatches.push(`${entry.file} ${client} -> ${server}: Zeek ${z.conn_state} ${z.history}, ours ${ours}`);
+        }
+        if (z.history) {
+          histories++;
+          if (flow?.history === z.history) historiesOk++;
+          else if (!z.conn_state || flow?.state === z.conn_state) mismatches.push(`${entry.file} ${client} -> ${server}: Zeek history ${z.history}, ours ${ours}`);
+        }
+      }
+    }
+    const statePct = (100 * statesOk) / states;
+    const historyPct = (100 * historiesOk) / histories;
+    console.log(`Zeek agreement: conn_state ${statesOk}/${states} = ${statePct.toFixed(1)}%, history ${historiesOk}/${histories} = ${historyPct.toFixed(1)}%`);
+    console.log(`Differences:\n  ${mismatches.join('\n  ')}`);
+    expect(states).toBeGreaterThan(100);
+    expect(statePct).toBeGreaterThanOrEqual(98);
+    expect(historyPct).toBeGreaterThanOrEqual(90);
+  });
+});

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeConversation, analyzeFrames, conv, verdictCodes } from '../helpers/conversation.js';
+import { arpFrame, icmpUnreachableFrame } from '../helpers/packets.js';
+
+describe('handshake verdicts', () => {
+  it('reports refused when the SYN is answered by RST+ACK', () => {
+    const c = conv().client('S', 0).server('RA', 0.0001);
+    const r = analyzeConversation(c);
+    expect(r.flows).toHaveLength(1);
+    const f = r.flows[0];
+    expect(f.state).toBe('REJ');
+    expect(f.history).toBe('Sr');
+    const v = f.verdicts.find((x) => x.code === 'refused')!;
+    expect(v.severity).toBe('error');
+    expect(v.summary).toBe('RST: no listener on 10.0.0.2:80 (SYN #1 answered by RST #2 in 0.1 ms)');
+    expect(v.packets).toEqual([1, 2]);
+    expect(v.hint).toMatch(/bound to 127\.0\.0\.1/);
+  });
+
+  it('reports syn-timeout with three SYNs and the intervals between them', () => {
+    const c = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).client('S', 3, '', { seq: 0xffff_fff0 });
+    const r = analyzeConversation(c);
+    expect(r.flows).toHaveLength(1);
+    const f = r.flows[0];
+    expect(f.state).toBe('S0');
+    expect(verdictCodes(r)).toEqual(['syn-timeout']);
+    const v = f.verdicts[0];
+    expect(v.facts).toMatchObject({ syns: 3, retries: 2, intervalsMs: [1000, 2000], listenerOverloaded: false });
+    expect(v.summary).toContain('host down');
+    expect(v.summary).toContain('1 s doubling: Linux');
+    expect(v.packets).toEqual([1, 2, 3]);
+  });
+
+  it('does not assume one retry schedule: Windows-like 3 s retries are described as such', () => {
+    const c = conv().client('S', 0).client('S', 3, '', { seq: 0xffff_fff0 }).client('S', 9, '', { seq: 0xffff_fff0 });
+    const v = analyzeConversation(c).flows[0].verdicts[0];
+    expect(v.code).toBe('syn-timeout');
+    expect(v.facts.intervalsMs).toEqual([3000, 6000]);
+    expect(v.summary).toContain('3 s doubling: Windows');
+  });
+
+  it('says the listener is overloaded when other SYNs to the same server:port were answered meanwhile', () => {
+    const dropped = conv({ client: '10.0.0.1:40001' }).client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
+    const answered = conv({ client: '10.0.0.3:40002' }).handshake(0.5);
+    const r = analyzeConversation(dropped, answered);
+    const f = r.flows.find((x) => x.client === '10.0.0.1:40001')!;
+    const v = f.verdicts.find((x) => x.code === 'syn-timeout')!;
+    expect(v.summary).toContain('listener overloaded');
+    expect(v.facts.listenerOverloaded).toBe(true);
+  });
+
+  it('reports syn-retry-then-connected when a retried SYN is finally answered', () => {
+    const c = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
+    c.server('SA', 1.001).client('A', 1.002);
+    const r = analyzeConversation(c);
+    expect(r.flows).toHaveLength(1);
+    expect(verdictCodes(r)).toContain('syn-retry-then-connected');
+    expect(r.flows[0].verdicts.find((v) => v.code === 'syn-retry-then-connected')!.facts.connectDelayMs).toBe(1001);
+  });
+
+  it('reports synack-retry and half-open when the final ACK never comes', () => {
+    const c = conv().client('S', 0).server('SA', 0.001).server('SA', 1.001, '', { seq: 0xffff_ff00 }).server('SA', 3.001, '', { seq: 0xffff_ff00 });
+    const r = analyzeConversation(c);
+    expect(r.flows).toHaveLength(1);
+    expect(verdictCodes(r)).toEqual(['half-open', 'synack-retry']);
+    expect(r.flows[0].verdicts.find((v) => v.code === 'synack-retry')!.facts.synAcks).toBe(3);
+  });
+
+  it('ties an ICMP port unreachable to the flow it quotes', () => {
+    const c = conv().client('S', 0);
+    const icmp = icmpUnreachableFrame({ src: '10.0.0.2', dst: '10.0.0.1', code: 3, quoted: { src: '10.0.0.1', dst: '10.0.0.2', sport: 51000, dport: 80, flags: 'S', seq: 0xffff_fff0 } });
+    const r = analyzeFrames([...c.packets, { frame: icmp, t: 0.0002 }]);
+    expect(r.flows).toHaveLength(1);
+    const v = r.flows[0].verdicts.find((x) => x.code === 'icmp-unreachable')!;
+    expect(v.summary).toBe('ICMP port unreachable from 10.0.0.2 (#2) about this connection');
+    expect(v.packets).toEqual([2]);
+  });
+
+  it('reports arp-unanswered for the capture and for the flow to that address', () => {
+    const arps = [0, 1, 2].map((t) => ({ frame: arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.2' }), t }));
+    const c = conv().client('S', 0.5);
+    const r = analyzeFrames([...arps, ...c.packets].sort((a, b) => a.t - b.t));
+    expect(r.verdicts.map((v) => v.code)).toEqual(['arp-unanswered']);
+    expect(r.verdicts[0].facts).toMatchObject({ ip: '10.0.0.2', requests: 3 });
+    expect(r.flows[0].verdicts.map((v) => v.code)).toContain('arp-unanswered');
+  });
+});
+
+describe('flow orientation', () => {
+  it('keeps one flow with the SYN sender as client when SYN and SYN-ACK are captured in reverse order', () => {
+    const c = conv().client('S', 0).server('SA', 0.001).client('A', 0.002);
+    // Swap the first two packets' order in the capture, keeping their times.
+    const [syn, synAck, ack] = c.packets;
+    const r = analyzeFrames([synAck, syn, ack]);
+    expect(r.flows).toHaveLength(1);
+    expect(r.flows[0].client).toBe('10.0.0.1:51000');
+    expect(r.flows[0].server).toBe('10.0.0.2:80');
+    expect(r.flows[0].history.startsWith('^')).toBe(true);
+  });
+
+  it('guesses the server from a likely server port when the SYN is missing, and says midstream', () => {
+    const c = conv();
+    c.server('PA', 0, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n').client('A', 0.01);
+    const r = analyzeConversation(c);
+    expect(r.flows[0].server).toBe('10.0.0.2:80');
+    expect(r.flows[0].history).toBe('^dA');
+    expect(verdictCodes(r)).toEqual(['midstream']);
+    expect(r.flows[0].verdicts[0].severity).toBe('info');
+  });
+
+  it('counts data across the 2^32 sequence wrap without calling it a retransmission', () => {
+    const c = conv({ clientIsn: 0xffff_fff0 }).handshake(0);
+    for (let i = 0; i < 4; i++) c.client('PA', 0.01 + i * 0.01, 'x'.repeat(10)).server('A', 0.011 + i * 0.01);
+    c.client('FA', 1).server('FA', 1.001).client('A', 1.002);
+    const r = analyzeConversation(c);
+    expect(r.flows).toHaveLength(1);
+    expect(r.flows[0].history).toBe('ShADaFf');
+    expect(r.flows[0].state).toBe('SF');
+    expect(r.flows[0].clientSide.bytes).toBe(40);
+    expect(verdictCodes(r)).toEqual(['clean-close']);
+  });
+});
+
+describe('teardown verdicts', () => {
+  it('reports port-reuse when a new SYN reuses the 4-tuple 2 s after the previous connection closed', () => {
+    const first = conv().handshake(0).client('FA', 0.5).server('FA', 0.501).client('A', 0.502);
+    const second = conv({ clientIsn: 0x1000 }).handshake(2.5);
+    const r = analyzeConversation(first, second);
+    expect(r.flows).toHaveLength(2);
+    expect(r.flows[0].verdicts.map((v) => v.code)).toEqual(['clean-close']);
+    const v = r.flows[1].verdicts.find((x) => x.code === 'port-reuse')!;
+    expect(v.facts).toMatchObject({ previousFlow: 1, previousState: 'SF' });
+    expect(v.summary).toContain('within TIME_WAIT');
+  });
+
+  it('reports rst-by-server as an error when the request got no answer', () => {
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n').server('A', 0.011).server('RA', 0.5);
+    const r = analyzeConversation(c);
+    const v = r.flows[0].verdicts.find((x) => x.code === 'rst-by-server')!;
+    expect(v.severity).toBe('error');
+    expect(v.summary).toContain('the request got no answer');
+    expect(r.flows[0].state).toBe('RSTR');
+  });
+
+  it('reports half-closed when only one side sent a FIN', () => {
+    const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501);
+    const r = analyzeConversation(c);
+    expect(verdictCodes(r)).toEqual(['half-closed']);
+    expect(r.flows[0].verdicts[0].facts.closer).toBe('client');
+  });
+});
