@@ -47,9 +47,11 @@ addr, port, burst, late, late_delay, timeout = sys.argv[1], int(sys.argv[2]), in
 start = time.monotonic()
 clients = []  # [socket, started_at, result]
 def open_clients(n):
-    for _ in range(n):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Sockets first, then the connects back to back, so the SYNs leave as close together as possible.
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    for s in sockets:
         s.setblocking(False)
+    for s in sockets:
         s.connect_ex((addr, port))
         clients.append([s, time.monotonic(), None])
 def poll(until):
