@@ -2,7 +2,7 @@
 // type(4) totalLength(4) body totalLength(4). Each Section Header Block sets the byte order and
 // starts a fresh list of interfaces; packet blocks point into that list.
 
-import { hex32, i64, u16, u32 } from './bytes.js';
+import { hex32, i64, u16, u32, u32be, u32le } from './bytes.js';
 import { CAPTURE_DIAG, OPEN_ERROR } from './codes.js';
 import type { ParseContext, RecordWalker } from './context.js';
 import { CaptureOpenError } from './record.js';
@@ -68,13 +68,53 @@ export class PcapngWalker implements RecordWalker {
     let pos = off;
     const ctx = this.ctx;
     while (end - pos >= PCAPNG.MIN_BLOCK_LEN) {
+      // Fast path for the block that is nearly every block: a well-formed EPB on a known
+      // interface with microsecond or nanosecond stamps, read with inline loads.
+      const le = this.littleEndian;
+      if ((le ? u32le(b, pos) : u32be(b, pos)) === BLOCK.EPB) {
+        const len = le ? u32le(b, pos + 4) : u32be(b, pos + 4);
+        if (len >= EPB.MIN_LEN && len <= PCAPNG.MAX_BLOCK_LEN && (len & 3) === 0) {
+          if (end - pos < len) break;
+          const ifId = le ? u32le(b, pos + EPB.INTERFACE) : u32be(b, pos + EPB.INTERFACE);
+          const caplen = le ? u32le(b, pos + EPB.CAPLEN) : u32be(b, pos + EPB.CAPLEN);
+          const origLen = le ? u32le(b, pos + EPB.ORIGLEN) : u32be(b, pos + EPB.ORIGLEN);
+          const trailing = le ? u32le(b, pos + len - 4) : u32be(b, pos + len - 4);
+          if (
+            trailing === len &&
+            ifId < this.ifCount &&
+            this.ifTsUnit[ifId] !== TS_UNIT.OTHER &&
+            caplen <= len - EPB.MIN_LEN &&
+            caplen <= origLen &&
+            (caplen <= this.ifSnaplen[ifId] || this.ifSnaplen[ifId] === 0)
+          ) {
+            const high = le ? u32le(b, pos + EPB.TS_HIGH) : u32be(b, pos + EPB.TS_HIGH);
+            const low = le ? u32le(b, pos + EPB.TS_LOW) : u32be(b, pos + EPB.TS_LOW);
+            const rec = ctx.rec;
+            rec.tsMicros = this.lastTsMicros =
+              (this.ifTsUnit[ifId] === TS_UNIT.MICROS
+                ? high * 4294967296 + low
+                : high * 4294967 + Math.floor((high * 296 + low) / 1000)) + this.ifTsOffsetMicros[ifId];
+            rec.caplen = caplen;
+            rec.origLen = origLen;
+            rec.linkType = this.ifLinkType[ifId];
+            rec.interfaceId = ifId;
+            rec.bytes = b;
+            rec.off = pos + EPB.DATA;
+            rec.end = pos + EPB.DATA + caplen;
+            rec.fileOffset = base + pos;
+            ctx.deliver();
+            pos += len;
+            continue;
+          }
+        }
+      }
+      // General path: every other block, and EPBs with anything to report.
       const len = this.readBlockLength(b, pos, base + pos);
       if (len < 0) return pos;
       if (end - pos < len) break;
-      const type = u32(b, pos, this.littleEndian);
+      const type = u32(b, pos, le);
       // The SHB's own byte order governs its trailing length, even when it switches order.
-      const le = type === PCAPNG.SHB ? this.shbLittleEndian(b, pos) : this.littleEndian;
-      const trailing = u32(b, pos + len - 4, le);
+      const trailing = u32(b, pos + len - 4, type === PCAPNG.SHB ? this.shbLittleEndian(b, pos) : le);
       if (trailing !== len) {
         ctx.stop(
           CAPTURE_DIAG.PCAPNG_BLOCK_LENGTH_MISMATCH,
