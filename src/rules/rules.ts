@@ -1,6 +1,7 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
+import { APP_RULES } from './app-rules.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -322,6 +323,7 @@ export const FLOW_RULES: FlowRule[] = [
   rstRule('rst-by-server'),
   rstRule('rst-by-client'),
   portReuse,
+  ...APP_RULES,
   cleanClose,
   halfClosed,
 ];
@@ -332,7 +334,8 @@ export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FL
   const out: Verdict[] = [];
   for (const r of rules) {
     const v = r.evaluate(f, ctx);
-    if (v) out.push(v);
+    // One verdict per code: when two rules answer the same question (no-response from HTTP and from TCP facts), the earlier one speaks.
+    if (v && !out.some((o) => o.code === v.code)) out.push(v);
   }
   return out.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 }

@@ -1,0 +1,536 @@
+import { createHash } from 'node:crypto';
+import type { AppFacts, CloseFact, HttpExchangeFacts, WebSocketFacts } from '../dissect/types.js';
+import type { FlowFacts } from './facts.js';
+import { fmtDuration, ms, plural } from './format.js';
+import type { FlowRule } from './rules.js';
+import type { Verdict } from './verdict.js';
+
+// HTTP and WebSocket verdicts, from the dissectors' AppFacts. Each rule looks at one question
+// (was the upgrade accepted, was the accept right, how did it end) so a failed session carries
+// the one verdict that explains it, and a clean session only info verdicts.
+
+/** "At once": a server close this soon after the 101, with no frame in between, is not an idle timeout. */
+const FIN_AFTER_101_WINDOW_MICROS = 1_000_000;
+
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** RFC 6455 7.4.1 and the IANA registry; 1005/1006/1015 never go on the wire. */
+export const WS_CLOSE_CODE_NAMES: Readonly<Record<number, string>> = {
+  1000: 'Normal Closure',
+  1001: 'Going Away',
+  1002: 'Protocol Error',
+  1003: 'Unsupported Data',
+  1005: 'No Status Received',
+  1006: 'Abnormal Closure',
+  1007: 'Invalid Frame Payload Data',
+  1008: 'Policy Violation',
+  1009: 'Message Too Big',
+  1010: 'Mandatory Extension',
+  1011: 'Internal Error',
+  1012: 'Service Restart',
+  1013: 'Try Again Later',
+  1014: 'Bad Gateway',
+  1015: 'TLS Handshake',
+};
+
+const WS_CLOSE_CODE_HINTS: Readonly<Record<number, string>> = {
+  1001: 'The endpoint went away: a page navigated off, or the server is shutting down or restarting.',
+  1002: 'The peer saw a frame that breaks RFC 6455 (a framing bug in one of the two implementations, or a proxy that mangles frames).',
+  1003: 'The peer got a message type it does not accept (binary to a text-only endpoint, or the reverse).',
+  1007: 'A text message or close reason was not valid UTF-8, or a message did not match what the peer expects.',
+  1008: 'The peer refused a message on policy grounds: authentication expired, origin or rate-limit rules.',
+  1009: 'A message exceeded the peer\'s size limit (ws maxPayload, nginx/proxy buffers): raise the limit or split the message.',
+  1010: 'The client needed an extension the server did not negotiate.',
+  1011: 'The server hit an unexpected condition while handling the session (an exception or a failing dependency): the close reason and the server log say which.',
+  1012: 'The server is restarting: reconnect with backoff.',
+  1013: 'The server is overloaded or rate limiting: reconnect later with backoff.',
+  1014: 'A gateway or proxy got an invalid answer from the upstream server.',
+};
+
+/** Proxies and load balancers that answer 502/503/504 for their upstream, by Server header. */
+const PROXY_SERVER = /nginx|openresty|envoy|haproxy|traefik|caddy|varnish|squid|cloudflare|awselb|elb|akamai|apache|istio|kong|tengine/i;
+
+// ---- fact helpers ----
+
+function wsOf(f: FlowFacts): WebSocketFacts | null {
+  return f.app?.websocket ?? null;
+}
+
+/** The exchange that carried the WebSocket upgrade request. */
+function upgradeExchange(app: AppFacts, ws: WebSocketFacts): HttpExchangeFacts | null {
+  return app.http.find((ex) => ex.request?.packet === ws.requestPacket) ?? app.http[0] ?? null;
+}
+
+function firstCloseBy(app: AppFacts, dir: 0 | 1): CloseFact | null {
+  return app.closes.find((c) => c.dir === dir) ?? null;
+}
+
+function firstClose(app: AppFacts): CloseFact | null {
+  return app.closes[0] ?? null;
+}
+
+function requestLine(ex: HttpExchangeFacts): string {
+  const r = ex.request!;
+  return `${r.method} ${r.target} HTTP/${r.version}`;
+}
+
+function closeName(code: number | null): string {
+  if (code === null) return 'no status code (1005)';
+  const name = WS_CLOSE_CODE_NAMES[code];
+  if (name) return `${code} (${name})`;
+  if (code >= 4000 && code <= 4999) return `${code} (application-defined)`;
+  if (code >= 3000 && code <= 3999) return `${code} (registered by a library or framework)`;
+  return String(code);
+}
+
+/** Who a server is, for the sentence "the server (or a proxy)". */
+function serverIdentity(ex: HttpExchangeFacts | null): { server: string | null; via: string | null; proxy: boolean } {
+  const h = ex?.response?.headers ?? {};
+  const server = h.server ?? null;
+  const via = h.via ?? null;
+  return { server, via, proxy: via !== null || (server !== null && PROXY_SERVER.test(server)) };
+}
+
+export function expectedWebSocketAccept(key: string): string {
+  return createHash('sha1').update(key + WS_GUID).digest('base64');
+}
+
+/** True when the flow's server closed (FIN or RST) right after an accepted 101, before sending any frame. */
+function serverClosedAfter101(f: FlowFacts): { close: CloseFact; delay: number; ex: HttpExchangeFacts } | null {
+  const app = f.app;
+  const ws = wsOf(f);
+  if (!app || !ws || ws.status !== 101) return null;
+  const ex = upgradeExchange(app, ws);
+  const at = ex?.timing.responseEndAt ?? ex?.timing.responseAt ?? null;
+  if (!ex || at === null) return null;
+  const first = firstClose(app);
+  if (!first || first.dir !== 1) return null;
+  const sf = ws.frames.server;
+  const serverFrames = sf.text + sf.binary + sf.ping + sf.pong + sf.close + sf.continuation + sf.invalid;
+  if (serverFrames > 0) return null;
+  const delay = first.tsMicros - at;
+  if (delay < 0 || delay > FIN_AFTER_101_WINDOW_MICROS) return null;
+  return { close: first, delay, ex };
+}
+
+const HTTP10_FIX =
+  'A WebSocket upgrade needs HTTP/1.1: an HTTP/1.0 request means no keep-alive, so servers such as Swoole answer 101 and close at once. If a proxy sent it, make it speak HTTP/1.1 upstream: in nginx add `proxy_http_version 1.1;` next to `proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";` (nginx speaks HTTP/1.0 to upstreams by default); check load balancer tiers that downgrade to HTTP/1.0 the same way.';
+
+// ---- WebSocket rules ----
+
+const wsUpgradeHttp10: FlowRule = {
+  code: 'ws-upgrade-http10',
+  evaluate(f) {
+    const app = f.app;
+    const ws = wsOf(f);
+    if (!app || !ws) return null;
+    const ex = upgradeExchange(app, ws);
+    if (!ex?.request || ex.request.version !== '1.0') return null;
+    const via = ex.request.headers['x-forwarded-for'] ?? ex.request.headers.via ?? null;
+    return {
+      code: 'ws-upgrade-http10',
+      severity: 'error',
+      summary: `WebSocket upgrade request #${ex.request.packet} is HTTP/1.0 ("${requestLine(ex)}"): no keep-alive, so the server may close right after the 101${via ? `; it came through a proxy (${ex.request.headers.via ? 'Via' : 'X-Forwarded-For'}: ${via})` : ''}`,
+      packets: [ex.request.packet],
+      facts: {
+        requestPacket: ex.request.packet,
+        method: ex.request.method,
+        target: ex.request.target,
+        httpVersion: ex.request.version,
+        connection: ex.request.headers.connection ?? null,
+        forwardedFor: ex.request.headers['x-forwarded-for'] ?? null,
+        via: ex.request.headers.via ?? null,
+        status: ws.status,
+      },
+      hint: HTTP10_FIX,
+    };
+  },
+};
+
+const wsFinAfter101: FlowRule = {
+  code: 'ws-fin-after-101',
+  evaluate(f) {
+    const hit = serverClosedAfter101(f);
+    if (!hit) return null;
+    const { close, delay, ex } = hit;
+    const version = ex.request?.version ?? null;
+    const who = serverIdentity(ex);
+    const what = close.how === 'fin' ? 'FIN' : 'RST';
+    const closer = who.proxy ? `the server (${who.server ?? `Via: ${who.via}`}, a proxy)` : who.server ? `the server (${who.server})` : 'the server';
+    const cause =
+      version === '1.0'
+        ? `: the upgrade request was HTTP/1.0`
+        : who.proxy
+          ? `: ${who.server ?? 'the proxy'} relayed its upstream's close (look at the proxy-to-backend leg)`
+          : '';
+    const hint =
+      version === '1.0'
+        ? HTTP10_FIX
+        : who.proxy
+          ? `The upgrade itself was HTTP/${version ?? '1.1'}, so the close came from behind ${who.server ?? 'the proxy'}: its upstream accepted and closed at once. The usual cause is a proxy that speaks HTTP/1.0 upstream (nginx without \`proxy_http_version 1.1;\`, some load balancer tiers), so the backend sees no keep-alive; otherwise the backend closed on purpose (authentication, no handler for the path). Check the proxy-to-backend leg in a capture taken on the proxy.`
+          : 'The server accepted the upgrade and closed at once: it has no WebSocket handler for this path, rejected the session after the handshake (authentication, origin, limits), or crashed. A proxy in front that speaks HTTP/1.0 upstream (nginx without `proxy_http_version 1.1;`) causes the same. Check the server log at this time.';
+    return {
+      code: 'ws-fin-after-101',
+      severity: 'error',
+      summary: `server ${what} ${fmtDuration(delay)} after 101 Switching Protocols (#${ex.response!.packet} -> ${what} #${close.no}), before any WebSocket frame${cause}`,
+      packets: [ex.request?.packet ?? ex.response!.packet, ex.response!.packet, close.no],
+      facts: {
+        delayMs: ms(delay),
+        closedBy: 'server',
+        how: close.how,
+        closePacket: close.no,
+        responsePacket: ex.response!.packet,
+        requestPacket: ex.request?.packet ?? null,
+        requestHttpVersion: version,
+        server: who.server,
+        via: who.via,
+        serverIsProxy: who.proxy,
+      },
+      hint,
+    };
+  },
+};
+
+function rejectionHint(status: number, proxy: boolean, server: string | null): string {
+  const behind = proxy ? `${server ?? 'The proxy'} answered for its upstream: ` : '';
+  if (status === 200 || (status >= 300 && status < 400))
+    return `${behind}The server ignored the Upgrade header and served plain HTTP${status >= 300 ? ' (a redirect: WebSocket clients do not follow redirects; fix the URL, ws:// vs wss://, the trailing slash)' : ''}. Either the path is not a WebSocket endpoint, or a proxy dropped the hop-by-hop Upgrade/Connection headers: in nginx set \`proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";\`.`;
+  if (status === 400) return `${behind}The server refused the handshake as malformed: a missing or rewritten Upgrade/Connection header (a proxy that strips them), a bad Sec-WebSocket-Key, or a framework rejecting the request (Socket.IO without its transport parameter, a missing subprotocol).`;
+  if (status === 401 || status === 403) return `${behind}The server refused the upgrade: authentication (missing token or cookie) or an Origin check (allowed origins, CORS/CSRF settings) failed.`;
+  if (status === 404) return `${behind}Nothing handles WebSocket on that path: check the URL path, the route or the proxy location block that should forward it.`;
+  if (status === 426) return `${behind}Upgrade Required: the server wants another Sec-WebSocket-Version (13) or TLS (wss://).`;
+  if (status >= 500) return `${behind}The server${proxy ? ' or its upstream' : ''} failed while handling the upgrade: ${status === 502 ? 'the upstream refused, reset or closed the connection' : status === 503 ? 'no healthy upstream, or overloaded' : status === 504 ? 'the upstream did not answer in time' : 'check its log'}.`;
+  return `${behind}The server does not accept a WebSocket upgrade here: the path does not speak WebSocket, or a proxy swallowed the Upgrade header.`;
+}
+
+const wsUpgradeRejected: FlowRule = {
+  code: 'ws-upgrade-rejected',
+  evaluate(f) {
+    const app = f.app;
+    const ws = wsOf(f);
+    if (!app || !ws || ws.status === null || ws.status === 101) return null;
+    const ex = upgradeExchange(app, ws);
+    const resp = ex?.response;
+    if (!ex || !resp) return null;
+    const who = serverIdentity(ex);
+    const waited = ex.timing.requestEndAt !== null && ex.timing.responseAt !== null ? ex.timing.responseAt - ex.timing.requestEndAt : null;
+    return {
+      code: 'ws-upgrade-rejected',
+      severity: 'error',
+      summary: `Unexpected response code: ${resp.status} (${resp.status} ${resp.reason} #${resp.packet} to the WebSocket upgrade "${requestLine(ex)}" #${ex.request!.packet}${who.server ? `, Server: ${who.server}` : ''}${waited !== null && resp.status >= 500 ? `, after ${fmtDuration(waited)}` : ''})`,
+      packets: [ex.request!.packet, resp.packet],
+      facts: {
+        status: resp.status,
+        reason: resp.reason,
+        method: ex.request!.method,
+        target: ex.request!.target,
+        requestPacket: ex.request!.packet,
+        responsePacket: resp.packet,
+        server: who.server,
+        via: who.via,
+        serverIsProxy: who.proxy,
+        location: resp.headers.location ?? null,
+        waitedMs: waited === null ? null : ms(waited),
+      },
+      hint: rejectionHint(resp.status, who.proxy, who.server),
+    };
+  },
+};
+
+/** Names a protocol from its first bytes, for "another protocol on that port". */
+export function guessProtocol(text: string, hex: string): string | null {
+  if (text.startsWith('SSH-')) return 'SSH';
+  if (/^16030[0-4]/.test(hex)) return 'TLS';
+  if (/^1503/.test(hex)) return 'TLS (alert)';
+  if (text.startsWith('220')) return 'SMTP or FTP';
+  if (text.startsWith('+OK')) return 'POP3';
+  if (text.startsWith('* OK')) return 'IMAP';
+  if (text.startsWith('-ERR') || text.startsWith('+PONG')) return 'Redis';
+  if (text.startsWith('RFB ')) return 'VNC';
+  if (/^4a00000a/.test(hex) || /^[0-9a-f]{6}000a/.test(hex)) return 'MySQL';
+  if (text.startsWith('PRI * HTTP/2') || /^000012040000000000/.test(hex)) return 'HTTP/2';
+  return null;
+}
+
+const wsNonHttpResponse: FlowRule = {
+  code: 'ws-non-http-response',
+  evaluate(f) {
+    const app = f.app;
+    const ws = wsOf(f);
+    const err = ws?.nonHttpResponse;
+    if (!app || !ws || !err) return null;
+    const guess = guessProtocol(err.bytesText, err.bytesHex);
+    return {
+      code: 'ws-non-http-response',
+      severity: 'error',
+      summary: `WebSocket upgrade #${ws.requestPacket} answered with bytes that are not HTTP (#${err.packet}: "${err.bytesText}")${guess ? `: looks like ${guess}` : ''}`,
+      packets: [ws.requestPacket, err.packet],
+      facts: { requestPacket: ws.requestPacket, responsePacket: err.packet, firstBytes: err.bytesText, firstBytesHex: err.bytesHex, guessedProtocol: guess },
+      hint: `Another protocol answers on ${f.server}${guess ? ` (${guess})` : ''}: the client has the wrong port, or the port is shared or forwarded to another service. Browsers report ERR_INVALID_HTTP_RESPONSE. ${guess === 'TLS' ? 'A TLS server answered a plain request: use wss://. ' : ''}Check the URL's port and what listens on it (ss -ltnp).`,
+    };
+  },
+};
+
+const wsBadAccept: FlowRule = {
+  code: 'ws-bad-accept',
+  evaluate(f) {
+    const ws = wsOf(f);
+    if (!ws || ws.status !== 101) return null;
+    const err = ws.errors.find((e) => e.code === 'WS_HANDSHAKE_BAD_ACCEPT' || e.code === 'WS_HANDSHAKE_MISSING_ACCEPT');
+    if (!err) return null;
+    const expected = ws.key ? expectedWebSocketAccept(ws.key) : null;
+    const missing = err.code === 'WS_HANDSHAKE_MISSING_ACCEPT';
+    const clientClose = f.app ? firstCloseBy(f.app, 0) : null;
+    return {
+      code: 'ws-bad-accept',
+      severity: 'error',
+      summary: missing
+        ? `101 #${ws.responsePacket} has no Sec-WebSocket-Accept: the client must fail the connection`
+        : `Sec-WebSocket-Accept in 101 #${ws.responsePacket} does not match the key: got ${ws.accept}, expected ${expected} for key ${ws.key}${clientClose ? `; the client closed (${clientClose.how.toUpperCase()} #${clientClose.no})` : ''}`,
+      packets: [ws.requestPacket, ws.responsePacket ?? err.packet],
+      facts: { key: ws.key, accept: ws.accept, expectedAccept: expected, requestPacket: ws.requestPacket, responsePacket: ws.responsePacket, clientClosePacket: clientClose?.no ?? null },
+      hint: "Browsers say \"Error during WebSocket handshake: Incorrect 'Sec-WebSocket-Accept' header value\" and ws says \"Invalid Sec-WebSocket-Accept header\". The server computes the accept wrongly (a hand-written handshake: wrong GUID, hex instead of base64 of the SHA-1, a trimmed or re-encoded key), or something between rewrote the key or replayed a cached 101. Use a maintained WebSocket library on the server and check that no proxy or cache touches the handshake headers.",
+    };
+  },
+};
+
+const wsProtocolError: FlowRule = {
+  code: 'ws-protocol-error',
+  evaluate(f) {
+    const ws = wsOf(f);
+    if (!ws || !ws.upgraded) return null;
+    const err = ws.errors.find((e) => e.code !== 'WS_HANDSHAKE_BAD_ACCEPT' && e.code !== 'WS_HANDSHAKE_MISSING_ACCEPT');
+    if (!err) return null;
+    const who = err.dir === 0 ? 'client' : 'server';
+    const more = ws.errors.length - 1 + ws.errorsDropped;
+    return {
+      code: 'ws-protocol-error',
+      severity: 'error',
+      summary: `WebSocket ${who} broke the protocol at #${err.packet}: ${err.message} [${err.code}]${more > 0 ? ` (+${plural(more, 'more error')})` : ''}`,
+      packets: [err.packet],
+      facts: { code: err.code, message: err.message, by: who, packet: err.packet, streamOffset: err.streamOffset, errors: ws.errors.length + ws.errorsDropped },
+      hint: `The ${who}'s WebSocket implementation (or a proxy that rewrites the stream) produced a frame RFC 6455 forbids; the peer must fail the connection with close code 1002 (1007 for bad UTF-8). Update or fix that implementation.`,
+    };
+  },
+};
+
+const wsNoCloseFrame: FlowRule = {
+  code: 'ws-no-close-frame',
+  evaluate(f) {
+    const app = f.app;
+    const ws = wsOf(f);
+    if (!app || !ws || !ws.upgraded || ws.tcpClose !== 'without-close-frame') return null;
+    // Those verdicts already say why no close handshake happened.
+    if (serverClosedAfter101(f) || ws.acceptValid === false) return null;
+    const close = firstClose(app);
+    if (!close) return null;
+    const who = close.dir === 0 ? 'client' : 'server';
+    const what = close.how === 'fin' ? 'closed (FIN' : 'reset (RST';
+    const frames = ws.frames.client.text + ws.frames.client.binary + ws.frames.server.text + ws.frames.server.binary;
+    return {
+      code: 'ws-no-close-frame',
+      severity: 'warning',
+      summary: `WebSocket ended without a close frame: the ${who} ${what} #${close.no}) after ${plural(frames, 'data frame')}; the peer reports 1006 (Abnormal Closure)`,
+      packets: [close.no],
+      facts: { closedBy: who, how: close.how, closePacket: close.no, dataFrames: frames },
+      hint:
+        who === 'server'
+          ? 'The server (or a proxy in between) dropped the connection without the close handshake: a crash or restart, an idle timeout (nginx proxy_read_timeout defaults to 60 s: send pings), or a load balancer cutting long connections.'
+          : 'The client dropped the connection without the close handshake: the page or process went away, the network changed, or the code called terminate() instead of close().',
+    };
+  },
+};
+
+const wsClose: FlowRule = {
+  code: 'ws-close',
+  evaluate(f) {
+    const ws = wsOf(f);
+    if (!ws || !ws.upgraded || ws.close.packet === null) return null;
+    const c = ws.close;
+    const normal = c.code === 1000 || c.code === 1001;
+    const answer = c.answered ? `answered #${c.answerPacket}${c.answerCode !== c.code ? ` with ${closeName(c.answerCode)}` : ''}` : 'never answered';
+    return {
+      code: 'ws-close',
+      severity: normal ? 'info' : 'warning',
+      summary: `WebSocket closed by the ${c.initiator} with ${closeName(c.code)}${c.reason ? ` "${c.reason}"` : ''} (close #${c.packet}, ${answer})`,
+      packets: c.answerPacket !== null ? [c.packet!, c.answerPacket] : [c.packet!],
+      facts: { code: c.code, codeName: c.code !== null ? (WS_CLOSE_CODE_NAMES[c.code] ?? null) : null, reason: c.reason, initiator: c.initiator, answered: c.answered, answerCode: c.answerCode, closePacket: c.packet, answerPacket: c.answerPacket },
+      hint: normal ? '' : (c.code !== null ? WS_CLOSE_CODE_HINTS[c.code] : undefined) ?? `The ${c.initiator} ended the session with this code: its meaning is defined by the application (4000-4999) or library (3000-3999); the reason text says more.`,
+    };
+  },
+};
+
+const wsOk: FlowRule = {
+  code: 'ws-ok',
+  evaluate(f) {
+    const ws = wsOf(f);
+    if (!ws || !ws.upgraded || ws.acceptValid !== true || ws.errors.length > 0 || ws.errorsDropped > 0) return null;
+    if (!ws.close.answered || ws.tcpClose !== 'after-close-frame' || f.clientSide.rst || f.serverSide.rst) return null;
+    const fc = ws.frames.client;
+    const fs = ws.frames.server;
+    return {
+      code: 'ws-ok',
+      severity: 'info',
+      summary: `WebSocket protocol OK: upgrade #${ws.requestPacket} -> 101 #${ws.responsePacket}, ${plural(fc.text + fc.binary, 'data frame')} from the client and ${fs.text + fs.binary} from the server, close handshake ${closeName(ws.close.code)} #${ws.close.packet}/#${ws.close.answerPacket}`,
+      packets: [ws.requestPacket, ws.responsePacket!, ws.close.packet!, ws.close.answerPacket!],
+      facts: {
+        subprotocol: ws.subprotocol,
+        extensions: ws.extensions,
+        deflate: ws.deflate,
+        clientFrames: fc.text + fc.binary + fc.ping + fc.pong + fc.close + fc.continuation,
+        serverFrames: fs.text + fs.binary + fs.ping + fs.pong + fs.close + fs.continuation,
+        payloadBytes: { client: fc.payloadBytes, server: fs.payloadBytes },
+        closeCode: ws.close.code,
+      },
+      hint: '',
+    };
+  },
+};
+
+// ---- HTTP rules ----
+
+/** The exchange that is a rejected WebSocket upgrade: ws-upgrade-rejected speaks for it. */
+function isRejectedUpgrade(f: FlowFacts, ex: HttpExchangeFacts): boolean {
+  const ws = wsOf(f);
+  return ws !== null && ws.status !== null && ws.status !== 101 && ex.request?.packet === ws.requestPacket;
+}
+
+/** Names the proxy timeout a 504 most likely hit, from how long the request waited. */
+function proxyTimeoutName(server: string | null, waitedMicros: number): string {
+  const s = waitedMicros / 1e6;
+  const rounded = s >= 10 ? Math.round(s) : Math.round(s * 10) / 10;
+  const isNginx = server !== null && /nginx|openresty|tengine/i.test(server);
+  const knob = isNginx ? 'proxy_read_timeout' : 'the proxy\'s upstream read timeout';
+  if (isNginx && Math.abs(s - 60) < 2) return `${knob} at its default of 60 s (or proxy_connect_timeout, also 60 s, if the upstream never accepted)`;
+  return `${knob}, set to about ${rounded} s${isNginx ? ' (or proxy_connect_timeout if the upstream never accepted the connection)' : ''}`;
+}
+
+function httpErrorHint(status: number, proxy: boolean, server: string | null, waited: number | null): string {
+  if (status === 504) {
+    return proxy && waited !== null
+      ? `The proxy gave up waiting for its upstream after ${fmtDuration(waited)}: that is ${proxyTimeoutName(server, waited)}. The backend is too slow or hung for this request (look at the proxy-to-backend leg: it shows the request unanswered). Make the backend answer faster, or raise the timeout if the wait is expected.`
+      : 'A gateway timed out waiting for its upstream: the backend is slow or hung. Check the backend and the gateway\'s timeouts.';
+  }
+  if (status === 502) return 'The proxy got no valid answer from its upstream: the backend refused or reset the connection, closed it before answering (a crash, a keep-alive race), or sent something that is not HTTP. The proxy error log names which ("connect() failed", "upstream prematurely closed connection").';
+  if (status === 503) return 'Service unavailable: no healthy upstream, maintenance mode, or the server is shedding load (rate or connection limits). A Retry-After header may say when to retry.';
+  if (status >= 500) return 'The server failed while handling the request: its log at this time has the error.';
+  if (status === 401 || status === 403) return 'The server refused the request: missing or expired credentials, or an access rule (IP allow-list, Origin check).';
+  if (status === 404) return 'Nothing serves that path on this server: check the URL and the routes (or the proxy location that forwards it).';
+  if (status === 408) return 'The server timed out waiting for the rest of the request: a slow client, or a request body that never finished.';
+  if (status === 413) return 'The request body exceeds the server\'s limit (nginx client_max_body_size, default 1 MB).';
+  if (status === 429) return 'Rate limited: slow down and honour Retry-After.';
+  return 'The server rejected the request: the status and reason say why; its log has details.';
+}
+
+const httpError: FlowRule = {
+  code: 'http-error',
+  evaluate(f) {
+    const app = f.app;
+    if (!app) return null;
+    const failed = app.http.filter((ex) => ex.request && ex.response && ex.response.status >= 400 && !isRejectedUpgrade(f, ex));
+    if (failed.length === 0) return null;
+    const worst = failed.find((ex) => ex.response!.status >= 500) ?? failed[0];
+    const req = worst.request!;
+    const resp = worst.response!;
+    const who = serverIdentity(worst);
+    const waited = worst.timing.requestEndAt !== null && worst.timing.responseAt !== null ? worst.timing.responseAt - worst.timing.requestEndAt : null;
+    const gateway = resp.status === 502 || resp.status === 503 || resp.status === 504;
+    const waitText = gateway && waited !== null ? ` after the request waited ${fmtDuration(waited)}` : '';
+    const timeoutText = resp.status === 504 && who.proxy && waited !== null ? ` (${proxyTimeoutName(who.server, waited).split(',')[0]})` : '';
+    return {
+      code: 'http-error',
+      severity: resp.status >= 500 ? 'error' : 'warning',
+      summary: `HTTP ${resp.status} ${resp.reason} to "${req.method} ${req.target}" (request #${req.packet}, response #${resp.packet}${who.server ? `, Server: ${who.server}` : ''})${waitText}${timeoutText}${failed.length > 1 ? `; ${plural(failed.length, 'error response')} on this connection` : ''}`,
+      packets: [req.packet, resp.packet],
+      facts: {
+        status: resp.status,
+        reason: resp.reason,
+        method: req.method,
+        target: req.target,
+        host: req.headers.host ?? null,
+        requestPacket: req.packet,
+        responsePacket: resp.packet,
+        server: who.server,
+        via: who.via,
+        fromProxy: who.proxy,
+        waitedMs: waited === null ? null : ms(waited),
+        errorResponses: failed.length,
+        statuses: failed.map((ex) => ex.response!.status),
+      },
+      hint: httpErrorHint(resp.status, who.proxy, who.server, waited),
+    };
+  },
+};
+
+/**
+ * The HTTP request on `f` that never got a response, with how long it waited; null when every
+ * request was answered (or the answer was not HTTP: ws-non-http-response speaks for that).
+ * The TCP `no-response` rule calls this so a flow gets one `no-response` verdict.
+ */
+export function unansweredHttpRequest(f: FlowFacts, captureEnd: number): { ex: HttpExchangeFacts; waited: number; endedBy: CloseFact | null } | null {
+  const app = f.app;
+  if (!app || app.protocol !== 'http') return null;
+  if (app.errors.some((e) => e.dir === 1)) return null;
+  const ex = app.http.find((x) => x.request && x.request.complete && !x.response);
+  if (!ex || ex.timing.requestEndAt === null) return null;
+  const after = ex.timing.requestEndAt;
+  const endedBy = app.closes.find((c) => c.tsMicros >= after) ?? null;
+  const end = endedBy ? endedBy.tsMicros : Math.max(f.end, captureEnd);
+  return { ex, waited: end - after, endedBy };
+}
+
+const httpNoResponse: FlowRule = {
+  code: 'no-response',
+  evaluate(f, ctx) {
+    const hit = unansweredHttpRequest(f, ctx.captureEnd);
+    if (!hit) return null;
+    const { ex, waited, endedBy } = hit;
+    const req = ex.request!;
+    const who = endedBy ? (endedBy.dir === 0 ? 'client' : 'server') : null;
+    const ending = endedBy
+      ? `the ${who} ${endedBy.how === 'fin' ? 'closed (FIN' : 'reset (RST'} #${endedBy.no}) after ${fmtDuration(waited)}`
+      : `still unanswered ${fmtDuration(waited)} later when the capture ended`;
+    const acked = f.serverSide.packets > 0 && f.handshakeAck !== null;
+    return {
+      code: 'no-response',
+      severity: 'error',
+      summary: `HTTP request "${req.method} ${req.target}" #${req.packet} got no response: ${ending}${f.serverSide.bytes === 0 ? '; the server sent no application byte' : ''}`,
+      packets: endedBy ? [req.packet, endedBy.no] : [req.packet],
+      facts: {
+        method: req.method,
+        target: req.target,
+        httpVersion: req.version,
+        host: req.headers.host ?? null,
+        requestPacket: req.packet,
+        waitedMs: ms(waited),
+        endedBy: who,
+        endHow: endedBy?.how ?? null,
+        endPacket: endedBy?.no ?? null,
+        serverBytes: f.serverSide.bytes,
+        serverPackets: f.serverSide.packets,
+        connected: acked,
+      },
+      hint:
+        who === 'client'
+          ? `The client gave up after ${fmtDuration(waited)}: its timeout is about that long. If the client is a proxy (this may be the proxy-to-backend leg), that is its upstream read timeout (nginx proxy_read_timeout) and it answered its own client with 504. The server accepted the request and never answered: it is hung, deadlocked, or waiting on something slow (a database, a lock). Check the server at that time.`
+          : who === 'server'
+            ? 'The server closed the connection without answering: it crashed while handling the request, or rejected it silently (a request size limit, a keep-alive race where it closed an idle connection just as the request arrived).'
+            : 'The server took the request and never answered while the capture ran: it is hung or very slow. Capture longer, and check the server and what it waits on.',
+    };
+  },
+};
+
+/** Application-layer rules, in the order they are evaluated. */
+export const APP_RULES: FlowRule[] = [
+  wsNonHttpResponse,
+  wsUpgradeRejected,
+  wsUpgradeHttp10,
+  wsBadAccept,
+  wsFinAfter101,
+  wsProtocolError,
+  wsNoCloseFrame,
+  wsClose,
+  wsOk,
+  httpError,
+  httpNoResponse,
+];
