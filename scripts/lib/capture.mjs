@@ -13,7 +13,8 @@ const SETTLE_MS = 200;
  * Starts `tcpdump -i IFACE -w FILE -U --immediate-mode -n [-s SNAPLEN] FILTER`, waits for its "listening on" line,
  * runs the scenario, waits 200 ms, stops tcpdump with SIGINT (by PID) and waits for it to exit.
  * tcpdump is stopped even when the scenario throws; the scenario's error is then rethrown.
- * `maxDurationMs` is a hard deadline for tcpdump itself, in case the caller never gets to stop it.
+ * `maxDurationMs` is a hard deadline for tcpdump itself (via coreutils `timeout`), in case the
+ * caller never gets to stop it.
  *
  * @template T
  * @param {{ iface?: string, filter: string, file: string, netns?: string, snaplen?: number, maxDurationMs?: number }} options
@@ -28,9 +29,11 @@ export async function withCapture({ iface = 'lo', filter, file, netns, snaplen, 
   const tcpdumpArgs = ['-i', iface, '-w', file, '-U', '--immediate-mode', '-n', '-Z', 'root'];
   if (snaplen !== undefined) tcpdumpArgs.push('-s', String(snaplen));
   tcpdumpArgs.push(filter);
-  const [cmd, args] = netns
-    ? ['ip', ['netns', 'exec', netns, 'tcpdump', ...tcpdumpArgs]]
-    : ['tcpdump', tcpdumpArgs];
+  // coreutils `timeout` stops tcpdump by itself even if this process dies first; it passes our
+  // SIGINT on to tcpdump, so stopping early works the same.
+  const maxSeconds = String(Math.ceil(maxDurationMs / 1000));
+  const bounded = ['timeout', '--signal=INT', '--kill-after=5', maxSeconds, 'tcpdump', ...tcpdumpArgs];
+  const [cmd, args] = netns ? ['ip', ['netns', 'exec', netns, ...bounded]] : [bounded[0], bounded.slice(1)];
   const tcpdump = await startProcess(cmd, args, {
     readyPattern: /listening on/,
     readyTimeoutMs: READY_TIMEOUT_MS,
@@ -41,7 +44,7 @@ export async function withCapture({ iface = 'lo', filter, file, netns, snaplen, 
     result = await scenario();
     await sleep(SETTLE_MS);
   } finally {
-    // `ip netns exec` execs tcpdump in place, so this PID is tcpdump's either way.
+    // `ip netns exec` execs in place, so this PID is timeout's either way; it relays SIGINT to tcpdump.
     await tcpdump.stop({ signal: 'SIGINT', timeoutMs: STOP_TIMEOUT_MS });
   }
   return result;
