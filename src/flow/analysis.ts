@@ -1,0 +1,792 @@
+import { TCP_FLAG, type PacketView } from '../decode/view.js';
+import type { Flow, SegmentContext } from './flow.js';
+import { FlowTiming, toMs, type SampleStats } from './timing.js';
+
+// Per-segment TCP analysis with Wireshark's rules and precedence (packet-tcp.c,
+// tcp_analyze_sequence_number, as in Wireshark 4.0): every segment is classified as keep-alive,
+// retransmission, duplicate ACK, zero window and so on, and the counts match what
+// `tshark -Y tcp.analysis.<flag>` shows.
+//
+// Wireshark keeps its sequence state per conversation (its tcp.stream), which only restarts on a
+// SYN with a new initial sequence number. Our flows follow Zeek and also split on timers, so the
+// sequence state lives in a TcpConversation shared by the flows of one 4-tuple, while counts,
+// marks and timing belong to each flow.
+//
+// Limitations: like Wireshark, at most 1000 unacknowledged segments are tracked per direction;
+// without a handshake the window scale is unknown and "window full" is never reported.
+
+/** Analysis flags of one segment, Wireshark's TCP_A_* (one bit each). */
+export const SEG = {
+  RETRANSMISSION: 1 << 0,
+  FAST_RETRANSMISSION: 1 << 1,
+  SPURIOUS_RETRANSMISSION: 1 << 2,
+  OUT_OF_ORDER: 1 << 3,
+  LOST_SEGMENT: 1 << 4,
+  ACK_LOST_SEGMENT: 1 << 5,
+  DUPLICATE_ACK: 1 << 6,
+  ZERO_WINDOW: 1 << 7,
+  ZERO_WINDOW_PROBE: 1 << 8,
+  ZERO_WINDOW_PROBE_ACK: 1 << 9,
+  WINDOW_FULL: 1 << 10,
+  WINDOW_UPDATE: 1 << 11,
+  KEEP_ALIVE: 1 << 12,
+  KEEP_ALIVE_ACK: 1 << 13,
+  REUSED_PORTS: 1 << 14,
+} as const;
+
+/** Names used in marks and JSON, in the order of the SEG bits. */
+export const SEG_NAMES = [
+  'retransmission',
+  'fast-retransmission',
+  'spurious-retransmission',
+  'out-of-order',
+  'lost-segment',
+  'ack-lost-segment',
+  'duplicate-ack',
+  'zero-window',
+  'zero-window-probe',
+  'zero-window-probe-ack',
+  'window-full',
+  'window-update',
+  'keep-alive',
+  'keep-alive-ack',
+  'reused-ports',
+] as const;
+export type SegmentKind = (typeof SEG_NAMES)[number];
+
+const KIND_COUNT = SEG_NAMES.length;
+/** Any kind of retransmission: tshark shows tcp.analysis.retransmission on fast and spurious ones too. */
+const ANY_RETRANSMISSION = SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION;
+
+/** Wireshark's TCP_MAX_UNACKED_SEGMENTS. */
+const MAX_UNACKED_SEGMENTS = 1000;
+/** Marks kept per flow for the ladder view; later ones are counted only. */
+export const MAX_MARKS = 4000;
+/** Wireshark: a fast retransmission comes within 20 ms of the last duplicate ACK. */
+const FAST_RETRANSMISSION_WINDOW_MICROS = 20_000;
+/** Wireshark: out-of-order threshold when the handshake RTT is unknown. */
+const DEFAULT_OUT_OF_ORDER_MICROS = 3_000;
+/** 4-tuples whose Wireshark-style conversation is remembered across flow splits. */
+const MAX_REMEMBERED_CONVERSATIONS = 100_000;
+
+const WINDOW_UNKNOWN = 0xffffffff;
+const WS_UNKNOWN = -1;
+/** Wireshark's -2: no scaling, the window field is taken as is. */
+const WS_NONE = -2;
+
+const CTRL = TCP_FLAG.SYN | TCP_FLAG.FIN | TCP_FLAG.RST;
+
+/** Signed distance a - b modulo 2^32. */
+const sd = (a: number, b: number) => (a - b) | 0;
+
+/** Wireshark's tcp_flow_t plus its tcp_analyze_seq_info: what one direction has sent. */
+class DirectionState {
+  baseSeqSet = false;
+  baseSeq = 0;
+  /** Highest sequence number seen + 1; 0 means unknown (Wireshark's own sentinel). */
+  nextSeq = 0;
+  nextSeqNo = 0;
+  nextSeqTs = 0;
+  maxSeqToBeAcked = 0;
+  lastAck = 0;
+  lastAckTs = 0;
+  lastNonDupAckNo = 0;
+  dupAckNum = 0;
+  window = WINDOW_UNKNOWN;
+  winScale = WS_UNKNOWN;
+  /** No pure ACK yet: the window is still the SYN's, which is never scaled. */
+  isFirstAck = true;
+  lastSegmentFlags = 0;
+  // Unacknowledged segments in send order, parallel arrays grown on demand up to MAX_UNACKED_SEGMENTS.
+  unackedCount = 0;
+  unackedSeq: Float64Array = EMPTY;
+  unackedNext: Float64Array = EMPTY;
+  unackedNo: Float64Array = EMPTY;
+  unackedTs: Float64Array = EMPTY;
+
+  pushUnacked(seq: number, next: number, no: number, ts: number): void {
+    if (this.unackedCount === this.unackedSeq.length) {
+      const size = Math.min(MAX_UNACKED_SEGMENTS, Math.max(16, this.unackedSeq.length * 2));
+      this.unackedSeq = grow(this.unackedSeq, size);
+      this.unackedNext = grow(this.unackedNext, size);
+      this.unackedNo = grow(this.unackedNo, size);
+      this.unackedTs = grow(this.unackedTs, size);
+    }
+    const i = this.unackedCount++;
+    this.unackedSeq[i] = seq;
+    this.unackedNext[i] = next;
+    this.unackedNo[i] = no;
+    this.unackedTs[i] = ts;
+  }
+}
+
+const EMPTY = new Float64Array(0);
+
+function grow(a: Float64Array, size: number): Float64Array {
+  const b = new Float64Array(size);
+  b.set(a);
+  return b;
+}
+
+/** Wireshark's tcp_analysis: the sequence state of one conversation (both directions). */
+export class TcpConversation {
+  readonly sideA = new DirectionState();
+  readonly sideB = new DirectionState();
+  /** Side A is the sender of the first packet; its address and port tell the directions apart. */
+  readonly addrA = new Uint32Array(4);
+  portA = 0;
+  readonly addrB = new Uint32Array(4);
+  portB = 0;
+  /** Time of the most recent SYN and the handshake RTT (SYN to the ACK after it), 0 if unknown. */
+  mruSynTs = 0;
+  firstRtt = 0;
+  /** Chain of conversations sharing a tuple hash. */
+  next: TcpConversation | null = null;
+  hash = 0;
+}
+
+/** Remembers the latest conversation per 4-tuple for one flow table. */
+class ConversationRegistry {
+  private readonly byHash = new Map<number, TcpConversation>();
+
+  find(hash: number, v: PacketView): TcpConversation | null {
+    let c = this.byHash.get(hash) ?? null;
+    while (c) {
+      if (matches(c, v)) return c;
+      c = c.next;
+    }
+    return null;
+  }
+
+  /** Starts a new conversation for the packet's 4-tuple, replacing any older one. */
+  create(hash: number, v: PacketView): TcpConversation {
+    const old = this.find(hash, v);
+    if (old) this.remove(old);
+    if (this.byHash.size >= MAX_REMEMBERED_CONVERSATIONS) {
+      const first = this.byHash.keys().next();
+      if (!first.done) this.byHash.delete(first.value);
+    }
+    const c = new TcpConversation();
+    c.hash = hash;
+    c.addrA.set(v.src);
+    c.portA = v.srcPort;
+    c.addrB.set(v.dst);
+    c.portB = v.dstPort;
+    c.next = this.byHash.get(hash) ?? null;
+    this.byHash.set(hash, c);
+    return c;
+  }
+
+  private remove(c: TcpConversation): void {
+    const head = this.byHash.get(c.hash);
+    if (head === c) {
+      if (c.next) this.byHash.set(c.hash, c.next);
+      else this.byHash.delete(c.hash);
+      return;
+    }
+    let p = head ?? null;
+    while (p && p.next !== c) p = p.next;
+    if (p) p.next = c.next;
+  }
+}
+
+function matches(c: TcpConversation, v: PacketView): boolean {
+  const s = v.src;
+  const d = v.dst;
+  const a = c.addrA;
+  const b = c.addrB;
+  if (v.srcPort === c.portA && v.dstPort === c.portB && s[0] === a[0] && s[1] === a[1] && s[2] === a[2] && s[3] === a[3] && d[0] === b[0] && d[1] === b[1] && d[2] === b[2] && d[3] === b[3]) return true;
+  return v.srcPort === c.portB && v.dstPort === c.portA && s[0] === b[0] && s[1] === b[1] && s[2] === b[2] && s[3] === b[3] && d[0] === a[0] && d[1] === a[1] && d[2] === a[2] && d[3] === a[3];
+}
+
+function isFromA(c: TcpConversation, v: PacketView): boolean {
+  const s = v.src;
+  const a = c.addrA;
+  return v.srcPort === c.portA && s[0] === a[0] && s[1] === a[1] && s[2] === a[2] && s[3] === a[3] && (v.dstPort !== c.portA || v.srcPort !== c.portB || !sameWords(v.dst, a));
+}
+
+function sameWords(x: Uint32Array, y: Uint32Array): boolean {
+  return x[0] === y[0] && x[1] === y[1] && x[2] === y[2] && x[3] === y[3];
+}
+
+const registries = new WeakMap<object, ConversationRegistry>();
+
+function registryFor(ctx: object): ConversationRegistry {
+  let r = registries.get(ctx);
+  if (!r) registries.set(ctx, (r = new ConversationRegistry()));
+  return r;
+}
+
+/** One classified segment, kept for the ladder view. */
+export interface SegmentMark {
+  no: number;
+  ts: number;
+  /** 0: sent by the client (originator), 1: by the server. */
+  from: 0 | 1;
+  flags: number;
+  len: number;
+  dupAckNo: number;
+  /** For retransmissions: time since the original segment (µs) and its packet number. */
+  rto: number;
+  rtoNo: number;
+}
+
+/** Per-flow analysis: counts by kind and sender, marks, timing. Lives in Flow.analysis. */
+export class FlowAnalysis {
+  conv: TcpConversation;
+  /** Packets per kind and sender: counts[from * KIND_COUNT + bit]. */
+  readonly counts = new Float64Array(2 * KIND_COUNT);
+  /** Payload bytes sent again (any retransmission) per sender. */
+  readonly resentBytes = new Float64Array(2);
+  readonly marks: SegmentMark[] = [];
+  marksDropped = 0;
+  readonly timing = new FlowTiming();
+  /** Details of the segment being classified: duplicate ACK number, RTO and the original's packet. */
+  lastDupAckNum = 0;
+  lastRto = 0;
+  lastRtoNo = 0;
+
+  constructor(conv: TcpConversation) {
+    this.conv = conv;
+  }
+
+  count(bit: number, from: 0 | 1): number {
+    return this.counts[from * KIND_COUNT + bit];
+  }
+}
+
+/**
+ * Classifies one segment the way Wireshark does and updates the flow's counts and timing.
+ * Called once per TCP segment of the flow, before the Zeek state machine; `ctx` identifies the
+ * flow table, whose 4-tuples share sequence state across flow splits.
+ */
+export function analyzeSegment(flow: Flow, v: PacketView, no: number, ts: number, ctx: SegmentContext): void {
+  const registry = registryFor(ctx);
+  let fa = flow.analysis as FlowAnalysis | null;
+  if (!fa) {
+    const conv = registry.find(flow.hash, v) ?? registry.create(flow.hash, v);
+    fa = new FlowAnalysis(conv);
+    flow.analysis = fa;
+  }
+  const seq = v.seq >>> 0;
+  const ack = v.ack >>> 0;
+  const flags = v.flags;
+  const seglen = v.payloadLen;
+  const window = v.window;
+  let taFlags = 0;
+
+  let conv = fa.conv;
+  let fromA = isFromA(conv, v);
+  let fwd = fromA ? conv.sideA : conv.sideB;
+  // A SYN with a new initial sequence number starts a new Wireshark conversation (tcp.stream).
+  if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && fwd.baseSeqSet && seq !== fwd.baseSeq) {
+    conv = registry.create(flow.hash, v);
+    fa.conv = conv;
+    fromA = true;
+    fwd = conv.sideA;
+    taFlags |= SEG.REUSED_PORTS;
+  } else if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === (TCP_FLAG.SYN | TCP_FLAG.ACK) && fwd.baseSeqSet && seq !== fwd.baseSeq) {
+    taFlags |= SEG.REUSED_PORTS;
+  }
+  const rev = fromA ? conv.sideB : conv.sideA;
+  const fromClient: 0 | 1 = v.srcPort === flow.origPort && sameWords(v.src, flow.origAddr) ? 0 : 1;
+
+  // Handshake RTT (Wireshark's iRTT): from the latest SYN to the first ACK that follows it.
+  if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) conv.mruSynTs = ts;
+  else if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.ACK && conv.mruSynTs !== 0 && conv.firstRtt === 0) conv.firstRtt = Math.max(1, ts - conv.mruSynTs);
+
+  taFlags = classify(fwd, rev, conv, seq, ack, seglen, flags, window, no, ts, taFlags, fa, fromClient);
+
+  if (flags & TCP_FLAG.SYN && v.wscale >= 0) fwd.winScale = Math.min(v.wscale, 14);
+  if (flags & TCP_FLAG.SYN) verifyWindowScaling((flags & TCP_FLAG.ACK) !== 0, fwd, rev);
+  if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.ACK) fwd.isFirstAck = false;
+
+  updateTiming(fa, v, seq, ack, seglen, flags, window, no, ts, taFlags, fromClient);
+
+  if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen);
+}
+
+/** Wireshark's verify_tcp_window_scaling, run on SYNs after their options are read. */
+function verifyWindowScaling(isSynAck: boolean, fwd: DirectionState, rev: DirectionState): void {
+  if (fwd.winScale === WS_UNKNOWN) {
+    // This SYN has no window scale option, so neither side scales.
+    fwd.winScale = WS_NONE;
+    rev.winScale = WS_NONE;
+  } else if (isSynAck && rev.winScale === WS_NONE) {
+    fwd.winScale = WS_NONE;
+  }
+}
+
+/** tcp_analyze_sequence_number: returns the segment's flags, in Wireshark's order and precedence. */
+function classify(
+  fwd: DirectionState,
+  rev: DirectionState,
+  conv: TcpConversation,
+  seq: number,
+  ack: number,
+  seglen: number,
+  flags: number,
+  window: number,
+  no: number,
+  ts: number,
+  ta: number,
+  fa: FlowAnalysis,
+  fromClient: 0 | 1,
+): number {
+  fa.lastRto = 0;
+  fa.lastRtoNo = 0;
+  if (!fwd.baseSeqSet) {
+    fwd.baseSeq = flags & TCP_FLAG.SYN ? seq : (seq - 1) >>> 0;
+    fwd.baseSeqSet = true;
+  }
+  if (!rev.baseSeqSet && flags & TCP_FLAG.ACK) {
+    rev.baseSeq = (ack - 1) >>> 0;
+    rev.baseSeqSet = true;
+  }
+
+  checks: {
+    // Zero-window probe: exactly one byte at the next expected sequence number into a zero window.
+    if (seglen === 1 && seq === fwd.nextSeq && rev.window === 0) {
+      ta |= SEG.ZERO_WINDOW_PROBE;
+      break checks;
+    }
+    if (window === 0 && (flags & CTRL) === 0) ta |= SEG.ZERO_WINDOW;
+    // Previous segment not captured: the sequence number jumped past what was seen.
+    if (fwd.nextSeq !== 0 && sd(seq, fwd.nextSeq) > 0 && (flags & TCP_FLAG.RST) === 0) ta |= SEG.LOST_SEGMENT;
+    // Keep-alive: 0 or 1 byte, one before the next expected sequence number.
+    if ((seglen === 0 || seglen === 1) && seq === ((fwd.nextSeq - 1) >>> 0) && (flags & CTRL) === 0) ta |= SEG.KEEP_ALIVE;
+    const sameSeqAck = seglen === 0 && seq === fwd.nextSeq && ack === fwd.lastAck && (flags & CTRL) === 0;
+    if (sameSeqAck && window !== 0 && window !== fwd.window) ta |= SEG.WINDOW_UPDATE;
+    // Window full: the data reaches the right edge of the receiver's advertised window.
+    if (seglen > 0 && rev.winScale !== WS_UNKNOWN && (flags & CTRL) === 0) {
+      const shift = rev.isFirstAck || rev.winScale === WS_NONE ? 0 : rev.winScale;
+      if (((seq + seglen) >>> 0) === ((rev.lastAck + ((rev.window << shift) >>> 0)) >>> 0)) ta |= SEG.WINDOW_FULL;
+    }
+    if (sameSeqAck && window !== 0 && window === fwd.window && rev.lastSegmentFlags & SEG.KEEP_ALIVE) {
+      ta |= SEG.KEEP_ALIVE_ACK;
+      break checks;
+    }
+    if (sameSeqAck && window === 0 && fwd.window === 0 && rev.lastSegmentFlags & SEG.ZERO_WINDOW_PROBE) {
+      ta |= SEG.ZERO_WINDOW_PROBE_ACK;
+      break checks;
+    }
+    if (sameSeqAck && window !== 0 && window === fwd.window) {
+      // -1 is Wireshark's "ACKed unseen segment already reported": the next duplicate counts as #1.
+      fwd.dupAckNum = fwd.dupAckNum === -1 ? 1 : fwd.dupAckNum + 1;
+      ta |= SEG.DUPLICATE_ACK;
+    }
+  }
+  const dupAckNum = ta & SEG.DUPLICATE_ACK ? fwd.dupAckNum : 0;
+
+  if (ack !== fwd.lastAck) {
+    fwd.lastNonDupAckNo = no;
+    fwd.dupAckNum = 0;
+  }
+
+  // ACKed unseen segment: this ACK covers bytes of the peer that were never seen.
+  if (rev.maxSeqToBeAcked !== 0 && sd(ack, rev.maxSeqToBeAcked) > 0 && flags & TCP_FLAG.ACK) {
+    if (rev.maxSeqToBeAcked > rev.nextSeq) {
+      rev.maxSeqToBeAcked = rev.nextSeq;
+      ta |= SEG.ACK_LOST_SEGMENT;
+    } else {
+      // The peer is stalled with pure ACKs: report the same lost segment only once.
+      if (rev.dupAckNum === 0) ta |= SEG.ACK_LOST_SEGMENT;
+      rev.dupAckNum = -1;
+    }
+  }
+
+  const synFin = (flags & (TCP_FLAG.SYN | TCP_FLAG.FIN)) !== 0;
+  retransmission: if (seglen > 0 || synFin) {
+    let notAdvanced = fwd.nextSeq !== 0 && sd(seq, fwd.nextSeq) < 0;
+    if (ta & SEG.KEEP_ALIVE) break retransmission;
+    // More than one new byte right after a possible zero-window probe adds data: not a retransmission.
+    if (seglen > 1 && ((fwd.nextSeq - 1) >>> 0) === seq) notAdvanced = false;
+    if (seglen > 0 && rev.lastAck !== 0 && sd((seq + seglen) >>> 0, rev.lastAck) <= 0) {
+      ta |= SEG.SPURIOUS_RETRANSMISSION;
+      break retransmission;
+    }
+    const sinceDupAck = ts - rev.lastAckTs;
+    if (notAdvanced && rev.dupAckNum >= 2 && rev.lastAck === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETRANSMISSION_WINDOW_MICROS) {
+      ta |= SEG.FAST_RETRANSMISSION;
+      break retransmission;
+    }
+    const sinceHighest = ts - fwd.nextSeqTs;
+    const oooThreshold = conv.firstRtt !== 0 ? conv.firstRtt : DEFAULT_OUT_OF_ORDER_MICROS;
+    if (notAdvanced && sinceHighest >= 0 && sinceHighest < oooThreshold && fwd.nextSeq !== ((seq + seglen + (synFin ? 1 : 0)) >>> 0)) {
+      ta |= SEG.OUT_OF_ORDER;
+      break retransmission;
+    }
+    if (notAdvanced) {
+      ta |= SEG.RETRANSMISSION;
+      // The oldest unacknowledged segment is most likely the one sent again.
+      if (fwd.unackedCount > 0) {
+        fa.lastRto = ts - fwd.unackedTs[0];
+        fa.lastRtoNo = fwd.unackedNo[0];
+      } else {
+        fa.lastRto = ts - fwd.nextSeqTs;
+        fa.lastRtoNo = fwd.nextSeqNo;
+      }
+    }
+  }
+
+  let nextSeq = (seq + seglen) >>> 0;
+  if ((seglen > 0 || synFin) && fwd.unackedCount < MAX_UNACKED_SEGMENTS) {
+    if (synFin) nextSeq = (nextSeq + 1) >>> 0;
+    fwd.pushUnacked(seq, nextSeq, no, ts);
+  }
+  const probe = (ta & SEG.ZERO_WINDOW_PROBE) !== 0;
+  // Zero-window probes do not move the next expected sequence number.
+  if ((sd(nextSeq, fwd.nextSeq) > 0 || fwd.nextSeq === 0) && !probe) {
+    fwd.nextSeq = nextSeq;
+    fwd.nextSeqNo = no;
+    fwd.nextSeqTs = ts;
+  }
+  if ((seq === fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked === 0) && !probe) fwd.maxSeqToBeAcked = fwd.nextSeq;
+
+  fwd.window = window;
+  fwd.lastAck = ack;
+  fwd.lastAckTs = ts;
+  fwd.lastSegmentFlags = ta;
+
+  releaseAcked(rev, ack, ts, no, fa, fromClient);
+  fa.lastDupAckNum = dupAckNum;
+  return ta;
+}
+
+/** Drops the peer's segments this ACK covers; an exact match is an RTT sample for the peer. */
+function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, fa: FlowAnalysis, fromClient: 0 | 1): void {
+  const n = rev.unackedCount;
+  if (n === 0) return;
+  const seqs = rev.unackedSeq;
+  const nexts = rev.unackedNext;
+  let kept = 0;
+  for (let i = 0; i < n; i++) {
+    const s = seqs[i];
+    const e = nexts[i];
+    let keep: boolean;
+    if (ack === e) {
+      const rtt = ts - rev.unackedTs[i];
+      if (rtt >= 0) fa.timing.side[fromClient === 0 ? 1 : 0].ackRtt.add(rtt, no);
+      keep = false;
+    } else if (sd(ack, s) > 0 && sd(ack, e) <= 0) {
+      seqs[i] = ack; // partly acknowledged: keep the rest
+      keep = true;
+    } else keep = sd(e, ack) > 0;
+    if (keep) {
+      if (kept !== i) {
+        seqs[kept] = seqs[i];
+        nexts[kept] = e;
+        rev.unackedNo[kept] = rev.unackedNo[i];
+        rev.unackedTs[kept] = rev.unackedTs[i];
+      }
+      kept++;
+    }
+  }
+  rev.unackedCount = kept;
+}
+
+function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number, seglen: number, flags: number, window: number, no: number, ts: number, ta: number, from: 0 | 1): void {
+  const t = fa.timing;
+  const me = t.side[from];
+  const peer = t.side[from === 0 ? 1 : 0];
+  const syn = (flags & TCP_FLAG.SYN) !== 0;
+  const ackf = (flags & TCP_FLAG.ACK) !== 0;
+  const closing = (flags & (TCP_FLAG.FIN | TCP_FLAG.RST)) !== 0;
+
+  if (syn && !ackf) t.synTs = ts;
+  else if (syn && ackf) t.synAckTs = ts;
+  else if (ackf && t.synAckTs !== 0 && t.handshakeAckTs === 0 && from === 0) t.handshakeAckTs = ts;
+
+  if (seglen > 0 && (flags & TCP_FLAG.RST) === 0) {
+    t.lastDataTs = ts;
+    t.lastDataNo = no;
+  }
+  if (closing && t.closeNo === 0) {
+    t.closeNo = no;
+    t.closeTs = ts;
+    t.closeSide = from;
+    t.closeWasRst = (flags & TCP_FLAG.RST) !== 0;
+    t.closeLastDataNo = t.lastDataNo;
+    t.closeLastDataTs = t.lastDataTs;
+    if (t.lastPacketNo !== 0) {
+      t.idleBeforeClose = ts - t.lastPacketTs;
+      t.idleBeforeCloseFromNo = t.lastPacketNo;
+    }
+  }
+  if (t.lastPacketNo !== 0) {
+    const gap = ts - t.lastPacketTs;
+    if (gap > t.idleLongest) {
+      t.idleLongest = gap;
+      t.idleFromNo = t.lastPacketNo;
+      t.idleToNo = no;
+    }
+  }
+  t.lastPacketTs = ts;
+  t.lastPacketNo = no;
+
+  // TS echo RTT: time from this side's first use of a TSval to the peer echoing it.
+  if (v.hasTimestamps) {
+    if (peer.tsPending && (v.tsEcr >>> 0) === peer.tsPendingVal) {
+      const rtt = ts - peer.tsPendingTs;
+      if (rtt >= 0) peer.tsEchoRtt.add(rtt, no);
+      peer.tsPending = false;
+    }
+    const val = v.tsVal >>> 0;
+    if (val !== me.lastTsVal && (seglen > 0 || syn || closing)) {
+      me.lastTsVal = val;
+      if (!me.tsPending) {
+        me.tsPending = true;
+        me.tsPendingVal = val;
+        me.tsPendingTs = ts;
+      }
+    }
+  }
+
+  // Zero-window episodes of the side advertising them.
+  if ((flags & TCP_FLAG.RST) === 0) {
+    if (window === 0 && !syn) {
+      if (me.zeroSinceNo === 0) {
+        me.zeroSinceNo = no;
+        me.zeroSinceTs = ts;
+        me.zeroEpisodes++;
+      }
+    } else if (me.zeroSinceNo !== 0) {
+      closeZeroEpisode(me, ts);
+      me.reopenedNo = no;
+      me.reopenedTs = ts;
+    }
+  }
+
+  if (ta & SEG.RETRANSMISSION && fa.lastRtoNo !== 0) {
+    t.rto.add(fa.lastRto, no);
+    if (t.rto.maxNo === no) t.worstRtoOriginalNo = fa.lastRtoNo;
+  }
+
+  // Request/response turns: the client's new data opens a turn, the server's first byte closes it.
+  const newData = seglen > 0 && (flags & TCP_FLAG.RST) === 0 && (ta & (ANY_RETRANSMISSION | SEG.KEEP_ALIVE | SEG.ZERO_WINDOW_PROBE)) === 0;
+  if (from === 0) {
+    if (newData) {
+      t.awaitingResponse = true;
+      t.requestEndNo = no;
+      t.requestEndTs = ts;
+      t.requestEndSeq = (seq + seglen) >>> 0;
+      t.requestAckedNo = 0;
+      t.requestAckedTs = 0;
+      t.gaveUpNo = 0;
+    } else if (closing && t.awaitingResponse && t.gaveUpNo === 0) {
+      t.gaveUpNo = no;
+      t.gaveUpTs = ts;
+      t.gaveUpRst = (flags & TCP_FLAG.RST) !== 0;
+    }
+  } else {
+    if (t.awaitingResponse && ackf && t.requestAckedNo === 0 && sd(ack, t.requestEndSeq) >= 0) {
+      t.requestAckedNo = no;
+      t.requestAckedTs = ts;
+    }
+    if (t.awaitingResponse && seglen > 0 && (flags & TCP_FLAG.RST) === 0) {
+      const think = ts - t.requestEndTs;
+      t.think.add(think, no);
+      if (t.firstThink < 0) {
+        t.firstThink = think;
+        t.firstThinkNo = no;
+      }
+      t.awaitingResponse = false;
+    }
+  }
+}
+
+function closeZeroEpisode(s: { zeroSinceNo: number; zeroSinceTs: number; zeroLongest: number; zeroLongestFromNo: number; zeroTotal: number }, ts: number): void {
+  const d = ts - s.zeroSinceTs;
+  s.zeroTotal += d;
+  if (d >= s.zeroLongest) {
+    s.zeroLongest = d;
+    s.zeroLongestFromNo = s.zeroSinceNo;
+  }
+  s.zeroSinceNo = 0;
+  s.zeroSinceTs = 0;
+}
+
+function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: number, len: number): void {
+  const base = from * KIND_COUNT;
+  for (let bit = 0, m = ta; m !== 0; bit++, m >>>= 1) if (m & 1) fa.counts[base + bit]++;
+  if (ta & (SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION)) fa.counts[base]++; // tshark also shows these as retransmission
+  if (ta & ANY_RETRANSMISSION) fa.resentBytes[from] += len;
+  if (fa.marks.length >= MAX_MARKS) {
+    fa.marksDropped++;
+    return;
+  }
+  fa.marks.push({ no, ts, from, flags: ta, len, dupAckNo: ta & SEG.DUPLICATE_ACK ? fa.lastDupAckNum : 0, rto: ta & SEG.RETRANSMISSION ? fa.lastRto : 0, rtoNo: ta & SEG.RETRANSMISSION ? fa.lastRtoNo : 0 });
+}
+
+/** Names of the kinds set in a flags value, in SEG order. */
+export function segmentKinds(flags: number): SegmentKind[] {
+  const out: SegmentKind[] = [];
+  for (let bit = 0; bit < KIND_COUNT; bit++) if (flags & (1 << bit)) out.push(SEG_NAMES[bit]);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts: the JSON-ready summary that FlowFacts.analysis carries.
+
+export interface TcpCounts {
+  retransmission: number;
+  fastRetransmission: number;
+  spuriousRetransmission: number;
+  outOfOrder: number;
+  lostSegment: number;
+  ackLostSegment: number;
+  duplicateAck: number;
+  zeroWindow: number;
+  zeroWindowProbe: number;
+  zeroWindowProbeAck: number;
+  windowFull: number;
+  windowUpdate: number;
+  keepAlive: number;
+  keepAliveAck: number;
+  reusedPorts: number;
+}
+
+export interface RttStats {
+  samples: number;
+  minMs: number;
+  avgMs: number;
+  maxMs: number;
+  maxPacket: number;
+}
+
+export interface ZeroWindowFacts {
+  /** Episodes in which this side advertised a zero window. */
+  episodes: number;
+  firstPacket: number;
+  longestMs: number;
+  longestFromPacket: number;
+  totalMs: number;
+  /** Still closed when the flow ended, and since which packet. */
+  stillClosed: boolean;
+  reopenedPacket: number | null;
+}
+
+export interface SideAnalysis extends TcpCounts {
+  /** Payload bytes this side sent again. */
+  bytesResent: number;
+  /** RTT of this side's data: from the peer's ACKs, and from its TS echoes. */
+  ackRtt: RttStats | null;
+  tsEchoRtt: RttStats | null;
+  zeroWindowEpisodes: ZeroWindowFacts | null;
+}
+
+export interface TcpAnalysisFacts extends TcpCounts {
+  client: SideAnalysis;
+  server: SideAnalysis;
+  handshake: { rttMs: number; synToSynAckMs: number; synAckToAckMs: number } | null;
+  rto: { samples: number; worstMs: number; worstPacket: number; originalPacket: number; avgMs: number } | null;
+  idle: { longestMs: number; fromPacket: number; toPacket: number } | null;
+  /** The first FIN or RST, and the silence before it. */
+  close: { packet: number; by: 'client' | 'server'; rst: boolean; idleBeforeMs: number; lastPacketBefore: number; sinceLastDataMs: number | null } | null;
+  serverThink: { firstMs: number; firstPacket: number; maxMs: number; maxPacket: number; turns: number } | null;
+  /** The client's last request bytes got no application byte back. */
+  unanswered: { requestPacket: number; requestTs: number; ackedPacket: number | null; ackedTs: number | null; gaveUpPacket: number | null; gaveUpTs: number | null; gaveUpRst: boolean } | null;
+  marks: Array<{ no: number; from: 'client' | 'server'; kinds: SegmentKind[]; len: number; dupAckNo?: number; rtoMs?: number; rtoOf?: number }>;
+  marksDropped: number;
+}
+
+function countsOf(fa: FlowAnalysis, from: 0 | 1 | -1): TcpCounts {
+  const c = (bit: number) => (from === -1 ? fa.counts[bit] + fa.counts[KIND_COUNT + bit] : fa.counts[from * KIND_COUNT + bit]);
+  return {
+    retransmission: c(0),
+    fastRetransmission: c(1),
+    spuriousRetransmission: c(2),
+    outOfOrder: c(3),
+    lostSegment: c(4),
+    ackLostSegment: c(5),
+    duplicateAck: c(6),
+    zeroWindow: c(7),
+    zeroWindowProbe: c(8),
+    zeroWindowProbeAck: c(9),
+    windowFull: c(10),
+    windowUpdate: c(11),
+    keepAlive: c(12),
+    keepAliveAck: c(13),
+    reusedPorts: c(14),
+  };
+}
+
+function statsJson(s: SampleStats): RttStats | null {
+  return s.toJson();
+}
+
+/** Summarises a flow's analysis for FlowFacts (null when the flow saw no TCP segment). */
+export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
+  const fa = flow.analysis as FlowAnalysis | null;
+  if (!fa || !(fa instanceof FlowAnalysis)) return null;
+  const t = fa.timing;
+  const end = flow.lastTs;
+  const side = (from: 0 | 1): SideAnalysis => {
+    const s = t.side[from];
+    const stillClosed = s.zeroSinceNo !== 0;
+    const longest = stillClosed ? Math.max(s.zeroLongest, end - s.zeroSinceTs) : s.zeroLongest;
+    return {
+      ...countsOf(fa, from),
+      bytesResent: fa.resentBytes[from],
+      ackRtt: statsJson(s.ackRtt),
+      tsEchoRtt: statsJson(s.tsEchoRtt),
+      zeroWindowEpisodes:
+        s.zeroEpisodes === 0
+          ? null
+          : {
+              episodes: s.zeroEpisodes,
+              firstPacket: firstZeroPacket(fa, from) ?? s.zeroSinceNo,
+              longestMs: toMs(longest),
+              longestFromPacket: stillClosed && end - s.zeroSinceTs >= s.zeroLongest ? s.zeroSinceNo : s.zeroLongestFromNo,
+              totalMs: toMs(s.zeroTotal + (stillClosed ? end - s.zeroSinceTs : 0)),
+              stillClosed,
+              reopenedPacket: s.reopenedNo || null,
+            },
+    };
+  };
+  const hs = t.synTs && t.synAckTs && t.handshakeAckTs && t.synAckTs >= t.synTs && t.handshakeAckTs >= t.synAckTs;
+  return {
+    ...countsOf(fa, -1),
+    client: side(0),
+    server: side(1),
+    handshake: hs ? { rttMs: toMs(t.handshakeAckTs - t.synTs), synToSynAckMs: toMs(t.synAckTs - t.synTs), synAckToAckMs: toMs(t.handshakeAckTs - t.synAckTs) } : null,
+    rto: t.rto.count ? { samples: t.rto.count, worstMs: toMs(t.rto.max), worstPacket: t.rto.maxNo, originalPacket: t.worstRtoOriginalNo, avgMs: toMs(t.rto.sum / t.rto.count) } : null,
+    idle: t.idleToNo ? { longestMs: toMs(t.idleLongest), fromPacket: t.idleFromNo, toPacket: t.idleToNo } : null,
+    close: t.closeNo
+      ? {
+          packet: t.closeNo,
+          by: t.closeSide === 0 ? 'client' : 'server',
+          rst: t.closeWasRst,
+          idleBeforeMs: toMs(t.idleBeforeClose),
+          lastPacketBefore: t.idleBeforeCloseFromNo,
+          sinceLastDataMs: t.closeLastDataNo ? toMs(t.closeTs - t.closeLastDataTs) : null,
+        }
+      : null,
+    serverThink: t.think.count ? { firstMs: toMs(t.firstThink), firstPacket: t.firstThinkNo, maxMs: toMs(t.think.max), maxPacket: t.think.maxNo, turns: t.think.count } : null,
+    unanswered: t.awaitingResponse
+      ? {
+          requestPacket: t.requestEndNo,
+          requestTs: t.requestEndTs,
+          ackedPacket: t.requestAckedNo || null,
+          ackedTs: t.requestAckedNo ? t.requestAckedTs : null,
+          gaveUpPacket: t.gaveUpNo || null,
+          gaveUpTs: t.gaveUpNo ? t.gaveUpTs : null,
+          gaveUpRst: t.gaveUpRst,
+        }
+      : null,
+    marks: fa.marks.map((m) => ({
+      no: m.no,
+      from: m.from === 0 ? 'client' : 'server',
+      kinds: segmentKinds(m.flags),
+      len: m.len,
+      ...(m.dupAckNo ? { dupAckNo: m.dupAckNo } : {}),
+      ...(m.rtoNo ? { rtoMs: toMs(m.rto), rtoOf: m.rtoNo } : {}),
+    })),
+    marksDropped: fa.marksDropped,
+  };
+}
+
+function firstZeroPacket(fa: FlowAnalysis, from: 0 | 1): number | null {
+  for (const m of fa.marks) if (m.from === from && m.flags & SEG.ZERO_WINDOW) return m.no;
+  return null;
+}
