@@ -1,0 +1,352 @@
+// HTTP/WebSocket verdicts on scripted conversations: real frames (correct lengths and checksums)
+// through the whole pipeline, for the cases that are awkward to provoke with real servers.
+import { describe, expect, it } from 'vitest';
+import { Analyzer, type FlowResult } from '../../src/pipeline.js';
+import { APP_RULES, expectedWebSocketAccept, guessProtocol, WS_CLOSE_CODE_NAMES } from '../../src/rules/app-rules.js';
+import { FLOW_RULES, judgeFlow, type FlowRule } from '../../src/rules/rules.js';
+import type { Verdict } from '../../src/rules/verdict.js';
+import { tcpFrame, toRecord, type TcpFrame } from '../helpers/packets.js';
+import { closePayload, upgradeRequest, upgradeResponse, wsFrame, WS_KEY } from '../dissect/script.js';
+
+const OP = { TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9 } as const;
+const CLIENT = { src: '10.0.0.1', sport: 51000 } as const;
+const SERVER = { src: '10.0.0.2', sport: 80 } as const;
+const START = 1_700_000_000_000_000;
+
+/** A scripted TCP conversation: every call adds one segment `ms` after the previous one. */
+class Conversation {
+  private readonly seq = [0xffff_fff0, 0x7fff_fff8];
+  private t = START;
+  readonly frames: { frame: TcpFrame; ts: number }[] = [];
+
+  handshake(): this {
+    this.seg(0, 'S', '', 0, false);
+    this.seg(1, 'SA', '', 0.05);
+    return this.seg(0, 'A', '', 0.05);
+  }
+  client(data: Uint8Array | string, ms = 1): this {
+    return this.seg(0, 'PA', data, ms);
+  }
+  server(data: Uint8Array | string, ms = 1): this {
+    return this.seg(1, 'PA', data, ms);
+  }
+  fin(dir: 0 | 1, ms = 1): this {
+    return this.seg(dir, 'FA', '', ms);
+  }
+  rst(dir: 0 | 1, ms = 1): this {
+    return this.seg(dir, 'RA', '', ms);
+  }
+  /** Both sides FIN, each acknowledged. */
+  closeBoth(first: 0 | 1, ms = 1): this {
+    const other = first === 0 ? 1 : 0;
+    return this.fin(first, ms).fin(other, 0.05).seg(first, 'A', '', 0.05);
+  }
+
+  private seg(dir: 0 | 1, flags: string, data: Uint8Array | string, ms: number, withAck = true): this {
+    this.t += Math.round(ms * 1000);
+    const me = dir === 0 ? CLIENT : SERVER;
+    const peer = dir === 0 ? SERVER : CLIENT;
+    const payload = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    const frame = tcpFrame({
+      src: me.src,
+      sport: me.sport,
+      dst: peer.src,
+      dport: peer.sport,
+      seq: this.seq[dir] >>> 0,
+      ack: withAck ? this.seq[1 - dir] >>> 0 : 0,
+      flags,
+      payload,
+    });
+    this.frames.push({ frame, ts: this.t });
+    this.seq[dir] = (this.seq[dir] + payload.length + (/[SF]/.test(flags) ? 1 : 0)) >>> 0;
+    return this;
+  }
+
+  analyze(): FlowResult {
+    const analyzer = new Analyzer({ file: 'scripted' });
+    this.frames.forEach(({ frame, ts }, i) => analyzer.onRecord(toRecord(frame, { no: i + 1, tsMicros: ts })));
+    const result = analyzer.finish({
+      file: 'scripted',
+      format: 'pcap',
+      linkTypes: [1],
+      snaplen: 65535,
+      packets: this.frames.length,
+      truncatedPackets: 0,
+      diagnostics: [],
+      stoppedEarly: false,
+    });
+    expect(result.flows).toHaveLength(1);
+    return result.flows[0]!;
+  }
+}
+
+const conv = () => new Conversation().handshake();
+const codes = (f: FlowResult) => f.verdicts.map((v) => v.code);
+const verdict = (f: FlowResult, code: string): Verdict => {
+  const v = f.verdicts.find((x) => x.code === code);
+  if (!v) throw new Error(`no ${code} verdict; got ${codes(f).join(', ')}`);
+  return v;
+};
+const c2s = (op: number, payload: Uint8Array | string = '') => wsFrame(0, op, payload);
+const s2c = (op: number, payload: Uint8Array | string = '') => wsFrame(1, op, payload);
+
+function response(status: number, reason: string, headers = '', body = ''): string {
+  return `HTTP/1.1 ${status} ${reason}\r\n${headers}Content-Length: ${body.length}\r\n\r\n${body}`;
+}
+
+describe('WebSocket verdicts', () => {
+  it('gives a session with a valid upgrade, frames and a 1000 close handshake only info verdicts', () => {
+    const f = conv()
+      .client(upgradeRequest())
+      .server(upgradeResponse())
+      .client(c2s(OP.TEXT, 'hi'))
+      .server(s2c(OP.TEXT, 'hello'))
+      .client(c2s(OP.CLOSE, closePayload(1000, 'bye')))
+      .server(s2c(OP.CLOSE, closePayload(1000)))
+      .closeBoth(1)
+      .analyze();
+    expect(f.verdicts.every((v) => v.severity === 'info')).toBe(true);
+    expect(codes(f)).toEqual(expect.arrayContaining(['ws-ok', 'ws-close', 'clean-close']));
+    expect(verdict(f, 'ws-close').facts).toMatchObject({ code: 1000, initiator: 'client', reason: 'bye', answered: true });
+    expect(verdict(f, 'ws-ok').facts).toMatchObject({ clientFrames: 2, serverFrames: 2, closeCode: 1000 });
+  });
+
+  it('reports ws-close as a warning with the code name and reason when the server closes with 1011', () => {
+    const f = conv()
+      .client(upgradeRequest())
+      .server(upgradeResponse())
+      .server(s2c(OP.CLOSE, closePayload(1011, 'db down')))
+      .client(c2s(OP.CLOSE, closePayload(1011)))
+      .closeBoth(1)
+      .analyze();
+    const v = verdict(f, 'ws-close');
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toContain('1011 (Internal Error) "db down"');
+    expect(v.facts).toMatchObject({ initiator: 'server', code: 1011, codeName: 'Internal Error' });
+    expect(v.hint).toMatch(/unexpected condition/);
+  });
+
+  it('keeps ws-close at info for 1001 Going Away', () => {
+    const f = conv()
+      .client(upgradeRequest())
+      .server(upgradeResponse())
+      .server(s2c(OP.CLOSE, closePayload(1001)))
+      .client(c2s(OP.CLOSE, closePayload(1001)))
+      .closeBoth(1)
+      .analyze();
+    expect(verdict(f, 'ws-close').severity).toBe('info');
+    expect(f.verdicts.every((v) => v.severity === 'info')).toBe(true);
+  });
+
+  it('names application close codes (4000-4999) as application-defined, with a warning', () => {
+    const f = conv()
+      .client(upgradeRequest())
+      .server(upgradeResponse())
+      .server(s2c(OP.CLOSE, closePayload(4001, 'token expired')))
+      .client(c2s(OP.CLOSE, closePayload(4001)))
+      .closeBoth(1)
+      .analyze();
+    const v = verdict(f, 'ws-close');
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toContain('4001 (application-defined) "token expired"');
+  });
+
+  it('reports ws-fin-after-101 with the delay, the closer and the HTTP/1.0 request, plus ws-upgrade-http10', () => {
+    const f = conv().client(upgradeRequest('', '1.0')).server(upgradeResponse(), 0.5).fin(1, 2.3).fin(0, 0.1).analyze();
+    expect(codes(f)).toEqual(expect.arrayContaining(['ws-upgrade-http10', 'ws-fin-after-101']));
+    const v = verdict(f, 'ws-fin-after-101');
+    expect(v.severity).toBe('error');
+    expect(v.summary).toMatch(/^server FIN 2\.3 ms after 101 Switching Protocols/);
+    expect(v.facts).toMatchObject({ delayMs: 2.3, closedBy: 'server', how: 'fin', requestHttpVersion: '1.0' });
+    expect(v.hint).toContain('proxy_http_version 1.1');
+    expect(verdict(f, 'ws-upgrade-http10').facts).toMatchObject({ httpVersion: '1.0', target: '/chat' });
+    // The FIN right after the 101 explains the missing close frame; no second verdict for it.
+    expect(codes(f)).not.toContain('ws-no-close-frame');
+  });
+
+  it('blames the upstream when a proxy (Server: nginx) closes right after relaying a 101 to an HTTP/1.1 request', () => {
+    const f = conv().client(upgradeRequest()).server(upgradeResponse(undefined, 'Server: nginx/1.22.1\r\n')).rst(1, 0.2).analyze();
+    const v = verdict(f, 'ws-fin-after-101');
+    expect(v.summary).toMatch(/^server RST 0\.2 ms after 101/);
+    expect(v.facts).toMatchObject({ requestHttpVersion: '1.1', serverIsProxy: true, how: 'rst' });
+    expect(v.hint).toMatch(/proxy-to-backend leg/);
+    expect(codes(f)).not.toContain('ws-upgrade-http10');
+  });
+
+  it('does not call a close 5 s after the 101 with no frames ws-fin-after-101, but ws-no-close-frame', () => {
+    const f = conv().client(upgradeRequest()).server(upgradeResponse()).fin(1, 5000).fin(0, 0.1).analyze();
+    expect(codes(f)).not.toContain('ws-fin-after-101');
+    expect(verdict(f, 'ws-no-close-frame').facts).toMatchObject({ closedBy: 'server', how: 'fin' });
+  });
+
+  it('reports ws-no-close-frame (1006) when the server resets mid-session, and no ws-ok', () => {
+    const f = conv()
+      .client(upgradeRequest())
+      .server(upgradeResponse())
+      .server(s2c(OP.TEXT, 'tick'), 100)
+      .client(c2s(OP.TEXT, 'tock'))
+      .rst(1, 50)
+      .analyze();
+    const v = verdict(f, 'ws-no-close-frame');
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toContain('1006');
+    expect(v.facts).toMatchObject({ closedBy: 'server', how: 'rst', dataFrames: 2 });
+    expect(codes(f)).not.toContain('ws-ok');
+    expect(codes(f)).not.toContain('ws-fin-after-101');
+  });
+
+  it('reports ws-upgrade-rejected for a 200 answer (Upgrade ignored) and no separate http-error', () => {
+    const f = conv().client(upgradeRequest()).server(response(200, 'OK', 'Content-Type: text/html\r\n', '<html></html>')).closeBoth(0).analyze();
+    const v = verdict(f, 'ws-upgrade-rejected');
+    expect(v.summary).toMatch(/^Unexpected response code: 200/);
+    expect(v.hint).toMatch(/Upgrade\/Connection headers/);
+    expect(codes(f)).not.toContain('http-error');
+  });
+
+  it('reports ws-upgrade-rejected for a 502 from a proxy with the wait', () => {
+    const f = conv().client(upgradeRequest()).server(response(502, 'Bad Gateway', 'Server: nginx\r\n'), 30).closeBoth(1).analyze();
+    const v = verdict(f, 'ws-upgrade-rejected');
+    expect(v.facts).toMatchObject({ status: 502, serverIsProxy: true, waitedMs: 30 });
+    expect(v.summary).toContain('after 30 ms');
+  });
+
+  it('reports ws-bad-accept with the expected value when the accept does not match the key', () => {
+    const wrong = expectedWebSocketAccept('AAAAAAAAAAAAAAAAAAAAAA==');
+    const f = conv().client(upgradeRequest()).server(upgradeResponse(wrong)).fin(0, 0.9).fin(1, 0.1).analyze();
+    const v = verdict(f, 'ws-bad-accept');
+    expect(v.facts).toMatchObject({ key: WS_KEY, accept: wrong, expectedAccept: expectedWebSocketAccept(WS_KEY), clientClosePacket: 6 });
+    expect(codes(f)).not.toContain('ws-ok');
+    expect(codes(f)).not.toContain('ws-no-close-frame');
+  });
+
+  it('reports ws-bad-accept when the 101 has no Sec-WebSocket-Accept at all', () => {
+    const noAccept = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n';
+    const f = conv().client(upgradeRequest()).server(noAccept).fin(0).fin(1).analyze();
+    expect(verdict(f, 'ws-bad-accept').summary).toMatch(/has no Sec-WebSocket-Accept/);
+  });
+
+  it('reports ws-non-http-response and names TLS when a TLS server answers the upgrade', () => {
+    const tlsAlert = Uint8Array.from([0x16, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+    const f = conv().client(upgradeRequest()).server(tlsAlert).fin(1).fin(0).analyze();
+    const v = verdict(f, 'ws-non-http-response');
+    expect(v.facts).toMatchObject({ guessedProtocol: 'TLS', responsePacket: 5 });
+    expect(v.hint).toMatch(/wss:\/\//);
+  });
+
+  it('reports ws-protocol-error for a masked server frame and withholds ws-ok', () => {
+    const masked = wsFrame(0, OP.TEXT, 'masked by the server'); // masked as only a client may
+    const f = conv()
+      .client(upgradeRequest())
+      .server(upgradeResponse())
+      .server(masked)
+      .client(c2s(OP.CLOSE, closePayload(1002)))
+      .server(s2c(OP.CLOSE, closePayload(1002)))
+      .closeBoth(1)
+      .analyze();
+    expect(verdict(f, 'ws-protocol-error').facts).toMatchObject({ code: 'WS_MASKED_SERVER_FRAME', by: 'server' });
+    expect(codes(f)).not.toContain('ws-ok');
+  });
+});
+
+describe('HTTP verdicts', () => {
+  it('reports http-error as an error for a 504 from nginx, with the wait and the timeout it hit', () => {
+    const f = conv()
+      .client('GET /report HTTP/1.1\r\nHost: app\r\n\r\n')
+      .server(response(504, 'Gateway Time-out', 'Server: nginx/1.22.1\r\n'), 60_000)
+      .closeBoth(1)
+      .analyze();
+    const v = verdict(f, 'http-error');
+    expect(v.severity).toBe('error');
+    expect(v.facts).toMatchObject({ status: 504, method: 'GET', target: '/report', fromProxy: true, waitedMs: 60_000 });
+    expect(v.summary).toContain('waited 60.0 s');
+    expect(v.hint).toMatch(/proxy_read_timeout at its default of 60 s/);
+  });
+
+  it('reports http-error as a warning for a 404, without a wait', () => {
+    const f = conv().client('GET /missing HTTP/1.1\r\nHost: app\r\n\r\n').server(response(404, 'Not Found')).closeBoth(0).analyze();
+    const v = verdict(f, 'http-error');
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toBe('HTTP 404 Not Found to "GET /missing" (request #4, response #5)');
+  });
+
+  it('picks the 5xx among several error responses on one keep-alive connection and counts them', () => {
+    const f = conv()
+      .client('GET /a HTTP/1.1\r\nHost: app\r\n\r\n')
+      .server(response(404, 'Not Found'))
+      .client('GET /b HTTP/1.1\r\nHost: app\r\n\r\n')
+      .server(response(503, 'Service Unavailable'))
+      .client('GET /c HTTP/1.1\r\nHost: app\r\n\r\n')
+      .server(response(200, 'OK'))
+      .closeBoth(0)
+      .analyze();
+    const v = verdict(f, 'http-error');
+    expect(v.severity).toBe('error');
+    expect(v.facts).toMatchObject({ status: 503, target: '/b', errorResponses: 2, statuses: [404, 503] });
+  });
+
+  it('says nothing about a 200', () => {
+    const f = conv().client('GET / HTTP/1.1\r\nHost: app\r\n\r\n').server(response(200, 'OK', '', 'ok')).closeBoth(0).analyze();
+    expect(codes(f)).toEqual(['clean-close']);
+  });
+
+  it('reports no-response with the wait when the client gives up on an unanswered request', () => {
+    const f = conv().client('GET /slow HTTP/1.0\r\n\r\n').fin(0, 1000).fin(1, 0.1).analyze();
+    const v = verdict(f, 'no-response');
+    expect(v.severity).toBe('error');
+    expect(v.summary).toBe('HTTP request "GET /slow" #4 got no response: the client closed (FIN #5) after 1.00 s; the server sent no application byte');
+    expect(v.facts).toMatchObject({ waitedMs: 1000, endedBy: 'client', endHow: 'fin', httpVersion: '1.0' });
+  });
+
+  it('reports no-response ended by the server when it resets instead of answering', () => {
+    const f = conv().client('POST /upload HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi').rst(1, 3).analyze();
+    expect(verdict(f, 'no-response').facts).toMatchObject({ endedBy: 'server', endHow: 'rst', waitedMs: 3 });
+  });
+
+  it('reports no-response as still unanswered when the capture ends first', () => {
+    const f = conv().client('GET /hang HTTP/1.1\r\nHost: app\r\n\r\n').analyze();
+    expect(verdict(f, 'no-response').summary).toMatch(/still unanswered 0 ms later when the capture ended/);
+  });
+
+  it('leaves an answer that is not HTTP to other rules instead of calling it no-response', () => {
+    const f = conv().client('GET / HTTP/1.1\r\nHost: app\r\n\r\n').server('SSH-2.0-OpenSSH_9.2\r\n').closeBoth(1).analyze();
+    expect(codes(f)).not.toContain('no-response');
+  });
+});
+
+describe('rule table', () => {
+  it('keeps one no-response verdict when a TCP-facts rule with the same code also fires', () => {
+    const f = conv().client('GET /slow HTTP/1.1\r\nHost: app\r\n\r\n').fin(0, 1000).fin(1, 0.1).analyze();
+    const tcpNoResponse: FlowRule = {
+      code: 'no-response',
+      evaluate: () => ({ code: 'no-response', severity: 'error', summary: 'from TCP facts', packets: [], facts: {}, hint: '' }),
+    };
+    const ctx = { captureEnd: f.end, arpUnanswered: new Map(), answeredAt: new Map() };
+    const verdicts = judgeFlow(f, ctx, [...FLOW_RULES, tcpNoResponse]).filter((v) => v.code === 'no-response');
+    expect(verdicts).toHaveLength(1);
+    expect(verdicts[0]!.summary).toMatch(/^HTTP request "GET \/slow"/);
+  });
+
+  it('registers every application rule in FLOW_RULES', () => {
+    for (const r of APP_RULES) expect(FLOW_RULES).toContain(r);
+    expect(APP_RULES.map((r) => r.code)).toEqual(
+      expect.arrayContaining(['ws-fin-after-101', 'ws-upgrade-http10', 'ws-upgrade-rejected', 'ws-non-http-response', 'ws-bad-accept', 'ws-no-close-frame', 'ws-close', 'ws-ok', 'http-error', 'no-response']),
+    );
+  });
+});
+
+describe('helpers', () => {
+  it('computes the RFC 6455 section 1.3 example accept', () => {
+    expect(expectedWebSocketAccept('dGhlIHNhbXBsZSBub25jZQ==')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+  });
+
+  it('guesses protocols from their first bytes', () => {
+    expect(guessProtocol('SSH-2.0-OpenSSH', '')).toBe('SSH');
+    expect(guessProtocol('\\x16\\x03\\x01', '160301')).toBe('TLS');
+    expect(guessProtocol('220 mail ESMTP', '')).toBe('SMTP or FTP');
+    expect(guessProtocol('hello', '68656c6c6f')).toBeNull();
+  });
+
+  it('names the registered close codes', () => {
+    expect(WS_CLOSE_CODE_NAMES[1006]).toBe('Abnormal Closure');
+  });
+});
