@@ -147,6 +147,8 @@ export class AppSession implements StreamSink {
 
   onClose(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void {
     this.lastNo = no;
+    // A retransmitted FIN (or a second RST) says nothing new.
+    if (this.facts.closes.some((c) => c.dir === dir && c.how === how)) return;
     this.facts.closes.push({ dir, how, no, tsMicros });
     this.finishDirection(dir, no, tsMicros, how === 'fin');
     if (this.facts.closes.length === 1) this.noteFirstClose(dir, how, tsMicros);
@@ -188,8 +190,14 @@ export class AppSession implements StreamSink {
   private serverData(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
     switch (this.mode[1]) {
       case MODE.DETECT:
-        // HTTP servers do not speak first (SMTP, SSH and MySQL do).
-        this.giveUp();
+        // HTTP servers do not speak first (SMTP, SSH and MySQL do), but a capture that starts
+        // mid-connection may show a response first: accept one that starts with "HTTP/".
+        if (this.detectLen === 0 && startsWithHttpVersion(b, off, end)) {
+          this.startHttp();
+          this.serverData(b, off, end, streamOffset, no, ts);
+        } else {
+          this.giveUp();
+        }
         return;
       case MODE.HTTP: {
         const resp = this.response!;
@@ -695,6 +703,11 @@ function responseFacts(head: HttpHead): HttpResponseFacts {
     keepAlive: false,
     afterGap: head.afterGap,
   };
+}
+
+function startsWithHttpVersion(b: Uint8Array, off: number, end: number): boolean {
+  if (end - off < 5) return false;
+  return b[off] === 0x48 && b[off + 1] === 0x54 && b[off + 2] === 0x54 && b[off + 3] === 0x50 && b[off + 4] === 0x2f;
 }
 
 function clip(s: string, max: number): string {

@@ -146,6 +146,25 @@ describe('AppSession: HTTP upgrade to WebSocket', () => {
   });
 });
 
+describe('AppSession: captures that start mid-connection and repeated closes', () => {
+  it('reads a response seen before any request as HTTP with no request', () => {
+    const f = runScript([s('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'), c('GET /next HTTP/1.1\r\n\r\n'), s('HTTP/1.1 204 No Content\r\n\r\n')]).facts;
+    expect(f.protocol).toBe('http');
+    expect(f.http.map((e) => [e.request?.target ?? null, e.response!.status])).toEqual([
+      [null, 200],
+      ['/next', 204],
+    ]);
+  });
+
+  it('records a retransmitted FIN once, and a RST after a FIN as a second close', () => {
+    const f = runScript([c('GET / HTTP/1.1\r\n\r\n'), { dir: 0, close: 'fin' }, { dir: 0, close: 'fin' }, { dir: 0, close: 'rst' }]).facts;
+    expect(f.closes.map((x) => [x.dir, x.how, x.no])).toEqual([
+      [0, 'fin', 2],
+      [0, 'rst', 4],
+    ]);
+  });
+});
+
 describe('AppSinkFactory', () => {
   it('creates one independent session per flow', () => {
     const factory = new AppSinkFactory();
