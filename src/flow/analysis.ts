@@ -371,7 +371,7 @@ function classify(
       break checks;
     }
     if (sameSeqAck && window !== 0 && window === fwd.window) {
-      // -1 is Wireshark's "ACKed unseen segment already reported": the next duplicate counts as #1.
+      // -1 means "ACKed unseen segment already reported": the next duplicate counts as #1.
       fwd.dupAckNum = fwd.dupAckNum === -1 ? 1 : fwd.dupAckNum + 1;
       ta |= SEG.DUPLICATE_ACK;
     }
@@ -384,15 +384,15 @@ function classify(
   }
 
   // ACKed unseen segment: this ACK covers bytes of the peer that were never seen.
+  // The peer's bound then moves to its highest sequence number; when it was already there, the
+  // peer's duplicate-ACK counter (-1) remembers that this hole was reported.
   if (rev.maxSeqToBeAcked !== 0 && sd(ack, rev.maxSeqToBeAcked) > 0 && flags & TCP_FLAG.ACK) {
-    if (rev.maxSeqToBeAcked > rev.nextSeq) {
-      rev.maxSeqToBeAcked = rev.nextSeq;
-      ta |= SEG.ACK_LOST_SEGMENT;
-    } else {
-      // The peer is stalled with pure ACKs: report the same lost segment only once.
+    if (rev.maxSeqToBeAcked > rev.nextSeq) ta |= SEG.ACK_LOST_SEGMENT;
+    else {
       if (rev.dupAckNum === 0) ta |= SEG.ACK_LOST_SEGMENT;
       rev.dupAckNum = -1;
     }
+    rev.maxSeqToBeAcked = rev.nextSeq;
   }
 
   const synFin = (flags & (TCP_FLAG.SYN | TCP_FLAG.FIN)) !== 0;
