@@ -1,4 +1,5 @@
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
+import { analyzeSegment } from './analysis.js';
 import { EP, Endpoint } from './endpoint.js';
 import { History, HIST } from './history.js';
 import { DirectionReassembler, REASSEMBLY_EVENT, type ReassemblyBudget } from './reassembly.js';
@@ -145,6 +146,9 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   const len = v.payloadLen;
   const baseSeq = v.seq >>> 0;
   const ackSeq = v.ack >>> 0;
+
+  // Wireshark-style segment classification and timing (flow.analysis).
+  analyzeSegment(flow, v, no, ts, ctx);
 
   // --- facts ---
   endpoint.packets++;

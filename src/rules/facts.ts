@@ -3,6 +3,7 @@ import type { AppFacts } from '../dissect/types.js';
 import { connState, type ConnState } from '../flow/conn-state.js';
 import { EP, type Endpoint } from '../flow/endpoint.js';
 import type { Flow } from '../flow/flow.js';
+import { summarizeTcpAnalysis, type TcpAnalysisFacts } from '../flow/analysis.js';
 import type { FlowEndReason } from '../flow/table.js';
 
 // FlowFacts: the read-only summary of one finished flow that rules, reports and diff consume.
@@ -73,7 +74,7 @@ export interface FlowFacts {
   partial: boolean;
   app: AppFacts | null;
   /** Per-segment TCP analysis (retransmissions, windows, timing), when computed. */
-  analysis: unknown;
+  analysis: TcpAnalysisFacts | null;
 }
 
 function ref(no: number, ts: number): PacketRef | null {
@@ -129,7 +130,7 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     endReason,
     partial: flow.partial,
     app,
-    analysis: flow.analysis,
+    analysis: summarizeTcpAnalysis(flow),
   };
 }
 
