@@ -29,7 +29,7 @@ export const BLOCK = {
   CUSTOM_NO_COPY: 0x40000bad,
 } as const;
 
-/** Field offsets from the start of each block (after type and length). */
+/** Field offsets from the start of each block (type at 0, total length at 4). */
 const SHB = { BYTE_ORDER: 8, MAJOR: 12 } as const;
 const IDB = { LINKTYPE: 8, SNAPLEN: 12, OPTIONS: 16, MIN_LEN: 20 } as const;
 const EPB = { INTERFACE: 8, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DATA: 28, MIN_LEN: 32 } as const;
@@ -43,7 +43,6 @@ const TS_UNIT = { MICROS: 0, NANOS: 1, OTHER: 2 } as const;
 export class PcapngWalker implements RecordWalker {
   headerDone = false;
   private littleEndian = true;
-  private sections = 0;
   // Interfaces of the current section, as parallel arrays reused across sections.
   private ifCount = 0;
   private readonly ifLinkType: number[] = [];
@@ -216,7 +215,6 @@ export class PcapngWalker implements RecordWalker {
     }
     this.littleEndian = le;
     this.ifCount = 0;
-    this.sections++;
     this.headerDone = true;
   }
 
