@@ -14,11 +14,11 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateSyntheticCapture, parseCount } from './gen-synthetic.mjs';
+import { generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TIME_BIN = '/usr/bin/time';
-const GROWTH_CONCURRENCY = 10_240; // the same open-flow count at every size, so only the length grows
+const GROWTH_CONCURRENCY = MAX_CONCURRENCY; // the same open-flow count at every size, so only the length grows
 const CHUNK = 8 << 20;
 
 const USAGE = `usage: node scripts/bench.mjs [options]
@@ -28,6 +28,7 @@ const USAGE = `usage: node scripts/bench.mjs [options]
   --runs N           timed tcpwhy runs (default 3), after --warmup N unmeasured ones (default 0)
   --tshark-runs N    timed tshark runs (default 1; tshark is slow)
   --no-tshark        skip tshark
+  --no-tcpwhy        skip tcpwhy (or the --cmd command): tshark figures only
   --cmd "CMD {file}" measure this command instead of 'node bin/tcpwhy.js analyze {file} --json'
   --growth           also run tcpwhy on growing files (--growth-sizes, default 1M,4M) and print peak RSS
   --growth-tshark    include tshark in the growth runs
@@ -127,6 +128,9 @@ function warmPageCache(file) {
   return { bytes: total, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
+/** The command being measured, so an interrupted benchmark can stop it too. */
+let currentChild = null;
+
 function readVmHwmKiB(pid) {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -146,7 +150,9 @@ function measureOnce(argv, { timeFile, stdoutFile } = {}) {
     const full = useTime ? [TIME_BIN, '-f', '%e %M', '-o', timeFile, '--', ...argv] : argv;
     const out = openSync(stdoutFile ?? '/dev/null', 'w');
     const started = process.hrtime.bigint();
-    const child = spawn(full[0], full.slice(1), { stdio: ['ignore', out, 'pipe'], cwd: REPO_ROOT });
+    // Its own process group, so that an interrupted benchmark can stop GNU time and the command together.
+    const child = spawn(full[0], full.slice(1), { stdio: ['ignore', out, 'pipe'], cwd: REPO_ROOT, detached: true });
+    currentChild = child;
     closeSync(out);
     let stderr = '';
     child.stderr.on('data', (d) => {
@@ -165,6 +171,7 @@ function measureOnce(argv, { timeFile, stdoutFile } = {}) {
     });
     child.on('close', (code, signal) => {
       const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      currentChild = null;
       if (poll) clearInterval(poll);
       let peakKiB = polledKiB;
       let exitCode = code ?? (signal ? 128 : -1);
@@ -252,6 +259,7 @@ async function main() {
       warmup: { type: 'string', default: '0' },
       'tshark-runs': { type: 'string', default: '1' },
       'no-tshark': { type: 'boolean', default: false },
+      'no-tcpwhy': { type: 'boolean', default: false },
       cmd: { type: 'string' },
       growth: { type: 'boolean', default: false },
       'growth-sizes': { type: 'string', default: '1M,4M' },
@@ -275,10 +283,19 @@ async function main() {
   const cleanup = () => {
     if (!values.keep) rmSync(workDir, { recursive: true, force: true });
   };
-  process.once('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+    process.once(signal, () => {
+      if (currentChild) {
+        try {
+          process.kill(-currentChild.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      cleanup();
+      process.exit(code);
+    });
+  }
 
   try {
     const tsharkVersion = values['no-tshark'] ? null : toolVersion(['tshark', '--version']);
@@ -287,9 +304,9 @@ async function main() {
     const toolName = values.cmd ? 'cmd' : 'tcpwhy';
     const toolArgv = (file) => (values.cmd ? splitCommand(values.cmd, file) : [process.execPath, tcpwhyBin, 'analyze', file, '--json']);
     const tsharkArgv = (file) => ['tshark', '-q', '-z', 'conv,tcp', '-r', file];
-    if (!values.cmd && !tcpwhyReady) log(`tcpwhy is not built (${tcpwhyBin} or dist/cli/main.js missing): run 'npm run build', or pass --cmd. Skipping tcpwhy.`);
+    if (!values['no-tcpwhy'] && !values.cmd && !tcpwhyReady) log(`tcpwhy is not built (${tcpwhyBin} or dist/cli/main.js missing): run 'npm run build', or pass --cmd. Skipping tcpwhy.`);
     if (!values['no-tshark'] && !tsharkVersion) log('tshark not found: skipping it (install tshark, or pass --no-tshark to silence this).');
-    const runTool = values.cmd || tcpwhyReady;
+    const runTool = !values['no-tcpwhy'] && (values.cmd || tcpwhyReady);
 
     /** Generates (or takes) a capture, warms the cache, returns what the table needs. */
     const prepare = (packets, label, concurrency) => {

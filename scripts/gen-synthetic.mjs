@@ -687,8 +687,10 @@ const fold = (acc) => {
   return ~acc & 0xffff;
 };
 
-/** 10,240 open flows for big files; fewer for small ones, so their first flows do not overshoot the count. */
-export const defaultConcurrency = (packets) => Math.max(16, Math.min(10_240, Math.floor(packets / 150)));
+/** Flows open at once in big files: enough that more than 10,000 are open on average. */
+export const MAX_CONCURRENCY = 10_500;
+/** Fewer open flows for small files, so that their first flows alone do not overshoot the packet count. */
+export const defaultConcurrency = (packets) => Math.max(16, Math.min(MAX_CONCURRENCY, Math.floor(packets / 150)));
 
 /**
  * Generates the capture. Returns the generator's own counts (packets, flows by kind, planted
@@ -952,7 +954,7 @@ function main() {
   if (values.help || !values.out) {
     process.stdout.write(
       'usage: node scripts/gen-synthetic.mjs --out FILE [--packets N] [--seed S] [--concurrency N] [--stats FILE.json]\n' +
-        '  --concurrency: flows open at once (default: packets / 150, at most 10,240).\n' +
+        '  --concurrency: flows open at once (default: packets / 150, at most 10,500).\n' +
         '  Writes a deterministic synthetic Ethernet/IPv4/TCP pcap (HTTP keep-alive, WebSocket, refused,\n' +
         '  SYN timeouts and retries, retransmissions, resets, zero-window episodes).\n',
     );
