@@ -307,6 +307,12 @@ describe('HTTP verdicts', () => {
     expect(verdict(f, 'no-response').summary).toMatch(/still unanswered 0 ms later when the capture ended/);
   });
 
+  it('reports no-response for a WebSocket upgrade that is never answered', () => {
+    const f = conv().client(upgradeRequest()).fin(0, 5000).fin(1, 0.1).analyze();
+    expect(verdict(f, 'no-response').facts).toMatchObject({ target: '/chat', waitedMs: 5000, endedBy: 'client' });
+    expect(codes(f).filter((c) => c.startsWith('ws-'))).toEqual([]);
+  });
+
   it('leaves an answer that is not HTTP to other rules instead of calling it no-response', () => {
     const f = conv().client('GET / HTTP/1.1\r\nHost: app\r\n\r\n').server('SSH-2.0-OpenSSH_9.2\r\n').closeBoth(1).analyze();
     expect(codes(f)).not.toContain('no-response');
