@@ -65,11 +65,7 @@ describe('decodeNullLink (NULL and LOOP)', () => {
 });
 
 describe('raw IP link types', () => {
-  it.each([
-    [LINKTYPE.RAW, 'raw'],
-    [LINKTYPE.RAW_ALT12, 'raw'],
-    [LINKTYPE.RAW_ALT14, 'raw'],
-  ] as const)('link type %i picks IPv4 or IPv6 from the version nibble', (linkType) => {
+  it.each([LINKTYPE.RAW, LINKTYPE.RAW_ALT12, LINKTYPE.RAW_ALT14])('link type %i picks IPv4 or IPv6 from the version nibble', (linkType) => {
     for (const src of ['192.0.2.1', '2001:db8::1']) {
       const frame = tcpFrame({ link: 'raw', src, dst: src });
       const v = decode({ bytes: frame.bytes, linkType });
