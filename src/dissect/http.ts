@@ -107,25 +107,43 @@ for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
 for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
 for (const ch of "!#$%&'*+-.^_`|~") TCHAR[ch.charCodeAt(0)] = 1;
+// RFC 9110 5.5: field values are VCHAR, obs-text, SP and HTAB; other controls are invalid.
+const BAD_VALUE_BYTE = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) if (c !== HT) BAD_VALUE_BYTE[c] = 1;
+BAD_VALUE_BYTE[0x7f] = 1;
 export const isTokenByte = (c: number): boolean => TCHAR[c] === 1;
 
-const SELECTED = new Set<string>(SELECTED_HEADERS);
+// Selected header names by length, as bytes, so a name is matched without building a string.
+const SELECTED_BY_LENGTH: { name: SelectedHeaderName; bytes: Uint8Array }[][] = [];
+for (const name of SELECTED_HEADERS) {
+  (SELECTED_BY_LENGTH[name.length] ??= []).push({ name, bytes: Uint8Array.from(name, (ch) => ch.charCodeAt(0)) });
+}
+
+/** The selected header name src[s, e) spells, case-insensitively, or null. */
+function matchSelectedName(src: Uint8Array, s: number, e: number): SelectedHeaderName | null {
+  const candidates = SELECTED_BY_LENGTH[e - s];
+  if (!candidates) return null;
+  next: for (const cand of candidates) {
+    const want = cand.bytes;
+    for (let k = 0; k < want.length; k++) {
+      let c = src[s + k];
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if (c !== want[k]) continue next;
+    }
+    return cand.name;
+  }
+  return null;
+}
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 
 function latin1(b: Uint8Array, s: number, e: number): string {
-  let out = '';
-  for (let i = s; i < e; i++) out += String.fromCharCode(b[i]);
-  return out;
+  if (e - s <= 0) return '';
+  // One call instead of a per-byte concatenation (which left many cons-strings for the GC).
+  return e - s <= 4096 ? String.fromCharCode.apply(null, b.subarray(s, e) as unknown as number[]) : Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
 }
 
-function lowerLatin1(b: Uint8Array, s: number, e: number): string {
-  let out = '';
-  for (let i = s; i < e; i++) {
-    const c = b[i];
-    out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
-  }
-  return out;
-}
+/** Stands for any header that is not selected (a continuation line may still follow it). */
+const OTHER_HEADER = '\0other';
 
 function newHead(kind: HttpMessageKind, streamOffset: number, no: number, tsMicros: number, afterGap: boolean): HttpHead {
   return {
@@ -161,6 +179,7 @@ export class HttpParser {
   private methodDone = false;
   private pendingName = '';
   private pendingValue = '';
+  private pendingKept = false;
   private remaining = 0;
   /** Message start candidates after a gap are validated, not errors, until a start line parses. */
   private probing = false;
@@ -559,23 +578,28 @@ export class HttpParser {
         this.failLine('HTTP_INVALID_HEADER_VALUE', `byte 0x${src[bad].toString(16)} in a folded value`, src, bad, lineBase);
         return;
       }
-      const v = trimmedLatin1(src, s, e);
-      if (v) this.pendingValue = this.pendingValue ? `${this.pendingValue} ${v}` : v;
+      if (this.pendingKept) {
+        const v = trimmedLatin1(src, s, e);
+        if (v) this.pendingValue = this.pendingValue ? `${this.pendingValue} ${v}` : v;
+      }
       return;
     }
     if (this.pendingName) this.commitHeader(head, trailer);
     if (this.state === STATE.ERRORED) return;
     let colon = s;
-    while (colon < e && src[colon] !== COLON) colon++;
+    let badName = -1;
+    for (; colon < e; colon++) {
+      const c = src[colon];
+      if (c === COLON) break;
+      if (TCHAR[c] !== 1 && badName < 0) badName = colon;
+    }
     if (colon >= e) {
       this.failLine('HTTP_INVALID_HEADER', `"${escapeBytes(src, s, Math.min(e, s + 40))}" has no colon`, src, s, lineBase);
       return;
     }
-    for (let k = s; k < colon; k++) {
-      if (!isTokenByte(src[k])) {
-        this.failLine('HTTP_INVALID_HEADER_TOKEN', `byte 0x${src[k].toString(16)} in header name "${escapeBytes(src, s, colon)}"`, src, k, lineBase);
-        return;
-      }
+    if (badName >= 0) {
+      this.failLine('HTTP_INVALID_HEADER_TOKEN', `byte 0x${src[badName].toString(16)} in header name "${escapeBytes(src, s, colon)}"`, src, badName, lineBase);
+      return;
     }
     if (colon === s) {
       this.failLine('HTTP_INVALID_HEADER_TOKEN', 'empty header name', src, s, lineBase);
@@ -592,15 +616,15 @@ export class HttpParser {
       return;
     }
     this.pendingOffset = lineBase + s;
-    this.pendingName = lowerLatin1(src, s, colon);
-    this.pendingValue = trimmedLatin1(src, colon + 1, e);
+    // Names and values of headers nobody reads are validated above but never decoded.
+    const selected = matchSelectedName(src, s, colon);
+    this.pendingName = selected ?? OTHER_HEADER;
+    this.pendingKept = selected !== null;
+    this.pendingValue = this.pendingKept ? trimmedLatin1(src, colon + 1, e) : '';
   }
 
   private findBadValueByte(src: Uint8Array, s: number, e: number): number {
-    for (let k = s; k < e; k++) {
-      const c = src[k];
-      if ((c < 0x20 && c !== HT) || c === 0x7f) return k;
-    }
+    for (let k = s; k < e; k++) if (BAD_VALUE_BYTE[src[k]] === 1) return k;
     return -1;
   }
 
@@ -609,8 +633,8 @@ export class HttpParser {
     const value = this.pendingValue;
     this.pendingName = '';
     this.pendingValue = '';
-    if (trailer) return;
-    if (SELECTED.has(name)) {
+    if (trailer || !this.pendingKept) return;
+    {
       const key = name as SelectedHeaderName;
       const prev = head.headers[key];
       head.headers[key] = prev === undefined ? value : `${prev}, ${value}`;

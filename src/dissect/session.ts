@@ -57,7 +57,8 @@ const MODE = {
 type Mode = (typeof MODE)[keyof typeof MODE];
 
 interface HeldChunk {
-  bytes: Uint8Array | null; // null: a gap of `length` bytes
+  bytes: Uint8Array | null; // null: a gap of `length` bytes, described by `gap`
+  gap: GapFact | null;
   length: number;
   streamOffset: number;
   no: number;
@@ -110,7 +111,6 @@ export class AppSession implements StreamSink {
   private resumeClient = false;
   private held: HeldChunk[] = [];
   private heldBytes = 0;
-  private heldDropped = 0;
   private readonly nextOffset = [0, 0];
   private lastNo = 0;
   private readonly finished = [false, false];
@@ -266,10 +266,19 @@ export class AppSession implements StreamSink {
   private hold(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
     const n = end - off;
     if (this.heldBytes + n > SESSION_LIMITS.PENDING_LIMIT_BYTES) {
-      this.heldDropped += n;
+      // Over the limit the bytes are dropped and replayed as a gap, so the loss is reported.
+      const last = this.held[this.held.length - 1];
+      if (last && last.bytes === null && last.streamOffset + last.length === streamOffset) {
+        last.length += n;
+        if (last.gap) last.gap.length += n;
+        return;
+      }
+      const gap: GapFact = { dir: 0, streamOffset, length: n, packet: no, outcome: 'ignored', resyncOffset: null };
+      if (this.facts.gaps.length < SESSION_LIMITS.MAX_GAPS) this.facts.gaps.push(gap);
+      this.held.push({ bytes: null, gap, length: n, streamOffset, no, tsMicros: ts });
       return;
     }
-    this.held.push({ bytes: b.slice(off, end), length: n, streamOffset, no, tsMicros: ts });
+    this.held.push({ bytes: b.slice(off, end), gap: null, length: n, streamOffset, no, tsMicros: ts });
     this.heldBytes += n;
   }
 
@@ -299,8 +308,7 @@ export class AppSession implements StreamSink {
   }
 
   private onGapReplay(dir: Dir, h: HeldChunk): void {
-    const gap = this.facts.gaps.find((g) => g.dir === dir && g.streamOffset === h.streamOffset) ?? null;
-    const fact = gap ?? { dir, streamOffset: h.streamOffset, length: h.length, packet: h.no, outcome: 'ignored' as const, resyncOffset: null };
+    const fact = h.gap ?? { dir, streamOffset: h.streamOffset, length: h.length, packet: h.no, outcome: 'ignored' as const, resyncOffset: null };
     this.applyGap(dir, fact, h.streamOffset, h.length, h.no, h.tsMicros);
   }
 
@@ -354,7 +362,7 @@ export class AppSession implements StreamSink {
         return;
       }
       case MODE.PENDING_UPGRADE:
-        this.held.push({ bytes: null, length, streamOffset, no, tsMicros: ts });
+        this.held.push({ bytes: null, gap, length, streamOffset, no, tsMicros: ts });
         return;
       case MODE.WEBSOCKET: {
         const parser = dir === 0 ? this.wsClient! : this.wsServer!;
@@ -621,6 +629,10 @@ export class AppSession implements StreamSink {
   private readonly wsHooks: WsParserHooks = {
     onFrame: (dir, f: WsFrameStart) => {
       if (f.opcode === OPCODE.CLOSE) return; // described when its payload (code, reason) is complete
+      if (this.facts.events.length >= SESSION_LIMITS.MAX_EVENTS) {
+        this.facts.eventsDropped++;
+        return;
+      }
       const name = OPCODE_NAME[f.opcode] ?? `opcode 0x${f.opcode.toString(16)}`;
       let text = `WS ${name} ${f.length} B`;
       if (f.opcode === OPCODE.CONTINUATION) text += f.fin ? ' (last fragment)' : ' (fragment)';

@@ -353,11 +353,17 @@ export class WebSocketFrameParser {
       return;
     }
     if (this.checkUtf8 && (frame.opcode === OPCODE.TEXT || frame.opcode === OPCODE.CONTINUATION)) {
-      for (let i = s; i < e; i++, this.payloadPos++) {
-        const c = masked ? b[i] ^ this.mask[this.payloadPos & 3] : b[i];
-        if (!this.utf8.push(c)) {
+      const utf8 = this.utf8;
+      const mask = this.mask;
+      const start = this.payloadPos;
+      this.payloadPos += e - s;
+      let pos = start;
+      for (let i = s; i < e; i++, pos++) {
+        const c = masked ? b[i] ^ mask[pos & 3] : b[i];
+        if (c < 0x80 && utf8.complete) continue; // ASCII outside a sequence: nothing to check
+        if (!utf8.push(c)) {
           this.checkUtf8 = false;
-          this.error('WS_INVALID_UTF8', `byte 0x${c.toString(16)} at payload offset ${this.payloadPos} of a text message`, base + i, frame.no);
+          this.error('WS_INVALID_UTF8', `byte 0x${c.toString(16)} at payload offset ${pos} of a text message`, base + i, frame.no);
           break;
         }
       }

@@ -137,6 +137,13 @@ describe('AppSession: HTTP upgrade to WebSocket', () => {
     expect(f.http[0].response!.status).toBe(200);
   });
 
+  it('reports client bytes beyond the hold limit while the upgrade is unanswered as a lost gap', () => {
+    const big = concatBytes(...Array.from({ length: 70 }, () => wsFrame(0, OPCODE.BINARY, new Uint8Array(1000))));
+    const f = runScript([c(upgradeRequest()), c(big), s(upgradeResponse())]).facts;
+    expect(f.gaps).toEqual([{ dir: 0, streamOffset: upgradeRequest().length, length: big.length, packet: 2, outcome: 'lost', resyncOffset: null }]);
+    expect(f.websocket!.frames.client.binary).toBe(0);
+  });
+
   it('keeps events bounded and counts the rest', () => {
     const frames = concatBytes(...Array.from({ length: 2100 }, () => wsFrame(1, OPCODE.BINARY, 'x')));
     const f = runScript([c(upgradeRequest()), s(concatBytes(upgradeResponse(), frames))]).facts;
