@@ -1,90 +1,18 @@
-// Real traffic: a ws server and client (and a plain HTTP GET to the same server) on 127.0.0.1,
-// captured with tcpdump on lo, then each flow's payload replayed into an AppSession by a minimal
-// extractor private to this test (Ethernet/IPv4/TCP, in-order by sequence number; loopback does
-// not lose segments). The pipeline's own reassembly is tested elsewhere.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// Real traffic: a ws server and clients (and a plain HTTP GET to the same server) on 127.0.0.1,
+// captured with tcpdump on lo, then each flow's payload replayed into an AppSession by the
+// minimal extractor in ./extract.ts.
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { withCapture } from '../../scripts/lib/capture.mjs';
-import { AppSession } from '../../src/dissect/session.js';
-import type { Dir } from '../../src/flow/sink.js';
+import { readFlows, replay } from './extract.js';
 
 const canCapture = process.getuid?.() === 0;
 const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-dissect-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Segment {
-  dir: Dir;
-  no: number;
-  ts: number;
-  seq: number;
-  flags: number;
-  payload: Uint8Array;
-}
-
-/** Flows of a classic pcap (LINKTYPE_ETHERNET, IPv4 only), keyed by client port. */
-function readFlows(file: string): Map<number, Segment[]> {
-  const b = readFileSync(file);
-  const dv = new DataView(b.buffer, b.byteOffset, b.length);
-  const magic = dv.getUint32(0, true);
-  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  const nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
-  expect(dv.getUint32(20, le), 'link type').toBe(1);
-  const flows = new Map<number, Segment[]>();
-  const clientOf = new Map<number, number>(); // port pair -> client port (sender of the SYN)
-  let off = 24;
-  let no = 0;
-  while (off + 16 <= b.length) {
-    const ts = dv.getUint32(off, le) * 1e6 + (nanos ? Math.floor(dv.getUint32(off + 4, le) / 1000) : dv.getUint32(off + 4, le));
-    const caplen = dv.getUint32(off + 8, le);
-    const p = off + 16;
-    off = p + caplen;
-    no++;
-    if (dv.getUint16(p + 12) !== 0x0800) continue;
-    const ip = p + 14;
-    if (b[ip + 9] !== 6) continue;
-    const ipEnd = ip + dv.getUint16(ip + 2);
-    const tcp = ip + (b[ip] & 0x0f) * 4;
-    const sport = dv.getUint16(tcp);
-    const dport = dv.getUint16(tcp + 2);
-    const flags = b[tcp + 13];
-    const key = Math.min(sport, dport) * 65536 + Math.max(sport, dport);
-    if ((flags & 0x12) === 0x02) clientOf.set(key, sport);
-    const client = clientOf.get(key);
-    if (client === undefined) continue;
-    const segs = flows.get(client) ?? [];
-    flows.set(client, segs);
-    segs.push({ dir: sport === client ? 0 : 1, no, ts, seq: dv.getUint32(tcp + 4), flags, payload: b.subarray(tcp + (b[tcp + 12] >> 4) * 4, ipEnd) });
-  }
-  return flows;
-}
-
-/** Feeds a flow to a session: payload in sequence order, duplicates dropped, FIN/RST as closes. */
-function replay(segs: Segment[]): AppSession {
-  const session = new AppSession();
-  const isn: (number | undefined)[] = [undefined, undefined];
-  const next = [0, 0];
-  for (const sg of segs) {
-    if (sg.flags & 0x02) isn[sg.dir] = (sg.seq + 1) >>> 0;
-    const base = isn[sg.dir];
-    if (base === undefined) continue;
-    const rel = (sg.seq - base) >>> 0;
-    if (sg.payload.length > 0) {
-      const skip = next[sg.dir] - rel; // retransmitted bytes already delivered
-      if (skip < sg.payload.length && skip >= 0) {
-        session.onData(sg.dir, sg.payload, skip, sg.payload.length, next[sg.dir], sg.no, sg.ts);
-        next[sg.dir] += sg.payload.length - skip;
-      }
-    }
-    if (sg.flags & 0x01) session.onClose(sg.dir, 'fin', sg.no, sg.ts);
-    if (sg.flags & 0x04) session.onClose(sg.dir, 'rst', sg.no, sg.ts);
-  }
-  session.onEnd(segs[segs.length - 1].ts);
-  return session;
-}
 
 describe.skipIf(!canCapture)('AppSession on real ws traffic captured on loopback', () => {
   it('reads the handshake, every frame, the close handshake and a rejected plain GET', async () => {
