@@ -197,9 +197,9 @@ async function measureTool({ name, argv, runs, warmup = 0, okCodes, packets, fil
   for (let i = 0; i < warmup + runs; i++) {
     const r = await measureOnce(argv, { timeFile });
     if (!okCodes.includes(r.exitCode)) {
-      log(`  ${name}: exit code ${r.exitCode} from: ${argv.join(' ')}`);
+      log(`  ${name}: exit code ${r.exitCode} after ${r.wallSeconds.toFixed(3)} s, peak RSS ${fmtMiB(r.peakKiB)} MiB, from: ${argv.join(' ')}`);
       if (r.stderr.trim()) log(r.stderr.trim().split('\n').slice(-12).map((l) => `    ${l}`).join('\n'));
-      return { name, command: argv.join(' '), failed: true, exitCode: r.exitCode };
+      return { name, command: argv.join(' '), failed: true, exitCode: r.exitCode, wallSeconds: r.wallSeconds, peakRssMiB: r.peakKiB == null ? null : +(r.peakKiB / 1024).toFixed(1) };
     }
     const label = i < warmup ? 'warm-up' : `run ${i - warmup + 1}/${runs}`;
     log(`  ${name} ${label}: ${r.wallSeconds.toFixed(3)} s, peak RSS ${fmtMiB(r.peakKiB)} MiB`);
@@ -226,7 +226,7 @@ function renderTable(rows) {
   const head = ['tool', 'runs', 'packets', 'wall s median (min–max)', 'packets/s', 'MB/s', 'peak RSS MiB'];
   const body = rows.map((r) =>
     r.failed
-      ? [r.name, '-', '-', `failed (exit ${r.exitCode})`, '-', '-', '-']
+      ? [r.name, '1', '-', `failed: exit ${r.exitCode} after ${r.wallSeconds.toFixed(3)}`, '-', '-', r.peakRssMiB == null ? '?' : r.peakRssMiB.toFixed(1)]
       : [
           r.name,
           String(r.runs),

@@ -389,7 +389,7 @@ function newStats() {
     zeroWindowEpisodes: 0,
     plantedDataRetransmissions: 0,
     plantedSynRetransmissions: 0,
-    flowsWithWrappingSeq: 0,
+    flowsWithIsnNearWrap: 0,
   };
 }
 
@@ -663,7 +663,7 @@ function makeFlowBuilders(P, stats) {
     // 12% of ISNs sit just below 2^32 so that sequence numbers wrap within the first few kilobytes.
     const isn = () => (rand() < 0.12 ? (4294967296 - randInt(1, 4_000)) >>> 0 : randU32());
     const isnClient = isn(), isnServer = isn();
-    if (isnClient > 0xffff0000 || isnServer > 0xffff0000) stats.flowsWithWrappingSeq++;
+    if (isnClient > 0xffff0000 || isnServer > 0xffff0000) stats.flowsWithIsnNearWrap++;
     f.reset(randLog(150, 60_000), isnClient, isnServer);
     build[kinds[kind]]();
     stats.flows[kinds[kind]]++;
