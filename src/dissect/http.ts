@@ -168,7 +168,6 @@ export function headerTokens(value: string | undefined): string[] {
 export class HttpParser {
   private state: State = STATE.MESSAGE_START;
   private head: HttpHead | null = null;
-  private headComplete = false;
   private decision: HeadDecision = HEAD_DECISION.NORMAL;
   /** Bytes of a line that spans chunks; grows up to the head limit. */
   private lineBuf = new Uint8Array(256);
@@ -348,7 +347,6 @@ export class HttpParser {
     this.methodLen = 0;
     this.methodDone = false;
     this.head = null;
-    this.headComplete = false;
     this.pendingName = '';
     this.pendingValue = '';
   }
@@ -374,8 +372,14 @@ export class HttpParser {
   }
 
   private collectLine(b: Uint8Array, i: number, end: number, base: number, no: number, tsMicros: number): number {
-    let lf = b.indexOf(LF, i);
-    if (lf >= end) lf = -1;
+    // Not b.indexOf(LF, i): that would scan past `end` into whatever else the buffer holds.
+    let lf = -1;
+    for (let k = i; k < end; k++) {
+      if (b[k] === LF) {
+        lf = k;
+        break;
+      }
+    }
     const stop = lf === -1 ? end : lf + 1;
     const n = stop - i;
     const inHead = this.state !== STATE.CHUNK_SIZE;
@@ -395,7 +399,7 @@ export class HttpParser {
     if (inHead) {
       if (this.headBytes + n > HTTP_LIMITS.MAX_HEAD_BYTES) {
         if (this.probing) {
-          this.rejectProbe(0);
+          this.rejectProbe(lf === -1 ? 0 : LF);
           return stop;
         }
         const at = i + (HTTP_LIMITS.MAX_HEAD_BYTES - this.headBytes);
@@ -682,7 +686,6 @@ export class HttpParser {
     if (this.state === STATE.ERRORED) return;
     // RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
     head.keepAlive = !head.connectionClose && (head.versionMajor > 1 || (head.versionMajor === 1 && head.versionMinor >= 1) || head.connectionKeepAlive);
-    this.headComplete = true;
     let decision = this.hooks.onHeadersComplete(head);
     if (this.kind === 'response' && ((head.status >= 100 && head.status < 200) || head.status === 204 || head.status === 304) && decision === HEAD_DECISION.NORMAL) {
       decision = HEAD_DECISION.SKIP_BODY;
@@ -742,7 +745,6 @@ export class HttpParser {
     const head = this.head!;
     const upgrade = this.decision === HEAD_DECISION.UPGRADE;
     this.head = null;
-    this.headComplete = false;
     this.decision = HEAD_DECISION.NORMAL;
     this.state = upgrade ? STATE.PAUSED : STATE.MESSAGE_START;
     this.hooks.onMessageComplete(head, endOffset, no, tsMicros, endedBy);
@@ -751,7 +753,6 @@ export class HttpParser {
   private abortMessage(why: 'gap' | 'error' | 'end'): void {
     const head = this.head;
     this.head = null;
-    this.headComplete = false;
     this.decision = HEAD_DECISION.NORMAL;
     if (head) this.hooks.onMessageAbort(head, why);
   }
