@@ -7,8 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { withCapture } from '../../scripts/lib/capture.mjs';
 import { readFlows, replay } from './extract.js';
+
+// The project's tcpdump wrapper (plain JS: started and stopped by PID, with a hard deadline).
+const CAPTURE_HELPER: string = '../../scripts/lib/capture.mjs';
+const { withCapture } = (await import(CAPTURE_HELPER)) as {
+  withCapture<T>(opts: { iface: string; filter: string; file: string; maxDurationMs: number }, scenario: () => Promise<T>): Promise<T>;
+};
 
 const canCapture = process.getuid?.() === 0;
 const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-dissect-'));
