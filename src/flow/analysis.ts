@@ -238,6 +238,10 @@ export class FlowAnalysis {
   readonly counts = new Float64Array(2 * KIND_COUNT);
   /** Payload bytes sent again (any retransmission) per sender. */
   readonly resentBytes = new Float64Array(2);
+  /** Retransmitted SYNs and SYN-ACKs per sender (the handshake rules speak for those). */
+  readonly handshakeRetransmissions = new Float64Array(2);
+  /** Retransmissions carrying payload per sender. */
+  readonly dataRetransmissions = new Float64Array(2);
   readonly marks: SegmentMark[] = [];
   marksDropped = 0;
   readonly timing = new FlowTiming();
@@ -303,7 +307,7 @@ export function analyzeSegment(flow: Flow, v: PacketView, no: number, ts: number
 
   updateTiming(fa, v, seq, ack, seglen, flags, window, no, ts, taFlags, fromClient);
 
-  if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen);
+  if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen, flags);
 }
 
 /** Wireshark's verify_tcp_window_scaling, run on SYNs after their options are read. */
@@ -482,6 +486,8 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
       kept++;
     }
   }
+  // The peer acknowledged new data of the other side.
+  if (kept < n) fa.timing.side[fromClient === 0 ? 1 : 0].retransSinceProgress = 0;
   rev.unackedCount = kept;
 }
 
@@ -557,6 +563,9 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
     }
   }
 
+  // Probes into a closed window: Wireshark's zero-window probes, and keep-alive style probes.
+  if (peer.zeroSinceNo !== 0 && ta & (SEG.ZERO_WINDOW_PROBE | SEG.KEEP_ALIVE)) peer.probesWhileZero++;
+
   if (ta & SEG.RETRANSMISSION && fa.lastRtoNo !== 0) {
     t.rto.add(fa.lastRto, no);
     if (t.rto.maxNo === no) t.worstRtoOriginalNo = fa.lastRtoNo;
@@ -606,11 +615,16 @@ function closeZeroEpisode(s: { zeroSinceNo: number; zeroSinceTs: number; zeroLon
   s.zeroSinceTs = 0;
 }
 
-function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: number, len: number): void {
+function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: number, len: number, tcpFlags: number): void {
   const base = from * KIND_COUNT;
   for (let bit = 0, m = ta; m !== 0; bit++, m >>>= 1) if (m & 1) fa.counts[base + bit]++;
   if (ta & (SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION)) fa.counts[base]++; // tshark also shows these as retransmission
-  if (ta & ANY_RETRANSMISSION) fa.resentBytes[from] += len;
+  if (ta & ANY_RETRANSMISSION) {
+    fa.resentBytes[from] += len;
+    if (len > 0) fa.dataRetransmissions[from]++;
+    if (tcpFlags & TCP_FLAG.SYN) fa.handshakeRetransmissions[from]++;
+    else fa.timing.side[from].retransSinceProgress++;
+  }
   if (fa.marks.length >= MAX_MARKS) {
     fa.marksDropped++;
     return;
@@ -663,12 +677,19 @@ export interface ZeroWindowFacts {
   totalMs: number;
   /** Still closed when the flow ended, and since which packet. */
   stillClosed: boolean;
+  /** Probes the peer sent into the closed window (zero-window probes or keep-alive style). */
+  probes: number;
   reopenedPacket: number | null;
 }
 
 export interface SideAnalysis extends TcpCounts {
   /** Payload bytes this side sent again. */
   bytesResent: number;
+  /** Of the retransmissions, SYNs or SYN-ACKs sent again, and those carrying payload. */
+  handshakeRetransmissions: number;
+  dataRetransmissions: number;
+  /** Retransmissions since the peer last acknowledged new data: a sender left talking to nobody. */
+  retransmissionsUnanswered: number;
   /** RTT of this side's data: from the peer's ACKs, and from its TS echoes. */
   ackRtt: RttStats | null;
   tsEchoRtt: RttStats | null;
@@ -728,6 +749,9 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
     return {
       ...countsOf(fa, from),
       bytesResent: fa.resentBytes[from],
+      handshakeRetransmissions: fa.handshakeRetransmissions[from],
+      dataRetransmissions: fa.dataRetransmissions[from],
+      retransmissionsUnanswered: s.retransSinceProgress,
       ackRtt: statsJson(s.ackRtt),
       tsEchoRtt: statsJson(s.tsEchoRtt),
       zeroWindowEpisodes:
@@ -740,6 +764,7 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
               longestFromPacket: stillClosed && end - s.zeroSinceTs >= s.zeroLongest ? s.zeroSinceNo : s.zeroLongestFromNo,
               totalMs: toMs(s.zeroTotal + (stillClosed ? end - s.zeroSinceTs : 0)),
               stillClosed,
+              probes: s.probesWhileZero,
               reopenedPacket: s.reopenedNo || null,
             },
     };

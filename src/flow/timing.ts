@@ -38,6 +38,8 @@ export class SideTiming {
   tsPendingTs = 0;
   tsPending = false;
   lastTsVal = -1;
+  /** Data retransmissions since the peer's ACK last covered one of this side's segments. */
+  retransSinceProgress = 0;
 
   /** Zero window advertised by this side: the current episode and the totals. */
   zeroSinceNo = 0;
@@ -48,6 +50,8 @@ export class SideTiming {
   zeroTotal = 0;
   reopenedNo = 0;
   reopenedTs = 0;
+  /** Probes the peer sent while this side's window was zero. */
+  probesWhileZero = 0;
 }
 
 export class FlowTiming {

@@ -2,6 +2,7 @@ import type { FlowFacts } from './facts.js';
 import { plural } from './format.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
+import { TCP_CAPTURE_RULES } from './tcp-rules.js';
 
 // Capture-level verdicts: facts about the whole capture rather than one flow.
 
@@ -51,7 +52,7 @@ const arpUnanswered: CaptureRule = {
   },
 };
 
-export const CAPTURE_RULES: CaptureRule[] = [truncatedSnaplen, arpUnanswered];
+export const CAPTURE_RULES: CaptureRule[] = [truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES];
 
 export function judgeCapture(flows: FlowFacts[], capture: CaptureFacts, ctx: RuleContext, rules: CaptureRule[] = CAPTURE_RULES): Verdict[] {
   return rules.flatMap((r) => r.evaluate(flows, capture, ctx));

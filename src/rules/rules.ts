@@ -2,6 +2,7 @@ import type { Verdict } from './verdict.js';
 import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import { APP_RULES } from './app-rules.js';
+import { TCP_FLOW_RULES } from './tcp-rules.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -324,6 +325,7 @@ export const FLOW_RULES: FlowRule[] = [
   rstRule('rst-by-client'),
   portReuse,
   ...APP_RULES,
+  ...TCP_FLOW_RULES,
   cleanClose,
   halfClosed,
 ];

@@ -1,0 +1,374 @@
+import type { FlowFacts } from './facts.js';
+import { fmtDuration, ms, plural } from './format.js';
+import type { FlowRule } from './rules.js';
+import type { CaptureRule } from './capture-rules.js';
+import type { Verdict } from './verdict.js';
+import type { SideAnalysis } from '../flow/analysis.js';
+
+// Verdicts from the per-segment TCP analysis (FlowFacts.analysis): retransmissions, zero windows,
+// requests the server's TCP accepted but its application never answered, idle connections closed
+// by one side; and capture-level patterns over many flows: SYN floods, source-port exhaustion and
+// listen-queue overflows.
+
+/** A request counts as unanswered after this long without a response byte. */
+const NO_RESPONSE_MIN_MICROS = 1_000_000;
+/** A close counts as an idle close after this long without payload. */
+const IDLE_CLOSE_MIN_MICROS = 2_000_000;
+/** Idle timeouts people configure (s): proxies, load balancers, servers, NAT and firewalls. */
+const COMMON_IDLE_TIMEOUTS_S = [5, 10, 15, 20, 30, 60, 65, 75, 90, 120, 180, 240, 300, 350, 600, 900, 1800, 3600, 7200];
+/** Data retransmissions in a row with no new ACK: the peer is gone or the path is down. */
+const STALLED_RETRANSMISSIONS = 3;
+/** SYN flood: at least this many half-open connections from this many sources within the window. */
+const SYN_FLOOD_MIN_HALF_OPEN = 20;
+const SYN_FLOOD_MIN_SOURCES = 10;
+const SYN_FLOOD_WINDOW_MICROS = 10_000_000;
+/** Linux retransmits a SYN-ACK after 1 s; one left alone for longer was sent without state (SYN cookie). */
+const SYNACK_RETRY_EXPECTED_MICROS = 1_500_000;
+/** Port exhaustion: this many connections from one client to one server:port, with 4-tuples reused in TIME_WAIT. */
+const PORT_EXHAUSTION_MIN_CONNECTIONS = 10;
+const TIME_WAIT_MICROS = 60_000_000;
+/** Listen-queue overflow: answers to other SYNs within this time of a dropped SYN. */
+const ANSWERED_MEANWHILE_MICROS = 1_000_000;
+
+function otherSide(who: 'client' | 'server'): 'client' | 'server' {
+  return who === 'client' ? 'server' : 'client';
+}
+
+const retransmission: FlowRule = {
+  code: 'retransmission',
+  evaluate(f) {
+    const a = f.analysis;
+    if (!a) return null;
+    // SYN retries have their own rules, and a FIN sent again carries no data to speak of.
+    const dataRetrans = (s: SideAnalysis) => s.dataRetransmissions;
+    const c = dataRetrans(a.client);
+    const s = dataRetrans(a.server);
+    if (c + s === 0) return null;
+    const who: 'client' | 'server' = s >= c ? 'server' : 'client';
+    const sender = who === 'server' ? a.server : a.client;
+    const receiver = who === 'server' ? a.client : a.server;
+    const kinds: string[] = [];
+    const plain = Math.max(0, dataRetrans(sender) - sender.fastRetransmission - sender.spuriousRetransmission);
+    if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
+    if (plain) kinds.push(`${plain} after a timeout`);
+    if (sender.spuriousRetransmission) kinds.push(`${sender.spuriousRetransmission} spurious`);
+    const stalled = sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
+    const receiverWindow = receiver.zeroWindow > 0 || sender.windowFull > 0;
+    let cause: string;
+    let hint: string;
+    if (stalled) {
+      cause = `the ${otherSide(who)} stopped acknowledging: ${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK`;
+      hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
+    } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(sender)) {
+      cause = `mostly spurious: the data had already been acknowledged, so ACKs were delayed or lost rather than the data`;
+      hint = 'Data that was already acknowledged was sent again: the sender\'s retransmission timer fired before the ACK arrived (a sudden RTT increase, a delayed-ACK interaction) or the capture holds each packet twice (a capture on both sides of a bridge or a SPAN duplicating frames). Compare the RTT with the RTO, and check the capture setup.';
+    } else if (receiverWindow && sender.fastRetransmission === 0 && receiver.duplicateAck === 0) {
+      cause = `the receiver was slow: its window was ${receiver.zeroWindow ? 'closed (zero window)' : 'full'} and the ${who} timed out waiting`;
+      hint = `The ${otherSide(who)} does not read fast enough: its receive buffer filled. The retransmissions are a symptom; look at the ${otherSide(who)} application (CPU, blocking I/O, a slow consumer), and at its receive buffer size.`;
+    } else {
+      cause = receiver.duplicateAck > 0 || sender.fastRetransmission > 0 ? `packet loss on the path (the ${otherSide(who)} saw later segments and sent ${plural(receiver.duplicateAck, 'duplicate ACK')})` : 'packet loss on the path (segments or their ACKs were lost)';
+      hint = 'Segments were lost between the two hosts: a congested or faulty link, a full queue on a router or NIC, Wi-Fi, a policer or shaper dropping bursts. A few retransmissions on a long transfer are normal TCP recovery; many slow the transfer down. Check interface error and drop counters along the path (ip -s link, ethtool -S) and compare with a capture on the other side to see where packets vanish.';
+    }
+    const rto = a.rto;
+    const worst = rto ? `; worst RTO ${fmtDuration(rto.worstMs * 1000)} (#${rto.worstPacket} resends #${rto.originalPacket})` : '';
+    const marks = a.marks.filter((m) => m.from === who && m.kinds.some((k) => k.endsWith('retransmission'))).map((m) => m.no);
+    return {
+      code: 'retransmission',
+      severity: stalled ? 'error' : 'warning',
+      summary: `${plural(dataRetrans(sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
+      packets: marks.slice(0, 20),
+      facts: {
+        direction: who,
+        client: { retransmissions: c, fast: a.client.fastRetransmission, spurious: a.client.spuriousRetransmission, bytesResent: a.client.bytesResent, duplicateAcksReceived: a.server.duplicateAck },
+        server: { retransmissions: s, fast: a.server.fastRetransmission, spurious: a.server.spuriousRetransmission, bytesResent: a.server.bytesResent, duplicateAcksReceived: a.client.duplicateAck },
+        worstRtoMs: rto?.worstMs ?? null,
+        worstRtoPacket: rto?.worstPacket ?? null,
+        originalPacket: rto?.originalPacket ?? null,
+        stalled,
+        cause: stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiver.duplicateAck === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
+      },
+      hint,
+    };
+  },
+};
+
+const zeroWindow: FlowRule = {
+  code: 'zero-window',
+  evaluate(f) {
+    const a = f.analysis;
+    if (!a) return null;
+    const candidates: Array<['client' | 'server', SideAnalysis]> = [
+      ['client', a.client],
+      ['server', a.server],
+    ];
+    const hit = candidates.filter(([, s]) => s.zeroWindow > 0 && s.zeroWindowEpisodes).sort((x, y) => y[1].zeroWindowEpisodes!.longestMs - x[1].zeroWindowEpisodes!.longestMs)[0];
+    if (!hit) return null;
+    const [who, side] = hit;
+    const z = side.zeroWindowEpisodes!;
+    const probes = z.probes;
+    const ending = z.stillClosed ? `still closed when the ${f.endReason === 'capture-end' ? 'capture ended' : 'connection ended'}` : `reopened at #${z.reopenedPacket}`;
+    return {
+      code: 'zero-window',
+      severity: 'warning',
+      summary: `the ${who} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}; the ${otherSide(who)} sent ${plural(probes, 'zero-window probe')}`,
+      packets: [z.firstPacket, ...(z.reopenedPacket ? [z.reopenedPacket] : [])],
+      facts: {
+        receiver: who,
+        episodes: z.episodes,
+        zeroWindowPackets: side.zeroWindow,
+        longestClosedMs: z.longestMs,
+        totalClosedMs: z.totalMs,
+        probes,
+        zeroWindowProbes: (who === 'client' ? a.server : a.client).zeroWindowProbe,
+        probeAcks: side.zeroWindowProbeAck,
+        reopened: !z.stillClosed,
+        reopenedPacket: z.reopenedPacket,
+      },
+      hint: `The ${who}'s receive buffer is full because its application is not reading (stuck, blocked, overloaded, or deliberately paused by flow control). TCP itself is fine: the ${otherSide(who)} waits and probes. Look at the ${who} application at that time (thread dumps, CPU, a slow consumer or disk), not at the network.`,
+    };
+  },
+};
+
+const noResponse: FlowRule = {
+  code: 'no-response',
+  evaluate(f, ctx) {
+    const a = f.analysis;
+    const u = a?.unanswered;
+    if (!a || !u || u.ackedPacket === null || f.clientSide.bytes === 0) return null;
+    // A server that closed or reset first is reported by the close rules.
+    const serverClose = [f.serverSide.fin, f.serverSide.rst].filter((x): x is { no: number; ts: number } => x !== null && x.ts >= u.requestTs);
+    if (serverClose.length > 0 && (u.gaveUpTs === null || serverClose.some((x) => x.ts < u.gaveUpTs!))) return null;
+    const end = u.gaveUpTs ?? Math.max(f.end, ctx.captureEnd);
+    const waited = end - u.requestTs;
+    if (waited < NO_RESPONSE_MIN_MICROS) return null;
+    const ending = u.gaveUpPacket !== null ? `the client ${u.gaveUpRst ? 'reset' : 'closed'} the connection (#${u.gaveUpPacket}) after ${fmtDuration(waited)}` : `still unanswered ${fmtDuration(waited)} later when the capture ended`;
+    return {
+      code: 'no-response',
+      severity: 'error',
+      summary: `request #${u.requestPacket} was acknowledged by the server's TCP (#${u.ackedPacket}) but no response byte came back: ${ending}`,
+      packets: [u.requestPacket, u.ackedPacket, ...(u.gaveUpPacket !== null ? [u.gaveUpPacket] : [])],
+      facts: {
+        requestPacket: u.requestPacket,
+        ackedPacket: u.ackedPacket,
+        waitedMs: ms(waited),
+        endedBy: u.gaveUpPacket !== null ? 'client' : null,
+        endHow: u.gaveUpPacket !== null ? (u.gaveUpRst ? 'rst' : 'fin') : null,
+        serverBytesBefore: f.serverSide.bytes,
+      },
+      hint: 'The server host received the request (its kernel acknowledged the bytes), so the network and the listener are fine: the application accepted the connection and never answered. It is hung, deadlocked, overloaded, or waiting on a backend (database, another service, a lock). The client gave up after its own timeout. Check the server application and its dependencies at that time.',
+    };
+  },
+};
+
+function roundTimeout(seconds: number): number | null {
+  for (const t of COMMON_IDLE_TIMEOUTS_S) if (Math.abs(seconds - t) <= Math.max(0.05, t * 0.02)) return t;
+  return null;
+}
+
+const idleClose: FlowRule = {
+  code: 'idle-close',
+  evaluate(f) {
+    const a = f.analysis;
+    const c = a?.close;
+    // Only a connection that carried data and then fell silent; a request left unanswered is no-response.
+    if (!a || !c || a.unanswered || c.sinceLastDataMs === null) return null;
+    const idle = c.sinceLastDataMs * 1000;
+    if (idle < IDLE_CLOSE_MIN_MICROS || c.idleBeforeMs * 1000 < IDLE_CLOSE_MIN_MICROS / 2) return null;
+    const round = roundTimeout(idle / 1e6);
+    const how = c.rst ? 'reset' : 'closed';
+    return {
+      code: 'idle-close',
+      severity: 'warning',
+      summary: `idle ${fmtDuration(idle)}, then the ${c.by} ${how} the connection (${c.rst ? 'RST' : 'FIN'} #${c.packet})${round ? `: ${round} s is a typical idle timeout` : ''}`,
+      packets: [c.lastPacketBefore, c.packet].filter((n) => n > 0),
+      facts: { closer: c.by, how: c.rst ? 'rst' : 'fin', idleMs: ms(idle), roundTimeoutS: round, lastPacketBefore: c.lastPacketBefore },
+      hint: round
+        ? `${round} s without traffic then a ${how} from the ${c.by}: that matches a configured idle timeout (a load balancer such as AWS ELB 60 s, nginx keepalive_timeout 75 s or proxy timeouts, a server keep-alive timeout, a NAT or firewall table). If the connection should stay open, send application or TCP keep-alives more often than ${round} s, or raise that timeout; if the peer reuses the connection later, it must handle the close.`
+        : `The ${c.by} closed a connection that had been idle for ${fmtDuration(idle)}: usually a keep-alive or idle timeout on that side (HTTP keep-alive timeout, a pool's idle timeout, a proxy's). Harmless unless the other side tries to reuse the connection at the same moment; then match the client pool's idle timeout to be shorter than the server's.`,
+    };
+  },
+};
+
+/** Flow rules from the TCP analysis, evaluated after the handshake and application rules. */
+export const TCP_FLOW_RULES: FlowRule[] = [noResponse, retransmission, zeroWindow, idleClose];
+
+// --- capture-level ---------------------------------------------------------------------------
+
+function isHalfOpen(f: FlowFacts): boolean {
+  return f.syns.length > 0 && f.handshakeAck === null && f.clientSide.bytes === 0 && !f.clientSide.rst && !f.serverSide.rst;
+}
+
+/** Largest number of times within any window of `span` µs (times sorted). */
+function densestWindow<T extends { ts: number }>(items: T[], span: number): { count: number; from: number; to: number } {
+  let best = { count: 0, from: 0, to: 0 };
+  for (let i = 0, j = 0; j < items.length; j++) {
+    while (items[j].ts - items[i].ts > span) i++;
+    if (j - i + 1 > best.count) best = { count: j - i + 1, from: i, to: j };
+  }
+  return best;
+}
+
+const synFlood: CaptureRule = {
+  code: 'syn-flood',
+  evaluate(flows, _c, ctx) {
+    const half = flows.filter(isHalfOpen).map((f) => ({ f, ts: f.syns[0].ts })).sort((x, y) => x.ts - y.ts);
+    if (half.length < SYN_FLOOD_MIN_HALF_OPEN) return [];
+    const out: Verdict[] = [];
+    const byServer = new Map<string, typeof half>();
+    for (const h of half) {
+      let list = byServer.get(h.f.server);
+      if (!list) byServer.set(h.f.server, (list = []));
+      list.push(h);
+    }
+    const report = (target: string, list: typeof half, oneService: boolean) => {
+      const w = densestWindow(list, SYN_FLOOD_WINDOW_MICROS);
+      if (w.count < SYN_FLOOD_MIN_HALF_OPEN) return;
+      const inWindow = list.slice(w.from, w.to + 1);
+      const sources = new Set(inWindow.map((h) => h.f.clientIp));
+      if (sources.size < SYN_FLOOD_MIN_SOURCES) return;
+      const span = inWindow[inWindow.length - 1].ts - inWindow[0].ts;
+      const synAcked = inWindow.filter((h) => h.f.synAcks.length > 0);
+      // A SYN-ACK that the server never retransmits though no ACK came: it kept no state (SYN cookies).
+      const stateless = synAcked.filter((h) => h.f.synAcks.length === 1 && Math.max(h.f.end, ctx.captureEnd) - h.f.synAcks[0].ts >= SYNACK_RETRY_EXPECTED_MICROS);
+      const answered = flows.filter((f) => f.server === target && f.handshakeAck !== null).length;
+      out.push({
+        code: 'syn-flood',
+        severity: 'error',
+        summary: `SYN flood ${oneService ? `against ${target}` : `to ${target}`}: ${plural(w.count, 'half-open connection')} from ${plural(sources.size, 'source')} within ${fmtDuration(span)} (${synAcked.length} answered with SYN-ACK, ${w.count - synAcked.length} unanswered; ${plural(answered, 'connection')} completed)${stateless.length > 0 ? `; ${plural(stateless.length, 'SYN-ACK')} never retransmitted: SYN cookies` : ''}`,
+        packets: inWindow.slice(0, 20).map((h) => h.f.syns[0].no),
+        facts: {
+          target,
+          halfOpen: w.count,
+          sources: sources.size,
+          windowMs: ms(span),
+          synAcked: synAcked.length,
+          unanswered: w.count - synAcked.length,
+          completed: answered,
+          synCookiesLikely: stateless.length > 0,
+          statelessSynAcks: stateless.length,
+        },
+        hint:
+          'Many clients start connections and never finish them: a SYN flood (often from spoofed sources) or a client fleet whose final ACKs are lost. Make sure SYN cookies are on (net.ipv4.tcp_syncookies=1), raise net.ipv4.tcp_max_syn_backlog, filter or rate-limit at the edge (a DDoS scrubbing service, iptables hashlimit / SYNPROXY), and check whether the sources are real (spoofed addresses never answer)' +
+          (stateless.length > 0 ? '. SYN-ACKs left without a retransmission show the server answered from SYN cookies: its SYN queue was full.' : '.'),
+      });
+    };
+    let reported = false;
+    for (const [server, list] of byServer) {
+      const before = out.length;
+      report(server, list, true);
+      if (out.length > before) reported = true;
+    }
+    if (!reported) {
+      // Spoofed floods often aim at random addresses and ports: look at the capture as a whole.
+      const targets = new Set(half.map((h) => h.f.server));
+      if (targets.size >= SYN_FLOOD_MIN_SOURCES) report(`${targets.size} different destinations`, half, false);
+    }
+    return out;
+  },
+};
+
+const portExhaustion: CaptureRule = {
+  code: 'port-exhaustion',
+  evaluate(flows) {
+    const groups = new Map<string, FlowFacts[]>();
+    for (const f of flows) {
+      if (f.syns.length === 0) continue;
+      const key = `${f.clientIp} ${f.server}`;
+      let list = groups.get(key);
+      if (!list) groups.set(key, (list = []));
+      list.push(f);
+    }
+    const out: Verdict[] = [];
+    for (const list of groups.values()) {
+      if (list.length < PORT_EXHAUSTION_MIN_CONNECTIONS) continue;
+      // Ports cycle: each source port carried at least two connections on average.
+      if (list.length < 2 * new Set(list.map((f) => f.clientPort)).size) continue;
+      const reused = list.filter((f) => f.reusedAfter !== null && f.syns[0].ts - f.reusedAfter.closedTs <= TIME_WAIT_MICROS);
+      if (reused.length === 0) continue;
+      const first = list[0];
+      const ports = new Set(list.map((f) => f.clientPort));
+      const start = Math.min(...list.map((f) => f.syns[0].ts));
+      const end = Math.max(...list.map((f) => f.syns[0].ts));
+      const span = Math.max(end - start, 1);
+      const rate = list.length / (span / 1e6);
+      const lifetimes = list.map((f) => f.end - f.start).sort((x, y) => x - y);
+      const medianLife = lifetimes[Math.floor(lifetimes.length / 2)];
+      const failed = reused.filter((f) => f.state !== 'SF' && f.state !== 'S1');
+      const quickest = Math.min(...reused.map((f) => f.syns[0].ts - f.reusedAfter!.closedTs));
+      out.push({
+        code: 'port-exhaustion',
+        severity: 'warning',
+        summary: `${first.clientIp} opened ${plural(list.length, 'connection')} to ${first.server} in ${fmtDuration(span)} (${Math.round(rate)}/s, median lifetime ${fmtDuration(medianLife)}) from only ${plural(ports.size, 'source port')}: ${plural(reused.length, '4-tuple')} reused within TIME_WAIT (quickest ${fmtDuration(quickest)} after the previous close)${failed.length ? `; ${failed.length} of the reused ones failed` : ''}`,
+        packets: reused.slice(0, 20).map((f) => f.syns[0].no),
+        facts: {
+          client: first.clientIp,
+          server: first.server,
+          connections: list.length,
+          connectionsPerSecond: Math.round(rate * 10) / 10,
+          distinctSourcePorts: ports.size,
+          reusedWithinTimeWait: reused.length,
+          quickestReuseMs: ms(quickest),
+          failedReused: failed.length,
+          medianLifetimeMs: ms(medianLife),
+        },
+        hint: 'The client opens a new short connection per request and cycles through its source ports faster than TIME_WAIT (60 s on Linux) frees them; once the range is used up, connect() fails with EADDRNOTAVAIL, and a reused 4-tuple can be refused or confused by the server. Reuse connections (HTTP keep-alive, a connection pool), widen net.ipv4.ip_local_port_range, enable net.ipv4.tcp_tw_reuse on the client, spread load over more server addresses or ports, and avoid closing from the server side first.',
+      });
+    }
+    return out;
+  },
+};
+
+/** SYNs to server:port that went unanswered while the same listener answered others: its queue overflowed. */
+const listenQueueOverflow: CaptureRule = {
+  code: 'listen-queue-overflow',
+  evaluate(flows) {
+    const byServer = new Map<string, { dropped: FlowFacts[]; unackedHandshakes: FlowFacts[] }>();
+    for (const f of flows) {
+      if (f.syns.length === 0) continue;
+      // The first SYN got no answer (the client had to retry, or gave up).
+      const firstAnswer = f.synAcks[0]?.ts ?? (f.serverSide.rst ? f.serverSide.rst.ts : Infinity);
+      // Only clients that retried count: a lone unanswered SYN is as likely a probe or a scan.
+      const droppedSyn = f.syns.length >= 2 && f.syns[1].ts < firstAnswer;
+      const neverAnswered = f.synAcks.length === 0 && f.serverSide.packets === 0 && f.syns.length >= 2;
+      // The server re-sent its SYN-ACK although the client ACKed: it dropped the ACK because its accept queue was full.
+      const ackIgnored = f.synAcks.length >= 2 && f.handshakeAck !== null && f.synAcks[1].ts > f.handshakeAck.ts;
+      if (!droppedSyn && !neverAnswered && !ackIgnored) continue;
+      let g = byServer.get(f.server);
+      if (!g) byServer.set(f.server, (g = { dropped: [], unackedHandshakes: [] }));
+      if (droppedSyn || neverAnswered) g.dropped.push(f);
+      if (ackIgnored) g.unackedHandshakes.push(f);
+    }
+    const out: Verdict[] = [];
+    for (const [server, g] of byServer) {
+      const others = flows.filter((o) => o.server === server && o.synAcks.length > 0);
+      // Answered by a SYN-ACK on another connection while this one's SYNs were being dropped.
+      const droppedAnswered = g.dropped.filter((f) => {
+        const from = f.syns[0].ts - ANSWERED_MEANWHILE_MICROS;
+        const to = (f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS);
+        return others.some((o) => o !== f && o.clientPort !== f.clientPort && o.synAcks.some((s) => s.ts >= from && s.ts <= to));
+      });
+      if (droppedAnswered.length === 0) continue;
+      const answered = flows.filter((f) => f.server === server && f.synAcks.length > 0);
+      const droppedSyns = droppedAnswered.reduce((n, f) => n + f.syns.filter((s) => s.ts < (f.synAcks[0]?.ts ?? Infinity)).length - (f.synAcks.length > 0 ? 1 : 0), 0);
+      const gaveUp = droppedAnswered.filter((f) => f.synAcks.length === 0).length;
+      out.push({
+        code: 'listen-queue-overflow',
+        severity: 'warning',
+        summary: `listen queue of ${server} overflowed: ${plural(droppedSyns, 'SYN')} from ${plural(droppedAnswered.length, 'connection')} dropped while it answered ${plural(answered.length, 'other connection')} at the same time${gaveUp ? ` (${gaveUp} never connected)` : ''}${g.unackedHandshakes.length ? `; ${plural(g.unackedHandshakes.length, 'handshake')} whose final ACK the server ignored (SYN-ACK re-sent after the ACK)` : ''}`,
+        packets: droppedAnswered.slice(0, 20).map((f) => f.syns[0].no),
+        facts: {
+          listener: server,
+          droppedConnections: droppedAnswered.length,
+          droppedSyns,
+          neverConnected: gaveUp,
+          answeredConnections: answered.length,
+          ignoredFinalAcks: g.unackedHandshakes.length,
+        },
+        hint: 'The listener is up (it answered other SYNs at the same moment) but its queues are full: the application does not accept() fast enough, or the backlog is too small. Raise the listen backlog (listen(fd, N), e.g. nginx "listen ... backlog=", net.core.somaxconn, net.ipv4.tcp_max_syn_backlog), make the accept loop faster (more workers, no blocking work on the accepting thread), and watch "netstat -s | grep -i listen" (times the listen queue of a socket overflowed, SYNs to LISTEN sockets dropped). net.ipv4.tcp_abort_on_overflow=1 turns the silent drops into RSTs the client sees at once.',
+      });
+    }
+    return out;
+  },
+};
+
+export const TCP_CAPTURE_RULES: CaptureRule[] = [synFlood, portExhaustion, listenQueueOverflow];
