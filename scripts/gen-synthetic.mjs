@@ -667,7 +667,7 @@ function makeFlowBuilders(P, stats) {
     f.reset(randLog(150, 60_000), isnClient, isnServer);
     build[kinds[kind]]();
     stats.flows[kinds[kind]]++;
-    return f.finish();
+    return { kind: kinds[kind], script: f.finish() };
   };
 }
 
@@ -738,12 +738,14 @@ export function generateSyntheticCapture({ out, packets = 2_000_000, seed = 1, c
 
   const CLIENTS = 50_000;
   const SERVERS = 2_000;
+  const DOWN_HOSTS = 24;
+  const CLOSED_PORTS = [81, 5432, 8081, 9000];
   const PORTS = 28_232; // 32768..60999, the Linux ephemeral range
   let flowCount = 0;
   let scheduled = 0;
 
   function startFlow(slot, at) {
-    const script = scriptFlow();
+    const { kind, script } = scriptFlow();
     // Every flow gets its own 4-tuple: a client index (a permutation of the flow number) and the
     // next port of that client, so no tuple is ever reused within one capture.
     const n = flowCount++;
@@ -752,8 +754,15 @@ export function generateSyntheticCapture({ out, packets = 2_000_000, seed = 1, c
     clientIp[slot] = (0x0a100000 + 1 + client) >>> 0; // 10.16.0.0/16
     clientPort[slot] = 32768 + ((round * 1237 + client * 31) % PORTS);
     const server = Math.floor(rand() * SERVERS);
-    serverIp[slot] = (0xc6120000 + 1 + server) >>> 0; // 198.18.0.0/15 (RFC 2544)
-    serverPort[slot] = server % 10 === 0 ? 8080 : 80;
+    if (kind === 'synTimeout') {
+      // Unanswered SYNs go to a few hosts that are down, as they would on a real network.
+      serverIp[slot] = (0xc613ff00 + 1 + (server % DOWN_HOSTS)) >>> 0; // 198.19.255.1..
+      serverPort[slot] = server % 2 ? 80 : 8080;
+    } else {
+      serverIp[slot] = (0xc6120000 + 1 + server) >>> 0; // 198.18.0.0/15 (RFC 2544)
+      // Refused connections go to a port nothing listens on, on an otherwise live server.
+      serverPort[slot] = kind === 'refused' ? CLOSED_PORTS[server % CLOSED_PORTS.length] : server % 10 === 0 ? 8080 : 80;
+    }
     serverTtl[slot] = randInt(44, 60);
     ipId[slot * 2] = randInt(0, 65535);
     ipId[slot * 2 + 1] = randInt(0, 65535);
