@@ -50,7 +50,18 @@ export function flowToJson(f: FlowResult): Record<string, unknown> {
   };
 }
 
+/** The whole document as one string (small captures, tests). */
 export function renderJson(result: AnalysisResult, flows: FlowResult[] = result.flows): string {
+  let out = '';
+  writeJson(result, flows, (s) => (out += s));
+  return out;
+}
+
+/**
+ * Writes the document in pieces, one flow at a time, so a capture with hundreds of thousands of
+ * flows never needs one giant string (V8 strings stop at 512 MiB).
+ */
+export function writeJson(result: AnalysisResult, flows: FlowResult[], write: (s: string) => void): void {
   const c = result.capture;
   const doc = {
     schemaVersion: SCHEMA_VERSION,
@@ -70,8 +81,12 @@ export function renderJson(result: AnalysisResult, flows: FlowResult[] = result.
       diagnostics: c.diagnostics.map((d) => ({ code: d.code, message: d.message, packet: d.packet, offset: d.offset })),
       diagnosticsDropped: c.diagnosticsDropped,
     },
-    flows: flows.map(flowToJson),
+    flows: [] as unknown[],
     verdicts: result.verdicts,
   };
-  return JSON.stringify(doc, null, 2);
+  const head = JSON.stringify(doc, null, 2);
+  const cut = head.indexOf('"flows": []');
+  write(head.slice(0, cut) + '"flows": [');
+  flows.forEach((f, i) => write(`${i ? ',' : ''}\n    ${JSON.stringify(flowToJson(f), null, 2).replace(/\n/g, '\n    ')}`));
+  write(`${flows.length ? '\n  ' : ''}]${head.slice(cut + '"flows": []'.length)}`);
 }

@@ -1,6 +1,6 @@
 import { CaptureOpenError } from '../../capture/record.js';
 import { analyzeFile, type AnalysisResult, type FlowResult } from '../../pipeline.js';
-import { renderJson } from '../../report/json.js';
+import { writeJson } from '../../report/json.js';
 import { renderTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
@@ -38,7 +38,7 @@ export async function loadCapture(file: string, opts: AnalyzeOptions): Promise<A
   try {
     const idle = opts.idleTimeout !== undefined ? Number(opts.idleTimeout) : undefined;
     if (idle !== undefined && !(idle > 0)) throw new CliError(`--idle-timeout takes seconds > 0, got '${opts.idleTimeout}'`, EXIT.USAGE);
-    return await analyzeFile(file, { idleTimeoutSec: idle });
+    return await analyzeFile(file, { idleTimeoutSec: idle, keepEvents: opts.flow !== undefined });
   } catch (err) {
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
     throw err;
@@ -54,13 +54,16 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
 
 export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
-  const jsonDocs: string[] = [];
+  if (opts.json && files.length > 1) io.stdout('{"schemaVersion":1,"files":[');
   for (const file of files) {
     const result = await loadCapture(file, opts);
     const flows = selectFlows(result, opts);
     for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
     if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
-    if (opts.json) jsonDocs.push(renderJson(result, flows));
+    if (opts.json) {
+      if (files.length > 1 && file !== files[0]) io.stdout(',');
+      writeJson(result, flows, (s) => io.stdout(s));
+    }
     else {
       if (files.length > 1) io.stdout(`\n== ${file}\n`);
       io.stdout(`${renderTable(result, flows, { color: useColor(io), width: io.columns })}\n`);
@@ -68,6 +71,6 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
     const c = exitFor(result, flows, opts.failOn);
     if (c > code) code = c;
   }
-  if (opts.json) io.stdout(`${jsonDocs.length === 1 ? jsonDocs[0] : `{"schemaVersion":1,"files":[${jsonDocs.join(',')}]}`}\n`);
+  if (opts.json) io.stdout(files.length > 1 ? ']}\n' : '\n');
   return code;
 }
