@@ -3,6 +3,7 @@ import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/rec
 import { formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { DECODED } from './decode/view.js';
+import { EP } from './flow/endpoint.js';
 import type { Flow } from './flow/flow.js';
 import type { SinkFactory } from './flow/sink.js';
 import { FlowTable, type FlowEndReason } from './flow/table.js';
@@ -57,8 +58,33 @@ export interface AnalyzerOptions {
   onFlowDone?: (facts: FlowFacts) => void;
   /** Drop segments with wrong TCP checksums, as Zeek does by default (off: captures on the sending host carry offloaded checksums). */
   verifyChecksums?: boolean;
+  /**
+   * Keep the dissectors' per-packet annotations (AppFacts.events) of finished flows; they are only
+   * needed for a ladder timeline, and dropping them keeps memory per flow small (default true).
+   */
+  keepEvents?: boolean;
   /** Keep at most this many diagnostics (the rest are counted). */
   maxDiagnostics?: number;
+  /**
+   * Live capture: judge each flow as soon as it is finished, with the context known so far, and
+   * pass it here. finish() still judges every kept flow again with the whole capture's context.
+   */
+  onFlowJudged?: (flow: FlowResult) => void;
+  /** Keep at most this many finished flows for finish() (live capture over hours); older ones are counted in flowsNotKept. */
+  maxKeptFlows?: number;
+}
+
+/** An unanswered SYN is taken as given up after this long when no retry came (Windows retries after 3 s, Linux after 1 s). */
+const ATTEMPT_GIVE_UP_SINGLE_MICROS = 3_500_000;
+/** ... or after this many times the last retry interval (retries back off by doubling). */
+const ATTEMPT_GIVE_UP_FACTOR = 2.5;
+const MAX_ANSWER_TIMES_PER_SERVER = 10_000;
+
+/** FlowTable's LRU list and finish(), which expireFlows needs while no packet drives the table. */
+interface ExpirableTable {
+  oldest: Flow | null;
+  idleTimeout: number;
+  finish(f: Flow, reason: FlowEndReason): void;
 }
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
@@ -78,6 +104,12 @@ export class Analyzer {
   private start = 0;
   private end = 0;
   private readonly sessions = new Map<number, AppSession>();
+  /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
+  private readonly answeredAt = new Map<string, number[]>();
+  /** Latest wall-clock time given to expireFlows. */
+  private clock = 0;
+  /** Finished flows dropped beyond maxKeptFlows. */
+  flowsNotKept = 0;
 
   constructor(private readonly opts: AnalyzerOptions) {
     this.maxDiagnostics = opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS;
@@ -148,8 +180,47 @@ export class Analyzer {
     const session = this.sessions.get(flow.id);
     if (session) this.sessions.delete(flow.id);
     const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
+    if (this.opts.keepEvents === false && facts.app) facts.app.events = [];
     this.facts.push(facts);
+    const keep = this.opts.maxKeptFlows;
+    // Drop in batches so a long capture does not shift the array once per flow.
+    if (keep !== undefined && this.facts.length >= keep + Math.max(1, keep >> 3)) {
+      const drop = this.facts.length - keep;
+      this.facts.splice(0, drop);
+      this.flowsNotKept += drop;
+    }
     this.opts.onFlowDone?.(facts);
+    if (this.opts.onFlowJudged) {
+      addAnswerTimes(this.answeredAt, facts, MAX_ANSWER_TIMES_PER_SERVER);
+      const captureEnd = Math.max(this.end, this.clock);
+      const ctx: RuleContext = { captureEnd, arpUnanswered: unansweredArp(this.table, captureEnd), answeredAt: this.answeredAt };
+      this.opts.onFlowJudged({ ...facts, verdicts: judgeFlow(facts, ctx) });
+    }
+  }
+
+  /**
+   * Live capture's clock tick (wall-clock µs): finishes the flows a packet would finish if one came
+   * now: closed ones whose close linger (5 s, Zeek's tcp_close_delay) has passed, idle ones, and
+   * SYN attempts the client has evidently given up (no retry within 2.5x its last backoff). Unlike
+   * the packet-driven expiry it walks every open flow, so one quiet long-lived flow does not hold
+   * back the verdicts of flows that closed after it.
+   */
+  expireFlows(nowMicros: number): void {
+    if (nowMicros > this.clock) this.clock = nowMicros;
+    const table = this.table as unknown as ExpirableTable;
+    let f = table.oldest;
+    while (f) {
+      const next = f.newer;
+      if (f.removeAfterTs !== 0 && nowMicros > f.removeAfterTs) table.finish(f, 'closed');
+      else if (nowMicros - f.lastTs >= table.idleTimeout) table.finish(f, 'idle');
+      else if (attemptGivenUp(f, nowMicros)) table.finish(f, 'attempt-timeout');
+      f = next;
+    }
+  }
+
+  /** Flows currently open. */
+  get openFlows(): number {
+    return this.table.openFlows;
   }
 
   /** Finish every flow and judge them. `info` comes from the capture reader. */
@@ -180,6 +251,36 @@ export class Analyzer {
     const verdicts = judgeCapture(flows, capture, ctx);
     return { capture, flows, verdicts };
   }
+}
+
+function attemptGivenUp(f: Flow, now: number): boolean {
+  const syns = f.synPackets;
+  if (syns.length === 0 || f.synAckPackets.length > 0 || f.resp.state !== EP.INACTIVE || f.orig.state !== EP.SYN_SENT) return false;
+  const last = syns[syns.length - 1];
+  if (f.lastTs !== last.ts) return false; // something else came after the last SYN
+  const wait = syns.length >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (last.ts - syns[syns.length - 2].ts) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
+  return now - last.ts > Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
+}
+
+/** Records when f's server answered a SYN (SYN-ACK, or RST to a SYN). */
+function addAnswerTimes(answeredAt: Map<string, number[]>, f: FlowFacts, maxPerServer: number): void {
+  const times = f.synAcks.length > 0 ? f.synAcks.map((s) => s.ts) : f.serverSide.rst && f.syns.length > 0 ? [f.serverSide.rst.ts] : [];
+  if (times.length === 0) return;
+  let list = answeredAt.get(f.server);
+  if (!list) answeredAt.set(f.server, (list = []));
+  if (list.length >= maxPerServer) list.splice(0, list.length >> 1); // live: the oldest half is long past any SYN still judged
+  list.push(...times);
+}
+
+function unansweredArp(table: FlowTable, captureEnd: number): RuleContext['arpUnanswered'] {
+  const arpUnanswered: RuleContext['arpUnanswered'] = new Map();
+  for (const t of table.arpTargets.values()) {
+    // One unanswered request right before the capture ended proves nothing.
+    if (!t.answered && (t.requests >= 2 || captureEnd - t.lastTs >= 1_000_000)) {
+      arpUnanswered.set(formatIpv4(t.ip), { requests: t.requests, firstNo: t.firstNo, lastNo: t.lastNo, firstTs: t.firstTs, lastTs: t.lastTs });
+    }
+  }
+  return arpUnanswered;
 }
 
 function buildRuleContext(facts: FlowFacts[], table: FlowTable, captureEnd: number): RuleContext {
