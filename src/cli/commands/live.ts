@@ -1,0 +1,221 @@
+import * as fs from 'node:fs';
+import { PcapFileWriter } from '../../capture/writer.js';
+import { CaptureOpenError, LINKTYPE, type CaptureInfo, type PacketRecord } from '../../capture/record.js';
+import { listInterfaces, LIVE_SOURCES, openLiveSource, wallClockMicros, type LiveInterface, type LiveSource, type LiveSourceKind, type LiveStats } from '../../capture/live.js';
+import { Analyzer, type FlowResult } from '../../pipeline.js';
+import { flowToJson, renderJson } from '../../report/json.js';
+import { renderTable, verdictLine } from '../../report/table.js';
+import { fmtDuration } from '../../rules/format.js';
+import { CliError, EXIT, type ExitCode } from '../exit.js';
+import { useColor, type CliIo } from '../io.js';
+
+// `tcpwhy live -i IFACE [filter]`: captures, prints each flow's verdicts as soon as the flow is
+// decided (closed and lingered, refused, given up, idle), and on Ctrl-C, --duration or --count
+// prints the same summary as `analyze`.
+
+export interface LiveOptions {
+  interface?: string;
+  list?: boolean;
+  snaplen?: string;
+  promisc?: boolean;
+  source?: LiveSourceKind;
+  duration?: string;
+  count?: string;
+  write?: string;
+  json?: boolean;
+  onlyProblems?: boolean;
+  idleTimeout?: string;
+}
+
+export { LIVE_SOURCES };
+
+/** Environment variable naming another module to load instead of `cap` (to test a missing cap). */
+export const CAP_MODULE_ENV = 'TCPWHY_CAP_MODULE';
+
+/** Wall-clock expiry runs this often while packets are quiet. */
+const TICK_MS = 500;
+/** The tick looks this far back, so a packet still in the pipe from tcpdump is not overtaken by its flow's expiry. */
+const TICK_LAG_MICROS = 250_000;
+/** Flows kept for the final table; earlier ones were printed as they ended. */
+const MAX_KEPT_FLOWS = 20_000;
+/** The tcpdump child stops by itself this long after --duration even if tcpwhy dies. */
+const CHILD_GRACE_SEC = 10;
+
+export async function runLive(filterWords: string[], opts: LiveOptions, io: CliIo): Promise<ExitCode> {
+  const capModule = io.env[CAP_MODULE_ENV];
+  if (opts.list) {
+    if (opts.interface || filterWords.length) throw new CliError('--list takes no interface or filter', EXIT.USAGE);
+    io.stdout(`${renderInterfaces(await listInterfaces({ capModule }))}\n`);
+    return EXIT.OK;
+  }
+  if (!opts.interface) throw new CliError("live needs an interface: -i IFACE (tcpwhy live --list shows them), e.g. tcpwhy live -i lo 'tcp port 8080'", EXIT.USAGE);
+  const iface = opts.interface;
+  const filter = filterWords.join(' ').trim();
+  const snaplen = positiveInt(opts.snaplen, '--snaplen', 0) ?? 0;
+  const durationSec = positiveNumber(opts.duration, '--duration');
+  const count = positiveInt(opts.count, '--count', undefined);
+  const idleSec = positiveNumber(opts.idleTimeout, '--idle-timeout') ?? 300;
+  const kind = opts.source ?? 'tcpdump';
+  const color = useColor(io);
+
+  let writeFd: number | null = null;
+  if (opts.write) {
+    try {
+      writeFd = fs.openSync(opts.write, 'w');
+    } catch (err) {
+      throw new CliError(`--write ${opts.write}: cannot create the file: ${(err as Error).message}`, EXIT.INPUT);
+    }
+  }
+  let writer: PcapFileWriter | null = null;
+
+  const analyzer = new Analyzer({
+    file: `live:${iface}`,
+    idleTimeoutSec: idleSec,
+    maxKeptFlows: MAX_KEPT_FLOWS,
+    onFlowJudged: (f) => {
+      if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
+      io.stdout(opts.json ? `${JSON.stringify({ type: 'flow', ...flowToJson(f) })}\n` : `${liveFlowLine(f, color)}\n`);
+    },
+  });
+
+  let packets = 0;
+  let stopRequested: (() => void) | null = null;
+  const stopSignal = new Promise<void>((res) => (stopRequested = res));
+  const onPacket = (rec: PacketRecord): void => {
+    if (count !== undefined && packets >= count) return; // the rest of a chunk already read after the count was reached
+    packets++;
+    if (writeFd !== null) {
+      writer ??= new PcapFileWriter(writeFd, { linkType: rec.linkType, snaplen: source?.snaplen || 262144 });
+      writer.write(rec.tsMicros, rec.bytes, rec.off, rec.end, rec.origLen);
+    }
+    analyzer.onRecord(rec);
+    if (count !== undefined && packets >= count) stopRequested?.();
+  };
+
+  let source: LiveSource | null = null;
+  try {
+    source = await openLiveSource(kind, { iface, filter, snaplen, promisc: Boolean(opts.promisc), maxLifetimeSec: durationSec !== undefined ? durationSec + CHILD_GRACE_SEC : undefined }, onPacket, { capModule });
+  } catch (err) {
+    if (writeFd !== null) {
+      fs.closeSync(writeFd);
+      fs.rmSync(opts.write!, { force: true });
+    }
+    if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
+    throw err;
+  }
+  const startedAt = wallClockMicros();
+  for (const w of source.warnings) io.stderr(`tcpwhy: ${w}\n`);
+  io.stderr(
+    `tcpwhy: listening on ${iface}${filter ? ` (filter '${filter}')` : ''}, source ${source.kind} with ${source.kernelTimestamps ? 'kernel' : 'arrival (approximate)'} timestamps; ` +
+      `${durationSec !== undefined ? `stopping after ${durationSec} s` : count !== undefined ? `stopping after ${count} packets` : 'Ctrl-C to stop'}\n`,
+  );
+
+  const tick = setInterval(() => analyzer.expireFlows(wallClockMicros() - TICK_LAG_MICROS), TICK_MS);
+  const timer = durationSec !== undefined ? setTimeout(() => stopRequested?.(), durationSec * 1000) : null;
+  const onSignal = () => stopRequested?.();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let stats: LiveStats;
+  try {
+    await Promise.race([stopSignal, source.ended]);
+    stats = await source.stop();
+  } finally {
+    clearInterval(tick);
+    if (timer) clearTimeout(timer);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+  const elapsed = wallClockMicros() - startedAt;
+
+  if (writeFd !== null) {
+    // No packet came: still leave a valid, empty capture behind.
+    writer ??= new PcapFileWriter(writeFd, { linkType: source.linkType >= 0 ? source.linkType : LINKTYPE.ETHERNET, snaplen: source.snaplen || 262144 });
+    writer.close();
+  }
+
+  const info: CaptureInfo = {
+    file: `live:${iface}`,
+    format: 'live',
+    linkTypes: source.linkType >= 0 ? [source.linkType] : [],
+    snaplen: source.snaplen,
+    packets,
+    truncatedPackets: stats.truncated,
+    diagnostics: [],
+    stoppedEarly: false,
+  };
+  const result = analyzer.finish(info);
+  const flows = opts.onlyProblems ? result.flows.filter((f) => f.verdicts.some((v) => v.severity !== 'info')) : result.flows;
+  for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
+  const captureLine = liveCaptureLine(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write);
+  if (opts.json) {
+    const doc = JSON.parse(renderJson(result, flows)) as Record<string, unknown>;
+    doc.live = liveJson(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write);
+    io.stdout(`${JSON.stringify({ type: 'summary', ...doc })}\n`);
+  } else {
+    io.stdout(`${renderTable(result, flows, { color, width: io.columns })}\n${captureLine}\n`);
+  }
+  if (stats.droppedByKernel) io.stderr(`tcpwhy: ${stats.droppedByKernel} packets dropped by the kernel: verdicts may rest on missing packets (narrow the filter or lower the load)\n`);
+  return EXIT.OK;
+}
+
+/** One line per decided flow: time, id, endpoints, state and history, then its verdicts. */
+export function liveFlowLine(f: FlowResult, color: boolean): string {
+  const time = new Date(Math.floor(f.end / 1000)).toISOString().slice(11, 23);
+  const verdicts = f.verdicts.length ? f.verdicts.map((v) => verdictLine(v, color)).join(' | ') : '-';
+  return `${time} flow ${f.id} ${f.client} -> ${f.server} ${f.state} ${f.history} (${fmtDuration(f.end - f.start)}, ${f.endReason}): ${verdicts}`;
+}
+
+function liveJson(iface: string, filter: string, source: LiveSource, stats: LiveStats, packets: number, elapsed: number, notKept: number, write: string | undefined) {
+  return {
+    interface: iface,
+    filter,
+    source: source.kind,
+    kernelTimestamps: source.kernelTimestamps,
+    seconds: Math.round(elapsed / 1000) / 1000,
+    packets,
+    droppedByKernel: stats.droppedByKernel,
+    droppedByInterface: stats.droppedByInterface,
+    flowsNotKept: notKept,
+    written: write ?? null,
+  };
+}
+
+function liveCaptureLine(iface: string, filter: string, source: LiveSource, stats: LiveStats, packets: number, elapsed: number, notKept: number, write: string | undefined): string {
+  const drops =
+    stats.droppedByKernel === null
+      ? 'drops unknown (cap reports none)'
+      : `${stats.droppedByKernel} dropped by the kernel${stats.droppedByInterface ? `, ${stats.droppedByInterface} by the interface` : ''}`;
+  const parts = [
+    `live capture on ${iface}${filter ? ` '${filter}'` : ''} for ${fmtDuration(elapsed)}: ${packets} packets, ${drops}`,
+    `source ${source.kind} (${source.kernelTimestamps ? 'kernel timestamps' : 'arrival timestamps, approximate'})`,
+  ];
+  if (notKept) parts.push(`${notKept} earlier flows were printed as they ended and are not in the table`);
+  if (write) parts.push(`written to ${write}`);
+  return parts.join('; ');
+}
+
+export function renderInterfaces(list: LiveInterface[]): string {
+  if (list.length === 0) return 'No capture interfaces found (is libpcap or tcpdump installed?).';
+  const lines = list.map((i) => {
+    const link = i.linkTypes.length ? i.linkTypes.join(', ') : 'link type unknown (needs capture rights)';
+    const addrs = i.addresses.length ? i.addresses.join(' ') : 'no addresses';
+    const desc = i.description ? ` (${i.description})` : '';
+    return `${i.name}${i.loopback ? ' [loopback]' : ''}${desc}\n    ${addrs}\n    ${link}`;
+  });
+  return lines.join('\n');
+}
+
+function positiveInt(v: string | undefined, name: string, dflt: number | undefined): number | undefined {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} takes a whole number > 0, got '${v}'`, EXIT.USAGE);
+  return n;
+}
+
+function positiveNumber(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new CliError(`${name} takes seconds > 0, got '${v}'`, EXIT.USAGE);
+  return n;
+}
+
