@@ -49,6 +49,6 @@ export function accountingLine(c: CaptureSummary, totalFlows: number, shownFlows
     .sort((a, b) => b[1] - a[1])
     .map(([k, n]) => `${k}: ${n}`)
     .join(', ');
-  const flows = shownFlows === totalFlows ? `${totalFlows} TCP flows` : `${shownFlows} of ${totalFlows} TCP flows shown`;
+  const flows = shownFlows === totalFlows ? `${totalFlows} TCP flow${totalFlows === 1 ? '' : 's'}` : `${shownFlows} of ${totalFlows} TCP flows shown`;
   return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''} + ${c.malformed} malformed; ${flows}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}`;
 }
