@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { FAIL_ON_CHOICES, runAnalyze, type AnalyzeOptions } from './commands/analyze.js';
 import { LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
+import { LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
 import { runDiff, type DiffOptions } from './commands/diff.js';
 import { runAnalyzeLadder, runFlow, type FlowCommandOptions } from './commands/flow.js';
 import { CliError, EXIT } from './exit.js';
@@ -59,6 +60,25 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .action(async (good: string, bad: string, opts: DiffOptions) => {
       result = await runDiff(good, bad, opts, io);
+    });
+
+  program
+    .command('live')
+    .description("capture on an interface and say why each flow failed as it ends (BPF filter in tcpdump syntax, e.g. 'tcp port 8080')")
+    .argument('[filter...]', 'capture filter (pcap-filter syntax)')
+    .option('-i, --interface <name>', 'interface to capture on (see --list)')
+    .option('--list', 'list capture interfaces with their addresses and link types')
+    .option('--snaplen <bytes>', 'bytes kept per packet (default 262144)')
+    .option('--promisc', 'put the interface in promiscuous mode (off by default)')
+    .addOption(new Option('--source <source>', 'tcpdump child (kernel timestamps) or cap (in-process libpcap, arrival timestamps)').choices(LIVE_SOURCES).default('tcpdump'))
+    .option('--duration <seconds>', 'stop after this long')
+    .option('--count <packets>', 'stop after this many packets')
+    .option('--write <file>', 'also save the captured packets as a pcap file')
+    .option('--json', 'one JSON object per decided flow (JSON lines), then the summary document')
+    .option('--only-problems', 'show only flows with a warning or error')
+    .option('--idle-timeout <seconds>', 'decide flows idle this long (default 300)')
+    .action(async (filter: string[], opts: LiveOptions) => {
+      result = await runLive(filter, opts, io);
     });
 
   program
