@@ -1,0 +1,252 @@
+// Per-segment classification, one scripted conversation per Wireshark class. Every script is also
+// written to a pcap and, when tshark is installed, tshark must flag exactly the same packets.
+// Default ISNs sit just below 2^32, so every data exchange here crosses the sequence wrap.
+
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import type { SegmentKind, TcpAnalysisFacts } from '../../src/flow/analysis.js';
+import { toPcap, writeTempCapture } from '../helpers/capture.js';
+import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
+
+const BASE_MICROS = 1_700_000_000_000_000;
+const HAVE_TSHARK = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
+
+const TSHARK_FLAG: Record<string, SegmentKind[]> = {
+  retransmission: ['retransmission', 'fast-retransmission', 'spurious-retransmission'],
+  fast_retransmission: ['fast-retransmission'],
+  spurious_retransmission: ['spurious-retransmission'],
+  out_of_order: ['out-of-order'],
+  lost_segment: ['lost-segment'],
+  ack_lost_segment: ['ack-lost-segment'],
+  duplicate_ack: ['duplicate-ack'],
+  zero_window: ['zero-window'],
+  zero_window_probe: ['zero-window-probe'],
+  zero_window_probe_ack: ['zero-window-probe-ack'],
+  window_full: ['window-full'],
+  window_update: ['window-update'],
+  keep_alive: ['keep-alive'],
+  keep_alive_ack: ['keep-alive-ack'],
+  reused_ports: ['reused-ports'],
+};
+
+function analyze(...convs: Conversation[]) {
+  const packets = convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
+  const result = analyzeFrames(packets);
+  const flows = result.flows;
+  /** Packet numbers marked with `kind`, over all flows. */
+  const marked = (kind: SegmentKind) => flows.flatMap((f) => f.analysis?.marks.filter((m) => m.kinds.includes(kind)).map((m) => m.no) ?? []).sort((a, b) => a - b);
+  const a = flows[0].analysis as TcpAnalysisFacts;
+  const pcap = toPcap(packets.map((p) => ({ tsMicros: BASE_MICROS + Math.round(p.t * 1e6), data: p.frame.bytes })));
+  return { result, flows, a, marked, pcap };
+}
+
+/** tshark (one PDML pass) flags exactly the packets we mark, for every flag. */
+async function expectSameAsTshark(pcap: Uint8Array, marked: (k: SegmentKind) => number[], name: string): Promise<void> {
+  if (!HAVE_TSHARK) return;
+  const file = writeTempCapture(pcap, `${name}.pcap`);
+  const { stdout } = await promisify(execFile)('tshark', ['-r', file, '-T', 'pdml'], { maxBuffer: 64 << 20 });
+  const theirs: Record<string, number[]> = {};
+  for (const packet of stdout.split('<packet>').slice(1)) {
+    const no = Number(/name="frame.number"[^>]*show="(\d+)"/.exec(packet)?.[1]);
+    const flags = new Set([...packet.matchAll(/name="tcp\.analysis\.([a-z_]+)"/g)].map((m) => m[1]));
+    for (const flag of flags) (theirs[flag] ??= []).push(no);
+  }
+  for (const [flag, kinds] of Object.entries(TSHARK_FLAG)) {
+    const ours = [...new Set(kinds.flatMap((k) => marked(k)))].sort((x, y) => x - y);
+    expect(ours, `${name}: tcp.analysis.${flag}`).toEqual(theirs[flag] ?? []);
+  }
+}
+
+describe('per-segment TCP analysis (Wireshark rules)', () => {
+  it('flags a segment sent again after a timeout as a retransmission and measures its RTO', async () => {
+    const c = conv().handshake(0, 0.01);
+    c.client('PA', 0.02, 'x'.repeat(100)); // #4: crosses the sequence wrap
+    c.client('PA', 0.22, 'x'.repeat(100), { seq: (0xffff_fff0 + 1) >>> 0 }); // #5: same bytes 200 ms later
+    c.server('A', 0.23);
+    const { a, marked, pcap } = analyze(c);
+    expect(marked('retransmission')).toEqual([5]);
+    expect(a.retransmission).toBe(1);
+    expect(a.client.retransmission).toBe(1);
+    expect(a.client.bytesResent).toBe(100);
+    expect(a.rto).toMatchObject({ samples: 1, worstMs: 200, worstPacket: 5, originalPacket: 4 });
+    expect(a.marks.find((m) => m.no === 5)).toMatchObject({ from: 'client', rtoMs: 200, rtoOf: 4 });
+    await expectSameAsTshark(pcap, marked, 'retransmission');
+  });
+
+  it('numbers duplicate ACKs and calls the resend within 20 ms of the last one a fast retransmission', async () => {
+    const c = conv().handshake(0, 0.01);
+    const first = c.s.next;
+    c.server('A', 0.02, 'a'.repeat(100)); // #4 (lost on its way to the client)
+    c.server('A', 0.021, 'b'.repeat(100)); // #5
+    c.client('A', 0.03, '', { ack: first }); // #6 still acks up to #4
+    c.server('A', 0.031, 'c'.repeat(100)); // #7
+    c.client('A', 0.032, '', { ack: first, options: { sack: [[(first + 100) >>> 0, (first + 200) >>> 0]] } }); // #8 dup #1 with SACK
+    c.client('A', 0.033, '', { ack: first, options: { sack: [[(first + 100) >>> 0, (first + 300) >>> 0]] } }); // #9 dup #2
+    c.server('A', 0.04, 'a'.repeat(100), { seq: first }); // #10 fast retransmission
+    c.client('A', 0.05); // #11 acks everything
+    const { a, marked, pcap } = analyze(c);
+    // #6 repeats the handshake ACK #3: it is already duplicate #1.
+    expect(marked('duplicate-ack')).toEqual([6, 8, 9]);
+    expect(a.marks.filter((m) => m.kinds.includes('duplicate-ack')).map((m) => m.dupAckNo)).toEqual([1, 2, 3]);
+    expect(marked('fast-retransmission')).toEqual([10]);
+    expect(a.fastRetransmission).toBe(1);
+    // tshark shows tcp.analysis.retransmission on fast retransmissions too.
+    expect(a.retransmission).toBe(1);
+    await expectSameAsTshark(pcap, marked, 'fast-retransmission');
+  });
+
+  it('calls a resend of bytes the peer already acknowledged spurious', async () => {
+    const c = conv().handshake(0, 0.01);
+    const seq = c.c.next;
+    c.client('PA', 0.02, 'q'.repeat(50)); // #4
+    c.server('A', 0.03); // #5 acks it
+    c.client('PA', 0.5, 'q'.repeat(50), { seq }); // #6 sent again anyway
+    const { a, marked, pcap } = analyze(c);
+    expect(marked('spurious-retransmission')).toEqual([6]);
+    expect(a.spuriousRetransmission).toBe(1);
+    expect(a.retransmission).toBe(1);
+    await expectSameAsTshark(pcap, marked, 'spurious');
+  });
+
+  it('calls an earlier segment arriving within the handshake RTT out-of-order, and the jump before it a lost segment', async () => {
+    const c = conv().handshake(0, 0.01);
+    const seq = c.c.next;
+    c.c.next = (seq + 100) >>> 0;
+    c.client('A', 0.02, 'B'.repeat(100)); // #4 second segment first: previous segment not captured
+    c.client('A', 0.021, 'A'.repeat(100), { seq }); // #5 the first one, 1 ms later (< iRTT 10 ms)
+    c.server('A', 0.03); // #6
+    const { a, marked, pcap } = analyze(c);
+    expect(marked('lost-segment')).toEqual([4]);
+    expect(marked('out-of-order')).toEqual([5]);
+    expect(a.outOfOrder).toBe(1);
+    expect(a.retransmission).toBe(0);
+    await expectSameAsTshark(pcap, marked, 'out-of-order');
+  });
+
+  it('reports an ACK for bytes never seen as ACKed unseen segment, once', async () => {
+    const c = conv().handshake(0, 0.01);
+    c.server('A', 0.02, 'z'.repeat(100)); // #4
+    c.s.next = (c.s.next + 300) >>> 0; // 300 bytes the capture missed
+    c.client('A', 0.03); // #5 acks them
+    c.client('A', 0.04); // #6 same ACK again
+    const { a, marked, pcap } = analyze(c);
+    expect(marked('ack-lost-segment')).toEqual([5]);
+    expect(a.ackLostSegment).toBe(1);
+    await expectSameAsTshark(pcap, marked, 'ack-lost');
+  });
+
+  it('follows a zero window: probes, probe ACKs, then the window update that reopens it', async () => {
+    const c = conv().handshake(0, 0.01);
+    c.client('PA', 0.02, 'd'.repeat(1000)); // #4
+    c.server('A', 0.03, '', { window: 0 }); // #5 zero window
+    const probeSeq = c.c.next;
+    c.client('A', 0.23, 'p', { seq: probeSeq }); // #6 one-byte probe
+    c.server('A', 0.231, '', { window: 0 }); // #7 probe ACK, still zero
+    c.client('A', 0.63, 'p', { seq: probeSeq }); // #8 probe again
+    c.server('A', 0.631, '', { window: 0 }); // #9
+    c.server('A', 1.0, '', { window: 4096 }); // #10 window update
+    const { a, marked, pcap } = analyze(c);
+    expect(marked('zero-window')).toEqual([5, 7, 9]);
+    expect(marked('zero-window-probe')).toEqual([6, 8]);
+    expect(marked('zero-window-probe-ack')).toEqual([7, 9]);
+    expect(marked('window-update')).toEqual([10]);
+    expect(a.server.zeroWindowEpisodes).toMatchObject({ episodes: 1, firstPacket: 5, longestMs: 970, stillClosed: false, reopenedPacket: 10, probes: 2 });
+    await expectSameAsTshark(pcap, marked, 'zero-window');
+  });
+
+  it('uses the handshake window scale for window full, and never scales the SYN window', async () => {
+    const c = conv();
+    c.client('S', 0, '', { options: { mss: 1460, wscale: 7 } });
+    c.server('SA', 0.005, '', { window: 1000, options: { mss: 1460, wscale: 2 } });
+    c.client('A', 0.01, '', { window: 1000 }); // #3
+    c.client('PA', 0.02, 'w'.repeat(1000)); // #4 fills the server's unscaled SYN-ACK window: full
+    c.server('A', 0.03, '', { window: 250 }); // #5 scaled: 250 << 2 = 1000 bytes
+    c.client('PA', 0.04, 'w'.repeat(1000)); // #6 exactly to the right edge again: full
+    c.server('A', 0.05, '', { window: 250 }); // #7
+    c.client('PA', 0.06, 'w'.repeat(999)); // #8 one byte short: not full
+    const { a, marked, pcap } = analyze(c);
+    expect(marked('window-full')).toEqual([4, 6]);
+    expect(a.windowFull).toBe(2);
+    await expectSameAsTshark(pcap, marked, 'window-full');
+  });
+
+  it('never reports window full without a handshake: the scale is unknown', async () => {
+    const c = conv();
+    c.server('A', 0, '', { window: 10 }); // mid-stream: window 10 << unknown
+    c.client('PA', 0.01, 'y'.repeat(10)); // would be full if the window were unscaled
+    const { a, marked, pcap } = analyze(c);
+    expect(a.windowFull).toBe(0);
+    await expectSameAsTshark(pcap, marked, 'no-handshake');
+  });
+
+  it('recognises keep-alives one byte before the next sequence number, and their ACKs', async () => {
+    const c = conv().handshake(0, 0.01);
+    c.client('PA', 0.02, 'hello'); // #4
+    c.server('A', 0.03); // #5
+    const ka = (c.c.next - 1) >>> 0;
+    c.client('A', 45, '', { seq: ka }); // #6 keep-alive after 45 s
+    c.server('A', 45.001); // #7 keep-alive ACK
+    c.client('A', 90, 'k', { seq: ka }); // #8 one-byte keep-alive (Windows style)
+    c.server('A', 90.001); // #9
+    const { a, marked, pcap } = analyze(c);
+    expect(marked('keep-alive')).toEqual([6, 8]);
+    expect(marked('keep-alive-ack')).toEqual([7, 9]);
+    expect(a.retransmission).toBe(0);
+    expect(a.idle).toMatchObject({ longestMs: 44999, fromPacket: 7, toPacket: 8 });
+    await expectSameAsTshark(pcap, marked, 'keep-alive');
+  });
+
+  it('marks a SYN with a new initial sequence number on a used 4-tuple as reused ports', async () => {
+    const c1 = conv({ clientIsn: 1000 }).handshake(0, 0.01);
+    c1.client('FA', 0.02).server('FA', 0.021).client('A', 0.022);
+    const c2 = conv({ clientIsn: 900_000 }).handshake(1, 0.01); // same 4-tuple one second later
+    const { result, marked, pcap } = analyze(c1, c2);
+    expect(marked('reused-ports')).toEqual([7]);
+    expect(result.flows.reduce((n, f) => n + (f.analysis?.reusedPorts ?? 0), 0)).toBe(1);
+    await expectSameAsTshark(pcap, marked, 'reused-ports');
+  });
+
+  it('reports nothing at all on a clean exchange', async () => {
+    const c = conv().handshake(0, 0.01);
+    c.client('PA', 0.02, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    c.server('A', 0.021);
+    c.server('PA', 0.03, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    c.client('A', 0.031).client('FA', 0.04).server('FA', 0.041).client('A', 0.042);
+    const { a, marked, pcap } = analyze(c);
+    expect(a.marks).toEqual([]);
+    expect(a.retransmission + a.duplicateAck + a.zeroWindow + a.windowUpdate + a.keepAlive).toBe(0);
+    await expectSameAsTshark(pcap, marked, 'clean');
+  });
+});
+
+describe('timing facts', () => {
+  it('measures the handshake RTT, data RTT from ACKs and TS echo, and server think time', async () => {
+    const c = conv();
+    c.client('S', 0, '', { options: { mss: 1460, wscale: 7, ts: [100, 0] } });
+    c.server('SA', 0.004, '', { options: { mss: 1460, wscale: 7, ts: [500, 100] } });
+    c.client('A', 0.01, '', { options: { ts: [101, 500] } });
+    c.client('PA', 0.02, 'GET /slow HTTP/1.1\r\n\r\n', { options: { ts: [102, 500] } }); // #4
+    c.server('A', 0.03, '', { options: { ts: [501, 102] } }); // #5 acks #4 after 10 ms
+    c.server('PA', 0.52, 'HTTP/1.1 200 OK\r\n\r\n', { options: { ts: [502, 102] } }); // #6 500 ms after the request
+    c.client('A', 0.54, '', { options: { ts: [103, 502] } }); // #7 acks #6 after 20 ms
+    const { a } = analyze(c);
+    expect(a.handshake).toEqual({ rttMs: 10, synToSynAckMs: 4, synAckToAckMs: 6 });
+    // The SYN-ACK acknowledging the SYN is a sample too (4 ms), as in Wireshark's ack_rtt.
+    expect(a.client.ackRtt).toMatchObject({ samples: 2, minMs: 4, maxMs: 10, maxPacket: 5 });
+    expect(a.server.ackRtt).toMatchObject({ samples: 2, minMs: 6, maxMs: 20, maxPacket: 7 });
+    expect(a.client.tsEchoRtt?.samples).toBeGreaterThan(0);
+    expect(a.serverThink).toMatchObject({ firstMs: 500, firstPacket: 6, turns: 1 });
+    expect(a.unanswered).toBeNull();
+  });
+
+  it('keeps the request that got no answer, the ACK that accepted it and the close that gave up', async () => {
+    const c = conv().handshake(0, 0.01);
+    c.client('PA', 0.02, 'PING\r\n'); // #4
+    c.server('A', 0.03); // #5
+    c.client('FA', 3.02); // #6 gives up
+    const { a } = analyze(c);
+    expect(a.unanswered).toMatchObject({ requestPacket: 4, ackedPacket: 5, gaveUpPacket: 6, gaveUpRst: false });
+    expect(a.close).toMatchObject({ packet: 6, by: 'client', rst: false, idleBeforeMs: 2990, sinceLastDataMs: 3000 });
+  });
+});
