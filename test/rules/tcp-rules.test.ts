@@ -1,0 +1,211 @@
+// Verdicts from the per-segment TCP analysis, on the real captures in samples/ (made by the
+// scenarios in scripts/scenarios/ on loopback or in network namespaces), on public corpus captures,
+// and on scripted conversations for what is hard to provoke (a SYN flood from many sources).
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { AnalysisResult, FlowResult } from '../../src/pipeline.js';
+import { analyzeFile } from '../../src/pipeline.js';
+import { judgeFlow, type RuleContext } from '../../src/rules/rules.js';
+import { TCP_FLOW_RULES } from '../../src/rules/tcp-rules.js';
+import type { Verdict } from '../../src/rules/verdict.js';
+import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
+
+const SAMPLES = 'samples';
+const CORPUS = '../shared/corpus';
+
+const TCP_CODES = new Set(['retransmission', 'zero-window', 'no-response', 'idle-close', 'syn-flood', 'port-exhaustion', 'listen-queue-overflow']);
+
+function verdict(f: FlowResult, code: string): Verdict {
+  const v = f.verdicts.find((x) => x.code === code);
+  if (!v) throw new Error(`flow ${f.id}: no ${code} verdict, got ${f.verdicts.map((x) => x.code).join(', ')}`);
+  return v;
+}
+
+function captureVerdict(r: AnalysisResult, code: string): Verdict {
+  const v = r.verdicts.find((x) => x.code === code);
+  if (!v) throw new Error(`no capture verdict ${code}, got ${r.verdicts.map((x) => x.code).join(', ')}`);
+  return v;
+}
+
+/** Every TCP-analysis verdict in a result, flow and capture level. */
+function tcpVerdicts(r: AnalysisResult): string[] {
+  return [...r.flows.flatMap((f) => f.verdicts), ...r.verdicts].map((v) => v.code).filter((c) => TCP_CODES.has(c));
+}
+
+function ruleContext(r: AnalysisResult): RuleContext {
+  return { captureEnd: r.capture.end, arpUnanswered: new Map(), answeredAt: new Map() };
+}
+
+const sample = (name: string) => join(SAMPLES, `${name}.pcap`);
+
+describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)', () => {
+  it('lossy-transfer: retransmissions by the server from loss on the path, a warning, not an error', async () => {
+    const r = await analyzeFile(sample('lossy-transfer'));
+    expect(r.flows).toHaveLength(1);
+    const f = r.flows[0];
+    const v = verdict(f, 'retransmission');
+    expect(v.severity).toBe('warning');
+    expect(v.facts).toMatchObject({ direction: 'server', stalled: false, cause: 'path-loss' });
+    const server = v.facts.server as { retransmissions: number; bytesResent: number; duplicateAcksReceived: number };
+    expect(server.retransmissions).toBe(f.analysis!.server.dataRetransmissions);
+    expect(server.retransmissions).toBeGreaterThan(0);
+    expect(server.bytesResent).toBeGreaterThan(0);
+    expect(server.duplicateAcksReceived).toBeGreaterThan(0);
+    expect(v.summary).toMatch(/^\d+ retransmissions by the server \(.*bytes resent; worst RTO .*\): packet loss on the path/);
+    expect(v.packets.length).toBeGreaterThan(0);
+    // The transfer completed: no error anywhere on this flow.
+    expect(f.verdicts.filter((x) => x.severity === 'error')).toEqual([]);
+  });
+
+  it('zero-window: names the server as the stalled receiver and how long its window stayed closed', async () => {
+    const r = await analyzeFile(sample('zero-window'));
+    const f = r.flows[0];
+    const v = verdict(f, 'zero-window');
+    expect(v.severity).toBe('warning');
+    expect(v.facts).toMatchObject({ receiver: 'server', reopened: false });
+    // The client stalls for 2 s before closing; the window stays closed from the first zero window on.
+    expect(v.facts.longestClosedMs as number).toBeGreaterThan(1500);
+    expect(v.summary).toMatch(/^the server advertised a zero window \(#\d+\): closed for [\d.]+ s, still closed when/);
+    expect(f.analysis!.server.zeroWindow).toBeGreaterThan(0);
+  });
+
+  it('no-response: the server TCP acknowledged the request, no byte came back, the client gave up', async () => {
+    const r = await analyzeFile(sample('no-response'));
+    const f = r.flows[0];
+    // The HTTP rule speaks first for HTTP flows: one no-response verdict per flow.
+    expect(f.verdicts.filter((v) => v.code === 'no-response')).toHaveLength(1);
+    const [tcp] = judgeFlow(f, ruleContext(r), TCP_FLOW_RULES).filter((v) => v.code === 'no-response');
+    expect(tcp.severity).toBe('error');
+    expect(tcp.facts).toMatchObject({ endedBy: 'client', endHow: 'fin' });
+    expect(tcp.facts.waitedMs as number).toBeGreaterThan(2500);
+    expect(tcp.summary).toMatch(/^request #\d+ was acknowledged by the server's TCP \(#\d+\) but no response byte came back: the client closed the connection \(#\d+\) after [\d.]+ s$/);
+    expect(judgeFlow(f, ruleContext(r), TCP_FLOW_RULES).map((v) => v.code)).not.toContain('idle-close');
+  });
+
+  it('idle-close: the server closed a keep-alive connection after about 3 s of silence', async () => {
+    const r = await analyzeFile(sample('idle-close'));
+    const f = r.flows[0];
+    const v = verdict(f, 'idle-close');
+    expect(v.severity).toBe('warning');
+    expect(v.facts).toMatchObject({ closer: 'server', how: 'fin' });
+    expect(v.facts.idleMs as number).toBeGreaterThan(2500);
+    expect(v.facts.idleMs as number).toBeLessThan(4000);
+    expect(v.summary).toMatch(/^idle [\d.]+ s, then the server closed the connection \(FIN #\d+\)/);
+    expect(f.verdicts.filter((x) => x.severity === 'error')).toEqual([]);
+  });
+
+  it('port-reuse: one client cycling 4 source ports to one server is port exhaustion', async () => {
+    const r = await analyzeFile(sample('port-reuse'));
+    const v = captureVerdict(r, 'port-exhaustion');
+    expect(v.severity).toBe('warning');
+    expect(v.facts).toMatchObject({ connections: 40, distinctSourcePorts: 4, failedReused: 0 });
+    expect(v.facts.reusedWithinTimeWait as number).toBeGreaterThanOrEqual(30);
+    expect(v.hint).toMatch(/ip_local_port_range/);
+    expect(v.hint).toMatch(/tcp_tw_reuse/);
+  });
+
+  it('listen-overflow: SYNs dropped while the same listener answered others, consistent with syn-timeout', async () => {
+    const r = await analyzeFile(sample('listen-overflow'));
+    const v = captureVerdict(r, 'listen-queue-overflow');
+    expect(v.severity).toBe('warning');
+    expect(v.facts.listener).toMatch(/:8080$/);
+    expect(v.facts.droppedConnections as number).toBeGreaterThanOrEqual(1);
+    expect(v.facts.answeredConnections as number).toBeGreaterThanOrEqual(1);
+    expect(v.hint).toMatch(/somaxconn/);
+    // Every flow syn-timeout calls "listener overloaded" is one of the dropped connections.
+    const overloaded = r.flows.filter((f) => f.verdicts.some((x) => x.code === 'syn-timeout' && x.facts.listenerOverloaded));
+    expect(overloaded.length).toBeGreaterThan(0);
+    expect(v.facts.droppedConnections as number).toBeGreaterThanOrEqual(overloaded.length);
+  });
+
+  it('http-clean: a clean connection carries no warning at all', async () => {
+    const r = await analyzeFile(sample('http-clean'));
+    expect(tcpVerdicts(r)).toEqual([]);
+    for (const f of r.flows) expect(f.verdicts.filter((v) => v.severity !== 'info')).toEqual([]);
+  });
+});
+
+describe.skipIf(!existsSync(CORPUS))('TCP verdicts on public captures', () => {
+  it('a segment retransmitted five times and never acknowledged: the peer stopped answering (error)', async () => {
+    const r = await analyzeFile(join(CORPUS, 'ppa/ppa3/tcp_retransmissions.pcapng'));
+    const v = verdict(r.flows[0], 'retransmission');
+    expect(v.severity).toBe('error');
+    expect(v.facts).toMatchObject({ stalled: true, cause: 'peer-unreachable', worstRtoPacket: 6, originalPacket: 1 });
+    expect(v.summary).toContain('5 retransmissions in a row got no ACK');
+  });
+
+  it('a receiver stuck at zero window, probed with growing intervals', async () => {
+    const r = await analyzeFile(join(CORPUS, 'ppa/ppa3/tcp_zerowindowdead.pcapng'));
+    const v = verdict(r.flows[0], 'zero-window');
+    expect(v.facts).toMatchObject({ reopened: false, probes: 3 });
+    expect(v.facts.longestClosedMs as number).toBeGreaterThan(20_000);
+  });
+
+  it('100 SYNs from 100 spoofed sources in 16 ms: a SYN flood', async () => {
+    const r = await analyzeFile(join(CORPUS, 'ppa/ppa1e/dosattack.pcap'));
+    const v = captureVerdict(r, 'syn-flood');
+    expect(v.severity).toBe('error');
+    expect(v.facts).toMatchObject({ halfOpen: 100, sources: 100, unanswered: 100 });
+  });
+
+  it('a port scan from one host is not a SYN flood', async () => {
+    const r = await analyzeFile(join(CORPUS, 'ppa/ppa3/synscan.pcapng'));
+    expect(r.verdicts.map((v) => v.code)).not.toContain('syn-flood');
+  });
+});
+
+describe('TCP verdicts on scripted conversations', () => {
+  it('no-response on a non-HTTP protocol: the ACKed request, then the client gives up', () => {
+    const c = conv({ server: '10.0.0.2:6379' }).handshake(0, 0.001);
+    c.client('PA', 0.01, '*1\r\n$4\r\nPING\r\n'); // #4
+    c.server('A', 0.011); // #5
+    c.client('RA', 5.01); // #6
+    const f = analyzeConversation(c).flows[0];
+    const v = verdict(f, 'no-response');
+    expect(v.summary).toBe("request #4 was acknowledged by the server's TCP (#5) but no response byte came back: the client reset the connection (#6) after 5.00 s");
+    expect(v.packets).toEqual([4, 5, 6]);
+  });
+
+  it('idle-close names a round idle timeout as a load balancer or proxy timeout', () => {
+    const c = conv().handshake(0, 0.001);
+    c.client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('A', 0.011);
+    c.server('PA', 0.02, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n').client('A', 0.021);
+    c.server('RA', 60.02); // reset after exactly 60 s of silence
+    const f = analyzeConversation(c).flows[0];
+    const v = verdict(f, 'idle-close');
+    expect(v.facts).toMatchObject({ closer: 'server', how: 'rst', roundTimeoutS: 60 });
+    expect(v.summary).toMatch(/^idle 60\.0 s, then the server reset the connection \(RST #\d+\): 60 s is a typical idle timeout$/);
+    expect(v.hint).toMatch(/load balancer/);
+  });
+
+  it('a SYN flood against one service: many sources, SYN-ACKs never retransmitted point at SYN cookies', () => {
+    const convs: Conversation[] = [];
+    for (let i = 0; i < 30; i++) {
+      const c = conv({ client: `198.51.100.${i + 1}:${40000 + i}`, server: '10.0.0.2:443', clientIsn: 1000 * i });
+      c.client('S', i * 0.01).server('SA', i * 0.01 + 0.0001); // no final ACK, no SYN-ACK retry
+      convs.push(c);
+    }
+    const late = conv({ client: '203.0.113.9:50000', server: '10.0.0.2:443' }).handshake(3, 0.001);
+    const r = analyzeConversation(...convs, late);
+    const v = captureVerdict(r, 'syn-flood');
+    expect(v.facts).toMatchObject({ target: '10.0.0.2:443', halfOpen: 30, sources: 30, synAcked: 30, synCookiesLikely: true, completed: 1 });
+    expect(v.summary).toMatch(/^SYN flood against 10\.0\.0\.2:443: 30 half-open connections from 30 sources within 290 ms/);
+    expect(v.hint).toMatch(/tcp_syncookies/);
+  });
+
+  it('a few half-open connections from one client are no flood', () => {
+    const convs = [0, 1, 2].map((i) => conv({ client: `10.0.0.1:${41000 + i}` }).client('S', i * 0.1));
+    expect(analyzeConversation(...convs).verdicts.map((v) => v.code)).not.toContain('syn-flood');
+  });
+
+  it('a clean connection with a retransmitted SYN carries no retransmission verdict (the SYN rules speak)', () => {
+    const c = conv();
+    c.client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).server('SA', 1.001).client('A', 1.002);
+    const f = analyzeConversation(c).flows[0];
+    expect(f.analysis!.retransmission).toBe(1);
+    expect(f.verdicts.map((v) => v.code)).not.toContain('retransmission');
+    expect(f.verdicts.map((v) => v.code)).toContain('syn-retry-then-connected');
+  });
+});
