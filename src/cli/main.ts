@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { FAIL_ON_CHOICES, runAnalyze, type AnalyzeOptions } from './commands/analyze.js';
 import { LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
+import { runDiff, type DiffOptions } from './commands/diff.js';
+import { runAnalyzeLadder, runFlow, type FlowCommandOptions } from './commands/flow.js';
 import { CliError, EXIT } from './exit.js';
 import { processIo, type CliIo } from './io.js';
 
@@ -24,12 +26,39 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .argument('<files...>', 'capture files')
     .option('--json', 'write one JSON document to stdout')
     .option('--only-problems', 'show only flows with a warning or error')
-    .option('--flow <id>', 'show only this flow')
+    .option('--flow <id>', 'show only this flow (as a ladder timeline, unless --json)')
+    .option('--max-lines <n>', 'ladder: show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--filter <expr>', "flows matching 'host ADDR', 'port N', 'client ADDR[:PORT]', 'server ADDR[:PORT]', joined with 'and'")
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
-    .action(async (files: string[], opts: AnalyzeOptions) => {
-      result = await runAnalyze(files, opts, io);
+    .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string }) => {
+      result = opts.flow !== undefined && !opts.json ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
+    });
+
+  program
+    .command('flow')
+    .description('ladder timeline of one flow: one line per packet, client on the left, server on the right')
+    .argument('<file>', 'capture file')
+    .argument('<id>', 'flow id from the analyze table')
+    .option('--max-lines <n>', 'show at most this many packet lines, folding the rest (0: all; default 200)')
+    .option('--json', 'write the flow and its packets as JSON')
+    .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
+    .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict of the flow is at or above this severity').choices(FAIL_ON_CHOICES))
+    .action(async (file: string, id: string, opts: FlowCommandOptions) => {
+      result = await runFlow(file, id, opts, io);
+    });
+
+  program
+    .command('diff')
+    .description('compare a good and a bad flow: ranked differences, where they diverge, and why')
+    .argument('<good>', 'FILE or FILE#ID: the flow that worked')
+    .argument('<bad>', 'FILE or FILE#ID: the flow that failed')
+    .option('--filter-good <expr>', 'pick the GOOD flow among those matching (same syntax as analyze --filter)')
+    .option('--filter-bad <expr>', 'pick the BAD flow among those matching (same syntax as analyze --filter)')
+    .option('--json', 'write one JSON document to stdout')
+    .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
+    .action(async (good: string, bad: string, opts: DiffOptions) => {
+      result = await runDiff(good, bad, opts, io);
     });
 
   program

@@ -1,0 +1,191 @@
+import { TCP_FLAG } from '../decode/view.js';
+import { annotateFlow, markTexts, type JudgedFlow, type PacketAnnotations } from '../diff/annotate.js';
+import { FLOW_PACKET_KIND, type FlowPacket } from '../diff/packets.js';
+import { icmpMeaning } from '../rules/facts.js';
+import { fmtDuration } from '../rules/format.js';
+import type { Verdict } from '../rules/verdict.js';
+
+// The per-flow ladder: a terminal sequence diagram, client on the left, server on the right, one
+// line per packet with its number, time since the first SYN, delta, flags, relative seq/ack,
+// length, window and what the analysis said about it; verdicts marked at the packets they rest on.
+
+export interface LadderOptions {
+  color: boolean;
+  /** Packet lines at most (0: all). Folded packets are summarised in one line per run. */
+  maxLines?: number;
+  /** Capture file name for the header. */
+  file?: string;
+  /** Packets of the flow not kept by the reader (over its limit). */
+  dropped?: number;
+}
+
+export const DEFAULT_MAX_LINES = 200;
+/** Silences at least this long get their own line: they are usually the story (timeouts, retries). */
+export const IDLE_FOLD_MICROS = 1_000_000;
+const ARROW_WIDTH = 30;
+
+const ANSI = { red: 31, green: 32, yellow: 33, magenta: 35, cyan: 36, dim: 2, bold: 1 } as const;
+function paint(on: boolean, code: number, s: string): string {
+  return on && s ? `\u001b[${code}m${s}\u001b[0m` : s;
+}
+
+const SEV_MARK = { error: 'ERROR', warning: 'WARN', info: 'info' } as const;
+const SEV_COLOR = { error: ANSI.red, warning: ANSI.yellow, info: ANSI.dim } as const;
+
+/** "SYN", "SYN,ACK", "PSH,ACK", "FIN,ACK", "RST,ACK" (Wireshark's order). */
+export function flagsText(flags: number): string {
+  const names: string[] = [];
+  if (flags & TCP_FLAG.CWR) names.push('CWR');
+  if (flags & TCP_FLAG.ECE) names.push('ECE');
+  if (flags & TCP_FLAG.URG) names.push('URG');
+  if (flags & TCP_FLAG.FIN) names.push('FIN');
+  if (flags & TCP_FLAG.SYN) names.push('SYN');
+  if (flags & TCP_FLAG.RST) names.push('RST');
+  if (flags & TCP_FLAG.PSH) names.push('PSH');
+  if (flags & TCP_FLAG.ACK) names.push('ACK');
+  return names.join(',') || 'none';
+}
+
+/** Seconds with µs, as Wireshark's time column: "0.000011", "59.981230". */
+export function secondsText(micros: number): string {
+  const sign = micros < 0 ? '-' : '';
+  const a = Math.abs(Math.round(micros));
+  return `${sign}${Math.floor(a / 1e6)}.${String(a % 1e6).padStart(6, '0')}`;
+}
+
+function arrow(label: string, toServer: boolean, width: number): string {
+  const inner = ` ${label} `;
+  const dashes = Math.max(2, width - inner.length - 1);
+  const left = Math.floor(dashes / 2);
+  const right = dashes - left;
+  return toServer ? `${'-'.repeat(left)}${inner}${'-'.repeat(right)}>` : `<${'-'.repeat(left)}${inner}${'-'.repeat(right)}`;
+}
+
+function arrowColor(p: FlowPacket): number {
+  if (p.kind === FLOW_PACKET_KIND.ICMP || p.flags & TCP_FLAG.RST) return ANSI.red;
+  if (p.flags & TCP_FLAG.SYN) return ANSI.green;
+  if (p.flags & TCP_FLAG.FIN) return ANSI.yellow;
+  return p.from === 0 ? ANSI.cyan : ANSI.magenta;
+}
+
+function arrowLabel(p: FlowPacket): string {
+  if (p.kind === FLOW_PACKET_KIND.ICMP) return `ICMP ${p.icmpType}/${p.icmpCode}`;
+  return p.len > 0 ? `${flagsText(p.flags)} ${p.len}` : flagsText(p.flags);
+}
+
+function detailText(p: FlowPacket): string {
+  if (p.kind === FLOW_PACKET_KIND.ICMP) return `${icmpMeaning(p.icmpVersion === 6 ? 6 : 4, p.icmpType, p.icmpCode)} (ttl ${p.ttl})`;
+  const ack = p.flags & TCP_FLAG.ACK ? `ack=${p.relAck}` : '';
+  let text = `${`seq=${p.relSeq}`.padEnd(12)} ${ack.padEnd(12)} ${`win=${p.window}`.padEnd(11)} ${`len=${p.len}`.padEnd(8)}`;
+  if (p.flags & TCP_FLAG.SYN) {
+    const opts = [p.mss >= 0 ? `mss=${p.mss}` : '', p.wscale >= 0 ? `ws=${p.wscale}` : '', p.sackPermitted ? 'sack' : '', p.timestamps ? 'ts' : '', `ttl=${p.ttl}`].filter(Boolean);
+    text += ` ${opts.join(' ')}`;
+  }
+  return text;
+}
+
+/** Notes for one packet: dissector events, TCP marks. */
+export function packetNotes(p: FlowPacket, notes: PacketAnnotations): string[] {
+  return [...(notes.events.get(p.no) ?? []).map((e) => e.text), ...markTexts(notes.marks.get(p.no))];
+}
+
+function verdictMarks(vs: Verdict[] | undefined, color: boolean): string {
+  if (!vs) return '';
+  return vs.map((v) => paint(color, SEV_COLOR[v.severity], `<= ${SEV_MARK[v.severity]} ${v.code}`)).join(' ');
+}
+
+/** Time origin: the first SYN, else the first packet. */
+export function ladderOrigin(flow: JudgedFlow, packets: readonly FlowPacket[]): number {
+  return flow.syns[0]?.ts ?? packets[0]?.ts ?? flow.start;
+}
+
+/** Which packet lines to keep under maxLines: verdict packets first, then the head and the tail. */
+export function chooseShown(packets: readonly FlowPacket[], notes: PacketAnnotations, maxLines: number): boolean[] {
+  const n = packets.length;
+  const keep = new Array<boolean>(n).fill(maxLines <= 0 || n <= maxLines);
+  if (maxLines <= 0 || n <= maxLines) return keep;
+  let budget = maxLines;
+  // Verdict packets, up to a quarter of the budget: they are what the reader came for.
+  for (let i = 0; i < n && budget > (maxLines * 3) / 4; i++) {
+    if (notes.verdicts.has(packets[i].no)) {
+      keep[i] = true;
+      budget--;
+    }
+  }
+  const head = Math.ceil(budget / 2);
+  for (let i = 0, taken = 0; i < n && taken < head; i++) if (!keep[i]) (keep[i] = true), taken++;
+  for (let i = n - 1, taken = 0; i >= 0 && taken < budget - head; i--) if (!keep[i]) (keep[i] = true), taken++;
+  return keep;
+}
+
+function foldSummary(run: readonly FlowPacket[], notes: PacketAnnotations): string {
+  const client = run.filter((p) => p.from === 0).length;
+  const bytes = run.reduce((s, p) => s + p.len, 0);
+  const kinds = new Map<string, number>();
+  for (const p of run) for (const k of notes.marks.get(p.no)?.kinds ?? []) kinds.set(k, (kinds.get(k) ?? 0) + 1);
+  const events = run.reduce((s, p) => s + (notes.events.get(p.no)?.length ?? 0), 0);
+  const parts = [`${client} from the client, ${run.length - client} from the server`, `${bytes} payload bytes`];
+  if (events) parts.push(`${events} app events`);
+  for (const [k, c] of kinds) parts.push(`${c} ${k}`);
+  return `... ${run.length} packets folded (#${run[0].no}..#${run[run.length - 1].no}: ${parts.join(', ')}) ...`;
+}
+
+export function renderLadder(flow: JudgedFlow, packets: readonly FlowPacket[], opts: LadderOptions): string {
+  const c = opts.color;
+  const notes = annotateFlow(flow);
+  const out: string[] = [];
+  const t0 = ladderOrigin(flow, packets);
+  const origin = flow.syns.length ? `the first SYN (#${flow.syns[0].no})` : `the first packet${packets[0] ? ` (#${packets[0].no})` : ''}`;
+  out.push(paint(c, ANSI.bold, `flow ${flow.id}: ${flow.client} -> ${flow.server}  ${flow.state}  ${flow.history}`) + `  packets #${flow.firstPacket}..#${flow.lastPacket}${opts.file ? ` of ${opts.file}` : ''}`);
+  const scaled = flow.clientSide.windowScale !== null && flow.serverSide.windowScale !== null;
+  out.push(
+    `time: seconds since ${origin}; seq/ack relative to each side's ISN; win ${scaled ? `scaled (client x${2 ** (flow.clientSide.windowScale ?? 0)}, server x${2 ** (flow.serverSide.windowScale ?? 0)})` : 'as sent (no window scaling)'}${flow.rolesGuessed ? '; roles guessed (no SYN from the client seen)' : ''}`,
+  );
+  const gutter = 6 + 1 + 10 + 1 + 10 + 2;
+  out.push(`${'no'.padStart(6)} ${'time'.padStart(10)} ${'delta'.padStart(10)}  ${`client ${flow.client}`.padEnd(ARROW_WIDTH + 2)}  server ${flow.server}`);
+
+  const maxLines = opts.maxLines ?? DEFAULT_MAX_LINES;
+  const keep = chooseShown(packets, notes, maxLines);
+  let prevTs: number | null = null;
+  let folded = 0;
+  for (let i = 0; i < packets.length; ) {
+    if (!keep[i]) {
+      let j = i;
+      while (j < packets.length && !keep[j]) j++;
+      const run = packets.slice(i, j);
+      folded += run.length;
+      out.push(paint(c, ANSI.dim, `${' '.repeat(gutter)}${foldSummary(run, notes)}`));
+      prevTs = run[run.length - 1].ts;
+      i = j;
+      continue;
+    }
+    const p = packets[i];
+    if (prevTs !== null && p.ts - prevTs >= IDLE_FOLD_MICROS) {
+      out.push(paint(c, ANSI.dim, `${' '.repeat(gutter)}:${`... ${fmtDuration(p.ts - prevTs)} idle ...`.padStart(Math.floor(ARROW_WIDTH / 2) + 8).padEnd(ARROW_WIDTH)}:`));
+    }
+    const delta = prevTs === null ? '' : `+${secondsText(p.ts - prevTs)}`;
+    const a = paint(c, arrowColor(p), arrow(arrowLabel(p), p.from === 0, ARROW_WIDTH));
+    const noteText = packetNotes(p, notes).join('; ');
+    const marks = verdictMarks(notes.verdicts.get(p.no), c);
+    const line = `${String(p.no).padStart(6)} ${secondsText(p.ts - t0).padStart(10)} ${delta.padStart(10)}  |${a}|  ${detailText(p)}${noteText ? `  ${paint(c, ANSI.yellow, noteText)}` : ''}${marks ? `  ${marks}` : ''}`;
+    out.push(line.trimEnd());
+    prevTs = p.ts;
+    i++;
+  }
+  if (packets.length === 0) out.push(`${' '.repeat(gutter)}(no packet of this flow found when reading the capture again)`);
+  if (folded) out.push(`${folded} of ${packets.length} packets folded to stay within --max-lines ${maxLines} (--max-lines 0 shows all).`);
+  if (opts.dropped) out.push(`${opts.dropped} more packets of this flow were not kept (reader limit).`);
+  if (flow.verdicts.length) {
+    out.push('verdicts:');
+    for (const v of flow.verdicts) out.push(`  ${paint(c, SEV_COLOR[v.severity], `${SEV_MARK[v.severity]} ${v.code}`)} (${v.packets.map((n) => `#${n}`).join(', ')}): ${v.summary}`);
+  } else out.push('verdicts: none');
+  return out.join('\n');
+}
+
+/** One narrow line for the side-by-side view: "#9 +0.000412 C --PSH,ACK 226--> S  HTTP GET /ws HTTP/1.0". */
+export function compactLine(p: FlowPacket, t0: number, notes: PacketAnnotations, width: number): string {
+  const a = arrow(arrowLabel(p), p.from === 0, 22);
+  const note = packetNotes(p, notes).join('; ');
+  const text = `${`#${p.no}`.padStart(6)} ${secondsText(p.ts - t0).padStart(9)} C${a}S ${note}`.trimEnd();
+  return text.length > width ? `${text.slice(0, width - 1)}~` : text.padEnd(width);
+}
