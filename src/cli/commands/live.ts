@@ -92,10 +92,20 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     if (count !== undefined && packets >= count) stopRequested?.();
   };
 
+  // Installed before "listening on" is printed: whoever reacts to that line may signal at once.
+  const onSignal = () => stopRequested?.();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const removeSignals = () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+
   let source: LiveSource | null = null;
   try {
     source = await openLiveSource(kind, { iface, filter, snaplen, promisc: Boolean(opts.promisc), maxLifetimeSec: durationSec !== undefined ? durationSec + CHILD_GRACE_SEC : undefined }, onPacket, { capModule });
   } catch (err) {
+    removeSignals();
     if (writeFd !== null) {
       fs.closeSync(writeFd);
       fs.rmSync(opts.write!, { force: true });
@@ -112,9 +122,6 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
 
   const tick = setInterval(() => analyzer.expireFlows(wallClockMicros() - TICK_LAG_MICROS), TICK_MS);
   const timer = durationSec !== undefined ? setTimeout(() => stopRequested?.(), durationSec * 1000) : null;
-  const onSignal = () => stopRequested?.();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   let stats: LiveStats;
   try {
     await Promise.race([stopSignal, source.ended]);
@@ -122,8 +129,7 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   } finally {
     clearInterval(tick);
     if (timer) clearTimeout(timer);
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    removeSignals();
   }
   const elapsed = wallClockMicros() - startedAt;
 
