@@ -102,7 +102,7 @@ export function closeStory(flow: JudgedFlow, packets: readonly FlowPacket[] = []
   let fromTs: number | null;
   if (events.length) {
     const last = events[events.length - 1];
-    after = last.text.replace(/ \d+ B$/, '').replace(/^HTTP /, '');
+    after = last.text.replace(/ \d+ B( \(.*\))?$/, '').replace(/^HTTP /, '');
     fromTs = tsOf(last.no);
     if (fromTs === null) {
       const ex = flow.app?.http.find((x) => x.response?.packet === last.no || x.request?.packet === last.no);

@@ -2,6 +2,7 @@ import { annotateFlow } from '../diff/annotate.js';
 import { ROLE_NAME, type Step } from '../diff/align.js';
 import type { DiffSide, FlowDiff } from '../diff/diff.js';
 import type { FlowPacket } from '../diff/packets.js';
+import type { SharedKey } from '../diff/select.js';
 import { compactLine, ladderOrigin } from './ladder.js';
 
 // The `tcpwhy diff` view: which flows were compared, the ranked differences, the divergence point
@@ -115,4 +116,11 @@ export function diffToJson(d: FlowDiff): Record<string, unknown> {
 
 export function renderDiffJson(d: FlowDiff): string {
   return JSON.stringify(diffToJson(d), null, 2);
+}
+
+/** `analyze` over several files: flows carrying the same Sec-WebSocket-Key. */
+export function renderSharedKeys(shared: readonly SharedKey[]): string {
+  const out = ['Same Sec-WebSocket-Key in several flows (one upgrade request seen on several hops):'];
+  for (const s of shared) out.push(`  ${s.key}: ${s.flows.map((f) => `${f.file} flow ${f.flow} (${f.client} -> ${f.server})`).join(', ')}`);
+  return out.join('\n');
 }

@@ -127,7 +127,7 @@ function foldSummary(run: readonly FlowPacket[], notes: PacketAnnotations): stri
   const parts = [`${client} from the client, ${run.length - client} from the server`, `${bytes} payload bytes`];
   if (events) parts.push(`${events} app events`);
   for (const [k, c] of kinds) parts.push(`${c} ${k}`);
-  return `... ${run.length} packets folded (#${run[0].no}..#${run[run.length - 1].no}: ${parts.join(', ')}) ...`;
+  return `... ${run.length} ${run.length === 1 ? 'packet' : 'packets'} folded (#${run[0].no}..#${run[run.length - 1].no}: ${parts.join(', ')}) ...`;
 }
 
 export function renderLadder(flow: JudgedFlow, packets: readonly FlowPacket[], opts: LadderOptions): string {

@@ -1,5 +1,7 @@
 import { CaptureOpenError } from '../../capture/record.js';
 import { analyzeFile, type AnalysisResult, type FlowResult } from '../../pipeline.js';
+import { findSharedWebSocketKeys } from '../../diff/select.js';
+import { renderSharedKeys } from '../../report/diff.js';
 import { writeJson } from '../../report/json.js';
 import { renderTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
@@ -55,9 +57,12 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
 export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
   if (opts.json && files.length > 1) io.stdout('{"schemaVersion":1,"files":[');
+  // Only flows with a Sec-WebSocket-Key are kept across files, to find one upgrade seen on several hops.
+  const keyed: Array<{ file: string; flows: FlowResult[] }> = [];
   for (const file of files) {
     const result = await loadCapture(file, opts);
     const flows = selectFlows(result, opts);
+    if (files.length > 1) keyed.push({ file, flows: flows.filter((f) => f.app?.websocket?.key) });
     for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
     if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
     if (opts.json) {
@@ -71,6 +76,8 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
     const c = exitFor(result, flows, opts.failOn);
     if (c > code) code = c;
   }
-  if (opts.json) io.stdout(files.length > 1 ? ']}\n' : '\n');
+  const shared = files.length > 1 ? findSharedWebSocketKeys(keyed) : [];
+  if (opts.json) io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
+  else if (shared.length) io.stdout(`\n${renderSharedKeys(shared)}\n`);
   return code;
 }
