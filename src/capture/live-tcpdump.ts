@@ -14,6 +14,7 @@ const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 /** Seconds `timeout` waits after its SIGINT before it sends SIGKILL. */
 const KILL_AFTER_SEC = 5;
+const KERNEL_BUFFER_KIB = 16 * 1024;
 
 export interface TcpdumpOptions extends LiveOpenOptions {
   /** tcpdump binary (default 'tcpdump' on PATH). */
@@ -24,7 +25,8 @@ export interface TcpdumpOptions extends LiveOpenOptions {
 export function tcpdumpArgs(opts: LiveOpenOptions, isRoot: boolean): string[] {
   // -U: write each packet as it comes (no 4 KiB stdio buffering); --immediate-mode: no TPACKET_V3
   // block timeout, so a quiet link still delivers its last packets at once.
-  const args = ['-i', opts.iface, '-w', '-', '-U', '--immediate-mode', '-n'];
+  // -B: a 16 MiB kernel buffer instead of libpcap's 2 MiB; bursts on a busy link otherwise drop.
+  const args = ['-i', opts.iface, '-w', '-', '-U', '--immediate-mode', '-n', '-B', String(KERNEL_BUFFER_KIB)];
   if (opts.snaplen > 0) args.push('-s', String(opts.snaplen));
   if (!opts.promisc) args.push('-p');
   // Otherwise tcpdump switches to its own user after opening the device, which may not exist here.

@@ -39,8 +39,8 @@ describe('libpcap messages', () => {
 
 describe('tcpdump arguments', () => {
   it('keeps promiscuous mode off unless asked, and passes snaplen and the filter after --', () => {
-    expect(tcpdumpArgs({ iface: 'lo', filter: 'tcp port 80', snaplen: 96, promisc: false }, false)).toEqual(['-i', 'lo', '-w', '-', '-U', '--immediate-mode', '-n', '-s', '96', '-p', '--', 'tcp port 80']);
-    expect(tcpdumpArgs({ iface: 'eth0', filter: '', snaplen: 0, promisc: true }, true)).toEqual(['-i', 'eth0', '-w', '-', '-U', '--immediate-mode', '-n', '-Z', 'root']);
+    expect(tcpdumpArgs({ iface: 'lo', filter: 'tcp port 80', snaplen: 96, promisc: false }, false)).toEqual(['-i', 'lo', '-w', '-', '-U', '--immediate-mode', '-n', '-B', '16384', '-s', '96', '-p', '--', 'tcp port 80']);
+    expect(tcpdumpArgs({ iface: 'eth0', filter: '', snaplen: 0, promisc: true }, true)).toEqual(['-i', 'eth0', '-w', '-', '-U', '--immediate-mode', '-n', '-B', '16384', '-Z', 'root']);
   });
 });
 
