@@ -196,7 +196,9 @@ async function measureTool({ name, argv, runs, warmup = 0, okCodes, packets, fil
   const results = [];
   for (let i = 0; i < warmup + runs; i++) {
     const r = await measureOnce(argv, { timeFile });
-    if (!okCodes.includes(r.exitCode)) {
+    // Node exits with 1 on an uncaught exception too, which would pass for tcpwhy's "findings" code.
+    const crashed = /^\s+at .+:\d+:\d+\)?$/m.test(r.stderr);
+    if (!okCodes.includes(r.exitCode) || crashed) {
       log(`  ${name}: exit code ${r.exitCode} after ${r.wallSeconds.toFixed(3)} s, peak RSS ${fmtMiB(r.peakKiB)} MiB, from: ${argv.join(' ')}`);
       if (r.stderr.trim()) log(r.stderr.trim().split('\n').slice(-12).map((l) => `    ${l}`).join('\n'));
       return { name, command: argv.join(' '), failed: true, exitCode: r.exitCode, wallSeconds: r.wallSeconds, peakRssMiB: r.peakKiB == null ? null : +(r.peakKiB / 1024).toFixed(1) };
@@ -386,7 +388,7 @@ async function main() {
       o.push('');
       o.push(renderTable(rows));
       o.push('');
-      if (ratio) o.push(`tshark wall / ${toolName} wall: ${ratio.toFixed(1)}× (${ratio >= 1 ? `${toolName} is faster` : 'tshark is faster'})`);
+      if (ratio) o.push(`tshark wall / ${toolName} wall: ${ratio.toFixed(ratio < 10 ? 2 : 1)}× (${ratio >= 1 ? `${toolName} is faster` : 'tshark is faster'})`);
       if (check) o.push(check.error ? `check: ${check.error}` : `check: ${toolName} reported ${check.flows ?? '?'} flows (generator: ${capture.generator ? fmtInt(capture.generator.conversations) : '?'}), exit ${check.exitCode}`);
       if (growth) {
         o.push('');
