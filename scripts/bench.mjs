@@ -147,7 +147,7 @@ function readVmHwmKiB(pid) {
 function measureOnce(argv, { timeFile, stdoutFile } = {}) {
   return new Promise((resolvePromise) => {
     const useTime = existsSync(TIME_BIN);
-    const full = useTime ? [TIME_BIN, '-f', '%e %M', '-o', timeFile, '--', ...argv] : argv;
+    const full = useTime ? [TIME_BIN, '-f', '%e %M %U %S', '-o', timeFile, '--', ...argv] : argv;
     const out = openSync(stdoutFile ?? '/dev/null', 'w');
     const started = process.hrtime.bigint();
     // Its own process group, so that an interrupted benchmark can stop GNU time and the command together.
@@ -167,25 +167,27 @@ function measureOnce(argv, { timeFile, stdoutFile } = {}) {
         }, 10);
     child.on('error', (err) => {
       if (poll) clearInterval(poll);
-      resolvePromise({ wallSeconds: NaN, peakKiB: null, exitCode: -1, stderr: String(err) });
+      resolvePromise({ wallSeconds: NaN, cpuSeconds: null, peakKiB: null, exitCode: -1, stderr: String(err) });
     });
     child.on('close', (code, signal) => {
       const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       currentChild = null;
       if (poll) clearInterval(poll);
       let peakKiB = polledKiB;
+      let cpuSeconds = null;
       let exitCode = code ?? (signal ? 128 : -1);
       if (useTime) {
         // GNU time writes "Command exited with non-zero status N" before the format line.
         const lines = (existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '').trim().split('\n');
-        const m = /^([\d.]+) (\d+)$/.exec(lines.at(-1) ?? '');
+        const m = /^([\d.]+) (\d+) ([\d.]+) ([\d.]+)$/.exec(lines.at(-1) ?? '');
         peakKiB = m ? Number(m[2]) : null;
+        cpuSeconds = m ? Number(m[3]) + Number(m[4]) : null;
         const status = /non-zero status (\d+)/.exec(lines.join('\n'));
         if (status) exitCode = Number(status[1]);
         const sig = /terminated by signal (\d+)/.exec(lines.join('\n'));
         if (sig) exitCode = 128 + Number(sig[1]);
       }
-      resolvePromise({ wallSeconds, peakKiB, exitCode, stderr });
+      resolvePromise({ wallSeconds, cpuSeconds, peakKiB, exitCode, stderr });
     });
   });
 }
@@ -204,12 +206,13 @@ async function measureTool({ name, argv, runs, warmup = 0, okCodes, packets, fil
       return { name, command: argv.join(' '), failed: true, exitCode: r.exitCode, wallSeconds: r.wallSeconds, peakRssMiB: r.peakKiB == null ? null : +(r.peakKiB / 1024).toFixed(1) };
     }
     const label = i < warmup ? 'warm-up' : `run ${i - warmup + 1}/${runs}`;
-    log(`  ${name} ${label}: ${r.wallSeconds.toFixed(3)} s, peak RSS ${fmtMiB(r.peakKiB)} MiB`);
+    log(`  ${name} ${label}: ${r.wallSeconds.toFixed(3)} s wall, ${r.cpuSeconds == null ? '?' : r.cpuSeconds.toFixed(2)} s cpu, peak RSS ${fmtMiB(r.peakKiB)} MiB`);
     if (i >= warmup) results.push(r);
   }
   rmSync(timeFile, { force: true });
   const walls = results.map((r) => r.wallSeconds);
   const peaks = results.map((r) => r.peakKiB).filter((v) => v != null);
+  const cpu = results.map((r) => r.cpuSeconds).filter((v) => v != null);
   const wall = median(walls);
   return {
     name,
@@ -217,6 +220,8 @@ async function measureTool({ name, argv, runs, warmup = 0, okCodes, packets, fil
     runs,
     packets,
     wallSeconds: { median: wall, min: Math.min(...walls), max: Math.max(...walls) },
+    // user + sys: less sensitive than wall time to other jobs on a shared machine
+    cpuSecondsMedian: cpu.length ? +median(cpu).toFixed(2) : null,
     packetsPerSecond: packets / wall,
     megabytesPerSecond: fileBytes / 1e6 / wall,
     peakRssMiB: peaks.length ? +(Math.max(...peaks) / 1024).toFixed(1) : null,
@@ -225,15 +230,16 @@ async function measureTool({ name, argv, runs, warmup = 0, okCodes, packets, fil
 }
 
 function renderTable(rows) {
-  const head = ['tool', 'runs', 'packets', 'wall s median (min–max)', 'packets/s', 'MB/s', 'peak RSS MiB'];
+  const head = ['tool', 'runs', 'packets', 'wall s median (min–max)', 'cpu s', 'packets/s', 'MB/s', 'peak RSS MiB'];
   const body = rows.map((r) =>
     r.failed
-      ? [r.name, '1', '-', `failed: exit ${r.exitCode} after ${r.wallSeconds.toFixed(3)}`, '-', '-', r.peakRssMiB == null ? '?' : r.peakRssMiB.toFixed(1)]
+      ? [r.name, '1', '-', `failed: exit ${r.exitCode} after ${r.wallSeconds.toFixed(3)}`, '-', '-', '-', r.peakRssMiB == null ? '?' : r.peakRssMiB.toFixed(1)]
       : [
           r.name,
           String(r.runs),
           fmtInt(r.packets),
           `${r.wallSeconds.median.toFixed(3)} (${r.wallSeconds.min.toFixed(3)}–${r.wallSeconds.max.toFixed(3)})`,
+          r.cpuSecondsMedian == null ? '?' : r.cpuSecondsMedian.toFixed(2),
           fmtRate(r.packetsPerSecond),
           r.megabytesPerSecond.toFixed(1),
           r.peakRssMiB == null ? '?' : r.peakRssMiB.toFixed(1),
@@ -374,6 +380,7 @@ async function main() {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, tshark: tsharkVersion },
       rows,
       tsharkWallOverToolWall: ratio && +ratio.toFixed(2),
+      tsharkCpuOverToolCpu: tool?.cpuSecondsMedian && tshark?.cpuSecondsMedian ? +(tshark.cpuSecondsMedian / tool.cpuSecondsMedian).toFixed(2) : null,
       check,
       growth,
     };
@@ -384,11 +391,13 @@ async function main() {
       o.push('');
       o.push(`capture: ${values.file ? capture.file : 'synthetic'}, ${fmtInt(capture.packets)} packets, ${(capture.fileBytes / 1e6).toFixed(1)} MB` + (capture.generator ? `, ${fmtInt(capture.generator.conversations)} flows (${fmtInt(capture.generator.openFlows.mean)} open at once on average), seed ${seed}` : ''));
       o.push(`machine: ${result.machine.cpus} × ${result.machine.cpuModel}, ${result.machine.memoryGiB} GiB, Node ${process.version}${tsharkVersion ? `, ${tsharkVersion}` : ''}`);
-      o.push('page cache: warm (the file was read once before the timed runs); times are whole-process, start-up included');
+      o.push('page cache: warm (the file was read once before the timed runs); times are whole-process, start-up included;');
+      o.push('cpu s = user + sys (median), steadier than wall time when other jobs share the machine');
       o.push('');
       o.push(renderTable(rows));
       o.push('');
       if (ratio) o.push(`tshark wall / ${toolName} wall: ${ratio.toFixed(ratio < 10 ? 2 : 1)}× (${ratio >= 1 ? `${toolName} is faster` : 'tshark is faster'})`);
+      if (tool?.cpuSecondsMedian && tshark?.cpuSecondsMedian) o.push(`tshark cpu / ${toolName} cpu: ${(tshark.cpuSecondsMedian / tool.cpuSecondsMedian).toFixed(2)}×`);
       if (check) o.push(check.error ? `check: ${check.error}` : `check: ${toolName} reported ${check.flows ?? '?'} flows (generator: ${capture.generator ? fmtInt(capture.generator.conversations) : '?'}), exit ${check.exitCode}`);
       if (growth) {
         o.push('');
