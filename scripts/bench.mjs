@@ -316,7 +316,7 @@ async function main() {
     if (!values['no-tshark'] && !tsharkVersion) log('tshark not found: skipping it (install tshark, or pass --no-tshark to silence this).');
     const runTool = !values['no-tcpwhy'] && (values.cmd || tcpwhyReady);
 
-    /** Generates (or takes) a capture, warms the cache, returns what the table needs. */
+    /** Generates a capture in the work folder and returns what the table needs. */
     const prepare = (packets, label, concurrency) => {
       const out = join(workDir, `${label}.pcap`);
       log(`generating ${fmtInt(packets)} packets (seed ${seed}) -> ${out}`);
