@@ -26,7 +26,9 @@ export async function withCapture({ iface = 'lo', filter, file, netns, snaplen, 
   // --immediate-mode: with TPACKET_V3 buffering, packets still in an unretired ring block are lost
   // when tcpdump is interrupted, so a 200 ms scenario could come out empty.
   // -Z root: otherwise tcpdump drops to its own user before opening FILE and may not be able to write it.
-  const tcpdumpArgs = ['-i', iface, '-w', file, '-U', '--immediate-mode', '-n', '-Z', 'root'];
+  // -B 16384: loopback packets are up to 64 KiB and the default 2 MiB kernel buffer holds only a few
+  // dozen of them, so a busy machine dropped packets from short scenarios ("N packets dropped by kernel").
+  const tcpdumpArgs = ['-i', iface, '-w', file, '-U', '--immediate-mode', '-B', '16384', '-n', '-Z', 'root'];
   if (snaplen !== undefined) tcpdumpArgs.push('-s', String(snaplen));
   tcpdumpArgs.push(filter);
   // coreutils `timeout` stops tcpdump by itself even if this process dies first; it passes our
