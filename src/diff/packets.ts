@@ -61,6 +61,7 @@ export class FlowPacketCollector {
   private readonly base = [Number.NaN, Number.NaN];
   private readonly sawSyn = [false, false];
   private readonly windowShift: [number, number];
+  private readonly lastNo: number;
 
   constructor(
     private readonly flow: FlowFacts,
@@ -69,12 +70,14 @@ export class FlowPacketCollector {
     this.clientAddr = parseAddr(flow.clientIp).words;
     this.serverAddr = parseAddr(flow.serverIp).words;
     this.icmpPackets = new Set(flow.icmp.map((i) => i.no));
+    // ICMP errors about the flow are not counted in its first..last range.
+    this.lastNo = flow.icmp.reduce((m, i) => Math.max(m, i.no), flow.lastPacket);
     const scaled = flow.clientSide.windowScale !== null && flow.serverSide.windowScale !== null;
     this.windowShift = scaled ? [flow.clientSide.windowScale ?? 0, flow.serverSide.windowScale ?? 0] : [0, 0];
   }
 
   readonly onRecord = (rec: PacketRecord): void => {
-    if (rec.no < this.flow.firstPacket || rec.no > this.flow.lastPacket) return;
+    if (rec.no < this.flow.firstPacket || rec.no > this.lastNo) return;
     const kind = this.decoder.decode(rec);
     const v = this.decoder.view;
     if (kind === DECODED.TCP) {

@@ -105,13 +105,19 @@ export function chooseShown(packets: readonly FlowPacket[], notes: PacketAnnotat
   const keep = new Array<boolean>(n).fill(maxLines <= 0 || n <= maxLines);
   if (maxLines <= 0 || n <= maxLines) return keep;
   let budget = maxLines;
-  // Verdict packets, up to a quarter of the budget: they are what the reader came for.
-  for (let i = 0; i < n && budget > (maxLines * 3) / 4; i++) {
-    if (notes.verdicts.has(packets[i].no)) {
-      keep[i] = true;
-      budget--;
+  // Verdict packets, then packets with an app event (request, status line, close frame), up to a
+  // quarter of the budget each: they are what the reader came for.
+  const pick = (want: (p: FlowPacket) => boolean) => {
+    const floor = budget - Math.floor(maxLines / 4);
+    for (let i = 0; i < n && budget > floor; i++) {
+      if (!keep[i] && want(packets[i])) {
+        keep[i] = true;
+        budget--;
+      }
     }
-  }
+  };
+  pick((p) => notes.verdicts.has(p.no));
+  pick((p) => notes.events.has(p.no));
   const head = Math.ceil(budget / 2);
   for (let i = 0, taken = 0; i < n && taken < head; i++) if (!keep[i]) (keep[i] = true), taken++;
   for (let i = n - 1, taken = 0; i >= 0 && taken < budget - head; i--) if (!keep[i]) (keep[i] = true), taken++;
@@ -125,7 +131,7 @@ function foldSummary(run: readonly FlowPacket[], notes: PacketAnnotations): stri
   for (const p of run) for (const k of notes.marks.get(p.no)?.kinds ?? []) kinds.set(k, (kinds.get(k) ?? 0) + 1);
   const events = run.reduce((s, p) => s + (notes.events.get(p.no)?.length ?? 0), 0);
   const parts = [`${client} from the client, ${run.length - client} from the server`, `${bytes} payload bytes`];
-  if (events) parts.push(`${events} app events`);
+  if (events) parts.push(`${events} app ${events === 1 ? 'event' : 'events'}`);
   for (const [k, c] of kinds) parts.push(`${c} ${k}`);
   return `... ${run.length} ${run.length === 1 ? 'packet' : 'packets'} folded (#${run[0].no}..#${run[run.length - 1].no}: ${parts.join(', ')}) ...`;
 }

@@ -6,6 +6,9 @@ import type { CliIo } from '../../src/cli/io.js';
 import { readFlowPackets } from '../../src/diff/packets.js';
 import { analyzeFile } from '../../src/pipeline.js';
 import { flagsText, renderLadder, secondsText } from '../../src/report/ladder.js';
+import { toPcap, writeTempCapture } from '../helpers/capture.js';
+import { conv } from '../helpers/conversation.js';
+import { icmpErrorFrame } from '../helpers/packets.js';
 
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 const golden = (name: string) => fileURLToPath(new URL(`../golden/${name}`, import.meta.url));
@@ -91,6 +94,20 @@ describe('renderLadder', () => {
     const all = await ladderOf('lossy-transfer.pcap', 1, 0);
     expect(checkLayout(all)).toBe(912);
     expect(all).toMatch(/dup ACK #2/);
+  });
+
+  it('shows an ICMP error about the flow as a line from the router back to the client', async () => {
+    const c = conv({ client: '10.0.0.1:51000', server: '10.0.0.2:80' }).client('S', 0);
+    const icmp = icmpErrorFrame({ quoted: { src: '10.0.0.1', dst: '10.0.0.2', sport: 51000, dport: 80, flags: 'S', seq: 0xffff_fff0 }, from: '10.0.0.254' });
+    const t0 = 1_700_000_000_000_000;
+    const file = writeTempCapture(toPcap([{ tsMicros: t0, data: c.packets[0].frame.bytes }, { tsMicros: t0 + 2_000, data: icmp.bytes }]), 'icmp-ladder.pcap');
+    const result = await analyzeFile(file);
+    const flow = result.flows[0];
+    expect(flow.icmp.map((i) => i.no)).toEqual([2]);
+    const { packets } = await readFlowPackets(file, flow);
+    const text = renderLadder(flow, packets, { color: false });
+    expect(checkLayout(text)).toBe(2);
+    expect(text).toMatch(/^ +2 +0\.002000 +\+0\.002000 +\|<-+ ICMP 3\/1 -+\|  host unreachable \(ttl 255\)/m);
   });
 
   it('names flags in Wireshark order and prints seconds with microseconds', () => {
