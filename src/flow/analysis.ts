@@ -104,6 +104,11 @@ class DirectionState {
   unackedNo: Float64Array = EMPTY;
   unackedTs: Float64Array = EMPTY;
 
+  releaseUnacked(): void {
+    this.unackedCount = 0;
+    this.unackedSeq = this.unackedNext = this.unackedNo = this.unackedTs = EMPTY;
+  }
+
   pushUnacked(seq: number, next: number, no: number, ts: number): void {
     if (this.unackedCount === this.unackedSeq.length) {
       const size = Math.min(MAX_UNACKED_SEGMENTS, Math.max(16, this.unackedSeq.length * 2));
@@ -682,7 +687,8 @@ export interface ZeroWindowFacts {
   reopenedPacket: number | null;
 }
 
-export interface SideAnalysis extends TcpCounts {
+/** What one side sent: the counts the verdicts weigh, bytes resent, RTT, zero-window episodes. */
+export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRetransmission' | 'spuriousRetransmission' | 'duplicateAck' | 'zeroWindow' | 'zeroWindowProbe' | 'zeroWindowProbeAck' | 'windowFull' | 'keepAlive'> {
   /** Payload bytes this side sent again. */
   bytesResent: number;
   /** Of the retransmissions, SYNs or SYN-ACKs sent again, and those carrying payload. */
@@ -742,12 +748,24 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
   if (!fa || !(fa instanceof FlowAnalysis)) return null;
   const t = fa.timing;
   const end = flow.lastTs;
+  // The flow is over: its unacknowledged-segment lists only served RTT and RTO samples.
+  fa.conv.sideA.releaseUnacked();
+  fa.conv.sideB.releaseUnacked();
   const side = (from: 0 | 1): SideAnalysis => {
     const s = t.side[from];
     const stillClosed = s.zeroSinceNo !== 0;
     const longest = stillClosed ? Math.max(s.zeroLongest, end - s.zeroSinceTs) : s.zeroLongest;
+    const k = from * KIND_COUNT;
     return {
-      ...countsOf(fa, from),
+      retransmission: fa.counts[k],
+      fastRetransmission: fa.counts[k + 1],
+      spuriousRetransmission: fa.counts[k + 2],
+      duplicateAck: fa.counts[k + 6],
+      zeroWindow: fa.counts[k + 7],
+      zeroWindowProbe: fa.counts[k + 8],
+      zeroWindowProbeAck: fa.counts[k + 9],
+      windowFull: fa.counts[k + 10],
+      keepAlive: fa.counts[k + 12],
       bytesResent: fa.resentBytes[from],
       handshakeRetransmissions: fa.handshakeRetransmissions[from],
       dataRetransmissions: fa.dataRetransmissions[from],
