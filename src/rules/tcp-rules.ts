@@ -318,6 +318,18 @@ const portExhaustion: CaptureRule = {
   },
 };
 
+/** Index of the first entry with ts >= t in a list sorted by ts. */
+function firstAtOrAfter(list: { ts: number }[], t: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].ts < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** SYNs to server:port that went unanswered while the same listener answered others: its queue overflowed. */
 const listenQueueOverflow: CaptureRule = {
   code: 'listen-queue-overflow',
@@ -338,30 +350,42 @@ const listenQueueOverflow: CaptureRule = {
       if (droppedSyn || neverAnswered) g.dropped.push(f);
       if (ackIgnored) g.unackedHandshakes.push(f);
     }
+    // One pass over the flows: per server, the SYN-ACK times (sorted) and the count of answered flows.
+    const answers = new Map<string, { ts: number; clientPort: number }[]>();
+    const answeredFlows = new Map<string, number>();
+    for (const f of flows) {
+      if (f.synAcks.length === 0 || !byServer.has(f.server)) continue;
+      let list = answers.get(f.server);
+      if (!list) answers.set(f.server, (list = []));
+      for (const s of f.synAcks) list.push({ ts: s.ts, clientPort: f.clientPort });
+      answeredFlows.set(f.server, (answeredFlows.get(f.server) ?? 0) + 1);
+    }
+    for (const list of answers.values()) list.sort((a, b) => a.ts - b.ts);
     const out: Verdict[] = [];
     for (const [server, g] of byServer) {
-      const others = flows.filter((o) => o.server === server && o.synAcks.length > 0);
+      const list = answers.get(server) ?? [];
       // Answered by a SYN-ACK on another connection while this one's SYNs were being dropped.
       const droppedAnswered = g.dropped.filter((f) => {
         const from = f.syns[0].ts - ANSWERED_MEANWHILE_MICROS;
-        const to = (f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS);
-        return others.some((o) => o !== f && o.clientPort !== f.clientPort && o.synAcks.some((s) => s.ts >= from && s.ts <= to));
+        const to = f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS;
+        for (let i = firstAtOrAfter(list, from); i < list.length && list[i].ts <= to; i++) if (list[i].clientPort !== f.clientPort) return true;
+        return false;
       });
       if (droppedAnswered.length === 0) continue;
-      const answered = flows.filter((f) => f.server === server && f.synAcks.length > 0);
+      const answeredCount = answeredFlows.get(server) ?? 0;
       const droppedSyns = droppedAnswered.reduce((n, f) => n + f.syns.filter((s) => s.ts < (f.synAcks[0]?.ts ?? Infinity)).length - (f.synAcks.length > 0 ? 1 : 0), 0);
       const gaveUp = droppedAnswered.filter((f) => f.synAcks.length === 0).length;
       out.push({
         code: 'listen-queue-overflow',
         severity: 'warning',
-        summary: `listen queue of ${server} overflowed: ${plural(droppedSyns, 'SYN')} from ${plural(droppedAnswered.length, 'connection')} dropped while it answered ${plural(answered.length, 'other connection')} at the same time${gaveUp ? ` (${gaveUp} never connected)` : ''}${g.unackedHandshakes.length ? `; ${plural(g.unackedHandshakes.length, 'handshake')} whose final ACK the server ignored (SYN-ACK re-sent after the ACK)` : ''}`,
+        summary: `listen queue of ${server} overflowed: ${plural(droppedSyns, 'SYN')} from ${plural(droppedAnswered.length, 'connection')} dropped while it answered ${plural(answeredCount, 'other connection')} at the same time${gaveUp ? ` (${gaveUp} never connected)` : ''}${g.unackedHandshakes.length ? `; ${plural(g.unackedHandshakes.length, 'handshake')} whose final ACK the server ignored (SYN-ACK re-sent after the ACK)` : ''}`,
         packets: droppedAnswered.slice(0, 20).map((f) => f.syns[0].no),
         facts: {
           listener: server,
           droppedConnections: droppedAnswered.length,
           droppedSyns,
           neverConnected: gaveUp,
-          answeredConnections: answered.length,
+          answeredConnections: answeredCount,
           ignoredFinalAcks: g.unackedHandshakes.length,
         },
         hint: 'The listener is up (it answered other SYNs at the same moment) but its queues are full: the application does not accept() fast enough, or the backlog is too small. Raise the listen backlog (listen(fd, N), e.g. nginx "listen ... backlog=", net.core.somaxconn, net.ipv4.tcp_max_syn_backlog), make the accept loop faster (more workers, no blocking work on the accepting thread), and watch "netstat -s | grep -i listen" (times the listen queue of a socket overflowed, SYNs to LISTEN sockets dropped). net.ipv4.tcp_abort_on_overflow=1 turns the silent drops into RSTs the client sees at once.',
