@@ -72,9 +72,12 @@ const retransmission: FlowRule = {
     const rto = a.rto;
     const worst = rto ? `; worst RTO ${fmtDuration(rto.worstMs * 1000)} (#${rto.worstPacket} resends #${rto.originalPacket})` : '';
     const marks = a.marks.filter((m) => m.from === who && m.kinds.some((k) => k.endsWith('retransmission'))).map((m) => m.no);
+    // One segment sent twice on a connection that otherwise went fine is routine TCP (Linux's
+    // tail-loss probe fires after a few ms when an ACK is late): worth a line, not a warning.
+    const isolated = !stalled && c + s === 1;
     return {
       code: 'retransmission',
-      severity: stalled ? 'error' : 'warning',
+      severity: stalled ? 'error' : isolated ? 'info' : 'warning',
       summary: `${plural(dataRetrans(sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
       packets: marks.slice(0, 20),
       facts: {
