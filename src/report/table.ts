@@ -22,25 +22,35 @@ export function verdictLine(v: Verdict, color: boolean): string {
   return `${paint(color, code, `${SEV_MARK[v.severity]} ${v.code}`)}: ${v.summary}`;
 }
 
+/** Rows per cli-table3 table: one table of 100k rows overflows its recursion and its string. */
+const ROWS_PER_TABLE = 500;
+
 export function renderTable(result: AnalysisResult, flows: FlowResult[], opts: TableOptions): string {
-  const out: string[] = [];
+  let out = '';
+  writeTable(result, flows, opts, (s) => (out += s));
+  return out.replace(/\n$/, '');
+}
+
+/** Writes the report in pieces (a table of at most ROWS_PER_TABLE flows at a time). */
+export function writeTable(result: AnalysisResult, flows: FlowResult[], opts: TableOptions, write: (s: string) => void): void {
   const width = Math.max(100, opts.width ?? 160);
   const verdictWidth = Math.max(40, width - 96);
-  const table = new Table({
-    head: ['flow', 'client -> server', 'state', 'history', 'duration', 'verdicts'],
-    style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [] },
-    colWidths: [6, 46, 8, 14, 10, verdictWidth],
-    wordWrap: true,
-  });
-  for (const f of flows) {
-    const verdicts = f.verdicts.length ? f.verdicts.map((v) => verdictLine(v, opts.color)).join('\n') : '-';
-    table.push([String(f.id), `${f.client}\n-> ${f.server}`, f.state, f.history, fmtDuration(f.end - f.start), verdicts]);
+  for (let from = 0; from < flows.length; from += ROWS_PER_TABLE) {
+    const table = new Table({
+      head: ['flow', 'client -> server', 'state', 'history', 'duration', 'verdicts'],
+      style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [] },
+      colWidths: [6, 46, 8, 14, 10, verdictWidth],
+      wordWrap: true,
+    });
+    for (const f of flows.slice(from, from + ROWS_PER_TABLE)) {
+      const verdicts = f.verdicts.length ? f.verdicts.map((v) => verdictLine(v, opts.color)).join('\n') : '-';
+      table.push([String(f.id), `${f.client}\n-> ${f.server}`, f.state, f.history, fmtDuration(f.end - f.start), verdicts]);
+    }
+    write(`${table.toString()}\n`);
   }
-  if (flows.length) out.push(table.toString());
-  else out.push('No TCP flows to show.');
-  for (const v of result.verdicts) out.push(verdictLine(v, opts.color));
-  out.push(accountingLine(result.capture, result.flows.length, flows.length));
-  return out.join('\n');
+  if (flows.length === 0) write('No TCP flows to show.\n');
+  for (const v of result.verdicts) write(`${verdictLine(v, opts.color)}\n`);
+  write(`${accountingLine(result.capture, result.flows.length, flows.length)}\n`);
 }
 
 export function accountingLine(c: CaptureSummary, totalFlows: number, shownFlows: number): string {

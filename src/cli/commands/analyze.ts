@@ -3,7 +3,7 @@ import { analyzeFile, type AnalysisResult, type FlowResult } from '../../pipelin
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
 import { writeJson } from '../../report/json.js';
-import { renderTable } from '../../report/table.js';
+import { writeTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
@@ -71,7 +71,7 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
     }
     else {
       if (files.length > 1) io.stdout(`\n== ${file}\n`);
-      io.stdout(`${renderTable(result, flows, { color: useColor(io), width: io.columns })}\n`);
+      writeTable(result, flows, { color: useColor(io), width: io.columns }, (s) => io.stdout(s));
     }
     const c = exitFor(result, flows, opts.failOn);
     if (c > code) code = c;
