@@ -1,6 +1,6 @@
 import { readCaptureFile } from './capture/open.js';
 import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
-import { formatIpv4 } from './decode/addr.js';
+import { formatEndpoint, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { DECODED } from './decode/view.js';
 import { EP } from './flow/endpoint.js';
@@ -9,7 +9,7 @@ import type { SinkFactory } from './flow/sink.js';
 import { FlowTable, type FlowEndReason } from './flow/table.js';
 import { AppSinkFactory, type AppSession } from './dissect/session.js';
 import { buildFlowFacts, type FlowFacts } from './rules/facts.js';
-import { judgeCapture } from './rules/capture-rules.js';
+import { digestFlow, judgeCapture, type FlowDigest } from './rules/capture-rules.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
 import type { Verdict } from './rules/verdict.js';
 
@@ -43,8 +43,12 @@ export interface CaptureSummary {
 
 export interface AnalysisResult {
   capture: CaptureSummary;
+  /** Judged flows in id order (empty when the analyzer did not retain them: see retainFlows). */
   flows: FlowResult[];
+  /** Capture-level verdicts. */
   verdicts: Verdict[];
+  /** TCP flows in the capture. */
+  flowCount: number;
 }
 
 export interface AnalyzerOptions {
@@ -70,6 +74,12 @@ export interface AnalyzerOptions {
    * pass it here. finish() still judges every kept flow again with the whole capture's context.
    */
   onFlowJudged?: (flow: FlowResult) => void;
+  /**
+   * Keep finished flows for finish() (default true). When false, each flow is judged as it ends and
+   * handed to onFlowJudged; only a small digest stays for the capture-level rules, so memory does not
+   * grow with the flows' HTTP exchanges and analysis (`tcpwhy analyze` streams its report this way).
+   */
+  retainFlows?: boolean;
   /** Keep at most this many finished flows for finish() (live capture over hours); older ones are counted in flowsNotKept. */
   maxKeptFlows?: number;
 }
@@ -93,6 +103,9 @@ export class Analyzer {
   private readonly decoder = new PacketDecoder();
   private readonly table: FlowTable;
   private readonly facts: FlowFacts[] = [];
+  /** Capture-rule digests of flows already reported (retainFlows false). */
+  private readonly digests: FlowDigest[] = [];
+  private flowsStreamed = 0;
   private readonly skipped: Record<string, number> = Object.create(null);
   private readonly malformedByCode: Record<string, number> = Object.create(null);
   private readonly diagnostics: CaptureDiagnostic[] = [];
@@ -130,6 +143,7 @@ export class Analyzer {
       verifyChecksums: opts.verifyChecksums,
       sinkFactory,
       onFlowDone: (flow, reason) => this.flowDone(flow, reason),
+      onSynAnswered: (flow, ts) => recordAnswer(this.answeredAt, formatEndpoint(flow.respAddr, flow.ipVersion, flow.respPort), ts),
       onDiagnostic: (code, message, no) => this.diagnose({ code, message: `${opts.file}: ${message} [${code}]`, packet: no, offset: -1 }),
     });
   }
@@ -181,7 +195,13 @@ export class Analyzer {
     if (session) this.sessions.delete(flow.id);
     const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
     if (this.opts.keepEvents === false && facts.app) facts.app.events = [];
-    this.facts.push(facts);
+    const retain = this.opts.retainFlows !== false;
+    // Without retention only what the capture-level rules read is kept, and only for flows with a handshake.
+    if (retain) this.facts.push(facts);
+    else {
+      this.flowsStreamed++;
+      if (facts.syns.length > 0 || facts.synAcks.length > 0) this.digests.push(digestFlow(facts));
+    }
     const keep = this.opts.maxKeptFlows;
     // Drop in batches so a long capture does not shift the array once per flow.
     if (keep !== undefined && this.facts.length >= keep + Math.max(1, keep >> 3)) {
@@ -191,12 +211,13 @@ export class Analyzer {
     }
     this.opts.onFlowDone?.(facts);
     if (this.opts.onFlowJudged) {
-      addAnswerTimes(this.answeredAt, facts, MAX_ANSWER_TIMES_PER_SERVER);
+      // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
       const captureEnd = Math.max(this.end, this.clock);
       const ctx: RuleContext = { captureEnd, arpUnanswered: unansweredArp(this.table, captureEnd), answeredAt: this.answeredAt };
       this.opts.onFlowJudged({ ...facts, verdicts: judgeFlow(facts, ctx) });
     }
   }
+
 
   /**
    * Live capture's clock tick (wall-clock µs): finishes the flows a packet would finish if one came
@@ -246,10 +267,11 @@ export class Analyzer {
       peakOpenFlows: this.table.peakFlows,
     };
     const facts = this.facts.sort((a, b) => a.id - b.id);
-    const ctx = buildRuleContext(facts, this.table, this.end);
-    const flows: FlowResult[] = facts.map((f) => ({ ...f, verdicts: judgeFlow(f, ctx) }));
-    const verdicts = judgeCapture(flows, capture, ctx);
-    return { capture, flows, verdicts };
+    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: unansweredArp(this.table, this.end), answeredAt: this.answeredAt };
+    const verdicts = judgeCapture(this.opts.retainFlows === false ? this.digests : facts, capture, ctx);
+    // Without retention the flows were judged and handed out as they ended; only the count remains.
+    const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => ({ ...f, verdicts: judgeFlow(f, ctx) }));
+    return { capture, flows, verdicts, flowCount: facts.length + this.flowsNotKept + this.flowsStreamed };
   }
 }
 
@@ -263,13 +285,12 @@ function attemptGivenUp(f: Flow, now: number): boolean {
 }
 
 /** Records when f's server answered a SYN (SYN-ACK, or RST to a SYN). */
-function addAnswerTimes(answeredAt: Map<string, number[]>, f: FlowFacts, maxPerServer: number): void {
-  const times = f.synAcks.length > 0 ? f.synAcks.map((s) => s.ts) : f.serverSide.rst && f.syns.length > 0 ? [f.serverSide.rst.ts] : [];
-  if (times.length === 0) return;
-  let list = answeredAt.get(f.server);
-  if (!list) answeredAt.set(f.server, (list = []));
-  if (list.length >= maxPerServer) list.splice(0, list.length >> 1); // live: the oldest half is long past any SYN still judged
-  list.push(...times);
+/** One SYN answer (SYN-ACK, or RST refusing it) by `server` at `ts`; bounded per server. */
+function recordAnswer(answeredAt: Map<string, number[]>, server: string, ts: number): void {
+  let list = answeredAt.get(server);
+  if (!list) answeredAt.set(server, (list = []));
+  if (list.length >= MAX_ANSWER_TIMES_PER_SERVER) list.splice(0, list.length >> 1); // the oldest half is long past any SYN still to judge
+  list.push(ts);
 }
 
 function unansweredArp(table: FlowTable, captureEnd: number): RuleContext['arpUnanswered'] {
@@ -283,24 +304,6 @@ function unansweredArp(table: FlowTable, captureEnd: number): RuleContext['arpUn
   return arpUnanswered;
 }
 
-function buildRuleContext(facts: FlowFacts[], table: FlowTable, captureEnd: number): RuleContext {
-  const answeredAt = new Map<string, number[]>();
-  for (const f of facts) {
-    const times = f.synAcks.length > 0 ? f.synAcks.map((s) => s.ts) : f.serverSide.rst && f.syns.length > 0 ? [f.serverSide.rst.ts] : [];
-    if (times.length === 0) continue;
-    let list = answeredAt.get(f.server);
-    if (!list) answeredAt.set(f.server, (list = []));
-    if (list.length < 100_000) list.push(...times);
-  }
-  const arpUnanswered: RuleContext['arpUnanswered'] = new Map();
-  for (const t of table.arpTargets.values()) {
-    // One unanswered request right before the capture ended proves nothing.
-    if (!t.answered && (t.requests >= 2 || captureEnd - t.lastTs >= 1_000_000)) {
-      arpUnanswered.set(formatIpv4(t.ip), { requests: t.requests, firstNo: t.firstNo, lastNo: t.lastNo, firstTs: t.firstTs, lastTs: t.lastTs });
-    }
-  }
-  return { captureEnd, arpUnanswered, answeredAt };
-}
 
 /** Reads and analyses one capture file ('-' for standard input). Throws CaptureOpenError if unreadable. */
 export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {

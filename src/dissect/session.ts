@@ -166,6 +166,11 @@ export class AppSession implements StreamSink {
     for (const g of this.openGaps) if (g && g.outcome === 'ignored') g.outcome = 'lost';
     const ws = this.facts.websocket;
     if (ws?.upgraded && ws.tcpClose === null && this.tcpClosedBeforeCloseFrame) ws.tcpClose = 'without-close-frame';
+    // Only the facts outlive the stream: a flow lingers a few seconds after its close.
+    this.request = this.response = null;
+    this.wsClient = this.wsServer = null;
+    this.held = [];
+    this.heldBytes = 0;
   }
 
   // ---- client / server dispatch ----

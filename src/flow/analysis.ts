@@ -67,7 +67,7 @@ const FAST_RETRANSMISSION_WINDOW_MICROS = 20_000;
 /** Wireshark: out-of-order threshold when the handshake RTT is unknown. */
 const DEFAULT_OUT_OF_ORDER_MICROS = 3_000;
 /** 4-tuples whose Wireshark-style conversation is remembered across flow splits. */
-const MAX_REMEMBERED_CONVERSATIONS = 100_000;
+const MAX_REMEMBERED_CONVERSATIONS = 20_000;
 
 const WINDOW_UNKNOWN = 0xffffffff;
 const WS_UNKNOWN = -1;
@@ -220,6 +220,19 @@ function registryFor(ctx: object): ConversationRegistry {
   let r = registries.get(ctx);
   if (!r) registries.set(ctx, (r = new ConversationRegistry()));
   return r;
+}
+
+/**
+ * The flow is finished: drop the per-segment buffers of its conversation, keeping the sequence
+ * state that tells a later SYN on the same 4-tuple apart (tshark's reused-ports rule). Memory then
+ * follows the open flows, not every 4-tuple ever seen.
+ */
+export function releaseFlowAnalysis(flow: Flow, onlyIfAllAcked = false): void {
+  const fa = flow.analysis as FlowAnalysis | null;
+  if (!fa || !(fa instanceof FlowAnalysis)) return;
+  // While the flow lingers after its close, keep a side's list if anything is still unacknowledged.
+  if (!onlyIfAllAcked || fa.conv.sideA.unackedCount === 0) fa.conv.sideA.releaseUnacked();
+  if (!onlyIfAllAcked || fa.conv.sideB.unackedCount === 0) fa.conv.sideB.releaseUnacked();
 }
 
 /** One classified segment, kept for the ladder view. */

@@ -51,6 +51,8 @@ export class Flow {
   attemptDeadline = 0;
   /** Packet time after which the flow is gone (Zeek's close/reset delay), 0 while open. */
   removeAfterTs = 0;
+  /** Set once the table has finished the flow. */
+  finished = false;
   /** Roles were chosen by a heuristic or flipped (history '^'). */
   flipped = false;
   /** True while analysis is partial (a bound was hit: history 'x'). */

@@ -1,7 +1,8 @@
 import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
 import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
-import { CLOSE_DELAY_MICROS, Flow, processSegment, sameAddr, type SegmentContext } from './flow.js';
+import { releaseFlowAnalysis } from './analysis.js';
+import { Flow, processSegment, sameAddr, type SegmentContext } from './flow.js';
 import { connState } from './conn-state.js';
 import { ReassemblyBudget } from './reassembly.js';
 import type { Dir, SinkFactory, StreamSink } from './sink.js';
@@ -32,6 +33,8 @@ export interface FlowTableOptions {
   onFlowDone: (flow: Flow, reason: FlowEndReason) => void;
   /** Drop segments with a wrong TCP checksum, as Zeek does unless run with -C (history 'C'). */
   verifyChecksums?: boolean;
+  /** Called when the responder answers a SYN (SYN-ACK, or RST before any SYN-ACK), at packet time. */
+  onSynAnswered?: (flow: Flow, ts: number) => void;
   /** Called for table-level problems (limits hit). */
   onDiagnostic?: (code: string, message: string, no: number) => void;
 }
@@ -69,6 +72,9 @@ export class FlowTable {
   private count = 0;
   private nextId = 1;
   private readonly recentlyClosed = new Map<number, RecentClose>();
+  /** Flows whose close completed, in order of their removal time (close + 5 s). */
+  private closedQueue: Flow[] = [];
+  private closedHead = 0;
   readonly arpTargets = new Map<number, ArpTarget>();
   readonly budget: ReassemblyBudget;
   private readonly idleTimeout: number;
@@ -132,6 +138,7 @@ export class FlowTable {
     flow.lastNo = no;
     flow.lastTs = ts;
     this.touch(flow);
+    const wasOpen = flow.removeAfterTs === 0;
     if (this.opts.verifyChecksums && !tcpChecksumOk(bytes, v)) {
       // Zeek discards the segment and notes 'C' in the history (scaled 1, 10, 100, ...).
       const e = flow.endpoint(dir);
@@ -140,6 +147,16 @@ export class FlowTable {
       return;
     }
     processSegment(flow, dir, v, bytes, no, ts, wireLen, this.ctx);
+    if (wasOpen && flow.removeAfterTs !== 0) {
+      this.closedQueue.push(flow);
+      this.endStreams(flow);
+    }
+    if (dir === 1 && this.opts.onSynAnswered) {
+      const f = v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST);
+      if (f === (TCP_FLAG.SYN | TCP_FLAG.ACK) || ((f & TCP_FLAG.RST) !== 0 && flow.synAckPackets.length === 0 && flow.synPackets.length > 0)) {
+        this.opts.onSynAnswered(flow, ts);
+      }
+    }
   }
 
   private create(hash: number, v: PacketView, no: number, ts: number): Flow {
@@ -241,12 +258,20 @@ export class FlowTable {
   }
 
   private expireIdle(ts: number): void {
+    // Closed flows go 5 s after their close (Zeek's close delay), whatever older idle flows remain.
+    const q = this.closedQueue;
+    while (this.closedHead < q.length && ts > q[this.closedHead].removeAfterTs) {
+      const f = q[this.closedHead++];
+      if (!f.finished) this.finish(f, 'closed');
+    }
+    if (this.closedHead > 4096 && this.closedHead * 2 > q.length) {
+      this.closedQueue = q.slice(this.closedHead);
+      this.closedHead = 0;
+    }
     let f = this.oldest;
-    while (f) {
-      const closedAndGone = f.removeAfterTs !== 0 && ts > f.removeAfterTs + CLOSE_DELAY_MICROS;
-      if (ts - f.lastTs < this.idleTimeout && !closedAndGone) break;
+    while (f && ts - f.lastTs >= this.idleTimeout) {
       const next = f.newer;
-      this.finish(f, closedAndGone ? 'closed' : 'idle');
+      this.finish(f, 'idle');
       f = next;
     }
   }
@@ -265,7 +290,24 @@ export class FlowTable {
     if (!this.oldest) this.oldest = f;
   }
 
+  /**
+   * The close completed: no payload can follow, so the dissector gets its end now and the
+   * reassembly and per-segment buffers are freed while the flow lingers for late ACKs.
+   */
+  private endStreams(f: Flow): void {
+    if (f.reassembler && f.sink) {
+      f.reassembler[0].close(f.sink, f.lastNo, f.lastTs);
+      f.reassembler[1].close(f.sink, f.lastNo, f.lastTs);
+      f.reassembler[0].release();
+      f.reassembler[1].release();
+      f.sink.onEnd(f.lastTs);
+    }
+    f.reassembler = null;
+    releaseFlowAnalysis(f, true);
+  }
+
   private finish(f: Flow, reason: FlowEndReason): void {
+    f.finished = true;
     // unlink from LRU
     if (f.older) f.older.newer = f.newer;
     if (f.newer) f.newer.older = f.older;
@@ -291,6 +333,7 @@ export class FlowTable {
       f.reassembler[1].release();
     }
     f.sink?.onEnd(f.lastTs);
+    releaseFlowAnalysis(f);
     if (f.orig.didClose || f.resp.didClose || f.orig.state === EP.RESET || f.resp.state === EP.RESET) {
       if (this.recentlyClosed.size >= MAX_RECENT_CLOSED) this.pruneRecentlyClosed();
       this.recentlyClosed.set(f.hash, {

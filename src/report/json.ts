@@ -1,4 +1,4 @@
-import type { AnalysisResult, FlowResult } from '../pipeline.js';
+import type { AnalysisResult, CaptureSummary, FlowResult } from '../pipeline.js';
 
 // The versioned JSON document of `tcpwhy analyze --json`. Times: start in ISO 8601 and epoch
 // seconds, durations in seconds; packet numbers are 1-based as in Wireshark.
@@ -62,31 +62,59 @@ export function renderJson(result: AnalysisResult, flows: FlowResult[] = result.
  * flows never needs one giant string (V8 strings stop at 512 MiB).
  */
 export function writeJson(result: AnalysisResult, flows: FlowResult[], write: (s: string) => void): void {
-  const c = result.capture;
-  const doc = {
-    schemaVersion: SCHEMA_VERSION,
-    capture: {
-      file: c.file,
-      format: c.format,
-      linkTypes: c.linkTypes,
-      snaplen: c.snaplen,
-      packets: c.packets,
-      decoded: c.decoded,
-      skipped: c.skipped,
-      malformed: c.malformed,
-      truncatedPackets: c.truncatedPackets,
-      start: iso(c.start),
-      duration: secs(c.end - c.start),
-      stoppedEarly: c.stoppedEarly,
-      diagnostics: c.diagnostics.map((d) => ({ code: d.code, message: d.message, packet: d.packet, offset: d.offset })),
-      diagnosticsDropped: c.diagnosticsDropped,
-    },
-    flows: [] as unknown[],
-    verdicts: result.verdicts,
+  const stream = new JsonFlowStream(write);
+  for (const f of flows) stream.flow(f);
+  stream.end(result);
+}
+
+function captureToJson(c: CaptureSummary, flowCount: number): Record<string, unknown> {
+  return {
+    file: c.file,
+    format: c.format,
+    linkTypes: c.linkTypes,
+    snaplen: c.snaplen,
+    packets: c.packets,
+    decoded: c.decoded,
+    skipped: c.skipped,
+    malformed: c.malformed,
+    truncatedPackets: c.truncatedPackets,
+    flows: flowCount,
+    start: iso(c.start),
+    duration: secs(c.end - c.start),
+    stoppedEarly: c.stoppedEarly,
+    diagnostics: c.diagnostics.map((d) => ({ code: d.code, message: d.message, packet: d.packet, offset: d.offset })),
+    diagnosticsDropped: c.diagnosticsDropped,
   };
-  const head = JSON.stringify(doc, null, 2);
-  const cut = head.indexOf('"flows": []');
-  write(head.slice(0, cut) + '"flows": [');
-  flows.forEach((f, i) => write(`${i ? ',' : ''}\n    ${JSON.stringify(flowToJson(f), null, 2).replace(/\n/g, '\n    ')}`));
-  write(`${flows.length ? '\n  ' : ''}]${head.slice(cut + '"flows": []'.length)}`);
+}
+
+const indent = (json: string, by: string) => json.replace(/\n/g, `\n${by}`);
+
+/**
+ * The document written as flows arrive: schemaVersion and the flows first, one at a time (so a
+ * capture with hundreds of thousands of flows never needs one giant string, and analyze can write
+ * each flow as it ends), then the capture summary and the capture-level verdicts.
+ */
+export class JsonFlowStream {
+  private count = 0;
+  private started = false;
+
+  constructor(private readonly write: (s: string) => void) {}
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.write(`{\n  "schemaVersion": ${SCHEMA_VERSION},\n  "flows": [`);
+  }
+
+  flow(f: FlowResult): void {
+    this.start();
+    this.write(`${this.count++ ? ',' : ''}\n    ${indent(JSON.stringify(flowToJson(f), null, 2), '    ')}`);
+  }
+
+  end(result: AnalysisResult): void {
+    this.start();
+    const capture = indent(JSON.stringify(captureToJson(result.capture, result.flowCount), null, 2), '  ');
+    const verdicts = indent(JSON.stringify(result.verdicts, null, 2), '  ');
+    this.write(`${this.count ? '\n  ' : ''}],\n  "capture": ${capture},\n  "verdicts": ${verdicts}\n}`);
+  }
 }

@@ -33,24 +33,47 @@ export function renderTable(result: AnalysisResult, flows: FlowResult[], opts: T
 
 /** Writes the report in pieces (a table of at most ROWS_PER_TABLE flows at a time). */
 export function writeTable(result: AnalysisResult, flows: FlowResult[], opts: TableOptions, write: (s: string) => void): void {
-  const width = Math.max(100, opts.width ?? 160);
-  const verdictWidth = Math.max(40, width - 96);
-  for (let from = 0; from < flows.length; from += ROWS_PER_TABLE) {
+  const stream = new TableFlowStream(opts, write);
+  for (const f of flows) stream.flow(f);
+  stream.end(result);
+}
+
+/** The table report written as flows arrive, ROWS_PER_TABLE rows per table. */
+export class TableFlowStream {
+  private rows: FlowResult[] = [];
+  private shown = 0;
+
+  constructor(private readonly opts: TableOptions, private readonly write: (s: string) => void) {}
+
+  flow(f: FlowResult): void {
+    this.rows.push(f);
+    this.shown++;
+    if (this.rows.length >= ROWS_PER_TABLE) this.flush();
+  }
+
+  private flush(): void {
+    if (this.rows.length === 0) return;
+    const width = Math.max(100, this.opts.width ?? 160);
     const table = new Table({
       head: ['flow', 'client -> server', 'state', 'history', 'duration', 'verdicts'],
-      style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [] },
-      colWidths: [6, 46, 8, 14, 10, verdictWidth],
+      style: { head: this.opts.color ? ['cyan'] : [], border: this.opts.color ? ['grey'] : [] },
+      colWidths: [6, 46, 8, 14, 10, Math.max(40, width - 96)],
       wordWrap: true,
     });
-    for (const f of flows.slice(from, from + ROWS_PER_TABLE)) {
-      const verdicts = f.verdicts.length ? f.verdicts.map((v) => verdictLine(v, opts.color)).join('\n') : '-';
+    for (const f of this.rows) {
+      const verdicts = f.verdicts.length ? f.verdicts.map((v) => verdictLine(v, this.opts.color)).join('\n') : '-';
       table.push([String(f.id), `${f.client}\n-> ${f.server}`, f.state, f.history, fmtDuration(f.end - f.start), verdicts]);
     }
-    write(`${table.toString()}\n`);
+    this.rows = [];
+    this.write(`${table.toString()}\n`);
   }
-  if (flows.length === 0) write('No TCP flows to show.\n');
-  for (const v of result.verdicts) write(`${verdictLine(v, opts.color)}\n`);
-  write(`${accountingLine(result.capture, result.flows.length, flows.length)}\n`);
+
+  end(result: AnalysisResult): void {
+    this.flush();
+    if (this.shown === 0) this.write('No TCP flows to show.\n');
+    for (const v of result.verdicts) this.write(`${verdictLine(v, this.opts.color)}\n`);
+    this.write(`${accountingLine(result.capture, result.flowCount, this.shown)}\n`);
+  }
 }
 
 export function accountingLine(c: CaptureSummary, totalFlows: number, shownFlows: number): string {

@@ -12,9 +12,47 @@ export interface CaptureFacts {
   snaplen: number;
 }
 
+/**
+ * What capture-level rules may read of each flow: small enough to keep for every flow of a
+ * capture of millions of connections while the flows themselves are reported and freed as they end.
+ */
+export interface FlowDigest {
+  id: number;
+  server: string;
+  clientIp: string;
+  clientPort: number;
+  state: FlowFacts['state'];
+  start: number;
+  end: number;
+  syns: FlowFacts['syns'];
+  synAcks: FlowFacts['synAcks'];
+  handshakeAck: FlowFacts['handshakeAck'];
+  reusedAfter: FlowFacts['reusedAfter'];
+  clientSide: Pick<FlowFacts['clientSide'], 'bytes' | 'rst'>;
+  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'>;
+}
+
+export function digestFlow(f: FlowFacts): FlowDigest {
+  return {
+    id: f.id,
+    server: f.server,
+    clientIp: f.clientIp,
+    clientPort: f.clientPort,
+    state: f.state,
+    start: f.start,
+    end: f.end,
+    syns: f.syns,
+    synAcks: f.synAcks,
+    handshakeAck: f.handshakeAck,
+    reusedAfter: f.reusedAfter,
+    clientSide: { bytes: f.clientSide.bytes, rst: f.clientSide.rst },
+    serverSide: { rst: f.serverSide.rst, packets: f.serverSide.packets },
+  };
+}
+
 export interface CaptureRule {
   code: string;
-  evaluate(flows: FlowFacts[], capture: CaptureFacts, ctx: RuleContext): Verdict[];
+  evaluate(flows: FlowDigest[], capture: CaptureFacts, ctx: RuleContext): Verdict[];
 }
 
 const truncatedSnaplen: CaptureRule = {
@@ -54,6 +92,6 @@ const arpUnanswered: CaptureRule = {
 
 export const CAPTURE_RULES: CaptureRule[] = [truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES];
 
-export function judgeCapture(flows: FlowFacts[], capture: CaptureFacts, ctx: RuleContext, rules: CaptureRule[] = CAPTURE_RULES): Verdict[] {
+export function judgeCapture(flows: FlowDigest[], capture: CaptureFacts, ctx: RuleContext, rules: CaptureRule[] = CAPTURE_RULES): Verdict[] {
   return rules.flatMap((r) => r.evaluate(flows, capture, ctx));
 }

@@ -1,7 +1,7 @@
 import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
-import type { CaptureRule } from './capture-rules.js';
+import type { CaptureRule, FlowDigest } from './capture-rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
 
@@ -197,7 +197,7 @@ export const TCP_FLOW_RULES: FlowRule[] = [noResponse, retransmission, zeroWindo
 
 // --- capture-level ---------------------------------------------------------------------------
 
-function isHalfOpen(f: FlowFacts): boolean {
+function isHalfOpen(f: FlowDigest): boolean {
   return f.syns.length > 0 && f.handshakeAck === null && f.clientSide.bytes === 0 && !f.clientSide.rst && !f.serverSide.rst;
 }
 
@@ -273,7 +273,7 @@ const synFlood: CaptureRule = {
 const portExhaustion: CaptureRule = {
   code: 'port-exhaustion',
   evaluate(flows) {
-    const groups = new Map<string, FlowFacts[]>();
+    const groups = new Map<string, FlowDigest[]>();
     for (const f of flows) {
       if (f.syns.length === 0) continue;
       const key = `${f.clientIp} ${f.server}`;
@@ -337,7 +337,7 @@ function firstAtOrAfter(list: { ts: number }[], t: number): number {
 const listenQueueOverflow: CaptureRule = {
   code: 'listen-queue-overflow',
   evaluate(flows) {
-    const byServer = new Map<string, { dropped: FlowFacts[]; unackedHandshakes: FlowFacts[] }>();
+    const byServer = new Map<string, { dropped: FlowDigest[]; unackedHandshakes: FlowDigest[] }>();
     for (const f of flows) {
       if (f.syns.length === 0) continue;
       // The first SYN got no answer (the client had to retry, or gave up).

@@ -1,9 +1,10 @@
-import { CaptureOpenError } from '../../capture/record.js';
-import { analyzeFile, type AnalysisResult, type FlowResult } from '../../pipeline.js';
+import { readCaptureFile } from '../../capture/open.js';
+import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
+import { Analyzer, analyzeFile, type AnalysisResult, type FlowResult } from '../../pipeline.js';
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
-import { writeJson } from '../../report/json.js';
-import { writeTable } from '../../report/table.js';
+import { JsonFlowStream, writeJson } from '../../report/json.js';
+import { TableFlowStream, writeTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
@@ -38,9 +39,7 @@ export function selectFlows(result: AnalysisResult, opts: AnalyzeOptions): FlowR
 
 export async function loadCapture(file: string, opts: AnalyzeOptions): Promise<AnalysisResult> {
   try {
-    const idle = opts.idleTimeout !== undefined ? Number(opts.idleTimeout) : undefined;
-    if (idle !== undefined && !(idle > 0)) throw new CliError(`--idle-timeout takes seconds > 0, got '${opts.idleTimeout}'`, EXIT.USAGE);
-    return await analyzeFile(file, { idleTimeoutSec: idle, keepEvents: opts.flow !== undefined });
+    return await analyzeFile(file, { idleTimeoutSec: idleTimeoutOf(opts), keepEvents: opts.flow !== undefined });
   } catch (err) {
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
     throw err;
@@ -60,24 +59,73 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
   // Only flows with a Sec-WebSocket-Key are kept across files, to find one upgrade seen on several hops.
   const keyed: Array<{ file: string; flows: FlowResult[] }> = [];
   for (const file of files) {
-    const result = await loadCapture(file, opts);
-    const flows = selectFlows(result, opts);
-    if (files.length > 1) keyed.push({ file, flows: flows.filter((f) => f.app?.websocket?.key) });
-    for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
-    if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
-    if (opts.json) {
-      if (files.length > 1 && file !== files[0]) io.stdout(',');
-      writeJson(result, flows, (s) => io.stdout(s));
-    }
-    else {
-      if (files.length > 1) io.stdout(`\n== ${file}\n`);
-      writeTable(result, flows, { color: useColor(io), width: io.columns }, (s) => io.stdout(s));
-    }
-    const c = exitFor(result, flows, opts.failOn);
+    if (opts.json && files.length > 1 && file !== files[0]) io.stdout(',');
+    if (files.length > 1 && !opts.json) io.stdout(`\n== ${file}\n`);
+    // Flows with a Sec-WebSocket-Key are kept only when several files are compared.
+    const withKey: FlowResult[] | null = files.length > 1 ? [] : null;
+    const c = opts.flow === undefined ? await streamOne(file, opts, io, withKey) : await retainedOne(file, opts, io, withKey);
+    if (withKey) keyed.push({ file, flows: withKey });
     if (c > code) code = c;
   }
   const shared = files.length > 1 ? findSharedWebSocketKeys(keyed) : [];
   if (opts.json) io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
   else if (shared.length) io.stdout(`\n${renderSharedKeys(shared)}\n`);
   return code;
+}
+
+/**
+ * Analyses one file and writes each flow as soon as it is judged (in the order flows end), keeping
+ * nothing per flow but a digest for the capture-level rules: memory stays flat however many flows
+ * the capture holds.
+ */
+async function streamOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
+  const idle = idleTimeoutOf(opts);
+  const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
+  const out = opts.json ? new JsonFlowStream((s) => io.stdout(s)) : new TableFlowStream({ color: useColor(io), width: io.columns }, (s) => io.stdout(s));
+  const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
+  let failed = false;
+  const analyzer = new Analyzer({
+    file,
+    idleTimeoutSec: idle,
+    keepEvents: false,
+    retainFlows: false,
+    onFlowJudged: (f) => {
+      if (!pred(f)) return;
+      if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
+      if (f.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
+      if (withKey && f.app?.websocket?.key) withKey.push(f);
+      out.flow(f);
+    },
+  });
+  let info: CaptureInfo;
+  try {
+    info = await readCaptureFile(file, analyzer.onRecord);
+  } catch (err) {
+    if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
+    throw err;
+  }
+  const result = analyzer.finish(info);
+  for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
+  if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
+  out.end(result);
+  if (result.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
+  return failed ? EXIT.FINDINGS : EXIT.OK;
+}
+
+/** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
+async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
+  const result = await loadCapture(file, opts);
+  const flows = selectFlows(result, opts);
+  withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
+  for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
+  if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
+  if (opts.json) writeJson(result, flows, (s) => io.stdout(s));
+  else writeTable(result, flows, { color: useColor(io), width: io.columns }, (s) => io.stdout(s));
+  return exitFor(result, flows, opts.failOn);
+}
+
+function idleTimeoutOf(opts: AnalyzeOptions): number | undefined {
+  const idle = opts.idleTimeout !== undefined ? Number(opts.idleTimeout) : undefined;
+  if (idle !== undefined && !(idle > 0)) throw new CliError(`--idle-timeout takes seconds > 0, got '${opts.idleTimeout}'`, EXIT.USAGE);
+  return idle;
 }
