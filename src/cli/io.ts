@@ -1,3 +1,5 @@
+import { writeSync } from 'node:fs';
+
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {
   stdout(text: string): void;
@@ -8,10 +10,32 @@ export interface CliIo {
   env: Record<string, string | undefined>;
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes all of `text` to a file descriptor before returning. The analysis runs synchronously, so
+ * this is its backpressure: a slow reader at the other end of a pipe (`| jq`, `| less`) makes tcpwhy
+ * wait instead of piling the report up in memory. A closed pipe (`| head`) ends tcpwhy quietly.
+ */
+function writeAll(fd: number, text: string): void {
+  let buf = Buffer.from(text);
+  while (buf.length > 0) {
+    try {
+      const n = writeSync(fd, buf);
+      buf = buf.subarray(n);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') Atomics.wait(pause, 0, 0, 2); // non-blocking pipe is full: wait for the reader
+      else if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      else throw err;
+    }
+  }
+}
+
 export function processIo(): CliIo {
   return {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
+    stdout: (t) => writeAll(1, t),
+    stderr: (t) => writeAll(2, t),
     isTTY: Boolean(process.stdout.isTTY),
     columns: process.stdout.columns,
     env: process.env,

@@ -106,9 +106,10 @@ export class JsonFlowStream {
     this.write(`{\n  "schemaVersion": ${SCHEMA_VERSION},\n  "flows": [`);
   }
 
+  /** One flow per line, compact: a capture's flows stay quick to write and easy to grep or jq. */
   flow(f: FlowResult): void {
     this.start();
-    this.write(`${this.count++ ? ',' : ''}\n    ${indent(JSON.stringify(flowToJson(f), null, 2), '    ')}`);
+    this.write(`${this.count++ ? ',' : ''}\n    ${JSON.stringify(flowToJson(f))}`);
   }
 
   end(result: AnalysisResult): void {
