@@ -114,3 +114,8 @@ export function parseAddr(text: string): { version: IpVersion; words: Uint32Arra
   for (let i = 0; i < 4; i++) words[i] = ((groups[2 * i] << 16) | groups[2 * i + 1]) >>> 0;
   return { version: 6, words };
 }
+
+/** Two addresses in the 4-word form are equal (hot path: no allocation, no loop). */
+export function sameAddr(a: Uint32Array, b: Uint32Array): boolean {
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
+}

@@ -1,3 +1,4 @@
+import { sameAddr } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { FlowTiming, toMs, type SampleStats } from './timing.js';
@@ -207,12 +208,9 @@ function matches(c: TcpConversation, v: PacketView): boolean {
 function isFromA(c: TcpConversation, v: PacketView): boolean {
   const s = v.src;
   const a = c.addrA;
-  return v.srcPort === c.portA && s[0] === a[0] && s[1] === a[1] && s[2] === a[2] && s[3] === a[3] && (v.dstPort !== c.portA || v.srcPort !== c.portB || !sameWords(v.dst, a));
+  return v.srcPort === c.portA && s[0] === a[0] && s[1] === a[1] && s[2] === a[2] && s[3] === a[3] && (v.dstPort !== c.portA || v.srcPort !== c.portB || !sameAddr(v.dst, a));
 }
 
-function sameWords(x: Uint32Array, y: Uint32Array): boolean {
-  return x[0] === y[0] && x[1] === y[1] && x[2] === y[2] && x[3] === y[3];
-}
 
 const registries = new WeakMap<object, ConversationRegistry>();
 
@@ -311,7 +309,7 @@ export function analyzeSegment(flow: Flow, v: PacketView, no: number, ts: number
     taFlags |= SEG.REUSED_PORTS;
   }
   const rev = fromA ? conv.sideB : conv.sideA;
-  const fromClient: 0 | 1 = v.srcPort === flow.origPort && sameWords(v.src, flow.origAddr) ? 0 : 1;
+  const fromClient: 0 | 1 = v.srcPort === flow.origPort && sameAddr(v.src, flow.origAddr) ? 0 : 1;
 
   // Handshake RTT (Wireshark's iRTT): from the latest SYN to the first ACK that follows it.
   if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) conv.mruSynTs = ts;

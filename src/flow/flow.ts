@@ -1,3 +1,4 @@
+import { sameAddr } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { analyzeSegment } from './analysis.js';
 import { EP, Endpoint } from './endpoint.js';
@@ -111,9 +112,6 @@ export class Flow {
   }
 }
 
-export function sameAddr(a: Uint32Array, b: Uint32Array): boolean {
-  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
-}
 
 function swapWords(a: Uint32Array, b: Uint32Array): void {
   for (let i = 0; i < 4; i++) {
@@ -276,42 +274,32 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
 }
 
 
+/** Zeek's InitStartSeq/InitAckSeq/InitLastSeq: number the endpoint from this SYN. */
+function restartAt(e: Endpoint, seq: number, onePast: number): void {
+  e.startSeq = seq;
+  e.ackSeq = seq;
+  e.lastSeq = onePast;
+}
+
 function initEndpoint(e: Endpoint, syn: boolean, seq: number, onePast: number): void {
   switch (e.state) {
     case EP.INACTIVE:
-      if (syn) {
-        e.startSeq = seq;
-        e.ackSeq = seq;
-        e.lastSeq = onePast;
-      } else {
-        // A partial connection: number as though a SYN had been seen, and keep the first packet from looking duplicate.
-        e.startSeq = (seq - 1) >>> 0;
-        e.ackSeq = e.startSeq;
-        e.lastSeq = seq;
-      }
+      if (syn) restartAt(e, seq, onePast);
+      // A partial connection: number as though a SYN had been seen, and keep the first packet from looking duplicate.
+      else restartAt(e, (seq - 1) >>> 0, seq);
       break;
     case EP.SYN_SENT:
     case EP.SYN_ACK_SENT:
-      if (syn && seq !== e.startSeq) {
-        e.startSeq = seq;
-        e.ackSeq = seq;
-        e.lastSeq = onePast;
-      }
+      if (syn && seq !== e.startSeq) restartAt(e, seq, onePast);
       break;
     case EP.ESTABLISHED:
     case EP.PARTIAL:
-      if (syn) {
-        e.startSeq = seq;
-        e.ackSeq = seq;
-        e.lastSeq = onePast;
-      }
+      // A SYN inside a connection: guess that it is the one that really sets it up.
+      if (syn) restartAt(e, seq, onePast);
       break;
     case EP.RESET:
-      if (syn && e.prevState === EP.INACTIVE) {
-        e.startSeq = seq;
-        e.ackSeq = seq;
-        e.lastSeq = onePast;
-      }
+      // Numbers set by a (possibly spoofed) RST are replaced by a later SYN's.
+      if (syn && e.prevState === EP.INACTIVE) restartAt(e, seq, onePast);
       break;
   }
 }
@@ -453,6 +441,8 @@ function connectionClosed(flow: Flow, e: Endpoint, peer: Endpoint, ts: number): 
 }
 
 /** Zeek's tcp_attempt_delay. */
+export { sameAddr };
+
 export const ATTEMPT_DELAY_MICROS = 5_000_000;
 
 /** Zeek's tcp_close_delay / tcp_reset_delay: packets this long after the close start a new connection. */
