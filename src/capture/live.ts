@@ -83,22 +83,24 @@ const CAP_SNAPLEN = 65535;
 /** libpcap's kernel ring for cap: large enough for a few seconds of a busy link. */
 const CAP_RING_BYTES = 16 * 1024 * 1024;
 
-/** See openCapSource: cap handles whose open() failed, never to be garbage collected. */
-const failedCapHandles: unknown[] = [];
+/**
+ * Every cap handle opened, kept referenced until exit (one per live session). cap 0.2.1's native
+ * destructor crashes the process when the garbage collector frees a handle whose open() failed part
+ * way (it stops a libuv poll handle that was never started), and freeing closed handles in a busy
+ * process crashed too; a handle never collected never runs that destructor.
+ */
+const capHandles: unknown[] = [];
 
 export async function openCapSource(opts: LiveOpenOptions, onPacket: PacketCallback, mod: LiveModuleOptions = {}): Promise<LiveSource> {
   const cap = await loadCap(mod);
   const handle = new cap.Cap();
+  capHandles.push(handle);
   // cap writes every packet into this one buffer; records are views into it, valid during the callback.
   const buffer = Buffer.alloc(CAP_SNAPLEN);
   let linkName: string;
   try {
     linkName = handle.open(opts.iface, opts.filter, CAP_RING_BYTES, buffer);
   } catch (err) {
-    // cap 0.2.1 leaves a handle whose open() failed after pcap_activate (a bad filter) half built:
-    // its destructor stops a libuv poll handle that was never started, which crashes the process
-    // when the garbage collector frees it. Such handles are kept referenced until exit instead.
-    failedCapHandles.push(handle);
     const message = (err as Error).message;
     const code = classifyLibpcapError(message);
     throw new LiveCaptureError(describeOpenError(code, opts, message), code);
