@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseFlowSpec } from '../../src/cli/commands/diff.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { memoryIo } from '../helpers/io.js';
 import { run } from '../../src/cli/main.js';
 import { PacketDecoder } from '../../src/decode/decoder.js';
 import { DECODED } from '../../src/decode/view.js';
@@ -10,23 +10,6 @@ import { analyzeFile } from '../../src/pipeline.js';
 import { collectRecords, toPcap, writeTempCapture } from '../helpers/capture.js';
 
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
-
-function memoryIo(isTTY = false, env: Record<string, string> = {}): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTTY,
-    columns: 160,
-    env,
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-  };
-  return io;
-}
 
 async function diffJson(...args: string[]) {
   const io = memoryIo();

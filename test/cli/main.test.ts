@@ -3,26 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { memoryIo } from '../helpers/io.js';
 import { toPcap } from '../helpers/capture.js';
 import { conv } from '../helpers/conversation.js';
-
-function memoryIo(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTTY: false,
-    columns: 160,
-    env: {},
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-  };
-  return io;
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-cli-'));
 function captureFile(name: string, bytes: Uint8Array | string): string {

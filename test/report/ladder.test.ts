@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { memoryIo } from '../helpers/io.js';
 import { readFlowPackets } from '../../src/diff/packets.js';
 import { analyzeFile } from '../../src/pipeline.js';
 import { flagsText, renderLadder, secondsText } from '../../src/report/ladder.js';
@@ -12,23 +12,6 @@ import { icmpErrorFrame } from '../helpers/packets.js';
 
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 const golden = (name: string) => fileURLToPath(new URL(`../golden/${name}`, import.meta.url));
-
-function memoryIo(isTTY: boolean, env: Record<string, string> = {}): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTTY,
-    columns: 160,
-    env,
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-  };
-  return io;
-}
 
 async function ladderOf(name: string, id: number, maxLines?: number): Promise<string> {
   const result = await analyzeFile(sample(name));
