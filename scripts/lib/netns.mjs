@@ -158,3 +158,32 @@ async function pickUnusedRootSubnet() {
   }
   throw new Error(`no unused ${SUBNET_PREFIX}.x.y/${PREFIX_LEN} found in the root namespace`);
 }
+
+// A python client: prints how connect() ended, "connected", "timeout" or the errno name (EHOSTUNREACH...).
+const CONNECTING_CLIENT = `
+import errno, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(float(sys.argv[3]))
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print('connected')
+except socket.timeout:
+    print('timeout')
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+finally:
+    s.close()
+`;
+
+/**
+ * Connects from inside namespace `ns` to host:port, giving up after `timeoutS` seconds; resolves to
+ * how it ended: 'connected', 'timeout' or the errno name.
+ * @param {string} ns @param {string} host @param {number} port @param {number} timeoutS
+ * @returns {Promise<string>}
+ */
+export async function connectFromNamespace(ns, host, port, timeoutS) {
+  const { stdout } = await execInNamespace(ns, 'python3', ['-c', CONNECTING_CLIENT, host, String(port), String(timeoutS)], {
+    timeoutMs: timeoutS * 1000 + 3_000,
+  });
+  return stdout.trim();
+}
