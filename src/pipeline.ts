@@ -90,13 +90,6 @@ const ATTEMPT_GIVE_UP_SINGLE_MICROS = 3_500_000;
 const ATTEMPT_GIVE_UP_FACTOR = 2.5;
 const MAX_ANSWER_TIMES_PER_SERVER = 10_000;
 
-/** FlowTable's LRU list and finish(), which expireFlows needs while no packet drives the table. */
-interface ExpirableTable {
-  oldest: Flow | null;
-  idleTimeout: number;
-  finish(f: Flow, reason: FlowEndReason): void;
-}
-
 const DEFAULT_MAX_DIAGNOSTICS = 200;
 
 export class Analyzer {
@@ -228,15 +221,7 @@ export class Analyzer {
    */
   expireFlows(nowMicros: number): void {
     if (nowMicros > this.clock) this.clock = nowMicros;
-    const table = this.table as unknown as ExpirableTable;
-    let f = table.oldest;
-    while (f) {
-      const next = f.newer;
-      if (f.removeAfterTs !== 0 && nowMicros > f.removeAfterTs) table.finish(f, 'closed');
-      else if (nowMicros - f.lastTs >= table.idleTimeout) table.finish(f, 'idle');
-      else if (attemptGivenUp(f, nowMicros)) table.finish(f, 'attempt-timeout');
-      f = next;
-    }
+    this.table.expireAt(nowMicros, attemptGivenUp);
   }
 
   /** Flows currently open. */
@@ -284,7 +269,6 @@ function attemptGivenUp(f: Flow, now: number): boolean {
   return now - last.ts > Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
 }
 
-/** Records when f's server answered a SYN (SYN-ACK, or RST to a SYN). */
 /** One SYN answer (SYN-ACK, or RST refusing it) by `server` at `ts`; bounded per server. */
 function recordAnswer(answeredAt: Map<string, number[]>, server: string, ts: number): void {
   let list = answeredAt.get(server);

@@ -65,10 +65,6 @@ export class Endpoint {
   /** Bytes that were never seen but were acknowledged (Zeek missed_bytes). */
   missedBytes = 0;
 
-  reset(): void {
-    Object.assign(this, new Endpoint());
-  }
-
   /** Zeek's Size(): highest of last seq / ack seq minus the ISN, less SYN and FIN octets. */
   size(peer: Endpoint): number {
     if (this.prevState === EP.SYN_SENT && this.state === EP.RESET && peer.state === EP.INACTIVE) return 0;

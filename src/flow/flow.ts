@@ -82,10 +82,7 @@ export class Flow {
     return dir === 0 ? this.orig : this.resp;
   }
 
-  /** Direction of a packet from (src, sport): 0 when it comes from the originator. */
-  dirOf(view: PacketView): Dir {
-    return view.srcPort === this.origPort && sameAddr(view.src, this.origAddr) && (view.dstPort !== this.origPort || !sameAddr(view.dst, this.origAddr) || view.srcPort !== this.respPort) ? 0 : 1;
-  }
+
 
   /** Zeek's FlipRoles: the originator becomes the responder. */
   flipRoles(): void {
@@ -227,8 +224,8 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     }
   }
 
-  const deltaLast = updateLastSeq(flow.history, isOrig, endpoint, seqOnePast, syn, fin, rst, len);
-  const closing = updateStateMachine(flow, endpoint, peer, isOrig, baseSeq, len, deltaLast, syn, fin, rst, ackf);
+  updateLastSeq(flow.history, isOrig, endpoint, seqOnePast, syn, fin, rst, len);
+  const closing = updateStateMachine(flow, endpoint, peer, isOrig, baseSeq, len, syn, fin, rst, ackf);
   if (isOrig && syn && flow.attemptDeadline === 0) flow.attemptDeadline = ts + ATTEMPT_DELAY_MICROS;
 
   // --- reassembly: ACK-revealed gaps, then this segment's payload ---
@@ -336,7 +333,7 @@ function updateWindow(h: History, isOrig: boolean, e: Endpoint, peer: Endpoint, 
   }
 }
 
-function updateLastSeq(h: History, isOrig: boolean, e: Endpoint, lastSeq: number, syn: boolean, fin: boolean, rst: boolean, len: number): number {
+function updateLastSeq(h: History, isOrig: boolean, e: Endpoint, lastSeq: number, syn: boolean, fin: boolean, rst: boolean, len: number): void {
   const delta = (lastSeq - e.lastSeq) | 0;
   if ((syn || rst) && (delta > TOO_LARGE_SEQ_DELTA || delta < -TOO_LARGE_SEQ_DELTA)) {
     // Not trusted.
@@ -350,11 +347,10 @@ function updateLastSeq(h: History, isOrig: boolean, e: Endpoint, lastSeq: number
     e.rxmitCount++;
     e.rxmitThresh = h.scaled('T', isOrig, e.rxmitCount, e.rxmitThresh);
   }
-  return delta;
 }
 
 /** Zeek's UpdateStateMachine; returns true when the connection should be reported closed. */
-function updateStateMachine(flow: Flow, e: Endpoint, peer: Endpoint, isOrig: boolean, baseSeq: number, len: number, deltaLast: number, syn: boolean, fin: boolean, rst: boolean, ack: boolean): boolean {
+function updateStateMachine(flow: Flow, e: Endpoint, peer: Endpoint, isOrig: boolean, baseSeq: number, len: number, syn: boolean, fin: boolean, rst: boolean, ack: boolean): boolean {
   let doClose = false;
   switch (e.state) {
     case EP.INACTIVE: {
@@ -428,7 +424,6 @@ function updateStateMachine(flow: Flow, e: Endpoint, peer: Endpoint, isOrig: boo
     case EP.RESET:
       break;
   }
-  void deltaLast;
   return doClose;
 }
 

@@ -252,6 +252,22 @@ export class FlowTable {
     }
   }
 
+  /**
+   * Live capture's wall-clock tick, when no packet drives expiry: finishes every open flow that is
+   * closed and past its linger, idle past the timeout, or a SYN attempt `givenUp` says was abandoned.
+   * Walks all open flows, so one quiet long-lived flow does not hold back the ones behind it.
+   */
+  expireAt(nowMicros: number, givenUp: (f: Flow, nowMicros: number) => boolean): void {
+    let f = this.oldest;
+    while (f) {
+      const next = f.newer;
+      if (f.removeAfterTs !== 0 && nowMicros > f.removeAfterTs) this.finish(f, 'closed');
+      else if (nowMicros - f.lastTs >= this.idleTimeout) this.finish(f, 'idle');
+      else if (givenUp(f, nowMicros)) this.finish(f, 'attempt-timeout');
+      f = next;
+    }
+  }
+
   /** Finish every flow (end of capture). */
   finishAll(): void {
     while (this.oldest) this.finish(this.oldest, 'capture-end');
