@@ -98,41 +98,38 @@ class DirectionState {
   /** No pure ACK yet: the window is still the SYN's, which is never scaled. */
   isFirstAck = true;
   lastSegmentFlags = 0;
-  // Unacknowledged segments in send order, parallel arrays grown on demand up to MAX_UNACKED_SEGMENTS.
+  /**
+   * Unacknowledged segments in send order, UNACKED_STRIDE numbers each (seq, next seq, packet
+   * number, time), in one array grown on demand up to MAX_UNACKED_SEGMENTS: one allocation per
+   * side instead of four.
+   */
   unackedCount = 0;
-  unackedSeq: Float64Array = EMPTY;
-  unackedNext: Float64Array = EMPTY;
-  unackedNo: Float64Array = EMPTY;
-  unackedTs: Float64Array = EMPTY;
+  unacked: Float64Array = EMPTY;
 
   releaseUnacked(): void {
     this.unackedCount = 0;
-    this.unackedSeq = this.unackedNext = this.unackedNo = this.unackedTs = EMPTY;
+    this.unacked = EMPTY;
   }
 
   pushUnacked(seq: number, next: number, no: number, ts: number): void {
-    if (this.unackedCount === this.unackedSeq.length) {
-      const size = Math.min(MAX_UNACKED_SEGMENTS, Math.max(16, this.unackedSeq.length * 2));
-      this.unackedSeq = grow(this.unackedSeq, size);
-      this.unackedNext = grow(this.unackedNext, size);
-      this.unackedNo = grow(this.unackedNo, size);
-      this.unackedTs = grow(this.unackedTs, size);
+    let a = this.unacked;
+    if (this.unackedCount * UNACKED_STRIDE === a.length) {
+      const segments = Math.min(MAX_UNACKED_SEGMENTS, Math.max(8, this.unackedCount * 2));
+      const b = new Float64Array(segments * UNACKED_STRIDE);
+      b.set(a);
+      this.unacked = a = b;
     }
-    const i = this.unackedCount++;
-    this.unackedSeq[i] = seq;
-    this.unackedNext[i] = next;
-    this.unackedNo[i] = no;
-    this.unackedTs[i] = ts;
+    const i = this.unackedCount++ * UNACKED_STRIDE;
+    a[i] = seq;
+    a[i + 1] = next;
+    a[i + 2] = no;
+    a[i + 3] = ts;
   }
 }
 
+/** Numbers per unacknowledged segment: seq, next seq, packet number, time. */
+const UNACKED_STRIDE = 4;
 const EMPTY = new Float64Array(0);
-
-function grow(a: Float64Array, size: number): Float64Array {
-  const b = new Float64Array(size);
-  b.set(a);
-  return b;
-}
 
 /** Wireshark's tcp_analysis: the sequence state of one conversation (both directions). */
 export class TcpConversation {
@@ -440,8 +437,8 @@ function classify(
       ta |= SEG.RETRANSMISSION;
       // The oldest unacknowledged segment is most likely the one sent again.
       if (fwd.unackedCount > 0) {
-        fa.lastRto = ts - fwd.unackedTs[0];
-        fa.lastRtoNo = fwd.unackedNo[0];
+        fa.lastRto = ts - fwd.unacked[3];
+        fa.lastRtoNo = fwd.unacked[2];
       } else {
         fa.lastRto = ts - fwd.nextSeqTs;
         fa.lastRtoNo = fwd.nextSeqNo;
@@ -477,27 +474,28 @@ function classify(
 function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, fa: FlowAnalysis, fromClient: 0 | 1): void {
   const n = rev.unackedCount;
   if (n === 0) return;
-  const seqs = rev.unackedSeq;
-  const nexts = rev.unackedNext;
+  const u = rev.unacked;
   let kept = 0;
   for (let i = 0; i < n; i++) {
-    const s = seqs[i];
-    const e = nexts[i];
+    const at = i * UNACKED_STRIDE;
+    const s = u[at];
+    const e = u[at + 1];
     let keep: boolean;
     if (ack === e) {
-      const rtt = ts - rev.unackedTs[i];
+      const rtt = ts - u[at + 3];
       if (rtt >= 0) fa.timing.side[fromClient === 0 ? 1 : 0].ackRtt.add(rtt, no);
       keep = false;
     } else if (sd(ack, s) > 0 && sd(ack, e) <= 0) {
-      seqs[i] = ack; // partly acknowledged: keep the rest
+      u[at] = ack; // partly acknowledged: keep the rest
       keep = true;
     } else keep = sd(e, ack) > 0;
     if (keep) {
       if (kept !== i) {
-        seqs[kept] = seqs[i];
-        nexts[kept] = e;
-        rev.unackedNo[kept] = rev.unackedNo[i];
-        rev.unackedTs[kept] = rev.unackedTs[i];
+        const to = kept * UNACKED_STRIDE;
+        u[to] = u[at];
+        u[to + 1] = e;
+        u[to + 2] = u[at + 2];
+        u[to + 3] = u[at + 3];
       }
       kept++;
     }

@@ -73,7 +73,8 @@ export class FlowTable {
   private nextId = 1;
   private readonly recentlyClosed = new Map<number, RecentClose>();
   /** Flows whose close completed, in order of their removal time (close + 5 s). */
-  private closedQueue: Flow[] = [];
+  /** Closed flows in close order; slots before closedHead are emptied so finished flows can be collected. */
+  private closedQueue: (Flow | null)[] = [];
   private closedHead = 0;
   readonly arpTargets = new Map<number, ArpTarget>();
   readonly budget: ReassemblyBudget;
@@ -276,8 +277,9 @@ export class FlowTable {
   private expireIdle(ts: number): void {
     // Closed flows go 5 s after their close (Zeek's close delay), whatever older idle flows remain.
     const q = this.closedQueue;
-    while (this.closedHead < q.length && ts > q[this.closedHead].removeAfterTs) {
-      const f = q[this.closedHead++];
+    while (this.closedHead < q.length && ts > q[this.closedHead]!.removeAfterTs) {
+      const f = q[this.closedHead]!;
+      q[this.closedHead++] = null;
       if (!f.finished) this.finish(f, 'closed');
     }
     if (this.closedHead > 4096 && this.closedHead * 2 > q.length) {
