@@ -30,6 +30,12 @@ export interface CaptureSummary {
   skipped: Record<string, number>;
   malformed: number;
   truncatedPackets: number;
+  /**
+   * Fragmented IP datagrams: reassembled (decoded at their last fragment; the others count as
+   * skipped 'ip-fragment'), dropped (incomplete in time, cut by the snap length, or over a bound)
+   * and still incomplete at the end.
+   */
+  fragments: { reassembled: number; dropped: number; incomplete: number };
   /** Malformed packets by code. */
   malformedByCode: Record<string, number>;
   diagnostics: CaptureDiagnostic[];
@@ -165,7 +171,7 @@ export class Analyzer {
         return;
       }
       this.decoded++;
-      this.table.packet(v, rec.bytes, rec.no, rec.tsMicros, rec.origLen);
+      this.table.packet(v, v.bytes, rec.no, rec.tsMicros, rec.origLen);
     } catch (err) {
       this.malformed++;
       this.malformedByCode.INTERNAL = (this.malformedByCode.INTERNAL ?? 0) + 1;
@@ -243,6 +249,11 @@ export class Analyzer {
       skipped: { ...this.skipped },
       malformed: this.malformed,
       truncatedPackets: info.truncatedPackets,
+      fragments: {
+        reassembled: this.decoder.defrag?.reassembled ?? 0,
+        dropped: this.decoder.defrag?.dropped ?? 0,
+        incomplete: this.decoder.defrag?.pendingCount ?? 0,
+      },
       malformedByCode: { ...this.malformedByCode },
       diagnostics: this.diagnostics,
       diagnosticsDropped: this.diagnosticsDropped,

@@ -13,8 +13,11 @@ export class Cursor {
   packetStart = 0;
   /** What the next header is: an ethertype at the network layer, an IP protocol number above it. */
   next = 0;
+  /** Packet time, for fragment reassembly's timeout. */
+  tsMicros = 0;
 
-  reset(off: number, end: number, wireEnd: number): void {
+  reset(off: number, end: number, wireEnd: number, tsMicros = this.tsMicros): void {
+    this.tsMicros = tsMicros;
     this.off = off;
     this.end = end;
     this.wireEnd = wireEnd;

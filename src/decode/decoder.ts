@@ -9,6 +9,7 @@ import type { PacketRecord } from '../capture/record.js';
 import { LINKTYPE } from '../capture/record.js';
 import { decodeArp } from './arp.js';
 import { Cursor } from './cursor.js';
+import { IpDefragmenter } from './defrag.js';
 import { decodeEthernet } from './ethernet.js';
 import { decodeGre } from './gre.js';
 import { decodeIcmpError } from './icmp.js';
@@ -28,22 +29,29 @@ export class PacketDecoder {
   /** Overwritten by every decode() call: copy what you keep. */
   readonly view = new PacketView();
   private readonly cursor = new Cursor();
+  /** Holds IP fragments until their datagram is whole (null: fragments are only counted as skipped). */
+  readonly defrag: IpDefragmenter | null;
+
+  constructor(opts: { reassembleFragments?: boolean } = {}) {
+    this.defrag = opts.reassembleFragments === false ? null : new IpDefragmenter();
+  }
 
   decode(rec: PacketRecord): DecodedKind {
-    return this.decodeBytes(rec.bytes, rec.off, rec.end, rec.linkType, rec.origLen - rec.caplen);
+    return this.decodeBytes(rec.bytes, rec.off, rec.end, rec.linkType, rec.origLen - rec.caplen, rec.tsMicros);
   }
 
   /**
    * Decodes bytes[off, end) captured on `linkType`. `cutBytes` is how many bytes the snap length
    * removed (origLen - caplen); it only matters when an IP length field is 0 (TSO).
    */
-  decodeBytes(bytes: Uint8Array, off: number, end: number, linkType: number, cutBytes = 0): DecodedKind {
+  decodeBytes(bytes: Uint8Array, off: number, end: number, linkType: number, cutBytes = 0, tsMicros = 0): DecodedKind {
     const v = this.view;
     const cur = this.cursor;
     resetView(v);
-    cur.reset(off, end, end + (cutBytes > 0 ? cutBytes : 0));
+    v.bytes = bytes;
+    cur.reset(off, end, end + (cutBytes > 0 ? cutBytes : 0), tsMicros);
     if (decodeLink(linkType, bytes, cur, v) !== STATUS.OK) return v.kind;
-    decodeNetwork(bytes, cur, v);
+    decodeNetwork(bytes, cur, v, this.defrag);
     return v.kind;
   }
 }
@@ -75,20 +83,30 @@ export function decodeLink(linkType: number, b: Uint8Array, cur: Cursor, v: Pack
 }
 
 /** From the network header named by cur.next to the final kind, unwrapping tunnels on the way. */
-function decodeNetwork(b: Uint8Array, cur: Cursor, v: PacketView): DecodeStatus {
+function decodeNetwork(b: Uint8Array, cur: Cursor, v: PacketView, defrag: IpDefragmenter | null): DecodeStatus {
   for (;;) {
     let status: DecodeStatus;
-    switch (cur.next) {
+    const network = cur.next;
+    switch (network) {
       case ETHERTYPE.IPV4:
-        status = decodeIpv4(b, cur, v);
+        status = decodeIpv4(b, cur, v, defrag);
         break;
       case ETHERTYPE.IPV6:
-        status = decodeIpv6(b, cur, v);
+        status = decodeIpv6(b, cur, v, defrag);
         break;
       case ETHERTYPE.ARP:
         return decodeArp(b, cur, v);
       default:
         return markSkipped(v, SKIP_REASON.NOT_IP);
+    }
+    if (status === STATUS.REASSEMBLED && defrag !== null) {
+      // This fragment completed its datagram: decode the whole datagram from its IP header on.
+      b = defrag.output;
+      v.bytes = b;
+      v.reassembled = true;
+      cur.reset(0, b.length, b.length);
+      cur.next = network;
+      continue;
     }
     if (status !== STATUS.OK) return status;
 
@@ -140,6 +158,7 @@ export function resetView(v: PacketView): void {
   v.malformedCode = '';
   v.malformedDetail = '';
   v.malformedAt = 0;
+  v.reassembled = false;
   v.ipVersion = 0;
   clearWords(v.src);
   clearWords(v.dst);

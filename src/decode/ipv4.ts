@@ -3,12 +3,13 @@
 
 import { u16, u32 } from './bytes.js';
 import type { Cursor } from './cursor.js';
+import { ipv4FragmentKey, type IpDefragmenter } from './defrag.js';
 import { IPV4 } from './layout.js';
 import { MALFORMED, SKIP_REASON, STATUS, markMalformed, markSkipped } from './status.js';
 import type { DecodeStatus } from './status.js';
 import type { PacketView } from './view.js';
 
-export function decodeIpv4(b: Uint8Array, cur: Cursor, v: PacketView): DecodeStatus {
+export function decodeIpv4(b: Uint8Array, cur: Cursor, v: PacketView, defrag: IpDefragmenter | null = null): DecodeStatus {
   const off = cur.off;
   const avail = cur.end - off;
   if (avail < IPV4.MIN_LEN) {
@@ -46,7 +47,24 @@ export function decodeIpv4(b: Uint8Array, cur: Cursor, v: PacketView): DecodeSta
   v.ipId = u16(b, off + IPV4.ID);
   const flagsFrag = u16(b, off + IPV4.FLAGS_FRAG);
   v.dontFragment = (flagsFrag & IPV4.FLAG_DF) !== 0;
-  if ((flagsFrag & (IPV4.FLAG_MF | IPV4.FRAG_OFFSET_MASK)) !== 0) return markSkipped(v, SKIP_REASON.IP_FRAGMENT);
+  if ((flagsFrag & (IPV4.FLAG_MF | IPV4.FRAG_OFFSET_MASK)) !== 0) {
+    if (defrag === null) return markSkipped(v, SKIP_REASON.IP_FRAGMENT);
+    const outcome = defrag.add(b, {
+      key: ipv4FragmentKey(b, off),
+      ipVersion: 4,
+      ipOff: off,
+      headerLen,
+      nextHeaderAt: -1,
+      nextHeader: b[off + IPV4.PROTO],
+      payloadOff: off + headerLen,
+      payloadEnd: Math.min(wireEnd, cur.end),
+      payloadWireLen: wireEnd - (off + headerLen),
+      fragmentOffset: (flagsFrag & IPV4.FRAG_OFFSET_MASK) * 8,
+      more: (flagsFrag & IPV4.FLAG_MF) !== 0,
+      tsMicros: cur.tsMicros,
+    });
+    return outcome === 'complete' ? STATUS.REASSEMBLED : markSkipped(v, SKIP_REASON.IP_FRAGMENT);
+  }
 
   cur.next = b[off + IPV4.PROTO];
   cur.off = off + headerLen;

@@ -2,12 +2,13 @@
 
 import { u16, u32 } from './bytes.js';
 import type { Cursor } from './cursor.js';
+import { ipv6FragmentKey, type IpDefragmenter } from './defrag.js';
 import { IP_PROTO, IPV6, IPV6_AH, IPV6_EXT, IPV6_FRAG } from './layout.js';
 import { MALFORMED, SKIP_REASON, STATUS, markMalformed, markSkipped } from './status.js';
 import type { DecodeStatus } from './status.js';
 import type { PacketView } from './view.js';
 
-export function decodeIpv6(b: Uint8Array, cur: Cursor, v: PacketView): DecodeStatus {
+export function decodeIpv6(b: Uint8Array, cur: Cursor, v: PacketView, defrag: IpDefragmenter | null = null): DecodeStatus {
   const off = cur.off;
   const avail = cur.end - off;
   if (avail < IPV6.HEADER_LEN) {
@@ -32,6 +33,8 @@ export function decodeIpv6(b: Uint8Array, cur: Cursor, v: PacketView): DecodeSta
 
   const end = wireEnd < cur.end ? wireEnd : cur.end;
   let next = b[off + IPV6.NEXT_HEADER];
+  // Where the byte naming `next` sits: reassembly rewrites it to skip the Fragment header.
+  let nextAt = off + IPV6.NEXT_HEADER;
   let p = off + IPV6.HEADER_LEN;
   // Every extension header is at least 8 bytes long, so this walk ends.
   for (;;) {
@@ -53,7 +56,22 @@ export function decodeIpv6(b: Uint8Array, cur: Cursor, v: PacketView): DecodeSta
         const offsetFlags = u16(b, p + IPV6_FRAG.OFFSET_FLAGS);
         // An "atomic" fragment (offset 0, no more fragments) holds the whole packet.
         if ((offsetFlags & (IPV6_FRAG.OFFSET_MASK | IPV6_FRAG.FLAG_MORE)) !== 0) {
-          return markSkipped(v, SKIP_REASON.IP_FRAGMENT);
+          if (defrag === null) return markSkipped(v, SKIP_REASON.IP_FRAGMENT);
+          const outcome = defrag.add(b, {
+            key: ipv6FragmentKey(b, off, p),
+            ipVersion: 6,
+            ipOff: off,
+            headerLen: p - off,
+            nextHeaderAt: nextAt,
+            nextHeader: b[p + IPV6_EXT.NEXT_HEADER],
+            payloadOff: p + IPV6_FRAG.LEN,
+            payloadEnd: end,
+            payloadWireLen: wireEnd - (p + IPV6_FRAG.LEN),
+            fragmentOffset: offsetFlags & IPV6_FRAG.OFFSET_MASK,
+            more: (offsetFlags & IPV6_FRAG.FLAG_MORE) !== 0,
+            tsMicros: cur.tsMicros,
+          });
+          return outcome === 'complete' ? STATUS.REASSEMBLED : markSkipped(v, SKIP_REASON.IP_FRAGMENT);
         }
         extLen = IPV6_FRAG.LEN;
         break;
@@ -74,6 +92,7 @@ export function decodeIpv6(b: Uint8Array, cur: Cursor, v: PacketView): DecodeSta
       return markMalformed(v, MALFORMED.IPV6_EXT_TRUNCATED, p, cur.packetStart, end - p, need);
     }
     next = b[p + IPV6_EXT.NEXT_HEADER];
+    nextAt = p + IPV6_EXT.NEXT_HEADER;
     p += extLen;
   }
 }

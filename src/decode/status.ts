@@ -51,6 +51,8 @@ export const MALFORMED_MESSAGE: Record<MalformedCode, (found: number, limit: num
 export const STATUS = {
   OK: 'OK',
   SKIP: 'SKIP',
+  /** A fragment completed its datagram: decoding goes on in the defragmenter's output. */
+  REASSEMBLED: 'REASSEMBLED',
 } as const;
 export type DecodeStatus = (typeof STATUS)[keyof typeof STATUS] | MalformedCode;
 

@@ -43,6 +43,13 @@ export class PacketView {
   malformedDetail = '';
   /** Offset of the layer that failed, relative to the start of the packet. */
   malformedAt = 0;
+  /**
+   * The bytes every offset below points into: the record's own buffer, or the reassembled datagram
+   * when this packet completed a fragmented one.
+   */
+  bytes: Uint8Array = new Uint8Array(0);
+  /** This packet completed a fragmented IP datagram, and what follows is decoded from it. */
+  reassembled = false;
 
   // --- IP (outer header carrying TCP, or the ICMP error) ---
   ipVersion: 0 | 4 | 6 = 0;
@@ -53,7 +60,7 @@ export class PacketView {
   ipId = 0;
   /** True if the IPv4 DF bit is set. */
   dontFragment = false;
-  /** Offset (absolute, in the record's bytes) of the IP header. */
+  /** Offset (absolute, in `bytes`) of the IP header. */
   ipOff = 0;
   /** Number of tunnels unwrapped to reach the IP header above (0 = none). */
   tunnelDepth = 0;

@@ -77,8 +77,10 @@ export class FlowPacketCollector {
   }
 
   readonly onRecord = (rec: PacketRecord): void => {
-    if (rec.no < this.flow.firstPacket || rec.no > this.lastNo) return;
+    if (rec.no > this.lastNo) return;
+    // Earlier packets are decoded too: one may be a fragment of a datagram the flow's first packet completes.
     const kind = this.decoder.decode(rec);
+    if (rec.no < this.flow.firstPacket) return;
     const v = this.decoder.view;
     if (kind === DECODED.TCP) {
       if (v.ipVersion !== this.flow.ipVersion) return;

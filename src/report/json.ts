@@ -78,6 +78,7 @@ function captureToJson(c: CaptureSummary, flowCount: number): Record<string, unk
     skipped: c.skipped,
     malformed: c.malformed,
     truncatedPackets: c.truncatedPackets,
+    fragments: c.fragments,
     flows: flowCount,
     start: iso(c.start),
     duration: secs(c.end - c.start),

@@ -83,5 +83,10 @@ export function accountingLine(c: CaptureSummary, totalFlows: number, shownFlows
     .map(([k, n]) => `${k}: ${n}`)
     .join(', ');
   const flows = shownFlows === totalFlows ? `${totalFlows} TCP flow${totalFlows === 1 ? '' : 's'}` : `${shownFlows} of ${totalFlows} TCP flows shown`;
-  return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''} + ${c.malformed} malformed; ${flows}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}`;
+  const fr = c.fragments;
+  const fragments =
+    fr && fr.reassembled + fr.dropped + fr.incomplete > 0
+      ? `; IP fragments: ${fr.reassembled} datagrams reassembled${fr.dropped + fr.incomplete > 0 ? `, ${fr.dropped + fr.incomplete} incomplete` : ''}`
+      : '';
+  return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''} + ${c.malformed} malformed${fragments}; ${flows}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}`;
 }

@@ -549,3 +549,41 @@ export function fromTcpdumpHex(dump: string, linkType: number): Frame {
   }
   return { bytes: Uint8Array.from(out), linkType };
 }
+
+/**
+ * Splits an Ethernet frame's IP datagram into fragments of at most `size` payload bytes (a multiple
+ * of 8), as a router with a small MTU would: IPv4 sets MF and the offset in copies of the header,
+ * IPv6 inserts a Fragment header after the fixed header. Returned in datagram order.
+ */
+export function fragmentFrame(frame: Frame, size: number, o: { id?: number } = {}): Frame[] {
+  if (size % 8 !== 0) throw new Error(`fragment size ${size} is not a multiple of 8`);
+  const b = frame.bytes;
+  const ip = 14;
+  const v6 = b[ip] >> 4 === 6;
+  const headerLen = v6 ? 40 : (b[ip] & 0x0f) * 4;
+  const datagramLen = v6 ? 40 + ((b[ip + 4] << 8) | b[ip + 5]) : (b[ip + 2] << 8) | b[ip + 3];
+  const payload = b.subarray(ip + headerLen, ip + datagramLen);
+  const out: Frame[] = [];
+  for (let off = 0; off < payload.length; off += size) {
+    const chunk = payload.subarray(off, Math.min(payload.length, off + size));
+    const more = off + size < payload.length;
+    let packet: Uint8Array;
+    if (v6) {
+      const id = o.id ?? 0x0bad_cafe;
+      const offFlags = off | (more ? 1 : 0);
+      const fragHeader = [b[ip + 6], 0, offFlags >>> 8, offFlags & 0xff, (id >>> 24) & 0xff, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff];
+      packet = concat(b.subarray(ip, ip + 40), fragHeader, chunk);
+      packet[6] = 44;
+      put16(packet, 4, 8 + chunk.length);
+    } else {
+      packet = concat(b.subarray(ip, ip + headerLen), chunk);
+      put16(packet, 2, packet.length);
+      if (o.id !== undefined) put16(packet, 4, o.id);
+      put16(packet, 6, (more ? 0x2000 : 0) | (off / 8));
+      put16(packet, 10, 0);
+      put16(packet, 10, internetChecksum(packet.subarray(0, headerLen)));
+    }
+    out.push({ bytes: concat(b.subarray(0, ip), packet), linkType: frame.linkType });
+  }
+  return out;
+}
