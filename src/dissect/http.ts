@@ -136,10 +136,12 @@ function matchSelectedName(src: Uint8Array, s: number, e: number): SelectedHeade
 }
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 
+/** Node's native Latin-1 decoder; it accepts any Uint8Array as `this`, so no view is made per string. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+
 function latin1(b: Uint8Array, s: number, e: number): string {
   if (e - s <= 0) return '';
-  // One call instead of a per-byte concatenation (which left many cons-strings for the GC).
-  return e - s <= 4096 ? String.fromCharCode.apply(null, b.subarray(s, e) as unknown as number[]) : Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
+  return latin1Slice.call(b, s, e);
 }
 
 /** Stands for any header that is not selected (a continuation line may still follow it). */
@@ -448,7 +450,9 @@ export class HttpParser {
       grown.set(this.lineBuf.subarray(0, this.lineLen));
       this.lineBuf = grown;
     }
-    this.lineBuf.set(b.subarray(s, e), this.lineLen);
+    // A byte loop: lines are short, and set(subarray) would make a view per line.
+    const line = this.lineBuf;
+    for (let i = s, j = this.lineLen; i < e; i++, j++) line[j] = b[i];
     this.lineLen += n;
   }
 

@@ -726,27 +726,6 @@ export interface TcpAnalysisFacts extends TcpCounts {
   marksDropped: number;
 }
 
-function countsOf(fa: FlowAnalysis, from: 0 | 1 | -1): TcpCounts {
-  const c = (bit: number) => (from === -1 ? fa.counts[bit] + fa.counts[KIND_COUNT + bit] : fa.counts[from * KIND_COUNT + bit]);
-  return {
-    retransmission: c(0),
-    fastRetransmission: c(1),
-    spuriousRetransmission: c(2),
-    outOfOrder: c(3),
-    lostSegment: c(4),
-    ackLostSegment: c(5),
-    duplicateAck: c(6),
-    zeroWindow: c(7),
-    zeroWindowProbe: c(8),
-    zeroWindowProbeAck: c(9),
-    windowFull: c(10),
-    windowUpdate: c(11),
-    keepAlive: c(12),
-    keepAliveAck: c(13),
-    reusedPorts: c(14),
-  };
-}
-
 function statsJson(s: SampleStats): RttStats | null {
   return s.toJson();
 }
@@ -760,47 +739,25 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
   // The flow is over: its unacknowledged-segment lists only served RTT and RTO samples.
   fa.conv.sideA.releaseUnacked();
   fa.conv.sideB.releaseUnacked();
-  const side = (from: 0 | 1): SideAnalysis => {
-    const s = t.side[from];
-    const stillClosed = s.zeroSinceNo !== 0;
-    const longest = stillClosed ? Math.max(s.zeroLongest, end - s.zeroSinceTs) : s.zeroLongest;
-    const k = from * KIND_COUNT;
-    return {
-      retransmission: fa.counts[k],
-      fastRetransmission: fa.counts[k + 1],
-      spuriousRetransmission: fa.counts[k + 2],
-      duplicateAck: fa.counts[k + 6],
-      zeroWindow: fa.counts[k + 7],
-      zeroWindowProbe: fa.counts[k + 8],
-      zeroWindowProbeAck: fa.counts[k + 9],
-      windowFull: fa.counts[k + 10],
-      keepAlive: fa.counts[k + 12],
-      bytesResent: fa.resentBytes[from],
-      handshakeRetransmissions: fa.handshakeRetransmissions[from],
-      dataRetransmissions: fa.dataRetransmissions[from],
-      retransmissionsUnanswered: s.retransSinceProgress,
-      ackRtt: statsJson(s.ackRtt),
-      tsEchoRtt: statsJson(s.tsEchoRtt),
-      zeroWindowEpisodes:
-        s.zeroEpisodes === 0
-          ? null
-          : {
-              episodes: s.zeroEpisodes,
-              firstPacket: firstZeroPacket(fa, from) ?? s.zeroSinceNo,
-              longestMs: toMs(longest),
-              longestFromPacket: stillClosed && end - s.zeroSinceTs >= s.zeroLongest ? s.zeroSinceNo : s.zeroLongestFromNo,
-              totalMs: toMs(s.zeroTotal + (stillClosed ? end - s.zeroSinceTs : 0)),
-              stillClosed,
-              probes: s.probesWhileZero,
-              reopenedPacket: s.reopenedNo || null,
-            },
-    };
-  };
   const hs = t.synTs && t.synAckTs && t.handshakeAckTs && t.synAckTs >= t.synTs && t.handshakeAckTs >= t.synAckTs;
   return {
-    ...countsOf(fa, -1),
-    client: side(0),
-    server: side(1),
+    retransmission: fa.counts[0] + fa.counts[KIND_COUNT],
+    fastRetransmission: fa.counts[1] + fa.counts[KIND_COUNT + 1],
+    spuriousRetransmission: fa.counts[2] + fa.counts[KIND_COUNT + 2],
+    outOfOrder: fa.counts[3] + fa.counts[KIND_COUNT + 3],
+    lostSegment: fa.counts[4] + fa.counts[KIND_COUNT + 4],
+    ackLostSegment: fa.counts[5] + fa.counts[KIND_COUNT + 5],
+    duplicateAck: fa.counts[6] + fa.counts[KIND_COUNT + 6],
+    zeroWindow: fa.counts[7] + fa.counts[KIND_COUNT + 7],
+    zeroWindowProbe: fa.counts[8] + fa.counts[KIND_COUNT + 8],
+    zeroWindowProbeAck: fa.counts[9] + fa.counts[KIND_COUNT + 9],
+    windowFull: fa.counts[10] + fa.counts[KIND_COUNT + 10],
+    windowUpdate: fa.counts[11] + fa.counts[KIND_COUNT + 11],
+    keepAlive: fa.counts[12] + fa.counts[KIND_COUNT + 12],
+    keepAliveAck: fa.counts[13] + fa.counts[KIND_COUNT + 13],
+    reusedPorts: fa.counts[14] + fa.counts[KIND_COUNT + 14],
+    client: sideSummary(fa, 0, end),
+    server: sideSummary(fa, 1, end),
     handshake: hs ? { rttMs: toMs(t.handshakeAckTs - t.synTs), synToSynAckMs: toMs(t.synAckTs - t.synTs), synAckToAckMs: toMs(t.handshakeAckTs - t.synAckTs) } : null,
     rto: t.rto.count ? { samples: t.rto.count, worstMs: toMs(t.rto.max), worstPacket: t.rto.maxNo, originalPacket: t.worstRtoOriginalNo, avgMs: toMs(t.rto.sum / t.rto.count) } : null,
     idle: t.idleToNo ? { longestMs: toMs(t.idleLongest), fromPacket: t.idleFromNo, toPacket: t.idleToNo } : null,
@@ -835,6 +792,44 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
       ...(m.rtoNo ? { rtoMs: toMs(m.rto), rtoOf: m.rtoNo } : {}),
     })),
     marksDropped: fa.marksDropped,
+  };
+}
+
+/** One side's counters and timing; a plain function, not a closure, since it runs once per flow side. */
+function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
+  const s = fa.timing.side[from];
+  const stillClosed = s.zeroSinceNo !== 0;
+  const longest = stillClosed ? Math.max(s.zeroLongest, end - s.zeroSinceTs) : s.zeroLongest;
+  const k = from * KIND_COUNT;
+  return {
+    retransmission: fa.counts[k],
+    fastRetransmission: fa.counts[k + 1],
+    spuriousRetransmission: fa.counts[k + 2],
+    duplicateAck: fa.counts[k + 6],
+    zeroWindow: fa.counts[k + 7],
+    zeroWindowProbe: fa.counts[k + 8],
+    zeroWindowProbeAck: fa.counts[k + 9],
+    windowFull: fa.counts[k + 10],
+    keepAlive: fa.counts[k + 12],
+    bytesResent: fa.resentBytes[from],
+    handshakeRetransmissions: fa.handshakeRetransmissions[from],
+    dataRetransmissions: fa.dataRetransmissions[from],
+    retransmissionsUnanswered: s.retransSinceProgress,
+    ackRtt: statsJson(s.ackRtt),
+    tsEchoRtt: statsJson(s.tsEchoRtt),
+    zeroWindowEpisodes:
+      s.zeroEpisodes === 0
+        ? null
+        : {
+            episodes: s.zeroEpisodes,
+            firstPacket: firstZeroPacket(fa, from) ?? s.zeroSinceNo,
+            longestMs: toMs(longest),
+            longestFromPacket: stillClosed && end - s.zeroSinceTs >= s.zeroLongest ? s.zeroSinceNo : s.zeroLongestFromNo,
+            totalMs: toMs(s.zeroTotal + (stillClosed ? end - s.zeroSinceTs : 0)),
+            stillClosed,
+            probes: s.probesWhileZero,
+            reopenedPacket: s.reopenedNo || null,
+          },
   };
 }
 
