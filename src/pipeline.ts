@@ -104,6 +104,8 @@ export class Analyzer {
   private readonly facts: FlowFacts[] = [];
   /** Capture-rule digests of flows already reported (retainFlows false). */
   private readonly digests: FlowDigest[] = [];
+  /** One string per address seen in digests: kept for every flow, they would otherwise each hold their own copies. */
+  private readonly internedEndpoints = new Map<string, string>();
   private flowsStreamed = 0;
   private readonly skipped: Record<string, number> = Object.create(null);
   private readonly malformedByCode: Record<string, number> = Object.create(null);
@@ -199,7 +201,7 @@ export class Analyzer {
     if (retain) this.facts.push(facts);
     else {
       this.flowsStreamed++;
-      if (facts.syns.length > 0 || facts.synAcks.length > 0) this.digests.push(digestFlow(facts));
+      if (facts.syns.length > 0 || facts.synAcks.length > 0) this.digests.push(digestFlow(facts, this.internedEndpoints));
     }
     const keep = this.opts.maxKeptFlows;
     // Drop in batches so a long capture does not shift the array once per flow.

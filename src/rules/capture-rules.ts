@@ -32,11 +32,20 @@ export interface FlowDigest {
   serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'>;
 }
 
-export function digestFlow(f: FlowFacts): FlowDigest {
+/** Keeps one copy of each server and client address string across all digests. */
+function intern(strings: Map<string, string> | undefined, s: string): string {
+  if (!strings) return s;
+  const kept = strings.get(s);
+  if (kept !== undefined) return kept;
+  strings.set(s, s);
+  return s;
+}
+
+export function digestFlow(f: FlowFacts, strings?: Map<string, string>): FlowDigest {
   return {
     id: f.id,
-    server: f.server,
-    clientIp: f.clientIp,
+    server: intern(strings, f.server),
+    clientIp: intern(strings, f.clientIp),
     clientPort: f.clientPort,
     state: f.state,
     start: f.start,

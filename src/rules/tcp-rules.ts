@@ -298,14 +298,20 @@ const portExhaustion: CaptureRule = {
       if (reused.length === 0) continue;
       const first = list[0];
       const ports = new Set(list.map((f) => f.clientPort));
-      const start = Math.min(...list.map((f) => f.syns[0].ts));
-      const end = Math.max(...list.map((f) => f.syns[0].ts));
+      // Loops, not Math.min(...list): one client may open hundreds of thousands of connections.
+      let start = Infinity;
+      let end = -Infinity;
+      for (const f of list) {
+        if (f.syns[0].ts < start) start = f.syns[0].ts;
+        if (f.syns[0].ts > end) end = f.syns[0].ts;
+      }
       const span = Math.max(end - start, 1);
       const rate = list.length / (span / 1e6);
       const lifetimes = list.map((f) => f.end - f.start).sort((x, y) => x - y);
       const medianLife = lifetimes[Math.floor(lifetimes.length / 2)];
       const failed = reused.filter((f) => f.state !== 'SF' && f.state !== 'S1');
-      const quickest = Math.min(...reused.map((f) => f.syns[0].ts - f.reusedAfter!.closedTs));
+      let quickest = Infinity;
+      for (const f of reused) quickest = Math.min(quickest, f.syns[0].ts - f.reusedAfter!.closedTs);
       out.push({
         code: 'port-exhaustion',
         severity: 'warning',
