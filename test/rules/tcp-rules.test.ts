@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { AnalysisResult, FlowResult } from '../../src/pipeline.js';
 import { analyzeFile } from '../../src/pipeline.js';
 import { judgeFlow, type RuleContext } from '../../src/rules/rules.js';
-import { TCP_FLOW_RULES } from '../../src/rules/tcp-rules.js';
+import type { FlowDigest } from '../../src/rules/capture-rules.js';
+import { TCP_CAPTURE_RULES, TCP_FLOW_RULES } from '../../src/rules/tcp-rules.js';
 import type { Verdict } from '../../src/rules/verdict.js';
 import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
 
@@ -195,6 +196,34 @@ describe('TCP verdicts on scripted conversations', () => {
     expect(v.severity).toBe('warning');
     expect(v.facts).toMatchObject({ closer: 'server', how: 'fin', cleanClose: false, reusedAfterClosePacket: 10 });
     expect(v.summary).toMatch(/^idle 5\.00 s, then the server closed the connection \(FIN #8\): 5 s is a typical idle timeout; the client then sent #10 on the closed connection \(the keep-alive race\)$/);
+  });
+
+  it('port-exhaustion copes with one client opening 300,000 connections to one server', () => {
+    // Math.min(...list) over this many flows overflows the call stack; the rule must not.
+    const n = 300_000;
+    const digests: FlowDigest[] = [];
+    for (let i = 0; i < n; i++) {
+      const ts = 1_700_000_000_000_000 + i * 1000;
+      digests.push({
+        id: i + 1,
+        server: '10.0.0.2:80',
+        clientIp: '10.0.0.1',
+        clientPort: 32768 + (i % 1000),
+        state: 'SF',
+        start: ts,
+        end: ts + 500,
+        syns: [{ no: 4 * i + 1, ts, seq: i }],
+        synAcks: [{ no: 4 * i + 2, ts: ts + 50, seq: i }],
+        handshakeAck: { no: 4 * i + 3, ts: ts + 100 },
+        reusedAfter: i >= 1000 ? { flowId: i - 999, closedTs: ts - 999_500, state: 'SF' } : null,
+        clientSide: { bytes: 10, rst: null },
+        serverSide: { rst: null, packets: 2 },
+      } as FlowDigest);
+    }
+    const rule = TCP_CAPTURE_RULES.find((r) => r.code === 'port-exhaustion')!;
+    const ctx: RuleContext = { captureEnd: digests[n - 1].end, arpUnanswered: new Map(), answeredAt: new Map() };
+    const [v] = rule.evaluate(digests, { packets: 4 * n, truncatedPackets: 0, snaplen: 65535 }, ctx);
+    expect(v.facts).toMatchObject({ connections: n, distinctSourcePorts: 1000, reusedWithinTimeWait: n - 1000, quickestReuseMs: 999.5 });
   });
 
   it('a SYN flood against one service: many sources, SYN-ACKs never retransmitted point at SYN cookies', () => {
