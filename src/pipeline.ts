@@ -120,6 +120,7 @@ export class Analyzer {
   private readonly sessions = new Map<number, AppSession>();
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
   private readonly answeredAt = new Map<string, number[]>();
+  private readonly unansweredArp = new UnansweredArp();
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
   /** Finished flows dropped beyond maxKeptFlows. */
@@ -214,7 +215,7 @@ export class Analyzer {
     if (this.opts.onFlowJudged) {
       // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
       const captureEnd = Math.max(this.end, this.clock);
-      const ctx: RuleContext = { captureEnd, arpUnanswered: unansweredArp(this.table, captureEnd), answeredAt: this.answeredAt };
+      const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answeredAt: this.answeredAt };
       this.opts.onFlowJudged({ ...facts, verdicts: judgeFlow(facts, ctx) });
     }
   }
@@ -265,7 +266,7 @@ export class Analyzer {
       peakOpenFlows: this.table.peakFlows,
     };
     const facts = this.facts.sort((a, b) => a.id - b.id);
-    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: unansweredArp(this.table, this.end), answeredAt: this.answeredAt };
+    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answeredAt: this.answeredAt };
     const verdicts = judgeCapture(this.opts.retainFlows === false ? this.digests : facts, capture, ctx);
     // Without retention the flows were judged and handed out as they ended; only the count remains.
     const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => ({ ...f, verdicts: judgeFlow(f, ctx) }));
@@ -290,15 +291,35 @@ function recordAnswer(answeredAt: Map<string, number[]>, server: string, ts: num
   list.push(ts);
 }
 
-function unansweredArp(table: FlowTable, captureEnd: number): RuleContext['arpUnanswered'] {
-  const arpUnanswered: RuleContext['arpUnanswered'] = new Map();
-  for (const t of table.arpTargets.values()) {
-    // One unanswered request right before the capture ended proves nothing.
-    if (!t.answered && (t.requests >= 2 || captureEnd - t.lastTs >= 1_000_000)) {
-      arpUnanswered.set(formatIpv4(t.ip), { requests: t.requests, firstNo: t.firstNo, lastNo: t.lastNo, firstTs: t.firstTs, lastTs: t.lastTs });
+/** An unanswered ARP target counts once it was asked twice, or once this long passed since it was asked. */
+const ARP_PATIENCE_MICROS = 1_000_000;
+
+/**
+ * The ARP targets never answered as of `captureEnd`. Rebuilt only when the ARP state changed or
+ * `captureEnd` passed the moment a single request turns into an unanswered one: flows are judged one
+ * by one as they end, and most captures hold no ARP at all.
+ */
+class UnansweredArp {
+  private map: RuleContext['arpUnanswered'] = new Map();
+  private changes = -1;
+  private validUntil = -Infinity;
+
+  at(table: FlowTable, captureEnd: number): RuleContext['arpUnanswered'] {
+    if (table.arpChanges === this.changes && captureEnd < this.validUntil) return this.map;
+    const map: RuleContext['arpUnanswered'] = new Map();
+    let validUntil = Infinity;
+    for (const t of table.arpTargets.values()) {
+      if (t.answered) continue;
+      // One unanswered request right before the capture ended proves nothing.
+      if (t.requests >= 2 || captureEnd - t.lastTs >= ARP_PATIENCE_MICROS) {
+        map.set(formatIpv4(t.ip), { requests: t.requests, firstNo: t.firstNo, lastNo: t.lastNo, firstTs: t.firstTs, lastTs: t.lastTs });
+      } else validUntil = Math.min(validUntil, t.lastTs + ARP_PATIENCE_MICROS);
     }
+    this.map = map;
+    this.changes = table.arpChanges;
+    this.validUntil = validUntil;
+    return map;
   }
-  return arpUnanswered;
 }
 
 

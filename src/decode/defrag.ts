@@ -6,6 +6,8 @@
 // datagrams, bytes and packet time, and a datagram that never completes stays counted as skipped.
 
 import { u16 } from './bytes.js';
+import { SKIP_REASON, STATUS, markSkipped, type DecodeStatus } from './status.js';
+import type { PacketView } from './view.js';
 
 /** Datagrams waiting for fragments at once; the oldest is dropped beyond this. */
 export const MAX_PENDING_DATAGRAMS = 1024;
@@ -63,8 +65,6 @@ export class IpDefragmenter {
   private heldBytes = 0;
   /** The reassembled datagram of the last 'complete' outcome, header first. */
   output: Uint8Array = new Uint8Array(0);
-  /** Length of the network header at the start of `output`. */
-  outputHeaderLen = 0;
   /** Datagrams reassembled, and dropped (timeout, bounds, snap-length cut, inconsistent sizes). */
   reassembled = 0;
   dropped = 0;
@@ -141,7 +141,6 @@ export class IpDefragmenter {
       out[d.nextHeaderAt] = d.nextHeader;
     }
     this.output = out;
-    this.outputHeaderLen = header.length;
     this.remove(d);
     this.reassembled++;
     return true;
@@ -171,6 +170,16 @@ export class IpDefragmenter {
     this.pending.delete(d.key);
     this.heldBytes -= d.held;
   }
+}
+
+/**
+ * What the IP decoders do with a fragment: hold it (skipped as 'ip-fragment'), or, when it completes
+ * its datagram, return REASSEMBLED so decoding goes on in `defrag.output`. Without a defragmenter
+ * every fragment is skipped.
+ */
+export function takeFragment(defrag: IpDefragmenter | null, b: Uint8Array, v: PacketView, f: FragmentInfo): DecodeStatus {
+  if (defrag !== null && defrag.add(b, f) === 'complete') return STATUS.REASSEMBLED;
+  return markSkipped(v, SKIP_REASON.IP_FRAGMENT);
 }
 
 /** IPv4 fragment key (RFC 791): source, destination, protocol and identification. */

@@ -3,9 +3,9 @@
 
 import { u16, u32 } from './bytes.js';
 import type { Cursor } from './cursor.js';
-import { ipv4FragmentKey, type IpDefragmenter } from './defrag.js';
+import { ipv4FragmentKey, takeFragment, type IpDefragmenter } from './defrag.js';
 import { IPV4 } from './layout.js';
-import { MALFORMED, SKIP_REASON, STATUS, markMalformed, markSkipped } from './status.js';
+import { MALFORMED, STATUS, markMalformed } from './status.js';
 import type { DecodeStatus } from './status.js';
 import type { PacketView } from './view.js';
 
@@ -48,8 +48,7 @@ export function decodeIpv4(b: Uint8Array, cur: Cursor, v: PacketView, defrag: Ip
   const flagsFrag = u16(b, off + IPV4.FLAGS_FRAG);
   v.dontFragment = (flagsFrag & IPV4.FLAG_DF) !== 0;
   if ((flagsFrag & (IPV4.FLAG_MF | IPV4.FRAG_OFFSET_MASK)) !== 0) {
-    if (defrag === null) return markSkipped(v, SKIP_REASON.IP_FRAGMENT);
-    const outcome = defrag.add(b, {
+    return takeFragment(defrag, b, v, {
       key: ipv4FragmentKey(b, off),
       ipVersion: 4,
       ipOff: off,
@@ -63,7 +62,6 @@ export function decodeIpv4(b: Uint8Array, cur: Cursor, v: PacketView, defrag: Ip
       more: (flagsFrag & IPV4.FLAG_MF) !== 0,
       tsMicros: cur.tsMicros,
     });
-    return outcome === 'complete' ? STATUS.REASSEMBLED : markSkipped(v, SKIP_REASON.IP_FRAGMENT);
   }
 
   cur.next = b[off + IPV4.PROTO];

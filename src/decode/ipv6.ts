@@ -2,7 +2,7 @@
 
 import { u16, u32 } from './bytes.js';
 import type { Cursor } from './cursor.js';
-import { ipv6FragmentKey, type IpDefragmenter } from './defrag.js';
+import { ipv6FragmentKey, takeFragment, type IpDefragmenter } from './defrag.js';
 import { IP_PROTO, IPV6, IPV6_AH, IPV6_EXT, IPV6_FRAG } from './layout.js';
 import { MALFORMED, SKIP_REASON, STATUS, markMalformed, markSkipped } from './status.js';
 import type { DecodeStatus } from './status.js';
@@ -56,8 +56,7 @@ export function decodeIpv6(b: Uint8Array, cur: Cursor, v: PacketView, defrag: Ip
         const offsetFlags = u16(b, p + IPV6_FRAG.OFFSET_FLAGS);
         // An "atomic" fragment (offset 0, no more fragments) holds the whole packet.
         if ((offsetFlags & (IPV6_FRAG.OFFSET_MASK | IPV6_FRAG.FLAG_MORE)) !== 0) {
-          if (defrag === null) return markSkipped(v, SKIP_REASON.IP_FRAGMENT);
-          const outcome = defrag.add(b, {
+          return takeFragment(defrag, b, v, {
             key: ipv6FragmentKey(b, off, p),
             ipVersion: 6,
             ipOff: off,
@@ -71,7 +70,6 @@ export function decodeIpv6(b: Uint8Array, cur: Cursor, v: PacketView, defrag: Ip
             more: (offsetFlags & IPV6_FRAG.FLAG_MORE) !== 0,
             tsMicros: cur.tsMicros,
           });
-          return outcome === 'complete' ? STATUS.REASSEMBLED : markSkipped(v, SKIP_REASON.IP_FRAGMENT);
         }
         extLen = IPV6_FRAG.LEN;
         break;

@@ -1,7 +1,7 @@
 import { sameAddr } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import type { Flow, SegmentContext } from './flow.js';
-import { FlowTiming, toMs, type SampleStats } from './timing.js';
+import { FlowTiming, toMs } from './timing.js';
 
 // Per-segment TCP analysis with Wireshark's rules and precedence (packet-tcp.c,
 // tcp_analyze_sequence_number, as in Wireshark 4.0): every segment is classified as keep-alive,
@@ -726,10 +726,6 @@ export interface TcpAnalysisFacts extends TcpCounts {
   marksDropped: number;
 }
 
-function statsJson(s: SampleStats): RttStats | null {
-  return s.toJson();
-}
-
 /** Summarises a flow's analysis for FlowFacts (null when the flow saw no TCP segment). */
 export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
   const fa = flow.analysis as FlowAnalysis | null;
@@ -815,8 +811,8 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     handshakeRetransmissions: fa.handshakeRetransmissions[from],
     dataRetransmissions: fa.dataRetransmissions[from],
     retransmissionsUnanswered: s.retransSinceProgress,
-    ackRtt: statsJson(s.ackRtt),
-    tsEchoRtt: statsJson(s.tsEchoRtt),
+    ackRtt: s.ackRtt.toJson(),
+    tsEchoRtt: s.tsEchoRtt.toJson(),
     zeroWindowEpisodes:
       s.zeroEpisodes === 0
         ? null

@@ -77,6 +77,8 @@ export class FlowTable {
   private closedQueue: (Flow | null)[] = [];
   private closedHead = 0;
   readonly arpTargets = new Map<number, ArpTarget>();
+  /** Bumped whenever arpTargets changes, so readers can cache what they derive from it. */
+  arpChanges = 0;
   readonly budget: ReassemblyBudget;
   private readonly idleTimeout: number;
   private readonly maxFlows: number;
@@ -120,7 +122,7 @@ export class FlowTable {
     let flow = this.find(hash, v.src, v.srcPort, v.dst, v.dstPort);
     let dir: Dir = 0;
     if (flow) {
-      dir = flow.origPort === v.srcPort && sameAddr(flow.origAddr, v.src) && flow.respPort === v.dstPort && sameAddr(flow.respAddr, v.dst) ? 0 : 1;
+      dir = this.foundDir;
       if (flow.removeAfterTs !== 0 && ts > flow.removeAfterTs) {
         this.finish(flow, 'closed');
         flow = null;
@@ -211,11 +213,20 @@ export class FlowTable {
     return flow;
   }
 
+  /** Which way the packet of the last successful find() went: 0 from the originator, 1 from the responder. */
+  private foundDir: Dir = 0;
+
   find(hash: number, src: Uint32Array, sport: number, dst: Uint32Array, dport: number): Flow | null {
     let f = this.buckets.get(hash) ?? null;
     while (f) {
-      if (f.origPort === sport && f.respPort === dport && sameAddr(f.origAddr, src) && sameAddr(f.respAddr, dst)) return f;
-      if (f.origPort === dport && f.respPort === sport && sameAddr(f.origAddr, dst) && sameAddr(f.respAddr, src)) return f;
+      if (f.origPort === sport && f.respPort === dport && sameAddr(f.origAddr, src) && sameAddr(f.respAddr, dst)) {
+        this.foundDir = 0;
+        return f;
+      }
+      if (f.origPort === dport && f.respPort === sport && sameAddr(f.origAddr, dst) && sameAddr(f.respAddr, src)) {
+        this.foundDir = 1;
+        return f;
+      }
       f = f.nextInBucket;
     }
     return null;
@@ -233,6 +244,7 @@ export class FlowTable {
   }
 
   private arp(v: PacketView, no: number, ts: number): void {
+    this.arpChanges++;
     if (v.arpOp === 1) {
       if (v.arpSenderIp === v.arpTargetIp) return; // gratuitous ARP announces, it asks nothing
       let t = this.arpTargets.get(v.arpTargetIp);

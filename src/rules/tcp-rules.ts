@@ -176,8 +176,8 @@ const idleClose: FlowRule = {
     // Only a connection that carried data and then fell silent; a request left unanswered is
     // no-response, unless it was sent after the close: then it is the keep-alive race.
     if (!a || !c || c.sinceLastDataMs === null) return null;
-    const reusedAfterClose = a.unanswered !== null && a.unanswered.requestPacket > c.packet;
-    if (a.unanswered && !reusedAfterClose) return null;
+    const reusedPacket = a.unanswered !== null && a.unanswered.requestPacket > c.packet ? a.unanswered.requestPacket : null;
+    if (a.unanswered && reusedPacket === null) return null;
     const idle = c.sinceLastDataMs * 1000;
     if (idle < IDLE_CLOSE_MIN_MICROS || c.idleBeforeMs * 1000 < IDLE_CLOSE_MIN_MICROS / 2) return null;
     const round = roundTimeout(idle / 1e6);
@@ -185,14 +185,14 @@ const idleClose: FlowRule = {
     // Closing an idle keep-alive connection with FINs both ways, and no RST after, is ordinary
     // housekeeping: reported, but not as a problem. An RST, or a close the peer did not complete,
     // is the kind a client trips over when it reuses the connection.
-    const clean = !c.rst && !reusedAfterClose && f.state === 'SF' && !f.clientSide.rst && !f.serverSide.rst;
-    const race = reusedAfterClose ? `; the ${otherSide(c.by)} then sent #${a.unanswered!.requestPacket} on the closed connection (the keep-alive race)` : '';
+    const clean = !c.rst && reusedPacket === null && f.state === 'SF' && !f.clientSide.rst && !f.serverSide.rst;
+    const race = reusedPacket !== null ? `; the ${otherSide(c.by)} then sent #${reusedPacket} on the closed connection (the keep-alive race)` : '';
     return {
       code: 'idle-close',
       severity: clean ? 'info' : 'warning',
       summary: `idle ${fmtDuration(idle)}, then the ${c.by} ${how} the connection (${c.rst ? 'RST' : 'FIN'} #${c.packet})${round ? `: ${round} s is a typical idle timeout` : ''}${race}`,
       packets: [c.lastPacketBefore, c.packet].filter((n) => n > 0),
-      facts: { closer: c.by, how: c.rst ? 'rst' : 'fin', idleMs: ms(idle), roundTimeoutS: round, lastPacketBefore: c.lastPacketBefore, cleanClose: clean, reusedAfterClosePacket: reusedAfterClose ? a.unanswered!.requestPacket : null },
+      facts: { closer: c.by, how: c.rst ? 'rst' : 'fin', idleMs: ms(idle), roundTimeoutS: round, lastPacketBefore: c.lastPacketBefore, cleanClose: clean, reusedAfterClosePacket: reusedPacket },
       hint: round
         ? `${round} s without traffic then a ${how} from the ${c.by}: that matches a configured idle timeout (a load balancer such as AWS ELB 60 s, nginx keepalive_timeout 75 s or proxy timeouts, a server keep-alive timeout, a NAT or firewall table). If the connection should stay open, send application or TCP keep-alives more often than ${round} s, or raise that timeout; if the peer reuses the connection later, it must handle the close.`
         : `The ${c.by} closed a connection that had been idle for ${fmtDuration(idle)}: usually a keep-alive or idle timeout on that side (HTTP keep-alive timeout, a pool's idle timeout, a proxy's). Harmless unless the other side tries to reuse the connection at the same moment; then match the client pool's idle timeout to be shorter than the server's.`,

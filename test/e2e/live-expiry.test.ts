@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Analyzer, type FlowResult } from '../../src/pipeline.js';
 import { conv, type Conversation } from '../helpers/conversation.js';
-import { toRecord } from '../helpers/packets.js';
+import { arpFrame, toRecord } from '../helpers/packets.js';
 
 const BASE_MICROS = 1_700_000_000_000_000;
 const at = (s: number) => BASE_MICROS + Math.round(s * 1e6);
@@ -76,5 +76,23 @@ describe('live flow decisions on a clock tick', () => {
     expect(result.flows.length + analyzer.flowsNotKept).toBe(12);
     expect(result.flows.length).toBeLessThanOrEqual(4 + 1);
     expect(result.flows.map((f) => f.id)).toEqual(judged.slice(12 - result.flows.length).map((f) => f.id));
+  });
+  it('sees an ARP request turn unanswered 1 s after it was sent, between two flows judged in turn', () => {
+    const { analyzer, judged } = liveAnalyzer();
+    let no = 0;
+    const send = (frame: ReturnType<typeof arpFrame>, t: number) => analyzer.onRecord(toRecord(frame, { no: ++no, tsMicros: at(t) }));
+    const refused = conv({ client: '10.0.0.1:51010', server: '10.0.0.3:80' }).client('S', 0.5).server('RA', 0.5001);
+    for (const p of refused.packets) send(p.frame, p.t);
+    send(arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.2' }), 5.5);
+    // The refused flow is judged 5 s after its close, 0.2 s after the one ARP request: not unanswered yet.
+    analyzer.expireFlows(at(5.7));
+    expect(judged.map(codes)).toEqual([['refused']]);
+    const toSilent = conv({ client: '10.0.0.1:51011', server: '10.0.0.2:80', clientIsn: 7 });
+    toSilent.client('S', 5.8).client('S', 6.8, '', { seq: 7 });
+    for (const p of toSilent.packets) send(p.frame, p.t);
+    // Judged 1 s and more after the request, with no new ARP packet in between.
+    analyzer.expireFlows(at(20));
+    expect(judged).toHaveLength(2);
+    expect(codes(judged[1])).toContain('arp-unanswered');
   });
 });

@@ -212,13 +212,13 @@ describe('TCP verdicts on scripted conversations', () => {
         state: 'SF',
         start: ts,
         end: ts + 500,
-        syns: [{ no: 4 * i + 1, ts, seq: i }],
-        synAcks: [{ no: 4 * i + 2, ts: ts + 50, seq: i }],
+        syns: [{ no: 4 * i + 1, ts }],
+        synAcks: [{ no: 4 * i + 2, ts: ts + 50 }],
         handshakeAck: { no: 4 * i + 3, ts: ts + 100 },
         reusedAfter: i >= 1000 ? { flowId: i - 999, closedTs: ts - 999_500, state: 'SF' } : null,
         clientSide: { bytes: 10, rst: null },
         serverSide: { rst: null, packets: 2 },
-      } as FlowDigest);
+      });
     }
     const rule = TCP_CAPTURE_RULES.find((r) => r.code === 'port-exhaustion')!;
     const ctx: RuleContext = { captureEnd: digests[n - 1].end, arpUnanswered: new Map(), answeredAt: new Map() };
