@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { readCaptureFile, readCaptureFileSync } from '../../src/capture/open.js';
 import { CaptureOpenError, type PacketRecord } from '../../src/capture/record.js';
 import { collectRecords, patternFrame, toPcap, toPcapng, writeTempCapture } from '../helpers/capture.js';
+import { hasTool } from '../helpers/tools.js';
 
 const CORPUS = join(fileURLToPath(new URL('../../', import.meta.url)), '../shared/corpus');
 
@@ -87,7 +88,7 @@ describe('readCaptureFile', () => {
     expect(info.diagnostics[0].message).toContain('reading stopped: EPIPE');
   });
 
-  const tcpdump = spawnSync('tcpdump', ['--version']).status === 0;
+  const tcpdump = hasTool('tcpdump');
   it.skipIf(!tcpdump)('reads `tcpdump -r X -w -` through a pipe like the file tcpdump read', async () => {
     const source = join(CORPUS, 'ppa/ppa3/http_espn.pcapng');
     const child = spawn('tcpdump', ['-r', source, '-w', '-'], { stdio: ['ignore', 'pipe', 'ignore'] });

@@ -1,12 +1,12 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LINKTYPE } from '../../src/capture/record.js';
 import { encodePcap, encodePcapng, PcapFileWriter, PcapngBuilder } from '../../src/capture/writer.js';
 import { collectRecords, patternFrame, writeTempCapture } from '../helpers/capture.js';
+import { hasTool } from '../helpers/tools.js';
 
 const T0 = 1_700_000_000_123_456;
-const hasTool = (name: string) => spawnSync(name, ['--version']).status === 0;
 
 describe('encodePcap', () => {
   it.each([

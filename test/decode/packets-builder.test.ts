@@ -11,15 +11,8 @@ import { formatAddr } from '../../src/decode/addr.js';
 import { PacketDecoder } from '../../src/decode/decoder.js';
 import { DECODED } from '../../src/decode/view.js';
 import { arpFrame, icmpUnreachableFrame, tcpFrame, toRecord, type Frame, type LinkKind } from '../helpers/packets.js';
+import { hasTool } from '../helpers/tools.js';
 
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-builder-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,7 +38,7 @@ const CONVERSATION = (link: LinkKind, v6: boolean) => {
   ];
 };
 
-describe.skipIf(!hasTshark())('test/helpers/packets.ts frames as tshark reads them', () => {
+describe.skipIf(!hasTool('tshark'))('test/helpers/packets.ts frames as tshark reads them', () => {
   const links: LinkKind[] = ['ether', 'vlan', 'qinq', 'null', 'loop', 'raw', 'sll', 'sll2'];
   it.each(links.flatMap((link) => [[link, false] as const, [link, true] as const]))('%s (IPv6: %s): checksums good, same fields as our decoder', (link, v6) => {
     const frames = CONVERSATION(link, v6);

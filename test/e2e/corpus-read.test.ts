@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCaptureFileSync } from '../../src/capture/open.js';
 import type { PacketRecord } from '../../src/capture/record.js';
+import { hasTool } from '../helpers/tools.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CORPUS = join(REPO_ROOT, '../shared/corpus');
@@ -41,14 +42,6 @@ function readAll(file: string, chunkSize?: number) {
   return { packets, tsMicros, info };
 }
 
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** tshark's epoch timestamps (seconds with 9 decimals) as integer microseconds, truncated as we do. */
 function tsharkMicros(file: string): number[] {
@@ -93,7 +86,7 @@ describe.skipIf(oracle.length === 0)('corpus captures', () => {
     'ppa/ppa3/http_ip4and6.pcapng',
   ].filter((f) => oracle.some((e) => e.file === f));
 
-  it.skipIf(!hasTshark()).each(timestampChecks)('%s has the same timestamps as tshark', (file) => {
+  it.skipIf(!hasTool('tshark')).each(timestampChecks)('%s has the same timestamps as tshark', (file) => {
     expect(readAll(file).tsMicros).toEqual(tsharkMicros(file));
   });
 

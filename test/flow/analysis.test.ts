@@ -2,15 +2,16 @@
 // written to a pcap and, when tshark is installed, tshark must flag exactly the same packets.
 // Default ISNs sit just below 2^32, so every data exchange here crosses the sequence wrap.
 
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { SegmentKind, TcpAnalysisFacts } from '../../src/flow/analysis.js';
 import { toPcap, writeTempCapture } from '../helpers/capture.js';
 import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
+import { hasTool } from '../helpers/tools.js';
 
 const BASE_MICROS = 1_700_000_000_000_000;
-const HAVE_TSHARK = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
+const HAVE_TSHARK = hasTool('tshark');
 
 const TSHARK_FLAG: Record<string, SegmentKind[]> = {
   retransmission: ['retransmission', 'fast-retransmission', 'spurious-retransmission'],

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScenario, type ScenarioResult } from '../../scripts/lib/scenario.mjs';
+import { hasTool } from './tools.js';
 
 export type { ScenarioResult };
 
@@ -56,17 +57,6 @@ function makeCaptureDir(name: string): string {
   return dir;
 }
 
-const toolCache = new Map<string, boolean>();
-
-function hasTool(cmd: string, args: string[]): boolean {
-  const key = `${cmd} ${args.join(' ')}`;
-  let ok = toolCache.get(key);
-  if (ok === undefined) {
-    ok = spawnSync(cmd, args, { stdio: 'ignore', timeout: 5_000 }).status === 0;
-    toolCache.set(key, ok);
-  }
-  return ok;
-}
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
