@@ -9,7 +9,8 @@ import type { SinkFactory } from './flow/sink.js';
 import { FlowTable, type FlowEndReason } from './flow/table.js';
 import { AppSinkFactory, type AppSession } from './dissect/session.js';
 import { buildFlowFacts, type FlowFacts } from './rules/facts.js';
-import { digestFlow, judgeCapture, type FlowDigest } from './rules/capture-rules.js';
+import { CaptureJudge } from './rules/capture-rules.js';
+import { AnswerLog } from './rules/answer-log.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
 import type { Verdict } from './rules/verdict.js';
 
@@ -45,6 +46,11 @@ export interface CaptureSummary {
   start: number;
   end: number;
   peakOpenFlows: number;
+  /**
+   * Closed flows finished before Zeek's 5 s close linger ended because too many were lingering
+   * (see maxLingeringFlows), and the later packets of theirs that were counted but not added to them.
+   */
+  lingerLimit: { closedEarly: number; latePackets: number };
 }
 
 export interface AnalysisResult {
@@ -86,6 +92,8 @@ export interface AnalyzerOptions {
    * grow with the flows' HTTP exchanges and analysis (`tcpwhy analyze` streams its report this way).
    */
   retainFlows?: boolean;
+  /** Most closed flows lingering at once before the longest-lingering one is finished early (default 8,192). */
+  maxLingeringFlows?: number;
   /** Keep at most this many finished flows for finish() (live capture over hours); older ones are counted in flowsNotKept. */
   maxKeptFlows?: number;
 }
@@ -94,7 +102,6 @@ export interface AnalyzerOptions {
 const ATTEMPT_GIVE_UP_SINGLE_MICROS = 3_500_000;
 /** ... or after this many times the last retry interval (retries back off by doubling). */
 const ATTEMPT_GIVE_UP_FACTOR = 2.5;
-const MAX_ANSWER_TIMES_PER_SERVER = 10_000;
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
 
@@ -102,10 +109,8 @@ export class Analyzer {
   private readonly decoder = new PacketDecoder();
   private readonly table: FlowTable;
   private readonly facts: FlowFacts[] = [];
-  /** Capture-rule digests of flows already reported (retainFlows false). */
-  private readonly digests: FlowDigest[] = [];
-  /** One string per address seen in digests: kept for every flow, they would otherwise each hold their own copies. */
-  private readonly internedEndpoints = new Map<string, string>();
+  /** The capture-level rules, fed each flow as it finishes. */
+  private readonly captureJudge = new CaptureJudge();
   private flowsStreamed = 0;
   private readonly skipped: Record<string, number> = Object.create(null);
   private readonly malformedByCode: Record<string, number> = Object.create(null);
@@ -119,7 +124,7 @@ export class Analyzer {
   private end = 0;
   private readonly sessions = new Map<number, AppSession>();
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
-  private readonly answeredAt = new Map<string, number[]>();
+  private readonly answers = new AnswerLog();
   private readonly unansweredArp = new UnansweredArp();
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
@@ -142,10 +147,11 @@ export class Analyzer {
     this.table = new FlowTable({
       idleTimeoutMicros: (opts.idleTimeoutSec ?? 300) * 1e6,
       maxFlows: opts.maxFlows,
+      maxLingeringFlows: opts.maxLingeringFlows,
       verifyChecksums: opts.verifyChecksums,
       sinkFactory,
       onFlowDone: (flow, reason) => this.flowDone(flow, reason),
-      onSynAnswered: (flow, ts) => recordAnswer(this.answeredAt, formatEndpoint(flow.respAddr, flow.ipVersion, flow.respPort), ts),
+      onSynAnswered: (flow, ts, synAck) => this.answers.record(formatEndpoint(flow.respAddr, flow.ipVersion, flow.respPort), ts, flow.origPort, synAck),
       onDiagnostic: (code, message, no) => this.diagnose({ code, message: `${opts.file}: ${message} [${code}]`, packet: no, offset: -1 }),
     });
   }
@@ -198,12 +204,12 @@ export class Analyzer {
     const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
     if (this.opts.keepEvents === false && facts.app) facts.app.events = [];
     const retain = this.opts.retainFlows !== false;
-    // Without retention only what the capture-level rules read is kept, and only for flows with a handshake.
+    // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
+    const captureEnd = Math.max(this.end, this.clock);
+    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers };
+    this.captureJudge.observe(facts, ctx);
     if (retain) this.facts.push(facts);
-    else {
-      this.flowsStreamed++;
-      if (facts.syns.length > 0 || facts.synAcks.length > 0) this.digests.push(digestFlow(facts, this.internedEndpoints));
-    }
+    else this.flowsStreamed++;
     const keep = this.opts.maxKeptFlows;
     // Drop in batches so a long capture does not shift the array once per flow.
     if (keep !== undefined && this.facts.length >= keep + Math.max(1, keep >> 3)) {
@@ -213,9 +219,6 @@ export class Analyzer {
     }
     this.opts.onFlowDone?.(facts);
     if (this.opts.onFlowJudged) {
-      // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
-      const captureEnd = Math.max(this.end, this.clock);
-      const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answeredAt: this.answeredAt };
       this.opts.onFlowJudged({ ...facts, verdicts: judgeFlow(facts, ctx) });
     }
   }
@@ -264,10 +267,11 @@ export class Analyzer {
       start: this.start,
       end: this.end,
       peakOpenFlows: this.table.peakFlows,
+      lingerLimit: { closedEarly: this.table.closedEarly, latePackets: this.table.lateAfterEarlyClose },
     };
     const facts = this.facts.sort((a, b) => a.id - b.id);
-    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answeredAt: this.answeredAt };
-    const verdicts = judgeCapture(this.opts.retainFlows === false ? this.digests : facts, capture, ctx);
+    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers };
+    const verdicts = this.captureJudge.verdicts(capture, ctx);
     // Without retention the flows were judged and handed out as they ended; only the count remains.
     const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => ({ ...f, verdicts: judgeFlow(f, ctx) }));
     return { capture, flows, verdicts, flowCount: facts.length + this.flowsNotKept + this.flowsStreamed };
@@ -281,14 +285,6 @@ function attemptGivenUp(f: Flow, now: number): boolean {
   if (f.lastTs !== last.ts) return false; // something else came after the last SYN
   const wait = syns.length >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (last.ts - syns[syns.length - 2].ts) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
   return now - last.ts > Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
-}
-
-/** One SYN answer (SYN-ACK, or RST refusing it) by `server` at `ts`; bounded per server. */
-function recordAnswer(answeredAt: Map<string, number[]>, server: string, ts: number): void {
-  let list = answeredAt.get(server);
-  if (!list) answeredAt.set(server, (list = []));
-  if (list.length >= MAX_ANSWER_TIMES_PER_SERVER) list.splice(0, list.length >> 1); // the oldest half is long past any SYN still to judge
-  list.push(ts);
 }
 
 /** An unanswered ARP target counts once it was asked twice, or once this long passed since it was asked. */

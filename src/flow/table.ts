@@ -26,6 +26,12 @@ export interface FlowTableOptions {
   idleTimeoutMicros?: number;
   /** Most flows kept open at once; the least recently active one is finished early beyond it. */
   maxFlows?: number;
+  /**
+   * Most closed flows kept through the 5 s close linger at once. A busy server closes tens of
+   * thousands of connections a second; beyond this bound the longest-lingering one is finished
+   * early, so memory follows the connection rate only up to a point.
+   */
+  maxLingeringFlows?: number;
   maxBufferedBytesTotal?: number;
   maxBufferedBytesPerDirection?: number;
   sinkFactory?: SinkFactory | null;
@@ -34,7 +40,7 @@ export interface FlowTableOptions {
   /** Drop segments with a wrong TCP checksum, as Zeek does unless run with -C (history 'C'). */
   verifyChecksums?: boolean;
   /** Called when the responder answers a SYN (SYN-ACK, or RST before any SYN-ACK), at packet time. */
-  onSynAnswered?: (flow: Flow, ts: number) => void;
+  onSynAnswered?: (flow: Flow, ts: number, synAck: boolean) => void;
   /** Called for table-level problems (limits hit). */
   onDiagnostic?: (code: string, message: string, no: number) => void;
 }
@@ -55,6 +61,8 @@ export interface ArpTarget {
 interface RecentClose {
   flowId: number;
   closedTs: number;
+  /** When the flow was finished before its linger ended: the end of that linger, else 0. */
+  lingerUntil: number;
   state: string;
   origAddr: Uint32Array;
   respAddr: Uint32Array;
@@ -64,6 +72,7 @@ interface RecentClose {
 
 const MAX_ARP_TARGETS = 4096;
 const MAX_RECENT_CLOSED = 200_000;
+const DEFAULT_MAX_LINGERING = 8_192;
 
 export class FlowTable {
   private readonly buckets = new Map<number, Flow>();
@@ -84,6 +93,10 @@ export class FlowTable {
   private readonly maxFlows: number;
   private readonly ctx: SegmentContext;
   private evictionReported = false;
+  private readonly maxLingering: number;
+  /** Closed flows finished before their linger ended, and later packets of theirs counted but not attributed. */
+  closedEarly = 0;
+  lateAfterEarlyClose = 0;
   /** Flows currently open, and the most ever open at once. */
   peakFlows = 0;
   lastTs = 0;
@@ -93,6 +106,7 @@ export class FlowTable {
   constructor(private readonly opts: FlowTableOptions) {
     this.idleTimeout = opts.idleTimeoutMicros ?? 300_000_000;
     this.maxFlows = opts.maxFlows ?? 1_000_000;
+    this.maxLingering = opts.maxLingeringFlows ?? DEFAULT_MAX_LINGERING;
     this.budget = new ReassemblyBudget(opts.maxBufferedBytesTotal ?? 256 * 1024 * 1024, opts.maxBufferedBytesPerDirection ?? 4 * 1024 * 1024);
     const factory = opts.sinkFactory ?? null;
     this.ctx = {
@@ -135,6 +149,10 @@ export class FlowTable {
       }
     }
     if (!flow) {
+      if ((v.flags & TCP_FLAG.SYN) === 0 && this.isLateForEarlyClosed(hash, v, ts)) {
+        this.lateAfterEarlyClose++;
+        return;
+      }
       flow = this.create(hash, v, no, ts);
       dir = flow.origPort === v.srcPort && sameAddr(flow.origAddr, v.src) ? 0 : 1;
     }
@@ -153,12 +171,12 @@ export class FlowTable {
     if (wasOpen && flow.removeAfterTs !== 0) {
       this.closedQueue.push(flow);
       this.endStreams(flow);
+      if (this.closedQueue.length - this.closedHead > this.maxLingering) this.finishLongestLingering(no);
     }
     if (dir === 1 && this.opts.onSynAnswered) {
       const f = v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST);
-      if (f === (TCP_FLAG.SYN | TCP_FLAG.ACK) || ((f & TCP_FLAG.RST) !== 0 && flow.synAckPackets.length === 0 && flow.synPackets.length > 0)) {
-        this.opts.onSynAnswered(flow, ts);
-      }
+      if (f === (TCP_FLAG.SYN | TCP_FLAG.ACK)) this.opts.onSynAnswered(flow, ts, true);
+      else if ((f & TCP_FLAG.RST) !== 0 && flow.synAckPackets.length === 0 && flow.synPackets.length > 0) this.opts.onSynAnswered(flow, ts, false);
     }
   }
 
@@ -306,6 +324,33 @@ export class FlowTable {
     }
   }
 
+  /** Past the lingering bound: the flow closed longest ago is finished now instead of at its linger's end. */
+  private finishLongestLingering(no: number): void {
+    const q = this.closedQueue;
+    while (this.closedHead < q.length) {
+      const f = q[this.closedHead]!;
+      q[this.closedHead++] = null;
+      if (f.finished) continue;
+      if (this.closedEarly++ === 0) {
+        this.opts.onDiagnostic?.(
+          'LINGER_LIMIT',
+          `more than ${this.maxLingering} closed flows lingering at packet ${no}: from here closed flows are finished before Zeek's 5 s close delay ends, and their late packets are counted but not added to them`,
+          no,
+        );
+      }
+      this.finish(f, 'closed', true);
+      return;
+    }
+  }
+
+  /** A non-SYN packet of a flow finished early, within the linger it would have had: not a new connection. */
+  private isLateForEarlyClosed(hash: number, v: PacketView, ts: number): boolean {
+    const r = this.recentlyClosed.get(hash);
+    if (!r || r.lingerUntil === 0 || ts > r.lingerUntil) return false;
+    if (r.origPort === v.srcPort && r.respPort === v.dstPort && sameAddr(r.origAddr, v.src) && sameAddr(r.respAddr, v.dst)) return true;
+    return r.origPort === v.dstPort && r.respPort === v.srcPort && sameAddr(r.origAddr, v.dst) && sameAddr(r.respAddr, v.src);
+  }
+
   private touch(f: Flow): void {
     if (this.newest === f) return;
     // unlink
@@ -336,7 +381,7 @@ export class FlowTable {
     releaseFlowAnalysis(f, true);
   }
 
-  private finish(f: Flow, reason: FlowEndReason): void {
+  private finish(f: Flow, reason: FlowEndReason, beforeLingerEnd = false): void {
     f.finished = true;
     // unlink from LRU
     if (f.older) f.older.newer = f.newer;
@@ -369,6 +414,7 @@ export class FlowTable {
       this.recentlyClosed.set(f.hash, {
         flowId: f.id,
         closedTs: f.lastTs,
+        lingerUntil: beforeLingerEnd ? f.removeAfterTs : 0,
         state: connState(f.orig, f.resp, f.history.text),
         origAddr: f.origAddr,
         respAddr: f.respAddr,

@@ -79,6 +79,7 @@ function captureToJson(c: CaptureSummary, flowCount: number): Record<string, unk
     malformed: c.malformed,
     truncatedPackets: c.truncatedPackets,
     fragments: c.fragments,
+    lingerLimit: c.lingerLimit,
     flows: flowCount,
     start: iso(c.start),
     duration: secs(c.end - c.start),

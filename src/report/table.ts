@@ -88,5 +88,7 @@ export function accountingLine(c: CaptureSummary, totalFlows: number, shownFlows
     fr && fr.reassembled + fr.dropped + fr.incomplete > 0
       ? `; IP fragments: ${fr.reassembled} datagrams reassembled${fr.dropped + fr.incomplete > 0 ? `, ${fr.dropped + fr.incomplete} incomplete` : ''}`
       : '';
-  return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''} + ${c.malformed} malformed${fragments}; ${flows}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}`;
+  const ll = c.lingerLimit;
+  const linger = ll && ll.closedEarly > 0 ? `; ${ll.closedEarly} closed flows finished before their 5 s linger (${ll.latePackets} late packets not added)` : '';
+  return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''} + ${c.malformed} malformed${fragments}; ${flows}${linger}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}`;
 }

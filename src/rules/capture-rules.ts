@@ -41,7 +41,7 @@ function intern(strings: Map<string, string> | undefined, s: string): string {
   return s;
 }
 
-export function digestFlow(f: FlowFacts, strings?: Map<string, string>): FlowDigest {
+export function digestFlow(f: FlowDigest, strings?: Map<string, string>): FlowDigest {
   return {
     id: f.id,
     server: intern(strings, f.server),
@@ -59,14 +59,29 @@ export function digestFlow(f: FlowFacts, strings?: Map<string, string>): FlowDig
   };
 }
 
+/**
+ * A capture-level rule. Each analysis starts its own run, which sees every finished flow once (in
+ * the order they finish) and keeps only bounded state: the few flows it may cite, and counters.
+ * A capture of many GB therefore costs these rules no more memory than a short one.
+ */
 export interface CaptureRule {
   code: string;
-  evaluate(flows: FlowDigest[], capture: CaptureFacts, ctx: RuleContext): Verdict[];
+  start(): CaptureRuleRun;
 }
 
-const truncatedSnaplen: CaptureRule = {
-  code: 'truncated-snaplen',
-  evaluate(_flows, c) {
+export interface CaptureRuleRun {
+  observe(f: FlowDigest, ctx: RuleContext): void;
+  verdicts(capture: CaptureFacts, ctx: RuleContext): Verdict[];
+  /** Entries (flows, groups, counters) the run holds now: what its memory bound is about. */
+  retained?(): number;
+}
+
+/** For rules that look only at the capture as a whole. */
+function stateless(code: string, verdicts: CaptureRuleRun['verdicts']): CaptureRule {
+  return { code, start: () => ({ observe() {}, verdicts }) };
+}
+
+const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
     if (c.truncatedPackets === 0) return [];
     return [
       {
@@ -78,12 +93,9 @@ const truncatedSnaplen: CaptureRule = {
         hint: 'Capture again with the full snap length (tcpdump -s 0, the default on current versions) to see payloads whole.',
       },
     ];
-  },
-};
+});
 
-const arpUnanswered: CaptureRule = {
-  code: 'arp-unanswered',
-  evaluate(_flows, _c, ctx) {
+const arpUnanswered = stateless('arp-unanswered', (_c, ctx) => {
     const out: Verdict[] = [];
     for (const [ip, a] of ctx.arpUnanswered) {
       out.push({
@@ -96,11 +108,35 @@ const arpUnanswered: CaptureRule = {
       });
     }
     return out;
-  },
-};
+});
 
 export const CAPTURE_RULES: CaptureRule[] = [truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES];
 
+/** One analysis's capture-level judgement: fed each flow as it finishes, asked for verdicts at the end. */
+export class CaptureJudge {
+  private readonly runs: CaptureRuleRun[];
+
+  constructor(rules: CaptureRule[] = CAPTURE_RULES) {
+    this.runs = rules.map((r) => r.start());
+  }
+
+  observe(f: FlowDigest, ctx: RuleContext): void {
+    for (const r of this.runs) r.observe(f, ctx);
+  }
+
+  verdicts(capture: CaptureFacts, ctx: RuleContext): Verdict[] {
+    return this.runs.flatMap((r) => r.verdicts(capture, ctx));
+  }
+
+  /** Entries held over all rules. */
+  retained(): number {
+    return this.runs.reduce((n, r) => n + (r.retained?.() ?? 0), 0);
+  }
+}
+
+/** Judges a list of flows at once (tests, and callers that hold every flow anyway). */
 export function judgeCapture(flows: FlowDigest[], capture: CaptureFacts, ctx: RuleContext, rules: CaptureRule[] = CAPTURE_RULES): Verdict[] {
-  return rules.flatMap((r) => r.evaluate(flows, capture, ctx));
+  const judge = new CaptureJudge(rules);
+  for (const f of flows) judge.observe(f, ctx);
+  return judge.verdicts(capture, ctx);
 }

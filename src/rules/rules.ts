@@ -3,6 +3,7 @@ import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import { APP_RULES } from './app-rules.js';
 import { TCP_FLOW_RULES } from './tcp-rules.js';
+import type { AnswerLog } from './answer-log.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -12,8 +13,8 @@ export interface RuleContext {
   captureEnd: number;
   /** IPv4 addresses whose ARP requests were never answered, with the evidence. */
   arpUnanswered: Map<string, { requests: number; firstNo: number; lastNo: number; firstTs: number; lastTs: number }>;
-  /** Per server endpoint (ip:port), the times at which it answered a SYN (SYN-ACK or RST). */
-  answeredAt: Map<string, number[]>;
+  /** Per server endpoint (ip:port), the SYNs it answered (SYN-ACK or RST), over the last minutes of packet time. */
+  answers: AnswerLog;
 }
 
 export interface FlowRule {
@@ -45,13 +46,8 @@ function intervalsOf(refs: { ts: number }[]): number[] {
 
 /** SYNs to the same server:port answered by other flows while this one's went unanswered. */
 function answeredMeanwhile(f: FlowFacts, ctx: RuleContext): number {
-  const times = ctx.answeredAt.get(f.server);
-  if (!times || f.syns.length === 0) return 0;
-  const from = f.syns[0].ts - 1_000_000;
-  const to = f.syns[f.syns.length - 1].ts + 1_000_000;
-  let n = 0;
-  for (const t of times) if (t >= from && t <= to) n++;
-  return n;
+  if (f.syns.length === 0) return 0;
+  return ctx.answers.count(f.server, f.syns[0].ts - 1_000_000, f.syns[f.syns.length - 1].ts + 1_000_000);
 }
 
 const refused: FlowRule = {

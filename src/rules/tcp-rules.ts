@@ -1,7 +1,8 @@
 import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
-import type { CaptureRule, FlowDigest } from './capture-rules.js';
+import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
+import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
 
@@ -219,196 +220,287 @@ function densestWindow<T extends { ts: number }>(items: T[], span: number): { co
   return best;
 }
 
+/** Most flows a capture rule keeps to cite; beyond it the rule counts without keeping. */
+const MAX_KEPT_FLOWS = 100_000;
+/** Most server endpoints or client/server pairs a rule counts separately. */
+const MAX_KEYS = 200_000;
+
+/** A counter per key (server endpoint) that stops taking new keys at MAX_KEYS. */
+function bump(counts: Map<string, number>, key: string): void {
+  const n = counts.get(key);
+  if (n !== undefined) counts.set(key, n + 1);
+  else if (counts.size < MAX_KEYS) counts.set(key, 1);
+}
+
+/** The smallest `max` packet numbers seen, ascending: what a verdict cites, whatever order flows finish in. */
+function keepFirstPackets(list: number[], no: number, max = 20): void {
+  if (list.length >= max && no >= list[list.length - 1]) return;
+  let i = list.length;
+  while (i > 0 && list[i - 1] > no) i--;
+  list.splice(i, 0, no);
+  if (list.length > max) list.pop();
+}
+
 const synFlood: CaptureRule = {
   code: 'syn-flood',
-  evaluate(flows, _c, ctx) {
-    const half = flows.filter(isHalfOpen).map((f) => ({ f, ts: f.syns[0].ts })).sort((x, y) => x.ts - y.ts);
-    if (half.length < SYN_FLOOD_MIN_HALF_OPEN) return [];
-    const out: Verdict[] = [];
-    const byServer = new Map<string, typeof half>();
-    for (const h of half) {
-      let list = byServer.get(h.f.server);
-      if (!list) byServer.set(h.f.server, (list = []));
-      list.push(h);
-    }
-    const report = (target: string, list: typeof half, oneService: boolean) => {
-      const w = densestWindow(list, SYN_FLOOD_WINDOW_MICROS);
-      if (w.count < SYN_FLOOD_MIN_HALF_OPEN) return;
-      const inWindow = list.slice(w.from, w.to + 1);
-      const sources = new Set(inWindow.map((h) => h.f.clientIp));
-      if (sources.size < SYN_FLOOD_MIN_SOURCES) return;
-      const span = inWindow[inWindow.length - 1].ts - inWindow[0].ts;
-      const synAcked = inWindow.filter((h) => h.f.synAcks.length > 0);
-      // A SYN-ACK that the server never retransmits though no ACK came: it kept no state (SYN cookies).
-      const stateless = synAcked.filter((h) => h.f.synAcks.length === 1 && Math.max(h.f.end, ctx.captureEnd) - h.f.synAcks[0].ts >= SYNACK_RETRY_EXPECTED_MICROS);
-      const answered = flows.filter((f) => f.server === target && f.handshakeAck !== null).length;
-      out.push({
-        code: 'syn-flood',
-        severity: 'error',
-        summary: `SYN flood ${oneService ? `against ${target}` : `to ${target}`}: ${plural(w.count, 'half-open connection')} from ${plural(sources.size, 'source')} within ${fmtDuration(span)} (${synAcked.length} answered with SYN-ACK, ${w.count - synAcked.length} unanswered; ${plural(answered, 'connection')} completed)${stateless.length > 0 ? `; ${plural(stateless.length, 'SYN-ACK')} never retransmitted: SYN cookies` : ''}`,
-        packets: inWindow.slice(0, 20).map((h) => h.f.syns[0].no),
-        facts: {
-          target,
-          halfOpen: w.count,
-          sources: sources.size,
-          windowMs: ms(span),
-          synAcked: synAcked.length,
-          unanswered: w.count - synAcked.length,
-          completed: answered,
-          synCookiesLikely: stateless.length > 0,
-          statelessSynAcks: stateless.length,
-        },
-        hint:
-          'Many clients start connections and never finish them: a SYN flood (often from spoofed sources) or a client fleet whose final ACKs are lost. Make sure SYN cookies are on (net.ipv4.tcp_syncookies=1), raise net.ipv4.tcp_max_syn_backlog, filter or rate-limit at the edge (a DDoS scrubbing service, iptables hashlimit / SYNPROXY), and check whether the sources are real (spoofed addresses never answer)' +
-          (stateless.length > 0 ? '. SYN-ACKs left without a retransmission show the server answered from SYN cookies: its SYN queue was full.' : '.'),
-      });
+  start() {
+    // Half-open connections are what a flood is made of; every other flow only adds to a per-server count.
+    const half: FlowDigest[] = [];
+    const completed = new Map<string, number>();
+    return {
+      observe(f) {
+        if (f.syns.length > 0 && f.handshakeAck !== null) bump(completed, f.server);
+        if (isHalfOpen(f) && half.length < MAX_KEPT_FLOWS) half.push(digestFlow(f));
+      },
+      retained: () => half.length + completed.size,
+      verdicts(_c, ctx) {
+        if (half.length < SYN_FLOOD_MIN_HALF_OPEN) return [];
+        const sorted = half.map((f) => ({ f, ts: f.syns[0].ts })).sort((x, y) => x.ts - y.ts || x.f.id - y.f.id);
+        const out: Verdict[] = [];
+        const byServer = new Map<string, typeof sorted>();
+        for (const h of sorted) {
+          let list = byServer.get(h.f.server);
+          if (!list) byServer.set(h.f.server, (list = []));
+          list.push(h);
+        }
+        const report = (target: string, list: typeof sorted, oneService: boolean) => {
+          const w = densestWindow(list, SYN_FLOOD_WINDOW_MICROS);
+          if (w.count < SYN_FLOOD_MIN_HALF_OPEN) return;
+          const inWindow = list.slice(w.from, w.to + 1);
+          const sources = new Set(inWindow.map((h) => h.f.clientIp));
+          if (sources.size < SYN_FLOOD_MIN_SOURCES) return;
+          const span = inWindow[inWindow.length - 1].ts - inWindow[0].ts;
+          const synAcked = inWindow.filter((h) => h.f.synAcks.length > 0);
+          // A SYN-ACK that the server never retransmits though no ACK came: it kept no state (SYN cookies).
+          const stateless = synAcked.filter((h) => h.f.synAcks.length === 1 && Math.max(h.f.end, ctx.captureEnd) - h.f.synAcks[0].ts >= SYNACK_RETRY_EXPECTED_MICROS);
+          const answered = oneService ? (completed.get(target) ?? 0) : 0;
+          out.push({
+            code: 'syn-flood',
+            severity: 'error',
+            summary: `SYN flood ${oneService ? `against ${target}` : `to ${target}`}: ${plural(w.count, 'half-open connection')} from ${plural(sources.size, 'source')} within ${fmtDuration(span)} (${synAcked.length} answered with SYN-ACK, ${w.count - synAcked.length} unanswered; ${plural(answered, 'connection')} completed)${stateless.length > 0 ? `; ${plural(stateless.length, 'SYN-ACK')} never retransmitted: SYN cookies` : ''}`,
+            packets: inWindow.slice(0, 20).map((h) => h.f.syns[0].no),
+            facts: {
+              target,
+              halfOpen: w.count,
+              sources: sources.size,
+              windowMs: ms(span),
+              synAcked: synAcked.length,
+              unanswered: w.count - synAcked.length,
+              completed: answered,
+              synCookiesLikely: stateless.length > 0,
+              statelessSynAcks: stateless.length,
+            },
+            hint:
+              'Many clients start connections and never finish them: a SYN flood (often from spoofed sources) or a client fleet whose final ACKs are lost. Make sure SYN cookies are on (net.ipv4.tcp_syncookies=1), raise net.ipv4.tcp_max_syn_backlog, filter or rate-limit at the edge (a DDoS scrubbing service, iptables hashlimit / SYNPROXY), and check whether the sources are real (spoofed addresses never answer)' +
+              (stateless.length > 0 ? '. SYN-ACKs left without a retransmission show the server answered from SYN cookies: its SYN queue was full.' : '.'),
+          });
+        };
+        let reported = false;
+        for (const [server, list] of byServer) {
+          const before = out.length;
+          report(server, list, true);
+          if (out.length > before) reported = true;
+        }
+        if (!reported) {
+          // Spoofed floods often aim at random addresses and ports: look at the capture as a whole.
+          const targets = new Set(sorted.map((h) => h.f.server));
+          if (targets.size >= SYN_FLOOD_MIN_SOURCES) report(`${targets.size} different destinations`, sorted, false);
+        }
+        return out;
+      },
     };
-    let reported = false;
-    for (const [server, list] of byServer) {
-      const before = out.length;
-      report(server, list, true);
-      if (out.length > before) reported = true;
-    }
-    if (!reported) {
-      // Spoofed floods often aim at random addresses and ports: look at the capture as a whole.
-      const targets = new Set(half.map((h) => h.f.server));
-      if (targets.size >= SYN_FLOOD_MIN_SOURCES) report(`${targets.size} different destinations`, half, false);
-    }
-    return out;
   },
 };
+
+/** One client's connections to one server:port, summed as they finish. */
+interface PortGroup {
+  clientIp: string;
+  server: string;
+  connections: number;
+  ports: Set<number>;
+  firstSyn: number;
+  lastSyn: number;
+  /** Lifetimes of every `stride`-th connection, for the median: exact up to MAX_LIFETIMES connections. */
+  lifetimes: number[];
+  stride: number;
+  reused: number;
+  reusedPackets: number[];
+  quickestReuse: number;
+  failedReused: number;
+}
+
+const MAX_LIFETIMES = 65_536;
+/** Groups are looked over for pruning after this many flows. */
+const PRUNE_EVERY = 16_384;
 
 const portExhaustion: CaptureRule = {
   code: 'port-exhaustion',
-  evaluate(flows) {
-    const groups = new Map<string, FlowDigest[]>();
-    for (const f of flows) {
-      if (f.syns.length === 0) continue;
-      const key = `${f.clientIp} ${f.server}`;
-      let list = groups.get(key);
-      if (!list) groups.set(key, (list = []));
-      list.push(f);
-    }
-    const out: Verdict[] = [];
-    for (const list of groups.values()) {
-      if (list.length < PORT_EXHAUSTION_MIN_CONNECTIONS) continue;
-      // Ports cycle: each source port carried at least two connections on average.
-      if (list.length < 2 * new Set(list.map((f) => f.clientPort)).size) continue;
-      const reused = list.filter((f) => f.reusedAfter !== null && f.syns[0].ts - f.reusedAfter.closedTs <= TIME_WAIT_MICROS);
-      if (reused.length === 0) continue;
-      const first = list[0];
-      const ports = new Set(list.map((f) => f.clientPort));
-      // Loops, not Math.min(...list): one client may open hundreds of thousands of connections.
-      let start = Infinity;
-      let end = -Infinity;
-      for (const f of list) {
-        if (f.syns[0].ts < start) start = f.syns[0].ts;
-        if (f.syns[0].ts > end) end = f.syns[0].ts;
-      }
-      const span = Math.max(end - start, 1);
-      const rate = list.length / (span / 1e6);
-      const lifetimes = list.map((f) => f.end - f.start).sort((x, y) => x - y);
-      const medianLife = lifetimes[Math.floor(lifetimes.length / 2)];
-      const failed = reused.filter((f) => f.state !== 'SF' && f.state !== 'S1');
-      let quickest = Infinity;
-      for (const f of reused) quickest = Math.min(quickest, f.syns[0].ts - f.reusedAfter!.closedTs);
-      out.push({
-        code: 'port-exhaustion',
-        severity: 'warning',
-        summary: `${first.clientIp} opened ${plural(list.length, 'connection')} to ${first.server} in ${fmtDuration(span)} (${Math.round(rate)}/s, median lifetime ${fmtDuration(medianLife)}) from only ${plural(ports.size, 'source port')}: ${plural(reused.length, '4-tuple')} reused within TIME_WAIT (quickest ${fmtDuration(quickest)} after the previous close)${failed.length ? `; ${failed.length} of the reused ones failed` : ''}`,
-        packets: reused.slice(0, 20).map((f) => f.syns[0].no),
-        facts: {
-          client: first.clientIp,
-          server: first.server,
-          connections: list.length,
-          connectionsPerSecond: Math.round(rate * 10) / 10,
-          distinctSourcePorts: ports.size,
-          reusedWithinTimeWait: reused.length,
-          quickestReuseMs: ms(quickest),
-          failedReused: failed.length,
-          medianLifetimeMs: ms(medianLife),
-        },
-        hint: 'The client opens a new short connection per request and cycles through its source ports faster than TIME_WAIT (60 s on Linux) frees them; once the range is used up, connect() fails with EADDRNOTAVAIL, and a reused 4-tuple can be refused or confused by the server. Reuse connections (HTTP keep-alive, a connection pool), widen net.ipv4.ip_local_port_range, enable net.ipv4.tcp_tw_reuse on the client, spread load over more server addresses or ports, and avoid closing from the server side first.',
-      });
-    }
-    return out;
+  start() {
+    const groups = new Map<string, PortGroup>();
+    let seen = 0;
+    let latest = -Infinity;
+    // A group with no reuse that has been quiet for a TIME_WAIT cannot gain one from its past
+    // ports: it is dropped, and starts again if the client comes back.
+    const prune = () => {
+      const cutoff = latest - TIME_WAIT_MICROS;
+      for (const [k, g] of groups) if (g.reused === 0 && g.lastSyn < cutoff) groups.delete(k);
+    };
+    return {
+      observe(f) {
+        if (f.syns.length === 0) return;
+        if (f.end > latest) latest = f.end;
+        if (++seen % PRUNE_EVERY === 0) prune();
+        const key = `${f.clientIp} ${f.server}`;
+        let g = groups.get(key);
+        const syn = f.syns[0].ts;
+        if (!g) {
+          if (groups.size >= MAX_KEYS) return;
+          g = { clientIp: f.clientIp, server: f.server, connections: 0, ports: new Set(), firstSyn: syn, lastSyn: syn, lifetimes: [], stride: 1, reused: 0, reusedPackets: [], quickestReuse: Infinity, failedReused: 0 };
+          groups.set(key, g);
+        }
+        if (g.connections++ % g.stride === 0) {
+          g.lifetimes.push(f.end - f.start);
+          if (g.lifetimes.length >= MAX_LIFETIMES) {
+            g.lifetimes = g.lifetimes.filter((_, i) => i % 2 === 0);
+            g.stride *= 2;
+          }
+        }
+        g.ports.add(f.clientPort);
+        if (syn < g.firstSyn) g.firstSyn = syn;
+        if (syn > g.lastSyn) g.lastSyn = syn;
+        const r = f.reusedAfter;
+        if (r !== null && syn - r.closedTs <= TIME_WAIT_MICROS) {
+          g.reused++;
+          keepFirstPackets(g.reusedPackets, f.syns[0].no);
+          if (syn - r.closedTs < g.quickestReuse) g.quickestReuse = syn - r.closedTs;
+          if (f.state !== 'SF' && f.state !== 'S1') g.failedReused++;
+        }
+      },
+      retained: () => groups.size,
+      verdicts() {
+        const out: Verdict[] = [];
+        for (const g of groups.values()) {
+          if (g.connections < PORT_EXHAUSTION_MIN_CONNECTIONS) continue;
+          // Ports cycle: each source port carried at least two connections on average.
+          if (g.connections < 2 * g.ports.size) continue;
+          if (g.reused === 0) continue;
+          const span = Math.max(g.lastSyn - g.firstSyn, 1);
+          const rate = g.connections / (span / 1e6);
+          const lifetimes = g.lifetimes.sort((x, y) => x - y);
+          const medianLife = lifetimes[Math.floor(lifetimes.length / 2)];
+          const quickest = g.quickestReuse;
+          out.push({
+            code: 'port-exhaustion',
+            severity: 'warning',
+            summary: `${g.clientIp} opened ${plural(g.connections, 'connection')} to ${g.server} in ${fmtDuration(span)} (${Math.round(rate)}/s, median lifetime ${fmtDuration(medianLife)}) from only ${plural(g.ports.size, 'source port')}: ${plural(g.reused, '4-tuple')} reused within TIME_WAIT (quickest ${fmtDuration(quickest)} after the previous close)${g.failedReused ? `; ${g.failedReused} of the reused ones failed` : ''}`,
+            packets: g.reusedPackets,
+            facts: {
+              client: g.clientIp,
+              server: g.server,
+              connections: g.connections,
+              connectionsPerSecond: Math.round(rate * 10) / 10,
+              distinctSourcePorts: g.ports.size,
+              reusedWithinTimeWait: g.reused,
+              quickestReuseMs: ms(quickest),
+              failedReused: g.failedReused,
+              medianLifetimeMs: ms(medianLife),
+            },
+            hint: 'The client opens a new short connection per request and cycles through its source ports faster than TIME_WAIT (60 s on Linux) frees them; once the range is used up, connect() fails with EADDRNOTAVAIL, and a reused 4-tuple can be refused or confused by the server. Reuse connections (HTTP keep-alive, a connection pool), widen net.ipv4.ip_local_port_range, enable net.ipv4.tcp_tw_reuse on the client, spread load over more server addresses or ports, and avoid closing from the server side first.',
+          });
+        }
+        return out;
+      },
+    };
   },
 };
-
-/** Index of the first entry with ts >= t in a list sorted by ts. */
-function firstAtOrAfter(list: { ts: number }[], t: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid].ts < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** SYNs to server:port that went unanswered while the same listener answered others: its queue overflowed. */
 const listenQueueOverflow: CaptureRule = {
   code: 'listen-queue-overflow',
-  evaluate(flows) {
-    const byServer = new Map<string, { dropped: FlowDigest[]; unackedHandshakes: FlowDigest[] }>();
-    for (const f of flows) {
-      if (f.syns.length === 0) continue;
-      // The first SYN got no answer (the client had to retry, or gave up).
-      const firstAnswer = f.synAcks[0]?.ts ?? (f.serverSide.rst ? f.serverSide.rst.ts : Infinity);
-      // Only clients that retried count: a lone unanswered SYN is as likely a probe or a scan.
-      const droppedSyn = f.syns.length >= 2 && f.syns[1].ts < firstAnswer;
-      const neverAnswered = f.synAcks.length === 0 && f.serverSide.packets === 0 && f.syns.length >= 2;
-      // The server re-sent its SYN-ACK although the client ACKed: it dropped the ACK because its accept queue was full.
-      const ackIgnored = f.synAcks.length >= 2 && f.handshakeAck !== null && f.synAcks[1].ts > f.handshakeAck.ts;
-      if (!droppedSyn && !neverAnswered && !ackIgnored) continue;
-      let g = byServer.get(f.server);
-      if (!g) byServer.set(f.server, (g = { dropped: [], unackedHandshakes: [] }));
-      if (droppedSyn || neverAnswered) g.dropped.push(f);
-      if (ackIgnored) g.unackedHandshakes.push(f);
+  start() {
+    interface Listener {
+      /** First SYNs of the connections whose SYNs were dropped while the listener answered others (the first 20). */
+      cited: number[];
+      droppedCount: number;
+      droppedSyns: number;
+      neverConnected: number;
+      ignoredFinalAcks: number;
     }
-    // One pass over the flows: per server, the SYN-ACK times (sorted) and the count of answered flows.
-    const answers = new Map<string, { ts: number; clientPort: number }[]>();
+    const listeners = new Map<string, Listener>();
     const answeredFlows = new Map<string, number>();
-    for (const f of flows) {
-      if (f.synAcks.length === 0 || !byServer.has(f.server)) continue;
-      let list = answers.get(f.server);
-      if (!list) answers.set(f.server, (list = []));
-      for (const s of f.synAcks) list.push({ ts: s.ts, clientPort: f.clientPort });
-      answeredFlows.set(f.server, (answeredFlows.get(f.server) ?? 0) + 1);
-    }
-    for (const list of answers.values()) list.sort((a, b) => a.ts - b.ts);
-    const out: Verdict[] = [];
-    for (const [server, g] of byServer) {
-      const list = answers.get(server) ?? [];
+    // Dropped-SYN flows wait here until packet time has passed the end of their window, so every
+    // answer that falls inside it has been logged.
+    let pending: FlowDigest[] = [];
+    let kept = 0;
+    const listener = (server: string): Listener => {
+      let l = listeners.get(server);
+      if (!l) listeners.set(server, (l = { cited: [], droppedCount: 0, droppedSyns: 0, neverConnected: 0, ignoredFinalAcks: 0 }));
+      return l;
+    };
+    const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS;
+    const settle = (f: FlowDigest, ctx: RuleContext) => {
       // Answered by a SYN-ACK on another connection while this one's SYNs were being dropped.
-      const droppedAnswered = g.dropped.filter((f) => {
-        const from = f.syns[0].ts - ANSWERED_MEANWHILE_MICROS;
-        const to = f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS;
-        for (let i = firstAtOrAfter(list, from); i < list.length && list[i].ts <= to; i++) if (list[i].clientPort !== f.clientPort) return true;
-        return false;
-      });
-      if (droppedAnswered.length === 0) continue;
-      const answeredCount = answeredFlows.get(server) ?? 0;
-      const droppedSyns = droppedAnswered.reduce((n, f) => n + f.syns.filter((s) => s.ts < (f.synAcks[0]?.ts ?? Infinity)).length - (f.synAcks.length > 0 ? 1 : 0), 0);
-      const gaveUp = droppedAnswered.filter((f) => f.synAcks.length === 0).length;
-      out.push({
-        code: 'listen-queue-overflow',
-        severity: 'warning',
-        summary: `listen queue of ${server} overflowed: ${plural(droppedSyns, 'SYN')} from ${plural(droppedAnswered.length, 'connection')} dropped while it answered ${plural(answeredCount, 'other connection')} at the same time${gaveUp ? ` (${gaveUp} never connected)` : ''}${g.unackedHandshakes.length ? `; ${plural(g.unackedHandshakes.length, 'handshake')} whose final ACK the server ignored (SYN-ACK re-sent after the ACK)` : ''}`,
-        packets: droppedAnswered.slice(0, 20).map((f) => f.syns[0].no),
-        facts: {
-          listener: server,
-          droppedConnections: droppedAnswered.length,
-          droppedSyns,
-          neverConnected: gaveUp,
-          answeredConnections: answeredCount,
-          ignoredFinalAcks: g.unackedHandshakes.length,
-        },
-        hint: 'The listener is up (it answered other SYNs at the same moment) but its queues are full: the application does not accept() fast enough, or the backlog is too small. Raise the listen backlog (listen(fd, N), e.g. nginx "listen ... backlog=", net.core.somaxconn, net.ipv4.tcp_max_syn_backlog), make the accept loop faster (more workers, no blocking work on the accepting thread), and watch "netstat -s | grep -i listen" (times the listen queue of a socket overflowed, SYNs to LISTEN sockets dropped). net.ipv4.tcp_abort_on_overflow=1 turns the silent drops into RSTs the client sees at once.',
-      });
-    }
-    return out;
+      const others = ctx.answers.count(f.server, f.syns[0].ts - ANSWERED_MEANWHILE_MICROS, windowEnd(f), { synAckOnly: true, exceptPort: f.clientPort, limit: 1 });
+      if (others === 0) return;
+      const l = listener(f.server);
+      l.droppedCount++;
+      keepFirstPackets(l.cited, f.syns[0].no);
+      l.droppedSyns += f.syns.filter((s) => s.ts < (f.synAcks[0]?.ts ?? Infinity)).length - (f.synAcks.length > 0 ? 1 : 0);
+      if (f.synAcks.length === 0) l.neverConnected++;
+    };
+    const settleDue = (ctx: RuleContext, all: boolean) => {
+      if (pending.length === 0) return;
+      const still: FlowDigest[] = [];
+      for (const f of pending) {
+        if (all || windowEnd(f) < ctx.captureEnd) settle(f, ctx);
+        else still.push(f);
+      }
+      pending = still;
+    };
+    return {
+      observe(f, ctx) {
+        if (f.syns.length === 0) return;
+        if (f.synAcks.length > 0) bump(answeredFlows, f.server);
+        // The first SYN got no answer (the client had to retry, or gave up).
+        const firstAnswer = f.synAcks[0]?.ts ?? (f.serverSide.rst ? f.serverSide.rst.ts : Infinity);
+        // Only clients that retried count: a lone unanswered SYN is as likely a probe or a scan.
+        const droppedSyn = f.syns.length >= 2 && f.syns[1].ts < firstAnswer;
+        const neverAnswered = f.synAcks.length === 0 && f.serverSide.packets === 0 && f.syns.length >= 2;
+        // The server re-sent its SYN-ACK although the client ACKed: it dropped the ACK because its accept queue was full.
+        const ackIgnored = f.synAcks.length >= 2 && f.handshakeAck !== null && f.synAcks[1].ts > f.handshakeAck.ts;
+        if (ackIgnored) listener(f.server).ignoredFinalAcks++;
+        if ((droppedSyn || neverAnswered) && kept < MAX_KEPT_FLOWS) {
+          kept++;
+          pending.push(digestFlow(f));
+        }
+        if (pending.length >= 64) settleDue(ctx, false);
+      },
+      retained: () => pending.length + listeners.size + answeredFlows.size,
+      verdicts(_c, ctx) {
+        settleDue(ctx, true);
+        const out: Verdict[] = [];
+        for (const [server, l] of listeners) {
+          if (l.droppedCount === 0) continue;
+          const answeredCount = answeredFlows.get(server) ?? 0;
+          out.push({
+            code: 'listen-queue-overflow',
+            severity: 'warning',
+            summary: `listen queue of ${server} overflowed: ${plural(l.droppedSyns, 'SYN')} from ${plural(l.droppedCount, 'connection')} dropped while it answered ${plural(answeredCount, 'other connection')} at the same time${l.neverConnected ? ` (${l.neverConnected} never connected)` : ''}${l.ignoredFinalAcks ? `; ${plural(l.ignoredFinalAcks, 'handshake')} whose final ACK the server ignored (SYN-ACK re-sent after the ACK)` : ''}`,
+            packets: l.cited,
+            facts: {
+              listener: server,
+              droppedConnections: l.droppedCount,
+              droppedSyns: l.droppedSyns,
+              neverConnected: l.neverConnected,
+              answeredConnections: answeredCount,
+              ignoredFinalAcks: l.ignoredFinalAcks,
+            },
+            hint: 'The listener is up (it answered other SYNs at the same moment) but its queues are full: the application does not accept() fast enough, or the backlog is too small. Raise the listen backlog (listen(fd, N), e.g. nginx "listen ... backlog=", net.core.somaxconn, net.ipv4.tcp_max_syn_backlog), make the accept loop faster (more workers, no blocking work on the accepting thread), and watch "netstat -s | grep -i listen" (times the listen queue of a socket overflowed, SYNs to LISTEN sockets dropped). net.ipv4.tcp_abort_on_overflow=1 turns the silent drops into RSTs the client sees at once.',
+          });
+        }
+        return out;
+      },
+    };
   },
 };
 

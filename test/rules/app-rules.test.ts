@@ -5,6 +5,7 @@ import { Analyzer, type FlowResult } from '../../src/pipeline.js';
 import { APP_RULES, expectedWebSocketAccept, guessProtocol, WS_CLOSE_CODE_NAMES } from '../../src/rules/app-rules.js';
 import { FLOW_RULES, judgeFlow, type FlowRule } from '../../src/rules/rules.js';
 import type { Verdict } from '../../src/rules/verdict.js';
+import { AnswerLog } from '../../src/rules/answer-log.js';
 import { tcpFrame, toRecord, type TcpFrame } from '../helpers/packets.js';
 import { closePayload, upgradeRequest, upgradeResponse, wsFrame, WS_KEY } from '../dissect/script.js';
 
@@ -326,7 +327,7 @@ describe('rule table', () => {
       code: 'no-response',
       evaluate: () => ({ code: 'no-response', severity: 'error', summary: 'from TCP facts', packets: [], facts: {}, hint: '' }),
     };
-    const ctx = { captureEnd: f.end, arpUnanswered: new Map(), answeredAt: new Map() };
+    const ctx = { captureEnd: f.end, arpUnanswered: new Map(), answers: new AnswerLog() };
     const verdicts = judgeFlow(f, ctx, [...FLOW_RULES, tcpNoResponse]).filter((v) => v.code === 'no-response');
     expect(verdicts).toHaveLength(1);
     expect(verdicts[0]!.summary).toMatch(/^HTTP request "GET \/slow"/);

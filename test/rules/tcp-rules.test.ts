@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { AnalysisResult, FlowResult } from '../../src/pipeline.js';
 import { analyzeFile } from '../../src/pipeline.js';
 import { judgeFlow, type RuleContext } from '../../src/rules/rules.js';
-import type { FlowDigest } from '../../src/rules/capture-rules.js';
+import { judgeCapture, type FlowDigest } from '../../src/rules/capture-rules.js';
+import { AnswerLog } from '../../src/rules/answer-log.js';
 import { TCP_CAPTURE_RULES, TCP_FLOW_RULES } from '../../src/rules/tcp-rules.js';
 import type { Verdict } from '../../src/rules/verdict.js';
 import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
@@ -36,7 +37,7 @@ function tcpVerdicts(r: AnalysisResult): string[] {
 }
 
 function ruleContext(r: AnalysisResult): RuleContext {
-  return { captureEnd: r.capture.end, arpUnanswered: new Map(), answeredAt: new Map() };
+  return { captureEnd: r.capture.end, arpUnanswered: new Map(), answers: new AnswerLog() };
 }
 
 const sample = (name: string) => join(SAMPLES, `${name}.pcap`);
@@ -221,8 +222,8 @@ describe('TCP verdicts on scripted conversations', () => {
       });
     }
     const rule = TCP_CAPTURE_RULES.find((r) => r.code === 'port-exhaustion')!;
-    const ctx: RuleContext = { captureEnd: digests[n - 1].end, arpUnanswered: new Map(), answeredAt: new Map() };
-    const [v] = rule.evaluate(digests, { packets: 4 * n, truncatedPackets: 0, snaplen: 65535 }, ctx);
+    const ctx: RuleContext = { captureEnd: digests[n - 1].end, arpUnanswered: new Map(), answers: new AnswerLog() };
+    const [v] = judgeCapture(digests, { packets: 4 * n, truncatedPackets: 0, snaplen: 65535 }, ctx, [rule]);
     expect(v.facts).toMatchObject({ connections: n, distinctSourcePorts: 1000, reusedWithinTimeWait: n - 1000, quickestReuseMs: 999.5 });
   });
 

@@ -1,0 +1,135 @@
+// Capture-level rules see flows one at a time as they finish and keep bounded state: the verdicts
+// must not depend on the order flows finish in, and a long capture must not make them hold more.
+
+import { describe, expect, it } from 'vitest';
+import { AnswerLog } from '../../src/rules/answer-log.js';
+import { CaptureJudge, judgeCapture, type FlowDigest } from '../../src/rules/capture-rules.js';
+import type { RuleContext } from '../../src/rules/rules.js';
+
+const T0 = 1_700_000_000_000_000;
+const CAPTURE = { packets: 0, truncatedPackets: 0, snaplen: 65535 };
+
+function digest(d: Partial<FlowDigest> & { id: number; ts: number }): FlowDigest {
+  const { ts, ...rest } = d;
+  return {
+    server: '10.0.0.2:80',
+    clientIp: '10.0.0.1',
+    clientPort: 40000,
+    state: 'SF',
+    start: ts,
+    end: ts + 500,
+    syns: [{ no: 10 * d.id, ts }],
+    synAcks: [{ no: 10 * d.id + 1, ts: ts + 50 }],
+    handshakeAck: { no: 10 * d.id + 2, ts: ts + 100 },
+    reusedAfter: null,
+    clientSide: { bytes: 10, rst: null },
+    serverSide: { rst: null, packets: 2 },
+    ...rest,
+  };
+}
+
+const ctxAt = (captureEnd: number, answers = new AnswerLog()): RuleContext => ({ captureEnd, arpUnanswered: new Map(), answers });
+
+/** Deterministic shuffle (LCG), so a failure reproduces. */
+function shuffled<T>(xs: T[]): T[] {
+  const out = [...xs];
+  let seed = 12345;
+  for (let i = out.length - 1; i > 0; i--) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const j = seed % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+describe('AnswerLog', () => {
+  it('counts answers in a window, SYN-ACKs only or all, leaving out the asking flow', () => {
+    const log = new AnswerLog();
+    log.record('10.0.0.2:80', T0, 40001, true);
+    log.record('10.0.0.2:80', T0 + 100, 40002, false); // an RST refusing a SYN
+    log.record('10.0.0.2:80', T0 + 200, 40003, true);
+    log.record('10.0.0.3:80', T0 + 150, 40004, true);
+    expect(log.count('10.0.0.2:80', T0, T0 + 200)).toBe(3);
+    expect(log.count('10.0.0.2:80', T0 + 1, T0 + 200)).toBe(2);
+    expect(log.count('10.0.0.2:80', T0, T0 + 200, { synAckOnly: true })).toBe(2);
+    expect(log.count('10.0.0.2:80', T0, T0 + 200, { synAckOnly: true, exceptPort: 40003 })).toBe(1);
+    expect(log.count('10.0.0.2:80', T0, T0 + 200, { limit: 1 })).toBe(1);
+    expect(log.count('10.0.0.9:80', T0, T0 + 200)).toBe(0);
+  });
+
+  it('keeps only the last 200 s of packet time', () => {
+    const log = new AnswerLog();
+    // One answer every 10 ms for 20 minutes: 120,000 answers, of which 200 s' worth stays.
+    for (let i = 0; i < 120_000; i++) log.record('10.0.0.2:80', T0 + i * 10_000, 40000 + (i % 1000), true);
+    expect(log.size).toBeLessThanOrEqual(20_001 + 1024);
+    expect(log.size).toBeGreaterThanOrEqual(20_000);
+    const end = T0 + 119_999 * 10_000;
+    expect(log.count('10.0.0.2:80', end - 1_000_000, end)).toBe(101);
+    expect(log.count('10.0.0.2:80', T0, T0 + 1_000_000)).toBe(0); // long gone
+  });
+});
+
+describe('capture rules as a stream', () => {
+  it('give the same verdicts whatever order the flows finish in', () => {
+    const flows: FlowDigest[] = [];
+    // One client cycling through 50 source ports to one server: port exhaustion.
+    for (let i = 0; i < 400; i++) {
+      const ts = T0 + i * 20_000;
+      flows.push(digest({ id: i + 1, ts, clientPort: 50000 + (i % 50), reusedAfter: i >= 50 ? { flowId: i - 49, closedTs: ts - 990_000, state: 'SF' } : null }));
+    }
+    // Thirty spoofed sources that never complete a handshake: a SYN flood against another service.
+    for (let i = 0; i < 30; i++) {
+      const ts = T0 + i * 10_000;
+      flows.push(digest({ id: 1000 + i, ts, server: '10.0.0.5:443', clientIp: `198.51.100.${i + 1}`, handshakeAck: null, clientSide: { bytes: 0, rst: null }, serverSide: { rst: null, packets: 1 } }));
+    }
+    const end = T0 + 10_000_000;
+    const inOrder = judgeCapture(flows, CAPTURE, ctxAt(end));
+    const mixed = judgeCapture(shuffled(flows), CAPTURE, ctxAt(end));
+    expect(inOrder.map((v) => v.code).sort()).toEqual(['port-exhaustion', 'syn-flood']);
+    expect(mixed).toEqual(inOrder);
+    const pe = inOrder.find((v) => v.code === 'port-exhaustion')!;
+    expect(pe.facts).toMatchObject({ connections: 400, distinctSourcePorts: 50, reusedWithinTimeWait: 350, quickestReuseMs: 990 });
+    expect(pe.packets).toEqual(Array.from({ length: 20 }, (_, k) => 10 * (51 + k)));
+  });
+
+  it('forget clients quiet for a TIME_WAIT, so a long capture does not grow their state', () => {
+    const judge = new CaptureJudge();
+    const answers = new AnswerLog();
+    // 60,000 one-off clients over 20 minutes, one connection each.
+    let id = 0;
+    for (let i = 0; i < 60_000; i++) {
+      const ts = T0 + i * 20_000;
+      const f = digest({ id: ++id, ts, clientIp: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, clientPort: 40000 + (i % 20000) });
+      judge.observe(f, ctxAt(f.end, answers));
+    }
+    // Groups still within a TIME_WAIT (3,000 at 50/s) and the last PRUNE_EVERY since the sweep.
+    expect(judge.retained()).toBeLessThan(3_000 + 16_384 + 10);
+    // Then one client that cycles its ports: still found.
+    for (let i = 0; i < 200; i++) {
+      const ts = T0 + 1_300_000_000 + i * 10_000;
+      const f = digest({ id: ++id, ts, clientIp: '10.200.0.1', clientPort: 60000 + (i % 20), reusedAfter: i >= 20 ? { flowId: id - 20, closedTs: ts - 150_000, state: 'SF' } : null });
+      judge.observe(f, ctxAt(f.end, answers));
+    }
+    const verdicts = judge.verdicts(CAPTURE, ctxAt(T0 + 1_400_000_000, answers));
+    expect(verdicts.map((v) => [v.code, v.facts.client])).toEqual([['port-exhaustion', '10.200.0.1']]);
+  });
+
+  it('listen-queue-overflow waits for the answers around a dropped SYN before deciding', () => {
+    const answers = new AnswerLog();
+    const judge = new CaptureJudge();
+    const server = '10.0.0.2:80';
+    // The dropped flow: SYN at 0, retried at 1 s, answered at 1.001 s.
+    const dropped = digest({ id: 1, ts: T0, syns: [{ no: 1, ts: T0 }, { no: 5, ts: T0 + 1_000_000 }], synAcks: [{ no: 6, ts: T0 + 1_001_000 }] });
+    answers.record(server, T0 + 500_000, 41000, true); // another client answered meanwhile
+    answers.record(server, T0 + 1_001_000, 40000, true); // this flow's own SYN-ACK
+    judge.observe(dropped, ctxAt(T0 + 1_001_000, answers));
+    const [v] = judge.verdicts(CAPTURE, ctxAt(T0 + 2_000_000, answers));
+    expect(v.code).toBe('listen-queue-overflow');
+    expect(v.facts).toMatchObject({ listener: server, droppedConnections: 1, droppedSyns: 1, neverConnected: 0 });
+
+    // Its own SYN-ACK alone is no evidence of other connections being served.
+    const lonely = new AnswerLog();
+    lonely.record(server, T0 + 1_001_000, 40000, true);
+    expect(judgeCapture([dropped], CAPTURE, ctxAt(T0 + 2_000_000, lonely))).toEqual([]);
+  });
+});
