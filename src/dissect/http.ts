@@ -167,12 +167,14 @@ export function headerTokens(value: string | undefined): string[] {
   return out;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 export class HttpParser {
   private state: State = STATE.MESSAGE_START;
   private head: HttpHead | null = null;
   private decision: HeadDecision = HEAD_DECISION.NORMAL;
-  /** Bytes of a line that spans chunks; grows up to the head limit. */
-  private lineBuf = new Uint8Array(256);
+  /** Bytes of a line that spans chunks; made on the first such line, grows up to the head limit. */
+  private lineBuf = NO_BYTES;
   private lineLen = 0;
   private lineStart = 0;
   private headBytes = 0;
@@ -190,7 +192,8 @@ export class HttpParser {
   private msgNo = 0;
   private msgTs = 0;
   private error: DissectErrorFact | null = null;
-  private errorData = new Uint8Array(ERROR_DATA_BYTES);
+  /** The bytes around an error, made when one happens: most streams never need them. */
+  private errorData = NO_BYTES;
   private errorDataLen = 0;
   /** Stream offset of the next error data byte; -1 when the data is complete. */
   private errorNextOffset = 0;
@@ -444,7 +447,7 @@ export class HttpParser {
   private appendLine(b: Uint8Array, s: number, e: number): void {
     const n = e - s;
     if (this.lineLen + n > this.lineBuf.length) {
-      let size = this.lineBuf.length * 2;
+      let size = Math.max(256, this.lineBuf.length * 2);
       while (size < this.lineLen + n) size *= 2;
       const grown = new Uint8Array(size);
       grown.set(this.lineBuf.subarray(0, this.lineLen));
@@ -787,6 +790,7 @@ export class HttpParser {
   /** Records the sticky error; its data is filled from stream offset `streamOffset` onwards. */
   private failAt(code: HttpErrorCode, detail: string, streamOffset: number, no: number): void {
     if (this.state === STATE.ERRORED) return;
+    if (this.errorData.length === 0) this.errorData = new Uint8Array(ERROR_DATA_BYTES);
     this.errorDataLen = 0;
     this.errorNextOffset = streamOffset;
     this.error = {

@@ -136,9 +136,10 @@ export class TcpConversation {
   readonly sideA = new DirectionState();
   readonly sideB = new DirectionState();
   /** Side A is the sender of the first packet; its address and port tell the directions apart. */
-  readonly addrA = new Uint32Array(4);
+  private readonly addrWords = new Uint32Array(8);
+  readonly addrA = this.addrWords.subarray(0, 4);
   portA = 0;
-  readonly addrB = new Uint32Array(4);
+  readonly addrB = this.addrWords.subarray(4, 8);
   portB = 0;
   /** Time of the most recent SYN and the handshake RTT (SYN to the ACK after it), 0 if unknown. */
   mruSynTs = 0;
@@ -247,14 +248,16 @@ export interface SegmentMark {
 /** Per-flow analysis: counts by kind and sender, marks, timing. Lives in Flow.analysis. */
 export class FlowAnalysis {
   conv: TcpConversation;
+  // The per-sender counters share one buffer: a typed array's buffer costs more than its numbers.
+  private readonly numbers = new Float64Array(2 * KIND_COUNT + 6);
   /** Packets per kind and sender: counts[from * KIND_COUNT + bit]. */
-  readonly counts = new Float64Array(2 * KIND_COUNT);
+  readonly counts = this.numbers.subarray(0, 2 * KIND_COUNT);
   /** Payload bytes sent again (any retransmission) per sender. */
-  readonly resentBytes = new Float64Array(2);
+  readonly resentBytes = this.numbers.subarray(2 * KIND_COUNT, 2 * KIND_COUNT + 2);
   /** Retransmitted SYNs and SYN-ACKs per sender (the handshake rules speak for those). */
-  readonly handshakeRetransmissions = new Float64Array(2);
+  readonly handshakeRetransmissions = this.numbers.subarray(2 * KIND_COUNT + 2, 2 * KIND_COUNT + 4);
   /** Retransmissions carrying payload per sender. */
-  readonly dataRetransmissions = new Float64Array(2);
+  readonly dataRetransmissions = this.numbers.subarray(2 * KIND_COUNT + 4, 2 * KIND_COUNT + 6);
   readonly marks: SegmentMark[] = [];
   marksDropped = 0;
   readonly timing = new FlowTiming();

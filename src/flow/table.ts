@@ -58,17 +58,52 @@ export interface ArpTarget {
   answerNo: number;
 }
 
-interface RecentClose {
-  flowId: number;
-  closedTs: number;
-  /** When the flow was finished before its linger ended: the end of that linger, else 0. */
-  lingerUntil: number;
-  state: string;
-  origAddr: Uint32Array;
-  respAddr: Uint32Array;
-  origPort: number;
-  respPort: number;
+/**
+ * A finished flow remembered for TIME_WAIT: enough to spot a 4-tuple reused too soon. Up to
+ * MAX_RECENT_CLOSED of these live at once, so the addresses are copied into small-integer fields
+ * rather than keeping the flow's arrays alive.
+ */
+class RecentClose {
+  private readonly o0: number;
+  private readonly o1: number;
+  private readonly o2: number;
+  private readonly o3: number;
+  private readonly r0: number;
+  private readonly r1: number;
+  private readonly r2: number;
+  private readonly r3: number;
+
+  constructor(
+    readonly flowId: number,
+    readonly closedTs: number,
+    /** When the flow was finished before its linger ended: the end of that linger, else 0. */
+    readonly lingerUntil: number,
+    readonly state: string,
+    origAddr: Uint32Array,
+    respAddr: Uint32Array,
+    readonly origPort: number,
+    readonly respPort: number,
+  ) {
+    this.o0 = origAddr[0] | 0;
+    this.o1 = origAddr[1] | 0;
+    this.o2 = origAddr[2] | 0;
+    this.o3 = origAddr[3] | 0;
+    this.r0 = respAddr[0] | 0;
+    this.r1 = respAddr[1] | 0;
+    this.r2 = respAddr[2] | 0;
+    this.r3 = respAddr[3] | 0;
+  }
+
+  /** The same connection endpoints: `a`:`ap` the originator and `b`:`bp` the responder. */
+  is(a: Uint32Array, ap: number, b: Uint32Array, bp: number): boolean {
+    return (
+      this.origPort === ap && this.respPort === bp &&
+      this.o0 === (a[0] | 0) && this.o1 === (a[1] | 0) && this.o2 === (a[2] | 0) && this.o3 === (a[3] | 0) &&
+      this.r0 === (b[0] | 0) && this.r1 === (b[1] | 0) && this.r2 === (b[2] | 0) && this.r3 === (b[3] | 0)
+    );
+  }
 }
+
 
 const MAX_ARP_TARGETS = 4096;
 const MAX_RECENT_CLOSED = 200_000;
@@ -219,7 +254,7 @@ export class FlowTable {
     if (syn && !ack) {
       const key = hash;
       const recent = this.recentlyClosed.get(key);
-      if (recent && recent.origPort === flow.origPort && recent.respPort === flow.respPort && sameAddr(recent.origAddr, flow.origAddr) && sameAddr(recent.respAddr, flow.respAddr)) {
+      if (recent && recent.is(flow.origAddr, flow.origPort, flow.respAddr, flow.respPort)) {
         if (ts - recent.closedTs <= TIME_WAIT_MICROS) flow.reusedAfter = { flowId: recent.flowId, closedTs: recent.closedTs, state: recent.state };
         this.recentlyClosed.delete(key);
       }
@@ -347,8 +382,7 @@ export class FlowTable {
   private isLateForEarlyClosed(hash: number, v: PacketView, ts: number): boolean {
     const r = this.recentlyClosed.get(hash);
     if (!r || r.lingerUntil === 0 || ts > r.lingerUntil) return false;
-    if (r.origPort === v.srcPort && r.respPort === v.dstPort && sameAddr(r.origAddr, v.src) && sameAddr(r.respAddr, v.dst)) return true;
-    return r.origPort === v.dstPort && r.respPort === v.srcPort && sameAddr(r.origAddr, v.dst) && sameAddr(r.respAddr, v.src);
+    return r.is(v.src, v.srcPort, v.dst, v.dstPort) || r.is(v.dst, v.dstPort, v.src, v.srcPort);
   }
 
   private touch(f: Flow): void {
@@ -411,16 +445,8 @@ export class FlowTable {
     releaseFlowAnalysis(f);
     if (f.orig.didClose || f.resp.didClose || f.orig.state === EP.RESET || f.resp.state === EP.RESET) {
       if (this.recentlyClosed.size >= MAX_RECENT_CLOSED) this.pruneRecentlyClosed();
-      this.recentlyClosed.set(f.hash, {
-        flowId: f.id,
-        closedTs: f.lastTs,
-        lingerUntil: beforeLingerEnd ? f.removeAfterTs : 0,
-        state: connState(f.orig, f.resp, f.history.text),
-        origAddr: f.origAddr,
-        respAddr: f.respAddr,
-        origPort: f.origPort,
-        respPort: f.respPort,
-      });
+      const state = connState(f.orig, f.resp, f.history.text);
+      this.recentlyClosed.set(f.hash, new RecentClose(f.id, f.lastTs, beforeLingerEnd ? f.removeAfterTs : 0, state, f.origAddr, f.respAddr, f.origPort, f.respPort));
     }
     this.opts.onFlowDone(f, reason);
   }

@@ -317,7 +317,9 @@ interface PortGroup {
   clientIp: string;
   server: string;
   connections: number;
-  ports: Set<number>;
+  /** The first source port, and the set of all of them once there is a second (most groups have one connection). */
+  firstPort: number;
+  ports: Set<number> | null;
   firstSyn: number;
   lastSyn: number;
   /** Lifetimes of every `stride`-th connection, for the median: exact up to MAX_LIFETIMES connections. */
@@ -355,7 +357,7 @@ const portExhaustion: CaptureRule = {
         const syn = f.syns[0].ts;
         if (!g) {
           if (groups.size >= MAX_KEYS) return;
-          g = { clientIp: f.clientIp, server: f.server, connections: 0, ports: new Set(), firstSyn: syn, lastSyn: syn, lifetimes: [], stride: 1, reused: 0, reusedPackets: [], quickestReuse: Infinity, failedReused: 0 };
+          g = { clientIp: f.clientIp, server: f.server, connections: 0, firstPort: f.clientPort, ports: null, firstSyn: syn, lastSyn: syn, lifetimes: [], stride: 1, reused: 0, reusedPackets: [], quickestReuse: Infinity, failedReused: 0 };
           groups.set(key, g);
         }
         if (g.connections++ % g.stride === 0) {
@@ -365,7 +367,8 @@ const portExhaustion: CaptureRule = {
             g.stride *= 2;
           }
         }
-        g.ports.add(f.clientPort);
+        if (g.ports) g.ports.add(f.clientPort);
+        else if (f.clientPort !== g.firstPort) g.ports = new Set([g.firstPort, f.clientPort]);
         if (syn < g.firstSyn) g.firstSyn = syn;
         if (syn > g.lastSyn) g.lastSyn = syn;
         const r = f.reusedAfter;
@@ -382,7 +385,8 @@ const portExhaustion: CaptureRule = {
         for (const g of groups.values()) {
           if (g.connections < PORT_EXHAUSTION_MIN_CONNECTIONS) continue;
           // Ports cycle: each source port carried at least two connections on average.
-          if (g.connections < 2 * g.ports.size) continue;
+          const distinctPorts = g.ports ? g.ports.size : 1;
+          if (g.connections < 2 * distinctPorts) continue;
           if (g.reused === 0) continue;
           const span = Math.max(g.lastSyn - g.firstSyn, 1);
           const rate = g.connections / (span / 1e6);
@@ -392,14 +396,14 @@ const portExhaustion: CaptureRule = {
           out.push({
             code: 'port-exhaustion',
             severity: 'warning',
-            summary: `${g.clientIp} opened ${plural(g.connections, 'connection')} to ${g.server} in ${fmtDuration(span)} (${Math.round(rate)}/s, median lifetime ${fmtDuration(medianLife)}) from only ${plural(g.ports.size, 'source port')}: ${plural(g.reused, '4-tuple')} reused within TIME_WAIT (quickest ${fmtDuration(quickest)} after the previous close)${g.failedReused ? `; ${g.failedReused} of the reused ones failed` : ''}`,
+            summary: `${g.clientIp} opened ${plural(g.connections, 'connection')} to ${g.server} in ${fmtDuration(span)} (${Math.round(rate)}/s, median lifetime ${fmtDuration(medianLife)}) from only ${plural(distinctPorts, 'source port')}: ${plural(g.reused, '4-tuple')} reused within TIME_WAIT (quickest ${fmtDuration(quickest)} after the previous close)${g.failedReused ? `; ${g.failedReused} of the reused ones failed` : ''}`,
             packets: g.reusedPackets,
             facts: {
               client: g.clientIp,
               server: g.server,
               connections: g.connections,
               connectionsPerSecond: Math.round(rate * 10) / 10,
-              distinctSourcePorts: g.ports.size,
+              distinctSourcePorts: distinctPorts,
               reusedWithinTimeWait: g.reused,
               quickestReuseMs: ms(quickest),
               failedReused: g.failedReused,
