@@ -42,6 +42,34 @@ export function processIo(): CliIo {
   };
 }
 
+/**
+ * Joins small writes into chunks of about 64 KiB before handing them on: one buffer and one system
+ * call per chunk instead of one per flow. Not for a terminal, where each line should show at once.
+ */
+export class TextBatch {
+  private parts: string[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly sink: (text: string) => void,
+    private readonly limit = 64 * 1024,
+  ) {}
+
+  readonly write = (text: string): void => {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= this.limit) this.flush();
+  };
+
+  flush(): void {
+    if (this.size === 0) return;
+    const text = this.parts.join('');
+    this.parts = [];
+    this.size = 0;
+    this.sink(text);
+  }
+}
+
 export function useColor(io: CliIo): boolean {
   return io.isTTY && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
 }

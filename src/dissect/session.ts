@@ -217,30 +217,36 @@ export class AppSession implements StreamSink {
     }
   }
 
-  /** The flow is HTTP when the client's first bytes are a method token and a space. */
+  /**
+   * The flow is HTTP when the client's first bytes are a method token and a space. The bytes are
+   * looked at where they lie, and copied aside only when the segment ends before the answer.
+   */
   private detectClient(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
     const prevLen = this.detectLen;
     if (prevLen === 0) {
-      this.detectBuf ??= new Uint8Array(SESSION_LIMITS.DETECT_BYTES);
       this.detectOffset = streamOffset;
       this.detectNo = no;
       this.detectTs = ts;
     }
-    const buf = this.detectBuf!;
+    let len = prevLen;
     for (let i = off; i < end; i++) {
       const c = b[i];
-      if (this.detectLen >= SESSION_LIMITS.DETECT_BYTES) return this.giveUp();
-      buf[this.detectLen++] = c;
+      if (len >= SESSION_LIMITS.DETECT_BYTES) return this.giveUp();
+      len++;
       if (this.detectTokenLen === 0 && (c === CR || c === LF)) continue;
       if (c === SP && this.detectTokenLen > 0) {
+        const held = this.detectBuf;
         this.startHttp();
-        if (prevLen > 0) this.runRequestParser(buf, 0, prevLen, this.detectOffset, this.detectNo, this.detectTs);
+        if (prevLen > 0 && held) this.runRequestParser(held, 0, prevLen, this.detectOffset, this.detectNo, this.detectTs);
         this.clientData(b, off, end, streamOffset, no, ts);
         return;
       }
       if (!isTokenByte(c)) return this.giveUp();
       this.detectTokenLen++;
     }
+    const buf = (this.detectBuf ??= new Uint8Array(SESSION_LIMITS.DETECT_BYTES));
+    for (let i = off, j = prevLen; i < end; i++, j++) buf[j] = b[i];
+    this.detectLen = len;
   }
 
   private giveUp(): void {

@@ -8,7 +8,7 @@ import { TableFlowStream, writeTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
-import { useColor, type CliIo } from '../io.js';
+import { TextBatch, useColor, type CliIo } from '../io.js';
 
 export interface AnalyzeOptions {
   json?: boolean;
@@ -75,13 +75,14 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
 
 /**
  * Analyses one file and writes each flow as soon as it is judged (in the order flows end), keeping
- * nothing per flow but a digest for the capture-level rules: memory stays flat however many flows
- * the capture holds.
+ * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
+ * however many flows the capture holds.
  */
 async function streamOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
-  const out = opts.json ? new JsonFlowStream((s) => io.stdout(s)) : new TableFlowStream({ color: useColor(io), width: io.columns }, (s) => io.stdout(s));
+  const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
+  const out = opts.json ? new JsonFlowStream(batch.write) : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   let failed = false;
   const analyzer = new Analyzer({
@@ -101,13 +102,16 @@ async function streamOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey:
   try {
     info = await readCaptureFile(file, analyzer.onRecord);
   } catch (err) {
+    batch.flush(); // the flows written so far stay in the report
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
     throw err;
   }
   const result = analyzer.finish(info);
+  batch.flush();
   for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
   if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
   out.end(result);
+  batch.flush();
   if (result.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
   return failed ? EXIT.FINDINGS : EXIT.OK;
 }
