@@ -332,6 +332,8 @@ interface PortGroup {
 }
 
 const MAX_LIFETIMES = 65_536;
+/** Most client/server pairs followed at once: most pairs of a busy capture are one-off connections. */
+const MAX_PORT_GROUPS = 50_000;
 /** Groups are looked over for pruning after this many flows. */
 const PRUNE_EVERY = 16_384;
 
@@ -346,6 +348,12 @@ const portExhaustion: CaptureRule = {
     const prune = () => {
       const cutoff = latest - TIME_WAIT_MICROS;
       for (const [k, g] of groups) if (g.reused === 0 && g.lastSyn < cutoff) groups.delete(k);
+      // Still full: drop the oldest pairs that have neither reuse nor enough connections to count.
+      if (groups.size < MAX_PORT_GROUPS) return;
+      for (const [k, g] of groups) {
+        if (groups.size < (MAX_PORT_GROUPS * 3) / 4) break;
+        if (g.reused === 0 && g.connections < PORT_EXHAUSTION_MIN_CONNECTIONS) groups.delete(k);
+      }
     };
     return {
       observe(f) {
@@ -356,7 +364,8 @@ const portExhaustion: CaptureRule = {
         let g = groups.get(key);
         const syn = f.syns[0].ts;
         if (!g) {
-          if (groups.size >= MAX_KEYS) return;
+          if (groups.size >= MAX_PORT_GROUPS) prune();
+          if (groups.size >= MAX_PORT_GROUPS) return;
           g = { clientIp: f.clientIp, server: f.server, connections: 0, firstPort: f.clientPort, ports: null, firstSyn: syn, lastSyn: syn, lifetimes: [], stride: 1, reused: 0, reusedPackets: [], quickestReuse: Infinity, failedReused: 0 };
           groups.set(key, g);
         }

@@ -114,6 +114,25 @@ describe('capture rules as a stream', () => {
     expect(verdicts.map((v) => [v.code, v.facts.client])).toEqual([['port-exhaustion', '10.200.0.1']]);
   });
 
+  it('hold at most 50,000 client/server pairs when one-off clients arrive faster than a TIME_WAIT clears them', () => {
+    const judge = new CaptureJudge();
+    const answers = new AnswerLog();
+    let id = 0;
+    // 120,000 one-off clients within 12 s: none is quiet for a TIME_WAIT yet.
+    for (let i = 0; i < 120_000; i++) {
+      const f = digest({ id: ++id, ts: T0 + i * 100, clientIp: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, clientPort: 40000 });
+      judge.observe(f, ctxAt(f.end, answers));
+    }
+    expect(judge.retained()).toBeLessThanOrEqual(50_000 + 10);
+    for (let i = 0; i < 200; i++) {
+      const ts = T0 + 12_000_000 + i * 10_000;
+      const f = digest({ id: ++id, ts, clientIp: '10.200.0.1', clientPort: 60000 + (i % 20), reusedAfter: i >= 20 ? { flowId: id - 20, closedTs: ts - 150_000, state: 'SF' } : null });
+      judge.observe(f, ctxAt(f.end, answers));
+    }
+    const verdicts = judge.verdicts(CAPTURE, ctxAt(T0 + 20_000_000, answers));
+    expect(verdicts.map((v) => [v.code, v.facts.connections])).toEqual([['port-exhaustion', 200]]);
+  });
+
   it('listen-queue-overflow waits for the answers around a dropped SYN before deciding', () => {
     const answers = new AnswerLog();
     const judge = new CaptureJudge();
