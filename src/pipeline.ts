@@ -88,7 +88,7 @@ export interface AnalyzerOptions {
   onFlowJudged?: (flow: FlowResult) => void;
   /**
    * Keep finished flows for finish() (default true). When false, each flow is judged as it ends and
-   * handed to onFlowJudged; only a small digest stays for the capture-level rules, so memory does not
+   * handed to onFlowJudged; the capture-level rules keep only bounded state of their own, so memory does not
    * grow with the flows' HTTP exchanges and analysis (`tcpwhy analyze` streams its report this way).
    */
   retainFlows?: boolean;

@@ -13,8 +13,8 @@ export interface CaptureFacts {
 }
 
 /**
- * What capture-level rules may read of each flow: small enough to keep for every flow of a
- * capture of millions of connections while the flows themselves are reported and freed as they end.
+ * What capture-level rules may read of a flow. FlowFacts has all of it; a rule that keeps a flow to
+ * cite later keeps only this copy, since the flow itself is reported and freed as it ends.
  */
 export interface FlowDigest {
   id: number;
@@ -32,20 +32,12 @@ export interface FlowDigest {
   serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'>;
 }
 
-/** Keeps one copy of each server and client address string across all digests. */
-function intern(strings: Map<string, string> | undefined, s: string): string {
-  if (!strings) return s;
-  const kept = strings.get(s);
-  if (kept !== undefined) return kept;
-  strings.set(s, s);
-  return s;
-}
-
-export function digestFlow(f: FlowDigest, strings?: Map<string, string>): FlowDigest {
+/** A copy of just what the capture rules read: a rule that keeps a flow to cite keeps this much of it. */
+export function digestFlow(f: FlowDigest): FlowDigest {
   return {
     id: f.id,
-    server: intern(strings, f.server),
-    clientIp: intern(strings, f.clientIp),
+    server: f.server,
+    clientIp: f.clientIp,
     clientPort: f.clientPort,
     state: f.state,
     start: f.start,
@@ -82,32 +74,32 @@ function stateless(code: string, verdicts: CaptureRuleRun['verdicts']): CaptureR
 }
 
 const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
-    if (c.truncatedPackets === 0) return [];
-    return [
-      {
-        code: 'truncated-snaplen',
-        severity: 'warning',
-        summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} cut by the snap length${c.snaplen ? ` (${c.snaplen} bytes)` : ''}: payload analysis (HTTP, WebSocket) is partial`,
-        packets: [],
-        facts: { truncatedPackets: c.truncatedPackets, snaplen: c.snaplen },
-        hint: 'Capture again with the full snap length (tcpdump -s 0, the default on current versions) to see payloads whole.',
-      },
-    ];
+  if (c.truncatedPackets === 0) return [];
+  return [
+    {
+      code: 'truncated-snaplen',
+      severity: 'warning',
+      summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} cut by the snap length${c.snaplen ? ` (${c.snaplen} bytes)` : ''}: payload analysis (HTTP, WebSocket) is partial`,
+      packets: [],
+      facts: { truncatedPackets: c.truncatedPackets, snaplen: c.snaplen },
+      hint: 'Capture again with the full snap length (tcpdump -s 0, the default on current versions) to see payloads whole.',
+    },
+  ];
 });
 
 const arpUnanswered = stateless('arp-unanswered', (_c, ctx) => {
-    const out: Verdict[] = [];
-    for (const [ip, a] of ctx.arpUnanswered) {
-      out.push({
-        code: 'arp-unanswered',
-        severity: 'error',
-        summary: `ARP who-has ${ip} never answered (${plural(a.requests, 'request')}, #${a.firstNo}..#${a.lastNo}): no host with that address on the local segment, so no SYN can leave`,
-        packets: [a.firstNo, a.lastNo],
-        facts: { ip, requests: a.requests },
-        hint: 'The host is down or disconnected, or the address is wrong (a stale config or DNS entry). Check that the host is up and on this subnet, and the client subnet mask and gateway.',
-      });
-    }
-    return out;
+  const out: Verdict[] = [];
+  for (const [ip, a] of ctx.arpUnanswered) {
+    out.push({
+      code: 'arp-unanswered',
+      severity: 'error',
+      summary: `ARP who-has ${ip} never answered (${plural(a.requests, 'request')}, #${a.firstNo}..#${a.lastNo}): no host with that address on the local segment, so no SYN can leave`,
+      packets: [a.firstNo, a.lastNo],
+      facts: { ip, requests: a.requests },
+      hint: 'The host is down or disconnected, or the address is wrong (a stale config or DNS entry). Check that the host is up and on this subnet, and the client subnet mask and gateway.',
+    });
+  }
+  return out;
 });
 
 export const CAPTURE_RULES: CaptureRule[] = [truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES];
