@@ -12,24 +12,22 @@ import type { PacketView } from './view.js';
 /** ARPHRD_NETLINK: the protocol field is a netlink family, not an ethertype. */
 const ARPHRD_NETLINK = 824;
 
-export function decodeSll(b: Uint8Array, cur: Cursor, v: PacketView): DecodeStatus {
+/** Linux cooked captures v1 and v2 differ only in where the fields lie. */
+function decodeCooked(b: Uint8Array, cur: Cursor, v: PacketView, layout: typeof SLL | typeof SLL2): DecodeStatus {
   const avail = cur.end - cur.off;
-  if (avail < SLL.HEADER_LEN) {
-    return markMalformed(v, MALFORMED.LINK_TRUNCATED, cur.off, cur.packetStart, avail, SLL.HEADER_LEN);
+  if (avail < layout.HEADER_LEN) {
+    return markMalformed(v, MALFORMED.LINK_TRUNCATED, cur.off, cur.packetStart, avail, layout.HEADER_LEN);
   }
-  if (u16(b, cur.off + SLL.ARPHRD) === ARPHRD_NETLINK) return markSkipped(v, SKIP_REASON.NETLINK);
-  const type = u16(b, cur.off + SLL.PROTOCOL);
-  cur.off += SLL.HEADER_LEN;
+  if (u16(b, cur.off + layout.ARPHRD) === ARPHRD_NETLINK) return markSkipped(v, SKIP_REASON.NETLINK);
+  const type = u16(b, cur.off + layout.PROTOCOL);
+  cur.off += layout.HEADER_LEN;
   return decodeEthertypeChain(b, cur, v, type);
 }
 
+export function decodeSll(b: Uint8Array, cur: Cursor, v: PacketView): DecodeStatus {
+  return decodeCooked(b, cur, v, SLL);
+}
+
 export function decodeSll2(b: Uint8Array, cur: Cursor, v: PacketView): DecodeStatus {
-  const avail = cur.end - cur.off;
-  if (avail < SLL2.HEADER_LEN) {
-    return markMalformed(v, MALFORMED.LINK_TRUNCATED, cur.off, cur.packetStart, avail, SLL2.HEADER_LEN);
-  }
-  if (u16(b, cur.off + SLL2.ARPHRD) === ARPHRD_NETLINK) return markSkipped(v, SKIP_REASON.NETLINK);
-  const type = u16(b, cur.off + SLL2.PROTOCOL);
-  cur.off += SLL2.HEADER_LEN;
-  return decodeEthertypeChain(b, cur, v, type);
+  return decodeCooked(b, cur, v, SLL2);
 }

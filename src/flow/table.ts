@@ -104,7 +104,6 @@ class RecentClose {
   }
 }
 
-
 const MAX_ARP_TARGETS = 4096;
 const MAX_RECENT_CLOSED = 200_000;
 const DEFAULT_MAX_LINGERING = 8_192;
@@ -341,15 +340,9 @@ export class FlowTable {
 
   private expireIdle(ts: number): void {
     // Closed flows go 5 s after their close (Zeek's close delay), whatever older idle flows remain.
-    const q = this.closedQueue;
-    while (this.closedHead < q.length && ts > q[this.closedHead]!.removeAfterTs) {
-      const f = q[this.closedHead]!;
-      q[this.closedHead++] = null;
+    while (this.closedHead < this.closedQueue.length && ts > this.closedQueue[this.closedHead]!.removeAfterTs) {
+      const f = this.takeClosed();
       if (!f.finished) this.finish(f, 'closed');
-    }
-    if (this.closedHead > 4096 && this.closedHead * 2 > q.length) {
-      this.closedQueue = q.slice(this.closedHead);
-      this.closedHead = 0;
     }
     let f = this.oldest;
     while (f && ts - f.lastTs >= this.idleTimeout) {
@@ -361,10 +354,8 @@ export class FlowTable {
 
   /** Past the lingering bound: the flow closed longest ago is finished now instead of at its linger's end. */
   private finishLongestLingering(no: number): void {
-    const q = this.closedQueue;
-    while (this.closedHead < q.length) {
-      const f = q[this.closedHead]!;
-      q[this.closedHead++] = null;
+    while (this.closedHead < this.closedQueue.length) {
+      const f = this.takeClosed();
       if (f.finished) continue;
       if (this.closedEarly++ === 0) {
         this.opts.onDiagnostic?.(
@@ -376,6 +367,20 @@ export class FlowTable {
       this.finish(f, 'closed', true);
       return;
     }
+  }
+
+  /**
+   * Takes the head of the closed-flow queue. Its slot is emptied so a finished flow can be
+   * collected, and the emptied prefix is cut off once it is the larger part of the queue.
+   */
+  private takeClosed(): Flow {
+    const f = this.closedQueue[this.closedHead]!;
+    this.closedQueue[this.closedHead++] = null;
+    if (this.closedHead > 4096 && this.closedHead * 2 > this.closedQueue.length) {
+      this.closedQueue = this.closedQueue.slice(this.closedHead);
+      this.closedHead = 0;
+    }
+    return f;
   }
 
   /** A non-SYN packet of a flow finished early, within the linger it would have had: not a new connection. */

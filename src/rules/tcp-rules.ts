@@ -249,7 +249,7 @@ const synFlood: CaptureRule = {
     const completed = new Map<string, number>();
     return {
       observe(f) {
-        if (f.syns.length > 0 && f.handshakeAck !== null) bump(completed, f.server);
+        if (f.handshakeAck !== null) bump(completed, f.server);
         if (isHalfOpen(f) && half.length < MAX_KEPT_FLOWS) half.push(digestFlow(f));
       },
       retained: () => half.length + completed.size,
@@ -444,7 +444,8 @@ const listenQueueOverflow: CaptureRule = {
     // Dropped-SYN flows wait here until packet time has passed the end of their window, so every
     // answer that falls inside it has been logged.
     let pending: FlowDigest[] = [];
-    let kept = 0;
+    // Pending flows are looked over when their number doubles, so each is looked at O(1) times on average.
+    let settleAt = 64;
     const listener = (server: string): Listener => {
       let l = listeners.get(server);
       if (!l) listeners.set(server, (l = { cited: [], droppedCount: 0, droppedSyns: 0, neverConnected: 0, ignoredFinalAcks: 0 }));
@@ -469,11 +470,12 @@ const listenQueueOverflow: CaptureRule = {
         else still.push(f);
       }
       pending = still;
+      settleAt = Math.max(64, 2 * pending.length);
     };
     return {
       observe(f, ctx) {
-        if (f.syns.length === 0) return;
         if (f.synAcks.length > 0) bump(answeredFlows, f.server);
+        if (f.syns.length === 0) return;
         // The first SYN got no answer (the client had to retry, or gave up).
         const firstAnswer = f.synAcks[0]?.ts ?? (f.serverSide.rst ? f.serverSide.rst.ts : Infinity);
         // Only clients that retried count: a lone unanswered SYN is as likely a probe or a scan.
@@ -482,11 +484,8 @@ const listenQueueOverflow: CaptureRule = {
         // The server re-sent its SYN-ACK although the client ACKed: it dropped the ACK because its accept queue was full.
         const ackIgnored = f.synAcks.length >= 2 && f.handshakeAck !== null && f.synAcks[1].ts > f.handshakeAck.ts;
         if (ackIgnored) listener(f.server).ignoredFinalAcks++;
-        if ((droppedSyn || neverAnswered) && kept < MAX_KEPT_FLOWS) {
-          kept++;
-          pending.push(digestFlow(f));
-        }
-        if (pending.length >= 64) settleDue(ctx, false);
+        if ((droppedSyn || neverAnswered) && pending.length < MAX_KEPT_FLOWS) pending.push(digestFlow(f));
+        if (pending.length >= settleAt) settleDue(ctx, false);
       },
       retained: () => pending.length + listeners.size + answeredFlows.size,
       verdicts(_c, ctx) {

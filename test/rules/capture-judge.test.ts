@@ -151,4 +151,26 @@ describe('capture rules as a stream', () => {
     lonely.record(server, T0 + 1_001_000, 40000, true);
     expect(judgeCapture([dropped], CAPTURE, ctxAt(T0 + 2_000_000, lonely))).toEqual([]);
   });
+
+  it('listen-queue-overflow decides dropped flows while the capture goes on, and counts every answered flow', () => {
+    const answers = new AnswerLog();
+    const judge = new CaptureJudge();
+    const server = '10.0.0.2:80';
+    // 300 connections 100 ms apart, each SYN dropped once, retried 1 s later and answered; the
+    // listener answers one other client in between each time.
+    for (let i = 0; i < 300; i++) {
+      const t = T0 + i * 100_000;
+      answers.record(server, t + 500_000, 50000 + i, true);
+      answers.record(server, t + 1_000_100, 40000 + i, true);
+      const f = digest({ id: i + 1, ts: t, clientPort: 40000 + i, syns: [{ no: 10 * i + 1, ts: t }, { no: 10 * i + 2, ts: t + 1_000_000 }], synAcks: [{ no: 10 * i + 3, ts: t + 1_000_100 }] });
+      judge.observe(f, ctxAt(t + 6_000_000, answers));
+    }
+    // The flows that were pending were decided along the way, not all held to the end.
+    expect(judge.retained()).toBeLessThan(200);
+    // A connection whose SYN was not captured still counts as answered.
+    judge.observe(digest({ id: 999, ts: T0, clientPort: 45000, syns: [] }), ctxAt(T0 + 40_000_000, answers));
+    const [v] = judge.verdicts(CAPTURE, ctxAt(T0 + 40_000_000, answers));
+    expect(v.facts).toMatchObject({ listener: server, droppedConnections: 300, droppedSyns: 300, answeredConnections: 301 });
+    expect(v.packets).toEqual(Array.from({ length: 20 }, (_, k) => 10 * k + 1));
+  });
 });
