@@ -59,6 +59,8 @@ const KIND_COUNT = SEG_NAMES.length;
 /** Any kind of retransmission: tshark shows tcp.analysis.retransmission on fast and spurious ones too. */
 const ANY_RETRANSMISSION = SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION;
 
+/** A client that sends again after this long without an answer was not waiting for one. */
+const SILENT_RESUME_MICROS = 1_000_000;
 /** Wireshark's TCP_MAX_UNACKED_SEGMENTS. */
 const MAX_UNACKED_SEGMENTS = 1000;
 /** Marks kept per flow for the ladder view; later ones are counted only. */
@@ -592,6 +594,7 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
   const newData = seglen > 0 && (flags & TCP_FLAG.RST) === 0 && (ta & (ANY_RETRANSMISSION | SEG.KEEP_ALIVE | SEG.ZERO_WINDOW_PROBE)) === 0;
   if (from === 0) {
     if (newData) {
+      if (t.awaitingResponse && ts - t.requestEndTs >= SILENT_RESUME_MICROS) t.silentResumes++;
       t.awaitingResponse = true;
       t.requestEndNo = no;
       t.requestEndTs = ts;
@@ -605,6 +608,7 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
       t.gaveUpRst = (flags & TCP_FLAG.RST) !== 0;
     }
   } else {
+    if (newData && t.silentResumes > 0) t.serverSpokeAfterResume = true;
     if (t.awaitingResponse && ackf && t.requestAckedNo === 0 && sd(ack, t.requestEndSeq) >= 0) {
       t.requestAckedNo = no;
       t.requestAckedTs = ts;
@@ -724,7 +728,19 @@ export interface TcpAnalysisFacts extends TcpCounts {
   close: { packet: number; by: 'client' | 'server'; rst: boolean; idleBeforeMs: number; lastPacketBefore: number; sinceLastDataMs: number | null } | null;
   serverThink: { firstMs: number; firstPacket: number; maxMs: number; maxPacket: number; turns: number } | null;
   /** The client's last request bytes got no application byte back. */
-  unanswered: { requestPacket: number; requestTs: number; ackedPacket: number | null; ackedTs: number | null; gaveUpPacket: number | null; gaveUpTs: number | null; gaveUpRst: boolean } | null;
+  unanswered: {
+    requestPacket: number;
+    requestTs: number;
+    ackedPacket: number | null;
+    ackedTs: number | null;
+    gaveUpPacket: number | null;
+    gaveUpTs: number | null;
+    gaveUpRst: boolean;
+    /** Times the client sent again after a second or more without an answer (it was not waiting). */
+    silentResumes: number;
+    /** The server sent data after one of those resumes. */
+    serverSpokeAfterResume: boolean;
+  } | null;
   marks: Array<{ no: number; from: 'client' | 'server'; kinds: SegmentKind[]; len: number; dupAckNo?: number; rtoMs?: number; rtoOf?: number }>;
   marksDropped: number;
 }
@@ -780,6 +796,8 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
           gaveUpPacket: t.gaveUpNo || null,
           gaveUpTs: t.gaveUpNo ? t.gaveUpTs : null,
           gaveUpRst: t.gaveUpRst,
+          silentResumes: t.silentResumes,
+          serverSpokeAfterResume: t.serverSpokeAfterResume,
         }
       : null,
     marks: fa.marks.map((m) => ({

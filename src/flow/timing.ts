@@ -93,6 +93,10 @@ export class FlowTiming {
   readonly think = new SampleStats();
   firstThink = -1;
   firstThinkNo = 0;
+  /** Times the client went on sending after a second or more without an answer. */
+  silentResumes = 0;
+  /** The server sent data after one of those: silence is part of its protocol, not a hang. */
+  serverSpokeAfterResume = false;
   /** A close (FIN/RST) from the side that sent the unanswered request. */
   gaveUpNo = 0;
   gaveUpTs = 0;

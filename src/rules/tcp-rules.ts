@@ -139,6 +139,12 @@ const noResponse: FlowRule = {
     const a = f.analysis;
     const u = a?.unanswered;
     if (!a || !u || u.ackedPacket === null || f.clientSide.bytes === 0) return null;
+    // After a WebSocket upgrade either side sends when it likes: silence is not a missing answer.
+    if (f.app?.upgradedTo?.toLowerCase() === 'websocket') return null;
+    // A client that went on sending after a second or more of silence, more than once, does not
+    // wait for answers: a one-way stream (syslog, metrics, log shipping) when the server never
+    // sent a byte, fire-and-forget messages (MQTT QoS 0) when the server answered later ones.
+    if (u.silentResumes >= 2 && (f.serverSide.bytes === 0 || u.serverSpokeAfterResume)) return null;
     // A server that closed or reset first is reported by the close rules.
     const serverClose = [f.serverSide.fin, f.serverSide.rst].filter((x): x is { no: number; ts: number } => x !== null && x.ts >= u.requestTs);
     if (serverClose.length > 0 && (u.gaveUpTs === null || serverClose.some((x) => x.ts < u.gaveUpTs!))) return null;

@@ -50,11 +50,11 @@ export class Conversation {
     this.s = { ...s, next: opts.serverIsn ?? 0xffff_ff00 };
   }
 
-  client(flags: string, t: number, payload = '', extra: PacketExtra = {}): this {
+  client(flags: string, t: number, payload: string | Uint8Array = '', extra: PacketExtra = {}): this {
     return this.send(this.c, this.s, flags, t, payload, extra, true);
   }
 
-  server(flags: string, t: number, payload = '', extra: PacketExtra = {}): this {
+  server(flags: string, t: number, payload: string | Uint8Array = '', extra: PacketExtra = {}): this {
     return this.send(this.s, this.c, flags, t, payload, extra, false);
   }
 
@@ -65,7 +65,7 @@ export class Conversation {
       .client('A', t + rtt);
   }
 
-  private send(from: Side, to: Side, flags: string, t: number, payload: string, extra: PacketExtra, fromClient: boolean): this {
+  private send(from: Side, to: Side, flags: string, t: number, payload: string | Uint8Array, extra: PacketExtra, fromClient: boolean): this {
     const started = fromClient ? this.cStarted : this.sStarted;
     const seq = extra.seq ?? from.next;
     const ackNum = extra.ack ?? (to.next >>> 0);
@@ -84,7 +84,7 @@ export class Conversation {
     });
     this.packets.push({ frame, t });
     if (extra.seq === undefined) {
-      let len = payload.length;
+      let len = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
       if (flags.includes('S')) len++;
       if (flags.includes('F')) len++;
       if (!flags.includes('R')) from.next = (from.next + len) >>> 0;

@@ -90,6 +90,16 @@ const CHECKS: Record<string, Check> = {
     expect(clientFin.t - request.t).toBeGreaterThan(2.9);
     expect(all.findIndex((p) => p.src === server && hasFin(p))).toBeGreaterThan(all.indexOf(clientFin));
   },
+  'one-way-stream'(packets) {
+    const all = tcp(packets);
+    const { client, server } = roles(packets);
+    expect(payloadFrom(packets, server)).toBe(0);
+    const lines = all.filter((p) => p.src === client && p.length > 0);
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < lines.length; i++) expect(lines[i]!.t - lines[i - 1]!.t).toBeGreaterThan(1);
+    const clientFin = all.find((p) => p.src === client && hasFin(p))!;
+    expect(clientFin.t - lines[lines.length - 1]!.t).toBeGreaterThan(1.9);
+  },
   'idle-close'(packets) {
     const all = tcp(packets);
     const { client, server } = roles(packets);

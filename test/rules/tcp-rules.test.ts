@@ -86,6 +86,17 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
     expect(judgeFlow(f, ruleContext(r), TCP_FLOW_RULES).map((v) => v.code)).not.toContain('idle-close');
   });
 
+  it('one-way stream: a client that sends log lines and never waits for an answer is not no-response', async () => {
+    const r = await analyzeFile(sample('one-way-stream'));
+    const f = r.flows[0];
+    expect(f.serverSide.bytes).toBe(0);
+    // The last line is ACKed, 2 s of silence, then the client closes: the shape of no-response,
+    // but the client had already gone on sending after each earlier silence.
+    expect(f.analysis!.unanswered).toMatchObject({ gaveUpRst: false, serverSpokeAfterResume: false });
+    expect(f.analysis!.unanswered!.silentResumes).toBeGreaterThanOrEqual(2);
+    expect(f.verdicts.map((v) => v.code)).toEqual(['clean-close']);
+  });
+
   it('idle-close: the server closed a keep-alive connection after about 3 s of silence, cleanly, so only as info', async () => {
     const r = await analyzeFile(sample('idle-close'));
     const f = r.flows[0];
@@ -170,6 +181,42 @@ describe('TCP verdicts on scripted conversations', () => {
     const v = verdict(f, 'no-response');
     expect(v.summary).toBe("request #4 was acknowledged by the server's TCP (#5) but no response byte came back: the client reset the connection (#6) after 5.00 s");
     expect(v.packets).toEqual([4, 5, 6]);
+  });
+
+  it('no-response still fires when a hung server gets one more message before the client gives up', () => {
+    const c = conv({ server: '10.0.0.2:6379' }).handshake(0, 0.001);
+    c.client('PA', 0.01, '*1\r\n$4\r\nPING\r\n').server('PA', 0.011, '+PONG\r\n').client('A', 0.012);
+    c.client('PA', 1.0, '*2\r\n$3\r\nGET\r\n$1\r\nk\r\n').server('A', 1.001); // #7: never answered
+    c.client('PA', 2.5, '*1\r\n$4\r\nPING\r\n').server('A', 2.501); // #9: one resume after silence
+    c.client('FA', 7.5).server('FA', 7.501).client('A', 7.502);
+    const f = analyzeConversation(c).flows[0];
+    expect(f.analysis!.unanswered).toMatchObject({ silentResumes: 1, serverSpokeAfterResume: false });
+    expect(verdict(f, 'no-response').summary).toMatch(/^request #9 was acknowledged .* the client closed the connection \(#11\) after 5\.00 s$/);
+  });
+
+  it('no no-response for fire-and-forget messages when the server answers later ones (MQTT QoS 0 and PINGREQ)', () => {
+    const c = conv({ server: '10.0.0.2:1883' }).handshake(0, 0.001);
+    const publish = new Uint8Array([0x30, 0x07, 0x00, 0x01, 0x74, 0x32, 0x31, 0x2e, 0x35]);
+    for (let i = 0; i < 3; i++) c.client('PA', 0.01 + 1.5 * i, publish).server('A', 0.011 + 1.5 * i);
+    c.client('PA', 4.6, new Uint8Array([0xc0, 0x00])).server('PA', 4.601, new Uint8Array([0xd0, 0x00])).client('A', 4.602);
+    c.client('PA', 6.0, publish).server('A', 6.001);
+    c.client('FA', 9.0).server('FA', 9.001).client('A', 9.002);
+    const f = analyzeConversation(c).flows[0];
+    expect(f.analysis!.unanswered).toMatchObject({ silentResumes: 3, serverSpokeAfterResume: true });
+    expect(f.verdicts.map((v) => v.code)).toEqual(['clean-close']);
+  });
+
+  it('no no-response after a WebSocket upgrade: a server that sends no message is not a missing answer', () => {
+    const w = conv({ server: '10.0.0.2:80' }).handshake(0, 0.001);
+    w.client('PA', 0.01, 'GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n').server('A', 0.011);
+    w.server('PA', 0.02, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n').client('A', 0.021);
+    const hi = new Uint8Array([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2]); // masked text "hi"
+    w.client('PA', 0.5, hi).server('A', 0.501);
+    w.client('FA', 6.5).server('FA', 6.501).client('A', 6.502);
+    const f = analyzeConversation(w).flows[0];
+    expect(f.analysis!.unanswered).not.toBeNull();
+    expect(f.verdicts.map((v) => v.code)).not.toContain('no-response');
+    expect(f.verdicts.map((v) => v.code)).toContain('ws-no-close-frame');
   });
 
   it('idle-close names a round idle timeout as a load balancer or proxy timeout', () => {
