@@ -135,7 +135,7 @@ export class Analyzer {
     this.maxDiagnostics = opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS;
     let sinkFactory: SinkFactory | null = null;
     if (opts.dissect !== false) {
-      const apps = new AppSinkFactory();
+      const apps = new AppSinkFactory(opts.keepEvents !== false);
       sinkFactory = {
         create: (flow) => {
           const s = apps.create(flow);

@@ -119,7 +119,14 @@ export class AppSession implements StreamSink {
   private tcpClosedBeforeCloseFrame = false;
   private ended = false;
 
-  constructor(readonly flow: { id: number; clientPort: number; serverPort: number } = { id: 0, clientPort: 0, serverPort: 0 }) {}
+  /**
+   * `recordEvents`: keep the per-packet event texts the ladder and the diff show. A plain analysis
+   * never prints them, so it neither builds nor keeps them.
+   */
+  constructor(
+    readonly flow: { id: number; clientPort: number; serverPort: number } = { id: 0, clientPort: 0, serverPort: 0 },
+    private readonly recordEvents = true,
+  ) {}
 
   // ---- StreamSink ----
 
@@ -171,6 +178,8 @@ export class AppSession implements StreamSink {
     this.wsClient = this.wsServer = null;
     this.held = [];
     this.heldBytes = 0;
+    this.lastResponseHead = null;
+    this.detectBuf = null;
   }
 
   // ---- client / server dispatch ----
@@ -443,7 +452,7 @@ export class AppSession implements StreamSink {
 
   private recordError(err: DissectErrorFact): void {
     if (this.facts.errors.length < SESSION_LIMITS.MAX_ERRORS) this.facts.errors.push(err);
-    this.event(err.packet, err.dir, `HTTP error ${err.code}`);
+    if (this.recordEvents) this.event(err.packet, err.dir, `HTTP error ${err.code}`);
   }
 
   private wsError(code: WsErrorCode, message: string, dir: Dir, streamOffset: number, packet: number): void {
@@ -473,7 +482,7 @@ export class AppSession implements StreamSink {
           ex.request = requestFacts(head);
           ex.timing.requestAt = head.tsMicros;
         }
-        this.event(head.no, 0, `HTTP ${head.method} ${clip(head.target, 80)} HTTP/${head.version}${head.afterGap ? ' (after gap)' : ''}`);
+        if (this.recordEvents) this.event(head.no, 0, `HTTP ${head.method} ${clip(head.target, 80)} HTTP/${head.version}${head.afterGap ? ' (after gap)' : ''}`);
         if (head.afterGap) this.resolveGap(0, head.streamOffset);
       },
       onHeadersComplete: (head): HeadDecision => {
@@ -516,7 +525,7 @@ export class AppSession implements StreamSink {
         this.responseIsInterim = head.status >= 100 && head.status < 200 && head.status !== 101;
         const ex = this.exchangeAt(this.responseSlot, true);
         if (head.afterGap) this.resolveGap(1, head.streamOffset);
-        this.event(head.no, 1, `${head.status} ${clip(head.reason, 60)}${head.afterGap ? ' (after gap)' : ''}`.trimEnd());
+        if (this.recordEvents) this.event(head.no, 1, `${head.status} ${clip(head.reason, 60)}${head.afterGap ? ' (after gap)' : ''}`.trimEnd());
         if (!ex) return;
         if (this.responseIsInterim) {
           ex.interim.push({ status: head.status, reason: head.reason, packet: head.no, at: head.tsMicros });
@@ -645,7 +654,7 @@ export class AppSession implements StreamSink {
   private wsHooks(): WsParserHooks {
     return {
       onFrame: (dir, f: WsFrameStart) => {
-        if (f.opcode === OPCODE.CLOSE) return; // described when its payload (code, reason) is complete
+        if (f.opcode === OPCODE.CLOSE || !this.recordEvents) return; // a close is described when its payload (code, reason) is complete
         if (this.facts.events.length >= SESSION_LIMITS.MAX_EVENTS) {
           this.facts.eventsDropped++;
           return;
@@ -659,8 +668,10 @@ export class AppSession implements StreamSink {
       },
       onClose: (dir, f, code, reason) => {
         const ws = this.facts.websocket;
-        const described = code === null ? 'WS close (no code)' : `WS close ${code} (${CLOSE_CODE_NAME[code] ?? 'unassigned'})${reason ? ` "${clip(reason, 60)}"` : ''}`;
-        this.event(f.no, dir, described);
+        if (this.recordEvents) {
+          const described = code === null ? 'WS close (no code)' : `WS close ${code} (${CLOSE_CODE_NAME[code] ?? 'unassigned'})${reason ? ` "${clip(reason, 60)}"` : ''}`;
+          this.event(f.no, dir, described);
+        }
         this.closeFramesSeen++;
         if (!ws) return;
         const c = ws.close;
@@ -682,8 +693,10 @@ export class AppSession implements StreamSink {
 }
 
 export class AppSinkFactory implements SinkFactory {
+  constructor(private readonly recordEvents = true) {}
+
   create(flow: { id: number; clientPort: number; serverPort: number }): AppSession {
-    return new AppSession(flow);
+    return new AppSession(flow, this.recordEvents);
   }
 }
 

@@ -56,6 +56,12 @@ export const SEG_NAMES = [
 export type SegmentKind = (typeof SEG_NAMES)[number];
 
 const KIND_COUNT = SEG_NAMES.length;
+/** FlowAnalysis.counts after the per-kind counts: payload bytes sent again (any retransmission) per sender, */
+const RESENT_BYTES = 2 * KIND_COUNT;
+/** retransmitted SYNs and SYN-ACKs per sender (the handshake rules speak for those), */
+const HANDSHAKE_RETRANSMISSIONS = RESENT_BYTES + 2;
+/** and retransmissions carrying payload per sender. */
+const DATA_RETRANSMISSIONS = HANDSHAKE_RETRANSMISSIONS + 2;
 /** Any kind of retransmission: tshark shows tcp.analysis.retransmission on fast and spurious ones too. */
 const ANY_RETRANSMISSION = SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION;
 
@@ -138,10 +144,9 @@ export class TcpConversation {
   readonly sideA = new DirectionState();
   readonly sideB = new DirectionState();
   /** Side A is the sender of the first packet; its address and port tell the directions apart. */
-  private readonly addrWords = new Uint32Array(8);
-  readonly addrA = this.addrWords.subarray(0, 4);
+  /** Address A in words 0-3, address B in 4-7 (one buffer, no views: each would cost more than its words). */
+  readonly addr = new Uint32Array(8);
   portA = 0;
-  readonly addrB = this.addrWords.subarray(4, 8);
   portB = 0;
   /** Time of the most recent SYN and the handshake RTT (SYN to the ACK after it), 0 if unknown. */
   mruSynTs = 0;
@@ -174,9 +179,9 @@ class ConversationRegistry {
     }
     const c = new TcpConversation();
     c.hash = hash;
-    c.addrA.set(v.src);
+    c.addr.set(v.src, 0);
     c.portA = v.srcPort;
-    c.addrB.set(v.dst);
+    c.addr.set(v.dst, 4);
     c.portB = v.dstPort;
     c.next = this.byHash.get(hash) ?? null;
     this.byHash.set(hash, c);
@@ -199,18 +204,19 @@ class ConversationRegistry {
 function matches(c: TcpConversation, v: PacketView): boolean {
   const s = v.src;
   const d = v.dst;
-  const a = c.addrA;
-  const b = c.addrB;
-  if (v.srcPort === c.portA && v.dstPort === c.portB && s[0] === a[0] && s[1] === a[1] && s[2] === a[2] && s[3] === a[3] && d[0] === b[0] && d[1] === b[1] && d[2] === b[2] && d[3] === b[3]) return true;
-  return v.srcPort === c.portB && v.dstPort === c.portA && s[0] === b[0] && s[1] === b[1] && s[2] === b[2] && s[3] === b[3] && d[0] === a[0] && d[1] === a[1] && d[2] === a[2] && d[3] === a[3];
+  const a = c.addr; // A in 0-3, B in 4-7
+  if (v.srcPort === c.portA && v.dstPort === c.portB && s[0] === a[0] && s[1] === a[1] && s[2] === a[2] && s[3] === a[3] && d[0] === a[4] && d[1] === a[5] && d[2] === a[6] && d[3] === a[7]) return true;
+  return v.srcPort === c.portB && v.dstPort === c.portA && s[0] === a[4] && s[1] === a[5] && s[2] === a[6] && s[3] === a[7] && d[0] === a[0] && d[1] === a[1] && d[2] === a[2] && d[3] === a[3];
 }
 
 function isFromA(c: TcpConversation, v: PacketView): boolean {
   const s = v.src;
-  const a = c.addrA;
-  return v.srcPort === c.portA && s[0] === a[0] && s[1] === a[1] && s[2] === a[2] && s[3] === a[3] && (v.dstPort !== c.portA || v.srcPort !== c.portB || !sameAddr(v.dst, a));
+  const d = v.dst;
+  const a = c.addr;
+  if (v.srcPort !== c.portA || s[0] !== a[0] || s[1] !== a[1] || s[2] !== a[2] || s[3] !== a[3]) return false;
+  // A conversation with itself (same address and port both ways): the packet is from A unless it is the mirror.
+  return v.dstPort !== c.portA || v.srcPort !== c.portB || d[0] !== a[0] || d[1] !== a[1] || d[2] !== a[2] || d[3] !== a[3];
 }
-
 
 const registries = new WeakMap<object, ConversationRegistry>();
 
@@ -250,16 +256,12 @@ export interface SegmentMark {
 /** Per-flow analysis: counts by kind and sender, marks, timing. Lives in Flow.analysis. */
 export class FlowAnalysis {
   conv: TcpConversation;
-  // The per-sender counters share one buffer: a typed array's buffer costs more than its numbers.
-  private readonly numbers = new Float64Array(2 * KIND_COUNT + 6);
-  /** Packets per kind and sender: counts[from * KIND_COUNT + bit]. */
-  readonly counts = this.numbers.subarray(0, 2 * KIND_COUNT);
-  /** Payload bytes sent again (any retransmission) per sender. */
-  readonly resentBytes = this.numbers.subarray(2 * KIND_COUNT, 2 * KIND_COUNT + 2);
-  /** Retransmitted SYNs and SYN-ACKs per sender (the handshake rules speak for those). */
-  readonly handshakeRetransmissions = this.numbers.subarray(2 * KIND_COUNT + 2, 2 * KIND_COUNT + 4);
-  /** Retransmissions carrying payload per sender. */
-  readonly dataRetransmissions = this.numbers.subarray(2 * KIND_COUNT + 4, 2 * KIND_COUNT + 6);
+  /**
+   * Every per-sender counter in one buffer, indexed rather than viewed (a typed array object costs
+   * more than its numbers): packets per kind counts[from * KIND_COUNT + bit], then RESENT_BYTES,
+   * HANDSHAKE_RETRANSMISSIONS and DATA_RETRANSMISSIONS, each + from.
+   */
+  readonly counts = new Float64Array(2 * KIND_COUNT + 6);
   readonly marks: SegmentMark[] = [];
   marksDropped = 0;
   readonly timing = new FlowTiming();
@@ -641,9 +643,9 @@ function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: numbe
   for (let bit = 0, m = ta; m !== 0; bit++, m >>>= 1) if (m & 1) fa.counts[base + bit]++;
   if (ta & (SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION)) fa.counts[base]++; // tshark also shows these as retransmission
   if (ta & ANY_RETRANSMISSION) {
-    fa.resentBytes[from] += len;
-    if (len > 0) fa.dataRetransmissions[from]++;
-    if (tcpFlags & TCP_FLAG.SYN) fa.handshakeRetransmissions[from]++;
+    fa.counts[RESENT_BYTES + from] += len;
+    if (len > 0) fa.counts[DATA_RETRANSMISSIONS + from]++;
+    if (tcpFlags & TCP_FLAG.SYN) fa.counts[HANDSHAKE_RETRANSMISSIONS + from]++;
     else fa.timing.side[from].retransSinceProgress++;
   }
   if (fa.marks.length >= MAX_MARKS) {
@@ -828,9 +830,9 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     zeroWindowProbeAck: fa.counts[k + 9],
     windowFull: fa.counts[k + 10],
     keepAlive: fa.counts[k + 12],
-    bytesResent: fa.resentBytes[from],
-    handshakeRetransmissions: fa.handshakeRetransmissions[from],
-    dataRetransmissions: fa.dataRetransmissions[from],
+    bytesResent: fa.counts[RESENT_BYTES + from],
+    handshakeRetransmissions: fa.counts[HANDSHAKE_RETRANSMISSIONS + from],
+    dataRetransmissions: fa.counts[DATA_RETRANSMISSIONS + from],
     retransmissionsUnanswered: s.retransSinceProgress,
     ackRtt: s.ackRtt.toJson(),
     tsEchoRtt: s.tsEchoRtt.toJson(),

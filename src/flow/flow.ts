@@ -176,7 +176,12 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   }
   if (syn) {
     const list = isOrig ? flow.synPackets : flow.synAckPackets;
-    if (list.length < MAX_HANDSHAKE_PACKETS) list.push({ no, ts, seq: baseSeq });
+    const p: HandshakePacket = { no, ts, seq: baseSeq };
+    // Most flows see one SYN and one SYN-ACK: a one-element array, not push()'s first 17 slots.
+    if (list.length === 0) {
+      if (isOrig) flow.synPackets = [p];
+      else flow.synAckPackets = [p];
+    } else if (list.length < MAX_HANDSHAKE_PACKETS) list.push(p);
     endpoint.mss = v.mss;
     endpoint.sackPermitted = v.sackPermitted;
     endpoint.timestamps = v.hasTimestamps;
