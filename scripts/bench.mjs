@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
+import { STAGES } from './lib/bench-stage.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TIME_BIN = '/usr/bin/time';
@@ -32,6 +33,8 @@ const USAGE = `usage: node scripts/bench.mjs [options]
   --cmd "CMD {file}" measure this command instead of 'node bin/tcpwhy.js analyze {file} --json'
   --growth           also run tcpwhy on growing files (--growth-sizes, default 1M,4M) and print peak RSS
   --growth-tshark    include tshark in the growth runs
+  --stages           also time the pipeline stage by stage (read, decode, flows, dissect, report), one
+                     process each, and print what each stage adds
   --check            one extra tcpwhy run that keeps its JSON and prints how many flows it reported
   --keep             keep the generated captures (their folder is printed)
   --json             print the results as JSON instead of the table
@@ -273,6 +276,7 @@ async function main() {
       'growth-sizes': { type: 'string', default: '1M,4M' },
       'growth-tshark': { type: 'boolean', default: false },
       check: { type: 'boolean', default: false },
+      stages: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -339,6 +343,17 @@ async function main() {
     if (runTool) rows.push(await measureTool({ name: toolName, argv: toolArgv(capture.file), runs, warmup, okCodes: [0, 1], ...common }));
     if (tsharkVersion) rows.push(await measureTool({ name: 'tshark -z conv,tcp', argv: tsharkArgv(capture.file), runs: tsharkRuns, okCodes: [0], ...common }));
 
+    let stages = null;
+    if (values.stages && tcpwhyReady) {
+      const script = join(REPO_ROOT, 'scripts', 'lib', 'bench-stage.mjs');
+      stages = [];
+      for (const stage of STAGES) {
+        const r = await measureTool({ name: `stage ${stage}`, argv: [process.execPath, script, stage, capture.file], runs: 1, okCodes: [0], ...common });
+        stages.push({ stage, ...r });
+        if (r.failed) break;
+      }
+    }
+
     let check = null;
     if (values.check && runTool) {
       const stdoutFile = join(workDir, 'check.json');
@@ -382,6 +397,7 @@ async function main() {
       tsharkWallOverToolWall: ratio && +ratio.toFixed(2),
       tsharkCpuOverToolCpu: tool?.cpuSecondsMedian && tshark?.cpuSecondsMedian ? +(tshark.cpuSecondsMedian / tool.cpuSecondsMedian).toFixed(2) : null,
       check,
+      stages,
       growth,
     };
 
@@ -398,6 +414,21 @@ async function main() {
       o.push('');
       if (ratio) o.push(`tshark wall / ${toolName} wall: ${ratio.toFixed(ratio < 10 ? 2 : 1)}× (${ratio >= 1 ? `${toolName} is faster` : 'tshark is faster'})`);
       if (tool?.cpuSecondsMedian && tshark?.cpuSecondsMedian) o.push(`tshark cpu / ${toolName} cpu: ${(tshark.cpuSecondsMedian / tool.cpuSecondsMedian).toFixed(2)}×`);
+      if (stages) {
+        o.push('');
+        o.push('stage by stage (one process each, start-up included; each stage runs the ones before it):');
+        let before = null;
+        for (const st of stages) {
+          if (st.failed) {
+            o.push(`  ${st.stage.padEnd(8)} failed (exit ${st.exitCode})`);
+            break;
+          }
+          const wall = st.wallSeconds.median;
+          const added = before === null ? wall : wall - before;
+          o.push(`  ${st.stage.padEnd(8)} ${wall.toFixed(2).padStart(7)} s  ${fmtRate(st.packets / wall).padStart(8)} packets/s  peak ${String(st.peakRssMiB).padStart(7)} MiB  adds ${added.toFixed(2).padStart(6)} s (${((added * 1e6) / st.packets).toFixed(2)} µs/packet)`);
+          before = wall;
+        }
+      }
       if (check) o.push(check.error ? `check: ${check.error}` : `check: ${toolName} reported ${check.flows ?? '?'} flows (generator: ${capture.generator ? fmtInt(capture.generator.conversations) : '?'}), exit ${check.exitCode}`);
       if (growth) {
         o.push('');
