@@ -285,9 +285,9 @@ export class FlowAnalysis {
  * flow table, whose 4-tuples share sequence state across flow splits.
  */
 export function analyzeSegment(flow: Flow, v: PacketView, no: number, ts: number, ctx: SegmentContext): void {
-  const registry = registryFor(ctx);
   let fa = flow.analysis as FlowAnalysis | null;
   if (!fa) {
+    const registry = registryFor(ctx);
     const conv = registry.find(flow.hash, v) ?? registry.create(flow.hash, v);
     fa = new FlowAnalysis(conv);
     flow.analysis = fa;
@@ -304,7 +304,7 @@ export function analyzeSegment(flow: Flow, v: PacketView, no: number, ts: number
   let fwd = fromA ? conv.sideA : conv.sideB;
   // A SYN with a new initial sequence number starts a new Wireshark conversation (tcp.stream).
   if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && fwd.baseSeqSet && seq !== fwd.baseSeq) {
-    conv = registry.create(flow.hash, v);
+    conv = registryFor(ctx).create(flow.hash, v);
     fa.conv = conv;
     fromA = true;
     fwd = conv.sideA;
