@@ -154,11 +154,20 @@ export class TcpConversation {
   /** Chain of conversations sharing a tuple hash. */
   next: TcpConversation | null = null;
   hash = 0;
+  /** Still in its registry (not replaced by a newer conversation on its 4-tuple, not forgotten). */
+  registered = false;
 }
 
 /** Remembers the latest conversation per 4-tuple for one flow table. */
 class ConversationRegistry {
   private readonly byHash = new Map<number, TcpConversation>();
+  /**
+   * Conversations in the order they were made, a ring of MAX_REMEMBERED_CONVERSATIONS slots: a new
+   * one takes the oldest's slot and that one is forgotten. (Evicting through byHash.keys().next()
+   * walks the deleted entries a Map keeps at its front: quadratic over a long capture.)
+   */
+  private readonly ring: TcpConversation[] = [];
+  private ringNext = 0;
 
   find(hash: number, v: PacketView): TcpConversation | null {
     let c = this.byHash.get(hash) ?? null;
@@ -173,11 +182,13 @@ class ConversationRegistry {
   create(hash: number, v: PacketView): TcpConversation {
     const old = this.find(hash, v);
     if (old) this.remove(old);
-    if (this.byHash.size >= MAX_REMEMBERED_CONVERSATIONS) {
-      const first = this.byHash.keys().next();
-      if (!first.done) this.byHash.delete(first.value);
-    }
+    const slot = this.ringNext;
+    const oldest = slot < this.ring.length ? this.ring[slot] : null;
+    if (oldest?.registered) this.remove(oldest);
     const c = new TcpConversation();
+    this.ring[slot] = c;
+    this.ringNext = (slot + 1) % MAX_REMEMBERED_CONVERSATIONS;
+    c.registered = true;
     c.hash = hash;
     c.addr.set(v.src, 0);
     c.portA = v.srcPort;
@@ -189,6 +200,7 @@ class ConversationRegistry {
   }
 
   private remove(c: TcpConversation): void {
+    c.registered = false;
     const head = this.byHash.get(c.hash);
     if (head === c) {
       if (c.next) this.byHash.set(c.hash, c.next);

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { SegmentKind, TcpAnalysisFacts } from '../../src/flow/analysis.js';
 import { toPcap, writeTempCapture } from '../helpers/capture.js';
-import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
+import { analyzeConversation, analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
 import { hasTool } from '../helpers/tools.js';
 
 const BASE_MICROS = 1_700_000_000_000_000;
@@ -206,6 +206,21 @@ describe('per-segment TCP analysis (Wireshark rules)', () => {
     expect(marked('reused-ports')).toEqual([7]);
     expect(result.flows.reduce((n, f) => n + (f.analysis?.reusedPorts ?? 0), 0)).toBe(1);
     await expectSameAsTshark(pcap, marked, 'reused-ports');
+  });
+
+  it('remembers the latest 20,000 conversations: a 4-tuple reused after more newer ones starts afresh', () => {
+    const early = conv({ client: '10.9.0.1:41000', clientIsn: 1000 }).handshake(0, 0.01);
+    early.client('FA', 0.02).server('FA', 0.021).client('A', 0.022);
+    const recent = conv({ client: '10.9.0.2:41000', clientIsn: 1000 }).handshake(0.5, 0.01);
+    recent.client('FA', 0.52).server('FA', 0.521).client('A', 0.522);
+    // 19,998 one-SYN conversations after them fill the 20,000 remembered. Reusing `recent`'s 4-tuple
+    // makes the 20,001st conversation, which pushes out the oldest, `early`: its reuse is new.
+    const others = Array.from({ length: 19_998 }, (_, i) => conv({ client: `10.10.${i >> 8}.${i & 255}:42000` }).client('S', 1 + i / 1e5));
+    const reuseRecent = conv({ client: '10.9.0.2:41000', clientIsn: 900_000 }).client('S', 2);
+    const reuseEarly = conv({ client: '10.9.0.1:41000', clientIsn: 900_000 }).client('S', 2.1);
+    const result = analyzeConversation(early, recent, ...others, reuseEarly, reuseRecent);
+    const reused = result.flows.filter((f) => (f.analysis?.reusedPorts ?? 0) > 0).map((f) => f.client);
+    expect(reused).toEqual(['10.9.0.2:41000']);
   });
 
   it('reports nothing at all on a clean exchange', async () => {
