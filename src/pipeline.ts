@@ -94,6 +94,8 @@ export interface AnalyzerOptions {
   retainFlows?: boolean;
   /** Most closed flows lingering at once before the longest-lingering one is finished early (default 8,192). */
   maxLingeringFlows?: number;
+  /** Most closes remembered for port-reuse detection within TIME_WAIT (default 200,000). */
+  maxRememberedCloses?: number;
   /** Keep at most this many finished flows for finish() (live capture over hours); older ones are counted in flowsNotKept. */
   maxKeptFlows?: number;
 }
@@ -148,6 +150,7 @@ export class Analyzer {
       idleTimeoutMicros: (opts.idleTimeoutSec ?? 300) * 1e6,
       maxFlows: opts.maxFlows,
       maxLingeringFlows: opts.maxLingeringFlows,
+      maxRememberedCloses: opts.maxRememberedCloses,
       verifyChecksums: opts.verifyChecksums,
       sinkFactory,
       onFlowDone: (flow, reason) => this.flowDone(flow, reason),

@@ -32,6 +32,11 @@ export interface FlowTableOptions {
    * early, so memory follows the connection rate only up to a point.
    */
   maxLingeringFlows?: number;
+  /**
+   * Most closes remembered for port reuse within TIME_WAIT (default 200,000). When full, those past
+   * TIME_WAIT go first, then the oldest, down to three quarters.
+   */
+  maxRememberedCloses?: number;
   maxBufferedBytesTotal?: number;
   maxBufferedBytesPerDirection?: number;
   sinkFactory?: SinkFactory | null;
@@ -60,7 +65,7 @@ export interface ArpTarget {
 
 /**
  * A finished flow remembered for TIME_WAIT: enough to spot a 4-tuple reused too soon. Up to
- * MAX_RECENT_CLOSED of these live at once, so the addresses are copied into small-integer fields
+ * maxRememberedCloses of these live at once, so the addresses are copied into small-integer fields
  * rather than keeping the flow's arrays alive.
  */
 class RecentClose {
@@ -105,7 +110,7 @@ class RecentClose {
 }
 
 const MAX_ARP_TARGETS = 4096;
-const MAX_RECENT_CLOSED = 200_000;
+const DEFAULT_MAX_RECENT_CLOSED = 200_000;
 const DEFAULT_MAX_LINGERING = 8_192;
 
 export class FlowTable {
@@ -128,6 +133,7 @@ export class FlowTable {
   private readonly ctx: SegmentContext;
   private evictionReported = false;
   private readonly maxLingering: number;
+  private readonly maxRecentClosed: number;
   /** Closed flows finished before their linger ended, and later packets of theirs counted but not attributed. */
   closedEarly = 0;
   lateAfterEarlyClose = 0;
@@ -141,6 +147,7 @@ export class FlowTable {
     this.idleTimeout = opts.idleTimeoutMicros ?? 300_000_000;
     this.maxFlows = opts.maxFlows ?? 1_000_000;
     this.maxLingering = opts.maxLingeringFlows ?? DEFAULT_MAX_LINGERING;
+    this.maxRecentClosed = opts.maxRememberedCloses ?? DEFAULT_MAX_RECENT_CLOSED;
     this.budget = new ReassemblyBudget(opts.maxBufferedBytesTotal ?? 256 * 1024 * 1024, opts.maxBufferedBytesPerDirection ?? 4 * 1024 * 1024);
     const factory = opts.sinkFactory ?? null;
     this.ctx = {
@@ -449,17 +456,26 @@ export class FlowTable {
     f.sink?.onEnd(f.lastTs);
     releaseFlowAnalysis(f);
     if (f.orig.didClose || f.resp.didClose || f.orig.state === EP.RESET || f.resp.state === EP.RESET) {
-      if (this.recentlyClosed.size >= MAX_RECENT_CLOSED) this.pruneRecentlyClosed();
+      if (this.recentlyClosed.size >= this.maxRecentClosed) this.pruneRecentlyClosed();
       const state = connState(f.orig, f.resp, f.history.text);
       this.recentlyClosed.set(f.hash, new RecentClose(f.id, f.lastTs, beforeLingerEnd ? f.removeAfterTs : 0, state, f.origAddr, f.respAddr, f.origPort, f.respPort));
     }
     this.opts.onFlowDone(f, reason);
   }
 
+  /**
+   * Makes room in the full map of remembered closes: those past TIME_WAIT go, then, if that freed
+   * less than a quarter, the oldest (the map keeps close order) until three quarters remain. Freeing
+   * a quarter each time keeps the scans rare; freeing one entry each time would scan on every close.
+   */
   private pruneRecentlyClosed(): void {
     const cutoff = this.lastTs - TIME_WAIT_MICROS;
     for (const [k, r] of this.recentlyClosed) if (r.closedTs < cutoff) this.recentlyClosed.delete(k);
-    if (this.recentlyClosed.size >= MAX_RECENT_CLOSED) this.recentlyClosed.clear();
+    const keep = Math.floor((this.maxRecentClosed * 3) / 4);
+    for (const k of this.recentlyClosed.keys()) {
+      if (this.recentlyClosed.size <= keep) break;
+      this.recentlyClosed.delete(k);
+    }
   }
 }
 
@@ -497,7 +513,18 @@ function isReuse(flow: Flow, v: PacketView): boolean {
 export function tupleHash(src: Uint32Array, sport: number, dst: Uint32Array, dport: number): number {
   const a = endpointHash(src, sport);
   const b = endpointHash(dst, dport);
-  return ((a + b) ^ Math.imul(a, b)) & 0x3fffffff;
+  // Same value both ways: order the two endpoint hashes, then mix them (murmur3's finaliser).
+  // (A plain symmetric mix such as (a + b) ^ a * b collides about fifty times more often on
+  // addresses that differ in few bits.)
+  const lo = a < b ? a : b;
+  const hi = a < b ? b : a;
+  let h = Math.imul(lo ^ 0x9e3779b9, 0x85ebca6b) ^ hi;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & 0x3fffffff;
 }
 
 function endpointHash(w: Uint32Array, port: number): number {

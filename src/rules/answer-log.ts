@@ -38,12 +38,14 @@ class ServerAnswers {
 
 export class AnswerLog {
   private readonly servers = new Map<string, ServerAnswers>();
+  /** After a look for quiet servers that freed too little, the next waits until this packet time. */
+  private nextForgetTs = -Infinity;
 
   /** `server` (ip:port) answered a SYN from `clientPort` at `ts`: with a SYN-ACK, or refused it with an RST. */
   record(server: string, ts: number, clientPort: number, synAck: boolean): void {
     let s = this.servers.get(server);
     if (!s) {
-      if (this.servers.size >= MAX_SERVERS) this.forgetQuiet(ts);
+      if (this.servers.size >= MAX_SERVERS && ts >= this.nextForgetTs) this.forgetQuiet(ts);
       if (this.servers.size >= MAX_SERVERS) return;
       this.servers.set(server, (s = new ServerAnswers()));
     }
@@ -80,6 +82,9 @@ export class AnswerLog {
 
   private forgetQuiet(now: number): void {
     for (const [k, s] of this.servers) if (s.last < now - HORIZON_MICROS) this.servers.delete(k);
+    // Little freed: every server is busy. New servers go unrecorded for a while rather than each
+    // paying for a look over all the others.
+    if (this.servers.size > (MAX_SERVERS * 7) / 8) this.nextForgetTs = now + HORIZON_MICROS / 16;
   }
 }
 

@@ -349,6 +349,8 @@ const portExhaustion: CaptureRule = {
     const groups = new Map<string, PortGroup>();
     let seen = 0;
     let latest = -Infinity;
+    /** After a prune that left the map full, new pairs wait this many flows before the next one. */
+    let pruneAgainAt = 0;
     // A group with no reuse that has been quiet for a TIME_WAIT cannot gain one from its past
     // ports: it is dropped, and starts again if the client comes back.
     const prune = () => {
@@ -370,7 +372,12 @@ const portExhaustion: CaptureRule = {
         let g = groups.get(key);
         const syn = f.syns[0].ts;
         if (!g) {
-          if (groups.size >= MAX_PORT_GROUPS) prune();
+          if (groups.size >= MAX_PORT_GROUPS && seen >= pruneAgainAt) {
+            prune();
+            // Every pair counts (reuse or many connections): new ones are not followed for a while,
+            // rather than each paying for a look over all the others.
+            if (groups.size >= MAX_PORT_GROUPS) pruneAgainAt = seen + PRUNE_EVERY;
+          }
           if (groups.size >= MAX_PORT_GROUPS) return;
           g = { clientIp: f.clientIp, server: f.server, connections: 0, firstPort: f.clientPort, ports: null, firstSyn: syn, lastSyn: syn, lifetimes: [], stride: 1, reused: 0, reusedPackets: [], quickestReuse: Infinity, failedReused: 0 };
           groups.set(key, g);

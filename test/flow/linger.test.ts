@@ -2,7 +2,11 @@
 // finished early; its late packets are counted, not turned into a new connection.
 
 import { describe, expect, it } from 'vitest';
+import { Analyzer } from '../../src/pipeline.js';
 import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
+import { tcpFrame, toRecord } from '../helpers/packets.js';
+
+const T0 = 1_700_000_000_000_000;
 
 /** Handshake, one request and response, then a clean close (server FIN first) ending at t + 0.006. */
 function exchange(port: number, t: number): Conversation {
@@ -56,5 +60,44 @@ describe('close linger bound', () => {
     expect(bounded.flows).toHaveLength(4);
     expect(full.flows).toHaveLength(4);
     expect(bounded.capture.lingerLimit.latePackets).toBe(0);
+  });
+
+  it('past its bound of remembered closes within a TIME_WAIT, forgets the oldest quarter and still finds a reuse of a newer one', () => {
+    // 2,050 connections refused in 1 s (SYN, RST) against a bound of 2,000 remembered closes; once
+    // their reset linger is over, the 4-tuples of the first and of the 1,000th are used again.
+    // Frames are patched copies of one SYN and one RST: checksums are not verified by default.
+    const N = 2_050;
+    const address = (i: number) => [10, (i >> 16) & 255, (i >> 8) & 255, i & 255];
+    const syn = tcpFrame({ src: '10.0.0.0', dst: '10.200.0.2', sport: 40000, dport: 81, flags: 'S', seq: 100 });
+    const rst = tcpFrame({ src: '10.200.0.2', dst: '10.0.0.0', sport: 81, dport: 40000, flags: 'RA', seq: 0, ack: 101 });
+    const IP_SRC = 14 + 12;
+    const IP_DST = 14 + 16;
+    const TCP_SEQ = 14 + 20 + 4;
+    const withClient = (frame: typeof syn, at: number, i: number) => {
+      const bytes = frame.bytes.slice();
+      bytes.set(address(i), at);
+      return { ...frame, bytes };
+    };
+    const reused: string[] = [];
+    const analyzer = new Analyzer({
+      file: 'refused.pcap',
+      retainFlows: false,
+      maxRememberedCloses: 2_000,
+      onFlowJudged: (f) => f.verdicts.some((v) => v.code === 'port-reuse') && reused.push(f.client),
+    });
+    let no = 0;
+    const feed = (frame: typeof syn, seconds: number) => analyzer.onRecord(toRecord(frame, { no: ++no, tsMicros: T0 + Math.round(seconds * 1e6) }));
+    for (let i = 0; i < N; i++) {
+      feed(withClient(syn, IP_SRC, i), i * 0.0005);
+      feed(withClient(rst, IP_DST, i), i * 0.0005 + 0.0001);
+    }
+    for (const [i, t] of [[0, 7], [1_000, 7.1]]) {
+      const again = withClient(syn, IP_SRC, i);
+      again.bytes.set([0, 0, 0, 7], TCP_SEQ); // another initial sequence number
+      feed(again, t);
+    }
+    analyzer.finish({ file: 'refused.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: no, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+    // The 2,000th close found the map full: the oldest 500 went, #1,000 stayed (all were within TIME_WAIT).
+    expect(reused).toEqual([`${address(1_000).join('.')}:40000`]);
   });
 });

@@ -67,6 +67,21 @@ describe('AnswerLog', () => {
     expect(log.count('10.0.0.2:80', end - 1_000_000, end)).toBe(101);
     expect(log.count('10.0.0.2:80', T0, T0 + 1_000_000)).toBe(0); // long gone
   });
+
+  it('follows at most 65,536 servers; past that, new ones wait for quiet ones to be forgotten', () => {
+    const log = new AnswerLog();
+    const server = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:80`;
+    for (let i = 0; i < 65_536; i++) log.record(server(i), T0, 40000, true);
+    // 100,000 more servers within a second: none fits, and none pays for a look over the others
+    // (a look each would be 6.5 billion steps).
+    for (let i = 0; i < 100_000; i++) log.record(server(65_536 + i), T0 + 10 * i, 40000, true);
+    expect(log.count(server(65_536), T0, T0 + 1_000_000)).toBe(0);
+    expect(log.count(server(0), T0, T0)).toBe(1);
+    // Past the 200 s horizon the first servers are quiet: they are forgotten and a new one fits.
+    log.record(server(200_000), T0 + 201_000_000, 40000, true);
+    expect(log.count(server(200_000), T0, T0 + 202_000_000)).toBe(1);
+    expect(log.count(server(0), T0, T0 + 202_000_000)).toBe(0);
+  });
 });
 
 describe('capture rules as a stream', () => {
