@@ -1,4 +1,4 @@
-import { sameAddr } from '../decode/addr.js';
+import { copyAddr, sameAddr } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { FlowTiming, toMs } from './timing.js';
@@ -109,10 +109,11 @@ class DirectionState {
   /**
    * Unacknowledged segments in send order, UNACKED_STRIDE numbers each (seq, next seq, packet
    * number, time), in one array grown on demand up to MAX_UNACKED_SEGMENTS: one allocation per
-   * side instead of four.
+   * side instead of four. A plain array keeps its doubles unboxed in the JS heap, with no malloc'd
+   * buffer behind it as a Float64Array would have.
    */
   unackedCount = 0;
-  unacked: Float64Array = EMPTY;
+  unacked: number[] = EMPTY;
 
   releaseUnacked(): void {
     this.unackedCount = 0;
@@ -123,8 +124,8 @@ class DirectionState {
     let a = this.unacked;
     if (this.unackedCount * UNACKED_STRIDE === a.length) {
       const segments = Math.min(MAX_UNACKED_SEGMENTS, Math.max(8, this.unackedCount * 2));
-      const b = new Float64Array(segments * UNACKED_STRIDE);
-      b.set(a);
+      const b = new Array<number>(segments * UNACKED_STRIDE).fill(0);
+      for (let k = 0; k < a.length; k++) b[k] = a[k];
       this.unacked = a = b;
     }
     const i = this.unackedCount++ * UNACKED_STRIDE;
@@ -137,14 +138,15 @@ class DirectionState {
 
 /** Numbers per unacknowledged segment: seq, next seq, packet number, time. */
 const UNACKED_STRIDE = 4;
-const EMPTY = new Float64Array(0);
+/** Shared by every side with nothing unacknowledged; never written (pushUnacked grows first). */
+const EMPTY: number[] = [];
 
 /** Wireshark's tcp_analysis: the sequence state of one conversation (both directions). */
 export class TcpConversation {
   readonly sideA = new DirectionState();
   readonly sideB = new DirectionState();
   /** Side A is the sender of the first packet; its address and port tell the directions apart. */
-  /** Address A in words 0-3, address B in 4-7 (one buffer, no views: each would cost more than its words). */
+  /** Address A in words 0-3, address B in 4-7 (one small array, no views; filled with copyAddr). */
   readonly addr = new Uint32Array(8);
   portA = 0;
   portB = 0;
@@ -190,9 +192,9 @@ class ConversationRegistry {
     this.ringNext = (slot + 1) % MAX_REMEMBERED_CONVERSATIONS;
     c.registered = true;
     c.hash = hash;
-    c.addr.set(v.src, 0);
+    copyAddr(c.addr, 0, v.src);
     c.portA = v.srcPort;
-    c.addr.set(v.dst, 4);
+    copyAddr(c.addr, 4, v.dst);
     c.portB = v.dstPort;
     c.next = this.byHash.get(hash) ?? null;
     this.byHash.set(hash, c);
@@ -269,11 +271,12 @@ export interface SegmentMark {
 export class FlowAnalysis {
   conv: TcpConversation;
   /**
-   * Every per-sender counter in one buffer, indexed rather than viewed (a typed array object costs
-   * more than its numbers): packets per kind counts[from * KIND_COUNT + bit], then RESENT_BYTES,
-   * HANDSHAKE_RETRANSMISSIONS and DATA_RETRANSMISSIONS, each + from.
+   * Every per-sender counter in one array, indexed: packets per kind counts[from * KIND_COUNT + bit],
+   * then RESENT_BYTES, HANDSHAKE_RETRANSMISSIONS and DATA_RETRANSMISSIONS, each + from. A plain
+   * array of small integers lives in the JS heap; a Float64Array this size would take a malloc'd
+   * buffer and an ArrayBuffer object per flow.
    */
-  readonly counts = new Float64Array(2 * KIND_COUNT + 6);
+  readonly counts: number[] = new Array<number>(2 * KIND_COUNT + 6).fill(0);
   readonly marks: SegmentMark[] = [];
   marksDropped = 0;
   readonly timing = new FlowTiming();

@@ -32,10 +32,9 @@ export class Flow {
   readonly orig = new Endpoint();
   readonly resp = new Endpoint();
   readonly history = new History();
-  // Both addresses in one buffer: a typed array's buffer costs more than its four words.
-  private readonly addrWords = new Uint32Array(8);
-  readonly origAddr = this.addrWords.subarray(0, 4);
-  readonly respAddr = this.addrWords.subarray(4, 8);
+  // Filled with copyAddr, so their words stay in the JS heap (see there).
+  readonly origAddr = new Uint32Array(4);
+  readonly respAddr = new Uint32Array(4);
   ipVersion: 4 | 6 = 4;
   origPort = 0;
   respPort = 0;

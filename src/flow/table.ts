@@ -1,3 +1,4 @@
+import { copyAddr } from '../decode/addr.js';
 import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
 import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
@@ -245,15 +246,15 @@ export class FlowTable {
       }
     }
     if (flip) {
-      flow.origAddr.set(v.dst);
-      flow.respAddr.set(v.src);
+      copyAddr(flow.origAddr, 0, v.dst);
+      copyAddr(flow.respAddr, 0, v.src);
       flow.origPort = v.dstPort;
       flow.respPort = v.srcPort;
       flow.flipped = true;
       flow.history.addRaw('^');
     } else {
-      flow.origAddr.set(v.src);
-      flow.respAddr.set(v.dst);
+      copyAddr(flow.origAddr, 0, v.src);
+      copyAddr(flow.respAddr, 0, v.dst);
       flow.origPort = v.srcPort;
       flow.respPort = v.dstPort;
     }
