@@ -1,24 +1,38 @@
 // Per-flow timing facts gathered segment by segment from capture timestamps only: RTT samples
 // (ACKs of data, TS echo), the longest silence, server think time, zero-window episodes and the
-// request that never got an answer. All state is numbers on one object per flow; nothing is
-// allocated per packet.
+// request that never got an answer. Nothing is allocated per packet.
+//
+// All of a flow's timing numbers live in one array of unboxed doubles. As fields of their own,
+// every µs time would be a separate heap number (16 bytes on top of its slot) and the timing nine
+// objects' worth of fields. FlowTiming owns the array; SideTiming and SampleStats are views over
+// their slices. The fields below are declared for the type checker and read and written through
+// accessors made by `slots()`, so the code that uses them reads like plain field access.
 
 /** Running statistics of one kind of sample (µs). */
 export class SampleStats {
-  count = 0;
-  min = 0;
-  max = 0;
-  sum = 0;
-  maxNo = 0;
+  declare readonly count: number;
+  declare readonly min: number;
+  declare readonly max: number;
+  declare readonly sum: number;
+  /** Packet of the largest sample. */
+  declare readonly maxNo: number;
+
+  constructor(
+    private readonly n: number[],
+    private readonly at: number,
+  ) {}
 
   add(value: number, no: number): void {
-    if (this.count === 0 || value < this.min) this.min = value;
-    if (this.count === 0 || value > this.max) {
-      this.max = value;
-      this.maxNo = no;
+    const n = this.n;
+    const a = this.at;
+    const count = n[a];
+    if (count === 0 || value < n[a + 1]) n[a + 1] = value;
+    if (count === 0 || value > n[a + 2]) {
+      n[a + 2] = value;
+      n[a + 4] = no;
     }
-    this.count++;
-    this.sum += value;
+    n[a] = count + 1;
+    n[a + 3] += value;
   }
 
   toJson(): { samples: number; minMs: number; avgMs: number; maxMs: number; maxPacket: number } | null {
@@ -26,85 +40,202 @@ export class SampleStats {
     return { samples: this.count, minMs: toMs(this.min), avgMs: toMs(this.sum / this.count), maxMs: toMs(this.max), maxPacket: this.maxNo };
   }
 }
+const STATS_SLOTS = slots(SampleStats.prototype, { count: 0, min: 0, max: 0, sum: 0, maxNo: 0 });
 
 /** Timing of one side (the sender of the data the samples are about). */
 export class SideTiming {
   /** From an ACK that exactly covers one of this side's segments (Wireshark's tcp.analysis.ack_rtt). */
-  readonly ackRtt = new SampleStats();
+  readonly ackRtt: SampleStats;
   /** From the peer echoing this side's TSval (RFC 7323). */
-  readonly tsEchoRtt = new SampleStats();
-  /** TSval first sent at tsPendingTs, waiting for the peer's echo (0 = nothing pending). */
-  tsPendingVal = 0;
-  tsPendingTs = 0;
-  tsPending = false;
-  lastTsVal = -1;
+  readonly tsEchoRtt: SampleStats;
+  /** TSval first sent at tsPendingTs, waiting for the peer's echo (tsPending false: nothing pending). */
+  declare tsPendingVal: number;
+  declare tsPendingTs: number;
+  declare tsPending: boolean;
+  declare lastTsVal: number;
   /** Data retransmissions since the peer's ACK last covered one of this side's segments. */
-  retransSinceProgress = 0;
+  declare retransSinceProgress: number;
 
   /** Zero window advertised by this side: the current episode and the totals. */
-  zeroSinceNo = 0;
-  zeroSinceTs = 0;
-  zeroEpisodes = 0;
-  zeroLongest = 0;
-  zeroLongestFromNo = 0;
-  zeroTotal = 0;
-  reopenedNo = 0;
-  reopenedTs = 0;
+  declare zeroSinceNo: number;
+  declare zeroSinceTs: number;
+  declare zeroEpisodes: number;
+  declare zeroLongest: number;
+  declare zeroLongestFromNo: number;
+  declare zeroTotal: number;
+  declare reopenedNo: number;
+  declare reopenedTs: number;
   /** Probes the peer sent while this side's window was zero. */
-  probesWhileZero = 0;
+  declare probesWhileZero: number;
+
+  constructor(
+    private readonly n: number[],
+    private readonly at: number,
+  ) {
+    this.ackRtt = new SampleStats(n, at + SIDE_OWN_SLOTS);
+    this.tsEchoRtt = new SampleStats(n, at + SIDE_OWN_SLOTS + STATS_SLOTS);
+  }
 }
+const SIDE_INITIAL = {
+  tsPendingVal: 0,
+  tsPendingTs: 0,
+  tsPending: false,
+  lastTsVal: -1,
+  retransSinceProgress: 0,
+  zeroSinceNo: 0,
+  zeroSinceTs: 0,
+  zeroEpisodes: 0,
+  zeroLongest: 0,
+  zeroLongestFromNo: 0,
+  zeroTotal: 0,
+  reopenedNo: 0,
+  reopenedTs: 0,
+  probesWhileZero: 0,
+};
+const SIDE_OWN_SLOTS = slots(SideTiming.prototype, SIDE_INITIAL);
+const SIDE_SLOTS = SIDE_OWN_SLOTS + 2 * STATS_SLOTS;
 
 export class FlowTiming {
-  readonly side: [SideTiming, SideTiming] = [new SideTiming(), new SideTiming()];
+  readonly side: [SideTiming, SideTiming];
 
   /** Handshake: the last SYN, the last SYN-ACK, and the first ACK after a SYN-ACK. */
-  synTs = 0;
-  synAckTs = 0;
-  handshakeAckTs = 0;
+  declare synTs: number;
+  declare synAckTs: number;
+  declare handshakeAckTs: number;
 
   /** Longest silence between two consecutive packets of the flow. */
-  lastPacketTs = 0;
-  lastPacketNo = 0;
-  idleLongest = 0;
-  idleFromNo = 0;
-  idleToNo = 0;
+  declare lastPacketTs: number;
+  declare lastPacketNo: number;
+  declare idleLongest: number;
+  declare idleFromNo: number;
+  declare idleToNo: number;
 
   /** Longest silence before the first FIN or RST, measured from the last packet before it. */
-  closeNo = 0;
-  closeTs = 0;
-  closeSide = -1;
-  closeWasRst = false;
-  idleBeforeClose = 0;
-  idleBeforeCloseFromNo = 0;
-  lastDataTs = 0;
-  lastDataNo = 0;
+  declare closeNo: number;
+  declare closeTs: number;
+  declare closeSide: number;
+  declare closeWasRst: boolean;
+  declare idleBeforeClose: number;
+  declare idleBeforeCloseFromNo: number;
+  declare lastDataTs: number;
+  declare lastDataNo: number;
   /** The last payload packet before the close. */
-  closeLastDataNo = 0;
-  closeLastDataTs = 0;
+  declare closeLastDataNo: number;
+  declare closeLastDataTs: number;
 
   /** Request/response turns; the client side index is fixed when the flow is summarised. */
-  requestSide = -1;
-  requestEndNo = 0;
-  requestEndTs = 0;
-  requestEndSeq = 0;
-  requestAckedNo = 0;
-  requestAckedTs = 0;
-  awaitingResponse = false;
-  readonly think = new SampleStats();
-  firstThink = -1;
-  firstThinkNo = 0;
+  declare requestSide: number;
+  declare requestEndNo: number;
+  declare requestEndTs: number;
+  declare requestEndSeq: number;
+  declare requestAckedNo: number;
+  declare requestAckedTs: number;
+  declare awaitingResponse: boolean;
+  /** Server think time: from the end of a request to the first byte of its answer. */
+  readonly think: SampleStats;
+  declare firstThink: number;
+  declare firstThinkNo: number;
   /** Times the client went on sending after a second or more without an answer. */
-  silentResumes = 0;
+  declare silentResumes: number;
   /** The server sent data after one of those: silence is part of its protocol, not a hang. */
-  serverSpokeAfterResume = false;
+  declare serverSpokeAfterResume: boolean;
   /** A close (FIN/RST) from the side that sent the unanswered request. */
-  gaveUpNo = 0;
-  gaveUpTs = 0;
-  gaveUpRst = false;
+  declare gaveUpNo: number;
+  declare gaveUpTs: number;
+  declare gaveUpRst: boolean;
 
   /** Retransmission timeouts: the time since the original segment, per retransmission. */
-  readonly rto = new SampleStats();
-  worstRtoOriginalNo = 0;
+  readonly rto: SampleStats;
+  declare worstRtoOriginalNo: number;
+
+  private readonly n: number[] = TEMPLATE.slice();
+  private readonly at = 0;
+
+  constructor() {
+    const n = this.n;
+    this.think = new SampleStats(n, FLOW_OWN_SLOTS);
+    this.rto = new SampleStats(n, FLOW_OWN_SLOTS + STATS_SLOTS);
+    const sides = FLOW_OWN_SLOTS + 2 * STATS_SLOTS;
+    this.side = [new SideTiming(n, sides), new SideTiming(n, sides + SIDE_SLOTS)];
+  }
+}
+const FLOW_INITIAL = {
+  synTs: 0,
+  synAckTs: 0,
+  handshakeAckTs: 0,
+  lastPacketTs: 0,
+  lastPacketNo: 0,
+  idleLongest: 0,
+  idleFromNo: 0,
+  idleToNo: 0,
+  closeNo: 0,
+  closeTs: 0,
+  closeSide: -1,
+  closeWasRst: false,
+  idleBeforeClose: 0,
+  idleBeforeCloseFromNo: 0,
+  lastDataTs: 0,
+  lastDataNo: 0,
+  closeLastDataNo: 0,
+  closeLastDataTs: 0,
+  requestSide: -1,
+  requestEndNo: 0,
+  requestEndTs: 0,
+  requestEndSeq: 0,
+  requestAckedNo: 0,
+  requestAckedTs: 0,
+  awaitingResponse: false,
+  firstThink: -1,
+  firstThinkNo: 0,
+  silentResumes: 0,
+  serverSpokeAfterResume: false,
+  gaveUpNo: 0,
+  gaveUpTs: 0,
+  gaveUpRst: false,
+  worstRtoOriginalNo: 0,
+};
+const FLOW_OWN_SLOTS = slots(FlowTiming.prototype, FLOW_INITIAL);
+
+/** A new flow's timing numbers: built once as an array of doubles, so each copy is one too. */
+const TEMPLATE: number[] = (() => {
+  const size = FLOW_OWN_SLOTS + 2 * STATS_SLOTS + 2 * SIDE_SLOTS;
+  const t = Array.from({ length: size }, () => 0.5);
+  t.fill(0);
+  const put = (at: number, initial: Record<string, number | boolean>) => Object.values(initial).forEach((v, i) => (t[at + i] = +v));
+  put(0, FLOW_INITIAL);
+  const sides = FLOW_OWN_SLOTS + 2 * STATS_SLOTS;
+  put(sides, SIDE_INITIAL);
+  put(sides + SIDE_SLOTS, SIDE_INITIAL);
+  return t;
+})();
+
+/**
+ * Defines one accessor per field on `proto`, reading and writing `this.n[this.at + i]` for the
+ * i-th field of `initial` (booleans as 0 and 1). Returns the number of slots.
+ */
+function slots(proto: object, initial: Record<string, number | boolean>): number {
+  Object.entries(initial).forEach(([name, value], i) => {
+    const accessors =
+      typeof value === 'boolean'
+        ? {
+            get(this: { n: number[]; at: number }) {
+              return this.n[this.at + i] !== 0;
+            },
+            set(this: { n: number[]; at: number }, v: boolean) {
+              this.n[this.at + i] = v ? 1 : 0;
+            },
+          }
+        : {
+            get(this: { n: number[]; at: number }) {
+              return this.n[this.at + i];
+            },
+            set(this: { n: number[]; at: number }, v: number) {
+              this.n[this.at + i] = v;
+            },
+          };
+    Object.defineProperty(proto, name, { ...accessors, configurable: false, enumerable: false });
+  });
+  return Object.keys(initial).length;
 }
 
 export function toMs(micros: number): number {
