@@ -5,6 +5,7 @@ import { tcpChecksumOk } from '../decode/checksum.js';
 import { releaseFlowAnalysis } from './analysis.js';
 import { Flow, processSegment, sameAddr, type SegmentContext } from './flow.js';
 import { connState } from './conn-state.js';
+import { RecentCloses } from './recent-closes.js';
 import { ReassemblyBudget } from './reassembly.js';
 import type { Dir, SinkFactory, StreamSink } from './sink.js';
 
@@ -34,8 +35,8 @@ export interface FlowTableOptions {
    */
   maxLingeringFlows?: number;
   /**
-   * Most closes remembered for port reuse within TIME_WAIT (default 200,000). When full, those past
-   * TIME_WAIT go first, then the oldest, down to three quarters.
+   * Most closes remembered for port reuse within TIME_WAIT (default 200,000). Beyond it the oldest
+   * is forgotten first.
    */
   maxRememberedCloses?: number;
   maxBufferedBytesTotal?: number;
@@ -64,52 +65,6 @@ export interface ArpTarget {
   answerNo: number;
 }
 
-/**
- * A finished flow remembered for TIME_WAIT: enough to spot a 4-tuple reused too soon. Up to
- * maxRememberedCloses of these live at once, so the addresses are copied into small-integer fields
- * rather than keeping the flow's arrays alive.
- */
-class RecentClose {
-  private readonly o0: number;
-  private readonly o1: number;
-  private readonly o2: number;
-  private readonly o3: number;
-  private readonly r0: number;
-  private readonly r1: number;
-  private readonly r2: number;
-  private readonly r3: number;
-
-  constructor(
-    readonly flowId: number,
-    readonly closedTs: number,
-    /** When the flow was finished before its linger ended: the end of that linger, else 0. */
-    readonly lingerUntil: number,
-    readonly state: string,
-    origAddr: Uint32Array,
-    respAddr: Uint32Array,
-    readonly origPort: number,
-    readonly respPort: number,
-  ) {
-    this.o0 = origAddr[0] | 0;
-    this.o1 = origAddr[1] | 0;
-    this.o2 = origAddr[2] | 0;
-    this.o3 = origAddr[3] | 0;
-    this.r0 = respAddr[0] | 0;
-    this.r1 = respAddr[1] | 0;
-    this.r2 = respAddr[2] | 0;
-    this.r3 = respAddr[3] | 0;
-  }
-
-  /** The same connection endpoints: `a`:`ap` the originator and `b`:`bp` the responder. */
-  is(a: Uint32Array, ap: number, b: Uint32Array, bp: number): boolean {
-    return (
-      this.origPort === ap && this.respPort === bp &&
-      this.o0 === (a[0] | 0) && this.o1 === (a[1] | 0) && this.o2 === (a[2] | 0) && this.o3 === (a[3] | 0) &&
-      this.r0 === (b[0] | 0) && this.r1 === (b[1] | 0) && this.r2 === (b[2] | 0) && this.r3 === (b[3] | 0)
-    );
-  }
-}
-
 const MAX_ARP_TARGETS = 4096;
 const DEFAULT_MAX_RECENT_CLOSED = 200_000;
 const DEFAULT_MAX_LINGERING = 8_192;
@@ -120,7 +75,7 @@ export class FlowTable {
   private newest: Flow | null = null;
   private count = 0;
   private nextId = 1;
-  private readonly recentlyClosed = new Map<number, RecentClose>();
+  private readonly recentlyClosed: RecentCloses;
   /** Flows whose close completed, in order of their removal time (close + 5 s). */
   /** Closed flows in close order; slots before closedHead are emptied so finished flows can be collected. */
   private closedQueue: (Flow | null)[] = [];
@@ -134,7 +89,6 @@ export class FlowTable {
   private readonly ctx: SegmentContext;
   private evictionReported = false;
   private readonly maxLingering: number;
-  private readonly maxRecentClosed: number;
   /** Closed flows finished before their linger ended, and later packets of theirs counted but not attributed. */
   closedEarly = 0;
   lateAfterEarlyClose = 0;
@@ -148,7 +102,7 @@ export class FlowTable {
     this.idleTimeout = opts.idleTimeoutMicros ?? 300_000_000;
     this.maxFlows = opts.maxFlows ?? 1_000_000;
     this.maxLingering = opts.maxLingeringFlows ?? DEFAULT_MAX_LINGERING;
-    this.maxRecentClosed = opts.maxRememberedCloses ?? DEFAULT_MAX_RECENT_CLOSED;
+    this.recentlyClosed = new RecentCloses(opts.maxRememberedCloses ?? DEFAULT_MAX_RECENT_CLOSED, TIME_WAIT_MICROS);
     this.budget = new ReassemblyBudget(opts.maxBufferedBytesTotal ?? 256 * 1024 * 1024, opts.maxBufferedBytesPerDirection ?? 4 * 1024 * 1024);
     const factory = opts.sinkFactory ?? null;
     this.ctx = {
@@ -259,11 +213,12 @@ export class FlowTable {
       flow.respPort = v.dstPort;
     }
     if (syn && !ack) {
-      const key = hash;
-      const recent = this.recentlyClosed.get(key);
-      if (recent && recent.is(flow.origAddr, flow.origPort, flow.respAddr, flow.respPort)) {
-        if (ts - recent.closedTs <= TIME_WAIT_MICROS) flow.reusedAfter = { flowId: recent.flowId, closedTs: recent.closedTs, state: recent.state };
-        this.recentlyClosed.delete(key);
+      const recent = this.recentlyClosed;
+      const slot = recent.find(hash);
+      if (slot >= 0 && recent.is(slot, flow.origAddr, flow.origPort, flow.respAddr, flow.respPort)) {
+        const closedTs = recent.closedTs(slot);
+        if (ts - closedTs <= TIME_WAIT_MICROS) flow.reusedAfter = { flowId: recent.flowId(slot), closedTs, state: recent.state(slot) };
+        recent.forget(slot);
       }
     }
     flow.nextInBucket = this.buckets.get(hash) ?? null;
@@ -393,9 +348,12 @@ export class FlowTable {
 
   /** A non-SYN packet of a flow finished early, within the linger it would have had: not a new connection. */
   private isLateForEarlyClosed(hash: number, v: PacketView, ts: number): boolean {
-    const r = this.recentlyClosed.get(hash);
-    if (!r || r.lingerUntil === 0 || ts > r.lingerUntil) return false;
-    return r.is(v.src, v.srcPort, v.dst, v.dstPort) || r.is(v.dst, v.dstPort, v.src, v.srcPort);
+    const r = this.recentlyClosed;
+    const slot = r.find(hash);
+    if (slot < 0) return false;
+    const lingerUntil = r.lingerUntil(slot);
+    if (lingerUntil === 0 || ts > lingerUntil) return false;
+    return r.is(slot, v.src, v.srcPort, v.dst, v.dstPort) || r.is(slot, v.dst, v.dstPort, v.src, v.srcPort);
   }
 
   private touch(f: Flow): void {
@@ -457,26 +415,10 @@ export class FlowTable {
     f.sink?.onEnd(f.lastTs);
     releaseFlowAnalysis(f);
     if (f.orig.didClose || f.resp.didClose || f.orig.state === EP.RESET || f.resp.state === EP.RESET) {
-      if (this.recentlyClosed.size >= this.maxRecentClosed) this.pruneRecentlyClosed();
       const state = connState(f.orig, f.resp, f.history.text);
-      this.recentlyClosed.set(f.hash, new RecentClose(f.id, f.lastTs, beforeLingerEnd ? f.removeAfterTs : 0, state, f.origAddr, f.respAddr, f.origPort, f.respPort));
+      this.recentlyClosed.add(f.hash, f.id, f.lastTs, beforeLingerEnd ? f.removeAfterTs : 0, state, f.origAddr, f.respAddr, f.origPort, f.respPort, this.lastTs);
     }
     this.opts.onFlowDone(f, reason);
-  }
-
-  /**
-   * Makes room in the full map of remembered closes: those past TIME_WAIT go, then, if that freed
-   * less than a quarter, the oldest (the map keeps close order) until three quarters remain. Freeing
-   * a quarter each time keeps the scans rare; freeing one entry each time would scan on every close.
-   */
-  private pruneRecentlyClosed(): void {
-    const cutoff = this.lastTs - TIME_WAIT_MICROS;
-    for (const [k, r] of this.recentlyClosed) if (r.closedTs < cutoff) this.recentlyClosed.delete(k);
-    const keep = Math.floor((this.maxRecentClosed * 3) / 4);
-    for (const k of this.recentlyClosed.keys()) {
-      if (this.recentlyClosed.size <= keep) break;
-      this.recentlyClosed.delete(k);
-    }
   }
 }
 

@@ -62,7 +62,7 @@ describe('close linger bound', () => {
     expect(bounded.capture.lingerLimit.latePackets).toBe(0);
   });
 
-  it('past its bound of remembered closes within a TIME_WAIT, forgets the oldest quarter and still finds a reuse of a newer one', () => {
+  it('past its bound of remembered closes within a TIME_WAIT, forgets the oldest first and still finds a reuse of a newer one', () => {
     // 2,050 connections refused in 1 s (SYN, RST) against a bound of 2,000 remembered closes; once
     // their reset linger is over, the 4-tuples of the first and of the 1,000th are used again.
     // Frames are patched copies of one SYN and one RST: checksums are not verified by default.
@@ -97,7 +97,7 @@ describe('close linger bound', () => {
       feed(again, t);
     }
     analyzer.finish({ file: 'refused.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: no, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
-    // The 2,000th close found the map full: the oldest 500 went, #1,000 stayed (all were within TIME_WAIT).
+    // Past 2,000 closes the oldest went first, one for each new one: #0 is gone, #1,000 stayed.
     expect(reused).toEqual([`${address(1_000).join('.')}:40000`]);
   });
 });

@@ -1,0 +1,141 @@
+// Finished flows remembered for TIME_WAIT: enough to spot a 4-tuple reused too soon, and to tell
+// a late packet of a flow finished before its linger ended from a new connection. A busy capture
+// keeps up to hundreds of thousands of them, so they are a ring of slots in close order with
+// their fields in typed arrays (no object per close, no boxed times), and a map from the 4-tuple
+// hash to the newest slot. The oldest leaves first: once past TIME_WAIT, or when the ring is full.
+
+/** Slots the ring starts with; it doubles up to its bound. */
+const INITIAL_SLOTS = 1024;
+
+export class RecentCloses {
+  private readonly slotOf = new Map<number, number>();
+  private capacity = 0;
+  /** Oldest slot, and how many slots are in use from there on (wrapping). */
+  private head = 0;
+  private count = 0;
+  private hash = new Int32Array(0);
+  private flowIds = new Float64Array(0);
+  private closedAt = new Float64Array(0);
+  private lingerEnd = new Float64Array(0);
+  private ports = new Int32Array(0);
+  private stateIds = new Uint8Array(0);
+  /** 8 words a slot: the originator's address, then the responder's. */
+  private addrs = new Int32Array(0);
+  private readonly stateNames: string[] = [];
+
+  private readonly maxSlots: number;
+
+  constructor(
+    maxSlots: number,
+    /** How long a close is remembered (µs of packet time). */
+    private readonly keepMicros: number,
+  ) {
+    this.maxSlots = Math.max(1, maxSlots);
+  }
+
+  /** Closes remembered now (some may have been taken back by forget()). */
+  get size(): number {
+    return this.slotOf.size;
+  }
+
+  /**
+   * Remembers a finished flow at packet time `now`. `lingerUntil`: when the flow was finished
+   * before its linger ended, the end of that linger, else 0.
+   */
+  add(hash: number, flowId: number, closedTs: number, lingerUntil: number, state: string, origAddr: Uint32Array, respAddr: Uint32Array, origPort: number, respPort: number, now: number): void {
+    while (this.count > 0 && this.closedAt[this.head] < now - this.keepMicros) this.dropOldest();
+    if (this.count === this.capacity) {
+      if (this.capacity < this.maxSlots) this.grow();
+      else this.dropOldest();
+    }
+    const slot = (this.head + this.count) % this.capacity;
+    this.count++;
+    this.hash[slot] = hash;
+    this.flowIds[slot] = flowId;
+    this.closedAt[slot] = closedTs;
+    this.lingerEnd[slot] = lingerUntil;
+    this.ports[slot] = (origPort << 16) | respPort;
+    this.stateIds[slot] = this.stateId(state);
+    const a = slot * 8;
+    for (let i = 0; i < 4; i++) {
+      this.addrs[a + i] = origAddr[i];
+      this.addrs[a + 4 + i] = respAddr[i];
+    }
+    this.slotOf.set(hash, slot);
+  }
+
+  /** The newest close with this 4-tuple hash, or -1. */
+  find(hash: number): number {
+    return this.slotOf.get(hash) ?? -1;
+  }
+
+  /** The close in `slot` had `a`:`ap` as its originator and `b`:`bp` as its responder. */
+  is(slot: number, a: Uint32Array, ap: number, b: Uint32Array, bp: number): boolean {
+    const w = this.addrs;
+    const s = slot * 8;
+    return (
+      this.ports[slot] === ((ap << 16) | bp) &&
+      w[s] === (a[0] | 0) && w[s + 1] === (a[1] | 0) && w[s + 2] === (a[2] | 0) && w[s + 3] === (a[3] | 0) &&
+      w[s + 4] === (b[0] | 0) && w[s + 5] === (b[1] | 0) && w[s + 6] === (b[2] | 0) && w[s + 7] === (b[3] | 0)
+    );
+  }
+
+  flowId(slot: number): number {
+    return this.flowIds[slot];
+  }
+
+  closedTs(slot: number): number {
+    return this.closedAt[slot];
+  }
+
+  lingerUntil(slot: number): number {
+    return this.lingerEnd[slot];
+  }
+
+  state(slot: number): string {
+    return this.stateNames[this.stateIds[slot]];
+  }
+
+  /** A new connection took the 4-tuple over: the close is no longer looked up (its slot ages out). */
+  forget(slot: number): void {
+    const hash = this.hash[slot];
+    if (this.slotOf.get(hash) === slot) this.slotOf.delete(hash);
+  }
+
+  private dropOldest(): void {
+    const slot = this.head;
+    const hash = this.hash[slot];
+    if (this.slotOf.get(hash) === slot) this.slotOf.delete(hash);
+    this.head = (this.head + 1) % this.capacity;
+    this.count--;
+  }
+
+  /** Doubles the ring (up to its bound), laying the slots out oldest first from 0. */
+  private grow(): void {
+    const capacity = Math.min(this.maxSlots, Math.max(INITIAL_SLOTS, this.capacity * 2));
+    const order = Array.from({ length: this.count }, (_, i) => (this.head + i) % this.capacity);
+    const movedTo = new Int32Array(this.capacity);
+    order.forEach((from, to) => (movedTo[from] = to));
+    const take = <T extends Int32Array | Float64Array | Uint8Array>(old: T, make: (n: number) => T, width = 1): T => {
+      const next = make(capacity * width);
+      order.forEach((from, to) => next.set(old.subarray(from * width, from * width + width), to * width));
+      return next;
+    };
+    this.hash = take(this.hash, (n) => new Int32Array(n));
+    this.flowIds = take(this.flowIds, (n) => new Float64Array(n));
+    this.closedAt = take(this.closedAt, (n) => new Float64Array(n));
+    this.lingerEnd = take(this.lingerEnd, (n) => new Float64Array(n));
+    this.ports = take(this.ports, (n) => new Int32Array(n));
+    this.stateIds = take(this.stateIds, (n) => new Uint8Array(n));
+    this.addrs = take(this.addrs, (n) => new Int32Array(n), 8);
+    for (const [hash, slot] of this.slotOf) this.slotOf.set(hash, movedTo[slot]);
+    this.capacity = capacity;
+    this.head = 0;
+  }
+
+  private stateId(state: string): number {
+    let id = this.stateNames.indexOf(state);
+    if (id < 0) id = this.stateNames.push(state) - 1;
+    return id;
+  }
+}

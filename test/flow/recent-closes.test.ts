@@ -1,0 +1,59 @@
+// Remembered closes: a ring in close order with a hash map on top. Lookups must survive the ring
+// growing and wrapping; the oldest leaves first, past TIME_WAIT or when the ring is full.
+
+import { describe, expect, it } from 'vitest';
+import { RecentCloses } from '../../src/flow/recent-closes.js';
+
+const T0 = 1_700_000_000_000_000;
+const KEEP = 60_000_000;
+const client = (i: number) => new Uint32Array([0, 0, 0, (0x0a000000 + i) >>> 0]);
+const server = new Uint32Array([0, 0, 0, 0xc0a80001]); // 192.168.0.1: a word above 2^31
+
+function fill(r: RecentCloses, from: number, to: number, at: (i: number) => number): void {
+  for (let i = from; i < to; i++) r.add(1000 + i, i, at(i), 0, i % 2 ? 'SF' : 'REJ', client(i), server, 40000 + (i % 1000), 443, at(i));
+}
+
+describe('RecentCloses', () => {
+  it('finds every close through the ring growing from 1,024 slots, with its fields intact', () => {
+    const r = new RecentCloses(10_000, KEEP);
+    fill(r, 0, 5_000, (i) => T0 + i);
+    expect(r.size).toBe(5_000);
+    for (const i of [0, 1, 1023, 1024, 2047, 4999]) {
+      const slot = r.find(1000 + i);
+      expect(slot).toBeGreaterThanOrEqual(0);
+      expect([r.flowId(slot), r.closedTs(slot), r.lingerUntil(slot), r.state(slot)]).toEqual([i, T0 + i, 0, i % 2 ? 'SF' : 'REJ']);
+      expect(r.is(slot, client(i), 40000 + (i % 1000), server, 443)).toBe(true);
+      expect(r.is(slot, server, 443, client(i), 40000 + (i % 1000))).toBe(false); // the other way round
+      expect(r.is(slot, client(i + 1), 40000 + (i % 1000), server, 443)).toBe(false);
+    }
+    expect(r.find(999)).toBe(-1);
+  });
+
+  it('at its bound forgets the oldest first, also once the ring has wrapped', () => {
+    const r = new RecentCloses(2_000, KEEP);
+    fill(r, 0, 5_500, (i) => T0 + i);
+    expect(r.size).toBe(2_000);
+    expect(r.find(1000 + 3_499)).toBe(-1);
+    for (const i of [3_500, 4_000, 5_499]) expect(r.flowId(r.find(1000 + i))).toBe(i);
+  });
+
+  it('forgets closes older than TIME_WAIT as packet time passes', () => {
+    const r = new RecentCloses(10_000, KEEP);
+    fill(r, 0, 100, (i) => T0 + i * 1_000_000); // one close a second for 100 s
+    // Each add first lets go of what closed more than TIME_WAIT before it: at 99 s, those before 39 s.
+    expect(r.size).toBe(61);
+    expect(r.find(1000 + 38)).toBe(-1);
+    expect(r.flowId(r.find(1000 + 39))).toBe(39);
+  });
+
+  it('takes a close back when a new connection reuses its 4-tuple, and keeps the newest of a shared hash', () => {
+    const r = new RecentCloses(100, KEEP);
+    r.add(7, 1, T0, 0, 'SF', client(1), server, 40001, 443, T0);
+    r.add(7, 2, T0 + 1, T0 + 5_000_000, 'RSTO', client(2), server, 40002, 443, T0 + 1); // same hash, other tuple
+    const slot = r.find(7);
+    expect([r.flowId(slot), r.lingerUntil(slot), r.state(slot)]).toEqual([2, T0 + 5_000_000, 'RSTO']);
+    r.forget(slot);
+    expect(r.find(7)).toBe(-1);
+    expect(r.size).toBe(0);
+  });
+});
