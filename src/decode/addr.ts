@@ -119,15 +119,3 @@ export function parseAddr(text: string): { version: IpVersion; words: Uint32Arra
 export function sameAddr(a: Uint32Array, b: Uint32Array): boolean {
   return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
 }
-
-/**
- * Copies 4 address words from `src` into `dst` at `at`, word by word. TypedArray.set (like
- * subarray) moves a small typed array's words out of the JS heap into a malloc'd buffer, which then
- * costs a native allocation and its release per flow.
- */
-export function copyAddr(dst: Uint32Array, at: number, src: Uint32Array): void {
-  dst[at] = src[0];
-  dst[at + 1] = src[1];
-  dst[at + 2] = src[2];
-  dst[at + 3] = src[3];
-}

@@ -1,6 +1,6 @@
 import { readCaptureFile } from '../capture/open.js';
 import type { PacketRecord } from '../capture/record.js';
-import { parseAddr } from '../decode/addr.js';
+import { parseAddr, sameAddr } from '../decode/addr.js';
 import { PacketDecoder } from '../decode/decoder.js';
 import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
 import type { FlowFacts } from '../rules/facts.js';
@@ -143,9 +143,6 @@ function emptyPacket(no: number, ts: number, from: Role): FlowPacket {
   return { no, ts, kind: FLOW_PACKET_KIND.TCP, from, flags: 0, relSeq: 0, relAck: 0, len: 0, window: 0, ttl: 0, mss: -1, wscale: -1, sackPermitted: false, timestamps: false, icmpType: 0, icmpCode: 0, icmpVersion: 0 };
 }
 
-function sameAddr(a: Uint32Array, b: Uint32Array): boolean {
-  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
-}
 
 /**
  * Reads `file` again and returns the packets of `flow` (from an analysis of the same file).

@@ -1,4 +1,3 @@
-import { copyAddr, sameAddr } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { FlowTiming, toMs } from './timing.js';
@@ -146,10 +145,27 @@ export class TcpConversation {
   readonly sideA = new DirectionState();
   readonly sideB = new DirectionState();
   /** Side A is the sender of the first packet; its address and port tell the directions apart. */
-  /** Address A in words 0-3, address B in 4-7 (one small array, no views; filled with copyAddr). */
-  readonly addr = new Uint32Array(8);
+  /** Addresses A and B as 4 words each (word | 0), in fields rather than typed arrays (see Flow). */
+  a0 = 0;
+  a1 = 0;
+  a2 = 0;
+  a3 = 0;
+  b0 = 0;
+  b1 = 0;
+  b2 = 0;
+  b3 = 0;
   portA = 0;
   portB = 0;
+
+  /** `addr`:`port` is endpoint A. */
+  isA(addr: Uint32Array, port: number): boolean {
+    return port === this.portA && (addr[0] | 0) === this.a0 && (addr[1] | 0) === this.a1 && (addr[2] | 0) === this.a2 && (addr[3] | 0) === this.a3;
+  }
+
+  /** `addr`:`port` is endpoint B. */
+  isB(addr: Uint32Array, port: number): boolean {
+    return port === this.portB && (addr[0] | 0) === this.b0 && (addr[1] | 0) === this.b1 && (addr[2] | 0) === this.b2 && (addr[3] | 0) === this.b3;
+  }
   /** Time of the most recent SYN and the handshake RTT (SYN to the ACK after it), 0 if unknown. */
   mruSynTs = 0;
   firstRtt = 0;
@@ -192,9 +208,17 @@ class ConversationRegistry {
     this.ringNext = (slot + 1) % MAX_REMEMBERED_CONVERSATIONS;
     c.registered = true;
     c.hash = hash;
-    copyAddr(c.addr, 0, v.src);
+    const s = v.src;
+    const d = v.dst;
+    c.a0 = s[0] | 0;
+    c.a1 = s[1] | 0;
+    c.a2 = s[2] | 0;
+    c.a3 = s[3] | 0;
+    c.b0 = d[0] | 0;
+    c.b1 = d[1] | 0;
+    c.b2 = d[2] | 0;
+    c.b3 = d[3] | 0;
     c.portA = v.srcPort;
-    copyAddr(c.addr, 4, v.dst);
     c.portB = v.dstPort;
     c.next = this.byHash.get(hash) ?? null;
     this.byHash.set(hash, c);
@@ -216,20 +240,12 @@ class ConversationRegistry {
 }
 
 function matches(c: TcpConversation, v: PacketView): boolean {
-  const s = v.src;
-  const d = v.dst;
-  const a = c.addr; // A in 0-3, B in 4-7
-  if (v.srcPort === c.portA && v.dstPort === c.portB && s[0] === a[0] && s[1] === a[1] && s[2] === a[2] && s[3] === a[3] && d[0] === a[4] && d[1] === a[5] && d[2] === a[6] && d[3] === a[7]) return true;
-  return v.srcPort === c.portB && v.dstPort === c.portA && s[0] === a[4] && s[1] === a[5] && s[2] === a[6] && s[3] === a[7] && d[0] === a[0] && d[1] === a[1] && d[2] === a[2] && d[3] === a[3];
+  return (c.isA(v.src, v.srcPort) && c.isB(v.dst, v.dstPort)) || (c.isB(v.src, v.srcPort) && c.isA(v.dst, v.dstPort));
 }
 
 function isFromA(c: TcpConversation, v: PacketView): boolean {
-  const s = v.src;
-  const d = v.dst;
-  const a = c.addr;
-  if (v.srcPort !== c.portA || s[0] !== a[0] || s[1] !== a[1] || s[2] !== a[2] || s[3] !== a[3]) return false;
   // A conversation with itself (same address and port both ways): the packet is from A unless it is the mirror.
-  return v.dstPort !== c.portA || v.srcPort !== c.portB || d[0] !== a[0] || d[1] !== a[1] || d[2] !== a[2] || d[3] !== a[3];
+  return c.isA(v.src, v.srcPort) && (v.srcPort !== c.portB || !c.isA(v.dst, v.dstPort));
 }
 
 const registries = new WeakMap<object, ConversationRegistry>();
@@ -328,7 +344,7 @@ export function analyzeSegment(flow: Flow, v: PacketView, no: number, ts: number
     taFlags |= SEG.REUSED_PORTS;
   }
   const rev = fromA ? conv.sideB : conv.sideA;
-  const fromClient: 0 | 1 = v.srcPort === flow.origPort && sameAddr(v.src, flow.origAddr) ? 0 : 1;
+  const fromClient: 0 | 1 = flow.isOrig(v.src, v.srcPort) ? 0 : 1;
 
   // Handshake RTT (Wireshark's iRTT): from the latest SYN to the first ACK that follows it.
   if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) conv.mruSynTs = ts;

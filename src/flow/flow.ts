@@ -1,4 +1,3 @@
-import { sameAddr } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { analyzeSegment } from './analysis.js';
 import { EP, Endpoint } from './endpoint.js';
@@ -32,9 +31,17 @@ export class Flow {
   readonly orig = new Endpoint();
   readonly resp = new Endpoint();
   readonly history = new History();
-  // Filled with copyAddr, so their words stay in the JS heap (see there).
-  readonly origAddr = new Uint32Array(4);
-  readonly respAddr = new Uint32Array(4);
+  // The two addresses as 4 words each, in small-integer fields (word | 0): a Uint32Array costs an
+  // object and a buffer object of its own, twice the words' size per address. origAddr and
+  // respAddr rebuild the arrays for the few places that format them.
+  private o0 = 0;
+  private o1 = 0;
+  private o2 = 0;
+  private o3 = 0;
+  private r0 = 0;
+  private r1 = 0;
+  private r2 = 0;
+  private r3 = 0;
   ipVersion: 4 | 6 = 4;
   origPort = 0;
   respPort = 0;
@@ -83,11 +90,41 @@ export class Flow {
     return dir === 0 ? this.orig : this.resp;
   }
 
+  /** Sets the originator's and the responder's addresses (4 words each). */
+  setAddrs(orig: Uint32Array, resp: Uint32Array): void {
+    this.o0 = orig[0] | 0;
+    this.o1 = orig[1] | 0;
+    this.o2 = orig[2] | 0;
+    this.o3 = orig[3] | 0;
+    this.r0 = resp[0] | 0;
+    this.r1 = resp[1] | 0;
+    this.r2 = resp[2] | 0;
+    this.r3 = resp[3] | 0;
+  }
+
+  /** `addr`:`port` is the originator. */
+  isOrig(addr: Uint32Array, port: number): boolean {
+    return port === this.origPort && (addr[0] | 0) === this.o0 && (addr[1] | 0) === this.o1 && (addr[2] | 0) === this.o2 && (addr[3] | 0) === this.o3;
+  }
+
+  /** `addr`:`port` is the responder. */
+  isResp(addr: Uint32Array, port: number): boolean {
+    return port === this.respPort && (addr[0] | 0) === this.r0 && (addr[1] | 0) === this.r1 && (addr[2] | 0) === this.r2 && (addr[3] | 0) === this.r3;
+  }
+
+  get origAddr(): Uint32Array {
+    return Uint32Array.of(this.o0, this.o1, this.o2, this.o3);
+  }
+
+  get respAddr(): Uint32Array {
+    return Uint32Array.of(this.r0, this.r1, this.r2, this.r3);
+  }
+
 
 
   /** Zeek's FlipRoles: the originator becomes the responder. */
   flipRoles(): void {
-    swapWords(this.origAddr, this.respAddr);
+    this.setAddrs(this.respAddr, this.origAddr);
     const p = this.origPort;
     this.origPort = this.respPort;
     this.respPort = p;
@@ -110,14 +147,6 @@ export class Flow {
   }
 }
 
-
-function swapWords(a: Uint32Array, b: Uint32Array): void {
-  for (let i = 0; i < 4; i++) {
-    const t = a[i];
-    a[i] = b[i];
-    b[i] = t;
-  }
-}
 
 export interface SegmentContext {
   budget: ReassemblyBudget;
@@ -442,7 +471,6 @@ function connectionClosed(flow: Flow, e: Endpoint, peer: Endpoint, ts: number): 
 }
 
 /** Zeek's tcp_attempt_delay. */
-export { sameAddr };
 
 export const ATTEMPT_DELAY_MICROS = 5_000_000;
 

@@ -1,9 +1,8 @@
-import { copyAddr } from '../decode/addr.js';
 import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
 import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
 import { releaseFlowAnalysis } from './analysis.js';
-import { Flow, processSegment, sameAddr, type SegmentContext } from './flow.js';
+import { Flow, processSegment, type SegmentContext } from './flow.js';
 import { connState } from './conn-state.js';
 import { RecentCloses } from './recent-closes.js';
 import { ReassemblyBudget } from './reassembly.js';
@@ -150,7 +149,7 @@ export class FlowTable {
         return;
       }
       flow = this.create(hash, v, no, ts);
-      dir = flow.origPort === v.srcPort && sameAddr(flow.origAddr, v.src) ? 0 : 1;
+      dir = flow.isOrig(v.src, v.srcPort) ? 0 : 1;
     }
     flow.lastNo = no;
     flow.lastTs = ts;
@@ -200,22 +199,20 @@ export class FlowTable {
       }
     }
     if (flip) {
-      copyAddr(flow.origAddr, 0, v.dst);
-      copyAddr(flow.respAddr, 0, v.src);
+      flow.setAddrs(v.dst, v.src);
       flow.origPort = v.dstPort;
       flow.respPort = v.srcPort;
       flow.flipped = true;
       flow.history.addRaw('^');
     } else {
-      copyAddr(flow.origAddr, 0, v.src);
-      copyAddr(flow.respAddr, 0, v.dst);
+      flow.setAddrs(v.src, v.dst);
       flow.origPort = v.srcPort;
       flow.respPort = v.dstPort;
     }
     if (syn && !ack) {
       const recent = this.recentlyClosed;
       const slot = recent.find(hash);
-      if (slot >= 0 && recent.is(slot, flow.origAddr, flow.origPort, flow.respAddr, flow.respPort)) {
+      if (slot >= 0 && recent.is(slot, v.src, v.srcPort, v.dst, v.dstPort)) {
         const closedTs = recent.closedTs(slot);
         if (ts - closedTs <= TIME_WAIT_MICROS) flow.reusedAfter = { flowId: recent.flowId(slot), closedTs, state: recent.state(slot) };
         recent.forget(slot);
@@ -234,11 +231,11 @@ export class FlowTable {
   find(hash: number, src: Uint32Array, sport: number, dst: Uint32Array, dport: number): Flow | null {
     let f = this.buckets.get(hash) ?? null;
     while (f) {
-      if (f.origPort === sport && f.respPort === dport && sameAddr(f.origAddr, src) && sameAddr(f.respAddr, dst)) {
+      if (f.isOrig(src, sport) && f.isResp(dst, dport)) {
         this.foundDir = 0;
         return f;
       }
-      if (f.origPort === dport && f.respPort === sport && sameAddr(f.origAddr, dst) && sameAddr(f.respAddr, src)) {
+      if (f.isOrig(dst, dport) && f.isResp(src, sport)) {
         this.foundDir = 1;
         return f;
       }
