@@ -269,8 +269,8 @@ export class AppSession implements StreamSink {
     this.facts.protocol = 'http';
     this.mode[0] = MODE.HTTP;
     this.mode[1] = MODE.HTTP;
-    this.request = new HttpParser('request', 0, this.requestHooks());
-    this.response = new HttpParser('response', 1, this.responseHooks());
+    this.request = new HttpParser('request', 0, new AppSession.RequestHooks(this));
+    this.response = new HttpParser('response', 1, new AppSession.ResponseHooks(this));
     this.detectBuf = null;
   }
 
@@ -343,7 +343,7 @@ export class AppSession implements StreamSink {
       this.facts.protocol = 'websocket';
       const deflate = ws?.deflate ?? false;
       if (ws) ws.upgraded = true;
-      const hooks = this.wsHooks();
+      const hooks = new AppSession.WsHooks(this);
       this.wsClient = new WebSocketFrameParser(0, hooks, deflate);
       this.wsServer = new WebSocketFrameParser(1, hooks, deflate);
       if (ws) {
@@ -462,129 +462,195 @@ export class AppSession implements StreamSink {
     else ws.errorsDropped++;
   }
 
-  // ---- HTTP hooks (made with each parser, so a finished stream drops its closures with it) ----
+  // ---- parser hooks ----
+  // Each parser gets one small object that forwards to the methods below, rather than an object of
+  // closures per parser: an HTTP session would otherwise carry some twenty closures.
 
-  private requestHooks(): HttpParserHooks {
-    return {
-      onStartLine: (head) => {
-        const slot = this.requestCount++;
-        this.requestSlot = slot;
-        let ex: HttpExchangeFacts | null = null;
-        if (this.facts.http.length < SESSION_LIMITS.MAX_EXCHANGES) {
-          ex = newExchange();
-          this.facts.http.push(ex);
-          this.requestSlot = this.facts.http.length - 1;
-        } else {
-          this.facts.httpDropped++;
-          this.requestSlot = -1;
-        }
-        if (ex) {
-          ex.request = requestFacts(head);
-          ex.timing.requestAt = head.tsMicros;
-        }
-        if (this.recordEvents) this.event(head.no, 0, `HTTP ${head.method} ${clip(head.target, 80)} HTTP/${head.version}${head.afterGap ? ' (after gap)' : ''}`);
-        if (head.afterGap) this.resolveGap(0, head.streamOffset);
-      },
-      onHeadersComplete: (head): HeadDecision => {
-        const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
-        if (ex?.request) {
-          ex.request.headers = head.headers;
-          ex.request.headerCount = head.headerCount;
-          ex.request.keepAlive = head.keepAlive;
-        }
-        if (headerTokens(head.upgrade ?? '').includes('websocket')) this.beginWebSocketHandshake(head);
-        // llhttp pauses on any Upgrade request and on CONNECT: what follows may be another protocol.
-        if (head.upgrade !== null || head.method === 'CONNECT') {
-          this.upgradeSlot = this.requestSlot;
-          return HEAD_DECISION.UPGRADE;
-        }
-        return HEAD_DECISION.NORMAL;
-      },
-      onBody: (n) => {
-        const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
-        if (ex?.request) ex.request.bodyBytes += n;
-      },
-      onMessageComplete: (_head, _end, no, ts) => {
-        const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
-        if (!ex?.request) return;
-        ex.request.complete = true;
-        ex.request.endPacket = no;
-        ex.timing.requestEndAt = ts;
-        ex.timing.requestEndPacket = no;
-      },
-      onMessageAbort: () => {},
-      onError: (err) => this.recordError(err),
-      onResync: (streamOffset) => this.resolveGap(0, streamOffset),
-    };
+  /** The request parser's hooks. */
+  private static readonly RequestHooks = class implements HttpParserHooks {
+    constructor(private readonly s: AppSession) {}
+
+    onStartLine(head: HttpHead): void {
+      this.s.requestStartLine(head);
+    }
+    onHeadersComplete(head: HttpHead): HeadDecision {
+      return this.s.requestHeadersComplete(head);
+    }
+    onBody(n: number): void {
+      this.s.requestBody(n);
+    }
+    onMessageComplete(_head: HttpHead, _end: number, no: number, ts: number): void {
+      this.s.requestMessageComplete(no, ts);
+    }
+    onMessageAbort(): void {}
+    onError(err: DissectErrorFact): void {
+      this.s.recordError(err);
+    }
+    onResync(streamOffset: number): void {
+      this.s.resolveGap(0, streamOffset);
+    }
+  };
+
+  /** The response parser's hooks. */
+  private static readonly ResponseHooks = class implements HttpParserHooks {
+    constructor(private readonly s: AppSession) {}
+
+    onStartLine(head: HttpHead): void {
+      this.s.responseStartLine(head);
+    }
+    onHeadersComplete(head: HttpHead): HeadDecision {
+      return this.s.responseHeadersComplete(head);
+    }
+    onBody(n: number): void {
+      this.s.responseBody(n);
+    }
+    onMessageComplete(head: HttpHead, _end: number, no: number, ts: number): void {
+      this.s.responseMessageComplete(head, no, ts);
+    }
+    onMessageAbort(head: HttpHead): void {
+      this.s.responseMessageAbort(head);
+    }
+    onError(err: DissectErrorFact): void {
+      this.s.responseError(err);
+    }
+    onResync(streamOffset: number): void {
+      this.s.resolveGap(1, streamOffset);
+    }
+  };
+
+  /** Both WebSocket frame parsers' hooks. */
+  private static readonly WsHooks = class implements WsParserHooks {
+    constructor(private readonly s: AppSession) {}
+
+    onFrame(dir: Dir, f: WsFrameStart): void {
+      this.s.wsFrame(dir, f);
+    }
+    onClose(dir: Dir, f: WsFrameStart, code: number | null, reason: string | null): void {
+      this.s.wsClose(dir, f, code, reason);
+    }
+    onError(code: WsErrorCode, message: string, dir: Dir, streamOffset: number, no: number): void {
+      this.s.wsError(code, message, dir, streamOffset, no);
+    }
+  };
+
+  private requestStartLine(head: HttpHead): void {
+    const slot = this.requestCount++;
+    this.requestSlot = slot;
+    let ex: HttpExchangeFacts | null = null;
+    if (this.facts.http.length < SESSION_LIMITS.MAX_EXCHANGES) {
+      ex = newExchange();
+      this.facts.http.push(ex);
+      this.requestSlot = this.facts.http.length - 1;
+    } else {
+      this.facts.httpDropped++;
+      this.requestSlot = -1;
+    }
+    if (ex) {
+      ex.request = requestFacts(head);
+      ex.timing.requestAt = head.tsMicros;
+    }
+    if (this.recordEvents) this.event(head.no, 0, `HTTP ${head.method} ${clip(head.target, 80)} HTTP/${head.version}${head.afterGap ? ' (after gap)' : ''}`);
+    if (head.afterGap) this.resolveGap(0, head.streamOffset);
   }
 
-  private responseHooks(): HttpParserHooks {
-    return {
-      onStartLine: (head) => {
-        this.lastResponseHead = head;
-        this.responseIsInterim = head.status >= 100 && head.status < 200 && head.status !== 101;
-        const ex = this.exchangeAt(this.responseSlot, true);
-        if (head.afterGap) this.resolveGap(1, head.streamOffset);
-        if (this.recordEvents) this.event(head.no, 1, `${head.status} ${clip(head.reason, 60)}${head.afterGap ? ' (after gap)' : ''}`.trimEnd());
-        if (!ex) return;
-        if (this.responseIsInterim) {
-          ex.interim.push({ status: head.status, reason: head.reason, packet: head.no, at: head.tsMicros });
-          return;
-        }
-        ex.response = responseFacts(head);
-        ex.timing.responseAt = head.tsMicros;
-        if (ex.timing.requestEndAt !== null) ex.timing.thinkMs = round3((head.tsMicros - ex.timing.requestEndAt) / 1000);
-      },
-      onHeadersComplete: (head): HeadDecision => {
-        const ex = this.exchangeAt(this.responseSlot, false);
-        if (ex?.response && !this.responseIsInterim) {
-          ex.response.headers = head.headers;
-          ex.response.headerCount = head.headerCount;
-          ex.response.keepAlive = head.keepAlive;
-        }
-        if (this.responseIsInterim) return HEAD_DECISION.SKIP_BODY;
-        const method = ex?.request?.method ?? '';
-        const isUpgradeAnswer = this.upgradeSlot >= 0 && this.upgradeSlot === this.responseSlot;
-        if (isUpgradeAnswer && this.facts.websocket && ex?.request) this.endWebSocketHandshake(head);
-        if (head.status === 101 || (method === 'CONNECT' && head.status >= 200 && head.status < 300)) return HEAD_DECISION.UPGRADE;
-        if (method === 'HEAD') return HEAD_DECISION.SKIP_BODY;
-        return HEAD_DECISION.NORMAL;
-      },
-      onBody: (n) => {
-        const ex = this.exchangeAt(this.responseSlot, false);
-        if (ex?.response) ex.response.bodyBytes += n;
-      },
-      onMessageComplete: (head, _end, no, ts) => {
-        if (this.responseIsInterim) return;
-        const slot = this.responseSlot++;
-        const ex = this.exchangeAt(slot, false);
-        if (ex?.response) {
-          ex.response.complete = true;
-          ex.response.endPacket = no;
-          ex.response.framing = head.framing;
-          ex.timing.responseEndAt = ts;
-          ex.timing.responseEndPacket = no;
-        }
-        const answersUpgrade = slot === this.upgradeSlot;
-        if (answersUpgrade && !(head.status === 101 || (ex?.request?.method === 'CONNECT' && head.status >= 200 && head.status < 300))) {
-          this.resumeClient = true;
-        }
-      },
-      onMessageAbort: (head) => {
-        if (this.responseIsInterim) return;
-        const ex = this.exchangeAt(this.responseSlot, false);
-        if (ex?.response) ex.response.framing = head.framing;
-        this.responseSlot++;
-      },
-      onError: (err) => {
-        this.recordError(err);
-        const ws = this.facts.websocket;
-        if (err.code === 'HTTP_NON_HTTP_RESPONSE' && ws && ws.status === null && this.upgradeSlot >= 0 && this.upgradeSlot === this.responseSlot) {
-          ws.nonHttpResponse = err;
-        }
-      },
-      onResync: (streamOffset) => this.resolveGap(1, streamOffset),
-    };
+  private requestHeadersComplete(head: HttpHead): HeadDecision {
+    const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+    if (ex?.request) {
+      ex.request.headers = head.headers;
+      ex.request.headerCount = head.headerCount;
+      ex.request.keepAlive = head.keepAlive;
+    }
+    if (headerTokens(head.upgrade ?? '').includes('websocket')) this.beginWebSocketHandshake(head);
+    // llhttp pauses on any Upgrade request and on CONNECT: what follows may be another protocol.
+    if (head.upgrade !== null || head.method === 'CONNECT') {
+      this.upgradeSlot = this.requestSlot;
+      return HEAD_DECISION.UPGRADE;
+    }
+    return HEAD_DECISION.NORMAL;
+  }
+
+  private requestBody(n: number): void {
+    const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+    if (ex?.request) ex.request.bodyBytes += n;
+  }
+
+  private requestMessageComplete(no: number, ts: number): void {
+    const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+    if (!ex?.request) return;
+    ex.request.complete = true;
+    ex.request.endPacket = no;
+    ex.timing.requestEndAt = ts;
+    ex.timing.requestEndPacket = no;
+  }
+
+
+  private responseStartLine(head: HttpHead): void {
+    this.lastResponseHead = head;
+    this.responseIsInterim = head.status >= 100 && head.status < 200 && head.status !== 101;
+    const ex = this.exchangeAt(this.responseSlot, true);
+    if (head.afterGap) this.resolveGap(1, head.streamOffset);
+    if (this.recordEvents) this.event(head.no, 1, `${head.status} ${clip(head.reason, 60)}${head.afterGap ? ' (after gap)' : ''}`.trimEnd());
+    if (!ex) return;
+    if (this.responseIsInterim) {
+      ex.interim.push({ status: head.status, reason: head.reason, packet: head.no, at: head.tsMicros });
+      return;
+    }
+    ex.response = responseFacts(head);
+    ex.timing.responseAt = head.tsMicros;
+    if (ex.timing.requestEndAt !== null) ex.timing.thinkMs = round3((head.tsMicros - ex.timing.requestEndAt) / 1000);
+  }
+
+  private responseHeadersComplete(head: HttpHead): HeadDecision {
+    const ex = this.exchangeAt(this.responseSlot, false);
+    if (ex?.response && !this.responseIsInterim) {
+      ex.response.headers = head.headers;
+      ex.response.headerCount = head.headerCount;
+      ex.response.keepAlive = head.keepAlive;
+    }
+    if (this.responseIsInterim) return HEAD_DECISION.SKIP_BODY;
+    const method = ex?.request?.method ?? '';
+    const isUpgradeAnswer = this.upgradeSlot >= 0 && this.upgradeSlot === this.responseSlot;
+    if (isUpgradeAnswer && this.facts.websocket && ex?.request) this.endWebSocketHandshake(head);
+    if (head.status === 101 || (method === 'CONNECT' && head.status >= 200 && head.status < 300)) return HEAD_DECISION.UPGRADE;
+    if (method === 'HEAD') return HEAD_DECISION.SKIP_BODY;
+    return HEAD_DECISION.NORMAL;
+  }
+
+  private responseBody(n: number): void {
+    const ex = this.exchangeAt(this.responseSlot, false);
+    if (ex?.response) ex.response.bodyBytes += n;
+  }
+
+  private responseMessageComplete(head: HttpHead, no: number, ts: number): void {
+    if (this.responseIsInterim) return;
+    const slot = this.responseSlot++;
+    const ex = this.exchangeAt(slot, false);
+    if (ex?.response) {
+      ex.response.complete = true;
+      ex.response.endPacket = no;
+      ex.response.framing = head.framing;
+      ex.timing.responseEndAt = ts;
+      ex.timing.responseEndPacket = no;
+    }
+    const answersUpgrade = slot === this.upgradeSlot;
+    if (answersUpgrade && !(head.status === 101 || (ex?.request?.method === 'CONNECT' && head.status >= 200 && head.status < 300))) {
+      this.resumeClient = true;
+    }
+  }
+
+  private responseMessageAbort(head: HttpHead): void {
+    if (this.responseIsInterim) return;
+    const ex = this.exchangeAt(this.responseSlot, false);
+    if (ex?.response) ex.response.framing = head.framing;
+    this.responseSlot++;
+  }
+
+  private responseError(err: DissectErrorFact): void {
+    this.recordError(err);
+    const ws = this.facts.websocket;
+    if (err.code === 'HTTP_NON_HTTP_RESPONSE' && ws && ws.status === null && this.upgradeSlot >= 0 && this.upgradeSlot === this.responseSlot) {
+      ws.nonHttpResponse = err;
+    }
   }
 
   // ---- WebSocket handshake and frames ----
@@ -651,44 +717,40 @@ export class AppSession implements StreamSink {
     }
   }
 
-  private wsHooks(): WsParserHooks {
-    return {
-      onFrame: (dir, f: WsFrameStart) => {
-        if (f.opcode === OPCODE.CLOSE || !this.recordEvents) return; // a close is described when its payload (code, reason) is complete
-        if (this.facts.events.length >= SESSION_LIMITS.MAX_EVENTS) {
-          this.facts.eventsDropped++;
-          return;
-        }
-        const name = OPCODE_NAME[f.opcode] ?? `opcode 0x${f.opcode.toString(16)}`;
-        let text = `WS ${name} ${f.length} B`;
-        if (f.opcode === OPCODE.CONTINUATION) text += f.fin ? ' (last fragment)' : ' (fragment)';
-        else if (!f.fin && (f.opcode === OPCODE.TEXT || f.opcode === OPCODE.BINARY)) text += ' (first fragment)';
-        if (f.compressed) text += ' compressed';
-        this.event(f.no, dir, text);
-      },
-      onClose: (dir, f, code, reason) => {
-        const ws = this.facts.websocket;
-        if (this.recordEvents) {
-          const described = code === null ? 'WS close (no code)' : `WS close ${code} (${CLOSE_CODE_NAME[code] ?? 'unassigned'})${reason ? ` "${clip(reason, 60)}"` : ''}`;
-          this.event(f.no, dir, described);
-        }
-        this.closeFramesSeen++;
-        if (!ws) return;
-        const c = ws.close;
-        if (c.initiator === null) {
-          c.initiator = role(dir);
-          c.code = code;
-          c.reason = reason;
-          c.packet = f.no;
-        } else if (c.initiator !== role(dir) && !c.answered) {
-          c.answered = true;
-          c.answerCode = code;
-          c.answerPacket = f.no;
-        }
-        if (this.tcpClosedBeforeCloseFrame && ws.tcpClose === null) ws.tcpClose = 'before-close-frame';
-      },
-      onError: (code, message, dir, streamOffset, no) => this.wsError(code, message, dir, streamOffset, no),
-    };
+  private wsFrame(dir: Dir, f: WsFrameStart): void {
+    if (f.opcode === OPCODE.CLOSE || !this.recordEvents) return; // a close is described when its payload (code, reason) is complete
+    if (this.facts.events.length >= SESSION_LIMITS.MAX_EVENTS) {
+      this.facts.eventsDropped++;
+      return;
+    }
+    const name = OPCODE_NAME[f.opcode] ?? `opcode 0x${f.opcode.toString(16)}`;
+    let text = `WS ${name} ${f.length} B`;
+    if (f.opcode === OPCODE.CONTINUATION) text += f.fin ? ' (last fragment)' : ' (fragment)';
+    else if (!f.fin && (f.opcode === OPCODE.TEXT || f.opcode === OPCODE.BINARY)) text += ' (first fragment)';
+    if (f.compressed) text += ' compressed';
+    this.event(f.no, dir, text);
+  }
+
+  private wsClose(dir: Dir, f: WsFrameStart, code: number | null, reason: string | null): void {
+    const ws = this.facts.websocket;
+    if (this.recordEvents) {
+      const described = code === null ? 'WS close (no code)' : `WS close ${code} (${CLOSE_CODE_NAME[code] ?? 'unassigned'})${reason ? ` "${clip(reason, 60)}"` : ''}`;
+      this.event(f.no, dir, described);
+    }
+    this.closeFramesSeen++;
+    if (!ws) return;
+    const c = ws.close;
+    if (c.initiator === null) {
+      c.initiator = role(dir);
+      c.code = code;
+      c.reason = reason;
+      c.packet = f.no;
+    } else if (c.initiator !== role(dir) && !c.answered) {
+      c.answered = true;
+      c.answerCode = code;
+      c.answerPacket = f.no;
+    }
+    if (this.tcpClosedBeforeCloseFrame && ws.tcpClose === null) ws.tcpClose = 'before-close-frame';
   }
 }
 
