@@ -122,7 +122,7 @@ class DirectionState {
   pushUnacked(seq: number, next: number, no: number, ts: number): void {
     let a = this.unacked;
     if (this.unackedCount * UNACKED_STRIDE === a.length) {
-      const segments = Math.min(MAX_UNACKED_SEGMENTS, Math.max(8, this.unackedCount * 2));
+      const segments = Math.min(MAX_UNACKED_SEGMENTS, Math.max(4, this.unackedCount * 2));
       const b = new Array<number>(segments * UNACKED_STRIDE).fill(0);
       for (let k = 0; k < a.length; k++) b[k] = a[k];
       this.unacked = a = b;
