@@ -226,7 +226,6 @@ export class Analyzer {
     }
   }
 
-
   /**
    * Live capture's clock tick (wall-clock µs): finishes the flows a packet would finish if one came
    * now: closed ones whose close linger (5 s, Zeek's tcp_close_delay) has passed, idle ones, and
@@ -320,7 +319,6 @@ class UnansweredArp {
     return map;
   }
 }
-
 
 /** Reads and analyses one capture file ('-' for standard input). Throws CaptureOpenError if unreadable. */
 export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {

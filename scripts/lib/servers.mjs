@@ -1,5 +1,20 @@
 // Small promise wrappers around node servers and sockets used by the loopback scenarios.
 import { once } from 'node:events';
+import net from 'node:net';
+
+/**
+ * A TCP server that reads what clients send and never writes back: its kernel ACKs the bytes, the
+ * window stays open, and it closes its side when the client closes (net's default). A hung
+ * server, or the collector end of a one-way stream. `received()` counts the bytes read.
+ */
+export function silentServer() {
+  let received = 0;
+  const server = net.createServer((socket) => {
+    socket.on('data', (chunk) => (received += chunk.length));
+    socket.on('error', () => {});
+  });
+  return { server, received: () => received };
+}
 
 /** Listens on host:port and resolves once bound. */
 export async function listenOn(server, port, host = '127.0.0.1') {

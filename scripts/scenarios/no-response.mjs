@@ -4,7 +4,7 @@ import net from 'node:net';
 import { withCapture } from '../lib/capture.mjs';
 import { pickFreePort } from '../lib/ports.mjs';
 import { captureFile } from '../lib/scenario.mjs';
-import { closeServer, listenOn, withinDeadline } from '../lib/servers.mjs';
+import { closeServer, listenOn, silentServer, withinDeadline } from '../lib/servers.mjs';
 
 const CLIENT_PATIENCE_MS = 3_000;
 
@@ -14,12 +14,8 @@ export const description =
 export default async function noResponse({ dir, port }) {
   const file = captureFile(dir, 'no-response');
   const serverPort = port ?? (await pickFreePort());
-  let requestBytes = 0;
-  const server = net.createServer((socket) => {
-    // Read and ignore: the request is consumed (ACKed, window stays open) but never answered.
-    socket.on('data', (chunk) => (requestBytes += chunk.length));
-    socket.on('error', () => {});
-  });
+  // Read and ignore: the request is consumed (ACKed, window stays open) but never answered.
+  const { server, received } = silentServer();
   await listenOn(server, serverPort);
   let responseBytes;
   try {
@@ -29,7 +25,7 @@ export default async function noResponse({ dir, port }) {
   } finally {
     await closeServer(server);
   }
-  if (requestBytes === 0) throw new Error('no-response: the server never saw the request');
+  if (received() === 0) throw new Error('no-response: the server never saw the request');
   if (responseBytes !== 0) throw new Error(`no-response: the client received ${responseBytes} bytes`);
   return { file, expect: { description } };
 }

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { withCapture } from '../lib/capture.mjs';
 import { pickFreePort } from '../lib/ports.mjs';
 import { captureFile } from '../lib/scenario.mjs';
-import { closeServer, listenOn, withinDeadline } from '../lib/servers.mjs';
+import { closeServer, listenOn, silentServer, withinDeadline } from '../lib/servers.mjs';
 
 const LINES = 4;
 const LINE_INTERVAL_MS = 1_200;
@@ -17,12 +17,7 @@ export const description =
 export default async function oneWayStream({ dir, port }) {
   const file = captureFile(dir, 'one-way-stream');
   const serverPort = port ?? (await pickFreePort());
-  let received = 0;
-  const server = net.createServer((socket) => {
-    socket.on('data', (chunk) => (received += chunk.length));
-    socket.on('end', () => socket.end());
-    socket.on('error', () => {});
-  });
+  const { server, received } = silentServer();
   await listenOn(server, serverPort);
   let answered;
   try {
@@ -32,7 +27,7 @@ export default async function oneWayStream({ dir, port }) {
   } finally {
     await closeServer(server);
   }
-  if (received === 0) throw new Error('one-way-stream: the server read nothing');
+  if (received() === 0) throw new Error('one-way-stream: the server read nothing');
   if (answered !== 0) throw new Error(`one-way-stream: the client received ${answered} bytes`);
   return { file, expect: { description } };
 }

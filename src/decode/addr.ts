@@ -119,3 +119,11 @@ export function parseAddr(text: string): { version: IpVersion; words: Uint32Arra
 export function sameAddr(a: Uint32Array, b: Uint32Array): boolean {
   return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
 }
+
+/**
+ * An address in the 4-word form equals one kept as four small integers (each word | 0), the way
+ * flows, conversations and remembered closes keep theirs instead of a typed array per address.
+ */
+export function addrEquals(addr: Uint32Array, w0: number, w1: number, w2: number, w3: number): boolean {
+  return (addr[0] | 0) === w0 && (addr[1] | 0) === w1 && (addr[2] | 0) === w2 && (addr[3] | 0) === w3;
+}

@@ -1,4 +1,5 @@
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
+import { AddressPair } from './address-pair.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { FlowTiming, toMs } from './timing.js';
 
@@ -141,31 +142,12 @@ const UNACKED_STRIDE = 4;
 const EMPTY: number[] = [];
 
 /** Wireshark's tcp_analysis: the sequence state of one conversation (both directions). */
-export class TcpConversation {
+export class TcpConversation extends AddressPair {
   readonly sideA = new DirectionState();
   readonly sideB = new DirectionState();
   /** Side A is the sender of the first packet; its address and port tell the directions apart. */
-  /** Addresses A and B as 4 words each (word | 0), in fields rather than typed arrays (see Flow). */
-  a0 = 0;
-  a1 = 0;
-  a2 = 0;
-  a3 = 0;
-  b0 = 0;
-  b1 = 0;
-  b2 = 0;
-  b3 = 0;
   portA = 0;
   portB = 0;
-
-  /** `addr`:`port` is endpoint A. */
-  isA(addr: Uint32Array, port: number): boolean {
-    return port === this.portA && (addr[0] | 0) === this.a0 && (addr[1] | 0) === this.a1 && (addr[2] | 0) === this.a2 && (addr[3] | 0) === this.a3;
-  }
-
-  /** `addr`:`port` is endpoint B. */
-  isB(addr: Uint32Array, port: number): boolean {
-    return port === this.portB && (addr[0] | 0) === this.b0 && (addr[1] | 0) === this.b1 && (addr[2] | 0) === this.b2 && (addr[3] | 0) === this.b3;
-  }
   /** Time of the most recent SYN and the handshake RTT (SYN to the ACK after it), 0 if unknown. */
   mruSynTs = 0;
   firstRtt = 0;
@@ -174,6 +156,16 @@ export class TcpConversation {
   hash = 0;
   /** Still in its registry (not replaced by a newer conversation on its 4-tuple, not forgotten). */
   registered = false;
+
+  /** `addr`:`port` is endpoint A. */
+  isA(addr: Uint32Array, port: number): boolean {
+    return port === this.portA && this.isAddrA(addr);
+  }
+
+  /** `addr`:`port` is endpoint B. */
+  isB(addr: Uint32Array, port: number): boolean {
+    return port === this.portB && this.isAddrB(addr);
+  }
 }
 
 /** Remembers the latest conversation per 4-tuple for one flow table. */
@@ -208,16 +200,7 @@ class ConversationRegistry {
     this.ringNext = (slot + 1) % MAX_REMEMBERED_CONVERSATIONS;
     c.registered = true;
     c.hash = hash;
-    const s = v.src;
-    const d = v.dst;
-    c.a0 = s[0] | 0;
-    c.a1 = s[1] | 0;
-    c.a2 = s[2] | 0;
-    c.a3 = s[3] | 0;
-    c.b0 = d[0] | 0;
-    c.b1 = d[1] | 0;
-    c.b2 = d[2] | 0;
-    c.b3 = d[3] | 0;
+    c.setAddrs(v.src, v.dst);
     c.portA = v.srcPort;
     c.portB = v.dstPort;
     c.next = this.byHash.get(hash) ?? null;
@@ -262,8 +245,8 @@ function registryFor(ctx: object): ConversationRegistry {
  * follows the open flows, not every 4-tuple ever seen.
  */
 export function releaseFlowAnalysis(flow: Flow, onlyIfAllAcked = false): void {
-  const fa = flow.analysis as FlowAnalysis | null;
-  if (!fa || !(fa instanceof FlowAnalysis)) return;
+  const fa = flow.analysis;
+  if (!(fa instanceof FlowAnalysis)) return;
   // While the flow lingers after its close, keep a side's list if anything is still unacknowledged.
   if (!onlyIfAllAcked || fa.conv.sideA.unackedCount === 0) fa.conv.sideA.releaseUnacked();
   if (!onlyIfAllAcked || fa.conv.sideB.unackedCount === 0) fa.conv.sideB.releaseUnacked();

@@ -1,4 +1,5 @@
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
+import { AddressPair } from './address-pair.js';
 import { analyzeSegment } from './analysis.js';
 import { EP, Endpoint } from './endpoint.js';
 import { History, HIST } from './history.js';
@@ -27,21 +28,10 @@ export interface IcmpErrorFact {
 }
 
 /** One TCP connection. Endpoint 0 is the originator (client), 1 the responder (server). */
-export class Flow {
+export class Flow extends AddressPair {
   readonly orig = new Endpoint();
   readonly resp = new Endpoint();
   readonly history = new History();
-  // The two addresses as 4 words each, in small-integer fields (word | 0): a Uint32Array costs an
-  // object and a buffer object of its own, twice the words' size per address. origAddr and
-  // respAddr rebuild the arrays for the few places that format them.
-  private o0 = 0;
-  private o1 = 0;
-  private o2 = 0;
-  private o3 = 0;
-  private r0 = 0;
-  private r1 = 0;
-  private r2 = 0;
-  private r3 = 0;
   ipVersion: 4 | 6 = 4;
   origPort = 0;
   respPort = 0;
@@ -84,43 +74,33 @@ export class Flow {
   /** Extension point for per-segment analysis (retransmissions, windows, timing). */
   analysis: unknown = null;
 
-  constructor(readonly id: number) {}
+  constructor(readonly id: number) {
+    super();
+  }
 
   endpoint(dir: Dir): Endpoint {
     return dir === 0 ? this.orig : this.resp;
   }
 
-  /** Sets the originator's and the responder's addresses (4 words each). */
-  setAddrs(orig: Uint32Array, resp: Uint32Array): void {
-    this.o0 = orig[0] | 0;
-    this.o1 = orig[1] | 0;
-    this.o2 = orig[2] | 0;
-    this.o3 = orig[3] | 0;
-    this.r0 = resp[0] | 0;
-    this.r1 = resp[1] | 0;
-    this.r2 = resp[2] | 0;
-    this.r3 = resp[3] | 0;
-  }
-
   /** `addr`:`port` is the originator. */
   isOrig(addr: Uint32Array, port: number): boolean {
-    return port === this.origPort && (addr[0] | 0) === this.o0 && (addr[1] | 0) === this.o1 && (addr[2] | 0) === this.o2 && (addr[3] | 0) === this.o3;
+    return port === this.origPort && this.isAddrA(addr);
   }
 
   /** `addr`:`port` is the responder. */
   isResp(addr: Uint32Array, port: number): boolean {
-    return port === this.respPort && (addr[0] | 0) === this.r0 && (addr[1] | 0) === this.r1 && (addr[2] | 0) === this.r2 && (addr[3] | 0) === this.r3;
+    return port === this.respPort && this.isAddrB(addr);
   }
 
+  /** The originator's address (A), rebuilt for the few places that format it. */
   get origAddr(): Uint32Array {
-    return Uint32Array.of(this.o0, this.o1, this.o2, this.o3);
+    return this.addrA();
   }
 
+  /** The responder's address (B). */
   get respAddr(): Uint32Array {
-    return Uint32Array.of(this.r0, this.r1, this.r2, this.r3);
+    return this.addrB();
   }
-
-
 
   /** Zeek's FlipRoles: the originator becomes the responder. */
   flipRoles(): void {
@@ -146,7 +126,6 @@ export class Flow {
     return this.orig.didClose || this.resp.didClose;
   }
 }
-
 
 export interface SegmentContext {
   budget: ReassemblyBudget;
@@ -471,7 +450,6 @@ function connectionClosed(flow: Flow, e: Endpoint, peer: Endpoint, ts: number): 
 }
 
 /** Zeek's tcp_attempt_delay. */
-
 export const ATTEMPT_DELAY_MICROS = 5_000_000;
 
 /** Zeek's tcp_close_delay / tcp_reset_delay: packets this long after the close start a new connection. */

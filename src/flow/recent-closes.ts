@@ -4,6 +4,8 @@
 // their fields in typed arrays (no object per close, no boxed times), and a map from the 4-tuple
 // hash to the newest slot. The oldest leaves first: once past TIME_WAIT, or when the ring is full.
 
+import { addrEquals } from '../decode/addr.js';
+
 /** Slots the ring starts with; it doubles up to its bound. */
 const INITIAL_SLOTS = 1024;
 
@@ -73,11 +75,7 @@ export class RecentCloses {
   is(slot: number, a: Uint32Array, ap: number, b: Uint32Array, bp: number): boolean {
     const w = this.addrs;
     const s = slot * 8;
-    return (
-      this.ports[slot] === ((ap << 16) | bp) &&
-      w[s] === (a[0] | 0) && w[s + 1] === (a[1] | 0) && w[s + 2] === (a[2] | 0) && w[s + 3] === (a[3] | 0) &&
-      w[s + 4] === (b[0] | 0) && w[s + 5] === (b[1] | 0) && w[s + 6] === (b[2] | 0) && w[s + 7] === (b[3] | 0)
-    );
+    return this.ports[slot] === ((ap << 16) | bp) && addrEquals(a, w[s], w[s + 1], w[s + 2], w[s + 3]) && addrEquals(b, w[s + 4], w[s + 5], w[s + 6], w[s + 7]);
   }
 
   flowId(slot: number): number {
@@ -110,25 +108,27 @@ export class RecentCloses {
     this.count--;
   }
 
-  /** Doubles the ring (up to its bound), laying the slots out oldest first from 0. */
+  /**
+   * Doubles the ring (up to its bound). It grows only when full, so its slots are the run from
+   * `head` to the end followed by the run from 0: both are copied to the front, oldest first.
+   */
   private grow(): void {
-    const capacity = Math.min(this.maxSlots, Math.max(INITIAL_SLOTS, this.capacity * 2));
-    const order = Array.from({ length: this.count }, (_, i) => (this.head + i) % this.capacity);
-    const movedTo = new Int32Array(this.capacity);
-    order.forEach((from, to) => (movedTo[from] = to));
-    const take = <T extends Int32Array | Float64Array | Uint8Array>(old: T, make: (n: number) => T, width = 1): T => {
-      const next = make(capacity * width);
-      order.forEach((from, to) => next.set(old.subarray(from * width, from * width + width), to * width));
+    const old = this.capacity;
+    const head = this.head;
+    const capacity = Math.min(this.maxSlots, Math.max(INITIAL_SLOTS, old * 2));
+    const take = <T extends Int32Array | Float64Array | Uint8Array>(from: T, next: T, width = 1): T => {
+      next.set(from.subarray(head * width, old * width), 0);
+      next.set(from.subarray(0, head * width), (old - head) * width);
       return next;
     };
-    this.hash = take(this.hash, (n) => new Int32Array(n));
-    this.flowIds = take(this.flowIds, (n) => new Float64Array(n));
-    this.closedAt = take(this.closedAt, (n) => new Float64Array(n));
-    this.lingerEnd = take(this.lingerEnd, (n) => new Float64Array(n));
-    this.ports = take(this.ports, (n) => new Int32Array(n));
-    this.stateIds = take(this.stateIds, (n) => new Uint8Array(n));
-    this.addrs = take(this.addrs, (n) => new Int32Array(n), 8);
-    for (const [hash, slot] of this.slotOf) this.slotOf.set(hash, movedTo[slot]);
+    this.hash = take(this.hash, new Int32Array(capacity));
+    this.flowIds = take(this.flowIds, new Float64Array(capacity));
+    this.closedAt = take(this.closedAt, new Float64Array(capacity));
+    this.lingerEnd = take(this.lingerEnd, new Float64Array(capacity));
+    this.ports = take(this.ports, new Int32Array(capacity));
+    this.stateIds = take(this.stateIds, new Uint8Array(capacity));
+    this.addrs = take(this.addrs, new Int32Array(capacity * 8), 8);
+    for (const [hash, slot] of this.slotOf) this.slotOf.set(hash, (slot - head + old) % old);
     this.capacity = capacity;
     this.head = 0;
   }

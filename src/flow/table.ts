@@ -75,7 +75,6 @@ export class FlowTable {
   private count = 0;
   private nextId = 1;
   private readonly recentlyClosed: RecentCloses;
-  /** Flows whose close completed, in order of their removal time (close + 5 s). */
   /** Closed flows in close order; slots before closedHead are emptied so finished flows can be collected. */
   private closedQueue: (Flow | null)[] = [];
   private closedHead = 0;
@@ -372,14 +371,7 @@ export class FlowTable {
    * reassembly and per-segment buffers are freed while the flow lingers for late ACKs.
    */
   private endStreams(f: Flow): void {
-    if (f.reassembler && f.sink) {
-      f.reassembler[0].close(f.sink, f.lastNo, f.lastTs);
-      f.reassembler[1].close(f.sink, f.lastNo, f.lastTs);
-      f.reassembler[0].release();
-      f.reassembler[1].release();
-      f.sink.onEnd(f.lastTs);
-    }
-    f.reassembler = null;
+    if (closeReassembly(f)) f.sink!.onEnd(f.lastTs);
     releaseFlowAnalysis(f, true);
   }
 
@@ -403,12 +395,7 @@ export class FlowTable {
     }
     f.nextInBucket = null;
     this.count--;
-    if (f.reassembler && f.sink) {
-      f.reassembler[0].close(f.sink, f.lastNo, f.lastTs);
-      f.reassembler[1].close(f.sink, f.lastNo, f.lastTs);
-      f.reassembler[0].release();
-      f.reassembler[1].release();
-    }
+    closeReassembly(f);
     f.sink?.onEnd(f.lastTs);
     releaseFlowAnalysis(f);
     if (f.orig.didClose || f.resp.didClose || f.orig.state === EP.RESET || f.resp.state === EP.RESET) {
@@ -417,6 +404,21 @@ export class FlowTable {
     }
     this.opts.onFlowDone(f, reason);
   }
+}
+
+/**
+ * Hands the dissector what the flow's reassemblers still hold (bytes buffered beyond a gap, and the gap),
+ * then frees them. Returns whether there were reassemblers to close.
+ */
+function closeReassembly(f: Flow): boolean {
+  const r = f.reassembler;
+  f.reassembler = null;
+  if (!r || !f.sink) return false;
+  r[0].close(f.sink, f.lastNo, f.lastTs);
+  r[1].close(f.sink, f.lastNo, f.lastTs);
+  r[0].release();
+  r[1].release();
+  return true;
 }
 
 /**

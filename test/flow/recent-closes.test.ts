@@ -37,6 +37,25 @@ describe('RecentCloses', () => {
     for (const i of [3_500, 4_000, 5_499]) expect(r.flowId(r.find(1000 + i))).toBe(i);
   });
 
+  it('keeps every lookup when the ring grows after it has wrapped', () => {
+    const r = new RecentCloses(10_000, KEEP);
+    const add = (id: number, ts: number) => r.add(1000 + id, id, ts, 0, 'SF', client(id), server, 40000, 443, ts);
+    for (let id = 0; id < 1024; id++) add(id, T0 + id); // the first 1,024 slots, full
+    // A minute later each close lets the oldest go: the ring turns without growing (head moves to 400).
+    for (let id = 1024; id < 1324; id++) add(id, T0 + KEEP + 100 + (id - 1024));
+    // Then a burst at one instant fills it again and it grows with its oldest slot in the middle.
+    for (let id = 1324; id < 1824; id++) add(id, T0 + KEEP + 400);
+    expect(r.size).toBe(1824 - 400);
+    for (let id = 0; id < 1824; id++) {
+      const slot = r.find(1000 + id);
+      if (id < 400) expect(slot, `#${id}`).toBe(-1);
+      else {
+        expect(r.flowId(slot), `#${id}`).toBe(id);
+        expect(r.is(slot, client(id), 40000, server, 443), `#${id}`).toBe(true);
+      }
+    }
+  });
+
   it('forgets closes older than TIME_WAIT as packet time passes', () => {
     const r = new RecentCloses(10_000, KEEP);
     fill(r, 0, 100, (i) => T0 + i * 1_000_000); // one close a second for 100 s

@@ -108,8 +108,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey:
   }
   const result = analyzer.finish(info);
   batch.flush();
-  for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
-  if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
+  reportDiagnostics(file, result, io);
   out.end(result);
   batch.flush();
   if (result.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
@@ -121,11 +120,16 @@ async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKe
   const result = await loadCapture(file, opts);
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
-  for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
-  if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
+  reportDiagnostics(file, result, io);
   if (opts.json) writeJson(result, flows, (s) => io.stdout(s));
   else writeTable(result, flows, { color: useColor(io), width: io.columns }, (s) => io.stdout(s));
   return exitFor(result, flows, opts.failOn);
+}
+
+/** The capture's diagnostics on stderr, and how many more were not kept. */
+function reportDiagnostics(file: string, result: AnalysisResult, io: CliIo): void {
+  for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
+  if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
 }
 
 function idleTimeoutOf(opts: AnalyzeOptions): number | undefined {

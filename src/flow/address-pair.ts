@@ -1,0 +1,46 @@
+import { addrEquals } from '../decode/addr.js';
+
+/**
+ * Two endpoint addresses in the 4-word form, kept as eight small-integer fields (each word | 0)
+ * rather than as two typed arrays, which cost an object and a buffer object each: the base of a
+ * flow (A the originator, B the responder) and of a Wireshark-style conversation.
+ */
+export class AddressPair {
+  protected a0 = 0;
+  protected a1 = 0;
+  protected a2 = 0;
+  protected a3 = 0;
+  protected b0 = 0;
+  protected b1 = 0;
+  protected b2 = 0;
+  protected b3 = 0;
+
+  /** Sets address A and address B. */
+  setAddrs(a: Uint32Array, b: Uint32Array): void {
+    this.a0 = a[0] | 0;
+    this.a1 = a[1] | 0;
+    this.a2 = a[2] | 0;
+    this.a3 = a[3] | 0;
+    this.b0 = b[0] | 0;
+    this.b1 = b[1] | 0;
+    this.b2 = b[2] | 0;
+    this.b3 = b[3] | 0;
+  }
+
+  protected isAddrA(addr: Uint32Array): boolean {
+    return addrEquals(addr, this.a0, this.a1, this.a2, this.a3);
+  }
+
+  protected isAddrB(addr: Uint32Array): boolean {
+    return addrEquals(addr, this.b0, this.b1, this.b2, this.b3);
+  }
+
+  /** Address A as a new array, for the few places that format it. */
+  protected addrA(): Uint32Array {
+    return Uint32Array.of(this.a0, this.a1, this.a2, this.a3);
+  }
+
+  protected addrB(): Uint32Array {
+    return Uint32Array.of(this.b0, this.b1, this.b2, this.b3);
+  }
+}
