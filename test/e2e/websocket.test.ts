@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import type { Verdict } from '../../src/rules/verdict.js';
 import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
+import { packetTime, resentDataSegments, wireSegments } from '../helpers/wire.js';
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
 
@@ -26,12 +27,23 @@ function verdict(f: FlowResult, code: string): Verdict {
 }
 const acceptFor = (key: string) => createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 
-/** What each scenario must yield; `expect` is the scenario's own account when the capture is fresh. */
-const CHECKS: Record<string, (f: FlowResult, scenario: Record<string, unknown> | null) => void> = {
-  'ws-healthy'(f) {
+/**
+ * What each scenario must yield from `file`; `scenario` is the scenario's own account when the
+ * capture is fresh (null for the committed samples).
+ */
+const CHECKS: Record<string, (f: FlowResult, scenario: Record<string, unknown> | null, file: string) => void> = {
+  'ws-healthy'(f, _scenario, file) {
     // Text, binary, ping and close from the client; welcome, two echoes, pong and close from the server.
-    expect(f.verdicts.map((v) => v.severity)).toEqual(f.verdicts.map(() => 'info'));
-    expect(codes(f).sort()).toEqual(['clean-close', 'ws-close', 'ws-ok']);
+    // A busy machine can lose a segment even on loopback; a retransmission warning is then right,
+    // and allowed only when the packets show resent bytes.
+    const resent = resentDataSegments(wireSegments(file));
+    const problems = f.verdicts.filter((v) => v.severity !== 'info');
+    if (resent.length === 0) expect(problems).toEqual([]);
+    else {
+      expect(problems.map((v) => v.code)).toEqual(['retransmission']);
+      expect(problems[0]!.packets.some((no) => resent.includes(no))).toBe(true);
+    }
+    expect(codes(f).filter((c) => c !== 'retransmission').sort()).toEqual(['clean-close', 'ws-close', 'ws-ok']);
     expect(verdict(f, 'ws-ok').facts).toMatchObject({ clientFrames: 4, serverFrames: 5, closeCode: 1000 });
     expect(verdict(f, 'ws-close').facts).toMatchObject({ code: 1000, reason: 'done', initiator: 'client', answered: true });
   },
@@ -77,7 +89,7 @@ const CHECKS: Record<string, (f: FlowResult, scenario: Record<string, unknown> |
     expect(codes(f)).not.toContain('ws-ok');
     expect(codes(f)).not.toContain('ws-fin-after-101');
   },
-  'ws-http10-fin'(f, scenario) {
+  'ws-http10-fin'(f, _scenario, file) {
     expect(verdict(f, 'ws-upgrade-http10').facts).toMatchObject({ httpVersion: '1.0', target: '/ws' });
     const v = verdict(f, 'ws-fin-after-101');
     expect(v.severity).toBe('error');
@@ -87,15 +99,21 @@ const CHECKS: Record<string, (f: FlowResult, scenario: Record<string, unknown> |
     const delay = Number(v.facts.delayMs);
     expect(delay).toBeGreaterThan(0);
     expect(delay).toBeLessThan(50);
-    // The client measured the same close from user space, a little later than the wire saw it.
-    if (scenario) expect(delay).toBeLessThanOrEqual(Number(scenario.serverFinAfter101Ms) + 1);
+    // The delay is the one between the 101 and the FIN on the wire. (The client's own measure from
+    // user space is no bound: a late-scheduled client reads the 101 and the FIN together.)
+    const wire = wireSegments(file);
+    const wireDelayMs = (packetTime(wire, Number(v.facts.closePacket)) - packetTime(wire, Number(v.facts.responsePacket))) / 1000;
+    expect(delay).toBeCloseTo(wireDelayMs, 3);
     expect(codes(f)).not.toContain('ws-no-close-frame');
   },
 };
 
 describe('WebSocket verdicts on the committed samples', () => {
   for (const [name, check] of Object.entries(CHECKS)) {
-    it(`${name}.pcap`, async () => check(await onlyFlow(`${SAMPLES}${name}.pcap`), null));
+    it(`${name}.pcap`, async () => {
+      const file = `${SAMPLES}${name}.pcap`;
+      check(await onlyFlow(file), null, file);
+    });
   }
 });
 
@@ -103,7 +121,7 @@ describe.skipIf(!canCapture())('WebSocket verdicts on fresh loopback captures', 
   for (const [name, check] of Object.entries(CHECKS)) {
     it(`${name} (ws server/client or raw responder, tcpdump on lo)`, async () => {
       const run = await runCaptureScenario(name);
-      check(await onlyFlow(run.file), run.expect);
+      check(await onlyFlow(run.file), run.expect, run.file);
     });
   }
 });

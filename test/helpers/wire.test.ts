@@ -1,0 +1,25 @@
+// The wire helpers read the packets alone; checked here against captures whose content is known.
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { analyzeFile } from '../../src/pipeline.js';
+import { packetTime, resentDataSegments, wireSegments } from './wire.js';
+
+const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}.pcap`, import.meta.url));
+
+describe('wire helpers', () => {
+  it('find the resent segments a retransmission verdict rests on (lossy transfer through iptables drops)', async () => {
+    const file = sample('lossy-transfer');
+    const resent = resentDataSegments(wireSegments(file));
+    const verdict = (await analyzeFile(file)).flows.flatMap((f) => f.verdicts).find((v) => v.code === 'retransmission');
+    expect(resent.length).toBeGreaterThan(0);
+    expect(verdict!.packets.filter((no) => resent.includes(no)).length).toBeGreaterThan(0);
+  });
+
+  it('find no resent segment in a clean WebSocket session, and give packet times', () => {
+    const wire = wireSegments(sample('ws-healthy'));
+    expect(wire.length).toBeGreaterThan(10);
+    expect(resentDataSegments(wire)).toEqual([]);
+    expect(packetTime(wire, 2) - packetTime(wire, 1)).toBeGreaterThanOrEqual(0);
+    expect(() => packetTime(wire, 99_999)).toThrow(/#99999/);
+  });
+});

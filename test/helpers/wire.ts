@@ -1,0 +1,55 @@
+// What a capture holds on the wire, read with the reader and decoder alone (no flow analysis), so
+// tests on fresh loopback captures can check a verdict against the packets themselves.
+import { readCaptureFileSync } from '../../src/capture/open.js';
+import { PacketDecoder } from '../../src/decode/decoder.js';
+import { DECODED } from '../../src/decode/view.js';
+
+export interface WireSegment {
+  no: number;
+  tsMicros: number;
+  /** Sender as "address words:port", enough to tell the two directions of one flow apart. */
+  sender: string;
+  seq: number;
+  payloadLen: number;
+  flags: number;
+}
+
+/** Every TCP segment of the capture, in capture order. */
+export function wireSegments(file: string): WireSegment[] {
+  const decoder = new PacketDecoder();
+  const out: WireSegment[] = [];
+  readCaptureFileSync(file, (rec) => {
+    if (decoder.decode(rec) !== DECODED.TCP) return;
+    const v = decoder.view;
+    out.push({ no: rec.no, tsMicros: rec.tsMicros, sender: `${Array.from(v.src).join('.')}:${v.srcPort}`, seq: v.seq >>> 0, payloadLen: v.payloadLen, flags: v.flags });
+  });
+  return out;
+}
+
+/**
+ * Packet numbers of data segments that carry bytes their sender had already sent: what any
+ * retransmission verdict must rest on. Sequence numbers are taken relative to each sender's first
+ * segment, so a wrap past 2^32 does not matter.
+ */
+export function resentDataSegments(segments: WireSegment[]): number[] {
+  const firstSeq = new Map<string, number>();
+  const sentUpTo = new Map<string, number>();
+  const resent: number[] = [];
+  for (const s of segments) {
+    if (!firstSeq.has(s.sender)) firstSeq.set(s.sender, s.seq);
+    if (s.payloadLen === 0) continue;
+    const start = (s.seq - firstSeq.get(s.sender)!) >>> 0;
+    const end = start + s.payloadLen;
+    const upTo = sentUpTo.get(s.sender) ?? 0;
+    if (start < upTo) resent.push(s.no);
+    if (end > upTo) sentUpTo.set(s.sender, end);
+  }
+  return resent;
+}
+
+/** The capture time of packet `no`, in microseconds. */
+export function packetTime(segments: WireSegment[], no: number): number {
+  const s = segments.find((x) => x.no === no);
+  if (!s) throw new Error(`packet #${no} is not a TCP segment of the capture`);
+  return s.tsMicros;
+}
