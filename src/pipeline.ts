@@ -1,6 +1,6 @@
 import { readCaptureFile } from './capture/open.js';
 import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
-import { formatEndpoint, formatIpv4 } from './decode/addr.js';
+import { formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { DECODED } from './decode/view.js';
 import { EP } from './flow/endpoint.js';
@@ -154,7 +154,7 @@ export class Analyzer {
       verifyChecksums: opts.verifyChecksums,
       sinkFactory,
       onFlowDone: (flow, reason) => this.flowDone(flow, reason),
-      onSynAnswered: (flow, ts, synAck) => this.answers.record(formatEndpoint(flow.respAddr, flow.ipVersion, flow.respPort), ts, flow.origPort, synAck),
+      onSynAnswered: (flow, ts, synAck) => this.answers.record(flow.serverText(), ts, flow.origPort, synAck),
       onDiagnostic: (code, message, no) => this.diagnose({ code, message: `${opts.file}: ${message} [${code}]`, packet: no, offset: -1 }),
     });
   }
@@ -222,7 +222,15 @@ export class Analyzer {
     }
     this.opts.onFlowDone?.(facts);
     if (this.opts.onFlowJudged) {
-      this.opts.onFlowJudged({ ...facts, verdicts: judgeFlow(facts, ctx) });
+      const verdicts = judgeFlow(facts, ctx);
+      // Kept facts are judged again by finish() and must stay as built; streamed ones are not kept,
+      // so they become the result themselves rather than be copied field by field.
+      if (retain) this.opts.onFlowJudged({ ...facts, verdicts });
+      else {
+        const result = facts as FlowResult;
+        result.verdicts = verdicts;
+        this.opts.onFlowJudged(result);
+      }
     }
   }
 

@@ -35,12 +35,32 @@ export class AddressPair {
     return addrEquals(addr, this.b0, this.b1, this.b2, this.b3);
   }
 
-  /** Address A as a new array, for the few places that format it. */
-  protected addrA(): Uint32Array {
-    return Uint32Array.of(this.a0, this.a1, this.a2, this.a3);
+  /** Address A written into `out` (4 words), for the few places that format it. */
+  protected addrAInto(out: Uint32Array): Uint32Array {
+    out[0] = this.a0;
+    out[1] = this.a1;
+    out[2] = this.a2;
+    out[3] = this.a3;
+    return out;
   }
 
-  protected addrB(): Uint32Array {
-    return Uint32Array.of(this.b0, this.b1, this.b2, this.b3);
+  protected addrBInto(out: Uint32Array): Uint32Array {
+    out[0] = this.b0;
+    out[1] = this.b1;
+    out[2] = this.b2;
+    out[3] = this.b3;
+    return out;
+  }
+
+  /** Both addresses as eight words (A then B) from out[at], for tables that keep them by value. */
+  copyAddrsTo(out: Int32Array, at: number): void {
+    out[at] = this.a0;
+    out[at + 1] = this.a1;
+    out[at + 2] = this.a2;
+    out[at + 3] = this.a3;
+    out[at + 4] = this.b0;
+    out[at + 5] = this.b1;
+    out[at + 6] = this.b2;
+    out[at + 7] = this.b3;
   }
 }

@@ -1,3 +1,4 @@
+import { formatAddr, formatEndpoint } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
 import { analyzeSegment } from './analysis.js';
@@ -10,6 +11,8 @@ import type { Dir, StreamSink } from './sink.js';
 const TOO_LARGE_SEQ_DELTA = 1048576;
 /** At most this many SYN / SYN-ACK packets are remembered per flow (retry facts). */
 const MAX_HANDSHAKE_PACKETS = 32;
+/** Where an address is put to be formatted (formatting keeps no reference to it). */
+const SCRATCH = new Uint32Array(4);
 
 export interface HandshakePacket {
   no: number;
@@ -92,19 +95,27 @@ export class Flow extends AddressPair {
     return port === this.respPort && this.isAddrB(addr);
   }
 
-  /** The originator's address (A), rebuilt for the few places that format it. */
-  get origAddr(): Uint32Array {
-    return this.addrA();
+  /** 'client-ip:port' (the originator), as in reports. */
+  clientText(): string {
+    return formatEndpoint(this.addrAInto(SCRATCH), this.ipVersion, this.origPort);
   }
 
-  /** The responder's address (B). */
-  get respAddr(): Uint32Array {
-    return this.addrB();
+  /** 'server-ip:port' (the responder). */
+  serverText(): string {
+    return formatEndpoint(this.addrBInto(SCRATCH), this.ipVersion, this.respPort);
+  }
+
+  clientIpText(): string {
+    return formatAddr(this.addrAInto(SCRATCH), this.ipVersion);
+  }
+
+  serverIpText(): string {
+    return formatAddr(this.addrBInto(SCRATCH), this.ipVersion);
   }
 
   /** Zeek's FlipRoles: the originator becomes the responder. */
   flipRoles(): void {
-    this.setAddrs(this.respAddr, this.origAddr);
+    this.setAddrs(this.addrBInto(new Uint32Array(4)), this.addrAInto(SCRATCH));
     const p = this.origPort;
     this.origPort = this.respPort;
     this.respPort = p;

@@ -5,6 +5,7 @@
 // hash to the newest slot. The oldest leaves first: once past TIME_WAIT, or when the ring is full.
 
 import { addrEquals } from '../decode/addr.js';
+import type { AddressPair } from './address-pair.js';
 
 /** Slots the ring starts with; it doubles up to its bound. */
 const INITIAL_SLOTS = 1024;
@@ -44,7 +45,7 @@ export class RecentCloses {
    * Remembers a finished flow at packet time `now`. `lingerUntil`: when the flow was finished
    * before its linger ended, the end of that linger, else 0.
    */
-  add(hash: number, flowId: number, closedTs: number, lingerUntil: number, state: string, origAddr: Uint32Array, respAddr: Uint32Array, origPort: number, respPort: number, now: number): void {
+  add(hash: number, flowId: number, closedTs: number, lingerUntil: number, state: string, addrs: AddressPair, origPort: number, respPort: number, now: number): void {
     while (this.count > 0 && this.closedAt[this.head] < now - this.keepMicros) this.dropOldest();
     if (this.count === this.capacity) {
       if (this.capacity < this.maxSlots) this.grow();
@@ -58,11 +59,7 @@ export class RecentCloses {
     this.lingerEnd[slot] = lingerUntil;
     this.ports[slot] = (origPort << 16) | respPort;
     this.stateIds[slot] = this.stateId(state);
-    const a = slot * 8;
-    for (let i = 0; i < 4; i++) {
-      this.addrs[a + i] = origAddr[i];
-      this.addrs[a + 4 + i] = respAddr[i];
-    }
+    addrs.copyAddrsTo(this.addrs, slot * 8);
     this.slotOf.set(hash, slot);
   }
 

@@ -400,7 +400,7 @@ export class FlowTable {
     releaseFlowAnalysis(f);
     if (f.orig.didClose || f.resp.didClose || f.orig.state === EP.RESET || f.resp.state === EP.RESET) {
       const state = connState(f.orig, f.resp, f.history.text);
-      this.recentlyClosed.add(f.hash, f.id, f.lastTs, beforeLingerEnd ? f.removeAfterTs : 0, state, f.origAddr, f.respAddr, f.origPort, f.respPort, this.lastTs);
+      this.recentlyClosed.add(f.hash, f.id, f.lastTs, beforeLingerEnd ? f.removeAfterTs : 0, state, f, f.origPort, f.respPort, this.lastTs);
     }
     this.opts.onFlowDone(f, reason);
   }

@@ -1,4 +1,4 @@
-import { formatAddr, formatEndpoint } from '../decode/addr.js';
+import { formatAddr } from '../decode/addr.js';
 import type { AppFacts } from '../dissect/types.js';
 import { connState, type ConnState } from '../flow/conn-state.js';
 import { EP, type Endpoint } from '../flow/endpoint.js';
@@ -106,10 +106,10 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
   const v = flow.ipVersion;
   return {
     id: flow.id,
-    client: formatEndpoint(flow.origAddr, v, flow.origPort),
-    server: formatEndpoint(flow.respAddr, v, flow.respPort),
-    clientIp: formatAddr(flow.origAddr, v),
-    serverIp: formatAddr(flow.respAddr, v),
+    client: flow.clientText(),
+    server: flow.serverText(),
+    clientIp: flow.clientIpText(),
+    serverIp: flow.serverIpText(),
     clientPort: flow.origPort,
     serverPort: flow.respPort,
     ipVersion: v,
@@ -120,8 +120,8 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     start: flow.startTs,
     end: flow.lastTs,
     rolesGuessed: flow.flipped || flow.synPackets.length === 0,
-    syns: flow.synPackets.map((p) => ({ no: p.no, ts: p.ts })),
-    synAcks: flow.synAckPackets.map((p) => ({ no: p.no, ts: p.ts })),
+    syns: flow.synPackets,
+    synAcks: flow.synAckPackets,
     handshakeAck: ref(flow.handshakeAckNo, flow.handshakeAckTs),
     clientSide: side(flow.orig),
     serverSide: side(flow.resp),

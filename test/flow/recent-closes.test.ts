@@ -2,15 +2,22 @@
 // growing and wrapping; the oldest leaves first, past TIME_WAIT or when the ring is full.
 
 import { describe, expect, it } from 'vitest';
+import { AddressPair } from '../../src/flow/address-pair.js';
 import { RecentCloses } from '../../src/flow/recent-closes.js';
 
 const T0 = 1_700_000_000_000_000;
 const KEEP = 60_000_000;
 const client = (i: number) => new Uint32Array([0, 0, 0, (0x0a000000 + i) >>> 0]);
 const server = new Uint32Array([0, 0, 0, 0xc0a80001]); // 192.168.0.1: a word above 2^31
+/** A closed flow's addresses: `a` the client, the server as responder. */
+function pair(a: Uint32Array): AddressPair {
+  const p = new AddressPair();
+  p.setAddrs(a, server);
+  return p;
+}
 
 function fill(r: RecentCloses, from: number, to: number, at: (i: number) => number): void {
-  for (let i = from; i < to; i++) r.add(1000 + i, i, at(i), 0, i % 2 ? 'SF' : 'REJ', client(i), server, 40000 + (i % 1000), 443, at(i));
+  for (let i = from; i < to; i++) r.add(1000 + i, i, at(i), 0, i % 2 ? 'SF' : 'REJ', pair(client(i)), 40000 + (i % 1000), 443, at(i));
 }
 
 describe('RecentCloses', () => {
@@ -39,7 +46,7 @@ describe('RecentCloses', () => {
 
   it('keeps every lookup when the ring grows after it has wrapped', () => {
     const r = new RecentCloses(10_000, KEEP);
-    const add = (id: number, ts: number) => r.add(1000 + id, id, ts, 0, 'SF', client(id), server, 40000, 443, ts);
+    const add = (id: number, ts: number) => r.add(1000 + id, id, ts, 0, 'SF', pair(client(id)), 40000, 443, ts);
     for (let id = 0; id < 1024; id++) add(id, T0 + id); // the first 1,024 slots, full
     // A minute later each close lets the oldest go: the ring turns without growing (head moves to 400).
     for (let id = 1024; id < 1324; id++) add(id, T0 + KEEP + 100 + (id - 1024));
@@ -67,8 +74,8 @@ describe('RecentCloses', () => {
 
   it('takes a close back when a new connection reuses its 4-tuple, and keeps the newest of a shared hash', () => {
     const r = new RecentCloses(100, KEEP);
-    r.add(7, 1, T0, 0, 'SF', client(1), server, 40001, 443, T0);
-    r.add(7, 2, T0 + 1, T0 + 5_000_000, 'RSTO', client(2), server, 40002, 443, T0 + 1); // same hash, other tuple
+    r.add(7, 1, T0, 0, 'SF', pair(client(1)), 40001, 443, T0);
+    r.add(7, 2, T0 + 1, T0 + 5_000_000, 'RSTO', pair(client(2)), 40002, 443, T0 + 1); // same hash, other tuple
     const slot = r.find(7);
     expect([r.flowId(slot), r.lingerUntil(slot), r.state(slot)]).toEqual([2, T0 + 5_000_000, 'RSTO']);
     r.forget(slot);
