@@ -3,7 +3,6 @@ import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/rec
 import { formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { DECODED } from './decode/view.js';
-import { EP } from './flow/endpoint.js';
 import type { Flow } from './flow/flow.js';
 import type { SinkFactory } from './flow/sink.js';
 import { FlowTable, type FlowEndReason } from './flow/table.js';
@@ -99,11 +98,6 @@ export interface AnalyzerOptions {
   /** Keep at most this many finished flows for finish() (live capture over hours); older ones are counted in flowsNotKept. */
   maxKeptFlows?: number;
 }
-
-/** An unanswered SYN is taken as given up after this long when no retry came (Windows retries after 3 s, Linux after 1 s). */
-const ATTEMPT_GIVE_UP_SINGLE_MICROS = 3_500_000;
-/** ... or after this many times the last retry interval (retries back off by doubling). */
-const ATTEMPT_GIVE_UP_FACTOR = 2.5;
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
 
@@ -243,7 +237,7 @@ export class Analyzer {
    */
   expireFlows(nowMicros: number): void {
     if (nowMicros > this.clock) this.clock = nowMicros;
-    this.table.expireAt(nowMicros, attemptGivenUp);
+    this.table.expireAt(nowMicros);
   }
 
   /** Flows currently open. */
@@ -286,15 +280,6 @@ export class Analyzer {
     const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => ({ ...f, verdicts: judgeFlow(f, ctx) }));
     return { capture, flows, verdicts, flowCount: facts.length + this.flowsNotKept + this.flowsStreamed };
   }
-}
-
-function attemptGivenUp(f: Flow, now: number): boolean {
-  const syns = f.synPackets;
-  if (syns.length === 0 || f.synAckPackets.length > 0 || f.resp.state !== EP.INACTIVE || f.orig.state !== EP.SYN_SENT) return false;
-  const last = syns[syns.length - 1];
-  if (f.lastTs !== last.ts) return false; // something else came after the last SYN
-  const wait = syns.length >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (last.ts - syns[syns.length - 2].ts) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
-  return now - last.ts > Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
 }
 
 /** An unanswered ARP target counts once it was asked twice, or once this long passed since it was asked. */

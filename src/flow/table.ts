@@ -78,6 +78,9 @@ export class FlowTable {
   /** Closed flows in close order; slots before closedHead are emptied so finished flows can be collected. */
   private closedQueue: (Flow | null)[] = [];
   private closedHead = 0;
+  /** Flows that began with a plain SYN and may still be unanswered attempts (see sweepAttempts). */
+  private attempts: Flow[] = [];
+  private nextAttemptSweep = 0;
   readonly arpTargets = new Map<number, ArpTarget>();
   /** Bumped whenever arpTargets changes, so readers can cache what they derive from it. */
   arpChanges = 0;
@@ -209,6 +212,7 @@ export class FlowTable {
       flow.respPort = v.dstPort;
     }
     if (syn && !ack) {
+      this.attempts.push(flow);
       const recent = this.recentlyClosed;
       const slot = recent.find(hash);
       if (slot >= 0 && recent.is(slot, v.src, v.srcPort, v.dst, v.dstPort)) {
@@ -278,16 +282,16 @@ export class FlowTable {
 
   /**
    * Live capture's wall-clock tick, when no packet drives expiry: finishes every open flow that is
-   * closed and past its linger, idle past the timeout, or a SYN attempt `givenUp` says was abandoned.
+   * closed and past its linger, idle past the timeout, or a SYN attempt its client has given up.
    * Walks all open flows, so one quiet long-lived flow does not hold back the ones behind it.
    */
-  expireAt(nowMicros: number, givenUp: (f: Flow, nowMicros: number) => boolean): void {
+  expireAt(nowMicros: number): void {
     let f = this.oldest;
     while (f) {
       const next = f.newer;
       if (f.removeAfterTs !== 0 && nowMicros > f.removeAfterTs) this.finish(f, 'closed');
       else if (nowMicros - f.lastTs >= this.idleTimeout) this.finish(f, 'idle');
-      else if (givenUp(f, nowMicros)) this.finish(f, 'attempt-timeout');
+      else if (attemptGivenUp(f, nowMicros)) this.finish(f, 'attempt-timeout');
       f = next;
     }
   }
@@ -309,6 +313,29 @@ export class FlowTable {
       this.finish(f, 'idle');
       f = next;
     }
+    if (ts >= this.nextAttemptSweep) this.sweepAttempts(ts);
+  }
+
+  /**
+   * Finishes the SYN attempts the client has given up on (attemptGivenUp) and forgets the ones that
+   * were answered or ended. Without this, every unanswered SYN would stay open for the whole idle
+   * timeout (5 min): a capture with a steady rate of failed connects would hold minutes of them.
+   * Runs once per second of packet time over the attempts alone.
+   */
+  private sweepAttempts(ts: number): void {
+    this.nextAttemptSweep = ts + ATTEMPT_SWEEP_MICROS;
+    const list = this.attempts;
+    let kept = 0;
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i];
+      if (f.finished || !isAttempt(f)) continue;
+      if (attemptGivenUp(f, ts)) {
+        this.finish(f, 'attempt-timeout');
+        continue;
+      }
+      list[kept++] = f;
+    }
+    list.length = kept;
   }
 
   /** Past the lingering bound: the flow closed longest ago is finished now instead of at its linger's end. */
@@ -426,6 +453,28 @@ function closeReassembly(f: Flow): boolean {
  * SYN, so later packets start a new (partial) connection. SYN retransmissions with the same ISN are
  * kept in the flow instead, so that a connect timeout shows all its retries in one place.
  */
+/** An unanswered SYN is taken as given up after this long when no retry came (Windows retries after 3 s, Linux after 1 s). */
+const ATTEMPT_GIVE_UP_SINGLE_MICROS = 3_500_000;
+/** ... or after this many times the last retry interval (retries back off by doubling). */
+const ATTEMPT_GIVE_UP_FACTOR = 2.5;
+/** Packet time between two looks over the open attempts. */
+const ATTEMPT_SWEEP_MICROS = 1_000_000;
+
+/** Only SYNs so far, none answered: a connection attempt. */
+function isAttempt(f: Flow): boolean {
+  return f.synPackets.length > 0 && f.synAckPackets.length === 0 && f.resp.state === EP.INACTIVE && f.orig.state === EP.SYN_SENT;
+}
+
+/** A SYN attempt whose client evidently stopped retrying: no retry within 2.5x its last backoff (at least 3.5 s). */
+export function attemptGivenUp(f: Flow, now: number): boolean {
+  if (!isAttempt(f)) return false;
+  const syns = f.synPackets;
+  const last = syns[syns.length - 1];
+  if (f.lastTs !== last.ts) return false; // something else came after the last SYN
+  const wait = syns.length >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (last.ts - syns[syns.length - 2].ts) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
+  return now - last.ts > Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
+}
+
 function attemptExpired(flow: Flow, v: PacketView, ts: number): boolean {
   if (flow.attemptDeadline === 0 || ts <= flow.attemptDeadline) return false;
   const o = flow.orig.state;

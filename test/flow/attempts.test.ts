@@ -1,0 +1,82 @@
+// Unanswered SYN attempts read from a file are finished once their client has stopped retrying
+// (no retry within 2.5x its last backoff, at least 3.5 s), as packets of other flows move the
+// clock, instead of staying open for the whole idle timeout: a capture with a steady rate of
+// failed connects keeps seconds of them, not minutes.
+
+import { describe, expect, it } from 'vitest';
+import { Analyzer, type FlowResult } from '../../src/pipeline.js';
+import { conv, type Conversation } from '../helpers/conversation.js';
+import { toRecord } from '../helpers/packets.js';
+
+const T0 = 1_700_000_000_000_000;
+const at = (s: number) => T0 + Math.round(s * 1e6);
+
+/** A connection that stays busy: one small exchange every 0.5 s until `until`, so packets keep coming. */
+function busy(until: number): Conversation {
+  const c = conv({ client: '10.0.0.1:50000', server: '10.0.0.2:80' }).handshake(0);
+  for (let t = 0.5; t <= until; t += 0.5) c.client('PA', t, 'ping\n').server('PA', t + 0.001, 'pong\n');
+  return c;
+}
+
+/** Unanswered SYNs from `port` at the given times, all with the first SYN's sequence number. */
+function attempt(port: number, times: number[]): Conversation {
+  const c = conv({ client: `10.0.0.1:${port}`, server: '10.0.0.9:443', clientIsn: 1000 });
+  for (const t of times) c.client('S', t, '', { seq: 1000 });
+  return c;
+}
+
+/** Streams the conversations through an analyzer; records each judged flow with the packet time it was judged at. */
+function stream(convs: Conversation[]) {
+  const judged: Array<{ flow: FlowResult; atSec: number }> = [];
+  let now = 0;
+  let maxOpen = 0;
+  const analyzer = new Analyzer({ file: 'attempts', retainFlows: false, onFlowJudged: (flow) => judged.push({ flow, atSec: now }) });
+  let no = 0;
+  for (const p of convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t)) {
+    now = p.t;
+    analyzer.onRecord(toRecord(p.frame, { no: ++no, tsMicros: at(p.t) }));
+    maxOpen = Math.max(maxOpen, analyzer.openFlows);
+  }
+  const result = analyzer.finish({ file: 'attempts', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: no, diagnostics: [], stoppedEarly: false } as never);
+  return { judged, result, maxOpen };
+}
+
+describe('SYN attempts in a capture file', () => {
+  it('are finished once 2.5x the last backoff has passed without a retry, while the capture goes on', () => {
+    const { judged } = stream([busy(30), attempt(51000, [0, 1, 3])]);
+    const a = judged.find((j) => j.flow.clientPort === 51000)!;
+    expect(a.flow.endReason).toBe('attempt-timeout');
+    expect(a.flow.verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
+    expect(a.flow.syns).toHaveLength(3);
+    // Given up 5 s (2.5 x 2 s) after the last SYN, seen at the next look (once per second of packet time).
+    expect(a.atSec).toBeGreaterThan(8);
+    expect(a.atSec).toBeLessThan(9.6);
+  });
+
+  it('keep following a client that goes on backing off, as one flow', () => {
+    const { judged } = stream([busy(80), attempt(51001, [0, 1, 3, 7, 15, 31])]);
+    const a = judged.filter((j) => j.flow.clientPort === 51001);
+    expect(a).toHaveLength(1);
+    expect(a[0].flow.syns).toHaveLength(6);
+    expect(a[0].flow.verdicts[0].summary).toMatch(/^SYN retries: .*6 SYNs/);
+    // Given up 40 s (2.5 x 16 s) after the last SYN, well before the capture ends.
+    expect(a[0].flow.endReason).toBe('attempt-timeout');
+    expect(a[0].atSec).toBeGreaterThan(31 + 40);
+    expect(a[0].atSec).toBeLessThan(31 + 41.6);
+  });
+
+  it('keep a steady stream of failed connects from piling up for the whole idle timeout', () => {
+    // One new unanswered attempt (SYN, retries after 1 s and 2 s) every 0.1 s for 120 s.
+    const attempts: Conversation[] = [];
+    for (let i = 0; i < 1200; i++) {
+      const t = i / 10;
+      attempts.push(attempt(20000 + i, [t, t + 1, t + 3]));
+    }
+    const { judged, maxOpen } = stream([busy(130), ...attempts]);
+    const given = judged.filter((j) => j.flow.endReason === 'attempt-timeout');
+    expect(given.length).toBeGreaterThan(1100);
+    // An attempt lives about 9 s (3 s of retries, 5 s of patience, up to 1 s to the next look): some 90 at once.
+    expect(maxOpen).toBeLessThan(120);
+    for (const j of given) expect(j.flow.verdicts.map((v) => v.code)).toContain('syn-timeout');
+  });
+});
