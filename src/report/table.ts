@@ -1,7 +1,7 @@
-import Table from 'cli-table3';
 import type { AnalysisResult, CaptureSummary, FlowResult } from '../pipeline.js';
 import { fmtDuration } from '../rules/format.js';
 import type { Verdict } from '../rules/verdict.js';
+import { TextTable } from './text-table.js';
 
 // The default human report: one row per flow, then capture-level verdicts and packet accounting.
 
@@ -12,18 +12,21 @@ export interface TableOptions {
 }
 
 const SEV_MARK = { error: 'ERROR', warning: 'WARN', info: 'info' } as const;
+const SEV_COLOR = { error: 31, warning: 33, info: 2 } as const;
 
 function paint(on: boolean, code: number, s: string): string {
   return on ? `\u001b[${code}m${s}\u001b[0m` : s;
 }
 
 export function verdictLine(v: Verdict, color: boolean): string {
-  const code = v.severity === 'error' ? 31 : v.severity === 'warning' ? 33 : 2;
-  return `${paint(color, code, `${SEV_MARK[v.severity]} ${v.code}`)}: ${v.summary}`;
+  return `${paint(color, SEV_COLOR[v.severity], `${SEV_MARK[v.severity]} ${v.code}`)}: ${v.summary}`;
 }
 
-/** Rows per cli-table3 table: one table of 100k rows overflows its recursion and its string. */
+/** A header row again every this many flows, so a long report stays readable as it scrolls. */
 const ROWS_PER_TABLE = 500;
+const HEADER = ['flow', 'client -> server', 'state', 'history', 'duration', 'verdicts'];
+const CYAN = (s: string) => `\u001b[36m${s}\u001b[39m`;
+const GREY = (s: string) => `\u001b[90m${s}\u001b[39m`;
 
 export function renderTable(result: AnalysisResult, flows: FlowResult[], opts: TableOptions): string {
   let out = '';
@@ -38,38 +41,46 @@ export function writeTable(result: AnalysisResult, flows: FlowResult[], opts: Ta
   stream.end(result);
 }
 
-/** The table report written as flows arrive, ROWS_PER_TABLE rows per table. */
+/** The table report written as flows arrive: each flow's row as soon as it is judged. */
 export class TableFlowStream {
-  private rows: FlowResult[] = [];
+  private readonly table: TextTable;
+  private inTable = 0;
   private shown = 0;
 
-  constructor(private readonly opts: TableOptions, private readonly write: (s: string) => void) {}
-
-  flow(f: FlowResult): void {
-    this.rows.push(f);
-    this.shown++;
-    if (this.rows.length >= ROWS_PER_TABLE) this.flush();
+  constructor(
+    private readonly opts: TableOptions,
+    private readonly write: (s: string) => void,
+  ) {
+    const width = Math.max(100, opts.width ?? 160);
+    this.table = new TextTable([6, 46, 8, 14, 10, Math.max(40, width - 96)], opts.color ? { head: CYAN, border: GREY } : {});
   }
 
-  private flush(): void {
-    if (this.rows.length === 0) return;
-    const width = Math.max(100, this.opts.width ?? 160);
-    const table = new Table({
-      head: ['flow', 'client -> server', 'state', 'history', 'duration', 'verdicts'],
-      style: { head: this.opts.color ? ['cyan'] : [], border: this.opts.color ? ['grey'] : [] },
-      colWidths: [6, 46, 8, 14, 10, Math.max(40, width - 96)],
-      wordWrap: true,
-    });
-    for (const f of this.rows) {
-      const verdicts = f.verdicts.length ? f.verdicts.map((v) => verdictLine(v, this.opts.color)).join('\n') : '-';
-      table.push([String(f.id), `${f.client}\n-> ${f.server}`, f.state, f.history, fmtDuration(f.end - f.start), verdicts]);
-    }
-    this.rows = [];
-    this.write(`${table.toString()}\n`);
+  flow(f: FlowResult): void {
+    if (this.inTable === ROWS_PER_TABLE) this.closeTable();
+    if (this.inTable === 0) this.write(`${this.table.top(HEADER)}\n`);
+    this.inTable++;
+    this.shown++;
+    // Verdicts are wrapped as plain text; their severity and code are coloured afterwards, on the
+    // line each verdict starts.
+    const verdicts = f.verdicts.length ? f.verdicts.map((v) => verdictLine(v, false)).join('\n') : '-';
+    const cells = [String(f.id), `${f.client}\n-> ${f.server}`, f.state, f.history, fmtDuration(f.end - f.start), verdicts];
+    const paintVerdict = (line: string, column: number, paragraph: number): string => {
+      if (column !== 5 || paragraph < 0 || !f.verdicts.length) return line;
+      const v = f.verdicts[paragraph];
+      const mark = `${SEV_MARK[v.severity]} ${v.code}`;
+      return line.startsWith(mark) ? paint(true, SEV_COLOR[v.severity], mark) + line.slice(mark.length) : line;
+    };
+    this.write(`${this.table.next(cells, this.opts.color ? paintVerdict : undefined)}\n`);
+  }
+
+  private closeTable(): void {
+    if (this.inTable === 0) return;
+    this.write(`${this.table.bottom()}\n`);
+    this.inTable = 0;
   }
 
   end(result: AnalysisResult): void {
-    this.flush();
+    this.closeTable();
     if (this.shown === 0) this.write('No TCP flows to show.\n');
     for (const v of result.verdicts) this.write(`${verdictLine(v, this.opts.color)}\n`);
     this.write(`${accountingLine(result.capture, result.flowCount, this.shown)}\n`);
