@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench`: packets/s and peak RSS of `tcpwhy analyze --json` against `tshark -q -z conv,tcp`
-// on the same synthetic capture, with the page cache warmed first.
+// `npm run bench`: packets/s and peak RSS of `tcpwhy analyze --json` (and of the default table report)
+// against `tshark -q -z conv,tcp` on the same synthetic capture, with the page cache warmed first.
 //
 //   node scripts/bench.mjs [--packets 2M] [--file FILE] [--runs 3] [--tshark-runs 1] [--no-tshark]
 //                          [--growth] [--growth-sizes 1M,4M] [--cmd "node x.mjs {file}"] [--keep] [--json]
@@ -28,6 +28,7 @@ const USAGE = `usage: node scripts/bench.mjs [options]
   --file FILE        benchmark an existing pcap/pcapng instead of generating one (never deleted)
   --runs N           timed tcpwhy runs (default 3), after --warmup N unmeasured ones (default 0)
   --tshark-runs N    timed tshark runs (default 1; tshark is slow)
+  --table-runs N     timed runs of the default table report, 'analyze {file}' (default 1; 0 skips it)
   --no-tshark        skip tshark
   --no-tcpwhy        skip tcpwhy (or the --cmd command): tshark figures only
   --cmd "CMD {file}" measure this command instead of 'node bin/tcpwhy.js analyze {file} --json'
@@ -269,6 +270,7 @@ async function main() {
       runs: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '0' },
       'tshark-runs': { type: 'string', default: '1' },
+      'table-runs': { type: 'string', default: '1' },
       'no-tshark': { type: 'boolean', default: false },
       'no-tcpwhy': { type: 'boolean', default: false },
       cmd: { type: 'string' },
@@ -289,6 +291,7 @@ async function main() {
   const runs = parseCount(values.runs);
   const warmup = Number(values.warmup);
   const tsharkRuns = parseCount(values['tshark-runs']);
+  const tableRuns = Number(values['table-runs']);
   const seed = Number(values.seed);
 
   const workDir = mkdtempSync(join(tmpdir(), 'tcpwhy-bench-'));
@@ -313,7 +316,7 @@ async function main() {
     const tsharkVersion = values['no-tshark'] ? null : toolVersion(['tshark', '--version']);
     const tcpwhyBin = join(REPO_ROOT, 'bin', 'tcpwhy.js');
     const tcpwhyReady = existsSync(tcpwhyBin) && existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'));
-    const toolName = values.cmd ? 'cmd' : 'tcpwhy';
+    const toolName = values.cmd ? 'cmd' : 'tcpwhy --json';
     const toolArgv = (file) => (values.cmd ? splitCommand(values.cmd, file) : [process.execPath, tcpwhyBin, 'analyze', file, '--json']);
     const tsharkArgv = (file) => ['tshark', '-q', '-z', 'conv,tcp', '-r', file];
     if (!values['no-tcpwhy'] && !values.cmd && !tcpwhyReady) log(`tcpwhy is not built (${tcpwhyBin} or dist/cli/main.js missing): run 'npm run build', or pass --cmd. Skipping tcpwhy.`);
@@ -341,6 +344,9 @@ async function main() {
     const rows = [];
     const common = { packets: capture.packets, fileBytes: capture.fileBytes, workDir };
     if (runTool) rows.push(await measureTool({ name: toolName, argv: toolArgv(capture.file), runs, warmup, okCodes: [0, 1], ...common }));
+    if (runTool && !values.cmd && tableRuns > 0) {
+      rows.push(await measureTool({ name: 'tcpwhy (table)', argv: [process.execPath, tcpwhyBin, 'analyze', capture.file], runs: tableRuns, okCodes: [0, 1], ...common }));
+    }
     if (tsharkVersion) rows.push(await measureTool({ name: 'tshark -z conv,tcp', argv: tsharkArgv(capture.file), runs: tsharkRuns, okCodes: [0], ...common }));
 
     let stages = null;
