@@ -78,6 +78,8 @@ export interface AnalyzerOptions {
    * needed for a ladder timeline, and dropping them keeps memory per flow small (default true).
    */
   keepEvents?: boolean;
+  /** When given, events are recorded only for the flows it accepts (by flow id), whatever keepEvents says. */
+  keepEventsFor?: (flowId: number) => boolean;
   /** Keep at most this many diagnostics (the rest are counted). */
   maxDiagnostics?: number;
   /**
@@ -131,7 +133,8 @@ export class Analyzer {
     this.maxDiagnostics = opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS;
     let sinkFactory: SinkFactory | null = null;
     if (opts.dissect !== false) {
-      const apps = new AppSinkFactory(opts.keepEvents !== false);
+      const keep = opts.keepEvents !== false;
+      const apps = new AppSinkFactory(opts.keepEventsFor ?? (() => keep));
       sinkFactory = {
         create: (flow) => {
           const s = apps.create(flow);
@@ -318,4 +321,27 @@ export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> =
   const analyzer = new Analyzer({ ...opts, file: path });
   const info = await readCaptureFile(path, analyzer.onRecord);
   return analyzer.finish(info);
+}
+
+/**
+ * Analyses a file keeping only the flows `wanted` accepts, with their dissector events (what a
+ * ladder or a diff needs) unless opts.keepEvents is false; every other flow is judged as it ends and dropped, so memory follows the
+ * open flows, not the length of the capture. Each flow is judged as it ends, as `analyze` reports
+ * it. The result's flows are the kept ones, in id order; flowCount counts them all.
+ */
+export async function analyzeFlows(path: string, wanted: (flowId: number) => boolean, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
+  const kept: FlowResult[] = [];
+  const events = opts.keepEvents !== false;
+  const analyzer = new Analyzer({
+    ...opts,
+    file: path,
+    retainFlows: false,
+    keepEventsFor: (id) => events && wanted(id),
+    onFlowJudged: (f) => {
+      if (wanted(f.id)) kept.push(f);
+    },
+  });
+  const info = await readCaptureFile(path, analyzer.onRecord);
+  const result = analyzer.finish(info);
+  return { ...result, flows: kept.sort((a, b) => a.id - b.id) };
 }

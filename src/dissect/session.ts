@@ -755,10 +755,11 @@ export class AppSession implements StreamSink {
 }
 
 export class AppSinkFactory implements SinkFactory {
-  constructor(private readonly recordEvents = true) {}
+  /** `recordEvents` says, per flow id, whether its session keeps per-packet events (for a ladder). */
+  constructor(private readonly recordEvents: (flowId: number) => boolean = () => true) {}
 
   create(flow: { id: number; clientPort: number; serverPort: number }): AppSession {
-    return new AppSession(flow, this.recordEvents);
+    return new AppSession(flow, this.recordEvents(flow.id));
   }
 }
 

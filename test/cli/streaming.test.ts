@@ -1,8 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadCapture } from '../../src/cli/commands/analyze.js';
 import { run } from '../../src/cli/main.js';
-import { analyzeFile } from '../../src/pipeline.js';
+import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { memoryIo } from '../helpers/io.js';
 
 // `tcpwhy analyze` judges and writes each flow as it ends and keeps only digests for the
@@ -35,5 +36,32 @@ describe('streamed analyze report', () => {
       await run(['analyze', join(SAMPLES, name), '--json'], io);
       expect(JSON.parse(io.out).verdicts.map((v: { code: string }) => v.code)).toContain(code);
     }
+  });
+});
+
+// `flow FILE ID`, `analyze --flow ID` and `diff` keep only the flows they show (with the dissector
+// events a ladder needs); every other flow is judged and dropped as it ends, as `analyze` does.
+describe('picking flows out of a capture', () => {
+  it('keeps only the named flows, with their events, and counts every flow', async () => {
+    const file = join(SAMPLES, 'nginx-ws-good.pcap');
+    const all = await analyzeFile(file);
+    expect(all.flows.length).toBeGreaterThan(1);
+    const picked = await loadCapture(file, undefined, [2]);
+    expect(picked.flows.map((f) => f.id)).toEqual([2]);
+    expect(picked.flowCount).toBe(all.flows.length);
+    expect(picked.flows[0].app?.events.length).toBeGreaterThan(0);
+    const keep = (f: FlowResult) => ({ state: f.state, history: f.history, verdicts: f.verdicts.map((v) => v.summary), events: f.app?.events });
+    expect(keep(picked.flows[0])).toEqual(keep(all.flows.find((f) => f.id === 2)!));
+    // Without events: the candidates of a diff with no flow ids.
+    const light = await loadCapture(file, undefined, null, false);
+    expect(light.flows).toHaveLength(all.flows.length);
+    expect(light.flows.every((f) => (f.app?.events.length ?? 0) === 0)).toBe(true);
+  });
+
+  it('names a missing flow with the number of flows the capture has', async () => {
+    const io = memoryIo();
+    const file = join(SAMPLES, 'refused.pcap');
+    expect(await run(['flow', file, '7'], io)).toBe(2);
+    expect(io.err).toContain('no flow 7 (the capture has 1 TCP flows)');
   });
 });

@@ -1,6 +1,6 @@
 import { readCaptureFile } from '../../capture/open.js';
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
-import { Analyzer, analyzeFile, type AnalysisResult, type FlowResult } from '../../pipeline.js';
+import { Analyzer, analyzeFlows, type AnalysisResult, type FlowResult } from '../../pipeline.js';
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
 import { JsonFlowStream, writeJson } from '../../report/json.js';
@@ -28,18 +28,30 @@ export function selectFlows(result: AnalysisResult, opts: AnalyzeOptions): FlowR
     flows = flows.filter(pred);
   }
   if (opts.flow !== undefined) {
-    const id = Number(opts.flow);
-    if (!Number.isInteger(id) || id < 1) throw new CliError(`--flow takes a flow id from the table (1, 2, ...), got '${opts.flow}'`, EXIT.USAGE);
+    const id = flowIdOf(opts.flow);
     flows = flows.filter((f) => f.id === id);
-    if (flows.length === 0) throw new CliError(`${result.capture.file}: no flow ${id} (the capture has ${result.flows.length} TCP flows)`, EXIT.USAGE);
+    if (flows.length === 0) throw new CliError(`${result.capture.file}: no flow ${id} (the capture has ${result.flowCount} TCP flows)`, EXIT.USAGE);
   }
   if (opts.onlyProblems) flows = flows.filter((f) => f.verdicts.some((v) => v.severity !== 'info'));
   return flows;
 }
 
-export async function loadCapture(file: string, opts: AnalyzeOptions): Promise<AnalysisResult> {
+/** A flow id as given on the command line (--flow ID, flow FILE ID). */
+export function flowIdOf(text: string): number {
+  const id = Number(text);
+  if (!Number.isInteger(id) || id < 1) throw new CliError(`--flow takes a flow id from the table (1, 2, ...), got '${text}'`, EXIT.USAGE);
+  return id;
+}
+
+/**
+ * Analyses `file` keeping only the flows `ids` names (every flow when null), with their dissector
+ * events unless `events` is false (for a ladder or a diff). Other flows are judged and dropped as
+ * they end, so picking one flow out of a long capture takes no more memory than `analyze`.
+ */
+export async function loadCapture(file: string, idleTimeout: string | undefined, ids: readonly number[] | null, events = true): Promise<AnalysisResult> {
+  const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
   try {
-    return await analyzeFile(file, { idleTimeoutSec: idleTimeoutOf(opts), keepEvents: opts.flow !== undefined });
+    return await analyzeFlows(file, ids ? (id) => ids.includes(id) : () => true, { idleTimeoutSec, keepEvents: events });
   } catch (err) {
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
     throw err;
@@ -117,7 +129,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey:
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
 async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
-  const result = await loadCapture(file, opts);
+  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)]);
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
   reportDiagnostics(file, result, io);

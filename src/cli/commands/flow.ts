@@ -1,12 +1,12 @@
 import { CaptureOpenError } from '../../capture/record.js';
 import { STDIN_PATH } from '../../capture/open.js';
 import { readFlowPackets, type FlowPackets } from '../../diff/packets.js';
-import { analyzeFile, type AnalysisResult, type FlowResult } from '../../pipeline.js';
+import type { FlowResult } from '../../pipeline.js';
 import { flowToJson } from '../../report/json.js';
 import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { useColor, type CliIo } from '../io.js';
-import { exitFor, selectFlows, type AnalyzeOptions } from './analyze.js';
+import { exitFor, flowIdOf, loadCapture, selectFlows, type AnalyzeOptions } from './analyze.js';
 
 // `tcpwhy flow FILE ID`: the ladder of one flow (also `tcpwhy analyze FILE --flow ID`).
 
@@ -24,24 +24,12 @@ export function parseMaxLines(text: string | undefined): number {
   return n;
 }
 
-/** Analyses a capture keeping what the ladder and the diff need (the dissectors' per-packet events). */
-export async function analyzeForLadder(file: string, idleTimeout: string | undefined): Promise<AnalysisResult> {
-  const idle = idleTimeout !== undefined ? Number(idleTimeout) : undefined;
-  if (idle !== undefined && !(idle > 0)) throw new CliError(`--idle-timeout takes seconds > 0, got '${idleTimeout}'`, EXIT.USAGE);
-  try {
-    return await analyzeFile(file, { idleTimeoutSec: idle });
-  } catch (err) {
-    if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
-    throw err;
-  }
-}
-
 /** `analyze FILE... --flow ID` without --json: the ladder of that flow in each file. */
 export async function runAnalyzeLadder(files: string[], opts: AnalyzeOptions & { maxLines?: string }, io: CliIo): Promise<ExitCode> {
   const maxLines = parseMaxLines(opts.maxLines);
   let code: ExitCode = EXIT.OK;
   for (const file of files) {
-    const result = await analyzeForLadder(file, opts.idleTimeout);
+    const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)]);
     const flows = selectFlows(result, opts);
     for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
     if (files.length > 1) io.stdout(`\n== ${file}\n`);
@@ -71,7 +59,7 @@ export async function ladderText(file: string, flow: FlowResult, maxLines: numbe
 
 export async function runFlow(file: string, idText: string, opts: FlowCommandOptions, io: CliIo): Promise<ExitCode> {
   const maxLines = parseMaxLines(opts.maxLines);
-  const result = await analyzeForLadder(file, opts.idleTimeout);
+  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(idText)]);
   const [flow] = selectFlows(result, { flow: idText });
   for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
   const { packets, dropped } = await loadFlowPackets(file, flow);
