@@ -51,6 +51,8 @@ export class Flow extends AddressPair {
   lastTs = 0;
   /** Zeek's attempt timer: 5 s after the first SYN, a connection the responder never answered is dropped. */
   attemptDeadline = 0;
+  /** Index in the flow table's list of open SYN attempts, -1 when not in it. */
+  attemptSlot = -1;
   /** Packet time after which the flow is gone (Zeek's close/reset delay), 0 while open. */
   removeAfterTs = 0;
   /** Set once the table has finished the flow. */

@@ -78,8 +78,11 @@ export class FlowTable {
   /** Closed flows in close order; slots before closedHead are emptied so finished flows can be collected. */
   private closedQueue: (Flow | null)[] = [];
   private closedHead = 0;
-  /** Flows that began with a plain SYN and may still be unanswered attempts (see sweepAttempts). */
-  private attempts: Flow[] = [];
+  /**
+   * Open flows that are still unanswered SYN attempts (see sweepAttempts). A flow leaves as soon as
+   * anything answers it or it is finished, so the list never holds a finished flow alive.
+   */
+  private readonly attempts: Flow[] = [];
   private nextAttemptSweep = 0;
   readonly arpTargets = new Map<number, ArpTarget>();
   /** Bumped whenever arpTargets changes, so readers can cache what they derive from it. */
@@ -116,6 +119,11 @@ export class FlowTable {
 
   get openFlows(): number {
     return this.count;
+  }
+
+  /** Open flows that are still unanswered SYN attempts. */
+  get openAttempts(): number {
+    return this.attempts.length;
   }
 
   /** Feed one decoded packet (any kind). `bytes` is the record's buffer the view's offsets point into. */
@@ -165,6 +173,7 @@ export class FlowTable {
       return;
     }
     processSegment(flow, dir, v, bytes, no, ts, wireLen, this.ctx);
+    if (flow.attemptSlot >= 0 && !isAttempt(flow)) this.dropAttempt(flow);
     if (wasOpen && flow.removeAfterTs !== 0) {
       this.closedQueue.push(flow);
       this.endStreams(flow);
@@ -212,6 +221,7 @@ export class FlowTable {
       flow.respPort = v.dstPort;
     }
     if (syn && !ack) {
+      flow.attemptSlot = this.attempts.length;
       this.attempts.push(flow);
       const recent = this.recentlyClosed;
       const slot = recent.find(hash);
@@ -325,17 +335,22 @@ export class FlowTable {
   private sweepAttempts(ts: number): void {
     this.nextAttemptSweep = ts + ATTEMPT_SWEEP_MICROS;
     const list = this.attempts;
-    let kept = 0;
-    for (let i = 0; i < list.length; i++) {
+    // Backwards: finishing a flow moves the last attempt into its slot, which has been looked at.
+    for (let i = list.length - 1; i >= 0; i--) {
       const f = list[i];
-      if (f.finished || !isAttempt(f)) continue;
-      if (attemptGivenUp(f, ts)) {
-        this.finish(f, 'attempt-timeout');
-        continue;
-      }
-      list[kept++] = f;
+      if (attemptGivenUp(f, ts)) this.finish(f, 'attempt-timeout');
     }
-    list.length = kept;
+  }
+
+  /** Takes the flow out of the attempts list: the last one moves into its slot. */
+  private dropAttempt(f: Flow): void {
+    const list = this.attempts;
+    const last = list.pop()!;
+    if (last !== f) {
+      list[f.attemptSlot] = last;
+      last.attemptSlot = f.attemptSlot;
+    }
+    f.attemptSlot = -1;
   }
 
   /** Past the lingering bound: the flow closed longest ago is finished now instead of at its linger's end. */
@@ -404,6 +419,7 @@ export class FlowTable {
 
   private finish(f: Flow, reason: FlowEndReason, beforeLingerEnd = false): void {
     f.finished = true;
+    if (f.attemptSlot >= 0) this.dropAttempt(f);
     // unlink from LRU
     if (f.older) f.older.newer = f.newer;
     if (f.newer) f.newer.older = f.older;

@@ -4,6 +4,7 @@
 // failed connects keeps seconds of them, not minutes.
 
 import { describe, expect, it } from 'vitest';
+import type { FlowTable } from '../../src/flow/table.js';
 import { Analyzer, type FlowResult } from '../../src/pipeline.js';
 import { conv, type Conversation } from '../helpers/conversation.js';
 import { toRecord } from '../helpers/packets.js';
@@ -30,18 +31,34 @@ function stream(convs: Conversation[]) {
   const judged: Array<{ flow: FlowResult; atSec: number }> = [];
   let now = 0;
   let maxOpen = 0;
+  let maxAttempts = 0;
   const analyzer = new Analyzer({ file: 'attempts', retainFlows: false, onFlowJudged: (flow) => judged.push({ flow, atSec: now }) });
+  const table = (analyzer as unknown as { table: FlowTable }).table;
   let no = 0;
   for (const p of convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t)) {
     now = p.t;
     analyzer.onRecord(toRecord(p.frame, { no: ++no, tsMicros: at(p.t) }));
     maxOpen = Math.max(maxOpen, analyzer.openFlows);
+    maxAttempts = Math.max(maxAttempts, table.openAttempts);
   }
+  const attemptsAtEnd = table.openAttempts;
   const result = analyzer.finish({ file: 'attempts', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: no, diagnostics: [], stoppedEarly: false } as never);
-  return { judged, result, maxOpen };
+  return { judged, result, maxOpen, maxAttempts, attemptsAtEnd };
 }
 
 describe('SYN attempts in a capture file', () => {
+  it('leave the list of open attempts once answered, so it holds no finished flow', () => {
+    // 300 connections, each answered and closed at once, and one attempt nobody answers.
+    const quick: Conversation[] = [];
+    for (let i = 0; i < 300; i++) {
+      const t = i / 100;
+      quick.push(conv({ client: `10.0.0.1:${30000 + i}`, server: '10.0.0.2:80' }).handshake(t).client('FA', t + 0.002).server('FA', t + 0.003).client('A', t + 0.004));
+    }
+    const { maxAttempts, attemptsAtEnd } = stream([...quick, attempt(51002, [0.5, 1.5])]);
+    expect(maxAttempts).toBeLessThanOrEqual(2); // the unanswered one, and one connection between its SYN and SYN-ACK
+    expect(attemptsAtEnd).toBe(1);
+  });
+
   it('are finished once 2.5x the last backoff has passed without a retry, while the capture goes on', () => {
     const { judged } = stream([busy(30), attempt(51000, [0, 1, 3])]);
     const a = judged.find((j) => j.flow.clientPort === 51000)!;
