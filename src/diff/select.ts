@@ -82,6 +82,8 @@ export interface PairChoice {
 
 /** Candidates considered per side at most (the rest are ignored, in flow order). */
 const MAX_CANDIDATES = 200;
+/** Pairs named in the reason for the choice; the rest are counted. */
+const PAIRS_LISTED = 5;
 
 /**
  * Matches GOOD flows to BAD flows one to one, most similar service first (two legs of a proxy pair
@@ -89,6 +91,14 @@ const MAX_CANDIDATES = 200;
  * most on a tie. `excludeSame` drops pairs of a flow with itself (both sides read the same file).
  */
 export function choosePair(goods: readonly JudgedFlow[], bads: readonly JudgedFlow[], excludeSame = false): PairChoice {
+  let [goodKind, badKind] = ['', ''];
+  if (excludeSame) {
+    // One capture on both sides: a healthy flow against a failed one, when it holds both (else
+    // healthy flows pair with healthy ones and failed with failed, and nothing is learnt).
+    const healthy = goods.filter((f) => badness(f) === 0);
+    const failed = bads.filter((f) => badness(f) > 0);
+    if (healthy.length > 0 && failed.length > 0) [goods, bads, goodKind, badKind] = [healthy, failed, 'healthy ', 'failed '];
+  }
   const gs = goods.slice(0, MAX_CANDIDATES);
   const bs = bads.slice(0, MAX_CANDIDATES);
   const all: FlowPair[] = [];
@@ -121,9 +131,13 @@ export function choosePair(goods: readonly JudgedFlow[], bads: readonly JudgedFl
     if (bad > bestBad || weight > bestWeight) [best, bestBad, bestWeight] = [p, bad, weight];
   }
   const same = best.reasons.length ? `same service as OTHER (${best.reasons.join(', ')})` : 'no flow of the same service as OTHER';
-  const others = pairs.length > 1 ? `; flows paired by service: ${pairs.map((p) => `GOOD #${p.good.id} ~ BAD #${p.bad.id}`).join(', ')}; compared the pair where BAD went worst` : '';
-  const why = (n: number, other: string) => (n <= 1 ? null : `chosen of ${n} flows: ${same.replace('OTHER', other)}${others}`);
-  return { good: best.good, bad: best.bad, goodReason: why(goods.length, 'BAD'), badReason: why(bads.length, 'GOOD'), pairs };
+  // The compared pair first, then the others in pairing order.
+  const shown = [best, ...pairs.filter((p) => p !== best)].slice(0, PAIRS_LISTED);
+  const listed = shown.map((p) => `GOOD #${p.good.id} ~ BAD #${p.bad.id}`);
+  if (pairs.length > PAIRS_LISTED) listed.push(`${pairs.length - PAIRS_LISTED} more pairs`);
+  const others = pairs.length > 1 ? `; flows paired by service: ${listed.join(', ')}; compared the pair where BAD went worst` : '';
+  const why = (n: number, kind: string, other: string) => (n <= 1 ? null : `chosen of ${n} ${kind}flows: ${same.replace('OTHER', other)}${others}`);
+  return { good: best.good, bad: best.bad, goodReason: why(goods.length, goodKind, 'BAD'), badReason: why(bads.length, badKind, 'GOOD'), pairs };
 }
 
 export interface SharedKey {

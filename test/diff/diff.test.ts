@@ -130,3 +130,35 @@ describe('comparison by role, not by address', () => {
     expect(diffFacts(good.flow, good.flow)).toEqual([]);
   });
 });
+
+describe('choosing the pair among many flows', () => {
+  it('pairs a healthy flow with a failed one in one capture, names the compared pair first and counts the pairs beyond five', async () => {
+    // 8 clean requests and 8 refused connects to one service, all in one capture.
+    const convs: Conversation[] = [];
+    for (let i = 0; i < 8; i++) {
+      const t = i * 0.01;
+      convs.push(
+        conv({ client: `10.0.0.1:${40000 + i}`, server: '10.0.0.2:80' })
+          .handshake(t)
+          .client('PA', t + 0.002, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+          .server('PA', t + 0.003, 'HTTP/1.1 204 No Content\r\n\r\n')
+          .client('FA', t + 0.004)
+          .server('FA', t + 0.005)
+          .client('A', t + 0.006),
+      );
+      convs.push(conv({ client: `10.0.0.1:${41000 + i}`, server: '10.0.0.2:80' }).client('S', t + 0.001).server('RA', t + 0.0011));
+    }
+    const packets = convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
+    const file = writeTempCapture(toPcap(packets.map((p) => ({ tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6), data: p.frame.bytes }))), 'many-pairs.pcap');
+    const { flows } = await analyzeFile(file);
+    const pair = choosePair(flows, flows, true);
+    expect(pair.pairs.length).toBeGreaterThan(5);
+    // One capture on both sides: a clean request against a refused connect, not like with like.
+    expect(pair.good.verdicts.map((v) => v.code)).toEqual(['clean-close']);
+    expect(pair.bad.verdicts.map((v) => v.code)).toContain('refused');
+    const listed = /flows paired by service: (.*); compared/.exec(pair.badReason ?? '')![1].split(', ');
+    expect(listed[0]).toBe(`GOOD #${pair.good.id} ~ BAD #${pair.bad.id}`);
+    expect(listed).toHaveLength(6);
+    expect(listed[5]).toBe(`${pair.pairs.length - 5} more pairs`);
+  });
+});
