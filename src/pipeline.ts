@@ -202,7 +202,6 @@ export class Analyzer {
     const session = this.sessions.get(flow.id);
     if (session) this.sessions.delete(flow.id);
     const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
-    if (this.opts.keepEvents === false && facts.app) facts.app.events = [];
     const retain = this.opts.retainFlows !== false;
     // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
     const captureEnd = Math.max(this.end, this.clock);
@@ -324,24 +323,30 @@ export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> =
 }
 
 /**
+ * Analyses a file handing each flow to `onFlow` as it is judged (as `analyze` reports it) and
+ * keeping none: memory follows the open flows, not the length of the capture. The result's flows
+ * are empty; flowCount counts them all.
+ */
+export async function streamFlows(path: string, onFlow: (flow: FlowResult) => void, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
+  const analyzer = new Analyzer({ ...opts, file: path, retainFlows: false, onFlowJudged: onFlow });
+  const info = await readCaptureFile(path, analyzer.onRecord);
+  return analyzer.finish(info);
+}
+
+/**
  * Analyses a file keeping only the flows `wanted` accepts, with their dissector events (what a
- * ladder or a diff needs) unless opts.keepEvents is false; every other flow is judged as it ends and dropped, so memory follows the
- * open flows, not the length of the capture. Each flow is judged as it ends, as `analyze` reports
- * it. The result's flows are the kept ones, in id order; flowCount counts them all.
+ * ladder or a diff needs) unless opts.keepEvents is false. The result's flows are the kept ones, in
+ * id order; flowCount counts them all.
  */
 export async function analyzeFlows(path: string, wanted: (flowId: number) => boolean, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
   const kept: FlowResult[] = [];
   const events = opts.keepEvents !== false;
-  const analyzer = new Analyzer({
-    ...opts,
-    file: path,
-    retainFlows: false,
-    keepEventsFor: (id) => events && wanted(id),
-    onFlowJudged: (f) => {
+  const result = await streamFlows(
+    path,
+    (f) => {
       if (wanted(f.id)) kept.push(f);
     },
-  });
-  const info = await readCaptureFile(path, analyzer.onRecord);
-  const result = analyzer.finish(info);
+    { ...opts, keepEventsFor: (id) => events && wanted(id) },
+  );
   return { ...result, flows: kept.sort((a, b) => a.id - b.id) };
 }

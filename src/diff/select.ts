@@ -63,6 +63,18 @@ function badness(f: JudgedFlow): number {
   return f.verdicts.reduce((s, v) => s + (v.severity === 'info' ? 0 : 10 ** SEVERITY[v.severity]), 0);
 }
 
+/** No warning or error: a flow the same-capture diff may take as GOOD. */
+export function isHealthy(f: JudgedFlow): boolean {
+  return badness(f) === 0;
+}
+
+/** How many flows a side's candidate list stands for, when it holds only the first of them. */
+export interface CandidateCounts {
+  all: number;
+  healthy: number;
+  failed: number;
+}
+
 export interface FlowPair {
   good: JudgedFlow;
   bad: JudgedFlow;
@@ -81,7 +93,7 @@ export interface PairChoice {
 }
 
 /** Candidates considered per side at most (the rest are ignored, in flow order). */
-const MAX_CANDIDATES = 200;
+export const MAX_CANDIDATES = 200;
 /** Pairs named in the reason for the choice; the rest are counted. */
 const PAIRS_LISTED = 5;
 
@@ -90,14 +102,23 @@ const PAIRS_LISTED = 5;
  * up leg with leg), then compares the matched pair in which BAD went worst, the pair that differs
  * most on a tie. `excludeSame` drops pairs of a flow with itself (both sides read the same file).
  */
-export function choosePair(goods: readonly JudgedFlow[], bads: readonly JudgedFlow[], excludeSame = false): PairChoice {
+export function choosePair(
+  goods: readonly JudgedFlow[],
+  bads: readonly JudgedFlow[],
+  excludeSame = false,
+  counts?: { goods: CandidateCounts; bads: CandidateCounts },
+): PairChoice {
   let [goodKind, badKind] = ['', ''];
+  let [goodCount, badCount] = [counts?.goods.all ?? goods.length, counts?.bads.all ?? bads.length];
   if (excludeSame) {
     // One capture on both sides: a healthy flow against a failed one, when it holds both (else
     // healthy flows pair with healthy ones and failed with failed, and nothing is learnt).
-    const healthy = goods.filter((f) => badness(f) === 0);
-    const failed = bads.filter((f) => badness(f) > 0);
-    if (healthy.length > 0 && failed.length > 0) [goods, bads, goodKind, badKind] = [healthy, failed, 'healthy ', 'failed '];
+    const healthy = goods.filter(isHealthy);
+    const failed = bads.filter((f) => !isHealthy(f));
+    if (healthy.length > 0 && failed.length > 0) {
+      [goods, bads, goodKind, badKind] = [healthy, failed, 'healthy ', 'failed '];
+      [goodCount, badCount] = [counts?.goods.healthy ?? healthy.length, counts?.bads.failed ?? failed.length];
+    }
   }
   const gs = goods.slice(0, MAX_CANDIDATES);
   const bs = bads.slice(0, MAX_CANDIDATES);
@@ -137,7 +158,7 @@ export function choosePair(goods: readonly JudgedFlow[], bads: readonly JudgedFl
   if (pairs.length > PAIRS_LISTED) listed.push(`${pairs.length - PAIRS_LISTED} more pairs`);
   const others = pairs.length > 1 ? `; flows paired by service: ${listed.join(', ')}; compared the pair where BAD went worst` : '';
   const why = (n: number, kind: string, other: string) => (n <= 1 ? null : `chosen of ${n} ${kind}flows: ${same.replace('OTHER', other)}${others}`);
-  return { good: best.good, bad: best.bad, goodReason: why(goods.length, goodKind, 'BAD'), badReason: why(bads.length, badKind, 'GOOD'), pairs };
+  return { good: best.good, bad: best.bad, goodReason: why(goodCount, goodKind, 'BAD'), badReason: why(badCount, badKind, 'GOOD'), pairs };
 }
 
 export interface SharedKey {

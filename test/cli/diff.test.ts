@@ -6,7 +6,8 @@ import { memoryIo } from '../helpers/io.js';
 import { run } from '../../src/cli/main.js';
 import { PacketDecoder } from '../../src/decode/decoder.js';
 import { DECODED } from '../../src/decode/view.js';
-import { analyzeFile } from '../../src/pipeline.js';
+import { choosePair } from '../../src/diff/select.js';
+import { analyzeFile, streamFlows, type FlowResult } from '../../src/pipeline.js';
 import { collectRecords, toPcap, writeTempCapture } from '../helpers/capture.js';
 
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
@@ -129,5 +130,38 @@ describe('tcpwhy diff', () => {
     expect(parseFlowSpec('a.pcap#3', () => false)).toEqual({ file: 'a.pcap', id: 3 });
     expect(parseFlowSpec('a.pcap', () => false)).toEqual({ file: 'a.pcap', id: null });
     expect(parseFlowSpec('odd#2', (p) => p === 'odd#2')).toEqual({ file: 'odd#2', id: null });
+  });
+});
+
+describe('tcpwhy diff on a capture with more flows than it looks at', () => {
+  it('keeps only the first candidates of each kind yet chooses as over every flow, and counts them all', async () => {
+    // 431 clean requests and 39 refused connects; the clean ones end in an order other than their ids.
+    const packets: { t: number; frame: { bytes: Uint8Array } }[] = [];
+    const { conv } = await import('../helpers/conversation.js');
+    for (let i = 0; i < 470; i++) {
+      const t = i * 0.01;
+      const c = conv({ client: `10.0.0.1:${20000 + i}`, server: '10.0.0.2:80' });
+      if (i % 12 === 5) c.client('S', t).server('RA', t + 0.0001);
+      else {
+        const hold = (i % 7) * 0.05; // later ids can end first
+        c.handshake(t).client('PA', t + 0.002, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n').server('PA', t + 0.003, 'HTTP/1.1 204 No Content\r\n\r\n');
+        c.client('FA', t + 0.004 + hold).server('FA', t + 0.005 + hold).client('A', t + 0.006 + hold);
+      }
+      packets.push(...c.packets);
+    }
+    packets.sort((a, b) => a.t - b.t);
+    const file = writeTempCapture(toPcap(packets.map((p) => ({ tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6), data: p.frame.bytes }))), 'many-flows.pcap');
+
+    const all: FlowResult[] = [];
+    await streamFlows(file, (f) => all.push(f), { keepEvents: false });
+    all.sort((a, b) => a.id - b.id);
+    const failed = all.filter((f) => f.verdicts.some((v) => v.severity !== 'info'));
+    expect(failed.length).toBe(39);
+    const expected = choosePair(all, all, true);
+
+    const { doc } = await diffJson(file, file);
+    expect([doc.good.flow, doc.bad.flow]).toEqual([expected.good.id, expected.bad.id]);
+    expect(doc.good.chosen).toMatch(/^chosen of 431 healthy flows: /);
+    expect(doc.bad.chosen).toMatch(/^chosen of 39 failed flows: /);
   });
 });

@@ -1,6 +1,6 @@
 import { readCaptureFile } from '../../capture/open.js';
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
-import { Analyzer, analyzeFlows, type AnalysisResult, type FlowResult } from '../../pipeline.js';
+import { Analyzer, analyzeFlows, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
 import { JsonFlowStream, writeJson } from '../../report/json.js';
@@ -50,8 +50,24 @@ export function flowIdOf(text: string): number {
  */
 export async function loadCapture(file: string, idleTimeout: string | undefined, ids: readonly number[] | null, events = true): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
+  return readable(() => analyzeFlows(file, ids ? (id) => ids.includes(id) : () => true, { idleTimeoutSec, keepEvents: events }));
+}
+
+/** Analyses `file` handing each flow to `onFlow` as it is judged, keeping none (see streamFlows). */
+export async function streamCapture(
+  file: string,
+  idleTimeout: string | undefined,
+  onFlow: (flow: FlowResult) => void,
+  opts: Partial<AnalyzerOptions> = {},
+): Promise<AnalysisResult> {
+  const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
+  return readable(() => streamFlows(file, onFlow, { keepEvents: false, ...opts, idleTimeoutSec }));
+}
+
+/** An unreadable capture is a command-line error (exit 3). */
+async function readable<T>(run: () => Promise<T>): Promise<T> {
   try {
-    return await analyzeFlows(file, ids ? (id) => ids.includes(id) : () => true, { idleTimeoutSec, keepEvents: events });
+    return await run();
   } catch (err) {
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
     throw err;

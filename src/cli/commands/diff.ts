@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { compareFlows } from '../../diff/diff.js';
-import { choosePair } from '../../diff/select.js';
-import type { AnalysisResult, FlowResult } from '../../pipeline.js';
+import { choosePair, isHealthy, MAX_CANDIDATES, type CandidateCounts } from '../../diff/select.js';
+import type { FlowResult } from '../../pipeline.js';
 import { renderDiff, renderDiffJson } from '../../report/diff.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { useColor, type CliIo } from '../io.js';
-import { loadCapture } from './analyze.js';
+import { loadCapture, streamCapture } from './analyze.js';
 import { loadFlowPackets } from './flow.js';
 
 // `tcpwhy diff GOOD BAD`: GOOD and BAD are FILE or FILE#ID.
@@ -32,44 +32,84 @@ export function parseFlowSpec(text: string, exists: (path: string) => boolean = 
   return { file: m[1], id };
 }
 
-function candidates(result: AnalysisResult, spec: FlowSpec, filter: string | undefined, option: string): FlowResult[] {
+/** The flows one side may be chosen from: its named flow alone, or the first ones of each kind. */
+interface SideCandidates {
+  flows: FlowResult[];
+  counts: CandidateCounts;
+}
+
+/**
+ * One side's candidates, gathered as the capture streams by: the flow its spec names (with its
+ * dissector events), or else, of the flows passing `filter`, the MAX_CANDIDATES first (by id) of
+ * the healthy ones and of the failed ones, with how many there are of each. choosePair looks at no
+ * more, so a capture of any length takes no more memory than `analyze`.
+ */
+async function gatherSide(spec: FlowSpec, filter: string | undefined, option: string, idleTimeout: string | undefined): Promise<SideCandidates> {
+  const pred = filter ? parseFlowFilter(filter) : () => true;
+  const healthy: FlowResult[] = [];
+  const failed: FlowResult[] = [];
+  const counts: CandidateCounts = { all: 0, healthy: 0, failed: 0 };
+  let named: FlowResult | null = null;
+  const result = await streamCapture(
+    spec.file,
+    idleTimeout,
+    (f) => {
+      if (!pred(f)) return;
+      if (spec.id !== null) {
+        if (f.id === spec.id) named = f;
+        return;
+      }
+      counts.all++;
+      if (isHealthy(f)) {
+        counts.healthy++;
+        keepFirst(healthy, f);
+      } else {
+        counts.failed++;
+        keepFirst(failed, f);
+      }
+    },
+    spec.id !== null ? { keepEventsFor: (id) => id === spec.id } : {},
+  );
   if (result.flowCount === 0) throw new CliError(`${spec.file}: no TCP flow to compare`, EXIT.INPUT);
-  let flows = result.flows;
-  if (filter) flows = flows.filter(parseFlowFilter(filter));
   if (spec.id !== null) {
-    const id = spec.id;
-    const f = flows.find((x) => x.id === id);
-    if (!f) throw new CliError(`${spec.file}: no flow ${id}${filter ? ` matching ${option} '${filter}'` : ''} (the capture has ${result.flowCount} TCP flows)`, EXIT.USAGE);
-    return [f];
+    const f: FlowResult | null = named;
+    if (!f) throw new CliError(`${spec.file}: no flow ${spec.id}${filter ? ` matching ${option} '${filter}'` : ''} (the capture has ${result.flowCount} TCP flows)`, EXIT.USAGE);
+    return { flows: [f], counts: { all: 1, healthy: isHealthy(f) ? 1 : 0, failed: isHealthy(f) ? 0 : 1 } };
   }
-  if (flows.length === 0) throw new CliError(`${spec.file}: no flow matches ${option} '${filter}' (the capture has ${result.flowCount} TCP flows)`, EXIT.USAGE);
-  return flows;
+  if (counts.all === 0) throw new CliError(`${spec.file}: no flow matches ${option} '${filter}' (the capture has ${result.flowCount} TCP flows)`, EXIT.USAGE);
+  return { flows: [...firstByIds(healthy), ...firstByIds(failed)].sort(byId), counts };
+}
+
+const byId = (a: FlowResult, b: FlowResult) => a.id - b.id;
+
+/** Flows arrive in the order they end: keep the list near MAX_CANDIDATES, lowest ids first. */
+function keepFirst(list: FlowResult[], f: FlowResult): void {
+  list.push(f);
+  if (list.length >= 2 * MAX_CANDIDATES) firstByIds(list);
+}
+
+function firstByIds(list: FlowResult[]): FlowResult[] {
+  list.sort(byId);
+  if (list.length > MAX_CANDIDATES) list.length = MAX_CANDIDATES;
+  return list;
 }
 
 export async function runDiff(goodText: string, badText: string, opts: DiffOptions, io: CliIo): Promise<ExitCode> {
   const goodSpec = parseFlowSpec(goodText);
   const badSpec = parseFlowSpec(badText);
   const sameFile = goodSpec.file === badSpec.file;
-  // With both ids given only those two flows are kept. Otherwise every flow is a candidate: they are
-  // kept without their dissector events, and the chosen pair is analysed again with them.
-  const both = goodSpec.id !== null && badSpec.id !== null;
-  const idsIn = (file: string) => (both ? [goodSpec, badSpec].filter((s) => s.file === file).map((s) => s.id!) : null);
-  const goodResult = await loadCapture(goodSpec.file, opts.idleTimeout, idsIn(goodSpec.file), both);
-  const badResult = sameFile ? goodResult : await loadCapture(badSpec.file, opts.idleTimeout, idsIn(badSpec.file), both);
-  const goods = candidates(goodResult, goodSpec, opts.filterGood, '--filter-good');
-  const bads = candidates(badResult, badSpec, opts.filterBad, '--filter-bad');
-  let pair = choosePair(goods, bads, sameFile);
-  if (!both) {
-    const [goodId, badId] = [pair.good.id, pair.bad.id];
-    const withEvents = async (file: string) => loadCapture(file, opts.idleTimeout, sameFile ? [goodId, badId] : [file === goodSpec.file ? goodId : badId]);
-    const goodAgain = await withEvents(goodSpec.file);
-    const badAgain = sameFile ? goodAgain : await withEvents(badSpec.file);
-    pair = { ...pair, good: goodAgain.flows.find((f) => f.id === goodId)!, bad: badAgain.flows.find((f) => f.id === badId)! };
-  }
+  const goods = await gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout);
+  // The same file, no flow ids and the same filter: one pass serves both sides.
+  const sameCandidates = sameFile && goodSpec.id === null && badSpec.id === null && opts.filterGood === opts.filterBad;
+  const bads = sameCandidates ? goods : await gatherSide(badSpec, opts.filterBad, '--filter-bad', opts.idleTimeout);
+  let pair = choosePair(goods.flows, bads.flows, sameFile, { goods: goods.counts, bads: bads.counts });
+  // A chosen flow (not named by id) was kept without its dissector events: analyse it again with them.
+  const again = async (spec: FlowSpec, flow: FlowResult) => (spec.id !== null ? flow : (await loadCapture(spec.file, opts.idleTimeout, [flow.id])).flows[0]!);
+  pair = { ...pair, good: await again(goodSpec, pair.good as FlowResult), bad: await again(badSpec, pair.bad as FlowResult) };
   const [goodPackets, badPackets] = [await loadFlowPackets(goodSpec.file, pair.good), await loadFlowPackets(badSpec.file, pair.bad)];
   const d = compareFlows(
-    { file: goodSpec.file, flow: pair.good, packets: goodPackets.packets, chosen: pair.goodReason, candidates: goods.length },
-    { file: badSpec.file, flow: pair.bad, packets: badPackets.packets, chosen: pair.badReason, candidates: bads.length },
+    { file: goodSpec.file, flow: pair.good, packets: goodPackets.packets, chosen: pair.goodReason, candidates: goods.counts.all },
+    { file: badSpec.file, flow: pair.bad, packets: badPackets.packets, chosen: pair.badReason, candidates: bads.counts.all },
   );
   io.stdout(`${opts.json ? renderDiffJson(d) : renderDiff(d, { color: useColor(io), width: io.columns })}\n`);
   return EXIT.OK;
