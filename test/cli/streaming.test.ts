@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCapture } from '../../src/cli/commands/analyze.js';
+import { loadCapture, streamCapture } from '../../src/cli/commands/analyze.js';
 import { run } from '../../src/cli/main.js';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { memoryIo } from '../helpers/io.js';
@@ -52,10 +52,12 @@ describe('picking flows out of a capture', () => {
     expect(picked.flows[0].app?.events.length).toBeGreaterThan(0);
     const keep = (f: FlowResult) => ({ state: f.state, history: f.history, verdicts: f.verdicts.map((v) => v.summary), events: f.app?.events });
     expect(keep(picked.flows[0])).toEqual(keep(all.flows.find((f) => f.id === 2)!));
-    // Without events: the candidates of a diff with no flow ids.
-    const light = await loadCapture(file, undefined, null, false);
-    expect(light.flows).toHaveLength(all.flows.length);
-    expect(light.flows.every((f) => (f.app?.events.length ?? 0) === 0)).toBe(true);
+    // Streamed without events: how the candidates of a diff with no flow ids are gathered.
+    const streamed: FlowResult[] = [];
+    const light = await streamCapture(file, undefined, (f) => streamed.push(f));
+    expect(light.flows).toEqual([]);
+    expect(streamed).toHaveLength(all.flows.length);
+    expect(streamed.every((f) => (f.app?.events.length ?? 0) === 0)).toBe(true);
   });
 
   it('names a missing flow with the number of flows the capture has', async () => {

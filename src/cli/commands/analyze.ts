@@ -44,13 +44,13 @@ export function flowIdOf(text: string): number {
 }
 
 /**
- * Analyses `file` keeping only the flows `ids` names (every flow when null), with their dissector
- * events unless `events` is false (for a ladder or a diff). Other flows are judged and dropped as
- * they end, so picking one flow out of a long capture takes no more memory than `analyze`.
+ * Analyses `file` keeping only the flows `ids` names, with their dissector events (for a ladder or
+ * a diff). Other flows are judged and dropped as they end, so picking one flow out of a long
+ * capture takes no more memory than `analyze`.
  */
-export async function loadCapture(file: string, idleTimeout: string | undefined, ids: readonly number[] | null, events = true): Promise<AnalysisResult> {
+export async function loadCapture(file: string, idleTimeout: string | undefined, ids: readonly number[]): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
-  return readable(() => analyzeFlows(file, ids ? (id) => ids.includes(id) : () => true, { idleTimeoutSec, keepEvents: events }));
+  return readable(() => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec }));
 }
 
 /** Analyses `file` handing each flow to `onFlow` as it is judged, keeping none (see streamFlows). */

@@ -103,9 +103,17 @@ export async function runDiff(goodText: string, badText: string, opts: DiffOptio
   const sameCandidates = sameFile && goodSpec.id === null && badSpec.id === null && opts.filterGood === opts.filterBad;
   const bads = sameCandidates ? goods : await gatherSide(badSpec, opts.filterBad, '--filter-bad', opts.idleTimeout);
   let pair = choosePair(goods.flows, bads.flows, sameFile, { goods: goods.counts, bads: bads.counts });
-  // A chosen flow (not named by id) was kept without its dissector events: analyse it again with them.
-  const again = async (spec: FlowSpec, flow: FlowResult) => (spec.id !== null ? flow : (await loadCapture(spec.file, opts.idleTimeout, [flow.id])).flows[0]!);
-  pair = { ...pair, good: await again(goodSpec, pair.good as FlowResult), bad: await again(badSpec, pair.bad as FlowResult) };
+  // A chosen flow not named by id was kept without its dissector events: analyse it again with
+  // them (both in one pass when they come from one file).
+  const [good, bad] = [pair.good as FlowResult, pair.bad as FlowResult];
+  const reload = async (file: string, ids: number[]) => (await loadCapture(file, opts.idleTimeout, ids)).flows;
+  if (goodSpec.id === null && badSpec.id === null && sameFile) {
+    const flows = await reload(goodSpec.file, [good.id, bad.id]);
+    pair = { ...pair, good: flows.find((f) => f.id === good.id)!, bad: flows.find((f) => f.id === bad.id)! };
+  } else {
+    if (goodSpec.id === null) pair = { ...pair, good: (await reload(goodSpec.file, [good.id]))[0]! };
+    if (badSpec.id === null) pair = { ...pair, bad: (await reload(badSpec.file, [bad.id]))[0]! };
+  }
   const [goodPackets, badPackets] = [await loadFlowPackets(goodSpec.file, pair.good), await loadFlowPackets(badSpec.file, pair.bad)];
   const d = compareFlows(
     { file: goodSpec.file, flow: pair.good, packets: goodPackets.packets, chosen: pair.goodReason, candidates: goods.counts.all },
