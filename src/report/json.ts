@@ -5,7 +5,19 @@ import type { AnalysisResult, CaptureSummary, FlowResult } from '../pipeline.js'
 
 export const SCHEMA_VERSION = 1;
 
-const iso = (micros: number) => (micros ? new Date(Math.floor(micros / 1000)).toISOString().replace('Z', `${String(micros % 1000).padStart(3, '0')}Z`) : null);
+/** ISO 8601 with microseconds; the date and time up to the second are formatted once per second. */
+function iso(micros: number): string | null {
+  if (!micros) return null;
+  if (micros < 0) return new Date(Math.floor(micros / 1000)).toISOString().replace('Z', `${String(micros % 1000).padStart(3, '0')}Z`);
+  const second = Math.floor(micros / 1e6);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  return `${isoPrefix}.${String(micros - second * 1e6).padStart(6, '0')}Z`;
+}
+let isoSecond = -1;
+let isoPrefix = '';
 const secs = (micros: number) => Math.round(micros) / 1e6;
 
 export function flowToJson(f: FlowResult): Record<string, unknown> {
