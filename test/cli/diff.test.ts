@@ -165,3 +165,18 @@ describe('tcpwhy diff on a capture with more flows than it looks at', () => {
     expect(doc.bad.chosen).toMatch(/^chosen of 39 failed flows: /);
   });
 });
+
+describe('tcpwhy diff and flow on a cut capture', () => {
+  it('name the cut (file, packet, offset) on stderr, and still work with what was read', async () => {
+    const whole = readFileSync(sample('nginx-ws-good.pcap'));
+    const file = writeTempCapture(new Uint8Array(whole.subarray(0, 3000)), 'cut-short.pcap');
+    const diffIo = memoryIo();
+    expect(await run(['diff', file, file], diffIo)).toBe(0);
+    expect(diffIo.err).toMatch(/cut-short\.pcap: packet 25 \(file offset 0xb6d\): input ends inside a record.*\[PCAP_TRUNCATED_RECORD\]\n$/);
+    expect(diffIo.out).toMatch(/^GOOD /);
+    // Asked for a flow the cut removed: the cut is said first, then which flows there are.
+    const flowIo = memoryIo();
+    expect(await run(['analyze', file, '--flow', '9'], flowIo)).toBe(2);
+    expect(flowIo.err).toMatch(/^.*cut-short\.pcap: packet 25 .*\[PCAP_TRUNCATED_RECORD\]\n.*no flow 9 \(the capture has 2 TCP flows\)/);
+  });
+});

@@ -146,16 +146,16 @@ async function streamOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey:
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
 async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
   const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)]);
+  reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
-  reportDiagnostics(file, result, io);
   if (opts.json) writeJson(result, flows, (s) => io.stdout(s));
   else writeTable(result, flows, { color: useColor(io), width: io.columns }, (s) => io.stdout(s));
   return exitFor(result, flows, opts.failOn);
 }
 
 /** The capture's diagnostics on stderr, and how many more were not kept. */
-function reportDiagnostics(file: string, result: AnalysisResult, io: CliIo): void {
+export function reportDiagnostics(file: string, result: AnalysisResult, io: CliIo): void {
   for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
   if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
 }

@@ -6,7 +6,7 @@ import { renderDiff, renderDiffJson } from '../../report/diff.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { useColor, type CliIo } from '../io.js';
-import { loadCapture, streamCapture } from './analyze.js';
+import { loadCapture, reportDiagnostics, streamCapture } from './analyze.js';
 import { loadFlowPackets } from './flow.js';
 
 // `tcpwhy diff GOOD BAD`: GOOD and BAD are FILE or FILE#ID.
@@ -44,7 +44,7 @@ interface SideCandidates {
  * the healthy ones and of the failed ones, with how many there are of each. choosePair looks at no
  * more, so a capture of any length takes no more memory than `analyze`.
  */
-async function gatherSide(spec: FlowSpec, filter: string | undefined, option: string, idleTimeout: string | undefined): Promise<SideCandidates> {
+async function gatherSide(spec: FlowSpec, filter: string | undefined, option: string, idleTimeout: string | undefined, io: CliIo, reported: Set<string>): Promise<SideCandidates> {
   const pred = filter ? parseFlowFilter(filter) : () => true;
   const healthy: FlowResult[] = [];
   const failed: FlowResult[] = [];
@@ -70,6 +70,11 @@ async function gatherSide(spec: FlowSpec, filter: string | undefined, option: st
     },
     spec.id !== null ? { keepEventsFor: (id) => id === spec.id } : {},
   );
+  // A file's diagnostics once, before any complaint about its flows (they may be past a corrupt record).
+  if (!reported.has(spec.file)) {
+    reported.add(spec.file);
+    reportDiagnostics(spec.file, result, io);
+  }
   if (result.flowCount === 0) throw new CliError(`${spec.file}: no TCP flow to compare`, EXIT.INPUT);
   if (spec.id !== null) {
     const f: FlowResult | null = named;
@@ -98,10 +103,11 @@ export async function runDiff(goodText: string, badText: string, opts: DiffOptio
   const goodSpec = parseFlowSpec(goodText);
   const badSpec = parseFlowSpec(badText);
   const sameFile = goodSpec.file === badSpec.file;
-  const goods = await gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout);
+  const reported = new Set<string>();
+  const goods = await gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout, io, reported);
   // The same file, no flow ids and the same filter: one pass serves both sides.
   const sameCandidates = sameFile && goodSpec.id === null && badSpec.id === null && opts.filterGood === opts.filterBad;
-  const bads = sameCandidates ? goods : await gatherSide(badSpec, opts.filterBad, '--filter-bad', opts.idleTimeout);
+  const bads = sameCandidates ? goods : await gatherSide(badSpec, opts.filterBad, '--filter-bad', opts.idleTimeout, io, reported);
   let pair = choosePair(goods.flows, bads.flows, sameFile, { goods: goods.counts, bads: bads.counts });
   // A chosen flow not named by id was kept without its dissector events: analyse it again with
   // them (both in one pass when they come from one file).

@@ -6,7 +6,7 @@ import { flowToJson } from '../../report/json.js';
 import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { useColor, type CliIo } from '../io.js';
-import { exitFor, flowIdOf, loadCapture, selectFlows, type AnalyzeOptions } from './analyze.js';
+import { exitFor, flowIdOf, loadCapture, reportDiagnostics, selectFlows, type AnalyzeOptions } from './analyze.js';
 
 // `tcpwhy flow FILE ID`: the ladder of one flow (also `tcpwhy analyze FILE --flow ID`).
 
@@ -30,8 +30,8 @@ export async function runAnalyzeLadder(files: string[], opts: AnalyzeOptions & {
   let code: ExitCode = EXIT.OK;
   for (const file of files) {
     const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)]);
+    reportDiagnostics(file, result, io);
     const flows = selectFlows(result, opts);
-    for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
     if (files.length > 1) io.stdout(`\n== ${file}\n`);
     for (const flow of flows) io.stdout(`${await ladderText(file, flow, maxLines, io)}\n`);
     if (flows.length === 0) io.stdout('No TCP flows to show.\n');
@@ -60,8 +60,8 @@ export async function ladderText(file: string, flow: FlowResult, maxLines: numbe
 export async function runFlow(file: string, idText: string, opts: FlowCommandOptions, io: CliIo): Promise<ExitCode> {
   const maxLines = parseMaxLines(opts.maxLines);
   const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(idText)]);
+  reportDiagnostics(file, result, io);
   const [flow] = selectFlows(result, { flow: idText });
-  for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
   const { packets, dropped } = await loadFlowPackets(file, flow);
   if (opts.json) {
     const doc = {
