@@ -328,9 +328,7 @@ export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> =
  * are empty; flowCount counts them all.
  */
 export async function streamFlows(path: string, onFlow: (flow: FlowResult) => void, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
-  const analyzer = new Analyzer({ ...opts, file: path, retainFlows: false, onFlowJudged: onFlow });
-  const info = await readCaptureFile(path, analyzer.onRecord);
-  return analyzer.finish(info);
+  return analyzeFile(path, { ...opts, retainFlows: false, onFlowJudged: onFlow });
 }
 
 /**

@@ -143,7 +143,6 @@ function emptyPacket(no: number, ts: number, from: Role): FlowPacket {
   return { no, ts, kind: FLOW_PACKET_KIND.TCP, from, flags: 0, relSeq: 0, relAck: 0, len: 0, window: 0, ttl: 0, mss: -1, wscale: -1, sackPermitted: false, timestamps: false, icmpType: 0, icmpCode: 0, icmpVersion: 0 };
 }
 
-
 /**
  * Reads `file` again and returns the packets of `flow` (from an analysis of the same file).
  * Throws CaptureOpenError when the file cannot be read; standard input cannot be read twice.

@@ -101,10 +101,10 @@ export class AppSession implements StreamSink {
   private response: HttpParser | null = null;
   private wsClient: WebSocketFrameParser | null = null;
   private wsServer: WebSocketFrameParser | null = null;
-  /** Exchange slot of the next request / next final response (ordinal, may exceed facts.http). */
+  /** Index in facts.http of the request being parsed, -1 when the exchange list was full. */
   private requestSlot = 0;
+  /** Exchange slot of the next final response (ordinal, may exceed facts.http). */
   private responseSlot = 0;
-  private requestCount = 0;
   private responseIsInterim = false;
   private lastResponseHead: HttpHead | null = null;
   private upgradeSlot = -1;
@@ -425,9 +425,20 @@ export class AppSession implements StreamSink {
 
   // ---- facts helpers ----
 
+  /**
+   * Whether to build a per-packet event now: only when this session keeps events (for a ladder) and
+   * has room for one; a full list counts the event as dropped. Callers ask first so that a plain
+   * analysis never builds the text.
+   */
+  private eventWanted(): boolean {
+    if (!this.recordEvents) return false;
+    if (this.facts.events.length < SESSION_LIMITS.MAX_EVENTS) return true;
+    this.facts.eventsDropped++;
+    return false;
+  }
+
   private event(no: number, dir: Dir, text: string): void {
-    if (this.facts.events.length < SESSION_LIMITS.MAX_EVENTS) this.facts.events.push({ no, dir, text } satisfies AppEvent);
-    else this.facts.eventsDropped++;
+    this.facts.events.push({ no, dir, text } satisfies AppEvent);
   }
 
   private exchangeAt(slot: number, createForResponse: boolean): HttpExchangeFacts | null {
@@ -452,7 +463,7 @@ export class AppSession implements StreamSink {
 
   private recordError(err: DissectErrorFact): void {
     if (this.facts.errors.length < SESSION_LIMITS.MAX_ERRORS) this.facts.errors.push(err);
-    if (this.recordEvents) this.event(err.packet, err.dir, `HTTP error ${err.code}`);
+    if (this.eventWanted()) this.event(err.packet, err.dir, `HTTP error ${err.code}`);
   }
 
   private wsError(code: WsErrorCode, message: string, dir: Dir, streamOffset: number, packet: number): void {
@@ -534,8 +545,6 @@ export class AppSession implements StreamSink {
   };
 
   private requestStartLine(head: HttpHead): void {
-    const slot = this.requestCount++;
-    this.requestSlot = slot;
     let ex: HttpExchangeFacts | null = null;
     if (this.facts.http.length < SESSION_LIMITS.MAX_EXCHANGES) {
       ex = newExchange();
@@ -549,12 +558,17 @@ export class AppSession implements StreamSink {
       ex.request = requestFacts(head);
       ex.timing.requestAt = head.tsMicros;
     }
-    if (this.recordEvents) this.event(head.no, 0, `HTTP ${head.method} ${clip(head.target, 80)} HTTP/${head.version}${head.afterGap ? ' (after gap)' : ''}`);
+    if (this.eventWanted()) this.event(head.no, 0, `HTTP ${head.method} ${clip(head.target, 80)} HTTP/${head.version}${head.afterGap ? ' (after gap)' : ''}`);
     if (head.afterGap) this.resolveGap(0, head.streamOffset);
   }
 
+  /** The exchange of the request being parsed, null when the exchange list was full. */
+  private currentRequest(): HttpExchangeFacts | null {
+    return this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+  }
+
   private requestHeadersComplete(head: HttpHead): HeadDecision {
-    const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+    const ex = this.currentRequest();
     if (ex?.request) {
       ex.request.headers = head.headers;
       ex.request.headerCount = head.headerCount;
@@ -570,12 +584,12 @@ export class AppSession implements StreamSink {
   }
 
   private requestBody(n: number): void {
-    const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+    const ex = this.currentRequest();
     if (ex?.request) ex.request.bodyBytes += n;
   }
 
   private requestMessageComplete(no: number, ts: number): void {
-    const ex = this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+    const ex = this.currentRequest();
     if (!ex?.request) return;
     ex.request.complete = true;
     ex.request.endPacket = no;
@@ -583,13 +597,12 @@ export class AppSession implements StreamSink {
     ex.timing.requestEndPacket = no;
   }
 
-
   private responseStartLine(head: HttpHead): void {
     this.lastResponseHead = head;
     this.responseIsInterim = head.status >= 100 && head.status < 200 && head.status !== 101;
     const ex = this.exchangeAt(this.responseSlot, true);
     if (head.afterGap) this.resolveGap(1, head.streamOffset);
-    if (this.recordEvents) this.event(head.no, 1, `${head.status} ${clip(head.reason, 60)}${head.afterGap ? ' (after gap)' : ''}`.trimEnd());
+    if (this.eventWanted()) this.event(head.no, 1, `${head.status} ${clip(head.reason, 60)}${head.afterGap ? ' (after gap)' : ''}`.trimEnd());
     if (!ex) return;
     if (this.responseIsInterim) {
       ex.interim.push({ status: head.status, reason: head.reason, packet: head.no, at: head.tsMicros });
@@ -718,11 +731,8 @@ export class AppSession implements StreamSink {
   }
 
   private wsFrame(dir: Dir, f: WsFrameStart): void {
-    if (f.opcode === OPCODE.CLOSE || !this.recordEvents) return; // a close is described when its payload (code, reason) is complete
-    if (this.facts.events.length >= SESSION_LIMITS.MAX_EVENTS) {
-      this.facts.eventsDropped++;
-      return;
-    }
+    // A close is described when its payload (code, reason) is complete.
+    if (f.opcode === OPCODE.CLOSE || !this.eventWanted()) return;
     const name = OPCODE_NAME[f.opcode] ?? `opcode 0x${f.opcode.toString(16)}`;
     let text = `WS ${name} ${f.length} B`;
     if (f.opcode === OPCODE.CONTINUATION) text += f.fin ? ' (last fragment)' : ' (fragment)';
@@ -733,7 +743,7 @@ export class AppSession implements StreamSink {
 
   private wsClose(dir: Dir, f: WsFrameStart, code: number | null, reason: string | null): void {
     const ws = this.facts.websocket;
-    if (this.recordEvents) {
+    if (this.eventWanted()) {
       const described = code === null ? 'WS close (no code)' : `WS close ${code} (${CLOSE_CODE_NAME[code] ?? 'unassigned'})${reason ? ` "${clip(reason, 60)}"` : ''}`;
       this.event(f.no, dir, described);
     }

@@ -27,6 +27,11 @@ export class AddressPair {
     this.b3 = b[3] | 0;
   }
 
+  /** Address A becomes B and B becomes A. */
+  protected swapAddrs(): void {
+    [this.a0, this.a1, this.a2, this.a3, this.b0, this.b1, this.b2, this.b3] = [this.b0, this.b1, this.b2, this.b3, this.a0, this.a1, this.a2, this.a3];
+  }
+
   protected isAddrA(addr: Uint32Array): boolean {
     return addrEquals(addr, this.a0, this.a1, this.a2, this.a3);
   }

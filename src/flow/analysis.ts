@@ -295,10 +295,11 @@ export class FlowAnalysis {
 
 /**
  * Classifies one segment the way Wireshark does and updates the flow's counts and timing.
- * Called once per TCP segment of the flow, before the Zeek state machine; `ctx` identifies the
- * flow table, whose 4-tuples share sequence state across flow splits.
+ * Called once per TCP segment of the flow, before the Zeek state machine; `dir` says who sent it (0
+ * the originator, 1 the responder); `ctx` identifies the flow table, whose 4-tuples share
+ * sequence state across flow splits.
  */
-export function analyzeSegment(flow: Flow, v: PacketView, no: number, ts: number, ctx: SegmentContext): void {
+export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number, ts: number, ctx: SegmentContext): void {
   let fa = flow.analysis as FlowAnalysis | null;
   if (!fa) {
     const registry = registryFor(ctx);
@@ -327,7 +328,7 @@ export function analyzeSegment(flow: Flow, v: PacketView, no: number, ts: number
     taFlags |= SEG.REUSED_PORTS;
   }
   const rev = fromA ? conv.sideB : conv.sideA;
-  const fromClient: 0 | 1 = flow.isOrig(v.src, v.srcPort) ? 0 : 1;
+  const fromClient = dir;
 
   // Handshake RTT (Wireshark's iRTT): from the latest SYN to the first ACK that follows it.
   if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) conv.mruSynTs = ts;

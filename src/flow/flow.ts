@@ -117,7 +117,7 @@ export class Flow extends AddressPair {
 
   /** Zeek's FlipRoles: the originator becomes the responder. */
   flipRoles(): void {
-    this.setAddrs(this.addrBInto(new Uint32Array(4)), this.addrAInto(SCRATCH));
+    this.swapAddrs();
     const p = this.origPort;
     this.origPort = this.respPort;
     this.respPort = p;
@@ -167,7 +167,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   const ackSeq = v.ack >>> 0;
 
   // Wireshark-style segment classification and timing (flow.analysis).
-  analyzeSegment(flow, v, no, ts, ctx);
+  analyzeSegment(flow, dir, v, no, ts, ctx);
 
   // --- facts ---
   endpoint.packets++;

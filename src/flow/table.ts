@@ -327,10 +327,10 @@ export class FlowTable {
   }
 
   /**
-   * Finishes the SYN attempts the client has given up on (attemptGivenUp) and forgets the ones that
-   * were answered or ended. Without this, every unanswered SYN would stay open for the whole idle
-   * timeout (5 min): a capture with a steady rate of failed connects would hold minutes of them.
-   * Runs once per second of packet time over the attempts alone.
+   * Finishes the SYN attempts their clients have given up on (attemptGivenUp). Without this, every
+   * unanswered SYN would stay open for the whole idle timeout (5 min): a capture with a steady rate
+   * of failed connects would hold minutes of them. Runs once per second of packet time over the
+   * open attempts alone (answered and finished flows have already left the list).
    */
   private sweepAttempts(ts: number): void {
     this.nextAttemptSweep = ts + ATTEMPT_SWEEP_MICROS;
@@ -464,11 +464,6 @@ function closeReassembly(f: Flow): boolean {
   return true;
 }
 
-/**
- * Zeek's attempt timer: a connection whose responder never answered is dropped 5 s after the first
- * SYN, so later packets start a new (partial) connection. SYN retransmissions with the same ISN are
- * kept in the flow instead, so that a connect timeout shows all its retries in one place.
- */
 /** An unanswered SYN is taken as given up after this long when no retry came (Windows retries after 3 s, Linux after 1 s). */
 const ATTEMPT_GIVE_UP_SINGLE_MICROS = 3_500_000;
 /** ... or after this many times the last retry interval (retries back off by doubling). */
@@ -482,7 +477,7 @@ function isAttempt(f: Flow): boolean {
 }
 
 /** A SYN attempt whose client evidently stopped retrying: no retry within 2.5x its last backoff (at least 3.5 s). */
-export function attemptGivenUp(f: Flow, now: number): boolean {
+function attemptGivenUp(f: Flow, now: number): boolean {
   if (!isAttempt(f)) return false;
   const syns = f.synPackets;
   const last = syns[syns.length - 1];
@@ -491,6 +486,11 @@ export function attemptGivenUp(f: Flow, now: number): boolean {
   return now - last.ts > Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
 }
 
+/**
+ * Zeek's attempt timer: a connection whose responder never answered is dropped 5 s after the first
+ * SYN, so later packets start a new (partial) connection. SYN retransmissions with the same ISN are
+ * kept in the flow instead, so that a connect timeout shows all its retries in one place.
+ */
 function attemptExpired(flow: Flow, v: PacketView, ts: number): boolean {
   if (flow.attemptDeadline === 0 || ts <= flow.attemptDeadline) return false;
   const o = flow.orig.state;
