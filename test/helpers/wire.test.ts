@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../src/pipeline.js';
-import { packetTime, resentDataSegments, wireSegments } from './wire.js';
+import { expectProblemsOnlyFromResends, flowSegments, packetTime, resentDataSegments, wireSegments } from './wire.js';
 
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}.pcap`, import.meta.url));
 
@@ -21,5 +21,17 @@ describe('wire helpers', () => {
     expect(resentDataSegments(wire)).toEqual([]);
     expect(packetTime(wire, 2) - packetTime(wire, 1)).toBeGreaterThanOrEqual(0);
     expect(() => packetTime(wire, 99_999)).toThrow(/#99999/);
+  });
+
+  it('tell a flow\'s resent segments from another\'s, and refuse a retransmission verdict without resent bytes', async () => {
+    const lossy = sample('lossy-transfer');
+    const [flow] = (await analyzeFile(lossy)).flows;
+    const wire = wireSegments(lossy);
+    expect(flowSegments(wire, flow!)).toHaveLength(wire.length);
+    expect(flowSegments(wire, { clientPort: 1, serverPort: 2 })).toEqual([]);
+    // lossy-transfer resends many segments: a warning resting on them.
+    expectProblemsOnlyFromResends(flow!, wire);
+    // The same verdict against a capture where nothing was resent is refused.
+    expect(() => expectProblemsOnlyFromResends(flow!, wireSegments(sample('ws-healthy')))).toThrow();
   });
 });
