@@ -459,9 +459,10 @@ const listenQueueOverflow: CaptureRule = {
     let pending: FlowDigest[] = [];
     // Pending flows are looked over when their number doubles, so each is looked at O(1) times on average.
     let settleAt = 64;
-    const listener = (server: string): Listener => {
+    // Like bump: past MAX_KEYS listeners in trouble, new ones go uncounted rather than grow the map.
+    const listener = (server: string): Listener | undefined => {
       let l = listeners.get(server);
-      if (!l) listeners.set(server, (l = { cited: [], droppedCount: 0, droppedSyns: 0, neverConnected: 0, ignoredFinalAcks: 0 }));
+      if (!l && listeners.size < MAX_KEYS) listeners.set(server, (l = { cited: [], droppedCount: 0, droppedSyns: 0, neverConnected: 0, ignoredFinalAcks: 0 }));
       return l;
     };
     const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS;
@@ -470,6 +471,7 @@ const listenQueueOverflow: CaptureRule = {
       const others = ctx.answers.count(f.server, f.syns[0].ts - ANSWERED_MEANWHILE_MICROS, windowEnd(f), { synAckOnly: true, exceptPort: f.clientPort, limit: 1 });
       if (others === 0) return;
       const l = listener(f.server);
+      if (!l) return;
       l.droppedCount++;
       keepFirstPackets(l.cited, f.syns[0].no);
       l.droppedSyns += f.syns.filter((s) => s.ts < (f.synAcks[0]?.ts ?? Infinity)).length - (f.synAcks.length > 0 ? 1 : 0);
@@ -496,7 +498,10 @@ const listenQueueOverflow: CaptureRule = {
         const neverAnswered = f.synAcks.length === 0 && f.serverSide.packets === 0 && f.syns.length >= 2;
         // The server re-sent its SYN-ACK although the client ACKed: it dropped the ACK because its accept queue was full.
         const ackIgnored = f.synAcks.length >= 2 && f.handshakeAck !== null && f.synAcks[1].ts > f.handshakeAck.ts;
-        if (ackIgnored) listener(f.server).ignoredFinalAcks++;
+        if (ackIgnored) {
+          const l = listener(f.server);
+          if (l) l.ignoredFinalAcks++;
+        }
         if ((droppedSyn || neverAnswered) && pending.length < MAX_KEPT_FLOWS) pending.push(digestFlow(f));
         if (pending.length >= settleAt) settleDue(ctx, false);
       },

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AnswerLog } from '../../src/rules/answer-log.js';
 import { CaptureJudge, judgeCapture, type FlowDigest } from '../../src/rules/capture-rules.js';
 import type { RuleContext } from '../../src/rules/rules.js';
+import { TCP_CAPTURE_RULES } from '../../src/rules/tcp-rules.js';
 
 const T0 = 1_700_000_000_000_000;
 const CAPTURE = { packets: 0, truncatedPackets: 0, snaplen: 65535 };
@@ -165,6 +166,25 @@ describe('capture rules as a stream', () => {
     const lonely = new AnswerLog();
     lonely.record(server, T0 + 1_001_000, 40000, true);
     expect(judgeCapture([dropped], CAPTURE, ctxAt(T0 + 2_000_000, lonely))).toEqual([]);
+  });
+
+  it('listen-queue-overflow keeps at most 200,000 listeners in trouble, and still reports those it keeps', () => {
+    const judge = new CaptureJudge(TCP_CAPTURE_RULES.filter((r) => r.code === 'listen-queue-overflow'));
+    const answers = new AnswerLog();
+    // 250,000 listeners, each re-sending its SYN-ACK after the client's ACK (an ignored final ACK).
+    for (let i = 0; i < 250_000; i++) {
+      const ts = T0 + i * 1_000;
+      const f = digest({ id: i + 1, ts, server: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:80`, synAcks: [{ no: 10 * i + 1, ts: ts + 50 }, { no: 10 * i + 3, ts: ts + 300 }] });
+      judge.observe(f, ctxAt(f.end, answers));
+    }
+    // One key per listener in trouble and one per answered server, each capped.
+    expect(judge.retained()).toBeLessThanOrEqual(2 * 200_000);
+    // A listener counted before the cap still gets its verdict when it later drops a SYN.
+    const t = T0 + 260_000_000;
+    answers.record('10.0.0.0:80', t + 500_000, 50000, true);
+    judge.observe(digest({ id: 300_000, ts: t, server: '10.0.0.0:80', syns: [{ no: 1, ts: t }, { no: 2, ts: t + 1_000_000 }], synAcks: [{ no: 3, ts: t + 1_000_100 }] }), ctxAt(t + 2_000_000, answers));
+    const verdicts = judge.verdicts(CAPTURE, ctxAt(T0 + 300_000_000, answers));
+    expect(verdicts.map((v) => v.facts)).toEqual([expect.objectContaining({ listener: '10.0.0.0:80', droppedConnections: 1, ignoredFinalAcks: 1 })]);
   });
 
   it('listen-queue-overflow decides dropped flows while the capture goes on, and counts every answered flow', () => {
