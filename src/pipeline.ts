@@ -10,6 +10,8 @@ import { AppSinkFactory, type AppSession } from './dissect/session.js';
 import { buildFlowFacts, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
+import { ProbeLog } from './rules/probe-log.js';
+import { isProbeLike } from './rules/scan-rules.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
 import type { Verdict } from './rules/verdict.js';
 
@@ -123,6 +125,8 @@ export class Analyzer {
   private readonly sessions = new Map<number, AppSession>();
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
   private readonly answers = new AnswerLog();
+  /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
+  private readonly probes = new ProbeLog();
   private readonly unansweredArp = new UnansweredArp();
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
@@ -151,7 +155,11 @@ export class Analyzer {
       verifyChecksums: opts.verifyChecksums,
       sinkFactory,
       onFlowDone: (flow, reason) => this.flowDone(flow, reason),
-      onSynAnswered: (flow, ts, synAck) => this.answers.record(flow.serverText(), ts, flow.origPort, synAck),
+      onSynAnswered: (flow, ts, synAck) => {
+        this.answers.record(flow.serverText(), ts, flow.origPort, synAck);
+        if (synAck && flow.synAckPackets.length === 1) this.probes.answered(flow.clientKey(), flow.serverKey(), flow.respPort);
+      },
+      onAttempt: (flow, ts) => this.probes.attempt(flow.clientKey(), flow.serverKey(), flow.respPort, ts),
       onDiagnostic: (code, message, no) => this.diagnose({ code, message: `${opts.file}: ${message} [${code}]`, packet: no, offset: -1 }),
     });
   }
@@ -202,6 +210,8 @@ export class Analyzer {
     const session = this.sessions.get(flow.id);
     if (session) this.sessions.delete(flow.id);
     const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
+    // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.
+    if (isProbeLike(facts)) facts.scan = this.probes.scanOf(flow.clientKey(), flow.serverKey(), facts.serverPort, facts.clientIp, facts.serverIp);
     const retain = this.opts.retainFlows !== false;
     // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
     const captureEnd = Math.max(this.end, this.clock);

@@ -107,6 +107,16 @@ export class Flow extends AddressPair {
     return formatEndpoint(this.addrBInto(SCRATCH), this.ipVersion, this.respPort);
   }
 
+  /** The originator's address as a map key: the IPv4 address as a number, an IPv6 one as text. */
+  clientKey(): number | string {
+    return this.ipVersion === 4 ? this.a3 >>> 0 : this.clientIpText();
+  }
+
+  /** The responder's address as a map key, as clientKey. */
+  serverKey(): number | string {
+    return this.ipVersion === 4 ? this.b3 >>> 0 : this.serverIpText();
+  }
+
   clientIpText(): string {
     return formatAddr(this.addrAInto(SCRATCH), this.ipVersion);
   }

@@ -47,6 +47,8 @@ export interface FlowTableOptions {
   verifyChecksums?: boolean;
   /** Called when the responder answers a SYN (SYN-ACK, or RST before any SYN-ACK), at packet time. */
   onSynAnswered?: (flow: Flow, ts: number, synAck: boolean) => void;
+  /** Called when a SYN opens a new flow (a connection attempt), at packet time. */
+  onAttempt?: (flow: Flow, ts: number) => void;
   /** Called for table-level problems (limits hit). */
   onDiagnostic?: (code: string, message: string, no: number) => void;
 }
@@ -221,6 +223,7 @@ export class FlowTable {
       flow.respPort = v.dstPort;
     }
     if (syn && !ack) {
+      this.opts.onAttempt?.(flow, ts);
       flow.attemptSlot = this.attempts.length;
       this.attempts.push(flow);
       const recent = this.recentlyClosed;

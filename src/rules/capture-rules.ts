@@ -3,6 +3,7 @@ import { plural } from './format.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import { TCP_CAPTURE_RULES } from './tcp-rules.js';
+import { scans } from './scan-rules.js';
 
 // Capture-level verdicts: facts about the whole capture rather than one flow.
 
@@ -30,6 +31,10 @@ export interface FlowDigest {
   reusedAfter: FlowFacts['reusedAfter'];
   clientSide: Pick<FlowFacts['clientSide'], 'bytes' | 'rst'>;
   serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'>;
+  serverIp?: string;
+  serverPort?: number;
+  icmp?: FlowFacts['icmp'];
+  scan?: FlowFacts['scan'];
 }
 
 /** A copy of just what the capture rules read: a rule that keeps a flow to cite keeps this much of it. */
@@ -102,7 +107,7 @@ const arpUnanswered = stateless('arp-unanswered', (_c, ctx) => {
   return out;
 });
 
-export const CAPTURE_RULES: CaptureRule[] = [truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES];
+export const CAPTURE_RULES: CaptureRule[] = [truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES, scans];
 
 /** One analysis's capture-level judgement: fed each flow as it finishes, asked for verdicts at the end. */
 export class CaptureJudge {

@@ -1,3 +1,4 @@
+import type { ScanMark } from './probe-log.js';
 import { formatAddr } from '../decode/addr.js';
 import type { AppFacts } from '../dissect/types.js';
 import { connState, type ConnState } from '../flow/conn-state.js';
@@ -70,6 +71,8 @@ export interface FlowFacts {
   serverSide: SideFacts;
   icmp: IcmpFact[];
   reusedAfter: { flowId: number; closedTs: number; state: string } | null;
+  /** The scan this flow was a probe of, decided as it ended (see rules/probe-log.ts). */
+  scan?: ScanMark | null;
   endReason: FlowEndReason;
   partial: boolean;
   app: AppFacts | null;

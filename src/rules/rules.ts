@@ -3,6 +3,7 @@ import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import { APP_RULES } from './app-rules.js';
 import { TCP_FLOW_RULES } from './tcp-rules.js';
+import { scanProbe } from './scan-rules.js';
 import type { AnswerLog } from './answer-log.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
@@ -19,6 +20,8 @@ export interface RuleContext {
 
 export interface FlowRule {
   code: string;
+  /** When it applies, its verdict is the flow's only one (it explains the flow as a whole). */
+  exclusive?: boolean;
   evaluate(f: FlowFacts, ctx: RuleContext): Verdict | null;
 }
 
@@ -309,6 +312,7 @@ const portReuse: FlowRule = {
 };
 
 export const FLOW_RULES: FlowRule[] = [
+  scanProbe,
   refused,
   synTimeout,
   synRetryThenConnected,
@@ -332,6 +336,7 @@ export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FL
   const out: Verdict[] = [];
   for (const r of rules) {
     const v = r.evaluate(f, ctx);
+    if (v && r.exclusive) return [v];
     // One verdict per code: when two rules answer the same question (no-response from HTTP and from TCP facts), the earlier one speaks.
     if (v && !out.some((o) => o.code === v.code)) out.push(v);
   }

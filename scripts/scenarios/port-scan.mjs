@@ -1,0 +1,58 @@
+// A SYN port scan between two namespaces: nmap -sS from the client namespace against 200 ports of
+// the server namespace, where three ports have listeners, 50 are dropped by iptables (filtered)
+// and the rest answer RST (closed). nmap sends raw SYNs from one source port and resets the open
+// ports' SYN-ACKs; the capture on the client's veth holds every probe and answer.
+import { withCapture } from '../lib/capture.mjs';
+import { execInNamespace, startInNamespace, withNamespacePair } from '../lib/netns.mjs';
+import { captureFile } from '../lib/scenario.mjs';
+
+export const OPEN_PORTS = [22, 80, 143];
+const FILTERED = { from: 150, to: 199 };
+const SCANNED = '1-200';
+
+const LISTENERS = `
+import socket, sys, time
+socks = []
+for port in sys.argv[2:]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[1], int(port)))
+    s.listen(16)
+    socks.append(s)
+print('ready', flush=True)
+time.sleep(60)  # stopped long before this
+`;
+
+export const description =
+  `nmap -sS against ports ${SCANNED} of one host: ${OPEN_PORTS.length} open (SYN-ACK, then nmap's RST), ports ${FILTERED.from}-${FILTERED.to} filtered (iptables DROP, no answer, one retry), the rest closed (RST): a port scan`;
+
+export default async function portScan({ dir }) {
+  const file = captureFile(dir, 'port-scan');
+  const result = await withNamespacePair({}, async ({ client, server }) => {
+    await execInNamespace(server.ns, 'iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', `${FILTERED.from}:${FILTERED.to}`, '-j', 'DROP']);
+    const listeners = await startInNamespace(server.ns, 'python3', ['-c', LISTENERS, server.addr, ...OPEN_PORTS.map(String)], {
+      readyPattern: /ready/,
+      maxLifetimeMs: 60_000,
+    });
+    try {
+      return await withCapture({ iface: client.ifname, netns: client.ns, filter: 'tcp', file }, async () => {
+        // -Pn: no host discovery (the host is known up); -n: no DNS; a bounded scan that ends by itself.
+        const { stdout } = await execInNamespace(
+          client.ns,
+          'nmap',
+          ['-sS', '-Pn', '-n', '-p', SCANNED, '--max-retries', '1', '--host-timeout', '40s', '-oG', '-', server.addr],
+          { timeoutMs: 50_000 },
+        );
+        return { stdout, client: client.addr, server: server.addr };
+      });
+    } finally {
+      await listeners.stop({ signal: 'SIGKILL' });
+    }
+  });
+  const open = [...result.stdout.matchAll(/(\d+)\/open\/tcp/g)].map((m) => Number(m[1]));
+  if (open.join(',') !== OPEN_PORTS.join(',')) throw new Error(`port-scan: nmap found open ${open.join(',')}, expected ${OPEN_PORTS.join(',')}\n${result.stdout}`);
+  return {
+    file,
+    expect: { description, scanner: result.client, target: result.server, openPorts: OPEN_PORTS, filtered: FILTERED.to - FILTERED.from + 1, probedPorts: 200 },
+  };
+}

@@ -1,0 +1,168 @@
+// Scans: real nmap SYN scans (a fresh one between two namespaces, the bundled sample, and the
+// Practical Packet Analysis traces) are reported as one scan each, with every probe marked as such
+// instead of a refused connection or a SYN timeout; a client whose connections mostly succeed is
+// never taken for a scanner.
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { analyzeFile, streamFlows, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
+import { ProbeLog } from '../../src/rules/probe-log.js';
+import { TCP_FLAG } from '../../src/decode/view.js';
+import { analyzeConversation, conv } from '../helpers/conversation.js';
+import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
+import { wireSegments, type WireSegment } from '../helpers/wire.js';
+
+const SAMPLE = fileURLToPath(new URL('../../samples/port-scan.pcap', import.meta.url));
+const CORPUS = fileURLToPath(new URL('../../../shared/corpus/ppa/', import.meta.url));
+const hasNmap = spawnSync('nmap', ['--version'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
+
+afterAll(removeCaptureDirs);
+
+/**
+ * What the packets alone say each probed port was, as nmap names it: open (the target answered
+ * with a SYN-ACK from it), closed (an RST) or filtered (nothing). `scanner` is the sender of the
+ * first SYN, as wireSegments writes senders.
+ */
+function portStatesOnTheWire(segments: WireSegment[]): Map<number, 'open' | 'closed' | 'filtered'> {
+  const firstSyn = segments.find((s) => s.flags === TCP_FLAG.SYN)!;
+  const scanner = firstSyn.sender.slice(0, firstSyn.sender.lastIndexOf(':') + 1);
+  const states = new Map<number, 'open' | 'closed' | 'filtered'>();
+  for (const s of segments) {
+    const fromTarget = !s.sender.startsWith(scanner);
+    const synAck = (s.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === (TCP_FLAG.SYN | TCP_FLAG.ACK);
+    if (!fromTarget && (s.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && !states.has(s.dstPort)) states.set(s.dstPort, 'filtered');
+    if (fromTarget && synAck) states.set(s.srcPort, 'open');
+    if (fromTarget && s.flags & TCP_FLAG.RST && states.get(s.srcPort) !== 'open') states.set(s.srcPort, 'closed');
+  }
+  return states;
+}
+
+/** One port scan in `result`, matching the packets port by port, with every flow one of its probes. */
+function expectOneScanAsOnTheWire(result: AnalysisResult, file: string): { facts: Record<string, unknown>; summary: string } {
+  const scans = result.verdicts.filter((v) => v.code === 'port-scan' || v.code === 'address-scan');
+  expect(scans).toHaveLength(1);
+  const scan = scans[0]!;
+  const states = portStatesOnTheWire(wireSegments(file));
+  const count = (state: string) => [...states.values()].filter((x) => x === state).length;
+  const open = [...states].filter(([, st]) => st === 'open').map(([p]) => p).sort((a, b) => a - b);
+  expect(scan.facts).toMatchObject({ kind: 'port-scan', probed: states.size, open: count('open'), closed: count('closed'), filtered: count('filtered'), openTargets: open });
+  // Every flow is a probe, said as such and nothing else: no refused, no syn-timeout.
+  for (const f of result.flows) {
+    expect(f.verdicts.map((v) => v.code)).toEqual(['scan-probe']);
+    const v = f.verdicts[0]!;
+    expect(v.severity).toBe('info');
+    expect(v.facts.state === 'filtered' || v.facts.state === states.get(f.serverPort)).toBe(true);
+  }
+  return scan;
+}
+
+describe('port scans made by nmap', () => {
+  it('the bundled sample: nmap -sS against 200 ports, 3 open, 50 dropped by iptables', async () => {
+    const result = await analyzeFile(SAMPLE);
+    const scan = expectOneScanAsOnTheWire(result, SAMPLE);
+    expect(scan.facts).toMatchObject({ probed: 200, open: 3, filtered: 50, openTargets: [22, 80, 143] });
+    expect(scan.summary).toMatch(/^port scan: [\d.]+ probed 200 ports of [\d.]+ in .* 3 open \(22, 80, 143\), 147 closed \(RST\), 50 filtered \(no answer\); raw SYN probes from 2 source ports, no handshake completed \(a SYN scan, as nmap -sS sends\)$/);
+  });
+
+  it('streamed, the probes get the same verdicts as when every flow is kept', async () => {
+    const kept = await analyzeFile(SAMPLE);
+    const streamed: FlowResult[] = [];
+    const result = await streamFlows(SAMPLE, (f) => streamed.push(f));
+    expect(streamed.sort((a, b) => a.id - b.id).map((f) => f.verdicts)).toEqual(kept.flows.map((f) => f.verdicts));
+    expect(result.verdicts).toEqual(kept.verdicts);
+  });
+
+  it.skipIf(!existsSync(`${CORPUS}ppa2e/synscan.pcap`))('Practical Packet Analysis synscan.pcap: 1,000 ports, retries from a second source port', async () => {
+    const file = `${CORPUS}ppa2e/synscan.pcap`;
+    const scan = expectOneScanAsOnTheWire(await analyzeFile(file), file);
+    expect(scan.facts).toMatchObject({ scanner: '172.16.0.8', target: '64.13.134.52', probed: 1000, probes: 1994, openTargets: [22, 53, 80] });
+    expect(scan.summary).toContain('(a SYN scan, as nmap -sS sends)');
+  });
+
+  it.skipIf(!existsSync(`${CORPUS}ppa1e/portscan.pcap`))('Practical Packet Analysis portscan.pcap: 29 unanswered probes, 10 per second from random source ports', async () => {
+    const file = `${CORPUS}ppa1e/portscan.pcap`;
+    const scan = expectOneScanAsOnTheWire(await analyzeFile(file), file);
+    expect(scan.facts).toMatchObject({ probed: 29, open: 0, closed: 0, filtered: 29, sourcePorts: 29 });
+    expect(scan.summary).not.toContain('SYN scan');
+  });
+
+  it.skipIf(!canCapture() || !hasNmap)('a fresh nmap -sS scan between two namespaces', async () => {
+    const run = await runCaptureScenario('port-scan');
+    const scan = expectOneScanAsOnTheWire(await analyzeFile(run.file), run.file);
+    expect(scan.facts).toMatchObject({ scanner: run.expect.scanner, target: run.expect.target, probed: 200, filtered: 50, openTargets: run.expect.openPorts });
+  });
+});
+
+describe('what is not a scan', () => {
+  it('a client whose connections to many ports of one host succeed keeps its one refused connection', () => {
+    // Passive FTP style: 20 data connections to 20 server ports, all answered; one port refused.
+    const ok = Array.from({ length: 20 }, (_, i) => conv({ client: `10.0.0.1:${41000 + i}`, server: `10.0.0.2:${50000 + i}` }).handshake(i * 0.1).client('PA', i * 0.1 + 0.002, 'LIST\r\n'));
+    const refused = conv({ client: '10.0.0.1:42000', server: '10.0.0.2:50100' }).client('S', 2.5).server('RA', 2.5001);
+    const r = analyzeConversation(...ok, refused);
+    const f = r.flows.find((x) => x.serverPort === 50100)!;
+    expect(f.verdicts.map((v) => v.code)).toEqual(['refused']);
+    expect(r.verdicts.map((v) => v.code)).not.toContain('port-scan');
+  });
+
+  it('a client that reaches 30 hosts on one port keeps its one SYN timeout', () => {
+    const ok = Array.from({ length: 30 }, (_, i) => conv({ client: `10.0.0.1:${41000 + i}`, server: `10.0.1.${i + 1}:443` }).handshake(i * 0.1));
+    const lost = conv({ client: '10.0.0.1:42000', server: '10.0.2.1:443' }).client('S', 3).client('S', 4, '', { seq: 0xffff_fff0 }).client('S', 6, '', { seq: 0xffff_fff0 });
+    const r = analyzeConversation(...ok, lost);
+    const f = r.flows.find((x) => x.serverIp === '10.0.2.1')!;
+    expect(f.verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
+    expect(r.verdicts.map((v) => v.code)).not.toContain('address-scan');
+  });
+
+  it('14 refused ports of one host are 14 refused connections, 15 are a port scan', () => {
+    const probes = (n: number) => Array.from({ length: n }, (_, i) => conv({ client: `10.0.0.1:${41000 + i}`, server: `10.0.0.2:${1000 + i}` }).client('S', i * 0.01).server('RA', i * 0.01 + 0.0001));
+    const below = analyzeConversation(...probes(14));
+    expect(below.flows.every((f) => f.verdicts.map((v) => v.code).join() === 'refused')).toBe(true);
+    expect(below.verdicts).toEqual([]);
+    const at = analyzeConversation(...probes(15));
+    expect(at.flows.every((f) => f.verdicts.map((v) => v.code).join() === 'scan-probe')).toBe(true);
+    expect(at.verdicts.map((v) => [v.code, v.facts.probed, v.facts.closed])).toEqual([['port-scan', 15, 15]]);
+  });
+});
+
+describe('address sweeps', () => {
+  it('a client probing port 22 on 40 hosts: a sweep, with the answering hosts listed', () => {
+    const hosts = Array.from({ length: 40 }, (_, i) => `10.0.3.${i + 1}`);
+    const probes = hosts.map((h, i) => {
+      const c = conv({ client: `10.0.0.9:${45000 + i}`, server: `${h}:22` }).client('S', i * 0.05);
+      if (i % 10 === 0) c.server('SA', i * 0.05 + 0.001).client('R', i * 0.05 + 0.002, '', { seq: 0 });
+      else if (i % 2 === 0) c.server('RA', i * 0.05 + 0.001);
+      return c;
+    });
+    const r = analyzeConversation(...probes);
+    const [sweep] = r.verdicts;
+    expect(r.verdicts).toHaveLength(1);
+    expect(sweep!.code).toBe('address-scan');
+    expect(sweep!.facts).toMatchObject({ scanner: '10.0.0.9', target: '22', probed: 40, open: 4, closed: 16, filtered: 20, openTargets: ['10.0.3.1', '10.0.3.11', '10.0.3.21', '10.0.3.31'] });
+    expect(sweep!.summary).toMatch(/^address sweep: 10\.0\.0\.9 probed port 22 on 40 hosts in 1\.95 s \(40 probes\): 4 open \(10\.0\.3\.1, 10\.0\.3\.11, 10\.0\.3\.21, 10\.0\.3\.31\), 16 closed \(RST\), 20 filtered \(no answer\)/);
+    const byHost = new Map(r.flows.map((f) => [f.serverIp, f.verdicts]));
+    expect(byHost.get('10.0.3.2')!.map((v) => v.summary)).toEqual([expect.stringMatching(/^probe in a sweep of port 22 across hosts by 10\.0\.0\.9 \(\d+\+? hosts probed\): 10\.0\.3\.2 filtered \(no answer to 1 SYN\)$/)]);
+    expect(byHost.get('10.0.3.1')![0]!.summary).toMatch(/10\.0\.3\.1 open \(SYN-ACK #\d+, reset by the scanner #\d+\)$/);
+  });
+});
+
+describe('ProbeLog bounds', () => {
+  it('tracks at most 16,384 clients, forgetting those quiet for 5 minutes first', () => {
+    const log = new ProbeLog();
+    const T0 = 1_700_000_000_000_000;
+    for (let i = 0; i < 20_000; i++) log.attempt(`10.1.${i >> 8}.${i & 255}`, '10.0.0.2', 80, T0 + i * 1_000);
+    expect(log.size).toBe(16_384);
+    // Six minutes later the old clients are quiet: a new one evicts them instead of being refused.
+    log.attempt('10.9.9.9', '10.0.0.2', 80, T0 + 360_000_000);
+    expect(log.size).toBe(1);
+    for (let p = 0; p < 15; p++) log.attempt('10.9.9.9', '10.0.0.2', 1000 + p, T0 + 360_000_000 + p);
+    expect(log.scanOf('10.9.9.9', '10.0.0.2', 1000, '10.9.9.9', '10.0.0.2')).toMatchObject({ kind: 'port-scan', targets: 16 });
+  });
+
+  it('starts a tally over after 5 minutes of quiet: a slow trickle of probes is no scan', () => {
+    const log = new ProbeLog();
+    const T0 = 1_700_000_000_000_000;
+    for (let p = 0; p < 20; p++) log.attempt('10.0.0.1', '10.0.0.2', 1000 + p, T0 + p * 301_000_000);
+    expect(log.scanOf('10.0.0.1', '10.0.0.2', 1000, '10.0.0.1', '10.0.0.2')).toBeNull();
+  });
+});
