@@ -1,7 +1,9 @@
-// A SYN port scan between two namespaces: nmap -sS from the client namespace against 200 ports of
-// the server namespace, where three ports have listeners, 50 are dropped by iptables (filtered)
-// and the rest answer RST (closed). nmap sends raw SYNs from one source port and resets the open
-// ports' SYN-ACKs; the capture on the client's veth holds every probe and answer.
+// A port scan between two namespaces: nmap from the client namespace against 200 ports of the
+// server namespace, where three ports have listeners, 50 are dropped by iptables (filtered) and
+// the rest answer RST (closed). By default a SYN scan (-sS: raw SYNs from one source port, the
+// open ports' SYN-ACKs reset); with { style: 'connect' } a connect scan (-sT: a kernel connect()
+// per port, the open ones completed and dropped). The capture on the client's veth holds every
+// probe and answer.
 import { withCapture } from '../lib/capture.mjs';
 import { execInNamespace, startInNamespace, withNamespacePair } from '../lib/netns.mjs';
 import { captureFile } from '../lib/scenario.mjs';
@@ -26,7 +28,8 @@ time.sleep(60)  # stopped long before this
 export const description =
   `nmap -sS against ports ${SCANNED} of one host: ${OPEN_PORTS.length} open (SYN-ACK, then nmap's RST), ports ${FILTERED.from}-${FILTERED.to} filtered (iptables DROP, no answer, one retry), the rest closed (RST): a port scan`;
 
-export default async function portScan({ dir }) {
+export default async function portScan({ dir, style = 'syn' }) {
+  const scanType = style === 'connect' ? '-sT' : '-sS';
   const file = captureFile(dir, 'port-scan');
   const result = await withNamespacePair({}, async ({ client, server }) => {
     await execInNamespace(server.ns, 'iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', `${FILTERED.from}:${FILTERED.to}`, '-j', 'DROP']);
@@ -40,7 +43,7 @@ export default async function portScan({ dir }) {
         const { stdout } = await execInNamespace(
           client.ns,
           'nmap',
-          ['-sS', '-Pn', '-n', '-p', SCANNED, '--max-retries', '1', '--host-timeout', '40s', '-oG', '-', server.addr],
+          [scanType, '-Pn', '-n', '-p', SCANNED, '--max-retries', '1', '--host-timeout', '40s', '-oG', '-', server.addr],
           { timeoutMs: 50_000 },
         );
         return { stdout, client: client.addr, server: server.addr };
@@ -53,6 +56,6 @@ export default async function portScan({ dir }) {
   if (open.join(',') !== OPEN_PORTS.join(',')) throw new Error(`port-scan: nmap found open ${open.join(',')}, expected ${OPEN_PORTS.join(',')}\n${result.stdout}`);
   return {
     file,
-    expect: { description, scanner: result.client, target: result.server, openPorts: OPEN_PORTS, filtered: FILTERED.to - FILTERED.from + 1, probedPorts: 200 },
+    expect: { description, style, scanner: result.client, target: result.server, openPorts: OPEN_PORTS, filtered: FILTERED.to - FILTERED.from + 1, probedPorts: 200 },
   };
 }

@@ -21,6 +21,8 @@ export interface CaptureScenarioOptions {
   port?: number;
   /** Capture snap length, for scenarios that honour it (lossy-transfer). */
   snaplen?: number;
+  /** Scan style for port-scan: 'syn' (nmap -sS, the default) or 'connect' (nmap -sT). */
+  style?: 'syn' | 'connect';
 }
 
 /** Scenarios that build network namespaces (and iptables rules / sysctls inside them). */

@@ -91,6 +91,18 @@ describe('port scans made by nmap', () => {
     const run = await runCaptureScenario('port-scan');
     const scan = expectOneScanAsOnTheWire(await analyzeFile(run.file), run.file);
     expect(scan.facts).toMatchObject({ scanner: run.expect.scanner, target: run.expect.target, probed: 200, filtered: 50, openTargets: run.expect.openPorts });
+    expect(scan.summary).toContain('(a SYN scan, as nmap -sS sends)');
+  });
+
+  it.skipIf(!canCapture() || !hasNmap)('a fresh nmap -sT connect scan: open ports connected to and dropped', async () => {
+    const run = await runCaptureScenario('port-scan', { style: 'connect' });
+    const result = await analyzeFile(run.file);
+    const scan = expectOneScanAsOnTheWire(result, run.file);
+    expect(scan.facts).toMatchObject({ probed: 200, filtered: 50, openTargets: run.expect.openPorts });
+    expect(scan.summary).toContain('every open port connected to and dropped at once (a connect scan, as nmap -sT makes)');
+    const open = result.flows.filter((f) => f.verdicts[0]!.facts.state === 'open');
+    expect(open.length).toBeGreaterThanOrEqual(3);
+    for (const f of open) expect(f.verdicts[0]!.summary).toMatch(/open \(SYN-ACK #\d+, handshake completed #\d+ and reset by the scanner #\d+\)$/);
   });
 });
 
