@@ -65,6 +65,27 @@ export class Endpoint {
   /** Bytes that were never seen but were acknowledged (Zeek missed_bytes). */
   missedBytes = 0;
 
+  // --- the same segment captured twice (see isCopyOfPrevious) ---
+  prevNo = 0;
+  prevTs = 0;
+  prevIpId = -1;
+  prevTtl = 0;
+  prevSeq = 0;
+  prevAck = 0;
+  /** flags | payload length << 8 */
+  prevFlagsLen = -1;
+  prevWindow = -1;
+  prevTsVal = 0;
+  /** Segments that were copies of the one before them, and how many of those carried payload or were bare ACKs. */
+  copies = 0;
+  dataCopies = 0;
+  ackCopies = 0;
+  /** The first copy and the packet it repeats; the widest gap between a copy and its original (µs); TTL change at the first copy. */
+  firstCopyNo = 0;
+  firstCopyOfNo = 0;
+  copyMaxGap = 0;
+  copyTtlChange = 0;
+
   /** Zeek's Size(): highest of last seq / ack seq minus the ISN, less SYN and FIN octets. */
   size(peer: Endpoint): number {
     if (this.prevState === EP.SYN_SENT && this.state === EP.RESET && peer.state === EP.INACTIVE) return 0;

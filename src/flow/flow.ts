@@ -163,6 +163,50 @@ export interface SegmentContext {
  * history, window, SYN/FIN/RST counts, ACK bookkeeping, last-seq/retransmission, the endpoint
  * state machine, gap detection on ACK, then payload delivery and close handling.
  */
+/** How long apart (µs) two copies of one IPv4 segment with a nonzero IP ID may be captured: a SPAN of both sides of a slow router. */
+const COPY_MAX_GAP_WITH_ID = 500_000;
+/** Without an IP ID to go by (IPv6, or ID 0), only copies this close (µs) are taken as copies. */
+const COPY_MAX_GAP_WITHOUT_ID = 1_000;
+
+/**
+ * The segment repeats the one this side sent just before, header for header: the capture saw one
+ * packet twice (tcpdump -i any on a host whose bridge and veth both carry it, a SPAN port fed from
+ * both sides of a router), not a retransmission. A resent segment has a new IP ID (every stack
+ * that sets one counts it up) and comes an RTO later. Without an IP ID only copies under a
+ * millisecond apart count, and never bare ACKs, which a receiver legitimately repeats.
+ */
+function isCopyOfPrevious(e: Endpoint, v: PacketView, ts: number): boolean {
+  if (e.prevNo === 0 || v.seq !== e.prevSeq || v.ack !== e.prevAck || v.window !== e.prevWindow) return false;
+  if ((v.flags | (v.payloadLen << 8)) !== e.prevFlagsLen || (v.hasTimestamps && v.tsVal !== e.prevTsVal)) return false;
+  const gap = ts - e.prevTs;
+  if (v.ipVersion === 4 && v.ipId !== 0) return v.ipId === e.prevIpId && gap <= COPY_MAX_GAP_WITH_ID;
+  return gap <= COPY_MAX_GAP_WITHOUT_ID && (v.payloadLen > 0 || (v.flags & (TCP_FLAG.SYN | TCP_FLAG.FIN | TCP_FLAG.RST)) !== 0);
+}
+
+function noteCopy(e: Endpoint, v: PacketView, no: number, ts: number): void {
+  if (e.copies === 0) {
+    e.firstCopyNo = no;
+    e.firstCopyOfNo = e.prevNo;
+    e.copyTtlChange = v.ttl - e.prevTtl;
+  }
+  e.copies++;
+  if (v.payloadLen > 0) e.dataCopies++;
+  else if ((v.flags & (TCP_FLAG.SYN | TCP_FLAG.FIN | TCP_FLAG.RST)) === 0) e.ackCopies++;
+  if (ts - e.prevTs > e.copyMaxGap) e.copyMaxGap = ts - e.prevTs;
+}
+
+function rememberSegment(e: Endpoint, v: PacketView, no: number, ts: number): void {
+  e.prevNo = no;
+  e.prevTs = ts;
+  e.prevIpId = v.ipVersion === 4 ? v.ipId : -1;
+  e.prevTtl = v.ttl;
+  e.prevSeq = v.seq;
+  e.prevAck = v.ack;
+  e.prevFlagsLen = v.flags | (v.payloadLen << 8);
+  e.prevWindow = v.window;
+  e.prevTsVal = v.tsVal;
+}
+
 export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number, ctx: SegmentContext): void {
   const isOrig = dir === 0;
   const endpoint = isOrig ? flow.orig : flow.resp;
@@ -176,7 +220,12 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   const baseSeq = v.seq >>> 0;
   const ackSeq = v.ack >>> 0;
 
-  // Wireshark-style segment classification and timing (flow.analysis).
+  const copy = isCopyOfPrevious(endpoint, v, ts);
+  if (copy) noteCopy(endpoint, v, no, ts);
+  rememberSegment(endpoint, v, no, ts);
+
+  // Wireshark-style segment classification and timing (flow.analysis). A copy is classified as
+  // Wireshark and Zeek see it (a retransmission, a duplicate ACK); the rules discount it.
   analyzeSegment(flow, dir, v, no, ts, ctx);
 
   // --- facts ---
@@ -204,7 +253,8 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     endpoint.firstRstNo = no;
     endpoint.firstRstTs = ts;
   }
-  if (syn) {
+  // A SYN captured twice is one attempt, not a retry.
+  if (syn && !copy) {
     const list = isOrig ? flow.synPackets : flow.synAckPackets;
     const p: HandshakePacket = { no, ts, seq: baseSeq };
     // Most flows see one SYN and one SYN-ACK: a one-element array, not push()'s first 17 slots.

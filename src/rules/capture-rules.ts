@@ -1,5 +1,5 @@
 import type { FlowFacts } from './facts.js';
-import { plural } from './format.js';
+import { fmtDuration, ms, plural } from './format.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import { TCP_CAPTURE_RULES } from './tcp-rules.js';
@@ -29,8 +29,8 @@ export interface FlowDigest {
   synAcks: FlowFacts['synAcks'];
   handshakeAck: FlowFacts['handshakeAck'];
   reusedAfter: FlowFacts['reusedAfter'];
-  clientSide: Pick<FlowFacts['clientSide'], 'bytes' | 'rst'>;
-  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'>;
+  clientSide: Pick<FlowFacts['clientSide'], 'bytes' | 'rst'> & Partial<Pick<FlowFacts['clientSide'], 'copies' | 'packets'>>;
+  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'> & Partial<Pick<FlowFacts['serverSide'], 'copies'>>;
   serverIp?: string;
   serverPort?: number;
   icmp?: FlowFacts['icmp'];
@@ -107,7 +107,49 @@ const arpUnanswered = stateless('arp-unanswered', (_c, ctx) => {
   return out;
 });
 
-export const CAPTURE_RULES: CaptureRule[] = [truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES, scans];
+/** Packets the capture holds twice, over all flows: one verdict about the capture point. */
+const capturedTwice: CaptureRule = {
+  code: 'captured-twice',
+  start() {
+    let copies = 0;
+    let packets = 0;
+    let flows = 0;
+    let maxGap = 0;
+    let first: { no: number; copyOf: number; ttlChange: number } | null = null;
+    let routed = 0;
+    return {
+      observe(f) {
+        packets += (f.clientSide.packets ?? 0) + f.serverSide.packets;
+        const sides = [f.clientSide.copies, f.serverSide.copies];
+        if (!sides[0] && !sides[1]) return;
+        flows++;
+        for (const c of sides) {
+          if (!c) continue;
+          copies += c.packets;
+          maxGap = Math.max(maxGap, c.maxGapMicros);
+          if (c.ttlChange < 0) routed++;
+          if (!first || c.firstPacket < first.no) first = { no: c.firstPacket, copyOf: c.copyOf, ttlChange: c.ttlChange };
+        }
+      },
+      verdicts() {
+        if (!first) return [];
+        const ttl = first.ttlChange < 0 ? `, the copy's TTL ${-first.ttlChange} lower: it crossed a router between the two capture points` : first.ttlChange === 0 ? ', TTL unchanged' : '';
+        return [
+          {
+            code: 'captured-twice',
+            severity: 'info',
+            summary: `captured twice: ${copies} of ${packets} TCP packets in ${plural(flows, 'flow')} repeat the packet just before them header for header (same IP ID, sequence and ACK numbers; #${first.no} repeats #${first.copyOf}; ${maxGap === 0 ? 'each pair stamped with the same time' : `at most ${fmtDuration(maxGap)} apart`}${ttl}). They are copies, not retransmissions: the retransmission and SYN-retry verdicts leave them out`,
+            packets: [first.copyOf, first.no],
+            facts: { copies, packets, flows, maxGapMs: ms(maxGap), firstCopy: first.no, copyOf: first.copyOf, ttlChange: first.ttlChange, routedFlowSides: routed },
+            hint: 'The capture point saw each of these packets twice: tcpdump -i any on a host where a bridge and its veth or VLAN ports carry the same packet (Docker and Kubernetes nodes), or a SPAN/mirror port fed from two ports the packet crosses (a lower TTL on the copy means a router sits between them). Capture on one interface (-i eth0, or the container\'s veth), or drop the copies with editcap -D 100 before reading the file with tools that take them for retransmissions.',
+          },
+        ];
+      },
+    };
+  },
+};
+
+export const CAPTURE_RULES: CaptureRule[] = [capturedTwice, truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES, scans];
 
 /** One analysis's capture-level judgement: fed each flow as it finishes, asked for verdicts at the end. */
 export class CaptureJudge {

@@ -34,6 +34,21 @@ export interface SideFacts {
   ttl: number | null;
   synWindow: number | null;
   lastTs: number;
+  /** Segments this side's capture holds twice (see flow.ts isCopyOfPrevious); null when none. */
+  copies: CopyFacts | null;
+}
+
+export interface CopyFacts {
+  packets: number;
+  /** Copies that carried payload, and bare ACKs: what retransmission and duplicate-ACK counts include. */
+  data: number;
+  acks: number;
+  firstPacket: number;
+  /** The packet the first copy repeats. */
+  copyOf: number;
+  maxGapMicros: number;
+  /** TTL of the first copy minus its original's: -1 when the copy crossed a router after the original was captured. */
+  ttlChange: number;
 }
 
 export interface IcmpFact {
@@ -102,6 +117,10 @@ function side(e: Endpoint): SideFacts {
     ttl: e.ttl >= 0 ? e.ttl : null,
     synWindow: e.synWindow >= 0 ? e.synWindow : null,
     lastTs: e.lastTs,
+    copies:
+      e.copies === 0
+        ? null
+        : { packets: e.copies, data: e.dataCopies, acks: e.ackCopies, firstPacket: e.firstCopyNo, copyOf: e.firstCopyOfNo, maxGapMicros: e.copyMaxGap, ttlChange: e.copyTtlChange },
   };
 }
 

@@ -40,14 +40,18 @@ const retransmission: FlowRule = {
   evaluate(f) {
     const a = f.analysis;
     if (!a) return null;
-    // SYN retries have their own rules, and a FIN sent again carries no data to speak of.
-    const dataRetrans = (s: SideAnalysis) => s.dataRetransmissions;
+    // SYN retries have their own rules, and a FIN sent again carries no data to speak of. A
+    // segment the capture holds twice is counted by the analysis as Wireshark counts it (a
+    // retransmission, a duplicate ACK) but was sent once: discounted here.
+    const copies = (s: SideAnalysis) => (s === a.client ? f.clientSide.copies : f.serverSide.copies);
+    const dataRetrans = (s: SideAnalysis) => Math.max(0, s.dataRetransmissions - (copies(s)?.data ?? 0));
     const c = dataRetrans(a.client);
     const s = dataRetrans(a.server);
     if (c + s === 0) return null;
     const who: 'client' | 'server' = s >= c ? 'server' : 'client';
     const sender = who === 'server' ? a.server : a.client;
     const receiver = who === 'server' ? a.client : a.server;
+    const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copies(receiver)?.acks ?? 0));
     const kinds: string[] = [];
     const plain = Math.max(0, dataRetrans(sender) - sender.fastRetransmission - sender.spuriousRetransmission);
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
@@ -63,11 +67,11 @@ const retransmission: FlowRule = {
     } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(sender)) {
       cause = `mostly spurious: the data had already been acknowledged, so ACKs were delayed or lost rather than the data`;
       hint = 'Data that was already acknowledged was sent again: the sender\'s retransmission timer fired before the ACK arrived (a sudden RTT increase, a delayed-ACK interaction) or the capture holds each packet twice (a capture on both sides of a bridge or a SPAN duplicating frames). Compare the RTT with the RTO, and check the capture setup.';
-    } else if (receiverWindow && sender.fastRetransmission === 0 && receiver.duplicateAck === 0) {
+    } else if (receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0) {
       cause = `the receiver was slow: its window was ${receiver.zeroWindow ? 'closed (zero window)' : 'full'} and the ${who} timed out waiting`;
       hint = `The ${otherSide(who)} does not read fast enough: its receive buffer filled. The retransmissions are a symptom; look at the ${otherSide(who)} application (CPU, blocking I/O, a slow consumer), and at its receive buffer size.`;
     } else {
-      cause = receiver.duplicateAck > 0 || sender.fastRetransmission > 0 ? `packet loss on the path (the ${otherSide(who)} saw later segments and sent ${plural(receiver.duplicateAck, 'duplicate ACK')})` : 'packet loss on the path (segments or their ACKs were lost)';
+      cause = receiverDupAcks > 0 || sender.fastRetransmission > 0 ? `packet loss on the path (the ${otherSide(who)} saw later segments and sent ${plural(receiverDupAcks, 'duplicate ACK')})` : 'packet loss on the path (segments or their ACKs were lost)';
       hint = 'Segments were lost between the two hosts: a congested or faulty link, a full queue on a router or NIC, Wi-Fi, a policer or shaper dropping bursts. A few retransmissions on a long transfer are normal TCP recovery; many slow the transfer down. Check interface error and drop counters along the path (ip -s link, ethtool -S) and compare with a capture on the other side to see where packets vanish.';
     }
     const rto = a.rto;
@@ -89,7 +93,7 @@ const retransmission: FlowRule = {
         worstRtoPacket: rto?.worstPacket ?? null,
         originalPacket: rto?.originalPacket ?? null,
         stalled,
-        cause: stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiver.duplicateAck === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
+        cause: stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
       },
       hint,
     };

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import type { Verdict } from '../../src/rules/verdict.js';
 import { collectRecords, toPcap, writeTempCapture } from '../helpers/capture.js';
+import { internetChecksum } from '../helpers/packets.js';
 import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
 import { expectProblemsOnlyFromResends, packetTime, resentDataSegments, wireSegments } from '../helpers/wire.js';
 
@@ -113,18 +114,31 @@ describe('WebSocket verdicts on the committed samples', () => {
 
 /**
  * The ws-healthy sample with the data segments at `indexes` (among data segments) sent again just
- * after the next packet: what a loopback drop under load leaves in a capture.
+ * after the next packet, as a retransmission is: the same bytes under a new IP ID. (The same IP ID
+ * would make it a copy of the one packet in the capture, which is no retransmission.)
  */
 function withResentSegments(indexes: number[], name: string): string {
   const { records } = collectRecords(readFileSync(`${SAMPLES}ws-healthy.pcap`));
+  expect(records[0]!.linkType).toBe(1); // Ethernet: the IPv4 header starts at byte 14
   const dataRecords = resentCandidates(`${SAMPLES}ws-healthy.pcap`);
   const out: { tsMicros: number; data: Uint8Array }[] = [];
   records.forEach((r, i) => {
     out.push({ tsMicros: r.tsMicros, data: r.data });
     const resend = records[i - 1];
-    if (i > 0 && indexes.some((k) => dataRecords[k] === resend!.no)) out.push({ tsMicros: r.tsMicros + 1, data: resend!.data });
+    if (i > 0 && indexes.some((k) => dataRecords[k] === resend!.no)) out.push({ tsMicros: r.tsMicros + 1, data: withNewIpId(resend!.data, 14) });
   });
   return writeTempCapture(toPcap(out, { linkType: records[0]!.linkType }), name);
+}
+
+/** A copy of the frame whose IPv4 header (at `ip`) has another ID and a header checksum to match. */
+function withNewIpId(frame: Uint8Array, ip: number): Uint8Array {
+  const out = new Uint8Array(frame);
+  const view = new DataView(out.buffer);
+  view.setUint16(ip + 4, (view.getUint16(ip + 4) + 0x4000) & 0xffff);
+  view.setUint16(ip + 10, 0);
+  const headerLen = (out[ip]! & 0x0f) * 4;
+  view.setUint16(ip + 10, internetChecksum(out.subarray(ip, ip + headerLen)));
+  return out;
 }
 const resentCandidates = (file: string) => wireSegments(file).filter((s) => s.payloadLen > 0).map((s) => s.no);
 

@@ -23,6 +23,8 @@ interface Side {
   ip: string;
   port: number;
   next: number;
+  /** IPv4 ID of the side's next packet: counted up per packet, as Linux does per socket. */
+  ipId: number;
 }
 
 export interface ScriptedPacket {
@@ -46,8 +48,8 @@ export class Conversation {
   constructor(readonly opts: ConvOptions = {}) {
     const c = splitEndpoint(opts.client ?? '10.0.0.1:51000');
     const s = splitEndpoint(opts.server ?? '10.0.0.2:80');
-    this.c = { ...c, next: opts.clientIsn ?? 0xffff_fff0 };
-    this.s = { ...s, next: opts.serverIsn ?? 0xffff_ff00 };
+    this.c = { ...c, next: opts.clientIsn ?? 0xffff_fff0, ipId: 0x1000 };
+    this.s = { ...s, next: opts.serverIsn ?? 0xffff_ff00, ipId: 0x8000 };
   }
 
   client(flags: string, t: number, payload: string | Uint8Array = '', extra: PacketExtra = {}): this {
@@ -78,11 +80,13 @@ export class Conversation {
       ack: flags.includes('A') ? ackNum : 0,
       flags,
       window: extra.window ?? 65535,
+      ipId: extra.ipId ?? from.ipId,
       options: extra.options,
       payload,
       link: this.opts.link ?? 'ether',
     });
     this.packets.push({ frame, t });
+    from.ipId = (from.ipId + 1) & 0xffff;
     if (extra.seq === undefined) {
       let len = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
       if (flags.includes('S')) len++;
@@ -97,6 +101,8 @@ export class Conversation {
 }
 
 export interface PacketExtra {
+  /** IPv4 ID (default: the side's counter). */
+  ipId?: number;
   seq?: number;
   ack?: number;
   window?: number;

@@ -1,0 +1,134 @@
+// Packets a capture holds twice (tcpdump -i any on a host with a bridge, a SPAN port fed from both
+// sides of a router) are copies, not retransmissions: one capture-level verdict says so and the
+// retransmission and SYN-retry verdicts leave them out, while the per-segment analysis still counts
+// them as Wireshark and Zeek do.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
+import { analyzeFrames, conv, type ScriptedPacket } from '../helpers/conversation.js';
+import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
+import { wireSegments, type WireSegment } from '../helpers/wire.js';
+
+const SAMPLE = fileURLToPath(new URL('../../samples/captured-twice.pcap', import.meta.url));
+const CORPUS = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url));
+
+afterAll(removeCaptureDirs);
+
+const codes = (r: AnalysisResult) => r.flows.map((f) => f.verdicts.map((v) => v.code));
+const capturedTwice = (r: AnalysisResult) => r.verdicts.find((v) => v.code === 'captured-twice');
+
+/** Segments whose sender, sequence and ACK numbers, flags and length equal that sender's previous segment. */
+function repeatsOnTheWire(segments: WireSegment[]): number {
+  const last = new Map<string, WireSegment>();
+  let n = 0;
+  for (const s of segments) {
+    const p = last.get(s.sender);
+    if (p && p.seq === s.seq && p.flags === s.flags && p.payloadLen === s.payloadLen) n++;
+    last.set(s.sender, s);
+  }
+  return n;
+}
+
+describe('a Docker-style bridge captured with tcpdump -i any', () => {
+  const check = async (file: string) => {
+    const r = await analyzeFile(file);
+    const wire = wireSegments(file);
+    expect(r.flows).toHaveLength(1);
+    // Half the packets repeat the one before them; nothing else went wrong.
+    expect(repeatsOnTheWire(wire)).toBe(wire.length / 2);
+    expect(codes(r)).toEqual([['clean-close']]);
+    const v = capturedTwice(r)!;
+    expect(v.severity).toBe('info');
+    expect(v.facts).toMatchObject({ copies: wire.length / 2, packets: wire.length, flows: 1, ttlChange: 0 });
+    expect(v.hint).toContain('tcpdump -i any');
+    // The analysis still counts the copies as Wireshark does; only the verdicts discount them.
+    expect(r.flows[0]!.syns).toHaveLength(1);
+    expect(r.flows[0]!.synAcks).toHaveLength(1);
+    expect(r.flows[0]!.clientSide.copies!.packets + r.flows[0]!.serverSide.copies!.packets).toBe(wire.length / 2);
+  };
+
+  it('the bundled sample', () => check(SAMPLE));
+
+  it.skipIf(!canCapture())('a fresh capture (bridge and veth in a namespace, python server and client)', async () => {
+    const run = await runCaptureScenario('captured-twice');
+    await check(run.file);
+  });
+});
+
+describe('corpus captures holding packets twice', () => {
+  it.skipIf(!existsSync(`${CORPUS}ppa/ppa1e/double-vision.pcap`))('Practical Packet Analysis double-vision.pcap: every frame seen on both sides of a router', async () => {
+    const r = await analyzeFile(`${CORPUS}ppa/ppa1e/double-vision.pcap`);
+    const v = capturedTwice(r)!;
+    expect(v.facts).toMatchObject({ copies: 4, packets: 8, ttlChange: -1 });
+    expect(v.summary).toContain("the copy's TTL 1 lower: it crossed a router");
+    // One SYN refused, not a SYN tried twice.
+    const refused = r.flows.flatMap((f) => f.verdicts).find((x) => x.code === 'refused')!;
+    expect(refused.facts.syns).toBe(1);
+    expect(refused.summary).not.toContain('tried');
+  });
+
+  it.skipIf(!existsSync(`${CORPUS}zeek/tcp/ssh-dups.pcap`))("Zeek's ssh-dups.pcap: duplicates both ways are no retransmission problem, and Zeek's history is kept", async () => {
+    const r = await analyzeFile(`${CORPUS}zeek/tcp/ssh-dups.pcap`);
+    expect(r.flows).toHaveLength(1);
+    expect(r.flows[0]!.history).toBe('ShADTadtTtFf');
+    expect(codes(r)).toEqual([['clean-close']]);
+    expect(capturedTwice(r)!.facts.copies).toBeGreaterThan(150);
+  });
+
+  it('a real loss is still a retransmission: samples/lossy-transfer.pcap has no copies', async () => {
+    const r = await analyzeFile(fileURLToPath(new URL('../../samples/lossy-transfer.pcap', import.meta.url)));
+    expect(capturedTwice(r)).toBeUndefined();
+    expect(r.flows[0]!.verdicts.map((v) => v.code)).toContain('retransmission');
+  });
+});
+
+describe('what counts as a copy', () => {
+  /** A handshake and one data segment; `resend` adds the data segment again at `after` s with the IP ID given. */
+  function transfer(opts: { ipv6?: boolean; resend?: { after: number; ipId: 'same' | 'new' }; bareAckTwice?: number }): ScriptedPacket[] {
+    const c = conv(opts.ipv6 ? { client: '[2001:db8::1]:51000', server: '[2001:db8::2]:80' } : {}).handshake(0);
+    c.client('PA', 0.01, 'x'.repeat(100));
+    const data = c.packets[c.packets.length - 1]!;
+    const packets = [...c.packets];
+    if (opts.resend) {
+      const copy = opts.resend.ipId === 'same' ? data.frame : reId(data.frame);
+      packets.push({ frame: copy, t: 0.01 + opts.resend.after });
+    }
+    if (opts.bareAckTwice !== undefined) {
+      const ack = c.packets[2]!; // the client's handshake ACK
+      packets.push({ frame: ack.frame, t: 0.002 + opts.bareAckTwice });
+    }
+    return packets.sort((a, b) => a.t - b.t);
+  }
+
+  /** The frame with another IPv4 ID (the checksum is not verified by default). */
+  function reId(frame: ScriptedPacket['frame']): ScriptedPacket['frame'] {
+    const bytes = new Uint8Array(frame.bytes);
+    bytes[14 + 4] = (bytes[14 + 4]! + 1) & 0xff;
+    return { ...frame, bytes };
+  }
+
+  const copiesOf = (r: AnalysisResult) => r.flows[0]!.clientSide.copies?.packets ?? 0;
+
+  it('the same IPv4 ID up to 500 ms later is a copy (a SPAN behind a slow router); 600 ms later it is resent', () => {
+    expect(copiesOf(analyzeFrames(transfer({ resend: { after: 0.3, ipId: 'same' } })))).toBe(1);
+    expect(copiesOf(analyzeFrames(transfer({ resend: { after: 0.6, ipId: 'same' } })))).toBe(0);
+  });
+
+  it('a new IPv4 ID is a retransmission however soon', () => {
+    const r = analyzeFrames(transfer({ resend: { after: 0.0001, ipId: 'new' } }));
+    expect(copiesOf(r)).toBe(0);
+    expect(r.flows[0]!.verdicts.map((v) => v.code)).toContain('retransmission');
+  });
+
+  it('IPv6 has no ID: a data segment repeated within 1 ms is a copy, later it is resent', () => {
+    expect(copiesOf(analyzeFrames(transfer({ ipv6: true, resend: { after: 0.0005, ipId: 'same' } })))).toBe(1);
+    const later = analyzeFrames(transfer({ ipv6: true, resend: { after: 0.2, ipId: 'same' } }));
+    expect(copiesOf(later)).toBe(0);
+    expect(later.flows[0]!.verdicts.map((v) => v.code)).toContain('retransmission');
+  });
+
+  it('IPv6: a bare ACK repeated within 1 ms is a duplicate ACK the receiver sent, not a copy', () => {
+    expect(copiesOf(analyzeFrames(transfer({ ipv6: true, bareAckTwice: 0.0005 })))).toBe(0);
+  });
+});
