@@ -9,6 +9,7 @@
 import type { Dir, SinkFactory, StreamSink } from '../flow/sink.js';
 import { HEAD_DECISION, HttpParser, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
 import type { WsErrorCode } from './status.js';
+import { TlsTracker, looksLikeTlsRecord } from './tls.js';
 import type {
   AppEvent,
   AppFacts,
@@ -53,6 +54,8 @@ const MODE = {
   /** CONNECT tunnel or a non-WebSocket upgrade: bytes are counted only. */
   OPAQUE: 4,
   OFF: 5,
+  /** Both directions: TLS records (see tls.ts). */
+  TLS: 6,
 } as const;
 type Mode = (typeof MODE)[keyof typeof MODE];
 
@@ -65,6 +68,7 @@ interface HeldChunk {
   tsMicros: number;
 }
 
+const TLS_HANDSHAKE_TYPE = Uint8Array.of(22);
 const CR = 0x0d;
 const LF = 0x0a;
 const SP = 0x20;
@@ -85,6 +89,7 @@ export function newAppFacts(): AppFacts {
     eventsDropped: 0,
     closes: [],
     bytes: { client: 0, server: 0 },
+    tls: null,
   };
 }
 
@@ -101,6 +106,9 @@ export class AppSession implements StreamSink {
   private response: HttpParser | null = null;
   private wsClient: WebSocketFrameParser | null = null;
   private wsServer: WebSocketFrameParser | null = null;
+  private tls: TlsTracker | null = null;
+  /** The client's first segment was the single byte 22: TLS if the next byte is 3. */
+  private tlsByteHeld = false;
   /** Index in facts.http of the request being parsed, -1 when the exchange list was full. */
   private requestSlot = 0;
   /** Exchange slot of the next final response (ordinal, may exceed facts.http). */
@@ -176,6 +184,7 @@ export class AppSession implements StreamSink {
     // Only the facts outlive the stream: a flow lingers a few seconds after its close.
     this.request = this.response = null;
     this.wsClient = this.wsServer = null;
+    this.tls = null;
     this.held = [];
     this.heldBytes = 0;
     this.lastResponseHead = null;
@@ -197,6 +206,9 @@ export class AppSession implements StreamSink {
         return;
       case MODE.WEBSOCKET:
         this.wsClient!.execute(b, off, end, streamOffset, no, ts);
+        return;
+      case MODE.TLS:
+        this.tls!.feed(0, b, off, end, no, ts);
         return;
     }
   }
@@ -223,6 +235,9 @@ export class AppSession implements StreamSink {
       case MODE.WEBSOCKET:
         this.wsServer!.execute(b, off, end, streamOffset, no, ts);
         return;
+      case MODE.TLS:
+        this.tls!.feed(1, b, off, end, no, ts);
+        return;
     }
   }
 
@@ -232,6 +247,26 @@ export class AppSession implements StreamSink {
    */
   private detectClient(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
     const prevLen = this.detectLen;
+    // A TLS record: its type byte (22) and the version's major byte (3). A segment may end between them.
+    if (this.tlsByteHeld) {
+      this.tlsByteHeld = false;
+      if (b[off] !== 3) return this.giveUp();
+      this.startTls();
+      this.tls!.feed(0, TLS_HANDSHAKE_TYPE, 0, 1, this.detectNo, this.detectTs);
+      this.clientData(b, off, end, streamOffset, no, ts);
+      return;
+    }
+    if (prevLen === 0 && looksLikeTlsRecord(b, off, end)) {
+      this.startTls();
+      this.clientData(b, off, end, streamOffset, no, ts);
+      return;
+    }
+    if (prevLen === 0 && end - off === 1 && b[off] === TLS_HANDSHAKE_TYPE[0]) {
+      this.tlsByteHeld = true;
+      this.detectNo = no;
+      this.detectTs = ts;
+      return;
+    }
     if (prevLen === 0) {
       this.detectOffset = streamOffset;
       this.detectNo = no;
@@ -262,6 +297,15 @@ export class AppSession implements StreamSink {
     this.mode[0] = MODE.OFF;
     this.mode[1] = MODE.OFF;
     this.facts.protocol = 'unknown';
+    this.detectBuf = null;
+  }
+
+  private startTls(): void {
+    this.facts.protocol = 'tls';
+    this.mode[0] = MODE.TLS;
+    this.mode[1] = MODE.TLS;
+    this.tls = new TlsTracker();
+    this.facts.tls = this.tls.facts;
     this.detectBuf = null;
   }
 
@@ -390,6 +434,10 @@ export class AppSession implements StreamSink {
         gap.outcome = parser.gap(length) ? 'body' : 'lost';
         return;
       }
+      case MODE.TLS:
+        this.tls!.lost(dir);
+        gap.outcome = 'lost';
+        return;
     }
   }
 

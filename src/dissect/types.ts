@@ -1,3 +1,4 @@
+import type { TlsFacts } from './tls.js';
 // AppFacts: what the dissectors learned about one flow's application bytes. Plain data, JSON-ready;
 // rules/ and report/ read it. Packet numbers (`packet`, `no`) are 1-based; times are µs.
 import type { Dir } from '../flow/sink.js';
@@ -27,7 +28,7 @@ export type SelectedHeaderName = (typeof SELECTED_HEADERS)[number];
 /** Repeated headers are joined with ", " (RFC 9110 5.3); obs-folded lines with one space. */
 export type SelectedHeaders = Partial<Record<SelectedHeaderName, string>>;
 
-export type AppProtocol = 'http' | 'websocket' | 'tunnel' | 'unknown';
+export type AppProtocol = 'http' | 'websocket' | 'tunnel' | 'tls' | 'unknown';
 
 /** How a response body is delimited (RFC 9112 6.3). */
 export type BodyFraming = 'none' | 'length' | 'chunked' | 'close';
@@ -207,6 +208,8 @@ export interface AppFacts {
   eventsDropped: number;
   closes: CloseFact[];
   bytes: { client: number; server: number };
+  /** The TLS handshake as seen from outside, when the client's first bytes were a TLS record. */
+  tls: TlsFacts | null;
 }
 
 export type { DissectErrorCode };

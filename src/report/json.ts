@@ -57,7 +57,9 @@ export function flowToJson(f: FlowResult): Record<string, unknown> {
     ...(f.analysis ? { analysis: f.analysis } : {}),
     ...(app && app.http.length ? { http: app.http } : {}),
     ...(app && app.websocket ? { websocket: app.websocket } : {}),
+    ...(app && app.tls ? { tls: app.tls } : {}),
     ...(app && app.errors.length ? { appErrors: app.errors } : {}),
+    ...(f.clientSide.copies || f.serverSide.copies ? { capturedTwice: { client: f.clientSide.copies?.packets ?? 0, server: f.serverSide.copies?.packets ?? 0 } } : {}),
     verdicts: f.verdicts,
   };
 }

@@ -4,6 +4,7 @@ import { fmtDuration, ms, plural } from './format.js';
 import { APP_RULES } from './app-rules.js';
 import { TCP_FLOW_RULES } from './tcp-rules.js';
 import { scanProbe } from './scan-rules.js';
+import { TLS_RULES } from './tls-rules.js';
 import type { AnswerLog } from './answer-log.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
@@ -325,6 +326,7 @@ export const FLOW_RULES: FlowRule[] = [
   rstRule('rst-by-client'),
   portReuse,
   ...APP_RULES,
+  ...TLS_RULES,
   ...TCP_FLOW_RULES,
   cleanClose,
   halfClosed,

@@ -1,0 +1,395 @@
+// TLS seen from outside: the record layer and the handshake messages sent in the clear (RFC 8446,
+// RFC 5246), enough to say why a wss:// or https:// connection failed before any byte of HTTP:
+// the SNI and versions the client offered, the version the server chose, plaintext alerts, which
+// side stopped the handshake, and a server that does not speak TLS at all. Once a side encrypts,
+// its records are only counted.
+
+import type { Dir } from '../flow/sink.js';
+
+const RECORD = { CHANGE_CIPHER_SPEC: 20, ALERT: 21, HANDSHAKE: 22, APPLICATION_DATA: 23 } as const;
+const HANDSHAKE = { CLIENT_HELLO: 1, SERVER_HELLO: 2 } as const;
+const EXT = { SERVER_NAME: 0, ALPN: 16, SUPPORTED_VERSIONS: 43 } as const;
+/** A handshake message longer than this is not read (a ClientHello with post-quantum key shares is under 2 KB). */
+const MAX_HANDSHAKE_BYTES = 32 * 1024;
+const MAX_ALERTS = 8;
+
+/** Alert descriptions (RFC 8446 6, RFC 5246 7.2). */
+export const TLS_ALERT_NAME: Record<number, string> = {
+  0: 'close_notify',
+  10: 'unexpected_message',
+  20: 'bad_record_mac',
+  22: 'record_overflow',
+  40: 'handshake_failure',
+  42: 'bad_certificate',
+  43: 'unsupported_certificate',
+  44: 'certificate_revoked',
+  45: 'certificate_expired',
+  46: 'certificate_unknown',
+  47: 'illegal_parameter',
+  48: 'unknown_ca',
+  49: 'access_denied',
+  50: 'decode_error',
+  51: 'decrypt_error',
+  70: 'protocol_version',
+  71: 'insufficient_security',
+  80: 'internal_error',
+  86: 'inappropriate_fallback',
+  90: 'user_canceled',
+  109: 'missing_extension',
+  110: 'unsupported_extension',
+  112: 'unrecognized_name',
+  113: 'bad_certificate_status_response',
+  115: 'unknown_psk_identity',
+  116: 'certificate_required',
+  120: 'no_application_protocol',
+};
+
+export function tlsVersionName(v: number): string {
+  if (v === 0x0300) return 'SSL 3.0';
+  if (v >= 0x0301 && v <= 0x0304) return `TLS 1.${v - 0x0301}`;
+  if ((v & 0x0f0f) === 0x0a0a) return 'GREASE';
+  return `0x${v.toString(16).padStart(4, '0')}`;
+}
+
+export interface TlsHelloFacts {
+  no: number;
+  ts: number;
+}
+
+export interface TlsClientHelloFacts extends TlsHelloFacts {
+  sni: string | null;
+  alpn: string[];
+  /** Versions offered: supported_versions when sent, else the legacy version field. */
+  versions: string[];
+}
+
+export interface TlsServerHelloFacts extends TlsHelloFacts {
+  version: string;
+  /** Cipher suite code, as IANA lists it (0x1301 is TLS_AES_128_GCM_SHA256). */
+  cipher: string;
+  alpn: string | null;
+}
+
+export interface TlsAlertFacts {
+  from: 'client' | 'server';
+  no: number;
+  ts: number;
+  level: 'warning' | 'fatal';
+  description: number;
+  name: string;
+}
+
+export interface TlsFacts {
+  clientHello: TlsClientHelloFacts | null;
+  serverHello: TlsServerHelloFacts | null;
+  alerts: TlsAlertFacts[];
+  /** Per side: the first record sent encrypted (after ChangeCipherSpec, or after the ServerHello in TLS 1.3). */
+  firstEncrypted: { client: { no: number; ts: number; length: number } | null; server: { no: number; ts: number; length: number } | null };
+  /** Encrypted records per side. */
+  encryptedRecords: { client: number; server: number };
+  /** The server's first bytes when they were not a TLS record (a plaintext server on this port). */
+  serverNotTls: { no: number; ts: number; text: string } | null;
+  /** A side sent bytes that do not parse as TLS records; its stream is no longer read. */
+  malformed: { from: 'client' | 'server'; no: number; detail: string } | null;
+}
+
+export function newTlsFacts(): TlsFacts {
+  return {
+    clientHello: null,
+    serverHello: null,
+    alerts: [],
+    firstEncrypted: { client: null, server: null },
+    encryptedRecords: { client: 0, server: 0 },
+    serverNotTls: null,
+    malformed: null,
+  };
+}
+
+/** The first bytes of a stream look like a TLS handshake record (type 22, version 3.x). */
+export function looksLikeTlsRecord(b: Uint8Array, off: number, end: number): boolean {
+  return end - off >= 2 && b[off] === RECORD.HANDSHAKE && b[off + 1] === 3;
+}
+
+/** One direction's records: a 5-byte header, then the body; handshake bodies are gathered until whole. */
+class RecordReader {
+  private header = new Uint8Array(5);
+  private headerLen = 0;
+  private bodyLeft = 0;
+  private type = 0;
+  /** Handshake message bytes gathered across records while this side is in the clear. */
+  private hs: Uint8Array | null = null;
+  private hsLen = 0;
+  /** Alert bytes of the current plaintext alert record. */
+  private alert: number[] = [];
+  encrypted = false;
+  stopped = false;
+
+  constructor(
+    private readonly dir: Dir,
+    private readonly tracker: TlsTracker,
+  ) {}
+
+  feed(b: Uint8Array, off: number, end: number, no: number, ts: number): void {
+    let i = off;
+    while (i < end && !this.stopped) {
+      if (this.bodyLeft === 0) {
+        this.header[this.headerLen++] = b[i++];
+        if (this.headerLen < 5) continue;
+        this.headerLen = 0;
+        const type = this.header[0];
+        const length = (this.header[3] << 8) | this.header[4];
+        if (type < RECORD.CHANGE_CIPHER_SPEC || type > RECORD.APPLICATION_DATA || this.header[1] !== 3 || length > 18432) {
+          this.tracker.malformed(this.dir, no, `bytes ${hex(this.header)} are no TLS record header`);
+          this.stopped = true;
+          return;
+        }
+        this.type = type;
+        this.bodyLeft = length;
+        this.alert.length = 0;
+        this.tracker.recordStart(this.dir, type, length, no, ts, this.encrypted);
+        if (length === 0) this.recordEnd(no, ts);
+        continue;
+      }
+      const n = Math.min(this.bodyLeft, end - i);
+      if (!this.encrypted) {
+        if (this.type === RECORD.HANDSHAKE) this.gather(b, i, i + n);
+        else if (this.type === RECORD.ALERT) for (let k = i; k < i + n && this.alert.length < 2; k++) this.alert.push(b[k]);
+      }
+      i += n;
+      this.bodyLeft -= n;
+      if (this.bodyLeft === 0) this.recordEnd(no, ts);
+    }
+  }
+
+  private recordEnd(no: number, ts: number): void {
+    if (this.encrypted) return;
+    if (this.type === RECORD.ALERT && this.alert.length === 2) this.tracker.alert(this.dir, this.alert[0], this.alert[1], no, ts);
+    else if (this.type === RECORD.HANDSHAKE) this.parseMessages(no, ts);
+    else if (this.type === RECORD.CHANGE_CIPHER_SPEC) this.tracker.changeCipherSpec(this.dir);
+  }
+
+  private gather(b: Uint8Array, from: number, to: number): void {
+    const need = this.hsLen + (to - from);
+    if (need > MAX_HANDSHAKE_BYTES) {
+      this.hsLen = 0;
+      return;
+    }
+    if (!this.hs || this.hs.length < need) {
+      const grown = new Uint8Array(Math.min(MAX_HANDSHAKE_BYTES, Math.max(need, 2048)));
+      if (this.hs) grown.set(this.hs.subarray(0, this.hsLen));
+      this.hs = grown;
+    }
+    this.hs.set(b.subarray(from, to), this.hsLen);
+    this.hsLen = need;
+  }
+
+  /** Whole handshake messages gathered so far (a message may span records). */
+  private parseMessages(no: number, ts: number): void {
+    const hs = this.hs;
+    if (!hs) return;
+    let at = 0;
+    while (this.hsLen - at >= 4) {
+      const length = (hs[at + 1] << 16) | (hs[at + 2] << 8) | hs[at + 3];
+      if (this.hsLen - at - 4 < length) break;
+      this.tracker.handshakeMessage(this.dir, hs[at], hs, at + 4, at + 4 + length, no, ts);
+      at += 4 + length;
+      if (this.encrypted) break;
+    }
+    hs.copyWithin(0, at, this.hsLen);
+    this.hsLen -= at;
+  }
+}
+
+/** Reads both directions of one flow and fills TlsFacts. */
+export class TlsTracker {
+  readonly facts = newTlsFacts();
+  private readonly readers: [RecordReader, RecordReader];
+  private tls13 = false;
+
+  constructor() {
+    this.readers = [new RecordReader(0, this), new RecordReader(1, this)];
+  }
+
+  feed(dir: Dir, b: Uint8Array, off: number, end: number, no: number, ts: number): void {
+    const r = this.readers[dir];
+    if (r.stopped) return;
+    if (dir === 1 && !this.facts.serverHello && this.facts.encryptedRecords.server === 0 && this.facts.alerts.every((a) => a.from !== 'server') && this.facts.serverNotTls === null && !isTlsRecordStart(b, off, end)) {
+      this.facts.serverNotTls = { no, ts, text: printable(b, off, Math.min(end, off + 64)) };
+      r.stopped = true;
+      return;
+    }
+    r.feed(b, off, end, no, ts);
+  }
+
+  /** A gap in a direction: its records can no longer be followed. */
+  lost(dir: Dir): void {
+    this.readers[dir].stopped = true;
+  }
+
+  recordStart(dir: Dir, type: number, length: number, no: number, ts: number, encrypted: boolean): void {
+    // TLS 1.3 sends a ChangeCipherSpec for middleboxes only; application data records are encrypted.
+    const isEncrypted = (encrypted && type !== RECORD.CHANGE_CIPHER_SPEC) || (type === RECORD.APPLICATION_DATA && (this.tls13 || this.facts.serverHello !== null));
+    if (!isEncrypted) return;
+    const side = dir === 0 ? 'client' : 'server';
+    this.facts.encryptedRecords[side]++;
+    if (this.facts.firstEncrypted[side] === null) this.facts.firstEncrypted[side] = { no, ts, length };
+  }
+
+  alert(dir: Dir, level: number, description: number, no: number, ts: number): void {
+    if (this.facts.alerts.length >= MAX_ALERTS) return;
+    this.facts.alerts.push({
+      from: dir === 0 ? 'client' : 'server',
+      no,
+      ts,
+      level: level === 2 ? 'fatal' : 'warning',
+      description,
+      name: TLS_ALERT_NAME[description] ?? `alert ${description}`,
+    });
+  }
+
+  changeCipherSpec(dir: Dir): void {
+    // TLS 1.2: what this side sends next is encrypted. (TLS 1.3 already encrypts after the hellos.)
+    this.readers[dir].encrypted = true;
+  }
+
+  malformed(dir: Dir, no: number, detail: string): void {
+    if (!this.facts.malformed) this.facts.malformed = { from: dir === 0 ? 'client' : 'server', no, detail };
+  }
+
+  handshakeMessage(dir: Dir, type: number, b: Uint8Array, off: number, end: number, no: number, ts: number): void {
+    if (dir === 0 && type === HANDSHAKE.CLIENT_HELLO && !this.facts.clientHello) this.facts.clientHello = parseClientHello(b, off, end, no, ts);
+    else if (dir === 1 && type === HANDSHAKE.SERVER_HELLO && !this.facts.serverHello) {
+      const hello = parseServerHello(b, off, end, no, ts);
+      this.facts.serverHello = hello;
+      if (hello && hello.version === 'TLS 1.3') {
+        // Everything after the ServerHello is encrypted in TLS 1.3, on both sides once the client has its keys.
+        this.tls13 = true;
+        this.readers[1].encrypted = true;
+      }
+    }
+  }
+}
+
+function isTlsRecordStart(b: Uint8Array, off: number, end: number): boolean {
+  return end - off >= 2 && b[off] >= RECORD.CHANGE_CIPHER_SPEC && b[off] <= RECORD.APPLICATION_DATA && b[off + 1] === 3;
+}
+
+/** Reads a ClientHello body (RFC 8446 4.1.2); null when it is cut short. */
+function parseClientHello(b: Uint8Array, off: number, end: number, no: number, ts: number): TlsClientHelloFacts | null {
+  const r = new Cursor(b, off, end);
+  const legacy = r.u16();
+  r.skip(32); // random
+  r.skip(r.u8()); // session id
+  r.skip(r.u16()); // cipher suites
+  r.skip(r.u8()); // compression methods
+  const hello: TlsClientHelloFacts = { no, ts, sni: null, alpn: [], versions: [] };
+  if (r.bad) return null;
+  if (r.left() >= 2) {
+    const extEnd = r.at + r.u16();
+    while (!r.bad && r.at + 4 <= extEnd) {
+      const type = r.u16();
+      const len = r.u16();
+      const next = r.at + len;
+      if (type === EXT.SERVER_NAME) {
+        const listEnd = r.at + 2 + r.u16();
+        while (!r.bad && r.at + 3 <= listEnd) {
+          const nameType = r.u8();
+          const nameLen = r.u16();
+          if (nameType === 0 && hello.sni === null) hello.sni = r.ascii(nameLen);
+          else r.skip(nameLen);
+        }
+      } else if (type === EXT.ALPN) {
+        const listEnd = r.at + 2 + r.u16();
+        while (!r.bad && r.at < listEnd) hello.alpn.push(r.ascii(r.u8()));
+      } else if (type === EXT.SUPPORTED_VERSIONS) {
+        const n = r.u8();
+        for (let k = 0; k + 2 <= n && !r.bad; k += 2) {
+          const v = r.u16();
+          if ((v & 0x0f0f) !== 0x0a0a) hello.versions.push(tlsVersionName(v));
+        }
+      }
+      r.at = next;
+    }
+  }
+  if (hello.versions.length === 0) hello.versions.push(tlsVersionName(legacy));
+  return r.bad ? null : hello;
+}
+
+/** Reads a ServerHello body: the version chosen (supported_versions for TLS 1.3), the cipher, ALPN (TLS 1.2). */
+function parseServerHello(b: Uint8Array, off: number, end: number, no: number, ts: number): TlsServerHelloFacts | null {
+  const r = new Cursor(b, off, end);
+  let version = r.u16();
+  r.skip(32);
+  r.skip(r.u8());
+  const cipher = r.u16();
+  r.skip(1);
+  let alpn: string | null = null;
+  if (r.left() >= 2) {
+    const extEnd = r.at + r.u16();
+    while (!r.bad && r.at + 4 <= extEnd) {
+      const type = r.u16();
+      const len = r.u16();
+      const next = r.at + len;
+      if (type === EXT.SUPPORTED_VERSIONS && len === 2) version = r.u16();
+      else if (type === EXT.ALPN) {
+        r.skip(2);
+        alpn = r.ascii(r.u8());
+      }
+      r.at = next;
+    }
+  }
+  if (r.bad) return null;
+  return { no, ts, version: tlsVersionName(version), cipher: `0x${cipher.toString(16).padStart(4, '0')}`, alpn };
+}
+
+/** Bounds-checked big-endian reads; a read past the end sets `bad` instead of throwing. */
+class Cursor {
+  bad = false;
+  constructor(
+    private readonly b: Uint8Array,
+    public at: number,
+    private readonly end: number,
+  ) {}
+  left(): number {
+    return this.end - this.at;
+  }
+  u8(): number {
+    if (this.at + 1 > this.end) return this.fail();
+    return this.b[this.at++];
+  }
+  u16(): number {
+    if (this.at + 2 > this.end) return this.fail();
+    const v = (this.b[this.at] << 8) | this.b[this.at + 1];
+    this.at += 2;
+    return v;
+  }
+  skip(n: number): void {
+    if (this.at + n > this.end) this.fail();
+    else this.at += n;
+  }
+  ascii(n: number): string {
+    if (this.at + n > this.end) {
+      this.fail();
+      return '';
+    }
+    let s = '';
+    for (let i = this.at; i < this.at + n; i++) s += String.fromCharCode(this.b[i] >= 0x20 && this.b[i] < 0x7f ? this.b[i] : 0x3f);
+    this.at += n;
+    return s;
+  }
+  private fail(): number {
+    this.bad = true;
+    this.at = this.end;
+    return 0;
+  }
+}
+
+function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+}
+
+function printable(b: Uint8Array, off: number, end: number): string {
+  let s = '';
+  for (let i = off; i < end; i++) s += b[i] >= 0x20 && b[i] < 0x7f ? String.fromCharCode(b[i]) : b[i] === 0x0d ? '\\r' : b[i] === 0x0a ? '\\n' : '.';
+  return s;
+}

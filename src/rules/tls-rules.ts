@@ -1,0 +1,179 @@
+import type { TlsAlertFacts, TlsFacts } from '../dissect/tls.js';
+import type { FlowFacts } from './facts.js';
+import { fmtDuration } from './format.js';
+import type { FlowRule } from './rules.js';
+
+// Why a TLS connection (wss://, https://) failed before any application byte: a server that does
+// not speak TLS on that port, a plaintext alert from either side, or a side that walked away from
+// the handshake; and, when it worked, what was agreed.
+
+/** What a TLS 1.3 alert measures once encrypted: 2 bytes, the inner content type, a 16-byte AEAD tag. */
+const TLS13_ENCRYPTED_ALERT_LENGTH = 19;
+
+function helloText(t: TlsFacts): string {
+  const h = t.clientHello;
+  if (!h) return 'the client\'s TLS record';
+  const parts = [`ClientHello #${h.no}`];
+  if (h.sni) parts.push(`SNI ${h.sni}`);
+  parts.push(`offering ${h.versions.join(', ')}`);
+  if (h.alpn.length) parts.push(`ALPN ${h.alpn.join(', ')}`);
+  return parts.join(', ');
+}
+
+const CERT_REJECTED =
+  "The client rejected the server's certificate: not signed by a CA it trusts (a self-signed or internal CA missing from the client's trust store, or an intermediate missing from the chain the server sends), expired, or issued for another name than the one the client asked for. Node reports UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED or ERR_TLS_CERT_ALTNAME_INVALID; browsers NET::ERR_CERT_*. Serve the full chain (nginx ssl_certificate with the intermediates), or add the CA on the client (NODE_EXTRA_CA_CERTS).";
+
+const ALERT_HINTS: Record<string, string> = {
+  protocol_version:
+    'The two sides share no TLS version: the server requires versions the client did not offer (a TLS 1.3-only server and a client capped at 1.2, or an old client offering 1.0/1.1 to a modern server). Align the versions: the client\'s minVersion/maxVersion, nginx ssl_protocols, or the load balancer\'s TLS security policy.',
+  inappropriate_fallback: 'The client retried with a lower TLS version after a failure and the server refused the downgrade: look at why the first attempt failed.',
+  handshake_failure:
+    'No cipher suite, key-exchange group or signature algorithm in common (or, from some servers, no certificate fits). Compare the client\'s offer with the server\'s ssl_ciphers / ssl_ecdh_curve / security policy; an old client against a modern policy is the usual case.',
+  insufficient_security: 'The server requires stronger ciphers than the client offered. Update the client, or relax the server\'s policy.',
+  unrecognized_name: 'The server has no certificate or virtual host for the name in the SNI: a wrong hostname in the URL, or a server/load balancer missing that name (server_name in nginx, a listener certificate or rule on the load balancer).',
+  unknown_ca: CERT_REJECTED,
+  bad_certificate: CERT_REJECTED,
+  certificate_unknown: CERT_REJECTED,
+  certificate_expired: CERT_REJECTED,
+  unsupported_certificate: CERT_REJECTED,
+  certificate_revoked: CERT_REJECTED,
+  certificate_required: 'Mutual TLS: the server requires a client certificate and the client sent none. Configure the client certificate and key (ws/https options cert and key), or turn off client verification on the server (ssl_verify_client).',
+  access_denied: 'The server refused this client after the handshake began (a client-certificate or policy check).',
+  no_application_protocol: 'No application protocol in common through ALPN: the server does not offer what the client asked for (h2 only, or http/1.1 only). Check the ALPN settings on both sides.',
+  decrypt_error: 'A handshake signature or Finished check failed: a broken middlebox, a key that does not match the certificate, or a TLS implementation bug.',
+  unexpected_message: 'One side sent a handshake message out of order: mismatched TLS implementations or a middlebox rewriting the handshake.',
+};
+
+/** A side's first FIN or RST, whichever came first. */
+function firstClose(side: FlowFacts['clientSide']): { no: number; ts: number } | null {
+  if (side.fin && side.rst) return side.fin.ts <= side.rst.ts ? side.fin : side.rst;
+  return side.fin ?? side.rst;
+}
+
+function firstFatal(t: TlsFacts): TlsAlertFacts | null {
+  return t.alerts.find((a) => a.level === 'fatal') ?? t.alerts.find((a) => a.name !== 'close_notify') ?? null;
+}
+
+/** The server does not speak TLS on this port: it answered the ClientHello in plain text. */
+const tlsPlaintextServer: FlowRule = {
+  code: 'tls-plaintext-server',
+  evaluate(f) {
+    const t = f.app?.tls;
+    if (!t?.serverNotTls) return null;
+    const answer = t.serverNotTls;
+    const http = answer.text.startsWith('HTTP/');
+    return {
+      code: 'tls-plaintext-server',
+      severity: 'error',
+      summary: `the client started TLS (${helloText(t)}) but the server answered in plain text #${answer.no}: "${answer.text.slice(0, 40)}": ${http ? 'a plain HTTP server on this port' : 'this port does not speak TLS'}`,
+      packets: [t.clientHello?.no ?? f.clientSide.firstData?.no ?? f.firstPacket, answer.no],
+      facts: { clientHello: t.clientHello?.no ?? null, sni: t.clientHello?.sni ?? null, answerPacket: answer.no, answer: answer.text, plainHttp: http },
+      hint: 'A wss:// or https:// URL points at a port that serves ws:// or http://. The client\'s TLS library reports "wrong version number" (OpenSSL), EPROTO (Node) or ERR_SSL_PROTOCOL_ERROR (browsers). Use ws:// or http://, or the port where TLS is served; behind a load balancer or proxy, the listener sends TLS on to a backend that expects plain text (TLS terminated twice, or not at all where it should be).',
+    };
+  },
+};
+
+/** A plaintext alert ended the handshake. */
+const tlsAlert: FlowRule = {
+  code: 'tls-alert',
+  evaluate(f) {
+    const t = f.app?.tls;
+    if (!t) return null;
+    const a = firstFatal(t);
+    if (!a) return null;
+    const after = a.from === 'server' ? (t.clientHello ? ` ${fmtDuration(a.ts - t.clientHello.ts)} after the ClientHello` : '') : t.serverHello ? ` ${fmtDuration(a.ts - t.serverHello.ts)} after the ServerHello #${t.serverHello.no}${t.serverHello.version ? ` (${t.serverHello.version})` : ''}` : '';
+    return {
+      code: 'tls-alert',
+      severity: a.level === 'fatal' ? 'error' : 'warning',
+      summary: `TLS ${a.level} alert ${a.name} (${a.description}) from the ${a.from} #${a.no}${after}; ${helloText(t)}`,
+      packets: [t.clientHello?.no, t.serverHello?.no, a.no].filter((x): x is number => x !== undefined),
+      facts: { from: a.from, level: a.level, description: a.description, name: a.name, alertPacket: a.no, sni: t.clientHello?.sni ?? null, offered: t.clientHello?.versions ?? [], chosen: t.serverHello?.version ?? null },
+      hint: ALERT_HINTS[a.name] ?? `The ${a.from} ended the handshake with ${a.name}: see RFC 8446 section 6.2 for its meaning, and the ${a.from}'s TLS logs for the detail.`,
+    };
+  },
+};
+
+/** A side walked away from the handshake without a plaintext alert. */
+const tlsHandshakeAbandoned: FlowRule = {
+  code: 'tls-handshake-abandoned',
+  evaluate(f) {
+    const t = f.app?.tls;
+    if (!t || t.serverNotTls || firstFatal(t) || !t.clientHello) return null;
+    const clientClose = firstClose(f.clientSide);
+    const serverClose = firstClose(f.serverSide);
+    const how = (side: FlowFacts['clientSide']) => `${side.fin && (!side.rst || side.fin.ts <= side.rst.ts) ? 'FIN' : 'RST'} #${firstClose(side)!.no}`;
+    // The server closed without a byte of handshake.
+    if (!t.serverHello && t.encryptedRecords.server === 0 && f.serverSide.bytes === 0 && serverClose && (!clientClose || serverClose.ts <= clientClose.ts)) {
+      return {
+        code: 'tls-handshake-abandoned',
+        severity: 'error',
+        summary: `the server closed (${how(f.serverSide)}) ${fmtDuration(serverClose.ts - t.clientHello.ts)} after the ${helloText(t)} without answering it`,
+        packets: [t.clientHello.no, serverClose.no],
+        facts: { by: 'server', sni: t.clientHello.sni, offered: t.clientHello.versions, closePacket: serverClose.no },
+        hint: 'The server (or a load balancer or proxy in front of it) took the ClientHello and hung up: no certificate or route for that SNI name (SNI-based routing without a default), a TLS version or cipher floor it enforces by closing instead of alerting, or a service that is not TLS at all and drops what it cannot parse. Try the same name with openssl s_client -connect host:port -servername NAME.',
+      };
+    }
+    // The client finished the handshake and left without a request.
+    const left = clientLeftAfterHandshake(f, t);
+    if (left) {
+      return {
+        code: 'tls-handshake-abandoned',
+        severity: 'error',
+        summary: `the client finished the ${t.serverHello!.version} handshake (#${left.finished.no}) and closed (${how(f.clientSide)}) ${fmtDuration(left.close.ts - left.finished.ts)} later without sending a request: it rejected what it got, most likely the server's certificate; ${helloText(t)}`,
+        packets: [t.clientHello.no, t.serverHello!.no, left.finished.no, left.close.no],
+        facts: { by: 'client', after: 'handshake', sni: t.clientHello.sni, chosen: t.serverHello!.version, closePacket: left.close.no },
+        hint: `Some clients check the certificate only once the handshake is done and then drop the connection without an alert: Node does (the error is DEPTH_ZERO_SELF_SIGNED_CERT, UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED or ERR_TLS_CERT_ALTNAME_INVALID). ${CERT_REJECTED} If the client is a health check that only tests the port, nothing is wrong.`,
+      };
+    }
+    // The server answered; the client never finished its side.
+    if (t.serverHello && clientClose && (!serverClose || clientClose.ts <= serverClose.ts)) {
+      const enc = t.firstEncrypted.client;
+      const alertSized = enc !== null && enc.length === TLS13_ENCRYPTED_ALERT_LENGTH && t.encryptedRecords.client === 1;
+      if (enc !== null && !alertSized) return null;
+      return {
+        code: 'tls-handshake-abandoned',
+        severity: 'error',
+        summary: alertSized
+          ? `the client sent one encrypted ${enc!.length}-byte record #${enc!.no} (the size of a TLS 1.3 alert) and closed (${how(f.clientSide)}) after the server's ${t.serverHello.version} handshake (ServerHello #${t.serverHello.no}): it most likely rejected the server's certificate; ${helloText(t)}`
+          : `the client closed (${how(f.clientSide)}) after the server's ${t.serverHello.version} handshake (ServerHello #${t.serverHello.no}) without finishing its own: it rejected the certificate or the parameters; ${helloText(t)}`,
+        packets: [t.clientHello.no, t.serverHello.no, ...(enc ? [enc.no] : []), clientClose.no],
+        facts: { by: 'client', sni: t.clientHello.sni, chosen: t.serverHello.version, encryptedAlertLikely: alertSized, closePacket: clientClose.no },
+        hint: CERT_REJECTED,
+      };
+    }
+    return null;
+  },
+};
+
+/**
+ * The client's only encrypted record was its Finished (not an alert-sized one), the server sent its
+ * side too, and the client closed first: a handshake completed and then dropped without a request.
+ */
+function clientLeftAfterHandshake(f: FlowFacts, t: TlsFacts): { finished: { no: number; ts: number }; close: { no: number; ts: number } } | null {
+  const finished = t.firstEncrypted.client;
+  const close = firstClose(f.clientSide);
+  const serverClose = firstClose(f.serverSide);
+  if (!t.serverHello || !finished || t.encryptedRecords.client !== 1 || t.encryptedRecords.server === 0 || !close) return null;
+  if (finished.length === TLS13_ENCRYPTED_ALERT_LENGTH || (serverClose && serverClose.ts < close.ts)) return null;
+  return { finished, close };
+}
+
+/** The handshake completed: what was agreed (the content is encrypted). */
+const tlsOk: FlowRule = {
+  code: 'tls-ok',
+  evaluate(f) {
+    const t = f.app?.tls;
+    if (!t?.serverHello || !t.clientHello || t.encryptedRecords.client === 0 || t.encryptedRecords.server === 0 || firstFatal(t) || clientLeftAfterHandshake(f, t)) return null;
+    const h = t.serverHello;
+    return {
+      code: 'tls-ok',
+      severity: 'info',
+      summary: `TLS handshake done: ${h.version}, cipher ${h.cipher}${t.clientHello.sni ? `, SNI ${t.clientHello.sni}` : ''}${h.alpn ? `, ALPN ${h.alpn}` : t.clientHello.alpn.length ? `, ALPN offered ${t.clientHello.alpn.join(', ')}` : ''} (ClientHello #${t.clientHello.no}, ServerHello #${h.no}); ${t.encryptedRecords.client} + ${t.encryptedRecords.server} encrypted records: HTTP and WebSocket inside are not visible`,
+      packets: [t.clientHello.no, h.no],
+      facts: { version: h.version, cipher: h.cipher, sni: t.clientHello.sni, alpn: h.alpn, alpnOffered: t.clientHello.alpn, encryptedRecords: t.encryptedRecords },
+      hint: '',
+    };
+  },
+};
+
+export const TLS_RULES: FlowRule[] = [tlsPlaintextServer, tlsAlert, tlsHandshakeAbandoned, tlsOk];
