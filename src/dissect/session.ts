@@ -304,7 +304,7 @@ export class AppSession implements StreamSink {
     this.facts.protocol = 'tls';
     this.mode[0] = MODE.TLS;
     this.mode[1] = MODE.TLS;
-    this.tls = new TlsTracker();
+    this.tls = new TlsTracker(this.recordEvents ? (no, dir, text) => this.eventWanted() && this.event(no, dir, text) : null);
     this.facts.tls = this.tls.facts;
     this.detectBuf = null;
   }

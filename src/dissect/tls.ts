@@ -206,7 +206,8 @@ export class TlsTracker {
   private readonly readers: [RecordReader, RecordReader];
   private tls13 = false;
 
-  constructor() {
+  /** `onEvent` gets a line per hello, alert and first encrypted record, for the ladder. */
+  constructor(private readonly onEvent: ((no: number, dir: Dir, text: string) => void) | null = null) {
     this.readers = [new RecordReader(0, this), new RecordReader(1, this)];
   }
 
@@ -215,6 +216,7 @@ export class TlsTracker {
     if (r.stopped) return;
     if (dir === 1 && !this.facts.serverHello && this.facts.encryptedRecords.server === 0 && this.facts.alerts.every((a) => a.from !== 'server') && this.facts.serverNotTls === null && !isTlsRecordStart(b, off, end)) {
       this.facts.serverNotTls = { no, ts, text: printable(b, off, Math.min(end, off + 64)) };
+      this.onEvent?.(no, 1, `not TLS: "${this.facts.serverNotTls.text.slice(0, 40)}"`);
       r.stopped = true;
       return;
     }
@@ -232,11 +234,15 @@ export class TlsTracker {
     if (!isEncrypted) return;
     const side = dir === 0 ? 'client' : 'server';
     this.facts.encryptedRecords[side]++;
-    if (this.facts.firstEncrypted[side] === null) this.facts.firstEncrypted[side] = { no, ts, length };
+    if (this.facts.firstEncrypted[side] === null) {
+      this.facts.firstEncrypted[side] = { no, ts, length };
+      this.onEvent?.(no, dir, `TLS encrypted from here (first record ${length} bytes)`);
+    }
   }
 
   alert(dir: Dir, level: number, description: number, no: number, ts: number): void {
     if (this.facts.alerts.length >= MAX_ALERTS) return;
+    this.onEvent?.(no, dir, `TLS alert ${level === 2 ? 'fatal' : 'warning'} ${TLS_ALERT_NAME[description] ?? description} (${description})`);
     this.facts.alerts.push({
       from: dir === 0 ? 'client' : 'server',
       no,
@@ -257,10 +263,14 @@ export class TlsTracker {
   }
 
   handshakeMessage(dir: Dir, type: number, b: Uint8Array, off: number, end: number, no: number, ts: number): void {
-    if (dir === 0 && type === HANDSHAKE.CLIENT_HELLO && !this.facts.clientHello) this.facts.clientHello = parseClientHello(b, off, end, no, ts);
-    else if (dir === 1 && type === HANDSHAKE.SERVER_HELLO && !this.facts.serverHello) {
+    if (dir === 0 && type === HANDSHAKE.CLIENT_HELLO && !this.facts.clientHello) {
+      const hello = parseClientHello(b, off, end, no, ts);
+      this.facts.clientHello = hello;
+      if (hello) this.onEvent?.(no, 0, `TLS ClientHello${hello.sni ? ` SNI ${hello.sni}` : ''} (${hello.versions.join(', ')}${hello.alpn.length ? `; ALPN ${hello.alpn.join(', ')}` : ''})`);
+    } else if (dir === 1 && type === HANDSHAKE.SERVER_HELLO && !this.facts.serverHello) {
       const hello = parseServerHello(b, off, end, no, ts);
       this.facts.serverHello = hello;
+      if (hello) this.onEvent?.(no, 1, `TLS ServerHello ${hello.version}, cipher ${hello.cipher}${hello.alpn ? `, ALPN ${hello.alpn}` : ''}`);
       if (hello && hello.version === 'TLS 1.3') {
         // Everything after the ServerHello is encrypted in TLS 1.3, on both sides once the client has its keys.
         this.tls13 = true;

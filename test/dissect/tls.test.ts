@@ -135,6 +135,20 @@ describe('other TLS sources', () => {
     expect(f.app.tls.serverHello).toMatchObject({ version: 'TLS 1.3', cipher: '0x1302' });
   });
 
+  it('puts the hellos, alerts and the start of encryption on the ladder (dissector events)', async () => {
+    const failed = await onlyFlow(`${SAMPLES}tls-version.pcap`);
+    const alert = failed.app.tls.alerts[0]!;
+    expect(failed.app.events).toEqual([
+      { no: failed.app.tls.clientHello!.no, dir: 0, text: 'TLS ClientHello SNI localhost (TLS 1.2; ALPN http/1.1)' },
+      { no: alert.no, dir: 1, text: 'TLS alert fatal protocol_version (70)' },
+    ]);
+    const ok = await onlyFlow(`${SAMPLES}tls-ok.pcap`);
+    const texts = ok.app.events.map((e) => `${e.dir} ${e.text}`);
+    expect(texts[0]).toBe('0 TLS ClientHello SNI localhost (TLS 1.3, TLS 1.2; ALPN http/1.1)');
+    expect(texts[1]).toMatch(/^1 TLS ServerHello TLS 1\.3, cipher 0x13\d\d$/);
+    expect(texts.filter((t) => t.includes('TLS encrypted from here'))).toHaveLength(2);
+  });
+
   it('reads the same ClientHello whatever the segment boundaries', async () => {
     const f = await onlyFlow(`${SAMPLES}tls-ok.pcap`);
     const hello = await helloBytes(`${SAMPLES}tls-ok.pcap`, f.app.tls.clientHello!.no);
