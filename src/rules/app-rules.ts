@@ -494,7 +494,7 @@ const httpNoResponse: FlowRule = {
     return {
       code: 'no-response',
       severity: 'error',
-      summary: `HTTP request "${req.method} ${req.target}" #${req.packet} got no response: ${ending}${f.serverSide.bytes === 0 ? '; the server sent no application byte' : ''}`,
+      summary: `HTTP request "${req.method} ${req.target}"${req.headers['sec-websocket-key'] !== undefined ? ' (a WebSocket upgrade)' : ''} #${req.packet} got no response: ${ending}${f.serverSide.bytes === 0 ? '; the server sent no application byte' : ''}`,
       packets: endedBy ? [req.packet, endedBy.no] : [req.packet],
       facts: {
         method: req.method,
@@ -512,7 +512,7 @@ const httpNoResponse: FlowRule = {
       },
       hint:
         who === 'client'
-          ? `The client gave up after ${fmtDuration(waited)}: its timeout is about that long. If the client is a proxy (this may be the proxy-to-backend leg), that is its upstream read timeout (nginx proxy_read_timeout) and it answered its own client with 504. The server accepted the request and never answered: it is hung, deadlocked, or waiting on something slow (a database, a lock). Check the server at that time.`
+          ? `The client gave up after ${fmtDuration(waited)}: its timeout is about that long. If the server is a proxy (nginx), it logs this request as 499 (the client closed the connection before the response). If the client is a proxy (this may be the proxy-to-backend leg), that is its upstream read timeout (nginx proxy_read_timeout) and it answered its own client with 504. The server accepted the request and never answered: it is hung, deadlocked, or waiting on something slow (a database, a lock). Check the server at that time.`
           : who === 'server'
             ? 'The server closed the connection without answering: it crashed while handling the request, or rejected it silently (a request size limit, a keep-alive race where it closed an idle connection just as the request arrived).'
             : 'The server took the request and never answered while the capture ran: it is hung or very slow. Capture longer, and check the server and what it waits on.',

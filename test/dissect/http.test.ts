@@ -231,7 +231,8 @@ describe('HTTP/1.x through AppSession, replayed at every split point', () => {
   it('gives a stream that does not start with a method and a space protocol unknown', () => {
     // A TLS record is TLS (see tls.test.ts), not HTTP.
     const tls = runScript([c(Uint8Array.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])), s('anything')]).facts;
-    expect(tls).toMatchObject({ protocol: 'tls', http: [], errors: [], events: [] });
+    expect(tls).toMatchObject({ protocol: 'tls', http: [], errors: [] });
+    expect(tls.tls!.serverNotTls!.text).toBe('anything');
     const binary = runScript([c(Uint8Array.from([0x00, 0x01, 0x02, 0x03])), s('anything')]).facts;
     expect(binary).toMatchObject({ protocol: 'unknown', http: [], errors: [], events: [] });
     const ssh = runScript([s('SSH-2.0-OpenSSH_9.6\r\n'), c('SSH-2.0-client\r\n')]).facts;

@@ -19,6 +19,8 @@ interface Legs {
   client: FlowResult;
   backend: FlowResult;
   file: string;
+  /** Capture-level verdicts. */
+  capture: Verdict[];
 }
 
 /**
@@ -26,10 +28,10 @@ interface Legs {
  * port; for committed samples, by order: the client connects to nginx before nginx connects upstream.
  */
 async function legsOf(file: string, ports: { nginxPort: number; backendPort: number } | null): Promise<Legs> {
-  const { flows } = await analyzeFile(file);
+  const { flows, verdicts } = await analyzeFile(file);
   expect(flows).toHaveLength(2);
   const bySyn = [...flows].sort((a, b) => a.firstPacket - b.firstPacket);
-  const legs = { client: bySyn[0]!, backend: bySyn[1]!, file };
+  const legs = { client: bySyn[0]!, backend: bySyn[1]!, file, capture: verdicts };
   if (ports) {
     expect(legs.client.serverPort).toBe(ports.nginxPort);
     expect(legs.backend.serverPort).toBe(ports.backendPort);
@@ -79,8 +81,26 @@ const CHECKS: Record<string, (legs: Legs) => void> = {
     // nginx relays: the upstream FIN comes first, then nginx's FIN to the client.
     expect(backend.serverSide.fin!.ts).toBeLessThan(client.serverSide.fin!.ts);
   },
+  // The client gives up on a WebSocket upgrade after 1 s; nginx (which logged 499, checked by the
+  // scenario in its access log) closes the upstream at once.
+  'nginx-499'({ client, backend, capture }) {
+    for (const leg of [client, backend]) {
+      const v = verdict(leg, 'no-response');
+      expect(v.summary).toMatch(/^HTTP request "GET \/ws" \(a WebSocket upgrade\) #\d+ got no response: the client closed \(FIN #\d+\) after 1\.\d\d s/);
+      expect(v.facts).toMatchObject({ endedBy: 'client', endHow: 'fin', serverBytes: 0 });
+    }
+    expect(verdict(client, 'no-response').hint).toContain('499');
+    const [pair] = capture.filter((v) => v.code === 'proxy-client-gave-up');
+    expect(pair).toBeDefined();
+    expect(pair!.facts).toMatchObject({ proxy: client.server, backend: backend.server, clientFlow: client.id, upstreamFlow: backend.id });
+    expect(Number(pair!.facts.proxyReactionMs)).toBeLessThan(50);
+    expect(pair!.summary).toContain('nginx logs this request as 499');
+    expect(codes(client)).not.toContain('http-error');
+  },
   // proxy_read_timeout 1s; the backend reads the request and never answers.
-  'nginx-504'({ client, backend }) {
+  'nginx-504'({ client, backend, capture }) {
+    // The proxy timed out and answered 504: nobody gave up on it.
+    expect(capture.map((v) => v.code)).not.toContain('proxy-client-gave-up');
     const gateway = verdict(client, 'http-error');
     expect(gateway.severity).toBe('error');
     expect(gateway.facts).toMatchObject({ status: 504, target: '/report', fromProxy: true });
