@@ -19,6 +19,7 @@ export const STEP = {
   DATA: 'data',
   WS_FRAME: 'WS frame',
   WS_CLOSE: 'WS close',
+  TLS: 'TLS',
   RETRANSMISSION: 'retransmission',
   ZERO_WINDOW: 'zero window',
   ICMP: 'ICMP error',
@@ -42,6 +43,7 @@ export interface Step {
 
 /** Event text without byte counts and quoted reasons: "WS text 19 B" -> "WS text". */
 function eventSignature(text: string): string {
+  if (text.startsWith('TLS encrypted')) return 'TLS encrypted';
   return text
     .replace(/ \(after gap\)$/, '')
     .replace(/ \d+ B$/, '')
@@ -51,6 +53,7 @@ function eventSignature(text: string): string {
 
 function eventKind(text: string, dir: Role): StepKind {
   if (text.startsWith('HTTP error')) return STEP.HTTP_ERROR;
+  if (text.startsWith('TLS ') || text.startsWith('not TLS')) return STEP.TLS;
   if (text.startsWith('WS close')) return STEP.WS_CLOSE;
   if (text.startsWith('WS ')) return STEP.WS_FRAME;
   if (/^1\d\d /.test(text) && !text.startsWith('101')) return STEP.INTERIM;

@@ -22,6 +22,10 @@ export interface Difference {
 export const WEIGHT = {
   VERDICT_ERROR: 100,
   REQUEST_VERSION: 90,
+  TLS_ALERT: 90,
+  TLS_VERSION: 85,
+  TLS_SNI: 80,
+  TLS_OFFER: 70,
   RESPONSE_STATUS: 85,
   UPGRADE_HEADER: 80,
   CONNECTION_HEADER: 80,
@@ -203,6 +207,22 @@ export function diffFacts(good: JudgedFlow, bad: JudgedFlow, goodPackets: readon
       const frames = (ws: typeof gWs) => (ws ? ws.frames[role].text + ws.frames[role].binary + ws.frames[role].continuation : null);
       push(`websocket.${role}.dataFrames`, frames(gWs), frames(bWs), WEIGHT.WS_FRAMES);
     }
+  }
+
+  // TLS handshake, as far as it is in the clear.
+  const gTls = good.app?.tls ?? null;
+  const bTls = bad.app?.tls ?? null;
+  if (gTls || bTls) {
+    const alert = (t: typeof gTls) => {
+      const a = t?.alerts.find((x) => x.level === 'fatal');
+      return a ? `${a.name} (${a.description}) from the ${a.from}` : null;
+    };
+    push('tls.plaintextAnswer', gTls?.serverNotTls?.text.slice(0, 40) ?? null, bTls?.serverNotTls?.text.slice(0, 40) ?? null, WEIGHT.TLS_ALERT);
+    push('tls.alert', alert(gTls), alert(bTls), WEIGHT.TLS_ALERT);
+    push('tls.version', gTls?.serverHello?.version ?? null, bTls?.serverHello?.version ?? null, WEIGHT.TLS_VERSION);
+    push('tls.sni', gTls?.clientHello?.sni ?? null, bTls?.clientHello?.sni ?? null, WEIGHT.TLS_SNI);
+    push('tls.offered', gTls?.clientHello?.versions.join(', ') ?? null, bTls?.clientHello?.versions.join(', ') ?? null, WEIGHT.TLS_OFFER);
+    push('tls.alpn', gTls?.clientHello?.alpn.join(', ') ?? null, bTls?.clientHello?.alpn.join(', ') ?? null, WEIGHT.TLS_OFFER);
   }
 
   // TCP: history, retransmissions, windows, handshake options, TTL, RTT, bytes.

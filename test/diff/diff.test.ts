@@ -54,6 +54,17 @@ describe('tcpwhy diff on the samples', () => {
     expect(d.conclusion).toMatch(/after 101 Switching Protocols in BAD only/);
   });
 
+  it('tls-ok vs tls-version: the ClientHello offering TLS 1.2 only is the divergence, the alert the decisive difference', async () => {
+    const d = await diffFiles('tls-ok.pcap', 'tls-version.pcap');
+    const fields = d.differences.map((x) => x.field);
+    expect(fields.slice(0, 2)).toEqual(['verdict.tls-alert', 'tls.alert']);
+    expect(d.differences.find((x) => x.field === 'tls.offered')).toMatchObject({ good: 'TLS 1.3, TLS 1.2', bad: 'TLS 1.2' });
+    expect(d.differences.find((x) => x.field === 'tls.version')).toMatchObject({ good: 'TLS 1.3', bad: null });
+    expect(d.divergence).toMatchObject({ step: 'client TLS' });
+    expect(d.divergence!.bad!.label).toBe('TLS ClientHello SNI localhost (TLS 1.2; ALPN http/1.1)');
+    expect(d.conclusion).toMatch(/^BAD: TLS fatal alert protocol_version \(70\) from the server/);
+  });
+
   it('http-clean vs refused: the SYN answered by RST is the divergence and the conclusion', async () => {
     const d = await diffFiles('http-clean.pcap', 'refused.pcap');
     expect(d.differences[0]).toMatchObject({ field: 'verdict.refused', good: null, weight: 100 });
