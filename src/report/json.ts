@@ -5,19 +5,46 @@ import type { AnalysisResult, CaptureSummary, FlowResult } from '../pipeline.js'
 
 export const SCHEMA_VERSION = 1;
 
-/** ISO 8601 with microseconds; the date and time up to the second are formatted once per second. */
+/**
+ * ISO 8601 with microseconds, for any time a capture can hold: Date covers only +-8.64e15 ms, and a
+ * pcapng if_tsresol or if_tsoffset can put a packet far outside it. Years outside 0..9999 take the
+ * expanded form (+YYYYYY, -YYYYYY) as Date.toISOString does. The date and time up to the second are
+ * formatted once per second.
+ */
 function iso(micros: number): string | null {
-  if (!micros) return null;
-  if (micros < 0) return new Date(Math.floor(micros / 1000)).toISOString().replace('Z', `${String(micros % 1000).padStart(3, '0')}Z`);
+  if (!micros || !Number.isFinite(micros)) return null;
   const second = Math.floor(micros / 1e6);
   if (second !== isoSecond) {
     isoSecond = second;
-    isoPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+    isoPrefix = isoSecondText(second);
   }
-  return `${isoPrefix}.${String(micros - second * 1e6).padStart(6, '0')}Z`;
+  // Far from the epoch a double holds no microseconds; the fraction is then 0, never negative.
+  const fraction = Math.max(0, Math.min(999_999, Math.round(micros - second * 1e6)));
+  return `${isoPrefix}.${String(fraction).padStart(6, '0')}Z`;
 }
-let isoSecond = -1;
+let isoSecond = Number.NaN;
 let isoPrefix = '';
+
+/** YYYY-MM-DDTHH:MM:SS of a second since the epoch, in the proleptic Gregorian calendar (no range limit). */
+export function isoSecondText(second: number): string {
+  const days = Math.floor(second / 86_400);
+  const secOfDay = second - days * 86_400;
+  // Days to civil date: H. Hinnant's days_from_civil inverse, in eras of 400 years (146,097 days).
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const yearText = year >= 0 && year <= 9999 ? String(year).padStart(4, '0') : `${year < 0 ? '-' : '+'}${String(Math.abs(year)).padStart(6, '0')}`;
+  const two = (n: number) => String(n).padStart(2, '0');
+  const h = Math.floor(secOfDay / 3600);
+  const m = Math.floor((secOfDay % 3600) / 60);
+  return `${yearText}-${two(month)}-${two(day)}T${two(h)}:${two(m)}:${two(secOfDay % 60)}`;
+}
 const secs = (micros: number) => Math.round(micros) / 1e6;
 
 export function flowToJson(f: FlowResult): Record<string, unknown> {

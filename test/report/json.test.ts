@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../src/pipeline.js';
-import { flowToJson } from '../../src/report/json.js';
+import { flowToJson, isoSecondText } from '../../src/report/json.js';
 
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
@@ -21,5 +21,27 @@ describe('flow start time in the JSON report', () => {
       expect(doc.start).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
       expect(doc.startEpoch).toBe(Math.round(start) / 1e6);
     }
+  });
+});
+
+describe('ISO dates beyond what a JavaScript Date holds', () => {
+  it('matches Date.toISOString wherever Date reaches, before 1970 included', () => {
+    // Seconds from year -271,820 to +275,759 (Date's whole range), in uneven steps through leap days.
+    for (let s = -8_639_000_000_000; s < 8_639_000_000_000; s += 123_456_789_017) {
+      expect(isoSecondText(s)).toBe(new Date(s * 1000).toISOString().slice(0, -5));
+    }
+    for (const s of [-1, -86_400, -86_401, 0, 951_782_400, 4_107_542_400, 253_402_300_799, 253_402_300_800]) {
+      expect(isoSecondText(s)).toBe(new Date(s * 1000).toISOString().slice(0, -5));
+    }
+  });
+
+  it('formats flows before 1970 and far beyond Date range, with a fraction that is never negative', async () => {
+    const { flows } = await analyzeFile(sample('nginx-ws-good.pcap'));
+    const at = (start: number) => flowToJson({ ...flows[0], start, end: start + 1 }).start;
+    expect(at(-1_500_000)).toBe('1969-12-31T23:59:58.500000Z');
+    expect(at(-1)).toBe('1969-12-31T23:59:59.999999Z');
+    // pcapng if_tsresol 2^-0 read as seconds by a writer that meant microseconds: year 586,524.
+    expect(at(18_446_744_073_709_551_615)).toMatch(/^\+586524-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    expect(at(-9.2e24)).toMatch(/^-\d{6,}-\d\d-\d\dT\d\d:\d\d:\d\d\.000000Z$/);
   });
 });
