@@ -77,18 +77,23 @@ function outcome(f: FlowFacts): string {
   return 'never answered';
 }
 
+/** A single SYN may still be answered this long after it (the first SYN retry comes after 1 s). */
+const SINGLE_SYN_PATIENCE_MICROS = 1_000_000;
+
 /**
- * A SYN to an address no network routes. Given with the failure it explains (syn-timeout,
- * refused, icmp-unreachable), at the same severity: it names the cause those verdicts can only
- * guess at ("a wrong IP"). A SYN-ACK from such an address means a lab network or an anonymised
+ * A SYN to an address no network routes. An error beside the failure it explains (syn-timeout,
+ * refused, icmp-unreachable): it names the cause those verdicts can only guess at ("a wrong IP").
+ * A lone SYN the capture could not see fail (it ended too soon; the spoofed destinations of a SYN
+ * flood) is only info. A SYN-ACK from such an address means a lab network or an anonymised
  * capture, where the address evidently works: nothing is said then.
  */
 export const unroutableAddress: FlowRule = {
   code: 'unroutable-address',
-  evaluate(f) {
+  evaluate(f, ctx) {
     if (f.syns.length === 0 || f.synAcks.length > 0) return null;
     const range = unroutableRange(f.serverIp);
     if (!range) return null;
+    const failed = f.syns.length > 1 || f.serverSide.rst !== null || f.icmp.length > 0 || ctx.captureEnd - f.syns[0].ts >= SINGLE_SYN_PATIENCE_MICROS;
     const reason =
       range.kind === 'documentation'
         ? 'an address from documentation or an example was used as if it were real: a placeholder left in a configuration file, a hosts file, a DNS record or an environment variable'
@@ -99,7 +104,7 @@ export const unroutableAddress: FlowRule = {
             : 'the address is outside every routed range: a typo or a mistaken configuration';
     return {
       code: 'unroutable-address',
-      severity: 'error',
+      severity: failed ? 'error' : 'info',
       summary: `${f.serverIp} cannot be reached: it is in ${range.prefix} (${range.rfc}), ${range.purpose}; ${plural(f.syns.length, 'SYN')} ${outcome(f)}`,
       packets: [f.syns[0].no],
       facts: { address: f.serverIp, range: range.prefix, rfc: range.rfc, kind: range.kind, syns: f.syns.length },

@@ -28,8 +28,14 @@ export const DEFAULT_SLOW: SlowThresholds = { handshakeMicros: 500_000, serverMi
 
 /** A server is slow only when its answer also took this many round trips of the path. */
 const SERVER_RTT_FACTOR = 10;
-/** A SYN-ACK this many times slower than the round trips after it was slow at the server's end. */
-const HANDSHAKE_VS_PATH_FACTOR = 3;
+/**
+ * A SYN-ACK this many times slower than the round trips after it was slow at the server's end; one
+ * within the smaller factor of them took as long as any round trip on the path.
+ */
+const HANDSHAKE_VS_PATH_SERVER = 3;
+const HANDSHAKE_VS_PATH_NETWORK = 1.5;
+/** An ACK this much quicker than the handshake's round trip came from a device on the way (below it, host processing blurs the two). */
+const ON_THE_WAY_MIN_MICROS = 1000;
 /** An ACK may wait this long for data to ride on (RFC 1122's delayed-ACK limit): still "at once". */
 const DELAYED_ACK_MICROS = 500_000;
 
@@ -69,12 +75,15 @@ const slowHandshake: FlowRule = {
     if (!path) {
       side = 'server-or-network';
       why = 'no later round trip to compare with, so the server and the path cannot be told apart';
-    } else if (took >= HANDSHAKE_VS_PATH_FACTOR * path.micros) {
+    } else if (took >= HANDSHAKE_VS_PATH_SERVER * path.micros) {
       side = 'server';
-      why = `the server's end: data was acknowledged within ${fmtDuration(path.micros)} (#${path.packet}), so the path is fast and the SYN waited at the server or a device in front of it`;
-    } else {
+      why = `the server's end: data was acknowledged within ${short(path.micros)} (#${path.packet}), so the path is fast and the SYN waited at the server or a device in front of it`;
+    } else if (took <= HANDSHAKE_VS_PATH_NETWORK * path.micros) {
       side = 'network';
-      why = `the network: every round trip on this path is slow (data was acknowledged after ${fmtDuration(path.micros)} at best, #${path.packet})`;
+      why = `the network: every round trip on this path is slow (data was acknowledged after ${short(path.micros)} at best, #${path.packet})`;
+    } else {
+      side = 'server-or-network';
+      why = `slower than the round trips after it (data acknowledged within ${short(path.micros)}, #${path.packet}) but not by enough to clear the path`;
     }
     const ack = f.handshakeAck;
     return {
@@ -134,6 +143,11 @@ function ackOf(f: FlowFacts, turn: Turn): ThinkTurn | null {
   return null;
 }
 
+/** A duration for a summary; under 10 µs the clock's resolution, not a time, is what shows. */
+function short(micros: number): string {
+  return micros < 10 ? 'under 0.01 ms' : fmtDuration(micros);
+}
+
 const slowServer: FlowRule = {
   code: 'slow-server',
   evaluate(f, ctx) {
@@ -150,17 +164,25 @@ const slowServer: FlowRule = {
     const ack = ackOf(f, worst);
     if (!ack || ack.ackPacket === null || ack.ackDelayMs === null) return null;
     const ackDelay = ack.ackDelayMs * 1000;
+    // The path's round trip: the handshake's SYN to SYN-ACK (it must reach the server), else the
+    // quickest ACK of data, else this ACK itself.
     const hs = plainHandshake(f);
     const path = pathRttAfterHandshake(f);
-    const rtt = Math.min(ackDelay, hs ? hs.synAck.ts - hs.syn.ts : Infinity, path ? path.micros : Infinity);
+    const rtt = hs ? hs.synAck.ts - hs.syn.ts : Math.min(ackDelay, path ? path.micros : Infinity);
     if (ackDelay > rtt + DELAYED_ACK_MICROS) return null;
     if (waited < SERVER_RTT_FACTOR * rtt) return null;
+    // An ACK quicker than half a round trip cannot come from the server: a proxy, NAT or TCP
+    // accelerator between the capture point and the server acknowledged for it.
+    const ackedOnTheWay = ackDelay < rtt / 2 && rtt - ackDelay >= ON_THE_WAY_MIN_MICROS;
+    const acked = ackedOnTheWay
+      ? `though the request was acknowledged after ${short(ackDelay)} (#${ack.ackPacket}, by a proxy or NAT on the way: the handshake took ${short(rtt)})`
+      : `though its TCP acknowledged it after ${short(ackDelay)} (#${ack.ackPacket}) on a path of ${short(rtt)}`;
     const tls = worst.what.startsWith('TLS');
     const others = slow.length > 1 ? `; ${plural(slow.length - 1, 'other answer')} also took over ${fmtDuration(floor)}` : '';
     return {
       code: 'slow-server',
       severity: 'warning',
-      summary: `the server answered the ${worst.what} (#${worst.requestPacket}) after ${fmtDuration(waited)} (#${worst.responsePacket}), though its TCP acknowledged it after ${fmtDuration(ackDelay)} (#${ack.ackPacket}) on a path of ${fmtDuration(rtt)}: the ${tls ? 'TLS server' : 'application'} took about ${fmtDuration(waited - rtt)}${others}`,
+      summary: `the server answered the ${worst.what} (#${worst.requestPacket}) after ${fmtDuration(waited)} (#${worst.responsePacket}), ${acked}: the ${tls ? 'TLS server' : 'application'} took about ${fmtDuration(waited - rtt)}${others}`,
       packets: [worst.requestPacket, ack.ackPacket, worst.responsePacket],
       facts: {
         requestPacket: worst.requestPacket,
@@ -169,6 +191,7 @@ const slowServer: FlowRule = {
         waitedMs: ms(waited),
         ackDelayMs: ack.ackDelayMs,
         pathRttMs: ms(rtt),
+        ackedOnTheWay,
         serverTimeMs: ms(waited - rtt),
         slowAnswers: slow.length,
         answers: turns.length,
