@@ -153,6 +153,8 @@ export class TcpConversation extends AddressPair {
   /** Time of the most recent SYN and the handshake RTT (SYN to the ACK after it), 0 if unknown. */
   mruSynTs = 0;
   firstRtt = 0;
+  /** Latest timestamp of the conversation, across the flows it spans. */
+  latestTs = 0;
   /** Chain of conversations sharing a tuple hash. */
   next: TcpConversation | null = null;
   hash = 0;
@@ -337,10 +339,11 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) conv.mruSynTs = ts;
   else if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.ACK && conv.mruSynTs !== 0 && conv.firstRtt === 0) conv.firstRtt = Math.max(1, ts - conv.mruSynTs);
 
-  // A packet stamped before one the flow already saw: the capture's clock stepped back (a file
-  // holding the same packets twice, merged captures). Nothing is measured from it backwards.
-  const backInTime = ts < fa.timing.latestTs;
-  if (!backInTime) fa.timing.latestTs = ts;
+  // A packet stamped before one its 4-tuple already carried: the capture's clock stepped back (a
+  // file holding the same packets twice, merged captures). Nothing is measured from it backwards.
+  const backInTime = ts < fa.conv.latestTs;
+  if (!backInTime) fa.conv.latestTs = ts;
+  if (ts > fa.timing.latestTs) fa.timing.latestTs = ts;
 
   taFlags = classify(fwd, rev, conv, seq, ack, seglen, flags, window, no, ts, taFlags, fa, fromClient);
 

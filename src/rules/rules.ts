@@ -305,6 +305,8 @@ const portReuse: FlowRule = {
     const r = f.reusedAfter;
     if (!r) return null;
     const syn = f.syns[0] ?? { no: f.firstPacket, ts: f.start };
+    // A SYN stamped before the previous connection ended came from a clock that stepped back.
+    if (syn.ts < r.closedTs) return null;
     return {
       code: 'port-reuse',
       severity: 'warning',
