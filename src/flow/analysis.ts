@@ -342,6 +342,8 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   // A packet stamped before one its 4-tuple already carried: the capture's clock stepped back (a
   // file holding the same packets twice, merged captures). Nothing is measured from it backwards.
   const backInTime = ts < fa.conv.latestTs;
+  // A replayed connection's last packet carries the latest time itself: "not after" counts it.
+  if (ts <= fa.conv.latestTs) fa.timing.packetsBackInTime++;
   if (!backInTime) fa.conv.latestTs = ts;
   if (ts > fa.timing.latestTs) fa.timing.latestTs = ts;
 
@@ -803,6 +805,8 @@ export interface TcpAnalysisFacts extends TcpCounts {
     /** The server sent data after one of those resumes. */
     serverSpokeAfterResume: boolean;
   } | null;
+  /** Packets stamped no later than the latest its 4-tuple already carried: with all of a flow's, a replay. */
+  packetsBackInTime: number;
   marks: Array<{ no: number; from: 'client' | 'server'; kinds: SegmentKind[]; len: number; dupAckNo?: number; rtoMs?: number; rtoOf?: number }>;
   marksDropped: number;
 }
@@ -889,6 +893,7 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
           serverSpokeAfterResume: t.serverSpokeAfterResume,
         }
       : null,
+    packetsBackInTime: t.packetsBackInTime,
     marks: fa.marks.map((m) => ({
       no: m.no,
       from: m.from === 0 ? 'client' : 'server',

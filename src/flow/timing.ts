@@ -110,6 +110,8 @@ export class FlowTiming {
 
   /** Latest timestamp so far: a packet stamped before it came after a step back in the capture's clock. */
   declare latestTs: number;
+  /** Packets stamped no later than the latest packet its 4-tuple already carried. */
+  declare packetsBackInTime: number;
   /** Longest silence between two consecutive packets of the flow. */
   declare lastPacketTs: number;
   declare lastPacketNo: number;
@@ -181,6 +183,7 @@ const FLOW_INITIAL = {
   synAckTs: 0,
   handshakeAckTs: 0,
   latestTs: 0,
+  packetsBackInTime: 0,
   lastPacketTs: 0,
   lastPacketNo: 0,
   idleLongest: 0,

@@ -231,5 +231,28 @@ const slowClient: FlowRule = {
   },
 };
 
-/** Slowness rules, evaluated after the TCP analysis rules. */
-export const TIMING_RULES: FlowRule[] = [slowHandshake, slowServer, slowClient];
+/**
+ * A flow made only of packets stamped no later than packets its 4-tuple already carried: the capture holds
+ * an earlier connection again with its clock stepped back (a SYN among the copies starts a flow of
+ * its own). It is that connection's copy, so it is the flow's only verdict.
+ */
+const replayedFlow: FlowRule = {
+  code: 'replayed-packets',
+  exclusive: true,
+  evaluate(f) {
+    const back = f.analysis?.packetsBackInTime ?? 0;
+    const packets = f.clientSide.packets + f.serverSide.packets;
+    if (back === 0 || back < packets) return null;
+    return {
+      code: 'replayed-packets',
+      severity: 'info',
+      summary: `all ${plural(packets, 'packet')} of this flow (#${f.firstPacket}..#${f.lastPacket}) are stamped no later than packets of ${f.client} -> ${f.server} already seen: the capture holds that connection again, with its clock stepped back; nothing here to judge`,
+      packets: [f.firstPacket],
+      facts: { packets, firstPacket: f.firstPacket },
+      hint: 'The file repeats packets with earlier timestamps (captures merged twice, or the same packets captured on two interfaces and written with different clocks). Judge the first copy of the connection; the capture diagnostic CAPTURE_TIME_BACKWARDS says where the clock steps back.',
+    };
+  },
+};
+
+/** Slowness rules and the flows a stepped-back clock replays, evaluated after the TCP analysis rules. */
+export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient];
