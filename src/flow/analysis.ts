@@ -62,7 +62,7 @@ const RESENT_BYTES = 2 * KIND_COUNT;
 const HANDSHAKE_RETRANSMISSIONS = RESENT_BYTES + 2;
 /** retransmissions carrying payload per sender, */
 const DATA_RETRANSMISSIONS = HANDSHAKE_RETRANSMISSIONS + 2;
-/** and of those, the ones stamped before an earlier packet of the flow (the capture's clock stepped back). */
+/** and of those, the ones stamped before an earlier packet of their 4-tuple (the capture's clock stepped back). */
 const BACK_IN_TIME_RETRANSMISSIONS = DATA_RETRANSMISSIONS + 2;
 /** Any kind of retransmission: tshark shows tcp.analysis.retransmission on fast and spurious ones too. */
 const ANY_RETRANSMISSION = SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION;
@@ -276,9 +276,8 @@ export class FlowAnalysis {
   /**
    * Every per-sender counter in one array, indexed: packets per kind counts[from * KIND_COUNT + bit],
    * then RESENT_BYTES, HANDSHAKE_RETRANSMISSIONS, DATA_RETRANSMISSIONS and
-   * BACK_IN_TIME_RETRANSMISSIONS, each + from. A plain
-   * array of small integers lives in the JS heap; a Float64Array this size would take a malloc'd
-   * buffer and an ArrayBuffer object per flow.
+   * BACK_IN_TIME_RETRANSMISSIONS, each + from. A plain array of small integers lives in the JS
+   * heap; a Float64Array this size would take a malloc'd buffer and an ArrayBuffer object per flow.
    */
   readonly counts: number[] = new Array<number>(2 * KIND_COUNT + 8).fill(0);
   readonly marks: SegmentMark[] = [];
@@ -761,7 +760,7 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   /** Of the retransmissions, SYNs or SYN-ACKs sent again, and those carrying payload. */
   handshakeRetransmissions: number;
   dataRetransmissions: number;
-  /** Of those carrying payload, the ones stamped before an earlier packet of the flow: copies from a clock that stepped back, not resends. */
+  /** Of those carrying payload, the ones stamped before an earlier packet of their 4-tuple: copies from a clock that stepped back, not resends. */
   dataRetransmissionsBackInTime: number;
   /** Retransmissions since the peer last acknowledged new data: a sender left talking to nobody. */
   retransmissionsUnanswered: number;
