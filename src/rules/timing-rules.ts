@@ -39,7 +39,7 @@ const ON_THE_WAY_MIN_MICROS = 1000;
 /** An ACK may wait this long for data to ride on (RFC 1122's delayed-ACK limit): still "at once". */
 const DELAYED_ACK_MICROS = 500_000;
 
-type Side = 'server' | 'network' | 'server-or-network' | 'client';
+type Side = 'server' | 'network' | 'server-or-network';
 
 function thresholds(ctx: RuleContext): SlowThresholds {
   return ctx.slow ?? DEFAULT_SLOW;
