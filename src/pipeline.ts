@@ -13,6 +13,7 @@ import { AnswerLog } from './rules/answer-log.js';
 import { ProbeLog } from './rules/probe-log.js';
 import { isProbeLike } from './rules/scan-rules.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
+import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
 import type { Verdict } from './rules/verdict.js';
 
 // Composition root: capture reader -> decoder -> flow table (state, reassembly) -> dissectors ->
@@ -101,6 +102,8 @@ export interface AnalyzerOptions {
   maxRememberedCloses?: number;
   /** Keep at most this many finished flows for finish() (live capture over hours); older ones are counted in flowsNotKept. */
   maxKeptFlows?: number;
+  /** Floors of the slow-* verdicts; the ones not given keep their defaults. */
+  slow?: Partial<SlowThresholds>;
 }
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
@@ -132,8 +135,15 @@ export class Analyzer {
   private clock = 0;
   /** Finished flows dropped beyond maxKeptFlows. */
   flowsNotKept = 0;
+  private readonly slow: SlowThresholds;
 
   constructor(private readonly opts: AnalyzerOptions) {
+    const slow = opts.slow ?? {};
+    this.slow = {
+      handshakeMicros: slow.handshakeMicros ?? DEFAULT_SLOW.handshakeMicros,
+      serverMicros: slow.serverMicros ?? DEFAULT_SLOW.serverMicros,
+      clientMicros: slow.clientMicros ?? DEFAULT_SLOW.clientMicros,
+    };
     this.maxDiagnostics = opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS;
     let sinkFactory: SinkFactory | null = null;
     if (opts.dissect !== false) {
@@ -215,7 +225,7 @@ export class Analyzer {
     const retain = this.opts.retainFlows !== false;
     // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
     const captureEnd = Math.max(this.end, this.clock);
-    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers };
+    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow };
     this.captureJudge.observe(facts, ctx);
     if (retain) this.facts.push(facts);
     else this.flowsStreamed++;
@@ -286,7 +296,7 @@ export class Analyzer {
       lingerLimit: { closedEarly: this.table.closedEarly, latePackets: this.table.lateAfterEarlyClose },
     };
     const facts = this.facts.sort((a, b) => a.id - b.id);
-    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers };
+    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow };
     const verdicts = this.captureJudge.verdicts(capture, ctx);
     // Without retention the flows were judged and handed out as they ended; only the count remains.
     const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => ({ ...f, verdicts: judgeFlow(f, ctx) }));

@@ -41,6 +41,11 @@ export const CAPTURE_DIAG = {
   PCAPNG_BAD_OPTION: 'PCAPNG_BAD_OPTION',
   /** Reading the input failed part way (I/O error); what was read so far is kept. */
   CAPTURE_READ_ERROR: 'CAPTURE_READ_ERROR',
+  /**
+   * A packet stamped earlier than the one before it: the count of such steps and the largest, at
+   * its packet. Timings across a step are not measured (see flow/analysis.ts).
+   */
+  CAPTURE_TIME_BACKWARDS: 'CAPTURE_TIME_BACKWARDS',
   /** More diagnostics than MAX_DIAGNOSTICS; the rest were counted, not kept. */
   CAPTURE_DIAGNOSTICS_SUPPRESSED: 'CAPTURE_DIAGNOSTICS_SUPPRESSED',
 } as const;

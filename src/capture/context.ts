@@ -2,7 +2,7 @@
 // the CaptureInfo being filled, and the one place where diagnostics are worded.
 
 import { CAPTURE_DIAG, MAX_DIAGNOSTICS } from './codes.js';
-import type { CaptureInfo, PacketCallback, PacketRecord } from './record.js';
+import type { CaptureDiagnostic, CaptureInfo, PacketCallback, PacketRecord } from './record.js';
 
 /**
  * A format walker consumes whole records (pcap) or blocks (pcapng). The parser hands it
@@ -41,6 +41,7 @@ export class ParseContext {
   };
   stopped = false;
   private suppressed = 0;
+  private readonly timeOrder = new TimeOrder();
 
   constructor(
     readonly info: CaptureInfo,
@@ -52,6 +53,7 @@ export class ParseContext {
     const rec = this.rec;
     rec.no = ++this.info.packets;
     if (rec.caplen < rec.origLen) this.info.truncatedPackets++;
+    this.timeOrder.observe(rec);
     this.onPacket(rec);
   }
 
@@ -80,6 +82,9 @@ export class ParseContext {
   }
 
   finish(endOffset: number): void {
+    // Kept past the limit, like a stopping diagnostic: it qualifies every timing in the report.
+    const timeOrder = this.timeOrder.diagnostic(this.info.file);
+    if (timeOrder) this.info.diagnostics.push(timeOrder);
     if (this.suppressed === 0) return;
     const n = this.suppressed;
     this.suppressed = 0;
@@ -95,4 +100,75 @@ export class ParseContext {
 export function formatDiagnostic(file: string, packet: number, offset: number, detail: string, code: string): string {
   const where = packet > 0 ? `packet ${packet}` : 'file header';
   return `${file}: ${where} (file offset 0x${offset.toString(16)}): ${detail} [${code}]`;
+}
+
+/** Steps back shorter than this are the jitter of several CPUs or interfaces stamping packets. */
+const JITTER_MICROS = 1000;
+
+/**
+ * Watches the packets' timestamps for steps back in time: counts them, keeps the largest, and
+ * whether that step restarted the capture (the two packets after it repeat packets 1 and 2, time
+ * and bytes: the same packets stored twice). One comparison per packet; the first two packets are
+ * copied once.
+ */
+class TimeOrder {
+  private previousTs = 0;
+  private steps = 0;
+  private firstStepNo = 0;
+  private largest = 0;
+  private largestNo = 0;
+  private largestOffset = 0;
+  /** Packets after the largest step that repeat the capture's first packets (0, 1 or 2). */
+  private largestRepeats = 0;
+  private readonly head: Array<{ ts: number; bytes: Uint8Array }> = [];
+
+  observe(rec: PacketRecord): void {
+    const ts = rec.tsMicros;
+    if (rec.no <= REPEAT_PROOF) this.head.push({ ts, bytes: rec.bytes.slice(rec.off, rec.end) });
+    if (rec.no > 1 && ts < this.previousTs) {
+      this.steps++;
+      if (this.firstStepNo === 0) this.firstStepNo = rec.no;
+      const back = this.previousTs - ts;
+      if (back > this.largest) {
+        this.largest = back;
+        this.largestNo = rec.no;
+        this.largestOffset = rec.fileOffset;
+        this.largestRepeats = this.repeatsHead(rec, 0) ? 1 : 0;
+      }
+    } else if (this.largestRepeats > 0 && this.largestRepeats < REPEAT_PROOF && rec.no === this.largestNo + this.largestRepeats) {
+      this.largestRepeats = this.repeatsHead(rec, this.largestRepeats) ? this.largestRepeats + 1 : 0;
+    }
+    this.previousTs = ts;
+  }
+
+  diagnostic(file: string): CaptureDiagnostic | null {
+    if (this.steps === 0) return null;
+    const code = CAPTURE_DIAG.CAPTURE_TIME_BACKWARDS;
+    const count = this.steps === 1 ? 'once' : `${this.steps} times (first at packet ${this.firstStepNo})`;
+    const restarted = this.largestRepeats === REPEAT_PROOF;
+    let detail = `time runs backwards ${count}; the largest step goes back ${formatStep(this.largest)}, from packet ${this.largestNo - 1} to packet ${this.largestNo}`;
+    if (restarted) detail += `, where the capture starts over (packets ${this.largestNo} and ${this.largestNo + 1} repeat packets 1 and 2, times and bytes): the file holds the same packets twice`;
+    detail +=
+      this.largest < JITTER_MICROS && !restarted
+        ? ': the jitter of several CPUs or interfaces stamping packets, too small to matter'
+        : '; retransmission timeouts, think times and durations are not measured across a step back';
+    return { code, message: formatDiagnostic(file, this.largestNo, this.largestOffset, detail, code), packet: this.largestNo, offset: this.largestOffset };
+  }
+
+  /** The record repeats the capture's packet `i + 1`: same time, same bytes. */
+  private repeatsHead(rec: PacketRecord, i: number): boolean {
+    const h = this.head[i];
+    if (!h || h.ts !== rec.tsMicros || h.bytes.length !== rec.end - rec.off) return false;
+    for (let k = 0; k < h.bytes.length; k++) if (h.bytes[k] !== rec.bytes[rec.off + k]) return false;
+    return true;
+  }
+}
+
+/** Packets that must repeat the capture's first ones to say it starts over. */
+const REPEAT_PROOF = 2;
+
+function formatStep(micros: number): string {
+  if (micros < 1000) return `${micros / 1000} ms`;
+  if (micros < 1_000_000) return `${Math.round(micros / 100) / 10} ms`;
+  return `${(micros / 1e6).toFixed(2)} s`;
 }

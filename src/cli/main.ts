@@ -8,6 +8,14 @@ import { processIo, type CliIo } from './io.js';
 
 export const VERSION = '0.1.0';
 
+/** The floors of the slow-* verdicts, on every command that judges flows. */
+function withSlowOptions(cmd: Command): Command {
+  return cmd
+    .option('--slow-handshake <ms>', 'slow-handshake when the SYN-ACK takes this long (default 500)')
+    .option('--slow-server <ms>', 'slow-server when an answer takes this long and 10 round trips (default 1000)')
+    .option('--slow-client <ms>', 'slow-client when the first request byte comes this long after the handshake (default 1000)');
+}
+
 /** Runs the command line and returns the exit code; never calls process.exit. */
 export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
   const program = new Command();
@@ -20,8 +28,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
     .showSuggestionAfterError();
 
-  program
-    .command('analyze', { isDefault: true })
+  withSlowOptions(program.command('analyze', { isDefault: true }))
     .description('analyse capture files (pcap or pcapng; - reads standard input)')
     .argument('<files...>', 'capture files')
     .option('--json', 'write one JSON document to stdout')
@@ -35,8 +42,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       result = opts.flow !== undefined && !opts.json ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
     });
 
-  program
-    .command('flow')
+  withSlowOptions(program.command('flow'))
     .description('ladder timeline of one flow: one line per packet, client on the left, server on the right')
     .argument('<file>', 'capture file')
     .argument('<id>', 'flow id from the analyze table')
@@ -61,8 +67,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       result = await runDiff(good, bad, opts, io);
     });
 
-  program
-    .command('live')
+  withSlowOptions(program.command('live'))
     .description("capture on an interface and say why each flow failed as it ends (BPF filter in tcpdump syntax, e.g. 'tcp port 8080')")
     .argument('[filter...]', 'capture filter (pcap-filter syntax)')
     .option('-i, --interface <name>', 'interface to capture on (see --list)')

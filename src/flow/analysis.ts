@@ -60,8 +60,10 @@ const KIND_COUNT = SEG_NAMES.length;
 const RESENT_BYTES = 2 * KIND_COUNT;
 /** retransmitted SYNs and SYN-ACKs per sender (the handshake rules speak for those), */
 const HANDSHAKE_RETRANSMISSIONS = RESENT_BYTES + 2;
-/** and retransmissions carrying payload per sender. */
+/** retransmissions carrying payload per sender, */
 const DATA_RETRANSMISSIONS = HANDSHAKE_RETRANSMISSIONS + 2;
+/** and of those, the ones stamped before an earlier packet of their 4-tuple (the capture's clock stepped back). */
+const BACK_IN_TIME_RETRANSMISSIONS = DATA_RETRANSMISSIONS + 2;
 /** Any kind of retransmission: tshark shows tcp.analysis.retransmission on fast and spurious ones too. */
 const ANY_RETRANSMISSION = SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION;
 
@@ -151,6 +153,8 @@ export class TcpConversation extends AddressPair {
   /** Time of the most recent SYN and the handshake RTT (SYN to the ACK after it), 0 if unknown. */
   mruSynTs = 0;
   firstRtt = 0;
+  /** Latest timestamp of the conversation, across the flows it spans. */
+  latestTs = 0;
   /** Chain of conversations sharing a tuple hash. */
   next: TcpConversation | null = null;
   hash = 0;
@@ -271,11 +275,11 @@ export class FlowAnalysis {
   conv: TcpConversation;
   /**
    * Every per-sender counter in one array, indexed: packets per kind counts[from * KIND_COUNT + bit],
-   * then RESENT_BYTES, HANDSHAKE_RETRANSMISSIONS and DATA_RETRANSMISSIONS, each + from. A plain
-   * array of small integers lives in the JS heap; a Float64Array this size would take a malloc'd
-   * buffer and an ArrayBuffer object per flow.
+   * then RESENT_BYTES, HANDSHAKE_RETRANSMISSIONS, DATA_RETRANSMISSIONS and
+   * BACK_IN_TIME_RETRANSMISSIONS, each + from. A plain array of small integers lives in the JS
+   * heap; a Float64Array this size would take a malloc'd buffer and an ArrayBuffer object per flow.
    */
-  readonly counts: number[] = new Array<number>(2 * KIND_COUNT + 6).fill(0);
+  readonly counts: number[] = new Array<number>(2 * KIND_COUNT + 8).fill(0);
   readonly marks: SegmentMark[] = [];
   marksDropped = 0;
   readonly timing = new FlowTiming();
@@ -334,6 +338,14 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) conv.mruSynTs = ts;
   else if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.ACK && conv.mruSynTs !== 0 && conv.firstRtt === 0) conv.firstRtt = Math.max(1, ts - conv.mruSynTs);
 
+  // A packet stamped before one its 4-tuple already carried: the capture's clock stepped back (a
+  // file holding the same packets twice, merged captures). Nothing is measured from it backwards.
+  const backInTime = ts < fa.conv.latestTs;
+  // A replayed connection's last packet carries the latest time itself: "not after" counts it.
+  if (ts <= fa.conv.latestTs) fa.timing.packetsBackInTime++;
+  if (!backInTime) fa.conv.latestTs = ts;
+  if (ts > fa.timing.latestTs) fa.timing.latestTs = ts;
+
   taFlags = classify(fwd, rev, conv, seq, ack, seglen, flags, window, no, ts, taFlags, fa, fromClient);
 
   if (flags & TCP_FLAG.SYN && v.wscale >= 0) fwd.winScale = Math.min(v.wscale, 14);
@@ -342,7 +354,7 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
 
   updateTiming(fa, v, seq, ack, seglen, flags, window, no, ts, taFlags, fromClient);
 
-  if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen, flags);
+  if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen, flags, backInTime);
 }
 
 /** Wireshark's verify_tcp_window_scaling, run on SYNs after their options are read. */
@@ -457,13 +469,12 @@ function classify(
     }
     if (notAdvanced) {
       ta |= SEG.RETRANSMISSION;
-      // The oldest unacknowledged segment is most likely the one sent again.
-      if (fwd.unackedCount > 0) {
-        fa.lastRto = ts - fwd.unacked[3];
-        fa.lastRtoNo = fwd.unacked[2];
-      } else {
-        fa.lastRto = ts - fwd.nextSeqTs;
-        fa.lastRtoNo = fwd.nextSeqNo;
+      // The oldest unacknowledged segment is most likely the one sent again. A resend stamped no
+      // later than its original comes from a clock that stepped back: there is no timeout to measure.
+      const originalTs = fwd.unackedCount > 0 ? fwd.unacked[3] : fwd.nextSeqTs;
+      if (ts > originalTs) {
+        fa.lastRto = ts - originalTs;
+        fa.lastRtoNo = fwd.unackedCount > 0 ? fwd.unacked[2] : fwd.nextSeqNo;
       }
     }
   }
@@ -505,7 +516,15 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
     let keep: boolean;
     if (ack === e) {
       const rtt = ts - u[at + 3];
-      if (rtt >= 0) fa.timing.side[fromClient === 0 ? 1 : 0].ackRtt.add(rtt, no);
+      if (rtt >= 0) {
+        const sender = fa.timing.side[fromClient === 0 ? 1 : 0];
+        sender.ackRtt.add(rtt, no);
+        // A segment starting at the initial sequence number is the SYN (or SYN-ACK).
+        if (s !== rev.baseSeq && (sender.dataRttMin < 0 || rtt < sender.dataRttMin)) {
+          sender.dataRttMin = rtt;
+          sender.dataRttMinNo = no;
+        }
+      }
       keep = false;
     } else if (sd(ack, s) > 0 && sd(ack, e) <= 0) {
       u[at] = ack; // partly acknowledged: keep the rest
@@ -551,7 +570,7 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
     t.closeLastDataNo = t.lastDataNo;
     t.closeLastDataTs = t.lastDataTs;
     if (t.lastPacketNo !== 0) {
-      t.idleBeforeClose = ts - t.lastPacketTs;
+      t.idleBeforeClose = Math.max(0, ts - t.lastPacketTs);
       t.idleBeforeCloseFromNo = t.lastPacketNo;
     }
   }
@@ -632,10 +651,23 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
     }
     if (t.awaitingResponse && seglen > 0 && (flags & TCP_FLAG.RST) === 0) {
       const think = ts - t.requestEndTs;
-      t.think.add(think, no);
-      if (t.firstThink < 0) {
-        t.firstThink = think;
-        t.firstThinkNo = no;
+      // An answer stamped before its request: the clock stepped back, there is no time to measure.
+      if (think >= 0) {
+        const ackNo = t.requestAckedNo !== no ? t.requestAckedNo : 0;
+        const ackDelay = ackNo !== 0 ? Math.max(0, t.requestAckedTs - t.requestEndTs) : 0;
+        t.think.add(think, no);
+        if (t.think.maxNo === no) {
+          t.maxThinkRequestNo = t.requestEndNo;
+          t.maxThinkAckNo = ackNo;
+          t.maxThinkAckDelay = ackDelay;
+        }
+        if (t.firstThink < 0) {
+          t.firstThink = think;
+          t.firstThinkNo = no;
+          t.firstThinkRequestNo = t.requestEndNo;
+          t.firstThinkAckNo = ackNo;
+          t.firstThinkAckDelay = ackDelay;
+        }
       }
       t.awaitingResponse = false;
     }
@@ -643,7 +675,7 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
 }
 
 function closeZeroEpisode(s: { zeroSinceNo: number; zeroSinceTs: number; zeroLongest: number; zeroLongestFromNo: number; zeroTotal: number }, ts: number): void {
-  const d = ts - s.zeroSinceTs;
+  const d = Math.max(0, ts - s.zeroSinceTs);
   s.zeroTotal += d;
   if (d >= s.zeroLongest) {
     s.zeroLongest = d;
@@ -653,13 +685,14 @@ function closeZeroEpisode(s: { zeroSinceNo: number; zeroSinceTs: number; zeroLon
   s.zeroSinceTs = 0;
 }
 
-function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: number, len: number, tcpFlags: number): void {
+function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: number, len: number, tcpFlags: number, backInTime: boolean): void {
   const base = from * KIND_COUNT;
   for (let bit = 0, m = ta; m !== 0; bit++, m >>>= 1) if (m & 1) fa.counts[base + bit]++;
   if (ta & (SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION)) fa.counts[base]++; // tshark also shows these as retransmission
   if (ta & ANY_RETRANSMISSION) {
     fa.counts[RESENT_BYTES + from] += len;
     if (len > 0) fa.counts[DATA_RETRANSMISSIONS + from]++;
+    if (len > 0 && backInTime) fa.counts[BACK_IN_TIME_RETRANSMISSIONS + from]++;
     if (tcpFlags & TCP_FLAG.SYN) fa.counts[HANDSHAKE_RETRANSMISSIONS + from]++;
     else fa.timing.side[from].retransSinceProgress++;
   }
@@ -727,11 +760,15 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   /** Of the retransmissions, SYNs or SYN-ACKs sent again, and those carrying payload. */
   handshakeRetransmissions: number;
   dataRetransmissions: number;
+  /** Of those carrying payload, the ones stamped before an earlier packet of their 4-tuple: copies from a clock that stepped back, not resends. */
+  dataRetransmissionsBackInTime: number;
   /** Retransmissions since the peer last acknowledged new data: a sender left talking to nobody. */
   retransmissionsUnanswered: number;
   /** RTT of this side's data: from the peer's ACKs, and from its TS echoes. */
   ackRtt: RttStats | null;
   tsEchoRtt: RttStats | null;
+  /** The smallest ACK RTT of a segment after the SYN: the path's round trip without the handshake. */
+  dataRtt: { minMs: number; packet: number } | null;
   zeroWindowEpisodes: ZeroWindowFacts | null;
 }
 
@@ -743,7 +780,16 @@ export interface TcpAnalysisFacts extends TcpCounts {
   idle: { longestMs: number; fromPacket: number; toPacket: number } | null;
   /** The first FIN or RST, and the silence before it. */
   close: { packet: number; by: 'client' | 'server'; rst: boolean; idleBeforeMs: number; lastPacketBefore: number; sinceLastDataMs: number | null } | null;
-  serverThink: { firstMs: number; firstPacket: number; maxMs: number; maxPacket: number; turns: number } | null;
+  serverThink: {
+    firstMs: number;
+    firstPacket: number;
+    maxMs: number;
+    maxPacket: number;
+    turns: number;
+    /** The request of the first and of the slowest turn, and the server's ACK of it before its answer. */
+    first: ThinkTurn;
+    max: ThinkTurn;
+  } | null;
   /** The client's last request bytes got no application byte back. */
   unanswered: {
     requestPacket: number;
@@ -758,8 +804,27 @@ export interface TcpAnalysisFacts extends TcpCounts {
     /** The server sent data after one of those resumes. */
     serverSpokeAfterResume: boolean;
   } | null;
+  /** Packets stamped no later than the latest its 4-tuple already carried: with all of a flow's, a replay. */
+  packetsBackInTime: number;
   marks: Array<{ no: number; from: 'client' | 'server'; kinds: SegmentKind[]; len: number; dupAckNo?: number; rtoMs?: number; rtoOf?: number }>;
   marksDropped: number;
+}
+
+/** One request/answer turn: the request's last packet, and the server's ACK of it when one came before the answer. */
+export interface ThinkTurn {
+  requestPacket: number;
+  ackPacket: number | null;
+  ackDelayMs: number | null;
+}
+
+function thinkTurn(requestNo: number, ackNo: number, ackDelay: number): ThinkTurn {
+  return { requestPacket: requestNo, ackPacket: ackNo || null, ackDelayMs: ackNo ? toMs(ackDelay) : null };
+}
+
+/** The latest time a packet of the flow carried: after a step back in the capture's clock, later than its last packet's. */
+export function latestTimestamp(flow: Flow): number {
+  const fa = flow.analysis;
+  return fa instanceof FlowAnalysis ? Math.max(flow.lastTs, fa.timing.latestTs) : flow.lastTs;
 }
 
 /** Summarises a flow's analysis for FlowFacts (null when the flow saw no TCP segment). */
@@ -767,7 +832,7 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
   const fa = flow.analysis as FlowAnalysis | null;
   if (!fa || !(fa instanceof FlowAnalysis)) return null;
   const t = fa.timing;
-  const end = flow.lastTs;
+  const end = Math.max(flow.lastTs, t.latestTs);
   // The flow is over: its unacknowledged-segment lists only served RTT and RTO samples.
   fa.conv.sideA.releaseUnacked();
   fa.conv.sideB.releaseUnacked();
@@ -800,10 +865,20 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
           rst: t.closeWasRst,
           idleBeforeMs: toMs(t.idleBeforeClose),
           lastPacketBefore: t.idleBeforeCloseFromNo,
-          sinceLastDataMs: t.closeLastDataNo ? toMs(t.closeTs - t.closeLastDataTs) : null,
+          sinceLastDataMs: t.closeLastDataNo && t.closeTs >= t.closeLastDataTs ? toMs(t.closeTs - t.closeLastDataTs) : null,
         }
       : null,
-    serverThink: t.think.count ? { firstMs: toMs(t.firstThink), firstPacket: t.firstThinkNo, maxMs: toMs(t.think.max), maxPacket: t.think.maxNo, turns: t.think.count } : null,
+    serverThink: t.think.count
+      ? {
+          firstMs: toMs(t.firstThink),
+          firstPacket: t.firstThinkNo,
+          maxMs: toMs(t.think.max),
+          maxPacket: t.think.maxNo,
+          turns: t.think.count,
+          first: thinkTurn(t.firstThinkRequestNo, t.firstThinkAckNo, t.firstThinkAckDelay),
+          max: thinkTurn(t.maxThinkRequestNo, t.maxThinkAckNo, t.maxThinkAckDelay),
+        }
+      : null,
     unanswered: t.awaitingResponse
       ? {
           requestPacket: t.requestEndNo,
@@ -817,6 +892,7 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
           serverSpokeAfterResume: t.serverSpokeAfterResume,
         }
       : null,
+    packetsBackInTime: t.packetsBackInTime,
     marks: fa.marks.map((m) => ({
       no: m.no,
       from: m.from === 0 ? 'client' : 'server',
@@ -848,9 +924,11 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     bytesResent: fa.counts[RESENT_BYTES + from],
     handshakeRetransmissions: fa.counts[HANDSHAKE_RETRANSMISSIONS + from],
     dataRetransmissions: fa.counts[DATA_RETRANSMISSIONS + from],
+    dataRetransmissionsBackInTime: fa.counts[BACK_IN_TIME_RETRANSMISSIONS + from],
     retransmissionsUnanswered: s.retransSinceProgress,
     ackRtt: s.ackRtt.toJson(),
     tsEchoRtt: s.tsEchoRtt.toJson(),
+    dataRtt: s.dataRttMin >= 0 ? { minMs: toMs(s.dataRttMin), packet: s.dataRttMinNo } : null,
     zeroWindowEpisodes:
       s.zeroEpisodes === 0
         ? null

@@ -48,6 +48,9 @@ export class SideTiming {
   readonly ackRtt: SampleStats;
   /** From the peer echoing this side's TSval (RFC 7323). */
   readonly tsEchoRtt: SampleStats;
+  /** Smallest ACK RTT of a segment after the SYN (-1: none), and its ACK: the path without the handshake. */
+  declare dataRttMin: number;
+  declare dataRttMinNo: number;
   /** TSval first sent at tsPendingTs, waiting for the peer's echo (tsPending false: nothing pending). */
   declare tsPendingVal: number;
   declare tsPendingTs: number;
@@ -77,6 +80,8 @@ export class SideTiming {
   }
 }
 const SIDE_INITIAL = {
+  dataRttMin: -1,
+  dataRttMinNo: 0,
   tsPendingVal: 0,
   tsPendingTs: 0,
   tsPending: false,
@@ -103,6 +108,10 @@ export class FlowTiming {
   declare synAckTs: number;
   declare handshakeAckTs: number;
 
+  /** Latest timestamp so far: a packet stamped before it came after a step back in the capture's clock. */
+  declare latestTs: number;
+  /** Packets stamped no later than the latest packet its 4-tuple already carried. */
+  declare packetsBackInTime: number;
   /** Longest silence between two consecutive packets of the flow. */
   declare lastPacketTs: number;
   declare lastPacketNo: number;
@@ -135,6 +144,16 @@ export class FlowTiming {
   readonly think: SampleStats;
   declare firstThink: number;
   declare firstThinkNo: number;
+  /**
+   * The request of the first and of the slowest turn, and the server's ACK of it before the answer
+   * (0: the answer itself acknowledged it) with the time it took.
+   */
+  declare firstThinkRequestNo: number;
+  declare firstThinkAckNo: number;
+  declare firstThinkAckDelay: number;
+  declare maxThinkRequestNo: number;
+  declare maxThinkAckNo: number;
+  declare maxThinkAckDelay: number;
   /** Times the client went on sending after a second or more without an answer. */
   declare silentResumes: number;
   /** The server sent data after one of those: silence is part of its protocol, not a hang. */
@@ -163,6 +182,8 @@ const FLOW_INITIAL = {
   synTs: 0,
   synAckTs: 0,
   handshakeAckTs: 0,
+  latestTs: 0,
+  packetsBackInTime: 0,
   lastPacketTs: 0,
   lastPacketNo: 0,
   idleLongest: 0,
@@ -187,6 +208,12 @@ const FLOW_INITIAL = {
   awaitingResponse: false,
   firstThink: -1,
   firstThinkNo: 0,
+  firstThinkRequestNo: 0,
+  firstThinkAckNo: 0,
+  firstThinkAckDelay: 0,
+  maxThinkRequestNo: 0,
+  maxThinkAckNo: 0,
+  maxThinkAckDelay: 0,
   silentResumes: 0,
   serverSpokeAfterResume: false,
   gaveUpNo: 0,

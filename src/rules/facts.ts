@@ -4,7 +4,7 @@ import type { AppFacts } from '../dissect/types.js';
 import { connState, type ConnState } from '../flow/conn-state.js';
 import { EP, type Endpoint } from '../flow/endpoint.js';
 import type { Flow } from '../flow/flow.js';
-import { summarizeTcpAnalysis, type TcpAnalysisFacts } from '../flow/analysis.js';
+import { latestTimestamp, summarizeTcpAnalysis, type TcpAnalysisFacts } from '../flow/analysis.js';
 import type { FlowEndReason } from '../flow/table.js';
 
 // FlowFacts: the read-only summary of one finished flow that rules, reports and diff consume.
@@ -140,7 +140,8 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     firstPacket: flow.firstNo,
     lastPacket: flow.lastNo,
     start: flow.startTs,
-    end: flow.lastTs,
+    // Never before the start: a capture's clock can step back.
+    end: Math.max(flow.startTs, latestTimestamp(flow)),
     rolesGuessed: flow.flipped || flow.synPackets.length === 0,
     syns: flow.synPackets,
     synAcks: flow.synAckPackets,

@@ -6,6 +6,8 @@ import { TCP_FLOW_RULES } from './tcp-rules.js';
 import { scanProbe } from './scan-rules.js';
 import { TLS_RULES } from './tls-rules.js';
 import type { AnswerLog } from './answer-log.js';
+import { unroutableAddress } from './address-rules.js';
+import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -17,6 +19,8 @@ export interface RuleContext {
   arpUnanswered: Map<string, { requests: number; firstNo: number; lastNo: number; firstTs: number; lastTs: number }>;
   /** Per server endpoint (ip:port), the SYNs it answered (SYN-ACK or RST), over the last minutes of packet time. */
   answers: AnswerLog;
+  /** Floors of the slow-* verdicts (default DEFAULT_SLOW). */
+  slow?: SlowThresholds;
 }
 
 export interface FlowRule {
@@ -301,6 +305,8 @@ const portReuse: FlowRule = {
     const r = f.reusedAfter;
     if (!r) return null;
     const syn = f.syns[0] ?? { no: f.firstPacket, ts: f.start };
+    // A SYN stamped before the previous connection ended came from a clock that stepped back.
+    if (syn.ts < r.closedTs) return null;
     return {
       code: 'port-reuse',
       severity: 'warning',
@@ -314,6 +320,7 @@ const portReuse: FlowRule = {
 
 export const FLOW_RULES: FlowRule[] = [
   scanProbe,
+  unroutableAddress,
   refused,
   synTimeout,
   synRetryThenConnected,
@@ -328,6 +335,7 @@ export const FLOW_RULES: FlowRule[] = [
   ...APP_RULES,
   ...TLS_RULES,
   ...TCP_FLOW_RULES,
+  ...TIMING_RULES,
   cleanClose,
   halfClosed,
 ];

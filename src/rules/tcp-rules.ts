@@ -42,9 +42,10 @@ const retransmission: FlowRule = {
     if (!a) return null;
     // SYN retries have their own rules, and a FIN sent again carries no data to speak of. A
     // segment the capture holds twice is counted by the analysis as Wireshark counts it (a
-    // retransmission, a duplicate ACK) but was sent once: discounted here.
+    // retransmission, a duplicate ACK) but was sent once: discounted here, as are the segments
+    // repeated after the capture's clock stepped back.
     const copies = (s: SideAnalysis) => (s === a.client ? f.clientSide.copies : f.serverSide.copies);
-    const dataRetrans = (s: SideAnalysis) => Math.max(0, s.dataRetransmissions - (copies(s)?.data ?? 0));
+    const dataRetrans = (s: SideAnalysis) => Math.max(0, s.dataRetransmissions - (copies(s)?.data ?? 0) - s.dataRetransmissionsBackInTime);
     const c = dataRetrans(a.client);
     const s = dataRetrans(a.server);
     if (c + s === 0) return null;

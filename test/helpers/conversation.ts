@@ -8,7 +8,7 @@
 // Default ISNs sit just below 2^32 so sequence wrap-around is always exercised.
 
 import type { CaptureInfo } from '../../src/capture/record.js';
-import { Analyzer, type AnalysisResult } from '../../src/pipeline.js';
+import { Analyzer, type AnalysisResult, type AnalyzerOptions } from '../../src/pipeline.js';
 import { tcpFrame, toRecord, type Frame, type TcpOptionsSpec } from './packets.js';
 
 export interface ConvOptions {
@@ -116,9 +116,9 @@ export function conv(opts: ConvOptions = {}): Conversation {
 const BASE_MICROS = 1_700_000_000_000_000;
 
 /** Runs frames (with times in seconds) through the whole pipeline in memory. */
-export function analyzeFrames(packets: ScriptedPacket[], opts: { file?: string; verifyChecksums?: boolean; maxLingeringFlows?: number } = {}): AnalysisResult {
+export function analyzeFrames(packets: ScriptedPacket[], opts: { file?: string; verifyChecksums?: boolean; maxLingeringFlows?: number; slow?: AnalyzerOptions['slow'] } = {}): AnalysisResult {
   const file = opts.file ?? 'scripted.pcap';
-  const analyzer = new Analyzer({ file, verifyChecksums: opts.verifyChecksums, maxLingeringFlows: opts.maxLingeringFlows });
+  const analyzer = new Analyzer({ file, verifyChecksums: opts.verifyChecksums, maxLingeringFlows: opts.maxLingeringFlows, slow: opts.slow });
   packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: BASE_MICROS + Math.round(p.t * 1e6) })));
   const info: CaptureInfo = { file, format: 'pcap', linkTypes: [1], snaplen: 262144, packets: packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false };
   return analyzer.finish(info);

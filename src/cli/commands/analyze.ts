@@ -6,11 +6,19 @@ import { renderSharedKeys } from '../../report/diff.js';
 import { JsonFlowStream, writeJson } from '../../report/json.js';
 import { TableFlowStream, writeTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
+import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { TextBatch, useColor, type CliIo } from '../io.js';
 
-export interface AnalyzeOptions {
+/** Floors of the slow-* verdicts, in milliseconds as typed. */
+export interface SlowOptions {
+  slowHandshake?: string;
+  slowServer?: string;
+  slowClient?: string;
+}
+
+export interface AnalyzeOptions extends SlowOptions {
   json?: boolean;
   onlyProblems?: boolean;
   flow?: string;
@@ -48,9 +56,9 @@ export function flowIdOf(text: string): number {
  * a diff). Other flows are judged and dropped as they end, so picking one flow out of a long
  * capture takes no more memory than `analyze`.
  */
-export async function loadCapture(file: string, idleTimeout: string | undefined, ids: readonly number[]): Promise<AnalysisResult> {
+export async function loadCapture(file: string, idleTimeout: string | undefined, ids: readonly number[], slow: Partial<SlowThresholds> = {}): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
-  return readable(() => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec }));
+  return readable(() => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow }));
 }
 
 /** Analyses `file` handing each flow to `onFlow` as it is judged, keeping none (see streamFlows). */
@@ -116,6 +124,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey:
   const analyzer = new Analyzer({
     file,
     idleTimeoutSec: idle,
+    slow: slowThresholdsOf(opts),
     keepEvents: false,
     retainFlows: false,
     onFlowJudged: (f) => {
@@ -145,7 +154,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey:
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
 async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
-  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)]);
+  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts));
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
@@ -158,6 +167,24 @@ async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKe
 export function reportDiagnostics(file: string, result: AnalysisResult, io: CliIo): void {
   for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
   if (result.capture.diagnosticsDropped) io.stderr(`${file}: ${result.capture.diagnosticsDropped} more diagnostics not shown\n`);
+}
+
+/** --slow-handshake, --slow-server, --slow-client (ms, 0 or more) as thresholds in µs; the ones not given keep their defaults. */
+export function slowThresholdsOf(opts: SlowOptions): Partial<SlowThresholds> {
+  const micros = (text: string | undefined, option: string): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new CliError(`${option} takes milliseconds (0 or more), got '${text}'`, EXIT.USAGE);
+    return Math.round(n * 1000);
+  };
+  const out: Partial<SlowThresholds> = {};
+  const handshake = micros(opts.slowHandshake, '--slow-handshake');
+  const server = micros(opts.slowServer, '--slow-server');
+  const client = micros(opts.slowClient, '--slow-client');
+  if (handshake !== undefined) out.handshakeMicros = handshake;
+  if (server !== undefined) out.serverMicros = server;
+  if (client !== undefined) out.clientMicros = client;
+  return out;
 }
 
 function idleTimeoutOf(opts: AnalyzeOptions): number | undefined {

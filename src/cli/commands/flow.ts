@@ -6,11 +6,11 @@ import { flowToJson } from '../../report/json.js';
 import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { useColor, type CliIo } from '../io.js';
-import { exitFor, flowIdOf, loadCapture, reportDiagnostics, selectFlows, type AnalyzeOptions } from './analyze.js';
+import { exitFor, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, type AnalyzeOptions, type SlowOptions } from './analyze.js';
 
 // `tcpwhy flow FILE ID`: the ladder of one flow (also `tcpwhy analyze FILE --flow ID`).
 
-export interface FlowCommandOptions {
+export interface FlowCommandOptions extends SlowOptions {
   maxLines?: string;
   json?: boolean;
   idleTimeout?: string;
@@ -29,7 +29,7 @@ export async function runAnalyzeLadder(files: string[], opts: AnalyzeOptions & {
   const maxLines = parseMaxLines(opts.maxLines);
   let code: ExitCode = EXIT.OK;
   for (const file of files) {
-    const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)]);
+    const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts));
     reportDiagnostics(file, result, io);
     const flows = selectFlows(result, opts);
     if (files.length > 1) io.stdout(`\n== ${file}\n`);
@@ -59,7 +59,7 @@ export async function ladderText(file: string, flow: FlowResult, maxLines: numbe
 
 export async function runFlow(file: string, idText: string, opts: FlowCommandOptions, io: CliIo): Promise<ExitCode> {
   const maxLines = parseMaxLines(opts.maxLines);
-  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(idText)]);
+  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(idText)], slowThresholdsOf(opts));
   reportDiagnostics(file, result, io);
   const [flow] = selectFlows(result, { flow: idText });
   const { packets, dropped } = await loadFlowPackets(file, flow);

@@ -1,0 +1,258 @@
+import type { ThinkTurn } from '../flow/analysis.js';
+import type { FlowFacts, PacketRef } from './facts.js';
+import { fmtDuration, ms, plural } from './format.js';
+import type { FlowRule, RuleContext } from './rules.js';
+
+// Slowness, and whose it is: a handshake answered late (the server, or the path when every round
+// trip is as slow), a server that acknowledged a request at once and answered it late (the
+// application), a client that connected and then waited to send its request. Each is judged
+// against the flow's own round-trip time, above an absolute floor the command line can move.
+
+/** Absolute floors (µs): below them nothing is called slow, whatever the round-trip time. */
+export interface SlowThresholds {
+  /** SYN to SYN-ACK. */
+  handshakeMicros: number;
+  /** Last request byte to first response byte. */
+  serverMicros: number;
+  /** Handshake completed to the client's first request byte. */
+  clientMicros: number;
+}
+
+/**
+ * Defaults. A SYN-ACK takes one round trip: 500 ms is above any terrestrial path (the longest are
+ * about 350 ms), below a geostationary satellite hop (about 600 ms). A response within a second
+ * is not what anyone opens a capture about; a client that needs more than a second to send the
+ * request it connected for is waiting on something else.
+ */
+export const DEFAULT_SLOW: SlowThresholds = { handshakeMicros: 500_000, serverMicros: 1_000_000, clientMicros: 1_000_000 };
+
+/** A server is slow only when its answer also took this many round trips of the path. */
+const SERVER_RTT_FACTOR = 10;
+/**
+ * A SYN-ACK this many times slower than the round trips after it was slow at the server's end; one
+ * within the smaller factor of them took as long as any round trip on the path.
+ */
+const HANDSHAKE_VS_PATH_SERVER = 3;
+const HANDSHAKE_VS_PATH_NETWORK = 1.5;
+/** An ACK this much quicker than the handshake's round trip came from a device on the way (below it, host processing blurs the two). */
+const ON_THE_WAY_MIN_MICROS = 1000;
+/** An ACK may wait this long for data to ride on (RFC 1122's delayed-ACK limit): still "at once". */
+const DELAYED_ACK_MICROS = 500_000;
+
+type Side = 'server' | 'network' | 'server-or-network';
+
+function thresholds(ctx: RuleContext): SlowThresholds {
+  return ctx.slow ?? DEFAULT_SLOW;
+}
+
+/** The one SYN the first SYN-ACK answered, when the handshake was plain (no retry, no RST before it). */
+function plainHandshake(f: FlowFacts): { syn: PacketRef; synAck: PacketRef } | null {
+  const synAck = f.synAcks[0];
+  if (!synAck || f.syns.length !== 1) return null;
+  const syn = f.syns[0];
+  if (syn.ts > synAck.ts) return null;
+  if (f.serverSide.rst && f.serverSide.rst.ts < synAck.ts) return null;
+  return { syn, synAck };
+}
+
+/** Round trip from the capture point to the server and back, measured after the handshake (µs). */
+function pathRttAfterHandshake(f: FlowFacts): { micros: number; packet: number } | null {
+  const d = f.analysis?.client.dataRtt;
+  return d ? { micros: d.minMs * 1000, packet: d.packet } : null;
+}
+
+const slowHandshake: FlowRule = {
+  code: 'slow-handshake',
+  evaluate(f, ctx) {
+    const hs = plainHandshake(f);
+    if (!hs) return null;
+    const took = hs.synAck.ts - hs.syn.ts;
+    const floor = thresholds(ctx).handshakeMicros;
+    if (took < floor) return null;
+    const path = pathRttAfterHandshake(f);
+    let side: Side;
+    let why: string;
+    if (!path) {
+      side = 'server-or-network';
+      why = 'no later round trip to compare with, so the server and the path cannot be told apart';
+    } else if (took >= HANDSHAKE_VS_PATH_SERVER * path.micros) {
+      side = 'server';
+      why = `the server's end: data was acknowledged within ${short(path.micros)} (#${path.packet}), so the path is fast and the SYN waited at the server or a device in front of it`;
+    } else if (took <= HANDSHAKE_VS_PATH_NETWORK * path.micros) {
+      side = 'network';
+      why = `the network: every round trip on this path is slow (data was acknowledged after ${short(path.micros)} at best, #${path.packet})`;
+    } else {
+      side = 'server-or-network';
+      why = `slower than the round trips after it (data acknowledged within ${short(path.micros)}, #${path.packet}) but not by enough to clear the path`;
+    }
+    const ack = f.handshakeAck;
+    return {
+      code: 'slow-handshake',
+      severity: 'warning',
+      summary: `SYN-ACK #${hs.synAck.no} came ${fmtDuration(took)} after the SYN #${hs.syn.no}: ${why}`,
+      packets: [hs.syn.no, hs.synAck.no],
+      facts: {
+        synToSynAckMs: ms(took),
+        synAckToAckMs: ack ? ms(ack.ts - hs.synAck.ts) : null,
+        pathRttMs: path ? ms(path.micros) : null,
+        pathRttPacket: path?.packet ?? null,
+        thresholdMs: ms(floor),
+        responsible: side,
+      },
+      hint:
+        side === 'network'
+          ? 'The whole path is slow, not the server: a long or congested route, a saturated link with deep buffers (bufferbloat), a VPN or proxy detour, a satellite hop. Compare with a ping or traceroute from the same client, and look for queueing on the path.'
+          : side === 'server'
+            ? "The SYN reached the server's side but the SYN-ACK took long: the server's SYN or accept queue is overflowing (SYN cookies, a listen backlog too small), the host is starved of CPU, or a load balancer, SYN proxy or firewall in front of it inspects new connections slowly. Check the listen queue (ss -lnt, netstat -s: SYNs to LISTEN sockets dropped) and the devices in front of the server."
+            : 'Either the path or the server answered the SYN slowly; nothing later in this flow tells which. A capture of a connection that carries data, or a ping to the server, separates the two.',
+    };
+  },
+};
+
+/** A request and its answer, as the dissectors paired them. */
+interface Turn {
+  what: string;
+  requestPacket: number;
+  requestTs: number;
+  responsePacket: number;
+  responseTs: number;
+}
+
+function turnsOf(f: FlowFacts): Turn[] {
+  const app = f.app;
+  if (!app) return [];
+  const out: Turn[] = [];
+  const tls = app.tls;
+  if (tls?.clientHello && tls.serverHello) {
+    out.push({ what: 'TLS ClientHello', requestPacket: tls.clientHello.no, requestTs: tls.clientHello.ts, responsePacket: tls.serverHello.no, responseTs: tls.serverHello.ts });
+  }
+  for (const ex of app.http) {
+    const t = ex.timing;
+    if (!ex.request || !ex.response || t.requestEndAt === null || t.requestEndPacket === null || t.responseAt === null) continue;
+    out.push({ what: `request ${ex.request.method} ${ex.request.target.length > 60 ? `${ex.request.target.slice(0, 57)}...` : ex.request.target}`, requestPacket: t.requestEndPacket, requestTs: t.requestEndAt, responsePacket: ex.response.packet, responseTs: t.responseAt });
+  }
+  return out.filter((t) => t.responseTs >= t.requestTs);
+}
+
+/** The TCP analysis of the same turn (it follows the first and the slowest one): the server's ACK of the request. */
+function ackOf(f: FlowFacts, turn: Turn): ThinkTurn | null {
+  const think = f.analysis?.serverThink;
+  if (!think) return null;
+  if (think.maxPacket === turn.responsePacket) return think.max;
+  if (think.firstPacket === turn.responsePacket) return think.first;
+  return null;
+}
+
+/** A duration for a summary; under 10 µs the clock's resolution, not a time, is what shows. */
+function short(micros: number): string {
+  return micros < 10 ? 'under 0.01 ms' : fmtDuration(micros);
+}
+
+const slowServer: FlowRule = {
+  code: 'slow-server',
+  evaluate(f, ctx) {
+    const turns = turnsOf(f);
+    if (turns.length === 0) return null;
+    const floor = thresholds(ctx).serverMicros;
+    const slow = turns.filter((t) => t.responseTs - t.requestTs >= floor);
+    if (slow.length === 0) return null;
+    const worst = slow.reduce((a, b) => (b.responseTs - b.requestTs > a.responseTs - a.requestTs ? b : a));
+    const waited = worst.responseTs - worst.requestTs;
+    // The request must have reached the server's TCP well before the answer: an ACK of it came
+    // first, within a round trip and a delayed-ACK wait. Without one the request itself may have
+    // been late (loss, a slow path) and the application cannot be blamed.
+    const ack = ackOf(f, worst);
+    if (!ack || ack.ackPacket === null || ack.ackDelayMs === null) return null;
+    const ackDelay = ack.ackDelayMs * 1000;
+    // The path's round trip: the handshake's SYN to SYN-ACK (it must reach the server), else the
+    // quickest ACK of data, else this ACK itself.
+    const hs = plainHandshake(f);
+    const path = pathRttAfterHandshake(f);
+    const rtt = hs ? hs.synAck.ts - hs.syn.ts : Math.min(ackDelay, path ? path.micros : Infinity);
+    if (ackDelay > rtt + DELAYED_ACK_MICROS) return null;
+    if (waited < SERVER_RTT_FACTOR * rtt) return null;
+    // An ACK quicker than half a round trip cannot come from the server: a proxy, NAT or TCP
+    // accelerator between the capture point and the server acknowledged for it.
+    const ackedOnTheWay = ackDelay < rtt / 2 && rtt - ackDelay >= ON_THE_WAY_MIN_MICROS;
+    const acked = ackedOnTheWay
+      ? `though the request was acknowledged after ${short(ackDelay)} (#${ack.ackPacket}, by a proxy or NAT on the way: the handshake took ${short(rtt)})`
+      : `though its TCP acknowledged it after ${short(ackDelay)} (#${ack.ackPacket}) on a path of ${short(rtt)}`;
+    const tls = worst.what.startsWith('TLS');
+    const others = slow.length > 1 ? `; ${plural(slow.length - 1, 'other answer')} also took over ${fmtDuration(floor)}` : '';
+    return {
+      code: 'slow-server',
+      severity: 'warning',
+      summary: `the server answered the ${worst.what} (#${worst.requestPacket}) after ${fmtDuration(waited)} (#${worst.responsePacket}), ${acked}: the ${tls ? 'TLS server' : 'application'} took about ${fmtDuration(waited - rtt)}${others}`,
+      packets: [worst.requestPacket, ack.ackPacket, worst.responsePacket],
+      facts: {
+        requestPacket: worst.requestPacket,
+        ackPacket: ack.ackPacket,
+        responsePacket: worst.responsePacket,
+        waitedMs: ms(waited),
+        ackDelayMs: ack.ackDelayMs,
+        pathRttMs: ms(rtt),
+        ackedOnTheWay,
+        serverTimeMs: ms(waited - rtt),
+        slowAnswers: slow.length,
+        answers: turns.length,
+        thresholdMs: ms(Math.max(floor, SERVER_RTT_FACTOR * rtt)),
+        responsible: 'server',
+      },
+      hint: tls
+        ? 'The network delivered the ClientHello at once, and the server took long to send its ServerHello: an overloaded TLS terminator, slow key or certificate operations (an HSM, OCSP stapling fetched on demand), or an SNI lookup waiting on a backend. Check the TLS server or load balancer at that time.'
+        : 'The network delivered the request at once (the server\'s TCP acknowledged it), and the application took long to answer: it was busy, waiting on a backend (a database, another service, a lock) or queueing requests. Check the server\'s logs for this request and its dependencies at that time.',
+    };
+  },
+};
+
+const slowClient: FlowRule = {
+  code: 'slow-client',
+  evaluate(f, ctx) {
+    // Only where the client's first bytes are a request it connected to make (HTTP, TLS): in other
+    // protocols a client may open a connection ahead of use, or wait for the server to speak.
+    const protocol = f.app?.protocol;
+    if (protocol !== 'http' && protocol !== 'websocket' && protocol !== 'tunnel' && protocol !== 'tls') return null;
+    const ack = f.handshakeAck;
+    const first = f.clientSide.firstData;
+    if (!ack || !first || f.synAcks.length === 0) return null;
+    const serverFirst = f.serverSide.firstData;
+    if (serverFirst && serverFirst.ts <= first.ts) return null;
+    const waited = first.ts - ack.ts;
+    const floor = thresholds(ctx).clientMicros;
+    if (waited < floor) return null;
+    return {
+      code: 'slow-client',
+      severity: 'warning',
+      summary: `the client completed the handshake (#${ack.no}) and sent its first request byte ${fmtDuration(waited)} later (#${first.no}): the wait was on the client`,
+      packets: [ack.no, first.no],
+      facts: { handshakeAckPacket: ack.no, firstDataPacket: first.no, waitedMs: ms(waited), thresholdMs: ms(floor), responsible: 'client' },
+      hint: 'Both packets come from the client, so no network delay is inside this wait: the client application connected and then was not ready to write (busy, paused, waiting on a lock, a file or another lookup), or it opened the connection ahead of need (a browser preconnect, a pool warming up), which is harmless. If users wait, profile the client between connect() and its first write.',
+    };
+  },
+};
+
+/**
+ * A flow made only of packets stamped no later than packets its 4-tuple already carried: the capture holds
+ * an earlier connection again with its clock stepped back (a SYN among the copies starts a flow of
+ * its own). It is that connection's copy, so it is the flow's only verdict.
+ */
+const replayedFlow: FlowRule = {
+  code: 'replayed-packets',
+  exclusive: true,
+  evaluate(f) {
+    const back = f.analysis?.packetsBackInTime ?? 0;
+    const packets = f.clientSide.packets + f.serverSide.packets;
+    if (back === 0 || back < packets) return null;
+    return {
+      code: 'replayed-packets',
+      severity: 'info',
+      summary: `all ${plural(packets, 'packet')} of this flow (#${f.firstPacket}..#${f.lastPacket}) are stamped no later than packets of ${f.client} -> ${f.server} already seen: the capture holds that connection again, with its clock stepped back; nothing here to judge`,
+      packets: [f.firstPacket],
+      facts: { packets, firstPacket: f.firstPacket },
+      hint: 'The file repeats packets with earlier timestamps (captures merged twice, or the same packets captured on two interfaces and written with different clocks). Judge the first copy of the connection; the capture diagnostic CAPTURE_TIME_BACKWARDS says where the clock steps back.',
+    };
+  },
+};
+
+/** Slowness rules and the flows a stepped-back clock replays, evaluated after the TCP analysis rules. */
+export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient];
