@@ -36,15 +36,19 @@ export interface Corpus {
 export function useCorpus(name: CorpusName = 'corpus'): Corpus {
   const where = locateCorpus(name, REPO_ROOT) as { dir: string; found: boolean; missing: string };
   const skipped = new Set<string>();
+  /** The describe blocks (or, for tests outside one, the tests) skipped, by name. */
+  const groups = new Set<string>();
   const skipIfAbsent = (ctx: TestContext) => {
     if (where.found) return;
     skipped.add(ctx.task.id);
+    groups.add(ctx.task.suite?.name || ctx.task.name);
     ctx.skip();
   };
   afterAll((file) => {
     if (skipped.size === 0) return;
     const path = 'filepath' in file ? relative(REPO_ROOT, file.filepath) : file.name;
-    console.log(`skipped ${skipped.size} corpus test${skipped.size === 1 ? '' : 's'} in ${path}: ${where.missing}`);
+    const what = [...groups].map((g) => `"${g}"`).join(', ');
+    console.log(`skipped ${skipped.size} corpus test${skipped.size === 1 ? '' : 's'} in ${path} (${what}): ${where.missing}`);
   });
   return {
     name,
