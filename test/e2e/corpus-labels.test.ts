@@ -23,13 +23,9 @@ import { analyzeFile } from '../../src/pipeline.js';
 import {
   CORPUS_ENV, checkCorpus, compareWithKnown, readKnownMisses, readLabelFiles, summaryLine,
 } from '../../scripts/lib/corpus-labels.mjs';
-import { useCorpus, type CorpusName } from '../helpers/corpus.js';
+import { useCorpus } from '../helpers/corpus.js';
 
 const LABELS = 'test/labels';
-
-interface FlowLabel { a: string; b: string; nth?: number; must?: string[]; mustNot?: string[]; maxSeverity?: string; why: string }
-interface CaptureLabel { file: string; why: string; capture?: { must?: string[]; mustNot?: string[] }; flows: FlowLabel[] }
-interface LabelFile { corpus: CorpusName; captures: CaptureLabel[] }
 
 /** Codes agreed for issue 13 that the README's verdict table may not list yet. */
 const AGREED_CODES = [
@@ -41,7 +37,7 @@ const KNOWN_CODES = new Set([...README_CODES, ...AGREED_CODES]);
 const ENDPOINT = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:.]+\]):\d+$/;
 
 const known = readKnownMisses(LABELS);
-for (const labels of readLabelFiles(LABELS) as LabelFile[]) {
+for (const labels of readLabelFiles(LABELS)) {
   if (!(labels.corpus in CORPUS_ENV)) throw new Error(`${LABELS}: unknown corpus '${labels.corpus}'`);
   const corpus = useCorpus(labels.corpus);
   corpus.describe(`${labels.corpus} labels`, () => {

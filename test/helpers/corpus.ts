@@ -12,9 +12,9 @@
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeEach, describe, it, type TestContext } from 'vitest';
-import { locateCorpus } from '../../scripts/lib/corpus-labels.mjs';
+import { locateCorpus, type CorpusName } from '../../scripts/lib/corpus-labels.mjs';
 
-export type CorpusName = 'corpus' | 'corpus2';
+export type { CorpusName };
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -34,7 +34,7 @@ export interface Corpus {
 }
 
 export function useCorpus(name: CorpusName = 'corpus'): Corpus {
-  const where = locateCorpus(name, REPO_ROOT) as { dir: string; found: boolean; missing: string };
+  const where = locateCorpus(name, REPO_ROOT);
   const skipped = new Set<string>();
   /** The describe blocks (or, for tests outside one, the tests) skipped, by name. */
   const groups = new Set<string>();
