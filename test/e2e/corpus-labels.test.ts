@@ -7,6 +7,9 @@
 // first packet). Each corpus prints one summary:
 //   files fully right X / Y, expected verdicts found A / B, false alarms C
 // (a false alarm is a warning or error beyond a flow's maxSeverity, or a mustNot code said).
+// A label on a later flow of a 4-tuple (nth > 0) that tcpwhy does not make fails only its `must`
+// codes: that is how a label says "these packets are no second connection" (a SYN retried after an
+// RST: mustNot refused and port-reuse on nth 1).
 //
 // Labels state the truth, not what tcpwhy says today, so some fail. The test is a ratchet: the
 // failing checks must be exactly those listed in test/labels/known-misses.json. A label that
