@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    // The repository root, so paths such as samples/ and ../shared resolve as in the CLI.
+    // The repository root, so paths such as samples/ resolve as in the CLI.
     root: fileURLToPath(new URL('..', import.meta.url)),
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,

@@ -2,30 +2,29 @@
 // must account for every packet it delivers, and must give the same answer however the input is
 // split into chunks.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CaptureParser } from '../../src/capture/parser.js';
 import { CaptureOpenError, type CaptureInfo } from '../../src/capture/record.js';
 import { encodePcap, PcapngBuilder } from '../../src/capture/writer.js';
 import { patternFrame } from '../helpers/capture.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { createRng, generateMutants } from '../helpers/fuzz.js';
 
-const CORPUS = join(fileURLToPath(new URL('../../', import.meta.url)), '../shared/corpus');
-const MUTANTS = 10_000;
+const corpus = useCorpus();
+/** Mutants of the corpus captures, and of the two files the writer makes (which need no corpus). */
+const CORPUS_MUTANTS = 8_000;
+const WRITER_MUTANTS = 2_000;
 const SEED = 0x7c9a11;
 /** Per-case wall-time bound; the inputs are at most 64 KiB. */
 const CASE_BOUND_MS = 1000;
 const MAX_SOURCE_BYTES = 64 * 1024;
 
 function corpusSources(): { name: string; bytes: Uint8Array }[] {
-  const oraclePath = join(CORPUS, 'oracle.json');
-  if (!existsSync(oraclePath)) return [];
-  const entries: { file: string; fileBytes: number }[] = JSON.parse(readFileSync(oraclePath, 'utf8'));
+  const entries: { file: string; fileBytes: number }[] = JSON.parse(readFileSync(corpus.path('oracle.json'), 'utf8'));
   return entries
     .filter((e) => e.fileBytes <= MAX_SOURCE_BYTES)
-    .map((e) => ({ name: e.file, bytes: new Uint8Array(readFileSync(join(CORPUS, e.file))) }));
+    .map((e) => ({ name: e.file, bytes: new Uint8Array(readFileSync(corpus.path(e.file))) }));
 }
 
 function writerSources(): { name: string; bytes: Uint8Array }[] {
@@ -77,47 +76,53 @@ function run(bytes: Uint8Array, chunkSize: number): Run {
   return out;
 }
 
-describe('capture parser fuzz', () => {
-  const sources = [...corpusSources(), ...writerSources()];
-
-  it(`survives ${MUTANTS} seeded mutations of ${sources.length} captures`, () => {
-    expect(sources.length).toBeGreaterThanOrEqual(2);
-    const chunkRng = createRng(SEED ^ 0x5555);
-    const kinds = new Map<string, number>();
-    let withDiagnostics = 0;
-    let openErrors = 0;
-    for (const m of generateMutants(sources.map((s) => s.bytes), MUTANTS, SEED)) {
-      const label = `${sources[m.source].name} seed ${m.seed}: ${m.description}`;
-      kinds.set(m.kind, (kinds.get(m.kind) ?? 0) + 1);
-      const started = performance.now();
-      let whole: Run;
-      let split: Run;
-      const chunkSize = 1 + Math.floor(chunkRng() * 300);
-      try {
-        whole = run(m.bytes, Math.max(1, m.bytes.length));
-        split = run(m.bytes, chunkSize);
-      } catch (err) {
-        throw new Error(`${label}: unexpected ${(err as Error).stack}`);
-      }
-      const elapsed = performance.now() - started;
-      expect(elapsed, label).toBeLessThan(CASE_BOUND_MS);
-      expect(whole.problems, label).toEqual([]);
-      expect(split.problems, label).toEqual([]);
-      expect(split.openError, label).toBe(whole.openError);
-      if (whole.info) {
-        expect(whole.delivered, label).toBe(whole.info.packets);
-        expect(split.info, `${label}, chunk size ${chunkSize}`).toEqual(whole.info);
-        expect(split.lines, `${label}, chunk size ${chunkSize}`).toEqual(whole.lines);
-        if (whole.info.diagnostics.length > 0) withDiagnostics++;
-        for (const d of whole.info.diagnostics) expect(d.message, label).toMatch(/^fuzz\.cap: (packet \d+|file header) \(file offset 0x[0-9a-f]+\): .+ \[[A-Z_]+\]$/);
-      } else {
-        openErrors++;
-        expect(whole.delivered, label).toBe(0);
-      }
+/** Runs `mutants` seeded mutations of `sources` through the parser, whole and in random chunks. */
+function fuzz(sources: { name: string; bytes: Uint8Array }[], mutants: number) {
+  const chunkRng = createRng(SEED ^ 0x5555);
+  const kinds = new Map<string, number>();
+  let withDiagnostics = 0;
+  let openErrors = 0;
+  for (const m of generateMutants(sources.map((s) => s.bytes), mutants, SEED)) {
+    const label = `${sources[m.source].name} seed ${m.seed}: ${m.description}`;
+    kinds.set(m.kind, (kinds.get(m.kind) ?? 0) + 1);
+    const started = performance.now();
+    let whole: Run;
+    let split: Run;
+    const chunkSize = 1 + Math.floor(chunkRng() * 300);
+    try {
+      whole = run(m.bytes, Math.max(1, m.bytes.length));
+      split = run(m.bytes, chunkSize);
+    } catch (err) {
+      throw new Error(`${label}: unexpected ${(err as Error).stack}`);
     }
-    // The mutations must actually exercise the error paths, not just flip payload bits.
-    expect(withDiagnostics).toBeGreaterThan(MUTANTS / 4);
-    expect(openErrors).toBeGreaterThan(0);
-    expect([...kinds.keys()].sort()).toEqual(['bit-flip', 'length-max', 'length-random', 'length-zero', 'truncate']);
+    const elapsed = performance.now() - started;
+    expect(elapsed, label).toBeLessThan(CASE_BOUND_MS);
+    expect(whole.problems, label).toEqual([]);
+    expect(split.problems, label).toEqual([]);
+    expect(split.openError, label).toBe(whole.openError);
+    if (whole.info) {
+      expect(whole.delivered, label).toBe(whole.info.packets);
+      expect(split.info, `${label}, chunk size ${chunkSize}`).toEqual(whole.info);
+      expect(split.lines, `${label}, chunk size ${chunkSize}`).toEqual(whole.lines);
+      if (whole.info.diagnostics.length > 0) withDiagnostics++;
+      for (const d of whole.info.diagnostics) expect(d.message, label).toMatch(/^fuzz\.cap: (packet \d+|file header) \(file offset 0x[0-9a-f]+\): .+ \[[A-Z_]+\]$/);
+    } else {
+      openErrors++;
+      expect(whole.delivered, label).toBe(0);
+    }
+  }
+  // The mutations must actually exercise the error paths, not just flip payload bits.
+  expect(withDiagnostics).toBeGreaterThan(mutants / 4);
+  expect(openErrors).toBeGreaterThan(0);
+  expect([...kinds.keys()].sort()).toEqual(['bit-flip', 'length-max', 'length-random', 'length-zero', 'truncate']);
+}
+
+describe('capture parser fuzz', () => {
+  it(`survives ${WRITER_MUTANTS} seeded mutations of the writer's pcap and pcapng`, () => fuzz(writerSources(), WRITER_MUTANTS));
+
+  corpus.it(`survives ${CORPUS_MUTANTS} seeded mutations of the corpus captures up to ${MAX_SOURCE_BYTES / 1024} KiB`, () => {
+    const sources = corpusSources();
+    expect(sources.length).toBeGreaterThan(0);
+    fuzz(sources, CORPUS_MUTANTS);
   });
 });

@@ -3,12 +3,14 @@
 
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { bench, describe } from 'vitest';
 import { readCaptureFileSync } from '../../src/capture/open.js';
 import type { PacketRecord } from '../../src/capture/record.js';
 import { PacketDecoder } from '../../src/decode/decoder.js';
 import { DECODED } from '../../src/decode/view.js';
 import { tcpFrame, type Frame } from '../helpers/packets.js';
+import { locateCorpus } from '../../scripts/lib/corpus-labels.mjs';
 
 const FRAMES_PER_BUFFER = 200_000;
 
@@ -41,7 +43,8 @@ const mix: Frame[] = [
 ];
 const synthetic = packBuffer(mix, FRAMES_PER_BUFFER);
 
-// Every TCP-bearing corpus capture, copied out of the reader, repeated up to the same count.
+// Every capture of the public corpus (see test/helpers/corpus.ts), copied out of the reader,
+// repeated up to the same count; without the corpus, the synthetic mix again.
 function corpusFrames(): Frame[] {
   const frames: Frame[] = [];
   const walk = (dir: string) => {
@@ -57,7 +60,9 @@ function corpusFrames(): Frame[] {
       }
     }
   };
-  walk('../shared/corpus');
+  const where = locateCorpus('corpus', fileURLToPath(new URL('../../', import.meta.url)));
+  if (where.found) walk(where.dir);
+  else console.log(`corpus frames: the synthetic mix instead, ${where.missing}`);
   return frames;
 }
 const corpusList = corpusFrames();

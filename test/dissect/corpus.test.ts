@@ -1,12 +1,13 @@
-// Public traces from ../shared/corpus, checked against the oracles stored beside them: Zeek's
-// http.log/websocket.log baselines and tshark's counts (`websocket: N`, `http.response.code==101: N`).
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+// Public traces from the capture corpus (test/helpers/corpus.ts), checked against the oracles stored
+// beside them: Zeek's http.log/websocket.log baselines and tshark's counts (`websocket: N`,
+// `http.response.code==101: N`).
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { useCorpus } from '../helpers/corpus.js';
 import { readFlows, replay } from './extract.js';
 
-const CORPUS = resolve('../shared/corpus');
-const trace = (p: string) => resolve(CORPUS, p);
+const corpus = useCorpus();
+const trace = (p: string) => corpus.path(p);
 
 /** Rows of a Zeek TSV log as objects keyed by the #fields names. */
 function zeekLog(file: string): Record<string, string>[] {
@@ -27,7 +28,7 @@ const onlyFlow = (file: string) => {
   return replay(flows[0]).facts;
 };
 
-describe.skipIf(!existsSync(CORPUS))('dissection of corpus traces agrees with Zeek and tshark', () => {
+corpus.describe('dissection of corpus traces agrees with Zeek and tshark', () => {
   it('zeek/http/websocket.pcap: handshake as in http.log and websocket.log, frame count as tshark', () => {
     const file = trace('zeek/http/websocket.pcap');
     const f = onlyFlow(file);

@@ -2,17 +2,17 @@
 // samples and fresh captures), and Zeek's openjdk trace, with tshark's reading of the same packets
 // as the oracle for what the hellos and alerts say.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AppSession } from '../../src/dissect/session.js';
 import type { TlsFacts } from '../../src/dissect/tls.js';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
 import { hasTool } from '../helpers/tools.js';
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url));
+const corpus = useCorpus();
 const hasTshark = hasTool('tshark', ['--version']);
 const hasOpenssl = hasTool('openssl', ['version']);
 
@@ -127,8 +127,8 @@ describe.skipIf(!canCapture() || !hasOpenssl)('TLS on fresh loopback captures (n
 });
 
 describe('other TLS sources', () => {
-  it.skipIf(!existsSync(`${CORPUS}zeek/tls/openjdk-25.0.2-zeek.org.pcap`))("Zeek's openjdk trace (Linux cooked capture v2): the hellos as tshark reads them", async () => {
-    const file = `${CORPUS}zeek/tls/openjdk-25.0.2-zeek.org.pcap`;
+  corpus.it("Zeek's openjdk trace (Linux cooked capture v2): the hellos as tshark reads them", async () => {
+    const file = corpus.path('zeek/tls/openjdk-25.0.2-zeek.org.pcap');
     const f = await onlyFlow(file);
     expectAsTshark(file, f.app.tls);
     expect(f.app.tls.clientHello).toMatchObject({ sni: 'zeek.org', alpn: ['h2', 'http/1.1'], versions: ['TLS 1.3', 'TLS 1.2'] });

@@ -3,15 +3,15 @@
 // (oracle.json tcpConversations, computed with `-Y "tcp && !icmp && !icmpv6"`).
 // Exceptions are listed below with the reason and checked, not just excused.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
 import { readCaptureFileSync } from '../../src/capture/open.js';
 import { formatAddr, parseAddr } from '../../src/decode/addr.js';
 import { PacketDecoder } from '../../src/decode/decoder.js';
 import { DECODED, TUNNEL } from '../../src/decode/view.js';
+import { useCorpus } from '../helpers/corpus.js';
 
-const CORPUS = '../shared/corpus';
+const corpus = useCorpus();
 
 interface OracleConversation {
   a: string;
@@ -76,7 +76,7 @@ function countFile(file: string): FileCount {
     arp: 0,
   };
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
-  readCaptureFileSync(join(CORPUS, file), (rec) => {
+  readCaptureFileSync(corpus.path(file), (rec) => {
     count.packets++;
     switch (decoder.decode(rec)) {
       case DECODED.TCP:
@@ -108,11 +108,9 @@ function countFile(file: string): FileCount {
   return count;
 }
 
-const oracle: OracleEntry[] = existsSync(join(CORPUS, 'oracle.json'))
-  ? JSON.parse(readFileSync(join(CORPUS, 'oracle.json'), 'utf8'))
-  : [];
+const oracle: OracleEntry[] = corpus.found ? JSON.parse(readFileSync(corpus.path('oracle.json'), 'utf8')) : [];
 
-describe.skipIf(oracle.length === 0)('decoder agreement with tshark on the corpus', () => {
+corpus.describe('decoder agreement with tshark on the corpus', () => {
   const counts = new Map<string, FileCount>();
   for (const entry of oracle) counts.set(entry.file, countFile(entry.file));
 

@@ -3,16 +3,14 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
 import { readCaptureFileSync } from '../../src/capture/open.js';
 import type { PacketRecord } from '../../src/capture/record.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { hasTool } from '../helpers/tools.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CORPUS = join(REPO_ROOT, '../shared/corpus');
+const corpus = useCorpus();
 
 interface OracleEntry {
   file: string;
@@ -22,9 +20,7 @@ interface OracleEntry {
   interfaceLinktypes: string[];
 }
 
-const oracle: OracleEntry[] = existsSync(join(CORPUS, 'oracle.json'))
-  ? JSON.parse(readFileSync(join(CORPUS, 'oracle.json'), 'utf8'))
-  : [];
+const oracle: OracleEntry[] = corpus.found ? JSON.parse(readFileSync(corpus.path('oracle.json'), 'utf8')) : [];
 
 /** One line per packet: timestamp, lengths, link type and a digest of the bytes (cheap to compare). */
 function describePacket(r: PacketRecord): string {
@@ -35,7 +31,7 @@ function describePacket(r: PacketRecord): string {
 function readAll(file: string, chunkSize?: number) {
   const packets: string[] = [];
   const tsMicros: number[] = [];
-  const info = readCaptureFileSync(join(CORPUS, file), (r: PacketRecord) => {
+  const info = readCaptureFileSync(corpus.path(file), (r: PacketRecord) => {
     packets.push(describePacket(r));
     tsMicros.push(r.tsMicros);
   }, { chunkSize });
@@ -45,7 +41,7 @@ function readAll(file: string, chunkSize?: number) {
 
 /** tshark's epoch timestamps (seconds with 9 decimals) as integer microseconds, truncated as we do. */
 function tsharkMicros(file: string): number[] {
-  const out = execFileSync('tshark', ['-r', join(CORPUS, file), '-T', 'fields', '-e', 'frame.time_epoch'], {
+  const out = execFileSync('tshark', ['-r', corpus.path(file), '-T', 'fields', '-e', 'frame.time_epoch'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -58,7 +54,7 @@ function tsharkMicros(file: string): number[] {
     });
 }
 
-describe.skipIf(oracle.length === 0)('corpus captures', () => {
+corpus.describe('corpus captures', () => {
   it.each(oracle.map((e) => [e.file, e] as const))('%s reads with tshark\'s packet count', (_file, entry) => {
     const { packets, info } = readAll(entry.file);
     expect(info.packets).toBe(entry.packets);

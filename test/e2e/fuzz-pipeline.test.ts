@@ -2,28 +2,26 @@
 // CaptureOpenError for input with nothing readable), every run ends in bounded time, and the
 // packet accounting adds up: packets = decoded + skipped + malformed.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
 import { CaptureParser } from '../../src/capture/parser.js';
 import { CaptureOpenError } from '../../src/capture/record.js';
 import { Analyzer } from '../../src/pipeline.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { generateMutants } from '../helpers/fuzz.js';
 
-const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
+const corpus = useCorpus();
 const MUTANTS = 2_500;
 const SEED = 0x5eed_2026;
 const MAX_SOURCE_BYTES = 48 * 1024;
 const CASE_BOUND_MS = 2000;
 
 function sources(): Uint8Array[] {
-  const oracle = join(CORPUS, 'oracle.json');
-  if (!existsSync(oracle)) return [];
-  const entries: { file: string; fileBytes: number }[] = JSON.parse(readFileSync(oracle, 'utf8'));
-  return entries.filter((e) => e.fileBytes <= MAX_SOURCE_BYTES).map((e) => new Uint8Array(readFileSync(join(CORPUS, e.file))));
+  const entries: { file: string; fileBytes: number }[] = JSON.parse(readFileSync(corpus.path('oracle.json'), 'utf8'));
+  return entries.filter((e) => e.fileBytes <= MAX_SOURCE_BYTES).map((e) => new Uint8Array(readFileSync(corpus.path(e.file))));
 }
 
-describe.skipIf(sources().length === 0)('pipeline fuzz', () => {
+corpus.describe('pipeline fuzz', () => {
   it(`survives ${MUTANTS} mutated corpus captures with the packet accounting intact`, () => {
     let opened = 0;
     let rejected = 0;

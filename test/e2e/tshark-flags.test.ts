@@ -4,13 +4,13 @@
 // tshark numbers flows by its own tcp.stream, so only per-file sums are compared.
 // Files where the decoders see different packets are listed with the reason and checked.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
 import type { TcpCounts } from '../../src/flow/analysis.js';
 import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
+import { useCorpus } from '../helpers/corpus.js';
 
-const CORPUS = '../shared/corpus';
+const corpus = useCorpus();
 
 /** oracle.json flag name -> our count. */
 const FLAGS: Record<string, keyof TcpCounts> = {
@@ -61,18 +61,15 @@ function sums(r: AnalysisResult): Record<string, number> {
   return out;
 }
 
-const oraclePath = join(CORPUS, 'oracle.json');
-
-describe.skipIf(!existsSync(oraclePath))('TCP analysis flags against tshark on the corpus', () => {
-  const oracle = existsSync(oraclePath) ? (JSON.parse(readFileSync(oraclePath, 'utf8')) as OracleEntry[]) : [];
-
+corpus.describe('TCP analysis flags against tshark on the corpus', () => {
   it('matches tshark per file and per counter (within 2% or 1 packet)', async () => {
+    const oracle = JSON.parse(readFileSync(corpus.path('oracle.json'), 'utf8')) as OracleEntry[];
     const perCounter: Record<string, { agree: number; exact: number }> = {};
     for (const k of Object.keys(FLAGS)) perCounter[k] = { agree: 0, exact: 0 };
     let filesAgreeing = 0;
     const mismatches: string[] = [];
     for (const e of oracle) {
-      const r = await analyzeFile(join(CORPUS, e.file));
+      const r = await analyzeFile(corpus.path(e.file));
       const ours = sums(r);
       const tshark = { ...e.analysisFlagCounts, ...(e.extraAnalysisFlagCounts ?? {}) };
       let fileAgrees = true;

@@ -1,14 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
 import { analyzeFile } from '../../src/pipeline.js';
+import { useCorpus } from '../helpers/corpus.js';
 
 // Our conn_state and history against Zeek's own conn.log for every Zeek trace in the shared corpus.
 // Zeek drops segments with bad TCP checksums unless run with -C; we verify checksums exactly where
 // the baseline's Zeek command did.
 
-const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
-const ORACLE = join(CORPUS, 'oracle.json');
+const corpus = useCorpus();
 
 interface ZeekRow {
   orig_h: string;
@@ -26,9 +25,9 @@ interface OracleEntry {
 
 const endpoint = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
-describe.skipIf(!existsSync(ORACLE))('agreement with Zeek conn.log', () => {
+corpus.describe('agreement with Zeek conn.log', () => {
   it('agrees on conn_state for >= 98% and history for >= 90% of Zeek connections', async () => {
-    const oracle = JSON.parse(readFileSync(ORACLE, 'utf8')) as OracleEntry[];
+    const oracle = JSON.parse(readFileSync(corpus.path('oracle.json'), 'utf8')) as OracleEntry[];
     let states = 0;
     let statesOk = 0;
     let histories = 0;
@@ -37,7 +36,7 @@ describe.skipIf(!existsSync(ORACLE))('agreement with Zeek conn.log', () => {
     for (const entry of oracle) {
       if (!entry.zeekConn) continue;
       const verifyChecksums = !/(^|\s)-C(\s|$)/.test(entry.zeekTest?.command ?? '');
-      const result = await analyzeFile(join(CORPUS, entry.file), { verifyChecksums });
+      const result = await analyzeFile(corpus.path(entry.file), { verifyChecksums });
       const used = new Set<number>();
       for (const z of entry.zeekConn) {
         const client = endpoint(z.orig_h, z.orig_p);

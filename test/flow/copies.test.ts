@@ -2,16 +2,16 @@
 // sides of a router) are copies, not retransmissions: one capture-level verdict says so and the
 // retransmission and SYN-retry verdicts leave them out, while the per-segment analysis still counts
 // them as Wireshark and Zeek do.
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
 import { analyzeFrames, conv, type ScriptedPacket } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
 import { wireSegments, type WireSegment } from '../helpers/wire.js';
 
 const SAMPLE = fileURLToPath(new URL('../../samples/captured-twice.pcap', import.meta.url));
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url));
+const corpus = useCorpus();
 
 afterAll(removeCaptureDirs);
 
@@ -57,8 +57,8 @@ describe('a Docker-style bridge captured with tcpdump -i any', () => {
 });
 
 describe('corpus captures holding packets twice', () => {
-  it.skipIf(!existsSync(`${CORPUS}ppa/ppa1e/double-vision.pcap`))('Practical Packet Analysis double-vision.pcap: every frame seen on both sides of a router', async () => {
-    const r = await analyzeFile(`${CORPUS}ppa/ppa1e/double-vision.pcap`);
+  corpus.it('Practical Packet Analysis double-vision.pcap: every frame seen on both sides of a router', async () => {
+    const r = await analyzeFile(corpus.path('ppa/ppa1e/double-vision.pcap'));
     const v = capturedTwice(r)!;
     expect(v.facts).toMatchObject({ copies: 4, packets: 8, ttlChange: -1 });
     expect(v.summary).toContain("the copy's TTL 1 lower: it crossed a router");
@@ -68,8 +68,8 @@ describe('corpus captures holding packets twice', () => {
     expect(refused.summary).not.toContain('tried');
   });
 
-  it.skipIf(!existsSync(`${CORPUS}zeek/tcp/ssh-dups.pcap`))("Zeek's ssh-dups.pcap: duplicates both ways are no retransmission problem, and Zeek's history is kept", async () => {
-    const r = await analyzeFile(`${CORPUS}zeek/tcp/ssh-dups.pcap`);
+  corpus.it("Zeek's ssh-dups.pcap: duplicates both ways are no retransmission problem, and Zeek's history is kept", async () => {
+    const r = await analyzeFile(corpus.path('zeek/tcp/ssh-dups.pcap'));
     expect(r.flows).toHaveLength(1);
     expect(r.flows[0]!.history).toBe('ShADTadtTtFf');
     expect(codes(r)).toEqual([['clean-close']]);

@@ -2,7 +2,6 @@
 // Practical Packet Analysis traces) are reported as one scan each, with every probe marked as such
 // instead of a refused connection or a SYN timeout; a client whose connections mostly succeed is
 // never taken for a scanner.
-import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,11 +9,12 @@ import { analyzeFile, streamFlows, type AnalysisResult, type FlowResult } from '
 import { ProbeLog } from '../../src/rules/probe-log.js';
 import { TCP_FLAG } from '../../src/decode/view.js';
 import { analyzeConversation, conv } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
 import { wireSegments, type WireSegment } from '../helpers/wire.js';
 
 const SAMPLE = fileURLToPath(new URL('../../samples/port-scan.pcap', import.meta.url));
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/ppa/', import.meta.url));
+const corpus = useCorpus();
 const hasNmap = spawnSync('nmap', ['--version'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
 
 afterAll(removeCaptureDirs);
@@ -73,15 +73,15 @@ describe('port scans made by nmap', () => {
     expect(result.verdicts).toEqual(kept.verdicts);
   });
 
-  it.skipIf(!existsSync(`${CORPUS}ppa2e/synscan.pcap`))('Practical Packet Analysis synscan.pcap: 1,000 ports, retries from a second source port', async () => {
-    const file = `${CORPUS}ppa2e/synscan.pcap`;
+  corpus.it('Practical Packet Analysis synscan.pcap: 1,000 ports, retries from a second source port', async () => {
+    const file = corpus.path('ppa/ppa2e/synscan.pcap');
     const scan = expectOneScanAsOnTheWire(await analyzeFile(file), file);
     expect(scan.facts).toMatchObject({ scanner: '172.16.0.8', target: '64.13.134.52', probed: 1000, probes: 1994, openTargets: [22, 53, 80] });
     expect(scan.summary).toContain('(a SYN scan, as nmap -sS sends)');
   });
 
-  it.skipIf(!existsSync(`${CORPUS}ppa1e/portscan.pcap`))('Practical Packet Analysis portscan.pcap: 29 unanswered probes, 10 per second from random source ports', async () => {
-    const file = `${CORPUS}ppa1e/portscan.pcap`;
+  corpus.it('Practical Packet Analysis portscan.pcap: 29 unanswered probes, 10 per second from random source ports', async () => {
+    const file = corpus.path('ppa/ppa1e/portscan.pcap');
     const scan = expectOneScanAsOnTheWire(await analyzeFile(file), file);
     expect(scan.facts).toMatchObject({ probed: 29, open: 0, closed: 0, filtered: 29, sourcePorts: 29 });
     expect(scan.summary).not.toContain('SYN scan');

@@ -13,9 +13,10 @@ import { AnswerLog } from '../../src/rules/answer-log.js';
 import { TCP_CAPTURE_RULES, TCP_FLOW_RULES } from '../../src/rules/tcp-rules.js';
 import type { Verdict } from '../../src/rules/verdict.js';
 import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
 
 const SAMPLES = 'samples';
-const CORPUS = '../shared/corpus';
+const corpus = useCorpus();
 
 const TCP_CODES = new Set(['retransmission', 'zero-window', 'no-response', 'idle-close', 'syn-flood', 'port-exhaustion', 'listen-queue-overflow']);
 
@@ -142,9 +143,9 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
   });
 });
 
-describe.skipIf(!existsSync(CORPUS))('TCP verdicts on public captures', () => {
+corpus.describe('TCP verdicts on public captures', () => {
   it('a segment retransmitted five times and never acknowledged: the peer stopped answering (error)', async () => {
-    const r = await analyzeFile(join(CORPUS, 'ppa/ppa3/tcp_retransmissions.pcapng'));
+    const r = await analyzeFile(corpus.path('ppa/ppa3/tcp_retransmissions.pcapng'));
     const v = verdict(r.flows[0], 'retransmission');
     expect(v.severity).toBe('error');
     expect(v.facts).toMatchObject({ stalled: true, cause: 'peer-unreachable', worstRtoPacket: 6, originalPacket: 1 });
@@ -152,21 +153,21 @@ describe.skipIf(!existsSync(CORPUS))('TCP verdicts on public captures', () => {
   });
 
   it('a receiver stuck at zero window, probed with growing intervals', async () => {
-    const r = await analyzeFile(join(CORPUS, 'ppa/ppa3/tcp_zerowindowdead.pcapng'));
+    const r = await analyzeFile(corpus.path('ppa/ppa3/tcp_zerowindowdead.pcapng'));
     const v = verdict(r.flows[0], 'zero-window');
     expect(v.facts).toMatchObject({ reopened: false, probes: 3 });
     expect(v.facts.longestClosedMs as number).toBeGreaterThan(20_000);
   });
 
   it('100 SYNs from 100 spoofed sources in 16 ms: a SYN flood', async () => {
-    const r = await analyzeFile(join(CORPUS, 'ppa/ppa1e/dosattack.pcap'));
+    const r = await analyzeFile(corpus.path('ppa/ppa1e/dosattack.pcap'));
     const v = captureVerdict(r, 'syn-flood');
     expect(v.severity).toBe('error');
     expect(v.facts).toMatchObject({ halfOpen: 100, sources: 100, unanswered: 100 });
   });
 
   it('a port scan from one host is not a SYN flood', async () => {
-    const r = await analyzeFile(join(CORPUS, 'ppa/ppa3/synscan.pcapng'));
+    const r = await analyzeFile(corpus.path('ppa/ppa3/synscan.pcapng'));
     expect(r.verdicts.map((v) => v.code)).not.toContain('syn-flood');
   });
 });
