@@ -1,6 +1,6 @@
 import { readCaptureFile } from './capture/open.js';
 import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
-import { formatIpv4 } from './decode/addr.js';
+import { formatAddr, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { DECODED } from './decode/view.js';
 import type { Flow } from './flow/flow.js';
@@ -10,7 +10,7 @@ import { AppSinkFactory, type AppSession } from './dissect/session.js';
 import { buildFlowFacts, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
-import { ProbeLog } from './rules/probe-log.js';
+import { ProbeLog, craftedKind } from './rules/probe-log.js';
 import { isProbeLike } from './rules/scan-rules.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
 import type { Verdict } from './rules/verdict.js';
@@ -188,6 +188,11 @@ export class Analyzer {
         return;
       }
       this.decoded++;
+      if (kind === DECODED.TCP) {
+        const crafted = craftedKind(v.flags);
+        // Rare (scanners only): the keys are made here rather than kept per packet.
+        if (crafted >= 0) this.probes.craftedProbe(addrKey(v.src, v.ipVersion), addrKey(v.dst, v.ipVersion), v.dstPort, crafted, rec.no, rec.tsMicros);
+      }
       this.table.packet(v, v.bytes, rec.no, rec.tsMicros, rec.origLen);
     } catch (err) {
       this.malformed++;
@@ -211,7 +216,7 @@ export class Analyzer {
     if (session) this.sessions.delete(flow.id);
     const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.
-    if (isProbeLike(facts)) facts.scan = this.probes.scanOf(flow.clientKey(), flow.serverKey(), facts.serverPort, facts.clientIp, facts.serverIp);
+    if (isProbeLike(facts)) facts.scan = this.probes.scanOf(flow.clientKey(), flow.serverKey(), facts.serverPort, facts.clientIp, facts.serverIp, facts.start, facts.syns.length > 0);
     const retain = this.opts.retainFlows !== false;
     // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
     const captureEnd = Math.max(this.end, this.clock);
@@ -292,6 +297,11 @@ export class Analyzer {
     const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => ({ ...f, verdicts: judgeFlow(f, ctx) }));
     return { capture, flows, verdicts, flowCount: facts.length + this.flowsNotKept + this.flowsStreamed };
   }
+}
+
+/** An address as the probe log keys it (as Flow.clientKey does). */
+function addrKey(a: Uint32Array, version: number): number | string {
+  return version === 4 ? a[3] >>> 0 : formatAddr(a, 6);
 }
 
 /** An unanswered ARP target counts once it was asked twice, or once this long passed since it was asked. */
