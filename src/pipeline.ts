@@ -11,6 +11,7 @@ import { buildFlowFacts, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
 import { ProbeLog, craftedKind } from './rules/probe-log.js';
+import { ResetLog } from './rules/reset-log.js';
 import { isProbeLike } from './rules/scan-rules.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
 import type { Verdict } from './rules/verdict.js';
@@ -127,6 +128,8 @@ export class Analyzer {
   private readonly answers = new AnswerLog();
   /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
   private readonly probes = new ProbeLog();
+  /** 4-tuples whose flows ended with a reset, to tie later packets on them to that flow. */
+  private readonly resets = new ResetLog();
   private readonly unansweredArp = new UnansweredArp();
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
@@ -216,6 +219,14 @@ export class Analyzer {
     if (session) this.sessions.delete(flow.id);
     const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.
+    if (facts.syns.length === 0 && facts.synAcks.length === 0) facts.afterReset = this.resets.before(facts.client, facts.server, facts.start);
+    const clientRst = facts.clientSide.rst;
+    const serverRst = facts.serverSide.rst;
+    const rst = clientRst && (!serverRst || clientRst.ts <= serverRst.ts) ? clientRst : serverRst;
+    if (rst) {
+      const by = rst === clientRst ? 'client' : 'server';
+      this.resets.record(facts.client, facts.server, { flowId: facts.id, by, resetter: by === 'client' ? facts.client : facts.server, rstPacket: rst.no, rstTs: rst.ts });
+    }
     if (isProbeLike(facts)) facts.scan = this.probes.scanOf(flow.clientKey(), flow.serverKey(), facts.serverPort, facts.clientIp, facts.serverIp, facts.start, facts.syns.length > 0);
     const retain = this.opts.retainFlows !== false;
     // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.

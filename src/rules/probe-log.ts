@@ -30,6 +30,9 @@ export const DISTRIBUTED_MIN_NETWORKS = 3;
 export const DISTRIBUTED_MIN_PORTS = 5;
 /** Scanning worms probe a host minutes apart: a target's tally starts over only after an hour without attempts. */
 const DISTRIBUTED_WINDOW_MICROS = 3_600_000_000;
+/** One source flooding one service: this many SYNs, at this rate at least (per second). */
+export const ONE_SOURCE_FLOOD_MIN_SYNS = 100;
+const ONE_SOURCE_FLOOD_MIN_RATE = 20;
 /** Target hosts tracked at once. */
 const MAX_TARGET_HOSTS = 16_384;
 
@@ -233,6 +236,27 @@ class ClientAttempts {
     this.byPort = null;
   }
 
+  /** SYNs to `host`:`port` at a flood's rate: each SYN counts once, whatever came of it. */
+  floodOf(host: AddrKey, port: number): { attempts: number; answered: number; firstTs: number } | null {
+    let attempts: number;
+    let answered: number;
+    let firstTs: number;
+    if (this.byPort === null) {
+      if (host !== this.firstHost || port !== this.firstPort) return null;
+      attempts = this.firstAttempts;
+      answered = this.firstAnswered;
+      firstTs = this.firstTs;
+    } else {
+      // Once the client has other targets, the port's tally stands for the service.
+      const p = this.byPort.get(port);
+      if (!p || p.targets.size !== 1 || !p.targets.has(host)) return null;
+      ({ attempts, answered, firstTs } = p);
+    }
+    if (attempts < ONE_SOURCE_FLOOD_MIN_SYNS) return null;
+    const seconds = Math.max(1, (this.lastTs - firstTs) / 1e6);
+    return attempts / seconds >= ONE_SOURCE_FLOOD_MIN_RATE ? { attempts, answered, firstTs } : null;
+  }
+
   craftedProbe(host: AddrKey, port: number, kind: number, no: number, ts: number): void {
     this.crafted ??= new Map();
     let c = this.crafted.get(host);
@@ -248,7 +272,7 @@ class ClientAttempts {
 export interface ScanMark {
   /** The scanning client; for a distributed scan, this flow's source (one of many). */
   scanner: string;
-  kind: 'port-scan' | 'address-scan' | 'os-fingerprint' | 'distributed-scan';
+  kind: 'port-scan' | 'address-scan' | 'os-fingerprint' | 'distributed-scan' | 'syn-flood';
   /** The host whose ports were scanned, or the port swept across hosts. */
   target: string;
   /** Distinct ports (port scan) or hosts (address sweep) probed so far, counted up to 64. */
@@ -313,6 +337,8 @@ export class ProbeLog {
       return m;
     }
     if (!opened) return null;
+    const flood = c?.floodOf(host, port);
+    if (flood) return { scanner: clientText, kind: 'syn-flood', target: `${hostText}:${port}`, targets: 1, attempts: flood.attempts, answered: flood.answered, since: flood.firstTs };
     if (c && c.byHost !== null && c.byPort !== null) {
       const h = c.byHost.get(host);
       if (h?.isScan(PORT_SCAN_MIN_PORTS)) return mark(clientText, 'port-scan', hostText, h);

@@ -47,6 +47,8 @@ function scanTarget(s: ScanMark): string {
       return `a sweep of port ${s.target} across hosts by ${s.scanner} (${upTo64(s.targets)} hosts probed)`;
     case 'os-fingerprint':
       return `OS fingerprinting of ${s.target} by ${s.scanner}`;
+    case 'syn-flood':
+      return `a SYN flood against ${s.target} from ${s.scanner} (${s.attempts} SYNs so far)`;
     case 'distributed-scan':
       return `a distributed scan of ${s.target}, here from ${s.scanner} (${upTo64(s.sources ?? 0)} sources on ${upTo64(s.networks ?? 0)} networks, ${upTo64(s.targets)} ports so far)`;
   }
@@ -64,6 +66,17 @@ export const scanProbe: FlowRule = {
     if (!s) return null;
     const { state, evidence } = probeOutcome(f);
     const first = firstProbePacket(f);
+    if (s.kind === 'syn-flood') {
+      const answer = f.synAcks.length > 0 ? `SYN-ACK #${f.synAcks[0].no}, never completed` : f.serverSide.rst ? `RST #${f.serverSide.rst.no}` : 'no answer';
+      return {
+        code: 'scan-probe',
+        severity: 'info',
+        summary: `one SYN of ${scanTarget(s)}: ${answer}`,
+        packets: [first.no],
+        facts: { scanner: s.scanner, kind: s.kind, target: s.target, synsSoFar: s.attempts },
+        hint: 'See the capture-level syn-flood verdict.',
+      };
+    }
     const what = s.kind === 'address-scan' ? f.serverIp : `port ${f.serverPort}`;
     // A fingerprint probe's answer says how the system reacts, not whether the port is open.
     const found = s.kind === 'os-fingerprint' && state !== 'open' ? (state === 'closed' ? `answered ${evidence}` : evidence) : `${state} (${evidence})`;
@@ -182,6 +195,8 @@ export const scans: CaptureRule = {
     };
     return {
       observe(f) {
+        // A flood's SYNs are summed by the syn-flood rule.
+        if (f.scan?.kind === 'syn-flood') return;
         const m = f.scan;
         const first = firstProbePacket(f);
         const { state } = probeOutcome(f);
