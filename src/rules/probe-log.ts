@@ -315,10 +315,11 @@ export class ProbeLog {
 
   /**
    * The scan `client` was running against `host`:`port`, if its attempts so far show one; the
-   * texts name the scanner and the host in the mark. `startTs` is when the flow began, `opened`
-   * whether it began with a SYN: a flow without one is a probe only beside crafted packets.
+   * texts name the scanner and the host in the mark. `startTs` is when the flow began, `syns` how
+   * many SYNs it sent: a flow without one is a probe only beside crafted packets, and one that
+   * retried its SYN is a client's connection, not a flood's.
    */
-  scanOf(client: AddrKey, host: AddrKey, port: number, clientText: string, hostText: string, startTs = 0, opened = true): ScanMark | null {
+  scanOf(client: AddrKey, host: AddrKey, port: number, clientText: string, hostText: string, startTs = 0, syns = 1): ScanMark | null {
     const c = this.clients.get(client);
     const crafted = c?.crafted?.get(host);
     // A flow that carried a crafted packet was a probe by itself.
@@ -336,8 +337,8 @@ export class ProbeLog {
       };
       return m;
     }
-    if (!opened) return null;
-    const flood = c?.floodOf(host, port);
+    if (syns === 0) return null;
+    const flood = syns === 1 ? c?.floodOf(host, port) : null;
     if (flood) return { scanner: clientText, kind: 'syn-flood', target: `${hostText}:${port}`, targets: 1, attempts: flood.attempts, answered: flood.answered, since: flood.firstTs };
     if (c && c.byHost !== null && c.byPort !== null) {
       const h = c.byHost.get(host);
