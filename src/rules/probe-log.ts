@@ -236,6 +236,12 @@ class ClientAttempts {
     this.byPort = null;
   }
 
+  /** Whether this client sent `host`:`port` a SYN within the window. */
+  private attempted(host: AddrKey, port: number): boolean {
+    if (this.byHost === null) return host === this.firstHost && port === this.firstPort;
+    return this.byHost.get(host)?.targets.has(port) ?? false;
+  }
+
   /** SYNs to `host`:`port` at a flood's rate: each SYN counts once, whatever came of it. */
   floodOf(host: AddrKey, port: number): { attempts: number; answered: number; firstTs: number } | null {
     let attempts: number;
@@ -258,6 +264,8 @@ class ClientAttempts {
   }
 
   craftedProbe(host: AddrKey, port: number, kind: number, no: number, ts: number): void {
+    // Some stacks send a FIN without ACK when a connection is closed before its SYN-ACK came.
+    if (kind === CRAFTED.FIN && this.attempted(host, port)) return;
     this.crafted ??= new Map();
     let c = this.crafted.get(host);
     if (!c) {
@@ -322,8 +330,7 @@ export class ProbeLog {
   scanOf(client: AddrKey, host: AddrKey, port: number, clientText: string, hostText: string, startTs = 0, syns = 1): ScanMark | null {
     const c = this.clients.get(client);
     const crafted = c?.crafted?.get(host);
-    // A flow that carried a crafted packet was a probe by itself.
-    if (crafted && crafted.covers(startTs) && (crafted.scanning || crafted.kindsByPort.has(port))) {
+    if (crafted && crafted.covers(startTs) && crafted.scanning) {
       const h = c!.byHost?.get(host);
       const m: ScanMark = {
         scanner: clientText,

@@ -282,8 +282,10 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const earlier = f.afterReset;
       if (earlier) {
         const earlierWho = earlier.resetter === f.client ? 'client' : earlier.resetter === f.server ? 'server' : earlier.by;
-        const first = f.clientSide.firstData ?? { no: f.firstPacket, ts: f.start };
-        ctx.push(`#${first.no} came on the 4-tuple the ${earlierWho} had reset ${fmtDuration(first.ts - earlier.rstTs)} earlier (flow ${earlier.flowId}, RST #${earlier.rstPacket}), so the ${who} had no connection for it`);
+        const first = f.clientSide.firstData ?? f.serverSide.firstData ?? { no: f.firstPacket, ts: f.start };
+        const ago = `${fmtDuration(first.ts - earlier.rstTs)} earlier (flow ${earlier.flowId}, RST #${earlier.rstPacket})`;
+        if (first.no === rst.no) ctx.push(`after the ${earlierWho} had reset this 4-tuple ${ago}: a late RST for a connection already gone`);
+        else ctx.push(`#${first.no} came on the 4-tuple the ${earlierWho} had reset ${ago}, so the ${who} had no connection for it`);
       }
       const unanswered = !earlier && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
       if (unanswered) ctx.push('the request got no answer');

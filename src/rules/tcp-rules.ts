@@ -64,11 +64,15 @@ const retransmission: FlowRule = {
     // Retransmissions after the peer's RST: the peer had ended the connection, nothing was lost.
     const peerRst = (who === 'server' ? f.clientSide : f.serverSide).rst;
     const afterPeerRst = peerRst !== null ? marks.filter((no) => no > peerRst.no).length : 0;
-    const stalled = afterPeerRst === 0 && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
+    // A run of unanswered retransmissions that came after the peer's RST went unanswered because of it.
+    const runAfterRst = afterPeerRst > 0 && afterPeerRst >= sender.retransmissionsUnanswered;
+    const stalled = !runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
+    const explainedByRst = afterPeerRst > 0 && (afterPeerRst * 2 >= dataRetrans(sender) || (runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS));
+    const rstNote = afterPeerRst > 0 && !explainedByRst ? `; ${afterPeerRst} of them after the ${otherSide(who)}'s RST #${peerRst!.no}` : '';
     let cause: string;
     let hint: string;
-    if (afterPeerRst > 0) {
-      cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst === dataRetrans(sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}: the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
+    if (explainedByRst) {
+      cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}: the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
       hint = `The ${otherSide(who)} aborted the connection; the ${who} did not take the RST (it was lost on the way, dropped by a firewall, or its sequence number fell outside the ${who}'s window) and retransmits until its retry limit. Look at why the ${otherSide(who)} reset (see the reset verdict), and at the path between the two if RSTs do not get through.`;
     } else if (stalled) {
       cause = `the ${otherSide(who)} stopped acknowledging: ${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK`;
@@ -91,7 +95,7 @@ const retransmission: FlowRule = {
     return {
       code: 'retransmission',
       severity: stalled ? 'error' : isolated ? 'info' : 'warning',
-      summary: `${plural(dataRetrans(sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
+      summary: `${plural(dataRetrans(sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
       packets: marks.slice(0, 20),
       facts: {
         direction: who,
@@ -102,7 +106,7 @@ const retransmission: FlowRule = {
         originalPacket: rto?.originalPacket ?? null,
         stalled,
         retransmissionsAfterPeerRst: afterPeerRst,
-        cause: afterPeerRst > 0 ? 'peer-reset' : stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
+        cause: explainedByRst ? 'peer-reset' : stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
       },
       hint,
     };

@@ -87,9 +87,12 @@ describe.skipIf(!hasCorpus)('public captures', () => {
     expect(open).toEqual([80, 443]);
     expect(scans[0].facts).toMatchObject({ scanner, target, probed: probed.size, open: open.length, openTargets: open, closed: probed.size - open.length, filtered: 0 });
     expect(scans[0].summary).toContain('2 open (80, 443)');
-    // The crafted probes (FIN, NULL, Xmas) are probes by themselves.
-    const craftedPorts = new Set(segs.filter((s) => s.src === scanner && isCrafted(s.flags)).map((s) => s.dstPort));
-    for (const f of r.flows.filter((x) => craftedPorts.has(x.serverPort))) expect(f.verdicts.map((v) => v.code)).toEqual(['scan-probe']);
+    // From the second port given crafted probes (FIN, then NULL, then Xmas) on, the scan shows as it
+    // happens: those flows are probes; the ones that ended before keep their verdicts and are counted.
+    const craftedPorts = [...new Set(segs.filter((s) => s.src === scanner && isCrafted(s.flags)).map((s) => s.dstPort))];
+    expect(craftedPorts).toEqual([3390, 3391, 3392]);
+    for (const f of r.flows.filter((x) => craftedPorts.slice(1).includes(x.serverPort))) expect(f.verdicts.map((v) => v.code)).toEqual(['scan-probe']);
+    expect(scans[0].facts.probesBeforeItShowed).toBe(probed.size - 2);
   });
 
   it('Practical Packet Analysis synscan stays one SYN scan with its open ports', async () => {
@@ -225,9 +228,17 @@ describe('scanners and open ports', () => {
     for (const f of open) expect(f.verdicts[0].summary).toMatch(/open \(SYN-ACK #\d+, reset by the scanner #\d+\)$/);
   });
 
-  it('one FIN without ACK to one port is a probe, not a half-closed connection', () => {
-    const r = analyzeConversation(conv({ client: '10.2.0.5:50999', server: '10.2.0.6:443' }).client('F', 0, '', { window: 1024 }).server('RA', 0.0003));
-    expect(r.flows[0].verdicts.map((v) => v.code)).toEqual(['scan-probe']);
+  it('FIN probes without ACK to two ports are a port scan; one after the client\'s own SYN is a stack closing early, not a probe', () => {
+    const fins = [443, 8443].map((p, i) => conv({ client: `10.2.0.5:${50990 + i}`, server: `10.2.0.6:${p}` }).client('F', i * 0.5, '', { window: 1024 }).server('RA', i * 0.5 + 0.0003));
+    const r = analyzeConversation(...fins);
+    expect(r.verdicts.map((v) => [v.code, v.facts.probed, v.facts.closed, v.facts.craftedProbes])).toEqual([['port-scan', 2, 2, 2]]);
+    expect(r.flows.at(-1)!.verdicts.map((v) => v.code)).toEqual(['scan-probe']);
+    // As in Zeek's fin_retransmission trace: SYN, FIN before the SYN-ACK came, then the handshake's ACK.
+    const early = conv({ client: '10.2.0.7:55344', server: '10.2.0.8:443' }).client('S', 0).client('F', 0.29, '', { seq: 0xffff_fff1 });
+    early.server('SA', 0.3).client('FA', 0.307, '', { seq: 0xffff_fff1 }).server('R', 0.61);
+    const r2 = analyzeConversation(early);
+    expect(r2.verdicts).toEqual([]);
+    expect(r2.flows[0].verdicts.map((v) => v.code)).not.toContain('scan-probe');
   });
 
   it('many clients refused on one port of a host that is down: refused errors, no distributed scan', () => {
