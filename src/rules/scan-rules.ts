@@ -104,8 +104,9 @@ const MAX_SOURCES = 4_096;
 /** Probes that ended before their scan showed, kept per client and host (or per target host) to be counted in it. */
 const MAX_EARLIER_PROBES = 16;
 const MAX_EARLIER_KEYS = 16_384;
-/** An earlier probe counts in a scan that began within this long after it (Zeek's scan window). */
+/** An earlier probe counts in a scan that began within this long after it (Zeek's scan window; an hour for distributed scans, as in probe-log.ts). */
 const EARLIER_WINDOW_MICROS = 300_000_000;
+const EARLIER_DISTRIBUTED_WINDOW_MICROS = 3_600_000_000;
 /** SYN probes with a window this small come from a packet crafter: TCP stacks offer kilobytes. */
 const TINY_SYN_WINDOW = 1024;
 
@@ -147,6 +148,12 @@ interface EarlierProbe {
   ts: number;
 }
 
+/** The last MAX_EARLIER_PROBES probes of a client and host (or to a host), and how many older ones were let go. */
+interface EarlierProbes {
+  probes: EarlierProbe[];
+  dropped: number;
+}
+
 const networkOf = (ip: string) => (ip.includes(':') ? ip.split(':').slice(0, 3).join(':') : ip.split('.').slice(0, 2).join('.'));
 
 /** One verdict per scan: how much was probed, and what was found open, closed and filtered. */
@@ -156,18 +163,27 @@ export const scans: CaptureRule = {
     const byKey = new Map<string, Scan>();
     // Probe-like flows no scan claimed, by client and host and by target host: a scan that shows
     // later counts them (their own verdicts were given as they ended).
-    const earlierByPair = new Map<string, EarlierProbe[]>();
-    const earlierByHost = new Map<string, EarlierProbe[]>();
+    const earlierByPair = new Map<string, EarlierProbes>();
+    const earlierByHost = new Map<string, EarlierProbes>();
+    const nextPrune = new Map<Map<string, EarlierProbes>, number>();
     let tracked = 0;
     let unlisted = 0;
-    const remember = (map: Map<string, EarlierProbe[]>, key: string, p: EarlierProbe) => {
-      let list = map.get(key);
-      if (!list) {
+    const remember = (map: Map<string, EarlierProbes>, key: string, p: EarlierProbe, window: number) => {
+      let e = map.get(key);
+      if (!e) {
+        // Full: let go of what no scan can count any more, at most once per sixteenth of the window.
+        if (map.size >= MAX_EARLIER_KEYS && p.ts >= (nextPrune.get(map) ?? -Infinity)) {
+          for (const [k, v] of map) if (v.probes[v.probes.length - 1].ts < p.ts - window) map.delete(k);
+          nextPrune.set(map, p.ts + window / 16);
+        }
         if (map.size >= MAX_EARLIER_KEYS) return;
-        map.set(key, (list = []));
+        map.set(key, (e = { probes: [], dropped: 0 }));
       }
-      if (list.length >= MAX_EARLIER_PROBES) list.shift();
-      list.push(p);
+      if (e.probes.length >= MAX_EARLIER_PROBES) {
+        e.probes.shift();
+        e.dropped++;
+      }
+      e.probes.push(p);
     };
     const count = (s: Scan, p: { clientIp: string; clientPort: number; port: number; ip: string; state: PortState; completed: boolean; no: number; ts: number }) => {
       const m = s.mark;
@@ -204,8 +220,8 @@ export const scans: CaptureRule = {
         if (!m) {
           // Only what could have been a probe: no payload, opened by the client.
           if (isDigestProbeLike(f)) {
-            remember(earlierByPair, `${f.clientIp} ${f.serverIp}`, probe);
-            if (f.synAcks.length === 0) remember(earlierByHost, f.serverIp!, probe);
+            remember(earlierByPair, `${f.clientIp} ${f.serverIp}`, probe, EARLIER_WINDOW_MICROS);
+            if (f.synAcks.length === 0) remember(earlierByHost, f.serverIp!, probe, EARLIER_DISTRIBUTED_WINDOW_MICROS);
           }
           return;
         }
@@ -228,11 +244,13 @@ export const scans: CaptureRule = {
         // Probes of the same scanner (or, distributed, of the same target) that ended before the scan showed.
         const earlier = m.kind === 'distributed-scan' ? earlierByHost.get(m.target) : m.kind === 'address-scan' ? undefined : earlierByPair.get(`${m.scanner} ${m.target}`);
         if (earlier) {
-          for (const p of earlier) {
-            if (p.ts < first.ts - EARLIER_WINDOW_MICROS && m.kind !== 'distributed-scan') continue;
-            count(s, { ...p, ip: m.target });
-            s.earlier++;
-          }
+          const window = m.kind === 'distributed-scan' ? EARLIER_DISTRIBUTED_WINDOW_MICROS : EARLIER_WINDOW_MICROS;
+          const inWindow = earlier.probes.filter((p) => p.ts >= first.ts - window);
+          for (const p of inWindow) count(s, { ...p, ip: m.target });
+          // Older probes let go of are counted, not told apart, when the window still reaches them.
+          const dropped = inWindow.length === earlier.probes.length ? earlier.dropped : 0;
+          s.probes += dropped;
+          s.earlier += inWindow.length + dropped;
           if (m.kind === 'distributed-scan') earlierByHost.delete(m.target);
           else earlierByPair.delete(`${m.scanner} ${m.target}`);
         }

@@ -126,6 +126,9 @@ describe.skipIf(!hasCorpus)('public captures', () => {
     expect(refused.length).toBeLessThan(30);
     const firstMarked = Math.min(...r.flows.filter((f) => f.verdicts.some((v) => v.facts.kind === 'distributed-scan')).map((f) => f.firstPacket));
     expect(refused.every((f) => f.firstPacket < firstMarked)).toBe(true);
+    // Those are counted in the scan: every failed attempt on the host before it showed.
+    const failedBefore = r.flows.filter((f) => f.serverIp === target && f.synAcks.length === 0 && f.firstPacket < firstMarked);
+    expect(d[0].facts.probesBeforeItShowed).toBe(failedBefore.length);
   });
 
   it('data on a 4-tuple the scanner had reset (Zeek modbus-and-non-modbus-p502): one warning tied to the earlier flow', async () => {
