@@ -96,11 +96,16 @@ class CraftedProbes {
   }
 }
 
-/** Attempts to one host from all sources: its sources, their networks and the ports they tried. */
+/**
+ * Attempts to one host from all sources: its sources, their networks and the ports they tried.
+ * Most hosts are reached by one source on one port: the sets start when a second one shows up.
+ */
 class TargetAttempts {
-  readonly sources = new Set<AddrKey>();
-  readonly networks = new Set<number | string>();
-  readonly ports = new Set<number>();
+  firstSource: AddrKey | null = null;
+  firstPort = -1;
+  sources: Set<AddrKey> | null = null;
+  networks: Set<number | string> | null = null;
+  ports: Set<number> | null = null;
   attempts = 0;
   answered = 0;
   firstTs = 0;
@@ -108,27 +113,38 @@ class TargetAttempts {
 
   add(source: AddrKey, port: number, ts: number): void {
     if (ts - this.lastTs > DISTRIBUTED_WINDOW_MICROS) {
-      this.sources.clear();
-      this.networks.clear();
-      this.ports.clear();
+      this.firstSource = null;
+      this.sources = this.networks = this.ports = null;
       this.attempts = 0;
       this.answered = 0;
       this.firstTs = ts;
     }
     this.lastTs = ts;
     this.attempts++;
+    if (this.firstSource === null) {
+      this.firstSource = source;
+      this.firstPort = port;
+      return;
+    }
+    if (this.sources === null) {
+      if (source === this.firstSource) return;
+      this.sources = new Set([this.firstSource]);
+      this.networks = new Set([networkOf(this.firstSource)]);
+      this.ports = new Set([this.firstPort]);
+    }
     if (this.sources.size < MAX_TARGETS && !this.sources.has(source)) {
       this.sources.add(source);
-      this.networks.add(networkOf(source));
+      this.networks!.add(networkOf(source));
     }
-    if (this.ports.size < MAX_TARGETS) this.ports.add(port);
+    if (this.ports!.size < MAX_TARGETS) this.ports!.add(port);
   }
 
   get isScanned(): boolean {
     return (
+      this.sources !== null &&
       this.sources.size >= DISTRIBUTED_MIN_SOURCES &&
-      this.networks.size >= DISTRIBUTED_MIN_NETWORKS &&
-      this.ports.size >= DISTRIBUTED_MIN_PORTS &&
+      this.networks!.size >= DISTRIBUTED_MIN_NETWORKS &&
+      this.ports!.size >= DISTRIBUTED_MIN_PORTS &&
       this.answered * 4 <= this.attempts
     );
   }
@@ -355,7 +371,7 @@ export class ProbeLog {
     }
     const t = this.targets.get(host);
     if (t?.isScanned) {
-      return { scanner: clientText, kind: 'distributed-scan', target: hostText, targets: t.ports.size, attempts: t.attempts, answered: t.answered, since: t.firstTs, sources: t.sources.size, networks: t.networks.size };
+      return { scanner: clientText, kind: 'distributed-scan', target: hostText, targets: t.ports!.size, attempts: t.attempts, answered: t.answered, since: t.firstTs, sources: t.sources!.size, networks: t.networks!.size };
     }
     return null;
   }
