@@ -227,7 +227,7 @@ export class Analyzer {
       const by = rst === clientRst ? 'client' : 'server';
       this.resets.record(facts.client, facts.server, { flowId: facts.id, by, resetter: by === 'client' ? facts.client : facts.server, rstPacket: rst.no, rstTs: rst.ts });
     }
-    if (isProbeLike(facts)) facts.scan = this.probes.scanOf(flow.clientKey(), flow.serverKey(), facts.serverPort, facts.clientIp, facts.serverIp, facts.start, facts.syns.length);
+    if (isProbeLike(facts)) facts.scan = this.probes.scanOf(flow.clientKey(), flow.serverKey(), facts.serverPort, facts.clientIp, facts.serverIp, facts.start, facts.syns.length, facts.handshakeAck === null && !facts.clientSide.rst && !facts.serverSide.rst);
     const retain = this.opts.retainFlows !== false;
     // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
     const captureEnd = Math.max(this.end, this.clock);

@@ -340,10 +340,11 @@ export class ProbeLog {
   /**
    * The scan `client` was running against `host`:`port`, if its attempts so far show one; the
    * texts name the scanner and the host in the mark. `startTs` is when the flow began, `syns` how
-   * many SYNs it sent: a flow without one is a probe only beside crafted packets, and one that
-   * retried its SYN is a client's connection, not a flood's.
+   * many SYNs it sent: a flow without one is a probe only beside crafted packets. `halfOpen`: the
+   * flow sent one SYN and was never completed nor reset, as a flood's are (a client that failed
+   * retries its SYN; one refused or reset belongs to a client, not to a flood).
    */
-  scanOf(client: AddrKey, host: AddrKey, port: number, clientText: string, hostText: string, startTs = 0, syns = 1): ScanMark | null {
+  scanOf(client: AddrKey, host: AddrKey, port: number, clientText: string, hostText: string, startTs = 0, syns = 1, halfOpen = false): ScanMark | null {
     const c = this.clients.get(client);
     const crafted = c?.crafted?.get(host);
     if (crafted && crafted.covers(startTs) && crafted.scanning) {
@@ -361,7 +362,7 @@ export class ProbeLog {
       return m;
     }
     if (syns === 0) return null;
-    const flood = syns === 1 ? c?.floodOf(host, port) : null;
+    const flood = syns === 1 && halfOpen ? c?.floodOf(host, port) : null;
     if (flood) return { scanner: clientText, kind: 'syn-flood', target: `${hostText}:${port}`, targets: 1, attempts: flood.attempts, answered: flood.answered, since: flood.firstTs };
     if (c && c.byHost !== null && c.byPort !== null) {
       const h = c.byHost.get(host);

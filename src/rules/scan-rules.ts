@@ -34,6 +34,8 @@ function probeOutcome(f: FlowDigest): { state: PortState; evidence: string } {
   if (f.serverSide.rst) return { state: 'closed', evidence: `RST #${f.serverSide.rst.no}` };
   const icmp = f.icmp?.[0];
   if (icmp) return { state: 'filtered', evidence: `ICMP ${icmp.meaning} #${icmp.no}` };
+  // A SYN+FIN probe (history Q) counts as a SYN in the flow; it is said as what it was.
+  if (f.history?.includes('Q')) return { state: 'filtered', evidence: `no answer to ${plural(f.syns.length, 'SYN+FIN probe')}` };
   return { state: 'filtered', evidence: f.syns.length > 0 ? `no answer to ${plural(f.syns.length, 'SYN')}` : 'no answer' };
 }
 

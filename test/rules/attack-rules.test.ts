@@ -174,6 +174,18 @@ describe('SYN floods from one source', () => {
     }
   });
 
+  it('a load test refused now and then at 1,000 connections a second is no flood: its refused flows stay refused', () => {
+    const conns = Array.from({ length: 1000 }, (_, i) => {
+      const c = conv({ client: `10.9.0.8:${30000 + i}`, server: '10.0.0.4:8080' });
+      return i % 100 === 99 ? c.client('S', i * 0.001).server('RA', i * 0.001 + 0.0001) : c.handshake(i * 0.001, 0.0002).client('FA', i * 0.001 + 0.0003).server('FA', i * 0.001 + 0.0004).client('A', i * 0.001 + 0.0005);
+    });
+    const r = analyzeConversation(...conns);
+    expect(r.verdicts.map((v) => v.code)).not.toContain('syn-flood');
+    const refused = r.flows.filter((f) => f.serverSide.rst !== null);
+    expect(refused).toHaveLength(10);
+    for (const f of refused) expect(f.verdicts.map((v) => v.code)).toEqual(['refused']);
+  });
+
   it('a client whose 150 connections to a dead server each retry their SYN is not a flood', () => {
     const pool = Array.from({ length: 150 }, (_, i) => conv({ client: `10.9.0.7:${20000 + i}`, server: '10.0.0.3:5432' }).client('S', i * 0.01).client('S', i * 0.01 + 1, '', { seq: 0xffff_fff0 }).client('S', i * 0.01 + 3, '', { seq: 0xffff_fff0 }));
     const r = analyzeConversation(...pool);
