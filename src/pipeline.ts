@@ -1,6 +1,6 @@
 import { readCaptureFile } from './capture/open.js';
 import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
-import { formatIpv4 } from './decode/addr.js';
+import { formatAddr, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { DECODED } from './decode/view.js';
 import type { Flow } from './flow/flow.js';
@@ -10,7 +10,8 @@ import { AppSinkFactory, type AppSession } from './dissect/session.js';
 import { buildFlowFacts, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
-import { ProbeLog } from './rules/probe-log.js';
+import { ProbeLog, craftedKind } from './rules/probe-log.js';
+import { ResetLog } from './rules/reset-log.js';
 import { isProbeLike } from './rules/scan-rules.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
 import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
@@ -130,6 +131,8 @@ export class Analyzer {
   private readonly answers = new AnswerLog();
   /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
   private readonly probes = new ProbeLog();
+  /** 4-tuples whose flows ended with a reset, to tie later packets on them to that flow. */
+  private readonly resets = new ResetLog();
   private readonly unansweredArp = new UnansweredArp();
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
@@ -198,6 +201,11 @@ export class Analyzer {
         return;
       }
       this.decoded++;
+      if (kind === DECODED.TCP) {
+        const crafted = craftedKind(v.flags);
+        // Rare (scanners only): the keys are made here rather than kept per packet.
+        if (crafted >= 0) this.probes.craftedProbe(addrKey(v.src, v.ipVersion), addrKey(v.dst, v.ipVersion), v.dstPort, crafted, rec.no, rec.tsMicros);
+      }
       this.table.packet(v, v.bytes, rec.no, rec.tsMicros, rec.origLen);
     } catch (err) {
       this.malformed++;
@@ -221,7 +229,15 @@ export class Analyzer {
     if (session) this.sessions.delete(flow.id);
     const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.
-    if (isProbeLike(facts)) facts.scan = this.probes.scanOf(flow.clientKey(), flow.serverKey(), facts.serverPort, facts.clientIp, facts.serverIp);
+    if (facts.syns.length === 0 && facts.synAcks.length === 0) facts.afterReset = this.resets.before(facts.client, facts.server, facts.start);
+    const clientRst = facts.clientSide.rst;
+    const serverRst = facts.serverSide.rst;
+    const rst = clientRst && (!serverRst || clientRst.ts <= serverRst.ts) ? clientRst : serverRst;
+    if (rst) {
+      const by = rst === clientRst ? 'client' : 'server';
+      this.resets.record(facts.client, facts.server, { flowId: facts.id, by, resetter: by === 'client' ? facts.client : facts.server, rstPacket: rst.no, rstTs: rst.ts });
+    }
+    if (isProbeLike(facts)) facts.scan = this.probes.scanOf(flow.clientKey(), flow.serverKey(), facts.serverPort, facts.clientIp, facts.serverIp, facts.start, facts.syns.length, facts.handshakeAck === null && !facts.clientSide.rst && !facts.serverSide.rst);
     const retain = this.opts.retainFlows !== false;
     // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
     const captureEnd = Math.max(this.end, this.clock);
@@ -302,6 +318,11 @@ export class Analyzer {
     const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => ({ ...f, verdicts: judgeFlow(f, ctx) }));
     return { capture, flows, verdicts, flowCount: facts.length + this.flowsNotKept + this.flowsStreamed };
   }
+}
+
+/** An address as the probe log keys it (as Flow.clientKey does). */
+function addrKey(a: Uint32Array, version: number): number | string {
+  return version === 4 ? a[3] >>> 0 : formatAddr(a, 6);
 }
 
 /** An unanswered ARP target counts once it was asked twice, or once this long passed since it was asked. */

@@ -484,6 +484,8 @@ const httpNoResponse: FlowRule = {
   evaluate(f, ctx) {
     const hit = unansweredHttpRequest(f, ctx.captureEnd);
     if (!hit) return null;
+    // A request sent on a 4-tuple reset earlier and answered by an RST: no connection to answer on (rst-by-server says so).
+    if (f.afterReset && f.serverSide.rst) return null;
     const { ex, waited, endedBy } = hit;
     const req = ex.request!;
     const who = endedBy ? (endedBy.dir === 0 ? 'client' : 'server') : null;

@@ -24,14 +24,16 @@ export interface FlowDigest {
   clientIp: string;
   clientPort: number;
   state: FlowFacts['state'];
+  firstPacket?: number;
+  history?: string;
   start: number;
   end: number;
   syns: FlowFacts['syns'];
   synAcks: FlowFacts['synAcks'];
   handshakeAck: FlowFacts['handshakeAck'];
   reusedAfter: FlowFacts['reusedAfter'];
-  clientSide: Pick<FlowFacts['clientSide'], 'bytes' | 'rst'> & Partial<Pick<FlowFacts['clientSide'], 'copies' | 'packets'>>;
-  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'> & Partial<Pick<FlowFacts['serverSide'], 'copies'>>;
+  clientSide: Pick<FlowFacts['clientSide'], 'bytes' | 'rst'> & Partial<Pick<FlowFacts['clientSide'], 'copies' | 'packets' | 'synWindow'>>;
+  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'> & Partial<Pick<FlowFacts['serverSide'], 'copies' | 'bytes'>>;
   serverIp?: string;
   serverPort?: number;
   icmp?: FlowFacts['icmp'];

@@ -1,4 +1,5 @@
 import type { ScanMark } from './probe-log.js';
+import type { EarlierReset } from './reset-log.js';
 import { formatAddr } from '../decode/addr.js';
 import type { AppFacts } from '../dissect/types.js';
 import { connState, type ConnState } from '../flow/conn-state.js';
@@ -86,6 +87,8 @@ export interface FlowFacts {
   serverSide: SideFacts;
   icmp: IcmpFact[];
   reusedAfter: { flowId: number; closedTs: number; state: string } | null;
+  /** For a flow without a handshake: the RST that ended an earlier flow on the same 4-tuple (see rules/reset-log.ts). */
+  afterReset?: EarlierReset | null;
   /** The scan this flow was a probe of, decided as it ended (see rules/probe-log.ts). */
   scan?: ScanMark | null;
   endReason: FlowEndReason;

@@ -6,6 +6,13 @@
 //
 // Attempts are counted as their SYNs are seen, so by the time a probe's flow ends (after an RST
 // and its close linger, or when the attempt is given up) the scan around it is already known.
+//
+// Two more patterns are kept here. Packets no TCP stack sends (no flags at all, a FIN without an
+// ACK, SYN with FIN or RST) are crafted probes: a client sending them to two ports, or two kinds to
+// one port, is scanning that host, however few ports it tries; several kinds to one port is how
+// nmap's OS detection (-O) tells systems apart. And per target host, attempts from many sources on
+// many networks to many ports, rarely answered, are a distributed scan (worms, internet-wide
+// scanners): each source alone probes too few ports to be called a scanner.
 
 export const PORT_SCAN_MIN_PORTS = 15;
 export const ADDRESS_SCAN_MIN_HOSTS = 25;
@@ -17,6 +24,136 @@ const MAX_TARGETS = 64;
 const MAX_TALLIES_PER_CLIENT = 1_024;
 /** Clients tracked at once; clients quiet for the window are forgotten first. */
 const MAX_CLIENTS = 16_384;
+/** Distributed scan: this many sources, from this many /16 (IPv6: /48) networks, on this many ports of one host. */
+export const DISTRIBUTED_MIN_SOURCES = 5;
+export const DISTRIBUTED_MIN_NETWORKS = 3;
+export const DISTRIBUTED_MIN_PORTS = 5;
+/** Scanning worms probe a host minutes apart: a target's tally starts over only after an hour without attempts. */
+const DISTRIBUTED_WINDOW_MICROS = 3_600_000_000;
+/** One source flooding one service: this many SYNs, at this rate at least (per second). */
+export const ONE_SOURCE_FLOOD_MIN_SYNS = 100;
+const ONE_SOURCE_FLOOD_MIN_RATE = 20;
+/** Target hosts tracked at once. */
+const MAX_TARGET_HOSTS = 16_384;
+
+/** Packets no TCP stack sends, by kind (an index into CRAFTED_NAMES). */
+export const CRAFTED = { NULL: 0, FIN: 1, XMAS: 2, SYN_FIN: 3, SYN_RST: 4 } as const;
+export const CRAFTED_NAMES = ['NULL (no flags)', 'FIN without ACK', 'FIN+PSH+URG (Xmas)', 'SYN+FIN', 'SYN+RST'] as const;
+
+const FIN = 0x01;
+const SYN = 0x02;
+const RST = 0x04;
+const PSH = 0x08;
+const ACK = 0x10;
+const URG = 0x20;
+
+/** The crafted kind of a TCP segment with these flags, or -1 for a segment a TCP stack may send. */
+export function craftedKind(flags: number): number {
+  if ((flags & (SYN | FIN)) === (SYN | FIN)) return CRAFTED.SYN_FIN;
+  if ((flags & (SYN | RST)) === (SYN | RST)) return CRAFTED.SYN_RST;
+  if ((flags & (FIN | SYN | RST | PSH | ACK | URG)) === 0) return CRAFTED.NULL;
+  // Every segment after the SYN carries an ACK (RFC 9293), a FIN included.
+  if ((flags & (FIN | ACK | RST)) === FIN) return (flags & (PSH | URG)) === (PSH | URG) ? CRAFTED.XMAS : CRAFTED.FIN;
+  return -1;
+}
+
+/** One client's crafted packets to one host. */
+class CraftedProbes {
+  readonly counts = [0, 0, 0, 0, 0];
+  /** Kinds (a bit per CRAFTED index) sent to each port, for up to MAX_TARGETS ports. */
+  readonly kindsByPort = new Map<number, number>();
+  firstNo = 0;
+  firstTs = 0;
+  lastTs = -Infinity;
+
+  add(kind: number, port: number, no: number, ts: number): void {
+    if (ts - this.lastTs > WINDOW_MICROS) {
+      this.counts.fill(0);
+      this.kindsByPort.clear();
+      this.firstNo = no;
+      this.firstTs = ts;
+    }
+    this.lastTs = ts;
+    this.counts[kind]++;
+    const kinds = this.kindsByPort.get(port);
+    if (kinds !== undefined) this.kindsByPort.set(port, kinds | (1 << kind));
+    else if (this.kindsByPort.size < MAX_TARGETS) this.kindsByPort.set(port, 1 << kind);
+  }
+
+  /** Two kinds of crafted packet to one port: nmap's OS detection sends NULL, SYN+FIN and Xmas probes to the same ports. */
+  get fingerprinting(): boolean {
+    for (const kinds of this.kindsByPort.values()) if ((kinds & (kinds - 1)) !== 0) return true;
+    return false;
+  }
+
+  /** Crafted packets to two ports (a FIN, NULL or Xmas scan), or a fingerprint. */
+  get scanning(): boolean {
+    return this.kindsByPort.size >= 2 || this.fingerprinting;
+  }
+
+  covers(ts: number): boolean {
+    return ts >= this.firstTs - WINDOW_MICROS && ts <= this.lastTs + WINDOW_MICROS;
+  }
+}
+
+/**
+ * Attempts to one host from all sources: its sources, their networks and the ports they tried.
+ * Most hosts are reached by one source on one port: the sets start when a second one shows up.
+ */
+class TargetAttempts {
+  firstSource: AddrKey | null = null;
+  firstPort = -1;
+  sources: Set<AddrKey> | null = null;
+  networks: Set<number | string> | null = null;
+  ports: Set<number> | null = null;
+  attempts = 0;
+  answered = 0;
+  firstTs = 0;
+  lastTs = -Infinity;
+
+  add(source: AddrKey, port: number, ts: number): void {
+    if (ts - this.lastTs > DISTRIBUTED_WINDOW_MICROS) {
+      this.firstSource = null;
+      this.sources = this.networks = this.ports = null;
+      this.attempts = 0;
+      this.answered = 0;
+      this.firstTs = ts;
+    }
+    this.lastTs = ts;
+    this.attempts++;
+    if (this.firstSource === null) {
+      this.firstSource = source;
+      this.firstPort = port;
+      return;
+    }
+    if (this.sources === null) {
+      if (source === this.firstSource) return;
+      this.sources = new Set([this.firstSource]);
+      this.networks = new Set([networkOf(this.firstSource)]);
+      this.ports = new Set([this.firstPort]);
+    }
+    if (this.sources.size < MAX_TARGETS && !this.sources.has(source)) {
+      this.sources.add(source);
+      this.networks!.add(networkOf(source));
+    }
+    if (this.ports!.size < MAX_TARGETS) this.ports!.add(port);
+  }
+
+  get isScanned(): boolean {
+    return (
+      this.sources !== null &&
+      this.sources.size >= DISTRIBUTED_MIN_SOURCES &&
+      this.networks!.size >= DISTRIBUTED_MIN_NETWORKS &&
+      this.ports!.size >= DISTRIBUTED_MIN_PORTS &&
+      this.answered * 4 <= this.attempts
+    );
+  }
+}
+
+/** The /16 of an IPv4 key, the /48 of an IPv6 address text. */
+function networkOf(a: AddrKey): number | string {
+  return typeof a === 'number' ? a >>> 16 : a.split(':').slice(0, 3).join(':');
+}
 
 /** Attempts to one host (its ports are the targets) or to one port (its hosts are). */
 class Tally<T> {
@@ -63,6 +200,8 @@ class ClientAttempts {
   byPort: Map<number, Tally<AddrKey>> | null = null;
   /** A full map is swept for quiet tallies at most once per WINDOW_MICROS / 16. */
   nextSweepTs = -Infinity;
+  /** Crafted packets per host, for the rare client that sends them. */
+  crafted: Map<AddrKey, CraftedProbes> | null = null;
 
   attempt(host: AddrKey, port: number, ts: number): void {
     if (ts - this.lastTs > WINDOW_MICROS) this.restart(ts);
@@ -112,12 +251,52 @@ class ClientAttempts {
     this.byHost = null;
     this.byPort = null;
   }
+
+  /** Whether this client sent `host`:`port` a SYN within the window. */
+  private attempted(host: AddrKey, port: number): boolean {
+    if (this.byHost === null) return host === this.firstHost && port === this.firstPort;
+    return this.byHost.get(host)?.targets.has(port) ?? false;
+  }
+
+  /** SYNs to `host`:`port` at a flood's rate: each SYN counts once, whatever came of it. */
+  floodOf(host: AddrKey, port: number): { attempts: number; answered: number; firstTs: number } | null {
+    let attempts: number;
+    let answered: number;
+    let firstTs: number;
+    if (this.byPort === null) {
+      if (host !== this.firstHost || port !== this.firstPort) return null;
+      attempts = this.firstAttempts;
+      answered = this.firstAnswered;
+      firstTs = this.firstTs;
+    } else {
+      // Once the client has other targets, the port's tally stands for the service.
+      const p = this.byPort.get(port);
+      if (!p || p.targets.size !== 1 || !p.targets.has(host)) return null;
+      ({ attempts, answered, firstTs } = p);
+    }
+    if (attempts < ONE_SOURCE_FLOOD_MIN_SYNS) return null;
+    const seconds = Math.max(1, (this.lastTs - firstTs) / 1e6);
+    return attempts / seconds >= ONE_SOURCE_FLOOD_MIN_RATE ? { attempts, answered, firstTs } : null;
+  }
+
+  craftedProbe(host: AddrKey, port: number, kind: number, no: number, ts: number): void {
+    // Some stacks send a FIN without ACK when a connection is closed before its SYN-ACK came.
+    if (kind === CRAFTED.FIN && this.attempted(host, port)) return;
+    this.crafted ??= new Map();
+    let c = this.crafted.get(host);
+    if (!c) {
+      if (this.crafted.size >= MAX_TALLIES_PER_CLIENT) return;
+      this.crafted.set(host, (c = new CraftedProbes()));
+    }
+    c.add(kind, port, no, ts);
+  }
 }
 
 /** What a flow's client was doing when the flow ended: scanning `target`. */
 export interface ScanMark {
+  /** The scanning client; for a distributed scan, this flow's source (one of many). */
   scanner: string;
-  kind: 'port-scan' | 'address-scan';
+  kind: 'port-scan' | 'address-scan' | 'os-fingerprint' | 'distributed-scan' | 'syn-flood';
   /** The host whose ports were scanned, or the port swept across hosts. */
   target: string;
   /** Distinct ports (port scan) or hosts (address sweep) probed so far, counted up to 64. */
@@ -126,34 +305,75 @@ export interface ScanMark {
   answered: number;
   /** First attempt of the tally (µs). */
   since: number;
+  /** Crafted packets the scanner had sent the host by then, per CRAFTED kind, and the first of them. */
+  crafted?: { counts: number[]; firstPacket: number };
+  /** Distributed scan: the sources and their networks seen so far (counted up to 64). */
+  sources?: number;
+  networks?: number;
 }
 
 export class ProbeLog {
   private readonly clients = new Map<AddrKey, ClientAttempts>();
+  private readonly targets = new Map<AddrKey, TargetAttempts>();
+  private nextTargetForgetTs = -Infinity;
   /** After a look for quiet clients that freed too little, the next waits until this packet time. */
   private nextForgetTs = -Infinity;
 
   /** `client` sent a SYN opening a connection to `host`:`port`. */
   attempt(client: AddrKey, host: AddrKey, port: number, ts: number): void {
     this.clientFor(client, ts)?.attempt(host, port, ts);
+    this.targetFor(host, ts)?.add(client, port, ts);
   }
 
   /** `host`:`port` answered `client`'s SYN with a SYN-ACK. */
   answered(client: AddrKey, host: AddrKey, port: number): void {
     this.clients.get(client)?.answered(host, port);
+    const t = this.targets.get(host);
+    if (t) t.answered++;
+  }
+
+  /** `client` sent `host`:`port` a packet no TCP stack sends (packet `no`; `kind` from craftedKind). */
+  craftedProbe(client: AddrKey, host: AddrKey, port: number, kind: number, no: number, ts: number): void {
+    this.clientFor(client, ts)?.craftedProbe(host, port, kind, no, ts);
   }
 
   /**
    * The scan `client` was running against `host`:`port`, if its attempts so far show one; the
-   * texts name the scanner and the host in the mark.
+   * texts name the scanner and the host in the mark. `startTs` is when the flow began, `syns` how
+   * many SYNs it sent: a flow without one is a probe only beside crafted packets. `halfOpen`: the
+   * flow sent one SYN and was never completed nor reset, as a flood's are (a client that failed
+   * retries its SYN; one refused or reset belongs to a client, not to a flood).
    */
-  scanOf(client: AddrKey, host: AddrKey, port: number, clientText: string, hostText: string): ScanMark | null {
+  scanOf(client: AddrKey, host: AddrKey, port: number, clientText: string, hostText: string, startTs = 0, syns = 1, halfOpen = false): ScanMark | null {
     const c = this.clients.get(client);
-    if (!c || c.byHost === null || c.byPort === null) return null;
-    const h = c.byHost.get(host);
-    if (h?.isScan(PORT_SCAN_MIN_PORTS)) return mark(clientText, 'port-scan', hostText, h);
-    const p = c.byPort.get(port);
-    if (p?.isScan(ADDRESS_SCAN_MIN_HOSTS)) return mark(clientText, 'address-scan', String(port), p);
+    const crafted = c?.crafted?.get(host);
+    if (crafted && crafted.covers(startTs) && crafted.scanning) {
+      const h = c!.byHost?.get(host);
+      const m: ScanMark = {
+        scanner: clientText,
+        kind: crafted.fingerprinting ? 'os-fingerprint' : 'port-scan',
+        target: hostText,
+        targets: Math.max(crafted.kindsByPort.size, h?.targets.size ?? 0),
+        attempts: h?.attempts ?? 0,
+        answered: h?.answered ?? 0,
+        since: Math.min(crafted.firstTs, h?.firstTs ?? Infinity),
+        crafted: { counts: [...crafted.counts], firstPacket: crafted.firstNo },
+      };
+      return m;
+    }
+    if (syns === 0) return null;
+    const flood = syns === 1 && halfOpen ? c?.floodOf(host, port) : null;
+    if (flood) return { scanner: clientText, kind: 'syn-flood', target: `${hostText}:${port}`, targets: 1, attempts: flood.attempts, answered: flood.answered, since: flood.firstTs };
+    if (c && c.byHost !== null && c.byPort !== null) {
+      const h = c.byHost.get(host);
+      if (h?.isScan(PORT_SCAN_MIN_PORTS)) return mark(clientText, 'port-scan', hostText, h);
+      const p = c.byPort.get(port);
+      if (p?.isScan(ADDRESS_SCAN_MIN_HOSTS)) return mark(clientText, 'address-scan', String(port), p);
+    }
+    const t = this.targets.get(host);
+    if (t?.isScanned) {
+      return { scanner: clientText, kind: 'distributed-scan', target: hostText, targets: t.ports!.size, attempts: t.attempts, answered: t.answered, since: t.firstTs, sources: t.sources!.size, networks: t.networks!.size };
+    }
     return null;
   }
 
@@ -174,6 +394,18 @@ export class ProbeLog {
     if (this.clients.size >= MAX_CLIENTS) return null;
     this.clients.set(client, (c = new ClientAttempts()));
     return c;
+  }
+
+  private targetFor(host: AddrKey, ts: number): TargetAttempts | null {
+    let t = this.targets.get(host);
+    if (t) return t;
+    if (this.targets.size >= MAX_TARGET_HOSTS && ts >= this.nextTargetForgetTs) {
+      for (const [k, v] of this.targets) if (v.lastTs < ts - DISTRIBUTED_WINDOW_MICROS) this.targets.delete(k);
+      if (this.targets.size > (MAX_TARGET_HOSTS * 7) / 8) this.nextTargetForgetTs = ts + WINDOW_MICROS / 16;
+    }
+    if (this.targets.size >= MAX_TARGET_HOSTS) return null;
+    this.targets.set(host, (t = new TargetAttempts()));
+    return t;
   }
 }
 

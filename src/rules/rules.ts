@@ -282,16 +282,34 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const lastData = [f.clientSide.lastData, f.serverSide.lastData].filter((x): x is { no: number; ts: number } => x !== null && x.ts <= rst.ts).sort((a, b) => b.ts - a.ts)[0];
       if (lastData) ctx.push(`${fmtDuration(rst.ts - lastData.ts)} after the last data #${lastData.no}`);
       else ctx.push('before any data');
-      const unanswered = who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
+      // Packets on a 4-tuple reset earlier: the RST answers a connection that no longer existed.
+      const earlier = f.afterReset;
+      if (earlier) {
+        const earlierWho = earlier.resetter === f.client ? 'client' : earlier.resetter === f.server ? 'server' : earlier.by;
+        const first = f.clientSide.firstData ?? f.serverSide.firstData ?? { no: f.firstPacket, ts: f.start };
+        const ago = `${fmtDuration(first.ts - earlier.rstTs)} earlier (flow ${earlier.flowId}, RST #${earlier.rstPacket})`;
+        if (first.no === rst.no) ctx.push(`after the ${earlierWho} had reset this 4-tuple ${ago}: a late RST for a connection already gone`);
+        else ctx.push(`#${first.no} came on the 4-tuple the ${earlierWho} had reset ${ago}, so the ${who} had no connection for it`);
+      }
+      const unanswered = !earlier && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
       if (unanswered) ctx.push('the request got no answer');
       return {
         code,
         severity: unanswered ? 'error' : 'warning',
         summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
         packets: [rst.no],
-        facts: { resetter: who, afterFin: Boolean(otherFinBefore || myFinBefore), lastDataPacket: lastData?.no ?? null, clientBytes: f.clientSide.bytes, serverBytes: f.serverSide.bytes },
-        hint:
-          who === 'server'
+        facts: {
+          resetter: who,
+          afterFin: Boolean(otherFinBefore || myFinBefore),
+          lastDataPacket: lastData?.no ?? null,
+          clientBytes: f.clientSide.bytes,
+          serverBytes: f.serverSide.bytes,
+          earlierFlow: earlier?.flowId ?? null,
+          earlierRstPacket: earlier?.rstPacket ?? null,
+        },
+        hint: earlier
+          ? `The ${earlier.resetter === f.client ? 'client' : 'server'} reset this 4-tuple in flow ${earlier.flowId} and then sent on it again: the peer had already forgotten the connection, so it answered with RST. Scanners do this (a SYN probe reset at once, then data sent statelessly to the port found open); an application does it when it writes on a socket it already aborted. Nothing is wrong with the ${who}.`
+          : who === 'server'
             ? 'The server aborted the connection (ECONNRESET at the client): the application crashed or closed the socket with unread data, SO_LINGER 0, a proxy or load balancer timed out or rejected the request, or a firewall injected the RST. Check the server and proxy logs at that time.'
             : 'The client aborted the connection: it timed out, was killed, or closed the socket with unread data (or SO_LINGER 0). Browsers and HTTP clients do this when they give up or cancel a request.',
       };

@@ -1,18 +1,25 @@
 import type { CaptureRule, FlowDigest } from './capture-rules.js';
 import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
-import type { ScanMark } from './probe-log.js';
+import { CRAFTED_NAMES, type ScanMark } from './probe-log.js';
 import type { FlowRule } from './rules.js';
 import type { Verdict } from './verdict.js';
 
-// Scans: a flow that was one probe of a port scan or an address sweep (see probe-log.ts) is said
-// to be that, instead of a refused connection or a SYN timeout an application suffered; the
-// capture gets one verdict per scan with what the scanner found open, closed and filtered.
+// Scans: a flow that was one probe of a port scan, an address sweep, an OS fingerprint or a
+// distributed scan (see probe-log.ts) is said to be that, instead of a refused connection or a SYN
+// timeout an application suffered; the capture gets one verdict per scan with what the scanner
+// found open, closed and filtered.
 
-/** A flow a scanner could have made: opened by a SYN, and not one payload byte either way. */
+/**
+ * A flow a scanner could have made: not one payload byte either way, and opened by a SYN or by
+ * the client (a crafted NULL, FIN or ACK probe; probe-log.ts takes those only beside crafted packets).
+ */
 export function isProbeLike(f: FlowFacts): boolean {
-  return f.syns.length > 0 && f.clientSide.bytes === 0 && f.serverSide.bytes === 0;
+  return f.clientSide.bytes === 0 && f.serverSide.bytes === 0 && (f.syns.length > 0 || f.synAcks.length === 0);
 }
+
+/** The packet that opened the probe. */
+const firstProbePacket = (f: FlowDigest): { no: number; ts: number } => f.syns[0] ?? { no: f.firstPacket ?? 0, ts: f.start };
 
 type PortState = 'open' | 'closed' | 'filtered';
 
@@ -27,11 +34,27 @@ function probeOutcome(f: FlowDigest): { state: PortState; evidence: string } {
   if (f.serverSide.rst) return { state: 'closed', evidence: `RST #${f.serverSide.rst.no}` };
   const icmp = f.icmp?.[0];
   if (icmp) return { state: 'filtered', evidence: `ICMP ${icmp.meaning} #${icmp.no}` };
-  return { state: 'filtered', evidence: `no answer to ${plural(f.syns.length, 'SYN')}` };
+  // A SYN+FIN probe (history Q) counts as a SYN in the flow; it is said as what it was.
+  if (f.history?.includes('Q')) return { state: 'filtered', evidence: `no answer to ${plural(f.syns.length, 'SYN+FIN probe')}` };
+  return { state: 'filtered', evidence: f.syns.length > 0 ? `no answer to ${plural(f.syns.length, 'SYN')}` : 'no answer' };
 }
 
-const scanTarget = (s: ScanMark) => (s.kind === 'port-scan' ? `a port scan of ${s.target}` : `a sweep of port ${s.target} across hosts`);
-const probedCount = (s: ScanMark) => `${s.targets}${s.targets >= 64 ? '+' : ''} ${s.kind === 'port-scan' ? 'ports' : 'hosts'} probed`;
+const upTo64 = (n: number) => `${n}${n >= 64 ? '+' : ''}`;
+
+function scanTarget(s: ScanMark): string {
+  switch (s.kind) {
+    case 'port-scan':
+      return `a port scan of ${s.target} by ${s.scanner} (${upTo64(s.targets)} ports probed)`;
+    case 'address-scan':
+      return `a sweep of port ${s.target} across hosts by ${s.scanner} (${upTo64(s.targets)} hosts probed)`;
+    case 'os-fingerprint':
+      return `OS fingerprinting of ${s.target} by ${s.scanner}`;
+    case 'syn-flood':
+      return `a SYN flood against ${s.target} from ${s.scanner} (${s.attempts} SYNs so far)`;
+    case 'distributed-scan':
+      return `a distributed scan of ${s.target}, here from ${s.scanner} (${upTo64(s.sources ?? 0)} sources on ${upTo64(s.networks ?? 0)} networks, ${upTo64(s.targets)} ports so far)`;
+  }
+}
 
 const SCAN_HINT =
   'A scan is reconnaissance, not an application failing to connect: its refused and unanswered connections are probes. If the scanner is yours (a vulnerability scanner, an inventory or monitoring job), nothing is wrong here. If not, find who runs it. Either way, check that every open port should be reachable from there, and that the filtered ones are what the firewall intends.';
@@ -44,12 +67,26 @@ export const scanProbe: FlowRule = {
     const s = f.scan;
     if (!s) return null;
     const { state, evidence } = probeOutcome(f);
-    const syn = f.syns[0];
+    const first = firstProbePacket(f);
+    if (s.kind === 'syn-flood') {
+      const answer = f.synAcks.length > 0 ? `SYN-ACK #${f.synAcks[0].no}, never completed` : f.serverSide.rst ? `RST #${f.serverSide.rst.no}` : 'no answer';
+      return {
+        code: 'scan-probe',
+        severity: 'info',
+        summary: `one SYN of ${scanTarget(s)}: ${answer}`,
+        packets: [first.no],
+        facts: { scanner: s.scanner, kind: s.kind, target: s.target, synsSoFar: s.attempts },
+        hint: 'See the capture-level syn-flood verdict.',
+      };
+    }
+    const what = s.kind === 'address-scan' ? f.serverIp : `port ${f.serverPort}`;
+    // A fingerprint probe's answer says how the system reacts, not whether the port is open.
+    const found = s.kind === 'os-fingerprint' && state !== 'open' ? (state === 'closed' ? `answered ${evidence}` : evidence) : `${state} (${evidence})`;
     return {
       code: 'scan-probe',
       severity: 'info',
-      summary: `probe in ${scanTarget(s)} by ${s.scanner} (${probedCount(s)}): ${s.kind === 'port-scan' ? `port ${f.serverPort}` : f.serverIp} ${state} (${evidence})`,
-      packets: [syn.no],
+      summary: `probe in ${scanTarget(s)}: ${what} ${found}`,
+      packets: [first.no],
       facts: { scanner: s.scanner, kind: s.kind, target: s.target, probedSoFar: s.targets, port: f.serverPort, host: f.serverIp, state },
       hint: SCAN_HINT,
     };
@@ -64,6 +101,16 @@ const MAX_TARGETS_TOTAL = 1_000_000;
 const MAX_LISTED_OPEN = 50;
 /** Source ports told apart per scan: enough to see a scanner sending from one or two. */
 const MAX_SOURCE_PORTS = 64;
+/** Sources (and their networks) told apart per distributed scan. */
+const MAX_SOURCES = 4_096;
+/** Probes that ended before their scan showed, kept per client and host (or per target host) to be counted in it. */
+const MAX_EARLIER_PROBES = 16;
+const MAX_EARLIER_KEYS = 16_384;
+/** An earlier probe counts in a scan that began within this long after it (Zeek's scan window; an hour for distributed scans, as in probe-log.ts). */
+const EARLIER_WINDOW_MICROS = 300_000_000;
+const EARLIER_DISTRIBUTED_WINDOW_MICROS = 3_600_000_000;
+/** SYN probes with a window this small come from a packet crafter: TCP stacks offer kilobytes. */
+const TINY_SYN_WINDOW = 1024;
 
 const RANK: Record<PortState, number> = { filtered: 0, closed: 1, open: 2 };
 
@@ -81,59 +128,156 @@ interface Scan {
   firstTs: number;
   lastTs: number;
   cited: number[];
+  /** Probes that ended before the scan showed (their flows keep their own verdicts). */
+  earlier: number;
+  /** Distributed scans: the sources and their networks. */
+  sources: Set<string>;
+  networks: Set<string>;
+  /** OS fingerprints: crafted packets by kind (the fullest count any probe saw), SYN probes and their windows. */
+  crafted: number[];
+  synProbes: number;
+  tinyWindows: number[];
 }
+
+/** A probe that ended before anything showed it was one. */
+interface EarlierProbe {
+  clientIp: string;
+  clientPort: number;
+  port: number;
+  state: PortState;
+  completed: boolean;
+  no: number;
+  ts: number;
+}
+
+/** The last MAX_EARLIER_PROBES probes of a client and host (or to a host), and how many older ones were let go. */
+interface EarlierProbes {
+  probes: EarlierProbe[];
+  dropped: number;
+}
+
+const networkOf = (ip: string) => (ip.includes(':') ? ip.split(':').slice(0, 3).join(':') : ip.split('.').slice(0, 2).join('.'));
 
 /** One verdict per scan: how much was probed, and what was found open, closed and filtered. */
 export const scans: CaptureRule = {
   code: 'scan',
   start() {
     const byKey = new Map<string, Scan>();
+    // Probe-like flows no scan claimed, by client and host and by target host: a scan that shows
+    // later counts them (their own verdicts were given as they ended).
+    const earlierByPair = new Map<string, EarlierProbes>();
+    const earlierByHost = new Map<string, EarlierProbes>();
+    const nextPrune = new Map<Map<string, EarlierProbes>, number>();
     let tracked = 0;
     let unlisted = 0;
+    const remember = (map: Map<string, EarlierProbes>, key: string, p: EarlierProbe, window: number) => {
+      let e = map.get(key);
+      if (!e) {
+        // Full: let go of what no scan can count any more, at most once per sixteenth of the window.
+        if (map.size >= MAX_EARLIER_KEYS && p.ts >= (nextPrune.get(map) ?? -Infinity)) {
+          for (const [k, v] of map) if (v.probes[v.probes.length - 1].ts < p.ts - window) map.delete(k);
+          nextPrune.set(map, p.ts + window / 16);
+        }
+        if (map.size >= MAX_EARLIER_KEYS) return;
+        map.set(key, (e = { probes: [], dropped: 0 }));
+      }
+      if (e.probes.length >= MAX_EARLIER_PROBES) {
+        e.probes.shift();
+        e.dropped++;
+      }
+      e.probes.push(p);
+    };
+    const count = (s: Scan, p: { clientIp: string; clientPort: number; port: number; ip: string; state: PortState; completed: boolean; no: number; ts: number }) => {
+      const m = s.mark;
+      const target = m.kind === 'address-scan' ? p.ip : p.port;
+      s.probes++;
+      const known = s.states.get(target);
+      if (known === undefined) {
+        if (tracked < MAX_TARGETS_TOTAL) {
+          s.states.set(target, p.state);
+          tracked++;
+        } else s.untracked++;
+      } else if (RANK[p.state] > RANK[known]) s.states.set(target, p.state);
+      if (p.state === 'open') {
+        s.openProbes++;
+        if (p.completed) s.completed++;
+      }
+      if (s.sourcePorts.size < MAX_SOURCE_PORTS) s.sourcePorts.add(p.clientPort);
+      if (s.sources.size < MAX_SOURCES) {
+        s.sources.add(p.clientIp);
+        s.networks.add(networkOf(p.clientIp));
+      }
+      s.firstTs = Math.min(s.firstTs, p.ts);
+      s.lastTs = Math.max(s.lastTs, p.ts);
+      keepFirst(s.cited, p.no);
+    };
     return {
       observe(f) {
+        // A flood's SYNs are summed by the syn-flood rule.
+        if (f.scan?.kind === 'syn-flood') return;
         const m = f.scan;
-        if (!m) return;
-        const key = `${m.kind} ${m.scanner} ${m.target}`;
+        const first = firstProbePacket(f);
+        const { state } = probeOutcome(f);
+        const probe = { clientIp: f.clientIp, clientPort: f.clientPort, port: f.serverPort!, ip: f.serverIp!, state, completed: f.handshakeAck !== null, no: first.no, ts: first.ts };
+        if (!m) {
+          // Only what could have been a probe: no payload, opened by the client.
+          if (isDigestProbeLike(f)) {
+            remember(earlierByPair, `${f.clientIp} ${f.serverIp}`, probe, EARLIER_WINDOW_MICROS);
+            if (f.synAcks.length === 0) remember(earlierByHost, f.serverIp!, probe, EARLIER_DISTRIBUTED_WINDOW_MICROS);
+          }
+          return;
+        }
+        const key = m.kind === 'distributed-scan' ? `${m.kind} ${m.target}` : `${m.kind} ${m.scanner} ${m.target}`;
         let s = byKey.get(key);
         if (!s) {
           if (byKey.size >= MAX_SCANS) {
             unlisted++;
             return;
           }
-          s = { mark: m, states: new Map(), probes: 0, untracked: 0, sourcePorts: new Set(), completed: 0, openProbes: 0, firstTs: Infinity, lastTs: -Infinity, cited: [] };
+          s = { mark: m, states: new Map(), probes: 0, untracked: 0, sourcePorts: new Set(), completed: 0, openProbes: 0, firstTs: Infinity, lastTs: -Infinity, cited: [], earlier: 0, sources: new Set(), networks: new Set(), crafted: [0, 0, 0, 0, 0], synProbes: 0, tinyWindows: [] };
           byKey.set(key, s);
         }
-        const syn = f.syns[0];
-        const target = m.kind === 'port-scan' ? f.serverPort! : f.serverIp!;
-        const { state } = probeOutcome(f);
-        s.probes++;
-        const known = s.states.get(target);
-        if (known === undefined) {
-          if (tracked < MAX_TARGETS_TOTAL) {
-            s.states.set(target, state);
-            tracked++;
-          } else s.untracked++;
-        } else if (RANK[state] > RANK[known]) s.states.set(target, state);
-        if (state === 'open') {
-          s.openProbes++;
-          if (f.handshakeAck) s.completed++;
+        if (m.crafted && sum(m.crafted.counts) > sum(s.crafted)) s.crafted = m.crafted.counts;
+        if (m.kind === 'os-fingerprint' && f.syns.length > 0 && !f.history?.includes('Q')) {
+          s.synProbes++;
+          const w = f.clientSide.synWindow;
+          if (w !== undefined && w !== null && w < TINY_SYN_WINDOW && s.tinyWindows.length < 16) s.tinyWindows.push(w);
         }
-        if (s.sourcePorts.size < MAX_SOURCE_PORTS) s.sourcePorts.add(f.clientPort);
-        s.firstTs = Math.min(s.firstTs, syn.ts);
-        s.lastTs = Math.max(s.lastTs, syn.ts);
-        keepFirst(s.cited, syn.no);
+        // Probes of the same scanner (or, distributed, of the same target) that ended before the scan showed.
+        const earlier = m.kind === 'distributed-scan' ? earlierByHost.get(m.target) : m.kind === 'address-scan' ? undefined : earlierByPair.get(`${m.scanner} ${m.target}`);
+        if (earlier) {
+          const window = m.kind === 'distributed-scan' ? EARLIER_DISTRIBUTED_WINDOW_MICROS : EARLIER_WINDOW_MICROS;
+          const inWindow = earlier.probes.filter((p) => p.ts >= first.ts - window);
+          for (const p of inWindow) count(s, { ...p, ip: m.target });
+          // Older probes let go of are counted, not told apart, when the window still reaches them.
+          const dropped = inWindow.length === earlier.probes.length ? earlier.dropped : 0;
+          s.probes += dropped;
+          s.earlier += inWindow.length + dropped;
+          if (m.kind === 'distributed-scan') earlierByHost.delete(m.target);
+          else earlierByPair.delete(`${m.scanner} ${m.target}`);
+        }
+        count(s, probe);
       },
-      retained: () => byKey.size + tracked,
+      retained: () => byKey.size + tracked + earlierByPair.size + earlierByHost.size,
       verdicts() {
         const out: Verdict[] = [];
-        for (const s of byKey.values()) out.push(scanVerdict(s));
+        for (const s of byKey.values()) {
+          if (s.mark.kind === 'os-fingerprint') out.push(fingerprintVerdict(s));
+          else if (s.mark.kind === 'distributed-scan') out.push(distributedVerdict(s));
+          else out.push(scanVerdict(s));
+        }
         if (unlisted > 0 && out.length > 0) out[out.length - 1].summary += `; ${plural(unlisted, 'more probe')} of other scans not itemised`;
         return out;
       },
     };
   },
 };
+
+function isDigestProbeLike(f: FlowDigest): boolean {
+  return f.clientSide.bytes === 0 && (f.serverSide.bytes ?? 0) === 0 && (f.syns.length > 0 || f.synAcks.length === 0);
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** The 20 smallest packet numbers, ascending, whatever order the flows end in. */
 function keepFirst(list: number[], no: number): void {
@@ -144,9 +288,7 @@ function keepFirst(list: number[], no: number): void {
   if (list.length > 20) list.pop();
 }
 
-function scanVerdict(s: Scan): Verdict {
-  const m = s.mark;
-  const port = m.kind === 'port-scan';
+function countStates(s: Scan): { counts: Record<PortState, number>; open: Array<string | number> } {
   const counts: Record<PortState, number> = { open: 0, closed: 0, filtered: 0 };
   const open: Array<string | number> = [];
   for (const [target, state] of s.states) {
@@ -154,6 +296,15 @@ function scanVerdict(s: Scan): Verdict {
     if (state === 'open') open.push(target);
   }
   open.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b), 'en', { numeric: true })));
+  return { counts, open };
+}
+
+const earlierNote = (s: Scan) => (s.earlier > 0 ? `; ${plural(s.earlier, 'probe')} ended before the scan showed and ${s.earlier === 1 ? 'keeps its' : 'keep their'} own verdict${s.earlier === 1 ? '' : 's'}` : '');
+
+function scanVerdict(s: Scan): Verdict {
+  const m = s.mark;
+  const port = m.kind === 'port-scan';
+  const { counts, open } = countStates(s);
   const listed = open.slice(0, MAX_LISTED_OPEN);
   const openList = listed.length ? ` (${listed.join(', ')}${open.length > listed.length ? ', …' : ''})` : '';
   const probed = s.states.size + s.untracked;
@@ -162,12 +313,14 @@ function scanVerdict(s: Scan): Verdict {
   let style = '';
   if (s.probes >= 10 && s.sourcePorts.size * 10 <= s.probes) style = `; raw SYN probes from ${plural(s.sourcePorts.size, 'source port')}${s.openProbes > 0 && s.completed === 0 ? ', no handshake completed' : ''} (a SYN scan, as nmap -sS sends)`;
   else if (s.openProbes > 0 && s.completed === s.openProbes) style = '; every open port connected to and dropped at once (a connect scan, as nmap -sT makes)';
+  const crafted = craftedList(s.crafted);
+  if (crafted) style += `; crafted probes no TCP stack sends: ${crafted}`;
   const what = port ? `${plural(probed, 'port')} of ${m.target}` : `port ${m.target} on ${plural(probed, 'host')}`;
   const untracked = s.untracked ? `, ${s.untracked} more not told apart` : '';
   return {
     code: port ? 'port-scan' : 'address-scan',
     severity: 'warning',
-    summary: `${port ? 'port scan' : 'address sweep'}: ${m.scanner} probed ${what} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}): ${counts.open} open${openList}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${untracked}${style}`,
+    summary: `${port ? 'port scan' : 'address sweep'}: ${m.scanner} probed ${what} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}): ${counts.open} open${openList}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${untracked}${style}${earlierNote(s)}`,
     packets: s.cited,
     facts: {
       scanner: m.scanner,
@@ -181,7 +334,79 @@ function scanVerdict(s: Scan): Verdict {
       openTargets: listed,
       sourcePorts: s.sourcePorts.size,
       durationMs: ms(s.lastTs - s.firstTs),
+      craftedProbes: sum(s.crafted),
+      probesBeforeItShowed: s.earlier,
     },
     hint: SCAN_HINT,
+  };
+}
+
+/** "NULL (no flags) ×4, SYN+FIN ×4": the crafted packets by kind. */
+function craftedList(counts: number[]): string {
+  return counts
+    .map((n, kind) => (n > 0 ? `${CRAFTED_NAMES[kind]} ×${n}` : ''))
+    .filter(Boolean)
+    .join(', ');
+}
+
+const FINGERPRINT_HINT =
+  'Active OS detection (nmap -O, or a vulnerability scanner doing the same) sends a fixed set of odd packets, SYNs with unusual windows and options, NULL, SYN+FIN+PSH+URG, bare ACK and FIN+PSH+URG probes to an open and a closed port, and reads the operating system from how the target answers. The unanswered and half-open connections are its probes, not failures. If the prober is not yours, find who runs it; a stateful firewall in front of the host drops most of these probes.';
+
+function fingerprintVerdict(s: Scan): Verdict {
+  const m = s.mark;
+  const { counts, open } = countStates(s);
+  const ports = [...s.states.entries()].sort((a, b) => Number(a[0]) - Number(b[0])).map(([p, st]) => `${p} (${st === 'filtered' ? 'no answer' : st})`);
+  const crafted = craftedList(s.crafted);
+  const syns = s.synProbes ? `${plural(s.synProbes, 'SYN probe')}${s.tinyWindows.length ? ` (${s.tinyWindows.length} with windows of ${s.tinyWindows.join(', ')} bytes, which no TCP stack offers)` : ''}` : '';
+  const kinds = [syns, crafted ? `crafted packets no TCP stack sends: ${crafted}` : ''].filter(Boolean).join('; ');
+  return {
+    code: 'os-fingerprint',
+    severity: 'warning',
+    summary: `OS fingerprinting: ${m.scanner} probed ${m.target} with ${plural(s.probes, 'TCP probe')} in ${fmtDuration(s.lastTs - s.firstTs)} to port${s.states.size === 1 ? '' : 's'} ${ports.join(', ')}: ${kinds} (nmap's OS detection, -O, sends this set)${earlierNote(s)}`,
+    packets: s.cited,
+    facts: {
+      scanner: m.scanner,
+      target: m.target,
+      probes: s.probes,
+      ports: [...s.states.keys()],
+      open: counts.open,
+      openTargets: open,
+      synProbes: s.synProbes,
+      tinySynWindows: s.tinyWindows,
+      craftedProbes: Object.fromEntries(s.crafted.map((n, kind) => [CRAFTED_NAMES[kind], n]).filter(([, n]) => Number(n) > 0)),
+      durationMs: ms(s.lastTs - s.firstTs),
+    },
+    hint: FINGERPRINT_HINT,
+  };
+}
+
+const DISTRIBUTED_HINT =
+  'Many unrelated sources each tried a few ports of this host and were refused or ignored: internet background scanning, or worms looking for backdoors and vulnerable services (the ports they try name the worm or the service they hunt). Nothing on this host is failing. Check that the ports they reached are closed or filtered on purpose, and that nothing answers on the ones the worms hunt.';
+
+function distributedVerdict(s: Scan): Verdict {
+  const m = s.mark;
+  const { counts, open } = countStates(s);
+  const ports = [...s.states.keys()].map(Number).sort((a, b) => a - b);
+  const listed = ports.slice(0, MAX_LISTED_OPEN);
+  const sources = `${s.sources.size}${s.sources.size >= MAX_SOURCES ? '+' : ''}`;
+  return {
+    code: 'distributed-scan',
+    severity: 'warning',
+    summary: `distributed scan: ${sources} sources on ${s.networks.size} networks probed ${plural(ports.length, 'port')} of ${m.target} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}; ports ${listed.join(', ')}${ports.length > listed.length ? ', …' : ''}): ${counts.open} open${open.length ? ` (${open.slice(0, MAX_LISTED_OPEN).join(', ')})` : ''}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${earlierNote(s)}`,
+    packets: s.cited,
+    facts: {
+      target: m.target,
+      sources: s.sources.size,
+      networks: s.networks.size,
+      ports: listed,
+      probes: s.probes,
+      open: counts.open,
+      closed: counts.closed,
+      filtered: counts.filtered,
+      openTargets: open.slice(0, MAX_LISTED_OPEN),
+      durationMs: ms(s.lastTs - s.firstTs),
+      probesBeforeItShowed: s.earlier,
+    },
+    hint: DISTRIBUTED_HINT,
   };
 }

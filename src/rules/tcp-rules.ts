@@ -23,6 +23,8 @@ const STALLED_RETRANSMISSIONS = 3;
 const SYN_FLOOD_MIN_HALF_OPEN = 20;
 const SYN_FLOOD_MIN_SOURCES = 10;
 const SYN_FLOOD_WINDOW_MICROS = 10_000_000;
+/** ... or this many from one source, each from its own source port and each sent once (a flood tool does not retry). */
+const SYN_FLOOD_MIN_HALF_OPEN_ONE_SOURCE = 100;
 /** Linux retransmits a SYN-ACK after 1 s; one left alone for longer was sent without state (SYN cookie). */
 const SYNACK_RETRY_EXPECTED_MICROS = 1_500_000;
 /** Port exhaustion: this many connections from one client to one server:port, with 4-tuples reused in TIME_WAIT. */
@@ -58,11 +60,22 @@ const retransmission: FlowRule = {
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
     if (plain) kinds.push(`${plain} after a timeout`);
     if (sender.spuriousRetransmission) kinds.push(`${sender.spuriousRetransmission} spurious`);
-    const stalled = sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
     const receiverWindow = receiver.zeroWindow > 0 || sender.windowFull > 0;
+    const marks = a.marks.filter((m) => m.from === who && m.kinds.some((k) => k.endsWith('retransmission'))).map((m) => m.no);
+    // Retransmissions after the peer's RST: the peer had ended the connection, nothing was lost.
+    const peerRst = (who === 'server' ? f.clientSide : f.serverSide).rst;
+    const afterPeerRst = peerRst !== null ? marks.filter((no) => no > peerRst.no).length : 0;
+    // A run of unanswered retransmissions that came after the peer's RST went unanswered because of it.
+    const runAfterRst = afterPeerRst > 0 && afterPeerRst >= sender.retransmissionsUnanswered;
+    const stalled = !runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
+    const explainedByRst = afterPeerRst > 0 && (afterPeerRst * 2 >= dataRetrans(sender) || (runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS));
+    const rstNote = afterPeerRst > 0 && !explainedByRst ? `; ${afterPeerRst} of them after the ${otherSide(who)}'s RST #${peerRst!.no}` : '';
     let cause: string;
     let hint: string;
-    if (stalled) {
+    if (explainedByRst) {
+      cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}: the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
+      hint = `The ${otherSide(who)} aborted the connection; the ${who} did not take the RST (it was lost on the way, dropped by a firewall, or its sequence number fell outside the ${who}'s window) and retransmits until its retry limit. Look at why the ${otherSide(who)} reset (see the reset verdict), and at the path between the two if RSTs do not get through.`;
+    } else if (stalled) {
       cause = `the ${otherSide(who)} stopped acknowledging: ${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK`;
       hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
     } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(sender)) {
@@ -77,14 +90,13 @@ const retransmission: FlowRule = {
     }
     const rto = a.rto;
     const worst = rto ? `; worst RTO ${fmtDuration(rto.worstMs * 1000)} (#${rto.worstPacket} resends #${rto.originalPacket})` : '';
-    const marks = a.marks.filter((m) => m.from === who && m.kinds.some((k) => k.endsWith('retransmission'))).map((m) => m.no);
     // One segment sent twice on a connection that otherwise went fine is routine TCP (Linux's
     // tail-loss probe fires after a few ms when an ACK is late): worth a line, not a warning.
     const isolated = !stalled && c + s === 1;
     return {
       code: 'retransmission',
       severity: stalled ? 'error' : isolated ? 'info' : 'warning',
-      summary: `${plural(dataRetrans(sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
+      summary: `${plural(dataRetrans(sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
       packets: marks.slice(0, 20),
       facts: {
         direction: who,
@@ -94,7 +106,8 @@ const retransmission: FlowRule = {
         worstRtoPacket: rto?.worstPacket ?? null,
         originalPacket: rto?.originalPacket ?? null,
         stalled,
-        cause: stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
+        retransmissionsAfterPeerRst: afterPeerRst,
+        cause: explainedByRst ? 'peer-reset' : stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
       },
       hint,
     };
@@ -252,6 +265,18 @@ function keepFirstPackets(list: number[], no: number, max = 20): void {
   if (list.length > max) list.pop();
 }
 
+/**
+ * Half-open connections from one source that look like a flood tool's rather than a client's
+ * failing connections: enough of them, nearly each from its own source port, and at most a
+ * quarter retried (a client whose connection fails sends its SYN again).
+ */
+function oneSourceFlood(flows: FlowDigest[]): boolean {
+  if (flows.length < SYN_FLOOD_MIN_HALF_OPEN_ONE_SOURCE) return false;
+  const ports = new Set(flows.map((f) => f.clientPort));
+  const retried = flows.filter((f) => f.syns.length > 1).length;
+  return ports.size * 10 >= flows.length * 9 && retried * 4 <= flows.length;
+}
+
 const synFlood: CaptureRule = {
   code: 'syn-flood',
   start() {
@@ -279,7 +304,7 @@ const synFlood: CaptureRule = {
           if (w.count < SYN_FLOOD_MIN_HALF_OPEN) return;
           const inWindow = list.slice(w.from, w.to + 1);
           const sources = new Set(inWindow.map((h) => h.f.clientIp));
-          if (sources.size < SYN_FLOOD_MIN_SOURCES) return;
+          if (sources.size < SYN_FLOOD_MIN_SOURCES && !(oneService && oneSourceFlood(inWindow.map((h) => h.f)))) return;
           const span = inWindow[inWindow.length - 1].ts - inWindow[0].ts;
           const synAcked = inWindow.filter((h) => h.f.synAcks.length > 0);
           // A SYN-ACK that the server never retransmits though no ACK came: it kept no state (SYN cookies).
@@ -288,7 +313,7 @@ const synFlood: CaptureRule = {
           out.push({
             code: 'syn-flood',
             severity: 'error',
-            summary: `SYN flood ${oneService ? `against ${target}` : `to ${target}`}: ${plural(w.count, 'half-open connection')} from ${plural(sources.size, 'source')} within ${fmtDuration(span)} (${synAcked.length} answered with SYN-ACK, ${w.count - synAcked.length} unanswered; ${plural(answered, 'connection')} completed)${stateless.length > 0 ? `; ${plural(stateless.length, 'SYN-ACK')} never retransmitted: SYN cookies` : ''}`,
+            summary: `SYN flood ${oneService ? `against ${target}` : `to ${target}`}: ${plural(w.count, 'half-open connection')} from ${sources.size === 1 ? `one source, ${inWindow[0].f.clientIp}, on ${plural(new Set(inWindow.map((h) => h.f.clientPort)).size, 'source port')} (a flood tool: each SYN sent once)` : plural(sources.size, 'source')} within ${fmtDuration(span)} (${synAcked.length} answered with SYN-ACK, ${w.count - synAcked.length} unanswered; ${plural(answered, 'connection')} completed)${stateless.length > 0 ? `; ${plural(stateless.length, 'SYN-ACK')} never retransmitted: SYN cookies` : ''}`,
             packets: inWindow.slice(0, 20).map((h) => h.f.syns[0].no),
             facts: {
               target,
