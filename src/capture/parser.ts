@@ -148,12 +148,12 @@ export class CaptureParser {
   private createWalker(): RecordWalker {
     const b = this.carry;
     const pcap = sniffPcapMagic(b, 0);
-    if (pcap) return new PcapWalker(this.ctx, pcap.littleEndian, pcap.nanos);
+    if (pcap) return new PcapWalker(this.ctx, pcap.littleEndian, pcap.nanos, pcap.modified);
     if (u32le(b, 0) === PCAPNG.SHB) return new PcapngWalker(this.ctx);
     const shown = Array.from(b.subarray(0, MAGIC_LEN), (x) => x.toString(16).padStart(2, '0')).join(' ');
     const hint = describeNonCapture(b);
     throw new CaptureOpenError(
-      `${this.info.file}: not a pcap or pcapng file: first bytes ${shown}, expected a1b2c3d4 or a1b23c4d (pcap, either byte order) or 0a0d0d0a (pcapng)${hint ? `; ${hint}` : ''} [${OPEN_ERROR.CAPTURE_BAD_MAGIC}]`,
+      `${this.info.file}: not a pcap or pcapng file: first bytes ${shown}, expected a1b2c3d4, a1b23c4d or a1b2cd34 (pcap, either byte order) or 0a0d0d0a (pcapng)${hint ? `; ${hint}` : ''} [${OPEN_ERROR.CAPTURE_BAD_MAGIC}]`,
       OPEN_ERROR.CAPTURE_BAD_MAGIC,
     );
   }

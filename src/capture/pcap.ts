@@ -1,5 +1,8 @@
 // Classic pcap (libpcap savefile): a 24-byte file header, then 16-byte record headers each
-// followed by caplen bytes. Both byte orders, microsecond and nanosecond magic.
+// followed by caplen bytes. Both byte orders, microsecond and nanosecond magic, and the "modified"
+// pcap of Alexey Kuznetsov's patched libpcap (magic a1b2cd34, still written by some embedded
+// capture tools such as a FRITZ!Box's), whose record headers carry 8 more bytes (interface index,
+// protocol, packet type, padding) that tcpwhy skips.
 
 import { u32le, u32be, u16 } from './bytes.js';
 import { CAPTURE_DIAG, OPEN_ERROR } from './codes.js';
@@ -9,8 +12,10 @@ import { CaptureOpenError } from './record.js';
 export const PCAP = {
   MAGIC_MICROS: 0xa1b2c3d4,
   MAGIC_NANOS: 0xa1b23c4d,
+  MAGIC_MODIFIED: 0xa1b2cd34,
   FILE_HEADER_LEN: 24,
   RECORD_HEADER_LEN: 16,
+  MODIFIED_RECORD_HEADER_LEN: 24,
   /** Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD: anything longer is a lost framing, not a packet. */
   MAX_RECORD_LEN: 262144,
 } as const;
@@ -23,16 +28,20 @@ const REC_HDR = { TS_SEC: 0, TS_FRAC: 4, CAPLEN: 8, ORIGLEN: 12 } as const;
 export interface PcapMagic {
   littleEndian: boolean;
   nanos: boolean;
+  /** Kuznetsov's modified pcap: 24-byte record headers. */
+  modified: boolean;
 }
 
 /** Recognises the four pcap magics from the first four bytes, or returns null. */
 export function sniffPcapMagic(b: Uint8Array, off: number): PcapMagic | null {
   const le = u32le(b, off);
   const be = u32be(b, off);
-  if (le === PCAP.MAGIC_MICROS) return { littleEndian: true, nanos: false };
-  if (be === PCAP.MAGIC_MICROS) return { littleEndian: false, nanos: false };
-  if (le === PCAP.MAGIC_NANOS) return { littleEndian: true, nanos: true };
-  if (be === PCAP.MAGIC_NANOS) return { littleEndian: false, nanos: true };
+  if (le === PCAP.MAGIC_MICROS) return { littleEndian: true, nanos: false, modified: false };
+  if (be === PCAP.MAGIC_MICROS) return { littleEndian: false, nanos: false, modified: false };
+  if (le === PCAP.MAGIC_NANOS) return { littleEndian: true, nanos: true, modified: false };
+  if (be === PCAP.MAGIC_NANOS) return { littleEndian: false, nanos: true, modified: false };
+  if (le === PCAP.MAGIC_MODIFIED) return { littleEndian: true, nanos: false, modified: true };
+  if (be === PCAP.MAGIC_MODIFIED) return { littleEndian: false, nanos: false, modified: true };
   return null;
 }
 
@@ -42,20 +51,23 @@ export class PcapWalker implements RecordWalker {
   private linkType = 0;
   /** Snap lengths of 0 or above the record limit are common placeholders, not limits. */
   private snaplenIsSane = false;
+  private readonly recordHeaderLen: number;
 
   constructor(
     private readonly ctx: ParseContext,
     private readonly littleEndian: boolean,
     private readonly nanos: boolean,
+    modified = false,
   ) {
-    ctx.info.format = nanos ? 'pcap-ns' : 'pcap';
+    ctx.info.format = modified ? 'pcap-modified' : nanos ? 'pcap-ns' : 'pcap';
+    this.recordHeaderLen = modified ? PCAP.MODIFIED_RECORD_HEADER_LEN : PCAP.RECORD_HEADER_LEN;
   }
 
   unitNeed(b: Uint8Array, off: number, avail: number, fileOffset: number): number {
     if (!this.headerDone) return PCAP.FILE_HEADER_LEN;
-    if (avail < PCAP.RECORD_HEADER_LEN) return PCAP.RECORD_HEADER_LEN;
+    if (avail < this.recordHeaderLen) return this.recordHeaderLen;
     const caplen = this.readCaplen(b, off, fileOffset);
-    return caplen < 0 ? -1 : PCAP.RECORD_HEADER_LEN + caplen;
+    return caplen < 0 ? -1 : this.recordHeaderLen + caplen;
   }
 
   walk(b: Uint8Array, off: number, end: number, base: number): number {
@@ -70,13 +82,14 @@ export class PcapWalker implements RecordWalker {
     const le = this.littleEndian;
     const fracDivisor = this.nanos ? 1000 : 1;
     const linkType = this.linkType;
-    while (end - pos >= PCAP.RECORD_HEADER_LEN) {
+    const headerLen = this.recordHeaderLen;
+    while (end - pos >= headerLen) {
       const caplen = le ? u32le(b, pos + REC_HDR.CAPLEN) : u32be(b, pos + REC_HDR.CAPLEN);
       if (caplen > PCAP.MAX_RECORD_LEN) {
         this.readCaplen(b, pos, base + pos); // reports and stops
         return pos;
       }
-      const dataOff = pos + PCAP.RECORD_HEADER_LEN;
+      const dataOff = pos + headerLen;
       const dataEnd = dataOff + caplen;
       if (dataEnd > end) break;
       const sec = le ? u32le(b, pos) : u32be(b, pos);
@@ -106,9 +119,9 @@ export class PcapWalker implements RecordWalker {
       );
     }
     const detail =
-      need <= PCAP.RECORD_HEADER_LEN
-        ? `input ends inside a record header: ${avail} of ${PCAP.RECORD_HEADER_LEN} bytes`
-        : `input ends inside a record: ${avail} of ${need} bytes (caplen ${need - PCAP.RECORD_HEADER_LEN})`;
+      need <= this.recordHeaderLen
+        ? `input ends inside a record header: ${avail} of ${this.recordHeaderLen} bytes`
+        : `input ends inside a record: ${avail} of ${need} bytes (caplen ${need - this.recordHeaderLen})`;
     this.ctx.stop(CAPTURE_DIAG.PCAP_TRUNCATED_RECORD, detail, fileOffset);
   }
 

@@ -15,7 +15,7 @@ export const LINKTYPE = {
   LINUX_SLL2: 276,
 } as const;
 
-export type CaptureFormat = 'pcap' | 'pcap-ns' | 'pcapng' | 'live';
+export type CaptureFormat = 'pcap' | 'pcap-ns' | 'pcap-modified' | 'pcapng' | 'live';
 
 export interface PacketRecord {
   /** 1-based packet number, as Wireshark's frame number. */

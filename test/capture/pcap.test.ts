@@ -43,6 +43,25 @@ describe('classic pcap', () => {
     expect(records.every((r) => r.linkType === LINKTYPE.LINUX_SLL && r.interfaceId === 0)).toBe(true);
   });
 
+  it.each([false, true])("reads Kuznetsov's modified pcap (magic a1b2cd34, 24-byte record headers), big-endian %s", (bigEndian) => {
+    // The same records as a plain pcap, each header followed by ifindex, protocol, pkt_type and a pad byte.
+    const plain = encodePcap(packets, { bigEndian, linkType: LINKTYPE.LINUX_SLL, snaplen: 65535 });
+    const parts: number[] = [...plain.subarray(0, 24)];
+    let at = 24;
+    for (const p of packets) {
+      parts.push(...plain.subarray(at, at + 16), 0, 0, 0, 2, 0x08, 0x00, 4, 0);
+      parts.push(...plain.subarray(at + 16, at + 16 + p.data.length));
+      at += 16 + p.data.length;
+    }
+    const bytes = Uint8Array.from(parts);
+    bytes.set(bigEndian ? [0xa1, 0xb2, 0xcd, 0x34] : [0x34, 0xcd, 0xb2, 0xa1], 0);
+    const { records, info } = collectRecords(bytes, 'mod.pcap');
+    expect(info).toMatchObject({ format: 'pcap-modified', packets: 4, stoppedEarly: false, diagnostics: [] });
+    expect(records.map((r) => r.tsMicros)).toEqual(packets.map((p) => p.tsMicros));
+    expect(records.map((r) => r.data)).toEqual(packets.map((p) => p.data));
+    expect(records.map((r) => r.fileOffset)).toEqual([24, 24 + 24 + 60, 24 + 2 * 24 + 60 + 1514, 24 + 3 * 24 + 60 + 1514 + 54]);
+  });
+
   it('truncates nanosecond fractions to whole microseconds', () => {
     const bytes = encodePcap([{ tsMicros: 5_000_000, data: patternFrame(10, 1) }], { nanos: true });
     patchU32(bytes, 24 + 4, 123_456_789); // ts_frac of record 1

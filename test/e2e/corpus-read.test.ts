@@ -59,7 +59,7 @@ corpus.describe('corpus captures', () => {
     const { packets, info } = readAll(entry.file);
     expect(info.packets).toBe(entry.packets);
     expect(packets.length).toBe(entry.packets);
-    const expectedFormat = entry.format === 'nsecpcap' ? 'pcap-ns' : entry.format;
+    const expectedFormat = ({ nsecpcap: 'pcap-ns', modpcap: 'pcap-modified' } as Record<string, string>)[entry.format] ?? entry.format;
     expect(info.format).toBe(expectedFormat);
     if (entry.tsharkWarnings.some((w) => w.includes('cut short'))) {
       expect(info.stoppedEarly).toBe(true);
@@ -70,7 +70,7 @@ corpus.describe('corpus captures', () => {
       expect(info.stoppedEarly).toBe(false);
     }
     // Time order as capinfos reports it ("Strict time order: False" in the oracle text).
-    const strict = !/Strict time order:\s+False/.test(readFileSync(join(CORPUS, `${entry.file}.tshark.txt`), 'utf8'));
+    const strict = !/Strict time order:\s+False/.test(readFileSync(corpus.path(`${entry.file}.tshark.txt`), 'utf8'));
     expect(info.diagnostics.some((d) => d.code === 'CAPTURE_TIME_BACKWARDS')).toBe(!strict);
   });
 
