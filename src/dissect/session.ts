@@ -208,7 +208,7 @@ export class AppSession implements StreamSink {
         this.wsClient!.execute(b, off, end, streamOffset, no, ts);
         return;
       case MODE.TLS:
-        this.tls!.feed(0, b, off, end, no, ts);
+        this.tls!.feed(0, b, off, end, streamOffset, no, ts);
         return;
     }
   }
@@ -236,7 +236,7 @@ export class AppSession implements StreamSink {
         this.wsServer!.execute(b, off, end, streamOffset, no, ts);
         return;
       case MODE.TLS:
-        this.tls!.feed(1, b, off, end, no, ts);
+        this.tls!.feed(1, b, off, end, streamOffset, no, ts);
         return;
     }
   }
@@ -252,7 +252,7 @@ export class AppSession implements StreamSink {
       this.tlsByteHeld = false;
       if (b[off] !== 3) return this.giveUp();
       this.startTls();
-      this.tls!.feed(0, TLS_HANDSHAKE_TYPE, 0, 1, this.detectNo, this.detectTs);
+      this.tls!.feed(0, TLS_HANDSHAKE_TYPE, 0, 1, streamOffset - 1, this.detectNo, this.detectTs);
       this.clientData(b, off, end, streamOffset, no, ts);
       return;
     }
@@ -435,7 +435,7 @@ export class AppSession implements StreamSink {
         return;
       }
       case MODE.TLS:
-        this.tls!.lost(dir);
+        this.tls!.lost(dir, no);
         gap.outcome = 'lost';
         return;
     }

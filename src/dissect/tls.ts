@@ -7,7 +7,7 @@
 import type { Dir } from '../flow/sink.js';
 
 const RECORD = { CHANGE_CIPHER_SPEC: 20, ALERT: 21, HANDSHAKE: 22, APPLICATION_DATA: 23 } as const;
-const HANDSHAKE = { CLIENT_HELLO: 1, SERVER_HELLO: 2 } as const;
+const HANDSHAKE = { CLIENT_HELLO: 1, SERVER_HELLO: 2, CERTIFICATE: 11 } as const;
 const EXT = { SERVER_NAME: 0, ALPN: 16, SUPPORTED_VERSIONS: 43 } as const;
 /** A handshake message longer than this is not read (a ClientHello with post-quantum key shares is under 2 KB). */
 const MAX_HANDSHAKE_BYTES = 32 * 1024;
@@ -87,8 +87,15 @@ export interface TlsFacts {
   firstEncrypted: { client: { no: number; ts: number; length: number } | null; server: { no: number; ts: number; length: number } | null };
   /** Encrypted records per side. */
   encryptedRecords: { client: number; server: number };
+  /** The server's Certificate message, sent in the clear (TLS 1.2 and older; TLS 1.3 encrypts it). */
+  serverCertificate: { no: number; ts: number } | null;
   /** The server's first bytes when they were not a TLS record (a plaintext server on this port). */
   serverNotTls: { no: number; ts: number; text: string } | null;
+  /**
+   * Per side, the packet where the capture missed bytes of the stream: its records are not followed
+   * from there, so what the side sent after it (records, alerts, a Finished) is unknown.
+   */
+  missed: { client: number | null; server: number | null };
   /** A side sent bytes that do not parse as TLS records; its stream is no longer read. */
   malformed: { from: 'client' | 'server'; no: number; detail: string } | null;
 }
@@ -100,7 +107,9 @@ export function newTlsFacts(): TlsFacts {
     alerts: [],
     firstEncrypted: { client: null, server: null },
     encryptedRecords: { client: 0, server: 0 },
+    serverCertificate: null,
     serverNotTls: null,
+    missed: { client: null, server: null },
     malformed: null,
   };
 }
@@ -119,6 +128,8 @@ class RecordReader {
   /** Handshake message bytes gathered across records while this side is in the clear. */
   private hs: Uint8Array | null = null;
   private hsLen = 0;
+  /** A handshake message outgrew MAX_HANDSHAKE_BYTES: message boundaries are lost, so none is read. */
+  private hsOverflow = false;
   /** Alert bytes of the current plaintext alert record. */
   private alert: number[] = [];
   encrypted = false;
@@ -169,8 +180,11 @@ class RecordReader {
   }
 
   private gather(b: Uint8Array, from: number, to: number): void {
+    if (this.hsOverflow) return;
     const need = this.hsLen + (to - from);
     if (need > MAX_HANDSHAKE_BYTES) {
+      this.hsOverflow = true;
+      this.hs = null;
       this.hsLen = 0;
       return;
     }
@@ -205,16 +219,27 @@ export class TlsTracker {
   readonly facts = newTlsFacts();
   private readonly readers: [RecordReader, RecordReader];
   private tls13 = false;
+  private serverFed = false;
 
   /** `onEvent` gets a line per hello, alert and first encrypted record, for the ladder. */
   constructor(private readonly onEvent: ((no: number, dir: Dir, text: string) => void) | null = null) {
     this.readers = [new RecordReader(0, this), new RecordReader(1, this)];
   }
 
-  feed(dir: Dir, b: Uint8Array, off: number, end: number, no: number, ts: number): void {
+  /**
+   * `streamOffset` is where b[off] lies in the direction's stream. Only the server's very first
+   * bytes tell whether it speaks TLS: later segments may start anywhere inside a record (a
+   * Certificate record spans several), and bytes after a gap are not read at all.
+   */
+  feed(dir: Dir, b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
     const r = this.readers[dir];
     if (r.stopped) return;
-    if (dir === 1 && !this.facts.serverHello && this.facts.encryptedRecords.server === 0 && this.facts.alerts.every((a) => a.from !== 'server') && this.facts.serverNotTls === null && !isTlsRecordStart(b, off, end)) {
+    if (dir === 1 && !this.serverFed) {
+      this.serverFed = true;
+      // The server's first bytes went by before TLS was recognised (a gap): nothing to follow.
+      if (streamOffset !== 0) return this.lost(1, no);
+    }
+    if (dir === 1 && streamOffset === 0 && !mayStartTlsRecord(b, off, end)) {
       this.facts.serverNotTls = { no, ts, text: printable(b, off, Math.min(end, off + 64)) };
       this.onEvent?.(no, 1, `not TLS: "${this.facts.serverNotTls.text.slice(0, 40)}"`);
       r.stopped = true;
@@ -224,8 +249,10 @@ export class TlsTracker {
   }
 
   /** A gap in a direction: its records can no longer be followed. */
-  lost(dir: Dir): void {
+  lost(dir: Dir, no: number): void {
     this.readers[dir].stopped = true;
+    const side = dir === 0 ? 'client' : 'server';
+    this.facts.missed[side] ??= no;
   }
 
   recordStart(dir: Dir, type: number, length: number, no: number, ts: number, encrypted: boolean): void {
@@ -267,6 +294,8 @@ export class TlsTracker {
       const hello = parseClientHello(b, off, end, no, ts);
       this.facts.clientHello = hello;
       if (hello) this.onEvent?.(no, 0, `TLS ClientHello${hello.sni ? ` SNI ${hello.sni}` : ''} (${hello.versions.join(', ')}${hello.alpn.length ? `; ALPN ${hello.alpn.join(', ')}` : ''})`);
+    } else if (dir === 1 && type === HANDSHAKE.CERTIFICATE && !this.facts.serverCertificate) {
+      this.facts.serverCertificate = { no, ts };
     } else if (dir === 1 && type === HANDSHAKE.SERVER_HELLO && !this.facts.serverHello) {
       const hello = parseServerHello(b, off, end, no, ts);
       this.facts.serverHello = hello;
@@ -280,8 +309,10 @@ export class TlsTracker {
   }
 }
 
-function isTlsRecordStart(b: Uint8Array, off: number, end: number): boolean {
-  return end - off >= 2 && b[off] >= RECORD.CHANGE_CIPHER_SPEC && b[off] <= RECORD.APPLICATION_DATA && b[off + 1] === 3;
+/** The bytes at hand can begin a TLS record: a record type, then major version 3 when there is a second byte. */
+function mayStartTlsRecord(b: Uint8Array, off: number, end: number): boolean {
+  if (end <= off || b[off] < RECORD.CHANGE_CIPHER_SPEC || b[off] > RECORD.APPLICATION_DATA) return false;
+  return end - off === 1 || b[off + 1] === 3;
 }
 
 /** Reads a ClientHello body (RFC 8446 4.1.2); null when it is cut short. */

@@ -320,7 +320,15 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     if (!flow.sinkTried) {
       flow.sinkTried = true;
       flow.sink = ctx.createSink(flow);
-      if (flow.sink) flow.reassembler = [new DirectionReassembler(0, ctx.budget), new DirectionReassembler(1, ctx.budget)];
+      if (flow.sink) {
+        flow.reassembler = [new DirectionReassembler(0, ctx.budget), new DirectionReassembler(1, ctx.budget)];
+        // A side whose SYN was seen streams from its ISN + 1, so a first data segment the capture
+        // missed is a gap (as in Zeek), not a stream that seems to start one segment later.
+        const lastSyn = flow.synPackets[flow.synPackets.length - 1];
+        const lastSynAck = flow.synAckPackets[flow.synAckPackets.length - 1];
+        if (lastSyn) flow.reassembler[0].startAt((lastSyn.seq + 1) >>> 0);
+        if (lastSynAck) flow.reassembler[1].startAt((lastSynAck.seq + 1) >>> 0);
+      }
     }
     const ra = flow.reassembler;
     const sink = flow.sink;

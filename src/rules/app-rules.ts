@@ -341,13 +341,22 @@ const wsNoCloseFrame: FlowRule = {
   },
 };
 
+/**
+ * A close that ends a healthy session: 1000, 1001, or no status at all (RFC 6455 7.1.5: a close
+ * frame may carry no code, which the peer reports as 1005). The answer counts too.
+ */
+function isOrdinaryClose(c: WebSocketFacts['close']): boolean {
+  const ordinary = (code: number | null) => code === null || code === 1000 || code === 1001;
+  return ordinary(c.code) && (!c.answered || ordinary(c.answerCode));
+}
+
 const wsClose: FlowRule = {
   code: 'ws-close',
   evaluate(f) {
     const ws = wsOf(f);
     if (!ws || !ws.upgraded || ws.close.packet === null) return null;
     const c = ws.close;
-    const normal = c.code === 1000 || c.code === 1001;
+    const normal = isOrdinaryClose(c);
     const answer = c.answered ? `answered #${c.answerPacket}${c.answerCode !== c.code ? ` with ${closeName(c.answerCode)}` : ''}` : 'never answered';
     return {
       code: 'ws-close',
@@ -355,10 +364,16 @@ const wsClose: FlowRule = {
       summary: `WebSocket closed by the ${c.initiator} with ${closeName(c.code)}${c.reason ? ` "${c.reason}"` : ''} (close #${c.packet}, ${answer})`,
       packets: c.answerPacket !== null ? [c.packet!, c.answerPacket] : [c.packet!],
       facts: { code: c.code, codeName: c.code !== null ? (WS_CLOSE_CODE_NAMES[c.code] ?? null) : null, reason: c.reason, initiator: c.initiator, answered: c.answered, answerCode: c.answerCode, closePacket: c.packet, answerPacket: c.answerPacket },
-      hint: normal ? '' : (c.code !== null ? WS_CLOSE_CODE_HINTS[c.code] : undefined) ?? `The ${c.initiator} ended the session with this code: its meaning is defined by the application (4000-4999) or library (3000-3999); the reason text says more.`,
+      hint: normal ? '' : closeHint(c) ?? `The ${c.initiator} ended the session with this code: its meaning is defined by the application (4000-4999) or library (3000-3999); the reason text says more.`,
     };
   },
 };
+
+/** The hint for the code that made a close abnormal: the initiator's, else the answer's. */
+function closeHint(c: WebSocketFacts['close']): string | undefined {
+  const code = c.code !== null && c.code !== 1000 && c.code !== 1001 ? c.code : c.answerCode;
+  return code !== null ? WS_CLOSE_CODE_HINTS[code] : undefined;
+}
 
 const wsOk: FlowRule = {
   code: 'ws-ok',
@@ -366,6 +381,8 @@ const wsOk: FlowRule = {
     const ws = wsOf(f);
     if (!ws || !ws.upgraded || ws.acceptValid !== true || ws.errors.length > 0 || ws.errorsDropped > 0) return null;
     if (!ws.close.answered || ws.tcpClose !== 'after-close-frame' || f.clientSide.rst || f.serverSide.rst) return null;
+    // A session closed with 1011 or an application code is not OK, however clean the handshake.
+    if (!isOrdinaryClose(ws.close)) return null;
     const fc = ws.frames.client;
     const fs = ws.frames.server;
     return {
@@ -522,6 +539,72 @@ const httpNoResponse: FlowRule = {
   },
 };
 
+/** "100000" or a repeated "100000, 100000" (RFC 9110 8.6); null when absent or not one number. */
+function contentLength(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const parts = value.split(',').map((p) => p.trim());
+  if (!parts.every((p) => /^\d+$/.test(p) && p === parts[0])) return null;
+  return Number(parts[0]);
+}
+
+const grouped = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * The close that cut a response: the server's FIN or RST, or a client RST (the client gave up);
+ * a client FIN is a half-close that leaves the server free to finish.
+ */
+function closeCutting(app: AppFacts, after: number): CloseFact | null {
+  return app.closes.find((c) => c.tsMicros >= after && (c.dir === 1 || c.how === 'rst')) ?? null;
+}
+
+/**
+ * A response whose body stopped short of what its framing announced (Content-Length, or chunked
+ * without the last chunk) when TCP closed. Said only when the capture holds every byte the server
+ * sent up to the close: no gap, no segment the capture missed, and the close itself seen.
+ */
+const responseCutShort: FlowRule = {
+  code: 'response-cut-short',
+  evaluate(f) {
+    const app = f.app;
+    if (!app || app.protocol !== 'http') return null;
+    const ex = [...app.http].reverse().find((x) => x.response !== null);
+    const resp = ex?.response;
+    if (!ex || !resp || resp.complete || (resp.framing !== 'length' && resp.framing !== 'chunked')) return null;
+    if (app.gaps.some((g) => g.dir === 1) || app.errors.some((e) => e.dir === 1) || f.serverSide.missedBytes > 0) return null;
+    if (f.analysis && (f.analysis.lostSegment > 0 || f.analysis.ackLostSegment > 0)) return null;
+    const close = closeCutting(app, ex.timing.responseAt ?? 0);
+    if (!close) return null;
+    const announced = resp.framing === 'length' ? contentLength(resp.headers['content-length']) : null;
+    if (resp.framing === 'length' && (announced === null || resp.bodyBytes >= announced)) return null;
+    const by = close.dir === 1 ? 'server' : 'client';
+    const what = close.how === 'rst' ? 'RST' : 'FIN';
+    const got = announced !== null ? `${grouped(resp.bodyBytes)} of ${grouped(announced)} body bytes` : `${plural(resp.bodyBytes, 'body byte')} of a chunked body, without the last chunk`;
+    const req = ex.request;
+    return {
+      code: 'response-cut-short',
+      severity: by === 'server' ? 'error' : 'warning',
+      summary: `response cut short: ${got}, then ${what} from the ${by} (#${close.no}); ${resp.status} ${resp.reason} #${resp.packet}${req ? ` to "${req.method} ${req.target}" #${req.packet}` : ''}`,
+      packets: [...(req ? [req.packet] : []), resp.packet, close.no],
+      facts: {
+        status: resp.status,
+        framing: resp.framing,
+        bodyBytes: resp.bodyBytes,
+        contentLength: announced,
+        missingBytes: announced !== null ? announced - resp.bodyBytes : null,
+        closedBy: by,
+        how: close.how,
+        closePacket: close.no,
+        responsePacket: resp.packet,
+        requestPacket: req?.packet ?? null,
+      },
+      hint:
+        by === 'server'
+          ? `The server (or a proxy in front of it) ended the connection in the middle of the body: the client sees a truncated download (curl: "transfer closed with ${announced !== null ? `${grouped(announced - resp.bodyBytes)} bytes remaining to read` : 'outstanding read data remaining'}", browsers: ERR_CONTENT_LENGTH_MISMATCH or ERR_INCOMPLETE_CHUNKED_ENCODING). The application crashed or was killed while writing, hit a write timeout (nginx send_timeout, proxy_read_timeout mid-body), or a proxy gave up on a slow upstream. Check the server and proxy logs at that time.`
+          : 'The client reset the connection before the body was complete: the user cancelled, the client timed out reading, or it had read all it wanted. Look at the client\'s timeout and whether it meant to stop.',
+    };
+  },
+};
+
 /** Application-layer rules, in the order they are evaluated. */
 export const APP_RULES: FlowRule[] = [
   wsNonHttpResponse,
@@ -534,5 +617,6 @@ export const APP_RULES: FlowRule[] = [
   wsClose,
   wsOk,
   httpError,
+  responseCutShort,
   httpNoResponse,
 ];

@@ -2,6 +2,7 @@ import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
+import { isTlsHandshakeOnly } from './tls-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
@@ -159,6 +160,8 @@ const noResponse: FlowRule = {
     if (!a || !u || u.ackedPacket === null || f.clientSide.bytes === 0) return null;
     // After a WebSocket upgrade either side sends when it likes: silence is not a missing answer.
     if (f.app?.upgradedTo?.toLowerCase() === 'websocket') return null;
+    // A TLS client's Finished owes it no answer: bytes that carried only the handshake are no request.
+    if (isTlsHandshakeOnly(f, u.requestPacket)) return null;
     // A client that went on sending after a second or more of silence, more than once, does not
     // wait for answers: a one-way stream (syslog, metrics, log shipping) when the server never
     // sent a byte, fire-and-forget messages (MQTT QoS 0) when the server answered later ones.

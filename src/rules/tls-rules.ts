@@ -50,8 +50,38 @@ function firstClose(side: FlowFacts['clientSide']): { no: number; ts: number } |
   return side.fin ?? side.rst;
 }
 
-function firstFatal(t: TlsFacts): TlsAlertFacts | null {
-  return t.alerts.find((a) => a.level === 'fatal') ?? t.alerts.find((a) => a.name !== 'close_notify') ?? null;
+/** Both sides went on to encrypted records after the hellos. */
+function handshakeCompleted(t: TlsFacts): boolean {
+  return t.clientHello !== null && t.serverHello !== null && t.encryptedRecords.client > 0 && t.encryptedRecords.server > 0;
+}
+
+/**
+ * The alert that ended the handshake: a fatal one, or a warning other than close_notify when the
+ * handshake stopped there. A warning the handshake went on past (unrecognized_name from a server
+ * with no certificate for that name, before its ServerHello) ended nothing.
+ */
+function endingAlert(t: TlsFacts): TlsAlertFacts | null {
+  const fatal = t.alerts.find((a) => a.level === 'fatal');
+  if (fatal) return fatal;
+  return handshakeCompleted(t) ? null : (t.alerts.find((a) => a.name !== 'close_notify') ?? null);
+}
+
+/**
+ * A client that drops the connection on receiving the server's Finished (Node checks the
+ * certificate then) closes within this long of it, plus the capture point's round trip to the
+ * client: 0.8 ms on an idle machine, under 10 ms on a loaded one. A browser's unused connection
+ * (http_ipv6.pcap) closed 28 ms to seconds after it.
+ */
+const CLIENT_REJECT_WINDOW_MICROS = 20_000;
+
+/** The client's only encrypted record was its Finished, and it sent no request before closing. */
+function clientLeftWithoutRequest(f: FlowFacts, t: TlsFacts): { finished: { no: number; ts: number }; close: { no: number; ts: number } } | null {
+  const finished = t.firstEncrypted.client;
+  const close = firstClose(f.clientSide);
+  const serverClose = firstClose(f.serverSide);
+  if (!t.serverHello || !finished || t.encryptedRecords.client !== 1 || t.encryptedRecords.server === 0 || !close) return null;
+  if (t.missed.client !== null || finished.length === TLS13_ENCRYPTED_ALERT_LENGTH || (serverClose && serverClose.ts < close.ts)) return null;
+  return { finished, close };
 }
 
 /** The server does not speak TLS on this port: it answered the ClientHello in plain text. */
@@ -59,7 +89,8 @@ const tlsPlaintextServer: FlowRule = {
   code: 'tls-plaintext-server',
   evaluate(f) {
     const t = f.app?.tls;
-    if (!t?.serverNotTls) return null;
+    // Only a server stream seen from its first byte (its SYN-ACK captured) can be said not to start with a record.
+    if (!t?.serverNotTls || f.synAcks.length === 0) return null;
     const answer = t.serverNotTls;
     const http = answer.text.startsWith('HTTP/');
     return {
@@ -79,16 +110,19 @@ const tlsAlert: FlowRule = {
   evaluate(f) {
     const t = f.app?.tls;
     if (!t) return null;
-    const a = firstFatal(t);
+    const a = endingAlert(t) ?? t.alerts.find((x) => x.name !== 'close_notify');
     if (!a) return null;
+    const ignored = a.level === 'warning' && handshakeCompleted(t);
     const after = a.from === 'server' ? (t.clientHello ? ` ${fmtDuration(a.ts - t.clientHello.ts)} after the ClientHello` : '') : t.serverHello ? ` ${fmtDuration(a.ts - t.serverHello.ts)} after the ServerHello #${t.serverHello.no}${t.serverHello.version ? ` (${t.serverHello.version})` : ''}` : '';
     return {
       code: 'tls-alert',
-      severity: a.level === 'fatal' ? 'error' : 'warning',
-      summary: `TLS ${a.level} alert ${a.name} (${a.description}) from the ${a.from} #${a.no}${after}; ${helloText(t)}`,
+      severity: ignored ? 'info' : a.level === 'fatal' ? 'error' : 'warning',
+      summary: `TLS ${a.level} alert ${a.name} (${a.description}) from the ${a.from} #${a.no}${after}; ${helloText(t)}${ignored ? '; the handshake went on past it' : ''}`,
       packets: [t.clientHello?.no, t.serverHello?.no, a.no].filter((x): x is number => x !== undefined),
-      facts: { from: a.from, level: a.level, description: a.description, name: a.name, alertPacket: a.no, sni: t.clientHello?.sni ?? null, offered: t.clientHello?.versions ?? [], chosen: t.serverHello?.version ?? null },
-      hint: ALERT_HINTS[a.name] ?? `The ${a.from} ended the handshake with ${a.name}: see RFC 8446 section 6.2 for its meaning, and the ${a.from}'s TLS logs for the detail.`,
+      facts: { from: a.from, level: a.level, description: a.description, name: a.name, alertPacket: a.no, sni: t.clientHello?.sni ?? null, offered: t.clientHello?.versions ?? [], chosen: t.serverHello?.version ?? null, handshakeWentOn: ignored },
+      hint: ignored
+        ? `A warning-level alert the ${a.from === 'server' ? 'client' : 'server'} accepted: the handshake completed. ${ALERT_HINTS[a.name] ?? ''}`.trim()
+        : ALERT_HINTS[a.name] ?? `The ${a.from} ended the handshake with ${a.name}: see RFC 8446 section 6.2 for its meaning, and the ${a.from}'s TLS logs for the detail.`,
     };
   },
 };
@@ -98,12 +132,13 @@ const tlsHandshakeAbandoned: FlowRule = {
   code: 'tls-handshake-abandoned',
   evaluate(f) {
     const t = f.app?.tls;
-    if (!t || t.serverNotTls || firstFatal(t) || !t.clientHello) return null;
+    if (!t || t.serverNotTls || endingAlert(t) || !t.clientHello) return null;
     const clientClose = firstClose(f.clientSide);
     const serverClose = firstClose(f.serverSide);
     const how = (side: FlowFacts['clientSide']) => `${side.fin && (!side.rst || side.fin.ts <= side.rst.ts) ? 'FIN' : 'RST'} #${firstClose(side)!.no}`;
     // The server closed without a byte of handshake.
-    if (!t.serverHello && t.encryptedRecords.server === 0 && f.serverSide.bytes === 0 && serverClose && (!clientClose || serverClose.ts <= clientClose.ts)) {
+    const serverUnseen = f.serverSide.missedBytes > 0 || t.missed.server !== null;
+    if (!t.serverHello && t.encryptedRecords.server === 0 && f.serverSide.bytes === 0 && !serverUnseen && serverClose && (!clientClose || serverClose.ts <= clientClose.ts)) {
       return {
         code: 'tls-handshake-abandoned',
         severity: 'error',
@@ -113,8 +148,8 @@ const tlsHandshakeAbandoned: FlowRule = {
         hint: 'The server (or a load balancer or proxy in front of it) took the ClientHello and hung up: no certificate or route for that SNI name (SNI-based routing without a default), a TLS version or cipher floor it enforces by closing instead of alerting, or a service that is not TLS at all and drops what it cannot parse. Try the same name with openssl s_client -connect host:port -servername NAME.',
       };
     }
-    // The client finished the handshake and left without a request.
-    const left = clientLeftAfterHandshake(f, t);
+    // The client finished a TLS 1.2 handshake and dropped it at once.
+    const left = clientRejectedAfterHandshake(f, t);
     if (left) {
       return {
         code: 'tls-handshake-abandoned',
@@ -125,8 +160,8 @@ const tlsHandshakeAbandoned: FlowRule = {
         hint: `Some clients check the certificate only once the handshake is done and then drop the connection without an alert: Node does (the error is DEPTH_ZERO_SELF_SIGNED_CERT, UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED or ERR_TLS_CERT_ALTNAME_INVALID). ${CERT_REJECTED} If the client is a health check that only tests the port, nothing is wrong.`,
       };
     }
-    // The server answered; the client never finished its side.
-    if (t.serverHello && clientClose && (!serverClose || clientClose.ts <= serverClose.ts)) {
+    // The server answered; the client never finished its side (unless the capture missed its bytes).
+    if (t.serverHello && t.missed.client === null && clientClose && (!serverClose || clientClose.ts <= serverClose.ts)) {
       const enc = t.firstEncrypted.client;
       const alertSized = enc !== null && enc.length === TLS13_ENCRYPTED_ALERT_LENGTH && t.encryptedRecords.client === 1;
       if (enc !== null && !alertSized) return null;
@@ -146,16 +181,29 @@ const tlsHandshakeAbandoned: FlowRule = {
 };
 
 /**
- * The client's only encrypted record was its Finished (not an alert-sized one), the server sent its
- * side too, and the client closed first: a handshake completed and then dropped without a request.
+ * A TLS 1.2 client that finished a full handshake (the server's certificate was in the clear) and
+ * closed at once on the server's Finished, without a request: it rejected the certificate after the
+ * handshake, as Node does. A resumed session (no certificate), a TLS 1.3 handshake (the client
+ * checks the certificate before its Finished) or a close that came later (a connection opened
+ * ahead of need) says nothing about the certificate.
  */
-function clientLeftAfterHandshake(f: FlowFacts, t: TlsFacts): { finished: { no: number; ts: number }; close: { no: number; ts: number } } | null {
-  const finished = t.firstEncrypted.client;
-  const close = firstClose(f.clientSide);
-  const serverClose = firstClose(f.serverSide);
-  if (!t.serverHello || !finished || t.encryptedRecords.client !== 1 || t.encryptedRecords.server === 0 || !close) return null;
-  if (finished.length === TLS13_ENCRYPTED_ALERT_LENGTH || (serverClose && serverClose.ts < close.ts)) return null;
-  return { finished, close };
+function clientRejectedAfterHandshake(f: FlowFacts, t: TlsFacts): { finished: { no: number; ts: number }; close: { no: number; ts: number } } | null {
+  const left = clientLeftWithoutRequest(f, t);
+  const serverFinished = t.firstEncrypted.server;
+  if (!left || !serverFinished || !t.serverCertificate || t.serverHello!.version === 'TLS 1.3' || t.missed.server !== null) return null;
+  const toClient = (f.analysis?.handshake?.synAckToAckMs ?? 0) * 1000;
+  const after = left.close.ts - serverFinished.ts;
+  return after >= 0 && after <= CLIENT_REJECT_WINDOW_MICROS + toClient ? left : null;
+}
+
+/**
+ * The unanswered client bytes `requestPacket` started are the client's handshake: its Finished was
+ * its only encrypted record, and no request followed. No answer is owed to them.
+ */
+export function isTlsHandshakeOnly(f: FlowFacts, requestPacket: number): boolean {
+  const t = f.app?.tls;
+  const finished = t?.firstEncrypted.client;
+  return !!t && !!finished && t.encryptedRecords.client === 1 && t.missed.client === null && requestPacket <= finished.no;
 }
 
 /** The handshake completed: what was agreed (the content is encrypted). */
@@ -163,14 +211,16 @@ const tlsOk: FlowRule = {
   code: 'tls-ok',
   evaluate(f) {
     const t = f.app?.tls;
-    if (!t?.serverHello || !t.clientHello || t.encryptedRecords.client === 0 || t.encryptedRecords.server === 0 || firstFatal(t) || clientLeftAfterHandshake(f, t)) return null;
+    if (!t?.serverHello || !t.clientHello || !handshakeCompleted(t) || endingAlert(t) || clientRejectedAfterHandshake(f, t)) return null;
     const h = t.serverHello;
+    const left = clientLeftWithoutRequest(f, t);
+    const unused = left ? `; the client sent no request and ${left.close.no === f.clientSide.rst?.no ? 'reset' : 'closed'} the connection (#${left.close.no}) ${fmtDuration(left.close.ts - left.finished.ts)} after its Finished` : '';
     return {
       code: 'tls-ok',
       severity: 'info',
-      summary: `TLS handshake done: ${h.version}, cipher ${h.cipher}${t.clientHello.sni ? `, SNI ${t.clientHello.sni}` : ''}${h.alpn ? `, ALPN ${h.alpn}` : t.clientHello.alpn.length ? `, ALPN offered ${t.clientHello.alpn.join(', ')}` : ''} (ClientHello #${t.clientHello.no}, ServerHello #${h.no}); ${t.encryptedRecords.client} + ${t.encryptedRecords.server} encrypted records: HTTP and WebSocket inside are not visible`,
+      summary: `TLS handshake done: ${h.version}, cipher ${h.cipher}${t.clientHello.sni ? `, SNI ${t.clientHello.sni}` : ''}${h.alpn ? `, ALPN ${h.alpn}` : t.clientHello.alpn.length ? `, ALPN offered ${t.clientHello.alpn.join(', ')}` : ''} (ClientHello #${t.clientHello.no}, ServerHello #${h.no}); ${t.encryptedRecords.client} + ${t.encryptedRecords.server} encrypted records: HTTP and WebSocket inside are not visible${unused}`,
       packets: [t.clientHello.no, h.no],
-      facts: { version: h.version, cipher: h.cipher, sni: t.clientHello.sni, alpn: h.alpn, alpnOffered: t.clientHello.alpn, encryptedRecords: t.encryptedRecords },
+      facts: { version: h.version, cipher: h.cipher, sni: t.clientHello.sni, alpn: h.alpn, alpnOffered: t.clientHello.alpn, encryptedRecords: t.encryptedRecords, certificateInClear: t.serverCertificate !== null, noRequest: left !== null },
       hint: '',
     };
   },

@@ -49,6 +49,8 @@ const CHECKS: Record<string, (f: FlowResult, scenario: Record<string, unknown> |
     expect(v.facts.reason).toBe(scenario?.wsCloseReason ?? 'database unavailable');
     expect(v.summary).toContain('1011 (Internal Error)');
     expect(codes(f)).not.toContain('ws-no-close-frame');
+    // A session closed with 1011 is not OK, however clean its close handshake.
+    expect(codes(f)).not.toContain('ws-ok');
     expect(f.verdicts.filter((x) => x.severity === 'error')).toEqual([]);
   },
   'ws-upgrade-404'(f) {

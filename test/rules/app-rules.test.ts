@@ -1,7 +1,10 @@
 // HTTP/WebSocket verdicts on scripted conversations: real frames (correct lengths and checksums)
 // through the whole pipeline, for the cases that are awkward to provoke with real servers.
 import { describe, expect, it } from 'vitest';
-import { Analyzer, type FlowResult } from '../../src/pipeline.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Analyzer, analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { APP_RULES, expectedWebSocketAccept, guessProtocol, WS_CLOSE_CODE_NAMES } from '../../src/rules/app-rules.js';
 import { FLOW_RULES, judgeFlow, type FlowRule } from '../../src/rules/rules.js';
 import type { Verdict } from '../../src/rules/verdict.js';
@@ -36,6 +39,15 @@ class Conversation {
   }
   rst(dir: 0 | 1, ms = 1): this {
     return this.seg(dir, 'RA', '', ms);
+  }
+  /** `n` bytes of `dir` the capture never saw: the sequence moves on, no packet is written. */
+  lose(dir: 0 | 1, n: number): this {
+    this.seq[dir] = (this.seq[dir] + n) >>> 0;
+    return this;
+  }
+  /** An empty ACK from `dir`. */
+  ack(dir: 0 | 1, ms = 1): this {
+    return this.seg(dir, 'A', '', ms);
   }
   /** Both sides FIN, each acknowledged. */
   closeBoth(first: 0 | 1, ms = 1): this {
@@ -125,6 +137,39 @@ describe('WebSocket verdicts', () => {
     expect(v.summary).toContain('1011 (Internal Error) "db down"');
     expect(v.facts).toMatchObject({ initiator: 'server', code: 1011, codeName: 'Internal Error' });
     expect(v.hint).toMatch(/unexpected condition/);
+    expect(codes(f)).not.toContain('ws-ok');
+  });
+
+  it('keeps ws-close at info and gives ws-ok for a close frame without a status code (1005)', () => {
+    const f = conv()
+      .client(upgradeRequest())
+      .server(upgradeResponse())
+      .client(c2s(OP.TEXT, 'hi'))
+      .client(c2s(OP.CLOSE))
+      .server(s2c(OP.CLOSE))
+      .closeBoth(1)
+      .analyze();
+    const v = verdict(f, 'ws-close');
+    expect(v.severity).toBe('info');
+    expect(v.summary).toContain('no status code (1005)');
+    expect(f.verdicts.every((x) => x.severity === 'info')).toBe(true);
+    expect(verdict(f, 'ws-ok').facts).toMatchObject({ closeCode: null });
+  });
+
+  it('warns, and withholds ws-ok, when a 1000 close is answered with 1011', () => {
+    const f = conv()
+      .client(upgradeRequest())
+      .server(upgradeResponse())
+      .client(c2s(OP.CLOSE, closePayload(1000)))
+      .server(s2c(OP.CLOSE, closePayload(1011, 'crashed')))
+      .closeBoth(1)
+      .analyze();
+    const v = verdict(f, 'ws-close');
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toContain('answered #');
+    expect(v.summary).toContain('with 1011 (Internal Error)');
+    expect(v.hint).toMatch(/unexpected condition/);
+    expect(codes(f)).not.toContain('ws-ok');
   });
 
   it('keeps ws-close at info for 1001 Going Away', () => {
@@ -320,6 +365,92 @@ describe('HTTP verdicts', () => {
   });
 });
 
+const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
+const corpusFile = (name: string) => join(CORPUS, name);
+const hasCorpus = existsSync(join(CORPUS, 'oracle.json'));
+if (!hasCorpus) console.log(`app-rules: WebSocket close checks on public captures skipped: no corpus at ${CORPUS}`);
+
+describe('WebSocket closes on real captures', () => {
+  it('ws-close-1011.pcap (a node ws server closing with 1011): a warning and no ws-ok', async () => {
+    const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/ws-close-1011.pcap', import.meta.url)));
+    expect(verdict(flows[0]!, 'ws-close').severity).toBe('warning');
+    expect(codes(flows[0]!)).not.toContain('ws-ok');
+  });
+
+  // Zeek's traces: both close handshakes carry no status code (tshark: websocket.payload.close.status_code absent).
+  it.skipIf(!hasCorpus).each(['zeek/http/websocket.pcap', 'zeek/websocket/jupyter-websocket.pcap'])('%s: a close without a status code is info, and the session ws-ok', async (name) => {
+    const { flows } = await analyzeFile(corpusFile(name));
+    const f = flows.find((x) => x.app?.websocket)!;
+    expect(verdict(f, 'ws-close')).toMatchObject({ severity: 'info', facts: { code: null, answered: true } });
+    expect(codes(f)).toContain('ws-ok');
+    expect(f.verdicts.filter((v) => v.severity !== 'info')).toEqual([]);
+  });
+});
+
+describe('response-cut-short', () => {
+  const HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n';
+  const body = (n: number) => 'a'.repeat(n);
+  const download = () => conv().client('GET /download HTTP/1.1\r\nHost: app\r\n\r\n').server(HEAD).server(body(1400)).server(body(1400)).ack(0);
+
+  it('says how much of the announced body came before the server reset', () => {
+    const f = download().rst(1, 50).analyze();
+    const v = verdict(f, 'response-cut-short');
+    expect(v.severity).toBe('error');
+    expect(v.summary).toMatch(/^response cut short: 2,800 of 100,000 body bytes, then RST from the server \(#\d+\); 200 OK #\d+ to "GET \/download" #4$/);
+    expect(v.facts).toMatchObject({ framing: 'length', bodyBytes: 2800, contentLength: 100000, missingBytes: 97200, closedBy: 'server', how: 'rst' });
+    expect(v.packets).toEqual([4, 5, f.serverSide.rst!.no]);
+  });
+
+  it('says so when the server closes with a FIN in the middle of the body', () => {
+    const f = download().closeBoth(1, 50).analyze();
+    const v = verdict(f, 'response-cut-short');
+    expect(v.severity).toBe('error');
+    expect(v.summary).toContain('2,800 of 100,000 body bytes, then FIN from the server');
+  });
+
+  it('says so for a chunked body that ends without its last chunk', () => {
+    const head = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const f = conv().client('GET /feed HTTP/1.1\r\nHost: app\r\n\r\n').server(head).server('5\r\nhello\r\n').server('6\r\n world\r\n').closeBoth(1, 20).analyze();
+    const v = verdict(f, 'response-cut-short');
+    expect(v.summary).toContain('11 body bytes of a chunked body, without the last chunk, then FIN from the server');
+    expect(v.facts).toMatchObject({ framing: 'chunked', contentLength: null, bodyBytes: 11 });
+  });
+
+  it('is a warning when the client resets before the body is complete', () => {
+    const f = download().rst(0, 30).analyze();
+    const v = verdict(f, 'response-cut-short');
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toContain('then RST from the client');
+  });
+
+  it('says nothing of a complete response, nor of a chunked one with its last chunk', () => {
+    const whole = conv().client('GET / HTTP/1.1\r\nHost: app\r\n\r\n').server(response(200, 'OK', '', 'hello')).closeBoth(1).analyze();
+    expect(codes(whole)).not.toContain('response-cut-short');
+    const chunked = conv().client('GET / HTTP/1.1\r\nHost: app\r\n\r\n').server('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n').closeBoth(1).analyze();
+    expect(codes(chunked)).not.toContain('response-cut-short');
+  });
+
+  it('says nothing when the capture missed server bytes, even with the announced length unmet', () => {
+    // The client acknowledges 1400 bytes the capture never saw: the body may have been whole.
+    const f = download().lose(1, 1400).server(body(1400)).ack(0).rst(1, 50).analyze();
+    expect(f.serverSide.missedBytes).toBe(1400);
+    expect(codes(f)).not.toContain('response-cut-short');
+    expect(codes(f)).toContain('rst-by-server');
+  });
+
+  it('says nothing when the capture ends in the middle of the body (no close seen)', () => {
+    const f = download().analyze();
+    expect(codes(f)).not.toContain('response-cut-short');
+  });
+
+  it('reads rst-midstream.pcap (node: 200 announcing 100000 bytes, 4096 sent, resetAndDestroy) as cut short by the server', async () => {
+    const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/rst-midstream.pcap', import.meta.url)));
+    const v = verdict(flows[0]!, 'response-cut-short');
+    expect(v.severity).toBe('error');
+    expect(v.summary).toMatch(/^response cut short: 4,096 of 100,000 body bytes, then RST from the server \(#10\); 200 OK #6 to "GET \/download" #4$/);
+  });
+});
+
 describe('rule table', () => {
   it('keeps one no-response verdict when a TCP-facts rule with the same code also fires', () => {
     const f = conv().client('GET /slow HTTP/1.1\r\nHost: app\r\n\r\n').fin(0, 1000).fin(1, 0.1).analyze();
@@ -336,7 +467,7 @@ describe('rule table', () => {
   it('registers every application rule in FLOW_RULES', () => {
     for (const r of APP_RULES) expect(FLOW_RULES).toContain(r);
     expect(APP_RULES.map((r) => r.code)).toEqual(
-      expect.arrayContaining(['ws-fin-after-101', 'ws-upgrade-http10', 'ws-upgrade-rejected', 'ws-non-http-response', 'ws-bad-accept', 'ws-no-close-frame', 'ws-close', 'ws-ok', 'http-error', 'no-response']),
+      expect.arrayContaining(['ws-fin-after-101', 'ws-upgrade-http10', 'ws-upgrade-rejected', 'ws-non-http-response', 'ws-bad-accept', 'ws-no-close-frame', 'ws-close', 'ws-ok', 'http-error', 'response-cut-short', 'no-response']),
     );
   });
 });
