@@ -17,6 +17,8 @@ export interface FlowLabel {
   b: string;
   nth?: number;
   must?: string[];
+  /** At least one of these codes (two true statements of one fact). */
+  mustOneOf?: string[];
   mustNot?: string[];
   maxSeverity?: Severity;
   why: string;

@@ -67,6 +67,13 @@ export async function checkCorpus(labels, analyze) {
         if (codes.has(code)) figures.found++;
         add(flow, `must ${code}`, codes.has(code), `tcpwhy says ${said(verdicts)}`);
       }
+      if (label.mustOneOf) {
+        // Either of two true statements: a worm's probe is refused, or a probe of the scan it belongs to.
+        const ok = label.mustOneOf.some((code) => codes.has(code));
+        figures.expected++;
+        if (ok) figures.found++;
+        add(flow, `mustOneOf ${label.mustOneOf.join('|')}`, ok, `tcpwhy says ${said(verdicts)}`);
+      }
       for (const code of label.mustNot ?? []) {
         if (codes.has(code)) figures.falseAlarms++;
         add(flow, `mustNot ${code}`, !codes.has(code), `tcpwhy says ${said(verdicts)}`);
@@ -88,7 +95,7 @@ export async function checkCorpus(labels, analyze) {
       else if (nth === 0) {
         // Every 4-tuple of the capture is at least one flow: a first flow missing is a wrong label or a lost connection.
         add(flow, 'flow found', false, 'tcpwhy has no flow between these endpoints');
-        figures.expected += (label.must ?? []).length;
+        figures.expected += (label.must ?? []).length + (label.mustOneOf ? 1 : 0);
       } else {
         // A later flow that is not there (packets tcpwhy now counts as part of an earlier flow) says
         // nothing it must not say; only what it must say is missing.

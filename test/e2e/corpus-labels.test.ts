@@ -55,9 +55,9 @@ for (const labels of readLabelFiles(LABELS)) {
           const at = `${cap.file} ${f.a} ${f.b}`;
           if (!ENDPOINT.test(f.a) || !ENDPOINT.test(f.b)) problems.push(`${at}: endpoints are ip:port or [ipv6]:port`);
           if (!f.why) problems.push(`${at}: no why`);
-          if (!f.must?.length && !f.mustNot?.length && !f.maxSeverity) problems.push(`${at}: no check`);
+          if (!f.must?.length && !f.mustOneOf?.length && !f.mustNot?.length && !f.maxSeverity) problems.push(`${at}: no check`);
           if (f.maxSeverity && !['info', 'warning', 'error'].includes(f.maxSeverity)) problems.push(`${at}: maxSeverity ${f.maxSeverity}`);
-          codes.push(...(f.must ?? []), ...(f.mustNot ?? []));
+          codes.push(...(f.must ?? []), ...(f.mustOneOf ?? []), ...(f.mustNot ?? []));
         }
         for (const code of codes) if (!KNOWN_CODES.has(code)) problems.push(`${cap.file}: unknown verdict code ${code}`);
       }
