@@ -1,4 +1,5 @@
 import type { ScanMark } from './probe-log.js';
+import type { DnsOrigin } from './dns-log.js';
 import { formatAddr } from '../decode/addr.js';
 import type { AppFacts } from '../dissect/types.js';
 import { connState, type ConnState } from '../flow/conn-state.js';
@@ -88,6 +89,8 @@ export interface FlowFacts {
   reusedAfter: { flowId: number; closedTs: number; state: string } | null;
   /** The scan this flow was a probe of, decided as it ended (see rules/probe-log.ts). */
   scan?: ScanMark | null;
+  /** Where the server address came from (rules/dns-log.ts), when the capture can tell. */
+  dns?: DnsOrigin | null;
   endReason: FlowEndReason;
   partial: boolean;
   app: AppFacts | null;

@@ -6,6 +6,7 @@ import { TCP_FLOW_RULES } from './tcp-rules.js';
 import { scanProbe } from './scan-rules.js';
 import { TLS_RULES } from './tls-rules.js';
 import type { AnswerLog } from './answer-log.js';
+import type { DnsLog } from './dns-log.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -17,6 +18,8 @@ export interface RuleContext {
   arpUnanswered: Map<string, { requests: number; firstNo: number; lastNo: number; firstTs: number; lastTs: number }>;
   /** Per server endpoint (ip:port), the SYNs it answered (SYN-ACK or RST), over the last minutes of packet time. */
   answers: AnswerLog;
+  /** The capture's DNS lookups, when it was read packet by packet (capture-level DNS verdicts). */
+  dns?: DnsLog;
 }
 
 export interface FlowRule {
