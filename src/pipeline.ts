@@ -5,7 +5,7 @@ import { PacketDecoder } from './decode/decoder.js';
 import { SKIP_REASON } from './decode/status.js';
 import { DECODED } from './decode/view.js';
 import { DnsOverTcp } from './dissect/dns.js';
-import { DnsLog } from './rules/dns-log.js';
+import { DNS_READ, DnsLog } from './rules/dns-log.js';
 import { addDnsOrigin } from './rules/dns-rules.js';
 import type { Flow } from './flow/flow.js';
 import type { SinkFactory } from './flow/sink.js';
@@ -183,9 +183,13 @@ export class Analyzer {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
       if (kind === DECODED.DNS) {
-        // A DNS message is a decoded packet; UDP port-53 bytes that are not one are skipped 'dns-invalid'.
-        if (this.dns.udpPacket(v, rec.no, rec.tsMicros)) this.decoded++;
-        else this.skipped[SKIP_REASON.DNS_INVALID] = (this.skipped[SKIP_REASON.DNS_INVALID] ?? 0) + 1;
+        // A DNS message is a decoded packet; port-53 bytes that are not one, or that the snap length cut before its question ended, are skipped.
+        const read = this.dns.udpPacket(v, rec.no, rec.tsMicros);
+        if (read === DNS_READ.READ) this.decoded++;
+        else {
+          const reason = read === DNS_READ.CUT ? SKIP_REASON.DNS_CUT : SKIP_REASON.DNS_INVALID;
+          this.skipped[reason] = (this.skipped[reason] ?? 0) + 1;
+        }
         return;
       }
       if (kind === DECODED.SKIPPED) {

@@ -123,4 +123,6 @@ export const SKIP_REASON = {
   VXLAN_UNSUPPORTED: 'vxlan-unsupported',
   /** UDP port 53 bytes that are not a DNS message (the pipeline decides, see rules/dns-log.ts). */
   DNS_INVALID: 'dns-invalid',
+  /** A DNS datagram the snap length cut before its question ended. */
+  DNS_CUT: 'dns-cut',
 } as const;

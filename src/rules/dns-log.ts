@@ -13,7 +13,7 @@
 import { formatAddr } from '../decode/addr.js';
 import type { PacketView } from '../decode/view.js';
 import { ms } from './format.js';
-import { RCODE, RR_TYPE, isDnsError, parseDnsMessage, type DnsMessage, type DnsParseError } from '../dissect/dns.js';
+import { DNS_ERROR, RCODE, RR_TYPE, isDnsError, parseDnsMessage, type DnsMessage, type DnsParseError } from '../dissect/dns.js';
 
 export const DNS_LOG_LIMITS = {
   MAX_PENDING: 10_000,
@@ -28,6 +28,13 @@ export const DNS_LOG_LIMITS = {
   IDS_PER_LOOKUP: 4,
   SERVERS_PER_LOOKUP: 8,
 } as const;
+
+export const DNS_READ = {
+  READ: 0,
+  NOT_DNS: 1,
+  CUT: 2,
+} as const;
+export type DnsReadStatus = (typeof DNS_READ)[keyof typeof DNS_READ];
 
 /** An answer later than this after the lookup's first query is slow (glibc's first retry comes after 5 s; users notice 1 s). */
 export const DNS_SLOW_MICROS = 1_000_000;
@@ -141,11 +148,15 @@ export class DnsLog {
   private absenceUnprovable = false;
   private finished = false;
 
-  /** A UDP port-53 datagram from the decoder. False when its payload is not a DNS message. */
-  udpPacket(v: PacketView, no: number, tsMicros: number): boolean {
+  /**
+   * A UDP port-53 datagram from the decoder: READ, or why not: NOT_DNS (bytes that are not a DNS
+   * message) or CUT (the snap length removed the header or the question).
+   */
+  udpPacket(v: PacketView, no: number, tsMicros: number): DnsReadStatus {
     const version = v.ipVersion === 6 ? 6 : 4;
     const result = parseDnsMessage(v.bytes, v.payloadOff, v.payloadOff + v.payloadCaptured, v.payloadLen);
-    return this.message(result, formatAddr(v.src, version), v.srcPort, formatAddr(v.dst, version), v.dstPort, no, tsMicros, 'udp');
+    if (this.message(result, formatAddr(v.src, version), v.srcPort, formatAddr(v.dst, version), v.dstPort, no, tsMicros, 'udp')) return DNS_READ.READ;
+    return v.payloadCaptured < v.payloadLen && (result as DnsParseError).error === DNS_ERROR.TRUNCATED ? DNS_READ.CUT : DNS_READ.NOT_DNS;
   }
 
   /** A message read from a TCP port-53 stream, with the addresses and ports of its sender and receiver. */

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { PacketDecoder } from '../../src/decode/decoder.js';
 import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
 import { renderJson } from '../../src/report/json.js';
-import { DNS_LOG_LIMITS, DnsLog } from '../../src/rules/dns-log.js';
+import { DNS_LOG_LIMITS, DNS_READ, DnsLog } from '../../src/rules/dns-log.js';
 import type { WriterPacket } from '../../src/capture/writer.js';
 import { DEFAULT_START_MICROS, toPcap, writeTempCapture } from '../helpers/capture.js';
 import { dnsQuery, dnsResponse, withTcpLength, type DnsSpec } from '../helpers/dns.js';
@@ -155,6 +155,14 @@ describe('capture-level DNS verdicts', () => {
     expect(result.capture.skipped).toEqual({ 'dns-invalid': 3 });
     expect([result.capture.packets, result.capture.decoded, accounted(result)]).toEqual([3, 0, 3]);
   });
+
+  it('counts a DNS datagram the snap length cut before its question ended as skipped dns-cut, not as invalid', async () => {
+    const frames = [query(0, { id: 6, name: 'www.example.com' }), query(1000, { id: 7, name: 'www.example.com' }, RESOLVER, 40001)];
+    const cut = frames[0].bytes.subarray(0, 14 + 20 + 8 + 4);
+    const file = writeTempCapture(toPcap([{ tsMicros: T0, data: cut, origLen: frames[0].bytes.length }, { tsMicros: T0 + 1000, data: frames[1].bytes }]), 'dns-cut.pcap');
+    const result = await analyzeFile(file);
+    expect([result.capture.skipped, result.capture.decoded]).toEqual([{ 'dns-cut': 1 }, 1]);
+  });
 });
 
 describe('where a failing connection\'s address came from', () => {
@@ -224,7 +232,7 @@ describe('DnsLog memory', () => {
     for (let i = 0; i < n; i++) {
       const frame = udpFrame({ src: CLIENT, dst: RESOLVER, sport: 1024 + (i % 60000), dport: 53, payload: dnsQuery({ id: i & 0xffff, name: `n${i}.example` }) });
       decoder.decode(toRecord(frame, { no: i + 1, tsMicros: T0 + i * 1000 }));
-      expect(log.udpPacket(decoder.view, i + 1, T0 + i * 1000)).toBe(true);
+      expect(log.udpPacket(decoder.view, i + 1, T0 + i * 1000)).toBe(DNS_READ.READ);
     }
     expect(log.retained()).toBeLessThanOrEqual(DNS_LOG_LIMITS.MAX_PENDING + 1 + DNS_LOG_LIMITS.MAX_GROUPS);
     // The lookups finished early were waiting over a second: they are failures, counted beyond MAX_GROUPS.
