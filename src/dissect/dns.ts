@@ -48,8 +48,6 @@ export const RCODE = {
   REFUSED: 5,
 } as const;
 
-export const RCODE_NAME: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED' };
-
 /** Questions and answer records kept per message; the rest are counted, not kept. */
 export const DNS_LIMITS = {
   MAX_QUESTIONS: 4,

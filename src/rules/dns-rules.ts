@@ -117,7 +117,7 @@ export const dnsFailures: CaptureRule = {
 /** Verdicts about a connection that never worked: where its address came from matters to them. */
 const CONNECTION_FAILURES = new Set(['refused', 'syn-timeout', 'icmp-unreachable', 'arp-unanswered', 'unroutable-address']);
 
-export function originText(clientIp: string, serverIp: string, o: DnsOrigin): string {
+function originText(clientIp: string, serverIp: string, o: DnsOrigin): string {
   if (o.name === null) return `${serverIp} came from no DNS answer in this capture, though the client's DNS lookups are in it (from #${o.clientFirstQuery}): check hosts files and configuration`;
   const via = o.owner !== o.name ? ` (via ${o.owner})` : '';
   return `${serverIp}, resolved from ${o.name}${via} in answer #${o.answerPacket} from ${o.resolver}${o.answeredTo !== clientIp ? ` to ${o.answeredTo}` : ''}, ${fmtDuration(o.msBeforeConnect * 1000)} before the first SYN`;
