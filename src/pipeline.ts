@@ -2,7 +2,11 @@ import { readCaptureFile } from './capture/open.js';
 import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
 import { formatAddr, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
+import { SKIP_REASON } from './decode/status.js';
 import { DECODED } from './decode/view.js';
+import { DnsOverTcp } from './dissect/dns.js';
+import { DNS_READ, DnsLog } from './rules/dns-log.js';
+import { addDnsOrigin } from './rules/dns-rules.js';
 import type { Flow } from './flow/flow.js';
 import type { SinkFactory } from './flow/sink.js';
 import { FlowTable, type FlowEndReason } from './flow/table.js';
@@ -108,6 +112,7 @@ export interface AnalyzerOptions {
 }
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
+const DNS_PORT = 53;
 
 export class Analyzer {
   private readonly decoder = new PacketDecoder();
@@ -134,6 +139,8 @@ export class Analyzer {
   /** 4-tuples whose flows ended with a reset, to tie later packets on them to that flow. */
   private readonly resets = new ResetLog();
   private readonly unansweredArp = new UnansweredArp();
+  /** DNS lookups over UDP and TCP port 53: where addresses came from, and lookups that failed. */
+  private readonly dns = new DnsLog();
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
   /** Finished flows dropped beyond maxKeptFlows. */
@@ -156,6 +163,9 @@ export class Analyzer {
         create: (flow) => {
           const s = apps.create(flow);
           if (s) this.sessions.set(flow.id, s);
+          if (flow.serverPort === DNS_PORT || flow.clientPort === DNS_PORT) {
+            return new DnsOverTcp(s, (dir, message, no, ts) => this.dnsOverTcp(flow, dir, message, no, ts));
+          }
           return s;
         },
       };
@@ -185,6 +195,16 @@ export class Analyzer {
     try {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
+      if (kind === DECODED.DNS) {
+        // A DNS message is a decoded packet; port-53 bytes that are not one, or that the snap length cut before its question ended, are skipped.
+        const read = this.dns.udpPacket(v, rec.no, rec.tsMicros);
+        if (read === DNS_READ.READ) this.decoded++;
+        else {
+          const reason = read === DNS_READ.CUT ? SKIP_REASON.DNS_CUT : SKIP_REASON.DNS_INVALID;
+          this.skipped[reason] = (this.skipped[reason] ?? 0) + 1;
+        }
+        return;
+      }
       if (kind === DECODED.SKIPPED) {
         this.skipped[v.skipReason] = (this.skipped[v.skipReason] ?? 0) + 1;
         return;
@@ -219,6 +239,28 @@ export class Analyzer {
     }
   };
 
+  /**
+   * A message read from a TCP port-53 stream. Reassembly hands bytes over while the packet that
+   * completed them is being decoded, so the decoder's view holds that packet's addresses; a message
+   * completed at any other moment (the flow's end) cannot be placed and is only counted.
+   */
+  private dnsOverTcp(flow: { clientPort: number; serverPort: number }, dir: 0 | 1, message: Parameters<DnsLog['tcpMessage']>[0], no: number, ts: number): void {
+    const v = this.decoder.view;
+    const fromPort = dir === 0 ? flow.clientPort : flow.serverPort;
+    const toPort = dir === 0 ? flow.serverPort : flow.clientPort;
+    if (v.kind !== DECODED.TCP || v.srcPort !== fromPort || v.dstPort !== toPort) {
+      this.dns.unplacedMessage();
+      return;
+    }
+    const version = v.ipVersion === 6 ? 6 : 4;
+    this.dns.tcpMessage(message, formatAddr(v.src, version), v.srcPort, formatAddr(v.dst, version), v.dstPort, no, ts);
+  }
+
+  /** The flow's verdicts, with the DNS origin of its address on those about a failed connection. */
+  private judge(facts: FlowFacts, ctx: RuleContext): Verdict[] {
+    return addDnsOrigin(facts, judgeFlow(facts, ctx));
+  }
+
   private diagnose(d: CaptureDiagnostic): void {
     if (this.diagnostics.length < this.maxDiagnostics) this.diagnostics.push(d);
     else this.diagnosticsDropped++;
@@ -238,10 +280,15 @@ export class Analyzer {
       this.resets.record(facts.client, facts.server, { flowId: facts.id, by, resetter: by === 'client' ? facts.client : facts.server, rstPacket: rst.no, rstTs: rst.ts });
     }
     if (isProbeLike(facts)) facts.scan = this.probes.scanOf(flow.clientKey(), flow.serverKey(), facts.serverPort, facts.clientIp, facts.serverIp, facts.start, facts.syns.length, facts.handshakeAck === null && !facts.clientSide.rst && !facts.serverSide.rst);
+    // Decided as the flow ends too: the answers before its first SYN have all been read by then.
+    if (facts.syns.length > 0 && facts.serverPort !== DNS_PORT) {
+      const origin = this.dns.originOf(facts.clientIp, facts.serverIp, facts.syns[0].ts);
+      if (origin) facts.dns = origin;
+    }
     const retain = this.opts.retainFlows !== false;
     // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
     const captureEnd = Math.max(this.end, this.clock);
-    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow };
+    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns };
     this.captureJudge.observe(facts, ctx);
     if (retain) this.facts.push(facts);
     else this.flowsStreamed++;
@@ -254,7 +301,7 @@ export class Analyzer {
     }
     this.opts.onFlowDone?.(facts);
     if (this.opts.onFlowJudged) {
-      const verdicts = judgeFlow(facts, ctx);
+      const verdicts = this.judge(facts, ctx);
       // Kept facts are judged again by finish() and must stay as built; streamed ones are not kept,
       // so they become the result themselves rather than be copied field by field.
       if (retain) this.opts.onFlowJudged({ ...facts, verdicts });
@@ -312,10 +359,10 @@ export class Analyzer {
       lingerLimit: { closedEarly: this.table.closedEarly, latePackets: this.table.lateAfterEarlyClose },
     };
     const facts = this.facts.sort((a, b) => a.id - b.id);
-    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow };
+    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns };
     const verdicts = this.captureJudge.verdicts(capture, ctx);
     // Without retention the flows were judged and handed out as they ended; only the count remains.
-    const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => ({ ...f, verdicts: judgeFlow(f, ctx) }));
+    const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => ({ ...f, verdicts: this.judge(f, ctx) }));
     return { capture, flows, verdicts, flowCount: facts.length + this.flowsNotKept + this.flowsStreamed };
   }
 }

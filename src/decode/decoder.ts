@@ -2,8 +2,8 @@
 // overwriting its one PacketView. Nothing is allocated per packet: the layer decoders take the
 // record's bytes plus offsets and fill the view (gopacket's DecodingLayerParser contract).
 //
-// Every packet ends as exactly one of TCP, ICMP_ERROR, ARP, SKIPPED (with a reason) or MALFORMED
-// (with a code), so that the counts always add up to the number of packets read.
+// Every packet ends as exactly one of TCP, ICMP_ERROR, ARP, DNS, SKIPPED (with a reason) or
+// MALFORMED (with a code), so that the counts always add up to the number of packets read.
 
 import type { PacketRecord } from '../capture/record.js';
 import { LINKTYPE } from '../capture/record.js';
@@ -122,6 +122,7 @@ function decodeNetwork(b: Uint8Array, cur: Cursor, v: PacketView, defrag: IpDefr
         return decodeIcmpError(b, cur, v, 6);
       case IP_PROTO.UDP:
         status = decodeUdp(b, cur, v);
+        if (v.kind === DECODED.DNS) return status;
         break;
       case IP_PROTO.IPIP:
         cur.next = ETHERTYPE.IPV4;

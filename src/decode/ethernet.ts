@@ -1,9 +1,9 @@
 // Ethernet II and what can sit between it and IP: 802.1Q/802.1ad tags (any depth), MPLS label
-// stacks and Cisco FabricPath. Leaves cur.next = IPv4, IPv6 or ARP ethertype and cur.off at that header.
+// stacks, Cisco FabricPath and PPPoE sessions (DSL links). Leaves cur.next = IPv4, IPv6 or ARP ethertype and cur.off at that header.
 
 import { u16 } from './bytes.js';
 import type { Cursor } from './cursor.js';
-import { ETHERNET, ETHERTYPE, FABRIC_PATH, MAX_LINK_TAGS, MPLS, VLAN_TAG } from './layout.js';
+import { ETHERNET, ETHERTYPE, FABRIC_PATH, MAX_LINK_TAGS, MPLS, PPP_PROTO, PPPOE, VLAN_TAG } from './layout.js';
 import { MALFORMED, SKIP_REASON, STATUS, markMalformed, markSkipped, numberedReason } from './status.js';
 import type { DecodeStatus } from './status.js';
 import type { PacketView } from './view.js';
@@ -55,12 +55,54 @@ export function decodeEthertypeChain(b: Uint8Array, cur: Cursor, v: PacketView, 
         cur.off = innerEthernet + ETHERNET.HEADER_LEN;
         break;
       }
+      case ETHERTYPE.PPPOE_SESSION: {
+        const status = decodePppoeSession(b, cur, v);
+        if (status !== STATUS.OK) return status;
+        type = cur.next;
+        break;
+      }
+      case ETHERTYPE.PPPOE_DISCOVERY:
+        return markSkipped(v, SKIP_REASON.PPPOE_DISCOVERY);
       default:
         if (type < ETHERTYPE_MIN) return markSkipped(v, SKIP_REASON.LLC);
         return markSkipped(v, numberedReason('ethertype', type));
     }
   }
   return markMalformed(v, MALFORMED.LINK_TOO_MANY_TAGS, cur.off, cur.packetStart, MAX_LINK_TAGS + 1, MAX_LINK_TAGS);
+}
+
+/**
+ * A PPPoE session header and the PPP protocol field at cur.off: on OK, cur.next is the ethertype of
+ * the IP packet that follows, cur.off points at it and cur.end is trimmed to the PPPoE length.
+ * PPP control traffic (LCP, authentication, IPCP) is skipped as 'pppoe-not-ip'.
+ */
+function decodePppoeSession(b: Uint8Array, cur: Cursor, v: PacketView): DecodeStatus {
+  const off = cur.off;
+  const avail = cur.end - off;
+  const need = PPPOE.HEADER_LEN + PPP_PROTO.LEN;
+  if (avail < need) return markMalformed(v, MALFORMED.PPPOE_TRUNCATED, off, cur.packetStart, avail < 0 ? 0 : avail, need);
+  if (b[off + PPPOE.VER_TYPE] !== PPPOE.VER_TYPE_1_1 || b[off + PPPOE.CODE] !== PPPOE.CODE_SESSION_DATA) {
+    return markSkipped(v, SKIP_REASON.PPPOE_NOT_IP);
+  }
+  const pppEnd = off + PPPOE.HEADER_LEN + u16(b, off + PPPOE.LEN);
+  let p = off + PPPOE.HEADER_LEN;
+  let protocol: number;
+  // Protocol field compression (RFC 1661 section 6.5): a one-byte field has its low bit set.
+  if ((b[p] & 1) === 1) {
+    protocol = b[p];
+    p += PPP_PROTO.COMPRESSED_LEN;
+  } else {
+    protocol = u16(b, p);
+    p += PPP_PROTO.LEN;
+  }
+  // The PPPoE length bounds the frame (Ethernet padding follows it); IP's own length trims further.
+  if (pppEnd < cur.end) cur.end = pppEnd;
+  if (pppEnd < cur.wireEnd) cur.wireEnd = pppEnd;
+  cur.off = p;
+  if (protocol === PPP_PROTO.IPV4) cur.next = ETHERTYPE.IPV4;
+  else if (protocol === PPP_PROTO.IPV6) cur.next = ETHERTYPE.IPV6;
+  else return markSkipped(v, SKIP_REASON.PPPOE_NOT_IP);
+  return STATUS.OK;
 }
 
 // MPLS says nothing about its payload; like Zeek and tshark we guess IPv4/IPv6 from the version nibble.

@@ -12,6 +12,8 @@ export const ETHERTYPE = {
   /** Pre-standard QinQ tag still sent by some switches. */
   QINQ_OLD: 0x9100,
   CISCO_FABRIC_PATH: 0x8903,
+  PPPOE_DISCOVERY: 0x8863,
+  PPPOE_SESSION: 0x8864,
   /** Transparent Ethernet bridging: GRE carrying a whole Ethernet frame. */
   TRANSPARENT_ETHERNET: 0x6558,
 } as const;
@@ -145,6 +147,49 @@ export const IPV6_FRAG = {
   OFFSET_MASK: 0xfff8,
   FLAG_MORE: 0x0001,
 } as const;
+
+/** PPPoE (RFC 2516): version/type, code, session id, then the length of the PPP frame that follows. */
+export const PPPOE = {
+  VER_TYPE: 0,
+  CODE: 1,
+  SESSION_ID: 2,
+  LEN: 4,
+  HEADER_LEN: 6,
+  /** Version 1, type 1. */
+  VER_TYPE_1_1: 0x11,
+  /** Session data; discovery stages use other codes on ethertype 0x8863. */
+  CODE_SESSION_DATA: 0x00,
+} as const;
+
+/** PPP protocol numbers inside a PPPoE session. One-byte forms are the protocol-field-compressed ones. */
+export const PPP_PROTO = {
+  IPV4: 0x0021,
+  IPV6: 0x0057,
+  LEN: 2,
+  /** With protocol field compression the field is one byte, whose low bit is set. */
+  COMPRESSED_LEN: 1,
+} as const;
+
+/** VXLAN (RFC 7348): flags (I bit = VNI valid), 3 reserved, VNI (3), 1 reserved, then an Ethernet frame. */
+export const VXLAN = {
+  FLAGS: 0,
+  VNI: 4,
+  HEADER_LEN: 8,
+  FLAG_VNI_VALID: 0x08,
+  /** IANA's port, used by AWS and GCP traffic mirroring. */
+  PORT: 4789,
+  /** The Linux kernel's default port before IANA assigned 4789 (flannel still uses it). */
+  PORT_LINUX: 8472,
+} as const;
+
+/** UDP ports of encapsulations that are recognised only to name them in the skipped counts. */
+export const UDP_ENCAPSULATION_PORT = {
+  GENEVE: 6081,
+  VXLAN_GPE: 4790,
+  L2TP: 1701,
+} as const;
+
+export const DNS_PORT = 53;
 
 export const UDP = {
   SRC_PORT: 0,

@@ -23,6 +23,8 @@ export const MALFORMED = {
   ICMP_TRUNCATED: 'ICMP_TRUNCATED',
   ICMP_QUOTE_TRUNCATED: 'ICMP_QUOTE_TRUNCATED',
   ARP_TRUNCATED: 'ARP_TRUNCATED',
+  PPPOE_TRUNCATED: 'PPPOE_TRUNCATED',
+  VXLAN_TRUNCATED: 'VXLAN_TRUNCATED',
 } as const;
 export type MalformedCode = (typeof MALFORMED)[keyof typeof MALFORMED];
 
@@ -46,6 +48,8 @@ export const MALFORMED_MESSAGE: Record<MalformedCode, (found: number, limit: num
   ICMP_TRUNCATED: (found, limit) => `ICMP header truncated: ${found} bytes < ${limit}`,
   ICMP_QUOTE_TRUNCATED: (found, limit) => `ICMP error quotes ${found} bytes of the original packet < ${limit}`,
   ARP_TRUNCATED: (found, limit) => `ARP packet truncated: ${found} bytes < ${limit}`,
+  PPPOE_TRUNCATED: (found, limit) => `PPPoE session header truncated: ${found} bytes < ${limit}`,
+  VXLAN_TRUNCATED: (found, limit) => `VXLAN header and inner Ethernet header truncated: ${found} bytes < ${limit}`,
 };
 
 export const STATUS = {
@@ -109,4 +113,16 @@ export const SKIP_REASON = {
   TUNNEL_TOO_DEEP: 'tunnel-too-deep',
   ADDRESS_FAMILY: 'address-family',
   NETLINK: 'netlink',
+  PPPOE_DISCOVERY: 'pppoe-discovery',
+  /** A PPPoE session frame carrying PPP control traffic (LCP, authentication, IPCP) rather than IP. */
+  PPPOE_NOT_IP: 'pppoe-not-ip',
+  GENEVE: 'geneve',
+  VXLAN_GPE: 'vxlan-gpe',
+  L2TP: 'l2tp',
+  /** A VXLAN header without the VNI flag, or whose inner frame is not Ethernet carrying IP. */
+  VXLAN_UNSUPPORTED: 'vxlan-unsupported',
+  /** UDP port 53 bytes that are not a DNS message (the pipeline decides, see rules/dns-log.ts). */
+  DNS_INVALID: 'dns-invalid',
+  /** A DNS datagram the snap length cut before its question ended. */
+  DNS_CUT: 'dns-cut',
 } as const;

@@ -1,13 +1,17 @@
-// UDP only matters to tcpwhy when it carries a tunnel that Zeek follows: Teredo and GTP-U.
-// Both are recognised by content as well as by port, as Zeek does, with strict length checks so
-// that ordinary UDP is not mistaken for a tunnel. Everything else is SKIPPED 'udp'.
+// UDP matters to tcpwhy when it carries DNS (port 53: where a failing address came from, and
+// lookups that failed) or a tunnel: VXLAN (port 4789, and 8472 as Linux and flannel use it), the
+// way cloud traffic mirroring delivers copies, and Teredo and GTP-U as Zeek follows them, recognised
+// by content as well as by port with strict length checks so that ordinary UDP is not mistaken for
+// a tunnel. Geneve, VXLAN-GPE and L2TP are counted as skipped under their names; everything else is
+// SKIPPED 'udp'. Only port numbers are compared before that verdict: plain UDP costs no allocation.
 
 import { u16 } from './bytes.js';
 import type { Cursor } from './cursor.js';
-import { ETHERTYPE, GTP, IPV6, TEREDO, UDP } from './layout.js';
+import { decodeEthernet } from './ethernet.js';
+import { DNS_PORT, ETHERNET, ETHERTYPE, GTP, IPV6, TEREDO, UDP, UDP_ENCAPSULATION_PORT, VXLAN } from './layout.js';
 import { MALFORMED, SKIP_REASON, STATUS, markMalformed, markSkipped } from './status.js';
 import type { DecodeStatus } from './status.js';
-import { TUNNEL } from './view.js';
+import { DECODED, TUNNEL } from './view.js';
 import type { PacketView } from './view.js';
 
 /** On success the cursor points at the inner IP header and view.tunnelKind names the tunnel. */
@@ -22,6 +26,17 @@ export function decodeUdp(b: Uint8Array, cur: Cursor, v: PacketView): DecodeStat
   const end = wireEnd < cur.end ? wireEnd : cur.end;
   const payload = off + UDP.HEADER_LEN;
 
+  if (dstPort === VXLAN.PORT || dstPort === VXLAN.PORT_LINUX) return decodeVxlan(b, cur, v, payload, end, wireEnd);
+  if (srcPort === DNS_PORT || dstPort === DNS_PORT) {
+    v.kind = DECODED.DNS;
+    v.srcPort = srcPort;
+    v.dstPort = dstPort;
+    v.payloadOff = payload;
+    v.payloadLen = wireEnd > payload ? wireEnd - payload : 0;
+    v.payloadCaptured = end > payload ? end - payload : 0;
+    return STATUS.OK;
+  }
+
   const onGtpPort = srcPort === GTP.PORT_U || dstPort === GTP.PORT_U;
   const gtpInner = findGtpInner(b, payload, end, wireEnd, !onGtpPort);
   if (gtpInner >= 0) {
@@ -34,7 +49,22 @@ export function decodeUdp(b: Uint8Array, cur: Cursor, v: PacketView): DecodeStat
     enterTunnel(cur, v, teredoInner, end, wireEnd, TUNNEL.TEREDO, ETHERTYPE.IPV6);
     return STATUS.OK;
   }
+  if (dstPort === UDP_ENCAPSULATION_PORT.GENEVE || srcPort === UDP_ENCAPSULATION_PORT.GENEVE) return markSkipped(v, SKIP_REASON.GENEVE);
+  if (dstPort === UDP_ENCAPSULATION_PORT.VXLAN_GPE) return markSkipped(v, SKIP_REASON.VXLAN_GPE);
+  if (dstPort === UDP_ENCAPSULATION_PORT.L2TP && srcPort === UDP_ENCAPSULATION_PORT.L2TP) return markSkipped(v, SKIP_REASON.L2TP);
   return markSkipped(v, SKIP_REASON.UDP);
+}
+
+/** The Ethernet frame inside a VXLAN datagram; on success cur.next names its network layer. */
+function decodeVxlan(b: Uint8Array, cur: Cursor, v: PacketView, payload: number, end: number, wireEnd: number): DecodeStatus {
+  const need = VXLAN.HEADER_LEN + ETHERNET.HEADER_LEN;
+  if (end - payload < need) return markMalformed(v, MALFORMED.VXLAN_TRUNCATED, payload, cur.packetStart, end > payload ? end - payload : 0, need);
+  if ((b[payload + VXLAN.FLAGS] & VXLAN.FLAG_VNI_VALID) === 0) return markSkipped(v, SKIP_REASON.VXLAN_UNSUPPORTED);
+  cur.off = payload + VXLAN.HEADER_LEN;
+  cur.end = end;
+  cur.wireEnd = wireEnd;
+  v.tunnelKind = TUNNEL.VXLAN;
+  return decodeEthernet(b, cur, v);
 }
 
 function enterTunnel(cur: Cursor, v: PacketView, innerOff: number, end: number, wireEnd: number, kind: PacketView['tunnelKind'], ethertype: number): void {

@@ -10,6 +10,8 @@ export const DECODED = {
   SKIPPED: 4,
   /** Counted as malformed; malformedCode/malformedDetail say why. */
   MALFORMED: 5,
+  /** UDP to or from port 53: IP addresses, ports and the payload fields are filled; rules/dns-log.ts reads the message. */
+  DNS: 6,
 } as const;
 export type DecodedKind = (typeof DECODED)[keyof typeof DECODED];
 
@@ -31,6 +33,7 @@ export const TUNNEL = {
   GRE: 2,
   TEREDO: 3,
   GTP_U: 4,
+  VXLAN: 5,
 } as const;
 export type TunnelKind = (typeof TUNNEL)[keyof typeof TUNNEL];
 
@@ -67,7 +70,7 @@ export class PacketView {
   /** Kind of the innermost tunnel (TUNNEL.NONE when tunnelDepth is 0). */
   tunnelKind: TunnelKind = TUNNEL.NONE;
 
-  // --- TCP ---
+  // --- TCP (ports and payload fields also for DNS over UDP) ---
   srcPort = 0;
   dstPort = 0;
   seq = 0;

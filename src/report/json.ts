@@ -86,6 +86,7 @@ export function flowToJson(f: FlowResult): Record<string, unknown> {
     ...(app && app.websocket ? { websocket: app.websocket } : {}),
     ...(app && app.tls ? { tls: app.tls } : {}),
     ...(app && app.errors.length ? { appErrors: app.errors } : {}),
+    ...(f.dns ? { dns: f.dns } : {}),
     ...(f.clientSide.copies || f.serverSide.copies ? { capturedTwice: { client: f.clientSide.copies?.packets ?? 0, server: f.serverSide.copies?.packets ?? 0 } } : {}),
     verdicts: f.verdicts,
   };

@@ -5,6 +5,7 @@ import type { Verdict } from './verdict.js';
 import { TCP_CAPTURE_RULES } from './tcp-rules.js';
 import { scans } from './scan-rules.js';
 import { proxyClientGaveUp } from './proxy-rules.js';
+import { dnsFailures } from './dns-rules.js';
 
 // Capture-level verdicts: facts about the whole capture rather than one flow.
 
@@ -152,7 +153,7 @@ const capturedTwice: CaptureRule = {
   },
 };
 
-export const CAPTURE_RULES: CaptureRule[] = [capturedTwice, truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp];
+export const CAPTURE_RULES: CaptureRule[] = [capturedTwice, truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
 
 /** One analysis's capture-level judgement: fed each flow as it finishes, asked for verdicts at the end. */
 export class CaptureJudge {

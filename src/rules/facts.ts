@@ -1,5 +1,6 @@
 import type { ScanMark } from './probe-log.js';
 import type { EarlierReset } from './reset-log.js';
+import type { DnsOrigin } from './dns-log.js';
 import { formatAddr } from '../decode/addr.js';
 import type { AppFacts } from '../dissect/types.js';
 import { connState, type ConnState } from '../flow/conn-state.js';
@@ -91,6 +92,8 @@ export interface FlowFacts {
   afterReset?: EarlierReset | null;
   /** The scan this flow was a probe of, decided as it ended (see rules/probe-log.ts). */
   scan?: ScanMark | null;
+  /** Where the server address came from (rules/dns-log.ts), when the capture can tell. */
+  dns?: DnsOrigin | null;
   endReason: FlowEndReason;
   partial: boolean;
   app: AppFacts | null;

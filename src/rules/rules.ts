@@ -8,6 +8,7 @@ import { TLS_RULES } from './tls-rules.js';
 import type { AnswerLog } from './answer-log.js';
 import { unroutableAddress } from './address-rules.js';
 import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
+import type { DnsLog } from './dns-log.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -21,6 +22,8 @@ export interface RuleContext {
   answers: AnswerLog;
   /** Floors of the slow-* verdicts (default DEFAULT_SLOW). */
   slow?: SlowThresholds;
+  /** The capture's DNS lookups, when it was read packet by packet (capture-level DNS verdicts). */
+  dns?: DnsLog;
 }
 
 export interface FlowRule {

@@ -74,7 +74,7 @@ describe('decodeIpv4', () => {
   it('skips protocols tcpwhy does not analyse with their number', () => {
     const sctp = linkFrame(ipv4Packet(132, new Uint8Array(12)));
     expect(decode(sctp).skipReason).toBe('ip-proto-132');
-    const udp = linkFrame(ipv4Packet(IP_PROTOCOL.UDP, new Uint8Array([0, 53, 0, 53, 0, 8, 0, 0])));
+    const udp = linkFrame(ipv4Packet(IP_PROTOCOL.UDP, new Uint8Array([0, 123, 0, 123, 0, 8, 0, 0])));
     expect(decode(udp).skipReason).toBe('udp');
   });
 

@@ -113,7 +113,14 @@ describe('Teredo', () => {
 
 describe('plain UDP', () => {
   it('is SKIPPED udp', () => {
-    expect(decode(overUdp(53, 53, new Uint8Array([1, 2, 3, 4]))).skipReason).toBe('udp');
+    expect(decode(overUdp(123, 123, new Uint8Array([1, 2, 3, 4]))).skipReason).toBe('udp');
+  });
+
+  it('is DNS to or from port 53, with its payload located for the DNS log', () => {
+    const v = decode(overUdp(40000, 53, new Uint8Array(20)));
+    expect([v.kind, v.srcPort, v.dstPort, v.payloadOff, v.payloadLen, v.payloadCaptured]).toEqual([DECODED.DNS, 40000, 53, 14 + 20 + 8, 20, 20]);
+    const cut = decode(overUdp(53, 40000, new Uint8Array(20)), { snap: 14 + 20 + 8 + 5 });
+    expect([cut.kind, cut.payloadLen, cut.payloadCaptured]).toEqual([DECODED.DNS, 20, 5]);
   });
 
   it('is MALFORMED UDP_TRUNCATED when the 8-byte header is cut', () => {

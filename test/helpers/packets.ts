@@ -587,3 +587,39 @@ export function fragmentFrame(frame: Frame, size: number, o: { id?: number } = {
   }
   return out;
 }
+
+export interface UdpSpec extends IpOptions, LinkOptions {
+  sport?: number;
+  dport?: number;
+  payload?: Uint8Array | string;
+}
+
+/** A complete UDP frame: link + IP + UDP (+ payload), correct checksums. */
+export function udpFrame(spec: UdpSpec = {}): Frame {
+  const src = spec.src ?? TCP_TEMPLATE.src;
+  const dst = spec.dst ?? TCP_TEMPLATE.dst;
+  const datagram = udpDatagram(src, dst, spec.sport ?? 51000, spec.dport ?? 53, spec.payload ?? '');
+  return linkFrame(ipPacket(PROTO.UDP, datagram, { ...spec, src, dst, df: spec.df ?? false }), spec);
+}
+
+/**
+ * An Ethernet frame carrying a PPPoE session (ethertype 0x8864, session 0x0001) around an IP packet;
+ * `pppProtocol` defaults to 0x0021 (IPv4) or 0x0057 (IPv6) by the packet's version nibble.
+ */
+export function pppoeFrame(packet: Uint8Array, o: { pppProtocol?: number; code?: number; pad?: boolean } = {}): Frame {
+  const protocol = o.pppProtocol ?? (packet[0] >> 4 === 6 ? 0x0057 : 0x0021);
+  const pppLen = 2 + packet.length;
+  const header = [0x11, o.code ?? 0x00, 0x00, 0x01, pppLen >>> 8, pppLen & 0xff, protocol >>> 8, protocol & 0xff];
+  return linkFrame(concat(header, packet), { pad: o.pad }, 0x8864);
+}
+
+/**
+ * A VXLAN datagram (UDP to `dport`, default 4789, VNI 5001) carrying `inner`, a whole Ethernet frame,
+ * between two tunnel endpoints, as AWS/GCP traffic mirroring sends copies.
+ */
+export function vxlanFrame(inner: Frame, o: { outerSrc?: string; outerDst?: string; dport?: number; flags?: number } = {}): Frame {
+  if (inner.linkType !== LINKTYPE.ETHERNET) throw new Error('VXLAN carries Ethernet frames');
+  const vni = 5001;
+  const header = [o.flags ?? 0x08, 0, 0, 0, (vni >>> 16) & 0xff, (vni >>> 8) & 0xff, vni & 0xff, 0];
+  return udpFrame({ src: o.outerSrc ?? '172.31.0.10', dst: o.outerDst ?? '172.31.0.20', sport: 49152, dport: o.dport ?? 4789, payload: concat(header, inner.bytes) });
+}

@@ -1,0 +1,298 @@
+// DNS through the whole pipeline: captures written with the pcap writer (lookups never answered,
+// NXDOMAIN, SERVFAIL, slow answers, broken messages, connections to addresses from answers) and the
+// public corpus captures that hold DNS, each checked against tshark's reading of the same packets.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PacketDecoder } from '../../src/decode/decoder.js';
+import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
+import { renderJson } from '../../src/report/json.js';
+import { DNS_LOG_LIMITS, DNS_READ, DnsLog } from '../../src/rules/dns-log.js';
+import type { WriterPacket } from '../../src/capture/writer.js';
+import { DEFAULT_START_MICROS, toPcap, writeTempCapture } from '../helpers/capture.js';
+import { dnsQuery, dnsResponse, withTcpLength, type DnsSpec } from '../helpers/dns.js';
+import { concat, tcpFrame, toRecord, udpFrame } from '../helpers/packets.js';
+import { hasTool } from '../helpers/tools.js';
+
+const CLIENT = '10.0.0.5';
+const RESOLVER = '192.0.2.53';
+const RESOLVER2 = '192.0.2.54';
+const T0 = DEFAULT_START_MICROS;
+const S = 1_000_000;
+
+type At = { t: number; bytes: Uint8Array };
+const query = (t: number, spec: DnsSpec, server = RESOLVER, sport = 40000): At => ({ t, bytes: udpFrame({ src: CLIENT, dst: server, sport, dport: 53, payload: dnsQuery(spec) }).bytes });
+const answer = (t: number, spec: DnsSpec, server = RESOLVER, dport = 40000): At => ({ t, bytes: udpFrame({ src: server, dst: CLIENT, sport: 53, dport, payload: dnsResponse(spec) }).bytes });
+const syn = (t: number, dst: string, sport = 50000): At => ({ t, bytes: tcpFrame({ src: CLIENT, dst, sport, dport: 443, flags: 'S', seq: 1000 }).bytes });
+/** A packet that only moves the capture's end (an NTP datagram). */
+const tick = (t: number): At => ({ t, bytes: udpFrame({ src: CLIENT, dst: '192.0.2.123', sport: 123, dport: 123, payload: new Uint8Array(48) }).bytes });
+
+let fileNo = 0;
+function write(packets: At[]): string {
+  const frames: WriterPacket[] = packets.map((p) => ({ tsMicros: T0 + p.t, data: p.bytes }));
+  return writeTempCapture(toPcap(frames), `dns-${++fileNo}.pcap`);
+}
+
+async function analyze(packets: At[]): Promise<{ file: string; result: AnalysisResult }> {
+  const file = write(packets);
+  return { file, result: await analyzeFile(file) };
+}
+
+const verdict = (r: AnalysisResult, code: string) => r.verdicts.find((v) => v.code === code);
+const dnsCodes = (r: AnalysisResult) => r.verdicts.filter((v) => v.code.startsWith('dns-')).map((v) => v.code);
+
+/** tshark's DNS rows: frame, id, name, rcode, addresses (the fields the brief's check uses). */
+function tsharkDns(file: string): string[][] {
+  const out = execFileSync('tshark', ['-r', file, '-n', '-Y', 'dns', '-T', 'fields', '-E', 'separator=|', '-e', 'frame.number', '-e', 'dns.id', '-e', 'dns.qry.name', '-e', 'dns.flags.rcode', '-e', 'dns.a', '-e', 'dns.flags.response'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return out.trim() === '' ? [] : out.trim().split('\n').map((l) => l.split('|'));
+}
+
+function accounted(r: AnalysisResult): number {
+  const c = r.capture;
+  return c.decoded + Object.values(c.skipped).reduce((a, b) => a + b, 0) + c.malformed;
+}
+
+describe('capture-level DNS verdicts', () => {
+  it('dns-no-answer: a query never answered, retried twice over two servers, is an error naming them', async () => {
+    const spec = { id: 0x4242, name: 'www.example.com' };
+    const { file, result } = await analyze([query(0, spec, RESOLVER), query(1 * S, spec, RESOLVER2), query(2 * S, spec, RESOLVER), tick(5 * S)]);
+    const v = verdict(result, 'dns-no-answer')!;
+    expect(v.severity).toBe('error');
+    expect(v.summary).toBe(
+      'DNS lookup never answered: www.example.com (A) from 10.0.0.5: 3 queries #1..#3 to 192.0.2.53, 192.0.2.54 over 2.00 s, no answer in the 5.00 s the capture went on',
+    );
+    expect(v.facts.lookups).toEqual([expect.objectContaining({ queries: 3, retries: 2, servers: [RESOLVER, RESOLVER2], firstQueryPacket: 1, lastQueryPacket: 3 })]);
+    expect(result.capture.decoded).toBe(3);
+    expect(accounted(result)).toBe(result.capture.packets);
+    if (hasTool('tshark')) expect(tsharkDns(file).map((r) => [r[0], r[2], r[5]])).toEqual([['1', 'www.example.com', '0'], ['2', 'www.example.com', '0'], ['3', 'www.example.com', '0']]);
+  });
+
+  it('says nothing of a single unanswered query when the capture holds no answer to that client at all (outgoing traffic only)', async () => {
+    const { result } = await analyze([query(0, { id: 1, name: 'a.example' }), tick(10 * S)]);
+    expect(dnsCodes(result)).toEqual([]);
+  });
+
+  it('a single unanswered query is a warning when the client\'s other lookups were answered', async () => {
+    const { result } = await analyze([
+      query(0, { id: 1, name: 'ok.example' }),
+      answer(20_000, { id: 1, name: 'ok.example', answers: [{ type: 'A', data: '198.51.100.1' }] }),
+      query(100_000, { id: 2, name: 'lost.example' }, RESOLVER, 40001),
+      tick(5 * S),
+    ]);
+    expect(verdict(result, 'dns-no-answer')).toMatchObject({ severity: 'warning' });
+    expect(verdict(result, 'dns-no-answer')!.summary).toContain('lost.example (A) from 10.0.0.5: query #3 to 192.0.2.53');
+  });
+
+  it('is too early to judge a query the capture ended right after', async () => {
+    const spec = { id: 3, name: 'late.example' };
+    const { result } = await analyze([query(0, spec), query(300_000, spec), tick(600_000)]);
+    expect(dnsCodes(result)).toEqual([]);
+  });
+
+  it('dns-nxdomain and dns-servfail, checked against tshark', async () => {
+    const { file, result } = await analyze([
+      query(0, { id: 10, name: 'wwww.example.com' }),
+      answer(30_000, { id: 10, name: 'wwww.example.com', rcode: 3 }),
+      query(100_000, { id: 11, name: 'appserver' }, RESOLVER, 40001),
+      answer(100_100, { id: 11, name: 'appserver', rcode: 2 }, RESOLVER, 40001),
+    ]);
+    expect(verdict(result, 'dns-nxdomain')).toMatchObject({
+      severity: 'warning',
+      summary: 'DNS NXDOMAIN: a name does not exist, and the client resolved no related name: wwww.example.com (A) from 10.0.0.5: answer #2 from 192.0.2.53 30 ms after query #1',
+      packets: [1, 2],
+    });
+    expect(verdict(result, 'dns-servfail')).toMatchObject({
+      severity: 'error',
+      summary: 'DNS SERVFAIL: the resolver could not resolve a name, and the client got no address for it: appserver (A) from 10.0.0.5: answer #4 from 192.0.2.53 0.1 ms after query #3',
+    });
+    if (hasTool('tshark')) {
+      expect(tsharkDns(file).filter((r) => r[5] === '1').map((r) => [r[0], r[2], r[3]])).toEqual([['2', 'wwww.example.com', '3'], ['4', 'appserver', '2']]);
+    }
+  });
+
+  it('a failure the search list made good is not reported (bare name and suffixed name, either way round)', async () => {
+    const { result } = await analyze([
+      query(0, { id: 20, name: 'app.corp.example' }),
+      answer(1000, { id: 20, name: 'app.corp.example', rcode: 3 }),
+      query(2000, { id: 21, name: 'app' }, RESOLVER, 40001),
+      answer(3000, { id: 21, name: 'app', answers: [{ type: 'A', data: '10.1.1.1' }] }, RESOLVER, 40001),
+      query(4000, { id: 22, name: 'db' }, RESOLVER, 40002),
+      answer(5000, { id: 22, name: 'db', rcode: 3 }, RESOLVER, 40002),
+      query(6000, { id: 23, name: 'db.corp.example' }, RESOLVER, 40003),
+      answer(7000, { id: 23, name: 'db.corp.example', answers: [{ type: 'A', data: '10.1.1.2' }] }, RESOLVER, 40003),
+    ]);
+    expect(dnsCodes(result)).toEqual([]);
+  });
+
+  it('a failed reverse (PTR) lookup explains no connection and is not reported', async () => {
+    const { result } = await analyze([query(0, { id: 30, name: '1.2.0.192.in-addr.arpa', type: 'PTR' }), answer(1000, { id: 30, name: '1.2.0.192.in-addr.arpa', type: 'PTR', rcode: 3 })]);
+    expect(dnsCodes(result)).toEqual([]);
+  });
+
+  it('dns-slow: an answer 1.5 s after the first query, and not one after 0.3 s', async () => {
+    const slow = { id: 40, name: 'slow.example', answers: [{ type: 'A' as const, data: '198.51.100.40' }] };
+    const quick = { id: 41, name: 'quick.example', answers: [{ type: 'A' as const, data: '198.51.100.41' }] };
+    const { result } = await analyze([query(0, slow), query(10_000, quick, RESOLVER, 40001), answer(300_000, quick, RESOLVER, 40001), answer(1_500_000, slow)]);
+    expect(verdict(result, 'dns-slow')).toMatchObject({
+      severity: 'warning',
+      summary: 'DNS answer slower than 1.00 s: slow.example (A) from 10.0.0.5: answer #4 from 192.0.2.53 1.50 s after query #1',
+    });
+  });
+
+  it('counts a compression loop and a truncated message as skipped dns-invalid, and every packet once', async () => {
+    const loop = concat([0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0], [1, 0x61, 0xc0, 12], [0, 1, 0, 1]);
+    const truncated = dnsResponse({ id: 5, name: 'cut.example', answers: [{ type: 'A', data: '198.51.100.5' }] }).subarray(0, 25);
+    const { result } = await analyze([
+      { t: 0, bytes: udpFrame({ src: RESOLVER, dst: CLIENT, sport: 53, dport: 40000, payload: loop }).bytes },
+      { t: 1000, bytes: udpFrame({ src: RESOLVER, dst: CLIENT, sport: 53, dport: 40000, payload: truncated }).bytes },
+      { t: 2000, bytes: udpFrame({ src: CLIENT, dst: RESOLVER, sport: 40000, dport: 53, payload: new Uint8Array(7) }).bytes },
+    ]);
+    expect(result.capture.skipped).toEqual({ 'dns-invalid': 3 });
+    expect([result.capture.packets, result.capture.decoded, accounted(result)]).toEqual([3, 0, 3]);
+  });
+
+  it('counts a DNS datagram the snap length cut before its question ended as skipped dns-cut, not as invalid', async () => {
+    const frames = [query(0, { id: 6, name: 'www.example.com' }), query(1000, { id: 7, name: 'www.example.com' }, RESOLVER, 40001)];
+    const cut = frames[0].bytes.subarray(0, 14 + 20 + 8 + 4);
+    const file = writeTempCapture(toPcap([{ tsMicros: T0, data: cut, origLen: frames[0].bytes.length }, { tsMicros: T0 + 1000, data: frames[1].bytes }]), 'dns-cut.pcap');
+    const result = await analyzeFile(file);
+    expect([result.capture.skipped, result.capture.decoded]).toEqual([{ 'dns-cut': 1 }, 1]);
+  });
+});
+
+describe('where a failing connection\'s address came from', () => {
+  const lookup = (address: string): At[] => [
+    query(0, { id: 50, name: 'www.example.com' }),
+    answer(20_000, { id: 50, name: 'www.example.com', answers: [{ type: 'CNAME', data: 'edge.example.net' }, { type: 'A', name: 'edge.example.net', data: address }] }),
+  ];
+  const retries = (dst: string) => [syn(100_000, dst), syn(1_100_000, dst), syn(3_100_000, dst), tick(8 * S)];
+
+  it('a syn-timeout to an address from a DNS answer names the name and the answer', async () => {
+    const { result } = await analyze([...lookup('203.0.113.94'), ...retries('203.0.113.94')]);
+    const v = result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
+    expect(v.summary).toMatch(/; 203\.0\.113\.94, resolved from www\.example\.com \(via edge\.example\.net\) in answer #2 from 192\.0\.2\.53, 80 ms before the first SYN$/);
+    expect(v.facts.dnsOrigin).toEqual({ name: 'www.example.com', owner: 'edge.example.net', answerPacket: 2, resolver: RESOLVER, answeredTo: CLIENT, msBeforeConnect: 80 });
+    expect(result.flows[0].dns).toEqual(v.facts.dnsOrigin);
+    expect(JSON.parse(renderJson(result)).flows[0].dns).toEqual(v.facts.dnsOrigin);
+  });
+
+  it('says "from no DNS answer" when the client\'s lookups are in the capture but none named the address', async () => {
+    const { result } = await analyze([...lookup('198.51.100.7'), ...retries('203.0.113.94')]);
+    const v = result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
+    expect(v.summary).toMatch(/; 203\.0\.113\.94 came from no DNS answer in this capture, though the client's DNS lookups are in it \(from #1\): check hosts files and configuration$/);
+    expect(v.hint).toContain('hosts file');
+  });
+
+  it('says nothing about DNS when the capture holds none, or when the answer came after the SYN', async () => {
+    const none = await analyze(retries('203.0.113.94'));
+    expect(none.result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!.summary).not.toMatch(/DNS|resolved/);
+    const late = await analyze([syn(0, '203.0.113.94'), ...lookup('203.0.113.94').map((p) => ({ ...p, t: p.t + 50_000 })), syn(1 * S, '203.0.113.94'), syn(3 * S, '203.0.113.94'), tick(8 * S)]);
+    const v = late.result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
+    // The client's lookups are in the capture, but only from after this SYN: no claim either way.
+    expect(v.summary).not.toMatch(/DNS|resolved/);
+  });
+
+  it('reads the answer of a DNS lookup over TCP (port 53), first message each way', async () => {
+    const tcp = (t: number, from: 'c' | 's', flags: string, seq: number, ack: number, payload?: Uint8Array): At => ({
+      t,
+      bytes: tcpFrame(from === 'c' ? { src: CLIENT, dst: RESOLVER, sport: 41000, dport: 53, flags, seq, ack, payload } : { src: RESOLVER, dst: CLIENT, sport: 53, dport: 41000, flags, seq, ack, payload }).bytes,
+    });
+    const q = withTcpLength(dnsQuery({ id: 60, name: 'big.example' }));
+    const a = withTcpLength(dnsResponse({ id: 60, name: 'big.example', answers: [{ type: 'A', data: '203.0.113.60' }] }));
+    const { result } = await analyze([
+      tcp(0, 'c', 'S', 100, 0),
+      tcp(1000, 's', 'SA', 500, 101),
+      tcp(2000, 'c', 'A', 101, 501),
+      tcp(3000, 'c', 'PA', 101, 501, q),
+      tcp(10_000, 's', 'PA', 501, 101 + q.length, a),
+      tcp(11_000, 'c', 'FA', 101 + q.length, 501 + a.length),
+      tcp(12_000, 's', 'FA', 501 + a.length, 102 + q.length),
+      tcp(13_000, 'c', 'A', 102 + q.length, 502 + a.length),
+      ...retries('203.0.113.60'),
+    ]);
+    const flow = result.flows.find((f) => f.serverIp === '203.0.113.60')!;
+    expect(flow.verdicts.find((x) => x.code === 'syn-timeout')!.facts.dnsOrigin).toMatchObject({ name: 'big.example', answerPacket: 5, resolver: RESOLVER });
+  });
+});
+
+describe('DnsLog memory', () => {
+  it('holds at most MAX_PENDING lookups however many names go unanswered, and still reports them', () => {
+    const decoder = new PacketDecoder();
+    const log = new DnsLog();
+    const n = DNS_LOG_LIMITS.MAX_PENDING + 2_000;
+    // One answered lookup first: the capture sees this client's answers, so single queries count.
+    const answered = udpFrame({ src: RESOLVER, dst: CLIENT, sport: 53, dport: 1024, payload: dnsResponse({ id: 0, name: 'first.example' }) });
+    decoder.decode(toRecord(answered, { no: 1, tsMicros: T0 - 1000 }));
+    log.udpPacket(decoder.view, 1, T0 - 1000);
+    for (let i = 0; i < n; i++) {
+      const frame = udpFrame({ src: CLIENT, dst: RESOLVER, sport: 1024 + (i % 60000), dport: 53, payload: dnsQuery({ id: i & 0xffff, name: `n${i}.example` }) });
+      decoder.decode(toRecord(frame, { no: i + 1, tsMicros: T0 + i * 1000 }));
+      expect(log.udpPacket(decoder.view, i + 1, T0 + i * 1000)).toBe(DNS_READ.READ);
+    }
+    expect(log.retained()).toBeLessThanOrEqual(DNS_LOG_LIMITS.MAX_PENDING + 1 + DNS_LOG_LIMITS.MAX_GROUPS);
+    // The lookups finished early were waiting over a second: they are failures, counted beyond MAX_GROUPS.
+    const failures = log.failures(T0 + n * 1000 + 10 * S);
+    expect(failures.length).toBe(DNS_LOG_LIMITS.MAX_GROUPS);
+    expect(log.groupsDropped['dns-no-answer']).toBe(n - DNS_LOG_LIMITS.MAX_GROUPS);
+  });
+});
+
+const CORPUS = process.env.TCPWHY_CORPUS ?? join(process.cwd(), '..', 'shared', 'corpus');
+const HAVE_CORPUS = existsSync(join(CORPUS, 'ppa', 'ppa3', 'nowebaccess1.pcapng'));
+if (!HAVE_CORPUS) console.log(`dns-rules: corpus tests skipped: no ${CORPUS}/ppa (set TCPWHY_CORPUS to the public capture corpus)`);
+
+describe.skipIf(!HAVE_CORPUS)('DNS in the public corpus, checked against tshark', () => {
+  const file = (name: string) => join(CORPUS, 'ppa', name);
+
+  it.each(['ppa3/nowebaccess1.pcapng', 'ppa2e/nowebaccess1.pcap'])('%s: one lookup retried 7 times to two servers, never answered', async (name) => {
+    const result = await analyzeFile(file(name));
+    const v = verdict(result, 'dns-no-answer')!;
+    expect(v.severity).toBe('error');
+    expect(v.facts.lookups).toEqual([expect.objectContaining({ name: 'www.google.com', queries: 7, servers: ['4.2.2.2', '4.2.2.1'], firstQueryPacket: 3, lastQueryPacket: 9 })]);
+    if (hasTool('tshark')) {
+      const rows = tsharkDns(file(name));
+      expect(rows.map((r) => r[0])).toEqual(['3', '4', '5', '6', '7', '8', '9']);
+      expect(rows.every((r) => r[2] === 'www.google.com' && r[5] === '0')).toBe(true);
+    }
+    expect(accounted(result)).toBe(result.capture.packets);
+  });
+
+  it('ppa3/stranded_branchdns: the branch resolver answers SERVFAIL at once', async () => {
+    const result = await analyzeFile(file('ppa3/stranded_branchdns.pcapng'));
+    expect(verdict(result, 'dns-servfail')!.facts.lookups).toEqual([expect.objectContaining({ client: '172.16.16.101', name: 'appserver', answerPacket: 2, answeredBy: '172.16.16.251' })]);
+    if (hasTool('tshark')) expect(tsharkDns(file('ppa3/stranded_branchdns.pcapng')).map((r) => [r[0], r[2], r[3]])).toEqual([['1', 'appserver', ''], ['2', 'appserver', '2']]);
+  });
+
+  it('ppa3/http_espn_fail: 203.0.113.94 is in no DNS answer, though the client\'s lookups are', async () => {
+    const result = await analyzeFile(file('ppa3/http_espn_fail.pcapng'));
+    const failing = result.flows.filter((f) => f.serverIp === '203.0.113.94');
+    expect(failing.length).toBe(9);
+    for (const f of failing) expect(f.dns).toEqual({ name: null, clientFirstQuery: 1 });
+    expect(dnsCodes(result)).toEqual([]);
+    if (hasTool('tshark')) {
+      const rows = tsharkDns(file('ppa3/http_espn_fail.pcapng'));
+      expect(rows.some((r) => r[4].split(',').includes('203.0.113.94'))).toBe(false);
+      expect(rows[0][0]).toBe('1');
+    }
+  });
+
+  it('ppa3/nowebaccess3: the syn-timeout address came from the answer for www.google.com', async () => {
+    const result = await analyzeFile(file('ppa3/nowebaccess3.pcapng'));
+    expect(result.flows[0].verdicts.find((v) => v.code === 'syn-timeout')!.facts.dnsOrigin).toMatchObject({ name: 'www.google.com', owner: 'www.l.google.com', answerPacket: 2 });
+    if (hasTool('tshark')) {
+      const answerRow = tsharkDns(file('ppa3/nowebaccess3.pcapng')).find((r) => r[0] === '2')!;
+      expect(answerRow[4].split(',')).toContain(result.flows[0].serverIp);
+    }
+  });
+
+  it('ppa3/dns_tcp: reads the lookup made over TCP; nothing failed', async () => {
+    const result = await analyzeFile(file('ppa3/dns_tcp.pcapng'));
+    expect(dnsCodes(result)).toEqual([]);
+    expect(accounted(result)).toBe(result.capture.packets);
+  });
+});
