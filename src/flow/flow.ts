@@ -320,7 +320,13 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     if (!flow.sinkTried) {
       flow.sinkTried = true;
       flow.sink = ctx.createSink(flow);
-      if (flow.sink) flow.reassembler = [new DirectionReassembler(0, ctx.budget), new DirectionReassembler(1, ctx.budget)];
+      if (flow.sink) {
+        flow.reassembler = [new DirectionReassembler(0, ctx.budget), new DirectionReassembler(1, ctx.budget)];
+        // A side whose SYN came before its first payload is numbered from it, so an ACK can show
+        // bytes of that side the capture never held even if none of its data was seen.
+        if (flow.synPackets.length > 0) flow.reassembler[0].startAt((flow.orig.startSeq + 1) >>> 0);
+        if (flow.synAckPackets.length > 0) flow.reassembler[1].startAt((flow.resp.startSeq + 1) >>> 0);
+      }
     }
     const ra = flow.reassembler;
     const sink = flow.sink;
@@ -332,10 +338,12 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
         const before = theirs.missedBytes;
         theirs.acked(sink, ackSeq, no, ts);
         const missed = theirs.missedBytes - before;
-        if (missed > 0) {
+        // Zeek counts a gap only while both sides are established or closing cleanly: in other
+        // states it can come from an RST's odd numbers or the unseen start of a partial connection.
+        if (missed > 0 && isClean(peer) && isClean(endpoint)) {
           peer.missedBytes += missed;
           peer.gapCount++;
-          if (peer.state !== EP.PARTIAL && endpoint.state !== EP.PARTIAL) peer.gapThresh = flow.history.scaled('G', !isOrig, peer.gapCount, peer.gapThresh);
+          peer.gapThresh = flow.history.scaled('G', !isOrig, peer.gapCount, peer.gapThresh);
         }
       }
       if (len > 0 && !rst) {
@@ -348,7 +356,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
         }
       }
       if (fin || rst) {
-        mine.close(sink, no, ts);
+        mine.close(sink, no, ts, fin && !rst ? (baseSeq + len + (syn ? 1 : 0)) >>> 0 : -1);
         sink.onClose?.(dir, fin && !rst ? 'fin' : 'rst', no, ts);
       }
     }
@@ -357,6 +365,11 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   if (closing) connectionClosed(flow, endpoint, peer, ts);
 }
 
+
+/** Zeek's is_clean: established, or closed after being established. */
+function isClean(e: Endpoint): boolean {
+  return e.state === EP.ESTABLISHED || (e.state === EP.CLOSED && e.prevState === EP.ESTABLISHED);
+}
 
 /** Zeek's InitStartSeq/InitAckSeq/InitLastSeq: number the endpoint from this SYN. */
 function restartAt(e: Endpoint, seq: number, onePast: number): void {
