@@ -5,6 +5,7 @@ import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.j
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
+import { endedTooEarly } from './capture-end.js';
 
 // Verdicts from the per-segment TCP analysis (FlowFacts.analysis): retransmissions, zero windows,
 // requests the server's TCP accepted but its application never answered, idle connections closed
@@ -57,7 +58,8 @@ const retransmission: FlowRule = {
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
     if (plain) kinds.push(`${plain} after a timeout`);
     if (sender.spuriousRetransmission) kinds.push(`${sender.spuriousRetransmission} spurious`);
-    const stalled = sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
+    // Unanswered retransmissions say the peer stopped acknowledging only if its ACKs could be seen.
+    const stalled = f.visibility.seen === 'both' && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
     const receiverWindow = receiver.zeroWindow > 0 || sender.windowFull > 0;
     let cause: string;
     let hint: string;
@@ -115,10 +117,12 @@ const zeroWindow: FlowRule = {
     const z = side.zeroWindowEpisodes!;
     const probes = z.probes;
     const ending = z.stillClosed ? `still closed when the ${f.endReason === 'capture-end' ? 'capture ended' : 'connection ended'}` : `reopened at #${z.reopenedPacket}`;
+    // The probes are the other side's packets: not counted when the capture misses them.
+    const probesSeen = f.visibility.seen === 'both';
     return {
       code: 'zero-window',
       severity: 'warning',
-      summary: `the ${who} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}; the ${otherSide(who)} sent ${plural(probes, 'zero-window probe')}`,
+      summary: `the ${who} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}${probesSeen ? `; the ${otherSide(who)} sent ${plural(probes, 'zero-window probe')}` : `; the ${otherSide(who)}'s packets are not in the capture`}`,
       packets: [z.firstPacket, ...(z.reopenedPacket ? [z.reopenedPacket] : [])],
       facts: {
         receiver: who,
@@ -139,10 +143,13 @@ const zeroWindow: FlowRule = {
 
 const noResponse: FlowRule = {
   code: 'no-response',
+  needsBothSides: true,
   evaluate(f, ctx) {
     const a = f.analysis;
     const u = a?.unanswered;
     if (!a || !u || u.ackedPacket === null || f.clientSide.bytes === 0) return null;
+    // The server's sequence numbers moved past the request: it answered, the capture missed it.
+    if (u.unseenAnswerPacket !== null) return null;
     // After a WebSocket upgrade either side sends when it likes: silence is not a missing answer.
     if (f.app?.upgradedTo?.toLowerCase() === 'websocket') return null;
     // A client that went on sending after a second or more of silence, more than once, does not
@@ -155,6 +162,7 @@ const noResponse: FlowRule = {
     const end = u.gaveUpTs ?? Math.max(f.end, ctx.captureEnd);
     const waited = end - u.requestTs;
     if (waited < NO_RESPONSE_MIN_MICROS) return null;
+    if (u.gaveUpTs === null && endedTooEarly(f, ctx, u.requestTs)) return null;
     const ending = u.gaveUpPacket !== null ? `the client ${u.gaveUpRst ? 'reset' : 'closed'} the connection (#${u.gaveUpPacket}) after ${fmtDuration(waited)}` : `still unanswered ${fmtDuration(waited)} later when the capture ended`;
     return {
       code: 'no-response',
@@ -181,6 +189,8 @@ function roundTimeout(seconds: number): number | null {
 
 const idleClose: FlowRule = {
   code: 'idle-close',
+  // The silence is measured over both sides' data.
+  needsBothSides: true,
   evaluate(f) {
     const a = f.analysis;
     const c = a?.close;
