@@ -231,6 +231,7 @@ export class Analyzer {
     const captureEnd = Math.max(this.end, this.clock);
     const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, visibility: this.visibility };
     facts.visibility = this.visibility.of(facts);
+    this.visibility.confirm(facts);
     this.captureJudge.observe(facts, ctx);
     if (retain) this.facts.push(facts);
     else this.flowsStreamed++;

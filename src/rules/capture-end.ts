@@ -31,16 +31,27 @@ interface Pending {
   ts: number;
 }
 
-/** What the flow was still waiting for an answer to when the capture ended, latest kind first. */
+/**
+ * What the flow was still waiting for an answer to when the capture ended, latest kind first: what
+ * no-response, half-closed, half-open and syn-timeout would otherwise have judged.
+ */
 function pendingAnswers(f: FlowFacts, ctx: RuleContext): Pending[] {
   const out: Pending[] = [];
-  const http = unansweredHttpRequest(f, ctx.captureEnd);
-  if (http && http.endedBy === null && http.ex.timing.requestEndAt !== null) out.push({ what: `request #${http.ex.request!.packet}`, packet: http.ex.request!.packet, ts: http.ex.timing.requestEndAt });
+  if (f.clientSide.rst || f.serverSide.rst) return out;
   const u = f.analysis?.unanswered;
-  if (u && u.gaveUpPacket === null) out.push({ what: `request #${u.requestPacket}`, packet: u.requestPacket, ts: u.requestTs });
+  // An answer the capture missed is no pending one.
+  const answeredUnseen = u?.unseenAnswerPacket != null;
+  const http = unansweredHttpRequest(f, ctx.captureEnd);
+  if (http && http.endedBy === null && http.ex.timing.requestEndAt !== null && !answeredUnseen) {
+    out.push({ what: `request #${http.ex.request!.packet}`, packet: http.ex.request!.packet, ts: http.ex.timing.requestEndAt });
+  }
+  // A request the server's TCP acknowledged, as the TCP no-response rule reads it.
+  if (u && u.gaveUpPacket === null && u.ackedPacket !== null && !answeredUnseen && !f.serverSide.fin && f.app?.upgradedTo?.toLowerCase() !== 'websocket') {
+    out.push({ what: `request #${u.requestPacket}`, packet: u.requestPacket, ts: u.requestTs });
+  }
   const c = f.clientSide.fin;
   const s = f.serverSide.fin;
-  if ((c === null) !== (s === null) && !f.clientSide.rst && !f.serverSide.rst) {
+  if ((c === null) !== (s === null)) {
     const fin = (c ?? s)!;
     out.push({ what: `the ${c ? 'client' : 'server'}'s FIN #${fin.no}`, packet: fin.no, ts: fin.ts });
   }

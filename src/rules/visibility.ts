@@ -37,6 +37,8 @@ export class VisibilityLog {
   private readonly receivers = new Uint32Array(RECEIVER_BITS / 32);
   private readonly pairReceivers = new Uint32Array(RECEIVER_BITS / 32);
   private readonly pairs = new Map<string, UnseenProof>();
+  /** Hosts with a proof at packet time, and hosts whose flows ended one-sided (the capture verdict's). */
+  private readonly provenHosts = new Map<string, UnseenProof>();
   private readonly hosts = new Map<string, OneSidedHost & { peerSet: Set<string> }>();
 
   /** A TCP packet was sent to the host whose address words are `w[to..to+3]` by the one at `w[from..from+3]`. */
@@ -55,10 +57,24 @@ export class VisibilityLog {
     return !from || hasBit(this.pairReceivers, addrHash(from, 0, toHash));
   }
 
-  /** A flow between `seenIp` and `unseenIp` proved, at `packet`, that the capture misses unseenIp's packets. */
+  /**
+   * A flow between `seenIp` and `unseenIp` proved, at `packet`, that the capture misses unseenIp's
+   * packets so far (at packet time, so flows that end before this one are judged knowing it). Should
+   * unseenIp's packets show up later, the received bits keep the pair and the host from being used.
+   */
   recordProof(seenIp: string, unseenIp: string, proof: UnseenProof): void {
     const key = `${seenIp} ${unseenIp}`;
     if (!this.pairs.has(key) && this.pairs.size < MAX_PAIRS) this.pairs.set(key, proof);
+    if (!this.provenHosts.has(seenIp) && this.provenHosts.size < MAX_HOSTS) this.provenHosts.set(seenIp, proof);
+  }
+
+  /** A flow ended one-sided by its own proof: counted for the capture verdict. */
+  confirm(f: FlowFacts): void {
+    const own = f.peerUnseen;
+    if (!own) return;
+    const seenIp = own.seenSide === 'client' ? f.clientIp : f.serverIp;
+    const unseenIp = own.seenSide === 'client' ? f.serverIp : f.clientIp;
+    const proof = { flow: f.id, packet: own.packet };
     let h = this.hosts.get(seenIp);
     if (!h) {
       if (this.hosts.size >= MAX_HOSTS) return;
@@ -95,8 +111,8 @@ export class VisibilityLog {
     const unseenIp = clientSeen ? f.serverIp : f.clientIp;
     const pair = this.pairs.get(`${seenIp} ${unseenIp}`);
     if (pair && !this.mayHaveReceived(seenIp, unseenIp)) return { seen, proof: { by: 'host-pair', ...pair } };
-    const host = this.hosts.get(seenIp);
-    if (host && !this.mayHaveReceived(seenIp)) return { seen, proof: { by: 'host', ...host.first } };
+    const host = this.provenHosts.get(seenIp);
+    if (host && !this.mayHaveReceived(seenIp)) return { seen, proof: { by: 'host', ...host } };
     return BOTH;
   }
 }
