@@ -84,6 +84,27 @@ describe('one-sided captures (scripted)', () => {
     expect(r.verdicts.find((v) => v.code === 'one-sided-capture')!.facts).toMatchObject({ hostCount: 1, flows: 1 });
   });
 
+  it('asymmetric routing: a host that receives from other peers keeps its syn-timeout, and the cause named is another path', () => {
+    const oneSided = conv({ client: '10.0.0.3:42000', server: '10.0.0.4:80' });
+    const server = new Set<number>();
+    oneSided.client('S', 0);
+    mark(oneSided, server, () => oneSided.server('SA', 0.01));
+    oneSided.client('A', 0.02).client('PA', 0.03, REQUEST);
+    mark(oneSided, server, () => oneSided.server('PA', 0.05, RESPONSE));
+    oneSided.client('A', 0.06);
+    const seenBothWays = conv({ client: '10.0.0.3:42001', server: '10.0.0.2:80' }).handshake(0.1).client('PA', 0.11, REQUEST).server('PA', 0.12, RESPONSE).client('A', 0.13);
+    const syns = conv({ client: '10.0.0.3:42002', server: '10.0.0.5:443' }).client('S', 0.2).client('S', 1.2, '', { seq: 0xffff_fff0 }).client('S', 3.2, '', { seq: 0xffff_fff0 });
+    const later = conv({ client: '10.0.0.3:42003', server: '10.0.0.2:80' }).handshake(10);
+    const r = analyzeFrames([...without(oneSided, server), ...seenBothWays.packets, ...syns.packets, ...later.packets].sort((a, b) => a.t - b.t));
+    expect(flowBetween(r, '10.0.0.3:42000').visibility.seen).toBe('client-only');
+    const timedOut = flowBetween(r, '10.0.0.3:42002');
+    expect(timedOut.visibility.seen).toBe('both');
+    expect(codesOf(timedOut)).toEqual(['syn-timeout']);
+    const v = r.verdicts.find((x) => x.code === 'one-sided-capture')!;
+    expect(v.facts).toMatchObject({ oneDirectionOnly: false });
+    expect(v.summary).toContain('the capture holds other packets sent to these hosts');
+  });
+
   it('keeps syn-timeout and no-response in a capture that holds both directions', () => {
     const syns = conv({ client: '10.0.0.1:41001', server: '10.0.0.6:443' }).client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).client('S', 3, '', { seq: 0xffff_fff0 });
     const hang = conv({ client: '10.0.0.1:41003', server: '10.0.0.2:80' }).handshake(0).client('PA', 0.01, REQUEST).server('A', 0.02).server('A', 10);
