@@ -16,6 +16,7 @@ import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
 import { ProbeLog, craftedKind } from './rules/probe-log.js';
 import { ResetLog } from './rules/reset-log.js';
+import { VisibilityLog } from './rules/visibility.js';
 import { isProbeLike } from './rules/scan-rules.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
 import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
@@ -113,6 +114,8 @@ export interface AnalyzerOptions {
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
 const DNS_PORT = 53;
+/** A flow's two addresses, copied out to mark who received a packet (see onSideSeen). */
+const ADDRS = new Int32Array(8);
 
 export class Analyzer {
   private readonly decoder = new PacketDecoder();
@@ -141,6 +144,8 @@ export class Analyzer {
   private readonly unansweredArp = new UnansweredArp();
   /** DNS lookups over UDP and TCP port 53: where addresses came from, and lookups that failed. */
   private readonly dns = new DnsLog();
+  /** Which conversations the capture sees only one side of, as proven at packet time. */
+  private readonly visibility = new VisibilityLog();
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
   /** Finished flows dropped beyond maxKeptFlows. */
@@ -183,6 +188,15 @@ export class Analyzer {
         if (synAck && flow.synAckPackets.length === 1) this.probes.answered(flow.clientKey(), flow.serverKey(), flow.respPort);
       },
       onAttempt: (flow, ts) => this.probes.attempt(flow.clientKey(), flow.serverKey(), flow.respPort, ts),
+      onSideSeen: (flow, dir) => {
+        flow.copyAddrsTo(ADDRS, 0);
+        // Words 0-3 are the client's address, 4-7 the server's: the packet went to the other side.
+        this.visibility.markReceived(ADDRS, dir === 0 ? 4 : 0, dir === 0 ? 0 : 4);
+      },
+      onPeerUnseen: (flow, dir, no) => {
+        const [seen, unseen] = dir === 0 ? [flow.clientIpText(), flow.serverIpText()] : [flow.serverIpText(), flow.clientIpText()];
+        this.visibility.recordProof(seen, unseen, { flow: flow.id, packet: no });
+      },
       onDiagnostic: (code, message, no) => this.diagnose({ code, message: `${opts.file}: ${message} [${code}]`, packet: no, offset: -1 }),
     });
   }
@@ -288,7 +302,9 @@ export class Analyzer {
     const retain = this.opts.retainFlows !== false;
     // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
     const captureEnd = Math.max(this.end, this.clock);
-    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns };
+    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility };
+    facts.visibility = this.visibility.of(facts);
+    this.visibility.confirm(facts);
     this.captureJudge.observe(facts, ctx);
     if (retain) this.facts.push(facts);
     else this.flowsStreamed++;
@@ -359,10 +375,14 @@ export class Analyzer {
       lingerLimit: { closedEarly: this.table.closedEarly, latePackets: this.table.lateAfterEarlyClose },
     };
     const facts = this.facts.sort((a, b) => a.id - b.id);
-    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns };
+    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility };
     const verdicts = this.captureJudge.verdicts(capture, ctx);
     // Without retention the flows were judged and handed out as they ended; only the count remains.
-    const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => ({ ...f, verdicts: this.judge(f, ctx) }));
+    // Kept flows are judged again knowing the whole capture, their visibility too.
+    const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => {
+      f.visibility = this.visibility.of(f);
+      return { ...f, verdicts: this.judge(f, ctx) };
+    });
     return { capture, flows, verdicts, flowCount: facts.length + this.flowsNotKept + this.flowsStreamed };
   }
 }

@@ -628,6 +628,7 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
 
   // Request/response turns: the client's new data opens a turn, the server's first byte closes it.
   const newData = seglen > 0 && (flags & TCP_FLAG.RST) === 0 && (ta & (ANY_RETRANSMISSION | SEG.KEEP_ALIVE | SEG.ZERO_WINDOW_PROBE)) === 0;
+  const rst = (flags & TCP_FLAG.RST) !== 0;
   if (from === 0) {
     if (newData) {
       if (t.awaitingResponse && ts - t.requestEndTs >= SILENT_RESUME_MICROS) t.silentResumes++;
@@ -637,13 +638,24 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
       t.requestEndSeq = (seq + seglen) >>> 0;
       t.requestAckedNo = 0;
       t.requestAckedTs = 0;
+      t.requestServerSeq = ackf ? ack >>> 0 : -1;
+      t.unseenAnswerNo = 0;
       t.gaveUpNo = 0;
+    } else if (t.awaitingResponse && ackf && !rst && t.unseenAnswerNo === 0 && t.requestServerSeq >= 0 && sd(ack, serverSentEnd(t)) > 0) {
+      // The client acknowledged server bytes (or a FIN) the capture never held.
+      t.unseenAnswerNo = no;
     } else if (closing && t.awaitingResponse && t.gaveUpNo === 0) {
       t.gaveUpNo = no;
       t.gaveUpTs = ts;
       t.gaveUpRst = (flags & TCP_FLAG.RST) !== 0;
     }
   } else {
+    // The server's sequence number passed bytes the capture never held: it sent them.
+    if (t.awaitingResponse && !rst && !syn && t.unseenAnswerNo === 0 && t.requestServerSeq >= 0 && sd(seq, serverSentEnd(t)) > 0) t.unseenAnswerNo = no;
+    if (!rst) {
+      const end = (seq + seglen + (syn ? 1 : 0) + ((flags & TCP_FLAG.FIN) !== 0 ? 1 : 0)) >>> 0;
+      if (t.serverSeenEnd < 0 || sd(end, t.serverSeenEnd) > 0) t.serverSeenEnd = end;
+    }
     if (newData && t.silentResumes > 0) t.serverSpokeAfterResume = true;
     if (t.awaitingResponse && ackf && t.requestAckedNo === 0 && sd(ack, t.requestEndSeq) >= 0) {
       t.requestAckedNo = no;
@@ -672,6 +684,11 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
       t.awaitingResponse = false;
     }
   }
+}
+
+/** The server's sequence space known to be sent by the end of the open request: what the client had acknowledged then, or what the capture saw since. */
+function serverSentEnd(t: FlowAnalysis['timing']): number {
+  return t.serverSeenEnd >= 0 && sd(t.serverSeenEnd, t.requestServerSeq) > 0 ? t.serverSeenEnd : t.requestServerSeq;
 }
 
 function closeZeroEpisode(s: { zeroSinceNo: number; zeroSinceTs: number; zeroLongest: number; zeroLongestFromNo: number; zeroTotal: number }, ts: number): void {
@@ -803,6 +820,8 @@ export interface TcpAnalysisFacts extends TcpCounts {
     silentResumes: number;
     /** The server sent data after one of those resumes. */
     serverSpokeAfterResume: boolean;
+    /** A packet proving the server sent bytes or a FIN after the request that the capture does not hold. */
+    unseenAnswerPacket: number | null;
   } | null;
   /** Packets stamped no later than the latest its 4-tuple already carried: with all of a flow's, a replay. */
   packetsBackInTime: number;
@@ -890,6 +909,7 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
           gaveUpRst: t.gaveUpRst,
           silentResumes: t.silentResumes,
           serverSpokeAfterResume: t.serverSpokeAfterResume,
+          unseenAnswerPacket: t.unseenAnswerNo || null,
         }
       : null,
     packetsBackInTime: t.packetsBackInTime,

@@ -64,6 +64,10 @@ export class Endpoint {
   synWindow = -1;
   /** Bytes that were never seen but were acknowledged (Zeek missed_bytes). */
   missedBytes = 0;
+  /** This side's first ACK number (raw; set once firstAckNo is), and how far its later ACKs went past it: bytes and FIN of the peer it acknowledged. */
+  firstAckNo = 0;
+  firstAckSeq = 0;
+  ackedPeerBytes = 0;
 
   // --- the same segment captured twice (see isCopyOfPrevious) ---
   prevNo = 0;

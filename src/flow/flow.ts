@@ -71,6 +71,9 @@ export class Flow extends AddressPair {
   /** Set when this flow's 4-tuple was used by an earlier flow that was still closing. */
   reusedAfter: { flowId: number; closedTs: number; state: string } | null = null;
   malformedPackets = 0;
+  /** The packet whose ACK proves the other side sent packets the capture does not hold, while none of them is in it (0: none), and the side that sent it. */
+  peerUnseenNo = 0;
+  peerUnseenDir: Dir = 0;
 
   sink: StreamSink | null = null;
   sinkTried = false;
@@ -156,6 +159,10 @@ export interface SegmentContext {
   onLimit(flow: Flow, no: number): void;
   /** Called when a flow first needs a sink (first payload). */
   createSink(flow: Flow): StreamSink | null;
+  /** The first packet from side `dir` of the flow: the other side's host received one. */
+  onSideSeen?(flow: Flow, dir: Dir): void;
+  /** Side `dir`'s ACKs prove the other side sent packets the capture holds none of (once per flow). */
+  onPeerUnseen?(flow: Flow, dir: Dir, no: number): void;
 }
 
 /**
@@ -229,7 +236,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   analyzeSegment(flow, dir, v, no, ts, ctx);
 
   // --- facts ---
-  endpoint.packets++;
+  if (endpoint.packets++ === 0) ctx.onSideSeen?.(flow, dir);
   endpoint.ipBytes += wireLen;
   endpoint.payloadBytes += rst ? 0 : len;
   if (endpoint.firstPacketNo === 0) {
@@ -311,6 +318,9 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     }
   }
 
+  if (ackf && !rst) notePeerEvidence(flow, dir, endpoint, peer, syn, ackSeq, no, ctx);
+  else if (syn && !ackf) endpoint.firstAckNo = 0; // a new SYN: the peer will number from a new ISN
+
   updateLastSeq(flow.history, isOrig, endpoint, seqOnePast, syn, fin, rst, len);
   const closing = updateStateMachine(flow, endpoint, peer, isOrig, baseSeq, len, syn, fin, rst, ackf);
   if (isOrig && syn && flow.attemptDeadline === 0) flow.attemptDeadline = ts + ATTEMPT_DELAY_MICROS;
@@ -340,10 +350,12 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
         const before = theirs.missedBytes;
         theirs.acked(sink, ackSeq, no, ts);
         const missed = theirs.missedBytes - before;
-        if (missed > 0) {
+        // Zeek counts a gap only while both sides are established or closing cleanly: in other
+        // states it can come from an RST's odd numbers or the unseen start of a partial connection.
+        if (missed > 0 && isClean(peer) && isClean(endpoint)) {
           peer.missedBytes += missed;
           peer.gapCount++;
-          if (peer.state !== EP.PARTIAL && endpoint.state !== EP.PARTIAL) peer.gapThresh = flow.history.scaled('G', !isOrig, peer.gapCount, peer.gapThresh);
+          peer.gapThresh = flow.history.scaled('G', !isOrig, peer.gapCount, peer.gapThresh);
         }
       }
       if (len > 0 && !rst) {
@@ -356,7 +368,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
         }
       }
       if (fin || rst) {
-        mine.close(sink, no, ts);
+        mine.close(sink, no, ts, fin && !rst ? (baseSeq + len + (syn ? 1 : 0)) >>> 0 : -1);
         sink.onClose?.(dir, fin && !rst ? 'fin' : 'rst', no, ts);
       }
     }
@@ -365,6 +377,35 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   if (closing) connectionClosed(flow, endpoint, peer, ts);
 }
 
+
+/**
+ * What this side's ACK says about its peer: how far past its first ACK it has acknowledged (bytes
+ * or a FIN the peer sent), and whether it completed a handshake whose SYN-ACK is not in the
+ * capture. Either, while the capture holds no packet of the peer, proves the capture misses that
+ * direction (a capture of one direction, asymmetric routing, a one-way mirror). RSTs are left out:
+ * their ACK numbers are not always meaningful.
+ */
+function notePeerEvidence(flow: Flow, dir: Dir, e: Endpoint, peer: Endpoint, syn: boolean, ackSeq: number, no: number, ctx: SegmentContext): void {
+  if (e.firstAckNo === 0) {
+    e.firstAckNo = no;
+    e.firstAckSeq = ackSeq;
+  } else {
+    const d = (ackSeq - e.firstAckSeq) | 0;
+    if (d > e.ackedPeerBytes && d <= 0x40000000) e.ackedPeerBytes = d;
+  }
+  if (flow.peerUnseenNo !== 0 || peer.packets !== 0) return;
+  const synAckUnseen = dir === 0 && !syn && flow.synPackets.length > 0 && flow.synAckPackets.length === 0;
+  if (e.ackedPeerBytes > 0 || synAckUnseen) {
+    flow.peerUnseenNo = no;
+    flow.peerUnseenDir = dir;
+    ctx.onPeerUnseen?.(flow, dir, no);
+  }
+}
+
+/** Zeek's is_clean: established, or closed after being established. */
+function isClean(e: Endpoint): boolean {
+  return e.state === EP.ESTABLISHED || (e.state === EP.CLOSED && e.prevState === EP.ESTABLISHED);
+}
 
 /** Zeek's InitStartSeq/InitAckSeq/InitLastSeq: number the endpoint from this SYN. */
 function restartAt(e: Endpoint, seq: number, onePast: number): void {

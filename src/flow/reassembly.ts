@@ -32,7 +32,17 @@ export class DirectionReassembler {
   baseSeq = 0;
   pending: PendingSegment[] = [];
   pendingBytes = 0;
+  /**
+   * Bytes never seen that the peer acknowledged (Zeek's missed_bytes): holes the peer's ACK passed,
+   * and bytes skipped for the sink (a tail the snap length cut, a hole at a FIN or past a bound)
+   * once an ACK covers them.
+   */
   missedBytes = 0;
+  /** Bytes skipped for the sink that no ACK has covered yet, and the raw sequence number they end at. */
+  private unackedSkipped = 0;
+  private unackedSkippedEnd = 0;
+  /** Raw sequence number of this direction's FIN, once seen: ACKs past it cover no byte. */
+  private finSeq = -1;
   gaps = 0;
   overlaps = 0;
   /** Set once a bound was hit: the stream is partial from then on. */
@@ -87,20 +97,45 @@ export class DirectionReassembler {
     return REASSEMBLY_EVENT.NONE;
   }
 
-  /** The peer acknowledged up to `ack`: bytes below it that never arrived are lost (a gap). */
+  /**
+   * The peer acknowledged up to `ack`: bytes below it that never arrived are lost (a gap). After
+   * this direction's FIN the stream is over for the sink, but an ACK still tells how many bytes
+   * before the FIN the capture missed (Zeek trims such an ACK to the FIN).
+   */
   acked(sink: StreamSink, ack: number, no: number, ts: number): void {
-    if (!this.started || this.closed) return;
-    const ahead = (ack - this.nextSeq) | 0;
-    if (ahead <= 0 || ahead > 0x40000000) return;
-    // Deliver what is buffered below the ack, with gaps between, up to the ack.
-    while (this.pending.length > 0 && ((this.pending[0].seq - ack) | 0) < 0) {
-      const p = this.pending[0];
-      const hole = (p.seq - this.nextSeq) | 0;
-      if (hole > 0) this.skip(sink, hole, no, ts);
-      this.drain(sink);
+    if (!this.started) return;
+    let upTo = ack >>> 0;
+    if (this.closed) {
+      if (this.finSeq < 0) return;
+      if (((upTo - this.finSeq) | 0) > 0) upTo = this.finSeq;
     }
-    const rest = (ack - this.nextSeq) | 0;
-    if (rest > 0) this.skip(sink, rest, no, ts);
+    const ahead = (upTo - this.nextSeq) | 0;
+    if (ahead > 0 && ahead <= 0x40000000) {
+      if (this.closed) {
+        this.missedBytes += ahead;
+        this.gaps++;
+        this.nextSeq = upTo;
+      } else {
+        // Deliver what is buffered below the ack, with gaps between, up to the ack.
+        while (this.pending.length > 0 && ((this.pending[0].seq - upTo) | 0) < 0) {
+          const p = this.pending[0];
+          const hole = (p.seq - this.nextSeq) | 0;
+          if (hole > 0) this.skip(sink, hole, no, ts, true);
+          this.drain(sink);
+        }
+        const rest = (upTo - this.nextSeq) | 0;
+        if (rest > 0) this.skip(sink, rest, no, ts, true);
+      }
+    }
+    if (this.unackedSkipped > 0) {
+      // The skipped bytes are taken as one stretch ending at unackedSkippedEnd: exact once the ACK
+      // passes its end, which is when the count is final.
+      const covered = Math.min(this.unackedSkipped, (upTo - ((this.unackedSkippedEnd - this.unackedSkipped) >>> 0)) | 0);
+      if (covered > 0) {
+        this.missedBytes += covered;
+        this.unackedSkipped -= covered;
+      }
+    }
   }
 
   /** Deliver everything still buffered, with gaps between (end of flow). */
@@ -112,10 +147,12 @@ export class DirectionReassembler {
     }
   }
 
-  close(sink: StreamSink, no: number, ts: number): void {
+  /** A FIN (at raw sequence number `finSeq`) or an RST (finSeq -1) ended this direction. */
+  close(sink: StreamSink, no: number, ts: number, finSeq = -1): void {
     if (this.closed) return;
     this.flush(sink, no, ts);
     this.closed = true;
+    this.finSeq = finSeq;
   }
 
   private deliver(sink: StreamSink, bytes: Uint8Array, off: number, end: number, no: number, ts: number): void {
@@ -124,11 +161,16 @@ export class DirectionReassembler {
     this.nextSeq = (this.nextSeq + (end - off)) >>> 0;
   }
 
-  private skip(sink: StreamSink, length: number, no: number, ts: number): void {
+  /** Tells the sink `length` bytes were not seen; they count as missed once an ACK covers them (`acked`: it already did). */
+  private skip(sink: StreamSink, length: number, no: number, ts: number, acked = false): void {
     if (length <= 0) return;
     sink.onGap(this.dir, (this.nextSeq - this.baseSeq) >>> 0, length, no, ts);
     this.nextSeq = (this.nextSeq + length) >>> 0;
-    this.missedBytes += length;
+    if (acked) this.missedBytes += length;
+    else {
+      this.unackedSkipped += length;
+      this.unackedSkippedEnd = this.nextSeq;
+    }
     this.gaps++;
   }
 

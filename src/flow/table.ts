@@ -49,6 +49,10 @@ export interface FlowTableOptions {
   onSynAnswered?: (flow: Flow, ts: number, synAck: boolean) => void;
   /** Called when a SYN opens a new flow (a connection attempt), at packet time. */
   onAttempt?: (flow: Flow, ts: number) => void;
+  /** Called at the first packet of each side of a flow, at packet time. */
+  onSideSeen?: (flow: Flow, dir: Dir) => void;
+  /** Called when a side's ACKs prove the capture misses the other side's packets (once per flow), at packet time. */
+  onPeerUnseen?: (flow: Flow, dir: Dir, no: number) => void;
   /** Called for table-level problems (limits hit). */
   onDiagnostic?: (code: string, message: string, no: number) => void;
 }
@@ -116,6 +120,8 @@ export class FlowTable {
       onLimit: (flow, no) =>
         opts.onDiagnostic?.('REASSEMBLY_LIMIT', `flow ${flow.id}: reassembly buffer limit reached at packet ${no}; the flow's payload analysis is partial`, no),
       createSink: (flow): StreamSink | null => (factory ? factory.create({ id: flow.id, clientPort: flow.origPort, serverPort: flow.respPort }) : null),
+      onSideSeen: opts.onSideSeen,
+      onPeerUnseen: opts.onPeerUnseen,
     };
   }
 

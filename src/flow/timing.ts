@@ -158,6 +158,11 @@ export class FlowTiming {
   declare silentResumes: number;
   /** The server sent data after one of those: silence is part of its protocol, not a hang. */
   declare serverSpokeAfterResume: boolean;
+  /** Where the server's sequence numbers stood when the request ended (the request's ACK number; -1 unknown), and the highest the capture saw the server send (-1 none). */
+  declare requestServerSeq: number;
+  declare serverSeenEnd: number;
+  /** A packet proving the server sent something after the request that the capture does not hold (its sequence number jumped, or the client acknowledged it). */
+  declare unseenAnswerNo: number;
   /** A close (FIN/RST) from the side that sent the unanswered request. */
   declare gaveUpNo: number;
   declare gaveUpTs: number;
@@ -216,6 +221,9 @@ const FLOW_INITIAL = {
   maxThinkAckDelay: 0,
   silentResumes: 0,
   serverSpokeAfterResume: false,
+  requestServerSeq: -1,
+  serverSeenEnd: -1,
+  unseenAnswerNo: 0,
   gaveUpNo: 0,
   gaveUpTs: 0,
   gaveUpRst: false,

@@ -80,6 +80,8 @@ export function flowToJson(f: FlowResult): Record<string, unknown> {
       clientRst: f.clientSide.rst?.no ?? null,
       serverRst: f.serverSide.rst?.no ?? null,
     },
+    visibility: f.visibility.seen,
+    ...(f.visibility.proof ? { visibilityProof: { ...f.visibility.proof, ...(f.peerUnseen ? { acknowledgedBytes: f.peerUnseen.acknowledgedBytes, synAckUnseen: f.peerUnseen.synAckUnseen } : {}) } } : {}),
     missedBytes: { client: f.clientSide.missedBytes, server: f.serverSide.missedBytes },
     ...(f.analysis ? { analysis: f.analysis } : {}),
     ...(app && app.http.length ? { http: app.http } : {}),

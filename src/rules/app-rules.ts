@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AppFacts, CloseFact, HttpExchangeFacts, WebSocketFacts } from '../dissect/types.js';
 import type { FlowFacts } from './facts.js';
+import { endedTooEarly } from './capture-end.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import type { Verdict } from './verdict.js';
@@ -498,6 +499,7 @@ export function unansweredHttpRequest(f: FlowFacts, captureEnd: number): { ex: H
 
 const httpNoResponse: FlowRule = {
   code: 'no-response',
+  needsBothSides: true,
   evaluate(f, ctx) {
     const hit = unansweredHttpRequest(f, ctx.captureEnd);
     if (!hit) return null;
@@ -505,6 +507,11 @@ const httpNoResponse: FlowRule = {
     if (f.afterReset && f.serverSide.rst) return null;
     const { ex, waited, endedBy } = hit;
     const req = ex.request!;
+    if (endedBy === null && ex.timing.requestEndAt !== null && endedTooEarly(f, ctx, ex.timing.requestEndAt)) return null;
+    // The answer may be in bytes the capture missed: the server's sequence numbers moved on, or a
+    // gap in what it sent after the request.
+    if (f.analysis?.unanswered?.unseenAnswerPacket != null) return null;
+    if (f.app?.gaps.some((g) => g.dir === 1 && g.packet >= req.packet)) return null;
     const who = endedBy ? (endedBy.dir === 0 ? 'client' : 'server') : null;
     const ending = endedBy
       ? `the ${who} ${endedBy.how === 'fin' ? 'closed (FIN' : 'reset (RST'} #${endedBy.no}) after ${fmtDuration(waited)}`
@@ -513,7 +520,7 @@ const httpNoResponse: FlowRule = {
     return {
       code: 'no-response',
       severity: 'error',
-      summary: `HTTP request "${req.method} ${req.target}"${req.headers['sec-websocket-key'] !== undefined ? ' (a WebSocket upgrade)' : ''} #${req.packet} got no response: ${ending}${f.serverSide.bytes === 0 ? '; the server sent no application byte' : ''}`,
+      summary: `HTTP request "${req.method} ${req.target}"${req.headers['sec-websocket-key'] !== undefined ? ' (a WebSocket upgrade)' : ''} #${req.packet} got no response: ${ending}${f.serverSide.bytes === 0 && f.serverSide.missedBytes === 0 ? '; the server sent no application byte' : ''}`,
       packets: endedBy ? [req.packet, endedBy.no] : [req.packet],
       facts: {
         method: req.method,

@@ -153,7 +153,39 @@ const capturedTwice: CaptureRule = {
   },
 };
 
-export const CAPTURE_RULES: CaptureRule[] = [capturedTwice, truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
+/** Hosts whose peers' packets the capture misses (rules/visibility.ts): one verdict about the capture point. */
+const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
+  const hosts = ctx.visibility?.oneSidedHosts() ?? [];
+  if (hosts.length === 0) return [];
+  const deaf = hosts.filter((h) => !ctx.visibility!.mayHaveReceived(h.ip));
+  const flows = hosts.reduce((n, h) => n + h.flows, 0);
+  const peers = hosts.reduce((n, h) => n + h.peerCount, 0);
+  const named = hosts.slice(0, 3).map((h) => `${h.ip} (from ${h.peers.slice(0, 4).join(', ')}${h.peerCount > 4 ? ` and ${h.peerCount - 4} more` : ''})`);
+  const first = hosts[0].first;
+  const allDeaf = deaf.length === hosts.length;
+  const cause = allDeaf
+    ? `the capture holds no TCP packet sent to ${deaf.length === 1 ? deaf[0].ip : `any of these ${deaf.length} hosts`}: only one direction was captured`
+    : 'the capture holds other packets sent to these hosts: the missing ones took a path it does not see, or a filter left them out';
+  return [
+    {
+      code: 'one-sided-capture',
+      severity: 'warning',
+      summary: `one-sided capture: ${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. No-response, syn-timeout, half-open, half-closed and idle-close are not said of those flows`,
+      packets: hosts.slice(0, 20).map((h) => h.first.packet),
+      facts: {
+        hosts: hosts.slice(0, 100).map((h) => ({ ip: h.ip, peers: h.peers.slice(0, 100), peerCount: h.peerCount, flows: h.flows, firstFlow: h.first.flow, firstPacket: h.first.packet, receivedNothing: !ctx.visibility!.mayHaveReceived(h.ip) })),
+        hostCount: hosts.length,
+        flows,
+        oneDirectionOnly: allDeaf,
+      },
+      hint: allDeaf
+        ? 'The capture was taken of one direction only: tcpdump -Q out (or -Q in, --direction), a filter naming only the source (src host ...), a SPAN or mirror session copying only TX or only RX, or a tap port for one direction. Capture both directions at one point (tcpdump -Q inout, the default; a SPAN of both directions) to judge these conversations.'
+        : 'The packets of these peers take another path than the one captured: asymmetric routing (two uplinks, ECMP, a firewall cluster), a load balancer answering by direct server return, or a mirror of only some ports or VLANs. Capture where both directions pass (on the host itself, or a SPAN of every port of the path).',
+    },
+  ];
+});
+
+export const CAPTURE_RULES: CaptureRule[] = [oneSidedCapture, capturedTwice, truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
 
 /** One analysis's capture-level judgement: fed each flow as it finishes, asked for verdicts at the end. */
 export class CaptureJudge {

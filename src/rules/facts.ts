@@ -53,6 +53,28 @@ export interface CopyFacts {
   ttlChange: number;
 }
 
+/**
+ * Which directions of a conversation the capture holds: 'both' unless packets prove one side's
+ * packets are missing, with that proof: this flow's packet, another flow's between the same two
+ * hosts, or one of its host's flows when the capture holds no packet sent to that host.
+ */
+export interface Visibility {
+  seen: 'both' | 'client-only' | 'server-only';
+  proof: { by: 'flow' | 'host-pair' | 'host'; flow: number; packet: number } | null;
+}
+
+/** This flow's own proof that the capture misses the other side's packets (none of which it holds). */
+export interface PeerUnseenFacts {
+  /** The side whose packets the capture holds. */
+  seenSide: 'client' | 'server';
+  /** Its first packet that proves the other side sent something. */
+  packet: number;
+  /** Bytes (and FIN) of the other side it acknowledged, none of them captured. */
+  acknowledgedBytes: number;
+  /** The client completed a handshake whose SYN-ACK the capture does not hold. */
+  synAckUnseen: boolean;
+}
+
 export interface IcmpFact {
   no: number;
   ts: number;
@@ -99,6 +121,9 @@ export interface FlowFacts {
   app: AppFacts | null;
   /** Per-segment TCP analysis (retransmissions, windows, timing), when computed. */
   analysis: TcpAnalysisFacts | null;
+  peerUnseen: PeerUnseenFacts | null;
+  /** Set by the analysis with what the whole capture shows (rules/visibility.ts); from peerUnseen alone until then. */
+  visibility: Visibility;
 }
 
 function ref(no: number, ts: number): PacketRef | null {
@@ -130,8 +155,23 @@ function side(e: Endpoint): SideFacts {
   };
 }
 
+/** The flow's own proof that the capture misses one side, if that side's packets are still all missing. */
+function peerUnseenOf(flow: Flow): PeerUnseenFacts | null {
+  if (flow.peerUnseenNo === 0) return null;
+  const seen = flow.peerUnseenDir === 0 ? flow.orig : flow.resp;
+  const unseen = flow.peerUnseenDir === 0 ? flow.resp : flow.orig;
+  if (unseen.packets > 0) return null;
+  return {
+    seenSide: flow.peerUnseenDir === 0 ? 'client' : 'server',
+    packet: flow.peerUnseenNo,
+    acknowledgedBytes: seen.ackedPeerBytes,
+    synAckUnseen: flow.peerUnseenDir === 0 && flow.synPackets.length > 0 && flow.synAckPackets.length === 0,
+  };
+}
+
 export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFacts | null): FlowFacts {
   const v = flow.ipVersion;
+  const peerUnseen = peerUnseenOf(flow);
   return {
     id: flow.id,
     client: flow.clientText(),
@@ -160,6 +200,10 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     partial: flow.partial,
     app,
     analysis: summarizeTcpAnalysis(flow),
+    peerUnseen,
+    visibility: peerUnseen
+      ? { seen: peerUnseen.seenSide === 'client' ? 'client-only' : 'server-only', proof: { by: 'flow', flow: flow.id, packet: peerUnseen.packet } }
+      : { seen: 'both', proof: null },
   };
 }
 

@@ -9,6 +9,8 @@ import type { AnswerLog } from './answer-log.js';
 import { unroutableAddress } from './address-rules.js';
 import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 import type { DnsLog } from './dns-log.js';
+import type { VisibilityLog } from './visibility.js';
+import { captureEnded, endedTooEarly, TOO_EARLY_FLOOR_MICROS } from './capture-end.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -24,12 +26,20 @@ export interface RuleContext {
   slow?: SlowThresholds;
   /** The capture's DNS lookups, when it was read packet by packet (capture-level DNS verdicts). */
   dns?: DnsLog;
+  /** Host pairs and hosts whose peers' packets the capture misses, and which hosts received packets. */
+  visibility?: VisibilityLog;
 }
 
 export interface FlowRule {
   code: string;
   /** When it applies, its verdict is the flow's only one (it explains the flow as a whole). */
   exclusive?: boolean;
+  /**
+   * It rests on what one side did not send (no answer, no close): said only of flows whose two
+   * directions the capture holds (FlowFacts.visibility), since a capture missing one side shows
+   * that side as silent.
+   */
+  needsBothSides?: boolean;
   evaluate(f: FlowFacts, ctx: RuleContext): Verdict | null;
 }
 
@@ -82,12 +92,13 @@ const refused: FlowRule = {
 
 const synTimeout: FlowRule = {
   code: 'syn-timeout',
+  needsBothSides: true,
   evaluate(f, ctx) {
     if (f.syns.length === 0 || f.synAcks.length > 0 || f.serverSide.packets > 0 || f.icmp.length > 0 || f.clientSide.rst) return null;
     if (f.clientSide.bytes > 0) return null;
     const last = f.syns[f.syns.length - 1];
     const waited = ctx.captureEnd - last.ts;
-    if (f.syns.length < 2 && waited < 1_000_000) return null; // capture ended too soon after a single SYN to tell
+    if (f.syns.length < 2 && waited < TOO_EARLY_FLOOR_MICROS) return null; // capture ended too soon after a single SYN to tell: capture-ended
     const intervals = intervalsOf(f.syns);
     const span = last.ts - f.syns[0].ts;
     const answeredOthers = answeredMeanwhile(f, ctx);
@@ -143,6 +154,7 @@ const synRetryThenConnected: FlowRule = {
 
 const synAckRetry: FlowRule = {
   code: 'synack-retry',
+  needsBothSides: true,
   evaluate(f) {
     if (f.synAcks.length < 2) return null;
     const completed = f.handshakeAck !== null;
@@ -159,9 +171,12 @@ const synAckRetry: FlowRule = {
 
 const halfOpen: FlowRule = {
   code: 'half-open',
-  evaluate(f) {
+  needsBothSides: true,
+  evaluate(f, ctx) {
     if (f.synAcks.length === 0 || f.handshakeAck || f.clientSide.bytes > 0 || f.clientSide.rst || f.clientSide.fin) return null;
     if (f.syns.length === 0) return null;
+    // A SYN-ACK the server had to re-send already waited a retry timeout.
+    if (f.synAcks.length === 1 && endedTooEarly(f, ctx, f.synAcks[0].ts)) return null;
     return {
       code: 'half-open',
       severity: 'error',
@@ -248,12 +263,14 @@ const cleanClose: FlowRule = {
 
 const halfClosed: FlowRule = {
   code: 'half-closed',
-  evaluate(f) {
+  needsBothSides: true,
+  evaluate(f, ctx) {
     const c = f.clientSide.fin;
     const s = f.serverSide.fin;
     if ((c && s) || (!c && !s) || f.clientSide.rst || f.serverSide.rst) return null;
     const who = c ? 'client' : 'server';
     const fin = (c ?? s)!;
+    if (endedTooEarly(f, ctx, fin.ts)) return null;
     return {
       code: 'half-closed',
       severity: 'warning',
@@ -359,13 +376,16 @@ export const FLOW_RULES: FlowRule[] = [
   ...TIMING_RULES,
   cleanClose,
   halfClosed,
+  captureEnded,
 ];
 
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
 
 export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FLOW_RULES): Verdict[] {
   const out: Verdict[] = [];
+  const bothSides = f.visibility.seen === 'both';
   for (const r of rules) {
+    if (r.needsBothSides && !bothSides) continue;
     const v = r.evaluate(f, ctx);
     if (v && r.exclusive) return [v];
     // One verdict per code: when two rules answer the same question (no-response from HTTP and from TCP facts), the earlier one speaks.

@@ -6,6 +6,7 @@ import { isTlsHandshakeOnly } from './tls-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
+import { endedTooEarly } from './capture-end.js';
 
 // Verdicts from the per-segment TCP analysis (FlowFacts.analysis): retransmissions, zero windows,
 // requests the server's TCP accepted but its application never answered, idle connections closed
@@ -68,7 +69,8 @@ const retransmission: FlowRule = {
     const afterPeerRst = peerRst !== null ? marks.filter((no) => no > peerRst.no).length : 0;
     // A run of unanswered retransmissions that came after the peer's RST went unanswered because of it.
     const runAfterRst = afterPeerRst > 0 && afterPeerRst >= sender.retransmissionsUnanswered;
-    const stalled = !runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
+    // Unanswered retransmissions say the peer stopped acknowledging only if its ACKs could be seen.
+    const stalled = !runAfterRst && f.visibility.seen === 'both' && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
     const explainedByRst = afterPeerRst > 0 && (afterPeerRst * 2 >= dataRetrans(sender) || (runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS));
     const rstNote = afterPeerRst > 0 && !explainedByRst ? `; ${afterPeerRst} of them after the ${otherSide(who)}'s RST #${peerRst!.no}` : '';
     let cause: string;
@@ -130,10 +132,12 @@ const zeroWindow: FlowRule = {
     const z = side.zeroWindowEpisodes!;
     const probes = z.probes;
     const ending = z.stillClosed ? `still closed when the ${f.endReason === 'capture-end' ? 'capture ended' : 'connection ended'}` : `reopened at #${z.reopenedPacket}`;
+    // The probes are the other side's packets: not counted when the capture misses them.
+    const probesSeen = f.visibility.seen === 'both';
     return {
       code: 'zero-window',
       severity: 'warning',
-      summary: `the ${who} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}; the ${otherSide(who)} sent ${plural(probes, 'zero-window probe')}`,
+      summary: `the ${who} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}${probesSeen ? `; the ${otherSide(who)} sent ${plural(probes, 'zero-window probe')}` : `; the ${otherSide(who)}'s packets are not in the capture`}`,
       packets: [z.firstPacket, ...(z.reopenedPacket ? [z.reopenedPacket] : [])],
       facts: {
         receiver: who,
@@ -154,10 +158,13 @@ const zeroWindow: FlowRule = {
 
 const noResponse: FlowRule = {
   code: 'no-response',
+  needsBothSides: true,
   evaluate(f, ctx) {
     const a = f.analysis;
     const u = a?.unanswered;
     if (!a || !u || u.ackedPacket === null || f.clientSide.bytes === 0) return null;
+    // The server's sequence numbers moved past the request: it answered, the capture missed it.
+    if (u.unseenAnswerPacket !== null) return null;
     // After a WebSocket upgrade either side sends when it likes: silence is not a missing answer.
     if (f.app?.upgradedTo?.toLowerCase() === 'websocket') return null;
     // A TLS client's Finished owes it no answer: bytes that carried only the handshake are no request.
@@ -172,6 +179,7 @@ const noResponse: FlowRule = {
     const end = u.gaveUpTs ?? Math.max(f.end, ctx.captureEnd);
     const waited = end - u.requestTs;
     if (waited < NO_RESPONSE_MIN_MICROS) return null;
+    if (u.gaveUpTs === null && endedTooEarly(f, ctx, u.requestTs)) return null;
     const ending = u.gaveUpPacket !== null ? `the client ${u.gaveUpRst ? 'reset' : 'closed'} the connection (#${u.gaveUpPacket}) after ${fmtDuration(waited)}` : `still unanswered ${fmtDuration(waited)} later when the capture ended`;
     return {
       code: 'no-response',
@@ -198,6 +206,8 @@ function roundTimeout(seconds: number): number | null {
 
 const idleClose: FlowRule = {
   code: 'idle-close',
+  // The silence is measured over both sides' data.
+  needsBothSides: true,
   evaluate(f) {
     const a = f.analysis;
     const c = a?.close;

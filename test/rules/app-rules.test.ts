@@ -37,6 +37,9 @@ class Conversation {
   fin(dir: 0 | 1, ms = 1): this {
     return this.seg(dir, 'FA', '', ms);
   }
+  ack(dir: 0 | 1, ms = 1): this {
+    return this.seg(dir, 'A', '', ms);
+  }
   rst(dir: 0 | 1, ms = 1): this {
     return this.seg(dir, 'RA', '', ms);
   }
@@ -349,8 +352,14 @@ describe('HTTP verdicts', () => {
   });
 
   it('reports no-response as still unanswered when the capture ends first', () => {
-    const f = conv().client('GET /hang HTTP/1.1\r\nHost: app\r\n\r\n').analyze();
-    expect(verdict(f, 'no-response').summary).toMatch(/still unanswered 0 ms later when the capture ended/);
+    const f = conv().client('GET /hang HTTP/1.1\r\nHost: app\r\n\r\n').ack(1, 10_000).analyze();
+    expect(verdict(f, 'no-response').summary).toMatch(/still unanswered 10\.0 s later when the capture ended/);
+  });
+
+  it('says capture-ended, not no-response, when the capture stops right after the request', () => {
+    const f = conv().client('GET /hang HTTP/1.1\r\nHost: app\r\n\r\n').ack(1, 1).analyze();
+    expect(codes(f)).toEqual(['capture-ended']);
+    expect(verdict(f, 'capture-ended').summary).toBe('the capture ended 1.0 ms after request #4: too early to judge (an answer could still come; silence counts after 1.00 s)');
   });
 
   it('reports no-response for a WebSocket upgrade that is never answered', () => {

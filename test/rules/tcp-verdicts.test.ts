@@ -143,7 +143,7 @@ describe('teardown verdicts', () => {
   });
 
   it('reports half-closed when only one side sent a FIN', () => {
-    const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501);
+    const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501).server('A', 5);
     const r = analyzeConversation(c);
     expect(verdictCodes(r)).toEqual(['half-closed']);
     expect(r.flows[0].verdicts[0].facts.closer).toBe('client');

@@ -1,0 +1,84 @@
+import type { FlowFacts } from './facts.js';
+import { fmtDuration, ms } from './format.js';
+import type { FlowRule, RuleContext } from './rules.js';
+import { unansweredHttpRequest } from './app-rules.js';
+
+// A capture that stops (tcpdump -c N, Ctrl-C, a file cut short) right after a SYN, a request or a
+// FIN has not waited for the answer: silence that short proves nothing. Until the capture has run
+// for at least TOO_EARLY_FLOOR_MICROS, and TOO_EARLY_RTTS round trips of the flow's handshake,
+// after the last thing that asked for an answer, the rules that rest on a missing answer
+// (syn-timeout, half-open, no-response, half-closed) keep quiet and capture-ended says so instead.
+
+/** The first SYN and SYN-ACK retries come after 1 s (Linux, RFC 6298): less silence than that is no timeout. */
+export const TOO_EARLY_FLOOR_MICROS = 1_000_000;
+/** An answer takes at least a round trip; three leave room for a delayed ACK and a busy peer. */
+export const TOO_EARLY_RTTS = 3;
+
+/** How long the capture had to go on after `since` for its silence to count, for this flow. */
+export function patienceFor(f: FlowFacts): number {
+  const rttMicros = (f.analysis?.handshake?.rttMs ?? 0) * 1000;
+  return Math.max(TOO_EARLY_FLOOR_MICROS, TOO_EARLY_RTTS * rttMicros);
+}
+
+/** The flow was still open when the capture ended, less than its patience after `since`. */
+export function endedTooEarly(f: FlowFacts, ctx: RuleContext, since: number): boolean {
+  return f.endReason === 'capture-end' && Math.max(f.end, ctx.captureEnd) - since < patienceFor(f);
+}
+
+interface Pending {
+  what: string;
+  packet: number;
+  ts: number;
+}
+
+/**
+ * What the flow was still waiting for an answer to when the capture ended, latest kind first: what
+ * no-response, half-closed, half-open and syn-timeout would otherwise have judged.
+ */
+function pendingAnswers(f: FlowFacts, ctx: RuleContext): Pending[] {
+  const out: Pending[] = [];
+  if (f.clientSide.rst || f.serverSide.rst) return out;
+  const u = f.analysis?.unanswered;
+  // An answer the capture missed is no pending one.
+  const answeredUnseen = u?.unseenAnswerPacket != null;
+  const http = unansweredHttpRequest(f, ctx.captureEnd);
+  if (http && http.endedBy === null && http.ex.timing.requestEndAt !== null && !answeredUnseen) {
+    out.push({ what: `request #${http.ex.request!.packet}`, packet: http.ex.request!.packet, ts: http.ex.timing.requestEndAt });
+  }
+  // A request the server's TCP acknowledged, as the TCP no-response rule reads it.
+  if (u && u.gaveUpPacket === null && u.ackedPacket !== null && !answeredUnseen && !f.serverSide.fin && f.app?.upgradedTo?.toLowerCase() !== 'websocket') {
+    out.push({ what: `request #${u.requestPacket}`, packet: u.requestPacket, ts: u.requestTs });
+  }
+  const c = f.clientSide.fin;
+  const s = f.serverSide.fin;
+  if ((c === null) !== (s === null)) {
+    const fin = (c ?? s)!;
+    out.push({ what: `the ${c ? 'client' : 'server'}'s FIN #${fin.no}`, packet: fin.no, ts: fin.ts });
+  }
+  if (f.synAcks.length === 1 && f.handshakeAck === null && f.clientSide.bytes === 0 && !f.clientSide.rst && !f.clientSide.fin && f.syns.length > 0) {
+    const sa = f.synAcks[0];
+    out.push({ what: `SYN-ACK #${sa.no}`, packet: sa.no, ts: sa.ts });
+  }
+  if (f.syns.length === 1 && f.synAcks.length === 0 && f.serverSide.packets === 0 && f.icmp.length === 0) out.push({ what: `SYN #${f.syns[0].no}`, packet: f.syns[0].no, ts: f.syns[0].ts });
+  return out;
+}
+
+export const captureEnded: FlowRule = {
+  code: 'capture-ended',
+  evaluate(f, ctx) {
+    if (f.endReason !== 'capture-end' || f.visibility.seen !== 'both') return null;
+    const patience = patienceFor(f);
+    const end = Math.max(f.end, ctx.captureEnd);
+    const p = pendingAnswers(f, ctx).find((x) => end - x.ts < patience);
+    if (!p) return null;
+    const waited = end - p.ts;
+    return {
+      code: 'capture-ended',
+      severity: 'info',
+      summary: `the capture ended ${fmtDuration(waited)} after ${p.what}: too early to judge (an answer could still come; silence counts after ${fmtDuration(patience)})`,
+      packets: [p.packet],
+      facts: { after: p.what, packet: p.packet, waitedMs: ms(waited), neededMs: ms(patience) },
+      hint: 'The capture stopped before the answer was due (tcpdump -c, Ctrl-C, or a file cut short). Capture for longer after the last request to see whether it was answered.',
+    };
+  },
+};
