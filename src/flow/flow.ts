@@ -18,6 +18,8 @@ export interface HandshakePacket {
   no: number;
   ts: number;
   seq: number;
+  /** IPv4 ID, -1 without one (IPv6, or ID 0): what tells a late copy of the SYN from a retry. */
+  ipId: number;
 }
 
 export interface IcmpErrorFact {
@@ -68,6 +70,12 @@ export class Flow extends AddressPair {
   handshakeAckNo = 0;
   handshakeAckTs = 0;
   icmpErrors: IcmpErrorFact[] = [];
+  /**
+   * Connections Zeek's conn.log has for this flow: one more each time the flow goes on where Zeek
+   * starts a new connection (a SYN retried after the RST that refused it, a SYN-ACK after the 5 s
+   * attempt timer).
+   */
+  zeekConnections = 1;
   /** Set when this flow's 4-tuple was used by an earlier flow that was still closing. */
   reusedAfter: { flowId: number; closedTs: number; state: string } | null = null;
   malformedPackets = 0;
@@ -207,6 +215,26 @@ function rememberSegment(e: Endpoint, v: PacketView, no: number, ts: number): vo
   e.prevTsVal = v.tsVal;
 }
 
+/**
+ * A SYN from the originator or a SYN-ACK from the responder. The two exceptions are the packets
+ * before a role flip (updateStateMachine): the originator's SYN-ACK while it has sent no SYN, and
+ * the responder's SYN answering it, which become the SYN-ACK and the SYN once the roles swap.
+ */
+function isHandshakeStep(flow: Flow, isOrig: boolean, ack: boolean): boolean {
+  if (isOrig) return !ack || flow.synPackets.length === 0;
+  return ack || flow.orig.state === EP.SYN_ACK_SENT;
+}
+
+/**
+ * The SYN repeats one already recorded, ISN and IPv4 ID alike: the capture holds that SYN twice
+ * (it came back late, after other packets), whereas a retry carries a new IP ID.
+ */
+function isLateSynCopy(list: HandshakePacket[], v: PacketView, seq: number): boolean {
+  if (v.ipVersion !== 4 || v.ipId === 0) return false;
+  for (let i = 0; i < list.length; i++) if (list[i].seq === seq && list[i].ipId === v.ipId) return true;
+  return false;
+}
+
 export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number, ctx: SegmentContext): void {
   const isOrig = dir === 0;
   const endpoint = isOrig ? flow.orig : flow.resp;
@@ -253,10 +281,11 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     endpoint.firstRstNo = no;
     endpoint.firstRstTs = ts;
   }
-  // A SYN captured twice is one attempt, not a retry.
-  if (syn && !copy) {
+  // A SYN captured twice is one attempt, not a retry; a SYN in the other role's direction
+  // (the client's SYN-ACK, the server's own SYN) is neither a retry of it nor an answer to it.
+  if (syn && !copy && isHandshakeStep(flow, isOrig, ackf) && !isLateSynCopy(isOrig ? flow.synPackets : flow.synAckPackets, v, baseSeq)) {
     const list = isOrig ? flow.synPackets : flow.synAckPackets;
-    const p: HandshakePacket = { no, ts, seq: baseSeq };
+    const p: HandshakePacket = { no, ts, seq: baseSeq, ipId: v.ipVersion === 4 && v.ipId !== 0 ? v.ipId : -1 };
     // Most flows see one SYN and one SYN-ACK: a one-element array, not push()'s first 17 slots.
     if (list.length === 0) {
       if (isOrig) flow.synPackets = [p];

@@ -148,8 +148,14 @@ export class FlowTable {
         this.finish(flow, 'closed');
         flow = null;
       } else if (attemptExpired(flow, v, ts)) {
-        this.finish(flow, 'attempt-timeout');
-        flow = null;
+        // Zeek's attempt timer ends the attempt, but an answer to its SYN is the same connection.
+        if (answersSyn(flow, v, dir)) flow.zeekConnections++;
+        else {
+          this.finish(flow, 'attempt-timeout');
+          flow = null;
+        }
+      } else if (isRetryOfRefusedSyn(flow, v, dir)) {
+        flow.zeekConnections++;
       } else if (isReuse(flow, v)) {
         this.finish(flow, 'reused');
         flow = null;
@@ -230,7 +236,10 @@ export class FlowTable {
       const slot = recent.find(hash);
       if (slot >= 0 && recent.is(slot, v.src, v.srcPort, v.dst, v.dstPort)) {
         const closedTs = recent.closedTs(slot);
-        if (ts - closedTs <= TIME_WAIT_MICROS) flow.reusedAfter = { flowId: recent.flowId(slot), closedTs, state: recent.state(slot) };
+        const state = recent.state(slot);
+        // Only a close with FINs both ways leaves a side in TIME_WAIT; a reset or refused
+        // connection, or an attempt never answered, leaves the 4-tuple free at once.
+        if (ts - closedTs <= TIME_WAIT_MICROS && state === 'SF') flow.reusedAfter = { flowId: recent.flowId(slot), closedTs, state };
         recent.forget(slot);
       }
     }
@@ -500,6 +509,21 @@ function attemptExpired(flow: Flow, v: PacketView, ts: number): boolean {
   if ((o !== EP.SYN_SENT && o !== EP.SYN_ACK_SENT) || flow.resp.state !== EP.INACTIVE) return false;
   const synRetry = (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && v.seq >>> 0 === flow.orig.startSeq;
   return !synRetry;
+}
+
+/** A SYN-ACK from the responder acknowledging the flow's SYN (ack = ISN + 1). */
+function answersSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
+  return dir === 1 && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === (TCP_FLAG.SYN | TCP_FLAG.ACK) && flow.synPackets.length > 0 && v.ack >>> 0 === ((flow.orig.startSeq + 1) >>> 0);
+}
+
+/**
+ * The client sends its SYN again, same ISN, after the server refused it with a RST: Windows retries
+ * a refused connect twice, 0.5 s apart. One connect() call, so one flow (Zeek logs each try).
+ * A refused attempt leaves no state on either side, so this is no reuse of the 4-tuple.
+ */
+function isRetryOfRefusedSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
+  if (dir !== 0 || (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST | TCP_FLAG.FIN)) !== TCP_FLAG.SYN) return false;
+  return flow.synAckPackets.length === 0 && flow.orig.state === EP.SYN_SENT && flow.resp.state === EP.RESET && v.seq >>> 0 === flow.orig.startSeq;
 }
 
 /** Zeek's IsReuse: a SYN with a new initial sequence number on a known 4-tuple starts a new connection. */

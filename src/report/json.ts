@@ -28,6 +28,7 @@ export function flowToJson(f: FlowResult): Record<string, unknown> {
     server: f.server,
     state: f.state,
     history: f.history,
+    ...(f.zeekConnections > 1 ? { zeekConnections: f.zeekConnections } : {}),
     firstPacket: f.firstPacket,
     lastPacket: f.lastPacket,
     start: iso(f.start),

@@ -26,6 +26,8 @@ export interface SideFacts {
   lastData: PacketRef | null;
   fin: PacketRef | null;
   rst: PacketRef | null;
+  /** RST segments this side sent. */
+  rsts: number;
   state: string;
   mss: number | null;
   windowScale: number | null;
@@ -72,6 +74,8 @@ export interface FlowFacts {
   ipVersion: 4 | 6;
   state: ConnState;
   history: string;
+  /** Rows Zeek's conn.log has for this flow (more than one where Zeek splits one connection: see Flow.zeekConnections). */
+  zeekConnections: number;
   firstPacket: number;
   lastPacket: number;
   start: number;
@@ -109,6 +113,7 @@ function side(e: Endpoint): SideFacts {
     lastData: ref(e.lastDataNo, e.lastDataTs),
     fin: ref(e.firstFinNo, e.firstFinTs),
     rst: ref(e.firstRstNo, e.firstRstTs),
+    rsts: e.rstCount,
     state: EP_NAMES[e.state],
     mss: e.mss >= 0 ? e.mss : null,
     windowScale: e.windowScale >= 0 && e.synWindow >= 0 ? e.windowScale : null,
@@ -137,6 +142,7 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     ipVersion: v,
     state: connState(flow.orig, flow.resp, flow.history.text),
     history: flow.history.text,
+    zeekConnections: flow.zeekConnections,
     firstPacket: flow.firstNo,
     lastPacket: flow.lastNo,
     start: flow.startTs,
