@@ -90,7 +90,7 @@ const refused: FlowRule = {
       code: 'refused',
       severity: 'error',
       summary: `RST: no listener on ${f.server} (SYN #${syn.no} answered by RST #${rst.no} in ${fmtDuration(rst.ts - syn.ts)})${extra}`,
-      packets: n > 1 ? f.syns.map((s) => s.no).concat(rst.no) : [syn.no, rst.no],
+      packets: n > 1 ? f.syns.map((s) => s.no).concat(rst.no).sort((a, b) => a - b) : [syn.no, rst.no],
       facts: { syns: n, rsts: f.serverSide.rsts, intervalsMs: intervals.map(ms), synPacket: syn.no, rstPacket: rst.no, answerMs: ms(rst.ts - syn.ts), serverTtl: f.serverSide.ttl },
       hint: `ECONNREFUSED. ${REFUSED_HINT}`,
     };
