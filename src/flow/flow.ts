@@ -76,6 +76,12 @@ export class Flow extends AddressPair {
    * attempt timer).
    */
   zeekConnections = 1;
+  /**
+   * Set when the flow continues one the idle timeout ended (its id, and the time of its last
+   * packet): the same connection after an idle, not one already open when the capture started.
+   */
+  resumesFlowId = 0;
+  resumesAfterTs = 0;
   /** Set when this flow's 4-tuple was used by an earlier flow that was still closing. */
   reusedAfter: { flowId: number; closedTs: number; state: string } | null = null;
   malformedPackets = 0;

@@ -69,6 +69,10 @@ export interface ArpTarget {
 const MAX_ARP_TARGETS = 4096;
 const DEFAULT_MAX_RECENT_CLOSED = 200_000;
 const DEFAULT_MAX_LINGERING = 8_192;
+/** Most flows ended by the idle timeout remembered at once (oldest forgotten first), to join what comes after the idle. */
+const MAX_IDLE_ENDED = 65_536;
+/** Zeek's TOO_LARGE_SEQ_DELTA: a packet this close to where a side's numbers stopped continues them. */
+const SEQ_CONTINUES = 1_048_576;
 
 export class FlowTable {
   private readonly buckets = new Map<number, Flow>();
@@ -77,6 +81,8 @@ export class FlowTable {
   private count = 0;
   private nextId = 1;
   private readonly recentlyClosed: RecentCloses;
+  /** Flows with a handshake ended by the idle timeout while open: their packets after the idle continue them. */
+  private readonly idleEnded = new RecentCloses(MAX_IDLE_ENDED, Infinity);
   /** Closed flows in close order; slots before closedHead are emptied so finished flows can be collected. */
   private closedQueue: (Flow | null)[] = [];
   private closedHead = 0;
@@ -166,7 +172,15 @@ export class FlowTable {
         this.lateAfterEarlyClose++;
         return;
       }
-      flow = this.create(hash, v, no, ts);
+      const idle = (v.flags & TCP_FLAG.SYN) === 0 ? this.idleEndedContinued(hash, v) : -1;
+      if (idle >= 0) {
+        // The same connection after an idle longer than the timeout: its roles are known from its handshake.
+        const r = this.idleEnded;
+        flow = this.create(hash, v, no, ts, r.is(idle, v.src, v.srcPort, v.dst, v.dstPort) ? 0 : 1);
+        flow.resumesFlowId = r.flowId(idle);
+        flow.resumesAfterTs = r.closedTs(idle);
+        r.forget(idle);
+      } else flow = this.create(hash, v, no, ts);
       dir = flow.isOrig(v.src, v.srcPort) ? 0 : 1;
     }
     flow.lastNo = no;
@@ -194,7 +208,23 @@ export class FlowTable {
     }
   }
 
-  private create(hash: number, v: PacketView, no: number, ts: number): Flow {
+  /**
+   * A flow with a handshake that the idle timeout ended on this 4-tuple, whose sender's sequence
+   * numbers this packet continues: its slot in idleEnded, else -1.
+   */
+  private idleEndedContinued(hash: number, v: PacketView): number {
+    const r = this.idleEnded;
+    const slot = r.find(hash);
+    if (slot < 0) return -1;
+    const fromOrig = r.is(slot, v.src, v.srcPort, v.dst, v.dstPort);
+    if (!fromOrig && !r.is(slot, v.dst, v.dstPort, v.src, v.srcPort)) return -1;
+    const side = fromOrig ? 0 : 1;
+    const delta = ((v.seq >>> 0) - r.nextSeq(slot, side)) | 0;
+    return delta <= SEQ_CONTINUES && delta >= -SEQ_CONTINUES ? slot : -1;
+  }
+
+  /** `srcRole`: 0 when the packet's sender is known to be the originator, 1 the responder, -1 to guess. */
+  private create(hash: number, v: PacketView, no: number, ts: number, srcRole: -1 | 0 | 1 = -1): Flow {
     if (this.count >= this.maxFlows && this.oldest) {
       if (!this.evictionReported) {
         this.evictionReported = true;
@@ -212,7 +242,8 @@ export class FlowTable {
     const syn = (v.flags & TCP_FLAG.SYN) !== 0;
     const ack = (v.flags & TCP_FLAG.ACK) !== 0;
     let flip = syn && ack; // a SYN-ACK names its sender the responder
-    if (!syn) {
+    if (srcRole >= 0) flip = srcRole === 1;
+    else if (!syn) {
       if (LIKELY_SERVER_PORTS.has(v.srcPort)) {
         flip = LIKELY_SERVER_PORTS.has(v.dstPort) ? !syn && v.srcPort < v.dstPort : true;
       }
@@ -456,6 +487,9 @@ export class FlowTable {
     if (f.orig.didClose || f.resp.didClose || f.orig.state === EP.RESET || f.resp.state === EP.RESET) {
       const state = connState(f.orig, f.resp, f.history.text);
       this.recentlyClosed.add(f.hash, f.id, f.lastTs, beforeLingerEnd ? f.removeAfterTs : 0, state, f, f.origPort, f.respPort, this.lastTs);
+    }
+    if (reason === 'idle' && f.synPackets.length > 0) {
+      this.idleEnded.add(f.hash, f.id, f.lastTs, 0, '', f, f.origPort, f.respPort, this.lastTs, f.orig.lastSeq, f.resp.lastSeq);
     }
     this.opts.onFlowDone(f, reason);
   }

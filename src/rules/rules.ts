@@ -1,5 +1,5 @@
 import type { Verdict } from './verdict.js';
-import type { FlowFacts } from './facts.js';
+import type { FlowFacts, PacketRef } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import { APP_RULES } from './app-rules.js';
 import { TCP_FLOW_RULES } from './tcp-rules.js';
@@ -233,10 +233,38 @@ const arpUnanswered: FlowRule = {
   },
 };
 
+/**
+ * The flow goes on from one the idle timeout ended: the same connection after a long silence. Said
+ * as the idle and who ended it, in place of midstream (the handshake is in the earlier flow).
+ */
+const idleResumed: FlowRule = {
+  code: 'idle-close',
+  evaluate(f) {
+    const idle = f.afterIdle;
+    if (!idle) return null;
+    const ends = [
+      { who: 'client', how: 'reset', p: f.clientSide.rst },
+      { who: 'server', how: 'reset', p: f.serverSide.rst },
+      { who: 'client', how: 'closed', p: f.clientSide.fin },
+      { who: 'server', how: 'closed', p: f.serverSide.fin },
+    ].filter((e): e is { who: string; how: string; p: PacketRef } => e.p !== null);
+    const end = ends.sort((a, b) => a.p.ts - b.p.ts)[0];
+    const then = end ? `then the ${end.who} ${end.how} the connection (${end.how === 'reset' ? 'RST' : 'FIN'} #${end.p.no})` : `then it went on (#${f.firstPacket})`;
+    return {
+      code: 'idle-close',
+      severity: end?.how === 'reset' ? 'warning' : 'info',
+      summary: `idle ${fmtDuration(idle.idleMicros)} after the last packet of flow ${idle.flowId}, the same connection (its handshake is there; the idle outlasted the idle timeout), ${then}`,
+      packets: end ? [end.p.no] : [f.firstPacket],
+      facts: { continuesFlow: idle.flowId, idleMs: ms(idle.idleMicros), closer: end?.who ?? null, how: end ? (end.how === 'reset' ? 'rst' : 'fin') : null },
+      hint: 'The connection stayed open but silent for longer than the idle timeout (--idle-timeout) and was then used or closed. A NAT, firewall or load balancer on the path may have forgotten it meanwhile (then the peer answers with a RST); send TCP or application keep-alives more often than the shortest idle timeout on the path, or close idle connections from the client.',
+    };
+  },
+};
+
 const midstream: FlowRule = {
   code: 'midstream',
   evaluate(f) {
-    if (f.syns.length > 0 || f.synAcks.length > 0) return null;
+    if (f.syns.length > 0 || f.synAcks.length > 0 || f.afterIdle) return null;
     return {
       code: 'midstream',
       severity: 'info',
@@ -292,7 +320,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const mine = code === 'rst-by-client' ? f.clientSide : f.serverSide;
       const other = code === 'rst-by-client' ? f.serverSide : f.clientSide;
       const rst = mine.rst;
-      if (!rst) return null;
+      // A reset after an idle that outlasted the timeout is told by idle-close.
+      if (!rst || f.afterIdle) return null;
       const handshakeDone = f.handshakeAck !== null || (f.syns.length === 0 && f.synAcks.length === 0) || f.synAcks.length > 0;
       if (!handshakeDone) return null;
       if (code === 'rst-by-server' && f.synAcks.length === 0 && f.syns.length > 0) return null; // that is `refused`
@@ -348,6 +377,7 @@ export const FLOW_RULES: FlowRule[] = [
   halfOpen,
   icmpUnreachable,
   arpUnanswered,
+  idleResumed,
   midstream,
   rstRule('rst-by-server'),
   rstRule('rst-by-client'),

@@ -4,9 +4,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { analyzeFile, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
+import { Analyzer, analyzeFile, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
 import { retrySchedule } from '../../src/rules/rules.js';
-import { analyzeConversation, conv } from '../helpers/conversation.js';
+import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
+import { toRecord } from '../helpers/packets.js';
 
 const CORPUS = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url));
 
@@ -194,5 +195,50 @@ describe('retry schedules', () => {
   it('two SYNs are one retry', () => {
     const f = analyzeConversation(conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }), later()).flows[0];
     expect(verdict(f, 'syn-timeout').summary).toMatch(/^SYN retried once: .* \(2 SYNs #1, #2 over 1\.00 s; retry after 1\.00 s\)$/);
+  });
+});
+
+describe('packets after an idle longer than --idle-timeout', () => {
+  /** Runs a conversation with a 10 s idle timeout. */
+  function withIdleTimeout(c: Conversation): AnalysisResult {
+    const analyzer = new Analyzer({ file: 'idle.pcap', idleTimeoutSec: 10 });
+    c.packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6) })));
+    return analyzer.finish({ file: 'idle.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: c.packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+  }
+  const exchange = () =>
+    conv({ client: '10.0.0.1:51000', server: '10.0.0.2:8080' })
+      .handshake(0)
+      .client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n')
+      .server('PA', 0.02, 'HTTP/1.1 204 No Content\r\n\r\n')
+      .client('A', 0.03);
+
+  it('continue the flow: the idle and who ended it, never midstream', () => {
+    // Silent for 60 s, then the client resets the connection (its next sequence number).
+    const r = withIdleTimeout(exchange().client('R', 60));
+    expect(r.flows).toHaveLength(2);
+    const [first, after] = r.flows;
+    expect(first.endReason).toBe('idle');
+    expect(after.client).toBe('10.0.0.1:51000');
+    expect(codes(after)).toEqual(['idle-close']);
+    const v = verdict(after, 'idle-close');
+    expect(v.severity).toBe('warning');
+    expect(v.facts).toMatchObject({ continuesFlow: first.id, idleMs: 59970, closer: 'client', how: 'rst' });
+    expect(v.summary).toBe(
+      `idle 60.0 s after the last packet of flow ${first.id}, the same connection (its handshake is there; the idle outlasted the idle timeout), then the client reset the connection (RST #7)`,
+    );
+  });
+
+  it('keep the roles of the handshake when the server speaks first after the idle', () => {
+    const r = withIdleTimeout(exchange().server('FA', 60).client('FA', 60.001).server('A', 60.002));
+    const after = r.flows[1];
+    expect([after.client, after.server]).toEqual(['10.0.0.1:51000', '10.0.0.2:8080']);
+    expect(verdict(after, 'idle-close')).toMatchObject({ severity: 'info', facts: { closer: 'server', how: 'fin' } });
+    expect(codes(after)).not.toContain('midstream');
+  });
+
+  it('a packet with unrelated sequence numbers on the 4-tuple is still a connection already open', () => {
+    const r = withIdleTimeout(exchange().client('A', 60, '', { seq: 0x4000_0000 }));
+    expect(codes(r.flows[1])).toContain('midstream');
+    expect(codes(r.flows[1])).not.toContain('idle-close');
   });
 });
