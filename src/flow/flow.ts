@@ -76,6 +76,10 @@ export class Flow extends AddressPair {
    * attempt timer).
    */
   zeekConnections = 1;
+  /** SYNs the server refused (RST) before the client's retry of the same SYN, and the first such RST. */
+  refusals = 0;
+  firstRefusalNo = 0;
+  firstRefusalTs = 0;
   /**
    * Set when the flow continues one the idle timeout ended (its id, and the time of its last
    * packet): the same connection after an idle, not one already open when the capture started.
@@ -231,13 +235,21 @@ function isHandshakeStep(flow: Flow, isOrig: boolean, ack: boolean): boolean {
   return ack || flow.orig.state === EP.SYN_ACK_SENT;
 }
 
+/** No stack resends a SYN sooner than this (Linux's smallest RTO; a SYN's first is 1 s or more). */
+const MIN_RTO_MICROS = 200_000;
+
 /**
- * The SYN repeats one already recorded, ISN and IPv4 ID alike: the capture holds that SYN twice
- * (it came back late, after other packets), whereas a retry carries a new IP ID.
+ * The SYN repeats one already recorded, ISN and IPv4 ID alike, after the handshake completed or
+ * sooner than any retransmission timer: the capture holds that SYN twice (a second capture point,
+ * a copy that came back late), whereas a retry carries a new IP ID. Some hosts send one IP ID
+ * for every packet, so a repeat that could be a retry (before the handshake, an RTO later) counts.
  */
-function isLateSynCopy(list: HandshakePacket[], v: PacketView, seq: number): boolean {
+function isLateSynCopy(flow: Flow, list: HandshakePacket[], v: PacketView, seq: number, ts: number): boolean {
   if (v.ipVersion !== 4 || v.ipId === 0) return false;
-  for (let i = 0; i < list.length; i++) if (list[i].seq === seq && list[i].ipId === v.ipId) return true;
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    if (p.seq === seq && p.ipId === v.ipId && (flow.handshakeAckNo !== 0 || ts - p.ts < MIN_RTO_MICROS)) return true;
+  }
   return false;
 }
 
@@ -289,7 +301,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   }
   // A SYN captured twice is one attempt, not a retry; a SYN in the other role's direction
   // (the client's SYN-ACK, the server's own SYN) is neither a retry of it nor an answer to it.
-  if (syn && !copy && isHandshakeStep(flow, isOrig, ackf) && !isLateSynCopy(isOrig ? flow.synPackets : flow.synAckPackets, v, baseSeq)) {
+  if (syn && !copy && isHandshakeStep(flow, isOrig, ackf) && !isLateSynCopy(flow, isOrig ? flow.synPackets : flow.synAckPackets, v, baseSeq, ts)) {
     const list = isOrig ? flow.synPackets : flow.synAckPackets;
     const p: HandshakePacket = { no, ts, seq: baseSeq, ipId: v.ipVersion === 4 && v.ipId !== 0 ? v.ipId : -1 };
     // Most flows see one SYN and one SYN-ACK: a one-element array, not push()'s first 17 slots.

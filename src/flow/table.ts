@@ -162,6 +162,7 @@ export class FlowTable {
         }
       } else if (isRetryOfRefusedSyn(flow, v, dir)) {
         flow.zeekConnections++;
+        reopenAfterRefusal(flow);
       } else if (isReuse(flow, v)) {
         this.finish(flow, 'reused');
         flow = null;
@@ -358,7 +359,8 @@ export class FlowTable {
     // Closed flows go 5 s after their close (Zeek's close delay), whatever older idle flows remain.
     while (this.closedHead < this.closedQueue.length && ts > this.closedQueue[this.closedHead]!.removeAfterTs) {
       const f = this.takeClosed();
-      if (!f.finished) this.finish(f, 'closed');
+      // A flow reopened meanwhile (a refused SYN retried) is queued again when it next closes.
+      if (!f.finished && f.removeAfterTs !== 0) this.finish(f, 'closed');
     }
     let f = this.oldest;
     while (f && ts - f.lastTs >= this.idleTimeout) {
@@ -400,7 +402,7 @@ export class FlowTable {
   private finishLongestLingering(no: number): void {
     while (this.closedHead < this.closedQueue.length) {
       const f = this.takeClosed();
-      if (f.finished) continue;
+      if (f.finished || f.removeAfterTs === 0) continue;
       if (this.closedEarly++ === 0) {
         this.opts.onDiagnostic?.(
           'LINGER_LIMIT',
@@ -558,6 +560,25 @@ function answersSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
 function isRetryOfRefusedSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
   if (dir !== 0 || (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST | TCP_FLAG.FIN)) !== TCP_FLAG.SYN) return false;
   return flow.synAckPackets.length === 0 && flow.orig.state === EP.SYN_SENT && flow.resp.state === EP.RESET && v.seq >>> 0 === flow.orig.startSeq;
+}
+
+/**
+ * The refused attempt goes on: the refusal is kept on the flow (how many, the first RST) and the
+ * responder is as before its RST, so the retry can be refused again or answered (the server may
+ * have started listening meanwhile), as Zeek would see it in a new connection.
+ */
+function reopenAfterRefusal(flow: Flow): void {
+  const r = flow.resp;
+  if (flow.refusals++ === 0) {
+    flow.firstRefusalNo = r.firstRstNo;
+    flow.firstRefusalTs = r.firstRstTs;
+  }
+  r.state = EP.INACTIVE;
+  r.prevState = EP.INACTIVE;
+  r.didClose = false;
+  r.firstRstNo = 0;
+  r.firstRstTs = 0;
+  flow.removeAfterTs = 0;
 }
 
 /** Zeek's IsReuse: a SYN with a new initial sequence number on a known 4-tuple starts a new connection. */

@@ -90,6 +90,8 @@ export interface FlowFacts {
   serverSide: SideFacts;
   icmp: IcmpFact[];
   reusedAfter: { flowId: number; closedTs: number; state: string } | null;
+  /** The client's SYNs the server refused before the client sent the same SYN again, and the first RST; serverSide.rst is after the last retry. */
+  refusedBeforeRetry: { count: number; firstRst: PacketRef } | null;
   /** The flow the idle timeout ended that this one continues (same 4-tuple, sequence numbers going on), and the idle between them. */
   afterIdle: { flowId: number; lastTs: number; idleMicros: number } | null;
   /** The scan this flow was a probe of, decided as it ended (see rules/probe-log.ts). */
@@ -157,6 +159,7 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     serverSide: side(flow.resp),
     icmp: flow.icmpErrors.map((e) => ({ no: e.no, ts: e.ts, type: e.type, code: e.code, version: e.version, from: formatAddr(e.from, e.version), meaning: icmpMeaning(e.version, e.type, e.code) })),
     reusedAfter: flow.reusedAfter,
+    refusedBeforeRetry: flow.refusals ? { count: flow.refusals, firstRst: { no: flow.firstRefusalNo, ts: flow.firstRefusalTs } } : null,
     afterIdle: flow.resumesFlowId ? { flowId: flow.resumesFlowId, lastTs: flow.resumesAfterTs, idleMicros: flow.startTs - flow.resumesAfterTs } : null,
     endReason,
     partial: flow.partial,

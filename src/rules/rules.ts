@@ -81,17 +81,21 @@ const refused: FlowRule = {
   evaluate(f) {
     const rst = f.serverSide.rst;
     if (!rst || f.synAcks.length > 0 || f.syns.length === 0 || f.serverSide.bytes > 0) return null;
-    const syn = [...f.syns].reverse().find((s) => s.ts <= rst.ts) ?? f.syns[0];
+    // With retries, the first SYN and its RST; serverSide.rst answers the last retry.
+    const earlier = f.refusedBeforeRetry;
+    const firstRst = earlier ? earlier.firstRst : rst;
+    const syn = earlier ? f.syns[0] : ([...f.syns].reverse().find((s) => s.ts <= rst.ts) ?? f.syns[0]);
     const n = f.syns.length;
     const intervals = intervalsOf(f.syns);
-    const each = f.serverSide.rsts >= n ? 'each refused' : `${plural(f.serverSide.rsts, 'RST')} from the server`;
+    const refusedCount = (earlier?.count ?? 0) + 1;
+    const each = refusedCount >= n ? 'each refused' : `${refusedCount} refused`;
     const extra = n > 1 ? `; ${n} SYNs #${f.syns.map((s) => s.no).join(', #')}, ${each} (${refusedRetries(f, intervals)})` : '';
     return {
       code: 'refused',
       severity: 'error',
-      summary: `RST: no listener on ${f.server} (SYN #${syn.no} answered by RST #${rst.no} in ${fmtDuration(rst.ts - syn.ts)})${extra}`,
-      packets: n > 1 ? f.syns.map((s) => s.no).concat(rst.no).sort((a, b) => a - b) : [syn.no, rst.no],
-      facts: { syns: n, rsts: f.serverSide.rsts, intervalsMs: intervals.map(ms), synPacket: syn.no, rstPacket: rst.no, answerMs: ms(rst.ts - syn.ts), serverTtl: f.serverSide.ttl },
+      summary: `RST: no listener on ${f.server} (SYN #${syn.no} answered by RST #${firstRst.no} in ${fmtDuration(firstRst.ts - syn.ts)})${extra}`,
+      packets: n > 1 ? f.syns.map((s) => s.no).concat(firstRst.no).sort((a, b) => a - b) : [syn.no, rst.no],
+      facts: { syns: n, refused: refusedCount, rsts: f.serverSide.rsts, intervalsMs: intervals.map(ms), synPacket: syn.no, rstPacket: firstRst.no, answerMs: ms(firstRst.ts - syn.ts), serverTtl: f.serverSide.ttl },
       hint: `ECONNREFUSED. ${REFUSED_HINT}`,
     };
   },
@@ -150,10 +154,11 @@ const synRetryThenConnected: FlowRule = {
     if (f.syns.length < 2 || f.synAcks.length === 0) return null;
     const synAck = f.synAcks[0];
     const delay = synAck.ts - f.syns[0].ts;
+    const refused = f.refusedBeforeRetry;
     return {
       code: 'syn-retry-then-connected',
       severity: 'warning',
-      summary: `SYN retried ${f.syns.length === 2 ? 'once' : `${f.syns.length - 1} times`} before the SYN-ACK #${synAck.no}: connecting took ${fmtDuration(delay)} (${retriesAfter(intervalsOf(f.syns), f.clientSide.ttl)})`,
+      summary: `SYN retried ${f.syns.length === 2 ? 'once' : `${f.syns.length - 1} times`} before the SYN-ACK #${synAck.no}${refused ? ` (${refused.count === 1 ? 'the first try was' : `${refused.count} tries were`} refused, RST #${refused.firstRst.no})` : ''}: connecting took ${fmtDuration(delay)} (${retriesAfter(intervalsOf(f.syns), f.clientSide.ttl)})`,
       packets: [...f.syns.map((s) => s.no), synAck.no],
       facts: { syns: f.syns.length, connectDelayMs: ms(delay), intervalsMs: intervalsOf(f.syns).map(ms) },
       hint: 'The first SYN (or its SYN-ACK) was lost: packet loss on the path, or the server dropped it because its SYN/accept queue was full. Look for loss on the path and for listen-queue overflows on the server (netstat -s: "times the listen queue of a socket overflowed").',

@@ -49,6 +49,27 @@ describe('a SYN retried after the RST that refused it', () => {
     expect(v.packets).toEqual([1, 2, 3, 5]);
   });
 
+  it('a retry the server then answers is one connection that connected after a refusal', () => {
+    // As in nDPI's rtsp.pcap: the first SYN refused, the retry 0.5 s later answered, the session used.
+    const c = conv({ client: '10.0.0.1:1074', server: '10.0.0.2:8554' })
+      .client('S', 0)
+      .server('RA', 0.001, '', { ack: 0xffff_fff1 })
+      .client('S', 0.5, '', { seq: 0xffff_fff0 })
+      .server('SA', 0.501)
+      .client('A', 0.502)
+      .client('PA', 0.503, 'OPTIONS rtsp://a RTSP/1.0\r\nCSeq: 1\r\n\r\n')
+      .server('PA', 0.504, 'RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n')
+      .client('FA', 0.505)
+      .server('FA', 0.506)
+      .client('A', 0.507);
+    const r = analyzeConversation(c);
+    expect(r.flows).toHaveLength(1);
+    const f = r.flows[0];
+    expect(f).toMatchObject({ state: 'SF', zeekConnections: 2 });
+    expect(codes(f)).toEqual(['clean-close', 'syn-retry-then-connected']);
+    expect(verdict(f, 'syn-retry-then-connected').summary).toBe('SYN retried once before the SYN-ACK #4 (the first try was refused, RST #2): connecting took 501 ms (retry after 500 ms)');
+  });
+
   it('names no OS when the TTL is not Windows', () => {
     const c = conv({ client: '10.0.0.1:1074', server: '10.0.0.2:80' })
       .client('S', 0)
