@@ -153,14 +153,17 @@ const synRetryThenConnected: FlowRule = {
   evaluate(f) {
     if (f.syns.length < 2 || f.synAcks.length === 0) return null;
     const synAck = f.synAcks[0];
-    const delay = synAck.ts - f.syns[0].ts;
+    // Only SYNs sent before the answer are retries it ended; one sent after it means the client did not take that SYN-ACK.
+    const syns = f.syns.filter((s) => s.ts <= synAck.ts);
+    if (syns.length < 2) return null;
+    const delay = synAck.ts - syns[0].ts;
     const refused = f.refusedBeforeRetry;
     return {
       code: 'syn-retry-then-connected',
       severity: 'warning',
-      summary: `SYN retried ${f.syns.length === 2 ? 'once' : `${f.syns.length - 1} times`} before the SYN-ACK #${synAck.no}${refused ? ` (${refused.count === 1 ? 'the first try was' : `${refused.count} tries were`} refused, RST #${refused.firstRst.no})` : ''}: connecting took ${fmtDuration(delay)} (${retriesAfter(intervalsOf(f.syns), f.clientSide.ttl)})`,
-      packets: [...f.syns.map((s) => s.no), synAck.no],
-      facts: { syns: f.syns.length, connectDelayMs: ms(delay), intervalsMs: intervalsOf(f.syns).map(ms) },
+      summary: `SYN retried ${syns.length === 2 ? 'once' : `${syns.length - 1} times`} before the SYN-ACK #${synAck.no}${refused ? ` (${refused.count === 1 ? 'the first try was' : `${refused.count} tries were`} refused, RST #${refused.firstRst.no})` : ''}: connecting took ${fmtDuration(delay)} (${retriesAfter(intervalsOf(syns), f.clientSide.ttl)})`,
+      packets: [...syns.map((s) => s.no), synAck.no],
+      facts: { syns: syns.length, connectDelayMs: ms(delay), intervalsMs: intervalsOf(syns).map(ms) },
       hint: 'The first SYN (or its SYN-ACK) was lost: packet loss on the path, or the server dropped it because its SYN/accept queue was full. Look for loss on the path and for listen-queue overflows on the server (netstat -s: "times the listen queue of a socket overflowed").',
     };
   },

@@ -15,7 +15,7 @@ const CORPUS = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url)
 function corpusFile(name: string): string | null {
   const path = `${CORPUS}${name}`;
   if (existsSync(path)) return path;
-  console.log(`skipped: ${name} is not in ../shared/corpus (public captures, see README)`);
+  console.log(`skipped: ${path} is absent (the public captures beside the project, see README)`);
   return null;
 }
 
@@ -156,6 +156,31 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     expect(codes(f)).not.toContain('syn-timeout');
     expect(codes(f)).not.toContain('midstream');
     expect(verdict(f, 'syn-retry-then-connected').summary).toBe('SYN retried once before the SYN-ACK #3: connecting took 7.00 s (retry after 3.00 s)');
+  });
+
+  it('a SYN sent again after the SYN-ACK is no retry that connected: the client did not take that SYN-ACK', () => {
+    // As in a Windows SCADA client of the RICS 2021 captures: the SYN-ACK at 5 ms, the same SYN again at 3 s, then a RST.
+    const c = conv()
+      .client('S', 0, '', { ttl: 128 })
+      .server('SA', 0.005)
+      .server('SA', 3, '', { seq: 0xffff_ff00 })
+      .client('S', 3.015, '', { seq: 0xffff_fff0, ttl: 128 })
+      .client('R', 9, '', { seq: 0xffff_fff1 });
+    const f = analyzeConversation(c).flows[0];
+    expect(codes(f)).not.toContain('syn-retry-then-connected');
+    expect(codes(f)).toContain('synack-retry');
+  });
+
+  it("nDPI's gnutella.pcap: a SYN-ACK 15.5 s after the first of three SYNs completes that connection", async () => {
+    const file = corpusFile('../corpus2/ndpi/gnutella.pcap');
+    if (!file) return;
+    const r = await analyzeFile(file);
+    const flows = r.flows.filter((f) => f.client === '10.0.2.15:50198');
+    expect(flows).toHaveLength(1);
+    expect(flows[0].syns.map((s) => s.no)).toEqual([172, 253, 411]);
+    expect(codes(flows[0])).toContain('syn-retry-then-connected');
+    expect(codes(flows[0])).not.toContain('syn-timeout');
+    expect(verdict(flows[0], 'syn-retry-then-connected').summary).toMatch(/^SYN retried 2 times before the SYN-ACK #568: connecting took 15\.5 s/);
   });
 
   it('a SYN-ACK that does not acknowledge the SYN still starts a new connection', () => {
