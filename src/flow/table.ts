@@ -271,7 +271,8 @@ export class FlowTable {
         const state = recent.state(slot);
         // Only a close with FINs both ways leaves a side in TIME_WAIT; a reset or refused
         // connection, or an attempt never answered, leaves the 4-tuple free at once.
-        if (ts - closedTs <= TIME_WAIT_MICROS && state === 'SF') flow.reusedAfter = { flowId: recent.flowId(slot), closedTs, state };
+        // A SYN stamped before that close is the capture's clock going back (packets held twice), not a reuse.
+        if (ts >= closedTs && ts - closedTs <= TIME_WAIT_MICROS && state === 'SF') flow.reusedAfter = { flowId: recent.flowId(slot), closedTs, state };
         recent.forget(slot);
       }
     }
