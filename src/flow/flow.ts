@@ -18,6 +18,8 @@ export interface HandshakePacket {
   no: number;
   ts: number;
   seq: number;
+  /** IPv4 ID, -1 without one (IPv6, or ID 0): what tells a late copy of the SYN from a retry. */
+  ipId: number;
 }
 
 export interface IcmpErrorFact {
@@ -68,6 +70,22 @@ export class Flow extends AddressPair {
   handshakeAckNo = 0;
   handshakeAckTs = 0;
   icmpErrors: IcmpErrorFact[] = [];
+  /**
+   * Connections Zeek's conn.log has for this flow: one more each time the flow goes on where Zeek
+   * starts a new connection (a SYN retried after the RST that refused it, a SYN-ACK after the 5 s
+   * attempt timer).
+   */
+  zeekConnections = 1;
+  /** SYNs the server refused (RST) before the client's retry of the same SYN, and the first such RST. */
+  refusals = 0;
+  firstRefusalNo = 0;
+  firstRefusalTs = 0;
+  /**
+   * Set when the flow continues one the idle timeout ended (its id, and the time of its last
+   * packet): the same connection after an idle, not one already open when the capture started.
+   */
+  resumesFlowId = 0;
+  resumesAfterTs = 0;
   /** Set when this flow's 4-tuple was used by an earlier flow that was still closing. */
   reusedAfter: { flowId: number; closedTs: number; state: string } | null = null;
   malformedPackets = 0;
@@ -214,6 +232,34 @@ function rememberSegment(e: Endpoint, v: PacketView, no: number, ts: number): vo
   e.prevTsVal = v.tsVal;
 }
 
+/**
+ * A SYN from the originator or a SYN-ACK from the responder. The two exceptions are the packets
+ * before a role flip (updateStateMachine): the originator's SYN-ACK while it has sent no SYN, and
+ * the responder's SYN answering it, which become the SYN-ACK and the SYN once the roles swap.
+ */
+function isHandshakeStep(flow: Flow, isOrig: boolean, ack: boolean): boolean {
+  if (isOrig) return !ack || flow.synPackets.length === 0;
+  return ack || flow.orig.state === EP.SYN_ACK_SENT;
+}
+
+/** No stack resends a SYN sooner than this (Linux's smallest RTO; a SYN's first is 1 s or more). */
+const MIN_RTO_MICROS = 200_000;
+
+/**
+ * The SYN repeats one already recorded, ISN and IPv4 ID alike, after the handshake completed or
+ * sooner than any retransmission timer: the capture holds that SYN twice (a second capture point,
+ * a copy that came back late), whereas a retry carries a new IP ID. Some hosts send one IP ID
+ * for every packet, so a repeat that could be a retry (before the handshake, an RTO later) counts.
+ */
+function isLateSynCopy(flow: Flow, list: HandshakePacket[], v: PacketView, seq: number, ts: number): boolean {
+  if (v.ipVersion !== 4 || v.ipId === 0) return false;
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    if (p.seq === seq && p.ipId === v.ipId && (flow.handshakeAckNo !== 0 || ts - p.ts < MIN_RTO_MICROS)) return true;
+  }
+  return false;
+}
+
 export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number, ctx: SegmentContext): void {
   const isOrig = dir === 0;
   const endpoint = isOrig ? flow.orig : flow.resp;
@@ -260,10 +306,11 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     endpoint.firstRstNo = no;
     endpoint.firstRstTs = ts;
   }
-  // A SYN captured twice is one attempt, not a retry.
-  if (syn && !copy) {
+  // A SYN captured twice is one attempt, not a retry; a SYN in the other role's direction
+  // (the client's SYN-ACK, the server's own SYN) is neither a retry of it nor an answer to it.
+  if (syn && !copy && isHandshakeStep(flow, isOrig, ackf) && !isLateSynCopy(flow, isOrig ? flow.synPackets : flow.synAckPackets, v, baseSeq, ts)) {
     const list = isOrig ? flow.synPackets : flow.synAckPackets;
-    const p: HandshakePacket = { no, ts, seq: baseSeq };
+    const p: HandshakePacket = { no, ts, seq: baseSeq, ipId: v.ipVersion === 4 && v.ipId !== 0 ? v.ipId : -1 };
     // Most flows see one SYN and one SYN-ACK: a one-element array, not push()'s first 17 slots.
     if (list.length === 0) {
       if (isOrig) flow.synPackets = [p];

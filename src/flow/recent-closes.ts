@@ -22,6 +22,8 @@ export class RecentCloses {
   private lingerEnd = new Float64Array(0);
   private ports = new Int32Array(0);
   private stateIds = new Uint8Array(0);
+  /** Each side's next sequence number when the flow ended (originator, responder). */
+  private nextSeqs = new Float64Array(0);
   /** 8 words a slot: the originator's address, then the responder's. */
   private addrs = new Int32Array(0);
   private readonly stateNames: string[] = [];
@@ -45,7 +47,7 @@ export class RecentCloses {
    * Remembers a finished flow at packet time `now`. `lingerUntil`: when the flow was finished
    * before its linger ended, the end of that linger, else 0.
    */
-  add(hash: number, flowId: number, closedTs: number, lingerUntil: number, state: string, addrs: AddressPair, origPort: number, respPort: number, now: number): void {
+  add(hash: number, flowId: number, closedTs: number, lingerUntil: number, state: string, addrs: AddressPair, origPort: number, respPort: number, now: number, origNextSeq = 0, respNextSeq = 0): void {
     while (this.count > 0 && this.closedAt[this.head] < now - this.keepMicros) this.dropOldest();
     if (this.count === this.capacity) {
       if (this.capacity < this.maxSlots) this.grow();
@@ -59,6 +61,8 @@ export class RecentCloses {
     this.lingerEnd[slot] = lingerUntil;
     this.ports[slot] = (origPort << 16) | respPort;
     this.stateIds[slot] = this.stateId(state);
+    this.nextSeqs[slot * 2] = origNextSeq;
+    this.nextSeqs[slot * 2 + 1] = respNextSeq;
     addrs.copyAddrsTo(this.addrs, slot * 8);
     this.slotOf.set(hash, slot);
   }
@@ -85,6 +89,11 @@ export class RecentCloses {
 
   lingerUntil(slot: number): number {
     return this.lingerEnd[slot];
+  }
+
+  /** The originator's (side 0) or responder's (side 1) next sequence number when the flow ended. */
+  nextSeq(slot: number, side: 0 | 1): number {
+    return this.nextSeqs[slot * 2 + side];
   }
 
   state(slot: number): string {
@@ -124,6 +133,7 @@ export class RecentCloses {
     this.lingerEnd = take(this.lingerEnd, new Float64Array(capacity));
     this.ports = take(this.ports, new Int32Array(capacity));
     this.stateIds = take(this.stateIds, new Uint8Array(capacity));
+    this.nextSeqs = take(this.nextSeqs, new Float64Array(capacity * 2), 2);
     this.addrs = take(this.addrs, new Int32Array(capacity * 8), 8);
     for (const [hash, slot] of this.slotOf) this.slotOf.set(hash, (slot - head + old) % old);
     this.capacity = capacity;

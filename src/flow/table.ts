@@ -73,6 +73,10 @@ export interface ArpTarget {
 const MAX_ARP_TARGETS = 4096;
 const DEFAULT_MAX_RECENT_CLOSED = 200_000;
 const DEFAULT_MAX_LINGERING = 8_192;
+/** Most flows ended by the idle timeout remembered at once (oldest forgotten first), to join what comes after the idle. */
+const MAX_IDLE_ENDED = 65_536;
+/** Zeek's TOO_LARGE_SEQ_DELTA: a packet this close to where a side's numbers stopped continues them. */
+const SEQ_CONTINUES = 1_048_576;
 
 export class FlowTable {
   private readonly buckets = new Map<number, Flow>();
@@ -81,6 +85,8 @@ export class FlowTable {
   private count = 0;
   private nextId = 1;
   private readonly recentlyClosed: RecentCloses;
+  /** Flows with a handshake ended by the idle timeout while open: their packets after the idle continue them. */
+  private readonly idleEnded = new RecentCloses(MAX_IDLE_ENDED, Infinity);
   /** Closed flows in close order; slots before closedHead are emptied so finished flows can be collected. */
   private closedQueue: (Flow | null)[] = [];
   private closedHead = 0;
@@ -154,8 +160,15 @@ export class FlowTable {
         this.finish(flow, 'closed');
         flow = null;
       } else if (attemptExpired(flow, v, ts)) {
-        this.finish(flow, 'attempt-timeout');
-        flow = null;
+        // Zeek's attempt timer ends the attempt, but an answer to its SYN is the same connection.
+        if (answersSyn(flow, v, dir)) flow.zeekConnections++;
+        else {
+          this.finish(flow, 'attempt-timeout');
+          flow = null;
+        }
+      } else if (isRetryOfRefusedSyn(flow, v, dir)) {
+        flow.zeekConnections++;
+        reopenAfterRefusal(flow);
       } else if (isReuse(flow, v)) {
         this.finish(flow, 'reused');
         flow = null;
@@ -166,7 +179,15 @@ export class FlowTable {
         this.lateAfterEarlyClose++;
         return;
       }
-      flow = this.create(hash, v, no, ts);
+      const idle = (v.flags & TCP_FLAG.SYN) === 0 ? this.idleEndedContinued(hash, v) : -1;
+      if (idle >= 0) {
+        // The same connection after an idle longer than the timeout: its roles are known from its handshake.
+        const r = this.idleEnded;
+        flow = this.create(hash, v, no, ts, r.is(idle, v.src, v.srcPort, v.dst, v.dstPort) ? 0 : 1);
+        flow.resumesFlowId = r.flowId(idle);
+        flow.resumesAfterTs = r.closedTs(idle);
+        r.forget(idle);
+      } else flow = this.create(hash, v, no, ts);
       dir = flow.isOrig(v.src, v.srcPort) ? 0 : 1;
     }
     flow.lastNo = no;
@@ -194,7 +215,23 @@ export class FlowTable {
     }
   }
 
-  private create(hash: number, v: PacketView, no: number, ts: number): Flow {
+  /**
+   * A flow with a handshake that the idle timeout ended on this 4-tuple, whose sender's sequence
+   * numbers this packet continues: its slot in idleEnded, else -1.
+   */
+  private idleEndedContinued(hash: number, v: PacketView): number {
+    const r = this.idleEnded;
+    const slot = r.find(hash);
+    if (slot < 0) return -1;
+    const fromOrig = r.is(slot, v.src, v.srcPort, v.dst, v.dstPort);
+    if (!fromOrig && !r.is(slot, v.dst, v.dstPort, v.src, v.srcPort)) return -1;
+    const side = fromOrig ? 0 : 1;
+    const delta = ((v.seq >>> 0) - r.nextSeq(slot, side)) | 0;
+    return delta <= SEQ_CONTINUES && delta >= -SEQ_CONTINUES ? slot : -1;
+  }
+
+  /** `srcRole`: 0 when the packet's sender is known to be the originator, 1 the responder, -1 to guess. */
+  private create(hash: number, v: PacketView, no: number, ts: number, srcRole: -1 | 0 | 1 = -1): Flow {
     if (this.count >= this.maxFlows && this.oldest) {
       if (!this.evictionReported) {
         this.evictionReported = true;
@@ -212,7 +249,8 @@ export class FlowTable {
     const syn = (v.flags & TCP_FLAG.SYN) !== 0;
     const ack = (v.flags & TCP_FLAG.ACK) !== 0;
     let flip = syn && ack; // a SYN-ACK names its sender the responder
-    if (!syn) {
+    if (srcRole >= 0) flip = srcRole === 1;
+    else if (!syn) {
       if (LIKELY_SERVER_PORTS.has(v.srcPort)) {
         flip = LIKELY_SERVER_PORTS.has(v.dstPort) ? !syn && v.srcPort < v.dstPort : true;
       }
@@ -236,7 +274,11 @@ export class FlowTable {
       const slot = recent.find(hash);
       if (slot >= 0 && recent.is(slot, v.src, v.srcPort, v.dst, v.dstPort)) {
         const closedTs = recent.closedTs(slot);
-        if (ts - closedTs <= TIME_WAIT_MICROS) flow.reusedAfter = { flowId: recent.flowId(slot), closedTs, state: recent.state(slot) };
+        const state = recent.state(slot);
+        // Only a close with FINs both ways leaves a side in TIME_WAIT; a reset or refused
+        // connection, or an attempt never answered, leaves the 4-tuple free at once.
+        // A SYN stamped before that close is the capture's clock going back (packets held twice), not a reuse.
+        if (ts >= closedTs && ts - closedTs <= TIME_WAIT_MICROS && state === 'SF') flow.reusedAfter = { flowId: recent.flowId(slot), closedTs, state };
         recent.forget(slot);
       }
     }
@@ -324,7 +366,8 @@ export class FlowTable {
     // Closed flows go 5 s after their close (Zeek's close delay), whatever older idle flows remain.
     while (this.closedHead < this.closedQueue.length && ts > this.closedQueue[this.closedHead]!.removeAfterTs) {
       const f = this.takeClosed();
-      if (!f.finished) this.finish(f, 'closed');
+      // A flow reopened meanwhile (a refused SYN retried) is queued again when it next closes.
+      if (!f.finished && f.removeAfterTs !== 0) this.finish(f, 'closed');
     }
     let f = this.oldest;
     while (f && ts - f.lastTs >= this.idleTimeout) {
@@ -366,7 +409,7 @@ export class FlowTable {
   private finishLongestLingering(no: number): void {
     while (this.closedHead < this.closedQueue.length) {
       const f = this.takeClosed();
-      if (f.finished) continue;
+      if (f.finished || f.removeAfterTs === 0) continue;
       if (this.closedEarly++ === 0) {
         this.opts.onDiagnostic?.(
           'LINGER_LIMIT',
@@ -454,6 +497,9 @@ export class FlowTable {
       const state = connState(f.orig, f.resp, f.history.text);
       this.recentlyClosed.add(f.hash, f.id, f.lastTs, beforeLingerEnd ? f.removeAfterTs : 0, state, f, f.origPort, f.respPort, this.lastTs);
     }
+    if (reason === 'idle' && f.synPackets.length > 0) {
+      this.idleEnded.add(f.hash, f.id, f.lastTs, 0, '', f, f.origPort, f.respPort, this.lastTs, f.orig.lastSeq, f.resp.lastSeq);
+    }
     this.opts.onFlowDone(f, reason);
   }
 }
@@ -506,6 +552,40 @@ function attemptExpired(flow: Flow, v: PacketView, ts: number): boolean {
   if ((o !== EP.SYN_SENT && o !== EP.SYN_ACK_SENT) || flow.resp.state !== EP.INACTIVE) return false;
   const synRetry = (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && v.seq >>> 0 === flow.orig.startSeq;
   return !synRetry;
+}
+
+/** A SYN-ACK from the responder acknowledging the flow's SYN (ack = ISN + 1). */
+function answersSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
+  return dir === 1 && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === (TCP_FLAG.SYN | TCP_FLAG.ACK) && flow.synPackets.length > 0 && v.ack >>> 0 === ((flow.orig.startSeq + 1) >>> 0);
+}
+
+/**
+ * The client sends its SYN again, same ISN, after the server refused it with a RST: Windows retries
+ * a refused connect twice, 0.5 s apart. One connect() call, so one flow (Zeek logs each try).
+ * A refused attempt leaves no state on either side, so this is no reuse of the 4-tuple.
+ */
+function isRetryOfRefusedSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
+  if (dir !== 0 || (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST | TCP_FLAG.FIN)) !== TCP_FLAG.SYN) return false;
+  return flow.synAckPackets.length === 0 && flow.orig.state === EP.SYN_SENT && flow.resp.state === EP.RESET && v.seq >>> 0 === flow.orig.startSeq;
+}
+
+/**
+ * The refused attempt goes on: the refusal is kept on the flow (how many, the first RST) and the
+ * responder is as before its RST, so the retry can be refused again or answered (the server may
+ * have started listening meanwhile), as Zeek would see it in a new connection.
+ */
+function reopenAfterRefusal(flow: Flow): void {
+  const r = flow.resp;
+  if (flow.refusals++ === 0) {
+    flow.firstRefusalNo = r.firstRstNo;
+    flow.firstRefusalTs = r.firstRstTs;
+  }
+  r.state = EP.INACTIVE;
+  r.prevState = EP.INACTIVE;
+  r.didClose = false;
+  r.firstRstNo = 0;
+  r.firstRstTs = 0;
+  flow.removeAfterTs = 0;
 }
 
 /** Zeek's IsReuse: a SYN with a new initial sequence number on a known 4-tuple starts a new connection. */

@@ -55,6 +55,7 @@ export function flowToJson(f: FlowResult): Record<string, unknown> {
     server: f.server,
     state: f.state,
     history: f.history,
+    ...(f.zeekConnections > 1 ? { zeekConnections: f.zeekConnections } : {}),
     firstPacket: f.firstPacket,
     lastPacket: f.lastPacket,
     start: iso(f.start),
@@ -63,6 +64,7 @@ export function flowToJson(f: FlowResult): Record<string, unknown> {
     packets: { client: f.clientSide.packets, server: f.serverSide.packets },
     bytes: { client: f.clientSide.bytes, server: f.serverSide.bytes },
     rolesGuessed: f.rolesGuessed,
+    ...(f.afterIdle ? { afterIdle: { flow: f.afterIdle.flowId, idleSeconds: secs(f.afterIdle.idleMicros) } } : {}),
     endReason: f.endReason,
     handshake: {
       syn: f.syns.map((s) => s.no),

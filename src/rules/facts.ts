@@ -28,6 +28,8 @@ export interface SideFacts {
   lastData: PacketRef | null;
   fin: PacketRef | null;
   rst: PacketRef | null;
+  /** RST segments this side sent. */
+  rsts: number;
   state: string;
   mss: number | null;
   windowScale: number | null;
@@ -96,6 +98,8 @@ export interface FlowFacts {
   ipVersion: 4 | 6;
   state: ConnState;
   history: string;
+  /** Rows Zeek's conn.log has for this flow (more than one where Zeek splits one connection: see Flow.zeekConnections). */
+  zeekConnections: number;
   firstPacket: number;
   lastPacket: number;
   start: number;
@@ -112,6 +116,10 @@ export interface FlowFacts {
   reusedAfter: { flowId: number; closedTs: number; state: string } | null;
   /** For a flow without a handshake: the RST that ended an earlier flow on the same 4-tuple (see rules/reset-log.ts). */
   afterReset?: EarlierReset | null;
+  /** The client's SYNs the server refused before the client sent the same SYN again, and the first RST; serverSide.rst is after the last retry. */
+  refusedBeforeRetry: { count: number; firstRst: PacketRef } | null;
+  /** The flow the idle timeout ended that this one continues (same 4-tuple, sequence numbers going on), and the idle between them. */
+  afterIdle: { flowId: number; lastTs: number; idleMicros: number } | null;
   /** The scan this flow was a probe of, decided as it ended (see rules/probe-log.ts). */
   scan?: ScanMark | null;
   /** Where the server address came from (rules/dns-log.ts), when the capture can tell. */
@@ -140,6 +148,7 @@ function side(e: Endpoint): SideFacts {
     lastData: ref(e.lastDataNo, e.lastDataTs),
     fin: ref(e.firstFinNo, e.firstFinTs),
     rst: ref(e.firstRstNo, e.firstRstTs),
+    rsts: e.rstCount,
     state: EP_NAMES[e.state],
     mss: e.mss >= 0 ? e.mss : null,
     windowScale: e.windowScale >= 0 && e.synWindow >= 0 ? e.windowScale : null,
@@ -183,6 +192,7 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     ipVersion: v,
     state: connState(flow.orig, flow.resp, flow.history.text),
     history: flow.history.text,
+    zeekConnections: flow.zeekConnections,
     firstPacket: flow.firstNo,
     lastPacket: flow.lastNo,
     start: flow.startTs,
@@ -196,6 +206,8 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     serverSide: side(flow.resp),
     icmp: flow.icmpErrors.map((e) => ({ no: e.no, ts: e.ts, type: e.type, code: e.code, version: e.version, from: formatAddr(e.from, e.version), meaning: icmpMeaning(e.version, e.type, e.code) })),
     reusedAfter: flow.reusedAfter,
+    refusedBeforeRetry: flow.refusals ? { count: flow.refusals, firstRst: { no: flow.firstRefusalNo, ts: flow.firstRefusalTs } } : null,
+    afterIdle: flow.resumesFlowId ? { flowId: flow.resumesFlowId, lastTs: flow.resumesAfterTs, idleMicros: flow.startTs - flow.resumesAfterTs } : null,
     endReason,
     partial: flow.partial,
     app,

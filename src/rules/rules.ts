@@ -1,5 +1,5 @@
 import type { Verdict } from './verdict.js';
-import type { FlowFacts } from './facts.js';
+import type { FlowFacts, PacketRef } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import { APP_RULES } from './app-rules.js';
 import { TCP_FLOW_RULES } from './tcp-rules.js';
@@ -46,17 +46,33 @@ export interface FlowRule {
 const REFUSED_HINT =
   'Nothing was listening on that address and port, or a firewall answered for it. Check the port and host (a typo, or DNS pointing at another machine), whether the service is running, whether it is bound to 127.0.0.1 or another interface only, and whether a proxy or load balancer in the path has no backend for it.';
 
-/** Describes a SYN retry schedule without assuming one OS. */
-function retrySchedule(intervals: number[]): string {
+/** The initial TTL a sender most likely used: 64 (Linux, macOS), 128 (Windows) or 255 (network gear). */
+export function initialTtl(ttl: number | null): 64 | 128 | 255 | null {
+  if (ttl === null || ttl <= 0) return null;
+  return ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255;
+}
+
+/**
+ * Describes a SYN retry schedule without assuming one OS. A schedule is named only from two or
+ * more intervals that agree (each about twice the one before) and only as the OS the sender's
+ * TTL allows: 1 s doubling from an initial TTL of 64 is Linux, 3 s doubling from 128 is Windows.
+ */
+export function retrySchedule(intervals: number[], ttl: number | null): string {
   if (intervals.length === 0) return '';
   const s = intervals.map((i) => fmtDuration(i)).join(', ');
+  if (intervals.length < 2) return s;
   const secs = intervals.map((i) => i / 1e6);
-  let guess = '';
   const doubling = secs.every((x, k) => k === 0 || (x > secs[k - 1] * 1.6 && x < secs[k - 1] * 2.4));
-  if (doubling && Math.abs(secs[0] - 1) < 0.25) guess = ' (1 s doubling: Linux)';
-  else if (doubling && Math.abs(secs[0] - 3) < 0.5) guess = ' (3 s doubling: Windows)';
-  else if (doubling) guess = ' (exponential backoff)';
-  return `${s}${guess}`;
+  if (!doubling) return s;
+  const initial = initialTtl(ttl);
+  if (Math.abs(secs[0] - 1) < 0.25) return `${s} (1 s doubling${initial === 64 ? ': Linux' : ''})`;
+  if (Math.abs(secs[0] - 3) < 0.5) return `${s} (3 s doubling${initial === 128 ? ': Windows' : ''})`;
+  return `${s} (exponential backoff)`;
+}
+
+/** "retry after 1 s" or "retries after 1 s, 2 s (...)". */
+function retriesAfter(intervals: number[], ttl: number | null): string {
+  return `${intervals.length === 1 ? 'retry' : 'retries'} after ${retrySchedule(intervals, ttl)}`;
 }
 
 function intervalsOf(refs: { ts: number }[]): number[] {
@@ -71,20 +87,32 @@ function answeredMeanwhile(f: FlowFacts, ctx: RuleContext): number {
   return ctx.answers.count(f.server, f.syns[0].ts - 1_000_000, f.syns[f.syns.length - 1].ts + 1_000_000);
 }
 
+/** Windows answers a refused connect by sending the SYN twice more, about 0.5 s apart. */
+function refusedRetries(f: FlowFacts, intervals: number[]): string {
+  const windows = f.syns.length === 3 && initialTtl(f.clientSide.ttl) === 128 && intervals.every((i) => i >= 300_000 && i <= 1_000_000);
+  return `${retriesAfter(intervals, null)}${windows ? `: a Windows client (TTL ${f.clientSide.ttl}), which retries a refused connect twice` : ''}`;
+}
+
 const refused: FlowRule = {
   code: 'refused',
   evaluate(f) {
     const rst = f.serverSide.rst;
     if (!rst || f.synAcks.length > 0 || f.syns.length === 0 || f.serverSide.bytes > 0) return null;
-    const syn = [...f.syns].reverse().find((s) => s.ts <= rst.ts) ?? f.syns[0];
-    const rstCount = f.history.split('r').length - 1;
-    const extra = f.syns.length > 1 ? `; the client tried ${plural(f.syns.length, 'SYN')} and ${f.syns.length > 1 && rstCount > 1 ? 'each was refused' : 'was refused'}` : '';
+    // With retries, the first SYN and its RST; serverSide.rst answers the last retry.
+    const earlier = f.refusedBeforeRetry;
+    const firstRst = earlier ? earlier.firstRst : rst;
+    const syn = earlier ? f.syns[0] : ([...f.syns].reverse().find((s) => s.ts <= rst.ts) ?? f.syns[0]);
+    const n = f.syns.length;
+    const intervals = intervalsOf(f.syns);
+    const refusedCount = (earlier?.count ?? 0) + 1;
+    const each = refusedCount >= n ? 'each refused' : `${refusedCount} refused`;
+    const extra = n > 1 ? `; ${n} SYNs #${f.syns.map((s) => s.no).join(', #')}, ${each} (${refusedRetries(f, intervals)})` : '';
     return {
       code: 'refused',
       severity: 'error',
-      summary: `RST: no listener on ${f.server} (SYN #${syn.no} answered by RST #${rst.no} in ${fmtDuration(rst.ts - syn.ts)})${extra}`,
-      packets: [syn.no, rst.no],
-      facts: { syns: f.syns.length, synPacket: syn.no, rstPacket: rst.no, answerMs: ms(rst.ts - syn.ts), serverTtl: f.serverSide.ttl },
+      summary: `RST: no listener on ${f.server} (SYN #${syn.no} answered by RST #${firstRst.no} in ${fmtDuration(firstRst.ts - syn.ts)})${extra}`,
+      packets: n > 1 ? f.syns.map((s) => s.no).concat(firstRst.no).sort((a, b) => a - b) : [syn.no, rst.no],
+      facts: { syns: n, refused: refusedCount, rsts: f.serverSide.rsts, intervalsMs: intervals.map(ms), synPacket: syn.no, rstPacket: firstRst.no, answerMs: ms(firstRst.ts - syn.ts), serverTtl: f.serverSide.ttl },
       hint: `ECONNREFUSED. ${REFUSED_HINT}`,
     };
   },
@@ -118,7 +146,10 @@ const synTimeout: FlowRule = {
     return {
       code: 'syn-timeout',
       severity: 'error',
-      summary: `SYN retries: ${cause} (${plural(f.syns.length, 'SYN')} #${f.syns.map((s) => s.no).join(', #')} over ${fmtDuration(span)}${intervals.length ? `; retries after ${retrySchedule(intervals)}` : ''})`,
+      summary:
+        f.syns.length === 1
+          ? `SYN unanswered: ${cause} (SYN #${last.no}, not retried in the ${fmtDuration(waited)} the capture went on)`
+          : `${f.syns.length === 2 ? 'SYN retried once' : 'SYN retries'}: ${cause} (${plural(f.syns.length, 'SYN')} #${f.syns.map((s) => s.no).join(', #')} over ${fmtDuration(span)}; ${retriesAfter(intervals, f.clientSide.ttl)})`,
       packets: f.syns.map((s) => s.no),
       facts: {
         syns: f.syns.length,
@@ -140,13 +171,17 @@ const synRetryThenConnected: FlowRule = {
   evaluate(f) {
     if (f.syns.length < 2 || f.synAcks.length === 0) return null;
     const synAck = f.synAcks[0];
-    const delay = synAck.ts - f.syns[0].ts;
+    // Only SYNs sent before the answer are retries it ended; one sent after it means the client did not take that SYN-ACK.
+    const syns = f.syns.filter((s) => s.ts <= synAck.ts);
+    if (syns.length < 2) return null;
+    const delay = synAck.ts - syns[0].ts;
+    const refused = f.refusedBeforeRetry;
     return {
       code: 'syn-retry-then-connected',
       severity: 'warning',
-      summary: `SYN retried ${plural(f.syns.length - 1, 'time')} before the SYN-ACK #${synAck.no}: connecting took ${fmtDuration(delay)} (retries after ${retrySchedule(intervalsOf(f.syns))})`,
-      packets: [...f.syns.map((s) => s.no), synAck.no],
-      facts: { syns: f.syns.length, connectDelayMs: ms(delay), intervalsMs: intervalsOf(f.syns).map(ms) },
+      summary: `SYN retried ${syns.length === 2 ? 'once' : `${syns.length - 1} times`} before the SYN-ACK #${synAck.no}${refused ? ` (${refused.count === 1 ? 'the first try was' : `${refused.count} tries were`} refused, RST #${refused.firstRst.no})` : ''}: connecting took ${fmtDuration(delay)} (${retriesAfter(intervalsOf(syns), f.clientSide.ttl)})`,
+      packets: [...syns.map((s) => s.no), synAck.no],
+      facts: { syns: syns.length, connectDelayMs: ms(delay), intervalsMs: intervalsOf(syns).map(ms) },
       hint: 'The first SYN (or its SYN-ACK) was lost: packet loss on the path, or the server dropped it because its SYN/accept queue was full. Look for loss on the path and for listen-queue overflows on the server (netstat -s: "times the listen queue of a socket overflowed").',
     };
   },
@@ -228,10 +263,38 @@ const arpUnanswered: FlowRule = {
   },
 };
 
+/**
+ * The flow goes on from one the idle timeout ended: the same connection after a long silence. Said
+ * as the idle and who ended it, in place of midstream (the handshake is in the earlier flow).
+ */
+const idleResumed: FlowRule = {
+  code: 'idle-close',
+  evaluate(f) {
+    const idle = f.afterIdle;
+    if (!idle) return null;
+    const ends = [
+      { who: 'client', how: 'reset', p: f.clientSide.rst },
+      { who: 'server', how: 'reset', p: f.serverSide.rst },
+      { who: 'client', how: 'closed', p: f.clientSide.fin },
+      { who: 'server', how: 'closed', p: f.serverSide.fin },
+    ].filter((e): e is { who: string; how: string; p: PacketRef } => e.p !== null);
+    const end = ends.sort((a, b) => a.p.ts - b.p.ts)[0];
+    const then = end ? `then the ${end.who} ${end.how} the connection (${end.how === 'reset' ? 'RST' : 'FIN'} #${end.p.no})` : `then it went on (#${f.firstPacket})`;
+    return {
+      code: 'idle-close',
+      severity: end?.how === 'reset' ? 'warning' : 'info',
+      summary: `idle ${fmtDuration(idle.idleMicros)} after the last packet of flow ${idle.flowId}, the same connection (its handshake is there; the idle outlasted the idle timeout), ${then}`,
+      packets: end ? [end.p.no] : [f.firstPacket],
+      facts: { continuesFlow: idle.flowId, idleMs: ms(idle.idleMicros), closer: end?.who ?? null, how: end ? (end.how === 'reset' ? 'rst' : 'fin') : null },
+      hint: 'The connection stayed open but silent for longer than the idle timeout (--idle-timeout) and was then used or closed. A NAT, firewall or load balancer on the path may have forgotten it meanwhile (then the peer answers with a RST); send TCP or application keep-alives more often than the shortest idle timeout on the path, or close idle connections from the client.',
+    };
+  },
+};
+
 const midstream: FlowRule = {
   code: 'midstream',
   evaluate(f) {
-    if (f.syns.length > 0 || f.synAcks.length > 0) return null;
+    if (f.syns.length > 0 || f.synAcks.length > 0 || f.afterIdle) return null;
     return {
       code: 'midstream',
       severity: 'info',
@@ -289,7 +352,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const mine = code === 'rst-by-client' ? f.clientSide : f.serverSide;
       const other = code === 'rst-by-client' ? f.serverSide : f.clientSide;
       const rst = mine.rst;
-      if (!rst) return null;
+      // A reset after an idle that outlasted the timeout is told by idle-close.
+      if (!rst || f.afterIdle) return null;
       const handshakeDone = f.handshakeAck !== null || (f.syns.length === 0 && f.synAcks.length === 0) || f.synAcks.length > 0;
       if (!handshakeDone) return null;
       if (code === 'rst-by-server' && f.synAcks.length === 0 && f.syns.length > 0) return null; // that is `refused`
@@ -366,6 +430,7 @@ export const FLOW_RULES: FlowRule[] = [
   halfOpen,
   icmpUnreachable,
   arpUnanswered,
+  idleResumed,
   midstream,
   rstRule('rst-by-server'),
   rstRule('rst-by-client'),

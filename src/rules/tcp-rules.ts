@@ -32,6 +32,14 @@ const SYNACK_RETRY_EXPECTED_MICROS = 1_500_000;
 /** Port exhaustion: this many connections from one client to one server:port, with 4-tuples reused in TIME_WAIT. */
 const PORT_EXHAUSTION_MIN_CONNECTIONS = 10;
 const TIME_WAIT_MICROS = 60_000_000;
+/**
+ * ... at a rate that fills an ephemeral port range with TIME_WAITs: the smallest default range
+ * (Windows and macOS, 49152-65535: 16,384 ports; Linux's 32768-60999 has 28,232) within one
+ * TIME_WAIT (60 s), about 273 new connections a second. A slower client cannot run out of ports
+ * unless its range was narrowed, which the packets do not show; its reused 4-tuples are still
+ * reported one by one (port-reuse).
+ */
+const PORT_EXHAUSTION_MIN_PER_SECOND = 16_384 / (TIME_WAIT_MICROS / 1e6);
 /** Listen-queue overflow: answers to other SYNs within this time of a dropped SYN. */
 const ANSWERED_MEANWHILE_MICROS = 1_000_000;
 
@@ -437,7 +445,8 @@ const portExhaustion: CaptureRule = {
         if (syn < g.firstSyn) g.firstSyn = syn;
         if (syn > g.lastSyn) g.lastSyn = syn;
         const r = f.reusedAfter;
-        if (r !== null && syn - r.closedTs <= TIME_WAIT_MICROS) {
+        // A reset or refused connection leaves no TIME_WAIT: only reuse after a FIN close counts.
+        if (r !== null && r.state === 'SF' && syn - r.closedTs <= TIME_WAIT_MICROS) {
           g.reused++;
           keepFirstPackets(g.reusedPackets, f.syns[0].no);
           if (syn - r.closedTs < g.quickestReuse) g.quickestReuse = syn - r.closedTs;
@@ -455,6 +464,7 @@ const portExhaustion: CaptureRule = {
           if (g.reused === 0) continue;
           const span = Math.max(g.lastSyn - g.firstSyn, 1);
           const rate = g.connections / (span / 1e6);
+          if (rate < PORT_EXHAUSTION_MIN_PER_SECOND) continue;
           const lifetimes = g.lifetimes.sort((x, y) => x - y);
           const medianLife = lifetimes[Math.floor(lifetimes.length / 2)];
           const quickest = g.quickestReuse;

@@ -63,13 +63,23 @@ describe('close linger bound', () => {
   });
 
   it('past its bound of remembered closes within a TIME_WAIT, forgets the oldest first and still finds a reuse of a newer one', () => {
-    // 2,050 connections refused in 1 s (SYN, RST) against a bound of 2,000 remembered closes; once
-    // their reset linger is over, the 4-tuples of the first and of the 1,000th are used again.
-    // Frames are patched copies of one SYN and one RST: checksums are not verified by default.
+    // 2,050 connections opened and closed with FINs in 1 s (each leaves a TIME_WAIT) against a
+    // bound of 2,000 remembered closes; once their close linger is over, the 4-tuples of the first
+    // and of the 1,000th are used again. Frames are patched copies of one connection's: checksums
+    // are not verified by default.
     const N = 2_050;
     const address = (i: number) => [10, (i >> 16) & 255, (i >> 8) & 255, i & 255];
-    const syn = tcpFrame({ src: '10.0.0.0', dst: '10.200.0.2', sport: 40000, dport: 81, flags: 'S', seq: 100 });
-    const rst = tcpFrame({ src: '10.200.0.2', dst: '10.0.0.0', sport: 81, dport: 40000, flags: 'RA', seq: 0, ack: 101 });
+    const client = (flags: string, seq: number, ack = 0) => tcpFrame({ src: '10.0.0.0', dst: '10.200.0.2', sport: 40000, dport: 81, flags, seq, ack });
+    const server = (flags: string, seq: number, ack: number) => tcpFrame({ src: '10.200.0.2', dst: '10.0.0.0', sport: 81, dport: 40000, flags, seq, ack });
+    const syn = client('S', 100);
+    // SYN-ACK, ACK, the client's FIN, the server's FIN, the last ACK; whether the client's address is the source.
+    const rest: [ReturnType<typeof tcpFrame>, boolean][] = [
+      [server('SA', 500, 101), false],
+      [client('A', 101, 501), true],
+      [client('FA', 101, 501), true],
+      [server('FA', 501, 102), false],
+      [client('A', 102, 502), true],
+    ];
     const IP_SRC = 14 + 12;
     const IP_DST = 14 + 16;
     const TCP_SEQ = 14 + 20 + 4;
@@ -80,7 +90,7 @@ describe('close linger bound', () => {
     };
     const reused: string[] = [];
     const analyzer = new Analyzer({
-      file: 'refused.pcap',
+      file: 'closes.pcap',
       retainFlows: false,
       maxRememberedCloses: 2_000,
       onFlowJudged: (f) => f.verdicts.some((v) => v.code === 'port-reuse') && reused.push(f.client),
@@ -89,14 +99,14 @@ describe('close linger bound', () => {
     const feed = (frame: typeof syn, seconds: number) => analyzer.onRecord(toRecord(frame, { no: ++no, tsMicros: T0 + Math.round(seconds * 1e6) }));
     for (let i = 0; i < N; i++) {
       feed(withClient(syn, IP_SRC, i), i * 0.0005);
-      feed(withClient(rst, IP_DST, i), i * 0.0005 + 0.0001);
+      rest.forEach(([frame, fromClient], k) => feed(withClient(frame, fromClient ? IP_SRC : IP_DST, i), i * 0.0005 + 0.00001 * (k + 1)));
     }
     for (const [i, t] of [[0, 7], [1_000, 7.1]]) {
       const again = withClient(syn, IP_SRC, i);
       again.bytes.set([0, 0, 0, 7], TCP_SEQ); // another initial sequence number
       feed(again, t);
     }
-    analyzer.finish({ file: 'refused.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: no, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+    analyzer.finish({ file: 'closes.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: no, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
     // Past 2,000 closes the oldest went first, one for each new one: #0 is gone, #1,000 stayed.
     expect(reused).toEqual([`${address(1_000).join('.')}:40000`]);
   });

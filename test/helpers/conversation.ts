@@ -81,6 +81,7 @@ export class Conversation {
       flags,
       window: extra.window ?? 65535,
       ipId: extra.ipId ?? from.ipId,
+      ttl: extra.ttl,
       options: extra.options,
       payload,
       link: this.opts.link ?? 'ether',
@@ -106,6 +107,8 @@ export interface PacketExtra {
   seq?: number;
   ack?: number;
   window?: number;
+  /** IP TTL (default 64, as Linux sends). */
+  ttl?: number;
   options?: TcpOptionsSpec;
 }
 

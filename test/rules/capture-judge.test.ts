@@ -88,9 +88,9 @@ describe('AnswerLog', () => {
 describe('capture rules as a stream', () => {
   it('give the same verdicts whatever order the flows finish in', () => {
     const flows: FlowDigest[] = [];
-    // One client cycling through 50 source ports to one server: port exhaustion.
+    // One client cycling through 50 source ports to one server at 500 connections a second: port exhaustion.
     for (let i = 0; i < 400; i++) {
-      const ts = T0 + i * 20_000;
+      const ts = T0 + i * 2_000;
       flows.push(digest({ id: i + 1, ts, clientPort: 50000 + (i % 50), reusedAfter: i >= 50 ? { flowId: i - 49, closedTs: ts - 990_000, state: 'SF' } : null }));
     }
     // Thirty spoofed sources that never complete a handshake: a SYN flood against another service.
@@ -122,7 +122,7 @@ describe('capture rules as a stream', () => {
     expect(judge.retained()).toBeLessThan(3_000 + 16_384 + 10);
     // Then one client that cycles its ports: still found.
     for (let i = 0; i < 200; i++) {
-      const ts = T0 + 1_300_000_000 + i * 10_000;
+      const ts = T0 + 1_300_000_000 + i * 1_000;
       const f = digest({ id: ++id, ts, clientIp: '10.200.0.1', clientPort: 60000 + (i % 20), reusedAfter: i >= 20 ? { flowId: id - 20, closedTs: ts - 150_000, state: 'SF' } : null });
       judge.observe(f, ctxAt(f.end, answers));
     }
@@ -141,7 +141,7 @@ describe('capture rules as a stream', () => {
     }
     expect(judge.retained()).toBeLessThanOrEqual(50_000 + 10);
     for (let i = 0; i < 200; i++) {
-      const ts = T0 + 12_000_000 + i * 10_000;
+      const ts = T0 + 12_000_000 + i * 1_000;
       const f = digest({ id: ++id, ts, clientIp: '10.200.0.1', clientPort: 60000 + (i % 20), reusedAfter: i >= 20 ? { flowId: id - 20, closedTs: ts - 150_000, state: 'SF' } : null });
       judge.observe(f, ctxAt(f.end, answers));
     }

@@ -32,7 +32,8 @@ describe('handshake verdicts', () => {
   });
 
   it('does not assume one retry schedule: Windows-like 3 s retries are described as such', () => {
-    const c = conv().client('S', 0).client('S', 3, '', { seq: 0xffff_fff0 }).client('S', 9, '', { seq: 0xffff_fff0 });
+    const windows = { seq: 0xffff_fff0, ttl: 128 };
+    const c = conv().client('S', 0, '', windows).client('S', 3, '', windows).client('S', 9, '', windows);
     const v = analyzeConversation(c).flows[0].verdicts[0];
     expect(v.code).toBe('syn-timeout');
     expect(v.facts.intervalsMs).toEqual([3000, 6000]);
