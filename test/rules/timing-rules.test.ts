@@ -138,25 +138,25 @@ describe.skipIf(CORPORA.length < 2)('slowness in the public corpora', () => {
     expect(v.facts).toMatchObject({ requestPacket: 4, ackPacket: 5, responsePacket: 6, waitedMs: 1030.919 });
   });
 
-  // Every slow-* verdict in both corpora, each checked against the packets with tshark.
+  // Every slow-* verdict in both corpora (file, client endpoint, code), each checked against the packets with tshark.
   const EXPECTED = [
-    'corpus/ppa/ppa2e/latency2.pcap#1 slow-handshake', // SYN-ACK 879 ms, the request's ACK 1.16 s: a slow path
-    'corpus/ppa/ppa3/latency2.pcapng#1 slow-handshake', // the same packets
-    'corpus/ppa/ppa2e/latency3.pcap#1 slow-client', // request 1.35 s after the handshake ACK
-    'corpus/ppa/ppa3/latency3.pcapng#1 slow-client',
-    'corpus/ppa/ppa2e/latency4.pcap#1 slow-server', // ACK after 48 ms, 200 OK after 1.03 s
-    'corpus/ppa/ppa3/latency4.pcapng#1 slow-server',
-    'corpus/zeek/tcp-http-with-padding.pcap#1 slow-client', // a request typed by hand: first byte 1.31 s after the handshake
-    'corpus2/dpkt/http.pcap#1 slow-handshake', // SYN-ACK 911 ms; data ACKed within 330 ms at best
-    'corpus2/ndpi/alexa-app.pcapng#69 slow-handshake', // SYN-ACKs 0.6-0.8 s, data ACKed within 67-116 ms
-    'corpus2/ndpi/alexa-app.pcapng#70 slow-handshake',
-    'corpus2/ndpi/alexa-app.pcapng#71 slow-handshake',
-    'corpus2/ndpi/gnutella.pcap#81 slow-handshake', // SYN-ACK 1.15 s through a VirtualBox NAT
-    'corpus2/ndpi/gnutella.pcap#152 slow-server', // NAT ACK 0.26 ms, 206 after 1.12 s on a 109 ms handshake
-    'corpus2/ndpi/log4j-webapp-exploit.pcap#1 slow-server', // POST ACKed at once, answered 19.3 s later
-    'corpus2/packetbeat/wsgi_drum.pcap#1 slow-server', // WSGI app on loopback: 2.67 s
-    'corpus2/packetbeat/wsgi_drum.pcap#4 slow-server', // 2.00 s
-    'corpus2/packetbeat/wsgi_loopback.pcap#1 slow-server', // 3.39 s
+    'corpus/ppa/ppa2e/latency2.pcap 172.16.16.128:1606 slow-handshake', // SYN-ACK 879 ms, the request's ACK 1.16 s: a slow path
+    'corpus/ppa/ppa3/latency2.pcapng 172.16.16.128:1606 slow-handshake', // the same packets
+    'corpus/ppa/ppa2e/latency3.pcap 172.16.16.128:1606 slow-client', // request 1.35 s after the handshake ACK
+    'corpus/ppa/ppa3/latency3.pcapng 172.16.16.128:1606 slow-client',
+    'corpus/ppa/ppa2e/latency4.pcap 172.16.16.128:1606 slow-server', // ACK after 48 ms, 200 OK after 1.03 s
+    'corpus/ppa/ppa3/latency4.pcapng 172.16.16.128:1606 slow-server',
+    'corpus/zeek/tcp-http-with-padding.pcap 167.221.30.181:59406 slow-client', // a request typed by hand: first byte 1.31 s after the handshake
+    'corpus2/dpkt/http.pcap 145.254.160.237:3372 slow-handshake', // SYN-ACK 911 ms; data ACKed within 330 ms at best
+    'corpus2/ndpi/alexa-app.pcapng 172.16.42.216:45714 slow-handshake', // SYN-ACKs 0.6-0.8 s, data ACKed within 67-116 ms
+    'corpus2/ndpi/alexa-app.pcapng 172.16.42.216:45715 slow-handshake',
+    'corpus2/ndpi/alexa-app.pcapng 172.16.42.216:49630 slow-handshake',
+    'corpus2/ndpi/gnutella.pcap 10.0.2.15:50261 slow-handshake', // SYN-ACK 1.15 s through a VirtualBox NAT
+    'corpus2/ndpi/gnutella.pcap 10.0.2.15:50327 slow-server', // NAT ACK 0.26 ms, 206 after 1.12 s on a 109 ms handshake
+    'corpus2/ndpi/log4j-webapp-exploit.pcap 172.16.238.1:1984 slow-server', // POST ACKed at once, answered 19.3 s later
+    'corpus2/packetbeat/wsgi_drum.pcap 127.0.0.1:46253 slow-server', // WSGI app on loopback: 2.67 s
+    'corpus2/packetbeat/wsgi_drum.pcap 127.0.0.1:46256 slow-server', // 2.00 s
+    'corpus2/packetbeat/wsgi_loopback.pcap 127.0.0.1:46249 slow-server', // 3.39 s
   ];
 
   it('calls no other flow slow', async () => {
@@ -172,7 +172,7 @@ describe.skipIf(CORPORA.length < 2)('slowness in the public corpora', () => {
         });
         if (!r) continue;
         flows += r.flows.length;
-        for (const f of r.flows) for (const v of f.verdicts) if (v.code.startsWith('slow-')) found.push(`${relative(root, file)}#${f.id} ${v.code}`);
+        for (const f of r.flows) for (const v of f.verdicts) if (v.code.startsWith('slow-')) found.push(`${relative(root, file)} ${f.client} ${v.code}`);
       }
     }
     console.log(`slow verdicts: ${found.length} in ${flows} flows`);
