@@ -7,6 +7,7 @@
 // DnsOverTcp reads the first message of each direction of a TCP port-53 flow (two-byte length
 // prefix, RFC 1035 section 4.2.2) and passes every byte on to the flow's own sink.
 
+import { formatAddr } from '../decode/addr.js';
 import type { Dir, StreamSink } from '../flow/sink.js';
 
 export const DNS = {
@@ -229,31 +230,11 @@ function labelText(b: Uint8Array, from: number, to: number): string {
   return s;
 }
 
-/** RFC 5952 text of 16 bytes at `p`, as formatAddr prints flow addresses. */
+/** RFC 5952 text of 16 bytes at `p`, as flow addresses are printed. */
 function ipv6Text(b: Uint8Array, p: number): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((b[p + 2 * i] << 8) | b[p + 2 * i + 1]);
-  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
-    return `::ffff:${b[p + 12]}.${b[p + 13]}.${b[p + 14]}.${b[p + 15]}`;
-  }
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+  const words = new Uint32Array(4);
+  for (let i = 0; i < 4; i++) words[i] = ((b[p + 4 * i] << 24) | (b[p + 4 * i + 1] << 16) | (b[p + 4 * i + 2] << 8) | b[p + 4 * i + 3]) >>> 0;
+  return formatAddr(words, 6);
 }
 
 /** A DNS message read from a TCP stream: which direction, and the packet that completed it. */
