@@ -7,6 +7,7 @@ import { runDiff, type DiffOptions } from './commands/diff.js';
 import { runAnalyzeLadder, runFlow, type FlowCommandOptions } from './commands/flow.js';
 import { CliError, EXIT } from './exit.js';
 import { processIo, type CliIo } from './io.js';
+import { closestCommand } from './suggest.js';
 
 export const VERSION = '0.1.0';
 
@@ -27,35 +28,6 @@ const EXIT_USAGE_LINE = '2  usage error (unknown command or option, bad value, n
 const EXIT_INPUT_LINE = '3  unreadable input (missing, empty or not a capture)';
 
 /**
- * Optimal string alignment distance (Levenshtein plus adjacent swaps), to suggest the command a
- * typo meant: 'analyse' -> analyze, 'flwo' -> flow.
- */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.length][b.length];
-}
-
-/** The command `word` most likely meant: within 3 edits and sharing at least 40 % of its letters (as commander suggests options). */
-export function closestCommand(word: string, commands: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestDistance = Infinity;
-  for (const name of commands) {
-    const distance = editDistance(word.toLowerCase(), name);
-    const similarity = (Math.max(word.length, name.length) - distance) / Math.max(word.length, name.length);
-    if (distance <= 3 && similarity > 0.4 && distance < bestDistance) [best, bestDistance] = [name, distance];
-  }
-  return best;
-}
-
-/**
  * A bare capture file means analyze, so commander would take any unknown first word for a file name.
  * A first word that is neither a command nor an existing file is refused here, with the command it
  * most likely meant.
@@ -70,7 +42,7 @@ function unknownFirstWord(argv: string[], commands: readonly string[], exists: (
 }
 
 /** Runs the command line and returns the exit code; never calls process.exit. */
-export async function run(argv: string[], io: CliIo = processIo(), exists: (path: string) => boolean = existsSync): Promise<number> {
+export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
   const program = new Command();
   let result: number = EXIT.OK;
   program
@@ -192,7 +164,7 @@ export async function run(argv: string[], io: CliIo = processIo(), exists: (path
     return EXIT.USAGE;
   }
   const commands = [...program.commands.map((c) => c.name()), 'help'];
-  const unknown = unknownFirstWord(argv, commands, (path) => path === STDIN_PATH || exists(path));
+  const unknown = unknownFirstWord(argv, commands, (path) => path === STDIN_PATH || existsSync(path));
   if (unknown) {
     io.stderr(`tcpwhy: ${unknown}\n(tcpwhy --help lists the commands)\n`);
     return EXIT.USAGE;

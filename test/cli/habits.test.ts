@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { renderInterfaces } from '../../src/cli/commands/live.js';
-import { closestCommand, run } from '../../src/cli/main.js';
+import { run } from '../../src/cli/main.js';
+import { closestCommand } from '../../src/cli/suggest.js';
 import { useCorpus } from '../helpers/corpus.js';
 import { memoryIo } from '../helpers/io.js';
 
