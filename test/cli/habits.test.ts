@@ -165,6 +165,13 @@ describe('--filter', () => {
     expect(io.err).toMatch(/^tcpwhy: --filter: /);
   });
 
+  it('refuses before the first byte of a multi-file JSON document', async () => {
+    const io = memoryIo();
+    expect(await run(['analyze', sample('refused.pcap'), sample('http-clean.pcap'), '--json', '--filter', 'dst port 80 or dst port 443'], io)).toBe(2);
+    expect(io.out).toBe('');
+    expect(io.err).toContain("cannot read 'or'");
+  });
+
   it('refuses a bad filter on diff --filter-good too', async () => {
     const io = memoryIo();
     expect(await run(['diff', sample('nginx-ws-good.pcap'), sample('nginx-ws-bad.pcap'), '--filter-good', 'src host 10.0.0.0/99'], io)).toBe(2);
