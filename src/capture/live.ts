@@ -166,6 +166,8 @@ export interface LiveInterface {
   loopback: boolean;
   /** libpcap link type names (tcpdump -L), e.g. EN10MB; empty when they could not be read. */
   linkTypes: string[];
+  /** Why tcpdump -L read no link types, in its own words ("That device is not up"); empty otherwise. */
+  linkTypesError: string;
 }
 
 /**
@@ -182,17 +184,19 @@ export async function listInterfaces(mod: LiveModuleOptions = {}, opts: { linkTy
       addresses: d.addresses.filter((a) => a.addr).map((a) => (a.netmask ? `${a.addr}/${prefixLength(a.netmask)}` : a.addr)),
       loopback: /LOOPBACK/.test(d.flags ?? ''),
       linkTypes: [],
+      linkTypesError: '',
     }));
   } catch {
-    list = interfacesFromTcpdump() ?? interfacesFromOs();
+    list = [];
   }
-  if (opts.linkTypes !== false) for (const i of list) i.linkTypes = tcpdumpLinkTypes(i.name);
+  if (list.length === 0) list = interfacesFromTcpdump() ?? interfacesFromOs();
+  if (opts.linkTypes !== false) for (const i of list) Object.assign(i, tcpdumpLinkTypes(i.name));
   return list;
 }
 
 function interfacesFromTcpdump(): LiveInterface[] | null {
   const r = spawnSync('tcpdump', ['-D'], { encoding: 'utf8', timeout: 5_000 });
-  if (r.status !== 0 || !r.stdout) return null;
+  if (r.status !== 0 || !r.stdout?.trim()) return null;
   const os = networkInterfaces();
   // "1.eth0 [Up, Running, Connected]" or "3.any (Pseudo-device that captures on all interfaces) [Up, Running]"
   return r.stdout
@@ -205,6 +209,7 @@ function interfacesFromTcpdump(): LiveInterface[] | null {
       addresses: (os[m[1]] ?? []).map((a) => a.cidr ?? a.address),
       loopback: /Loopback/i.test(m[3] ?? ''),
       linkTypes: [],
+      linkTypesError: '',
     }));
 }
 
@@ -215,17 +220,24 @@ function interfacesFromOs(): LiveInterface[] {
     addresses: (addrs ?? []).map((a) => a.cidr ?? a.address),
     loopback: (addrs ?? []).some((a) => a.internal),
     linkTypes: [],
+    linkTypesError: '',
   }));
 }
 
-function tcpdumpLinkTypes(name: string): string[] {
+function tcpdumpLinkTypes(name: string): Pick<LiveInterface, 'linkTypes' | 'linkTypesError'> {
   const r = spawnSync('tcpdump', ['-L', '-i', name], { encoding: 'utf8', timeout: 3_000 });
-  if (r.status !== 0) return [];
+  if (r.error) return { linkTypes: [], linkTypesError: (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'tcpdump is not on PATH' : r.error.message };
+  if (r.status !== 0) {
+    // "tcpdump: ifb0: That device is not up" -> "ifb0: That device is not up"; some messages take two lines.
+    const said = (r.stderr ?? '').trim().split('\n').join(' ');
+    return { linkTypes: [], linkTypesError: said.replace(/^tcpdump: /, '') || `tcpdump -L exited with status ${r.status}` };
+  }
   // tcpdump prints the list to stderr: "Data link types for lo ...:" then "  EN10MB (Ethernet)" lines.
-  return `${r.stdout ?? ''}\n${r.stderr ?? ''}`
+  const linkTypes = `${r.stdout ?? ''}\n${r.stderr ?? ''}`
     .split('\n')
     .filter((l) => /^\s+\S/.test(l))
     .map((l) => l.trim());
+  return { linkTypes, linkTypesError: '' };
 }
 
 /** 255.255.255.0 -> 24; ffff:ffff:ffff:ffff:: -> 64. */

@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { STDIN_PATH } from '../capture/open.js';
 import { FAIL_ON_CHOICES, runAnalyze, type AnalyzeOptions } from './commands/analyze.js';
 import { LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
 import { runDiff, type DiffOptions } from './commands/diff.js';
 import { runAnalyzeLadder, runFlow, type FlowCommandOptions } from './commands/flow.js';
 import { CliError, EXIT } from './exit.js';
 import { processIo, type CliIo } from './io.js';
+import { closestCommand } from './suggest.js';
 
 export const VERSION = '0.1.0';
 
@@ -14,6 +17,28 @@ function withSlowOptions(cmd: Command): Command {
     .option('--slow-handshake <ms>', 'slow-handshake when the SYN-ACK takes this long (default 500)')
     .option('--slow-server <ms>', 'slow-server when an answer takes this long and 10 round trips (default 1000)')
     .option('--slow-client <ms>', 'slow-client when the first request byte comes this long after the handshake (default 1000)');
+}
+
+/** Help text after each command's options: examples, then what the exit status means. */
+function examplesAndExits(examples: string[], exits: string[]): string {
+  return `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n\nExit codes:\n${exits.map((e) => `  ${e}`).join('\n')}`;
+}
+
+const EXIT_USAGE_LINE = '2  usage error (unknown command or option, bad value, no such flow)';
+const EXIT_INPUT_LINE = '3  unreadable input (missing, empty or not a capture)';
+
+/**
+ * A bare capture file means analyze, so commander would take any unknown first word for a file name.
+ * A first word that is neither a command nor an existing file is refused here, with the command it
+ * most likely meant.
+ */
+function unknownFirstWord(argv: string[], commands: readonly string[], exists: (path: string) => boolean): string | null {
+  const word = argv[0];
+  if (word === undefined || word.startsWith('-') || commands.includes(word) || exists(word)) return null;
+  const guess = closestCommand(word, commands);
+  return guess
+    ? `unknown command '${word}' (and no file of that name); did you mean ${guess}?`
+    : `'${word}' is neither a command (${commands.filter((c) => c !== 'help').join(', ')}) nor a file`;
 }
 
 /** Runs the command line and returns the exit code; never calls process.exit. */
@@ -26,7 +51,14 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
-    .showSuggestionAfterError();
+    .showSuggestionAfterError()
+    .addHelpText(
+      'after',
+      examplesAndExits(
+        ['tcpwhy capture.pcap                      # same as tcpwhy analyze capture.pcap', 'tcpwhy flow capture.pcap 3', 'tcpwhy diff good.pcap bad.pcap', "tcpwhy live -i eth0 'tcp port 443'", 'tcpwhy help analyze                      # options of one command'],
+        ['0  done', '1  a verdict at or above --fail-on (analyze, flow, diff)', EXIT_USAGE_LINE, `${EXIT_INPUT_LINE}, or live capture not possible`],
+      ),
+    );
 
   withSlowOptions(program.command('analyze', { isDefault: true }))
     .description('analyse capture files (pcap or pcapng; - reads standard input)')
@@ -35,9 +67,22 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--only-problems', 'show only flows with a warning or error')
     .option('--flow <id>', 'show only this flow (as a ladder timeline, unless --json)')
     .option('--max-lines <n>', 'ladder: show at most this many packet lines, folding the rest (0: all; default 200)')
-    .option('--filter <expr>', "flows matching 'host ADDR', 'port N', 'client ADDR[:PORT]', 'server ADDR[:PORT]', joined with 'and'")
+    .option('--filter <expr>', "flows matching 'host ADDR', 'net ADDR/LEN', 'port N', 'ADDR[:PORT]', each optionally after src|client or dst|server, joined with 'and'")
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
+    .addHelpText(
+      'after',
+      examplesAndExits(
+        [
+          'tcpwhy analyze capture.pcap',
+          'tcpwhy analyze capture.pcap --only-problems --filter "dst port 443 and src net 10.0.0.0/8"',
+          'tcpwhy analyze capture.pcap --json | jq .verdicts',
+          'tcpdump -U -w - -i eth0 | tcpwhy analyze -',
+          'tcpwhy analyze capture.pcap --fail-on error   # in CI: exit 1 on any error verdict',
+        ],
+        ['0  analysed (whatever the verdicts, unless --fail-on)', '1  a verdict (of a flow shown, or of the capture) at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
+      ),
+    )
     .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string }) => {
       result = opts.flow !== undefined && !opts.json ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
     });
@@ -50,6 +95,13 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--json', 'write the flow and its packets as JSON')
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict of the flow is at or above this severity').choices(FAIL_ON_CHOICES))
+    .addHelpText(
+      'after',
+      examplesAndExits(
+        ['tcpwhy flow capture.pcap 3', 'tcpwhy flow capture.pcap 3 --max-lines 0        # every packet', 'tcpwhy flow capture.pcap 3 --json'],
+        ['0  shown (whatever the verdicts, unless --fail-on)', '1  a verdict of the flow at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
+      ),
+    )
     .action(async (file: string, id: string, opts: FlowCommandOptions) => {
       result = await runFlow(file, id, opts, io);
     });
@@ -63,6 +115,20 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--filter-bad <expr>', 'pick the BAD flow among those matching (same syntax as analyze --filter)')
     .option('--json', 'write one JSON document to stdout')
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
+    .addOption(new Option('--fail-on <severity>', 'exit 1 if the BAD flow has a verdict at or above this severity').choices(FAIL_ON_CHOICES))
+    .addHelpText(
+      'after',
+      examplesAndExits(
+        [
+          'tcpwhy diff good.pcap bad.pcap',
+          'tcpwhy diff capture.pcap#2 capture.pcap#7',
+          'tcpwhy diff big.pcap big.pcap                  # a healthy flow against a failed one',
+          'tcpwhy diff good.pcap bad.pcap --filter-bad "dst port 443"',
+          'tcpwhy diff good.pcap bad.pcap --fail-on error  # exit 1 while BAD still fails',
+        ],
+        ['0  compared (whatever the verdicts, unless --fail-on)', "1  the BAD flow's own verdicts reach --fail-on (capture-level verdicts do not count)", EXIT_USAGE_LINE, `${EXIT_INPUT_LINE}, or no TCP flow in it`],
+      ),
+    )
     .action(async (good: string, bad: string, opts: DiffOptions) => {
       result = await runDiff(good, bad, opts, io);
     });
@@ -81,10 +147,28 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--json', 'one JSON object per decided flow (JSON lines), then the summary document')
     .option('--only-problems', 'show only flows with a warning or error')
     .option('--idle-timeout <seconds>', 'decide flows idle this long (default 300)')
+    .addHelpText(
+      'after',
+      examplesAndExits(
+        ["tcpwhy live -i lo 'tcp port 8080'", "tcpwhy live -i eth0 --duration 60 --write incident.pcap 'host 10.0.0.5 and tcp port 443'", "tcpwhy live -i lo --json 'tcp port 8080' | jq 'select(.type == \"flow\")'", 'tcpwhy live --list'],
+        ['0  captured and summarised (Ctrl-C, --duration or --count), or interfaces listed', EXIT_USAGE_LINE, '3  cannot capture: no tcpdump (or libpcap for --source cap), no capture rights, no such interface, bad capture filter'],
+      ),
+    )
     .action(async (filter: string[], opts: LiveOptions) => {
       result = await runLive(filter, opts, io);
     });
 
+  if (argv.length === 0) {
+    // Nothing to do: the help, as commander shows it when a command is missing (on stderr, as an error).
+    program.outputHelp({ error: true });
+    return EXIT.USAGE;
+  }
+  const commands = [...program.commands.map((c) => c.name()), 'help'];
+  const unknown = unknownFirstWord(argv, commands, (path) => path === STDIN_PATH || existsSync(path));
+  if (unknown) {
+    io.stderr(`tcpwhy: ${unknown}\n(tcpwhy --help lists the commands)\n`);
+    return EXIT.USAGE;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return result;

@@ -8,7 +8,7 @@ import { TableFlowStream, writeTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
-import { parseFlowFilter } from '../filter.js';
+import { parseFlowFilter, type FlowPredicate } from '../filter.js';
 import { TextBatch, useColor, type CliIo } from '../io.js';
 
 /** Floors of the slow-* verdicts, in milliseconds as typed. */
@@ -90,6 +90,7 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
 }
 
 export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
+  const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
   let code: ExitCode = EXIT.OK;
   if (opts.json && files.length > 1) io.stdout('{"schemaVersion":1,"files":[');
   // Only flows with a Sec-WebSocket-Key are kept across files, to find one upgrade seen on several hops.
@@ -99,7 +100,7 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
     if (files.length > 1 && !opts.json) io.stdout(`\n== ${file}\n`);
     // Flows with a Sec-WebSocket-Key are kept only when several files are compared.
     const withKey: FlowResult[] | null = files.length > 1 ? [] : null;
-    const c = opts.flow === undefined ? await streamOne(file, opts, io, withKey) : await retainedOne(file, opts, io, withKey);
+    const c = opts.flow === undefined ? await streamOne(file, opts, pred, io, withKey) : await retainedOne(file, opts, io, withKey);
     if (withKey) keyed.push({ file, flows: withKey });
     if (c > code) code = c;
   }
@@ -114,9 +115,8 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
  * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
  * however many flows the capture holds.
  */
-async function streamOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
+async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
-  const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
   const out = opts.json ? new JsonFlowStream(batch.write) : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;

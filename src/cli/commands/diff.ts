@@ -3,6 +3,7 @@ import { compareFlows } from '../../diff/diff.js';
 import { choosePair, isHealthy, MAX_CANDIDATES, type CandidateCounts } from '../../diff/select.js';
 import type { FlowResult } from '../../pipeline.js';
 import { renderDiff, renderDiffJson } from '../../report/diff.js';
+import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { useColor, type CliIo } from '../io.js';
@@ -16,6 +17,8 @@ export interface DiffOptions {
   filterGood?: string;
   filterBad?: string;
   idleTimeout?: string;
+  /** Exit 1 when the BAD flow's own verdicts reach this severity: the failure being compared is still there. */
+  failOn?: Severity;
 }
 
 export interface FlowSpec {
@@ -126,5 +129,6 @@ export async function runDiff(goodText: string, badText: string, opts: DiffOptio
     { file: badSpec.file, flow: pair.bad, packets: badPackets.packets, chosen: pair.badReason, candidates: bads.counts.all },
   );
   io.stdout(`${opts.json ? renderDiffJson(d) : renderDiff(d, { color: useColor(io), width: io.columns })}\n`);
-  return EXIT.OK;
+  const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
+  return pair.bad.verdicts.some((v) => SEVERITY[v.severity] >= threshold) ? EXIT.FINDINGS : EXIT.OK;
 }

@@ -202,15 +202,24 @@ function liveCaptureLine(iface: string, filter: string, source: LiveSource, stat
   return parts.join('; ');
 }
 
+/** tcpdump's words when it lacks capture rights ("You don't have permission ...", "Operation not permitted"). */
+const NO_PERMISSION = /permission|not permitted/i;
+
 export function renderInterfaces(list: LiveInterface[]): string {
-  if (list.length === 0) return 'No capture interfaces found (is libpcap or tcpdump installed?).';
+  if (list.length === 0) return "No capture interfaces found: libpcap, tcpdump -D and the kernel's address list name none.";
   const lines = list.map((i) => {
-    const link = i.linkTypes.length ? i.linkTypes.join(', ') : 'link type unknown (needs capture rights)';
+    const link = i.linkTypes.length ? i.linkTypes.join(', ') : `link type unknown (${linkTypesUnknown(i.linkTypesError)})`;
     const addrs = i.addresses.length ? i.addresses.join(' ') : 'no addresses';
     const desc = i.description ? ` (${i.description})` : '';
     return `${i.name}${i.loopback ? ' [loopback]' : ''}${desc}\n    ${addrs}\n    ${link}`;
   });
   return lines.join('\n');
+}
+
+/** Why no link type is shown: capture rights only when tcpdump said so, else tcpdump's own reason. */
+function linkTypesUnknown(error: string): string {
+  if (NO_PERMISSION.test(error)) return 'needs capture rights';
+  return error || 'tcpdump -L named none';
 }
 
 function positiveInt(v: string | undefined, name: string, dflt: number | undefined): number | undefined {
