@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { WriterPacket } from '../../src/capture/writer.js';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { collectRecords, toPcap, writeTempCapture } from '../helpers/capture.js';
 import { conv } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
+
+const corpus = useCorpus();
 
 // A capture whose clock steps back: one diagnostic with the count, the largest step, its packet
 // and file offset; no timing measured across the step.
@@ -116,12 +117,9 @@ describe('time that runs backwards', () => {
   });
 });
 
-const BLASTER = resolve('../shared/corpus/ppa/ppa1e/blaster.pcap');
-if (!existsSync(BLASTER)) console.log('time-order: corpus test skipped: ../shared/corpus/ppa/ppa1e/blaster.pcap not found');
-
-describe.skipIf(!existsSync(BLASTER))('PPA blaster.pcap: nine packets stored twice', () => {
+corpus.describe('PPA blaster.pcap: nine packets stored twice', () => {
   it('is one diagnostic at packet 10, and no retransmission with a 0 ms timeout', async () => {
-    const r = await analyzeFile(BLASTER);
+    const r = await analyzeFile(corpus.path('ppa/ppa1e/blaster.pcap'));
     // capinfos: "Strict time order: False"; tshark: frames 10-18 repeat frames 1-9, times included.
     expect(r.capture.diagnostics.map((d) => [d.code, d.packet, d.offset])).toEqual([['CAPTURE_TIME_BACKWARDS', 10, 0x2f0]]);
     expect(r.capture.diagnostics[0].message).toContain('goes back 5.70 s, from packet 9 to packet 10, where the capture starts over');

@@ -3,8 +3,6 @@
 // rebuilt as one 5 KB record, as servers send a ServerHello and a certificate chain; then public
 // captures whose server flights span segments, checked against tshark's reading of them.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readCaptureFileSync } from '../../src/capture/open.js';
@@ -12,15 +10,11 @@ import { PacketDecoder } from '../../src/decode/decoder.js';
 import { AppSession } from '../../src/dissect/session.js';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { analyzeFrames, conv, type Conversation, type ScriptedPacket } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { concatBytes, everySplit } from '../helpers/splits.js';
-import { hasTool } from '../helpers/tools.js';
 
 const SAMPLE = fileURLToPath(new URL('../../samples/tls-unknown-ca.pcap', import.meta.url));
-const CORPUS2 = join(process.cwd(), '..', 'shared', 'corpus2');
-const hasCorpus2 = existsSync(join(CORPUS2, 'oracle.json'));
-const hasTshark = hasTool('tshark', ['--version']);
-if (!hasCorpus2) console.log(`tls-segments: TLS checks on public captures skipped: no corpus at ${CORPUS2}`);
-else if (!hasTshark) console.log('tls-segments: TLS checks against tshark skipped: no tshark');
+const corpus2 = useCorpus('corpus2', { tools: ['tshark'] });
 
 /** The TCP payload of packet `no`. */
 function payloadOf(file: string, no: number): Uint8Array {
@@ -222,9 +216,9 @@ const TSHARK_OPTIONS: Record<string, string[]> = {
   'ndpi/tls_multiple_synack_different_seq.pcapng': ['-o', 'tcp.analyze_sequence_numbers:FALSE'],
 };
 
-describe.skipIf(!hasCorpus2 || !hasTshark)('TLS verdicts on public captures, against tshark', () => {
+corpus2.describe('TLS verdicts on public captures, against tshark', () => {
   it.each(TLS_CAPTURES)('%s: hellos and alerts where tshark sees them, and no TLS error tshark contradicts', async (name) => {
-    const file = join(CORPUS2, name);
+    const file = corpus2.path(name);
     const { flows } = await analyzeFile(file);
     const shark = tsharkTls(file, TSHARK_OPTIONS[name]);
     for (const f of flows) {
@@ -243,7 +237,7 @@ describe.skipIf(!hasCorpus2 || !hasTshark)('TLS verdicts on public captures, aga
   });
 
   it('alexa-app: resumed TLS 1.0 sessions the client never used are tls-ok with "no request", not an abandoned handshake nor no-response', async () => {
-    const { flows } = await analyzeFile(join(CORPUS2, 'ndpi/alexa-app.pcapng'));
+    const { flows } = await analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
     // tshark: ClientHello #480, ServerHello+ChangeCipherSpec #495 (no Certificate), client Finished #520, client FIN #572.
     const f = flows.find((x) => x.app?.tls?.clientHello?.no === 480)!;
     expect(f.app!.tls!.serverCertificate).toBeNull();
@@ -256,7 +250,7 @@ describe.skipIf(!hasCorpus2 || !hasTshark)('TLS verdicts on public captures, aga
   });
 
   it('dingtalk: a TLS 1.3 client that sent its Finished accepted the certificate, so closing after it is no rejection', async () => {
-    const { flows } = await analyzeFile(join(CORPUS2, 'ndpi/dingtalk.pcap'));
+    const { flows } = await analyzeFile(corpus2.path('ndpi/dingtalk.pcap'));
     const f = flows.find((x) => x.app?.tls?.serverHello)!;
     expect(f.app!.tls!.serverHello!.version).toBe('TLS 1.3');
     expect(f.verdicts.map((v) => v.code)).not.toContain('tls-handshake-abandoned');
@@ -264,7 +258,7 @@ describe.skipIf(!hasCorpus2 || !hasTshark)('TLS verdicts on public captures, aga
   });
 
   it('http_ipv6: a warning-level unrecognized_name the handshake went on past is info, beside tls-ok', async () => {
-    const { flows } = await analyzeFile(join(CORPUS2, 'ndpi/http_ipv6.pcap'));
+    const { flows } = await analyzeFile(corpus2.path('ndpi/http_ipv6.pcap'));
     const alerted = flows.filter((f) => f.verdicts.some((v) => v.code === 'tls-alert'));
     expect(alerted.length).toBe(4);
     for (const f of alerted) {
@@ -274,13 +268,13 @@ describe.skipIf(!hasCorpus2 || !hasTshark)('TLS verdicts on public captures, aga
   });
 
   it('tls_alert: a fatal protocol_version alert stays an error', async () => {
-    const { flows } = await analyzeFile(join(CORPUS2, 'ndpi/tls_alert.pcap'));
+    const { flows } = await analyzeFile(corpus2.path('ndpi/tls_alert.pcap'));
     const v = flows.flatMap((f) => f.verdicts).find((x) => x.code === 'tls-alert')!;
     expect(v).toMatchObject({ severity: 'error', facts: { name: 'protocol_version', level: 'fatal' } });
   });
 
   it.each(['ndpi/tls_1.2_unidirectional_client.pcapng', 'ndpi/tls_1.3_unidirectional_server.pcapng'])('%s (one direction only): no TLS warning or error', async (name) => {
-    const { flows } = await analyzeFile(join(CORPUS2, name));
+    const { flows } = await analyzeFile(corpus2.path(name));
     expect(flows.flatMap((f) => f.verdicts).filter((v) => v.code.startsWith('tls-') && v.severity !== 'info')).toEqual([]);
   });
 });

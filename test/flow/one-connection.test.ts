@@ -1,23 +1,15 @@
 // One connection is one flow: a SYN retried after the RST that refused it, a SYN-ACK that comes
 // after Zeek's 5 s attempt timer, a late copy of a SYN. And what the retries are called.
 
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Analyzer, analyzeFile, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
 import { retrySchedule } from '../../src/rules/rules.js';
 import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { toRecord } from '../helpers/packets.js';
 
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url));
-
-/** The corpus file's path, or null after one line saying why its test is skipped. */
-function corpusFile(name: string): string | null {
-  const path = `${CORPUS}${name}`;
-  if (existsSync(path)) return path;
-  console.log(`skipped: ${path} is absent (the public captures beside the project, see README)`);
-  return null;
-}
+const corpus = useCorpus();
+const corpus2 = useCorpus('corpus2');
 
 const codes = (f: FlowResult) => f.verdicts.map((v) => v.code).sort();
 const verdict = (f: FlowResult, code: string) => f.verdicts.find((v) => v.code === code)!;
@@ -102,18 +94,16 @@ describe('a SYN retried after the RST that refused it', () => {
     expect(codes(r.flows[1])).toContain('port-reuse');
   });
 
-  it('PPA nowebaccess2.pcapng: one refused flow of 3 SYNs instead of three flows and two port reuses', async () => {
-    const file = corpusFile('ppa/ppa3/nowebaccess2.pcapng');
-    if (!file) return;
+  corpus.it('PPA nowebaccess2.pcapng: one refused flow of 3 SYNs instead of three flows and two port reuses', async () => {
+    const file = corpus.path('ppa/ppa3/nowebaccess2.pcapng');
     const r = await analyzeFile(file);
     expect(r.flows).toHaveLength(1);
     expect(codes(r.flows[0])).toEqual(['refused']);
     expect(verdict(r.flows[0], 'refused').summary).toMatch(/; 3 SYNs #3, #5, #7, each refused \(retries after 499 ms, 500 ms: a Windows client \(TTL 128\)/);
   });
 
-  it('PPA evilprogram.pcap: worms retrying refused connects give no port reuse and no port exhaustion', async () => {
-    const file = corpusFile('ppa/ppa1e/evilprogram.pcap');
-    if (!file) return;
+  corpus.it('PPA evilprogram.pcap: worms retrying refused connects give no port reuse and no port exhaustion', async () => {
+    const file = corpus.path('ppa/ppa1e/evilprogram.pcap');
     const r = await analyzeFile(file);
     const codesSeen = allCodes(r);
     expect(codesSeen).not.toContain('port-reuse');
@@ -125,9 +115,8 @@ describe('a SYN retried after the RST that refused it', () => {
     expect(verdict(f, 'refused').facts).toMatchObject({ syns: 3, rsts: 3 });
   });
 
-  it("Zeek's pop3.pcap: each refused SYN is a connection to Zeek, one flow here", async () => {
-    const file = corpusFile('zeek/pop3/pop3.pcap');
-    if (!file) return;
+  corpus.it("Zeek's pop3.pcap: each refused SYN is a connection to Zeek, one flow here", async () => {
+    const file = corpus.path('zeek/pop3/pop3.pcap');
     const r = await analyzeFile(file);
     const refused = r.flows.filter((f) => f.state === 'REJ');
     expect(refused.map((f) => [f.client, f.syns.length, f.zeekConnections])).toEqual([
@@ -171,9 +160,8 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     expect(codes(f)).toContain('synack-retry');
   });
 
-  it("nDPI's gnutella.pcap: a SYN-ACK 15.5 s after the first of three SYNs completes that connection", async () => {
-    const file = corpusFile('../corpus2/ndpi/gnutella.pcap');
-    if (!file) return;
+  corpus2.it("nDPI's gnutella.pcap: a SYN-ACK 15.5 s after the first of three SYNs completes that connection", async () => {
+    const file = corpus2.path('ndpi/gnutella.pcap');
     const r = await analyzeFile(file);
     const flows = r.flows.filter((f) => f.client === '10.0.2.15:50198');
     expect(flows).toHaveLength(1);

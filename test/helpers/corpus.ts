@@ -5,14 +5,16 @@
 //
 // A corpus is a folder holding oracle.json and the captures it lists (README: "Public capture
 // corpora"). Tests that need one declare themselves through the handle useCorpus() returns
-// (corpus.describe, corpus.it); when the corpus is absent they are skipped, and the file prints
-// one line saying how many were skipped and why, so a run without the corpus is never silently
-// thinner than one with it. Call useCorpus() at the top level of the test file.
+// (corpus.describe, corpus.it); when the corpus is absent, or a tool the handle was asked for
+// (useCorpus('corpus', { tools: ['tshark'] })), they are skipped, and the file prints one line
+// saying how many were skipped and why, so a run without the corpus is never silently thinner
+// than one with it. Call useCorpus() at the top level of the test file, once per corpus.
 
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeEach, describe, it, type TestContext } from 'vitest';
 import { locateCorpus, type CorpusName } from '../../scripts/lib/corpus-labels.mjs';
+import { hasTool } from './tools.js';
 
 export type { CorpusName };
 
@@ -33,23 +35,44 @@ export interface Corpus {
   it(name: string, fn: TestFn, timeout?: number): void;
 }
 
-export function useCorpus(name: CorpusName = 'corpus'): Corpus {
+/**
+ * What this test file skipped, over all its handles (vitest loads the helper afresh for each
+ * file), reported in one line when the file is done.
+ */
+const skipped = { tests: new Set<string>(), groups: new Set<string>(), reasons: new Set<string>(), reporting: false };
+
+function reportSkipsOnce(): void {
+  if (skipped.reporting) return;
+  skipped.reporting = true;
+  afterAll((file) => {
+    const n = skipped.tests.size;
+    if (n === 0) return;
+    const path = 'filepath' in file ? relative(REPO_ROOT, file.filepath) : file.name;
+    const what = [...skipped.groups].map((g) => `"${g}"`).join(', ');
+    console.log(`skipped ${n} corpus test${n === 1 ? '' : 's'} in ${path} (${what}): ${[...skipped.reasons].join('; ')}`);
+  });
+}
+
+export function useCorpus(name: CorpusName = 'corpus', options: { tools?: string[] } = {}): Corpus {
   const where = locateCorpus(name, REPO_ROOT);
-  const skipped = new Set<string>();
-  /** The describe blocks (or, for tests outside one, the tests) skipped, by name. */
-  const groups = new Set<string>();
+  reportSkipsOnce();
+  /** Why this handle's tests cannot run here ('' when they can); tools are asked for on first use. */
+  let why: string | undefined;
+  const whyNot = () => {
+    if (why === undefined) {
+      const absentTools = (options.tools ?? []).filter((tool) => !hasTool(tool));
+      why = !where.found ? where.missing : absentTools.length > 0 ? `${absentTools.join(', ')} not installed` : '';
+    }
+    return why;
+  };
   const skipIfAbsent = (ctx: TestContext) => {
-    if (where.found) return;
-    skipped.add(ctx.task.id);
-    groups.add(ctx.task.suite?.name || ctx.task.name);
+    const reason = whyNot();
+    if (reason === '') return;
+    skipped.tests.add(ctx.task.id);
+    skipped.groups.add(ctx.task.suite?.name || ctx.task.name);
+    skipped.reasons.add(reason);
     ctx.skip();
   };
-  afterAll((file) => {
-    if (skipped.size === 0) return;
-    const path = 'filepath' in file ? relative(REPO_ROOT, file.filepath) : file.name;
-    const what = [...groups].map((g) => `"${g}"`).join(', ');
-    console.log(`skipped ${skipped.size} corpus test${skipped.size === 1 ? '' : 's'} in ${path} (${what}): ${where.missing}`);
-  });
   return {
     name,
     dir: where.dir,

@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../src/pipeline.js';
 import { unroutableRange } from '../../src/rules/address-rules.js';
 import { analyzeConversation, conv } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
+
+const corpus = useCorpus();
 
 describe('unroutableRange', () => {
   it.each([
@@ -67,12 +68,9 @@ describe('unroutable-address', () => {
   });
 });
 
-const CORPUS = resolve('../shared/corpus');
-if (!existsSync(CORPUS)) console.log('address-rules: corpus test skipped: ../shared/corpus not found');
-
-describe.skipIf(!existsSync(CORPUS))('unroutable-address in the public corpus', () => {
+corpus.describe('unroutable-address in the public corpus', () => {
   it('names 203.0.113.94 on every failed connection of PPA http_espn_fail, and nothing else there', async () => {
-    const r = await analyzeFile(resolve(CORPUS, 'ppa/ppa3/http_espn_fail.pcapng'));
+    const r = await analyzeFile(corpus.path('ppa/ppa3/http_espn_fail.pcapng'));
     const flagged = r.flows.filter((f) => f.verdicts.some((v) => v.code === 'unroutable-address'));
     // tshark: ip.dst==203.0.113.94 carries only SYNs (tcp.stream 2-6, 9 and 13-15), none answered.
     expect(flagged.map((f) => f.server)).toEqual(Array(9).fill('203.0.113.94:80'));

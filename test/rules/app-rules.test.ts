@@ -1,14 +1,13 @@
 // HTTP/WebSocket verdicts on scripted conversations: real frames (correct lengths and checksums)
 // through the whole pipeline, for the cases that are awkward to provoke with real servers.
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Analyzer, analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { APP_RULES, expectedWebSocketAccept, guessProtocol, WS_CLOSE_CODE_NAMES } from '../../src/rules/app-rules.js';
 import { FLOW_RULES, judgeFlow, type FlowRule } from '../../src/rules/rules.js';
 import type { Verdict } from '../../src/rules/verdict.js';
 import { AnswerLog } from '../../src/rules/answer-log.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { tcpFrame, toRecord, type TcpFrame } from '../helpers/packets.js';
 import { closePayload, upgradeRequest, upgradeResponse, wsFrame, WS_KEY } from '../dissect/script.js';
 
@@ -374,10 +373,7 @@ describe('HTTP verdicts', () => {
   });
 });
 
-const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
-const corpusFile = (name: string) => join(CORPUS, name);
-const hasCorpus = existsSync(join(CORPUS, 'oracle.json'));
-if (!hasCorpus) console.log(`app-rules: WebSocket close checks on public captures skipped: no corpus at ${CORPUS}`);
+const corpus = useCorpus();
 
 describe('WebSocket closes on real captures', () => {
   it('ws-close-1011.pcap (a node ws server closing with 1011): a warning and no ws-ok', async () => {
@@ -385,10 +381,12 @@ describe('WebSocket closes on real captures', () => {
     expect(verdict(flows[0]!, 'ws-close').severity).toBe('warning');
     expect(codes(flows[0]!)).not.toContain('ws-ok');
   });
+});
 
-  // Zeek's traces: both close handshakes carry no status code (tshark: websocket.payload.close.status_code absent).
-  it.skipIf(!hasCorpus).each(['zeek/http/websocket.pcap', 'zeek/websocket/jupyter-websocket.pcap'])('%s: a close without a status code is info, and the session ws-ok', async (name) => {
-    const { flows } = await analyzeFile(corpusFile(name));
+// Zeek's traces: both close handshakes carry no status code (tshark: websocket.payload.close.status_code absent).
+corpus.describe("WebSocket closes in Zeek's traces", () => {
+  it.each(['zeek/http/websocket.pcap', 'zeek/websocket/jupyter-websocket.pcap'])('%s: a close without a status code is info, and the session ws-ok', async (name) => {
+    const { flows } = await analyzeFile(corpus.path(name));
     const f = flows.find((x) => x.app?.websocket)!;
     expect(verdict(f, 'ws-close')).toMatchObject({ severity: 'info', facts: { code: null, answered: true } });
     expect(codes(f)).toContain('ws-ok');

@@ -3,16 +3,14 @@
 // already reset. Public captures (checked against tshark's reading of the packets) and scripted
 // edge cases built with the capture writer.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile, streamFlows, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
 import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
 
-const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
-const CORPUS2 = join(process.cwd(), '..', 'shared', 'corpus2');
-const hasCorpus = existsSync(CORPUS) && existsSync(CORPUS2) && spawnSync('tshark', ['-v'], { stdio: 'ignore' }).status === 0;
-if (!hasCorpus) console.log('attack-rules: corpus tests skipped (../shared/corpus, ../shared/corpus2 or tshark absent)');
+// The public captures' tests check the packets with tshark.
+const corpus = useCorpus('corpus', { tools: ['tshark'] });
+const corpus2 = useCorpus('corpus2', { tools: ['tshark'] });
 
 interface TsharkSegment {
   no: number;
@@ -49,9 +47,9 @@ function openPortsOnTheWire(segs: TsharkSegment[], scanner: string, target: stri
 
 const problems = (f: FlowResult) => f.verdicts.filter((v) => v.severity !== 'info').map((v) => v.code);
 
-describe.skipIf(!hasCorpus)('public captures', () => {
+corpus.describe('public captures', () => {
   it('nmap OS detection (Practical Packet Analysis activeosfingerprinting): one os-fingerprint warning, every probe an info', async () => {
-    const file = join(CORPUS, 'ppa/ppa3/activeosfingerprinting.pcapng');
+    const file = corpus.path('ppa/ppa3/activeosfingerprinting.pcapng');
     const segs = tsharkSegments(file);
     const r = await analyzeFile(file);
     const fp = r.verdicts.filter((v) => v.code === 'os-fingerprint');
@@ -74,29 +72,8 @@ describe.skipIf(!hasCorpus)('public captures', () => {
     expect(r.flows.filter((f) => f.verdicts.some((v) => v.code === 'scan-probe' && v.facts.kind === 'os-fingerprint')).length).toBeGreaterThanOrEqual(14);
   });
 
-  it('nDPI tcp_scan (connect probes, then SYN, FIN, NULL and Xmas probes): one port scan naming the open ports', async () => {
-    const file = join(CORPUS2, 'ndpi/tcp_scan.pcapng');
-    const segs = tsharkSegments(file);
-    const r = await analyzeFile(file);
-    const scans = r.verdicts.filter((v) => v.code === 'port-scan');
-    expect(scans).toHaveLength(1);
-    const scanner = '192.168.1.178';
-    const target = '192.168.1.2';
-    const probed = new Set(segs.filter((s) => s.src === scanner).map((s) => s.dstPort));
-    const open = openPortsOnTheWire(segs, scanner, target);
-    expect(open).toEqual([80, 443]);
-    expect(scans[0].facts).toMatchObject({ scanner, target, probed: probed.size, open: open.length, openTargets: open, closed: probed.size - open.length, filtered: 0 });
-    expect(scans[0].summary).toContain('2 open (80, 443)');
-    // From the second port given crafted probes (FIN, then NULL, then Xmas) on, the scan shows as it
-    // happens: those flows are probes; the ones that ended before keep their verdicts and are counted.
-    const craftedPorts = [...new Set(segs.filter((s) => s.src === scanner && isCrafted(s.flags)).map((s) => s.dstPort))];
-    expect(craftedPorts).toEqual([3390, 3391, 3392]);
-    for (const f of r.flows.filter((x) => craftedPorts.slice(1).includes(x.serverPort))) expect(f.verdicts.map((v) => v.code)).toEqual(['scan-probe']);
-    expect(scans[0].facts.probesBeforeItShowed).toBe(probed.size - 2);
-  });
-
   it('Practical Packet Analysis synscan stays one SYN scan with its open ports', async () => {
-    const file = join(CORPUS, 'ppa/ppa3/synscan.pcapng');
+    const file = corpus.path('ppa/ppa3/synscan.pcapng');
     const segs = tsharkSegments(file);
     const r = await analyzeFile(file);
     expect(r.verdicts.map((v) => v.code)).toEqual(['port-scan']);
@@ -105,7 +82,7 @@ describe.skipIf(!hasCorpus)('public captures', () => {
   });
 
   it('worms probing one home host from many sources (Practical Packet Analysis evilprogram): one distributed-scan', async () => {
-    const file = join(CORPUS, 'ppa/ppa1e/evilprogram.pcap');
+    const file = corpus.path('ppa/ppa1e/evilprogram.pcap');
     const segs = tsharkSegments(file);
     const target = '24.6.125.19';
     const r = await analyzeFile(file);
@@ -132,7 +109,7 @@ describe.skipIf(!hasCorpus)('public captures', () => {
   });
 
   it('data on a 4-tuple the scanner had reset (Zeek modbus-and-non-modbus-p502): one warning tied to the earlier flow', async () => {
-    const file = join(CORPUS, 'zeek/modbus/modbus-and-non-modbus-p502.pcap');
+    const file = corpus.path('zeek/modbus/modbus-and-non-modbus-p502.pcap');
     const segs = tsharkSegments(file).filter((s) => s.srcPort === 60293 || s.dstPort === 60293);
     const r = await analyzeFile(file);
     const flows = r.flows.filter((f) => f.clientPort === 60293);
@@ -155,6 +132,29 @@ describe.skipIf(!hasCorpus)('public captures', () => {
 
 /** Flows with a warning or an error. */
 const flowsWithProblems = (r: AnalysisResult) => r.flows.filter((f) => problems(f).length > 0);
+
+corpus2.describe('public captures of nDPI', () => {
+  it('nDPI tcp_scan (connect probes, then SYN, FIN, NULL and Xmas probes): one port scan naming the open ports', async () => {
+    const file = corpus2.path('ndpi/tcp_scan.pcapng');
+    const segs = tsharkSegments(file);
+    const r = await analyzeFile(file);
+    const scans = r.verdicts.filter((v) => v.code === 'port-scan');
+    expect(scans).toHaveLength(1);
+    const scanner = '192.168.1.178';
+    const target = '192.168.1.2';
+    const probed = new Set(segs.filter((s) => s.src === scanner).map((s) => s.dstPort));
+    const open = openPortsOnTheWire(segs, scanner, target);
+    expect(open).toEqual([80, 443]);
+    expect(scans[0].facts).toMatchObject({ scanner, target, probed: probed.size, open: open.length, openTargets: open, closed: probed.size - open.length, filtered: 0 });
+    expect(scans[0].summary).toContain('2 open (80, 443)');
+    // From the second port given crafted probes (FIN, then NULL, then Xmas) on, the scan shows as it
+    // happens: those flows are probes; the ones that ended before keep their verdicts and are counted.
+    const craftedPorts = [...new Set(segs.filter((s) => s.src === scanner && isCrafted(s.flags)).map((s) => s.dstPort))];
+    expect(craftedPorts).toEqual([3390, 3391, 3392]);
+    for (const f of r.flows.filter((x) => craftedPorts.slice(1).includes(x.serverPort))) expect(f.verdicts.map((v) => v.code)).toEqual(['scan-probe']);
+    expect(scans[0].facts.probesBeforeItShowed).toBe(probed.size - 2);
+  });
+});
 
 describe('SYN floods from one source', () => {
   const flood = (answered: boolean) =>
@@ -310,14 +310,16 @@ describe('a server retransmitting after the client reset', () => {
   });
 });
 
-it.skipIf(!hasCorpus)('streamed, scan and fingerprint probes get the verdicts they get when flows are kept', async () => {
-  for (const file of [join(CORPUS, 'ppa/ppa3/activeosfingerprinting.pcapng'), join(CORPUS2, 'ndpi/tcp_scan.pcapng'), join(CORPUS, 'ppa/ppa1e/evilprogram.pcap')]) {
-    const kept = await analyzeFile(file);
-    const streamed: FlowResult[] = [];
-    const result = await streamFlows(file, (f) => streamed.push(f));
-    // Codes and summaries: a streamed flow's waiting time counts to its own end, not the capture's.
-    const said = (fs: FlowResult[]) => fs.map((f) => f.verdicts.map((v) => (v.code === 'syn-timeout' ? v.code : `${v.code}: ${v.summary}`)));
-    expect(said(streamed.sort((a, b) => a.id - b.id))).toEqual(said(kept.flows));
-    expect(result.verdicts).toEqual(kept.verdicts);
-  }
+corpus.describe('streaming', () => {
+  corpus2.it('scan and fingerprint probes get the verdicts they get when flows are kept', async () => {
+    for (const file of [corpus.path('ppa/ppa3/activeosfingerprinting.pcapng'), corpus2.path('ndpi/tcp_scan.pcapng'), corpus.path('ppa/ppa1e/evilprogram.pcap')]) {
+      const kept = await analyzeFile(file);
+      const streamed: FlowResult[] = [];
+      const result = await streamFlows(file, (f) => streamed.push(f));
+      // Codes and summaries: a streamed flow's waiting time counts to its own end, not the capture's.
+      const said = (fs: FlowResult[]) => fs.map((f) => f.verdicts.map((v) => (v.code === 'syn-timeout' ? v.code : `${v.code}: ${v.summary}`)));
+      expect(said(streamed.sort((a, b) => a.id - b.id))).toEqual(said(kept.flows));
+      expect(result.verdicts).toEqual(kept.verdicts);
+    }
+  });
 });

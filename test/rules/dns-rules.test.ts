@@ -3,8 +3,6 @@
 // public corpus captures that hold DNS, each checked against tshark's reading of the same packets.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PacketDecoder } from '../../src/decode/decoder.js';
 import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
@@ -12,6 +10,7 @@ import { renderJson } from '../../src/report/json.js';
 import { DNS_LOG_LIMITS, DNS_READ, DnsLog } from '../../src/rules/dns-log.js';
 import type { WriterPacket } from '../../src/capture/writer.js';
 import { DEFAULT_START_MICROS, toPcap, writeTempCapture } from '../helpers/capture.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { dnsQuery, dnsResponse, withTcpLength, type DnsSpec } from '../helpers/dns.js';
 import { concat, tcpFrame, toRecord, udpFrame } from '../helpers/packets.js';
 import { hasTool } from '../helpers/tools.js';
@@ -242,12 +241,10 @@ describe('DnsLog memory', () => {
   });
 });
 
-const CORPUS = process.env.TCPWHY_CORPUS ?? join(process.cwd(), '..', 'shared', 'corpus');
-const HAVE_CORPUS = existsSync(join(CORPUS, 'ppa', 'ppa3', 'nowebaccess1.pcapng'));
-if (!HAVE_CORPUS) console.log(`dns-rules: corpus tests skipped: no ${CORPUS}/ppa (set TCPWHY_CORPUS to the public capture corpus)`);
+const corpus = useCorpus();
 
-describe.skipIf(!HAVE_CORPUS)('DNS in the public corpus, checked against tshark', () => {
-  const file = (name: string) => join(CORPUS, 'ppa', name);
+corpus.describe('DNS in the public corpus, checked against tshark', () => {
+  const file = (name: string) => corpus.path(`ppa/${name}`);
 
   it.each(['ppa3/nowebaccess1.pcapng', 'ppa2e/nowebaccess1.pcap'])('%s: one lookup retried 7 times to two servers, never answered', async (name) => {
     const result = await analyzeFile(file(name));

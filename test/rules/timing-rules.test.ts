@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureOpenError } from '../../src/capture/record.js';
 import { analyzeFile } from '../../src/pipeline.js';
 import { analyzeConversation, analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
 
 // slow-handshake, slow-server and slow-client: scripted conversations at the edges of the
 // thresholds, then the public corpora, where only the flows checked against the packets may be
@@ -113,8 +114,8 @@ describe('slow-client', () => {
   });
 });
 
-const CORPORA = [resolve('../shared/corpus'), resolve('../shared/corpus2')].filter((d) => existsSync(d));
-if (CORPORA.length === 0) console.log('timing-rules: corpus tests skipped: ../shared/corpus and ../shared/corpus2 not found');
+const corpus = useCorpus();
+const corpus2 = useCorpus('corpus2');
 
 function capturesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -124,8 +125,8 @@ function capturesUnder(dir: string): string[] {
   });
 }
 
-describe.skipIf(CORPORA.length < 2)('slowness in the public corpora', () => {
-  const ppa = (f: string) => join(CORPORA[0], 'ppa/ppa3', f);
+corpus.describe('slowness in the public corpora', () => {
+  const ppa = (f: string) => corpus.path(`ppa/ppa3/${f}`);
 
   it('reads the four PPA latency captures as the book does: healthy, the path, the client, the server', async () => {
     const codes = async (f: string) => (await analyzeFile(ppa(f))).flows[0].verdicts.filter((v) => v.severity !== 'info').map((v) => `${v.code}:${String(v.facts.responsible)}`);
@@ -159,12 +160,11 @@ describe.skipIf(CORPORA.length < 2)('slowness in the public corpora', () => {
     'corpus2/packetbeat/wsgi_loopback.pcap 127.0.0.1:46249 slow-server', // 3.39 s
   ];
 
-  it('calls no other flow slow', async () => {
-    const root = resolve(CORPORA[0], '..');
+  corpus2.it('calls no other flow slow', async () => {
     const found: string[] = [];
     let flows = 0;
-    for (const dir of CORPORA) {
-      for (const file of capturesUnder(dir)) {
+    for (const c of [corpus, corpus2]) {
+      for (const file of capturesUnder(c.dir)) {
         // A few corpus files are deliberately not captures tcpwhy reads (a modified pcap magic).
         const r = await analyzeFile(file).catch((err: unknown) => {
           if (err instanceof CaptureOpenError) return null;
@@ -172,7 +172,7 @@ describe.skipIf(CORPORA.length < 2)('slowness in the public corpora', () => {
         });
         if (!r) continue;
         flows += r.flows.length;
-        for (const f of r.flows) for (const v of f.verdicts) if (v.code.startsWith('slow-')) found.push(`${relative(root, file)} ${f.client} ${v.code}`);
+        for (const f of r.flows) for (const v of f.verdicts) if (v.code.startsWith('slow-')) found.push(`${c.name}/${relative(c.dir, file)} ${f.client} ${v.code}`);
       }
     }
     console.log(`slow verdicts: ${found.length} in ${flows} flows`);

@@ -1,19 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
 import { collectRecords, toPcap, writeTempCapture } from '../helpers/capture.js';
 import { analyzeFrames, conv, type Conversation, type ScriptedPacket } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
 
 // What the capture can see: one-sided captures, bytes the capture missed, and captures that end
 // before an answer was due. Scripted edge cases, then public captures that showed each problem.
 
-const CORPUS = join(process.cwd(), '..', 'shared', 'corpus');
-const CORPUS2 = join(process.cwd(), '..', 'shared', 'corpus2');
-const hasCorpus = existsSync(CORPUS);
-const hasCorpus2 = existsSync(CORPUS2);
-if (!hasCorpus) console.log(`visibility: corpus tests skipped: no public captures at ${CORPUS}`);
-if (!hasCorpus2) console.log(`visibility: corpus2 tests skipped: no public captures at ${CORPUS2}`);
+const corpus = useCorpus();
+const corpus2 = useCorpus('corpus2');
 
 const RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello';
 const REQUEST = 'GET / HTTP/1.1\r\nHost: app\r\n\r\n';
@@ -167,8 +163,8 @@ describe('captures that end too early to judge (scripted)', () => {
   });
 });
 
-describe.skipIf(!hasCorpus)('public captures: what the capture can see', () => {
-  const trace = (p: string) => join(CORPUS, p);
+corpus.describe('public captures: what the capture can see', () => {
+  const trace = corpus.path;
 
   it('PPA hauntedbrowser.pcap: only the client direction; its answered requests are no no-response, its lone SYNs no syn-timeout', async () => {
     const r = await analyzeFile(trace('ppa/ppa1e/hauntedbrowser.pcap'));
@@ -220,12 +216,12 @@ describe.skipIf(!hasCorpus)('public captures: what the capture can see', () => {
   });
 });
 
-describe.skipIf(!hasCorpus2)('public captures of one direction (nDPI test set)', () => {
+corpus2.describe('public captures of one direction (nDPI test set)', () => {
   const ONE_SIDED = ['whatsapp.pcap', 'ocs.pcap', 'tls_1.2_unidirectional_client.pcapng', 'tls_1.3_unidirectional_server.pcapng', 'http_asymmetric.pcapng'];
   const RESTS_ON_THE_MISSING_SIDE = ['no-response', 'syn-timeout', 'half-open', 'half-closed', 'synack-retry', 'idle-close'];
 
   it.each(ONE_SIDED)('%s: one-sided-capture, and no verdict that rests on the missing side', async (file) => {
-    const r = await analyzeFile(join(CORPUS2, 'ndpi', file));
+    const r = await analyzeFile(corpus2.path(`ndpi/${file}`));
     expect(r.verdicts.map((v) => v.code)).toContain('one-sided-capture');
     expect(r.flows.flatMap(codesOf).filter((c) => RESTS_ON_THE_MISSING_SIDE.includes(c))).toEqual([]);
     expect(r.flows.filter((f) => f.visibility.seen !== 'both').length).toBeGreaterThan(0);
