@@ -36,9 +36,6 @@ class Conversation {
   fin(dir: 0 | 1, ms = 1): this {
     return this.seg(dir, 'FA', '', ms);
   }
-  ack(dir: 0 | 1, ms = 1): this {
-    return this.seg(dir, 'A', '', ms);
-  }
   rst(dir: 0 | 1, ms = 1): this {
     return this.seg(dir, 'RA', '', ms);
   }
