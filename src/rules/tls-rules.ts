@@ -72,7 +72,7 @@ function endingAlert(t: TlsFacts): TlsAlertFacts | null {
  * client: 0.8 ms on an idle machine, under 10 ms on a loaded one. A browser's unused connection
  * (http_ipv6.pcap) closed 28 ms to seconds after it.
  */
-const CLIENT_REJECT_WINDOW_MICROS = 20_000;
+export const CLIENT_REJECT_WINDOW_MICROS = 20_000;
 
 /** The client's only encrypted record was its Finished, and it sent no request before closing. */
 function clientLeftWithoutRequest(f: FlowFacts, t: TlsFacts): { finished: { no: number; ts: number }; close: { no: number; ts: number } } | null {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AppSession } from '../../src/dissect/session.js';
 import type { TlsFacts } from '../../src/dissect/tls.js';
+import { CLIENT_REJECT_WINDOW_MICROS } from '../../src/rules/tls-rules.js';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { useCorpus } from '../helpers/corpus.js';
 import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
@@ -97,6 +98,15 @@ const CHECKS: Record<string, (f: FlowResult & { app: { tls: TlsFacts } }, file: 
   'tls-unknown-ca'(f, file) {
     // Node finishes a TLS 1.2 handshake, then checks the certificate and drops the connection.
     expectAsTshark(file, f.app.tls);
+    // The rule calls it a rejection only when the close follows the server's Finished within its
+    // window; a client process starved by a loaded machine can take longer, and then the packets
+    // show only a client that left without a request.
+    const close = f.clientSide.fin ?? f.clientSide.rst;
+    const late = close!.ts - f.app.tls.firstEncrypted.server!.ts > CLIENT_REJECT_WINDOW_MICROS + (f.analysis?.handshake?.synAckToAckMs ?? 0) * 1000;
+    if (late && !file.startsWith(SAMPLES)) {
+      expect(verdict(f, 'tls-ok').facts).toMatchObject({ noRequest: true });
+      return;
+    }
     const v = verdict(f, 'tls-handshake-abandoned');
     expect(v.facts).toMatchObject({ by: 'client', after: 'handshake', chosen: 'TLS 1.2', closePacket: f.clientSide.fin?.no ?? f.clientSide.rst?.no });
     expect(v.hint).toContain('DEPTH_ZERO_SELF_SIGNED_CERT');
