@@ -141,9 +141,9 @@ async function streamOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey:
     onFlowJudged: (f) => {
       if (!pred(f)) return;
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
+      out.flow(f); // first: a flow that cannot be written counts for nothing
       if (f.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
       if (withKey && f.app?.websocket?.key) withKey.push(f);
-      out.flow(f);
     },
   });
   let info: CaptureInfo;
