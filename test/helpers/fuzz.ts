@@ -343,6 +343,35 @@ function splice(data: Uint8Array, at: number, remove: number, insert: Uint8Array
   return out;
 }
 
+/** The packet with its IPv4 header replaced by the IPv6 header saying the same; null for link types without an EtherType. */
+function asIpv6(p: ModelPacket, at: number): ModelPacket | null {
+  const d = p.data;
+  const ihl = (d[at] & 0x0f) * 4;
+  if (ihl < 20 || at + ihl > d.length) return null;
+  const typeAt = p.linkType === 1 || p.linkType === 113 ? at - 2 : -1;
+  if (typeAt < 0 && p.linkType !== 101 && p.linkType !== 12 && p.linkType !== 14) return null;
+  const ip6 = new Uint8Array(40);
+  ip6[0] = 0x60;
+  const payload = Math.max(0, ((d[at + 2] << 8) | d[at + 3]) - ihl);
+  ip6[4] = payload >> 8;
+  ip6[5] = payload & 0xff;
+  ip6[6] = d[at + 9];
+  ip6[7] = d[at + 8];
+  for (const [from, to] of [
+    [at + 12, 8],
+    [at + 16, 24],
+  ]) {
+    ip6.set([0x20, 0x01, 0x0d, 0xb8], to);
+    ip6.set(d.subarray(from, from + 4), to + 12);
+  }
+  const data = splice(d, at, ihl, ip6);
+  if (typeAt >= 0) {
+    data[typeAt] = 0x86;
+    data[typeAt + 1] = 0xdd;
+  }
+  return { ...p, data, origLen: p.origLen + data.length - d.length };
+}
+
 /** One structural change to one packet's headers; null when the packet has no such header. */
 function mutatePacket(p: ModelPacket, kind: StructureKind, rng: () => number): { packet: ModelPacket; what: string } | null {
   const { at, version } = ipOffset(p.data, p.linkType);
@@ -377,6 +406,12 @@ function mutatePacket(p: ModelPacket, kind: StructureKind, rng: () => number): {
     return { packet: { ...p, data }, what: `TCP data offset ${offset}` };
   }
   if (kind === STRUCTURE.IPV6_EXTENSIONS) {
+    if (version === 4) {
+      // An IPv4 packet is first carried over IPv6 (addresses 2001:db8::a.b.c.d), so the captures
+      // without IPv6 get chains too.
+      const v6 = asIpv6(p, at);
+      return v6 ? mutatePacket(v6, kind, rng) : null;
+    }
     if (version !== 6 || transport > data.length) return null;
     const count = 1 + randInt(rng, 6);
     const chain: number[] = [];
