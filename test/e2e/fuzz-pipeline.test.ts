@@ -14,7 +14,7 @@ import { run } from '../../src/cli/main.js';
 import { Analyzer } from '../../src/pipeline.js';
 import { collectRecords, writeTempCapture } from '../helpers/capture.js';
 import { useCorpus } from '../helpers/corpus.js';
-import { createRng, generateMutants, mutateStructure, STRUCTURE, type ModelPacket } from '../helpers/fuzz.js';
+import { createRng, encodeStructure, generateMutants, mutateStructure, STRUCTURE, type ModelPacket } from '../helpers/fuzz.js';
 import { memoryIo } from '../helpers/io.js';
 
 const corpus = useCorpus();
@@ -175,6 +175,8 @@ describe('structure-aware pipeline fuzz', () => {
     const kinds = new Map<string, number>();
     let unreadable = 0;
     let packets = 0;
+    let sameAsSource = 0;
+    const plainReports = new Map<object, { json: string; table: string }>();
     let cliRuns = 0;
     const spawnAt = new Set(Array.from({ length: PROCESS_SAMPLE }, (_, i) => Math.floor((i * STRUCTURE_MUTANTS) / PROCESS_SAMPLE)));
     const canSpawn = existsSync(join(process.cwd(), 'dist/cli/main.js'));
@@ -196,6 +198,13 @@ describe('structure-aware pipeline fuzz', () => {
         packets += checkReports(label, 0, reports.json, '', true).packets;
         checkReports(label, 0, reports.table, '', false);
       } else unreadable++;
+      if (m.sameAsSource) {
+        // Another encoding of the same packets: the same report, byte for byte.
+        const plain = plainReports.get(source) ?? reportsInProcess(encodeStructure(source.packets))!;
+        plainReports.set(source, plain);
+        expect(reports?.json, label).toBe(plain.json);
+        sameAsSource++;
+      }
       expect(performance.now() - t0, `${label} took too long`).toBeLessThan(CASE_BOUND_MS);
       // The command line itself, in process, for one mutant in CLI_EVERY; and as a process for a few.
       if (i % CLI_EVERY !== 0 && !spawnAt.has(i)) continue;
@@ -211,7 +220,7 @@ describe('structure-aware pipeline fuzz', () => {
         checkReports(`${label} (process)`, p.status ?? -1, p.stdout, p.stderr, json);
       }
     }
-    console.log(`structure-aware pipeline fuzz: ${STRUCTURE_MUTANTS} mutants of ${sources.length} captures (${packets} packets, ${unreadable} unreadable), ${cliRuns} command-line runs; ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    console.log(`structure-aware pipeline fuzz: ${STRUCTURE_MUTANTS} mutants of ${sources.length} captures (${packets} packets, ${unreadable} unreadable, ${sameAsSource} re-encodings reported as their source), ${cliRuns} command-line runs; ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}`);
     expect([...kinds.keys()].sort()).toEqual(Object.values(STRUCTURE).sort());
     // Most mutants must be read: the structure is changed, the framing kept.
     expect(unreadable).toBeLessThan(STRUCTURE_MUTANTS / 4);

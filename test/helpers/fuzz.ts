@@ -481,14 +481,32 @@ function mutatePacket(p: ModelPacket, kind: StructureKind, rng: () => number): {
   return null;
 }
 
+export interface StructureMutant {
+  bytes: Uint8Array;
+  kind: StructureKind;
+  description: string;
+  /**
+   * The mutant says exactly what encodeStructure(packets) says, in another encoding (a big-endian
+   * section, packets in obsolete packet blocks): a reader must give the same packets, times and all.
+   */
+  sameAsSource: boolean;
+}
+
+/** The packets as a plain little-endian pcapng file (one interface per link type, EPBs), as mutateStructure writes them before changing anything. */
+export function encodeStructure(packets: ModelPacket[]): Uint8Array {
+  const linkTypes = [...new Set(packets.map((p) => p.linkType))];
+  const ifaces: ModelIface[] = linkTypes.map((linkType) => ({ linkType, snaplen: 262144, options: [{ code: 9, value: Uint8Array.of(6) }] }));
+  return encodePcapngPlan(packets, { bigEndian: false, lyingByteOrder: false, ifaces, kinds: [], ifIds: [] }, (p) => linkTypes.indexOf(p.linkType));
+}
+
 /**
  * One seeded structural mutant of a capture's packets: the packets written back as pcapng or pcap
  * with one structure field changed, or with the headers of some packets changed.
  */
-export function mutateStructure(packets: ModelPacket[], rng: () => number): { bytes: Uint8Array; kind: StructureKind; description: string } {
+export function mutateStructure(packets: ModelPacket[], rng: () => number): StructureMutant {
   const roll = rng();
   const what: string[] = [];
-  if (roll < 0.15) return { bytes: encodePcapVariant(packets, rng, what), kind: STRUCTURE.PCAP_HEADER, description: what.join(', ') };
+  if (roll < 0.15) return { bytes: encodePcapVariant(packets, rng, what), kind: STRUCTURE.PCAP_HEADER, description: what.join(', '), sameAsSource: false };
   let model = packets;
   let kind: StructureKind;
   if (roll < 0.55) {
@@ -553,5 +571,6 @@ export function mutateStructure(packets: ModelPacket[], rng: () => number): { by
     what.push(`packets as ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ') || 'epb'}`);
   }
   const ifaceOf = (p: ModelPacket) => linkTypes.indexOf(p.linkType);
-  return { bytes: encodePcapngPlan(model, plan, ifaceOf), kind, description: what.join('; ') };
+  const sameAsSource = (kind === STRUCTURE.BYTE_ORDER && !plan.lyingByteOrder) || (kind === STRUCTURE.BLOCK_KIND && !plan.kinds.includes('spb'));
+  return { bytes: encodePcapngPlan(model, plan, ifaceOf), kind, description: what.join('; '), sameAsSource };
 }
