@@ -155,11 +155,6 @@ export class JsonFlowStream {
 
   constructor(private readonly write: (s: string) => void) {}
 
-  /** Whether any of the document was written (it must then be ended or aborted). */
-  get isStarted(): boolean {
-    return this.started;
-  }
-
   private start(): void {
     if (this.started) return;
     this.started = true;
