@@ -101,7 +101,11 @@ function structureSources(): { name: string; packets: ModelPacket[] }[] {
 interface Checked {
   code: number;
   packets: number;
+  /** Dates written with a year outside 0-9999 (JSON only). */
+  farDates?: number;
 }
+
+const ISO_DATE = /^([+-]\d{6,}|\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/;
 
 /** `tcpwhy analyze FILE --json` and the table, with every promise of the report checked; returns the exit code. */
 function checkReports(label: string, code: number, out: string, err: string, json: boolean): Checked {
@@ -114,7 +118,7 @@ function checkReports(label: string, code: number, out: string, err: string, jso
     return { code, packets: 0 };
   }
   if (json) {
-    let doc: { flows: unknown[]; capture: { packets: number; decoded: number; skipped: Record<string, number>; malformed: number; flows: number; diagnostics: { code: string }[] } };
+    let doc: { flows: { start: string | null }[]; capture: { start: string | null; packets: number; decoded: number; skipped: Record<string, number>; malformed: number; flows: number; diagnostics: { code: string }[] } };
     try {
       doc = JSON.parse(out);
     } catch (e) {
@@ -125,7 +129,14 @@ function checkReports(label: string, code: number, out: string, err: string, jso
     expect(c.decoded + skipped + c.malformed, label).toBe(c.packets);
     expect(doc.flows.length, label).toBe(c.flows);
     expect(c.diagnostics.filter((d) => d.code === 'INTERNAL'), label).toEqual([]);
-    return { code, packets: c.packets };
+    // Any time a capture can hold is written as a date, years beyond 0-9999 included.
+    let farDates = 0;
+    for (const start of [c.start, ...doc.flows.map((f) => f.start)]) {
+      if (start === null) continue;
+      expect(start, label).toMatch(ISO_DATE);
+      if (/^[+-]/.test(start)) farDates++;
+    }
+    return { code, packets: c.packets, farDates };
   }
   const line = /: [^,\n]+, (\d+) packets read = (\d+) decoded \+ (\d+) skipped(?: \([^)]*\))? \+ (\d+) malformed.*; (?:(\d+) TCP flows?|(\d+) of (\d+) TCP flows shown)/.exec(out);
   expect(line, `${label}: no accounting line in ...${out.slice(-300)}`).not.toBeNull();
@@ -176,6 +187,7 @@ describe('structure-aware pipeline fuzz', () => {
     let unreadable = 0;
     let packets = 0;
     let sameAsSource = 0;
+    let withFarDates = 0;
     const plainReports = new Map<object, { json: string; table: string }>();
     let cliRuns = 0;
     const spawnAt = new Set(Array.from({ length: PROCESS_SAMPLE }, (_, i) => Math.floor((i * STRUCTURE_MUTANTS) / PROCESS_SAMPLE)));
@@ -195,7 +207,9 @@ describe('structure-aware pipeline fuzz', () => {
         throw new Error(`${label}: ${(err as Error).stack}`);
       }
       if (reports) {
-        packets += checkReports(label, 0, reports.json, '', true).packets;
+        const checked = checkReports(label, 0, reports.json, '', true);
+        packets += checked.packets;
+        if (checked.farDates) withFarDates++;
         checkReports(label, 0, reports.table, '', false);
       } else unreadable++;
       if (m.sameAsSource) {
@@ -220,9 +234,11 @@ describe('structure-aware pipeline fuzz', () => {
         checkReports(`${label} (process)`, p.status ?? -1, p.stdout, p.stderr, json);
       }
     }
-    console.log(`structure-aware pipeline fuzz: ${STRUCTURE_MUTANTS} mutants of ${sources.length} captures (${packets} packets, ${unreadable} unreadable, ${sameAsSource} re-encodings reported as their source), ${cliRuns} command-line runs; ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    console.log(`structure-aware pipeline fuzz: ${STRUCTURE_MUTANTS} mutants of ${sources.length} captures (${packets} packets, ${unreadable} unreadable, ${sameAsSource} re-encodings reported as their source, ${withFarDates} with dates beyond year 9999 or before year 0), ${cliRuns} command-line runs; ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}`);
     expect([...kinds.keys()].sort()).toEqual(Object.values(STRUCTURE).sort());
     // Most mutants must be read: the structure is changed, the framing kept.
     expect(unreadable).toBeLessThan(STRUCTURE_MUTANTS / 4);
+    // if_tsresol and if_tsoffset must reach the dates a JavaScript Date cannot hold.
+    expect(withFarDates).toBeGreaterThan(0);
   }, 300_000);
 });
