@@ -1,8 +1,8 @@
 // A bug met at one packet or one flow must cost that packet or that flow only, be named in a
 // diagnostic, and leave the accounting exact: packets = decoded + skipped + malformed, and
 // capture.flows = the flows written, in the table, --json and retained analyses. Faults are injected
-// by wrapping the real code (the flow table's packet step, the flow rules, the capture reader), so
-// what runs is the production path with one throw added.
+// by wrapping the real code (the flow table's packet step, the flow rules, a dissector's end, the
+// analysis' finish, the capture reader), so what runs is the production path with one throw added.
 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
