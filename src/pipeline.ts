@@ -234,19 +234,20 @@ export class Analyzer {
         });
         return;
       }
-      this.decoded++;
       if (kind === DECODED.TCP) {
         const crafted = craftedKind(v.flags);
         // Rare (scanners only): the keys are made here rather than kept per packet.
         if (crafted >= 0) this.probes.craftedProbe(addrKey(v.src, v.ipVersion), addrKey(v.dst, v.ipVersion), v.dstPort, crafted, rec.no, rec.tsMicros);
       }
       this.table.packet(v, v.bytes, rec.no, rec.tsMicros, rec.origLen);
+      // Counted once the packet went through: one that fails on the way counts as malformed only.
+      this.decoded++;
     } catch (err) {
       this.malformed++;
-      this.malformedByCode.INTERNAL = (this.malformedByCode.INTERNAL ?? 0) + 1;
+      this.malformedByCode[INTERNAL] = (this.malformedByCode[INTERNAL] ?? 0) + 1;
       this.diagnose({
-        code: 'INTERNAL',
-        message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}): internal error, packet skipped: ${(err as Error)?.stack?.split('\n').slice(0, 2).join(' ') ?? String(err)} [INTERNAL]`,
+        code: INTERNAL,
+        message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}): internal error, packet skipped: ${errorLine(err)} [${INTERNAL}]`,
         packet: rec.no,
         offset: rec.fileOffset,
       });
@@ -280,9 +281,31 @@ export class Analyzer {
     else this.diagnosticsDropped++;
   }
 
+  /**
+   * A finished flow, judged and handed out. A flow that hits an internal error on the way is not
+   * counted and not reported, but named in a diagnostic: flowCount always equals the flows handed
+   * out (streamed) or kept, and the packet that finished the flow is not blamed for it.
+   */
   private flowDone(flow: Flow, reason: FlowEndReason): void {
     const session = this.sessions.get(flow.id);
     if (session) this.sessions.delete(flow.id);
+    try {
+      this.reportFlow(flow, reason, session);
+    } catch (err) {
+      this.flowFailed(flow.id, flow.firstNo, err);
+    }
+  }
+
+  private flowFailed(id: number, firstPacket: number, err: unknown): void {
+    this.diagnose({
+      code: INTERNAL,
+      message: `${this.opts.file}: flow ${id} (first packet ${firstPacket}): internal error, flow not reported: ${errorLine(err)} [${INTERNAL}]`,
+      packet: firstPacket,
+      offset: -1,
+    });
+  }
+
+  private reportFlow(flow: Flow, reason: FlowEndReason, session: AppSession | undefined): void {
     const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.
     if (facts.syns.length === 0 && facts.synAcks.length === 0) facts.afterReset = this.resets.before(facts.client, facts.server, facts.start);
@@ -306,15 +329,6 @@ export class Analyzer {
     facts.visibility = this.visibility.of(facts);
     this.visibility.confirm(facts);
     this.captureJudge.observe(facts, ctx);
-    if (retain) this.facts.push(facts);
-    else this.flowsStreamed++;
-    const keep = this.opts.maxKeptFlows;
-    // Drop in batches so a long capture does not shift the array once per flow.
-    if (keep !== undefined && this.facts.length >= keep + Math.max(1, keep >> 3)) {
-      const drop = this.facts.length - keep;
-      this.facts.splice(0, drop);
-      this.flowsNotKept += drop;
-    }
     this.opts.onFlowDone?.(facts);
     if (this.opts.onFlowJudged) {
       const verdicts = this.judge(facts, ctx);
@@ -326,6 +340,19 @@ export class Analyzer {
         result.verdicts = verdicts;
         this.opts.onFlowJudged(result);
       }
+    }
+    // Counted only once handed out whole.
+    if (!retain) {
+      this.flowsStreamed++;
+      return;
+    }
+    this.facts.push(facts);
+    const keep = this.opts.maxKeptFlows;
+    // Drop in batches so a long capture does not shift the array once per flow.
+    if (keep !== undefined && this.facts.length >= keep + Math.max(1, keep >> 3)) {
+      const drop = this.facts.length - keep;
+      this.facts.splice(0, drop);
+      this.flowsNotKept += drop;
     }
   }
 
@@ -376,15 +403,36 @@ export class Analyzer {
     };
     const facts = this.facts.sort((a, b) => a.id - b.id);
     const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility };
-    const verdicts = this.captureJudge.verdicts(capture, ctx);
+    let verdicts: Verdict[] = [];
+    try {
+      verdicts = this.captureJudge.verdicts(capture, ctx);
+    } catch (err) {
+      this.diagnose({ code: INTERNAL, message: `${this.opts.file}: internal error, capture-level verdicts not reported: ${errorLine(err)} [${INTERNAL}]`, packet: -1, offset: -1 });
+    }
     // Without retention the flows were judged and handed out as they ended; only the count remains.
     // Kept flows are judged again knowing the whole capture, their visibility too.
-    const flows: FlowResult[] = this.opts.retainFlows === false ? [] : facts.map((f) => {
-      f.visibility = this.visibility.of(f);
-      return { ...f, verdicts: this.judge(f, ctx) };
-    });
-    return { capture, flows, verdicts, flowCount: facts.length + this.flowsNotKept + this.flowsStreamed };
+    const flows: FlowResult[] = [];
+    if (this.opts.retainFlows !== false) {
+      for (const f of facts) {
+        try {
+          f.visibility = this.visibility.of(f);
+          flows.push({ ...f, verdicts: this.judge(f, ctx) });
+        } catch (err) {
+          this.flowFailed(f.id, f.firstPacket, err);
+        }
+      }
+    }
+    capture.diagnosticsDropped = this.diagnosticsDropped;
+    return { capture, flows, verdicts, flowCount: flows.length + this.flowsNotKept + this.flowsStreamed };
   }
+}
+
+/** The diagnostic code of a bug met while analysing a packet or a flow. */
+export const INTERNAL = 'INTERNAL';
+
+/** An error's message and the line that threw it, for a one-line diagnostic. */
+export function errorLine(err: unknown): string {
+  return (err as Error)?.stack?.split('\n').slice(0, 2).map((l) => l.trim()).join(' ') ?? String(err);
 }
 
 /** An address as the probe log keys it (as Flow.clientKey does). */

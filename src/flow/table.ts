@@ -490,8 +490,13 @@ export class FlowTable {
     }
     f.nextInBucket = null;
     this.count--;
-    closeReassembly(f);
-    f.sink?.onEnd(f.lastTs);
+    try {
+      closeReassembly(f);
+      f.sink?.onEnd(f.lastTs);
+    } catch (err) {
+      // A dissector's bug at the end of one flow must not lose the flow, nor stop the others finishing.
+      this.opts.onDiagnostic?.('INTERNAL', `flow ${f.id}: internal error ending its payload analysis, which may be partial: ${(err as Error)?.message ?? String(err)}`, f.lastNo);
+    }
     releaseFlowAnalysis(f);
     if (f.orig.didClose || f.resp.didClose || f.orig.state === EP.RESET || f.resp.state === EP.RESET) {
       const state = connState(f.orig, f.resp, f.history.text);

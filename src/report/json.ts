@@ -1,4 +1,4 @@
-import type { AnalysisResult, CaptureSummary, FlowResult } from '../pipeline.js';
+import { INTERNAL, type AnalysisResult, type CaptureSummary, type FlowResult } from '../pipeline.js';
 
 // The versioned JSON document of `tcpwhy analyze --json`. Times: start in ISO 8601 and epoch
 // seconds, durations in seconds; packet numbers are 1-based as in Wireshark.
@@ -105,11 +105,17 @@ export function renderJson(result: AnalysisResult, flows: FlowResult[] = result.
 
 /**
  * Writes the document in pieces, one flow at a time, so a capture with hundreds of thousands of
- * flows never needs one giant string (V8 strings stop at 512 MiB).
+ * flows never needs one giant string (V8 strings stop at 512 MiB). Whatever fails on the way, the
+ * document written is whole (see JsonFlowStream.abort) and the error is thrown on.
  */
 export function writeJson(result: AnalysisResult, flows: FlowResult[], write: (s: string) => void): void {
   const stream = new JsonFlowStream(write);
-  for (const f of flows) stream.flow(f);
+  try {
+    for (const f of flows) stream.flow(f);
+  } catch (err) {
+    stream.abort(result.capture.file, err);
+    throw err;
+  }
   stream.end(result);
 }
 
@@ -145,6 +151,7 @@ const indent = (json: string, by: string) => json.replace(/\n/g, `\n${by}`);
 export class JsonFlowStream {
   private count = 0;
   private started = false;
+  private ended = false;
 
   constructor(private readonly write: (s: string) => void) {}
 
@@ -154,16 +161,42 @@ export class JsonFlowStream {
     this.write(`{\n  "schemaVersion": ${SCHEMA_VERSION},\n  "flows": [`);
   }
 
-  /** One flow per line, compact: a capture's flows stay quick to write and easy to grep or jq. */
+  /** One flow per line, compact: a capture's flows stay quick to write and easy to grep or jq. A flow that cannot be written throws and writes nothing. */
   flow(f: FlowResult): void {
+    const line = JSON.stringify(flowToJson(f));
     this.start();
-    this.write(`${this.count++ ? ',' : ''}\n    ${JSON.stringify(flowToJson(f))}`);
+    this.write(`${this.count++ ? ',' : ''}\n    ${line}`);
   }
 
+  /** The capture summary and the capture-level verdicts; if they cannot be written, the document is aborted (and the error thrown on). */
   end(result: AnalysisResult): void {
+    let tail: string;
+    try {
+      const capture = indent(JSON.stringify(captureToJson(result.capture, result.flowCount), null, 2), '  ');
+      const verdicts = indent(JSON.stringify(result.verdicts, null, 2), '  ');
+      tail = `,\n  "capture": ${capture},\n  "verdicts": ${verdicts}\n}`;
+    } catch (err) {
+      this.abort(result.capture.file, err);
+      throw err;
+    }
+    this.close(tail);
+  }
+
+  /**
+   * Ends the document after a failure that left no capture summary to write: the flows written so
+   * far stay, and the capture says how many there are, that reading stopped, and why (an INTERNAL
+   * diagnostic). Does nothing if the document was already ended.
+   */
+  abort(file: string, err: unknown): void {
+    if (this.ended) return;
+    const message = `${file}: internal error, analysis stopped: ${err instanceof Error ? err.message : String(err)} [${INTERNAL}]`;
+    const capture = { file, flows: this.count, stoppedEarly: true, diagnostics: [{ code: INTERNAL, message, packet: -1, offset: -1 }] };
+    this.close(`,\n  "capture": ${indent(JSON.stringify(capture, null, 2), '  ')},\n  "verdicts": []\n}`);
+  }
+
+  private close(tail: string): void {
     this.start();
-    const capture = indent(JSON.stringify(captureToJson(result.capture, result.flowCount), null, 2), '  ');
-    const verdicts = indent(JSON.stringify(result.verdicts, null, 2), '  ');
-    this.write(`${this.count ? '\n  ' : ''}],\n  "capture": ${capture},\n  "verdicts": ${verdicts}\n}`);
+    this.ended = true;
+    this.write(`${this.count ? '\n  ' : ''}]${tail}`);
   }
 }

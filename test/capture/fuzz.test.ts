@@ -2,19 +2,22 @@
 // must account for every packet it delivers, and must give the same answer however the input is
 // split into chunks.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureParser } from '../../src/capture/parser.js';
 import { CaptureOpenError, type CaptureInfo } from '../../src/capture/record.js';
 import { encodePcap, PcapngBuilder } from '../../src/capture/writer.js';
-import { patternFrame } from '../helpers/capture.js';
+import { collectRecords, patternFrame } from '../helpers/capture.js';
 import { useCorpus } from '../helpers/corpus.js';
-import { createRng, generateMutants } from '../helpers/fuzz.js';
+import { createRng, generateMutants, mutateStructure, STRUCTURE } from '../helpers/fuzz.js';
 
 const corpus = useCorpus();
 /** Mutants of the corpus captures, and of the two files the writer makes (which need no corpus). */
 const CORPUS_MUTANTS = 8_000;
 const WRITER_MUTANTS = 2_000;
+/** Structural mutants of the samples (see mutateStructure); TCPWHY_FUZZ_MUTANTS scales them as the pipeline fuzz. */
+const STRUCTURE_MUTANTS = Number(process.env.TCPWHY_FUZZ_MUTANTS ?? 1_000);
 const SEED = 0x7c9a11;
 /** Per-case wall-time bound; the inputs are at most 64 KiB. */
 const CASE_BOUND_MS = 1000;
@@ -76,14 +79,25 @@ function run(bytes: Uint8Array, chunkSize: number): Run {
   return out;
 }
 
-/** Runs `mutants` seeded mutations of `sources` through the parser, whole and in random chunks. */
+/** Runs `mutants` seeded byte mutations of `sources` through the parser, whole and in random chunks. */
 function fuzz(sources: { name: string; bytes: Uint8Array }[], mutants: number) {
+  const { kinds, withDiagnostics, openErrors } = check(
+    Array.from(generateMutants(sources.map((s) => s.bytes), mutants, SEED), (m) => ({ ...m, label: `${sources[m.source].name} seed ${m.seed}: ${m.description}` })),
+  );
+  // The mutations must actually exercise the error paths, not just flip payload bits.
+  expect(withDiagnostics).toBeGreaterThan(mutants / 4);
+  expect(openErrors).toBeGreaterThan(0);
+  expect([...kinds.keys()].sort()).toEqual(['bit-flip', 'length-max', 'length-random', 'length-zero', 'truncate']);
+}
+
+/** Each mutant through the parser, whole and in random chunks: the same records and info either way, each record inside its bytes. */
+function check(mutants: Iterable<{ bytes: Uint8Array; kind: string; label: string }>) {
   const chunkRng = createRng(SEED ^ 0x5555);
   const kinds = new Map<string, number>();
   let withDiagnostics = 0;
   let openErrors = 0;
-  for (const m of generateMutants(sources.map((s) => s.bytes), mutants, SEED)) {
-    const label = `${sources[m.source].name} seed ${m.seed}: ${m.description}`;
+  for (const m of mutants) {
+    const label = m.label;
     kinds.set(m.kind, (kinds.get(m.kind) ?? 0) + 1);
     const started = performance.now();
     let whole: Run;
@@ -111,14 +125,31 @@ function fuzz(sources: { name: string; bytes: Uint8Array }[], mutants: number) {
       expect(whole.delivered, label).toBe(0);
     }
   }
-  // The mutations must actually exercise the error paths, not just flip payload bits.
-  expect(withDiagnostics).toBeGreaterThan(mutants / 4);
-  expect(openErrors).toBeGreaterThan(0);
-  expect([...kinds.keys()].sort()).toEqual(['bit-flip', 'length-max', 'length-random', 'length-zero', 'truncate']);
+  return { kinds, withDiagnostics, openErrors };
+}
+
+/** Seeded structural mutants (mutateStructure) of the bundled samples' packets. */
+function* structureMutants(count: number) {
+  const dir = join(process.cwd(), 'samples');
+  const sources = readdirSync(dir)
+    .filter((f) => f.endsWith('.pcap'))
+    .map((f) => ({ name: f, packets: collectRecords(new Uint8Array(readFileSync(join(dir, f)))).records.slice(0, 100) }));
+  for (let i = 0; i < count; i++) {
+    const seed = (SEED + i * 0x9e3779b9) >>> 0;
+    const source = sources[i % sources.length];
+    const m = mutateStructure(source.packets, createRng(seed));
+    yield { ...m, label: `samples/${source.name} seed ${seed} (${m.kind}): ${m.description}` };
+  }
 }
 
 describe('capture parser fuzz', () => {
   it(`survives ${WRITER_MUTANTS} seeded mutations of the writer's pcap and pcapng`, () => fuzz(writerSources(), WRITER_MUTANTS));
+
+  it(`reads ${STRUCTURE_MUTANTS} structural mutants of the samples the same whole and in chunks`, () => {
+    const { kinds, withDiagnostics } = check(structureMutants(STRUCTURE_MUTANTS));
+    expect([...kinds.keys()].sort()).toEqual(Object.values(STRUCTURE).sort());
+    expect(withDiagnostics).toBeGreaterThan(STRUCTURE_MUTANTS / 10);
+  });
 
   corpus.it(`survives ${CORPUS_MUTANTS} seeded mutations of the corpus captures up to ${MAX_SOURCE_BYTES / 1024} KiB`, () => {
     const sources = corpusSources();

@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../src/pipeline.js';
-import { flowToJson, isoSecondText } from '../../src/report/json.js';
+import { flowToJson, isoSecondText, JsonFlowStream, writeJson } from '../../src/report/json.js';
 
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
@@ -43,5 +43,46 @@ describe('ISO dates beyond what a JavaScript Date holds', () => {
     // pcapng if_tsresol 2^-0 read as seconds by a writer that meant microseconds: year 586,524.
     expect(at(18_446_744_073_709_551_615)).toMatch(/^\+586524-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     expect(at(-9.2e24)).toMatch(/^-\d{6,}-\d\d-\d\dT\d\d:\d\d:\d\d\.000000Z$/);
+  });
+});
+
+describe('the JSON document after a failure', () => {
+  it('writes nothing of a flow that cannot be written, and stays whole around it', async () => {
+    const result = await analyzeFile(sample('port-reuse.pcap'));
+    let out = '';
+    const stream = new JsonFlowStream((s) => (out += s));
+    const broken = { ...result.flows[0], clientSide: null } as unknown as (typeof result.flows)[0];
+    expect(() => stream.flow(broken)).toThrow(TypeError);
+    expect(out).toBe('');
+    stream.flow(result.flows[1]);
+    stream.end({ ...result, flowCount: 1 });
+    const doc = JSON.parse(out);
+    expect(doc.flows.map((f: { id: number }) => f.id)).toEqual([result.flows[1].id]);
+    expect(doc.capture.flows).toBe(1);
+  });
+
+  it('closes the document when a flow fails part way through writeJson, and throws on', async () => {
+    const result = await analyzeFile(sample('port-reuse.pcap'));
+    const flows = [...result.flows.slice(0, 3), { ...result.flows[3], verdicts: undefined as never, serverSide: undefined as never }];
+    let out = '';
+    expect(() => writeJson(result, flows, (s) => (out += s))).toThrow(TypeError);
+    const doc = JSON.parse(out);
+    expect(doc.flows.length).toBe(3);
+    expect(doc.capture.flows).toBe(3);
+    expect(doc.capture.stoppedEarly).toBe(true);
+    expect(doc.capture.diagnostics[0].message).toMatch(/^.*port-reuse\.pcap: internal error, analysis stopped: .+ \[INTERNAL\]$/);
+    expect(doc.verdicts).toEqual([]);
+  });
+
+  it('closes the document when the capture summary cannot be written', async () => {
+    const result = await analyzeFile(sample('http-clean.pcap'));
+    let out = '';
+    const stream = new JsonFlowStream((s) => (out += s));
+    for (const f of result.flows) stream.flow(f);
+    const capture = { ...result.capture, diagnostics: null as never };
+    expect(() => stream.end({ ...result, capture })).toThrow(TypeError);
+    const doc = JSON.parse(out);
+    expect(doc.flows.length).toBe(result.flows.length);
+    expect(doc.capture).toMatchObject({ flows: result.flows.length, stoppedEarly: true });
   });
 });

@@ -1,6 +1,6 @@
 import { readCaptureFile } from '../../capture/open.js';
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
-import { Analyzer, analyzeFlows, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
+import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
 import { JsonFlowStream, writeJson } from '../../report/json.js';
@@ -92,15 +92,26 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
 export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
   let code: ExitCode = EXIT.OK;
-  if (opts.json && files.length > 1) io.stdout('{"schemaVersion":1,"files":[');
+  const several = opts.json && files.length > 1;
+  if (several) io.stdout('{"schemaVersion":1,"files":[');
   // Only flows with a Sec-WebSocket-Key are kept across files, to find one upgrade seen on several hops.
   const keyed: Array<{ file: string; flows: FlowResult[] }> = [];
+  let written = 0;
   for (const file of files) {
-    if (opts.json && files.length > 1 && file !== files[0]) io.stdout(',');
     if (files.length > 1 && !opts.json) io.stdout(`\n== ${file}\n`);
     // Flows with a Sec-WebSocket-Key are kept only when several files are compared.
     const withKey: FlowResult[] | null = files.length > 1 ? [] : null;
-    const c = opts.flow === undefined ? await streamOne(file, opts, pred, io, withKey) : await retainedOne(file, opts, io, withKey);
+    // Each file's document is preceded by a comma once the first one was written.
+    const out = several && written > 0 ? separatedIo(io, ',') : io;
+    let c: ExitCode;
+    try {
+      c = opts.flow === undefined ? await streamOne(file, opts, pred, out, withKey) : await retainedOne(file, opts, out, withKey);
+    } catch (err) {
+      // The files' array is closed before the error ends the run: stdout stays one whole document.
+      if (several) io.stdout(`],"sharedKeys":[]}\n`);
+      throw err;
+    }
+    written++;
     if (withKey) keyed.push({ file, flows: withKey });
     if (c > code) code = c;
   }
@@ -130,26 +141,59 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
     onFlowJudged: (f) => {
       if (!pred(f)) return;
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
+      out.flow(f); // first: a flow that cannot be written counts for nothing
       if (f.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
       if (withKey && f.app?.websocket?.key) withKey.push(f);
-      out.flow(f);
     },
   });
   let info: CaptureInfo;
+  // An internal error while reading: what was read is still analysed and reported, then the error ends the run.
+  let readFailure: unknown = null;
   try {
     info = await readCaptureFile(file, analyzer.onRecord);
   } catch (err) {
-    batch.flush(); // the flows written so far stay in the report
-    if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
+    if (err instanceof CaptureOpenError) {
+      batch.flush(); // nothing was read, so nothing of the report was written
+      throw new CliError(err.message, EXIT.INPUT);
+    }
+    readFailure = err;
+    info = interruptedInfo(file, err);
+  }
+  try {
+    const result = analyzer.finish(info);
+    batch.flush();
+    reportDiagnostics(file, result, io);
+    out.end(result);
+    batch.flush();
+    if (result.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
+  } catch (err) {
+    // Whatever fails after the report started, the JSON document is closed (table rows need nothing).
+    if (out instanceof JsonFlowStream) out.abort(file, err);
+    batch.flush();
     throw err;
   }
-  const result = analyzer.finish(info);
-  batch.flush();
-  reportDiagnostics(file, result, io);
-  out.end(result);
-  batch.flush();
-  if (result.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
+  if (readFailure) throw readFailure;
   return failed ? EXIT.FINDINGS : EXIT.OK;
+}
+
+/** What is known of a capture whose reading failed with an internal error: the packets read before it, then an INTERNAL diagnostic. */
+function interruptedInfo(file: string, err: unknown): CaptureInfo {
+  const message = `${file}: internal error, reading stopped: ${errorLine(err)} [${INTERNAL}]`;
+  return { file, format: null, linkTypes: [], snaplen: 0, packets: 0, truncatedPackets: 0, diagnostics: [{ code: INTERNAL, message, packet: -1, offset: -1 }], stoppedEarly: true };
+}
+
+/** `io` whose first stdout write is preceded by `separator`. */
+function separatedIo(io: CliIo, separator: string): CliIo {
+  let pending = true;
+  return {
+    ...io,
+    stdout: (s: string) => {
+      if (pending && s.length) {
+        pending = false;
+        io.stdout(separator + s);
+      } else io.stdout(s);
+    },
+  };
 }
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
