@@ -10,7 +10,7 @@ import { unroutableAddress } from './address-rules.js';
 import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 import type { DnsLog } from './dns-log.js';
 import type { VisibilityLog } from './visibility.js';
-import { captureEnded, endedTooEarly, TOO_EARLY_FLOOR_MICROS } from './capture-end.js';
+import { captureEnded, endedTooEarly, SYN_PATIENCE_MICROS } from './capture-end.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -126,7 +126,7 @@ const synTimeout: FlowRule = {
     if (f.clientSide.bytes > 0) return null;
     const last = f.syns[f.syns.length - 1];
     const waited = ctx.captureEnd - last.ts;
-    if (f.syns.length < 2 && waited < TOO_EARLY_FLOOR_MICROS) return null; // capture ended too soon after a single SYN to tell: capture-ended
+    if (ctx.captureEnd - f.syns[0].ts < SYN_PATIENCE_MICROS) return null; // the client may still be retrying: capture-ended
     const intervals = intervalsOf(f.syns);
     const span = last.ts - f.syns[0].ts;
     const answeredOthers = answeredMeanwhile(f, ctx);

@@ -31,6 +31,29 @@ describe('handshake verdicts', () => {
     expect(v.packets).toEqual([1, 2, 3]);
   });
 
+  it('takes an IPv6 SYN repeated 2 ms later for the same SYN seen twice, not a retry, and waits before calling it a timeout', () => {
+    const v6 = { client: '[fd00::1]:57005', server: '[fd00::2]:48879' };
+    const other = (t: number) => conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(t);
+    const early = analyzeConversation(conv(v6).client('S', 0).client('S', 0.002, '', { seq: 0xffff_fff0 }), other(0.1));
+    const flow = early.flows.find((f) => f.client === '[fd00::1]:57005')!;
+    expect(flow.verdicts.map((v) => v.code)).toEqual(['capture-ended']);
+    expect(flow.verdicts[0].facts).toMatchObject({ after: 'SYN #1', unansweredSyns: 1 });
+    const late = analyzeConversation(conv(v6).client('S', 0).client('S', 0.002, '', { seq: 0xffff_fff0 }), other(5));
+    const timedOut = late.flows.find((f) => f.client === '[fd00::1]:57005')!.verdicts;
+    expect(timedOut.map((v) => v.code)).toEqual(['syn-timeout']);
+    expect(timedOut[0].facts).toMatchObject({ syns: 1, retries: 0 });
+  });
+
+  it('says capture-ended, not syn-timeout, while the client may still be retrying within its first 3 s', () => {
+    // Linux schedule: SYN, its retry 1 s later, and the capture stops on the retry.
+    const retrying = analyzeConversation(conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }));
+    expect(verdictCodes(retrying)).toEqual(['capture-ended']);
+    expect(retrying.flows[0].verdicts[0].facts).toMatchObject({ after: 'SYN #1 (retried 1 time, last #2)', unansweredSyns: 2, neededMs: 3000 });
+    // A lone SYN 1.1 s before the end: a Windows client retries only after 3 s.
+    const lone = analyzeConversation(conv().client('S', 0), conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(1.1));
+    expect(lone.flows.find((f) => f.client === '10.0.0.1:51000')!.verdicts.map((v) => v.code)).toEqual(['capture-ended']);
+  });
+
   it('does not assume one retry schedule: Windows-like 3 s retries are described as such', () => {
     const windows = { seq: 0xffff_fff0, ttl: 128 };
     const c = conv().client('S', 0, '', windows).client('S', 3, '', windows).client('S', 9, '', windows);
@@ -41,7 +64,7 @@ describe('handshake verdicts', () => {
   });
 
   it('says the listener is overloaded when other SYNs to the same server:port were answered meanwhile', () => {
-    const dropped = conv({ client: '10.0.0.1:40001' }).client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
+    const dropped = conv({ client: '10.0.0.1:40001' }).client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).client('S', 3, '', { seq: 0xffff_fff0 });
     const answered = conv({ client: '10.0.0.3:40002' }).handshake(0.5);
     const r = analyzeConversation(dropped, answered);
     const f = r.flows.find((x) => x.client === '10.0.0.1:40001')!;
