@@ -331,6 +331,10 @@ const halfClosed: FlowRule = {
     const c = f.clientSide.fin;
     const s = f.serverSide.fin;
     if ((c && s) || (!c && !s) || f.clientSide.rst || f.serverSide.rst) return null;
+    // Closed with one FIN: the table ends a flow 5 s after a FIN only when the other side had sent
+    // nothing yet (a capture begun mid-stream, as Zeek does), so that side's later packets, its
+    // own FIN or RST among them, go to the next flow on the same 4-tuple: nothing is left open here.
+    if (f.endReason === 'closed') return null;
     const who = c ? 'client' : 'server';
     const fin = (c ?? s)!;
     if (endedTooEarly(f, ctx, fin.ts)) return null;

@@ -172,4 +172,14 @@ describe('teardown verdicts', () => {
     expect(verdictCodes(r)).toEqual(['half-closed']);
     expect(r.flows[0].verdicts[0].facts.closer).toBe('client');
   });
+
+  it('does not call half-closed a capture begun on one side\'s FIN whose peer closes 11 s later in the next flow', () => {
+    // Zeek ends the first flow 5 s after the server's FIN (the client had sent nothing before it),
+    // so the client's FIN lands in a flow of its own: each holds one FIN, together both.
+    const c = conv({ client: '192.168.2.16:1577', server: '75.126.203.78:80' }).server('FA', 0).client('A', 0.0004).client('FA', 11).server('A', 11.08);
+    const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(30));
+    const flows = r.flows.filter((f) => f.client === '192.168.2.16:1577');
+    expect(flows.map((f) => f.state)).toEqual(['SHR', 'SH']);
+    for (const f of flows) expect(f.verdicts.map((v) => v.code)).toEqual(['midstream']);
+  });
 });
