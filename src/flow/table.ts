@@ -99,6 +99,11 @@ export class FlowTable {
   readonly arpTargets = new Map<number, ArpTarget>();
   /** Bumped whenever arpTargets changes, so readers can cache what they derive from it. */
   arpChanges = 0;
+  /**
+   * ARP replies seen, to anyone. Replies are unicast: a capture point that holds none at all (a
+   * mirror of broadcasts only) cannot tell an unanswered request from one answered out of its sight.
+   */
+  arpReplies = 0;
   readonly budget: ReassemblyBudget;
   private readonly idleTimeout: number;
   private readonly maxFlows: number;
@@ -323,6 +328,8 @@ export class FlowTable {
     this.arpChanges++;
     if (v.arpOp === 1) {
       if (v.arpSenderIp === v.arpTargetIp) return; // gratuitous ARP announces, it asks nothing
+      // A probe from 0.0.0.0 checks that no one else holds the address (RFC 5227): silence is its success.
+      if (v.arpSenderIp === 0) return;
       let t = this.arpTargets.get(v.arpTargetIp);
       if (!t) {
         if (this.arpTargets.size >= MAX_ARP_TARGETS) return;
@@ -333,6 +340,7 @@ export class FlowTable {
       t.lastNo = no;
       t.lastTs = ts;
     } else if (v.arpOp === 2) {
+      this.arpReplies++;
       const t = this.arpTargets.get(v.arpSenderIp);
       if (t && !t.answered) {
         t.answered = true;

@@ -100,13 +100,32 @@ describe('handshake verdicts', () => {
     expect(v.packets).toEqual([2]);
   });
 
+  // The gateway 10.0.0.254 answers the client: the capture point sees ARP replies.
+  const gatewayExchange = [
+    { frame: arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.254' }), t: 0.1 },
+    { frame: arpFrame({ op: 'reply', senderIp: '10.0.0.254', targetIp: '10.0.0.1', senderMac: '02:00:00:00:00:fe', targetMac: '02:00:00:00:00:01' }), t: 0.1001 },
+  ];
+
   it('reports arp-unanswered for the capture and for the flow to that address', () => {
     const arps = [0, 1, 2].map((t) => ({ frame: arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.2' }), t }));
     const c = conv().client('S', 0.5);
-    const r = analyzeFrames([...arps, ...c.packets].sort((a, b) => a.t - b.t));
+    const r = analyzeFrames([...arps, ...gatewayExchange, ...c.packets].sort((a, b) => a.t - b.t));
     expect(r.verdicts.map((v) => v.code)).toEqual(['arp-unanswered']);
     expect(r.verdicts[0].facts).toMatchObject({ ip: '10.0.0.2', requests: 3 });
     expect(r.flows[0].verdicts.map((v) => v.code)).toContain('arp-unanswered');
+  });
+
+  it('says nothing of ARP requests in a capture that holds no ARP reply at all (a mirror of broadcasts)', () => {
+    const arps = [0, 1, 2].map((t) => ({ frame: arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.2' }), t }));
+    const r = analyzeFrames([...arps, ...conv().client('S', 0.5).packets].sort((a, b) => a.t - b.t));
+    expect(r.verdicts.map((v) => v.code)).not.toContain('arp-unanswered');
+    expect(r.flows[0].verdicts.map((v) => v.code)).not.toContain('arp-unanswered');
+  });
+
+  it('takes requests from 0.0.0.0 for duplicate-address probes, which expect no answer (RFC 5227)', () => {
+    const probes = [0, 1, 2].map((t) => ({ frame: arpFrame({ op: 'request', senderIp: '0.0.0.0', targetIp: '10.0.0.1' }), t }));
+    const r = analyzeFrames([...probes, ...gatewayExchange, ...conv().handshake(3).packets].sort((a, b) => a.t - b.t));
+    expect(r.verdicts.map((v) => v.code)).toEqual([]);
   });
 });
 
