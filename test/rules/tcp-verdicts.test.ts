@@ -185,6 +185,19 @@ describe('teardown verdicts', () => {
     expect(r.flows[0].state).toBe('RSTR');
   });
 
+  it('takes a mid-stream lone byte that the client sends again as a keep-alive for a probe, not an unanswered request', () => {
+    const other = conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(40);
+    const probe = { seq: 5000, ack: 9000 };
+    const probed = conv({ client: '192.168.115.8:49581', server: '64.233.189.128:80' })
+      .client('A', 0, 'x', probe).client('A', 0.00005, 'x', probe).server('A', 0.009, '', { seq: 9000, ack: 5001 })
+      .client('A', 45, 'x', probe).server('A', 45.01, '', { seq: 9000, ack: 5001 });
+    const flow = analyzeConversation(probed, other).flows.find((f) => f.client === '192.168.115.8:49581')!;
+    expect(flow.verdicts.map((v) => v.code)).toEqual(['midstream']);
+    // The same byte never sent again is a one-byte request like any other.
+    const once = conv({ client: '192.168.115.8:49581', server: '64.233.189.128:80' }).client('A', 0, 'x', probe).server('A', 0.009, '', { seq: 9000, ack: 5001 });
+    expect(analyzeConversation(once, other).flows.find((f) => f.client === '192.168.115.8:49581')!.verdicts.map((v) => v.code)).toContain('no-response');
+  });
+
   it('reports half-closed when only one side sent a FIN', () => {
     const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501).server('A', 5);
     const r = analyzeConversation(c);
