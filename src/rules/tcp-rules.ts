@@ -134,7 +134,13 @@ const zeroWindow: FlowRule = {
       ['client', a.client],
       ['server', a.server],
     ];
-    const hit = candidates.filter(([, s]) => s.zeroWindow > 0 && s.zeroWindowEpisodes).sort((x, y) => y[1].zeroWindowEpisodes!.longestMs - x[1].zeroWindowEpisodes!.longestMs)[0];
+    // A window closed only after the side sent its FIN is a socket that is gone (Windows acks a
+    // late FIN retransmission with window 0), not a receiver that stopped reading.
+    const closedAfterFin = (who: 'client' | 'server', s: SideAnalysis): boolean => {
+      const fin = (who === 'client' ? f.clientSide : f.serverSide).fin;
+      return fin !== null && fin.no < s.zeroWindowEpisodes!.firstPacket;
+    };
+    const hit = candidates.filter(([who, s]) => s.zeroWindow > 0 && s.zeroWindowEpisodes && !closedAfterFin(who, s)).sort((x, y) => y[1].zeroWindowEpisodes!.longestMs - x[1].zeroWindowEpisodes!.longestMs)[0];
     if (!hit) return null;
     const [who, side] = hit;
     const z = side.zeroWindowEpisodes!;

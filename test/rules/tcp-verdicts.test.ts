@@ -198,6 +198,17 @@ describe('teardown verdicts', () => {
     expect(analyzeConversation(once, other).flows.find((f) => f.client === '192.168.115.8:49581')!.verdicts.map((v) => v.code)).toContain('no-response');
   });
 
+  it('does not call a zero window advertised after the side\'s own FIN a stalled receiver (radmin3\'s closed socket)', () => {
+    const closed = conv().handshake(0).client('PA', 0.001, 'hello12345').server('A', 0.05).server('PA', 0.45, 'x'.repeat(46))
+      .client('FA', 0.4501).server('FA', 0.4502).client('A', 0.4503)
+      .client('FA', 0.766, '', { seq: 0xffff_fff0 + 11 }).server('A', 0.7662, '', { window: 0 });
+    expect(verdictCodes(analyzeConversation(closed))).not.toContain('zero-window');
+    // A zero window before the server's FIN is a receiver that stopped reading.
+    const stalled = conv().handshake(0).client('PA', 0.001, 'hello12345').server('A', 0.05, '', { window: 0 }).server('A', 2, '')
+      .server('PA', 2.45, 'x'.repeat(46)).client('FA', 2.4501).server('FA', 2.4502).client('A', 2.4503);
+    expect(verdictCodes(analyzeConversation(stalled))).toContain('zero-window');
+  });
+
   it('reports half-closed when only one side sent a FIN', () => {
     const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501).server('A', 5);
     const r = analyzeConversation(c);
