@@ -55,8 +55,9 @@ function pendingAnswers(f: FlowFacts, ctx: RuleContext): Pending[] {
   if (http && http.endedBy === null && http.ex.timing.requestEndAt !== null && !answeredUnseen) {
     out.push({ what: `request #${http.ex.request!.packet}`, packet: http.ex.request!.packet, ts: http.ex.timing.requestEndAt });
   }
-  // A request the server's TCP acknowledged, as the TCP no-response rule reads it.
-  if (u && u.gaveUpPacket === null && u.ackedPacket !== null && !answeredUnseen && !f.serverSide.fin && f.app?.upgradedTo?.toLowerCase() !== 'websocket') {
+  // Client bytes with no answer yet: acknowledged, or sent on a connection whose handshake names
+  // the client (less than a round trip may have passed before the capture stopped).
+  if (u && u.gaveUpPacket === null && (u.ackedPacket !== null || f.handshakeAck !== null) && !answeredUnseen && !f.serverSide.fin && f.app?.upgradedTo?.toLowerCase() !== 'websocket') {
     out.push({ what: `request #${u.requestPacket}`, packet: u.requestPacket, ts: u.requestTs });
   }
   const c = f.clientSide.fin;

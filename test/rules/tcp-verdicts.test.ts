@@ -209,6 +209,14 @@ describe('teardown verdicts', () => {
     expect(verdictCodes(analyzeConversation(stalled))).toContain('zero-window');
   });
 
+  it('says capture-ended for a request the capture stopped on before the server could even acknowledge it', () => {
+    const c = conv({ client: '192.168.1.184:56680', server: '138.59.17.58:30303' }).handshake(0, 0.2).client('PA', 1, 'x'.repeat(300));
+    const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(1.08));
+    const f = r.flows.find((x) => x.client === '192.168.1.184:56680')!;
+    expect(f.verdicts.map((v) => v.code)).toEqual(['capture-ended']);
+    expect(f.verdicts[0].facts).toMatchObject({ after: 'request #4', neededMs: 1000 });
+  });
+
   it('reports half-closed when only one side sent a FIN', () => {
     const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501).server('A', 5);
     const r = analyzeConversation(c);
