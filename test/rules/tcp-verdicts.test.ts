@@ -217,6 +217,21 @@ describe('teardown verdicts', () => {
     expect(f.verdicts[0].facts).toMatchObject({ after: 'request #4', neededMs: 1000 });
   });
 
+  it('in a capture of the client\'s direction only, says syn-timeout when the client\'s own SYN back-off proves no SYN-ACK reached it', () => {
+    const hosts = { client: '192.168.180.2:41000', server: '137.135.131.52:443' };
+    // Another connection between the same hosts: the client ACKs a SYN-ACK and data the capture never holds.
+    const connected = conv(hosts).client('S', 0).client('A', 0.05, '', { ack: 0xffff_ff01 }).client('PA', 0.06, 'hello', { ack: 0xffff_ff01 }).client('A', 0.2, '', { ack: 0xffff_ff01 + 1000 });
+    const retries = (times: number[]) => times.reduce((c, t, i) => c.client('S', t, '', i === 0 ? {} : { seq: 0xffff_fff0 }), conv({ ...hosts, client: '192.168.180.2:46166', server: '137.135.131.52:5122' }));
+    const tail = conv(hosts).client('A', 40, '', { seq: 0xffff_fff6, ack: 0xffff_ff01 + 1000 });
+    const judged = (times: number[]) => analyzeConversation(connected, retries(times), tail).flows.find((f) => f.client === '192.168.180.2:46166')!;
+    const backedOff = judged([0, 1, 3, 7, 15, 31]);
+    expect(backedOff.visibility.seen).toBe('client-only');
+    expect(backedOff.verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
+    expect(backedOff.verdicts[0].summary).toMatch(/the capture holds none of the server's direction, but the client resent its SYN 5 times with back-off/);
+    // Two retries prove too little when the server's packets could simply be missing from the capture.
+    expect(judged([0, 1, 3]).verdicts.map((v) => v.code)).not.toContain('syn-timeout');
+  });
+
   it('reports half-closed when only one side sent a FIN', () => {
     const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501).server('A', 5);
     const r = analyzeConversation(c);
