@@ -149,6 +149,7 @@ export class FlowTable {
   packet(v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number): void {
     this.lastNo = no;
     if (ts > this.lastTs) this.lastTs = ts;
+    if (v.kind === DECODED.TCP && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === (TCP_FLAG.SYN | TCP_FLAG.ACK)) this.keepAnsweredAttempt(v, ts);
     this.expireIdle(ts);
     if (v.kind === DECODED.TCP) this.tcp(v, bytes, no, ts, wireLen);
     else if (v.kind === DECODED.ICMP_ERROR) this.icmpError(v, no, ts);
@@ -368,6 +369,18 @@ export class FlowTable {
   /** Finish every flow (end of capture). */
   finishAll(): void {
     while (this.oldest) this.finish(this.oldest, 'capture-end');
+  }
+
+  /**
+   * A SYN-ACK acknowledging an open attempt's SYN is that connection however late it is stamped
+   * (a broken clock can stamp one packet years ahead): the attempt does not go idle under it.
+   */
+  private keepAnsweredAttempt(v: PacketView, ts: number): void {
+    const flow = this.find(tupleHash(v.src, v.srcPort, v.dst, v.dstPort), v.src, v.srcPort, v.dst, v.dstPort);
+    if (flow && flow.synAckPackets.length === 0 && answersSyn(flow, v, this.foundDir)) {
+      flow.lastTs = ts;
+      this.touch(flow);
+    }
   }
 
   private expireIdle(ts: number): void {

@@ -232,6 +232,19 @@ describe('teardown verdicts', () => {
     expect(judged([0, 1, 3]).verdicts.map((v) => v.code)).not.toContain('syn-timeout');
   });
 
+  it('keeps one connection across a SYN-ACK stamped far ahead of the clock, and measures no handshake time from it', () => {
+    // The SYN-ACK alone is stamped 5000 s late (a broken clock on one packet); its neighbours are not.
+    // It acknowledges the SYN, so the attempt does not go idle under it.
+    const c = conv().client('S', 0).server('SA', 5000).client('A', 0.0002).client('PA', 0.001, 'ping').server('PA', 0.002, 'pong')
+      .client('FA', 0.003).server('FA', 0.004).client('A', 0.005);
+    const r = analyzeFrames(c.packets);
+    expect(r.flows).toHaveLength(1);
+    expect(r.flows[0].verdicts.map((v) => v.code)).toEqual(['clean-close']);
+    // A second capture joined on, its clock 5000 s on: the open flow before the leap still goes idle.
+    const joined = analyzeFrames([...conv().handshake(0).packets, ...conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(5000).packets]);
+    expect(joined.flows.find((f) => f.client === '10.0.0.1:51000')!.endReason).toBe('idle');
+  });
+
   it('reports half-closed when only one side sent a FIN', () => {
     const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501).server('A', 5);
     const r = analyzeConversation(c);
