@@ -245,6 +245,14 @@ describe('teardown verdicts', () => {
     expect(joined.flows.find((f) => f.client === '10.0.0.1:51000')!.endReason).toBe('idle');
   });
 
+  it('does not call unread bytes that the client ends with a FIN, answered by the server\'s FIN, unanswered; an HTTP request of that shape is', () => {
+    const shape = (payload: string) =>
+      conv({ client: '192.168.200.135:7875', server: '192.168.200.21:2000' }).handshake(0).client('PA', 0.005, payload).server('A', 0.0051)
+        .client('FA', 2.738).server('FA', 2.7382).client('A', 2.742);
+    expect(verdictCodes(analyzeConversation(shape('hello\n')))).toEqual(['clean-close']);
+    expect(verdictCodes(analyzeConversation(shape('GET / HTTP/1.1\r\nHost: a\r\n\r\n')))).toContain('no-response');
+  });
+
   it('reports half-closed when only one side sent a FIN', () => {
     const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501).server('A', 5);
     const r = analyzeConversation(c);
