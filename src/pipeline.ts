@@ -457,7 +457,8 @@ class UnansweredArp {
     if (table.arpChanges === this.changes && captureEnd < this.validUntil) return this.map;
     const map: RuleContext['arpUnanswered'] = new Map();
     let validUntil = Infinity;
-    for (const t of table.arpTargets.values()) {
+    // A capture that holds no ARP reply at all does not see replies: their absence proves nothing.
+    if (table.arpReplies > 0) for (const t of table.arpTargets.values()) {
       if (t.answered) continue;
       // One unanswered request right before the capture ended proves nothing.
       if (t.requests >= 2 || captureEnd - t.lastTs >= ARP_PATIENCE_MICROS) {

@@ -632,6 +632,7 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
   if (from === 0) {
     if (newData) {
       if (t.awaitingResponse && ts - t.requestEndTs >= SILENT_RESUME_MICROS) t.silentResumes++;
+      t.requestLoneByte = seglen === 1 && t.requestEndNo === 0 && t.synTs === 0 && t.synAckTs === 0;
       t.awaitingResponse = true;
       t.requestEndNo = no;
       t.requestEndTs = ts;
@@ -641,6 +642,10 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number,
       t.requestServerSeq = ackf ? ack >>> 0 : -1;
       t.unseenAnswerNo = 0;
       t.gaveUpNo = 0;
+    } else if (t.awaitingResponse && t.requestLoneByte && ta & SEG.KEEP_ALIVE && ((seq + 1) >>> 0) === t.requestEndSeq) {
+      // The client sends that byte again as a keep-alive (one before its next sequence number):
+      // the "request" was the first probe, seen before the capture knew where the stream stood.
+      t.awaitingResponse = false;
     } else if (t.awaitingResponse && ackf && !rst && t.unseenAnswerNo === 0 && t.requestServerSeq >= 0 && sd(ack, serverSentEnd(t)) > 0) {
       // The client acknowledged server bytes (or a FIN) the capture never held.
       t.unseenAnswerNo = no;

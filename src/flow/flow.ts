@@ -250,12 +250,17 @@ const MIN_RTO_MICROS = 200_000;
  * sooner than any retransmission timer: the capture holds that SYN twice (a second capture point,
  * a copy that came back late), whereas a retry carries a new IP ID. Some hosts send one IP ID
  * for every packet, so a repeat that could be a retry (before the handshake, an RTO later) counts.
+ * Without an IP ID (IPv6, or ID 0) only the timer tells: the same ISN again sooner than any stack
+ * resends a SYN is the same SYN seen twice (a FabricPath or VLAN copy a few milliseconds later).
  */
 function isLateSynCopy(flow: Flow, list: HandshakePacket[], v: PacketView, seq: number, ts: number): boolean {
-  if (v.ipVersion !== 4 || v.ipId === 0) return false;
+  const ipId = v.ipVersion === 4 && v.ipId !== 0 ? v.ipId : -1;
   for (let i = 0; i < list.length; i++) {
     const p = list[i];
-    if (p.seq === seq && p.ipId === v.ipId && (flow.handshakeAckNo !== 0 || ts - p.ts < MIN_RTO_MICROS)) return true;
+    if (p.seq !== seq) continue;
+    if (ipId === -1 || p.ipId === -1) {
+      if (ts - p.ts < MIN_RTO_MICROS) return true;
+    } else if (p.ipId === ipId && (flow.handshakeAckNo !== 0 || ts - p.ts < MIN_RTO_MICROS)) return true;
   }
   return false;
 }

@@ -99,6 +99,11 @@ export class FlowTable {
   readonly arpTargets = new Map<number, ArpTarget>();
   /** Bumped whenever arpTargets changes, so readers can cache what they derive from it. */
   arpChanges = 0;
+  /**
+   * ARP replies seen, to anyone. Replies are unicast: a capture point that holds none at all (a
+   * mirror of broadcasts only) cannot tell an unanswered request from one answered out of its sight.
+   */
+  arpReplies = 0;
   readonly budget: ReassemblyBudget;
   private readonly idleTimeout: number;
   private readonly maxFlows: number;
@@ -144,6 +149,7 @@ export class FlowTable {
   packet(v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number): void {
     this.lastNo = no;
     if (ts > this.lastTs) this.lastTs = ts;
+    if (v.kind === DECODED.TCP && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === (TCP_FLAG.SYN | TCP_FLAG.ACK)) this.keepAnsweredAttempt(v, ts);
     this.expireIdle(ts);
     if (v.kind === DECODED.TCP) this.tcp(v, bytes, no, ts, wireLen);
     else if (v.kind === DECODED.ICMP_ERROR) this.icmpError(v, no, ts);
@@ -323,6 +329,8 @@ export class FlowTable {
     this.arpChanges++;
     if (v.arpOp === 1) {
       if (v.arpSenderIp === v.arpTargetIp) return; // gratuitous ARP announces, it asks nothing
+      // A probe from 0.0.0.0 checks that no one else holds the address (RFC 5227): silence is its success.
+      if (v.arpSenderIp === 0) return;
       let t = this.arpTargets.get(v.arpTargetIp);
       if (!t) {
         if (this.arpTargets.size >= MAX_ARP_TARGETS) return;
@@ -333,6 +341,7 @@ export class FlowTable {
       t.lastNo = no;
       t.lastTs = ts;
     } else if (v.arpOp === 2) {
+      this.arpReplies++;
       const t = this.arpTargets.get(v.arpSenderIp);
       if (t && !t.answered) {
         t.answered = true;
@@ -360,6 +369,18 @@ export class FlowTable {
   /** Finish every flow (end of capture). */
   finishAll(): void {
     while (this.oldest) this.finish(this.oldest, 'capture-end');
+  }
+
+  /**
+   * A SYN-ACK acknowledging an open attempt's SYN is that connection however late it is stamped
+   * (a broken clock can stamp one packet years ahead): the attempt does not go idle under it.
+   */
+  private keepAnsweredAttempt(v: PacketView, ts: number): void {
+    const flow = this.find(tupleHash(v.src, v.srcPort, v.dst, v.dstPort), v.src, v.srcPort, v.dst, v.dstPort);
+    if (flow && flow.synAckPackets.length === 0 && answersSyn(flow, v, this.foundDir)) {
+      flow.lastTs = ts;
+      this.touch(flow);
+    }
   }
 
   private expireIdle(ts: number): void {

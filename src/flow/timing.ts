@@ -154,6 +154,8 @@ export class FlowTiming {
   declare maxThinkRequestNo: number;
   declare maxThinkAckNo: number;
   declare maxThinkAckDelay: number;
+  /** The open request is one byte, the client's first data in a flow seen from mid-stream: maybe a keep-alive probe. */
+  declare requestLoneByte: boolean;
   /** Times the client went on sending after a second or more without an answer. */
   declare silentResumes: number;
   /** The server sent data after one of those: silence is part of its protocol, not a hang. */
@@ -219,6 +221,7 @@ const FLOW_INITIAL = {
   maxThinkRequestNo: 0,
   maxThinkAckNo: 0,
   maxThinkAckDelay: 0,
+  requestLoneByte: false,
   silentResumes: 0,
   serverSpokeAfterResume: false,
   requestServerSeq: -1,

@@ -1,5 +1,5 @@
 import type { FlowFacts } from './facts.js';
-import { fmtDuration, ms } from './format.js';
+import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
 import { unansweredHttpRequest } from './app-rules.js';
 
@@ -11,6 +11,12 @@ import { unansweredHttpRequest } from './app-rules.js';
 
 /** The first SYN and SYN-ACK retries come after 1 s (Linux, RFC 6298): less silence than that is no timeout. */
 export const TOO_EARLY_FLOOR_MICROS = 1_000_000;
+/**
+ * A client still retrying its SYN has not timed out: the first retry comes 1 s (Linux, macOS) or
+ * 3 s (older Windows) after the SYN, the second 3 s after it on Linux. Until the capture has run
+ * this long after the first SYN, unanswered SYNs are capture-ended, not syn-timeout.
+ */
+export const SYN_PATIENCE_MICROS = 3_000_000;
 /** An answer takes at least a round trip; three leave room for a delayed ACK and a busy peer. */
 export const TOO_EARLY_RTTS = 3;
 
@@ -29,6 +35,10 @@ interface Pending {
   what: string;
   packet: number;
   ts: number;
+  /** How long the silence after `ts` must last to count, when not the flow's patience. */
+  patience?: number;
+  /** Unanswered SYNs, when what waits is the connection itself. */
+  syns?: number;
 }
 
 /**
@@ -45,8 +55,9 @@ function pendingAnswers(f: FlowFacts, ctx: RuleContext): Pending[] {
   if (http && http.endedBy === null && http.ex.timing.requestEndAt !== null && !answeredUnseen) {
     out.push({ what: `request #${http.ex.request!.packet}`, packet: http.ex.request!.packet, ts: http.ex.timing.requestEndAt });
   }
-  // A request the server's TCP acknowledged, as the TCP no-response rule reads it.
-  if (u && u.gaveUpPacket === null && u.ackedPacket !== null && !answeredUnseen && !f.serverSide.fin && f.app?.upgradedTo?.toLowerCase() !== 'websocket') {
+  // Client bytes with no answer yet: acknowledged, or sent on a connection whose handshake names
+  // the client (less than a round trip may have passed before the capture stopped).
+  if (u && u.gaveUpPacket === null && (u.ackedPacket !== null || f.handshakeAck !== null) && !answeredUnseen && !f.serverSide.fin && f.app?.upgradedTo?.toLowerCase() !== 'websocket') {
     out.push({ what: `request #${u.requestPacket}`, packet: u.requestPacket, ts: u.requestTs });
   }
   const c = f.clientSide.fin;
@@ -59,7 +70,11 @@ function pendingAnswers(f: FlowFacts, ctx: RuleContext): Pending[] {
     const sa = f.synAcks[0];
     out.push({ what: `SYN-ACK #${sa.no}`, packet: sa.no, ts: sa.ts });
   }
-  if (f.syns.length === 1 && f.synAcks.length === 0 && f.serverSide.packets === 0 && f.icmp.length === 0) out.push({ what: `SYN #${f.syns[0].no}`, packet: f.syns[0].no, ts: f.syns[0].ts });
+  if (f.syns.length > 0 && f.synAcks.length === 0 && f.serverSide.packets === 0 && f.icmp.length === 0 && f.clientSide.bytes === 0) {
+    const first = f.syns[0];
+    const what = f.syns.length === 1 ? `SYN #${first.no}` : `SYN #${first.no} (retried ${plural(f.syns.length - 1, 'time')}, last #${f.syns[f.syns.length - 1].no})`;
+    out.push({ what, packet: first.no, ts: first.ts, patience: SYN_PATIENCE_MICROS, syns: f.syns.length });
+  }
   return out;
 }
 
@@ -69,15 +84,16 @@ export const captureEnded: FlowRule = {
     if (f.endReason !== 'capture-end' || f.visibility.seen !== 'both') return null;
     const patience = patienceFor(f);
     const end = Math.max(f.end, ctx.captureEnd);
-    const p = pendingAnswers(f, ctx).find((x) => end - x.ts < patience);
+    const p = pendingAnswers(f, ctx).find((x) => end - x.ts < (x.patience ?? patience));
     if (!p) return null;
     const waited = end - p.ts;
+    const needed = p.patience ?? patience;
     return {
       code: 'capture-ended',
       severity: 'info',
-      summary: `the capture ended ${fmtDuration(waited)} after ${p.what}: too early to judge (an answer could still come; silence counts after ${fmtDuration(patience)})`,
+      summary: `the capture ended ${fmtDuration(waited)} after ${p.what}: too early to judge (an answer could still come; silence counts after ${fmtDuration(needed)})`,
       packets: [p.packet],
-      facts: { after: p.what, packet: p.packet, waitedMs: ms(waited), neededMs: ms(patience) },
+      facts: { after: p.what, packet: p.packet, waitedMs: ms(waited), neededMs: ms(needed), ...(p.syns ? { unansweredSyns: p.syns } : {}) },
       hint: 'The capture stopped before the answer was due (tcpdump -c, Ctrl-C, or a file cut short). Capture for longer after the last request to see whether it was answered.',
     };
   },

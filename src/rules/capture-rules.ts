@@ -170,7 +170,7 @@ const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
     {
       code: 'one-sided-capture',
       severity: 'warning',
-      summary: `one-sided capture: ${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. No-response, syn-timeout, half-open, half-closed and idle-close are not said of those flows`,
+      summary: `one-sided capture: ${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. No-response, half-open, half-closed and idle-close are not said of those flows, nor syn-timeout unless the client's own SYN back-off proves no answer reached it`,
       packets: hosts.slice(0, 20).map((h) => h.first.packet),
       facts: {
         hosts: hosts.slice(0, 100).map((h) => ({ ip: h.ip, peers: h.peers.slice(0, 100), peerCount: h.peerCount, flows: h.flows, firstFlow: h.first.flow, firstPacket: h.first.packet, receivedNothing: !ctx.visibility!.mayHaveReceived(h.ip) })),

@@ -131,7 +131,8 @@ export function addDnsOrigin(f: FlowFacts, verdicts: Verdict[]): Verdict[] {
   const o = f.dns;
   if (!o) return verdicts;
   for (const v of verdicts) {
-    if (!CONNECTION_FAILURES.has(v.code)) continue;
+    // A connect the capture ended on before it could fail is one too.
+    if (!CONNECTION_FAILURES.has(v.code) && !(v.code === 'capture-ended' && v.facts.unansweredSyns)) continue;
     v.summary += `; ${originText(f.clientIp, f.serverIp, o)}`;
     v.facts = { ...v.facts, dnsOrigin: o };
     if (o.name === null) v.hint += NO_ANSWER_HINT;

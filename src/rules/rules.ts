@@ -10,7 +10,7 @@ import { unroutableAddress } from './address-rules.js';
 import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 import type { DnsLog } from './dns-log.js';
 import type { VisibilityLog } from './visibility.js';
-import { captureEnded, endedTooEarly, TOO_EARLY_FLOOR_MICROS } from './capture-end.js';
+import { captureEnded, endedTooEarly, SYN_PATIENCE_MICROS } from './capture-end.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -118,15 +118,29 @@ const refused: FlowRule = {
   },
 };
 
+/**
+ * SYN retries that prove on their own that no SYN-ACK reached the client: at least this many SYNs,
+ * each wait about twice the one before. A client that got one would have ACKed it, not resent.
+ */
+const SYN_RETRIES_PROVE_SILENCE = 4;
+
+function retriedWithBackoff(f: FlowFacts): boolean {
+  if (f.syns.length < SYN_RETRIES_PROVE_SILENCE) return false;
+  const intervals = intervalsOf(f.syns);
+  return intervals.every((x, k) => k === 0 || (x > intervals[k - 1] * 1.6 && x < intervals[k - 1] * 2.4));
+}
+
 const synTimeout: FlowRule = {
   code: 'syn-timeout',
-  needsBothSides: true,
   evaluate(f, ctx) {
     if (f.syns.length === 0 || f.synAcks.length > 0 || f.serverSide.packets > 0 || f.icmp.length > 0 || f.clientSide.rst) return null;
-    if (f.clientSide.bytes > 0) return null;
+    if (f.clientSide.bytes > 0 || f.handshakeAck !== null) return null;
+    // Where the capture misses the server's direction only the client's own back-off can tell.
+    const serverUnseen = f.visibility.seen !== 'both';
+    if (serverUnseen && (f.visibility.seen !== 'client-only' || f.clientSide.packets !== f.syns.length || !retriedWithBackoff(f))) return null;
     const last = f.syns[f.syns.length - 1];
     const waited = ctx.captureEnd - last.ts;
-    if (f.syns.length < 2 && waited < TOO_EARLY_FLOOR_MICROS) return null; // capture ended too soon after a single SYN to tell: capture-ended
+    if (ctx.captureEnd - f.syns[0].ts < SYN_PATIENCE_MICROS) return null; // the client may still be retrying: capture-ended
     const intervals = intervalsOf(f.syns);
     const span = last.ts - f.syns[0].ts;
     const answeredOthers = answeredMeanwhile(f, ctx);
@@ -139,6 +153,9 @@ const synTimeout: FlowRule = {
     } else if (arp) {
       cause = `host down: ARP for ${f.serverIp} never answered (${plural(arp.requests, 'request')})`;
       hint = 'No machine on the local segment answers for that address: it is down, unplugged, or the address is wrong. Check the host and its IP, and the subnet mask and gateway of the client.';
+    } else if (serverUnseen) {
+      cause = `the capture holds none of the server's direction, but the client resent its SYN ${f.syns.length - 1} times with back-off and never acknowledged anything, so no SYN-ACK reached it: host down, a firewall dropping the SYN or its answer, or a wrong IP`;
+      hint = 'connect timeout. The capture misses the server\'s packets (one direction only), so it cannot show whether the server answered and the answer was lost on the way back, or never answered: capture on the server side or on a link that carries both directions to tell. Check that the host is up, the security group / iptables rules, and that the IP is right.';
     } else {
       cause = 'no answer at all: host down, a firewall dropping the SYN, or a wrong IP';
       hint = 'connect timeout / EINPROGRESS that never completes. Nothing answered: the host is down or unreachable, a firewall or security group silently drops the SYN (DROP rather than REJECT), the address is wrong (stale DNS), or the route is black-holed. Check the security group / iptables rules on the server and the path, and that the IP is right.';
@@ -331,6 +348,10 @@ const halfClosed: FlowRule = {
     const c = f.clientSide.fin;
     const s = f.serverSide.fin;
     if ((c && s) || (!c && !s) || f.clientSide.rst || f.serverSide.rst) return null;
+    // Closed with one FIN: the table ends a flow 5 s after a FIN only when the other side had sent
+    // nothing yet (a capture begun mid-stream, as Zeek does), so that side's later packets, its
+    // own FIN or RST among them, go to the next flow on the same 4-tuple: nothing is left open here.
+    if (f.endReason === 'closed') return null;
     const who = c ? 'client' : 'server';
     const fin = (c ?? s)!;
     if (endedTooEarly(f, ctx, fin.ts)) return null;

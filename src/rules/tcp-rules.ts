@@ -6,7 +6,7 @@ import { isTlsHandshakeOnly } from './tls-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
-import { endedTooEarly } from './capture-end.js';
+import { endedTooEarly, patienceFor } from './capture-end.js';
 
 // Verdicts from the per-segment TCP analysis (FlowFacts.analysis): retransmissions, zero windows,
 // requests the server's TCP accepted but its application never answered, idle connections closed
@@ -134,7 +134,13 @@ const zeroWindow: FlowRule = {
       ['client', a.client],
       ['server', a.server],
     ];
-    const hit = candidates.filter(([, s]) => s.zeroWindow > 0 && s.zeroWindowEpisodes).sort((x, y) => y[1].zeroWindowEpisodes!.longestMs - x[1].zeroWindowEpisodes!.longestMs)[0];
+    // A window closed only after the side sent its FIN is a socket that is gone (Windows acks a
+    // late FIN retransmission with window 0), not a receiver that stopped reading.
+    const closedAfterFin = (who: 'client' | 'server', s: SideAnalysis): boolean => {
+      const fin = (who === 'client' ? f.clientSide : f.serverSide).fin;
+      return fin !== null && fin.no < s.zeroWindowEpisodes!.firstPacket;
+    };
+    const hit = candidates.filter(([who, s]) => s.zeroWindow > 0 && s.zeroWindowEpisodes && !closedAfterFin(who, s)).sort((x, y) => y[1].zeroWindowEpisodes!.longestMs - x[1].zeroWindowEpisodes!.longestMs)[0];
     if (!hit) return null;
     const [who, side] = hit;
     const z = side.zeroWindowEpisodes!;
@@ -164,6 +170,11 @@ const zeroWindow: FlowRule = {
   },
 };
 
+/** The client's bytes are no protocol the dissectors read (HTTP, TLS, WebSocket, a tunnel). */
+function isUnreadPayload(f: FlowFacts): boolean {
+  return f.app === null || f.app.protocol === 'unknown';
+}
+
 const noResponse: FlowRule = {
   code: 'no-response',
   needsBothSides: true,
@@ -184,6 +195,11 @@ const noResponse: FlowRule = {
     // A server that closed or reset first is reported by the close rules.
     const serverClose = [f.serverSide.fin, f.serverSide.rst].filter((x): x is { no: number; ts: number } => x !== null && x.ts >= u.requestTs);
     if (serverClose.length > 0 && (u.gaveUpTs === null || serverClose.some((x) => x.ts < u.gaveUpTs!))) return null;
+    // Bytes of no protocol tcpwhy reads to a server that never sent one, then an orderly FIN that
+    // the server answers with its own: it read to the end and closed, and nothing shows the client
+    // waited for an answer (netcat, a one-way message) rather than being done.
+    const serverFin = f.serverSide.fin;
+    if (isUnreadPayload(f) && f.serverSide.bytes === 0 && !u.gaveUpRst && u.gaveUpTs !== null && serverFin && serverFin.ts >= u.gaveUpTs && serverFin.ts - u.gaveUpTs < patienceFor(f)) return null;
     const end = u.gaveUpTs ?? Math.max(f.end, ctx.captureEnd);
     const waited = end - u.requestTs;
     if (waited < NO_RESPONSE_MIN_MICROS) return null;

@@ -69,6 +69,9 @@ const slowHandshake: FlowRule = {
     const took = hs.synAck.ts - hs.syn.ts;
     const floor = thresholds(ctx).handshakeMicros;
     if (took < floor) return null;
+    // A handshake ACK stamped before the SYN-ACK it answers shows the SYN-ACK's stamp is wrong (a
+    // clock fault on one packet or one interface): there is no handshake time to measure.
+    if (f.handshakeAck && f.handshakeAck.ts < hs.synAck.ts) return null;
     const path = pathRttAfterHandshake(f);
     let side: Side;
     let why: string;

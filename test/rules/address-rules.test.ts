@@ -63,7 +63,7 @@ describe('unroutable-address', () => {
   it('is not said when the address answered (a lab network or an anonymised capture), nor of private addresses', () => {
     const answered = conv({ server: '192.0.2.10:80' }).handshake(0);
     expect(analyzeConversation(answered).flows[0].verdicts.map((v) => v.code)).not.toContain('unroutable-address');
-    const privateHost = conv({ server: '10.9.9.9:80' }).client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
+    const privateHost = conv({ server: '10.9.9.9:80' }).client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).client('S', 3, '', { seq: 0xffff_fff0 });
     expect(analyzeConversation(privateHost).flows[0].verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
   });
 });

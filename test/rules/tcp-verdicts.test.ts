@@ -31,6 +31,29 @@ describe('handshake verdicts', () => {
     expect(v.packets).toEqual([1, 2, 3]);
   });
 
+  it('takes an IPv6 SYN repeated 2 ms later for the same SYN seen twice, not a retry, and waits before calling it a timeout', () => {
+    const v6 = { client: '[fd00::1]:57005', server: '[fd00::2]:48879' };
+    const other = (t: number) => conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(t);
+    const early = analyzeConversation(conv(v6).client('S', 0).client('S', 0.002, '', { seq: 0xffff_fff0 }), other(0.1));
+    const flow = early.flows.find((f) => f.client === '[fd00::1]:57005')!;
+    expect(flow.verdicts.map((v) => v.code)).toEqual(['capture-ended']);
+    expect(flow.verdicts[0].facts).toMatchObject({ after: 'SYN #1', unansweredSyns: 1 });
+    const late = analyzeConversation(conv(v6).client('S', 0).client('S', 0.002, '', { seq: 0xffff_fff0 }), other(5));
+    const timedOut = late.flows.find((f) => f.client === '[fd00::1]:57005')!.verdicts;
+    expect(timedOut.map((v) => v.code)).toEqual(['syn-timeout']);
+    expect(timedOut[0].facts).toMatchObject({ syns: 1, retries: 0 });
+  });
+
+  it('says capture-ended, not syn-timeout, while the client may still be retrying within its first 3 s', () => {
+    // Linux schedule: SYN, its retry 1 s later, and the capture stops on the retry.
+    const retrying = analyzeConversation(conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }));
+    expect(verdictCodes(retrying)).toEqual(['capture-ended']);
+    expect(retrying.flows[0].verdicts[0].facts).toMatchObject({ after: 'SYN #1 (retried 1 time, last #2)', unansweredSyns: 2, neededMs: 3000 });
+    // A lone SYN 1.1 s before the end: a Windows client retries only after 3 s.
+    const lone = analyzeConversation(conv().client('S', 0), conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(1.1));
+    expect(lone.flows.find((f) => f.client === '10.0.0.1:51000')!.verdicts.map((v) => v.code)).toEqual(['capture-ended']);
+  });
+
   it('does not assume one retry schedule: Windows-like 3 s retries are described as such', () => {
     const windows = { seq: 0xffff_fff0, ttl: 128 };
     const c = conv().client('S', 0, '', windows).client('S', 3, '', windows).client('S', 9, '', windows);
@@ -41,7 +64,7 @@ describe('handshake verdicts', () => {
   });
 
   it('says the listener is overloaded when other SYNs to the same server:port were answered meanwhile', () => {
-    const dropped = conv({ client: '10.0.0.1:40001' }).client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
+    const dropped = conv({ client: '10.0.0.1:40001' }).client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).client('S', 3, '', { seq: 0xffff_fff0 });
     const answered = conv({ client: '10.0.0.3:40002' }).handshake(0.5);
     const r = analyzeConversation(dropped, answered);
     const f = r.flows.find((x) => x.client === '10.0.0.1:40001')!;
@@ -77,13 +100,32 @@ describe('handshake verdicts', () => {
     expect(v.packets).toEqual([2]);
   });
 
+  // The gateway 10.0.0.254 answers the client: the capture point sees ARP replies.
+  const gatewayExchange = [
+    { frame: arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.254' }), t: 0.1 },
+    { frame: arpFrame({ op: 'reply', senderIp: '10.0.0.254', targetIp: '10.0.0.1', senderMac: '02:00:00:00:00:fe', targetMac: '02:00:00:00:00:01' }), t: 0.1001 },
+  ];
+
   it('reports arp-unanswered for the capture and for the flow to that address', () => {
     const arps = [0, 1, 2].map((t) => ({ frame: arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.2' }), t }));
     const c = conv().client('S', 0.5);
-    const r = analyzeFrames([...arps, ...c.packets].sort((a, b) => a.t - b.t));
+    const r = analyzeFrames([...arps, ...gatewayExchange, ...c.packets].sort((a, b) => a.t - b.t));
     expect(r.verdicts.map((v) => v.code)).toEqual(['arp-unanswered']);
     expect(r.verdicts[0].facts).toMatchObject({ ip: '10.0.0.2', requests: 3 });
     expect(r.flows[0].verdicts.map((v) => v.code)).toContain('arp-unanswered');
+  });
+
+  it('says nothing of ARP requests in a capture that holds no ARP reply at all (a mirror of broadcasts)', () => {
+    const arps = [0, 1, 2].map((t) => ({ frame: arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.2' }), t }));
+    const r = analyzeFrames([...arps, ...conv().client('S', 0.5).packets].sort((a, b) => a.t - b.t));
+    expect(r.verdicts.map((v) => v.code)).not.toContain('arp-unanswered');
+    expect(r.flows[0].verdicts.map((v) => v.code)).not.toContain('arp-unanswered');
+  });
+
+  it('takes requests from 0.0.0.0 for duplicate-address probes, which expect no answer (RFC 5227)', () => {
+    const probes = [0, 1, 2].map((t) => ({ frame: arpFrame({ op: 'request', senderIp: '0.0.0.0', targetIp: '10.0.0.1' }), t }));
+    const r = analyzeFrames([...probes, ...gatewayExchange, ...conv().handshake(3).packets].sort((a, b) => a.t - b.t));
+    expect(r.verdicts.map((v) => v.code)).toEqual([]);
   });
 });
 
@@ -143,10 +185,88 @@ describe('teardown verdicts', () => {
     expect(r.flows[0].state).toBe('RSTR');
   });
 
+  it('takes a mid-stream lone byte that the client sends again as a keep-alive for a probe, not an unanswered request', () => {
+    const other = conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(40);
+    const probe = { seq: 5000, ack: 9000 };
+    const probed = conv({ client: '192.168.115.8:49581', server: '64.233.189.128:80' })
+      .client('A', 0, 'x', probe).client('A', 0.00005, 'x', probe).server('A', 0.009, '', { seq: 9000, ack: 5001 })
+      .client('A', 45, 'x', probe).server('A', 45.01, '', { seq: 9000, ack: 5001 });
+    const flow = analyzeConversation(probed, other).flows.find((f) => f.client === '192.168.115.8:49581')!;
+    expect(flow.verdicts.map((v) => v.code)).toEqual(['midstream']);
+    // The same byte never sent again is a one-byte request like any other.
+    const once = conv({ client: '192.168.115.8:49581', server: '64.233.189.128:80' }).client('A', 0, 'x', probe).server('A', 0.009, '', { seq: 9000, ack: 5001 });
+    expect(analyzeConversation(once, other).flows.find((f) => f.client === '192.168.115.8:49581')!.verdicts.map((v) => v.code)).toContain('no-response');
+  });
+
+  it('does not call a zero window advertised after the side\'s own FIN a stalled receiver (radmin3\'s closed socket)', () => {
+    const closed = conv().handshake(0).client('PA', 0.001, 'hello12345').server('A', 0.05).server('PA', 0.45, 'x'.repeat(46))
+      .client('FA', 0.4501).server('FA', 0.4502).client('A', 0.4503)
+      .client('FA', 0.766, '', { seq: 0xffff_fff0 + 11 }).server('A', 0.7662, '', { window: 0 });
+    expect(verdictCodes(analyzeConversation(closed))).not.toContain('zero-window');
+    // A zero window before the server's FIN is a receiver that stopped reading.
+    const stalled = conv().handshake(0).client('PA', 0.001, 'hello12345').server('A', 0.05, '', { window: 0 }).server('A', 2, '')
+      .server('PA', 2.45, 'x'.repeat(46)).client('FA', 2.4501).server('FA', 2.4502).client('A', 2.4503);
+    expect(verdictCodes(analyzeConversation(stalled))).toContain('zero-window');
+  });
+
+  it('says capture-ended for a request the capture stopped on before the server could even acknowledge it', () => {
+    const c = conv({ client: '192.168.1.184:56680', server: '138.59.17.58:30303' }).handshake(0, 0.2).client('PA', 1, 'x'.repeat(300));
+    const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(1.08));
+    const f = r.flows.find((x) => x.client === '192.168.1.184:56680')!;
+    expect(f.verdicts.map((v) => v.code)).toEqual(['capture-ended']);
+    expect(f.verdicts[0].facts).toMatchObject({ after: 'request #4', neededMs: 1000 });
+  });
+
+  it('in a capture of the client\'s direction only, says syn-timeout when the client\'s own SYN back-off proves no SYN-ACK reached it', () => {
+    const hosts = { client: '192.168.180.2:41000', server: '137.135.131.52:443' };
+    // Another connection between the same hosts: the client ACKs a SYN-ACK and data the capture never holds.
+    const connected = conv(hosts).client('S', 0).client('A', 0.05, '', { ack: 0xffff_ff01 }).client('PA', 0.06, 'hello', { ack: 0xffff_ff01 }).client('A', 0.2, '', { ack: 0xffff_ff01 + 1000 });
+    const retries = (times: number[]) => times.reduce((c, t, i) => c.client('S', t, '', i === 0 ? {} : { seq: 0xffff_fff0 }), conv({ ...hosts, client: '192.168.180.2:46166', server: '137.135.131.52:5122' }));
+    const tail = conv(hosts).client('A', 40, '', { seq: 0xffff_fff6, ack: 0xffff_ff01 + 1000 });
+    const judged = (times: number[]) => analyzeConversation(connected, retries(times), tail).flows.find((f) => f.client === '192.168.180.2:46166')!;
+    const backedOff = judged([0, 1, 3, 7, 15, 31]);
+    expect(backedOff.visibility.seen).toBe('client-only');
+    expect(backedOff.verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
+    expect(backedOff.verdicts[0].summary).toMatch(/the capture holds none of the server's direction, but the client resent its SYN 5 times with back-off/);
+    // Two retries prove too little when the server's packets could simply be missing from the capture.
+    expect(judged([0, 1, 3]).verdicts.map((v) => v.code)).not.toContain('syn-timeout');
+  });
+
+  it('keeps one connection across a SYN-ACK stamped far ahead of the clock, and measures no handshake time from it', () => {
+    // The SYN-ACK alone is stamped 5000 s late (a broken clock on one packet); its neighbours are not.
+    // It acknowledges the SYN, so the attempt does not go idle under it.
+    const c = conv().client('S', 0).server('SA', 5000).client('A', 0.0002).client('PA', 0.001, 'ping').server('PA', 0.002, 'pong')
+      .client('FA', 0.003).server('FA', 0.004).client('A', 0.005);
+    const r = analyzeFrames(c.packets);
+    expect(r.flows).toHaveLength(1);
+    expect(r.flows[0].verdicts.map((v) => v.code)).toEqual(['clean-close']);
+    // A second capture joined on, its clock 5000 s on: the open flow before the leap still goes idle.
+    const joined = analyzeFrames([...conv().handshake(0).packets, ...conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(5000).packets]);
+    expect(joined.flows.find((f) => f.client === '10.0.0.1:51000')!.endReason).toBe('idle');
+  });
+
+  it('does not call unread bytes that the client ends with a FIN, answered by the server\'s FIN, unanswered; an HTTP request of that shape is', () => {
+    const shape = (payload: string) =>
+      conv({ client: '192.168.200.135:7875', server: '192.168.200.21:2000' }).handshake(0).client('PA', 0.005, payload).server('A', 0.0051)
+        .client('FA', 2.738).server('FA', 2.7382).client('A', 2.742);
+    expect(verdictCodes(analyzeConversation(shape('hello\n')))).toEqual(['clean-close']);
+    expect(verdictCodes(analyzeConversation(shape('GET / HTTP/1.1\r\nHost: a\r\n\r\n')))).toContain('no-response');
+  });
+
   it('reports half-closed when only one side sent a FIN', () => {
     const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501).server('A', 5);
     const r = analyzeConversation(c);
     expect(verdictCodes(r)).toEqual(['half-closed']);
     expect(r.flows[0].verdicts[0].facts.closer).toBe('client');
+  });
+
+  it('does not call half-closed a capture begun on one side\'s FIN whose peer closes 11 s later in the next flow', () => {
+    // Zeek ends the first flow 5 s after the server's FIN (the client had sent nothing before it),
+    // so the client's FIN lands in a flow of its own: each holds one FIN, together both.
+    const c = conv({ client: '192.168.2.16:1577', server: '75.126.203.78:80' }).server('FA', 0).client('A', 0.0004).client('FA', 11).server('A', 11.08);
+    const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(30));
+    const flows = r.flows.filter((f) => f.client === '192.168.2.16:1577');
+    expect(flows.map((f) => f.state)).toEqual(['SHR', 'SH']);
+    for (const f of flows) expect(f.verdicts.map((v) => v.code)).toEqual(['midstream']);
   });
 });

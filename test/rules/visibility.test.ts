@@ -223,7 +223,9 @@ corpus2.describe('public captures of one direction (nDPI test set)', () => {
   it.each(ONE_SIDED)('%s: one-sided-capture, and no verdict that rests on the missing side', async (file) => {
     const r = await analyzeFile(corpus2.path(`ndpi/${file}`));
     expect(r.verdicts.map((v) => v.code)).toContain('one-sided-capture');
-    expect(r.flows.flatMap(codesOf).filter((c) => RESTS_ON_THE_MISSING_SIDE.includes(c))).toEqual([]);
+    const resting = r.flows.flatMap((f) => f.verdicts).filter((v) => RESTS_ON_THE_MISSING_SIDE.includes(v.code));
+    // Except syn-timeout where the client's own SYN back-off proves it, said with the server's direction missing (ocs.pcap 46166).
+    expect(resting.filter((v) => !(v.code === 'syn-timeout' && /none of the server's direction/.test(v.summary))).map((v) => v.code)).toEqual([]);
     expect(r.flows.filter((f) => f.visibility.seen !== 'both').length).toBeGreaterThan(0);
   });
 });
