@@ -216,15 +216,15 @@ export const scans: CaptureRule = {
         // A flood's SYNs are summed by the syn-flood rule.
         if (f.scan?.kind === 'syn-flood') return;
         const m = f.scan;
+        // Most flows are neither: nothing is built for them.
+        if (!m && !isDigestProbeLike(f)) return;
         const first = firstProbePacket(f);
         const { state } = probeOutcome(f);
         const probe = { clientIp: f.clientIp, clientPort: f.clientPort, port: f.serverPort!, ip: f.serverIp!, state, completed: f.handshakeAck !== null, no: first.no, ts: first.ts };
         if (!m) {
           // Only what could have been a probe: no payload, opened by the client.
-          if (isDigestProbeLike(f)) {
-            remember(earlierByPair, `${f.clientIp} ${f.serverIp}`, probe, EARLIER_WINDOW_MICROS);
-            if (f.synAcks.length === 0) remember(earlierByHost, f.serverIp!, probe, EARLIER_DISTRIBUTED_WINDOW_MICROS);
-          }
+          remember(earlierByPair, `${f.clientIp} ${f.serverIp}`, probe, EARLIER_WINDOW_MICROS);
+          if (f.synAcks.length === 0) remember(earlierByHost, f.serverIp!, probe, EARLIER_DISTRIBUTED_WINDOW_MICROS);
           return;
         }
         const key = m.kind === 'distributed-scan' ? `${m.kind} ${m.target}` : `${m.kind} ${m.scanner} ${m.target}`;

@@ -114,11 +114,19 @@ const slowHandshake: FlowRule = {
 
 /** A request and its answer, as the dissectors paired them. */
 interface Turn {
-  what: string;
+  /** The HTTP request, or null for the TLS ClientHello. */
+  http: { method: string; target: string } | null;
   requestPacket: number;
   requestTs: number;
   responsePacket: number;
   responseTs: number;
+}
+
+/** Every flow's turns are looked at; only a slow one is named, so the text is made then. */
+function turnName(t: Turn): string {
+  if (!t.http) return 'TLS ClientHello';
+  const target = t.http.target;
+  return `request ${t.http.method} ${target.length > 60 ? `${target.slice(0, 57)}...` : target}`;
 }
 
 function turnsOf(f: FlowFacts): Turn[] {
@@ -126,15 +134,15 @@ function turnsOf(f: FlowFacts): Turn[] {
   if (!app) return [];
   const out: Turn[] = [];
   const tls = app.tls;
-  if (tls?.clientHello && tls.serverHello) {
-    out.push({ what: 'TLS ClientHello', requestPacket: tls.clientHello.no, requestTs: tls.clientHello.ts, responsePacket: tls.serverHello.no, responseTs: tls.serverHello.ts });
+  if (tls?.clientHello && tls.serverHello && tls.serverHello.ts >= tls.clientHello.ts) {
+    out.push({ http: null, requestPacket: tls.clientHello.no, requestTs: tls.clientHello.ts, responsePacket: tls.serverHello.no, responseTs: tls.serverHello.ts });
   }
   for (const ex of app.http) {
     const t = ex.timing;
-    if (!ex.request || !ex.response || t.requestEndAt === null || t.requestEndPacket === null || t.responseAt === null) continue;
-    out.push({ what: `request ${ex.request.method} ${ex.request.target.length > 60 ? `${ex.request.target.slice(0, 57)}...` : ex.request.target}`, requestPacket: t.requestEndPacket, requestTs: t.requestEndAt, responsePacket: ex.response.packet, responseTs: t.responseAt });
+    if (!ex.request || !ex.response || t.requestEndAt === null || t.requestEndPacket === null || t.responseAt === null || t.responseAt < t.requestEndAt) continue;
+    out.push({ http: ex.request, requestPacket: t.requestEndPacket, requestTs: t.requestEndAt, responsePacket: ex.response.packet, responseTs: t.responseAt });
   }
-  return out.filter((t) => t.responseTs >= t.requestTs);
+  return out;
 }
 
 /** The TCP analysis of the same turn (it follows the first and the slowest one): the server's ACK of the request. */
@@ -180,12 +188,12 @@ const slowServer: FlowRule = {
     const acked = ackedOnTheWay
       ? `though the request was acknowledged after ${short(ackDelay)} (#${ack.ackPacket}, by a proxy or NAT on the way: the handshake took ${short(rtt)})`
       : `though its TCP acknowledged it after ${short(ackDelay)} (#${ack.ackPacket}) on a path of ${short(rtt)}`;
-    const tls = worst.what.startsWith('TLS');
+    const tls = worst.http === null;
     const others = slow.length > 1 ? `; ${plural(slow.length - 1, 'other answer')} also took over ${fmtDuration(floor)}` : '';
     return {
       code: 'slow-server',
       severity: 'warning',
-      summary: `the server answered the ${worst.what} (#${worst.requestPacket}) after ${fmtDuration(waited)} (#${worst.responsePacket}), ${acked}: the ${tls ? 'TLS server' : 'application'} took about ${fmtDuration(waited - rtt)}${others}`,
+      summary: `the server answered the ${turnName(worst)} (#${worst.requestPacket}) after ${fmtDuration(waited)} (#${worst.responsePacket}), ${acked}: the ${tls ? 'TLS server' : 'application'} took about ${fmtDuration(waited - rtt)}${others}`,
       packets: [worst.requestPacket, ack.ackPacket, worst.responsePacket],
       facts: {
         requestPacket: worst.requestPacket,
