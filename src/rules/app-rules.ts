@@ -483,7 +483,7 @@ const httpError: FlowRule = {
 /**
  * The HTTP request on `f` that never got a response, with how long it waited; null when every
  * request was answered (or the answer was not HTTP: ws-non-http-response speaks for that).
- * The TCP `no-response` rule calls this so a flow gets one `no-response` verdict.
+ * capture-ended and proxy-client-gave-up ask it too.
  */
 export function unansweredHttpRequest(f: FlowFacts, captureEnd: number): { ex: HttpExchangeFacts; waited: number; endedBy: CloseFact | null } | null {
   const app = f.app;
