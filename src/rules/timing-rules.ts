@@ -129,20 +129,23 @@ function turnName(t: Turn): string {
   return `request ${t.http.method} ${target.length > 60 ? `${target.slice(0, 57)}...` : target}`;
 }
 
-function turnsOf(f: FlowFacts): Turn[] {
+const NO_TURNS: readonly Turn[] = [];
+
+/** The turns whose answer took `atLeast` µs or more; nothing is allocated for a flow without one. */
+function turnsOf(f: FlowFacts, atLeast: number): readonly Turn[] {
   const app = f.app;
-  if (!app) return [];
-  const out: Turn[] = [];
+  if (!app) return NO_TURNS;
+  let out: Turn[] | null = null;
   const tls = app.tls;
-  if (tls?.clientHello && tls.serverHello && tls.serverHello.ts >= tls.clientHello.ts) {
-    out.push({ http: null, requestPacket: tls.clientHello.no, requestTs: tls.clientHello.ts, responsePacket: tls.serverHello.no, responseTs: tls.serverHello.ts });
+  if (tls?.clientHello && tls.serverHello && tls.serverHello.ts - tls.clientHello.ts >= Math.max(0, atLeast)) {
+    (out ??= []).push({ http: null, requestPacket: tls.clientHello.no, requestTs: tls.clientHello.ts, responsePacket: tls.serverHello.no, responseTs: tls.serverHello.ts });
   }
   for (const ex of app.http) {
     const t = ex.timing;
-    if (!ex.request || !ex.response || t.requestEndAt === null || t.requestEndPacket === null || t.responseAt === null || t.responseAt < t.requestEndAt) continue;
-    out.push({ http: ex.request, requestPacket: t.requestEndPacket, requestTs: t.requestEndAt, responsePacket: ex.response.packet, responseTs: t.responseAt });
+    if (!ex.request || !ex.response || t.requestEndAt === null || t.requestEndPacket === null || t.responseAt === null || t.responseAt - t.requestEndAt < Math.max(0, atLeast)) continue;
+    (out ??= []).push({ http: ex.request, requestPacket: t.requestEndPacket, requestTs: t.requestEndAt, responsePacket: ex.response.packet, responseTs: t.responseAt });
   }
-  return out;
+  return out ?? NO_TURNS;
 }
 
 /** The TCP analysis of the same turn (it follows the first and the slowest one): the server's ACK of the request. */
@@ -162,10 +165,8 @@ function short(micros: number): string {
 const slowServer: FlowRule = {
   code: 'slow-server',
   evaluate(f, ctx) {
-    const turns = turnsOf(f);
-    if (turns.length === 0) return null;
     const floor = thresholds(ctx).serverMicros;
-    const slow = turns.filter((t) => t.responseTs - t.requestTs >= floor);
+    const slow = turnsOf(f, floor);
     if (slow.length === 0) return null;
     const worst = slow.reduce((a, b) => (b.responseTs - b.requestTs > a.responseTs - a.requestTs ? b : a));
     const waited = worst.responseTs - worst.requestTs;
@@ -205,7 +206,7 @@ const slowServer: FlowRule = {
         ackedOnTheWay,
         serverTimeMs: ms(waited - rtt),
         slowAnswers: slow.length,
-        answers: turns.length,
+        answers: turnsOf(f, 0).length,
         thresholdMs: ms(Math.max(floor, SERVER_RTT_FACTOR * rtt)),
         responsible: 'server',
       },
