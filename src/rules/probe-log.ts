@@ -1,3 +1,5 @@
+import { parseAddr } from '../decode/addr.js';
+
 // Connection attempts per client, to tell a scan from failing connections. A client that sends
 // SYNs to many ports of one host (a port scan) or to one port of many hosts (an address sweep),
 // and is rarely answered with a SYN-ACK, is probing; its failed attempts are probes, not
@@ -150,9 +152,14 @@ class TargetAttempts {
   }
 }
 
-/** The /16 of an IPv4 key, the /48 of an IPv6 address text. */
-function networkOf(a: AddrKey): number | string {
-  return typeof a === 'number' ? a >>> 16 : a.split(':').slice(0, 3).join(':');
+/**
+ * The /16 of an IPv4 address (a key or a text), the /48 of an IPv6 address text, read from the
+ * address itself: the text alone would make 2001:db8::1 and 2001:db8:0:1::1 two networks.
+ */
+export function networkOf(a: AddrKey): number | string {
+  if (typeof a === 'number') return a >>> 16;
+  const { version, words } = parseAddr(a);
+  return version === 4 ? words[3] >>> 16 : `${words[0] >>> 0}:${words[1] >>> 16}`;
 }
 
 /** Attempts to one host (its ports are the targets) or to one port (its hosts are). */
