@@ -4,7 +4,7 @@
  * Optimal string alignment distance (Levenshtein plus adjacent swaps), to suggest the command a
  * typo meant: 'analyse' -> analyze, 'flwo' -> flow.
  */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {

@@ -50,7 +50,7 @@ export const RCODE = {
 } as const;
 
 /** Questions and answer records kept per message; the rest are counted, not kept. */
-export const DNS_LIMITS = {
+const DNS_LIMITS = {
   MAX_QUESTIONS: 4,
   MAX_ANSWERS: 64,
   /** Largest DNS-over-TCP message held to be read (answers that name addresses are far smaller). */

@@ -153,8 +153,8 @@ export class TcpConversation extends AddressPair {
   /** Time of the most recent SYN and the handshake RTT (SYN to the ACK after it), 0 if unknown. */
   mruSynTs = 0;
   firstRtt = 0;
-  /** Latest timestamp of the conversation, across the flows it spans. */
-  latestTs = 0;
+  /** Latest timestamp of the conversation, across the flows it spans (-Infinity before its first packet: times can be 0 or negative). */
+  latestTs = -Infinity;
   /** Chain of conversations sharing a tuple hash. */
   next: TcpConversation | null = null;
   hash = 0;

@@ -108,7 +108,7 @@ export class FlowTiming {
   declare synAckTs: number;
   declare handshakeAckTs: number;
 
-  /** Latest timestamp so far: a packet stamped before it came after a step back in the capture's clock. */
+  /** Latest timestamp so far (-Infinity before the first packet: times can be 0 or negative): a packet stamped before it came after a step back in the capture's clock. */
   declare latestTs: number;
   /** Packets stamped no later than the latest packet its 4-tuple already carried. */
   declare packetsBackInTime: number;
@@ -189,7 +189,7 @@ const FLOW_INITIAL = {
   synTs: 0,
   synAckTs: 0,
   handshakeAckTs: 0,
-  latestTs: 0,
+  latestTs: -Infinity,
   packetsBackInTime: 0,
   lastPacketTs: 0,
   lastPacketNo: 0,

@@ -84,13 +84,17 @@ const SINGLE_SYN_PATIENCE_MICROS = 1_000_000;
  * A SYN to an address no network routes. An error beside the failure it explains (syn-timeout,
  * refused, icmp-unreachable): it names the cause those verdicts can only guess at ("a wrong IP").
  * A lone SYN the capture could not see fail (it ended too soon; the spoofed destinations of a SYN
- * flood) is only info. A SYN-ACK from such an address means a lab network or an anonymised
- * capture, where the address evidently works: nothing is said then.
+ * flood) is only info. A SYN-ACK from such an address, or the client's ACK of one the capture
+ * missed, means a lab network or an anonymised capture, where the address evidently works: nothing
+ * is said then.
  */
 export const unroutableAddress: FlowRule = {
   code: 'unroutable-address',
   evaluate(f, ctx) {
     if (f.syns.length === 0 || f.synAcks.length > 0) return null;
+    // The client acknowledged a SYN-ACK or bytes the capture does not hold (one direction captured):
+    // the address answered, as a SYN-ACK would have shown.
+    if (f.handshakeAck !== null || f.peerUnseen !== null) return null;
     const range = unroutableRange(f.serverIp);
     if (!range) return null;
     const failed = f.syns.length > 1 || f.serverSide.rst !== null || f.icmp.length > 0 || ctx.captureEnd - f.syns[0].ts >= SINGLE_SYN_PATIENCE_MICROS;

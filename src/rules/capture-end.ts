@@ -10,7 +10,7 @@ import { unansweredHttpRequest } from './app-rules.js';
 // (syn-timeout, half-open, no-response, half-closed) keep quiet and capture-ended says so instead.
 
 /** The first SYN and SYN-ACK retries come after 1 s (Linux, RFC 6298): less silence than that is no timeout. */
-export const TOO_EARLY_FLOOR_MICROS = 1_000_000;
+const TOO_EARLY_FLOOR_MICROS = 1_000_000;
 /**
  * A client still retrying its SYN has not timed out: the first retry comes 1 s (Linux, macOS) or
  * 3 s (older Windows) after the SYN, the second 3 s after it on Linux. Until the capture has run
@@ -18,7 +18,7 @@ export const TOO_EARLY_FLOOR_MICROS = 1_000_000;
  */
 export const SYN_PATIENCE_MICROS = 3_000_000;
 /** An answer takes at least a round trip; three leave room for a delayed ACK and a busy peer. */
-export const TOO_EARLY_RTTS = 3;
+const TOO_EARLY_RTTS = 3;
 
 /** How long the capture had to go on after `since` for its silence to count, for this flow. */
 export function patienceFor(f: FlowFacts): number {

@@ -39,7 +39,7 @@ export type DnsReadStatus = (typeof DNS_READ)[keyof typeof DNS_READ];
 /** An answer later than this after the lookup's first query is slow (glibc's first retry comes after 5 s; users notice 1 s). */
 export const DNS_SLOW_MICROS = 1_000_000;
 /** A lookup counts as never answered once the capture went on this long after its first query. */
-export const DNS_NO_ANSWER_MICROS = 1_000_000;
+const DNS_NO_ANSWER_MICROS = 1_000_000;
 
 export type DnsFailureCode = 'dns-no-answer' | 'dns-servfail' | 'dns-nxdomain' | 'dns-slow';
 

@@ -1,3 +1,5 @@
+import { parseAddr } from '../decode/addr.js';
+
 // Connection attempts per client, to tell a scan from failing connections. A client that sends
 // SYNs to many ports of one host (a port scan) or to one port of many hosts (an address sweep),
 // and is rarely answered with a SYN-ACK, is probing; its failed attempts are probes, not
@@ -25,19 +27,19 @@ const MAX_TALLIES_PER_CLIENT = 1_024;
 /** Clients tracked at once; clients quiet for the window are forgotten first. */
 const MAX_CLIENTS = 16_384;
 /** Distributed scan: this many sources, from this many /16 (IPv6: /48) networks, on this many ports of one host. */
-export const DISTRIBUTED_MIN_SOURCES = 5;
-export const DISTRIBUTED_MIN_NETWORKS = 3;
-export const DISTRIBUTED_MIN_PORTS = 5;
+const DISTRIBUTED_MIN_SOURCES = 5;
+const DISTRIBUTED_MIN_NETWORKS = 3;
+const DISTRIBUTED_MIN_PORTS = 5;
 /** Scanning worms probe a host minutes apart: a target's tally starts over only after an hour without attempts. */
 const DISTRIBUTED_WINDOW_MICROS = 3_600_000_000;
 /** One source flooding one service: this many SYNs, at this rate at least (per second). */
-export const ONE_SOURCE_FLOOD_MIN_SYNS = 100;
+const ONE_SOURCE_FLOOD_MIN_SYNS = 100;
 const ONE_SOURCE_FLOOD_MIN_RATE = 20;
 /** Target hosts tracked at once. */
 const MAX_TARGET_HOSTS = 16_384;
 
 /** Packets no TCP stack sends, by kind (an index into CRAFTED_NAMES). */
-export const CRAFTED = { NULL: 0, FIN: 1, XMAS: 2, SYN_FIN: 3, SYN_RST: 4 } as const;
+const CRAFTED = { NULL: 0, FIN: 1, XMAS: 2, SYN_FIN: 3, SYN_RST: 4 } as const;
 export const CRAFTED_NAMES = ['NULL (no flags)', 'FIN without ACK', 'FIN+PSH+URG (Xmas)', 'SYN+FIN', 'SYN+RST'] as const;
 
 const FIN = 0x01;
@@ -150,9 +152,14 @@ class TargetAttempts {
   }
 }
 
-/** The /16 of an IPv4 key, the /48 of an IPv6 address text. */
-function networkOf(a: AddrKey): number | string {
-  return typeof a === 'number' ? a >>> 16 : a.split(':').slice(0, 3).join(':');
+/**
+ * The /16 of an IPv4 address (a key or a text), the /48 of an IPv6 address text, read from the
+ * address itself: the text alone would make 2001:db8::1 and 2001:db8:0:1::1 two networks.
+ */
+export function networkOf(a: AddrKey): number | string {
+  if (typeof a === 'number') return a >>> 16;
+  const { version, words } = parseAddr(a);
+  return version === 4 ? words[3] >>> 16 : `${words[0] >>> 0}:${words[1] >>> 16}`;
 }
 
 /** Attempts to one host (its ports are the targets) or to one port (its hosts are). */

@@ -47,7 +47,7 @@ const REFUSED_HINT =
   'Nothing was listening on that address and port, or a firewall answered for it. Check the port and host (a typo, or DNS pointing at another machine), whether the service is running, whether it is bound to 127.0.0.1 or another interface only, and whether a proxy or load balancer in the path has no backend for it.';
 
 /** The initial TTL a sender most likely used: 64 (Linux, macOS), 128 (Windows) or 255 (network gear). */
-export function initialTtl(ttl: number | null): 64 | 128 | 255 | null {
+function initialTtl(ttl: number | null): 64 | 128 | 255 | null {
   if (ttl === null || ttl <= 0) return null;
   return ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255;
 }
@@ -61,13 +61,17 @@ export function retrySchedule(intervals: number[], ttl: number | null): string {
   if (intervals.length === 0) return '';
   const s = intervals.map((i) => fmtDuration(i)).join(', ');
   if (intervals.length < 2) return s;
+  if (!isBackoff(intervals)) return s;
   const secs = intervals.map((i) => i / 1e6);
-  const doubling = secs.every((x, k) => k === 0 || (x > secs[k - 1] * 1.6 && x < secs[k - 1] * 2.4));
-  if (!doubling) return s;
   const initial = initialTtl(ttl);
   if (Math.abs(secs[0] - 1) < 0.25) return `${s} (1 s doubling${initial === 64 ? ': Linux' : ''})`;
   if (Math.abs(secs[0] - 3) < 0.5) return `${s} (3 s doubling${initial === 128 ? ': Windows' : ''})`;
   return `${s} (exponential backoff)`;
+}
+
+/** Each wait about twice the one before: a TCP retransmission timer backing off. */
+function isBackoff(intervals: number[]): boolean {
+  return intervals.every((x, k) => k === 0 || (x > intervals[k - 1] * 1.6 && x < intervals[k - 1] * 2.4));
 }
 
 /** "retry after 1 s" or "retries after 1 s, 2 s (...)". */
@@ -126,8 +130,7 @@ const SYN_RETRIES_PROVE_SILENCE = 4;
 
 function retriedWithBackoff(f: FlowFacts): boolean {
   if (f.syns.length < SYN_RETRIES_PROVE_SILENCE) return false;
-  const intervals = intervalsOf(f.syns);
-  return intervals.every((x, k) => k === 0 || (x > intervals[k - 1] * 1.6 && x < intervals[k - 1] * 2.4));
+  return isBackoff(intervalsOf(f.syns));
 }
 
 const synTimeout: FlowRule = {

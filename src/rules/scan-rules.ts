@@ -1,7 +1,7 @@
 import type { CaptureRule, FlowDigest } from './capture-rules.js';
 import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
-import { CRAFTED_NAMES, type ScanMark } from './probe-log.js';
+import { CRAFTED_NAMES, networkOf, type ScanMark } from './probe-log.js';
 import type { FlowRule } from './rules.js';
 import type { Verdict } from './verdict.js';
 
@@ -132,7 +132,7 @@ interface Scan {
   earlier: number;
   /** Distributed scans: the sources and their networks. */
   sources: Set<string>;
-  networks: Set<string>;
+  networks: Set<number | string>;
   /** OS fingerprints: crafted packets by kind (the fullest count any probe saw), SYN probes and their windows. */
   crafted: number[];
   synProbes: number;
@@ -156,7 +156,6 @@ interface EarlierProbes {
   dropped: number;
 }
 
-const networkOf = (ip: string) => (ip.includes(':') ? ip.split(':').slice(0, 3).join(':') : ip.split('.').slice(0, 2).join('.'));
 
 /** One verdict per scan: how much was probed, and what was found open, closed and filtered. */
 export const scans: CaptureRule = {
@@ -216,15 +215,15 @@ export const scans: CaptureRule = {
         // A flood's SYNs are summed by the syn-flood rule.
         if (f.scan?.kind === 'syn-flood') return;
         const m = f.scan;
+        // Most flows are neither: nothing is built for them.
+        if (!m && !isDigestProbeLike(f)) return;
         const first = firstProbePacket(f);
         const { state } = probeOutcome(f);
         const probe = { clientIp: f.clientIp, clientPort: f.clientPort, port: f.serverPort!, ip: f.serverIp!, state, completed: f.handshakeAck !== null, no: first.no, ts: first.ts };
         if (!m) {
           // Only what could have been a probe: no payload, opened by the client.
-          if (isDigestProbeLike(f)) {
-            remember(earlierByPair, `${f.clientIp} ${f.serverIp}`, probe, EARLIER_WINDOW_MICROS);
-            if (f.synAcks.length === 0) remember(earlierByHost, f.serverIp!, probe, EARLIER_DISTRIBUTED_WINDOW_MICROS);
-          }
+          remember(earlierByPair, `${f.clientIp} ${f.serverIp}`, probe, EARLIER_WINDOW_MICROS);
+          if (f.synAcks.length === 0) remember(earlierByHost, f.serverIp!, probe, EARLIER_DISTRIBUTED_WINDOW_MICROS);
           return;
         }
         const key = m.kind === 'distributed-scan' ? `${m.kind} ${m.target}` : `${m.kind} ${m.scanner} ${m.target}`;

@@ -125,22 +125,25 @@ const retransmission: FlowRule = {
   },
 };
 
+/**
+ * A window closed only after the side sent its FIN is a socket that is gone (Windows acks a late
+ * FIN retransmission with window 0), not a receiver that stopped reading.
+ */
+function closedAfterFin(f: FlowFacts, who: 'client' | 'server', s: SideAnalysis): boolean {
+  const fin = (who === 'client' ? f.clientSide : f.serverSide).fin;
+  return fin !== null && fin.no < s.zeroWindowEpisodes!.firstPacket;
+}
+
 const zeroWindow: FlowRule = {
   code: 'zero-window',
   evaluate(f) {
     const a = f.analysis;
-    if (!a) return null;
+    if (!a || (a.client.zeroWindow === 0 && a.server.zeroWindow === 0)) return null;
     const candidates: Array<['client' | 'server', SideAnalysis]> = [
       ['client', a.client],
       ['server', a.server],
     ];
-    // A window closed only after the side sent its FIN is a socket that is gone (Windows acks a
-    // late FIN retransmission with window 0), not a receiver that stopped reading.
-    const closedAfterFin = (who: 'client' | 'server', s: SideAnalysis): boolean => {
-      const fin = (who === 'client' ? f.clientSide : f.serverSide).fin;
-      return fin !== null && fin.no < s.zeroWindowEpisodes!.firstPacket;
-    };
-    const hit = candidates.filter(([who, s]) => s.zeroWindow > 0 && s.zeroWindowEpisodes && !closedAfterFin(who, s)).sort((x, y) => y[1].zeroWindowEpisodes!.longestMs - x[1].zeroWindowEpisodes!.longestMs)[0];
+    const hit = candidates.filter(([who, s]) => s.zeroWindow > 0 && s.zeroWindowEpisodes && !closedAfterFin(f, who, s)).sort((x, y) => y[1].zeroWindowEpisodes!.longestMs - x[1].zeroWindowEpisodes!.longestMs)[0];
     if (!hit) return null;
     const [who, side] = hit;
     const z = side.zeroWindowEpisodes!;

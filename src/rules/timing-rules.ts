@@ -114,27 +114,38 @@ const slowHandshake: FlowRule = {
 
 /** A request and its answer, as the dissectors paired them. */
 interface Turn {
-  what: string;
+  /** The HTTP request, or null for the TLS ClientHello. */
+  http: { method: string; target: string } | null;
   requestPacket: number;
   requestTs: number;
   responsePacket: number;
   responseTs: number;
 }
 
-function turnsOf(f: FlowFacts): Turn[] {
+/** Every flow's turns are looked at; only a slow one is named, so the text is made then. */
+function turnName(t: Turn): string {
+  if (!t.http) return 'TLS ClientHello';
+  const target = t.http.target;
+  return `request ${t.http.method} ${target.length > 60 ? `${target.slice(0, 57)}...` : target}`;
+}
+
+const NO_TURNS: readonly Turn[] = [];
+
+/** The turns whose answer took `atLeast` µs or more; nothing is allocated for a flow without one. */
+function turnsOf(f: FlowFacts, atLeast: number): readonly Turn[] {
   const app = f.app;
-  if (!app) return [];
-  const out: Turn[] = [];
+  if (!app) return NO_TURNS;
+  let out: Turn[] | null = null;
   const tls = app.tls;
-  if (tls?.clientHello && tls.serverHello) {
-    out.push({ what: 'TLS ClientHello', requestPacket: tls.clientHello.no, requestTs: tls.clientHello.ts, responsePacket: tls.serverHello.no, responseTs: tls.serverHello.ts });
+  if (tls?.clientHello && tls.serverHello && tls.serverHello.ts - tls.clientHello.ts >= Math.max(0, atLeast)) {
+    (out ??= []).push({ http: null, requestPacket: tls.clientHello.no, requestTs: tls.clientHello.ts, responsePacket: tls.serverHello.no, responseTs: tls.serverHello.ts });
   }
   for (const ex of app.http) {
     const t = ex.timing;
-    if (!ex.request || !ex.response || t.requestEndAt === null || t.requestEndPacket === null || t.responseAt === null) continue;
-    out.push({ what: `request ${ex.request.method} ${ex.request.target.length > 60 ? `${ex.request.target.slice(0, 57)}...` : ex.request.target}`, requestPacket: t.requestEndPacket, requestTs: t.requestEndAt, responsePacket: ex.response.packet, responseTs: t.responseAt });
+    if (!ex.request || !ex.response || t.requestEndAt === null || t.requestEndPacket === null || t.responseAt === null || t.responseAt - t.requestEndAt < Math.max(0, atLeast)) continue;
+    (out ??= []).push({ http: ex.request, requestPacket: t.requestEndPacket, requestTs: t.requestEndAt, responsePacket: ex.response.packet, responseTs: t.responseAt });
   }
-  return out.filter((t) => t.responseTs >= t.requestTs);
+  return out ?? NO_TURNS;
 }
 
 /** The TCP analysis of the same turn (it follows the first and the slowest one): the server's ACK of the request. */
@@ -154,10 +165,8 @@ function short(micros: number): string {
 const slowServer: FlowRule = {
   code: 'slow-server',
   evaluate(f, ctx) {
-    const turns = turnsOf(f);
-    if (turns.length === 0) return null;
     const floor = thresholds(ctx).serverMicros;
-    const slow = turns.filter((t) => t.responseTs - t.requestTs >= floor);
+    const slow = turnsOf(f, floor);
     if (slow.length === 0) return null;
     const worst = slow.reduce((a, b) => (b.responseTs - b.requestTs > a.responseTs - a.requestTs ? b : a));
     const waited = worst.responseTs - worst.requestTs;
@@ -180,12 +189,12 @@ const slowServer: FlowRule = {
     const acked = ackedOnTheWay
       ? `though the request was acknowledged after ${short(ackDelay)} (#${ack.ackPacket}, by a proxy or NAT on the way: the handshake took ${short(rtt)})`
       : `though its TCP acknowledged it after ${short(ackDelay)} (#${ack.ackPacket}) on a path of ${short(rtt)}`;
-    const tls = worst.what.startsWith('TLS');
+    const tls = worst.http === null;
     const others = slow.length > 1 ? `; ${plural(slow.length - 1, 'other answer')} also took over ${fmtDuration(floor)}` : '';
     return {
       code: 'slow-server',
       severity: 'warning',
-      summary: `the server answered the ${worst.what} (#${worst.requestPacket}) after ${fmtDuration(waited)} (#${worst.responsePacket}), ${acked}: the ${tls ? 'TLS server' : 'application'} took about ${fmtDuration(waited - rtt)}${others}`,
+      summary: `the server answered the ${turnName(worst)} (#${worst.requestPacket}) after ${fmtDuration(waited)} (#${worst.responsePacket}), ${acked}: the ${tls ? 'TLS server' : 'application'} took about ${fmtDuration(waited - rtt)}${others}`,
       packets: [worst.requestPacket, ack.ackPacket, worst.responsePacket],
       facts: {
         requestPacket: worst.requestPacket,
@@ -197,7 +206,7 @@ const slowServer: FlowRule = {
         ackedOnTheWay,
         serverTimeMs: ms(waited - rtt),
         slowAnswers: slow.length,
-        answers: turns.length,
+        answers: turnsOf(f, 0).length,
         thresholdMs: ms(Math.max(floor, SERVER_RTT_FACTOR * rtt)),
         responsible: 'server',
       },

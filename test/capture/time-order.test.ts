@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { WriterPacket } from '../../src/capture/writer.js';
-import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
+import { Analyzer, analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { collectRecords, toPcap, writeTempCapture } from '../helpers/capture.js';
 import { conv } from '../helpers/conversation.js';
+import { toRecord } from '../helpers/packets.js';
 import { useCorpus } from '../helpers/corpus.js';
 
 const corpus = useCorpus();
@@ -105,6 +106,29 @@ describe('time that runs backwards', () => {
     expect(f.end).toBeGreaterThanOrEqual(f.start);
     expect(f.verdicts.filter((v) => v.code.startsWith('slow-'))).toEqual([]);
     for (const [name, value] of durations(f)) expect(value, name).toBeGreaterThanOrEqual(0);
+  });
+
+  it('replays nothing in a capture whose clock starts at 0 or before 1970', async () => {
+    // Timestamps zeroed by an anonymiser, or a pcapng if_tsoffset before the epoch: the first
+    // packet of a 4-tuple is no step back, however small its time.
+    const c = conv()
+      .handshake(0, 0.001)
+      .client('PA', 0.002, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n')
+      .server('PA', 0.01, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+      .client('FA', 0.05)
+      .server('FA', 0.051)
+      .client('A', 0.052);
+    const zeroed = c.packets.map((p) => ({ tsMicros: 0, data: p.frame.bytes }));
+    const r = await analyzeFile(writeTempCapture(toPcap(zeroed), 'zeroed.pcap'));
+    expect(r.flows.map((f) => f.verdicts.map((v) => v.code))).toEqual([['clean-close']]);
+    expect(r.flows[0].analysis!.packetsBackInTime).toBe(c.packets.length - 1);
+
+    const before1970 = -1_000_000_000_000;
+    const analyzer = new Analyzer({ file: 'old.pcapng' });
+    c.packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: before1970 + Math.round(p.t * 1e6) })));
+    const old = analyzer.finish({ file: 'old.pcapng', format: 'pcapng', linkTypes: [1], snaplen: 262144, packets: c.packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+    expect(old.flows.map((f) => f.verdicts.map((v) => v.code))).toEqual([['clean-close']]);
+    expect(old.flows[0].end - old.flows[0].start).toBe(52_000);
   });
 
   it('counts the steps and calls microsecond steps jitter', () => {

@@ -63,6 +63,16 @@ describe('unroutable-address', () => {
   it('is not said when the address answered (a lab network or an anonymised capture), nor of private addresses', () => {
     const answered = conv({ server: '192.0.2.10:80' }).handshake(0);
     expect(analyzeConversation(answered).flows[0].verdicts.map((v) => v.code)).not.toContain('unroutable-address');
+    // The same exchange captured in the client's direction only: its ACKs show the SYN-ACK and the answer it missed.
+    const clientOnly = conv({ server: '192.0.2.10:80' })
+      .handshake(0)
+      .client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n')
+      .server('PA', 0.02, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+      .client('A', 0.03);
+    clientOnly.packets.splice(0, clientOnly.packets.length, ...clientOnly.packets.filter((_, i) => i !== 1 && i !== 4));
+    const oneSided = analyzeConversation(clientOnly);
+    expect(oneSided.flows[0].visibility.seen).toBe('client-only');
+    expect(oneSided.flows[0].verdicts.map((v) => v.code)).not.toContain('unroutable-address');
     const privateHost = conv({ server: '10.9.9.9:80' }).client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).client('S', 3, '', { seq: 0xffff_fff0 });
     expect(analyzeConversation(privateHost).flows[0].verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
   });

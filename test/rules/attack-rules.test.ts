@@ -280,6 +280,21 @@ describe('scanners and open ports', () => {
     expect(refused.length).toBe(d[0].facts.probesBeforeItShowed);
     expect(refused.length).toBeLessThan(worms.length / 2);
   });
+
+  it('counts an IPv6 /48 once however its addresses are written: sources in two /48s are no distributed scan', () => {
+    // 2a00:1450::1 and 2a00:1450:0:1::2 share the /48 2a00:1450:0::; only 2a00:1450:5:: is another.
+    const written = (i: number) => [`2a00:1450::${i + 1}`, `2a00:1450:0:1::${i + 1}`, `2a00:1450:5::${i + 1}`][i % 3];
+    const sources = Array.from({ length: 8 }, (_, i) =>
+      [445, 1433, 3389, 5900, 23].slice(0, 2 + (i % 3)).map((p, k) =>
+        conv({ client: `[${written(i)}]:${3000 + k}`, server: `[2a00:1450:99::80]:${p + (i % 2)}` })
+          .client('S', i * 60 + k * 0.01)
+          .server('RA', i * 60 + k * 0.01 + 0.0002),
+      ),
+    ).flat();
+    const r = analyzeConversation(...sources);
+    expect(r.verdicts.map((v) => v.code)).not.toContain('distributed-scan');
+    expect(r.flows.every((f) => f.verdicts.map((v) => v.code).join() === 'refused')).toBe(true);
+  });
 });
 
 describe('a server retransmitting after the client reset', () => {
