@@ -160,7 +160,8 @@ const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
   const deaf = hosts.filter((h) => !ctx.visibility!.mayHaveReceived(h.ip));
   const flows = hosts.reduce((n, h) => n + h.flows, 0);
   const peers = hosts.reduce((n, h) => n + h.peerCount, 0);
-  const named = hosts.slice(0, 3).map((h) => `${h.ip} (from ${h.peers.slice(0, 4).join(', ')}${h.peerCount > 4 ? ` and ${h.peerCount - 4} more` : ''})`);
+  const capped = hosts.some((h) => h.peersCapped);
+  const named = hosts.slice(0, 3).map((h) => `${h.ip} (from ${h.peers.slice(0, 4).join(', ')}${h.peerCount > 4 ? ` and ${h.peersCapped ? 'over ' : ''}${h.peerCount - 4} more` : ''})`);
   const first = hosts[0].first;
   const allDeaf = deaf.length === hosts.length;
   const cause = allDeaf
@@ -170,10 +171,10 @@ const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
     {
       code: 'one-sided-capture',
       severity: 'warning',
-      summary: `one-sided capture: ${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. No-response, half-open, half-closed and idle-close are not said of those flows, nor syn-timeout unless the client's own SYN back-off proves no answer reached it`,
+      summary: `one-sided capture: ${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${capped ? 'over ' : ''}${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. No-response, half-open, half-closed and idle-close are not said of those flows, nor syn-timeout unless the client's own SYN back-off proves no answer reached it`,
       packets: hosts.slice(0, 20).map((h) => h.first.packet),
       facts: {
-        hosts: hosts.slice(0, 100).map((h) => ({ ip: h.ip, peers: h.peers.slice(0, 100), peerCount: h.peerCount, flows: h.flows, firstFlow: h.first.flow, firstPacket: h.first.packet, receivedNothing: !ctx.visibility!.mayHaveReceived(h.ip) })),
+        hosts: hosts.slice(0, 100).map((h) => ({ ip: h.ip, peers: h.peers, peerCount: h.peerCount, peersCapped: h.peersCapped, flows: h.flows, firstFlow: h.first.flow, firstPacket: h.first.packet, receivedNothing: !ctx.visibility!.mayHaveReceived(h.ip) })),
         hostCount: hosts.length,
         flows,
         oneDirectionOnly: allDeaf,

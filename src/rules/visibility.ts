@@ -12,8 +12,8 @@ import type { FlowFacts, Visibility } from './facts.js';
 /** Host pairs and hosts remembered with their proof; beyond these bounds new ones go unrecorded. */
 const MAX_PAIRS = 65_536;
 const MAX_HOSTS = 4_096;
-/** Peers named per host in the capture verdict. */
-const MAX_PEERS_KEPT = 1_000;
+/** Distinct peers counted and named per host; beyond it the count is a lower bound (peersCapped). */
+const MAX_PEERS_KEPT = 100;
 /** Hosts (and host pairs) that received a TCP packet, as hashed bit sets: a false "received" only keeps a flow two-sided. */
 const RECEIVER_BITS = 1 << 16;
 
@@ -25,9 +25,10 @@ export interface UnseenProof {
 export interface OneSidedHost {
   /** The host whose packets the capture holds while its peers' are missing. */
   ip: string;
-  /** Its peers proven unseen (the first MAX_PEERS_KEPT) and how many there were. */
+  /** Its peers proven unseen (the first MAX_PEERS_KEPT), how many, and whether there were more than those. */
   peers: string[];
   peerCount: number;
+  peersCapped: boolean;
   /** Flows whose own packets proved it, and the first proof. */
   flows: number;
   first: UnseenProof;
@@ -78,16 +79,17 @@ export class VisibilityLog {
     let h = this.hosts.get(seenIp);
     if (!h) {
       if (this.hosts.size >= MAX_HOSTS) return;
-      h = { ip: seenIp, peers: [], peerSet: new Set(), peerCount: 0, flows: 0, first: proof };
+      h = { ip: seenIp, peers: [], peerSet: new Set(), peerCount: 0, peersCapped: false, flows: 0, first: proof };
       this.hosts.set(seenIp, h);
     }
     h.flows++;
     if (!h.peerSet.has(unseenIp)) {
-      h.peerCount++;
+      // Past the bound a peer cannot be told new or seen before, so the count stops there.
       if (h.peerSet.size < MAX_PEERS_KEPT) {
         h.peerSet.add(unseenIp);
         h.peers.push(unseenIp);
-      }
+        h.peerCount++;
+      } else h.peersCapped = true;
     }
   }
 

@@ -101,6 +101,26 @@ describe('one-sided captures (scripted)', () => {
     expect(v.summary).toContain('the capture holds other packets sent to these hosts');
   });
 
+  it('counts the unseen peers of a host up to 100 and then says "over"', () => {
+    // 130 one-sided flows from one host: 120 peers, the first ten of them twice.
+    const packets: ScriptedPacket[] = [];
+    for (let i = 0; i < 130; i++) {
+      const peer = i % 120;
+      const c = conv({ client: `10.0.0.3:${20000 + i}`, server: `10.1.${peer >> 8}.${peer & 0xff}:80` });
+      const server = new Set<number>();
+      c.client('S', i);
+      mark(c, server, () => c.server('SA', i + 0.01));
+      c.client('A', i + 0.02);
+      packets.push(...without(c, server));
+    }
+    const r = analyzeFrames(packets);
+    const v = r.verdicts.find((x) => x.code === 'one-sided-capture')!;
+    const host = (v.facts.hosts as { ip: string; peers: string[]; peerCount: number; peersCapped: boolean; flows: number }[])[0];
+    expect(host).toMatchObject({ ip: '10.0.0.3', peerCount: 100, peersCapped: true, flows: 130 });
+    expect(host.peers).toHaveLength(100);
+    expect(v.summary).toContain('10.0.0.3 (from 10.1.0.0, 10.1.0.1, 10.1.0.2, 10.1.0.3 and over 96 more) acknowledged packets from over 100 peers');
+  });
+
   it('keeps syn-timeout and no-response in a capture that holds both directions', () => {
     const syns = conv({ client: '10.0.0.1:41001', server: '10.0.0.6:443' }).client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).client('S', 3, '', { seq: 0xffff_fff0 });
     const hang = conv({ client: '10.0.0.1:41003', server: '10.0.0.2:80' }).handshake(0).client('PA', 0.01, REQUEST).server('A', 0.02).server('A', 10);
