@@ -142,7 +142,7 @@ const capturedTwice: CaptureRule = {
           {
             code: 'captured-twice',
             severity: 'info',
-            summary: `captured twice: ${copies} of ${packets} TCP packets in ${plural(flows, 'flow')} repeat the packet just before them header for header (same IP ID, sequence and ACK numbers; #${first.no} repeats #${first.copyOf}; ${maxGap === 0 ? 'each pair stamped with the same time' : `at most ${fmtDuration(maxGap)} apart`}${ttl}). They are copies, not retransmissions: the retransmission and SYN-retry verdicts leave them out`,
+            summary: `${copies} of ${packets} TCP packets in ${plural(flows, 'flow')} repeat the packet just before them header for header (same IP ID, sequence and ACK numbers; #${first.no} repeats #${first.copyOf}; ${maxGap === 0 ? 'each pair stamped with the same time' : `at most ${fmtDuration(maxGap)} apart`}${ttl}). They are copies, not retransmissions: the retransmission and SYN-retry verdicts leave them out`,
             packets: [first.copyOf, first.no],
             facts: { copies, packets, flows, maxGapMs: ms(maxGap), firstCopy: first.no, copyOf: first.copyOf, ttlChange: first.ttlChange, routedFlowSides: routed },
             hint: 'The capture point saw each of these packets twice: tcpdump -i any on a host where a bridge and its veth or VLAN ports carry the same packet (Docker and Kubernetes nodes), or a SPAN/mirror port fed from two ports the packet crosses (a lower TTL on the copy means a router sits between them). Capture on one interface (-i eth0, or the container\'s veth), or drop the copies with editcap -D 100 before reading the file with tools that take them for retransmissions.',
@@ -171,7 +171,7 @@ const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
     {
       code: 'one-sided-capture',
       severity: 'warning',
-      summary: `one-sided capture: ${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${capped ? 'over ' : ''}${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. No-response, half-open, half-closed and idle-close are not said of those flows, nor syn-timeout unless the client's own SYN back-off proves no answer reached it`,
+      summary: `${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${capped ? 'over ' : ''}${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. No-response, half-open, half-closed and idle-close are not said of those flows, nor syn-timeout unless the client's own SYN back-off proves no answer reached it`,
       packets: hosts.slice(0, 20).map((h) => h.first.packet),
       facts: {
         hosts: hosts.slice(0, 100).map((h) => ({ ip: h.ip, peers: h.peers, peerCount: h.peerCount, peersCapped: h.peersCapped, flows: h.flows, firstFlow: h.first.flow, firstPacket: h.first.packet, receivedNothing: !ctx.visibility!.mayHaveReceived(h.ip) })),

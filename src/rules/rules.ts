@@ -235,7 +235,7 @@ const halfOpen: FlowRule = {
     return {
       code: 'half-open',
       severity: 'error',
-      summary: `half-open: SYN-ACK #${f.synAcks[0].no} sent, the client never completed the handshake`,
+      summary: `SYN-ACK #${f.synAcks[0].no} sent, the client never completed the handshake`,
       packets: [f.syns[0].no, f.synAcks[0].no],
       facts: { synAcks: f.synAcks.length },
       hint: 'The client never sent the final ACK: the SYN-ACK did not reach it (asymmetric routing, a firewall dropping the return path), the client gave up, or the SYN was spoofed (a SYN flood). Check the return path and any stateful firewall between the two.',

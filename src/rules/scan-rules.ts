@@ -319,7 +319,7 @@ function scanVerdict(s: Scan): Verdict {
   return {
     code: port ? 'port-scan' : 'address-scan',
     severity: 'warning',
-    summary: `${port ? 'port scan' : 'address sweep'}: ${m.scanner} probed ${what} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}): ${counts.open} open${openList}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${untracked}${style}${earlierNote(s)}`,
+    summary: `${m.scanner} probed ${what} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}): ${counts.open} open${openList}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${untracked}${style}${earlierNote(s)}`,
     packets: s.cited,
     facts: {
       scanner: m.scanner,
@@ -361,7 +361,7 @@ function fingerprintVerdict(s: Scan): Verdict {
   return {
     code: 'os-fingerprint',
     severity: 'warning',
-    summary: `OS fingerprinting: ${m.scanner} probed ${m.target} with ${plural(s.probes, 'TCP probe')} in ${fmtDuration(s.lastTs - s.firstTs)} to port${s.states.size === 1 ? '' : 's'} ${ports.join(', ')}: ${kinds} (nmap's OS detection, -O, sends this set)${earlierNote(s)}`,
+    summary: `${m.scanner} probed ${m.target} with ${plural(s.probes, 'TCP probe')} in ${fmtDuration(s.lastTs - s.firstTs)} to port${s.states.size === 1 ? '' : 's'} ${ports.join(', ')}: ${kinds} (nmap's OS detection, -O, sends this set)${earlierNote(s)}`,
     packets: s.cited,
     facts: {
       scanner: m.scanner,
@@ -391,7 +391,7 @@ function distributedVerdict(s: Scan): Verdict {
   return {
     code: 'distributed-scan',
     severity: 'warning',
-    summary: `distributed scan: ${sources} sources on ${s.networks.size} networks probed ${plural(ports.length, 'port')} of ${m.target} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}; ports ${listed.join(', ')}${ports.length > listed.length ? ', …' : ''}): ${counts.open} open${open.length ? ` (${open.slice(0, MAX_LISTED_OPEN).join(', ')})` : ''}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${earlierNote(s)}`,
+    summary: `${sources} sources on ${s.networks.size} networks probed ${plural(ports.length, 'port')} of ${m.target} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}; ports ${listed.join(', ')}${ports.length > listed.length ? ', …' : ''}): ${counts.open} open${open.length ? ` (${open.slice(0, MAX_LISTED_OPEN).join(', ')})` : ''}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${earlierNote(s)}`,
     packets: s.cited,
     facts: {
       target: m.target,

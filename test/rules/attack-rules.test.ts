@@ -219,7 +219,7 @@ describe('nmap-like OS detection, scripted', () => {
     const v = r.verdicts[0];
     expect(v.facts).toMatchObject({ scanner, target, openTargets: [22], tinySynWindows: [1, 63, 4, 4, 16, 512] });
     expect(v.facts.craftedProbes).toEqual({ 'NULL (no flags)': 1, 'FIN+PSH+URG (Xmas)': 1, 'SYN+FIN': 1 });
-    expect(v.summary).toMatch(/^OS fingerprinting: 10\.1\.0\.9 probed 10\.1\.0\.20 with 12 TCP probes in .* to ports 1 \(closed\), 22 \(open\)/);
+    expect(v.summary).toMatch(/^10\.1\.0\.9 probed 10\.1\.0\.20 with 12 TCP probes in .* to ports 1 \(closed\), 22 \(open\)/);
     expect(flowsWithProblems(r)).toEqual([]);
     for (const f of r.flows) expect(f.verdicts.map((x) => x.code)).toEqual(['scan-probe']);
   });

@@ -62,7 +62,7 @@ describe('port scans made by nmap', () => {
     const result = await analyzeFile(SAMPLE);
     const scan = expectOneScanAsOnTheWire(result, SAMPLE);
     expect(scan.facts).toMatchObject({ probed: 200, open: 3, filtered: 50, openTargets: [22, 80, 143] });
-    expect(scan.summary).toMatch(/^port scan: [\d.]+ probed 200 ports of [\d.]+ in .* 3 open \(22, 80, 143\), 147 closed \(RST\), 50 filtered \(no answer\); raw SYN probes from 2 source ports, no handshake completed \(a SYN scan, as nmap -sS sends\)$/);
+    expect(scan.summary).toMatch(/^[\d.]+ probed 200 ports of [\d.]+ in .* 3 open \(22, 80, 143\), 147 closed \(RST\), 50 filtered \(no answer\); raw SYN probes from 2 source ports, no handshake completed \(a SYN scan, as nmap -sS sends\)$/);
   });
 
   it('streamed, the probes get the same verdicts as when every flow is kept', async () => {
@@ -155,7 +155,7 @@ describe('address sweeps', () => {
     expect(r.verdicts).toHaveLength(1);
     expect(sweep!.code).toBe('address-scan');
     expect(sweep!.facts).toMatchObject({ scanner: '10.0.0.9', target: '22', probed: 40, open: 4, closed: 16, filtered: 20, openTargets: ['10.0.3.1', '10.0.3.11', '10.0.3.21', '10.0.3.31'] });
-    expect(sweep!.summary).toMatch(/^address sweep: 10\.0\.0\.9 probed port 22 on 40 hosts in 1\.95 s \(40 probes\): 4 open \(10\.0\.3\.1, 10\.0\.3\.11, 10\.0\.3\.21, 10\.0\.3\.31\), 16 closed \(RST\), 20 filtered \(no answer\)/);
+    expect(sweep!.summary).toMatch(/^10\.0\.0\.9 probed port 22 on 40 hosts in 1\.95 s \(40 probes\): 4 open \(10\.0\.3\.1, 10\.0\.3\.11, 10\.0\.3\.21, 10\.0\.3\.31\), 16 closed \(RST\), 20 filtered \(no answer\)/);
     const byHost = new Map(r.flows.map((f) => [f.serverIp, f.verdicts]));
     expect(byHost.get('10.0.3.2')!.map((v) => v.summary)).toEqual([expect.stringMatching(/^probe in a sweep of port 22 across hosts by 10\.0\.0\.9 \(\d+\+? hosts probed\): 10\.0\.3\.2 filtered \(no answer to 1 SYN\)$/)]);
     expect(byHost.get('10.0.3.1')![0]!.summary).toMatch(/10\.0\.3\.1 open \(SYN-ACK #\d+, reset by the scanner #\d+\)$/);
