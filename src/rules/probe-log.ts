@@ -319,17 +319,52 @@ export interface ScanMark {
   networks?: number;
 }
 
-export class ProbeLog {
-  private readonly clients = new Map<AddrKey, ClientAttempts>();
-  private readonly targets = new Map<AddrKey, TargetAttempts>();
-  private nextTargetForgetTs = -Infinity;
-  /** After a look for quiet clients that freed too little, the next waits until this packet time. */
+/**
+ * A map of at most `max` entries, each made on first use: when full, entries quiet for `quietMicros`
+ * are forgotten; a look that frees little puts the next off for a while rather than each new key
+ * paying for a look over all the others, and new keys go untracked until there is room.
+ */
+class RecentMap<K, V extends { lastTs: number }> {
+  private readonly entries = new Map<K, V>();
+  /** After a look that freed too little, the next waits until this packet time. */
   private nextForgetTs = -Infinity;
+
+  constructor(
+    private readonly max: number,
+    private readonly quietMicros: number,
+    private readonly create: () => V,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
+  /** The entry of `key`, made if there is room, else null. */
+  entryFor(key: K, ts: number): V | null {
+    let v = this.entries.get(key);
+    if (v) return v;
+    if (this.entries.size >= this.max && ts >= this.nextForgetTs) {
+      for (const [k, e] of this.entries) if (e.lastTs < ts - this.quietMicros) this.entries.delete(k);
+      if (this.entries.size > (this.max * 7) / 8) this.nextForgetTs = ts + WINDOW_MICROS / 16;
+    }
+    if (this.entries.size >= this.max) return null;
+    this.entries.set(key, (v = this.create()));
+    return v;
+  }
+}
+
+export class ProbeLog {
+  private readonly clients = new RecentMap<AddrKey, ClientAttempts>(MAX_CLIENTS, WINDOW_MICROS, () => new ClientAttempts());
+  private readonly targets = new RecentMap<AddrKey, TargetAttempts>(MAX_TARGET_HOSTS, DISTRIBUTED_WINDOW_MICROS, () => new TargetAttempts());
 
   /** `client` sent a SYN opening a connection to `host`:`port`. */
   attempt(client: AddrKey, host: AddrKey, port: number, ts: number): void {
-    this.clientFor(client, ts)?.attempt(host, port, ts);
-    this.targetFor(host, ts)?.add(client, port, ts);
+    this.clients.entryFor(client, ts)?.attempt(host, port, ts);
+    this.targets.entryFor(host, ts)?.add(client, port, ts);
   }
 
   /** `host`:`port` answered `client`'s SYN with a SYN-ACK. */
@@ -341,7 +376,7 @@ export class ProbeLog {
 
   /** `client` sent `host`:`port` a packet no TCP stack sends (packet `no`; `kind` from craftedKind). */
   craftedProbe(client: AddrKey, host: AddrKey, port: number, kind: number, no: number, ts: number): void {
-    this.clientFor(client, ts)?.craftedProbe(host, port, kind, no, ts);
+    this.clients.entryFor(client, ts)?.craftedProbe(host, port, kind, no, ts);
   }
 
   /**
@@ -387,32 +422,6 @@ export class ProbeLog {
   /** Clients tracked (for tests of the bound). */
   get size(): number {
     return this.clients.size;
-  }
-
-  private clientFor(client: AddrKey, ts: number): ClientAttempts | null {
-    let c = this.clients.get(client);
-    if (c) return c;
-    if (this.clients.size >= MAX_CLIENTS && ts >= this.nextForgetTs) {
-      for (const [k, v] of this.clients) if (v.lastTs < ts - WINDOW_MICROS) this.clients.delete(k);
-      // Little freed: every client is busy. New clients go untracked for a while rather than each
-      // paying for a look over all the others.
-      if (this.clients.size > (MAX_CLIENTS * 7) / 8) this.nextForgetTs = ts + WINDOW_MICROS / 16;
-    }
-    if (this.clients.size >= MAX_CLIENTS) return null;
-    this.clients.set(client, (c = new ClientAttempts()));
-    return c;
-  }
-
-  private targetFor(host: AddrKey, ts: number): TargetAttempts | null {
-    let t = this.targets.get(host);
-    if (t) return t;
-    if (this.targets.size >= MAX_TARGET_HOSTS && ts >= this.nextTargetForgetTs) {
-      for (const [k, v] of this.targets) if (v.lastTs < ts - DISTRIBUTED_WINDOW_MICROS) this.targets.delete(k);
-      if (this.targets.size > (MAX_TARGET_HOSTS * 7) / 8) this.nextTargetForgetTs = ts + WINDOW_MICROS / 16;
-    }
-    if (this.targets.size >= MAX_TARGET_HOSTS) return null;
-    this.targets.set(host, (t = new TargetAttempts()));
-    return t;
   }
 }
 
