@@ -250,7 +250,7 @@ function concatBytes(parts: Uint8Array[]): Uint8Array {
 }
 
 /** Growable little/big-endian byte sink for building headers and blocks. */
-class ByteWriter {
+export class ByteWriter {
   private buf = new Uint8Array(256);
   private view = new DataView(this.buf.buffer);
   private n = 0;
@@ -290,6 +290,14 @@ class ByteWriter {
   pad4(): this {
     while (this.n % 4 !== 0) this.u8(0);
     return this;
+  }
+  /** Bytes written so far. */
+  get length(): number {
+    return this.n;
+  }
+  /** Overwrites the 32-bit word at `at` (a block length known only once its body is written). */
+  setU32(at: number, v: number, le = this.le): void {
+    this.view.setUint32(at, v >>> 0, le);
   }
   finish(): Uint8Array {
     return this.buf.slice(0, this.n);

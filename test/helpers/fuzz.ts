@@ -1,6 +1,8 @@
 // Seeded mutations of capture files, shared by the capture fuzz test and any pipeline-level fuzz.
 // Deterministic: the same seed gives the same mutated bytes, so a failure names its seed.
 
+import { ByteWriter } from '../../src/capture/writer.js';
+
 /** mulberry32: a tiny 32-bit PRNG, good enough to spread mutations, returns [0, 1). */
 export function createRng(seed: number): () => number {
   let a = seed >>> 0;
@@ -160,67 +162,13 @@ interface ModelIface {
 
 type BlockKind = 'epb' | 'spb' | 'opb';
 
-/** Little byte writer that follows one byte order; pads options and blocks to 4 bytes. */
-class Out {
-  private buf = new Uint8Array(1024);
-  private dv = new DataView(this.buf.buffer);
-  len = 0;
-  constructor(readonly le: boolean) {}
-  private room(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
-    next.set(this.buf);
-    this.buf = next;
-    this.dv = new DataView(next.buffer);
-  }
-  u8(v: number): this {
-    this.room(1);
-    this.buf[this.len++] = v & 0xff;
-    return this;
-  }
-  u16(v: number): this {
-    this.room(2);
-    this.dv.setUint16(this.len, v & 0xffff, this.le);
-    this.len += 2;
-    return this;
-  }
-  u32(v: number): this {
-    this.room(4);
-    this.dv.setUint32(this.len, v >>> 0, this.le);
-    this.len += 4;
-    return this;
-  }
-  u64(v: bigint): this {
-    this.room(8);
-    this.dv.setBigUint64(this.len, BigInt.asUintN(64, v), this.le);
-    this.len += 8;
-    return this;
-  }
-  bytes(b: Uint8Array): this {
-    this.room(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
-    return this;
-  }
-  pad4(): this {
-    while (this.len % 4) this.u8(0);
-    return this;
-  }
-  setU32(at: number, v: number, le = this.le): void {
-    this.dv.setUint32(at, v >>> 0, le);
-  }
-  finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
-  }
-}
-
 /** A pcapng block: type, body, both lengths. */
-function block(out: Out, type: number, body: (o: Out) => void): void {
-  const start = out.len;
+function block(out: ByteWriter, type: number, body: (o: ByteWriter) => void): void {
+  const start = out.length;
   out.u32(type).u32(0);
   body(out);
   out.pad4();
-  const total = out.len - start + 4;
+  const total = out.length - start + 4;
   out.u32(total);
   out.setU32(start + 4, total);
 }
@@ -236,10 +184,10 @@ interface PcapngPlan {
 }
 
 function encodePcapngPlan(packets: ModelPacket[], plan: PcapngPlan, ifaceOf: (p: ModelPacket) => number): Uint8Array {
-  const out = new Out(!plan.bigEndian);
+  const out = new ByteWriter(!plan.bigEndian);
   block(out, 0x0a0d0d0a, (o) => {
-    const magicAt = o.len;
-    o.u32(0x1a2b3c4d).u16(1).u16(0).u64(-1n);
+    const magicAt = o.length;
+    o.u32(0x1a2b3c4d).u16(1).u16(0).i64(-1);
     if (plan.lyingByteOrder) o.setU32(magicAt, 0x1a2b3c4d, plan.bigEndian);
   });
   for (const iface of plan.ifaces) {
@@ -267,7 +215,7 @@ const LINK_TYPES = [0, 1, 12, 14, 101, 108, 113, 276, 228, 229, 147, 0xffff];
 function encodePcapVariant(packets: ModelPacket[], rng: () => number, what: string[]): Uint8Array {
   const linkType = packets[0].linkType;
   const le = rng() < 0.7;
-  const out = new Out(le);
+  const out = new ByteWriter(le);
   const r = rng();
   let magic = 0xa1b2c3d4;
   let major = 2;
