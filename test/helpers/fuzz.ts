@@ -2,6 +2,7 @@
 // Deterministic: the same seed gives the same mutated bytes, so a failure names its seed.
 
 import { ByteWriter } from '../../src/capture/writer.js';
+import { concat } from './packets.js';
 
 /** mulberry32: a tiny 32-bit PRNG, good enough to spread mutations, returns [0, 1). */
 export function createRng(seed: number): () => number {
@@ -377,14 +378,8 @@ function mutatePacket(p: ModelPacket, kind: StructureKind, rng: () => number): {
       chain.unshift(type);
       next = type;
     }
-    let total = 0;
-    for (const e of parts) total += e.length;
-    const ext = new Uint8Array(total);
-    let o = 0;
-    for (const e of parts) {
-      ext.set(e, o);
-      o += e.length;
-    }
+    const ext = concat(...parts);
+    const total = ext.length;
     const out = splice(data, transport, 0, ext);
     out[at + 6] = next;
     const payload = ((out[at + 4] << 8) | out[at + 5]) + total;
