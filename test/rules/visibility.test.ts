@@ -28,18 +28,28 @@ function mark(c: Conversation, set: Set<number>, send: () => void): void {
 const codesOf = (f: FlowResult) => f.verdicts.map((v) => v.code).sort();
 const flowBetween = (r: AnalysisResult, client: string) => r.flows.find((f) => f.client === client)!;
 
+/**
+ * An answered request from `client` to `server` starting at `t`, with the SYN-ACK and the response
+ * in `missed` (by index): leave those out and only the client's direction is captured.
+ */
+function clientOnlyExchange(client: string, server: string, t: number): { c: Conversation; missed: Set<number> } {
+  const c = conv({ client, server });
+  const missed = new Set<number>();
+  c.client('S', t);
+  mark(c, missed, () => c.server('SA', t + 0.01));
+  c.client('A', t + 0.02).client('PA', t + 0.03, REQUEST);
+  mark(c, missed, () => c.server('PA', t + 0.05, RESPONSE));
+  c.client('A', t + 0.06);
+  return { c, missed };
+}
+
 describe('one-sided captures (scripted)', () => {
   it('marks a flow whose server packets are missing but acknowledged client-only, and says no-response and half-closed of it no more', () => {
-    const c = conv({ client: '10.0.0.3:40000', server: '10.0.0.4:80' });
-    const server = new Set<number>();
-    c.client('S', 0);
-    mark(c, server, () => c.server('SA', 0.01));
-    c.client('A', 0.02).client('PA', 0.03, REQUEST);
-    mark(c, server, () => c.server('PA', 0.05, RESPONSE));
-    c.client('A', 0.06).client('FA', 5);
-    mark(c, server, () => c.server('FA', 5.01));
+    const { c, missed } = clientOnlyExchange('10.0.0.3:40000', '10.0.0.4:80', 0);
+    c.client('FA', 5);
+    mark(c, missed, () => c.server('FA', 5.01));
     c.client('A', 5.02);
-    const r = analyzeFrames(without(c, server));
+    const r = analyzeFrames(without(c, missed));
     expect(r.flows).toHaveLength(1);
     const f = r.flows[0];
     expect(f.visibility).toEqual({ seen: 'client-only', proof: { by: 'flow', flow: 1, packet: 2 } });
@@ -55,17 +65,11 @@ describe('one-sided captures (scripted)', () => {
     // A two-sided exchange, a one-sided one, a lone SYN from the one-sided host (its peers' packets
     // never reach the capture), and three SYNs from a host that does receive packets.
     const twoSided = conv({ client: '10.0.0.1:41000', server: '10.0.0.2:80' }).handshake(0).client('PA', 0.01, REQUEST).server('PA', 0.02, RESPONSE).client('A', 0.03);
-    const oneSided = conv({ client: '10.0.0.3:42000', server: '10.0.0.4:80' });
-    const server = new Set<number>();
-    oneSided.client('S', 0.1);
-    mark(oneSided, server, () => oneSided.server('SA', 0.11));
-    oneSided.client('A', 0.12).client('PA', 0.13, REQUEST);
-    mark(oneSided, server, () => oneSided.server('PA', 0.15, RESPONSE));
-    oneSided.client('A', 0.16);
+    const oneSided = clientOnlyExchange('10.0.0.3:42000', '10.0.0.4:80', 0.1);
     const loneFromOneSided = conv({ client: '10.0.0.3:42001', server: '10.0.0.5:443' }).client('S', 0.2);
     const unanswered = conv({ client: '10.0.0.1:41001', server: '10.0.0.6:443' }).client('S', 0.3).client('S', 1.3, '', { seq: 0xffff_fff0 }).client('S', 3.3, '', { seq: 0xffff_fff0 });
     const later = conv({ client: '10.0.0.1:41002', server: '10.0.0.2:80' }).handshake(10);
-    const all = [...twoSided.packets, ...without(oneSided, server), ...loneFromOneSided.packets, ...unanswered.packets, ...later.packets].sort((a, b) => a.t - b.t);
+    const all = [...twoSided.packets, ...without(oneSided.c, oneSided.missed), ...loneFromOneSided.packets, ...unanswered.packets, ...later.packets].sort((a, b) => a.t - b.t);
     const r = analyzeFrames(all);
     expect(flowBetween(r, '10.0.0.1:41000').visibility.seen).toBe('both');
     expect(flowBetween(r, '10.0.0.3:42000').visibility.seen).toBe('client-only');
@@ -81,17 +85,11 @@ describe('one-sided captures (scripted)', () => {
   });
 
   it('asymmetric routing: a host that receives from other peers keeps its syn-timeout, and the cause named is another path', () => {
-    const oneSided = conv({ client: '10.0.0.3:42000', server: '10.0.0.4:80' });
-    const server = new Set<number>();
-    oneSided.client('S', 0);
-    mark(oneSided, server, () => oneSided.server('SA', 0.01));
-    oneSided.client('A', 0.02).client('PA', 0.03, REQUEST);
-    mark(oneSided, server, () => oneSided.server('PA', 0.05, RESPONSE));
-    oneSided.client('A', 0.06);
+    const oneSided = clientOnlyExchange('10.0.0.3:42000', '10.0.0.4:80', 0);
     const seenBothWays = conv({ client: '10.0.0.3:42001', server: '10.0.0.2:80' }).handshake(0.1).client('PA', 0.11, REQUEST).server('PA', 0.12, RESPONSE).client('A', 0.13);
     const syns = conv({ client: '10.0.0.3:42002', server: '10.0.0.5:443' }).client('S', 0.2).client('S', 1.2, '', { seq: 0xffff_fff0 }).client('S', 3.2, '', { seq: 0xffff_fff0 });
     const later = conv({ client: '10.0.0.3:42003', server: '10.0.0.2:80' }).handshake(10);
-    const r = analyzeFrames([...without(oneSided, server), ...seenBothWays.packets, ...syns.packets, ...later.packets].sort((a, b) => a.t - b.t));
+    const r = analyzeFrames([...without(oneSided.c, oneSided.missed), ...seenBothWays.packets, ...syns.packets, ...later.packets].sort((a, b) => a.t - b.t));
     expect(flowBetween(r, '10.0.0.3:42000').visibility.seen).toBe('client-only');
     const timedOut = flowBetween(r, '10.0.0.3:42002');
     expect(timedOut.visibility.seen).toBe('both');
