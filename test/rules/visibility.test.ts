@@ -150,10 +150,15 @@ describe('bytes the capture missed (scripted)', () => {
     const missing = new Set<number>();
     mark(c, missing, () => c.server('PA', 0.05, RESPONSE));
     c.server('FA', 10);
-    const r = analyzeFrames(without(c, missing));
-    const f = r.flows[0];
-    expect(f.analysis!.unanswered!.unseenAnswerPacket).toBe(6);
-    expect(codesOf(f)).not.toContain('no-response');
+    const f = analyzeFrames(without(c, missing)).flows[0];
+    expect(f.history).toBe('ShADaf');
+    expect(f.analysis!.unanswered).toMatchObject({ requestPacket: 4, ackedPacket: 5, unseenAnswerPacket: 6 });
+    // The capture ends on that FIN, so the only thing left to say is that it ended.
+    expect(f.verdicts.map((v) => [v.code, v.packets])).toEqual([['capture-ended', [6]]]);
+    // The same request whose server only acknowledged it and then kept quiet is a no-response.
+    const silent = analyzeFrames(conv().handshake(0).client('PA', 0.01, REQUEST).server('A', 0.02).server('A', 10).packets).flows[0];
+    expect(silent.analysis!.unanswered!.unseenAnswerPacket).toBeNull();
+    expect(silent.verdicts.map((v) => [v.code, v.packets])).toEqual([['no-response', [4]]]);
   });
 });
 
