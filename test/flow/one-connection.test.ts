@@ -140,9 +140,13 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     expect(r.flows).toHaveLength(1);
     const f = r.flows[0];
     expect(f).toMatchObject({ state: 'SF', zeekConnections: 2 });
-    expect(codes(f)).not.toContain('syn-timeout');
-    expect(codes(f)).not.toContain('midstream');
-    expect(verdict(f, 'syn-retry-then-connected').summary).toBe('SYN retried once before the SYN-ACK #3: connecting took 7.00 s (retry after 3.00 s)');
+    expect(f.syns.map((s) => s.no)).toEqual([1, 2]);
+    // No syn-timeout for the first SYN and no midstream start for the SYN-ACK that came after Zeek's timer.
+    expect(codes(f)).toEqual(['clean-close', 'syn-retry-then-connected']);
+    const v = verdict(f, 'syn-retry-then-connected');
+    expect(v.summary).toBe('SYN retried once before the SYN-ACK #3: connecting took 7.00 s (retry after 3.00 s)');
+    expect(v.packets).toEqual([1, 2, 3]);
+    expect(v.facts).toEqual({ syns: 2, intervalsMs: [3000], connectDelayMs: 7000 });
   });
 
   it('a SYN sent again after the SYN-ACK is no retry that connected: the client did not take that SYN-ACK', () => {
