@@ -96,13 +96,11 @@ corpus.describe('public captures', () => {
     // Sources and ports that sent the host a SYN and were refused, as tshark shows them.
     const inbound = segs.filter((s) => s.dst === target && (s.flags & (SYN | ACK)) === SYN);
     const ports = [...new Set(inbound.map((s) => s.dstPort))].sort((a, b) => a - b);
-    expect(d.facts.target).toBe(target);
-    expect(d.facts.ports).toEqual(ports.filter((p) => (d.facts.ports as number[]).includes(p)));
-    expect((d.facts.ports as number[]).length).toBeGreaterThanOrEqual(10);
+    // Open: the ports whose SYNs the host answered with a SYN-ACK (1025, Windows RPC); every other port refused them.
+    const answered = [...new Set(segs.filter((s) => s.src === target && (s.flags & (SYN | ACK)) === (SYN | ACK) && ports.includes(s.srcPort)).map((s) => s.srcPort))].sort((a, b) => a - b);
+    expect(d.facts).toMatchObject({ target, ports, openTargets: answered, open: answered.length, closed: ports.length - answered.length, filtered: 0 });
     expect(d.facts.sources as number).toBeGreaterThanOrEqual(20);
-    // Open: the ports whose SYNs the host answered with a SYN-ACK (1025, Windows RPC).
-    const answered = [...new Set(segs.filter((s) => s.src === target && (s.flags & (SYN | ACK)) === (SYN | ACK) && ports.includes(s.srcPort)).map((s) => s.srcPort))];
-    expect(d.facts.openTargets).toEqual(answered.sort((a, b) => a - b));
+    expect(d.facts.sources as number).toBeLessThanOrEqual(new Set(inbound.map((s) => s.src)).size);
     // The wall of refused errors is gone once the pattern shows: before, 116 refused errors.
     const refused = r.flows.filter((f) => f.verdicts.some((v) => v.code === 'refused'));
     expect(refused.length).toBeLessThan(30);
