@@ -22,14 +22,20 @@ async function flowsOf(file: string, ...args: string[]): Promise<{ code: number;
   return { code, flows: code === 2 ? [] : (JSON.parse(io.out).flows as JsonFlow[]), err: io.err };
 }
 
+/** Runs tcpwhy with `args`, expects a usage error (exit 2, nothing on stdout) and returns what it said on stderr. */
+async function usageError(args: string[]): Promise<string> {
+  const io = memoryIo();
+  expect(await run(args, io)).toBe(2);
+  expect(io.out).toBe('');
+  return io.err;
+}
+
 describe('tcpwhy alone and unknown first words', () => {
   it('prints the help with its examples and exit codes on stderr, exit 2 (a usage error: nothing was asked)', async () => {
-    const io = memoryIo();
-    expect(await run([], io)).toBe(2);
-    expect(io.out).toBe('');
-    expect(io.err).toMatch(/^Usage: tcpwhy /);
-    for (const command of ['analyze', 'flow', 'diff', 'live']) expect(io.err).toContain(`  ${command} [options]`);
-    expect(io.err).toMatch(/Examples:\n[\s\S]*Exit codes:\n {2}0 [\s\S]* {2}3 /);
+    const err = await usageError([]);
+    expect(err).toMatch(/^Usage: tcpwhy /);
+    for (const command of ['analyze', 'flow', 'diff', 'live']) expect(err).toContain(`  ${command} [options]`);
+    expect(err).toMatch(/Examples:\n[\s\S]*Exit codes:\n {2}0 [\s\S]* {2}3 /);
   });
 
   it.each([
@@ -39,18 +45,14 @@ describe('tcpwhy alone and unknown first words', () => {
     ['dif', 'diff'],
     ['lvie', 'live'],
   ])("'tcpwhy %s FILE' analyses nothing and suggests %s, exit 2", async (typo, meant) => {
-    const io = memoryIo();
-    expect(await run([typo, sample('refused.pcap')], io)).toBe(2);
-    expect(io.out).toBe('');
-    expect(io.err).toContain(`unknown command '${typo}'`);
-    expect(io.err).toContain(`did you mean ${meant}?`);
+    const err = await usageError([typo, sample('refused.pcap')]);
+    expect(err).toContain(`unknown command '${typo}'`);
+    expect(err).toContain(`did you mean ${meant}?`);
   });
 
   it('names the commands when the first word is far from all of them and is not a file, exit 2', async () => {
-    const io = memoryIo();
-    expect(await run(['capture-from-tuesday.pcap'], io)).toBe(2);
-    expect(io.err).toContain("'capture-from-tuesday.pcap' is neither a command (analyze, flow, diff, live) nor a file");
-    expect(io.out).toBe('');
+    const err = await usageError(['capture-from-tuesday.pcap']);
+    expect(err).toContain("'capture-from-tuesday.pcap' is neither a command (analyze, flow, diff, live) nor a file");
   });
 
   it('still takes a bare existing file as analyze', async () => {
@@ -135,9 +137,8 @@ describe('diff --fail-on: the BAD flow is still failing', () => {
   });
 
   it('takes the same severities as analyze, and refuses others (exit 2)', async () => {
-    const io = memoryIo();
-    expect(await run(['diff', sample('nginx-ws-good.pcap'), sample('nginx-ws-bad.pcap'), '--fail-on', 'fatal'], io)).toBe(2);
-    expect(io.err).toContain("'fatal'");
+    const err = await usageError(['diff', sample('nginx-ws-good.pcap'), sample('nginx-ws-bad.pcap'), '--fail-on', 'fatal']);
+    expect(err).toContain("'fatal'");
     expect(await run(['diff', sample('nginx-ws-good.pcap'), sample('nginx-ws-bad.pcap'), '--fail-on', 'error'], memoryIo())).toBe(1);
   });
 });
@@ -158,24 +159,19 @@ describe('--filter', () => {
     ['portrange 1-1024', "'portrange'"],
     ['80', "'80' is not an IP address"],
   ])('refuses %j with exit 2, naming what it cannot read, before any output', async (expr, named) => {
-    const io = memoryIo();
-    expect(await run(['analyze', sample('refused.pcap'), '--filter', expr], io)).toBe(2);
-    expect(io.out).toBe('');
-    expect(io.err).toContain(named);
-    expect(io.err).toMatch(/^tcpwhy: --filter: /);
+    const err = await usageError(['analyze', sample('refused.pcap'), '--filter', expr]);
+    expect(err).toContain(named);
+    expect(err).toMatch(/^tcpwhy: --filter: /);
   });
 
   it('refuses before the first byte of a multi-file JSON document', async () => {
-    const io = memoryIo();
-    expect(await run(['analyze', sample('refused.pcap'), sample('http-clean.pcap'), '--json', '--filter', 'dst port 80 or dst port 443'], io)).toBe(2);
-    expect(io.out).toBe('');
-    expect(io.err).toContain("cannot read 'or'");
+    const err = await usageError(['analyze', sample('refused.pcap'), sample('http-clean.pcap'), '--json', '--filter', 'dst port 80 or dst port 443']);
+    expect(err).toContain("cannot read 'or'");
   });
 
   it('refuses a bad filter on diff --filter-good too', async () => {
-    const io = memoryIo();
-    expect(await run(['diff', sample('nginx-ws-good.pcap'), sample('nginx-ws-bad.pcap'), '--filter-good', 'src host 10.0.0.0/99'], io)).toBe(2);
-    expect(io.err).toContain("'10.0.0.0/99'");
+    const err = await usageError(['diff', sample('nginx-ws-good.pcap'), sample('nginx-ws-bad.pcap'), '--filter-good', 'src host 10.0.0.0/99']);
+    expect(err).toContain("'10.0.0.0/99'");
   });
 
   corpus.it('src = client, dst = server, CIDR nets and hosts, IPv4 and IPv6 (ppa3 http_ip4and6: one GET over each)', async () => {

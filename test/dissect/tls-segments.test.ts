@@ -5,29 +5,15 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { readCaptureFileSync } from '../../src/capture/open.js';
-import { PacketDecoder } from '../../src/decode/decoder.js';
 import { AppSession } from '../../src/dissect/session.js';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { analyzeFrames, conv, type Conversation, type ScriptedPacket } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
 import { concatBytes, everySplit } from '../helpers/splits.js';
+import { tcpPayload } from '../helpers/wire.js';
 
 const SAMPLE = fileURLToPath(new URL('../../samples/tls-unknown-ca.pcap', import.meta.url));
 const corpus2 = useCorpus('corpus2', { tools: ['tshark'] });
-
-/** The TCP payload of packet `no`. */
-function payloadOf(file: string, no: number): Uint8Array {
-  const decoder = new PacketDecoder();
-  let out = new Uint8Array(0);
-  readCaptureFileSync(file, (rec) => {
-    if (rec.no !== no) return;
-    decoder.decode(rec);
-    const v = decoder.view;
-    out = v.bytes.slice(v.payloadOff, v.payloadOff + v.payloadLen);
-  });
-  return out;
-}
 
 /** Bodies of the TLS records in `b` (type, body). */
 function records(b: Uint8Array): { type: number; body: Uint8Array }[] {
@@ -45,14 +31,14 @@ const record = (type: number, body: Uint8Array) => concatBytes(Uint8Array.of(typ
 
 /** The sample's handshake: ClientHello, the server flight as one record of about 5 KB, then both Finished flights. */
 function handshake() {
-  const clientHello = payloadOf(SAMPLE, 4);
-  const [serverHello, certificate, keyExchange, helloDone] = records(payloadOf(SAMPLE, 6)).map((r) => r.body);
+  const clientHello = tcpPayload(SAMPLE, 4);
+  const [serverHello, certificate, keyExchange, helloDone] = records(tcpPayload(SAMPLE, 6)).map((r) => r.body);
   // A chain of twelve copies of the server's certificate: Certificate = type 11, u24 length, u24 list length, (u24 length, cert)*.
   const cert = certificate.subarray(7, 7 + ((certificate[7] << 16) | (certificate[8] << 8) | certificate[9]) + 3);
   const list = concatBytes(...Array.from({ length: 12 }, () => cert));
   const chain = concatBytes(Uint8Array.of(11), u24(list.length + 3), u24(list.length), list);
   const flight = record(22, concatBytes(serverHello, chain, keyExchange, helloDone));
-  return { clientHello, flight, clientFinished: payloadOf(SAMPLE, 8), serverFinished: payloadOf(SAMPLE, 9) };
+  return { clientHello, flight, clientFinished: tcpPayload(SAMPLE, 8), serverFinished: tcpPayload(SAMPLE, 9) };
 }
 
 /** tshark's chosen cipher in the sample's ServerHello. */

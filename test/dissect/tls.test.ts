@@ -10,7 +10,7 @@ import { CLIENT_REJECT_WINDOW_MICROS } from '../../src/rules/tls-rules.js';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { useCorpus } from '../helpers/corpus.js';
 import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
-import { expectProblemsOnlyFromResends, wireSegments } from '../helpers/wire.js';
+import { expectProblemsOnlyFromResends, tcpPayload, wireSegments } from '../helpers/wire.js';
 import { hasTool } from '../helpers/tools.js';
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
@@ -164,7 +164,7 @@ describe('other TLS sources', () => {
 
   it('reads the same ClientHello whatever the segment boundaries', async () => {
     const f = await onlyFlow(`${SAMPLES}tls-ok.pcap`);
-    const hello = await helloBytes(`${SAMPLES}tls-ok.pcap`, f.app.tls.clientHello!.no);
+    const hello = tcpPayload(`${SAMPLES}tls-ok.pcap`, f.app.tls.clientHello!.no);
     for (let split = 1; split < hello.length; split += 7) {
       const session = new AppSession({ id: 1, clientPort: 40000, serverPort: 443 }, false);
       session.onData(0, hello, 0, split, 0, 4, 1);
@@ -183,19 +183,3 @@ describe('other TLS sources', () => {
   });
 });
 
-/** The client's TCP payload in packet `no`: the ClientHello record. */
-async function helloBytes(file: string, no: number): Promise<Uint8Array> {
-  const { wireSegments } = await import('../helpers/wire.js');
-  const { readCaptureFileSync } = await import('../../src/capture/open.js');
-  const { PacketDecoder } = await import('../../src/decode/decoder.js');
-  const seg = wireSegments(file).find((s) => s.no === no)!;
-  const decoder = new PacketDecoder();
-  let out = new Uint8Array(0);
-  readCaptureFileSync(file, (rec) => {
-    if (rec.no !== no) return;
-    decoder.decode(rec);
-    const v = decoder.view;
-    out = v.bytes.slice(v.payloadOff, v.payloadOff + seg.payloadLen);
-  });
-  return out;
-}

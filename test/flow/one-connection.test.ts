@@ -15,6 +15,18 @@ const codes = (f: FlowResult) => f.verdicts.map((v) => v.code).sort();
 const verdict = (f: FlowResult, code: string) => f.verdicts.find((v) => v.code === code)!;
 const allCodes = (r: AnalysisResult) => [...r.flows.flatMap(codes), ...r.verdicts.map((v) => v.code)];
 
+/** The server's SYN-ACK at `t` to the SYNs already in `c`, then one request answered and a clean close, 1 ms apart. */
+function connectedAt(c: Conversation, t: number, request: string, response: string): Conversation {
+  return c
+    .server('SA', t)
+    .client('A', t + 0.001)
+    .client('PA', t + 0.002, request)
+    .server('PA', t + 0.003, response)
+    .client('FA', t + 0.004)
+    .server('FA', t + 0.005)
+    .client('A', t + 0.006);
+}
+
 describe('a SYN retried after the RST that refused it', () => {
   // Windows (TTL 128) sends a refused SYN twice more, 0.5 s apart, with the same ISN.
   const windows = { seq: 0xffff_fff0, ttl: 128 };
@@ -43,17 +55,11 @@ describe('a SYN retried after the RST that refused it', () => {
 
   it('a retry the server then answers is one connection that connected after a refusal', () => {
     // As in nDPI's rtsp.pcap: the first SYN refused, the retry 0.5 s later answered, the session used.
-    const c = conv({ client: '10.0.0.1:1074', server: '10.0.0.2:8554' })
+    const syns = conv({ client: '10.0.0.1:1074', server: '10.0.0.2:8554' })
       .client('S', 0)
       .server('RA', 0.001, '', { ack: 0xffff_fff1 })
-      .client('S', 0.5, '', { seq: 0xffff_fff0 })
-      .server('SA', 0.501)
-      .client('A', 0.502)
-      .client('PA', 0.503, 'OPTIONS rtsp://a RTSP/1.0\r\nCSeq: 1\r\n\r\n')
-      .server('PA', 0.504, 'RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n')
-      .client('FA', 0.505)
-      .server('FA', 0.506)
-      .client('A', 0.507);
+      .client('S', 0.5, '', { seq: 0xffff_fff0 });
+    const c = connectedAt(syns, 0.501, 'OPTIONS rtsp://a RTSP/1.0\r\nCSeq: 1\r\n\r\n', 'RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n');
     const r = analyzeConversation(c);
     expect(r.flows).toHaveLength(1);
     const f = r.flows[0];
@@ -128,23 +134,19 @@ describe('a SYN retried after the RST that refused it', () => {
 
 describe('a SYN-ACK after Zeek attempt timer', () => {
   it('SYN at 0 s, retry at 3 s, SYN-ACK at 7 s: one connection that connected after a retry', () => {
-    const c = conv()
-      .client('S', 0, '', { ttl: 128 })
-      .client('S', 3, '', { seq: 0xffff_fff0, ttl: 128 })
-      .server('SA', 7)
-      .client('A', 7.001)
-      .client('PA', 7.002, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n')
-      .server('PA', 7.003, 'HTTP/1.1 204 No Content\r\n\r\n')
-      .client('FA', 7.004)
-      .server('FA', 7.005)
-      .client('A', 7.006);
+    const syns = conv().client('S', 0, '', { ttl: 128 }).client('S', 3, '', { seq: 0xffff_fff0, ttl: 128 });
+    const c = connectedAt(syns, 7, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 'HTTP/1.1 204 No Content\r\n\r\n');
     const r = analyzeConversation(c);
     expect(r.flows).toHaveLength(1);
     const f = r.flows[0];
     expect(f).toMatchObject({ state: 'SF', zeekConnections: 2 });
-    expect(codes(f)).not.toContain('syn-timeout');
-    expect(codes(f)).not.toContain('midstream');
-    expect(verdict(f, 'syn-retry-then-connected').summary).toBe('SYN retried once before the SYN-ACK #3: connecting took 7.00 s (retry after 3.00 s)');
+    expect(f.syns.map((s) => s.no)).toEqual([1, 2]);
+    // No syn-timeout for the first SYN and no midstream start for the SYN-ACK that came after Zeek's timer.
+    expect(codes(f)).toEqual(['clean-close', 'syn-retry-then-connected']);
+    const v = verdict(f, 'syn-retry-then-connected');
+    expect(v.summary).toBe('SYN retried once before the SYN-ACK #3: connecting took 7.00 s (retry after 3.00 s)');
+    expect(v.packets).toEqual([1, 2, 3]);
+    expect(v.facts).toEqual({ syns: 2, intervalsMs: [3000], connectDelayMs: 7000 });
   });
 
   it('a SYN sent again after the SYN-ACK is no retry that connected: the client did not take that SYN-ACK', () => {

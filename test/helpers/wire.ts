@@ -30,6 +30,18 @@ export function wireSegments(file: string): WireSegment[] {
   return out;
 }
 
+/** The TCP payload of packet `no` (empty when it carries none or is not TCP). */
+export function tcpPayload(file: string, no: number): Uint8Array {
+  const decoder = new PacketDecoder();
+  let out = new Uint8Array(0);
+  readCaptureFileSync(file, (rec) => {
+    if (rec.no !== no || decoder.decode(rec) !== DECODED.TCP) return;
+    const v = decoder.view;
+    out = v.bytes.slice(v.payloadOff, v.payloadOff + v.payloadLen);
+  });
+  return out;
+}
+
 /**
  * Packet numbers of data segments that carry bytes their sender had already sent: what any
  * retransmission verdict must rest on. Sequence numbers are taken relative to each sender's first

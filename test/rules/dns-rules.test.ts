@@ -91,6 +91,10 @@ describe('capture-level DNS verdicts', () => {
     const spec = { id: 3, name: 'late.example' };
     const { result } = await analyze([query(0, spec), query(300_000, spec), tick(600_000)]);
     expect(dnsCodes(result)).toEqual([]);
+    // The same two queries in a capture that went on 5 s are a lookup never answered.
+    const waited = await analyze([query(0, spec), query(300_000, spec), tick(5 * S)]);
+    expect(dnsCodes(waited.result)).toEqual(['dns-no-answer']);
+    expect(verdict(waited.result, 'dns-no-answer')!.facts.lookups).toEqual([expect.objectContaining({ name: 'late.example', queries: 2, firstQueryPacket: 1, lastQueryPacket: 2 })]);
   });
 
   it('dns-nxdomain and dns-servfail, checked against tshark', async () => {
@@ -189,11 +193,14 @@ describe('where a failing connection\'s address came from', () => {
 
   it('says nothing about DNS when the capture holds none, or when the answer came after the SYN', async () => {
     const none = await analyze(retries('203.0.113.94'));
-    expect(none.result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!.summary).not.toMatch(/DNS|resolved/);
+    const plain = none.result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
+    expect(plain.summary).not.toMatch(/DNS|resolved/);
+    expect([plain.facts.dnsOrigin, none.result.flows[0].dns]).toEqual([undefined, undefined]);
     const late = await analyze([syn(0, '203.0.113.94'), ...lookup('203.0.113.94').map((p) => ({ ...p, t: p.t + 50_000 })), syn(1 * S, '203.0.113.94'), syn(3 * S, '203.0.113.94'), tick(8 * S)]);
     const v = late.result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
     // The client's lookups are in the capture, but only from after this SYN: no claim either way.
     expect(v.summary).not.toMatch(/DNS|resolved/);
+    expect([v.facts.dnsOrigin, late.result.flows[0].dns]).toEqual([undefined, undefined]);
   });
 
   it('reads the answer of a DNS lookup over TCP (port 53), first message each way', async () => {

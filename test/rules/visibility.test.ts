@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
 import { collectRecords, toPcap, writeTempCapture } from '../helpers/capture.js';
 import { analyzeFrames, conv, type Conversation, type ScriptedPacket } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
+import { hasTool } from '../helpers/tools.js';
 
 // What the capture can see: one-sided captures, bytes the capture missed, and captures that end
 // before an answer was due. Scripted edge cases, then public captures that showed each problem.
@@ -28,18 +30,28 @@ function mark(c: Conversation, set: Set<number>, send: () => void): void {
 const codesOf = (f: FlowResult) => f.verdicts.map((v) => v.code).sort();
 const flowBetween = (r: AnalysisResult, client: string) => r.flows.find((f) => f.client === client)!;
 
+/**
+ * An answered request from `client` to `server` starting at `t`, with the SYN-ACK and the response
+ * in `missed` (by index): leave those out and only the client's direction is captured.
+ */
+function clientOnlyExchange(client: string, server: string, t: number): { c: Conversation; missed: Set<number> } {
+  const c = conv({ client, server });
+  const missed = new Set<number>();
+  c.client('S', t);
+  mark(c, missed, () => c.server('SA', t + 0.01));
+  c.client('A', t + 0.02).client('PA', t + 0.03, REQUEST);
+  mark(c, missed, () => c.server('PA', t + 0.05, RESPONSE));
+  c.client('A', t + 0.06);
+  return { c, missed };
+}
+
 describe('one-sided captures (scripted)', () => {
   it('marks a flow whose server packets are missing but acknowledged client-only, and says no-response and half-closed of it no more', () => {
-    const c = conv({ client: '10.0.0.3:40000', server: '10.0.0.4:80' });
-    const server = new Set<number>();
-    c.client('S', 0);
-    mark(c, server, () => c.server('SA', 0.01));
-    c.client('A', 0.02).client('PA', 0.03, REQUEST);
-    mark(c, server, () => c.server('PA', 0.05, RESPONSE));
-    c.client('A', 0.06).client('FA', 5);
-    mark(c, server, () => c.server('FA', 5.01));
+    const { c, missed } = clientOnlyExchange('10.0.0.3:40000', '10.0.0.4:80', 0);
+    c.client('FA', 5);
+    mark(c, missed, () => c.server('FA', 5.01));
     c.client('A', 5.02);
-    const r = analyzeFrames(without(c, server));
+    const r = analyzeFrames(without(c, missed));
     expect(r.flows).toHaveLength(1);
     const f = r.flows[0];
     expect(f.visibility).toEqual({ seen: 'client-only', proof: { by: 'flow', flow: 1, packet: 2 } });
@@ -55,17 +67,11 @@ describe('one-sided captures (scripted)', () => {
     // A two-sided exchange, a one-sided one, a lone SYN from the one-sided host (its peers' packets
     // never reach the capture), and three SYNs from a host that does receive packets.
     const twoSided = conv({ client: '10.0.0.1:41000', server: '10.0.0.2:80' }).handshake(0).client('PA', 0.01, REQUEST).server('PA', 0.02, RESPONSE).client('A', 0.03);
-    const oneSided = conv({ client: '10.0.0.3:42000', server: '10.0.0.4:80' });
-    const server = new Set<number>();
-    oneSided.client('S', 0.1);
-    mark(oneSided, server, () => oneSided.server('SA', 0.11));
-    oneSided.client('A', 0.12).client('PA', 0.13, REQUEST);
-    mark(oneSided, server, () => oneSided.server('PA', 0.15, RESPONSE));
-    oneSided.client('A', 0.16);
+    const oneSided = clientOnlyExchange('10.0.0.3:42000', '10.0.0.4:80', 0.1);
     const loneFromOneSided = conv({ client: '10.0.0.3:42001', server: '10.0.0.5:443' }).client('S', 0.2);
     const unanswered = conv({ client: '10.0.0.1:41001', server: '10.0.0.6:443' }).client('S', 0.3).client('S', 1.3, '', { seq: 0xffff_fff0 }).client('S', 3.3, '', { seq: 0xffff_fff0 });
     const later = conv({ client: '10.0.0.1:41002', server: '10.0.0.2:80' }).handshake(10);
-    const all = [...twoSided.packets, ...without(oneSided, server), ...loneFromOneSided.packets, ...unanswered.packets, ...later.packets].sort((a, b) => a.t - b.t);
+    const all = [...twoSided.packets, ...without(oneSided.c, oneSided.missed), ...loneFromOneSided.packets, ...unanswered.packets, ...later.packets].sort((a, b) => a.t - b.t);
     const r = analyzeFrames(all);
     expect(flowBetween(r, '10.0.0.1:41000').visibility.seen).toBe('both');
     expect(flowBetween(r, '10.0.0.3:42000').visibility.seen).toBe('client-only');
@@ -81,17 +87,11 @@ describe('one-sided captures (scripted)', () => {
   });
 
   it('asymmetric routing: a host that receives from other peers keeps its syn-timeout, and the cause named is another path', () => {
-    const oneSided = conv({ client: '10.0.0.3:42000', server: '10.0.0.4:80' });
-    const server = new Set<number>();
-    oneSided.client('S', 0);
-    mark(oneSided, server, () => oneSided.server('SA', 0.01));
-    oneSided.client('A', 0.02).client('PA', 0.03, REQUEST);
-    mark(oneSided, server, () => oneSided.server('PA', 0.05, RESPONSE));
-    oneSided.client('A', 0.06);
+    const oneSided = clientOnlyExchange('10.0.0.3:42000', '10.0.0.4:80', 0);
     const seenBothWays = conv({ client: '10.0.0.3:42001', server: '10.0.0.2:80' }).handshake(0.1).client('PA', 0.11, REQUEST).server('PA', 0.12, RESPONSE).client('A', 0.13);
     const syns = conv({ client: '10.0.0.3:42002', server: '10.0.0.5:443' }).client('S', 0.2).client('S', 1.2, '', { seq: 0xffff_fff0 }).client('S', 3.2, '', { seq: 0xffff_fff0 });
     const later = conv({ client: '10.0.0.3:42003', server: '10.0.0.2:80' }).handshake(10);
-    const r = analyzeFrames([...without(oneSided, server), ...seenBothWays.packets, ...syns.packets, ...later.packets].sort((a, b) => a.t - b.t));
+    const r = analyzeFrames([...without(oneSided.c, oneSided.missed), ...seenBothWays.packets, ...syns.packets, ...later.packets].sort((a, b) => a.t - b.t));
     expect(flowBetween(r, '10.0.0.3:42000').visibility.seen).toBe('client-only');
     const timedOut = flowBetween(r, '10.0.0.3:42002');
     expect(timedOut.visibility.seen).toBe('both');
@@ -152,10 +152,15 @@ describe('bytes the capture missed (scripted)', () => {
     const missing = new Set<number>();
     mark(c, missing, () => c.server('PA', 0.05, RESPONSE));
     c.server('FA', 10);
-    const r = analyzeFrames(without(c, missing));
-    const f = r.flows[0];
-    expect(f.analysis!.unanswered!.unseenAnswerPacket).toBe(6);
-    expect(codesOf(f)).not.toContain('no-response');
+    const f = analyzeFrames(without(c, missing)).flows[0];
+    expect(f.history).toBe('ShADaf');
+    expect(f.analysis!.unanswered).toMatchObject({ requestPacket: 4, ackedPacket: 5, unseenAnswerPacket: 6 });
+    // The capture ends on that FIN, so the only thing left to say is that it ended.
+    expect(f.verdicts.map((v) => [v.code, v.packets])).toEqual([['capture-ended', [6]]]);
+    // The same request whose server only acknowledged it and then kept quiet is a no-response.
+    const silent = analyzeFrames(conv().handshake(0).client('PA', 0.01, REQUEST).server('A', 0.02).server('A', 10).packets).flows[0];
+    expect(silent.analysis!.unanswered!.unseenAnswerPacket).toBeNull();
+    expect(silent.verdicts.map((v) => [v.code, v.packets])).toEqual([['no-response', [4]]]);
   });
 });
 
@@ -246,6 +251,16 @@ corpus2.describe('public captures of one direction (nDPI test set)', () => {
     const resting = r.flows.flatMap((f) => f.verdicts).filter((v) => RESTS_ON_THE_MISSING_SIDE.includes(v.code));
     // Except syn-timeout where the client's own SYN back-off proves it, said with the server's direction missing (ocs.pcap 46166).
     expect(resting.filter((v) => !(v.code === 'syn-timeout' && /none of the server's direction/.test(v.summary))).map((v) => v.code)).toEqual([]);
-    expect(r.flows.filter((f) => f.visibility.seen !== 'both').length).toBeGreaterThan(0);
+    // Each host named sent the packet the verdict cites and, as tshark reads the file, received no TCP packet.
+    const v = r.verdicts.find((x) => x.code === 'one-sided-capture')!;
+    const hosts = v.facts.hosts as { ip: string; firstFlow: number; firstPacket: number; receivedNothing: boolean }[];
+    expect(v.packets).toEqual(hosts.map((h) => h.firstPacket));
+    for (const h of hosts) expect(r.flows.find((f) => f.id === h.firstFlow)!.visibility.seen, h.ip).not.toBe('both');
+    if (!hasTool('tshark')) return;
+    for (const h of hosts.filter((x) => x.receivedNothing)) {
+      const tshark = (filter: string) => spawnSync('tshark', ['-r', corpus2.path(`ndpi/${file}`), '-Y', filter, '-T', 'fields', '-e', 'ip.src'], { encoding: 'utf8' }).stdout.trim();
+      expect(tshark(`tcp && ip.dst == ${h.ip}`), h.ip).toBe('');
+      expect(tshark(`frame.number == ${h.firstPacket}`), h.ip).toBe(h.ip);
+    }
   });
 });
