@@ -401,9 +401,13 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       }
       const unanswered = !earlier && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
       if (unanswered) ctx.push('the request got no answer');
+      // Both sides had sent their FIN, so each had sent all it meant to: the RST only answers bytes
+      // that reached a socket its application had already closed, and aborts nothing.
+      const afterBothFins = Boolean(otherFinBefore && myFinBefore) && !earlier;
+      if (afterBothFins && !unanswered) ctx.push('both sides had already closed');
       return {
         code,
-        severity: unanswered ? 'error' : 'warning',
+        severity: unanswered ? 'error' : afterBothFins ? 'info' : 'warning',
         summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
         packets: [rst.no],
         facts: {

@@ -270,3 +270,21 @@ describe('teardown verdicts', () => {
     for (const f of flows) expect(f.verdicts.map((v) => v.code)).toEqual(['midstream']);
   });
 });
+
+describe('a reset after both FINs', () => {
+  it('is info: both applications had closed, the RST answers late bytes to a closed socket', () => {
+    // The client closes, the server sends a last record and its FIN, the client's closed socket resets.
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
+      .client('FA', 0.5).server('PA', 0.501, 'x'.repeat(31)).server('FA', 0.502).client('R', 0.503);
+    const reset = analyzeConversation(c).flows[0].verdicts.find((v) => v.code === 'rst-by-client')!;
+    expect(reset.severity).toBe('info');
+    expect(reset.summary).toContain('both sides had already closed');
+  });
+
+  it('stays a warning when only one side had closed', () => {
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
+      .server('FA', 0.5).client('R', 0.503);
+    const reset = analyzeConversation(c).flows[0].verdicts.find((v) => v.code === 'rst-by-client')!;
+    expect(reset.severity).toBe('warning');
+  });
+});
