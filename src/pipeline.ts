@@ -239,7 +239,7 @@ export class Analyzer {
         // Rare (scanners only): the keys are made here rather than kept per packet.
         if (crafted >= 0) this.probes.craftedProbe(addrKey(v.src, v.ipVersion), addrKey(v.dst, v.ipVersion), v.dstPort, crafted, rec.no, rec.tsMicros);
       }
-      this.table.packet(v, v.bytes, rec.no, rec.tsMicros, rec.origLen);
+      this.table.packet(v, v.bytes, rec.no, rec.tsMicros);
       // Counted once the packet went through: one that fails on the way counts as malformed only.
       this.decoded++;
     } catch (err) {

@@ -17,7 +17,7 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  * this is its backpressure: a slow reader at the other end of a pipe (`| jq`, `| less`) makes tcpwhy
  * wait instead of piling the report up in memory. A closed pipe (`| head`) ends tcpwhy quietly.
  */
-function writeAll(fd: number, text: string): void {
+export function writeAll(fd: number, text: string): void {
   let buf = Buffer.from(text);
   while (buf.length > 0) {
     try {

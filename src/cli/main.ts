@@ -8,6 +8,7 @@ import { runAnalyzeLadder, runFlow, type FlowCommandOptions } from './commands/f
 import { CliError, EXIT } from './exit.js';
 import { processIo, type CliIo } from './io.js';
 import { closestCommand } from './suggest.js';
+import { ZEEK_FORMATS } from '../report/zeek.js';
 
 export const VERSION = '0.1.0';
 
@@ -70,6 +71,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--filter <expr>', "flows matching 'host ADDR', 'net ADDR/LEN', 'port N', 'ADDR[:PORT]', each optionally after src|client or dst|server, joined with 'and'")
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
+    .addOption(new Option('--format <format>', "Zeek's conn.log instead of the table: zeek (TSV, as zeek-cut reads) or zeek-json (JSON lines)").choices(ZEEK_FORMATS))
+    .option('--zeek-verdicts <file>', 'with --format zeek or zeek-json: also write tcpwhy.log, one row per verdict keyed by conn.log uid, to this file')
     .addHelpText(
       'after',
       examplesAndExits(
@@ -79,12 +82,13 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
           'tcpwhy analyze capture.pcap --json | jq .verdicts',
           'tcpdump -U -w - -i eth0 | tcpwhy analyze -',
           'tcpwhy analyze capture.pcap --fail-on error   # in CI: exit 1 on any error verdict',
+          'tcpwhy analyze capture.pcap --format zeek | zeek-cut id.orig_h id.resp_p conn_state history',
         ],
         ['0  analysed (whatever the verdicts, unless --fail-on)', '1  a verdict (of a flow shown, or of the capture) at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
       ),
     )
     .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string }) => {
-      result = opts.flow !== undefined && !opts.json ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
+      result = opts.flow !== undefined && !opts.json && !opts.format ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
     });
 
   withSlowOptions(program.command('flow'))

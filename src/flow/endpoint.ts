@@ -41,7 +41,7 @@ export class Endpoint {
 
   // --- facts for verdicts and reports ---
   packets = 0;
-  /** IP-level bytes (header + payload as on the wire), like Zeek's *_ip_bytes. */
+  /** IP datagram bytes (headers and payload, as each IP header gives its length), like Zeek's *_ip_bytes. */
   ipBytes = 0;
   /** TCP payload bytes, counting retransmissions (like tshark's tcp.len sum). */
   payloadBytes = 0;

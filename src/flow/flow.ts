@@ -51,6 +51,8 @@ export class Flow extends AddressPair {
   lastNo = 0;
   startTs = 0;
   lastTs = 0;
+  /** The last segment that came while a side had not closed yet: Zeek's last_time, where conn.log's duration ends. */
+  lastOpenTs = 0;
   /** Zeek's attempt timer: 5 s after the first SYN, a connection the responder never answered is dropped. */
   attemptDeadline = 0;
   /** Index in the flow table's list of open SYN attempts, -1 when not in it. */
@@ -265,7 +267,7 @@ function isLateSynCopy(flow: Flow, list: HandshakePacket[], v: PacketView, seq: 
   return false;
 }
 
-export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number, ctx: SegmentContext): void {
+export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8Array, no: number, ts: number, ctx: SegmentContext): void {
   const isOrig = dir === 0;
   const endpoint = isOrig ? flow.orig : flow.resp;
   const peer = isOrig ? flow.resp : flow.orig;
@@ -288,7 +290,9 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
 
   // --- facts ---
   if (endpoint.packets++ === 0) ctx.onSideSeen?.(flow, dir);
-  endpoint.ipBytes += wireLen;
+  // The IP datagram's length (header, extension headers, TCP header and payload), as Zeek counts *_ip_bytes.
+  endpoint.ipBytes += v.tcpOff - v.ipOff + v.tcpHeaderLen + len;
+  if (!(flow.orig.didClose && flow.resp.didClose)) flow.lastOpenTs = ts;
   endpoint.payloadBytes += rst ? 0 : len;
   if (endpoint.firstPacketNo === 0) {
     endpoint.firstPacketNo = no;

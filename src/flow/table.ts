@@ -146,17 +146,17 @@ export class FlowTable {
   }
 
   /** Feed one decoded packet (any kind). `bytes` is the record's buffer the view's offsets point into. */
-  packet(v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number): void {
+  packet(v: PacketView, bytes: Uint8Array, no: number, ts: number): void {
     this.lastNo = no;
     if (ts > this.lastTs) this.lastTs = ts;
     if (v.kind === DECODED.TCP && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === (TCP_FLAG.SYN | TCP_FLAG.ACK)) this.keepAnsweredAttempt(v, ts);
     this.expireIdle(ts);
-    if (v.kind === DECODED.TCP) this.tcp(v, bytes, no, ts, wireLen);
+    if (v.kind === DECODED.TCP) this.tcp(v, bytes, no, ts);
     else if (v.kind === DECODED.ICMP_ERROR) this.icmpError(v, no, ts);
     else if (v.kind === DECODED.ARP) this.arp(v, no, ts);
   }
 
-  private tcp(v: PacketView, bytes: Uint8Array, no: number, ts: number, wireLen: number): void {
+  private tcp(v: PacketView, bytes: Uint8Array, no: number, ts: number): void {
     const hash = tupleHash(v.src, v.srcPort, v.dst, v.dstPort);
     let flow = this.find(hash, v.src, v.srcPort, v.dst, v.dstPort);
     let dir: Dir = 0;
@@ -207,7 +207,7 @@ export class FlowTable {
       e.checksumThresh = flow.history.scaled('C', dir === 0, e.checksumErrors, e.checksumThresh);
       return;
     }
-    processSegment(flow, dir, v, bytes, no, ts, wireLen, this.ctx);
+    processSegment(flow, dir, v, bytes, no, ts, this.ctx);
     if (flow.attemptSlot >= 0 && !isAttempt(flow)) this.dropAttempt(flow);
     if (wasOpen && flow.removeAfterTs !== 0) {
       this.closedQueue.push(flow);

@@ -45,7 +45,8 @@ const V6: Ipv6Range[] = [
   { prefix: 'ff00::/8', words: [0xff000000], bits: 8, purpose: 'multicast: TCP cannot connect to a group', rfc: 'RFC 4291', kind: 'multicast' },
 ];
 
-function inPrefix(word: number, base: number, bits: number): boolean {
+/** The 32-bit word's first `bits` bits are those of `base`. */
+export function inPrefix(word: number, base: number, bits: number): boolean {
   if (bits <= 0) return true;
   const mask = bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
   return ((word & mask) >>> 0) === ((base & mask) >>> 0);

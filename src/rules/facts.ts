@@ -22,6 +22,8 @@ export interface PacketRef {
 export interface SideFacts {
   packets: number;
   bytes: number;
+  /** Bytes the side's sequence numbers span, SYN and FIN left out (Zeek's orig_bytes / resp_bytes): counts bytes the capture missed, not retransmissions. */
+  seqBytes: number;
   ipBytes: number;
   missedBytes: number;
   firstData: PacketRef | null;
@@ -104,6 +106,8 @@ export interface FlowFacts {
   lastPacket: number;
   start: number;
   end: number;
+  /** The last packet that came while a side had not closed yet (Zeek's last_time: conn.log's duration ends there, not at the final ACK). */
+  lastOpen: number;
   /** Roles guessed (no SYN seen) or flipped. */
   rolesGuessed: boolean;
   syns: PacketRef[];
@@ -138,10 +142,11 @@ function ref(no: number, ts: number): PacketRef | null {
   return no ? { no, ts } : null;
 }
 
-function side(e: Endpoint): SideFacts {
+function side(e: Endpoint, peer: Endpoint): SideFacts {
   return {
     packets: e.packets,
     bytes: e.payloadBytes,
+    seqBytes: e.size(peer),
     ipBytes: e.ipBytes,
     missedBytes: e.missedBytes,
     firstData: ref(e.firstDataNo, e.firstDataTs),
@@ -198,12 +203,13 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     start: flow.startTs,
     // Never before the start: a capture's clock can step back.
     end: Math.max(flow.startTs, latestTimestamp(flow)),
+    lastOpen: Math.max(flow.startTs, flow.lastOpenTs),
     rolesGuessed: flow.flipped || flow.synPackets.length === 0,
     syns: flow.synPackets,
     synAcks: flow.synAckPackets,
     handshakeAck: ref(flow.handshakeAckNo, flow.handshakeAckTs),
-    clientSide: side(flow.orig),
-    serverSide: side(flow.resp),
+    clientSide: side(flow.orig, flow.resp),
+    serverSide: side(flow.resp, flow.orig),
     icmp: flow.icmpErrors.map((e) => ({ no: e.no, ts: e.ts, type: e.type, code: e.code, version: e.version, from: formatAddr(e.from, e.version), meaning: icmpMeaning(e.version, e.type, e.code) })),
     reusedAfter: flow.reusedAfter,
     refusedBeforeRetry: flow.refusals ? { count: flow.refusals, firstRst: { no: flow.firstRefusalNo, ts: flow.firstRefusalTs } } : null,

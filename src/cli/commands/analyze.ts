@@ -1,15 +1,17 @@
+import { closeSync, openSync } from 'node:fs';
 import { readCaptureFile } from '../../capture/open.js';
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
 import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
 import { JsonFlowStream, writeJson } from '../../report/json.js';
+import { ZeekFlowStream, type ZeekFormat } from '../../report/zeek.js';
 import { TableFlowStream, writeTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter, type FlowPredicate } from '../filter.js';
-import { TextBatch, useColor, type CliIo } from '../io.js';
+import { TextBatch, useColor, writeAll, type CliIo } from '../io.js';
 
 /** Floors of the slow-* verdicts, in milliseconds as typed. */
 export interface SlowOptions {
@@ -25,6 +27,10 @@ export interface AnalyzeOptions extends SlowOptions {
   filter?: string;
   failOn?: Severity;
   idleTimeout?: string;
+  /** Zeek logs instead of the table: conn.log as TSV (zeek) or JSON lines (zeek-json). */
+  format?: ZeekFormat;
+  /** With a Zeek format: also write tcpwhy.log (one row per verdict, keyed by uid) to this file. */
+  zeekVerdicts?: string;
 }
 
 export const FAIL_ON_CHOICES = ['error', 'warning', 'info'] as const;
@@ -91,6 +97,28 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
 
 export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
+  if (opts.format && opts.json) throw new CliError(`--format ${opts.format} and --json are two outputs: give one`, EXIT.USAGE);
+  if (opts.zeekVerdicts && !opts.format) throw new CliError('--zeek-verdicts writes a Zeek log: give --format zeek or --format zeek-json with it', EXIT.USAGE);
+  const verdictLog = opts.zeekVerdicts ? openOutput(opts.zeekVerdicts, '--zeek-verdicts') : null;
+  try {
+    return await analyzeFiles(files, opts, pred, io, verdictLog);
+  } finally {
+    if (verdictLog) closeSync(verdictLog.fd);
+  }
+}
+
+/** A file tcpwhy writes besides stdout, opened before any analysis so that a bad path is said at once. */
+function openOutput(path: string, option: string): { fd: number; write: (s: string) => void } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'w');
+  } catch (err) {
+    throw new CliError(`${option}: cannot write ${path}: ${(err as Error).message}`, EXIT.USAGE);
+  }
+  return { fd, write: (s) => writeAll(fd, s) };
+}
+
+async function analyzeFiles(files: string[], opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, verdictLog: { write: (s: string) => void } | null): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
   const several = opts.json && files.length > 1;
   if (several) io.stdout('{"schemaVersion":1,"files":[');
@@ -98,14 +126,14 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
   const keyed: Array<{ file: string; flows: FlowResult[] }> = [];
   let written = 0;
   for (const file of files) {
-    if (files.length > 1 && !opts.json) io.stdout(`\n== ${file}\n`);
+    if (files.length > 1 && !opts.json && !opts.format) io.stdout(`\n== ${file}\n`);
     // Flows with a Sec-WebSocket-Key are kept only when several files are compared.
     const withKey: FlowResult[] | null = files.length > 1 ? [] : null;
     // Each file's document is preceded by a comma once the first one was written.
     const out = several && written > 0 ? separatedIo(io, ',') : io;
     let c: ExitCode;
     try {
-      c = opts.flow === undefined ? await streamOne(file, opts, pred, out, withKey) : await retainedOne(file, opts, out, withKey);
+      c = opts.flow === undefined ? await streamOne(file, opts, pred, out, withKey, verdictLog) : await retainedOne(file, opts, out, withKey, verdictLog);
     } catch (err) {
       // The files' array is closed before the error ends the run: stdout stays one whole document.
       if (several) io.stdout(`],"sharedKeys":[]}\n`);
@@ -117,7 +145,7 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
   }
   const shared = files.length > 1 ? findSharedWebSocketKeys(keyed) : [];
   if (opts.json) io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
-  else if (shared.length) io.stdout(`\n${renderSharedKeys(shared)}\n`);
+  else if (shared.length && !opts.format) io.stdout(`\n${renderSharedKeys(shared)}\n`);
   return code;
 }
 
@@ -126,10 +154,14 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
  * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
  * however many flows the capture holds.
  */
-async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
+async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null, verdictLog: { write: (s: string) => void } | null): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
-  const out = opts.json ? new JsonFlowStream(batch.write) : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
+  const out = opts.format
+    ? new ZeekFlowStream(opts.format, batch.write, verdictLog?.write ?? null)
+    : opts.json
+      ? new JsonFlowStream(batch.write)
+      : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   let failed = false;
   const analyzer = new Analyzer({
@@ -197,12 +229,16 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 }
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
-async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
+async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null, verdictLog: { write: (s: string) => void } | null): Promise<ExitCode> {
   const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts));
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
-  if (opts.json) writeJson(result, flows, (s) => io.stdout(s));
+  if (opts.format) {
+    const out = new ZeekFlowStream(opts.format, (s) => io.stdout(s), verdictLog?.write ?? null);
+    for (const f of flows) out.flow(f);
+    out.end(result);
+  } else if (opts.json) writeJson(result, flows, (s) => io.stdout(s));
   else writeTable(result, flows, { color: useColor(io), width: io.columns }, (s) => io.stdout(s));
   return exitFor(result, flows, opts.failOn);
 }
