@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { STDIN_PATH } from '../capture/open.js';
-import { FAIL_ON_CHOICES, runAnalyze, type AnalyzeOptions } from './commands/analyze.js';
+import { FAIL_ON_CHOICES, runAnalyze, zeekFormatOf, type AnalyzeOptions } from './commands/analyze.js';
 import { LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
 import { runDiff, type DiffOptions } from './commands/diff.js';
 import { runAnalyzeLadder, runFlow, type FlowCommandOptions } from './commands/flow.js';
@@ -88,7 +88,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       ),
     )
     .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string }) => {
-      result = opts.flow !== undefined && !opts.json && !opts.format ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
+      result = opts.flow !== undefined && !opts.json && !zeekFormatOf(opts) ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
     });
 
   withSlowOptions(program.command('flow'))

@@ -5,7 +5,7 @@ import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type Analysis
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
 import { JsonFlowStream, writeJson } from '../../report/json.js';
-import { ZeekFlowStream, type ZeekFormat } from '../../report/zeek.js';
+import { ZEEK_FORMATS, ZeekFlowStream, type ZeekFormat } from '../../report/zeek.js';
 import { TableFlowStream, writeTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
@@ -27,8 +27,8 @@ export interface AnalyzeOptions extends SlowOptions {
   filter?: string;
   failOn?: Severity;
   idleTimeout?: string;
-  /** Zeek logs instead of the table: conn.log as TSV (zeek) or JSON lines (zeek-json). */
-  format?: ZeekFormat;
+  /** --format: the Zeek logs are conn.log as TSV (zeek) or JSON lines (zeek-json). */
+  format?: string;
   /** With a Zeek format: also write tcpwhy.log (one row per verdict, keyed by uid) to this file. */
   zeekVerdicts?: string;
 }
@@ -48,6 +48,11 @@ export function selectFlows(result: AnalysisResult, opts: AnalyzeOptions): FlowR
   }
   if (opts.onlyProblems) flows = flows.filter((f) => f.verdicts.some((v) => v.severity !== 'info'));
   return flows;
+}
+
+/** The Zeek log --format asks for, or null (the table or JSON). */
+export function zeekFormatOf(opts: AnalyzeOptions): ZeekFormat | null {
+  return ZEEK_FORMATS.find((f) => f === opts.format) ?? null;
 }
 
 /** A flow id as given on the command line (--flow ID, flow FILE ID). */
@@ -97,8 +102,9 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
 
 export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
-  if (opts.format && opts.json) throw new CliError(`--format ${opts.format} and --json are two outputs: give one`, EXIT.USAGE);
-  if (opts.zeekVerdicts && !opts.format) throw new CliError('--zeek-verdicts writes a Zeek log: give --format zeek or --format zeek-json with it', EXIT.USAGE);
+  const zeek = zeekFormatOf(opts);
+  if (zeek && opts.json) throw new CliError(`--format ${zeek} and --json are two outputs: give one`, EXIT.USAGE);
+  if (opts.zeekVerdicts && !zeek) throw new CliError('--zeek-verdicts writes a Zeek log: give --format zeek or --format zeek-json with it', EXIT.USAGE);
   const verdictLog = opts.zeekVerdicts ? openOutput(opts.zeekVerdicts, '--zeek-verdicts') : null;
   try {
     return await analyzeFiles(files, opts, pred, io, verdictLog);
@@ -126,7 +132,7 @@ async function analyzeFiles(files: string[], opts: AnalyzeOptions, pred: FlowPre
   const keyed: Array<{ file: string; flows: FlowResult[] }> = [];
   let written = 0;
   for (const file of files) {
-    if (files.length > 1 && !opts.json && !opts.format) io.stdout(`\n== ${file}\n`);
+    if (files.length > 1 && !opts.json && !zeekFormatOf(opts)) io.stdout(`\n== ${file}\n`);
     // Flows with a Sec-WebSocket-Key are kept only when several files are compared.
     const withKey: FlowResult[] | null = files.length > 1 ? [] : null;
     // Each file's document is preceded by a comma once the first one was written.
@@ -145,7 +151,7 @@ async function analyzeFiles(files: string[], opts: AnalyzeOptions, pred: FlowPre
   }
   const shared = files.length > 1 ? findSharedWebSocketKeys(keyed) : [];
   if (opts.json) io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
-  else if (shared.length && !opts.format) io.stdout(`\n${renderSharedKeys(shared)}\n`);
+  else if (shared.length && !zeekFormatOf(opts)) io.stdout(`\n${renderSharedKeys(shared)}\n`);
   return code;
 }
 
@@ -157,8 +163,9 @@ async function analyzeFiles(files: string[], opts: AnalyzeOptions, pred: FlowPre
 async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null, verdictLog: { write: (s: string) => void } | null): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
-  const out = opts.format
-    ? new ZeekFlowStream(opts.format, batch.write, verdictLog?.write ?? null)
+  const zeek = zeekFormatOf(opts);
+  const out = zeek
+    ? new ZeekFlowStream(zeek, batch.write, verdictLog?.write ?? null)
     : opts.json
       ? new JsonFlowStream(batch.write)
       : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
@@ -234,8 +241,9 @@ async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKe
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
-  if (opts.format) {
-    const out = new ZeekFlowStream(opts.format, (s) => io.stdout(s), verdictLog?.write ?? null);
+  const zeek = zeekFormatOf(opts);
+  if (zeek) {
+    const out = new ZeekFlowStream(zeek, (s) => io.stdout(s), verdictLog?.write ?? null);
     for (const f of flows) out.flow(f);
     out.end(result);
   } else if (opts.json) writeJson(result, flows, (s) => io.stdout(s));
