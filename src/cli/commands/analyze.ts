@@ -105,11 +105,13 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
   const zeek = zeekFormatOf(opts);
   if (zeek && opts.json) throw new CliError(`--format ${zeek} and --json are two outputs: give one`, EXIT.USAGE);
   if (opts.zeekVerdicts && !zeek) throw new CliError('--zeek-verdicts writes a Zeek log: give --format zeek or --format zeek-json with it', EXIT.USAGE);
-  const verdictLog = opts.zeekVerdicts ? openOutput(opts.zeekVerdicts, '--zeek-verdicts') : null;
+  const verdictFile = opts.zeekVerdicts ? openOutput(opts.zeekVerdicts, '--zeek-verdicts') : null;
+  const verdictBatch = verdictFile ? new TextBatch(verdictFile.write) : null;
   try {
-    return await analyzeFiles(files, opts, pred, io, verdictLog);
+    return await analyzeFiles(files, opts, pred, io, verdictBatch?.write ?? null);
   } finally {
-    if (verdictLog) closeSync(verdictLog.fd);
+    verdictBatch?.flush();
+    if (verdictFile) closeSync(verdictFile.fd);
   }
 }
 
@@ -124,7 +126,10 @@ function openOutput(path: string, option: string): { fd: number; write: (s: stri
   return { fd, write: (s) => writeAll(fd, s) };
 }
 
-async function analyzeFiles(files: string[], opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, verdictLog: { write: (s: string) => void } | null): Promise<ExitCode> {
+/** Where tcpwhy.log goes (--zeek-verdicts), null when not asked for. */
+type VerdictLog = ((s: string) => void) | null;
+
+async function analyzeFiles(files: string[], opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, verdictLog: VerdictLog): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
   const several = opts.json && files.length > 1;
   if (several) io.stdout('{"schemaVersion":1,"files":[');
@@ -160,12 +165,12 @@ async function analyzeFiles(files: string[], opts: AnalyzeOptions, pred: FlowPre
  * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
  * however many flows the capture holds.
  */
-async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null, verdictLog: { write: (s: string) => void } | null): Promise<ExitCode> {
+async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
   const zeek = zeekFormatOf(opts);
   const out = zeek
-    ? new ZeekFlowStream(zeek, batch.write, verdictLog?.write ?? null)
+    ? new ZeekFlowStream(zeek, batch.write, verdictLog)
     : opts.json
       ? new JsonFlowStream(batch.write)
       : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
@@ -236,14 +241,14 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 }
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
-async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null, verdictLog: { write: (s: string) => void } | null): Promise<ExitCode> {
+async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
   const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts));
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
   const zeek = zeekFormatOf(opts);
   if (zeek) {
-    const out = new ZeekFlowStream(zeek, (s) => io.stdout(s), verdictLog?.write ?? null);
+    const out = new ZeekFlowStream(zeek, (s) => io.stdout(s), verdictLog);
     for (const f of flows) out.flow(f);
     out.end(result);
   } else if (opts.json) writeJson(result, flows, (s) => io.stdout(s));
