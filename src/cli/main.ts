@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { STDIN_PATH } from '../capture/open.js';
 import { FAIL_ON_CHOICES, runAnalyze, type AnalyzeOptions } from './commands/analyze.js';
-import { LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
+import { LIVE_FORMATS, LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
 import { runDiff, type DiffOptions } from './commands/diff.js';
 import { runAnalyzeLadder, runFlow, type FlowCommandOptions } from './commands/flow.js';
 import { CliError, EXIT } from './exit.js';
+import { OUTPUT_FORMATS, outputFormatOf } from './format.js';
 import { processIo, type CliIo } from './io.js';
 import { closestCommand } from './suggest.js';
 
@@ -63,9 +64,11 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   withSlowOptions(program.command('analyze', { isDefault: true }))
     .description('analyse capture files (pcap or pcapng; - reads standard input)')
     .argument('<files...>', 'capture files')
-    .option('--json', 'write one JSON document to stdout')
+    .addOption(new Option('--format <format>', 'table (the text report), json (one document) or jsonl (one line per flow as it ends, then a summary line)').choices(OUTPUT_FORMATS))
+    .option('--json', 'shorthand for --format json')
+    .option('--detail', 'json, jsonl: every field of each flow (HTTP, WebSocket, TLS, handshake, analysis counters), not the compact flow')
     .option('--only-problems', 'show only flows with a warning or error')
-    .option('--flow <id>', 'show only this flow (as a ladder timeline, unless --json)')
+    .option('--flow <id>', 'show only this flow (as a ladder timeline in the table format)')
     .option('--max-lines <n>', 'ladder: show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--filter <expr>', "flows matching 'host ADDR', 'net ADDR/LEN', 'port N', 'ADDR[:PORT]', each optionally after src|client or dst|server, joined with 'and'")
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
@@ -77,6 +80,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
           'tcpwhy analyze capture.pcap',
           'tcpwhy analyze capture.pcap --only-problems --filter "dst port 443 and src net 10.0.0.0/8"',
           'tcpwhy analyze capture.pcap --json | jq .verdicts',
+          "tcpwhy analyze capture.pcap --format jsonl --detail | jq -c 'select(.type == \"flow\") | .http'",
           'tcpdump -U -w - -i eth0 | tcpwhy analyze -',
           'tcpwhy analyze capture.pcap --fail-on error   # in CI: exit 1 on any error verdict',
         ],
@@ -84,7 +88,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       ),
     )
     .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string }) => {
-      result = opts.flow !== undefined && !opts.json ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
+      result = opts.flow !== undefined && outputFormatOf(opts) === 'table' ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
     });
 
   withSlowOptions(program.command('flow'))
@@ -144,7 +148,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--duration <seconds>', 'stop after this long')
     .option('--count <packets>', 'stop after this many packets')
     .option('--write <file>', 'also save the captured packets as a pcap file')
-    .option('--json', 'one JSON object per decided flow (JSON lines), then the summary document')
+    .addOption(new Option('--format <format>', 'table (a line per decided flow, then the table) or jsonl (a JSON line per decided flow, then a summary line)').choices(LIVE_FORMATS))
+    .option('--json', 'shorthand for --format jsonl')
+    .option('--detail', 'jsonl: every field of each flow, not the compact flow')
     .option('--only-problems', 'show only flows with a warning or error')
     .option('--idle-timeout <seconds>', 'decide flows idle this long (default 300)')
     .addHelpText(

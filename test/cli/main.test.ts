@@ -43,13 +43,18 @@ describe('tcpwhy analyze', () => {
     const io = memoryIo();
     expect(await run(['analyze', mixedFile, '--json'], io)).toBe(0);
     const doc = JSON.parse(io.out);
-    expect(doc.schemaVersion).toBe(1);
+    expect(doc.schemaVersion).toBe(2);
+    expect(doc.detail).toBe(false);
     expect(doc.capture).toMatchObject({ file: mixedFile, format: 'pcap', linkTypes: [1], packets: 8, decoded: 8, skipped: {}, malformed: 0, diagnostics: [] });
     expect(doc.flows).toHaveLength(2);
     const refused = doc.flows.find((f: { client: string }) => f.client === '10.0.0.1:51000');
-    expect(refused).toMatchObject({ id: 1, server: '10.0.0.2:80', state: 'REJ', history: 'Sr', firstPacket: 1, packets: { client: 1, server: 1 } });
+    expect(refused).toMatchObject({ id: 1, server: '10.0.0.2:80', state: 'REJ', history: 'Sr', packets: { client: 1, server: 1 } });
+    expect(refused.bytes).toBeUndefined(); // no payload either way: a zero count is left out
     expect(refused.verdicts[0]).toMatchObject({ code: 'refused', severity: 'error', packets: [1, 3] });
-    expect(Object.keys(refused.verdicts[0]).sort()).toEqual(['code', 'facts', 'hint', 'packets', 'severity', 'summary']);
+    // The hint is written once, in the document's map, not in each verdict.
+    expect(Object.keys(refused.verdicts[0]).sort()).toEqual(['code', 'facts', 'packets', 'severity', 'summary']);
+    expect(doc.hints.refused).toMatch(/^ECONNREFUSED\. /);
+    expect(doc.counts).toEqual({ flows: 2, worst: { error: 1, warning: 0, info: 1, none: 0 }, verdicts: { 'clean-close': 1, refused: 1 } });
     expect(doc.verdicts).toEqual([]);
   });
 

@@ -14,7 +14,7 @@ describe('flow start time in the JSON report', () => {
     const shifts = [0, 250_000, 1_000_000, 86_400_000_000 + 7, 366 * 86_400_000_000 + 999_999];
     for (const shift of [...shifts, 0]) {
       const start = base.start + shift;
-      const doc = flowToJson({ ...base, start, end: start + (base.end - base.start) });
+      const doc = flowToJson({ ...base, start, end: start + (base.end - base.start) }, { detail: true });
       const ms = Math.floor(start / 1000);
       const expected = new Date(ms).toISOString().replace('Z', `${String(start % 1000).padStart(3, '0')}Z`);
       expect(doc.start).toBe(expected);

@@ -3,12 +3,13 @@ import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
 import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
-import { JsonFlowStream, writeJson } from '../../report/json.js';
+import { JsonFlowStream, JsonLinesStream, SCHEMA_VERSION, writeReport, type FlowReport, type JsonReport } from '../../report/json.js';
 import { TableFlowStream, writeTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter, type FlowPredicate } from '../filter.js';
+import { outputFormatOf, type FormatOptions, type OutputFormat } from '../format.js';
 import { TextBatch, useColor, type CliIo } from '../io.js';
 
 /** Floors of the slow-* verdicts, in milliseconds as typed. */
@@ -18,8 +19,7 @@ export interface SlowOptions {
   slowClient?: string;
 }
 
-export interface AnalyzeOptions extends SlowOptions {
-  json?: boolean;
+export interface AnalyzeOptions extends SlowOptions, FormatOptions {
   onlyProblems?: boolean;
   flow?: string;
   filter?: string;
@@ -90,22 +90,24 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
 }
 
 export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
+  const format = outputFormatOf(opts);
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
   let code: ExitCode = EXIT.OK;
-  const several = opts.json && files.length > 1;
-  if (several) io.stdout('{"schemaVersion":1,"files":[');
+  // Several files in one JSON document: {"schemaVersion", "files": [each file's document], "sharedKeys"}.
+  const several = format === 'json' && files.length > 1;
+  if (several) io.stdout(`{"schemaVersion":${SCHEMA_VERSION},"files":[`);
   // Only flows with a Sec-WebSocket-Key are kept across files, to find one upgrade seen on several hops.
   const keyed: Array<{ file: string; flows: FlowResult[] }> = [];
   let written = 0;
   for (const file of files) {
-    if (files.length > 1 && !opts.json) io.stdout(`\n== ${file}\n`);
+    if (files.length > 1 && format === 'table') io.stdout(`\n== ${file}\n`);
     // Flows with a Sec-WebSocket-Key are kept only when several files are compared.
     const withKey: FlowResult[] | null = files.length > 1 ? [] : null;
     // Each file's document is preceded by a comma once the first one was written.
     const out = several && written > 0 ? separatedIo(io, ',') : io;
     let c: ExitCode;
     try {
-      c = opts.flow === undefined ? await streamOne(file, opts, pred, out, withKey) : await retainedOne(file, opts, out, withKey);
+      c = opts.flow === undefined ? await streamOne(file, opts, format, pred, out, withKey) : await retainedOne(file, opts, format, out, withKey);
     } catch (err) {
       // The files' array is closed before the error ends the run: stdout stays one whole document.
       if (several) io.stdout(`],"sharedKeys":[]}\n`);
@@ -116,8 +118,10 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
     if (c > code) code = c;
   }
   const shared = files.length > 1 ? findSharedWebSocketKeys(keyed) : [];
-  if (opts.json) io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
-  else if (shared.length) io.stdout(`\n${renderSharedKeys(shared)}\n`);
+  if (format === 'json') io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
+  else if (format === 'jsonl') {
+    if (files.length > 1) io.stdout(`${JSON.stringify({ type: 'sharedKeys', sharedKeys: shared })}\n`);
+  } else if (shared.length) io.stdout(`\n${renderSharedKeys(shared)}\n`);
   return code;
 }
 
@@ -126,10 +130,10 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
  * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
  * however many flows the capture holds.
  */
-async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
+async function streamOne(file: string, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
-  const out = opts.json ? new JsonFlowStream(batch.write) : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
+  const out = flowReport(format, opts, io, batch.write);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   let failed = false;
   const analyzer = new Analyzer({
@@ -167,8 +171,8 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
     batch.flush();
     if (result.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
   } catch (err) {
-    // Whatever fails after the report started, the JSON document is closed (table rows need nothing).
-    if (out instanceof JsonFlowStream) out.abort(file, err);
+    // Whatever fails after the report started, the JSON report is closed (table rows need nothing).
+    if ('abort' in out) out.abort(file, err);
     batch.flush();
     throw err;
   }
@@ -180,6 +184,18 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
 function interruptedInfo(file: string, err: unknown): CaptureInfo {
   const message = `${file}: internal error, reading stopped: ${errorLine(err)} [${INTERNAL}]`;
   return { file, format: null, linkTypes: [], snaplen: 0, packets: 0, truncatedPackets: 0, diagnostics: [{ code: INTERNAL, message, packet: -1, offset: -1 }], stoppedEarly: true };
+}
+
+/** The report of `format`, written through `write` flow by flow. */
+function flowReport(format: OutputFormat, opts: AnalyzeOptions, io: CliIo, write: (s: string) => void): FlowReport | JsonReport {
+  switch (format) {
+    case 'table':
+      return new TableFlowStream({ color: useColor(io), width: io.columns }, write);
+    case 'json':
+      return new JsonFlowStream(write, { detail: opts.detail });
+    case 'jsonl':
+      return new JsonLinesStream(write, { detail: opts.detail });
+  }
 }
 
 /** `io` whose first stdout write is preceded by `separator`. */
@@ -197,12 +213,13 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 }
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
-async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
+async function retainedOne(file: string, opts: AnalyzeOptions, format: OutputFormat, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
   const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts));
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
-  if (opts.json) writeJson(result, flows, (s) => io.stdout(s));
+  const out = flowReport(format, opts, io, (s) => io.stdout(s));
+  if ('abort' in out) writeReport(out, result, flows);
   else writeTable(result, flows, { color: useColor(io), width: io.columns }, (s) => io.stdout(s));
   return exitFor(result, flows, opts.failOn);
 }
