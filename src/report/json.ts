@@ -282,12 +282,14 @@ abstract class JsonReportBase implements JsonReport {
     return flowToJson(f, this.opts, this.hints);
   }
 
-  end(result: AnalysisResult): void {
+  /** `extra`: fields written after the summary's own (live capture: the flows kept, judged again, and `live`). */
+  end(result: AnalysisResult, extra: (report: this) => Record<string, unknown> = () => ({})): void {
     let summary: Record<string, unknown>;
     try {
       const capture = captureToJson(result.capture, result.flowCount);
       const verdicts = result.verdicts.map(this.hints.verdict);
-      summary = { capture, counts: this.counts.toJSON(), verdicts, hints: this.hints.toJSON() };
+      const more = extra(this); // before the hints are listed: its flows' verdicts may add to them
+      summary = { capture, counts: this.counts.toJSON(), verdicts, hints: this.hints.toJSON(), ...more };
     } catch (err) {
       this.abort(result.capture.file, err);
       throw err;
@@ -348,15 +350,12 @@ export class JsonFlowStream extends JsonReportBase {
  * kept per flow, so a capture of any size streams.
  */
 export class JsonLinesStream extends JsonReportBase {
-  /** Fields the summary line carries beyond the document's (live capture: `live`). */
-  extra: Record<string, unknown> = {};
-
   protected writeFlow(json: Record<string, unknown>): void {
     this.write(`${JSON.stringify({ type: 'flow', ...json })}\n`);
   }
 
   protected writeSummary(summary: Record<string, unknown>): void {
-    this.write(`${JSON.stringify({ type: 'summary', schemaVersion: SCHEMA_VERSION, detail: Boolean(this.opts.detail), ...summary, ...this.extra })}\n`);
+    this.write(`${JSON.stringify({ type: 'summary', schemaVersion: SCHEMA_VERSION, detail: Boolean(this.opts.detail), ...summary })}\n`);
   }
 }
 

@@ -162,8 +162,7 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   const captureLine = liveCaptureLine(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write);
   if (lines) {
     // The summary line also holds the kept flows, judged again with the whole capture's context.
-    lines.extra = { flows: flows.map((f) => lines.flowJson(f)), live: liveJson(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write) };
-    lines.end(result);
+    lines.end(result, (report) => ({ flows: flows.map((f) => report.flowJson(f)), live: liveJson(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write) }));
   } else {
     io.stdout(`${renderTable(result, flows, { color, width: io.columns })}\n${captureLine}\n`);
   }
