@@ -1,6 +1,6 @@
 // Every JSON output of every sample (--format json, with and without --detail, several files, and
 // each --format jsonl line) is valid against schema/analysis.v2.schema.json, which is what the
-// README promises readers of the document.
+// README promises readers of the document; so is that of every capture of the public corpora.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -8,9 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { analyzeFile } from '../../src/pipeline.js';
 import { JsonFlowStream, JsonLinesStream } from '../../src/report/json.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { memoryIo } from '../helpers/io.js';
 
 const SAMPLES = join(process.cwd(), 'samples');
+const corpora = [useCorpus('corpus'), useCorpus('corpus2')];
 const samples = readdirSync(SAMPLES).filter((f) => /\.pcap(ng)?$/.test(f));
 const schema = JSON.parse(readFileSync(join(process.cwd(), 'schema/analysis.v2.schema.json'), 'utf8'));
 
@@ -95,4 +97,18 @@ describe('schema/analysis.v2.schema.json', () => {
     expect(validators.document({ ...detail, detail: false })).toBe(false);
     expect(validators.document({ ...doc, detail: true })).toBe(false);
   });
+
+  for (const corpus of corpora) {
+    corpus.it(`validates the json --detail and jsonl output of every capture of ${corpus.name}`, async () => {
+      const oracle = JSON.parse(readFileSync(corpus.path('oracle.json'), 'utf8')) as Array<{ file: string }>;
+      for (const { file } of oracle) {
+        const io = memoryIo();
+        if ((await run(['analyze', corpus.path(file), '--json', '--detail'], io)) > 1) continue; // unreadable on purpose
+        expectValid('document', JSON.parse(io.out), `${file} --json --detail`);
+        const lines = memoryIo();
+        await run(['analyze', corpus.path(file), '--format', 'jsonl'], lines);
+        for (const [i, line] of lines.out.trimEnd().split('\n').entries()) expectValid('line', JSON.parse(line), `${file} jsonl line ${i + 1}`);
+      }
+    }, 600_000);
+  }
 });
