@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench`: packets/s and peak RSS of `tcpwhy analyze --json` (and of the default table report)
+// `npm run bench`: packets/s and peak RSS of `tcpwhy analyze --json --detail` (and of the default table report)
 // against `tshark -q -z conv,tcp` on the same synthetic capture, with the page cache warmed first.
 //
 //   node scripts/bench.mjs [--packets 2M] [--file FILE] [--runs 3] [--tshark-runs 1] [--no-tshark]
@@ -31,7 +31,7 @@ const USAGE = `usage: node scripts/bench.mjs [options]
   --table-runs N     timed runs of the default table report, 'analyze {file}' (default 1; 0 skips it)
   --no-tshark        skip tshark
   --no-tcpwhy        skip tcpwhy (or the --cmd command): tshark figures only
-  --cmd "CMD {file}" measure this command instead of 'node bin/tcpwhy.js analyze {file} --json'
+  --cmd "CMD {file}" measure this command instead of 'node bin/tcpwhy.js analyze {file} --json --detail'
   --growth           also run tcpwhy on growing files (--growth-sizes, default 1M,4M) and print peak RSS
   --growth-tshark    include tshark in the growth runs
   --stages           also time the pipeline stage by stage (read, decode, flows, dissect, report), one
@@ -316,8 +316,8 @@ async function main() {
     const tsharkVersion = values['no-tshark'] ? null : toolVersion(['tshark', '--version']);
     const tcpwhyBin = join(REPO_ROOT, 'bin', 'tcpwhy.js');
     const tcpwhyReady = existsSync(tcpwhyBin) && existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'));
-    const toolName = values.cmd ? 'cmd' : 'tcpwhy --json';
-    const toolArgv = (file) => (values.cmd ? splitCommand(values.cmd, file) : [process.execPath, tcpwhyBin, 'analyze', file, '--json']);
+    const toolName = values.cmd ? 'cmd' : 'tcpwhy --json --detail';
+    const toolArgv = (file) => (values.cmd ? splitCommand(values.cmd, file) : [process.execPath, tcpwhyBin, 'analyze', file, '--json', '--detail']);
     const tsharkArgv = (file) => ['tshark', '-q', '-z', 'conv,tcp', '-r', file];
     if (!values['no-tcpwhy'] && !values.cmd && !tcpwhyReady) log(`tcpwhy is not built (${tcpwhyBin} or dist/cli/main.js missing): run 'npm run build', or pass --cmd. Skipping tcpwhy.`);
     if (!values['no-tshark'] && !tsharkVersion) log('tshark not found: skipping it (install tshark, or pass --no-tshark to silence this).');

@@ -5,7 +5,7 @@
 //   decode  + link/IP/TCP decoding of every packet
 //   flows   + flow table, TCP state, per-segment analysis and verdicts, without the dissectors
 //   dissect + HTTP/WebSocket dissection and their verdicts (what `analyze` computes)
-//   report  + the --json document, serialised and encoded (what `analyze --json` writes), then dropped
+//   report  + the --json --detail document, serialised and encoded (what `analyze --json --detail` writes), then dropped
 // Prints one JSON line: stage, packets, flows, seconds (wall, in process), cpuSeconds, outputBytes.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -40,7 +40,7 @@ async function run(stage, file) {
       const { TextBatch } = await dist('cli/io.js');
       // As analyze writes it: 64 KiB batches, each encoded to UTF-8 (the bytes are then dropped).
       batch = new TextBatch((s) => (outputBytes += Buffer.from(s, 'utf8').length));
-      json = new JsonFlowStream(batch.write);
+      json = new JsonFlowStream(batch.write, { detail: true });
     }
     const analyzer = new Analyzer({
       file,

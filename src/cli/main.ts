@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { STDIN_PATH } from '../capture/open.js';
-import { FAIL_ON_CHOICES, runAnalyze, zeekFormatOf, type AnalyzeOptions } from './commands/analyze.js';
-import { LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
+import { FAIL_ON_CHOICES, runAnalyze, type AnalyzeOptions } from './commands/analyze.js';
+import { LIVE_FORMATS, LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
 import { runDiff, type DiffOptions } from './commands/diff.js';
 import { runAnalyzeLadder, runFlow, type FlowCommandOptions } from './commands/flow.js';
 import { CliError, EXIT } from './exit.js';
+import { OUTPUT_FORMATS, outputFormatOf } from './format.js';
 import { processIo, type CliIo } from './io.js';
 import { closestCommand } from './suggest.js';
-import { ZEEK_FORMATS } from '../report/zeek.js';
 
 export const VERSION = '0.1.0';
 
@@ -64,14 +64,15 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   withSlowOptions(program.command('analyze', { isDefault: true }))
     .description('analyse capture files (pcap or pcapng; - reads standard input)')
     .argument('<files...>', 'capture files')
-    .option('--json', 'write one JSON document to stdout')
+    .addOption(new Option('--format <format>', "the report (default table): json is one document, jsonl a line per flow as it ends, then a summary line; zeek is Zeek's conn.log (TSV, as zeek-cut reads), zeek-json the same as JSON lines").choices(OUTPUT_FORMATS))
+    .option('--json', 'shorthand for --format json')
+    .option('--detail', 'json, jsonl: every field of each flow (HTTP, WebSocket, TLS, handshake, analysis counters), not the compact flow')
     .option('--only-problems', 'show only flows with a warning or error')
-    .option('--flow <id>', 'show only this flow (as a ladder timeline, unless --json)')
+    .option('--flow <id>', 'show only this flow (as a ladder timeline in the table format)')
     .option('--max-lines <n>', 'ladder: show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--filter <expr>', "flows matching 'host ADDR', 'net ADDR/LEN', 'port N', 'ADDR[:PORT]', each optionally after src|client or dst|server, joined with 'and'")
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
-    .addOption(new Option('--format <format>', "Zeek's conn.log instead of the table: zeek (TSV, as zeek-cut reads) or zeek-json (JSON lines)").choices(ZEEK_FORMATS))
     .option('--zeek-verdicts <file>', 'with --format zeek or zeek-json: also write tcpwhy.log, one row per verdict keyed by conn.log uid, to this file')
     .addHelpText(
       'after',
@@ -80,6 +81,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
           'tcpwhy analyze capture.pcap',
           'tcpwhy analyze capture.pcap --only-problems --filter "dst port 443 and src net 10.0.0.0/8"',
           'tcpwhy analyze capture.pcap --json | jq .verdicts',
+          "tcpwhy analyze capture.pcap --format jsonl --detail | jq -c 'select(.type == \"flow\") | .http'",
           'tcpdump -U -w - -i eth0 | tcpwhy analyze -',
           'tcpwhy analyze capture.pcap --fail-on error   # in CI: exit 1 on any error verdict',
           'tcpwhy analyze capture.pcap --format zeek | zeek-cut id.orig_h id.resp_p conn_state history',
@@ -88,7 +90,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       ),
     )
     .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string }) => {
-      result = opts.flow !== undefined && !opts.json && !zeekFormatOf(opts) ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
+      result = opts.flow !== undefined && outputFormatOf(opts) === 'table' ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
     });
 
   withSlowOptions(program.command('flow'))
@@ -148,7 +150,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--duration <seconds>', 'stop after this long')
     .option('--count <packets>', 'stop after this many packets')
     .option('--write <file>', 'also save the captured packets as a pcap file')
-    .option('--json', 'one JSON object per decided flow (JSON lines), then the summary document')
+    .addOption(new Option('--format <format>', 'the output (default table: a line per decided flow, then the table): jsonl is a JSON line per decided flow, then a summary line').choices(LIVE_FORMATS))
+    .option('--json', 'shorthand for --format jsonl')
+    .option('--detail', 'jsonl: every field of each flow, not the compact flow')
     .option('--only-problems', 'show only flows with a warning or error')
     .option('--idle-timeout <seconds>', 'decide flows idle this long (default 300)')
     .addHelpText(

@@ -5,6 +5,7 @@
 // its records are only counted.
 
 import type { Dir } from '../flow/sink.js';
+import { cipherSuiteName } from './tls-ciphers.js';
 
 const RECORD = { CHANGE_CIPHER_SPEC: 20, ALERT: 21, HANDSHAKE: 22, APPLICATION_DATA: 23 } as const;
 const HANDSHAKE = { CLIENT_HELLO: 1, SERVER_HELLO: 2, CERTIFICATE: 11 } as const;
@@ -13,13 +14,16 @@ const EXT = { SERVER_NAME: 0, ALPN: 16, SUPPORTED_VERSIONS: 43 } as const;
 const MAX_HANDSHAKE_BYTES = 32 * 1024;
 const MAX_ALERTS = 8;
 
-/** Alert descriptions (RFC 8446 6, RFC 5246 7.2). */
+/** Alert descriptions (RFC 8446 6, RFC 5246 7.2; the ones TLS 1.3 retired, from RFC 2246, 5246 and 6066). */
 export const TLS_ALERT_NAME: Record<number, string> = {
   0: 'close_notify',
   10: 'unexpected_message',
   20: 'bad_record_mac',
+  21: 'decryption_failed',
   22: 'record_overflow',
+  30: 'decompression_failure',
   40: 'handshake_failure',
+  41: 'no_certificate',
   42: 'bad_certificate',
   43: 'unsupported_certificate',
   44: 'certificate_revoked',
@@ -30,15 +34,19 @@ export const TLS_ALERT_NAME: Record<number, string> = {
   49: 'access_denied',
   50: 'decode_error',
   51: 'decrypt_error',
+  60: 'export_restriction',
   70: 'protocol_version',
   71: 'insufficient_security',
   80: 'internal_error',
   86: 'inappropriate_fallback',
   90: 'user_canceled',
+  100: 'no_renegotiation',
   109: 'missing_extension',
   110: 'unsupported_extension',
   112: 'unrecognized_name',
+  111: 'certificate_unobtainable',
   113: 'bad_certificate_status_response',
+  114: 'bad_certificate_hash_value',
   115: 'unknown_psk_identity',
   116: 'certificate_required',
   120: 'no_application_protocol',
@@ -65,8 +73,10 @@ export interface TlsClientHelloFacts extends TlsHelloFacts {
 
 export interface TlsServerHelloFacts extends TlsHelloFacts {
   version: string;
-  /** Cipher suite code, as IANA lists it (0x1301 is TLS_AES_128_GCM_SHA256). */
+  /** Cipher suite by its IANA name (TLS_AES_128_GCM_SHA256), or its code when not listed (see cipherSuiteName). */
   cipher: string;
+  /** Cipher suite code, as tshark shows it (0x1301). */
+  cipherCode: string;
   alpn: string | null;
 }
 
@@ -380,7 +390,7 @@ function parseServerHello(b: Uint8Array, off: number, end: number, no: number, t
     }
   }
   if (r.bad) return null;
-  return { no, ts, version: tlsVersionName(version), cipher: `0x${cipher.toString(16).padStart(4, '0')}`, alpn };
+  return { no, ts, version: tlsVersionName(version), cipher: cipherSuiteName(cipher), cipherCode: `0x${cipher.toString(16).padStart(4, '0')}`, alpn };
 }
 
 /** Bounds-checked big-endian reads; a read past the end sets `bad` instead of throwing. */

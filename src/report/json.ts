@@ -1,9 +1,16 @@
 import { INTERNAL, type AnalysisResult, type CaptureSummary, type FlowResult } from '../pipeline.js';
+import { SEVERITY, type Verdict } from '../rules/verdict.js';
 
-// The versioned JSON document of `tcpwhy analyze --json`. Times: start in ISO 8601 and epoch
-// seconds, durations in seconds; packet numbers are 1-based as in Wireshark.
+// The versioned JSON documents of `tcpwhy analyze --format json|jsonl` (schema/analysis.v2.schema.json).
+// Times: start in ISO 8601 (and epoch seconds under --detail), durations in seconds; packet numbers
+// are 1-based as in Wireshark.
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+export interface JsonOptions {
+  /** Every field the analysis has (HTTP exchanges, WebSocket, TLS, handshake, analysis counters); otherwise the compact flow. */
+  detail?: boolean;
+}
 
 /**
  * ISO 8601 with microseconds, for any time a capture can hold: Date covers only +-8.64e15 ms, and a
@@ -47,24 +54,135 @@ export function isoSecondText(second: number): string {
 }
 const secs = (micros: number) => Math.round(micros) / 1e6;
 
-export function flowToJson(f: FlowResult): Record<string, unknown> {
-  const app = f.app;
-  return {
+/**
+ * Each verdict code's hint, written once per document instead of in every verdict: the map holds the
+ * hint of the code's first verdict, and a verdict whose hint differs from it (a hint naming a side
+ * or an address) carries its own. A reader takes `verdict.hint ?? hints[verdict.code] ?? ''`. Holds
+ * one entry per code, whatever the number of flows.
+ */
+export class HintTable {
+  private readonly byCode = new Map<string, string>();
+
+  /** `compact`: facts without their empty members (see compactFacts). */
+  constructor(private readonly compact = false) {}
+
+  /** The verdict as written: code, severity, summary, packets, facts, and its hint only where the map's differs. */
+  readonly verdict = (v: Verdict): Record<string, unknown> => {
+    const facts = this.compact ? compactFacts(v.facts) : v.facts;
+    const out: Record<string, unknown> = { code: v.code, severity: v.severity, summary: v.summary, packets: v.packets, facts };
+    const first = this.byCode.get(v.code);
+    if (first === undefined) this.byCode.set(v.code, v.hint);
+    else if (first !== v.hint) out.hint = v.hint;
+    return out;
+  };
+
+  /** Code -> hint for the codes seen, in code order; codes whose first verdict had no hint are left out. */
+  toJSON(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const code of [...this.byCode.keys()].sort()) {
+      const hint = this.byCode.get(code)!;
+      if (hint) out[code] = hint;
+    }
+    return out;
+  }
+}
+
+/** Nothing to say: null, '', [] or {}. */
+const isEmpty = (v: unknown): boolean =>
+  v === null || v === undefined || v === '' || (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v as object).length === 0);
+
+/**
+ * Facts of the compact document: members that are null, '', [] or {} (after the same is done inside
+ * them) are left out, so a missing member reads as null. Zeros and false stay: they are findings.
+ * Array elements keep their places.
+ */
+export function compactFacts(facts: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key in facts) {
+    const value = compactValue(facts[key]);
+    if (!isEmpty(value)) out[key] = value;
+  }
+  return out;
+}
+
+function compactValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(compactValue);
+  if (v !== null && typeof v === 'object') return compactFacts(v as Record<string, unknown>);
+  return v;
+}
+
+/** The flows written, by their worst verdict, and their verdicts by code: the figures a summary starts from. */
+export class FlowCounts {
+  private flows = 0;
+  private readonly worst = { error: 0, warning: 0, info: 0, none: 0 };
+  private readonly verdicts = new Map<string, number>();
+
+  add(f: FlowResult): void {
+    this.flows++;
+    let worst = -1;
+    for (const v of f.verdicts) {
+      worst = Math.max(worst, SEVERITY[v.severity]);
+      this.verdicts.set(v.code, (this.verdicts.get(v.code) ?? 0) + 1);
+    }
+    this.worst[worst === SEVERITY.error ? 'error' : worst === SEVERITY.warning ? 'warning' : worst === SEVERITY.info ? 'info' : 'none']++;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const verdicts: Record<string, number> = {};
+    for (const code of [...this.verdicts.keys()].sort()) verdicts[code] = this.verdicts.get(code)!;
+    return { flows: this.flows, worst: { ...this.worst }, verdicts };
+  }
+}
+
+const pair = (client: number, server: number) => ({ client, server });
+/** A pair of counts, or nothing when both are 0 (the compact flow leaves zero counts out). */
+const nonZero = <K extends string>(key: K, client: number, server: number) => (client || server ? { [key]: pair(client, server) } : {});
+
+/**
+ * One flow of the document. Compact (the default): who, state, history, times, the counts that are
+ * not zero and the verdicts. `detail` adds everything the analysis knows of the flow (handshake and
+ * close packets, options, analysis counters and RTTs, HTTP, WebSocket, TLS, DNS origin).
+ */
+export function flowToJson(f: FlowResult, opts: JsonOptions = {}, hints: HintTable = new HintTable(!opts.detail)): Record<string, unknown> {
+  const copies = f.clientSide.copies || f.serverSide.copies ? pair(f.clientSide.copies?.packets ?? 0, f.serverSide.copies?.packets ?? 0) : null;
+  const afterIdle = f.afterIdle ? { afterIdle: { flow: f.afterIdle.flowId, idleSeconds: secs(f.afterIdle.idleMicros) } } : {};
+  const visibilityProof = f.visibility.proof
+    ? { visibilityProof: { ...f.visibility.proof, ...(f.peerUnseen ? { acknowledgedBytes: f.peerUnseen.acknowledgedBytes, synAckUnseen: f.peerUnseen.synAckUnseen } : {}) } }
+    : {};
+  const identity = {
     id: f.id,
     client: f.client,
     server: f.server,
     state: f.state,
     history: f.history,
     ...(f.zeekConnections > 1 ? { zeekConnections: f.zeekConnections } : {}),
+    start: iso(f.start),
+  };
+  if (!opts.detail) {
+    return {
+      ...identity,
+      duration: secs(f.end - f.start),
+      ...(f.rolesGuessed ? { rolesGuessed: true } : {}),
+      ...afterIdle,
+      packets: pair(f.clientSide.packets, f.serverSide.packets),
+      ...nonZero('bytes', f.clientSide.bytes, f.serverSide.bytes),
+      ...nonZero('missedBytes', f.clientSide.missedBytes, f.serverSide.missedBytes),
+      ...(copies ? { capturedTwice: copies } : {}),
+      ...(f.visibility.seen !== 'both' ? { visibility: f.visibility.seen, ...visibilityProof } : {}),
+      verdicts: f.verdicts.map(hints.verdict),
+    };
+  }
+  const app = f.app;
+  return {
+    ...identity,
     firstPacket: f.firstPacket,
     lastPacket: f.lastPacket,
-    start: iso(f.start),
     startEpoch: secs(f.start),
     duration: secs(f.end - f.start),
-    packets: { client: f.clientSide.packets, server: f.serverSide.packets },
-    bytes: { client: f.clientSide.bytes, server: f.serverSide.bytes },
     rolesGuessed: f.rolesGuessed,
-    ...(f.afterIdle ? { afterIdle: { flow: f.afterIdle.flowId, idleSeconds: secs(f.afterIdle.idleMicros) } } : {}),
+    ...afterIdle,
+    packets: pair(f.clientSide.packets, f.serverSide.packets),
+    bytes: pair(f.clientSide.bytes, f.serverSide.bytes),
     endReason: f.endReason,
     handshake: {
       syn: f.syns.map((s) => s.no),
@@ -83,40 +201,17 @@ export function flowToJson(f: FlowResult): Record<string, unknown> {
       serverRst: f.serverSide.rst?.no ?? null,
     },
     visibility: f.visibility.seen,
-    ...(f.visibility.proof ? { visibilityProof: { ...f.visibility.proof, ...(f.peerUnseen ? { acknowledgedBytes: f.peerUnseen.acknowledgedBytes, synAckUnseen: f.peerUnseen.synAckUnseen } : {}) } } : {}),
-    missedBytes: { client: f.clientSide.missedBytes, server: f.serverSide.missedBytes },
+    ...visibilityProof,
+    missedBytes: pair(f.clientSide.missedBytes, f.serverSide.missedBytes),
     ...(f.analysis ? { analysis: f.analysis } : {}),
     ...(app && app.http.length ? { http: app.http } : {}),
     ...(app && app.websocket ? { websocket: app.websocket } : {}),
     ...(app && app.tls ? { tls: app.tls } : {}),
     ...(app && app.errors.length ? { appErrors: app.errors } : {}),
     ...(f.dns ? { dns: f.dns } : {}),
-    ...(f.clientSide.copies || f.serverSide.copies ? { capturedTwice: { client: f.clientSide.copies?.packets ?? 0, server: f.serverSide.copies?.packets ?? 0 } } : {}),
-    verdicts: f.verdicts,
+    ...(copies ? { capturedTwice: copies } : {}),
+    verdicts: f.verdicts.map(hints.verdict),
   };
-}
-
-/** The whole document as one string (small captures, tests). */
-export function renderJson(result: AnalysisResult, flows: FlowResult[] = result.flows): string {
-  let out = '';
-  writeJson(result, flows, (s) => (out += s));
-  return out;
-}
-
-/**
- * Writes the document in pieces, one flow at a time, so a capture with hundreds of thousands of
- * flows never needs one giant string (V8 strings stop at 512 MiB). Whatever fails on the way, the
- * document written is whole (see JsonFlowStream.abort) and the error is thrown on.
- */
-export function writeJson(result: AnalysisResult, flows: FlowResult[], write: (s: string) => void): void {
-  const stream = new JsonFlowStream(write);
-  try {
-    for (const f of flows) stream.flow(f);
-  } catch (err) {
-    stream.abort(result.capture.file, err);
-    throw err;
-  }
-  stream.end(result);
 }
 
 function captureToJson(c: CaptureSummary, flowCount: number): Record<string, unknown> {
@@ -141,62 +236,148 @@ function captureToJson(c: CaptureSummary, flowCount: number): Record<string, unk
   };
 }
 
-const indent = (json: string, by: string) => json.replace(/\n/g, `\n${by}`);
+/** A report written flow by flow as flows end, then closed with the capture's summary (see analyze). */
+export interface FlowReport {
+  flow(f: FlowResult): void;
+  end(result: AnalysisResult): void;
+}
+
+/** A machine-readable report, which stays whole (parseable) after a failure: see abort. */
+export interface JsonReport extends FlowReport {
+  /**
+   * Ends the report after a failure that left no capture summary to write: the flows written so far
+   * stay, and the capture says how many there are, that reading stopped, and why (an INTERNAL
+   * diagnostic). Does nothing if the report was already ended.
+   */
+  abort(file: string, err: unknown): void;
+}
 
 /**
- * The document written as flows arrive: schemaVersion and the flows first, one at a time (so a
- * capture with hundreds of thousands of flows never needs one giant string, and analyze can write
- * each flow as it ends), then the capture summary and the capture-level verdicts.
+ * What ends both documents: the capture, the counts of the flows written, the capture-level
+ * verdicts and the hints of every verdict written. Built whole before anything is written, so a
+ * failure leaves the report to abort.
  */
-export class JsonFlowStream {
-  private count = 0;
-  private started = false;
+abstract class JsonReportBase implements JsonReport {
+  protected readonly hints: HintTable;
+  protected readonly counts = new FlowCounts();
+  protected written = 0;
   private ended = false;
 
-  constructor(private readonly write: (s: string) => void) {}
-
-  private start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.write(`{\n  "schemaVersion": ${SCHEMA_VERSION},\n  "flows": [`);
+  constructor(
+    protected readonly write: (s: string) => void,
+    protected readonly opts: JsonOptions = {},
+  ) {
+    this.hints = new HintTable(!opts.detail);
   }
 
-  /** One flow per line, compact: a capture's flows stay quick to write and easy to grep or jq. A flow that cannot be written throws and writes nothing. */
+  /** A flow that cannot be written throws and writes nothing. */
   flow(f: FlowResult): void {
-    const line = JSON.stringify(flowToJson(f));
-    this.start();
-    this.write(`${this.count++ ? ',' : ''}\n    ${line}`);
+    this.writeFlow(this.flowJson(f));
+    this.written++;
+    this.counts.add(f);
   }
 
-  /** The capture summary and the capture-level verdicts; if they cannot be written, the document is aborted (and the error thrown on). */
-  end(result: AnalysisResult): void {
-    let tail: string;
+  /** A flow as this report writes it, its hints entered in the report's map. */
+  flowJson(f: FlowResult): Record<string, unknown> {
+    return flowToJson(f, this.opts, this.hints);
+  }
+
+  /** `extra`: fields written after the summary's own (live capture: the flows kept, judged again, and `live`). */
+  end(result: AnalysisResult, extra: (report: this) => Record<string, unknown> = () => ({})): void {
+    let summary: Record<string, unknown>;
     try {
-      const capture = indent(JSON.stringify(captureToJson(result.capture, result.flowCount), null, 2), '  ');
-      const verdicts = indent(JSON.stringify(result.verdicts, null, 2), '  ');
-      tail = `,\n  "capture": ${capture},\n  "verdicts": ${verdicts}\n}`;
+      const capture = captureToJson(result.capture, result.flowCount);
+      const verdicts = result.verdicts.map(this.hints.verdict);
+      const more = extra(this); // before the hints are listed: its flows' verdicts may add to them
+      summary = { capture, counts: this.counts.toJSON(), verdicts, hints: this.hints.toJSON(), ...more };
     } catch (err) {
       this.abort(result.capture.file, err);
       throw err;
     }
-    this.close(tail);
+    this.finish(summary);
   }
 
-  /**
-   * Ends the document after a failure that left no capture summary to write: the flows written so
-   * far stay, and the capture says how many there are, that reading stopped, and why (an INTERNAL
-   * diagnostic). Does nothing if the document was already ended.
-   */
   abort(file: string, err: unknown): void {
     if (this.ended) return;
     const message = `${file}: internal error, analysis stopped: ${err instanceof Error ? err.message : String(err)} [${INTERNAL}]`;
-    const capture = { file, flows: this.count, stoppedEarly: true, diagnostics: [{ code: INTERNAL, message, packet: -1, offset: -1 }] };
-    this.close(`,\n  "capture": ${indent(JSON.stringify(capture, null, 2), '  ')},\n  "verdicts": []\n}`);
+    const capture = { file, flows: this.written, stoppedEarly: true, diagnostics: [{ code: INTERNAL, message, packet: -1, offset: -1 }] };
+    this.finish({ capture, counts: this.counts.toJSON(), verdicts: [], hints: this.hints.toJSON() });
   }
 
-  private close(tail: string): void {
-    this.start();
+  private finish(summary: Record<string, unknown>): void {
     this.ended = true;
-    this.write(`${this.count ? '\n  ' : ''}]${tail}`);
+    this.writeSummary(summary);
   }
+
+  protected abstract writeFlow(json: Record<string, unknown>): void;
+  protected abstract writeSummary(summary: Record<string, unknown>): void;
+}
+
+const indent = (json: string, by: string) => json.replace(/\n/g, `\n${by}`);
+
+/**
+ * `--format json`: one document, written as flows arrive: schemaVersion and the flows first, one
+ * per line (so a capture with hundreds of thousands of flows never needs one giant string, and
+ * analyze can write each flow as it ends), then the capture summary, counts, capture-level verdicts
+ * and hints.
+ */
+export class JsonFlowStream extends JsonReportBase {
+  private started = false;
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.write(`{\n  "schemaVersion": ${SCHEMA_VERSION},\n  "detail": ${Boolean(this.opts.detail)},\n  "flows": [`);
+  }
+
+  protected writeFlow(json: Record<string, unknown>): void {
+    const line = JSON.stringify(json);
+    this.start();
+    this.write(`${this.written ? ',' : ''}\n    ${line}`);
+  }
+
+  protected writeSummary(summary: Record<string, unknown>): void {
+    this.start();
+    let tail = '';
+    for (const [key, value] of Object.entries(summary)) tail += `,\n  ${JSON.stringify(key)}: ${indent(JSON.stringify(value, null, 2), '  ')}`;
+    this.write(`${this.written ? '\n  ' : ''}]${tail}\n}`);
+  }
+}
+
+/**
+ * `--format jsonl`: one line per flow as it ends (`"type": "flow"`), then one summary line
+ * (`"type": "summary"`, schemaVersion, capture, counts, capture-level verdicts, hints). Nothing is
+ * kept per flow, so a capture of any size streams.
+ */
+export class JsonLinesStream extends JsonReportBase {
+  protected writeFlow(json: Record<string, unknown>): void {
+    this.write(`${JSON.stringify({ type: 'flow', ...json })}\n`);
+  }
+
+  protected writeSummary(summary: Record<string, unknown>): void {
+    this.write(`${JSON.stringify({ type: 'summary', schemaVersion: SCHEMA_VERSION, detail: Boolean(this.opts.detail), ...summary })}\n`);
+  }
+}
+
+/** Writes `flows` and the summary to `report`; whatever fails on the way, the report is closed whole (see abort) and the error thrown on. */
+export function writeReport(report: JsonReport, result: AnalysisResult, flows: FlowResult[]): void {
+  try {
+    for (const f of flows) report.flow(f);
+  } catch (err) {
+    report.abort(result.capture.file, err);
+    throw err;
+  }
+  report.end(result);
+}
+
+/** The whole `--format json` document, written in pieces (a capture with many flows never needs one giant string). */
+export function writeJson(result: AnalysisResult, flows: FlowResult[], write: (s: string) => void, opts: JsonOptions = {}): void {
+  writeReport(new JsonFlowStream(write, opts), result, flows);
+}
+
+/** The whole document as one string (small captures, tests). */
+export function renderJson(result: AnalysisResult, flows: FlowResult[] = result.flows, opts: JsonOptions = {}): string {
+  let out = '';
+  writeJson(result, flows, (s) => (out += s), opts);
+  return out;
 }

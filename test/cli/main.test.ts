@@ -43,14 +43,62 @@ describe('tcpwhy analyze', () => {
     const io = memoryIo();
     expect(await run(['analyze', mixedFile, '--json'], io)).toBe(0);
     const doc = JSON.parse(io.out);
-    expect(doc.schemaVersion).toBe(1);
+    expect(doc.schemaVersion).toBe(2);
+    expect(doc.detail).toBe(false);
     expect(doc.capture).toMatchObject({ file: mixedFile, format: 'pcap', linkTypes: [1], packets: 8, decoded: 8, skipped: {}, malformed: 0, diagnostics: [] });
     expect(doc.flows).toHaveLength(2);
     const refused = doc.flows.find((f: { client: string }) => f.client === '10.0.0.1:51000');
-    expect(refused).toMatchObject({ id: 1, server: '10.0.0.2:80', state: 'REJ', history: 'Sr', firstPacket: 1, packets: { client: 1, server: 1 } });
+    expect(refused).toMatchObject({ id: 1, server: '10.0.0.2:80', state: 'REJ', history: 'Sr', packets: { client: 1, server: 1 } });
+    expect(refused.bytes).toBeUndefined(); // no payload either way: a zero count is left out
     expect(refused.verdicts[0]).toMatchObject({ code: 'refused', severity: 'error', packets: [1, 3] });
-    expect(Object.keys(refused.verdicts[0]).sort()).toEqual(['code', 'facts', 'hint', 'packets', 'severity', 'summary']);
+    // The hint is written once, in the document's map, not in each verdict.
+    expect(Object.keys(refused.verdicts[0]).sort()).toEqual(['code', 'facts', 'packets', 'severity', 'summary']);
+    expect(doc.hints.refused).toMatch(/^ECONNREFUSED\. /);
+    expect(doc.counts).toEqual({ flows: 2, worst: { error: 1, warning: 0, info: 1, none: 0 }, verdicts: { 'clean-close': 1, refused: 1 } });
     expect(doc.verdicts).toEqual([]);
+  });
+
+  it('takes --format from a closed list: table, json, jsonl; --json is --format json', async () => {
+    const json = memoryIo();
+    expect(await run(['analyze', mixedFile, '--format', 'json'], json)).toBe(0);
+    const shorthand = memoryIo();
+    expect(await run(['analyze', mixedFile, '--json'], shorthand)).toBe(0);
+    expect(shorthand.out).toBe(json.out);
+    const table = memoryIo();
+    expect(await run(['analyze', mixedFile, '--format', 'table'], table)).toBe(0);
+    expect(table.out).toContain('REJ');
+    const lines = memoryIo();
+    expect(await run(['analyze', mixedFile, '--format', 'jsonl'], lines)).toBe(0);
+    expect(lines.out.trimEnd().split('\n').map((l) => JSON.parse(l).type)).toEqual(['flow', 'flow', 'summary']);
+    // Anything else is a usage error that lists the choices, before any output.
+    for (const args of [['--format', 'yaml'], ['--format', 'JSON'], ['--format', 'json', '--format', 'csv']]) {
+      const io = memoryIo();
+      expect(await run(['analyze', mixedFile, ...args], io), args.join(' ')).toBe(2);
+      expect(io.err).toMatch(/Allowed choices are table, json, jsonl/);
+      expect(io.out).toBe('');
+    }
+    const conflict = memoryIo();
+    expect(await run(['analyze', mixedFile, '--json', '--format', 'table'], conflict)).toBe(2);
+    expect(conflict.err).toContain('--json means --format json: it cannot go with --format table');
+    const detail = memoryIo();
+    expect(await run(['analyze', mixedFile, '--detail'], detail)).toBe(2);
+    expect(detail.err).toContain('--detail widens the JSON formats (json, jsonl), not --format table');
+    expect(detail.out).toBe('');
+  });
+
+  it('--detail adds every field of today\'s flow to the compact one', async () => {
+    const compact = memoryIo();
+    await run(['analyze', mixedFile, '--json'], compact);
+    const detail = memoryIo();
+    await run(['analyze', mixedFile, '--json', '--detail'], detail);
+    const [c, d] = [JSON.parse(compact.out), JSON.parse(detail.out)];
+    expect(d.detail).toBe(true);
+    for (const [i, flow] of c.flows.entries()) {
+      // Same values where both have the field; the detailed flow has more of them.
+      for (const key of Object.keys(flow)) if (key !== 'verdicts') expect(d.flows[i][key], key).toEqual(flow[key]);
+      expect(Object.keys(d.flows[i])).toEqual(expect.arrayContaining(['firstPacket', 'lastPacket', 'startEpoch', 'endReason', 'handshake', 'close', 'analysis', 'missedBytes', 'visibility']));
+    }
+    expect(d.hints).toEqual(c.hints);
   });
 
   it('filters flows with --only-problems, --filter and --flow', async () => {

@@ -41,8 +41,8 @@ function handshake() {
   return { clientHello, flight, clientFinished: tcpPayload(SAMPLE, 8), serverFinished: tcpPayload(SAMPLE, 9) };
 }
 
-/** tshark's chosen cipher in the sample's ServerHello. */
-const SAMPLE_CIPHER = '0xc02b';
+/** tshark's chosen cipher in the sample's ServerHello: its code and its name. */
+const SAMPLE_CIPHER = { cipherCode: '0xc02b', cipher: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256' };
 
 describe('a server flight in one 5 KB record, read across segments', () => {
   const hs = handshake();
@@ -65,7 +65,7 @@ describe('a server flight in one 5 KB record, read across segments', () => {
       const t = session.facts.tls!;
       expect(t.serverNotTls, split.label).toBeNull();
       expect(t.malformed, split.label).toBeNull();
-      expect(t.serverHello, split.label).toMatchObject({ version: 'TLS 1.2', cipher: SAMPLE_CIPHER, no: 6 + split.chunks.length - 1 });
+      expect(t.serverHello, split.label).toMatchObject({ version: 'TLS 1.2', ...SAMPLE_CIPHER, no: 6 + split.chunks.length - 1 });
       expect(t.serverCertificate, split.label).not.toBeNull();
       splits++;
     }
@@ -102,7 +102,7 @@ describe('a server flight in one 5 KB record, read across segments', () => {
 
   it.each([1448, 536, 100, 7])('gives tls-ok for the flight in %i-byte segments', (mss) => {
     const f = only(exchange(mss));
-    expect(f.app!.tls!.serverHello).toMatchObject({ version: 'TLS 1.2', cipher: SAMPLE_CIPHER });
+    expect(f.app!.tls!.serverHello).toMatchObject({ version: 'TLS 1.2', ...SAMPLE_CIPHER });
     expect(f.verdicts.filter((v) => v.code.startsWith('tls-')).map((v) => [v.code, v.severity])).toEqual([['tls-ok', 'info']]);
   });
 

@@ -1,8 +1,10 @@
-// The JSON report's times: start in ISO 8601 with microseconds, and epoch seconds.
+// The JSON report: times (start in ISO 8601 with microseconds, and epoch seconds), a document kept
+// whole after a failure, and hints written once per code.
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../src/pipeline.js';
-import { flowToJson, isoSecondText, JsonFlowStream, writeJson } from '../../src/report/json.js';
+import { flowToJson, HintTable, isoSecondText, JsonFlowStream, renderJson, writeJson } from '../../src/report/json.js';
+import type { Verdict } from '../../src/rules/verdict.js';
 
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
@@ -14,7 +16,7 @@ describe('flow start time in the JSON report', () => {
     const shifts = [0, 250_000, 1_000_000, 86_400_000_000 + 7, 366 * 86_400_000_000 + 999_999];
     for (const shift of [...shifts, 0]) {
       const start = base.start + shift;
-      const doc = flowToJson({ ...base, start, end: start + (base.end - base.start) });
+      const doc = flowToJson({ ...base, start, end: start + (base.end - base.start) }, { detail: true });
       const ms = Math.floor(start / 1000);
       const expected = new Date(ms).toISOString().replace('Z', `${String(start % 1000).padStart(3, '0')}Z`);
       expect(doc.start).toBe(expected);
@@ -84,5 +86,33 @@ describe('the JSON document after a failure', () => {
     const doc = JSON.parse(out);
     expect(doc.flows.length).toBe(result.flows.length);
     expect(doc.capture).toMatchObject({ flows: result.flows.length, stoppedEarly: true });
+  });
+});
+
+describe('hints written once per code', () => {
+  const verdict = (code: string, hint: string): Verdict => ({ code, severity: 'warning', summary: `${code} happened`, packets: [1], facts: {}, hint });
+
+  it("keeps each code's first hint in the map, and a verdict's own hint only where it differs", () => {
+    const table = new HintTable();
+    const written = [
+      verdict('rst-by-server', 'The server aborted.'),
+      verdict('rst-by-server', 'The server aborted.'),
+      verdict('rst-by-server', 'The client aborted.'),
+      verdict('clean-close', ''),
+      verdict('clean-close', 'A hint this time.'),
+      verdict('refused', 'ECONNREFUSED.'),
+    ].map(table.verdict);
+    expect(written.map((v) => v.hint)).toEqual([undefined, undefined, 'The client aborted.', undefined, 'A hint this time.', undefined]);
+    // A code whose first verdict had no hint is not in the map: its verdicts without one carry none.
+    expect(JSON.parse(JSON.stringify(table))).toEqual({ refused: 'ECONNREFUSED.', 'rst-by-server': 'The server aborted.' });
+  });
+
+  it('gives every verdict of a document back its hint: verdict.hint ?? hints[code] ?? ""', async () => {
+    const result = await analyzeFile(sample('port-reuse.pcap'));
+    const doc = JSON.parse(renderJson(result));
+    const written = [...doc.flows.flatMap((f: { verdicts: unknown[] }) => f.verdicts), ...doc.verdicts] as { code: string; hint?: string }[];
+    const hints = written.map((v) => v.hint ?? doc.hints[v.code] ?? '');
+    expect(hints).toEqual([...result.flows.flatMap((f) => f.verdicts), ...result.verdicts].map((v) => v.hint));
+    expect(written.some((v) => v.hint === undefined && doc.hints[v.code])).toBe(true);
   });
 });

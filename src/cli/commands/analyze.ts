@@ -4,13 +4,14 @@ import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
 import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
-import { JsonFlowStream, writeJson } from '../../report/json.js';
-import { ZEEK_FORMATS, ZeekFlowStream, type ZeekFormat } from '../../report/zeek.js';
-import { TableFlowStream, writeTable } from '../../report/table.js';
+import { JsonFlowStream, JsonLinesStream, SCHEMA_VERSION, writeReport, type FlowReport, type JsonReport } from '../../report/json.js';
+import { ZeekFlowStream } from '../../report/zeek.js';
+import { TableFlowStream } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter, type FlowPredicate } from '../filter.js';
+import { isZeekFormat, outputFormatOf, type FormatOptions, type OutputFormat } from '../format.js';
 import { TextBatch, useColor, writeAll, type CliIo } from '../io.js';
 
 /** Floors of the slow-* verdicts, in milliseconds as typed. */
@@ -20,15 +21,12 @@ export interface SlowOptions {
   slowClient?: string;
 }
 
-export interface AnalyzeOptions extends SlowOptions {
-  json?: boolean;
+export interface AnalyzeOptions extends SlowOptions, FormatOptions {
   onlyProblems?: boolean;
   flow?: string;
   filter?: string;
   failOn?: Severity;
   idleTimeout?: string;
-  /** --format: the Zeek logs are conn.log as TSV (zeek) or JSON lines (zeek-json). */
-  format?: string;
   /** With a Zeek format: also write tcpwhy.log (one row per verdict, keyed by uid) to this file. */
   zeekVerdicts?: string;
 }
@@ -48,11 +46,6 @@ export function selectFlows(result: AnalysisResult, opts: AnalyzeOptions): FlowR
   }
   if (opts.onlyProblems) flows = flows.filter((f) => f.verdicts.some((v) => v.severity !== 'info'));
   return flows;
-}
-
-/** The Zeek log --format asks for, or null (the table or JSON). */
-export function zeekFormatOf(opts: AnalyzeOptions): ZeekFormat | null {
-  return ZEEK_FORMATS.find((f) => f === opts.format) ?? null;
 }
 
 /** A flow id as given on the command line (--flow ID, flow FILE ID). */
@@ -101,14 +94,13 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
 }
 
 export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
+  const format = outputFormatOf(opts);
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
-  const zeek = zeekFormatOf(opts);
-  if (zeek && opts.json) throw new CliError(`--format ${zeek} and --json are two outputs: give one`, EXIT.USAGE);
-  if (opts.zeekVerdicts && !zeek) throw new CliError('--zeek-verdicts writes a Zeek log: give --format zeek or --format zeek-json with it', EXIT.USAGE);
+  if (opts.zeekVerdicts && !isZeekFormat(format)) throw new CliError('--zeek-verdicts writes a Zeek log: give --format zeek or --format zeek-json with it', EXIT.USAGE);
   const verdictFile = opts.zeekVerdicts ? openOutput(opts.zeekVerdicts, '--zeek-verdicts') : null;
   const verdictBatch = verdictFile ? new TextBatch(verdictFile.write) : null;
   try {
-    return await analyzeFiles(files, opts, pred, io, verdictBatch?.write ?? null);
+    return await analyzeFiles(files, opts, format, pred, io, verdictBatch?.write ?? null);
   } finally {
     verdictBatch?.flush();
     if (verdictFile) closeSync(verdictFile.fd);
@@ -129,22 +121,23 @@ function openOutput(path: string, option: string): { fd: number; write: (s: stri
 /** Where tcpwhy.log goes (--zeek-verdicts), null when not asked for. */
 type VerdictLog = ((s: string) => void) | null;
 
-async function analyzeFiles(files: string[], opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, verdictLog: VerdictLog): Promise<ExitCode> {
+async function analyzeFiles(files: string[], opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, io: CliIo, verdictLog: VerdictLog): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
-  const several = opts.json && files.length > 1;
-  if (several) io.stdout('{"schemaVersion":1,"files":[');
+  // Several files in one JSON document: {"schemaVersion", "files": [each file's document], "sharedKeys"}.
+  const several = format === 'json' && files.length > 1;
+  if (several) io.stdout(`{"schemaVersion":${SCHEMA_VERSION},"files":[`);
   // Only flows with a Sec-WebSocket-Key are kept across files, to find one upgrade seen on several hops.
   const keyed: Array<{ file: string; flows: FlowResult[] }> = [];
   let written = 0;
   for (const file of files) {
-    if (files.length > 1 && !opts.json && !zeekFormatOf(opts)) io.stdout(`\n== ${file}\n`);
+    if (files.length > 1 && format === 'table') io.stdout(`\n== ${file}\n`);
     // Flows with a Sec-WebSocket-Key are kept only when several files are compared.
     const withKey: FlowResult[] | null = files.length > 1 ? [] : null;
     // Each file's document is preceded by a comma once the first one was written.
     const out = several && written > 0 ? separatedIo(io, ',') : io;
     let c: ExitCode;
     try {
-      c = opts.flow === undefined ? await streamOne(file, opts, pred, out, withKey, verdictLog) : await retainedOne(file, opts, out, withKey, verdictLog);
+      c = opts.flow === undefined ? await streamOne(file, opts, format, pred, out, withKey, verdictLog) : await retainedOne(file, opts, format, out, withKey, verdictLog);
     } catch (err) {
       // The files' array is closed before the error ends the run: stdout stays one whole document.
       if (several) io.stdout(`],"sharedKeys":[]}\n`);
@@ -155,8 +148,10 @@ async function analyzeFiles(files: string[], opts: AnalyzeOptions, pred: FlowPre
     if (c > code) code = c;
   }
   const shared = files.length > 1 ? findSharedWebSocketKeys(keyed) : [];
-  if (opts.json) io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
-  else if (shared.length && !zeekFormatOf(opts)) io.stdout(`\n${renderSharedKeys(shared)}\n`);
+  if (format === 'json') io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
+  else if (format === 'jsonl') {
+    if (files.length > 1) io.stdout(`${JSON.stringify({ type: 'sharedKeys', sharedKeys: shared })}\n`);
+  } else if (shared.length) io.stdout(`\n${renderSharedKeys(shared)}\n`);
   return code;
 }
 
@@ -165,15 +160,10 @@ async function analyzeFiles(files: string[], opts: AnalyzeOptions, pred: FlowPre
  * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
  * however many flows the capture holds.
  */
-async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
+async function streamOne(file: string, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
-  const zeek = zeekFormatOf(opts);
-  const out = zeek
-    ? new ZeekFlowStream(zeek, batch.write, verdictLog)
-    : opts.json
-      ? new JsonFlowStream(batch.write)
-      : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
+  const out = flowReport(format, opts, io, batch.write, verdictLog);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   let failed = false;
   const analyzer = new Analyzer({
@@ -211,8 +201,8 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
     batch.flush();
     if (result.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
   } catch (err) {
-    // Whatever fails after the report started, the JSON document is closed (table rows need nothing).
-    if (out instanceof JsonFlowStream) out.abort(file, err);
+    // Whatever fails after the report started, the JSON report is closed (table rows need nothing).
+    if ('abort' in out) out.abort(file, err);
     batch.flush();
     throw err;
   }
@@ -224,6 +214,21 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
 function interruptedInfo(file: string, err: unknown): CaptureInfo {
   const message = `${file}: internal error, reading stopped: ${errorLine(err)} [${INTERNAL}]`;
   return { file, format: null, linkTypes: [], snaplen: 0, packets: 0, truncatedPackets: 0, diagnostics: [{ code: INTERNAL, message, packet: -1, offset: -1 }], stoppedEarly: true };
+}
+
+/** The report of `format`, written through `write` flow by flow. */
+function flowReport(format: OutputFormat, opts: AnalyzeOptions, io: CliIo, write: (s: string) => void, verdictLog: VerdictLog): FlowReport | JsonReport {
+  switch (format) {
+    case 'zeek':
+    case 'zeek-json':
+      return new ZeekFlowStream(format, write, verdictLog);
+    case 'table':
+      return new TableFlowStream({ color: useColor(io), width: io.columns }, write);
+    case 'json':
+      return new JsonFlowStream(write, { detail: opts.detail });
+    case 'jsonl':
+      return new JsonLinesStream(write, { detail: opts.detail });
+  }
 }
 
 /** `io` whose first stdout write is preceded by `separator`. */
@@ -241,18 +246,17 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 }
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
-async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
+async function retainedOne(file: string, opts: AnalyzeOptions, format: OutputFormat, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
   const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts));
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
-  const zeek = zeekFormatOf(opts);
-  if (zeek) {
-    const out = new ZeekFlowStream(zeek, (s) => io.stdout(s), verdictLog);
+  const out = flowReport(format, opts, io, (s) => io.stdout(s), verdictLog);
+  if ('abort' in out) writeReport(out, result, flows);
+  else {
     for (const f of flows) out.flow(f);
     out.end(result);
-  } else if (opts.json) writeJson(result, flows, (s) => io.stdout(s));
-  else writeTable(result, flows, { color: useColor(io), width: io.columns }, (s) => io.stdout(s));
+  }
   return exitFor(result, flows, opts.failOn);
 }
 

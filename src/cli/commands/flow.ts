@@ -2,7 +2,7 @@ import { CaptureOpenError } from '../../capture/record.js';
 import { STDIN_PATH } from '../../capture/open.js';
 import { readFlowPackets, type FlowPackets } from '../../diff/packets.js';
 import type { FlowResult } from '../../pipeline.js';
-import { flowToJson } from '../../report/json.js';
+import { flowToJson, HintTable, SCHEMA_VERSION } from '../../report/json.js';
 import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { useColor, type CliIo } from '../io.js';
@@ -64,10 +64,12 @@ export async function runFlow(file: string, idText: string, opts: FlowCommandOpt
   const [flow] = selectFlows(result, { flow: idText });
   const { packets, dropped } = await loadFlowPackets(file, flow);
   if (opts.json) {
+    const hints = new HintTable();
     const doc = {
-      schemaVersion: 1,
+      schemaVersion: SCHEMA_VERSION,
       file,
-      flow: flowToJson(flow),
+      flow: flowToJson(flow, { detail: true }, hints),
+      hints,
       packets: packets.map((p) => ({
         no: p.no,
         time: p.ts / 1e6,

@@ -3,18 +3,19 @@ import { PcapFileWriter } from '../../capture/writer.js';
 import { CaptureOpenError, LINKTYPE, type CaptureInfo, type PacketRecord } from '../../capture/record.js';
 import { listInterfaces, LIVE_SOURCES, openLiveSource, wallClockMicros, type LiveInterface, type LiveSource, type LiveSourceKind, type LiveStats } from '../../capture/live.js';
 import { Analyzer, type FlowResult } from '../../pipeline.js';
-import { flowToJson, renderJson } from '../../report/json.js';
+import { JsonLinesStream } from '../../report/json.js';
 import { renderTable, verdictLine } from '../../report/table.js';
 import { fmtDuration } from '../../rules/format.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { slowThresholdsOf, type SlowOptions } from './analyze.js';
 import { useColor, type CliIo } from '../io.js';
+import { OUTPUT_FORMATS, outputFormatOf, type FormatOptions } from '../format.js';
 
 // `tcpwhy live -i IFACE [filter]`: captures, prints each flow's verdicts as soon as the flow is
 // decided (closed and lingered, refused, given up, idle), and on Ctrl-C, --duration or --count
 // prints the same summary as `analyze`.
 
-export interface LiveOptions extends SlowOptions {
+export interface LiveOptions extends SlowOptions, FormatOptions {
   interface?: string;
   list?: boolean;
   snaplen?: string;
@@ -23,12 +24,14 @@ export interface LiveOptions extends SlowOptions {
   duration?: string;
   count?: string;
   write?: string;
-  json?: boolean;
   onlyProblems?: boolean;
   idleTimeout?: string;
 }
 
 export { LIVE_SOURCES };
+
+/** Live output streams as flows are decided: of the formats, the text and the JSON lines (--json is --format jsonl here). */
+export const LIVE_FORMATS = OUTPUT_FORMATS.filter((f) => f !== 'json');
 
 /** Environment variable naming another module to load instead of `cap` (to test a missing cap). */
 export const CAP_MODULE_ENV = 'TCPWHY_CAP_MODULE';
@@ -58,6 +61,7 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   const idleSec = positiveNumber(opts.idleTimeout, '--idle-timeout') ?? 300;
   const kind = opts.source ?? 'tcpdump';
   const color = useColor(io);
+  const lines = outputFormatOf(opts, 'jsonl') === 'jsonl' ? new JsonLinesStream((s) => io.stdout(s), { detail: opts.detail }) : null;
 
   let writeFd: number | null = null;
   if (opts.write) {
@@ -76,7 +80,8 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     maxKeptFlows: MAX_KEPT_FLOWS,
     onFlowJudged: (f) => {
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
-      io.stdout(opts.json ? `${JSON.stringify({ type: 'flow', ...flowToJson(f) })}\n` : `${liveFlowLine(f, color)}\n`);
+      if (lines) lines.flow(f);
+      else io.stdout(`${liveFlowLine(f, color)}\n`);
     },
   });
 
@@ -155,10 +160,9 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   const flows = opts.onlyProblems ? result.flows.filter((f) => f.verdicts.some((v) => v.severity !== 'info')) : result.flows;
   for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
   const captureLine = liveCaptureLine(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write);
-  if (opts.json) {
-    const doc = JSON.parse(renderJson(result, flows)) as Record<string, unknown>;
-    doc.live = liveJson(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write);
-    io.stdout(`${JSON.stringify({ type: 'summary', ...doc })}\n`);
+  if (lines) {
+    // The summary line also holds the kept flows, judged again with the whole capture's context.
+    lines.end(result, (report) => ({ flows: flows.map((f) => report.flowJson(f)), live: liveJson(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write) }));
   } else {
     io.stdout(`${renderTable(result, flows, { color, width: io.columns })}\n${captureLine}\n`);
   }
