@@ -5,6 +5,7 @@ import { FAIL_ON_CHOICES, runAnalyze, type AnalyzeOptions } from './commands/ana
 import { LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
 import { runDiff, type DiffOptions } from './commands/diff.js';
 import { runAnalyzeLadder, runFlow, type FlowCommandOptions } from './commands/flow.js';
+import { runAnalyzeHtml } from './commands/html.js';
 import { CliError, EXIT } from './exit.js';
 import { processIo, type CliIo } from './io.js';
 import { closestCommand } from './suggest.js';
@@ -64,6 +65,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .description('analyse capture files (pcap or pcapng; - reads standard input)')
     .argument('<files...>', 'capture files')
     .option('--json', 'write one JSON document to stdout')
+    .option('--html <file>', 'write a self-contained HTML report (summary, problem groups, timeline, ladders) to this file (-: stdout)')
     .option('--only-problems', 'show only flows with a warning or error')
     .option('--flow <id>', 'show only this flow (as a ladder timeline, unless --json)')
     .option('--max-lines <n>', 'ladder: show at most this many packet lines, folding the rest (0: all; default 200)')
@@ -83,8 +85,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
         ['0  analysed (whatever the verdicts, unless --fail-on)', '1  a verdict (of a flow shown, or of the capture) at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
       ),
     )
-    .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string }) => {
-      result = opts.flow !== undefined && !opts.json ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
+    .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string; html?: string }) => {
+      if (opts.html !== undefined) result = await runAnalyzeHtml(files, { ...opts, html: opts.html }, io);
+      else result = opts.flow !== undefined && !opts.json ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
     });
 
   withSlowOptions(program.command('flow'))
@@ -93,6 +96,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .argument('<id>', 'flow id from the analyze table')
     .option('--max-lines <n>', 'show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--json', 'write the flow and its packets as JSON')
+    .option('--html <file>', 'write the ladder as a self-contained HTML page (SVG) to this file (-: stdout)')
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict of the flow is at or above this severity').choices(FAIL_ON_CHOICES))
     .addHelpText(
@@ -114,6 +118,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--filter-good <expr>', 'pick the GOOD flow among those matching (same syntax as analyze --filter)')
     .option('--filter-bad <expr>', 'pick the BAD flow among those matching (same syntax as analyze --filter)')
     .option('--json', 'write one JSON document to stdout')
+    .option('--html <file>', 'write a self-contained HTML page with the two ladders side by side to this file (-: stdout)')
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 if the BAD flow has a verdict at or above this severity').choices(FAIL_ON_CHOICES))
     .addHelpText(

@@ -1,0 +1,156 @@
+import { writeFileSync } from 'node:fs';
+import { readCaptureFile, STDIN_PATH } from '../../capture/open.js';
+import { CaptureOpenError } from '../../capture/record.js';
+import { FlowPacketCollector } from '../../diff/packets.js';
+import { Analyzer, type FlowResult } from '../../pipeline.js';
+import { renderAnalyzeHtml, TimelineCollector, type FileReport, type HtmlGroup, type LadderInput, type LadderSvgOptions } from '../../report/html.js';
+import { SEVERITY } from '../../rules/verdict.js';
+import { CliError, EXIT, type ExitCode } from '../exit.js';
+import { parseFlowFilter } from '../filter.js';
+import type { CliIo } from '../io.js';
+import { exitFor, flowIdOf, reportDiagnostics, slowThresholdsOf, streamCapture, type AnalyzeOptions } from './analyze.js';
+import { parseMaxLines } from './flow.js';
+
+// `analyze FILE... --html OUT`: the capture is read once for the summary, the groups and the
+// timeline (keeping nothing per flow but three numbers), then once more for the few flows whose
+// ladders are drawn, with their dissector events and their packets.
+
+/** Ladders drawn per file at most: the first flow of each problem group, most severe groups first. */
+export const MAX_LADDERS = 20;
+/** Problem groups kept per file; the flows of further groups are counted in the summary only. */
+const MAX_GROUPS = 2000;
+const GROUP_IDS_KEPT = 12;
+
+export interface HtmlAnalyzeOptions extends AnalyzeOptions {
+  html: string;
+  maxLines?: string;
+}
+
+/** Problem groups: flows with the same warning or error code against the same server. */
+class ProblemGroups {
+  readonly groups = new Map<string, HtmlGroup>();
+  /** The first flow of each group, for its ladder. */
+  readonly firstFlows = new Map<number, FlowResult>();
+
+  add(f: FlowResult): void {
+    for (const v of f.verdicts) {
+      if (v.severity === 'info') continue;
+      const key = `${v.code} ${f.server}`;
+      let g = this.groups.get(key);
+      if (!g) {
+        if (this.groups.size >= MAX_GROUPS) continue;
+        g = { code: v.code, severity: v.severity, endpoint: f.server, count: 0, first: f.start, last: f.start, flowIds: [], hint: v.hint };
+        this.groups.set(key, g);
+        this.firstFlows.set(f.id, f);
+      }
+      g.count++;
+      g.first = Math.min(g.first, f.start);
+      g.last = Math.max(g.last, f.start);
+      if (g.flowIds.length < GROUP_IDS_KEPT) g.flowIds.push(f.id);
+    }
+  }
+
+  /** Most severe first, then the most flows. */
+  ordered(): HtmlGroup[] {
+    return [...this.groups.values()].sort((a, b) => SEVERITY[b.severity] - SEVERITY[a.severity] || b.count - a.count || a.first - b.first);
+  }
+}
+
+/** Writes the page to `path` ('-': standard output) and says so on stderr. */
+export function writeHtml(path: string, html: string, what: string, io: CliIo): void {
+  if (path === STDIN_PATH) {
+    io.stdout(html);
+    return;
+  }
+  try {
+    writeFileSync(path, html);
+  } catch (err) {
+    throw new CliError(`cannot write the HTML report to ${path}: ${(err as Error).message}`, EXIT.INPUT);
+  }
+  io.stderr(`${path}: HTML report written (${what})\n`);
+}
+
+export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, io: CliIo): Promise<ExitCode> {
+  if (opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
+  if (files.includes(STDIN_PATH)) throw new CliError('--html reads the capture a second time for the ladders: give a file, not standard input', EXIT.USAGE);
+  const ladderOpts: LadderSvgOptions = { maxLines: parseMaxLines(opts.maxLines) };
+  const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
+  const only = opts.flow !== undefined ? flowIdOf(opts.flow) : null;
+  const slow = slowThresholdsOf(opts);
+  const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
+  let failed = false;
+  const reports: FileReport[] = [];
+  for (const file of files) {
+    const timeline = new TimelineCollector();
+    const groups = new ProblemGroups();
+    let asked: FlowResult | null = null;
+    let shown = 0;
+    let problemFlows = 0;
+    const result = await streamCapture(
+      file,
+      opts.idleTimeout,
+      (f) => {
+        if (!pred(f) || (only !== null && f.id !== only)) return;
+        const problem = f.verdicts.some((v) => v.severity !== 'info');
+        if (opts.onlyProblems && !problem) return;
+        shown++;
+        if (problem) problemFlows++;
+        if (f.id === only) asked = f;
+        timeline.add(f);
+        groups.add(f);
+        if (f.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
+      },
+      { slow },
+    );
+    reportDiagnostics(file, result, io);
+    if (only !== null && !asked) throw new CliError(`${file}: no flow ${only} (the capture has ${result.flowCount} TCP flows)`, EXIT.USAGE);
+    if (exitFor(result, [], opts.failOn) === EXIT.FINDINGS) failed = true;
+    const ordered = groups.ordered();
+    const chosen: FlowResult[] = asked ? [asked] : [];
+    for (const g of ordered) {
+      if (chosen.length >= MAX_LADDERS) break;
+      const first = g.flowIds.map((id) => groups.firstFlows.get(id)).find((f) => f !== undefined);
+      if (first && !chosen.includes(first)) chosen.push(first);
+    }
+    const ladders = await readLadders(file, chosen.sort((a, b) => a.id - b.id), opts, slow);
+    reports.push({ capture: result.capture, verdicts: result.verdicts, flowCount: result.flowCount, shownFlows: shown, groups: ordered, timeline, ladders, problemFlows });
+  }
+  const ladders = reports.reduce((n, r) => n + r.ladders.length, 0);
+  const flows = reports.reduce((n, r) => n + r.shownFlows, 0);
+  writeHtml(opts.html, renderAnalyzeHtml(reports, ladderOpts), `${flows} flows, ${ladders} ladders`, io);
+  return failed ? EXIT.FINDINGS : EXIT.OK;
+}
+
+/**
+ * Reads `file` once more: the chosen flows judged again with their dissector events (the same
+ * analysis gives the same flows and ids) and their packets collected, in one pass.
+ */
+async function readLadders(file: string, chosen: FlowResult[], opts: AnalyzeOptions, slow: ReturnType<typeof slowThresholdsOf>): Promise<LadderInput[]> {
+  if (!chosen.length) return [];
+  const ids = new Set(chosen.map((f) => f.id));
+  const judged = new Map<number, FlowResult>();
+  const idle = opts.idleTimeout !== undefined ? Number(opts.idleTimeout) : undefined;
+  const analyzer = new Analyzer({
+    file,
+    idleTimeoutSec: idle,
+    slow,
+    keepEvents: false,
+    keepEventsFor: (id) => ids.has(id),
+    retainFlows: false,
+    onFlowJudged: (f) => {
+      if (ids.has(f.id)) judged.set(f.id, f);
+    },
+  });
+  const collectors = chosen.map((f) => new FlowPacketCollector(f));
+  try {
+    const info = await readCaptureFile(file, (rec) => {
+      analyzer.onRecord(rec);
+      for (const c of collectors) c.onRecord(rec);
+    });
+    analyzer.finish(info);
+  } catch (err) {
+    if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
+    throw err;
+  }
+  return chosen.map((f, i) => ({ file, flow: judged.get(f.id) ?? f, packets: collectors[i].packets, dropped: collectors[i].dropped }));
+}
