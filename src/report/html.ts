@@ -7,6 +7,7 @@ import type { CaptureSummary } from '../pipeline.js';
 import { fmtDuration } from '../rules/format.js';
 import { SEVERITY, type Severity, type Verdict } from '../rules/verdict.js';
 import { arrowLabel, chooseShown, detailText, foldSummary, IDLE_FOLD_MICROS, ladderOrigin, packetNotes, secondsText } from './ladder.js';
+import type { ProblemGroup } from './groups.js';
 import { accountingLine } from './table.js';
 
 // The HTML report: one self-contained page (inline CSS and SVG, no script, no request of any kind:
@@ -354,43 +355,32 @@ export class TimelineCollector {
 // ---------------------------------------------------------------------------------------------
 // Pages.
 
-/** What the report says of one problem group: one cause, one endpoint, many flows. */
-export interface HtmlGroup {
-  code: string;
-  severity: Severity;
-  endpoint: string;
-  count: number;
-  first: number;
-  last: number;
-  flowIds: number[];
-  hint: string;
-}
-
 export interface FileReport {
   capture: CaptureSummary;
   /** Capture-level verdicts. */
   verdicts: Verdict[];
   flowCount: number;
   shownFlows: number;
-  groups: HtmlGroup[];
+  groups: ProblemGroup[];
   timeline: TimelineCollector;
   ladders: LadderInput[];
   /** Problem flows (warning or error) shown, of which `ladders` draws some. */
   problemFlows: number;
 }
 
-const GROUP_IDS_SHOWN = 12;
-
 function groupsTable(r: FileReport, fileIndex: number, drawn: Set<number>): string {
-  if (!r.groups.length) return '<p class="muted">No flow with a warning or an error.</p>';
+  if (!r.groups.length) return '<p class="muted">No warning or error.</p>';
   const origin = r.timeline.first;
+  const since = (t: number) => `+${fmtDuration(Math.max(0, t - origin))}`;
   const rows = r.groups.map((g) => {
-    const ids = g.flowIds.slice(0, GROUP_IDS_SHOWN).map((id) => (drawn.has(id) ? `<a href="#${flowAnchor(fileIndex, id)}">${id}</a>` : String(id)));
-    const more = g.count > ids.length ? ` and ${g.count - ids.length} more` : '';
-    const when = g.first === g.last ? `+${fmtDuration(Math.max(0, g.first - origin))}` : `+${fmtDuration(Math.max(0, g.first - origin))} .. +${fmtDuration(Math.max(0, g.last - origin))}`;
-    return `<tr class="group sev-${g.severity}"><td><span class="sev">${SEV_MARK[g.severity]}</span> <code class="code">${esc(g.code)}</code></td><td>${esc(g.endpoint)}</td><td class="n">${g.count}</td><td>${esc(when)}</td><td>${ids.join(', ')}${more}</td><td class="hint">${esc(g.hint)}</td></tr>`;
+    const ids = g.flowIds.map((id) => (drawn.has(id) ? `<a href="#${flowAnchor(fileIndex, id)}">${id}</a>` : String(id)));
+    const more = g.flows > ids.length && ids.length ? `, ${g.flows - ids.length} more` : '';
+    const when = g.firstTime === null || g.lastTime === null ? '' : g.firstTime === g.lastTime ? since(g.firstTime) : `${since(g.firstTime)} .. ${since(g.lastTime)}`;
+    const also = g.also.length ? `<div class="also">also ${g.also.map((a) => `<span class="sev-${a.severity}"><span class="sev">${SEV_MARK[a.severity]}</span> <code class="code">${esc(a.code)}</code></span>`).join(', ')}</div>` : '';
+    const fixes = [g.hint, ...g.also.map((a) => a.hint)].filter((h, i, all) => h && all.indexOf(h) === i);
+    return `<tr class="group sev-${g.severity}"><td><span class="sev">${SEV_MARK[g.severity]}</span> <code class="code">${esc(g.code)}</code>${also}</td><td>${esc(g.title)}</td><td class="n">${g.flows}</td><td>${esc(when)}</td><td>${ids.join(', ')}${more}</td><td class="hint">${fixes.map((h) => `<div>${esc(h)}</div>`).join('')}</td></tr>`;
   });
-  return `<table class="groups"><thead><tr><th>problem</th><th>endpoint</th><th>flows</th><th>when</th><th>flow ids</th><th>fix</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table class="groups"><thead><tr><th>problem</th><th>what</th><th>flows</th><th>when</th><th>flow ids</th><th>fix</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function fileSection(r: FileReport, fileIndex: number, opts: LadderSvgOptions): string {
@@ -408,11 +398,12 @@ function fileSection(r: FileReport, fileIndex: number, opts: LadderSvgOptions): 
       .map(([label, n, cls]) => `<div class="card ${cls}"><div class="big">${n}</div>${label}</div>`)
       .join('')}</div>`,
   ];
-  if (r.verdicts.length) parts.push('<h3>Capture-level verdicts</h3>', verdictList(r.verdicts, 'verdicts capture'));
+  const captureInfo = r.verdicts.filter((v) => v.severity === 'info');
+  if (captureInfo.length) parts.push('<h3>Capture notes</h3>', verdictList(captureInfo, 'verdicts capture'));
   parts.push('<h3>Problem groups</h3>', groupsTable(r, fileIndex, drawn));
   parts.push('<h3>Timeline</h3>', `<div class="ladder-wrap">${t.svg((id) => (drawn.has(id) ? flowAnchor(fileIndex, id) : null))}</div>`);
   if (r.ladders.length) {
-    const of = r.problemFlows > r.ladders.length ? ` (${r.ladders.length} of ${r.problemFlows} problem flows: the first of each group; tcpwhy flow ${r.capture.file} ID draws any other)` : '';
+    const of = r.problemFlows > r.ladders.length ? ` (${r.ladders.length} of ${r.problemFlows} problem flows: the lowest flow id of each group; tcpwhy flow ${r.capture.file} ID draws any other)` : '';
     parts.push(`<h3>Ladders${esc(of)}</h3>`, ...r.ladders.map((l) => flowSection(l, flowAnchor(fileIndex, l.flow.id), opts)));
   }
   parts.push('</section>');

@@ -3,7 +3,8 @@ import { readCaptureFile, STDIN_PATH } from '../../capture/open.js';
 import { CaptureOpenError } from '../../capture/record.js';
 import { FlowPacketCollector } from '../../diff/packets.js';
 import { Analyzer, type FlowResult } from '../../pipeline.js';
-import { renderAnalyzeHtml, TimelineCollector, type FileReport, type HtmlGroup, type LadderInput, type LadderSvgOptions } from '../../report/html.js';
+import { flowVerdictKey, isProblem, ProblemGrouper, type ProblemGroup } from '../../report/groups.js';
+import { renderAnalyzeHtml, TimelineCollector, type FileReport, type LadderInput, type LadderSvgOptions } from '../../report/html.js';
 import { SEVERITY } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
@@ -17,42 +18,39 @@ import { parseMaxLines } from './flow.js';
 
 /** Ladders drawn per file at most: the first flow of each problem group, most severe groups first. */
 export const MAX_LADDERS = 20;
-/** Problem groups kept per file; the flows of further groups are counted in the summary only. */
-const MAX_GROUPS = 2000;
-const GROUP_IDS_KEPT = 12;
+/** Groups whose candidate flow is kept; a group first seen beyond them gets no ladder. */
+const MAX_CANDIDATE_GROUPS = 5000;
 
 export interface HtmlAnalyzeOptions extends AnalyzeOptions {
   html: string;
   maxLines?: string;
 }
 
-/** Problem groups: flows with the same warning or error code against the same server. */
-class ProblemGroups {
-  readonly groups = new Map<string, HtmlGroup>();
-  /** The first flow of each group, for its ladder. */
-  readonly firstFlows = new Map<number, FlowResult>();
+/**
+ * The flow with the lowest id of each problem group so far (the one whose ladder the report draws),
+ * at most MAX_CANDIDATE_GROUPS groups: the flows themselves are not kept otherwise.
+ */
+class LadderCandidates {
+  private readonly byKey = new Map<string, FlowResult>();
 
   add(f: FlowResult): void {
     for (const v of f.verdicts) {
-      if (v.severity === 'info') continue;
-      const key = `${v.code} ${f.server}`;
-      let g = this.groups.get(key);
-      if (!g) {
-        if (this.groups.size >= MAX_GROUPS) continue;
-        g = { code: v.code, severity: v.severity, endpoint: f.server, count: 0, first: f.start, last: f.start, flowIds: [], hint: v.hint };
-        this.groups.set(key, g);
-        this.firstFlows.set(f.id, f);
-      }
-      g.count++;
-      g.first = Math.min(g.first, f.start);
-      g.last = Math.max(g.last, f.start);
-      if (g.flowIds.length < GROUP_IDS_KEPT) g.flowIds.push(f.id);
+      if (!isProblem(v)) continue;
+      const { key } = flowVerdictKey(f, v);
+      const held = this.byKey.get(key);
+      if (held ? f.id < held.id : this.byKey.size < MAX_CANDIDATE_GROUPS) this.byKey.set(key, f);
     }
   }
 
-  /** Most severe first, then the most flows. */
-  ordered(): HtmlGroup[] {
-    return [...this.groups.values()].sort((a, b) => SEVERITY[b.severity] - SEVERITY[a.severity] || b.count - a.count || a.first - b.first);
+  /** The flow to draw for each group of flow verdicts, most important groups first, at most MAX_LADDERS. */
+  choose(groups: readonly ProblemGroup[], asked: FlowResult | null): FlowResult[] {
+    const chosen: FlowResult[] = asked ? [asked] : [];
+    for (const g of groups) {
+      if (chosen.length >= MAX_LADDERS) break;
+      const f = g.verdict ? undefined : this.byKey.get(g.key);
+      if (f && !chosen.includes(f)) chosen.push(f);
+    }
+    return chosen.sort((a, b) => a.id - b.id);
   }
 }
 
@@ -82,7 +80,8 @@ export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, 
   const reports: FileReport[] = [];
   for (const file of files) {
     const timeline = new TimelineCollector();
-    const groups = new ProblemGroups();
+    const grouper = new ProblemGrouper();
+    const candidates = new LadderCandidates();
     let asked: FlowResult | null = null;
     let shown = 0;
     let problemFlows = 0;
@@ -97,7 +96,8 @@ export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, 
         if (problem) problemFlows++;
         if (f.id === only) asked = f;
         timeline.add(f);
-        groups.add(f);
+        grouper.add(f);
+        candidates.add(f);
         if (f.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
       },
       { slow },
@@ -105,15 +105,9 @@ export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, 
     reportDiagnostics(file, result, io);
     if (only !== null && !asked) throw new CliError(`${file}: no flow ${only} (the capture has ${result.flowCount} TCP flows)`, EXIT.USAGE);
     if (exitFor(result, [], opts.failOn) === EXIT.FINDINGS) failed = true;
-    const ordered = groups.ordered();
-    const chosen: FlowResult[] = asked ? [asked] : [];
-    for (const g of ordered) {
-      if (chosen.length >= MAX_LADDERS) break;
-      const first = g.flowIds.map((id) => groups.firstFlows.get(id)).find((f) => f !== undefined);
-      if (first && !chosen.includes(first)) chosen.push(first);
-    }
-    const ladders = await readLadders(file, chosen.sort((a, b) => a.id - b.id), opts, slow);
-    reports.push({ capture: result.capture, verdicts: result.verdicts, flowCount: result.flowCount, shownFlows: shown, groups: ordered, timeline, ladders, problemFlows });
+    const groups = grouper.groups(result.verdicts.filter(isProblem));
+    const ladders = await readLadders(file, candidates.choose(groups, asked), opts, slow);
+    reports.push({ capture: result.capture, verdicts: result.verdicts, flowCount: result.flowCount, shownFlows: shown, groups, timeline, ladders, problemFlows });
   }
   const ladders = reports.reduce((n, r) => n + r.ladders.length, 0);
   const flows = reports.reduce((n, r) => n + r.shownFlows, 0);
