@@ -328,7 +328,7 @@ export class TimelineCollector {
         });
         const from = fmtDuration((b * span) / BUCKETS);
         const to = fmtDuration(((b + 1) * span) / BUCKETS);
-        parts.push(`<g><title>${esc(`+${from} .. +${to}: ${total} flows started (${counts[0][b]} with errors, ${counts[1][b]} with warnings, ${counts[2][b]} with neither)`)}</title>${bars.join('')}</g>`);
+        parts.push(`<g><title>${esc(`+${from} .. +${to}: ${total} flows started (${counts[0][b]} with errors, ${counts[1][b]} with warnings, ${counts[2][b]} with no problem found)`)}</title>${bars.join('')}</g>`);
       }
       parts.push(textEl('tl-id', left - 6, 18, String(max), 'end'), textEl('tl-id', left - 6, 8 + plotH, '0', 'end'));
       height = 8 + plotH;
@@ -347,7 +347,7 @@ export class TimelineCollector {
       `<line class="axis" x1="${left}" y1="${axisY - 2}" x2="${left + plot}" y2="${axisY - 2}"/>`,
       ...parts,
       '</svg>',
-      `<p class="muted legend">${OUTCOMES.map((o) => `<span class="key o-${o}"></span>${o === 'ok' ? 'neither' : o === 'error' ? 'with errors' : 'with warnings'}: ${this.byOutcome[o]}`).join(' &nbsp; ')} &nbsp;(${esc(caption)}; time since the first flow started)</p>`,
+      `<p class="muted legend">${OUTCOMES.map((o) => `<span class="key o-${o}"></span>${o === 'ok' ? 'no problem found' : o === 'error' ? 'with errors' : 'with warnings'}: ${this.byOutcome[o]}`).join(' &nbsp; ')} &nbsp;(${esc(caption)}; time since the first flow started)</p>`,
     ].join('');
   }
 }
@@ -378,7 +378,7 @@ function groupsTable(r: FileReport, fileIndex: number, drawn: Set<number>): stri
     const when = g.firstTime === null || g.lastTime === null ? '' : g.firstTime === g.lastTime ? since(g.firstTime) : `${since(g.firstTime)} .. ${since(g.lastTime)}`;
     const also = g.also.length ? `<div class="also">also ${g.also.map((a) => `<span class="sev-${a.severity}"><span class="sev">${SEV_MARK[a.severity]}</span> <code class="code">${esc(a.code)}</code></span>`).join(', ')}</div>` : '';
     const fixes = [g.hint, ...g.also.map((a) => a.hint)].filter((h, i, all) => h && all.indexOf(h) === i);
-    return `<tr class="group sev-${g.severity}"><td><span class="sev">${SEV_MARK[g.severity]}</span> <code class="code">${esc(g.code)}</code>${also}</td><td>${esc(g.title)}</td><td class="n">${g.flows}</td><td>${esc(when)}</td><td>${ids.join(', ')}${more}</td><td class="hint">${fixes.map((h) => `<div>${esc(h)}</div>`).join('')}</td></tr>`;
+    return `<tr class="group sev-${g.severity}"><td><span class="sev">${SEV_MARK[g.severity]}</span> <code class="code">${esc(g.code)}</code>${also}</td><td class="what">${esc(g.title)}</td><td class="n">${g.flows}</td><td class="when">${esc(when)}</td><td>${ids.join(', ')}${more}</td><td class="hint">${fixes.map((h) => `<div>${esc(h)}</div>`).join('')}</td></tr>`;
   });
   return `<table class="groups"><thead><tr><th>problem</th><th>what</th><th>flows</th><th>when</th><th>flow ids</th><th>fix</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
@@ -393,7 +393,7 @@ function fileSection(r: FileReport, fileIndex: number, opts: LadderSvgOptions): 
       ['flows', r.shownFlows, ''],
       ['with errors', t.byOutcome.error, 'o-error'],
       ['with warnings', t.byOutcome.warning, 'o-warning'],
-      ['with neither', t.byOutcome.ok, 'o-ok'],
+      ['no problem found', t.byOutcome.ok, 'o-ok'],
     ]
       .map(([label, n, cls]) => `<div class="card ${cls}"><div class="big">${n}</div>${label}</div>`)
       .join('')}</div>`,
@@ -480,7 +480,7 @@ li.verdict.sev-error{border-color:var(--err)}li.verdict.sev-warning{border-color
 .sev{font-weight:700;font-size:12px}.sev-error .sev{color:var(--err)}.sev-warning .sev{color:var(--warn)}.sev-info .sev{color:var(--info)}
 .pkts{color:var(--muted);font-size:12px}.hint{color:var(--muted);margin-top:2px}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}th{background:var(--panel)}
-td.n{text-align:right}td.bad{color:var(--err)}td.hint{color:var(--muted);max-width:520px}
+td.n{text-align:right}td.bad{color:var(--err)}td.hint{color:var(--muted);width:42%}td.what{width:28%}.groups code,.groups .sev,td.when{white-space:nowrap}
 .ladder-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:6px;background:var(--bg);padding:4px}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:16px}.pair>div{min-width:0}
 .conclusion{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:8px 12px}

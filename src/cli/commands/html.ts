@@ -42,7 +42,7 @@ class LadderCandidates {
     }
   }
 
-  /** The flow to draw for each group of flow verdicts, most important groups first, at most MAX_LADDERS. */
+  /** The flow to draw for each group of flow verdicts, in the groups' order (most severe first), at most MAX_LADDERS. */
   choose(groups: readonly ProblemGroup[], asked: FlowResult | null): FlowResult[] {
     const chosen: FlowResult[] = asked ? [asked] : [];
     for (const g of groups) {
@@ -50,7 +50,7 @@ class LadderCandidates {
       const f = g.verdict ? undefined : this.byKey.get(g.key);
       if (f && !chosen.includes(f)) chosen.push(f);
     }
-    return chosen.sort((a, b) => a.id - b.id);
+    return chosen;
   }
 }
 
