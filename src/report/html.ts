@@ -368,19 +368,33 @@ export interface FileReport {
   problemFlows: number;
 }
 
+/** Group rows at most: a capture of many servers can have thousands of small groups. */
+export const MAX_GROUP_ROWS = 100;
+
 function groupsTable(r: FileReport, fileIndex: number, drawn: Set<number>): string {
   if (!r.groups.length) return '<p class="muted">No warning or error.</p>';
   const origin = r.timeline.first;
   const since = (t: number) => `+${fmtDuration(Math.max(0, t - origin))}`;
-  const rows = r.groups.map((g) => {
+  const shownFixes = new Set<string>();
+  const rows = r.groups.slice(0, MAX_GROUP_ROWS).map((g) => {
     const ids = g.flowIds.map((id) => (drawn.has(id) ? `<a href="#${flowAnchor(fileIndex, id)}">${id}</a>` : String(id)));
     const more = g.flows > ids.length && ids.length ? `, ${g.flows - ids.length} more` : '';
     const when = g.firstTime === null || g.lastTime === null ? '' : g.firstTime === g.lastTime ? since(g.firstTime) : `${since(g.firstTime)} .. ${since(g.lastTime)}`;
     const also = g.also.length ? `<div class="also">also ${g.also.map((a) => `<span class="sev-${a.severity}"><span class="sev">${SEV_MARK[a.severity]}</span> <code class="code">${esc(a.code)}</code></span>`).join(', ')}</div>` : '';
     const fixes = [g.hint, ...g.also.map((a) => a.hint)].filter((h, i, all) => h && all.indexOf(h) === i);
-    return `<tr class="group sev-${g.severity}"><td><span class="sev">${SEV_MARK[g.severity]}</span> <code class="code">${esc(g.code)}</code>${also}</td><td class="what">${esc(g.title)}</td><td class="n">${g.flows}</td><td class="when">${esc(when)}</td><td>${ids.join(', ')}${more}</td><td class="hint">${fixes.map((h) => `<div>${esc(h)}</div>`).join('')}</td></tr>`;
+    // A fix already given in a row above is folded: many groups of one code share it.
+    const fixCells = fixes.map((h) => {
+      if (!shownFixes.has(h)) {
+        shownFixes.add(h);
+        return `<div>${esc(h)}</div>`;
+      }
+      return `<details><summary>same fix as above</summary>${esc(h)}</details>`;
+    });
+    return `<tr class="group sev-${g.severity}"><td><span class="sev">${SEV_MARK[g.severity]}</span> <code class="code">${esc(g.code)}</code>${also}</td><td class="what">${esc(g.title)}</td><td class="n">${g.flows}</td><td class="when">${esc(when)}</td><td>${ids.join(', ')}${more}</td><td class="hint">${fixCells.join('')}</td></tr>`;
   });
-  return `<table class="groups"><thead><tr><th>problem</th><th>what</th><th>flows</th><th>when</th><th>flow ids</th><th>fix</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const rest = r.groups.slice(MAX_GROUP_ROWS);
+  const more = rest.length ? `<p class="muted">${rest.length} smaller groups not listed.</p>` : '';
+  return `<table class="groups"><thead><tr><th>problem</th><th>what</th><th>flows</th><th>when</th><th>flow ids</th><th>fix</th></tr></thead><tbody>${rows.join('')}</tbody></table>${more}`;
 }
 
 function fileSection(r: FileReport, fileIndex: number, opts: LadderSvgOptions): string {
@@ -400,8 +414,8 @@ function fileSection(r: FileReport, fileIndex: number, opts: LadderSvgOptions): 
   ];
   const captureInfo = r.verdicts.filter((v) => v.severity === 'info');
   if (captureInfo.length) parts.push('<h3>Capture notes</h3>', verdictList(captureInfo, 'verdicts capture'));
-  parts.push('<h3>Problem groups</h3>', groupsTable(r, fileIndex, drawn));
   parts.push('<h3>Timeline</h3>', `<div class="ladder-wrap">${t.svg((id) => (drawn.has(id) ? flowAnchor(fileIndex, id) : null))}</div>`);
+  parts.push('<h3>Problem groups</h3>', groupsTable(r, fileIndex, drawn));
   if (r.ladders.length) {
     const of = r.problemFlows > r.ladders.length ? ` (${r.ladders.length} of ${r.problemFlows} problem flows: the lowest flow id of each group; tcpwhy flow ${r.capture.file} ID draws any other)` : '';
     parts.push(`<h3>Ladders${esc(of)}</h3>`, ...r.ladders.map((l) => flowSection(l, flowAnchor(fileIndex, l.flow.id), opts)));
@@ -480,7 +494,7 @@ li.verdict.sev-error{border-color:var(--err)}li.verdict.sev-warning{border-color
 .sev{font-weight:700;font-size:12px}.sev-error .sev{color:var(--err)}.sev-warning .sev{color:var(--warn)}.sev-info .sev{color:var(--info)}
 .pkts{color:var(--muted);font-size:12px}.hint{color:var(--muted);margin-top:2px}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}th{background:var(--panel)}
-td.n{text-align:right}td.bad{color:var(--err)}td.hint{color:var(--muted);width:42%}td.what{width:28%}.groups code,.groups .sev,td.when{white-space:nowrap}
+td.n{text-align:right}td.bad{color:var(--err)}td.hint{color:var(--muted);width:42%}td.hint summary{cursor:pointer}td.what{width:28%}.groups code,.groups .sev,td.when{white-space:nowrap}
 .ladder-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:6px;background:var(--bg);padding:4px}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:16px}.pair>div{min-width:0}
 .conclusion{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:8px 12px}

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { readCaptureFile, STDIN_PATH } from '../../capture/open.js';
 import { CaptureOpenError } from '../../capture/record.js';
-import { FlowPacketCollector } from '../../diff/packets.js';
+import { FlowPacketCollector, type FlowLocation } from '../../diff/packets.js';
+import { PacketDecoder } from '../../decode/decoder.js';
 import { Analyzer, type FlowResult } from '../../pipeline.js';
 import { flowVerdictKey, isProblem, ProblemGrouper, type ProblemGroup } from '../../report/groups.js';
 import { renderAnalyzeHtml, TimelineCollector, type FileReport, type LadderInput, type LadderSvgOptions } from '../../report/html.js';
@@ -31,20 +32,20 @@ export interface HtmlAnalyzeOptions extends AnalyzeOptions {
  * at most MAX_CANDIDATE_GROUPS groups: the flows themselves are not kept otherwise.
  */
 class LadderCandidates {
-  private readonly byKey = new Map<string, FlowResult>();
+  private readonly byKey = new Map<string, LadderFlow>();
 
   add(f: FlowResult): void {
     for (const v of f.verdicts) {
       if (!isProblem(v)) continue;
       const { key } = flowVerdictKey(f, v);
       const held = this.byKey.get(key);
-      if (held ? f.id < held.id : this.byKey.size < MAX_CANDIDATE_GROUPS) this.byKey.set(key, f);
+      if (held ? f.id < held.id : this.byKey.size < MAX_CANDIDATE_GROUPS) this.byKey.set(key, ladderFlow(f));
     }
   }
 
   /** The flow to draw for each group of flow verdicts, in the groups' order (most severe first), at most MAX_LADDERS. */
-  choose(groups: readonly ProblemGroup[], asked: FlowResult | null): FlowResult[] {
-    const chosen: FlowResult[] = asked ? [asked] : [];
+  choose(groups: readonly ProblemGroup[], asked: LadderFlow | null): LadderFlow[] {
+    const chosen: LadderFlow[] = asked ? [asked] : [];
     for (const g of groups) {
       if (chosen.length >= MAX_LADDERS) break;
       const f = g.verdict ? undefined : this.byKey.get(g.key);
@@ -52,6 +53,25 @@ class LadderCandidates {
     }
     return chosen;
   }
+}
+
+/** A flow to draw, as little of it as finding its packets again takes (the judged flow comes from the second reading). */
+type LadderFlow = FlowLocation & { id: number };
+
+function ladderFlow(f: FlowResult): LadderFlow {
+  return {
+    id: f.id,
+    clientIp: f.clientIp,
+    serverIp: f.serverIp,
+    clientPort: f.clientPort,
+    serverPort: f.serverPort,
+    ipVersion: f.ipVersion,
+    firstPacket: f.firstPacket,
+    lastPacket: f.lastPacket,
+    icmp: f.icmp.map((i) => ({ no: i.no })),
+    clientSide: { windowScale: f.clientSide.windowScale },
+    serverSide: { windowScale: f.serverSide.windowScale },
+  };
 }
 
 /** Writes the page to `path` ('-': standard output) and says so on stderr. */
@@ -82,7 +102,7 @@ export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, 
     const timeline = new TimelineCollector();
     const grouper = new ProblemGrouper();
     const candidates = new LadderCandidates();
-    let asked: FlowResult | null = null;
+    let asked: LadderFlow | null = null;
     let shown = 0;
     let problemFlows = 0;
     const result = await streamCapture(
@@ -94,7 +114,7 @@ export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, 
         if (opts.onlyProblems && !problem) return;
         shown++;
         if (problem) problemFlows++;
-        if (f.id === only) asked = f;
+        if (f.id === only) asked = ladderFlow(f);
         timeline.add(f);
         grouper.add(f);
         candidates.add(f);
@@ -119,7 +139,7 @@ export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, 
  * Reads `file` once more: the chosen flows judged again with their dissector events (the same
  * analysis gives the same flows and ids) and their packets collected, in one pass.
  */
-async function readLadders(file: string, chosen: FlowResult[], opts: AnalyzeOptions, slow: ReturnType<typeof slowThresholdsOf>): Promise<LadderInput[]> {
+async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOptions, slow: ReturnType<typeof slowThresholdsOf>): Promise<LadderInput[]> {
   if (!chosen.length) return [];
   const ids = new Set(chosen.map((f) => f.id));
   const judged = new Map<number, FlowResult>();
@@ -136,15 +156,24 @@ async function readLadders(file: string, chosen: FlowResult[], opts: AnalyzeOpti
     },
   });
   const collectors = chosen.map((f) => new FlowPacketCollector(f));
+  // One decoder serves every collector: each record is decoded once for them all.
+  const decoder = new PacketDecoder();
+  const last = Math.max(...collectors.map((c) => c.lastNo));
   try {
     const info = await readCaptureFile(file, (rec) => {
       analyzer.onRecord(rec);
-      for (const c of collectors) c.onRecord(rec);
+      if (rec.no > last) return;
+      const kind = decoder.decode(rec);
+      for (const c of collectors) c.onDecoded(rec, kind, decoder.view);
     });
     analyzer.finish(info);
   } catch (err) {
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
     throw err;
   }
-  return chosen.map((f, i) => ({ file, flow: judged.get(f.id) ?? f, packets: collectors[i].packets, dropped: collectors[i].dropped }));
+  // The same analysis gives the same flows: each chosen one is judged again (the guard only keeps a surprise from failing the report).
+  return chosen.flatMap((f, i) => {
+    const flow = judged.get(f.id);
+    return flow ? [{ file, flow, packets: collectors[i].packets, dropped: collectors[i].dropped }] : [];
+  });
 }
