@@ -49,6 +49,7 @@ const ROW = 26;
 /** How far an arrow falls between its two lanes: packets travel downwards, in time. */
 const DROP = 10;
 const BAND = 26;
+const FOLD_TEXT_X = 12;
 /** Width of one character of the 12px monospace text, to size pills and the picture. */
 const CHAR_W = 7.3;
 /** Extra room between two packets grows with the time between them (log scale), up to this. */
@@ -87,7 +88,9 @@ function textEl(cls: string, x: number, y: number, text: string, anchor?: 'middl
 
 /** A horizontal band across the diagram: folded packets or a folded silence. */
 function band(cls: string, y: number, width: number, g: LadderGeometry, text: string): string {
-  return `<g class="${cls}"><rect x="4" y="${y}" width="${width - 8}" height="${BAND - 4}" rx="3"/>${textEl('band-text', (g.clientX + g.serverX) / 2, y + BAND / 2 + 2, text, 'middle')}</g>`;
+  // A silence is short and centred between the lanes; a fold summary is long and starts at the left.
+  const label = cls === 'idle' ? textEl('band-text', (g.clientX + g.serverX) / 2, y + BAND / 2 + 2, text, 'middle') : textEl('band-text', FOLD_TEXT_X, y + BAND / 2 + 2, text);
+  return `<g class="${cls}"><rect x="4" y="${y}" width="${width - 8}" height="${BAND - 4}" rx="3"/>${label}</g>`;
 }
 
 function verdictPill(v: Verdict, x: number, y: number): { svg: string; width: number } {
@@ -114,8 +117,9 @@ export function ladderSvg(flow: JudgedFlow, packets: readonly FlowPacket[], opts
       while (j < packets.length && !keep[j]) j++;
       const run = packets.slice(i, j);
       folded += run.length;
-      bands.push({ cls: 'fold', y, text: foldSummary(run, notes) });
-      right = Math.max(right, (g.clientX + g.serverX) / 2 + (foldSummary(run, notes).length * CHAR_W) / 2 + 8);
+      const text = foldSummary(run, notes);
+      bands.push({ cls: 'fold', y, text });
+      right = Math.max(right, FOLD_TEXT_X + text.length * CHAR_W + 12);
       y += BAND;
       prevTs = run[run.length - 1].ts;
       i = j;
