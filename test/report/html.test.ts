@@ -104,6 +104,17 @@ describe('analyze --html', () => {
     const stdin = memoryIo();
     expect(await run(['analyze', '-', '--html', join(dir, 'y.html')], stdin)).toBe(2);
     expect(stdin.err).toContain('give a file, not standard input');
+    const nowhere = memoryIo();
+    const missing = join(dir, 'no-such-folder', 'report.html');
+    expect(await run(['analyze', sample('refused.pcap'), '--html', missing], nowhere)).toBe(3);
+    expect(nowhere.err).toContain(`cannot write the HTML report to ${missing}: ENOENT`);
+  });
+
+  it('writes the page to standard output with --html -', async () => {
+    const io = memoryIo();
+    expect(await run(['analyze', sample('refused.pcap'), '--html', '-'], io)).toBe(0);
+    expectSelfContained(io.out);
+    expect(io.err).toBe('');
   });
 
   it('exits 1 under --fail-on as analyze does', async () => {

@@ -8,10 +8,9 @@ import { DEFAULT_MAX_LINES } from '../../report/ladder.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
-import { useColor, type CliIo } from '../io.js';
+import { useColor, writeHtmlReport, type CliIo } from '../io.js';
 import { loadCapture, reportDiagnostics, streamCapture } from './analyze.js';
 import { loadFlowPackets } from './flow.js';
-import { writeHtml } from './html.js';
 
 // `tcpwhy diff GOOD BAD`: GOOD and BAD are FILE or FILE#ID.
 
@@ -134,7 +133,7 @@ export async function runDiff(goodText: string, badText: string, opts: DiffOptio
     { file: goodSpec.file, flow: pair.good, packets: goodPackets.packets, chosen: pair.goodReason, candidates: goods.counts.all },
     { file: badSpec.file, flow: pair.bad, packets: badPackets.packets, chosen: pair.badReason, candidates: bads.counts.all },
   );
-  if (opts.html !== undefined) writeHtml(opts.html, renderDiffHtml(d, { maxLines: DEFAULT_MAX_LINES }), `GOOD flow ${d.good.flow.id} against BAD flow ${d.bad.flow.id}`, io);
+  if (opts.html !== undefined) writeHtmlReport(opts.html, renderDiffHtml(d, { maxLines: DEFAULT_MAX_LINES }), `GOOD flow ${d.good.flow.id} against BAD flow ${d.bad.flow.id}`, io);
   else io.stdout(`${opts.json ? renderDiffJson(d) : renderDiff(d, { color: useColor(io), width: io.columns })}\n`);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   return pair.bad.verdicts.some((v) => SEVERITY[v.severity] >= threshold) ? EXIT.FINDINGS : EXIT.OK;

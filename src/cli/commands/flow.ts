@@ -6,8 +6,7 @@ import { flowToJson } from '../../report/json.js';
 import { renderFlowHtml } from '../../report/html.js';
 import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
-import { useColor, type CliIo } from '../io.js';
-import { writeHtml } from './html.js';
+import { useColor, writeHtmlReport, type CliIo } from '../io.js';
 import { exitFor, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, type AnalyzeOptions, type SlowOptions } from './analyze.js';
 
 // `tcpwhy flow FILE ID`: the ladder of one flow (also `tcpwhy analyze FILE --flow ID`).
@@ -69,7 +68,7 @@ export async function runFlow(file: string, idText: string, opts: FlowCommandOpt
   const { packets, dropped } = await loadFlowPackets(file, flow);
   if (opts.html !== undefined) {
     if (opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
-    writeHtml(opts.html, renderFlowHtml(result.capture, { file, flow, packets, dropped }, { maxLines }), `flow ${flow.id}, ${packets.length} packets`, io);
+    writeHtmlReport(opts.html, renderFlowHtml(result.capture, { file, flow, packets, dropped }, { maxLines }), `flow ${flow.id}, ${packets.length} packets`, io);
   } else if (opts.json) {
     const doc = {
       schemaVersion: 1,

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { readCaptureFile, STDIN_PATH } from '../../capture/open.js';
 import { CaptureOpenError } from '../../capture/record.js';
 import { FlowPacketCollector, type FlowLocation } from '../../diff/packets.js';
@@ -9,7 +8,7 @@ import { renderAnalyzeHtml, TimelineCollector, type FileReport, type LadderInput
 import { SEVERITY } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
-import type { CliIo } from '../io.js';
+import { writeHtmlReport, type CliIo } from '../io.js';
 import { exitFor, flowIdOf, reportDiagnostics, slowThresholdsOf, streamCapture, type AnalyzeOptions } from './analyze.js';
 import { parseMaxLines } from './flow.js';
 
@@ -74,20 +73,6 @@ function ladderFlow(f: FlowResult): LadderFlow {
   };
 }
 
-/** Writes the page to `path` ('-': standard output) and says so on stderr. */
-export function writeHtml(path: string, html: string, what: string, io: CliIo): void {
-  if (path === STDIN_PATH) {
-    io.stdout(html);
-    return;
-  }
-  try {
-    writeFileSync(path, html);
-  } catch (err) {
-    throw new CliError(`cannot write the HTML report to ${path}: ${(err as Error).message}`, EXIT.INPUT);
-  }
-  io.stderr(`${path}: HTML report written (${what})\n`);
-}
-
 export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, io: CliIo): Promise<ExitCode> {
   if (opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
   if (files.includes(STDIN_PATH)) throw new CliError('--html reads the capture a second time for the ladders: give a file, not standard input', EXIT.USAGE);
@@ -131,7 +116,7 @@ export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, 
   }
   const ladders = reports.reduce((n, r) => n + r.ladders.length, 0);
   const flows = reports.reduce((n, r) => n + r.shownFlows, 0);
-  writeHtml(opts.html, renderAnalyzeHtml(reports, ladderOpts), `${flows} flows, ${ladders} ladders`, io);
+  writeHtmlReport(opts.html, renderAnalyzeHtml(reports, ladderOpts), `${flows} flows, ${ladders} ladders`, io);
   return failed ? EXIT.FINDINGS : EXIT.OK;
 }
 
