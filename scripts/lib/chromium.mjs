@@ -3,7 +3,7 @@
 // scripts/report-screenshot.mjs. Each browser gets a fresh profile under os.tmpdir() and a debugging
 // port the OS picks; it is ended by its own process group, never by name.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -12,7 +12,7 @@ const CANDIDATES = ['chromium', 'chromium-browser', 'google-chrome'];
 
 /** The Chromium binary to run ($CHROMIUM, else the first of chromium, chromium-browser, google-chrome on the PATH), or null. */
 export function findChromium() {
-  if (process.env.CHROMIUM) return process.env.CHROMIUM;
+  if (process.env.CHROMIUM) return existsSync(process.env.CHROMIUM) ? process.env.CHROMIUM : null;
   for (const name of CANDIDATES) {
     const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
     if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
