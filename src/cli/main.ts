@@ -65,11 +65,11 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .description('analyse capture files (pcap or pcapng; - reads standard input)')
     .argument('<files...>', 'capture files')
     .option('--json', 'write one JSON document to stdout')
-    .option('--html <file>', 'write a self-contained HTML report (summary, problem groups, timeline, ladders) to this file (-: stdout)')
     .option('--only-problems', 'show only flows with a warning or error')
     .option('--flow <id>', 'show only this flow (as a ladder timeline, unless --json)')
     .option('--max-lines <n>', 'ladder: show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--filter <expr>', "flows matching 'host ADDR', 'net ADDR/LEN', 'port N', 'ADDR[:PORT]', each optionally after src|client or dst|server, joined with 'and'")
+    .option('--html <file>', 'write a self-contained HTML report (summary, problem groups, timeline, ladders) to this file (-: stdout)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .addHelpText(
