@@ -95,7 +95,7 @@ export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, 
       opts.idleTimeout,
       (f) => {
         if (!pred(f) || (only !== null && f.id !== only)) return;
-        const problem = f.verdicts.some((v) => v.severity !== 'info');
+        const problem = f.verdicts.some(isProblem);
         if (opts.onlyProblems && !problem) return;
         shown++;
         if (problem) problemFlows++;
