@@ -1,4 +1,6 @@
-import { writeSync } from 'node:fs';
+import { writeFileSync, writeSync } from 'node:fs';
+import { STDIN_PATH } from '../capture/open.js';
+import { CliError, EXIT } from './exit.js';
 
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {
@@ -72,4 +74,18 @@ export class TextBatch {
 
 export function useColor(io: CliIo): boolean {
   return io.isTTY && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
+}
+
+/** Writes the page to `path` ('-': standard output) and says so on stderr. */
+export function writeHtmlReport(path: string, html: string, what: string, io: CliIo): void {
+  if (path === STDIN_PATH) {
+    io.stdout(html);
+    return;
+  }
+  try {
+    writeFileSync(path, html);
+  } catch (err) {
+    throw new CliError(`cannot write the HTML report to ${path}: ${(err as Error).message}`, EXIT.INPUT);
+  }
+  io.stderr(`${path}: HTML report written (${what})\n`);
 }

@@ -5,6 +5,7 @@ import { FAIL_ON_CHOICES, runAnalyze, type AnalyzeOptions } from './commands/ana
 import { LIVE_FORMATS, LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
 import { runDiff, type DiffOptions } from './commands/diff.js';
 import { runAnalyzeLadder, runFlow, type FlowCommandOptions } from './commands/flow.js';
+import { runAnalyzeHtml } from './commands/html.js';
 import { CliError, EXIT } from './exit.js';
 import { OUTPUT_FORMATS, outputFormatOf } from './format.js';
 import { processIo, type CliIo } from './io.js';
@@ -71,6 +72,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--flow <id>', 'show only this flow (as a ladder timeline in the table format)')
     .option('--max-lines <n>', 'ladder: show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--filter <expr>', "flows matching 'host ADDR', 'net ADDR/LEN', 'port N', 'ADDR[:PORT]', each optionally after src|client or dst|server, joined with 'and'")
+    .option('--html <file>', 'write a self-contained HTML report (summary, problem groups, timeline, ladders) to this file (-: stdout)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .option('--zeek-verdicts <file>', 'with --format zeek or zeek-json: also write tcpwhy.log, one row per verdict keyed by conn.log uid, to this file')
@@ -89,8 +91,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
         ['0  analysed (whatever the verdicts, unless --fail-on)', '1  a verdict (of a flow shown, or of the capture) at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
       ),
     )
-    .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string }) => {
-      result = opts.flow !== undefined && outputFormatOf(opts) === 'table' ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
+    .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string; html?: string }) => {
+      if (opts.html !== undefined) result = await runAnalyzeHtml(files, { ...opts, html: opts.html }, io);
+      else result = opts.flow !== undefined && outputFormatOf(opts) === 'table' ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
     });
 
   withSlowOptions(program.command('flow'))
@@ -99,6 +102,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .argument('<id>', 'flow id from the analyze table')
     .option('--max-lines <n>', 'show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--json', 'write the flow and its packets as JSON')
+    .option('--html <file>', 'write the ladder as a self-contained HTML page (SVG) to this file (-: stdout)')
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict of the flow is at or above this severity').choices(FAIL_ON_CHOICES))
     .addHelpText(
@@ -120,6 +124,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--filter-good <expr>', 'pick the GOOD flow among those matching (same syntax as analyze --filter)')
     .option('--filter-bad <expr>', 'pick the BAD flow among those matching (same syntax as analyze --filter)')
     .option('--json', 'write one JSON document to stdout')
+    .option('--html <file>', 'write a self-contained HTML page with the two ladders side by side to this file (-: stdout)')
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 if the BAD flow has a verdict at or above this severity').choices(FAIL_ON_CHOICES))
     .addHelpText(

@@ -2,7 +2,7 @@ import { readCaptureFile } from '../capture/open.js';
 import type { PacketRecord } from '../capture/record.js';
 import { parseAddr, sameAddr } from '../decode/addr.js';
 import { PacketDecoder } from '../decode/decoder.js';
-import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
+import { DECODED, TCP_FLAG, type DecodedKind, type PacketView } from '../decode/view.js';
 import type { FlowFacts } from '../rules/facts.js';
 
 // The analysis keeps per-flow summaries only, so memory stays bounded however long the capture is.
@@ -49,6 +49,13 @@ export interface FlowPackets {
 
 export const DEFAULT_MAX_FLOW_PACKETS = 200_000;
 
+/** What finding a flow's packets again takes: its endpoints, packet range, ICMP errors and window scales. */
+export type FlowLocation = Pick<FlowFacts, 'clientIp' | 'serverIp' | 'clientPort' | 'serverPort' | 'ipVersion' | 'firstPacket' | 'lastPacket'> & {
+  icmp: ReadonlyArray<{ no: number }>;
+  clientSide: { windowScale: number | null };
+  serverSide: { windowScale: number | null };
+};
+
 /** Matches decoded packets to one flow and turns them into FlowPackets (push-style, so tests can feed records). */
 export class FlowPacketCollector {
   readonly packets: FlowPacket[] = [];
@@ -61,10 +68,11 @@ export class FlowPacketCollector {
   private readonly base = [Number.NaN, Number.NaN];
   private readonly sawSyn = [false, false];
   private readonly windowShift: [number, number];
-  private readonly lastNo: number;
+  /** The last packet that may belong to the flow: later records are not looked at. */
+  readonly lastNo: number;
 
   constructor(
-    private readonly flow: FlowFacts,
+    private readonly flow: FlowLocation,
     private readonly maxPackets = DEFAULT_MAX_FLOW_PACKETS,
   ) {
     this.clientAddr = parseAddr(flow.clientIp).words;
@@ -80,8 +88,12 @@ export class FlowPacketCollector {
     if (rec.no > this.lastNo) return;
     // Earlier packets are decoded too: one may be a fragment of a datagram the flow's first packet completes.
     const kind = this.decoder.decode(rec);
-    if (rec.no < this.flow.firstPacket) return;
-    const v = this.decoder.view;
+    this.onDecoded(rec, kind, this.decoder.view);
+  };
+
+  /** onRecord for a record already decoded (one decoder, fed every record, serving several collectors). */
+  onDecoded(rec: PacketRecord, kind: DecodedKind, v: PacketView): void {
+    if (rec.no < this.flow.firstPacket || rec.no > this.lastNo) return;
     if (kind === DECODED.TCP) {
       if (v.ipVersion !== this.flow.ipVersion) return;
       const from = this.roleOf(v.src, v.srcPort, v.dst, v.dstPort);
@@ -98,7 +110,7 @@ export class FlowPacketCollector {
         icmpVersion: v.quotedIpVersion,
       });
     }
-  };
+  }
 
   private roleOf(src: Uint32Array, srcPort: number, dst: Uint32Array, dstPort: number): -1 | Role {
     const f = this.flow;

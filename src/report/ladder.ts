@@ -68,12 +68,12 @@ function arrowColor(p: FlowPacket): number {
   return p.from === 0 ? ANSI.cyan : ANSI.magenta;
 }
 
-function arrowLabel(p: FlowPacket): string {
+export function arrowLabel(p: FlowPacket): string {
   if (p.kind === FLOW_PACKET_KIND.ICMP) return `ICMP ${p.icmpType}/${p.icmpCode}`;
   return p.len > 0 ? `${flagsText(p.flags)} ${p.len}` : flagsText(p.flags);
 }
 
-function detailText(p: FlowPacket): string {
+export function detailText(p: FlowPacket): string {
   if (p.kind === FLOW_PACKET_KIND.ICMP) return `${icmpMeaning(p.icmpVersion === 6 ? 6 : 4, p.icmpType, p.icmpCode)} (ttl ${p.ttl})`;
   const ack = p.flags & TCP_FLAG.ACK ? `ack=${p.relAck}` : '';
   let text = `${`seq=${p.relSeq}`.padEnd(12)} ${ack.padEnd(12)} ${`win=${p.window}`.padEnd(11)} ${`len=${p.len}`.padEnd(8)}`;
@@ -124,7 +124,7 @@ export function chooseShown(packets: readonly FlowPacket[], notes: PacketAnnotat
   return keep;
 }
 
-function foldSummary(run: readonly FlowPacket[], notes: PacketAnnotations): string {
+export function foldSummary(run: readonly FlowPacket[], notes: PacketAnnotations): string {
   const client = run.filter((p) => p.from === 0).length;
   const bytes = run.reduce((s, p) => s + p.len, 0);
   const kinds = new Map<string, number>();

@@ -3,10 +3,12 @@ import { compareFlows } from '../../diff/diff.js';
 import { choosePair, isHealthy, MAX_CANDIDATES, type CandidateCounts } from '../../diff/select.js';
 import type { FlowResult } from '../../pipeline.js';
 import { renderDiff, renderDiffJson } from '../../report/diff.js';
+import { renderDiffHtml } from '../../report/html.js';
+import { DEFAULT_MAX_LINES } from '../../report/ladder.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
-import { useColor, type CliIo } from '../io.js';
+import { useColor, writeHtmlReport, type CliIo } from '../io.js';
 import { loadCapture, reportDiagnostics, streamCapture } from './analyze.js';
 import { loadFlowPackets } from './flow.js';
 
@@ -14,6 +16,8 @@ import { loadFlowPackets } from './flow.js';
 
 export interface DiffOptions {
   json?: boolean;
+  /** Write the comparison as an HTML page to this file. */
+  html?: string;
   filterGood?: string;
   filterBad?: string;
   idleTimeout?: string;
@@ -103,6 +107,7 @@ function firstByIds(list: FlowResult[]): FlowResult[] {
 }
 
 export async function runDiff(goodText: string, badText: string, opts: DiffOptions, io: CliIo): Promise<ExitCode> {
+  if (opts.html !== undefined && opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
   const goodSpec = parseFlowSpec(goodText);
   const badSpec = parseFlowSpec(badText);
   const sameFile = goodSpec.file === badSpec.file;
@@ -128,7 +133,8 @@ export async function runDiff(goodText: string, badText: string, opts: DiffOptio
     { file: goodSpec.file, flow: pair.good, packets: goodPackets.packets, chosen: pair.goodReason, candidates: goods.counts.all },
     { file: badSpec.file, flow: pair.bad, packets: badPackets.packets, chosen: pair.badReason, candidates: bads.counts.all },
   );
-  io.stdout(`${opts.json ? renderDiffJson(d) : renderDiff(d, { color: useColor(io), width: io.columns })}\n`);
+  if (opts.html !== undefined) writeHtmlReport(opts.html, renderDiffHtml(d, { maxLines: DEFAULT_MAX_LINES }), `GOOD flow ${d.good.flow.id} against BAD flow ${d.bad.flow.id}`, io);
+  else io.stdout(`${opts.json ? renderDiffJson(d) : renderDiff(d, { color: useColor(io), width: io.columns })}\n`);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   return pair.bad.verdicts.some((v) => SEVERITY[v.severity] >= threshold) ? EXIT.FINDINGS : EXIT.OK;
 }

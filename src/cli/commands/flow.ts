@@ -3,9 +3,10 @@ import { STDIN_PATH } from '../../capture/open.js';
 import { readFlowPackets, type FlowPackets } from '../../diff/packets.js';
 import type { FlowResult } from '../../pipeline.js';
 import { flowToJson, HintTable, SCHEMA_VERSION } from '../../report/json.js';
+import { renderFlowHtml } from '../../report/html.js';
 import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
-import { useColor, type CliIo } from '../io.js';
+import { useColor, writeHtmlReport, type CliIo } from '../io.js';
 import { exitFor, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, type AnalyzeOptions, type SlowOptions } from './analyze.js';
 
 // `tcpwhy flow FILE ID`: the ladder of one flow (also `tcpwhy analyze FILE --flow ID`).
@@ -13,6 +14,8 @@ import { exitFor, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThr
 export interface FlowCommandOptions extends SlowOptions {
   maxLines?: string;
   json?: boolean;
+  /** Write the ladder as an HTML page to this file. */
+  html?: string;
   idleTimeout?: string;
   failOn?: AnalyzeOptions['failOn'];
 }
@@ -63,7 +66,10 @@ export async function runFlow(file: string, idText: string, opts: FlowCommandOpt
   reportDiagnostics(file, result, io);
   const [flow] = selectFlows(result, { flow: idText });
   const { packets, dropped } = await loadFlowPackets(file, flow);
-  if (opts.json) {
+  if (opts.html !== undefined) {
+    if (opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
+    writeHtmlReport(opts.html, renderFlowHtml(result.capture, { file, flow, packets, dropped }, { maxLines }), `flow ${flow.id}, ${packets.length} packets`, io);
+  } else if (opts.json) {
     const hints = new HintTable();
     const doc = {
       schemaVersion: SCHEMA_VERSION,
