@@ -1,3 +1,4 @@
+import type { CaptureFilter } from './capture/capture-filter.js';
 import { readCaptureFile } from './capture/open.js';
 import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
 import { formatAddr, formatIpv4 } from './decode/addr.js';
@@ -37,6 +38,10 @@ export interface CaptureSummary {
   packets: number;
   decoded: number;
   skipped: Record<string, number>;
+  /** Packets the capture filter left out (0 without one). */
+  filtered: number;
+  /** The capture filter's pcap-filter expression, or null. */
+  captureFilter: string | null;
   malformed: number;
   truncatedPackets: number;
   /**
@@ -110,6 +115,8 @@ export interface AnalyzerOptions {
   maxKeptFlows?: number;
   /** Floors of the slow-* verdicts; the ones not given keep their defaults. */
   slow?: Partial<SlowThresholds>;
+  /** Keep only the packets this capture filter accepts (the others are counted as filtered). */
+  captureFilter?: CaptureFilter | null;
 }
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
@@ -131,6 +138,7 @@ export class Analyzer {
   private readonly maxDiagnostics: number;
   private packets = 0;
   private decoded = 0;
+  private filtered = 0;
   private malformed = 0;
   private start = 0;
   private end = 0;
@@ -201,11 +209,21 @@ export class Analyzer {
     });
   }
 
-  /** Feed one record; never throws (a bug at one packet is reported and analysis goes on). */
+  /**
+   * Feed one record; never throws (a bug at one packet is reported and analysis goes on), except a
+   * CaptureFilterError when the capture filter cannot be compiled for the capture's first link type.
+   */
   readonly onRecord = (rec: PacketRecord): void => {
     this.packets++;
+    // Packets filtered out still show how long the capture ran (a flow cut by the end of the
+    // capture is not one whose later packets the filter left out).
     if (this.start === 0 || rec.tsMicros < this.start) this.start = rec.tsMicros;
     if (rec.tsMicros > this.end) this.end = rec.tsMicros;
+    const filter = this.opts.captureFilter;
+    if (filter && !filter.accepts(rec)) {
+      this.filtered++;
+      return;
+    }
     try {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
@@ -377,6 +395,18 @@ export class Analyzer {
   finish(info: CaptureInfo): AnalysisResult {
     this.table.finishAll();
     for (const d of info.diagnostics) this.diagnose(d);
+    const filter = this.opts.captureFilter;
+    if (filter) {
+      filter.checkExpression(info.linkTypes);
+      for (const u of filter.uncompiled) {
+        this.diagnose({
+          code: CAPTURE_FILTER_NOT_APPLICABLE,
+          message: `${info.file}: packet ${u.firstPacket}: the capture filter does not apply to this interface's link type, so its ${u.packets} packets were left out (${u.message})`,
+          packet: u.firstPacket,
+          offset: -1,
+        });
+      }
+    }
     const capture: CaptureSummary = {
       file: info.file,
       format: info.format,
@@ -385,6 +415,8 @@ export class Analyzer {
       packets: this.packets,
       decoded: this.decoded,
       skipped: { ...this.skipped },
+      filtered: this.filtered,
+      captureFilter: filter ? filter.expression : null,
       malformed: this.malformed,
       truncatedPackets: info.truncatedPackets,
       fragments: {
@@ -426,6 +458,9 @@ export class Analyzer {
     return { capture, flows, verdicts, flowCount: flows.length + this.flowsNotKept + this.flowsStreamed };
   }
 }
+
+/** The diagnostic code of a link type the capture filter could not be compiled for (pcapng with several). */
+export const CAPTURE_FILTER_NOT_APPLICABLE = 'CAPTURE_FILTER_NOT_APPLICABLE';
 
 /** The diagnostic code of a bug met while analysing a packet or a flow. */
 export const INTERNAL = 'INTERNAL';

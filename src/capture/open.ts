@@ -40,12 +40,24 @@ export async function readCaptureFile(path: string, onPacket: PacketCallback, op
 /** Reads a capture from any async byte source (a pipe, a socket, process.stdin). */
 export async function readCaptureStream(name: string, source: AsyncIterable<Uint8Array>, onPacket: PacketCallback): Promise<CaptureInfo> {
   const parser = new CaptureParser(name, onPacket);
-  try {
-    for await (const chunk of source) parser.push(chunk);
-  } catch (err) {
-    if (err instanceof CaptureOpenError) throw err;
-    if (parser.info.format === null) throw unreadable(name, err);
-    parser.abort(`reading stopped: ${errorText(err)}`);
+  const chunks = source[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await chunks.next();
+    } catch (err) {
+      // The source failed; an error thrown by onPacket (through push) is the caller's own and goes on up.
+      if (parser.info.format === null) throw unreadable(name, err);
+      parser.abort(`reading stopped: ${errorText(err)}`);
+      break;
+    }
+    if (next.done) break;
+    try {
+      parser.push(next.value);
+    } catch (err) {
+      await chunks.return?.();
+      throw err;
+    }
   }
   return parser.end();
 }

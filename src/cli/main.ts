@@ -62,12 +62,13 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
 
   withSlowOptions(program.command('analyze', { isDefault: true }))
     .description('analyse capture files (pcap or pcapng; - reads standard input)')
-    .argument('<files...>', 'capture files')
+    .argument('<files...>', "capture files, then optionally a capture filter in pcap-filter syntax ('tcp port 80 and host 10.0.0.5')")
     .option('--json', 'write one JSON document to stdout')
     .option('--only-problems', 'show only flows with a warning or error')
     .option('--flow <id>', 'show only this flow (as a ladder timeline, unless --json)')
     .option('--max-lines <n>', 'ladder: show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--filter <expr>', "flows matching 'host ADDR', 'net ADDR/LEN', 'port N', 'ADDR[:PORT]', each optionally after src|client or dst|server, joined with 'and'")
+    .option('--bpf <expr>', 'capture filter in pcap-filter syntax, as tcpdump takes it (also as the words after the files)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .addHelpText(
@@ -91,6 +92,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .description('ladder timeline of one flow: one line per packet, client on the left, server on the right')
     .argument('<file>', 'capture file')
     .argument('<id>', 'flow id from the analyze table')
+    .argument('[filter...]', 'capture filter (pcap-filter syntax), the same as when the flow id was read')
+    .option('--bpf <expr>', 'capture filter in pcap-filter syntax (the same as the trailing words)')
     .option('--max-lines <n>', 'show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--json', 'write the flow and its packets as JSON')
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
@@ -102,8 +105,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
         ['0  shown (whatever the verdicts, unless --fail-on)', '1  a verdict of the flow at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
       ),
     )
-    .action(async (file: string, id: string, opts: FlowCommandOptions) => {
-      result = await runFlow(file, id, opts, io);
+    .action(async (file: string, id: string, filter: string[], opts: FlowCommandOptions) => {
+      result = await runFlow(file, id, filter, opts, io);
     });
 
   program
@@ -111,6 +114,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .description('compare a good and a bad flow: ranked differences, where they diverge, and why')
     .argument('<good>', 'FILE or FILE#ID: the flow that worked')
     .argument('<bad>', 'FILE or FILE#ID: the flow that failed')
+    .argument('[filter...]', 'capture filter (pcap-filter syntax) applied to both captures')
+    .option('--bpf <expr>', 'capture filter in pcap-filter syntax (the same as the trailing words)')
     .option('--filter-good <expr>', 'pick the GOOD flow among those matching (same syntax as analyze --filter)')
     .option('--filter-bad <expr>', 'pick the BAD flow among those matching (same syntax as analyze --filter)')
     .option('--json', 'write one JSON document to stdout')
@@ -129,8 +134,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
         ['0  compared (whatever the verdicts, unless --fail-on)', "1  the BAD flow's own verdicts reach --fail-on (capture-level verdicts do not count)", EXIT_USAGE_LINE, `${EXIT_INPUT_LINE}, or no TCP flow in it`],
       ),
     )
-    .action(async (good: string, bad: string, opts: DiffOptions) => {
-      result = await runDiff(good, bad, opts, io);
+    .action(async (good: string, bad: string, filter: string[], opts: DiffOptions) => {
+      result = await runDiff(good, bad, filter, opts, io);
     });
 
   withSlowOptions(program.command('live'))

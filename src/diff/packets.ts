@@ -1,3 +1,4 @@
+import type { CaptureFilter } from '../capture/capture-filter.js';
 import { readCaptureFile } from '../capture/open.js';
 import type { PacketRecord } from '../capture/record.js';
 import { parseAddr, sameAddr } from '../decode/addr.js';
@@ -147,8 +148,14 @@ function emptyPacket(no: number, ts: number, from: Role): FlowPacket {
  * Reads `file` again and returns the packets of `flow` (from an analysis of the same file).
  * Throws CaptureOpenError when the file cannot be read; standard input cannot be read twice.
  */
-export async function readFlowPackets(file: string, flow: FlowFacts, maxPackets = DEFAULT_MAX_FLOW_PACKETS): Promise<FlowPackets> {
+export async function readFlowPackets(file: string, flow: FlowFacts, maxPackets = DEFAULT_MAX_FLOW_PACKETS, captureFilter: CaptureFilter | null = null): Promise<FlowPackets> {
   const collector = new FlowPacketCollector(flow, maxPackets);
-  await readCaptureFile(file, collector.onRecord);
+  // The packets the analysis saw: the same capture filter leaves out the same ones.
+  const onRecord = captureFilter
+    ? (rec: PacketRecord) => {
+        if (captureFilter.accepts(rec)) collector.onRecord(rec);
+      }
+    : collector.onRecord;
+  await readCaptureFile(file, onRecord);
   return { packets: collector.packets, dropped: collector.dropped };
 }

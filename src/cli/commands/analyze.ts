@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { readCaptureFile } from '../../capture/open.js';
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
+import { CaptureFilterError } from '../../capture/capture-filter.js';
 import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
@@ -10,6 +12,7 @@ import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter, type FlowPredicate } from '../filter.js';
 import { TextBatch, useColor, type CliIo } from '../io.js';
+import { captureFilterOf, splitFilesAndFilter, withCaptureFilter, type CaptureFilterSpec } from '../capture-filter.js';
 
 /** Floors of the slow-* verdicts, in milliseconds as typed. */
 export interface SlowOptions {
@@ -25,6 +28,8 @@ export interface AnalyzeOptions extends SlowOptions {
   filter?: string;
   failOn?: Severity;
   idleTimeout?: string;
+  /** The capture filter (pcap-filter syntax), as --bpf gives it. */
+  bpf?: string;
 }
 
 export const FAIL_ON_CHOICES = ['error', 'warning', 'info'] as const;
@@ -56,9 +61,15 @@ export function flowIdOf(text: string): number {
  * a diff). Other flows are judged and dropped as they end, so picking one flow out of a long
  * capture takes no more memory than `analyze`.
  */
-export async function loadCapture(file: string, idleTimeout: string | undefined, ids: readonly number[], slow: Partial<SlowThresholds> = {}): Promise<AnalysisResult> {
+export async function loadCapture(
+  file: string,
+  idleTimeout: string | undefined,
+  ids: readonly number[],
+  slow: Partial<SlowThresholds> = {},
+  bpf: CaptureFilterSpec | null = null,
+): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
-  return readable(() => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow }));
+  return readable(bpf, () => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow, captureFilter: bpf?.filter() }));
 }
 
 /** Analyses `file` handing each flow to `onFlow` as it is judged, keeping none (see streamFlows). */
@@ -67,15 +78,16 @@ export async function streamCapture(
   idleTimeout: string | undefined,
   onFlow: (flow: FlowResult) => void,
   opts: Partial<AnalyzerOptions> = {},
+  bpf: CaptureFilterSpec | null = null,
 ): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
-  return readable(() => streamFlows(file, onFlow, { keepEvents: false, ...opts, idleTimeoutSec }));
+  return readable(bpf, () => streamFlows(file, onFlow, { keepEvents: false, ...opts, idleTimeoutSec, captureFilter: bpf?.filter() }));
 }
 
-/** An unreadable capture is a command-line error (exit 3). */
-async function readable<T>(run: () => Promise<T>): Promise<T> {
+/** An unreadable capture is a command-line error (exit 3), and so is a capture filter that cannot be used (exit 2 or 3). */
+async function readable<T>(bpf: CaptureFilterSpec | null, run: () => Promise<T>): Promise<T> {
   try {
-    return await run();
+    return await withCaptureFilter(bpf, run);
   } catch (err) {
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
     throw err;
@@ -89,7 +101,14 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
   return all.some((v) => SEVERITY[v.severity] >= threshold) ? EXIT.FINDINGS : EXIT.OK;
 }
 
-export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
+/** `analyze` arguments: the captures, then the words of a capture filter, if any (see splitFilesAndFilter). */
+export function filesAndCaptureFilter(args: string[], opts: AnalyzeOptions): { files: string[]; bpf: CaptureFilterSpec | null } {
+  const { files, filterWords } = splitFilesAndFilter(args, existsSync);
+  return { files, bpf: captureFilterOf(filterWords, opts.bpf, true) };
+}
+
+export async function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
+  const { files, bpf } = filesAndCaptureFilter(args, opts);
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
   let code: ExitCode = EXIT.OK;
   const several = opts.json && files.length > 1;
@@ -105,7 +124,7 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
     const out = several && written > 0 ? separatedIo(io, ',') : io;
     let c: ExitCode;
     try {
-      c = opts.flow === undefined ? await streamOne(file, opts, pred, out, withKey) : await retainedOne(file, opts, out, withKey);
+      c = opts.flow === undefined ? await withCaptureFilter(bpf, () => streamOne(file, opts, pred, bpf, out, withKey)) : await retainedOne(file, opts, bpf, out, withKey);
     } catch (err) {
       // The files' array is closed before the error ends the run: stdout stays one whole document.
       if (several) io.stdout(`],"sharedKeys":[]}\n`);
@@ -126,18 +145,20 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
  * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
  * however many flows the capture holds.
  */
-async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
+async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, bpf: CaptureFilterSpec | null, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
   const out = opts.json ? new JsonFlowStream(batch.write) : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   let failed = false;
+  const captureFilter = bpf?.filter();
   const analyzer = new Analyzer({
     file,
     idleTimeoutSec: idle,
     slow: slowThresholdsOf(opts),
     keepEvents: false,
     retainFlows: false,
+    captureFilter,
     onFlowJudged: (f) => {
       if (!pred(f)) return;
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
@@ -156,9 +177,11 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
       batch.flush(); // nothing was read, so nothing of the report was written
       throw new CliError(err.message, EXIT.INPUT);
     }
+    if (err instanceof CaptureFilterError) throw err; // met at the first packet: nothing was written either
     readFailure = err;
     info = interruptedInfo(file, err);
   }
+  captureFilter?.checkExpression(info.linkTypes); // a capture without packets: before the report starts
   try {
     const result = analyzer.finish(info);
     batch.flush();
@@ -197,8 +220,8 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 }
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
-async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
-  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts));
+async function retainedOne(file: string, opts: AnalyzeOptions, bpf: CaptureFilterSpec | null, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
+  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), bpf);
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));

@@ -6,6 +6,7 @@ import { renderDiff, renderDiffJson } from '../../report/diff.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
+import { captureFilterOf, type CaptureFilterSpec } from '../capture-filter.js';
 import { useColor, type CliIo } from '../io.js';
 import { loadCapture, reportDiagnostics, streamCapture } from './analyze.js';
 import { loadFlowPackets } from './flow.js';
@@ -19,6 +20,8 @@ export interface DiffOptions {
   idleTimeout?: string;
   /** Exit 1 when the BAD flow's own verdicts reach this severity: the failure being compared is still there. */
   failOn?: Severity;
+  /** The capture filter (pcap-filter syntax) applied to both captures. */
+  bpf?: string;
 }
 
 export interface FlowSpec {
@@ -47,7 +50,15 @@ interface SideCandidates {
  * the healthy ones and of the failed ones, with how many there are of each. choosePair looks at no
  * more, so a capture of any length takes no more memory than `analyze`.
  */
-async function gatherSide(spec: FlowSpec, filter: string | undefined, option: string, idleTimeout: string | undefined, io: CliIo, reported: Set<string>): Promise<SideCandidates> {
+async function gatherSide(
+  spec: FlowSpec,
+  filter: string | undefined,
+  option: string,
+  idleTimeout: string | undefined,
+  bpf: CaptureFilterSpec | null,
+  io: CliIo,
+  reported: Set<string>,
+): Promise<SideCandidates> {
   const pred = filter ? parseFlowFilter(filter) : () => true;
   const healthy: FlowResult[] = [];
   const failed: FlowResult[] = [];
@@ -72,6 +83,7 @@ async function gatherSide(spec: FlowSpec, filter: string | undefined, option: st
       }
     },
     spec.id !== null ? { keepEventsFor: (id) => id === spec.id } : {},
+    bpf,
   );
   // A file's diagnostics once, before any complaint about its flows (they may be past a corrupt record).
   if (!reported.has(spec.file)) {
@@ -102,20 +114,21 @@ function firstByIds(list: FlowResult[]): FlowResult[] {
   return list;
 }
 
-export async function runDiff(goodText: string, badText: string, opts: DiffOptions, io: CliIo): Promise<ExitCode> {
+export async function runDiff(goodText: string, badText: string, filterWords: string[], opts: DiffOptions, io: CliIo): Promise<ExitCode> {
+  const bpf = captureFilterOf(filterWords, opts.bpf);
   const goodSpec = parseFlowSpec(goodText);
   const badSpec = parseFlowSpec(badText);
   const sameFile = goodSpec.file === badSpec.file;
   const reported = new Set<string>();
-  const goods = await gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout, io, reported);
+  const goods = await gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout, bpf, io, reported);
   // The same file, no flow ids and the same filter: one pass serves both sides.
   const sameCandidates = sameFile && goodSpec.id === null && badSpec.id === null && opts.filterGood === opts.filterBad;
-  const bads = sameCandidates ? goods : await gatherSide(badSpec, opts.filterBad, '--filter-bad', opts.idleTimeout, io, reported);
+  const bads = sameCandidates ? goods : await gatherSide(badSpec, opts.filterBad, '--filter-bad', opts.idleTimeout, bpf, io, reported);
   let pair = choosePair(goods.flows, bads.flows, sameFile, { goods: goods.counts, bads: bads.counts });
   // A chosen flow not named by id was kept without its dissector events: analyse it again with
   // them (both in one pass when they come from one file).
   const [good, bad] = [pair.good as FlowResult, pair.bad as FlowResult];
-  const reload = async (file: string, ids: number[]) => (await loadCapture(file, opts.idleTimeout, ids)).flows;
+  const reload = async (file: string, ids: number[]) => (await loadCapture(file, opts.idleTimeout, ids, {}, bpf)).flows;
   if (goodSpec.id === null && badSpec.id === null && sameFile) {
     const flows = await reload(goodSpec.file, [good.id, bad.id]);
     pair = { ...pair, good: flows.find((f) => f.id === good.id)!, bad: flows.find((f) => f.id === bad.id)! };
@@ -123,7 +136,7 @@ export async function runDiff(goodText: string, badText: string, opts: DiffOptio
     if (goodSpec.id === null) pair = { ...pair, good: (await reload(goodSpec.file, [good.id]))[0]! };
     if (badSpec.id === null) pair = { ...pair, bad: (await reload(badSpec.file, [bad.id]))[0]! };
   }
-  const [goodPackets, badPackets] = [await loadFlowPackets(goodSpec.file, pair.good), await loadFlowPackets(badSpec.file, pair.bad)];
+  const [goodPackets, badPackets] = [await loadFlowPackets(goodSpec.file, pair.good, bpf), await loadFlowPackets(badSpec.file, pair.bad, bpf)];
   const d = compareFlows(
     { file: goodSpec.file, flow: pair.good, packets: goodPackets.packets, chosen: pair.goodReason, candidates: goods.counts.all },
     { file: badSpec.file, flow: pair.bad, packets: badPackets.packets, chosen: pair.badReason, candidates: bads.counts.all },
