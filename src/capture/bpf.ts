@@ -88,164 +88,164 @@ export class BpfProgram {
       const op = code[pc];
       const k = ks[pc];
       switch (op) {
-        case CLASS.RET | RVAL.K:
+        case 0x06: // RET K
           return k;
-        case CLASS.RET | RVAL.A:
+        case 0x16: // RET A
           return a;
-        case CLASS.RET | RVAL.X:
+        case 0x0e: // RET X
           return x;
 
-        case CLASS.LD | SIZE.W | MODE.ABS:
+        case 0x20: // LD W ABS
           if (k + 4 > caplen) return 0;
           a = u32(b, off + k);
           break;
-        case CLASS.LD | SIZE.H | MODE.ABS:
+        case 0x28: // LD H ABS
           if (k + 2 > caplen) return 0;
           a = (b[off + k] << 8) | b[off + k + 1];
           break;
-        case CLASS.LD | SIZE.B | MODE.ABS:
+        case 0x30: // LD B ABS
           if (k >= caplen) return 0;
           a = b[off + k];
           break;
-        case CLASS.LD | SIZE.W | MODE.IND:
+        case 0x40: // LD W IND
           if (x + k + 4 > caplen) return 0;
           a = u32(b, off + x + k);
           break;
-        case CLASS.LD | SIZE.H | MODE.IND:
+        case 0x48: // LD H IND
           if (x + k + 2 > caplen) return 0;
           a = (b[off + x + k] << 8) | b[off + x + k + 1];
           break;
-        case CLASS.LD | SIZE.B | MODE.IND:
+        case 0x50: // LD B IND
           if (x + k >= caplen) return 0;
           a = b[off + x + k];
           break;
-        case CLASS.LD | SIZE.W | MODE.LEN:
+        case 0x80: // LD W LEN
           a = wirelen;
           break;
-        case CLASS.LDX | SIZE.W | MODE.LEN:
+        case 0x81: // LDX W LEN
           x = wirelen;
           break;
-        case CLASS.LD | MODE.IMM:
+        case 0x00: // LD IMM
           a = k;
           break;
-        case CLASS.LDX | MODE.IMM:
+        case 0x01: // LDX IMM
           x = k;
           break;
-        case CLASS.LD | MODE.MEM:
+        case 0x60: // LD MEM
           a = mem[k];
           break;
-        case CLASS.LDX | MODE.MEM:
+        case 0x61: // LDX MEM
           x = mem[k];
           break;
-        case CLASS.LDX | SIZE.B | MODE.MSH:
+        case 0xb1: // LDX B MSH
           if (k >= caplen) return 0;
           x = (b[off + k] & 0x0f) << 2;
           break;
-        case CLASS.ST:
+        case 0x02: // ST
           mem[k] = a;
           break;
-        case CLASS.STX:
+        case 0x03: // STX
           mem[k] = x;
           break;
 
-        case CLASS.JMP | JMP.JA:
+        case 0x05: // JMP JA
           pc += k;
           break;
-        case CLASS.JMP | JMP.JEQ:
+        case 0x15: // JMP JEQ
           pc += a === k ? jt[pc] : jf[pc];
           break;
-        case CLASS.JMP | JMP.JGT:
+        case 0x25: // JMP JGT
           pc += a > k ? jt[pc] : jf[pc];
           break;
-        case CLASS.JMP | JMP.JGE:
+        case 0x35: // JMP JGE
           pc += a >= k ? jt[pc] : jf[pc];
           break;
-        case CLASS.JMP | JMP.JSET:
+        case 0x45: // JMP JSET
           pc += (a & k) !== 0 ? jt[pc] : jf[pc];
           break;
-        case CLASS.JMP | JMP.JEQ | SRC_X:
+        case 0x1d: // JMP JEQ SRC_X
           pc += a === x ? jt[pc] : jf[pc];
           break;
-        case CLASS.JMP | JMP.JGT | SRC_X:
+        case 0x2d: // JMP JGT SRC_X
           pc += a > x ? jt[pc] : jf[pc];
           break;
-        case CLASS.JMP | JMP.JGE | SRC_X:
+        case 0x3d: // JMP JGE SRC_X
           pc += a >= x ? jt[pc] : jf[pc];
           break;
-        case CLASS.JMP | JMP.JSET | SRC_X:
+        case 0x4d: // JMP JSET SRC_X
           pc += (a & x) !== 0 ? jt[pc] : jf[pc];
           break;
 
-        case CLASS.ALU | ALU.ADD:
+        case 0x04: // ALU ADD
           a = (a + k) >>> 0;
           break;
-        case CLASS.ALU | ALU.SUB:
+        case 0x14: // ALU SUB
           a = (a - k) >>> 0;
           break;
-        case CLASS.ALU | ALU.MUL:
+        case 0x24: // ALU MUL
           a = Math.imul(a, k) >>> 0;
           break;
-        case CLASS.ALU | ALU.DIV:
+        case 0x34: // ALU DIV
           a = Math.floor(a / k); // k is not 0: validate() refuses it
           break;
-        case CLASS.ALU | ALU.MOD:
+        case 0x94: // ALU MOD
           a = a % k;
           break;
-        case CLASS.ALU | ALU.AND:
+        case 0x54: // ALU AND
           a = (a & k) >>> 0;
           break;
-        case CLASS.ALU | ALU.OR:
+        case 0x44: // ALU OR
           a = (a | k) >>> 0;
           break;
-        case CLASS.ALU | ALU.XOR:
+        case 0xa4: // ALU XOR
           a = (a ^ k) >>> 0;
           break;
-        case CLASS.ALU | ALU.LSH:
+        case 0x64: // ALU LSH
           a = k < 32 ? (a << k) >>> 0 : 0;
           break;
-        case CLASS.ALU | ALU.RSH:
+        case 0x74: // ALU RSH
           a = k < 32 ? a >>> k : 0;
           break;
-        case CLASS.ALU | ALU.ADD | SRC_X:
+        case 0x0c: // ALU ADD SRC_X
           a = (a + x) >>> 0;
           break;
-        case CLASS.ALU | ALU.SUB | SRC_X:
+        case 0x1c: // ALU SUB SRC_X
           a = (a - x) >>> 0;
           break;
-        case CLASS.ALU | ALU.MUL | SRC_X:
+        case 0x2c: // ALU MUL SRC_X
           a = Math.imul(a, x) >>> 0;
           break;
-        case CLASS.ALU | ALU.DIV | SRC_X:
+        case 0x3c: // ALU DIV SRC_X
           if (x === 0) return 0;
           a = Math.floor(a / x);
           break;
-        case CLASS.ALU | ALU.MOD | SRC_X:
+        case 0x9c: // ALU MOD SRC_X
           if (x === 0) return 0;
           a = a % x;
           break;
-        case CLASS.ALU | ALU.AND | SRC_X:
+        case 0x5c: // ALU AND SRC_X
           a = (a & x) >>> 0;
           break;
-        case CLASS.ALU | ALU.OR | SRC_X:
+        case 0x4c: // ALU OR SRC_X
           a = (a | x) >>> 0;
           break;
-        case CLASS.ALU | ALU.XOR | SRC_X:
+        case 0xac: // ALU XOR SRC_X
           a = (a ^ x) >>> 0;
           break;
-        case CLASS.ALU | ALU.LSH | SRC_X:
+        case 0x6c: // ALU LSH SRC_X
           a = x < 32 ? (a << x) >>> 0 : 0;
           break;
-        case CLASS.ALU | ALU.RSH | SRC_X:
+        case 0x7c: // ALU RSH SRC_X
           a = x < 32 ? a >>> x : 0;
           break;
-        case CLASS.ALU | ALU.NEG:
+        case 0x84: // ALU NEG
           a = -a >>> 0;
           break;
 
-        case CLASS.MISC | MISC.TAX:
+        case 0x07: // MISC TAX
           x = a;
           break;
-        case CLASS.MISC | MISC.TXA:
+        case 0x87: // MISC TXA
           a = x;
           break;
         default:
