@@ -25,7 +25,7 @@ function examplesAndExits(examples: string[], exits: string[]): string {
 }
 
 const EXIT_USAGE_LINE = '2  usage error (unknown command or option, bad value, no such flow)';
-const EXIT_INPUT_LINE = '3  unreadable input (missing, empty or not a capture)';
+const EXIT_INPUT_LINE = '3  unreadable input (missing, empty or not a capture), or no tcpdump to compile a capture filter';
 
 /**
  * A bare capture file means analyze, so commander would take any unknown first word for a file name.
@@ -76,6 +76,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       examplesAndExits(
         [
           'tcpwhy analyze capture.pcap',
+          "tcpwhy analyze capture.pcap 'tcp port 443 and host 10.0.0.5'   # capture filter, as tcpdump takes it",
           'tcpwhy analyze capture.pcap --only-problems --filter "dst port 443 and src net 10.0.0.0/8"',
           'tcpwhy analyze capture.pcap --json | jq .verdicts',
           'tcpdump -U -w - -i eth0 | tcpwhy analyze -',
@@ -101,7 +102,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .addHelpText(
       'after',
       examplesAndExits(
-        ['tcpwhy flow capture.pcap 3', 'tcpwhy flow capture.pcap 3 --max-lines 0        # every packet', 'tcpwhy flow capture.pcap 3 --json'],
+        ['tcpwhy flow capture.pcap 3', 'tcpwhy flow capture.pcap 3 --max-lines 0        # every packet', 'tcpwhy flow capture.pcap 3 --json', "tcpwhy flow capture.pcap 2 'tcp port 443'       # flow 2 of the packets the capture filter keeps"],
         ['0  shown (whatever the verdicts, unless --fail-on)', '1  a verdict of the flow at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
       ),
     )
@@ -129,6 +130,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
           'tcpwhy diff capture.pcap#2 capture.pcap#7',
           'tcpwhy diff big.pcap big.pcap                  # a healthy flow against a failed one',
           'tcpwhy diff good.pcap bad.pcap --filter-bad "dst port 443"',
+          "tcpwhy diff good.pcap bad.pcap 'tcp port 443'   # capture filter on both captures",
           'tcpwhy diff good.pcap bad.pcap --fail-on error  # exit 1 while BAD still fails',
         ],
         ['0  compared (whatever the verdicts, unless --fail-on)', "1  the BAD flow's own verdicts reach --fail-on (capture-level verdicts do not count)", EXIT_USAGE_LINE, `${EXIT_INPUT_LINE}, or no TCP flow in it`],
