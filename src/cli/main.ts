@@ -102,7 +102,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .addHelpText(
       'after',
       examplesAndExits(
-        ['tcpwhy flow capture.pcap 3', 'tcpwhy flow capture.pcap 3 --max-lines 0        # every packet', 'tcpwhy flow capture.pcap 3 --json', "tcpwhy flow capture.pcap 2 'tcp port 443'       # flow 2 of the packets the capture filter keeps"],
+        ['tcpwhy flow capture.pcap 3', 'tcpwhy flow capture.pcap 3 --max-lines 0        # every packet', 'tcpwhy flow capture.pcap 3 --json', "tcpwhy flow capture.pcap 2 'tcp port 8080'      # flow 2 of the packets the capture filter keeps"],
         ['0  shown (whatever the verdicts, unless --fail-on)', '1  a verdict of the flow at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
       ),
     )
@@ -130,7 +130,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
           'tcpwhy diff capture.pcap#2 capture.pcap#7',
           'tcpwhy diff big.pcap big.pcap                  # a healthy flow against a failed one',
           'tcpwhy diff good.pcap bad.pcap --filter-bad "dst port 443"',
-          "tcpwhy diff good.pcap bad.pcap 'tcp port 443'   # capture filter on both captures",
+          "tcpwhy diff good.pcap bad.pcap 'host 127.0.0.1' # capture filter on both captures",
           'tcpwhy diff good.pcap bad.pcap --fail-on error  # exit 1 while BAD still fails',
         ],
         ['0  compared (whatever the verdicts, unless --fail-on)', "1  the BAD flow's own verdicts reach --fail-on (capture-level verdicts do not count)", EXIT_USAGE_LINE, `${EXIT_INPUT_LINE}, or no TCP flow in it`],
