@@ -205,7 +205,7 @@ export class Analyzer {
         const [seen, unseen] = dir === 0 ? [flow.clientIpText(), flow.serverIpText()] : [flow.serverIpText(), flow.clientIpText()];
         this.visibility.recordProof(seen, unseen, { flow: flow.id, packet: no });
       },
-      onDiagnostic: (code, message, no) => this.diagnose({ code, message: `${opts.file}: ${message} [${code}]`, packet: no, offset: -1 }),
+      onDiagnostic: (code, message, no) => this.diagnose({ code, message: `${opts.file}: ${message}`, packet: no, offset: -1 }),
     });
   }
 
@@ -246,7 +246,7 @@ export class Analyzer {
         this.malformedByCode[v.malformedCode] = (this.malformedByCode[v.malformedCode] ?? 0) + 1;
         this.diagnose({
           code: v.malformedCode,
-          message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}), at +${v.malformedAt}: ${v.malformedDetail} [${v.malformedCode}]`,
+          message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}, byte ${v.malformedAt} of the packet): ${v.malformedDetail}`,
           packet: rec.no,
           offset: rec.fileOffset,
         });
@@ -265,7 +265,7 @@ export class Analyzer {
       this.malformedByCode[INTERNAL] = (this.malformedByCode[INTERNAL] ?? 0) + 1;
       this.diagnose({
         code: INTERNAL,
-        message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}): internal error, packet skipped: ${errorLine(err)} [${INTERNAL}]`,
+        message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}): internal error, packet skipped (${errorLine(err)})`,
         packet: rec.no,
         offset: rec.fileOffset,
       });
@@ -317,7 +317,7 @@ export class Analyzer {
   private flowFailed(id: number, firstPacket: number, err: unknown): void {
     this.diagnose({
       code: INTERNAL,
-      message: `${this.opts.file}: flow ${id} (first packet ${firstPacket}): internal error, flow not reported: ${errorLine(err)} [${INTERNAL}]`,
+      message: `${this.opts.file}: flow ${id} (first packet ${firstPacket}): internal error, flow not reported (${errorLine(err)})`,
       packet: firstPacket,
       offset: -1,
     });
@@ -439,7 +439,7 @@ export class Analyzer {
     try {
       verdicts = this.captureJudge.verdicts(capture, ctx);
     } catch (err) {
-      this.diagnose({ code: INTERNAL, message: `${this.opts.file}: internal error, capture-level verdicts not reported: ${errorLine(err)} [${INTERNAL}]`, packet: -1, offset: -1 });
+      this.diagnose({ code: INTERNAL, message: `${this.opts.file}: internal error, capture-level verdicts not reported (${errorLine(err)})`, packet: -1, offset: -1 });
     }
     // Without retention the flows were judged and handed out as they ended; only the count remains.
     // Kept flows are judged again knowing the whole capture, their visibility too.

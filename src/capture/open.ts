@@ -30,7 +30,7 @@ export async function readCaptureFile(path: string, onPacket: PacketCallback, op
   if (opts.stdin) return readCaptureStream(path, opts.stdin, onPacket);
   if (process.stdin.isTTY) {
     throw new CaptureOpenError(
-      `${path}: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -w - | tcpwhy analyze - [${OPEN_ERROR.CAPTURE_UNREADABLE}]`,
+      `${path}: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -w - | tcpwhy analyze -`,
       OPEN_ERROR.CAPTURE_UNREADABLE,
     );
   }
@@ -67,7 +67,7 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
   if (path === STDIN_PATH) {
-    throw new CaptureOpenError(`-: standard input can only be read with readCaptureFile [${OPEN_ERROR.CAPTURE_UNREADABLE}]`, OPEN_ERROR.CAPTURE_UNREADABLE);
+    throw new CaptureOpenError(`-: standard input can only be read with readCaptureFile`, OPEN_ERROR.CAPTURE_UNREADABLE);
   }
   let fd: number;
   try {
@@ -77,7 +77,7 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
   }
   try {
     if (fs.fstatSync(fd).isDirectory()) {
-      throw new CaptureOpenError(`${path}: is a directory, not a capture file [${OPEN_ERROR.CAPTURE_UNREADABLE}]`, OPEN_ERROR.CAPTURE_UNREADABLE);
+      throw new CaptureOpenError(`${path}: is a directory, not a capture file`, OPEN_ERROR.CAPTURE_UNREADABLE);
     }
     const parser = new CaptureParser(path, onPacket);
     const buf = new Uint8Array(chunkSize);
@@ -103,7 +103,7 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
 function openFailure(path: string, err: unknown): CaptureOpenError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new CaptureOpenError(`${path}: no such file [${OPEN_ERROR.CAPTURE_NOT_FOUND}]`, OPEN_ERROR.CAPTURE_NOT_FOUND);
+    return new CaptureOpenError(`${path}: no such file`, OPEN_ERROR.CAPTURE_NOT_FOUND);
   }
   return unreadable(path, err);
 }
@@ -111,7 +111,7 @@ function openFailure(path: string, err: unknown): CaptureOpenError {
 function unreadable(path: string, err: unknown): CaptureOpenError {
   const code = (err as NodeJS.ErrnoException).code;
   const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : errorText(err);
-  return new CaptureOpenError(`${path}: cannot read: ${why} [${OPEN_ERROR.CAPTURE_UNREADABLE}]`, OPEN_ERROR.CAPTURE_UNREADABLE);
+  return new CaptureOpenError(`${path}: cannot read: ${why}`, OPEN_ERROR.CAPTURE_UNREADABLE);
 }
 
 function errorText(err: unknown): string {

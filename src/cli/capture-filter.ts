@@ -31,7 +31,7 @@ export class CaptureFilterSpec {
   failure(err: CaptureFilterError): CliError {
     if (err.reason === 'no-compiler') return new CliError(err.message, EXIT.INPUT);
     const first = this.expression.split(/\s+/)[0];
-    const looksLikeFile = this.fromFileWords && /[/\\]|\.(pcap|pcapng|cap|dmp|gz)$/i.test(first);
+    const looksLikeFile = this.fromFileWords && /[/\\]/.test(first) && !/^[\d.:a-f]+\/\d+$/i.test(first);
     return new CliError(looksLikeFile ? `no file named '${first}', and as a capture filter: ${err.message}` : err.message, EXIT.USAGE);
   }
 }
@@ -45,13 +45,17 @@ export function captureFilterOf(words: readonly string[], bpfOption: string | un
   return new CaptureFilterSpec(expression, trailing !== '' && fromFileWords);
 }
 
+/** A word named like a capture file is one, existing or not (its own error then names it). */
+const CAPTURE_FILE_NAME = /\.(pcap|pcapng|cap|dmp)$/i;
+
 /**
- * `analyze` arguments: the first is a capture; each next one that is an existing file (or -) is
- * one too; from the first that is not, the words are the capture filter.
+ * `analyze` arguments: the first is a capture; each next one that is an existing file, named like
+ * a capture (x.pcap, x.pcapng, x.cap, x.dmp) or - is one too; from the first that is not, the
+ * words are the capture filter.
  */
 export function splitFilesAndFilter(args: readonly string[], exists: (path: string) => boolean): { files: string[]; filterWords: string[] } {
   let n = 1;
-  while (n < args.length && (args[n] === STDIN_PATH || exists(args[n]))) n++;
+  while (n < args.length && (args[n] === STDIN_PATH || CAPTURE_FILE_NAME.test(args[n]) || exists(args[n]))) n++;
   return { files: args.slice(0, n), filterWords: args.slice(n) };
 }
 

@@ -80,9 +80,14 @@ withTcpdump('capture filter on the command line', () => {
   });
 
   it('a mistyped file name after the first is named as such', async () => {
-    const io = memoryIo();
-    expect(await run(['analyze', BAD, 'samples/nginx-ws-gud.pcap'], io)).toBe(2);
-    expect(io.err).toMatch(/^tcpwhy: no file named 'samples\/nginx-ws-gud.pcap', and as a capture filter: bad capture filter/);
+    let io = memoryIo();
+    expect(await run(['analyze', BAD, 'samples/nginx-ws-gud.pcap'], io)).toBe(3);
+    expect(io.err).toContain('samples/nginx-ws-gud.pcap: no such file');
+    io = memoryIo();
+    expect(await run(['analyze', BAD, 'samples/nginx-ws-gud'], io)).toBe(2);
+    expect(io.err).toMatch(/^tcpwhy: no file named 'samples\/nginx-ws-gud', and as a capture filter: bad capture filter/);
+    io = memoryIo();
+    expect(await run(['analyze', BAD, 'net 10.0.0.0/8'], io)).toBe(0);
   });
 
   it('the filter given twice is a usage error', async () => {
@@ -97,6 +102,7 @@ describe('analyze arguments', () => {
     const exists = (p: string) => p.endsWith('.pcap');
     expect(splitFilesAndFilter(['a.pcap', 'b.pcap', 'tcp', 'port', '80'], exists)).toEqual({ files: ['a.pcap', 'b.pcap'], filterWords: ['tcp', 'port', '80'] });
     expect(splitFilesAndFilter(['-', 'host 10.0.0.1'], exists)).toEqual({ files: ['-'], filterWords: ['host 10.0.0.1'] });
+    expect(splitFilesAndFilter(['a.pcap', 'missing.pcapng', 'net', '10.0.0.0/8'], () => false)).toEqual({ files: ['a.pcap', 'missing.pcapng'], filterWords: ['net', '10.0.0.0/8'] });
     // The first argument is always a capture, existing or not (its own error names it).
     expect(splitFilesAndFilter(['missing', 'tcp'], () => false)).toEqual({ files: ['missing'], filterWords: ['tcp'] });
   });

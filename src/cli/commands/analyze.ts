@@ -201,7 +201,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
 
 /** What is known of a capture whose reading failed with an internal error: the packets read before it, then an INTERNAL diagnostic. */
 function interruptedInfo(file: string, err: unknown): CaptureInfo {
-  const message = `${file}: internal error, reading stopped: ${errorLine(err)} [${INTERNAL}]`;
+  const message = `${file}: internal error, reading stopped (${errorLine(err)})`;
   return { file, format: null, linkTypes: [], snaplen: 0, packets: 0, truncatedPackets: 0, diagnostics: [{ code: INTERNAL, message, packet: -1, offset: -1 }], stoppedEarly: true };
 }
 
