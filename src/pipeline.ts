@@ -1,5 +1,5 @@
 import type { CaptureFilter } from './capture/capture-filter.js';
-import { readCaptureFile } from './capture/open.js';
+import { readCaptureFile, type ReadCaptureOptions } from './capture/open.js';
 import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
 import { formatAddr, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
@@ -508,9 +508,9 @@ class UnansweredArp {
 }
 
 /** Reads and analyses one capture file ('-' for standard input). Throws CaptureOpenError if unreadable. */
-export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
+export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): Promise<AnalysisResult> {
   const analyzer = new Analyzer({ ...opts, file: path });
-  const info = await readCaptureFile(path, analyzer.onRecord);
+  const info = await readCaptureFile(path, analyzer.onRecord, read);
   return analyzer.finish(info);
 }
 
@@ -519,8 +519,8 @@ export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> =
  * keeping none: memory follows the open flows, not the length of the capture. The result's flows
  * are empty; flowCount counts them all.
  */
-export async function streamFlows(path: string, onFlow: (flow: FlowResult) => void, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
-  return analyzeFile(path, { ...opts, retainFlows: false, onFlowJudged: onFlow });
+export async function streamFlows(path: string, onFlow: (flow: FlowResult) => void, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): Promise<AnalysisResult> {
+  return analyzeFile(path, { ...opts, retainFlows: false, onFlowJudged: onFlow }, read);
 }
 
 /**
@@ -528,7 +528,7 @@ export async function streamFlows(path: string, onFlow: (flow: FlowResult) => vo
  * ladder or a diff needs) unless opts.keepEvents is false. The result's flows are the kept ones, in
  * id order; flowCount counts them all.
  */
-export async function analyzeFlows(path: string, wanted: (flowId: number) => boolean, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
+export async function analyzeFlows(path: string, wanted: (flowId: number) => boolean, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): Promise<AnalysisResult> {
   const kept: FlowResult[] = [];
   const events = opts.keepEvents !== false;
   const result = await streamFlows(
@@ -537,6 +537,7 @@ export async function analyzeFlows(path: string, wanted: (flowId: number) => boo
       if (wanted(f.id)) kept.push(f);
     },
     { ...opts, keepEventsFor: (id) => events && wanted(id) },
+    read,
   );
   return { ...result, flows: kept.sort((a, b) => a.id - b.id) };
 }

@@ -18,6 +18,8 @@ export interface ReadCaptureOptions {
   chunkSize?: number;
   /** Stands in for process.stdin when the path is '-' (tests, or a pipe the caller already holds). */
   stdin?: AsyncIterable<Uint8Array>;
+  /** After each chunk of a file: bytes read, the file's size (0 when not a regular file), records read. */
+  onProgress?: (bytesRead: number, totalBytes: number, packets: number) => void;
 }
 
 /**
@@ -76,9 +78,12 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
     throw openFailure(path, err);
   }
   try {
-    if (fs.fstatSync(fd).isDirectory()) {
+    const stat = fs.fstatSync(fd);
+    if (stat.isDirectory()) {
       throw new CaptureOpenError(`${path}: is a directory, not a capture file`, OPEN_ERROR.CAPTURE_UNREADABLE);
     }
+    const totalBytes = stat.isFile() ? stat.size : 0;
+    let bytesRead = 0;
     const parser = new CaptureParser(path, onPacket);
     const buf = new Uint8Array(chunkSize);
     for (;;) {
@@ -92,6 +97,8 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
       }
       if (n === 0) break;
       parser.push(n === chunkSize ? buf : buf.subarray(0, n));
+      bytesRead += n;
+      opts.onProgress?.(bytesRead, totalBytes, parser.info.packets);
       if (parser.info.stoppedEarly) break;
     }
     return parser.end();

@@ -69,6 +69,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--max-lines <n>', 'ladder: show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--filter <expr>', "flows matching 'host ADDR', 'net ADDR/LEN', 'port N', 'ADDR[:PORT]', each optionally after src|client or dst|server, joined with 'and'")
     .option('--bpf <expr>', 'capture filter in pcap-filter syntax, as tcpdump takes it (also as the words after the files)')
+    .option('--quiet', 'no progress line on stderr while a large capture is read')
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .addHelpText(
@@ -95,6 +96,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .argument('<id>', 'flow id from the analyze table')
     .argument('[filter...]', 'capture filter (pcap-filter syntax), the same as when the flow id was read')
     .option('--bpf <expr>', 'capture filter in pcap-filter syntax (the same as the trailing words)')
+    .option('--quiet', 'no progress line on stderr while a large capture is read')
     .option('--max-lines <n>', 'show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--json', 'write the flow and its packets as JSON')
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
@@ -117,6 +119,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .argument('<bad>', 'FILE or FILE#ID: the flow that failed')
     .argument('[filter...]', 'capture filter (pcap-filter syntax) applied to both captures')
     .option('--bpf <expr>', 'capture filter in pcap-filter syntax (the same as the trailing words)')
+    .option('--quiet', 'no progress line on stderr while a large capture is read')
     .option('--filter-good <expr>', 'pick the GOOD flow among those matching (same syntax as analyze --filter)')
     .option('--filter-bad <expr>', 'pick the BAD flow among those matching (same syntax as analyze --filter)')
     .option('--json', 'write one JSON document to stdout')

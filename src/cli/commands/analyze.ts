@@ -13,6 +13,8 @@ import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter, type FlowPredicate } from '../filter.js';
 import { TextBatch, useColor, type CliIo } from '../io.js';
 import { captureFilterOf, splitFilesAndFilter, withCaptureFilter, type CaptureFilterSpec } from '../capture-filter.js';
+import { progressFor } from '../progress.js';
+import type { ReadCaptureOptions } from '../../capture/open.js';
 
 /** Floors of the slow-* verdicts, in milliseconds as typed. */
 export interface SlowOptions {
@@ -30,6 +32,25 @@ export interface AnalyzeOptions extends SlowOptions {
   idleTimeout?: string;
   /** The capture filter (pcap-filter syntax), as --bpf gives it. */
   bpf?: string;
+  /** No progress line on stderr. */
+  quiet?: boolean;
+}
+
+/** How a command reads its captures: the capture filter, and the terminal its progress goes to (none with --quiet). */
+export interface Reading {
+  bpf: CaptureFilterSpec | null;
+  io: CliIo;
+  quiet?: boolean;
+}
+
+/** Runs one read of `file` with its progress line (when it shows one), erased at the end. */
+export async function withProgress<T>(file: string, reading: Reading | null, read: (opts: ReadCaptureOptions) => Promise<T>): Promise<T> {
+  const progress = reading ? progressFor(reading.io, file, reading.quiet) : null;
+  try {
+    return await read(progress ? { onProgress: progress.update } : {});
+  } finally {
+    progress?.erase();
+  }
 }
 
 export const FAIL_ON_CHOICES = ['error', 'warning', 'info'] as const;
@@ -66,10 +87,11 @@ export async function loadCapture(
   idleTimeout: string | undefined,
   ids: readonly number[],
   slow: Partial<SlowThresholds> = {},
-  bpf: CaptureFilterSpec | null = null,
+  reading: Reading | null = null,
 ): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
-  return readable(bpf, () => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow, captureFilter: bpf?.filter() }));
+  const bpf = reading?.bpf ?? null;
+  return readable(bpf, () => withProgress(file, reading, (read) => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow, captureFilter: bpf?.filter() }, read)));
 }
 
 /** Analyses `file` handing each flow to `onFlow` as it is judged, keeping none (see streamFlows). */
@@ -78,10 +100,11 @@ export async function streamCapture(
   idleTimeout: string | undefined,
   onFlow: (flow: FlowResult) => void,
   opts: Partial<AnalyzerOptions> = {},
-  bpf: CaptureFilterSpec | null = null,
+  reading: Reading | null = null,
 ): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
-  return readable(bpf, () => streamFlows(file, onFlow, { keepEvents: false, ...opts, idleTimeoutSec, captureFilter: bpf?.filter() }));
+  const bpf = reading?.bpf ?? null;
+  return readable(bpf, () => withProgress(file, reading, (read) => streamFlows(file, onFlow, { keepEvents: false, ...opts, idleTimeoutSec, captureFilter: bpf?.filter() }, read)));
 }
 
 /** An unreadable capture is a command-line error (exit 3), and so is a capture filter that cannot be used (exit 2 or 3). */
@@ -145,8 +168,11 @@ export async function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo
  * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
  * however many flows the capture holds.
  */
-async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, bpf: CaptureFilterSpec | null, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
+async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, bpf: CaptureFilterSpec | null, terminal: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
+  const progress = progressFor(terminal, file, opts.quiet);
+  // Flows are written while the capture is read: through progress.io, which erases the progress line first.
+  const io = progress?.io ?? terminal;
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
   const out = opts.json ? new JsonFlowStream(batch.write) : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
@@ -171,7 +197,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
   // An internal error while reading: what was read is still analysed and reported, then the error ends the run.
   let readFailure: unknown = null;
   try {
-    info = await readCaptureFile(file, analyzer.onRecord);
+    info = await readCaptureFile(file, analyzer.onRecord, { onProgress: progress?.update });
   } catch (err) {
     if (err instanceof CaptureOpenError) {
       batch.flush(); // nothing was read, so nothing of the report was written
@@ -180,6 +206,8 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
     if (err instanceof CaptureFilterError) throw err; // met at the first packet: nothing was written either
     readFailure = err;
     info = interruptedInfo(file, err);
+  } finally {
+    progress?.erase();
   }
   captureFilter?.checkExpression(info.linkTypes); // a capture without packets: before the report starts
   try {
@@ -221,7 +249,7 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
 async function retainedOne(file: string, opts: AnalyzeOptions, bpf: CaptureFilterSpec | null, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
-  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), bpf);
+  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), { bpf, io, quiet: opts.quiet });
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
