@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readCaptureFile } from '../../capture/open.js';
+import { readCaptureFile, type ReadCaptureOptions } from '../../capture/open.js';
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
 import { CaptureFilterError } from '../../capture/capture-filter.js';
 import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
@@ -14,7 +14,6 @@ import { parseFlowFilter, type FlowPredicate } from '../filter.js';
 import { TextBatch, useColor, type CliIo } from '../io.js';
 import { captureFilterOf, splitFilesAndFilter, withCaptureFilter, type CaptureFilterSpec } from '../capture-filter.js';
 import { progressFor } from '../progress.js';
-import type { ReadCaptureOptions } from '../../capture/open.js';
 
 /** Floors of the slow-* verdicts, in milliseconds as typed. */
 export interface SlowOptions {

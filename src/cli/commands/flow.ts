@@ -7,7 +7,7 @@ import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { useColor, type CliIo } from '../io.js';
 import { captureFilterOf, withCaptureFilter } from '../capture-filter.js';
-import { exitFor, filesAndCaptureFilter, flowIdOf, loadCapture, withProgress, type Reading, reportDiagnostics, selectFlows, slowThresholdsOf, type AnalyzeOptions, type SlowOptions } from './analyze.js';
+import { exitFor, filesAndCaptureFilter, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, withProgress, type AnalyzeOptions, type Reading, type SlowOptions } from './analyze.js';
 
 // `tcpwhy flow FILE ID`: the ladder of one flow (also `tcpwhy analyze FILE --flow ID`).
 
