@@ -401,7 +401,7 @@ export class Analyzer {
       for (const u of filter.uncompiled) {
         this.diagnose({
           code: CAPTURE_FILTER_NOT_APPLICABLE,
-          message: `${info.file}: packet ${u.firstPacket}: the capture filter does not apply to this interface's link type, so its ${u.packets} packets were left out (${u.message})`,
+          message: `${info.file}: packet ${u.firstPacket}: libpcap cannot apply the capture filter to the link type of this packet's interface, so the ${u.packets} packets of that link type were left out (${u.message})`,
           packet: u.firstPacket,
           offset: -1,
         });

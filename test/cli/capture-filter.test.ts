@@ -2,7 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { splitFilesAndFilter } from '../../src/cli/capture-filter.js';
+import { LINKTYPE } from '../../src/capture/record.js';
+import { encodePcapng } from '../../src/capture/writer.js';
+import { writeTempCapture } from '../helpers/capture.js';
 import { memoryIo } from '../helpers/io.js';
+import { tcpFrame } from '../helpers/packets.js';
 import { hasTool } from '../helpers/tools.js';
 
 // `analyze FILE EXPR`, `flow FILE ID EXPR`, `diff GOOD BAD EXPR` and --bpf, on a capture of nginx
@@ -88,6 +92,28 @@ withTcpdump('capture filter on the command line', () => {
     expect(io.err).toMatch(/^tcpwhy: no file named 'samples\/nginx-ws-gud', and as a capture filter: bad capture filter/);
     io = memoryIo();
     expect(await run(['analyze', BAD, 'net 10.0.0.0/8'], io)).toBe(0);
+  });
+
+  it('an interface whose link type the expression does not fit: its packets left out, with a diagnostic', async () => {
+    const syn = tcpFrame({ flags: 'S' }).bytes;
+    const file = writeTempCapture(
+      encodePcapng(
+        [
+          { tsMicros: 1e15, data: syn, interfaceId: 0 },
+          { tsMicros: 1e15 + 1, data: syn.subarray(14), interfaceId: 1 },
+          { tsMicros: 1e15 + 2, data: syn.subarray(14), interfaceId: 1 },
+        ],
+        { interfaces: [{ linkType: LINKTYPE.ETHERNET }, { linkType: LINKTYPE.RAW }] },
+      ),
+      'ether-and-raw.pcapng',
+    );
+    const io = memoryIo();
+    expect(await run(['analyze', file, '--json', 'ether broadcast or tcp'], io)).toBe(0);
+    const c = JSON.parse(io.out).capture;
+    expect(c).toMatchObject({ packets: 3, decoded: 1, filtered: 2 });
+    expect(c.diagnostics).toEqual([expect.objectContaining({ code: 'CAPTURE_FILTER_NOT_APPLICABLE', packet: 2 })]);
+    expect(io.err).toBe(`${c.diagnostics[0].message}\n`);
+    expect(io.err).toMatch(/packet 2: libpcap cannot apply the capture filter to the link type of this packet's interface, so the 2 packets of that link type were left out \(bad capture filter 'ether broadcast or tcp' for link type RAW \(Raw IP\): not a broadcast link\)/);
   });
 
   it('the filter given twice is a usage error', async () => {
