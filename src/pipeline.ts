@@ -1,4 +1,5 @@
-import { readCaptureFile } from './capture/open.js';
+import type { CaptureFilter } from './capture/capture-filter.js';
+import { readCaptureFile, type ReadCaptureOptions } from './capture/open.js';
 import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
 import { formatAddr, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
@@ -37,6 +38,10 @@ export interface CaptureSummary {
   packets: number;
   decoded: number;
   skipped: Record<string, number>;
+  /** Packets the capture filter left out (0 without one). */
+  filtered: number;
+  /** The capture filter's pcap-filter expression, or null. */
+  captureFilter: string | null;
   malformed: number;
   truncatedPackets: number;
   /**
@@ -110,6 +115,8 @@ export interface AnalyzerOptions {
   maxKeptFlows?: number;
   /** Floors of the slow-* verdicts; the ones not given keep their defaults. */
   slow?: Partial<SlowThresholds>;
+  /** Keep only the packets this capture filter accepts (the others are counted as filtered). */
+  captureFilter?: CaptureFilter | null;
 }
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
@@ -131,6 +138,7 @@ export class Analyzer {
   private readonly maxDiagnostics: number;
   private packets = 0;
   private decoded = 0;
+  private filtered = 0;
   private malformed = 0;
   private start = 0;
   private end = 0;
@@ -197,15 +205,25 @@ export class Analyzer {
         const [seen, unseen] = dir === 0 ? [flow.clientIpText(), flow.serverIpText()] : [flow.serverIpText(), flow.clientIpText()];
         this.visibility.recordProof(seen, unseen, { flow: flow.id, packet: no });
       },
-      onDiagnostic: (code, message, no) => this.diagnose({ code, message: `${opts.file}: ${message} [${code}]`, packet: no, offset: -1 }),
+      onDiagnostic: (code, message, no) => this.diagnose({ code, message: `${opts.file}: ${message}`, packet: no, offset: -1 }),
     });
   }
 
-  /** Feed one record; never throws (a bug at one packet is reported and analysis goes on). */
+  /**
+   * Feed one record; never throws (a bug at one packet is reported and analysis goes on), except a
+   * CaptureFilterError when the capture filter cannot be compiled for the capture's first link type.
+   */
   readonly onRecord = (rec: PacketRecord): void => {
     this.packets++;
+    // Packets filtered out still show how long the capture ran (a flow cut by the end of the
+    // capture is not one whose later packets the filter left out).
     if (this.start === 0 || rec.tsMicros < this.start) this.start = rec.tsMicros;
     if (rec.tsMicros > this.end) this.end = rec.tsMicros;
+    const filter = this.opts.captureFilter;
+    if (filter && !filter.accepts(rec)) {
+      this.filtered++;
+      return;
+    }
     try {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
@@ -228,7 +246,7 @@ export class Analyzer {
         this.malformedByCode[v.malformedCode] = (this.malformedByCode[v.malformedCode] ?? 0) + 1;
         this.diagnose({
           code: v.malformedCode,
-          message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}), at +${v.malformedAt}: ${v.malformedDetail} [${v.malformedCode}]`,
+          message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}, byte ${v.malformedAt} of the packet): ${v.malformedDetail}`,
           packet: rec.no,
           offset: rec.fileOffset,
         });
@@ -247,7 +265,7 @@ export class Analyzer {
       this.malformedByCode[INTERNAL] = (this.malformedByCode[INTERNAL] ?? 0) + 1;
       this.diagnose({
         code: INTERNAL,
-        message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}): internal error, packet skipped: ${errorLine(err)} [${INTERNAL}]`,
+        message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}): internal error, packet skipped (${errorLine(err)})`,
         packet: rec.no,
         offset: rec.fileOffset,
       });
@@ -299,7 +317,7 @@ export class Analyzer {
   private flowFailed(id: number, firstPacket: number, err: unknown): void {
     this.diagnose({
       code: INTERNAL,
-      message: `${this.opts.file}: flow ${id} (first packet ${firstPacket}): internal error, flow not reported: ${errorLine(err)} [${INTERNAL}]`,
+      message: `${this.opts.file}: flow ${id} (first packet ${firstPacket}): internal error, flow not reported (${errorLine(err)})`,
       packet: firstPacket,
       offset: -1,
     });
@@ -377,6 +395,18 @@ export class Analyzer {
   finish(info: CaptureInfo): AnalysisResult {
     this.table.finishAll();
     for (const d of info.diagnostics) this.diagnose(d);
+    const filter = this.opts.captureFilter;
+    if (filter) {
+      filter.checkExpression(info.linkTypes);
+      for (const u of filter.uncompiled) {
+        this.diagnose({
+          code: CAPTURE_FILTER_NOT_APPLICABLE,
+          message: `${info.file}: packet ${u.firstPacket}: libpcap cannot apply the capture filter to the link type of this packet's interface, so the ${u.packets} packets of that link type were left out (${u.message})`,
+          packet: u.firstPacket,
+          offset: -1,
+        });
+      }
+    }
     const capture: CaptureSummary = {
       file: info.file,
       format: info.format,
@@ -385,6 +415,8 @@ export class Analyzer {
       packets: this.packets,
       decoded: this.decoded,
       skipped: { ...this.skipped },
+      filtered: this.filtered,
+      captureFilter: filter ? filter.expression : null,
       malformed: this.malformed,
       truncatedPackets: info.truncatedPackets,
       fragments: {
@@ -407,7 +439,7 @@ export class Analyzer {
     try {
       verdicts = this.captureJudge.verdicts(capture, ctx);
     } catch (err) {
-      this.diagnose({ code: INTERNAL, message: `${this.opts.file}: internal error, capture-level verdicts not reported: ${errorLine(err)} [${INTERNAL}]`, packet: -1, offset: -1 });
+      this.diagnose({ code: INTERNAL, message: `${this.opts.file}: internal error, capture-level verdicts not reported (${errorLine(err)})`, packet: -1, offset: -1 });
     }
     // Without retention the flows were judged and handed out as they ended; only the count remains.
     // Kept flows are judged again knowing the whole capture, their visibility too.
@@ -426,6 +458,9 @@ export class Analyzer {
     return { capture, flows, verdicts, flowCount: flows.length + this.flowsNotKept + this.flowsStreamed };
   }
 }
+
+/** The diagnostic code of a link type the capture filter could not be compiled for (pcapng with several). */
+export const CAPTURE_FILTER_NOT_APPLICABLE = 'CAPTURE_FILTER_NOT_APPLICABLE';
 
 /** The diagnostic code of a bug met while analysing a packet or a flow. */
 export const INTERNAL = 'INTERNAL';
@@ -473,9 +508,9 @@ class UnansweredArp {
 }
 
 /** Reads and analyses one capture file ('-' for standard input). Throws CaptureOpenError if unreadable. */
-export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
+export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): Promise<AnalysisResult> {
   const analyzer = new Analyzer({ ...opts, file: path });
-  const info = await readCaptureFile(path, analyzer.onRecord);
+  const info = await readCaptureFile(path, analyzer.onRecord, read);
   return analyzer.finish(info);
 }
 
@@ -484,8 +519,8 @@ export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> =
  * keeping none: memory follows the open flows, not the length of the capture. The result's flows
  * are empty; flowCount counts them all.
  */
-export async function streamFlows(path: string, onFlow: (flow: FlowResult) => void, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
-  return analyzeFile(path, { ...opts, retainFlows: false, onFlowJudged: onFlow });
+export async function streamFlows(path: string, onFlow: (flow: FlowResult) => void, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): Promise<AnalysisResult> {
+  return analyzeFile(path, { ...opts, retainFlows: false, onFlowJudged: onFlow }, read);
 }
 
 /**
@@ -493,7 +528,7 @@ export async function streamFlows(path: string, onFlow: (flow: FlowResult) => vo
  * ladder or a diff needs) unless opts.keepEvents is false. The result's flows are the kept ones, in
  * id order; flowCount counts them all.
  */
-export async function analyzeFlows(path: string, wanted: (flowId: number) => boolean, opts: Partial<AnalyzerOptions> = {}): Promise<AnalysisResult> {
+export async function analyzeFlows(path: string, wanted: (flowId: number) => boolean, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): Promise<AnalysisResult> {
   const kept: FlowResult[] = [];
   const events = opts.keepEvents !== false;
   const result = await streamFlows(
@@ -502,6 +537,7 @@ export async function analyzeFlows(path: string, wanted: (flowId: number) => boo
       if (wanted(f.id)) kept.push(f);
     },
     { ...opts, keepEventsFor: (id) => events && wanted(id) },
+    read,
   );
   return { ...result, flows: kept.sort((a, b) => a.id - b.id) };
 }

@@ -51,5 +51,10 @@ export const CAPTURE_DIAG = {
 } as const;
 export type CaptureDiagCode = (typeof CAPTURE_DIAG)[keyof typeof CAPTURE_DIAG];
 
+/** The end of every message about a framing error after which nothing more can be read. */
+export const CORRUPT_FROM_HERE = 'so the file is corrupt from here on and reading stopped';
+/** The end of every message about input that ends inside a record or block. */
+export const CUT_SHORT = 'so it was cut short (copied while still being written, a full disk, a capture killed mid-write)';
+
 /** A corrupt file can repeat the same problem per record; keep the first ones and count the rest. */
 export const MAX_DIAGNOSTICS = 100;

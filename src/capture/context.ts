@@ -64,7 +64,7 @@ export class ParseContext {
       this.suppressed++;
       return;
     }
-    diagnostics.push({ code, message: formatDiagnostic(this.info.file, packet, offset, detail, code), packet, offset });
+    diagnostics.push({ code, message: formatDiagnostic(this.info.file, packet, offset, detail), packet, offset });
   }
 
   /** A problem after which the rest of the input cannot be framed: report it and stop. */
@@ -72,7 +72,7 @@ export class ParseContext {
     if (this.stopped) return;
     // The stopping diagnostic is kept even past the limit: it explains why reading ended.
     const packet = this.info.packets + 1;
-    this.info.diagnostics.push({ code, message: formatDiagnostic(this.info.file, packet, offset, detail, code), packet, offset });
+    this.info.diagnostics.push({ code, message: formatDiagnostic(this.info.file, packet, offset, detail), packet, offset });
     this.stopped = true;
     this.info.stoppedEarly = true;
   }
@@ -90,16 +90,17 @@ export class ParseContext {
     this.suppressed = 0;
     this.info.diagnostics.push({
       code: CAPTURE_DIAG.CAPTURE_DIAGNOSTICS_SUPPRESSED,
-      message: `${this.info.file}: ${n} more diagnostics not shown (limit ${MAX_DIAGNOSTICS}) [${CAPTURE_DIAG.CAPTURE_DIAGNOSTICS_SUPPRESSED}]`,
+      message: `${this.info.file}: ${n} more problems with the file's records not shown (the first ${MAX_DIAGNOSTICS} are)`,
       packet: this.info.packets,
       offset: endOffset,
     });
   }
 }
 
-export function formatDiagnostic(file: string, packet: number, offset: number, detail: string, code: string): string {
+/** A problem as the user reads it: the file, the packet and byte offset, then a sentence (the code is for JSON). */
+export function formatDiagnostic(file: string, packet: number, offset: number, detail: string): string {
   const where = packet > 0 ? `packet ${packet}` : 'file header';
-  return `${file}: ${where} (file offset 0x${offset.toString(16)}): ${detail} [${code}]`;
+  return `${file}: ${where} (file offset 0x${offset.toString(16)}): ${detail}`;
 }
 
 /** Steps back shorter than this are the jitter of several CPUs or interfaces stamping packets. */
@@ -152,7 +153,7 @@ class TimeOrder {
       this.largest < JITTER_MICROS && !restarted
         ? ': the jitter of several CPUs or interfaces stamping packets, too small to matter'
         : '; retransmission timeouts, think times and durations are not measured across a step back';
-    return { code, message: formatDiagnostic(file, this.largestNo, this.largestOffset, detail, code), packet: this.largestNo, offset: this.largestOffset };
+    return { code, message: formatDiagnostic(file, this.largestNo, this.largestOffset, detail), packet: this.largestNo, offset: this.largestOffset };
   }
 
   /** The record repeats the capture's packet `i + 1`: same time, same bytes. */

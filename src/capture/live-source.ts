@@ -21,7 +21,7 @@ export type LiveErrorCode = (typeof LIVE_ERROR)[keyof typeof LIVE_ERROR];
 /** A live capture that could not start. A CaptureOpenError, so the CLI maps it to exit 3 like an unreadable file. */
 export class LiveCaptureError extends CaptureOpenError {
   constructor(message: string, override readonly code: LiveErrorCode) {
-    super(`${message} [${code}]`, code);
+    super(message, code);
     this.name = 'LiveCaptureError';
   }
 }

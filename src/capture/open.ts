@@ -18,6 +18,8 @@ export interface ReadCaptureOptions {
   chunkSize?: number;
   /** Stands in for process.stdin when the path is '-' (tests, or a pipe the caller already holds). */
   stdin?: AsyncIterable<Uint8Array>;
+  /** After each chunk of a file: bytes read, the file's size (0 when not a regular file), records read. */
+  onProgress?: (bytesRead: number, totalBytes: number, packets: number) => void;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function readCaptureFile(path: string, onPacket: PacketCallback, op
   if (opts.stdin) return readCaptureStream(path, opts.stdin, onPacket);
   if (process.stdin.isTTY) {
     throw new CaptureOpenError(
-      `${path}: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -w - | tcpwhy analyze - [${OPEN_ERROR.CAPTURE_UNREADABLE}]`,
+      `${path}: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -w - | tcpwhy analyze -`,
       OPEN_ERROR.CAPTURE_UNREADABLE,
     );
   }
@@ -40,12 +42,24 @@ export async function readCaptureFile(path: string, onPacket: PacketCallback, op
 /** Reads a capture from any async byte source (a pipe, a socket, process.stdin). */
 export async function readCaptureStream(name: string, source: AsyncIterable<Uint8Array>, onPacket: PacketCallback): Promise<CaptureInfo> {
   const parser = new CaptureParser(name, onPacket);
-  try {
-    for await (const chunk of source) parser.push(chunk);
-  } catch (err) {
-    if (err instanceof CaptureOpenError) throw err;
-    if (parser.info.format === null) throw unreadable(name, err);
-    parser.abort(`reading stopped: ${errorText(err)}`);
+  const chunks = source[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await chunks.next();
+    } catch (err) {
+      // The source failed; an error thrown by onPacket (through push) is the caller's own and goes on up.
+      if (parser.info.format === null) throw unreadable(name, err);
+      parser.abort(`reading stopped: ${errorText(err)}`);
+      break;
+    }
+    if (next.done) break;
+    try {
+      parser.push(next.value);
+    } catch (err) {
+      await chunks.return?.();
+      throw err;
+    }
   }
   return parser.end();
 }
@@ -55,7 +69,7 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
   if (path === STDIN_PATH) {
-    throw new CaptureOpenError(`-: standard input can only be read with readCaptureFile [${OPEN_ERROR.CAPTURE_UNREADABLE}]`, OPEN_ERROR.CAPTURE_UNREADABLE);
+    throw new CaptureOpenError(`-: standard input can only be read with readCaptureFile`, OPEN_ERROR.CAPTURE_UNREADABLE);
   }
   let fd: number;
   try {
@@ -64,9 +78,12 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
     throw openFailure(path, err);
   }
   try {
-    if (fs.fstatSync(fd).isDirectory()) {
-      throw new CaptureOpenError(`${path}: is a directory, not a capture file [${OPEN_ERROR.CAPTURE_UNREADABLE}]`, OPEN_ERROR.CAPTURE_UNREADABLE);
+    const stat = fs.fstatSync(fd);
+    if (stat.isDirectory()) {
+      throw new CaptureOpenError(`${path}: is a directory, not a capture file`, OPEN_ERROR.CAPTURE_UNREADABLE);
     }
+    const totalBytes = stat.isFile() ? stat.size : 0;
+    let bytesRead = 0;
     const parser = new CaptureParser(path, onPacket);
     const buf = new Uint8Array(chunkSize);
     for (;;) {
@@ -80,6 +97,8 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
       }
       if (n === 0) break;
       parser.push(n === chunkSize ? buf : buf.subarray(0, n));
+      bytesRead += n;
+      opts.onProgress?.(bytesRead, totalBytes, parser.info.packets);
       if (parser.info.stoppedEarly) break;
     }
     return parser.end();
@@ -91,7 +110,7 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
 function openFailure(path: string, err: unknown): CaptureOpenError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new CaptureOpenError(`${path}: no such file [${OPEN_ERROR.CAPTURE_NOT_FOUND}]`, OPEN_ERROR.CAPTURE_NOT_FOUND);
+    return new CaptureOpenError(`${path}: no such file`, OPEN_ERROR.CAPTURE_NOT_FOUND);
   }
   return unreadable(path, err);
 }
@@ -99,7 +118,7 @@ function openFailure(path: string, err: unknown): CaptureOpenError {
 function unreadable(path: string, err: unknown): CaptureOpenError {
   const code = (err as NodeJS.ErrnoException).code;
   const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : errorText(err);
-  return new CaptureOpenError(`${path}: cannot read: ${why} [${OPEN_ERROR.CAPTURE_UNREADABLE}]`, OPEN_ERROR.CAPTURE_UNREADABLE);
+  return new CaptureOpenError(`${path}: cannot read: ${why}`, OPEN_ERROR.CAPTURE_UNREADABLE);
 }
 
 function errorText(err: unknown): string {

@@ -79,10 +79,10 @@ export class CaptureParser {
     const file = this.info.file;
     if (this.walker === null) {
       if (this.bytesIn === 0) {
-        throw new CaptureOpenError(`${file}: the input is empty [${OPEN_ERROR.CAPTURE_EMPTY}]`, OPEN_ERROR.CAPTURE_EMPTY);
+        throw new CaptureOpenError(`${file}: the input is empty`, OPEN_ERROR.CAPTURE_EMPTY);
       }
       throw new CaptureOpenError(
-        `${file}: only ${this.bytesIn} bytes, too short for any capture file header [${OPEN_ERROR.CAPTURE_TRUNCATED_HEADER}]`,
+        `${file}: only ${this.bytesIn} bytes, too short for any capture file header`,
         OPEN_ERROR.CAPTURE_TRUNCATED_HEADER,
       );
     }
@@ -153,7 +153,7 @@ export class CaptureParser {
     const shown = Array.from(b.subarray(0, MAGIC_LEN), (x) => x.toString(16).padStart(2, '0')).join(' ');
     const hint = describeNonCapture(b);
     throw new CaptureOpenError(
-      `${this.info.file}: not a pcap or pcapng file: first bytes ${shown}, expected a1b2c3d4, a1b23c4d or a1b2cd34 (pcap, either byte order) or 0a0d0d0a (pcapng)${hint ? `; ${hint}` : ''} [${OPEN_ERROR.CAPTURE_BAD_MAGIC}]`,
+      `${this.info.file}: not a pcap or pcapng file: first bytes ${shown}, expected a1b2c3d4, a1b23c4d or a1b2cd34 (pcap, either byte order) or 0a0d0d0a (pcapng)${hint ? `; ${hint}` : ''}`,
       OPEN_ERROR.CAPTURE_BAD_MAGIC,
     );
   }

@@ -5,7 +5,7 @@
 // protocol, packet type, padding) that tcpwhy skips.
 
 import { u32le, u32be, u16 } from './bytes.js';
-import { CAPTURE_DIAG, OPEN_ERROR } from './codes.js';
+import { CAPTURE_DIAG, CORRUPT_FROM_HERE, CUT_SHORT, OPEN_ERROR } from './codes.js';
 import type { ParseContext, RecordWalker } from './context.js';
 import { CaptureOpenError } from './record.js';
 
@@ -114,14 +114,14 @@ export class PcapWalker implements RecordWalker {
   reportTruncated(avail: number, need: number, fileOffset: number): void {
     if (!this.headerDone) {
       throw new CaptureOpenError(
-        `${this.ctx.info.file}: pcap file header needs ${PCAP.FILE_HEADER_LEN} bytes, the input has ${avail} [${OPEN_ERROR.CAPTURE_TRUNCATED_HEADER}]`,
+        `${this.ctx.info.file}: too short for a pcap file: its header needs ${PCAP.FILE_HEADER_LEN} bytes, the input has ${avail}`,
         OPEN_ERROR.CAPTURE_TRUNCATED_HEADER,
       );
     }
     const detail =
       need <= this.recordHeaderLen
-        ? `input ends inside a record header: ${avail} of ${this.recordHeaderLen} bytes`
-        : `input ends inside a record: ${avail} of ${need} bytes (caplen ${need - this.recordHeaderLen})`;
+        ? `the file ends inside this packet's record header (${avail} of ${this.recordHeaderLen} bytes), ${CUT_SHORT}`
+        : `the file ends inside this packet (${avail} of its ${need} bytes), ${CUT_SHORT}`;
     this.ctx.stop(CAPTURE_DIAG.PCAP_TRUNCATED_RECORD, detail, fileOffset);
   }
 
@@ -142,7 +142,7 @@ export class PcapWalker implements RecordWalker {
     if (caplen <= PCAP.MAX_RECORD_LEN) return caplen;
     this.ctx.stop(
       CAPTURE_DIAG.PCAP_RECORD_TOO_LONG,
-      `record length ${caplen} exceeds ${PCAP.MAX_RECORD_LEN}`,
+      `a packet record claims ${caplen} bytes, more than the ${PCAP.MAX_RECORD_LEN} any capture tool writes, ${CORRUPT_FROM_HERE}`,
       fileOffset,
     );
     return -1;
@@ -154,7 +154,7 @@ export class PcapWalker implements RecordWalker {
     if (rec.caplen > this.snaplen && this.snaplenIsSane) {
       this.ctx.report(
         CAPTURE_DIAG.PCAP_CAPLEN_EXCEEDS_SNAPLEN,
-        `capture length exceeds snap length: ${rec.caplen} > ${this.snaplen}`,
+        `the packet holds ${rec.caplen} bytes, more than the file's snap length of ${this.snaplen} (read all the same)`,
         fileOffset,
         packet,
       );
@@ -162,7 +162,7 @@ export class PcapWalker implements RecordWalker {
     if (rec.caplen > rec.origLen) {
       this.ctx.report(
         CAPTURE_DIAG.PCAP_CAPLEN_EXCEEDS_ORIGLEN,
-        `capture length exceeds original length: ${rec.caplen} > ${rec.origLen}`,
+        `the packet holds ${rec.caplen} bytes, more than its length on the wire, ${rec.origLen} (read all the same)`,
         fileOffset,
         packet,
       );

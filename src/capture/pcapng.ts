@@ -3,7 +3,7 @@
 // starts a fresh list of interfaces; packet blocks point into that list.
 
 import { hex32, i64, u16, u32, u32be, u32le } from './bytes.js';
-import { CAPTURE_DIAG, OPEN_ERROR } from './codes.js';
+import { CAPTURE_DIAG, CORRUPT_FROM_HERE, CUT_SHORT, OPEN_ERROR } from './codes.js';
 import type { ParseContext, RecordWalker } from './context.js';
 import { CaptureOpenError } from './record.js';
 
@@ -117,7 +117,7 @@ export class PcapngWalker implements RecordWalker {
       if (trailing !== len) {
         ctx.stop(
           CAPTURE_DIAG.PCAPNG_BLOCK_LENGTH_MISMATCH,
-          `block type ${hex32(type)}: leading length ${len} != trailing length ${trailing}`,
+          `a block's two length fields disagree (${len} at its start, ${trailing} at its end; block type ${hex32(type)}), ${CORRUPT_FROM_HERE}`,
           base + pos,
         );
         return pos;
@@ -151,14 +151,14 @@ export class PcapngWalker implements RecordWalker {
   reportTruncated(avail: number, need: number, fileOffset: number): void {
     if (!this.headerDone) {
       throw new CaptureOpenError(
-        `${this.ctx.info.file}: pcapng section header needs ${need} bytes, the input has ${avail} [${OPEN_ERROR.CAPTURE_TRUNCATED_HEADER}]`,
+        `${this.ctx.info.file}: too short for a pcapng file: its section header needs ${need} bytes, the input has ${avail}`,
         OPEN_ERROR.CAPTURE_TRUNCATED_HEADER,
       );
     }
     const detail =
       need <= PCAPNG.MIN_BLOCK_LEN
-        ? `input ends inside a block header: ${avail} of ${PCAPNG.MIN_BLOCK_LEN} bytes`
-        : `input ends inside a block: ${avail} of ${need} bytes`;
+        ? `the file ends inside a block header (${avail} of ${PCAPNG.MIN_BLOCK_LEN} bytes), ${CUT_SHORT}`
+        : `the file ends inside a block (${avail} of its ${need} bytes), ${CUT_SHORT}`;
     this.ctx.stop(CAPTURE_DIAG.PCAPNG_TRUNCATED_BLOCK, detail, fileOffset);
   }
 
@@ -178,29 +178,29 @@ export class PcapngWalker implements RecordWalker {
       if (bom === PCAPNG.BYTE_ORDER_MAGIC) le = true;
       else if (u32(b, off + SHB.BYTE_ORDER, false) === PCAPNG.BYTE_ORDER_MAGIC) le = false;
       else {
-        const detail = `section header byte-order magic is ${hex32(bom)}, expected 0x1a2b3c4d in either byte order`;
+        const detail = `a section header's byte-order mark is ${hex32(bom)}, not 0x1a2b3c4d in either byte order`;
         if (!this.headerDone) {
           throw new CaptureOpenError(
-            `${ctx.info.file}: not a pcapng file: ${detail} [${OPEN_ERROR.CAPTURE_BAD_MAGIC}]`,
+            `${ctx.info.file}: not a pcapng file: ${detail}`,
             OPEN_ERROR.CAPTURE_BAD_MAGIC,
           );
         }
-        ctx.stop(CAPTURE_DIAG.PCAPNG_BAD_BYTE_ORDER, detail, fileOffset);
+        ctx.stop(CAPTURE_DIAG.PCAPNG_BAD_BYTE_ORDER, `${detail}, ${CORRUPT_FROM_HERE}`, fileOffset);
         return -1;
       }
       minLen = PCAPNG.MIN_SHB_LEN;
     }
     const len = u32(b, off + 4, le);
     if (len < minLen) {
-      ctx.stop(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `block length ${len} is below the minimum ${minLen}`, fileOffset);
+      ctx.stop(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `a block claims ${len} bytes, fewer than the ${minLen} of the smallest, ${CORRUPT_FROM_HERE}`, fileOffset);
       return -1;
     }
     if (len > PCAPNG.MAX_BLOCK_LEN) {
-      ctx.stop(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_LONG, `block length ${len} exceeds ${PCAPNG.MAX_BLOCK_LEN}`, fileOffset);
+      ctx.stop(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_LONG, `a block claims ${len} bytes, more than the ${PCAPNG.MAX_BLOCK_LEN} any capture tool writes, ${CORRUPT_FROM_HERE}`, fileOffset);
       return -1;
     }
     if (len % 4 !== 0) {
-      ctx.stop(CAPTURE_DIAG.PCAPNG_BLOCK_UNALIGNED, `block length ${len} is not a multiple of 4`, fileOffset);
+      ctx.stop(CAPTURE_DIAG.PCAPNG_BLOCK_UNALIGNED, `a block claims ${len} bytes, not a multiple of 4 as every pcapng block is, ${CORRUPT_FROM_HERE}`, fileOffset);
       return -1;
     }
     return len;
@@ -210,7 +210,7 @@ export class PcapngWalker implements RecordWalker {
     const le = this.shbLittleEndian(b, p);
     const major = u16(b, p + SHB.MAJOR, le);
     if (major !== 1) {
-      this.ctx.stop(CAPTURE_DIAG.PCAPNG_UNSUPPORTED_VERSION, `section header version ${major}.x, only 1.x is known`, fileOffset);
+      this.ctx.stop(CAPTURE_DIAG.PCAPNG_UNSUPPORTED_VERSION, `a section of pcapng version ${major}.x, which no reader knows (only 1.x exists), so reading stopped`, fileOffset);
       return;
     }
     this.littleEndian = le;
@@ -223,7 +223,7 @@ export class PcapngWalker implements RecordWalker {
     if (len < IDB.MIN_LEN) {
       // Framing is intact (trailing length matched), so only this interface is lost; packets
       // naming it will be reported as unknown-interface.
-      ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `interface description block length ${len} is below ${IDB.MIN_LEN}`, fileOffset);
+      ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `an interface description of ${len} bytes, too short to hold one (${IDB.MIN_LEN} at least), so the packets naming it are skipped`, fileOffset);
       return;
     }
     const le = this.littleEndian;
@@ -241,7 +241,7 @@ export class PcapngWalker implements RecordWalker {
       if (optLen > optEnd - q - 4) {
         ctx.report(
           CAPTURE_DIAG.PCAPNG_BAD_OPTION,
-          `interface option ${code} length ${optLen} runs past the end of its block`,
+          `an option of an interface description (code ${code}, ${optLen} bytes) runs past the end of its block, so the options after it are ignored`,
           fileOffset + (q - p),
         );
         break;
@@ -274,7 +274,7 @@ export class PcapngWalker implements RecordWalker {
 
   private readEnhancedPacket(b: Uint8Array, p: number, len: number, fileOffset: number): void {
     if (len < EPB.MIN_LEN) {
-      this.ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `enhanced packet block length ${len} is below ${EPB.MIN_LEN}`, fileOffset);
+      this.ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `a packet block of ${len} bytes, too short to hold a packet (${EPB.MIN_LEN} at least), skipped`, fileOffset);
       return;
     }
     const le = this.littleEndian;
@@ -291,7 +291,7 @@ export class PcapngWalker implements RecordWalker {
 
   private readObsoletePacket(b: Uint8Array, p: number, len: number, fileOffset: number): void {
     if (len < OPB.MIN_LEN) {
-      this.ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `packet block length ${len} is below ${OPB.MIN_LEN}`, fileOffset);
+      this.ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `an obsolete packet block of ${len} bytes, too short to hold a packet (${OPB.MIN_LEN} at least), skipped`, fileOffset);
       return;
     }
     const le = this.littleEndian;
@@ -309,11 +309,11 @@ export class PcapngWalker implements RecordWalker {
   private readSimplePacket(b: Uint8Array, p: number, len: number, fileOffset: number): void {
     const ctx = this.ctx;
     if (len < SPB.MIN_LEN) {
-      ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `simple packet block length ${len} is below ${SPB.MIN_LEN}`, fileOffset);
+      ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `a simple packet block of ${len} bytes, too short to hold a packet (${SPB.MIN_LEN} at least), skipped`, fileOffset);
       return;
     }
     if (this.ifCount === 0) {
-      ctx.report(CAPTURE_DIAG.PCAPNG_UNKNOWN_INTERFACE, 'simple packet block before any interface description', fileOffset);
+      ctx.report(CAPTURE_DIAG.PCAPNG_UNKNOWN_INTERFACE, 'a simple packet block before any interface description, skipped', fileOffset);
       return;
     }
     const origLen = u32(b, p + SPB.ORIGLEN, this.littleEndian);
@@ -343,23 +343,23 @@ export class PcapngWalker implements RecordWalker {
     if (ifId >= this.ifCount) {
       ctx.report(
         CAPTURE_DIAG.PCAPNG_UNKNOWN_INTERFACE,
-        `packet names interface ${ifId}, the section describes ${this.ifCount}`,
+        `the packet names interface ${ifId}, but its section describes ${this.ifCount === 1 ? 'only interface 0' : `${this.ifCount} interfaces`}, so it is skipped`,
         fileOffset,
       );
       return;
     }
     const room = len - dataAt - 4;
     if (caplen > room) {
-      ctx.report(CAPTURE_DIAG.PCAPNG_CAPLEN_EXCEEDS_BLOCK, `capture length ${caplen} exceeds the ${room} bytes the block holds`, fileOffset);
+      ctx.report(CAPTURE_DIAG.PCAPNG_CAPLEN_EXCEEDS_BLOCK, `the packet claims ${caplen} captured bytes, its block holds ${room}, so it is skipped`, fileOffset);
       return;
     }
     const packet = ctx.info.packets + 1;
     const snaplen = this.ifSnaplen[ifId];
     if (snaplen > 0 && caplen > snaplen) {
-      ctx.report(CAPTURE_DIAG.PCAPNG_CAPLEN_EXCEEDS_SNAPLEN, `capture length exceeds snap length: ${caplen} > ${snaplen}`, fileOffset, packet);
+      ctx.report(CAPTURE_DIAG.PCAPNG_CAPLEN_EXCEEDS_SNAPLEN, `the packet holds ${caplen} bytes, more than its interface's snap length of ${snaplen} (read all the same)`, fileOffset, packet);
     }
     if (caplen > origLen) {
-      ctx.report(CAPTURE_DIAG.PCAPNG_CAPLEN_EXCEEDS_ORIGLEN, `capture length exceeds original length: ${caplen} > ${origLen}`, fileOffset, packet);
+      ctx.report(CAPTURE_DIAG.PCAPNG_CAPLEN_EXCEEDS_ORIGLEN, `the packet holds ${caplen} bytes, more than its length on the wire, ${origLen} (read all the same)`, fileOffset, packet);
     }
     const rec = ctx.rec;
     rec.tsMicros = this.lastTsMicros = this.toMicros(ifId, tsHigh, tsLow);

@@ -9,6 +9,9 @@ export interface CliIo {
   /** True when stdout is a terminal (colours, widths). */
   isTTY: boolean;
   columns?: number;
+  /** True when stderr is a terminal (progress). */
+  stderrIsTTY?: boolean;
+  stderrColumns?: number;
   env: Record<string, string | undefined>;
 }
 
@@ -40,6 +43,8 @@ export function processIo(): CliIo {
     stderr: (t) => writeAll(2, t),
     isTTY: Boolean(process.stdout.isTTY),
     columns: process.stdout.columns,
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    stderrColumns: process.stderr.columns,
     env: process.env,
   };
 }

@@ -27,7 +27,7 @@ function examplesAndExits(examples: string[], exits: string[]): string {
 }
 
 const EXIT_USAGE_LINE = '2  usage error (unknown command or option, bad value, no such flow)';
-const EXIT_INPUT_LINE = '3  unreadable input (missing, empty or not a capture)';
+const EXIT_INPUT_LINE = '3  unreadable input (missing, empty or not a capture), or no tcpdump to compile a capture filter';
 
 /**
  * A bare capture file means analyze, so commander would take any unknown first word for a file name.
@@ -64,7 +64,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
 
   withSlowOptions(program.command('analyze', { isDefault: true }))
     .description('analyse capture files (pcap or pcapng; - reads standard input)')
-    .argument('<files...>', 'capture files')
+    .argument('<files...>', "capture files, then optionally a capture filter in pcap-filter syntax ('tcp port 80 and host 10.0.0.5')")
     .addOption(new Option('--format <format>', "the report (default table): json is one document, jsonl a line per flow as it ends, then a summary line; zeek is Zeek's conn.log (TSV, as zeek-cut reads), zeek-json the same as JSON lines").choices(OUTPUT_FORMATS))
     .option('--json', 'shorthand for --format json')
     .option('--detail', 'json, jsonl: every field of each flow (HTTP, WebSocket, TLS, handshake, analysis counters), not the compact flow')
@@ -73,6 +73,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--max-lines <n>', 'ladder: show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--filter <expr>', "flows matching 'host ADDR', 'net ADDR/LEN', 'port N', 'ADDR[:PORT]', each optionally after src|client or dst|server, joined with 'and'")
     .option('--html <file>', 'write a self-contained HTML report (summary, problem groups, timeline, ladders) to this file (-: stdout)')
+    .option('--bpf <expr>', 'capture filter in pcap-filter syntax, as tcpdump takes it (also as the words after the files)')
+    .option('--quiet', 'no progress line on stderr while a large capture is read')
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .option('--zeek-verdicts <file>', 'with --format zeek or zeek-json: also write tcpwhy.log, one row per verdict keyed by conn.log uid, to this file')
@@ -81,6 +83,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       examplesAndExits(
         [
           'tcpwhy analyze capture.pcap',
+          "tcpwhy analyze capture.pcap 'tcp port 443 and host 10.0.0.5'   # capture filter, as tcpdump takes it",
           'tcpwhy analyze capture.pcap --only-problems --filter "dst port 443 and src net 10.0.0.0/8"',
           'tcpwhy analyze capture.pcap --json | jq .verdicts',
           "tcpwhy analyze capture.pcap --format jsonl --detail | jq -c 'select(.type == \"flow\") | .http'",
@@ -100,6 +103,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .description('ladder timeline of one flow: one line per packet, client on the left, server on the right')
     .argument('<file>', 'capture file')
     .argument('<id>', 'flow id from the analyze table')
+    .argument('[filter...]', 'capture filter (pcap-filter syntax), the same as when the flow id was read')
+    .option('--bpf <expr>', 'capture filter in pcap-filter syntax (the same as the trailing words)')
+    .option('--quiet', 'no progress line on stderr while a large capture is read')
     .option('--max-lines <n>', 'show at most this many packet lines, folding the rest (0: all; default 200)')
     .option('--json', 'write the flow and its packets as JSON')
     .option('--html <file>', 'write the ladder as a self-contained HTML page (SVG) to this file (-: stdout)')
@@ -108,12 +114,12 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .addHelpText(
       'after',
       examplesAndExits(
-        ['tcpwhy flow capture.pcap 3', 'tcpwhy flow capture.pcap 3 --max-lines 0        # every packet', 'tcpwhy flow capture.pcap 3 --json'],
+        ['tcpwhy flow capture.pcap 3', 'tcpwhy flow capture.pcap 3 --max-lines 0        # every packet', 'tcpwhy flow capture.pcap 3 --json', "tcpwhy flow capture.pcap 2 'tcp port 8080'      # flow 2 of the packets the capture filter keeps"],
         ['0  shown (whatever the verdicts, unless --fail-on)', '1  a verdict of the flow at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
       ),
     )
-    .action(async (file: string, id: string, opts: FlowCommandOptions) => {
-      result = await runFlow(file, id, opts, io);
+    .action(async (file: string, id: string, filter: string[], opts: FlowCommandOptions) => {
+      result = await runFlow(file, id, filter, opts, io);
     });
 
   program
@@ -121,6 +127,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .description('compare a good and a bad flow: ranked differences, where they diverge, and why')
     .argument('<good>', 'FILE or FILE#ID: the flow that worked')
     .argument('<bad>', 'FILE or FILE#ID: the flow that failed')
+    .argument('[filter...]', 'capture filter (pcap-filter syntax) applied to both captures')
+    .option('--bpf <expr>', 'capture filter in pcap-filter syntax (the same as the trailing words)')
+    .option('--quiet', 'no progress line on stderr while a large capture is read')
     .option('--filter-good <expr>', 'pick the GOOD flow among those matching (same syntax as analyze --filter)')
     .option('--filter-bad <expr>', 'pick the BAD flow among those matching (same syntax as analyze --filter)')
     .option('--json', 'write one JSON document to stdout')
@@ -135,13 +144,14 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
           'tcpwhy diff capture.pcap#2 capture.pcap#7',
           'tcpwhy diff big.pcap big.pcap                  # a healthy flow against a failed one',
           'tcpwhy diff good.pcap bad.pcap --filter-bad "dst port 443"',
+          "tcpwhy diff good.pcap bad.pcap 'host 127.0.0.1' # capture filter on both captures",
           'tcpwhy diff good.pcap bad.pcap --fail-on error  # exit 1 while BAD still fails',
         ],
         ['0  compared (whatever the verdicts, unless --fail-on)', "1  the BAD flow's own verdicts reach --fail-on (capture-level verdicts do not count)", EXIT_USAGE_LINE, `${EXIT_INPUT_LINE}, or no TCP flow in it`],
       ),
     )
-    .action(async (good: string, bad: string, opts: DiffOptions) => {
-      result = await runDiff(good, bad, opts, io);
+    .action(async (good: string, bad: string, filter: string[], opts: DiffOptions) => {
+      result = await runDiff(good, bad, filter, opts, io);
     });
 
   withSlowOptions(program.command('live'))

@@ -29,27 +29,30 @@ export const MALFORMED = {
 export type MalformedCode = (typeof MALFORMED)[keyof typeof MALFORMED];
 
 /** Sentence templates: `found` is what the packet has, `limit` what the header needs or claims. */
+const cutShort = (what: string) => (found: number, limit: number) => `${what} is cut short (${found} of ${limit} bytes)`;
 export const MALFORMED_MESSAGE: Record<MalformedCode, (found: number, limit: number) => string> = {
-  LINK_TRUNCATED: (found, limit) => `link header truncated: ${found} bytes < ${limit}`,
-  VLAN_TRUNCATED: (found, limit) => `VLAN tag truncated: ${found} bytes < ${limit}`,
-  MPLS_TRUNCATED: (found, limit) => `MPLS label stack truncated: ${found} bytes < ${limit}`,
-  LINK_TOO_MANY_TAGS: (found, limit) => `more than ${limit} VLAN tags or MPLS labels (${found} read)`,
-  IPV4_TRUNCATED: (found, limit) => `IPv4 header truncated: ${found} bytes < ${limit}`,
-  IPV4_BAD_HEADER_LENGTH: (found, limit) => `IPv4 header length ${found} < ${limit} bytes`,
-  IPV4_BAD_TOTAL_LENGTH: (found, limit) => `IPv4 total length ${found} < header length ${limit}`,
-  IP_BAD_VERSION: (found, limit) => `IP version ${found}, expected ${limit === 0 ? '4 or 6' : limit}`,
-  IPV6_TRUNCATED: (found, limit) => `IPv6 header truncated: ${found} bytes < ${limit}`,
-  IPV6_EXT_TRUNCATED: (found, limit) => `IPv6 extension header truncated: ${found} bytes < ${limit}`,
-  TCP_TRUNCATED: (found, limit) => `TCP header truncated: ${found} bytes < ${limit}`,
+  LINK_TRUNCATED: cutShort('the link-layer header'),
+  VLAN_TRUNCATED: cutShort('a VLAN tag'),
+  MPLS_TRUNCATED: cutShort('the MPLS label stack'),
+  LINK_TOO_MANY_TAGS: (found, limit) => `more than ${limit} VLAN tags or MPLS labels (${found} read), not followed further`,
+  IPV4_TRUNCATED: cutShort('the IPv4 header'),
+  IPV4_BAD_HEADER_LENGTH: (found, limit) => `the IPv4 header length field says ${found} bytes, less than the ${limit} of the smallest header`,
+  IPV4_BAD_TOTAL_LENGTH: (found, limit) => `the IPv4 total length field says ${found} bytes, less than its own ${limit}-byte header`,
+  IP_BAD_VERSION: (found, limit) => `IP version ${found} where ${limit === 0 ? '4 or 6' : limit} belongs`,
+  IPV6_TRUNCATED: cutShort('the IPv6 header'),
+  IPV6_EXT_TRUNCATED: cutShort('an IPv6 extension header'),
+  TCP_TRUNCATED: cutShort('the TCP header'),
   TCP_BAD_DATA_OFFSET: (found, limit) =>
-    found < limit ? `data offset ${found} < ${limit} bytes` : `data offset ${found} > ${limit} bytes in segment`,
-  UDP_TRUNCATED: (found, limit) => `UDP header truncated: ${found} bytes < ${limit}`,
-  GRE_TRUNCATED: (found, limit) => `GRE header truncated: ${found} bytes < ${limit}`,
-  ICMP_TRUNCATED: (found, limit) => `ICMP header truncated: ${found} bytes < ${limit}`,
-  ICMP_QUOTE_TRUNCATED: (found, limit) => `ICMP error quotes ${found} bytes of the original packet < ${limit}`,
-  ARP_TRUNCATED: (found, limit) => `ARP packet truncated: ${found} bytes < ${limit}`,
-  PPPOE_TRUNCATED: (found, limit) => `PPPoE session header truncated: ${found} bytes < ${limit}`,
-  VXLAN_TRUNCATED: (found, limit) => `VXLAN header and inner Ethernet header truncated: ${found} bytes < ${limit}`,
+    found < limit
+      ? `the TCP header length field says ${found} bytes, less than the ${limit} of the smallest header`
+      : `the TCP header length field says ${found} bytes, more than the ${limit} bytes of the segment`,
+  UDP_TRUNCATED: cutShort('the UDP header'),
+  GRE_TRUNCATED: cutShort('the GRE header'),
+  ICMP_TRUNCATED: cutShort('the ICMP header'),
+  ICMP_QUOTE_TRUNCATED: (found, limit) => `the ICMP error quotes ${found} bytes of the packet it is about, too few to name its connection (${limit} needed)`,
+  ARP_TRUNCATED: cutShort('the ARP packet'),
+  PPPOE_TRUNCATED: cutShort('the PPPoE session header'),
+  VXLAN_TRUNCATED: cutShort('the VXLAN header and its inner Ethernet header'),
 };
 
 export const STATUS = {

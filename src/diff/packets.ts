@@ -1,4 +1,5 @@
-import { readCaptureFile } from '../capture/open.js';
+import type { CaptureFilter } from '../capture/capture-filter.js';
+import { readCaptureFile, type ReadCaptureOptions } from '../capture/open.js';
 import type { PacketRecord } from '../capture/record.js';
 import { parseAddr, sameAddr } from '../decode/addr.js';
 import { PacketDecoder } from '../decode/decoder.js';
@@ -159,8 +160,20 @@ function emptyPacket(no: number, ts: number, from: Role): FlowPacket {
  * Reads `file` again and returns the packets of `flow` (from an analysis of the same file).
  * Throws CaptureOpenError when the file cannot be read; standard input cannot be read twice.
  */
-export async function readFlowPackets(file: string, flow: FlowFacts, maxPackets = DEFAULT_MAX_FLOW_PACKETS): Promise<FlowPackets> {
+export async function readFlowPackets(
+  file: string,
+  flow: FlowFacts,
+  maxPackets = DEFAULT_MAX_FLOW_PACKETS,
+  captureFilter: CaptureFilter | null = null,
+  read: ReadCaptureOptions = {},
+): Promise<FlowPackets> {
   const collector = new FlowPacketCollector(flow, maxPackets);
-  await readCaptureFile(file, collector.onRecord);
+  // The packets the analysis saw: the same capture filter leaves out the same ones.
+  const onRecord = captureFilter
+    ? (rec: PacketRecord) => {
+        if (captureFilter.accepts(rec)) collector.onRecord(rec);
+      }
+    : collector.onRecord;
+  await readCaptureFile(file, onRecord, read);
   return { packets: collector.packets, dropped: collector.dropped };
 }

@@ -223,6 +223,8 @@ function captureToJson(c: CaptureSummary, flowCount: number): Record<string, unk
     packets: c.packets,
     decoded: c.decoded,
     skipped: c.skipped,
+    filtered: c.filtered,
+    captureFilter: c.captureFilter,
     malformed: c.malformed,
     truncatedPackets: c.truncatedPackets,
     fragments: c.fragments,

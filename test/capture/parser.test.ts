@@ -49,7 +49,7 @@ describe('CaptureParser', () => {
   it('throws CAPTURE_EMPTY for empty input', () => {
     const err = openError(new Uint8Array(0), 'empty.pcap');
     expect(err.code).toBe('CAPTURE_EMPTY');
-    expect(err.message).toBe('empty.pcap: the input is empty [CAPTURE_EMPTY]');
+    expect(err.message).toBe('empty.pcap: the input is empty');
   });
 
   it('throws CAPTURE_TRUNCATED_HEADER for input shorter than any magic', () => {
@@ -141,7 +141,7 @@ describe('CaptureParser', () => {
     expect(info.packets).toBe(1);
     expect(info.stoppedEarly).toBe(true);
     expect(info.diagnostics).toEqual([
-      { code: 'CAPTURE_READ_ERROR', packet: 2, offset: 60, message: 'io.pcap: packet 2 (file offset 0x3c): reading stopped: EIO [CAPTURE_READ_ERROR]' },
+      { code: 'CAPTURE_READ_ERROR', packet: 2, offset: 60, message: 'io.pcap: packet 2 (file offset 0x3c): reading stopped: EIO' },
     ]);
   });
 

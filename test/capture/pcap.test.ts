@@ -92,7 +92,7 @@ describe('classic pcap', () => {
       collectRecords(bytes, 'short.pcap');
     } catch (err) {
       expect((err as CaptureOpenError).code).toBe('CAPTURE_TRUNCATED_HEADER');
-      expect((err as Error).message).toBe('short.pcap: pcap file header needs 24 bytes, the input has 20 [CAPTURE_TRUNCATED_HEADER]');
+      expect((err as Error).message).toBe('short.pcap: too short for a pcap file: its header needs 24 bytes, the input has 20');
     }
   });
 
@@ -108,7 +108,7 @@ describe('classic pcap', () => {
         code: 'PCAP_RECORD_TOO_LONG',
         packet: 3,
         offset: at,
-        message: `capture.pcap: packet 3 (file offset 0x${at.toString(16)}): record length 4294967295 exceeds 262144 [PCAP_RECORD_TOO_LONG]`,
+        message: `capture.pcap: packet 3 (file offset 0x${at.toString(16)}): a packet record claims 4294967295 bytes, more than the 262144 any capture tool writes, so the file is corrupt from here on and reading stopped`,
       },
     ]);
   });
@@ -121,7 +121,7 @@ describe('classic pcap', () => {
     expect(info.packets).toBe(2);
     expect(info.stoppedEarly).toBe(true);
     expect(info.diagnostics.map((d) => [d.code, d.packet, d.offset])).toEqual([['PCAP_TRUNCATED_RECORD', 3, at]]);
-    expect(info.diagnostics[0].message).toBe(`cut.pcap: packet 3 (file offset 0x${at.toString(16)}): input ends inside a record: 36 of 70 bytes (caplen 54) [PCAP_TRUNCATED_RECORD]`);
+    expect(info.diagnostics[0].message).toBe(`cut.pcap: packet 3 (file offset 0x${at.toString(16)}): the file ends inside this packet (36 of its 70 bytes), so it was cut short (copied while still being written, a full disk, a capture killed mid-write)`);
   });
 
   it('reports a last record cut short inside its header', () => {
@@ -130,7 +130,7 @@ describe('classic pcap', () => {
     const { info } = collectRecords(bytes.subarray(0, at + 5), 'cut.pcap');
     expect(info.packets).toBe(2);
     expect(info.diagnostics.map((d) => [d.code, d.packet, d.offset])).toEqual([['PCAP_TRUNCATED_RECORD', 3, at]]);
-    expect(info.diagnostics[0].message).toContain('input ends inside a record header: 5 of 16 bytes');
+    expect(info.diagnostics[0].message).toContain("the file ends inside this packet's record header (5 of 16 bytes)");
   });
 
   it('delivers a record longer than the snap length, with a diagnostic, and reads on', () => {
@@ -140,7 +140,7 @@ describe('classic pcap', () => {
     expect(records[1].caplen).toBe(1514);
     expect(info.stoppedEarly).toBe(false);
     expect(info.diagnostics.map((d) => [d.code, d.packet, d.offset])).toEqual([['PCAP_CAPLEN_EXCEEDS_SNAPLEN', 2, recordOffset(packets, 2)]]);
-    expect(info.diagnostics[0].message).toContain('capture length exceeds snap length: 1514 > 100');
+    expect(info.diagnostics[0].message).toContain("the packet holds 1514 bytes, more than the file's snap length of 100 (read all the same)");
   });
 
   it('does not treat a zero or oversized snap length in the header as a limit', () => {
@@ -155,7 +155,7 @@ describe('classic pcap', () => {
     expect(records.length).toBe(5);
     expect(info.truncatedPackets).toBe(1);
     expect(info.diagnostics.map((d) => [d.code, d.packet, d.offset])).toEqual([['PCAP_CAPLEN_EXCEEDS_ORIGLEN', 1, 24]]);
-    expect(info.diagnostics[0].message).toBe('orig.pcap: packet 1 (file offset 0x18): capture length exceeds original length: 60 > 40 [PCAP_CAPLEN_EXCEEDS_ORIGLEN]');
+    expect(info.diagnostics[0].message).toBe('orig.pcap: packet 1 (file offset 0x18): the packet holds 60 bytes, more than its length on the wire, 40 (read all the same)');
   });
 
   it('keeps the first 100 diagnostics of a file that repeats one problem and counts the rest', () => {
@@ -164,6 +164,6 @@ describe('classic pcap', () => {
     expect(records.length).toBe(150);
     expect(info.diagnostics.length).toBe(101);
     expect(info.diagnostics[100].code).toBe('CAPTURE_DIAGNOSTICS_SUPPRESSED');
-    expect(info.diagnostics[100].message).toContain('50 more diagnostics not shown');
+    expect(info.diagnostics[100].message).toContain("50 more problems with the file's records not shown (the first 100 are)");
   });
 });

@@ -142,7 +142,7 @@ describe('pcapng', () => {
     expect(info.stoppedEarly).toBe(false);
     expect(codes(info)).toEqual([['PCAPNG_UNKNOWN_INTERFACE', 3, unknownAt]]);
     expect(info.diagnostics[0].message).toBe(
-      `sections.pcapng: packet 3 (file offset 0x${unknownAt.toString(16)}): packet names interface 1, the section describes 1 [PCAPNG_UNKNOWN_INTERFACE]`,
+      `sections.pcapng: packet 3 (file offset 0x${unknownAt.toString(16)}): the packet names interface 1, but its section describes only interface 0, so it is skipped`,
     );
   });
 
@@ -168,14 +168,14 @@ describe('pcapng', () => {
       expect(info.stoppedEarly).toBe(true);
       expect(codes(info)).toEqual([['PCAPNG_BLOCK_LENGTH_MISMATCH', 2, at[1]]]);
       expect(info.diagnostics[0].message).toBe(
-        `capture.pcapng: packet 2 (file offset 0x${at[1].toString(16)}): block type 0x00000006: leading length ${len} != trailing length ${len + 4} [PCAPNG_BLOCK_LENGTH_MISMATCH]`,
+        `capture.pcapng: packet 2 (file offset 0x${at[1].toString(16)}): a block's two length fields disagree (${len} at its start, ${len + 4} at its end; block type 0x00000006), so the file is corrupt from here on and reading stopped`,
       );
     });
 
     it.each([
-      ['a zero block length', 0, 'PCAPNG_BLOCK_TOO_SHORT', 'block length 0 is below the minimum 12'],
-      ['an absurd block length', 0xffffffff, 'PCAPNG_BLOCK_TOO_LONG', 'block length 4294967295 exceeds 16777216'],
-      ['a block length not a multiple of 4', 62, 'PCAPNG_BLOCK_UNALIGNED', 'block length 62 is not a multiple of 4'],
+      ['a zero block length', 0, 'PCAPNG_BLOCK_TOO_SHORT', 'a block claims 0 bytes, fewer than the 12 of the smallest'],
+      ['an absurd block length', 0xffffffff, 'PCAPNG_BLOCK_TOO_LONG', 'a block claims 4294967295 bytes, more than the 16777216 any capture tool writes'],
+      ['a block length not a multiple of 4', 62, 'PCAPNG_BLOCK_UNALIGNED', 'a block claims 62 bytes, not a multiple of 4 as every pcapng block is'],
     ])('stops at %s', (_name, value, code, detail) => {
       for (const bigEndian of [false, true]) {
         const { bytes, at } = threePackets(bigEndian);
@@ -195,7 +195,7 @@ describe('pcapng', () => {
       expect(records.map((r) => r.caplen)).toEqual([41, 42]);
       expect(info.stoppedEarly).toBe(false);
       expect(codes(info)).toEqual([['PCAPNG_CAPLEN_EXCEEDS_BLOCK', 1, at[0]]]);
-      expect(info.diagnostics[0].message).toContain('capture length 1000 exceeds the 40 bytes the block holds');
+      expect(info.diagnostics[0].message).toContain('the packet claims 1000 captured bytes, its block holds 40, so it is skipped');
     });
 
     it('skips a packet naming an undescribed interface and reads on', () => {

@@ -68,7 +68,7 @@ describe('time that runs backwards', () => {
         code: 'CAPTURE_TIME_BACKWARDS',
         packet: n + 1,
         offset: fileOffsetOf(twice, n + 1),
-        message: `twice.pcap: packet ${n + 1} (file offset 0x${fileOffsetOf(twice, n + 1).toString(16)}): time runs backwards once; the largest step goes back 502 ms, from packet ${n} to packet ${n + 1}, where the capture starts over (packets ${n + 1} and ${n + 2} repeat packets 1 and 2, times and bytes): the file holds the same packets twice; retransmission timeouts, think times and durations are not measured across a step back [CAPTURE_TIME_BACKWARDS]`,
+        message: `twice.pcap: packet ${n + 1} (file offset 0x${fileOffsetOf(twice, n + 1).toString(16)}): time runs backwards once; the largest step goes back 502 ms, from packet ${n} to packet ${n + 1}, where the capture starts over (packets ${n + 1} and ${n + 2} repeat packets 1 and 2, times and bytes): the file holds the same packets twice; retransmission timeouts, think times and durations are not measured across a step back`,
       },
     ]);
 

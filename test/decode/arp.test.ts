@@ -42,6 +42,6 @@ describe('decodeArp', () => {
 
   it('is MALFORMED ARP_TRUNCATED when the 28 bytes are not all there', () => {
     const v = decode(arpFrame({ pad: false }), { snap: 14 + 20 });
-    expect([v.malformedCode, v.malformedDetail]).toEqual(['ARP_TRUNCATED', 'ARP packet truncated: 20 bytes < 28']);
+    expect([v.malformedCode, v.malformedDetail]).toEqual(['ARP_TRUNCATED', 'the ARP packet is cut short (20 of 28 bytes)']);
   });
 });

@@ -57,7 +57,7 @@ describe('PacketDecoder', () => {
 
   it('reports malformed offsets relative to the start of the packet, not of the buffer', () => {
     const v = decode(tcpFrame({ dataOffset: 8 }), { offset: 4096 });
-    expect([v.malformedAt, v.malformedDetail]).toEqual([34, 'data offset 8 < 20 bytes']);
+    expect([v.malformedAt, v.malformedDetail]).toEqual([34, 'the TCP header length field says 8 bytes, less than the 20 of the smallest header']);
   });
 
   it('never reads past the record end: bytes after it in the shared buffer do not matter', () => {

@@ -87,7 +87,7 @@ describe('PPPoE session frames', () => {
 
   it('is MALFORMED PPPOE_TRUNCATED when the header is cut', () => {
     const v = decode(v4, { snap: 14 + 5 });
-    expect([v.kind, v.malformedCode, v.malformedDetail]).toEqual([DECODED.MALFORMED, 'PPPOE_TRUNCATED', 'PPPoE session header truncated: 5 bytes < 8']);
+    expect([v.kind, v.malformedCode, v.malformedDetail]).toEqual([DECODED.MALFORMED, 'PPPOE_TRUNCATED', 'the PPPoE session header is cut short (5 of 8 bytes)']);
   });
 
   it.skipIf(!hasTool('tshark'))('reads the same TCP headers as tshark', () => {
@@ -123,7 +123,7 @@ describe('VXLAN', () => {
   it('skips a VXLAN header without the VNI flag, and is MALFORMED when the inner header is cut', () => {
     expect(decode(vxlanFrame(mirrored, { flags: 0 })).skipReason).toBe('vxlan-unsupported');
     const v = decode(vxlanFrame(mirrored), { snap: 14 + 20 + 8 + 8 + 10 });
-    expect([v.malformedCode, v.malformedDetail]).toEqual(['VXLAN_TRUNCATED', 'VXLAN header and inner Ethernet header truncated: 18 bytes < 22']);
+    expect([v.malformedCode, v.malformedDetail]).toEqual(['VXLAN_TRUNCATED', 'the VXLAN header and its inner Ethernet header is cut short (18 of 22 bytes)']);
   });
 
   it('counts Geneve, VXLAN-GPE and L2TP as skipped under their names, other UDP as udp', () => {

@@ -86,7 +86,7 @@ describe('decodeEthernet', () => {
 
   it('is MALFORMED LINK_TRUNCATED for a frame shorter than the Ethernet header', () => {
     const v = decode(tcpFrame(), { snap: 10 });
-    expect([v.kind, v.malformedCode, v.malformedDetail]).toEqual([DECODED.MALFORMED, 'LINK_TRUNCATED', 'link header truncated: 10 bytes < 14']);
+    expect([v.kind, v.malformedCode, v.malformedDetail]).toEqual([DECODED.MALFORMED, 'LINK_TRUNCATED', 'the link-layer header is cut short (10 of 14 bytes)']);
   });
 
   it('is MALFORMED VLAN_TRUNCATED and MPLS_TRUNCATED when a tag is cut off', () => {

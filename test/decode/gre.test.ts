@@ -41,6 +41,6 @@ describe('decodeGre', () => {
   it('is MALFORMED GRE_TRUNCATED when the optional fields are cut', () => {
     // The key flag promises 4 more bytes that the IP packet does not have.
     const v = decode(overGre([0x20, 0, 0x08, 0x00, 0, 0], new Uint8Array(0)));
-    expect([v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual(['GRE_TRUNCATED', 'GRE header truncated: 6 bytes < 8', 34]);
+    expect([v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual(['GRE_TRUNCATED', 'the GRE header is cut short (6 of 8 bytes)', 34]);
   });
 });

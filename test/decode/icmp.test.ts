@@ -88,11 +88,11 @@ describe('decodeIcmpError', () => {
 
   it('is MALFORMED ICMP_QUOTE_TRUNCATED when fewer than 8 TCP bytes are quoted', () => {
     const v = decode(icmpUnreachableFrame({ quoted: SYN, quoteTransportBytes: 4 }));
-    expect([v.kind, v.malformedCode, v.malformedDetail]).toEqual([DECODED.MALFORMED, 'ICMP_QUOTE_TRUNCATED', 'ICMP error quotes 4 bytes of the original packet < 8']);
+    expect([v.kind, v.malformedCode, v.malformedDetail]).toEqual([DECODED.MALFORMED, 'ICMP_QUOTE_TRUNCATED', 'the ICMP error quotes 4 bytes of the packet it is about, too few to name its connection (8 needed)']);
   });
 
   it('is MALFORMED ICMP_TRUNCATED when the ICMP header itself is cut', () => {
     const v = decode(icmpUnreachableFrame({ quoted: SYN }), { snap: 14 + 20 + 6 });
-    expect([v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual(['ICMP_TRUNCATED', 'ICMP header truncated: 6 bytes < 8', 34]);
+    expect([v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual(['ICMP_TRUNCATED', 'the ICMP header is cut short (6 of 8 bytes)', 34]);
   });
 });

@@ -52,23 +52,23 @@ describe('decodeIpv4', () => {
 
   it('is MALFORMED IPV4_BAD_HEADER_LENGTH when the header length is below 20', () => {
     const v = decode(tcpFrame({ ipHeaderLength: 16 }));
-    expect([v.kind, v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual([DECODED.MALFORMED, 'IPV4_BAD_HEADER_LENGTH', 'IPv4 header length 16 < 20 bytes', 14]);
+    expect([v.kind, v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual([DECODED.MALFORMED, 'IPV4_BAD_HEADER_LENGTH', 'the IPv4 header length field says 16 bytes, less than the 20 of the smallest header', 14]);
   });
 
   it('is MALFORMED IPV4_BAD_TOTAL_LENGTH when the total length is shorter than the header', () => {
     const v = decode(tcpFrame({ ipLength: 12 }));
-    expect([v.malformedCode, v.malformedDetail]).toEqual(['IPV4_BAD_TOTAL_LENGTH', 'IPv4 total length 12 < header length 20']);
+    expect([v.malformedCode, v.malformedDetail]).toEqual(['IPV4_BAD_TOTAL_LENGTH', 'the IPv4 total length field says 12 bytes, less than its own 20-byte header']);
   });
 
   it('is MALFORMED IPV4_TRUNCATED when the header was not captured, and when its options were cut', () => {
-    expect(decode(tcpFrame(), { snap: 14 + 10 }).malformedDetail).toBe('IPv4 header truncated: 10 bytes < 20');
+    expect(decode(tcpFrame(), { snap: 14 + 10 }).malformedDetail).toBe('the IPv4 header is cut short (10 of 20 bytes)');
     const withOptions = tcpFrame({ ipOptions: new Array(20).fill(1) });
-    expect(decode(withOptions, { snap: 14 + 30 }).malformedDetail).toBe('IPv4 header truncated: 30 bytes < 40');
+    expect(decode(withOptions, { snap: 14 + 30 }).malformedDetail).toBe('the IPv4 header is cut short (30 of 40 bytes)');
   });
 
   it('is MALFORMED IP_BAD_VERSION when an IPv4 ethertype carries another version', () => {
     const v = decode(tcpFrame({ ipVersion: 5 }));
-    expect([v.malformedCode, v.malformedDetail]).toEqual(['IP_BAD_VERSION', 'IP version 5, expected 4']);
+    expect([v.malformedCode, v.malformedDetail]).toEqual(['IP_BAD_VERSION', 'IP version 5 where 4 belongs']);
   });
 
   it('skips protocols tcpwhy does not analyse with their number', () => {

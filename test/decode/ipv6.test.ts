@@ -74,12 +74,12 @@ describe('decodeIpv6', () => {
 
   it('is MALFORMED IPV6_TRUNCATED when the fixed header was not captured', () => {
     const v = decode(tcpFrame(V6), { snap: 14 + 39 });
-    expect([v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual(['IPV6_TRUNCATED', 'IPv6 header truncated: 39 bytes < 40', 14]);
+    expect([v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual(['IPV6_TRUNCATED', 'the IPv6 header is cut short (39 of 40 bytes)', 14]);
   });
 
   it('is MALFORMED IPV6_EXT_TRUNCATED when an extension header runs past the packet', () => {
     const v = decode(tcpFrame({ ...V6, ipv6Ext: [{ type: 'hop-by-hop', length: 32 }] }), { snap: 14 + 40 + 16 });
-    expect([v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual(['IPV6_EXT_TRUNCATED', 'IPv6 extension header truncated: 16 bytes < 32', 54]);
+    expect([v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual(['IPV6_EXT_TRUNCATED', 'an IPv6 extension header is cut short (16 of 32 bytes)', 54]);
   });
 
   it('decodes IPv4 inside IPv6 (protocol 4) as a tunnel', () => {

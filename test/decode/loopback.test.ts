@@ -60,7 +60,7 @@ describe('decodeNullLink (NULL and LOOP)', () => {
   });
 
   it('is MALFORMED LINK_TRUNCATED when the 4-byte family is cut', () => {
-    expect(decode(tcpFrame({ link: 'null' }), { snap: 3 }).malformedDetail).toBe('link header truncated: 3 bytes < 4');
+    expect(decode(tcpFrame({ link: 'null' }), { snap: 3 }).malformedDetail).toBe('the link-layer header is cut short (3 of 4 bytes)');
   });
 });
 
@@ -80,6 +80,6 @@ describe('raw IP link types', () => {
 
   it('is MALFORMED IP_BAD_VERSION for a raw packet that is neither IPv4 nor IPv6', () => {
     const v = decode(tcpFrame({ link: 'raw', ipVersion: 7 }));
-    expect([v.malformedCode, v.malformedDetail]).toEqual(['IP_BAD_VERSION', 'IP version 7, expected 4 or 6']);
+    expect([v.malformedCode, v.malformedDetail]).toEqual(['IP_BAD_VERSION', 'IP version 7 where 4 or 6 belongs']);
   });
 });

@@ -57,7 +57,7 @@ describe('decodeSll and decodeSll2 (Linux cooked captures)', () => {
     ['sll2', 20],
   ] as const)('%s is MALFORMED LINK_TRUNCATED below its %i-byte header', (link, headerLen) => {
     const v = decode(tcpFrame({ link }), { snap: headerLen - 1 });
-    expect(v.malformedDetail).toBe(`link header truncated: ${headerLen - 1} bytes < ${headerLen}`);
+    expect(v.malformedDetail).toBe(`the link-layer header is cut short (${headerLen - 1} of ${headerLen} bytes)`);
   });
 
   it('skips netlink messages captured on the "any" interface', () => {

@@ -91,14 +91,14 @@ describe('decodeTcp', () => {
     const v = decode(tcpFrame({ dataOffset: 12 }));
     expect(v.kind).toBe(DECODED.MALFORMED);
     expect(v.malformedCode).toBe('TCP_BAD_DATA_OFFSET');
-    expect(v.malformedDetail).toBe('data offset 12 < 20 bytes');
+    expect(v.malformedDetail).toBe('the TCP header length field says 12 bytes, less than the 20 of the smallest header');
     expect(v.malformedAt).toBe(34);
   });
 
   it('is MALFORMED TCP_BAD_DATA_OFFSET when the data offset exceeds the segment the IP header claims', () => {
     const v = decode(tcpFrame({ dataOffset: 60, payload: 'abc' }));
     expect(v.malformedCode).toBe('TCP_BAD_DATA_OFFSET');
-    expect(v.malformedDetail).toBe('data offset 60 > 23 bytes in segment');
+    expect(v.malformedDetail).toBe('the TCP header length field says 60 bytes, more than the 23 bytes of the segment');
   });
 
   it('is MALFORMED TCP_TRUNCATED only when the fixed 20 bytes were not captured', () => {
@@ -106,7 +106,7 @@ describe('decodeTcp', () => {
     const v = decode(frame, { snap: 14 + 20 + 19 });
     expect(v.kind).toBe(DECODED.MALFORMED);
     expect(v.malformedCode).toBe('TCP_TRUNCATED');
-    expect(v.malformedDetail).toBe('TCP header truncated: 19 bytes < 20');
+    expect(v.malformedDetail).toBe('the TCP header is cut short (19 of 20 bytes)');
   });
 
   it('decodes the options that were captured when the snap length cuts them', () => {

@@ -125,7 +125,7 @@ describe('plain UDP', () => {
 
   it('is MALFORMED UDP_TRUNCATED when the 8-byte header is cut', () => {
     const v = decode(overUdp(53, 53, new Uint8Array(4)), { snap: 14 + 20 + 5 });
-    expect([v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual(['UDP_TRUNCATED', 'UDP header truncated: 5 bytes < 8', 34]);
+    expect([v.malformedCode, v.malformedDetail, v.malformedAt]).toEqual(['UDP_TRUNCATED', 'the UDP header is cut short (5 of 8 bytes)', 34]);
   });
 
   it('skips a tunnel nested deeper than the limit as tunnel-too-deep', () => {

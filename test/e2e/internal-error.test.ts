@@ -69,7 +69,7 @@ describe('an internal error at one packet', () => {
     expect(r.capture.decoded + skippedTotal(r) + r.capture.malformed).toBe(r.capture.packets);
     const d = r.capture.diagnostics.filter((x) => x.code === 'INTERNAL');
     expect(d.map((x) => x.packet)).toEqual([failAt]);
-    expect(d[0].message).toMatch(/packet 57 \(file offset 0x[0-9a-f]+\): internal error, packet skipped: Error: injected fault/);
+    expect(d[0].message).toMatch(/packet 57 \(file offset 0x[0-9a-f]+\): internal error, packet skipped \(Error: injected fault/);
     expect(r.flowCount).toBe(clean.flowCount);
     expect(r.flows.length).toBe(r.flowCount);
   });
@@ -90,7 +90,7 @@ describe('an internal error at one flow', () => {
     expect([doc.capture.decoded, doc.capture.malformed]).toEqual([cleanDoc.capture.decoded, cleanDoc.capture.malformed]);
     const internal = doc.capture.diagnostics.filter((d) => d.code === 'INTERNAL');
     expect(internal.length).toBe(1);
-    expect(internal[0].message).toMatch(/flow 5 \(first packet \d+\): internal error, flow not reported: Error: injected fault judging flow 5/);
+    expect(internal[0].message).toMatch(/flow 5 \(first packet \d+\): internal error, flow not reported \(Error: injected fault judging flow 5/);
     expect(err).toContain(internal[0].message);
   });
 
@@ -133,7 +133,7 @@ describe("an internal error in a flow's dissector at its end", () => {
     expect([r.capture.decoded, r.capture.malformed]).toEqual([clean.capture.decoded, clean.capture.malformed]);
     const internal = r.capture.diagnostics.filter((d) => d.code === 'INTERNAL');
     expect(internal.length).toBe(1);
-    expect(internal[0].message).toMatch(/flow \d+: internal error ending its payload analysis, which may be partial: injected fault in a dissector \[INTERNAL\]/);
+    expect(internal[0].message).toMatch(/flow \d+: internal error ending its payload analysis, which may be partial: injected fault in a dissector$/);
   });
 });
 
@@ -163,7 +163,7 @@ describe('an internal error after the JSON document started', () => {
     });
     const { code, out, err } = await cli(['analyze', PORT_REUSE, '--json']);
     expect(code).toBe(3);
-    expect(err).toMatch(/internal error, reading stopped: Error: injected fault reading/);
+    expect(err).toMatch(/internal error, reading stopped \(Error: injected fault reading/);
     const doc = JSON.parse(out) as JsonDoc;
     const c = doc.capture;
     expect(c.packets).toBe(400);

@@ -208,13 +208,13 @@ describe.skipIf(!canCapture() || !built)('tcpwhy live errors (exit 3)', () => {
   it('names an unknown interface and lists the real ones', () => {
     const r = runTcpwhy(['live', '-i', 'nosuch0', '--duration', '2', 'tcp']);
     expect(r.status).toBe(3);
-    expect(r.stderr).toMatch(/no interface named 'nosuch0' \(nosuch0: No such device exists\); interfaces here: .*\blo\b.* \[LIVE_NO_SUCH_INTERFACE\]/);
+    expect(r.stderr).toMatch(/no interface named 'nosuch0' \(nosuch0: No such device exists\); interfaces here: .*\blo\b/);
   });
 
   it.each(['tcpdump', 'cap'])('shows libpcap’s message for a bad filter (--source %s)', (source) => {
     const r = runTcpwhy(['live', '-i', 'lo', '--source', source, '--duration', '2', 'tcp', 'portt', '80']);
     expect(r.status).toBe(3);
-    expect(r.stderr).toContain("bad capture filter 'tcp portt 80': can't parse filter expression: syntax error [LIVE_BAD_FILTER]");
+    expect(r.stderr).toContain("bad capture filter 'tcp portt 80': can't parse filter expression: syntax error");
   });
 
   it('says how to get cap when it cannot be loaded', () => {
@@ -226,7 +226,6 @@ describe.skipIf(!canCapture() || !built)('tcpwhy live errors (exit 3)', () => {
     });
     expect(r.status).toBe(3);
     expect(r.stderr).toContain('live capture needs libpcap: apt-get install libpcap-dev, then npm rebuild cap');
-    expect(r.stderr).toContain('[LIVE_CAP_MISSING]');
   });
 
   const setpriv = spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -237,7 +236,7 @@ describe.skipIf(!canCapture() || !built)('tcpwhy live errors (exit 3)', () => {
       timeout: 20_000,
     });
     expect(r.status, r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/no permission to capture on lo: live capture needs CAP_NET_RAW .*\[LIVE_NO_PERMISSION\]/);
+    expect(r.stderr).toMatch(/no permission to capture on lo: live capture needs CAP_NET_RAW /);
   });
 
   it('rejects a missing interface as a usage error (exit 2)', () => {

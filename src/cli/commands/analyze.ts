@@ -1,6 +1,7 @@
-import { closeSync, openSync } from 'node:fs';
-import { readCaptureFile } from '../../capture/open.js';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { readCaptureFile, type ReadCaptureOptions } from '../../capture/open.js';
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
+import { CaptureFilterError } from '../../capture/capture-filter.js';
 import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
@@ -13,6 +14,8 @@ import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter, type FlowPredicate } from '../filter.js';
 import { isZeekFormat, outputFormatOf, type FormatOptions, type OutputFormat } from '../format.js';
 import { TextBatch, useColor, writeAll, type CliIo } from '../io.js';
+import { captureFilterOf, splitFilesAndFilter, withCaptureFilter, type CaptureFilterSpec } from '../capture-filter.js';
+import { progressFor } from '../progress.js';
 
 /** Floors of the slow-* verdicts, in milliseconds as typed. */
 export interface SlowOptions {
@@ -29,6 +32,27 @@ export interface AnalyzeOptions extends SlowOptions, FormatOptions {
   idleTimeout?: string;
   /** With a Zeek format: also write tcpwhy.log (one row per verdict, keyed by uid) to this file. */
   zeekVerdicts?: string;
+  /** The capture filter (pcap-filter syntax), as --bpf gives it. */
+  bpf?: string;
+  /** No progress line on stderr. */
+  quiet?: boolean;
+}
+
+/** How a command reads its captures: the capture filter, and the terminal its progress goes to (none with --quiet). */
+export interface Reading {
+  bpf: CaptureFilterSpec | null;
+  io: CliIo;
+  quiet?: boolean;
+}
+
+/** Runs one read of `file` with its progress line (when it shows one), erased at the end. */
+export async function withProgress<T>(file: string, reading: Reading | null, read: (opts: ReadCaptureOptions) => Promise<T>): Promise<T> {
+  const progress = reading ? progressFor(reading.io, file, reading.quiet) : null;
+  try {
+    return await read(progress ? { onProgress: progress.update } : {});
+  } finally {
+    progress?.erase();
+  }
 }
 
 export const FAIL_ON_CHOICES = ['error', 'warning', 'info'] as const;
@@ -60,9 +84,16 @@ export function flowIdOf(text: string): number {
  * a diff). Other flows are judged and dropped as they end, so picking one flow out of a long
  * capture takes no more memory than `analyze`.
  */
-export async function loadCapture(file: string, idleTimeout: string | undefined, ids: readonly number[], slow: Partial<SlowThresholds> = {}): Promise<AnalysisResult> {
+export async function loadCapture(
+  file: string,
+  idleTimeout: string | undefined,
+  ids: readonly number[],
+  slow: Partial<SlowThresholds> = {},
+  reading: Reading | null = null,
+): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
-  return readable(() => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow }));
+  const bpf = reading?.bpf ?? null;
+  return readable(bpf, () => withProgress(file, reading, (read) => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow, captureFilter: bpf?.filter() }, read)));
 }
 
 /** Analyses `file` handing each flow to `onFlow` as it is judged, keeping none (see streamFlows). */
@@ -71,15 +102,17 @@ export async function streamCapture(
   idleTimeout: string | undefined,
   onFlow: (flow: FlowResult) => void,
   opts: Partial<AnalyzerOptions> = {},
+  reading: Reading | null = null,
 ): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
-  return readable(() => streamFlows(file, onFlow, { keepEvents: false, ...opts, idleTimeoutSec }));
+  const bpf = reading?.bpf ?? null;
+  return readable(bpf, () => withProgress(file, reading, (read) => streamFlows(file, onFlow, { keepEvents: false, ...opts, idleTimeoutSec, captureFilter: bpf?.filter() }, read)));
 }
 
-/** An unreadable capture is a command-line error (exit 3). */
-async function readable<T>(run: () => Promise<T>): Promise<T> {
+/** An unreadable capture is a command-line error (exit 3), and so is a capture filter that cannot be used (exit 2 or 3). */
+async function readable<T>(bpf: CaptureFilterSpec | null, run: () => Promise<T>): Promise<T> {
   try {
-    return await run();
+    return await withCaptureFilter(bpf, run);
   } catch (err) {
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
     throw err;
@@ -93,14 +126,21 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
   return all.some((v) => SEVERITY[v.severity] >= threshold) ? EXIT.FINDINGS : EXIT.OK;
 }
 
-export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
+/** `analyze` arguments: the captures, then the words of a capture filter, if any (see splitFilesAndFilter). */
+export function filesAndCaptureFilter(args: string[], opts: AnalyzeOptions): { files: string[]; bpf: CaptureFilterSpec | null } {
+  const { files, filterWords } = splitFilesAndFilter(args, existsSync);
+  return { files, bpf: captureFilterOf(filterWords, opts.bpf, true) };
+}
+
+export async function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
   const format = outputFormatOf(opts);
+  const { files, bpf } = filesAndCaptureFilter(args, opts);
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
   if (opts.zeekVerdicts && !isZeekFormat(format)) throw new CliError('--zeek-verdicts writes a Zeek log: give --format zeek or --format zeek-json with it', EXIT.USAGE);
   const verdictFile = opts.zeekVerdicts ? openOutput(opts.zeekVerdicts, '--zeek-verdicts') : null;
   const verdictBatch = verdictFile ? new TextBatch(verdictFile.write) : null;
   try {
-    return await analyzeFiles(files, opts, format, pred, io, verdictBatch?.write ?? null);
+    return await analyzeFiles(files, bpf, opts, format, pred, io, verdictBatch?.write ?? null);
   } finally {
     verdictBatch?.flush();
     if (verdictFile) closeSync(verdictFile.fd);
@@ -121,7 +161,7 @@ function openOutput(path: string, option: string): { fd: number; write: (s: stri
 /** Where tcpwhy.log goes (--zeek-verdicts), null when not asked for. */
 type VerdictLog = ((s: string) => void) | null;
 
-async function analyzeFiles(files: string[], opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, io: CliIo, verdictLog: VerdictLog): Promise<ExitCode> {
+async function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, io: CliIo, verdictLog: VerdictLog): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
   // Several files in one JSON document: {"schemaVersion", "files": [each file's document], "sharedKeys"}.
   const several = format === 'json' && files.length > 1;
@@ -137,7 +177,7 @@ async function analyzeFiles(files: string[], opts: AnalyzeOptions, format: Outpu
     const out = several && written > 0 ? separatedIo(io, ',') : io;
     let c: ExitCode;
     try {
-      c = opts.flow === undefined ? await streamOne(file, opts, format, pred, out, withKey, verdictLog) : await retainedOne(file, opts, format, out, withKey, verdictLog);
+      c = opts.flow === undefined ? await withCaptureFilter(bpf, () => streamOne(file, opts, format, pred, bpf, out, withKey, verdictLog)) : await retainedOne(file, opts, format, bpf, out, withKey, verdictLog);
     } catch (err) {
       // The files' array is closed before the error ends the run: stdout stays one whole document.
       if (several) io.stdout(`],"sharedKeys":[]}\n`);
@@ -160,18 +200,23 @@ async function analyzeFiles(files: string[], opts: AnalyzeOptions, format: Outpu
  * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
  * however many flows the capture holds.
  */
-async function streamOne(file: string, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
+async function streamOne(file: string, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, bpf: CaptureFilterSpec | null, terminal: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
+  const progress = progressFor(terminal, file, opts.quiet);
+  // Flows are written while the capture is read: through progress.io, which erases the progress line first.
+  const io = progress?.io ?? terminal;
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
   const out = flowReport(format, opts, io, batch.write, verdictLog);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   let failed = false;
+  const captureFilter = bpf?.filter();
   const analyzer = new Analyzer({
     file,
     idleTimeoutSec: idle,
     slow: slowThresholdsOf(opts),
     keepEvents: false,
     retainFlows: false,
+    captureFilter,
     onFlowJudged: (f) => {
       if (!pred(f)) return;
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
@@ -184,15 +229,19 @@ async function streamOne(file: string, opts: AnalyzeOptions, format: OutputForma
   // An internal error while reading: what was read is still analysed and reported, then the error ends the run.
   let readFailure: unknown = null;
   try {
-    info = await readCaptureFile(file, analyzer.onRecord);
+    info = await readCaptureFile(file, analyzer.onRecord, { onProgress: progress?.update });
   } catch (err) {
     if (err instanceof CaptureOpenError) {
       batch.flush(); // nothing was read, so nothing of the report was written
       throw new CliError(err.message, EXIT.INPUT);
     }
+    if (err instanceof CaptureFilterError) throw err; // met at the first packet: nothing was written either
     readFailure = err;
     info = interruptedInfo(file, err);
+  } finally {
+    progress?.erase();
   }
+  captureFilter?.checkExpression(info.linkTypes); // a capture without packets: before the report starts
   try {
     const result = analyzer.finish(info);
     batch.flush();
@@ -212,7 +261,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, format: OutputForma
 
 /** What is known of a capture whose reading failed with an internal error: the packets read before it, then an INTERNAL diagnostic. */
 function interruptedInfo(file: string, err: unknown): CaptureInfo {
-  const message = `${file}: internal error, reading stopped: ${errorLine(err)} [${INTERNAL}]`;
+  const message = `${file}: internal error, reading stopped (${errorLine(err)})`;
   return { file, format: null, linkTypes: [], snaplen: 0, packets: 0, truncatedPackets: 0, diagnostics: [{ code: INTERNAL, message, packet: -1, offset: -1 }], stoppedEarly: true };
 }
 
@@ -246,8 +295,8 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 }
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
-async function retainedOne(file: string, opts: AnalyzeOptions, format: OutputFormat, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
-  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts));
+async function retainedOne(file: string, opts: AnalyzeOptions, format: OutputFormat, bpf: CaptureFilterSpec | null, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
+  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), { bpf, io, quiet: opts.quiet });
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));

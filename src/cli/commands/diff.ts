@@ -8,8 +8,9 @@ import { DEFAULT_MAX_LINES } from '../../report/ladder.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
+import { captureFilterOf } from '../capture-filter.js';
 import { useColor, writeHtmlReport, type CliIo } from '../io.js';
-import { loadCapture, reportDiagnostics, streamCapture } from './analyze.js';
+import { loadCapture, reportDiagnostics, streamCapture, type Reading } from './analyze.js';
 import { loadFlowPackets } from './flow.js';
 
 // `tcpwhy diff GOOD BAD`: GOOD and BAD are FILE or FILE#ID.
@@ -23,6 +24,9 @@ export interface DiffOptions {
   idleTimeout?: string;
   /** Exit 1 when the BAD flow's own verdicts reach this severity: the failure being compared is still there. */
   failOn?: Severity;
+  /** The capture filter (pcap-filter syntax) applied to both captures. */
+  bpf?: string;
+  quiet?: boolean;
 }
 
 export interface FlowSpec {
@@ -51,7 +55,15 @@ interface SideCandidates {
  * the healthy ones and of the failed ones, with how many there are of each. choosePair looks at no
  * more, so a capture of any length takes no more memory than `analyze`.
  */
-async function gatherSide(spec: FlowSpec, filter: string | undefined, option: string, idleTimeout: string | undefined, io: CliIo, reported: Set<string>): Promise<SideCandidates> {
+async function gatherSide(
+  spec: FlowSpec,
+  filter: string | undefined,
+  option: string,
+  idleTimeout: string | undefined,
+  reading: Reading,
+  reported: Set<string>,
+): Promise<SideCandidates> {
+  const io = reading.io;
   const pred = filter ? parseFlowFilter(filter) : () => true;
   const healthy: FlowResult[] = [];
   const failed: FlowResult[] = [];
@@ -76,6 +88,7 @@ async function gatherSide(spec: FlowSpec, filter: string | undefined, option: st
       }
     },
     spec.id !== null ? { keepEventsFor: (id) => id === spec.id } : {},
+    reading,
   );
   // A file's diagnostics once, before any complaint about its flows (they may be past a corrupt record).
   if (!reported.has(spec.file)) {
@@ -106,21 +119,22 @@ function firstByIds(list: FlowResult[]): FlowResult[] {
   return list;
 }
 
-export async function runDiff(goodText: string, badText: string, opts: DiffOptions, io: CliIo): Promise<ExitCode> {
+export async function runDiff(goodText: string, badText: string, filterWords: string[], opts: DiffOptions, io: CliIo): Promise<ExitCode> {
+  const reading: Reading = { bpf: captureFilterOf(filterWords, opts.bpf), io, quiet: opts.quiet };
   if (opts.html !== undefined && opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
   const goodSpec = parseFlowSpec(goodText);
   const badSpec = parseFlowSpec(badText);
   const sameFile = goodSpec.file === badSpec.file;
   const reported = new Set<string>();
-  const goods = await gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout, io, reported);
+  const goods = await gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout, reading, reported);
   // The same file, no flow ids and the same filter: one pass serves both sides.
   const sameCandidates = sameFile && goodSpec.id === null && badSpec.id === null && opts.filterGood === opts.filterBad;
-  const bads = sameCandidates ? goods : await gatherSide(badSpec, opts.filterBad, '--filter-bad', opts.idleTimeout, io, reported);
+  const bads = sameCandidates ? goods : await gatherSide(badSpec, opts.filterBad, '--filter-bad', opts.idleTimeout, reading, reported);
   let pair = choosePair(goods.flows, bads.flows, sameFile, { goods: goods.counts, bads: bads.counts });
   // A chosen flow not named by id was kept without its dissector events: analyse it again with
   // them (both in one pass when they come from one file).
   const [good, bad] = [pair.good as FlowResult, pair.bad as FlowResult];
-  const reload = async (file: string, ids: number[]) => (await loadCapture(file, opts.idleTimeout, ids)).flows;
+  const reload = async (file: string, ids: number[]) => (await loadCapture(file, opts.idleTimeout, ids, {}, reading)).flows;
   if (goodSpec.id === null && badSpec.id === null && sameFile) {
     const flows = await reload(goodSpec.file, [good.id, bad.id]);
     pair = { ...pair, good: flows.find((f) => f.id === good.id)!, bad: flows.find((f) => f.id === bad.id)! };
@@ -128,7 +142,7 @@ export async function runDiff(goodText: string, badText: string, opts: DiffOptio
     if (goodSpec.id === null) pair = { ...pair, good: (await reload(goodSpec.file, [good.id]))[0]! };
     if (badSpec.id === null) pair = { ...pair, bad: (await reload(badSpec.file, [bad.id]))[0]! };
   }
-  const [goodPackets, badPackets] = [await loadFlowPackets(goodSpec.file, pair.good), await loadFlowPackets(badSpec.file, pair.bad)];
+  const [goodPackets, badPackets] = [await loadFlowPackets(goodSpec.file, pair.good, reading), await loadFlowPackets(badSpec.file, pair.bad, reading)];
   const d = compareFlows(
     { file: goodSpec.file, flow: pair.good, packets: goodPackets.packets, chosen: pair.goodReason, candidates: goods.counts.all },
     { file: badSpec.file, flow: pair.bad, packets: badPackets.packets, chosen: pair.badReason, candidates: bads.counts.all },

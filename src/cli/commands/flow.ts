@@ -7,7 +7,8 @@ import { renderFlowHtml } from '../../report/html.js';
 import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { useColor, writeHtmlReport, type CliIo } from '../io.js';
-import { exitFor, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, type AnalyzeOptions, type SlowOptions } from './analyze.js';
+import { captureFilterOf, withCaptureFilter } from '../capture-filter.js';
+import { exitFor, filesAndCaptureFilter, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, withProgress, type AnalyzeOptions, type Reading, type SlowOptions } from './analyze.js';
 
 // `tcpwhy flow FILE ID`: the ladder of one flow (also `tcpwhy analyze FILE --flow ID`).
 
@@ -18,6 +19,8 @@ export interface FlowCommandOptions extends SlowOptions {
   html?: string;
   idleTimeout?: string;
   failOn?: AnalyzeOptions['failOn'];
+  bpf?: string;
+  quiet?: boolean;
 }
 
 export function parseMaxLines(text: string | undefined): number {
@@ -28,15 +31,17 @@ export function parseMaxLines(text: string | undefined): number {
 }
 
 /** `analyze FILE... --flow ID` without --json: the ladder of that flow in each file. */
-export async function runAnalyzeLadder(files: string[], opts: AnalyzeOptions & { maxLines?: string }, io: CliIo): Promise<ExitCode> {
+export async function runAnalyzeLadder(args: string[], opts: AnalyzeOptions & { maxLines?: string }, io: CliIo): Promise<ExitCode> {
   const maxLines = parseMaxLines(opts.maxLines);
+  const { files, bpf } = filesAndCaptureFilter(args, opts);
+  const reading: Reading = { bpf, io, quiet: opts.quiet };
   let code: ExitCode = EXIT.OK;
   for (const file of files) {
-    const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts));
+    const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), reading);
     reportDiagnostics(file, result, io);
     const flows = selectFlows(result, opts);
     if (files.length > 1) io.stdout(`\n== ${file}\n`);
-    for (const flow of flows) io.stdout(`${await ladderText(file, flow, maxLines, io)}\n`);
+    for (const flow of flows) io.stdout(`${await ladderText(file, flow, maxLines, reading)}\n`);
     if (flows.length === 0) io.stdout('No TCP flows to show.\n');
     const c = exitFor(result, flows, opts.failOn);
     if (c > code) code = c;
@@ -45,27 +50,29 @@ export async function runAnalyzeLadder(files: string[], opts: AnalyzeOptions & {
 }
 
 /** Reads the flow's packets again from `file` (the analysis keeps summaries only). */
-export async function loadFlowPackets(file: string, flow: FlowResult): Promise<FlowPackets> {
+export async function loadFlowPackets(file: string, flow: FlowResult, reading: Reading): Promise<FlowPackets> {
   if (file === STDIN_PATH) throw new CliError('the ladder reads the capture a second time: give a file, not standard input', EXIT.USAGE);
+  const { bpf } = reading;
   try {
-    return await readFlowPackets(file, flow);
+    return await withCaptureFilter(bpf, () => withProgress(file, reading, (read) => readFlowPackets(file, flow, undefined, bpf?.filter() ?? null, read)));
   } catch (err) {
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
     throw err;
   }
 }
 
-export async function ladderText(file: string, flow: FlowResult, maxLines: number, io: CliIo): Promise<string> {
-  const { packets, dropped } = await loadFlowPackets(file, flow);
-  return renderLadder(flow, packets, { color: useColor(io), maxLines, file, dropped });
+export async function ladderText(file: string, flow: FlowResult, maxLines: number, reading: Reading): Promise<string> {
+  const { packets, dropped } = await loadFlowPackets(file, flow, reading);
+  return renderLadder(flow, packets, { color: useColor(reading.io), maxLines, file, dropped });
 }
 
-export async function runFlow(file: string, idText: string, opts: FlowCommandOptions, io: CliIo): Promise<ExitCode> {
+export async function runFlow(file: string, idText: string, filterWords: string[], opts: FlowCommandOptions, io: CliIo): Promise<ExitCode> {
   const maxLines = parseMaxLines(opts.maxLines);
-  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(idText)], slowThresholdsOf(opts));
+  const reading: Reading = { bpf: captureFilterOf(filterWords, opts.bpf), io, quiet: opts.quiet };
+  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(idText)], slowThresholdsOf(opts), reading);
   reportDiagnostics(file, result, io);
   const [flow] = selectFlows(result, { flow: idText });
-  const { packets, dropped } = await loadFlowPackets(file, flow);
+  const { packets, dropped } = await loadFlowPackets(file, flow, reading);
   if (opts.html !== undefined) {
     if (opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
     writeHtmlReport(opts.html, renderFlowHtml(result.capture, { file, flow, packets, dropped }, { maxLines }), `flow ${flow.id}, ${packets.length} packets`, io);

@@ -10,7 +10,8 @@ import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { outputFormatOf } from '../format.js';
 import { writeHtmlReport, type CliIo } from '../io.js';
-import { exitFor, flowIdOf, reportDiagnostics, slowThresholdsOf, streamCapture, type AnalyzeOptions } from './analyze.js';
+import { exitFor, filesAndCaptureFilter, flowIdOf, reportDiagnostics, slowThresholdsOf, streamCapture, type AnalyzeOptions } from './analyze.js';
+import { withCaptureFilter, type CaptureFilterSpec } from '../capture-filter.js';
 import { parseMaxLines } from './flow.js';
 
 // `analyze FILE... --html OUT`: the capture is read once for the summary, the groups and the
@@ -74,8 +75,9 @@ function ladderFlow(f: FlowResult): LadderFlow {
   };
 }
 
-export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, io: CliIo): Promise<ExitCode> {
+export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, io: CliIo): Promise<ExitCode> {
   const format = outputFormatOf(opts);
+  const { files, bpf } = filesAndCaptureFilter(args, opts);
   if (format !== 'table') throw new CliError(`--html and --format ${format} write different reports: give one of them`, EXIT.USAGE);
   if (files.includes(STDIN_PATH)) throw new CliError('--html reads the capture a second time for the ladders: give a file, not standard input', EXIT.USAGE);
   const ladderOpts: LadderSvgOptions = { maxLines: parseMaxLines(opts.maxLines) };
@@ -108,12 +110,13 @@ export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, 
         if (f.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
       },
       { slow },
+      { bpf, io, quiet: opts.quiet },
     );
     reportDiagnostics(file, result, io);
     if (only !== null && !asked) throw new CliError(`${file}: no flow ${only} (the capture has ${result.flowCount} TCP flows)`, EXIT.USAGE);
     if (exitFor(result, [], opts.failOn) === EXIT.FINDINGS) failed = true;
     const groups = grouper.groups(result.verdicts.filter(isProblem));
-    const ladders = await readLadders(file, candidates.choose(groups, asked), opts, slow);
+    const ladders = await readLadders(file, candidates.choose(groups, asked), opts, slow, bpf);
     reports.push({ capture: result.capture, verdicts: result.verdicts, flowCount: result.flowCount, shownFlows: shown, groups, timeline, ladders, problemFlows });
   }
   const ladders = reports.reduce((n, r) => n + r.ladders.length, 0);
@@ -126,15 +129,17 @@ export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, 
  * Reads `file` once more: the chosen flows judged again with their dissector events (the same
  * analysis gives the same flows and ids) and their packets collected, in one pass.
  */
-async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOptions, slow: ReturnType<typeof slowThresholdsOf>): Promise<LadderInput[]> {
+async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOptions, slow: ReturnType<typeof slowThresholdsOf>, bpf: CaptureFilterSpec | null): Promise<LadderInput[]> {
   if (!chosen.length) return [];
   const ids = new Set(chosen.map((f) => f.id));
   const judged = new Map<number, FlowResult>();
   const idle = opts.idleTimeout !== undefined ? Number(opts.idleTimeout) : undefined;
+  // The same capture filter leaves out the same packets: the same flows, ids and ladders.
   const analyzer = new Analyzer({
     file,
     idleTimeoutSec: idle,
     slow,
+    captureFilter: bpf?.filter() ?? null,
     keepEvents: false,
     keepEventsFor: (id) => ids.has(id),
     retainFlows: false,
@@ -146,13 +151,14 @@ async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOpti
   // One decoder serves every collector: each record is decoded once for them all.
   const decoder = new PacketDecoder();
   const last = Math.max(...collectors.map((c) => c.lastNo));
+  const packetFilter = bpf?.filter() ?? null;
   try {
-    const info = await readCaptureFile(file, (rec) => {
+    const info = await withCaptureFilter(bpf, () => readCaptureFile(file, (rec) => {
       analyzer.onRecord(rec);
-      if (rec.no > last) return;
+      if (rec.no > last || (packetFilter && !packetFilter.accepts(rec))) return;
       const kind = decoder.decode(rec);
       for (const c of collectors) c.onDecoded(rec, kind, decoder.view);
-    });
+    }));
     analyzer.finish(info);
   } catch (err) {
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
