@@ -4,7 +4,9 @@ import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type Analysis
 import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
 import { JsonFlowStream, writeJson } from '../../report/json.js';
-import { TableFlowStream, writeTable } from '../../report/table.js';
+import { writeTable } from '../../report/table.js';
+import { TextReport } from '../../report/text.js';
+import { reportWidth } from '../../report/wrap.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
@@ -25,6 +27,10 @@ export interface AnalyzeOptions extends SlowOptions {
   filter?: string;
   failOn?: Severity;
   idleTimeout?: string;
+  /** List every flow, healthy ones too. */
+  all?: boolean;
+  /** Columns to fit (default: the terminal's, 100 when piped). */
+  width?: string;
 }
 
 export const FAIL_ON_CHOICES = ['error', 'warning', 'info'] as const;
@@ -117,7 +123,7 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
   }
   const shared = files.length > 1 ? findSharedWebSocketKeys(keyed) : [];
   if (opts.json) io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
-  else if (shared.length) io.stdout(`\n${renderSharedKeys(shared)}\n`);
+  else if (shared.length) io.stdout(`\n${renderSharedKeys(shared, widthOf(opts, io))}\n`);
   return code;
 }
 
@@ -129,7 +135,7 @@ export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliI
 async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
   const idle = idleTimeoutOf(opts);
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
-  const out = opts.json ? new JsonFlowStream(batch.write) : new TableFlowStream({ color: useColor(io), width: io.columns }, batch.write);
+  const out = opts.json ? new JsonFlowStream(batch.write) : new TextReport({ color: useColor(io), width: widthOf(opts, io), all: opts.all && !opts.onlyProblems, filtered: opts.filter !== undefined }, batch.write);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   let failed = false;
   const analyzer = new Analyzer({
@@ -203,7 +209,7 @@ async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKe
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
   if (opts.json) writeJson(result, flows, (s) => io.stdout(s));
-  else writeTable(result, flows, { color: useColor(io), width: io.columns }, (s) => io.stdout(s));
+  else writeTable(result, flows, { color: useColor(io), width: widthOf(opts, io) }, (s) => io.stdout(s));
   return exitFor(result, flows, opts.failOn);
 }
 
@@ -229,6 +235,16 @@ export function slowThresholdsOf(opts: SlowOptions): Partial<SlowThresholds> {
   if (server !== undefined) out.serverMicros = server;
   if (client !== undefined) out.clientMicros = client;
   return out;
+}
+
+/** --width N, else the terminal's columns, else 100. */
+export function widthOf(opts: { width?: string }, io: CliIo): number {
+  let option: number | undefined;
+  if (opts.width !== undefined) {
+    option = Number(opts.width);
+    if (!Number.isInteger(option) || option < 40) throw new CliError(`--width takes a number of columns, 40 or more, got '${opts.width}'`, EXIT.USAGE);
+  }
+  return reportWidth(option, io.isTTY, io.columns);
 }
 
 function idleTimeoutOf(opts: AnalyzeOptions): number | undefined {

@@ -7,7 +7,7 @@ import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { useColor, type CliIo } from '../io.js';
-import { loadCapture, reportDiagnostics, streamCapture } from './analyze.js';
+import { loadCapture, reportDiagnostics, streamCapture, widthOf } from './analyze.js';
 import { loadFlowPackets } from './flow.js';
 
 // `tcpwhy diff GOOD BAD`: GOOD and BAD are FILE or FILE#ID.
@@ -19,6 +19,8 @@ export interface DiffOptions {
   idleTimeout?: string;
   /** Exit 1 when the BAD flow's own verdicts reach this severity: the failure being compared is still there. */
   failOn?: Severity;
+  /** Columns to fit (default: the terminal's, 100 when piped). */
+  width?: string;
 }
 
 export interface FlowSpec {
@@ -128,7 +130,7 @@ export async function runDiff(goodText: string, badText: string, opts: DiffOptio
     { file: goodSpec.file, flow: pair.good, packets: goodPackets.packets, chosen: pair.goodReason, candidates: goods.counts.all },
     { file: badSpec.file, flow: pair.bad, packets: badPackets.packets, chosen: pair.badReason, candidates: bads.counts.all },
   );
-  io.stdout(`${opts.json ? renderDiffJson(d) : renderDiff(d, { color: useColor(io), width: io.columns })}\n`);
+  io.stdout(`${opts.json ? renderDiffJson(d) : renderDiff(d, { color: useColor(io), width: widthOf(opts, io) })}\n`);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   return pair.bad.verdicts.some((v) => SEVERITY[v.severity] >= threshold) ? EXIT.FINDINGS : EXIT.OK;
 }

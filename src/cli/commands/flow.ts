@@ -6,7 +6,7 @@ import { flowToJson } from '../../report/json.js';
 import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { useColor, type CliIo } from '../io.js';
-import { exitFor, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, type AnalyzeOptions, type SlowOptions } from './analyze.js';
+import { exitFor, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, widthOf, type AnalyzeOptions, type SlowOptions } from './analyze.js';
 
 // `tcpwhy flow FILE ID`: the ladder of one flow (also `tcpwhy analyze FILE --flow ID`).
 
@@ -15,6 +15,7 @@ export interface FlowCommandOptions extends SlowOptions {
   json?: boolean;
   idleTimeout?: string;
   failOn?: AnalyzeOptions['failOn'];
+  width?: string;
 }
 
 export function parseMaxLines(text: string | undefined): number {
@@ -33,7 +34,7 @@ export async function runAnalyzeLadder(files: string[], opts: AnalyzeOptions & {
     reportDiagnostics(file, result, io);
     const flows = selectFlows(result, opts);
     if (files.length > 1) io.stdout(`\n== ${file}\n`);
-    for (const flow of flows) io.stdout(`${await ladderText(file, flow, maxLines, io)}\n`);
+    for (const flow of flows) io.stdout(`${await ladderText(file, flow, maxLines, io, widthOf(opts, io))}\n`);
     if (flows.length === 0) io.stdout('No TCP flows to show.\n');
     const c = exitFor(result, flows, opts.failOn);
     if (c > code) code = c;
@@ -52,13 +53,14 @@ export async function loadFlowPackets(file: string, flow: FlowResult): Promise<F
   }
 }
 
-export async function ladderText(file: string, flow: FlowResult, maxLines: number, io: CliIo): Promise<string> {
+export async function ladderText(file: string, flow: FlowResult, maxLines: number, io: CliIo, width: number): Promise<string> {
   const { packets, dropped } = await loadFlowPackets(file, flow);
-  return renderLadder(flow, packets, { color: useColor(io), maxLines, file, dropped });
+  return renderLadder(flow, packets, { color: useColor(io), maxLines, file, dropped, width });
 }
 
 export async function runFlow(file: string, idText: string, opts: FlowCommandOptions, io: CliIo): Promise<ExitCode> {
   const maxLines = parseMaxLines(opts.maxLines);
+  const width = widthOf(opts, io);
   const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(idText)], slowThresholdsOf(opts));
   reportDiagnostics(file, result, io);
   const [flow] = selectFlows(result, { flow: idText });
@@ -82,6 +84,6 @@ export async function runFlow(file: string, idText: string, opts: FlowCommandOpt
       packetsDropped: dropped,
     };
     io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
-  } else io.stdout(`${renderLadder(flow, packets, { color: useColor(io), maxLines, file, dropped })}\n`);
+  } else io.stdout(`${renderLadder(flow, packets, { color: useColor(io), maxLines, file, dropped, width })}\n`);
   return exitFor(result, [flow], opts.failOn);
 }
