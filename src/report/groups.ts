@@ -1,4 +1,3 @@
-import { plural } from '../rules/format.js';
 import { SEVERITY, type Severity, type Verdict } from '../rules/verdict.js';
 
 // Problem groups: the flows' warnings and errors gathered by verdict code and the endpoint the code
@@ -123,7 +122,7 @@ const ENDPOINT_FACTS: ReadonlyArray<[string, EndpointRole]> = [
 const COUNT_FACTS = ['flows', 'droppedConnections', 'halfOpen', 'connections'];
 
 export function groupTitle(code: string, role: EndpointRole, endpoint: string, flows: number): string {
-  const connections = plural(flows, 'connection');
+  const connections = `${flows.toLocaleString('en-US')} ${flows === 1 ? 'connection' : 'connections'}`;
   if (role === 'client') return `${connections} from ${endpoint} ${CLIENT_PHRASES[code] ?? `: ${code}`}`.replace(' :', ':');
   const phrase = SERVER_PHRASES[code];
   return phrase ? `${connections} to ${endpoint} ${phrase}` : `${connections} to ${endpoint}: ${code}`;

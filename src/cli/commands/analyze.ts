@@ -146,7 +146,8 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
     retainFlows: false,
     onFlowJudged: (f) => {
       if (!pred(f)) return;
-      if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
+      // The text report lists only problem flows anyway, and counts the others.
+      if (opts.onlyProblems && !(out instanceof TextReport) && !f.verdicts.some((v) => v.severity !== 'info')) return;
       out.flow(f); // first: a flow that cannot be written counts for nothing
       if (f.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
       if (withKey && f.app?.websocket?.key) withKey.push(f);
