@@ -71,7 +71,9 @@ export function renderSideBySide(d: FlowDiff, opts: DiffRenderOptions): string[]
     ];
     return [...stacked('GOOD', g.list, g.at, gNotes, gT0), ...stacked('BAD', b.list, b.at, bNotes, bT0)];
   }
-  const col = Math.floor((width - 3) / 2);
+  // Each side as wide as its longest line, within half the width.
+  const longest = Math.max(...[...g.list.map((p) => compactLine(p, gT0, gNotes)), ...b.list.map((p) => compactLine(p, bT0, bNotes))].map((l) => l.length), 'GOOD'.length);
+  const col = Math.min(Math.floor((width - 3) / 2), longest);
   // Pad the top so that the two divergence packets share a row.
   const lead = Math.max(g.at, b.at);
   const rows = lead + Math.max(g.list.length - g.at, b.list.length - b.at, 1);

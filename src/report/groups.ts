@@ -98,10 +98,14 @@ const SERVER_PHRASES: Record<string, string> = {
 
 const LEAD_ORDER = new Map(Object.keys(SERVER_PHRASES).map((code, i) => [code, i]));
 
+/** Where a code stands among codes of one severity: what happened before what explains or follows it. */
+export function leadRank(code: string): number {
+  return LEAD_ORDER.get(code) ?? LEAD_ORDER.size;
+}
+
 /** Which of two codes said of the same flows leads their group: the more severe, then the one LEAD_ORDER puts first. */
 function leadsBefore(a: Tally, b: Tally): number {
-  const order = (code: string) => LEAD_ORDER.get(code) ?? LEAD_ORDER.size;
-  return SEVERITY[b.severity] - SEVERITY[a.severity] || order(a.code) - order(b.code) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
+  return SEVERITY[b.severity] - SEVERITY[a.severity] || leadRank(a.code) - leadRank(b.code) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
 }
 
 const CLIENT_PHRASES: Record<string, string> = {

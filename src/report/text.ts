@@ -1,7 +1,7 @@
 import type { AnalysisResult, CaptureSummary, FlowResult } from '../pipeline.js';
 import { fmtDuration } from '../rules/format.js';
 import { SEVERITY, type Severity, type Verdict } from '../rules/verdict.js';
-import { flowVerdictKey, primaryProblem, ProblemGrouper, type ProblemGroup } from './groups.js';
+import { flowVerdictKey, leadRank, primaryProblem, ProblemGrouper, type ProblemGroup } from './groups.js';
 import { wrap } from './wrap.js';
 
 // The default report, summary first: the capture and its packet accounting, the flows by outcome,
@@ -105,7 +105,8 @@ export function flowBlock(f: FlowResult, width: number, color: boolean): string 
   const head = wrap(`${f.client} -> ${f.server}  ${f.state}  ${f.history || '-'}  ${fmtDuration(f.end - f.start)}`, width, `flow ${f.id}  `, FLOW_INDENT);
   const problem = f.verdicts.some((v) => v.severity !== 'info');
   const shown = problem ? f.verdicts.filter((v) => v.severity !== 'info' || !RESTATES_STATE.has(v.code)) : f.verdicts;
-  const ordered = [...shown].sort((a, b) => SEVERITY[b.severity] - SEVERITY[a.severity]);
+  // Most severe first; among equals, in the order that leads a group (what happened, then why).
+  const ordered = [...shown].sort((a, b) => SEVERITY[b.severity] - SEVERITY[a.severity] || (a.severity === 'info' ? 0 : leadRank(a.code) - leadRank(b.code)));
   return [...head, ...ordered.flatMap((v) => verdictLines(v, width, color))].join('\n');
 }
 
@@ -182,30 +183,32 @@ export class TextReport {
   }
 
   end(result: AnalysisResult): void {
-    const { width, color } = this.opts;
+    const { width } = this.opts;
     const groups = this.grouper.groups(result.verdicts);
-    const out: string[] = [];
-    out.push(...captureLines(result.capture, width));
-    out.push(...wrap(this.outcomeText(result.flowCount), width, '', 2));
-    out.push('');
-    if (groups.length === 0) out.push("No problems found.", "");
+    const out: string[] = [...captureLines(result.capture, width), ...wrap(this.outcomeText(result.flowCount), width, '', 2), ''];
+    if (groups.length === 0) out.push('No problems found.', '');
     const hinted = new Map<string, ProblemGroup>();
     for (const g of groups.slice(0, MAX_GROUPS_SHOWN)) out.push(...this.groupLines(g, hinted), '');
     if (groups.length > MAX_GROUPS_SHOWN) out.push(...this.otherGroupLines(groups.slice(MAX_GROUPS_SHOWN)), '');
     const listed = this.orderedFlows(groups);
     const problems = listed.filter((k) => k.rank >= 0);
-    if (problems.length > 0) {
-      out.push(this.problemsNotKept > 0 ? `Problem flows (the first ${count(problems.length)} of ${count(problems.length + this.problemsNotKept)}), most severe first:` : 'Problem flows, most severe first:');
-      for (const k of problems) out.push(k.text);
-      if (this.problemsNotKept > 0) out.push(...wrap(`… ${plural(this.problemsNotKept, 'more problem flow')} not shown (past ${count(KEEP_ALL)}, the first ${PER_GROUP} of each group, ${count(MAX_KEPT)} at most); --json lists every flow, --filter picks some.`, width));
-    }
     const healthy = listed.filter((k) => k.rank < 0);
-    if (healthy.length > 0) {
-      if (problems.length > 0) out.push('');
-      out.push('Other flows:');
-      for (const k of healthy) out.push(k.text);
+    if (problems.length === 0 && healthy.length === 0) while (out[out.length - 1] === '') out.pop(); // no blank line at the end
+    // The summary in one piece, then the flows block by block: --all may hold very many.
+    this.write(`${out.join('\n')}\n`);
+    if (problems.length > 0) {
+      const total = problems.length + this.problemsNotKept;
+      this.write(this.problemsNotKept > 0 ? `Problem flows (the first ${count(problems.length)} of ${count(total)}), most severe first:\n` : 'Problem flows, most severe first:\n');
+      for (const k of problems) this.write(`${k.text}\n`);
+      if (this.problemsNotKept > 0) {
+        const note = `… ${plural(this.problemsNotKept, 'more problem flow')} not shown (past ${count(KEEP_ALL)}, the first ${PER_GROUP} of each group, ${count(MAX_KEPT)} at most); --json lists every flow, --filter picks some.`;
+        this.write(`${wrap(note, width).join('\n')}\n`);
+      }
     }
-    this.write(`${out.join('\n').replace(/\n+$/, '')}\n`);
+    if (healthy.length > 0) {
+      this.write(problems.length > 0 ? '\nOther flows:\n' : 'Other flows:\n');
+      for (const k of healthy) this.write(`${k.text}\n`);
+    }
   }
 
   /** "16 TCP flows: 9 with errors, 1 with warnings, 6 without problems (4 closed cleanly; 2 TLS sessions OK)." */
