@@ -28,6 +28,8 @@ export interface ProblemGroup {
   title: string;
   /** The likely cause and the fix, once for the group (of its lowest flow id), '' when the code has none. */
   hint: string;
+  /** The flow whose hint `hint` is, when the group's flows were given different hints (details of their own), else null. */
+  hintFlow: number | null;
   /** The capture-level verdict the group stands for, or null for a group of flow verdicts. */
   verdict: Verdict | null;
   /**
@@ -164,13 +166,14 @@ interface Tally {
   flowIds: number[];
   hint: string;
   hintFlow: number;
+  hintsDiffer: boolean;
   /** Sum and a mixed sum of the flow ids: tell two groups of the same flows from others. */
   idSum: number;
   idMix: number;
 }
 
 function newTally(code: string, severity: Severity, role: EndpointRole, endpoint: string): Tally {
-  return { code, severity, role, endpoint, flows: 0, firstTime: Infinity, lastTime: -Infinity, flowIds: [], hint: '', hintFlow: Infinity, idSum: 0, idMix: 0 };
+  return { code, severity, role, endpoint, flows: 0, firstTime: Infinity, lastTime: -Infinity, flowIds: [], hint: '', hintFlow: Infinity, hintsDiffer: false, idSum: 0, idMix: 0 };
 }
 
 function tallyOf(map: Map<string, Tally>, key: string, v: Verdict, role: EndpointRole, endpoint: string): Tally {
@@ -189,6 +192,7 @@ function count(t: Tally, f: GroupableFlow, v: Verdict): void {
   if (SEVERITY[v.severity] > SEVERITY[t.severity]) t.severity = v.severity;
   if (f.start < t.firstTime) t.firstTime = f.start;
   if (f.end > t.lastTime) t.lastTime = f.end;
+  if (t.flows > 1 && v.hint !== t.hint) t.hintsDiffer = true;
   if (f.id < t.hintFlow) {
     t.hintFlow = f.id;
     t.hint = v.hint;
@@ -262,6 +266,7 @@ export class ProblemGrouper {
         flowIds: t.flowIds.slice(),
         title: groupTitle(t.code, t.role, t.endpoint, t.flows),
         hint: t.hint,
+        hintFlow: t.hintsDiffer ? t.hintFlow : null,
         verdict: null,
         also: [],
       };
@@ -299,6 +304,7 @@ export class ProblemGrouper {
       flowIds: probes ? probes.flowIds.slice() : [],
       title: v.summary,
       hint: v.hint,
+      hintFlow: null,
       verdict: v,
       also: [],
     };

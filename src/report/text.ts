@@ -264,7 +264,7 @@ export class TextReport {
     // Each fix once: codes said of the same flows often share their hint.
     const hints = [{ code: g.code, hint: g.hint }, ...g.also].filter((h, i, all) => h.hint && all.findIndex((o) => o.hint === h.hint) === i);
     for (const [i, h] of hints.entries()) {
-      const label = i === 0 ? 'Fix:' : `Also ${h.code}:`;
+      const label = i > 0 ? `Also ${h.code}:` : g.hintFlow !== null ? `Fix for flow ${g.hintFlow} (the others' differ):` : 'Fix:';
       const earlier = hinted.get(h.hint);
       const text = earlier ? `as for ${earlier.code}${earlier.endpoint ? ` ${earlier.role === 'client' ? 'from' : 'at'} ${earlier.endpoint}` : ''} above.` : h.hint;
       if (!earlier) hinted.set(h.hint, g);
