@@ -64,7 +64,7 @@ function paint(on: boolean, color: number, s: string): string {
 }
 
 /** "1,234" */
-export function count(n: number): string {
+function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
@@ -73,7 +73,7 @@ function plural(n: number, word: string, many = `${word}s`): string {
 }
 
 /** The summary with any words that only repeat the code ("response cut short: ...") left out. */
-export function summaryWithoutCode(v: Verdict): string {
+function summaryWithoutCode(v: Verdict): string {
   const words = `${v.code.replace(/-/g, ' ')}: `;
   return v.summary.toLowerCase().startsWith(words) ? v.summary.slice(words.length) : v.summary;
 }
@@ -101,7 +101,7 @@ export function verdictLines(v: Verdict, width: number, color: boolean, allPacke
 }
 
 /** A flow's block: id, addresses, state, history and duration, then its verdicts. */
-export function flowBlock(f: FlowResult, width: number, color: boolean): string {
+function flowBlock(f: FlowResult, width: number, color: boolean): string {
   const head = wrap(`${f.client} -> ${f.server}  ${f.state}  ${f.history || '-'}  ${fmtDuration(f.end - f.start)}`, width, `flow ${f.id}  `, FLOW_INDENT);
   const problem = f.verdicts.some((v) => v.severity !== 'info');
   const shown = problem ? f.verdicts.filter((v) => v.severity !== 'info' || !RESTATES_STATE.has(v.code)) : f.verdicts;
@@ -125,7 +125,7 @@ function clock(micros: number, withDate: boolean): string {
 }
 
 /** The capture line: file, format, when and how long, and every packet accounted for. */
-export function captureLines(c: CaptureSummary, width: number): string[] {
+function captureLines(c: CaptureSummary, width: number): string[] {
   const skipped = Object.values(c.skipped).reduce((a, b) => a + b, 0);
   const reasons = Object.entries(c.skipped)
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))

@@ -1,6 +1,7 @@
 import { displayWidth } from './text-table.js';
 
-// Text that fits a terminal: paragraphs wrapped at spaces, never inside a word.
+// Text that fits a terminal: paragraphs wrapped at spaces, never inside a word (only a word wider
+// than the whole width is cut).
 
 /** Columns when the output is not a terminal and no --width is given. */
 export const PIPED_WIDTH = 100;

@@ -6,7 +6,7 @@ import { renderSharedKeys } from '../../report/diff.js';
 import { JsonFlowStream, writeJson } from '../../report/json.js';
 import { writeTable } from '../../report/table.js';
 import { TextReport } from '../../report/text.js';
-import { reportWidth } from '../../report/wrap.js';
+import { MIN_WIDTH, reportWidth } from '../../report/wrap.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
@@ -243,7 +243,7 @@ export function widthOf(opts: { width?: string }, io: CliIo): number {
   let option: number | undefined;
   if (opts.width !== undefined) {
     option = Number(opts.width);
-    if (!Number.isInteger(option) || option < 40) throw new CliError(`--width takes a number of columns, 40 or more, got '${opts.width}'`, EXIT.USAGE);
+    if (!Number.isInteger(option) || option < MIN_WIDTH) throw new CliError(`--width takes a number of columns, ${MIN_WIDTH} or more, got '${opts.width}'`, EXIT.USAGE);
   }
   return reportWidth(option, io.isTTY, io.columns);
 }
