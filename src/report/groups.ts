@@ -1,4 +1,3 @@
-import { plural } from '../rules/format.js';
 import { SEVERITY, type Severity, type Verdict } from '../rules/verdict.js';
 
 // Problem groups: the flows' warnings and errors gathered by verdict code and the endpoint the code
@@ -29,6 +28,8 @@ export interface ProblemGroup {
   title: string;
   /** The likely cause and the fix, once for the group (of its lowest flow id), '' when the code has none. */
   hint: string;
+  /** The flow whose hint `hint` is, when the group's flows were given different hints (details of their own), else null. */
+  hintFlow: number | null;
   /** The capture-level verdict the group stands for, or null for a group of flow verdicts. */
   verdict: Verdict | null;
   /**
@@ -99,10 +100,14 @@ const SERVER_PHRASES: Record<string, string> = {
 
 const LEAD_ORDER = new Map(Object.keys(SERVER_PHRASES).map((code, i) => [code, i]));
 
+/** Where a code stands among codes of one severity: what happened before what explains or follows it. */
+export function leadRank(code: string): number {
+  return LEAD_ORDER.get(code) ?? LEAD_ORDER.size;
+}
+
 /** Which of two codes said of the same flows leads their group: the more severe, then the one LEAD_ORDER puts first. */
 function leadsBefore(a: Tally, b: Tally): number {
-  const order = (code: string) => LEAD_ORDER.get(code) ?? LEAD_ORDER.size;
-  return SEVERITY[b.severity] - SEVERITY[a.severity] || order(a.code) - order(b.code) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
+  return SEVERITY[b.severity] - SEVERITY[a.severity] || leadRank(a.code) - leadRank(b.code) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
 }
 
 const CLIENT_PHRASES: Record<string, string> = {
@@ -123,7 +128,7 @@ const ENDPOINT_FACTS: ReadonlyArray<[string, EndpointRole]> = [
 const COUNT_FACTS = ['flows', 'droppedConnections', 'halfOpen', 'connections'];
 
 export function groupTitle(code: string, role: EndpointRole, endpoint: string, flows: number): string {
-  const connections = plural(flows, 'connection');
+  const connections = `${flows.toLocaleString('en-US')} ${flows === 1 ? 'connection' : 'connections'}`;
   if (role === 'client') return `${connections} from ${endpoint} ${CLIENT_PHRASES[code] ?? `: ${code}`}`.replace(' :', ':');
   const phrase = SERVER_PHRASES[code];
   return phrase ? `${connections} to ${endpoint} ${phrase}` : `${connections} to ${endpoint}: ${code}`;
@@ -161,13 +166,14 @@ interface Tally {
   flowIds: number[];
   hint: string;
   hintFlow: number;
+  hintsDiffer: boolean;
   /** Sum and a mixed sum of the flow ids: tell two groups of the same flows from others. */
   idSum: number;
   idMix: number;
 }
 
 function newTally(code: string, severity: Severity, role: EndpointRole, endpoint: string): Tally {
-  return { code, severity, role, endpoint, flows: 0, firstTime: Infinity, lastTime: -Infinity, flowIds: [], hint: '', hintFlow: Infinity, idSum: 0, idMix: 0 };
+  return { code, severity, role, endpoint, flows: 0, firstTime: Infinity, lastTime: -Infinity, flowIds: [], hint: '', hintFlow: Infinity, hintsDiffer: false, idSum: 0, idMix: 0 };
 }
 
 function tallyOf(map: Map<string, Tally>, key: string, v: Verdict, role: EndpointRole, endpoint: string): Tally {
@@ -186,6 +192,7 @@ function count(t: Tally, f: GroupableFlow, v: Verdict): void {
   if (SEVERITY[v.severity] > SEVERITY[t.severity]) t.severity = v.severity;
   if (f.start < t.firstTime) t.firstTime = f.start;
   if (f.end > t.lastTime) t.lastTime = f.end;
+  if (t.flows > 1 && v.hint !== t.hint) t.hintsDiffer = true;
   if (f.id < t.hintFlow) {
     t.hintFlow = f.id;
     t.hint = v.hint;
@@ -259,6 +266,7 @@ export class ProblemGrouper {
         flowIds: t.flowIds.slice(),
         title: groupTitle(t.code, t.role, t.endpoint, t.flows),
         hint: t.hint,
+        hintFlow: t.hintsDiffer ? t.hintFlow : null,
         verdict: null,
         also: [],
       };
@@ -296,6 +304,7 @@ export class ProblemGrouper {
       flowIds: probes ? probes.flowIds.slice() : [],
       title: v.summary,
       hint: v.hint,
+      hintFlow: null,
       verdict: v,
       also: [],
     };

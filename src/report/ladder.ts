@@ -4,6 +4,8 @@ import { FLOW_PACKET_KIND, type FlowPacket } from '../diff/packets.js';
 import { icmpMeaning } from '../rules/facts.js';
 import { fmtDuration } from '../rules/format.js';
 import type { Verdict } from '../rules/verdict.js';
+import { verdictLines } from './text.js';
+import { wrap } from './wrap.js';
 
 // The per-flow ladder: a terminal sequence diagram, client on the left, server on the right, one
 // line per packet with its number, time since the first SYN, delta, flags, relative seq/ack,
@@ -17,7 +19,17 @@ export interface LadderOptions {
   file?: string;
   /** Packets of the flow not kept by the reader (over its limit). */
   dropped?: number;
+  /**
+   * Columns to fit: narrower than WIDE_LADDER, the delta column goes, the arrows shorten and the
+   * packet details wrap under themselves. Unset: the wide layout, lines as long as they need.
+   */
+  width?: number;
 }
+
+/** Width from which the ladder keeps its full layout (delta column, long arrows, aligned details). */
+export const WIDE_LADDER = 150;
+const NARROW_ARROW_WIDTH = 20;
+const NBSP = '\u00a0';
 
 export const DEFAULT_MAX_LINES = 200;
 /** Silences at least this long get their own line: they are usually the story (timeouts, retries). */
@@ -73,10 +85,11 @@ export function arrowLabel(p: FlowPacket): string {
   return p.len > 0 ? `${flagsText(p.flags)} ${p.len}` : flagsText(p.flags);
 }
 
-export function detailText(p: FlowPacket): string {
+export function detailText(p: FlowPacket, aligned = true): string {
   if (p.kind === FLOW_PACKET_KIND.ICMP) return `${icmpMeaning(p.icmpVersion === 6 ? 6 : 4, p.icmpType, p.icmpCode)} (ttl ${p.ttl})`;
   const ack = p.flags & TCP_FLAG.ACK ? `ack=${p.relAck}` : '';
-  let text = `${`seq=${p.relSeq}`.padEnd(12)} ${ack.padEnd(12)} ${`win=${p.window}`.padEnd(11)} ${`len=${p.len}`.padEnd(8)}`;
+  const pad = (s: string, n: number) => (aligned ? s.padEnd(n) : s);
+  let text = [pad(`seq=${p.relSeq}`, 12), pad(ack, 12), pad(`win=${p.window}`, 11), pad(`len=${p.len}`, 8)].filter((x) => aligned || x).join(' ');
   if (p.flags & TCP_FLAG.SYN) {
     const opts = [p.mss >= 0 ? `mss=${p.mss}` : '', p.wscale >= 0 ? `ws=${p.wscale}` : '', p.sackPermitted ? 'sack' : '', p.timestamps ? 'ts' : '', `ttl=${p.ttl}`].filter(Boolean);
     text += ` ${opts.join(' ')}`;
@@ -87,11 +100,6 @@ export function detailText(p: FlowPacket): string {
 /** Notes for one packet: dissector events, TCP marks. */
 export function packetNotes(p: FlowPacket, notes: PacketAnnotations): string[] {
   return [...(notes.events.get(p.no) ?? []).map((e) => e.text), ...markTexts(notes.marks.get(p.no))];
-}
-
-function verdictMarks(vs: Verdict[] | undefined, color: boolean): string {
-  if (!vs) return '';
-  return vs.map((v) => paint(color, SEV_COLOR[v.severity], `<= ${SEV_MARK[v.severity]} ${v.code}`)).join(' ');
 }
 
 /** Time origin: the first SYN, else the first packet. */
@@ -138,17 +146,31 @@ export function foldSummary(run: readonly FlowPacket[], notes: PacketAnnotations
 
 export function renderLadder(flow: JudgedFlow, packets: readonly FlowPacket[], opts: LadderOptions): string {
   const c = opts.color;
+  const width = opts.width ?? Infinity;
+  const wide = width >= WIDE_LADDER;
+  const arrowWidth = wide ? ARROW_WIDTH : NARROW_ARROW_WIDTH;
   const notes = annotateFlow(flow);
   const out: string[] = [];
   const t0 = ladderOrigin(flow, packets);
   const origin = flow.syns.length ? `the first SYN (#${flow.syns[0].no})` : `the first packet${packets[0] ? ` (#${packets[0].no})` : ''}`;
-  out.push(paint(c, ANSI.bold, `flow ${flow.id}: ${flow.client} -> ${flow.server}  ${flow.state}  ${flow.history}`) + `  packets #${flow.firstPacket}..#${flow.lastPacket}${opts.file ? ` of ${opts.file}` : ''}`);
+  const title = wrap(`${flow.client} -> ${flow.server}  ${flow.state}  ${flow.history}  packets #${flow.firstPacket}..#${flow.lastPacket}${opts.file ? ` of ${opts.file}` : ''}`, width, `flow ${flow.id}: `, 4);
+  title[0] = paint(c, ANSI.bold, title[0]);
+  out.push(...title);
   const scaled = flow.clientSide.windowScale !== null && flow.serverSide.windowScale !== null;
   out.push(
-    `time: seconds since ${origin}; seq/ack relative to each side's ISN; win ${scaled ? `scaled (client x${2 ** (flow.clientSide.windowScale ?? 0)}, server x${2 ** (flow.serverSide.windowScale ?? 0)})` : 'as sent (no window scaling)'}${flow.rolesGuessed ? '; roles guessed (no SYN from the client seen)' : ''}`,
+    ...wrap(
+      `time: seconds since ${origin}; seq/ack relative to each side's ISN; win ${scaled ? `scaled (client x${2 ** (flow.clientSide.windowScale ?? 0)}, server x${2 ** (flow.serverSide.windowScale ?? 0)})` : 'as sent (no window scaling)'}${flow.rolesGuessed ? '; roles guessed (no SYN from the client seen)' : ''}`,
+      width,
+      '',
+      4,
+    ),
   );
-  const gutter = 6 + 1 + 10 + 1 + 10 + 2;
-  out.push(`${'no'.padStart(6)} ${'time'.padStart(10)} ${'delta'.padStart(10)}  ${`client ${flow.client}`.padEnd(ARROW_WIDTH + 2)}  server ${flow.server}`);
+  const gutter = wide ? 6 + 1 + 10 + 1 + 10 + 2 : 6 + 1 + 10 + 2;
+  /** Where a packet line's details start, and where they continue when wrapped. */
+  const detailsAt = gutter + arrowWidth + 4;
+  const columns = `${'no'.padStart(6)} ${'time'.padStart(10)}${wide ? ` ${'delta'.padStart(10)}` : ''}  `;
+  const sides = `${`client ${flow.client}`.padEnd(arrowWidth + 2)}  server ${flow.server}`;
+  out.push(columns.length + sides.length <= width ? `${columns}${sides}` : `${columns}client ${flow.client}`, ...(columns.length + sides.length <= width ? [] : [`${' '.repeat(columns.length)}server ${flow.server}`]));
 
   const maxLines = opts.maxLines ?? DEFAULT_MAX_LINES;
   const keep = chooseShown(packets, notes, maxLines);
@@ -160,38 +182,55 @@ export function renderLadder(flow: JudgedFlow, packets: readonly FlowPacket[], o
       while (j < packets.length && !keep[j]) j++;
       const run = packets.slice(i, j);
       folded += run.length;
-      out.push(paint(c, ANSI.dim, `${' '.repeat(gutter)}${foldSummary(run, notes)}`));
+      out.push(...wrap(foldSummary(run, notes), width, ' '.repeat(gutter), gutter + 4).map((l) => paint(c, ANSI.dim, l)));
       prevTs = run[run.length - 1].ts;
       i = j;
       continue;
     }
     const p = packets[i];
     if (prevTs !== null && p.ts - prevTs >= IDLE_FOLD_MICROS) {
-      out.push(paint(c, ANSI.dim, `${' '.repeat(gutter)}:${`... ${fmtDuration(p.ts - prevTs)} idle ...`.padStart(Math.floor(ARROW_WIDTH / 2) + 8).padEnd(ARROW_WIDTH)}:`));
+      out.push(paint(c, ANSI.dim, `${' '.repeat(gutter)}:${`... ${fmtDuration(p.ts - prevTs)} idle ...`.padStart(Math.floor(arrowWidth / 2) + 8).padEnd(arrowWidth)}:`));
     }
     const delta = prevTs === null ? '' : `+${secondsText(p.ts - prevTs)}`;
-    const a = paint(c, arrowColor(p), arrow(arrowLabel(p), p.from === 0, ARROW_WIDTH));
+    const a = arrow(arrowLabel(p), p.from === 0, arrowWidth);
     const noteText = packetNotes(p, notes).join('; ');
-    const marks = verdictMarks(notes.verdicts.get(p.no), c);
-    const line = `${String(p.no).padStart(6)} ${secondsText(p.ts - t0).padStart(10)} ${delta.padStart(10)}  |${a}|  ${detailText(p)}${noteText ? `  ${paint(c, ANSI.yellow, noteText)}` : ''}${marks ? `  ${marks}` : ''}`;
-    out.push(line.trimEnd());
+    // A mark is never split across lines: its spaces are no-break ones while the line wraps.
+    const marks = (notes.verdicts.get(p.no) ?? []).map((v) => `<=${NBSP}${SEV_MARK[v.severity]}${NBSP}${v.code}`).join(' ');
+    const head = `${String(p.no).padStart(6)} ${secondsText(p.ts - t0).padStart(10)}${wide ? ` ${delta.padStart(10)}` : ''}  |${paint(c, arrowColor(p), a)}|  `;
+    const plainHead = `${String(p.no).padStart(6)} ${secondsText(p.ts - t0).padStart(10)}${wide ? ` ${delta.padStart(10)}` : ''}  |${a}|  `;
+    const tail = `${detailText(p, wide)}${noteText ? `  ${noteText}` : ''}${marks ? `  ${marks}` : ''}`.trimEnd();
+    const lines = wrap(tail, width, plainHead, detailsAt).map((l) => l.replaceAll(NBSP, ' '));
+    lines[0] = head + lines[0].slice(plainHead.length);
+    out.push(...lines.map((l) => (c ? colorNotes(l, noteText, notes.verdicts.get(p.no)) : l)));
     prevTs = p.ts;
     i++;
   }
-  if (packets.length === 0) out.push(`${' '.repeat(gutter)}(no packet of this flow found when reading the capture again)`);
-  if (folded) out.push(`${folded} of ${packets.length} packets folded to stay within --max-lines ${maxLines} (--max-lines 0 shows all).`);
-  if (opts.dropped) out.push(`${opts.dropped} more packets of this flow were not kept (reader limit).`);
+  if (packets.length === 0) out.push(...wrap('(no packet of this flow found when reading the capture again)', width, ' '.repeat(gutter), gutter));
+  if (folded) out.push(...wrap(`${folded} of ${packets.length} packets folded to stay within --max-lines ${maxLines} (--max-lines 0 shows all).`, width));
+  if (opts.dropped) out.push(...wrap(`${opts.dropped} more packets of this flow were not kept (reader limit).`, width));
   if (flow.verdicts.length) {
     out.push('verdicts:');
-    for (const v of flow.verdicts) out.push(`  ${paint(c, SEV_COLOR[v.severity], `${SEV_MARK[v.severity]} ${v.code}`)} (${v.packets.map((n) => `#${n}`).join(', ')}): ${v.summary}`);
+    for (const v of flow.verdicts) out.push(...verdictLines(v, width, c, true));
   } else out.push('verdicts: none');
   return out.join('\n');
 }
 
-/** One narrow line for the side-by-side view: "#9 +0.000412 C --PSH,ACK 226--> S  HTTP GET /ws HTTP/1.0". */
-export function compactLine(p: FlowPacket, t0: number, notes: PacketAnnotations, width: number): string {
+/** A packet line with its notes in yellow and its verdict marks in their severity's colour (on a terminal). */
+function colorNotes(line: string, noteText: string, verdicts: Verdict[] | undefined): string {
+  let out = line;
+  if (noteText) out = out.replace(noteText, paint(true, ANSI.yellow, noteText));
+  if (verdicts) for (const v of verdicts) out = out.replace(`<= ${SEV_MARK[v.severity]} ${v.code}`, paint(true, SEV_COLOR[v.severity], `<= ${SEV_MARK[v.severity]} ${v.code}`));
+  return out;
+}
+
+/**
+ * One narrow line for the side-by-side view: "#9 +0.000412 C --PSH,ACK 226--> S  HTTP GET /ws HTTP/1.0",
+ * cut to `width` and padded to it; whole when no width is given.
+ */
+export function compactLine(p: FlowPacket, t0: number, notes: PacketAnnotations, width?: number): string {
   const a = arrow(arrowLabel(p), p.from === 0, 22);
   const note = packetNotes(p, notes).join('; ');
   const text = `${`#${p.no}`.padStart(6)} ${secondsText(p.ts - t0).padStart(9)} C${a}S ${note}`.trimEnd();
+  if (width === undefined) return text;
   return text.length > width ? `${text.slice(0, width - 1)}~` : text.padEnd(width);
 }

@@ -168,8 +168,8 @@ const synTimeout: FlowRule = {
       severity: 'error',
       summary:
         f.syns.length === 1
-          ? `SYN unanswered: ${cause} (SYN #${last.no}, not retried in the ${fmtDuration(waited)} the capture went on)`
-          : `${f.syns.length === 2 ? 'SYN retried once' : 'SYN retries'}: ${cause} (${plural(f.syns.length, 'SYN')} #${f.syns.map((s) => s.no).join(', #')} over ${fmtDuration(span)}; ${retriesAfter(intervals, f.clientSide.ttl)})`,
+          ? `SYN unanswered, ${cause} (SYN #${last.no}, not retried in the ${fmtDuration(waited)} the capture went on)`
+          : `${f.syns.length === 2 ? 'SYN retried once' : 'SYN retries'}, ${cause} (${plural(f.syns.length, 'SYN')} #${f.syns.map((s) => s.no).join(', #')} over ${fmtDuration(span)}; ${retriesAfter(intervals, f.clientSide.ttl)})`,
       packets: f.syns.map((s) => s.no),
       facts: {
         syns: f.syns.length,

@@ -31,7 +31,7 @@ withTcpdump('capture filter on the command line', () => {
     expect(await run(['analyze', BAD, 'tcp port 20004'], io)).toBe(0);
     const kept = tcpdumpCount(BAD, 'tcp port 20004');
     expect(kept).toBe(10);
-    expect(io.out).toContain(`${BAD}: pcap, 20 packets read = ${kept} decoded + 0 skipped + ${20 - kept} filtered (by 'tcp port 20004') + 0 malformed; 1 TCP flow`);
+    expect(io.out).toContain(`20 packets read = ${kept} decoded + 0 skipped + ${20 - kept} filtered (by 'tcp port 20004') + 0 malformed.\n1 TCP flow`);
     expect(io.out).toContain('127.0.0.1:20004');
     expect(io.out).not.toContain('127.0.0.1:27100');
   });
@@ -55,7 +55,7 @@ withTcpdump('capture filter on the command line', () => {
     expect(await run(['analyze', GOOD, BAD, 'tcp[tcpflags] & tcp-syn != 0'], io)).toBe(0);
     for (const file of [GOOD, BAD]) {
       const kept = tcpdumpCount(file, 'tcp[tcpflags] & tcp-syn != 0');
-      expect(io.out).toMatch(new RegExp(`${file}: pcap, (\\d+) packets read = ${kept} decoded \\+ 0 skipped \\+ \\d+ filtered`));
+      expect(io.out).toMatch(new RegExp(`${file}: pcap, .*\\n(\\d+) packets read = ${kept} decoded \\+ 0 skipped \\+ \\d+ filtered`));
     }
   });
 

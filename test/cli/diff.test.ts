@@ -55,7 +55,7 @@ describe('tcpwhy diff', () => {
 
   it('prints the differences, the two ladders side by side around the divergence, and the conclusion', async () => {
     const io = memoryIo();
-    expect(await run(['diff', sample('http-clean.pcap'), sample('refused.pcap')], io)).toBe(0);
+    expect(await run(['diff', sample('http-clean.pcap'), sample('refused.pcap'), '--width', '160'], io)).toBe(0);
     const out = io.out;
     expect(out).toMatch(/^GOOD +.*http-clean\.pcap flow 1: /m);
     expect(out).toMatch(/^ +100 +verdict\.refused +GOOD: -$/m);
@@ -64,6 +64,11 @@ describe('tcpwhy diff', () => {
     expect(out).toMatch(/#2 +[\d.]+ C<-+ SYN,ACK -+S +> +#2 +[\d.]+ C<-+ RST,ACK -+S/);
     expect(out).toMatch(/\nConclusion: BAD: RST: no listener on /);
     expect(out).not.toMatch(/\u001b\[/);
+    // Narrower than 120 columns, one ladder above the other, the divergence marked on each.
+    const narrow = memoryIo();
+    expect(await run(['diff', sample('http-clean.pcap'), sample('refused.pcap'), '--width', '80'], narrow)).toBe(0);
+    expect(narrow.out).toMatch(/\nGOOD:\n(?: .*\n)*> +#2 +[\d.]+ C<-+ SYN,ACK -+S\n(?:.*\n)*BAD:\n(?: .*\n)*> +#2 +[\d.]+ C<-+ RST,ACK -+S/);
+    for (const line of narrow.out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
   });
 
   it('http-clean vs zero-window names the reset, the zero window and the first data that was not HTTP', async () => {

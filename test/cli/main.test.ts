@@ -26,10 +26,10 @@ const mixedFile = captureFile(
 );
 
 describe('tcpwhy analyze', () => {
-  it('prints a table with the verdict and the packet accounting, exit 0', async () => {
+  it('prints the verdict and the packet accounting, exit 0', async () => {
     const io = memoryIo();
     expect(await run(['analyze', refusedFile], io)).toBe(0);
-    expect(io.out).toContain('refused: RST: no listener on 10.0.0.2:80');
+    expect(io.out).toContain('ERROR refused  RST: no listener on 10.0.0.2:80');
     expect(io.out).toMatch(/2 packets read = 2 decoded \+ 0 skipped \+ 0 malformed/);
   });
 

@@ -64,10 +64,11 @@ describe('progress on stderr', () => {
     const onTerminal = (args: string) => spawnSync('script', ['-qec', `${process.execPath} ${BIN} analyze ${file} ${args}`, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
     const shown = onTerminal('');
     expect(shown.status).toBe(0);
-    const lines = [...shown.stdout.matchAll(/\r\u001b\[K([^\r\u001b]*)/g)].map((m) => m[1]).filter((l) => l !== '');
+    // A progress text is what lies between two erases (the last erase is followed by the report).
+    const lines = [...shown.stdout.matchAll(/\r\u001b\[K([^\r\u001b]*)(?=\r\u001b\[K)/g)].map((m) => m[1]).filter((l) => l !== '');
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(line).toMatch(new RegExp(`^${file}: \\d+ of 5[23] MB \\(\\d+%\\), [\\d,]+ packets/s, \\d+:\\d\\d left$`));
-    // Erased: the last progress text is followed by an erase before the report's last line.
+    // Erased: the last progress text is followed by an erase before the report.
     expect(shown.stdout).toMatch(/left\r\u001b\[K[\s\S]*packets read = /);
     expect(onTerminal('--quiet').stdout).not.toContain('packets/s');
     const piped = spawnSync(process.execPath, [BIN, 'analyze', file], { encoding: 'utf8', timeout: 120_000 });

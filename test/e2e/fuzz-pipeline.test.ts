@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { CaptureParser } from '../../src/capture/parser.js';
 import { CaptureOpenError } from '../../src/capture/record.js';
 import { JsonFlowStream } from '../../src/report/json.js';
-import { TableFlowStream } from '../../src/report/table.js';
+import { TextReport } from '../../src/report/text.js';
 import { run } from '../../src/cli/main.js';
 import { Analyzer } from '../../src/pipeline.js';
 import { collectRecords, writeTempCapture } from '../helpers/capture.js';
@@ -139,13 +139,17 @@ function checkReports(label: string, code: number, out: string, err: string, jso
     }
     return { code, packets: c.packets, farDates };
   }
-  const line = /: [^,\n]+, (\d+) packets read = (\d+) decoded \+ (\d+) skipped(?: \([^)]*\))? \+ (\d+) malformed.*; (?:(\d+) TCP flows?|(\d+) of (\d+) TCP flows shown)/.exec(out);
-  expect(line, `${label}: no accounting line in ...${out.slice(-300)}`).not.toBeNull();
-  const [packets, decoded, skipped, malformed] = line!.slice(1, 5).map(Number);
+  // The text report (with --all): the capture's accounting and flow count in its header (its
+  // wrapped lines joined), then one block per flow.
+  const header = out.slice(0, out.indexOf('\n\n') >>> 0).replace(/\n  /g, ' ');
+  const line = /^([\d,]+) packets read = ([\d,]+) decoded \+ ([\d,]+) skipped(?: \([^)]*\))? \+ ([\d,]+) malformed\./m.exec(header);
+  expect(line, `${label}: no accounting line in ${header}`).not.toBeNull();
+  const [packets, decoded, skipped, malformed] = line!.slice(1, 5).map((n) => Number(n.replace(/,/g, '')));
   expect(decoded + skipped + malformed, label).toBe(packets);
-  expect(line![6], `${label}: ${line![0]}`).toBeUndefined();
-  const rows = [...out.matchAll(/^│ (\d+)\s+│/gm)].length;
-  expect(rows, label).toBe(Number(line![5]));
+  const flows = /^([\d,]+) TCP flows?[:.]/m.exec(header);
+  expect(flows, `${label}: no flow count in ${header}`).not.toBeNull();
+  const blocks = [...out.matchAll(/^flow (\d+)  /gm)].length;
+  expect(blocks, label).toBe(Number(flows![1].replace(/,/g, '')));
   return { code, packets };
 }
 
@@ -157,7 +161,7 @@ function reportsInProcess(bytes: Uint8Array): { json: string; table: string } | 
   let json = '';
   let table = '';
   const jsonOut = new JsonFlowStream((s) => (json += s));
-  const tableOut = new TableFlowStream({ color: false, width: 160 }, (s) => (table += s));
+  const tableOut = new TextReport({ color: false, width: 160, all: true }, (s) => (table += s));
   const analyzer = new Analyzer({
     file: 'mutant.cap',
     keepEvents: false,
@@ -226,12 +230,12 @@ describe('structure-aware pipeline fuzz', () => {
       const file = writeTempCapture(m.bytes, 'structure-mutant.cap');
       for (const json of [true, false]) {
         const io = memoryIo();
-        const code = await run(['analyze', file, ...(json ? ['--json'] : [])], io);
+        const code = await run(['analyze', file, ...(json ? ['--json'] : ['--all'])], io);
         checkReports(`${label} (cli)`, code, io.out, io.err, json);
         expect(code === 3, label).toBe(reports === null);
         cliRuns++;
         if (!canSpawn || !spawnAt.has(i)) continue;
-        const p = spawnSync(process.execPath, [BIN, 'analyze', file, ...(json ? ['--json'] : [])], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 1 << 28 });
+        const p = spawnSync(process.execPath, [BIN, 'analyze', file, ...(json ? ['--json'] : ['--all'])], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 1 << 28 });
         checkReports(`${label} (process)`, p.status ?? -1, p.stdout, p.stderr, json);
       }
     }

@@ -75,7 +75,7 @@ describe('SYN attempts in a capture file', () => {
     const a = judged.filter((j) => j.flow.clientPort === 51001);
     expect(a).toHaveLength(1);
     expect(a[0].flow.syns).toHaveLength(6);
-    expect(a[0].flow.verdicts[0].summary).toMatch(/^SYN retries: .*6 SYNs/);
+    expect(a[0].flow.verdicts[0].summary).toMatch(/^SYN retries, .*6 SYNs/);
     // Given up 40 s (2.5 x 16 s) after the last SYN, well before the capture ends.
     expect(a[0].flow.endReason).toBe('attempt-timeout');
     expect(a[0].atSec).toBeGreaterThan(31 + 40);

@@ -26,7 +26,7 @@ describe('problem groups of sample captures', () => {
     expect(groups).toHaveLength(1);
     const [g] = groups;
     const v = flows[0].verdicts.find((x) => x.code === 'refused')!;
-    expect(g).toMatchObject({ code: 'refused', severity: 'error', role: 'server', endpoint: '127.0.0.1:22057', flows: 1, flowIds: [1], hint: v.hint, verdict: null, also: [] });
+    expect(g).toMatchObject({ code: 'refused', severity: 'error', role: 'server', endpoint: '127.0.0.1:22057', flows: 1, flowIds: [1], hint: v.hint, hintFlow: null, verdict: null, also: [] });
     expect(g.title).toBe('1 connection to 127.0.0.1:22057 refused (nothing listens there)');
     expect([g.firstTime, g.lastTime]).toEqual([flows[0].start, flows[0].end]);
   });
@@ -147,6 +147,17 @@ corpus.describe('problem groups of public captures', () => {
     const lowest = failed.reduce((a, b) => (a.id < b.id ? a : b));
     expect(g.hint).toBe(lowest.verdicts.find((v) => v.code === 'syn-timeout')!.hint);
     expect(groups[0]).toBe(g);
+  });
+
+  it("Teredo: a group whose flows were given different hints says whose hint it shows", async () => {
+    const { result, flows } = await judged(corpus.path('zeek/tunnels/Teredo.pcap'));
+    const groups = groupProblems(flows, result.verdicts);
+    const reset = groups.find((g) => g.code === 'rst-by-server' && g.endpoint === '75.126.203.78:80')!;
+    expect(reset.flowIds).toEqual([7, 10]);
+    const hints = reset.flowIds.map((id) => flows.find((f) => f.id === id)!.verdicts.find((v) => v.code === 'rst-by-server')!.hint);
+    expect(hints[0]).not.toBe(hints[1]);
+    expect(reset).toMatchObject({ hint: hints[0], hintFlow: 7 });
+    for (const g of groups.filter((x) => x.flows === 1)) expect(g.hintFlow).toBeNull();
   });
 
   it('ppa3 synscan: one port-scan group holding every probe, first', async () => {

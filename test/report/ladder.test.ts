@@ -107,8 +107,9 @@ describe('tcpwhy flow / analyze --flow', () => {
   it('prints the same ladder through both commands, plain when stdout is not a terminal', async () => {
     const a = memoryIo(false);
     const b = memoryIo(false);
-    expect(await run(['flow', sample('nginx-ws-bad.pcap'), '2'], a)).toBe(0);
-    expect(await run(['analyze', sample('nginx-ws-bad.pcap'), '--flow', '2'], b)).toBe(0);
+    // Wide enough for the golden's longest line: the full layout, nothing wrapped.
+    expect(await run(['flow', sample('nginx-ws-bad.pcap'), '2', '--width', '200'], a)).toBe(0);
+    expect(await run(['analyze', sample('nginx-ws-bad.pcap'), '--flow', '2', '--width', '200'], b)).toBe(0);
     expect(a.out).toBe(b.out);
     expect(a.out).not.toMatch(/\u001b\[/);
     const expected = readFileSync(golden('ladder-nginx-ws-bad-2.txt'), 'utf8').split('\n').slice(1).join('\n');

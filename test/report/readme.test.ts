@@ -37,6 +37,11 @@ describe('README examples', () => {
     expect(list.length).toBeGreaterThanOrEqual(4);
   });
 
+  it('is what scripts/readme-examples.mjs writes from the current build, block for block', () => {
+    const r = spawnSync(process.execPath, [`${REPO}scripts/readme-examples.mjs`, '--check'], { cwd: REPO, encoding: 'utf8' });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+  });
+
   it.each(list.map((e) => [e.args.join(' '), e] as const))('tcpwhy %s prints what the README shows', (_name, e) => {
     const r = spawnSync(process.execPath, [BIN, ...e.args], { cwd: REPO, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', COLUMNS: '' } });
     expect(r.error).toBeUndefined();

@@ -7,7 +7,8 @@ import { findSharedWebSocketKeys } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
 import { JsonFlowStream, JsonLinesStream, SCHEMA_VERSION, writeReport, type FlowReport, type JsonReport } from '../../report/json.js';
 import { ZeekFlowStream } from '../../report/zeek.js';
-import { TableFlowStream } from '../../report/table.js';
+import { TextReport } from '../../report/text.js';
+import { MIN_WIDTH, reportWidth } from '../../report/wrap.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
@@ -30,6 +31,10 @@ export interface AnalyzeOptions extends SlowOptions, FormatOptions {
   filter?: string;
   failOn?: Severity;
   idleTimeout?: string;
+  /** List every flow, healthy ones too. */
+  all?: boolean;
+  /** Columns to fit (default: the terminal's, 100 when piped). */
+  width?: string;
   /** With a Zeek format: also write tcpwhy.log (one row per verdict, keyed by uid) to this file. */
   zeekVerdicts?: string;
   /** The capture filter (pcap-filter syntax), as --bpf gives it. */
@@ -191,7 +196,7 @@ async function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts
   if (format === 'json') io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
   else if (format === 'jsonl') {
     if (files.length > 1) io.stdout(`${JSON.stringify({ type: 'sharedKeys', sharedKeys: shared })}\n`);
-  } else if (shared.length) io.stdout(`\n${renderSharedKeys(shared)}\n`);
+  } else if (shared.length) io.stdout(`\n${renderSharedKeys(shared, widthOf(opts, io))}\n`);
   return code;
 }
 
@@ -219,7 +224,8 @@ async function streamOne(file: string, opts: AnalyzeOptions, format: OutputForma
     captureFilter,
     onFlowJudged: (f) => {
       if (!pred(f)) return;
-      if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
+      // The text report lists only problem flows anyway, and counts the others.
+      if (opts.onlyProblems && !(out instanceof TextReport) && !f.verdicts.some((v) => v.severity !== 'info')) return;
       out.flow(f); // first: a flow that cannot be written counts for nothing
       if (f.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
       if (withKey && f.app?.websocket?.key) withKey.push(f);
@@ -272,7 +278,7 @@ function flowReport(format: OutputFormat, opts: AnalyzeOptions, io: CliIo, write
     case 'zeek-json':
       return new ZeekFlowStream(format, write, verdictLog);
     case 'table':
-      return new TableFlowStream({ color: useColor(io), width: io.columns }, write);
+      return new TextReport({ color: useColor(io), width: widthOf(opts, io), all: opts.all && !opts.onlyProblems, filtered: opts.filter !== undefined }, write);
     case 'json':
       return new JsonFlowStream(write, { detail: opts.detail });
     case 'jsonl':
@@ -331,6 +337,16 @@ export function slowThresholdsOf(opts: SlowOptions): Partial<SlowThresholds> {
   if (server !== undefined) out.serverMicros = server;
   if (client !== undefined) out.clientMicros = client;
   return out;
+}
+
+/** --width N, else the terminal's columns, else 100. */
+export function widthOf(opts: { width?: string }, io: CliIo): number {
+  let option: number | undefined;
+  if (opts.width !== undefined) {
+    option = Number(opts.width);
+    if (!Number.isInteger(option) || option < MIN_WIDTH) throw new CliError(`--width takes a number of columns, ${MIN_WIDTH} or more, got '${opts.width}'`, EXIT.USAGE);
+  }
+  return reportWidth(option, io.isTTY, io.columns);
 }
 
 function idleTimeoutOf(opts: AnalyzeOptions): number | undefined {

@@ -10,7 +10,7 @@ import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { captureFilterOf } from '../capture-filter.js';
 import { useColor, writeHtmlReport, type CliIo } from '../io.js';
-import { loadCapture, reportDiagnostics, streamCapture, type Reading } from './analyze.js';
+import { loadCapture, reportDiagnostics, streamCapture, widthOf, type Reading } from './analyze.js';
 import { loadFlowPackets } from './flow.js';
 
 // `tcpwhy diff GOOD BAD`: GOOD and BAD are FILE or FILE#ID.
@@ -27,6 +27,8 @@ export interface DiffOptions {
   /** The capture filter (pcap-filter syntax) applied to both captures. */
   bpf?: string;
   quiet?: boolean;
+  /** Columns to fit (default: the terminal's, 100 when piped). */
+  width?: string;
 }
 
 export interface FlowSpec {
@@ -148,7 +150,7 @@ export async function runDiff(goodText: string, badText: string, filterWords: st
     { file: badSpec.file, flow: pair.bad, packets: badPackets.packets, chosen: pair.badReason, candidates: bads.counts.all },
   );
   if (opts.html !== undefined) writeHtmlReport(opts.html, renderDiffHtml(d, { maxLines: DEFAULT_MAX_LINES }), `GOOD flow ${d.good.flow.id} against BAD flow ${d.bad.flow.id}`, io);
-  else io.stdout(`${opts.json ? renderDiffJson(d) : renderDiff(d, { color: useColor(io), width: io.columns })}\n`);
+  else io.stdout(`${opts.json ? renderDiffJson(d) : renderDiff(d, { color: useColor(io), width: widthOf(opts, io) })}\n`);
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   return pair.bad.verdicts.some((v) => SEVERITY[v.severity] >= threshold) ? EXIT.FINDINGS : EXIT.OK;
 }

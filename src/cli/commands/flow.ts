@@ -8,7 +8,7 @@ import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { useColor, writeHtmlReport, type CliIo } from '../io.js';
 import { captureFilterOf, withCaptureFilter } from '../capture-filter.js';
-import { exitFor, filesAndCaptureFilter, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, withProgress, type AnalyzeOptions, type Reading, type SlowOptions } from './analyze.js';
+import { exitFor, filesAndCaptureFilter, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, widthOf, withProgress, type AnalyzeOptions, type Reading, type SlowOptions } from './analyze.js';
 
 // `tcpwhy flow FILE ID`: the ladder of one flow (also `tcpwhy analyze FILE --flow ID`).
 
@@ -21,6 +21,7 @@ export interface FlowCommandOptions extends SlowOptions {
   failOn?: AnalyzeOptions['failOn'];
   bpf?: string;
   quiet?: boolean;
+  width?: string;
 }
 
 export function parseMaxLines(text: string | undefined): number {
@@ -41,7 +42,7 @@ export async function runAnalyzeLadder(args: string[], opts: AnalyzeOptions & { 
     reportDiagnostics(file, result, io);
     const flows = selectFlows(result, opts);
     if (files.length > 1) io.stdout(`\n== ${file}\n`);
-    for (const flow of flows) io.stdout(`${await ladderText(file, flow, maxLines, reading)}\n`);
+    for (const flow of flows) io.stdout(`${await ladderText(file, flow, maxLines, reading, widthOf(opts, io))}\n`);
     if (flows.length === 0) io.stdout('No TCP flows to show.\n');
     const c = exitFor(result, flows, opts.failOn);
     if (c > code) code = c;
@@ -61,13 +62,14 @@ export async function loadFlowPackets(file: string, flow: FlowResult, reading: R
   }
 }
 
-export async function ladderText(file: string, flow: FlowResult, maxLines: number, reading: Reading): Promise<string> {
+export async function ladderText(file: string, flow: FlowResult, maxLines: number, reading: Reading, width: number): Promise<string> {
   const { packets, dropped } = await loadFlowPackets(file, flow, reading);
-  return renderLadder(flow, packets, { color: useColor(reading.io), maxLines, file, dropped });
+  return renderLadder(flow, packets, { color: useColor(reading.io), maxLines, file, dropped, width });
 }
 
 export async function runFlow(file: string, idText: string, filterWords: string[], opts: FlowCommandOptions, io: CliIo): Promise<ExitCode> {
   const maxLines = parseMaxLines(opts.maxLines);
+  const width = widthOf(opts, io);
   const reading: Reading = { bpf: captureFilterOf(filterWords, opts.bpf), io, quiet: opts.quiet };
   const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(idText)], slowThresholdsOf(opts), reading);
   reportDiagnostics(file, result, io);
@@ -97,6 +99,6 @@ export async function runFlow(file: string, idText: string, filterWords: string[
       packetsDropped: dropped,
     };
     io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
-  } else io.stdout(`${renderLadder(flow, packets, { color: useColor(io), maxLines, file, dropped })}\n`);
+  } else io.stdout(`${renderLadder(flow, packets, { color: useColor(io), maxLines, file, dropped, width })}\n`);
   return exitFor(result, [flow], opts.failOn);
 }
