@@ -70,6 +70,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--filter <expr>', "flows matching 'host ADDR', 'net ADDR/LEN', 'port N', 'ADDR[:PORT]', each optionally after src|client or dst|server, joined with 'and'")
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
+    .option('--memcap <size>', 'memory budget for open flows, reassembly and dissectors (default 512M); near it, load is shed and said')
     .addHelpText(
       'after',
       examplesAndExits(
@@ -147,6 +148,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--json', 'one JSON object per decided flow (JSON lines), then the summary document')
     .option('--only-problems', 'show only flows with a warning or error')
     .option('--idle-timeout <seconds>', 'decide flows idle this long (default 300)')
+    .option('--memcap <size>', 'memory budget for open flows, reassembly and dissectors (default 512M); near it, load is shed and said')
     .addHelpText(
       'after',
       examplesAndExits(

@@ -91,6 +91,7 @@ export function flowToJson(f: FlowResult): Record<string, unknown> {
     ...(app && app.tls ? { tls: app.tls } : {}),
     ...(app && app.errors.length ? { appErrors: app.errors } : {}),
     ...(f.dns ? { dns: f.dns } : {}),
+    ...(f.memcap ? { memcap: f.memcap } : {}),
     ...(f.clientSide.copies || f.serverSide.copies ? { capturedTwice: { client: f.clientSide.copies?.packets ?? 0, server: f.serverSide.copies?.packets ?? 0 } } : {}),
     verdicts: f.verdicts,
   };
@@ -132,6 +133,7 @@ function captureToJson(c: CaptureSummary, flowCount: number): Record<string, unk
     truncatedPackets: c.truncatedPackets,
     fragments: c.fragments,
     lingerLimit: c.lingerLimit,
+    memcap: c.memcap,
     flows: flowCount,
     start: iso(c.start),
     duration: secs(c.end - c.start),

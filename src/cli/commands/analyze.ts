@@ -8,6 +8,7 @@ import { TableFlowStream, writeTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
+import { DEFAULT_MEMCAP_BYTES, MiB, parseSize } from '../../flow/memcap.js';
 import { parseFlowFilter, type FlowPredicate } from '../filter.js';
 import { TextBatch, useColor, type CliIo } from '../io.js';
 
@@ -18,7 +19,12 @@ export interface SlowOptions {
   slowClient?: string;
 }
 
-export interface AnalyzeOptions extends SlowOptions {
+/** --memcap SIZE (analyze, live). */
+export interface MemcapOption {
+  memcap?: string;
+}
+
+export interface AnalyzeOptions extends SlowOptions, MemcapOption {
   json?: boolean;
   onlyProblems?: boolean;
   flow?: string;
@@ -56,9 +62,9 @@ export function flowIdOf(text: string): number {
  * a diff). Other flows are judged and dropped as they end, so picking one flow out of a long
  * capture takes no more memory than `analyze`.
  */
-export async function loadCapture(file: string, idleTimeout: string | undefined, ids: readonly number[], slow: Partial<SlowThresholds> = {}): Promise<AnalysisResult> {
+export async function loadCapture(file: string, idleTimeout: string | undefined, ids: readonly number[], slow: Partial<SlowThresholds> = {}, memcapBytes?: number): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
-  return readable(() => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow }));
+  return readable(() => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow, memcapBytes }));
 }
 
 /** Analyses `file` handing each flow to `onFlow` as it is judged, keeping none (see streamFlows). */
@@ -136,6 +142,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, pred: FlowPredicate
     file,
     idleTimeoutSec: idle,
     slow: slowThresholdsOf(opts),
+    memcapBytes: memcapOf(opts),
     keepEvents: false,
     retainFlows: false,
     onFlowJudged: (f) => {
@@ -198,7 +205,7 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
 async function retainedOne(file: string, opts: AnalyzeOptions, io: CliIo, withKey: FlowResult[] | null): Promise<ExitCode> {
-  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts));
+  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), memcapOf(opts));
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
@@ -229,6 +236,14 @@ export function slowThresholdsOf(opts: SlowOptions): Partial<SlowThresholds> {
   if (server !== undefined) out.serverMicros = server;
   if (client !== undefined) out.clientMicros = client;
   return out;
+}
+
+/** --memcap as bytes (512 MiB when not given). */
+export function memcapOf(opts: MemcapOption): number {
+  if (opts.memcap === undefined) return DEFAULT_MEMCAP_BYTES;
+  const bytes = parseSize(opts.memcap);
+  if (bytes === null || bytes < MiB) throw new CliError(`--memcap takes a size of 1 MiB or more (bytes, or with k, M, G: 512M, 2G), got '${opts.memcap}'`, EXIT.USAGE);
+  return bytes;
 }
 
 function idleTimeoutOf(opts: AnalyzeOptions): number | undefined {

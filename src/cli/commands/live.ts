@@ -7,14 +7,14 @@ import { flowToJson, renderJson } from '../../report/json.js';
 import { renderTable, verdictLine } from '../../report/table.js';
 import { fmtDuration } from '../../rules/format.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
-import { slowThresholdsOf, type SlowOptions } from './analyze.js';
+import { memcapOf, slowThresholdsOf, type MemcapOption, type SlowOptions } from './analyze.js';
 import { useColor, type CliIo } from '../io.js';
 
 // `tcpwhy live -i IFACE [filter]`: captures, prints each flow's verdicts as soon as the flow is
 // decided (closed and lingered, refused, given up, idle), and on Ctrl-C, --duration or --count
 // prints the same summary as `analyze`.
 
-export interface LiveOptions extends SlowOptions {
+export interface LiveOptions extends SlowOptions, MemcapOption {
   interface?: string;
   list?: boolean;
   snaplen?: string;
@@ -73,6 +73,7 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     file: `live:${iface}`,
     idleTimeoutSec: idleSec,
     slow: slowThresholdsOf(opts),
+    memcapBytes: memcapOf(opts),
     maxKeptFlows: MAX_KEPT_FLOWS,
     onFlowJudged: (f) => {
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
