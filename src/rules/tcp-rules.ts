@@ -311,11 +311,31 @@ function keepFirstPackets(list: number[], no: number, max = 20): void {
  * failing connections: enough of them, nearly each from its own source port, and at most a
  * quarter retried (a client whose connection fails sends its SYN again).
  */
-function oneSourceFlood(flows: FlowDigest[]): boolean {
+function oneSourceFlood(flows: HalfOpen[]): boolean {
   if (flows.length < SYN_FLOOD_MIN_HALF_OPEN_ONE_SOURCE) return false;
   const ports = new Set(flows.map((f) => f.clientPort));
-  const retried = flows.filter((f) => f.syns.length > 1).length;
+  const retried = flows.filter((f) => f.syns > 1).length;
   return ports.size * 10 >= flows.length * 9 && retried * 4 <= flows.length;
+}
+
+/** A half-open connection as the syn-flood sample keeps it: flat, a tenth of a flow's digest. */
+interface HalfOpen {
+  id: number;
+  /** The first SYN's time and packet number, and how many SYNs. */
+  ts: number;
+  synNo: number;
+  syns: number;
+  server: string;
+  clientIp: string;
+  clientPort: number;
+  synAcks: number;
+  firstSynAckTs: number;
+  end: number;
+}
+
+function halfOpenOf(f: FlowDigest): HalfOpen {
+  const s = f.syns[0];
+  return { id: f.id, ts: s.ts, synNo: s.no, syns: f.syns.length, server: f.server, clientIp: f.clientIp, clientPort: f.clientPort, synAcks: f.synAcks.length, firstSynAckTs: f.synAcks[0]?.ts ?? 0, end: f.end };
 }
 
 /** Half-open connections the syn-flood rule keeps to find a flood's window and cite it; beyond them it only counts. */
@@ -354,7 +374,7 @@ export function synFloodRule(sampleSize = SYN_FLOOD_SAMPLE): CaptureRule {
     code: 'syn-flood',
     start() {
       // Half-open connections are what a flood is made of; every other flow only adds to a per-server count.
-      const half: FlowDigest[] = [];
+      const half: HalfOpen[] = [];
       const completed = new Map<string, number>();
       const totals = new Map<string, HalfOpenTotals>();
       const all = new HalfOpenTotals();
@@ -363,7 +383,7 @@ export function synFloodRule(sampleSize = SYN_FLOOD_SAMPLE): CaptureRule {
         let t = totals.get(f.server);
         if (!t && totals.size < MAX_FLOOD_TARGETS) totals.set(f.server, (t = new HalfOpenTotals()));
         t?.add(f);
-        if (half.length < sampleSize) half.push(digestFlow(f));
+        if (half.length < sampleSize) half.push(halfOpenOf(f));
       };
       return {
         observe(f) {
@@ -375,24 +395,24 @@ export function synFloodRule(sampleSize = SYN_FLOOD_SAMPLE): CaptureRule {
         verdicts(_c, ctx) {
           if (half.length < SYN_FLOOD_MIN_HALF_OPEN) return [];
           const sampled = all.connections > half.length;
-          const sorted = half.map((f) => ({ f, ts: f.syns[0].ts })).sort((x, y) => x.ts - y.ts || x.f.id - y.f.id);
+          const sorted = half.sort((x, y) => x.ts - y.ts || x.id - y.id);
           const out: Verdict[] = [];
           const byServer = new Map<string, typeof sorted>();
           for (const h of sorted) {
-            let list = byServer.get(h.f.server);
-            if (!list) byServer.set(h.f.server, (list = []));
+            let list = byServer.get(h.server);
+            if (!list) byServer.set(h.server, (list = []));
             list.push(h);
           }
           const report = (target: string, list: typeof sorted, oneService: boolean) => {
             const w = densestWindow(list, SYN_FLOOD_WINDOW_MICROS);
             if (w.count < SYN_FLOOD_MIN_HALF_OPEN) return;
             const inWindow = list.slice(w.from, w.to + 1);
-            const sources = new Set(inWindow.map((h) => h.f.clientIp));
-            if (sources.size < SYN_FLOOD_MIN_SOURCES && !(oneService && oneSourceFlood(inWindow.map((h) => h.f)))) return;
+            const sources = new Set(inWindow.map((h) => h.clientIp));
+            if (sources.size < SYN_FLOOD_MIN_SOURCES && !(oneService && oneSourceFlood(inWindow))) return;
             const span = inWindow[inWindow.length - 1].ts - inWindow[0].ts;
-            const synAcked = inWindow.filter((h) => h.f.synAcks.length > 0);
+            const synAcked = inWindow.filter((h) => h.synAcks > 0);
             // A SYN-ACK that the server never retransmits though no ACK came: it kept no state (SYN cookies).
-            const stateless = synAcked.filter((h) => h.f.synAcks.length === 1 && Math.max(h.f.end, ctx.captureEnd) - h.f.synAcks[0].ts >= SYNACK_RETRY_EXPECTED_MICROS);
+            const stateless = synAcked.filter((h) => h.synAcks === 1 && Math.max(h.end, ctx.captureEnd) - h.firstSynAckTs >= SYNACK_RETRY_EXPECTED_MICROS);
             const answered = oneService ? (completed.get(target) ?? 0) : 0;
             const cookies = stateless.length > 0 ? `; ${plural(stateless.length, 'SYN-ACK')} never retransmitted: SYN cookies` : '';
             const whom = oneService ? `against ${target}` : `to ${target}`;
@@ -420,14 +440,14 @@ export function synFloodRule(sampleSize = SYN_FLOOD_SAMPLE): CaptureRule {
                 sample: { size: half.length, halfOpen: w.count, sources: sources.size, windowMs: ms(span) },
               };
             } else {
-              summary = `SYN flood ${whom}: ${plural(w.count, 'half-open connection')} from ${sources.size === 1 ? `one source, ${inWindow[0].f.clientIp}, on ${plural(new Set(inWindow.map((h) => h.f.clientPort)).size, 'source port')} (a flood tool: each SYN sent once)` : plural(sources.size, 'source')} within ${fmtDuration(span)} (${synAcked.length} answered with SYN-ACK, ${w.count - synAcked.length} unanswered; ${plural(answered, 'connection')} completed)${cookies}`;
+              summary = `SYN flood ${whom}: ${plural(w.count, 'half-open connection')} from ${sources.size === 1 ? `one source, ${inWindow[0].clientIp}, on ${plural(new Set(inWindow.map((h) => h.clientPort)).size, 'source port')} (a flood tool: each SYN sent once)` : plural(sources.size, 'source')} within ${fmtDuration(span)} (${synAcked.length} answered with SYN-ACK, ${w.count - synAcked.length} unanswered; ${plural(answered, 'connection')} completed)${cookies}`;
               counts = { halfOpen: w.count, sources: sources.size, windowMs: ms(span), synAcked: synAcked.length, unanswered: w.count - synAcked.length };
             }
             out.push({
               code: 'syn-flood',
               severity: 'error',
               summary,
-              packets: inWindow.slice(0, 20).map((h) => h.f.syns[0].no),
+              packets: inWindow.slice(0, 20).map((h) => h.synNo),
               facts: {
                 target,
                 ...counts,
@@ -448,7 +468,7 @@ export function synFloodRule(sampleSize = SYN_FLOOD_SAMPLE): CaptureRule {
           }
           if (!reported) {
             // Spoofed floods often aim at random addresses and ports: look at the capture as a whole.
-            const targets = new Set(sorted.map((h) => h.f.server));
+            const targets = new Set(sorted.map((h) => h.server));
             if (targets.size >= SYN_FLOOD_MIN_SOURCES) report(`${targets.size} different destinations`, sorted, false);
           }
           return out;

@@ -8,7 +8,7 @@ import { TableFlowStream, writeTable } from '../../report/table.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
-import { DEFAULT_MEMCAP_BYTES, MiB, parseSize } from '../../flow/memcap.js';
+import { DEFAULT_MEMCAP_BYTES, MiB, boundHeapGrowth, parseSize } from '../../flow/memcap.js';
 import { parseFlowFilter, type FlowPredicate } from '../filter.js';
 import { TextBatch, useColor, type CliIo } from '../io.js';
 
@@ -97,6 +97,7 @@ export function exitFor(result: AnalysisResult, flows: FlowResult[], failOn: Sev
 
 export async function runAnalyze(files: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
+  boundHeapGrowth();
   let code: ExitCode = EXIT.OK;
   const several = opts.json && files.length > 1;
   if (several) io.stdout('{"schemaVersion":1,"files":[');

@@ -8,6 +8,7 @@ import { renderTable, verdictLine } from '../../report/table.js';
 import { fmtDuration } from '../../rules/format.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { memcapOf, slowThresholdsOf, type MemcapOption, type SlowOptions } from './analyze.js';
+import { boundHeapGrowth } from '../../flow/memcap.js';
 import { useColor, type CliIo } from '../io.js';
 
 // `tcpwhy live -i IFACE [filter]`: captures, prints each flow's verdicts as soon as the flow is
@@ -58,6 +59,7 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   const idleSec = positiveNumber(opts.idleTimeout, '--idle-timeout') ?? 300;
   const kind = opts.source ?? 'tcpdump';
   const color = useColor(io);
+  boundHeapGrowth();
 
   let writeFd: number | null = null;
   if (opts.write) {
