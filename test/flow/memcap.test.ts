@@ -103,6 +103,9 @@ describe('--memcap', () => {
     expect(Math.min(...kept)).toBe(m.attemptsCounted + 1);
     expect(doc.flows.find((f: { server: string }) => f.server === '10.0.0.80:80').memcap).toBeUndefined();
     expect(doc.capture.diagnostics.map((x: { message: string }) => x.message).join('\n')).toContain(`${m.attemptsCounted} unanswered SYN attempts counted per service`);
+    // The syn-flood verdict counts the attempts that were only counted, with those kept as flows.
+    const flood = doc.verdicts.find((v: { code: string }) => v.code === 'syn-flood');
+    expect(flood.facts).toMatchObject({ target: '10.0.0.25:25', halfOpen: attempts, sources: attempts });
   });
 
   it('sheds nothing under the default budget, and says nothing', async () => {
