@@ -17,9 +17,14 @@ import { parseArgs } from 'node:util';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCE_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
-/** After the last connection: closed flows are decided 5 s after their close, then tcpwhy is stopped. */
-const DRAIN_MS = 7_000;
-const STOP_GRACE_MS = 15_000;
+/**
+ * After the last connection, tcpwhy is given time to decide the flows (5 s after each close, and a
+ * busy machine may have left it behind): until every connection is decided or none was for
+ * DRAIN_QUIET_MS, at most DRAIN_MAX_MS. Then it is stopped, and given STOP_GRACE_MS for its summary.
+ */
+const DRAIN_QUIET_MS = 10_000;
+const DRAIN_MAX_MS = 120_000;
+const STOP_GRACE_MS = 120_000;
 
 const { values } = parseArgs({
   options: {
@@ -123,7 +128,14 @@ await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 const clientSeconds = (Date.now() - started) / 1000;
 log(`${done} connections (${failed} failed) in ${clientSeconds.toFixed(1)} s`);
 
-await sleep(DRAIN_MS);
+const drainUntil = Date.now() + DRAIN_MAX_MS;
+for (let last = -1, quietSince = Date.now(); decided < done && Date.now() < drainUntil && Date.now() - quietSince < DRAIN_QUIET_MS; await sleep(1_000)) {
+  if (decided !== last) {
+    last = decided;
+    quietSince = Date.now();
+  }
+}
+await sleep(6_000); // the last closes' 5 s linger
 sample();
 clearInterval(sampler);
 tcpwhy.kill('SIGINT');

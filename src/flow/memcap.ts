@@ -24,9 +24,9 @@ export const MEMCAP_SHARES = {
   /** Open flows past their handshake (or with payload): state machines, history, per-segment analysis. */
   flows: 0.3,
   /** Open unanswered SYN attempts. */
-  attempts: 0.05,
+  attempts: 0.1,
   /** Dissector sessions (HTTP parsers, WebSocket and TLS state) and their reassemblers. */
-  dissectors: 0.1,
+  dissectors: 0.12,
   /** Out-of-order bytes buffered for reassembly. */
   reassembly: 0.1,
 } as const;
