@@ -14,7 +14,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
+import { generateOpenFlows, generateSynFlood, generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
 import { STAGES } from './lib/bench-stage.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,6 +26,9 @@ const USAGE = `usage: node scripts/bench.mjs [options]
   --packets N        packets in the generated capture (default 2,000,000; 500k, 2M, 2e6 accepted)
   --seed S           generator seed (default 1)
   --file FILE        benchmark an existing pcap/pcapng instead of generating one (never deleted)
+  --hostile KIND     generate a hostile capture instead: syn-flood (1 M SYNs from 1 M spoofed sources
+                     over 10 s; --packets sets the SYNs) or open-flows (500 k flows that all stay open,
+                     2 M packets; --packets sets the packets)
   --runs N           timed tcpwhy runs (default 3), after --warmup N unmeasured ones (default 0)
   --tshark-runs N    timed tshark runs (default 1; tshark is slow)
   --table-runs N     timed runs of the default table report, 'analyze {file}' (default 1; 0 skips it)
@@ -267,6 +270,7 @@ async function main() {
       packets: { type: 'string', default: '2000000' },
       seed: { type: 'string', default: '1' },
       file: { type: 'string' },
+      hostile: { type: 'string' },
       runs: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '0' },
       'tshark-runs': { type: 'string', default: '1' },
@@ -332,8 +336,24 @@ async function main() {
       return { file: out, packets: g.packets, fileBytes: g.fileBytes, generator: g };
     };
 
+    /** Generates one of the hostile captures (gen-synthetic.mjs --hostile). */
+    const prepareHostile = (kind) => {
+      const out = join(workDir, `${kind}.pcap`);
+      const given = values.packets !== '2000000' ? parseCount(values.packets) : null;
+      log(`generating ${kind} -> ${out}`);
+      const g =
+        kind === 'syn-flood'
+          ? generateSynFlood({ out, syns: given ?? 1_000_000, seed })
+          : kind === 'open-flows'
+            ? generateOpenFlows({ out, flows: Math.floor((given ?? 2_000_000) / 4), seed })
+            : null;
+      if (!g) throw new Error(`--hostile takes syn-flood or open-flows, not ${kind}`);
+      return { file: out, packets: g.packets, fileBytes: g.fileBytes, generator: null };
+    };
+
     let capture;
-    if (values.file) {
+    if (values.hostile) capture = prepareHostile(values.hostile);
+    else if (values.file) {
       const file = resolve(values.file);
       capture = { file, packets: countPackets(file), fileBytes: statSync(file).size, generator: null };
     } else capture = prepare(parseCount(values.packets), 'bench');

@@ -2,6 +2,7 @@
 // Writes a deterministic synthetic Ethernet/IPv4/TCP capture (classic pcap, µs) for the benchmark.
 //
 //   node scripts/gen-synthetic.mjs --out big.pcap [--packets 2000000] [--seed 1] [--concurrency N] [--stats big.json]
+//   node scripts/gen-synthetic.mjs --out flood.pcap --hostile syn-flood|open-flows [--packets N]
 //
 // Thousands of flows are open at once and interleaved in time, as on a busy link, so the analyser's
 // flow table and reassembly see the pressure of a real capture instead of one flow after another.
@@ -941,6 +942,125 @@ export function generateSyntheticCapture({ out, packets = 2_000_000, seed = 1, c
   };
 }
 
+// --- hostile captures: a spoofed SYN flood, and flows that all stay open ------------------------------
+
+/** One TCP packet written as a pcap record at buf[pos]; returns the position after it. */
+function writeTcpRecord(buf, pos, tUs, src, dst, sport, dport, seq, ack, flags, win, payload, ipId, ttl) {
+  const optLen = flags & SYN ? 12 : 0;
+  const tcpLen = 20 + optLen;
+  const payLen = payload ? payload.length : 0;
+  const ipLen = 20 + tcpLen + payLen;
+  const frameLen = Math.max(60, 14 + ipLen);
+  const T0 = START_EPOCH_US + tUs;
+  const sec = Math.floor(T0 / 1e6);
+  buf.writeUInt32LE(sec >>> 0, pos);
+  buf.writeUInt32LE(T0 - sec * 1e6, pos + 4);
+  buf.writeUInt32LE(frameLen, pos + 8);
+  buf.writeUInt32LE(frameLen, pos + 12);
+  let p = pos + 16;
+  const frame = p;
+  for (let i = 0; i < 6; i++) buf[p + i] = GATEWAY_MAC[i];
+  buf[p + 6] = 0x02; buf[p + 7] = 0x00; buf.writeUInt32BE(src >>> 0, p + 8);
+  buf[p + 12] = 0x08; buf[p + 13] = 0x00;
+  p += 14;
+  const ip = p;
+  buf[p] = 0x45; buf[p + 1] = 0; buf.writeUInt16BE(ipLen, p + 2); buf.writeUInt16BE(ipId & 0xffff, p + 4);
+  buf[p + 6] = 0x40; buf[p + 7] = 0; buf[p + 8] = ttl; buf[p + 9] = 6; buf[p + 10] = 0; buf[p + 11] = 0;
+  buf.writeUInt32BE(src >>> 0, p + 12); buf.writeUInt32BE(dst >>> 0, p + 16);
+  const ipSum = fold(sum16(buf, ip, ip + 20, 0));
+  buf.writeUInt16BE(ipSum, ip + 10);
+  p += 20;
+  const tcp = p;
+  buf.writeUInt16BE(sport, p); buf.writeUInt16BE(dport, p + 2);
+  buf.writeUInt32BE(seq >>> 0, p + 4); buf.writeUInt32BE(ack >>> 0, p + 8);
+  buf[p + 12] = (tcpLen >> 2) << 4; buf[p + 13] = flags; buf.writeUInt16BE(win, p + 14);
+  buf[p + 16] = 0; buf[p + 17] = 0; buf[p + 18] = 0; buf[p + 19] = 0;
+  p += 20;
+  if (optLen) for (let i = 0; i < 12; i++) buf[p++] = SYN_OPTIONS[i];
+  if (payLen) p += payload.copy(buf, p);
+  const acc = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 6 + tcpLen + payLen;
+  buf.writeUInt16BE(fold(sum16(buf, tcp, p, acc)), tcp + 16);
+  while (p < frame + frameLen) buf[p++] = 0;
+  return p;
+}
+
+/** Writes a pcap whose records come from `emit(write)`, calling write(...writeTcpRecord args after buf, pos). */
+function writeCapture(out, emit) {
+  const fd = openSync(out, 'w');
+  const buf = Buffer.allocUnsafe(OUT_BUFFER_BYTES);
+  buf.writeUInt32LE(0xa1b2c3d4, 0);
+  buf.writeUInt16LE(2, 4);
+  buf.writeUInt16LE(4, 6);
+  buf.writeInt32LE(0, 8);
+  buf.writeUInt32LE(0, 12);
+  buf.writeUInt32LE(262144, 16);
+  buf.writeUInt32LE(1, 20);
+  let pos = 24;
+  let fileBytes = 0;
+  let packets = 0;
+  const flush = () => {
+    let done = 0;
+    while (done < pos) done += writeSync(fd, buf, done, pos - done);
+    fileBytes += pos;
+    pos = 0;
+  };
+  emit((...args) => {
+    if (pos + MAX_RECORD_BYTES > OUT_BUFFER_BYTES) flush();
+    pos = writeTcpRecord(buf, pos, ...args);
+    packets++;
+  });
+  flush();
+  closeSync(fd);
+  return { packets, fileBytes };
+}
+
+/**
+ * A spoofed SYN flood: `syns` SYNs to one web server over `seconds`, each from its own source
+ * address (100.64.0.0/10, a bijection of the SYN's number, so all distinct) and port, none answered.
+ */
+export function generateSynFlood({ out, syns = 1_000_000, seconds = 10, seed = 1 }) {
+  rngState = seed | 0;
+  const target = 0xc6120050; // 198.18.0.80
+  const stepUs = (seconds * 1e6) / syns;
+  const result = writeCapture(out, (write) => {
+    for (let n = 0; n < syns; n++) {
+      const src = (0x64400000 + (Math.imul(n, 2654435761) & 0x3fffff)) >>> 0; // odd multiplier: distinct mod 2^22
+      write(Math.floor(n * stepUs), src, target, 1024 + (n % 64000), 80, (rand() * 4294967296) >>> 0, 0, SYN, 64240, null, n, 64);
+    }
+  });
+  return { file: out, kind: 'syn-flood', ...result, syns, sources: syns, target: '198.18.0.80:80', spanSeconds: seconds };
+}
+
+/**
+ * Flows that all stay open: each a handshake, a GET and the first segment of a large response,
+ * never finished. Flow n starts 20 µs after flow n-1; its four packets go out in turn with those of
+ * the three flows before it, so the capture is in time order and every flow is open at its end.
+ */
+export function generateOpenFlows({ out, flows = 500_000, seed = 1 }) {
+  rngState = seed | 0;
+  const server = 0xc6120050;
+  const get = Buffer.from('GET /download/big.bin HTTP/1.1\r\nHost: files.example\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n');
+  const head = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 104857600\r\n\r\n');
+  const response = Buffer.concat([head, Buffer.alloc(1200, 0x5a)]);
+  const client = (n) => (0x0a100000 + 1 + (n % 60_000)) >>> 0;
+  const cport = (n) => 20_000 + Math.floor(n / 60_000);
+  const isn = (n, side) => Math.imul(n * 2 + side + 1, 2246822519) >>> 0;
+  const result = writeCapture(out, (write) => {
+    for (let tick = 0; tick < flows + 3; tick++) {
+      const t = tick * 20;
+      let n = tick;
+      if (n < flows) write(t, client(n), server, cport(n), 80, isn(n, 0), 0, SYN, 64240, null, n, 64);
+      n = tick - 1;
+      if (n >= 0 && n < flows) write(t + 5, server, client(n), 80, cport(n), isn(n, 1), isn(n, 0) + 1, SYN | ACK, 65160, null, n, 56);
+      n = tick - 2;
+      if (n >= 0 && n < flows) write(t + 10, client(n), server, cport(n), 80, isn(n, 0) + 1, isn(n, 1) + 1, PSH | ACK, 502, get, n + 1, 64);
+      n = tick - 3;
+      if (n >= 0 && n < flows) write(t + 15, server, client(n), 80, cport(n), isn(n, 1) + 1, isn(n, 0) + 1 + get.length, PSH | ACK, 509, response, n + 1, 56);
+    }
+  });
+  return { file: out, kind: 'open-flows', ...result, flows, spanSeconds: ((flows + 3) * 20) / 1e6 };
+}
+
 /** Accepts 2000000, 2_000_000, 2,000,000, 2e6, 2M, 500k. */
 export function parseCount(text) {
   const m = /^([\d.,_e+]+)\s*([kKmM]?)$/.exec(String(text).trim());
@@ -957,6 +1077,7 @@ function main() {
       seed: { type: 'string', default: '1' },
       concurrency: { type: 'string' },
       stats: { type: 'string' },
+      hostile: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -965,9 +1086,26 @@ function main() {
       'usage: node scripts/gen-synthetic.mjs --out FILE [--packets N] [--seed S] [--concurrency N] [--stats FILE.json]\n' +
         '  --concurrency: flows open at once (default: packets / 150, at most 10,500).\n' +
         '  Writes a deterministic synthetic Ethernet/IPv4/TCP pcap (HTTP keep-alive, WebSocket, refused,\n' +
-        '  SYN timeouts and retries, retransmissions, resets, zero-window episodes).\n',
+        '  SYN timeouts and retries, retransmissions, resets, zero-window episodes).\n' +
+        '  --hostile syn-flood: --packets SYNs (default 1 M) from as many spoofed sources over 10 s.\n' +
+        '  --hostile open-flows: --packets / 4 flows (default 500 k) that all stay open, 4 packets each.\n',
     );
     process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  if (values.hostile) {
+    const n = values.packets === '2000000' && values.hostile === 'syn-flood' ? 1_000_000 : parseCount(values.packets);
+    const seed = Number(values.seed);
+    let result;
+    if (values.hostile === 'syn-flood') result = generateSynFlood({ out: values.out, syns: n, seed });
+    else if (values.hostile === 'open-flows') result = generateOpenFlows({ out: values.out, flows: Math.floor(n / 4), seed });
+    else {
+      process.stderr.write(`--hostile: syn-flood or open-flows, not ${values.hostile}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (values.stats) writeFileSync(values.stats, JSON.stringify(result, null, 2) + '\n');
+    process.stderr.write(`${result.file}: ${result.packets} packets, ${result.fileBytes} bytes (${values.hostile})\n`);
     return;
   }
   const result = generateSyntheticCapture({

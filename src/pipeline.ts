@@ -11,6 +11,7 @@ import { addDnsOrigin } from './rules/dns-rules.js';
 import type { Flow } from './flow/flow.js';
 import type { SinkFactory } from './flow/sink.js';
 import { FlowTable, type FlowEndReason } from './flow/table.js';
+import { DEFAULT_MEMCAP_BYTES, MemoryBudget, formatSize, type MemcapMark, type MemcapSummary } from './flow/memcap.js';
 import { AppSinkFactory, type AppSession } from './dissect/session.js';
 import { buildFlowFacts, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
@@ -64,6 +65,8 @@ export interface CaptureSummary {
    * (see maxLingeringFlows), and the later packets of theirs that were counted but not added to them.
    */
   lingerLimit: { closedEarly: number; latePackets: number };
+  /** The memory budget and the load it shed (see flow/memcap.ts). */
+  memcap: MemcapSummary;
 }
 
 export interface AnalysisResult {
@@ -117,6 +120,8 @@ export interface AnalyzerOptions {
   slow?: Partial<SlowThresholds>;
   /** Keep only the packets this capture filter accepts (the others are counted as filtered). */
   captureFilter?: CaptureFilter | null;
+  /** The memory budget in bytes (default 512 MiB): see flow/memcap.ts for what is shed near it. */
+  memcapBytes?: number;
 }
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
@@ -159,6 +164,7 @@ export class Analyzer {
   /** Finished flows dropped beyond maxKeptFlows. */
   flowsNotKept = 0;
   private readonly slow: SlowThresholds;
+  private readonly memcap: MemoryBudget;
 
   constructor(private readonly opts: AnalyzerOptions) {
     const slow = opts.slow ?? {};
@@ -168,6 +174,7 @@ export class Analyzer {
       clientMicros: slow.clientMicros ?? DEFAULT_SLOW.clientMicros,
     };
     this.maxDiagnostics = opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS;
+    this.memcap = new MemoryBudget(opts.memcapBytes ?? DEFAULT_MEMCAP_BYTES, () => this.sessions.size);
     let sinkFactory: SinkFactory | null = null;
     if (opts.dissect !== false) {
       const keep = opts.keepEvents !== false;
@@ -189,6 +196,7 @@ export class Analyzer {
       maxLingeringFlows: opts.maxLingeringFlows,
       maxRememberedCloses: opts.maxRememberedCloses,
       verifyChecksums: opts.verifyChecksums,
+      memcap: this.memcap,
       sinkFactory,
       onFlowDone: (flow, reason) => this.flowDone(flow, reason),
       onSynAnswered: (flow, ts, synAck) => {
@@ -307,8 +315,10 @@ export class Analyzer {
   private flowDone(flow: Flow, reason: FlowEndReason): void {
     const session = this.sessions.get(flow.id);
     if (session) this.sessions.delete(flow.id);
+    const mark = this.memcap.takeMark(flow.id);
     try {
-      this.reportFlow(flow, reason, session);
+      if (reason === 'counted') this.countAttempt(flow);
+      else this.reportFlow(flow, reason, session, mark);
     } catch (err) {
       this.flowFailed(flow.id, flow.firstNo, err);
     }
@@ -323,8 +333,34 @@ export class Analyzer {
     });
   }
 
-  private reportFlow(flow: Flow, reason: FlowEndReason, session: AppSession | undefined): void {
+  /**
+   * An unanswered SYN attempt the memory budget counts instead of keeping: summed per service, and
+   * handed to the capture rules as the half-open connection it is (the syn-flood totals).
+   */
+  private countAttempt(flow: Flow): void {
+    const syns = flow.synPackets;
+    const server = flow.serverText();
+    this.memcap.countAttempt({ service: server, source: flow.clientKey(), syns: syns.length, firstNo: flow.firstNo, firstTs: flow.startTs, lastTs: flow.lastTs });
+    this.captureJudge.countAttempt({
+      id: flow.id,
+      server,
+      clientIp: flow.clientIpText(),
+      clientPort: flow.origPort,
+      state: 'S0',
+      start: flow.startTs,
+      end: flow.lastTs,
+      syns,
+      synAcks: [],
+      handshakeAck: null,
+      reusedAfter: null,
+      clientSide: { bytes: 0, rst: null },
+      serverSide: { rst: null, packets: 0 },
+    });
+  }
+
+  private reportFlow(flow: Flow, reason: FlowEndReason, session: AppSession | undefined, mark: MemcapMark | null): void {
     const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
+    if (mark) facts.memcap = mark;
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.
     if (facts.syns.length === 0 && facts.synAcks.length === 0) facts.afterReset = this.resets.before(facts.client, facts.server, facts.start);
     const clientRst = facts.clientSide.rst;
@@ -386,6 +422,21 @@ export class Analyzer {
     this.table.expireAt(nowMicros);
   }
 
+  /** The capture-level diagnostic that says what the memory budget shed, if it shed anything. */
+  private diagnoseMemcap(m: MemcapSummary): void {
+    if (m.reachedAtPacket === null) return;
+    const parts: string[] = [];
+    if (m.payloadStopped) parts.push(`${m.payloadStopped.toLocaleString('en-US')} flows' payload no longer reassembled (not HTTP, WebSocket, TLS or DNS)`);
+    if (m.attemptsCounted) parts.push(`${m.attemptsCounted.toLocaleString('en-US')} unanswered SYN attempts counted per service instead of kept as flows (capture.memcap.countedAttempts)`);
+    if (m.flowsFinishedEarly) parts.push(`${m.flowsFinishedEarly.toLocaleString('en-US')} flows finished early, idle longest first, judged with what was seen of them (marked 'memcap')`);
+    this.diagnose({
+      code: 'MEMCAP',
+      message: `${this.opts.file}: memory budget (--memcap ${formatSize(m.limitBytes)}) reached at packet ${m.reachedAtPacket}: ${parts.join('; ')} [MEMCAP]`,
+      packet: m.reachedAtPacket,
+      offset: -1,
+    });
+  }
+
   /** Flows currently open. */
   get openFlows(): number {
     return this.table.openFlows;
@@ -432,7 +483,9 @@ export class Analyzer {
       end: this.end,
       peakOpenFlows: this.table.peakFlows,
       lingerLimit: { closedEarly: this.table.closedEarly, latePackets: this.table.lateAfterEarlyClose },
+      memcap: this.memcap.summary(),
     };
+    this.diagnoseMemcap(capture.memcap);
     const facts = this.facts.sort((a, b) => a.id - b.id);
     const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility };
     let verdicts: Verdict[] = [];

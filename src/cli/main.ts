@@ -80,6 +80,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .addOption(new Option('--fail-on <severity>', 'exit 1 if any verdict is at or above this severity').choices(FAIL_ON_CHOICES))
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .option('--zeek-verdicts <file>', 'with --format zeek or zeek-json: also write tcpwhy.log, one row per verdict keyed by conn.log uid, to this file')
+    .option('--memcap <size>', 'memory budget for open flows, reassembly and dissectors (default 512M); near it, load is shed and said')
     .addHelpText(
       'after',
       examplesAndExits(
@@ -174,6 +175,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--detail', 'jsonl: every field of each flow, not the compact flow')
     .option('--only-problems', 'show only flows with a warning or error')
     .option('--idle-timeout <seconds>', 'decide flows idle this long (default 300)')
+    .option('--memcap <size>', 'memory budget for open flows, reassembly and dissectors (default 512M); near it, load is shed and said')
     .addHelpText(
       'after',
       examplesAndExits(

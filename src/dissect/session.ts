@@ -98,6 +98,12 @@ export class AppSession implements StreamSink {
   private readonly mode: [Mode, Mode] = [MODE.DETECT, MODE.DETECT];
   private detectBuf: Uint8Array | null = null;
   private detectLen = 0;
+
+  /** A direction is HTTP, WebSocket or TLS, or still being recognised: the payload is read. */
+  readsPayload(): boolean {
+    const opaque = (m: Mode) => m === MODE.OFF || m === MODE.OPAQUE;
+    return !(opaque(this.mode[0]) && opaque(this.mode[1]));
+  }
   private detectTokenLen = 0;
   private detectOffset = 0;
   private detectNo = 0;

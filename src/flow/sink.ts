@@ -20,6 +20,11 @@ export interface StreamSink {
   onClose?(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void;
   /** The flow is finished (closed, expired, or capture end). */
   onEnd(tsMicros: number): void;
+  /**
+   * False once the stream is known to be no protocol the sink reads: its payload may stop being
+   * reassembled when memory runs short (see memcap.ts). Without it, the payload is read.
+   */
+  readsPayload?(): boolean;
 }
 
 export interface SinkFactory {

@@ -6,6 +6,7 @@ import { Flow, processSegment, type SegmentContext } from './flow.js';
 import { connState } from './conn-state.js';
 import { RecentCloses } from './recent-closes.js';
 import { ReassemblyBudget } from './reassembly.js';
+import type { MemoryBudget, Sheddable } from './memcap.js';
 import type { Dir, SinkFactory, StreamSink } from './sink.js';
 
 /**
@@ -55,9 +56,15 @@ export interface FlowTableOptions {
   onPeerUnseen?: (flow: Flow, dir: Dir, no: number) => void;
   /** Called for table-level problems (limits hit). */
   onDiagnostic?: (code: string, message: string, no: number) => void;
+  /** The memory budget: it sheds load through the Sheddable methods when near its shares. */
+  memcap?: MemoryBudget | null;
 }
 
-export type FlowEndReason = 'closed' | 'idle' | 'evicted' | 'reused' | 'attempt-timeout' | 'capture-end';
+/**
+ * Why a flow ended. 'memcap': finished early by the memory budget; 'counted': an unanswered SYN
+ * attempt the budget counts per service instead of keeping as a flow (not reported as one).
+ */
+export type FlowEndReason = 'closed' | 'idle' | 'evicted' | 'reused' | 'attempt-timeout' | 'capture-end' | 'memcap' | 'counted';
 
 export interface ArpTarget {
   ip: number;
@@ -78,7 +85,7 @@ const MAX_IDLE_ENDED = 65_536;
 /** Zeek's TOO_LARGE_SEQ_DELTA: a packet this close to where a side's numbers stopped continues them. */
 const SEQ_CONTINUES = 1_048_576;
 
-export class FlowTable {
+export class FlowTable implements Sheddable {
   private readonly buckets = new Map<number, Flow>();
   private oldest: Flow | null = null;
   private newest: Flow | null = null;
@@ -124,7 +131,7 @@ export class FlowTable {
     this.maxFlows = opts.maxFlows ?? 1_000_000;
     this.maxLingering = opts.maxLingeringFlows ?? DEFAULT_MAX_LINGERING;
     this.recentlyClosed = new RecentCloses(opts.maxRememberedCloses ?? DEFAULT_MAX_RECENT_CLOSED, TIME_WAIT_MICROS);
-    this.budget = new ReassemblyBudget(opts.maxBufferedBytesTotal ?? 256 * 1024 * 1024, opts.maxBufferedBytesPerDirection ?? 4 * 1024 * 1024);
+    this.budget = new ReassemblyBudget(opts.memcap?.reassemblyBytes ?? opts.maxBufferedBytesTotal ?? 256 * 1024 * 1024, opts.maxBufferedBytesPerDirection ?? 4 * 1024 * 1024);
     const factory = opts.sinkFactory ?? null;
     this.ctx = {
       budget: this.budget,
@@ -149,6 +156,7 @@ export class FlowTable {
   packet(v: PacketView, bytes: Uint8Array, no: number, ts: number): void {
     this.lastNo = no;
     if (ts > this.lastTs) this.lastTs = ts;
+    this.opts.memcap?.onPacket(this, no);
     if (v.kind === DECODED.TCP && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === (TCP_FLAG.SYN | TCP_FLAG.ACK)) this.keepAnsweredAttempt(v, ts);
     this.expireIdle(ts);
     if (v.kind === DECODED.TCP) this.tcp(v, bytes, no, ts);
@@ -238,6 +246,7 @@ export class FlowTable {
 
   /** `srcRole`: 0 when the packet's sender is known to be the originator, 1 the responder, -1 to guess. */
   private create(hash: number, v: PacketView, no: number, ts: number, srcRole: -1 | 0 | 1 = -1): Flow {
+    this.opts.memcap?.beforeNewFlow(this, (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN, no);
     if (this.count >= this.maxFlows && this.oldest) {
       if (!this.evictionReported) {
         this.evictionReported = true;
@@ -363,6 +372,44 @@ export class FlowTable {
       else if (nowMicros - f.lastTs >= this.idleTimeout) this.finish(f, 'idle');
       else if (attemptGivenUp(f, nowMicros)) this.finish(f, 'attempt-timeout');
       f = next;
+    }
+  }
+
+  // --- what the memory budget may do (Sheddable) ---
+
+  get bufferedBytes(): number {
+    return this.budget.buffered;
+  }
+
+  shedLongestIdle(): boolean {
+    const f = this.oldest;
+    if (!f) return false;
+    if (f.removeAfterTs !== 0) {
+      // Closed and lingering: all its payload is in, so finishing it now loses nothing but late packets (counted).
+      this.closedEarly++;
+      this.finish(f, 'closed', true);
+    } else if (isAttempt(f)) this.finish(f, 'counted');
+    else {
+      this.opts.memcap!.finishedEarly(f.id);
+      this.finish(f, 'memcap');
+    }
+    return true;
+  }
+
+  countLongestIdleAttempt(): boolean {
+    if (this.attempts.length === 0) return false;
+    // Attempts are mostly the flows idle longest; the attempts list itself is in no order.
+    let f = this.oldest;
+    for (let i = 0; f && i < 64 && !isAttempt(f); i++) f = f.newer;
+    this.finish(f && isAttempt(f) ? f : this.attempts[0], 'counted');
+    return true;
+  }
+
+  stopOpaquePayload(onStopped: (flowId: number) => void): void {
+    for (let f = this.oldest; f; f = f.newer) {
+      if (!f.reassembler || !f.sink || f.sink.readsPayload?.() !== false) continue;
+      closeReassembly(f);
+      onStopped(f.id);
     }
   }
 

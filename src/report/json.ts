@@ -169,6 +169,7 @@ export function flowToJson(f: FlowResult, opts: JsonOptions = {}, hints: HintTab
       ...nonZero('missedBytes', f.clientSide.missedBytes, f.serverSide.missedBytes),
       ...(copies ? { capturedTwice: copies } : {}),
       ...(f.visibility.seen !== 'both' ? { visibility: f.visibility.seen, ...visibilityProof } : {}),
+      ...(f.memcap ? { memcap: f.memcap } : {}),
       verdicts: f.verdicts.map(hints.verdict),
     };
   }
@@ -209,6 +210,7 @@ export function flowToJson(f: FlowResult, opts: JsonOptions = {}, hints: HintTab
     ...(app && app.tls ? { tls: app.tls } : {}),
     ...(app && app.errors.length ? { appErrors: app.errors } : {}),
     ...(f.dns ? { dns: f.dns } : {}),
+    ...(f.memcap ? { memcap: f.memcap } : {}),
     ...(copies ? { capturedTwice: copies } : {}),
     verdicts: f.verdicts.map(hints.verdict),
   };
@@ -229,6 +231,7 @@ function captureToJson(c: CaptureSummary, flowCount: number): Record<string, unk
     truncatedPackets: c.truncatedPackets,
     fragments: c.fragments,
     lingerLimit: c.lingerLimit,
+    memcap: { ...c.memcap, countedAttempts: c.memcap.countedAttempts.map((a) => ({ ...a, firstTs: iso(a.firstTs), lastTs: iso(a.lastTs) })) },
     flows: flowCount,
     start: iso(c.start),
     duration: secs(c.end - c.start),

@@ -26,9 +26,22 @@ export function patienceFor(f: FlowFacts): number {
   return Math.max(TOO_EARLY_FLOOR_MICROS, TOO_EARLY_RTTS * rttMicros);
 }
 
-/** The flow was still open when the capture ended, less than its patience after `since`. */
+/**
+ * The flow was still open when the analysis stopped watching it: the capture ended, or the memory
+ * budget finished it early (judged at that moment, with what was seen of it until then).
+ */
+export function stoppedWatching(f: FlowFacts): boolean {
+  return f.endReason === 'capture-end' || f.endReason === 'memcap';
+}
+
+/** What ended the watch, for a summary: 'the capture ended' or 'the flow was finished early (--memcap)'. */
+export function watchEnd(f: FlowFacts): string {
+  return f.endReason === 'memcap' ? 'the flow was finished early (--memcap)' : 'the capture ended';
+}
+
+/** The flow was still open when the capture ended (or the budget finished it), less than its patience after `since`. */
 export function endedTooEarly(f: FlowFacts, ctx: RuleContext, since: number): boolean {
-  return f.endReason === 'capture-end' && Math.max(f.end, ctx.captureEnd) - since < patienceFor(f);
+  return stoppedWatching(f) && Math.max(f.end, ctx.captureEnd) - since < patienceFor(f);
 }
 
 interface Pending {
@@ -81,7 +94,7 @@ function pendingAnswers(f: FlowFacts, ctx: RuleContext): Pending[] {
 export const captureEnded: FlowRule = {
   code: 'capture-ended',
   evaluate(f, ctx) {
-    if (f.endReason !== 'capture-end' || f.visibility.seen !== 'both') return null;
+    if (!stoppedWatching(f) || f.visibility.seen !== 'both') return null;
     const patience = patienceFor(f);
     const end = Math.max(f.end, ctx.captureEnd);
     const p = pendingAnswers(f, ctx).find((x) => end - x.ts < (x.patience ?? patience));
@@ -91,7 +104,7 @@ export const captureEnded: FlowRule = {
     return {
       code: 'capture-ended',
       severity: 'info',
-      summary: `the capture ended ${fmtDuration(waited)} after ${p.what}: too early to judge (an answer could still come; silence counts after ${fmtDuration(needed)})`,
+      summary: `${watchEnd(f)} ${fmtDuration(waited)} after ${p.what}: too early to judge (an answer could still come; silence counts after ${fmtDuration(needed)})`,
       packets: [p.packet],
       facts: { after: p.what, packet: p.packet, waitedMs: ms(waited), neededMs: ms(needed), ...(p.syns ? { unansweredSyns: p.syns } : {}) },
       hint: 'The capture stopped before the answer was due (tcpdump -c, Ctrl-C, or a file cut short). Capture for longer after the last request to see whether it was answered.',

@@ -75,6 +75,8 @@ export interface CaptureRuleRun {
   verdicts(capture: CaptureFacts, ctx: RuleContext): Verdict[];
   /** Entries (flows, groups, counters) the run holds now: what its memory bound is about. */
   retained?(): number;
+  /** An unanswered SYN attempt the memory budget counted instead of reporting as a flow. */
+  countAttempt?(f: FlowDigest): void;
 }
 
 /** For rules that look only at the capture as a whole. */
@@ -198,6 +200,10 @@ export class CaptureJudge {
 
   observe(f: FlowDigest, ctx: RuleContext): void {
     for (const r of this.runs) r.observe(f, ctx);
+  }
+
+  countAttempt(f: FlowDigest): void {
+    for (const r of this.runs) r.countAttempt?.(f);
   }
 
   verdicts(capture: CaptureFacts, ctx: RuleContext): Verdict[] {

@@ -8,6 +8,7 @@ import { EP, type Endpoint } from '../flow/endpoint.js';
 import type { Flow } from '../flow/flow.js';
 import { latestTimestamp, summarizeTcpAnalysis, type TcpAnalysisFacts } from '../flow/analysis.js';
 import type { FlowEndReason } from '../flow/table.js';
+import type { MemcapMark } from '../flow/memcap.js';
 
 // FlowFacts: the read-only summary of one finished flow that rules, reports and diff consume.
 // Times are integer microseconds since the epoch; durations in the JSON are seconds or ms as named.
@@ -128,6 +129,8 @@ export interface FlowFacts {
   scan?: ScanMark | null;
   /** Where the server address came from (rules/dns-log.ts), when the capture can tell. */
   dns?: DnsOrigin | null;
+  /** How the memory budget touched the flow (payload no longer reassembled, finished early), if it did. */
+  memcap?: MemcapMark | null;
   endReason: FlowEndReason;
   partial: boolean;
   app: AppFacts | null;

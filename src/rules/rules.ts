@@ -10,7 +10,7 @@ import { unroutableAddress } from './address-rules.js';
 import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 import type { DnsLog } from './dns-log.js';
 import type { VisibilityLog } from './visibility.js';
-import { captureEnded, endedTooEarly, SYN_PATIENCE_MICROS } from './capture-end.js';
+import { captureEnded, endedTooEarly, stoppedWatching, SYN_PATIENCE_MICROS, watchEnd } from './capture-end.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -361,7 +361,7 @@ const halfClosed: FlowRule = {
     return {
       code: 'half-closed',
       severity: 'warning',
-      summary: `only the ${who} sent a FIN (#${fin.no}); the ${who === 'client' ? 'server' : 'client'} had not closed its side ${fmtDuration(f.end - fin.ts)} later when the ${f.endReason === 'capture-end' ? 'capture ended' : 'flow went idle'}`,
+      summary: `only the ${who} sent a FIN (#${fin.no}); the ${who === 'client' ? 'server' : 'client'} had not closed its side ${fmtDuration(f.end - fin.ts)} later when ${stoppedWatching(f) ? watchEnd(f) : 'the flow went idle'}`,
       packets: [fin.no],
       facts: { closer: who, waitedMs: ms(f.end - fin.ts) },
       hint: `The ${who === 'client' ? 'server' : 'client'} application has not closed its socket after the peer's FIN (a missing close() leaves the socket in CLOSE_WAIT), or the capture stopped too early.`,

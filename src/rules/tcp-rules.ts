@@ -6,7 +6,8 @@ import { isTlsHandshakeOnly } from './tls-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
-import { endedTooEarly, patienceFor } from './capture-end.js';
+import { endedTooEarly, patienceFor, stoppedWatching, watchEnd } from './capture-end.js';
+import { DistinctCount } from '../flow/distinct-count.js';
 
 // Verdicts from the per-segment TCP analysis (FlowFacts.analysis): retransmissions, zero windows,
 // requests the server's TCP accepted but its application never answered, idle connections closed
@@ -148,7 +149,7 @@ const zeroWindow: FlowRule = {
     const [who, side] = hit;
     const z = side.zeroWindowEpisodes!;
     const probes = z.probes;
-    const ending = z.stillClosed ? `still closed when the ${f.endReason === 'capture-end' ? 'capture ended' : 'connection ended'}` : `reopened at #${z.reopenedPacket}`;
+    const ending = z.stillClosed ? `still closed when ${stoppedWatching(f) ? watchEnd(f) : 'the connection ended'}` : `reopened at #${z.reopenedPacket}`;
     // The probes are the other side's packets: not counted when the capture misses them.
     const probesSeen = f.visibility.seen === 'both';
     return {
@@ -310,83 +311,172 @@ function keepFirstPackets(list: number[], no: number, max = 20): void {
  * failing connections: enough of them, nearly each from its own source port, and at most a
  * quarter retried (a client whose connection fails sends its SYN again).
  */
-function oneSourceFlood(flows: FlowDigest[]): boolean {
+function oneSourceFlood(flows: HalfOpen[]): boolean {
   if (flows.length < SYN_FLOOD_MIN_HALF_OPEN_ONE_SOURCE) return false;
   const ports = new Set(flows.map((f) => f.clientPort));
-  const retried = flows.filter((f) => f.syns.length > 1).length;
+  const retried = flows.filter((f) => f.syns > 1).length;
   return ports.size * 10 >= flows.length * 9 && retried * 4 <= flows.length;
 }
 
-const synFlood: CaptureRule = {
-  code: 'syn-flood',
-  start() {
-    // Half-open connections are what a flood is made of; every other flow only adds to a per-server count.
-    const half: FlowDigest[] = [];
-    const completed = new Map<string, number>();
-    return {
-      observe(f) {
-        if (f.handshakeAck !== null) bump(completed, f.server);
-        if (isHalfOpen(f) && half.length < MAX_KEPT_FLOWS) half.push(digestFlow(f));
-      },
-      retained: () => half.length + completed.size,
-      verdicts(_c, ctx) {
-        if (half.length < SYN_FLOOD_MIN_HALF_OPEN) return [];
-        const sorted = half.map((f) => ({ f, ts: f.syns[0].ts })).sort((x, y) => x.ts - y.ts || x.f.id - y.f.id);
-        const out: Verdict[] = [];
-        const byServer = new Map<string, typeof sorted>();
-        for (const h of sorted) {
-          let list = byServer.get(h.f.server);
-          if (!list) byServer.set(h.f.server, (list = []));
-          list.push(h);
-        }
-        const report = (target: string, list: typeof sorted, oneService: boolean) => {
-          const w = densestWindow(list, SYN_FLOOD_WINDOW_MICROS);
-          if (w.count < SYN_FLOOD_MIN_HALF_OPEN) return;
-          const inWindow = list.slice(w.from, w.to + 1);
-          const sources = new Set(inWindow.map((h) => h.f.clientIp));
-          if (sources.size < SYN_FLOOD_MIN_SOURCES && !(oneService && oneSourceFlood(inWindow.map((h) => h.f)))) return;
-          const span = inWindow[inWindow.length - 1].ts - inWindow[0].ts;
-          const synAcked = inWindow.filter((h) => h.f.synAcks.length > 0);
-          // A SYN-ACK that the server never retransmits though no ACK came: it kept no state (SYN cookies).
-          const stateless = synAcked.filter((h) => h.f.synAcks.length === 1 && Math.max(h.f.end, ctx.captureEnd) - h.f.synAcks[0].ts >= SYNACK_RETRY_EXPECTED_MICROS);
-          const answered = oneService ? (completed.get(target) ?? 0) : 0;
-          out.push({
-            code: 'syn-flood',
-            severity: 'error',
-            summary: `SYN flood ${oneService ? `against ${target}` : `to ${target}`}: ${plural(w.count, 'half-open connection')} from ${sources.size === 1 ? `one source, ${inWindow[0].f.clientIp}, on ${plural(new Set(inWindow.map((h) => h.f.clientPort)).size, 'source port')} (a flood tool: each SYN sent once)` : plural(sources.size, 'source')} within ${fmtDuration(span)} (${synAcked.length} answered with SYN-ACK, ${w.count - synAcked.length} unanswered; ${plural(answered, 'connection')} completed)${stateless.length > 0 ? `; ${plural(stateless.length, 'SYN-ACK')} never retransmitted: SYN cookies` : ''}`,
-            packets: inWindow.slice(0, 20).map((h) => h.f.syns[0].no),
-            facts: {
-              target,
-              halfOpen: w.count,
-              sources: sources.size,
-              windowMs: ms(span),
-              synAcked: synAcked.length,
-              unanswered: w.count - synAcked.length,
-              completed: answered,
-              synCookiesLikely: stateless.length > 0,
-              statelessSynAcks: stateless.length,
-            },
-            hint:
-              'Many clients start connections and never finish them: a SYN flood (often from spoofed sources) or a client fleet whose final ACKs are lost. Make sure SYN cookies are on (net.ipv4.tcp_syncookies=1), raise net.ipv4.tcp_max_syn_backlog, filter or rate-limit at the edge (a DDoS scrubbing service, iptables hashlimit / SYNPROXY), and check whether the sources are real (spoofed addresses never answer)' +
-              (stateless.length > 0 ? '. SYN-ACKs left without a retransmission show the server answered from SYN cookies: its SYN queue was full.' : '.'),
-          });
-        };
-        let reported = false;
-        for (const [server, list] of byServer) {
-          const before = out.length;
-          report(server, list, true);
-          if (out.length > before) reported = true;
-        }
-        if (!reported) {
-          // Spoofed floods often aim at random addresses and ports: look at the capture as a whole.
-          const targets = new Set(sorted.map((h) => h.f.server));
-          if (targets.size >= SYN_FLOOD_MIN_SOURCES) report(`${targets.size} different destinations`, sorted, false);
-        }
-        return out;
-      },
-    };
-  },
-};
+/** A half-open connection as the syn-flood sample keeps it: flat, a tenth of a flow's digest. */
+interface HalfOpen {
+  id: number;
+  /** The first SYN's time and packet number, and how many SYNs. */
+  ts: number;
+  synNo: number;
+  syns: number;
+  server: string;
+  clientIp: string;
+  clientPort: number;
+  synAcks: number;
+  firstSynAckTs: number;
+  end: number;
+}
+
+function halfOpenOf(f: FlowDigest): HalfOpen {
+  const s = f.syns[0];
+  return { id: f.id, ts: s.ts, synNo: s.no, syns: f.syns.length, server: f.server, clientIp: f.clientIp, clientPort: f.clientPort, synAcks: f.synAcks.length, firstSynAckTs: f.synAcks[0]?.ts ?? 0, end: f.end };
+}
+
+/** Half-open connections the syn-flood rule keeps to find a flood's window and cite it; beyond them it only counts. */
+export const SYN_FLOOD_SAMPLE = 100_000;
+/** Servers whose half-open totals are kept apart. */
+const MAX_FLOOD_TARGETS = 4_096;
+
+/** Every half-open connection to one server (or to all), counted whether or not it is in the sample. */
+class HalfOpenTotals {
+  connections = 0;
+  syns = 0;
+  synAcked = 0;
+  readonly sources = new DistinctCount();
+  firstTs = Infinity;
+  lastTs = -Infinity;
+
+  add(f: FlowDigest): void {
+    this.connections++;
+    this.syns += f.syns.length;
+    if (f.synAcks.length > 0) this.synAcked++;
+    this.sources.add(f.clientIp);
+    const ts = f.syns[0].ts;
+    if (ts < this.firstTs) this.firstTs = ts;
+    if (ts > this.lastTs) this.lastTs = ts;
+  }
+}
+
+/**
+ * Half-open connections to one server from many sources within SYN_FLOOD_WINDOW_MICROS: a SYN flood.
+ * Which servers are flooded is found in a sample, the first `sampleSize` half-open connections;
+ * the totals (connections, SYNs, distinct sources, window, rate) count them all, and the verdict
+ * names the sample when it did not hold them all.
+ */
+export function synFloodRule(sampleSize = SYN_FLOOD_SAMPLE): CaptureRule {
+  return {
+    code: 'syn-flood',
+    start() {
+      // Half-open connections are what a flood is made of; every other flow only adds to a per-server count.
+      const half: HalfOpen[] = [];
+      const completed = new Map<string, number>();
+      const totals = new Map<string, HalfOpenTotals>();
+      const all = new HalfOpenTotals();
+      const addHalfOpen = (f: FlowDigest) => {
+        all.add(f);
+        let t = totals.get(f.server);
+        if (!t && totals.size < MAX_FLOOD_TARGETS) totals.set(f.server, (t = new HalfOpenTotals()));
+        t?.add(f);
+        if (half.length < sampleSize) half.push(halfOpenOf(f));
+      };
+      return {
+        observe(f) {
+          if (f.handshakeAck !== null) bump(completed, f.server);
+          if (isHalfOpen(f)) addHalfOpen(f);
+        },
+        countAttempt: addHalfOpen,
+        retained: () => half.length + completed.size + totals.size,
+        verdicts(_c, ctx) {
+          if (half.length < SYN_FLOOD_MIN_HALF_OPEN) return [];
+          const sampled = all.connections > half.length;
+          const sorted = half.sort((x, y) => x.ts - y.ts || x.id - y.id);
+          const out: Verdict[] = [];
+          const byServer = new Map<string, typeof sorted>();
+          for (const h of sorted) {
+            let list = byServer.get(h.server);
+            if (!list) byServer.set(h.server, (list = []));
+            list.push(h);
+          }
+          const report = (target: string, list: typeof sorted, oneService: boolean) => {
+            const w = densestWindow(list, SYN_FLOOD_WINDOW_MICROS);
+            if (w.count < SYN_FLOOD_MIN_HALF_OPEN) return;
+            const inWindow = list.slice(w.from, w.to + 1);
+            const sources = new Set(inWindow.map((h) => h.clientIp));
+            if (sources.size < SYN_FLOOD_MIN_SOURCES && !(oneService && oneSourceFlood(inWindow))) return;
+            const span = inWindow[inWindow.length - 1].ts - inWindow[0].ts;
+            const synAcked = inWindow.filter((h) => h.synAcks > 0);
+            // A SYN-ACK that the server never retransmits though no ACK came: it kept no state (SYN cookies).
+            const stateless = synAcked.filter((h) => h.synAcks === 1 && Math.max(h.end, ctx.captureEnd) - h.firstSynAckTs >= SYNACK_RETRY_EXPECTED_MICROS);
+            const answered = oneService ? (completed.get(target) ?? 0) : 0;
+            const cookies = stateless.length > 0 ? `; ${plural(stateless.length, 'SYN-ACK')} never retransmitted: SYN cookies` : '';
+            const whom = oneService ? `against ${target}` : `to ${target}`;
+            const t = oneService ? totals.get(target) : all;
+            let summary: string;
+            let counts: Record<string, unknown>;
+            if (sampled && t) {
+              // The sample holds only the first half-open connections: the totals say how big the flood was.
+              const window = t.lastTs - t.firstTs;
+              const rate = Math.round(t.syns / Math.max(window / 1e6, 1e-6));
+              const sourceCount = `${t.sources.approximate ? 'about ' : ''}${t.sources.count.toLocaleString('en-US')} source${t.sources.count === 1 ? '' : 's'}${t.sources.approximate ? ' (estimated)' : ''}`;
+              summary =
+                `SYN flood ${whom}: ${t.connections.toLocaleString('en-US')} half-open connections (${t.syns.toLocaleString('en-US')} SYNs) from ${sourceCount} within ${fmtDuration(window)}, ` +
+                `${rate.toLocaleString('en-US')} SYNs/s (${t.synAcked.toLocaleString('en-US')} answered with SYN-ACK, ${(t.connections - t.synAcked).toLocaleString('en-US')} unanswered; ${plural(answered, 'connection')} completed)${cookies}; ` +
+                `found in a sample of the first ${half.length.toLocaleString('en-US')} half-open connections of the capture, ${w.count.toLocaleString('en-US')} of them in its densest ${fmtDuration(SYN_FLOOD_WINDOW_MICROS)}`;
+              counts = {
+                halfOpen: t.connections,
+                syns: t.syns,
+                sources: t.sources.count,
+                sourcesApproximate: t.sources.approximate,
+                windowMs: ms(window),
+                synsPerSecond: rate,
+                synAcked: t.synAcked,
+                unanswered: t.connections - t.synAcked,
+                sample: { size: half.length, halfOpen: w.count, sources: sources.size, windowMs: ms(span) },
+              };
+            } else {
+              summary = `SYN flood ${whom}: ${plural(w.count, 'half-open connection')} from ${sources.size === 1 ? `one source, ${inWindow[0].clientIp}, on ${plural(new Set(inWindow.map((h) => h.clientPort)).size, 'source port')} (a flood tool: each SYN sent once)` : plural(sources.size, 'source')} within ${fmtDuration(span)} (${synAcked.length} answered with SYN-ACK, ${w.count - synAcked.length} unanswered; ${plural(answered, 'connection')} completed)${cookies}`;
+              counts = { halfOpen: w.count, sources: sources.size, windowMs: ms(span), synAcked: synAcked.length, unanswered: w.count - synAcked.length };
+            }
+            out.push({
+              code: 'syn-flood',
+              severity: 'error',
+              summary,
+              packets: inWindow.slice(0, 20).map((h) => h.synNo),
+              facts: {
+                target,
+                ...counts,
+                completed: answered,
+                synCookiesLikely: stateless.length > 0,
+                statelessSynAcks: stateless.length,
+              },
+              hint:
+                'Many clients start connections and never finish them: a SYN flood (often from spoofed sources) or a client fleet whose final ACKs are lost. Make sure SYN cookies are on (net.ipv4.tcp_syncookies=1), raise net.ipv4.tcp_max_syn_backlog, filter or rate-limit at the edge (a DDoS scrubbing service, iptables hashlimit / SYNPROXY), and check whether the sources are real (spoofed addresses never answer)' +
+                (stateless.length > 0 ? '. SYN-ACKs left without a retransmission show the server answered from SYN cookies: its SYN queue was full.' : '.'),
+            });
+          };
+          let reported = false;
+          for (const [server, list] of byServer) {
+            const before = out.length;
+            report(server, list, true);
+            if (out.length > before) reported = true;
+          }
+          if (!reported) {
+            // Spoofed floods often aim at random addresses and ports: look at the capture as a whole.
+            const targets = new Set(sorted.map((h) => h.server));
+            if (targets.size >= SYN_FLOOD_MIN_SOURCES) report(`${targets.size} different destinations`, sorted, false);
+          }
+          return out;
+        },
+      };
+    },
+  };
+}
 
 /** One client's connections to one server:port, summed as they finish. */
 interface PortGroup {
@@ -606,4 +696,4 @@ const listenQueueOverflow: CaptureRule = {
   },
 };
 
-export const TCP_CAPTURE_RULES: CaptureRule[] = [synFlood, portExhaustion, listenQueueOverflow];
+export const TCP_CAPTURE_RULES: CaptureRule[] = [synFloodRule(), portExhaustion, listenQueueOverflow];

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AnswerLog } from '../../src/rules/answer-log.js';
 import { CaptureJudge, judgeCapture, type FlowDigest } from '../../src/rules/capture-rules.js';
 import type { RuleContext } from '../../src/rules/rules.js';
-import { TCP_CAPTURE_RULES } from '../../src/rules/tcp-rules.js';
+import { synFloodRule, TCP_CAPTURE_RULES } from '../../src/rules/tcp-rules.js';
 
 const T0 = 1_700_000_000_000_000;
 const CAPTURE = { packets: 0, truncatedPackets: 0, snaplen: 65535 };
@@ -207,5 +207,38 @@ describe('capture rules as a stream', () => {
     const [v] = judge.verdicts(CAPTURE, ctxAt(T0 + 40_000_000, answers));
     expect(v.facts).toMatchObject({ listener: server, droppedConnections: 300, droppedSyns: 300, answeredConnections: 301 });
     expect(v.packets).toEqual(Array.from({ length: 20 }, (_, k) => 10 * k + 1));
+  });
+});
+
+describe('syn-flood beyond its sample', () => {
+  /** `n` half-open connections to 10.0.0.2:80, one SYN each from its own source, spread evenly over `seconds`. */
+  function flood(n: number, seconds: number): FlowDigest[] {
+    return Array.from({ length: n }, (_, i) =>
+      digest({ id: i + 1, ts: T0 + Math.round((i * seconds * 1e6) / n), state: 'S0', clientIp: `198.51.${(i >> 8) & 255}.${i & 255}`, clientPort: 1024 + i, synAcks: [], handshakeAck: null, clientSide: { bytes: 0, rst: null }, serverSide: { rst: null, packets: 0 } }),
+    );
+  }
+
+  it('states the exact totals of all half-open connections, not of the sample, and names the sample', () => {
+    const flows = flood(2_000, 20);
+    const [v] = judgeCapture(flows, CAPTURE, ctxAt(T0 + 30e6), [synFloodRule(50)]);
+    expect(v.code).toBe('syn-flood');
+    expect(v.summary).toBe(
+      'SYN flood against 10.0.0.2:80: 2,000 half-open connections (2,000 SYNs) from 2,000 sources within 20.0 s, 100 SYNs/s (0 answered with SYN-ACK, 2,000 unanswered; 0 connections completed); found in a sample of the first 50 half-open connections of the capture, 50 of them in its densest 10.0 s',
+    );
+    expect(v.facts).toMatchObject({ halfOpen: 2_000, syns: 2_000, sources: 2_000, sourcesApproximate: false, windowMs: 19_990, synsPerSecond: 100, sample: { size: 50, halfOpen: 50, sources: 50 } });
+    // The packets cited are the sample's.
+    expect(v.packets).toEqual(flows.slice(0, 20).map((f) => f.syns[0].no));
+  });
+
+  it('says the sources are estimated once there are more than it counts exactly', () => {
+    const [v] = judgeCapture(flood(20_000, 10), CAPTURE, ctxAt(T0 + 30e6), [synFloodRule(100)]);
+    expect(v.facts.sourcesApproximate).toBe(true);
+    expect(Math.abs((v.facts.sources as number) - 20_000)).toBeLessThan(1_000);
+    expect(v.summary).toMatch(/^SYN flood against 10\.0\.0\.2:80: 20,000 half-open connections \(20,000 SYNs\) from about [\d,]+ sources \(estimated\) within 10\.00 s, 2,000 SYNs\/s/);
+  });
+
+  it('keeps its words when the sample holds every half-open connection', () => {
+    const [v] = judgeCapture(flood(40, 2), CAPTURE, ctxAt(T0 + 30e6), [synFloodRule(50)]);
+    expect(v.summary).toBe('SYN flood against 10.0.0.2:80: 40 half-open connections from 40 sources within 1.95 s (0 answered with SYN-ACK, 40 unanswered; 0 connections completed)');
   });
 });

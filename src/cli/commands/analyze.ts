@@ -12,6 +12,7 @@ import { MIN_WIDTH, reportWidth } from '../../report/wrap.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
+import { DEFAULT_MEMCAP_BYTES, MiB, boundHeapGrowth, parseSize } from '../../flow/memcap.js';
 import { parseFlowFilter, type FlowPredicate } from '../filter.js';
 import { isZeekFormat, outputFormatOf, type FormatOptions, type OutputFormat } from '../format.js';
 import { TextBatch, useColor, writeAll, type CliIo } from '../io.js';
@@ -25,7 +26,12 @@ export interface SlowOptions {
   slowClient?: string;
 }
 
-export interface AnalyzeOptions extends SlowOptions, FormatOptions {
+/** --memcap SIZE (analyze, live). */
+export interface MemcapOption {
+  memcap?: string;
+}
+
+export interface AnalyzeOptions extends SlowOptions, FormatOptions, MemcapOption {
   onlyProblems?: boolean;
   flow?: string;
   filter?: string;
@@ -95,10 +101,11 @@ export async function loadCapture(
   ids: readonly number[],
   slow: Partial<SlowThresholds> = {},
   reading: Reading | null = null,
+  memcapBytes?: number,
 ): Promise<AnalysisResult> {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
   const bpf = reading?.bpf ?? null;
-  return readable(bpf, () => withProgress(file, reading, (read) => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow, captureFilter: bpf?.filter() }, read)));
+  return readable(bpf, () => withProgress(file, reading, (read) => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow, memcapBytes, captureFilter: bpf?.filter() }, read)));
 }
 
 /** Analyses `file` handing each flow to `onFlow` as it is judged, keeping none (see streamFlows). */
@@ -144,6 +151,7 @@ export async function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo
   if (opts.zeekVerdicts && !isZeekFormat(format)) throw new CliError('--zeek-verdicts writes a Zeek log: give --format zeek or --format zeek-json with it', EXIT.USAGE);
   const verdictFile = opts.zeekVerdicts ? openOutput(opts.zeekVerdicts, '--zeek-verdicts') : null;
   const verdictBatch = verdictFile ? new TextBatch(verdictFile.write) : null;
+  boundHeapGrowth();
   try {
     return await analyzeFiles(files, bpf, opts, format, pred, io, verdictBatch?.write ?? null);
   } finally {
@@ -219,6 +227,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, format: OutputForma
     file,
     idleTimeoutSec: idle,
     slow: slowThresholdsOf(opts),
+    memcapBytes: memcapOf(opts),
     keepEvents: false,
     retainFlows: false,
     captureFilter,
@@ -302,7 +311,7 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
 async function retainedOne(file: string, opts: AnalyzeOptions, format: OutputFormat, bpf: CaptureFilterSpec | null, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
-  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), { bpf, io, quiet: opts.quiet });
+  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), { bpf, io, quiet: opts.quiet }, memcapOf(opts));
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
@@ -347,6 +356,14 @@ export function widthOf(opts: { width?: string }, io: CliIo): number {
     if (!Number.isInteger(option) || option < MIN_WIDTH) throw new CliError(`--width takes a number of columns, ${MIN_WIDTH} or more, got '${opts.width}'`, EXIT.USAGE);
   }
   return reportWidth(option, io.isTTY, io.columns);
+}
+
+/** --memcap as bytes (512 MiB when not given). */
+export function memcapOf(opts: MemcapOption): number {
+  if (opts.memcap === undefined) return DEFAULT_MEMCAP_BYTES;
+  const bytes = parseSize(opts.memcap);
+  if (bytes === null || bytes < MiB) throw new CliError(`--memcap takes a size of 1 MiB or more (bytes, or with k, M, G: 512M, 2G), got '${opts.memcap}'`, EXIT.USAGE);
+  return bytes;
 }
 
 function idleTimeoutOf(opts: AnalyzeOptions): number | undefined {

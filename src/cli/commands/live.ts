@@ -7,7 +7,8 @@ import { JsonLinesStream } from '../../report/json.js';
 import { renderTable, verdictLine } from '../../report/table.js';
 import { fmtDuration } from '../../rules/format.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
-import { slowThresholdsOf, type SlowOptions } from './analyze.js';
+import { memcapOf, slowThresholdsOf, type MemcapOption, type SlowOptions } from './analyze.js';
+import { boundHeapGrowth } from '../../flow/memcap.js';
 import { useColor, type CliIo } from '../io.js';
 import { OUTPUT_FORMATS, outputFormatOf, type FormatOptions } from '../format.js';
 
@@ -15,7 +16,7 @@ import { OUTPUT_FORMATS, outputFormatOf, type FormatOptions } from '../format.js
 // decided (closed and lingered, refused, given up, idle), and on Ctrl-C, --duration or --count
 // prints the same summary as `analyze`.
 
-export interface LiveOptions extends SlowOptions, FormatOptions {
+export interface LiveOptions extends SlowOptions, FormatOptions, MemcapOption {
   interface?: string;
   list?: boolean;
   snaplen?: string;
@@ -62,6 +63,7 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   const kind = opts.source ?? 'tcpdump';
   const color = useColor(io);
   const lines = outputFormatOf(opts, 'jsonl') === 'jsonl' ? new JsonLinesStream((s) => io.stdout(s), { detail: opts.detail }) : null;
+  boundHeapGrowth();
 
   let writeFd: number | null = null;
   if (opts.write) {
@@ -77,6 +79,7 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     file: `live:${iface}`,
     idleTimeoutSec: idleSec,
     slow: slowThresholdsOf(opts),
+    memcapBytes: memcapOf(opts),
     maxKeptFlows: MAX_KEPT_FLOWS,
     onFlowJudged: (f) => {
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// Measures what the memory budget's estimates (src/flow/memcap.ts ESTIMATED_BYTES) stand for: heap
+// bytes per open flow after a full collection, for bare SYN attempts, for flows with a handshake and
+// data (dissectors off), and for the same flows with their HTTP sessions.
+//
+//   node --expose-gc scripts/calibrate-memcap.mjs [--flows 50000]
+//
+// Needs a built dist/. The captures come from gen-synthetic.mjs --hostile and are deleted after.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateOpenFlows, generateSynFlood } from './gen-synthetic.mjs';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({ options: { flows: { type: 'string', default: '50000' } } });
+const flows = Number(values.flows);
+if (typeof globalThis.gc !== 'function') {
+  process.stderr.write('run with node --expose-gc\n');
+  process.exit(2);
+}
+const { Analyzer } = await import(pathToFileURL(join(REPO_ROOT, 'dist/pipeline.js')).href);
+const { readCaptureFile } = await import(pathToFileURL(join(REPO_ROOT, 'dist/capture/open.js')).href);
+
+const heap = () => {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external + m.arrayBuffers;
+};
+
+/** Heap bytes per flow still open once the file is read (a budget large enough that nothing is shed). */
+async function perOpenFlow(file, dissect) {
+  const analyzer = new Analyzer({ file, dissect, retainFlows: false, keepEvents: false, memcapBytes: 2 ** 40, onFlowJudged: () => {} });
+  const before = heap();
+  await readCaptureFile(file, analyzer.onRecord);
+  const bytes = (heap() - before) / analyzer.openFlows;
+  return { open: analyzer.openFlows, bytes: Math.round(bytes) };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-calibrate-'));
+try {
+  const flood = join(dir, 'attempts.pcap');
+  const open = join(dir, 'open.pcap');
+  generateSynFlood({ out: flood, syns: flows, seconds: 1 });
+  generateOpenFlows({ out: open, flows });
+  const attempt = await perOpenFlow(flood, true);
+  const flow = await perOpenFlow(open, false);
+  const withSession = await perOpenFlow(open, true);
+  process.stdout.write(
+    `bare SYN attempt: ${attempt.bytes} bytes (${attempt.open} open)\n` +
+      `flow with handshake and data: ${flow.bytes} bytes (${flow.open} open)\n` +
+      `its HTTP session and reassemblers: ${withSession.bytes - flow.bytes} bytes\n`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,144 @@
+// The memory budget (--memcap) on writer-built captures with a budget of 1 MiB: load is shed in its
+// documented order (opaque payload, then unanswered SYN attempts as counts, then the flows idle
+// longest), every shed flow is marked, the capture says what was shed, and nothing goes uncounted.
+
+import { describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/main.js';
+import { ESTIMATED_BYTES, MEMCAP_SHARES, MiB, parseSize } from '../../src/flow/memcap.js';
+import { DistinctCount } from '../../src/flow/distinct-count.js';
+import { toPcap, writeTempCapture } from '../helpers/capture.js';
+import { conv, type Conversation, type ScriptedPacket } from '../helpers/conversation.js';
+import { memoryIo } from '../helpers/io.js';
+
+const T0 = 1_700_000_000_000_000;
+const BUDGET = 1 * MiB;
+/** What the shares of a 1 MiB budget hold. */
+const SESSIONS_KEPT = Math.floor((MEMCAP_SHARES.dissectors * BUDGET) / ESTIMATED_BYTES.SESSION);
+const ATTEMPTS_KEPT = Math.floor((MEMCAP_SHARES.attempts * BUDGET) / ESTIMATED_BYTES.FLOW);
+
+/** A connection that says what it is and then waits: SSH banners (a protocol tcpwhy does not read) or an HTTP request. */
+function opened(i: number, t: number, kind: 'ssh' | 'http'): Conversation {
+  const c = conv({ client: `10.1.${i >> 8}.${i & 255}:40000`, server: kind === 'ssh' ? '10.0.0.22:22' : '10.0.0.80:80' }).handshake(t);
+  if (kind === 'ssh') c.client('PA', t + 0.002, 'SSH-2.0-OpenSSH_9.6\r\n').server('PA', t + 0.003, 'SSH-2.0-OpenSSH_9.2\r\n');
+  else c.client('PA', t + 0.002, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\n').server('A', t + 0.003);
+  return c;
+}
+
+function capture(convs: Conversation[]): string {
+  const packets: ScriptedPacket[] = convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
+  const pcap = toPcap(packets.map((p) => ({ tsMicros: T0 + Math.round(p.t * 1e6), data: p.frame.bytes })));
+  return writeTempCapture(pcap, 'memcap.pcap');
+}
+
+async function analyze(file: string, memcap: string) {
+  const io = memoryIo();
+  const code = await run(['analyze', file, '--json', '--detail', '--memcap', memcap], io);
+  return { code, doc: JSON.parse(io.out), err: io.err };
+}
+
+describe('--memcap', () => {
+  it('sheds opaque payload first, then the flows idle longest, marking each and saying so', async () => {
+    // 10 SSH connections, then HTTP connections: one new connection every 10 ms, none closing.
+    const ssh = Array.from({ length: 10 }, (_, i) => opened(i, i * 0.01, 'ssh'));
+    const http = Array.from({ length: SESSIONS_KEPT + 20 }, (_, i) => opened(100 + i, 0.1 + i * 0.01, 'http'));
+    const file = capture([...ssh, ...http]);
+    const { code, doc, err } = await analyze(file, '1M');
+    expect(code).toBe(0);
+    const flows = doc.flows as Array<{ id: number; server: string; endReason: string; memcap?: { payloadStoppedAt?: number; finishedEarlyAt?: number } }>;
+    const m = doc.capture.memcap;
+    // Every connection is a flow written, and every packet adds up.
+    expect(flows.length).toBe(ssh.length + http.length);
+    expect(doc.capture.flows).toBe(flows.length);
+    expect(doc.capture.decoded).toBe(doc.capture.packets);
+
+    // 1. The SSH flows stopped being reassembled before any flow was finished early.
+    const sshFlows = flows.filter((f) => f.server === '10.0.0.22:22');
+    expect(sshFlows.every((f) => f.memcap?.payloadStoppedAt !== undefined)).toBe(true);
+    expect(m.payloadStopped).toBe(10);
+    const firstEarly = Math.min(...flows.filter((f) => f.memcap?.finishedEarlyAt).map((f) => f.memcap!.finishedEarlyAt!));
+    expect(Math.max(...sshFlows.map((f) => f.memcap!.payloadStoppedAt!))).toBeLessThan(firstEarly);
+    // HTTP flows keep their payload.
+    expect(flows.filter((f) => f.server === '10.0.0.80:80').some((f) => f.memcap?.payloadStoppedAt !== undefined)).toBe(false);
+
+    // 2. Past the dissectors' share, the flows idle longest (the first opened) were finished early.
+    const early = flows.filter((f) => f.endReason === 'memcap');
+    expect(early.length).toBe(m.flowsFinishedEarly);
+    expect(early.length).toBeGreaterThan(0);
+    expect(early.every((f) => f.memcap?.finishedEarlyAt !== undefined)).toBe(true);
+    const earlyIds = early.map((f) => f.id).sort((a, b) => a - b);
+    expect(earlyIds).toEqual(Array.from({ length: early.length }, (_, i) => i + 1));
+    // ... and judged with what was seen: an HTTP request not answered yet is no verdict of silence.
+    const earlyHttp = flows.find((f) => f.endReason === 'memcap' && f.server === '10.0.0.80:80') as unknown as { verdicts: Array<{ code: string; summary: string }> };
+    expect(earlyHttp.verdicts.map((v) => v.code)).not.toContain('no-response');
+    expect(earlyHttp.verdicts.find((v) => v.code === 'capture-ended')?.summary).toMatch(/^the flow was finished early \(--memcap\)/);
+    // Flows still open at the end were not touched.
+    expect(flows.filter((f) => f.endReason === 'capture-end').every((f) => f.memcap?.finishedEarlyAt === undefined)).toBe(true);
+
+    // The capture says it, once, with the counts.
+    const d = doc.capture.diagnostics.filter((x: { code: string }) => x.code === 'MEMCAP');
+    expect(d).toHaveLength(1);
+    expect(d[0].message).toContain(`memory budget (--memcap 1 MiB) reached at packet ${m.reachedAtPacket}`);
+    expect(d[0].message).toContain(`10 flows' payload no longer reassembled`);
+    expect(d[0].message).toContain(`${m.flowsFinishedEarly} flows finished early`);
+    expect(err).toContain('[MEMCAP]');
+  });
+
+  it('counts unanswered SYN attempts per service beyond their share, so that flows and counts add up', async () => {
+    const attempts = ATTEMPTS_KEPT + 40;
+    const convs = Array.from({ length: attempts }, (_, i) => conv({ client: `10.2.${i >> 8}.${i & 255}:5000`, server: '10.0.0.25:25' }).client('S', i * 0.001));
+    // One real connection afterwards, answered and closed: a flow as usual.
+    convs.push(conv({ client: '10.3.0.1:6000', server: '10.0.0.80:80' }).handshake(1).client('FA', 1.01).server('FA', 1.011).client('A', 1.012));
+    const file = capture(convs);
+    const { doc } = await analyze(file, '1M');
+    const m = doc.capture.memcap;
+    expect(m.attemptsCounted).toBeGreaterThan(0);
+    // Every connection seen is a flow written or an attempt counted.
+    expect(doc.capture.flows + m.attemptsCounted).toBe(attempts + 1);
+    expect(doc.capture.flows).toBe(doc.flows.length);
+    expect(m.countedAttempts).toEqual([
+      expect.objectContaining({ service: '10.0.0.25:25', attempts: m.attemptsCounted, sources: m.attemptsCounted, sourcesApproximate: false, firstPacket: 1 }),
+    ]);
+    // The longest idle were counted: the attempts kept as flows are the last ones.
+    const kept = doc.flows.filter((f: { server: string }) => f.server === '10.0.0.25:25').map((f: { firstPacket: number }) => f.firstPacket);
+    expect(Math.min(...kept)).toBe(m.attemptsCounted + 1);
+    expect(doc.flows.find((f: { server: string }) => f.server === '10.0.0.80:80').memcap).toBeUndefined();
+    expect(doc.capture.diagnostics.map((x: { message: string }) => x.message).join('\n')).toContain(`${m.attemptsCounted} unanswered SYN attempts counted per service`);
+    // The syn-flood verdict counts the attempts that were only counted, with those kept as flows.
+    const flood = doc.verdicts.find((v: { code: string }) => v.code === 'syn-flood');
+    expect(flood.facts).toMatchObject({ target: '10.0.0.25:25', halfOpen: attempts, sources: attempts });
+  });
+
+  it('sheds nothing under the default budget, and says nothing', async () => {
+    const file = capture(Array.from({ length: 30 }, (_, i) => opened(i, i * 0.01, i % 2 ? 'ssh' : 'http')));
+    const io = memoryIo();
+    await run(['analyze', file, '--json'], io);
+    const doc = JSON.parse(io.out);
+    expect(doc.capture.memcap).toMatchObject({ limitBytes: 512 * MiB, reachedAtPacket: null, flowsFinishedEarly: 0, attemptsCounted: 0, payloadStopped: 0 });
+    expect(doc.flows.some((f: { memcap?: unknown }) => f.memcap)).toBe(false);
+    expect(io.err).not.toContain('MEMCAP');
+  });
+
+  it('reads sizes as bytes or with k, M, G and refuses others', async () => {
+    expect(parseSize('512M')).toBe(512 * MiB);
+    expect(parseSize('2GiB')).toBe(2048 * MiB);
+    expect(parseSize('300000000')).toBe(300_000_000);
+    expect(parseSize('1.5g')).toBe(1536 * MiB);
+    expect(parseSize('lots')).toBeNull();
+    const io = memoryIo();
+    expect(await run(['analyze', 'x.pcap', '--memcap', '10k'], io)).toBe(2);
+    expect(io.err).toContain("--memcap takes a size of 1 MiB or more (bytes, or with k, M, G: 512M, 2G), got '10k'");
+  });
+});
+
+describe('DistinctCount', () => {
+  it('counts exactly up to its bound, then estimates within a few percent and says so', () => {
+    const small = new DistinctCount(1000);
+    for (let i = 0; i < 3000; i++) small.add(i % 1000);
+    expect([small.count, small.approximate]).toEqual([1000, false]);
+    const big = new DistinctCount(1000);
+    for (let i = 0; i < 200_000; i++) big.add((0x0a000000 + i * 7) >>> 0);
+    for (let i = 0; i < 200_000; i++) big.add(`2001:db8::${i.toString(16)}`);
+    expect(big.approximate).toBe(true);
+    expect(Math.abs(big.count - 400_000) / 400_000).toBeLessThan(0.05);
+  });
+});
