@@ -17,6 +17,7 @@ import { AnswerLog } from './rules/answer-log.js';
 import { ProbeLog, craftedKind } from './rules/probe-log.js';
 import { ResetLog } from './rules/reset-log.js';
 import { VisibilityLog } from './rules/visibility.js';
+import { CaptureWatch } from './rules/capture-watch.js';
 import { isProbeLike } from './rules/scan-rules.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
 import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
@@ -146,6 +147,8 @@ export class Analyzer {
   private readonly dns = new DnsLog();
   /** Which conversations the capture sees only one side of, as proven at packet time. */
   private readonly visibility = new VisibilityLog();
+  /** How long the capture went on watching each flow: where its clock steps back, when it last saw each host. */
+  private readonly watch: CaptureWatch;
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
   /** Finished flows dropped beyond maxKeptFlows. */
@@ -175,8 +178,10 @@ export class Analyzer {
         },
       };
     }
+    const idleTimeoutMicros = (opts.idleTimeoutSec ?? 300) * 1e6;
+    this.watch = new CaptureWatch(idleTimeoutMicros);
     this.table = new FlowTable({
-      idleTimeoutMicros: (opts.idleTimeoutSec ?? 300) * 1e6,
+      idleTimeoutMicros,
       maxFlows: opts.maxFlows,
       maxLingeringFlows: opts.maxLingeringFlows,
       maxRememberedCloses: opts.maxRememberedCloses,
@@ -206,9 +211,11 @@ export class Analyzer {
     this.packets++;
     if (this.start === 0 || rec.tsMicros < this.start) this.start = rec.tsMicros;
     if (rec.tsMicros > this.end) this.end = rec.tsMicros;
+    this.watch.clock(rec.no, rec.tsMicros);
     try {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
+      if (v.ipVersion !== 0) this.watch.hosts(v.src, v.dst, rec.no, rec.tsMicros);
       if (kind === DECODED.DNS) {
         // A DNS message is a decoded packet; port-53 bytes that are not one, or that the snap length cut before its question ended, are skipped.
         const read = this.dns.udpPacket(v, rec.no, rec.tsMicros);
@@ -325,7 +332,7 @@ export class Analyzer {
     const retain = this.opts.retainFlows !== false;
     // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
     const captureEnd = Math.max(this.end, this.clock);
-    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility };
+    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch };
     facts.visibility = this.visibility.of(facts);
     this.visibility.confirm(facts);
     this.captureJudge.observe(facts, ctx);
@@ -402,7 +409,7 @@ export class Analyzer {
       lingerLimit: { closedEarly: this.table.closedEarly, latePackets: this.table.lateAfterEarlyClose },
     };
     const facts = this.facts.sort((a, b) => a.id - b.id);
-    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility };
+    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch };
     let verdicts: Verdict[] = [];
     try {
       verdicts = this.captureJudge.verdicts(capture, ctx);
