@@ -18,6 +18,7 @@ import { ProbeLog, craftedKind } from './rules/probe-log.js';
 import { ResetLog } from './rules/reset-log.js';
 import { VisibilityLog } from './rules/visibility.js';
 import { CaptureWatch } from './rules/capture-watch.js';
+import { ProbeHold } from './rules/probe-hold.js';
 import { isProbeLike } from './rules/scan-rules.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
 import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
@@ -111,6 +112,11 @@ export interface AnalyzerOptions {
   maxKeptFlows?: number;
   /** Floors of the slow-* verdicts; the ones not given keep their defaults. */
   slow?: Partial<SlowThresholds>;
+  /**
+   * Hold probe-like flows back from onFlowJudged until the scan that may count them shows or can no
+   * longer (up to an hour of packet time; default true). A live capture judges them at once.
+   */
+  holdProbes?: boolean;
 }
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
@@ -149,6 +155,8 @@ export class Analyzer {
   private readonly visibility = new VisibilityLog();
   /** How long the capture went on watching each flow: where its clock steps back, when it last saw each host. */
   private readonly watch: CaptureWatch;
+  /** Probe-like flows waiting for the scan that may count them (null: judged at once, as a live capture does). */
+  private readonly probeHold: ProbeHold | null;
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
   /** Finished flows dropped beyond maxKeptFlows. */
@@ -180,6 +188,7 @@ export class Analyzer {
     }
     const idleTimeoutMicros = (opts.idleTimeoutSec ?? 300) * 1e6;
     this.watch = new CaptureWatch(idleTimeoutMicros);
+    this.probeHold = opts.holdProbes === false ? null : new ProbeHold();
     this.table = new FlowTable({
       idleTimeoutMicros,
       maxFlows: opts.maxFlows,
@@ -330,29 +339,54 @@ export class Analyzer {
       if (origin) facts.dns = origin;
     }
     const retain = this.opts.retainFlows !== false;
-    // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
-    const captureEnd = Math.max(this.end, this.clock);
-    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch };
+    const ctx = this.flowContext();
     facts.visibility = this.visibility.of(facts);
     this.visibility.confirm(facts);
     this.captureJudge.observe(facts, ctx);
     this.opts.onFlowDone?.(facts);
-    if (this.opts.onFlowJudged) {
-      const verdicts = this.judge(facts, ctx);
-      // Kept facts are judged again by finish() and must stay as built; streamed ones are not kept,
-      // so they become the result themselves rather than be copied field by field.
-      if (retain) this.opts.onFlowJudged({ ...facts, verdicts });
-      else {
-        const result = facts as FlowResult;
-        result.verdicts = verdicts;
-        this.opts.onFlowJudged(result);
+    // A probe whose scan has not shown yet waits for it; the scan's probes held so far are judged with it.
+    const held = this.probeHold !== null && isProbeLike(facts) && !facts.scan;
+    if (this.probeHold) {
+      if (facts.scan && !held) this.handOut(this.probeHold.claim(facts.scan, (facts.syns[0] ?? { ts: facts.start }).ts), ctx);
+      if (held) this.handOut(this.probeHold.hold(facts), ctx);
+      else this.handOut([facts], ctx);
+      this.handOut(this.probeHold.expire(ctx.captureEnd), ctx);
+    } else this.handOut([facts], ctx);
+    if (retain) this.keep(facts);
+  }
+
+  /** The rules' context as of the latest packet. SYN answers are recorded at packet time, so the context around a flow's SYNs is complete. */
+  private flowContext(): RuleContext {
+    const captureEnd = Math.max(this.end, this.clock);
+    return { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch, probesHeld: this.probeHold !== null };
+  }
+
+  /** Judged flows handed to onFlowJudged. */
+  private handOut(flows: FlowFacts[], ctx: RuleContext): void {
+    const retain = this.opts.retainFlows !== false;
+    for (const facts of flows) {
+      if (this.opts.onFlowJudged) {
+        try {
+          const verdicts = this.judge(facts, ctx);
+          // Kept facts are judged again by finish() and must stay as built; streamed ones are not kept,
+          // so they become the result themselves rather than be copied field by field.
+          if (retain) this.opts.onFlowJudged({ ...facts, verdicts });
+          else {
+            const result = facts as FlowResult;
+            result.verdicts = verdicts;
+            this.opts.onFlowJudged(result);
+          }
+        } catch (err) {
+          this.flowFailed(facts.id, facts.firstPacket, err);
+          continue;
+        }
       }
+      // Counted only once handed out whole.
+      if (!retain) this.flowsStreamed++;
     }
-    // Counted only once handed out whole.
-    if (!retain) {
-      this.flowsStreamed++;
-      return;
-    }
+  }
+
+  private keep(facts: FlowFacts): void {
     this.facts.push(facts);
     const keep = this.opts.maxKeptFlows;
     // Drop in batches so a long capture does not shift the array once per flow.
@@ -383,6 +417,7 @@ export class Analyzer {
   /** Finish every flow and judge them. `info` comes from the capture reader. */
   finish(info: CaptureInfo): AnalysisResult {
     this.table.finishAll();
+    if (this.probeHold) this.handOut(this.probeHold.drain(), this.flowContext());
     for (const d of info.diagnostics) this.diagnose(d);
     const capture: CaptureSummary = {
       file: info.file,
@@ -409,7 +444,7 @@ export class Analyzer {
       lingerLimit: { closedEarly: this.table.closedEarly, latePackets: this.table.lateAfterEarlyClose },
     };
     const facts = this.facts.sort((a, b) => a.id - b.id);
-    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch };
+    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch, probesHeld: this.probeHold !== null };
     let verdicts: Verdict[] = [];
     try {
       verdicts = this.captureJudge.verdicts(capture, ctx);

@@ -31,6 +31,8 @@ export interface RuleContext {
   visibility?: VisibilityLog;
   /** How long the capture went on watching each flow (joined recordings, hosts last seen). */
   watch?: CaptureWatch;
+  /** Probe-like flows were held back until a scan could no longer count them (probe-hold.ts). */
+  probesHeld?: boolean;
 }
 
 export interface FlowRule {

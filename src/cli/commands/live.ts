@@ -74,6 +74,8 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     idleTimeoutSec: idleSec,
     slow: slowThresholdsOf(opts),
     maxKeptFlows: MAX_KEPT_FLOWS,
+    // A refused connection is said when it happens, not after the hour a scan could take to show.
+    holdProbes: false,
     onFlowJudged: (f) => {
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
       io.stdout(opts.json ? `${JSON.stringify({ type: 'flow', ...flowToJson(f) })}\n` : `${liveFlowLine(f, color)}\n`);
