@@ -11,7 +11,7 @@ import type { Flow } from './flow/flow.js';
 import type { SinkFactory } from './flow/sink.js';
 import { FlowTable, type FlowEndReason } from './flow/table.js';
 import { AppSinkFactory, type AppSession } from './dissect/session.js';
-import { buildFlowFacts, type FlowFacts } from './rules/facts.js';
+import { buildFlowFacts, icmpMeaning, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
 import { ProbeLog, craftedKind } from './rules/probe-log.js';
@@ -248,6 +248,14 @@ export class Analyzer {
           packet: rec.no,
           offset: rec.fileOffset,
         });
+        return;
+      }
+      if (kind === DECODED.ICMP_ERROR && v.quotedDns) {
+        // About a DNS query, not a TCP flow: the lookup waiting on it learns its server is unreachable.
+        const quoted = v.quotedIpVersion === 6 ? 6 : 4;
+        const version = v.ipVersion === 6 ? 6 : 4;
+        this.dns.unreachable(formatAddr(v.quotedSrc, quoted), v.quotedSrcPort, formatAddr(v.quotedDst, quoted), v.quotedDnsId, { no: rec.no, from: formatAddr(v.src, version), meaning: icmpMeaning(version, v.icmpType, v.icmpCode) });
+        this.decoded++;
         return;
       }
       if (kind === DECODED.TCP) {
