@@ -110,6 +110,8 @@ export const captureEnded: FlowRule = {
     const patience = patienceFor(f);
     const fileEnd = Math.max(f.end, ctx.captureEnd);
     const watched = watchOf(f, ctx);
+    // A flow that went idle was watched for the whole idle timeout: not cut short.
+    if (watched.until === 'idle') return null;
     const p = pendingAnswers(f, ctx).find((x) => watched.ts - x.ts < (x.patience ?? patience));
     if (!p) return null;
     const needed = p.patience ?? patience;
