@@ -13,12 +13,14 @@ import type { SinkFactory } from './flow/sink.js';
 import { FlowTable, type FlowEndReason } from './flow/table.js';
 import { DEFAULT_MEMCAP_BYTES, MemoryBudget, formatSize, type MemcapMark, type MemcapSummary } from './flow/memcap.js';
 import { AppSinkFactory, type AppSession } from './dissect/session.js';
-import { buildFlowFacts, type FlowFacts } from './rules/facts.js';
+import { buildFlowFacts, icmpMeaning, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
 import { ProbeLog, craftedKind } from './rules/probe-log.js';
 import { ResetLog } from './rules/reset-log.js';
 import { VisibilityLog } from './rules/visibility.js';
+import { CaptureWatch } from './rules/capture-watch.js';
+import { ProbeHold } from './rules/probe-hold.js';
 import { isProbeLike } from './rules/scan-rules.js';
 import { judgeFlow, type RuleContext } from './rules/rules.js';
 import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
@@ -122,6 +124,11 @@ export interface AnalyzerOptions {
   captureFilter?: CaptureFilter | null;
   /** The memory budget in bytes (default 512 MiB): see flow/memcap.ts for what is shed near it. */
   memcapBytes?: number;
+  /**
+   * Hold probe-like flows back from onFlowJudged until the scan that may count them shows or can no
+   * longer (up to an hour of packet time; default true). A live capture judges them at once.
+   */
+  holdProbes?: boolean;
 }
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
@@ -159,6 +166,10 @@ export class Analyzer {
   private readonly dns = new DnsLog();
   /** Which conversations the capture sees only one side of, as proven at packet time. */
   private readonly visibility = new VisibilityLog();
+  /** How long the capture went on watching each flow: where its clock steps back, when it last saw each host. */
+  private readonly watch: CaptureWatch;
+  /** Probe-like flows waiting for the scan that may count them (null: judged at once, as a live capture does). */
+  private readonly probeHold: ProbeHold | null;
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
   /** Finished flows dropped beyond maxKeptFlows. */
@@ -190,8 +201,11 @@ export class Analyzer {
         },
       };
     }
+    const idleTimeoutMicros = (opts.idleTimeoutSec ?? 300) * 1e6;
+    this.watch = new CaptureWatch(idleTimeoutMicros);
+    this.probeHold = opts.holdProbes === false ? null : new ProbeHold();
     this.table = new FlowTable({
-      idleTimeoutMicros: (opts.idleTimeoutSec ?? 300) * 1e6,
+      idleTimeoutMicros,
       maxFlows: opts.maxFlows,
       maxLingeringFlows: opts.maxLingeringFlows,
       maxRememberedCloses: opts.maxRememberedCloses,
@@ -227,6 +241,7 @@ export class Analyzer {
     // capture is not one whose later packets the filter left out).
     if (this.start === 0 || rec.tsMicros < this.start) this.start = rec.tsMicros;
     if (rec.tsMicros > this.end) this.end = rec.tsMicros;
+    this.watch.clock(rec.no, rec.tsMicros);
     const filter = this.opts.captureFilter;
     if (filter && !filter.accepts(rec)) {
       this.filtered++;
@@ -235,6 +250,7 @@ export class Analyzer {
     try {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
+      if (v.ipVersion !== 0) this.watch.hosts(v.src, v.dst, rec.no, rec.tsMicros);
       if (kind === DECODED.DNS) {
         // A DNS message is a decoded packet; port-53 bytes that are not one, or that the snap length cut before its question ended, are skipped.
         const read = this.dns.udpPacket(v, rec.no, rec.tsMicros);
@@ -258,6 +274,14 @@ export class Analyzer {
           packet: rec.no,
           offset: rec.fileOffset,
         });
+        return;
+      }
+      if (kind === DECODED.ICMP_ERROR && v.quotedDns) {
+        // About a DNS query, not a TCP flow: the lookup waiting on it learns its server is unreachable.
+        const quoted = v.quotedIpVersion === 6 ? 6 : 4;
+        const version = v.ipVersion === 6 ? 6 : 4;
+        this.dns.unreachable(formatAddr(v.quotedSrc, quoted), v.quotedSrcPort, formatAddr(v.quotedDst, quoted), v.quotedDnsId, { no: rec.no, from: formatAddr(v.src, version), meaning: icmpMeaning(version, v.icmpType, v.icmpCode) });
+        this.decoded++;
         return;
       }
       if (kind === DECODED.TCP) {
@@ -377,29 +401,54 @@ export class Analyzer {
       if (origin) facts.dns = origin;
     }
     const retain = this.opts.retainFlows !== false;
-    // SYN answers are recorded at packet time, so the context around this flow's SYNs is complete.
-    const captureEnd = Math.max(this.end, this.clock);
-    const ctx: RuleContext = { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility };
+    const ctx = this.flowContext();
     facts.visibility = this.visibility.of(facts);
     this.visibility.confirm(facts);
     this.captureJudge.observe(facts, ctx);
     this.opts.onFlowDone?.(facts);
-    if (this.opts.onFlowJudged) {
-      const verdicts = this.judge(facts, ctx);
-      // Kept facts are judged again by finish() and must stay as built; streamed ones are not kept,
-      // so they become the result themselves rather than be copied field by field.
-      if (retain) this.opts.onFlowJudged({ ...facts, verdicts });
-      else {
-        const result = facts as FlowResult;
-        result.verdicts = verdicts;
-        this.opts.onFlowJudged(result);
+    // A probe whose scan has not shown yet waits for it; the scan's probes held so far are judged with it.
+    const held = this.probeHold !== null && isProbeLike(facts) && !facts.scan;
+    if (this.probeHold) {
+      if (facts.scan && !held) this.handOut(this.probeHold.claim(facts.scan, (facts.syns[0] ?? { ts: facts.start }).ts), ctx);
+      if (held) this.handOut(this.probeHold.hold(facts), ctx);
+      else this.handOut([facts], ctx);
+      this.handOut(this.probeHold.expire(ctx.captureEnd), ctx);
+    } else this.handOut([facts], ctx);
+    if (retain) this.keep(facts);
+  }
+
+  /** The rules' context as of the latest packet. SYN answers are recorded at packet time, so the context around a flow's SYNs is complete. */
+  private flowContext(): RuleContext {
+    const captureEnd = Math.max(this.end, this.clock);
+    return { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch, probesHeld: this.probeHold !== null };
+  }
+
+  /** Judged flows handed to onFlowJudged. */
+  private handOut(flows: FlowFacts[], ctx: RuleContext): void {
+    const retain = this.opts.retainFlows !== false;
+    for (const facts of flows) {
+      if (this.opts.onFlowJudged) {
+        try {
+          const verdicts = this.judge(facts, ctx);
+          // Kept facts are judged again by finish() and must stay as built; streamed ones are not kept,
+          // so they become the result themselves rather than be copied field by field.
+          if (retain) this.opts.onFlowJudged({ ...facts, verdicts });
+          else {
+            const result = facts as FlowResult;
+            result.verdicts = verdicts;
+            this.opts.onFlowJudged(result);
+          }
+        } catch (err) {
+          this.flowFailed(facts.id, facts.firstPacket, err);
+          continue;
+        }
       }
+      // Counted only once handed out whole.
+      if (!retain) this.flowsStreamed++;
     }
-    // Counted only once handed out whole.
-    if (!retain) {
-      this.flowsStreamed++;
-      return;
-    }
+  }
+
+  private keep(facts: FlowFacts): void {
     this.facts.push(facts);
     const keep = this.opts.maxKeptFlows;
     // Drop in batches so a long capture does not shift the array once per flow.
@@ -445,6 +494,7 @@ export class Analyzer {
   /** Finish every flow and judge them. `info` comes from the capture reader. */
   finish(info: CaptureInfo): AnalysisResult {
     this.table.finishAll();
+    if (this.probeHold) this.handOut(this.probeHold.drain(), this.flowContext());
     for (const d of info.diagnostics) this.diagnose(d);
     const filter = this.opts.captureFilter;
     if (filter) {
@@ -487,7 +537,7 @@ export class Analyzer {
     };
     this.diagnoseMemcap(capture.memcap);
     const facts = this.facts.sort((a, b) => a.id - b.id);
-    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility };
+    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch, probesHeld: this.probeHold !== null };
     let verdicts: Verdict[] = [];
     try {
       verdicts = this.captureJudge.verdicts(capture, ctx);

@@ -202,6 +202,8 @@ export function resetView(v: PacketView): void {
   v.quotedSrcPort = 0;
   v.quotedDstPort = 0;
   v.quotedSeq = 0;
+  v.quotedDns = false;
+  v.quotedDnsId = -1;
   v.arpOp = 0;
   v.arpSenderIp = 0;
   v.arpTargetIp = 0;

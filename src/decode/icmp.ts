@@ -1,5 +1,6 @@
 // ICMP and ICMPv6 errors about a TCP segment: destination unreachable and time exceeded.
-// The quoted IP header and first 8 TCP bytes (ports, seq) tie the error to its flow.
+// The quoted IP header and first 8 TCP bytes (ports, seq) tie the error to its flow. Errors about
+// a UDP datagram to port 53 are kept too: they tie a DNS query to its unreachable server.
 
 import { u16, u32 } from './bytes.js';
 import type { Cursor } from './cursor.js';
@@ -7,6 +8,8 @@ import { ICMP, IP_PROTO, IPV4, IPV6, IPV6_EXT } from './layout.js';
 import { MALFORMED, SKIP_REASON, STATUS, markMalformed, markSkipped } from './status.js';
 import type { DecodeStatus } from './status.js';
 import { DECODED } from './view.js';
+
+const DNS_PORT = 53;
 import type { PacketView } from './view.js';
 
 export function decodeIcmpError(b: Uint8Array, cur: Cursor, v: PacketView, ipVersion: 4 | 6): DecodeStatus {
@@ -34,9 +37,11 @@ export function decodeIcmpError(b: Uint8Array, cur: Cursor, v: PacketView, ipVer
     const headerLen = (b[q + IPV4.VER_IHL] & 0x0f) * 4;
     // A later fragment quotes payload bytes, not a TCP header.
     const fragOffset = u16(b, q + IPV4.FLAGS_FRAG) & IPV4.FRAG_OFFSET_MASK;
-    if (b[q + IPV4.PROTO] !== IP_PROTO.TCP || headerLen < IPV4.MIN_LEN || fragOffset !== 0) {
+    const proto = b[q + IPV4.PROTO];
+    if ((proto !== IP_PROTO.TCP && proto !== IP_PROTO.UDP) || headerLen < IPV4.MIN_LEN || fragOffset !== 0) {
       return markSkipped(v, notAnalysed);
     }
+    v.quotedDns = proto === IP_PROTO.UDP;
     tcp = q + headerLen;
     v.quotedIpVersion = 4;
     v.quotedSrc[3] = u32(b, q + IPV4.SRC);
@@ -57,7 +62,8 @@ export function decodeIcmpError(b: Uint8Array, cur: Cursor, v: PacketView, ipVer
       next = b[tcp + IPV6_EXT.NEXT_HEADER];
       tcp += extLen;
     }
-    if (next !== IP_PROTO.TCP) return markSkipped(v, notAnalysed);
+    if (next !== IP_PROTO.TCP && next !== IP_PROTO.UDP) return markSkipped(v, notAnalysed);
+    v.quotedDns = next === IP_PROTO.UDP;
     v.quotedIpVersion = 6;
     for (let i = 0; i < 4; i++) {
       v.quotedSrc[i] = u32(b, q + IPV6.SRC + 4 * i);
@@ -71,7 +77,16 @@ export function decodeIcmpError(b: Uint8Array, cur: Cursor, v: PacketView, ipVer
   }
   v.quotedSrcPort = u16(b, tcp);
   v.quotedDstPort = u16(b, tcp + 2);
-  v.quotedSeq = u32(b, tcp + 4);
+  if (v.quotedDns) {
+    // Only a DNS query's datagram is of use: other UDP stays an ICMP packet not analysed.
+    if (v.quotedDstPort !== DNS_PORT) {
+      v.quotedIpVersion = 0;
+      v.quotedDns = false;
+      return markSkipped(v, notAnalysed);
+    }
+    // The UDP header (8 bytes), then the DNS message ID when the quote reaches it.
+    v.quotedDnsId = tcpQuoted >= ICMP.QUOTED_TCP_LEN + 2 ? u16(b, tcp + ICMP.QUOTED_TCP_LEN) : -1;
+  } else v.quotedSeq = u32(b, tcp + 4);
   v.kind = DECODED.ICMP_ERROR;
   return STATUS.OK;
 }

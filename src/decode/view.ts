@@ -111,6 +111,10 @@ export class PacketView {
   quotedSrcPort = 0;
   quotedDstPort = 0;
   quotedSeq = 0;
+  /** The quoted packet was a UDP datagram to port 53 (a DNS query), not a TCP segment; quotedSeq is unused. */
+  quotedDns = false;
+  /** Its DNS message ID, when the quote reaches it; -1 otherwise. */
+  quotedDnsId = -1;
 
   // --- ARP ---
   arpOp = 0;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AppFacts, CloseFact, HttpExchangeFacts, WebSocketFacts } from '../dissect/types.js';
 import type { FlowFacts } from './facts.js';
-import { endedTooEarly } from './capture-end.js';
+import { endedTooEarly, watchOf, whenWatchEnded } from './capture-end.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import type { Verdict } from './verdict.js';
@@ -485,7 +485,7 @@ const httpError: FlowRule = {
  * request was answered (or the answer was not HTTP: ws-non-http-response speaks for that).
  * capture-ended and proxy-client-gave-up ask it too.
  */
-export function unansweredHttpRequest(f: FlowFacts, captureEnd: number): { ex: HttpExchangeFacts; waited: number; endedBy: CloseFact | null } | null {
+export function unansweredHttpRequest(f: FlowFacts, watchedUntil: number): { ex: HttpExchangeFacts; waited: number; endedBy: CloseFact | null } | null {
   const app = f.app;
   if (!app || app.protocol !== 'http') return null;
   if (app.errors.some((e) => e.dir === 1)) return null;
@@ -493,7 +493,7 @@ export function unansweredHttpRequest(f: FlowFacts, captureEnd: number): { ex: H
   if (!ex || ex.timing.requestEndAt === null) return null;
   const after = ex.timing.requestEndAt;
   const endedBy = app.closes.find((c) => c.tsMicros >= after) ?? null;
-  const end = endedBy ? endedBy.tsMicros : Math.max(f.end, captureEnd);
+  const end = endedBy ? endedBy.tsMicros : Math.max(f.end, watchedUntil);
   return { ex, waited: end - after, endedBy };
 }
 
@@ -501,7 +501,8 @@ const httpNoResponse: FlowRule = {
   code: 'no-response',
   needsBothSides: true,
   evaluate(f, ctx) {
-    const hit = unansweredHttpRequest(f, ctx.captureEnd);
+    const watch = watchOf(f, ctx);
+    const hit = unansweredHttpRequest(f, watch.ts);
     if (!hit) return null;
     // A request sent on a 4-tuple reset earlier and answered by an RST: no connection to answer on (rst-by-server says so).
     if (f.afterReset && f.serverSide.rst) return null;
@@ -515,7 +516,7 @@ const httpNoResponse: FlowRule = {
     const who = endedBy ? (endedBy.dir === 0 ? 'client' : 'server') : null;
     const ending = endedBy
       ? `the ${who} ${endedBy.how === 'fin' ? 'closed (FIN' : 'reset (RST'} #${endedBy.no}) after ${fmtDuration(waited)}`
-      : `still unanswered ${fmtDuration(waited)} later when the capture ended`;
+      : `still unanswered ${fmtDuration(waited)} later ${whenWatchEnded(f, watch)}`;
     const acked = f.serverSide.packets > 0 && f.handshakeAck !== null;
     return {
       code: 'no-response',

@@ -2,6 +2,7 @@ import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
 import { unansweredHttpRequest } from './app-rules.js';
+import type { Watch } from './capture-watch.js';
 
 // A capture that stops (tcpdump -c N, Ctrl-C, a file cut short) right after a SYN, a request or a
 // FIN has not waited for the answer: silence that short proves nothing. Until the capture has run
@@ -39,9 +40,36 @@ export function watchEnd(f: FlowFacts): string {
   return f.endReason === 'memcap' ? 'the flow was finished early (--memcap)' : 'the capture ended';
 }
 
-/** The flow was still open when the capture ended (or the budget finished it), less than its patience after `since`. */
+/** Up to when the capture shows it watched `f`: the file's end, unless a seam of joined captures follows the flow or its hosts went unseen. */
+export function watchOf(f: FlowFacts, ctx: RuleContext): Watch {
+  const end = Math.max(f.end, ctx.captureEnd);
+  // The memory budget finished the flow early: it was watched until then.
+  if (f.endReason === 'memcap') return { ts: end, packet: f.lastPacket, until: 'memcap', seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket: f.lastPacket };
+  return ctx.watch?.of(f, ctx.captureEnd) ?? { ts: end, packet: f.lastPacket, until: 'capture-end', seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket: f.lastPacket };
+}
+
+/** No packet of the flow ended it: it was open when the capture ended, went idle, or the memory budget finished it early. */
+export function endedUnclosed(f: FlowFacts): boolean {
+  return f.endReason === 'capture-end' || f.endReason === 'idle' || f.endReason === 'memcap';
+}
+
+/** The flow was still open when the capture stopped watching it, less than its patience after `since`. */
 export function endedTooEarly(f: FlowFacts, ctx: RuleContext, since: number): boolean {
-  return stoppedWatching(f) && Math.max(f.end, ctx.captureEnd) - since < patienceFor(f);
+  return endedUnclosed(f) && watchOf(f, ctx).ts - since < patienceFor(f);
+}
+
+/** The seam after a flow, said in a clause: "the file's clock steps back at #104: captures joined". */
+function seamClause(w: Watch): string {
+  return w.seamBack ? `the file's clock steps back at #${w.seamPacket} (captures joined)` : `then no packet at all for ${fmtDuration(w.seamGap)}, until #${w.seamPacket}`;
+}
+
+/** "when the capture ended", or where the capture stopped watching the flow when that came earlier. */
+export function whenWatchEnded(f: FlowFacts, w: Watch): string {
+  if (w.until === 'seam') return `when the capture of it ended (last packet #${w.packet}; ${seamClause(w)})`;
+  if (w.until === 'hosts') return `when the capture last held a packet of ${f.clientIp} or ${f.serverIp} (#${w.packet})`;
+  if (w.until === 'idle') return 'when the flow went idle';
+  if (w.until === 'memcap') return 'when it was finished early (--memcap)';
+  return 'when the capture ended';
 }
 
 interface Pending {
@@ -64,7 +92,7 @@ function pendingAnswers(f: FlowFacts, ctx: RuleContext): Pending[] {
   const u = f.analysis?.unanswered;
   // An answer the capture missed is no pending one.
   const answeredUnseen = u?.unseenAnswerPacket != null;
-  const http = unansweredHttpRequest(f, ctx.captureEnd);
+  const http = unansweredHttpRequest(f, watchOf(f, ctx).ts);
   if (http && http.endedBy === null && http.ex.timing.requestEndAt !== null && !answeredUnseen) {
     out.push({ what: `request #${http.ex.request!.packet}`, packet: http.ex.request!.packet, ts: http.ex.timing.requestEndAt });
   }
@@ -94,20 +122,40 @@ function pendingAnswers(f: FlowFacts, ctx: RuleContext): Pending[] {
 export const captureEnded: FlowRule = {
   code: 'capture-ended',
   evaluate(f, ctx) {
-    if (!stoppedWatching(f) || f.visibility.seen !== 'both') return null;
+    if (!endedUnclosed(f) || f.visibility.seen !== 'both') return null;
     const patience = patienceFor(f);
-    const end = Math.max(f.end, ctx.captureEnd);
-    const p = pendingAnswers(f, ctx).find((x) => end - x.ts < (x.patience ?? patience));
+    const fileEnd = Math.max(f.end, ctx.captureEnd);
+    const watched = watchOf(f, ctx);
+    // A flow that went idle was watched for the whole idle timeout: not cut short.
+    if (watched.until === 'idle') return null;
+    const p = pendingAnswers(f, ctx).find((x) => watched.ts - x.ts < (x.patience ?? patience));
     if (!p) return null;
-    const waited = end - p.ts;
     const needed = p.patience ?? patience;
+    // The file's own end is named when it alone came too early; else where the capture stopped watching the flow.
+    const w: Watch = watched.until === 'hosts' && fileEnd - p.ts < needed ? { ...watched, ts: fileEnd, until: 'capture-end' } : watched;
+    const waited = w.ts - p.ts;
+    const stopped =
+      w.until === 'seam'
+        ? `the capture of this flow ended ${fmtDuration(waited)} after ${p.what}${w.packet !== p.packet ? ` (last packet #${w.packet})` : ''}; ${seamClause(w)}`
+        : w.until === 'hosts'
+          ? `the capture holds no packet of ${f.clientIp} or ${f.serverIp} after ${w.packet === p.packet ? p.what : `#${w.packet}, ${fmtDuration(waited)} after ${p.what}`}, though the file goes on to #${w.lastFilePacket}`
+          : w.until === 'memcap'
+            ? `the flow was finished early (--memcap) ${fmtDuration(waited)} after ${p.what}`
+            : `the capture ended ${fmtDuration(waited)} after ${p.what}`;
     return {
       code: 'capture-ended',
       severity: 'info',
-      summary: `${watchEnd(f)} ${fmtDuration(waited)} after ${p.what}: too early to judge (an answer could still come; silence counts after ${fmtDuration(needed)})`,
-      packets: [p.packet],
-      facts: { after: p.what, packet: p.packet, waitedMs: ms(waited), neededMs: ms(needed), ...(p.syns ? { unansweredSyns: p.syns } : {}) },
-      hint: 'The capture stopped before the answer was due (tcpdump -c, Ctrl-C, or a file cut short). Capture for longer after the last request to see whether it was answered.',
+      summary: `${stopped}: too early to judge (an answer could still come; silence counts after ${fmtDuration(needed)})`,
+      packets: w.until === 'capture-end' ? [p.packet] : [p.packet, w.until === 'seam' ? w.seamPacket : w.packet],
+      facts: { after: p.what, packet: p.packet, waitedMs: ms(waited), neededMs: ms(needed), watchedUntil: w.until, ...(w.until === 'seam' ? { seamPacket: w.seamPacket } : {}), ...(p.syns ? { unansweredSyns: p.syns } : {}) },
+      hint:
+        w.until === 'capture-end'
+          ? 'The capture stopped before the answer was due (tcpdump -c, Ctrl-C, or a file cut short). Capture for longer after the last request to see whether it was answered.'
+          : w.until === 'memcap'
+            ? 'The memory budget (--memcap) finished this flow before the answer was due, judging it with what was seen so far. Give a larger --memcap to follow it to its end.'
+            : w.until === 'seam'
+            ? 'The file joins several captures, and the one holding this flow stopped before the answer was due: what came after it is not in the file. Capture for longer after the last request to see whether it was answered.'
+            : 'The file goes on, but with no packet from or to either host: the capture stopped seeing them (captures of other places joined on, a filter, a mirror moved) before the answer was due. Capture for longer where both hosts are seen.',
     };
   },
 };

@@ -83,6 +83,16 @@ export interface DnsFailureGroup {
   answeredBy: string;
   delayMicros: number;
   transport: 'udp' | 'tcp';
+  /** An ICMP error that answered one of its queries: the server's host or port unreachable. */
+  unreachable: DnsUnreachable | null;
+}
+
+export interface DnsUnreachable {
+  /** The ICMP error's packet, who sent it (the server or a router), what it says, and the server it was about. */
+  no: number;
+  from: string;
+  meaning: string;
+  server: string;
 }
 
 interface Lookup {
@@ -100,6 +110,7 @@ interface Lookup {
   lastNo: number;
   lastTs: number;
   transport: 'udp' | 'tcp';
+  unreachable: DnsUnreachable | null;
 }
 
 interface RememberedAnswer {
@@ -224,10 +235,24 @@ export class DnsLog {
         this.endLookup(oldKey, old);
         this.finishUnanswered(old, ts);
       }
-      l = { client, name: q.name, type: q.type, transactions: [tx], retries: 0, servers: [server], queries: 1, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, transport };
+      l = { client, name: q.name, type: q.type, transactions: [tx], retries: 0, servers: [server], queries: 1, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, transport, unreachable: null };
     }
     this.pending.set(key, l);
     this.transactions.set(tx, l);
+  }
+
+  /**
+   * An ICMP error quoting a query from client:clientPort to server port 53 (`id`: its DNS ID, or -1
+   * when the quote stops before it): the lookup still waiting on that query learns why no answer came.
+   */
+  unreachable(client: string, clientPort: number, server: string, id: number, u: Omit<DnsUnreachable, 'server'>): void {
+    const tx = `${client} ${clientPort} `;
+    for (const l of this.pending.values()) {
+      if (l.client !== client || l.unreachable || !l.servers.includes(server)) continue;
+      if (!l.transactions.some((t) => (id >= 0 ? t === `${tx}${id}` : t.startsWith(tx)))) continue;
+      l.unreachable = { ...u, server };
+      return;
+    }
   }
 
   private endLookup(key: string, l: Lookup): void {
@@ -253,7 +278,7 @@ export class DnsLog {
     if (m.rcode === RCODE.NOERROR && m.answers.length > 0) this.markResolved(client, q.name, ts);
     const lookup: Lookup = matched
       ? l!
-      : { client, name: q.name, type: q.type, transactions: [], retries: 0, servers: [server], queries: 0, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, transport };
+      : { client, name: q.name, type: q.type, transactions: [], retries: 0, servers: [server], queries: 0, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, transport, unreachable: null };
     const delay = ts - lookup.firstTs;
     // A second server's answer to a lookup already ended adds nothing.
     if (!matched && m.rcode !== RCODE.NOERROR && this.groups.has(`${m.rcode === RCODE.SERVFAIL ? 'dns-servfail' : 'dns-nxdomain'} ${client} ${q.name}`)) return;
@@ -325,6 +350,7 @@ export class DnsLog {
       g.lastQuery = l.lastNo || g.lastQuery;
       g.lastTs = l.lastTs;
       if (delay > g.delayMicros) g.delayMicros = delay;
+      g.unreachable ??= l.unreachable;
       return;
     }
     if (this.groupCounts[code] >= DNS_LOG_LIMITS.MAX_GROUPS) {
@@ -349,6 +375,7 @@ export class DnsLog {
       answeredBy,
       delayMicros: delay,
       transport: l.transport,
+      unreachable: l.unreachable,
     });
   }
 

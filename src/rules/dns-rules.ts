@@ -44,7 +44,7 @@ function describe(g: DnsFailureGroup): string {
   const lookups = g.lookups > 1 ? `, ${g.lookups} lookups` : '';
   switch (g.code) {
     case 'dns-no-answer':
-      return `${what}: ${queryPackets(g)} to ${servers}${g.transport === 'tcp' ? ' over TCP' : ''} over ${fmtDuration(g.lastTs - g.firstTs)}${lookups}, no answer in the ${fmtDuration(g.delayMicros)} the capture went on`;
+      return `${what}: ${queryPackets(g)} to ${servers}${g.transport === 'tcp' ? ' over TCP' : ''} over ${fmtDuration(g.lastTs - g.firstTs)}${lookups}, no answer in the ${fmtDuration(g.delayMicros)} the capture went on${unreachableNote(g)}`;
     case 'dns-servfail':
     case 'dns-nxdomain':
     case 'dns-slow': {
@@ -52,6 +52,14 @@ function describe(g: DnsFailureGroup): string {
       return `${what}: answer #${g.answerPacket} from ${g.answeredBy}${after}${lookups}`;
     }
   }
+}
+
+/** "; ICMP port unreachable #7 from 10.0.0.53: nothing listens on 10.0.0.53 port 53" when an ICMP error answered a query. */
+function unreachableNote(g: DnsFailureGroup): string {
+  const u = g.unreachable;
+  if (!u) return '';
+  const port = /port unreachable/i.test(u.meaning);
+  return `; ICMP ${u.meaning} #${u.no} from ${u.from}: ${port ? `nothing listens on ${u.server} port 53` : `${u.server} cannot be reached`}`;
 }
 
 const HEADLINE: Record<DnsFailureCode, (n: number) => string> = {
@@ -68,7 +76,7 @@ function failureVerdict(code: DnsFailureCode, groups: DnsFailureGroup[], dropped
     code,
     severity: SEVERITY[code](groups),
     summary: `${HEADLINE[code](groups.length + dropped)}: ${named}${more > 0 ? `; and ${plural(more, 'other name')}` : ''}`,
-    packets: groups.slice(0, NAMED_IN_SUMMARY).flatMap((g) => [g.firstQuery, g.answerPacket].filter((n) => n > 0)),
+    packets: groups.slice(0, NAMED_IN_SUMMARY).flatMap((g) => [g.firstQuery, g.answerPacket, g.unreachable?.no ?? 0].filter((n) => n > 0)),
     facts: {
       names: groups.length + dropped,
       lookups: groups.slice(0, LISTED_NAMES).map((g) => ({
@@ -85,6 +93,7 @@ function failureVerdict(code: DnsFailureCode, groups: DnsFailureGroup[], dropped
         answerPacket: g.answerPacket || null,
         answeredBy: g.answeredBy || null,
         [code === 'dns-no-answer' ? 'waitedMs' : 'answerMs']: ms(g.delayMicros),
+        ...(g.unreachable ? { unreachable: g.unreachable } : {}),
       })),
     },
     hint: HINT[code],

@@ -7,7 +7,8 @@ export function fmtDuration(micros: number): string {
   if (a < 1_000_000) return `${Math.round(micros / 1000)} ms`;
   if (a < 10_000_000) return `${(micros / 1e6).toFixed(2)} s`;
   if (a < 600_000_000) return `${(micros / 1e6).toFixed(1)} s`;
-  return `${Math.round(micros / 1e6)} s`;
+  if (a < 172_800_000_000) return `${Math.round(micros / 1e6)} s`;
+  return `${(micros / 86_400_000_000).toFixed(1)} days`;
 }
 
 export function ms(micros: number): number {

@@ -10,7 +10,8 @@ import { unroutableAddress } from './address-rules.js';
 import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 import type { DnsLog } from './dns-log.js';
 import type { VisibilityLog } from './visibility.js';
-import { captureEnded, endedTooEarly, stoppedWatching, SYN_PATIENCE_MICROS, watchEnd } from './capture-end.js';
+import { captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE_MICROS, watchOf, whenWatchEnded } from './capture-end.js';
+import type { CaptureWatch } from './capture-watch.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -28,6 +29,10 @@ export interface RuleContext {
   dns?: DnsLog;
   /** Host pairs and hosts whose peers' packets the capture misses, and which hosts received packets. */
   visibility?: VisibilityLog;
+  /** How long the capture went on watching each flow (joined recordings, hosts last seen). */
+  watch?: CaptureWatch;
+  /** Probe-like flows were held back until a scan could no longer count them (probe-hold.ts). */
+  probesHeld?: boolean;
 }
 
 export interface FlowRule {
@@ -142,8 +147,9 @@ const synTimeout: FlowRule = {
     const serverUnseen = f.visibility.seen !== 'both';
     if (serverUnseen && (f.visibility.seen !== 'client-only' || f.clientSide.packets !== f.syns.length || !retriedWithBackoff(f))) return null;
     const last = f.syns[f.syns.length - 1];
-    const waited = ctx.captureEnd - last.ts;
-    if (ctx.captureEnd - f.syns[0].ts < SYN_PATIENCE_MICROS) return null; // the client may still be retrying: capture-ended
+    const end = watchOf(f, ctx).ts;
+    const waited = end - last.ts;
+    if (end - f.syns[0].ts < SYN_PATIENCE_MICROS) return null; // the client may still be retrying: capture-ended
     const intervals = intervalsOf(f.syns);
     const span = last.ts - f.syns[0].ts;
     const answeredOthers = answeredMeanwhile(f, ctx);
@@ -358,12 +364,16 @@ const halfClosed: FlowRule = {
     const who = c ? 'client' : 'server';
     const fin = (c ?? s)!;
     if (endedTooEarly(f, ctx, fin.ts)) return null;
+    // Measured to when the capture stopped watching the flow, not to the flow's own last packet.
+    const watch = watchOf(f, ctx);
+    const watched = endedUnclosed(f);
+    const waited = watched ? watch.ts - fin.ts : f.end - fin.ts;
     return {
       code: 'half-closed',
       severity: 'warning',
-      summary: `only the ${who} sent a FIN (#${fin.no}); the ${who === 'client' ? 'server' : 'client'} had not closed its side ${fmtDuration(f.end - fin.ts)} later when ${stoppedWatching(f) ? watchEnd(f) : 'the flow went idle'}`,
+      summary: `only the ${who} sent a FIN (#${fin.no}); the ${who === 'client' ? 'server' : 'client'} had not closed its side ${fmtDuration(waited)} later ${watched ? whenWatchEnded(f, watch) : 'when the flow ended'}`,
       packets: [fin.no],
-      facts: { closer: who, waitedMs: ms(f.end - fin.ts) },
+      facts: { closer: who, waitedMs: ms(waited) },
       hint: `The ${who === 'client' ? 'server' : 'client'} application has not closed its socket after the peer's FIN (a missing close() leaves the socket in CLOSE_WAIT), or the capture stopped too early.`,
     };
   },

@@ -4,6 +4,7 @@ import { fmtDuration, ms, plural } from './format.js';
 import { CRAFTED_NAMES, networkOf, type ScanMark } from './probe-log.js';
 import type { FlowRule } from './rules.js';
 import type { Verdict } from './verdict.js';
+import { EARLIER_DISTRIBUTED_WINDOW_MICROS, EARLIER_WINDOW_MICROS, MAX_EARLIER_PROBES, MAX_EARLIER_PROBES_PER_HOST } from './probe-hold.js';
 
 // Scans: a flow that was one probe of a port scan, an address sweep, an OS fingerprint or a
 // distributed scan (see probe-log.ts) is said to be that, instead of a refused connection or a SYN
@@ -103,12 +104,8 @@ const MAX_LISTED_OPEN = 50;
 const MAX_SOURCE_PORTS = 64;
 /** Sources (and their networks) told apart per distributed scan. */
 const MAX_SOURCES = 4_096;
-/** Probes that ended before their scan showed, kept per client and host (or per target host) to be counted in it. */
-const MAX_EARLIER_PROBES = 16;
+/** Keys (client and host, or target host) whose earlier probes are remembered. */
 const MAX_EARLIER_KEYS = 16_384;
-/** An earlier probe counts in a scan that began within this long after it (Zeek's scan window; an hour for distributed scans, as in probe-log.ts). */
-const EARLIER_WINDOW_MICROS = 300_000_000;
-const EARLIER_DISTRIBUTED_WINDOW_MICROS = 3_600_000_000;
 /** SYN probes with a window this small come from a packet crafter: TCP stacks offer kilobytes. */
 const TINY_SYN_WINDOW = 1024;
 
@@ -128,8 +125,9 @@ interface Scan {
   firstTs: number;
   lastTs: number;
   cited: number[];
-  /** Probes that ended before the scan showed (their flows keep their own verdicts). */
+  /** Probes that ended before the scan showed, and how many of them were let go of (counted, not held: they keep their own verdicts). */
   earlier: number;
+  earlierLetGo: number;
   /** Distributed scans: the sources and their networks. */
   sources: Set<string>;
   networks: Set<number | string>;
@@ -150,7 +148,7 @@ interface EarlierProbe {
   ts: number;
 }
 
-/** The last MAX_EARLIER_PROBES probes of a client and host (or to a host), and how many older ones were let go. */
+/** The last probes of a client and host (MAX_EARLIER_PROBES), or to a host (MAX_EARLIER_PROBES_PER_HOST), and how many older ones were let go. */
 interface EarlierProbes {
   probes: EarlierProbe[];
   dropped: number;
@@ -169,7 +167,7 @@ export const scans: CaptureRule = {
     const nextPrune = new Map<Map<string, EarlierProbes>, number>();
     let tracked = 0;
     let unlisted = 0;
-    const remember = (map: Map<string, EarlierProbes>, key: string, p: EarlierProbe, window: number) => {
+    const remember = (map: Map<string, EarlierProbes>, key: string, p: EarlierProbe, window: number, cap: number) => {
       let e = map.get(key);
       if (!e) {
         // Full: let go of what no scan can count any more, at most once per sixteenth of the window.
@@ -180,7 +178,7 @@ export const scans: CaptureRule = {
         if (map.size >= MAX_EARLIER_KEYS) return;
         map.set(key, (e = { probes: [], dropped: 0 }));
       }
-      if (e.probes.length >= MAX_EARLIER_PROBES) {
+      if (e.probes.length >= cap) {
         e.probes.shift();
         e.dropped++;
       }
@@ -222,8 +220,8 @@ export const scans: CaptureRule = {
         const probe = { clientIp: f.clientIp, clientPort: f.clientPort, port: f.serverPort!, ip: f.serverIp!, state, completed: f.handshakeAck !== null, no: first.no, ts: first.ts };
         if (!m) {
           // Only what could have been a probe: no payload, opened by the client.
-          remember(earlierByPair, `${f.clientIp} ${f.serverIp}`, probe, EARLIER_WINDOW_MICROS);
-          if (f.synAcks.length === 0) remember(earlierByHost, f.serverIp!, probe, EARLIER_DISTRIBUTED_WINDOW_MICROS);
+          remember(earlierByPair, `${f.clientIp} ${f.serverIp}`, probe, EARLIER_WINDOW_MICROS, MAX_EARLIER_PROBES);
+          if (f.synAcks.length === 0) remember(earlierByHost, f.serverIp!, probe, EARLIER_DISTRIBUTED_WINDOW_MICROS, MAX_EARLIER_PROBES_PER_HOST);
           return;
         }
         const key = m.kind === 'distributed-scan' ? `${m.kind} ${m.target}` : `${m.kind} ${m.scanner} ${m.target}`;
@@ -233,7 +231,7 @@ export const scans: CaptureRule = {
             unlisted++;
             return;
           }
-          s = { mark: m, states: new Map(), probes: 0, untracked: 0, sourcePorts: new Set(), completed: 0, openProbes: 0, firstTs: Infinity, lastTs: -Infinity, cited: [], earlier: 0, sources: new Set(), networks: new Set(), crafted: [0, 0, 0, 0, 0], synProbes: 0, tinyWindows: [] };
+          s = { mark: m, states: new Map(), probes: 0, untracked: 0, sourcePorts: new Set(), completed: 0, openProbes: 0, firstTs: Infinity, lastTs: -Infinity, cited: [], earlier: 0, earlierLetGo: 0, sources: new Set(), networks: new Set(), crafted: [0, 0, 0, 0, 0], synProbes: 0, tinyWindows: [] };
           byKey.set(key, s);
         }
         if (m.crafted && sum(m.crafted.counts) > sum(s.crafted)) s.crafted = m.crafted.counts;
@@ -252,18 +250,20 @@ export const scans: CaptureRule = {
           const dropped = inWindow.length === earlier.probes.length ? earlier.dropped : 0;
           s.probes += dropped;
           s.earlier += inWindow.length + dropped;
+          s.earlierLetGo += dropped;
           if (m.kind === 'distributed-scan') earlierByHost.delete(m.target);
           else earlierByPair.delete(`${m.scanner} ${m.target}`);
         }
         count(s, probe);
       },
       retained: () => byKey.size + tracked + earlierByPair.size + earlierByHost.size,
-      verdicts() {
+      verdicts(_capture, ctx) {
         const out: Verdict[] = [];
+        const held = ctx.probesHeld === true;
         for (const s of byKey.values()) {
-          if (s.mark.kind === 'os-fingerprint') out.push(fingerprintVerdict(s));
-          else if (s.mark.kind === 'distributed-scan') out.push(distributedVerdict(s));
-          else out.push(scanVerdict(s));
+          if (s.mark.kind === 'os-fingerprint') out.push(fingerprintVerdict(s, held));
+          else if (s.mark.kind === 'distributed-scan') out.push(distributedVerdict(s, held));
+          else out.push(scanVerdict(s, held));
         }
         if (unlisted > 0 && out.length > 0) out[out.length - 1].summary += `; ${plural(unlisted, 'more probe')} of other scans not itemised`;
         return out;
@@ -298,9 +298,18 @@ function countStates(s: Scan): { counts: Record<PortState, number>; open: Array<
   return { counts, open };
 }
 
-const earlierNote = (s: Scan) => (s.earlier > 0 ? `; ${plural(s.earlier, 'probe')} ended before the scan showed and ${s.earlier === 1 ? 'keeps its' : 'keep their'} own verdict${s.earlier === 1 ? '' : 's'}` : '');
+/**
+ * Probes that ended before the scan showed: said as its probes when they were held back for it
+ * (`held`, probe-hold.ts), else, and when let go of, judged on their own.
+ */
+function earlierNote(s: Scan, held: boolean): string {
+  const kept = held ? s.earlierLetGo : s.earlier;
+  const claimed = s.earlier - kept;
+  const ownVerdicts = (n: number) => `${n === 1 ? 'keeps its' : 'keep their'} own verdict${n === 1 ? '' : 's'}`;
+  return `${claimed > 0 ? `; ${plural(claimed, 'probe')} ended before the scan showed and ${claimed === 1 ? 'is' : 'are'} said as its probes` : ''}${kept > 0 ? `; ${plural(kept, 'probe')} ${held ? 'older still ' : ''}ended before the scan showed and ${ownVerdicts(kept)}` : ''}`;
+}
 
-function scanVerdict(s: Scan): Verdict {
+function scanVerdict(s: Scan, held: boolean): Verdict {
   const m = s.mark;
   const port = m.kind === 'port-scan';
   const { counts, open } = countStates(s);
@@ -319,7 +328,7 @@ function scanVerdict(s: Scan): Verdict {
   return {
     code: port ? 'port-scan' : 'address-scan',
     severity: 'warning',
-    summary: `${m.scanner} probed ${what} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}): ${counts.open} open${openList}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${untracked}${style}${earlierNote(s)}`,
+    summary: `${m.scanner} probed ${what} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}): ${counts.open} open${openList}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${untracked}${style}${earlierNote(s, held)}`,
     packets: s.cited,
     facts: {
       scanner: m.scanner,
@@ -351,7 +360,7 @@ function craftedList(counts: number[]): string {
 const FINGERPRINT_HINT =
   'Active OS detection (nmap -O, or a vulnerability scanner doing the same) sends a fixed set of odd packets, SYNs with unusual windows and options, NULL, SYN+FIN+PSH+URG, bare ACK and FIN+PSH+URG probes to an open and a closed port, and reads the operating system from how the target answers. The unanswered and half-open connections are its probes, not failures. If the prober is not yours, find who runs it; a stateful firewall in front of the host drops most of these probes.';
 
-function fingerprintVerdict(s: Scan): Verdict {
+function fingerprintVerdict(s: Scan, held: boolean): Verdict {
   const m = s.mark;
   const { counts, open } = countStates(s);
   const ports = [...s.states.entries()].sort((a, b) => Number(a[0]) - Number(b[0])).map(([p, st]) => `${p} (${st === 'filtered' ? 'no answer' : st})`);
@@ -361,7 +370,7 @@ function fingerprintVerdict(s: Scan): Verdict {
   return {
     code: 'os-fingerprint',
     severity: 'warning',
-    summary: `${m.scanner} probed ${m.target} with ${plural(s.probes, 'TCP probe')} in ${fmtDuration(s.lastTs - s.firstTs)} to port${s.states.size === 1 ? '' : 's'} ${ports.join(', ')}: ${kinds} (nmap's OS detection, -O, sends this set)${earlierNote(s)}`,
+    summary: `${m.scanner} probed ${m.target} with ${plural(s.probes, 'TCP probe')} in ${fmtDuration(s.lastTs - s.firstTs)} to port${s.states.size === 1 ? '' : 's'} ${ports.join(', ')}: ${kinds} (nmap's OS detection, -O, sends this set)${earlierNote(s, held)}`,
     packets: s.cited,
     facts: {
       scanner: m.scanner,
@@ -382,7 +391,7 @@ function fingerprintVerdict(s: Scan): Verdict {
 const DISTRIBUTED_HINT =
   'Many unrelated sources each tried a few ports of this host and were refused or ignored: internet background scanning, or worms looking for backdoors and vulnerable services (the ports they try name the worm or the service they hunt). Nothing on this host is failing. Check that the ports they reached are closed or filtered on purpose, and that nothing answers on the ones the worms hunt.';
 
-function distributedVerdict(s: Scan): Verdict {
+function distributedVerdict(s: Scan, held: boolean): Verdict {
   const m = s.mark;
   const { counts, open } = countStates(s);
   const ports = [...s.states.keys()].map(Number).sort((a, b) => a - b);
@@ -391,7 +400,7 @@ function distributedVerdict(s: Scan): Verdict {
   return {
     code: 'distributed-scan',
     severity: 'warning',
-    summary: `${sources} sources on ${s.networks.size} networks probed ${plural(ports.length, 'port')} of ${m.target} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}; ports ${listed.join(', ')}${ports.length > listed.length ? ', …' : ''}): ${counts.open} open${open.length ? ` (${open.slice(0, MAX_LISTED_OPEN).join(', ')})` : ''}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${earlierNote(s)}`,
+    summary: `${sources} sources on ${s.networks.size} networks probed ${plural(ports.length, 'port')} of ${m.target} in ${fmtDuration(s.lastTs - s.firstTs)} (${plural(s.probes, 'probe')}; ports ${listed.join(', ')}${ports.length > listed.length ? ', …' : ''}): ${counts.open} open${open.length ? ` (${open.slice(0, MAX_LISTED_OPEN).join(', ')})` : ''}, ${counts.closed} closed (RST), ${counts.filtered} filtered (no answer)${earlierNote(s, held)}`,
     packets: s.cited,
     facts: {
       target: m.target,

@@ -6,7 +6,7 @@ import { isTlsHandshakeOnly } from './tls-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
-import { endedTooEarly, patienceFor, stoppedWatching, watchEnd } from './capture-end.js';
+import { endedTooEarly, patienceFor, stoppedWatching, watchEnd, watchOf, whenWatchEnded } from './capture-end.js';
 import { DistinctCount } from '../flow/distinct-count.js';
 
 // Verdicts from the per-segment TCP analysis (FlowFacts.analysis): retransmissions, zero windows,
@@ -196,6 +196,11 @@ const noResponse: FlowRule = {
     // wait for answers: a one-way stream (syslog, metrics, log shipping) when the server never
     // sent a byte, fire-and-forget messages (MQTT QoS 0) when the server answered later ones.
     if (u.silentResumes >= 2 && (f.serverSide.bytes === 0 || u.serverSpokeAfterResume)) return null;
+    // Caught mid-stream, in bytes no dissector reads (encrypted records, an unknown protocol), after
+    // the server had already sent some: which of the client's messages asks for an answer is unknown
+    // (an HTTP/2 SETTINGS acknowledgement or WINDOW_UPDATE, a keep-alive asks for none), so silence
+    // after the last one proves no missing answer.
+    if (isUnreadPayload(f) && f.syns.length === 0 && f.synAcks.length === 0 && f.serverSide.bytes > 0) return null;
     // A server that closed or reset first is reported by the close rules.
     const serverClose = [f.serverSide.fin, f.serverSide.rst].filter((x): x is { no: number; ts: number } => x !== null && x.ts >= u.requestTs);
     if (serverClose.length > 0 && (u.gaveUpTs === null || serverClose.some((x) => x.ts < u.gaveUpTs!))) return null;
@@ -204,11 +209,12 @@ const noResponse: FlowRule = {
     // waited for an answer (netcat, a one-way message) rather than being done.
     const serverFin = f.serverSide.fin;
     if (isUnreadPayload(f) && f.serverSide.bytes === 0 && !u.gaveUpRst && u.gaveUpTs !== null && serverFin && serverFin.ts >= u.gaveUpTs && serverFin.ts - u.gaveUpTs < patienceFor(f)) return null;
-    const end = u.gaveUpTs ?? Math.max(f.end, ctx.captureEnd);
+    const watch = watchOf(f, ctx);
+    const end = u.gaveUpTs ?? watch.ts;
     const waited = end - u.requestTs;
     if (waited < NO_RESPONSE_MIN_MICROS) return null;
     if (u.gaveUpTs === null && endedTooEarly(f, ctx, u.requestTs)) return null;
-    const ending = u.gaveUpPacket !== null ? `the client ${u.gaveUpRst ? 'reset' : 'closed'} the connection (#${u.gaveUpPacket}) after ${fmtDuration(waited)}` : `still unanswered ${fmtDuration(waited)} later when the capture ended`;
+    const ending = u.gaveUpPacket !== null ? `the client ${u.gaveUpRst ? 'reset' : 'closed'} the connection (#${u.gaveUpPacket}) after ${fmtDuration(waited)}` : `still unanswered ${fmtDuration(waited)} later ${whenWatchEnded(f, watch)}`;
     return {
       code: 'no-response',
       severity: 'error',

@@ -73,6 +73,13 @@ function endingAlert(t: TlsFacts): TlsAlertFacts | null {
  * (http_ipv6.pcap) closed 28 ms to seconds after it.
  */
 export const CLIENT_REJECT_WINDOW_MICROS = 20_000;
+/**
+ * A starved client (a loaded machine, a slow device) is slow at everything: it closes "at once"
+ * within this many of its own handshake turns (the server's certificate to its Finished), when that
+ * is longer than the window. Node closes in about one turn; browsers leave unused connections 15
+ * turns and more after the handshake.
+ */
+const CLIENT_REJECT_TURNS = 4;
 
 /** The client's only encrypted record was its Finished, and it sent no request before closing. */
 function clientLeftWithoutRequest(f: FlowFacts, t: TlsFacts): { finished: { no: number; ts: number }; close: { no: number; ts: number } } | null {
@@ -192,8 +199,9 @@ function clientRejectedAfterHandshake(f: FlowFacts, t: TlsFacts): { finished: { 
   const serverFinished = t.firstEncrypted.server;
   if (!left || !serverFinished || !t.serverCertificate || t.serverHello!.version === 'TLS 1.3' || t.missed.server !== null) return null;
   const toClient = (f.analysis?.handshake?.synAckToAckMs ?? 0) * 1000;
+  const turn = Math.max(0, left.finished.ts - t.serverCertificate.ts - toClient);
   const after = left.close.ts - serverFinished.ts;
-  return after >= 0 && after <= CLIENT_REJECT_WINDOW_MICROS + toClient ? left : null;
+  return after >= 0 && after <= Math.max(CLIENT_REJECT_WINDOW_MICROS, CLIENT_REJECT_TURNS * turn) + toClient ? left : null;
 }
 
 /**

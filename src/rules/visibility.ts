@@ -121,10 +121,10 @@ export class VisibilityLog {
 
 const BOTH: Visibility = { seen: 'both', proof: null };
 
-const HASH_SEED = 0x811c9dc5;
+export const HASH_SEED = 0x811c9dc5;
 
 /** FNV-1a over an address's four words, continuing from `seed`. */
-function addrHash(w: ArrayLike<number>, at: number, seed: number): number {
+export function addrHash(w: ArrayLike<number>, at: number, seed: number): number {
   let h = seed;
   for (let i = 0; i < 4; i++) h = Math.imul(h ^ (w[at + i] | 0), 0x01000193);
   return h;
@@ -144,7 +144,7 @@ function hasBit(bits: Uint32Array, hash: number): boolean {
   return (bits[b >>> 5] & (1 << (b & 31))) !== 0;
 }
 
-function wordsOf(ip: string): Uint32Array | null {
+export function wordsOf(ip: string): Uint32Array | null {
   try {
     return parseAddr(ip).words;
   } catch {

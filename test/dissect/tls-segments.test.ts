@@ -73,13 +73,13 @@ describe('a server flight in one 5 KB record, read across segments', () => {
   });
 
   /** The whole exchange over TCP, the flight cut into `mss`-byte segments; `drop` removes server data segments by index. */
-  function exchange(mss: number, opts: { drop?: number[]; fromSynAck?: boolean; clientLeavesAfter?: number } = {}): Conversation {
+  function exchange(mss: number, opts: { drop?: number[]; fromSynAck?: boolean; clientLeavesAfter?: number; clientTurn?: number } = {}): Conversation {
     const c = conv({ client: '10.0.0.1:40000', server: '10.0.0.2:443' }).handshake(0);
     c.client('PA', 0.01, hs.clientHello);
     let t = 0.02;
     for (let at = 0; at < hs.flight.length; at += mss) c.server('PA', (t += 0.0001), hs.flight.subarray(at, at + mss));
     c.client('A', (t += 0.001));
-    c.client('PA', (t += 0.001), hs.clientFinished);
+    c.client('PA', (t += opts.clientTurn ?? 0.001), hs.clientFinished);
     c.server('PA', (t += 0.001), hs.serverFinished);
     if (opts.clientLeavesAfter !== undefined) return c.client('FA', t + opts.clientLeavesAfter).server('FA', t + opts.clientLeavesAfter + 0.001).client('A', t + opts.clientLeavesAfter + 0.002);
     c.client('PA', (t += 0.001), record(23, new Uint8Array(64).fill(7)));
@@ -110,6 +110,14 @@ describe('a server flight in one 5 KB record, read across segments', () => {
     const f = only(exchange(1448, { clientLeavesAfter: 0.002 }));
     expect(f.verdicts.find((v) => v.code === 'tls-handshake-abandoned')).toMatchObject({ severity: 'error', facts: { by: 'client', after: 'handshake' } });
     expect(codes(f)).not.toContain('tls-ok');
+  });
+
+  it('measures "at once" by the client\'s own pace: a starved client that took 150 ms over its Finished and closes 300 ms after the server\'s has abandoned the handshake', () => {
+    const starved = only(exchange(1448, { clientTurn: 0.15, clientLeavesAfter: 0.3 }));
+    expect(starved.verdicts.find((v) => v.code === 'tls-handshake-abandoned')).toMatchObject({ severity: 'error', facts: { by: 'client', after: 'handshake' } });
+    expect(codes(starved)).not.toContain('tls-ok');
+    // The same client closing after more than four of its turns left an unused connection.
+    expect(codes(only(exchange(1448, { clientTurn: 0.15, clientLeavesAfter: 0.7 })))).toContain('tls-ok');
   });
 
   it('calls a client that closes 200 ms after the handshake without a request an unused connection: tls-ok, no error', () => {

@@ -114,11 +114,13 @@ describe('a SYN retried after the RST that refused it', () => {
     const codesSeen = allCodes(r);
     expect(codesSeen).not.toContain('port-reuse');
     expect(codesSeen).not.toContain('port-exhaustion');
-    // 203.101.42.68:1560 sent its SYN three times (#10, #14, #16), each answered by RST: one flow.
+    // 203.101.42.68:1560 sent its SYN three times (#10, #14, #16), each answered by RST: one flow,
+    // one probe of the worms' scan of the host (closed port).
     const f = r.flows.find((x) => x.client === '203.101.42.68:1560')!;
     expect(f.syns.map((s) => s.no)).toEqual([10, 14, 16]);
+    expect(f.serverSide.rsts).toBe(3);
     expect(r.flows.filter((x) => x.client === '203.101.42.68:1560')).toHaveLength(1);
-    expect(verdict(f, 'refused').facts).toMatchObject({ syns: 3, rsts: 3 });
+    expect(verdict(f, 'scan-probe').facts).toMatchObject({ kind: 'distributed-scan', state: 'closed' });
   });
 
   corpus.it("Zeek's pop3.pcap: each refused SYN is a connection to Zeek, one flow here", async () => {

@@ -12,7 +12,7 @@ import type { WriterPacket } from '../../src/capture/writer.js';
 import { DEFAULT_START_MICROS, toPcap, writeTempCapture } from '../helpers/capture.js';
 import { useCorpus } from '../helpers/corpus.js';
 import { dnsQuery, dnsResponse, withTcpLength, type DnsSpec } from '../helpers/dns.js';
-import { concat, tcpFrame, toRecord, udpFrame } from '../helpers/packets.js';
+import { concat, icmpErrorFrame, tcpFrame, toRecord, udpFrame } from '../helpers/packets.js';
 import { hasTool } from '../helpers/tools.js';
 
 const CLIENT = '10.0.0.5';
@@ -69,6 +69,33 @@ describe('capture-level DNS verdicts', () => {
     expect(result.capture.decoded).toBe(3);
     expect(accounted(result)).toBe(result.capture.packets);
     if (hasTool('tshark')) expect(tsharkDns(file).map((r) => [r[0], r[2], r[5]])).toEqual([['1', 'www.example.com', '0'], ['2', 'www.example.com', '0'], ['3', 'www.example.com', '0']]);
+  });
+
+  it('dns-no-answer ties an ICMP error about a query to the lookup: the server\'s port or host was unreachable', async () => {
+    const spec = { id: 0x5151, name: 'db.example' };
+    /** The error `from` sends about the query `spec` from CLIENT:40000, quoting `bytes` of it past the IP header. */
+    const icmp = (t: number, code: number, from: string, bytes: number): At => ({
+      t,
+      bytes: icmpErrorFrame({ quoted: { src: CLIENT, dst: RESOLVER, sport: 40000, dport: 53, payload: dnsQuery(spec) }, quotedProtocol: 17, from, code, quoteTransportBytes: bytes }).bytes,
+    });
+    const { file, result } = await analyze([query(0, spec), icmp(300, 3, RESOLVER, 64), query(1 * S, spec), icmp(1 * S + 300, 3, RESOLVER, 64), tick(5 * S)]);
+    const v = verdict(result, 'dns-no-answer')!;
+    expect(v.summary).toBe(
+      'DNS lookup never answered: db.example (A) from 10.0.0.5: 2 queries #1..#3 to 192.0.2.53 over 1.00 s, no answer in the 5.00 s the capture went on; ICMP port unreachable #2 from 192.0.2.53: nothing listens on 192.0.2.53 port 53',
+    );
+    expect(v.packets).toEqual([1, 2]);
+    expect(v.facts.lookups).toEqual([expect.objectContaining({ unreachable: { no: 2, from: RESOLVER, meaning: 'port unreachable', server: RESOLVER } })]);
+    expect(accounted(result)).toBe(result.capture.packets);
+    if (hasTool('tshark')) {
+      const rows = execFileSync('tshark', ['-r', file, '-n', '-Y', 'icmp', '-T', 'fields', '-e', 'frame.number', '-e', 'icmp.type', '-e', 'icmp.code', '-e', 'udp.dstport', '-e', 'dns.id'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      expect(rows.trim().split('\n')[0].split('\t')).toEqual(['2', '3', '3', '53', '0x5151']);
+    }
+    // A router's host unreachable, quoting only the UDP header (no DNS ID): tied by the client's port.
+    const routed = await analyze([query(0, spec), icmp(300, 1, '198.51.100.1', 8), query(1 * S, spec), tick(5 * S)]);
+    expect(verdict(routed.result, 'dns-no-answer')!.summary).toContain('; ICMP host unreachable #2 from 198.51.100.1: 192.0.2.53 cannot be reached');
+    // An error about another client port is no answer to this lookup.
+    const other = await analyze([query(0, spec, RESOLVER, 40001), icmp(300, 3, RESOLVER, 64), query(1 * S, spec, RESOLVER, 40001), tick(5 * S)]);
+    expect(verdict(other.result, 'dns-no-answer')!.summary).not.toContain('ICMP');
   });
 
   it('says nothing of a single unanswered query when the capture holds no answer to that client at all (outgoing traffic only)', async () => {

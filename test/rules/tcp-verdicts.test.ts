@@ -198,6 +198,22 @@ describe('teardown verdicts', () => {
     expect(analyzeConversation(once, other).flows.find((f) => f.client === '192.168.115.8:49581')!.verdicts.map((v) => v.code)).toContain('no-response');
   });
 
+  it('does not call the last encrypted record of a connection caught mid-stream unanswered once the server had spoken', () => {
+    // TLS application-data records (type 23), as HTTP/2 over TLS sends them: the server answers the
+    // client's first records, then the client's 38-byte record (a SETTINGS acknowledgement's size) is only ACKed.
+    const record = (len: number) => Uint8Array.from({ length: len }, (_, i) => (i === 0 ? 23 : i === 1 ? 3 : i === 2 ? 3 : i === 3 ? (len - 5) >> 8 : i === 4 ? (len - 5) & 0xff : i));
+    const hosts = { client: '[2a00:d40:1:3::d4c]:41776', server: '[2a00:1450:4001:803::1017]:443' };
+    const other = conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(20);
+    const caught = (serverSpoke: boolean) => {
+      const c = conv(hosts).client('PA', 0, record(182)).client('PA', 0.0001, record(38)).server('A', 0.024);
+      if (serverSpoke) c.server('PA', 0.0241, record(38)).client('A', 0.0242).server('PA', 0.055, record(169)).client('A', 0.0551);
+      return analyzeConversation(c.client('PA', 0.0554, record(38)).server('A', 0.115), other).flows.find((f) => f.client === hosts.client)!;
+    };
+    expect(caught(true).verdicts.map((v) => v.code)).toEqual(['midstream']);
+    // A server that never sent a byte in the capture is still one that left the client's bytes unanswered.
+    expect(caught(false).verdicts.map((v) => v.code)).toContain('no-response');
+  });
+
   it('does not call a zero window advertised after the side\'s own FIN a stalled receiver (radmin3\'s closed socket)', () => {
     const closed = conv().handshake(0).client('PA', 0.001, 'hello12345').server('A', 0.05).server('PA', 0.45, 'x'.repeat(46))
       .client('FA', 0.4501).server('FA', 0.4502).client('A', 0.4503)

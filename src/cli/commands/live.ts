@@ -81,6 +81,8 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     slow: slowThresholdsOf(opts),
     memcapBytes: memcapOf(opts),
     maxKeptFlows: MAX_KEPT_FLOWS,
+    // A refused connection is said when it happens, not after the hour a scan could take to show.
+    holdProbes: false,
     onFlowJudged: (f) => {
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
       if (lines) lines.flow(f);

@@ -1,0 +1,139 @@
+import type { FlowFacts } from './facts.js';
+import { addrHash, HASH_SEED, wordsOf } from './visibility.js';
+
+// How long the capture went on watching a flow after its last packet, for the rules that judge a
+// silence (no answer, no close) that no packet of the flow ends. The file's last packet is not always
+// that moment. A file of captures joined together shows its seams: the clock steps back (a recording
+// that starts before the one before it ended), or leaps forward past the idle timeout with no packet
+// at all in between (nothing shows the capture ran meanwhile). And in such a file, packets of other
+// hosts after a flow may be another capture's. So the silence after a flow counts up to the last
+// packet before the next seam, and, for a flow open at the end of a file with seams, only as far as
+// the capture holds packets from or to either of its hosts (any IP packet: other connections, DNS, ICMP).
+
+/** A step back in time longer than this joins two recordings; shorter ones are stamping jitter. */
+export const SEAM_MICROS = 1_000_000;
+/** Hosts' last sightings are kept in a hashed table: a collision only lengthens a watch (to the seam or the file's end). */
+const HOST_SLOTS = 1 << 16;
+/** Seams remembered; a file with more is judged as if the later ones were not there. */
+const MAX_SEAMS = 100_000;
+
+export interface Watch {
+  /** Time (µs) and packet up to which the capture shows it watched the flow. */
+  ts: number;
+  packet: number;
+  /**
+   * 'capture-end': the file's end; 'idle': the idle timeout after the flow's last packet (the flow
+   * went idle); 'seam': the last packet before a seam; 'hosts': the last packet from or to either host.
+   */
+  until: 'capture-end' | 'idle' | 'seam' | 'hosts' | 'memcap';
+  /** For 'seam': the first packet after it, and whether the clock stepped back or leapt forward there. */
+  seamPacket: number;
+  seamBack: boolean;
+  /** For 'seam': the time between the packets either side of it (negative when the clock stepped back). */
+  seamGap: number;
+  /** The file's last packet. */
+  lastFilePacket: number;
+}
+
+export class CaptureWatch {
+  private readonly hostTs = new Float64Array(HOST_SLOTS);
+  private readonly hostNo = new Float64Array(HOST_SLOTS);
+  /** The last record so far, in file order. */
+  private previousTs = 0;
+  private previousNo = 0;
+  /** Each seam in file order: the last packet before it and its time, the first after it, and whether time went back. */
+  private readonly seamBefore: number[] = [];
+  private readonly seamBeforeTs: number[] = [];
+  private readonly seamAfter: number[] = [];
+  private readonly seamGap: number[] = [];
+  private readonly seamIsBack: boolean[] = [];
+  private anyStepBack = false;
+
+  /** `idleMicros`: the flow table's idle timeout, past which a silence of the whole capture is a seam. */
+  constructor(private readonly idleMicros: number) {}
+
+  /** Every record, in file order, before it is decoded. */
+  clock(no: number, ts: number): void {
+    if (no > 1) {
+      const back = ts < this.previousTs - SEAM_MICROS;
+      if ((back || ts - this.previousTs > this.idleMicros) && this.seamBefore.length < MAX_SEAMS) {
+        this.seamBefore.push(this.previousNo);
+        this.seamBeforeTs.push(this.previousTs);
+        this.seamAfter.push(no);
+        this.seamGap.push(ts - this.previousTs);
+        this.seamIsBack.push(back);
+      }
+      if (back) this.anyStepBack = true;
+    }
+    this.previousTs = ts;
+    this.previousNo = no;
+  }
+
+  /** A decoded IP packet between the hosts at src and dst (4 words each). */
+  hosts(src: ArrayLike<number>, dst: ArrayLike<number>, no: number, ts: number): void {
+    const a = slotOf(addrHash(src, 0, HASH_SEED));
+    const b = slotOf(addrHash(dst, 0, HASH_SEED));
+    this.hostTs[a] = this.hostTs[b] = ts;
+    this.hostNo[a] = this.hostNo[b] = no;
+  }
+
+  /** Up to when the capture shows it watched `f`, judged when the capture's latest time was `captureEnd`. */
+  of(f: FlowFacts, captureEnd: number): Watch {
+    const lastFilePacket = this.previousNo;
+    const base = { seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket };
+    const fileEnd = Math.max(f.end, captureEnd);
+    if (f.endReason !== 'capture-end' && f.endReason !== 'idle') return { ...base, ts: fileEnd, packet: lastFilePacket, until: 'capture-end' };
+    const i = this.firstSeamFrom(f.lastPacket);
+    let w: Watch;
+    if (i >= 0) {
+      w = { ts: Math.max(f.end, this.seamBeforeTs[i]), packet: this.seamBefore[i], until: 'seam', seamPacket: this.seamAfter[i], seamBack: this.seamIsBack[i], seamGap: this.seamGap[i], lastFilePacket };
+    } else {
+      // No seam follows the flow: its recording ends with the file, at the last packet's time (the
+      // file's latest time is another recording's when the clock stepped back before).
+      w = { ...base, ts: this.anyStepBack ? Math.max(f.end, this.previousTs) : fileEnd, packet: lastFilePacket, until: 'capture-end' };
+    }
+    if (f.endReason === 'idle') {
+      // Gone idle: the table ended it once the capture ran the idle timeout past its last packet, unless a seam came first.
+      const idleEnd = f.end + this.idleMicros;
+      return idleEnd < w.ts ? { ...base, ts: idleEnd, packet: f.lastPacket, until: 'idle' } : w;
+    }
+    // In a file shown to join captures, what follows the flow may be another capture's: only packets
+    // of its hosts show the capture still saw them. A file without seams is one capture throughout.
+    const hosts = this.seamBefore.length > 0 ? this.hostsLastSeen(f) : null;
+    if (hosts !== null && hosts.packet < w.packet) return { ...base, ts: Math.max(f.end, hosts.ts), packet: hosts.packet, until: 'hosts' };
+    return w;
+  }
+
+  /** Index of the first seam whose last packet before it is at or after packet `no`; -1 when none. */
+  private firstSeamFrom(no: number): number {
+    const a = this.seamBefore;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid] < no) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < a.length ? lo : -1;
+  }
+
+  /** The latest packet from or to either host of `f` (its own last packet at least); null when an address cannot be read. */
+  private hostsLastSeen(f: FlowFacts): { ts: number; packet: number } | null {
+    let ts = f.end;
+    let packet = f.lastPacket;
+    for (const ip of [f.clientIp, f.serverIp]) {
+      const w = wordsOf(ip);
+      if (!w) return null;
+      const slot = slotOf(addrHash(w, 0, HASH_SEED));
+      if (this.hostNo[slot] > packet) {
+        packet = this.hostNo[slot];
+        ts = Math.max(ts, this.hostTs[slot]);
+      }
+    }
+    return { ts, packet };
+  }
+}
+
+function slotOf(hash: number): number {
+  return (Math.imul(hash ^ (hash >>> 16), 0x45d9f3b) >>> 0) & (HOST_SLOTS - 1);
+}

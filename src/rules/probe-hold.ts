@@ -1,0 +1,122 @@
+import type { FlowFacts } from './facts.js';
+import type { ScanMark } from './probe-log.js';
+
+// A probe can end before its scan shows: a worm's first sources, a scanner's first ports. Such a
+// flow (no payload, opened by the client, no scan known yet) is held back, not judged, for as long
+// as a scan could still count it (the windows and per-scanner bounds of the scan verdict in
+// scan-rules.ts); when the scan shows, it is judged as that scan's probe, else it is judged as it
+// was once the window has passed. A file is read in seconds, so holding delays no report that
+// matters; a live capture judges at once and the scan verdict counts such probes as earlier ones.
+
+/** An earlier probe counts in a scan that began within this long after it (as in scan-rules.ts). */
+export const EARLIER_WINDOW_MICROS = 300_000_000;
+export const EARLIER_DISTRIBUTED_WINDOW_MICROS = 3_600_000_000;
+/** Probes held per client and host, and per target host (many sources' first probes), as the scan verdict remembers them. */
+export const MAX_EARLIER_PROBES = 16;
+export const MAX_EARLIER_PROBES_PER_HOST = 64;
+/** Flows held at once; the oldest is judged when more come. */
+const MAX_HELD = 4_096;
+
+interface Held {
+  f: FlowFacts;
+  /** Its first probe packet's time. */
+  ts: number;
+  /** When no scan can count it any more. */
+  releaseAt: number;
+  released: boolean;
+  /** Lists (per pair, per host) it is in. */
+  lists: number;
+}
+
+export class ProbeHold {
+  private readonly byPair = new Map<string, Held[]>();
+  private readonly byHost = new Map<string, Held[]>();
+  private readonly queue: Held[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Holds `f`, a probe-like flow no scan has claimed; returns the flows it pushes out (judge them now). */
+  hold(f: FlowFacts): FlowFacts[] {
+    const ts = f.syns[0]?.ts ?? f.start;
+    const toHost = f.synAcks.length === 0;
+    const h: Held = { f, ts, releaseAt: ts + (toHost ? EARLIER_DISTRIBUTED_WINDOW_MICROS : EARLIER_WINDOW_MICROS), released: false, lists: toHost ? 2 : 1 };
+    const out: FlowFacts[] = [];
+    add(this.byPair, `${f.clientIp} ${f.serverIp}`, h, MAX_EARLIER_PROBES, out);
+    if (toHost) add(this.byHost, f.serverIp, h, MAX_EARLIER_PROBES_PER_HOST, out);
+    this.queue.push(h);
+    if (this.size > MAX_HELD) this.releaseHead(out);
+    return out;
+  }
+
+  /**
+   * The scan `m` showed with the flow `first`: the held flows it counts (as scan-rules counts its
+   * earlier probes), marked as its probes.
+   */
+  claim(m: ScanMark, firstTs: number): FlowFacts[] {
+    if (m.kind === 'syn-flood' || m.kind === 'address-scan') return [];
+    const distributed = m.kind === 'distributed-scan';
+    const map = distributed ? this.byHost : this.byPair;
+    const key = distributed ? m.target : `${m.scanner} ${m.target}`;
+    const list = map.get(key);
+    if (!list) return [];
+    map.delete(key);
+    const window = distributed ? EARLIER_DISTRIBUTED_WINDOW_MICROS : EARLIER_WINDOW_MICROS;
+    const out: FlowFacts[] = [];
+    for (const h of list) {
+      if (h.released || h.ts < firstTs - window) continue;
+      h.released = true;
+      h.f.scan = { ...m, scanner: distributed ? h.f.clientIp : m.scanner };
+      out.push(h.f);
+    }
+    return out;
+  }
+
+  /** The held flows no scan can count any more at packet time `now`. */
+  expire(now: number): FlowFacts[] {
+    const out: FlowFacts[] = [];
+    while (this.head < this.queue.length && (this.queue[this.head].released || this.queue[this.head].releaseAt < now)) this.releaseHead(out);
+    return out;
+  }
+
+  /** Every flow still held (the capture ended). */
+  drain(): FlowFacts[] {
+    const out: FlowFacts[] = [];
+    while (this.head < this.queue.length) this.releaseHead(out);
+    return out;
+  }
+
+  private releaseHead(out: FlowFacts[]): void {
+    const h = this.queue[this.head++];
+    if (!h.released) {
+      h.released = true;
+      out.push(h.f);
+    }
+    // Drop the spent front in batches so the queue does not shift once per flow.
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** Adds `h` to its key's list; the oldest past `cap` leaves it, and is judged now when in no other list. */
+function add(map: Map<string, Held[]>, key: string, h: Held, cap: number, out: FlowFacts[]): void {
+  let list = map.get(key);
+  if (!list) {
+    // Keys whose flows were all judged are let go once there are many.
+    if (map.size >= MAX_HELD) for (const [k, l] of map) if (l.every((x) => x.released)) map.delete(k);
+    map.set(key, (list = []));
+  }
+  while (list.length > 0 && list[0].released) list.shift();
+  if (list.length >= cap) {
+    const old = list.shift()!;
+    if (--old.lists === 0 && !old.released) {
+      old.released = true;
+      out.push(old.f);
+    }
+  }
+  list.push(h);
+}
