@@ -2,7 +2,7 @@ import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
 import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
 import { releaseFlowAnalysis } from './analysis.js';
-import { Flow, processSegment, type SegmentContext } from './flow.js';
+import { Flow, FlowRows, processSegment, type SegmentContext } from './flow.js';
 import { connState } from './conn-state.js';
 import { RecentCloses } from './recent-closes.js';
 import { ReassemblyBudget } from './reassembly.js';
@@ -80,6 +80,8 @@ const SEQ_CONTINUES = 1_048_576;
 
 export class FlowTable {
   private readonly buckets = new Map<number, Flow>();
+  /** The open flows' numbers (endpoints, timing), a row each. */
+  private readonly rows = new FlowRows();
   private oldest: Flow | null = null;
   private newest: Flow | null = null;
   private count = 0;
@@ -245,7 +247,7 @@ export class FlowTable {
       }
       this.finish(this.oldest, 'evicted');
     }
-    const flow = new Flow(this.nextId++);
+    const flow = new Flow(this.nextId++, this.rows);
     flow.hash = hash;
     flow.ipVersion = v.ipVersion === 6 ? 6 : 4;
     flow.firstNo = no;
@@ -527,6 +529,8 @@ export class FlowTable {
       this.idleEnded.add(f.hash, f.id, f.lastTs, 0, '', f, f.origPort, f.respPort, this.lastTs, f.orig.lastSeq, f.resp.lastSeq);
     }
     this.opts.onFlowDone(f, reason);
+    // Reported: its row of numbers goes back to the pool for the next flow.
+    this.rows.release(f);
   }
 }
 
