@@ -103,8 +103,6 @@ export class Flow extends AddressPair implements ColumnView {
   origPort = 0;
   respPort = 0;
   hash = 0;
-  /** Chain for hash-bucket collisions. */
-  nextInBucket: Flow | null = null;
   /** LRU list ordered by last packet time, for expiry. */
   older: Flow | null = null;
   newer: Flow | null = null;
