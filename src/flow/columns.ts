@@ -2,8 +2,8 @@
 // in Float64Array chunks of ROWS_PER_CHUNK rows. As fields of objects, each µs time would be a heap
 // number of its own and each flow some hundred objects for the collector to trace and move; here a
 // flow's numbers are one row of a buffer the collector never looks into. The store grows a chunk
-// at a time (no copying, and never more than one chunk unused); a finished flow's slot goes on a
-// free list and the next flow takes it.
+// at a time, with no copying and so no twice-the-size moment of a doubled buffer; a finished
+// flow's slot goes on a free list and the next flow takes it. Chunks are kept for the next peak.
 //
 // Code reads the rows through small view objects (Endpoint, FlowTiming and its parts) whose
 // fields are accessors made by `defineColumns`, so it reads like plain field access. A view holds
