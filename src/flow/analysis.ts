@@ -1,7 +1,7 @@
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
 import type { Flow, SegmentContext } from './flow.js';
-import { FlowTiming, toMs } from './timing.js';
+import { toMs, type FlowTiming } from './timing.js';
 
 // Per-segment TCP analysis with Wireshark's rules and precedence (packet-tcp.c,
 // tcp_analyze_sequence_number, as in Wireshark 4.0): every segment is classified as keep-alive,
@@ -56,7 +56,9 @@ export const SEG_NAMES = [
 export type SegmentKind = (typeof SEG_NAMES)[number];
 
 const KIND_COUNT = SEG_NAMES.length;
-/** FlowAnalysis.counts after the per-kind counts: payload bytes sent again (any retransmission) per sender, */
+/** Per-sender counters a flow's analysis keeps in its row (see FlowAnalysis.countsAt). */
+export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 8;
+/** FlowAnalysis counters after the per-kind counts: payload bytes sent again (any retransmission) per sender, */
 const RESENT_BYTES = 2 * KIND_COUNT;
 /** retransmitted SYNs and SYN-ACKs per sender (the handshake rules speak for those), */
 const HANDSHAKE_RETRANSMISSIONS = RESENT_BYTES + 2;
@@ -274,26 +276,38 @@ export interface SegmentMark {
 export class FlowAnalysis {
   conv: TcpConversation;
   /**
-   * Every per-sender counter in one array, indexed: packets per kind counts[from * KIND_COUNT + bit],
-   * then RESENT_BYTES, HANDSHAKE_RETRANSMISSIONS, DATA_RETRANSMISSIONS and
-   * BACK_IN_TIME_RETRANSMISSIONS, each + from. A plain array of small integers lives in the JS
-   * heap; a Float64Array this size would take a malloc'd buffer and an ArrayBuffer object per flow.
+   * Every per-sender counter, ANALYSIS_COUNTS numbers in the flow's row from `countsAt` (read with
+   * count()): packets per kind at from * KIND_COUNT + bit, then RESENT_BYTES,
+   * HANDSHAKE_RETRANSMISSIONS, DATA_RETRANSMISSIONS and BACK_IN_TIME_RETRANSMISSIONS, each + from.
    */
-  readonly counts: number[] = new Array<number>(2 * KIND_COUNT + 8).fill(0);
+  private readonly n: Float64Array;
+  private readonly countsAt: number;
   readonly marks: SegmentMark[] = [];
   marksDropped = 0;
-  readonly timing = new FlowTiming();
+  readonly timing: FlowTiming;
   /** Details of the segment being classified: duplicate ACK number, RTO and the original's packet. */
   lastDupAckNum = 0;
   lastRto = 0;
   lastRtoNo = 0;
 
-  constructor(conv: TcpConversation) {
+  constructor(conv: TcpConversation, timing: FlowTiming, n: Float64Array, countsAt: number) {
     this.conv = conv;
+    this.timing = timing;
+    this.n = n;
+    this.countsAt = countsAt;
+  }
+
+  /** Counter `i` (see countsAt). */
+  counter(i: number): number {
+    return this.n[this.countsAt + i];
+  }
+
+  addToCounter(i: number, by: number): void {
+    this.n[this.countsAt + i] += by;
   }
 
   count(bit: number, from: 0 | 1): number {
-    return this.counts[from * KIND_COUNT + bit];
+    return this.counter(from * KIND_COUNT + bit);
   }
 }
 
@@ -308,7 +322,7 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   if (!fa) {
     const registry = registryFor(ctx);
     const conv = registry.find(flow.hash, v) ?? registry.create(flow.hash, v);
-    fa = new FlowAnalysis(conv);
+    fa = new FlowAnalysis(conv, flow.timing, flow.n, flow.analysisCountsAt);
     flow.analysis = fa;
   }
   const seq = v.seq >>> 0;
@@ -709,13 +723,13 @@ function closeZeroEpisode(s: { zeroSinceNo: number; zeroSinceTs: number; zeroLon
 
 function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: number, len: number, tcpFlags: number, backInTime: boolean): void {
   const base = from * KIND_COUNT;
-  for (let bit = 0, m = ta; m !== 0; bit++, m >>>= 1) if (m & 1) fa.counts[base + bit]++;
-  if (ta & (SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION)) fa.counts[base]++; // tshark also shows these as retransmission
+  for (let bit = 0, m = ta; m !== 0; bit++, m >>>= 1) if (m & 1) fa.addToCounter(base + bit, 1);
+  if (ta & (SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION)) fa.addToCounter(base, 1); // tshark also shows these as retransmission
   if (ta & ANY_RETRANSMISSION) {
-    fa.counts[RESENT_BYTES + from] += len;
-    if (len > 0) fa.counts[DATA_RETRANSMISSIONS + from]++;
-    if (len > 0 && backInTime) fa.counts[BACK_IN_TIME_RETRANSMISSIONS + from]++;
-    if (tcpFlags & TCP_FLAG.SYN) fa.counts[HANDSHAKE_RETRANSMISSIONS + from]++;
+    fa.addToCounter(RESENT_BYTES + from, len);
+    if (len > 0) fa.addToCounter(DATA_RETRANSMISSIONS + from, 1);
+    if (len > 0 && backInTime) fa.addToCounter(BACK_IN_TIME_RETRANSMISSIONS + from, 1);
+    if (tcpFlags & TCP_FLAG.SYN) fa.addToCounter(HANDSHAKE_RETRANSMISSIONS + from, 1);
     else fa.timing.side[from].retransSinceProgress++;
   }
   if (fa.marks.length >= MAX_MARKS) {
@@ -862,21 +876,21 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
   fa.conv.sideB.releaseUnacked();
   const hs = t.synTs && t.synAckTs && t.handshakeAckTs && t.synAckTs >= t.synTs && t.handshakeAckTs >= t.synAckTs;
   return {
-    retransmission: fa.counts[0] + fa.counts[KIND_COUNT],
-    fastRetransmission: fa.counts[1] + fa.counts[KIND_COUNT + 1],
-    spuriousRetransmission: fa.counts[2] + fa.counts[KIND_COUNT + 2],
-    outOfOrder: fa.counts[3] + fa.counts[KIND_COUNT + 3],
-    lostSegment: fa.counts[4] + fa.counts[KIND_COUNT + 4],
-    ackLostSegment: fa.counts[5] + fa.counts[KIND_COUNT + 5],
-    duplicateAck: fa.counts[6] + fa.counts[KIND_COUNT + 6],
-    zeroWindow: fa.counts[7] + fa.counts[KIND_COUNT + 7],
-    zeroWindowProbe: fa.counts[8] + fa.counts[KIND_COUNT + 8],
-    zeroWindowProbeAck: fa.counts[9] + fa.counts[KIND_COUNT + 9],
-    windowFull: fa.counts[10] + fa.counts[KIND_COUNT + 10],
-    windowUpdate: fa.counts[11] + fa.counts[KIND_COUNT + 11],
-    keepAlive: fa.counts[12] + fa.counts[KIND_COUNT + 12],
-    keepAliveAck: fa.counts[13] + fa.counts[KIND_COUNT + 13],
-    reusedPorts: fa.counts[14] + fa.counts[KIND_COUNT + 14],
+    retransmission: fa.counter(0) + fa.counter(KIND_COUNT),
+    fastRetransmission: fa.counter(1) + fa.counter(KIND_COUNT + 1),
+    spuriousRetransmission: fa.counter(2) + fa.counter(KIND_COUNT + 2),
+    outOfOrder: fa.counter(3) + fa.counter(KIND_COUNT + 3),
+    lostSegment: fa.counter(4) + fa.counter(KIND_COUNT + 4),
+    ackLostSegment: fa.counter(5) + fa.counter(KIND_COUNT + 5),
+    duplicateAck: fa.counter(6) + fa.counter(KIND_COUNT + 6),
+    zeroWindow: fa.counter(7) + fa.counter(KIND_COUNT + 7),
+    zeroWindowProbe: fa.counter(8) + fa.counter(KIND_COUNT + 8),
+    zeroWindowProbeAck: fa.counter(9) + fa.counter(KIND_COUNT + 9),
+    windowFull: fa.counter(10) + fa.counter(KIND_COUNT + 10),
+    windowUpdate: fa.counter(11) + fa.counter(KIND_COUNT + 11),
+    keepAlive: fa.counter(12) + fa.counter(KIND_COUNT + 12),
+    keepAliveAck: fa.counter(13) + fa.counter(KIND_COUNT + 13),
+    reusedPorts: fa.counter(14) + fa.counter(KIND_COUNT + 14),
     client: sideSummary(fa, 0, end),
     server: sideSummary(fa, 1, end),
     handshake: hs ? { rttMs: toMs(t.handshakeAckTs - t.synTs), synToSynAckMs: toMs(t.synAckTs - t.synTs), synAckToAckMs: toMs(t.handshakeAckTs - t.synAckTs) } : null,
@@ -937,19 +951,19 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
   const longest = stillClosed ? Math.max(s.zeroLongest, end - s.zeroSinceTs) : s.zeroLongest;
   const k = from * KIND_COUNT;
   return {
-    retransmission: fa.counts[k],
-    fastRetransmission: fa.counts[k + 1],
-    spuriousRetransmission: fa.counts[k + 2],
-    duplicateAck: fa.counts[k + 6],
-    zeroWindow: fa.counts[k + 7],
-    zeroWindowProbe: fa.counts[k + 8],
-    zeroWindowProbeAck: fa.counts[k + 9],
-    windowFull: fa.counts[k + 10],
-    keepAlive: fa.counts[k + 12],
-    bytesResent: fa.counts[RESENT_BYTES + from],
-    handshakeRetransmissions: fa.counts[HANDSHAKE_RETRANSMISSIONS + from],
-    dataRetransmissions: fa.counts[DATA_RETRANSMISSIONS + from],
-    dataRetransmissionsBackInTime: fa.counts[BACK_IN_TIME_RETRANSMISSIONS + from],
+    retransmission: fa.counter(k),
+    fastRetransmission: fa.counter(k + 1),
+    spuriousRetransmission: fa.counter(k + 2),
+    duplicateAck: fa.counter(k + 6),
+    zeroWindow: fa.counter(k + 7),
+    zeroWindowProbe: fa.counter(k + 8),
+    zeroWindowProbeAck: fa.counter(k + 9),
+    windowFull: fa.counter(k + 10),
+    keepAlive: fa.counter(k + 12),
+    bytesResent: fa.counter(RESENT_BYTES + from),
+    handshakeRetransmissions: fa.counter(HANDSHAKE_RETRANSMISSIONS + from),
+    dataRetransmissions: fa.counter(DATA_RETRANSMISSIONS + from),
+    dataRetransmissionsBackInTime: fa.counter(BACK_IN_TIME_RETRANSMISSIONS + from),
     retransmissionsUnanswered: s.retransSinceProgress,
     ackRtt: s.ackRtt.toJson(),
     tsEchoRtt: s.tsEchoRtt.toJson(),

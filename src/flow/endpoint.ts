@@ -1,5 +1,8 @@
+import { defineColumns, putInitial, type ColumnView } from './columns.js';
+
 // Per-direction TCP state, as Zeek tracks it (TCP_Endpoint): each side has its own state,
-// initial sequence number, highest sequence seen and highest ack received.
+// initial sequence number, highest sequence seen and highest ack received. An Endpoint is a view
+// over its part of the flow's row in the flow table's columns (columns.ts).
 
 export const EP = {
   INACTIVE: 0,
@@ -12,83 +15,88 @@ export const EP = {
 } as const;
 export type EndpointState = (typeof EP)[keyof typeof EP];
 
-export class Endpoint {
-  state: EndpointState = EP.INACTIVE;
-  prevState: EndpointState = EP.INACTIVE;
+export class Endpoint implements ColumnView {
+  declare state: EndpointState;
+  declare prevState: EndpointState;
   /** Sequence numbers are raw 32-bit values; relative ones are seqDiff(x, startSeq). */
-  startSeq = 0;
-  lastSeq = 0;
-  ackSeq = 0;
-  finSeqRel = 0;
-  synCount = 0;
-  finCount = 0;
-  rstCount = 0;
-  didClose = false;
+  declare startSeq: number;
+  declare lastSeq: number;
+  declare ackSeq: number;
+  declare finSeqRel: number;
+  declare synCount: number;
+  declare finCount: number;
+  declare rstCount: number;
+  declare didClose: boolean;
   /** Window scale shift from this side's SYN, -1 until known. */
-  windowScale = -1;
+  declare windowScale: number;
   /** Zeek history bookkeeping. */
-  histLastSyn = 0;
-  histLastFin = 0;
-  histLastRst = 0;
-  gapCount = 0;
-  gapThresh = 1;
-  rxmitCount = 0;
-  rxmitThresh = 1;
-  zeroWinCount = 0;
-  checksumErrors = 0;
-  checksumThresh = 1;
-  zeroWinThresh = 1;
+  declare histLastSyn: number;
+  declare histLastFin: number;
+  declare histLastRst: number;
+  declare gapCount: number;
+  declare gapThresh: number;
+  declare rxmitCount: number;
+  declare rxmitThresh: number;
+  declare zeroWinCount: number;
+  declare checksumErrors: number;
+  declare checksumThresh: number;
+  declare zeroWinThresh: number;
 
   // --- facts for verdicts and reports ---
-  packets = 0;
+  declare packets: number;
   /** IP datagram bytes (headers and payload, as each IP header gives its length), like Zeek's *_ip_bytes. */
-  ipBytes = 0;
+  declare ipBytes: number;
   /** TCP payload bytes, counting retransmissions (like tshark's tcp.len sum). */
-  payloadBytes = 0;
-  firstPacketNo = 0;
-  firstTs = 0;
-  lastTs = 0;
-  firstDataNo = 0;
-  firstDataTs = 0;
-  lastDataNo = 0;
-  lastDataTs = 0;
-  firstFinNo = 0;
-  firstFinTs = 0;
-  firstRstNo = 0;
-  firstRstTs = 0;
+  declare payloadBytes: number;
+  declare firstPacketNo: number;
+  declare firstTs: number;
+  declare lastTs: number;
+  declare firstDataNo: number;
+  declare firstDataTs: number;
+  declare lastDataNo: number;
+  declare lastDataTs: number;
+  declare firstFinNo: number;
+  declare firstFinTs: number;
+  declare firstRstNo: number;
+  declare firstRstTs: number;
   /** Handshake options as sent in this side's SYN or SYN-ACK (-1 / false when absent). */
-  mss = -1;
-  sackPermitted = false;
-  timestamps = false;
-  ttl = -1;
-  synWindow = -1;
+  declare mss: number;
+  declare sackPermitted: boolean;
+  declare timestamps: boolean;
+  declare ttl: number;
+  declare synWindow: number;
   /** Bytes that were never seen but were acknowledged (Zeek missed_bytes). */
-  missedBytes = 0;
+  declare missedBytes: number;
   /** This side's first ACK number (raw; set once firstAckNo is), and how far its later ACKs went past it: bytes and FIN of the peer it acknowledged. */
-  firstAckNo = 0;
-  firstAckSeq = 0;
-  ackedPeerBytes = 0;
+  declare firstAckNo: number;
+  declare firstAckSeq: number;
+  declare ackedPeerBytes: number;
 
   // --- the same segment captured twice (see isCopyOfPrevious) ---
-  prevNo = 0;
-  prevTs = 0;
-  prevIpId = -1;
-  prevTtl = 0;
-  prevSeq = 0;
-  prevAck = 0;
+  declare prevNo: number;
+  declare prevTs: number;
+  declare prevIpId: number;
+  declare prevTtl: number;
+  declare prevSeq: number;
+  declare prevAck: number;
   /** flags | payload length << 8 */
-  prevFlagsLen = -1;
-  prevWindow = -1;
-  prevTsVal = 0;
+  declare prevFlagsLen: number;
+  declare prevWindow: number;
+  declare prevTsVal: number;
   /** Segments that were copies of the one before them, and how many of those carried payload or were bare ACKs. */
-  copies = 0;
-  dataCopies = 0;
-  ackCopies = 0;
+  declare copies: number;
+  declare dataCopies: number;
+  declare ackCopies: number;
   /** The first copy and the packet it repeats; the widest gap between a copy and its original (µs); TTL change at the first copy. */
-  firstCopyNo = 0;
-  firstCopyOfNo = 0;
-  copyMaxGap = 0;
-  copyTtlChange = 0;
+  declare firstCopyNo: number;
+  declare firstCopyOfNo: number;
+  declare copyMaxGap: number;
+  declare copyTtlChange: number;
+
+  constructor(
+    readonly n: Float64Array,
+    readonly at: number,
+  ) {}
 
   /** Zeek's Size(): highest of last seq / ack seq minus the ISN, less SYN and FIN octets. */
   size(peer: Endpoint): number {
@@ -108,4 +116,75 @@ export class Endpoint {
       this.state = s;
     }
   }
+}
+
+const ENDPOINT_INITIAL = {
+  state: EP.INACTIVE,
+  prevState: EP.INACTIVE,
+  startSeq: 0,
+  lastSeq: 0,
+  ackSeq: 0,
+  finSeqRel: 0,
+  synCount: 0,
+  finCount: 0,
+  rstCount: 0,
+  didClose: false,
+  windowScale: -1,
+  histLastSyn: 0,
+  histLastFin: 0,
+  histLastRst: 0,
+  gapCount: 0,
+  gapThresh: 1,
+  rxmitCount: 0,
+  rxmitThresh: 1,
+  zeroWinCount: 0,
+  checksumErrors: 0,
+  checksumThresh: 1,
+  zeroWinThresh: 1,
+  packets: 0,
+  ipBytes: 0,
+  payloadBytes: 0,
+  firstPacketNo: 0,
+  firstTs: 0,
+  lastTs: 0,
+  firstDataNo: 0,
+  firstDataTs: 0,
+  lastDataNo: 0,
+  lastDataTs: 0,
+  firstFinNo: 0,
+  firstFinTs: 0,
+  firstRstNo: 0,
+  firstRstTs: 0,
+  mss: -1,
+  sackPermitted: false,
+  timestamps: false,
+  ttl: -1,
+  synWindow: -1,
+  missedBytes: 0,
+  firstAckNo: 0,
+  firstAckSeq: 0,
+  ackedPeerBytes: 0,
+  prevNo: 0,
+  prevTs: 0,
+  prevIpId: -1,
+  prevTtl: 0,
+  prevSeq: 0,
+  prevAck: 0,
+  prevFlagsLen: -1,
+  prevWindow: -1,
+  prevTsVal: 0,
+  copies: 0,
+  dataCopies: 0,
+  ackCopies: 0,
+  firstCopyNo: 0,
+  firstCopyOfNo: 0,
+  copyMaxGap: 0,
+  copyTtlChange: 0,
+};
+/** Numbers per endpoint in a flow's row. */
+export const ENDPOINT_FIELDS = defineColumns(Endpoint.prototype, ENDPOINT_INITIAL);
+
+/** Writes a new endpoint's numbers into `row` from `at`. */
+export function initialEndpoint(row: Float64Array, at: number): void {
+  putInitial(row, at, ENDPOINT_INITIAL);
 }

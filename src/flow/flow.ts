@@ -1,11 +1,13 @@
 import { formatAddr, formatEndpoint } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
-import { analyzeSegment } from './analysis.js';
-import { EP, Endpoint } from './endpoint.js';
+import { ANALYSIS_COUNTS, analyzeSegment } from './analysis.js';
+import { Columns, defineColumns, swapNumbers, type ColumnView } from './columns.js';
+import { EP, Endpoint, ENDPOINT_FIELDS, initialEndpoint } from './endpoint.js';
 import { History, HIST } from './history.js';
 import { DirectionReassembler, REASSEMBLY_EVENT, type ReassemblyBudget } from './reassembly.js';
 import type { Dir, StreamSink } from './sink.js';
+import { FlowTiming, initialTiming, TIMING_FIELDS } from './timing.js';
 
 /** Zeek's TOO_LARGE_SEQ_DELTA: jumps larger than this in SYN/RST sequence numbers are not trusted. */
 const TOO_LARGE_SEQ_DELTA = 1048576;
@@ -32,29 +34,87 @@ export interface IcmpErrorFact {
   from: Uint32Array;
 }
 
+/**
+ * A flow's row in the columns: the flow's own times, the originator's endpoint, the responder's,
+ * the timing, then the analysis counters (all 0 at first).
+ */
+const FLOW_TIMES = { startTs: 0, lastTs: 0, lastOpenTs: 0, attemptDeadline: 0, handshakeAckTs: 0, firstRefusalTs: 0, resumesAfterTs: 0 };
+const ORIG_AT = Object.keys(FLOW_TIMES).length;
+const RESP_AT = ORIG_AT + ENDPOINT_FIELDS;
+const TIMING_AT = RESP_AT + ENDPOINT_FIELDS;
+const COUNTS_AT = TIMING_AT + TIMING_FIELDS;
+const FLOW_ROW = COUNTS_AT + ANALYSIS_COUNTS;
+const NEW_FLOW_ROW = (() => {
+  const row = new Float64Array(FLOW_ROW);
+  initialEndpoint(row, ORIG_AT);
+  initialEndpoint(row, RESP_AT);
+  initialTiming(row, TIMING_AT);
+  return row;
+})();
+
+/** The views over one slot's row, made the first time the slot is taken and kept for every flow that takes it. */
+interface RowViews {
+  /** The row's chunk, and where the row starts in it. */
+  n: Float64Array;
+  at: number;
+  orig: Endpoint;
+  resp: Endpoint;
+  timing: FlowTiming;
+}
+
+/** A flow table's columns: one row per open flow (see columns.ts). */
+export class FlowRows {
+  readonly columns = new Columns(FLOW_ROW);
+  private readonly views: RowViews[] = [];
+
+  /** A new flow's slot, its row set to a new flow's numbers. */
+  take(): number {
+    return this.columns.take(NEW_FLOW_ROW);
+  }
+
+  viewsOf(slot: number): RowViews {
+    let v = this.views[slot];
+    if (!v) {
+      const n = this.columns.chunkOf(slot);
+      const at = this.columns.rowAt(slot);
+      this.views[slot] = v = { n, at, orig: new Endpoint(n, at + ORIG_AT), resp: new Endpoint(n, at + RESP_AT), timing: new FlowTiming(n, at + TIMING_AT) };
+    }
+    return v;
+  }
+
+  /** The flow is finished and reported: the next flow may take its row. */
+  release(flow: Flow): void {
+    flow.analysis = null;
+    this.columns.release(flow.slot);
+  }
+}
+
 /** One TCP connection. Endpoint 0 is the originator (client), 1 the responder (server). */
-export class Flow extends AddressPair {
-  readonly orig = new Endpoint();
-  readonly resp = new Endpoint();
+export class Flow extends AddressPair implements ColumnView {
+  /** The chunk of the flow table's columns holding the flow's row, and where the row starts (its times are read there). */
+  readonly n: Float64Array;
+  readonly at: number;
+  readonly orig: Endpoint;
+  readonly resp: Endpoint;
+  /** Timing facts gathered segment by segment (analysis.ts). */
+  readonly timing: FlowTiming;
   readonly history = new History();
   ipVersion: 4 | 6 = 4;
   origPort = 0;
   respPort = 0;
   hash = 0;
-  /** Chain for hash-bucket collisions. */
-  nextInBucket: Flow | null = null;
   /** LRU list ordered by last packet time, for expiry. */
   older: Flow | null = null;
   newer: Flow | null = null;
 
   firstNo = 0;
   lastNo = 0;
-  startTs = 0;
-  lastTs = 0;
+  declare startTs: number;
+  declare lastTs: number;
   /** The last segment that came while a side had not closed yet: Zeek's last_time, where conn.log's duration ends. */
-  lastOpenTs = 0;
+  declare lastOpenTs: number;
   /** Zeek's attempt timer: 5 s after the first SYN, a connection the responder never answered is dropped. */
-  attemptDeadline = 0;
+  declare attemptDeadline: number;
   /** Index in the flow table's list of open SYN attempts, -1 when not in it. */
   attemptSlot = -1;
   /** Packet time after which the flow is gone (Zeek's close/reset delay), 0 while open. */
@@ -70,7 +130,7 @@ export class Flow extends AddressPair {
   synAckPackets: HandshakePacket[] = [];
   /** Time the handshake completed (the originator's first ACK after the SYN-ACK), 0 if never. */
   handshakeAckNo = 0;
-  handshakeAckTs = 0;
+  declare handshakeAckTs: number;
   icmpErrors: IcmpErrorFact[] = [];
   /**
    * Connections Zeek's conn.log has for this flow: one more each time the flow goes on where Zeek
@@ -81,13 +141,13 @@ export class Flow extends AddressPair {
   /** SYNs the server refused (RST) before the client's retry of the same SYN, and the first such RST. */
   refusals = 0;
   firstRefusalNo = 0;
-  firstRefusalTs = 0;
+  declare firstRefusalTs: number;
   /**
    * Set when the flow continues one the idle timeout ended (its id, and the time of its last
    * packet): the same connection after an idle, not one already open when the capture started.
    */
   resumesFlowId = 0;
-  resumesAfterTs = 0;
+  declare resumesAfterTs: number;
   /** Set when this flow's 4-tuple was used by an earlier flow that was still closing. */
   reusedAfter: { flowId: number; closedTs: number; state: string } | null = null;
   malformedPackets = 0;
@@ -102,8 +162,24 @@ export class Flow extends AddressPair {
   /** Extension point for per-segment analysis (retransmissions, windows, timing). */
   analysis: unknown = null;
 
-  constructor(readonly id: number) {
+  constructor(
+    readonly id: number,
+    rows: FlowRows,
+    /** The flow's row in the flow table's columns, until the flow is finished. */
+    readonly slot = rows.take(),
+  ) {
     super();
+    const views = rows.viewsOf(slot);
+    this.n = views.n;
+    this.at = views.at;
+    this.orig = views.orig;
+    this.resp = views.resp;
+    this.timing = views.timing;
+  }
+
+  /** Where the per-segment analysis keeps its counters in the flow's row (analysis.ts). */
+  get analysisCountsAt(): number {
+    return this.at + COUNTS_AT;
   }
 
   endpoint(dir: Dir): Endpoint {
@@ -154,9 +230,7 @@ export class Flow extends AddressPair {
     const p = this.origPort;
     this.origPort = this.respPort;
     this.respPort = p;
-    const o = { ...this.orig };
-    Object.assign(this.orig, this.resp);
-    Object.assign(this.resp, o);
+    swapNumbers(this.n, this.orig.at, this.resp.at, ENDPOINT_FIELDS);
     const s = this.synPackets;
     this.synPackets = this.synAckPackets;
     this.synAckPackets = s;
@@ -172,6 +246,8 @@ export class Flow extends AddressPair {
     return this.orig.didClose || this.resp.didClose;
   }
 }
+
+defineColumns(Flow.prototype, FLOW_TIMES);
 
 export interface SegmentContext {
   budget: ReassemblyBudget;

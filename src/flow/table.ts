@@ -2,7 +2,8 @@ import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
 import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
 import { releaseFlowAnalysis } from './analysis.js';
-import { Flow, processSegment, type SegmentContext } from './flow.js';
+import { Flow, FlowRows, processSegment, type SegmentContext } from './flow.js';
+import { FlowIndex } from './flow-index.js';
 import { connState } from './conn-state.js';
 import { RecentCloses } from './recent-closes.js';
 import { ReassemblyBudget } from './reassembly.js';
@@ -86,7 +87,9 @@ const MAX_IDLE_ENDED = 65_536;
 const SEQ_CONTINUES = 1_048_576;
 
 export class FlowTable implements Sheddable {
-  private readonly buckets = new Map<number, Flow>();
+  private readonly index = new FlowIndex();
+  /** The open flows' numbers (endpoints, timing), a row each. */
+  private readonly rows = new FlowRows();
   private oldest: Flow | null = null;
   private newest: Flow | null = null;
   private count = 0;
@@ -254,7 +257,7 @@ export class FlowTable implements Sheddable {
       }
       this.finish(this.oldest, 'evicted');
     }
-    const flow = new Flow(this.nextId++);
+    const flow = new Flow(this.nextId++, this.rows);
     flow.hash = hash;
     flow.ipVersion = v.ipVersion === 6 ? 6 : 4;
     flow.firstNo = no;
@@ -297,8 +300,7 @@ export class FlowTable implements Sheddable {
         recent.forget(slot);
       }
     }
-    flow.nextInBucket = this.buckets.get(hash) ?? null;
-    this.buckets.set(hash, flow);
+    this.index.add(flow);
     this.count++;
     if (this.count > this.peakFlows) this.peakFlows = this.count;
     return flow;
@@ -308,8 +310,10 @@ export class FlowTable implements Sheddable {
   private foundDir: Dir = 0;
 
   find(hash: number, src: Uint32Array, sport: number, dst: Uint32Array, dport: number): Flow | null {
-    let f = this.buckets.get(hash) ?? null;
-    while (f) {
+    const index = this.index;
+    for (let i = index.first(hash), h = index.hashAt(i); h >= 0; i = index.next(i), h = index.hashAt(i)) {
+      if (h !== hash) continue;
+      const f = index.flowAt(i);
       if (f.isOrig(src, sport) && f.isResp(dst, dport)) {
         this.foundDir = 0;
         return f;
@@ -318,7 +322,6 @@ export class FlowTable implements Sheddable {
         this.foundDir = 1;
         return f;
       }
-      f = f.nextInBucket;
     }
     return null;
   }
@@ -546,17 +549,7 @@ export class FlowTable implements Sheddable {
     if (this.oldest === f) this.oldest = f.newer;
     if (this.newest === f) this.newest = f.older;
     f.older = f.newer = null;
-    // unlink from bucket chain
-    const head = this.buckets.get(f.hash);
-    if (head === f) {
-      if (f.nextInBucket) this.buckets.set(f.hash, f.nextInBucket);
-      else this.buckets.delete(f.hash);
-    } else {
-      let p: Flow | null = head ?? null;
-      while (p && p.nextInBucket !== f) p = p.nextInBucket;
-      if (p) p.nextInBucket = f.nextInBucket;
-    }
-    f.nextInBucket = null;
+    this.index.remove(f);
     this.count--;
     try {
       closeReassembly(f);
@@ -574,6 +567,8 @@ export class FlowTable implements Sheddable {
       this.idleEnded.add(f.hash, f.id, f.lastTs, 0, '', f, f.origPort, f.respPort, this.lastTs, f.orig.lastSeq, f.resp.lastSeq);
     }
     this.opts.onFlowDone(f, reason);
+    // Reported: its row of numbers goes back to the pool for the next flow.
+    this.rows.release(f);
   }
 }
 

@@ -2,11 +2,12 @@
 // (ACKs of data, TS echo), the longest silence, server think time, zero-window episodes and the
 // request that never got an answer. Nothing is allocated per packet.
 //
-// All of a flow's timing numbers live in one array of unboxed doubles. As fields of their own,
-// every µs time would be a separate heap number (16 bytes on top of its slot) and the timing nine
-// objects' worth of fields. FlowTiming owns the array; SideTiming and SampleStats are views over
-// their slices. The fields below are declared for the type checker and read and written through
-// accessors made by `slots()`, so the code that uses them reads like plain field access.
+// All of a flow's timing numbers live in its row of the flow table's columns (columns.ts), as
+// unboxed doubles. FlowTiming, SideTiming and SampleStats are views over their parts of the row;
+// the fields below are declared for the type checker and read and written through accessors made
+// by `defineColumns`, so the code that uses them reads like plain field access.
+
+import { defineColumns, putInitial } from './columns.js';
 
 /** Running statistics of one kind of sample (µs). */
 export class SampleStats {
@@ -18,8 +19,8 @@ export class SampleStats {
   declare readonly maxNo: number;
 
   constructor(
-    private readonly n: number[],
-    private readonly at: number,
+    readonly n: Float64Array,
+    readonly at: number,
   ) {}
 
   add(value: number, no: number): void {
@@ -40,7 +41,7 @@ export class SampleStats {
     return { samples: this.count, minMs: toMs(this.min), avgMs: toMs(this.sum / this.count), maxMs: toMs(this.max), maxPacket: this.maxNo };
   }
 }
-const STATS_SLOTS = slots(SampleStats.prototype, { count: 0, min: 0, max: 0, sum: 0, maxNo: 0 });
+const STATS_SLOTS = defineColumns(SampleStats.prototype, { count: 0, min: 0, max: 0, sum: 0, maxNo: 0 });
 
 /** Timing of one side (the sender of the data the samples are about). */
 export class SideTiming {
@@ -72,8 +73,8 @@ export class SideTiming {
   declare probesWhileZero: number;
 
   constructor(
-    private readonly n: number[],
-    private readonly at: number,
+    readonly n: Float64Array,
+    readonly at: number,
   ) {
     this.ackRtt = new SampleStats(n, at + SIDE_OWN_SLOTS);
     this.tsEchoRtt = new SampleStats(n, at + SIDE_OWN_SLOTS + STATS_SLOTS);
@@ -97,7 +98,7 @@ const SIDE_INITIAL = {
   reopenedTs: 0,
   probesWhileZero: 0,
 };
-const SIDE_OWN_SLOTS = slots(SideTiming.prototype, SIDE_INITIAL);
+const SIDE_OWN_SLOTS = defineColumns(SideTiming.prototype, SIDE_INITIAL);
 const SIDE_SLOTS = SIDE_OWN_SLOTS + 2 * STATS_SLOTS;
 
 export class FlowTiming {
@@ -174,14 +175,14 @@ export class FlowTiming {
   readonly rto: SampleStats;
   declare worstRtoOriginalNo: number;
 
-  private readonly n: number[] = TEMPLATE.slice();
-  private readonly at = 0;
-
-  constructor() {
-    const n = this.n;
-    this.think = new SampleStats(n, FLOW_OWN_SLOTS);
-    this.rto = new SampleStats(n, FLOW_OWN_SLOTS + STATS_SLOTS);
-    const sides = FLOW_OWN_SLOTS + 2 * STATS_SLOTS;
+  /** A view over the timing numbers from `at` in `n` (see initialTiming); without them, over numbers of its own. */
+  constructor(
+    readonly n: Float64Array = ownTiming(),
+    readonly at = 0,
+  ) {
+    this.think = new SampleStats(n, at + FLOW_OWN_SLOTS);
+    this.rto = new SampleStats(n, at + FLOW_OWN_SLOTS + STATS_SLOTS);
+    const sides = at + FLOW_OWN_SLOTS + 2 * STATS_SLOTS;
     this.side = [new SideTiming(n, sides), new SideTiming(n, sides + SIDE_SLOTS)];
   }
 }
@@ -232,48 +233,25 @@ const FLOW_INITIAL = {
   gaveUpRst: false,
   worstRtoOriginalNo: 0,
 };
-const FLOW_OWN_SLOTS = slots(FlowTiming.prototype, FLOW_INITIAL);
+const FLOW_OWN_SLOTS = defineColumns(FlowTiming.prototype, FLOW_INITIAL);
 
-/** A new flow's timing numbers: built once as an array of doubles, so each copy is one too. */
-const TEMPLATE: number[] = (() => {
-  const size = FLOW_OWN_SLOTS + 2 * STATS_SLOTS + 2 * SIDE_SLOTS;
-  const t = Array.from({ length: size }, () => 0.5);
-  t.fill(0);
-  const put = (at: number, initial: Record<string, number | boolean>) => Object.values(initial).forEach((v, i) => (t[at + i] = +v));
-  put(0, FLOW_INITIAL);
-  const sides = FLOW_OWN_SLOTS + 2 * STATS_SLOTS;
-  put(sides, SIDE_INITIAL);
-  put(sides + SIDE_SLOTS, SIDE_INITIAL);
-  return t;
-})();
+/** Numbers a flow's timing takes in its row. */
+export const TIMING_FIELDS = FLOW_OWN_SLOTS + 2 * STATS_SLOTS + 2 * SIDE_SLOTS;
 
-/**
- * Defines one accessor per field on `proto`, reading and writing `this.n[this.at + i]` for the
- * i-th field of `initial` (booleans as 0 and 1). Returns the number of slots.
- */
-function slots(proto: object, initial: Record<string, number | boolean>): number {
-  Object.entries(initial).forEach(([name, value], i) => {
-    const accessors =
-      typeof value === 'boolean'
-        ? {
-            get(this: { n: number[]; at: number }) {
-              return this.n[this.at + i] !== 0;
-            },
-            set(this: { n: number[]; at: number }, v: boolean) {
-              this.n[this.at + i] = v ? 1 : 0;
-            },
-          }
-        : {
-            get(this: { n: number[]; at: number }) {
-              return this.n[this.at + i];
-            },
-            set(this: { n: number[]; at: number }, v: number) {
-              this.n[this.at + i] = v;
-            },
-          };
-    Object.defineProperty(proto, name, { ...accessors, configurable: false, enumerable: false });
-  });
-  return Object.keys(initial).length;
+/** Writes a new flow's timing numbers into `row` from `at`. */
+export function initialTiming(row: Float64Array, at: number): void {
+  row.fill(0, at, at + TIMING_FIELDS);
+  putInitial(row, at, FLOW_INITIAL);
+  const sides = at + FLOW_OWN_SLOTS + 2 * STATS_SLOTS;
+  putInitial(row, sides, SIDE_INITIAL);
+  putInitial(row, sides + SIDE_SLOTS, SIDE_INITIAL);
+}
+
+/** A row holding one flow's timing alone. */
+function ownTiming(): Float64Array {
+  const row = new Float64Array(TIMING_FIELDS);
+  initialTiming(row, 0);
+  return row;
 }
 
 export function toMs(micros: number): number {

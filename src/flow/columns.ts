@@ -1,0 +1,113 @@
+// The numbers of open flows in columns: rows of a fixed number of doubles, one row per flow slot,
+// in Float64Array chunks of ROWS_PER_CHUNK rows. As fields of objects, each µs time would be a heap
+// number of its own and each flow some hundred objects for the collector to trace and move; here a
+// flow's numbers are one row of a buffer the collector never looks into. The store grows a chunk
+// at a time, with no copying and so no twice-the-size moment of a doubled buffer; a finished
+// flow's slot goes on a free list and the next flow takes it. Chunks are kept for the next peak.
+//
+// Code reads the rows through small view objects (Endpoint, FlowTiming and its parts) whose
+// fields are accessors made by `defineColumns`, so it reads like plain field access. A view holds
+// its row's chunk and offset; the views of a slot are made once and serve every flow that takes it.
+
+/** Rows per chunk. */
+const ROWS_PER_CHUNK = 512;
+
+/** A growable store of rows of `stride` numbers. */
+export class Columns {
+  private readonly chunks: Float64Array[] = [];
+  /** Released slots, taken last in first out; slots at or past `used` were never taken. */
+  private free = new Int32Array(ROWS_PER_CHUNK);
+  private freeCount = 0;
+  private used = 0;
+
+  constructor(
+    readonly stride: number,
+    private readonly rowsPerChunk = ROWS_PER_CHUNK,
+  ) {}
+
+  /** Slots taken and not released. */
+  get live(): number {
+    return this.used - this.freeCount;
+  }
+
+  /** Takes a slot and fills its row with `initial` (stride numbers). */
+  take(initial: Float64Array): number {
+    let slot: number;
+    if (this.freeCount > 0) slot = this.free[--this.freeCount];
+    else {
+      slot = this.used++;
+      if (slot === this.chunks.length * this.rowsPerChunk) this.chunks.push(new Float64Array(this.rowsPerChunk * this.stride));
+      if (this.used > this.free.length) {
+        const free = new Int32Array(this.free.length * 2);
+        free.set(this.free);
+        this.free = free;
+      }
+    }
+    this.chunkOf(slot).set(initial, this.rowAt(slot));
+    return slot;
+  }
+
+  /** Gives the slot back: the next take() may hand it out again. */
+  release(slot: number): void {
+    this.free[this.freeCount++] = slot;
+  }
+
+  /** The chunk holding the slot's row. */
+  chunkOf(slot: number): Float64Array {
+    return this.chunks[Math.floor(slot / this.rowsPerChunk)];
+  }
+
+  /** Where the slot's row starts in its chunk. */
+  rowAt(slot: number): number {
+    return (slot % this.rowsPerChunk) * this.stride;
+  }
+}
+
+/** Swaps `count` numbers at `a` with those at `b`. */
+export function swapNumbers(n: Float64Array, a: number, b: number, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const x = n[a + i];
+    n[a + i] = n[b + i];
+    n[b + i] = x;
+  }
+}
+
+/** A view over part of a row: its chunk and where its first field sits. */
+export interface ColumnView {
+  readonly n: Float64Array;
+  readonly at: number;
+}
+
+/**
+ * Defines one accessor per field of `initial` on `proto`, reading and writing `this.n[this.at + i]`
+ * for the i-th field (booleans as 0 and 1). Returns the number of fields.
+ */
+export function defineColumns(proto: object, initial: Record<string, number | boolean>): number {
+  Object.entries(initial).forEach(([name, value], i) => {
+    const accessors =
+      typeof value === 'boolean'
+        ? {
+            get(this: ColumnView) {
+              return this.n[this.at + i] !== 0;
+            },
+            set(this: ColumnView, v: boolean) {
+              this.n[this.at + i] = v ? 1 : 0;
+            },
+          }
+        : {
+            get(this: ColumnView) {
+              return this.n[this.at + i];
+            },
+            set(this: ColumnView, v: number) {
+              this.n[this.at + i] = v;
+            },
+          };
+    Object.defineProperty(proto, name, { ...accessors, configurable: false, enumerable: false });
+  });
+  return Object.keys(initial).length;
+}
+
+/** Writes the initial values of `initial` (booleans as 0 and 1) into `row` from `at`. */
+export function putInitial(row: Float64Array, at: number, initial: Record<string, number | boolean>): void {
+  Object.values(initial).forEach((v, i) => (row[at + i] = +v));
+}

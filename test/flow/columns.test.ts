@@ -1,0 +1,71 @@
+// Open flows keep their numbers in rows of one buffer (src/flow/columns.ts): a row must keep what
+// is written to it while the buffer grows, and a finished flow's row must come back to the next
+// flow as a new flow's, whatever the finished one left in it.
+
+import { describe, expect, it } from 'vitest';
+import { Columns } from '../../src/flow/columns.js';
+import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
+
+describe('Columns', () => {
+  it('keeps every row through growth and hands a released row back filled with the initial numbers', () => {
+    const c = new Columns(3, 2); // 3 numbers a row, 2 rows a chunk
+    const initial = Float64Array.of(-1, 0, 0.5);
+    const row = (slot: number) => Array.from(c.chunkOf(slot).subarray(c.rowAt(slot), c.rowAt(slot) + 3));
+    const slots = Array.from({ length: 9 }, () => c.take(initial));
+    expect(slots).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    slots.forEach((s) => (c.chunkOf(s)[c.rowAt(s) + 1] = 1_700_000_000_123_456 + s));
+    slots.forEach((s) => expect(row(s)).toEqual([-1, 1_700_000_000_123_456 + s, 0.5]));
+    c.release(4);
+    c.release(7);
+    expect(c.live).toBe(7);
+    expect(c.take(initial)).toBe(7);
+    expect(c.take(initial)).toBe(4);
+    expect(row(4)).toEqual([-1, 0, 0.5]);
+    expect(row(7)).toEqual([-1, 0, 0.5]);
+    expect(row(5)).toEqual([-1, 1_700_000_000_123_456 + 5, 0.5]);
+    expect(c.take(initial)).toBe(9);
+  });
+});
+
+const GET = 'GET /file HTTP/1.1\r\nHost: a\r\n\r\n';
+const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody';
+
+/** A clean exchange on client port `port` from `t` (s), closed by the server. */
+function clean(port: number, t: number): Conversation {
+  return conv({ client: `10.0.0.1:${port}`, server: '10.0.0.2:80' })
+    .handshake(t)
+    .client('PA', t + 0.002, GET)
+    .server('PA', t + 0.003, OK)
+    .client('A', t + 0.004)
+    .server('FA', t + 0.005)
+    .client('FA', t + 0.006)
+    .server('A', t + 0.007);
+}
+
+describe('a flow in a recycled row', () => {
+  it('starts as a new flow: nothing of the finished flow that had the row before it shows', () => {
+    // The first flow fills its row: a retransmitted response, a zero window, a client RST.
+    const first = conv({ client: '10.0.0.1:40001', server: '10.0.0.2:80' }).handshake(0).client('PA', 0.002, GET);
+    const responseSeq = first.s.next;
+    first
+      .server('PA', 0.003, OK)
+      .server('PA', 0.25, OK, { seq: responseSeq })
+      .client('A', 0.251, '', { window: 0 })
+      .client('R', 0.4);
+    // 10 s later its linger is long over: the next flow's first packet finishes it, then takes its row.
+    const both = analyzeFrames([...first.packets, ...clean(40002, 10).packets]);
+    // The same flow after as many packets of a flow that stays open: it gets a row never used.
+    const filler = conv({ client: '10.0.0.3:40001', server: '10.0.0.2:80' }).handshake(0).client('PA', 0.002, GET).server('PA', 0.003, OK);
+    filler.client('A', 0.004).client('A', 0.005).client('A', 0.006);
+    expect(filler.packets).toHaveLength(first.packets.length);
+    const fresh = analyzeFrames([...filler.packets, ...clean(40002, 10).packets]);
+    const [old, reused] = both.flows;
+    expect(old.analysis!.retransmission).toBe(1);
+    expect(old.serverSide.state).toBe('ESTABLISHED');
+    expect(old.clientSide.rst).not.toBeNull();
+    const { id: _, ...recycled } = reused;
+    const { id: __, ...unused } = fresh.flows.find((f) => f.clientPort === 40002)!;
+    expect(recycled).toEqual(unused);
+    expect(reused.analysis!.retransmission).toBe(0);
+  });
+});
