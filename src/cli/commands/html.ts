@@ -77,6 +77,7 @@ function ladderFlow(f: FlowResult): LadderFlow {
 export async function runAnalyzeHtml(files: string[], opts: HtmlAnalyzeOptions, io: CliIo): Promise<ExitCode> {
   const format = outputFormatOf(opts);
   if (format !== 'table') throw new CliError(`--html and --format ${format} write different reports: give one of them`, EXIT.USAGE);
+  if (opts.zeekVerdicts !== undefined) throw new CliError('--zeek-verdicts goes with the Zeek formats, not --html: give one of them', EXIT.USAGE);
   if (files.includes(STDIN_PATH)) throw new CliError('--html reads the capture a second time for the ladders: give a file, not standard input', EXIT.USAGE);
   const ladderOpts: LadderSvgOptions = { maxLines: parseMaxLines(opts.maxLines) };
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
