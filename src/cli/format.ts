@@ -1,3 +1,4 @@
+import { ZEEK_FORMATS, type ZeekFormat } from '../report/zeek.js';
 import { CliError, EXIT } from './exit.js';
 
 /**
@@ -5,11 +6,11 @@ import { CliError, EXIT } from './exit.js';
  * per flow as it ends, then a summary line; `zeek` and `zeek-json` Zeek's conn.log as TSV or JSON
  * lines. A value outside the list is a usage error that lists it.
  */
-export const OUTPUT_FORMATS = ['table', 'json', 'jsonl', 'zeek', 'zeek-json'] as const;
+export const OUTPUT_FORMATS = ['table', 'json', 'jsonl', ...ZEEK_FORMATS] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
-export function isZeekFormat(format: OutputFormat): format is 'zeek' | 'zeek-json' {
-  return format === 'zeek' || format === 'zeek-json';
+export function isZeekFormat(format: OutputFormat): format is ZeekFormat {
+  return (ZEEK_FORMATS as readonly string[]).includes(format);
 }
 
 /** The formats written as JSON, which `--detail` widens. */

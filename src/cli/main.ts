@@ -170,7 +170,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--duration <seconds>', 'stop after this long')
     .option('--count <packets>', 'stop after this many packets')
     .option('--write <file>', 'also save the captured packets as a pcap file')
-    .addOption(new Option('--format <format>', 'the output (default table: a line per decided flow, then the table): jsonl is a JSON line per decided flow, then a summary line').choices(LIVE_FORMATS))
+    .addOption(new Option('--format <format>', "the output (default table: a line per decided flow, then the table): jsonl is a JSON line per decided flow, then a summary line; zeek and zeek-json a conn.log row per decided flow (TSV or JSON lines)").choices(LIVE_FORMATS))
     .option('--json', 'shorthand for --format jsonl')
     .option('--detail', 'jsonl: every field of each flow, not the compact flow')
     .option('--only-problems', 'show only flows with a warning or error')

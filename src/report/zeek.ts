@@ -24,14 +24,19 @@ export type ZeekValue = string | number | boolean | string[] | number[] | null;
 
 const field = (name: string, type: ZeekType): ZeekField => ({ name, type });
 
-/** conn.log's fields in Zeek's order, as its current release writes them (with ip_proto last). */
-export const CONN_FIELDS: readonly ZeekField[] = [
-  field('ts', 'time'),
-  field('uid', 'string'),
+/** The connection's 4-tuple (Zeek's conn_id), as both logs name it. */
+const ID_FIELDS: readonly ZeekField[] = [
   field('id.orig_h', 'addr'),
   field('id.orig_p', 'port'),
   field('id.resp_h', 'addr'),
   field('id.resp_p', 'port'),
+];
+
+/** conn.log's fields in Zeek's order, as its current release writes them (with ip_proto last). */
+export const CONN_FIELDS: readonly ZeekField[] = [
+  field('ts', 'time'),
+  field('uid', 'string'),
+  ...ID_FIELDS,
   field('proto', 'enum'),
   field('service', 'string'),
   field('duration', 'interval'),
@@ -54,10 +59,7 @@ export const CONN_FIELDS: readonly ZeekField[] = [
 export const VERDICT_FIELDS: readonly ZeekField[] = [
   field('ts', 'time'),
   field('uid', 'string'),
-  field('id.orig_h', 'addr'),
-  field('id.orig_p', 'port'),
-  field('id.resp_h', 'addr'),
-  field('id.resp_p', 'port'),
+  ...ID_FIELDS,
   field('code', 'string'),
   field('severity', 'string'),
   field('summary', 'string'),

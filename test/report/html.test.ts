@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,13 +97,17 @@ describe('analyze --html', () => {
     expect(r.page).toContain('WS close 1000 (normal) &quot;done&quot;');
   });
 
-  it('refuses --json or another --format beside it and standard input (read twice), and says why', async () => {
+  it('refuses --json, another --format or --zeek-verdicts beside it and standard input (read twice), and says why', async () => {
     const both = memoryIo();
     expect(await run(['analyze', sample('refused.pcap'), '--json', '--html', join(dir, 'x.html')], both)).toBe(2);
     expect(both.err).toContain('--html and --format json');
     const zeek = memoryIo();
     expect(await run(['analyze', sample('refused.pcap'), '--format', 'zeek', '--html', join(dir, 'z.html')], zeek)).toBe(2);
     expect(zeek.err).toContain('--html and --format zeek');
+    const verdicts = memoryIo();
+    expect(await run(['analyze', sample('refused.pcap'), '--zeek-verdicts', join(dir, 'v.log'), '--html', join(dir, 'v.html')], verdicts)).toBe(2);
+    expect(verdicts.err).toContain('--zeek-verdicts goes with the Zeek formats, not --html');
+    expect(existsSync(join(dir, 'v.log')) || existsSync(join(dir, 'v.html'))).toBe(false);
     const stdin = memoryIo();
     expect(await run(['analyze', '-', '--html', join(dir, 'y.html')], stdin)).toBe(2);
     expect(stdin.err).toContain('give a file, not standard input');

@@ -116,3 +116,33 @@ describe('hints written once per code', () => {
     expect(written.some((v) => v.hint === undefined && doc.hints[v.code])).toBe(true);
   });
 });
+
+describe('facts of the compact flow', () => {
+  it('leave out the members that say nothing (null, "", [], {}) and keep every other one, zeros and false included, as --detail writes it', async () => {
+    const nothing = (v: unknown) => v === null || v === '' || (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v as object).length === 0);
+    let dropped = 0;
+    let keptFalsy = 0;
+    for (const name of ['lossy-transfer.pcap', 'nginx-ws-bad.pcap', 'tls-unknown-ca.pcap', 'listen-overflow.pcap', 'syn-timeout.pcap']) {
+      const result = await analyzeFile(sample(name));
+      const compact = JSON.parse(renderJson(result));
+      const detail = JSON.parse(renderJson(result, result.flows, { detail: true }));
+      for (const [i, flow] of compact.flows.entries()) {
+        for (const [j, v] of flow.verdicts.entries()) {
+          const full = detail.flows[i].verdicts[j].facts as Record<string, unknown>;
+          for (const [key, value] of Object.entries(full)) {
+            const label = `${name} flow ${flow.id} ${v.code} ${key}`;
+            if (nothing(value)) {
+              expect(v.facts, label).not.toHaveProperty([key]);
+              dropped++;
+            } else if (typeof value !== 'object') {
+              expect(v.facts[key], label).toBe(value);
+              if (!value) keptFalsy++;
+            }
+          }
+        }
+      }
+    }
+    expect(dropped).toBeGreaterThan(0);
+    expect(keptFalsy).toBeGreaterThan(0);
+  });
+});

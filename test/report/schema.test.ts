@@ -1,5 +1,5 @@
-// Every JSON output of every sample (--format json, with and without --detail, several files, and
-// each --format jsonl line) is valid against schema/analysis.v2.schema.json, which is what the
+// Every JSON output of every sample (--format json, with and without --detail, several files, each
+// --format jsonl line, and flow FILE ID --json) is valid against schema/analysis.v2.schema.json, which is what the
 // README promises readers of the document; so is that of every capture of the public corpora.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ const schema = JSON.parse(readFileSync(join(process.cwd(), 'schema/analysis.v2.s
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 ajv.addSchema(schema);
 const validator = (def: string) => ajv.getSchema(`${schema.$id}#/$defs/${def}`)!;
-const validators = { any: ajv.getSchema(schema.$id)!, document: validator('document'), files: validator('files'), line: validator('line') };
+const validators = { any: ajv.getSchema(schema.$id)!, document: validator('document'), files: validator('files'), line: validator('line'), flowDocument: validator('flowDocument') };
 
 function expectValid(kind: keyof typeof validators, value: unknown, label: string): void {
   const validate = validators[kind];
@@ -52,6 +52,22 @@ describe('schema/analysis.v2.schema.json', () => {
       expect(schemaVersion).toBe(2);
       const { flows: _flows, schemaVersion: _v, ...tail } = doc;
       expect(summary).toEqual(tail);
+    }
+  });
+
+  it.each(samples)('validates flow FILE ID --json of every flow of %s: the flow as --detail writes it, its packets', async (name) => {
+    const file = join(SAMPLES, name);
+    const doc = JSON.parse(await output([file, '--json', '--detail']));
+    for (const flow of doc.flows) {
+      const io = memoryIo();
+      expect(await run(['flow', file, String(flow.id), '--json'], io), io.err).toBeLessThan(2);
+      const one = JSON.parse(io.out);
+      expectValid('flowDocument', one, `${name} flow ${flow.id} --json`);
+      // The same flow, each verdict's hint read as the README says (its own, else the map's).
+      type Hinted = { verdicts: Array<{ code: string; hint?: string }> };
+      const resolved = (f: Hinted, hints: Record<string, string>) => ({ ...f, verdicts: f.verdicts.map((v) => ({ ...v, hint: v.hint ?? hints[v.code] ?? '' })) });
+      expect(resolved(one.flow, one.hints)).toEqual(resolved(flow, doc.hints));
+      expect(one.packets.length + one.packetsDropped).toBe(flow.packets.client + flow.packets.server);
     }
   });
 

@@ -166,6 +166,22 @@ describe('tcpwhy.log', () => {
     out.end({ capture: { start: flows[0].start }, verdicts: [] } as never);
     expect(rowsOf(log)[0]).toMatchObject({ summary: 'tab\\x09here\\x0aand a back\\x5cslash', hint: '-' });
   });
+
+  it('escapes a value that would read as unset or empty, and writes whole seconds as doubles in JSON', async () => {
+    const { flows } = await analyzeFile(sample('refused.pcap'));
+    const logs = { zeek: '', 'zeek-json': '' };
+    for (const format of ['zeek', 'zeek-json'] as const) {
+      const out = new ZeekFlowStream(format, () => {}, (s) => (logs[format] += s));
+      out.flow({ ...flows[0], verdicts: [{ ...flows[0].verdicts[0], summary: '-', hint: '(empty)' }] });
+      out.end({ capture: { start: 1_700_000_000_000_000 }, verdicts: [{ ...flows[0].verdicts[0], summary: '' }] } as never);
+    }
+    const [row, capture] = rowsOf(logs.zeek);
+    expect(row).toMatchObject({ summary: '\\x2d', hint: '\\x28empty)' });
+    expect(capture).toMatchObject({ ts: '1700000000.000000', summary: '(empty)' });
+    // Zeek's JSON writer gives a time on a whole second as 1700000000.0, a double, never as an integer.
+    expect(logs['zeek-json'].trimEnd().split('\n')[1]).toMatch(/^\{"ts":1700000000\.0,/);
+    expect(logs['zeek-json'].trimEnd().split('\n').map((l) => JSON.parse(l).summary)).toEqual(['-', '']);
+  });
 });
 
 describe('tcpwhy analyze --format zeek', () => {

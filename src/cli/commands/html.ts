@@ -79,6 +79,7 @@ export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, i
   const format = outputFormatOf(opts);
   const { files, bpf } = filesAndCaptureFilter(args, opts);
   if (format !== 'table') throw new CliError(`--html and --format ${format} write different reports: give one of them`, EXIT.USAGE);
+  if (opts.zeekVerdicts !== undefined) throw new CliError('--zeek-verdicts goes with the Zeek formats, not --html: give one of them', EXIT.USAGE);
   if (files.includes(STDIN_PATH)) throw new CliError('--html reads the capture a second time for the ladders: give a file, not standard input', EXIT.USAGE);
   const ladderOpts: LadderSvgOptions = { maxLines: parseMaxLines(opts.maxLines) };
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;

@@ -4,13 +4,14 @@ import { CaptureOpenError, LINKTYPE, type CaptureInfo, type PacketRecord } from 
 import { listInterfaces, LIVE_SOURCES, openLiveSource, wallClockMicros, type LiveInterface, type LiveSource, type LiveSourceKind, type LiveStats } from '../../capture/live.js';
 import { Analyzer, type FlowResult } from '../../pipeline.js';
 import { JsonLinesStream } from '../../report/json.js';
+import { ZeekFlowStream } from '../../report/zeek.js';
 import { renderTable, verdictLine } from '../../report/table.js';
 import { fmtDuration } from '../../rules/format.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { memcapOf, slowThresholdsOf, type MemcapOption, type SlowOptions } from './analyze.js';
 import { boundHeapGrowth } from '../../flow/memcap.js';
 import { useColor, type CliIo } from '../io.js';
-import { OUTPUT_FORMATS, outputFormatOf, type FormatOptions } from '../format.js';
+import { isZeekFormat, OUTPUT_FORMATS, outputFormatOf, type FormatOptions } from '../format.js';
 
 // `tcpwhy live -i IFACE [filter]`: captures, prints each flow's verdicts as soon as the flow is
 // decided (closed and lingered, refused, given up, idle), and on Ctrl-C, --duration or --count
@@ -31,7 +32,7 @@ export interface LiveOptions extends SlowOptions, FormatOptions, MemcapOption {
 
 export { LIVE_SOURCES };
 
-/** Live output streams as flows are decided: of the formats, the text and the JSON lines (--json is --format jsonl here). */
+/** Live output streams as flows are decided: every format but the one JSON document (--json is --format jsonl here). */
 export const LIVE_FORMATS = OUTPUT_FORMATS.filter((f) => f !== 'json');
 
 /** Environment variable naming another module to load instead of `cap` (to test a missing cap). */
@@ -62,7 +63,9 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   const idleSec = positiveNumber(opts.idleTimeout, '--idle-timeout') ?? 300;
   const kind = opts.source ?? 'tcpdump';
   const color = useColor(io);
-  const lines = outputFormatOf(opts, 'jsonl') === 'jsonl' ? new JsonLinesStream((s) => io.stdout(s), { detail: opts.detail }) : null;
+  const format = outputFormatOf(opts, 'jsonl');
+  const lines = format === 'jsonl' ? new JsonLinesStream((s) => io.stdout(s), { detail: opts.detail }) : null;
+  const conn = isZeekFormat(format) ? new ZeekFlowStream(format, (s) => io.stdout(s), null) : null;
   boundHeapGrowth();
 
   let writeFd: number | null = null;
@@ -86,6 +89,7 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     onFlowJudged: (f) => {
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
       if (lines) lines.flow(f);
+      else if (conn) conn.flow(f);
       else io.stdout(`${liveFlowLine(f, color)}\n`);
     },
   });
@@ -168,6 +172,10 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   if (lines) {
     // The summary line also holds the kept flows, judged again with the whole capture's context.
     lines.end(result, (report) => ({ flows: flows.map((f) => report.flowJson(f)), live: liveJson(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write) }));
+  } else if (conn) {
+    // conn.log holds the connections alone; what the capture saw and dropped goes to stderr.
+    conn.end(result);
+    io.stderr(`tcpwhy: ${captureLine}\n`);
   } else {
     io.stdout(`${renderTable(result, flows, { color, width: io.columns })}\n${captureLine}\n`);
   }
