@@ -415,6 +415,9 @@ export function synFloodRule(sampleSize = SYN_FLOOD_SAMPLE): CaptureRule {
             const inWindow = list.slice(w.from, w.to + 1);
             const sources = new Set(inWindow.map((h) => h.clientIp));
             if (sources.size < SYN_FLOOD_MIN_SOURCES && !(oneService && oneSourceFlood(inWindow))) return;
+            // Clients that send their SYN again are TCP stacks whose connections fail (each flow's
+            // syn-timeout says so): a flood tool sends each SYN once, and a spoofed source never retries.
+            if (inWindow.filter((h) => h.syns > 1).length * 4 > inWindow.length) return;
             const span = inWindow[inWindow.length - 1].ts - inWindow[0].ts;
             const synAcked = inWindow.filter((h) => h.synAcks > 0);
             // A SYN-ACK that the server never retransmits though no ACK came: it kept no state (SYN cookies).
@@ -608,7 +611,10 @@ const portExhaustion: CaptureRule = {
   },
 };
 
-/** SYNs to server:port that went unanswered while the same listener answered others: its queue overflowed. */
+/** Dropped connections' first SYNs this close together are one burst of drops. */
+const DROP_BURST_MICROS = 1_000_000;
+
+/** SYNs to server:port that went unanswered, in bursts, while the same listener answered others: its queue overflowed. */
 const listenQueueOverflow: CaptureRule = {
   code: 'listen-queue-overflow',
   start() {
@@ -619,6 +625,10 @@ const listenQueueOverflow: CaptureRule = {
       droppedSyns: number;
       neverConnected: number;
       ignoredFinalAcks: number;
+      /** The first SYNs of the last two connections found dropped, and whether drops came in a burst (see settle). */
+      lastDropTs: number;
+      previousDropTs: number;
+      burst: boolean;
     }
     const listeners = new Map<string, Listener>();
     const answeredFlows = new Map<string, number>();
@@ -630,7 +640,7 @@ const listenQueueOverflow: CaptureRule = {
     // Like bump: past MAX_KEYS listeners in trouble, new ones go uncounted rather than grow the map.
     const listener = (server: string): Listener | undefined => {
       let l = listeners.get(server);
-      if (!l && listeners.size < MAX_KEYS) listeners.set(server, (l = { cited: [], droppedCount: 0, droppedSyns: 0, neverConnected: 0, ignoredFinalAcks: 0 }));
+      if (!l && listeners.size < MAX_KEYS) listeners.set(server, (l = { cited: [], droppedCount: 0, droppedSyns: 0, neverConnected: 0, ignoredFinalAcks: 0, lastDropTs: -Infinity, previousDropTs: -Infinity, burst: false }));
       return l;
     };
     const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS;
@@ -642,8 +652,15 @@ const listenQueueOverflow: CaptureRule = {
       if (!l) return;
       l.droppedCount++;
       keepFirstPackets(l.cited, f.syns[0].no);
-      l.droppedSyns += f.syns.filter((s) => s.ts < (f.synAcks[0]?.ts ?? Infinity)).length - (f.synAcks.length > 0 ? 1 : 0);
+      const droppedHere = f.syns.filter((s) => s.ts < (f.synAcks[0]?.ts ?? Infinity)).length - (f.synAcks.length > 0 ? 1 : 0);
+      l.droppedSyns += droppedHere;
       if (f.synAcks.length === 0) l.neverConnected++;
+      // A SYN lost now and then is what any lossy path shows; a full queue drops in bursts: one
+      // connection's SYN dropped again and again, or three connections' SYNs within a second.
+      const ts = f.syns[0].ts;
+      if (droppedHere >= 2 || Math.max(Math.abs(ts - l.lastDropTs), Math.abs(ts - l.previousDropTs)) <= DROP_BURST_MICROS) l.burst = true;
+      l.previousDropTs = l.lastDropTs;
+      l.lastDropTs = ts;
     };
     const settleDue = (ctx: RuleContext, all: boolean) => {
       if (pending.length === 0) return;
@@ -678,7 +695,7 @@ const listenQueueOverflow: CaptureRule = {
         settleDue(ctx, true);
         const out: Verdict[] = [];
         for (const [server, l] of listeners) {
-          if (l.droppedCount === 0) continue;
+          if (l.droppedCount === 0 || !l.burst) continue;
           const answeredCount = answeredFlows.get(server) ?? 0;
           out.push({
             code: 'listen-queue-overflow',

@@ -153,19 +153,37 @@ describe('capture rules as a stream', () => {
     const answers = new AnswerLog();
     const judge = new CaptureJudge();
     const server = '10.0.0.2:80';
-    // The dropped flow: SYN at 0, retried at 1 s, answered at 1.001 s.
-    const dropped = digest({ id: 1, ts: T0, syns: [{ no: 1, ts: T0 }, { no: 5, ts: T0 + 1_000_000 }], synAcks: [{ no: 6, ts: T0 + 1_001_000 }] });
+    // The dropped flow: SYN at 0, retried at 1 s and 3 s, answered at 3.001 s.
+    const dropped = digest({ id: 1, ts: T0, syns: [{ no: 1, ts: T0 }, { no: 5, ts: T0 + 1_000_000 }, { no: 7, ts: T0 + 3_000_000 }], synAcks: [{ no: 8, ts: T0 + 3_001_000 }] });
     answers.record(server, T0 + 500_000, 41000, true); // another client answered meanwhile
-    answers.record(server, T0 + 1_001_000, 40000, true); // this flow's own SYN-ACK
-    judge.observe(dropped, ctxAt(T0 + 1_001_000, answers));
-    const [v] = judge.verdicts(CAPTURE, ctxAt(T0 + 2_000_000, answers));
+    answers.record(server, T0 + 3_001_000, 40000, true); // this flow's own SYN-ACK
+    judge.observe(dropped, ctxAt(T0 + 3_001_000, answers));
+    const [v] = judge.verdicts(CAPTURE, ctxAt(T0 + 4_000_000, answers));
     expect(v.code).toBe('listen-queue-overflow');
-    expect(v.facts).toMatchObject({ listener: server, droppedConnections: 1, droppedSyns: 1, neverConnected: 0 });
+    expect(v.facts).toMatchObject({ listener: server, droppedConnections: 1, droppedSyns: 2, neverConnected: 0 });
 
     // Its own SYN-ACK alone is no evidence of other connections being served.
     const lonely = new AnswerLog();
-    lonely.record(server, T0 + 1_001_000, 40000, true);
-    expect(judgeCapture([dropped], CAPTURE, ctxAt(T0 + 2_000_000, lonely))).toEqual([]);
+    lonely.record(server, T0 + 3_001_000, 40000, true);
+    expect(judgeCapture([dropped], CAPTURE, ctxAt(T0 + 4_000_000, lonely))).toEqual([]);
+  });
+
+  it('listen-queue-overflow is not said of SYNs lost one at a time, as on any lossy path, but of drops in a burst', () => {
+    const server = '10.0.0.2:80';
+    const answers = new AnswerLog();
+    /** A connection whose first SYN at `t` was dropped once: retried 1 s later and answered, another client answered meanwhile. */
+    const droppedOnce = (id: number, t: number) => {
+      answers.record(server, t + 500_000, 50000 + id, true);
+      answers.record(server, t + 1_000_100, 40000 + id, true);
+      return digest({ id, ts: t, clientPort: 40000 + id, syns: [{ no: 10 * id + 1, ts: t }, { no: 10 * id + 2, ts: t + 1_000_000 }], synAcks: [{ no: 10 * id + 3, ts: t + 1_000_100 }] });
+    };
+    // Three single losses 5 s apart, then two within a second: no burst of three.
+    const scattered = [droppedOnce(1, T0), droppedOnce(2, T0 + 5_000_000), droppedOnce(3, T0 + 10_000_000), droppedOnce(4, T0 + 15_000_000), droppedOnce(5, T0 + 15_400_000)];
+    expect(judgeCapture(scattered, CAPTURE, ctxAt(T0 + 30_000_000, answers))).toEqual([]);
+    // A third connection dropped within that second makes the burst.
+    const [v] = judgeCapture([...scattered, droppedOnce(6, T0 + 15_800_000)], CAPTURE, ctxAt(T0 + 30_000_000, answers));
+    expect(v.code).toBe('listen-queue-overflow');
+    expect(v.facts).toMatchObject({ listener: server, droppedConnections: 6, droppedSyns: 6 });
   });
 
   it('listen-queue-overflow keeps at most 200,000 listeners in trouble, and still reports those it keeps', () => {
@@ -182,7 +200,7 @@ describe('capture rules as a stream', () => {
     // A listener counted before the cap still gets its verdict when it later drops a SYN.
     const t = T0 + 260_000_000;
     answers.record('10.0.0.0:80', t + 500_000, 50000, true);
-    judge.observe(digest({ id: 300_000, ts: t, server: '10.0.0.0:80', syns: [{ no: 1, ts: t }, { no: 2, ts: t + 1_000_000 }], synAcks: [{ no: 3, ts: t + 1_000_100 }] }), ctxAt(t + 2_000_000, answers));
+    judge.observe(digest({ id: 300_000, ts: t, server: '10.0.0.0:80', syns: [{ no: 1, ts: t }, { no: 2, ts: t + 1_000_000 }, { no: 3, ts: t + 3_000_000 }], synAcks: [{ no: 4, ts: t + 3_000_100 }] }), ctxAt(t + 4_000_000, answers));
     const verdicts = judge.verdicts(CAPTURE, ctxAt(T0 + 300_000_000, answers));
     expect(verdicts.map((v) => v.facts)).toEqual([expect.objectContaining({ listener: '10.0.0.0:80', droppedConnections: 1, ignoredFinalAcks: 1 })]);
   });
@@ -207,6 +225,24 @@ describe('capture rules as a stream', () => {
     const [v] = judge.verdicts(CAPTURE, ctxAt(T0 + 40_000_000, answers));
     expect(v.facts).toMatchObject({ listener: server, droppedConnections: 300, droppedSyns: 300, answeredConnections: 301 });
     expect(v.packets).toEqual(Array.from({ length: 20 }, (_, k) => 10 * k + 1));
+  });
+});
+
+describe('syn-flood or clients failing to connect', () => {
+  /** `n` half-open connections to 10.0.0.5:443 from their own sources 10 ms apart, each with `syns` SYNs 1 s, 2 s, 4 s ... apart. */
+  function halfOpen(n: number, syns: number): FlowDigest[] {
+    return Array.from({ length: n }, (_, i) => {
+      const ts = T0 + i * 10_000;
+      const times = Array.from({ length: syns }, (_, k) => ts + (2 ** k - 1) * 1_000_000);
+      return digest({ id: i + 1, ts, server: '10.0.0.5:443', clientIp: `198.51.100.${i + 1}`, syns: times.map((t, k) => ({ no: 100 * i + k + 1, ts: t })), synAcks: [], handshakeAck: null, clientSide: { bytes: 0, rst: null }, serverSide: { rst: null, packets: 0 } });
+    });
+  }
+
+  it('SYNs each sent once from many sources are a flood; the same connections retrying their SYNs are clients of a server that does not answer', () => {
+    const end = T0 + 20_000_000;
+    expect(judgeCapture(halfOpen(30, 1), CAPTURE, ctxAt(end)).map((v) => v.code)).toEqual(['syn-flood']);
+    // Four SYNs each (1 s doubling, as Linux retries): each flow's syn-timeout says it; no flood.
+    expect(judgeCapture(halfOpen(30, 4), CAPTURE, ctxAt(end))).toEqual([]);
   });
 });
 
