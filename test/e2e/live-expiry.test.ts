@@ -11,7 +11,8 @@ const at = (s: number) => BASE_MICROS + Math.round(s * 1e6);
 
 function liveAnalyzer(opts: { idleTimeoutSec?: number; maxKeptFlows?: number } = {}) {
   const judged: FlowResult[] = [];
-  const analyzer = new Analyzer({ file: 'live:test', onFlowJudged: (f) => judged.push(f), ...opts });
+  // As `tcpwhy live` runs it: each flow judged when it ends, none held back for a scan that may follow.
+  const analyzer = new Analyzer({ file: 'live:test', holdProbes: false, onFlowJudged: (f) => judged.push(f), ...opts });
   let no = 0;
   const feed = (...convs: Conversation[]) => {
     for (const p of convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t)) analyzer.onRecord(toRecord(p.frame, { no: ++no, tsMicros: at(p.t) }));
