@@ -613,6 +613,8 @@ const portExhaustion: CaptureRule = {
 
 /** Dropped connections' first SYNs this close together are one burst of drops. */
 const DROP_BURST_MICROS = 1_000_000;
+/** Connections dropped once each that a listener must have lost, in bursts, to be called overflowing. */
+const LISTEN_OVERFLOW_MIN_DROPPED = 10;
 
 /** SYNs to server:port that went unanswered, in bursts, while the same listener answered others: its queue overflowed. */
 const listenQueueOverflow: CaptureRule = {
@@ -625,10 +627,12 @@ const listenQueueOverflow: CaptureRule = {
       droppedSyns: number;
       neverConnected: number;
       ignoredFinalAcks: number;
-      /** The first SYNs of the last two connections found dropped, and whether drops came in a burst (see settle). */
+      /** The first SYNs of the last two connections found dropped, and whether three came within a second. */
       lastDropTs: number;
       previousDropTs: number;
       burst: boolean;
+      /** A connection's SYN was dropped twice or more. */
+      droppedAgain: boolean;
     }
     const listeners = new Map<string, Listener>();
     const answeredFlows = new Map<string, number>();
@@ -640,7 +644,7 @@ const listenQueueOverflow: CaptureRule = {
     // Like bump: past MAX_KEYS listeners in trouble, new ones go uncounted rather than grow the map.
     const listener = (server: string): Listener | undefined => {
       let l = listeners.get(server);
-      if (!l && listeners.size < MAX_KEYS) listeners.set(server, (l = { cited: [], droppedCount: 0, droppedSyns: 0, neverConnected: 0, ignoredFinalAcks: 0, lastDropTs: -Infinity, previousDropTs: -Infinity, burst: false }));
+      if (!l && listeners.size < MAX_KEYS) listeners.set(server, (l = { cited: [], droppedCount: 0, droppedSyns: 0, neverConnected: 0, ignoredFinalAcks: 0, lastDropTs: -Infinity, previousDropTs: -Infinity, burst: false, droppedAgain: false }));
       return l;
     };
     const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS;
@@ -655,10 +659,9 @@ const listenQueueOverflow: CaptureRule = {
       const droppedHere = f.syns.filter((s) => s.ts < (f.synAcks[0]?.ts ?? Infinity)).length - (f.synAcks.length > 0 ? 1 : 0);
       l.droppedSyns += droppedHere;
       if (f.synAcks.length === 0) l.neverConnected++;
-      // A SYN lost now and then is what any lossy path shows; a full queue drops in bursts: one
-      // connection's SYN dropped again and again, or three connections' SYNs within a second.
+      if (droppedHere >= 2) l.droppedAgain = true;
       const ts = f.syns[0].ts;
-      if (droppedHere >= 2 || Math.max(Math.abs(ts - l.lastDropTs), Math.abs(ts - l.previousDropTs)) <= DROP_BURST_MICROS) l.burst = true;
+      if (Math.max(Math.abs(ts - l.lastDropTs), Math.abs(ts - l.previousDropTs)) <= DROP_BURST_MICROS) l.burst = true;
       l.previousDropTs = l.lastDropTs;
       l.lastDropTs = ts;
     };
@@ -695,8 +698,14 @@ const listenQueueOverflow: CaptureRule = {
         settleDue(ctx, true);
         const out: Verdict[] = [];
         for (const [server, l] of listeners) {
-          if (l.droppedCount === 0 || !l.burst) continue;
+          if (l.droppedCount === 0) continue;
           const answeredCount = answeredFlows.get(server) ?? 0;
+          // A SYN lost now and then is what any lossy path shows, even a few in a second at a busy
+          // listener or a third of a quiet one's. A full queue drops the same client's SYN again and
+          // again, or drops in bursts many connections, a share no random loss reaches (a quarter
+          // of those it answered).
+          const manyInBursts = l.burst && l.droppedCount >= LISTEN_OVERFLOW_MIN_DROPPED && l.droppedCount * 4 >= answeredCount;
+          if (!l.droppedAgain && !manyInBursts) continue;
           out.push({
             code: 'listen-queue-overflow',
             severity: 'warning',
