@@ -44,28 +44,28 @@ function describe(g: DnsFailureGroup): string {
   const lookups = g.lookups > 1 ? `, ${g.lookups} lookups` : '';
   switch (g.code) {
     case 'dns-no-answer':
-      return `${what}: ${queryPackets(g)} to ${servers}${g.transport === 'tcp' ? ' over TCP' : ''} over ${fmtDuration(g.lastTs - g.firstTs)}${lookups}, no answer in the ${fmtDuration(g.delayMicros)} the capture went on${unreachableNote(g)}`;
+      return `${what}, ${queryPackets(g)} to ${servers}${g.transport === 'tcp' ? ' over TCP' : ''} over ${fmtDuration(g.lastTs - g.firstTs)}${lookups}, no answer in the ${fmtDuration(g.delayMicros)} the capture went on${unreachableNote(g)}`;
     case 'dns-servfail':
     case 'dns-nxdomain':
     case 'dns-slow': {
       const after = g.queries > 0 ? ` ${fmtDuration(g.delayMicros)} after ${g.queries > 1 ? 'the first of ' : ''}${queryPackets(g)}${g.servers.length > 1 ? ` to ${g.servers.join(', ')}` : ''}` : '';
-      return `${what}: answer #${g.answerPacket} from ${g.answeredBy}${after}${lookups}`;
+      return `${what}, answer #${g.answerPacket} from ${g.answeredBy}${after}${lookups}`;
     }
   }
 }
 
-/** "; ICMP port unreachable #7 from 10.0.0.53: nothing listens on 10.0.0.53 port 53" when an ICMP error answered a query. */
+/** "; ICMP port unreachable #7 from 10.0.0.53 (nothing listens on 10.0.0.53 port 53)" when an ICMP error answered a query. */
 function unreachableNote(g: DnsFailureGroup): string {
   const u = g.unreachable;
   if (!u) return '';
   const port = /port unreachable/i.test(u.meaning);
-  return `; ICMP ${u.meaning} #${u.no} from ${u.from}: ${port ? `nothing listens on ${u.server} port 53` : `${u.server} cannot be reached`}`;
+  return `; ICMP ${u.meaning} #${u.no} from ${u.from} (${port ? `nothing listens on ${u.server} port 53` : `${u.server} cannot be reached`})`;
 }
 
 const HEADLINE: Record<DnsFailureCode, (n: number) => string> = {
   'dns-no-answer': (n) => `DNS ${n === 1 ? 'lookup' : 'lookups'} never answered`,
-  'dns-servfail': (n) => `DNS SERVFAIL: the resolver could not resolve ${n === 1 ? 'a name' : `${n} names`}, and the client got no address for ${n === 1 ? 'it' : 'them'}`,
-  'dns-nxdomain': (n) => `DNS NXDOMAIN: ${n === 1 ? 'a name does' : `${n} names do`} not exist, and the client resolved no related name`,
+  'dns-servfail': (n) => `DNS SERVFAIL (the resolver could not resolve ${n === 1 ? 'a name' : `${n} names`}, and the client got no address for ${n === 1 ? 'it' : 'them'})`,
+  'dns-nxdomain': (n) => `DNS NXDOMAIN (${n === 1 ? 'a name does' : `${n} names do`} not exist, and the client resolved no related name)`,
   'dns-slow': (n) => `DNS ${n === 1 ? 'answer' : 'answers'} slower than ${fmtDuration(DNS_SLOW_MICROS)}`,
 };
 

@@ -85,16 +85,16 @@ const retransmission: FlowRule = {
     let cause: string;
     let hint: string;
     if (explainedByRst) {
-      cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}: the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
+      cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
       hint = `The ${otherSide(who)} aborted the connection; the ${who} did not take the RST (it was lost on the way, dropped by a firewall, or its sequence number fell outside the ${who}'s window) and retransmits until its retry limit. Look at why the ${otherSide(who)} reset (see the reset verdict), and at the path between the two if RSTs do not get through.`;
     } else if (stalled) {
-      cause = `the ${otherSide(who)} stopped acknowledging: ${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK`;
+      cause = `the ${otherSide(who)} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
       hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
     } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(sender)) {
-      cause = `mostly spurious: the data had already been acknowledged, so ACKs were delayed or lost rather than the data`;
+      cause = `mostly spurious (the data had already been acknowledged, so ACKs were delayed or lost rather than the data)`;
       hint = 'Data that was already acknowledged was sent again: the sender\'s retransmission timer fired before the ACK arrived (a sudden RTT increase, a delayed-ACK interaction) or the capture holds each packet twice (a capture on both sides of a bridge or a SPAN duplicating frames). Compare the RTT with the RTO, and check the capture setup.';
     } else if (receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0) {
-      cause = `the receiver was slow: its window was ${receiver.zeroWindow ? 'closed (zero window)' : 'full'} and the ${who} timed out waiting`;
+      cause = `the receiver was slow (its window was ${receiver.zeroWindow ? 'closed, a zero window' : 'full'}) and the ${who} timed out waiting`;
       hint = `The ${otherSide(who)} does not read fast enough: its receive buffer filled. The retransmissions are a symptom; look at the ${otherSide(who)} application (CPU, blocking I/O, a slow consumer), and at its receive buffer size.`;
     } else {
       cause = receiverDupAcks > 0 || sender.fastRetransmission > 0 ? `packet loss on the path (the ${otherSide(who)} saw later segments and sent ${plural(receiverDupAcks, 'duplicate ACK')})` : 'packet loss on the path (segments or their ACKs were lost)';
