@@ -484,7 +484,7 @@ export class FlowTable implements Sheddable {
       if (this.closedEarly++ === 0) {
         this.opts.onDiagnostic?.(
           'LINGER_LIMIT',
-          `more than ${this.maxLingering} closed flows lingering at packet ${no}: from here closed flows are finished before Zeek's 5 s close delay ends, and their late packets are counted but not added to them`,
+          `more than ${this.maxLingering.toLocaleString('en-US')} connections closed within 5 s of each other at packet ${no}: from here a closed connection is reported at once, so a late packet of it (a last ACK, a retransmitted FIN) is counted but not added to it`,
           no,
         );
       }
