@@ -5,7 +5,9 @@ import { listInterfaces, LIVE_SOURCES, openLiveSource, wallClockMicros, type Liv
 import { Analyzer, type FlowResult } from '../../pipeline.js';
 import { JsonLinesStream } from '../../report/json.js';
 import { ZeekFlowStream } from '../../report/zeek.js';
-import { renderTable, verdictLine } from '../../report/table.js';
+import { verdictLine } from '../../report/table.js';
+import { TextReport } from '../../report/text.js';
+import { reportWidth } from '../../report/wrap.js';
 import { fmtDuration } from '../../rules/format.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { memcapOf, slowThresholdsOf, type MemcapOption, type SlowOptions } from './analyze.js';
@@ -177,7 +179,11 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     conn.end(result);
     io.stderr(`tcpwhy: ${captureLine}\n`);
   } else {
-    io.stdout(`${renderTable(result, flows, { color, width: io.columns })}\n${captureLine}\n`);
+    // The report analyze writes: summary and problem groups first, healthy flows folded into counts.
+    const report = new TextReport({ color, width: reportWidth(undefined, io.isTTY, io.columns) }, (s) => io.stdout(s));
+    for (const f of result.flows) report.flow(f);
+    report.end(result);
+    io.stdout(`${captureLine}\n`);
   }
   if (stats.droppedByKernel) io.stderr(`tcpwhy: ${stats.droppedByKernel} packets dropped by the kernel: verdicts may rest on missing packets (narrow the filter or lower the load)\n`);
   return EXIT.OK;
