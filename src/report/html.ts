@@ -8,7 +8,7 @@ import { fmtDuration } from '../rules/format.js';
 import { SEVERITY, type Severity, type Verdict } from '../rules/verdict.js';
 import { arrowLabel, chooseShown, detailText, foldSummary, IDLE_FOLD_MICROS, ladderOrigin, packetNotes, secondsText } from './ladder.js';
 import type { ProblemGroup } from './groups.js';
-import { accountingLine } from './table.js';
+import { accountingLine } from './lines.js';
 
 // The HTML report: one self-contained page (inline CSS and SVG, no script, no request of any kind:
 // its Content-Security-Policy forbids them) with the summary, the problem groups and their fixes, a

@@ -1,4 +1,4 @@
-import { displayWidth } from './text-table.js';
+import { displayWidth } from './display-width.js';
 
 // Text that fits a terminal: paragraphs wrapped at spaces, never inside a word (only a word wider
 // than the whole width is cut).

@@ -5,7 +5,7 @@ import { listInterfaces, LIVE_SOURCES, openLiveSource, wallClockMicros, type Liv
 import { Analyzer, type FlowResult } from '../../pipeline.js';
 import { JsonLinesStream } from '../../report/json.js';
 import { ZeekFlowStream } from '../../report/zeek.js';
-import { verdictLine } from '../../report/table.js';
+import { verdictLine } from '../../report/lines.js';
 import { TextReport } from '../../report/text.js';
 import { reportWidth } from '../../report/wrap.js';
 import { fmtDuration } from '../../rules/format.js';

@@ -1,0 +1,32 @@
+import type { CaptureSummary } from '../pipeline.js';
+import type { Verdict } from '../rules/verdict.js';
+
+// One-line texts the reports share: a verdict, and the packet accounting of a capture.
+
+const SEV_MARK = { error: 'ERROR', warning: 'WARN', info: 'info' } as const;
+const SEV_COLOR = { error: 31, warning: 33, info: 2 } as const;
+
+function paint(on: boolean, code: number, s: string): string {
+  return on ? `\u001b[${code}m${s}\u001b[0m` : s;
+}
+
+export function verdictLine(v: Verdict, color: boolean): string {
+  return `${paint(color, SEV_COLOR[v.severity], `${SEV_MARK[v.severity]} ${v.code}`)}: ${v.summary}`;
+}
+
+export function accountingLine(c: CaptureSummary, totalFlows: number, shownFlows: number): string {
+  const skipped = Object.values(c.skipped).reduce((a, b) => a + b, 0);
+  const reasons = Object.entries(c.skipped)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(', ');
+  const flows = shownFlows === totalFlows ? `${totalFlows} TCP flow${totalFlows === 1 ? '' : 's'}` : `${shownFlows} of ${totalFlows} TCP flows shown`;
+  const fr = c.fragments;
+  const fragments =
+    fr && fr.reassembled + fr.dropped + fr.incomplete > 0
+      ? `; IP fragments: ${fr.reassembled} datagrams reassembled${fr.dropped + fr.incomplete > 0 ? `, ${fr.dropped + fr.incomplete} incomplete` : ''}`
+      : '';
+  const ll = c.lingerLimit;
+  const linger = ll && ll.closedEarly > 0 ? `; ${ll.closedEarly} closed flows finished before their 5 s linger (${ll.latePackets} late packets not added)` : '';
+  return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''}${c.captureFilter ? ` + ${c.filtered} filtered (by '${c.captureFilter}')` : ''} + ${c.malformed} malformed${fragments}; ${flows}${linger}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}`;
+}
