@@ -44,7 +44,7 @@ export const CAP_MODULE_ENV = 'TCPWHY_CAP_MODULE';
 const TICK_MS = 500;
 /** The tick looks this far back, so a packet still in the pipe from tcpdump is not overtaken by its flow's expiry. */
 const TICK_LAG_MICROS = 250_000;
-/** Flows kept for the final table; earlier ones were printed as they ended. */
+/** Flows kept for the final report; earlier ones were printed as they ended. */
 const MAX_KEPT_FLOWS = 20_000;
 /** The tcpdump child stops by itself this long after --duration even if tcpwhy dies. */
 const CHILD_GRACE_SEC = 10;
