@@ -104,6 +104,9 @@ describe('analyze --html', () => {
     const zeek = memoryIo();
     expect(await run(['analyze', sample('refused.pcap'), '--format', 'zeek', '--html', join(dir, 'z.html')], zeek)).toBe(2);
     expect(zeek.err).toContain('--html and --format zeek');
+    const detail = memoryIo();
+    expect(await run(['analyze', sample('refused.pcap'), '--detail', '--html', join(dir, 'd.html')], detail)).toBe(2);
+    expect(detail.err).toContain('--detail widens the JSON formats (json, jsonl), not the HTML report');
     const verdicts = memoryIo();
     expect(await run(['analyze', sample('refused.pcap'), '--zeek-verdicts', join(dir, 'v.log'), '--html', join(dir, 'v.html')], verdicts)).toBe(2);
     expect(verdicts.err).toContain('--zeek-verdicts goes with the Zeek formats, not --html');

@@ -76,6 +76,7 @@ function ladderFlow(f: FlowResult): LadderFlow {
 }
 
 export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, io: CliIo): Promise<ExitCode> {
+  if (opts.detail) throw new CliError('--detail widens the JSON formats (json, jsonl), not the HTML report', EXIT.USAGE);
   const format = outputFormatOf(opts);
   const { files, bpf } = filesAndCaptureFilter(args, opts);
   if (format !== 'table') throw new CliError(`--html and --format ${format} write different reports: give one of them`, EXIT.USAGE);
