@@ -10,6 +10,9 @@ import { wrap } from './wrap.js';
 // until the capture is read, so per flow only problem flows are kept, as rendered text, and past
 // KEEP_ALL of them only the first few of each group.
 
+/** Between two sentences of a hint. */
+const SENTENCE_BREAK = /(?<=[.!?])\s+(?=[A-Z])/;
+
 export interface TextReportOptions {
   color: boolean;
   /** Columns to fit (see wrap.ts reportWidth). */
@@ -261,12 +264,17 @@ export class TextReport {
     const [from, to] = g.firstTime === null || g.lastTime === null ? [] : [clock(g.firstTime, withDate), clock(g.lastTime, withDate)];
     const times = from === undefined ? '' : from === to ? `; at ${from}` : `; ${from} to ${to}`;
     lines.push(...wrap(`${codes}${flows}${times}`, width, ' '.repeat(GROUP_INDENT), GROUP_INDENT));
-    // Each fix once: codes said of the same flows often share their hint.
+    // Each fix once: codes said of the same flows often share their hint, or sentences of it (where
+    // the server's address came from), which the group's later fixes leave out.
     const hints = [{ code: g.code, hint: g.hint }, ...g.also].filter((h, i, all) => h.hint && all.findIndex((o) => o.hint === h.hint) === i);
+    const saidSentences = new Set<string>();
     for (const [i, h] of hints.entries()) {
       const label = i > 0 ? `Also ${h.code}:` : g.hintFlow !== null ? `Fix for flow ${g.hintFlow} (the others' differ):` : 'Fix:';
       const earlier = hinted.get(h.hint);
-      const text = earlier ? `as for ${earlier.code}${earlier.endpoint ? ` ${earlier.role === 'client' ? 'from' : 'at'} ${earlier.endpoint}` : ''} above.` : h.hint;
+      const sentences = h.hint.split(SENTENCE_BREAK);
+      const fresh = sentences.filter((x) => !saidSentences.has(x)).join(' ');
+      for (const x of sentences) saidSentences.add(x);
+      const text = earlier ? `as for ${earlier.code}${earlier.endpoint ? ` ${earlier.role === 'client' ? 'from' : 'at'} ${earlier.endpoint}` : ''} above.` : fresh;
       if (!earlier) hinted.set(h.hint, g);
       lines.push(...wrap(`${label} ${text}`, width, ' '.repeat(GROUP_INDENT), GROUP_INDENT));
     }

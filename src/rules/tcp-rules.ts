@@ -266,7 +266,7 @@ const idleClose: FlowRule = {
       packets: [c.lastPacketBefore, c.packet].filter((n) => n > 0),
       facts: { closer: c.by, how: c.rst ? 'rst' : 'fin', idleMs: ms(idle), roundTimeoutS: round, lastPacketBefore: c.lastPacketBefore, cleanClose: clean, reusedAfterClosePacket: reusedPacket },
       hint: round
-        ? `${round} s without traffic then a ${how} from the ${c.by}: that matches a configured idle timeout (a load balancer such as AWS ELB 60 s, nginx keepalive_timeout 75 s or proxy timeouts, a server keep-alive timeout, a NAT or firewall table). If the connection should stay open, send application or TCP keep-alives more often than ${round} s, or raise that timeout; if the peer reuses the connection later, it must handle the close.`
+        ? `${round} s without traffic, then the ${c.by} ${how} the connection: that matches a configured idle timeout (a load balancer such as AWS ELB 60 s, nginx keepalive_timeout 75 s or proxy timeouts, a server keep-alive timeout, a NAT or firewall table). If the connection should stay open, send application or TCP keep-alives more often than ${round} s, or raise that timeout; if the peer reuses the connection later, it must handle the close.`
         : `The ${c.by} closed a connection that had been idle for ${fmtDuration(idle)}: usually a keep-alive or idle timeout on that side (HTTP keep-alive timeout, a pool's idle timeout, a proxy's). Harmless unless the other side tries to reuse the connection at the same moment; then match the client pool's idle timeout to be shorter than the server's.`,
     };
   },

@@ -169,6 +169,8 @@ corpus.describe('the text report on public captures', () => {
     expect(heads).toEqual(['ERROR  9 connections to 203.0.113.94:80 timed out (SYN retries, no answer)', 'WARN   1 connection to 72.21.91.8:80 reset by the server']);
     expect(out).toMatch(/^ {7}syn-timeout, unroutable-address; flows 3, 4, 5, 6, 7, …; 20:59:15\.750 to 21:00:50\.343$/m);
     expect([...out.matchAll(/^flow (\d+)  /gm)].map((m) => Number(m[1]))).toEqual([3, 4, 5, 6, 7, 10, 14, 15, 16, 8]);
+    // syn-timeout's and unroutable-address's fixes end with the same sentence on where the address came from: said once.
+    expect(out.replace(/\s+/g, ' ').split('The address came from no DNS answer in this capture').length - 1).toBe(1);
     const wide = await cli(['analyze', file, '--all', '--width', '10000'], null);
     for (const width of [80, 100, 160]) expectFits(await cli(['analyze', file, '--all', '--width', String(width)], null), wide, width, 'http_espn_fail');
   });
