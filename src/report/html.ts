@@ -6,7 +6,7 @@ import { FLOW_PACKET_KIND, type FlowPacket } from '../diff/packets.js';
 import type { CaptureSummary } from '../pipeline.js';
 import { fmtDuration } from '../rules/format.js';
 import { SEVERITY, type Severity, type Verdict } from '../rules/verdict.js';
-import { arrowLabel, chooseShown, detailText, foldSummary, IDLE_FOLD_MICROS, ladderOrigin, packetNotes, secondsText } from './ladder.js';
+import { arrowLabel, chooseShown, detailText, foldSummary, IDLE_FOLD_MICROS, ladderOrigin, ladderSteps, packetNotes, secondsText } from './ladder.js';
 import type { ProblemGroup } from './groups.js';
 import { accountingLine } from './lines.js';
 
@@ -109,25 +109,18 @@ export function ladderSvg(flow: JudgedFlow, packets: readonly FlowPacket[], opts
   const bands: Array<{ cls: string; y: number; text: string }> = [];
   let y = TOP;
   let right = g.serverX + 40;
-  let prevTs: number | null = null;
   let folded = 0;
-  for (let i = 0; i < packets.length; ) {
-    if (!keep[i]) {
-      let j = i;
-      while (j < packets.length && !keep[j]) j++;
-      const run = packets.slice(i, j);
-      folded += run.length;
-      const text = foldSummary(run, notes);
+  for (const step of ladderSteps(packets, keep)) {
+    if (step.kind === 'fold') {
+      folded += step.run.length;
+      const text = foldSummary(step.run, notes);
       bands.push({ cls: 'fold', y, text });
       right = Math.max(right, FOLD_TEXT_X + text.length * CHAR_W + 12);
       y += BAND;
-      prevTs = run[run.length - 1].ts;
-      i = j;
       continue;
     }
-    const p = packets[i];
-    if (prevTs !== null) {
-      const gap = p.ts - prevTs;
+    const { p, gap } = step;
+    if (gap !== null) {
       if (gap >= IDLE_FOLD_MICROS) {
         bands.push({ cls: 'idle', y, text: `${fmtDuration(gap)} idle` });
         y += BAND;
@@ -140,7 +133,7 @@ export function ladderSvg(flow: JudgedFlow, packets: readonly FlowPacket[], opts
     const y2 = y1 + DROP;
     const dir = toX > fromX ? 1 : -1;
     const head = `${num(toX)},${num(y2)} ${num(toX - dir * 9)},${num(y2 - 5.5)} ${num(toX - dir * 7)},${num(y2 + 2.5)}`;
-    const delta = prevTs === null ? '' : ` +${secondsText(p.ts - prevTs)}`;
+    const delta = gap === null ? '' : ` +${secondsText(gap)}`;
     const verdicts = notes.verdicts.get(p.no) ?? [];
     const highlighted = opts.highlight === p.no;
     const cls = ['pkt', arrowClass(p), verdicts.length ? `has-verdict sev-${worstSeverity(verdicts)}` : '', highlighted ? 'diverge' : ''].filter(Boolean).join(' ');
@@ -164,8 +157,6 @@ export function ladderSvg(flow: JudgedFlow, packets: readonly FlowPacket[], opts
     parts.push('</g>');
     rows.push(parts.join(''));
     y += ROW;
-    prevTs = p.ts;
-    i++;
   }
   if (packets.length === 0) {
     bands.push({ cls: 'fold', y, text: 'no packet of this flow found when reading the capture again' });

@@ -108,6 +108,29 @@ export function ladderOrigin(flow: JudgedFlow, packets: readonly FlowPacket[]): 
 }
 
 /** Which packet lines to keep under maxLines: verdict packets first, then the head and the tail. */
+/** One step of a ladder: a shown packet with the time since the packet before it, or a run of packets folded away. */
+export type LadderStep = { kind: 'fold'; run: readonly FlowPacket[] } | { kind: 'packet'; p: FlowPacket; gap: number | null };
+
+/** The ladder's steps in order, for the text and the SVG ladder alike: `keep` (chooseShown) says which packets are shown. */
+export function* ladderSteps(packets: readonly FlowPacket[], keep: readonly boolean[]): Generator<LadderStep> {
+  let prevTs: number | null = null;
+  for (let i = 0; i < packets.length; ) {
+    if (!keep[i]) {
+      let j = i;
+      while (j < packets.length && !keep[j]) j++;
+      const run = packets.slice(i, j);
+      yield { kind: 'fold', run };
+      prevTs = run[run.length - 1].ts;
+      i = j;
+      continue;
+    }
+    const p = packets[i];
+    yield { kind: 'packet', p, gap: prevTs === null ? null : p.ts - prevTs };
+    prevTs = p.ts;
+    i++;
+  }
+}
+
 export function chooseShown(packets: readonly FlowPacket[], notes: PacketAnnotations, maxLines: number): boolean[] {
   const n = packets.length;
   const keep = new Array<boolean>(n).fill(maxLines <= 0 || n <= maxLines);
@@ -174,24 +197,18 @@ export function renderLadder(flow: JudgedFlow, packets: readonly FlowPacket[], o
 
   const maxLines = opts.maxLines ?? DEFAULT_MAX_LINES;
   const keep = chooseShown(packets, notes, maxLines);
-  let prevTs: number | null = null;
   let folded = 0;
-  for (let i = 0; i < packets.length; ) {
-    if (!keep[i]) {
-      let j = i;
-      while (j < packets.length && !keep[j]) j++;
-      const run = packets.slice(i, j);
-      folded += run.length;
-      out.push(...wrap(foldSummary(run, notes), width, ' '.repeat(gutter), gutter + 4).map((l) => paint(c, ANSI.dim, l)));
-      prevTs = run[run.length - 1].ts;
-      i = j;
+  for (const step of ladderSteps(packets, keep)) {
+    if (step.kind === 'fold') {
+      folded += step.run.length;
+      out.push(...wrap(foldSummary(step.run, notes), width, ' '.repeat(gutter), gutter + 4).map((l) => paint(c, ANSI.dim, l)));
       continue;
     }
-    const p = packets[i];
-    if (prevTs !== null && p.ts - prevTs >= IDLE_FOLD_MICROS) {
-      out.push(paint(c, ANSI.dim, `${' '.repeat(gutter)}:${`... ${fmtDuration(p.ts - prevTs)} idle ...`.padStart(Math.floor(arrowWidth / 2) + 8).padEnd(arrowWidth)}:`));
+    const { p, gap } = step;
+    if (gap !== null && gap >= IDLE_FOLD_MICROS) {
+      out.push(paint(c, ANSI.dim, `${' '.repeat(gutter)}:${`... ${fmtDuration(gap)} idle ...`.padStart(Math.floor(arrowWidth / 2) + 8).padEnd(arrowWidth)}:`));
     }
-    const delta = prevTs === null ? '' : `+${secondsText(p.ts - prevTs)}`;
+    const delta = gap === null ? '' : `+${secondsText(gap)}`;
     const a = arrow(arrowLabel(p), p.from === 0, arrowWidth);
     const noteText = packetNotes(p, notes).join('; ');
     // A mark is never split across lines: its spaces are no-break ones while the line wraps.
@@ -202,8 +219,6 @@ export function renderLadder(flow: JudgedFlow, packets: readonly FlowPacket[], o
     const lines = wrap(tail, width, plainHead, detailsAt).map((l) => l.replaceAll(NBSP, ' '));
     lines[0] = head + lines[0].slice(plainHead.length);
     out.push(...lines.map((l) => (c ? colorNotes(l, noteText, notes.verdicts.get(p.no)) : l)));
-    prevTs = p.ts;
-    i++;
   }
   if (packets.length === 0) out.push(...wrap('(no packet of this flow found when reading the capture again)', width, ' '.repeat(gutter), gutter));
   if (folded) out.push(...wrap(`${folded} of ${packets.length} packets folded to stay within --max-lines ${maxLines} (--max-lines 0 shows all).`, width));
