@@ -715,15 +715,7 @@ export function generateSyntheticCapture({ out, packets = 2_000_000, seed = 1, c
     pos = 0;
   };
 
-  // pcap file header: µs magic, v2.4, snaplen 262144, LINKTYPE_ETHERNET; written little-endian.
-  buf.writeUInt32LE(0xa1b2c3d4, 0);
-  buf.writeUInt16LE(2, 4);
-  buf.writeUInt16LE(4, 6);
-  buf.writeInt32LE(0, 8);
-  buf.writeUInt32LE(0, 12);
-  buf.writeUInt32LE(262144, 16);
-  buf.writeUInt32LE(1, 20);
-  pos = 24;
+  pos = writePcapHeader(buf);
 
   // Per-slot flow state.
   const scripts = new Array(concurrency);
@@ -984,10 +976,8 @@ function writeTcpRecord(buf, pos, tUs, src, dst, sport, dport, seq, ack, flags, 
   return p;
 }
 
-/** Writes a pcap whose records come from `emit(write)`, calling write(...writeTcpRecord args after buf, pos). */
-function writeCapture(out, emit) {
-  const fd = openSync(out, 'w');
-  const buf = Buffer.allocUnsafe(OUT_BUFFER_BYTES);
+/** The pcap file header (µs magic, v2.4, snaplen 262144, LINKTYPE_ETHERNET), little-endian, at buf[0]; returns its length. */
+function writePcapHeader(buf) {
   buf.writeUInt32LE(0xa1b2c3d4, 0);
   buf.writeUInt16LE(2, 4);
   buf.writeUInt16LE(4, 6);
@@ -995,7 +985,14 @@ function writeCapture(out, emit) {
   buf.writeUInt32LE(0, 12);
   buf.writeUInt32LE(262144, 16);
   buf.writeUInt32LE(1, 20);
-  let pos = 24;
+  return 24;
+}
+
+/** Writes a pcap whose records come from `emit(write)`, calling write(...writeTcpRecord args after buf, pos). */
+function writeCapture(out, emit) {
+  const fd = openSync(out, 'w');
+  const buf = Buffer.allocUnsafe(OUT_BUFFER_BYTES);
+  let pos = writePcapHeader(buf);
   let fileBytes = 0;
   let packets = 0;
   const flush = () => {
