@@ -497,6 +497,19 @@ export function unansweredHttpRequest(f: FlowFacts, watchedUntil: number): { ex:
   return { ex, waited: end - after, endedBy };
 }
 
+/** A TCP stack sends unacknowledged bytes again within this long (Linux's first RTO is 1 s at most, 200 ms at least). */
+const RETRANSMIT_DUE_MICROS = 3_000_000;
+
+/**
+ * The client's request, sent from packet `requestPacket` on, got no ACK in the capture, yet the client
+ * did not send it again in the `waited` microseconds since: its TCP got the server's ACK, which the
+ * capture missed. What else the server sent, the capture may have missed too: its silence proves nothing.
+ */
+function serverAckUnseen(f: FlowFacts, requestPacket: number, waited: number): boolean {
+  const u = f.analysis?.unanswered;
+  return !!u && u.ackedPacket === null && u.requestPacket >= requestPacket && f.clientSide.lastData?.no === u.requestPacket && waited >= RETRANSMIT_DUE_MICROS;
+}
+
 const httpNoResponse: FlowRule = {
   code: 'no-response',
   needsBothSides: true,
@@ -513,6 +526,7 @@ const httpNoResponse: FlowRule = {
     // gap in what it sent after the request.
     if (f.analysis?.unanswered?.unseenAnswerPacket != null) return null;
     if (f.app?.gaps.some((g) => g.dir === 1 && g.packet >= req.packet)) return null;
+    if (endedBy === null && serverAckUnseen(f, req.packet, waited)) return null;
     const who = endedBy ? (endedBy.dir === 0 ? 'client' : 'server') : null;
     const ending = endedBy
       ? `the ${who} ${endedBy.how === 'fin' ? 'closed (FIN' : 'reset (RST'} #${endedBy.no}) after ${fmtDuration(waited)}`

@@ -352,6 +352,16 @@ describe('HTTP verdicts', () => {
     expect(verdict(f, 'no-response').summary).toMatch(/still unanswered 10\.0 s later when the capture ended/);
   });
 
+  it('says no no-response when the client never resent a request the capture shows no ACK for: the capture missed the server\'s packets', () => {
+    const request = 'GET /hang HTTP/1.1\r\nHost: app\r\n\r\n';
+    // Not sent again in 10 s, though no ACK for it is in the capture: the client's TCP got one.
+    const missed = conv().client(request).ack(0, 10_000).analyze();
+    expect(codes(missed)).not.toContain('no-response');
+    // Sent again and again with no ACK: the server's silence is real.
+    const resent = conv().client(request).lose(0, -request.length).client(request, 1000).lose(0, -request.length).client(request, 2000).ack(0, 10_000).analyze();
+    expect(verdict(resent, 'no-response').summary).toMatch(/^HTTP request "GET \/hang" #4 got no response: still unanswered 1[0-9]\.\d s later when the capture ended; the server sent no application byte$/);
+  });
+
   it('says capture-ended, not no-response, when the capture stops right after the request', () => {
     const f = conv().client('GET /hang HTTP/1.1\r\nHost: app\r\n\r\n').ack(1, 1).analyze();
     expect(codes(f)).toEqual(['capture-ended']);
