@@ -611,7 +611,7 @@ const portExhaustion: CaptureRule = {
   },
 };
 
-/** Dropped connections' first SYNs this close together are one burst of drops. */
+/** Three dropped connections whose first SYNs lie within this span of each other are a burst of drops. */
 const DROP_BURST_MICROS = 1_000_000;
 /** Connections dropped once each that a listener must have lost, in bursts, to be called overflowing. */
 const LISTEN_OVERFLOW_MIN_DROPPED = 10;
@@ -627,15 +627,19 @@ const listenQueueOverflow: CaptureRule = {
       droppedSyns: number;
       neverConnected: number;
       ignoredFinalAcks: number;
-      /** The first SYNs of the last two connections found dropped, and whether three came within a second. */
-      lastDropTs: number;
-      previousDropTs: number;
+      /**
+       * First SYN times of the dropped connections by DROP_BURST_MICROS slot, until three lie within
+       * DROP_BURST_MICROS of each other (burst); a slot then holds at most two.
+       */
+      dropTimes: Map<number, number[]>;
       burst: boolean;
       /** A connection's SYN was dropped twice or more. */
       droppedAgain: boolean;
     }
     const listeners = new Map<string, Listener>();
     const answeredFlows = new Map<string, number>();
+    // Drop times held over all listeners, at most MAX_KEPT_FLOWS: past that, later drops are not looked at for bursts.
+    let heldDropTimes = 0;
     // Dropped-SYN flows wait here until packet time has passed the end of their window, so every
     // answer that falls inside it has been logged.
     let pending: FlowDigest[] = [];
@@ -644,8 +648,27 @@ const listenQueueOverflow: CaptureRule = {
     // Like bump: past MAX_KEYS listeners in trouble, new ones go uncounted rather than grow the map.
     const listener = (server: string): Listener | undefined => {
       let l = listeners.get(server);
-      if (!l && listeners.size < MAX_KEYS) listeners.set(server, (l = { cited: [], droppedCount: 0, droppedSyns: 0, neverConnected: 0, ignoredFinalAcks: 0, lastDropTs: -Infinity, previousDropTs: -Infinity, burst: false, droppedAgain: false }));
+      if (!l && listeners.size < MAX_KEYS) listeners.set(server, (l = { cited: [], droppedCount: 0, droppedSyns: 0, neverConnected: 0, ignoredFinalAcks: 0, dropTimes: new Map(), burst: false, droppedAgain: false }));
       return l;
+    };
+    // Three first SYNs within DROP_BURST_MICROS lie in the slot of the last one found and the slots
+    // either side of it, so looking there as each drop comes finds a burst whatever order the
+    // dropped flows are settled in.
+    const recordDrop = (l: Listener, ts: number) => {
+      if (l.burst || heldDropTimes >= MAX_KEPT_FLOWS) return;
+      const slot = Math.floor(ts / DROP_BURST_MICROS);
+      const times = l.dropTimes.get(slot);
+      if (times) times.push(ts);
+      else l.dropTimes.set(slot, [ts]);
+      heldDropTimes++;
+      const near = [...(l.dropTimes.get(slot - 1) ?? []), ...l.dropTimes.get(slot)!, ...(l.dropTimes.get(slot + 1) ?? [])].sort((a, b) => a - b);
+      for (let i = 2; i < near.length; i++) {
+        if (near[i] - near[i - 2] > DROP_BURST_MICROS) continue;
+        l.burst = true;
+        for (const held of l.dropTimes.values()) heldDropTimes -= held.length;
+        l.dropTimes.clear();
+        return;
+      }
     };
     const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS;
     const settle = (f: FlowDigest, ctx: RuleContext) => {
@@ -660,10 +683,7 @@ const listenQueueOverflow: CaptureRule = {
       l.droppedSyns += droppedHere;
       if (f.synAcks.length === 0) l.neverConnected++;
       if (droppedHere >= 2) l.droppedAgain = true;
-      const ts = f.syns[0].ts;
-      if (Math.max(Math.abs(ts - l.lastDropTs), Math.abs(ts - l.previousDropTs)) <= DROP_BURST_MICROS) l.burst = true;
-      l.previousDropTs = l.lastDropTs;
-      l.lastDropTs = ts;
+      recordDrop(l, f.syns[0].ts);
     };
     const settleDue = (ctx: RuleContext, all: boolean) => {
       if (pending.length === 0) return;
@@ -693,7 +713,7 @@ const listenQueueOverflow: CaptureRule = {
         if ((droppedSyn || neverAnswered) && pending.length < MAX_KEPT_FLOWS) pending.push(digestFlow(f));
         if (pending.length >= settleAt) settleDue(ctx, false);
       },
-      retained: () => pending.length + listeners.size + answeredFlows.size,
+      retained: () => pending.length + listeners.size + answeredFlows.size + heldDropTimes,
       verdicts(_c, ctx) {
         settleDue(ctx, true);
         const out: Verdict[] = [];

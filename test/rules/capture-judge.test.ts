@@ -189,6 +189,34 @@ describe('capture rules as a stream', () => {
     expect(v.facts).toMatchObject({ listener: server, droppedConnections: 10, droppedSyns: 10 });
   });
 
+  it('listen-queue-overflow finds the same bursts whatever order the dropped flows are settled in', () => {
+    const server = '10.0.0.2:80';
+    /** Connections whose first SYN at each of `times` (s) was dropped once: retried 1 s later and answered, another client answered meanwhile. */
+    const droppedOnce = (times: number[]) => {
+      const answers = new AnswerLog();
+      const records = times.flatMap((s, i) => [
+        [T0 + s * 1e6 + 500_000, 50000 + i],
+        [T0 + s * 1e6 + 1_000_100, 40000 + i],
+      ]);
+      for (const [ts, port] of records.sort((a, b) => a[0] - b[0])) answers.record(server, ts, port, true);
+      const flows = times.map((s, i) => {
+        const t = T0 + s * 1e6;
+        return digest({ id: i + 1, ts: t, clientPort: 40000 + i, syns: [{ no: 10 * i + 1, ts: t }, { no: 10 * i + 2, ts: t + 1_000_000 }], synAcks: [{ no: 10 * i + 3, ts: t + 1_000_100 }] });
+      });
+      return { answers, flows };
+    };
+    const verdictIn = (flows: FlowDigest[], answers: AnswerLog) => judgeCapture(flows, CAPTURE, ctxAt(T0 + 60_000_000, answers)).map((v) => [v.code, v.facts.droppedConnections]);
+    // Nine single losses 2 s apart, and three drops within 0.8 s at 30 s: a burst.
+    const burst = droppedOnce([0, 2, 4, 6, 8, 10, 12, 14, 16, 30, 30.3, 30.8]);
+    // Each burst drop settled between scattered ones, so no two of them come one after the other.
+    const interleaved = [0, 9, 1, 2, 10, 3, 4, 11, 5, 6, 7, 8].map((i) => burst.flows[i]);
+    for (const order of [burst.flows, interleaved, [...burst.flows].reverse(), shuffled(burst.flows)]) expect(verdictIn(order, burst.answers)).toEqual([['listen-queue-overflow', 12]]);
+    // Drops 0.9 s apart: no three within a second, though each has a neighbour 0.9 s away on both sides.
+    const spread = droppedOnce(Array.from({ length: 12 }, (_, i) => i * 0.9));
+    const zigzag = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 11].map((i) => spread.flows[i]);
+    for (const order of [spread.flows, zigzag, [...spread.flows].reverse(), shuffled(spread.flows)]) expect(verdictIn(order, spread.answers)).toEqual([]);
+  });
+
   it('listen-queue-overflow keeps at most 200,000 listeners in trouble, and still reports those it keeps', () => {
     const judge = new CaptureJudge(TCP_CAPTURE_RULES.filter((r) => r.code === 'listen-queue-overflow'));
     const answers = new AnswerLog();
