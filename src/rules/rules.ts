@@ -222,13 +222,22 @@ const synAckRetry: FlowRule = {
     return {
       code: 'synack-retry',
       severity: 'warning',
-      summary: `server re-sent its SYN-ACK ${plural(f.synAcks.length - 1, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}): the client's final ACK was lost or ignored${completed ? `; the handshake completed at #${f.handshakeAck!.no}` : '; the handshake never completed'}`,
+      summary: `server re-sent its SYN-ACK ${plural(f.synAcks.length - 1, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}): ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : 'no final ACK from the client in the capture; the handshake never completed'}`,
       packets: f.synAcks.map((s) => s.no),
       facts: { synAcks: f.synAcks.length, intervalsMs: intervalsOf(f.synAcks).map(ms), handshakeCompleted: completed },
-      hint: 'The server did not get (or did not accept) the final ACK: its accept queue was full with net.ipv4.tcp_abort_on_overflow=0 (the kernel drops the ACK and retransmits the SYN-ACK), the ACK was lost on the path, or the SYN was spoofed. Check the listen backlog, somaxconn and how fast the application accepts.',
+      hint: completed
+        ? 'The server did not get (or did not accept) the final ACK: its accept queue was full with net.ipv4.tcp_abort_on_overflow=0 (the kernel drops the ACK and retransmits the SYN-ACK), the ACK was lost on the path, or the SYN was spoofed. Check the listen backlog, somaxconn and how fast the application accepts.'
+        : "No final ACK came, so the server re-sent its SYN-ACK, as TCP does up to its retry limit: the cause is whatever kept the client from completing the handshake (half-open says what the capture shows of it).",
     };
   },
 };
+
+const HALF_OPEN_HINT =
+  'The client never sent the final ACK: the SYN-ACK did not reach it (asymmetric routing, a firewall dropping the return path), the client gave up, or the SYN was spoofed (a SYN flood). Check the return path and any stateful firewall between the two.';
+const HALF_OPEN_DROPPED_ON_CLIENT_HINT =
+  "The SYN-ACK reached the client's network but not its TCP, which kept waiting: something on the client host drops it before TCP sees it (a host firewall or endpoint security software, iptables INPUT rules). The server and the path worked. Check the client host's firewall.";
+const HALF_OPEN_SILENT_CLIENT_HINT =
+  "The server and the path worked; the client's host ended the handshake. Either its final ACK never left the host (a host firewall or endpoint security software dropping outgoing packets, iptables OUTPUT rules), or the application had already given up the connect (closed the socket, or dropped an attempt it started alongside others) and the host discarded the late SYN-ACK without a RST, as a host firewall does for a port no socket holds (Windows Firewall by default). Check the client host's firewall and how the application handles its connects.";
 
 const halfOpen: FlowRule = {
   code: 'half-open',
@@ -238,13 +247,25 @@ const halfOpen: FlowRule = {
     if (f.syns.length === 0) return null;
     // A SYN-ACK the server had to re-send already waited a retry timeout.
     if (f.synAcks.length === 1 && endedTooEarly(f, ctx, f.synAcks[0].ts)) return null;
+    const synAck = f.synAcks[0];
+    const summary = `SYN-ACK #${synAck.no} sent, the client never completed the handshake`;
+    const ttl = f.clientSide.ttl;
+    // The client's packets carry the TTL it sent them with: no router lies between it and the
+    // capture, so the SYN-ACK the capture holds reached the client's own network, and what kept
+    // the handshake from completing happened on the client's host.
+    if (ttl === null || initialTtl(ttl) !== ttl) {
+      return { code: 'half-open', severity: 'error', summary, packets: [f.syns[0].no, synAck.no], facts: { synAcks: f.synAcks.length, clientLink: false }, hint: HALF_OPEN_HINT };
+    }
+    const retriedSyn = f.syns.find((s) => s.ts > synAck.ts);
+    // A client still waiting sends its SYN again within SYN_PATIENCE_MICROS: only a capture that went on that long shows it did not.
+    const noRetry = watchOf(f, ctx).ts - f.syns[f.syns.length - 1].ts >= SYN_PATIENCE_MICROS ? ', no SYN retry' : '';
     return {
       code: 'half-open',
       severity: 'error',
-      summary: `SYN-ACK #${f.synAcks[0].no} sent, the client never completed the handshake`,
-      packets: [f.syns[0].no, f.synAcks[0].no],
-      facts: { synAcks: f.synAcks.length },
-      hint: 'The client never sent the final ACK: the SYN-ACK did not reach it (asymmetric routing, a firewall dropping the return path), the client gave up, or the SYN was spoofed (a SYN flood). Check the return path and any stateful firewall between the two.',
+      summary: `${summary}: no router between the capture and the client (its TTL ${ttl} is as sent), so the SYN-ACK reached the client's network, ${retriedSyn ? `and the client sent its SYN again (#${retriedSyn.no}): its TCP never got the SYN-ACK` : `and the client answered it with nothing: no ACK, no RST${noRetry}`}`,
+      packets: retriedSyn ? [f.syns[0].no, synAck.no, retriedSyn.no] : [f.syns[0].no, synAck.no],
+      facts: { synAcks: f.synAcks.length, clientLink: true, synRetriedAfterSynAck: Boolean(retriedSyn) },
+      hint: retriedSyn ? HALF_OPEN_DROPPED_ON_CLIENT_HINT : HALF_OPEN_SILENT_CLIENT_HINT,
     };
   },
 };

@@ -90,6 +90,40 @@ describe('handshake verdicts', () => {
     expect(r.flows[0].verdicts.find((v) => v.code === 'synack-retry')!.facts.synAcks).toBe(3);
   });
 
+  it('half-open names the client\'s host when no router lies between the capture and the client (its TTL as sent)', () => {
+    // A Windows client (TTL 128) whose SYN-ACK, re-sent over 87 s, gets no ACK, no RST and no SYN retry; the server then resets.
+    const sent = (ttl: number) =>
+      conv()
+        .client('S', 0, '', { ttl })
+        .server('SA', 0.05, '', { ttl: 52 })
+        .server('SA', 7.4, '', { seq: 0xffff_ff00, ttl: 52 })
+        .server('SA', 21.4, '', { seq: 0xffff_ff00, ttl: 52 })
+        .server('RA', 87.7, '', { seq: 0xffff_ff01, ttl: 52 });
+    const atClient = analyzeConversation(sent(128)).flows[0].verdicts;
+    const halfOpen = atClient.find((v) => v.code === 'half-open')!;
+    expect(halfOpen.severity).toBe('error');
+    expect(halfOpen.summary).toBe(
+      "SYN-ACK #2 sent, the client never completed the handshake: no router between the capture and the client (its TTL 128 is as sent), so the SYN-ACK reached the client's network, and the client answered it with nothing: no ACK, no RST, no SYN retry",
+    );
+    expect(halfOpen.hint).toMatch(/^The server and the path worked; the client's host ended the handshake/);
+    expect(halfOpen.facts).toMatchObject({ clientLink: true, synRetriedAfterSynAck: false });
+    const synAckRetry = atClient.find((v) => v.code === 'synack-retry')!;
+    expect(synAckRetry.summary).toMatch(/: no final ACK from the client in the capture; the handshake never completed$/);
+    expect(synAckRetry.hint).not.toMatch(/accept queue/);
+    // Routed on the way (TTL 117 of 128): the SYN-ACK may have been lost between the capture and the client.
+    const routed = analyzeConversation(sent(117)).flows[0].verdicts.find((v) => v.code === 'half-open')!;
+    expect([routed.severity, routed.summary, routed.facts.clientLink]).toEqual(['error', 'SYN-ACK #2 sent, the client never completed the handshake', false]);
+    expect(routed.hint).toMatch(/Check the return path/);
+  });
+
+  it('half-open says the client\'s host dropped the SYN-ACK when the client, on the capture\'s network, sent its SYN again after it', () => {
+    const c = conv().client('S', 0).server('SA', 0.001).client('S', 1, '', { seq: 0xffff_fff0 }).server('SA', 1.001, '', { seq: 0xffff_ff00 }).client('S', 3, '', { seq: 0xffff_fff0 });
+    const v = analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'half-open')!;
+    expect(v.summary).toMatch(/, and the client sent its SYN again \(#3\): its TCP never got the SYN-ACK$/);
+    expect(v.packets).toEqual([1, 2, 3]);
+    expect(v.hint).toMatch(/drops it before TCP sees it/);
+  });
+
   it('ties an ICMP port unreachable to the flow it quotes', () => {
     const c = conv().client('S', 0);
     const icmp = icmpUnreachableFrame({ src: '10.0.0.2', dst: '10.0.0.1', code: 3, quoted: { src: '10.0.0.1', dst: '10.0.0.2', sport: 51000, dport: 80, flags: 'S', seq: 0xffff_fff0 } });
