@@ -1,8 +1,11 @@
 // DNS messages (RFC 1035 section 4), read strictly: the header, the questions and the answer
-// section's A, AAAA and CNAME records, which is what says where an address came from and whether a
-// lookup failed. Every length is checked against the bytes held; a compression pointer must point
-// before the label that holds it, so a name can never loop; names are at most 255 bytes. Bad input
-// is normal input: the parser returns an error code and the offset, never throws.
+// section's A, AAAA and CNAME records, and its SVCB and HTTPS records (RFC 9460: the name they
+// send the client on to, and the addresses a browser may connect to before it has any A/AAAA
+// answer), which is what says where an address came from and whether a lookup failed. Every length
+// is checked against the bytes held; a compression pointer must point before the label that holds
+// it, so a name can never loop; names are at most 255 bytes. Bad input is normal input: the parser
+// returns an error code and the offset, never throws; a malformed SVCB/HTTPS record is skipped and
+// counted, as its own length still says where the next record starts.
 //
 // DnsOverTcp reads the first message of each direction of a TCP port-53 flow (two-byte length
 // prefix, RFC 1035 section 4.2.2) and passes every byte on to the flow's own sink.
@@ -30,6 +33,15 @@ export const DNS = {
   QUESTION_FIXED_LEN: 4,
   RECORD_FIXED_LEN: 10,
   TCP_LENGTH_PREFIX: 2,
+  /** SVCB RDATA (RFC 9460 section 2.2): SvcPriority, TargetName, then key, length, value per SvcParam. */
+  SVC_PRIORITY_LEN: 2,
+  SVC_PARAM_HEADER_LEN: 4,
+} as const;
+
+/** SvcParamKeys (RFC 9460 section 14.3.2) that carry addresses. */
+export const SVC_PARAM = {
+  IPV4HINT: 4,
+  IPV6HINT: 6,
 } as const;
 
 export const RR_TYPE = {
@@ -53,6 +65,9 @@ export const RCODE = {
 const DNS_LIMITS = {
   MAX_QUESTIONS: 4,
   MAX_ANSWERS: 64,
+  MAX_SERVICE_RECORDS: 16,
+  /** Address hints kept per SVCB/HTTPS record, both families together. */
+  MAX_HINTS: 16,
   /** Largest DNS-over-TCP message held to be read (answers that name addresses are far smaller). */
   MAX_TCP_MESSAGE: 16 * 1024,
 } as const;
@@ -72,6 +87,25 @@ export interface DnsAnswer {
   data: string;
 }
 
+/** An SVCB or HTTPS record of the answer section (RFC 9460). */
+export interface DnsServiceRecord {
+  /** Owner name, lower case. */
+  name: string;
+  type: typeof RR_TYPE.SVCB | typeof RR_TYPE.HTTPS;
+  /** 0 is AliasMode: `target` is another name to ask, and the record carries no hints. */
+  priority: number;
+  /** TargetName, lower case; '' (the root) in ServiceMode means the owner name itself. */
+  target: string;
+  /** ipv4hint and ipv6hint addresses, as tcpwhy prints addresses (ServiceMode only). */
+  ipv4Hints: string[];
+  ipv6Hints: string[];
+  /** Hints beyond DNS_LIMITS.MAX_HINTS, not kept. */
+  hintsLeftOut: number;
+}
+
+/** Records of one owner name and type. */
+type RRset = Pick<DnsServiceRecord, 'name' | 'type'>;
+
 export interface DnsMessage {
   id: number;
   response: boolean;
@@ -82,8 +116,13 @@ export interface DnsMessage {
   questions: DnsQuestion[];
   /** A, AAAA and CNAME records of the answer section, in order. */
   answers: DnsAnswer[];
-  /** SVCB/HTTPS records in the answer section: they may carry address hints not read here. */
-  hintRecords: number;
+  /** SVCB and HTTPS records of the answer section, in order. */
+  services: DnsServiceRecord[];
+  /**
+   * SVCB/HTTPS records not read: malformed (with the rest of their RRset, which a client rejects
+   * whole, RFC 9460 section 2.2), or beyond the limits. Their hints are unknown.
+   */
+  unreadServices: number;
   /** The capture's bytes ended before the message did (snap length): answers are those captured. */
   cut: boolean;
 }
@@ -132,13 +171,16 @@ export function parseDnsMessage(b: Uint8Array, off: number, end: number, wireLen
     truncated: (flags & DNS.FLAG_TRUNCATED) !== 0,
     questions: [],
     answers: [],
-    hintRecords: 0,
+    services: [],
+    unreadServices: 0,
     cut: false,
   };
   const qdcount = u16(off + DNS.QDCOUNT);
   const ancount = u16(off + DNS.ANCOUNT);
   const cutByCapture = wireLen > len;
   let p = off + DNS.HEADER_LEN;
+  /** SVCB/HTTPS records found malformed: their RRsets are dropped once all are read. */
+  let rejected: RRset[] | null = null;
   try {
     for (let i = 0; i < qdcount; i++) {
       const [name, next] = readName(b, off, p, end);
@@ -166,7 +208,12 @@ export function parseDnsMessage(b: Uint8Array, off: number, end: number, wireLen
         if (after !== rdata + rdlen) throw new Fail(DNS_ERROR.BAD_RDATA, rdata - off);
         data = target;
       } else if (type === RR_TYPE.SVCB || type === RR_TYPE.HTTPS) {
-        msg.hintRecords++;
+        const record = readServiceRecord(b, off, rdata, rdata + rdlen, name, type);
+        if (record === null) {
+          msg.unreadServices++;
+          (rejected ??= []).push({ name, type });
+        } else if (msg.services.length < DNS_LIMITS.MAX_SERVICE_RECORDS) msg.services.push(record);
+        else msg.unreadServices++;
       }
       if (data !== null && msg.answers.length < DNS_LIMITS.MAX_ANSWERS) msg.answers.push({ name, type, ttl, data });
       p = rdata + rdlen;
@@ -176,20 +223,71 @@ export function parseDnsMessage(b: Uint8Array, off: number, end: number, wireLen
     // Bytes the snap length removed: what was read before the cut stands.
     if (e.code === DNS_ERROR.TRUNCATED && cutByCapture && msg.questions.length > 0) {
       msg.cut = true;
+      if (rejected) dropRejectedRRsets(msg, rejected);
       return msg;
     }
     return { error: e.code, at: e.at };
   }
   if (msg.questions.length === 0) return { error: DNS_ERROR.NO_QUESTION, at: DNS.QDCOUNT };
+  if (rejected) dropRejectedRRsets(msg, rejected);
   return msg;
+}
+
+/**
+ * The SVCB/HTTPS record whose RDATA is b[from, to), or null when it is malformed (RFC 9460 section
+ * 2.2): a SvcParam runs past the RDATA, keys are not in strictly increasing order, a hint is not a
+ * whole non-empty list of addresses, or the TargetName is compressed or runs past the RDATA. Each
+ * SvcParam moves on at least 4 bytes, so the loop ends.
+ */
+function readServiceRecord(b: Uint8Array, base: number, from: number, to: number, name: string, type: DnsServiceRecord['type']): DnsServiceRecord | null {
+  if (to - from < DNS.SVC_PRIORITY_LEN + 1) return null;
+  const priority = (b[from] << 8) | b[from + 1];
+  let target: string;
+  let p: number;
+  try {
+    [target, p] = readName(b, base, from + DNS.SVC_PRIORITY_LEN, to, false);
+  } catch (e) {
+    if (!(e instanceof Fail)) throw e;
+    return null;
+  }
+  const record: DnsServiceRecord = { name, type, priority, target, ipv4Hints: [], ipv6Hints: [], hintsLeftOut: 0 };
+  let previousKey = -1;
+  while (p < to) {
+    if (to - p < DNS.SVC_PARAM_HEADER_LEN) return null;
+    const key = (b[p] << 8) | b[p + 1];
+    const len = (b[p + 2] << 8) | b[p + 3];
+    const value = p + DNS.SVC_PARAM_HEADER_LEN;
+    if (key <= previousKey || value + len > to) return null;
+    previousKey = key;
+    const size = key === SVC_PARAM.IPV4HINT ? 4 : key === SVC_PARAM.IPV6HINT ? 16 : 0;
+    if (size > 0) {
+      if (len === 0 || len % size !== 0) return null;
+      // AliasMode records carry no SvcParams that count: recipients ignore them (RFC 9460 section 2.4.2).
+      for (let a = value; priority !== 0 && a < value + len; a += size) {
+        if (record.ipv4Hints.length + record.ipv6Hints.length >= DNS_LIMITS.MAX_HINTS) record.hintsLeftOut++;
+        else if (size === 4) record.ipv4Hints.push(`${b[a]}.${b[a + 1]}.${b[a + 2]}.${b[a + 3]}`);
+        else record.ipv6Hints.push(ipv6Text(b, a));
+      }
+    }
+    p = value + len;
+  }
+  return record;
+}
+
+/** Drops the records of each RRset that held a malformed one: a client rejects such an RRset whole (RFC 9460 section 2.2). */
+function dropRejectedRRsets(msg: DnsMessage, rejected: RRset[]): void {
+  const kept = msg.services.filter((r) => !rejected.some((x) => x.type === r.type && x.name === r.name));
+  msg.unreadServices += msg.services.length - kept.length;
+  msg.services = kept;
 }
 
 /**
  * The name at `p` (message starts at `base`, readable bytes end at `end`) and the offset after it
  * in the record. A pointer must point before the start of the labels it ends (the name itself, or
  * the place the previous pointer led to), so following pointers always moves backwards and ends.
+ * Without `pointers` the name must be written out (RDATA of types newer than RFC 3597).
  */
-function readName(b: Uint8Array, base: number, p: number, end: number): [string, number] {
+function readName(b: Uint8Array, base: number, p: number, end: number, pointers = true): [string, number] {
   let name = '';
   let length = 0;
   let after = -1;
@@ -199,6 +297,7 @@ function readName(b: Uint8Array, base: number, p: number, end: number): [string,
     const len = b[p];
     const kind = len & DNS.LABEL_KIND_MASK;
     if (kind === DNS.LABEL_POINTER) {
+      if (!pointers) throw new Fail(DNS_ERROR.BAD_RDATA, p - base);
       if (p + 1 >= end) throw new Fail(DNS_ERROR.TRUNCATED, p - base);
       const target = base + (((len << 8) | b[p + 1]) & DNS.POINTER_MASK);
       if (target >= runStart) throw new Fail(DNS_ERROR.POINTER_NOT_BACKWARDS, p - base);

@@ -1,7 +1,9 @@
 // DnsLog: the DNS lookups of a capture, kept in bounded memory as their packets are read, for two
 // questions: where did the address of a failing connection come from (an answer in this capture,
 // or none although the client's lookups are in it), and which lookups failed (never answered,
-// SERVFAIL, NXDOMAIN, slow). rules/dns-rules.ts turns the outcomes into verdicts.
+// SERVFAIL, NXDOMAIN, slow). rules/dns-rules.ts turns the outcomes into verdicts. An address comes
+// from an A or AAAA answer, or from the ipv4hint/ipv6hint of an HTTPS or SVCB answer (RFC 9460),
+// which browsers connect to; a name asked for may itself be the target an HTTPS/SVCB record named.
 //
 // A lookup is one client asking one name and type: its retries (same ID again, or a new ID, to the
 // same or another server) belong to it until an answer comes or it has been quiet for
@@ -24,6 +26,8 @@ export const DNS_LOG_LIMITS = {
   MAX_CLIENTS: 50_000,
   /** Names a client resolved, to tell a failed lookup that a later one made good. */
   MAX_RESOLVED: 50_000,
+  /** Names an HTTPS/SVCB record sent a client on to (alias or service targets). */
+  MAX_TARGETS: 50_000,
   MAX_GROUPS: 1_000,
   IDS_PER_LOOKUP: 4,
   SERVERS_PER_LOOKUP: 8,
@@ -43,6 +47,22 @@ const DNS_NO_ANSWER_MICROS = 1_000_000;
 
 export type DnsFailureCode = 'dns-no-answer' | 'dns-servfail' | 'dns-nxdomain' | 'dns-slow';
 
+/** The HTTPS or SVCB record whose address hint gave the address (RFC 9460 section 7.3). */
+export interface DnsHintSource {
+  record: 'HTTPS' | 'SVCB';
+  key: 'ipv4hint' | 'ipv6hint';
+}
+
+/** The HTTPS or SVCB record that named the name the client then asked for. */
+export interface DnsServiceTarget {
+  record: 'HTTPS' | 'SVCB';
+  /** alias: an AliasMode record (priority 0); service: a ServiceMode record's TargetName. */
+  mode: 'alias' | 'service';
+  /** The record's owner name. */
+  owner: string;
+  answerPacket: number;
+}
+
 /** Where a connection's server address came from, as far as the capture shows. */
 export type DnsOrigin =
   | {
@@ -54,6 +74,10 @@ export type DnsOrigin =
       /** The client the answer went to (another host when the capture point sees several). */
       answeredTo: string;
       msBeforeConnect: number;
+      /** Present when the address was a hint in an HTTPS/SVCB record, not an A/AAAA record. */
+      hint?: DnsHintSource;
+      /** Present when an HTTPS/SVCB record in an earlier answer named `name`. */
+      targetOf?: DnsServiceTarget;
     }
   | {
       name: null;
@@ -120,6 +144,8 @@ interface RememberedAnswer {
   ts: number;
   client: string;
   resolver: string;
+  hint?: DnsHintSource;
+  targetOf?: DnsServiceTarget;
 }
 
 /** A query this soon after the previous one of its lookup is a copy or a parallel send, not a retry after waiting. */
@@ -151,6 +177,8 @@ export class DnsLog {
   /** Open transactions (client, client port, ID) to their lookup. */
   private readonly transactions = new Map<string, Lookup>();
   private readonly resolved = new Map<string, number>();
+  /** Per client and name, the HTTPS/SVCB record that named it. */
+  private readonly targets = new Map<string, DnsServiceTarget>();
   private readonly groups = new Map<string, DnsFailureGroup>();
   private readonly groupCounts: Record<DnsFailureCode, number> = { 'dns-no-answer': 0, 'dns-servfail': 0, 'dns-nxdomain': 0, 'dns-slow': 0 };
   /** Groups beyond MAX_GROUPS, per code: counted, not kept. */
@@ -261,7 +289,7 @@ export class DnsLog {
   }
 
   private response(m: DnsMessage, client: string, clientPort: number, server: string, no: number, ts: number, transport: 'udp' | 'tcp'): void {
-    if (m.hintRecords > 0 || m.cut) this.absenceUnprovable = true;
+    if (m.unreadServices > 0 || m.cut || m.services.some((r) => r.hintsLeftOut > 0)) this.absenceUnprovable = true;
     const c = this.client(client);
     if (c.firstAnswerTs === 0) c.firstAnswerTs = ts;
     const q = m.questions[0];
@@ -269,13 +297,21 @@ export class DnsLog {
     const l = this.transactions.get(`${client} ${clientPort} ${m.id}`);
     const matched = l !== undefined;
     // A truncated UDP answer sends the client to TCP: the lookup goes on there.
-    if (m.truncated && m.answers.length === 0 && m.rcode === RCODE.NOERROR) return;
+    if (m.truncated && m.answers.length === 0 && m.services.length === 0 && m.rcode === RCODE.NOERROR) return;
     if (l) this.endLookup(lookupKey(l.client, l.name, l.type), l);
+    const targetOf = this.targets.get(`${client} ${q.name}`);
     for (const a of m.answers) {
-      if (a.type !== 1 && a.type !== 28) continue;
-      this.rememberAddress(a.data, { name: q.name, owner: a.name, no, ts, client, resolver: server });
+      if (!isAddressType(a.type)) continue;
+      this.rememberAddress(a.data, { name: q.name, owner: a.name, no, ts, client, resolver: server, ...(targetOf && { targetOf }) });
     }
-    if (m.rcode === RCODE.NOERROR && m.answers.length > 0) this.markResolved(client, q.name, ts);
+    for (const r of m.services) {
+      const record = r.type === RR_TYPE.HTTPS ? 'HTTPS' : 'SVCB';
+      for (const address of r.ipv4Hints) this.rememberAddress(address, { name: q.name, owner: r.name, no, ts, client, resolver: server, hint: { record, key: 'ipv4hint' } });
+      for (const address of r.ipv6Hints) this.rememberAddress(address, { name: q.name, owner: r.name, no, ts, client, resolver: server, hint: { record, key: 'ipv6hint' } });
+      // The root as TargetName is the owner itself in ServiceMode, and "no service" in AliasMode.
+      if (r.target !== '' && r.target !== r.name) this.rememberTarget(client, r.target, { record, mode: r.priority === 0 ? 'alias' : 'service', owner: r.name, answerPacket: no });
+    }
+    if (m.rcode === RCODE.NOERROR && (m.answers.length > 0 || m.services.length > 0)) this.markResolved(client, q.name, ts);
     const lookup: Lookup = matched
       ? l!
       : { client, name: q.name, type: q.type, transactions: [], retries: 0, servers: [server], queries: 0, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, transport, unreachable: null };
@@ -309,6 +345,13 @@ export class DnsLog {
   private markResolved(client: string, name: string, ts: number): void {
     this.remember(`${client} =${name}`, ts);
     for (let at = name.indexOf('.'); at >= 0; at = name.indexOf('.', at + 1)) this.remember(`${client} <${name.slice(0, at)}`, ts);
+  }
+
+  private rememberTarget(client: string, name: string, target: DnsServiceTarget): void {
+    const key = `${client} ${name}`;
+    this.targets.delete(key);
+    if (this.targets.size >= DNS_LOG_LIMITS.MAX_TARGETS) this.targets.delete(this.targets.keys().next().value!);
+    this.targets.set(key, target);
   }
 
   private remember(key: string, ts: number): void {
@@ -400,7 +443,16 @@ export class DnsLog {
       }
     }
     if (best) {
-      return { name: best.name, owner: best.owner, answerPacket: best.no, resolver: best.resolver, answeredTo: best.client, msBeforeConnect: ms(connectTs - best.ts) };
+      return {
+        name: best.name,
+        owner: best.owner,
+        answerPacket: best.no,
+        resolver: best.resolver,
+        answeredTo: best.client,
+        msBeforeConnect: ms(connectTs - best.ts),
+        ...(best.hint && { hint: best.hint }),
+        ...(best.targetOf && { targetOf: best.targetOf }),
+      };
     }
     // Absence is claimed only when the capture holds the client's lookups both ways before it connected.
     const c = this.clients.get(client);
@@ -431,6 +483,6 @@ export class DnsLog {
   retained(): number {
     let answers = 0;
     for (const list of this.addresses.values()) answers += list.length;
-    return this.pending.size + answers + this.clients.size + this.resolved.size + this.groups.size;
+    return this.pending.size + answers + this.clients.size + this.resolved.size + this.targets.size + this.groups.size;
   }
 }

@@ -128,8 +128,12 @@ const CONNECTION_FAILURES = new Set(['refused', 'syn-timeout', 'icmp-unreachable
 
 function originText(clientIp: string, serverIp: string, o: DnsOrigin): string {
   if (o.name === null) return `${serverIp} came from no DNS answer in this capture, though the client's DNS lookups are in it (from #${o.clientFirstQuery}): check hosts files and configuration`;
+  const answer = `answer #${o.answerPacket} from ${o.resolver}${o.answeredTo !== clientIp ? ` to ${o.answeredTo}` : ''}, ${fmtDuration(o.msBeforeConnect * 1000)} before the first SYN`;
   const via = o.owner !== o.name ? ` (via ${o.owner})` : '';
-  return `${serverIp}, resolved from ${o.name}${via} in answer #${o.answerPacket} from ${o.resolver}${o.answeredTo !== clientIp ? ` to ${o.answeredTo}` : ''}, ${fmtDuration(o.msBeforeConnect * 1000)} before the first SYN`;
+  if (o.hint) return `${serverIp}, from the ${o.hint.record} record of ${o.owner}${o.owner !== o.name ? ` (asked as ${o.name})` : ''}, ${o.hint.key}, in ${answer}`;
+  const t = o.targetOf;
+  const named = t ? ` (${t.mode} target of the ${t.record} record of ${t.owner} in answer #${t.answerPacket})` : '';
+  return `${serverIp}, resolved from ${o.name}${named}${via} in ${answer}`;
 }
 
 const NO_ANSWER_HINT =

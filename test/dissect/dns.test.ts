@@ -90,6 +90,94 @@ describe('parseDnsMessage', () => {
     expect(m.answers.map((a) => a.data)).toEqual(['edge.example.net', '203.0.113.9']);
   });
 
+  it('reads HTTPS and SVCB records: AliasMode with its target, ServiceMode with its address hints', () => {
+    const m = ok(
+      parse(
+        dnsResponse({
+          name: 'Example.com',
+          type: 'HTTPS',
+          answers: [
+            { type: 'HTTPS', service: { priority: 0, target: 'Pool.example.net', ipv4hint: ['192.0.2.1'] } },
+            { type: 'HTTPS', service: { priority: 1, ipv4hint: ['203.0.113.9', '203.0.113.10'], ipv6hint: ['2001:db8::9'] } },
+            { type: 'SVCB', name: '_dns.example.com', service: { priority: 2, target: 'doh.example.com', ipv6hint: ['2001:db8::53'] } },
+            { type: 'A', data: '203.0.113.11' },
+          ],
+        }),
+      ),
+    );
+    expect(m.services).toEqual([
+      // AliasMode: its SvcParams are ignored (RFC 9460 section 2.4.2).
+      { name: 'example.com', type: 65, priority: 0, target: 'pool.example.net', ipv4Hints: [], ipv6Hints: [], hintsLeftOut: 0 },
+      { name: 'example.com', type: 65, priority: 1, target: '', ipv4Hints: ['203.0.113.9', '203.0.113.10'], ipv6Hints: ['2001:db8::9'], hintsLeftOut: 0 },
+      { name: '_dns.example.com', type: 64, priority: 2, target: 'doh.example.com', ipv4Hints: [], ipv6Hints: ['2001:db8::53'], hintsLeftOut: 0 },
+    ]);
+    expect(m.unreadServices).toBe(0);
+    expect(m.answers.map((a) => a.data)).toEqual(['203.0.113.11']);
+  });
+
+  it('skips a malformed HTTPS record with the rest of its RRset, and reads the records after it', () => {
+    const hint = [4, 0, 4, 203, 0, 113, 9];
+    const broken: Record<string, Array<[number, number[]]>> = {
+      'keys out of order': [[4, [203, 0, 113, 9]], [1, [2, 0x68, 0x32]]],
+      'a key twice': [[4, [203, 0, 113, 9]], [4, [203, 0, 113, 10]]],
+      'an ipv4hint of 6 bytes': [[4, [203, 0, 113, 9, 1, 2]]],
+      'an empty ipv6hint': [[6, []]],
+    };
+    for (const [what, params] of Object.entries(broken)) {
+      const m = ok(
+        parse(
+          dnsResponse({
+            name: 'example.com',
+            type: 'HTTPS',
+            answers: [
+              { type: 'HTTPS', service: { priority: 1, ipv4hint: ['198.51.100.1'] } },
+              { type: 'HTTPS', service: { priority: 2, params } },
+              { type: 'HTTPS', name: 'other.example', service: { priority: 1, ipv4hint: ['198.51.100.2'] } },
+              { type: 'A', data: '203.0.113.11' },
+            ],
+          }),
+        ),
+      );
+      expect([m.services.map((r) => r.ipv4Hints), m.unreadServices, m.answers.length], what).toEqual([[['198.51.100.2']], 2, 1]);
+    }
+    // A SvcParam running past the RDATA, a compressed TargetName, RDATA too short for a name: each skipped alone.
+    const rdatas = [
+      [0, 1, 0, ...hint.slice(0, 6)],
+      [0, 1, 0xc0, 12, ...hint],
+      [0, 1],
+    ];
+    for (const rdata of rdatas) {
+      const header = [0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+      const question = [...encodeName('example.com'), 0, 65, 0, 1];
+      const https = [0xc0, 12, 0, 65, 0, 1, 0, 0, 0, 60, 0, rdata.length, ...rdata];
+      const a = [0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 11];
+      const m = ok(parse(concat(header, question, https, a)));
+      expect([m.services, m.unreadServices, m.answers.map((x) => x.data)], String(rdata)).toEqual([[], 1, ['203.0.113.11']]);
+    }
+  });
+
+  it('keeps at most 16 hints of a record and says how many it left out', () => {
+    const many = Array.from({ length: 20 }, (_, i) => `203.0.113.${i + 1}`);
+    const [r] = ok(parse(dnsResponse({ name: 'example.com', type: 'HTTPS', answers: [{ type: 'HTTPS', service: { priority: 1, ipv4hint: many } }] }))).services;
+    expect([r.ipv4Hints, r.hintsLeftOut]).toEqual([many.slice(0, 16), 4]);
+  });
+
+  it('never throws on random SVCB data, and reads past it to the next record', () => {
+    let seed = 777;
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+    const header = [0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+    const question = [...encodeName('example.com'), 0, 65, 0, 1];
+    const a = [0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 11];
+    for (let i = 0; i < 3000; i++) {
+      const rdata = Array.from({ length: rand() % 60 }, rand);
+      // Half the time a valid start (priority, root target, a hint key), so the parameter loop is reached.
+      if (i % 2 === 0 && rdata.length > 7) rdata.splice(0, 5, 0, 1, 0, 0, 4);
+      const m = parse(concat(header, question, [0xc0, 12, 0, i % 2 ? 64 : 65, 0, 1, 0, 0, 0, 60, 0, rdata.length], rdata, a));
+      expect(ok(m).answers.map((x) => x.data)).toEqual(['203.0.113.11']);
+      expect(ok(m).services.length + ok(m).unreadServices).toBe(1);
+    }
+  });
+
   it('never throws on random bytes', () => {
     let seed = 12345;
     const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;

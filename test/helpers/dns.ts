@@ -4,10 +4,11 @@
 //   dnsQuery({ id: 7, name: 'www.example.com' })
 //   dnsResponse({ id: 7, name: 'www.example.com', answers: [{ type: 'CNAME', data: 'edge.example.net' }, { type: 'A', name: 'edge.example.net', data: '203.0.113.9' }] })
 //   dnsResponse({ id: 7, name: 'nope.example', rcode: 3 })
+//   dnsResponse({ id: 8, name: 'example.com', type: 'HTTPS', answers: [{ type: 'HTTPS', service: { priority: 1, ipv4hint: ['203.0.113.9'] } }] })
 
 import { addrBytes, concat } from './packets.js';
 
-const TYPE = { A: 1, CNAME: 5, AAAA: 28, PTR: 12, HTTPS: 65 } as const;
+const TYPE = { A: 1, CNAME: 5, AAAA: 28, PTR: 12, SVCB: 64, HTTPS: 65 } as const;
 export type DnsTypeName = keyof typeof TYPE;
 
 export interface DnsAnswerSpec {
@@ -16,7 +17,30 @@ export interface DnsAnswerSpec {
   type: DnsTypeName;
   ttl?: number;
   /** A/AAAA address text, or a CNAME target. */
-  data: string;
+  data?: string;
+  /** SVCB/HTTPS RDATA (RFC 9460 section 2.2). */
+  service?: DnsServiceSpec;
+}
+
+export interface DnsServiceSpec {
+  /** 0 is AliasMode. */
+  priority: number;
+  /** TargetName, written out (default: the root, '.'). */
+  target?: string;
+  ipv4hint?: string[];
+  ipv6hint?: string[];
+  /** SvcParams as [key, value bytes], written in the order given in place of the alpn and hints above (for broken records). */
+  params?: Array<[number, number[]]>;
+}
+
+/** SVCB RDATA: priority, the target name uncompressed, then the SvcParams (alpn "h2" and the hints by default, keys ascending). */
+function serviceRdata(svc: DnsServiceSpec): number[] {
+  const params: Array<[number, number[]]> = svc.params ?? [
+    [1, [2, 0x68, 0x32]],
+    ...(svc.ipv4hint ? [[4, svc.ipv4hint.flatMap((a) => [...addrBytes(a)])] as [number, number[]]] : []),
+    ...(svc.ipv6hint ? [[6, svc.ipv6hint.flatMap((a) => [...addrBytes(a)])] as [number, number[]]] : []),
+  ];
+  return [...u16(svc.priority), ...encodeName(svc.target ?? '.'), ...params.flatMap(([key, value]) => [...u16(key), ...u16(value.length), ...value])];
 }
 
 export interface DnsSpec {
@@ -52,7 +76,7 @@ function message(spec: DnsSpec, response: boolean): Uint8Array {
     for (const a of answers) {
       // A pointer to the question name at offset 12 when the owner is the question's name.
       const owner = a.name === undefined || a.name === spec.name ? [0xc0, 12] : encodeName(a.name);
-      const data = a.type === 'A' || a.type === 'AAAA' ? [...addrBytes(a.data)] : encodeName(a.data);
+      const data = a.service ? serviceRdata(a.service) : a.type === 'A' || a.type === 'AAAA' ? [...addrBytes(a.data!)] : encodeName(a.data!);
       const ttl = a.ttl ?? 300;
       records.push(...owner, ...u16(TYPE[a.type]), ...u16(1), (ttl >>> 24) & 0xff, (ttl >>> 16) & 0xff, (ttl >>> 8) & 0xff, ttl & 0xff, ...u16(data.length), ...data);
     }

@@ -11,7 +11,7 @@ import { DNS_LOG_LIMITS, DNS_READ, DnsLog } from '../../src/rules/dns-log.js';
 import type { WriterPacket } from '../../src/capture/writer.js';
 import { DEFAULT_START_MICROS, toPcap, writeTempCapture } from '../helpers/capture.js';
 import { useCorpus } from '../helpers/corpus.js';
-import { dnsQuery, dnsResponse, withTcpLength, type DnsSpec } from '../helpers/dns.js';
+import { dnsQuery, dnsResponse, withTcpLength, type DnsAnswerSpec, type DnsSpec } from '../helpers/dns.js';
 import { concat, icmpErrorFrame, tcpFrame, toRecord, udpFrame } from '../helpers/packets.js';
 import { hasTool } from '../helpers/tools.js';
 
@@ -228,6 +228,60 @@ describe('where a failing connection\'s address came from', () => {
     // The client's lookups are in the capture, but only from after this SYN: no claim either way.
     expect(v.summary).not.toMatch(/DNS|resolved/);
     expect([v.facts.dnsOrigin, late.result.flows[0].dns]).toEqual([undefined, undefined]);
+  });
+
+  it('an address from an HTTPS record\'s ipv4hint or ipv6hint is named as a hint of that record', async () => {
+    const https = (address: string, version: 4 | 6): At[] => [
+      query(0, { id: 51, name: 'www.example.com', type: 'HTTPS' }),
+      answer(20_000, { id: 51, name: 'www.example.com', type: 'HTTPS', answers: [{ type: 'HTTPS', service: { priority: 1, [version === 4 ? 'ipv4hint' : 'ipv6hint']: [address] } }] }),
+    ];
+    const { file, result } = await analyze([...https('203.0.113.94', 4), ...retries('203.0.113.94')]);
+    const v = result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
+    if (hasTool('tshark')) {
+      const fields = ['dns.resp.type', 'dns.svcb.svcpriority', 'dns.svcb.targetname', 'dns.svcb.svcparam.alpn', 'dns.svcb.svcparam.ipv4hint.ip'];
+      const out = execFileSync('tshark', ['-r', file, '-n', '-Y', 'dns.resp.type == 65', '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      expect(out.trim().split('|')).toEqual(['65', '1', '<Root>', 'h2', '203.0.113.94']);
+    }
+    expect(v.summary).toMatch(/; 203\.0\.113\.94, from the HTTPS record of www\.example\.com, ipv4hint, in answer #2 from 192\.0\.2\.53, 80 ms before the first SYN$/);
+    expect(v.facts.dnsOrigin).toEqual({ name: 'www.example.com', owner: 'www.example.com', answerPacket: 2, resolver: RESOLVER, answeredTo: CLIENT, msBeforeConnect: 80, hint: { record: 'HTTPS', key: 'ipv4hint' } });
+    // Over IPv6 both ways: the ipv6hint.
+    const client6 = 'fd00::5';
+    const resolver6 = 'fd00::53';
+    const spec = { id: 55, name: 'www.example.com', type: 'HTTPS' as const, answers: [{ type: 'HTTPS' as const, service: { priority: 1, ipv6hint: ['2001:db8::94'] } }] };
+    const v6 = await analyze([
+      { t: 0, bytes: udpFrame({ src: client6, dst: resolver6, sport: 40000, dport: 53, payload: dnsQuery(spec) }).bytes },
+      { t: 20_000, bytes: udpFrame({ src: resolver6, dst: client6, sport: 53, dport: 40000, payload: dnsResponse(spec) }).bytes },
+      ...[100_000, 1_100_000, 3_100_000].map((t) => ({ t, bytes: tcpFrame({ src: client6, dst: '2001:db8::94', sport: 50000, dport: 443, flags: 'S', seq: 1000 }).bytes })),
+      tick(8 * S),
+    ]);
+    const flow6 = v6.result.flows.find((f) => f.serverIp === '2001:db8::94')!;
+    expect(flow6.verdicts.find((x) => x.code === 'syn-timeout')!.summary).toMatch(/; 2001:db8::94, from the HTTPS record of www\.example\.com, ipv6hint, in answer #2 from fd00::53, 80 ms before the first SYN$/);
+  });
+
+  it('a name an HTTPS AliasMode record sent the client to is named with that record', async () => {
+    const { result } = await analyze([
+      query(0, { id: 52, name: 'example.com', type: 'HTTPS' }),
+      answer(10_000, { id: 52, name: 'example.com', type: 'HTTPS', answers: [{ type: 'HTTPS', service: { priority: 0, target: 'pool.example.net' } }] }),
+      query(12_000, { id: 53, name: 'pool.example.net' }, RESOLVER, 40001),
+      answer(20_000, { id: 53, name: 'pool.example.net', answers: [{ type: 'A', data: '203.0.113.95' }] }, RESOLVER, 40001),
+      ...retries('203.0.113.95'),
+    ]);
+    const v = result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
+    expect(v.summary).toMatch(/; 203\.0\.113\.95, resolved from pool\.example\.net \(alias target of the HTTPS record of example\.com in answer #2\) in answer #4 from 192\.0\.2\.53, 80 ms before the first SYN$/);
+    expect(v.facts.dnsOrigin).toMatchObject({ name: 'pool.example.net', answerPacket: 4, targetOf: { record: 'HTTPS', mode: 'alias', owner: 'example.com', answerPacket: 2 } });
+  });
+
+  it('says "from no DNS answer" past HTTPS records whose hints it read, but not past one it could not read', async () => {
+    const withHttps = (service: DnsAnswerSpec['service']): At[] => [
+      query(0, { id: 54, name: 'www.example.com', type: 'HTTPS' }),
+      answer(20_000, { id: 54, name: 'www.example.com', type: 'HTTPS', answers: [{ type: 'HTTPS', service }] }),
+    ];
+    const read = await analyze([...withHttps({ priority: 1, ipv4hint: ['198.51.100.7'] }), ...retries('203.0.113.94')]);
+    expect(read.result.flows[0].dns).toEqual({ name: null, clientFirstQuery: 1 });
+    // Hint keys out of order: the record is malformed and its hints unknown.
+    const unread = await analyze([...withHttps({ priority: 1, params: [[6, [...new Uint8Array(16)]], [4, [198, 51, 100, 7]]] }), ...retries('203.0.113.94')]);
+    expect(unread.result.flows[0].dns).toBeUndefined();
+    expect(unread.result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!.summary).not.toMatch(/DNS|resolved/);
   });
 
   it('reads the answer of a DNS lookup over TCP (port 53), first message each way', async () => {
