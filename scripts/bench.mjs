@@ -3,7 +3,8 @@
 // against `tshark -q -z conv,tcp` on the same synthetic capture, with the page cache warmed first.
 //
 //   node scripts/bench.mjs [--packets 2M] [--file FILE] [--runs 3] [--tshark-runs 1] [--no-tshark]
-//                          [--growth] [--growth-sizes 1M,4M] [--cmd "node x.mjs {file}"] [--keep] [--json]
+//                          [--hostile syn-flood|open-flows] [--long-flows] [--growth] [--growth-sizes 1M,4M]
+//                          [--cmd "node x.mjs {file}"] [--keep] [--json]
 //
 // Every figure is whole-process (start-up included), like the reference figures it is compared with:
 // wall time measured around the child, peak RSS from `/usr/bin/time -f %M` (or polled VmHWM).
@@ -14,7 +15,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateOpenFlows, generateSynFlood, generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
+import { generateLongFlows, generateOpenFlows, generateSynFlood, generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
 import { STAGES } from './lib/bench-stage.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +30,8 @@ const USAGE = `usage: node scripts/bench.mjs [options]
   --hostile KIND     generate a hostile capture instead: syn-flood (1 M SYNs from 1 M spoofed sources
                      over 10 s; --packets sets the SYNs) or open-flows (500 k flows that all stay open,
                      2 M packets; --packets sets the packets)
+  --long-flows       generate a long-flow mix instead: --packets / 5,000 connections of 5,000 packets
+                     (default 1 M packets, 200 connections), HTTP keep-alive and bulk downloads
   --runs N           timed tcpwhy runs (default 3), after --warmup N unmeasured ones (default 0)
   --tshark-runs N    timed tshark runs (default 1; tshark is slow)
   --table-runs N     timed runs of the default table report, 'analyze {file}' (default 1; 0 skips it)
@@ -271,6 +274,7 @@ async function main() {
       seed: { type: 'string', default: '1' },
       file: { type: 'string' },
       hostile: { type: 'string' },
+      'long-flows': { type: 'boolean', default: false },
       runs: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '0' },
       'tshark-runs': { type: 'string', default: '1' },
@@ -351,8 +355,19 @@ async function main() {
       return { file: out, packets: g.packets, fileBytes: g.fileBytes, generator: null };
     };
 
+    /** Generates the long-flow mix (gen-synthetic.mjs --long-flows). */
+    const prepareLongFlows = () => {
+      const out = join(workDir, 'long-flows.pcap');
+      const packets = values.packets !== '2000000' ? parseCount(values.packets) : 1_000_000;
+      log(`generating long flows -> ${out}`);
+      const g = generateLongFlows({ out, flows: Math.max(1, Math.round(packets / 5_000)), seed });
+      log(`  ${fmtInt(g.packets)} packets, ${(g.fileBytes / 1e6).toFixed(1)} MB, ${fmtInt(g.flows)} flows`);
+      return { file: out, packets: g.packets, fileBytes: g.fileBytes, generator: null };
+    };
+
     let capture;
     if (values.hostile) capture = prepareHostile(values.hostile);
+    else if (values['long-flows']) capture = prepareLongFlows();
     else if (values.file) {
       const file = resolve(values.file);
       capture = { file, packets: countPackets(file), fileBytes: statSync(file).size, generator: null };

@@ -1058,6 +1058,90 @@ export function generateOpenFlows({ out, flows = 500_000, seed = 1 }) {
   return { file: out, kind: 'open-flows', ...result, flows, spanSeconds: ((flows + 3) * 20) / 1e6 };
 }
 
+// --- long flows: few connections, many packets each ---------------------------------------------------
+
+/**
+ * Long-lived connections, all open at once: half HTTP/1.1 keep-alive (request, one-segment answer,
+ * the client's ACK, over and over), half bulk downloads (one GET, then full-sized segments acknowledged
+ * every second one, as delayed ACK does). Each flow is a handshake, its exchanges and a FIN from each
+ * side; the flows take turns packet by packet, 10 µs apart, so the capture is in time order.
+ */
+export function generateLongFlows({ out, flows = 200, packetsPerFlow = 5_000, seed = 1 }) {
+  rngState = seed | 0;
+  const server = 0xc6120050;
+  const request = (n, i) => Buffer.from(`GET /api/items/${n}/${i} HTTP/1.1\r\nHost: api.example\r\nAccept: application/json\r\n\r\n`);
+  const answer = httpResponse(200, 'OK', jsonBody(600), 'keep-alive');
+  const bulkGet = Buffer.from('GET /download/big.bin HTTP/1.1\r\nHost: files.example\r\nAccept: */*\r\n\r\n');
+  const segment = Buffer.alloc(MSS, 0x5a);
+  const HANDSHAKE = 3;
+  const CLOSE = 4;
+  // Exchanges of three packets each between the opening (a bulk flow's GET adds one) and the close.
+  const cycles = (bulk) => Math.max(1, Math.floor((packetsPerFlow - HANDSHAKE - CLOSE - (bulk ? 1 : 0)) / 3));
+  // The head and the body fill the bulk flow's segments exactly: Content-Length is what the head leaves.
+  const bulkBytes = 2 * cycles(true) * MSS;
+  const headWith = (length) => Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${length}\r\n\r\n`);
+  const bulkHead = () => headWith(bulkBytes - headWith(bulkBytes).length);
+  const state = Array.from({ length: flows }, (_, n) => {
+    const bulk = n % 2 === 1;
+    return { n, bulk, step: 0, cseq: randU32(), sseq: randU32(), ipId: randInt(1, 60_000), head: bulk ? bulkHead() : null, steps: HANDSHAKE + (bulk ? 1 : 0) + 3 * cycles(bulk) + CLOSE };
+  });
+  const client = (n) => (0x0a200000 + 1 + n) >>> 0;
+  const result = writeCapture(out, (write) => {
+    let t = 0;
+    let open = flows;
+    while (open > 0) {
+      for (const f of state) {
+        if (f.step >= f.steps) continue;
+        t += 10;
+        const c = client(f.n);
+        const cport = 30_000 + f.n;
+        const fromClient = (seqAdd, flags, win, payload) => {
+          write(t, c, server, cport, 80, f.cseq, f.sseq, flags, win, payload, f.ipId++, 64);
+          f.cseq = (f.cseq + seqAdd) >>> 0;
+        };
+        const fromServer = (seqAdd, flags, win, payload) => {
+          write(t, server, c, 80, cport, f.sseq, f.cseq, flags, win, payload, f.ipId++, 56);
+          f.sseq = (f.sseq + seqAdd) >>> 0;
+        };
+        const s = f.step++;
+        const body = s - HANDSHAKE - (f.bulk ? 1 : 0);
+        const closing = s - (f.steps - CLOSE);
+        if (s === 0) {
+          write(t, c, server, cport, 80, f.cseq, 0, SYN, SYN_WIN[0], null, f.ipId++, 64);
+          f.cseq = (f.cseq + 1) >>> 0;
+        } else if (s === 1) {
+          write(t, server, c, 80, cport, f.sseq, f.cseq, SYN | ACK, SYN_WIN[1], null, f.ipId++, 56);
+          f.sseq = (f.sseq + 1) >>> 0;
+        } else if (s === 2) fromClient(0, ACK, CLIENT_WIN, null);
+        else if (closing >= 0) {
+          if (closing === 0) fromClient(1, FIN | ACK, CLIENT_WIN, null);
+          else if (closing === 1) fromServer(0, ACK, SERVER_WIN, null);
+          else if (closing === 2) fromServer(1, FIN | ACK, SERVER_WIN, null);
+          else fromClient(0, ACK, CLIENT_WIN, null);
+        } else if (body < 0) fromClient(bulkGet.length, PSH | ACK, CLIENT_WIN, bulkGet);
+        else if (f.bulk) {
+          // Two full segments (the first carries the response head), then the client's ACK of both.
+          const k = body % 3;
+          if (k === 2) fromClient(0, ACK, CLIENT_WIN, null);
+          else {
+            const payload = body === 0 ? Buffer.concat([f.head, segment.subarray(0, MSS - f.head.length)]) : segment;
+            fromServer(payload.length, k === 1 ? PSH | ACK : ACK, SERVER_WIN, payload);
+          }
+        } else {
+          const k = body % 3;
+          if (k === 0) {
+            const r = request(f.n, (body / 3) | 0);
+            fromClient(r.length, PSH | ACK, CLIENT_WIN, r);
+          } else if (k === 1) fromServer(answer.length, PSH | ACK, SERVER_WIN, answer);
+          else fromClient(0, ACK, CLIENT_WIN, null);
+        }
+        if (f.step === f.steps) open--;
+      }
+    }
+  });
+  return { file: out, kind: 'long-flows', ...result, flows, spanSeconds: result.packets * 10 / 1e6 };
+}
+
 /** Accepts 2000000, 2_000_000, 2,000,000, 2e6, 2M, 500k. */
 export function parseCount(text) {
   const m = /^([\d.,_e+]+)\s*([kKmM]?)$/.exec(String(text).trim());
@@ -1075,6 +1159,7 @@ function main() {
       concurrency: { type: 'string' },
       stats: { type: 'string' },
       hostile: { type: 'string' },
+      'long-flows': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -1085,9 +1170,17 @@ function main() {
         '  Writes a deterministic synthetic Ethernet/IPv4/TCP pcap (HTTP keep-alive, WebSocket, refused,\n' +
         '  SYN timeouts and retries, retransmissions, resets, zero-window episodes).\n' +
         '  --hostile syn-flood: --packets SYNs (default 1 M) from as many spoofed sources over 10 s.\n' +
-        '  --hostile open-flows: --packets / 4 flows (default 500 k) that all stay open, 4 packets each.\n',
+        '  --hostile open-flows: --packets / 4 flows (default 500 k) that all stay open, 4 packets each.\n' +
+        '  --long-flows: --packets / 5,000 flows (default 400) of 5,000 packets, all open at once: HTTP\n' +
+        '  keep-alive and bulk downloads.\n',
     );
     process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  if (values['long-flows']) {
+    const result = generateLongFlows({ out: values.out, flows: Math.max(1, Math.round(parseCount(values.packets) / 5_000)), seed: Number(values.seed) });
+    if (values.stats) writeFileSync(values.stats, JSON.stringify(result, null, 2) + '\n');
+    process.stderr.write(`${result.file}: ${result.packets} packets, ${result.fileBytes} bytes (${result.flows} long flows)\n`);
     return;
   }
   if (values.hostile) {

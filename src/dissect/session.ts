@@ -499,7 +499,8 @@ export class AppSession implements StreamSink {
     if (slot < this.facts.http.length) return this.facts.http[slot];
     if (!createForResponse) return null;
     if (this.facts.http.length >= SESSION_LIMITS.MAX_EXCHANGES) {
-      this.facts.httpDropped++;
+      // Past the limit, a response to a request already counted is not counted again.
+      if (slot >= this.facts.http.length + this.facts.httpDropped) this.facts.httpDropped++;
       return null;
     }
     const ex = newExchange();

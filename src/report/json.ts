@@ -206,6 +206,7 @@ export function flowToJson(f: FlowResult, opts: JsonOptions = {}, hints: HintTab
     missedBytes: pair(f.clientSide.missedBytes, f.serverSide.missedBytes),
     ...(f.analysis ? { analysis: f.analysis } : {}),
     ...(app && app.http.length ? { http: app.http } : {}),
+    ...(app && app.httpDropped ? { httpDropped: app.httpDropped } : {}),
     ...(app && app.websocket ? { websocket: app.websocket } : {}),
     ...(app && app.tls ? { tls: app.tls } : {}),
     ...(app && app.errors.length ? { appErrors: app.errors } : {}),
