@@ -15,6 +15,32 @@ const codes = (f: FlowResult) => f.verdicts.map((v) => v.code).sort();
 const verdict = (f: FlowResult, code: string) => f.verdicts.find((v) => v.code === code)!;
 const allCodes = (r: AnalysisResult) => [...r.flows.flatMap(codes), ...r.verdicts.map((v) => v.code)];
 
+/**
+ * The flows of a run kept to the capture's end (judged then) and of a run handing each flow out as
+ * it ends (as `tcpwhy analyze` streams them), in id order.
+ */
+function bothModes(...convs: Conversation[]): { kept: FlowResult[]; streamed: FlowResult[] } {
+  const packets = convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
+  const run = (retain: boolean) => {
+    const streamed: FlowResult[] = [];
+    const analyzer = new Analyzer({ file: 'modes.pcap', retainFlows: retain, onFlowJudged: retain ? undefined : (f) => streamed.push(f) });
+    packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6) })));
+    const r = analyzer.finish({ file: 'modes.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+    return retain ? r.flows : streamed.sort((a, b) => a.id - b.id);
+  };
+  return { kept: run(true), streamed: run(false) };
+}
+
+/** Each flow as its client, history, end and verdict codes. */
+const outline = (flows: FlowResult[]) => flows.map((f) => `${f.client} ${f.history} ${f.endReason}: ${codes(f).join(', ')}`);
+
+/** Other connections every `every` s from 0 s until `until`, so packets move the clock while an attempt waits. */
+function traffic(until: number, every = 2): Conversation[] {
+  const out: Conversation[] = [];
+  for (let t = 0, i = 0; t <= until; t += every, i++) out.push(conv({ client: `10.0.0.9:${40000 + i}`, server: '10.0.0.8:80' }).handshake(t).client('FA', t + 0.01).server('FA', t + 0.011).client('A', t + 0.012));
+  return out;
+}
+
 /** The server's SYN-ACK at `t` to the SYNs already in `c`, then one request answered and a clean close, 1 ms apart. */
 function connectedAt(c: Conversation, t: number, request: string, response: string): Conversation {
   return c
@@ -173,6 +199,30 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     expect(codes(flows[0])).toContain('syn-retry-then-connected');
     expect(codes(flows[0])).not.toContain('syn-timeout');
     expect(verdict(flows[0], 'syn-retry-then-connected').summary).toMatch(/^SYN retried 2 times before the SYN-ACK #568: connecting took 15\.5 s/);
+  });
+
+  it('joins its attempt after the client gave up retrying, whether flows are kept or streamed, while the capture goes on', () => {
+    // Linux retries after 1 s and would again after 2 s more; none came, so the client gave up 2.5 s
+    // after the retry (3.5 s). The SYN-ACK at 30 s still answers that SYN.
+    const syns = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
+    const c = connectedAt(syns, 30, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 'HTTP/1.1 204 No Content\r\n\r\n');
+    const { kept, streamed } = bothModes(c, ...traffic(40));
+    expect(outline(streamed)).toEqual(outline(kept));
+    const mine = kept.filter((f) => f.client === '10.0.0.1:51000');
+    expect(mine).toHaveLength(1);
+    expect(mine[0].syns).toHaveLength(2);
+    expect(codes(mine[0])).toEqual(['clean-close', 'syn-retry-then-connected']);
+    expect(verdict(mine[0], 'syn-retry-then-connected').summary).toMatch(/^SYN retried once before the SYN-ACK #\d+: connecting took 30\.0 s \(retry after 1\.00 s\)$/);
+  });
+
+  it('a SYN-ACK later than 60 s after the last SYN (2 MSL) is no answer to it: the attempt timed out', () => {
+    const syns = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
+    const c = connectedAt(syns, 70, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 'HTTP/1.1 204 No Content\r\n\r\n');
+    const { kept, streamed } = bothModes(c, ...traffic(80));
+    expect(outline(streamed)).toEqual(outline(kept));
+    const mine = kept.filter((f) => f.client === '10.0.0.1:51000');
+    expect(mine.map((f) => f.endReason)).toEqual(['attempt-timeout', 'closed']);
+    expect(codes(mine[0])).toEqual(['syn-timeout']);
   });
 
   it('a SYN-ACK that does not acknowledge the SYN still starts a new connection', () => {
