@@ -117,6 +117,8 @@ export class Flow extends AddressPair implements ColumnView {
   declare attemptDeadline: number;
   /** Index in the flow table's list of open SYN attempts, -1 when not in it. */
   attemptSlot = -1;
+  /** The table's last look over the open attempts found this one given up by its client (waiting for a late SYN-ACK). */
+  givenUpSeen = false;
   /** Packet time after which the flow is gone (Zeek's close/reset delay), 0 while open. */
   removeAfterTs = 0;
   /** Set once the table has finished the flow. */

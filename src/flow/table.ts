@@ -421,7 +421,8 @@ export class FlowTable implements Sheddable {
 
   /** Finish every flow (end of capture). */
   finishAll(): void {
-    while (this.oldest) this.finish(this.oldest, attemptGivenUp(this.oldest, this.lastTs) ? 'attempt-timeout' : 'capture-end');
+    // An attempt the sweep found given up was waiting only for a late SYN-ACK.
+    while (this.oldest) this.finish(this.oldest, this.oldest.givenUpSeen && attemptGivenUp(this.oldest, this.lastTs) ? 'attempt-timeout' : 'capture-end');
   }
 
   /**
@@ -446,7 +447,7 @@ export class FlowTable implements Sheddable {
     let f = this.oldest;
     while (f && ts - f.lastTs >= this.idleTimeout) {
       const next = f.newer;
-      this.finish(f, attemptGivenUp(f, ts) ? 'attempt-timeout' : 'idle');
+      this.finish(f, 'idle');
       f = next;
     }
     if (ts >= this.nextAttemptSweep) this.sweepAttempts(ts);
@@ -469,7 +470,8 @@ export class FlowTable implements Sheddable {
     // Backwards: finishing a flow moves the last attempt into its slot, which has been looked at.
     for (let i = list.length - 1; i >= 0; i--) {
       const f = list[i];
-      if (!attemptGivenUp(f, ts)) continue;
+      f.givenUpSeen = attemptGivenUp(f, ts);
+      if (!f.givenUpSeen) continue;
       if (ts - lastSynTs(f) > LATE_SYN_ACK_MICROS) this.finish(f, 'attempt-timeout');
       else waiting.push(f);
     }
@@ -628,8 +630,16 @@ function attemptGivenUp(f: Flow, now: number): boolean {
   const syns = f.synPackets;
   const last = syns[syns.length - 1];
   if (f.lastTs !== last.ts) return false; // something else came after the last SYN
-  const wait = syns.length >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (last.ts - syns[syns.length - 2].ts) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
-  return now - last.ts > Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
+  return now - last.ts > retryPatience(syns, syns.length);
+}
+
+/**
+ * How long after the last of `count` SYNs (of `syns`) its client would have retried again: 2.5x
+ * its last backoff, at least 3.5 s. Silence longer than this shows the client gave up.
+ */
+export function retryPatience(syns: readonly { ts: number }[], count: number): number {
+  const wait = count >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (syns[count - 1].ts - syns[count - 2].ts) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
+  return Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
 }
 
 /** When an attempt's last SYN was seen. */

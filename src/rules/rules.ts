@@ -12,6 +12,7 @@ import type { DnsLog } from './dns-log.js';
 import type { VisibilityLog } from './visibility.js';
 import { captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE_MICROS, watchOf, whenWatchEnded } from './capture-end.js';
 import type { CaptureWatch } from './capture-watch.js';
+import { retryPatience } from '../flow/table.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -195,7 +196,8 @@ const synTimeout: FlowRule = {
 const synRetryThenConnected: FlowRule = {
   code: 'syn-retry-then-connected',
   evaluate(f) {
-    if (f.syns.length < 2 || f.synAcks.length === 0) return null;
+    // Connected: a SYN-ACK the client never acknowledged ended no retrying (half-open says what it did).
+    if (f.syns.length < 2 || f.synAcks.length === 0 || f.handshakeAck === null) return null;
     const synAck = f.synAcks[0];
     // Only SYNs sent before the answer are retries it ended; one sent after it means the client did not take that SYN-ACK.
     const syns = f.syns.filter((s) => s.ts <= synAck.ts);
@@ -238,10 +240,17 @@ const halfOpen: FlowRule = {
     if (f.syns.length === 0) return null;
     // A SYN-ACK the server had to re-send already waited a retry timeout.
     if (f.synAcks.length === 1 && endedTooEarly(f, ctx, f.synAcks[0].ts)) return null;
+    const synAck = f.synAcks[0];
+    const before = f.syns.filter((s) => s.ts <= synAck.ts);
+    const lastSyn = before[before.length - 1];
+    // The answer came after the client had stopped retrying its SYN: its connect had already failed.
+    const late = lastSyn && synAck.ts - lastSyn.ts > retryPatience(before, before.length) ? lastSyn : null;
     return {
       code: 'half-open',
       severity: 'error',
-      summary: `SYN-ACK #${f.synAcks[0].no} sent, the client never completed the handshake`,
+      summary: late
+        ? `SYN-ACK #${synAck.no} came ${fmtDuration(synAck.ts - late.ts)} after the client's last SYN #${late.no}, when the client had stopped retrying (${plural(before.length, 'SYN')} over ${fmtDuration(late.ts - before[0].ts)}): the connect had already failed, and the client never completed the handshake`
+        : `SYN-ACK #${synAck.no} sent, the client never completed the handshake`,
       packets: [f.syns[0].no, f.synAcks[0].no],
       facts: { synAcks: f.synAcks.length },
       hint: 'The client never sent the final ACK: the SYN-ACK did not reach it (asymmetric routing, a firewall dropping the return path), the client gave up, or the SYN was spoofed (a SYN flood). Check the return path and any stateful firewall between the two.',

@@ -225,6 +225,40 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     expect(codes(mine[0])).toEqual(['syn-timeout']);
   });
 
+  it('a SYN-ACK after the client stopped retrying joins its attempt: the connect had already failed, no retry that connected', () => {
+    // Windows: SYNs at 0, 3 and 9 s, then nothing (it gives up 12 s after the third); the SYN-ACK at 31 s, re-sent, then the server's RST.
+    const c = conv()
+      .client('S', 0, '', { ttl: 128 })
+      .client('S', 3, '', { seq: 0xffff_fff0, ttl: 128 })
+      .client('S', 9, '', { seq: 0xffff_fff0, ttl: 128 })
+      .server('SA', 31)
+      .server('SA', 37, '', { seq: 0xffff_ff00 })
+      .server('R', 50, '', { seq: 0xffff_ff01 });
+    const { kept, streamed } = bothModes(c, ...traffic(55));
+    expect(outline(streamed)).toEqual(outline(kept));
+    const mine = kept.filter((f) => f.client === '10.0.0.1:51000');
+    expect(mine).toHaveLength(1);
+    expect(codes(mine[0])).not.toContain('syn-retry-then-connected');
+    expect(verdict(mine[0], 'half-open').summary).toMatch(/^SYN-ACK #\d+ came 22\.0 s after the client's last SYN #\d+, when the client had stopped retrying \(3 SYNs over 9\.00 s\): the connect had already failed/);
+  });
+
+  corpus2.it("nDPI's gnutella.pcap: a SYN-ACK 22.7 s after the last of three SYNs joins them, after the client had given up", async () => {
+    const r = await analyzeFile(corpus2.path('ndpi/gnutella.pcap'));
+    const flows = r.flows.filter((f) => f.client === '10.0.2.15:50245');
+    expect(flows).toHaveLength(1);
+    expect(flows[0].syns.map((s) => s.no)).toEqual([367, 502, 586]);
+    expect(flows[0].synAcks[0].no).toBe(1509);
+    expect(codes(flows[0])).not.toContain('syn-retry-then-connected');
+    expect(verdict(flows[0], 'half-open').summary).toMatch(/^SYN-ACK #1509 came 22\.7 s after the client's last SYN #586, when the client had stopped retrying/);
+  });
+
+  corpus2.it("nDPI's alexa-app.pcapng: a Linux client's 7 SYNs over 63 s (same ISN) are one attempt, not three", async () => {
+    const r = await analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
+    const flows = r.flows.filter((f) => f.client === '172.16.42.216:40202' && f.syns.length > 0);
+    expect(flows.map((f) => f.syns.map((s) => s.no))).toEqual([[248, 377, 485, 758, 801, 1088, 1658]]);
+    expect(verdict(flows[0], 'syn-timeout').summary).toMatch(/\(7 SYNs #248, .* over 63\.1 s; retries after 1\.93 s, 1\.07 s, 4\.01 s, 8\.03 s, 16\.0 s, 32\.0 s\)/);
+  });
+
   it('a SYN-ACK that does not acknowledge the SYN still starts a new connection', () => {
     const c = conv().client('S', 0).client('S', 3, '', { seq: 0xffff_fff0 }).server('SA', 7, '', { ack: 12345 });
     const r = analyzeConversation(c);
