@@ -152,6 +152,9 @@ export class Flow extends AddressPair implements ColumnView {
   declare resumesAfterTs: number;
   /** Set when this flow's 4-tuple was used by an earlier flow that was still closing. */
   reusedAfter: { flowId: number; closedTs: number; state: string } | null = null;
+  /** The SYN with a new ISN that ended this flow by starting the next connection on its 4-tuple (0: none). */
+  reusedByNo = 0;
+  reusedByTs = 0;
   malformedPackets = 0;
   /** The packet whose ACK proves the other side sent packets the capture does not hold, while none of them is in it (0: none), and the side that sent it. */
   peerUnseenNo = 0;

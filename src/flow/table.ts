@@ -189,6 +189,8 @@ export class FlowTable implements Sheddable {
         flow.zeekConnections++;
         reopenAfterRefusal(flow);
       } else if (isReuse(flow, v)) {
+        flow.reusedByNo = no;
+        flow.reusedByTs = ts;
         this.finish(flow, 'reused');
         flow = null;
       }

@@ -23,9 +23,10 @@ export interface Watch {
   packet: number;
   /**
    * 'capture-end': the file's end; 'idle': the idle timeout after the flow's last packet (the flow
-   * went idle); 'seam': the last packet before a seam; 'hosts': the last packet from or to either host.
+   * went idle); 'seam': the last packet before a seam; 'hosts': the last packet from or to either host;
+   * 'reused': the client's SYN that started its next connection on the flow's 4-tuple.
    */
-  until: 'capture-end' | 'idle' | 'seam' | 'hosts' | 'memcap';
+  until: 'capture-end' | 'idle' | 'seam' | 'hosts' | 'memcap' | 'reused';
   /** For 'seam': the first packet after it, and whether the clock stepped back or leapt forward there. */
   seamPacket: number;
   seamBack: boolean;

@@ -148,7 +148,8 @@ const synTimeout: FlowRule = {
     const serverUnseen = f.visibility.seen !== 'both';
     if (serverUnseen && (f.visibility.seen !== 'client-only' || f.clientSide.packets !== f.syns.length || !retriedWithBackoff(f))) return null;
     const last = f.syns[f.syns.length - 1];
-    const end = watchOf(f, ctx).ts;
+    const watch = watchOf(f, ctx);
+    const end = watch.ts;
     const waited = end - last.ts;
     if (end - f.syns[0].ts < SYN_PATIENCE_MICROS) return null; // the client may still be retrying: capture-ended
     const intervals = intervalsOf(f.syns);
@@ -175,7 +176,7 @@ const synTimeout: FlowRule = {
       severity: 'error',
       summary:
         f.syns.length === 1
-          ? `SYN unanswered, ${cause} (SYN #${last.no}, not retried in the ${fmtDuration(waited)} the capture went on)`
+          ? `SYN unanswered, ${cause} (SYN #${last.no}, not retried in the ${fmtDuration(waited)} ${watch.until === 'reused' ? `before the client's next connection on the same ports, SYN #${watch.packet}` : 'the capture went on'})`
           : `${f.syns.length === 2 ? 'SYN retried once' : 'SYN retries'}, ${cause} (${plural(f.syns.length, 'SYN')} #${f.syns.map((s) => s.no).join(', #')} over ${fmtDuration(span)}; ${retriesAfter(intervals, f.clientSide.ttl)})`,
       packets: f.syns.map((s) => s.no),
       facts: {

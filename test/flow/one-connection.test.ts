@@ -16,19 +16,20 @@ const verdict = (f: FlowResult, code: string) => f.verdicts.find((v) => v.code =
 const allCodes = (r: AnalysisResult) => [...r.flows.flatMap(codes), ...r.verdicts.map((v) => v.code)];
 
 /**
- * The flows of a run kept to the capture's end (judged then) and of a run handing each flow out as
- * it ends (as `tcpwhy analyze` streams them), in id order.
+ * The flows of a run kept to the capture's end (judged then), of a run handing each flow out as it
+ * ends (as `tcpwhy analyze` streams them), and of one judging each flow at once, none held back for
+ * a scan (as a live capture does), in id order.
  */
-function bothModes(...convs: Conversation[]): { kept: FlowResult[]; streamed: FlowResult[] } {
+function bothModes(...convs: Conversation[]): { kept: FlowResult[]; streamed: FlowResult[]; atOnce: FlowResult[] } {
   const packets = convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
-  const run = (retain: boolean) => {
+  const run = (retain: boolean, holdProbes = true) => {
     const streamed: FlowResult[] = [];
-    const analyzer = new Analyzer({ file: 'modes.pcap', retainFlows: retain, onFlowJudged: retain ? undefined : (f) => streamed.push(f) });
+    const analyzer = new Analyzer({ file: 'modes.pcap', retainFlows: retain, holdProbes, onFlowJudged: retain ? undefined : (f) => streamed.push(f) });
     packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6) })));
     const r = analyzer.finish({ file: 'modes.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
     return retain ? r.flows : streamed.sort((a, b) => a.id - b.id);
   };
-  return { kept: run(true), streamed: run(false) };
+  return { kept: run(true), streamed: run(false), atOnce: run(false, false) };
 }
 
 /** Each flow as its client, history, end and verdict codes. */
@@ -264,6 +265,33 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     const r = analyzeConversation(c);
     expect(r.flows).toHaveLength(2);
     expect(r.flows[0].syns).toHaveLength(2);
+  });
+});
+
+describe('a 4-tuple reused with a new ISN while its SYN is unanswered', () => {
+  /** SYN at 0 s, then the client's next connect() from the same port (a new ISN) at `reuseAt`, answered; other traffic until 20 s. */
+  const reused = (reuseAt: number) => {
+    const c = conv().client('S', 0).client('S', reuseAt, '', { seq: 1000 }).server('SA', reuseAt + 0.001, '', { ack: 1001 }).client('A', reuseAt + 0.002, '', { seq: 1001 });
+    return bothModes(c, ...traffic(20));
+  };
+  const first = (flows: FlowResult[]) => flows.find((f) => f.client === '10.0.0.1:51000')!;
+
+  it('within 3 s: the client gave up before a SYN would time out, so no syn-timeout, however the flows are judged', () => {
+    const { kept, streamed, atOnce } = reused(2);
+    for (const flows of [kept, streamed, atOnce]) {
+      expect(first(flows).endReason).toBe('reused');
+      expect(codes(first(flows))).toEqual([]);
+    }
+    expect(outline(streamed)).toEqual(outline(kept));
+    expect(outline(atOnce)).toEqual(outline(kept));
+  });
+
+  it('after 4 s: syn-timeout, counted up to the SYN that reused the 4-tuple, however the flows are judged', () => {
+    const { kept, streamed, atOnce } = reused(4);
+    const summaries = [kept, streamed, atOnce].map((flows) => verdict(first(flows), 'syn-timeout').summary);
+    expect(summaries[0]).toMatch(/\(SYN #1, not retried in the 4\.00 s before the client's next connection on the same ports, SYN #\d+\)$/);
+    expect(summaries[1]).toBe(summaries[0]);
+    expect(summaries[2]).toBe(summaries[0]);
   });
 });
 
