@@ -2,7 +2,7 @@
 // after Zeek's 5 s attempt timer, a late copy of a SYN. And what the retries are called.
 
 import { describe, expect, it } from 'vitest';
-import { Analyzer, analyzeFile, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
+import { Analyzer, analyzeFile, streamFlows, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
 import { retrySchedule } from '../../src/rules/rules.js';
 import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
@@ -390,5 +390,19 @@ describe('packets after an idle longer than --idle-timeout', () => {
     const r = withIdleTimeout(exchange().client('A', 60, '', { seq: 0x4000_0000 }));
     expect(codes(r.flows[1])).toContain('midstream');
     expect(codes(r.flows[1])).not.toContain('idle-close');
+  });
+
+  corpus.it("PPA evilprogram.pcap: the client's RST #657, 8,820 s after flow 64 went quiet, is that connection's end, kept or streamed", async () => {
+    // tshark: #456 (the client's last ACK) and #657 are both in tcp.stream 63, both with sequence number 1997047472.
+    const file = corpus.path('ppa/ppa1e/evilprogram.pcap');
+    const streamed: FlowResult[] = [];
+    await streamFlows(file, (f) => streamed.push(f), { keepEvents: false });
+    for (const flows of [(await analyzeFile(file)).flows, streamed]) {
+      const before = flows.find((f) => f.client === '24.6.125.19:1050' && f.firstPacket === 402)!;
+      const rst = flows.find((f) => f.firstPacket === 657)!;
+      expect(rst.afterIdle).toMatchObject({ flowId: before.id });
+      expect(codes(rst)).toEqual(['idle-close']);
+      expect(verdict(rst, 'idle-close').summary).toMatch(new RegExp(`^idle 8820 s after the last packet of flow ${before.id}, the same connection .*then the client reset the connection \\(RST #657\\)$`));
+    }
   });
 });
