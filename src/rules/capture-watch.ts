@@ -17,7 +17,10 @@ import { addrHash, HASH_SEED, wordsOf } from './visibility.js';
 
 /** A step back in time longer than this joins two recordings; shorter ones are stamping jitter. */
 export const SEAM_MICROS = 1_000_000;
-/** Hosts' last sightings are kept in a hashed table: a collision only lengthens a watch (to the seam or the file's end). */
+/**
+ * Hosts' last sightings are kept in a hashed table: a collision only lengthens a watch (to the seam or
+ * the file's end), or, in the rare case two hosts' IDs also fall within IP_ID_CONTINUES, takes a leap for a quiet spell.
+ */
 const HOST_SLOTS = 1 << 16;
 /** Seams remembered; a file with more is judged as if the later ones were not there. */
 const MAX_SEAMS = 100_000;
