@@ -170,6 +170,8 @@ export class Analyzer {
   private readonly watch: CaptureWatch;
   /** Probe-like flows waiting for the scan that may count them (null: judged at once, as a live capture does). */
   private readonly probeHold: ProbeHold | null;
+  /** Flows that ended before a forward leap in time not yet known to be a seam or a quiet spell (see CaptureWatch). */
+  private leapHeld: FlowFacts[] = [];
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
   /** Finished flows dropped beyond maxKeptFlows. */
@@ -250,7 +252,8 @@ export class Analyzer {
     try {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
-      if (v.ipVersion !== 0) this.watch.hosts(v.src, v.dst, rec.no, rec.tsMicros);
+      if (v.ipVersion !== 0) this.watch.hosts(v.src, v.dst, rec.no, rec.tsMicros, v.ipVersion === 4 ? v.ipId : 0);
+      if (this.leapHeld.length > 0) this.releaseAfterLeap();
       if (kind === DECODED.DNS) {
         // A DNS message is a decoded packet; port-53 bytes that are not one, or that the snap length cut before its question ended, are skipped.
         const read = this.dns.udpPacket(v, rec.no, rec.tsMicros);
@@ -406,6 +409,29 @@ export class Analyzer {
     this.visibility.confirm(facts);
     this.captureJudge.observe(facts, ctx);
     this.opts.onFlowDone?.(facts);
+    if (retain) this.keep(facts);
+    // How long the capture watched the flow depends on whether the leap after it is a seam: judged once that is known (a few packets on).
+    if (this.watch.undecidedAfter(facts.lastPacket)) this.leapHeld.push(facts);
+    else this.release(facts, ctx);
+  }
+
+  /** Hands out the flows held for a leap once the watch has decided it. */
+  private releaseAfterLeap(): void {
+    if (this.watch.undecidedAfter(this.leapHeld[0].lastPacket)) return;
+    const held = this.leapHeld;
+    this.leapHeld = [];
+    const ctx = this.flowContext();
+    for (const facts of held) {
+      try {
+        this.release(facts, ctx);
+      } catch (err) {
+        this.flowFailed(facts.id, facts.firstPacket, err);
+      }
+    }
+  }
+
+  /** A judged flow handed out, or held back for the scan that may count it. */
+  private release(facts: FlowFacts, ctx: RuleContext): void {
     // A probe whose scan has not shown yet waits for it; the scan's probes held so far are judged with it.
     const held = this.probeHold !== null && isProbeLike(facts) && !facts.scan;
     if (this.probeHold) {
@@ -414,7 +440,6 @@ export class Analyzer {
       else this.handOut([facts], ctx);
       this.handOut(this.probeHold.expire(ctx.captureEnd), ctx);
     } else this.handOut([facts], ctx);
-    if (retain) this.keep(facts);
   }
 
   /** The rules' context as of the latest packet. SYN answers are recorded at packet time, so the context around a flow's SYNs is complete. */
@@ -493,6 +518,9 @@ export class Analyzer {
 
   /** Finish every flow and judge them. `info` comes from the capture reader. */
   finish(info: CaptureInfo): AnalysisResult {
+    // No packet is left to show the capture ran through a leap: it is a seam.
+    this.watch.settle();
+    if (this.leapHeld.length > 0) this.releaseAfterLeap();
     this.table.finishAll();
     if (this.probeHold) this.handOut(this.probeHold.drain(), this.flowContext());
     for (const d of info.diagnostics) this.diagnose(d);

@@ -117,6 +117,8 @@ export class Flow extends AddressPair implements ColumnView {
   declare attemptDeadline: number;
   /** Index in the flow table's list of open SYN attempts, -1 when not in it. */
   attemptSlot = -1;
+  /** The table's last look over the open attempts found this one given up by its client (waiting for a late SYN-ACK). */
+  givenUpSeen = false;
   /** Packet time after which the flow is gone (Zeek's close/reset delay), 0 while open. */
   removeAfterTs = 0;
   /** Set once the table has finished the flow. */
@@ -150,6 +152,9 @@ export class Flow extends AddressPair implements ColumnView {
   declare resumesAfterTs: number;
   /** Set when this flow's 4-tuple was used by an earlier flow that was still closing. */
   reusedAfter: { flowId: number; closedTs: number; state: string } | null = null;
+  /** The SYN with a new ISN that ended this flow by starting the next connection on its 4-tuple (0: none). */
+  reusedByNo = 0;
+  reusedByTs = 0;
   malformedPackets = 0;
   /** The packet whose ACK proves the other side sent packets the capture does not hold, while none of them is in it (0: none), and the side that sent it. */
   peerUnseenNo = 0;

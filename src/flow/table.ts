@@ -106,6 +106,8 @@ export class FlowTable implements Sheddable {
    */
   private readonly attempts: Flow[] = [];
   private nextAttemptSweep = 0;
+  /** The sweep's scratch list of given-up attempts still waiting for a late SYN-ACK. */
+  private readonly givenUpWaiting: Flow[] = [];
   readonly arpTargets = new Map<number, ArpTarget>();
   /** Bumped whenever arpTargets changes, so readers can cache what they derive from it. */
   arpChanges = 0;
@@ -187,6 +189,8 @@ export class FlowTable implements Sheddable {
         flow.zeekConnections++;
         reopenAfterRefusal(flow);
       } else if (isReuse(flow, v)) {
+        flow.reusedByNo = no;
+        flow.reusedByTs = ts;
         this.finish(flow, 'reused');
         flow = null;
       }
@@ -364,7 +368,8 @@ export class FlowTable implements Sheddable {
 
   /**
    * Live capture's wall-clock tick, when no packet drives expiry: finishes every open flow that is
-   * closed and past its linger, idle past the timeout, or a SYN attempt its client has given up.
+   * closed and past its linger, idle past the timeout, or a SYN attempt its client has given up
+   * (at once, not after the wait for a late SYN-ACK: a live capture reports as it goes).
    * Walks all open flows, so one quiet long-lived flow does not hold back the ones behind it.
    */
   expireAt(nowMicros: number): void {
@@ -418,7 +423,8 @@ export class FlowTable implements Sheddable {
 
   /** Finish every flow (end of capture). */
   finishAll(): void {
-    while (this.oldest) this.finish(this.oldest, 'capture-end');
+    // An attempt the sweep found given up was waiting only for a late SYN-ACK.
+    while (this.oldest) this.finish(this.oldest, this.oldest.givenUpSeen && attemptGivenUp(this.oldest, this.lastTs) ? 'attempt-timeout' : 'capture-end');
   }
 
   /**
@@ -450,19 +456,32 @@ export class FlowTable implements Sheddable {
   }
 
   /**
-   * Finishes the SYN attempts their clients have given up on (attemptGivenUp). Without this, every
-   * unanswered SYN would stay open for the whole idle timeout (5 min): a capture with a steady rate
-   * of failed connects would hold minutes of them. Runs once per second of packet time over the
-   * open attempts alone (answered and finished flows have already left the list).
+   * Finishes the SYN attempts their clients have given up on (attemptGivenUp) once no SYN-ACK to
+   * them can still come (LATE_SYN_ACK_MICROS after the last SYN): a late SYN-ACK joins its attempt,
+   * which is then a connection, whether the flows are judged as they end or at the capture's end.
+   * Without this, every unanswered SYN would stay open for the whole idle timeout (5 min): a capture
+   * with a steady rate of failed connects would hold minutes of them. Beyond MAX_GIVEN_UP_HELD
+   * given-up attempts waiting (a flood), the ones given up longest are finished first. Runs once
+   * per second of packet time over the open attempts alone (answered and finished flows have
+   * already left the list).
    */
   private sweepAttempts(ts: number): void {
     this.nextAttemptSweep = ts + ATTEMPT_SWEEP_MICROS;
     const list = this.attempts;
+    const waiting = this.givenUpWaiting;
     // Backwards: finishing a flow moves the last attempt into its slot, which has been looked at.
     for (let i = list.length - 1; i >= 0; i--) {
       const f = list[i];
-      if (attemptGivenUp(f, ts)) this.finish(f, 'attempt-timeout');
+      f.givenUpSeen = attemptGivenUp(f, ts);
+      if (!f.givenUpSeen) continue;
+      if (ts - lastSynTs(f) > LATE_SYN_ACK_MICROS) this.finish(f, 'attempt-timeout');
+      else waiting.push(f);
     }
+    if (waiting.length > MAX_GIVEN_UP_HELD) {
+      waiting.sort((a, b) => lastSynTs(a) - lastSynTs(b));
+      for (let i = 0; i < waiting.length - MAX_GIVEN_UP_HELD; i++) this.finish(waiting[i], 'attempt-timeout');
+    }
+    waiting.length = 0;
   }
 
   /** Takes the flow out of the attempts list: the last one moves into its slot. */
@@ -591,6 +610,14 @@ function closeReassembly(f: Flow): boolean {
 const ATTEMPT_GIVE_UP_SINGLE_MICROS = 3_500_000;
 /** ... or after this many times the last retry interval (retries back off by doubling). */
 const ATTEMPT_GIVE_UP_FACTOR = 2.5;
+/**
+ * A SYN-ACK answering a SYN comes no later than this after it: the SYN and its answer each live at
+ * most one MSL in the network (the 2 MSL of TIME_WAIT). A given-up attempt waits this long after
+ * its last SYN before it is judged, so that a late SYN-ACK still joins it.
+ */
+const LATE_SYN_ACK_MICROS = TIME_WAIT_MICROS;
+/** Given-up attempts waiting for a late SYN-ACK at once (a SYN flood holds no more than this many). */
+const MAX_GIVEN_UP_HELD = 4_096;
 /** Packet time between two looks over the open attempts. */
 const ATTEMPT_SWEEP_MICROS = 1_000_000;
 
@@ -605,8 +632,21 @@ function attemptGivenUp(f: Flow, now: number): boolean {
   const syns = f.synPackets;
   const last = syns[syns.length - 1];
   if (f.lastTs !== last.ts) return false; // something else came after the last SYN
-  const wait = syns.length >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (last.ts - syns[syns.length - 2].ts) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
-  return now - last.ts > Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
+  return now - last.ts > retryPatience(syns, syns.length);
+}
+
+/**
+ * How long after the last of `count` SYNs (of `syns`) its client would have retried again: 2.5x
+ * its last backoff, at least 3.5 s. Silence longer than this shows the client gave up.
+ */
+export function retryPatience(syns: readonly { ts: number }[], count: number): number {
+  const wait = count >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (syns[count - 1].ts - syns[count - 2].ts) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
+  return Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
+}
+
+/** When an attempt's last SYN was seen. */
+function lastSynTs(f: Flow): number {
+  return f.synPackets[f.synPackets.length - 1].ts;
 }
 
 /**

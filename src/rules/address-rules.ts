@@ -1,5 +1,6 @@
 import { parseAddr } from '../decode/addr.js';
 import type { FlowFacts } from './facts.js';
+import { watchOf } from './capture-end.js';
 import { plural } from './format.js';
 import type { FlowRule } from './rules.js';
 
@@ -98,7 +99,7 @@ export const unroutableAddress: FlowRule = {
     if (f.handshakeAck !== null || f.peerUnseen !== null) return null;
     const range = unroutableRange(f.serverIp);
     if (!range) return null;
-    const failed = f.syns.length > 1 || f.serverSide.rst !== null || f.icmp.length > 0 || ctx.captureEnd - f.syns[0].ts >= SINGLE_SYN_PATIENCE_MICROS;
+    const failed = f.syns.length > 1 || f.serverSide.rst !== null || f.icmp.length > 0 || watchOf(f, ctx).ts - f.syns[0].ts >= SINGLE_SYN_PATIENCE_MICROS;
     const reason =
       range.kind === 'documentation'
         ? 'an address from documentation or an example was used as if it were real: a placeholder left in a configuration file, a hosts file, a DNS record or an environment variable'

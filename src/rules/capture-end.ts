@@ -45,6 +45,9 @@ export function watchOf(f: FlowFacts, ctx: RuleContext): Watch {
   const end = Math.max(f.end, ctx.captureEnd);
   // The memory budget finished the flow early: it was watched until then.
   if (f.endReason === 'memcap') return { ts: end, packet: f.lastPacket, until: 'memcap', seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket: f.lastPacket };
+  // The client's next connection took the 4-tuple: this one was over then, however long the capture went on.
+  const next = f.reusedBy;
+  if (next) return { ts: Math.max(f.end, next.ts), packet: next.no, until: 'reused', seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket: next.no };
   return ctx.watch?.of(f, ctx.captureEnd) ?? { ts: end, packet: f.lastPacket, until: 'capture-end', seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket: f.lastPacket };
 }
 
@@ -69,6 +72,7 @@ export function whenWatchEnded(f: FlowFacts, w: Watch): string {
   if (w.until === 'hosts') return `when the capture last held a packet of ${f.clientIp} or ${f.serverIp} (#${w.packet})`;
   if (w.until === 'idle') return 'when the flow went idle';
   if (w.until === 'memcap') return 'when it was finished early (--memcap)';
+  if (w.until === 'reused') return `when the client opened its next connection on the same ports (SYN #${w.packet})`;
   return 'when the capture ended';
 }
 

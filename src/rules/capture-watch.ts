@@ -5,17 +5,29 @@ import { addrHash, HASH_SEED, wordsOf } from './visibility.js';
 // silence (no answer, no close) that no packet of the flow ends. The file's last packet is not always
 // that moment. A file of captures joined together shows its seams: the clock steps back (a recording
 // that starts before the one before it ended), or leaps forward past the idle timeout with no packet
-// at all in between (nothing shows the capture ran meanwhile). And in such a file, packets of other
-// hosts after a flow may be another capture's. So the silence after a flow counts up to the last
-// packet before the next seam, and, for a flow open at the end of a file with seams, only as far as
-// the capture holds packets from or to either of its hosts (any IP packet: other connections, DNS, ICMP).
+// at all in between. A leap alone is no proof: a quiet network goes on for minutes without a packet
+// (a home line between worm probes). The capture ran through it when a host that sent packets before
+// the leap sends one after it whose IPv4 ID continues its counter (Windows counts one per packet
+// sent): the capture missed (almost) nothing that host sent meanwhile. Without that proof within
+// the first packets after it, a leap is a seam, as it was taken before anything could tell. And in a
+// file with seams, packets of other hosts after a flow may be another capture's. So the silence after
+// a flow counts up to the last packet before the next seam, and, for a flow open at the end of a file
+// with seams, only as far as the capture holds packets from or to either of its hosts (any IP
+// packet: other connections, DNS, ICMP).
 
 /** A step back in time longer than this joins two recordings; shorter ones are stamping jitter. */
 export const SEAM_MICROS = 1_000_000;
-/** Hosts' last sightings are kept in a hashed table: a collision only lengthens a watch (to the seam or the file's end). */
+/**
+ * Hosts' last sightings are kept in a hashed table: a collision only lengthens a watch (to the seam or
+ * the file's end), or, in the rare case two hosts' IDs also fall within IP_ID_CONTINUES, takes a leap for a quiet spell.
+ */
 const HOST_SLOTS = 1 << 16;
 /** Seams remembered; a file with more is judged as if the later ones were not there. */
 const MAX_SEAMS = 100_000;
+/** A host's IPv4 ID this far past its last one before a leap shows the capture missed at most this many of its packets less one. */
+const IP_ID_CONTINUES = 16;
+/** Packets after a leap in which a continuing IPv4 ID may show the capture ran through it; a seam after them. */
+const LEAP_PROOF_PACKETS = 32;
 
 export interface Watch {
   /** Time (µs) and packet up to which the capture shows it watched the flow. */
@@ -23,9 +35,10 @@ export interface Watch {
   packet: number;
   /**
    * 'capture-end': the file's end; 'idle': the idle timeout after the flow's last packet (the flow
-   * went idle); 'seam': the last packet before a seam; 'hosts': the last packet from or to either host.
+   * went idle); 'seam': the last packet before a seam; 'hosts': the last packet from or to either host;
+   * 'reused': the client's SYN that started its next connection on the flow's 4-tuple.
    */
-  until: 'capture-end' | 'idle' | 'seam' | 'hosts' | 'memcap';
+  until: 'capture-end' | 'idle' | 'seam' | 'hosts' | 'memcap' | 'reused';
   /** For 'seam': the first packet after it, and whether the clock stepped back or leapt forward there. */
   seamPacket: number;
   seamBack: boolean;
@@ -38,6 +51,11 @@ export interface Watch {
 export class CaptureWatch {
   private readonly hostTs = new Float64Array(HOST_SLOTS);
   private readonly hostNo = new Float64Array(HOST_SLOTS);
+  /** Each host's last packet sent with a nonzero IPv4 ID: its number (0: none) and the ID. */
+  private readonly sentNo = new Float64Array(HOST_SLOTS);
+  private readonly sentIpId = new Uint16Array(HOST_SLOTS);
+  /** A forward leap not yet decided (its index in the seam lists), -1 when none. */
+  private leap = -1;
   /** The last record so far, in file order. */
   private previousTs = 0;
   private previousNo = 0;
@@ -54,9 +72,11 @@ export class CaptureWatch {
 
   /** Every record, in file order, before it is decoded. */
   clock(no: number, ts: number): void {
+    if (this.leap >= 0 && no - this.seamAfter[this.leap] >= LEAP_PROOF_PACKETS) this.leap = -1;
     if (no > 1) {
       const back = ts < this.previousTs - SEAM_MICROS;
       if ((back || ts - this.previousTs > this.idleMicros) && this.seamBefore.length < MAX_SEAMS) {
+        this.leap = back ? -1 : this.seamBefore.length;
         this.seamBefore.push(this.previousNo);
         this.seamBeforeTs.push(this.previousTs);
         this.seamAfter.push(no);
@@ -69,12 +89,37 @@ export class CaptureWatch {
     this.previousNo = no;
   }
 
-  /** A decoded IP packet between the hosts at src and dst (4 words each). */
-  hosts(src: ArrayLike<number>, dst: ArrayLike<number>, no: number, ts: number): void {
+  /** A decoded IP packet between the hosts at src and dst (4 words each); `ipId`: its IPv4 ID (0: none). */
+  hosts(src: ArrayLike<number>, dst: ArrayLike<number>, no: number, ts: number, ipId: number): void {
     const a = slotOf(addrHash(src, 0, HASH_SEED));
     const b = slotOf(addrHash(dst, 0, HASH_SEED));
     this.hostTs[a] = this.hostTs[b] = ts;
     this.hostNo[a] = this.hostNo[b] = no;
+    if (ipId === 0) return;
+    if (this.leap >= 0 && this.sentNo[a] !== 0 && this.sentNo[a] < this.seamAfter[this.leap]) {
+      const step = (ipId - this.sentIpId[a]) & 0xffff;
+      if (step >= 1 && step <= IP_ID_CONTINUES) this.dropLeap();
+    }
+    this.sentNo[a] = no;
+    this.sentIpId[a] = ipId;
+  }
+
+  /** Whether a forward leap after packet `no` is still undecided: what follows `no` cannot be judged yet. */
+  undecidedAfter(no: number): boolean {
+    return this.leap >= 0 && this.seamBefore[this.leap] >= no;
+  }
+
+  /** The capture ended: a leap still undecided is a seam. */
+  settle(): void {
+    this.leap = -1;
+  }
+
+  /** The undecided leap was a quiet spell the capture ran through: no seam. */
+  private dropLeap(): void {
+    const i = this.leap;
+    this.leap = -1;
+    // The leap is the latest seam: a later one would have decided it.
+    this.seamBefore.length = this.seamBeforeTs.length = this.seamAfter.length = this.seamGap.length = this.seamIsBack.length = i;
   }
 
   /** Up to when the capture shows it watched `f`, judged when the capture's latest time was `captureEnd`. */

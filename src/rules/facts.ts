@@ -119,6 +119,8 @@ export interface FlowFacts {
   serverSide: SideFacts;
   icmp: IcmpFact[];
   reusedAfter: { flowId: number; closedTs: number; state: string } | null;
+  /** The SYN with a new ISN that ended this flow by starting the next connection on its 4-tuple (endReason 'reused'). */
+  reusedBy: PacketRef | null;
   /** For a flow without a handshake: the RST that ended an earlier flow on the same 4-tuple (see rules/reset-log.ts). */
   afterReset?: EarlierReset | null;
   /** The client's SYNs the server refused before the client sent the same SYN again, and the first RST; serverSide.rst is after the last retry. */
@@ -215,6 +217,7 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     serverSide: side(flow.resp, flow.orig),
     icmp: flow.icmpErrors.map((e) => ({ no: e.no, ts: e.ts, type: e.type, code: e.code, version: e.version, from: formatAddr(e.from, e.version), meaning: icmpMeaning(e.version, e.type, e.code) })),
     reusedAfter: flow.reusedAfter,
+    reusedBy: ref(flow.reusedByNo, flow.reusedByTs),
     refusedBeforeRetry: flow.refusals ? { count: flow.refusals, firstRst: { no: flow.firstRefusalNo, ts: flow.firstRefusalTs } } : null,
     afterIdle: flow.resumesFlowId ? { flowId: flow.resumesFlowId, lastTs: flow.resumesAfterTs, idleMicros: flow.startTs - flow.resumesAfterTs } : null,
     endReason,

@@ -12,6 +12,7 @@ import type { DnsLog } from './dns-log.js';
 import type { VisibilityLog } from './visibility.js';
 import { captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE_MICROS, watchOf, whenWatchEnded } from './capture-end.js';
 import type { CaptureWatch } from './capture-watch.js';
+import { retryPatience } from '../flow/table.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -147,7 +148,8 @@ const synTimeout: FlowRule = {
     const serverUnseen = f.visibility.seen !== 'both';
     if (serverUnseen && (f.visibility.seen !== 'client-only' || f.clientSide.packets !== f.syns.length || !retriedWithBackoff(f))) return null;
     const last = f.syns[f.syns.length - 1];
-    const end = watchOf(f, ctx).ts;
+    const watch = watchOf(f, ctx);
+    const end = watch.ts;
     const waited = end - last.ts;
     if (end - f.syns[0].ts < SYN_PATIENCE_MICROS) return null; // the client may still be retrying: capture-ended
     const intervals = intervalsOf(f.syns);
@@ -174,7 +176,7 @@ const synTimeout: FlowRule = {
       severity: 'error',
       summary:
         f.syns.length === 1
-          ? `SYN unanswered, ${cause} (SYN #${last.no}, not retried in the ${fmtDuration(waited)} the capture went on)`
+          ? `SYN unanswered, ${cause} (SYN #${last.no}, not retried in the ${fmtDuration(waited)} ${watch.until === 'reused' ? `before the client's next connection on the same ports, SYN #${watch.packet}` : 'the capture went on'})`
           : `${f.syns.length === 2 ? 'SYN retried once' : 'SYN retries'}, ${cause} (${plural(f.syns.length, 'SYN')} #${f.syns.map((s) => s.no).join(', #')} over ${fmtDuration(span)}; ${retriesAfter(intervals, f.clientSide.ttl)})`,
       packets: f.syns.map((s) => s.no),
       facts: {
@@ -195,7 +197,8 @@ const synTimeout: FlowRule = {
 const synRetryThenConnected: FlowRule = {
   code: 'syn-retry-then-connected',
   evaluate(f) {
-    if (f.syns.length < 2 || f.synAcks.length === 0) return null;
+    // Connected: a SYN-ACK the client never acknowledged ended no retrying (half-open says what it did).
+    if (f.syns.length < 2 || f.synAcks.length === 0 || f.handshakeAck === null) return null;
     const synAck = f.synAcks[0];
     // Only SYNs sent before the answer are retries it ended; one sent after it means the client did not take that SYN-ACK.
     const syns = f.syns.filter((s) => s.ts <= synAck.ts);
@@ -248,6 +251,20 @@ const halfOpen: FlowRule = {
     // A SYN-ACK the server had to re-send already waited a retry timeout.
     if (f.synAcks.length === 1 && endedTooEarly(f, ctx, f.synAcks[0].ts)) return null;
     const synAck = f.synAcks[0];
+    const before = f.syns.filter((s) => s.ts <= synAck.ts);
+    const lastSyn = before[before.length - 1];
+    // The answer came after the client had stopped retrying its SYN: its connect had already failed.
+    const late = lastSyn && synAck.ts - lastSyn.ts > retryPatience(before, before.length) ? lastSyn : null;
+    if (late) {
+      return {
+        code: 'half-open',
+        severity: 'error',
+        summary: `SYN-ACK #${synAck.no} came ${fmtDuration(synAck.ts - late.ts)} after the client's last SYN #${late.no}, when the client had stopped retrying (${plural(before.length, 'SYN')} over ${fmtDuration(late.ts - before[0].ts)}): the connect had already failed, and the client never completed the handshake`,
+        packets: [f.syns[0].no, synAck.no],
+        facts: { synAcks: f.synAcks.length, afterClientGaveUp: true },
+        hint: HALF_OPEN_HINT,
+      };
+    }
     const summary = `SYN-ACK #${synAck.no} sent, the client never completed the handshake`;
     const ttl = f.clientSide.ttl;
     // The client's packets carry the TTL it sent them with: no router lies between it and the

@@ -1,7 +1,8 @@
 // Unanswered SYN attempts read from a file are finished once their client has stopped retrying
-// (no retry within 2.5x its last backoff, at least 3.5 s), as packets of other flows move the
-// clock, instead of staying open for the whole idle timeout: a capture with a steady rate of
-// failed connects keeps seconds of them, not minutes.
+// (no retry within 2.5x its last backoff, at least 3.5 s) and no SYN-ACK to them can still come
+// (60 s after the last SYN), as packets of other flows move the clock, instead of staying open for
+// the whole idle timeout: a capture with a steady rate of failed connects keeps a minute of them,
+// not five, and a SYN flood no more than 4,096 given-up ones.
 
 import { describe, expect, it } from 'vitest';
 import type { FlowTable } from '../../src/flow/table.js';
@@ -61,27 +62,34 @@ describe('SYN attempts in a capture file', () => {
     expect(attemptsAtEnd).toBe(1);
   });
 
-  it('are finished once 2.5x the last backoff has passed without a retry, while the capture goes on', () => {
-    const { judged } = stream([busy(30), attempt(51000, [0, 1, 3])]);
+  it('are finished once given up and no SYN-ACK can still come, while the capture goes on', () => {
+    const { judged } = stream([busy(70), attempt(51000, [0, 1, 3])]);
     const a = judged.find((j) => j.flow.clientPort === 51000)!;
     expect(a.flow.endReason).toBe('attempt-timeout');
     expect(a.flow.verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
     expect(a.flow.syns).toHaveLength(3);
-    // Given up 5 s (2.5 x 2 s) after the last SYN, seen at the next look (once per second of packet time).
-    expect(a.atSec).toBeGreaterThan(8);
-    expect(a.atSec).toBeLessThan(9.6);
+    // Given up 5 s (2.5 x 2 s) after the last SYN; judged 60 s after it, at the next look (once per second of packet time).
+    expect(a.atSec).toBeGreaterThan(63);
+    expect(a.atSec).toBeLessThan(64.6);
+  });
+
+  it('are judged as given up when the capture ends while they wait for a late SYN-ACK', () => {
+    const { judged } = stream([busy(20), attempt(51000, [0, 1, 3])]);
+    const a = judged.find((j) => j.flow.clientPort === 51000)!;
+    expect(a.flow.endReason).toBe('attempt-timeout');
+    expect(a.flow.verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
   });
 
   it('keep following a client that goes on backing off, as one flow', () => {
-    const { judged } = stream([busy(80), attempt(51001, [0, 1, 3, 7, 15, 31])]);
+    const { judged } = stream([busy(100), attempt(51001, [0, 1, 3, 7, 15, 31])]);
     const a = judged.filter((j) => j.flow.clientPort === 51001);
     expect(a).toHaveLength(1);
     expect(a[0].flow.syns).toHaveLength(6);
     expect(a[0].flow.verdicts[0].summary).toMatch(/^SYN retries, .*6 SYNs/);
-    // Given up 40 s (2.5 x 16 s) after the last SYN, well before the capture ends.
+    // Given up 40 s (2.5 x 16 s) after the last SYN, judged 60 s after it, well before the capture ends.
     expect(a[0].flow.endReason).toBe('attempt-timeout');
-    expect(a[0].atSec).toBeGreaterThan(31 + 40);
-    expect(a[0].atSec).toBeLessThan(31 + 41.6);
+    expect(a[0].atSec).toBeGreaterThan(31 + 60);
+    expect(a[0].atSec).toBeLessThan(31 + 61.6);
   });
 
   it('keep a steady stream of failed connects from piling up for the whole idle timeout', () => {
@@ -94,8 +102,21 @@ describe('SYN attempts in a capture file', () => {
     const { judged, maxOpen } = stream([busy(130), ...attempts]);
     const given = judged.filter((j) => j.flow.endReason === 'attempt-timeout');
     expect(given.length).toBeGreaterThan(1100);
-    // An attempt lives about 9 s (3 s of retries, 5 s of patience, up to 1 s to the next look): some 90 at once.
-    expect(maxOpen).toBeLessThan(120);
+    // An attempt lives about 64 s (3 s of retries, 60 s for a late SYN-ACK, up to 1 s to the next look): some 640 at once.
+    expect(maxOpen).toBeLessThan(700);
     for (const j of given) expect(j.flow.verdicts.map((v) => v.code)).toContain('syn-timeout');
+  });
+
+  it('hold no more than 4,096 given-up attempts waiting for a late SYN-ACK: a flood is judged oldest first', () => {
+    // 6,000 SYNs never retried, 1,000 a second, each from its own port.
+    const flood: Conversation[] = [];
+    for (let i = 0; i < 6000; i++) flood.push(attempt(10000 + i, [i / 1000]));
+    const { judged, maxAttempts } = stream([busy(20), ...flood]);
+    const early = judged.filter((j) => j.flow.endReason === 'attempt-timeout' && j.atSec < 20);
+    // Up to 4,096 given up and waiting, and the 3.5 s of SYNs not given up yet.
+    expect(maxAttempts).toBeLessThan(4096 + 3700);
+    expect(early.length).toBeGreaterThan(1000);
+    const firstPorts = early.slice(0, 100).map((j) => j.flow.clientPort);
+    expect(Math.max(...firstPorts)).toBeLessThan(10000 + 2000);
   });
 });

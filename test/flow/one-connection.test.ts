@@ -2,7 +2,7 @@
 // after Zeek's 5 s attempt timer, a late copy of a SYN. And what the retries are called.
 
 import { describe, expect, it } from 'vitest';
-import { Analyzer, analyzeFile, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
+import { Analyzer, analyzeFile, streamFlows, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
 import { retrySchedule } from '../../src/rules/rules.js';
 import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
@@ -14,6 +14,33 @@ const corpus2 = useCorpus('corpus2');
 const codes = (f: FlowResult) => f.verdicts.map((v) => v.code).sort();
 const verdict = (f: FlowResult, code: string) => f.verdicts.find((v) => v.code === code)!;
 const allCodes = (r: AnalysisResult) => [...r.flows.flatMap(codes), ...r.verdicts.map((v) => v.code)];
+
+/**
+ * The flows of a run kept to the capture's end (judged then), of a run handing each flow out as it
+ * ends (as `tcpwhy analyze` streams them), and of one judging each flow at once, none held back for
+ * a scan (as a live capture does), in id order.
+ */
+function bothModes(...convs: Conversation[]): { kept: FlowResult[]; streamed: FlowResult[]; atOnce: FlowResult[] } {
+  const packets = convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
+  const run = (retain: boolean, holdProbes = true) => {
+    const streamed: FlowResult[] = [];
+    const analyzer = new Analyzer({ file: 'modes.pcap', retainFlows: retain, holdProbes, onFlowJudged: retain ? undefined : (f) => streamed.push(f) });
+    packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6) })));
+    const r = analyzer.finish({ file: 'modes.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+    return retain ? r.flows : streamed.sort((a, b) => a.id - b.id);
+  };
+  return { kept: run(true), streamed: run(false), atOnce: run(false, false) };
+}
+
+/** Each flow as its client, history, end and verdict codes. */
+const outline = (flows: FlowResult[]) => flows.map((f) => `${f.client} ${f.history} ${f.endReason}: ${codes(f).join(', ')}`);
+
+/** Other connections every `every` s from 0 s until `until`, so packets move the clock while an attempt waits. */
+function traffic(until: number, every = 2): Conversation[] {
+  const out: Conversation[] = [];
+  for (let t = 0, i = 0; t <= until; t += every, i++) out.push(conv({ client: `10.0.0.9:${40000 + i}`, server: '10.0.0.8:80' }).handshake(t).client('FA', t + 0.01).server('FA', t + 0.011).client('A', t + 0.012));
+  return out;
+}
 
 /** The server's SYN-ACK at `t` to the SYNs already in `c`, then one request answered and a clean close, 1 ms apart. */
 function connectedAt(c: Conversation, t: number, request: string, response: string): Conversation {
@@ -175,11 +202,96 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     expect(verdict(flows[0], 'syn-retry-then-connected').summary).toMatch(/^SYN retried 2 times before the SYN-ACK #568: connecting took 15\.5 s/);
   });
 
+  it('joins its attempt after the client gave up retrying, whether flows are kept or streamed, while the capture goes on', () => {
+    // Linux retries after 1 s and would again after 2 s more; none came, so the client gave up 2.5 s
+    // after the retry (3.5 s). The SYN-ACK at 30 s still answers that SYN.
+    const syns = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
+    const c = connectedAt(syns, 30, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 'HTTP/1.1 204 No Content\r\n\r\n');
+    const { kept, streamed } = bothModes(c, ...traffic(40));
+    expect(outline(streamed)).toEqual(outline(kept));
+    const mine = kept.filter((f) => f.client === '10.0.0.1:51000');
+    expect(mine).toHaveLength(1);
+    expect(mine[0].syns).toHaveLength(2);
+    expect(codes(mine[0])).toEqual(['clean-close', 'syn-retry-then-connected']);
+    expect(verdict(mine[0], 'syn-retry-then-connected').summary).toMatch(/^SYN retried once before the SYN-ACK #\d+: connecting took 30\.0 s \(retry after 1\.00 s\)$/);
+  });
+
+  it('a SYN-ACK later than 60 s after the last SYN (2 MSL) is no answer to it: the attempt timed out', () => {
+    const syns = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
+    const c = connectedAt(syns, 70, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 'HTTP/1.1 204 No Content\r\n\r\n');
+    const { kept, streamed } = bothModes(c, ...traffic(80));
+    expect(outline(streamed)).toEqual(outline(kept));
+    const mine = kept.filter((f) => f.client === '10.0.0.1:51000');
+    expect(mine.map((f) => f.endReason)).toEqual(['attempt-timeout', 'closed']);
+    expect(codes(mine[0])).toEqual(['syn-timeout']);
+  });
+
+  it('a SYN-ACK after the client stopped retrying joins its attempt: the connect had already failed, no retry that connected', () => {
+    // Windows: SYNs at 0, 3 and 9 s, then nothing (it gives up 12 s after the third); the SYN-ACK at 31 s, re-sent, then the server's RST.
+    const c = conv()
+      .client('S', 0, '', { ttl: 128 })
+      .client('S', 3, '', { seq: 0xffff_fff0, ttl: 128 })
+      .client('S', 9, '', { seq: 0xffff_fff0, ttl: 128 })
+      .server('SA', 31)
+      .server('SA', 37, '', { seq: 0xffff_ff00 })
+      .server('R', 50, '', { seq: 0xffff_ff01 });
+    const { kept, streamed } = bothModes(c, ...traffic(55));
+    expect(outline(streamed)).toEqual(outline(kept));
+    const mine = kept.filter((f) => f.client === '10.0.0.1:51000');
+    expect(mine).toHaveLength(1);
+    expect(codes(mine[0])).not.toContain('syn-retry-then-connected');
+    expect(verdict(mine[0], 'half-open').summary).toMatch(/^SYN-ACK #\d+ came 22\.0 s after the client's last SYN #\d+, when the client had stopped retrying \(3 SYNs over 9\.00 s\): the connect had already failed/);
+  });
+
+  corpus2.it("nDPI's gnutella.pcap: a SYN-ACK 22.7 s after the last of three SYNs joins them, after the client had given up", async () => {
+    const r = await analyzeFile(corpus2.path('ndpi/gnutella.pcap'));
+    const flows = r.flows.filter((f) => f.client === '10.0.2.15:50245');
+    expect(flows).toHaveLength(1);
+    expect(flows[0].syns.map((s) => s.no)).toEqual([367, 502, 586]);
+    expect(flows[0].synAcks[0].no).toBe(1509);
+    expect(codes(flows[0])).not.toContain('syn-retry-then-connected');
+    expect(verdict(flows[0], 'half-open').summary).toMatch(/^SYN-ACK #1509 came 22\.7 s after the client's last SYN #586, when the client had stopped retrying/);
+  });
+
+  corpus2.it("nDPI's alexa-app.pcapng: a Linux client's 7 SYNs over 63 s (same ISN) are one attempt, not three", async () => {
+    const r = await analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
+    const flows = r.flows.filter((f) => f.client === '172.16.42.216:40202' && f.syns.length > 0);
+    expect(flows.map((f) => f.syns.map((s) => s.no))).toEqual([[248, 377, 485, 758, 801, 1088, 1658]]);
+    expect(verdict(flows[0], 'syn-timeout').summary).toMatch(/\(7 SYNs #248, .* over 63\.1 s; retries after 1\.93 s, 1\.07 s, 4\.01 s, 8\.03 s, 16\.0 s, 32\.0 s\)/);
+  });
+
   it('a SYN-ACK that does not acknowledge the SYN still starts a new connection', () => {
     const c = conv().client('S', 0).client('S', 3, '', { seq: 0xffff_fff0 }).server('SA', 7, '', { ack: 12345 });
     const r = analyzeConversation(c);
     expect(r.flows).toHaveLength(2);
     expect(r.flows[0].syns).toHaveLength(2);
+  });
+});
+
+describe('a 4-tuple reused with a new ISN while its SYN is unanswered', () => {
+  /** SYN at 0 s, then the client's next connect() from the same port (a new ISN) at `reuseAt`, answered; other traffic until 20 s. */
+  const reused = (reuseAt: number) => {
+    const c = conv().client('S', 0).client('S', reuseAt, '', { seq: 1000 }).server('SA', reuseAt + 0.001, '', { ack: 1001 }).client('A', reuseAt + 0.002, '', { seq: 1001 });
+    return bothModes(c, ...traffic(20));
+  };
+  const first = (flows: FlowResult[]) => flows.find((f) => f.client === '10.0.0.1:51000')!;
+
+  it('within 3 s: the client gave up before a SYN would time out, so no syn-timeout, however the flows are judged', () => {
+    const { kept, streamed, atOnce } = reused(2);
+    for (const flows of [kept, streamed, atOnce]) {
+      expect(first(flows).endReason).toBe('reused');
+      expect(codes(first(flows))).toEqual([]);
+    }
+    expect(outline(streamed)).toEqual(outline(kept));
+    expect(outline(atOnce)).toEqual(outline(kept));
+  });
+
+  it('after 4 s: syn-timeout, counted up to the SYN that reused the 4-tuple, however the flows are judged', () => {
+    const { kept, streamed, atOnce } = reused(4);
+    const summaries = [kept, streamed, atOnce].map((flows) => verdict(first(flows), 'syn-timeout').summary);
+    expect(summaries[0]).toMatch(/\(SYN #1, not retried in the 4\.00 s before the client's next connection on the same ports, SYN #\d+\)$/);
+    expect(summaries[1]).toBe(summaries[0]);
+    expect(summaries[2]).toBe(summaries[0]);
   });
 });
 
@@ -278,5 +390,19 @@ describe('packets after an idle longer than --idle-timeout', () => {
     const r = withIdleTimeout(exchange().client('A', 60, '', { seq: 0x4000_0000 }));
     expect(codes(r.flows[1])).toContain('midstream');
     expect(codes(r.flows[1])).not.toContain('idle-close');
+  });
+
+  corpus.it("PPA evilprogram.pcap: the client's RST #657, 8,820 s after flow 64 went quiet, is that connection's end, kept or streamed", async () => {
+    // tshark: #456 (the client's last ACK) and #657 are both in tcp.stream 63, both with sequence number 1997047472.
+    const file = corpus.path('ppa/ppa1e/evilprogram.pcap');
+    const streamed: FlowResult[] = [];
+    await streamFlows(file, (f) => streamed.push(f), { keepEvents: false });
+    for (const flows of [(await analyzeFile(file)).flows, streamed]) {
+      const before = flows.find((f) => f.client === '24.6.125.19:1050' && f.firstPacket === 402)!;
+      const rst = flows.find((f) => f.firstPacket === 657)!;
+      expect(rst.afterIdle).toMatchObject({ flowId: before.id });
+      expect(codes(rst)).toEqual(['idle-close']);
+      expect(verdict(rst, 'idle-close').summary).toMatch(new RegExp(`^idle 8820 s after the last packet of flow ${before.id}, the same connection .*then the client reset the connection \\(RST #657\\)$`));
+    }
   });
 });

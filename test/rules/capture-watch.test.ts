@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
-import { udpFrame, type Frame } from '../helpers/packets.js';
+import { Analyzer, analyzeFile, type FlowResult } from '../../src/pipeline.js';
+import { analyzeFrames, conv, type Conversation, type ScriptedPacket } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
+import { toRecord, udpFrame, type Frame } from '../helpers/packets.js';
+
+const corpus = useCorpus();
 
 // A silence is judged only as long as the capture shows it watched the flow: up to the file's end,
 // unless a seam of captures joined together (the clock stepping back, or no packet at all for longer
-// than the idle timeout) follows the flow, or, in a file with seams, the flow's hosts are not seen again.
+// than the idle timeout with no host's IPv4 ID continuing across it) follows the flow, or, in a file
+// with seams, the flow's hosts are not seen again.
 
 const client = { client: '192.168.1.249:40218', server: '213.180.204.186:443' };
 /** The same client's other connection, `t` seconds on. */
@@ -61,5 +66,56 @@ describe('how long the capture watched a flow', () => {
     const seen = flowOf(joined(syslog('169.46.82.162', 240)), c).verdicts;
     expect(seen.map((x) => x.code)).toEqual(['half-closed']);
     expect(seen[0].summary).toBe("only the client sent a FIN (#5); the server had not closed its side 55.0 s later when the capture of it ended (last packet #7; then no packet at all for 185.2 days, until #8)");
+  });
+
+  describe('a silence of the whole capture longer than the idle timeout', () => {
+    // A Windows client (one IPv4 ID counter for all it sends): the server closes, the client only
+    // acknowledges; no packet at all for 306.8 s; then the client answers a worm's probe with a RST.
+    const windows = { client: '24.6.125.19:1050', server: '209.123.150.14:80' };
+    const closedByServer = () =>
+      conv(windows)
+        .handshake(0)
+        .client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n')
+        .server('PA', 0.1, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+        .client('A', 0.2)
+        .server('FA', 20)
+        .client('A', 20.0001);
+    /** The probe at 326.8 s and the client's RST, the RST with IPv4 ID `ipId`. */
+    const probe = (ipId: number) => conv({ client: '145.53.129.153:4008', server: '24.6.125.19:5554' }).client('S', 326.8).server('RA', 326.8001, '', { ipId });
+    /** Kept to the end and streamed as flows end: the server's connection in each. */
+    function bothRuns(packets: ScriptedPacket[]): FlowResult[] {
+      const streamed: FlowResult[] = [];
+      const analyzer = new Analyzer({ file: 'leap.pcap', retainFlows: false, onFlowJudged: (f) => streamed.push(f) });
+      packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6) })));
+      analyzer.finish({ file: 'leap.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+      return [analyzeFrames(packets).flows[0], streamed.find((f) => f.id === 1)!];
+    }
+
+    it('is a quiet spell the capture ran through when a host\'s IPv4 ID goes on from where it stopped', () => {
+      const c = closedByServer();
+      const next = c.c.ipId; // the client's next IPv4 ID: it sent nothing the capture missed
+      for (const f of bothRuns([...c.packets, ...probe(next).packets])) {
+        expect(f.verdicts.map((v) => v.code)).not.toContain('capture-ended');
+        expect(f.verdicts.find((v) => v.code === 'half-closed')!.summary).toBe('only the server sent a FIN (#7); the client had not closed its side 300.0 s later when the flow went idle');
+      }
+    });
+
+    it('is a seam when the ID leapt (thousands of packets the capture does not hold) or no host seen before shows one', () => {
+      const c = closedByServer();
+      for (const ipId of [c.c.ipId + 7377, 0]) {
+        const packets = [...c.packets, ...probe(ipId).packets];
+        for (const f of bothRuns(packets)) {
+          expect(f.verdicts.map((v) => v.code)).not.toContain('half-closed');
+          expect(f.verdicts.find((v) => v.code === 'capture-ended')!.summary).toMatch(/; then no packet at all for 306\.8 s, until #9: too early to judge/);
+        }
+      }
+    });
+
+    corpus.it('PPA evilprogram.pcap: the 307 s without a packet after #456 is no seam (24.6.125.19 sends ID 0x0108, then 0x0109 in #458): flow 64 is half-closed', async () => {
+      const r = await analyzeFile(corpus.path('ppa/ppa1e/evilprogram.pcap'));
+      const f = r.flows.find((x) => x.client === '24.6.125.19:1050' && x.firstPacket === 402)!;
+      expect(f.verdicts.map((v) => v.code).sort()).toEqual(['half-closed', 'idle-close']);
+      expect(f.verdicts.find((v) => v.code === 'half-closed')!.summary).toBe('only the server sent a FIN (#455); the client had not closed its side 300.0 s later when the flow went idle');
+    });
   });
 });
