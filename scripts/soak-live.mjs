@@ -3,7 +3,10 @@
 // making many short connections to it from several 127.0.0.x source addresses (so TIME_WAIT does
 // not run out of ports), and tcpwhy capturing them, its resident memory sampled as it goes.
 //
-//   node scripts/soak-live.mjs [--connections 60000] [--max-seconds 300] [--concurrency 32] [--sample-seconds 10] [--json]
+//   node scripts/soak-live.mjs [--connections 60000] [--max-seconds 300] [--concurrency 32] [--rate N] [--sample-seconds 10] [--json]
+//
+// --rate caps the connections started per second: on a loaded machine tcpwhy may fall behind a
+// faster client, the kernel then drops packets, and flows missing their close stay open.
 //
 // Needs capture rights (root, or tcpdump with CAP_NET_RAW) and a built dist/. Stops by itself after
 // --connections or --max-seconds, whichever comes first, and ends only the processes it started.
@@ -31,18 +34,20 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '60000' },
     'max-seconds': { type: 'string', default: '300' },
     concurrency: { type: 'string', default: '32' },
+    rate: { type: 'string' },
     'sample-seconds': { type: 'string', default: '10' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  process.stdout.write('usage: node scripts/soak-live.mjs [--connections 60000] [--max-seconds 300] [--concurrency 32] [--sample-seconds 10] [--json]\n');
+  process.stdout.write('usage: node scripts/soak-live.mjs [--connections 60000] [--max-seconds 300] [--concurrency 32] [--rate N] [--sample-seconds 10] [--json]\n');
   process.exit(0);
 }
 const TOTAL = Number(values.connections);
 const MAX_MS = Number(values['max-seconds']) * 1000;
 const CONCURRENCY = Number(values.concurrency);
+const RATE = values.rate === undefined ? Infinity : Number(values.rate);
 const SAMPLE_MS = Number(values['sample-seconds']) * 1000;
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -70,13 +75,20 @@ log(`server on 127.0.0.1:${port}`);
 
 const tcpwhy = spawn(process.execPath, [join(REPO_ROOT, 'bin/tcpwhy.js'), 'live', '-i', 'lo', `tcp port ${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
 let decided = 0;
+/** The final report's line counting the flows, and what the capture line says (packets, drops). */
+let reportFlows = '';
+let captureLine = '';
 let stderrText = '';
 let lineTail = '';
 tcpwhy.stdout.on('data', (chunk) => {
   const text = lineTail + chunk.toString();
   const lines = text.split('\n');
   lineTail = lines.pop();
-  for (const l of lines) if (/ flow \d+ /.test(l)) decided++;
+  for (const l of lines) {
+    if (/ flow \d+ /.test(l)) decided++;
+    else if (/^[\d,]+ TCP flows/.test(l)) reportFlows = l;
+    else if (/^live capture on /.test(l)) captureLine = l;
+  }
 });
 tcpwhy.stderr.on('data', (chunk) => (stderrText += chunk.toString()));
 const exited = new Promise((r) => tcpwhy.once('exit', (code, signal) => r({ code, signal })));
@@ -122,7 +134,12 @@ function oneConnection(i) {
 let next = 0;
 const deadline = started + MAX_MS;
 async function worker() {
-  while (next < TOTAL && Date.now() < deadline) await oneConnection(next++);
+  while (next < TOTAL && Date.now() < deadline) {
+    const i = next++;
+    const due = started + (i / RATE) * 1000;
+    if (due > Date.now()) await sleep(due - Date.now());
+    await oneConnection(i);
+  }
 }
 await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 const clientSeconds = (Date.now() - started) / 1000;
@@ -144,10 +161,12 @@ const exit = await exited;
 clearTimeout(stopTimer);
 server.close();
 
-const result = { port, connections: done, failed, clientSeconds: +clientSeconds.toFixed(1), flowsDecided: decided, tcpwhyExit: exit, samples };
+const kernelDrops = /(\d+) packets dropped by the kernel/.exec(stderrText)?.[1] ?? '0';
+const result = { port, connections: done, failed, clientSeconds: +clientSeconds.toFixed(1), flowsDecided: decided, reportFlows, captureLine, kernelDrops: Number(kernelDrops), tcpwhyExit: exit, samples };
 if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 else {
   process.stdout.write('| seconds | connections made | flows decided | RSS MiB | peak RSS MiB |\n| --- | --- | --- | --- | --- |\n');
   for (const s of samples) process.stdout.write(`| ${s.seconds} | ${s.connections.toLocaleString('en-US')} | ${s.decided.toLocaleString('en-US')} | ${s.rssMiB} | ${s.peakMiB} |\n`);
-  process.stdout.write(`\n${done.toLocaleString('en-US')} connections (${failed} failed) in ${clientSeconds.toFixed(1)} s; tcpwhy decided ${decided.toLocaleString('en-US')} flows and exited ${exit.code ?? exit.signal}\n`);
+  process.stdout.write(`\n${done.toLocaleString('en-US')} connections (${failed} failed) in ${clientSeconds.toFixed(1)} s; tcpwhy decided ${decided.toLocaleString('en-US')} flows while they ran and exited ${exit.code ?? exit.signal}\n`);
+  process.stdout.write(`final report: ${reportFlows}\n${captureLine}\n`);
 }

@@ -102,8 +102,8 @@ export interface AnalyzerOptions {
   /** Keep at most this many diagnostics (the rest are counted). */
   maxDiagnostics?: number;
   /**
-   * Live capture: judge each flow as soon as it is finished, with the context known so far, and
-   * pass it here. finish() still judges every kept flow again with the whole capture's context.
+   * Judge each flow as soon as it is finished, with the context known so far, and pass it here.
+   * finish() still judges every kept flow (retainFlows) again with the whole capture's context.
    */
   onFlowJudged?: (flow: FlowResult) => void;
   /**
@@ -116,8 +116,6 @@ export interface AnalyzerOptions {
   maxLingeringFlows?: number;
   /** Most closes remembered for port-reuse detection within TIME_WAIT (default 200,000). */
   maxRememberedCloses?: number;
-  /** Keep at most this many finished flows for finish() (live capture over hours); older ones are counted in flowsNotKept. */
-  maxKeptFlows?: number;
   /** Floors of the slow-* verdicts; the ones not given keep their defaults. */
   slow?: Partial<SlowThresholds>;
   /** Keep only the packets this capture filter accepts (the others are counted as filtered). */
@@ -174,8 +172,6 @@ export class Analyzer {
   private leapHeld: FlowFacts[] = [];
   /** Latest wall-clock time given to expireFlows. */
   private clock = 0;
-  /** Finished flows dropped beyond maxKeptFlows. */
-  flowsNotKept = 0;
   private readonly slow: SlowThresholds;
   private readonly memcap: MemoryBudget;
 
@@ -409,7 +405,7 @@ export class Analyzer {
     this.visibility.confirm(facts);
     this.captureJudge.observe(facts, ctx);
     this.opts.onFlowDone?.(facts);
-    if (retain) this.keep(facts);
+    if (retain) this.facts.push(facts);
     // How long the capture watched the flow depends on whether the leap after it is a seam: judged once that is known (a few packets on).
     if (this.watch.undecidedAfter(facts.lastPacket)) this.leapHeld.push(facts);
     else this.release(facts, ctx);
@@ -470,17 +466,6 @@ export class Analyzer {
       }
       // Counted only once handed out whole.
       if (!retain) this.flowsStreamed++;
-    }
-  }
-
-  private keep(facts: FlowFacts): void {
-    this.facts.push(facts);
-    const keep = this.opts.maxKeptFlows;
-    // Drop in batches so a long capture does not shift the array once per flow.
-    if (keep !== undefined && this.facts.length >= keep + Math.max(1, keep >> 3)) {
-      const drop = this.facts.length - keep;
-      this.facts.splice(0, drop);
-      this.flowsNotKept += drop;
     }
   }
 
@@ -586,7 +571,7 @@ export class Analyzer {
       }
     }
     capture.diagnosticsDropped = this.diagnosticsDropped;
-    return { capture, flows, verdicts, flowCount: flows.length + this.flowsNotKept + this.flowsStreamed };
+    return { capture, flows, verdicts, flowCount: flows.length + this.flowsStreamed };
   }
 }
 

@@ -288,7 +288,7 @@ abstract class JsonReportBase implements JsonReport {
     return flowToJson(f, this.opts, this.hints);
   }
 
-  /** `extra`: fields written after the summary's own (live capture: the flows kept, judged again, and `live`). */
+  /** `extra`: fields written after the summary's own (live capture: `live`). */
   end(result: AnalysisResult, extra: (report: this) => Record<string, unknown> = () => ({})): void {
     let summary: Record<string, unknown>;
     try {

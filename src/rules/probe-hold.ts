@@ -18,7 +18,8 @@ export const MAX_EARLIER_PROBES_PER_HOST = 64;
 const MAX_HELD = 4_096;
 
 interface Held {
-  f: FlowFacts;
+  /** Dropped once released: the lists keep a released entry until they are trimmed, not its flow. */
+  f: FlowFacts | null;
   /** Its first probe packet's time. */
   ts: number;
   /** When no scan can count it any more. */
@@ -67,9 +68,9 @@ export class ProbeHold {
     const out: FlowFacts[] = [];
     for (const h of list) {
       if (h.released || h.ts < firstTs - window) continue;
-      h.released = true;
-      h.f.scan = { ...m, scanner: distributed ? h.f.clientIp : m.scanner };
-      out.push(h.f);
+      const f = release(h);
+      f.scan = { ...m, scanner: distributed ? f.clientIp : m.scanner };
+      out.push(f);
     }
     return out;
   }
@@ -90,16 +91,21 @@ export class ProbeHold {
 
   private releaseHead(out: FlowFacts[]): void {
     const h = this.queue[this.head++];
-    if (!h.released) {
-      h.released = true;
-      out.push(h.f);
-    }
+    if (!h.released) out.push(release(h));
     // Drop the spent front in batches so the queue does not shift once per flow.
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
   }
+}
+
+/** Marks `h` released and hands its flow over. */
+function release(h: Held): FlowFacts {
+  const f = h.f!;
+  h.released = true;
+  h.f = null;
+  return f;
 }
 
 /** Adds `h` to its key's list; the oldest past `cap` leaves it, and is judged now when in no other list. */
@@ -113,10 +119,7 @@ function add(map: Map<string, Held[]>, key: string, h: Held, cap: number, out: F
   while (list.length > 0 && list[0].released) list.shift();
   if (list.length >= cap) {
     const old = list.shift()!;
-    if (--old.lists === 0 && !old.released) {
-      old.released = true;
-      out.push(old.f);
-    }
+    if (--old.lists === 0 && !old.released) out.push(release(old));
   }
   list.push(h);
 }

@@ -162,9 +162,40 @@ export function networkOf(a: AddrKey): number | string {
   return version === 4 ? words[3] >>> 16 : `${words[0] >>> 0}:${words[1] >>> 16}`;
 }
 
+/**
+ * The distinct targets of a tally, up to MAX_TARGETS. Most tallies of a client that is not scanning
+ * hold one target (a client opens several connections to one host:port), so the first is held
+ * inline and a Set made only for a second.
+ */
+class Targets<T> {
+  private first: T | undefined = undefined;
+  private rest: Set<T> | null = null;
+  size = 0;
+
+  add(target: T): void {
+    if (this.size === 0) {
+      this.first = target;
+      this.size = 1;
+    } else if (target !== this.first && !this.rest?.has(target)) {
+      (this.rest ??= new Set()).add(target);
+      this.size++;
+    }
+  }
+
+  has(target: T): boolean {
+    return this.size > 0 && (target === this.first || (this.rest?.has(target) ?? false));
+  }
+
+  clear(): void {
+    this.first = undefined;
+    this.rest = null;
+    this.size = 0;
+  }
+}
+
 /** Attempts to one host (its ports are the targets) or to one port (its hosts are). */
 class Tally<T> {
-  readonly targets = new Set<T>();
+  readonly targets = new Targets<T>();
   attempts = 0;
   /** Attempts answered with a SYN-ACK. */
   answered = 0;

@@ -2,11 +2,15 @@
 // (test/helpers/replay-cap.mjs): no interface, no capture rights, nothing on the network. Live
 // timestamps are the wall clock's, so times, durations and uids differ from analyze's; every other
 // field of a flow must be what analyze writes for the same file.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { CAP_MODULE_ENV } from '../../src/cli/commands/live.js';
 import { CONN_FIELDS } from '../../src/report/zeek.js';
+import { toPcap } from '../helpers/capture.js';
+import { conv } from '../helpers/conversation.js';
 import { memoryIo } from '../helpers/io.js';
 
 const SAMPLE = 'samples/nginx-ws-bad.pcap'; // 20 packets, two WebSocket upgrades refused by the backend
@@ -17,10 +21,10 @@ afterEach(() => {
   delete process.env.TCPWHY_REPLAY_PCAP;
 });
 
-async function live(args: string[]) {
-  process.env.TCPWHY_REPLAY_PCAP = join(process.cwd(), SAMPLE);
+async function live(args: string[], pcap = join(process.cwd(), SAMPLE), packets = PACKETS) {
+  process.env.TCPWHY_REPLAY_PCAP = pcap;
   const io = memoryIo(false, { [CAP_MODULE_ENV]: REPLAY });
-  const code = await run(['live', '-i', 'replay', '--source', 'cap', '--count', PACKETS, ...args], io);
+  const code = await run(['live', '-i', 'replay', '--source', 'cap', '--count', packets, ...args], io);
   return { code, out: io.out, err: io.err };
 }
 
@@ -85,4 +89,26 @@ describe('live --format', () => {
     expect(await run(['live', '-i', 'replay', '--source', 'cap', '--format', 'json'], io)).toBe(2);
     expect(io.err).toContain("Allowed choices are table, jsonl, zeek, zeek-json");
   });
+});
+
+describe('live table report', () => {
+  it('counts every flow of a long capture and lists a problem flow from its start, keeping none once printed', async () => {
+    // A refused connection, then more flows than a live capture could keep whole (a packet each, seen mid-stream).
+    const OTHERS = 22_500;
+    const convs = [conv({ client: '10.0.0.9:40000', server: '10.0.0.2:8080' }).client('S', 0).server('RA', 0.0001)];
+    for (let i = 0; i < OTHERS; i++) convs.push(conv({ client: `10.0.${1 + (i >> 15)}.1:${20000 + (i & 0x7fff)}`, server: '10.0.0.2:80' }).client('A', 0.001 + i * 0.0001));
+    const packets = convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
+    const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-live-report-'));
+    try {
+      const pcap = join(dir, 'long.pcap');
+      writeFileSync(pcap, toPcap(packets.map((p) => p.frame.bytes)));
+      const { code, out } = await live([], pcap, String(packets.length));
+      expect(code).toBe(0);
+      expect(out).toMatch(/^22,501 TCP flows: 1 with errors, 22,500 without problems /m);
+      expect(out).toMatch(/^Problem flows, most severe first:\nflow 1  10\.0\.0\.9:40000 -> 10\.0\.0\.2:8080  REJ .*\n  ERROR refused/m);
+      expect(out).not.toContain('not in the table');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

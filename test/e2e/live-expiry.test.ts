@@ -9,10 +9,10 @@ import { arpFrame, toRecord } from '../helpers/packets.js';
 const BASE_MICROS = 1_700_000_000_000_000;
 const at = (s: number) => BASE_MICROS + Math.round(s * 1e6);
 
-function liveAnalyzer(opts: { idleTimeoutSec?: number; maxKeptFlows?: number } = {}) {
+function liveAnalyzer(opts: { idleTimeoutSec?: number } = {}) {
   const judged: FlowResult[] = [];
-  // As `tcpwhy live` runs it: each flow judged when it ends, none held back for a scan that may follow.
-  const analyzer = new Analyzer({ file: 'live:test', holdProbes: false, onFlowJudged: (f) => judged.push(f), ...opts });
+  // As `tcpwhy live` runs it: each flow judged when it ends, none held back for a scan that may follow, none kept once judged.
+  const analyzer = new Analyzer({ file: 'live:test', holdProbes: false, retainFlows: false, keepEvents: false, onFlowJudged: (f) => judged.push(f), ...opts });
   let no = 0;
   const feed = (...convs: Conversation[]) => {
     for (const p of convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t)) analyzer.onRecord(toRecord(p.frame, { no: ++no, tsMicros: at(p.t) }));
@@ -64,8 +64,8 @@ describe('live flow decisions on a clock tick', () => {
     expect(analyzer.openFlows).toBe(1);
   });
 
-  it('finishes idle flows on the clock and keeps only maxKeptFlows for the final table', () => {
-    const { analyzer, judged, feed } = liveAnalyzer({ idleTimeoutSec: 10, maxKeptFlows: 4 });
+  it('finishes idle flows on the clock, and counts them at the end without keeping them', () => {
+    const { analyzer, judged, feed } = liveAnalyzer({ idleTimeoutSec: 10 });
     const convs = Array.from({ length: 12 }, (_, i) => conv({ client: `10.0.0.1:${40000 + i}`, server: '10.0.0.2:6379' }).handshake(i * 0.1));
     feed(...convs);
     analyzer.expireFlows(at(1.1 + 9.9));
@@ -74,9 +74,8 @@ describe('live flow decisions on a clock tick', () => {
     expect(judged).toHaveLength(12);
     expect(judged.every((f) => f.endReason === 'idle')).toBe(true);
     const result = analyzer.finish({ file: 'live:test', format: 'live', linkTypes: [1], snaplen: 0, packets: 36, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
-    expect(result.flows.length + analyzer.flowsNotKept).toBe(12);
-    expect(result.flows.length).toBeLessThanOrEqual(4 + 1);
-    expect(result.flows.map((f) => f.id)).toEqual(judged.slice(12 - result.flows.length).map((f) => f.id));
+    expect(result.flowCount).toBe(12);
+    expect(result.flows).toEqual([]);
   });
   it('sees an ARP request turn unanswered 1 s after it was sent, between two flows judged in turn', () => {
     const { analyzer, judged } = liveAnalyzer();

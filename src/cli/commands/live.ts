@@ -17,7 +17,9 @@ import { isZeekFormat, OUTPUT_FORMATS, outputFormatOf, type FormatOptions } from
 
 // `tcpwhy live -i IFACE [filter]`: captures, prints each flow's verdicts as soon as the flow is
 // decided (closed and lingered, refused, given up, idle), and on Ctrl-C, --duration or --count
-// prints the same summary as `analyze`.
+// prints the same summary as `analyze`. No flow is kept once printed: the summary is built as flows
+// are decided (counts, groups and the few problem flows the text report lists), so memory follows
+// the open flows however long the capture runs.
 
 export interface LiveOptions extends SlowOptions, FormatOptions, MemcapOption {
   interface?: string;
@@ -44,8 +46,6 @@ export const CAP_MODULE_ENV = 'TCPWHY_CAP_MODULE';
 const TICK_MS = 500;
 /** The tick looks this far back, so a packet still in the pipe from tcpdump is not overtaken by its flow's expiry. */
 const TICK_LAG_MICROS = 250_000;
-/** Flows kept for the final report; earlier ones were printed as they ended. */
-const MAX_KEPT_FLOWS = 20_000;
 /** The tcpdump child stops by itself this long after --duration even if tcpwhy dies. */
 const CHILD_GRACE_SEC = 10;
 
@@ -68,6 +68,8 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   const format = outputFormatOf(opts, 'jsonl');
   const lines = format === 'jsonl' ? new JsonLinesStream((s) => io.stdout(s), { detail: opts.detail }) : null;
   const conn = isZeekFormat(format) ? new ZeekFlowStream(format, (s) => io.stdout(s), null) : null;
+  // The report analyze writes: summary and problem groups first, healthy flows folded into counts.
+  const report = lines || conn ? null : new TextReport({ color, width: reportWidth(undefined, io.isTTY, io.columns) }, (s) => io.stdout(s));
   boundHeapGrowth();
 
   let writeFd: number | null = null;
@@ -85,10 +87,13 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     idleTimeoutSec: idleSec,
     slow: slowThresholdsOf(opts),
     memcapBytes: memcapOf(opts),
-    maxKeptFlows: MAX_KEPT_FLOWS,
+    keepEvents: false,
+    retainFlows: false,
     // A refused connection is said when it happens, not after the hour a scan could take to show.
     holdProbes: false,
     onFlowJudged: (f) => {
+      // The text report counts every flow; --only-problems leaves the healthy ones out of what is printed as they end.
+      report?.flow(f);
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
       if (lines) lines.flow(f);
       else if (conn) conn.flow(f);
@@ -168,20 +173,15 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     stoppedEarly: false,
   };
   const result = analyzer.finish(info);
-  const flows = opts.onlyProblems ? result.flows.filter((f) => f.verdicts.some((v) => v.severity !== 'info')) : result.flows;
   for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
-  const captureLine = liveCaptureLine(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write);
+  const captureLine = liveCaptureLine(iface, filter, source, stats, packets, elapsed, opts.write);
   if (lines) {
-    // The summary line also holds the kept flows, judged again with the whole capture's context.
-    lines.end(result, (report) => ({ flows: flows.map((f) => report.flowJson(f)), live: liveJson(iface, filter, source, stats, packets, elapsed, analyzer.flowsNotKept, opts.write) }));
+    lines.end(result, () => ({ live: liveJson(iface, filter, source, stats, packets, elapsed, opts.write) }));
   } else if (conn) {
     // conn.log holds the connections alone; what the capture saw and dropped goes to stderr.
     conn.end(result);
     io.stderr(`tcpwhy: ${captureLine}\n`);
-  } else {
-    // The report analyze writes: summary and problem groups first, healthy flows folded into counts.
-    const report = new TextReport({ color, width: reportWidth(undefined, io.isTTY, io.columns) }, (s) => io.stdout(s));
-    for (const f of result.flows) report.flow(f);
+  } else if (report) {
     report.end(result);
     io.stdout(`${captureLine}\n`);
   }
@@ -196,7 +196,7 @@ export function liveFlowLine(f: FlowResult, color: boolean): string {
   return `${time} flow ${f.id} ${f.client} -> ${f.server} ${f.state} ${f.history} (${fmtDuration(f.end - f.start)}, ${f.endReason}): ${verdicts}`;
 }
 
-function liveJson(iface: string, filter: string, source: LiveSource, stats: LiveStats, packets: number, elapsed: number, notKept: number, write: string | undefined) {
+function liveJson(iface: string, filter: string, source: LiveSource, stats: LiveStats, packets: number, elapsed: number, write: string | undefined) {
   return {
     interface: iface,
     filter,
@@ -206,12 +206,11 @@ function liveJson(iface: string, filter: string, source: LiveSource, stats: Live
     packets,
     droppedByKernel: stats.droppedByKernel,
     droppedByInterface: stats.droppedByInterface,
-    flowsNotKept: notKept,
     written: write ?? null,
   };
 }
 
-function liveCaptureLine(iface: string, filter: string, source: LiveSource, stats: LiveStats, packets: number, elapsed: number, notKept: number, write: string | undefined): string {
+function liveCaptureLine(iface: string, filter: string, source: LiveSource, stats: LiveStats, packets: number, elapsed: number, write: string | undefined): string {
   const drops =
     stats.droppedByKernel === null
       ? 'drops unknown (cap reports none)'
@@ -220,7 +219,6 @@ function liveCaptureLine(iface: string, filter: string, source: LiveSource, stat
     `live capture on ${iface}${filter ? ` '${filter}'` : ''} for ${fmtDuration(elapsed)}: ${packets} packets, ${drops}`,
     `source ${source.kind} (${source.kernelTimestamps ? 'kernel timestamps' : 'arrival timestamps, approximate'})`,
   ];
-  if (notKept) parts.push(`${notKept} earlier flows were printed as they ended and are not in the table`);
   if (write) parts.push(`written to ${write}`);
   return parts.join('; ');
 }
