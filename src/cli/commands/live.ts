@@ -88,6 +88,8 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     maxKeptFlows: MAX_KEPT_FLOWS,
     // A refused connection is said when it happens, not after the hour a scan could take to show.
     holdProbes: false,
+    // Only --detail JSON lines list every HTTP exchange.
+    keepExchanges: opts.detail === true,
     onFlowJudged: (f) => {
       if (opts.onlyProblems && !f.verdicts.some((v) => v.severity !== 'info')) return;
       if (lines) lines.flow(f);
