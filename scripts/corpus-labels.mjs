@@ -32,7 +32,7 @@ for (const labels of readLabelFiles(LABELS)) {
     continue;
   }
   checked.push(labels.corpus);
-  const { checks, figures } = await checkCorpus(labels, (file) => analyzeFile(join(corpus.dir, file), { keepEvents: false }));
+  const { checks, figures } = await checkCorpus(labels, (file) => analyzeFile(join(corpus.dir, file), { keepEvents: false, keepExchanges: false }));
   console.log(summaryLine(labels.corpus, figures));
   const { regressions, fixed } = compareWithKnown(checks, known, [labels.corpus]);
   for (const r of regressions) console.log(`  failing, not in ${MISSES_FILE}: ${r}`);

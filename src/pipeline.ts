@@ -99,6 +99,13 @@ export interface AnalyzerOptions {
   keepEvents?: boolean;
   /** When given, events are recorded only for the flows it accepts (by flow id), whatever keepEvents says. */
   keepEventsFor?: (flowId: number) => boolean;
+  /**
+   * Keep every HTTP exchange of a connection (up to 1,000) in AppFacts.http, as --detail JSON, flow,
+   * diff and html show them (default true). When false, a connection keeps only the exchanges the
+   * rules and the default reports read, and counts the others (AppFacts.httpTurns): the verdicts are
+   * the same.
+   */
+  keepExchanges?: boolean;
   /** Keep at most this many diagnostics (the rest are counted). */
   maxDiagnostics?: number;
   /**
@@ -187,7 +194,7 @@ export class Analyzer {
     let sinkFactory: SinkFactory | null = null;
     if (opts.dissect !== false) {
       const keep = opts.keepEvents !== false;
-      const apps = new AppSinkFactory(opts.keepEventsFor ?? (() => keep));
+      const apps = new AppSinkFactory(opts.keepEventsFor ?? (() => keep), opts.keepExchanges === false ? this.slow.serverMicros : null);
       sinkFactory = {
         create: (flow) => {
           const s = apps.create(flow);

@@ -113,14 +113,30 @@ for (let c = 0; c < 0x20; c++) if (c !== HT) BAD_VALUE_BYTE[c] = 1;
 BAD_VALUE_BYTE[0x7f] = 1;
 export const isTokenByte = (c: number): boolean => TCHAR[c] === 1;
 
-// Selected header names by length, as bytes, so a name is matched without building a string.
-const SELECTED_BY_LENGTH: { name: SelectedHeaderName; bytes: Uint8Array }[][] = [];
-for (const name of SELECTED_HEADERS) {
-  (SELECTED_BY_LENGTH[name.length] ??= []).push({ name, bytes: Uint8Array.from(name, (ch) => ch.charCodeAt(0)) });
+// Texts a parser decoded last, by what they are (see HttpParser.text): the method, the reason
+// phrase, then each selected header's value.
+const TEXT_SLOT = { METHOD: 0, REASON: 1, FIRST_HEADER: 2 } as const;
+
+interface SelectedName {
+  name: SelectedHeaderName;
+  bytes: Uint8Array;
+  slot: number;
 }
 
+// Selected header names by length, as bytes, so a name is matched without building a string.
+const SELECTED_BY_LENGTH: SelectedName[][] = [];
+SELECTED_HEADERS.forEach((name, i) => {
+  (SELECTED_BY_LENGTH[name.length] ??= []).push({ name, bytes: Uint8Array.from(name, (ch) => ch.charCodeAt(0)), slot: TEXT_SLOT.FIRST_HEADER + i });
+});
+
+/**
+ * The last text any parser decoded for each TEXT_SLOT: connections repeat their methods, reason
+ * phrases and header values, and strings can be shared.
+ */
+const LAST_TEXT: string[] = new Array<string>(TEXT_SLOT.FIRST_HEADER + SELECTED_HEADERS.length).fill('');
+
 /** The selected header name src[s, e) spells, case-insensitively, or null. */
-function matchSelectedName(src: Uint8Array, s: number, e: number): SelectedHeaderName | null {
+function matchSelectedName(src: Uint8Array, s: number, e: number): SelectedName | null {
   const candidates = SELECTED_BY_LENGTH[e - s];
   if (!candidates) return null;
   next: for (const cand of candidates) {
@@ -130,11 +146,13 @@ function matchSelectedName(src: Uint8Array, s: number, e: number): SelectedHeade
       if (c >= 0x41 && c <= 0x5a) c += 0x20;
       if (c !== want[k]) continue next;
     }
-    return cand.name;
+    return cand;
   }
   return null;
 }
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+/** "1.1" for major 1 and minor 1, at [major * 10 + minor]: made once, not per message. */
+const VERSION_TEXT = Array.from({ length: 100 }, (_, i) => `${Math.floor(i / 10)}.${i % 10}`);
 
 /** Node's native Latin-1 decoder; it accepts any Uint8Array as `this`, so no view is made per string. */
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
@@ -527,7 +545,7 @@ export class HttpParser {
     if (!isDigit(src[i + 5]) || src[i + 6] !== 0x2e || !isDigit(src[i + 7])) return false;
     head.versionMajor = src[i + 5] - 0x30;
     head.versionMinor = src[i + 7] - 0x30;
-    head.version = `${head.versionMajor}.${head.versionMinor}`;
+    head.version = VERSION_TEXT[head.versionMajor * 10 + head.versionMinor];
     return true;
   }
 
@@ -556,7 +574,7 @@ export class HttpParser {
     if (!this.readVersion(src, sp2 + 1, e, head) || sp2 + 9 !== e) {
       return this.lineError('HTTP_INVALID_VERSION', `"${escapeBytes(src, sp2 + 1, e)}" is not HTTP/x.y`, src, sp2 + 1, lineBase);
     }
-    head.method = latin1(src, s, sp1);
+    head.method = this.text(TEXT_SLOT.METHOD, src, s, sp1);
     head.target = latin1(src, tStart, sp2);
     return true;
   }
@@ -571,7 +589,7 @@ export class HttpParser {
       return this.lineError('HTTP_INVALID_STATUS_LINE', `"${escapeBytes(src, s, Math.min(e, s + 48))}" has no 3-digit status after the version`, src, at, lineBase);
     }
     head.status = (src[c0 + 1] - 0x30) * 100 + (src[c0 + 2] - 0x30) * 10 + (src[c0 + 3] - 0x30);
-    head.reason = c0 + 5 <= e ? latin1(src, c0 + 5, e) : '';
+    head.reason = c0 + 5 <= e ? this.text(TEXT_SLOT.REASON, src, c0 + 5, e) : '';
     return true;
   }
 
@@ -629,9 +647,29 @@ export class HttpParser {
     this.pendingOffset = lineBase + s;
     // Names and values of headers nobody reads are validated above but never decoded.
     const selected = matchSelectedName(src, s, colon);
-    this.pendingName = selected ?? OTHER_HEADER;
+    this.pendingName = selected?.name ?? OTHER_HEADER;
     this.pendingKept = selected !== null;
-    this.pendingValue = this.pendingKept ? trimmedLatin1(src, colon + 1, e) : '';
+    this.pendingValue = selected ? this.trimmedText(selected.slot, src, colon + 1, e) : '';
+  }
+
+  /** The text of src[s, e): the one decoded last for `slot` when the bytes are the same, so no new string is made. */
+  private text(slot: number, src: Uint8Array, s: number, e: number): string {
+    const last = LAST_TEXT[slot];
+    if (last.length === e - s) {
+      let k = 0;
+      while (k < last.length && last.charCodeAt(k) === src[s + k]) k++;
+      if (k === last.length) return last;
+    }
+    const text = latin1(src, s, e);
+    LAST_TEXT[slot] = text;
+    return text;
+  }
+
+  /** text() without the spaces and tabs around the value. */
+  private trimmedText(slot: number, src: Uint8Array, s: number, e: number): string {
+    while (s < e && (src[s] === SP || src[s] === HT)) s++;
+    while (e > s && (src[e - 1] === SP || src[e - 1] === HT)) e--;
+    return this.text(slot, src, s, e);
   }
 
   private findBadValueByte(src: Uint8Array, s: number, e: number): number {

@@ -7,6 +7,7 @@
 // Client bytes that arrive after an Upgrade/CONNECT request and before its answer are held (up to
 // PENDING_LIMIT_BYTES), then replayed into WebSocket frames (101) or back into HTTP (refused).
 import type { Dir, SinkFactory, StreamSink } from '../flow/sink.js';
+import { LeanExchanges } from './exchanges.js';
 import { HEAD_DECISION, HttpParser, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
 import type { WsErrorCode } from './status.js';
 import { TlsTracker, looksLikeTlsRecord } from './tls.js';
@@ -35,6 +36,8 @@ import {
 export const SESSION_LIMITS = {
   MAX_EVENTS: 2000,
   MAX_EXCHANGES: 1000,
+  /** A lean session keeps every exchange up to this many, then only those the rules read (see exchanges.ts). */
+  LEAN_FROM_EXCHANGES: 8,
   MAX_ERRORS: 16,
   MAX_WS_ERRORS: 64,
   MAX_GAPS: 64,
@@ -82,6 +85,7 @@ export function newAppFacts(): AppFacts {
     upgradedTo: null,
     http: [],
     httpDropped: 0,
+    httpTurns: null,
     websocket: null,
     errors: [],
     gaps: [],
@@ -115,9 +119,16 @@ export class AppSession implements StreamSink {
   private tls: TlsTracker | null = null;
   /** The client's first segment was the single byte 22: TLS if the next byte is 3. */
   private tlsByteHeld = false;
-  /** Index in facts.http of the request being parsed, -1 when the exchange list was full. */
+  /** Exchanges numbered so far (from 0), at most MAX_EXCHANGES. */
+  private exchanges = 0;
+  /** Set when only the exchanges the rules read are kept (see exchanges.ts). */
+  private lean: LeanExchanges | null = null;
+  /** Request and response facts of a dropped exchange (lean lists only), filled anew by the next ones. */
+  private spareRequest: HttpRequestFacts | null = null;
+  private spareResponse: HttpResponseFacts | null = null;
+  /** Number of the exchange of the request being parsed, -1 when the exchange list was full. */
   private requestSlot = 0;
-  /** Exchange slot of the next final response (ordinal, may exceed facts.http). */
+  /** Number of the exchange of the next final response (may exceed the list's limit). */
   private responseSlot = 0;
   private responseIsInterim = false;
   private lastResponseHead: HttpHead | null = null;
@@ -135,11 +146,14 @@ export class AppSession implements StreamSink {
 
   /**
    * `recordEvents`: keep the per-packet event texts the ladder and the diff show. A plain analysis
-   * never prints them, so it neither builds nor keeps them.
+   * never prints them, so it neither builds nor keeps them. `leanSlowFloorMicros`: keep only the
+   * HTTP exchanges the rules and the default reports read, counting turns against this slow-server
+   * floor; null keeps every exchange (up to the limit), as --detail, flow and diff show them.
    */
   constructor(
     readonly flow: { id: number; clientPort: number; serverPort: number } = { id: 0, clientPort: 0, serverPort: 0 },
     private readonly recordEvents = true,
+    private readonly leanSlowFloorMicros: number | null = null,
   ) {}
 
   // ---- StreamSink ----
@@ -187,6 +201,7 @@ export class AppSession implements StreamSink {
     for (const g of this.openGaps) if (g && g.outcome === 'ignored') g.outcome = 'lost';
     const ws = this.facts.websocket;
     if (ws?.upgraded && ws.tcpClose === null && this.tcpClosedBeforeCloseFrame) ws.tcpClose = 'without-close-frame';
+    this.lean?.settleAll(this.wsRequestPacket());
     // Only the facts outlive the stream: a flow lingers a few seconds after its close.
     this.request = this.response = null;
     this.wsClient = this.wsServer = null;
@@ -464,7 +479,7 @@ export class AppSession implements StreamSink {
 
   /** Names the exchange in progress when TCP first closed, and what of it had been seen. */
   private noteFirstClose(dir: Dir, how: 'fin' | 'rst', ts: number): void {
-    const ex = this.facts.http[this.facts.http.length - 1];
+    const ex = this.exchangeNumbered(this.exchanges - 1);
     if (!ex) return;
     ex.closedBy = role(dir);
     ex.closeHow = how;
@@ -496,16 +511,56 @@ export class AppSession implements StreamSink {
   }
 
   private exchangeAt(slot: number, createForResponse: boolean): HttpExchangeFacts | null {
-    if (slot < this.facts.http.length) return this.facts.http[slot];
+    if (slot < this.exchanges) return this.exchangeNumbered(slot);
     if (!createForResponse) return null;
-    if (this.facts.http.length >= SESSION_LIMITS.MAX_EXCHANGES) {
+    if (this.exchanges >= SESSION_LIMITS.MAX_EXCHANGES) {
       // Past the limit, a response to a request already counted is not counted again.
-      if (slot >= this.facts.http.length + this.facts.httpDropped) this.facts.httpDropped++;
+      if (slot >= this.exchanges + this.facts.httpDropped) this.facts.httpDropped++;
       return null;
     }
-    const ex = newExchange();
-    this.facts.http.push(ex);
+    return this.addExchange();
+  }
+
+  private addExchange(): HttpExchangeFacts {
+    // Most connections carry a few exchanges: keeping them all costs less than sorting them out.
+    if (this.leanSlowFloorMicros !== null && !this.lean && this.exchanges === SESSION_LIMITS.LEAN_FROM_EXCHANGES) {
+      this.facts.httpTurns = { answered: 0, slow: 0 };
+      this.lean = new LeanExchanges(this.facts.http, this.facts.httpTurns, this.leanSlowFloorMicros);
+    }
+    const spare = this.lean?.takeSpare() ?? null;
+    const ex = spare ? this.reuse(spare) : newExchange();
+    if (this.lean) this.lean.add(ex, this.exchanges);
+    else this.facts.http.push(ex);
+    this.exchanges++;
     return ex;
+  }
+
+  /** A dropped exchange made new; its request and response facts are kept aside to be filled anew. */
+  private reuse(ex: HttpExchangeFacts): HttpExchangeFacts {
+    if (ex.request) this.spareRequest = ex.request;
+    if (ex.response) this.spareResponse = ex.response;
+    ex.request = null;
+    ex.response = null;
+    if (ex.interim.length) ex.interim = [];
+    const t = ex.timing;
+    t.requestAt = t.requestEndAt = t.requestEndPacket = t.responseAt = t.responseEndAt = t.responseEndPacket = t.thinkMs = null;
+    ex.closeAfter = ex.closedBy = ex.closeHow = ex.closeAfterMs = null;
+    return ex;
+  }
+
+  /** The exchange numbered `n`; null when there is none or a lean list dropped it. */
+  private exchangeNumbered(n: number): HttpExchangeFacts | null {
+    if (n < 0) return null;
+    return this.lean ? this.lean.at(n) : (this.facts.http[n] ?? null);
+  }
+
+  private wsRequestPacket(): number {
+    return this.facts.websocket?.requestPacket ?? -1;
+  }
+
+  /** The response or the request moved on: exchanges behind both may be settled (lean lists only). */
+  private settleExchanges(): void {
+    this.lean?.settle(this.responseSlot, this.requestSlot, this.wsRequestPacket());
   }
 
   private resolveGap(dir: Dir, streamOffset: number): void {
@@ -601,16 +656,17 @@ export class AppSession implements StreamSink {
 
   private requestStartLine(head: HttpHead): void {
     let ex: HttpExchangeFacts | null = null;
-    if (this.facts.http.length < SESSION_LIMITS.MAX_EXCHANGES) {
-      ex = newExchange();
-      this.facts.http.push(ex);
-      this.requestSlot = this.facts.http.length - 1;
+    if (this.exchanges < SESSION_LIMITS.MAX_EXCHANGES) {
+      ex = this.addExchange();
+      this.requestSlot = this.exchanges - 1;
     } else {
       this.facts.httpDropped++;
       this.requestSlot = -1;
     }
+    this.settleExchanges();
     if (ex) {
-      ex.request = requestFacts(head);
+      ex.request = requestFacts(head, this.spareRequest);
+      this.spareRequest = null;
       ex.timing.requestAt = head.tsMicros;
     }
     if (this.eventWanted()) this.event(head.no, 0, `HTTP ${head.method} ${clip(head.target, 80)} HTTP/${head.version}${head.afterGap ? ' (after gap)' : ''}`);
@@ -619,7 +675,7 @@ export class AppSession implements StreamSink {
 
   /** The exchange of the request being parsed, null when the exchange list was full. */
   private currentRequest(): HttpExchangeFacts | null {
-    return this.requestSlot >= 0 ? this.facts.http[this.requestSlot] : null;
+    return this.exchangeNumbered(this.requestSlot);
   }
 
   private requestHeadersComplete(head: HttpHead): HeadDecision {
@@ -663,7 +719,8 @@ export class AppSession implements StreamSink {
       ex.interim.push({ status: head.status, reason: head.reason, packet: head.no, at: head.tsMicros });
       return;
     }
-    ex.response = responseFacts(head);
+    ex.response = responseFacts(head, this.spareResponse);
+    this.spareResponse = null;
     ex.timing.responseAt = head.tsMicros;
     if (ex.timing.requestEndAt !== null) ex.timing.thinkMs = round3((head.tsMicros - ex.timing.requestEndAt) / 1000);
   }
@@ -704,6 +761,7 @@ export class AppSession implements StreamSink {
     if (answersUpgrade && !(head.status === 101 || (ex?.request?.method === 'CONNECT' && head.status >= 200 && head.status < 300))) {
       this.resumeClient = true;
     }
+    this.settleExchanges();
   }
 
   private responseMessageAbort(head: HttpHead): void {
@@ -711,6 +769,7 @@ export class AppSession implements StreamSink {
     const ex = this.exchangeAt(this.responseSlot, false);
     if (ex?.response) ex.response.framing = head.framing;
     this.responseSlot++;
+    this.settleExchanges();
   }
 
   private responseError(err: DissectErrorFact): void {
@@ -820,11 +879,17 @@ export class AppSession implements StreamSink {
 }
 
 export class AppSinkFactory implements SinkFactory {
-  /** `recordEvents` says, per flow id, whether its session keeps per-packet events (for a ladder). */
-  constructor(private readonly recordEvents: (flowId: number) => boolean = () => true) {}
+  /**
+   * `recordEvents` says, per flow id, whether its session keeps per-packet events (for a ladder);
+   * `leanSlowFloorMicros`, when not null, that sessions keep only the HTTP exchanges rules read.
+   */
+  constructor(
+    private readonly recordEvents: (flowId: number) => boolean = () => true,
+    private readonly leanSlowFloorMicros: number | null = null,
+  ) {}
 
   create(flow: { id: number; clientPort: number; serverPort: number }): AppSession {
-    return new AppSession(flow, this.recordEvents(flow.id));
+    return new AppSession(flow, this.recordEvents(flow.id), this.leanSlowFloorMicros);
   }
 }
 
@@ -841,39 +906,41 @@ function newExchange(): HttpExchangeFacts {
   };
 }
 
-function requestFacts(head: HttpHead): HttpRequestFacts {
-  return {
-    method: head.method,
-    target: clip(head.target, 2048),
-    version: head.version,
-    headers: head.headers,
-    headerCount: 0,
-    packet: head.no,
-    streamOffset: head.streamOffset,
-    endPacket: null,
-    bodyBytes: 0,
-    complete: false,
-    keepAlive: false,
-    afterGap: head.afterGap,
-  };
+/** The request's facts, in `into` when given (an object nothing else refers to). */
+function requestFacts(head: HttpHead, into: HttpRequestFacts | null): HttpRequestFacts {
+  const r = into ?? ({} as HttpRequestFacts);
+  r.method = head.method;
+  r.target = clip(head.target, 2048);
+  r.version = head.version;
+  r.headers = head.headers;
+  r.headerCount = 0;
+  r.packet = head.no;
+  r.streamOffset = head.streamOffset;
+  r.endPacket = null;
+  r.bodyBytes = 0;
+  r.complete = false;
+  r.keepAlive = false;
+  r.afterGap = head.afterGap;
+  return r;
 }
 
-function responseFacts(head: HttpHead): HttpResponseFacts {
-  return {
-    status: head.status,
-    reason: head.reason,
-    version: head.version,
-    headers: head.headers,
-    headerCount: 0,
-    packet: head.no,
-    streamOffset: head.streamOffset,
-    endPacket: null,
-    bodyBytes: 0,
-    framing: 'none',
-    complete: false,
-    keepAlive: false,
-    afterGap: head.afterGap,
-  };
+/** The response's facts, in `into` when given (an object nothing else refers to). */
+function responseFacts(head: HttpHead, into: HttpResponseFacts | null): HttpResponseFacts {
+  const r = into ?? ({} as HttpResponseFacts);
+  r.status = head.status;
+  r.reason = head.reason;
+  r.version = head.version;
+  r.headers = head.headers;
+  r.headerCount = 0;
+  r.packet = head.no;
+  r.streamOffset = head.streamOffset;
+  r.endPacket = null;
+  r.bodyBytes = 0;
+  r.framing = 'none';
+  r.complete = false;
+  r.keepAlive = false;
+  r.afterGap = head.afterGap;
+  return r;
 }
 
 function startsWithHttpVersion(b: Uint8Array, off: number, end: number): boolean {

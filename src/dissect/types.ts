@@ -99,6 +99,12 @@ export interface HttpExchangeFacts {
   closeAfterMs: number | null;
 }
 
+/** Answers that began at or after their request's last byte, and those that took the slow-server floor or more. */
+export interface HttpTurnCounts {
+  answered: number;
+  slow: number;
+}
+
 export interface WsFrameCounts {
   text: number;
   binary: number;
@@ -201,6 +207,11 @@ export interface AppFacts {
   http: HttpExchangeFacts[];
   /** Exchanges beyond the limit are counted, not kept. */
   httpDropped: number;
+  /**
+   * Set when `http` keeps only the exchanges the rules and the default reports read (see
+   * exchanges.ts): the turns of all the exchanges within the limit, counted.
+   */
+  httpTurns: HttpTurnCounts | null;
   websocket: WebSocketFacts | null;
   errors: DissectErrorFact[];
   gaps: GapFact[];

@@ -1,3 +1,4 @@
+import type { AppFacts } from '../dissect/types.js';
 import type { ThinkTurn } from '../flow/analysis.js';
 import type { FlowFacts, PacketRef } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
@@ -131,21 +132,40 @@ function turnName(t: Turn): string {
 
 const NO_TURNS: readonly Turn[] = [];
 
-/** The turns whose answer took `atLeast` µs or more; nothing is allocated for a flow without one. */
+/** The TLS handshake's turn when its answer took `atLeast` µs or more. */
+function tlsTurn(app: AppFacts, atLeast: number): Turn | null {
+  const tls = app.tls;
+  if (!tls?.clientHello || !tls.serverHello || tls.serverHello.ts - tls.clientHello.ts < Math.max(0, atLeast)) return null;
+  return { http: null, requestPacket: tls.clientHello.no, requestTs: tls.clientHello.ts, responsePacket: tls.serverHello.no, responseTs: tls.serverHello.ts };
+}
+
+/**
+ * The turns whose answer took `atLeast` µs or more, of the exchanges listed (a lean list holds the
+ * slowest over the slow-server floor: see turnCount); nothing is allocated for a flow without one.
+ */
 function turnsOf(f: FlowFacts, atLeast: number): readonly Turn[] {
   const app = f.app;
   if (!app) return NO_TURNS;
   let out: Turn[] | null = null;
-  const tls = app.tls;
-  if (tls?.clientHello && tls.serverHello && tls.serverHello.ts - tls.clientHello.ts >= Math.max(0, atLeast)) {
-    (out ??= []).push({ http: null, requestPacket: tls.clientHello.no, requestTs: tls.clientHello.ts, responsePacket: tls.serverHello.no, responseTs: tls.serverHello.ts });
-  }
+  const tls = tlsTurn(app, atLeast);
+  if (tls) out = [tls];
   for (const ex of app.http) {
     const t = ex.timing;
     if (!ex.request || !ex.response || t.requestEndAt === null || t.requestEndPacket === null || t.responseAt === null || t.responseAt - t.requestEndAt < Math.max(0, atLeast)) continue;
     (out ??= []).push({ http: ex.request, requestPacket: t.requestEndPacket, requestTs: t.requestEndAt, responsePacket: ex.response.packet, responseTs: t.responseAt });
   }
   return out ?? NO_TURNS;
+}
+
+/**
+ * How many turns took `atLeast` µs or more: 0 (every answer) or the slow-server floor the flow was
+ * dissected with, where the dissector counted the exchanges it did not keep.
+ */
+function turnCount(f: FlowFacts, atLeast: number): number {
+  const app = f.app;
+  const counted = app?.httpTurns;
+  if (!app || !counted) return turnsOf(f, atLeast).length;
+  return (tlsTurn(app, atLeast) ? 1 : 0) + (atLeast <= 0 ? counted.answered : counted.slow);
 }
 
 /** The TCP analysis of the same turn (it follows the first and the slowest one): the server's ACK of the request. */
@@ -190,7 +210,8 @@ const slowServer: FlowRule = {
       ? `though the request was acknowledged after ${short(ackDelay)} (#${ack.ackPacket}, by a proxy or NAT on the way: the handshake took ${short(rtt)})`
       : `though its TCP acknowledged it after ${short(ackDelay)} (#${ack.ackPacket}) on a path of ${short(rtt)}`;
     const tls = worst.http === null;
-    const others = slow.length > 1 ? `; ${plural(slow.length - 1, 'other answer')} also took over ${fmtDuration(floor)}` : '';
+    const slowAnswers = turnCount(f, floor);
+    const others = slowAnswers > 1 ? `; ${plural(slowAnswers - 1, 'other answer')} also took over ${fmtDuration(floor)}` : '';
     return {
       code: 'slow-server',
       severity: 'warning',
@@ -205,8 +226,8 @@ const slowServer: FlowRule = {
         pathRttMs: ms(rtt),
         ackedOnTheWay,
         serverTimeMs: ms(waited - rtt),
-        slowAnswers: slow.length,
-        answers: turnsOf(f, 0).length,
+        slowAnswers,
+        answers: turnCount(f, 0),
         thresholdMs: ms(Math.max(floor, SERVER_RTT_FACTOR * rtt)),
         responsible: 'server',
       },

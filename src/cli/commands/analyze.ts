@@ -229,6 +229,8 @@ async function streamOne(file: string, opts: AnalyzeOptions, format: OutputForma
     slow: slowThresholdsOf(opts),
     memcapBytes: memcapOf(opts),
     keepEvents: false,
+    // Only --detail JSON lists every HTTP exchange.
+    keepExchanges: opts.detail === true,
     retainFlows: false,
     captureFilter,
     onFlowJudged: (f) => {

@@ -91,6 +91,8 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     retainFlows: false,
     // A refused connection is said when it happens, not after the hour a scan could take to show.
     holdProbes: false,
+    // Only --detail JSON lines list every HTTP exchange.
+    keepExchanges: opts.detail === true,
     onFlowJudged: (f) => {
       // The text report counts every flow; --only-problems leaves the healthy ones out of what is printed as they end.
       report?.flow(f);
