@@ -237,6 +237,8 @@ const synAckRetry: FlowRule = {
 
 const HALF_OPEN_HINT =
   'The client never sent the final ACK: the SYN-ACK did not reach it (asymmetric routing, a firewall dropping the return path), the client gave up, or the SYN was spoofed (a SYN flood). Check the return path and any stateful firewall between the two.';
+const HALF_OPEN_AFTER_GIVE_UP_HINT =
+  "The SYN-ACK came only after the client had stopped retrying, so its connect had already timed out: the server, or a NAT or proxy answering for it, took longer to answer than the client waits (an overloaded listener, a slow path or a slow upstream). That the client sent no final ACK is expected; nothing was left to complete. Check why the answer took that long.";
 const HALF_OPEN_DROPPED_ON_CLIENT_HINT =
   "The SYN-ACK reached the client's network but not its TCP, which kept waiting: something on the client host drops it before TCP sees it (a host firewall or endpoint security software, iptables INPUT rules). The server and the path worked. Check the client host's firewall.";
 const HALF_OPEN_SILENT_CLIENT_HINT =
@@ -262,7 +264,7 @@ const halfOpen: FlowRule = {
         summary: `SYN-ACK #${synAck.no} came ${fmtDuration(synAck.ts - late.ts)} after the client's last SYN #${late.no}, when the client had stopped retrying (${plural(before.length, 'SYN')} over ${fmtDuration(late.ts - before[0].ts)}): the connect had already failed, and the client never completed the handshake`,
         packets: [f.syns[0].no, synAck.no],
         facts: { synAcks: f.synAcks.length, afterClientGaveUp: true },
-        hint: HALF_OPEN_HINT,
+        hint: HALF_OPEN_AFTER_GIVE_UP_HINT,
       };
     }
     const summary = `SYN-ACK #${synAck.no} sent, the client never completed the handshake`;

@@ -241,6 +241,8 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     expect(mine).toHaveLength(1);
     expect(codes(mine[0])).not.toContain('syn-retry-then-connected');
     expect(verdict(mine[0], 'half-open').summary).toMatch(/^SYN-ACK #\d+ came 22\.0 s after the client's last SYN #\d+, when the client had stopped retrying \(3 SYNs over 9\.00 s\): the connect had already failed/);
+    // The late answer, not the return path or the client, is what the hint points at.
+    expect(verdict(mine[0], 'half-open').hint).toMatch(/^The SYN-ACK came only after the client had stopped retrying/);
   });
 
   corpus2.it("nDPI's gnutella.pcap: a SYN-ACK 22.7 s after the last of three SYNs joins them, after the client had given up", async () => {
