@@ -98,7 +98,7 @@ export class ParseContext {
 }
 
 /** A problem as the user reads it: the file, the packet and byte offset, then a sentence (the code is for JSON). */
-export function formatDiagnostic(file: string, packet: number, offset: number, detail: string): string {
+function formatDiagnostic(file: string, packet: number, offset: number, detail: string): string {
   const where = packet > 0 ? `packet ${packet}` : 'file header';
   return `${file}: ${where} (file offset 0x${offset.toString(16)}): ${detail}`;
 }

@@ -39,7 +39,7 @@ export const DNS = {
 } as const;
 
 /** SvcParamKeys (RFC 9460 section 14.3.2) that carry addresses. */
-export const SVC_PARAM = {
+const SVC_PARAM = {
   IPV4HINT: 4,
   IPV6HINT: 6,
 } as const;

@@ -113,7 +113,7 @@ for (let c = 0; c < 0x20; c++) if (c !== HT) BAD_VALUE_BYTE[c] = 1;
 BAD_VALUE_BYTE[0x7f] = 1;
 export const isTokenByte = (c: number): boolean => TCHAR[c] === 1;
 
-// Texts a parser decoded last, by what they are (see HttpParser.text): the method, the reason
+// Texts a parser decoded last, by what they are (see sharedText): the method, the reason
 // phrase, then each selected header's value.
 const TEXT_SLOT = { METHOD: 0, REASON: 1, FIRST_HEADER: 2 } as const;
 
@@ -574,7 +574,7 @@ export class HttpParser {
     if (!this.readVersion(src, sp2 + 1, e, head) || sp2 + 9 !== e) {
       return this.lineError('HTTP_INVALID_VERSION', `"${escapeBytes(src, sp2 + 1, e)}" is not HTTP/x.y`, src, sp2 + 1, lineBase);
     }
-    head.method = this.text(TEXT_SLOT.METHOD, src, s, sp1);
+    head.method = sharedText(TEXT_SLOT.METHOD, src, s, sp1);
     head.target = latin1(src, tStart, sp2);
     return true;
   }
@@ -589,7 +589,7 @@ export class HttpParser {
       return this.lineError('HTTP_INVALID_STATUS_LINE', `"${escapeBytes(src, s, Math.min(e, s + 48))}" has no 3-digit status after the version`, src, at, lineBase);
     }
     head.status = (src[c0 + 1] - 0x30) * 100 + (src[c0 + 2] - 0x30) * 10 + (src[c0 + 3] - 0x30);
-    head.reason = c0 + 5 <= e ? this.text(TEXT_SLOT.REASON, src, c0 + 5, e) : '';
+    head.reason = c0 + 5 <= e ? sharedText(TEXT_SLOT.REASON, src, c0 + 5, e) : '';
     return true;
   }
 
@@ -608,7 +608,7 @@ export class HttpParser {
         return;
       }
       if (this.pendingKept) {
-        const v = trimmedLatin1(src, s, e);
+        const v = trimmedLatin1(src, s, e, -1);
         if (v) this.pendingValue = this.pendingValue ? `${this.pendingValue} ${v}` : v;
       }
       return;
@@ -649,27 +649,7 @@ export class HttpParser {
     const selected = matchSelectedName(src, s, colon);
     this.pendingName = selected?.name ?? OTHER_HEADER;
     this.pendingKept = selected !== null;
-    this.pendingValue = selected ? this.trimmedText(selected.slot, src, colon + 1, e) : '';
-  }
-
-  /** The text of src[s, e): the one decoded last for `slot` when the bytes are the same, so no new string is made. */
-  private text(slot: number, src: Uint8Array, s: number, e: number): string {
-    const last = LAST_TEXT[slot];
-    if (last.length === e - s) {
-      let k = 0;
-      while (k < last.length && last.charCodeAt(k) === src[s + k]) k++;
-      if (k === last.length) return last;
-    }
-    const text = latin1(src, s, e);
-    LAST_TEXT[slot] = text;
-    return text;
-  }
-
-  /** text() without the spaces and tabs around the value. */
-  private trimmedText(slot: number, src: Uint8Array, s: number, e: number): string {
-    while (s < e && (src[s] === SP || src[s] === HT)) s++;
-    while (e > s && (src[e - 1] === SP || src[e - 1] === HT)) e--;
-    return this.text(slot, src, s, e);
+    this.pendingValue = selected ? trimmedLatin1(src, colon + 1, e, selected.slot) : '';
   }
 
   private findBadValueByte(src: Uint8Array, s: number, e: number): number {
@@ -865,8 +845,22 @@ export class HttpParser {
   }
 }
 
-function trimmedLatin1(b: Uint8Array, s: number, e: number): string {
+/** The text of src[s, e): the one decoded last for `slot` when the bytes are the same, so no new string is made. */
+function sharedText(slot: number, src: Uint8Array, s: number, e: number): string {
+  const last = LAST_TEXT[slot];
+  if (last.length === e - s) {
+    let k = 0;
+    while (k < last.length && last.charCodeAt(k) === src[s + k]) k++;
+    if (k === last.length) return last;
+  }
+  const text = latin1(src, s, e);
+  LAST_TEXT[slot] = text;
+  return text;
+}
+
+/** The text of b[s, e) without the spaces and tabs around it, shared as sharedText() does when `slot` is not -1. */
+function trimmedLatin1(b: Uint8Array, s: number, e: number, slot: number): string {
   while (s < e && (b[s] === SP || b[s] === HT)) s++;
   while (e > s && (b[e - 1] === SP || b[e - 1] === HT)) e--;
-  return latin1(b, s, e);
+  return slot === -1 ? latin1(b, s, e) : sharedText(slot, b, s, e);
 }

@@ -19,7 +19,7 @@ export interface DiffRenderOptions {
 
 export const DIFF_SCHEMA_VERSION = 1;
 /** Narrowest width at which the two ladder excerpts are shown side by side. */
-export const SIDE_BY_SIDE_WIDTH = 120;
+const SIDE_BY_SIDE_WIDTH = 120;
 const DEFAULT_WIDTH = 160;
 /** Where a packet's notes continue when a stacked ladder line wraps: after its number, time and arrow. */
 const STACKED_NOTES_AT = 41;

@@ -127,7 +127,7 @@ const ENDPOINT_FACTS: ReadonlyArray<[string, EndpointRole]> = [
 /** The facts of a capture-level verdict that count its flows, when no flow is marked as its. */
 const COUNT_FACTS = ['flows', 'droppedConnections', 'halfOpen', 'connections'];
 
-export function groupTitle(code: string, role: EndpointRole, endpoint: string, flows: number): string {
+function groupTitle(code: string, role: EndpointRole, endpoint: string, flows: number): string {
   const connections = `${flows.toLocaleString('en-US')} ${flows === 1 ? 'connection' : 'connections'}`;
   if (role === 'client') return `${connections} from ${endpoint} ${CLIENT_PHRASES[code] ?? `: ${code}`}`.replace(' :', ':');
   const phrase = SERVER_PHRASES[code];

@@ -28,7 +28,7 @@ const SEV_MARK = { error: 'ERROR', warning: 'WARN', info: 'info' } as const;
 
 /** A flow's outcome in the timeline: its worst verdict, 'ok' when none is a warning or an error. */
 export type Outcome = 'error' | 'warning' | 'ok';
-export function outcomeOf(verdicts: readonly Verdict[]): Outcome {
+function outcomeOf(verdicts: readonly Verdict[]): Outcome {
   let worst = -1;
   for (const v of verdicts) worst = Math.max(worst, SEVERITY[v.severity]);
   return worst >= SEVERITY.error ? 'error' : worst >= SEVERITY.warning ? 'warning' : 'ok';
@@ -100,7 +100,7 @@ function verdictPill(v: Verdict, x: number, y: number): { svg: string; width: nu
 }
 
 /** The flow's ladder as an SVG sequence diagram: client lane left, server lane right, one sloped arrow per packet. */
-export function ladderSvg(flow: JudgedFlow, packets: readonly FlowPacket[], opts: LadderSvgOptions): LadderPicture {
+function ladderSvg(flow: JudgedFlow, packets: readonly FlowPacket[], opts: LadderSvgOptions): LadderPicture {
   const g = opts.narrow ? NARROW : WIDE;
   const notes = annotateFlow(flow);
   const keep = chooseShown(packets, notes, opts.maxLines);
@@ -205,12 +205,12 @@ export interface LadderInput {
   dropped: number;
 }
 
-export function flowAnchor(fileIndex: number, flowId: number): string {
+function flowAnchor(fileIndex: number, flowId: number): string {
   return `f${fileIndex}-flow-${flowId}`;
 }
 
 /** One flow: its header line, its verdicts with their fixes, its ladder. */
-export function flowSection(l: LadderInput, anchor: string, opts: LadderSvgOptions): string {
+function flowSection(l: LadderInput, anchor: string, opts: LadderSvgOptions): string {
   const f = l.flow;
   const pic = ladderSvg(f, l.packets, opts);
   const origin = f.syns.length ? `the first SYN (#${f.syns[0].no})` : 'the first packet';
@@ -364,7 +364,7 @@ export interface FileReport {
 }
 
 /** Group rows at most: a capture of many servers can have thousands of small groups. */
-export const MAX_GROUP_ROWS = 100;
+const MAX_GROUP_ROWS = 100;
 
 function groupsTable(r: FileReport, fileIndex: number, drawn: Set<number>): string {
   if (!r.groups.length) return '<p class="muted">No warning or error.</p>';

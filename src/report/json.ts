@@ -96,7 +96,7 @@ const isEmpty = (v: unknown): boolean =>
  * them) are left out, so a missing member reads as null. Zeros and false stay: they are findings.
  * Array elements keep their places.
  */
-export function compactFacts(facts: Record<string, unknown>): Record<string, unknown> {
+function compactFacts(facts: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key in facts) {
     const value = compactValue(facts[key]);
@@ -112,7 +112,7 @@ function compactValue(v: unknown): unknown {
 }
 
 /** The flows written, by their worst verdict, and their verdicts by code: the figures a summary starts from. */
-export class FlowCounts {
+class FlowCounts {
   private flows = 0;
   private readonly worst = { error: 0, warning: 0, info: 0, none: 0 };
   private readonly verdicts = new Map<string, number>();

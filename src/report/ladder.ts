@@ -27,7 +27,7 @@ export interface LadderOptions {
 }
 
 /** Width from which the ladder keeps its full layout (delta column, long arrows, aligned details). */
-export const WIDE_LADDER = 150;
+const WIDE_LADDER = 150;
 const NARROW_ARROW_WIDTH = 20;
 const NBSP = '\u00a0';
 

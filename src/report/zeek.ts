@@ -56,7 +56,7 @@ export const CONN_FIELDS: readonly ZeekField[] = [
 ];
 
 /** tcpwhy.log: one row per verdict; capture-level verdicts have no uid nor id. */
-export const VERDICT_FIELDS: readonly ZeekField[] = [
+const VERDICT_FIELDS: readonly ZeekField[] = [
   field('ts', 'time'),
   field('uid', 'string'),
   ...ID_FIELDS,
@@ -127,7 +127,7 @@ const ZEEK_HTTP_PORTS = new Set([80, 81, 631, 1080, 3128, 8000, 8080, 8888]);
  * protocol detection needs the server to answer in HTTP), websocket after its 101, ssl at a
  * ClientHello.
  */
-export function zeekService(f: FlowResult): string[] {
+function zeekService(f: FlowResult): string[] {
   const app = f.app;
   if (!app) return [];
   const found: Array<{ name: string; at: number }> = [];
@@ -143,7 +143,7 @@ export function zeekService(f: FlowResult): string[] {
  * duration and byte counts are left unset when the duration is 0, history when empty; bytes are
  * what the sequence numbers span (Zeek's endpoint size), packets and IP bytes what was captured.
  */
-export function connRow(f: FlowResult, uid: string): ZeekValue[] {
+function connRow(f: FlowResult, uid: string): ZeekValue[] {
   const start = zeekTime(f.start);
   const duration = zeekTime(f.lastOpen) - start;
   const lasted = duration > 0;
@@ -217,7 +217,7 @@ function stamp(now: Date): string {
  * One Zeek log: TSV with the header lines Zeek's ASCII writer puts before the rows and the #close
  * line after them, or JSON lines (one object per row, unset fields left out, no header).
  */
-export class ZeekLog {
+class ZeekLog {
   private opened = false;
 
   constructor(

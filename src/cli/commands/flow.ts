@@ -62,7 +62,7 @@ export async function loadFlowPackets(file: string, flow: FlowResult, reading: R
   }
 }
 
-export async function ladderText(file: string, flow: FlowResult, maxLines: number, reading: Reading, width: number): Promise<string> {
+async function ladderText(file: string, flow: FlowResult, maxLines: number, reading: Reading, width: number): Promise<string> {
   const { packets, dropped } = await loadFlowPackets(file, flow, reading);
   return renderLadder(flow, packets, { color: useColor(reading.io), maxLines, file, dropped, width });
 }

@@ -19,7 +19,7 @@ import { parseMaxLines } from './flow.js';
 // ladders are drawn, with their dissector events and their packets.
 
 /** Ladders drawn per file at most: the first flow of each problem group, most severe groups first. */
-export const MAX_LADDERS = 20;
+const MAX_LADDERS = 20;
 /** Groups whose candidate flow is kept; a group first seen beyond them gets no ladder. */
 const MAX_CANDIDATE_GROUPS = 5000;
 
