@@ -4,7 +4,6 @@ import type { FlowFacts } from './facts.js';
 import { endedTooEarly, watchOf, whenWatchEnded } from './capture-end.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
-import type { Verdict } from './verdict.js';
 
 // HTTP and WebSocket verdicts, from the dissectors' AppFacts. Each rule looks at one question
 // (was the upgrade accepted, was the accept right, how did it end) so a failed session carries
@@ -157,7 +156,6 @@ const wsFinAfter101: FlowRule = {
     const version = ex.request?.version ?? null;
     const who = serverIdentity(ex);
     const what = close.how === 'fin' ? 'FIN' : 'RST';
-    const closer = who.proxy ? `the server (${who.server ?? `Via: ${who.via}`}, a proxy)` : who.server ? `the server (${who.server})` : 'the server';
     const cause =
       version === '1.0'
         ? `: the upgrade request was HTTP/1.0`
