@@ -16,7 +16,7 @@ import { addrHash, HASH_SEED, wordsOf } from './visibility.js';
 // packet: other connections, DNS, ICMP).
 
 /** A step back in time longer than this joins two recordings; shorter ones are stamping jitter. */
-export const SEAM_MICROS = 1_000_000;
+const SEAM_MICROS = 1_000_000;
 /**
  * Hosts' last sightings are kept in a hashed table: a collision only lengthens a watch (to the seam or
  * the file's end), or, in the rare case two hosts' IDs also fall within IP_ID_CONTINUES, takes a leap for a quiet spell.
