@@ -436,13 +436,11 @@ export class Analyzer {
   /** A judged flow handed out, or held back for the scan that may count it. */
   private release(facts: FlowFacts, ctx: RuleContext): void {
     // A probe whose scan has not shown yet waits for it; the scan's probes held so far are judged with it.
-    const held = this.probeHold !== null && isProbeLike(facts) && !facts.scan;
-    if (this.probeHold) {
-      if (facts.scan && !held) this.handOut(this.probeHold.claim(facts.scan, (facts.syns[0] ?? { ts: facts.start }).ts), ctx);
-      if (held) this.handOut(this.probeHold.hold(facts), ctx);
-      else this.handOut([facts], ctx);
-      this.handOut(this.probeHold.expire(ctx.captureEnd), ctx);
-    } else this.handOut([facts], ctx);
+    const probes = this.probeHold;
+    if (!probes) return this.handOut([facts], ctx);
+    if (facts.scan) this.handOut(probes.claim(facts.scan, facts.syns[0]?.ts ?? facts.start), ctx);
+    this.handOut(!facts.scan && isProbeLike(facts) ? probes.hold(facts) : [facts], ctx);
+    this.handOut(probes.expire(ctx.captureEnd), ctx);
   }
 
   /** The rules' context as of the latest packet. SYN answers are recorded at packet time, so the context around a flow's SYNs is complete. */

@@ -632,14 +632,15 @@ function attemptGivenUp(f: Flow, now: number): boolean {
   const syns = f.synPackets;
   const last = syns[syns.length - 1];
   if (f.lastTs !== last.ts) return false; // something else came after the last SYN
-  return now - last.ts > retryPatience(syns, syns.length);
+  return now - last.ts > retryPatience(syns);
 }
 
 /**
- * How long after the last of `count` SYNs (of `syns`) its client would have retried again: 2.5x
- * its last backoff, at least 3.5 s. Silence longer than this shows the client gave up.
+ * How long after the last of `syns` its client would have retried again: 2.5x its last backoff,
+ * at least 3.5 s. Silence longer than this shows the client gave up.
  */
-export function retryPatience(syns: readonly { ts: number }[], count: number): number {
+export function retryPatience(syns: readonly { ts: number }[]): number {
+  const count = syns.length;
   const wait = count >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (syns[count - 1].ts - syns[count - 2].ts) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
   return Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
 }

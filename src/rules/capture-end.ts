@@ -2,7 +2,7 @@ import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
 import { unansweredHttpRequest } from './app-rules.js';
-import type { Watch } from './capture-watch.js';
+import { watchUntil, type Watch } from './capture-watch.js';
 
 // A capture that stops (tcpdump -c N, Ctrl-C, a file cut short) right after a SYN, a request or a
 // FIN has not waited for the answer: silence that short proves nothing. Until the capture has run
@@ -44,11 +44,11 @@ export function watchEnd(f: FlowFacts): string {
 export function watchOf(f: FlowFacts, ctx: RuleContext): Watch {
   const end = Math.max(f.end, ctx.captureEnd);
   // The memory budget finished the flow early: it was watched until then.
-  if (f.endReason === 'memcap') return { ts: end, packet: f.lastPacket, until: 'memcap', seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket: f.lastPacket };
+  if (f.endReason === 'memcap') return watchUntil('memcap', end, f.lastPacket, f.lastPacket);
   // The client's next connection took the 4-tuple: this one was over then, however long the capture went on.
   const next = f.reusedBy;
-  if (next) return { ts: Math.max(f.end, next.ts), packet: next.no, until: 'reused', seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket: next.no };
-  return ctx.watch?.of(f, ctx.captureEnd) ?? { ts: end, packet: f.lastPacket, until: 'capture-end', seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket: f.lastPacket };
+  if (next) return watchUntil('reused', Math.max(f.end, next.ts), next.no, next.no);
+  return ctx.watch?.of(f, ctx.captureEnd) ?? watchUntil('capture-end', end, f.lastPacket, f.lastPacket);
 }
 
 /** No packet of the flow ended it: it was open when the capture ended, went idle, or the memory budget finished it early. */

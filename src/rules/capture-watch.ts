@@ -16,7 +16,7 @@ import { addrHash, HASH_SEED, wordsOf } from './visibility.js';
 // packet: other connections, DNS, ICMP).
 
 /** A step back in time longer than this joins two recordings; shorter ones are stamping jitter. */
-export const SEAM_MICROS = 1_000_000;
+const SEAM_MICROS = 1_000_000;
 /**
  * Hosts' last sightings are kept in a hashed table: a collision only lengthens a watch (to the seam or
  * the file's end), or, in the rare case two hosts' IDs also fall within IP_ID_CONTINUES, takes a leap for a quiet spell.
@@ -46,6 +46,11 @@ export interface Watch {
   seamGap: number;
   /** The file's last packet. */
   lastFilePacket: number;
+}
+
+/** A watch no seam ended: `until`, at time `ts` and packet `packet`. */
+export function watchUntil(until: Watch['until'], ts: number, packet: number, lastFilePacket: number): Watch {
+  return { ts, packet, until, seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket };
 }
 
 export class CaptureWatch {
@@ -125,9 +130,8 @@ export class CaptureWatch {
   /** Up to when the capture shows it watched `f`, judged when the capture's latest time was `captureEnd`. */
   of(f: FlowFacts, captureEnd: number): Watch {
     const lastFilePacket = this.previousNo;
-    const base = { seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket };
     const fileEnd = Math.max(f.end, captureEnd);
-    if (f.endReason !== 'capture-end' && f.endReason !== 'idle') return { ...base, ts: fileEnd, packet: lastFilePacket, until: 'capture-end' };
+    if (f.endReason !== 'capture-end' && f.endReason !== 'idle') return watchUntil('capture-end', fileEnd, lastFilePacket, lastFilePacket);
     const i = this.firstSeamFrom(f.lastPacket);
     let w: Watch;
     if (i >= 0) {
@@ -135,17 +139,17 @@ export class CaptureWatch {
     } else {
       // No seam follows the flow: its recording ends with the file, at the last packet's time (the
       // file's latest time is another recording's when the clock stepped back before).
-      w = { ...base, ts: this.anyStepBack ? Math.max(f.end, this.previousTs) : fileEnd, packet: lastFilePacket, until: 'capture-end' };
+      w = watchUntil('capture-end', this.anyStepBack ? Math.max(f.end, this.previousTs) : fileEnd, lastFilePacket, lastFilePacket);
     }
     if (f.endReason === 'idle') {
       // Gone idle: the table ended it once the capture ran the idle timeout past its last packet, unless a seam came first.
       const idleEnd = f.end + this.idleMicros;
-      return idleEnd < w.ts ? { ...base, ts: idleEnd, packet: f.lastPacket, until: 'idle' } : w;
+      return idleEnd < w.ts ? watchUntil('idle', idleEnd, f.lastPacket, lastFilePacket) : w;
     }
     // In a file shown to join captures, what follows the flow may be another capture's: only packets
     // of its hosts show the capture still saw them. A file without seams is one capture throughout.
     const hosts = this.seamBefore.length > 0 ? this.hostsLastSeen(f) : null;
-    if (hosts !== null && hosts.packet < w.packet) return { ...base, ts: Math.max(f.end, hosts.ts), packet: hosts.packet, until: 'hosts' };
+    if (hosts !== null && hosts.packet < w.packet) return watchUntil('hosts', Math.max(f.end, hosts.ts), hosts.packet, lastFilePacket);
     return w;
   }
 

@@ -256,7 +256,7 @@ const halfOpen: FlowRule = {
     const before = f.syns.filter((s) => s.ts <= synAck.ts);
     const lastSyn = before[before.length - 1];
     // The answer came after the client had stopped retrying its SYN: its connect had already failed.
-    const late = lastSyn && synAck.ts - lastSyn.ts > retryPatience(before, before.length) ? lastSyn : null;
+    const late = lastSyn && synAck.ts - lastSyn.ts > retryPatience(before) ? lastSyn : null;
     if (late) {
       return {
         code: 'half-open',
