@@ -414,7 +414,8 @@ function isRejectedUpgrade(f: FlowFacts, ex: HttpExchangeFacts): boolean {
 /** Names the proxy timeout a 504 most likely hit, from how long the request waited. */
 function proxyTimeoutName(server: string | null, waitedMicros: number): string {
   const s = waitedMicros / 1e6;
-  const rounded = s >= 10 ? Math.round(s) : Math.round(s * 10) / 10;
+  // A timer fires at its setting or after it (the proxy's own scheduling), never before: the setting is the wait rounded down.
+  const rounded = s >= 10 ? Math.floor(s) : Math.floor(s * 10) / 10;
   const isNginx = server !== null && /nginx|openresty|tengine/i.test(server);
   const knob = isNginx ? 'proxy_read_timeout' : 'the proxy\'s upstream read timeout';
   if (isNginx && Math.abs(s - 60) < 2) return `${knob} at its default of 60 s (or proxy_connect_timeout, also 60 s, if the upstream never accepted)`;
