@@ -165,7 +165,7 @@ export class Analyzer {
    * closed flow's session is let go at its close (the flow table drops its sink), while the flow
    * lingers for late packets, none of which reaches the dissector any more.
    */
-  private readonly sessions = new Map<number, AppFacts>();
+  private readonly sessionFacts = new Map<number, AppFacts>();
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
   private readonly answers = new AnswerLog();
   /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
@@ -196,7 +196,7 @@ export class Analyzer {
       clientMicros: slow.clientMicros ?? DEFAULT_SLOW.clientMicros,
     };
     this.maxDiagnostics = opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS;
-    this.memcap = new MemoryBudget(opts.memcapBytes ?? DEFAULT_MEMCAP_BYTES, () => this.sessions.size);
+    this.memcap = new MemoryBudget(opts.memcapBytes ?? DEFAULT_MEMCAP_BYTES, () => this.sessionFacts.size);
     let sinkFactory: SinkFactory | null = null;
     if (opts.dissect !== false) {
       const keep = opts.keepEvents !== false;
@@ -204,7 +204,7 @@ export class Analyzer {
       sinkFactory = {
         create: (flow) => {
           const s = apps.create(flow);
-          if (s) this.sessions.set(flow.id, s.facts);
+          if (s) this.sessionFacts.set(flow.id, s.facts);
           if (flow.serverPort === DNS_PORT || flow.clientPort === DNS_PORT) {
             return new DnsOverTcp(s, (dir, message, no, ts) => this.dnsOverTcp(flow, dir, message, no, ts));
           }
@@ -349,8 +349,8 @@ export class Analyzer {
    * out (streamed) or kept, and the packet that finished the flow is not blamed for it.
    */
   private flowDone(flow: Flow, reason: FlowEndReason): void {
-    const app = this.sessions.get(flow.id) ?? null;
-    if (app) this.sessions.delete(flow.id);
+    const app = this.sessionFacts.get(flow.id) ?? null;
+    if (app) this.sessionFacts.delete(flow.id);
     const mark = this.memcap.takeMark(flow.id);
     try {
       if (reason === 'counted') this.countAttempt(flow);
