@@ -12,7 +12,8 @@ import type { Flow } from './flow/flow.js';
 import type { SinkFactory } from './flow/sink.js';
 import { FlowTable, type FlowEndReason } from './flow/table.js';
 import { DEFAULT_MEMCAP_BYTES, MemoryBudget, formatSize, type MemcapMark, type MemcapSummary } from './flow/memcap.js';
-import { AppSinkFactory, type AppSession } from './dissect/session.js';
+import { AppSinkFactory } from './dissect/session.js';
+import type { AppFacts } from './dissect/types.js';
 import { buildFlowFacts, icmpMeaning, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
@@ -159,7 +160,12 @@ export class Analyzer {
   private malformed = 0;
   private start = 0;
   private end = 0;
-  private readonly sessions = new Map<number, AppSession>();
+  /**
+   * The dissector sessions' facts, by flow id, until their flows are reported. Only the facts: a
+   * closed flow's session is let go at its close (the flow table drops its sink), while the flow
+   * lingers for late packets, none of which reaches the dissector any more.
+   */
+  private readonly sessionFacts = new Map<number, AppFacts>();
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
   private readonly answers = new AnswerLog();
   /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
@@ -190,7 +196,7 @@ export class Analyzer {
       clientMicros: slow.clientMicros ?? DEFAULT_SLOW.clientMicros,
     };
     this.maxDiagnostics = opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS;
-    this.memcap = new MemoryBudget(opts.memcapBytes ?? DEFAULT_MEMCAP_BYTES, () => this.sessions.size);
+    this.memcap = new MemoryBudget(opts.memcapBytes ?? DEFAULT_MEMCAP_BYTES, () => this.sessionFacts.size);
     let sinkFactory: SinkFactory | null = null;
     if (opts.dissect !== false) {
       const keep = opts.keepEvents !== false;
@@ -198,7 +204,7 @@ export class Analyzer {
       sinkFactory = {
         create: (flow) => {
           const s = apps.create(flow);
-          if (s) this.sessions.set(flow.id, s);
+          if (s) this.sessionFacts.set(flow.id, s.facts);
           if (flow.serverPort === DNS_PORT || flow.clientPort === DNS_PORT) {
             return new DnsOverTcp(s, (dir, message, no, ts) => this.dnsOverTcp(flow, dir, message, no, ts));
           }
@@ -343,12 +349,12 @@ export class Analyzer {
    * out (streamed) or kept, and the packet that finished the flow is not blamed for it.
    */
   private flowDone(flow: Flow, reason: FlowEndReason): void {
-    const session = this.sessions.get(flow.id);
-    if (session) this.sessions.delete(flow.id);
+    const app = this.sessionFacts.get(flow.id) ?? null;
+    if (app) this.sessionFacts.delete(flow.id);
     const mark = this.memcap.takeMark(flow.id);
     try {
       if (reason === 'counted') this.countAttempt(flow);
-      else this.reportFlow(flow, reason, session, mark);
+      else this.reportFlow(flow, reason, app, mark);
     } catch (err) {
       this.flowFailed(flow.id, flow.firstNo, err);
     }
@@ -388,8 +394,8 @@ export class Analyzer {
     });
   }
 
-  private reportFlow(flow: Flow, reason: FlowEndReason, session: AppSession | undefined, mark: MemcapMark | null): void {
-    const facts = buildFlowFacts(flow, reason, session ? session.facts : null);
+  private reportFlow(flow: Flow, reason: FlowEndReason, app: AppFacts | null, mark: MemcapMark | null): void {
+    const facts = buildFlowFacts(flow, reason, app);
     if (mark) facts.memcap = mark;
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.
     if (facts.syns.length === 0 && facts.synAcks.length === 0) facts.afterReset = this.resets.before(facts.client, facts.server, facts.start);

@@ -36,7 +36,7 @@ import {
 export const SESSION_LIMITS = {
   MAX_EVENTS: 2000,
   MAX_EXCHANGES: 1000,
-  /** A lean session keeps every exchange up to this many, then only those the rules read (see exchanges.ts). */
+  /** A lean session keeps every exchange up to this many while its stream is read, then (or once it ended) only those the rules read (see exchanges.ts). */
   LEAN_FROM_EXCHANGES: 8,
   MAX_ERRORS: 16,
   MAX_WS_ERRORS: 64,
@@ -201,6 +201,9 @@ export class AppSession implements StreamSink {
     for (const g of this.openGaps) if (g && g.outcome === 'ignored') g.outcome = 'lost';
     const ws = this.facts.websocket;
     if (ws?.upgraded && ws.tcpClose === null && this.tcpClosedBeforeCloseFrame) ws.tcpClose = 'without-close-frame';
+    // Nothing changes the exchanges any more: a lean session keeps only those read, however few
+    // (a closed flow lingers 5 s with its facts before it is judged).
+    if (this.leanSlowFloorMicros !== null && !this.lean && this.exchanges > 1) this.goLean(this.leanSlowFloorMicros);
     this.lean?.settleAll(this.wsRequestPacket());
     // Only the facts outlive the stream: a flow lingers a few seconds after its close.
     this.request = this.response = null;
@@ -523,16 +526,19 @@ export class AppSession implements StreamSink {
 
   private addExchange(): HttpExchangeFacts {
     // Most connections carry a few exchanges: keeping them all costs less than sorting them out.
-    if (this.leanSlowFloorMicros !== null && !this.lean && this.exchanges === SESSION_LIMITS.LEAN_FROM_EXCHANGES) {
-      this.facts.httpTurns = { answered: 0, slow: 0 };
-      this.lean = new LeanExchanges(this.facts.http, this.facts.httpTurns, this.leanSlowFloorMicros);
-    }
+    if (this.leanSlowFloorMicros !== null && !this.lean && this.exchanges === SESSION_LIMITS.LEAN_FROM_EXCHANGES) this.goLean(this.leanSlowFloorMicros);
     const spare = this.lean?.takeSpare() ?? null;
     const ex = spare ? this.reuse(spare) : newExchange();
     if (this.lean) this.lean.add(ex, this.exchanges);
     else this.facts.http.push(ex);
     this.exchanges++;
     return ex;
+  }
+
+  /** From here on only the exchanges the rules and the default reports read are kept, the others counted (see exchanges.ts). */
+  private goLean(slowFloorMicros: number): void {
+    this.facts.httpTurns = { answered: 0, slow: 0 };
+    this.lean = new LeanExchanges(this.facts.http, this.facts.httpTurns, slowFloorMicros);
   }
 
   /** A dropped exchange made new; its request and response facts are kept aside to be filled anew. */

@@ -552,10 +552,15 @@ export class FlowTable implements Sheddable {
 
   /**
    * The close completed: no payload can follow, so the dissector gets its end now and the
-   * reassembly and per-segment buffers are freed while the flow lingers for late ACKs.
+   * reassembly and per-segment buffers are freed while the flow lingers for late ACKs. The ended
+   * sink is let go too (its facts are final, and kept by whoever made it): with neither reassembler
+   * nor sink, a late segment reaches no dissector.
    */
   private endStreams(f: Flow): void {
-    if (closeReassembly(f)) f.sink!.onEnd(f.lastTs);
+    if (closeReassembly(f)) {
+      f.sink!.onEnd(f.lastTs);
+      f.sink = null;
+    }
     releaseFlowAnalysis(f, true);
   }
 

@@ -77,4 +77,19 @@ describe('lean HTTP exchanges', () => {
     expect(lean.flows.map((f) => f.app!.http.length)).toEqual([2, 3]);
     expect(full.flows.map((f) => f.app!.http.length)).toEqual([31, 36]);
   });
+
+  it('keep, once the connection ended, only the exchanges read however few there were, with the same verdicts', () => {
+    // Five exchanges (a 404, an answer over the 1 s floor), then a clean close: the flow lingers 5 s with its facts.
+    const c = conv().handshake(0, 0.001);
+    const t = exchanges(c, 0.01, 5, { 1: { status: 404, reason: 'Not Found' }, 2: { wait: 2 } });
+    c.client('FA', t).server('FA', t + 0.0005).client('A', t + 0.001);
+    const full = analyze(true, c);
+    const lean = analyze(false, c);
+    expect(shown(lean)).toEqual(shown(full));
+    expect(full.flows[0].verdicts.map((v) => v.code).sort()).toEqual(['clean-close', 'http-error', 'slow-server']);
+    expect(full.flows[0].app!.http).toHaveLength(5);
+    // Kept: the first exchange, the error, the slowest answer and the last answered one.
+    expect(lean.flows[0].app!.http.map((ex) => ex.request?.target)).toEqual(['/item/0', '/item/1', '/item/2', '/item/4']);
+    expect(lean.flows[0].app!.httpTurns).toEqual({ answered: 5, slow: 1 });
+  });
 });

@@ -2,6 +2,10 @@
 // finished early; its late packets are counted, not turned into a new connection.
 
 import { describe, expect, it } from 'vitest';
+import { PacketDecoder } from '../../src/decode/decoder.js';
+import { AppSinkFactory, type AppSession } from '../../src/dissect/session.js';
+import type { Flow } from '../../src/flow/flow.js';
+import { FlowTable, type FlowEndReason } from '../../src/flow/table.js';
 import { Analyzer } from '../../src/pipeline.js';
 import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
 import { tcpFrame, toRecord } from '../helpers/packets.js';
@@ -109,5 +113,75 @@ describe('close linger bound', () => {
     analyzer.finish({ file: 'closes.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: no, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
     // Past 2,000 closes the oldest went first, one for each new one: #0 is gone, #1,000 stayed.
     expect(reused).toEqual([`${address(1_000).join('.')}:40000`]);
+  });
+});
+
+/** Feeds scripted packets to a flow table one by one, as the analyzer does. */
+function tableFeeder(table: FlowTable) {
+  const decoder = new PacketDecoder();
+  let no = 0;
+  return (p: { frame: ReturnType<typeof tcpFrame>; t: number }) => {
+    const rec = toRecord(p.frame, { no: ++no, tsMicros: T0 + Math.round(p.t * 1e6) });
+    decoder.decode(rec);
+    table.packet(decoder.view, decoder.view.bytes, rec.no, rec.tsMicros);
+  };
+}
+
+describe('compact close linger', () => {
+  it('a closed flow lingers without its dissector session, whose facts stay final, and still counts its late packets', () => {
+    const c = exchange(40001, 0); // closed by the client's FIN at 0.005; the server's last ACK at 0.006 is late
+    const sessions: AppSession[] = [];
+    const apps = new AppSinkFactory(() => false, null);
+    let flow: Flow | null = null;
+    const done: Array<{ flow: Flow; reason: FlowEndReason }> = [];
+    const table = new FlowTable({
+      sinkFactory: { create: (f) => sessions[sessions.push(apps.create(f)) - 1] },
+      onSideSeen: (f) => (flow = f),
+      onFlowDone: (f, reason) => done.push({ flow: f, reason }),
+    });
+    const feed = tableFeeder(table);
+    const closing = c.packets.length - 2; // the client's FIN
+    c.packets.slice(0, closing).forEach(feed);
+    expect(flow!.sink).toBe(sessions[0]);
+    feed(c.packets[closing]);
+    expect(flow!.removeAfterTs).not.toBe(0);
+    expect(flow!.sink).toBeNull();
+    expect(done).toHaveLength(0);
+    const app = sessions[0].facts;
+    expect(app.http.map((x) => x.response?.status)).toEqual([204]);
+    expect(app.closes.map((x) => x.how)).toEqual(['fin', 'fin']);
+
+    feed(c.packets[closing + 1]); // the last ACK
+    expect(flow!.resp.packets).toBe(4);
+    expect(done).toHaveLength(0);
+    // Another connection past the 5 s linger finishes it, as closed.
+    feed(conv({ client: '10.0.0.3:40009', server: '10.0.0.2:80' }).client('S', 5.1).packets[0]);
+    expect(done.map((d) => [d.flow.id, d.reason])).toEqual([[1, 'closed']]);
+    expect(app.http).toHaveLength(1);
+  });
+
+  it('counts the last ACK, a retransmitted FIN and a late RST that come while the flow lingers', () => {
+    const c = exchange(40001, 0);
+    const finSeq = c.c.next - 1;
+    c.client('FA', 0.25, '', { seq: finSeq }) // the client's FIN again: it missed the last ACK
+      .server('A', 0.251)
+      .client('R', 0.5, '', { seq: finSeq + 1 });
+    const result = analyzeFrames(c.packets);
+    expect(result.flows).toHaveLength(1);
+    const f = result.flows[0];
+    expect(result.capture.lingerLimit).toEqual({ closedEarly: 0, latePackets: 0 });
+    expect([f.clientSide.packets, f.serverSide.packets]).toEqual([6, 5]);
+    expect(f.lastPacket).toBe(11);
+    expect(f.end - f.start).toBe(500_000);
+    expect(f.clientSide.rst?.no).toBe(11);
+    expect(f.clientSide.fin?.no).toBe(7);
+    expect(f.history).toBe('ShADdfFaR');
+    expect(f.state).toBe('SF');
+    // As tshark marks them: the second FIN a retransmission, the ACK answering it a duplicate ACK.
+    expect(f.analysis?.client.retransmission).toBe(1);
+    expect(f.analysis?.server.duplicateAck).toBe(1);
+    // conn.log's duration ends at the close (Zeek's last_time), not at the late packets.
+    expect(f.lastOpen - f.start).toBe(5_000);
+    expect(f.app?.http.map((x) => x.response?.status)).toEqual([204]);
   });
 });
