@@ -248,11 +248,13 @@ export class Analyzer {
    */
   readonly onRecord = (rec: PacketRecord): void => {
     this.packets++;
+    // Read once: the record keeps its time unboxed, and each read handed to a call would box it anew.
+    const ts = rec.tsMicros;
     // Packets filtered out still show how long the capture ran (a flow cut by the end of the
     // capture is not one whose later packets the filter left out).
-    if (this.start === 0 || rec.tsMicros < this.start) this.start = rec.tsMicros;
-    if (rec.tsMicros > this.end) this.end = rec.tsMicros;
-    this.watch.clock(rec.no, rec.tsMicros);
+    if (this.start === 0 || ts < this.start) this.start = ts;
+    if (ts > this.end) this.end = ts;
+    this.watch.clock(rec.no, ts);
     const filter = this.opts.captureFilter;
     if (filter && !filter.accepts(rec)) {
       this.filtered++;
@@ -261,11 +263,11 @@ export class Analyzer {
     try {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
-      if (v.ipVersion !== 0) this.watch.hosts(v.src, v.dst, rec.no, rec.tsMicros, v.ipVersion === 4 ? v.ipId : 0);
+      if (v.ipVersion !== 0) this.watch.hosts(v.src, v.dst, rec.no, ts, v.ipVersion === 4 ? v.ipId : 0);
       if (this.leapHeld.length > 0) this.releaseAfterLeap();
       if (kind === DECODED.DNS) {
         // A DNS message is a decoded packet; port-53 bytes that are not one, or that the snap length cut before its question ended, are skipped.
-        const read = this.dns.udpPacket(v, rec.no, rec.tsMicros);
+        const read = this.dns.udpPacket(v, rec.no, ts);
         if (read === DNS_READ.READ) this.decoded++;
         else {
           const reason = read === DNS_READ.CUT ? SKIP_REASON.DNS_CUT : SKIP_REASON.DNS_INVALID;
@@ -299,9 +301,9 @@ export class Analyzer {
       if (kind === DECODED.TCP) {
         const crafted = craftedKind(v.flags);
         // Rare (scanners only): the keys are made here rather than kept per packet.
-        if (crafted >= 0) this.probes.craftedProbe(addrKey(v.src, v.ipVersion), addrKey(v.dst, v.ipVersion), v.dstPort, crafted, rec.no, rec.tsMicros);
+        if (crafted >= 0) this.probes.craftedProbe(addrKey(v.src, v.ipVersion), addrKey(v.dst, v.ipVersion), v.dstPort, crafted, rec.no, ts);
       }
-      this.table.packet(v, v.bytes, rec.no, rec.tsMicros);
+      this.table.packet(v, v.bytes, rec.no, ts);
       // Counted once the packet went through: one that fails on the way counts as malformed only.
       this.decoded++;
     } catch (err) {

@@ -326,10 +326,8 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
     flow.analysis = fa;
   }
   const seq = v.seq >>> 0;
-  const ack = v.ack >>> 0;
   const flags = v.flags;
   const seglen = v.payloadLen;
-  const window = v.window;
   let taFlags = 0;
 
   let conv = fa.conv;
@@ -360,13 +358,13 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   if (!backInTime) fa.conv.latestTs = ts;
   if (ts > fa.timing.latestTs) fa.timing.latestTs = ts;
 
-  taFlags = classify(fwd, rev, conv, seq, ack, seglen, flags, window, no, ts, taFlags, fa, fromClient);
+  taFlags = classify(fwd, rev, conv, v, no, ts, taFlags, fa, fromClient);
 
   if (flags & TCP_FLAG.SYN && v.wscale >= 0) fwd.winScale = Math.min(v.wscale, 14);
   if (flags & TCP_FLAG.SYN) verifyWindowScaling((flags & TCP_FLAG.ACK) !== 0, fwd, rev);
   if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.ACK) fwd.isFirstAck = false;
 
-  updateTiming(fa, v, seq, ack, seglen, flags, window, no, ts, taFlags, fromClient);
+  updateTiming(fa, v, no, ts, taFlags, fromClient);
 
   if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen, flags, backInTime);
 }
@@ -382,22 +380,17 @@ function verifyWindowScaling(isSynAck: boolean, fwd: DirectionState, rev: Direct
   }
 }
 
-/** tcp_analyze_sequence_number: returns the segment's flags, in Wireshark's order and precedence. */
-function classify(
-  fwd: DirectionState,
-  rev: DirectionState,
-  conv: TcpConversation,
-  seq: number,
-  ack: number,
-  seglen: number,
-  flags: number,
-  window: number,
-  no: number,
-  ts: number,
-  ta: number,
-  fa: FlowAnalysis,
-  fromClient: 0 | 1,
-): number {
+/**
+ * tcp_analyze_sequence_number: returns the segment's flags, in Wireshark's order and precedence.
+ * The segment's numbers are read from the view here rather than passed in: a sequence number at or
+ * past 2^31 passed as an argument is boxed in a heap number on every call.
+ */
+function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversation, v: PacketView, no: number, ts: number, ta: number, fa: FlowAnalysis, fromClient: 0 | 1): number {
+  const seq = v.seq >>> 0;
+  const ack = v.ack >>> 0;
+  const seglen = v.payloadLen;
+  const flags = v.flags;
+  const window = v.window;
   fa.lastRto = 0;
   fa.lastRtoNo = 0;
   if (!fwd.baseSeqSet) {
@@ -560,7 +553,13 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
   rev.unackedCount = kept;
 }
 
-function updateTiming(fa: FlowAnalysis, v: PacketView, seq: number, ack: number, seglen: number, flags: number, window: number, no: number, ts: number, ta: number, from: 0 | 1): void {
+/** Reads the segment's numbers from the view, as classify does. */
+function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, ta: number, from: 0 | 1): void {
+  const seq = v.seq >>> 0;
+  const ack = v.ack >>> 0;
+  const seglen = v.payloadLen;
+  const flags = v.flags;
+  const window = v.window;
   const t = fa.timing;
   const me = t.side[from];
   const peer = t.side[from === 0 ? 1 : 0];

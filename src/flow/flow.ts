@@ -420,10 +420,11 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   }
 
   // --- Zeek: segment length and endpoint sequence initialisation ---
+  // The helpers below read the sequence numbers from the view: one at or past 2^31 passed as an
+  // argument would be boxed in a new heap number on every call.
   let segLen = len + (syn ? 1 : 0) + (fin ? 1 : 0);
   if (rst) segLen -= len;
-  const seqOnePast = (baseSeq + segLen) >>> 0;
-  initEndpoint(endpoint, syn, baseSeq, seqOnePast);
+  initEndpoint(endpoint, syn, v, segLen);
 
   const relSeq = (baseSeq - endpoint.startSeq) | 0;
 
@@ -455,11 +456,11 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     }
   }
 
-  if (ackf && !rst) notePeerEvidence(flow, dir, endpoint, peer, syn, ackSeq, no, ctx);
+  if (ackf && !rst) notePeerEvidence(flow, dir, endpoint, peer, syn, v, no, ctx);
   else if (syn && !ackf) endpoint.firstAckNo = 0; // a new SYN: the peer will number from a new ISN
 
-  updateLastSeq(flow.history, isOrig, endpoint, seqOnePast, syn, fin, rst, len);
-  const closing = updateStateMachine(flow, endpoint, peer, isOrig, baseSeq, len, syn, fin, rst, ackf);
+  updateLastSeq(flow.history, isOrig, endpoint, v, segLen, syn, fin, rst, len);
+  const closing = updateStateMachine(flow, endpoint, peer, isOrig, v, len, syn, fin, rst, ackf);
   if (isOrig && syn && flow.attemptDeadline === 0) flow.attemptDeadline = ts + ATTEMPT_DELAY_MICROS;
 
   // --- reassembly: ACK-revealed gaps, then this segment's payload ---
@@ -522,7 +523,8 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
  * direction (a capture of one direction, asymmetric routing, a one-way mirror). RSTs are left out:
  * their ACK numbers are not always meaningful.
  */
-function notePeerEvidence(flow: Flow, dir: Dir, e: Endpoint, peer: Endpoint, syn: boolean, ackSeq: number, no: number, ctx: SegmentContext): void {
+function notePeerEvidence(flow: Flow, dir: Dir, e: Endpoint, peer: Endpoint, syn: boolean, v: PacketView, no: number, ctx: SegmentContext): void {
+  const ackSeq = v.ack >>> 0;
   if (e.firstAckNo === 0) {
     e.firstAckNo = no;
     e.firstAckSeq = ackSeq;
@@ -551,7 +553,10 @@ function restartAt(e: Endpoint, seq: number, onePast: number): void {
   e.lastSeq = onePast;
 }
 
-function initEndpoint(e: Endpoint, syn: boolean, seq: number, onePast: number): void {
+/** Numbers the endpoint from the segment, `segLen` long in sequence space. */
+function initEndpoint(e: Endpoint, syn: boolean, v: PacketView, segLen: number): void {
+  const seq = v.seq >>> 0;
+  const onePast = (seq + segLen) >>> 0;
   switch (e.state) {
     case EP.INACTIVE:
       if (syn) restartAt(e, seq, onePast);
@@ -606,7 +611,8 @@ function updateWindow(h: History, isOrig: boolean, e: Endpoint, peer: Endpoint, 
   }
 }
 
-function updateLastSeq(h: History, isOrig: boolean, e: Endpoint, lastSeq: number, syn: boolean, fin: boolean, rst: boolean, len: number): void {
+function updateLastSeq(h: History, isOrig: boolean, e: Endpoint, v: PacketView, segLen: number, syn: boolean, fin: boolean, rst: boolean, len: number): void {
+  const lastSeq = ((v.seq >>> 0) + segLen) >>> 0;
   const delta = (lastSeq - e.lastSeq) | 0;
   if ((syn || rst) && (delta > TOO_LARGE_SEQ_DELTA || delta < -TOO_LARGE_SEQ_DELTA)) {
     // Not trusted.
@@ -623,7 +629,8 @@ function updateLastSeq(h: History, isOrig: boolean, e: Endpoint, lastSeq: number
 }
 
 /** Zeek's UpdateStateMachine; returns true when the connection should be reported closed. */
-function updateStateMachine(flow: Flow, e: Endpoint, peer: Endpoint, isOrig: boolean, baseSeq: number, len: number, syn: boolean, fin: boolean, rst: boolean, ack: boolean): boolean {
+function updateStateMachine(flow: Flow, e: Endpoint, peer: Endpoint, isOrig: boolean, v: PacketView, len: number, syn: boolean, fin: boolean, rst: boolean, ack: boolean): boolean {
+  const baseSeq = v.seq >>> 0;
   let doClose = false;
   switch (e.state) {
     case EP.INACTIVE: {
