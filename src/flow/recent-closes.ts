@@ -1,17 +1,88 @@
 // Finished flows remembered for TIME_WAIT: enough to spot a 4-tuple reused too soon, and to tell
 // a late packet of a flow finished before its linger ended from a new connection. A busy capture
 // keeps up to hundreds of thousands of them, so they are a ring of slots in close order with
-// their fields in typed arrays (no object per close, no boxed times), and a map from the 4-tuple
-// hash to the newest slot. The oldest leaves first: once past TIME_WAIT, or when the ring is full.
+// their fields in typed arrays (no object per close, no boxed times), and an index from the 4-tuple
+// hash to the newest slot, itself two typed arrays (open addressing) rather than a Map of hundreds
+// of thousands of entries on the heap. The oldest leaves first: once past TIME_WAIT, or when the
+// ring is full.
 
 import { addrEquals } from '../decode/addr.js';
 import type { AddressPair } from './address-pair.js';
 
 /** Slots the ring starts with; it doubles up to its bound. */
 const INITIAL_SLOTS = 1024;
+/** An empty place of the index (tuple hashes are 30-bit, never negative). */
+const EMPTY = -1;
+
+/**
+ * From a 4-tuple hash to a slot: open addressing with linear probing, one entry per hash, grown
+ * when half full; an entry leaves by backward-shift deletion (as in flow-index.ts), no tombstones.
+ */
+export class SlotIndex {
+  private hashes = new Int32Array(INITIAL_SLOTS * 2).fill(EMPTY);
+  private slots = new Int32Array(INITIAL_SLOTS * 2);
+  private mask = INITIAL_SLOTS * 2 - 1;
+  size = 0;
+
+  /** The slot of `hash`, or -1. */
+  get(hash: number): number {
+    const mask = this.mask;
+    for (let i = hash & mask; this.hashes[i] !== EMPTY; i = (i + 1) & mask) if (this.hashes[i] === hash) return this.slots[i];
+    return -1;
+  }
+
+  set(hash: number, slot: number): void {
+    if (2 * (this.size + 1) > this.hashes.length) this.grow();
+    const mask = this.mask;
+    let i = hash & mask;
+    while (this.hashes[i] !== EMPTY && this.hashes[i] !== hash) i = (i + 1) & mask;
+    if (this.hashes[i] === EMPTY) this.size++;
+    this.hashes[i] = hash;
+    this.slots[i] = slot;
+  }
+
+  delete(hash: number): void {
+    const { hashes, slots, mask } = this;
+    let i = hash & mask;
+    while (hashes[i] !== hash) {
+      if (hashes[i] === EMPTY) return;
+      i = (i + 1) & mask;
+    }
+    this.size--;
+    // Close the gap: move back each later entry of the run that may sit at or before place i.
+    for (;;) {
+      hashes[i] = EMPTY;
+      let j = i;
+      for (;;) {
+        j = (j + 1) & mask;
+        if (hashes[j] === EMPTY) return;
+        const home = hashes[j] & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) break;
+      }
+      hashes[i] = hashes[j];
+      slots[i] = slots[j];
+      i = j;
+    }
+  }
+
+  /** Every entry's slot becomes `renumber(slot)`. */
+  renumber(renumber: (slot: number) => number): void {
+    for (let i = 0; i < this.hashes.length; i++) if (this.hashes[i] !== EMPTY) this.slots[i] = renumber(this.slots[i]);
+  }
+
+  private grow(): void {
+    const { hashes, slots } = this;
+    const places = hashes.length * 2;
+    this.hashes = new Int32Array(places).fill(EMPTY);
+    this.slots = new Int32Array(places);
+    this.mask = places - 1;
+    this.size = 0;
+    for (let i = 0; i < hashes.length; i++) if (hashes[i] !== EMPTY) this.set(hashes[i], slots[i]);
+  }
+}
 
 export class RecentCloses {
-  private readonly slotOf = new Map<number, number>();
+  private readonly slotOf = new SlotIndex();
   private capacity = 0;
   /** Oldest slot, and how many slots are in use from there on (wrapping). */
   private head = 0;
@@ -69,7 +140,7 @@ export class RecentCloses {
 
   /** The newest close with this 4-tuple hash, or -1. */
   find(hash: number): number {
-    return this.slotOf.get(hash) ?? -1;
+    return this.slotOf.get(hash);
   }
 
   /** The close in `slot` had `a`:`ap` as its originator and `b`:`bp` as its responder. */
@@ -135,7 +206,7 @@ export class RecentCloses {
     this.stateIds = take(this.stateIds, new Uint8Array(capacity));
     this.nextSeqs = take(this.nextSeqs, new Float64Array(capacity * 2), 2);
     this.addrs = take(this.addrs, new Int32Array(capacity * 8), 8);
-    for (const [hash, slot] of this.slotOf) this.slotOf.set(hash, (slot - head + old) % old);
+    this.slotOf.renumber((slot) => (slot - head + old) % old);
     this.capacity = capacity;
     this.head = 0;
   }

@@ -176,33 +176,135 @@ function newTally(code: string, severity: Severity, role: EndpointRole, endpoint
   return { code, severity, role, endpoint, flows: 0, firstTime: Infinity, lastTime: -Infinity, flowIds: [], hint: '', hintFlow: Infinity, hintsDiffer: false, idSum: 0, idMix: 0 };
 }
 
-function tallyOf(map: Map<string, Tally>, key: string, v: Verdict, role: EndpointRole, endpoint: string): Tally {
-  let t = map.get(key);
-  if (!t) {
-    t = newTally(v.code, v.severity, role, endpoint);
-    map.set(key, t);
-  }
-  return t;
-}
+const SEVERITIES: readonly Severity[] = ['info', 'warning', 'error'];
+const ROLES: readonly EndpointRole[] = ['server', 'client', 'listener', 'host', 'capture'];
+/** Slots the columns start with; they double as groups come. */
+const INITIAL_SLOTS = 256;
 
-function count(t: Tally, f: GroupableFlow, v: Verdict): void {
-  t.flows++;
-  t.idSum += f.id;
-  t.idMix = (t.idMix + Math.imul(f.id ^ (f.id >>> 16), 0x45d9f3b)) | 0;
-  if (SEVERITY[v.severity] > SEVERITY[t.severity]) t.severity = v.severity;
-  if (f.start < t.firstTime) t.firstTime = f.start;
-  if (f.end > t.lastTime) t.lastTime = f.end;
-  if (t.flows > 1 && v.hint !== t.hint) t.hintsDiffer = true;
-  if (f.id < t.hintFlow) {
-    t.hintFlow = f.id;
-    t.hint = v.hint;
+/**
+ * Tallies as typed-array columns under their key: a capture with problems at tens of thousands of
+ * endpoints (one group per client for slow-client) keeps no object, boxed time or array per group,
+ * only its key and its hint. A Tally object is made when the groups are read.
+ */
+class Tallies {
+  private readonly slotOf = new Map<string, number>();
+  private readonly codes: string[] = [];
+  private readonly hints: string[] = [];
+  private capacity = 0;
+  private flowCounts = new Int32Array(0);
+  private severities = new Uint8Array(0);
+  private roles = new Uint8Array(0);
+  private firstTimes = new Float64Array(0);
+  private lastTimes = new Float64Array(0);
+  private idSums = new Float64Array(0);
+  private idMixes = new Int32Array(0);
+  private hintFlows = new Float64Array(0);
+  private hintsDiffer = new Uint8Array(0);
+  /** The lowest flow ids, MAX_GROUP_FLOW_IDS places per slot, ascending; idCounts says how many are set. */
+  private lowestIds = new Float64Array(0);
+  private idCounts = new Uint8Array(0);
+
+  /**
+   * `endpointInKey`: each key is the code, a space and the endpoint (flow verdicts' groups); else
+   * the endpoint is '' (probes, by the scan they belong to).
+   */
+  constructor(private readonly endpointInKey: boolean) {}
+
+  keys(): IterableIterator<string> {
+    return this.slotOf.keys();
   }
-  const ids = t.flowIds;
-  if (ids.length < MAX_GROUP_FLOW_IDS || f.id < ids[ids.length - 1]) {
-    let at = ids.length;
-    while (at > 0 && ids[at - 1] > f.id) at--;
-    ids.splice(at, 0, f.id);
-    if (ids.length > MAX_GROUP_FLOW_IDS) ids.pop();
+
+  /** The tally of `key`, or undefined. */
+  get(key: string): Tally | undefined {
+    const slot = this.slotOf.get(key);
+    return slot === undefined ? undefined : this.tally(key, slot);
+  }
+
+  *entries(): Generator<[string, Tally]> {
+    for (const [key, slot] of this.slotOf) yield [key, this.tally(key, slot)];
+  }
+
+  /** Counts flow `f` in the group `key` for its verdict `v` (the group is made, with `role`, on first use). */
+  count(key: string, v: Verdict, role: EndpointRole, f: GroupableFlow): void {
+    let slot = this.slotOf.get(key);
+    if (slot === undefined) slot = this.add(key, v, role);
+    const flows = ++this.flowCounts[slot];
+    this.idSums[slot] += f.id;
+    this.idMixes[slot] = (this.idMixes[slot] + Math.imul(f.id ^ (f.id >>> 16), 0x45d9f3b)) | 0;
+    if (SEVERITY[v.severity] > this.severities[slot]) this.severities[slot] = SEVERITY[v.severity];
+    if (f.start < this.firstTimes[slot]) this.firstTimes[slot] = f.start;
+    if (f.end > this.lastTimes[slot]) this.lastTimes[slot] = f.end;
+    if (flows > 1 && v.hint !== this.hints[slot]) this.hintsDiffer[slot] = 1;
+    if (f.id < this.hintFlows[slot]) {
+      this.hintFlows[slot] = f.id;
+      this.hints[slot] = v.hint;
+    }
+    const ids = this.lowestIds;
+    const base = slot * MAX_GROUP_FLOW_IDS;
+    const n = this.idCounts[slot];
+    if (n < MAX_GROUP_FLOW_IDS || f.id < ids[base + n - 1]) {
+      let at = n < MAX_GROUP_FLOW_IDS ? n : n - 1;
+      while (at > 0 && ids[base + at - 1] > f.id) {
+        ids[base + at] = ids[base + at - 1];
+        at--;
+      }
+      ids[base + at] = f.id;
+      if (n < MAX_GROUP_FLOW_IDS) this.idCounts[slot] = n + 1;
+    }
+  }
+
+  private add(key: string, v: Verdict, role: EndpointRole): number {
+    const slot = this.slotOf.size;
+    if (slot === this.capacity) this.grow();
+    this.slotOf.set(key, slot);
+    this.codes.push(v.code);
+    this.hints.push('');
+    this.severities[slot] = SEVERITY[v.severity];
+    this.roles[slot] = ROLES.indexOf(role);
+    this.firstTimes[slot] = Infinity;
+    this.lastTimes[slot] = -Infinity;
+    this.hintFlows[slot] = Infinity;
+    return slot;
+  }
+
+  private tally(key: string, slot: number): Tally {
+    const code = this.codes[slot];
+    const ids = this.lowestIds.subarray(slot * MAX_GROUP_FLOW_IDS, slot * MAX_GROUP_FLOW_IDS + this.idCounts[slot]);
+    return {
+      code,
+      severity: SEVERITIES[this.severities[slot]],
+      role: ROLES[this.roles[slot]],
+      endpoint: this.endpointInKey ? key.slice(code.length + 1) : '',
+      flows: this.flowCounts[slot],
+      firstTime: this.firstTimes[slot],
+      lastTime: this.lastTimes[slot],
+      flowIds: Array.from(ids),
+      hint: this.hints[slot],
+      hintFlow: this.hintFlows[slot],
+      hintsDiffer: this.hintsDiffer[slot] === 1,
+      idSum: this.idSums[slot],
+      idMix: this.idMixes[slot],
+    };
+  }
+
+  private grow(): void {
+    const capacity = Math.max(INITIAL_SLOTS, this.capacity * 2);
+    const take = <T extends Int32Array | Float64Array | Uint8Array>(from: T, next: T): T => {
+      next.set(from);
+      return next;
+    };
+    this.flowCounts = take(this.flowCounts, new Int32Array(capacity));
+    this.severities = take(this.severities, new Uint8Array(capacity));
+    this.roles = take(this.roles, new Uint8Array(capacity));
+    this.firstTimes = take(this.firstTimes, new Float64Array(capacity));
+    this.lastTimes = take(this.lastTimes, new Float64Array(capacity));
+    this.idSums = take(this.idSums, new Float64Array(capacity));
+    this.idMixes = take(this.idMixes, new Int32Array(capacity));
+    this.hintFlows = take(this.hintFlows, new Float64Array(capacity));
+    this.hintsDiffer = take(this.hintsDiffer, new Uint8Array(capacity));
+    this.lowestIds = take(this.lowestIds, new Float64Array(capacity * MAX_GROUP_FLOW_IDS));
+    this.idCounts = take(this.idCounts, new Uint8Array(capacity));
+    this.capacity = capacity;
   }
 }
 
@@ -223,23 +325,23 @@ export function compareGroups(a: ProblemGroup, b: ProblemGroup): number {
  * the order flows are added in.
  */
 export class ProblemGrouper {
-  private readonly tallies = new Map<string, Tally>();
+  private readonly tallies = new Tallies(true);
   /** Flows marked as probes of a scan or flood, by the capture-level group they belong to. */
-  private readonly probes = new Map<string, Tally>();
+  private readonly probes = new Tallies(false);
 
   add(f: GroupableFlow): void {
     const seen = new Set<string>();
     for (const v of f.verdicts) {
       if (v.code === 'scan-probe') {
         const key = probeKey(v);
-        if (key) count(tallyOf(this.probes, key, v, 'host', ''), f, v);
+        if (key) this.probes.count(key, v, 'host', f);
         continue;
       }
       if (!isProblem(v)) continue;
-      const { key, role, endpoint } = flowVerdictKey(f, v);
+      const { key, role } = flowVerdictKey(f, v);
       if (seen.has(key)) continue; // a flow counts once per group
       seen.add(key);
-      count(tallyOf(this.tallies, key, v, role, endpoint), f, v);
+      this.tallies.count(key, v, role, f);
     }
   }
 
@@ -247,7 +349,7 @@ export class ProblemGrouper {
   groups(captureVerdicts: readonly Verdict[]): ProblemGroup[] {
     const out: ProblemGroup[] = [];
     const sameFlows = new Map<string, ProblemGroup>();
-    for (const [key, t] of [...this.tallies].sort(([, a], [, b]) => leadsBefore(a, b))) {
+    for (const [key, t] of [...this.tallies.entries()].sort(([, a], [, b]) => leadsBefore(a, b))) {
       const fingerprint = `${t.endpoint} ${t.flows} ${t.idSum} ${t.idMix} ${t.firstTime} ${t.lastTime}`;
       const lead = sameFlows.get(fingerprint);
       if (lead) {
@@ -314,8 +416,9 @@ export class ProblemGrouper {
   private probesOf(code: string, endpoint: string): Tally | undefined {
     let sum: Tally | undefined;
     const prefix = `${code} ${endpoint} from `;
-    for (const [key, t] of this.probes) {
+    for (const key of this.probes.keys()) {
       if (!key.startsWith(prefix)) continue;
+      const t = this.probes.get(key)!;
       if (!sum) sum = newTally(code, t.severity, 'host', endpoint);
       sum.flows += t.flows;
       sum.firstTime = Math.min(sum.firstTime, t.firstTime);

@@ -162,61 +162,122 @@ export function networkOf(a: AddrKey): number | string {
   return version === 4 ? words[3] >>> 16 : `${words[0] >>> 0}:${words[1] >>> 16}`;
 }
 
+/** Slots the tally columns start with; they double as clients tally more hosts and ports. */
+const INITIAL_TALLY_SLOTS = 1024;
+
 /**
- * The distinct targets of a tally, up to MAX_TARGETS. Most tallies of a client that is not scanning
- * hold one target (a client opens several connections to one host:port), so the first is held
- * inline and a Set made only for a second.
+ * The tallies of every client, each of attempts to one host (its ports are the targets) or to one
+ * port (its hosts are), as a slot of typed-array columns: tens of thousands of clients each tally
+ * several hosts, and an object, two boxed times and a set per tally made this state grow with the
+ * capture. Most tallies of a client that is not scanning hold one target (a client opens several
+ * connections to one host:port), so the first target is a column and a Set is made only for more.
  */
-class Targets<T> {
-  private first: T | undefined = undefined;
-  private rest: Set<T> | null = null;
-  size = 0;
-
-  add(target: T): void {
-    if (this.size === 0) {
-      this.first = target;
-      this.size = 1;
-    } else if (target !== this.first && !this.rest?.has(target)) {
-      (this.rest ??= new Set()).add(target);
-      this.size++;
-    }
-  }
-
-  has(target: T): boolean {
-    return this.size > 0 && (target === this.first || (this.rest?.has(target) ?? false));
-  }
-
-  clear(): void {
-    this.first = undefined;
-    this.rest = null;
-    this.size = 0;
-  }
-}
-
-/** Attempts to one host (its ports are the targets) or to one port (its hosts are). */
-class Tally<T> {
-  readonly targets = new Targets<T>();
-  attempts = 0;
+class TallyPool {
+  private readonly freeSlots: number[] = [];
+  private capacity = 0;
+  /** Slots handed out so far (free ones included). */
+  private used = 0;
+  attempts = new Int32Array(0);
   /** Attempts answered with a SYN-ACK. */
-  answered = 0;
-  firstTs = 0;
-  lastTs = -Infinity;
+  answered = new Int32Array(0);
+  firstTs = new Float64Array(0);
+  lastTs = new Float64Array(0);
+  /** Distinct targets, up to MAX_TARGETS. */
+  targets = new Uint8Array(0);
+  /** The first target when it is a number (NaN when it is a text, in firstText). */
+  private firstTarget = new Float64Array(0);
+  private readonly firstText = new Map<number, string>();
+  /** The targets after the first. */
+  private readonly rest = new Map<number, Set<AddrKey>>();
 
-  add(target: T, ts: number): void {
-    if (ts - this.lastTs > WINDOW_MICROS) {
-      this.targets.clear();
-      this.attempts = 0;
-      this.answered = 0;
-      this.firstTs = ts;
+  get inUse(): number {
+    return this.used - this.freeSlots.length;
+  }
+
+  /** A new tally, empty. */
+  take(): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      if (this.used === this.capacity) this.grow();
+      slot = this.used++;
     }
-    this.lastTs = ts;
-    this.attempts++;
-    if (this.targets.size < MAX_TARGETS) this.targets.add(target);
+    this.attempts[slot] = 0;
+    this.answered[slot] = 0;
+    this.firstTs[slot] = 0;
+    this.lastTs[slot] = -Infinity;
+    this.clearTargets(slot);
+    return slot;
+  }
+
+  release(slot: number): void {
+    this.clearTargets(slot);
+    this.freeSlots.push(slot);
+  }
+
+  /** An attempt at `target`: a tally quiet for the window starts over. */
+  add(slot: number, target: AddrKey, ts: number): void {
+    if (ts - this.lastTs[slot] > WINDOW_MICROS) {
+      this.clearTargets(slot);
+      this.attempts[slot] = 0;
+      this.answered[slot] = 0;
+      this.firstTs[slot] = ts;
+    }
+    this.lastTs[slot] = ts;
+    this.attempts[slot]++;
+    if (this.targets[slot] < MAX_TARGETS) this.addTarget(slot, target);
+  }
+
+  addTarget(slot: number, target: AddrKey): void {
+    if (this.targets[slot] === 0) {
+      if (typeof target === 'number') this.firstTarget[slot] = target;
+      else {
+        this.firstTarget[slot] = NaN;
+        this.firstText.set(slot, target);
+      }
+      this.targets[slot] = 1;
+    } else if (!this.isFirst(slot, target)) {
+      let rest = this.rest.get(slot);
+      if (!rest) this.rest.set(slot, (rest = new Set()));
+      if (!rest.has(target)) {
+        rest.add(target);
+        this.targets[slot]++;
+      }
+    }
+  }
+
+  hasTarget(slot: number, target: AddrKey): boolean {
+    return this.targets[slot] > 0 && (this.isFirst(slot, target) || (this.rest.get(slot)?.has(target) ?? false));
   }
 
   /** Enough distinct targets, and at most a quarter of the attempts answered. */
-  isScan(minTargets: number): boolean {
-    return this.targets.size >= minTargets && this.answered * 4 <= this.attempts;
+  isScan(slot: number, minTargets: number): boolean {
+    return this.targets[slot] >= minTargets && this.answered[slot] * 4 <= this.attempts[slot];
+  }
+
+  private isFirst(slot: number, target: AddrKey): boolean {
+    return typeof target === 'number' ? this.firstTarget[slot] === target : Number.isNaN(this.firstTarget[slot]) && this.firstText.get(slot) === target;
+  }
+
+  private clearTargets(slot: number): void {
+    if (this.targets[slot] === 0) return;
+    this.targets[slot] = 0;
+    this.firstText.delete(slot);
+    this.rest.delete(slot);
+  }
+
+  private grow(): void {
+    const capacity = Math.max(INITIAL_TALLY_SLOTS, this.capacity * 2);
+    const take = <T extends Int32Array | Float64Array | Uint8Array>(from: T, next: T): T => {
+      next.set(from);
+      return next;
+    };
+    this.attempts = take(this.attempts, new Int32Array(capacity));
+    this.answered = take(this.answered, new Int32Array(capacity));
+    this.targets = take(this.targets, new Uint8Array(capacity));
+    this.firstTs = take(this.firstTs, new Float64Array(capacity));
+    this.lastTs = take(this.lastTs, new Float64Array(capacity));
+    this.firstTarget = take(this.firstTarget, new Float64Array(capacity));
+    this.capacity = capacity;
   }
 }
 
@@ -225,7 +286,8 @@ export type AddrKey = number | string;
 
 /**
  * One client's attempts within the window. Most clients connect to one host:port only, so the
- * tallies start when a second target shows up; until then two fields count the first.
+ * tallies start when a second target shows up; until then two fields count the first. The maps
+ * hold each host's and port's tally slot in the pool.
  */
 class ClientAttempts {
   lastTs = -Infinity;
@@ -234,16 +296,19 @@ class ClientAttempts {
   firstPort = -1;
   firstAttempts = 0;
   firstAnswered = 0;
-  byHost: Map<AddrKey, Tally<number>> | null = null;
-  byPort: Map<number, Tally<AddrKey>> | null = null;
+  byHost: Map<AddrKey, number> | null = null;
+  byPort: Map<number, number> | null = null;
   /** A full map is swept for quiet tallies at most once per WINDOW_MICROS / 16. */
   nextSweepTs = -Infinity;
   /** Crafted packets per host, for the rare client that sends them. */
   crafted: Map<AddrKey, CraftedProbes> | null = null;
 
+  constructor(readonly pool: TallyPool) {}
+
   attempt(host: AddrKey, port: number, ts: number): void {
     if (ts - this.lastTs > WINDOW_MICROS) this.restart(ts);
     this.lastTs = ts;
+    const pool = this.pool;
     if (this.byHost === null || this.byPort === null) {
       if (this.firstHost === null || (host === this.firstHost && port === this.firstPort)) {
         this.firstHost = host;
@@ -254,19 +319,21 @@ class ClientAttempts {
       // A second target: tally from here on, starting with what the first one had.
       this.byHost = new Map();
       this.byPort = new Map();
-      const h = tallyOf(this, this.byHost, this.firstHost, ts)!;
-      const p = tallyOf(this, this.byPort, this.firstPort, ts)!;
+      const h = tallyOf(this, this.byHost, this.firstHost, ts);
+      const p = tallyOf(this, this.byPort, this.firstPort, ts);
       for (const t of [h, p]) {
-        t.firstTs = this.firstTs;
-        t.lastTs = ts;
-        t.attempts = this.firstAttempts;
-        t.answered = this.firstAnswered;
+        pool.firstTs[t] = this.firstTs;
+        pool.lastTs[t] = ts;
+        pool.attempts[t] = this.firstAttempts;
+        pool.answered[t] = this.firstAnswered;
       }
-      h.targets.add(this.firstPort);
-      p.targets.add(this.firstHost);
+      pool.addTarget(h, this.firstPort);
+      pool.addTarget(p, this.firstHost);
     }
-    tallyOf(this, this.byHost, host, ts)?.add(port, ts);
-    tallyOf(this, this.byPort, port, ts)?.add(host, ts);
+    const h = tallyOf(this, this.byHost, host, ts);
+    if (h >= 0) pool.add(h, port, ts);
+    const p = tallyOf(this, this.byPort, port, ts);
+    if (p >= 0) pool.add(p, host, ts);
   }
 
   answered(host: AddrKey, port: number): void {
@@ -275,9 +342,16 @@ class ClientAttempts {
       return;
     }
     const h = this.byHost.get(host);
-    if (h) h.answered++;
+    if (h !== undefined) this.pool.answered[h]++;
     const p = this.byPort.get(port);
-    if (p) p.answered++;
+    if (p !== undefined) this.pool.answered[p]++;
+  }
+
+  /** Gives the client's tallies back to the pool (when it starts over, or is forgotten). */
+  releaseTallies(): void {
+    for (const tallies of [this.byHost, this.byPort]) if (tallies) for (const t of tallies.values()) this.pool.release(t);
+    this.byHost = null;
+    this.byPort = null;
   }
 
   private restart(ts: number): void {
@@ -286,14 +360,14 @@ class ClientAttempts {
     this.firstPort = -1;
     this.firstAttempts = 0;
     this.firstAnswered = 0;
-    this.byHost = null;
-    this.byPort = null;
+    this.releaseTallies();
   }
 
   /** Whether this client sent `host`:`port` a SYN within the window. */
   private attempted(host: AddrKey, port: number): boolean {
     if (this.byHost === null) return host === this.firstHost && port === this.firstPort;
-    return this.byHost.get(host)?.targets.has(port) ?? false;
+    const h = this.byHost.get(host);
+    return h !== undefined && this.pool.hasTarget(h, port);
   }
 
   /** SYNs to `host`:`port` at a flood's rate: each SYN counts once, whatever came of it. */
@@ -309,8 +383,11 @@ class ClientAttempts {
     } else {
       // Once the client has other targets, the port's tally stands for the service.
       const p = this.byPort.get(port);
-      if (!p || p.targets.size !== 1 || !p.targets.has(host)) return null;
-      ({ attempts, answered, firstTs } = p);
+      const pool = this.pool;
+      if (p === undefined || pool.targets[p] !== 1 || !pool.hasTarget(p, host)) return null;
+      attempts = pool.attempts[p];
+      answered = pool.answered[p];
+      firstTs = pool.firstTs[p];
     }
     if (attempts < ONE_SOURCE_FLOOD_MIN_SYNS) return null;
     const seconds = Math.max(1, (this.lastTs - firstTs) / 1e6);
@@ -364,6 +441,7 @@ class RecentMap<K, V extends { lastTs: number }> {
     private readonly max: number,
     private readonly quietMicros: number,
     private readonly create: () => V,
+    private readonly onForget: (v: V) => void = () => {},
   ) {}
 
   get size(): number {
@@ -379,7 +457,11 @@ class RecentMap<K, V extends { lastTs: number }> {
     let v = this.entries.get(key);
     if (v) return v;
     if (this.entries.size >= this.max && ts >= this.nextForgetTs) {
-      for (const [k, e] of this.entries) if (e.lastTs < ts - this.quietMicros) this.entries.delete(k);
+      for (const [k, e] of this.entries) {
+        if (e.lastTs >= ts - this.quietMicros) continue;
+        this.entries.delete(k);
+        this.onForget(e);
+      }
       if (this.entries.size > (this.max * 7) / 8) this.nextForgetTs = ts + WINDOW_MICROS / 16;
     }
     if (this.entries.size >= this.max) return null;
@@ -389,7 +471,13 @@ class RecentMap<K, V extends { lastTs: number }> {
 }
 
 export class ProbeLog {
-  private readonly clients = new RecentMap<AddrKey, ClientAttempts>(MAX_CLIENTS, WINDOW_MICROS, () => new ClientAttempts());
+  private readonly tallyPool = new TallyPool();
+  private readonly clients = new RecentMap<AddrKey, ClientAttempts>(
+    MAX_CLIENTS,
+    WINDOW_MICROS,
+    () => new ClientAttempts(this.tallyPool),
+    (c) => c.releaseTallies(),
+  );
   private readonly targets = new RecentMap<AddrKey, TargetAttempts>(MAX_TARGET_HOSTS, DISTRIBUTED_WINDOW_MICROS, () => new TargetAttempts());
 
   /** `client` sent a SYN opening a connection to `host`:`port`. */
@@ -422,14 +510,15 @@ export class ProbeLog {
     const crafted = c?.crafted?.get(host);
     if (crafted && crafted.covers(startTs) && crafted.scanning) {
       const h = c!.byHost?.get(host);
+      const pool = this.tallyPool;
       const m: ScanMark = {
         scanner: clientText,
         kind: crafted.fingerprinting ? 'os-fingerprint' : 'port-scan',
         target: hostText,
-        targets: Math.max(crafted.kindsByPort.size, h?.targets.size ?? 0),
-        attempts: h?.attempts ?? 0,
-        answered: h?.answered ?? 0,
-        since: Math.min(crafted.firstTs, h?.firstTs ?? Infinity),
+        targets: Math.max(crafted.kindsByPort.size, h === undefined ? 0 : pool.targets[h]),
+        attempts: h === undefined ? 0 : pool.attempts[h],
+        answered: h === undefined ? 0 : pool.answered[h],
+        since: Math.min(crafted.firstTs, h === undefined ? Infinity : pool.firstTs[h]),
         crafted: { counts: [...crafted.counts], firstPacket: crafted.firstNo },
       };
       return m;
@@ -438,10 +527,11 @@ export class ProbeLog {
     const flood = syns === 1 && halfOpen ? c?.floodOf(host, port) : null;
     if (flood) return { scanner: clientText, kind: 'syn-flood', target: `${hostText}:${port}`, targets: 1, attempts: flood.attempts, answered: flood.answered, since: flood.firstTs };
     if (c && c.byHost !== null && c.byPort !== null) {
+      const pool = this.tallyPool;
       const h = c.byHost.get(host);
-      if (h?.isScan(PORT_SCAN_MIN_PORTS)) return mark(clientText, 'port-scan', hostText, h);
+      if (h !== undefined && pool.isScan(h, PORT_SCAN_MIN_PORTS)) return mark(clientText, 'port-scan', hostText, pool, h);
       const p = c.byPort.get(port);
-      if (p?.isScan(ADDRESS_SCAN_MIN_HOSTS)) return mark(clientText, 'address-scan', String(port), p);
+      if (p !== undefined && pool.isScan(p, ADDRESS_SCAN_MIN_HOSTS)) return mark(clientText, 'address-scan', String(port), pool, p);
     }
     const t = this.targets.get(host);
     if (t?.isScanned) {
@@ -454,20 +544,31 @@ export class ProbeLog {
   get size(): number {
     return this.clients.size;
   }
+
+  /** Tallies of hosts and ports held for the clients tracked (for tests of the bound). */
+  get tallies(): number {
+    return this.tallyPool.inUse;
+  }
 }
 
-function tallyOf<K, T>(c: ClientAttempts, tallies: Map<K, Tally<T>>, key: K, ts: number): Tally<T> | null {
-  let t = tallies.get(key);
-  if (t) return t;
+/** The tally slot of `key` in `tallies` (one of client `c`'s maps), made if there is room, else -1. */
+function tallyOf<K>(c: ClientAttempts, tallies: Map<K, number>, key: K, ts: number): number {
+  const t = tallies.get(key);
+  if (t !== undefined) return t;
   if (tallies.size >= MAX_TALLIES_PER_CLIENT && ts >= c.nextSweepTs) {
-    for (const [k, v] of tallies) if (v.lastTs < ts - WINDOW_MICROS) tallies.delete(k);
+    for (const [k, v] of tallies) {
+      if (c.pool.lastTs[v] >= ts - WINDOW_MICROS) continue;
+      tallies.delete(k);
+      c.pool.release(v);
+    }
     c.nextSweepTs = ts + WINDOW_MICROS / 16;
   }
-  if (tallies.size >= MAX_TALLIES_PER_CLIENT) return null;
-  tallies.set(key, (t = new Tally<T>()));
-  return t;
+  if (tallies.size >= MAX_TALLIES_PER_CLIENT) return -1;
+  const slot = c.pool.take();
+  tallies.set(key, slot);
+  return slot;
 }
 
-function mark<T>(scanner: string, kind: ScanMark['kind'], target: string, t: Tally<T>): ScanMark {
-  return { scanner, kind, target, targets: t.targets.size, attempts: t.attempts, answered: t.answered, since: t.firstTs };
+function mark(scanner: string, kind: ScanMark['kind'], target: string, pool: TallyPool, t: number): ScanMark {
+  return { scanner, kind, target, targets: pool.targets[t], attempts: pool.attempts[t], answered: pool.answered[t], since: pool.firstTs[t] };
 }

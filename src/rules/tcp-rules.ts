@@ -8,6 +8,7 @@ import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
 import { endedTooEarly, patienceFor, stoppedWatching, watchEnd, watchOf, whenWatchEnded } from './capture-end.js';
 import { DistinctCount } from '../flow/distinct-count.js';
+import { PortGroups } from './port-groups.js';
 
 // Verdicts from the per-segment TCP analysis (FlowFacts.analysis): retransmissions, zero windows,
 // requests the server's TCP accepted but its application never answered, idle connections closed
@@ -487,26 +488,6 @@ export function synFloodRule(sampleSize = SYN_FLOOD_SAMPLE): CaptureRule {
   };
 }
 
-/** One client's connections to one server:port, summed as they finish. */
-interface PortGroup {
-  clientIp: string;
-  server: string;
-  connections: number;
-  /** The first source port, and the set of all of them once there is a second (most groups have one connection). */
-  firstPort: number;
-  ports: Set<number> | null;
-  firstSyn: number;
-  lastSyn: number;
-  /** Lifetimes of every `stride`-th connection, for the median: exact up to MAX_LIFETIMES connections. */
-  lifetimes: number[];
-  stride: number;
-  reused: number;
-  reusedPackets: number[];
-  quickestReuse: number;
-  failedReused: number;
-}
-
-const MAX_LIFETIMES = 65_536;
 /** Most client/server pairs followed at once: most pairs of a busy capture are one-off connections. */
 const MAX_PORT_GROUPS = 50_000;
 /** Groups are looked over for pruning after this many flows. */
@@ -515,22 +496,17 @@ const PRUNE_EVERY = 16_384;
 const portExhaustion: CaptureRule = {
   code: 'port-exhaustion',
   start() {
-    const groups = new Map<string, PortGroup>();
+    const groups = new PortGroups(MAX_PORT_GROUPS);
     let seen = 0;
     let latest = -Infinity;
-    /** After a prune that left the map full, new pairs wait this many flows before the next one. */
+    /** After a prune that left the table full, new pairs wait this many flows before the next one. */
     let pruneAgainAt = 0;
     // A group with no reuse that has been quiet for a TIME_WAIT cannot gain one from its past
     // ports: it is dropped, and starts again if the client comes back.
     const prune = () => {
-      const cutoff = latest - TIME_WAIT_MICROS;
-      for (const [k, g] of groups) if (g.reused === 0 && g.lastSyn < cutoff) groups.delete(k);
+      groups.forgetQuiet(latest - TIME_WAIT_MICROS);
       // Still full: drop the oldest pairs that have neither reuse nor enough connections to count.
-      if (groups.size < MAX_PORT_GROUPS) return;
-      for (const [k, g] of groups) {
-        if (groups.size < (MAX_PORT_GROUPS * 3) / 4) break;
-        if (g.reused === 0 && g.connections < PORT_EXHAUSTION_MIN_CONNECTIONS) groups.delete(k);
-      }
+      if (groups.size >= MAX_PORT_GROUPS) groups.forgetOldest(PORT_EXHAUSTION_MIN_CONNECTIONS, (MAX_PORT_GROUPS * 3) / 4);
     };
     return {
       observe(f) {
@@ -538,46 +514,32 @@ const portExhaustion: CaptureRule = {
         if (f.end > latest) latest = f.end;
         if (++seen % PRUNE_EVERY === 0) prune();
         const key = `${f.clientIp} ${f.server}`;
-        let g = groups.get(key);
         const syn = f.syns[0].ts;
-        if (!g) {
+        let g = groups.find(key);
+        if (g < 0) {
           if (groups.size >= MAX_PORT_GROUPS && seen >= pruneAgainAt) {
             prune();
             // Every pair counts (reuse or many connections): new ones are not followed for a while,
             // rather than each paying for a look over all the others.
             if (groups.size >= MAX_PORT_GROUPS) pruneAgainAt = seen + PRUNE_EVERY;
           }
-          if (groups.size >= MAX_PORT_GROUPS) return;
-          g = { clientIp: f.clientIp, server: f.server, connections: 0, firstPort: f.clientPort, ports: null, firstSyn: syn, lastSyn: syn, lifetimes: [], stride: 1, reused: 0, reusedPackets: [], quickestReuse: Infinity, failedReused: 0 };
-          groups.set(key, g);
+          g = groups.add(key, f.clientPort, syn);
+          if (g < 0) return;
         }
-        if (g.connections++ % g.stride === 0) {
-          g.lifetimes.push(f.end - f.start);
-          if (g.lifetimes.length >= MAX_LIFETIMES) {
-            g.lifetimes = g.lifetimes.filter((_, i) => i % 2 === 0);
-            g.stride *= 2;
-          }
-        }
-        if (g.ports) g.ports.add(f.clientPort);
-        else if (f.clientPort !== g.firstPort) g.ports = new Set([g.firstPort, f.clientPort]);
-        if (syn < g.firstSyn) g.firstSyn = syn;
-        if (syn > g.lastSyn) g.lastSyn = syn;
+        groups.connection(g, f.clientPort, syn, f.end - f.start);
         const r = f.reusedAfter;
         // A reset or refused connection leaves no TIME_WAIT: only reuse after a FIN close counts.
         if (r !== null && r.state === 'SF' && syn - r.closedTs <= TIME_WAIT_MICROS) {
-          g.reused++;
-          keepFirstPackets(g.reusedPackets, f.syns[0].no);
-          if (syn - r.closedTs < g.quickestReuse) g.quickestReuse = syn - r.closedTs;
-          if (f.state !== 'SF' && f.state !== 'S1') g.failedReused++;
+          keepFirstPackets(groups.reuse(g, syn - r.closedTs, f.state !== 'SF' && f.state !== 'S1'), f.syns[0].no);
         }
       },
       retained: () => groups.size,
       verdicts() {
         const out: Verdict[] = [];
-        for (const g of groups.values()) {
+        for (const g of groups.groups()) {
           if (g.connections < PORT_EXHAUSTION_MIN_CONNECTIONS) continue;
           // Ports cycle: each source port carried at least two connections on average.
-          const distinctPorts = g.ports ? g.ports.size : 1;
+          const distinctPorts = g.distinctPorts;
           if (g.connections < 2 * distinctPorts) continue;
           if (g.reused === 0) continue;
           const span = Math.max(g.lastSyn - g.firstSyn, 1);

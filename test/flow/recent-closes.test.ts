@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { AddressPair } from '../../src/flow/address-pair.js';
-import { RecentCloses } from '../../src/flow/recent-closes.js';
+import { RecentCloses, SlotIndex } from '../../src/flow/recent-closes.js';
 
 const T0 = 1_700_000_000_000_000;
 const KEEP = 60_000_000;
@@ -81,5 +81,44 @@ describe('RecentCloses', () => {
     r.forget(slot);
     expect(r.find(7)).toBe(-1);
     expect(r.size).toBe(0);
+  });
+});
+
+/** The hashes (0 to 8,999) that `index` and `map` answer differently. */
+function differences(index: SlotIndex, map: Map<number, number>): number[] {
+  const out: number[] = [];
+  for (let h = 0; h < 9_000; h++) if (index.get(h) !== (map.get(h) ?? -1)) out.push(h);
+  return out;
+}
+
+describe('SlotIndex (the remembered closes by 4-tuple hash)', () => {
+  it('answers as a Map would through adds, overwrites, deletes and growth', () => {
+    const index = new SlotIndex();
+    const map = new Map<number, number>();
+    let seed = 12345;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    // Dense hashes, so that runs of the probe meet, overlap and wrap around the end.
+    for (let step = 0; step < 60_000; step++) {
+      const hash = rand(8_000);
+      const op = rand(3);
+      if (op < 2) {
+        index.set(hash, step);
+        map.set(hash, step);
+      } else {
+        index.delete(hash);
+        map.delete(hash);
+      }
+      if (step % 997 === 0) expect(differences(index, map), `step ${step}`).toEqual([]);
+    }
+    expect(index.size).toBe(map.size);
+    expect(differences(index, map)).toEqual([]);
+  });
+
+  it('renumbers every slot, and forgets nothing', () => {
+    const index = new SlotIndex();
+    for (let h = 0; h < 3_000; h++) index.set(h * 7, h);
+    index.renumber((slot) => slot + 1);
+    for (let h = 0; h < 3_000; h++) expect(index.get(h * 7)).toBe(h + 1);
+    expect(index.get(1)).toBe(-1);
   });
 });

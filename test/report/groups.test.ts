@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { streamFlows, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
 import { compareGroups, groupProblems, MAX_GROUP_FLOW_IDS, ProblemGrouper, type ProblemGroup } from '../../src/report/groups.js';
-import { SEVERITY } from '../../src/rules/verdict.js';
+import { SEVERITY, type Verdict } from '../../src/rules/verdict.js';
 import { useCorpus } from '../helpers/corpus.js';
 
 const corpus = useCorpus();
@@ -166,5 +166,40 @@ corpus.describe('problem groups of public captures', () => {
     const probes = flows.filter((f) => f.verdicts.some((v) => v.code === 'scan-probe'));
     expect(groups[0]).toMatchObject({ code: 'port-scan', endpoint: '64.13.134.52', flows: probes.length });
     expect(probes.length).toBeGreaterThan(1900);
+  });
+});
+
+describe('ProblemGrouper at many endpoints', () => {
+  it('keeps per group the counts, times, lowest ids, worst severity and hint that the flows give, past its first columns', () => {
+    // 4,000 flows with problems at 700 servers and 300 clients (slow-client), ids shuffled.
+    const T = 1_700_000_000_000_000;
+    const flows = Array.from({ length: 4_000 }, (_, i) => {
+      const id = ((i * 7919) % 4_000) + 1;
+      const server = `198.18.${(id % 700) >> 8}.${id % 700 & 255}:80`;
+      const clientIp = `10.16.0.${id % 300}`;
+      const verdicts: Verdict[] = [
+        { code: 'syn-timeout', severity: id % 9 === 0 ? 'error' : 'warning', summary: 's', packets: [], facts: {}, hint: id % 5 === 0 ? `retry ${id}` : 'retry' },
+        { code: 'slow-client', severity: 'warning', summary: 's', packets: [], facts: {}, hint: 'slow' },
+      ];
+      return { id, clientIp, serverIp: server.split(':')[0], server, start: T + id * 10, end: T + id * 10 + (id % 13), verdicts };
+    });
+    const grouper = new ProblemGrouper();
+    for (const f of flows) grouper.add(f);
+    const groups = grouper.groups([]);
+    expect(groups).toHaveLength(1_000);
+    for (const g of groups) {
+      const mine = flows.filter((f) => (g.role === 'client' ? f.clientIp : f.server) === g.endpoint).sort((a, b) => a.id - b.id);
+      const verdicts = mine.map((f) => f.verdicts.find((v) => v.code === g.code)!);
+      const hints = new Set(verdicts.map((v) => v.hint));
+      expect(g, g.key).toMatchObject({
+        flows: mine.length,
+        flowIds: mine.slice(0, MAX_GROUP_FLOW_IDS).map((f) => f.id),
+        firstTime: Math.min(...mine.map((f) => f.start)),
+        lastTime: Math.max(...mine.map((f) => f.end)),
+        severity: verdicts.some((v) => v.severity === 'error') ? 'error' : 'warning',
+        hint: verdicts[0].hint,
+        hintFlow: hints.size > 1 ? mine[0].id : null,
+      });
+    }
   });
 });

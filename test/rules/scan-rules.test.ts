@@ -181,4 +181,33 @@ describe('ProbeLog bounds', () => {
     for (let p = 0; p < 20; p++) log.attempt('10.0.0.1', '10.0.0.2', 1000 + p, T0 + p * 301_000_000);
     expect(log.scanOf('10.0.0.1', '10.0.0.2', 1000, '10.0.0.1', '10.0.0.2')).toBeNull();
   });
+
+  it("gives a forgotten client's tallies back: clients that come and go hold no more tallies than those tracked", () => {
+    const log = new ProbeLog();
+    const T0 = 1_700_000_000_000_000;
+    // Each client connects to port 80 of four hosts: four host tallies and one port tally.
+    const visit = (client: string, at: number) => {
+      for (let h = 0; h < 4; h++) log.attempt(client, `198.18.0.${h + 1}`, 80, at + h);
+    };
+    for (let i = 0; i < 16_384; i++) visit(`10.1.${i >> 8}.${i & 255}`, T0 + i * 1_000);
+    expect(log.tallies).toBe(5 * 16_384);
+    // Six minutes later as many new clients: the quiet ones are forgotten with their tallies.
+    for (let i = 0; i < 16_384; i++) visit(`10.2.${i >> 8}.${i & 255}`, T0 + 360_000_000 + i * 1_000);
+    expect(log.size).toBe(16_384);
+    expect(log.tallies).toBe(5 * 16_384);
+    // A client quiet for the window starts over with one target: its tallies go back too.
+    log.attempt('10.2.0.0', '198.18.0.9', 443, T0 + 720_000_000);
+    expect(log.tallies).toBe(5 * 16_383);
+  });
+
+  it('tallies IPv6 hosts as IPv4 ones: a port scan of one, a sweep of one port across many', () => {
+    const log = new ProbeLog();
+    const T0 = 1_700_000_000_000_000;
+    for (let p = 0; p < 15; p++) log.attempt('2001:db8::1', '2001:db8::2', 1000 + p, T0 + p);
+    for (let h = 0; h < 25; h++) log.attempt('2001:db8::7', `2001:db8:0:${h}::1`, 22, T0 + h);
+    log.attempt('2001:db8::7', '2001:db8:0:3::1', 22, T0 + 30); // a host again: still 25
+    expect(log.scanOf('2001:db8::1', '2001:db8::2', 1000, 'A', 'B')).toMatchObject({ kind: 'port-scan', targets: 15, attempts: 15 });
+    expect(log.scanOf('2001:db8::7', '2001:db8:0:5::1', 22, 'C', 'D')).toMatchObject({ kind: 'address-scan', targets: 25, attempts: 26 });
+    expect(log.scanOf('2001:db8::1', '2001:db8::3', 1000, 'A', 'E')).toBeNull();
+  });
 });

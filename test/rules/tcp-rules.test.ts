@@ -11,6 +11,7 @@ import { judgeFlow, type RuleContext } from '../../src/rules/rules.js';
 import { judgeCapture, type FlowDigest } from '../../src/rules/capture-rules.js';
 import { AnswerLog } from '../../src/rules/answer-log.js';
 import { TCP_CAPTURE_RULES, TCP_FLOW_RULES } from '../../src/rules/tcp-rules.js';
+import { PortGroups } from '../../src/rules/port-groups.js';
 import type { Verdict } from '../../src/rules/verdict.js';
 import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
@@ -304,3 +305,69 @@ describe('TCP verdicts on scripted conversations', () => {
     expect(f.verdicts.map((v) => v.code)).toContain('syn-retry-then-connected');
   });
 });
+
+describe("PortGroups (the port-exhaustion rule's client/server pairs)", () => {
+  const T = 1_700_000_000_000_000;
+
+  it('sums a pair as the rule reads it: ports, lifetimes, SYN times and reuses', () => {
+    const g = new PortGroups(10);
+    const slot = g.add('10.0.0.1 10.0.0.2:80', 40000, T + 5);
+    g.connection(slot, 40000, T + 5, 300);
+    g.connection(slot, 40001, T + 1, 100);
+    keepReuse(g, slot, 2_000, 17, true);
+    g.connection(slot, 40000, T + 9, 200);
+    keepReuse(g, slot, 1_000, 12, false);
+    expect([...g.groups()]).toEqual([
+      { clientIp: '10.0.0.1', server: '10.0.0.2:80', connections: 3, distinctPorts: 2, firstSyn: T + 1, lastSyn: T + 9, lifetimes: [300, 100, 200], reused: 2, reusedPackets: [12, 17], quickestReuse: 1_000, failedReused: 1 },
+    ]);
+  });
+
+  it('holds a pair of one connection in its columns, with nothing cited', () => {
+    const g = new PortGroups(10);
+    g.connection(g.add('2001:db8::1 [2001:db8::2]:443', 50000, T), 50000, T, 42);
+    expect([...g.groups()]).toEqual([
+      { clientIp: '2001:db8::1', server: '[2001:db8::2]:443', connections: 1, distinctPorts: 1, firstSyn: T, lastSyn: T, lifetimes: [42], reused: 0, reusedPackets: [], quickestReuse: Infinity, failedReused: 0 },
+    ]);
+  });
+
+  it('takes no pair past its bound, and forgets the oldest without reuse or enough connections first', () => {
+    const g = new PortGroups(2_000);
+    for (let i = 0; i < 2_000; i++) {
+      const slot = g.add(`10.0.${i >> 8}.${i & 255} 10.9.9.9:80`, 40000, T + i);
+      const connections = i % 100 === 0 ? 10 : 1;
+      for (let k = 0; k < connections; k++) g.connection(slot, 40000 + k, T + i, 10);
+      if (i % 100 === 50) keepReuse(g, slot, 5, i, false);
+    }
+    expect(g.add('10.1.1.1 10.9.9.9:80', 40000, T + 2_000)).toBe(-1);
+    g.forgetOldest(10, 1_500);
+    expect(g.size).toBe(1_499);
+    const kept = [...g.groups()];
+    // Pairs with 10 connections or a reuse are kept wherever they stand; of the others, the newest.
+    expect(kept.filter((p) => p.connections === 10 || p.reused > 0)).toHaveLength(40);
+    expect(kept.find((p) => p.clientIp === '10.0.0.1')).toBeUndefined();
+    expect(kept[kept.length - 1].clientIp).toBe('10.0.7.207');
+    // A freed slot starts over: nothing of the pair that held it before.
+    const slot = g.add('10.1.1.1 10.9.9.9:80', 41000, T + 3_000);
+    g.connection(slot, 41000, T + 3_000, 7);
+    expect(g.find('10.1.1.1 10.9.9.9:80')).toBe(slot);
+    expect([...g.groups()].pop()).toEqual({ clientIp: '10.1.1.1', server: '10.9.9.9:80', connections: 1, distinctPorts: 1, firstSyn: T + 3_000, lastSyn: T + 3_000, lifetimes: [7], reused: 0, reusedPackets: [], quickestReuse: Infinity, failedReused: 0 });
+  });
+
+  it('forgets quiet pairs without reuse, keeps those with one', () => {
+    const g = new PortGroups(10);
+    g.connection(g.add('10.0.0.1 10.0.0.9:80', 40000, T), 40000, T, 1);
+    const reused = g.add('10.0.0.2 10.0.0.9:80', 40000, T);
+    g.connection(reused, 40000, T, 1);
+    keepReuse(g, reused, 3, 5, false);
+    g.connection(g.add('10.0.0.3 10.0.0.9:80', 40000, T + 100), 40000, T + 100, 1);
+    g.forgetQuiet(T + 50);
+    expect([...g.groups()].map((p) => p.clientIp)).toEqual(['10.0.0.2', '10.0.0.3']);
+  });
+});
+
+/** What the rule does with a reuse: counts it, and cites its SYN among the first 20. */
+function keepReuse(g: PortGroups, slot: number, gap: number, synNo: number, failed: boolean): void {
+  const cited = g.reuse(slot, gap, failed);
+  cited.push(synNo);
+  cited.sort((a, b) => a - b);
+}
