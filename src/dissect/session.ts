@@ -8,7 +8,7 @@
 // PENDING_LIMIT_BYTES), then replayed into WebSocket frames (101) or back into HTTP (refused).
 import type { Dir, SinkFactory, StreamSink } from '../flow/sink.js';
 import { LeanExchanges } from './exchanges.js';
-import { HEAD_DECISION, HttpParser, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
+import { HEAD_DECISION, HttpParser, hasHeaderToken, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
 import type { WsErrorCode } from './status.js';
 import { TlsTracker, looksLikeTlsRecord } from './tls.js';
 import type {
@@ -17,6 +17,7 @@ import type {
   DissectErrorFact,
   GapFact,
   HttpExchangeFacts,
+  HttpInterimFacts,
   HttpRequestFacts,
   HttpResponseFacts,
   WebSocketFacts,
@@ -131,6 +132,7 @@ export class AppSession implements StreamSink {
   /** Number of the exchange of the next final response (may exceed the list's limit). */
   private responseSlot = 0;
   private responseIsInterim = false;
+  /** The response parser's head, read when the parser pauses after it (valid until its next message). */
   private lastResponseHead: HttpHead | null = null;
   private upgradeSlot = -1;
   private resumeClient = false;
@@ -401,7 +403,7 @@ export class AppSession implements StreamSink {
   private switchProtocols(b: Uint8Array, stop: number, end: number, streamOffset: number, no: number, ts: number): void {
     const head = this.lastResponseHead!;
     const ws = this.facts.websocket;
-    const wantsWebSocket = head.status === 101 && (headerTokens(head.upgrade ?? '').includes('websocket') || (ws !== null && ws.status === 101));
+    const wantsWebSocket = head.status === 101 && (hasHeaderToken(head.upgrade, 'websocket') || (ws !== null && ws.status === 101));
     this.facts.upgradedTo = head.status === 101 ? (head.upgrade ?? '') : 'CONNECT';
     const held = this.takeHeld();
     if (wantsWebSocket) {
@@ -541,7 +543,7 @@ export class AppSession implements StreamSink {
     if (ex.response) this.spareResponse = ex.response;
     ex.request = null;
     ex.response = null;
-    if (ex.interim.length) ex.interim = [];
+    if (ex.interim.length) ex.interim = NO_INTERIM;
     const t = ex.timing;
     t.requestAt = t.requestEndAt = t.requestEndPacket = t.responseAt = t.responseEndAt = t.responseEndPacket = t.thinkMs = null;
     ex.closeAfter = ex.closedBy = ex.closeHow = ex.closeAfterMs = null;
@@ -685,7 +687,7 @@ export class AppSession implements StreamSink {
       ex.request.headerCount = head.headerCount;
       ex.request.keepAlive = head.keepAlive;
     }
-    if (headerTokens(head.upgrade ?? '').includes('websocket')) this.beginWebSocketHandshake(head);
+    if (hasHeaderToken(head.upgrade, 'websocket')) this.beginWebSocketHandshake(head);
     // llhttp pauses on any Upgrade request and on CONNECT: what follows may be another protocol.
     if (head.upgrade !== null || head.method === 'CONNECT') {
       this.upgradeSlot = this.requestSlot;
@@ -716,7 +718,9 @@ export class AppSession implements StreamSink {
     if (this.eventWanted()) this.event(head.no, 1, `${head.status} ${clip(head.reason, 60)}${head.afterGap ? ' (after gap)' : ''}`.trimEnd());
     if (!ex) return;
     if (this.responseIsInterim) {
-      ex.interim.push({ status: head.status, reason: head.reason, packet: head.no, at: head.tsMicros });
+      const interim = { status: head.status, reason: head.reason, packet: head.no, at: head.tsMicros };
+      if (ex.interim === NO_INTERIM) ex.interim = [interim];
+      else ex.interim.push(interim);
       return;
     }
     ex.response = responseFacts(head, this.spareResponse);
@@ -823,7 +827,7 @@ export class AppSession implements StreamSink {
     ws.accept = h['sec-websocket-accept'] ?? null;
     ws.subprotocol = h['sec-websocket-protocol'] ?? null;
     ws.extensions = h['sec-websocket-extensions'] ?? null;
-    if (!headerTokens(head.upgrade ?? '').includes('websocket') || !head.connectionUpgrade) {
+    if (!hasHeaderToken(head.upgrade, 'websocket') || !head.connectionUpgrade) {
       this.wsError('WS_HANDSHAKE_BAD_UPGRADE_RESPONSE', `Upgrade: ${head.upgrade ?? '(absent)'}, Connection: ${h.connection ?? '(absent)'}`, 1, at, head.no);
     }
     if (ws.accept === null) {
@@ -893,11 +897,14 @@ export class AppSinkFactory implements SinkFactory {
   }
 }
 
+/** The 1xx answers of an exchange that had none (almost all): shared, never written. */
+const NO_INTERIM: HttpInterimFacts[] = Object.freeze([]) as unknown as HttpInterimFacts[];
+
 function newExchange(): HttpExchangeFacts {
   return {
     request: null,
     response: null,
-    interim: [],
+    interim: NO_INTERIM,
     timing: { requestAt: null, requestEndAt: null, requestEndPacket: null, responseAt: null, responseEndAt: null, responseEndPacket: null, thinkMs: null },
     closeAfter: null,
     closedBy: null,
@@ -908,9 +915,14 @@ function newExchange(): HttpExchangeFacts {
 
 /** The request's facts, in `into` when given (an object nothing else refers to). */
 function requestFacts(head: HttpHead, into: HttpRequestFacts | null): HttpRequestFacts {
-  const r = into ?? ({} as HttpRequestFacts);
+  const target = clip(head.target, 2048);
+  // Built whole, so the object is made once at its final size rather than grown field by field.
+  if (!into) {
+    return { method: head.method, target, version: head.version, headers: head.headers, headerCount: 0, packet: head.no, streamOffset: head.streamOffset, endPacket: null, bodyBytes: 0, complete: false, keepAlive: false, afterGap: head.afterGap };
+  }
+  const r = into;
   r.method = head.method;
-  r.target = clip(head.target, 2048);
+  r.target = target;
   r.version = head.version;
   r.headers = head.headers;
   r.headerCount = 0;
@@ -926,7 +938,10 @@ function requestFacts(head: HttpHead, into: HttpRequestFacts | null): HttpReques
 
 /** The response's facts, in `into` when given (an object nothing else refers to). */
 function responseFacts(head: HttpHead, into: HttpResponseFacts | null): HttpResponseFacts {
-  const r = into ?? ({} as HttpResponseFacts);
+  if (!into) {
+    return { status: head.status, reason: head.reason, version: head.version, headers: head.headers, headerCount: 0, packet: head.no, streamOffset: head.streamOffset, endPacket: null, bodyBytes: 0, framing: 'none', complete: false, keepAlive: false, afterGap: head.afterGap };
+  }
+  const r = into;
   r.status = head.status;
   r.reason = head.reason;
   r.version = head.version;
