@@ -185,8 +185,9 @@ export class AppSession implements StreamSink {
   onClose(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void {
     this.lastNo = no;
     // A retransmitted FIN (or a second RST) says nothing new.
-    if (this.facts.closes.some((c) => c.dir === dir && c.how === how)) return;
-    this.facts.closes.push({ dir, how, no, tsMicros });
+    const closes = this.facts.closes;
+    for (const c of closes) if (c.dir === dir && c.how === how) return;
+    closes.push({ dir, how, no, tsMicros });
     this.finishDirection(dir, no, tsMicros, how === 'fin');
     if (this.facts.closes.length === 1) this.noteFirstClose(dir, how, tsMicros);
     if (this.facts.websocket?.upgraded && this.facts.websocket.tcpClose === null && !this.tcpClosedBeforeCloseFrame) {

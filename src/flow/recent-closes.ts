@@ -135,7 +135,8 @@ export class RecentCloses {
     this.stateIds = take(this.stateIds, new Uint8Array(capacity));
     this.nextSeqs = take(this.nextSeqs, new Float64Array(capacity * 2), 2);
     this.addrs = take(this.addrs, new Int32Array(capacity * 8), 8);
-    for (const [hash, slot] of this.slotOf) this.slotOf.set(hash, (slot - head + old) % old);
+    // forEach rather than for-of: no [key, value] pair is made per remembered close.
+    this.slotOf.forEach((slot, hash, slotOf) => slotOf.set(hash, (slot - head + old) % old));
     this.capacity = capacity;
     this.head = 0;
   }

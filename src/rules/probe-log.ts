@@ -379,7 +379,10 @@ class RecentMap<K, V extends { lastTs: number }> {
     let v = this.entries.get(key);
     if (v) return v;
     if (this.entries.size >= this.max && ts >= this.nextForgetTs) {
-      for (const [k, e] of this.entries) if (e.lastTs < ts - this.quietMicros) this.entries.delete(k);
+      // forEach rather than for-of: no [key, value] pair is made per entry of a full map.
+      this.entries.forEach((e, k, entries) => {
+        if (e.lastTs < ts - this.quietMicros) entries.delete(k);
+      });
       if (this.entries.size > (this.max * 7) / 8) this.nextForgetTs = ts + WINDOW_MICROS / 16;
     }
     if (this.entries.size >= this.max) return null;
@@ -460,7 +463,9 @@ function tallyOf<K, T>(c: ClientAttempts, tallies: Map<K, Tally<T>>, key: K, ts:
   let t = tallies.get(key);
   if (t) return t;
   if (tallies.size >= MAX_TALLIES_PER_CLIENT && ts >= c.nextSweepTs) {
-    for (const [k, v] of tallies) if (v.lastTs < ts - WINDOW_MICROS) tallies.delete(k);
+    tallies.forEach((v, k) => {
+      if (v.lastTs < ts - WINDOW_MICROS) tallies.delete(k);
+    });
     c.nextSweepTs = ts + WINDOW_MICROS / 16;
   }
   if (tallies.size >= MAX_TALLIES_PER_CLIENT) return null;
