@@ -80,6 +80,14 @@ const SP = 0x20;
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const role = (dir: Dir) => (dir === 0 ? 'client' : 'server');
 
+/**
+ * The errors, gaps and events of a session that had none (most): shared and never written; a
+ * session's first one gives it a list of its own.
+ */
+const NO_ERRORS: DissectErrorFact[] = Object.freeze([]) as unknown as DissectErrorFact[];
+const NO_GAPS: GapFact[] = Object.freeze([]) as unknown as GapFact[];
+const NO_EVENTS: AppEvent[] = Object.freeze([]) as unknown as AppEvent[];
+
 export function newAppFacts(): AppFacts {
   return {
     protocol: 'unknown',
@@ -88,9 +96,9 @@ export function newAppFacts(): AppFacts {
     httpDropped: 0,
     httpTurns: null,
     websocket: null,
-    errors: [],
-    gaps: [],
-    events: [],
+    errors: NO_ERRORS,
+    gaps: NO_GAPS,
+    events: NO_EVENTS,
     eventsDropped: 0,
     closes: [],
     bytes: { client: 0, server: 0 },
@@ -174,7 +182,7 @@ export class AppSession implements StreamSink {
     this.lastNo = no;
     this.nextOffset[dir] = streamOffset + length;
     const gap: GapFact = { dir, streamOffset, length, packet: no, outcome: 'ignored', resyncOffset: null };
-    if (this.facts.gaps.length < SESSION_LIMITS.MAX_GAPS) this.facts.gaps.push(gap);
+    this.recordGap(gap);
     this.applyGap(dir, gap, streamOffset, length, no, tsMicros);
   }
 
@@ -362,7 +370,7 @@ export class AppSession implements StreamSink {
         return;
       }
       const gap: GapFact = { dir: 0, streamOffset, length: n, packet: no, outcome: 'ignored', resyncOffset: null };
-      if (this.facts.gaps.length < SESSION_LIMITS.MAX_GAPS) this.facts.gaps.push(gap);
+      this.recordGap(gap);
       this.held.push({ bytes: null, gap, length: n, streamOffset, no, tsMicros: ts });
       return;
     }
@@ -510,7 +518,9 @@ export class AppSession implements StreamSink {
   }
 
   private event(no: number, dir: Dir, text: string): void {
-    this.facts.events.push({ no, dir, text } satisfies AppEvent);
+    const e = { no, dir, text } satisfies AppEvent;
+    if (this.facts.events === NO_EVENTS) this.facts.events = [e];
+    else this.facts.events.push(e);
   }
 
   private exchangeAt(slot: number, createForResponse: boolean): HttpExchangeFacts | null {
@@ -574,8 +584,14 @@ export class AppSession implements StreamSink {
     this.openGaps[dir] = null;
   }
 
+  private recordGap(gap: GapFact): void {
+    if (this.facts.gaps === NO_GAPS) this.facts.gaps = [gap];
+    else if (this.facts.gaps.length < SESSION_LIMITS.MAX_GAPS) this.facts.gaps.push(gap);
+  }
+
   private recordError(err: DissectErrorFact): void {
-    if (this.facts.errors.length < SESSION_LIMITS.MAX_ERRORS) this.facts.errors.push(err);
+    if (this.facts.errors === NO_ERRORS) this.facts.errors = [err];
+    else if (this.facts.errors.length < SESSION_LIMITS.MAX_ERRORS) this.facts.errors.push(err);
     if (this.eventWanted()) this.event(err.packet, err.dir, `HTTP error ${err.code}`);
   }
 
