@@ -445,9 +445,10 @@ export class Analyzer {
   private release(facts: FlowFacts, ctx: RuleContext): void {
     // A probe whose scan has not shown yet waits for it; the scan's probes held so far are judged with it.
     const probes = this.probeHold;
-    if (!probes) return this.handOut([facts], ctx);
+    if (!probes) return this.handOutOne(facts, ctx);
     if (facts.scan) this.handOut(probes.claim(facts.scan, facts.syns[0]?.ts ?? facts.start), ctx);
-    this.handOut(!facts.scan && isProbeLike(facts) ? probes.hold(facts) : [facts], ctx);
+    if (!facts.scan && isProbeLike(facts)) this.handOut(probes.hold(facts), ctx);
+    else this.handOutOne(facts, ctx);
     this.handOut(probes.expire(ctx.captureEnd), ctx);
   }
 
@@ -459,27 +460,30 @@ export class Analyzer {
 
   /** Judged flows handed to onFlowJudged. */
   private handOut(flows: FlowFacts[], ctx: RuleContext): void {
+    for (const facts of flows) this.handOutOne(facts, ctx);
+  }
+
+  /** A judged flow handed to onFlowJudged. */
+  private handOutOne(facts: FlowFacts, ctx: RuleContext): void {
     const retain = this.opts.retainFlows !== false;
-    for (const facts of flows) {
-      if (this.opts.onFlowJudged) {
-        try {
-          const verdicts = this.judge(facts, ctx);
-          // Kept facts are judged again by finish() and must stay as built; streamed ones are not kept,
-          // so they become the result themselves rather than be copied field by field.
-          if (retain) this.opts.onFlowJudged({ ...facts, verdicts });
-          else {
-            const result = facts as FlowResult;
-            result.verdicts = verdicts;
-            this.opts.onFlowJudged(result);
-          }
-        } catch (err) {
-          this.flowFailed(facts.id, facts.firstPacket, err);
-          continue;
+    if (this.opts.onFlowJudged) {
+      try {
+        const verdicts = this.judge(facts, ctx);
+        // Kept facts are judged again by finish() and must stay as built; streamed ones are not kept,
+        // so they become the result themselves rather than be copied field by field.
+        if (retain) this.opts.onFlowJudged({ ...facts, verdicts });
+        else {
+          const result = facts as FlowResult;
+          result.verdicts = verdicts;
+          this.opts.onFlowJudged(result);
         }
+      } catch (err) {
+        this.flowFailed(facts.id, facts.firstPacket, err);
+        return;
       }
-      // Counted only once handed out whole.
-      if (!retain) this.flowsStreamed++;
     }
+    // Counted only once handed out whole.
+    if (!retain) this.flowsStreamed++;
   }
 
   /**

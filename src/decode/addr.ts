@@ -11,8 +11,36 @@ export class AddressParseError extends Error {
   }
 }
 
+/** Node's native Latin-1 decoder; it accepts any Uint8Array as `this`, so no view is made per string. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+/** Where address text is written before it becomes one string (a dotted quad and a port fit). */
+const TEXT = new Uint8Array(32);
+
+/** Writes `n` (0 to 65535) in decimal at TEXT[at]; returns the index after it. */
+function putDecimal(n: number, at: number): number {
+  let div = 1;
+  while (div * 10 <= n) div *= 10;
+  for (; div >= 1; div /= 10) {
+    TEXT[at++] = 0x30 + Math.floor(n / div) % 10;
+  }
+  return at;
+}
+
+/** Writes the dotted quad at TEXT[0]; returns its length. */
+function putIpv4(u32: number): number {
+  let at = putDecimal(u32 >>> 24, 0);
+  TEXT[at++] = 0x2e;
+  at = putDecimal((u32 >>> 16) & 0xff, at);
+  TEXT[at++] = 0x2e;
+  at = putDecimal((u32 >>> 8) & 0xff, at);
+  TEXT[at++] = 0x2e;
+  return putDecimal(u32 & 0xff, at);
+}
+
+// The text is written out byte by byte and made into one string, not joined from parts: reports
+// format a few addresses for every flow.
 export function formatIpv4(u32: number): string {
-  return `${u32 >>> 24}.${(u32 >>> 16) & 0xff}.${(u32 >>> 8) & 0xff}.${u32 & 0xff}`;
+  return latin1Slice.call(TEXT, 0, putIpv4(u32));
 }
 
 /** IPv4 dotted quad, IPv6 in RFC 5952 form: lower case, no leading zeros, longest zero run as '::'. */
@@ -49,6 +77,11 @@ export function formatAddr(words: Uint32Array, version: IpVersion): string {
 
 /** '10.0.0.1:80', '[::1]:35234'. */
 export function formatEndpoint(words: Uint32Array, version: IpVersion, port: number): string {
+  if (version === 4) {
+    let at = putIpv4(words[3]);
+    TEXT[at++] = 0x3a;
+    return latin1Slice.call(TEXT, 0, putDecimal(port, at));
+  }
   const addr = formatAddr(words, version);
   return version === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
 }

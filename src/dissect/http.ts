@@ -63,6 +63,10 @@ export interface HttpHead {
   afterGap: boolean;
 }
 
+/**
+ * What the parser tells its owner. The head passed is the parser's own and is parsed into again by
+ * the next message: hooks copy what they keep (its `headers` object is made anew for each message).
+ */
 export interface HttpParserHooks {
   /** The start line parsed; headers not yet. */
   onStartLine(head: HttpHead): void;
@@ -174,6 +178,33 @@ function newHead(kind: HttpMessageKind, streamOffset: number, no: number, tsMicr
   };
 }
 
+/** `head` set as newHead() makes it, with a headers object of its own (the message's facts keep it). */
+function resetHead(head: HttpHead, streamOffset: number, no: number, tsMicros: number, afterGap: boolean): HttpHead {
+  head.method = '';
+  head.target = '';
+  head.status = 0;
+  head.reason = '';
+  head.version = '';
+  head.versionMajor = 0;
+  head.versionMinor = 0;
+  head.headers = {};
+  head.headerCount = 0;
+  head.contentLength = -1;
+  head.hasTransferEncoding = false;
+  head.chunked = false;
+  head.connectionClose = false;
+  head.connectionKeepAlive = false;
+  head.connectionUpgrade = false;
+  head.upgrade = null;
+  head.keepAlive = false;
+  head.framing = 'none';
+  head.streamOffset = streamOffset;
+  head.no = no;
+  head.tsMicros = tsMicros;
+  head.afterGap = afterGap;
+  return head;
+}
+
 /** Comma-separated tokens, trimmed and lower-cased ("Connection: keep-alive, Upgrade"). */
 export function headerTokens(value: string | undefined): string[] {
   if (!value) return [];
@@ -185,11 +216,68 @@ export function headerTokens(value: string | undefined): string[] {
   return out;
 }
 
+/** What String.prototype.trim() strips, by char code. */
+function isTrimmedSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** Whether value[s, e), trimmed and lower-cased, is `token` (lower-case ASCII). Values are Latin-1: only A-Z lower to ASCII. */
+function isToken(value: string, s: number, e: number, token: string): boolean {
+  while (s < e && isTrimmedSpace(value.charCodeAt(s))) s++;
+  while (e > s && isTrimmedSpace(value.charCodeAt(e - 1))) e--;
+  if (e - s !== token.length) return false;
+  for (let k = 0; k < token.length; k++) {
+    let c = value.charCodeAt(s + k);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== token.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** headerTokens(value).includes(token), without building the list. */
+export function hasHeaderToken(value: string | null | undefined, token: string): boolean {
+  if (!value) return false;
+  for (let s = 0; s <= value.length; ) {
+    const comma = value.indexOf(',', s);
+    const e = comma === -1 ? value.length : comma;
+    if (isToken(value, s, e, token)) return true;
+    s = e + 1;
+  }
+  return false;
+}
+
+/** Whether the last of headerTokens(value) is `token`, without building the list. */
+function lastHeaderTokenIs(value: string, token: string): boolean {
+  for (let e = value.length; ; ) {
+    const comma = e > 0 ? value.lastIndexOf(',', e - 1) : -1;
+    const s = comma + 1;
+    let k = s;
+    while (k < e && isTrimmedSpace(value.charCodeAt(k))) k++;
+    if (k < e) return isToken(value, s, e, token);
+    if (comma === -1) return false;
+    e = comma;
+  }
+}
+
+/** Whether the text is 1 to 15 decimal digits (a Content-Length as it almost always comes). */
+function isShortDigits(text: string): boolean {
+  if (text.length === 0 || text.length > 15) return false;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 const NO_BYTES = new Uint8Array(0);
 
 export class HttpParser {
   private state: State = STATE.MESSAGE_START;
   private head: HttpHead | null = null;
+  /** The head object every message of this parser is parsed into (see HttpParserHooks). */
+  private reusableHead: HttpHead | null = null;
   private decision: HeadDecision = HEAD_DECISION.NORMAL;
   /** Bytes of a line that spans chunks; made on the first such line, grows up to the head limit. */
   private lineBuf = NO_BYTES;
@@ -525,7 +613,8 @@ export class HttpParser {
   }
 
   private parseStartLine(src: Uint8Array, s: number, e: number, lineBase: number): void {
-    const head = newHead(this.kind, this.msgStart, this.msgNo, this.msgTs, this.afterGap);
+    const head = this.reusableHead ? resetHead(this.reusableHead, this.msgStart, this.msgNo, this.msgTs, this.afterGap) : newHead(this.kind, this.msgStart, this.msgNo, this.msgTs, this.afterGap);
+    this.reusableHead = head;
     const ok = this.kind === 'request' ? this.parseRequestLine(src, s, e, lineBase, head) : this.parseStatusLine(src, s, e, lineBase, head);
     if (!ok) return;
     if (this.probing) {
@@ -671,38 +760,50 @@ export class HttpParser {
     switch (name) {
       case 'content-length': {
         // "Content-Length: 5, 5" or repeated equal values are allowed (RFC 9110 8.6); anything else is not.
+        if (isShortDigits(value)) {
+          this.setContentLength(head, Number(value), value);
+          return;
+        }
         for (const part of value.split(',')) {
           const t = part.trim();
           if (!/^[0-9]{1,15}$/.test(t)) {
             this.failField('HTTP_INVALID_CONTENT_LENGTH', `Content-Length "${value}"`, `${name}: ${value}`, this.pendingOffset);
             return;
           }
-          const n = Number(t);
-          if (head.contentLength !== -1 && head.contentLength !== n) {
-            this.failField('HTTP_INVALID_CONTENT_LENGTH', `Content-Length ${n} after ${head.contentLength}`, `${name}: ${value}`, this.pendingOffset);
-            return;
-          }
-          head.contentLength = n;
+          if (!this.setContentLength(head, Number(t), value)) return;
         }
         break;
       }
       case 'transfer-encoding': {
         head.hasTransferEncoding = true;
-        const codings = headerTokens(value);
-        head.chunked = codings.length > 0 && codings[codings.length - 1] === 'chunked';
+        head.chunked = lastHeaderTokenIs(value, 'chunked');
         break;
       }
       case 'connection':
-        for (const t of headerTokens(value)) {
-          if (t === 'close') head.connectionClose = true;
-          else if (t === 'keep-alive') head.connectionKeepAlive = true;
-          else if (t === 'upgrade') head.connectionUpgrade = true;
+        // A comma-separated list, read in place: every message has one.
+        for (let s = 0; s <= value.length; ) {
+          const comma = value.indexOf(',', s);
+          const e = comma === -1 ? value.length : comma;
+          if (isToken(value, s, e, 'close')) head.connectionClose = true;
+          else if (isToken(value, s, e, 'keep-alive')) head.connectionKeepAlive = true;
+          else if (isToken(value, s, e, 'upgrade')) head.connectionUpgrade = true;
+          s = e + 1;
         }
         break;
       case 'upgrade':
         head.upgrade = head.upgrade === null ? value : `${head.upgrade}, ${value}`;
         break;
     }
+  }
+
+  /** One Content-Length value `n` of the field `value`; false after an error (it differs from an earlier one). */
+  private setContentLength(head: HttpHead, n: number, value: string): boolean {
+    if (head.contentLength !== -1 && head.contentLength !== n) {
+      this.failField('HTTP_INVALID_CONTENT_LENGTH', `Content-Length ${n} after ${head.contentLength}`, `content-length: ${value}`, this.pendingOffset);
+      return false;
+    }
+    head.contentLength = n;
+    return true;
   }
 
   private endOfHead(no: number, tsMicros: number, nextOffset: number): void {

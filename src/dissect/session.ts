@@ -8,7 +8,7 @@
 // PENDING_LIMIT_BYTES), then replayed into WebSocket frames (101) or back into HTTP (refused).
 import type { Dir, SinkFactory, StreamSink } from '../flow/sink.js';
 import { LeanExchanges } from './exchanges.js';
-import { HEAD_DECISION, HttpParser, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
+import { HEAD_DECISION, HttpParser, hasHeaderToken, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
 import type { WsErrorCode } from './status.js';
 import { TlsTracker, looksLikeTlsRecord } from './tls.js';
 import type {
@@ -17,6 +17,7 @@ import type {
   DissectErrorFact,
   GapFact,
   HttpExchangeFacts,
+  HttpInterimFacts,
   HttpRequestFacts,
   HttpResponseFacts,
   WebSocketFacts,
@@ -79,6 +80,14 @@ const SP = 0x20;
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const role = (dir: Dir) => (dir === 0 ? 'client' : 'server');
 
+/**
+ * The errors, gaps and events of a session that had none (most): shared and never written; a
+ * session's first one gives it a list of its own.
+ */
+const NO_ERRORS: DissectErrorFact[] = Object.freeze([]) as unknown as DissectErrorFact[];
+const NO_GAPS: GapFact[] = Object.freeze([]) as unknown as GapFact[];
+const NO_EVENTS: AppEvent[] = Object.freeze([]) as unknown as AppEvent[];
+
 export function newAppFacts(): AppFacts {
   return {
     protocol: 'unknown',
@@ -87,9 +96,9 @@ export function newAppFacts(): AppFacts {
     httpDropped: 0,
     httpTurns: null,
     websocket: null,
-    errors: [],
-    gaps: [],
-    events: [],
+    errors: NO_ERRORS,
+    gaps: NO_GAPS,
+    events: NO_EVENTS,
     eventsDropped: 0,
     closes: [],
     bytes: { client: 0, server: 0 },
@@ -131,6 +140,7 @@ export class AppSession implements StreamSink {
   /** Number of the exchange of the next final response (may exceed the list's limit). */
   private responseSlot = 0;
   private responseIsInterim = false;
+  /** The response parser's head, read when the parser pauses after it (valid until its next message). */
   private lastResponseHead: HttpHead | null = null;
   private upgradeSlot = -1;
   private resumeClient = false;
@@ -172,7 +182,7 @@ export class AppSession implements StreamSink {
     this.lastNo = no;
     this.nextOffset[dir] = streamOffset + length;
     const gap: GapFact = { dir, streamOffset, length, packet: no, outcome: 'ignored', resyncOffset: null };
-    if (this.facts.gaps.length < SESSION_LIMITS.MAX_GAPS) this.facts.gaps.push(gap);
+    this.recordGap(gap);
     this.applyGap(dir, gap, streamOffset, length, no, tsMicros);
   }
 
@@ -183,8 +193,9 @@ export class AppSession implements StreamSink {
   onClose(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void {
     this.lastNo = no;
     // A retransmitted FIN (or a second RST) says nothing new.
-    if (this.facts.closes.some((c) => c.dir === dir && c.how === how)) return;
-    this.facts.closes.push({ dir, how, no, tsMicros });
+    const closes = this.facts.closes;
+    for (const c of closes) if (c.dir === dir && c.how === how) return;
+    closes.push({ dir, how, no, tsMicros });
     this.finishDirection(dir, no, tsMicros, how === 'fin');
     if (this.facts.closes.length === 1) this.noteFirstClose(dir, how, tsMicros);
     if (this.facts.websocket?.upgraded && this.facts.websocket.tcpClose === null && !this.tcpClosedBeforeCloseFrame) {
@@ -362,7 +373,7 @@ export class AppSession implements StreamSink {
         return;
       }
       const gap: GapFact = { dir: 0, streamOffset, length: n, packet: no, outcome: 'ignored', resyncOffset: null };
-      if (this.facts.gaps.length < SESSION_LIMITS.MAX_GAPS) this.facts.gaps.push(gap);
+      this.recordGap(gap);
       this.held.push({ bytes: null, gap, length: n, streamOffset, no, tsMicros: ts });
       return;
     }
@@ -404,7 +415,7 @@ export class AppSession implements StreamSink {
   private switchProtocols(b: Uint8Array, stop: number, end: number, streamOffset: number, no: number, ts: number): void {
     const head = this.lastResponseHead!;
     const ws = this.facts.websocket;
-    const wantsWebSocket = head.status === 101 && (headerTokens(head.upgrade ?? '').includes('websocket') || (ws !== null && ws.status === 101));
+    const wantsWebSocket = head.status === 101 && (hasHeaderToken(head.upgrade, 'websocket') || (ws !== null && ws.status === 101));
     this.facts.upgradedTo = head.status === 101 ? (head.upgrade ?? '') : 'CONNECT';
     const held = this.takeHeld();
     if (wantsWebSocket) {
@@ -510,7 +521,9 @@ export class AppSession implements StreamSink {
   }
 
   private event(no: number, dir: Dir, text: string): void {
-    this.facts.events.push({ no, dir, text } satisfies AppEvent);
+    const e = { no, dir, text } satisfies AppEvent;
+    if (this.facts.events === NO_EVENTS) this.facts.events = [e];
+    else this.facts.events.push(e);
   }
 
   private exchangeAt(slot: number, createForResponse: boolean): HttpExchangeFacts | null {
@@ -547,7 +560,7 @@ export class AppSession implements StreamSink {
     if (ex.response) this.spareResponse = ex.response;
     ex.request = null;
     ex.response = null;
-    if (ex.interim.length) ex.interim = [];
+    if (ex.interim.length) ex.interim = NO_INTERIM;
     const t = ex.timing;
     t.requestAt = t.requestEndAt = t.requestEndPacket = t.responseAt = t.responseEndAt = t.responseEndPacket = t.thinkMs = null;
     ex.closeAfter = ex.closedBy = ex.closeHow = ex.closeAfterMs = null;
@@ -577,8 +590,14 @@ export class AppSession implements StreamSink {
     this.openGaps[dir] = null;
   }
 
+  private recordGap(gap: GapFact): void {
+    if (this.facts.gaps === NO_GAPS) this.facts.gaps = [gap];
+    else if (this.facts.gaps.length < SESSION_LIMITS.MAX_GAPS) this.facts.gaps.push(gap);
+  }
+
   private recordError(err: DissectErrorFact): void {
-    if (this.facts.errors.length < SESSION_LIMITS.MAX_ERRORS) this.facts.errors.push(err);
+    if (this.facts.errors === NO_ERRORS) this.facts.errors = [err];
+    else if (this.facts.errors.length < SESSION_LIMITS.MAX_ERRORS) this.facts.errors.push(err);
     if (this.eventWanted()) this.event(err.packet, err.dir, `HTTP error ${err.code}`);
   }
 
@@ -691,7 +710,7 @@ export class AppSession implements StreamSink {
       ex.request.headerCount = head.headerCount;
       ex.request.keepAlive = head.keepAlive;
     }
-    if (headerTokens(head.upgrade ?? '').includes('websocket')) this.beginWebSocketHandshake(head);
+    if (hasHeaderToken(head.upgrade, 'websocket')) this.beginWebSocketHandshake(head);
     // llhttp pauses on any Upgrade request and on CONNECT: what follows may be another protocol.
     if (head.upgrade !== null || head.method === 'CONNECT') {
       this.upgradeSlot = this.requestSlot;
@@ -722,7 +741,9 @@ export class AppSession implements StreamSink {
     if (this.eventWanted()) this.event(head.no, 1, `${head.status} ${clip(head.reason, 60)}${head.afterGap ? ' (after gap)' : ''}`.trimEnd());
     if (!ex) return;
     if (this.responseIsInterim) {
-      ex.interim.push({ status: head.status, reason: head.reason, packet: head.no, at: head.tsMicros });
+      const interim = { status: head.status, reason: head.reason, packet: head.no, at: head.tsMicros };
+      if (ex.interim === NO_INTERIM) ex.interim = [interim];
+      else ex.interim.push(interim);
       return;
     }
     ex.response = responseFacts(head, this.spareResponse);
@@ -829,7 +850,7 @@ export class AppSession implements StreamSink {
     ws.accept = h['sec-websocket-accept'] ?? null;
     ws.subprotocol = h['sec-websocket-protocol'] ?? null;
     ws.extensions = h['sec-websocket-extensions'] ?? null;
-    if (!headerTokens(head.upgrade ?? '').includes('websocket') || !head.connectionUpgrade) {
+    if (!hasHeaderToken(head.upgrade, 'websocket') || !head.connectionUpgrade) {
       this.wsError('WS_HANDSHAKE_BAD_UPGRADE_RESPONSE', `Upgrade: ${head.upgrade ?? '(absent)'}, Connection: ${h.connection ?? '(absent)'}`, 1, at, head.no);
     }
     if (ws.accept === null) {
@@ -899,11 +920,14 @@ export class AppSinkFactory implements SinkFactory {
   }
 }
 
+/** The 1xx answers of an exchange that had none (almost all): shared, never written. */
+const NO_INTERIM: HttpInterimFacts[] = Object.freeze([]) as unknown as HttpInterimFacts[];
+
 function newExchange(): HttpExchangeFacts {
   return {
     request: null,
     response: null,
-    interim: [],
+    interim: NO_INTERIM,
     timing: { requestAt: null, requestEndAt: null, requestEndPacket: null, responseAt: null, responseEndAt: null, responseEndPacket: null, thinkMs: null },
     closeAfter: null,
     closedBy: null,
@@ -914,9 +938,14 @@ function newExchange(): HttpExchangeFacts {
 
 /** The request's facts, in `into` when given (an object nothing else refers to). */
 function requestFacts(head: HttpHead, into: HttpRequestFacts | null): HttpRequestFacts {
-  const r = into ?? ({} as HttpRequestFacts);
+  const target = clip(head.target, 2048);
+  // Built whole, so the object is made once at its final size rather than grown field by field.
+  if (!into) {
+    return { method: head.method, target, version: head.version, headers: head.headers, headerCount: 0, packet: head.no, streamOffset: head.streamOffset, endPacket: null, bodyBytes: 0, complete: false, keepAlive: false, afterGap: head.afterGap };
+  }
+  const r = into;
   r.method = head.method;
-  r.target = clip(head.target, 2048);
+  r.target = target;
   r.version = head.version;
   r.headers = head.headers;
   r.headerCount = 0;
@@ -932,7 +961,10 @@ function requestFacts(head: HttpHead, into: HttpRequestFacts | null): HttpReques
 
 /** The response's facts, in `into` when given (an object nothing else refers to). */
 function responseFacts(head: HttpHead, into: HttpResponseFacts | null): HttpResponseFacts {
-  const r = into ?? ({} as HttpResponseFacts);
+  if (!into) {
+    return { status: head.status, reason: head.reason, version: head.version, headers: head.headers, headerCount: 0, packet: head.no, streamOffset: head.streamOffset, endPacket: null, bodyBytes: 0, framing: 'none', complete: false, keepAlive: false, afterGap: head.afterGap };
+  }
+  const r = into;
   r.status = head.status;
   r.reason = head.reason;
   r.version = head.version;

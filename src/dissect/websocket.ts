@@ -191,7 +191,9 @@ export class WebSocketFrameParser {
         }
         const need = this.headerNeed();
         const n = Math.min(need - this.headerLen, end - i);
-        this.header.set(b.subarray(i, i + n), this.headerLen);
+        // A byte loop: a header is a few bytes, and set(subarray) would make a view per frame.
+        const header = this.header;
+        for (let k = 0; k < n; k++) header[this.headerLen + k] = b[i + k];
         this.headerLen += n;
         i += n;
         if (this.headerLen === this.headerNeed()) this.parseHeader(base + i, no);
@@ -264,7 +266,7 @@ export class WebSocketFrameParser {
       length = (h[2] * 2 ** 24 + ((h[3] << 16) | (h[4] << 8) | h[5])) * 2 ** 32 + (((h[6] << 24) >>> 0) + ((h[7] << 16) | (h[8] << 8) | h[9]));
       p = 10;
     }
-    if (masked) this.mask.set(h.subarray(p, p + 4));
+    if (masked) for (let k = 0; k < 4; k++) this.mask[k] = h[p + k];
     const at = this.headerStart;
     const fno = this.headerNo;
     const isControl = (opcode & 0x8) !== 0;

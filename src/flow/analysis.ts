@@ -931,7 +931,7 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
         }
       : null,
     packetsBackInTime: t.packetsBackInTime,
-    marks: fa.marks.map((m) => ({
+    marks: fa.marks.length === 0 ? NO_MARKS : fa.marks.map((m) => ({
       no: m.no,
       from: m.from === 0 ? 'client' : 'server',
       kinds: segmentKinds(m.flags),
@@ -942,6 +942,9 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
     marksDropped: fa.marksDropped,
   };
 }
+
+/** The marks of a flow with no segment to mark (most): shared, never written. */
+const NO_MARKS: TcpAnalysisFacts['marks'] = Object.freeze([]) as unknown as TcpAnalysisFacts['marks'];
 
 /** One side's counters and timing; a plain function, not a closure, since it runs once per flow side. */
 function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {

@@ -330,7 +330,8 @@ export class ProblemGrouper {
   private readonly probes = new Tallies(false);
 
   add(f: GroupableFlow): void {
-    const seen = new Set<string>();
+    // Made at the flow's first problem: most flows have none.
+    let seen: Set<string> | null = null;
     for (const v of f.verdicts) {
       if (v.code === 'scan-probe') {
         const key = probeKey(v);
@@ -339,7 +340,8 @@ export class ProblemGrouper {
       }
       if (!isProblem(v)) continue;
       const { key, role } = flowVerdictKey(f, v);
-      if (seen.has(key)) continue; // a flow counts once per group
+      if (seen === null) seen = new Set<string>();
+      else if (seen.has(key)) continue; // a flow counts once per group
       seen.add(key);
       this.tallies.count(key, v, role, f);
     }

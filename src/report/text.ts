@@ -115,7 +115,10 @@ function flowBlock(f: FlowResult, width: number, color: boolean): string {
 
 function healthyKind(f: FlowResult): string {
   if (f.verdicts.length === 0) return NO_VERDICT;
-  for (const [code, kind] of HEALTHY_KINDS) if (f.verdicts.some((v) => v.code === code)) return kind;
+  // Plain loops: this runs for every healthy flow, and a closure per kind would be made each time.
+  for (const [code, kind] of HEALTHY_KINDS) {
+    for (const v of f.verdicts) if (v.code === code) return kind;
+  }
   return OTHER_HEALTHY;
 }
 

@@ -439,11 +439,17 @@ function httpErrorHint(status: number, proxy: boolean, server: string | null, wa
   return 'The server rejected the request: the status and reason say why; its log has details.';
 }
 
+/** An exchange answered with a 4xx or 5xx (the failure list is built only for a connection that has one). */
+function isErrorStatus(ex: HttpExchangeFacts): boolean {
+  return ex.request !== null && ex.response !== null && ex.response.status >= 400;
+}
+
 const httpError: FlowRule = {
   code: 'http-error',
   evaluate(f) {
     const app = f.app;
     if (!app) return null;
+    if (!app.http.some(isErrorStatus)) return null;
     const failed = app.http.filter((ex) => ex.request && ex.response && ex.response.status >= 400 && !isRejectedUpgrade(f, ex));
     if (failed.length === 0) return null;
     const worst = failed.find((ex) => ex.response!.status >= 500) ?? failed[0];
@@ -585,12 +591,18 @@ function closeCutting(app: AppFacts, after: number): CloseFact | null {
  * without the last chunk) when TCP closed. Said only when the capture holds every byte the server
  * sent up to the close: no gap, no segment the capture missed, and the close itself seen.
  */
+/** The last exchange with a response, if any. */
+function lastAnswered(exchanges: HttpExchangeFacts[]): HttpExchangeFacts | undefined {
+  for (let i = exchanges.length - 1; i >= 0; i--) if (exchanges[i].response !== null) return exchanges[i];
+  return undefined;
+}
+
 const responseCutShort: FlowRule = {
   code: 'response-cut-short',
   evaluate(f) {
     const app = f.app;
     if (!app || app.protocol !== 'http') return null;
-    const ex = [...app.http].reverse().find((x) => x.response !== null);
+    const ex = lastAnswered(app.http);
     const resp = ex?.response;
     if (!ex || !resp || resp.complete || (resp.framing !== 'length' && resp.framing !== 'chunked')) return null;
     if (app.gaps.some((g) => g.dir === 1) || app.errors.some((e) => e.dir === 1) || f.serverSide.missedBytes > 0) return null;

@@ -188,6 +188,16 @@ function peerUnseenOf(flow: Flow): PeerUnseenFacts | null {
   };
 }
 
+/** A flow the capture sees both sides of, with nothing to prove: every such flow shares it (see VisibilityLog.of). */
+const SEEN_BOTH: Visibility = Object.freeze({ seen: 'both', proof: null });
+/** The ICMP errors of a flow that drew none (most): shared, never written. */
+const NO_ICMP: IcmpFact[] = Object.freeze([]) as unknown as IcmpFact[];
+
+function icmpFacts(flow: Flow): IcmpFact[] {
+  if (flow.icmpErrors.length === 0) return NO_ICMP;
+  return flow.icmpErrors.map((e) => ({ no: e.no, ts: e.ts, type: e.type, code: e.code, version: e.version, from: formatAddr(e.from, e.version), meaning: icmpMeaning(e.version, e.type, e.code) }));
+}
+
 export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFacts | null): FlowFacts {
   const v = flow.ipVersion;
   const peerUnseen = peerUnseenOf(flow);
@@ -215,7 +225,7 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     handshakeAck: ref(flow.handshakeAckNo, flow.handshakeAckTs),
     clientSide: side(flow.orig, flow.resp),
     serverSide: side(flow.resp, flow.orig),
-    icmp: flow.icmpErrors.map((e) => ({ no: e.no, ts: e.ts, type: e.type, code: e.code, version: e.version, from: formatAddr(e.from, e.version), meaning: icmpMeaning(e.version, e.type, e.code) })),
+    icmp: icmpFacts(flow),
     reusedAfter: flow.reusedAfter,
     reusedBy: ref(flow.reusedByNo, flow.reusedByTs),
     refusedBeforeRetry: flow.refusals ? { count: flow.refusals, firstRst: { no: flow.firstRefusalNo, ts: flow.firstRefusalTs } } : null,
@@ -227,7 +237,7 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     peerUnseen,
     visibility: peerUnseen
       ? { seen: peerUnseen.seenSide === 'client' ? 'client-only' : 'server-only', proof: { by: 'flow', flow: flow.id, packet: peerUnseen.packet } }
-      : { seen: 'both', proof: null },
+      : SEEN_BOTH,
   };
 }
 

@@ -29,6 +29,9 @@ interface Held {
   lists: number;
 }
 
+/** No flows: shared, never written. */
+const NONE: FlowFacts[] = Object.freeze([]) as unknown as FlowFacts[];
+
 export class ProbeHold {
   private readonly byPair = new Map<string, Held[]>();
   private readonly byHost = new Map<string, Held[]>();
@@ -77,9 +80,16 @@ export class ProbeHold {
 
   /** The held flows no scan can count any more at packet time `now`. */
   expire(now: number): FlowFacts[] {
+    // Asked as every flow is handed out: most of the time nothing is due.
+    if (!this.due(now)) return NONE;
     const out: FlowFacts[] = [];
-    while (this.head < this.queue.length && (this.queue[this.head].released || this.queue[this.head].releaseAt < now)) this.releaseHead(out);
+    while (this.due(now)) this.releaseHead(out);
     return out;
+  }
+
+  /** The flow at the front of the queue is released, or no scan can count it any more at `now`. */
+  private due(now: number): boolean {
+    return this.head < this.queue.length && (this.queue[this.head].released || this.queue[this.head].releaseAt < now);
   }
 
   /** Every flow still held (the capture ended). */

@@ -532,7 +532,27 @@ export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FL
     const v = r.evaluate(f, ctx);
     if (v && r.exclusive) return [v];
     // One verdict per code: when two rules answer the same question (no-response from HTTP and from TCP facts), the earlier one speaks.
-    if (v && !out.some((o) => o.code === v.code)) out.push(v);
+    if (v && !hasCode(out, v.code)) out.push(v);
   }
-  return out.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+  return bySeverity(out);
+}
+
+function hasCode(verdicts: Verdict[], code: string): boolean {
+  for (const v of verdicts) if (v.code === code) return true;
+  return false;
+}
+
+/** Sorts a flow's few verdicts by severity in place, keeping rule order within one (a stable insertion sort: no comparator closure, no sort buffers). */
+function bySeverity(verdicts: Verdict[]): Verdict[] {
+  for (let i = 1; i < verdicts.length; i++) {
+    const v = verdicts[i];
+    const rank = SEVERITY_ORDER[v.severity];
+    let j = i;
+    while (j > 0 && SEVERITY_ORDER[verdicts[j - 1].severity] > rank) {
+      verdicts[j] = verdicts[j - 1];
+      j--;
+    }
+    verdicts[j] = v;
+  }
+  return verdicts;
 }

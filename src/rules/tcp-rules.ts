@@ -1,4 +1,4 @@
-import type { FlowFacts } from './facts.js';
+import type { CopyFacts, FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
@@ -49,6 +49,16 @@ function otherSide(who: 'client' | 'server'): 'client' | 'server' {
   return who === 'client' ? 'server' : 'client';
 }
 
+/** The copies the capture holds of side `s`'s segments (flow.ts isCopyOfPrevious). */
+function copiesOf(f: FlowFacts, s: SideAnalysis): CopyFacts | null {
+  return s === f.analysis!.client ? f.clientSide.copies : f.serverSide.copies;
+}
+
+/** Side `s`'s data retransmissions, without the segments the capture holds twice or that came after its clock stepped back. */
+function dataRetrans(f: FlowFacts, s: SideAnalysis): number {
+  return Math.max(0, s.dataRetransmissions - (copiesOf(f, s)?.data ?? 0) - s.dataRetransmissionsBackInTime);
+}
+
 const retransmission: FlowRule = {
   code: 'retransmission',
   evaluate(f) {
@@ -58,17 +68,15 @@ const retransmission: FlowRule = {
     // segment the capture holds twice is counted by the analysis as Wireshark counts it (a
     // retransmission, a duplicate ACK) but was sent once: discounted here, as are the segments
     // repeated after the capture's clock stepped back.
-    const copies = (s: SideAnalysis) => (s === a.client ? f.clientSide.copies : f.serverSide.copies);
-    const dataRetrans = (s: SideAnalysis) => Math.max(0, s.dataRetransmissions - (copies(s)?.data ?? 0) - s.dataRetransmissionsBackInTime);
-    const c = dataRetrans(a.client);
-    const s = dataRetrans(a.server);
+    const c = dataRetrans(f, a.client);
+    const s = dataRetrans(f, a.server);
     if (c + s === 0) return null;
     const who: 'client' | 'server' = s >= c ? 'server' : 'client';
     const sender = who === 'server' ? a.server : a.client;
     const receiver = who === 'server' ? a.client : a.server;
-    const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copies(receiver)?.acks ?? 0));
+    const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0));
     const kinds: string[] = [];
-    const plain = Math.max(0, dataRetrans(sender) - sender.fastRetransmission - sender.spuriousRetransmission);
+    const plain = Math.max(0, dataRetrans(f, sender) - sender.fastRetransmission - sender.spuriousRetransmission);
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
     if (plain) kinds.push(`${plain} after a timeout`);
     if (sender.spuriousRetransmission) kinds.push(`${sender.spuriousRetransmission} spurious`);
@@ -81,17 +89,17 @@ const retransmission: FlowRule = {
     const runAfterRst = afterPeerRst > 0 && afterPeerRst >= sender.retransmissionsUnanswered;
     // Unanswered retransmissions say the peer stopped acknowledging only if its ACKs could be seen.
     const stalled = !runAfterRst && f.visibility.seen === 'both' && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
-    const explainedByRst = afterPeerRst > 0 && (afterPeerRst * 2 >= dataRetrans(sender) || (runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS));
+    const explainedByRst = afterPeerRst > 0 && (afterPeerRst * 2 >= dataRetrans(f, sender) || (runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS));
     const rstNote = afterPeerRst > 0 && !explainedByRst ? `; ${afterPeerRst} of them after the ${otherSide(who)}'s RST #${peerRst!.no}` : '';
     let cause: string;
     let hint: string;
     if (explainedByRst) {
-      cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
+      cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(f, sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
       hint = `The ${otherSide(who)} aborted the connection; the ${who} did not take the RST (it was lost on the way, dropped by a firewall, or its sequence number fell outside the ${who}'s window) and retransmits until its retry limit. Look at why the ${otherSide(who)} reset (see the reset verdict), and at the path between the two if RSTs do not get through.`;
     } else if (stalled) {
       cause = `the ${otherSide(who)} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
       hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
-    } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(sender)) {
+    } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(f, sender)) {
       cause = `mostly spurious (the data had already been acknowledged, so ACKs were delayed or lost rather than the data)`;
       hint = 'Data that was already acknowledged was sent again: the sender\'s retransmission timer fired before the ACK arrived (a sudden RTT increase, a delayed-ACK interaction) or the capture holds each packet twice (a capture on both sides of a bridge or a SPAN duplicating frames). Compare the RTT with the RTO, and check the capture setup.';
     } else if (receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0) {
@@ -109,7 +117,7 @@ const retransmission: FlowRule = {
     return {
       code: 'retransmission',
       severity: stalled ? 'error' : isolated ? 'info' : 'warning',
-      summary: `${plural(dataRetrans(sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
+      summary: `${plural(dataRetrans(f, sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
       packets: marks.slice(0, 20),
       facts: {
         direction: who,
@@ -120,7 +128,7 @@ const retransmission: FlowRule = {
         originalPacket: rto?.originalPacket ?? null,
         stalled,
         retransmissionsAfterPeerRst: afterPeerRst,
-        cause: explainedByRst ? 'peer-reset' : stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
+        cause: explainedByRst ? 'peer-reset' : stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(f, sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
       },
       hint,
     };

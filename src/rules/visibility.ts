@@ -119,7 +119,7 @@ export class VisibilityLog {
   }
 }
 
-const BOTH: Visibility = { seen: 'both', proof: null };
+const BOTH: Visibility = Object.freeze({ seen: 'both', proof: null });
 
 export const HASH_SEED = 0x811c9dc5;
 
