@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { parseAddr } from '../decode/addr.js';
 import type { AnalysisResult, FlowResult } from '../pipeline.js';
 import { inPrefix } from '../rules/address-rules.js';
@@ -75,12 +75,15 @@ export function zeekTime(micros: number): number {
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
-function base62(n: bigint): string {
+/** The unsigned number `high` * 2^32 + `low` in base 62, lowest digit first (divided in two 32-bit halves: exact in doubles). */
+function base62(high: number, low: number): string {
   let out = '';
   do {
-    out += BASE62[Number(n % 62n)];
-    n /= 62n;
-  } while (n > 0n);
+    const rest = (high % 62) * 0x1_0000_0000 + low; // below 62 * 2^32
+    high = Math.floor(high / 62);
+    low = Math.floor(rest / 62);
+    out += BASE62[rest % 62];
+  } while (high > 0 || low > 0);
   return out;
 }
 
@@ -90,8 +93,8 @@ function base62(n: bigint): string {
  * same file always gives the same uids, so logs of two runs join.
  */
 export function zeekUid(f: FlowResult): string {
-  const hash = createHash('sha256').update(`${f.id} ${f.client} ${f.server} ${f.start}`).digest();
-  return `C${base62(hash.readBigUInt64BE(0))}${base62(BigInt(hash.readUInt32BE(8)))}`;
+  const digest = hash('sha256', `${f.id} ${f.client} ${f.server} ${f.start}`, 'buffer');
+  return `C${base62(digest.readUInt32BE(0), digest.readUInt32BE(4))}${base62(0, digest.readUInt32BE(8))}`;
 }
 
 /** Site::private_address_space as Zeek defines it, which its default Site::local_nets holds (local_orig, local_resp). */
@@ -106,6 +109,22 @@ const LOCAL_NETS = [
   const [addr, bits] = text.split('/');
   return { ...parseAddr(addr), bits: Number(bits) };
 });
+
+/**
+ * isLocalAddress of the addresses met lately: a capture's flows share few servers (and often
+ * clients), and parsing an address costs more than the lookup. Emptied when full, so it stays small.
+ */
+const localByAddress = new Map<string, boolean>();
+
+function isLocalCached(address: string): boolean {
+  let local = localByAddress.get(address);
+  if (local === undefined) {
+    if (localByAddress.size >= 4096) localByAddress.clear();
+    local = isLocalAddress(address);
+    localByAddress.set(address, local);
+  }
+  return local;
+}
 
 /** The address is in Zeek's default local networks. */
 export function isLocalAddress(address: string): boolean {
@@ -161,8 +180,8 @@ function connRow(f: FlowResult, uid: string): ZeekValue[] {
     lasted ? f.clientSide.seqBytes : null,
     lasted ? f.serverSide.seqBytes : null,
     f.state,
-    isLocalAddress(f.clientIp),
-    isLocalAddress(f.serverIp),
+    isLocalCached(f.clientIp),
+    isLocalCached(f.serverIp),
     f.clientSide.missedBytes + f.serverSide.missedBytes,
     f.history || null,
     f.clientSide.packets,
@@ -180,9 +199,14 @@ function verdictRow(ts: number, uid: string | null, f: FlowResult | null, v: Ver
 
 /** Zeek's ASCII writer escapes its separator, backslashes and bytes that do not print as \xNN. */
 function escapeTsv(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x1f\x7f\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  // Most values have nothing to escape: testing first costs less than a replace that finds nothing.
+  if (!NEEDS_ESCAPE.test(text)) return text;
+  return text.replace(ESCAPED, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\x00-\x1f\x7f\\]/;
+// eslint-disable-next-line no-control-regex
+const ESCAPED = /[\x00-\x1f\x7f\\]/g;
 
 function tsvValue(type: ZeekType, value: ZeekValue): string {
   if (value === null) return '-';
@@ -241,7 +265,9 @@ class ZeekLog {
   row(values: ZeekValue[]): void {
     if (this.format === 'zeek') {
       this.open();
-      this.write(`${values.map((v, i) => tsvValue(this.fields[i].type, v)).join('\t')}\n`);
+      let line = tsvValue(this.fields[0].type, values[0]);
+      for (let i = 1; i < values.length; i++) line += `\t${tsvValue(this.fields[i].type, values[i])}`;
+      this.write(`${line}\n`);
       return;
     }
     const members: string[] = [];
