@@ -4,8 +4,10 @@
 // by wrapping the real code (the flow table's packet step, the flow rules, a dissector's end, the
 // analysis' finish, the capture reader), so what runs is the production path with one throw added.
 
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { CaptureParser } from '../../src/capture/parser.js';
 import { run } from '../../src/cli/main.js';
 import { AppSession } from '../../src/dissect/session.js';
@@ -30,6 +32,22 @@ vi.mock('../../src/rules/rules.js', async (importOriginal) => {
 const SAMPLES = join(process.cwd(), 'samples');
 /** 400 packets, 40 connections on 4 reused 4-tuples: flows end while later packets are read. */
 const PORT_REUSE = join(SAMPLES, 'port-reuse.pcap');
+
+/**
+ * A request the server acknowledged and never answered, the capture stopped before either side
+ * closed: samples/no-response.pcap up to its 5th packet (classic pcap: a 24-byte file header, then
+ * records of a 16-byte header and the captured bytes), so its flow is open when the capture ends.
+ */
+function openRequestCapture(): string {
+  const bytes = readFileSync(join(SAMPLES, 'no-response.pcap'));
+  let end = 24;
+  for (let i = 0; i < 5; i++) end += 16 + bytes.readUInt32LE(end + 8);
+  const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-internal-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'open-request.pcap');
+  writeFileSync(file, bytes.subarray(0, end));
+  return file;
+}
 
 afterEach(() => {
   fault.flow = -1;
@@ -110,9 +128,12 @@ describe('an internal error at one flow', () => {
 
 describe("an internal error in a flow's dissector at its end", () => {
   it('still reports the flow, and says its payload analysis may be partial', async () => {
-    const clean = await analyzeFile(PORT_REUSE);
-    // Thrown once, as the flows still open at the capture's end are finished (a dissector failing
-    // while a packet closes its flow is the packet's internal error, tested above).
+    const file = openRequestCapture();
+    const clean = await analyzeFile(file);
+    expect(clean.flows.map((f) => [f.endReason, f.state])).toEqual([['capture-end', 'S1']]);
+    // Thrown once, as the flows still open at the capture's end are finished: a request the server
+    // never answered. (A dissector failing while a packet closes its flow is the packet's internal
+    // error, tested above; a closed flow's dissector has ended before it lingers.)
     const finishAll = FlowTable.prototype.finishAll;
     let armed = false;
     vi.spyOn(FlowTable.prototype, 'finishAll').mockImplementation(function (this: FlowTable) {
@@ -127,7 +148,7 @@ describe("an internal error in a flow's dissector at its end", () => {
         throw new Error('injected fault in a dissector');
       }
     });
-    const r = await analyzeFile(PORT_REUSE);
+    const r = await analyzeFile(file);
     expect(r.flowCount).toBe(clean.flowCount);
     expect(r.flows.length).toBe(r.flowCount);
     expect([r.capture.decoded, r.capture.malformed]).toEqual([clean.capture.decoded, clean.capture.malformed]);
