@@ -161,7 +161,7 @@ class FlowCounts {
  * HTTP, WebSocket, TLS, DNS origin). The members that hold what the analysis built (analysis, http,
  * tls, ...) are written as JSON.stringify writes them.
  */
-export function flowText(f: FlowResult, opts: JsonOptions = {}, hints: HintTable = new HintTable(!opts.detail)): string {
+function flowText(f: FlowResult, opts: JsonOptions = {}, hints: HintTable = new HintTable(!opts.detail)): string {
   const client = f.clientSide;
   const server = f.serverSide;
   const copies = client.copies || server.copies ? pair(client.copies?.packets ?? 0, server.copies?.packets ?? 0) : null;

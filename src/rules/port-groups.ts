@@ -5,7 +5,7 @@
 // its source ports, lifetimes and cited packets. Pairs keep the order they were first seen in.
 
 /** Lifetimes kept per pair, for the median: exact up to this many connections, then every other one, and so on. */
-export const MAX_LIFETIMES = 65_536;
+const MAX_LIFETIMES = 65_536;
 /** Slots the columns start with; they double up to the bound. */
 const INITIAL_SLOTS = 1024;
 
