@@ -3,7 +3,22 @@ import type { Flow } from './flow.js';
 /** The index starts with this many places; it doubles whenever it is half full. */
 const INITIAL_PLACES = 1024;
 /** An empty place (tuple hashes are 30-bit, never negative). */
-const EMPTY = -1;
+export const EMPTY_PLACE = -1;
+const EMPTY = EMPTY_PLACE;
+
+/**
+ * Backward-shift deletion in a linear-probing table of hashes whose place `i` was just emptied:
+ * the place of the next entry of the probe run that may move back into `i` (its home place is at
+ * or before `i`), or -1 when the run ends first. Moving it and repeating from its place leaves no
+ * tombstones behind.
+ */
+export function entryToMoveBack(hashes: Int32Array, mask: number, i: number): number {
+  for (let j = (i + 1) & mask; hashes[j] !== EMPTY; j = (j + 1) & mask) {
+    const home = hashes[j] & mask;
+    if (((j - home) & mask) >= ((j - i) & mask)) return j;
+  }
+  return -1;
+}
 
 /**
  * The open flows by the hash of their 4-tuple (table.ts tupleHash): open addressing with linear
@@ -55,13 +70,8 @@ export class FlowIndex {
     for (;;) {
       hashes[i] = EMPTY;
       flows[i] = null;
-      let j = i;
-      for (;;) {
-        j = (j + 1) & mask;
-        if (hashes[j] === EMPTY) return;
-        const home = hashes[j] & mask;
-        if (((j - home) & mask) >= ((j - i) & mask)) break;
-      }
+      const j = entryToMoveBack(hashes, mask, i);
+      if (j < 0) return;
       hashes[i] = hashes[j];
       flows[i] = flows[j];
       i = j;

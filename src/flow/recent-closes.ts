@@ -8,15 +8,15 @@
 
 import { addrEquals } from '../decode/addr.js';
 import type { AddressPair } from './address-pair.js';
+import { EMPTY_PLACE, entryToMoveBack } from './flow-index.js';
 
 /** Slots the ring starts with; it doubles up to its bound. */
 const INITIAL_SLOTS = 1024;
-/** An empty place of the index (tuple hashes are 30-bit, never negative). */
-const EMPTY = -1;
+const EMPTY = EMPTY_PLACE;
 
 /**
  * From a 4-tuple hash to a slot: open addressing with linear probing, one entry per hash, grown
- * when half full; an entry leaves by backward-shift deletion (as in flow-index.ts), no tombstones.
+ * when half full; an entry leaves by backward-shift deletion (flow-index.ts entryToMoveBack).
  */
 export class SlotIndex {
   private hashes = new Int32Array(INITIAL_SLOTS * 2).fill(EMPTY);
@@ -52,13 +52,8 @@ export class SlotIndex {
     // Close the gap: move back each later entry of the run that may sit at or before place i.
     for (;;) {
       hashes[i] = EMPTY;
-      let j = i;
-      for (;;) {
-        j = (j + 1) & mask;
-        if (hashes[j] === EMPTY) return;
-        const home = hashes[j] & mask;
-        if (((j - home) & mask) >= ((j - i) & mask)) break;
-      }
+      const j = entryToMoveBack(hashes, mask, i);
+      if (j < 0) return;
       hashes[i] = hashes[j];
       slots[i] = slots[j];
       i = j;

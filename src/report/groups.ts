@@ -1,3 +1,4 @@
+import { grownColumn } from '../flow/columns.js';
 import { SEVERITY, type Severity, type Verdict } from '../rules/verdict.js';
 
 // Problem groups: the flows' warnings and errors gathered by verdict code and the endpoint the code
@@ -289,21 +290,17 @@ class Tallies {
 
   private grow(): void {
     const capacity = Math.max(INITIAL_SLOTS, this.capacity * 2);
-    const take = <T extends Int32Array | Float64Array | Uint8Array>(from: T, next: T): T => {
-      next.set(from);
-      return next;
-    };
-    this.flowCounts = take(this.flowCounts, new Int32Array(capacity));
-    this.severities = take(this.severities, new Uint8Array(capacity));
-    this.roles = take(this.roles, new Uint8Array(capacity));
-    this.firstTimes = take(this.firstTimes, new Float64Array(capacity));
-    this.lastTimes = take(this.lastTimes, new Float64Array(capacity));
-    this.idSums = take(this.idSums, new Float64Array(capacity));
-    this.idMixes = take(this.idMixes, new Int32Array(capacity));
-    this.hintFlows = take(this.hintFlows, new Float64Array(capacity));
-    this.hintsDiffer = take(this.hintsDiffer, new Uint8Array(capacity));
-    this.lowestIds = take(this.lowestIds, new Float64Array(capacity * MAX_GROUP_FLOW_IDS));
-    this.idCounts = take(this.idCounts, new Uint8Array(capacity));
+    this.flowCounts = grownColumn(this.flowCounts, capacity);
+    this.severities = grownColumn(this.severities, capacity);
+    this.roles = grownColumn(this.roles, capacity);
+    this.firstTimes = grownColumn(this.firstTimes, capacity);
+    this.lastTimes = grownColumn(this.lastTimes, capacity);
+    this.idSums = grownColumn(this.idSums, capacity);
+    this.idMixes = grownColumn(this.idMixes, capacity);
+    this.hintFlows = grownColumn(this.hintFlows, capacity);
+    this.hintsDiffer = grownColumn(this.hintsDiffer, capacity);
+    this.lowestIds = grownColumn(this.lowestIds, capacity * MAX_GROUP_FLOW_IDS);
+    this.idCounts = grownColumn(this.idCounts, capacity);
     this.capacity = capacity;
   }
 }

@@ -4,6 +4,8 @@
 // times, no arrays); only a pair with a second connection or a reused 4-tuple gets an object, for
 // its source ports, lifetimes and cited packets. Pairs keep the order they were first seen in.
 
+import { grownColumn } from '../flow/columns.js';
+
 /** Lifetimes kept per pair, for the median: exact up to this many connections, then every other one, and so on. */
 const MAX_LIFETIMES = 65_536;
 /** Slots the columns start with; they double up to the bound. */
@@ -162,18 +164,14 @@ export class PortGroups {
 
   private grow(): void {
     const capacity = Math.min(this.max, Math.max(INITIAL_SLOTS, this.capacity * 2));
-    const take = <T extends Int32Array | Float64Array>(from: T, next: T): T => {
-      next.set(from);
-      return next;
-    };
-    this.connectionCount = take(this.connectionCount, new Int32Array(capacity));
-    this.firstPort = take(this.firstPort, new Int32Array(capacity));
-    this.reusedCount = take(this.reusedCount, new Int32Array(capacity));
-    this.failedReusedCount = take(this.failedReusedCount, new Int32Array(capacity));
-    this.firstSynTs = take(this.firstSynTs, new Float64Array(capacity));
-    this.lastSynTs = take(this.lastSynTs, new Float64Array(capacity));
-    this.quickestReuseMicros = take(this.quickestReuseMicros, new Float64Array(capacity));
-    this.firstLifetime = take(this.firstLifetime, new Float64Array(capacity));
+    this.connectionCount = grownColumn(this.connectionCount, capacity);
+    this.firstPort = grownColumn(this.firstPort, capacity);
+    this.reusedCount = grownColumn(this.reusedCount, capacity);
+    this.failedReusedCount = grownColumn(this.failedReusedCount, capacity);
+    this.firstSynTs = grownColumn(this.firstSynTs, capacity);
+    this.lastSynTs = grownColumn(this.lastSynTs, capacity);
+    this.quickestReuseMicros = grownColumn(this.quickestReuseMicros, capacity);
+    this.firstLifetime = grownColumn(this.firstLifetime, capacity);
     this.capacity = capacity;
   }
 }

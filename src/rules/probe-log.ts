@@ -1,4 +1,5 @@
 import { parseAddr } from '../decode/addr.js';
+import { grownColumn } from '../flow/columns.js';
 
 // Connection attempts per client, to tell a scan from failing connections. A client that sends
 // SYNs to many ports of one host (a port scan) or to one port of many hosts (an address sweep),
@@ -267,16 +268,12 @@ class TallyPool {
 
   private grow(): void {
     const capacity = Math.max(INITIAL_TALLY_SLOTS, this.capacity * 2);
-    const take = <T extends Int32Array | Float64Array | Uint8Array>(from: T, next: T): T => {
-      next.set(from);
-      return next;
-    };
-    this.attempts = take(this.attempts, new Int32Array(capacity));
-    this.answered = take(this.answered, new Int32Array(capacity));
-    this.targets = take(this.targets, new Uint8Array(capacity));
-    this.firstTs = take(this.firstTs, new Float64Array(capacity));
-    this.lastTs = take(this.lastTs, new Float64Array(capacity));
-    this.firstTarget = take(this.firstTarget, new Float64Array(capacity));
+    this.attempts = grownColumn(this.attempts, capacity);
+    this.answered = grownColumn(this.answered, capacity);
+    this.targets = grownColumn(this.targets, capacity);
+    this.firstTs = grownColumn(this.firstTs, capacity);
+    this.lastTs = grownColumn(this.lastTs, capacity);
+    this.firstTarget = grownColumn(this.firstTarget, capacity);
     this.capacity = capacity;
   }
 }
