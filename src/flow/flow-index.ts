@@ -3,8 +3,7 @@ import type { Flow } from './flow.js';
 /** The index starts with this many places; it doubles whenever it is half full. */
 const INITIAL_PLACES = 1024;
 /** An empty place (tuple hashes are 30-bit, never negative). */
-export const EMPTY_PLACE = -1;
-const EMPTY = EMPTY_PLACE;
+export const EMPTY = -1;
 
 /**
  * Backward-shift deletion in a linear-probing table of hashes whose place `i` was just emptied:

@@ -8,11 +8,10 @@
 
 import { addrEquals } from '../decode/addr.js';
 import type { AddressPair } from './address-pair.js';
-import { EMPTY_PLACE, entryToMoveBack } from './flow-index.js';
+import { EMPTY, entryToMoveBack } from './flow-index.js';
 
 /** Slots the ring starts with; it doubles up to its bound. */
 const INITIAL_SLOTS = 1024;
-const EMPTY = EMPTY_PLACE;
 
 /**
  * From a 4-tuple hash to a slot: open addressing with linear probing, one entry per hash, grown
