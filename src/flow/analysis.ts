@@ -729,7 +729,13 @@ function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: numbe
     if (len > 0) fa.addToCounter(DATA_RETRANSMISSIONS + from, 1);
     if (len > 0 && backInTime) fa.addToCounter(BACK_IN_TIME_RETRANSMISSIONS + from, 1);
     if (tcpFlags & TCP_FLAG.SYN) fa.addToCounter(HANDSHAKE_RETRANSMISSIONS + from, 1);
-    else fa.timing.side[from].retransSinceProgress++;
+    else {
+      const side = fa.timing.side[from];
+      if (side.retransSinceProgress++ === 0) {
+        side.retransRunFirstNo = no;
+        side.retransRunFirstTs = ts;
+      }
+    }
   }
   if (fa.marks.length >= MAX_MARKS) {
     fa.marksDropped++;
@@ -799,6 +805,8 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   dataRetransmissionsBackInTime: number;
   /** Retransmissions since the peer last acknowledged new data: a sender left talking to nobody. */
   retransmissionsUnanswered: number;
+  /** The first of those (null: none), from which the peer's silence is measured. */
+  unansweredSince: { packet: number; ts: number } | null;
   /** RTT of this side's data: from the peer's ACKs, and from its TS echoes. */
   ackRtt: RttStats | null;
   tsEchoRtt: RttStats | null;
@@ -967,6 +975,7 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     dataRetransmissions: fa.counter(DATA_RETRANSMISSIONS + from),
     dataRetransmissionsBackInTime: fa.counter(BACK_IN_TIME_RETRANSMISSIONS + from),
     retransmissionsUnanswered: s.retransSinceProgress,
+    unansweredSince: s.retransSinceProgress > 0 ? { packet: s.retransRunFirstNo, ts: s.retransRunFirstTs } : null,
     ackRtt: s.ackRtt.toJson(),
     tsEchoRtt: s.tsEchoRtt.toJson(),
     dataRtt: s.dataRttMin >= 0 ? { minMs: toMs(s.dataRttMin), packet: s.dataRttMinNo } : null,

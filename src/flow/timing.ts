@@ -59,6 +59,9 @@ export class SideTiming {
   declare lastTsVal: number;
   /** Data retransmissions since the peer's ACK last covered one of this side's segments. */
   declare retransSinceProgress: number;
+  /** The first of those retransmissions: where the silence they answer to began. */
+  declare retransRunFirstNo: number;
+  declare retransRunFirstTs: number;
 
   /** Zero window advertised by this side: the current episode and the totals. */
   declare zeroSinceNo: number;
@@ -88,6 +91,8 @@ const SIDE_INITIAL = {
   tsPending: false,
   lastTsVal: -1,
   retransSinceProgress: 0,
+  retransRunFirstNo: 0,
+  retransRunFirstTs: 0,
   zeroSinceNo: 0,
   zeroSinceTs: 0,
   zeroEpisodes: 0,

@@ -78,7 +78,7 @@ const SERVER_PHRASES: Record<string, string> = {
   'half-closed': 'closed by one side only',
   'rst-by-client': 'reset by the client',
   'rst-by-server': 'reset by the server',
-  retransmission: 'retransmitted lost data',
+  retransmission: 'retransmitted data',
   'zero-window': 'stalled on a zero window',
   'no-response': 'left a request unanswered',
   'response-cut-short': 'had a response cut short',

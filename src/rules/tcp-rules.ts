@@ -6,7 +6,7 @@ import { isTlsHandshakeOnly } from './tls-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
-import { endedTooEarly, patienceFor, stoppedWatching, watchEnd, watchOf, whenWatchEnded } from './capture-end.js';
+import { endedTooEarly, endedUnclosed, patienceFor, stoppedWatching, watchEnd, watchOf, whenWatchEnded } from './capture-end.js';
 import { DistinctCount } from '../flow/distinct-count.js';
 import { PortGroups } from './port-groups.js';
 
@@ -23,6 +23,14 @@ const IDLE_CLOSE_MIN_MICROS = 2_000_000;
 const COMMON_IDLE_TIMEOUTS_S = [5, 10, 15, 20, 30, 60, 65, 75, 90, 120, 180, 240, 300, 350, 600, 900, 1800, 3600, 7200];
 /** Data retransmissions in a row with no new ACK: the peer is gone or the path is down. */
 const STALLED_RETRANSMISSIONS = 3;
+/**
+ * ... and only once the capture watched at least this long after the first of them: Linux's least
+ * retransmission timer (200 ms), and ACK_RTTS round trips. Segments marked as retransmissions that
+ * come faster than that were not resent by a timer (new data behind a sequence number the analysis
+ * saw earlier on the same ports), and an ACK could not have come back yet.
+ */
+const LEAST_RETRANSMISSION_TIMEOUT_MICROS = 200_000;
+const ACK_RTTS = 3;
 /** SYN flood: at least this many half-open connections from this many sources within the window. */
 const SYN_FLOOD_MIN_HALF_OPEN = 20;
 const SYN_FLOOD_MIN_SOURCES = 10;
@@ -61,7 +69,7 @@ function dataRetrans(f: FlowFacts, s: SideAnalysis): number {
 
 const retransmission: FlowRule = {
   code: 'retransmission',
-  evaluate(f) {
+  evaluate(f, ctx) {
     const a = f.analysis;
     if (!a) return null;
     // SYN retries have their own rules, and a FIN sent again carries no data to speak of. A
@@ -87,8 +95,12 @@ const retransmission: FlowRule = {
     const afterPeerRst = peerRst !== null ? marks.filter((no) => no > peerRst.no).length : 0;
     // A run of unanswered retransmissions that came after the peer's RST went unanswered because of it.
     const runAfterRst = afterPeerRst > 0 && afterPeerRst >= sender.retransmissionsUnanswered;
-    // Unanswered retransmissions say the peer stopped acknowledging only if its ACKs could be seen.
-    const stalled = !runAfterRst && f.visibility.seen === 'both' && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
+    // Unanswered retransmissions say the peer stopped acknowledging only if its ACKs could be seen,
+    // and only if the capture went on long enough after the first of them for an ACK to come back.
+    const unansweredRun = !runAfterRst && f.visibility.seen === 'both' && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
+    const since = sender.unansweredSince;
+    const tooSoon = unansweredRun && since !== null && endedUnclosed(f) && watchOf(f, ctx).ts - since.ts < Math.max(LEAST_RETRANSMISSION_TIMEOUT_MICROS, ACK_RTTS * (a.handshake?.rttMs ?? 0) * 1000);
+    const stalled = unansweredRun && !tooSoon;
     const explainedByRst = afterPeerRst > 0 && (afterPeerRst * 2 >= dataRetrans(f, sender) || (runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS));
     const rstNote = afterPeerRst > 0 && !explainedByRst ? `; ${afterPeerRst} of them after the ${otherSide(who)}'s RST #${peerRst!.no}` : '';
     let cause: string;
@@ -96,6 +108,10 @@ const retransmission: FlowRule = {
     if (explainedByRst) {
       cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(f, sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
       hint = `The ${otherSide(who)} aborted the connection; the ${who} did not take the RST (it was lost on the way, dropped by a firewall, or its sequence number fell outside the ${who}'s window) and retransmits until its retry limit. Look at why the ${otherSide(who)} reset (see the reset verdict), and at the path between the two if RSTs do not get through.`;
+    } else if (tooSoon) {
+      const w = watchOf(f, ctx);
+      cause = `${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether the ${otherSide(who)} would acknowledge`;
+      hint = `A run of segments the ${who} sent again, or sent past the ${otherSide(who)}'s last acknowledgement, with no ACK before ${watchEnd(f)}. An ACK takes at least a round trip and a retransmission timer 200 ms or more, so this proves no loss and no absent peer; capture longer to see the ACKs (or the timeouts that follow).`;
     } else if (stalled) {
       cause = `the ${otherSide(who)} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
       hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
@@ -128,7 +144,7 @@ const retransmission: FlowRule = {
         originalPacket: rto?.originalPacket ?? null,
         stalled,
         retransmissionsAfterPeerRst: afterPeerRst,
-        cause: explainedByRst ? 'peer-reset' : stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(f, sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
+        cause: explainedByRst ? 'peer-reset' : tooSoon ? 'capture-ended' : stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(f, sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
       },
       hint,
     };

@@ -306,6 +306,34 @@ describe('TCP verdicts on scripted conversations', () => {
   });
 });
 
+describe('unanswered retransmissions at the end of a capture', () => {
+  /** A response sent at 10 ms, then sent again at `resends` (seconds) with no ACK; the capture ends with the last. */
+  const resent = (resends: number[]) => {
+    const c = conv({ client: '10.4.0.1:52000', server: '10.4.0.2:443' }).handshake(0, 0.001).client('PA', 0.002, 'hello').server('A', 0.003);
+    const seq = c.s.next;
+    c.server('PA', 0.01, 'x'.repeat(1200));
+    for (const t of resends) c.server('PA', t, 'x'.repeat(1200), { seq });
+    return analyzeConversation(c).flows[0];
+  };
+
+  it('a burst the capture ends with is no proof the client stopped acknowledging: a warning saying so', () => {
+    const f = resent([0.0101, 0.0102, 0.0103]);
+    const v = verdict(f, 'retransmission');
+    expect(v.severity).toBe('warning');
+    expect(v.facts).toMatchObject({ stalled: false, cause: 'capture-ended' });
+    expect(v.summary).toContain('3 retransmissions in a row from #7 got no ACK, but the capture stopped watching 0.2 ms after the first of them, too soon to tell whether the client would acknowledge');
+    expect(f.verdicts.filter((x) => x.severity === 'error')).toEqual([]);
+    expect(f.analysis!.server.unansweredSince).toEqual({ packet: 7, ts: expect.any(Number) });
+  });
+
+  it("a retransmission timer's backoff (200, 400, 800 ms) captured to its third resend is the error it was", () => {
+    const v = verdict(resent([0.21, 0.61, 1.41]), 'retransmission');
+    expect(v.severity).toBe('error');
+    expect(v.facts).toMatchObject({ stalled: true, cause: 'peer-unreachable' });
+    expect(v.summary).toContain('the client stopped acknowledging (3 retransmissions in a row got no ACK)');
+  });
+});
+
 describe("PortGroups (the port-exhaustion rule's client/server pairs)", () => {
   const T = 1_700_000_000_000_000;
 
