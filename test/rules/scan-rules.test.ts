@@ -200,6 +200,21 @@ describe('ProbeLog bounds', () => {
     expect(log.tallies).toBe(5 * 16_383);
   });
 
+  it('a client at its bound of 1,024 hosts tallies no more until quiet ones are swept out', () => {
+    const log = new ProbeLog();
+    const T0 = 1_700_000_000_000_000;
+    for (let h = 0; h < 1_024; h++) log.attempt(0x0a000001, 0xc6120000 + h, 80, T0 + h);
+    expect(log.tallies).toBe(1_024 + 1);
+    log.attempt(0x0a000001, 0xc6130000, 80, T0 + 2_000); // past the bound, all recent: not tallied
+    expect(log.tallies).toBe(1_024 + 1);
+    // The client stays busy with one host for 400 s: the other 1,023 go quiet for longer than the window.
+    for (let t = 100; t <= 400; t += 100) log.attempt(0x0a000001, 0xc6120000, 80, T0 + t * 1_000_000);
+    log.attempt(0x0a000001, 0xc6130001, 80, T0 + 400_000_001);
+    expect(log.tallies).toBe(3); // two hosts and the port
+    // The port's tally was never quiet: 1,026 unanswered hosts on port 80 are still a sweep.
+    expect(log.scanOf(0x0a000001, 0xc6130001, 80, 'A', 'B')).toMatchObject({ kind: 'address-scan', target: '80', targets: 64, attempts: 1_030 });
+  });
+
   it('tallies IPv6 hosts as IPv4 ones: a port scan of one, a sweep of one port across many', () => {
     const log = new ProbeLog();
     const T0 = 1_700_000_000_000_000;
