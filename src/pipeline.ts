@@ -48,6 +48,7 @@ export interface CaptureSummary {
   captureFilter: string | null;
   malformed: number;
   truncatedPackets: number;
+  truncatedBelowSnaplen: number;
   /**
    * Fragmented IP datagrams: reassembled (decoded at their last fragment; the others count as
    * skipped 'ip-fragment'), dropped (incomplete in time, cut by the snap length, or over a bound)
@@ -550,6 +551,7 @@ export class Analyzer {
       captureFilter: filter ? filter.expression : null,
       malformed: this.malformed,
       truncatedPackets: info.truncatedPackets,
+      truncatedBelowSnaplen: info.truncatedBelowSnaplen,
       fragments: {
         reassembled: this.decoder.defrag?.reassembled ?? 0,
         dropped: this.decoder.defrag?.dropped ?? 0,

@@ -48,11 +48,17 @@ export class ParseContext {
     private readonly onPacket: PacketCallback,
   ) {}
 
-  /** Delivers the reused record after the walker has filled every field but `no`. */
-  deliver(): void {
+  /**
+   * Delivers the reused record after the walker has filled every field but `no`. `snaplen` is the
+   * record's interface's snap length (0: unknown, or the record's block bounds it as an SPB's does).
+   */
+  deliver(snaplen: number): void {
     const rec = this.rec;
     rec.no = ++this.info.packets;
-    if (rec.caplen < rec.origLen) this.info.truncatedPackets++;
+    if (rec.caplen < rec.origLen) {
+      this.info.truncatedPackets++;
+      if (snaplen > 0 && rec.caplen < snaplen) this.info.truncatedBelowSnaplen++;
+    }
     this.timeOrder.observe(rec);
     this.onPacket(rec);
   }

@@ -39,6 +39,7 @@ export class CaptureParser {
       snaplen: 0,
       packets: 0,
       truncatedPackets: 0,
+      truncatedBelowSnaplen: 0,
       diagnostics: [],
       stoppedEarly: false,
     };

@@ -105,7 +105,7 @@ export class PcapWalker implements RecordWalker {
       rec.end = dataEnd;
       rec.fileOffset = base + pos;
       if (caplen > origLen || (caplen > this.snaplen && this.snaplenIsSane)) this.reportOddLengths(base + pos);
-      ctx.deliver();
+      ctx.deliver(this.snaplenIsSane ? this.snaplen : 0);
       pos = dataEnd;
     }
     return pos;

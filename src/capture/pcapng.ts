@@ -101,7 +101,7 @@ export class PcapngWalker implements RecordWalker {
             rec.off = pos + EPB.DATA;
             rec.end = pos + EPB.DATA + caplen;
             rec.fileOffset = base + pos;
-            ctx.deliver();
+            ctx.deliver(this.ifSnaplen[ifId]);
             pos += len;
             continue;
           }
@@ -332,7 +332,7 @@ export class PcapngWalker implements RecordWalker {
     rec.off = p + SPB.DATA;
     rec.end = p + SPB.DATA + caplen;
     rec.fileOffset = fileOffset;
-    ctx.deliver();
+    ctx.deliver(0);
   }
 
   private deliverPacket(
@@ -371,7 +371,7 @@ export class PcapngWalker implements RecordWalker {
     rec.off = p + dataAt;
     rec.end = p + dataAt + caplen;
     rec.fileOffset = fileOffset;
-    ctx.deliver();
+    ctx.deliver(snaplen);
   }
 
   private toMicros(ifId: number, high: number, low: number): number {

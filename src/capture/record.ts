@@ -56,6 +56,8 @@ export interface CaptureInfo {
   packets: number;
   /** Records whose caplen < origLen (cut by the snap length). */
   truncatedPackets: number;
+  /** Of those, records stored shorter than their interface's snap length too: cut or damaged after the capture, not by its snap length. */
+  truncatedBelowSnaplen: number;
   diagnostics: CaptureDiagnostic[];
   /** True when reading stopped early because the rest of the input could not be parsed. */
   stoppedEarly: boolean;

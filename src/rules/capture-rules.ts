@@ -12,6 +12,8 @@ import { dnsFailures } from './dns-rules.js';
 export interface CaptureFacts {
   packets: number;
   truncatedPackets: number;
+  /** Of those, stored shorter than the snap length too (see CaptureInfo). */
+  truncatedBelowSnaplen: number;
   snaplen: number;
 }
 
@@ -86,13 +88,30 @@ function stateless(code: string, verdicts: CaptureRuleRun['verdicts']): CaptureR
 
 const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
   if (c.truncatedPackets === 0) return [];
+  const atSnaplen = c.truncatedPackets - c.truncatedBelowSnaplen;
+  const facts = { truncatedPackets: c.truncatedPackets, truncatedBelowSnaplen: c.truncatedBelowSnaplen, snaplen: c.snaplen };
+  // A record stored shorter than its length on the wire but short of the snap length too was not
+  // cut by the capture: a tool trimmed it afterwards, or the file is damaged there.
+  if (atSnaplen === 0) {
+    return [
+      {
+        code: 'truncated-snaplen',
+        severity: 'warning',
+        summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} stored shorter than ${c.truncatedPackets === 1 ? 'its' : 'their'} length on the wire, and shorter than the snap length (${c.snaplen} bytes): cut after the capture or damaged, not by the snap length; what they carried is partly missing`,
+        packets: [],
+        facts,
+        hint: 'The capture kept packets whole up to its snap length; these records were shortened later: a tool that trims or anonymises payloads, or a file damaged there. Capturing again with a larger snap length would not help; find the original capture. Packets cut too short to decode are counted as malformed.',
+      },
+    ];
+  }
+  const below = c.truncatedBelowSnaplen > 0 ? `; ${c.truncatedBelowSnaplen} more stored shorter than the snap length (cut after the capture or damaged)` : '';
   return [
     {
       code: 'truncated-snaplen',
       severity: 'warning',
-      summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} cut by the snap length${c.snaplen ? ` (${c.snaplen} bytes)` : ''}: payload analysis (HTTP, WebSocket) is partial`,
+      summary: `${plural(atSnaplen, 'packet')} of ${c.packets} cut by the snap length${c.snaplen ? ` (${c.snaplen} bytes)` : ''}: payload analysis (HTTP, WebSocket) is partial${below}`,
       packets: [],
-      facts: { truncatedPackets: c.truncatedPackets, snaplen: c.snaplen },
+      facts,
       hint: 'Capture again with the full snap length (tcpdump -s 0, the default on current versions) to see payloads whole.',
     },
   ];

@@ -110,7 +110,7 @@ describe('close linger bound', () => {
       again.bytes.set([0, 0, 0, 7], TCP_SEQ); // another initial sequence number
       feed(again, t);
     }
-    analyzer.finish({ file: 'closes.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: no, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+    analyzer.finish({ file: 'closes.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: no, truncatedPackets: 0, truncatedBelowSnaplen: 0, diagnostics: [], stoppedEarly: false });
     // Past 2,000 closes the oldest went first, one for each new one: #0 is gone, #1,000 stayed.
     expect(reused).toEqual([`${address(1_000).join('.')}:40000`]);
   });

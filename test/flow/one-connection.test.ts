@@ -26,7 +26,7 @@ function bothModes(...convs: Conversation[]): { kept: FlowResult[]; streamed: Fl
     const streamed: FlowResult[] = [];
     const analyzer = new Analyzer({ file: 'modes.pcap', retainFlows: retain, holdProbes, onFlowJudged: retain ? undefined : (f) => streamed.push(f) });
     packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6) })));
-    const r = analyzer.finish({ file: 'modes.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+    const r = analyzer.finish({ file: 'modes.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: packets.length, truncatedPackets: 0, truncatedBelowSnaplen: 0, diagnostics: [], stoppedEarly: false });
     return retain ? r.flows : streamed.sort((a, b) => a.id - b.id);
   };
   return { kept: run(true), streamed: run(false), atOnce: run(false, false) };
@@ -355,7 +355,7 @@ describe('packets after an idle longer than --idle-timeout', () => {
   function withIdleTimeout(c: Conversation): AnalysisResult {
     const analyzer = new Analyzer({ file: 'idle.pcap', idleTimeoutSec: 10 });
     c.packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6) })));
-    return analyzer.finish({ file: 'idle.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: c.packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+    return analyzer.finish({ file: 'idle.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: c.packets.length, truncatedPackets: 0, truncatedBelowSnaplen: 0, diagnostics: [], stoppedEarly: false });
   }
   const exchange = () =>
     conv({ client: '10.0.0.1:51000', server: '10.0.0.2:8080' })

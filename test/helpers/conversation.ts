@@ -123,7 +123,7 @@ export function analyzeFrames(packets: ScriptedPacket[], opts: { file?: string; 
   const file = opts.file ?? 'scripted.pcap';
   const analyzer = new Analyzer({ file, verifyChecksums: opts.verifyChecksums, maxLingeringFlows: opts.maxLingeringFlows, slow: opts.slow });
   packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: BASE_MICROS + Math.round(p.t * 1e6) })));
-  const info: CaptureInfo = { file, format: 'pcap', linkTypes: [1], snaplen: 262144, packets: packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false };
+  const info: CaptureInfo = { file, format: 'pcap', linkTypes: [1], snaplen: 262144, packets: packets.length, truncatedPackets: 0, truncatedBelowSnaplen: 0, diagnostics: [], stoppedEarly: false };
   return analyzer.finish(info);
 }
 

@@ -84,6 +84,7 @@ class Conversation {
       snaplen: 65535,
       packets: this.frames.length,
       truncatedPackets: 0,
+      truncatedBelowSnaplen: 0,
       diagnostics: [],
       stoppedEarly: false,
     });

@@ -285,7 +285,7 @@ describe('scanners and open ports', () => {
     const streamed: FlowResult[] = [];
     const analyzer = new Analyzer({ file: 'worms.pcap', retainFlows: false, onFlowJudged: (f) => streamed.push(f) });
     worms.flatMap((c) => c.packets).sort((a, b) => a.t - b.t).forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6) })));
-    const result = analyzer.finish({ file: 'worms.pcap', format: 'pcap', linkTypes: [1], snaplen: 262144, packets: 0, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+    const result = analyzer.finish({ file: 'worms.pcap', format: 'pcap', linkTypes: [1], snaplen: 262144, packets: 0, truncatedPackets: 0, truncatedBelowSnaplen: 0, diagnostics: [], stoppedEarly: false });
     expect(streamed).toHaveLength(worms.length);
     for (const f of streamed) expect(f.verdicts.map((v) => v.code)).toEqual(['scan-probe']);
     expect(result.verdicts.find((v) => v.code === 'distributed-scan')!.summary).toBe(d.summary);

@@ -87,7 +87,7 @@ describe('how long the capture watched a flow', () => {
       const streamed: FlowResult[] = [];
       const analyzer = new Analyzer({ file: 'leap.pcap', retainFlows: false, onFlowJudged: (f) => streamed.push(f) });
       packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6) })));
-      analyzer.finish({ file: 'leap.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: packets.length, truncatedPackets: 0, diagnostics: [], stoppedEarly: false });
+      analyzer.finish({ file: 'leap.pcap', format: 'pcap', linkTypes: [1], snaplen: 65535, packets: packets.length, truncatedPackets: 0, truncatedBelowSnaplen: 0, diagnostics: [], stoppedEarly: false });
       return [analyzeFrames(packets).flows[0], streamed.find((f) => f.id === 1)!];
     }
 

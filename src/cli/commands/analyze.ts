@@ -279,7 +279,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, format: OutputForma
 /** What is known of a capture whose reading failed with an internal error: the packets read before it, then an INTERNAL diagnostic. */
 function interruptedInfo(file: string, err: unknown): CaptureInfo {
   const message = `${file}: internal error, reading stopped (${errorLine(err)})`;
-  return { file, format: null, linkTypes: [], snaplen: 0, packets: 0, truncatedPackets: 0, diagnostics: [{ code: INTERNAL, message, packet: -1, offset: -1 }], stoppedEarly: true };
+  return { file, format: null, linkTypes: [], snaplen: 0, packets: 0, truncatedPackets: 0, truncatedBelowSnaplen: 0, diagnostics: [{ code: INTERNAL, message, packet: -1, offset: -1 }], stoppedEarly: true };
 }
 
 /** The report of `format`, written through `write` flow by flow. */

@@ -171,6 +171,8 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     snaplen: source.snaplen,
     packets,
     truncatedPackets: stats.truncated,
+    // Straight from the kernel: only the snap length cuts a live packet.
+    truncatedBelowSnaplen: 0,
     diagnostics: [],
     stoppedEarly: false,
   };

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { encodePcap } from '../../src/capture/writer.js';
+import { analyzeFile } from '../../src/pipeline.js';
+import { writeTempCapture } from '../helpers/capture.js';
+import { tcpFrame } from '../helpers/packets.js';
+
+// A record stored shorter than its length on the wire was cut by the capture's snap length only
+// when it stops at that length; one that stops short of it was shortened later (a tool that trims
+// payloads) or is damaged, and capturing again with a larger snap length would not help.
+
+const T0 = 1_700_000_000_000_000;
+const request = tcpFrame({ flags: 'PA', payload: `GET / HTTP/1.1\r\nHost: x\r\n\r\n${'x'.repeat(1300)}` }).bytes;
+
+async function verdictOf(snaplen: number, cuts: number[]) {
+  const packets = cuts.map((keep, i) => ({ tsMicros: T0 + i, data: request.subarray(0, keep), origLen: request.length }));
+  const path = writeTempCapture(encodePcap(packets, { snaplen }), `cut-${snaplen}-${cuts.join('-')}.pcap`);
+  const r = await analyzeFile(path);
+  return r.verdicts.find((v) => v.code === 'truncated-snaplen')!;
+}
+
+describe('truncated-snaplen', () => {
+  it('a packet stopped at the snap length was cut by it: capture again with -s 0', async () => {
+    const v = await verdictOf(96, [96]);
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toBe('1 packet of 1 cut by the snap length (96 bytes): payload analysis (HTTP, WebSocket) is partial');
+    expect(v.hint).toMatch(/tcpdump -s 0/);
+  });
+
+  it('a record stopped short of a 65,535-byte snap length was cut after the capture or is damaged', async () => {
+    const v = await verdictOf(65_535, [4]);
+    expect(v.facts).toMatchObject({ truncatedPackets: 1, truncatedBelowSnaplen: 1, snaplen: 65_535 });
+    expect(v.summary).toMatch(/^1 packet of 1 stored shorter than its length on the wire, and shorter than the snap length \(65535 bytes\): cut after the capture or damaged, not by the snap length/);
+    expect(v.hint).toMatch(/would not help/);
+    expect(v.hint).not.toMatch(/-s 0/);
+  });
+
+  it('both kinds in one file: the cuts at the snap length lead, the others are counted beside them', async () => {
+    const v = await verdictOf(96, [96, 60, request.length]);
+    expect(v.facts).toMatchObject({ truncatedPackets: 2, truncatedBelowSnaplen: 1 });
+    expect(v.summary).toBe('1 packet of 3 cut by the snap length (96 bytes): payload analysis (HTTP, WebSocket) is partial; 1 more stored shorter than the snap length (cut after the capture or damaged)');
+  });
+});
