@@ -49,6 +49,8 @@ export interface CaptureSummary {
   malformed: number;
   truncatedPackets: number;
   truncatedBelowSnaplen: number;
+  /** TCP packets whose payload the record cut (the rest of them are whole however short the record). */
+  payloadCutPackets: number;
   /**
    * Fragmented IP datagrams: reassembled (decoded at their last fragment; the others count as
    * skipped 'ip-fragment'), dropped (incomplete in time, cut by the snap length, or over a bound)
@@ -159,6 +161,7 @@ export class Analyzer {
   private decoded = 0;
   private filtered = 0;
   private malformed = 0;
+  private payloadCutPackets = 0;
   private start = 0;
   private end = 0;
   /**
@@ -300,6 +303,7 @@ export class Analyzer {
         return;
       }
       if (kind === DECODED.TCP) {
+        if (v.payloadCaptured < v.payloadLen) this.payloadCutPackets++;
         const crafted = craftedKind(v.flags);
         // Rare (scanners only): the keys are made here rather than kept per packet.
         if (crafted >= 0) this.probes.craftedProbe(addrKey(v.src, v.ipVersion), addrKey(v.dst, v.ipVersion), v.dstPort, crafted, rec.no, ts);
@@ -552,6 +556,7 @@ export class Analyzer {
       malformed: this.malformed,
       truncatedPackets: info.truncatedPackets,
       truncatedBelowSnaplen: info.truncatedBelowSnaplen,
+      payloadCutPackets: this.payloadCutPackets,
       fragments: {
         reassembled: this.decoder.defrag?.reassembled ?? 0,
         dropped: this.decoder.defrag?.dropped ?? 0,

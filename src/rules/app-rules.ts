@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AppFacts, CloseFact, HttpExchangeFacts, WebSocketFacts } from '../dissect/types.js';
 import type { FlowFacts } from './facts.js';
-import { endedTooEarly, watchOf, whenWatchEnded } from './capture-end.js';
+import { endedTooEarly, patienceFor, watchOf, whenWatchEnded } from './capture-end.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 
@@ -533,13 +533,16 @@ const httpNoResponse: FlowRule = {
     if (f.app?.gaps.some((g) => g.dir === 1 && g.packet >= req.packet)) return null;
     if (endedBy === null && serverAckUnseen(f, req.packet, waited)) return null;
     const who = endedBy ? (endedBy.dir === 0 ? 'client' : 'server') : null;
+    // A client that closed sooner than an answer could be expected (a second, and three round
+    // trips) ended the exchange itself: nothing shows the server would not have answered.
+    const clientLeftSoon = who === 'client' && waited < patienceFor(f);
     const ending = endedBy
-      ? `the ${who} ${endedBy.how === 'fin' ? 'closed (FIN' : 'reset (RST'} #${endedBy.no}) after ${fmtDuration(waited)}`
+      ? `the ${who} ${endedBy.how === 'fin' ? 'closed (FIN' : 'reset (RST'} #${endedBy.no}) after ${fmtDuration(waited)}${clientLeftSoon ? ', sooner than an answer could be expected' : ''}`
       : `still unanswered ${fmtDuration(waited)} later ${whenWatchEnded(f, watch)}`;
     const acked = f.serverSide.packets > 0 && f.handshakeAck !== null;
     return {
       code: 'no-response',
-      severity: 'error',
+      severity: clientLeftSoon ? 'warning' : 'error',
       summary: `HTTP request "${req.method} ${req.target}"${req.headers['sec-websocket-key'] !== undefined ? ' (a WebSocket upgrade)' : ''} #${req.packet} got no response: ${ending}${f.serverSide.bytes === 0 && f.serverSide.missedBytes === 0 ? '; the server sent no application byte' : ''}`,
       packets: endedBy ? [req.packet, endedBy.no] : [req.packet],
       facts: {
@@ -556,8 +559,9 @@ const httpNoResponse: FlowRule = {
         serverPackets: f.serverSide.packets,
         connected: acked,
       },
-      hint:
-        who === 'client'
+      hint: clientLeftSoon
+        ? `The client closed ${fmtDuration(waited)} after its request, before a server could be expected to answer (an answer takes a round trip and the server's work): the client ended the exchange, not the server. A client with a very short timeout, one that sends and does not wait (a probe, a scanner, an exploit attempt), or one cancelled by its application. Look at the client's side.`
+        : who === 'client'
           ? `The client gave up after ${fmtDuration(waited)}: its timeout is about that long. If the server is a proxy (nginx), it logs this request as 499 (the client closed the connection before the response). If the client is a proxy (this may be the proxy-to-backend leg), that is its upstream read timeout (nginx proxy_read_timeout) and it answered its own client with 504. The server accepted the request and never answered: it is hung, deadlocked, or waiting on something slow (a database, a lock). Check the server at that time.`
           : who === 'server'
             ? 'The server closed the connection without answering: it crashed while handling the request, or rejected it silently (a request size limit, a keep-alive race where it closed an idle connection just as the request arrived).'
@@ -611,14 +615,19 @@ const responseCutShort: FlowRule = {
     if (!close) return null;
     const announced = resp.framing === 'length' ? contentLength(resp.headers['content-length']) : null;
     if (resp.framing === 'length' && (announced === null || resp.bodyBytes >= announced)) return null;
-    const by = close.dir === 1 ? 'server' : 'client';
+    // The client's FIN came first and the server sent nothing after it: the server closed because
+    // the client did, so the client ended the transfer.
+    const clientFin = app.closes.find((c) => c.dir === 0 && c.how === 'fin' && c.tsMicros >= (ex.timing.responseAt ?? 0) && c.tsMicros <= close.tsMicros);
+    const followedClient = close.dir === 1 && clientFin !== undefined && (f.serverSide.lastData?.ts ?? 0) <= clientFin.tsMicros;
+    const by = close.dir === 1 && !followedClient ? 'server' : 'client';
     const what = close.how === 'rst' ? 'RST' : 'FIN';
+    const then = followedClient ? `FIN from the client (#${clientFin.no}), then ${what} from the server (#${close.no}) after it` : `${what} from the ${by} (#${close.no})`;
     const got = announced !== null ? `${grouped(resp.bodyBytes)} of ${grouped(announced)} body bytes` : `${plural(resp.bodyBytes, 'body byte')} of a chunked body, without the last chunk`;
     const req = ex.request;
     return {
       code: 'response-cut-short',
       severity: by === 'server' ? 'error' : 'warning',
-      summary: `response cut short: ${got}, then ${what} from the ${by} (#${close.no}); ${resp.status} ${resp.reason} #${resp.packet}${req ? ` to "${req.method} ${req.target}" #${req.packet}` : ''}`,
+      summary: `response cut short: ${got}, then ${then}; ${resp.status} ${resp.reason} #${resp.packet}${req ? ` to "${req.method} ${req.target}" #${req.packet}` : ''}`,
       packets: [...(req ? [req.packet] : []), resp.packet, close.no],
       facts: {
         status: resp.status,
@@ -635,7 +644,7 @@ const responseCutShort: FlowRule = {
       hint:
         by === 'server'
           ? `The server (or a proxy in front of it) ended the connection in the middle of the body: the client sees a truncated download (curl: "transfer closed with ${announced !== null ? `${grouped(announced - resp.bodyBytes)} bytes remaining to read` : 'outstanding read data remaining'}", browsers: ERR_CONTENT_LENGTH_MISMATCH or ERR_INCOMPLETE_CHUNKED_ENCODING). The application crashed or was killed while writing, hit a write timeout (nginx send_timeout, proxy_read_timeout mid-body), or a proxy gave up on a slow upstream. Check the server and proxy logs at that time.`
-          : 'The client reset the connection before the body was complete: the user cancelled, the client timed out reading, or it had read all it wanted. Look at the client\'s timeout and whether it meant to stop.',
+          : `The client ${followedClient ? 'closed its side' : 'reset the connection'} before the body was complete${followedClient ? ', and the server closed when it saw that' : ''}: the user cancelled, the client timed out reading, or it had read all it wanted. Look at the client's timeout and whether it meant to stop.`,
     };
   },
 };

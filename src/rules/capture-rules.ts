@@ -14,6 +14,8 @@ export interface CaptureFacts {
   truncatedPackets: number;
   /** Of those, stored shorter than the snap length too (see CaptureInfo). */
   truncatedBelowSnaplen: number;
+  /** TCP packets whose payload was cut (CaptureSummary); absent where no packet was decoded. */
+  payloadCutPackets?: number;
   snaplen: number;
 }
 
@@ -89,7 +91,22 @@ function stateless(code: string, verdicts: CaptureRuleRun['verdicts']): CaptureR
 const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
   if (c.truncatedPackets === 0) return [];
   const atSnaplen = c.truncatedPackets - c.truncatedBelowSnaplen;
-  const facts = { truncatedPackets: c.truncatedPackets, truncatedBelowSnaplen: c.truncatedBelowSnaplen, snaplen: c.snaplen };
+  const payloadCut = c.payloadCutPackets ?? c.truncatedPackets;
+  const facts = { truncatedPackets: c.truncatedPackets, truncatedBelowSnaplen: c.truncatedBelowSnaplen, payloadCutPackets: payloadCut, snaplen: c.snaplen };
+  // Records short only of what lies past the IP packet (Ethernet padding, a trailer, the frame
+  // check sequence) lost nothing tcpwhy reads; one too short to decode is counted as malformed.
+  if (payloadCut === 0) {
+    return [
+      {
+        code: 'truncated-snaplen',
+        severity: 'info',
+        summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} stored shorter than ${c.truncatedPackets === 1 ? 'its' : 'their'} length on the wire, but no TCP payload is missing from ${c.truncatedPackets === 1 ? 'it' : 'them'}: the bytes left out lie past the IP packet (padding, a trailer, the frame check sequence), or the record is too short to decode (counted as malformed)`,
+        packets: [],
+        facts,
+        hint: 'Nothing to do for the analysis: every TCP segment in these records is whole.',
+      },
+    ];
+  }
   // A record stored shorter than its length on the wire but short of the snap length too was not
   // cut by the capture: a tool trimmed it afterwards, or the file is damaged there.
   if (atSnaplen === 0) {
@@ -97,14 +114,14 @@ const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
       {
         code: 'truncated-snaplen',
         severity: 'warning',
-        summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} stored shorter than ${c.truncatedPackets === 1 ? 'its' : 'their'} length on the wire, and shorter than the snap length (${c.snaplen} bytes): cut after the capture or damaged, not by the snap length; what they carried is partly missing`,
+        summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} stored shorter than ${c.truncatedPackets === 1 ? 'its' : 'their'} length on the wire and than the file's snap length (${c.snaplen} bytes): cut by a smaller limit than the file says, trimmed after the capture, or damaged; ${plural(payloadCut, 'TCP packet')} lost payload, so payload analysis (HTTP, WebSocket) is partial`,
         packets: [],
         facts,
-        hint: 'The capture kept packets whole up to its snap length; these records were shortened later: a tool that trims or anonymises payloads, or a file damaged there. Capturing again with a larger snap length would not help; find the original capture. Packets cut too short to decode are counted as malformed.',
+        hint: `The file's header allows ${c.snaplen} bytes a packet, but these records hold less: a capture with a smaller snap length than the header says, a tool that removed or anonymised payloads afterwards, or a damaged file. If the payloads matter, find a capture with whole packets (tcpdump -s 0).`,
       },
     ];
   }
-  const below = c.truncatedBelowSnaplen > 0 ? `; ${c.truncatedBelowSnaplen} more stored shorter than the snap length (cut after the capture or damaged)` : '';
+  const below = c.truncatedBelowSnaplen > 0 ? `; ${c.truncatedBelowSnaplen} more stored shorter than the snap length (cut by a smaller limit, trimmed after the capture, or damaged)` : '';
   return [
     {
       code: 'truncated-snaplen',

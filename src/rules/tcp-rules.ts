@@ -239,10 +239,13 @@ const noResponse: FlowRule = {
     const waited = end - u.requestTs;
     if (waited < NO_RESPONSE_MIN_MICROS) return null;
     if (u.gaveUpTs === null && endedTooEarly(f, ctx, u.requestTs)) return null;
-    const ending = u.gaveUpPacket !== null ? `the client ${u.gaveUpRst ? 'reset' : 'closed'} the connection (#${u.gaveUpPacket}) after ${fmtDuration(waited)}` : `still unanswered ${fmtDuration(waited)} later ${whenWatchEnded(f, watch)}`;
+    const gaveUp = u.gaveUpPacket !== null;
+    const ending = gaveUp ? `the client ${u.gaveUpRst ? 'reset' : 'closed'} the connection (#${u.gaveUpPacket}) after ${fmtDuration(waited)}` : `still unanswered ${fmtDuration(waited)} later ${whenWatchEnded(f, watch)}`;
     return {
       code: 'no-response',
-      severity: 'error',
+      // Bytes of a protocol tcpwhy does not read may ask for no answer, or for one later than the
+      // capture went on: only a client that gave up waiting shows it wanted one.
+      severity: gaveUp ? 'error' : 'warning',
       summary: `request #${u.requestPacket} was acknowledged by the server's TCP (#${u.ackedPacket}) but no response byte came back: ${ending}`,
       packets: [u.requestPacket, u.ackedPacket, ...(u.gaveUpPacket !== null ? [u.gaveUpPacket] : [])],
       facts: {
@@ -253,7 +256,7 @@ const noResponse: FlowRule = {
         endHow: u.gaveUpPacket !== null ? (u.gaveUpRst ? 'rst' : 'fin') : null,
         serverBytesBefore: f.serverSide.bytes,
       },
-      hint: 'The server host received the request (its kernel acknowledged the bytes), so the network and the listener are fine: the application accepted the connection and never answered. It is hung, deadlocked, overloaded, or waiting on a backend (database, another service, a lock). The client gave up after its own timeout. Check the server application and its dependencies at that time.',
+      hint: `The server host received the request (its kernel acknowledged the bytes), so the network and the listener are fine: the application accepted the connection and did not answer. ${gaveUp ? 'It is hung, deadlocked, overloaded, or waiting on a backend (database, another service, a lock); the client gave up after its own timeout. Check the server application and its dependencies at that time.' : 'It may be hung or slow, or the protocol may not answer every message (a push or peer-to-peer protocol, a long poll): capture longer to see whether an answer or a timeout follows, and check the server application at that time.'}`,
     };
   },
 };

@@ -26,17 +26,27 @@ describe('truncated-snaplen', () => {
     expect(v.hint).toMatch(/tcpdump -s 0/);
   });
 
-  it('a record stopped short of a 65,535-byte snap length was cut after the capture or is damaged', async () => {
-    const v = await verdictOf(65_535, [4]);
-    expect(v.facts).toMatchObject({ truncatedPackets: 1, truncatedBelowSnaplen: 1, snaplen: 65_535 });
-    expect(v.summary).toMatch(/^1 packet of 1 stored shorter than its length on the wire, and shorter than the snap length \(65535 bytes\): cut after the capture or damaged, not by the snap length/);
-    expect(v.hint).toMatch(/would not help/);
-    expect(v.hint).not.toMatch(/-s 0/);
+  it('records stopped short of a 65,535-byte snap length were cut by a smaller limit, trimmed or damaged', async () => {
+    const v = await verdictOf(65_535, [80, 80]);
+    expect(v.severity).toBe('warning');
+    expect(v.facts).toMatchObject({ truncatedPackets: 2, truncatedBelowSnaplen: 2, payloadCutPackets: 2, snaplen: 65_535 });
+    expect(v.summary).toBe("2 packets of 2 stored shorter than their length on the wire and than the file's snap length (65535 bytes): cut by a smaller limit than the file says, trimmed after the capture, or damaged; 2 TCP packets lost payload, so payload analysis (HTTP, WebSocket) is partial");
+  });
+
+  it('a record short only of what lies past the IP packet, or too short to decode, lost no payload: info', async () => {
+    // The frame check sequence counted in the length on the wire but not stored; and a record of 4 bytes.
+    const packets = [{ tsMicros: T0, data: request, origLen: request.length + 4 }, { tsMicros: T0 + 1, data: request.subarray(0, 4), origLen: 60 }];
+    const r = await analyzeFile(writeTempCapture(encodePcap(packets, { snaplen: 65_535 }), 'fcs.pcap'));
+    const v = r.verdicts.find((x) => x.code === 'truncated-snaplen')!;
+    expect(v.severity).toBe('info');
+    expect(v.facts).toMatchObject({ truncatedPackets: 2, payloadCutPackets: 0 });
+    expect(v.summary).toMatch(/^2 packets of 2 stored shorter than their length on the wire, but no TCP payload is missing from them/);
+    expect(r.capture.malformed).toBe(1);
   });
 
   it('both kinds in one file: the cuts at the snap length lead, the others are counted beside them', async () => {
     const v = await verdictOf(96, [96, 60, request.length]);
     expect(v.facts).toMatchObject({ truncatedPackets: 2, truncatedBelowSnaplen: 1 });
-    expect(v.summary).toBe('1 packet of 3 cut by the snap length (96 bytes): payload analysis (HTTP, WebSocket) is partial; 1 more stored shorter than the snap length (cut after the capture or damaged)');
+    expect(v.summary).toBe('1 packet of 3 cut by the snap length (96 bytes): payload analysis (HTTP, WebSocket) is partial; 1 more stored shorter than the snap length (cut by a smaller limit, trimmed after the capture, or damaged)');
   });
 });
