@@ -25,7 +25,7 @@ export interface ProblemGroup {
   lastTime: number | null;
   /** The lowest flow ids of the group, ascending (at most MAX_GROUP_FLOW_IDS). */
   flowIds: number[];
-  /** One sentence: "9 connections to 203.0.113.94:80 timed out (SYN retries, no answer)"; a capture-level verdict's summary. */
+  /** One sentence: "9 connections to 203.0.113.94:80 timed out (SYN never answered)"; a capture-level verdict's summary. */
   title: string;
   /** The likely cause and the fix, once for the group (of its lowest flow id), '' when the code has none. */
   hint: string;
@@ -68,7 +68,7 @@ const CLIENT_CODES = new Set(['slow-client', 'port-reuse']);
  */
 const SERVER_PHRASES: Record<string, string> = {
   refused: 'refused (nothing listens there)',
-  'syn-timeout': 'timed out (SYN retries, no answer)',
+  'syn-timeout': 'timed out (SYN never answered)',
   'unroutable-address': 'went to an address no network routes',
   'syn-retry-then-connected': 'connected only after SYN retries',
   'synack-retry': 'saw the SYN-ACK re-sent (final ACK lost or accept queue full)',

@@ -100,10 +100,10 @@ const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
       {
         code: 'truncated-snaplen',
         severity: 'info',
-        summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} stored shorter than ${c.truncatedPackets === 1 ? 'its' : 'their'} length on the wire, but no TCP payload is missing from ${c.truncatedPackets === 1 ? 'it' : 'them'}: the bytes left out lie past the IP packet (padding, a trailer, the frame check sequence), or the record is too short to decode (counted as malformed)`,
+        summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} stored shorter than ${c.truncatedPackets === 1 ? 'its' : 'their'} length on the wire, but no TCP payload is missing from ${c.truncatedPackets === 1 ? 'it' : 'them'} (what was left out is the payload of other traffic, or lies past the IP packet: padding, a trailer, the frame check sequence; a record too short to decode is counted as malformed)`,
         packets: [],
         facts,
-        hint: 'Nothing to do for the analysis: every TCP segment in these records is whole.',
+        hint: 'Nothing to do for the TCP analysis: every TCP segment in these records is whole.',
       },
     ];
   }

@@ -221,11 +221,15 @@ const synAckRetry: FlowRule = {
   needsBothSides: true,
   evaluate(f) {
     if (f.synAcks.length < 2) return null;
+    // A server answers each SYN the client repeats with a SYN-ACK of its own: the k-th SYN-ACK
+    // with more than k of the client's SYNs before it answers one of them, and is no re-send.
+    const resent = f.synAcks.filter((a, k) => k > 0 && f.syns.filter((s) => s.ts < a.ts).length <= k);
+    if (resent.length === 0) return null;
     const completed = f.handshakeAck !== null;
     return {
       code: 'synack-retry',
       severity: 'warning',
-      summary: `server re-sent its SYN-ACK ${plural(f.synAcks.length - 1, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}): ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : 'no final ACK from the client in the capture; the handshake never completed'}`,
+      summary: `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}${resent.length < f.synAcks.length - 1 ? `; ${plural(f.synAcks.length - 1 - resent.length, 'other')} answered the client's repeated SYN` : ''}): ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : 'no final ACK from the client in the capture; the handshake never completed'}`,
       packets: f.synAcks.map((s) => s.no),
       facts: { synAcks: f.synAcks.length, intervalsMs: intervalsOf(f.synAcks).map(ms), handshakeCompleted: completed },
       hint: completed
@@ -451,13 +455,17 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       }
       const unanswered = !earlier && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
       if (unanswered) ctx.push('the request got no answer');
+      // The server ending its own SYN-ACK retries on a handshake the client never completed (some
+      // stacks and NATs reset at their retry limit): no connection existed to abort.
+      const embryonic = !earlier && who === 'server' && f.handshakeAck === null && f.synAcks.length > 0 && f.clientSide.bytes === 0 && f.serverSide.bytes === 0;
+      if (embryonic) ctx.push(`the handshake never completed: the server gave up its half-open connection after ${plural(f.synAcks.length, 'SYN-ACK')}`);
       // Both sides had sent their FIN, so each had sent all it meant to: the RST only answers bytes
       // that reached a socket its application had already closed, and aborts nothing.
       const afterBothFins = Boolean(otherFinBefore && myFinBefore) && !earlier;
       if (afterBothFins && !unanswered) ctx.push('both sides had already closed');
       return {
         code,
-        severity: unanswered ? 'error' : afterBothFins ? 'info' : 'warning',
+        severity: unanswered ? 'error' : afterBothFins || embryonic ? 'info' : 'warning',
         summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
         packets: [rst.no],
         facts: {
@@ -469,7 +477,9 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           earlierFlow: earlier?.flowId ?? null,
           earlierRstPacket: earlier?.rstPacket ?? null,
         },
-        hint: earlier
+        hint: embryonic
+          ? 'The server reset a handshake the client never completed, at the end of its SYN-ACK retries: nothing was aborted, no application saw a connection. half-open says why the handshake did not complete.'
+          : earlier
           ? `The ${earlier.resetter === f.client ? 'client' : 'server'} reset this 4-tuple in flow ${earlier.flowId} and then sent on it again: the peer had already forgotten the connection, so it answered with RST. Scanners do this (a SYN probe reset at once, then data sent statelessly to the port found open); an application does it when it writes on a socket it already aborted. Nothing is wrong with the ${who}.`
           : who === 'server'
             ? 'The server aborted the connection (ECONNRESET at the client): the application crashed or closed the socket with unread data, SO_LINGER 0, a proxy or load balancer timed out or rejected the request, or a firewall injected the RST. Check the server and proxy logs at that time.'

@@ -139,7 +139,7 @@ corpus.describe('problem groups of public captures', () => {
     expect(about).toHaveLength(1);
     const [g] = about;
     expect(g).toMatchObject({ code: 'syn-timeout', severity: 'error', flows: 9 });
-    expect(g.title).toBe('9 connections to 203.0.113.94:80 timed out (SYN retries, no answer)');
+    expect(g.title).toBe('9 connections to 203.0.113.94:80 timed out (SYN never answered)');
     expect(g.flowIds).toEqual(failed.map((f) => f.id).sort((a, b) => a - b).slice(0, MAX_GROUP_FLOW_IDS));
     expect(g.also.map((a) => a.code)).toEqual(['unroutable-address']);
     expect(g.firstTime).toBe(Math.min(...failed.map((f) => f.start)));

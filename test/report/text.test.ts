@@ -81,7 +81,7 @@ describe('the text report, summary first', () => {
     expect(lines[2]).toBe('8 TCP flows: 4 with errors, 2 with warnings only, 2 without problems (2 cut off by the end of the');
     const heads = lines.filter((l) => /^(ERROR|WARN|info) /.test(l));
     expect(heads).toEqual([
-      'ERROR  4 connections to 10.231.233.222:8080 timed out (SYN retries, no answer)',
+      'ERROR  4 connections to 10.231.233.222:8080 timed out (SYN never answered)',
       'WARN   listen queue of 10.231.233.222:8080 overflowed: 10 SYNs from 4 connections dropped while it',
       'WARN   2 connections to 10.231.233.222:8080 saw the SYN-ACK re-sent (final ACK lost or accept queue',
     ]);
@@ -166,7 +166,7 @@ corpus.describe('the text report on public captures', () => {
     const file = corpus.path('ppa/ppa3/http_espn_fail.pcapng');
     const out = await cli(['analyze', file], null);
     const heads = out.split('\n').filter((l) => /^(ERROR|WARN|info) /.test(l));
-    expect(heads).toEqual(['ERROR  9 connections to 203.0.113.94:80 timed out (SYN retries, no answer)', 'WARN   1 connection to 72.21.91.8:80 reset by the server']);
+    expect(heads).toEqual(['ERROR  9 connections to 203.0.113.94:80 timed out (SYN never answered)', 'WARN   1 connection to 72.21.91.8:80 reset by the server']);
     expect(out).toMatch(/^ {7}syn-timeout, unroutable-address; flows 3, 4, 5, 6, 7, …; 20:59:15\.750 to 21:00:50\.343$/m);
     expect([...out.matchAll(/^flow (\d+)  /gm)].map((m) => Number(m[1]))).toEqual([3, 4, 5, 6, 7, 10, 14, 15, 16, 8]);
     // syn-timeout's and unroutable-address's fixes end with the same sentence on where the address came from: said once.

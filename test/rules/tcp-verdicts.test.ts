@@ -116,6 +116,32 @@ describe('handshake verdicts', () => {
     expect(routed.hint).toMatch(/Check the return path/);
   });
 
+  it("a server's RST at the end of its SYN-ACK retries aborts no connection: rst-by-server is info beside half-open", () => {
+    const c = conv()
+      .client('S', 0)
+      .server('SA', 0.05)
+      .server('SA', 7.4, '', { seq: 0xffff_ff00 })
+      .server('SA', 21.4, '', { seq: 0xffff_ff00 })
+      .server('RA', 87.7, '', { seq: 0xffff_ff01 });
+    const verdicts = analyzeConversation(c).flows[0].verdicts;
+    const rst = verdicts.find((v) => v.code === 'rst-by-server')!;
+    expect(rst.severity).toBe('info');
+    expect(rst.summary).toBe('connection reset by the server (RST #5, before any data, the handshake never completed: the server gave up its half-open connection after 3 SYN-ACKs)');
+    expect(rst.hint).not.toMatch(/crashed/);
+    expect(verdicts.find((v) => v.code === 'half-open')!.severity).toBe('error');
+  });
+
+  it("a SYN-ACK that answers the client's repeated SYN is no re-send: no synack-retry, the client's retry is told", () => {
+    // The client sends its SYN again before the first SYN-ACK reaches it; the server answers that one too.
+    const c = conv().client('S', 0).client('S', 0.2, '', { seq: 0xffff_fff0 }).server('SA', 0.25).server('SA', 0.45, '', { seq: 0xffff_ff00 }).client('A', 0.26);
+    const codes = analyzeConversation(c).flows[0].verdicts.map((v) => v.code);
+    expect(codes).not.toContain('synack-retry');
+    // A re-send of the server's own: the client sent one SYN.
+    const timer = conv().client('S', 0).server('SA', 0.05).server('SA', 1.05, '', { seq: 0xffff_ff00 }).client('A', 1.06);
+    const v = analyzeConversation(timer).flows[0].verdicts.find((x) => x.code === 'synack-retry')!;
+    expect(v.summary).toBe("server re-sent its SYN-ACK 1 time (#2, #3): the client's final ACK was lost or ignored; the handshake completed at #4");
+  });
+
   it('half-open says the client\'s host dropped the SYN-ACK when the client, on the capture\'s network, sent its SYN again after it', () => {
     const c = conv().client('S', 0).server('SA', 0.001).client('S', 1, '', { seq: 0xffff_fff0 }).server('SA', 1.001, '', { seq: 0xffff_ff00 }).client('S', 3, '', { seq: 0xffff_fff0 });
     const v = analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'half-open')!;
