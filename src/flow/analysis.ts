@@ -57,15 +57,17 @@ export type SegmentKind = (typeof SEG_NAMES)[number];
 
 const KIND_COUNT = SEG_NAMES.length;
 /** Per-sender counters a flow's analysis keeps in its row (see FlowAnalysis.countsAt). */
-export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 8;
+export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 10;
 /** FlowAnalysis counters after the per-kind counts: payload bytes sent again (any retransmission) per sender, */
 const RESENT_BYTES = 2 * KIND_COUNT;
 /** retransmitted SYNs and SYN-ACKs per sender (the handshake rules speak for those), */
 const HANDSHAKE_RETRANSMISSIONS = RESENT_BYTES + 2;
 /** retransmissions carrying payload per sender, */
 const DATA_RETRANSMISSIONS = HANDSHAKE_RETRANSMISSIONS + 2;
-/** and of those, the ones stamped before an earlier packet of their 4-tuple (the capture's clock stepped back). */
+/** and of those, the ones stamped before an earlier packet of their 4-tuple (the capture's clock stepped back); */
 const BACK_IN_TIME_RETRANSMISSIONS = DATA_RETRANSMISSIONS + 2;
+/** D-SACKs per sender (RFC 2883): ACKs reporting a segment of the peer received twice. */
+const D_SACKS = BACK_IN_TIME_RETRANSMISSIONS + 2;
 /** Any kind of retransmission: tshark shows tcp.analysis.retransmission on fast and spurious ones too. */
 const ANY_RETRANSMISSION = SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION;
 
@@ -365,8 +367,20 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.ACK) fwd.isFirstAck = false;
 
   updateTiming(fa, v, no, ts, taFlags, fromClient);
+  if (v.sackCount > 0 && isDsack(v)) fa.addToCounter(D_SACKS + fromClient, 1);
 
   if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen, flags, backInTime);
+}
+
+/**
+ * RFC 2883: the segment's first SACK block reports data received twice, when it lies at or below
+ * the cumulative ACK, or inside the second block.
+ */
+function isDsack(v: PacketView): boolean {
+  if ((v.flags & TCP_FLAG.ACK) === 0) return false;
+  const blocks = v.sackBlocks;
+  if (sd(blocks[1], v.ack >>> 0) <= 0) return true;
+  return v.sackCount > 1 && sd(blocks[0], blocks[2]) >= 0 && sd(blocks[1], blocks[3]) <= 0;
 }
 
 /** Wireshark's verify_tcp_window_scaling, run on SYNs after their options are read. */
@@ -803,6 +817,8 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   dataRetransmissions: number;
   /** Of those carrying payload, the ones stamped before an earlier packet of their 4-tuple: copies from a clock that stepped back, not resends. */
   dataRetransmissionsBackInTime: number;
+  /** D-SACKs this side sent (RFC 2883): segments of the peer it reports having received twice. */
+  dsacks: number;
   /** Retransmissions since the peer last acknowledged new data: a sender left talking to nobody. */
   retransmissionsUnanswered: number;
   /** The first of those (null: none), from which the peer's silence is measured. */
@@ -974,6 +990,7 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     handshakeRetransmissions: fa.counter(HANDSHAKE_RETRANSMISSIONS + from),
     dataRetransmissions: fa.counter(DATA_RETRANSMISSIONS + from),
     dataRetransmissionsBackInTime: fa.counter(BACK_IN_TIME_RETRANSMISSIONS + from),
+    dsacks: fa.counter(D_SACKS + from),
     retransmissionsUnanswered: s.retransSinceProgress,
     unansweredSince: s.retransSinceProgress > 0 ? { packet: s.retransRunFirstNo, ts: s.retransRunFirstTs } : null,
     ackRtt: s.ackRtt.toJson(),

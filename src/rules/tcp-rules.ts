@@ -82,7 +82,12 @@ const retransmission: FlowRule = {
     const who: 'client' | 'server' = s >= c ? 'server' : 'client';
     const sender = who === 'server' ? a.server : a.client;
     const receiver = who === 'server' ? a.client : a.server;
-    const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0));
+    // A duplicate ACK carrying a D-SACK reports a copy received, not a hole.
+    const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0) - receiver.dsacks);
+    // The receiver reported each resend as data it already had: none was needed. Said as info only
+    // when the other side's resends, if any, were all reported so too.
+    const allDsacked = receiver.dsacks >= dataRetrans(f, sender);
+    const noneNeeded = allDsacked && sender.dsacks >= dataRetrans(f, receiver);
     const kinds: string[] = [];
     const plain = Math.max(0, dataRetrans(f, sender) - sender.fastRetransmission - sender.spuriousRetransmission);
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
@@ -115,6 +120,9 @@ const retransmission: FlowRule = {
     } else if (stalled) {
       cause = `the ${otherSide(who)} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
       hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
+    } else if (allDsacked) {
+      cause = `unneeded: the ${otherSide(who)} reported each resend as data it already had (${plural(receiver.dsacks, 'D-SACK')}, RFC 2883), so the data arrived and only its ACKs came late or were lost`;
+      hint = `Nothing was lost on the way to the ${otherSide(who)}: its acknowledgements were slow (a busy or sleeping host, delayed ACKs, a radio link) or lost on the way back, and the ${who}'s retransmission timer fired first. Look at the ${otherSide(who)}'s ACK timing and the return path, not at loss.`;
     } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(f, sender)) {
       cause = `mostly spurious (the data had already been acknowledged, so ACKs were delayed or lost rather than the data)`;
       hint = 'Data that was already acknowledged was sent again: the sender\'s retransmission timer fired before the ACK arrived (a sudden RTT increase, a delayed-ACK interaction) or the capture holds each packet twice (a capture on both sides of a bridge or a SPAN duplicating frames). Compare the RTT with the RTO, and check the capture setup.';
@@ -132,7 +140,7 @@ const retransmission: FlowRule = {
     const isolated = !stalled && c + s === 1;
     return {
       code: 'retransmission',
-      severity: stalled ? 'error' : isolated ? 'info' : 'warning',
+      severity: stalled ? 'error' : isolated || (noneNeeded && !explainedByRst && !tooSoon) ? 'info' : 'warning',
       summary: `${plural(dataRetrans(f, sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
       packets: marks.slice(0, 20),
       facts: {
@@ -144,7 +152,8 @@ const retransmission: FlowRule = {
         originalPacket: rto?.originalPacket ?? null,
         stalled,
         retransmissionsAfterPeerRst: afterPeerRst,
-        cause: explainedByRst ? 'peer-reset' : tooSoon ? 'capture-ended' : stalled ? 'peer-unreachable' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(f, sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
+        dsacksByReceiver: receiver.dsacks,
+        cause: explainedByRst ? 'peer-reset' : tooSoon ? 'capture-ended' : stalled ? 'peer-unreachable' : allDsacked ? 'spurious' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(f, sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
       },
       hint,
     };

@@ -334,6 +334,42 @@ describe('unanswered retransmissions at the end of a capture', () => {
   });
 });
 
+describe('retransmissions the receiver reports as duplicates (D-SACK, RFC 2883)', () => {
+  /** Two response segments, each sent again after 300 ms while the client's ACKs come late; `dsack` adds each copy's D-SACK to the client's ACKs. */
+  const resentTwice = (dsack: boolean) => {
+    const c = conv({ client: '10.5.0.1:53000', server: '10.5.0.2:443' }).handshake(0, 0.001).client('PA', 0.002, 'hello').server('A', 0.003);
+    const first = c.s.next;
+    c.server('PA', 0.01, 'x'.repeat(1000)).server('PA', 0.011, 'y'.repeat(1000));
+    const second = (first + 1000) >>> 0;
+    const end = (first + 2000) >>> 0;
+    c.server('PA', 0.31, 'x'.repeat(1000), { seq: first }).server('PA', 0.32, 'y'.repeat(1000), { seq: second });
+    // The client's ACKs for the originals, late; then one for each copy, reporting it as received twice.
+    c.client('A', 0.33, '', { ack: end });
+    c.client('A', 0.331, '', { ack: end, options: dsack ? { sack: [[first, second]] } : undefined });
+    c.client('A', 0.332, '', { ack: end, options: dsack ? { sack: [[second, end]] } : undefined });
+    c.client('FA', 0.4).server('FA', 0.401).client('A', 0.402);
+    return analyzeConversation(c).flows[0];
+  };
+
+  it('every resend D-SACKed: the data arrived, only the ACKs were late; info', () => {
+    const f = resentTwice(true);
+    expect(f.analysis!.client.dsacks).toBe(2);
+    const v = verdict(f, 'retransmission');
+    expect(v.severity).toBe('info');
+    expect(v.facts).toMatchObject({ cause: 'spurious', dsacksByReceiver: 2 });
+    expect(v.summary).toContain('unneeded: the client reported each resend as data it already had (2 D-SACKs, RFC 2883)');
+  });
+
+  it('the same duplicate ACKs without the D-SACK blocks are read as loss: a warning', () => {
+    const f = resentTwice(false);
+    expect(f.analysis!.client.dsacks).toBe(0);
+    const v = verdict(f, 'retransmission');
+    expect(v.severity).toBe('warning');
+    expect(v.facts).toMatchObject({ dsacksByReceiver: 0 });
+    expect(v.facts.cause).not.toBe('spurious');
+  });
+});
+
 describe("PortGroups (the port-exhaustion rule's client/server pairs)", () => {
   const T = 1_700_000_000_000_000;
 
