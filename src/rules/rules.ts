@@ -463,9 +463,17 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       // that reached a socket its application had already closed, and aborts nothing.
       const afterBothFins = Boolean(otherFinBefore && myFinBefore) && !earlier;
       if (afterBothFins && !unanswered) ctx.push('both sides had already closed');
+      // A side that had sent its FIN resets what still arrives when the two closes crossed (the
+      // peer's FIN within a round trip of its own) or after the peer had reset first: its stack
+      // answering bytes sent to a socket already closed, aborting nothing.
+      const rttMicros = (f.analysis?.handshake?.rttMs ?? 0) * 1000;
+      const closesCrossed = Boolean(myFinBefore && !otherFinBefore && other.fin && rttMicros > 0 && other.fin.ts - mine.fin!.ts <= rttMicros);
+      const peerResetFirst = Boolean(myFinBefore && other.rst && other.rst.ts < rst.ts);
+      const closedAlready = (closesCrossed || peerResetFirst) && !earlier && !unanswered;
+      if (closedAlready) ctx.push(peerResetFirst ? `the ${who === 'client' ? 'server' : 'client'} had reset first (RST #${other.rst!.no}): an answer to bytes reaching a closed socket` : `the ${who === 'client' ? 'server' : 'client'}'s FIN #${other.fin!.no} crossed it within a round trip: an answer to bytes reaching a closed socket`);
       return {
         code,
-        severity: unanswered ? 'error' : afterBothFins || embryonic ? 'info' : 'warning',
+        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready ? 'info' : 'warning',
         summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
         packets: [rst.no],
         facts: {

@@ -2,6 +2,7 @@
 // scenarios in scripts/scenarios/ on loopback or in network namespaces), on public corpus captures,
 // and on scripted conversations for what is hard to provoke (a SYN flood from many sources).
 
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import { useCorpus } from '../helpers/corpus.js';
 
 const SAMPLES = 'samples';
 const corpus = useCorpus();
+const corpus2WithTshark = useCorpus('corpus2', { tools: ['tshark'] });
 
 const TCP_CODES = new Set(['retransmission', 'zero-window', 'no-response', 'idle-close', 'syn-flood', 'port-exhaustion', 'listen-queue-overflow']);
 
@@ -358,6 +360,16 @@ describe('retransmissions the receiver reports as duplicates (D-SACK, RFC 2883)'
     expect(v.severity).toBe('info');
     expect(v.facts).toMatchObject({ cause: 'spurious', dsacksByReceiver: 2 });
     expect(v.summary).toContain('unneeded: the client reported each resend as data it already had (2 D-SACKs, RFC 2883)');
+  });
+
+  corpus2WithTshark.it('counts the D-SACKs Wireshark finds (tcp.options.sack.dsack_le) in a phone capture and a netem transfer', async () => {
+    for (const file of [corpus2WithTshark.path('ndpi/alexa-app.pcapng'), join(SAMPLES, 'lossy-transfer.pcap')]) {
+      const tshark = execFileSync('tshark', ['-r', file, '-Y', 'tcp.options.sack.dsack_le', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const r = await analyzeFile(file);
+      const ours = r.flows.reduce((n, f) => n + (f.analysis ? f.analysis.client.dsacks + f.analysis.server.dsacks : 0), 0);
+      expect(ours, file).toBe(tshark.split('\n').filter(Boolean).length);
+      expect(ours, file).toBeGreaterThan(0);
+    }
   });
 
   it('the same duplicate ACKs without the D-SACK blocks are read as loss: a warning', () => {

@@ -116,6 +116,22 @@ describe('handshake verdicts', () => {
     expect(routed.hint).toMatch(/Check the return path/);
   });
 
+  it("a client's RST answering bytes that crossed its FIN is its stack's reply to a closed socket: info", () => {
+    // The client closes; the server's goodbye and FIN, sent as the FIN travelled, arrive at a closed socket.
+    const closing = (serverAfter: number) => {
+      const c = conv().handshake(0, 0.01).client('PA', 0.02, 'QUIT\r\n').server('A', 0.03);
+      c.client('FA', 1).server('PA', 1 + serverAfter, 'ERROR :Closing link\r\n');
+      c.client('R', 1 + serverAfter + 0.0001, '', { seq: c.c.next });
+      c.server('FA', 1 + serverAfter + 0.0002);
+      return analyzeConversation(c).flows[0].verdicts.find((v) => v.code === 'rst-by-client')!;
+    };
+    const crossed = closing(0.005);
+    expect(crossed.severity).toBe('info');
+    expect(crossed.summary).toMatch(/the server's FIN #\d+ crossed it within a round trip: an answer to bytes reaching a closed socket\)$/);
+    // The server's bytes came 2 s after the client's FIN, 200 round trips: the close did not cross them.
+    expect(closing(2).severity).toBe('warning');
+  });
+
   it("a server's RST at the end of its SYN-ACK retries aborts no connection: rst-by-server is info beside half-open", () => {
     const c = conv()
       .client('S', 0)
