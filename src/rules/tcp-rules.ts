@@ -294,7 +294,10 @@ const idleClose: FlowRule = {
     // Closing an idle keep-alive connection with FINs both ways, and no RST after, is ordinary
     // housekeeping: reported, but not as a problem. An RST, or a close the peer did not complete,
     // is the kind a client trips over when it reuses the connection.
-    const clean = !c.rst && reusedPacket === null && f.state === 'SF' && !f.clientSide.rst && !f.serverSide.rst;
+    // An RST sent once both FINs were out answers late bytes and unsettles nothing (rst-by-* says it as info).
+    const bothFins = f.clientSide.fin && f.serverSide.fin ? Math.max(f.clientSide.fin.ts, f.serverSide.fin.ts) : Infinity;
+    const rstBeforeBothFins = [f.clientSide.rst, f.serverSide.rst].some((r) => r !== null && r.ts < bothFins);
+    const clean = !c.rst && reusedPacket === null && f.state === 'SF' && !rstBeforeBothFins;
     const race = reusedPacket !== null ? `; the ${otherSide(c.by)} then sent #${reusedPacket} on the closed connection (the keep-alive race)` : '';
     return {
       code: 'idle-close',

@@ -308,6 +308,30 @@ describe('TCP verdicts on scripted conversations', () => {
   });
 });
 
+describe('idle-close and the RSTs around the close', () => {
+  /** An answered request, 5 s of silence, FINs both ways; then an RST from the client at `rstAt` (s), if any. */
+  const idleThenClosed = (rstAt: number | null) => {
+    const c = conv({ client: '10.6.0.1:54000', server: '10.6.0.2:443' }).handshake(0, 0.01).client('PA', 0.02, 'ping').server('PA', 0.03, 'pong').client('A', 0.04);
+    c.client('FA', 5.04);
+    if (rstAt !== null && rstAt < 5.05) c.client('R', rstAt, '', { seq: c.c.next });
+    c.server('PA', 5.05, 'late').server('FA', 5.051);
+    if (rstAt !== null && rstAt >= 5.05) c.client('R', rstAt, '', { seq: c.c.next });
+    return analyzeConversation(c).flows[0];
+  };
+
+  it('an RST the client sends once both FINs are out leaves the idle close clean: info', () => {
+    const v = verdict(idleThenClosed(5.052), 'idle-close');
+    expect(v.severity).toBe('info');
+    expect(v.facts.cleanClose).toBe(true);
+  });
+
+  it('an RST before the server had closed makes it a close a client trips over: a warning', () => {
+    const v = verdict(idleThenClosed(5.045), 'idle-close');
+    expect(v.severity).toBe('warning');
+    expect(v.facts.cleanClose).toBe(false);
+  });
+});
+
 describe('unanswered retransmissions at the end of a capture', () => {
   /** A response sent at 10 ms, then sent again at `resends` (seconds) with no ACK; the capture ends with the last. */
   const resent = (resends: number[]) => {
