@@ -564,7 +564,8 @@ const httpNoResponse: FlowRule = {
         : who === 'client'
           ? `The client gave up after ${fmtDuration(waited)}: its timeout is about that long. If the server is a proxy (nginx), it logs this request as 499 (the client closed the connection before the response). If the client is a proxy (this may be the proxy-to-backend leg), that is its upstream read timeout (nginx proxy_read_timeout) and it answered its own client with 504. The server accepted the request and never answered: it is hung, deadlocked, or waiting on something slow (a database, a lock). Check the server at that time.`
           : who === 'server'
-            ? 'The server closed the connection without answering: it crashed while handling the request, or rejected it silently (a request size limit, a keep-alive race where it closed an idle connection just as the request arrived).'
+            ? // The keep-alive race needs an idle connection: not the first request of a new one.
+              `The server closed the connection without answering: it crashed while handling the request, or rejected it silently (${f.app!.http.indexOf(ex) === 0 ? 'a request size limit, a filter or a web application firewall refusing it' : 'a request size limit, a keep-alive race where it closed an idle connection just as the request arrived'}).`
             : 'The server took the request and never answered while the capture ran: it is hung or very slow. Capture longer, and check the server and what it waits on.',
     };
   },

@@ -308,6 +308,17 @@ describe('HTTP verdicts', () => {
     expect(v.hint).toMatch(/proxy_read_timeout at its default of 60 s/);
   });
 
+  it('a server that closes on the first request of a new connection without a word: no keep-alive race is offered', () => {
+    const first = conv().client('GET /admin HTTP/1.1\r\nHost: app\r\n\r\n').fin(1, 50).analyze();
+    const v = verdict(first, 'no-response');
+    expect(v.severity).toBe('error');
+    expect(v.hint).not.toMatch(/keep-alive race/);
+    expect(v.hint).toMatch(/a filter or a web application firewall/);
+    // After an answered request the connection had been idle: the race is possible.
+    const later = conv().client('GET / HTTP/1.1\r\nHost: app\r\n\r\n').server(response(200, 'OK')).client('GET /next HTTP/1.1\r\nHost: app\r\n\r\n', 5_000).fin(1, 50).analyze();
+    expect(verdict(later, 'no-response').hint).toMatch(/keep-alive race/);
+  });
+
   it('reports http-error as a warning for a 404, without a wait', () => {
     const f = conv().client('GET /missing HTTP/1.1\r\nHost: app\r\n\r\n').server(response(404, 'Not Found')).closeBoth(0).analyze();
     const v = verdict(f, 'http-error');
