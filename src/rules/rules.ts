@@ -469,8 +469,20 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const rttMicros = (f.analysis?.handshake?.rttMs ?? 0) * 1000;
       const closesCrossed = Boolean(myFinBefore && !otherFinBefore && other.fin && rttMicros > 0 && other.fin.ts - mine.fin!.ts <= rttMicros);
       const peerResetFirst = Boolean(myFinBefore && other.rst && other.rst.ts < rst.ts);
-      const closedAlready = (closesCrossed || peerResetFirst) && !earlier && !unanswered;
-      if (closedAlready) ctx.push(peerResetFirst ? `the ${who === 'client' ? 'server' : 'client'} had reset first (RST #${other.rst!.no}): an answer to bytes reaching a closed socket` : `the ${who === 'client' ? 'server' : 'client'}'s FIN #${other.fin!.no} crossed it within a round trip: an answer to bytes reaching a closed socket`);
+      // The peer had sent its FIN and later reset what still reached it: its socket was closed
+      // whole, so this RST took nothing from it.
+      const peerGone = Boolean(otherFinBefore && !myFinBefore && other.rst && other.rst.ts > rst.ts);
+      const closedAlready = (closesCrossed || peerResetFirst || peerGone) && !earlier && !unanswered;
+      const peer = who === 'client' ? 'server' : 'client';
+      if (closedAlready) {
+        ctx.push(
+          peerResetFirst
+            ? `the ${peer} had reset first (RST #${other.rst!.no}): an answer to bytes reaching a closed socket`
+            : peerGone
+              ? `the ${peer} had closed its socket: it reset what reached it afterwards (RST #${other.rst!.no})`
+              : `the ${peer}'s FIN #${other.fin!.no} crossed it within a round trip: an answer to bytes reaching a closed socket`,
+        );
+      }
       return {
         code,
         severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready ? 'info' : 'warning',

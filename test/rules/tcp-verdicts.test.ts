@@ -132,6 +132,17 @@ describe('handshake verdicts', () => {
     expect(closing(2).severity).toBe('warning');
   });
 
+  it("a client's RST after the server closed its socket whole (it resets the client's last bytes) takes nothing from it: info", () => {
+    const c = conv().handshake(0, 0.01).client('PA', 0.02, 'hello').server('PA', 0.03, 'bye');
+    c.server('FA', 0.031).client('A', 0.032).client('PA', 0.033, 'late');
+    const late = c.c.next;
+    c.client('R', 0.0331, '', { seq: late });
+    c.server('R', 0.05, '', { seq: c.s.next });
+    const v = analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'rst-by-client')!;
+    expect(v.severity).toBe('info');
+    expect(v.summary).toMatch(/the server had closed its socket: it reset what reached it afterwards \(RST #\d+\)\)$/);
+  });
+
   it("a server's RST at the end of its SYN-ACK retries aborts no connection: rst-by-server is info beside half-open", () => {
     const c = conv()
       .client('S', 0)
