@@ -21,10 +21,13 @@ export const SYN_PATIENCE_MICROS = 3_000_000;
 /** An answer takes at least a round trip; three leave room for a delayed ACK and a busy peer. */
 const TOO_EARLY_RTTS = 3;
 
-/** How long the capture had to go on after `since` for its silence to count, for this flow. */
-export function patienceFor(f: FlowFacts): number {
+/**
+ * How long the capture had to go on after `since` for its silence to count, for this flow: three
+ * round trips, and at least `floor` (by default the first SYN retry's second).
+ */
+export function patienceFor(f: FlowFacts, floor = TOO_EARLY_FLOOR_MICROS): number {
   const rttMicros = (f.analysis?.handshake?.rttMs ?? 0) * 1000;
-  return Math.max(TOO_EARLY_FLOOR_MICROS, TOO_EARLY_RTTS * rttMicros);
+  return Math.max(floor, TOO_EARLY_RTTS * rttMicros);
 }
 
 /**
@@ -56,9 +59,9 @@ export function endedUnclosed(f: FlowFacts): boolean {
   return f.endReason === 'capture-end' || f.endReason === 'idle' || f.endReason === 'memcap';
 }
 
-/** The flow was still open when the capture stopped watching it, less than its patience after `since`. */
-export function endedTooEarly(f: FlowFacts, ctx: RuleContext, since: number): boolean {
-  return endedUnclosed(f) && watchOf(f, ctx).ts - since < patienceFor(f);
+/** The flow was still open when the capture stopped watching it, less than `patience` after `since`. */
+export function endedTooEarly(f: FlowFacts, ctx: RuleContext, since: number, patience = patienceFor(f)): boolean {
+  return endedUnclosed(f) && watchOf(f, ctx).ts - since < patience;
 }
 
 /** The seam after a flow, said in a clause: "the file's clock steps back at #104: captures joined". */

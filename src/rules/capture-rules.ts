@@ -14,8 +14,8 @@ export interface CaptureFacts {
   truncatedPackets: number;
   /** Of those, stored shorter than the snap length too (see CaptureInfo). */
   truncatedBelowSnaplen: number;
-  /** TCP packets whose payload was cut (CaptureSummary); absent where no packet was decoded. */
-  payloadCutPackets?: number;
+  /** TCP packets whose payload the record cut (CaptureSummary). */
+  payloadCutPackets: number;
   snaplen: number;
 }
 
@@ -91,8 +91,9 @@ function stateless(code: string, verdicts: CaptureRuleRun['verdicts']): CaptureR
 const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
   if (c.truncatedPackets === 0) return [];
   const atSnaplen = c.truncatedPackets - c.truncatedBelowSnaplen;
-  const payloadCut = c.payloadCutPackets ?? c.truncatedPackets;
+  const payloadCut = c.payloadCutPackets;
   const facts = { truncatedPackets: c.truncatedPackets, truncatedBelowSnaplen: c.truncatedBelowSnaplen, payloadCutPackets: payloadCut, snaplen: c.snaplen };
+  const storedShort = `${plural(c.truncatedPackets, 'packet')} of ${c.packets} stored shorter than ${c.truncatedPackets === 1 ? 'its' : 'their'} length on the wire`;
   // Records short only of what lies past the IP packet (Ethernet padding, a trailer, the frame
   // check sequence) lost nothing tcpwhy reads; one too short to decode is counted as malformed.
   if (payloadCut === 0) {
@@ -100,7 +101,7 @@ const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
       {
         code: 'truncated-snaplen',
         severity: 'info',
-        summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} stored shorter than ${c.truncatedPackets === 1 ? 'its' : 'their'} length on the wire, but no TCP payload is missing from ${c.truncatedPackets === 1 ? 'it' : 'them'} (what was left out is the payload of other traffic, or lies past the IP packet: padding, a trailer, the frame check sequence; a record too short to decode is counted as malformed)`,
+        summary: `${storedShort}, but no TCP payload is missing from ${c.truncatedPackets === 1 ? 'it' : 'them'} (what was left out is the payload of other traffic, or lies past the IP packet: padding, a trailer, the frame check sequence; a record too short to decode is counted as malformed)`,
         packets: [],
         facts,
         hint: 'Nothing to do for the TCP analysis: every TCP segment in these records is whole.',
@@ -114,7 +115,7 @@ const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
       {
         code: 'truncated-snaplen',
         severity: 'warning',
-        summary: `${plural(c.truncatedPackets, 'packet')} of ${c.packets} stored shorter than ${c.truncatedPackets === 1 ? 'its' : 'their'} length on the wire and than the file's snap length (${c.snaplen} bytes): cut by a smaller limit than the file says, trimmed after the capture, or damaged; ${plural(payloadCut, 'TCP packet')} lost payload, so payload analysis (HTTP, WebSocket) is partial`,
+        summary: `${storedShort} and than the file's snap length (${c.snaplen} bytes): cut by a smaller limit than the file says, trimmed after the capture, or damaged; ${plural(payloadCut, 'TCP packet')} lost payload, so payload analysis (HTTP, WebSocket) is partial`,
         packets: [],
         facts,
         hint: `The file's header allows ${c.snaplen} bytes a packet, but these records hold less: a capture with a smaller snap length than the header says, a tool that removed or anonymised payloads afterwards, or a damaged file. If the payloads matter, find a capture with whole packets (tcpdump -s 0).`,

@@ -6,7 +6,7 @@ import { isTlsHandshakeOnly } from './tls-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
-import { endedTooEarly, endedUnclosed, patienceFor, stoppedWatching, watchEnd, watchOf, whenWatchEnded } from './capture-end.js';
+import { endedTooEarly, patienceFor, stoppedWatching, watchEnd, watchOf, whenWatchEnded } from './capture-end.js';
 import { DistinctCount } from '../flow/distinct-count.js';
 import { PortGroups } from './port-groups.js';
 
@@ -24,13 +24,12 @@ const COMMON_IDLE_TIMEOUTS_S = [5, 10, 15, 20, 30, 60, 65, 75, 90, 120, 180, 240
 /** Data retransmissions in a row with no new ACK: the peer is gone or the path is down. */
 const STALLED_RETRANSMISSIONS = 3;
 /**
- * ... and only once the capture watched at least this long after the first of them: Linux's least
- * retransmission timer (200 ms), and ACK_RTTS round trips. Segments marked as retransmissions that
- * come faster than that were not resent by a timer (new data behind a sequence number the analysis
- * saw earlier on the same ports), and an ACK could not have come back yet.
+ * ... and only once the capture watched at least this long after the first of them (and three round
+ * trips): Linux's least retransmission timer. Segments marked as retransmissions that come faster
+ * than that were not resent by a timer (new data behind a sequence number the analysis saw earlier
+ * on the same ports), and an ACK could not have come back yet.
  */
 const LEAST_RETRANSMISSION_TIMEOUT_MICROS = 200_000;
-const ACK_RTTS = 3;
 /** SYN flood: at least this many half-open connections from this many sources within the window. */
 const SYN_FLOOD_MIN_HALF_OPEN = 20;
 const SYN_FLOOD_MIN_SOURCES = 10;
@@ -104,32 +103,40 @@ const retransmission: FlowRule = {
     // and only if the capture went on long enough after the first of them for an ACK to come back.
     const unansweredRun = !runAfterRst && f.visibility.seen === 'both' && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS;
     const since = sender.unansweredSince;
-    const tooSoon = unansweredRun && since !== null && endedUnclosed(f) && watchOf(f, ctx).ts - since.ts < Math.max(LEAST_RETRANSMISSION_TIMEOUT_MICROS, ACK_RTTS * (a.handshake?.rttMs ?? 0) * 1000);
+    const tooSoon = unansweredRun && since !== null && endedTooEarly(f, ctx, since.ts, patienceFor(f, LEAST_RETRANSMISSION_TIMEOUT_MICROS));
     const stalled = unansweredRun && !tooSoon;
     const explainedByRst = afterPeerRst > 0 && (afterPeerRst * 2 >= dataRetrans(f, sender) || (runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS));
     const rstNote = afterPeerRst > 0 && !explainedByRst ? `; ${afterPeerRst} of them after the ${otherSide(who)}'s RST #${peerRst!.no}` : '';
     let cause: string;
+    let causeCode: 'peer-reset' | 'capture-ended' | 'peer-unreachable' | 'spurious' | 'slow-receiver' | 'path-loss';
     let hint: string;
     if (explainedByRst) {
+      causeCode = 'peer-reset';
       cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(f, sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
       hint = `The ${otherSide(who)} aborted the connection; the ${who} did not take the RST (it was lost on the way, dropped by a firewall, or its sequence number fell outside the ${who}'s window) and retransmits until its retry limit. Look at why the ${otherSide(who)} reset (see the reset verdict), and at the path between the two if RSTs do not get through.`;
     } else if (tooSoon) {
+      causeCode = 'capture-ended';
       const w = watchOf(f, ctx);
       cause = `${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether the ${otherSide(who)} would acknowledge`;
       hint = `A run of segments the ${who} sent again, or sent past the ${otherSide(who)}'s last acknowledgement, with no ACK before ${watchEnd(f)}. An ACK takes at least a round trip and a retransmission timer 200 ms or more, so this proves no loss and no absent peer; capture longer to see the ACKs (or the timeouts that follow).`;
     } else if (stalled) {
+      causeCode = 'peer-unreachable';
       cause = `the ${otherSide(who)} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
       hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
     } else if (allDsacked) {
+      causeCode = 'spurious';
       cause = `unneeded: the ${otherSide(who)} reported each resend as data it already had (${plural(receiver.dsacks, 'D-SACK')}, RFC 2883), so the data arrived and only its ACKs came late or were lost`;
       hint = `Nothing was lost on the way to the ${otherSide(who)}: its acknowledgements were slow (a busy or sleeping host, delayed ACKs, a radio link) or lost on the way back, and the ${who}'s retransmission timer fired first. Look at the ${otherSide(who)}'s ACK timing and the return path, not at loss.`;
     } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(f, sender)) {
+      causeCode = 'spurious';
       cause = `mostly spurious (the data had already been acknowledged, so ACKs were delayed or lost rather than the data)`;
       hint = 'Data that was already acknowledged was sent again: the sender\'s retransmission timer fired before the ACK arrived (a sudden RTT increase, a delayed-ACK interaction) or the capture holds each packet twice (a capture on both sides of a bridge or a SPAN duplicating frames). Compare the RTT with the RTO, and check the capture setup.';
     } else if (receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0) {
+      causeCode = 'slow-receiver';
       cause = `the receiver was slow (its window was ${receiver.zeroWindow ? 'closed, a zero window' : 'full'}) and the ${who} timed out waiting`;
       hint = `The ${otherSide(who)} does not read fast enough: its receive buffer filled. The retransmissions are a symptom; look at the ${otherSide(who)} application (CPU, blocking I/O, a slow consumer), and at its receive buffer size.`;
     } else {
+      causeCode = 'path-loss';
       cause = receiverDupAcks > 0 || sender.fastRetransmission > 0 ? `packet loss on the path (the ${otherSide(who)} saw later segments and sent ${plural(receiverDupAcks, 'duplicate ACK')})` : 'packet loss on the path (segments or their ACKs were lost)';
       hint = 'Segments were lost between the two hosts: a congested or faulty link, a full queue on a router or NIC, Wi-Fi, a policer or shaper dropping bursts. A few retransmissions on a long transfer are normal TCP recovery; many slow the transfer down. Check interface error and drop counters along the path (ip -s link, ethtool -S) and compare with a capture on the other side to see where packets vanish.';
     }
@@ -153,7 +160,7 @@ const retransmission: FlowRule = {
         stalled,
         retransmissionsAfterPeerRst: afterPeerRst,
         dsacksByReceiver: receiver.dsacks,
-        cause: explainedByRst ? 'peer-reset' : tooSoon ? 'capture-ended' : stalled ? 'peer-unreachable' : allDsacked ? 'spurious' : receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0 ? 'slow-receiver' : sender.spuriousRetransmission * 2 >= dataRetrans(f, sender) && sender.spuriousRetransmission > 0 ? 'spurious' : 'path-loss',
+        cause: causeCode,
       },
       hint,
     };

@@ -8,7 +8,7 @@ import type { RuleContext } from '../../src/rules/rules.js';
 import { synFloodRule, TCP_CAPTURE_RULES } from '../../src/rules/tcp-rules.js';
 
 const T0 = 1_700_000_000_000_000;
-const CAPTURE = { packets: 0, truncatedPackets: 0, truncatedBelowSnaplen: 0, snaplen: 65535 };
+const CAPTURE = { packets: 0, truncatedPackets: 0, truncatedBelowSnaplen: 0, payloadCutPackets: 0, snaplen: 65535 };
 
 function digest(d: Partial<FlowDigest> & { id: number; ts: number }): FlowDigest {
   const { ts, ...rest } = d;

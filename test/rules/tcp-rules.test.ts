@@ -274,7 +274,7 @@ describe('TCP verdicts on scripted conversations', () => {
     }
     const rule = TCP_CAPTURE_RULES.find((r) => r.code === 'port-exhaustion')!;
     const ctx: RuleContext = { captureEnd: digests[n - 1].end, arpUnanswered: new Map(), answers: new AnswerLog() };
-    const [v] = judgeCapture(digests, { packets: 4 * n, truncatedPackets: 0, truncatedBelowSnaplen: 0, snaplen: 65535 }, ctx, [rule]);
+    const [v] = judgeCapture(digests, { packets: 4 * n, truncatedPackets: 0, truncatedBelowSnaplen: 0, payloadCutPackets: 0, snaplen: 65535 }, ctx, [rule]);
     expect(v.facts).toMatchObject({ connections: n, distinctSourcePorts: 1000, reusedWithinTimeWait: n - 1000, quickestReuseMs: 999.5 });
   });
 
