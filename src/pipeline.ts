@@ -230,7 +230,7 @@ export class Analyzer {
       onFlowDone: (flow, reason) => this.flowDone(flow, reason),
       onSynAnswered: (flow, ts, synAck) => {
         this.answers.record(flow.serverText(), ts, flow.origPort, synAck);
-        if (synAck && flow.synAckPackets.length === 1) this.probes.answered(flow.clientKey(), flow.serverKey(), flow.respPort);
+        if (synAck && flow.synAcks.length === 1) this.probes.answered(flow.clientKey(), flow.serverKey(), flow.respPort);
       },
       onAttempt: (flow, ts) => this.probes.attempt(flow.clientKey(), flow.serverKey(), flow.respPort, ts),
       onSideSeen: (flow, dir) => {
@@ -381,7 +381,7 @@ export class Analyzer {
    * handed to the capture rules as the half-open connection it is (the syn-flood totals).
    */
   private countAttempt(flow: Flow): void {
-    const syns = flow.synPackets;
+    const syns = flow.syns.packets();
     const server = flow.serverText();
     this.memcap.countAttempt({ service: server, source: flow.clientKey(), syns: syns.length, firstNo: flow.firstNo, firstTs: flow.startTs, lastTs: flow.lastTs });
     this.captureJudge.countAttempt({

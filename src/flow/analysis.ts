@@ -1,5 +1,6 @@
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
+import { Columns, defineColumns, putInitial, type ColumnView } from './columns.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { toMs, type FlowTiming } from './timing.js';
 
@@ -94,32 +95,40 @@ const CTRL = TCP_FLAG.SYN | TCP_FLAG.FIN | TCP_FLAG.RST;
 /** Signed distance a - b modulo 2^32. */
 const sd = (a: number, b: number) => (a - b) | 0;
 
-/** Wireshark's tcp_flow_t plus its tcp_analyze_seq_info: what one direction has sent. */
-class DirectionState {
-  baseSeqSet = false;
-  baseSeq = 0;
+/**
+ * Wireshark's tcp_flow_t plus its tcp_analyze_seq_info: what one direction has sent. A view over
+ * its part of the conversation's row (see columns.ts), made once per conversation slot.
+ */
+class DirectionState implements ColumnView {
+  declare baseSeqSet: boolean;
+  declare baseSeq: number;
   /** Highest sequence number seen + 1; 0 means unknown (Wireshark's own sentinel). */
-  nextSeq = 0;
-  nextSeqNo = 0;
-  nextSeqTs = 0;
-  maxSeqToBeAcked = 0;
-  lastAck = 0;
-  lastAckTs = 0;
-  lastNonDupAckNo = 0;
-  dupAckNum = 0;
-  window = WINDOW_UNKNOWN;
-  winScale = WS_UNKNOWN;
+  declare nextSeq: number;
+  declare nextSeqNo: number;
+  declare nextSeqTs: number;
+  declare maxSeqToBeAcked: number;
+  declare lastAck: number;
+  declare lastAckTs: number;
+  declare lastNonDupAckNo: number;
+  declare dupAckNum: number;
+  declare window: number;
+  declare winScale: number;
   /** No pure ACK yet: the window is still the SYN's, which is never scaled. */
-  isFirstAck = true;
-  lastSegmentFlags = 0;
+  declare isFirstAck: boolean;
+  declare lastSegmentFlags: number;
+  declare unackedCount: number;
   /**
    * Unacknowledged segments in send order, UNACKED_STRIDE numbers each (seq, next seq, packet
    * number, time), in one array grown on demand up to MAX_UNACKED_SEGMENTS: one allocation per
    * side instead of four. A plain array keeps its doubles unboxed in the JS heap, with no malloc'd
    * buffer behind it as a Float64Array would have.
    */
-  unackedCount = 0;
   unacked: number[] = EMPTY;
+
+  constructor(
+    readonly n: Float64Array,
+    readonly at: number,
+  ) {}
 
   releaseUnacked(): void {
     this.unackedCount = 0;
@@ -128,13 +137,15 @@ class DirectionState {
 
   pushUnacked(seq: number, next: number, no: number, ts: number): void {
     let a = this.unacked;
-    if (this.unackedCount * UNACKED_STRIDE === a.length) {
-      const segments = Math.min(MAX_UNACKED_SEGMENTS, Math.max(4, this.unackedCount * 2));
+    const count = this.unackedCount;
+    if (count * UNACKED_STRIDE === a.length) {
+      const segments = Math.min(MAX_UNACKED_SEGMENTS, Math.max(4, count * 2));
       const b = new Array<number>(segments * UNACKED_STRIDE).fill(0);
       for (let k = 0; k < a.length; k++) b[k] = a[k];
       this.unacked = a = b;
     }
-    const i = this.unackedCount++ * UNACKED_STRIDE;
+    const i = count * UNACKED_STRIDE;
+    this.unackedCount = count + 1;
     a[i] = seq;
     a[i + 1] = next;
     a[i + 2] = no;
@@ -142,28 +153,64 @@ class DirectionState {
   }
 }
 
+const DIRECTION_INITIAL = {
+  baseSeqSet: false,
+  baseSeq: 0,
+  nextSeq: 0,
+  nextSeqNo: 0,
+  nextSeqTs: 0,
+  maxSeqToBeAcked: 0,
+  lastAck: 0,
+  lastAckTs: 0,
+  lastNonDupAckNo: 0,
+  dupAckNum: 0,
+  window: WINDOW_UNKNOWN,
+  winScale: WS_UNKNOWN,
+  isFirstAck: true,
+  lastSegmentFlags: 0,
+  unackedCount: 0,
+};
+const DIRECTION_FIELDS = defineColumns(DirectionState.prototype, DIRECTION_INITIAL);
+
 /** Numbers per unacknowledged segment: seq, next seq, packet number, time. */
 const UNACKED_STRIDE = 4;
 /** Shared by every side with nothing unacknowledged; never written (pushUnacked grows first). */
 const EMPTY: number[] = [];
 
-/** Wireshark's tcp_analysis: the sequence state of one conversation (both directions). */
-export class TcpConversation extends AddressPair {
-  readonly sideA = new DirectionState();
-  readonly sideB = new DirectionState();
+/**
+ * Wireshark's tcp_analysis: the sequence state of one conversation (both directions). Its numbers
+ * are a row of the registry's columns; the view and its sides are made once per row and serve
+ * every conversation that takes the row.
+ */
+export class TcpConversation extends AddressPair implements ColumnView {
+  readonly sideA: DirectionState;
+  readonly sideB: DirectionState;
   /** Side A is the sender of the first packet; its address and port tell the directions apart. */
   portA = 0;
   portB = 0;
   /** Time of the most recent SYN and the handshake RTT (SYN to the ACK after it), 0 if unknown. */
-  mruSynTs = 0;
-  firstRtt = 0;
+  declare mruSynTs: number;
+  declare firstRtt: number;
   /** Latest timestamp of the conversation, across the flows it spans (-Infinity before its first packet: times can be 0 or negative). */
-  latestTs = -Infinity;
+  declare latestTs: number;
   /** Chain of conversations sharing a tuple hash. */
   next: TcpConversation | null = null;
   hash = 0;
-  /** Still in its registry (not replaced by a newer conversation on its 4-tuple, not forgotten). */
+  /** Still in its registry (not replaced by a newer conversation on its 4-tuple, not forgotten), and its place in the registry's ring. */
   registered = false;
+  ringAt = -1;
+  /** Flows whose analysis uses this conversation: its row is given back once none does and the registry forgot it. */
+  flows = 0;
+
+  constructor(
+    readonly slot: number,
+    readonly n: Float64Array,
+    readonly at: number,
+  ) {
+    super();
+    this.sideA = new DirectionState(n, at + CONVERSATION_FIELDS);
+    this.sideB = new DirectionState(n, at + CONVERSATION_FIELDS + DIRECTION_FIELDS);
+  }
 
   /** `addr`:`port` is endpoint A. */
   isA(addr: Uint32Array, port: number): boolean {
@@ -176,13 +223,26 @@ export class TcpConversation extends AddressPair {
   }
 }
 
-/** Remembers the latest conversation per 4-tuple for one flow table. */
+const CONVERSATION_INITIAL = { mruSynTs: 0, firstRtt: 0, latestTs: -Infinity };
+const CONVERSATION_FIELDS = defineColumns(TcpConversation.prototype, CONVERSATION_INITIAL);
+const NEW_CONVERSATION_ROW = (() => {
+  const row = new Float64Array(CONVERSATION_FIELDS + 2 * DIRECTION_FIELDS);
+  putInitial(row, 0, CONVERSATION_INITIAL);
+  putInitial(row, CONVERSATION_FIELDS, DIRECTION_INITIAL);
+  putInitial(row, CONVERSATION_FIELDS + DIRECTION_FIELDS, DIRECTION_INITIAL);
+  return row;
+})();
+
+/** Remembers the latest conversation per 4-tuple for one flow table, and keeps the conversations' rows. */
 class ConversationRegistry {
   private readonly byHash = new Map<number, TcpConversation>();
+  private readonly rows = new Columns(NEW_CONVERSATION_ROW.length);
+  private readonly views: TcpConversation[] = [];
   /**
    * Conversations in the order they were made, a ring of MAX_REMEMBERED_CONVERSATIONS slots: a new
    * one takes the oldest's slot and that one is forgotten. (Evicting through byHash.keys().next()
-   * walks the deleted entries a Map keeps at its front: quadratic over a long capture.)
+   * walks the deleted entries a Map keeps at its front: quadratic over a long capture.) A view
+   * whose row went to a later conversation has another place in the ring (ringAt).
    */
   private readonly ring: TcpConversation[] = [];
   private ringNext = 0;
@@ -199,14 +259,15 @@ class ConversationRegistry {
   /** Starts a new conversation for the packet's 4-tuple, replacing any older one. */
   create(hash: number, v: PacketView): TcpConversation {
     const old = this.find(hash, v);
-    if (old) this.remove(old);
-    const slot = this.ringNext;
-    const oldest = slot < this.ring.length ? this.ring[slot] : null;
-    if (oldest?.registered) this.remove(oldest);
-    const c = new TcpConversation();
-    this.ring[slot] = c;
-    this.ringNext = (slot + 1) % MAX_REMEMBERED_CONVERSATIONS;
+    if (old) this.forget(old);
+    const at = this.ringNext;
+    const oldest = at < this.ring.length ? this.ring[at] : null;
+    if (oldest?.registered && oldest.ringAt === at) this.forget(oldest);
+    const c = this.take();
+    this.ring[at] = c;
+    this.ringNext = (at + 1) % MAX_REMEMBERED_CONVERSATIONS;
     c.registered = true;
+    c.ringAt = at;
     c.hash = hash;
     c.setAddrs(v.src, v.dst);
     c.portA = v.srcPort;
@@ -216,17 +277,38 @@ class ConversationRegistry {
     return c;
   }
 
-  private remove(c: TcpConversation): void {
+  /** A flow's analysis stops using the conversation. */
+  detach(c: TcpConversation): void {
+    if (--c.flows === 0 && !c.registered) this.giveBack(c);
+  }
+
+  private take(): TcpConversation {
+    const slot = this.rows.take(NEW_CONVERSATION_ROW);
+    let c = this.views[slot];
+    if (!c) this.views[slot] = c = new TcpConversation(slot, this.rows.chunkOf(slot), this.rows.rowAt(slot));
+    c.flows = 0;
+    return c;
+  }
+
+  private giveBack(c: TcpConversation): void {
+    c.sideA.releaseUnacked();
+    c.sideB.releaseUnacked();
+    c.next = null;
+    this.rows.release(c.slot);
+  }
+
+  private forget(c: TcpConversation): void {
     c.registered = false;
     const head = this.byHash.get(c.hash);
     if (head === c) {
       if (c.next) this.byHash.set(c.hash, c.next);
       else this.byHash.delete(c.hash);
-      return;
+    } else {
+      let p = head ?? null;
+      while (p && p.next !== c) p = p.next;
+      if (p) p.next = c.next;
     }
-    let p = head ?? null;
-    while (p && p.next !== c) p = p.next;
-    if (p) p.next = c.next;
+    if (c.flows === 0) this.giveBack(c);
   }
 }
 
@@ -245,6 +327,12 @@ function registryFor(ctx: object): ConversationRegistry {
   let r = registries.get(ctx);
   if (!r) registries.set(ctx, (r = new ConversationRegistry()));
   return r;
+}
+
+/** The flow's row goes back to the pool: its analysis lets go of its conversation. */
+export function detachFlowAnalysis(flow: Flow, ctx: object): void {
+  const fa = flow.analysis;
+  if (fa instanceof FlowAnalysis) registryFor(ctx).detach(fa.conv);
 }
 
 /**
@@ -324,6 +412,7 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   if (!fa) {
     const registry = registryFor(ctx);
     const conv = registry.find(flow.hash, v) ?? registry.create(flow.hash, v);
+    conv.flows++;
     fa = new FlowAnalysis(conv, flow.timing, flow.n, flow.analysisCountsAt);
     flow.analysis = fa;
   }
@@ -337,7 +426,10 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   let fwd = fromA ? conv.sideA : conv.sideB;
   // A SYN with a new initial sequence number starts a new Wireshark conversation (tcp.stream).
   if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && fwd.baseSeqSet && seq !== fwd.baseSeq) {
-    conv = registryFor(ctx).create(flow.hash, v);
+    const registry = registryFor(ctx);
+    conv = registry.create(flow.hash, v);
+    conv.flows++;
+    registry.detach(fa.conv);
     fa.conv = conv;
     fromA = true;
     fwd = conv.sideA;

@@ -93,6 +93,13 @@ export class Endpoint implements ColumnView {
   declare copyMaxGap: number;
   declare copyTtlChange: number;
 
+  // --- the first of this side's handshake packets (see handshake-log.ts) ---
+  declare handshakePackets: number;
+  declare handshakeFirstNo: number;
+  declare handshakeFirstTs: number;
+  declare handshakeFirstSeq: number;
+  declare handshakeFirstIpId: number;
+
   constructor(
     readonly n: Float64Array,
     readonly at: number,
@@ -180,6 +187,11 @@ const ENDPOINT_INITIAL = {
   firstCopyOfNo: 0,
   copyMaxGap: 0,
   copyTtlChange: 0,
+  handshakePackets: 0,
+  handshakeFirstNo: 0,
+  handshakeFirstTs: 0,
+  handshakeFirstSeq: 0,
+  handshakeFirstIpId: -1,
 };
 /** Numbers per endpoint in a flow's row. */
 export const ENDPOINT_FIELDS = defineColumns(Endpoint.prototype, ENDPOINT_INITIAL);

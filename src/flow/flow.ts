@@ -4,6 +4,7 @@ import { AddressPair } from './address-pair.js';
 import { ANALYSIS_COUNTS, analyzeSegment } from './analysis.js';
 import { Columns, defineColumns, swapNumbers, type ColumnView } from './columns.js';
 import { EP, Endpoint, ENDPOINT_FIELDS, initialEndpoint } from './endpoint.js';
+import { HandshakeLog } from './handshake-log.js';
 import { History, HIST } from './history.js';
 import { DirectionReassembler, REASSEMBLY_EVENT, type ReassemblyBudget } from './reassembly.js';
 import type { Dir, StreamSink } from './sink.js';
@@ -11,18 +12,8 @@ import { FlowTiming, initialTiming, TIMING_FIELDS } from './timing.js';
 
 /** Zeek's TOO_LARGE_SEQ_DELTA: jumps larger than this in SYN/RST sequence numbers are not trusted. */
 const TOO_LARGE_SEQ_DELTA = 1048576;
-/** At most this many SYN / SYN-ACK packets are remembered per flow (retry facts). */
-const MAX_HANDSHAKE_PACKETS = 32;
 /** Where an address is put to be formatted (formatting keeps no reference to it). */
 const SCRATCH = new Uint32Array(4);
-
-export interface HandshakePacket {
-  no: number;
-  ts: number;
-  seq: number;
-  /** IPv4 ID, -1 without one (IPv6, or ID 0): what tells a late copy of the SYN from a retry. */
-  ipId: number;
-}
 
 export interface IcmpErrorFact {
   no: number;
@@ -60,6 +51,8 @@ interface RowViews {
   orig: Endpoint;
   resp: Endpoint;
   timing: FlowTiming;
+  syns: HandshakeLog;
+  synAcks: HandshakeLog;
 }
 
 /** A flow table's columns: one row per open flow (see columns.ts). */
@@ -77,7 +70,9 @@ export class FlowRows {
     if (!v) {
       const n = this.columns.chunkOf(slot);
       const at = this.columns.rowAt(slot);
-      this.views[slot] = v = { n, at, orig: new Endpoint(n, at + ORIG_AT), resp: new Endpoint(n, at + RESP_AT), timing: new FlowTiming(n, at + TIMING_AT) };
+      const orig = new Endpoint(n, at + ORIG_AT);
+      const resp = new Endpoint(n, at + RESP_AT);
+      this.views[slot] = v = { n, at, orig, resp, timing: new FlowTiming(n, at + TIMING_AT), syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp) };
     }
     return v;
   }
@@ -128,8 +123,9 @@ export class Flow extends AddressPair implements ColumnView {
   /** True while analysis is partial (a bound was hit: history 'x'). */
   partial = false;
 
-  synPackets: HandshakePacket[] = [];
-  synAckPackets: HandshakePacket[] = [];
+  /** The originator's SYNs and the responder's SYN-ACKs (retries included, copies left out). */
+  readonly syns: HandshakeLog;
+  readonly synAcks: HandshakeLog;
   /** Time the handshake completed (the originator's first ACK after the SYN-ACK), 0 if never. */
   handshakeAckNo = 0;
   declare handshakeAckTs: number;
@@ -180,6 +176,10 @@ export class Flow extends AddressPair implements ColumnView {
     this.orig = views.orig;
     this.resp = views.resp;
     this.timing = views.timing;
+    this.syns = views.syns;
+    this.synAcks = views.synAcks;
+    this.syns.clear();
+    this.synAcks.clear();
   }
 
   /** Where the per-segment analysis keeps its counters in the flow's row (analysis.ts). */
@@ -236,9 +236,7 @@ export class Flow extends AddressPair implements ColumnView {
     this.origPort = this.respPort;
     this.respPort = p;
     swapNumbers(this.n, this.orig.at, this.resp.at, ENDPOINT_FIELDS);
-    const s = this.synPackets;
-    this.synPackets = this.synAckPackets;
-    this.synAckPackets = s;
+    this.syns.swapWith(this.synAcks);
     if (this.reassembler) {
       // Reassemblers are per direction and were created with their dir; rebuild lazily.
       this.reassembler = null;
@@ -321,7 +319,7 @@ function rememberSegment(e: Endpoint, v: PacketView, no: number, ts: number): vo
  * the responder's SYN answering it, which become the SYN-ACK and the SYN once the roles swap.
  */
 function isHandshakeStep(flow: Flow, isOrig: boolean, ack: boolean): boolean {
-  if (isOrig) return !ack || flow.synPackets.length === 0;
+  if (isOrig) return !ack || flow.syns.length === 0;
   return ack || flow.orig.state === EP.SYN_ACK_SENT;
 }
 
@@ -336,14 +334,13 @@ const MIN_RTO_MICROS = 200_000;
  * Without an IP ID (IPv6, or ID 0) only the timer tells: the same ISN again sooner than any stack
  * resends a SYN is the same SYN seen twice (a FabricPath or VLAN copy a few milliseconds later).
  */
-function isLateSynCopy(flow: Flow, list: HandshakePacket[], v: PacketView, seq: number, ts: number): boolean {
-  const ipId = v.ipVersion === 4 && v.ipId !== 0 ? v.ipId : -1;
-  for (let i = 0; i < list.length; i++) {
-    const p = list[i];
-    if (p.seq !== seq) continue;
-    if (ipId === -1 || p.ipId === -1) {
-      if (ts - p.ts < MIN_RTO_MICROS) return true;
-    } else if (p.ipId === ipId && (flow.handshakeAckNo !== 0 || ts - p.ts < MIN_RTO_MICROS)) return true;
+function isLateSynCopy(flow: Flow, log: HandshakeLog, ipId: number, seq: number, ts: number): boolean {
+  for (let i = 0; i < log.length; i++) {
+    if (log.seq(i) !== seq) continue;
+    const loggedIpId = log.ipId(i);
+    if (ipId === -1 || loggedIpId === -1) {
+      if (ts - log.ts(i) < MIN_RTO_MICROS) return true;
+    } else if (loggedIpId === ipId && (flow.handshakeAckNo !== 0 || ts - log.ts(i) < MIN_RTO_MICROS)) return true;
   }
   return false;
 }
@@ -398,14 +395,10 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   }
   // A SYN captured twice is one attempt, not a retry; a SYN in the other role's direction
   // (the client's SYN-ACK, the server's own SYN) is neither a retry of it nor an answer to it.
-  if (syn && !copy && isHandshakeStep(flow, isOrig, ackf) && !isLateSynCopy(flow, isOrig ? flow.synPackets : flow.synAckPackets, v, baseSeq, ts)) {
-    const list = isOrig ? flow.synPackets : flow.synAckPackets;
-    const p: HandshakePacket = { no, ts, seq: baseSeq, ipId: v.ipVersion === 4 && v.ipId !== 0 ? v.ipId : -1 };
-    // Most flows see one SYN and one SYN-ACK: a one-element array, not push()'s first 17 slots.
-    if (list.length === 0) {
-      if (isOrig) flow.synPackets = [p];
-      else flow.synAckPackets = [p];
-    } else if (list.length < MAX_HANDSHAKE_PACKETS) list.push(p);
+  const log = isOrig ? flow.syns : flow.synAcks;
+  const ipId = v.ipVersion === 4 && v.ipId !== 0 ? v.ipId : -1;
+  if (syn && !copy && isHandshakeStep(flow, isOrig, ackf) && !isLateSynCopy(flow, log, ipId, baseSeq, ts)) {
+    log.push(no, ts, baseSeq, ipId);
     endpoint.mss = v.mss;
     endpoint.sackPermitted = v.sackPermitted;
     endpoint.timestamps = v.hasTimestamps;
@@ -414,7 +407,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   } else if (endpoint.ttl < 0) {
     endpoint.ttl = v.ttl;
   }
-  if (isOrig && ackf && !syn && flow.handshakeAckNo === 0 && flow.synAckPackets.length > 0 && ((ackSeq - flow.synAckPackets[flow.synAckPackets.length - 1].seq) | 0) === 1) {
+  if (isOrig && ackf && !syn && flow.handshakeAckNo === 0 && flow.synAcks.length > 0 && ((ackSeq - flow.synAcks.seq(flow.synAcks.length - 1)) | 0) === 1) {
     flow.handshakeAckNo = no;
     flow.handshakeAckTs = ts;
   }
@@ -472,10 +465,9 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
         flow.reassembler = [new DirectionReassembler(0, ctx.budget), new DirectionReassembler(1, ctx.budget)];
         // A side whose SYN was seen streams from its ISN + 1, so a first data segment the capture
         // missed is a gap (as in Zeek), not a stream that seems to start one segment later.
-        const lastSyn = flow.synPackets[flow.synPackets.length - 1];
-        const lastSynAck = flow.synAckPackets[flow.synAckPackets.length - 1];
-        if (lastSyn) flow.reassembler[0].startAt((lastSyn.seq + 1) >>> 0);
-        if (lastSynAck) flow.reassembler[1].startAt((lastSynAck.seq + 1) >>> 0);
+        const { syns, synAcks } = flow;
+        if (syns.length > 0) flow.reassembler[0].startAt((syns.seq(syns.length - 1) + 1) >>> 0);
+        if (synAcks.length > 0) flow.reassembler[1].startAt((synAcks.seq(synAcks.length - 1) + 1) >>> 0);
       }
     }
     const ra = flow.reassembler;
@@ -533,7 +525,7 @@ function notePeerEvidence(flow: Flow, dir: Dir, e: Endpoint, peer: Endpoint, syn
     if (d > e.ackedPeerBytes && d <= 0x40000000) e.ackedPeerBytes = d;
   }
   if (flow.peerUnseenNo !== 0 || peer.packets !== 0) return;
-  const synAckUnseen = dir === 0 && !syn && flow.synPackets.length > 0 && flow.synAckPackets.length === 0;
+  const synAckUnseen = dir === 0 && !syn && flow.syns.length > 0 && flow.synAcks.length === 0;
   if (e.ackedPeerBytes > 0 || synAckUnseen) {
     flow.peerUnseenNo = no;
     flow.peerUnseenDir = dir;

@@ -1,7 +1,7 @@
 import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
 import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
-import { releaseFlowAnalysis } from './analysis.js';
+import { detachFlowAnalysis, releaseFlowAnalysis } from './analysis.js';
 import { Flow, FlowRows, processSegment, type SegmentContext } from './flow.js';
 import { FlowIndex } from './flow-index.js';
 import { connState } from './conn-state.js';
@@ -232,7 +232,7 @@ export class FlowTable implements Sheddable {
     if (dir === 1 && this.opts.onSynAnswered) {
       const f = v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST);
       if (f === (TCP_FLAG.SYN | TCP_FLAG.ACK)) this.opts.onSynAnswered(flow, ts, true);
-      else if ((f & TCP_FLAG.RST) !== 0 && flow.synAckPackets.length === 0 && flow.synPackets.length > 0) this.opts.onSynAnswered(flow, ts, false);
+      else if ((f & TCP_FLAG.RST) !== 0 && flow.synAcks.length === 0 && flow.syns.length > 0) this.opts.onSynAnswered(flow, ts, false);
     }
   }
 
@@ -433,7 +433,7 @@ export class FlowTable implements Sheddable {
    */
   private keepAnsweredAttempt(v: PacketView, ts: number): void {
     const flow = this.find(tupleHash(v.src, v.srcPort, v.dst, v.dstPort), v.src, v.srcPort, v.dst, v.dstPort);
-    if (flow && flow.synAckPackets.length === 0 && answersSyn(flow, v, this.foundDir)) {
+    if (flow && flow.synAcks.length === 0 && answersSyn(flow, v, this.foundDir)) {
       flow.lastTs = ts;
       this.touch(flow);
     }
@@ -587,11 +587,12 @@ export class FlowTable implements Sheddable {
       const state = connState(f.orig, f.resp, f.history.text);
       this.recentlyClosed.add(f.hash, f.id, f.lastTs, beforeLingerEnd ? f.removeAfterTs : 0, state, f, f.origPort, f.respPort, this.lastTs);
     }
-    if (reason === 'idle' && f.synPackets.length > 0) {
+    if (reason === 'idle' && f.syns.length > 0) {
       this.idleEnded.add(f.hash, f.id, f.lastTs, 0, '', f, f.origPort, f.respPort, this.lastTs, f.orig.lastSeq, f.resp.lastSeq);
     }
     this.opts.onFlowDone(f, reason);
-    // Reported: its row of numbers goes back to the pool for the next flow.
+    // Reported: its rows of numbers go back to the pools for the next flow.
+    detachFlowAnalysis(f, this.ctx);
     this.rows.release(f);
   }
 }
@@ -628,16 +629,16 @@ const ATTEMPT_SWEEP_MICROS = 1_000_000;
 
 /** Only SYNs so far, none answered: a connection attempt. */
 function isAttempt(f: Flow): boolean {
-  return f.synPackets.length > 0 && f.synAckPackets.length === 0 && f.resp.state === EP.INACTIVE && f.orig.state === EP.SYN_SENT;
+  return f.syns.length > 0 && f.synAcks.length === 0 && f.resp.state === EP.INACTIVE && f.orig.state === EP.SYN_SENT;
 }
 
 /** A SYN attempt whose client evidently stopped retrying: no retry within 2.5x its last backoff (at least 3.5 s). */
 function attemptGivenUp(f: Flow, now: number): boolean {
   if (!isAttempt(f)) return false;
-  const syns = f.synPackets;
-  const last = syns[syns.length - 1];
-  if (f.lastTs !== last.ts) return false; // something else came after the last SYN
-  return now - last.ts > retryPatience(syns);
+  const syns = f.syns;
+  const lastTs = syns.ts(syns.length - 1);
+  if (f.lastTs !== lastTs) return false; // something else came after the last SYN
+  return now - lastTs > patienceAfter(syns.length, lastTs, syns.length >= 2 ? syns.ts(syns.length - 2) : 0);
 }
 
 /**
@@ -646,13 +647,18 @@ function attemptGivenUp(f: Flow, now: number): boolean {
  */
 export function retryPatience(syns: readonly { ts: number }[]): number {
   const count = syns.length;
-  const wait = count >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (syns[count - 1].ts - syns[count - 2].ts) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
+  return patienceAfter(count, syns[count - 1]?.ts ?? 0, count >= 2 ? syns[count - 2].ts : 0);
+}
+
+/** retryPatience of `count` SYNs, the last two sent at `lastTs` and `beforeTs`. */
+function patienceAfter(count: number, lastTs: number, beforeTs: number): number {
+  const wait = count >= 2 ? ATTEMPT_GIVE_UP_FACTOR * (lastTs - beforeTs) : ATTEMPT_GIVE_UP_SINGLE_MICROS;
   return Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
 }
 
 /** When an attempt's last SYN was seen. */
 function lastSynTs(f: Flow): number {
-  return f.synPackets[f.synPackets.length - 1].ts;
+  return f.syns.ts(f.syns.length - 1);
 }
 
 /**
@@ -670,7 +676,7 @@ function attemptExpired(flow: Flow, v: PacketView, ts: number): boolean {
 
 /** A SYN-ACK from the responder acknowledging the flow's SYN (ack = ISN + 1). */
 function answersSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
-  return dir === 1 && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === (TCP_FLAG.SYN | TCP_FLAG.ACK) && flow.synPackets.length > 0 && v.ack >>> 0 === ((flow.orig.startSeq + 1) >>> 0);
+  return dir === 1 && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === (TCP_FLAG.SYN | TCP_FLAG.ACK) && flow.syns.length > 0 && v.ack >>> 0 === ((flow.orig.startSeq + 1) >>> 0);
 }
 
 /**
@@ -680,7 +686,7 @@ function answersSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
  */
 function isRetryOfRefusedSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
   if (dir !== 0 || (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST | TCP_FLAG.FIN)) !== TCP_FLAG.SYN) return false;
-  return flow.synAckPackets.length === 0 && flow.orig.state === EP.SYN_SENT && flow.resp.state === EP.RESET && v.seq >>> 0 === flow.orig.startSeq;
+  return flow.synAcks.length === 0 && flow.orig.state === EP.SYN_SENT && flow.resp.state === EP.RESET && v.seq >>> 0 === flow.orig.startSeq;
 }
 
 /**

@@ -184,7 +184,7 @@ function peerUnseenOf(flow: Flow): PeerUnseenFacts | null {
     seenSide: flow.peerUnseenDir === 0 ? 'client' : 'server',
     packet: flow.peerUnseenNo,
     acknowledgedBytes: seen.ackedPeerBytes,
-    synAckUnseen: flow.peerUnseenDir === 0 && flow.synPackets.length > 0 && flow.synAckPackets.length === 0,
+    synAckUnseen: flow.peerUnseenDir === 0 && flow.syns.length > 0 && flow.synAcks.length === 0,
   };
 }
 
@@ -219,9 +219,9 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     // Never before the start: a capture's clock can step back.
     end: Math.max(flow.startTs, latestTimestamp(flow)),
     lastOpen: Math.max(flow.startTs, flow.lastOpenTs),
-    rolesGuessed: flow.flipped || flow.synPackets.length === 0,
-    syns: flow.synPackets,
-    synAcks: flow.synAckPackets,
+    rolesGuessed: flow.flipped || flow.syns.length === 0,
+    syns: flow.syns.packets(),
+    synAcks: flow.synAcks.packets(),
     handshakeAck: ref(flow.handshakeAckNo, flow.handshakeAckTs),
     clientSide: side(flow.orig, flow.resp),
     serverSide: side(flow.resp, flow.orig),

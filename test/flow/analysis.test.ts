@@ -223,6 +223,21 @@ describe('per-segment TCP analysis (Wireshark rules)', () => {
     expect(reused).toEqual(['10.9.0.2:41000']);
   });
 
+  it('counts the 20,000 from when a conversation began, also when it took the row of one forgotten early', () => {
+    // X is replaced at once by X2 on the same 4-tuple (a new ISN), so X is forgotten out of turn and
+    // Z, the next conversation, takes its row. When the ring of 20,000 comes round to X's place, Z
+    // (two places later) is still remembered: its 4-tuple used again with a new ISN is a reuse.
+    // (Forgetting Z there instead would leave no reuse at all.)
+    const x = conv({ client: '10.9.0.1:41000', clientIsn: 1000 }).client('S', 0);
+    const x2 = conv({ client: '10.9.0.1:41000', clientIsn: 5_000_000 }).client('S', 0.1);
+    const z = conv({ client: '10.9.0.3:41000', clientIsn: 1000 }).client('S', 0.2);
+    const others = Array.from({ length: 19_998 }, (_, i) => conv({ client: `10.10.${i >> 8}.${i & 255}:42000` }).client('S', 1 + i / 1e5));
+    const reuseZ = conv({ client: '10.9.0.3:41000', clientIsn: 900_000 }).client('S', 2);
+    const result = analyzeConversation(x, x2, z, ...others, reuseZ);
+    const reused = result.flows.filter((f) => (f.analysis?.reusedPorts ?? 0) > 0).map((f) => `${f.client} #${f.firstPacket}`);
+    expect(reused).toEqual([`10.9.0.3:41000 #${result.flows.at(-1)!.firstPacket}`]);
+  });
+
   it('reports nothing at all on a clean exchange', async () => {
     const c = conv().handshake(0, 0.01);
     c.client('PA', 0.02, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');

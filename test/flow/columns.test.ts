@@ -69,3 +69,40 @@ describe('a flow in a recycled row', () => {
     expect(reused.analysis!.retransmission).toBe(0);
   });
 });
+
+describe('a conversation in a recycled row', () => {
+  /** A connection open all along: a request and its ACK, seconds later the response and a needless resend of the request, then the close. */
+  function longLived(responseAt: number): Conversation {
+    const c = conv({ client: '10.0.0.9:40000', server: '10.0.0.2:80' }).handshake(0).client('PA', 0.002, GET);
+    const requestSeq = c.c.next - GET.length;
+    return c
+      .server('A', 0.003)
+      .server('PA', responseAt, OK)
+      .client('PA', responseAt + 0.1, GET, { seq: requestSeq })
+      .client('A', responseAt + 0.2)
+      .client('FA', responseAt + 0.3)
+      .server('FA', responseAt + 0.301)
+      .client('A', responseAt + 0.302);
+  }
+  const kindsOf = (r: ReturnType<typeof analyzeFrames>) => {
+    const a = r.flows.find((f) => f.clientPort === 40000)!.analysis!;
+    return { marks: a.marks.map((m) => `${m.from} ${m.kinds.join(',')}`), retransmission: a.retransmission, spurious: a.spuriousRetransmission, lost: a.lostSegment, ackLost: a.ackLostSegment, outOfOrder: a.outOfOrder, dupAcks: a.duplicateAck };
+  };
+
+  it('keeps an open flow sequence state while 22,000 refused conversations take rows around it', () => {
+    // The registry forgets the long flow's conversation after 20,000 newer ones, but the flow still
+    // uses it: its row must not go to a later conversation. From the 20,001st on, each new
+    // conversation makes the registry forget a refused one, whose row it takes (a few lingering
+    // flows at most, so the refused flows are finished and let go of their conversations).
+    const crowd = Array.from({ length: 22_000 }, (_, i) =>
+      conv({ client: `10.20.${i >> 8}.${i & 255}:43000` })
+        .client('S', 1 + i / 1e4)
+        .server('RA', 1 + i / 1e4 + 0.00005),
+    );
+    const alone = analyzeFrames(longLived(6).packets, { maxLingeringFlows: 16 });
+    const together = analyzeFrames([...longLived(6).packets, ...crowd.flatMap((c) => c.packets)].sort((a, b) => a.t - b.t), { maxLingeringFlows: 16 });
+    expect(together.flows).toHaveLength(22_001);
+    expect(kindsOf(alone)).toEqual({ marks: ['client spurious-retransmission', 'client duplicate-ack'], retransmission: 1, spurious: 1, lost: 0, ackLost: 0, outOfOrder: 0, dupAcks: 1 });
+    expect(kindsOf(together)).toEqual(kindsOf(alone));
+  });
+});
