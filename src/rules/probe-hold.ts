@@ -33,8 +33,8 @@ interface Held {
 const NONE: FlowFacts[] = Object.freeze([]) as unknown as FlowFacts[];
 
 export class ProbeHold {
-  private readonly byPair = new Map<string, Held[]>();
-  private readonly byHost = new Map<string, Held[]>();
+  private readonly byPair = new HeldLists();
+  private readonly byHost = new HeldLists();
   private readonly queue: Held[] = [];
   private head = 0;
 
@@ -48,8 +48,8 @@ export class ProbeHold {
     const toHost = f.synAcks.length === 0;
     const h: Held = { f, ts, releaseAt: ts + (toHost ? EARLIER_DISTRIBUTED_WINDOW_MICROS : EARLIER_WINDOW_MICROS), released: false, lists: toHost ? 2 : 1 };
     const out: FlowFacts[] = [];
-    add(this.byPair, `${f.clientIp} ${f.serverIp}`, h, MAX_EARLIER_PROBES, out);
-    if (toHost) add(this.byHost, f.serverIp, h, MAX_EARLIER_PROBES_PER_HOST, out);
+    this.byPair.add(`${f.clientIp} ${f.serverIp}`, h, MAX_EARLIER_PROBES, out);
+    if (toHost) this.byHost.add(f.serverIp, h, MAX_EARLIER_PROBES_PER_HOST, out);
     this.queue.push(h);
     if (this.size > MAX_HELD) this.releaseHead(out);
     return out;
@@ -62,11 +62,8 @@ export class ProbeHold {
   claim(m: ScanMark, firstTs: number): FlowFacts[] {
     if (m.kind === 'syn-flood' || m.kind === 'address-scan') return [];
     const distributed = m.kind === 'distributed-scan';
-    const map = distributed ? this.byHost : this.byPair;
-    const key = distributed ? m.target : `${m.scanner} ${m.target}`;
-    const list = map.get(key);
+    const list = distributed ? this.byHost.take(m.target) : this.byPair.take(`${m.scanner} ${m.target}`);
     if (!list) return [];
-    map.delete(key);
     const window = distributed ? EARLIER_DISTRIBUTED_WINDOW_MICROS : EARLIER_WINDOW_MICROS;
     const out: FlowFacts[] = [];
     for (const h of list) {
@@ -118,18 +115,39 @@ function release(h: Held): FlowFacts {
   return f;
 }
 
-/** Adds `h` to its key's list; the oldest past `cap` leaves it, and is judged now when in no other list. */
-function add(map: Map<string, Held[]>, key: string, h: Held, cap: number, out: FlowFacts[]): void {
-  let list = map.get(key);
-  if (!list) {
-    // Keys whose flows were all judged are let go once there are many.
-    if (map.size >= MAX_HELD) for (const [k, l] of map) if (l.every((x) => x.released)) map.delete(k);
-    map.set(key, (list = []));
+/** Held flows by key (a client and host pair, or a target host), oldest first in each list. */
+class HeldLists {
+  private readonly lists = new Map<string, Held[]>();
+  /** Keys whose flows were all judged are let go when a new key finds this many: after each sweep, twice what it kept. */
+  private sweepAt = MAX_HELD;
+
+  /** Adds `h` to its key's list; the oldest past `cap` leaves it, and is judged now when in no other list. */
+  add(key: string, h: Held, cap: number, out: FlowFacts[]): void {
+    let list = this.lists.get(key);
+    if (!list) {
+      if (this.lists.size >= this.sweepAt) this.sweep();
+      this.lists.set(key, (list = []));
+    }
+    while (list.length > 0 && list[0].released) list.shift();
+    if (list.length >= cap) {
+      const old = list.shift()!;
+      if (--old.lists === 0 && !old.released) out.push(release(old));
+    }
+    list.push(h);
   }
-  while (list.length > 0 && list[0].released) list.shift();
-  if (list.length >= cap) {
-    const old = list.shift()!;
-    if (--old.lists === 0 && !old.released) out.push(release(old));
+
+  /** The key's list, no longer kept. */
+  take(key: string): Held[] | undefined {
+    const list = this.lists.get(key);
+    if (list) this.lists.delete(key);
+    return list;
   }
-  list.push(h);
+
+  // A list whose flows were all judged is the same as none: dropping it changes nothing but memory.
+  // Sweeping at each new key once the map is full would walk every key each time while most still
+  // hold a flow (a scan of many pairs): the next sweep waits until the map has doubled.
+  private sweep(): void {
+    for (const [k, l] of this.lists) if (l.every((x) => x.released)) this.lists.delete(k);
+    this.sweepAt = Math.max(MAX_HELD, 2 * this.lists.size);
+  }
 }
