@@ -123,7 +123,7 @@ export interface AnalyzerOptions {
    * grow with the flows' HTTP exchanges and analysis (`tcpwhy analyze` streams its report this way).
    */
   retainFlows?: boolean;
-  /** Most closed flows lingering at once before the longest-lingering one is finished early (default 8,192). */
+  /** Most closed flows lingering at once before the longest-lingering one is finished early (default 2,048). */
   maxLingeringFlows?: number;
   /** Most closes remembered for port-reuse detection within TIME_WAIT (default 200,000). */
   maxRememberedCloses?: number;
