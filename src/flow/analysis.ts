@@ -362,6 +362,9 @@ export interface SegmentMark {
   rtoNo: number;
 }
 
+/** Marks of a flow that has none yet: shared, never written. */
+const NO_SEGMENT_MARKS: SegmentMark[] = [];
+
 /** Per-flow analysis: counts by kind and sender, marks, timing. Lives in Flow.analysis. */
 export class FlowAnalysis {
   conv: TcpConversation;
@@ -372,7 +375,8 @@ export class FlowAnalysis {
    */
   private readonly n: Float64Array;
   private readonly countsAt: number;
-  readonly marks: SegmentMark[] = [];
+  /** Shared and empty until the first mark (most flows have none). */
+  marks: SegmentMark[] = NO_SEGMENT_MARKS;
   marksDropped = 0;
   readonly timing: FlowTiming;
   /** Details of the segment being classified: duplicate ACK number, RTO and the original's packet. */
@@ -847,7 +851,9 @@ function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: numbe
     fa.marksDropped++;
     return;
   }
-  fa.marks.push({ no, ts, from, flags: ta, len, dupAckNo: ta & SEG.DUPLICATE_ACK ? fa.lastDupAckNum : 0, rto: ta & SEG.RETRANSMISSION ? fa.lastRto : 0, rtoNo: ta & SEG.RETRANSMISSION ? fa.lastRtoNo : 0 });
+  const mark: SegmentMark = { no, ts, from, flags: ta, len, dupAckNo: ta & SEG.DUPLICATE_ACK ? fa.lastDupAckNum : 0, rto: ta & SEG.RETRANSMISSION ? fa.lastRto : 0, rtoNo: ta & SEG.RETRANSMISSION ? fa.lastRtoNo : 0 };
+  if (fa.marks === NO_SEGMENT_MARKS) fa.marks = [mark];
+  else fa.marks.push(mark);
 }
 
 /** Names of the kinds set in a flags value, in SEG order. */

@@ -15,6 +15,9 @@ const TOO_LARGE_SEQ_DELTA = 1048576;
 /** Where an address is put to be formatted (formatting keeps no reference to it). */
 const SCRATCH = new Uint32Array(4);
 
+/** ICMP errors of a flow that has none: shared, never written. */
+export const NO_ICMP_ERRORS: IcmpErrorFact[] = [];
+
 export interface IcmpErrorFact {
   no: number;
   ts: number;
@@ -129,7 +132,8 @@ export class Flow extends AddressPair implements ColumnView {
   /** Time the handshake completed (the originator's first ACK after the SYN-ACK), 0 if never. */
   handshakeAckNo = 0;
   declare handshakeAckTs: number;
-  icmpErrors: IcmpErrorFact[] = [];
+  /** Shared and empty until the first ICMP error about the flow. */
+  icmpErrors: IcmpErrorFact[] = NO_ICMP_ERRORS;
   /**
    * Connections Zeek's conn.log has for this flow: one more each time the flow goes on where Zeek
    * starts a new connection (a SYN retried after the RST that refused it, a SYN-ACK after the 5 s

@@ -2,7 +2,7 @@ import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
 import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
 import { detachFlowAnalysis, releaseFlowAnalysis } from './analysis.js';
-import { Flow, FlowRows, processSegment, type SegmentContext } from './flow.js';
+import { Flow, FlowRows, NO_ICMP_ERRORS, processSegment, type IcmpErrorFact, type SegmentContext } from './flow.js';
 import { FlowIndex } from './flow-index.js';
 import { connState } from './conn-state.js';
 import { RecentCloses } from './recent-closes.js';
@@ -343,7 +343,9 @@ export class FlowTable implements Sheddable {
       this.icmpErrorsUnmatched++;
       return;
     }
-    if (flow.icmpErrors.length < 16) flow.icmpErrors.push({ no, ts, version: v.ipVersion === 6 ? 6 : 4, type: v.icmpType, code: v.icmpCode, from: Uint32Array.from(v.src) });
+    const error: IcmpErrorFact = { no, ts, version: v.ipVersion === 6 ? 6 : 4, type: v.icmpType, code: v.icmpCode, from: Uint32Array.from(v.src) };
+    if (flow.icmpErrors === NO_ICMP_ERRORS) flow.icmpErrors = [error];
+    else if (flow.icmpErrors.length < 16) flow.icmpErrors.push(error);
     flow.lastTs = ts;
   }
 
