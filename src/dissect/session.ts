@@ -442,6 +442,9 @@ export class AppSession implements StreamSink {
       this.mode[0] = MODE.OPAQUE;
       this.mode[1] = MODE.OPAQUE;
     }
+    // Neither direction speaks HTTP again: the parsers go (a WebSocket may stay open for hours).
+    this.request = this.response = null;
+    this.lastResponseHead = null;
   }
 
   private applyGap(dir: Dir, gap: GapFact, streamOffset: number, length: number, no: number, ts: number): void {
