@@ -116,12 +116,17 @@ class DirectionState implements ColumnView {
   /** No pure ACK yet: the window is still the SYN's, which is never scaled. */
   declare isFirstAck: boolean;
   declare lastSegmentFlags: number;
+  /** The unacknowledged segments: the first's place in `unacked` (in segments) and how many. */
+  declare unackedHead: number;
   declare unackedCount: number;
+  /** Each segment starts at or after the one before it (no resend of earlier bytes since the list was last empty). */
+  declare unackedInOrder: boolean;
   /**
    * Unacknowledged segments in send order, UNACKED_STRIDE numbers each (seq, next seq, packet
    * number, time), in one array grown on demand up to MAX_UNACKED_SEGMENTS: one allocation per
    * side instead of four. A plain array keeps its doubles unboxed in the JS heap, with no malloc'd
-   * buffer behind it as a Float64Array would have.
+   * buffer behind it as a Float64Array would have. An ACK usually covers the oldest segments: they
+   * leave by moving the head, not by moving the others down.
    */
   unacked: number[] = EMPTY;
 
@@ -131,20 +136,29 @@ class DirectionState implements ColumnView {
   ) {}
 
   releaseUnacked(): void {
+    this.unackedHead = 0;
     this.unackedCount = 0;
+    this.unackedInOrder = true;
     this.unacked = EMPTY;
   }
 
+  /** Appends a segment; the caller keeps the count below MAX_UNACKED_SEGMENTS. */
   pushUnacked(seq: number, next: number, no: number, ts: number): void {
     let a = this.unacked;
     const count = this.unackedCount;
-    if (count * UNACKED_STRIDE === a.length) {
-      const segments = Math.min(MAX_UNACKED_SEGMENTS, Math.max(4, count * 2));
-      const b = new Array<number>(segments * UNACKED_STRIDE).fill(0);
-      for (let k = 0; k < a.length; k++) b[k] = a[k];
+    let head = this.unackedHead;
+    if (count > 0 && sd(seq, a[(head + count - 1) * UNACKED_STRIDE]) < 0) this.unackedInOrder = false;
+    if ((head + count) * UNACKED_STRIDE === a.length) {
+      // At the array's end: the segments move to its start, into a new array twice the size
+      // unless the spent front is at least as long as they are.
+      const capacity = a.length / UNACKED_STRIDE;
+      const segments = head > 0 && head >= count ? capacity : Math.min(MAX_UNACKED_SEGMENTS, Math.max(4, capacity * 2));
+      const b = segments === capacity ? a : new Array<number>(segments * UNACKED_STRIDE).fill(0);
+      for (let k = 0, from = head * UNACKED_STRIDE; k < count * UNACKED_STRIDE; k++) b[k] = a[from + k];
       this.unacked = a = b;
+      this.unackedHead = head = 0;
     }
-    const i = count * UNACKED_STRIDE;
+    const i = (head + count) * UNACKED_STRIDE;
     this.unackedCount = count + 1;
     a[i] = seq;
     a[i + 1] = next;
@@ -168,7 +182,9 @@ const DIRECTION_INITIAL = {
   winScale: WS_UNKNOWN,
   isFirstAck: true,
   lastSegmentFlags: 0,
+  unackedHead: 0,
   unackedCount: 0,
+  unackedInOrder: true,
 };
 const DIRECTION_FIELDS = defineColumns(DirectionState.prototype, DIRECTION_INITIAL);
 
@@ -588,10 +604,11 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
       ta |= SEG.RETRANSMISSION;
       // The oldest unacknowledged segment is most likely the one sent again. A resend stamped no
       // later than its original comes from a clock that stepped back: there is no timeout to measure.
-      const originalTs = fwd.unackedCount > 0 ? fwd.unacked[3] : fwd.nextSeqTs;
+      const oldest = fwd.unackedHead * UNACKED_STRIDE;
+      const originalTs = fwd.unackedCount > 0 ? fwd.unacked[oldest + 3] : fwd.nextSeqTs;
       if (ts > originalTs) {
         fa.lastRto = ts - originalTs;
-        fa.lastRtoNo = fwd.unackedCount > 0 ? fwd.unacked[2] : fwd.nextSeqNo;
+        fa.lastRtoNo = fwd.unackedCount > 0 ? fwd.unacked[oldest + 2] : fwd.nextSeqNo;
       }
     }
   }
@@ -620,19 +637,32 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   return ta;
 }
 
-/** Drops the peer's segments this ACK covers; an exact match is an RTT sample for the peer. */
+/** Drops the peer's segments this ACK covers; the first exact match is an RTT sample for the peer. */
 function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, fa: FlowAnalysis, fromClient: 0 | 1): void {
   const n = rev.unackedCount;
   if (n === 0) return;
   const u = rev.unacked;
+  const base = rev.unackedHead * UNACKED_STRIDE;
+  const inOrder = rev.unackedInOrder;
   let kept = 0;
+  let sampled = false;
   for (let i = 0; i < n; i++) {
-    const at = i * UNACKED_STRIDE;
+    const at = base + i * UNACKED_STRIDE;
     const s = u[at];
+    if (inOrder && sd(ack, s) <= 0) {
+      // This segment and every later one start at or past the ACK: none is acknowledged, none changes.
+      if (kept === 0) rev.unackedHead += i;
+      else for (let k = at, to = base + kept * UNACKED_STRIDE; k < base + n * UNACKED_STRIDE; k++, to++) u[to] = u[k];
+      kept += n - i;
+      break;
+    }
     const e = u[at + 1];
     let keep: boolean;
     if (ack === e) {
-      const rtt = ts - u[at + 3];
+      // A segment sent twice is in the list twice: like Wireshark's ack_rtt, the ACK gives one
+      // sample, from the first time it was sent.
+      const rtt = sampled ? -1 : ts - u[at + 3];
+      sampled = true;
       if (rtt >= 0) {
         const sender = fa.timing.side[fromClient === 0 ? 1 : 0];
         sender.ackRtt.add(rtt, no);
@@ -649,7 +679,7 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
     } else keep = sd(e, ack) > 0;
     if (keep) {
       if (kept !== i) {
-        const to = kept * UNACKED_STRIDE;
+        const to = base + kept * UNACKED_STRIDE;
         u[to] = u[at];
         u[to + 1] = e;
         u[to + 2] = u[at + 2];
@@ -661,6 +691,10 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
   // The peer acknowledged new data of the other side.
   if (kept < n) fa.timing.side[fromClient === 0 ? 1 : 0].retransSinceProgress = 0;
   rev.unackedCount = kept;
+  if (kept === 0) {
+    rev.unackedHead = 0;
+    rev.unackedInOrder = true;
+  }
 }
 
 /** Reads the segment's numbers from the view, as classify does. */
