@@ -116,17 +116,12 @@ class DirectionState implements ColumnView {
   /** No pure ACK yet: the window is still the SYN's, which is never scaled. */
   declare isFirstAck: boolean;
   declare lastSegmentFlags: number;
-  /** The unacknowledged segments: the first's place in `unacked` (in segments) and how many. */
-  declare unackedHead: number;
   declare unackedCount: number;
-  /** Each segment starts at or after the one before it (no resend of earlier bytes since the list was last empty). */
-  declare unackedInOrder: boolean;
   /**
    * Unacknowledged segments in send order, UNACKED_STRIDE numbers each (seq, next seq, packet
    * number, time), in one array grown on demand up to MAX_UNACKED_SEGMENTS: one allocation per
    * side instead of four. A plain array keeps its doubles unboxed in the JS heap, with no malloc'd
-   * buffer behind it as a Float64Array would have. An ACK usually covers the oldest segments: they
-   * leave by moving the head, not by moving the others down.
+   * buffer behind it as a Float64Array would have.
    */
   unacked: number[] = EMPTY;
 
@@ -136,29 +131,20 @@ class DirectionState implements ColumnView {
   ) {}
 
   releaseUnacked(): void {
-    this.unackedHead = 0;
     this.unackedCount = 0;
-    this.unackedInOrder = true;
     this.unacked = EMPTY;
   }
 
-  /** Appends a segment; the caller keeps the count below MAX_UNACKED_SEGMENTS. */
   pushUnacked(seq: number, next: number, no: number, ts: number): void {
     let a = this.unacked;
     const count = this.unackedCount;
-    let head = this.unackedHead;
-    if (count > 0 && sd(seq, a[(head + count - 1) * UNACKED_STRIDE]) < 0) this.unackedInOrder = false;
-    if ((head + count) * UNACKED_STRIDE === a.length) {
-      // At the array's end: the segments move to its start, into a new array twice the size
-      // unless the spent front is at least as long as they are.
-      const capacity = a.length / UNACKED_STRIDE;
-      const segments = head > 0 && head >= count ? capacity : Math.min(MAX_UNACKED_SEGMENTS, Math.max(4, capacity * 2));
-      const b = segments === capacity ? a : new Array<number>(segments * UNACKED_STRIDE).fill(0);
-      for (let k = 0, from = head * UNACKED_STRIDE; k < count * UNACKED_STRIDE; k++) b[k] = a[from + k];
+    if (count * UNACKED_STRIDE === a.length) {
+      const segments = Math.min(MAX_UNACKED_SEGMENTS, Math.max(4, count * 2));
+      const b = new Array<number>(segments * UNACKED_STRIDE).fill(0);
+      for (let k = 0; k < a.length; k++) b[k] = a[k];
       this.unacked = a = b;
-      this.unackedHead = head = 0;
     }
-    const i = (head + count) * UNACKED_STRIDE;
+    const i = count * UNACKED_STRIDE;
     this.unackedCount = count + 1;
     a[i] = seq;
     a[i + 1] = next;
@@ -182,9 +168,7 @@ const DIRECTION_INITIAL = {
   winScale: WS_UNKNOWN,
   isFirstAck: true,
   lastSegmentFlags: 0,
-  unackedHead: 0,
   unackedCount: 0,
-  unackedInOrder: true,
 };
 const DIRECTION_FIELDS = defineColumns(DirectionState.prototype, DIRECTION_INITIAL);
 
@@ -604,11 +588,10 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
       ta |= SEG.RETRANSMISSION;
       // The oldest unacknowledged segment is most likely the one sent again. A resend stamped no
       // later than its original comes from a clock that stepped back: there is no timeout to measure.
-      const oldest = fwd.unackedHead * UNACKED_STRIDE;
-      const originalTs = fwd.unackedCount > 0 ? fwd.unacked[oldest + 3] : fwd.nextSeqTs;
+      const originalTs = fwd.unackedCount > 0 ? fwd.unacked[3] : fwd.nextSeqTs;
       if (ts > originalTs) {
         fa.lastRto = ts - originalTs;
-        fa.lastRtoNo = fwd.unackedCount > 0 ? fwd.unacked[oldest + 2] : fwd.nextSeqNo;
+        fa.lastRtoNo = fwd.unackedCount > 0 ? fwd.unacked[2] : fwd.nextSeqNo;
       }
     }
   }
@@ -642,20 +625,11 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
   const n = rev.unackedCount;
   if (n === 0) return;
   const u = rev.unacked;
-  const base = rev.unackedHead * UNACKED_STRIDE;
-  const inOrder = rev.unackedInOrder;
   let kept = 0;
   let sampled = false;
   for (let i = 0; i < n; i++) {
-    const at = base + i * UNACKED_STRIDE;
+    const at = i * UNACKED_STRIDE;
     const s = u[at];
-    if (inOrder && sd(ack, s) <= 0) {
-      // This segment and every later one start at or past the ACK: none is acknowledged, none changes.
-      if (kept === 0) rev.unackedHead += i;
-      else for (let k = at, to = base + kept * UNACKED_STRIDE; k < base + n * UNACKED_STRIDE; k++, to++) u[to] = u[k];
-      kept += n - i;
-      break;
-    }
     const e = u[at + 1];
     let keep: boolean;
     if (ack === e) {
@@ -679,7 +653,7 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
     } else keep = sd(e, ack) > 0;
     if (keep) {
       if (kept !== i) {
-        const to = base + kept * UNACKED_STRIDE;
+        const to = kept * UNACKED_STRIDE;
         u[to] = u[at];
         u[to + 1] = e;
         u[to + 2] = u[at + 2];
@@ -691,10 +665,6 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
   // The peer acknowledged new data of the other side.
   if (kept < n) fa.timing.side[fromClient === 0 ? 1 : 0].retransSinceProgress = 0;
   rev.unackedCount = kept;
-  if (kept === 0) {
-    rev.unackedHead = 0;
-    rev.unackedInOrder = true;
-  }
 }
 
 /** Reads the segment's numbers from the view, as classify does. */
