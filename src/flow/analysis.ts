@@ -620,19 +620,23 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   return ta;
 }
 
-/** Drops the peer's segments this ACK covers; an exact match is an RTT sample for the peer. */
+/** Drops the peer's segments this ACK covers; the first exact match is an RTT sample for the peer. */
 function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, fa: FlowAnalysis, fromClient: 0 | 1): void {
   const n = rev.unackedCount;
   if (n === 0) return;
   const u = rev.unacked;
   let kept = 0;
+  let sampled = false;
   for (let i = 0; i < n; i++) {
     const at = i * UNACKED_STRIDE;
     const s = u[at];
     const e = u[at + 1];
     let keep: boolean;
     if (ack === e) {
-      const rtt = ts - u[at + 3];
+      // A segment sent twice is in the list twice: like Wireshark's ack_rtt, the ACK gives one
+      // sample, from the first time it was sent.
+      const rtt = sampled ? -1 : ts - u[at + 3];
+      sampled = true;
       if (rtt >= 0) {
         const sender = fa.timing.side[fromClient === 0 ? 1 : 0];
         sender.ackRtt.add(rtt, no);

@@ -7,11 +7,16 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { SegmentKind, TcpAnalysisFacts } from '../../src/flow/analysis.js';
 import { toPcap, writeTempCapture } from '../helpers/capture.js';
+import { analyzeFile } from '../../src/pipeline.js';
 import { analyzeConversation, analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
 import { hasTool } from '../helpers/tools.js';
 
 const BASE_MICROS = 1_700_000_000_000_000;
 const HAVE_TSHARK = hasTool('tshark');
+const corpus2WithTshark = useCorpus('corpus2', { tools: ['tshark'] });
+/** ACK RTT samples of the server's data in the two-at-a-time test, as tshark counts them. */
+const SERVER_ACK_RTT_SAMPLES = 34;
 
 const TSHARK_FLAG: Record<string, SegmentKind[]> = {
   retransmission: ['retransmission', 'fast-retransmission', 'spurious-retransmission'],
@@ -269,6 +274,51 @@ describe('timing facts', () => {
     expect(a.client.tsEchoRtt?.samples).toBeGreaterThan(0);
     expect(a.serverThink).toMatchObject({ firstMs: 500, firstPacket: 6, turns: 1 });
     expect(a.unanswered).toBeNull();
+  });
+
+  it('takes every ACK RTT sample tshark takes while segments are acknowledged two at a time, with a resend among them', async () => {
+    const c = conv().handshake(0, 0.01);
+    c.client('PA', 0.02, 'GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    const body = 'x'.repeat(100);
+    /** Where each of the server's segments starts, then sends them 1 ms apart; the client acknowledges two at a time, four behind. */
+    const sendRound = (from: number, count: number, resendAt = -1): number => {
+      const starts: number[] = [];
+      let t = from;
+      for (let k = 0; k < count; k++) {
+        starts.push(c.s.next);
+        c.server('A', (t += 0.001), body);
+        if (k === resendAt) c.server('A', (t += 0.02), body, { seq: starts[k - 3] }); // the unacknowledged segment 3 back, sent again after 20 ms
+        if (k >= 5 && k % 2 === 1) c.client('A', (t += 0.0005), '', { ack: starts[k - 3] });
+      }
+      c.client('A', (t += 0.002)); // everything
+      return t;
+    };
+    // 40 segments keep 6 to 8 in flight: the oldest leave as the ACKs come, the newest join the end.
+    const t = sendRound(0.03, 40, 20);
+    // A second round after the list emptied: in send order again.
+    sendRound(t + 0.1, 30);
+    const { a, pcap, marked } = analyze(c);
+    expect(a.server.retransmission).toBe(1);
+    // Recorded from tshark (tcp.analysis.ack_rtt on the client's packets), checked below when it is installed.
+    expect(a.server.ackRtt).toMatchObject({ samples: SERVER_ACK_RTT_SAMPLES });
+    await expectSameAsTshark(pcap, marked, 'ack-window');
+    if (!HAVE_TSHARK) return;
+    const file = writeTempCapture(pcap, 'ack-window-rtt.pcap');
+    const { stdout } = await promisify(execFile)('tshark', ['-r', file, '-Y', 'tcp.analysis.ack_rtt && tcp.srcport != 80', '-T', 'fields', '-e', 'tcp.analysis.ack_rtt']);
+    const theirs = stdout.trim().split('\n').map((x) => Number(x) * 1000);
+    expect(theirs).toHaveLength(SERVER_ACK_RTT_SAMPLES);
+    expect(a.server.ackRtt!.maxMs).toBeCloseTo(Math.max(...theirs), 3);
+    expect(a.server.ackRtt!.minMs).toBeCloseTo(Math.min(...theirs), 3);
+  });
+
+  corpus2WithTshark.it('takes as many ACK RTT samples as Wireshark shows tcp.analysis.ack_rtt in public captures with resends', async () => {
+    for (const name of ['ndpi/alexa-app.pcapng', 'ndpi/ethereum.pcap', 'tcpreplay/test.pcap', 'packetbeat/http_get_2k_file.pcap', 'libtrace/vlan.pcap']) {
+      const file = corpus2WithTshark.path(name);
+      const { stdout } = await promisify(execFile)('tshark', ['-r', file, '-Y', 'tcp.analysis.ack_rtt', '-T', 'fields', '-e', 'frame.number'], { maxBuffer: 64 << 20 });
+      const r = await analyzeFile(file);
+      const ours = r.flows.reduce((n, f) => n + (f.analysis ? (f.analysis.client.ackRtt?.samples ?? 0) + (f.analysis.server.ackRtt?.samples ?? 0) : 0), 0);
+      expect(ours, name).toBe(stdout.split('\n').filter(Boolean).length);
+    }
   });
 
   it('keeps the request that got no answer, the ACK that accepted it and the close that gave up', async () => {
