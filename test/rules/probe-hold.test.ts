@@ -9,7 +9,7 @@ import type { ScanMark } from '../../src/rules/probe-log.js';
 
 const T0 = 1_700_000_000_000_000;
 
-/** A SYN from `client` to `server` answered by an RST (a closed port), at `ts`. */
+/** A probe-like flow: one SYN from `client` to `server` at `ts` (the facts ProbeHold reads). */
 function probe(id: number, client: string, server: string, ts: number): FlowFacts {
   return { id, clientIp: client, serverIp: server, start: ts, syns: [{ no: id, ts }], synAcks: [] } as unknown as FlowFacts;
 }
