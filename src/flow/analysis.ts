@@ -741,7 +741,6 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, t
     } else if (me.zeroSinceNo !== 0) {
       closeZeroEpisode(me, ts);
       me.reopenedNo = no;
-      me.reopenedTs = ts;
     }
   }
 

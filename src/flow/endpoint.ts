@@ -22,8 +22,6 @@ export class Endpoint implements ColumnView {
   declare startSeq: number;
   declare lastSeq: number;
   declare ackSeq: number;
-  declare finSeqRel: number;
-  declare synCount: number;
   declare finCount: number;
   declare rstCount: number;
   declare didClose: boolean;
@@ -131,8 +129,6 @@ const ENDPOINT_INITIAL = {
   startSeq: 0,
   lastSeq: 0,
   ackSeq: 0,
-  finSeqRel: 0,
-  synCount: 0,
   finCount: 0,
   rstCount: 0,
   didClose: false,

@@ -434,10 +434,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
       endpoint.windowScale = 0;
     } else endpoint.windowScale = Math.min(v.wscale, 14);
   }
-  if (fin) {
-    endpoint.finCount++;
-    endpoint.finSeqRel = relSeq + segLen;
-  }
+  if (fin) endpoint.finCount++;
   if (rst) endpoint.rstCount++;
 
   if (ackf) {

@@ -71,7 +71,6 @@ export class SideTiming {
   declare zeroLongestFromNo: number;
   declare zeroTotal: number;
   declare reopenedNo: number;
-  declare reopenedTs: number;
   /** Probes the peer sent while this side's window was zero. */
   declare probesWhileZero: number;
 
@@ -100,7 +99,6 @@ const SIDE_INITIAL = {
   zeroLongestFromNo: 0,
   zeroTotal: 0,
   reopenedNo: 0,
-  reopenedTs: 0,
   probesWhileZero: 0,
 };
 const SIDE_OWN_SLOTS = defineColumns(SideTiming.prototype, SIDE_INITIAL);
@@ -138,8 +136,7 @@ export class FlowTiming {
   declare closeLastDataNo: number;
   declare closeLastDataTs: number;
 
-  /** Request/response turns; the client side index is fixed when the flow is summarised. */
-  declare requestSide: number;
+  /** Request/response turns. */
   declare requestEndNo: number;
   declare requestEndTs: number;
   declare requestEndSeq: number;
@@ -212,7 +209,6 @@ const FLOW_INITIAL = {
   lastDataNo: 0,
   closeLastDataNo: 0,
   closeLastDataTs: 0,
-  requestSide: -1,
   requestEndNo: 0,
   requestEndTs: 0,
   requestEndSeq: 0,
