@@ -155,7 +155,6 @@ export class Flow extends AddressPair implements ColumnView {
   /** The SYN with a new ISN that ended this flow by starting the next connection on its 4-tuple (0: none). */
   reusedByNo = 0;
   reusedByTs = 0;
-  malformedPackets = 0;
   /** The packet whose ACK proves the other side sent packets the capture does not hold, while none of them is in it (0: none), and the side that sent it. */
   peerUnseenNo = 0;
   peerUnseenDir: Dir = 0;
