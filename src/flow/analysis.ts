@@ -285,8 +285,8 @@ class ConversationRegistry {
   private take(): TcpConversation {
     const slot = this.rows.take(NEW_CONVERSATION_ROW);
     let c = this.views[slot];
+    // A row comes back only once no flow uses it: its view's count of flows is 0 already.
     if (!c) this.views[slot] = c = new TcpConversation(slot, this.rows.chunkOf(slot), this.rows.rowAt(slot));
-    c.flows = 0;
     return c;
   }
 

@@ -348,6 +348,15 @@ function isLateSynCopy(flow: Flow, log: HandshakeLog, ipId: number, seq: number,
   return false;
 }
 
+/** Logs the SYN (or SYN-ACK) unless it is a late copy of one already logged; returns whether it was logged. */
+function logHandshakePacket(flow: Flow, log: HandshakeLog, v: PacketView, no: number, ts: number): boolean {
+  const seq = v.seq >>> 0;
+  const ipId = v.ipVersion === 4 && v.ipId !== 0 ? v.ipId : -1;
+  if (isLateSynCopy(flow, log, ipId, seq, ts)) return false;
+  log.push(no, ts, seq, ipId);
+  return true;
+}
+
 export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8Array, no: number, ts: number, ctx: SegmentContext): void {
   const isOrig = dir === 0;
   const endpoint = isOrig ? flow.orig : flow.resp;
@@ -398,10 +407,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   }
   // A SYN captured twice is one attempt, not a retry; a SYN in the other role's direction
   // (the client's SYN-ACK, the server's own SYN) is neither a retry of it nor an answer to it.
-  const log = isOrig ? flow.syns : flow.synAcks;
-  const ipId = v.ipVersion === 4 && v.ipId !== 0 ? v.ipId : -1;
-  if (syn && !copy && isHandshakeStep(flow, isOrig, ackf) && !isLateSynCopy(flow, log, ipId, baseSeq, ts)) {
-    log.push(no, ts, baseSeq, ipId);
+  if (syn && !copy && isHandshakeStep(flow, isOrig, ackf) && logHandshakePacket(flow, isOrig ? flow.syns : flow.synAcks, v, no, ts)) {
     endpoint.mss = v.mss;
     endpoint.sackPermitted = v.sackPermitted;
     endpoint.timestamps = v.hasTimestamps;
@@ -410,7 +416,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   } else if (endpoint.ttl < 0) {
     endpoint.ttl = v.ttl;
   }
-  if (isOrig && ackf && !syn && flow.handshakeAckNo === 0 && flow.synAcks.length > 0 && ((ackSeq - flow.synAcks.seq(flow.synAcks.length - 1)) | 0) === 1) {
+  if (isOrig && ackf && !syn && flow.handshakeAckNo === 0 && flow.synAcks.length > 0 && ((ackSeq - flow.synAcks.lastSeq()) | 0) === 1) {
     flow.handshakeAckNo = no;
     flow.handshakeAckTs = ts;
   }
@@ -466,8 +472,8 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
         // A side whose SYN was seen streams from its ISN + 1, so a first data segment the capture
         // missed is a gap (as in Zeek), not a stream that seems to start one segment later.
         const { syns, synAcks } = flow;
-        if (syns.length > 0) flow.reassembler[0].startAt((syns.seq(syns.length - 1) + 1) >>> 0);
-        if (synAcks.length > 0) flow.reassembler[1].startAt((synAcks.seq(synAcks.length - 1) + 1) >>> 0);
+        if (syns.length > 0) flow.reassembler[0].startAt((syns.lastSeq() + 1) >>> 0);
+        if (synAcks.length > 0) flow.reassembler[1].startAt((synAcks.lastSeq() + 1) >>> 0);
       }
     }
     const ra = flow.reassembler;

@@ -61,6 +61,15 @@ export class HandshakeLog {
     return i === 0 ? this.side.handshakeFirstIpId : this.more![(i - 1) * STRIDE + 3];
   }
 
+  /** The latest packet's time and sequence number (the log must not be empty). */
+  lastTs(): number {
+    return this.ts(this.length - 1);
+  }
+
+  lastSeq(): number {
+    return this.seq(this.length - 1);
+  }
+
   /** The packets as records, for facts. */
   packets(): HandshakePacket[] {
     const out: HandshakePacket[] = [];

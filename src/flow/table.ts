@@ -483,11 +483,11 @@ export class FlowTable implements Sheddable {
       const f = list[i];
       f.givenUpSeen = attemptGivenUp(f, ts);
       if (!f.givenUpSeen) continue;
-      if (ts - lastSynTs(f) > LATE_SYN_ACK_MICROS) this.finish(f, 'attempt-timeout');
+      if (ts - f.syns.lastTs() > LATE_SYN_ACK_MICROS) this.finish(f, 'attempt-timeout');
       else waiting.push(f);
     }
     if (waiting.length > MAX_GIVEN_UP_HELD) {
-      waiting.sort((a, b) => lastSynTs(a) - lastSynTs(b));
+      waiting.sort((a, b) => a.syns.lastTs() - b.syns.lastTs());
       for (let i = 0; i < waiting.length - MAX_GIVEN_UP_HELD; i++) this.finish(waiting[i], 'attempt-timeout');
     }
     waiting.length = 0;
@@ -645,7 +645,7 @@ function isAttempt(f: Flow): boolean {
 function attemptGivenUp(f: Flow, now: number): boolean {
   if (!isAttempt(f)) return false;
   const syns = f.syns;
-  const lastTs = syns.ts(syns.length - 1);
+  const lastTs = syns.lastTs();
   if (f.lastTs !== lastTs) return false; // something else came after the last SYN
   return now - lastTs > patienceAfter(syns.length, lastTs, syns.length >= 2 ? syns.ts(syns.length - 2) : 0);
 }
@@ -665,10 +665,6 @@ function patienceAfter(count: number, lastTs: number, beforeTs: number): number 
   return Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
 }
 
-/** When an attempt's last SYN was seen. */
-function lastSynTs(f: Flow): number {
-  return f.syns.ts(f.syns.length - 1);
-}
 
 /**
  * Zeek's attempt timer: a connection whose responder never answered is dropped 5 s after the first
