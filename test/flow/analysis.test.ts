@@ -243,6 +243,18 @@ describe('per-segment TCP analysis (Wireshark rules)', () => {
     expect(reused).toEqual([`10.9.0.3:41000 #${result.flows.at(-1)!.firstPacket}`]);
   });
 
+  it('keeps each flow its own marks: a clean flow beside one that resent a segment has none', () => {
+    const clean = conv({ client: '10.0.0.1:51001' }).handshake(0, 0.01);
+    clean.client('PA', 0.02, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n').server('PA', 0.03, 'HTTP/1.1 204 No Content\r\n\r\n');
+    const lossy = conv({ client: '10.0.0.1:51002' }).handshake(0, 0.01);
+    const requestSeq = lossy.c.next;
+    lossy.client('PA', 0.02, 'GET / HTTP/1.1\r\n\r\n').client('PA', 0.5, 'GET / HTTP/1.1\r\n\r\n', { seq: requestSeq });
+    const { flows } = analyze(lossy, clean);
+    const byPort = (port: number) => flows.find((f) => f.clientPort === port)!.analysis!;
+    expect(byPort(51002).marks.map((m) => m.kinds)).toEqual([['retransmission']]);
+    expect(byPort(51001).marks).toEqual([]);
+  });
+
   it('reports nothing at all on a clean exchange', async () => {
     const c = conv().handshake(0, 0.01);
     c.client('PA', 0.02, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');

@@ -177,14 +177,17 @@ describe('handshake verdicts', () => {
     expect(v.hint).toMatch(/drops it before TCP sees it/);
   });
 
-  it('ties an ICMP port unreachable to the flow it quotes', () => {
+  it('ties an ICMP port unreachable to the flow it quotes, and to no other', () => {
     const c = conv().client('S', 0);
+    const other = conv({ client: '10.0.0.1:51001' }).client('S', 0.0001);
     const icmp = icmpUnreachableFrame({ src: '10.0.0.2', dst: '10.0.0.1', code: 3, quoted: { src: '10.0.0.1', dst: '10.0.0.2', sport: 51000, dport: 80, flags: 'S', seq: 0xffff_fff0 } });
-    const r = analyzeFrames([...c.packets, { frame: icmp, t: 0.0002 }]);
-    expect(r.flows).toHaveLength(1);
+    const r = analyzeFrames([...c.packets, ...other.packets, { frame: icmp, t: 0.0002 }]);
+    expect(r.flows).toHaveLength(2);
     const v = r.flows[0].verdicts.find((x) => x.code === 'icmp-unreachable')!;
-    expect(v.summary).toBe('ICMP port unreachable from 10.0.0.2 (#2) about this connection');
-    expect(v.packets).toEqual([2]);
+    expect(v.summary).toBe('ICMP port unreachable from 10.0.0.2 (#3) about this connection');
+    expect(v.packets).toEqual([3]);
+    expect(r.flows[0].icmp.map((e) => e.no)).toEqual([3]);
+    expect(r.flows[1].icmp).toEqual([]);
   });
 
   // The gateway 10.0.0.254 answers the client: the capture point sees ARP replies.
