@@ -58,7 +58,7 @@ export type SegmentKind = (typeof SEG_NAMES)[number];
 
 const KIND_COUNT = SEG_NAMES.length;
 /** Per-sender counters a flow's analysis keeps in its row (see FlowAnalysis.countsAt). */
-export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 10;
+export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 12;
 /** FlowAnalysis counters after the per-kind counts: payload bytes sent again (any retransmission) per sender, */
 const RESENT_BYTES = 2 * KIND_COUNT;
 /** retransmitted SYNs and SYN-ACKs per sender (the handshake rules speak for those), */
@@ -69,6 +69,8 @@ const DATA_RETRANSMISSIONS = HANDSHAKE_RETRANSMISSIONS + 2;
 const BACK_IN_TIME_RETRANSMISSIONS = DATA_RETRANSMISSIONS + 2;
 /** D-SACKs per sender (RFC 2883): ACKs reporting a segment of the peer received twice. */
 const D_SACKS = BACK_IN_TIME_RETRANSMISSIONS + 2;
+/** Data retransmissions per sender that the first ACK covering them shows were not needed (see releaseAcked). */
+const UNNEEDED_RETRANSMISSIONS = D_SACKS + 2;
 /** Any kind of retransmission: tshark shows tcp.analysis.retransmission on fast and spurious ones too. */
 const ANY_RETRANSMISSION = SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION;
 
@@ -119,9 +121,10 @@ class DirectionState implements ColumnView {
   declare unackedCount: number;
   /**
    * Unacknowledged segments in send order, UNACKED_STRIDE numbers each (seq, next seq, packet
-   * number, time), in one array grown on demand up to MAX_UNACKED_SEGMENTS: one allocation per
-   * side instead of four. A plain array keeps its doubles unboxed in the JS heap, with no malloc'd
-   * buffer behind it as a Float64Array would have.
+   * number, time, and for a data retransmission with a timestamp its TSval, else NOT_RESENT), in one
+   * array grown on demand up to MAX_UNACKED_SEGMENTS: one allocation per side instead of five. A
+   * plain array keeps its doubles unboxed in the JS heap, with no malloc'd buffer behind it as a
+   * Float64Array would have.
    */
   unacked: number[] = EMPTY;
 
@@ -150,6 +153,12 @@ class DirectionState implements ColumnView {
     a[i + 1] = next;
     a[i + 2] = no;
     a[i + 3] = ts;
+    a[i + 4] = NOT_RESENT;
+  }
+
+  /** The segment pushed last is a data retransmission, sent with timestamp `tsVal`. */
+  markLastResent(tsVal: number): void {
+    this.unacked[(this.unackedCount - 1) * UNACKED_STRIDE + 4] = tsVal;
   }
 }
 
@@ -172,8 +181,10 @@ const DIRECTION_INITIAL = {
 };
 const DIRECTION_FIELDS = defineColumns(DirectionState.prototype, DIRECTION_INITIAL);
 
-/** Numbers per unacknowledged segment: seq, next seq, packet number, time. */
-const UNACKED_STRIDE = 4;
+/** Numbers per unacknowledged segment: seq, next seq, packet number, time, resend mark. */
+const UNACKED_STRIDE = 5;
+/** The resend mark of a segment sent for the first time, or resent without a timestamp option. */
+const NOT_RESENT = -1;
 /** Shared by every side with nothing unacknowledged; never written (pushUnacked grows first). */
 const EMPTY: number[] = [];
 
@@ -411,7 +422,7 @@ export class FlowAnalysis {
  * the originator, 1 the responder); `ctx` identifies the flow table, whose 4-tuples share
  * sequence state across flow splits.
  */
-export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number, ts: number, ctx: SegmentContext): void {
+export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number, ts: number, ctx: SegmentContext, copy: boolean): void {
   let fa = flow.analysis as FlowAnalysis | null;
   if (!fa) {
     const registry = registryFor(ctx);
@@ -456,7 +467,7 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   if (!backInTime) fa.conv.latestTs = ts;
   if (ts > fa.timing.latestTs) fa.timing.latestTs = ts;
 
-  taFlags = classify(fwd, rev, conv, v, no, ts, taFlags, fa, fromClient);
+  taFlags = classify(fwd, rev, conv, v, no, ts, taFlags, fa, fromClient, copy);
 
   if (flags & TCP_FLAG.SYN && v.wscale >= 0) fwd.winScale = Math.min(v.wscale, 14);
   if (flags & TCP_FLAG.SYN) verifyWindowScaling((flags & TCP_FLAG.ACK) !== 0, fwd, rev);
@@ -495,7 +506,7 @@ function verifyWindowScaling(isSynAck: boolean, fwd: DirectionState, rev: Direct
  * The segment's numbers are read from the view here rather than passed in: a sequence number at or
  * past 2^31 passed as an argument is boxed in a heap number on every call.
  */
-function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversation, v: PacketView, no: number, ts: number, ta: number, fa: FlowAnalysis, fromClient: 0 | 1): number {
+function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversation, v: PacketView, no: number, ts: number, ta: number, fa: FlowAnalysis, fromClient: 0 | 1, copy: boolean): number {
   const seq = v.seq >>> 0;
   const ack = v.ack >>> 0;
   const seglen = v.payloadLen;
@@ -600,6 +611,8 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   if ((seglen > 0 || synFin) && fwd.unackedCount < MAX_UNACKED_SEGMENTS) {
     if (synFin) nextSeq = (nextSeq + 1) >>> 0;
     fwd.pushUnacked(seq, nextSeq, no, ts);
+    // A segment the capture holds twice was sent once: not a resend to judge.
+    if (seglen > 0 && !copy && v.hasTimestamps && ta & (SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION)) fwd.markLastResent(v.tsVal >>> 0);
   }
   const probe = (ta & SEG.ZERO_WINDOW_PROBE) !== 0;
   // Zero-window probes do not move the next expected sequence number.
@@ -615,15 +628,21 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   fwd.lastAckTs = ts;
   fwd.lastSegmentFlags = ta;
 
-  releaseAcked(rev, ack, ts, no, fa, fromClient);
+  releaseAcked(rev, v, ts, no, fa, fromClient);
   fa.lastDupAckNum = dupAckNum;
   return ta;
 }
 
-/** Drops the peer's segments this ACK covers; the first exact match is an RTT sample for the peer. */
-function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, fa: FlowAnalysis, fromClient: 0 | 1): void {
+/**
+ * Drops the peer's segments the ACK in `v` covers; the first exact match is an RTT sample for the
+ * peer. A data retransmission this ACK is the first to cover was not needed when the ACK answers
+ * its original (see resendWasUnneeded).
+ */
+function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number, fa: FlowAnalysis, fromClient: 0 | 1): void {
   const n = rev.unackedCount;
   if (n === 0) return;
+  const ack = v.ack >>> 0;
+  const isAck = (v.flags & TCP_FLAG.ACK) !== 0;
   const u = rev.unacked;
   let kept = 0;
   let sampled = false;
@@ -632,6 +651,9 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
     const s = u[at];
     const e = u[at + 1];
     let keep: boolean;
+    if (u[at + 4] !== NOT_RESENT && isAck && sd(ack, e) >= 0 && resendWasUnneeded(u[at + 4], v)) {
+      fa.addToCounter(UNNEEDED_RETRANSMISSIONS + (fromClient === 0 ? 1 : 0), 1);
+    }
     if (ack === e) {
       // A segment sent twice is in the list twice: like Wireshark's ack_rtt, the ACK gives one
       // sample, from the first time it was sent.
@@ -658,6 +680,7 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
         u[to + 1] = e;
         u[to + 2] = u[at + 2];
         u[to + 3] = u[at + 3];
+        u[to + 4] = u[at + 4];
       }
       kept++;
     }
@@ -665,6 +688,18 @@ function releaseAcked(rev: DirectionState, ack: number, ts: number, no: number, 
   // The peer acknowledged new data of the other side.
   if (kept < n) fa.timing.side[fromClient === 0 ? 1 : 0].retransSinceProgress = 0;
   rev.unackedCount = kept;
+}
+
+/**
+ * Whether the ACK in `v`, the first to cover a data retransmission sent with timestamp `tsVal`,
+ * answers the resend's original rather than the resend (the Eifel test, RFC 3522): it echoes an
+ * older timestamp. The receiver's TS.Recent moves to the TSval of a segment that fills a hole
+ * (RFC 7323), so an ACK the resend prompted would echo the resend's own. Without timestamps
+ * nothing is proven: an ACK's timing cannot tell, since every round trip measured is an upper
+ * bound (a late SYN-ACK, a delayed ACK) and a resend's own ACK may come sooner than all of them.
+ */
+function resendWasUnneeded(tsVal: number, v: PacketView): boolean {
+  return v.hasTimestamps && sd(tsVal, v.tsEcr >>> 0) > 0;
 }
 
 /** Reads the segment's numbers from the view, as classify does. */
@@ -920,6 +955,12 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   dataRetransmissionsBackInTime: number;
   /** D-SACKs this side sent (RFC 2883): segments of the peer it reports having received twice. */
   dsacks: number;
+  /**
+   * Of this side's data retransmissions, those the first ACK covering them shows were not needed:
+   * it echoed a timestamp older than the resend's (the Eifel test, RFC 3522), so the original had
+   * arrived.
+   */
+  unneededRetransmissions: number;
   /** Retransmissions since the peer last acknowledged new data: a sender left talking to nobody. */
   retransmissionsUnanswered: number;
   /** The first of those (null: none), from which the peer's silence is measured. */
@@ -1092,6 +1133,7 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     dataRetransmissions: fa.counter(DATA_RETRANSMISSIONS + from),
     dataRetransmissionsBackInTime: fa.counter(BACK_IN_TIME_RETRANSMISSIONS + from),
     dsacks: fa.counter(D_SACKS + from),
+    unneededRetransmissions: fa.counter(UNNEEDED_RETRANSMISSIONS + from),
     retransmissionsUnanswered: s.retransSinceProgress,
     unansweredSince: s.retransSinceProgress > 0 ? { packet: s.retransRunFirstNo, ts: s.retransRunFirstTs } : null,
     ackRtt: s.ackRtt.toJson(),

@@ -376,7 +376,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
 
   // Wireshark-style segment classification and timing (flow.analysis). A copy is classified as
   // Wireshark and Zeek see it (a retransmission, a duplicate ACK); the rules discount it.
-  analyzeSegment(flow, dir, v, no, ts, ctx);
+  analyzeSegment(flow, dir, v, no, ts, ctx, copy);
 
   // --- facts ---
   if (endpoint.packets++ === 0) ctx.onSideSeen?.(flow, dir);

@@ -83,10 +83,13 @@ const retransmission: FlowRule = {
     const receiver = who === 'server' ? a.client : a.server;
     // A duplicate ACK carrying a D-SACK reports a copy received, not a hole.
     const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0) - receiver.dsacks);
-    // The receiver reported each resend as data it already had: none was needed. Said as info only
-    // when the other side's resends, if any, were all reported so too.
+    // The receiver reported each resend as data it already had, or acknowledged each one's original
+    // (see SideAnalysis.unneededRetransmissions): none was needed. Said as info only when the other
+    // side's resends, if any, were all shown unneeded too. The two proofs are not added up: one
+    // resend may have both.
     const allDsacked = receiver.dsacks >= dataRetrans(f, sender);
-    const noneNeeded = allDsacked && sender.dsacks >= dataRetrans(f, receiver);
+    const allUnneeded = allDsacked || sender.unneededRetransmissions >= dataRetrans(f, sender);
+    const noneNeeded = allUnneeded && Math.max(sender.dsacks, receiver.unneededRetransmissions) >= dataRetrans(f, receiver);
     const kinds: string[] = [];
     const plain = Math.max(0, dataRetrans(f, sender) - sender.fastRetransmission - sender.spuriousRetransmission);
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
@@ -127,6 +130,10 @@ const retransmission: FlowRule = {
       causeCode = 'spurious';
       cause = `unneeded: the ${otherSide(who)} reported each resend as data it already had (${plural(receiver.dsacks, 'D-SACK')}, RFC 2883), so the data arrived and only its ACKs came late or were lost`;
       hint = `Nothing was lost on the way to the ${otherSide(who)}: its acknowledgements were slow (a busy or sleeping host, delayed ACKs, a radio link) or lost on the way back, and the ${who}'s retransmission timer fired first. Look at the ${otherSide(who)}'s ACK timing and the return path, not at loss.`;
+    } else if (allUnneeded) {
+      causeCode = 'spurious';
+      cause = `unneeded: the ${otherSide(who)}'s first ACK covering each resend echoed the original's timestamp, so it was sent for the original (RFC 3522) and the data had arrived: an ACK came late or segments were reordered, nothing was lost`;
+      hint = `Nothing was lost: the ${otherSide(who)} had the data when the ${who} sent it again. Its ACK came late (delayed ACKs, a busy host, a closed window) or segments overtook each other on the way (parallel links, link aggregation, Wi-Fi), and the ${who}'s loss detection (its timer, a tail-loss probe or RACK) fired first. Often harmless; if it is frequent, look at the ${otherSide(who)}'s ACK timing and for reordering on the path (netstat -s: reordering and undo counters).`;
     } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(f, sender)) {
       causeCode = 'spurious';
       cause = `mostly spurious (the data had already been acknowledged, so ACKs were delayed or lost rather than the data)`;

@@ -16,9 +16,11 @@ import { PortGroups } from '../../src/rules/port-groups.js';
 import type { Verdict } from '../../src/rules/verdict.js';
 import { analyzeConversation, conv, type Conversation } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
+import { hasTool } from '../helpers/tools.js';
 
 const SAMPLES = 'samples';
 const corpus = useCorpus();
+const corpus2 = useCorpus('corpus2');
 const corpus2WithTshark = useCorpus('corpus2', { tools: ['tshark'] });
 
 const TCP_CODES = new Set(['retransmission', 'zero-window', 'no-response', 'idle-close', 'syn-flood', 'port-exhaustion', 'listen-queue-overflow']);
@@ -403,6 +405,88 @@ describe('retransmissions the receiver reports as duplicates (D-SACK, RFC 2883)'
     expect(v.severity).toBe('warning');
     expect(v.facts).toMatchObject({ dsacksByReceiver: 0 });
     expect(v.facts.cause).not.toBe('spurious');
+  });
+});
+
+describe('retransmissions whose first ACK echoes the original (the Eifel test, RFC 3522)', () => {
+  /**
+   * Two response segments sent again 300 ms later, then one client ACK covering all of them; with
+   * timestamps, `echo` is the TSval that ACK echoes: the originals' (101) or the second resend's (410).
+   */
+  const resent = (echo: number | null) => {
+    const ts = (val: number, ecr: number) => (echo === null ? {} : { options: { ts: [val, ecr] as [number, number] } });
+    const synTs = (val: number, ecr: number) => ({ options: { mss: 1460, sackPerm: true, ...(echo === null ? {} : { ts: [val, ecr] as [number, number] }) } });
+    const c = conv({ client: '10.6.0.1:53000', server: '10.6.0.2:443' });
+    c.client('S', 0, '', synTs(1, 0)).server('SA', 0.0005, '', synTs(90, 1)).client('A', 0.001, '', ts(2, 90));
+    c.client('PA', 0.002, 'hello', ts(3, 90)).server('A', 0.003, '', ts(91, 3));
+    const first = c.s.next;
+    c.server('PA', 0.01, 'x'.repeat(1000), ts(100, 3)).server('PA', 0.011, 'y'.repeat(1000), ts(101, 3));
+    c.server('PA', 0.31, 'x'.repeat(1000), { seq: first, ...ts(400, 3) }).server('PA', 0.32, 'y'.repeat(1000), { seq: (first + 1000) >>> 0, ...ts(410, 3) });
+    // Sent 0.5 ms after the second resend: sooner than any round trip here, but timing proves nothing.
+    c.client('A', 0.3205, '', { ack: (first + 2000) >>> 0, ...ts(4, echo ?? 0) });
+    c.client('FA', 0.4, '', ts(5, 410)).server('FA', 0.401, '', ts(420, 5)).client('A', 0.402, '', ts(6, 420));
+    return analyzeConversation(c).flows[0];
+  };
+
+  it("an ACK echoing the originals' timestamp was sent for them: both resends were unneeded; info", () => {
+    const f = resent(101);
+    expect(f.analysis!.server.unneededRetransmissions).toBe(2);
+    const v = verdict(f, 'retransmission');
+    expect(v.severity).toBe('info');
+    expect(v.facts).toMatchObject({ cause: 'spurious', dsacksByReceiver: 0 });
+    expect(v.summary).toContain("unneeded: the client's first ACK covering each resend echoed the original's timestamp");
+  });
+
+  it("an ACK echoing the resend's timestamp was sent for the resend: the originals were lost; a warning", () => {
+    const f = resent(410);
+    expect(f.analysis!.server.unneededRetransmissions).toBe(0);
+    const v = verdict(f, 'retransmission');
+    expect(v.severity).toBe('warning');
+    expect(v.facts.cause).toBe('path-loss');
+  });
+
+  it('without timestamps an ACK proves nothing, however soon after the resend it comes: a warning', () => {
+    const f = resent(null);
+    expect(f.analysis!.server.unneededRetransmissions).toBe(0);
+    expect(verdict(f, 'retransmission').severity).toBe('warning');
+  });
+
+  it.skipIf(!hasTool('tshark'))('lossy-transfer (Linux through netem loss): the resends found unneeded are those whose first covering ACK echoes an older TSval in tshark\'s fields, and each is D-SACKed', async () => {
+    const fields = ['frame.number', 'ip.src', 'tcp.seq_raw', 'tcp.len', 'tcp.ack_raw', 'tcp.options.timestamp.tsval', 'tcp.options.timestamp.tsecr', 'tcp.analysis.retransmission', 'tcp.options.sack.dsack_le'];
+    const out = execFileSync('tshark', ['-r', sample('lossy-transfer'), '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const rows = out.split('\n').filter(Boolean).map((l) => l.split('\t'));
+    const resends = rows.filter((r) => r[7] !== '');
+    const sender = resends[0][1];
+    const acks = rows.filter((r) => r[1] !== sender);
+    const mod = (x: number) => ((x % 2 ** 32) + 2 ** 32) % 2 ** 32;
+    const unneeded = resends.filter((r) => {
+      const end = mod(Number(r[2]) + Number(r[3]));
+      const ack = acks.find((a) => Number(a[0]) > Number(r[0]) && mod(Number(a[4]) - end) < 2 ** 31)!;
+      const d = mod(Number(r[5]) - Number(ack[6]));
+      return d !== 0 && d < 2 ** 31;
+    });
+    const dsacks = rows.filter((r) => r[8] !== '').length;
+    const f = (await analyzeFile(sample('lossy-transfer'))).flows[0];
+    const side = f.server === `${sender}:${f.serverPort}` ? f.analysis!.server : f.analysis!.client;
+    expect(unneeded.length).toBeGreaterThan(0);
+    expect(unneeded.length).toBeLessThan(resends.length);
+    expect(side.unneededRetransmissions).toBe(unneeded.length);
+    expect(side.unneededRetransmissions).toBe(dsacks);
+  });
+
+  corpus2.it("nDPI ethereum: resends sent on reordering whose ACKs echo the originals' timestamps are unneeded, the copy captured twice counted once; nDPI alexa-app: a resend ACKed 37 ms after it, with no timestamps, is not", async () => {
+    const eth = await analyzeFile(corpus2.path('ndpi/ethereum.pcap'));
+    const f = eth.flows.find((x) => x.client === '192.168.1.184:56638')!;
+    expect(f.analysis!.client.dataRetransmissions).toBe(3);
+    expect(f.clientSide.copies?.data).toBe(1);
+    expect(f.analysis!.client.unneededRetransmissions).toBe(2);
+    expect(verdict(f, 'retransmission')).toMatchObject({ severity: 'info', facts: { cause: 'spurious' } });
+    // The request #1273 sent again at #1291 after 1.15 s; the server's ACK #1296 37 ms later, where
+    // its SYN-ACK took 240 ms: as soon as this path's data round trips, so it may answer the resend.
+    const alexa = await analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
+    const g = alexa.flows.find((x) => x.client === '172.16.42.216:45709')!;
+    expect(g.analysis!.client.unneededRetransmissions).toBe(0);
+    expect(verdict(g, 'retransmission').facts.cause).toBe('path-loss');
   });
 });
 
