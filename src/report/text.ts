@@ -47,6 +47,7 @@ const HEALTHY_KINDS: ReadonlyArray<[string, string]> = [
   ['tls-ok', 'TLS sessions OK'],
   ['clean-close', 'closed cleanly'],
   ['capture-ended', 'cut off by the end of the capture'],
+  ['lone-rst', 'holding only RSTs'],
   ['midstream', 'already open when the capture started'],
   ['replayed-packets', 'replayed from earlier in the capture'],
 ];

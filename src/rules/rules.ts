@@ -423,6 +423,42 @@ const halfClosed: FlowRule = {
   },
 };
 
+/**
+ * The side whose RSTs are all the flow holds: no handshake, no data, no FIN, nothing from the
+ * other side. Its roles are a guess from that packet, and no connection of it is in the capture.
+ */
+function loneRstSender(f: FlowFacts): 'client' | 'server' | null {
+  if (f.syns.length > 0 || f.synAcks.length > 0) return null;
+  const onlyRsts = (s: FlowFacts['clientSide']) => s.packets > 0 && s.rsts === s.packets;
+  if (onlyRsts(f.clientSide) && f.serverSide.packets === 0) return 'client';
+  if (onlyRsts(f.serverSide) && f.clientSide.packets === 0) return 'server';
+  return null;
+}
+
+const loneRst: FlowRule = {
+  code: 'lone-rst',
+  evaluate(f) {
+    // A flow resuming an idle connection is that connection: idle-close says what the RST ended.
+    const who = f.afterIdle ? null : loneRstSender(f);
+    if (!who) return null;
+    const side = who === 'client' ? f.clientSide : f.serverSide;
+    const [from, to] = who === 'client' ? [f.client, f.server] : [f.server, f.client];
+    const rst = side.rst!;
+    const earlier = f.afterReset;
+    const before = earlier
+      ? `; ${earlier.resetter} had reset this 4-tuple ${fmtDuration(rst.ts - earlier.rstTs)} earlier (flow ${earlier.flowId}, RST #${earlier.rstPacket}), so it is a late RST for a connection already gone`
+      : '';
+    return {
+      code: 'lone-rst',
+      severity: 'info',
+      summary: `${side.rsts > 1 ? `${side.rsts} RSTs` : 'a lone RST'} (#${rst.no}) from ${from} to ${to}, with no handshake, data or answer in its flow: what it ends, and why, is not in this flow${before}`,
+      packets: [rst.no],
+      facts: { sender: from, rsts: side.rsts, earlierFlow: earlier?.flowId ?? null },
+      hint: 'An RST without its connection: the capture started after the connection opened or missed its packets (a filter, a one-sided tap), or the RST answers a late segment for a socket already closed. Look at the flows on the same 4-tuple before it (an earlier flow that ended or went idle is often the connection it ends), or capture earlier.',
+    };
+  },
+};
+
 function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
   return {
     code,
@@ -430,8 +466,9 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const mine = code === 'rst-by-client' ? f.clientSide : f.serverSide;
       const other = code === 'rst-by-client' ? f.serverSide : f.clientSide;
       const rst = mine.rst;
-      // A reset after an idle that outlasted the timeout is told by idle-close.
-      if (!rst || f.afterIdle) return null;
+      // A reset after an idle that outlasted the timeout is told by idle-close; an RST that is all
+      // the flow holds, by lone-rst: there is no connection in the capture to say it aborted.
+      if (!rst || f.afterIdle || loneRstSender(f)) return null;
       const handshakeDone = f.handshakeAck !== null || (f.syns.length === 0 && f.synAcks.length === 0) || f.synAcks.length > 0;
       if (!handshakeDone) return null;
       if (code === 'rst-by-server' && f.synAcks.length === 0 && f.syns.length > 0) return null; // that is `refused`
@@ -540,6 +577,7 @@ export const FLOW_RULES: FlowRule[] = [
   arpUnanswered,
   idleResumed,
   midstream,
+  loneRst,
   rstRule('rst-by-server'),
   rstRule('rst-by-client'),
   portReuse,

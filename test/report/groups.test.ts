@@ -149,14 +149,15 @@ corpus.describe('problem groups of public captures', () => {
     expect(groups[0]).toBe(g);
   });
 
-  it("Teredo: a group whose flows were given different hints says whose hint it shows", async () => {
-    const { result, flows } = await judged(corpus.path('zeek/tunnels/Teredo.pcap'));
+  it('ppa1e evilprogram: a group whose flows were given different hints says whose hint it shows', async () => {
+    const { result, flows } = await judged(corpus.path('ppa/ppa1e/evilprogram.pcap'));
     const groups = groupProblems(flows, result.verdicts);
-    const reset = groups.find((g) => g.code === 'rst-by-server' && g.endpoint === '75.126.203.78:80')!;
-    expect(reset.flowIds).toEqual([7, 10]);
-    const hints = reset.flowIds.map((id) => flows.find((f) => f.id === id)!.verdicts.find((v) => v.code === 'rst-by-server')!.hint);
+    // Flow 64 went idle and the server closed it; flow 93 is the client's RST on it 8,820 s later.
+    const idle = groups.find((g) => g.code === 'idle-close' && g.endpoint === '209.123.150.14:80')!;
+    expect(idle.flowIds).toEqual([64, 93]);
+    const hints = idle.flowIds.map((id) => flows.find((f) => f.id === id)!.verdicts.find((v) => v.code === 'idle-close')!.hint);
     expect(hints[0]).not.toBe(hints[1]);
-    expect(reset).toMatchObject({ hint: hints[0], hintFlow: 7 });
+    expect(idle).toMatchObject({ hint: hints[0], hintFlow: 64 });
     for (const g of groups.filter((x) => x.flows === 1)) expect(g.hintFlow).toBeNull();
   });
 

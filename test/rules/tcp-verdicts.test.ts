@@ -394,3 +394,38 @@ describe('a reset after both FINs', () => {
     expect(reset.severity).toBe('warning');
   });
 });
+
+describe('a flow that is nothing but RSTs (lone-rst)', () => {
+  it('says neither side aborted a connection: what the RST ends is not in the flow; info', () => {
+    // A mid-stream flow's FIN, then 22.9 s later (past the 5 s close linger) the same side's RST:
+    // the RST starts a flow of its own, with roles guessed from it (nDPI 1kxun #6, #681).
+    const c = conv({ client: '192.168.5.16:53605', server: '68.233.253.133:80' }).client('FA', 0).client('R', 22.9);
+    const flows = analyzeConversation(c).flows;
+    expect(flows.map((f) => f.history)).toEqual(['F', 'R']);
+    const codes = flows[1].verdicts.map((v) => v.code);
+    expect(codes).toContain('lone-rst');
+    expect(codes).not.toContain('rst-by-client');
+    expect(codes).not.toContain('rst-by-server');
+    const v = flows[1].verdicts.find((x) => x.code === 'lone-rst')!;
+    expect(v.severity).toBe('info');
+    expect(v.summary).toContain('a lone RST (#2) from 192.168.5.16:53605 to 68.233.253.133:80');
+  });
+
+  it('an RST resuming a connection after its idle timeout is that connection: idle-close says so, not lone-rst', () => {
+    // ppa1e evilprogram: flow 64 goes idle, and 8,820 s later the client's RST #657 ends it.
+    const c = conv().handshake(0).client('PA', 0.01, 'hello').server('A', 0.02).client('R', 900);
+    const flows = analyzeConversation(c).flows;
+    expect(flows).toHaveLength(2);
+    const codes = flows[1].verdicts.map((v) => v.code);
+    expect(codes).toContain('idle-close');
+    expect(codes).not.toContain('lone-rst');
+  });
+
+  it('an RST after data of its flow, or answering the peer, is still a reset said of its side', () => {
+    const data = conv().client('PA', 0, 'hello').client('R', 0.1);
+    expect(verdictCodes(analyzeConversation(data))).toContain('rst-by-client');
+    expect(verdictCodes(analyzeConversation(data))).not.toContain('lone-rst');
+    const answered = conv().server('PA', 0, 'x').client('R', 0.001);
+    expect(verdictCodes(analyzeConversation(answered))).not.toContain('lone-rst');
+  });
+});
