@@ -459,6 +459,57 @@ const loneRst: FlowRule = {
   },
 };
 
+/**
+ * How long after an RST a packet of its peer must come to have been sent after the RST reached it
+ * (with twice the handshake's round trip when longer): the shortest retransmission timeout.
+ */
+const RST_ARRIVED_MICROS = 200_000;
+
+/**
+ * The first packet of the peer of side `who` showing it went on with the connection after `who`'s
+ * RST had had time to reach it: a SYN-ACK sent again (no SYN from `who` in between), a FIN or data.
+ * A peer that took the RST has no connection left to send them on. Only for a side that sent one
+ * RST: of several, the facts keep the first, and a later one may be the RST that did end it.
+ */
+function rstNotTaken(f: FlowFacts, who: 'client' | 'server'): { packet: PacketRef; what: string } | null {
+  const mine = who === 'client' ? f.clientSide : f.serverSide;
+  const peer = who === 'client' ? f.serverSide : f.clientSide;
+  const rst = mine.rst;
+  if (!rst || mine.rsts !== 1) return null;
+  const after = rst.ts + Math.max(RST_ARRIVED_MICROS, 2 * (f.analysis?.handshake?.rttMs ?? 0) * 1000);
+  const proofs: { packet: PacketRef; what: string }[] = [];
+  if (who === 'client') {
+    const synAck = f.synAcks.find((s) => s.ts >= after && !f.syns.some((y) => y.ts > rst.ts && y.ts <= s.ts));
+    if (synAck) proofs.push({ packet: synAck, what: 'its SYN-ACK again' });
+  }
+  if (peer.fin && peer.fin.ts >= after) proofs.push({ packet: peer.fin, what: 'its FIN' });
+  if (peer.lastData && peer.lastData.ts >= after) proofs.push({ packet: peer.lastData, what: 'data' });
+  return proofs.sort((a, b) => a.packet.ts - b.packet.ts)[0] ?? null;
+}
+
+function rstIgnoredRule(): FlowRule {
+  return {
+    code: 'rst-ignored',
+    evaluate(f) {
+      for (const who of ['client', 'server'] as const) {
+        const rst = (who === 'client' ? f.clientSide : f.serverSide).rst;
+        const proof = rst && !f.afterIdle && !loneRstSender(f) ? rstNotTaken(f, who) : null;
+        if (!rst || !proof) continue;
+        const peer = who === 'client' ? 'server' : 'client';
+        return {
+          code: 'rst-ignored',
+          severity: 'warning',
+          summary: `the ${who}'s RST #${rst.no} did not end the connection at the ${peer}: it sent ${proof.what} (#${proof.packet.no}) ${fmtDuration(proof.packet.ts - rst.ts)} later`,
+          packets: [rst.no, proof.packet.no],
+          facts: { resetter: who, rstPacket: rst.no, peerWentOnPacket: proof.packet.no, afterMs: ms(proof.packet.ts - rst.ts) },
+          hint: `The ${peer} kept the connection, so it was still waiting or retrying while the ${who} had aborted it. An RST is taken only when its sequence number is the one the ${peer} expects next (RFC 5961; older stacks take any in the window): this one was out of step (a bug, a device rewriting sequence numbers, a forged RST) or was lost or dropped on the way. Compare its sequence number with the ${peer}'s last ACK, and capture on the ${peer}'s side to see whether it arrived.`,
+        };
+      }
+      return null;
+    },
+  };
+}
+
 function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
   return {
     code,
@@ -469,6 +520,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       // A reset after an idle that outlasted the timeout is told by idle-close; an RST that is all
       // the flow holds, by lone-rst: there is no connection in the capture to say it aborted.
       if (!rst || f.afterIdle || loneRstSender(f)) return null;
+      // An RST its peer did not take ended nothing: rst-ignored says so.
+      if (rstNotTaken(f, code === 'rst-by-client' ? 'client' : 'server')) return null;
       const handshakeDone = f.handshakeAck !== null || (f.syns.length === 0 && f.synAcks.length === 0) || f.synAcks.length > 0;
       if (!handshakeDone) return null;
       if (code === 'rst-by-server' && f.synAcks.length === 0 && f.syns.length > 0) return null; // that is `refused`
@@ -578,6 +631,7 @@ export const FLOW_RULES: FlowRule[] = [
   idleResumed,
   midstream,
   loneRst,
+  rstIgnoredRule(),
   rstRule('rst-by-server'),
   rstRule('rst-by-client'),
   portReuse,

@@ -429,3 +429,32 @@ describe('a flow that is nothing but RSTs (lone-rst)', () => {
     expect(verdictCodes(analyzeConversation(answered))).not.toContain('lone-rst');
   });
 });
+
+describe('an RST its peer did not take (rst-ignored)', () => {
+  /** SYN, SYN-ACK, the client's one RST, then the server's SYN-ACK again `resentAfter` seconds later. */
+  const ignored = (resentAfter: number, secondRst = false) => {
+    const c = conv({ client: '192.168.197.8:51133', server: '56.4.101.10:2405' }).client('S', 0).server('SA', 0.005).client('R', 0.012);
+    if (secondRst) c.client('R', 0.013);
+    return analyzeConversation(c.server('SA', 0.012 + resentAfter, '', { seq: (c.s.next - 1) >>> 0 })).flows[0];
+  };
+
+  it('a SYN-ACK sent again 3 s after the client\'s RST shows the server kept the connection: not a reset; a warning', () => {
+    // RICS2021 #1511 and #1527: the server's retransmission timer fired after the RST.
+    const f = ignored(3);
+    expect(f.synAcks.length).toBe(2);
+    const codes = f.verdicts.map((v) => v.code);
+    expect(codes).toContain('rst-ignored');
+    expect(codes).not.toContain('rst-by-client');
+    const v = f.verdicts.find((x) => x.code === 'rst-ignored')!;
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toBe("the client's RST #3 did not end the connection at the server: it sent its SYN-ACK again (#4) 3.00 s later");
+  });
+
+  it('a SYN-ACK 50 ms after the RST may have left before it arrived, and of two RSTs the later may be the one that ended it: still rst-by-client', () => {
+    for (const f of [ignored(0.05), ignored(3, true)]) {
+      const codes = f.verdicts.map((v) => v.code);
+      expect(codes).not.toContain('rst-ignored');
+      expect(codes).toContain('rst-by-client');
+    }
+  });
+});
