@@ -183,7 +183,7 @@ const DIRECTION_FIELDS = defineColumns(DirectionState.prototype, DIRECTION_INITI
 
 /** Numbers per unacknowledged segment: seq, next seq, packet number, time, resend mark. */
 const UNACKED_STRIDE = 5;
-/** The resend mark of a segment sent for the first time, or resent without a timestamp option. */
+/** The resend mark of a segment not judged by the Eifel test (see classify): sent for the first time, a copy, or a resend it cannot judge. */
 const NOT_RESENT = -1;
 /** Shared by every side with nothing unacknowledged; never written (pushUnacked grows first). */
 const EMPTY: number[] = [];
@@ -467,7 +467,8 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   if (!backInTime) fa.conv.latestTs = ts;
   if (ts > fa.timing.latestTs) fa.timing.latestTs = ts;
 
-  taFlags = classify(fwd, rev, conv, v, no, ts, taFlags, fa, fromClient, copy);
+  // A copy held twice, or a packet replayed after the clock stepped back, was not sent again.
+  taFlags = classify(fwd, rev, conv, v, no, ts, taFlags, fa, fromClient, copy || backInTime);
 
   if (flags & TCP_FLAG.SYN && v.wscale >= 0) fwd.winScale = Math.min(v.wscale, 14);
   if (flags & TCP_FLAG.SYN) verifyWindowScaling((flags & TCP_FLAG.ACK) !== 0, fwd, rev);
@@ -506,7 +507,7 @@ function verifyWindowScaling(isSynAck: boolean, fwd: DirectionState, rev: Direct
  * The segment's numbers are read from the view here rather than passed in: a sequence number at or
  * past 2^31 passed as an argument is boxed in a heap number on every call.
  */
-function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversation, v: PacketView, no: number, ts: number, ta: number, fa: FlowAnalysis, fromClient: 0 | 1, copy: boolean): number {
+function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversation, v: PacketView, no: number, ts: number, ta: number, fa: FlowAnalysis, fromClient: 0 | 1, notResent: boolean): number {
   const seq = v.seq >>> 0;
   const ack = v.ack >>> 0;
   const seglen = v.payloadLen;
@@ -611,8 +612,11 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   if ((seglen > 0 || synFin) && fwd.unackedCount < MAX_UNACKED_SEGMENTS) {
     if (synFin) nextSeq = (nextSeq + 1) >>> 0;
     fwd.pushUnacked(seq, nextSeq, no, ts);
-    // A segment the capture holds twice was sent once: not a resend to judge.
-    if (seglen > 0 && !copy && v.hasTimestamps && ta & (SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION)) fwd.markLastResent(v.tsVal >>> 0);
+    // A resend the Eifel test can judge (see resendWasUnneeded): one that starts at or below the
+    // peer's last ACK, and was sent again (`notResent`: a copy or a replay).
+    if (seglen > 0 && !notResent && v.hasTimestamps && ta & (SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION) && rev.lastAck !== 0 && sd(seq, rev.lastAck) <= 0) {
+      fwd.markLastResent(v.tsVal >>> 0);
+    }
   }
   const probe = (ta & SEG.ZERO_WINDOW_PROBE) !== 0;
   // Zero-window probes do not move the next expected sequence number.
@@ -692,11 +696,14 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
 
 /**
  * Whether the ACK in `v`, the first to cover a data retransmission sent with timestamp `tsVal`,
- * answers the resend's original rather than the resend (the Eifel test, RFC 3522): it echoes an
- * older timestamp. The receiver's TS.Recent moves to the TSval of a segment that fills a hole
- * (RFC 7323), so an ACK the resend prompted would echo the resend's own. Without timestamps
- * nothing is proven: an ACK's timing cannot tell, since every round trip measured is an upper
- * bound (a late SYN-ACK, a delayed ACK) and a resend's own ACK may come sooner than all of them.
+ * was sent before the resend arrived, so that the receiver had its bytes already (the Eifel test,
+ * RFC 3522): it echoes an older timestamp. Only a resend starting at or below an ACK the capture
+ * saw before it is judged: the receiver had then acknowledged up to its start (Last.ACK.sent), so
+ * the resend moved TS.Recent to its own TSval on arrival (RFC 7323), and every later ACK echoes
+ * that or newer. A resend above the receiver's last ACK may arrive while an earlier segment waits
+ * for a delayed ACK; TS.Recent stays older, and an old echo then proves nothing. Without
+ * timestamps nothing is proven: every round trip measured is an upper bound (a late SYN-ACK, a
+ * delayed ACK), and a resend's own ACK may come sooner than all of them.
  */
 function resendWasUnneeded(tsVal: number, v: PacketView): boolean {
   return v.hasTimestamps && sd(tsVal, v.tsEcr >>> 0) > 0;

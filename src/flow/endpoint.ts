@@ -57,6 +57,8 @@ export class Endpoint implements ColumnView {
   declare firstFinTs: number;
   declare firstRstNo: number;
   declare firstRstTs: number;
+  /** The first RST carried an ACK and sequence number 0: the answer a closed port gives a SYN (RFC 9293 3.10.7.1). */
+  declare firstRstAnswersSyn: boolean;
   /** Handshake options as sent in this side's SYN or SYN-ACK (-1 / false when absent). */
   declare mss: number;
   declare sackPermitted: boolean;
@@ -158,6 +160,7 @@ const ENDPOINT_INITIAL = {
   firstFinTs: 0,
   firstRstNo: 0,
   firstRstTs: 0,
+  firstRstAnswersSyn: false,
   mss: -1,
   sackPermitted: false,
   timestamps: false,

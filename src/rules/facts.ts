@@ -31,6 +31,8 @@ export interface SideFacts {
   lastData: PacketRef | null;
   fin: PacketRef | null;
   rst: PacketRef | null;
+  /** The first RST carried an ACK and sequence number 0, as a closed port answers a SYN. */
+  rstAnswersSyn: boolean;
   /** RST segments this side sent. */
   rsts: number;
   state: string;
@@ -158,6 +160,7 @@ function side(e: Endpoint, peer: Endpoint): SideFacts {
     lastData: ref(e.lastDataNo, e.lastDataTs),
     fin: ref(e.firstFinNo, e.firstFinTs),
     rst: ref(e.firstRstNo, e.firstRstTs),
+    rstAnswersSyn: e.firstRstAnswersSyn,
     rsts: e.rstCount,
     state: EP_NAMES[e.state],
     mss: e.mss >= 0 ? e.mss : null,

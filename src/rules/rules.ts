@@ -426,10 +426,12 @@ const halfClosed: FlowRule = {
 /**
  * The side whose RSTs are all the flow holds: no handshake, no data, no FIN, nothing from the
  * other side. Its roles are a guess from that packet, and no connection of it is in the capture.
+ * Not an RST/ACK with sequence number 0: that is a closed port's answer to a SYN the capture
+ * missed (a one-sided capture, a filter for RSTs), a refusal the reset verdicts still tell.
  */
 function loneRstSender(f: FlowFacts): 'client' | 'server' | null {
   if (f.syns.length > 0 || f.synAcks.length > 0) return null;
-  const onlyRsts = (s: FlowFacts['clientSide']) => s.packets > 0 && s.rsts === s.packets;
+  const onlyRsts = (s: FlowFacts['clientSide']) => s.packets > 0 && s.rsts === s.packets && !s.rstAnswersSyn;
   if (onlyRsts(f.clientSide) && f.serverSide.packets === 0) return 'client';
   if (onlyRsts(f.serverSide) && f.clientSide.packets === 0) return 'server';
   return null;
@@ -460,55 +462,42 @@ const loneRst: FlowRule = {
 };
 
 /**
- * How long after an RST a packet of its peer must come to have been sent after the RST reached it
- * (with twice the handshake's round trip when longer): the shortest retransmission timeout.
+ * How long after a client's RST the server's SYN-ACK sent again must come to have been sent after
+ * the RST reached it (with twice the handshake's round trip when longer): the shortest
+ * retransmission timeout.
  */
 const RST_ARRIVED_MICROS = 200_000;
 
 /**
- * The first packet of the peer of side `who` showing it went on with the connection after `who`'s
- * RST had had time to reach it: a SYN-ACK sent again (no SYN from `who` in between), a FIN or data.
- * A peer that took the RST has no connection left to send them on. Only for a side that sent one
- * RST: of several, the facts keep the first, and a later one may be the RST that did end it.
+ * The server's SYN-ACK sent again (no SYN from the client in between) after the client's one RST
+ * had had time to reach it: its retransmission timer was still running, so it had not taken the
+ * RST. Only a timer's packet proves that: data or a FIN the server sent before the RST arrived can
+ * reach the capture later still, behind a queue. Only for a client that sent one RST: of several,
+ * the facts keep the first, and a later one may be the RST that did end the attempt.
  */
-function rstNotTaken(f: FlowFacts, who: 'client' | 'server'): { packet: PacketRef; what: string } | null {
-  const mine = who === 'client' ? f.clientSide : f.serverSide;
-  const peer = who === 'client' ? f.serverSide : f.clientSide;
-  const rst = mine.rst;
-  if (!rst || mine.rsts !== 1) return null;
+function rstNotTaken(f: FlowFacts): PacketRef | null {
+  const rst = f.clientSide.rst;
+  if (!rst || f.clientSide.rsts !== 1) return null;
   const after = rst.ts + Math.max(RST_ARRIVED_MICROS, 2 * (f.analysis?.handshake?.rttMs ?? 0) * 1000);
-  const proofs: { packet: PacketRef; what: string }[] = [];
-  if (who === 'client') {
-    const synAck = f.synAcks.find((s) => s.ts >= after && !f.syns.some((y) => y.ts > rst.ts && y.ts <= s.ts));
-    if (synAck) proofs.push({ packet: synAck, what: 'its SYN-ACK again' });
-  }
-  if (peer.fin && peer.fin.ts >= after) proofs.push({ packet: peer.fin, what: 'its FIN' });
-  if (peer.lastData && peer.lastData.ts >= after) proofs.push({ packet: peer.lastData, what: 'data' });
-  return proofs.sort((a, b) => a.packet.ts - b.packet.ts)[0] ?? null;
+  return f.synAcks.find((s) => s.ts >= after && !f.syns.some((y) => y.ts > rst.ts && y.ts <= s.ts)) ?? null;
 }
 
-function rstIgnoredRule(): FlowRule {
-  return {
-    code: 'rst-ignored',
-    evaluate(f) {
-      for (const who of ['client', 'server'] as const) {
-        const rst = (who === 'client' ? f.clientSide : f.serverSide).rst;
-        const proof = rst && !f.afterIdle && !loneRstSender(f) ? rstNotTaken(f, who) : null;
-        if (!rst || !proof) continue;
-        const peer = who === 'client' ? 'server' : 'client';
-        return {
-          code: 'rst-ignored',
-          severity: 'warning',
-          summary: `the ${who}'s RST #${rst.no} did not end the connection at the ${peer}: it sent ${proof.what} (#${proof.packet.no}) ${fmtDuration(proof.packet.ts - rst.ts)} later`,
-          packets: [rst.no, proof.packet.no],
-          facts: { resetter: who, rstPacket: rst.no, peerWentOnPacket: proof.packet.no, afterMs: ms(proof.packet.ts - rst.ts) },
-          hint: `The ${peer} kept the connection, so it was still waiting or retrying while the ${who} had aborted it. An RST is taken only when its sequence number is the one the ${peer} expects next (RFC 5961; older stacks take any in the window): this one was out of step (a bug, a device rewriting sequence numbers, a forged RST) or was lost or dropped on the way. Compare its sequence number with the ${peer}'s last ACK, and capture on the ${peer}'s side to see whether it arrived.`,
-        };
-      }
-      return null;
-    },
-  };
-}
+const rstIgnored: FlowRule = {
+  code: 'rst-ignored',
+  evaluate(f) {
+    const rst = f.clientSide.rst;
+    const synAck = rst && !f.afterIdle ? rstNotTaken(f) : null;
+    if (!rst || !synAck) return null;
+    return {
+      code: 'rst-ignored',
+      severity: 'warning',
+      summary: `the client's RST #${rst.no} did not end the attempt at the server: it sent its SYN-ACK again (#${synAck.no}) ${fmtDuration(synAck.ts - rst.ts)} later`,
+      packets: [rst.no, synAck.no],
+      facts: { rstPacket: rst.no, synAckPacket: synAck.no, afterMs: ms(synAck.ts - rst.ts) },
+      hint: 'The server kept the half-open connection and went on retrying while the client had given it up. An RST is taken only when its sequence number is the one the server expects next (RFC 5961; older stacks take any in the window): this one was out of step (a bug, a device rewriting sequence numbers, a forged RST) or was lost or dropped on the way. Compare its sequence number with the SYN-ACK\'s acknowledgement number, and capture on the server\'s side to see whether it arrived.',
+    };
+  },
+};
 
 function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
   return {
@@ -520,8 +509,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       // A reset after an idle that outlasted the timeout is told by idle-close; an RST that is all
       // the flow holds, by lone-rst: there is no connection in the capture to say it aborted.
       if (!rst || f.afterIdle || loneRstSender(f)) return null;
-      // An RST its peer did not take ended nothing: rst-ignored says so.
-      if (rstNotTaken(f, code === 'rst-by-client' ? 'client' : 'server')) return null;
+      // A client's RST the server did not take ended nothing: rst-ignored says so.
+      if (code === 'rst-by-client' && rstNotTaken(f)) return null;
       const handshakeDone = f.handshakeAck !== null || (f.syns.length === 0 && f.synAcks.length === 0) || f.synAcks.length > 0;
       if (!handshakeDone) return null;
       if (code === 'rst-by-server' && f.synAcks.length === 0 && f.syns.length > 0) return null; // that is `refused`
@@ -631,7 +620,7 @@ export const FLOW_RULES: FlowRule[] = [
   idleResumed,
   midstream,
   loneRst,
-  rstIgnoredRule(),
+  rstIgnored,
   rstRule('rst-by-server'),
   rstRule('rst-by-client'),
   portReuse,

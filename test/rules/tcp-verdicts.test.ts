@@ -447,7 +447,7 @@ describe('an RST its peer did not take (rst-ignored)', () => {
     expect(codes).not.toContain('rst-by-client');
     const v = f.verdicts.find((x) => x.code === 'rst-ignored')!;
     expect(v.severity).toBe('warning');
-    expect(v.summary).toBe("the client's RST #3 did not end the connection at the server: it sent its SYN-ACK again (#4) 3.00 s later");
+    expect(v.summary).toBe("the client's RST #3 did not end the attempt at the server: it sent its SYN-ACK again (#4) 3.00 s later");
   });
 
   it('a SYN-ACK 50 ms after the RST may have left before it arrived, and of two RSTs the later may be the one that ended it: still rst-by-client', () => {
@@ -456,5 +456,15 @@ describe('an RST its peer did not take (rst-ignored)', () => {
       expect(codes).not.toContain('rst-ignored');
       expect(codes).toContain('rst-by-client');
     }
+  });
+});
+
+describe('a lone RST/ACK with sequence number 0', () => {
+  it('is the answer a closed port gives a SYN the capture missed: still a reset verdict, not lone-rst', () => {
+    // tcpdump -Q out on a server, or a filter for RSTs: the refusal is all the capture holds.
+    const c = conv({ client: '10.9.0.1:40000', server: '10.9.0.2:8765' }).server('RA', 0, '', { seq: 0, ack: 123457 });
+    const codes = verdictCodes(analyzeConversation(c));
+    expect(codes).not.toContain('lone-rst');
+    expect(codes.some((x) => x === 'rst-by-client' || x === 'rst-by-server')).toBe(true);
   });
 });
