@@ -72,6 +72,7 @@ const SERVER_PHRASES: Record<string, string> = {
   'unroutable-address': 'went to an address no network routes',
   'syn-retry-then-connected': 'connected only after SYN retries',
   'synack-retry': 'saw the SYN-ACK re-sent (final ACK lost or accept queue full)',
+  'rst-ignored': "went on after the client's RST (SYN-ACK sent again)",
   'half-open': 'left half-open (handshake never completed)',
   'icmp-unreachable': 'answered by an ICMP error',
   'arp-unanswered': 'failed: ARP for the server never answered',
