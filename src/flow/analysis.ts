@@ -507,7 +507,7 @@ function verifyWindowScaling(isSynAck: boolean, fwd: DirectionState, rev: Direct
  * The segment's numbers are read from the view here rather than passed in: a sequence number at or
  * past 2^31 passed as an argument is boxed in a heap number on every call.
  */
-function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversation, v: PacketView, no: number, ts: number, ta: number, fa: FlowAnalysis, fromClient: 0 | 1, notResent: boolean): number {
+function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversation, v: PacketView, no: number, ts: number, ta: number, fa: FlowAnalysis, fromClient: 0 | 1, capturedAgain: boolean): number {
   const seq = v.seq >>> 0;
   const ack = v.ack >>> 0;
   const seglen = v.payloadLen;
@@ -612,9 +612,9 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   if ((seglen > 0 || synFin) && fwd.unackedCount < MAX_UNACKED_SEGMENTS) {
     if (synFin) nextSeq = (nextSeq + 1) >>> 0;
     fwd.pushUnacked(seq, nextSeq, no, ts);
-    // A resend the Eifel test can judge (see resendWasUnneeded): one that starts at or below the
-    // peer's last ACK, and was sent again (`notResent`: a copy or a replay).
-    if (seglen > 0 && !notResent && v.hasTimestamps && ta & (SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION) && rev.lastAck !== 0 && sd(seq, rev.lastAck) <= 0) {
+    // A resend the Eifel test can judge (see resendWasUnneeded): data sent again (not the same
+    // packet captured again) that starts at or below the peer's last ACK.
+    if (ta & (SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION) && seglen > 0 && !capturedAgain && v.hasTimestamps && rev.lastAck !== 0 && sd(seq, rev.lastAck) <= 0) {
       fwd.markLastResent(v.tsVal >>> 0);
     }
   }
@@ -647,6 +647,7 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
   if (n === 0) return;
   const ack = v.ack >>> 0;
   const isAck = (v.flags & TCP_FLAG.ACK) !== 0;
+  const senderSide = fromClient === 0 ? 1 : 0;
   const u = rev.unacked;
   let kept = 0;
   let sampled = false;
@@ -655,16 +656,13 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
     const s = u[at];
     const e = u[at + 1];
     let keep: boolean;
-    if (u[at + 4] !== NOT_RESENT && isAck && sd(ack, e) >= 0 && resendWasUnneeded(u[at + 4], v)) {
-      fa.addToCounter(UNNEEDED_RETRANSMISSIONS + (fromClient === 0 ? 1 : 0), 1);
-    }
     if (ack === e) {
       // A segment sent twice is in the list twice: like Wireshark's ack_rtt, the ACK gives one
       // sample, from the first time it was sent.
       const rtt = sampled ? -1 : ts - u[at + 3];
       sampled = true;
       if (rtt >= 0) {
-        const sender = fa.timing.side[fromClient === 0 ? 1 : 0];
+        const sender = fa.timing.side[senderSide];
         sender.ackRtt.add(rtt, no);
         // A segment starting at the initial sequence number is the SYN (or SYN-ACK).
         if (s !== rev.baseSeq && (sender.dataRttMin < 0 || rtt < sender.dataRttMin)) {
@@ -687,10 +685,13 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
         u[to + 4] = u[at + 4];
       }
       kept++;
+    } else if (u[at + 4] !== NOT_RESENT && isAck && resendWasUnneeded(u[at + 4], v)) {
+      // This ACK is the first to cover a judged resend.
+      fa.addToCounter(UNNEEDED_RETRANSMISSIONS + senderSide, 1);
     }
   }
   // The peer acknowledged new data of the other side.
-  if (kept < n) fa.timing.side[fromClient === 0 ? 1 : 0].retransSinceProgress = 0;
+  if (kept < n) fa.timing.side[senderSide].retransSinceProgress = 0;
   rev.unackedCount = kept;
 }
 

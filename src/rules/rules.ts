@@ -423,14 +423,21 @@ const halfClosed: FlowRule = {
   },
 };
 
+/** How long before `ts` an earlier flow on the 4-tuple was reset, and which: "2.0 s earlier (flow 4, RST #1464)". */
+function resetAgo(earlier: NonNullable<FlowFacts['afterReset']>, ts: number): string {
+  return `${fmtDuration(ts - earlier.rstTs)} earlier (flow ${earlier.flowId}, RST #${earlier.rstPacket})`;
+}
+
 /**
  * The side whose RSTs are all the flow holds: no handshake, no data, no FIN, nothing from the
  * other side. Its roles are a guess from that packet, and no connection of it is in the capture.
  * Not an RST/ACK with sequence number 0: that is a closed port's answer to a SYN the capture
- * missed (a one-sided capture, a filter for RSTs), a refusal the reset verdicts still tell.
+ * missed (a one-sided capture, a filter for RSTs), a refusal the reset verdicts still tell. Not a
+ * flow resuming an idle connection either: it is that connection, and idle-close says what the RST
+ * ended.
  */
 function loneRstSender(f: FlowFacts): 'client' | 'server' | null {
-  if (f.syns.length > 0 || f.synAcks.length > 0) return null;
+  if (f.afterIdle || f.syns.length > 0 || f.synAcks.length > 0) return null;
   const onlyRsts = (s: FlowFacts['clientSide']) => s.packets > 0 && s.rsts === s.packets && !s.rstAnswersSyn;
   if (onlyRsts(f.clientSide) && f.serverSide.packets === 0) return 'client';
   if (onlyRsts(f.serverSide) && f.clientSide.packets === 0) return 'server';
@@ -440,16 +447,13 @@ function loneRstSender(f: FlowFacts): 'client' | 'server' | null {
 const loneRst: FlowRule = {
   code: 'lone-rst',
   evaluate(f) {
-    // A flow resuming an idle connection is that connection: idle-close says what the RST ended.
-    const who = f.afterIdle ? null : loneRstSender(f);
+    const who = loneRstSender(f);
     if (!who) return null;
     const side = who === 'client' ? f.clientSide : f.serverSide;
     const [from, to] = who === 'client' ? [f.client, f.server] : [f.server, f.client];
     const rst = side.rst!;
     const earlier = f.afterReset;
-    const before = earlier
-      ? `; ${earlier.resetter} had reset this 4-tuple ${fmtDuration(rst.ts - earlier.rstTs)} earlier (flow ${earlier.flowId}, RST #${earlier.rstPacket}), so it is a late RST for a connection already gone`
-      : '';
+    const before = earlier ? `; ${earlier.resetter} had reset this 4-tuple ${resetAgo(earlier, rst.ts)}, so it is a late RST for a connection already gone` : '';
     return {
       code: 'lone-rst',
       severity: 'info',
@@ -473,11 +477,12 @@ const RST_ARRIVED_MICROS = 200_000;
  * had had time to reach it: its retransmission timer was still running, so it had not taken the
  * RST. Only a timer's packet proves that: data or a FIN the server sent before the RST arrived can
  * reach the capture later still, behind a queue. Only for a client that sent one RST: of several,
- * the facts keep the first, and a later one may be the RST that did end the attempt.
+ * the facts keep the first, and a later one may be the RST that did end the attempt. Not after an
+ * idle either: idle-close speaks for that RST.
  */
 function rstNotTaken(f: FlowFacts): PacketRef | null {
   const rst = f.clientSide.rst;
-  if (!rst || f.clientSide.rsts !== 1) return null;
+  if (!rst || f.clientSide.rsts !== 1 || f.afterIdle) return null;
   const after = rst.ts + Math.max(RST_ARRIVED_MICROS, 2 * (f.analysis?.handshake?.rttMs ?? 0) * 1000);
   return f.synAcks.find((s) => s.ts >= after && !f.syns.some((y) => y.ts > rst.ts && y.ts <= s.ts)) ?? null;
 }
@@ -485,9 +490,9 @@ function rstNotTaken(f: FlowFacts): PacketRef | null {
 const rstIgnored: FlowRule = {
   code: 'rst-ignored',
   evaluate(f) {
-    const rst = f.clientSide.rst;
-    const synAck = rst && !f.afterIdle ? rstNotTaken(f) : null;
-    if (!rst || !synAck) return null;
+    const synAck = rstNotTaken(f);
+    if (!synAck) return null;
+    const rst = f.clientSide.rst!;
     return {
       code: 'rst-ignored',
       severity: 'warning',
@@ -528,7 +533,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       if (earlier) {
         const earlierWho = earlier.resetter === f.client ? 'client' : earlier.resetter === f.server ? 'server' : earlier.by;
         const first = f.clientSide.firstData ?? f.serverSide.firstData ?? { no: f.firstPacket, ts: f.start };
-        const ago = `${fmtDuration(first.ts - earlier.rstTs)} earlier (flow ${earlier.flowId}, RST #${earlier.rstPacket})`;
+        const ago = resetAgo(earlier, first.ts);
         if (first.no === rst.no) ctx.push(`after the ${earlierWho} had reset this 4-tuple ${ago}: a late RST for a connection already gone`);
         else ctx.push(`#${first.no} came on the 4-tuple the ${earlierWho} had reset ${ago}, so the ${who} had no connection for it`);
       }

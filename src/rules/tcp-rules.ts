@@ -66,6 +66,14 @@ function dataRetrans(f: FlowFacts, s: SideAnalysis): number {
   return Math.max(0, s.dataRetransmissions - (copiesOf(f, s)?.data ?? 0) - s.dataRetransmissionsBackInTime);
 }
 
+/**
+ * Of `resender`'s resends, how many are shown unneeded: D-SACKed by `peer`, or proven by the Eifel
+ * test. The two are not added up: one resend may have both.
+ */
+function shownUnneeded(resender: SideAnalysis, peer: SideAnalysis): number {
+  return Math.max(peer.dsacks, resender.unneededRetransmissions);
+}
+
 const retransmission: FlowRule = {
   code: 'retransmission',
   evaluate(f, ctx) {
@@ -85,11 +93,10 @@ const retransmission: FlowRule = {
     const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0) - receiver.dsacks);
     // The receiver reported each resend as data it already had, or acknowledged each one's original
     // (see SideAnalysis.unneededRetransmissions): none was needed. Said as info only when the other
-    // side's resends, if any, were all shown unneeded too. The two proofs are not added up: one
-    // resend may have both.
+    // side's resends, if any, were all shown unneeded too.
     const allDsacked = receiver.dsacks >= dataRetrans(f, sender);
-    const allUnneeded = allDsacked || sender.unneededRetransmissions >= dataRetrans(f, sender);
-    const noneNeeded = allUnneeded && Math.max(sender.dsacks, receiver.unneededRetransmissions) >= dataRetrans(f, receiver);
+    const allUnneeded = shownUnneeded(sender, receiver) >= dataRetrans(f, sender);
+    const noneNeeded = allUnneeded && shownUnneeded(receiver, sender) >= dataRetrans(f, receiver);
     const kinds: string[] = [];
     const plain = Math.max(0, dataRetrans(f, sender) - sender.fastRetransmission - sender.spuriousRetransmission);
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
