@@ -55,6 +55,8 @@ export class Endpoint implements ColumnView {
   declare lastDataTs: number;
   declare firstFinNo: number;
   declare firstFinTs: number;
+  /** The acknowledgement number the first FIN carried (-1: it carried none). */
+  declare firstFinAck: number;
   declare firstRstNo: number;
   declare firstRstTs: number;
   /** The first RST carried an ACK and sequence number 0: the answer a closed port gives a SYN (RFC 9293 3.10.7.1). */
@@ -158,6 +160,7 @@ const ENDPOINT_INITIAL = {
   lastDataTs: 0,
   firstFinNo: 0,
   firstFinTs: 0,
+  firstFinAck: -1,
   firstRstNo: 0,
   firstRstTs: 0,
   firstRstAnswersSyn: false,

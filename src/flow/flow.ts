@@ -400,6 +400,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   if (fin && endpoint.firstFinNo === 0) {
     endpoint.firstFinNo = no;
     endpoint.firstFinTs = ts;
+    endpoint.firstFinAck = ackf ? v.ack >>> 0 : -1;
   }
   if (rst && endpoint.firstRstNo === 0) {
     endpoint.firstRstNo = no;

@@ -81,6 +81,7 @@ const SERVER_PHRASES: Record<string, string> = {
   'rst-by-server': 'reset by the server',
   retransmission: 'retransmitted data',
   'zero-window': 'stalled on a zero window',
+  'request-after-close': 'got a request after the server had closed it',
   'no-response': 'left a request unanswered',
   'response-cut-short': 'had a response cut short',
   'idle-close': 'closed or reset after an idle period',

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AppFacts, CloseFact, HttpExchangeFacts, WebSocketFacts } from '../dissect/types.js';
-import type { FlowFacts } from './facts.js';
+import type { FlowFacts, PacketRef } from './facts.js';
 import { endedTooEarly, patienceFor, watchOf, whenWatchEnded } from './capture-end.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
@@ -515,6 +515,88 @@ function serverAckUnseen(f: FlowFacts, requestPacket: number, waited: number): b
   return !!u && u.ackedPacket === null && u.requestPacket >= requestPacket && f.clientSide.lastData?.no === u.requestPacket && waited >= RETRANSMIT_DUE_MICROS;
 }
 
+/** An HTTP request sent on a connection the server had already closed (see requestAfterServerClose). */
+export interface RequestAfterClose {
+  ex: HttpExchangeFacts;
+  fin: PacketRef;
+  /** How the capture proves the server closed first: its FIN came before the request, or crossed it without acknowledging any of it. */
+  proof: 'order' | 'ack';
+  /** The latest answered exchange before it: the connection was kept alive for reuse. */
+  previous: HttpExchangeFacts | null;
+}
+
+/**
+ * The first complete HTTP request that the server had closed the connection before receiving: its
+ * FIN is in the capture before the request, or after it but acknowledging none of its bytes (the
+ * two crossed). Nothing on that connection could answer it, whatever the server's health: a client
+ * reusing a kept-alive connection as the server's idle timeout closed it (the keep-alive race), or
+ * sending on a connection the server closed before its first request.
+ */
+export function requestAfterServerClose(f: FlowFacts): RequestAfterClose | null {
+  const app = f.app;
+  const fin = f.serverSide.fin;
+  if (!app || app.protocol !== 'http' || !fin) return null;
+  const acked = f.serverSide.finAckedBytes;
+  let previous: HttpExchangeFacts | null = null;
+  for (const ex of app.http) {
+    const req = ex.request;
+    if (req && req.complete && !ex.response) {
+      // A request pipelined before the previous answer came: that answer may have announced the close.
+      if (previous && previous.response!.packet > req.packet) return null;
+      if (req.packet > fin.no) return { ex, fin, proof: 'order', previous };
+      if (acked !== null && acked <= req.streamOffset) return { ex, fin, proof: 'ack', previous };
+    }
+    if (ex.response) previous = ex;
+  }
+  return null;
+}
+
+const requestAfterClose: FlowRule = {
+  code: 'request-after-close',
+  needsBothSides: true,
+  evaluate(f) {
+    const hit = requestAfterServerClose(f);
+    if (!hit) return null;
+    const { ex, fin, proof, previous } = hit;
+    const req = ex.request!;
+    const requestAt = ex.timing.requestAt ?? fin.ts;
+    const rst = f.serverSide.rst && f.serverSide.rst.ts >= requestAt ? f.serverSide.rst : null;
+    const answered = previous?.response ?? null;
+    // The response before announced the close (Connection: close, or HTTP/1.0 without keep-alive):
+    // the client should not have sent another request (RFC 9112 9.6).
+    const announced = answered !== null && !answered.keepAlive;
+    const idle = answered && f.serverSide.lastData && f.serverSide.lastData.ts <= fin.ts ? fin.ts - f.serverSide.lastData.ts : null;
+    const closed =
+      proof === 'order'
+        ? `${fmtDuration(requestAt - fin.ts)} after the server had closed the connection (FIN #${fin.no}${announced ? `, as response #${answered.packet} announced` : idle !== null ? `, idle ${fmtDuration(idle)} after response #${answered!.packet}` : ''})`
+        : `as the server closed the connection: its FIN #${fin.no} acknowledges none of the request, so the two crossed${idle !== null ? ` (idle ${fmtDuration(idle)} after response #${answered!.packet})` : ''}`;
+    const what = announced ? 'a request on a connection the server said it would close' : previous ? 'the keep-alive race' : 'a connection closed before its first request';
+    return {
+      code: 'request-after-close',
+      severity: 'error',
+      summary: `HTTP request "${req.method} ${req.target}" #${req.packet} was sent ${closed}${rst ? `; the server's TCP reset it (RST #${rst.no})` : ''}: ${what}`,
+      packets: [fin.no, req.packet, ...(rst ? [rst.no] : [])],
+      facts: {
+        method: req.method,
+        target: req.target,
+        requestPacket: req.packet,
+        finPacket: fin.no,
+        proof,
+        sinceFinMs: ms(requestAt - fin.ts),
+        resetPacket: rst?.no ?? null,
+        previousResponsePacket: answered?.packet ?? null,
+        idleBeforeFinMs: idle !== null ? ms(idle) : null,
+        closeAnnounced: announced,
+      },
+      hint: announced
+        ? `The server's response #${answered.packet} said the connection would close (${answered.version === '1.0' ? 'HTTP/1.0 without keep-alive' : 'Connection: close'}), and it did; the client sent another request on it anyway. A client must not (RFC 9112 9.6): it is a client or client-library bug. Open a new connection after a response that closes.`
+        : previous
+          ? `The server closed a keep-alive connection it had kept idle${idle !== null ? ` for ${fmtDuration(idle)} (its keep-alive timeout, or a proxy's)` : ''}, and the client, whose pool still held it as reusable, sent its next request on it: the request failed at the client (ECONNRESET, "socket hang up", EPIPE) though the server is healthy. Make the client's idle timeout shorter than the server's (a Node server behind a load balancer: keepAliveTimeout above the balancer's idle timeout, such as AWS ALB's 60 s; an nginx upstream pool: keepalive_timeout below the backend's), and retry idempotent requests that fail on a reused connection.`
+          : `The server closed the connection before any request came: a timeout for the first request (nginx client_header_timeout, 60 s by default; Node's headersTimeout and requestTimeout) on a connection a client or a pool opened ahead of use and kept idle too long, or a server at its connection limit closing what it accepted. The client then sent on the closed connection and the request failed. Open connections closer to their use, or retry on a new one.`,
+    };
+  },
+};
+
 const httpNoResponse: FlowRule = {
   code: 'no-response',
   needsBothSides: true,
@@ -526,6 +608,8 @@ const httpNoResponse: FlowRule = {
     if (f.afterReset && f.serverSide.rst) return null;
     const { ex, waited, endedBy } = hit;
     const req = ex.request!;
+    // Sent after the server had closed: request-after-close says why nothing answered.
+    if (requestAfterServerClose(f)?.ex === ex) return null;
     if (endedBy === null && ex.timing.requestEndAt !== null && endedTooEarly(f, ctx, ex.timing.requestEndAt)) return null;
     // The answer may be in bytes the capture missed: the server's sequence numbers moved on, or a
     // gap in what it sent after the request.
@@ -663,5 +747,6 @@ export const APP_RULES: FlowRule[] = [
   wsOk,
   httpError,
   responseCutShort,
+  requestAfterClose,
   httpNoResponse,
 ];

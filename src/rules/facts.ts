@@ -30,6 +30,12 @@ export interface SideFacts {
   firstData: PacketRef | null;
   lastData: PacketRef | null;
   fin: PacketRef | null;
+  /**
+   * Bytes of the peer's stream the first FIN acknowledged, counted from the peer's SYN: the peer's
+   * bytes this side had received when it closed. Null when the capture holds no SYN of the peer or
+   * the FIN carried no ACK.
+   */
+  finAckedBytes: number | null;
   rst: PacketRef | null;
   /** The first RST carried an ACK and sequence number 0, as a closed port answers a SYN. */
   rstAnswersSyn: boolean;
@@ -149,7 +155,15 @@ function ref(no: number, ts: number): PacketRef | null {
   return no ? { no, ts } : null;
 }
 
-function side(e: Endpoint, peer: Endpoint): SideFacts {
+/** Bytes past `streamStart` (the sequence number after a SYN) that `ack` acknowledges; null for either unknown or an ACK below it. */
+function ackedFrom(ack: number, streamStart: number | null): number | null {
+  if (ack < 0 || streamStart === null) return null;
+  const d = (ack - streamStart) | 0;
+  return d >= 0 ? d : null;
+}
+
+/** `peerStreamStart`: the sequence number after the peer's SYN, null when none was captured. */
+function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): SideFacts {
   return {
     packets: e.packets,
     bytes: e.payloadBytes,
@@ -159,6 +173,7 @@ function side(e: Endpoint, peer: Endpoint): SideFacts {
     firstData: ref(e.firstDataNo, e.firstDataTs),
     lastData: ref(e.lastDataNo, e.lastDataTs),
     fin: ref(e.firstFinNo, e.firstFinTs),
+    finAckedBytes: e.firstFinNo ? ackedFrom(e.firstFinAck, peerStreamStart) : null,
     rst: ref(e.firstRstNo, e.firstRstTs),
     rstAnswersSyn: e.firstRstAnswersSyn,
     rsts: e.rstCount,
@@ -226,8 +241,8 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     syns: flow.syns.packets(),
     synAcks: flow.synAcks.packets(),
     handshakeAck: ref(flow.handshakeAckNo, flow.handshakeAckTs),
-    clientSide: side(flow.orig, flow.resp),
-    serverSide: side(flow.resp, flow.orig),
+    clientSide: side(flow.orig, flow.resp, flow.synAcks.length > 0 ? (flow.synAcks.lastSeq() + 1) >>> 0 : null),
+    serverSide: side(flow.resp, flow.orig, flow.syns.length > 0 ? (flow.syns.lastSeq() + 1) >>> 0 : null),
     icmp: icmpFacts(flow),
     reusedAfter: flow.reusedAfter,
     reusedBy: ref(flow.reusedByNo, flow.reusedByTs),

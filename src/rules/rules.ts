@@ -1,7 +1,7 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts, PacketRef } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
-import { APP_RULES } from './app-rules.js';
+import { APP_RULES, requestAfterServerClose } from './app-rules.js';
 import { TCP_FLOW_RULES } from './tcp-rules.js';
 import { scanProbe } from './scan-rules.js';
 import { TLS_RULES } from './tls-rules.js';
@@ -537,7 +537,11 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
         if (first.no === rst.no) ctx.push(`after the ${earlierWho} had reset this 4-tuple ${ago}: a late RST for a connection already gone`);
         else ctx.push(`#${first.no} came on the 4-tuple the ${earlierWho} had reset ${ago}, so the ${who} had no connection for it`);
       }
-      const unanswered = !earlier && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
+      // The server's stack resetting a request sent after the server had closed: request-after-close tells it.
+      const late = !earlier && who === 'server' && myFinBefore ? requestAfterServerClose(f) : null;
+      const lateRequest = late !== null && rst.ts >= (late.ex.timing.requestAt ?? Infinity) ? late.ex.request! : null;
+      if (lateRequest) ctx.push(`answering request #${lateRequest.packet}, sent after the server had closed`);
+      const unanswered = !earlier && !lateRequest && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
       if (unanswered) ctx.push('the request got no answer');
       // The server ending its own SYN-ACK retries on a handshake the client never completed (some
       // stacks and NATs reset at their retry limit): no connection existed to abort.
@@ -569,7 +573,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       }
       return {
         code,
-        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready ? 'info' : 'warning',
+        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || lateRequest ? 'info' : 'warning',
         summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
         packets: [rst.no],
         facts: {
@@ -581,7 +585,9 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           earlierFlow: earlier?.flowId ?? null,
           earlierRstPacket: earlier?.rstPacket ?? null,
         },
-        hint: embryonic
+        hint: lateRequest
+          ? 'The server had closed the connection, so its TCP reset the request that reached the closed socket: nothing was aborted that the server still served. request-after-close says why the client sent it.'
+          : embryonic
           ? 'The server reset a handshake the client never completed, at the end of its SYN-ACK retries: nothing was aborted, no application saw a connection. half-open says why the handshake did not complete.'
           : earlier
           ? `The ${earlier.resetter === f.client ? 'client' : 'server'} reset this 4-tuple in flow ${earlier.flowId} and then sent on it again: the peer had already forgotten the connection, so it answered with RST. Scanners do this (a SYN probe reset at once, then data sent statelessly to the port found open); an application does it when it writes on a socket it already aborted. Nothing is wrong with the ${who}.`
