@@ -473,6 +473,17 @@ const loneRst: FlowRule = {
 const RST_ARRIVED_MICROS = 200_000;
 
 /**
+ * A client that resets this soon after completing the handshake, having sent nothing, waited for
+ * nothing: a connect-only check (a load balancer's TCP health check, `nc -z`, a connect scan).
+ */
+const CONNECT_CHECK_MICROS = 10_000;
+
+/** An HTTP request on the flow without a complete response: an exchange the client's RST may cut. */
+function httpExchangePending(f: FlowFacts): boolean {
+  return f.app?.protocol === 'http' && f.app.http.some((x) => x.request !== null && (x.response === null || !x.response.complete));
+}
+
+/**
  * The server's SYN-ACK sent again (no SYN from the client in between) after the client's one RST
  * had had time to reach it: its retransmission timer was still running, so it had not taken the
  * RST. Only a timer's packet proves that: data or a FIN the server sent before the RST arrived can
@@ -562,6 +573,19 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const peerGone = Boolean(otherFinBefore && !myFinBefore && other.rst && other.rst.ts > rst.ts);
       const closedAlready = (closesCrossed || peerResetFirst || peerGone) && !earlier && !unanswered;
       const peer = who === 'client' ? 'server' : 'client';
+      // A client's RST that cuts nothing off: it opened the connection only to see it answer and
+      // reset it at once, or it reset after the server had closed, with nothing left to send or to
+      // receive. HAProxy ends its health checks this way, and clients closing with SO_LINGER 0 do.
+      const clientRst = who === 'client' && !earlier && !myFinBefore && !closedAlready;
+      const connectOnly =
+        clientRst && !otherFinBefore && f.handshakeAck !== null && f.clientSide.bytes === 0 && f.serverSide.bytes === 0 && rst.ts - f.handshakeAck.ts <= CONNECT_CHECK_MICROS;
+      const afterServerDone =
+        clientRst && Boolean(otherFinBefore) && (f.clientSide.lastData === null || f.clientSide.lastData.ts <= other.fin!.ts) && !httpExchangePending(f);
+      if (connectOnly) {
+        const ack = f.handshakeAck!;
+        ctx.push(`${ack.no === rst.no ? 'as the handshake\'s final ACK' : `${fmtDuration(rst.ts - ack.ts)} after completing the handshake`}: a connect-only check`);
+      }
+      if (afterServerDone) ctx.push('the server had sent all it had and closed: the RST cut nothing off');
       if (closedAlready) {
         ctx.push(
           peerResetFirst
@@ -573,7 +597,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       }
       return {
         code,
-        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || lateRequest ? 'info' : 'warning',
+        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || lateRequest || connectOnly || afterServerDone ? 'info' : 'warning',
         summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
         packets: [rst.no],
         facts: {
@@ -585,7 +609,11 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           earlierFlow: earlier?.flowId ?? null,
           earlierRstPacket: earlier?.rstPacket ?? null,
         },
-        hint: lateRequest
+        hint: connectOnly
+          ? 'The client completed the handshake and reset the connection at once without sending a byte: it only checked that the port answers. Load balancers do this for TCP health checks (HAProxy closes its checks with RST to free the port at once), as do `nc -z` and connect scans (nmap -sT). Nothing is wrong unless this client meant to send a request; then it failed right after connect().'
+          : afterServerDone
+          ? 'The server had sent its whole answer and closed (FIN); the client then reset instead of closing with a FIN of its own, as clients closing with SO_LINGER 0 do and as HAProxy ends its HTTP health checks. Nothing was lost: the server had nothing more to send and the client nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
+          : lateRequest
           ? 'The server had closed the connection, so its TCP reset the request that reached the closed socket: nothing was aborted that the server still served. request-after-close says why the client sent it.'
           : embryonic
           ? 'The server reset a handshake the client never completed, at the end of its SYN-ACK retries: nothing was aborted, no application saw a connection. half-open says why the handshake did not complete.'
@@ -593,7 +621,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           ? `The ${earlier.resetter === f.client ? 'client' : 'server'} reset this 4-tuple in flow ${earlier.flowId} and then sent on it again: the peer had already forgotten the connection, so it answered with RST. Scanners do this (a SYN probe reset at once, then data sent statelessly to the port found open); an application does it when it writes on a socket it already aborted. Nothing is wrong with the ${who}.`
           : who === 'server'
             ? 'The server aborted the connection (ECONNRESET at the client): the application crashed or closed the socket with unread data, SO_LINGER 0, a proxy or load balancer timed out or rejected the request, or a firewall injected the RST. Check the server and proxy logs at that time.'
-            : 'The client aborted the connection: it timed out, was killed, or closed the socket with unread data (or SO_LINGER 0). Browsers and HTTP clients do this when they give up or cancel a request.',
+            : 'The client aborted the connection: it timed out, was killed, or closed the socket with unread data (or SO_LINGER 0). Browsers and HTTP clients do this when they give up or cancel a request; load balancers end their health checks this way once they have read the status (HAProxy).',
       };
     },
   };

@@ -1,0 +1,68 @@
+// A client's RST that cuts nothing off (a connect-only check, a reset after the server's whole
+// answer and FIN) is info; one that may cut something (a response in progress, a wait) stays a warning.
+import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
+import { analyzeConversation, conv } from '../helpers/conversation.js';
+
+const rstVerdict = (f: FlowResult) => f.verdicts.find((v) => v.code === 'rst-by-client');
+
+describe('client resets in a capture of HAProxy health checks and node clients', async () => {
+  // samples/client-resets.pcap: HAProxy's TCP checks of one backend, its HTTP checks of another,
+  // two node port checks of the first, and a node client that resets after a whole HTTP/1.0 answer.
+  const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/client-resets.pcap', import.meta.url)));
+  const byHistory = (history: string) => flows.filter((f) => f.history === history);
+
+  it('says a TCP health check that resets in place of the final ACK is a connect-only check, as info', () => {
+    const checks = byHistory('ShR');
+    expect(checks.length).toBeGreaterThanOrEqual(3);
+    for (const f of checks) {
+      expect(rstVerdict(f)?.severity).toBe('info');
+      expect(rstVerdict(f)?.summary).toMatch(/as the handshake's final ACK: a connect-only check\)$/);
+    }
+  });
+
+  it('says the same of a port check that completes the handshake and resets within a millisecond', () => {
+    const checks = byHistory('ShAR');
+    expect(checks).toHaveLength(2);
+    for (const f of checks) {
+      expect(rstVerdict(f)?.severity).toBe('info');
+      expect(rstVerdict(f)?.hint).toMatch(/health checks/);
+    }
+  });
+
+  it('keeps a warning for HTTP health checks that reset once they have read the status line, naming health checks in the fix', () => {
+    const cut = byHistory('ShDadR');
+    expect(cut.length).toBeGreaterThanOrEqual(1);
+    for (const f of cut) {
+      expect(rstVerdict(f)?.severity).toBe('warning');
+      expect(rstVerdict(f)?.hint).toMatch(/load balancers end their health checks this way/);
+    }
+  });
+
+  it('says a reset after the whole answer and the server\'s FIN cut nothing off', () => {
+    const [f] = byHistory('ShADadfR');
+    expect(rstVerdict(f)?.severity).toBe('info');
+    expect(rstVerdict(f)?.summary).toMatch(/after the server's FIN #\d+, .*the server had sent all it had and closed: the RST cut nothing off\)$/);
+  });
+});
+
+describe('client resets that may cut something stay warnings', () => {
+  const clientRst = (c: ReturnType<typeof conv>) => rstVerdict(analyzeConversation(c).flows[0]);
+
+  it('a reset long after the handshake, with nothing sent: the client waited for something (a banner) first', () => {
+    expect(clientRst(conv().handshake(0).client('R', 2))?.severity).toBe('warning');
+    expect(clientRst(conv().handshake(0).client('R', 0.005))?.severity).toBe('info');
+  });
+
+  it('a reset after the server\'s FIN while an HTTP answer was still incomplete', () => {
+    const partial = 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly part';
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, partial).server('FA', 0.03).client('R', 0.04);
+    expect(clientRst(c)?.severity).toBe('warning');
+  });
+
+  it('a reset by a client that was still sending after the server\'s FIN', () => {
+    const c = conv().handshake(0).server('FA', 0.01).client('PA', 0.02, 'late bytes').client('R', 0.03);
+    expect(clientRst(c)?.severity).toBe('warning');
+  });
+});
