@@ -14,10 +14,11 @@ const MAX_LIFETIME_MS = 60_000;
 
 /**
  * nginx.conf for one `server` on 127.0.0.1:`port` whose `location /` proxies to
- * 127.0.0.1:`backendPort` with the extra `proxyDirectives` (lines without the trailing `;`).
+ * 127.0.0.1:`backendPort` with the extra `proxyDirectives`, and the `server` block the extra
+ * `serverDirectives` (lines without the trailing `;`).
  * Every path nginx may write (pid, logs, temp dirs) is under `prefix`.
  */
-export function renderNginxConfig({ prefix, port, backendPort, proxyDirectives = [] }) {
+export function renderNginxConfig({ prefix, port, backendPort, proxyDirectives = [], serverDirectives = [] }) {
   const tmp = path.join(prefix, 'tmp');
   const lines = [
     'daemon off;',
@@ -38,6 +39,7 @@ export function renderNginxConfig({ prefix, port, backendPort, proxyDirectives =
     '  server {',
     `    listen ${LOOPBACK}:${port};`,
     '    server_name localhost;',
+    ...serverDirectives.map((directive) => `    ${directive};`),
     '    location / {',
     `      proxy_pass http://${LOOPBACK}:${backendPort};`,
     ...proxyDirectives.map((directive) => `      ${directive};`),
@@ -55,11 +57,11 @@ export function renderNginxConfig({ prefix, port, backendPort, proxyDirectives =
  * @returns {Promise<{ port: number, prefix: string, config: string, pid: number,
  *   stop: () => Promise<{ errorLog: string, accessLog: string }> }>}
  */
-export async function startNginx({ port, backendPort, proxyDirectives }) {
+export async function startNginx({ port, backendPort, proxyDirectives, serverDirectives }) {
   const prefix = await mkdtemp(path.join(os.tmpdir(), 'tcpwhy-nginx-'));
   await mkdir(path.join(prefix, 'tmp'));
   const configFile = path.join(prefix, 'nginx.conf');
-  const config = renderNginxConfig({ prefix, port, backendPort, proxyDirectives });
+  const config = renderNginxConfig({ prefix, port, backendPort, proxyDirectives, serverDirectives });
   await writeFile(configFile, config);
   let master;
   try {

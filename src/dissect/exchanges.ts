@@ -4,7 +4,7 @@
 // kept only when a reader may look for them:
 // - the first exchange, the first with a request and the first with a request and a response
 //   (the upgrade's fallback, Zeek's http service);
-// - every error response (4xx, 5xx) and every complete request left unanswered;
+// - every error response (4xx, 5xx) and every request left unanswered, complete or not;
 // - every request sent in the packet of the latest WebSocket upgrade request;
 // - the last answered exchange (response-cut-short), while no later one is answered;
 // - the slowest answer over the slow-server floor, while no later one is slower.
@@ -98,7 +98,7 @@ export class LeanExchanges {
       this.sawRequest = true;
       if (resp && !this.sawAnswer) why |= KEPT.FOR_GOOD;
       if (resp) this.sawAnswer = true;
-      if ((resp && resp.status >= 400) || (!resp && req.complete) || req.packet === wsRequestPacket) why |= KEPT.FOR_GOOD;
+      if ((resp && resp.status >= 400) || !resp || req.packet === wsRequestPacket) why |= KEPT.FOR_GOOD;
     }
     if (resp) why |= KEPT.LAST_ANSWERED;
     const t = ex.timing;

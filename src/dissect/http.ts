@@ -439,6 +439,11 @@ export class HttpParser {
     return 'resync';
   }
 
+  /** A message whose start line began and never ended: where it began, in the stream and in packets. Null otherwise (candidates after a gap included). */
+  unfinishedStartLine(): { streamOffset: number; no: number } | null {
+    return this.state === STATE.START_LINE && !this.probing ? { streamOffset: this.msgStart, no: this.msgNo } : null;
+  }
+
   /** The direction ended. `closed`: by FIN or RST, which completes a close-delimited body; otherwise
    *  the capture ended and a message in progress stays incomplete. */
   finish(streamOffset: number, no: number, tsMicros: number, closed: boolean): void {

@@ -103,6 +103,7 @@ export function newAppFacts(): AppFacts {
     closes: [],
     bytes: { client: 0, server: 0 },
     tls: null,
+    unfinishedRequestLine: null,
   };
 }
 
@@ -483,9 +484,13 @@ export class AppSession implements StreamSink {
     if (this.finished[dir]) return;
     this.finished[dir] = true;
     switch (this.mode[dir]) {
-      case MODE.HTTP:
-        (dir === 0 ? this.request! : this.response!).finish(this.nextOffset[dir], no, ts, closed);
+      case MODE.HTTP: {
+        const parser = dir === 0 ? this.request! : this.response!;
+        const line = dir === 0 ? parser.unfinishedStartLine() : null;
+        if (line) this.facts.unfinishedRequestLine = { packet: line.no, bytes: this.nextOffset[0] - line.streamOffset };
+        parser.finish(this.nextOffset[dir], no, ts, closed);
         break;
+      }
       case MODE.WEBSOCKET:
         (dir === 0 ? this.wsClient! : this.wsServer!).finish(no);
         break;

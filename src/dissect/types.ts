@@ -221,6 +221,8 @@ export interface AppFacts {
   bytes: { client: number; server: number };
   /** The TLS handshake as seen from outside, when the client's first bytes were a TLS record. */
   tls: TlsFacts | null;
+  /** A client request whose start line never ended (no exchange holds it): its first packet and the bytes that came. */
+  unfinishedRequestLine: { packet: number; bytes: number } | null;
 }
 
 export type { DissectErrorCode };

@@ -82,6 +82,7 @@ const SERVER_PHRASES: Record<string, string> = {
   retransmission: 'retransmitted data',
   'zero-window': 'stalled on a zero window',
   'request-after-close': 'got a request after the server had closed it',
+  'request-stalled': 'had a request the client never finished',
   'no-response': 'left a request unanswered',
   'response-cut-short': 'had a response cut short',
   'idle-close': 'closed or reset after an idle period',

@@ -597,6 +597,66 @@ const requestAfterClose: FlowRule = {
   },
 };
 
+/**
+ * The server waited at least this long for the rest of a request before closing: a timeout, not a
+ * refusal of what had come, which follows the bytes at once. Servers time out at 1 s at the least.
+ */
+const REQUEST_TIMEOUT_FLOOR_MICROS = 200_000;
+
+const bytesText = (n: number): string => `${grouped(n)} ${n === 1 ? 'byte' : 'bytes'}`;
+
+/**
+ * The client's last HTTP request stopped part way (in its request line, its headers or its body)
+ * and the server, holding every byte the client had sent (its FIN acknowledges them all), closed
+ * without an answer after waiting at least REQUEST_TIMEOUT_FLOOR_MICROS: the server's timeout for
+ * the rest of the request ended a request the client never finished.
+ */
+const requestStalled: FlowRule = {
+  code: 'request-stalled',
+  needsBothSides: true,
+  evaluate(f) {
+    const app = f.app;
+    const fin = f.serverSide.fin;
+    const lastData = f.clientSide.lastData;
+    if (!app || app.protocol !== 'http' || !fin || !lastData || lastData.ts > fin.ts) return null;
+    // A client that closed first ended its request itself.
+    if ([f.clientSide.fin, f.clientSide.rst].some((close) => close !== null && close.ts < fin.ts)) return null;
+    if (app.http.some((x) => x.response !== null && x.response.packet > lastData.no)) return null;
+    const acked = f.serverSide.finAckedBytes;
+    if (acked === null || acked < f.clientSide.seqBytes || fin.ts - lastData.ts < REQUEST_TIMEOUT_FLOOR_MICROS) return null;
+    if ((f.analysis?.server.zeroWindow ?? 0) > 0) return null;
+    let packet: number;
+    let what: string;
+    let facts: Record<string, unknown>;
+    const line = app.unfinishedRequestLine;
+    const last = app.http.length > 0 ? app.http[app.http.length - 1] : null;
+    if (line && line.packet <= lastData.no) {
+      packet = line.packet;
+      what = `HTTP request #${packet} stopped after ${bytesText(line.bytes)} of its request line`;
+      facts = { stage: 'request-line', requestPacket: packet, bytes: line.bytes };
+    } else if (last?.request && !last.request.complete && !last.response && !last.request.afterGap) {
+      const req = last.request;
+      packet = req.packet;
+      const announced = contentLength(req.headers['content-length']);
+      // A head is complete once its headers are counted: a body needs at least a Content-Length or Transfer-Encoding.
+      const inBody = req.headerCount > 0;
+      what = `HTTP request "${req.method} ${req.target}" #${packet} stopped ${
+        !inBody ? 'in its headers' : announced !== null ? `after ${grouped(req.bodyBytes)} of the ${bytesText(announced)} of body its Content-Length announced` : `after ${bytesText(req.bodyBytes)} of its chunked body`
+      }`;
+      facts = { stage: inBody ? 'body' : 'headers', requestPacket: packet, method: req.method, target: req.target, bodyBytes: req.bodyBytes, contentLength: announced };
+    } else return null;
+    const waited = fin.ts - lastData.ts;
+    return {
+      code: 'request-stalled',
+      severity: 'warning',
+      summary: `${what}: nothing more came from the client for ${fmtDuration(waited)} (last byte #${lastData.no}), then the server closed the connection (FIN #${fin.no}) without an answer`,
+      packets: [packet, lastData.no, fin.no],
+      facts: { ...facts, lastClientPacket: lastData.no, finPacket: fin.no, waitedMs: ms(waited) },
+      hint: `The client stopped sending in the middle of its request. The server had every byte it sent (its FIN acknowledges them all), waited, and closed: its timeout for the rest of the request (nginx client_header_timeout and client_body_timeout, 60 s by default, log 408 and send nothing; Node's headersTimeout and requestTimeout; Apache's RequestReadTimeout). Look at the client: a link that stalled or died mid-upload, a Content-Length larger than the body it sent, a proxy holding the rest, or a deliberately slow client (slowloris).`,
+    };
+  },
+};
+
 const httpNoResponse: FlowRule = {
   code: 'no-response',
   needsBothSides: true,
@@ -748,5 +808,6 @@ export const APP_RULES: FlowRule[] = [
   httpError,
   responseCutShort,
   requestAfterClose,
+  requestStalled,
   httpNoResponse,
 ];

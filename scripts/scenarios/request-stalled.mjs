@@ -1,0 +1,57 @@
+// nginx with client_header_timeout and client_body_timeout of 1 s, and clients that stop part way
+// through their requests: one in its request line, one in its headers, one 20,000 bytes into a
+// 100,000-byte body. nginx waits 1 s for the rest, logs 408 and closes each without an answer. A
+// fourth client connects and sends nothing; nginx closes that one after 1 s too (nothing to say).
+import path from 'node:path';
+import net from 'node:net';
+import { withCapture } from '../lib/capture.mjs';
+import { pickFreePort } from '../lib/ports.mjs';
+import { startNginx } from '../servers/nginx.mjs';
+import { startSilentBackend } from '../servers/silent-backend.mjs';
+import { LOOPBACK, withDeadline } from '../servers/net-helpers.mjs';
+
+const NAME = 'request-stalled';
+const DEADLINE_MS = 6_000;
+
+const PARTS = [
+  'GET /partial HTT',
+  'GET /slow HTTP/1.1\r\nHost: localhost\r\nUser-Ag',
+  `POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n${'u'.repeat(20_000)}`,
+  '',
+];
+
+export const description =
+  'nginx (client_header_timeout 1s, client_body_timeout 1s) and four clients: a request line cut off ("GET /partial HTT"), headers cut off, a POST that sends 20,000 of 100,000 announced body bytes, and a connection that sends nothing; each waits, nginx closes it after 1 s without an answer (408 in its log for the three): requests the client never finished';
+
+export default async function requestStalled({ dir, port }) {
+  const file = path.join(dir, `${NAME}.pcap`);
+  const backend = await startSilentBackend({ port: await pickFreePort() });
+  let nginx;
+  try {
+    const nginxPort = port ?? (await pickFreePort());
+    nginx = await startNginx({ port: nginxPort, backendPort: backend.port, serverDirectives: ['client_header_timeout 1s', 'client_body_timeout 1s'] });
+    await withCapture({ filter: `tcp port ${nginxPort}`, file }, () => withDeadline(Promise.all(PARTS.map((part) => sendAndWait(nginxPort, part))), DEADLINE_MS, NAME));
+    const { accessLog } = await nginx.stop();
+    nginx = undefined;
+    const timeouts = accessLog.split('\n').filter((line) => line.includes('" 408 ')).length;
+    if (timeouts !== 3) throw new Error(`${NAME}: nginx logged ${timeouts} request timeouts (408), not 3\n${accessLog}`);
+  } finally {
+    await nginx?.stop();
+    await backend.close();
+  }
+  return { file, expect: { description } };
+}
+
+/** Sends `part` and waits for the server to close; resolves with what came back. */
+function sendAndWait(port, part) {
+  return new Promise((resolve, reject) => {
+    let received = '';
+    const socket = net.connect({ host: LOOPBACK, port }, () => part && socket.write(part));
+    socket.on('data', (chunk) => (received += chunk));
+    socket.once('end', () => {
+      socket.end();
+      resolve(received);
+    });
+    socket.once('error', reject);
+  });
+}

@@ -1,0 +1,49 @@
+// request-stalled: the client stopped part way through a request and the server, holding every
+// byte it had sent, closed after waiting: a request the client never finished.
+import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { analyzeFile } from '../../src/pipeline.js';
+import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
+
+const stalled = (c: Conversation, keepExchanges?: boolean) => analyzeFrames(c.packets, { keepExchanges }).flows[0].verdicts.find((v) => v.code === 'request-stalled');
+const HEAD = 'POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n';
+
+describe('request-stalled', () => {
+  it('tells each request nginx timed out on in a capture of nginx (client_header_timeout, client_body_timeout 1 s), and says nothing of a connection that sent nothing', async () => {
+    const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
+    const verdicts = flows.map((f) => f.verdicts.find((v) => v.code === 'request-stalled'));
+    expect(verdicts.map((v) => v?.facts.stage ?? null)).toEqual(['request-line', 'headers', 'body', null]);
+    expect(verdicts[0]?.facts).toMatchObject({ bytes: 16 });
+    expect(verdicts[2]?.facts).toMatchObject({ method: 'POST', target: '/upload', bodyBytes: 20_000, contentLength: 100_000 });
+    expect(verdicts[2]?.summary).toMatch(/^HTTP request "POST \/upload" #\d+ stopped after 20,000 of the 100,000 bytes of body its Content-Length announced: nothing more came from the client for 1\.00 s/);
+    for (const v of verdicts.slice(0, 3)) {
+      expect(v?.severity).toBe('warning');
+      expect(v?.hint).toMatch(/client_header_timeout and client_body_timeout/);
+    }
+    expect(flows[3].verdicts.every((v) => v.severity === 'info')).toBe(true);
+  });
+
+  it('says nothing when the server closed at once: a refusal of what came, not a wait for the rest', () => {
+    expect(stalled(conv().handshake(0).client('PA', 0.01, `${HEAD}part`).server('FA', 0.05).client('FA', 0.06))).toBeUndefined();
+    expect(stalled(conv().handshake(0).client('PA', 0.01, `${HEAD}part`).server('FA', 2).client('FA', 2.01))?.facts).toMatchObject({ stage: 'body', bodyBytes: 4, contentLength: 1000 });
+  });
+
+  it('says nothing when the server\'s FIN does not acknowledge all the client sent: the rest may be on its way', () => {
+    const c = conv().handshake(0).client('PA', 0.01, `${HEAD}part`);
+    const ackBeforePart = (c.c.next - 4) >>> 0;
+    expect(stalled(c.server('FA', 2, '', { ack: ackBeforePart }).client('FA', 2.01))).toBeUndefined();
+  });
+
+  it('says nothing when the client closed first: it ended its own request', () => {
+    expect(stalled(conv().handshake(0).client('PA', 0.01, `${HEAD}part`).client('FA', 1).server('FA', 2))).toBeUndefined();
+  });
+
+  it('finds the unfinished last request after answered ones, whether or not every exchange is kept', () => {
+    let c = conv().handshake(0);
+    for (let i = 0; i < 3; i++) c = c.client('PA', 0.01 + i * 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.015 + i * 0.01, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    c = c.client('PA', 0.1, `${HEAD}part`).server('FA', 3).client('FA', 3.01);
+    const all = stalled(c, true);
+    expect(all?.facts).toMatchObject({ stage: 'body', bodyBytes: 4 });
+    expect(stalled(c, false)).toEqual(all);
+  });
+});
