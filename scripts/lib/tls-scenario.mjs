@@ -13,13 +13,13 @@ import { closeServer, listenOn, withinDeadline } from './servers.mjs';
 
 export const SERVER_NAME = 'localhost';
 
-/** A self-signed P-256 certificate for localhost, valid for a day, written into `dir`. */
-async function makeCertificate(dir) {
-  const key = path.join(dir, 'tls-key.pem');
-  const cert = path.join(dir, 'tls-cert.pem');
+/** A self-signed P-256 certificate for `name`, valid for a day, written into `dir`. */
+async function makeCertificate(dir, name = SERVER_NAME) {
+  const key = path.join(dir, `tls-key-${name}.pem`);
+  const cert = path.join(dir, `tls-cert-${name}.pem`);
   await runCommand('openssl', [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-keyout', key, '-out', cert, '-subj', `/CN=${SERVER_NAME}`, '-addext', `subjectAltName=DNS:${SERVER_NAME}`,
+    '-keyout', key, '-out', cert, '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`,
   ], { timeoutMs: 10_000 });
   return { key: readFileSync(key), cert: readFileSync(cert) };
 }
@@ -27,16 +27,19 @@ async function makeCertificate(dir) {
 /**
  * Runs one TLS attempt under tcpdump on lo and returns how the client saw it end: 'ok' with the
  * status line, or the error code node gave (ERR_SSL_..., UNABLE_TO_VERIFY_LEAF_SIGNATURE, EPROTO...).
- * @param {{ dir: string, name: string, port?: number, server: { plain?: boolean, minVersion?: string, maxVersion?: string }, client: { trust?: boolean, maxVersion?: string } }} o
+ * `server.requireClientCert`: the server asks for a client certificate signed by its own and refuses
+ * the handshake without one; `client.certificate`: 'self-signed' sends one the server does not trust.
+ * @param {{ dir: string, name: string, port?: number, server: { plain?: boolean, minVersion?: string, maxVersion?: string, requireClientCert?: boolean }, client: { trust?: boolean, maxVersion?: string, certificate?: 'self-signed' } }} o
  */
 export async function runTlsScenario({ dir, name, port, server: serverOpts, client: clientOpts }) {
   const file = captureFile(dir, name);
   const serverPort = port ?? (await pickFreePort());
   const { key, cert } = await makeCertificate(dir);
+  const clientIdentity = clientOpts.certificate === 'self-signed' ? await makeCertificate(dir, 'client') : {};
   const answer = (socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n');
   const server = serverOpts.plain
     ? http.createServer((req, res) => res.end('hello\n'))
-    : tls.createServer({ key, cert, minVersion: serverOpts.minVersion, maxVersion: serverOpts.maxVersion }, (socket) => {
+    : tls.createServer({ key, cert, minVersion: serverOpts.minVersion, maxVersion: serverOpts.maxVersion, ...(serverOpts.requireClientCert ? { requestCert: true, rejectUnauthorized: true, ca: [cert] } : {}) }, (socket) => {
         socket.on('error', () => {});
         socket.once('data', () => answer(socket));
       });
@@ -44,7 +47,7 @@ export async function runTlsScenario({ dir, name, port, server: serverOpts, clie
   await listenOn(server, serverPort);
   try {
     const outcome = await withCapture({ filter: `tcp port ${serverPort}`, file }, () =>
-      withinDeadline(5_000, `${name} client`, () => connect(serverPort, clientOpts.trust ? cert : undefined, clientOpts.maxVersion)),
+      withinDeadline(5_000, `${name} client`, () => connect(serverPort, clientOpts.trust ? cert : undefined, clientOpts.maxVersion, clientIdentity)),
     );
     return { file, outcome, port: serverPort };
   } finally {
@@ -52,9 +55,9 @@ export async function runTlsScenario({ dir, name, port, server: serverOpts, clie
   }
 }
 
-function connect(port, ca, maxVersion) {
+function connect(port, ca, maxVersion, identity) {
   return new Promise((resolve) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername: SERVER_NAME, ca, maxVersion, ALPNProtocols: ['http/1.1'] });
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: SERVER_NAME, ca, maxVersion, ALPNProtocols: ['http/1.1'], ...identity });
     let data = '';
     let error = null;
     socket.on('secureConnect', () => socket.write(`GET / HTTP/1.1\r\nHost: ${SERVER_NAME}\r\nConnection: close\r\n\r\n`));

@@ -8,7 +8,7 @@ import type { Dir } from '../flow/sink.js';
 import { cipherSuiteName } from './tls-ciphers.js';
 
 const RECORD = { CHANGE_CIPHER_SPEC: 20, ALERT: 21, HANDSHAKE: 22, APPLICATION_DATA: 23 } as const;
-const HANDSHAKE = { CLIENT_HELLO: 1, SERVER_HELLO: 2, CERTIFICATE: 11 } as const;
+const HANDSHAKE = { CLIENT_HELLO: 1, SERVER_HELLO: 2, CERTIFICATE: 11, CERTIFICATE_REQUEST: 13 } as const;
 const EXT = { SERVER_NAME: 0, ALPN: 16, SUPPORTED_VERSIONS: 43 } as const;
 /** A handshake message longer than this is not read (a ClientHello with post-quantum key shares is under 2 KB). */
 const MAX_HANDSHAKE_BYTES = 32 * 1024;
@@ -99,6 +99,10 @@ export interface TlsFacts {
   encryptedRecords: { client: number; server: number };
   /** The server's Certificate message, sent in the clear (TLS 1.2 and older; TLS 1.3 encrypts it). */
   serverCertificate: { no: number; ts: number } | null;
+  /** The server's CertificateRequest, asking the client for a certificate (mutual TLS), in the clear in TLS 1.2 and older. */
+  certificateRequest: { no: number; ts: number } | null;
+  /** The client's Certificate message (TLS 1.2 and older), and whether its list held a certificate: an empty one says it had none to give. */
+  clientCertificate: { no: number; ts: number; empty: boolean } | null;
   /** The server's first bytes when they were not a TLS record (a plaintext server on this port). */
   serverNotTls: { no: number; ts: number; text: string } | null;
   /**
@@ -118,6 +122,8 @@ export function newTlsFacts(): TlsFacts {
     firstEncrypted: { client: null, server: null },
     encryptedRecords: { client: 0, server: 0 },
     serverCertificate: null,
+    certificateRequest: null,
+    clientCertificate: null,
     serverNotTls: null,
     missed: { client: null, server: null },
     malformed: null,
@@ -306,6 +312,12 @@ export class TlsTracker {
       if (hello) this.onEvent?.(no, 0, `TLS ClientHello${hello.sni ? ` SNI ${hello.sni}` : ''} (${hello.versions.join(', ')}${hello.alpn.length ? `; ALPN ${hello.alpn.join(', ')}` : ''})`);
     } else if (dir === 1 && type === HANDSHAKE.CERTIFICATE && !this.facts.serverCertificate) {
       this.facts.serverCertificate = { no, ts };
+    } else if (dir === 1 && type === HANDSHAKE.CERTIFICATE_REQUEST && !this.facts.certificateRequest) {
+      this.facts.certificateRequest = { no, ts };
+    } else if (dir === 0 && type === HANDSHAKE.CERTIFICATE && !this.facts.clientCertificate) {
+      // certificate_list<0..2^24-1> (RFC 5246 7.4.2): a zero length is a client with no certificate.
+      const listLength = end - off >= 3 ? (b[off] << 16) | (b[off + 1] << 8) | b[off + 2] : 0;
+      this.facts.clientCertificate = { no, ts, empty: listLength === 0 };
     } else if (dir === 1 && type === HANDSHAKE.SERVER_HELLO && !this.facts.serverHello) {
       const hello = parseServerHello(b, off, end, no, ts);
       this.facts.serverHello = hello;

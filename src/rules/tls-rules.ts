@@ -112,6 +112,22 @@ const tlsPlaintextServer: FlowRule = {
 };
 
 /** A plaintext alert ended the handshake. */
+const CLIENT_CERT_MISSING =
+  "Mutual TLS: the server asked for a client certificate and the client had none to send, and the server requires one. Give the client its certificate and key (Node's https and tls options cert and key, curl --cert and --key), or make the server's check optional (nginx ssl_verify_client optional).";
+const CLIENT_CERT_REJECTED =
+  "Mutual TLS: the server did not accept the client's certificate: not signed by a CA the server trusts for clients (nginx ssl_client_certificate), expired or not yet valid, revoked, or without the clientAuth extended key usage. The server's TLS log names the reason.";
+
+/**
+ * The server's fatal alert answers the client's certificate: the server had asked for one
+ * (CertificateRequest, in the clear before TLS 1.3) before the alert. Null otherwise.
+ */
+function clientCertificateRefused(t: TlsFacts, a: TlsAlertFacts): { request: { no: number }; sent: { no: number; empty: boolean } | null } | null {
+  const request = t.certificateRequest;
+  if (a.from !== 'server' || a.level !== 'fatal' || !request || request.ts > a.ts) return null;
+  const sent = t.clientCertificate && t.clientCertificate.ts <= a.ts ? t.clientCertificate : null;
+  return { request, sent };
+}
+
 const tlsAlert: FlowRule = {
   code: 'tls-alert',
   evaluate(f) {
@@ -120,16 +136,36 @@ const tlsAlert: FlowRule = {
     const a = endingAlert(t) ?? t.alerts.find((x) => x.name !== 'close_notify');
     if (!a) return null;
     const ignored = a.level === 'warning' && handshakeCompleted(t);
+    const refused = clientCertificateRefused(t, a);
+    const missing = refused !== null && (refused.sent === null || refused.sent.empty);
+    const certificateText = refused
+      ? `; the server had asked for a client certificate (CertificateRequest #${refused.request.no}) and the client sent ${refused.sent === null ? 'no Certificate message' : refused.sent.empty ? `none (an empty Certificate #${refused.sent.no})` : `one (Certificate #${refused.sent.no})`}`
+      : '';
     const after = a.from === 'server' ? (t.clientHello ? ` ${fmtDuration(a.ts - t.clientHello.ts)} after the ClientHello` : '') : t.serverHello ? ` ${fmtDuration(a.ts - t.serverHello.ts)} after the ServerHello #${t.serverHello.no}${t.serverHello.version ? ` (${t.serverHello.version})` : ''}` : '';
     return {
       code: 'tls-alert',
       severity: ignored ? 'info' : a.level === 'fatal' ? 'error' : 'warning',
-      summary: `TLS ${a.level} alert ${a.name} (${a.description}) from the ${a.from} #${a.no}${after}; ${helloText(t)}${ignored ? '; the handshake went on past it' : ''}`,
+      summary: `TLS ${a.level} alert ${a.name} (${a.description}) from the ${a.from} #${a.no}${after}${certificateText}; ${helloText(t)}${ignored ? '; the handshake went on past it' : ''}`,
       packets: [t.clientHello?.no, t.serverHello?.no, a.no].filter((x): x is number => x !== undefined),
-      facts: { from: a.from, level: a.level, description: a.description, name: a.name, alertPacket: a.no, sni: t.clientHello?.sni ?? null, offered: t.clientHello?.versions ?? [], chosen: t.serverHello?.version ?? null, handshakeWentOn: ignored },
+      facts: {
+        from: a.from,
+        level: a.level,
+        description: a.description,
+        name: a.name,
+        alertPacket: a.no,
+        sni: t.clientHello?.sni ?? null,
+        offered: t.clientHello?.versions ?? [],
+        chosen: t.serverHello?.version ?? null,
+        handshakeWentOn: ignored,
+        clientCertificate: refused ? (missing ? 'none' : 'refused') : null,
+      },
       hint: ignored
         ? `A warning-level alert the ${a.from === 'server' ? 'client' : 'server'} accepted: the handshake completed. ${ALERT_HINTS[a.name] ?? ''}`.trim()
-        : ALERT_HINTS[a.name] ?? `The ${a.from} ended the handshake with ${a.name}: see RFC 8446 section 6.2 for its meaning, and the ${a.from}'s TLS logs for the detail.`,
+        : refused
+          ? missing
+            ? CLIENT_CERT_MISSING
+            : CLIENT_CERT_REJECTED
+          : ALERT_HINTS[a.name] ?? `The ${a.from} ended the handshake with ${a.name}: see RFC 8446 section 6.2 for its meaning, and the ${a.from}'s TLS logs for the detail.`,
     };
   },
 };
@@ -153,6 +189,32 @@ const tlsHandshakeAbandoned: FlowRule = {
         packets: [t.clientHello.no, serverClose.no],
         facts: { by: 'server', sni: t.clientHello.sni, offered: t.clientHello.versions, closePacket: serverClose.no },
         hint: 'The server (or a load balancer or proxy in front of it) took the ClientHello and hung up: no certificate or route for that SNI name (SNI-based routing without a default), a TLS version or cipher floor it enforces by closing instead of alerting, or a service that is not TLS at all and drops what it cannot parse. Try the same name with openssl s_client -connect host:port -servername NAME.',
+      };
+    }
+    // TLS 1.2 and older: the client sent its Finished, and the server closed instead of sending its own.
+    const clientFinished = t.firstEncrypted.client;
+    if (
+      t.serverHello &&
+      t.serverHello.version !== 'TLS 1.3' &&
+      clientFinished &&
+      t.encryptedRecords.server === 0 &&
+      !serverUnseen &&
+      serverClose &&
+      serverClose.ts >= clientFinished.ts &&
+      (!clientClose || serverClose.ts <= clientClose.ts)
+    ) {
+      const request = t.certificateRequest;
+      const sent = request && t.clientCertificate ? t.clientCertificate : null;
+      const certificateText = request ? `; it had asked for a client certificate (CertificateRequest #${request.no}) and the client sent ${sent === null ? 'no Certificate message' : sent.empty ? `none (an empty Certificate #${sent.no})` : `one (Certificate #${sent.no}): it refused it`}` : '';
+      return {
+        code: 'tls-handshake-abandoned',
+        severity: 'error',
+        summary: `the server closed (${how(f.serverSide)}) ${fmtDuration(serverClose.ts - clientFinished.ts)} after the client's Finished (#${clientFinished.no}) without finishing the ${t.serverHello.version} handshake (no ChangeCipherSpec and Finished of its own)${certificateText}; ${helloText(t)}`,
+        packets: [t.clientHello.no, t.serverHello.no, ...(request ? [request.no] : []), clientFinished.no, serverClose.no],
+        facts: { by: 'server', after: 'client-finished', sni: t.clientHello.sni, chosen: t.serverHello.version, closePacket: serverClose.no, clientCertificate: request ? (sent === null || sent.empty ? 'none' : 'refused') : null },
+        hint: request
+          ? `${sent === null || sent.empty ? CLIENT_CERT_MISSING : CLIENT_CERT_REJECTED} Some servers close without an alert when they refuse it: Node's with requestCert and rejectUnauthorized do.`
+          : "The server dropped the handshake at its last step without an alert: a key exchange it could not complete, or a check it failed the client on after the hellos (an access policy). The server's TLS log says which.",
       };
     }
     // The client finished a TLS 1.2 handshake and dropped it at once.

@@ -1,0 +1,30 @@
+// Mutual TLS refused, in captures of a node TLS server (TLS 1.2, so the handshake is in the clear)
+// that requires a client certificate: the verdict names the client certificate, not a cipher mismatch.
+import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { analyzeFile } from '../../src/pipeline.js';
+
+const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
+
+describe('a client certificate the server required', () => {
+  it('says the client had none when the server answers an empty Certificate with handshake_failure', async () => {
+    const { flows } = await analyzeFile(sample('tls-client-cert.pcap'));
+    const alert = flows[0].verdicts.find((v) => v.code === 'tls-alert');
+    expect(alert?.severity).toBe('error');
+    expect(alert?.facts).toMatchObject({ name: 'handshake_failure', from: 'server', clientCertificate: 'none' });
+    expect(alert?.summary).toMatch(/the server had asked for a client certificate \(CertificateRequest #6\) and the client sent none \(an empty Certificate #8\)/);
+    expect(alert?.hint).toMatch(/^Mutual TLS: the server asked for a client certificate and the client had none/);
+    expect(alert?.hint).not.toMatch(/cipher suite/);
+  });
+
+  it('says the server refused the certificate when it closes after the client\'s Finished without its own, and no alert', async () => {
+    const { flows } = await analyzeFile(sample('tls-client-cert-rejected.pcap'));
+    const abandoned = flows[0].verdicts.find((v) => v.code === 'tls-handshake-abandoned');
+    expect(abandoned?.severity).toBe('error');
+    expect(abandoned?.facts).toMatchObject({ by: 'server', after: 'client-finished', clientCertificate: 'refused' });
+    expect(abandoned?.summary).toMatch(/^the server closed \(FIN #9\) [\d.]+ ms after the client's Finished \(#8\) without finishing the TLS 1\.2 handshake .*the client sent one \(Certificate #8\): it refused it/);
+    expect(abandoned?.hint).toMatch(/did not accept the client's certificate/);
+    // Before, the flow read as closed cleanly with no problem.
+    expect(flows[0].verdicts.some((v) => v.severity === 'error')).toBe(true);
+  });
+});
