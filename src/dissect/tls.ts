@@ -97,6 +97,8 @@ export interface TlsFacts {
   firstEncrypted: { client: { no: number; ts: number; length: number } | null; server: { no: number; ts: number; length: number } | null };
   /** Encrypted records per side. */
   encryptedRecords: { client: number; server: number };
+  /** The server's encrypted records that began after the client's first one (its Finished, or its first data): how many, and the first. */
+  serverAfterClient: { records: number; first: { no: number; ts: number; length: number } } | null;
   /** The server's Certificate message, sent in the clear (TLS 1.2 and older; TLS 1.3 encrypts it). */
   serverCertificate: { no: number; ts: number } | null;
   /** The server's CertificateRequest, asking the client for a certificate (mutual TLS), in the clear in TLS 1.2 and older. */
@@ -121,6 +123,7 @@ export function newTlsFacts(): TlsFacts {
     alerts: [],
     firstEncrypted: { client: null, server: null },
     encryptedRecords: { client: 0, server: 0 },
+    serverAfterClient: null,
     serverCertificate: null,
     certificateRequest: null,
     clientCertificate: null,
@@ -277,6 +280,11 @@ export class TlsTracker {
     if (!isEncrypted) return;
     const side = dir === 0 ? 'client' : 'server';
     this.facts.encryptedRecords[side]++;
+    if (dir === 1 && this.facts.firstEncrypted.client !== null) {
+      const after = this.facts.serverAfterClient;
+      if (after) after.records++;
+      else this.facts.serverAfterClient = { records: 1, first: { no, ts, length } };
+    }
     if (this.facts.firstEncrypted[side] === null) {
       this.facts.firstEncrypted[side] = { no, ts, length };
       this.onEvent?.(no, dir, `TLS encrypted from here (first record ${length} bytes)`);

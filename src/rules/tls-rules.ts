@@ -170,6 +170,23 @@ const tlsAlert: FlowRule = {
   },
 };
 
+/** A refusal follows the client's Finished within this long; a server closing an idle connection does so later. */
+const REFUSAL_WITHIN_MICROS = 1_000_000;
+
+/**
+ * TLS 1.3: the server answered the client's first encrypted records (its Finished) with one
+ * encrypted record the size of an alert and nothing else (no session ticket, no data), soon after,
+ * and closed: it refused the client at the end of the handshake. Null otherwise.
+ */
+function serverRefusedAfterClientFinished(f: FlowFacts, t: TlsFacts): { alert: { no: number; ts: number }; finished: { no: number; ts: number }; close: { no: number; ts: number } } | null {
+  const after = t.serverAfterClient;
+  const finished = t.firstEncrypted.client;
+  if (t.serverHello?.version !== 'TLS 1.3' || !after || !finished || after.records !== 1 || after.first.length !== TLS13_ENCRYPTED_ALERT_LENGTH) return null;
+  if (after.first.ts - finished.ts > REFUSAL_WITHIN_MICROS || t.missed.server !== null || f.serverSide.missedBytes > 0) return null;
+  const close = firstClose(f.serverSide);
+  return close && close.ts >= after.first.ts ? { alert: after.first, finished, close } : null;
+}
+
 /** A side walked away from the handshake without a plaintext alert. */
 const tlsHandshakeAbandoned: FlowRule = {
   code: 'tls-handshake-abandoned',
@@ -215,6 +232,17 @@ const tlsHandshakeAbandoned: FlowRule = {
         hint: request
           ? `${sent === null || sent.empty ? CLIENT_CERT_MISSING : CLIENT_CERT_REJECTED} Some servers close without an alert when they refuse it: Node's with requestCert and rejectUnauthorized do.`
           : "The server dropped the handshake at its last step without an alert: a key exchange it could not complete, or a check it failed the client on after the hellos (an access policy). The server's TLS log says which.",
+      };
+    }
+    const refused = serverRefusedAfterClientFinished(f, t);
+    if (refused) {
+      return {
+        code: 'tls-handshake-abandoned',
+        severity: 'error',
+        summary: `the server answered the client's Finished (#${refused.finished.no}) with one encrypted ${TLS13_ENCRYPTED_ALERT_LENGTH}-byte record (#${refused.alert.no}), the size of a TLS 1.3 alert, and nothing else, and closed (${how(f.serverSide)}): it refused the client at the end of the handshake; ${helloText(t)}`,
+        packets: [t.clientHello.no, t.serverHello!.no, refused.finished.no, refused.alert.no, refused.close.no],
+        facts: { by: 'server', after: 'client-finished', sni: t.clientHello.sni, chosen: t.serverHello!.version, closePacket: refused.close.no, alertPacket: refused.alert.no },
+        hint: "In TLS 1.3 the server checks the client's certificate once the client's Finished has come, and answers a failure with an encrypted alert: most often certificate_required (it requires a client certificate, mutual TLS, and the client sent none) or a client certificate it refused (unknown_ca, bad_certificate). The server's TLS log names it; openssl s_client -connect host:port -cert client.pem -key client.key shows the alert from the client's side.",
       };
     }
     // The client finished a TLS 1.2 handshake and dropped it at once.
@@ -281,7 +309,7 @@ const tlsOk: FlowRule = {
   code: 'tls-ok',
   evaluate(f) {
     const t = f.app?.tls;
-    if (!t?.serverHello || !t.clientHello || !handshakeCompleted(t) || endingAlert(t) || clientRejectedAfterHandshake(f, t)) return null;
+    if (!t?.serverHello || !t.clientHello || !handshakeCompleted(t) || endingAlert(t) || clientRejectedAfterHandshake(f, t) || serverRefusedAfterClientFinished(f, t)) return null;
     const h = t.serverHello;
     const left = clientLeftWithoutRequest(f, t);
     const unused = left ? `; the client sent no request and ${left.close.no === f.clientSide.rst?.no ? 'reset' : 'closed'} the connection (#${left.close.no}) ${fmtDuration(left.close.ts - left.finished.ts)} after its Finished` : '';

@@ -27,4 +27,21 @@ describe('a client certificate the server required', () => {
     // Before, the flow read as closed cleanly with no problem.
     expect(flows[0].verdicts.some((v) => v.severity === 'error')).toBe(true);
   });
+
+  it('says the server refused the client when, in TLS 1.3, it answers the client\'s Finished with one alert-sized encrypted record and closes', async () => {
+    const { flows } = await analyzeFile(sample('tls13-client-cert.pcap'));
+    const codes = flows[0].verdicts.map((v) => v.code);
+    expect(codes).not.toContain('tls-ok');
+    const refused = flows[0].verdicts.find((v) => v.code === 'tls-handshake-abandoned');
+    expect(refused?.severity).toBe('error');
+    expect(refused?.facts).toMatchObject({ by: 'server', after: 'client-finished', chosen: 'TLS 1.3' });
+    expect(refused?.summary).toMatch(/^the server answered the client's Finished \(#\d+\) with one encrypted 19-byte record \(#\d+\), the size of a TLS 1\.3 alert, and nothing else/);
+    expect(refused?.hint).toMatch(/certificate_required/);
+  });
+
+  it('still calls a TLS 1.3 session that went on to carry a request and an answer OK', async () => {
+    const { flows } = await analyzeFile(sample('tls-ok.pcap'));
+    expect(flows[0].verdicts.map((v) => v.code)).toContain('tls-ok');
+    expect(flows[0].verdicts.map((v) => v.code)).not.toContain('tls-handshake-abandoned');
+  });
 });
