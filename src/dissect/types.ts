@@ -23,6 +23,7 @@ export const SELECTED_HEADERS = [
   'location',
   'content-type',
   'keep-alive',
+  'expect',
 ] as const;
 export type SelectedHeaderName = (typeof SELECTED_HEADERS)[number];
 /** Repeated headers are joined with ", " (RFC 9110 5.3); obs-folded lines with one space. */

@@ -59,6 +59,8 @@ export class Endpoint implements ColumnView {
   declare firstFinAck: number;
   declare firstRstNo: number;
   declare firstRstTs: number;
+  /** The acknowledgement number the first RST carried (-1: it carried none). */
+  declare firstRstAck: number;
   /** The first RST carried an ACK and sequence number 0: the answer a closed port gives a SYN (RFC 9293 3.10.7.1). */
   declare firstRstAnswersSyn: boolean;
   /** Handshake options as sent in this side's SYN or SYN-ACK (-1 / false when absent). */
@@ -163,6 +165,7 @@ const ENDPOINT_INITIAL = {
   firstFinAck: -1,
   firstRstNo: 0,
   firstRstTs: 0,
+  firstRstAck: -1,
   firstRstAnswersSyn: false,
   mss: -1,
   sackPermitted: false,

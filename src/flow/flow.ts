@@ -406,6 +406,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     endpoint.firstRstNo = no;
     endpoint.firstRstTs = ts;
     endpoint.firstRstAnswersSyn = ackf && baseSeq === 0;
+    endpoint.firstRstAck = ackf ? v.ack >>> 0 : -1;
   }
   // A SYN captured twice is one attempt, not a retry; a SYN in the other role's direction
   // (the client's SYN-ACK, the server's own SYN) is neither a retry of it nor an answer to it.

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AppFacts, CloseFact, HttpExchangeFacts, WebSocketFacts } from '../dissect/types.js';
+import { hasHeaderToken } from '../dissect/http.js';
 import type { FlowFacts, PacketRef } from './facts.js';
 import { endedTooEarly, patienceFor, watchOf, whenWatchEnded } from './capture-end.js';
 import { fmtDuration, ms, plural } from './format.js';
@@ -526,11 +527,13 @@ export interface RequestAfterClose {
 }
 
 /**
- * The first complete HTTP request that the server had closed the connection before receiving: its
- * FIN is in the capture before the request, or after it but acknowledging none of its bytes (the
- * two crossed). Nothing on that connection could answer it, whatever the server's health: a client
- * reusing a kept-alive connection as the server's idle timeout closed it (the keep-alive race), or
- * sending on a connection the server closed before its first request.
+ * The first HTTP request the server had closed the connection before receiving: complete, and its
+ * FIN is in the capture before the request, or after it, and acknowledges none of the request's
+ * bytes in either case (the two crossed). Nothing on that connection could answer it, whatever the
+ * server's health: a client reusing a kept-alive connection as the server's idle timeout closed it
+ * (the keep-alive race), or sending on a connection the server closed before its first request.
+ * Null when an earlier request went unanswered: the server then had a request it did not answer,
+ * which no-response tells.
  */
 export function requestAfterServerClose(f: FlowFacts): RequestAfterClose | null {
   const app = f.app;
@@ -540,11 +543,12 @@ export function requestAfterServerClose(f: FlowFacts): RequestAfterClose | null 
   let previous: HttpExchangeFacts | null = null;
   for (const ex of app.http) {
     const req = ex.request;
-    if (req && req.complete && !ex.response) {
+    if (req && !ex.response) {
       // A request pipelined before the previous answer came: that answer may have announced the close.
-      if (previous && previous.response!.packet > req.packet) return null;
-      if (req.packet > fin.no) return { ex, fin, proof: 'order', previous };
-      if (acked !== null && acked <= req.streamOffset) return { ex, fin, proof: 'ack', previous };
+      if (!req.complete || (previous && previous.response!.packet > req.packet)) return null;
+      // The FIN acknowledges bytes of the request: the server had it (a capture that missed the first copy shows it later).
+      if (acked !== null && acked > req.streamOffset) return null;
+      return req.packet > fin.no ? { ex, fin, proof: 'order', previous } : acked !== null ? { ex, fin, proof: 'ack', previous } : null;
     }
     if (ex.response) previous = ex;
   }
@@ -582,14 +586,14 @@ const requestAfterClose: FlowRule = {
         requestPacket: req.packet,
         finPacket: fin.no,
         proof,
-        sinceFinMs: ms(requestAt - fin.ts),
+        sinceFinMs: proof === 'order' ? ms(requestAt - fin.ts) : null,
         resetPacket: rst?.no ?? null,
         previousResponsePacket: answered?.packet ?? null,
         idleBeforeFinMs: idle !== null ? ms(idle) : null,
         closeAnnounced: announced,
       },
       hint: announced
-        ? `The server's response #${answered.packet} said the connection would close (${answered.version === '1.0' ? 'HTTP/1.0 without keep-alive' : 'Connection: close'}), and it did; the client sent another request on it anyway. A client must not (RFC 9112 9.6): it is a client or client-library bug. Open a new connection after a response that closes.`
+        ? `The server's response #${answered.packet} said the connection would close (${answered.version === '1.0' ? 'HTTP/1.0 without keep-alive' : 'Connection: close'}), and it did; the request came on the connection after it. A client must not send one once it has read that response (RFC 9112 9.6): a client or client-library bug, unless the request left before that response reached the client (a capture away from the client can show them in either order). Either way, it belongs on a new connection, where a client should retry it.`
         : previous
           ? `The server closed a keep-alive connection it had kept idle${idle !== null ? ` for ${fmtDuration(idle)} (its keep-alive timeout, or a proxy's)` : ''}, and the client, whose pool still held it as reusable, sent its next request on it: the request failed at the client (ECONNRESET, "socket hang up", EPIPE) though the server is healthy. Make the client's idle timeout shorter than the server's (a Node server behind a load balancer: keepAliveTimeout above the balancer's idle timeout, such as AWS ALB's 60 s; an nginx upstream pool: keepalive_timeout below the backend's), and retry idempotent requests that fail on a reused connection.`
           : `The server closed the connection before any request came: a timeout for the first request (nginx client_header_timeout, 60 s by default; Node's headersTimeout and requestTimeout) on a connection a client or a pool opened ahead of use and kept idle too long, or a server at its connection limit closing what it accepted. The client then sent on the closed connection and the request failed. Open connections closer to their use, or retry on a new one.`,
@@ -621,30 +625,37 @@ const requestStalled: FlowRule = {
     if (!app || app.protocol !== 'http' || !fin || !lastData || lastData.ts > fin.ts) return null;
     // A client that closed first ended its request itself.
     if ([f.clientSide.fin, f.clientSide.rst].some((close) => close !== null && close.ts < fin.ts)) return null;
-    if (app.http.some((x) => x.response !== null && x.response.packet > lastData.no)) return null;
     const acked = f.serverSide.finAckedBytes;
     if (acked === null || acked < f.clientSide.seqBytes || fin.ts - lastData.ts < REQUEST_TIMEOUT_FLOOR_MICROS) return null;
+    // What the client sent must all be in the capture: a byte it missed (a drop, a snap length)
+    // leaves a request that only looks unfinished.
+    if (f.clientSide.missedBytes > 0 || app.gaps.some((g) => g.dir === 0)) return null;
     if ((f.analysis?.server.zeroWindow ?? 0) > 0) return null;
     let packet: number;
     let what: string;
     let facts: Record<string, unknown>;
     const line = app.unfinishedRequestLine;
     const last = app.http.length > 0 ? app.http[app.http.length - 1] : null;
-    if (line && line.packet <= lastData.no) {
+    if (line) {
       packet = line.packet;
       what = `HTTP request #${packet} stopped after ${bytesText(line.bytes)} of its request line`;
       facts = { stage: 'request-line', requestPacket: packet, bytes: line.bytes };
     } else if (last?.request && !last.request.complete && !last.response && !last.request.afterGap) {
       const req = last.request;
       packet = req.packet;
-      const announced = contentLength(req.headers['content-length']);
-      // A head is complete once its headers are counted: a body needs at least a Content-Length or Transfer-Encoding.
-      const inBody = req.headerCount > 0;
+      // headerCount is set once the head ends: a request with a body has at least a Content-Length or Transfer-Encoding.
+      const headComplete = req.headerCount > 0;
+      // Waiting for "100 Continue" before the body (RFC 9110 10.1.1) is the client doing as told.
+      if (headComplete && req.bodyBytes === 0 && hasHeaderToken(req.headers.expect, '100-continue')) return null;
+      const chunked = req.headers['transfer-encoding'] !== undefined;
+      const announced = chunked ? null : contentLength(req.headers['content-length']);
       what = `HTTP request "${req.method} ${req.target}" #${packet} stopped ${
-        !inBody ? 'in its headers' : announced !== null ? `after ${grouped(req.bodyBytes)} of the ${bytesText(announced)} of body its Content-Length announced` : `after ${bytesText(req.bodyBytes)} of its chunked body`
+        !headComplete ? 'in its headers' : announced !== null ? `after ${grouped(req.bodyBytes)} of the ${bytesText(announced)} of body its Content-Length announced` : `after ${bytesText(req.bodyBytes)} of its chunked body`
       }`;
-      facts = { stage: inBody ? 'body' : 'headers', requestPacket: packet, method: req.method, target: req.target, bodyBytes: req.bodyBytes, contentLength: announced };
+      facts = { stage: headComplete ? 'body' : 'headers', requestPacket: packet, method: req.method, target: req.target, bodyBytes: req.bodyBytes, contentLength: announced };
     } else return null;
+    // Anything the server sent once the request began (an answer the dissector could not pair, an error in another protocol) is not silence.
+    if (f.serverSide.lastData && f.serverSide.lastData.no > packet) return null;
     const waited = fin.ts - lastData.ts;
     return {
       code: 'request-stalled',

@@ -37,6 +37,8 @@ export interface SideFacts {
    */
   finAckedBytes: number | null;
   rst: PacketRef | null;
+  /** The same for the first RST: the peer's bytes it acknowledged, counted from the peer's SYN; null when unknown. */
+  rstAckedBytes: number | null;
   /** The first RST carried an ACK and sequence number 0, as a closed port answers a SYN. */
   rstAnswersSyn: boolean;
   /** RST segments this side sent. */
@@ -175,6 +177,7 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): Side
     fin: ref(e.firstFinNo, e.firstFinTs),
     finAckedBytes: e.firstFinNo ? ackedFrom(e.firstFinAck, peerStreamStart) : null,
     rst: ref(e.firstRstNo, e.firstRstTs),
+    rstAckedBytes: e.firstRstNo ? ackedFrom(e.firstRstAck, peerStreamStart) : null,
     rstAnswersSyn: e.firstRstAnswersSyn,
     rsts: e.rstCount,
     state: EP_NAMES[e.state],

@@ -577,10 +577,24 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       // reset it at once, or it reset after the server had closed, with nothing left to send or to
       // receive. HAProxy ends its health checks this way, and clients closing with SO_LINGER 0 do.
       const clientRst = who === 'client' && !earlier && !myFinBefore && !closedAlready;
+      // A handshake at the first try: a client that connected only after retries may have given up waiting.
       const connectOnly =
-        clientRst && !otherFinBefore && f.handshakeAck !== null && f.clientSide.bytes === 0 && f.serverSide.bytes === 0 && rst.ts - f.handshakeAck.ts <= CONNECT_CHECK_MICROS;
+        clientRst &&
+        !otherFinBefore &&
+        f.syns.length === 1 &&
+        f.synAcks.length === 1 &&
+        f.handshakeAck !== null &&
+        f.clientSide.bytes === 0 &&
+        f.serverSide.bytes === 0 &&
+        rst.ts - f.handshakeAck.ts <= CONNECT_CHECK_MICROS;
+      // The RST itself acknowledges every byte the server sent: none was left unread.
+      const serverBytesAcked = f.clientSide.rstAckedBytes !== null && f.clientSide.rstAckedBytes >= f.serverSide.seqBytes;
       const afterServerDone =
-        clientRst && Boolean(otherFinBefore) && (f.clientSide.lastData === null || f.clientSide.lastData.ts <= other.fin!.ts) && !httpExchangePending(f);
+        clientRst &&
+        Boolean(otherFinBefore) &&
+        serverBytesAcked &&
+        (f.clientSide.lastData === null || f.clientSide.lastData.ts <= other.fin!.ts) &&
+        !httpExchangePending(f);
       if (connectOnly) {
         const ack = f.handshakeAck!;
         ctx.push(`${ack.no === rst.no ? 'as the handshake\'s final ACK' : `${fmtDuration(rst.ts - ack.ts)} after completing the handshake`}: a connect-only check`);

@@ -61,6 +61,25 @@ describe('client resets that may cut something stay warnings', () => {
     expect(clientRst(c)?.severity).toBe('warning');
   });
 
+  it('a reset after the server\'s FIN that acknowledges only part of what the server sent, or nothing', () => {
+    const answer = 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody';
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    const before = c.s.next;
+    c.server('PA', 0.02, answer).server('FA', 0.03);
+    // The client's RST acknowledges none of the answer: it had not read it.
+    expect(clientRst(c.client('RA', 0.04, '', { ack: before }))?.severity).toBe('warning');
+    const all = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, answer).server('FA', 0.03);
+    expect(clientRst(all.client('RA', 0.04))?.severity).toBe('info');
+    // An RST without an ACK proves nothing of what the client had read.
+    const bare = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, answer).server('FA', 0.03);
+    expect(clientRst(bare.client('R', 0.04))?.severity).toBe('warning');
+  });
+
+  it('a reset right after a handshake that took SYN retries: the client may have given up waiting', () => {
+    const retried = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).server('SA', 1.001).client('A', 1.002).client('R', 1.003);
+    expect(clientRst(retried)?.severity).toBe('warning');
+  });
+
   it('a reset by a client that was still sending after the server\'s FIN', () => {
     const c = conv().handshake(0).server('FA', 0.01).client('PA', 0.02, 'late bytes').client('R', 0.03);
     expect(clientRst(c)?.severity).toBe('warning');

@@ -43,7 +43,7 @@ describe('request-after-close', () => {
     const ackBeforeB = (c.c.next - REQUEST_B.length) >>> 0;
     const f = onlyFlow(c.server('FA', 2.01, '', { ack: ackBeforeB }).server('R', 2.05));
     const race = byCode(f).get('request-after-close');
-    expect(race?.facts).toMatchObject({ requestPacket: 7, finPacket: 8, proof: 'ack', resetPacket: 9 });
+    expect(race?.facts).toMatchObject({ requestPacket: 7, finPacket: 8, proof: 'ack', resetPacket: 9, sinceFinMs: null });
     expect(race?.summary).toBe(
       'HTTP request "GET /b" #7 was sent as the server closed the connection: its FIN #8 acknowledges none of the request, so the two crossed (idle 1.99 s after response #5); the server\'s TCP reset it (RST #9): the keep-alive race',
     );
@@ -54,6 +54,19 @@ describe('request-after-close', () => {
     const f = onlyFlow(answeredThenIdle().client('PA', 2.0, REQUEST_B).server('FA', 2.01));
     expect(byCode(f).has('request-after-close')).toBe(false);
     expect(byCode(f).get('no-response')?.severity).toBe('error');
+  });
+
+  it('says nothing when the FIN acknowledges the request the capture holds after it: the server had it (the first copy was not captured)', () => {
+    const c = answeredThenIdle();
+    const start = c.c.next;
+    const f = onlyFlow(c.server('FA', 2, '', { ack: (start + REQUEST_B.length) >>> 0 }).client('PA', 2.2, REQUEST_B, { seq: start }).server('R', 2.2001));
+    expect(byCode(f).has('request-after-close')).toBe(false);
+  });
+
+  it('says nothing of a late request when an earlier one went unanswered: the server had a request it did not answer', () => {
+    const f = onlyFlow(answeredThenIdle().client('PA', 0.05, REQUEST_A).server('A', 0.051).server('FA', 3).client('PA', 3.1, REQUEST_B).server('R', 3.1001));
+    expect(byCode(f).has('request-after-close')).toBe(false);
+    expect(byCode(f).get('no-response')?.facts).toMatchObject({ target: '/a' });
   });
 
   it('says the client reused a connection the response announced it would close (Connection: close)', () => {

@@ -46,4 +46,28 @@ describe('request-stalled', () => {
     expect(all?.facts).toMatchObject({ stage: 'body', bodyBytes: 4 });
     expect(stalled(c, false)).toEqual(all);
   });
+
+  it('says nothing of a client waiting for 100 Continue before its body', () => {
+    const head = 'POST /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n';
+    expect(stalled(conv().handshake(0).client('PA', 0.01, head).server('FA', 2).client('FA', 2.01))).toBeUndefined();
+  });
+
+  it('says nothing when the capture missed bytes inside the request: it only looks unfinished', () => {
+    const c = conv().handshake(0).client('PA', 0.01, 'GET /big HTTP/1.1\r\nHost: a\r\nCookie: ');
+    // 100 bytes of the cookie were sent but not captured; the end of the head was.
+    const next = c.c.next;
+    const f = c.client('PA', 0.02, 'x\r\n\r\n', { seq: (next + 100) >>> 0 });
+    expect(stalled(f.server('FA', 2, '', { ack: (next + 100 + 5) >>> 0 }).client('FA', 2.01, '', { seq: (next + 105) >>> 0 }))).toBeUndefined();
+  });
+
+  it('says nothing when the server answered something after the request began, in whatever protocol', () => {
+    expect(stalled(conv().handshake(0).client('PA', 0.01, 'AUTH user').server('PA', 0.02, '-ERR unknown command\r\n').server('FA', 2).client('FA', 2.01))).toBeUndefined();
+  });
+
+  it('reads a body framed as chunked even with a Content-Length beside it (chunked wins, RFC 9112 6.3)', () => {
+    const head = 'POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 100\r\n\r\n5\r\nhello\r\n';
+    const v = stalled(conv().handshake(0).client('PA', 0.01, head).server('FA', 2).client('FA', 2.01));
+    expect(v?.facts).toMatchObject({ stage: 'body', contentLength: null });
+    expect(v?.summary).toMatch(/of its chunked body/);
+  });
 });

@@ -396,7 +396,7 @@ describe('a reset after both FINs', () => {
 
   it('is info when the client resets after the server sent its whole answer and its FIN: nothing was owed', () => {
     const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
-      .server('FA', 0.5).client('R', 0.503);
+      .server('FA', 0.5).client('RA', 0.503);
     const reset = analyzeConversation(c).flows[0].verdicts.find((v) => v.code === 'rst-by-client')!;
     expect(reset.severity).toBe('info');
     expect(reset.summary).toContain('the RST cut nothing off');
