@@ -654,16 +654,21 @@ const requestStalled: FlowRule = {
       }`;
       facts = { stage: headComplete ? 'body' : 'headers', requestPacket: packet, method: req.method, target: req.target, bodyBytes: req.bodyBytes, contentLength: announced };
     } else return null;
-    // Anything the server sent once the request began (an answer the dissector could not pair, an error in another protocol) is not silence.
-    if (f.serverSide.lastData && f.serverSide.lastData.no > packet) return null;
-    const waited = fin.ts - lastData.ts;
+    // A 408 Request Timeout is the server saying so (Node, HAProxy); it pairs with no request when
+    // the request line never ended. Anything else the server sent once the request began (an answer
+    // the dissector could not pair, an error in another protocol) is not silence.
+    const timeoutEx = app.http.find((x) => x.request === null && x.response?.status === 408 && x.response.packet > lastData.no) ?? null;
+    const timeout = timeoutEx?.response ?? null;
+    const lastServerData = f.serverSide.lastData;
+    if (lastServerData && lastServerData.no > packet && (timeout === null || lastServerData.no > (timeout.endPacket ?? timeout.packet))) return null;
+    const waited = (timeoutEx?.timing.responseAt ?? fin.ts) - lastData.ts;
     return {
       code: 'request-stalled',
       severity: 'warning',
-      summary: `${what}: nothing more came from the client for ${fmtDuration(waited)} (last byte #${lastData.no}), then the server closed the connection (FIN #${fin.no}) without an answer`,
+      summary: `${what}: nothing more came from the client for ${fmtDuration(waited)} (last byte #${lastData.no}), then the server ${timeout ? `answered 408 ${timeout.reason} (#${timeout.packet}) and closed the connection (FIN #${fin.no})` : `closed the connection (FIN #${fin.no}) without an answer`}`,
       packets: [packet, lastData.no, fin.no],
       facts: { ...facts, lastClientPacket: lastData.no, finPacket: fin.no, waitedMs: ms(waited) },
-      hint: `The client stopped sending in the middle of its request. The server had every byte it sent (its FIN acknowledges them all), waited, and closed: its timeout for the rest of the request (nginx client_header_timeout and client_body_timeout, 60 s by default, log 408 and send nothing; Node's headersTimeout and requestTimeout; Apache's RequestReadTimeout). Look at the client: a link that stalled or died mid-upload, a Content-Length larger than the body it sent, a proxy holding the rest, or a deliberately slow client (slowloris).`,
+      hint: `The client stopped sending in the middle of its request. The server had every byte it sent (its FIN acknowledges them all), waited, and closed: its timeout for the rest of the request (nginx client_header_timeout and client_body_timeout, 60 s by default, log 408 and send nothing; HAProxy's timeout http-request and Node's headersTimeout and requestTimeout answer 408; Apache's RequestReadTimeout). Look at the client: a link that stalled or died mid-upload, a Content-Length larger than the body it sent, a proxy holding the rest, or a deliberately slow client (slowloris).`,
     };
   },
 };

@@ -70,4 +70,20 @@ describe('request-stalled', () => {
     expect(v?.facts).toMatchObject({ stage: 'body', contentLength: null });
     expect(v?.summary).toMatch(/of its chunked body/);
   });
+
+  it('tells a request line cut off and answered with 408 by HAProxy (timeout http-request 1 s), and leaves the headers cut off to http-error 408', async () => {
+    const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/request-stalled-408.pcap', import.meta.url)));
+    const line = flows.find((f) => f.verdicts.some((v) => v.code === 'request-stalled'));
+    const v = line?.verdicts.find((x) => x.code === 'request-stalled');
+    expect(v?.facts).toMatchObject({ stage: 'request-line', bytes: 16 });
+    expect(v?.summary).toMatch(/then the server answered 408 Request Time-out \(#\d+\) and closed the connection \(FIN #\d+\)$/);
+    const headers = flows.find((f) => f !== line);
+    expect(headers?.verdicts.find((x) => x.code === 'http-error')?.facts).toMatchObject({ status: 408, target: '/slow' });
+    expect(headers?.verdicts.some((x) => x.code === 'request-stalled')).toBe(false);
+  });
+
+  it('says nothing of a request line answered by anything but a 408', () => {
+    const answer = 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
+    expect(stalled(conv().handshake(0).client('PA', 0.01, 'GET /x HT').server('PA', 1.5, answer).server('FA', 1.51).client('FA', 1.52))).toBeUndefined();
+  });
 });
