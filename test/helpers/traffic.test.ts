@@ -155,6 +155,31 @@ const CHECKS: Record<string, Check> = {
     expect(arp.length).toBeGreaterThanOrEqual(3);
     expect(arp.every((p) => / Request who-has /.test(p.line))).toBe(true);
   },
+  'keepalive-race'(packets) {
+    const all = tcp(packets);
+    const { server } = roles(packets);
+    // An answered request, the server's FIN, a request after it, and the server's RST.
+    const fin = all.findIndex((p) => p.src === server && hasFin(p));
+    const late = all.findIndex((p, i) => i > fin && p.dst === server && p.length > 0);
+    const reset = all.findIndex((p, i) => i > late && p.src === server && hasRst(p));
+    expect(payloadFrom(all.slice(0, fin), server)).toBeGreaterThan(0);
+    expect([fin, late, reset].every((i) => i > 0)).toBe(true);
+    expect(all[late]!.t - all[fin]!.t).toBeGreaterThan(0.2);
+  },
+  'request-stalled'(packets) {
+    const all = tcp(packets);
+    const { server } = roles(packets);
+    // Four connections, each closed by the server after a second of silence, none answered.
+    const fins = all.filter((p) => p.src === server && hasFin(p));
+    expect(fins).toHaveLength(4);
+    expect(payloadFrom(all, server)).toBe(0);
+    for (const fin of fins) {
+      const client = fin.dst;
+      const lastClient = all.filter((p) => p.src === client && p.t < fin.t).at(-1)!;
+      expect(fin.t - lastClient.t).toBeGreaterThan(0.9);
+    }
+    expect(all.some(hasRst)).toBe(false);
+  },
   'half-open'(packets) {
     const all = tcp(packets);
     const { client } = roles(packets);
