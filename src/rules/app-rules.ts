@@ -603,7 +603,7 @@ const requestAfterClose: FlowRule = {
 
 /**
  * The server waited at least this long for the rest of a request before closing: a timeout, not a
- * refusal of what had come, which follows the bytes at once. Servers time out at 1 s at the least.
+ * refusal of what had come, which follows the bytes at once.
  */
 const REQUEST_TIMEOUT_FLOOR_MICROS = 200_000;
 
