@@ -97,8 +97,13 @@ export interface TlsFacts {
   firstEncrypted: { client: { no: number; ts: number; length: number } | null; server: { no: number; ts: number; length: number } | null };
   /** Encrypted records per side. */
   encryptedRecords: { client: number; server: number };
-  /** The server's encrypted records that began after the client's first one (its Finished, or its first data): how many, and the first. */
-  serverAfterClient: { records: number; first: { no: number; ts: number; length: number } } | null;
+  /**
+   * The server's encrypted records that began after the client's first one (its Finished, or its
+   * first data): how many, the first, and what the client had sent by then: its encrypted records,
+   * and the length of its latest (19 bytes, an alert's size in TLS 1.3, is a client that had closed
+   * with close_notify or an alert).
+   */
+  serverAfterClient: { records: number; first: { no: number; ts: number; length: number }; clientRecords: number; clientLastLength: number } | null;
   /** The server's Certificate message, sent in the clear (TLS 1.2 and older; TLS 1.3 encrypts it). */
   serverCertificate: { no: number; ts: number } | null;
   /** The server's CertificateRequest, asking the client for a certificate (mutual TLS), in the clear in TLS 1.2 and older. */
@@ -238,6 +243,8 @@ export class TlsTracker {
   readonly facts = newTlsFacts();
   private readonly readers: [RecordReader, RecordReader];
   private tls13 = false;
+  /** Length of the client's latest encrypted record. */
+  private clientLastLength = 0;
   private serverFed = false;
 
   /** `onEvent` gets a line per hello, alert and first encrypted record, for the ladder. */
@@ -280,10 +287,11 @@ export class TlsTracker {
     if (!isEncrypted) return;
     const side = dir === 0 ? 'client' : 'server';
     this.facts.encryptedRecords[side]++;
-    if (dir === 1 && this.facts.firstEncrypted.client !== null) {
+    if (dir === 0) this.clientLastLength = length;
+    else if (this.facts.firstEncrypted.client !== null) {
       const after = this.facts.serverAfterClient;
       if (after) after.records++;
-      else this.facts.serverAfterClient = { records: 1, first: { no, ts, length } };
+      else this.facts.serverAfterClient = { records: 1, first: { no, ts, length }, clientRecords: this.facts.encryptedRecords.client, clientLastLength: this.clientLastLength };
     }
     if (this.facts.firstEncrypted[side] === null) {
       this.facts.firstEncrypted[side] = { no, ts, length };

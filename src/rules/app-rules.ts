@@ -662,6 +662,7 @@ const requestStalled: FlowRule = {
     const lastServerData = f.serverSide.lastData;
     if (lastServerData && lastServerData.no > packet && (timeout === null || lastServerData.no > (timeout.endPacket ?? timeout.packet))) return null;
     const waited = (timeoutEx?.timing.responseAt ?? fin.ts) - lastData.ts;
+    if (waited < REQUEST_TIMEOUT_FLOOR_MICROS) return null;
     return {
       code: 'request-stalled',
       severity: 'warning',

@@ -116,16 +116,38 @@ const CLIENT_CERT_MISSING =
   "Mutual TLS: the server asked for a client certificate and the client had none to send, and the server requires one. Give the client its certificate and key (Node's https and tls options cert and key, curl --cert and --key), or make the server's check optional (nginx ssl_verify_client optional).";
 const CLIENT_CERT_REJECTED =
   "Mutual TLS: the server did not accept the client's certificate: not signed by a CA the server trusts for clients (nginx ssl_client_certificate), expired or not yet valid, revoked, or without the clientAuth extended key usage. The server's TLS log names the reason.";
+const CLIENT_CERT_UNSEEN =
+  "Mutual TLS: the server asked for a client certificate and ended the handshake after the client's answer, which the capture does not show (a packet it missed, or a certificate chain too long to read): a certificate missing or not accepted. The server's TLS log names which.";
+
+/** Alerts about a certificate: from a server that asked for the client's, they answer it. */
+const CERTIFICATE_ALERTS = new Set(['handshake_failure', 'bad_certificate', 'unsupported_certificate', 'certificate_revoked', 'certificate_expired', 'certificate_unknown', 'unknown_ca', 'access_denied', 'certificate_required']);
+/** Alerts that say a certificate came and was not accepted. */
+const CERTIFICATE_REFUSED_ALERTS = new Set(['bad_certificate', 'unsupported_certificate', 'certificate_revoked', 'certificate_expired', 'certificate_unknown', 'unknown_ca']);
+
+/** How the client answered a CertificateRequest, as far as the capture shows: 'none' (an empty Certificate), 'sent', or 'unseen'. */
+function clientCertificateAnswer(t: TlsFacts, before: number): { answer: 'none' | 'sent' | 'unseen'; no: number | null } {
+  // TLS 1.2 requires a Certificate message, empty when the client has none (RFC 5246 7.4.6): its absence is the capture's.
+  const sent = t.clientCertificate && t.clientCertificate.ts <= before ? t.clientCertificate : null;
+  return sent ? { answer: sent.empty ? 'none' : 'sent', no: sent.no } : { answer: 'unseen', no: null };
+}
+
+/** What the capture shows of the client's certificate, after "the server had asked for a client certificate (CertificateRequest #N)". */
+function clientCertificateText(answer: { answer: 'none' | 'sent' | 'unseen'; no: number | null }, refusal: string): string {
+  return answer.answer === 'none'
+    ? ` and the client sent none (an empty Certificate #${answer.no})`
+    : answer.answer === 'sent'
+      ? ` and the client sent one (Certificate #${answer.no})${refusal}`
+      : "; the capture does not show the client's Certificate";
+}
 
 /**
  * The server's fatal alert answers the client's certificate: the server had asked for one
  * (CertificateRequest, in the clear before TLS 1.3) before the alert. Null otherwise.
  */
-function clientCertificateRefused(t: TlsFacts, a: TlsAlertFacts): { request: { no: number }; sent: { no: number; empty: boolean } | null } | null {
+function clientCertificateRefused(t: TlsFacts, a: TlsAlertFacts): { request: { no: number }; answer: ReturnType<typeof clientCertificateAnswer> } | null {
   const request = t.certificateRequest;
-  if (a.from !== 'server' || a.level !== 'fatal' || !request || request.ts > a.ts) return null;
-  const sent = t.clientCertificate && t.clientCertificate.ts <= a.ts ? t.clientCertificate : null;
-  return { request, sent };
+  if (a.from !== 'server' || a.level !== 'fatal' || !request || request.ts > a.ts || !CERTIFICATE_ALERTS.has(a.name)) return null;
+  return { request, answer: clientCertificateAnswer(t, a.ts) };
 }
 
 const tlsAlert: FlowRule = {
@@ -137,10 +159,9 @@ const tlsAlert: FlowRule = {
     if (!a) return null;
     const ignored = a.level === 'warning' && handshakeCompleted(t);
     const refused = clientCertificateRefused(t, a);
-    const missing = refused !== null && (refused.sent === null || refused.sent.empty);
-    const certificateText = refused
-      ? `; the server had asked for a client certificate (CertificateRequest #${refused.request.no}) and the client sent ${refused.sent === null ? 'no Certificate message' : refused.sent.empty ? `none (an empty Certificate #${refused.sent.no})` : `one (Certificate #${refused.sent.no})`}`
-      : '';
+    // An alert about a certificate says one came: the client's Certificate was only out of the capture's sight.
+    const verdictOnIt = refused === null ? null : refused.answer.answer === 'unseen' && CERTIFICATE_REFUSED_ALERTS.has(a.name) ? 'refused' : refused.answer.answer === 'sent' ? 'refused' : refused.answer.answer === 'none' || a.name === 'certificate_required' ? 'none' : 'unseen';
+    const certificateText = refused ? `; the server had asked for a client certificate (CertificateRequest #${refused.request.no})${clientCertificateText(refused.answer, '')}` : '';
     const after = a.from === 'server' ? (t.clientHello ? ` ${fmtDuration(a.ts - t.clientHello.ts)} after the ClientHello` : '') : t.serverHello ? ` ${fmtDuration(a.ts - t.serverHello.ts)} after the ServerHello #${t.serverHello.no}${t.serverHello.version ? ` (${t.serverHello.version})` : ''}` : '';
     return {
       code: 'tls-alert',
@@ -157,15 +178,17 @@ const tlsAlert: FlowRule = {
         offered: t.clientHello?.versions ?? [],
         chosen: t.serverHello?.version ?? null,
         handshakeWentOn: ignored,
-        clientCertificate: refused ? (missing ? 'none' : 'refused') : null,
+        clientCertificate: verdictOnIt,
       },
       hint: ignored
         ? `A warning-level alert the ${a.from === 'server' ? 'client' : 'server'} accepted: the handshake completed. ${ALERT_HINTS[a.name] ?? ''}`.trim()
-        : refused
-          ? missing
-            ? CLIENT_CERT_MISSING
-            : CLIENT_CERT_REJECTED
-          : ALERT_HINTS[a.name] ?? `The ${a.from} ended the handshake with ${a.name}: see RFC 8446 section 6.2 for its meaning, and the ${a.from}'s TLS logs for the detail.`,
+        : verdictOnIt === 'none'
+          ? CLIENT_CERT_MISSING
+          : verdictOnIt === 'refused'
+            ? CLIENT_CERT_REJECTED
+            : verdictOnIt === 'unseen'
+              ? CLIENT_CERT_UNSEEN
+              : ALERT_HINTS[a.name] ?? `The ${a.from} ended the handshake with ${a.name}: see RFC 8446 section 6.2 for its meaning, and the ${a.from}'s TLS logs for the detail.`,
     };
   },
 };
@@ -183,6 +206,11 @@ function serverRefusedAfterClientFinished(f: FlowFacts, t: TlsFacts): { alert: {
   const finished = t.firstEncrypted.client;
   if (t.serverHello?.version !== 'TLS 1.3' || !after || !finished || after.records !== 1 || after.first.length !== TLS13_ENCRYPTED_ALERT_LENGTH) return null;
   if (after.first.ts - finished.ts > REFUSAL_WITHIN_MICROS || t.missed.server !== null || f.serverSide.missedBytes > 0) return null;
+  // The client had gone on past its Finished (a request): a server closing an idle session right
+  // after the handshake sends a close_notify of the same size. A client that had closed
+  // (close_notify, its own alert, a FIN) gets the server's close_notify back.
+  const clientClose = firstClose(f.clientSide);
+  if (after.clientRecords < 2 || after.clientLastLength === TLS13_ENCRYPTED_ALERT_LENGTH || (clientClose && clientClose.ts <= after.first.ts)) return null;
   const close = firstClose(f.serverSide);
   return close && close.ts >= after.first.ts ? { alert: after.first, finished, close } : null;
 }
@@ -221,16 +249,16 @@ const tlsHandshakeAbandoned: FlowRule = {
       (!clientClose || serverClose.ts <= clientClose.ts)
     ) {
       const request = t.certificateRequest;
-      const sent = request && t.clientCertificate ? t.clientCertificate : null;
-      const certificateText = request ? `; it had asked for a client certificate (CertificateRequest #${request.no}) and the client sent ${sent === null ? 'no Certificate message' : sent.empty ? `none (an empty Certificate #${sent.no})` : `one (Certificate #${sent.no}): it refused it`}` : '';
+      const answer = request ? clientCertificateAnswer(t, serverClose.ts) : null;
+      const certificateText = request && answer ? `; it had asked for a client certificate (CertificateRequest #${request.no})${clientCertificateText(answer, ': most likely it refused it')}` : '';
       return {
         code: 'tls-handshake-abandoned',
         severity: 'error',
         summary: `the server closed (${how(f.serverSide)}) ${fmtDuration(serverClose.ts - clientFinished.ts)} after the client's Finished (#${clientFinished.no}) without finishing the ${t.serverHello.version} handshake (no ChangeCipherSpec and Finished of its own)${certificateText}; ${helloText(t)}`,
         packets: [t.clientHello.no, t.serverHello.no, ...(request ? [request.no] : []), clientFinished.no, serverClose.no],
-        facts: { by: 'server', after: 'client-finished', sni: t.clientHello.sni, chosen: t.serverHello.version, closePacket: serverClose.no, clientCertificate: request ? (sent === null || sent.empty ? 'none' : 'refused') : null },
-        hint: request
-          ? `${sent === null || sent.empty ? CLIENT_CERT_MISSING : CLIENT_CERT_REJECTED} Some servers close without an alert when they refuse it: Node's with requestCert and rejectUnauthorized do.`
+        facts: { by: 'server', after: 'client-finished', sni: t.clientHello.sni, chosen: t.serverHello.version, closePacket: serverClose.no, clientCertificate: answer ? (answer.answer === 'sent' ? 'refused' : answer.answer) : null },
+        hint: answer
+          ? `${answer.answer === 'none' ? CLIENT_CERT_MISSING : answer.answer === 'sent' ? CLIENT_CERT_REJECTED : CLIENT_CERT_UNSEEN} Some servers close without an alert when they refuse it: Node's with requestCert and rejectUnauthorized do. An application that drops the connection once the handshake has passed its checks looks the same from outside.`
           : "The server dropped the handshake at its last step without an alert: a key exchange it could not complete, or a check it failed the client on after the hellos (an access policy). The server's TLS log says which.",
       };
     }
@@ -239,7 +267,7 @@ const tlsHandshakeAbandoned: FlowRule = {
       return {
         code: 'tls-handshake-abandoned',
         severity: 'error',
-        summary: `the server answered the client's Finished (#${refused.finished.no}) with one encrypted ${TLS13_ENCRYPTED_ALERT_LENGTH}-byte record (#${refused.alert.no}), the size of a TLS 1.3 alert, and nothing else, and closed (${how(f.serverSide)}): it refused the client at the end of the handshake; ${helloText(t)}`,
+        summary: `the server answered the client's Finished (#${refused.finished.no}) with one encrypted ${TLS13_ENCRYPTED_ALERT_LENGTH}-byte record (#${refused.alert.no}), the size of a TLS 1.3 alert, and nothing else, and closed (${how(f.serverSide)}): most likely it refused the client at the end of the handshake (an answer of 2 bytes would look the same); ${helloText(t)}`,
         packets: [t.clientHello.no, t.serverHello!.no, refused.finished.no, refused.alert.no, refused.close.no],
         facts: { by: 'server', after: 'client-finished', sni: t.clientHello.sni, chosen: t.serverHello!.version, closePacket: refused.close.no, alertPacket: refused.alert.no },
         hint: "In TLS 1.3 the server checks the client's certificate once the client's Finished has come, and answers a failure with an encrypted alert: most often certificate_required (it requires a client certificate, mutual TLS, and the client sent none) or a client certificate it refused (unknown_ca, bad_certificate). The server's TLS log names it; openssl s_client -connect host:port -cert client.pem -key client.key shows the alert from the client's side.",
