@@ -28,8 +28,10 @@ async function makeCertificate(dir, name = SERVER_NAME) {
  * Runs one TLS attempt under tcpdump on lo and returns how the client saw it end: 'ok' with the
  * status line, or the error code node gave (ERR_SSL_..., UNABLE_TO_VERIFY_LEAF_SIGNATURE, EPROTO...).
  * `server.requireClientCert`: the server asks for a client certificate signed by its own and refuses
- * the handshake without one; `client.certificate`: 'self-signed' sends one the server does not trust.
- * @param {{ dir: string, name: string, port?: number, server: { plain?: boolean, minVersion?: string, maxVersion?: string, requireClientCert?: boolean }, client: { trust?: boolean, maxVersion?: string, certificate?: 'self-signed' } }} o
+ * the handshake without one; `server.ecdhCurve`: its only key-exchange group (one the client's first
+ * key share does not use draws a HelloRetryRequest); `client.certificate`: 'self-signed' sends one
+ * the server does not trust.
+ * @param {{ dir: string, name: string, port?: number, server: { plain?: boolean, minVersion?: string, maxVersion?: string, requireClientCert?: boolean, ecdhCurve?: string }, client: { trust?: boolean, maxVersion?: string, certificate?: 'self-signed' } }} o
  */
 export async function runTlsScenario({ dir, name, port, server: serverOpts, client: clientOpts }) {
   const file = captureFile(dir, name);
@@ -39,7 +41,7 @@ export async function runTlsScenario({ dir, name, port, server: serverOpts, clie
   const answer = (socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n');
   const server = serverOpts.plain
     ? http.createServer((req, res) => res.end('hello\n'))
-    : tls.createServer({ key, cert, minVersion: serverOpts.minVersion, maxVersion: serverOpts.maxVersion, ...(serverOpts.requireClientCert ? { requestCert: true, rejectUnauthorized: true, ca: [cert] } : {}) }, (socket) => {
+    : tls.createServer({ key, cert, minVersion: serverOpts.minVersion, maxVersion: serverOpts.maxVersion, ecdhCurve: serverOpts.ecdhCurve, ...(serverOpts.requireClientCert ? { requestCert: true, rejectUnauthorized: true, ca: [cert] } : {}) }, (socket) => {
         socket.on('error', () => {});
         socket.once('data', () => answer(socket));
       });

@@ -243,6 +243,8 @@ export class TlsTracker {
   readonly facts = newTlsFacts();
   private readonly readers: [RecordReader, RecordReader];
   private tls13 = false;
+  /** The server sent a HelloRetryRequest: the hellos go round once more, in the clear. */
+  private helloRetried = false;
   /** Length of the client's latest encrypted record. */
   private clientLastLength = 0;
   private serverFed = false;
@@ -314,6 +316,9 @@ export class TlsTracker {
 
   changeCipherSpec(dir: Dir): void {
     // TLS 1.2: what this side sends next is encrypted. (TLS 1.3 already encrypts after the hellos.)
+    // A client's ChangeCipherSpec after a HelloRetryRequest is TLS 1.3's middlebox disguise: its
+    // second ClientHello follows in the clear.
+    if (this.helloRetried && !this.facts.serverHello) return;
     this.readers[dir].encrypted = true;
   }
 
@@ -334,6 +339,10 @@ export class TlsTracker {
       // certificate_list<0..2^24-1> (RFC 5246 7.4.2): a zero length is a client with no certificate.
       const listLength = end - off >= 3 ? (b[off] << 16) | (b[off + 1] << 8) | b[off + 2] : 0;
       this.facts.clientCertificate = { no, ts, empty: listLength === 0 };
+    } else if (dir === 1 && type === HANDSHAKE.SERVER_HELLO && !this.facts.serverHello && isHelloRetryRequest(b, off, end)) {
+      // Not the ServerHello: the server asks for another ClientHello (RFC 8446 4.1.4); the real one follows in the clear.
+      this.helloRetried = true;
+      this.onEvent?.(no, 1, 'TLS HelloRetryRequest');
     } else if (dir === 1 && type === HANDSHAKE.SERVER_HELLO && !this.facts.serverHello) {
       const hello = parseServerHello(b, off, end, no, ts);
       this.facts.serverHello = hello;
@@ -351,6 +360,19 @@ export class TlsTracker {
 function mayStartTlsRecord(b: Uint8Array, off: number, end: number): boolean {
   if (end <= off || b[off] < RECORD.CHANGE_CIPHER_SPEC || b[off] > RECORD.APPLICATION_DATA) return false;
   return end - off === 1 || b[off + 1] === 3;
+}
+
+/** The random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446 4.1.3). */
+const HELLO_RETRY_RANDOM = Uint8Array.from(
+  'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c'.match(/../g)!.map((h) => parseInt(h, 16)),
+);
+
+/** A ServerHello body whose random marks it as a HelloRetryRequest. */
+function isHelloRetryRequest(b: Uint8Array, off: number, end: number): boolean {
+  // legacy_version (2 bytes), then the 32-byte random.
+  if (end - off < 2 + HELLO_RETRY_RANDOM.length) return false;
+  for (let k = 0; k < HELLO_RETRY_RANDOM.length; k++) if (b[off + 2 + k] !== HELLO_RETRY_RANDOM[k]) return false;
+  return true;
 }
 
 /** Reads a ClientHello body (RFC 8446 4.1.2); null when it is cut short. */

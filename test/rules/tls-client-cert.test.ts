@@ -51,4 +51,13 @@ describe('a client certificate the server required', () => {
     expect(codes).not.toContain('tls-handshake-abandoned');
     expect(codes).toContain('tls-ok');
   });
+
+  it('finds the same TLS 1.3 refusal after a HelloRetryRequest, and takes the real ServerHello for the hello', async () => {
+    const { flows } = await analyzeFile(sample('tls13-hrr-client-cert.pcap'));
+    const refused = flows[0].verdicts.find((v) => v.code === 'tls-handshake-abandoned');
+    expect(refused?.facts).toMatchObject({ by: 'server', after: 'client-finished', chosen: 'TLS 1.3' });
+    expect(flows[0].verdicts.map((v) => v.code)).not.toContain('tls-ok');
+    // #6 is the HelloRetryRequest, #9 the ServerHello.
+    expect(flows[0].app?.tls?.serverHello?.no).toBe(9);
+  });
 });
