@@ -64,3 +64,20 @@ export async function withinDeadline(ms, what, work) {
     guard.cancel();
   }
 }
+
+/**
+ * Connects, sends `part` (nothing when empty) and waits for the server to close; resolves with
+ * what came back. For clients that stop part way through a request.
+ */
+export function sendPartAndWait(port, part, host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    let received = '';
+    const socket = net.connect({ host, port }, () => part && socket.write(part));
+    socket.on('data', (chunk) => (received += chunk));
+    socket.once('end', () => {
+      socket.end();
+      resolve(received);
+    });
+    socket.once('error', reject);
+  });
+}

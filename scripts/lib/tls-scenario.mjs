@@ -13,15 +13,15 @@ import { closeServer, listenOn, withinDeadline } from './servers.mjs';
 
 export const SERVER_NAME = 'localhost';
 
-/** A self-signed P-256 certificate for `name`, valid for a day, written into `dir`. */
-async function makeCertificate(dir, name = SERVER_NAME) {
+/** A self-signed P-256 certificate for `name`, valid for a day, written into `dir`: the PEM bytes and their files. */
+export async function makeCertificate(dir, name = SERVER_NAME) {
   const key = path.join(dir, `tls-key-${name}.pem`);
   const cert = path.join(dir, `tls-cert-${name}.pem`);
   await runCommand('openssl', [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
     '-keyout', key, '-out', cert, '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`,
   ], { timeoutMs: 10_000 });
-  return { key: readFileSync(key), cert: readFileSync(cert) };
+  return { key: readFileSync(key), cert: readFileSync(cert), keyFile: key, certFile: cert };
 }
 
 /**

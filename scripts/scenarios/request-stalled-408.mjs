@@ -1,7 +1,6 @@
 // HAProxy 2.6 in HTTP mode with `timeout http-request 1s` and two clients that stop part way
 // through their requests: one in its request line, one in its headers. HAProxy waits 1 s, answers
 // each with 408 Request Time-out and closes. Needs haproxy on the PATH.
-import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { withCapture } from '../lib/capture.mjs';
@@ -9,7 +8,7 @@ import { startProcess } from '../lib/proc.mjs';
 import { pickFreePort } from '../lib/ports.mjs';
 import { captureFile } from '../lib/scenario.mjs';
 import { waitForPort } from '../servers/net-helpers.mjs';
-import { withinDeadline } from '../lib/servers.mjs';
+import { sendPartAndWait, withinDeadline } from '../lib/servers.mjs';
 
 const PARTS = ['GET /partial HTT', 'GET /slow HTTP/1.1\r\nHost: localhost\r\nUser-Ag'];
 
@@ -27,24 +26,10 @@ export default async function requestStalled408({ dir }) {
   const haproxy = await startProcess('haproxy', ['-db', '-f', config], { maxLifetimeMs: 10_000 });
   try {
     await waitForPort(frontPort, { timeoutMs: 3_000 });
-    const answers = await withCapture({ filter: `tcp port ${frontPort}`, file }, () => withinDeadline(4_000, 'request-stalled-408', () => Promise.all(PARTS.map((part) => sendAndWait(frontPort, part)))));
+    const answers = await withCapture({ filter: `tcp port ${frontPort}`, file }, () => withinDeadline(4_000, 'request-stalled-408', () => Promise.all(PARTS.map((part) => sendPartAndWait(frontPort, part)))));
     if (!answers.every((answer) => answer.startsWith('HTTP/1.1 408'))) throw new Error(`request-stalled-408: HAProxy answered ${JSON.stringify(answers)}`);
   } finally {
     await haproxy.stop();
   }
   return { file, expect: { description } };
-}
-
-/** Sends `part` and waits for the server to close; resolves with what came back. */
-function sendAndWait(port, part) {
-  return new Promise((resolve, reject) => {
-    let received = '';
-    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write(part));
-    socket.on('data', (chunk) => (received += chunk));
-    socket.once('end', () => {
-      socket.end();
-      resolve(received);
-    });
-    socket.once('error', reject);
-  });
 }

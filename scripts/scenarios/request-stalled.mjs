@@ -3,12 +3,12 @@
 // 100,000-byte body. nginx waits 1 s for the rest, logs 408 and closes each without an answer. A
 // fourth client connects and sends nothing; nginx closes that one after 1 s too (nothing to say).
 import path from 'node:path';
-import net from 'node:net';
 import { withCapture } from '../lib/capture.mjs';
+import { sendPartAndWait } from '../lib/servers.mjs';
 import { pickFreePort } from '../lib/ports.mjs';
 import { startNginx } from '../servers/nginx.mjs';
 import { startSilentBackend } from '../servers/silent-backend.mjs';
-import { LOOPBACK, withDeadline } from '../servers/net-helpers.mjs';
+import { withDeadline } from '../servers/net-helpers.mjs';
 
 const NAME = 'request-stalled';
 const DEADLINE_MS = 6_000;
@@ -30,7 +30,7 @@ export default async function requestStalled({ dir, port }) {
   try {
     const nginxPort = port ?? (await pickFreePort());
     nginx = await startNginx({ port: nginxPort, backendPort: backend.port, serverDirectives: ['client_header_timeout 1s', 'client_body_timeout 1s'] });
-    await withCapture({ filter: `tcp port ${nginxPort}`, file }, () => withDeadline(Promise.all(PARTS.map((part) => sendAndWait(nginxPort, part))), DEADLINE_MS, NAME));
+    await withCapture({ filter: `tcp port ${nginxPort}`, file }, () => withDeadline(Promise.all(PARTS.map((part) => sendPartAndWait(nginxPort, part))), DEADLINE_MS, NAME));
     const { accessLog } = await nginx.stop();
     nginx = undefined;
     const timeouts = accessLog.split('\n').filter((line) => line.includes('" 408 ')).length;
@@ -40,18 +40,4 @@ export default async function requestStalled({ dir, port }) {
     await backend.close();
   }
   return { file, expect: { description } };
-}
-
-/** Sends `part` and waits for the server to close; resolves with what came back. */
-function sendAndWait(port, part) {
-  return new Promise((resolve, reject) => {
-    let received = '';
-    const socket = net.connect({ host: LOOPBACK, port }, () => part && socket.write(part));
-    socket.on('data', (chunk) => (received += chunk));
-    socket.once('end', () => {
-      socket.end();
-      resolve(received);
-    });
-    socket.once('error', reject);
-  });
 }

@@ -2,11 +2,11 @@
 // (-num_tickets 0) and openssl s_client with nothing to send. The client sends close_notify and its
 // FIN; the server answers with its own close_notify, one encrypted 19-byte record like an alert,
 // and its FIN. Nothing failed.
-import path from 'node:path';
 import { withCapture } from '../lib/capture.mjs';
 import { runCommand, startProcess } from '../lib/proc.mjs';
 import { pickFreePort } from '../lib/ports.mjs';
 import { captureFile } from '../lib/scenario.mjs';
+import { makeCertificate } from '../lib/tls-scenario.mjs';
 
 export const description =
   "TLS 1.3 between openssl s_server (-num_tickets 0) and openssl s_client with nothing to send: the handshake, the client's close_notify and FIN, the server's close_notify (19 bytes, an alert's size) and FIN: a clean close, not a refusal";
@@ -14,10 +14,8 @@ export const description =
 export default async function tls13CloseNotify({ dir, port }) {
   const file = captureFile(dir, 'tls13-close-notify');
   const serverPort = port ?? (await pickFreePort());
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  await runCommand('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-keyout', key, '-out', cert, '-subj', '/CN=localhost'], { timeoutMs: 10_000 });
-  const server = await startProcess('openssl', ['s_server', '-accept', String(serverPort), '-cert', cert, '-key', key, '-num_tickets', '0', '-naccept', '1', '-quiet'], { maxLifetimeMs: 15_000 });
+  const { keyFile, certFile } = await makeCertificate(dir);
+  const server = await startProcess('openssl', ['s_server', '-accept', String(serverPort), '-cert', certFile, '-key', keyFile, '-num_tickets', '0', '-naccept', '1', '-quiet'], { maxLifetimeMs: 15_000 });
   try {
     // A probe connection would use up its one accept: give it time to listen instead.
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -111,45 +111,51 @@ const tlsPlaintextServer: FlowRule = {
   },
 };
 
-/** A plaintext alert ended the handshake. */
-const CLIENT_CERT_MISSING =
-  "Mutual TLS: the server asked for a client certificate and the client had none to send, and the server requires one. Give the client its certificate and key (Node's https and tls options cert and key, curl --cert and --key), or make the server's check optional (nginx ssl_verify_client optional).";
-const CLIENT_CERT_REJECTED =
-  "Mutual TLS: the server did not accept the client's certificate: not signed by a CA the server trusts for clients (nginx ssl_client_certificate), expired or not yet valid, revoked, or without the clientAuth extended key usage. The server's TLS log names the reason.";
-const CLIENT_CERT_UNSEEN =
-  "Mutual TLS: the server asked for a client certificate and ended the handshake after the client's answer, which the capture does not show (a packet it missed, or a certificate chain too long to read): a certificate missing or not accepted. The server's TLS log names which.";
+/** What the capture says of the client's certificate, with the fix for each case. */
+const CLIENT_CERT_HINTS = {
+  none: "Mutual TLS: the server asked for a client certificate and the client had none to send, and the server requires one. Give the client its certificate and key (Node's https and tls options cert and key, curl --cert and --key), or make the server's check optional (nginx ssl_verify_client optional).",
+  refused: "Mutual TLS: the server did not accept the client's certificate: not signed by a CA the server trusts for clients (nginx ssl_client_certificate), expired or not yet valid, revoked, or without the clientAuth extended key usage. The server's TLS log names the reason.",
+  unseen: "Mutual TLS: the server asked for a client certificate and ended the handshake after the client's answer, which the capture does not show (a packet it missed, or a certificate chain too long to read): a certificate missing or not accepted. The server's TLS log names which.",
+} as const;
 
 /** Alerts about a certificate: from a server that asked for the client's, they answer it. */
 const CERTIFICATE_ALERTS = new Set(['handshake_failure', 'bad_certificate', 'unsupported_certificate', 'certificate_revoked', 'certificate_expired', 'certificate_unknown', 'unknown_ca', 'access_denied', 'certificate_required']);
 /** Alerts that say a certificate came and was not accepted. */
 const CERTIFICATE_REFUSED_ALERTS = new Set(['bad_certificate', 'unsupported_certificate', 'certificate_revoked', 'certificate_expired', 'certificate_unknown', 'unknown_ca']);
 
-/** How the client answered a CertificateRequest, as far as the capture shows: 'none' (an empty Certificate), 'sent', or 'unseen'. */
-function clientCertificateAnswer(t: TlsFacts, before: number): { answer: 'none' | 'sent' | 'unseen'; no: number | null } {
-  // TLS 1.2 requires a Certificate message, empty when the client has none (RFC 5246 7.4.6): its absence is the capture's.
-  const sent = t.clientCertificate && t.clientCertificate.ts <= before ? t.clientCertificate : null;
-  return sent ? { answer: sent.empty ? 'none' : 'sent', no: sent.no } : { answer: 'unseen', no: null };
-}
-
-/** What the capture shows of the client's certificate, after "the server had asked for a client certificate (CertificateRequest #N)". */
-function clientCertificateText(answer: { answer: 'none' | 'sent' | 'unseen'; no: number | null }, refusal: string): string {
-  return answer.answer === 'none'
-    ? ` and the client sent none (an empty Certificate #${answer.no})`
-    : answer.answer === 'sent'
-      ? ` and the client sent one (Certificate #${answer.no})${refusal}`
-      : "; the capture does not show the client's Certificate";
+interface ClientCertificateAnswer {
+  /** The server's CertificateRequest. */
+  request: { no: number };
+  /** The client had none (an empty Certificate), sent one the server refused, or the capture cannot tell. */
+  verdict: keyof typeof CLIENT_CERT_HINTS;
+  /** The client's Certificate message, when the capture holds it. */
+  certificatePacket: number | null;
 }
 
 /**
- * The server's fatal alert answers the client's certificate: the server had asked for one
- * (CertificateRequest, in the clear before TLS 1.3) before the alert. Null otherwise.
+ * How the client answered the server's CertificateRequest, judged when the server ended the
+ * handshake at `endedAt`, with the alert it sent (null: none). Null when the server asked for no
+ * certificate (or only after that point).
  */
-function clientCertificateRefused(t: TlsFacts, a: TlsAlertFacts): { request: { no: number }; answer: ReturnType<typeof clientCertificateAnswer> } | null {
+function clientCertificateAnswer(t: TlsFacts, endedAt: number, alert: string | null): ClientCertificateAnswer | null {
   const request = t.certificateRequest;
-  if (a.from !== 'server' || a.level !== 'fatal' || !request || request.ts > a.ts || !CERTIFICATE_ALERTS.has(a.name)) return null;
-  return { request, answer: clientCertificateAnswer(t, a.ts) };
+  if (!request || request.ts > endedAt) return null;
+  // TLS 1.2 requires a Certificate message, empty when the client has none (RFC 5246 7.4.6): its absence is the capture's.
+  const sent = t.clientCertificate && t.clientCertificate.ts <= endedAt ? t.clientCertificate : null;
+  if (sent) return { request, verdict: sent.empty ? 'none' : 'refused', certificatePacket: sent.no };
+  // An alert about a certificate says whether one came, though the capture did not hold it.
+  const verdict = alert === 'certificate_required' ? 'none' : alert !== null && CERTIFICATE_REFUSED_ALERTS.has(alert) ? 'refused' : 'unseen';
+  return { request, verdict, certificatePacket: null };
 }
 
+/** "…(CertificateRequest #N)" and what the capture shows of the client's answer; `refusal` follows a certificate sent. */
+function clientCertificateText(answer: ClientCertificateAnswer, lead: string, refusal: string): string {
+  const asked = `${lead} (CertificateRequest #${answer.request.no})`;
+  if (answer.certificatePacket === null) return `${asked}; the capture does not show the client's Certificate`;
+  return answer.verdict === 'none' ? `${asked} and the client sent none (an empty Certificate #${answer.certificatePacket})` : `${asked} and the client sent one (Certificate #${answer.certificatePacket})${refusal}`;
+}
+
+/** A plaintext alert ended the handshake. */
 const tlsAlert: FlowRule = {
   code: 'tls-alert',
   evaluate(f) {
@@ -158,10 +164,8 @@ const tlsAlert: FlowRule = {
     const a = endingAlert(t) ?? t.alerts.find((x) => x.name !== 'close_notify');
     if (!a) return null;
     const ignored = a.level === 'warning' && handshakeCompleted(t);
-    const refused = clientCertificateRefused(t, a);
-    // An alert about a certificate says one came: the client's Certificate was only out of the capture's sight.
-    const verdictOnIt = refused === null ? null : refused.answer.answer === 'unseen' && CERTIFICATE_REFUSED_ALERTS.has(a.name) ? 'refused' : refused.answer.answer === 'sent' ? 'refused' : refused.answer.answer === 'none' || a.name === 'certificate_required' ? 'none' : 'unseen';
-    const certificateText = refused ? `; the server had asked for a client certificate (CertificateRequest #${refused.request.no})${clientCertificateText(refused.answer, '')}` : '';
+    const certificate = a.from === 'server' && a.level === 'fatal' && CERTIFICATE_ALERTS.has(a.name) ? clientCertificateAnswer(t, a.ts, a.name) : null;
+    const certificateText = certificate ? clientCertificateText(certificate, '; the server had asked for a client certificate', '') : '';
     const after = a.from === 'server' ? (t.clientHello ? ` ${fmtDuration(a.ts - t.clientHello.ts)} after the ClientHello` : '') : t.serverHello ? ` ${fmtDuration(a.ts - t.serverHello.ts)} after the ServerHello #${t.serverHello.no}${t.serverHello.version ? ` (${t.serverHello.version})` : ''}` : '';
     return {
       code: 'tls-alert',
@@ -178,17 +182,13 @@ const tlsAlert: FlowRule = {
         offered: t.clientHello?.versions ?? [],
         chosen: t.serverHello?.version ?? null,
         handshakeWentOn: ignored,
-        clientCertificate: verdictOnIt,
+        clientCertificate: certificate?.verdict ?? null,
       },
       hint: ignored
         ? `A warning-level alert the ${a.from === 'server' ? 'client' : 'server'} accepted: the handshake completed. ${ALERT_HINTS[a.name] ?? ''}`.trim()
-        : verdictOnIt === 'none'
-          ? CLIENT_CERT_MISSING
-          : verdictOnIt === 'refused'
-            ? CLIENT_CERT_REJECTED
-            : verdictOnIt === 'unseen'
-              ? CLIENT_CERT_UNSEEN
-              : ALERT_HINTS[a.name] ?? `The ${a.from} ended the handshake with ${a.name}: see RFC 8446 section 6.2 for its meaning, and the ${a.from}'s TLS logs for the detail.`,
+        : certificate
+          ? CLIENT_CERT_HINTS[certificate.verdict]
+          : ALERT_HINTS[a.name] ?? `The ${a.from} ended the handshake with ${a.name}: see RFC 8446 section 6.2 for its meaning, and the ${a.from}'s TLS logs for the detail.`,
     };
   },
 };
@@ -248,17 +248,16 @@ const tlsHandshakeAbandoned: FlowRule = {
       serverClose.ts >= clientFinished.ts &&
       (!clientClose || serverClose.ts <= clientClose.ts)
     ) {
-      const request = t.certificateRequest;
-      const answer = request ? clientCertificateAnswer(t, serverClose.ts) : null;
-      const certificateText = request && answer ? `; it had asked for a client certificate (CertificateRequest #${request.no})${clientCertificateText(answer, ': most likely it refused it')}` : '';
+      const certificate = clientCertificateAnswer(t, serverClose.ts, null);
+      const certificateText = certificate ? clientCertificateText(certificate, '; it had asked for a client certificate', ': most likely it refused it') : '';
       return {
         code: 'tls-handshake-abandoned',
         severity: 'error',
         summary: `the server closed (${how(f.serverSide)}) ${fmtDuration(serverClose.ts - clientFinished.ts)} after the client's Finished (#${clientFinished.no}) without finishing the ${t.serverHello.version} handshake (no ChangeCipherSpec and Finished of its own)${certificateText}; ${helloText(t)}`,
-        packets: [t.clientHello.no, t.serverHello.no, ...(request ? [request.no] : []), clientFinished.no, serverClose.no],
-        facts: { by: 'server', after: 'client-finished', sni: t.clientHello.sni, chosen: t.serverHello.version, closePacket: serverClose.no, clientCertificate: answer ? (answer.answer === 'sent' ? 'refused' : answer.answer) : null },
-        hint: answer
-          ? `${answer.answer === 'none' ? CLIENT_CERT_MISSING : answer.answer === 'sent' ? CLIENT_CERT_REJECTED : CLIENT_CERT_UNSEEN} Some servers close without an alert when they refuse it: Node's with requestCert and rejectUnauthorized do. An application that drops the connection once the handshake has passed its checks looks the same from outside.`
+        packets: [t.clientHello.no, t.serverHello.no, ...(certificate ? [certificate.request.no] : []), clientFinished.no, serverClose.no],
+        facts: { by: 'server', after: 'client-finished', sni: t.clientHello.sni, chosen: t.serverHello.version, closePacket: serverClose.no, clientCertificate: certificate?.verdict ?? null },
+        hint: certificate
+          ? `${CLIENT_CERT_HINTS[certificate.verdict]} Some servers close without an alert when they refuse it: Node's with requestCert and rejectUnauthorized do. An application that drops the connection once the handshake has passed its checks looks the same from outside.`
           : "The server dropped the handshake at its last step without an alert: a key exchange it could not complete, or a check it failed the client on after the hellos (an access policy). The server's TLS log says which.",
       };
     }
