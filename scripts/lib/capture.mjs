@@ -49,7 +49,20 @@ export async function withCapture({ iface = 'lo', filter, file, netns, snaplen, 
     // `ip netns exec` execs in place, so this PID is timeout's either way; it relays SIGINT to tcpdump.
     await tcpdump.stop({ signal: 'SIGINT', timeoutMs: STOP_TIMEOUT_MS });
   }
+  const dropped = Number(/(\d+) packets? dropped by kernel/.exec(tcpdump.stderr)?.[1] ?? 0);
+  if (dropped > 0) throw new CaptureDropError(file, dropped);
   return result;
+}
+
+/**
+ * tcpdump reported packets the kernel dropped before it could read them: the file lacks packets
+ * the scenario sent, so it shows something else than what happened (a busy machine).
+ */
+export class CaptureDropError extends Error {
+  constructor(file, dropped) {
+    super(`${file}: tcpdump says ${dropped} packets were dropped by the kernel: the capture is incomplete`);
+    this.name = 'CaptureDropError';
+  }
 }
 
 /** Number of packets in a capture file, counted by `tcpdump -r`. */

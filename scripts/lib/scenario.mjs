@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CaptureDropError } from './capture.mjs';
 
 export const SCENARIO_DIR = fileURLToPath(new URL('../scenarios/', import.meta.url));
 
@@ -33,7 +34,14 @@ export async function runScenario(name, { dir, ...options }) {
   if (!dir) throw new Error('runScenario: dir is required');
   await mkdir(dir, { recursive: true });
   const run = await loadScenario(name);
-  const result = await run({ dir, ...options });
+  let result;
+  try {
+    result = await run({ dir, ...options });
+  } catch (err) {
+    // A capture the kernel dropped packets from says nothing of the scenario: it is made once more.
+    if (!(err instanceof CaptureDropError)) throw err;
+    result = await run({ dir, ...options });
+  }
   if (!result || typeof result.file !== 'string') throw new Error(`scenario ${name}: returned no { file }`);
   return result;
 }
