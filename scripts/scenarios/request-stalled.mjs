@@ -1,7 +1,8 @@
 // nginx with client_header_timeout and client_body_timeout of 1 s, and clients that stop part way
 // through their requests: one in its request line, one in its headers, one 20,000 bytes into a
-// 100,000-byte body. nginx waits 1 s for the rest, logs 408 and closes each without an answer. A
-// fourth client connects and sends nothing; nginx closes that one after 1 s too (nothing to say).
+// 100,000-byte body, and one in the headers of a second request pipelined behind one nginx
+// answers (GET /ok, 200). nginx waits 1 s for the rest, logs 408 and closes each without an answer.
+// A fifth client connects and sends nothing; nginx closes that one after 1 s too (nothing to say).
 import path from 'node:path';
 import { withCapture } from '../lib/capture.mjs';
 import { sendPartAndWait } from '../lib/servers.mjs';
@@ -17,11 +18,13 @@ const PARTS = [
   'GET /partial HTT',
   'GET /slow HTTP/1.1\r\nHost: localhost\r\nUser-Ag',
   `POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n${'u'.repeat(20_000)}`,
+  'GET /ok HTTP/1.1\r\nHost: localhost\r\n\r\nGET /next HTTP/1.1\r\nHost: loc',
   '',
 ];
+const TIMEOUTS = PARTS.filter((part) => part !== '').length;
 
 export const description =
-  'nginx (client_header_timeout 1s, client_body_timeout 1s) and four clients: a request line cut off ("GET /partial HTT"), headers cut off, a POST that sends 20,000 of 100,000 announced body bytes, and a connection that sends nothing; each waits, nginx closes it after 1 s without an answer (408 in its log for the three): requests the client never finished';
+  'nginx (client_header_timeout 1s, client_body_timeout 1s) and five clients: a request line cut off ("GET /partial HTT"), headers cut off, a POST that sends 20,000 of 100,000 announced body bytes, headers cut off in a request pipelined behind an answered GET /ok, and a connection that sends nothing; each waits, nginx closes it after 1 s without an answer (408 in its log for the four): requests the client never finished';
 
 export default async function requestStalled({ dir, port }) {
   const file = path.join(dir, `${NAME}.pcap`);
@@ -29,12 +32,12 @@ export default async function requestStalled({ dir, port }) {
   let nginx;
   try {
     const nginxPort = port ?? (await pickFreePort());
-    nginx = await startNginx({ port: nginxPort, backendPort: backend.port, serverDirectives: ['client_header_timeout 1s', 'client_body_timeout 1s'] });
+    nginx = await startNginx({ port: nginxPort, backendPort: backend.port, serverDirectives: ['client_header_timeout 1s', 'client_body_timeout 1s'], locations: ['location = /ok { return 200 "ok\\n"; }'] });
     await withCapture({ filter: `tcp port ${nginxPort}`, file }, () => withDeadline(Promise.all(PARTS.map((part) => sendPartAndWait(nginxPort, part))), DEADLINE_MS, NAME));
     const { accessLog } = await nginx.stop();
     nginx = undefined;
     const timeouts = accessLog.split('\n').filter((line) => line.includes('" 408 ')).length;
-    if (timeouts !== 3) throw new Error(`${NAME}: nginx logged ${timeouts} request timeouts (408), not 3\n${accessLog}`);
+    if (timeouts !== TIMEOUTS) throw new Error(`${NAME}: nginx logged ${timeouts} request timeouts (408), not ${TIMEOUTS}\n${accessLog}`);
   } finally {
     await nginx?.stop();
     await backend.close();

@@ -15,10 +15,10 @@ const MAX_LIFETIME_MS = 60_000;
 /**
  * nginx.conf for one `server` on 127.0.0.1:`port` whose `location /` proxies to
  * 127.0.0.1:`backendPort` with the extra `proxyDirectives`, and the `server` block the extra
- * `serverDirectives` (lines without the trailing `;`).
- * Every path nginx may write (pid, logs, temp dirs) is under `prefix`.
+ * `serverDirectives` (lines without the trailing `;`) and `locations` (whole location blocks, before
+ * `location /`). Every path nginx may write (pid, logs, temp dirs) is under `prefix`.
  */
-export function renderNginxConfig({ prefix, port, backendPort, proxyDirectives = [], serverDirectives = [] }) {
+export function renderNginxConfig({ prefix, port, backendPort, proxyDirectives = [], serverDirectives = [], locations = [] }) {
   const tmp = path.join(prefix, 'tmp');
   const lines = [
     'daemon off;',
@@ -40,6 +40,7 @@ export function renderNginxConfig({ prefix, port, backendPort, proxyDirectives =
     `    listen ${LOOPBACK}:${port};`,
     '    server_name localhost;',
     ...serverDirectives.map((directive) => `    ${directive};`),
+    ...locations.map((block) => `    ${block}`),
     '    location / {',
     `      proxy_pass http://${LOOPBACK}:${backendPort};`,
     ...proxyDirectives.map((directive) => `      ${directive};`),
@@ -57,11 +58,11 @@ export function renderNginxConfig({ prefix, port, backendPort, proxyDirectives =
  * @returns {Promise<{ port: number, prefix: string, config: string, pid: number,
  *   stop: () => Promise<{ errorLog: string, accessLog: string }> }>}
  */
-export async function startNginx({ port, backendPort, proxyDirectives, serverDirectives }) {
+export async function startNginx({ port, backendPort, proxyDirectives, serverDirectives, locations }) {
   const prefix = await mkdtemp(path.join(os.tmpdir(), 'tcpwhy-nginx-'));
   await mkdir(path.join(prefix, 'tmp'));
   const configFile = path.join(prefix, 'nginx.conf');
-  const config = renderNginxConfig({ prefix, port, backendPort, proxyDirectives, serverDirectives });
+  const config = renderNginxConfig({ prefix, port, backendPort, proxyDirectives, serverDirectives, locations });
   await writeFile(configFile, config);
   let master;
   try {

@@ -659,20 +659,38 @@ const requestStalled: FlowRule = {
     // the dissector could not pair, an error in another protocol) is not silence.
     const timeoutEx = app.http.find((x) => x.request === null && x.response?.status === 408 && x.response.packet > lastData.no) ?? null;
     const timeout = timeoutEx?.response ?? null;
+    // The answer to a request pipelined ahead of this one may follow it; a server that said it
+    // would close after that answer closed by choice, not for want of the rest.
+    const answered = lastCompleteAnswer(app.http);
+    if (answered && !answered.response!.keepAlive) return null;
+    const answeredThrough = answered ? answered.response!.endPacket! : 0;
     const lastServerData = f.serverSide.lastData;
-    if (lastServerData && lastServerData.no > packet && (timeout === null || lastServerData.no > (timeout.endPacket ?? timeout.packet))) return null;
-    const waited = (timeoutEx?.timing.responseAt ?? fin.ts) - lastData.ts;
+    if (lastServerData && lastServerData.no > packet && lastServerData.no > answeredThrough && (timeout === null || lastServerData.no > (timeout.endPacket ?? timeout.packet))) return null;
+    // The server waits for the rest of a request once it has answered the ones before it.
+    const gaveUpAt = timeoutEx?.timing.responseAt ?? fin.ts;
+    const answeredLater = answered !== null && answered.timing.responseEndAt! > lastData.ts;
+    const waited = gaveUpAt - (answeredLater ? answered.timing.responseEndAt! : lastData.ts);
     if (waited < REQUEST_TIMEOUT_FLOOR_MICROS) return null;
+    const silent = gaveUpAt - lastData.ts;
     return {
       code: 'request-stalled',
       severity: 'warning',
-      summary: `${what}: nothing more came from the client for ${fmtDuration(waited)} (last byte #${lastData.no}), then the server ${timeout ? `answered 408 ${timeout.reason} (#${timeout.packet}) and closed the connection (FIN #${fin.no})` : `closed the connection (FIN #${fin.no}) without an answer`}`,
+      summary: `${what}: nothing more came from the client for ${fmtDuration(silent)} (last byte #${lastData.no})${answeredLater ? `, ${fmtDuration(waited)} of it after the server had answered the request before it (#${answered.response!.packet})` : ''}, then the server ${timeout ? `answered 408 ${timeout.reason} (#${timeout.packet}) and closed the connection (FIN #${fin.no})` : `closed the connection (FIN #${fin.no}) without an answer`}`,
       packets: [packet, lastData.no, fin.no],
-      facts: { ...facts, lastClientPacket: lastData.no, finPacket: fin.no, waitedMs: ms(waited) },
+      facts: { ...facts, lastClientPacket: lastData.no, finPacket: fin.no, waitedMs: ms(silent), ...(answeredLater ? { answeredBeforePacket: answered.response!.packet, waitedAfterAnswerMs: ms(waited) } : {}) },
       hint: `The client stopped sending in the middle of its request. The server had every byte it sent (its FIN acknowledges them all), waited, and closed: its timeout for the rest of the request (nginx client_header_timeout and client_body_timeout, 60 s by default, log 408 and send nothing; HAProxy's timeout http-request and Node's headersTimeout and requestTimeout answer 408; Apache's RequestReadTimeout). Look at the client: a link that stalled or died mid-upload, a Content-Length larger than the body it sent, a proxy holding the rest, or a deliberately slow client (slowloris).`,
     };
   },
 };
+
+/** The exchange whose request had the last complete answer, null when none did. */
+function lastCompleteAnswer(exchanges: HttpExchangeFacts[]): HttpExchangeFacts | null {
+  for (let i = exchanges.length - 1; i >= 0; i--) {
+    const x = exchanges[i];
+    if (x.request && x.response?.complete && x.response.endPacket !== null && x.timing.responseEndAt !== null) return x;
+  }
+  return null;
+}
 
 const httpNoResponse: FlowRule = {
   code: 'no-response',

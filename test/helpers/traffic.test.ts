@@ -169,10 +169,11 @@ const CHECKS: Record<string, Check> = {
   'request-stalled'(packets) {
     const all = tcp(packets);
     const { server } = roles(packets);
-    // Four connections, each closed by the server after a second of silence, none answered.
+    // Five connections, each closed by the server after a second of silence; one answered, to the
+    // request pipelined ahead of its unfinished one.
     const fins = all.filter((p) => p.src === server && hasFin(p));
-    expect(fins).toHaveLength(4);
-    expect(payloadFrom(all, server)).toBe(0);
+    expect(fins).toHaveLength(5);
+    expect(new Set(all.filter((p) => p.src === server && p.length > 0).map((p) => p.dst)).size).toBe(1);
     for (const fin of fins) {
       const client = fin.dst;
       const lastClient = all.filter((p) => p.src === client && p.t < fin.t).at(-1)!;

@@ -12,15 +12,35 @@ describe('request-stalled', () => {
   it('tells each request nginx timed out on in a capture of nginx (client_header_timeout, client_body_timeout 1 s), and says nothing of a connection that sent nothing', async () => {
     const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
     const verdicts = flows.map((f) => f.verdicts.find((v) => v.code === 'request-stalled'));
-    expect(verdicts.map((v) => v?.facts.stage ?? null)).toEqual(['request-line', 'headers', 'body', null]);
+    expect(verdicts.map((v) => v?.facts.stage ?? null)).toEqual(['request-line', 'headers', 'body', 'headers', null]);
     expect(verdicts[0]?.facts).toMatchObject({ bytes: 16 });
     expect(verdicts[2]?.facts).toMatchObject({ method: 'POST', target: '/upload', bodyBytes: 20_000, contentLength: 100_000 });
     expect(verdicts[2]?.summary).toMatch(/^HTTP request "POST \/upload" #\d+ stopped after 20,000 of the 100,000 bytes of body its Content-Length announced: nothing more came from the client for 1\.00 s/);
-    for (const v of verdicts.slice(0, 3)) {
+    for (const v of verdicts.slice(0, 4)) {
       expect(v?.severity).toBe('warning');
       expect(v?.hint).toMatch(/client_header_timeout and client_body_timeout/);
     }
-    expect(flows[3].verdicts.every((v) => v.severity === 'info')).toBe(true);
+    expect(flows[4].verdicts.every((v) => v.severity === 'info')).toBe(true);
+  });
+
+  it('finds a request left unfinished behind a pipelined one the server answered (nginx, GET /ok then part of GET /next)', async () => {
+    const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
+    const v = flows[3].verdicts.find((x) => x.code === 'request-stalled');
+    expect(v?.facts).toMatchObject({ stage: 'headers', method: 'GET', target: '/next' });
+    expect(flows[3].app?.http[0].response?.status).toBe(200);
+    expect(v?.facts.answeredBeforePacket).toBe(flows[3].app?.http[0].response?.packet);
+    expect(v?.summary).toMatch(/nothing more came from the client for 1\.00 s \(last byte #\d+\), [\d.]+ m?s of it after the server had answered the request before it \(#\d+\), then the server closed/);
+  });
+
+  it('measures the wait from the answer to the pipelined request before it, and says nothing when that answer announced the close', () => {
+    const pipelined = 'GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\nUser-';
+    const answer = (close: boolean) => `HTTP/1.1 200 OK\r\nContent-Length: 0\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+    const waited = (answerAt: number, finAt: number, close = false) =>
+      stalled(conv().handshake(0).client('PA', 0.01, pipelined).server('PA', answerAt, answer(close)).client('A', answerAt + 0.001).server('FA', finAt).client('FA', finAt + 0.01));
+    expect(waited(0.02, 2)?.facts).toMatchObject({ stage: 'headers', target: '/b', answeredBeforePacket: 5 });
+    // Answered 3 s late, closed 50 ms after its answer: no wait for the rest.
+    expect(waited(3, 3.05)).toBeUndefined();
+    expect(waited(0.02, 2, true)).toBeUndefined();
   });
 
   it('says nothing when the server closed at once: a refusal of what came, not a wait for the rest', () => {
