@@ -66,13 +66,17 @@ export async function withinDeadline(ms, what, work) {
 }
 
 /**
- * Connects, sends `part` (nothing when empty) and waits for the server to close; resolves with
- * what came back. For clients that stop part way through a request.
+ * Connects, sends `part` (nothing when empty) and waits for the server to close, or closes itself
+ * `giveUpAfterMs` after sending when that is given; resolves with what came back. For clients that
+ * stop part way through a request.
  */
-export function sendPartAndWait(port, part, host = '127.0.0.1') {
+export function sendPartAndWait(port, part, host = '127.0.0.1', { giveUpAfterMs } = {}) {
   return new Promise((resolve, reject) => {
     let received = '';
-    const socket = net.connect({ host, port }, () => part && socket.write(part));
+    const socket = net.connect({ host, port }, () => {
+      if (part) socket.write(part);
+      if (giveUpAfterMs !== undefined) setTimeout(() => socket.end(), giveUpAfterMs);
+    });
     socket.on('data', (chunk) => (received += chunk));
     socket.once('end', () => {
       socket.end();

@@ -609,56 +609,96 @@ const REQUEST_TIMEOUT_FLOOR_MICROS = 200_000;
 
 const bytesText = (n: number): string => `${grouped(n)} ${n === 1 ? 'byte' : 'bytes'}`;
 
+const STALL_SERVER_CLOSED_HINT = `The client stopped sending in the middle of its request. The server had every byte it sent (its FIN acknowledges them all), waited, and closed: its timeout for the rest of the request (nginx client_header_timeout and client_body_timeout, 60 s by default, log 408 and send nothing; HAProxy's timeout http-request and Node's headersTimeout and requestTimeout answer 408; Apache's RequestReadTimeout). Look at the client: a link that stalled or died mid-upload, a Content-Length larger than the body it sent, a proxy holding the rest, or a deliberately slow client (slowloris).`;
+const STALL_CLIENT_CLOSED_HINT = `The client stopped sending in the middle of its request, then gave up on it and closed the connection itself. The server had every byte it sent (its TCP acknowledged them) and was waiting for the rest: it could not answer a request that never ended. Look at the client: where its request comes from (an upload source or pipe that stalled, a proxy holding the rest), a Content-Length larger than the body it had, or its own timeout firing while it was still sending. A server that should not wait this long for the rest needs a shorter timeout for it (nginx client_body_timeout, HAProxy timeout http-request, Node's requestTimeout).`;
+
+/** The client's last HTTP request, stopped part way: its first packet, how far it got, and facts for a verdict. */
+interface UnfinishedRequest {
+  packet: number;
+  what: string;
+  facts: Record<string, unknown>;
+}
+
 /**
- * The client's last HTTP request stopped part way (in its request line, its headers or its body)
- * and the server, holding every byte the client had sent (its FIN acknowledges them all), closed
- * without an answer after waiting at least REQUEST_TIMEOUT_FLOOR_MICROS: the server's timeout for
- * the rest of the request ended a request the client never finished.
+ * The client's last HTTP request when it stopped part way (in its request line, its headers or its
+ * body) and the capture holds every byte the client sent: a byte it missed (a drop, a snap length)
+ * leaves a request that only looks unfinished. Null too for a client waiting for "100 Continue"
+ * before its body (RFC 9110 10.1.1): it is doing as told, and the server owes it an answer.
+ */
+export function unfinishedRequest(f: FlowFacts): UnfinishedRequest | null {
+  const app = f.app;
+  if (!app || app.protocol !== 'http') return null;
+  if (f.clientSide.missedBytes > 0 || app.gaps.some((g) => g.dir === 0)) return null;
+  const line = app.unfinishedRequestLine;
+  if (line) return { packet: line.packet, what: `HTTP request #${line.packet} stopped after ${bytesText(line.bytes)} of its request line`, facts: { stage: 'request-line', requestPacket: line.packet, bytes: line.bytes } };
+  const last = app.http.length > 0 ? app.http[app.http.length - 1] : null;
+  const req = last?.request;
+  if (!req || req.complete || last.response || req.afterGap) return null;
+  // headerCount is set once the head ends: a request with a body has at least a Content-Length or Transfer-Encoding.
+  const headComplete = req.headerCount > 0;
+  if (headComplete && req.bodyBytes === 0 && hasHeaderToken(req.headers.expect, '100-continue')) return null;
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const announced = chunked ? null : contentLength(req.headers['content-length']);
+  const what = `HTTP request "${req.method} ${req.target}" #${req.packet} stopped ${
+    !headComplete ? 'in its headers' : announced !== null ? `after ${grouped(req.bodyBytes)} of the ${bytesText(announced)} of body its Content-Length announced` : `after ${bytesText(req.bodyBytes)} of its chunked body`
+  }`;
+  return { packet: req.packet, what, facts: { stage: headComplete ? 'body' : 'headers', requestPacket: req.packet, method: req.method, target: req.target, bodyBytes: req.bodyBytes, contentLength: announced } };
+}
+
+/** How a request the client left unfinished ended: who closed, and with which packet. */
+interface StallEnd {
+  by: 'server' | 'client';
+  close: PacketRef;
+  how: 'fin' | 'rst';
+}
+
+/**
+ * Who closed after the client's last byte, when the capture shows the server had every byte the
+ * client sent: the server, with a FIN that acknowledges them all, or the client, after the server's
+ * TCP had acknowledged its last byte. Null otherwise (the rest may have been on its way).
+ */
+function stallEnd(f: FlowFacts, lastData: PacketRef): StallEnd | null {
+  const fin = f.serverSide.fin;
+  const { fin: clientFin, rst: clientRst } = f.clientSide;
+  const clientClose = clientFin && (!clientRst || clientFin.ts <= clientRst.ts) ? clientFin : clientRst;
+  if (fin && lastData.ts <= fin.ts && !(clientClose && clientClose.ts < fin.ts)) {
+    const acked = f.serverSide.finAckedBytes;
+    return acked !== null && acked >= f.clientSide.seqBytes ? { by: 'server', close: fin, how: 'fin' } : null;
+  }
+  if (!clientClose || clientClose.ts < lastData.ts || (fin && fin.ts <= clientClose.ts) || (f.serverSide.rst && f.serverSide.rst.ts <= clientClose.ts)) return null;
+  const u = f.analysis?.unanswered;
+  const lastAcked = u && u.requestPacket === lastData.no && u.ackedPacket !== null && u.ackedTs !== null && u.ackedTs <= clientClose.ts;
+  return lastAcked ? { by: 'client', close: clientClose, how: clientClose === clientFin ? 'fin' : 'rst' } : null;
+}
+
+/**
+ * The client's last HTTP request stopped part way (in its request line, its headers or its body),
+ * the server had every byte the client had sent, and nothing more came for at least
+ * REQUEST_TIMEOUT_FLOOR_MICROS before a close: the server's, with no answer (its timeout for the
+ * rest of the request), or the client's own (it gave up on a request it never finished, while the
+ * server waited for the rest).
  */
 const requestStalled: FlowRule = {
   code: 'request-stalled',
   needsBothSides: true,
   evaluate(f) {
     const app = f.app;
-    const fin = f.serverSide.fin;
     const lastData = f.clientSide.lastData;
-    if (!app || app.protocol !== 'http' || !fin || !lastData || lastData.ts > fin.ts) return null;
-    // A client that closed first ended its request itself.
-    if ([f.clientSide.fin, f.clientSide.rst].some((close) => close !== null && close.ts < fin.ts)) return null;
-    const acked = f.serverSide.finAckedBytes;
-    if (acked === null || acked < f.clientSide.seqBytes || fin.ts - lastData.ts < REQUEST_TIMEOUT_FLOOR_MICROS) return null;
-    // What the client sent must all be in the capture: a byte it missed (a drop, a snap length)
-    // leaves a request that only looks unfinished.
-    if (f.clientSide.missedBytes > 0 || app.gaps.some((g) => g.dir === 0)) return null;
+    if (!app || app.protocol !== 'http' || !lastData) return null;
+    const end = stallEnd(f, lastData);
+    if (!end || end.close.ts - lastData.ts < REQUEST_TIMEOUT_FLOOR_MICROS) return null;
+    const close = end.close;
     if ((f.analysis?.server.zeroWindow ?? 0) > 0) return null;
-    let packet: number;
-    let what: string;
-    let facts: Record<string, unknown>;
-    const line = app.unfinishedRequestLine;
-    const last = app.http.length > 0 ? app.http[app.http.length - 1] : null;
-    if (line) {
-      packet = line.packet;
-      what = `HTTP request #${packet} stopped after ${bytesText(line.bytes)} of its request line`;
-      facts = { stage: 'request-line', requestPacket: packet, bytes: line.bytes };
-    } else if (last?.request && !last.request.complete && !last.response && !last.request.afterGap) {
-      const req = last.request;
-      packet = req.packet;
-      // headerCount is set once the head ends: a request with a body has at least a Content-Length or Transfer-Encoding.
-      const headComplete = req.headerCount > 0;
-      // Waiting for "100 Continue" before the body (RFC 9110 10.1.1) is the client doing as told.
-      if (headComplete && req.bodyBytes === 0 && hasHeaderToken(req.headers.expect, '100-continue')) return null;
-      const chunked = req.headers['transfer-encoding'] !== undefined;
-      const announced = chunked ? null : contentLength(req.headers['content-length']);
-      what = `HTTP request "${req.method} ${req.target}" #${packet} stopped ${
-        !headComplete ? 'in its headers' : announced !== null ? `after ${grouped(req.bodyBytes)} of the ${bytesText(announced)} of body its Content-Length announced` : `after ${bytesText(req.bodyBytes)} of its chunked body`
-      }`;
-      facts = { stage: headComplete ? 'body' : 'headers', requestPacket: packet, method: req.method, target: req.target, bodyBytes: req.bodyBytes, contentLength: announced };
-    } else return null;
+    const unfinished = unfinishedRequest(f);
+    if (!unfinished) return null;
+    const { packet, what, facts } = unfinished;
     // A 408 Request Timeout is the server saying so (Node, HAProxy); it pairs with no request when
     // the request line never ended. Anything else the server sent once the request began (an answer
     // the dissector could not pair, an error in another protocol) is not silence.
     const timeoutEx = app.http.find((x) => x.request === null && x.response?.status === 408 && x.response.packet > lastData.no) ?? null;
     const timeout = timeoutEx?.response ?? null;
+    // A client that closed after a 408 closed on the server's word: the server ended it, not the client.
+    if (timeout && end.by === 'client') return null;
     // The answer to a request pipelined ahead of this one may follow it; a server that said it
     // would close after that answer closed by choice, not for want of the rest.
     const answered = lastCompleteAnswer(app.http);
@@ -667,18 +707,30 @@ const requestStalled: FlowRule = {
     const lastServerData = f.serverSide.lastData;
     if (lastServerData && lastServerData.no > packet && lastServerData.no > answeredThrough && (timeout === null || lastServerData.no > (timeout.endPacket ?? timeout.packet))) return null;
     // The server waits for the rest of a request once it has answered the ones before it.
-    const gaveUpAt = timeoutEx?.timing.responseAt ?? fin.ts;
+    const gaveUpAt = timeoutEx?.timing.responseAt ?? end.close.ts;
     const answeredLater = answered !== null && answered.timing.responseEndAt! > lastData.ts;
     const waited = gaveUpAt - (answeredLater ? answered.timing.responseEndAt! : lastData.ts);
     if (waited < REQUEST_TIMEOUT_FLOOR_MICROS) return null;
     const silent = gaveUpAt - lastData.ts;
+    const closeRef = `${end.how === 'fin' ? 'FIN' : 'RST'} #${close.no}`;
+    const ending =
+      end.by === 'client'
+        ? `the client ${end.how === 'fin' ? 'closed' : 'reset'} the connection itself (${closeRef}) while the server waited for the rest`
+        : `the server ${timeout ? `answered 408 ${timeout.reason} (#${timeout.packet}) and closed the connection (${closeRef})` : `closed the connection (${closeRef}) without an answer`}`;
     return {
       code: 'request-stalled',
       severity: 'warning',
-      summary: `${what}: nothing more came from the client for ${fmtDuration(silent)} (last byte #${lastData.no})${answeredLater ? `, ${fmtDuration(waited)} of it after the server had answered the request before it (#${answered.response!.packet})` : ''}, then the server ${timeout ? `answered 408 ${timeout.reason} (#${timeout.packet}) and closed the connection (FIN #${fin.no})` : `closed the connection (FIN #${fin.no}) without an answer`}`,
-      packets: [packet, lastData.no, fin.no],
-      facts: { ...facts, lastClientPacket: lastData.no, finPacket: fin.no, waitedMs: ms(silent), ...(answeredLater ? { answeredBeforePacket: answered.response!.packet, waitedAfterAnswerMs: ms(waited) } : {}) },
-      hint: `The client stopped sending in the middle of its request. The server had every byte it sent (its FIN acknowledges them all), waited, and closed: its timeout for the rest of the request (nginx client_header_timeout and client_body_timeout, 60 s by default, log 408 and send nothing; HAProxy's timeout http-request and Node's headersTimeout and requestTimeout answer 408; Apache's RequestReadTimeout). Look at the client: a link that stalled or died mid-upload, a Content-Length larger than the body it sent, a proxy holding the rest, or a deliberately slow client (slowloris).`,
+      summary: `${what}: nothing more came from the client for ${fmtDuration(silent)} (last byte #${lastData.no})${answeredLater ? `, ${fmtDuration(waited)} of it after the server had answered the request before it (#${answered.response!.packet})` : ''}, then ${ending}`,
+      packets: [packet, lastData.no, close.no],
+      facts: {
+        ...facts,
+        lastClientPacket: lastData.no,
+        closedBy: end.by,
+        closePacket: close.no,
+        waitedMs: ms(silent),
+        ...(answeredLater ? { answeredBeforePacket: answered.response!.packet, waitedAfterAnswerMs: ms(waited) } : {}),
+      },
+      hint: end.by === 'client' ? STALL_CLIENT_CLOSED_HINT : STALL_SERVER_CLOSED_HINT,
     };
   },
 };

@@ -3,6 +3,7 @@ import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
 import { isTlsHandshakeOnly } from './tls-rules.js';
+import { unfinishedRequest } from './app-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis } from '../flow/analysis.js';
@@ -247,6 +248,8 @@ const noResponse: FlowRule = {
     if (f.app?.upgradedTo?.toLowerCase() === 'websocket') return null;
     // A TLS client's Finished owes it no answer: bytes that carried only the handshake are no request.
     if (isTlsHandshakeOnly(f, u.requestPacket)) return null;
+    // An HTTP request the client never finished asks for no answer yet (request-stalled tells the stall).
+    if (unfinishedRequest(f)) return null;
     // A client that went on sending after a second or more of silence, more than once, does not
     // wait for answers: a one-way stream (syslog, metrics, log shipping) when the server never
     // sent a byte, fire-and-forget messages (MQTT QoS 0) when the server answered later ones.

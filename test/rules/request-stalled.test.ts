@@ -12,15 +12,32 @@ describe('request-stalled', () => {
   it('tells each request nginx timed out on in a capture of nginx (client_header_timeout, client_body_timeout 1 s), and says nothing of a connection that sent nothing', async () => {
     const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
     const verdicts = flows.map((f) => f.verdicts.find((v) => v.code === 'request-stalled'));
-    expect(verdicts.map((v) => v?.facts.stage ?? null)).toEqual(['request-line', 'headers', 'body', 'headers', null]);
+    expect(verdicts.map((v) => v?.facts.stage ?? null)).toEqual(['request-line', 'headers', 'body', 'headers', null, 'body']);
+    expect(verdicts.map((v) => v?.facts.closedBy ?? null)).toEqual(['server', 'server', 'server', 'server', null, 'client']);
     expect(verdicts[0]?.facts).toMatchObject({ bytes: 16 });
     expect(verdicts[2]?.facts).toMatchObject({ method: 'POST', target: '/upload', bodyBytes: 20_000, contentLength: 100_000 });
     expect(verdicts[2]?.summary).toMatch(/^HTTP request "POST \/upload" #\d+ stopped after 20,000 of the 100,000 bytes of body its Content-Length announced: nothing more came from the client for 1\.00 s/);
-    for (const v of verdicts.slice(0, 4)) {
+    for (const v of verdicts.filter((x) => x?.facts.closedBy === 'server')) {
       expect(v?.severity).toBe('warning');
       expect(v?.hint).toMatch(/client_header_timeout and client_body_timeout/);
     }
     expect(flows[4].verdicts.every((v) => v.severity === 'info')).toBe(true);
+  });
+
+  it('tells a client that gave up on its own unfinished request (nginx, 100 of 1,000 body bytes, closed by the client 500 ms later), and blames no server for the missing answer', async () => {
+    const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
+    const flow = flows[5];
+    const v = flow.verdicts.find((x) => x.code === 'request-stalled');
+    expect(v?.facts).toMatchObject({ stage: 'body', method: 'POST', target: '/form', bodyBytes: 100, contentLength: 1000, closedBy: 'client' });
+    expect(v?.summary).toMatch(/then the client closed the connection itself \(FIN #\d+\) while the server waited for the rest$/);
+    expect(v?.hint).toMatch(/could not answer a request that never ended/);
+    expect(flow.verdicts.some((x) => x.code === 'no-response')).toBe(false);
+  });
+
+  it('needs the server\'s TCP to have acknowledged the client\'s last byte before the client closed', () => {
+    const part = () => conv().handshake(0).client('PA', 0.01, `${HEAD}part`);
+    expect(stalled(part().server('A', 0.02).client('FA', 2).server('FA', 2.01))?.facts).toMatchObject({ stage: 'body', closedBy: 'client' });
+    expect(stalled(part().client('FA', 2).server('FA', 2.01))).toBeUndefined();
   });
 
   it('finds a request left unfinished behind a pipelined one the server answered (nginx, GET /ok then part of GET /next)', async () => {
@@ -54,8 +71,8 @@ describe('request-stalled', () => {
     expect(stalled(c.server('FA', 2, '', { ack: ackBeforePart }).client('FA', 2.01))).toBeUndefined();
   });
 
-  it('says nothing when the client closed first: it ended its own request', () => {
-    expect(stalled(conv().handshake(0).client('PA', 0.01, `${HEAD}part`).client('FA', 1).server('FA', 2))).toBeUndefined();
+  it('says nothing when the client closed sooner than the floor after its last byte', () => {
+    expect(stalled(conv().handshake(0).client('PA', 0.01, `${HEAD}part`).server('A', 0.02).client('FA', 0.1).server('FA', 2))).toBeUndefined();
   });
 
   it('finds the unfinished last request after answered ones, whether or not every exchange is kept', () => {
