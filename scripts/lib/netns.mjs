@@ -150,6 +150,61 @@ export async function withNamespaceToRoot(options, body) {
   }
 }
 
+/**
+ * Three namespaces in a line, `client` - `router` - `server`, each link a veth pair on a /30 of its
+ * own, with routes through the router (which forwards). `towardClientMtu` is the MTU of the
+ * router's link to the client, the narrow hop of the path.
+ * @returns {Promise<{ client: NamespaceEnd, server: NamespaceEnd, router: { ns: string, towardClient: NamespaceEnd, towardServer: NamespaceEnd }, destroy: () => Promise<void> }>}
+ */
+export async function createRoutedPath({ towardClientMtu = 1500 } = {}) {
+  const tag = uniqueTag();
+  let a = randomSubnet();
+  let b = randomSubnet();
+  while (b.first === a.first) b = randomSubnet();
+  const routerNs = `tcpwhy-${tag}-r`;
+  const client = { ns: `tcpwhy-${tag}-c`, ifname: `tw${tag}c`, addr: a.first };
+  const towardClient = { ns: routerNs, ifname: `tw${tag}rc`, addr: a.second };
+  const towardServer = { ns: routerNs, ifname: `tw${tag}rs`, addr: b.first };
+  const server = { ns: `tcpwhy-${tag}-s`, ifname: `tw${tag}s`, addr: b.second };
+  const created = [];
+  const destroy = async () => {
+    for (const ns of created.reverse()) await deleteNamespace(ns);
+  };
+  try {
+    for (const ns of [client.ns, routerNs, server.ns]) {
+      await addNamespace(ns);
+      created.push(ns);
+    }
+    for (const [x, y, mtu] of [[client, towardClient, towardClientMtu], [towardServer, server, 1500]]) {
+      await ip(['link', 'add', x.ifname, 'netns', x.ns, 'type', 'veth', 'peer', 'name', y.ifname, 'netns', y.ns]);
+      for (const end of [x, y]) {
+        await execInNamespace(end.ns, 'ip', ['addr', 'add', `${end.addr}/${PREFIX_LEN}`, 'dev', end.ifname]);
+        // The narrow hop is the router's side of the link: the client's own link stays at 1500.
+        const endMtu = end === towardClient ? mtu : 1500;
+        await execInNamespace(end.ns, 'ip', ['link', 'set', 'dev', end.ifname, 'mtu', String(endMtu), 'up']);
+        await limitSegmentation(end.ns, end.ifname);
+      }
+    }
+    await setNamespaceSysctl(routerNs, 'net.ipv4.ip_forward', '1');
+    await execInNamespace(client.ns, 'ip', ['route', 'add', 'default', 'via', towardClient.addr]);
+    await execInNamespace(server.ns, 'ip', ['route', 'add', 'default', 'via', towardServer.addr]);
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+  return { client, server, router: { ns: routerNs, towardClient, towardServer }, destroy };
+}
+
+/** Runs `body(path)` with a fresh routed path and always destroys it afterwards. */
+export async function withRoutedPath(options, body) {
+  const path = await createRoutedPath(options);
+  try {
+    return await body(path);
+  } finally {
+    await path.destroy();
+  }
+}
+
 async function pickUnusedRootSubnet() {
   const { stdout } = await ip(['-o', '-4', 'addr', 'show']);
   for (let attempt = 0; attempt < 20; attempt++) {

@@ -651,6 +651,7 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
   const u = rev.unacked;
   let kept = 0;
   let sampled = false;
+  let largestAcked = 0;
   for (let i = 0; i < n; i++) {
     const at = i * UNACKED_STRIDE;
     const s = u[at];
@@ -685,13 +686,19 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
         u[to + 4] = u[at + 4];
       }
       kept++;
-    } else if (u[at + 4] !== NOT_RESENT && isAck && resendWasUnneeded(u[at + 4], v)) {
+    } else {
+      // A segment partly acknowledged before counts the rest only: never more than was sent.
+      if (s !== rev.baseSeq && sd(e, s) > largestAcked) largestAcked = sd(e, s);
       // This ACK is the first to cover a judged resend.
-      fa.addToCounter(UNNEEDED_RETRANSMISSIONS + senderSide, 1);
+      if (u[at + 4] !== NOT_RESENT && isAck && resendWasUnneeded(u[at + 4], v)) fa.addToCounter(UNNEEDED_RETRANSMISSIONS + senderSide, 1);
     }
   }
   // The peer acknowledged new data of the other side.
-  if (kept < n) fa.timing.side[senderSide].retransSinceProgress = 0;
+  if (kept < n) {
+    const sender = fa.timing.side[senderSide];
+    sender.retransSinceProgress = 0;
+    if (largestAcked > sender.largestAckedSegment) sender.largestAckedSegment = largestAcked;
+  }
   rev.unackedCount = kept;
 }
 
@@ -973,6 +980,8 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   retransmissionsUnanswered: number;
   /** The first of those (null: none), from which the peer's silence is measured. */
   unansweredSince: { packet: number; ts: number } | null;
+  /** Payload bytes of the largest segment of this side the peer acknowledged whole (0: none). */
+  largestAckedSegment: number;
   /** RTT of this side's data: from the peer's ACKs, and from its TS echoes. */
   ackRtt: RttStats | null;
   tsEchoRtt: RttStats | null;
@@ -1144,6 +1153,7 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     unneededRetransmissions: fa.counter(UNNEEDED_RETRANSMISSIONS + from),
     retransmissionsUnanswered: s.retransSinceProgress,
     unansweredSince: s.retransSinceProgress > 0 ? { packet: s.retransRunFirstNo, ts: s.retransRunFirstTs } : null,
+    largestAckedSegment: s.largestAckedSegment,
     ackRtt: s.ackRtt.toJson(),
     tsEchoRtt: s.tsEchoRtt.toJson(),
     dataRtt: s.dataRttMin >= 0 ? { minMs: toMs(s.dataRttMin), packet: s.dataRttMinNo } : null,

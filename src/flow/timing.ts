@@ -62,6 +62,8 @@ export class SideTiming {
   /** The first of those retransmissions: where the silence they answer to began. */
   declare retransRunFirstNo: number;
   declare retransRunFirstTs: number;
+  /** Payload bytes of the largest segment of this side the peer acknowledged whole (its original length; 0: none). */
+  declare largestAckedSegment: number;
 
   /** Zero window advertised by this side: the current episode and the totals. */
   declare zeroSinceNo: number;
@@ -92,6 +94,7 @@ const SIDE_INITIAL = {
   retransSinceProgress: 0,
   retransRunFirstNo: 0,
   retransRunFirstTs: 0,
+  largestAckedSegment: 0,
   zeroSinceNo: 0,
   zeroSinceTs: 0,
   zeroEpisodes: 0,

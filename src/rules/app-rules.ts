@@ -759,8 +759,9 @@ const httpNoResponse: FlowRule = {
     if (requestAfterServerClose(f)?.ex === ex) return null;
     if (endedBy === null && ex.timing.requestEndAt !== null && endedTooEarly(f, ctx, ex.timing.requestEndAt)) return null;
     // The answer may be in bytes the capture missed: the server's sequence numbers moved on, or a
-    // gap in what it sent after the request.
-    if (f.analysis?.unanswered?.unseenAnswerPacket != null) return null;
+    // gap in what it sent after the request. Not when the client closed without acknowledging them.
+    const lost = answerLostOnTheWay(f);
+    if (f.analysis?.unanswered?.unseenAnswerPacket != null && !lost) return null;
     if (f.app?.gaps.some((g) => g.dir === 1 && g.packet >= req.packet)) return null;
     if (endedBy === null && serverAckUnseen(f, req.packet, waited)) return null;
     const who = endedBy ? (endedBy.dir === 0 ? 'client' : 'server') : null;
@@ -774,7 +775,13 @@ const httpNoResponse: FlowRule = {
     return {
       code: 'no-response',
       severity: clientLeftSoon ? 'warning' : 'error',
-      summary: `HTTP request "${req.method} ${req.target}"${req.headers['sec-websocket-key'] !== undefined ? ' (a WebSocket upgrade)' : ''} #${req.packet} got no response: ${ending}${f.serverSide.bytes === 0 && f.serverSide.missedBytes === 0 ? '; the server sent no application byte' : ''}`,
+      summary: `HTTP request "${req.method} ${req.target}"${req.headers['sec-websocket-key'] !== undefined ? ' (a WebSocket upgrade)' : ''} #${req.packet} got no response: ${ending}${
+        lost
+          ? `; the server had answered (its sequence numbers show ${grouped(lost.unseenBytes)} bytes sent by #${lost.revealedBy}) but the client acknowledged none of them: most likely lost on the way`
+          : f.serverSide.bytes === 0 && f.serverSide.missedBytes === 0
+            ? '; the server sent no application byte'
+            : ''
+      }`,
       packets: endedBy ? [req.packet, endedBy.no] : [req.packet],
       facts: {
         method: req.method,
@@ -790,7 +797,9 @@ const httpNoResponse: FlowRule = {
         serverPackets: f.serverSide.packets,
         connected: acked,
       },
-      hint: clientLeftSoon
+      hint: lost
+        ? `The server answered, but the answer reached neither the client nor this capture: it was lost between them. Full-size segments lost while small packets pass are most often a path MTU black hole (a tunnel or VPN with a smaller MTU, and the ICMP "fragmentation needed" that would tell the server filtered on the way); otherwise loss on the path. A capture at the server shows the answer leaving and being resent (the retransmission verdict names a black hole there).`
+        : clientLeftSoon
         ? `The client closed ${fmtDuration(waited)} after its request, before a server could be expected to answer (an answer takes a round trip and the server's work): the client ended the exchange, not the server. A client with a very short timeout, one that sends and does not wait (a probe, a scanner, an exploit attempt), or one cancelled by its application. Look at the client's side.`
         : who === 'client'
           ? `The client gave up after ${fmtDuration(waited)}: its timeout is about that long. If the server is a proxy (nginx), it logs this request as 499 (the client closed the connection before the response). If the client is a proxy (this may be the proxy-to-backend leg), that is its upstream read timeout (nginx proxy_read_timeout) and it answered its own client with 504. The server accepted the request and never answered: it is hung, deadlocked, or waiting on something slow (a database, a lock). Check the server at that time.`
@@ -801,6 +810,18 @@ const httpNoResponse: FlowRule = {
     };
   },
 };
+
+/**
+ * The server's sequence numbers show an answer the capture never held, and they show it only after
+ * the client had closed acknowledging none of it: the answer did not reach the client either (or
+ * crossed its close). Null otherwise, as when the client's ACKs show it got bytes the capture missed.
+ */
+function answerLostOnTheWay(f: FlowFacts): { revealedBy: number; unseenBytes: number } | null {
+  const u = f.analysis?.unanswered;
+  if (!u || u.unseenAnswerPacket === null || u.gaveUpPacket === null || u.unseenAnswerPacket < u.gaveUpPacket) return null;
+  const unseenBytes = f.serverSide.seqBytes - f.serverSide.bytes;
+  return f.visibility.seen === 'both' && unseenBytes > 0 ? { revealedBy: u.unseenAnswerPacket, unseenBytes } : null;
+}
 
 /** "100000" or a repeated "100000, 100000" (RFC 9110 8.6); null when absent or not one number. */
 function contentLength(value: string | undefined): number | null {

@@ -119,8 +119,9 @@ const retransmission: FlowRule = {
     const explainedByRst = afterPeerRst > 0 && (afterPeerRst * 2 >= dataRetrans(f, sender) || (runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS));
     const rstNote = afterPeerRst > 0 && !explainedByRst ? `; ${afterPeerRst} of them after the ${otherSide(who)}'s RST #${peerRst!.no}` : '';
     let cause: string;
-    let causeCode: 'peer-reset' | 'capture-ended' | 'peer-unreachable' | 'spurious' | 'slow-receiver' | 'path-loss';
+    let causeCode: 'peer-reset' | 'capture-ended' | 'path-mtu' | 'peer-unreachable' | 'spurious' | 'slow-receiver' | 'path-loss';
     let hint: string;
+    let blackHole: MtuBlackHole | null;
     if (explainedByRst) {
       causeCode = 'peer-reset';
       cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(f, sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
@@ -130,6 +131,13 @@ const retransmission: FlowRule = {
       const w = watchOf(f, ctx);
       cause = `${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether the ${otherSide(who)} would acknowledge`;
       hint = `A run of segments the ${who} sent again, or sent past the ${otherSide(who)}'s last acknowledgement, with no ACK before ${watchEnd(f)}. An ACK takes at least a round trip and a retransmission timer 200 ms or more, so this proves no loss and no absent peer; capture longer to see the ACKs (or the timeouts that follow).`;
+    } else if (stalled && (blackHole = pathMtuBlackHole(f, who, since!)) !== null) {
+      causeCode = 'path-mtu';
+      const { resends, size, ackedSize, peerAlive } = blackHole;
+      cause = `the ${otherSide(who)} stayed reachable (${peerAlive}) yet acknowledged none of the ${plural(resends, 'large segment')} (up to ${size} bytes) resent from #${since!.packet}, ${
+        ackedSize > 0 ? `though it had acknowledged smaller ones (up to ${ackedSize} bytes): segments this large do not get through, a path MTU black hole` : `though the ${who}'s handshake reached it: most likely a path MTU black hole, segments this large not getting through`
+      }`;
+      hint = `Packets of the ${who}'s full segment size are dropped on the way while smaller ones pass: a link on the path has a smaller MTU (a VPN or tunnel, an overlay network such as VXLAN, PPPoE, a cloud interconnect) and the ICMP "fragmentation needed" (ICMPv6 "packet too big") that would make the ${who} send smaller segments does not reach it, most often dropped by a firewall. Let that ICMP through, clamp the MSS where the MTU shrinks (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu), lower the interface MTU, or turn on MTU probing on the ${who} (net.ipv4.tcp_mtu_probing=1). From the ${who}, ping -M do -s SIZE toward the ${otherSide(who)} shows the largest packet that passes.`;
     } else if (stalled) {
       causeCode = 'peer-unreachable';
       cause = `the ${otherSide(who)} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
@@ -181,6 +189,41 @@ const retransmission: FlowRule = {
     };
   },
 };
+
+/** What shows that a run of unanswered resends met a path MTU black hole (see pathMtuBlackHole). */
+interface MtuBlackHole {
+  resends: number;
+  size: number;
+  ackedSize: number;
+  /** The peer's packet after the first resend, in words. */
+  peerAlive: string;
+}
+
+/** Segments this large and up are the ones a smaller MTU on the path drops (IPv6's minimum MTU, 1,280, less headers). */
+const MTU_SIZED_SEGMENT = 1_200;
+
+/**
+ * The unanswered resends of `who` from `since` are a path MTU black hole when the capture shows all
+ * three: every one of them is large (MTU_SIZED_SEGMENT and up); the peer had acknowledged smaller segments
+ * of `who` whole, so its receive path works for those; and it went on sending after the first
+ * resend (a FIN, data, an ACK), so it was alive and reachable, yet never acknowledged them.
+ */
+function pathMtuBlackHole(f: FlowFacts, who: 'client' | 'server', since: { packet: number; ts: number }): MtuBlackHole | null {
+  const a = f.analysis!;
+  const sender = who === 'server' ? a.server : a.client;
+  const resends = a.marks.filter((m) => m.from === who && m.no >= since.packet && m.kinds.some((k) => k.endsWith('retransmission')));
+  if (resends.length < sender.retransmissionsUnanswered || resends.length === 0) return null;
+  const smallest = Math.min(...resends.map((m) => m.len));
+  // Without a data segment acknowledged, the handshake is what got through: a weaker proof.
+  const ackedSize = sender.largestAckedSegment;
+  if (smallest < MTU_SIZED_SEGMENT || ackedSize >= smallest || (ackedSize === 0 && f.handshakeAck === null)) return null;
+  const size = Math.max(...resends.map((m) => m.len));
+  const peer = who === 'server' ? f.clientSide : f.serverSide;
+  if (peer.lastTs <= since.ts) return null;
+  const peerAlive =
+    peer.fin && peer.fin.ts > since.ts ? `its FIN #${peer.fin.no} came ${fmtDuration(peer.fin.ts - since.ts)} later` : peer.lastData && peer.lastData.ts > since.ts ? `it sent data until #${peer.lastData.no}` : `it sent packets until ${fmtDuration(peer.lastTs - since.ts)} later`;
+  return { resends: resends.length, size, ackedSize, peerAlive };
+}
 
 /**
  * A window closed only after the side sent its FIN is a socket that is gone (Windows acks a late

@@ -182,6 +182,18 @@ const CHECKS: Record<string, Check> = {
     }
     expect(all.some(hasRst)).toBe(false);
   },
+  'pmtu-blackhole'(packets) {
+    const all = tcp(packets);
+    const { client, server } = roles(packets);
+    // The server's head got through and was acknowledged; its full-size segments were sent again
+    // and again, and the client, which went on to close, acknowledged none of them.
+    const head = all.find((p) => p.src === server && p.length > 0)!;
+    expect(head.length).toBeLessThan(100);
+    const full = all.filter((p) => p.src === server && p.length >= 1400);
+    expect(full.length).toBeGreaterThan(12);
+    expect(all.filter((p) => p.src === client && hasFin(p))).toHaveLength(1);
+    expect(packets.some((p) => p.kind !== 'tcp')).toBe(false);
+  },
   'half-open'(packets) {
     const all = tcp(packets);
     const { client } = roles(packets);

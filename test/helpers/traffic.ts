@@ -31,6 +31,7 @@ export const NAMESPACE_SCENARIOS: readonly string[] = [
   'half-open',
   'listen-overflow',
   'lossy-transfer',
+  'pmtu-blackhole',
   'port-reuse',
   'syn-timeout',
 ];
