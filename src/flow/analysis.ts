@@ -2,7 +2,7 @@ import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
 import { Columns, defineColumns, putInitial, type ColumnView } from './columns.js';
 import type { Flow, SegmentContext } from './flow.js';
-import { toMs, type FlowTiming } from './timing.js';
+import { toMs, type FlowTiming, type SideTiming } from './timing.js';
 
 // Per-segment TCP analysis with Wireshark's rules and precedence (packet-tcp.c,
 // tcp_analyze_sequence_number, as in Wireshark 4.0): every segment is classified as keep-alive,
@@ -717,6 +717,75 @@ function resendWasUnneeded(tsVal: number, v: PacketView): boolean {
   return v.hasTimestamps && sd(tsVal, v.tsEcr >>> 0) > 0;
 }
 
+/** A segment held back by Nagle's algorithm is small; a full-size one waiting for an ACK waits for the congestion window. */
+const NAGLE_SMALL_SEGMENT = 1_200;
+/** The shortest delayed-ACK wait of common stacks (Linux's 40 ms minimum, less its timer's slack), and the longest allowed (RFC 1122: 500 ms). */
+const DELAYED_ACK_MIN_MICROS = 20_000;
+const DELAYED_ACK_MAX_MICROS = 500_000;
+/** A held segment leaves as soon as the ACK it waited for arrives: within this, beside the round trip from the capture to the side. */
+const RELEASED_BY_ACK_MICROS = 1_000;
+
+/** The peer answers the whole message soon after the held piece arrives: within this, plus its round trip. */
+const ANSWERED_AFTER_HELD_MICROS = 200_000;
+
+/**
+ * Nagle's algorithm meeting a delayed ACK: a side's small segment left only when the peer's ACK of
+ * its previous small segment came, and that ACK came late and bare: the peer had nothing to send
+ * and waited for its delayed-ACK timer. It counts once the peer sends data soon after the held
+ * segment, as a peer does once the message it waited for is whole; a stream the peer only
+ * acknowledges (a transfer paced by its writer or its send buffer) shows the same timing without
+ * Nagle, and is not counted.
+ */
+function noteHeldSegment(me: SideTiming, peer: SideTiming, seq: number, ack: number, seglen: number, flags: number, ta: number, no: number, ts: number, rttToMe: number, rttToPeer: number): void {
+  if ((flags & TCP_FLAG.ACK) !== 0 && peer.lastSentNo !== 0 && sd(ack, peer.lastSentEnd) >= 0) peer.lastSentCovered = true;
+  if (seglen > 0) {
+    if ((ta & (ANY_RETRANSMISSION | SEG.KEEP_ALIVE | SEG.ZERO_WINDOW_PROBE)) !== 0) return;
+    // This side's data answers the peer's held segment, if one waits.
+    if (peer.heldPendingNo !== 0) {
+      if (ts - peer.heldPendingTs <= ANSWERED_AFTER_HELD_MICROS + rttToMe + rttToPeer) countHeldSegment(peer);
+      peer.heldPendingNo = 0;
+    }
+    // A small segment sent while the last one was unacknowledged: Nagle's algorithm is off on this side.
+    if (me.lastSentNo !== 0 && !me.lastSentCovered && seglen < NAGLE_SMALL_SEGMENT) me.sentSmallUnacked = true;
+    // At the capture, the ACK shows a round trip to the peer after the segment, and a segment it
+    // released comes a round trip to this side after the ACK: not sooner (it left before the ACK
+    // reached this side), nor much later.
+    const sinceAck = ts - me.lastSentAckTs;
+    const released = me.lastSentAckTs > 0 && sinceAck >= 0.8 * rttToMe - RELEASED_BY_ACK_MICROS && sinceAck <= 1.5 * rttToMe + RELEASED_BY_ACK_MICROS;
+    const ackWait = me.lastSentAckTs - me.lastSentTs - rttToPeer;
+    if (released && seglen < NAGLE_SMALL_SEGMENT && me.lastSentLen < NAGLE_SMALL_SEGMENT && ackWait >= DELAYED_ACK_MIN_MICROS && ackWait <= DELAYED_ACK_MAX_MICROS) {
+      me.heldPendingNo = no;
+      me.heldPendingTs = ts;
+      me.heldPendingWait = ts - me.lastSentTs;
+      me.heldPendingAfterNo = me.lastSentNo;
+      me.heldPendingAckNo = me.lastSentAckNo;
+    }
+    me.lastSentEnd = (seq + seglen) >>> 0;
+    me.lastSentLen = seglen;
+    me.lastSentTs = ts;
+    me.lastSentNo = no;
+    me.lastSentAckTs = 0;
+    me.lastSentCovered = false;
+    // Data from this side voids the peer's wait: its ACK rides on data, or the peer's next segment may answer it.
+    if (peer.lastSentNo !== 0) peer.lastSentAckTs = -1;
+  } else if ((flags & (TCP_FLAG.ACK | TCP_FLAG.SYN | TCP_FLAG.FIN)) === TCP_FLAG.ACK && peer.lastSentNo !== 0 && peer.lastSentAckTs === 0 && sd(ack, peer.lastSentEnd) >= 0) {
+    peer.lastSentAckTs = ts;
+    peer.lastSentAckNo = no;
+  }
+}
+
+function countHeldSegment(s: SideTiming): void {
+  const held = s.heldPendingWait;
+  s.heldSegments++;
+  s.heldTotal += held;
+  if (held > s.heldLongest) {
+    s.heldLongest = held;
+    s.heldLongestNo = s.heldPendingNo;
+    s.heldLongestAfterNo = s.heldPendingAfterNo;
+    s.heldLongestAckNo = s.heldPendingAckNo;
+  }
+}
+
 /** Reads the segment's numbers from the view, as classify does. */
 function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, ta: number, from: 0 | 1): void {
   const seq = v.seq >>> 0;
@@ -796,6 +865,13 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, t
 
   // Probes into a closed window: Wireshark's zero-window probes, and keep-alive style probes.
   if (peer.zeroSinceNo !== 0 && ta & (SEG.ZERO_WINDOW_PROBE | SEG.KEEP_ALIVE)) peer.probesWhileZero++;
+
+  // Round trips from the capture to each side come from the handshake: without it a late ACK and a long path look alike.
+  if ((flags & TCP_FLAG.RST) === 0 && t.synTs !== 0 && t.synAckTs >= t.synTs && t.handshakeAckTs >= t.synAckTs) {
+    const toServer = t.synAckTs - t.synTs;
+    const toClient = t.handshakeAckTs - t.synAckTs;
+    noteHeldSegment(me, peer, seq, ack, seglen, flags, ta, no, ts, from === 0 ? toClient : toServer, from === 0 ? toServer : toClient);
+  }
 
   if (ta & SEG.RETRANSMISSION && fa.lastRtoNo !== 0) {
     t.rto.add(fa.lastRto, no);
@@ -982,6 +1058,12 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   unansweredSince: { packet: number; ts: number } | null;
   /** Payload bytes of the largest segment of this side the peer acknowledged whole (0: none). */
   largestAckedSegment: number;
+  /**
+   * Small segments of this side that left only when the peer's late, bare ACK of its previous small
+   * segment came (Nagle's algorithm meeting a delayed ACK; null: none): how many, their waits, and
+   * the longest, with the segment held, the one before it and the ACK that released it.
+   */
+  heldForAck: { segments: number; totalMs: number; longestMs: number; packet: number; afterPacket: number; ackPacket: number } | null;
   /** RTT of this side's data: from the peer's ACKs, and from its TS echoes. */
   ackRtt: RttStats | null;
   tsEchoRtt: RttStats | null;
@@ -1154,6 +1236,10 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     retransmissionsUnanswered: s.retransSinceProgress,
     unansweredSince: s.retransSinceProgress > 0 ? { packet: s.retransRunFirstNo, ts: s.retransRunFirstTs } : null,
     largestAckedSegment: s.largestAckedSegment,
+    heldForAck:
+      s.heldSegments === 0 || s.sentSmallUnacked
+        ? null
+        : { segments: s.heldSegments, totalMs: toMs(s.heldTotal), longestMs: toMs(s.heldLongest), packet: s.heldLongestNo, afterPacket: s.heldLongestAfterNo, ackPacket: s.heldLongestAckNo },
     ackRtt: s.ackRtt.toJson(),
     tsEchoRtt: s.tsEchoRtt.toJson(),
     dataRtt: s.dataRttMin >= 0 ? { minMs: toMs(s.dataRttMin), packet: s.dataRttMinNo } : null,

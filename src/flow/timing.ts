@@ -64,6 +64,32 @@ export class SideTiming {
   declare retransRunFirstTs: number;
   /** Payload bytes of the largest segment of this side the peer acknowledged whole (its original length; 0: none). */
   declare largestAckedSegment: number;
+  /**
+   * This side's last new data segment: its end, length, time and packet, and when the peer's bare
+   * ACK first covered it (0: not yet; -1: the peer sent data first). See noteHeldSegment.
+   */
+  declare lastSentEnd: number;
+  declare lastSentLen: number;
+  declare lastSentTs: number;
+  declare lastSentNo: number;
+  declare lastSentAckTs: number;
+  declare lastSentAckNo: number;
+  /** The peer's ACK covers this side's last new data segment; and whether this side ever sent a small segment while its last was uncovered (Nagle off). */
+  declare lastSentCovered: boolean;
+  declare sentSmallUnacked: boolean;
+  /** The last segment held until a delayed ACK released it, waiting for the peer's answer to count (0: none). */
+  declare heldPendingNo: number;
+  declare heldPendingTs: number;
+  declare heldPendingWait: number;
+  declare heldPendingAfterNo: number;
+  declare heldPendingAckNo: number;
+  /** Segments held until a delayed ACK released them (Nagle) and then answered, their total wait, and the longest with its packets. */
+  declare heldSegments: number;
+  declare heldTotal: number;
+  declare heldLongest: number;
+  declare heldLongestNo: number;
+  declare heldLongestAfterNo: number;
+  declare heldLongestAckNo: number;
 
   /** Zero window advertised by this side: the current episode and the totals. */
   declare zeroSinceNo: number;
@@ -95,6 +121,25 @@ const SIDE_INITIAL = {
   retransRunFirstNo: 0,
   retransRunFirstTs: 0,
   largestAckedSegment: 0,
+  lastSentEnd: 0,
+  lastSentLen: 0,
+  lastSentTs: 0,
+  lastSentNo: 0,
+  lastSentAckTs: 0,
+  lastSentAckNo: 0,
+  lastSentCovered: false,
+  sentSmallUnacked: false,
+  heldPendingNo: 0,
+  heldPendingTs: 0,
+  heldPendingWait: 0,
+  heldPendingAfterNo: 0,
+  heldPendingAckNo: 0,
+  heldSegments: 0,
+  heldTotal: 0,
+  heldLongest: 0,
+  heldLongestNo: 0,
+  heldLongestAfterNo: 0,
+  heldLongestAckNo: 0,
   zeroSinceNo: 0,
   zeroSinceTs: 0,
   zeroEpisodes: 0,

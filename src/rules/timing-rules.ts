@@ -288,4 +288,33 @@ const replayedFlow: FlowRule = {
 };
 
 /** Slowness rules and the flows a stepped-back clock replays, evaluated after the TCP analysis rules. */
-export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient];
+/**
+ * Nagle's algorithm meeting delayed ACKs: small segments of one side that left only when the peer's
+ * late, bare ACK of the previous one came (see noteHeldSegment in flow/analysis.ts). Each costs the
+ * peer's delayed-ACK wait, 40 ms on Linux and up to 200 ms on Windows, on every message written in
+ * pieces. A pattern that cost the connection a tenth of a second or more is a warning; less is a line.
+ */
+const NAGLE_PATTERN_SEGMENTS = 3;
+const NAGLE_PATTERN_MS = 100;
+const heldForAck: FlowRule = {
+  code: 'nagle-delay',
+  evaluate(f) {
+    const a = f.analysis;
+    if (!a) return null;
+    const who = (a.client.heldForAck?.totalMs ?? 0) >= (a.server.heldForAck?.totalMs ?? 0) ? 'client' : 'server';
+    const held = (who === 'client' ? a.client : a.server).heldForAck;
+    if (!held) return null;
+    const peer = who === 'client' ? 'server' : 'client';
+    const ackWait = held.longestMs;
+    return {
+      code: 'nagle-delay',
+      severity: held.segments >= NAGLE_PATTERN_SEGMENTS && held.totalMs >= NAGLE_PATTERN_MS ? 'warning' : 'info',
+      summary: `${held.segments === 1 ? 'once' : `${held.segments} times`} the ${who}'s next small segment waited for the ${peer}'s late ACK of its last one (${held.segments === 1 ? '' : 'longest '}${fmtDuration(ackWait * 1000)}: #${held.afterPacket}, then the bare ACK #${held.ackPacket}, then #${held.packet} at once${held.segments === 1 ? '' : `; ${fmtDuration(held.totalMs * 1000)} in all`}): Nagle's algorithm on the ${who} meeting delayed ACKs on the ${peer}`,
+      packets: [held.afterPacket, held.ackPacket, held.packet],
+      facts: { side: who, segments: held.segments, totalMs: held.totalMs, longestMs: held.longestMs, afterPacket: held.afterPacket, ackPacket: held.ackPacket, packet: held.packet },
+      hint: `The ${who} writes a message in pieces (a header, then a body) on a socket with Nagle's algorithm on: its TCP holds a small piece while an earlier one is unacknowledged, and the ${peer}, with nothing to send back until the message is whole, delays its ACK (40 ms on Linux, up to 200 ms on Windows). Every such message waits that long. Set TCP_NODELAY on the ${who}'s socket (Node and Go set it by default; Python, Java and C sockets do not), or write each message in one call (one buffer, writev, or TCP_CORK and uncork).`,
+    };
+  },
+};
+
+export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient, heldForAck];

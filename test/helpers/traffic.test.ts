@@ -182,6 +182,17 @@ const CHECKS: Record<string, Check> = {
     }
     expect(all.some(hasRst)).toBe(false);
   },
+  'nagle-delay'(packets) {
+    const all = tcp(packets);
+    const { client, server } = roles(packets);
+    // A head, the server's bare ACK of it 35 ms or more later, and the body right after that ACK.
+    let held = 0;
+    for (let i = 2; i < all.length; i++) {
+      const [head, ack, body] = [all[i - 2]!, all[i - 1]!, all[i]!];
+      if (head.src === client && head.length > 0 && ack.src === server && ack.length === 0 && body.src === client && body.length === 10 && ack.t - head.t > 0.035 && body.t - ack.t < 0.001) held++;
+    }
+    expect(held).toBeGreaterThanOrEqual(3);
+  },
   'pmtu-blackhole'(packets) {
     const all = tcp(packets);
     const { client, server } = roles(packets);
