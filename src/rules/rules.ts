@@ -91,10 +91,14 @@ function intervalsOf(refs: { ts: number }[]): number[] {
   return out;
 }
 
-/** SYNs to the same server:port answered by other flows while this one's went unanswered. */
+/**
+ * SYNs to the same server:port answered by other flows between this one's first and last SYN: an
+ * answer before the first or after the last shows the listener up at another time, not while it
+ * ignored these (a firewall rule added, or the host gone, just after a connection it served).
+ */
 function answeredMeanwhile(f: FlowFacts, ctx: RuleContext): number {
   if (f.syns.length === 0) return 0;
-  return ctx.answers.count(f.server, f.syns[0].ts - 1_000_000, f.syns[f.syns.length - 1].ts + 1_000_000);
+  return ctx.answers.count(f.server, f.syns[0].ts, f.syns[f.syns.length - 1].ts);
 }
 
 /** Windows answers a refused connect by sending the SYN twice more, about 0.5 s apart. */

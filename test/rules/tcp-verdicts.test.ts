@@ -73,6 +73,18 @@ describe('handshake verdicts', () => {
     expect(v.facts.listenerOverloaded).toBe(true);
   });
 
+  it('does not call the listener overloaded for a connection it served and closed before the dropped SYNs began', () => {
+    // A firewall DROP added, or the host gone, right after one good connection.
+    const served = conv({ client: '10.0.0.3:40002' }).handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\n\r\n').server('PA', 0.003, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n').client('FA', 0.004).server('FA', 0.004).client('A', 0.005);
+    const retry = { seq: 0xffff_fff0 };
+    const dropped = conv({ client: '10.0.0.1:40001' }).client('S', 0.5).client('S', 1.5, '', retry).client('S', 2.5, '', retry).client('S', 3.5, '', retry);
+    const r = analyzeConversation(served, dropped);
+    const v = r.flows.find((x) => x.client === '10.0.0.1:40001')!.verdicts.find((x) => x.code === 'syn-timeout')!;
+    expect(v.summary).toContain('no answer at all');
+    expect(v.facts).toMatchObject({ otherSynsAnsweredMeanwhile: 0, listenerOverloaded: false });
+    expect(r.verdicts.map((x) => x.code)).not.toContain('listen-queue-overflow');
+  });
+
   it('reports syn-retry-then-connected when a retried SYN is finally answered', () => {
     const c = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
     c.server('SA', 1.001).client('A', 1.002);
