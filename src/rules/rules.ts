@@ -411,6 +411,8 @@ const halfClosed: FlowRule = {
     if (f.endReason === 'closed') return null;
     const who = c ? 'client' : 'server';
     const fin = (c ?? s)!;
+    // The closer acknowledged more than the capture holds of the other side: its FIN, most likely, which the capture missed.
+    if ((c ? f.serverSide : f.clientSide).sentUnseen) return null;
     if (endedTooEarly(f, ctx, fin.ts)) return null;
     // Measured to when the capture stopped watching the flow, not to the flow's own last packet.
     const watch = watchOf(f, ctx);

@@ -378,6 +378,16 @@ describe('teardown verdicts', () => {
     expect(r.flows[0].verdicts[0].facts.closer).toBe('client');
   });
 
+  it('does not call half-closed a flow whose client acknowledged the server\'s FIN the capture missed', () => {
+    const c = conv().handshake(0).client('PA', 0.002, 'hello\n').server('A', 0.003).server('PA', 0.004, 'hi\n');
+    const serverFin = c.s.next;
+    // The server's FIN (at serverFin) is not in the capture; the client's last ACK covers it.
+    c.client('FA', 0.006, '', { ack: serverFin }).client('A', 0.007, '', { ack: (serverFin + 1) >>> 0 });
+    const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(6));
+    const f = r.flows.find((x) => x.client === '10.0.0.1:51000')!;
+    expect(f.verdicts.map((v) => v.code)).not.toContain('half-closed');
+  });
+
   it('does not call half-closed a capture begun on one side\'s FIN whose peer closes 11 s later in the next flow', () => {
     // Zeek ends the first flow 5 s after the server's FIN (the client had sent nothing before it),
     // so the client's FIN lands in a flow of its own: each holds one FIN, together both.
