@@ -107,9 +107,31 @@ function refusedRetries(f: FlowFacts, intervals: number[]): string {
   return `${retriesAfter(intervals, null)}${windows ? `: a Windows client (TTL ${f.clientSide.ttl}), which retries a refused connect twice` : ''}`;
 }
 
+/**
+ * The server's RST/ACK with sequence number 0 that is all the flow holds: a closed port's answer
+ * to a SYN the capture does not hold (its ACK number is that SYN's sequence number + 1), as a
+ * capture of one direction (tcpdump -Q in) or one started a moment late shows a refused connect.
+ */
+function refusalOfUnseenSyn(f: FlowFacts): PacketRef | null {
+  const s = f.serverSide;
+  if (f.afterIdle || f.syns.length > 0 || f.synAcks.length > 0 || f.clientSide.packets > 0) return null;
+  return s.rstAnswersSyn && s.rsts === s.packets ? s.rst : null;
+}
+
 const refused: FlowRule = {
   code: 'refused',
   evaluate(f) {
+    const unseenSynRst = refusalOfUnseenSyn(f);
+    if (unseenSynRst) {
+      return {
+        code: 'refused',
+        severity: 'error',
+        summary: `RST: no listener on ${f.server} (RST #${unseenSynRst.no}, sequence number 0, answers a SYN from ${f.client} that is not in the capture)`,
+        packets: [unseenSynRst.no],
+        facts: { syns: 0, refused: 1, rsts: f.serverSide.rsts, synPacket: null, rstPacket: unseenSynRst.no, serverTtl: f.serverSide.ttl },
+        hint: `ECONNREFUSED. ${REFUSED_HINT}`,
+      };
+    }
     const rst = f.serverSide.rst;
     if (!rst || f.synAcks.length > 0 || f.syns.length === 0 || f.serverSide.bytes > 0) return null;
     // With retries, the first SYN and its RST; serverSide.rst answers the last retry.
@@ -368,7 +390,7 @@ const idleResumed: FlowRule = {
 const midstream: FlowRule = {
   code: 'midstream',
   evaluate(f) {
-    if (f.syns.length > 0 || f.synAcks.length > 0 || f.afterIdle) return null;
+    if (f.syns.length > 0 || f.synAcks.length > 0 || f.afterIdle || refusalOfUnseenSyn(f)) return null;
     return {
       code: 'midstream',
       severity: 'info',
@@ -438,7 +460,7 @@ function resetAgo(earlier: NonNullable<FlowFacts['afterReset']>, ts: number): st
  * The side whose RSTs are all the flow holds: no handshake, no data, no FIN, nothing from the
  * other side. Its roles are a guess from that packet, and no connection of it is in the capture.
  * Not an RST/ACK with sequence number 0: that is a closed port's answer to a SYN the capture
- * missed (a one-sided capture, a filter for RSTs), a refusal the reset verdicts still tell. Not a
+ * missed (a one-sided capture, a filter for RSTs), a refusal `refused` tells. Not a
  * flow resuming an idle connection either: it is that connection, and idle-close says what the RST
  * ended.
  */
@@ -530,7 +552,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const rst = mine.rst;
       // A reset after an idle that outlasted the timeout is told by idle-close; an RST that is all
       // the flow holds, by lone-rst: there is no connection in the capture to say it aborted.
-      if (!rst || f.afterIdle || loneRstSender(f)) return null;
+      if (!rst || f.afterIdle || loneRstSender(f) || refusalOfUnseenSyn(f)) return null;
       // A client's RST the server did not take ended nothing: rst-ignored says so.
       if (code === 'rst-by-client' && rstNotTaken(f)) return null;
       const handshakeDone = f.handshakeAck !== null || (f.syns.length === 0 && f.synAcks.length === 0) || f.synAcks.length > 0;

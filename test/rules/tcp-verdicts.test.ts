@@ -490,11 +490,20 @@ describe('an RST its peer did not take (rst-ignored)', () => {
 });
 
 describe('a lone RST/ACK with sequence number 0', () => {
-  it('is the answer a closed port gives a SYN the capture missed: still a reset verdict, not lone-rst', () => {
-    // tcpdump -Q out on a server, or a filter for RSTs: the refusal is all the capture holds.
-    const c = conv({ client: '10.9.0.1:40000', server: '10.9.0.2:8765' }).server('RA', 0, '', { seq: 0, ack: 123457 });
-    const codes = verdictCodes(analyzeConversation(c));
-    expect(codes).not.toContain('lone-rst');
-    expect(codes.some((x) => x === 'rst-by-client' || x === 'rst-by-server')).toBe(true);
+  it('is a refusal by its sender of a SYN the capture does not hold, whatever the ports say', () => {
+    // tcpdump -Q in on the client: the closed port's answer is all the capture holds, its ACK the SYN's sequence number + 1.
+    const c = conv({ client: '10.9.0.1:48900', server: '10.9.0.2:43081' }).server('RA', 0, '', { seq: 0, ack: 1018473274 });
+    const r = analyzeConversation(c);
+    const f = r.flows[0];
+    expect([f.client, f.server]).toEqual(['10.9.0.1:48900', '10.9.0.2:43081']);
+    expect(f.verdicts.map((v) => v.code)).toEqual(['refused']);
+    expect(f.verdicts[0].summary).toBe('RST: no listener on 10.9.0.2:43081 (RST #1, sequence number 0, answers a SYN from 10.9.0.1:48900 that is not in the capture)');
+  });
+
+  it('is not taken for a refusal with a nonzero sequence number: lone-rst', () => {
+    const c = conv({ client: '10.9.0.1:48900', server: '10.9.0.2:43081' }).server('RA', 0, '', { seq: 77, ack: 1018473274 });
+    const codes = analyzeConversation(c).flows[0].verdicts.map((v) => v.code);
+    expect(codes).toContain('lone-rst');
+    expect(codes).not.toContain('refused');
   });
 });
