@@ -10,7 +10,7 @@ import { unroutableAddress } from './address-rules.js';
 import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 import type { DnsLog } from './dns-log.js';
 import type { VisibilityLog } from './visibility.js';
-import { captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE_MICROS, watchOf, whenWatchEnded } from './capture-end.js';
+import { awaitedSynAck, captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE_MICROS, watchOf, whenWatchEnded } from './capture-end.js';
 import type { CaptureWatch } from './capture-watch.js';
 import { retryPatience } from '../flow/table.js';
 
@@ -280,8 +280,8 @@ const halfOpen: FlowRule = {
   evaluate(f, ctx) {
     if (f.synAcks.length === 0 || f.handshakeAck || f.clientSide.bytes > 0 || f.clientSide.rst || f.clientSide.fin) return null;
     if (f.syns.length === 0) return null;
-    // A SYN-ACK the server had to re-send already waited a retry timeout.
-    if (f.synAcks.length === 1 && endedTooEarly(f, ctx, f.synAcks[0].ts)) return null;
+    const awaited = awaitedSynAck(f);
+    if (awaited && endedTooEarly(f, ctx, awaited.ts)) return null;
     const synAck = f.synAcks[0];
     const before = f.syns.filter((s) => s.ts <= synAck.ts);
     const lastSyn = before[before.length - 1];

@@ -189,6 +189,18 @@ describe('handshake verdicts', () => {
     expect(v.hint).toMatch(/drops it before TCP sees it/);
   });
 
+  it('waits for the answer to the SYN-ACK that answers the client\'s last SYN: the capture ending with it is capture-ended, not half-open', () => {
+    const syn = { seq: 0xffff_fff0 };
+    const synAck = { seq: 0xffff_ff00 };
+    const c = conv().client('S', 0).server('SA', 0.001).client('S', 1, '', syn).server('SA', 1.001, '', synAck).client('S', 2, '', syn).server('SA', 2.001, '', synAck);
+    const f = analyzeConversation(c).flows[0];
+    expect(f.verdicts.map((v) => v.code)).toEqual(['capture-ended']);
+    expect(f.verdicts[0].facts.after).toBe('SYN-ACK #6');
+    // Watched 2 s longer, the last SYN-ACK went unanswered too: half-open.
+    const watched = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(4));
+    expect(watched.flows.find((x) => x.client === '10.0.0.1:51000')!.verdicts.map((v) => v.code)).toContain('half-open');
+  });
+
   it('ties an ICMP port unreachable to the flow it quotes, and to no other', () => {
     const c = conv().client('S', 0);
     const other = conv({ client: '10.0.0.1:51001' }).client('S', 0.0001);
