@@ -242,20 +242,35 @@ const synRetryThenConnected: FlowRule = {
   },
 };
 
+/** A SYN-ACK this soon after a SYN may answer it, however quickly the server answered the first. */
+const ANSWER_JITTER_MICROS = 10_000;
+
 const synAckRetry: FlowRule = {
   code: 'synack-retry',
   needsBothSides: true,
-  evaluate(f) {
+  evaluate(f, ctx) {
     if (f.synAcks.length < 2) return null;
-    // A server answers each SYN the client repeats with a SYN-ACK of its own: the k-th SYN-ACK
-    // with more than k of the client's SYNs before it answers one of them, and is no re-send.
-    const resent = f.synAcks.filter((a, k) => k > 0 && f.syns.filter((s) => s.ts < a.ts).length <= k);
+    // A server answers each SYN the client repeats with a SYN-ACK of its own, about as soon as it
+    // answered the first: a SYN-ACK that comes that soon after a SYN not yet answered answers it,
+    // and is no re-send. (Which of two SYN-ACKs sent at once answered and which the timer sent, the
+    // packets do not tell; how many of each they do.)
+    const firstDelay = f.syns.length > 0 ? Math.max(0, f.synAcks[0].ts - f.syns[0].ts) : 0;
+    const answerWithin = Math.max(4 * firstDelay, ANSWER_JITTER_MICROS);
+    let unanswered = 0;
+    const resent = f.synAcks.filter((a, k) => {
+      while (unanswered < f.syns.length && f.syns[unanswered].ts < a.ts - answerWithin) unanswered++;
+      const answersSyn = unanswered < f.syns.length && f.syns[unanswered].ts < a.ts;
+      if (answersSyn) unanswered++;
+      return k > 0 && !answersSyn;
+    });
     if (resent.length === 0) return null;
     const completed = f.handshakeAck !== null;
+    const awaited = awaitedSynAck(f);
+    const cutShort = !completed && awaited !== null && endedTooEarly(f, ctx, awaited.ts);
     return {
       code: 'synack-retry',
       severity: 'warning',
-      summary: `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}${resent.length < f.synAcks.length - 1 ? `; ${plural(f.synAcks.length - 1 - resent.length, 'other')} answered the client's repeated SYN` : ''}): ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : 'no final ACK from the client in the capture; the handshake never completed'}`,
+      summary: `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}${resent.length < f.synAcks.length - 1 ? `; ${plural(f.synAcks.length - 1 - resent.length, 'other')} answered the client's repeated SYN` : ''}): ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : cutShort ? `the capture ended before the client's answer to SYN-ACK #${awaited!.no} was due` : 'no final ACK from the client in the capture; the handshake never completed'}`,
       packets: f.synAcks.map((s) => s.no),
       facts: { synAcks: f.synAcks.length, intervalsMs: intervalsOf(f.synAcks).map(ms), handshakeCompleted: completed },
       hint: completed
@@ -338,7 +353,7 @@ const icmpUnreachable: FlowRule = {
           ? 'The packets loop or the path is longer than the TTL allows: a routing loop or a misconfigured route.'
           : /port/.test(e.meaning)
             ? 'The host is up but nothing listens on that port (or a firewall REJECTs with port-unreachable). Check the service and the port.'
-            : 'A router has no route to the destination, or the destination host does not answer ARP/ND. Check routing and whether the host is up.',
+              : 'A router has no route to the destination, or the destination host does not answer ARP/ND. Check routing and whether the host is up.',
     };
   },
 };

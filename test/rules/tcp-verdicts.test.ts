@@ -201,6 +201,13 @@ describe('handshake verdicts', () => {
     expect(watched.flows.find((x) => x.client === '10.0.0.1:51000')!.verdicts.map((v) => v.code)).toContain('half-open');
   });
 
+  it('synack-retry does not say the handshake never completed when the capture ended as the client\'s last SYN was answered', () => {
+    const synAck = { seq: 0xffff_ff00 };
+    const c = conv().client('S', 0).server('SA', 0.001).client('S', 1, '', { seq: 0xffff_fff0 }).server('SA', 1.0005, '', synAck).server('SA', 1.001, '', synAck);
+    const v = analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'synack-retry')!;
+    expect(v.summary).toBe("server re-sent its SYN-ACK 1 time (#2, #4, #5; 1 other answered the client's repeated SYN): the capture ended before the client's answer to SYN-ACK #4 was due");
+  });
+
   it('ties an ICMP port unreachable to the flow it quotes, and to no other', () => {
     const c = conv().client('S', 0);
     const other = conv({ client: '10.0.0.1:51001' }).client('S', 0.0001);
