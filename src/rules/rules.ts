@@ -341,6 +341,8 @@ const icmpUnreachable: FlowRule = {
     const e = f.icmp[0];
     const admin = /administratively|reject route|policy/.test(e.meaning);
     const ttl = /exceeded/.test(e.meaning);
+    // A host that names itself unreachable is up and got the SYN: its own firewall rejected it.
+    const fromDestination = e.from === f.serverIp;
     return {
       code: 'icmp-unreachable',
       severity: 'error',
@@ -353,6 +355,8 @@ const icmpUnreachable: FlowRule = {
           ? 'The packets loop or the path is longer than the TTL allows: a routing loop or a misconfigured route.'
           : /port/.test(e.meaning)
             ? 'The host is up but nothing listens on that port (or a firewall REJECTs with port-unreachable). Check the service and the port.'
+            : fromDestination
+              ? `The destination host sent this error itself, so it is up and reachable: its own firewall rejects the connection (iptables REJECT --reject-with icmp-host-unreachable, or a similar rule). Check the firewall rules on ${f.serverIp} for this port.`
               : 'A router has no route to the destination, or the destination host does not answer ARP/ND. Check routing and whether the host is up.',
     };
   },

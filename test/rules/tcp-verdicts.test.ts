@@ -208,6 +208,17 @@ describe('handshake verdicts', () => {
     expect(v.summary).toBe("server re-sent its SYN-ACK 1 time (#2, #4, #5; 1 other answered the client's repeated SYN): the capture ended before the client's answer to SYN-ACK #4 was due");
   });
 
+  it('blames the destination\'s own firewall for a host unreachable the destination sent itself, and routing for one from a router', () => {
+    const hostUnreachableFrom = (from: string) => {
+      const icmp = icmpUnreachableFrame({ from, code: 1, quoted: { src: '10.0.0.1', dst: '10.0.0.2', sport: 51000, dport: 80, flags: 'S', seq: 0xffff_fff0 } });
+      return analyzeFrames([...conv().client('S', 0).packets, { frame: icmp, t: 0.0001 }]).flows[0].verdicts.find((x) => x.code === 'icmp-unreachable')!;
+    };
+    const itself = hostUnreachableFrom('10.0.0.2');
+    expect(itself.summary).toBe('ICMP host unreachable from 10.0.0.2 (#2) about this connection');
+    expect(itself.hint).toMatch(/^The destination host sent this error itself, so it is up and reachable: its own firewall rejects the connection \(iptables REJECT --reject-with icmp-host-unreachable/);
+    expect(hostUnreachableFrom('10.0.0.254').hint).toMatch(/^A router has no route to the destination/);
+  });
+
   it('ties an ICMP port unreachable to the flow it quotes, and to no other', () => {
     const c = conv().client('S', 0);
     const other = conv({ client: '10.0.0.1:51001' }).client('S', 0.0001);
