@@ -50,8 +50,6 @@ const TIME_WAIT_MICROS = 60_000_000;
  * reported one by one (port-reuse).
  */
 const PORT_EXHAUSTION_MIN_PER_SECOND = 16_384 / (TIME_WAIT_MICROS / 1e6);
-/** Listen-queue overflow: answers to other SYNs within this time of a dropped SYN. */
-const ANSWERED_MEANWHILE_MICROS = 1_000_000;
 
 function otherSide(who: 'client' | 'server'): 'client' | 'server' {
   return who === 'client' ? 'server' : 'client';
@@ -738,10 +736,12 @@ const listenQueueOverflow: CaptureRule = {
         return;
       }
     };
-    const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS;
+    // From the first SYN to the answer that ended the retries, or to the last SYN of a client
+    // never answered: a connection served before or after that shows the listener up at another time.
+    const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts;
     const settle = (f: FlowDigest, ctx: RuleContext) => {
       // Answered by a SYN-ACK on another connection while this one's SYNs were being dropped.
-      const others = ctx.answers.count(f.server, f.syns[0].ts - ANSWERED_MEANWHILE_MICROS, windowEnd(f), { synAckOnly: true, exceptPort: f.clientPort, limit: 1 });
+      const others = ctx.answers.count(f.server, f.syns[0].ts, windowEnd(f), { synAckOnly: true, exceptPort: f.clientPort, limit: 1 });
       if (others === 0) return;
       const l = listener(f.server);
       if (!l) return;
