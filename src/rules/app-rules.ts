@@ -516,6 +516,16 @@ function serverAckUnseen(f: FlowFacts, requestPacket: number, waited: number): b
   return !!u && u.ackedPacket === null && u.requestPacket >= requestPacket && f.clientSide.lastData?.no === u.requestPacket && waited >= RETRANSMIT_DUE_MICROS;
 }
 
+/**
+ * The server's TCP acknowledged none of the request's last bytes (its last packet `requestEndPacket`)
+ * and the client sent them again: the request never reached the server as far as the capture shows,
+ * so nothing shows a server that took it (retransmission tells why it went unanswered).
+ */
+function requestResentUnacked(f: FlowFacts, requestEndPacket: number): boolean {
+  const u = f.analysis?.unanswered;
+  return !!u && u.ackedPacket === null && u.requestPacket === requestEndPacket && f.analysis!.client.retransmissionsUnanswered > 0;
+}
+
 /** An HTTP request sent on a connection the server had already closed (see requestAfterServerClose). */
 export interface RequestAfterClose {
   ex: HttpExchangeFacts;
@@ -763,6 +773,7 @@ const httpNoResponse: FlowRule = {
     if (f.analysis?.unanswered?.unseenAnswerPacket != null) return null;
     if (f.app?.gaps.some((g) => g.dir === 1 && g.packet >= req.packet)) return null;
     if (endedBy === null && serverAckUnseen(f, req.packet, waited)) return null;
+    if (req.endPacket !== null && requestResentUnacked(f, req.endPacket)) return null;
     const who = endedBy ? (endedBy.dir === 0 ? 'client' : 'server') : null;
     // A client that closed sooner than an answer could be expected (a second, and three round
     // trips) ended the exchange itself: nothing shows the server would not have answered.

@@ -369,9 +369,18 @@ describe('HTTP verdicts', () => {
     // Not sent again in 10 s, though no ACK for it is in the capture: the client's TCP got one.
     const missed = conv().client(request).ack(0, 10_000).analyze();
     expect(codes(missed)).not.toContain('no-response');
-    // Sent again and again with no ACK: the server's silence is real.
-    const resent = conv().client(request).lose(0, -request.length).client(request, 1000).lose(0, -request.length).client(request, 2000).ack(0, 10_000).analyze();
-    expect(verdict(resent, 'no-response').summary).toMatch(/^HTTP request "GET \/hang" #4 got no response: still unanswered 1[0-9]\.\d s later when the capture ended; the server sent no application byte$/);
+  });
+
+  it('leaves a request the server\'s TCP never acknowledged, and the client sent again, to retransmission instead of calling the server hung', () => {
+    const request = 'GET /hang HTTP/1.1\r\nHost: app\r\n\r\n';
+    // Sent again and again with no ACK: the request never reached the server, as a firewall dropping it shows.
+    const resend = (c: Conversation, ms: number) => c.lose(0, -request.length).client(request, ms);
+    const resent = resend(resend(resend(conv().client(request), 1000), 2000), 4000).ack(0, 10_000).analyze();
+    expect(codes(resent)).not.toContain('no-response');
+    expect(verdict(resent, 'retransmission').summary).toMatch(/^3 retransmissions by the client .*: the server stopped acknowledging/);
+    // The same request acknowledged and never answered: the server took it.
+    const taken = conv().client(request).ack(1, 1).ack(0, 10_000).analyze();
+    expect(verdict(taken, 'no-response').summary).toMatch(/^HTTP request "GET \/hang" #4 got no response: still unanswered 10\.0 s later when the capture ended/);
   });
 
   it('says capture-ended, not no-response, when the capture stops right after the request', () => {
