@@ -844,6 +844,32 @@ function lastAnswered(exchanges: HttpExchangeFacts[]): HttpExchangeFacts | undef
   return undefined;
 }
 
+/**
+ * The HTTP exchange that was part way through a request or a response when TCP first closed, or
+ * null. A body delimited by the close is not cut by the server's close: that close ends it.
+ */
+export function exchangeCutByClose(f: FlowFacts): HttpExchangeFacts | null {
+  if (f.app?.protocol !== 'http') return null;
+  const ex = f.app.http.find((x) => x.closeAfter === 'request-partial' || x.closeAfter === 'response-partial') ?? null;
+  if (ex?.closeAfter === 'response-partial' && ex.response!.framing === 'close' && ex.closedBy === 'server') return null;
+  return ex;
+}
+
+/**
+ * The client's FIN that ended a wait for the rest of a response: the first close, after
+ * patienceFor(f) or more without a server byte, and acknowledging exactly the server bytes the
+ * capture holds (so what the capture shows of the body is what the client had: a capture on the
+ * server's side may hold bytes that never reached the client). Null otherwise.
+ */
+function clientGaveUpWaiting(f: FlowFacts, app: AppFacts, after: number): CloseFact | null {
+  const first = app.closes.find((c) => c.tsMicros >= after) ?? null;
+  const lastServerData = f.serverSide.lastData;
+  if (!first || first.dir !== 0 || first.how !== 'fin' || !lastServerData || lastServerData.ts > first.tsMicros) return null;
+  if (first.tsMicros - lastServerData.ts < patienceFor(f)) return null;
+  const held = f.serverSide.bytes - (f.analysis?.server.bytesResent ?? 0);
+  return f.clientSide.finAckedBytes === held ? first : null;
+}
+
 const responseCutShort: FlowRule = {
   code: 'response-cut-short',
   evaluate(f) {
@@ -852,10 +878,15 @@ const responseCutShort: FlowRule = {
     const ex = lastAnswered(app.http);
     const resp = ex?.response;
     if (!ex || !resp || resp.complete || (resp.framing !== 'length' && resp.framing !== 'chunked')) return null;
-    if (app.gaps.some((g) => g.dir === 1) || app.errors.some((e) => e.dir === 1) || f.serverSide.missedBytes > 0) return null;
-    if (f.analysis && (f.analysis.lostSegment > 0 || f.analysis.ackLostSegment > 0)) return null;
-    const close = closeCutting(app, ex.timing.responseAt ?? 0);
+    if (app.gaps.some((g) => g.dir === 1) || app.errors.some((e) => e.dir === 1)) return null;
+    // The client's FIN acknowledging only bytes the capture holds shows what it had when it gave up,
+    // whatever the server sent that never arrived; otherwise the capture must hold every server byte.
+    const gaveUp = clientGaveUpWaiting(f, app, ex.timing.responseAt ?? 0);
+    const unseenServerBytes = f.serverSide.missedBytes > 0 || (f.analysis !== null && (f.analysis.lostSegment > 0 || f.analysis.ackLostSegment > 0));
+    if (unseenServerBytes && !gaveUp) return null;
+    const close = closeCutting(app, ex.timing.responseAt ?? 0) ?? gaveUp;
     if (!close) return null;
+    const waited = close === gaveUp ? close.tsMicros - f.serverSide.lastData!.ts : null;
     const announced = resp.framing === 'length' ? contentLength(resp.headers['content-length']) : null;
     if (resp.framing === 'length' && (announced === null || resp.bodyBytes >= announced)) return null;
     // The client's FIN came first and the server sent nothing after it: the server closed because
@@ -864,7 +895,11 @@ const responseCutShort: FlowRule = {
     const followedClient = close.dir === 1 && clientFin !== undefined && (f.serverSide.lastData?.ts ?? 0) <= clientFin.tsMicros;
     const by = close.dir === 1 && !followedClient ? 'server' : 'client';
     const what = close.how === 'rst' ? 'RST' : 'FIN';
-    const then = followedClient ? `FIN from the client (#${clientFin.no}), then ${what} from the server (#${close.no}) after it` : `${what} from the ${by} (#${close.no})`;
+    const then = followedClient
+      ? `FIN from the client (#${clientFin.no}), then ${what} from the server (#${close.no}) after it`
+      : waited !== null
+        ? `FIN from the client (#${close.no}) after waiting ${fmtDuration(waited)} for the rest`
+        : `${what} from the ${by} (#${close.no})`;
     const got = announced !== null ? `${grouped(resp.bodyBytes)} of ${grouped(announced)} body bytes` : `${plural(resp.bodyBytes, 'body byte')} of a chunked body, without the last chunk`;
     const req = ex.request;
     return {
@@ -883,9 +918,12 @@ const responseCutShort: FlowRule = {
         closePacket: close.no,
         responsePacket: resp.packet,
         requestPacket: req?.packet ?? null,
+        ...(waited !== null ? { waitedMs: ms(waited) } : {}),
       },
       hint:
-        by === 'server'
+        waited !== null
+          ? `The client waited ${fmtDuration(waited)} for the rest of the body and gave up (its read timeout): nothing more had reached it. The server stalled while writing, or its bytes were lost on the way${unseenServerBytes ? ' (the server\'s sequence numbers show bytes it sent that never arrived: see the retransmission verdict)' : ''}. Check the server at that time and the path between the two.`
+          : by === 'server'
           ? `The server (or a proxy in front of it) ended the connection in the middle of the body: the client sees a truncated download (curl: "transfer closed with ${announced !== null ? `${grouped(announced - resp.bodyBytes)} bytes remaining to read` : 'outstanding read data remaining'}", browsers: ERR_CONTENT_LENGTH_MISMATCH or ERR_INCOMPLETE_CHUNKED_ENCODING). The application crashed or was killed while writing, hit a write timeout (nginx send_timeout, proxy_read_timeout mid-body), or a proxy gave up on a slow upstream. Check the server and proxy logs at that time.`
           : `The client ${followedClient ? 'closed its side' : 'reset the connection'} before the body was complete${followedClient ? ', and the server closed when it saw that' : ''}: the user cancelled, the client timed out reading, or it had read all it wanted. Look at the client's timeout and whether it meant to stop.`,
     };

@@ -3,7 +3,7 @@ import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
 import { isTlsHandshakeOnly } from './tls-rules.js';
-import { unfinishedRequest } from './app-rules.js';
+import { exchangeCutByClose, unfinishedRequest } from './app-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import type { SideAnalysis, ZeroWindowFacts } from '../flow/analysis.js';
@@ -335,6 +335,9 @@ const idleClose: FlowRule = {
     if (!a || !c || c.sinceLastDataMs === null) return null;
     const reusedPacket = a.unanswered !== null && a.unanswered.requestPacket > c.packet ? a.unanswered.requestPacket : null;
     if (a.unanswered && reusedPacket === null) return null;
+    // A close in the middle of a request or a response ends an exchange, not an idle connection
+    // (response-cut-short and request-stalled tell it).
+    if (exchangeCutByClose(f)) return null;
     const idle = c.sinceLastDataMs * 1000;
     if (idle < IDLE_CLOSE_MIN_MICROS || c.idleBeforeMs * 1000 < IDLE_CLOSE_MIN_MICROS / 2) return null;
     const round = roundTimeout(idle / 1e6);

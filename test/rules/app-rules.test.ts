@@ -395,6 +395,28 @@ describe('HTTP verdicts', () => {
     expect(codes(f).filter((c) => c.startsWith('ws-'))).toEqual([]);
   });
 
+  it('says the response was cut short, not an idle close, when the client closed waiting for the rest of the body', () => {
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n';
+    const f = conv().client('GET /x HTTP/1.1\r\nHost: t\r\n\r\n').server(head).ack(0, 0.1).fin(0, 8000).analyze();
+    const v = verdict(f, 'response-cut-short');
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toBe('response cut short: 0 of 100,000 body bytes, then FIN from the client (#7) after waiting 8.00 s for the rest; 200 OK #5 to "GET /x" #4');
+    expect(v.facts).toMatchObject({ closedBy: 'client', how: 'fin', waitedMs: 8000.1 });
+    expect(codes(f)).not.toContain('idle-close');
+    // The server's next packet shows body bytes it sent that never arrived: the client's FIN, which
+    // acknowledges only the head, shows it had none of them.
+    const lost = conv().client('GET /x HTTP/1.1\r\nHost: t\r\n\r\n').server(head).ack(0, 0.1).fin(0, 8000).lose(1, 17_376).ack(1, 40).analyze();
+    expect(verdict(lost, 'response-cut-short').summary).toMatch(/^response cut short: 0 of 100,000 body bytes, then FIN from the client \(#7\) after waiting 8\.00 s/);
+    expect(codes(lost)).not.toContain('idle-close');
+    // Seen from the server's side: body bytes the client's FIN does not acknowledge never reached it,
+    // so the capture's count is not what the client had.
+    const serverSide = conv().client('GET /x HTTP/1.1\r\nHost: t\r\n\r\n').server(head).ack(0, 0.1).server('x'.repeat(1000), 1).lose(1, -1000).fin(0, 8000).analyze();
+    expect(codes(serverSide)).not.toContain('response-cut-short');
+    // A client that half-closed at once has not given up waiting: the server is free to finish.
+    const halfClosed = conv().client('GET /x HTTP/1.1\r\nHost: t\r\n\r\n').server(head).fin(0, 1).ack(1, 40).analyze();
+    expect(codes(halfClosed)).not.toContain('response-cut-short');
+  });
+
   it('leaves an answer that is not HTTP to other rules instead of calling it no-response', () => {
     const f = conv().client('GET / HTTP/1.1\r\nHost: app\r\n\r\n').server('SSH-2.0-OpenSSH_9.2\r\n').closeBoth(1).analyze();
     expect(codes(f)).not.toContain('no-response');
