@@ -13,6 +13,13 @@ import type { FlowRule } from './rules.js';
 /** "At once": a server close this soon after the 101, with no frame in between, is not an idle timeout. */
 const FIN_AFTER_101_WINDOW_MICROS = 1_000_000;
 
+/**
+ * A WebSocket closed without a close frame after this long with no byte either way was most likely
+ * closed by an idle timer: a proxy's timeout for a silent tunnel (nginx proxy_read_timeout, HAProxy
+ * timeout tunnel) fires on silence, and is set as low as 1 s.
+ */
+const WS_IDLE_CLOSE_MICROS = 1_000_000;
+
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** RFC 6455 7.4.1 and the IANA registry; 1005/1006/1015 never go on the wire. */
@@ -327,16 +334,22 @@ const wsNoCloseFrame: FlowRule = {
     const who = close.dir === 0 ? 'client' : 'server';
     const what = close.how === 'fin' ? 'closed (FIN' : 'reset (RST';
     const frames = ws.frames.client.text + ws.frames.client.binary + ws.frames.server.text + ws.frames.server.binary;
+    // The silence before the close, from the last byte either way (ACKs carry none): what an idle timer counts.
+    const lastData = [f.clientSide.lastData, f.serverSide.lastData].filter((d): d is PacketRef => d !== null && d.ts <= close.tsMicros).sort((a, b) => b.ts - a.ts)[0];
+    const silence = lastData ? close.tsMicros - lastData.ts : null;
+    const afterSilence = silence !== null && silence >= WS_IDLE_CLOSE_MICROS;
     return {
       code: 'ws-no-close-frame',
       severity: 'warning',
-      summary: `WebSocket ended without a close frame: the ${who} ${what} #${close.no}) after ${plural(frames, 'data frame')}; the peer reports 1006 (Abnormal Closure)`,
+      summary: `WebSocket ended without a close frame: the ${who} ${what} #${close.no}) after ${plural(frames, 'data frame')}${afterSilence ? `, ${fmtDuration(silence)} after the last byte either way (#${lastData.no})` : ''}; the peer reports 1006 (Abnormal Closure)`,
       packets: [close.no],
-      facts: { closedBy: who, how: close.how, closePacket: close.no, dataFrames: frames },
+      facts: { closedBy: who, how: close.how, closePacket: close.no, dataFrames: frames, ...(afterSilence ? { silentMs: ms(silence) } : {}) },
       hint:
         who === 'server'
           ? 'The server (or a proxy in between) dropped the connection without the close handshake: a crash or restart, an idle timeout (nginx proxy_read_timeout defaults to 60 s: send pings), or a load balancer cutting long connections.'
-          : 'The client dropped the connection without the close handshake: the page or process went away, the network changed, or the code called terminate() instead of close().',
+          : afterSilence
+            ? `The client dropped a session that had carried nothing either way for ${fmtDuration(silence)}: most likely an idle timeout. When the client is a proxy (this may be its leg to the backend), that is its timeout for a silent tunnel (nginx proxy_read_timeout, HAProxy timeout tunnel), and it closes its own client's leg at the same moment; otherwise the client application's own idle timeout. Send pings more often than that, or raise the timeout.`
+            : 'The client dropped the connection without the close handshake: the page or process went away, the network changed, or the code called terminate() instead of close().',
     };
   },
 };

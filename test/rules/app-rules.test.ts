@@ -225,6 +225,17 @@ describe('WebSocket verdicts', () => {
     expect(verdict(f, 'ws-no-close-frame').facts).toMatchObject({ closedBy: 'server', how: 'fin' });
   });
 
+  it('puts a client\'s close after a second of silence without a close frame on an idle timeout, such as a proxy\'s on its leg to the backend', () => {
+    const session = () => conv().client(upgradeRequest()).server(upgradeResponse()).client(c2s(OP.TEXT, 'ping')).server(s2c(OP.TEXT, 'pong')).ack(0, 40);
+    const idle = session().fin(0, 1000).fin(1, 0.5).analyze();
+    const v = verdict(idle, 'ws-no-close-frame');
+    expect(v.summary).toBe('WebSocket ended without a close frame: the client closed (FIN #9) after 2 data frames, 1.04 s after the last byte either way (#7); the peer reports 1006 (Abnormal Closure)');
+    expect(v.hint).toMatch(/idle timeout\. When the client is a proxy \(this may be its leg to the backend\).*HAProxy timeout tunnel/);
+    // Closed while the session was busy: the page or process went away.
+    const busy = session().fin(0, 100).fin(1, 0.5).analyze();
+    expect(verdict(busy, 'ws-no-close-frame').hint).toMatch(/the page or process went away/);
+  });
+
   it('reports ws-no-close-frame (1006) when the server resets mid-session, and no ws-ok', () => {
     const f = conv()
       .client(upgradeRequest())
