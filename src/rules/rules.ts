@@ -1,5 +1,7 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts, PacketRef } from './facts.js';
+import type { HttpResponseFacts } from '../dissect/types.js';
+import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
 import { APP_RULES, requestAfterServerClose } from './app-rules.js';
 import { TCP_FLOW_RULES } from './tcp-rules.js';
@@ -531,6 +533,20 @@ function httpExchangePending(f: FlowFacts): boolean {
 }
 
 /**
+ * The last HTTP answer, when it said the connection ends after it (Connection: close, or HTTP/1.0
+ * without keep-alive), came whole, answered every request, and the client sent nothing after it
+ * began; null otherwise.
+ */
+function closeAnnouncingAnswer(f: FlowFacts): HttpResponseFacts | null {
+  const exchanges = f.app?.protocol === 'http' ? f.app.http : [];
+  const last = exchanges[exchanges.length - 1];
+  const resp = last?.response;
+  if (!resp || !resp.complete || resp.keepAlive || httpExchangePending(f)) return null;
+  const clientLast = f.clientSide.lastData;
+  return clientLast === null || clientLast.no < resp.packet ? resp : null;
+}
+
+/**
  * The server's SYN-ACK sent again (no SYN from the client in between) after the client's one RST
  * had had time to reach it: its retransmission timer was still running, so it had not taken the
  * RST. Only a timer's packet proves that: data or a FIN the server sent before the RST arrived can
@@ -646,7 +662,14 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
         const ack = f.handshakeAck!;
         ctx.push(`${ack.no === rst.no ? 'as the handshake\'s final ACK' : `${fmtDuration(rst.ts - ack.ts)} after completing the handshake`}: a connect-only check`);
       }
+      // The same before the server's FIN, when its answer had said the connection ends after it:
+      // HAProxy resets its server connection once such an answer is in, the server closing later.
+      const announcedClose = clientRst && !otherFinBefore && serverBytesAcked ? closeAnnouncingAnswer(f) : null;
       if (afterServerDone) ctx.push('the server had sent all it had and closed: the RST cut nothing off');
+      if (announcedClose) {
+        const how = hasHeaderToken(announcedClose.headers.connection, 'close') ? 'Connection: close' : `HTTP/${announcedClose.version}`;
+        ctx.push(`after the whole answer #${announcedClose.packet}, which announced the close (${how}): the RST cut nothing off`);
+      }
       if (closedAlready) {
         ctx.push(
           peerResetFirst
@@ -658,7 +681,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       }
       return {
         code,
-        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || lateRequest || connectOnly || afterServerDone ? 'info' : 'warning',
+        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || lateRequest || connectOnly || afterServerDone || announcedClose ? 'info' : 'warning',
         summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
         packets: [rst.no],
         facts: {
@@ -674,6 +697,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           ? 'The client completed the handshake and reset the connection at once without sending a byte: it only checked that the port answers. Load balancers do this for TCP health checks (HAProxy closes its checks with RST to free the port at once), as do `nc -z` and connect scans (nmap -sT). Nothing is wrong unless this client meant to send a request; then it failed right after connect().'
           : afterServerDone
           ? 'The server had sent its whole answer and closed (FIN); the client then reset instead of closing with a FIN of its own, as clients closing with SO_LINGER 0 do and as HAProxy ends its HTTP health checks. Nothing was lost: the server had nothing more to send and the client nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
+          : announcedClose
+          ? 'The server\'s answer said the connection ends after it and had all arrived; the client then reset instead of closing with a FIN, as HAProxy drops its server connection after such an answer and as clients closing with SO_LINGER 0 do. Nothing was lost: the RST acknowledges every byte the server sent, and the client had nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
           : lateRequest
           ? 'The server had closed the connection, so its TCP reset the request that reached the closed socket: nothing was aborted that the server still served. request-after-close says why the client sent it.'
           : embryonic

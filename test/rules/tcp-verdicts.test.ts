@@ -357,6 +357,30 @@ describe('teardown verdicts', () => {
     expect(verdictCodes(analyzeConversation(stalled))).toContain('zero-window');
   });
 
+  /** A 40 ms download whose client closes its window `closures` times, for `closedFor` seconds each. */
+  const downloadWithClosedWindow = (closedFor: number, closures = 1) => {
+    const c = conv().handshake(0).client('PA', 0.002, 'GET /big HTTP/1.1\r\nHost: a\r\n\r\n');
+    let t = 0.003;
+    for (let i = 0; i < closures; i++) {
+      c.server('A', t, 'x'.repeat(1000)).client('A', t + 0.0001, '', { window: 0 }).client('A', t + 0.0001 + closedFor);
+      t += 0.0002 + closedFor;
+    }
+    c.server('A', t, 'x'.repeat(1000)).client('A', t + 0.0001).server('FA', 0.04).client('FA', 0.0401).server('A', 0.0402);
+    return analyzeConversation(c).flows[0].verdicts.find((v) => v.code === 'zero-window');
+  };
+
+  it('says a zero window that reopened within a few milliseconds is flow control, as info, not a stalled reader', () => {
+    const v = downloadWithClosedWindow(0.0003, 2);
+    expect(v?.severity).toBe('info');
+    expect(v?.summary).toBe('the client advertised a zero window (#6, 2 times): closed for 0.3 ms, reopened at #10; the server sent 0 zero-window probes: flow control, not a stalled reader (each time reopened within 5.0 ms)');
+  });
+
+  it('keeps a warning for a zero window closed longer than a few milliseconds and round trips, or brief closures that add up', () => {
+    expect(downloadWithClosedWindow(0.02)?.severity).toBe('warning');
+    // Thirty closures of 1 ms each: the window is shut for most of the download.
+    expect(downloadWithClosedWindow(0.001, 30)?.severity).toBe('warning');
+  });
+
   it('says capture-ended for a request the capture stopped on before the server could even acknowledge it', () => {
     const c = conv({ client: '192.168.1.184:56680', server: '138.59.17.58:30303' }).handshake(0, 0.2).client('PA', 1, 'x'.repeat(300));
     const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(1.08));
