@@ -3,7 +3,7 @@ import { readCaptureFile, type ReadCaptureOptions } from './capture/open.js';
 import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
 import { formatAddr, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
-import { SKIP_REASON } from './decode/status.js';
+import { MALFORMED, SKIP_REASON } from './decode/status.js';
 import { DECODED } from './decode/view.js';
 import { DnsOverTcp } from './dissect/dns.js';
 import { DNS_READ, DnsLog } from './rules/dns-log.js';
@@ -51,6 +51,8 @@ export interface CaptureSummary {
   truncatedBelowSnaplen: number;
   /** TCP packets whose payload the record cut (the rest of them are whole however short the record). */
   payloadCutPackets: number;
+  /** Records cut inside the TCP header: malformed, nothing of them analysed. */
+  headerCutPackets: number;
   /**
    * Fragmented IP datagrams: reassembled (decoded at their last fragment; the others count as
    * skipped 'ip-fragment'), dropped (incomplete in time, cut by the snap length, or over a bound)
@@ -162,6 +164,7 @@ export class Analyzer {
   private filtered = 0;
   private malformed = 0;
   private payloadCutPackets = 0;
+  private headerCutPackets = 0;
   private start = 0;
   private end = 0;
   /**
@@ -286,6 +289,7 @@ export class Analyzer {
       if (kind === DECODED.MALFORMED) {
         this.malformed++;
         this.malformedByCode[v.malformedCode] = (this.malformedByCode[v.malformedCode] ?? 0) + 1;
+        if (v.malformedCode === MALFORMED.TCP_TRUNCATED && rec.caplen < rec.origLen) this.headerCutPackets++;
         this.diagnose({
           code: v.malformedCode,
           message: `${this.opts.file}: packet ${rec.no} (file offset 0x${rec.fileOffset.toString(16)}, byte ${v.malformedAt} of the packet): ${v.malformedDetail}`,
@@ -557,6 +561,7 @@ export class Analyzer {
       truncatedPackets: info.truncatedPackets,
       truncatedBelowSnaplen: info.truncatedBelowSnaplen,
       payloadCutPackets: this.payloadCutPackets,
+      headerCutPackets: this.headerCutPackets,
       fragments: {
         reassembled: this.decoder.defrag?.reassembled ?? 0,
         dropped: this.decoder.defrag?.dropped ?? 0,

@@ -282,14 +282,33 @@ const COPY_MAX_GAP_WITHOUT_ID = 1_000;
  * packet twice (tcpdump -i any on a host whose bridge and veth both carry it, a SPAN port fed from
  * both sides of a router), not a retransmission. A resent segment has a new IP ID (every stack
  * that sets one counts it up) and comes an RTO later. Without an IP ID only copies under a
- * millisecond apart count, and never bare ACKs, which a receiver legitimately repeats.
+ * millisecond apart count, and never bare ACKs, which a receiver legitimately repeats. Nor do
+ * packets Linux sends alike by construction with IP ID 0: an RST from a closed socket for each
+ * segment that reaches it (the peer's packet lies between two of them), or a SYN-ACK its timer
+ * re-sent beside the one answering a retried SYN (synAckOwedTwice).
  */
-function isCopyOfPrevious(e: Endpoint, v: PacketView, ts: number): boolean {
+function isCopyOfPrevious(flow: Flow, e: Endpoint, peer: Endpoint, isOrig: boolean, v: PacketView, ts: number): boolean {
   if (e.prevNo === 0 || v.seq !== e.prevSeq || v.ack !== e.prevAck || v.window !== e.prevWindow) return false;
   if ((v.flags | (v.payloadLen << 8)) !== e.prevFlagsLen || (v.hasTimestamps && v.tsVal !== e.prevTsVal)) return false;
   const gap = ts - e.prevTs;
   if (v.ipVersion === 4 && v.ipId !== 0) return v.ipId === e.prevIpId && gap <= COPY_MAX_GAP_WITH_ID;
+  if (peer.prevNo > e.prevNo) return false;
+  if (!isOrig && (v.flags & TCP_FLAG.SYN) !== 0 && synAckOwedTwice(flow, ts)) return false;
   return gap <= COPY_MAX_GAP_WITHOUT_ID && (v.payloadLen > 0 || (v.flags & (TCP_FLAG.SYN | TCP_FLAG.FIN | TCP_FLAG.RST)) !== 0);
+}
+
+/**
+ * The server had two SYN-ACKs to send at once: the handshake was not complete, the client sent its
+ * SYN again after the SYN-ACK before the latest, and the latest came a retransmission timeout or
+ * more after that one, so its timer was due as the retried SYN came. Linux sends both with IP ID
+ * 0, header for header alike.
+ */
+function synAckOwedTwice(flow: Flow, ts: number): boolean {
+  const n = flow.synAcks.length;
+  if (n < 2 || flow.syns.length < 2 || flow.handshakeAckNo !== 0) return false;
+  const before = flow.synAcks.ts(n - 2);
+  const retriedSyn = flow.syns.lastTs();
+  return retriedSyn > before && retriedSyn <= ts && flow.synAcks.ts(n - 1) - before >= MIN_RTO_MICROS;
 }
 
 function noteCopy(e: Endpoint, v: PacketView, no: number, ts: number): void {
@@ -342,7 +361,7 @@ function isLateSynCopy(flow: Flow, log: HandshakeLog, ipId: number, seq: number,
     if (log.seq(i) !== seq) continue;
     const loggedIpId = log.ipId(i);
     if (ipId === -1 || loggedIpId === -1) {
-      if (ts - log.ts(i) < MIN_RTO_MICROS) return true;
+      if (ts - log.ts(i) < MIN_RTO_MICROS && !(log === flow.synAcks && synAckOwedTwice(flow, ts))) return true;
     } else if (loggedIpId === ipId && (flow.handshakeAckNo !== 0 || ts - log.ts(i) < MIN_RTO_MICROS)) return true;
   }
   return false;
@@ -370,7 +389,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   const baseSeq = v.seq >>> 0;
   const ackSeq = v.ack >>> 0;
 
-  const copy = isCopyOfPrevious(endpoint, v, ts);
+  const copy = isCopyOfPrevious(flow, endpoint, peer, isOrig, v, ts);
   if (copy) noteCopy(endpoint, v, no, ts);
   rememberSegment(endpoint, v, no, ts);
 

@@ -278,7 +278,10 @@ export class FlowTable implements Sheddable {
     const syn = (v.flags & TCP_FLAG.SYN) !== 0;
     const ack = (v.flags & TCP_FLAG.ACK) !== 0;
     let flip = syn && ack; // a SYN-ACK names its sender the responder
+    // So does an RST/ACK with sequence number 0: a closed port's answer to a SYN (RFC 9293 3.10.7.1).
+    const answersSyn = (v.flags & TCP_FLAG.RST) !== 0 && ack && v.seq === 0;
     if (srcRole >= 0) flip = srcRole === 1;
+    else if (answersSyn) flip = true;
     else if (!syn) {
       if (LIKELY_SERVER_PORTS.has(v.srcPort)) {
         flip = LIKELY_SERVER_PORTS.has(v.dstPort) ? !syn && v.srcPort < v.dstPort : true;

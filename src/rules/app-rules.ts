@@ -13,6 +13,13 @@ import type { FlowRule } from './rules.js';
 /** "At once": a server close this soon after the 101, with no frame in between, is not an idle timeout. */
 const FIN_AFTER_101_WINDOW_MICROS = 1_000_000;
 
+/**
+ * A WebSocket closed without a close frame after this long with no byte either way was most likely
+ * closed by an idle timer: a proxy's timeout for a silent tunnel (nginx proxy_read_timeout, HAProxy
+ * timeout tunnel) fires on silence, and is set as low as 1 s.
+ */
+const WS_IDLE_CLOSE_MICROS = 1_000_000;
+
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** RFC 6455 7.4.1 and the IANA registry; 1005/1006/1015 never go on the wire. */
@@ -327,16 +334,22 @@ const wsNoCloseFrame: FlowRule = {
     const who = close.dir === 0 ? 'client' : 'server';
     const what = close.how === 'fin' ? 'closed (FIN' : 'reset (RST';
     const frames = ws.frames.client.text + ws.frames.client.binary + ws.frames.server.text + ws.frames.server.binary;
+    // The silence before the close, from the last byte either way (ACKs carry none): what an idle timer counts.
+    const lastData = [f.clientSide.lastData, f.serverSide.lastData].filter((d): d is PacketRef => d !== null && d.ts <= close.tsMicros).sort((a, b) => b.ts - a.ts)[0];
+    const silence = lastData ? close.tsMicros - lastData.ts : null;
+    const afterSilence = silence !== null && silence >= WS_IDLE_CLOSE_MICROS;
     return {
       code: 'ws-no-close-frame',
       severity: 'warning',
-      summary: `WebSocket ended without a close frame: the ${who} ${what} #${close.no}) after ${plural(frames, 'data frame')}; the peer reports 1006 (Abnormal Closure)`,
+      summary: `WebSocket ended without a close frame: the ${who} ${what} #${close.no}) after ${plural(frames, 'data frame')}${afterSilence ? `, ${fmtDuration(silence)} after the last byte either way (#${lastData.no})` : ''}; the peer reports 1006 (Abnormal Closure)`,
       packets: [close.no],
-      facts: { closedBy: who, how: close.how, closePacket: close.no, dataFrames: frames },
+      facts: { closedBy: who, how: close.how, closePacket: close.no, dataFrames: frames, ...(afterSilence ? { silentMs: ms(silence) } : {}) },
       hint:
         who === 'server'
           ? 'The server (or a proxy in between) dropped the connection without the close handshake: a crash or restart, an idle timeout (nginx proxy_read_timeout defaults to 60 s: send pings), or a load balancer cutting long connections.'
-          : 'The client dropped the connection without the close handshake: the page or process went away, the network changed, or the code called terminate() instead of close().',
+          : afterSilence
+            ? `The client dropped a session that had carried nothing either way for ${fmtDuration(silence)}: most likely an idle timeout. When the client is a proxy (this may be its leg to the backend), that is its timeout for a silent tunnel (nginx proxy_read_timeout, HAProxy timeout tunnel), and it closes its own client's leg at the same moment; otherwise the client application's own idle timeout. Send pings more often than that, or raise the timeout.`
+            : 'The client dropped the connection without the close handshake: the page or process went away, the network changed, or the code called terminate() instead of close().',
     };
   },
 };
@@ -514,6 +527,16 @@ const RETRANSMIT_DUE_MICROS = 3_000_000;
 function serverAckUnseen(f: FlowFacts, requestPacket: number, waited: number): boolean {
   const u = f.analysis?.unanswered;
   return !!u && u.ackedPacket === null && u.requestPacket >= requestPacket && f.clientSide.lastData?.no === u.requestPacket && waited >= RETRANSMIT_DUE_MICROS;
+}
+
+/**
+ * The server's TCP acknowledged none of the request's last bytes (its last packet `requestEndPacket`)
+ * and the client sent them again: the request never reached the server as far as the capture shows,
+ * so nothing shows a server that took it (retransmission tells why it went unanswered).
+ */
+function requestResentUnacked(f: FlowFacts, requestEndPacket: number): boolean {
+  const u = f.analysis?.unanswered;
+  return !!u && u.ackedPacket === null && u.requestPacket === requestEndPacket && f.analysis!.client.retransmissionsUnanswered > 0;
 }
 
 /** An HTTP request sent on a connection the server had already closed (see requestAfterServerClose). */
@@ -764,6 +787,7 @@ const httpNoResponse: FlowRule = {
     if (f.analysis?.unanswered?.unseenAnswerPacket != null && !lost) return null;
     if (f.app?.gaps.some((g) => g.dir === 1 && g.packet >= req.packet)) return null;
     if (endedBy === null && serverAckUnseen(f, req.packet, waited)) return null;
+    if (req.endPacket !== null && requestResentUnacked(f, req.endPacket)) return null;
     const who = endedBy ? (endedBy.dir === 0 ? 'client' : 'server') : null;
     // A client that closed sooner than an answer could be expected (a second, and three round
     // trips) ended the exchange itself: nothing shows the server would not have answered.
@@ -854,6 +878,32 @@ function lastAnswered(exchanges: HttpExchangeFacts[]): HttpExchangeFacts | undef
   return undefined;
 }
 
+/**
+ * The HTTP exchange that was part way through a request or a response when TCP first closed, or
+ * null. A body delimited by the close is not cut by the server's close: that close ends it.
+ */
+export function exchangeCutByClose(f: FlowFacts): HttpExchangeFacts | null {
+  if (f.app?.protocol !== 'http') return null;
+  const ex = f.app.http.find((x) => x.closeAfter === 'request-partial' || x.closeAfter === 'response-partial') ?? null;
+  if (ex?.closeAfter === 'response-partial' && ex.response!.framing === 'close' && ex.closedBy === 'server') return null;
+  return ex;
+}
+
+/**
+ * The client's FIN that ended a wait for the rest of a response: the first close, after
+ * patienceFor(f) or more without a server byte, and acknowledging exactly the server bytes the
+ * capture holds (so what the capture shows of the body is what the client had: a capture on the
+ * server's side may hold bytes that never reached the client). Null otherwise.
+ */
+function clientGaveUpWaiting(f: FlowFacts, app: AppFacts, after: number): CloseFact | null {
+  const first = app.closes.find((c) => c.tsMicros >= after) ?? null;
+  const lastServerData = f.serverSide.lastData;
+  if (!first || first.dir !== 0 || first.how !== 'fin' || !lastServerData || lastServerData.ts > first.tsMicros) return null;
+  if (first.tsMicros - lastServerData.ts < patienceFor(f)) return null;
+  const held = f.serverSide.bytes - (f.analysis?.server.bytesResent ?? 0);
+  return f.clientSide.finAckedBytes === held ? first : null;
+}
+
 const responseCutShort: FlowRule = {
   code: 'response-cut-short',
   evaluate(f) {
@@ -862,10 +912,15 @@ const responseCutShort: FlowRule = {
     const ex = lastAnswered(app.http);
     const resp = ex?.response;
     if (!ex || !resp || resp.complete || (resp.framing !== 'length' && resp.framing !== 'chunked')) return null;
-    if (app.gaps.some((g) => g.dir === 1) || app.errors.some((e) => e.dir === 1) || f.serverSide.missedBytes > 0) return null;
-    if (f.analysis && (f.analysis.lostSegment > 0 || f.analysis.ackLostSegment > 0)) return null;
-    const close = closeCutting(app, ex.timing.responseAt ?? 0);
+    if (app.gaps.some((g) => g.dir === 1) || app.errors.some((e) => e.dir === 1)) return null;
+    // The client's FIN acknowledging only bytes the capture holds shows what it had when it gave up,
+    // whatever the server sent that never arrived; otherwise the capture must hold every server byte.
+    const gaveUp = clientGaveUpWaiting(f, app, ex.timing.responseAt ?? 0);
+    const unseenServerBytes = f.serverSide.missedBytes > 0 || (f.analysis !== null && (f.analysis.lostSegment > 0 || f.analysis.ackLostSegment > 0));
+    if (unseenServerBytes && !gaveUp) return null;
+    const close = closeCutting(app, ex.timing.responseAt ?? 0) ?? gaveUp;
     if (!close) return null;
+    const waited = close === gaveUp ? close.tsMicros - f.serverSide.lastData!.ts : null;
     const announced = resp.framing === 'length' ? contentLength(resp.headers['content-length']) : null;
     if (resp.framing === 'length' && (announced === null || resp.bodyBytes >= announced)) return null;
     // The client's FIN came first and the server sent nothing after it: the server closed because
@@ -874,7 +929,11 @@ const responseCutShort: FlowRule = {
     const followedClient = close.dir === 1 && clientFin !== undefined && (f.serverSide.lastData?.ts ?? 0) <= clientFin.tsMicros;
     const by = close.dir === 1 && !followedClient ? 'server' : 'client';
     const what = close.how === 'rst' ? 'RST' : 'FIN';
-    const then = followedClient ? `FIN from the client (#${clientFin.no}), then ${what} from the server (#${close.no}) after it` : `${what} from the ${by} (#${close.no})`;
+    const then = followedClient
+      ? `FIN from the client (#${clientFin.no}), then ${what} from the server (#${close.no}) after it`
+      : waited !== null
+        ? `FIN from the client (#${close.no}) after waiting ${fmtDuration(waited)} for the rest`
+        : `${what} from the ${by} (#${close.no})`;
     const got = announced !== null ? `${grouped(resp.bodyBytes)} of ${grouped(announced)} body bytes` : `${plural(resp.bodyBytes, 'body byte')} of a chunked body, without the last chunk`;
     const req = ex.request;
     return {
@@ -893,9 +952,12 @@ const responseCutShort: FlowRule = {
         closePacket: close.no,
         responsePacket: resp.packet,
         requestPacket: req?.packet ?? null,
+        ...(waited !== null ? { waitedMs: ms(waited) } : {}),
       },
       hint:
-        by === 'server'
+        waited !== null
+          ? `The client waited ${fmtDuration(waited)} for the rest of the body and gave up (its read timeout): nothing more had reached it. The server stalled while writing, or its bytes were lost on the way${unseenServerBytes ? ' (the server\'s sequence numbers show bytes it sent that never arrived: see the retransmission verdict)' : ''}. Check the server at that time and the path between the two.`
+          : by === 'server'
           ? `The server (or a proxy in front of it) ended the connection in the middle of the body: the client sees a truncated download (curl: "transfer closed with ${announced !== null ? `${grouped(announced - resp.bodyBytes)} bytes remaining to read` : 'outstanding read data remaining'}", browsers: ERR_CONTENT_LENGTH_MISMATCH or ERR_INCOMPLETE_CHUNKED_ENCODING). The application crashed or was killed while writing, hit a write timeout (nginx send_timeout, proxy_read_timeout mid-body), or a proxy gave up on a slow upstream. Check the server and proxy logs at that time.`
           : `The client ${followedClient ? 'closed its side' : 'reset the connection'} before the body was complete${followedClient ? ', and the server closed when it saw that' : ''}: the user cancelled, the client timed out reading, or it had read all it wanted. Look at the client's timeout and whether it meant to stop.`,
     };

@@ -1,4 +1,4 @@
-import type { FlowFacts } from './facts.js';
+import type { FlowFacts, PacketRef } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
 import { unansweredHttpRequest } from './app-rules.js';
@@ -64,6 +64,18 @@ export function endedTooEarly(f: FlowFacts, ctx: RuleContext, since: number, pat
   return endedUnclosed(f) && watchOf(f, ctx).ts - since < patience;
 }
 
+/**
+ * The SYN-ACK the handshake still waits on the client's answer to: the only one, or the first to
+ * come after the client's last SYN. A client that sent its SYN again had not got the SYN-ACKs
+ * before it, so only those after it had the time to be answered; re-sends after that one waited a
+ * retry timeout.
+ */
+export function awaitedSynAck(f: FlowFacts): PacketRef | null {
+  if (f.synAcks.length === 1) return f.synAcks[0];
+  const lastSyn = f.syns[f.syns.length - 1];
+  return lastSyn ? (f.synAcks.find((a) => a.ts >= lastSyn.ts) ?? null) : null;
+}
+
 /** The seam after a flow, said in a clause: "the file's clock steps back at #104: captures joined". */
 function seamClause(w: Watch): string {
   return w.seamBack ? `the file's clock steps back at #${w.seamPacket} (captures joined)` : `then no packet at all for ${fmtDuration(w.seamGap)}, until #${w.seamPacket}`;
@@ -114,8 +126,8 @@ function pendingAnswers(f: FlowFacts, ctx: RuleContext): Pending[] {
     const fin = (c ?? s)!;
     out.push({ what: `the ${c ? 'client' : 'server'}'s FIN #${fin.no}`, packet: fin.no, ts: fin.ts });
   }
-  if (f.synAcks.length === 1 && f.handshakeAck === null && f.clientSide.bytes === 0 && !f.clientSide.rst && !f.clientSide.fin && f.syns.length > 0) {
-    const sa = f.synAcks[0];
+  const sa = awaitedSynAck(f);
+  if (sa && f.handshakeAck === null && f.clientSide.bytes === 0 && !f.clientSide.rst && !f.clientSide.fin && f.syns.length > 0) {
     out.push({ what: `SYN-ACK #${sa.no}`, packet: sa.no, ts: sa.ts });
   }
   if (f.syns.length > 0 && f.synAcks.length === 0 && f.serverSide.packets === 0 && f.icmp.length === 0 && f.clientSide.bytes === 0) {

@@ -16,6 +16,8 @@ export interface CaptureFacts {
   truncatedBelowSnaplen: number;
   /** TCP packets whose payload the record cut (CaptureSummary). */
   payloadCutPackets: number;
+  /** Records cut inside the TCP header (CaptureSummary). */
+  headerCutPackets: number;
   snaplen: number;
 }
 
@@ -94,6 +96,19 @@ const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
   const payloadCut = c.payloadCutPackets;
   const facts = { truncatedPackets: c.truncatedPackets, truncatedBelowSnaplen: c.truncatedBelowSnaplen, payloadCutPackets: payloadCut, snaplen: c.snaplen };
   const storedShort = `${plural(c.truncatedPackets, 'packet')} of ${c.packets} stored shorter than ${c.truncatedPackets === 1 ? 'its' : 'their'} length on the wire`;
+  // A record cut inside the TCP header lost its flags, numbers and payload: nothing of it is read.
+  if (c.headerCutPackets > 0) {
+    return [
+      {
+        code: 'truncated-snaplen',
+        severity: 'warning',
+        summary: `${storedShort}; the TCP header of ${plural(c.headerCutPackets, 'packet')} is cut${c.snaplen ? ` (snap length ${c.snaplen} bytes)` : ''}, so ${c.headerCutPackets === 1 ? 'it' : 'they'} could not be analysed (counted as malformed)`,
+        packets: [],
+        facts: { ...facts, headerCutPackets: c.headerCutPackets },
+        hint: 'The snap length is too small to hold the TCP header (20 to 60 bytes after the link and IP headers): the flags, sequence numbers and payload are not in the file, so no connection in it can be judged. Capture again with the full snap length (tcpdump -s 0, the default on current versions).',
+      },
+    ];
+  }
   // Records short only of what lies past the IP packet (Ethernet padding, a trailer, the frame
   // check sequence) lost nothing tcpwhy reads; one too short to decode is counted as malformed.
   if (payloadCut === 0) {

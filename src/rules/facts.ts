@@ -43,6 +43,8 @@ export interface SideFacts {
   rstAnswersSyn: boolean;
   /** RST segments this side sent. */
   rsts: number;
+  /** The peer acknowledged sequence numbers past the last this side was seen sending: bytes or a FIN the capture missed. */
+  sentUnseen: boolean;
   state: string;
   mss: number | null;
   windowScale: number | null;
@@ -180,6 +182,7 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): Side
     rstAckedBytes: e.firstRstNo ? ackedFrom(e.firstRstAck, peerStreamStart) : null,
     rstAnswersSyn: e.firstRstAnswersSyn,
     rsts: e.rstCount,
+    sentUnseen: ((e.ackSeq - e.lastSeq) | 0) > 0,
     state: EP_NAMES[e.state],
     mss: e.mss >= 0 ? e.mss : null,
     windowScale: e.windowScale >= 0 && e.synWindow >= 0 ? e.windowScale : null,

@@ -1,5 +1,7 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts, PacketRef } from './facts.js';
+import type { HttpResponseFacts } from '../dissect/types.js';
+import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
 import { APP_RULES, requestAfterServerClose } from './app-rules.js';
 import { TCP_FLOW_RULES } from './tcp-rules.js';
@@ -10,7 +12,7 @@ import { unroutableAddress } from './address-rules.js';
 import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 import type { DnsLog } from './dns-log.js';
 import type { VisibilityLog } from './visibility.js';
-import { captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE_MICROS, watchOf, whenWatchEnded } from './capture-end.js';
+import { awaitedSynAck, captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE_MICROS, watchOf, whenWatchEnded } from './capture-end.js';
 import type { CaptureWatch } from './capture-watch.js';
 import { retryPatience } from '../flow/table.js';
 
@@ -91,10 +93,14 @@ function intervalsOf(refs: { ts: number }[]): number[] {
   return out;
 }
 
-/** SYNs to the same server:port answered by other flows while this one's went unanswered. */
+/**
+ * SYNs to the same server:port answered by other flows between this one's first and last SYN: an
+ * answer before the first or after the last shows the listener up at another time, not while it
+ * ignored these (a firewall rule added, or the host gone, just after a connection it served).
+ */
 function answeredMeanwhile(f: FlowFacts, ctx: RuleContext): number {
   if (f.syns.length === 0) return 0;
-  return ctx.answers.count(f.server, f.syns[0].ts - 1_000_000, f.syns[f.syns.length - 1].ts + 1_000_000);
+  return ctx.answers.count(f.server, f.syns[0].ts, f.syns[f.syns.length - 1].ts);
 }
 
 /** Windows answers a refused connect by sending the SYN twice more, about 0.5 s apart. */
@@ -103,9 +109,31 @@ function refusedRetries(f: FlowFacts, intervals: number[]): string {
   return `${retriesAfter(intervals, null)}${windows ? `: a Windows client (TTL ${f.clientSide.ttl}), which retries a refused connect twice` : ''}`;
 }
 
+/**
+ * The server's RST/ACK with sequence number 0 that is all the flow holds: a closed port's answer
+ * to a SYN the capture does not hold (its ACK number is that SYN's sequence number + 1), as a
+ * capture of one direction (tcpdump -Q in) or one started a moment late shows a refused connect.
+ */
+function refusalOfUnseenSyn(f: FlowFacts): PacketRef | null {
+  const s = f.serverSide;
+  if (f.afterIdle || f.syns.length > 0 || f.synAcks.length > 0 || f.clientSide.packets > 0) return null;
+  return s.rstAnswersSyn && s.rsts === s.packets ? s.rst : null;
+}
+
 const refused: FlowRule = {
   code: 'refused',
   evaluate(f) {
+    const unseenSynRst = refusalOfUnseenSyn(f);
+    if (unseenSynRst) {
+      return {
+        code: 'refused',
+        severity: 'error',
+        summary: `RST: no listener on ${f.server} (RST #${unseenSynRst.no}, sequence number 0, answers a SYN from ${f.client} that is not in the capture)`,
+        packets: [unseenSynRst.no],
+        facts: { syns: 0, refused: 1, rsts: f.serverSide.rsts, synPacket: null, rstPacket: unseenSynRst.no, serverTtl: f.serverSide.ttl },
+        hint: `ECONNREFUSED. ${REFUSED_HINT}`,
+      };
+    }
     const rst = f.serverSide.rst;
     if (!rst || f.synAcks.length > 0 || f.syns.length === 0 || f.serverSide.bytes > 0) return null;
     // With retries, the first SYN and its RST; serverSide.rst answers the last retry.
@@ -216,20 +244,35 @@ const synRetryThenConnected: FlowRule = {
   },
 };
 
+/** A SYN-ACK this soon after a SYN may answer it, however quickly the server answered the first. */
+const ANSWER_JITTER_MICROS = 10_000;
+
 const synAckRetry: FlowRule = {
   code: 'synack-retry',
   needsBothSides: true,
-  evaluate(f) {
+  evaluate(f, ctx) {
     if (f.synAcks.length < 2) return null;
-    // A server answers each SYN the client repeats with a SYN-ACK of its own: the k-th SYN-ACK
-    // with more than k of the client's SYNs before it answers one of them, and is no re-send.
-    const resent = f.synAcks.filter((a, k) => k > 0 && f.syns.filter((s) => s.ts < a.ts).length <= k);
+    // A server answers each SYN the client repeats with a SYN-ACK of its own, about as soon as it
+    // answered the first: a SYN-ACK that comes that soon after a SYN not yet answered answers it,
+    // and is no re-send. (Which of two SYN-ACKs sent at once answered and which the timer sent, the
+    // packets do not tell; how many of each they do.)
+    const firstDelay = f.syns.length > 0 ? Math.max(0, f.synAcks[0].ts - f.syns[0].ts) : 0;
+    const answerWithin = Math.max(4 * firstDelay, ANSWER_JITTER_MICROS);
+    let unanswered = 0;
+    const resent = f.synAcks.filter((a, k) => {
+      while (unanswered < f.syns.length && f.syns[unanswered].ts < a.ts - answerWithin) unanswered++;
+      const answersSyn = unanswered < f.syns.length && f.syns[unanswered].ts < a.ts;
+      if (answersSyn) unanswered++;
+      return k > 0 && !answersSyn;
+    });
     if (resent.length === 0) return null;
     const completed = f.handshakeAck !== null;
+    const awaited = awaitedSynAck(f);
+    const cutShort = !completed && awaited !== null && endedTooEarly(f, ctx, awaited.ts);
     return {
       code: 'synack-retry',
       severity: 'warning',
-      summary: `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}${resent.length < f.synAcks.length - 1 ? `; ${plural(f.synAcks.length - 1 - resent.length, 'other')} answered the client's repeated SYN` : ''}): ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : 'no final ACK from the client in the capture; the handshake never completed'}`,
+      summary: `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}${resent.length < f.synAcks.length - 1 ? `; ${plural(f.synAcks.length - 1 - resent.length, 'other')} answered the client's repeated SYN` : ''}): ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : cutShort ? `the capture ended before the client's answer to SYN-ACK #${awaited!.no} was due` : 'no final ACK from the client in the capture; the handshake never completed'}`,
       packets: f.synAcks.map((s) => s.no),
       facts: { synAcks: f.synAcks.length, intervalsMs: intervalsOf(f.synAcks).map(ms), handshakeCompleted: completed },
       hint: completed
@@ -254,8 +297,8 @@ const halfOpen: FlowRule = {
   evaluate(f, ctx) {
     if (f.synAcks.length === 0 || f.handshakeAck || f.clientSide.bytes > 0 || f.clientSide.rst || f.clientSide.fin) return null;
     if (f.syns.length === 0) return null;
-    // A SYN-ACK the server had to re-send already waited a retry timeout.
-    if (f.synAcks.length === 1 && endedTooEarly(f, ctx, f.synAcks[0].ts)) return null;
+    const awaited = awaitedSynAck(f);
+    if (awaited && endedTooEarly(f, ctx, awaited.ts)) return null;
     const synAck = f.synAcks[0];
     const before = f.syns.filter((s) => s.ts <= synAck.ts);
     const lastSyn = before[before.length - 1];
@@ -300,6 +343,8 @@ const icmpUnreachable: FlowRule = {
     const e = f.icmp[0];
     const admin = /administratively|reject route|policy/.test(e.meaning);
     const ttl = /exceeded/.test(e.meaning);
+    // A host that names itself unreachable is up and got the SYN: its own firewall rejected it.
+    const fromDestination = e.from === f.serverIp;
     return {
       code: 'icmp-unreachable',
       severity: 'error',
@@ -312,7 +357,9 @@ const icmpUnreachable: FlowRule = {
           ? 'The packets loop or the path is longer than the TTL allows: a routing loop or a misconfigured route.'
           : /port/.test(e.meaning)
             ? 'The host is up but nothing listens on that port (or a firewall REJECTs with port-unreachable). Check the service and the port.'
-            : 'A router has no route to the destination, or the destination host does not answer ARP/ND. Check routing and whether the host is up.',
+            : fromDestination
+              ? `The destination host sent this error itself, so it is up and reachable: its own firewall rejects the connection (iptables REJECT --reject-with icmp-host-unreachable, or a similar rule). Check the firewall rules on ${f.serverIp} for this port.`
+              : 'A router has no route to the destination, or the destination host does not answer ARP/ND. Check routing and whether the host is up.',
     };
   },
 };
@@ -364,7 +411,7 @@ const idleResumed: FlowRule = {
 const midstream: FlowRule = {
   code: 'midstream',
   evaluate(f) {
-    if (f.syns.length > 0 || f.synAcks.length > 0 || f.afterIdle) return null;
+    if (f.syns.length > 0 || f.synAcks.length > 0 || f.afterIdle || refusalOfUnseenSyn(f)) return null;
     return {
       code: 'midstream',
       severity: 'info',
@@ -407,6 +454,8 @@ const halfClosed: FlowRule = {
     if (f.endReason === 'closed') return null;
     const who = c ? 'client' : 'server';
     const fin = (c ?? s)!;
+    // The closer acknowledged more than the capture holds of the other side: its FIN, most likely, which the capture missed.
+    if ((c ? f.serverSide : f.clientSide).sentUnseen) return null;
     if (endedTooEarly(f, ctx, fin.ts)) return null;
     // Measured to when the capture stopped watching the flow, not to the flow's own last packet.
     const watch = watchOf(f, ctx);
@@ -432,7 +481,7 @@ function resetAgo(earlier: NonNullable<FlowFacts['afterReset']>, ts: number): st
  * The side whose RSTs are all the flow holds: no handshake, no data, no FIN, nothing from the
  * other side. Its roles are a guess from that packet, and no connection of it is in the capture.
  * Not an RST/ACK with sequence number 0: that is a closed port's answer to a SYN the capture
- * missed (a one-sided capture, a filter for RSTs), a refusal the reset verdicts still tell. Not a
+ * missed (a one-sided capture, a filter for RSTs), a refusal `refused` tells. Not a
  * flow resuming an idle connection either: it is that connection, and idle-close says what the RST
  * ended.
  */
@@ -484,6 +533,20 @@ function httpExchangePending(f: FlowFacts): boolean {
 }
 
 /**
+ * The last HTTP answer, when it said the connection ends after it (Connection: close, or HTTP/1.0
+ * without keep-alive), came whole, answered every request, and the client sent nothing after it
+ * began; null otherwise.
+ */
+function closeAnnouncingAnswer(f: FlowFacts): HttpResponseFacts | null {
+  const exchanges = f.app?.protocol === 'http' ? f.app.http : [];
+  const last = exchanges[exchanges.length - 1];
+  const resp = last?.response;
+  if (!resp || !resp.complete || resp.keepAlive || httpExchangePending(f)) return null;
+  const clientLast = f.clientSide.lastData;
+  return clientLast === null || clientLast.no < resp.packet ? resp : null;
+}
+
+/**
  * The server's SYN-ACK sent again (no SYN from the client in between) after the client's one RST
  * had had time to reach it: its retransmission timer was still running, so it had not taken the
  * RST. Only a timer's packet proves that: data or a FIN the server sent before the RST arrived can
@@ -524,7 +587,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const rst = mine.rst;
       // A reset after an idle that outlasted the timeout is told by idle-close; an RST that is all
       // the flow holds, by lone-rst: there is no connection in the capture to say it aborted.
-      if (!rst || f.afterIdle || loneRstSender(f)) return null;
+      if (!rst || f.afterIdle || loneRstSender(f) || refusalOfUnseenSyn(f)) return null;
       // A client's RST the server did not take ended nothing: rst-ignored says so.
       if (code === 'rst-by-client' && rstNotTaken(f)) return null;
       const handshakeDone = f.handshakeAck !== null || (f.syns.length === 0 && f.synAcks.length === 0) || f.synAcks.length > 0;
@@ -599,7 +662,14 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
         const ack = f.handshakeAck!;
         ctx.push(`${ack.no === rst.no ? 'as the handshake\'s final ACK' : `${fmtDuration(rst.ts - ack.ts)} after completing the handshake`}: a connect-only check`);
       }
+      // The same before the server's FIN, when its answer had said the connection ends after it:
+      // HAProxy resets its server connection once such an answer is in, the server closing later.
+      const announcedClose = clientRst && !otherFinBefore && serverBytesAcked ? closeAnnouncingAnswer(f) : null;
       if (afterServerDone) ctx.push('the server had sent all it had and closed: the RST cut nothing off');
+      if (announcedClose) {
+        const how = hasHeaderToken(announcedClose.headers.connection, 'close') ? 'Connection: close' : `HTTP/${announcedClose.version}`;
+        ctx.push(`after the whole answer #${announcedClose.packet}, which announced the close (${how}): the RST cut nothing off`);
+      }
       if (closedAlready) {
         ctx.push(
           peerResetFirst
@@ -611,7 +681,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       }
       return {
         code,
-        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || lateRequest || connectOnly || afterServerDone ? 'info' : 'warning',
+        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || lateRequest || connectOnly || afterServerDone || announcedClose ? 'info' : 'warning',
         summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
         packets: [rst.no],
         facts: {
@@ -627,6 +697,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           ? 'The client completed the handshake and reset the connection at once without sending a byte: it only checked that the port answers. Load balancers do this for TCP health checks (HAProxy closes its checks with RST to free the port at once), as do `nc -z` and connect scans (nmap -sT). Nothing is wrong unless this client meant to send a request; then it failed right after connect().'
           : afterServerDone
           ? 'The server had sent its whole answer and closed (FIN); the client then reset instead of closing with a FIN of its own, as clients closing with SO_LINGER 0 do and as HAProxy ends its HTTP health checks. Nothing was lost: the server had nothing more to send and the client nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
+          : announcedClose
+          ? 'The server\'s answer said the connection ends after it and had all arrived; the client then reset instead of closing with a FIN, as HAProxy drops its server connection after such an answer and as clients closing with SO_LINGER 0 do. Nothing was lost: the RST acknowledges every byte the server sent, and the client had nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
           : lateRequest
           ? 'The server had closed the connection, so its TCP reset the request that reached the closed socket: nothing was aborted that the server still served. request-after-close says why the client sent it.'
           : embryonic

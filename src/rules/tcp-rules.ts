@@ -3,10 +3,10 @@ import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
 import { isTlsHandshakeOnly } from './tls-rules.js';
-import { unfinishedRequest } from './app-rules.js';
+import { exchangeCutByClose, unfinishedRequest } from './app-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
-import type { SideAnalysis } from '../flow/analysis.js';
+import type { SideAnalysis, ZeroWindowFacts } from '../flow/analysis.js';
 import { endedTooEarly, patienceFor, stoppedWatching, watchEnd, watchOf, whenWatchEnded } from './capture-end.js';
 import { DistinctCount } from '../flow/distinct-count.js';
 import { PortGroups } from './port-groups.js';
@@ -31,6 +31,15 @@ const STALLED_RETRANSMISSIONS = 3;
  * on the same ports), and an ACK could not have come back yet.
  */
 const LEAST_RETRANSMISSION_TIMEOUT_MICROS = 200_000;
+/**
+ * A zero window that reopened within this long, or within BRIEF_ZERO_WINDOW_RTTS round trips, is a
+ * reader that fell behind for a moment and caught up (nginx buffering a fast upstream on loopback
+ * closes its window for a quarter of a millisecond), not one that stopped reading.
+ */
+const BRIEF_ZERO_WINDOW_MICROS = 5_000;
+const BRIEF_ZERO_WINDOW_RTTS = 3;
+/** ... as long as those moments add up to less than this share of the flow's time: more is a reader that is always behind. */
+const BRIEF_ZERO_WINDOW_SHARE = 0.1;
 /** SYN flood: at least this many half-open connections from this many sources within the window. */
 const SYN_FLOOD_MIN_HALF_OPEN = 20;
 const SYN_FLOOD_MIN_SOURCES = 10;
@@ -50,8 +59,6 @@ const TIME_WAIT_MICROS = 60_000_000;
  * reported one by one (port-reuse).
  */
 const PORT_EXHAUSTION_MIN_PER_SECOND = 16_384 / (TIME_WAIT_MICROS / 1e6);
-/** Listen-queue overflow: answers to other SYNs within this time of a dropped SYN. */
-const ANSWERED_MEANWHILE_MICROS = 1_000_000;
 
 function otherSide(who: 'client' | 'server'): 'client' | 'server' {
   return who === 'client' ? 'server' : 'client';
@@ -234,6 +241,17 @@ function closedAfterFin(f: FlowFacts, who: 'client' | 'server', s: SideAnalysis)
   return fin !== null && fin.no < s.zeroWindowEpisodes!.firstPacket;
 }
 
+/**
+ * The longest a zero window may stay closed and still be flow control at work (BRIEF_ZERO_WINDOW_MICROS);
+ * null when episodes `z` are no such thing: one stayed closed longer, the window was still closed at the
+ * end, or together they took BRIEF_ZERO_WINDOW_SHARE or more of the flow's time.
+ */
+function briefZeroWindowLimit(f: FlowFacts, z: ZeroWindowFacts): number | null {
+  const limit = Math.max(BRIEF_ZERO_WINDOW_MICROS, BRIEF_ZERO_WINDOW_RTTS * (f.analysis?.handshake?.rttMs ?? 0) * 1000);
+  const brief = !z.stillClosed && z.longestMs * 1000 <= limit && z.totalMs * 1000 < BRIEF_ZERO_WINDOW_SHARE * (f.end - f.start);
+  return brief ? limit : null;
+}
+
 const zeroWindow: FlowRule = {
   code: 'zero-window',
   evaluate(f) {
@@ -251,10 +269,12 @@ const zeroWindow: FlowRule = {
     const ending = z.stillClosed ? `still closed when ${stoppedWatching(f) ? watchEnd(f) : 'the connection ended'}` : `reopened at #${z.reopenedPacket}`;
     // The probes are the other side's packets: not counted when the capture misses them.
     const probesSeen = f.visibility.seen === 'both';
+    const briefLimit = briefZeroWindowLimit(f, z);
+    const brief = briefLimit !== null ? `: flow control, not a stalled reader (each time reopened within ${fmtDuration(briefLimit)})` : '';
     return {
       code: 'zero-window',
-      severity: 'warning',
-      summary: `the ${who} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}${probesSeen ? `; the ${otherSide(who)} sent ${plural(probes, 'zero-window probe')}` : `; the ${otherSide(who)}'s packets are not in the capture`}`,
+      severity: briefLimit !== null ? 'info' : 'warning',
+      summary: `the ${who} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}${probesSeen ? `; the ${otherSide(who)} sent ${plural(probes, 'zero-window probe')}` : `; the ${otherSide(who)}'s packets are not in the capture`}${brief}`,
       packets: [z.firstPacket, ...(z.reopenedPacket ? [z.reopenedPacket] : [])],
       facts: {
         receiver: who,
@@ -268,7 +288,9 @@ const zeroWindow: FlowRule = {
         reopened: !z.stillClosed,
         reopenedPacket: z.reopenedPacket,
       },
-      hint: `The ${who}'s receive buffer is full because its application is not reading (stuck, blocked, overloaded, or deliberately paused by flow control). TCP itself is fine: the ${otherSide(who)} waits and probes. Look at the ${who} application at that time (thread dumps, CPU, a slow consumer or disk), not at the network.`,
+      hint: briefLimit !== null
+        ? `The ${otherSide(who)} sent faster than the ${who} application read, and each time the ${who} caught up within ${fmtDuration(briefLimit)}: TCP flow control doing its job, not an application that stopped reading. It costs throughput only; nothing to do unless the transfer is slower than it should be (then a larger receive buffer on the ${who} helps).`
+        : `The ${who}'s receive buffer is full because its application is not reading (stuck, blocked, overloaded, or deliberately paused by flow control). TCP itself is fine: the ${otherSide(who)} waits and probes. Look at the ${who} application at that time (thread dumps, CPU, a slow consumer or disk), not at the network.`,
     };
   },
 };
@@ -354,6 +376,9 @@ const idleClose: FlowRule = {
     if (!a || !c || c.sinceLastDataMs === null) return null;
     const reusedPacket = a.unanswered !== null && a.unanswered.requestPacket > c.packet ? a.unanswered.requestPacket : null;
     if (a.unanswered && reusedPacket === null) return null;
+    // A close in the middle of a request or a response ends an exchange, not an idle connection
+    // (response-cut-short and request-stalled tell it).
+    if (exchangeCutByClose(f)) return null;
     const idle = c.sinceLastDataMs * 1000;
     if (idle < IDLE_CLOSE_MIN_MICROS || c.idleBeforeMs * 1000 < IDLE_CLOSE_MIN_MICROS / 2) return null;
     const round = roundTimeout(idle / 1e6);
@@ -738,10 +763,12 @@ const listenQueueOverflow: CaptureRule = {
         return;
       }
     };
-    const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts + ANSWERED_MEANWHILE_MICROS;
+    // From the first SYN to the answer that ended the retries, or to the last SYN of a client
+    // never answered: a connection served before or after that shows the listener up at another time.
+    const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts;
     const settle = (f: FlowDigest, ctx: RuleContext) => {
       // Answered by a SYN-ACK on another connection while this one's SYNs were being dropped.
-      const others = ctx.answers.count(f.server, f.syns[0].ts - ANSWERED_MEANWHILE_MICROS, windowEnd(f), { synAckOnly: true, exceptPort: f.clientPort, limit: 1 });
+      const others = ctx.answers.count(f.server, f.syns[0].ts, windowEnd(f), { synAckOnly: true, exceptPort: f.clientPort, limit: 1 });
       if (others === 0) return;
       const l = listener(f.server);
       if (!l) return;

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
-import { analyzeFrames, conv, type ScriptedPacket } from '../helpers/conversation.js';
+import { analyzeConversation, analyzeFrames, conv, type ScriptedPacket } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
 import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
 import { wireSegments, type WireSegment } from '../helpers/wire.js';
@@ -130,5 +130,32 @@ describe('what counts as a copy', () => {
 
   it('IPv6: a bare ACK repeated within 1 ms is a duplicate ACK the receiver sent, not a copy', () => {
     expect(copiesOf(analyzeFrames(transfer({ ipv6: true, bareAckTwice: 0.0005 })))).toBe(0);
+  });
+});
+
+describe('packets Linux sends alike with IP ID 0', () => {
+  it('an RST from a closed socket for each segment that reaches it: the peer\'s packet between two of them makes them two', () => {
+    // curl gave up a download: its closed socket resets each data segment still arriving.
+    const c = conv().handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\n\r\n').server('A', 0.003).client('FA', 1.6);
+    const rst = { seq: c.c.next, ipId: 0 };
+    c.server('PA', 1.6001, 'x'.repeat(1000)).client('R', 1.6002, '', rst).server('PA', 1.6003, 'x'.repeat(1000)).client('R', 1.6004, '', rst);
+    const r = analyzeConversation(c);
+    expect(capturedTwice(r)).toBeUndefined();
+    expect(r.flows[0]!.clientSide.copies).toBeNull();
+  });
+
+  it('a SYN-ACK its timer re-sent beside the one answering the client\'s retried SYN: two SYN-ACKs, not one captured twice', () => {
+    const synAck = { seq: 0xffff_ff00, ipId: 0 };
+    const c = conv().client('S', 0).server('SA', 0.00003, '', synAck).client('S', 1.015, '', { seq: 0xffff_fff0 }).server('SA', 1.01503, '', synAck).server('SA', 1.01505, '', synAck);
+    const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(4));
+    expect(capturedTwice(r)).toBeUndefined();
+    const f = r.flows.find((x) => x.client === '10.0.0.1:51000')!;
+    expect(f.verdicts.find((v) => v.code === 'synack-retry')!.summary).toMatch(/^server re-sent its SYN-ACK 1 time \(#2, #4, #5; 1 other answered the client's repeated SYN\)/);
+  });
+
+  it('the same SYN-ACK twice with no retried SYN before it is still a copy', () => {
+    const synAck = { seq: 0xffff_ff00, ipId: 0 };
+    const c = conv().client('S', 0).client('S', 0.00001, '', { seq: 0xffff_fff0, ipId: 0x1000 }).server('SA', 0.00003, '', synAck).server('SA', 0.00004, '', synAck);
+    expect(capturedTwice(analyzeConversation(c))).toBeDefined();
   });
 });

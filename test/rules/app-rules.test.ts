@@ -225,6 +225,17 @@ describe('WebSocket verdicts', () => {
     expect(verdict(f, 'ws-no-close-frame').facts).toMatchObject({ closedBy: 'server', how: 'fin' });
   });
 
+  it('puts a client\'s close after a second of silence without a close frame on an idle timeout, such as a proxy\'s on its leg to the backend', () => {
+    const session = () => conv().client(upgradeRequest()).server(upgradeResponse()).client(c2s(OP.TEXT, 'ping')).server(s2c(OP.TEXT, 'pong')).ack(0, 40);
+    const idle = session().fin(0, 1000).fin(1, 0.5).analyze();
+    const v = verdict(idle, 'ws-no-close-frame');
+    expect(v.summary).toBe('WebSocket ended without a close frame: the client closed (FIN #9) after 2 data frames, 1.04 s after the last byte either way (#7); the peer reports 1006 (Abnormal Closure)');
+    expect(v.hint).toMatch(/idle timeout\. When the client is a proxy \(this may be its leg to the backend\).*HAProxy timeout tunnel/);
+    // Closed while the session was busy: the page or process went away.
+    const busy = session().fin(0, 100).fin(1, 0.5).analyze();
+    expect(verdict(busy, 'ws-no-close-frame').hint).toMatch(/the page or process went away/);
+  });
+
   it('reports ws-no-close-frame (1006) when the server resets mid-session, and no ws-ok', () => {
     const f = conv()
       .client(upgradeRequest())
@@ -369,9 +380,18 @@ describe('HTTP verdicts', () => {
     // Not sent again in 10 s, though no ACK for it is in the capture: the client's TCP got one.
     const missed = conv().client(request).ack(0, 10_000).analyze();
     expect(codes(missed)).not.toContain('no-response');
-    // Sent again and again with no ACK: the server's silence is real.
-    const resent = conv().client(request).lose(0, -request.length).client(request, 1000).lose(0, -request.length).client(request, 2000).ack(0, 10_000).analyze();
-    expect(verdict(resent, 'no-response').summary).toMatch(/^HTTP request "GET \/hang" #4 got no response: still unanswered 1[0-9]\.\d s later when the capture ended; the server sent no application byte$/);
+  });
+
+  it('leaves a request the server\'s TCP never acknowledged, and the client sent again, to retransmission instead of calling the server hung', () => {
+    const request = 'GET /hang HTTP/1.1\r\nHost: app\r\n\r\n';
+    // Sent again and again with no ACK: the request never reached the server, as a firewall dropping it shows.
+    const resend = (c: Conversation, ms: number) => c.lose(0, -request.length).client(request, ms);
+    const resent = resend(resend(resend(conv().client(request), 1000), 2000), 4000).ack(0, 10_000).analyze();
+    expect(codes(resent)).not.toContain('no-response');
+    expect(verdict(resent, 'retransmission').summary).toMatch(/^3 retransmissions by the client .*: the server stopped acknowledging/);
+    // The same request acknowledged and never answered: the server took it.
+    const taken = conv().client(request).ack(1, 1).ack(0, 10_000).analyze();
+    expect(verdict(taken, 'no-response').summary).toMatch(/^HTTP request "GET \/hang" #4 got no response: still unanswered 10\.0 s later when the capture ended/);
   });
 
   it('says capture-ended, not no-response, when the capture stops right after the request', () => {
@@ -384,6 +404,28 @@ describe('HTTP verdicts', () => {
     const f = conv().client(upgradeRequest()).fin(0, 5000).fin(1, 0.1).analyze();
     expect(verdict(f, 'no-response').facts).toMatchObject({ target: '/chat', waitedMs: 5000, endedBy: 'client' });
     expect(codes(f).filter((c) => c.startsWith('ws-'))).toEqual([]);
+  });
+
+  it('says the response was cut short, not an idle close, when the client closed waiting for the rest of the body', () => {
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n';
+    const f = conv().client('GET /x HTTP/1.1\r\nHost: t\r\n\r\n').server(head).ack(0, 0.1).fin(0, 8000).analyze();
+    const v = verdict(f, 'response-cut-short');
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toBe('response cut short: 0 of 100,000 body bytes, then FIN from the client (#7) after waiting 8.00 s for the rest; 200 OK #5 to "GET /x" #4');
+    expect(v.facts).toMatchObject({ closedBy: 'client', how: 'fin', waitedMs: 8000.1 });
+    expect(codes(f)).not.toContain('idle-close');
+    // The server's next packet shows body bytes it sent that never arrived: the client's FIN, which
+    // acknowledges only the head, shows it had none of them.
+    const lost = conv().client('GET /x HTTP/1.1\r\nHost: t\r\n\r\n').server(head).ack(0, 0.1).fin(0, 8000).lose(1, 17_376).ack(1, 40).analyze();
+    expect(verdict(lost, 'response-cut-short').summary).toMatch(/^response cut short: 0 of 100,000 body bytes, then FIN from the client \(#7\) after waiting 8\.00 s/);
+    expect(codes(lost)).not.toContain('idle-close');
+    // Seen from the server's side: body bytes the client's FIN does not acknowledge never reached it,
+    // so the capture's count is not what the client had.
+    const serverSide = conv().client('GET /x HTTP/1.1\r\nHost: t\r\n\r\n').server(head).ack(0, 0.1).server('x'.repeat(1000), 1).lose(1, -1000).fin(0, 8000).analyze();
+    expect(codes(serverSide)).not.toContain('response-cut-short');
+    // A client that half-closed at once has not given up waiting: the server is free to finish.
+    const halfClosed = conv().client('GET /x HTTP/1.1\r\nHost: t\r\n\r\n').server(head).fin(0, 1).ack(1, 40).analyze();
+    expect(codes(halfClosed)).not.toContain('response-cut-short');
   });
 
   it('leaves an answer that is not HTTP to other rules instead of calling it no-response', () => {

@@ -85,3 +85,32 @@ describe('client resets that may cut something stay warnings', () => {
     expect(clientRst(c)?.severity).toBe('warning');
   });
 });
+
+describe('client resets before the server\'s FIN, after an answer that announced the close', () => {
+  const request = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
+  /** The answer, the client's RST (acknowledging it all, or none of it), and the server's FIN 200 ms later. */
+  const clientRstAfter = (answer: string, rstAcksAnswer = true) => {
+    const c = conv().handshake(0).client('PA', 0.01, request);
+    const before = c.s.next;
+    c.server('PA', 0.02, answer).client('A', 0.021);
+    c.client('RA', 0.0213, '', rstAcksAnswer ? {} : { ack: before }).server('FA', 0.22);
+    return rstVerdict(analyzeConversation(c).flows[0]);
+  };
+
+  it('says an RST acknowledging the whole answer cut nothing off, as HAProxy drops its server connection after Connection: close', () => {
+    const v = clientRstAfter('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello');
+    expect(v?.severity).toBe('info');
+    expect(v?.summary).toBe('connection reset by the client (RST #7, 1.3 ms after the last data #5, after the whole answer #5, which announced the close (Connection: close): the RST cut nothing off)');
+    expect(v?.hint).toMatch(/HAProxy drops its server connection/);
+  });
+
+  it('says the same after an HTTP/1.0 answer without keep-alive', () => {
+    expect(clientRstAfter('HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello')?.summary).toMatch(/which announced the close \(HTTP\/1\.0\): the RST cut nothing off\)$/);
+  });
+
+  it('keeps a warning when the answer kept the connection alive, was cut short, or the RST leaves server bytes unacknowledged', () => {
+    expect(clientRstAfter('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello')?.severity).toBe('warning');
+    expect(clientRstAfter('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\nhello')?.severity).toBe('warning');
+    expect(clientRstAfter('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello', false)?.severity).toBe('warning');
+  });
+});

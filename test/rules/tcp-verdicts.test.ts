@@ -73,6 +73,18 @@ describe('handshake verdicts', () => {
     expect(v.facts.listenerOverloaded).toBe(true);
   });
 
+  it('does not call the listener overloaded for a connection it served and closed before the dropped SYNs began', () => {
+    // A firewall DROP added, or the host gone, right after one good connection.
+    const served = conv({ client: '10.0.0.3:40002' }).handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\n\r\n').server('PA', 0.003, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n').client('FA', 0.004).server('FA', 0.004).client('A', 0.005);
+    const retry = { seq: 0xffff_fff0 };
+    const dropped = conv({ client: '10.0.0.1:40001' }).client('S', 0.5).client('S', 1.5, '', retry).client('S', 2.5, '', retry).client('S', 3.5, '', retry);
+    const r = analyzeConversation(served, dropped);
+    const v = r.flows.find((x) => x.client === '10.0.0.1:40001')!.verdicts.find((x) => x.code === 'syn-timeout')!;
+    expect(v.summary).toContain('no answer at all');
+    expect(v.facts).toMatchObject({ otherSynsAnsweredMeanwhile: 0, listenerOverloaded: false });
+    expect(r.verdicts.map((x) => x.code)).not.toContain('listen-queue-overflow');
+  });
+
   it('reports syn-retry-then-connected when a retried SYN is finally answered', () => {
     const c = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 });
     c.server('SA', 1.001).client('A', 1.002);
@@ -175,6 +187,36 @@ describe('handshake verdicts', () => {
     expect(v.summary).toMatch(/, and the client sent its SYN again \(#3\): its TCP never got the SYN-ACK$/);
     expect(v.packets).toEqual([1, 2, 3]);
     expect(v.hint).toMatch(/drops it before TCP sees it/);
+  });
+
+  it('waits for the answer to the SYN-ACK that answers the client\'s last SYN: the capture ending with it is capture-ended, not half-open', () => {
+    const syn = { seq: 0xffff_fff0 };
+    const synAck = { seq: 0xffff_ff00 };
+    const c = conv().client('S', 0).server('SA', 0.001).client('S', 1, '', syn).server('SA', 1.001, '', synAck).client('S', 2, '', syn).server('SA', 2.001, '', synAck);
+    const f = analyzeConversation(c).flows[0];
+    expect(f.verdicts.map((v) => v.code)).toEqual(['capture-ended']);
+    expect(f.verdicts[0].facts.after).toBe('SYN-ACK #6');
+    // Watched 2 s longer, the last SYN-ACK went unanswered too: half-open.
+    const watched = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(4));
+    expect(watched.flows.find((x) => x.client === '10.0.0.1:51000')!.verdicts.map((v) => v.code)).toContain('half-open');
+  });
+
+  it('synack-retry does not say the handshake never completed when the capture ended as the client\'s last SYN was answered', () => {
+    const synAck = { seq: 0xffff_ff00 };
+    const c = conv().client('S', 0).server('SA', 0.001).client('S', 1, '', { seq: 0xffff_fff0 }).server('SA', 1.0005, '', synAck).server('SA', 1.001, '', synAck);
+    const v = analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'synack-retry')!;
+    expect(v.summary).toBe("server re-sent its SYN-ACK 1 time (#2, #4, #5; 1 other answered the client's repeated SYN): the capture ended before the client's answer to SYN-ACK #4 was due");
+  });
+
+  it('blames the destination\'s own firewall for a host unreachable the destination sent itself, and routing for one from a router', () => {
+    const hostUnreachableFrom = (from: string) => {
+      const icmp = icmpUnreachableFrame({ from, code: 1, quoted: { src: '10.0.0.1', dst: '10.0.0.2', sport: 51000, dport: 80, flags: 'S', seq: 0xffff_fff0 } });
+      return analyzeFrames([...conv().client('S', 0).packets, { frame: icmp, t: 0.0001 }]).flows[0].verdicts.find((x) => x.code === 'icmp-unreachable')!;
+    };
+    const itself = hostUnreachableFrom('10.0.0.2');
+    expect(itself.summary).toBe('ICMP host unreachable from 10.0.0.2 (#2) about this connection');
+    expect(itself.hint).toMatch(/^The destination host sent this error itself, so it is up and reachable: its own firewall rejects the connection \(iptables REJECT --reject-with icmp-host-unreachable/);
+    expect(hostUnreachableFrom('10.0.0.254').hint).toMatch(/^A router has no route to the destination/);
   });
 
   it('ties an ICMP port unreachable to the flow it quotes, and to no other', () => {
@@ -315,6 +357,30 @@ describe('teardown verdicts', () => {
     expect(verdictCodes(analyzeConversation(stalled))).toContain('zero-window');
   });
 
+  /** A 40 ms download whose client closes its window `closures` times, for `closedFor` seconds each. */
+  const downloadWithClosedWindow = (closedFor: number, closures = 1) => {
+    const c = conv().handshake(0).client('PA', 0.002, 'GET /big HTTP/1.1\r\nHost: a\r\n\r\n');
+    let t = 0.003;
+    for (let i = 0; i < closures; i++) {
+      c.server('A', t, 'x'.repeat(1000)).client('A', t + 0.0001, '', { window: 0 }).client('A', t + 0.0001 + closedFor);
+      t += 0.0002 + closedFor;
+    }
+    c.server('A', t, 'x'.repeat(1000)).client('A', t + 0.0001).server('FA', 0.04).client('FA', 0.0401).server('A', 0.0402);
+    return analyzeConversation(c).flows[0].verdicts.find((v) => v.code === 'zero-window');
+  };
+
+  it('says a zero window that reopened within a few milliseconds is flow control, as info, not a stalled reader', () => {
+    const v = downloadWithClosedWindow(0.0003, 2);
+    expect(v?.severity).toBe('info');
+    expect(v?.summary).toBe('the client advertised a zero window (#6, 2 times): closed for 0.3 ms, reopened at #10; the server sent 0 zero-window probes: flow control, not a stalled reader (each time reopened within 5.0 ms)');
+  });
+
+  it('keeps a warning for a zero window closed longer than a few milliseconds and round trips, or brief closures that add up', () => {
+    expect(downloadWithClosedWindow(0.02)?.severity).toBe('warning');
+    // Thirty closures of 1 ms each: the window is shut for most of the download.
+    expect(downloadWithClosedWindow(0.001, 30)?.severity).toBe('warning');
+  });
+
   it('says capture-ended for a request the capture stopped on before the server could even acknowledge it', () => {
     const c = conv({ client: '192.168.1.184:56680', server: '138.59.17.58:30303' }).handshake(0, 0.2).client('PA', 1, 'x'.repeat(300));
     const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(1.08));
@@ -364,6 +430,16 @@ describe('teardown verdicts', () => {
     const r = analyzeConversation(c);
     expect(verdictCodes(r)).toEqual(['half-closed']);
     expect(r.flows[0].verdicts[0].facts.closer).toBe('client');
+  });
+
+  it('does not call half-closed a flow whose client acknowledged the server\'s FIN the capture missed', () => {
+    const c = conv().handshake(0).client('PA', 0.002, 'hello\n').server('A', 0.003).server('PA', 0.004, 'hi\n');
+    const serverFin = c.s.next;
+    // The server's FIN (at serverFin) is not in the capture; the client's last ACK covers it.
+    c.client('FA', 0.006, '', { ack: serverFin }).client('A', 0.007, '', { ack: (serverFin + 1) >>> 0 });
+    const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(6));
+    const f = r.flows.find((x) => x.client === '10.0.0.1:51000')!;
+    expect(f.verdicts.map((v) => v.code)).not.toContain('half-closed');
   });
 
   it('does not call half-closed a capture begun on one side\'s FIN whose peer closes 11 s later in the next flow', () => {
@@ -468,11 +544,20 @@ describe('an RST its peer did not take (rst-ignored)', () => {
 });
 
 describe('a lone RST/ACK with sequence number 0', () => {
-  it('is the answer a closed port gives a SYN the capture missed: still a reset verdict, not lone-rst', () => {
-    // tcpdump -Q out on a server, or a filter for RSTs: the refusal is all the capture holds.
-    const c = conv({ client: '10.9.0.1:40000', server: '10.9.0.2:8765' }).server('RA', 0, '', { seq: 0, ack: 123457 });
-    const codes = verdictCodes(analyzeConversation(c));
-    expect(codes).not.toContain('lone-rst');
-    expect(codes.some((x) => x === 'rst-by-client' || x === 'rst-by-server')).toBe(true);
+  it('is a refusal by its sender of a SYN the capture does not hold, whatever the ports say', () => {
+    // tcpdump -Q in on the client: the closed port's answer is all the capture holds, its ACK the SYN's sequence number + 1.
+    const c = conv({ client: '10.9.0.1:48900', server: '10.9.0.2:43081' }).server('RA', 0, '', { seq: 0, ack: 1018473274 });
+    const r = analyzeConversation(c);
+    const f = r.flows[0];
+    expect([f.client, f.server]).toEqual(['10.9.0.1:48900', '10.9.0.2:43081']);
+    expect(f.verdicts.map((v) => v.code)).toEqual(['refused']);
+    expect(f.verdicts[0].summary).toBe('RST: no listener on 10.9.0.2:43081 (RST #1, sequence number 0, answers a SYN from 10.9.0.1:48900 that is not in the capture)');
+  });
+
+  it('is not taken for a refusal with a nonzero sequence number: lone-rst', () => {
+    const c = conv({ client: '10.9.0.1:48900', server: '10.9.0.2:43081' }).server('RA', 0, '', { seq: 77, ack: 1018473274 });
+    const codes = analyzeConversation(c).flows[0].verdicts.map((v) => v.code);
+    expect(codes).toContain('lone-rst');
+    expect(codes).not.toContain('refused');
   });
 });

@@ -44,6 +44,15 @@ describe('truncated-snaplen', () => {
     expect(r.capture.malformed).toBe(1);
   });
 
+  it('records cut inside the TCP header could not be analysed: a warning, not "no payload is missing"', async () => {
+    // tcpdump -s 40: Ethernet (14) and IPv4 (20) headers, then 6 of the TCP header's 20 bytes.
+    const v = await verdictOf(40, [40, 40]);
+    expect(v.severity).toBe('warning');
+    expect(v.facts).toMatchObject({ truncatedPackets: 2, payloadCutPackets: 0, headerCutPackets: 2 });
+    expect(v.summary).toBe('2 packets of 2 stored shorter than their length on the wire; the TCP header of 2 packets is cut (snap length 40 bytes), so they could not be analysed (counted as malformed)');
+    expect(v.hint).toMatch(/tcpdump -s 0/);
+  });
+
   it('both kinds in one file: the cuts at the snap length lead, the others are counted beside them', async () => {
     const v = await verdictOf(96, [96, 60, request.length]);
     expect(v.facts).toMatchObject({ truncatedPackets: 2, truncatedBelowSnaplen: 1 });
