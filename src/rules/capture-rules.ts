@@ -39,8 +39,8 @@ export interface FlowDigest {
   synAcks: FlowFacts['synAcks'];
   handshakeAck: FlowFacts['handshakeAck'];
   reusedAfter: FlowFacts['reusedAfter'];
-  clientSide: Pick<FlowFacts['clientSide'], 'bytes' | 'rst'> & Partial<Pick<FlowFacts['clientSide'], 'copies' | 'packets' | 'synWindow'>>;
-  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'> & Partial<Pick<FlowFacts['serverSide'], 'copies' | 'bytes'>>;
+  clientSide: Pick<FlowFacts['clientSide'], 'bytes' | 'rst'> & Partial<Pick<FlowFacts['clientSide'], 'copies' | 'packets' | 'synWindow' | 'seqBytes' | 'missedBytes'>>;
+  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'> & Partial<Pick<FlowFacts['serverSide'], 'copies' | 'bytes' | 'seqBytes' | 'missedBytes'>>;
   serverIp?: string;
   serverPort?: number;
   icmp?: FlowFacts['icmp'];
@@ -240,7 +240,55 @@ const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
   ];
 });
 
-export const CAPTURE_RULES: CaptureRule[] = [oneSidedCapture, capturedTwice, truncatedSnaplen, arpUnanswered, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
+const bytesText = (n: number): string => `${n.toLocaleString('en-US')} ${n === 1 ? 'byte' : 'bytes'}`;
+
+/** Missed bytes this share of the stream bytes or more make a warning: Zeek's capture-loss notice fires at 10%, and 1% already leaves verdicts guessing. */
+const CAPTURE_LOSS_WARNING_SHARE = 0.01;
+
+/**
+ * Bytes the hosts acknowledged that the capture never held (Zeek's missed_bytes, its capture_loss
+ * log): the capture dropped packets the network delivered. Said once for the capture, since each
+ * flow's verdicts leave the missing bytes out without saying so on the first screen.
+ */
+const captureLoss: CaptureRule = {
+  code: 'capture-loss',
+  start() {
+    let missed = 0;
+    let streamBytes = 0;
+    let flows = 0;
+    let worst: { id: number; missed: number } | null = null;
+    return {
+      observe(f) {
+        const m = (f.clientSide.missedBytes ?? 0) + (f.serverSide.missedBytes ?? 0);
+        streamBytes += (f.clientSide.seqBytes ?? 0) + (f.serverSide.seqBytes ?? 0);
+        if (m === 0) return;
+        missed += m;
+        flows++;
+        if (!worst || m > worst.missed) worst = { id: f.id, missed: m };
+      },
+      verdicts(capture) {
+        // Payload cut by the snap length counts as missed too: truncated-snaplen tells that, and
+        // what the capture dropped cannot be told apart from it.
+        if (missed === 0 || !worst || capture.payloadCutPackets > 0) return [];
+        const share = missed / Math.max(missed, streamBytes);
+        const percent = share >= 0.001 ? `${(share * 100).toFixed(1)}%` : 'under 0.1%';
+        return [
+          {
+            code: 'capture-loss',
+            // One sequence number is a SYN or FIN the capture missed, not lost data.
+            severity: share >= CAPTURE_LOSS_WARNING_SHARE && missed > 1 ? 'warning' : 'info',
+            summary: `the capture missed ${bytesText(missed)} the hosts acknowledged (${percent} of the TCP stream bytes) in ${plural(flows, 'flow')}, most in flow ${worst.id} (${bytesText(worst.missed)}): packets the network delivered but the capture did not keep`,
+            packets: [],
+            facts: { missedBytes: missed, streamBytes, share: Math.round(share * 10_000) / 10_000, flows, worstFlow: worst.id, worstFlowMissedBytes: worst.missed },
+            hint: 'The hosts acknowledged bytes that are not in the file, so the capture, not the network, lost them: a capture buffer too small for the rate (tcpdump -B, "packets dropped by kernel" when it stops), a busy SPAN or mirror port, a tap that drops, or a file cut with editcap. Verdicts on those flows rest on what was kept, and payload analysis has gaps there. Capture again with a larger buffer, a filter that keeps only the traffic of interest, or a snap length that fits the headers.',
+          },
+        ];
+      },
+    };
+  },
+};
+
+export const CAPTURE_RULES: CaptureRule[] = [oneSidedCapture, capturedTwice, truncatedSnaplen, captureLoss, arpUnanswered, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
 
 /** One analysis's capture-level judgement: fed each flow as it finishes, asked for verdicts at the end. */
 export class CaptureJudge {

@@ -578,6 +578,9 @@ const rstIgnored: FlowRule = {
   },
 };
 
+/** The lowest port of the common ephemeral ranges (Linux 32768-60999, IANA and Windows 49152-65535). */
+const EPHEMERAL_PORTS_FROM = 32_768;
+
 function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
   return {
     code,
@@ -600,7 +603,10 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       if (otherFinBefore) ctx.push(`after the ${who === 'client' ? 'server' : 'client'}'s FIN #${other.fin!.no}`);
       if (myFinBefore) ctx.push(`after its own FIN #${mine.fin!.no}`);
       const lastData = [f.clientSide.lastData, f.serverSide.lastData].filter((x): x is { no: number; ts: number } => x !== null && x.ts <= rst.ts).sort((a, b) => b.ts - a.ts)[0];
+      // Data on both sides of the RST: only the first and last data packets are known.
+      const firstData = [f.clientSide.firstData, f.serverSide.firstData].filter((x): x is { no: number; ts: number } => x !== null && x.ts <= rst.ts).sort((a, b) => a.ts - b.ts)[0];
       if (lastData) ctx.push(`${fmtDuration(rst.ts - lastData.ts)} after the last data #${lastData.no}`);
+      else if (firstData) ctx.push(`while data was flowing (from #${firstData.no})`);
       else ctx.push('before any data');
       // Packets on a 4-tuple reset earlier: the RST answers a connection that no longer existed.
       const earlier = f.afterReset;
@@ -615,7 +621,10 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const late = !earlier && who === 'server' && myFinBefore ? requestAfterServerClose(f) : null;
       const lateRequest = late !== null && rst.ts >= (late.ex.timing.requestAt ?? Infinity) ? late.ex.request! : null;
       if (lateRequest) ctx.push(`answering request #${lateRequest.packet}, sent after the server had closed`);
-      const unanswered = !earlier && !lateRequest && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
+      // Caught mid-stream, the roles are a guess from the first packet: the client's bytes are a
+      // request only when the ports agree (a service port under the ephemeral ranges, the client's in them).
+      const rolesUnproven = f.syns.length === 0 && f.synAcks.length === 0 && !(f.serverPort < EPHEMERAL_PORTS_FROM && f.clientPort >= EPHEMERAL_PORTS_FROM);
+      const unanswered = !earlier && !lateRequest && !rolesUnproven && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
       if (unanswered) ctx.push('the request got no answer');
       // The server ending its own SYN-ACK retries on a handshake the client never completed (some
       // stacks and NATs reset at their retry limit): no connection existed to abort.

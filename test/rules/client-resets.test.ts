@@ -114,3 +114,26 @@ describe('client resets before the server\'s FIN, after an answer that announced
     expect(clientRstAfter('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello', false)?.severity).toBe('warning');
   });
 });
+
+describe('a reset in a capture that started mid-connection', () => {
+  it('claims no unanswered request, and places the RST among the data it cut', () => {
+    // The capture starts in a download: the first packet's sender, taken for the client, is the one sending.
+    const c = conv({ client: '10.6.0.2:43151', server: '10.6.0.1:57916' });
+    const seq = 1_000_000;
+    c.client('A', 0, 'd'.repeat(1000), { seq, ack: 5000 }).client('A', 0.1, 'd'.repeat(1000), { seq: seq + 1000, ack: 5000 });
+    c.server('FA', 0.15, '', { seq: 5000, ack: seq + 2000 }).client('A', 0.2, 'd'.repeat(1000), { seq: seq + 2000, ack: 5001 });
+    c.server('R', 0.2001, '', { seq: 5001 }).client('A', 0.3, 'd'.repeat(1000), { seq: seq + 3000, ack: 5001 });
+    const v = analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'rst-by-server');
+    expect(v?.severity).toBe('warning');
+    expect(v?.summary).not.toContain('the request got no answer');
+    expect(v?.summary).toContain('while data was flowing (from #1)');
+  });
+
+  it('keeps the unanswered request when the ports bear out the guessed roles (a service port, an ephemeral client port)', () => {
+    const c = conv({ client: '127.0.0.1:64739', server: '127.0.0.1:8765' });
+    c.client('PA', 0, 'GET /ws HTTP/1.1\r\nHost: x\r\n\r\n', { seq: 1000, ack: 5000 }).server('R', 0.00005, '', { seq: 5000 });
+    const v = analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'rst-by-server');
+    expect(v?.severity).toBe('error');
+    expect(v?.summary).toContain('the request got no answer');
+  });
+});
