@@ -724,6 +724,8 @@ const DELAYED_ACK_MIN_MICROS = 20_000;
 const DELAYED_ACK_MAX_MICROS = 500_000;
 /** A held segment leaves as soon as the ACK it waited for arrives: within this, beside the round trip from the capture to the side. */
 const RELEASED_BY_ACK_MICROS = 1_000;
+/** A capture this close to a side (round trip) sees its segments leave as they do. */
+const NEAR_SIDE_MICROS = 2_000;
 
 /** The peer answers the whole message soon after the held piece arrives: within this, plus its round trip. */
 const ANSWERED_AFTER_HELD_MICROS = 200_000;
@@ -736,7 +738,10 @@ const ANSWERED_AFTER_HELD_MICROS = 200_000;
  * acknowledges (a transfer paced by its writer or its send buffer) shows the same timing without
  * Nagle, and is not counted.
  */
-function noteHeldSegment(me: SideTiming, peer: SideTiming, seq: number, ack: number, seglen: number, flags: number, ta: number, no: number, ts: number, rttToMe: number, rttToPeer: number): void {
+function noteHeldSegment(me: SideTiming, peer: SideTiming, v: PacketView, seglen: number, ta: number, no: number, ts: number, rttToMe: number, rttToPeer: number): void {
+  const seq = v.seq >>> 0;
+  const ack = v.ack >>> 0;
+  const flags = v.flags;
   if ((flags & TCP_FLAG.ACK) !== 0 && peer.lastSentNo !== 0 && sd(ack, peer.lastSentEnd) >= 0) peer.lastSentCovered = true;
   if (seglen > 0) {
     if ((ta & (ANY_RETRANSMISSION | SEG.KEEP_ALIVE | SEG.ZERO_WINDOW_PROBE)) !== 0) return;
@@ -747,11 +752,14 @@ function noteHeldSegment(me: SideTiming, peer: SideTiming, seq: number, ack: num
     }
     // A small segment sent while the last one was unacknowledged: Nagle's algorithm is off on this side.
     if (me.lastSentNo !== 0 && !me.lastSentCovered && seglen < NAGLE_SMALL_SEGMENT) me.sentSmallUnacked = true;
-    // At the capture, the ACK shows a round trip to the peer after the segment, and a segment it
-    // released comes a round trip to this side after the ACK: not sooner (it left before the ACK
-    // reached this side), nor much later.
+    // At the capture, the ACK shows a round trip to the peer after the segment. A segment it
+    // released echoes the ACK's timestamp (RFC 7323: a bare ACK's TSval becomes TS.Recent), which
+    // shows it left after the ACK arrived.
+    // Only a capture near this side times its departure against the ACK's arrival closely enough
+    // to tell a release by the ACK from an application that wrote a few ms later.
     const sinceAck = ts - me.lastSentAckTs;
-    const released = me.lastSentAckTs > 0 && sinceAck >= 0.8 * rttToMe - RELEASED_BY_ACK_MICROS && sinceAck <= 1.5 * rttToMe + RELEASED_BY_ACK_MICROS;
+    const afterAck = me.lastSentAckTsVal >= 0 && v.hasTimestamps ? sd(v.tsEcr >>> 0, me.lastSentAckTsVal) >= 0 : true;
+    const released = me.lastSentAckTs > 0 && afterAck && rttToMe <= NEAR_SIDE_MICROS && sinceAck <= rttToMe + RELEASED_BY_ACK_MICROS;
     const ackWait = me.lastSentAckTs - me.lastSentTs - rttToPeer;
     if (released && seglen < NAGLE_SMALL_SEGMENT && me.lastSentLen < NAGLE_SMALL_SEGMENT && ackWait >= DELAYED_ACK_MIN_MICROS && ackWait <= DELAYED_ACK_MAX_MICROS) {
       me.heldPendingNo = no;
@@ -771,6 +779,7 @@ function noteHeldSegment(me: SideTiming, peer: SideTiming, seq: number, ack: num
   } else if ((flags & (TCP_FLAG.ACK | TCP_FLAG.SYN | TCP_FLAG.FIN)) === TCP_FLAG.ACK && peer.lastSentNo !== 0 && peer.lastSentAckTs === 0 && sd(ack, peer.lastSentEnd) >= 0) {
     peer.lastSentAckTs = ts;
     peer.lastSentAckNo = no;
+    peer.lastSentAckTsVal = v.hasTimestamps ? v.tsVal >>> 0 : -1;
   }
 }
 
@@ -870,7 +879,7 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, t
   if ((flags & TCP_FLAG.RST) === 0 && t.synTs !== 0 && t.synAckTs >= t.synTs && t.handshakeAckTs >= t.synAckTs) {
     const toServer = t.synAckTs - t.synTs;
     const toClient = t.handshakeAckTs - t.synAckTs;
-    noteHeldSegment(me, peer, seq, ack, seglen, flags, ta, no, ts, from === 0 ? toClient : toServer, from === 0 ? toServer : toClient);
+    noteHeldSegment(me, peer, v, seglen, ta, no, ts, from === 0 ? toClient : toServer, from === 0 ? toServer : toClient);
   }
 
   if (ta & SEG.RETRANSMISSION && fa.lastRtoNo !== 0) {
@@ -1058,6 +1067,8 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   unansweredSince: { packet: number; ts: number } | null;
   /** Payload bytes of the largest segment of this side the peer acknowledged whole (0: none). */
   largestAckedSegment: number;
+  /** Payload bytes of this side's last new data segment when the peer's ACKs never covered it (0: covered, or unknown without the handshake). */
+  lastSegmentUnacked: number;
   /**
    * Small segments of this side that left only when the peer's late, bare ACK of its previous small
    * segment came (Nagle's algorithm meeting a delayed ACK; null: none): how many, their waits, and
@@ -1236,6 +1247,7 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     retransmissionsUnanswered: s.retransSinceProgress,
     unansweredSince: s.retransSinceProgress > 0 ? { packet: s.retransRunFirstNo, ts: s.retransRunFirstTs } : null,
     largestAckedSegment: s.largestAckedSegment,
+    lastSegmentUnacked: s.lastSentCovered ? 0 : s.lastSentLen,
     heldForAck:
       s.heldSegments === 0 || s.sentSmallUnacked
         ? null

@@ -74,6 +74,7 @@ export class SideTiming {
   declare lastSentNo: number;
   declare lastSentAckTs: number;
   declare lastSentAckNo: number;
+  declare lastSentAckTsVal: number;
   /** The peer's ACK covers this side's last new data segment; and whether this side ever sent a small segment while its last was uncovered (Nagle off). */
   declare lastSentCovered: boolean;
   declare sentSmallUnacked: boolean;
@@ -127,6 +128,7 @@ const SIDE_INITIAL = {
   lastSentNo: 0,
   lastSentAckTs: 0,
   lastSentAckNo: 0,
+  lastSentAckTsVal: -1,
   lastSentCovered: false,
   sentSmallUnacked: false,
   heldPendingNo: 0,

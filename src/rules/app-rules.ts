@@ -651,7 +651,8 @@ interface UnfinishedRequest {
 export function unfinishedRequest(f: FlowFacts): UnfinishedRequest | null {
   const app = f.app;
   if (!app || app.protocol !== 'http') return null;
-  if (f.clientSide.missedBytes > 0 || app.gaps.some((g) => g.dir === 0)) return null;
+  // The client's own sequence numbers (a FIN, an RST) past the bytes captured are bytes missed too.
+  if (f.clientSide.missedBytes > 0 || f.clientSide.seqBytes > f.clientSide.bytes || app.gaps.some((g) => g.dir === 0)) return null;
   const line = app.unfinishedRequestLine;
   if (line) return { packet: line.packet, what: `HTTP request #${line.packet} stopped after ${bytesText(line.bytes)} of its request line`, facts: { stage: 'request-line', requestPacket: line.packet, bytes: line.bytes } };
   const last = app.http.length > 0 ? app.http[app.http.length - 1] : null;
@@ -843,6 +844,9 @@ const httpNoResponse: FlowRule = {
 function answerLostOnTheWay(f: FlowFacts): { revealedBy: number; unseenBytes: number } | null {
   const u = f.analysis?.unanswered;
   if (!u || u.unseenAnswerPacket === null || u.gaveUpPacket === null || u.unseenAnswerPacket < u.gaveUpPacket) return null;
+  // A client that resets after its FIN answers bytes that reached its closed socket: the answer arrived.
+  const rst = f.clientSide.rst;
+  if (rst && rst.ts > u.gaveUpTs!) return null;
   const unseenBytes = f.serverSide.seqBytes - f.serverSide.bytes;
   return f.visibility.seen === 'both' && unseenBytes > 0 ? { revealedBy: u.unseenAnswerPacket, unseenBytes } : null;
 }

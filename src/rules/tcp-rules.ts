@@ -220,6 +220,8 @@ function pathMtuBlackHole(f: FlowFacts, who: 'client' | 'server', since: { packe
   const sender = who === 'server' ? a.server : a.client;
   const resends = a.marks.filter((m) => m.from === who && m.no >= since.packet && m.kinds.some((k) => k.endsWith('retransmission')));
   if (resends.length < sender.retransmissionsUnanswered || resends.length === 0) return null;
+  // A small segment the side sent last and never got acknowledged was lost too: no size limit shows.
+  if (sender.lastSegmentUnacked > 0 && sender.lastSegmentUnacked < MTU_SIZED_SEGMENT) return null;
   const smallest = Math.min(...resends.map((m) => m.len));
   // Without a data segment acknowledged, the handshake is what got through: a weaker proof.
   const ackedSize = sender.largestAckedSegment;

@@ -19,8 +19,8 @@ describe('nagle-delay', () => {
   });
 
   // Requests in two writes; the server's bare ACK of each head comes `ackAfter` s later, the body `bodyAfterAck` s after it.
-  const requests = (count: number, { ackAfter = 0.04, bodyAfterAck = 0.0001, body = '0123456789', answerFirst = false } = {}) => {
-    const c = conv({ client: '10.5.0.1:51000', server: '10.5.0.2:80' }).handshake(0);
+  const requests = (count: number, { ackAfter = 0.04, bodyAfterAck = 0.0001, body = '0123456789', answerFirst = false, rtt = 0.001 } = {}) => {
+    const c = conv({ client: '10.5.0.1:51000', server: '10.5.0.2:80' }).handshake(0, rtt);
     let t = 0.01;
     for (let i = 0; i < count; i++) {
       c.client('PA', t, HEAD);
@@ -28,7 +28,7 @@ describe('nagle-delay', () => {
       else c.server('A', t + ackAfter);
       c.client('PA', t + ackAfter + bodyAfterAck, body);
       c.server('PA', t + ackAfter + bodyAfterAck + 0.001, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-      t += ackAfter + 0.01;
+      t += ackAfter + bodyAfterAck + 0.01;
     }
     return analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'nagle-delay');
   };
@@ -47,6 +47,11 @@ describe('nagle-delay', () => {
     expect(requests(2, { body: 'b'.repeat(1448) })).toBeUndefined();
     // Acknowledged with data (an interim answer): no delayed-ACK timer held anything.
     expect(requests(2, { answerFirst: true })).toBeUndefined();
+  });
+
+  it('judges only from a capture near the held side: far from it, an application writing a few ms after the ACK arrived looks the same', () => {
+    // The handshake puts the client 50 ms (a round trip) from the capture.
+    expect(requests(3, { rtt: 0.1, ackAfter: 0.09, bodyAfterAck: 0.0501 })).toBeUndefined();
   });
 
   it('says nothing of a side that sent a small segment while its last one was unacknowledged: its Nagle is off', () => {

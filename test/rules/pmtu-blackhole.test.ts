@@ -16,7 +16,7 @@ describe('retransmission: a path MTU black hole', () => {
   });
 
   // A server answering with a small head, acknowledged, then a large segment resent five times.
-  const exchange = ({ bodySize = 1448, clientFinAt = 8, headAcked = true } = {}) => {
+  const exchange = ({ bodySize = 1448, clientFinAt = 8, headAcked = true, smallTail = false } = {}) => {
     const c = conv({ client: '10.4.0.1:51000', server: '10.4.0.2:80' }).handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n').server('A', 0.003);
     const headSeq = c.s.next;
     c.server('PA', 0.004, 'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n');
@@ -24,6 +24,8 @@ describe('retransmission: a path MTU black hole', () => {
     const seq = c.s.next;
     const body = 'b'.repeat(bodySize);
     c.server('A', 0.01, body);
+    // The last piece of the answer, small, is lost too when everything is dropped.
+    if (smallTail) c.server('PA', 0.011, 't'.repeat(300));
     for (const t of [0.22, 0.65, 1.5, 3.2, 6.6]) c.server('A', t, body, { seq });
     if (clientFinAt > 0) c.client('FA', clientFinAt, '', { ack: headAcked ? seq : headSeq });
     return analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'retransmission')!;
@@ -36,6 +38,8 @@ describe('retransmission: a path MTU black hole', () => {
     expect(exchange({ bodySize: 600 }).facts.cause).toBe('peer-unreachable');
     // Nothing from the client after the resends began: it may be gone.
     expect(exchange({ clientFinAt: 0 }).facts.cause).toBe('peer-unreachable');
+    // A small last segment never acknowledged either: everything was dropped, whatever its size.
+    expect(exchange({ smallTail: true }).facts.cause).toBe('peer-unreachable');
     // Only the handshake got through (the head is resent too, lost with the body): said as most likely.
     expect(exchange({ headAcked: false }).summary).toContain("though the server's handshake reached it: most likely a path MTU black hole");
   });
@@ -59,5 +63,12 @@ describe('no-response: an answer the server sent that never reached the client',
 
   it('is not told when the client acknowledged them: the capture missed an answer the client got', () => {
     expect(waitingClient(true)).toBeUndefined();
+  });
+
+  it('is not told when the client reset after its FIN: its closed socket answered bytes that reached it', () => {
+    const c = conv({ client: '10.4.0.1:51000', server: '10.4.0.2:80' }).handshake(0).client('PA', 0.002, 'GET /big HTTP/1.1\r\nHost: x\r\n\r\n').server('A', 0.003);
+    const answered = (c.s.next + 1041) >>> 0;
+    c.client('FA', 2, '', { ack: c.s.next }).client('R', 2.07, '').server('FA', 2.1, '', { seq: answered });
+    expect(analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'no-response')?.summary ?? '').not.toContain('lost on the way');
   });
 });

@@ -34,6 +34,12 @@ describe('request-stalled', () => {
     expect(flow.verdicts.some((x) => x.code === 'no-response')).toBe(false);
   });
 
+  it('says nothing when the client\'s own close is past the bytes captured: the rest was sent, the capture missed it', () => {
+    const c = conv().handshake(0).client('PA', 0.01, `${HEAD}part`).server('A', 0.02);
+    // The other 996 body bytes went out but are not in the capture; the FIN's sequence number shows them.
+    expect(stalled(c.client('FA', 3, '', { seq: (c.c.next + 996) >>> 0 }).server('FA', 3.01))).toBeUndefined();
+  });
+
   it('needs the server\'s TCP to have acknowledged the client\'s last byte before the client closed', () => {
     const part = () => conv().handshake(0).client('PA', 0.01, `${HEAD}part`);
     expect(stalled(part().server('A', 0.02).client('FA', 2).server('FA', 2.01))?.facts).toMatchObject({ stage: 'body', closedBy: 'client' });
