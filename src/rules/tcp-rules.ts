@@ -32,9 +32,11 @@ const STALLED_RETRANSMISSIONS = 3;
  */
 const LEAST_RETRANSMISSION_TIMEOUT_MICROS = 200_000;
 /**
- * A zero window that reopened within this long, or within BRIEF_ZERO_WINDOW_RTTS round trips, is a
- * reader that fell behind for a moment and caught up (nginx buffering a fast upstream on loopback
- * closes its window for a quarter of a millisecond), not one that stopped reading.
+ * A zero window that reopened within this long is a reader that fell behind for a moment and caught
+ * up (nginx buffering a fast upstream on loopback closes its window for a quarter of a millisecond),
+ * not one that stopped reading. Both the closing and the reopening are the receiver's own packets,
+ * so the path does not stretch what the capture sees; only a reopening told in answer to the
+ * sender's probes comes a round trip late, and then BRIEF_ZERO_WINDOW_RTTS round trips are allowed.
  */
 const BRIEF_ZERO_WINDOW_MICROS = 5_000;
 const BRIEF_ZERO_WINDOW_RTTS = 3;
@@ -249,7 +251,8 @@ function closedAfterFin(f: FlowFacts, who: 'client' | 'server', s: SideAnalysis)
  * end, or together they took BRIEF_ZERO_WINDOW_SHARE or more of the flow's time.
  */
 function briefZeroWindowLimit(f: FlowFacts, z: ZeroWindowFacts): number | null {
-  const limit = Math.max(BRIEF_ZERO_WINDOW_MICROS, BRIEF_ZERO_WINDOW_RTTS * (f.analysis?.handshake?.rttMs ?? 0) * 1000);
+  const probed = z.probes > 0 ? BRIEF_ZERO_WINDOW_RTTS * (f.analysis?.handshake?.rttMs ?? 0) * 1000 : 0;
+  const limit = Math.max(BRIEF_ZERO_WINDOW_MICROS, probed);
   const brief = !z.stillClosed && z.longestMs * 1000 <= limit && z.totalMs * 1000 < BRIEF_ZERO_WINDOW_SHARE * (f.end - f.start);
   return brief ? limit : null;
 }

@@ -358,14 +358,14 @@ describe('teardown verdicts', () => {
   });
 
   /** A 40 ms download whose client closes its window `closures` times, for `closedFor` seconds each. */
-  const downloadWithClosedWindow = (closedFor: number, closures = 1) => {
-    const c = conv().handshake(0).client('PA', 0.002, 'GET /big HTTP/1.1\r\nHost: a\r\n\r\n');
-    let t = 0.003;
+  const downloadWithClosedWindow = (closedFor: number, closures = 1, rtt = 0.001, end = 0.04) => {
+    const c = conv().handshake(0, rtt).client('PA', rtt + 0.001, 'GET /big HTTP/1.1\r\nHost: a\r\n\r\n');
+    let t = rtt + 0.002;
     for (let i = 0; i < closures; i++) {
       c.server('A', t, 'x'.repeat(1000)).client('A', t + 0.0001, '', { window: 0 }).client('A', t + 0.0001 + closedFor);
       t += 0.0002 + closedFor;
     }
-    c.server('A', t, 'x'.repeat(1000)).client('A', t + 0.0001).server('FA', 0.04).client('FA', 0.0401).server('A', 0.0402);
+    c.server('A', t, 'x'.repeat(1000)).client('A', t + 0.0001).server('FA', end).client('FA', end + 0.0001).server('A', end + 0.0002);
     return analyzeConversation(c).flows[0].verdicts.find((v) => v.code === 'zero-window');
   };
 
@@ -379,6 +379,11 @@ describe('teardown verdicts', () => {
     expect(downloadWithClosedWindow(0.02)?.severity).toBe('warning');
     // Thirty closures of 1 ms each: the window is shut for most of the download.
     expect(downloadWithClosedWindow(0.001, 30)?.severity).toBe('warning');
+  });
+
+  it('allows no round trips for a window the receiver reopened unprobed: both packets are its own, the path stretches neither', () => {
+    // A 100 ms path and a 2 s download; closed for 20 ms, reopened without a probe.
+    expect(downloadWithClosedWindow(0.02, 1, 0.1, 2)?.severity).toBe('warning');
   });
 
   it('says capture-ended for a request the capture stopped on before the server could even acknowledge it', () => {
