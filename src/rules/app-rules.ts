@@ -3,7 +3,7 @@ import type { AppFacts, CloseFact, HttpExchangeFacts, WebSocketFacts } from '../
 import { hasHeaderToken } from '../dissect/http.js';
 import type { FlowFacts, PacketRef } from './facts.js';
 import { endedTooEarly, patienceFor, watchOf, whenWatchEnded } from './capture-end.js';
-import { fmtDuration, ms, plural } from './format.js';
+import { bytesText, fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 
 // HTTP and WebSocket verdicts, from the dissectors' AppFacts. Each rule looks at one question
@@ -630,8 +630,6 @@ const requestAfterClose: FlowRule = {
  */
 const REQUEST_TIMEOUT_FLOOR_MICROS = 200_000;
 
-const bytesText = (n: number): string => `${grouped(n)} ${n === 1 ? 'byte' : 'bytes'}`;
-
 const STALL_SERVER_CLOSED_HINT = `The client stopped sending in the middle of its request. The server had every byte it sent (its FIN acknowledges them all), waited, and closed: its timeout for the rest of the request (nginx client_header_timeout and client_body_timeout, 60 s by default, log 408 and send nothing; HAProxy's timeout http-request and Node's headersTimeout and requestTimeout answer 408; Apache's RequestReadTimeout). Look at the client: a link that stalled or died mid-upload, a Content-Length larger than the body it sent, a proxy holding the rest, or a deliberately slow client (slowloris).`;
 const STALL_CLIENT_CLOSED_HINT = `The client stopped sending in the middle of its request, then gave up on it and closed the connection itself. The server had every byte it sent (its TCP acknowledged them) and was waiting for the rest: it could not answer a request that never ended. Look at the client: where its request comes from (an upload source or pipe that stalled, a proxy holding the rest), a Content-Length larger than the body it had, or its own timeout firing while it was still sending. A server that should not wait this long for the rest needs a shorter timeout for it (nginx client_body_timeout, HAProxy timeout http-request, Node's requestTimeout).`;
 
@@ -858,10 +856,6 @@ function contentLength(value: string | undefined): number | null {
   if (!parts.every((p) => /^\d+$/.test(p) && p === parts[0])) return null;
   return Number(parts[0]);
 }
-
-/** 100,000: one formatter, made once (toLocaleString builds one per call, about 14 us each). */
-const GROUPED = new Intl.NumberFormat('en-US');
-const grouped = (n: number) => GROUPED.format(n);
 
 /**
  * The close that cut a response: the server's FIN or RST, or a client RST (the client gave up);

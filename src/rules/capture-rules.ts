@@ -1,5 +1,5 @@
 import type { FlowFacts } from './facts.js';
-import { fmtDuration, ms, plural } from './format.js';
+import { bytesText, fmtDuration, ms, plural } from './format.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import { TCP_CAPTURE_RULES } from './tcp-rules.js';
@@ -239,8 +239,6 @@ const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
     },
   ];
 });
-
-const bytesText = (n: number): string => `${n.toLocaleString('en-US')} ${n === 1 ? 'byte' : 'bytes'}`;
 
 /** Missed bytes this share of the stream bytes or more make a warning: Zeek's capture-loss notice fires at 10%, and 1% already leaves verdicts guessing. */
 const CAPTURE_LOSS_WARNING_SHARE = 0.01;

@@ -296,7 +296,7 @@ const replayedFlow: FlowRule = {
  */
 const NAGLE_PATTERN_SEGMENTS = 3;
 const NAGLE_PATTERN_MS = 100;
-const heldForAck: FlowRule = {
+const nagleDelay: FlowRule = {
   code: 'nagle-delay',
   evaluate(f) {
     const a = f.analysis;
@@ -317,4 +317,4 @@ const heldForAck: FlowRule = {
   },
 };
 
-export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient, heldForAck];
+export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient, nagleDelay];
