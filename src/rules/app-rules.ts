@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AppFacts, CloseFact, HttpExchangeFacts, WebSocketFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
-import type { FlowFacts, PacketRef } from './facts.js';
+import type { FlowFacts, PacketRef, SideFacts } from './facts.js';
 import { endedTooEarly, patienceFor, watchOf, whenWatchEnded } from './capture-end.js';
 import { bytesText, fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
@@ -633,6 +633,11 @@ const REQUEST_TIMEOUT_FLOOR_MICROS = 200_000;
 const STALL_SERVER_CLOSED_HINT = `The client stopped sending in the middle of its request. The server had every byte it sent (its FIN acknowledges them all), waited, and closed: its timeout for the rest of the request (nginx client_header_timeout and client_body_timeout, 60 s by default, log 408 and send nothing; HAProxy's timeout http-request and Node's headersTimeout and requestTimeout answer 408; Apache's RequestReadTimeout). Look at the client: a link that stalled or died mid-upload, a Content-Length larger than the body it sent, a proxy holding the rest, or a deliberately slow client (slowloris).`;
 const STALL_CLIENT_CLOSED_HINT = `The client stopped sending in the middle of its request, then gave up on it and closed the connection itself. The server had every byte it sent (its TCP acknowledged them) and was waiting for the rest: it could not answer a request that never ended. Look at the client: where its request comes from (an upload source or pipe that stalled, a proxy holding the rest), a Content-Length larger than the body it had, or its own timeout firing while it was still sending. A server that should not wait this long for the rest needs a shorter timeout for it (nginx client_body_timeout, HAProxy timeout http-request, Node's requestTimeout).`;
 
+/** Bytes a side's own sequence numbers span (a later segment, its FIN or RST) that the capture does not hold. */
+function bytesNotCaptured(side: SideFacts): number {
+  return Math.max(0, side.seqBytes - side.bytes);
+}
+
 /** The client's last HTTP request, stopped part way: its first packet, how far it got, and facts for a verdict. */
 interface UnfinishedRequest {
   packet: number;
@@ -650,7 +655,7 @@ export function unfinishedRequest(f: FlowFacts): UnfinishedRequest | null {
   const app = f.app;
   if (!app || app.protocol !== 'http') return null;
   // The client's own sequence numbers (a FIN, an RST) past the bytes captured are bytes missed too.
-  if (f.clientSide.missedBytes > 0 || f.clientSide.seqBytes > f.clientSide.bytes || app.gaps.some((g) => g.dir === 0)) return null;
+  if (f.clientSide.missedBytes > 0 || bytesNotCaptured(f.clientSide) > 0 || app.gaps.some((g) => g.dir === 0)) return null;
   const line = app.unfinishedRequestLine;
   if (line) return { packet: line.packet, what: `HTTP request #${line.packet} stopped after ${bytesText(line.bytes)} of its request line`, facts: { stage: 'request-line', requestPacket: line.packet, bytes: line.bytes } };
   const last = app.http.length > 0 ? app.http[app.http.length - 1] : null;
@@ -845,7 +850,7 @@ function answerLostOnTheWay(f: FlowFacts): { revealedBy: number; unseenBytes: nu
   // A client that resets after its FIN answers bytes that reached its closed socket: the answer arrived.
   const rst = f.clientSide.rst;
   if (rst && rst.ts > u.gaveUpTs!) return null;
-  const unseenBytes = f.serverSide.seqBytes - f.serverSide.bytes;
+  const unseenBytes = bytesNotCaptured(f.serverSide);
   return f.visibility.seen === 'both' && unseenBytes > 0 ? { revealedBy: u.unseenAnswerPacket, unseenBytes } : null;
 }
 
