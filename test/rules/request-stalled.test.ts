@@ -35,9 +35,13 @@ describe('request-stalled', () => {
   });
 
   it('says nothing when the client\'s own close is past the bytes captured: the rest was sent, the capture missed it', () => {
-    const c = conv().handshake(0).client('PA', 0.01, `${HEAD}part`).server('A', 0.02);
+    const closing = (unseen: number) => {
+      const c = conv().handshake(0).client('PA', 0.01, `${HEAD}part`).server('A', 0.02);
+      return stalled(c.client('FA', 3, '', { seq: (c.c.next + unseen) >>> 0 }).server('FA', 3.01));
+    };
+    expect(closing(0)?.facts).toMatchObject({ closedBy: 'client' });
     // The other 996 body bytes went out but are not in the capture; the FIN's sequence number shows them.
-    expect(stalled(c.client('FA', 3, '', { seq: (c.c.next + 996) >>> 0 }).server('FA', 3.01))).toBeUndefined();
+    expect(closing(996)).toBeUndefined();
   });
 
   it('needs the server\'s TCP to have acknowledged the client\'s last byte before the client closed', () => {
