@@ -22,6 +22,12 @@ export class Endpoint implements ColumnView {
   declare startSeq: number;
   declare lastSeq: number;
   declare ackSeq: number;
+  /**
+   * How far lastSeq and ackSeq lie past startSeq, unwrapped: a connection may carry more than
+   * 4 GiB, where the 32-bit numbers alone repeat (Zeek counts the wraps for the same reason).
+   */
+  declare lastSeqOffset: number;
+  declare ackSeqOffset: number;
   declare finCount: number;
   declare rstCount: number;
   declare didClose: boolean;
@@ -112,9 +118,7 @@ export class Endpoint implements ColumnView {
   /** Zeek's Size(): highest of last seq / ack seq minus the ISN, less SYN and FIN octets. */
   size(peer: Endpoint): number {
     if (this.prevState === EP.SYN_SENT && this.state === EP.RESET && peer.state === EP.INACTIVE) return 0;
-    const last = (this.lastSeq - this.startSeq) | 0;
-    const ack = (this.ackSeq - this.startSeq) | 0;
-    let size = Math.max(last, ack);
+    let size = Math.max(this.lastSeqOffset, this.ackSeqOffset);
     if (size < 0) size = 0;
     if (size !== 0) size--;
     if (this.finCount > 0 && size !== 0) size--;
@@ -135,6 +139,8 @@ const ENDPOINT_INITIAL = {
   startSeq: 0,
   lastSeq: 0,
   ackSeq: 0,
+  lastSeqOffset: 0,
+  ackSeqOffset: 0,
   finCount: 0,
   rstCount: 0,
   didClose: false,

@@ -471,9 +471,14 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
       peer.startSeq = s;
       peer.ackSeq = s;
       peer.lastSeq = s;
+      peer.ackSeqOffset = 0;
+      peer.lastSeqOffset = 0;
     } else if (!rst) {
       const d = (ackSeq - peer.ackSeq) | 0;
-      if (!(ackSeq === 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0) peer.ackSeq = ackSeq;
+      if (!(ackSeq === 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0) {
+        peer.ackSeq = ackSeq;
+        peer.ackSeqOffset += d;
+      }
     }
   }
 
@@ -571,6 +576,8 @@ function restartAt(e: Endpoint, seq: number, onePast: number): void {
   e.startSeq = seq;
   e.ackSeq = seq;
   e.lastSeq = onePast;
+  e.ackSeqOffset = 0;
+  e.lastSeqOffset = (onePast - seq) | 0;
 }
 
 /** Numbers the endpoint from the segment, `segLen` long in sequence space. */
@@ -638,10 +645,12 @@ function updateLastSeq(h: History, isOrig: boolean, e: Endpoint, v: PacketView, 
     // Not trusted.
   } else if (fin && e.lastSeq === ((e.startSeq + 1) >>> 0)) {
     e.lastSeq = lastSeq;
+    e.lastSeqOffset = (lastSeq - e.startSeq) | 0;
   } else if (e.state === EP.RESET) {
     // Nothing after a RST is trusted.
   } else if (delta > 0) {
     e.lastSeq = lastSeq;
+    e.lastSeqOffset += delta;
   } else if (len > 0) {
     e.rxmitCount++;
     e.rxmitThresh = h.scaled('T', isOrig, e.rxmitCount, e.rxmitThresh);

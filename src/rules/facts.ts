@@ -159,10 +159,16 @@ function ref(no: number, ts: number): PacketRef | null {
   return no ? { no, ts } : null;
 }
 
-/** Bytes past `streamStart` (the sequence number after a SYN) that `ack` acknowledges; null for either unknown or an ACK below it. */
-function ackedFrom(ack: number, streamStart: number | null): number | null {
+/**
+ * Bytes of `peer`'s stream past `streamStart` (the sequence number after its SYN) that `ack`
+ * acknowledges; null for either unknown or an ACK below it. The ACK is placed beside the
+ * highest one the peer received, whose unwrapped offset is known, so that it is read right past
+ * 4 GiB too.
+ */
+function ackedFrom(ack: number, peer: Endpoint, streamStart: number | null): number | null {
   if (ack < 0 || streamStart === null) return null;
-  const d = (ack - streamStart) | 0;
+  const pastStart = peer.ackSeqOffset + ((ack - peer.ackSeq) | 0);
+  const d = pastStart - ((streamStart - peer.startSeq) | 0);
   return d >= 0 ? d : null;
 }
 
@@ -177,9 +183,9 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): Side
     firstData: ref(e.firstDataNo, e.firstDataTs),
     lastData: ref(e.lastDataNo, e.lastDataTs),
     fin: ref(e.firstFinNo, e.firstFinTs),
-    finAckedBytes: e.firstFinNo ? ackedFrom(e.firstFinAck, peerStreamStart) : null,
+    finAckedBytes: e.firstFinNo ? ackedFrom(e.firstFinAck, peer, peerStreamStart) : null,
     rst: ref(e.firstRstNo, e.firstRstTs),
-    rstAckedBytes: e.firstRstNo ? ackedFrom(e.firstRstAck, peerStreamStart) : null,
+    rstAckedBytes: e.firstRstNo ? ackedFrom(e.firstRstAck, peer, peerStreamStart) : null,
     rstAnswersSyn: e.firstRstAnswersSyn,
     rsts: e.rstCount,
     sentUnseen: ((e.ackSeq - e.lastSeq) | 0) > 0,
