@@ -28,8 +28,8 @@ export class DirectionReassembler {
   /** Raw sequence number of the next byte to deliver; valid once `started`. */
   nextSeq = 0;
   started = false;
-  /** Raw sequence number of stream offset 0. */
-  baseSeq = 0;
+  /** Stream offset of nextSeq: bytes delivered and skipped so far, unwrapped past 4 GiB. */
+  private offset = 0;
   pending: PendingSegment[] = [];
   pendingBytes = 0;
   /**
@@ -56,7 +56,6 @@ export class DirectionReassembler {
     if (this.started) return;
     this.started = true;
     this.nextSeq = isnPlusOne >>> 0;
-    this.baseSeq = this.nextSeq;
   }
 
   /**
@@ -115,6 +114,7 @@ export class DirectionReassembler {
         this.missedBytes += ahead;
         this.gaps++;
         this.nextSeq = upTo;
+        this.offset += ahead;
       } else {
         // Deliver what is buffered below the ack, with gaps between, up to the ack.
         while (this.pending.length > 0 && ((this.pending[0].seq - upTo) | 0) < 0) {
@@ -157,15 +157,17 @@ export class DirectionReassembler {
 
   private deliver(sink: StreamSink, bytes: Uint8Array, off: number, end: number, no: number, ts: number): void {
     if (end <= off) return;
-    sink.onData(this.dir, bytes, off, end, (this.nextSeq - this.baseSeq) >>> 0, no, ts);
+    sink.onData(this.dir, bytes, off, end, this.offset, no, ts);
     this.nextSeq = (this.nextSeq + (end - off)) >>> 0;
+    this.offset += end - off;
   }
 
   /** Tells the sink `length` bytes were not seen; they count as missed once an ACK covers them (`acked`: it already did). */
   private skip(sink: StreamSink, length: number, no: number, ts: number, acked = false): void {
     if (length <= 0) return;
-    sink.onGap(this.dir, (this.nextSeq - this.baseSeq) >>> 0, length, no, ts);
+    sink.onGap(this.dir, this.offset, length, no, ts);
     this.nextSeq = (this.nextSeq + length) >>> 0;
+    this.offset += length;
     if (acked) this.missedBytes += length;
     else {
       this.unackedSkipped += length;

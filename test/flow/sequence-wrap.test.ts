@@ -7,13 +7,16 @@ import { Analyzer, type AnalysisResult } from '../../src/pipeline.js';
 import { tcpFrame, toRecord, type TcpSpec } from '../helpers/packets.js';
 
 const CLIENT = { ip: '10.0.0.1', port: 51000 };
-const SERVER = { ip: '10.0.0.2', port: 5001 };
+const SERVER = { ip: '10.0.0.2', port: 80 };
 const SEGMENT = 65_000; // a TSO-sized segment, as a capture on the sending host shows it
 const HEADERS = 14 + 20 + 20;
 const BASE_MICROS = 1_700_000_000_000_000;
 
-/** A download of `segments` full segments; the client acknowledges every second one, then both close. */
-function bulkDownload(segments: number, opts: { clientFinAcksAll?: boolean } = {}): AnalysisResult {
+/**
+ * An HTTP download of `segments` full body segments after the response head, the client
+ * acknowledging every second one; then a small exchange, and both close.
+ */
+function bulkDownload(segments: number): AnalysisResult {
   const analyzer = new Analyzer({ file: 'bulk.pcap' });
   let no = 0;
   let t = 0;
@@ -29,7 +32,7 @@ function bulkDownload(segments: number, opts: { clientFinAcksAll?: boolean } = {
       window: 65535,
       ...spec,
     });
-    const record = toRecord(frame, { no: ++no, tsMicros: BASE_MICROS + Math.round(t * 1e6) });
+    const record = toRecord(frame, { no: ++no, tsMicros: BASE_MICROS + Math.round(t * 1e6), snap: payloadLength > 0 ? HEADERS : undefined });
     if (payloadLength > 0) {
       // The wire packet held the payload; the capture kept the headers only.
       const ipTotal = 20 + 20 + payloadLength;
@@ -48,19 +51,31 @@ function bulkDownload(segments: number, opts: { clientFinAcksAll?: boolean } = {
   sSeq = (sSeq + 1) >>> 0;
   t += 0.0001;
   send({ src: CLIENT.ip, flags: 'A', seq: cSeq, ack: sSeq });
-  const request = 'GET\n';
+  const request = 'GET /backup.tar HTTP/1.1\r\nHost: files\r\n\r\n';
   send({ src: CLIENT.ip, flags: 'PA', seq: cSeq, ack: sSeq, payload: request });
   cSeq = (cSeq + request.length) >>> 0;
+  const head = `HTTP/1.1 200 OK\r\nContent-Length: ${segments * SEGMENT}\r\n\r\n`;
+  t += 0.001;
+  send({ src: SERVER.ip, flags: 'PA', seq: sSeq, ack: cSeq, payload: head });
+  sSeq = (sSeq + head.length) >>> 0;
   for (let i = 0; i < segments; i++) {
     t += 0.00005;
     send({ src: SERVER.ip, flags: 'A', seq: sSeq, ack: cSeq }, SEGMENT);
     sSeq = (sSeq + SEGMENT) >>> 0;
     if (i % 2 === 1 || i === segments - 1) send({ src: CLIENT.ip, flags: 'A', seq: cSeq, ack: sSeq });
   }
+  // A second exchange on the same connection, placed in each stream after the first.
+  const second = 'GET /done HTTP/1.1\r\nHost: files\r\n\r\n';
+  t += 0.001;
+  send({ src: CLIENT.ip, flags: 'PA', seq: cSeq, ack: sSeq, payload: second });
+  cSeq = (cSeq + second.length) >>> 0;
+  const noContent = 'HTTP/1.1 204 No Content\r\n\r\n';
+  send({ src: SERVER.ip, flags: 'PA', seq: sSeq, ack: cSeq, payload: noContent });
+  sSeq = (sSeq + noContent.length) >>> 0;
+  send({ src: CLIENT.ip, flags: 'A', seq: cSeq, ack: sSeq });
   t += 0.001;
   send({ src: SERVER.ip, flags: 'FA', seq: sSeq, ack: cSeq });
-  const finAck = opts.clientFinAcksAll === false ? (sSeq - 10 * SEGMENT) >>> 0 : (sSeq + 1) >>> 0;
-  send({ src: CLIENT.ip, flags: 'FA', seq: cSeq, ack: finAck });
+  send({ src: CLIENT.ip, flags: 'FA', seq: cSeq, ack: (sSeq + 1) >>> 0 });
   send({ src: SERVER.ip, flags: 'A', seq: (sSeq + 1) >>> 0, ack: (cSeq + 1) >>> 0 });
   const info: CaptureInfo = { file: 'bulk.pcap', format: 'pcap', linkTypes: [1], snaplen: HEADERS, packets: no, truncatedPackets: 0, truncatedBelowSnaplen: 0, diagnostics: [], stoppedEarly: false };
   return analyzer.finish(info);
@@ -68,14 +83,25 @@ function bulkDownload(segments: number, opts: { clientFinAcksAll?: boolean } = {
 
 describe('sequence numbers past 2^32 on one connection', () => {
   const segments = 70_000; // 4.55 GB, past 2^32 from the server's ISN
-  const total = segments * SEGMENT;
+  const body = segments * SEGMENT;
   const result = bulkDownload(segments);
   const flow = result.flows[0];
+  const request = 'GET /backup.tar HTTP/1.1\r\nHost: files\r\n\r\n'.length;
+  const download = `HTTP/1.1 200 OK\r\nContent-Length: ${body}\r\n\r\n`.length + body;
+  const clientTotal = request + 'GET /done HTTP/1.1\r\nHost: files\r\n\r\n'.length;
+  const total = download + 'HTTP/1.1 204 No Content\r\n\r\n'.length;
 
   it('counts every byte the server sent', () => {
     expect(total).toBeGreaterThan(2 ** 32);
     expect(flow.serverSide.seqBytes).toBe(total);
-    expect(flow.clientSide.seqBytes).toBe(4);
+    expect(flow.clientSide.seqBytes).toBe(clientTotal);
+  });
+
+  it('follows the body to its end and places the next answer past 4 GiB into the stream', () => {
+    const [first, next] = flow.app!.http;
+    expect(first.response).toMatchObject({ status: 200, complete: true, streamOffset: 0 });
+    expect(next.request).toMatchObject({ target: '/done', streamOffset: request });
+    expect(next.response).toMatchObject({ status: 204, complete: true, streamOffset: download });
   });
 
   it("reads the client's FIN as acknowledging the whole download", () => {
@@ -85,7 +111,8 @@ describe('sequence numbers past 2^32 on one connection', () => {
 
   it('between 2 and 4 GiB as well', () => {
     const mid = bulkDownload(40_000).flows[0]; // 2.6 GB
-    expect(mid.serverSide.seqBytes).toBe(40_000 * SEGMENT);
-    expect(mid.clientSide.finAckedBytes).toBe(40_000 * SEGMENT + 1);
+    const midTotal = `HTTP/1.1 200 OK\r\nContent-Length: ${40_000 * SEGMENT}\r\n\r\n`.length + 40_000 * SEGMENT + 'HTTP/1.1 204 No Content\r\n\r\n'.length;
+    expect(mid.serverSide.seqBytes).toBe(midTotal);
+    expect(mid.clientSide.finAckedBytes).toBe(midTotal + 1);
   });
 });
