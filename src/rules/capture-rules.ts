@@ -6,6 +6,7 @@ import { TCP_CAPTURE_RULES } from './tcp-rules.js';
 import { scans } from './scan-rules.js';
 import { proxyClientGaveUp } from './proxy-rules.js';
 import { dnsFailures } from './dns-rules.js';
+import { icmpAboutUnseenSyns, neighboursUnanswered } from './unreachable-rules.js';
 
 // Capture-level verdicts: facts about the whole capture rather than one flow.
 
@@ -150,21 +151,6 @@ const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
   ];
 });
 
-const arpUnanswered = stateless('arp-unanswered', (_c, ctx) => {
-  const out: Verdict[] = [];
-  for (const [ip, a] of ctx.arpUnanswered) {
-    out.push({
-      code: 'arp-unanswered',
-      severity: 'error',
-      summary: `ARP who-has ${ip} never answered (${plural(a.requests, 'request')}, #${a.firstNo}..#${a.lastNo}): no host with that address on the local segment, so no SYN can leave`,
-      packets: [a.firstNo, a.lastNo],
-      facts: { ip, requests: a.requests },
-      hint: 'The host is down or disconnected, or the address is wrong (a stale config or DNS entry). Check that the host is up and on this subnet, and the client subnet mask and gateway.',
-    });
-  }
-  return out;
-});
-
 /** Packets the capture holds twice, over all flows: one verdict about the capture point. */
 const capturedTwice: CaptureRule = {
   code: 'captured-twice',
@@ -286,7 +272,7 @@ const captureLoss: CaptureRule = {
   },
 };
 
-export const CAPTURE_RULES: CaptureRule[] = [oneSidedCapture, capturedTwice, truncatedSnaplen, captureLoss, arpUnanswered, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
+export const CAPTURE_RULES: CaptureRule[] = [oneSidedCapture, capturedTwice, truncatedSnaplen, captureLoss, neighboursUnanswered, icmpAboutUnseenSyns, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
 
 /** One analysis's capture-level judgement: fed each flow as it finishes, asked for verdicts at the end. */
 export class CaptureJudge {
