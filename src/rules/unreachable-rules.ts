@@ -59,6 +59,8 @@ export const neighboursUnanswered: CaptureRule = {
           });
           continue;
         }
+        // A TCP packet the asker sent to the address shows it got an answer this capture does not hold.
+        if (ctx.visibility?.mayHaveReceived(address, l.asker ?? undefined)) continue;
         const replies = l.protocol === 'arp' ? 'ARP reply' : 'solicited Neighbor Advertisement';
         out.push({
           code,
