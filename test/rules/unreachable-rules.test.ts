@@ -34,17 +34,15 @@ describe('icmp-unreachable about a SYN the capture does not hold', () => {
     expect(r.verdicts[0].hint).toMatch(/A router has no route/);
   });
 
-  it('says nothing of an error quoting a segment other than a SYN, nor of one whose quote ends before the flags', () => {
-    const quoting = (quoted: object, quoteTransportBytes: number) => analyzeFrames([{ frame: icmpUnreachableFrame({ code: 3, quoted: { ...syn, ...quoted }, quoteTransportBytes }), t: 0 }]);
-    expect(codes(quoting({}, 20))).toEqual(['icmp-unreachable']);
-    expect(codes(quoting({ flags: 'A' }, 20))).toEqual([]);
-    expect(codes(quoting({ flags: 'SA' }, 20))).toEqual([]);
-    expect(codes(quoting({}, 8))).toEqual([]);
-  });
-
-  it('leaves an error about a SYN the capture holds to that flow', () => {
+  it('says nothing of an error quoting a segment other than a SYN, nor of one whose quote ends before the flags, nor of a SYN the capture holds', () => {
+    const error = (quoted: object, quoteTransportBytes: number) => ({ frame: icmpUnreachableFrame({ code: 3, quoted: { ...syn, ...quoted }, quoteTransportBytes }), t: 0.001 });
+    expect(codes(analyzeFrames([error({}, 20)]))).toEqual(['icmp-unreachable']);
+    expect(codes(analyzeFrames([error({ flags: 'A' }, 20)]))).toEqual([]);
+    expect(codes(analyzeFrames([error({ flags: 'SA' }, 20)]))).toEqual([]);
+    expect(codes(analyzeFrames([error({}, 8)]))).toEqual([]);
+    // The flow of a SYN the capture holds takes the error: said once, of that flow.
     const c = conv({ client: '10.0.0.1:51000', server: '10.0.0.2:443' }).client('S', 0);
-    const r = analyzeFrames([...c.packets, { frame: icmpUnreachableFrame({ code: 3, quoted: syn, quoteTransportBytes: 20 }), t: 0.001 }]);
+    const r = analyzeFrames([...c.packets, error({}, 20)]);
     expect(codes(r)).toEqual([]);
     expect(r.flows[0].verdicts.map((v) => v.code)).toContain('icmp-unreachable');
   });
@@ -77,12 +75,14 @@ describe('ndp-unanswered', () => {
   });
 
   it('takes solicitations from :: for duplicate-address probes and unicast ones for reachability checks, neither a lookup', () => {
+    expect(codes(analyzeFrames(byTime([...asked({}), ...answered])))).toEqual(['ndp-unanswered']);
     expect(codes(analyzeFrames(byTime([...asked({ src: '::' }), ...answered])))).toEqual([]);
     expect(codes(analyzeFrames(byTime([...asked({ dst: 'fd00::99' }), ...answered])))).toEqual([]);
   });
 
   it('is not said where the address answered, even by an announcement', () => {
     const announce = { frame: ndpFrame({ op: 'advertise', src: 'fd00::99', target: 'fd00::99', solicited: false }), t: 2.5 };
+    expect(codes(analyzeFrames(byTime([...asked({}), ...answered])))).toEqual(['ndp-unanswered']);
     expect(codes(analyzeFrames(byTime([...asked({}), ...answered, announce])))).toEqual([]);
   });
 
@@ -109,6 +109,7 @@ describe('arp-unanswered where the capture holds no ARP reply at all', () => {
   });
 
   it('says nothing of requests from several hosts, far apart, too few, or followed by a packet to the address', () => {
+    expect(codes(analyzeFrames(asked([0, 1, 2])))).toEqual(['arp-unanswered']);
     expect(codes(analyzeFrames(asked([0, 1, 2], (i) => `10.0.0.${i + 1}`)))).toEqual([]);
     expect(codes(analyzeFrames(asked([0, 60, 120])))).toEqual([]);
     expect(codes(analyzeFrames(asked([0, 1])))).toEqual([]);
