@@ -211,7 +211,7 @@ const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
     {
       code: 'one-sided-capture',
       severity: 'warning',
-      summary: `${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${capped ? 'over ' : ''}${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. No-response, half-open, half-closed and idle-close are not said of those flows, nor syn-timeout unless the client's own SYN back-off proves no answer reached it`,
+      summary: `${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${capped ? 'over ' : ''}${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. Half-open, half-closed and idle-close are not said of those flows, nor no-response unless the server's own packets prove it, nor syn-timeout unless the client's own SYN back-off proves no answer reached it`,
       packets: hosts.slice(0, 20).map((h) => h.first.packet),
       facts: {
         hosts: hosts.slice(0, 100).map((h) => ({ ip: h.ip, peers: h.peers, peerCount: h.peerCount, peersCapped: h.peersCapped, flows: h.flows, firstFlow: h.first.flow, firstPacket: h.first.packet, receivedNothing: !ctx.visibility!.mayHaveReceived(h.ip) })),
