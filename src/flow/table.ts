@@ -118,6 +118,16 @@ export class NeighbourLookups<K extends number | string> {
 }
 
 const MAX_NEIGHBOUR_TARGETS = 4096;
+
+function icmpErrorFact(v: PacketView, no: number, ts: number): IcmpErrorFact {
+  return { no, ts, version: v.ipVersion === 6 ? 6 : 4, type: v.icmpType, code: v.icmpCode, from: Uint32Array.from(v.src) };
+}
+
+/** Whether `closes` remembers a flow of the ICMP error's quoted 4-tuple. */
+function quotedIn(closes: RecentCloses, hash: number, v: PacketView): boolean {
+  const slot = closes.find(hash);
+  return slot >= 0 && closes.is(slot, v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort);
+}
 /** Errors about SYNs the capture does not hold, kept for the capture-level verdict (one per connection). */
 const MAX_UNSEEN_SYN_ERRORS = 64;
 
@@ -400,12 +410,12 @@ export class FlowTable implements Sheddable {
   private icmpError(v: PacketView, no: number, ts: number): void {
     const hash = tupleHash(v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort);
     const flow = this.find(hash, v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort);
-    const error: IcmpErrorFact = { no, ts, version: v.ipVersion === 6 ? 6 : 4, type: v.icmpType, code: v.icmpCode, from: Uint32Array.from(v.src) };
     if (!flow) {
       this.icmpErrorsUnmatched++;
-      if (v.quotedFlags >= 0 && (v.quotedFlags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === TCP_FLAG.SYN && !this.closedBefore(hash, v)) this.unseenSynError(v, error);
+      if (v.quotedFlags >= 0 && (v.quotedFlags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === TCP_FLAG.SYN && !this.closedBefore(hash, v)) this.unseenSynError(v, no, ts);
       return;
     }
+    const error = icmpErrorFact(v, no, ts);
     if (flow.icmpErrors === NO_ICMP_ERRORS) flow.icmpErrors = [error];
     else if (flow.icmpErrors.length < 16) flow.icmpErrors.push(error);
     flow.lastTs = ts;
@@ -413,31 +423,27 @@ export class FlowTable implements Sheddable {
 
   /** Whether a flow of the quoted 4-tuple was in the capture and has already ended (closed, reset, or idle). */
   private closedBefore(hash: number, v: PacketView): boolean {
-    for (const r of [this.recentlyClosed, this.idleEnded]) {
-      const slot = r.find(hash);
-      if (slot >= 0 && r.is(slot, v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort)) return true;
-    }
-    return false;
+    return quotedIn(this.recentlyClosed, hash, v) || quotedIn(this.idleEnded, hash, v);
   }
 
-  private unseenSynError(v: PacketView, error: IcmpErrorFact): void {
+  private unseenSynError(v: PacketView, no: number, ts: number): void {
     for (const e of this.unseenSynErrors) {
       if (e.clientPort === v.quotedSrcPort && e.serverPort === v.quotedDstPort && sameAddr(e.client, v.quotedSrc) && sameAddr(e.server, v.quotedDst)) {
         e.count++;
-        e.lastNo = error.no;
+        e.lastNo = no;
         return;
       }
     }
     if (this.unseenSynErrors.length >= MAX_UNSEEN_SYN_ERRORS) return;
     this.unseenSynErrors.push({
-      ...error,
+      ...icmpErrorFact(v, no, ts),
       quotedVersion: v.quotedIpVersion === 6 ? 6 : 4,
       client: Uint32Array.from(v.quotedSrc),
       clientPort: v.quotedSrcPort,
       server: Uint32Array.from(v.quotedDst),
       serverPort: v.quotedDstPort,
       count: 1,
-      lastNo: error.no,
+      lastNo: no,
     });
   }
 
