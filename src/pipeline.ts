@@ -10,7 +10,7 @@ import { DNS_READ, DnsLog } from './rules/dns-log.js';
 import { addDnsOrigin } from './rules/dns-rules.js';
 import type { Flow } from './flow/flow.js';
 import type { SinkFactory } from './flow/sink.js';
-import { FlowTable, type FlowEndReason } from './flow/table.js';
+import { FlowTable, type FlowEndReason, type NeighbourLookups } from './flow/table.js';
 import { DEFAULT_MEMCAP_BYTES, MemoryBudget, formatSize, type MemcapMark, type MemcapSummary } from './flow/memcap.js';
 import { AppSinkFactory } from './dissect/session.js';
 import type { AppFacts } from './dissect/types.js';
@@ -23,7 +23,7 @@ import { VisibilityLog } from './rules/visibility.js';
 import { CaptureWatch } from './rules/capture-watch.js';
 import { ProbeHold } from './rules/probe-hold.js';
 import { isProbeLike } from './rules/scan-rules.js';
-import { judgeFlow, type RuleContext } from './rules/rules.js';
+import { judgeFlow, type IcmpAboutUnseenSyn, type RuleContext } from './rules/rules.js';
 import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
 import type { Verdict } from './rules/verdict.js';
 
@@ -179,7 +179,7 @@ export class Analyzer {
   private readonly probes = new ProbeLog();
   /** 4-tuples whose flows ended with a reset, to tie later packets on them to that flow. */
   private readonly resets = new ResetLog();
-  private readonly unansweredArp = new UnansweredArp();
+  private readonly unansweredNeighbours = new UnansweredNeighbours();
   /** DNS lookups over UDP and TCP port 53: where addresses came from, and lookups that failed. */
   private readonly dns = new DnsLog();
   /** Which conversations the capture sees only one side of, as proven at packet time. */
@@ -464,7 +464,7 @@ export class Analyzer {
   /** The rules' context as of the latest packet. SYN answers are recorded at packet time, so the context around a flow's SYNs is complete. */
   private flowContext(): RuleContext {
     const captureEnd = Math.max(this.end, this.clock);
-    return { captureEnd, arpUnanswered: this.unansweredArp.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch, probesHeld: this.probeHold !== null };
+    return { captureEnd, neighboursUnanswered: this.unansweredNeighbours.at(this.table, captureEnd), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch, probesHeld: this.probeHold !== null };
   }
 
   /** Judged flows handed to onFlowJudged. */
@@ -579,7 +579,7 @@ export class Analyzer {
     };
     this.diagnoseMemcap(capture.memcap);
     const facts = this.facts.sort((a, b) => a.id - b.id);
-    const ctx: RuleContext = { captureEnd: this.end, arpUnanswered: this.unansweredArp.at(this.table, this.end), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch, probesHeld: this.probeHold !== null };
+    const ctx: RuleContext = { captureEnd: this.end, neighboursUnanswered: this.unansweredNeighbours.at(this.table, this.end), icmpAboutUnseenSyns: unseenSynErrors(this.table), answers: this.answers, slow: this.slow, dns: this.dns, visibility: this.visibility, watch: this.watch, probesHeld: this.probeHold !== null };
     let verdicts: Verdict[] = [];
     try {
       verdicts = this.captureJudge.verdicts(capture, ctx);
@@ -620,36 +620,70 @@ function addrKey(a: Uint32Array, version: number): number | string {
   return version === 4 ? a[3] >>> 0 : formatAddr(a, 6);
 }
 
-/** An unanswered ARP target counts once it was asked twice, or once this long passed since it was asked. */
-const ARP_PATIENCE_MICROS = 1_000_000;
+/** An unanswered lookup counts once it was asked twice, or once this long passed since it was asked. */
+const NEIGHBOUR_PATIENCE_MICROS = 1_000_000;
+/**
+ * Where the capture holds no reply at all, a lookup counts only when one host asked this many
+ * times, each within REPEAT_WITHIN_MICROS of the last on average: a host that got its answer does
+ * not ask again at once (Linux asks 3 times 1 s apart, then gives up with EHOSTUNREACH).
+ */
+const REPEATED_REQUESTS = 3;
+const REPEAT_WITHIN_MICROS = 3_000_000;
 
 /**
- * The ARP targets never answered as of `captureEnd`. Rebuilt only when the ARP state changed or
- * `captureEnd` passed the moment a single request turns into an unanswered one: flows are judged one
- * by one as they end, and most captures hold no ARP at all.
+ * The ARP and NDP targets never answered as of `captureEnd`. Rebuilt only when the lookups changed
+ * or `captureEnd` passed the moment a single request turns into an unanswered one: flows are judged
+ * one by one as they end, and most captures hold no ARP or NDP at all.
  */
-class UnansweredArp {
-  private map: RuleContext['arpUnanswered'] = new Map();
+class UnansweredNeighbours {
+  private map: RuleContext['neighboursUnanswered'] = new Map();
   private changes = -1;
   private validUntil = -Infinity;
 
-  at(table: FlowTable, captureEnd: number): RuleContext['arpUnanswered'] {
-    if (table.arpChanges === this.changes && captureEnd < this.validUntil) return this.map;
-    const map: RuleContext['arpUnanswered'] = new Map();
+  at(table: FlowTable, captureEnd: number): RuleContext['neighboursUnanswered'] {
+    if (table.neighbourChanges === this.changes && captureEnd < this.validUntil) return this.map;
+    const map: RuleContext['neighboursUnanswered'] = new Map();
     let validUntil = Infinity;
-    // A capture that holds no ARP reply at all does not see replies: their absence proves nothing.
-    if (table.arpReplies > 0) for (const t of table.arpTargets.values()) {
-      if (t.answered) continue;
-      // One unanswered request right before the capture ended proves nothing.
-      if (t.requests >= 2 || captureEnd - t.lastTs >= ARP_PATIENCE_MICROS) {
-        map.set(formatIpv4(t.ip), { requests: t.requests, firstNo: t.firstNo, lastNo: t.lastNo, firstTs: t.firstTs, lastTs: t.lastTs });
-      } else validUntil = Math.min(validUntil, t.lastTs + ARP_PATIENCE_MICROS);
-    }
+    const add = <K extends number | string>(protocol: 'arp' | 'ndp', lookups: NeighbourLookups<K>, text: (k: K) => string, askerText: (a: number | string) => string) => {
+      const repliesSeen = lookups.replies > 0;
+      for (const [target, t] of lookups.targets) {
+        if (t.answered) continue;
+        if (repliesSeen) {
+          // One unanswered request right before the capture ended proves nothing.
+          if (t.requests < 2 && captureEnd - t.lastTs < NEIGHBOUR_PATIENCE_MICROS) {
+            validUntil = Math.min(validUntil, t.lastTs + NEIGHBOUR_PATIENCE_MICROS);
+            continue;
+          }
+        } else if (!t.oneAsker || t.requests < REPEATED_REQUESTS || t.lastTs - t.firstTs > REPEAT_WITHIN_MICROS * (t.requests - 1)) continue;
+        map.set(text(target), { protocol, requests: t.requests, firstNo: t.firstNo, lastNo: t.lastNo, firstTs: t.firstTs, lastTs: t.lastTs, repliesSeen, asker: t.oneAsker ? askerText(t.asker) : null });
+      }
+    };
+    add('arp', table.arp, formatIpv4, (a) => formatIpv4(a as number));
+    add('ndp', table.ndp, (k) => k, (a) => a as string);
     this.map = map;
-    this.changes = table.arpChanges;
+    this.changes = table.neighbourChanges;
     this.validUntil = validUntil;
     return map;
   }
+}
+
+/** The ICMP errors about SYNs the capture does not hold, as the capture-level rule reads them. */
+function unseenSynErrors(table: FlowTable): IcmpAboutUnseenSyn[] {
+  return table.unseenSynErrors.map((e) => ({
+    no: e.no,
+    lastNo: e.lastNo,
+    count: e.count,
+    ts: e.ts,
+    type: e.type,
+    code: e.code,
+    version: e.version,
+    from: formatAddr(e.from, e.version),
+    meaning: icmpMeaning(e.version, e.type, e.code),
+    client: formatAddr(e.client, e.quotedVersion),
+    clientPort: e.clientPort,
+    server: formatAddr(e.server, e.quotedVersion),
+    serverPort: e.serverPort,
+  }));
 }
 
 /** Reads and analyses one capture file ('-' for standard input). Throws CaptureOpenError if unreadable. */

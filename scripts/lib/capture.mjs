@@ -10,18 +10,20 @@ const SETTLE_MS = 200;
 /**
  * Captures `iface` (inside namespace `netns` when given) into `file` while `scenario()` runs.
  *
- * Starts `tcpdump -i IFACE -w FILE -U --immediate-mode -n [-s SNAPLEN] FILTER`, waits for its "listening on" line,
+ * Starts `tcpdump -i IFACE -w FILE -U --immediate-mode -n [-s SNAPLEN] [-Q DIRECTION] FILTER`, waits for its "listening on" line,
  * runs the scenario, waits 200 ms, stops tcpdump with SIGINT (by PID) and waits for it to exit.
  * tcpdump is stopped even when the scenario throws; the scenario's error is then rethrown.
  * `maxDurationMs` is a hard deadline for tcpdump itself (via coreutils `timeout`), in case the
  * caller never gets to stop it.
  *
  * @template T
- * @param {{ iface?: string, filter: string, file: string, netns?: string, snaplen?: number, maxDurationMs?: number }} options
+ * `direction` 'in' or 'out' keeps only the packets the interface received or sent, as a capture of one direction does.
+ *
+ * @param {{ iface?: string, filter: string, file: string, netns?: string, snaplen?: number, direction?: 'in' | 'out', maxDurationMs?: number }} options
  * @param {() => Promise<T>} scenario
  * @returns {Promise<T>} whatever the scenario returned
  */
-export async function withCapture({ iface = 'lo', filter, file, netns, snaplen, maxDurationMs = 60_000 }, scenario) {
+export async function withCapture({ iface = 'lo', filter, file, netns, snaplen, direction, maxDurationMs = 60_000 }, scenario) {
   if (!filter) throw new Error('withCapture: a filter is required (loopback carries other traffic too)');
   // --immediate-mode: with TPACKET_V3 buffering, packets still in an unretired ring block are lost
   // when tcpdump is interrupted, so a 200 ms scenario could come out empty.
@@ -30,6 +32,7 @@ export async function withCapture({ iface = 'lo', filter, file, netns, snaplen, 
   // dozen of them, so a busy machine dropped packets from short scenarios ("N packets dropped by kernel").
   const tcpdumpArgs = ['-i', iface, '-w', file, '-U', '--immediate-mode', '-B', '16384', '-n', '-Z', 'root'];
   if (snaplen !== undefined) tcpdumpArgs.push('-s', String(snaplen));
+  if (direction !== undefined) tcpdumpArgs.push('-Q', direction);
   tcpdumpArgs.push(filter);
   // coreutils `timeout` stops tcpdump by itself even if this process dies first; it passes our
   // SIGINT on to tcpdump, so stopping early works the same.

@@ -217,7 +217,7 @@ async function pickUnusedRootSubnet() {
 // A python client: prints how connect() ended, "connected", "timeout" or the errno name (EHOSTUNREACH...).
 const CONNECTING_CLIENT = `
 import errno, socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_STREAM)
 s.settimeout(float(sys.argv[3]))
 try:
     s.connect((sys.argv[1], int(sys.argv[2])))

@@ -2,7 +2,7 @@
 // overwriting its one PacketView. Nothing is allocated per packet: the layer decoders take the
 // record's bytes plus offsets and fill the view (gopacket's DecodingLayerParser contract).
 //
-// Every packet ends as exactly one of TCP, ICMP_ERROR, ARP, DNS, SKIPPED (with a reason) or
+// Every packet ends as exactly one of TCP, ICMP_ERROR, ARP, NDP, DNS, SKIPPED (with a reason) or
 // MALFORMED (with a code), so that the counts always add up to the number of packets read.
 
 import type { PacketRecord } from '../capture/record.js';
@@ -13,6 +13,7 @@ import { IpDefragmenter } from './defrag.js';
 import { decodeEthernet } from './ethernet.js';
 import { decodeGre } from './gre.js';
 import { decodeIcmpError } from './icmp.js';
+import { decodeNdp, isNdp } from './ndp.js';
 import { decodeIpv4 } from './ipv4.js';
 import { decodeIpv6 } from './ipv6.js';
 import { ETHERTYPE, IP_PROTO, MAX_ENCAPSULATION_DEPTH } from './layout.js';
@@ -119,6 +120,7 @@ function decodeNetwork(b: Uint8Array, cur: Cursor, v: PacketView, defrag: IpDefr
         return decodeIcmpError(b, cur, v, 4);
       case IP_PROTO.ICMPV6:
         if (v.ipVersion !== 6) return markSkipped(v, numberedReason('ip-proto', protocol));
+        if (isNdp(b, cur)) return decodeNdp(b, cur, v);
         return decodeIcmpError(b, cur, v, 6);
       case IP_PROTO.UDP:
         status = decodeUdp(b, cur, v);
@@ -154,6 +156,7 @@ function decodeNetwork(b: Uint8Array, cur: Cursor, v: PacketView, defrag: IpDefr
 export function resetView(v: PacketView): void {
   // Only ICMP decoding writes the quote arrays, and it ends as ICMP_ERROR or MALFORMED.
   const quoteUsed = v.kind === DECODED.ICMP_ERROR || v.kind === DECODED.MALFORMED;
+  const ndpUsed = v.kind === DECODED.NDP;
   v.kind = DECODED.SKIPPED;
   v.skipReason = '';
   v.malformedCode = '';
@@ -202,11 +205,15 @@ export function resetView(v: PacketView): void {
   v.quotedSrcPort = 0;
   v.quotedDstPort = 0;
   v.quotedSeq = 0;
+  v.quotedFlags = -1;
   v.quotedDns = false;
   v.quotedDnsId = -1;
   v.arpOp = 0;
   v.arpSenderIp = 0;
   v.arpTargetIp = 0;
+  v.ndpType = 0;
+  v.ndpSolicited = false;
+  if (ndpUsed) clearWords(v.ndpTarget);
 }
 
 function clearWords(w: Uint32Array): void {

@@ -9,8 +9,9 @@ import { MALFORMED, SKIP_REASON, STATUS, markMalformed, markSkipped } from './st
 import type { DecodeStatus } from './status.js';
 import { DECODED } from './view.js';
 
-const DNS_PORT = 53;
 import type { PacketView } from './view.js';
+
+const DNS_PORT = 53;
 
 export function decodeIcmpError(b: Uint8Array, cur: Cursor, v: PacketView, ipVersion: 4 | 6): DecodeStatus {
   const off = cur.off;
@@ -86,7 +87,10 @@ export function decodeIcmpError(b: Uint8Array, cur: Cursor, v: PacketView, ipVer
     }
     // The UDP header (8 bytes), then the DNS message ID when the quote reaches it.
     v.quotedDnsId = tcpQuoted >= ICMP.QUOTED_TCP_LEN + 2 ? u16(b, tcp + ICMP.QUOTED_TCP_LEN) : -1;
-  } else v.quotedSeq = u32(b, tcp + 4);
+  } else {
+    v.quotedSeq = u32(b, tcp + 4);
+    if (tcpQuoted > ICMP.QUOTED_TCP_FLAGS) v.quotedFlags = b[tcp + ICMP.QUOTED_TCP_FLAGS];
+  }
   v.kind = DECODED.ICMP_ERROR;
   return STATUS.OK;
 }

@@ -244,6 +244,21 @@ export const ICMP = {
   V6_TIME_EXCEEDED: 3,
   /** Ports (4) and sequence number (4): what RFC 792 promises of the quoted transport header. */
   QUOTED_TCP_LEN: 8,
+  /** The quoted TCP header's flags byte, when the quote reaches it (Linux quotes up to 576 bytes). */
+  QUOTED_TCP_FLAGS: 13,
+} as const;
+
+/** Neighbor Solicitation and Advertisement (RFC 4861 sections 4.3, 4.4). */
+export const NDP = {
+  SOLICITATION: 135,
+  ADVERTISEMENT: 136,
+  /** Byte 4 of an advertisement: Router, Solicited, Override flags. */
+  FLAGS: 4,
+  SOLICITED: 0x40,
+  TARGET: 8,
+  LEN: 24,
+  /** Sent with hop limit 255, so a receiver knows it came from the link itself (RFC 4861 7.1). */
+  HOP_LIMIT: 255,
 } as const;
 
 export const ARP = {

@@ -12,6 +12,8 @@ export const DECODED = {
   MALFORMED: 5,
   /** UDP to or from port 53: IP addresses, ports and the payload fields are filled; rules/dns-log.ts reads the message. */
   DNS: 6,
+  /** ICMPv6 Neighbor Solicitation or Advertisement (IPv6's ARP): the ndp fields are filled. */
+  NDP: 7,
 } as const;
 export type DecodedKind = (typeof DECODED)[keyof typeof DECODED];
 
@@ -111,6 +113,8 @@ export class PacketView {
   quotedSrcPort = 0;
   quotedDstPort = 0;
   quotedSeq = 0;
+  /** The quoted TCP header's flags, or -1 when the quote ends before them (RFC 792 promises 8 bytes only). */
+  quotedFlags = -1;
   /** The quoted packet was a UDP datagram to port 53 (a DNS query), not a TCP segment; quotedSeq is unused. */
   quotedDns = false;
   /** Its DNS message ID, when the quote reaches it; -1 otherwise. */
@@ -121,4 +125,12 @@ export class PacketView {
   /** IPv4 addresses as u32. */
   arpSenderIp = 0;
   arpTargetIp = 0;
+
+  // --- NDP (Neighbor Solicitation / Advertisement) ---
+  /** ICMPv6 type: NDP_TYPE.SOLICITATION or NDP_TYPE.ADVERTISEMENT. */
+  ndpType = 0;
+  /** An advertisement's Solicited flag: it answers a solicitation, sent unicast to the asker. */
+  ndpSolicited = false;
+  /** The address asked for or advertised. */
+  readonly ndpTarget = new Uint32Array(4);
 }

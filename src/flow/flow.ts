@@ -158,6 +158,9 @@ export class Flow extends AddressPair implements ColumnView {
   /** The packet whose ACK proves the other side sent packets the capture does not hold, while none of them is in it (0: none), and the side that sent it. */
   peerUnseenNo = 0;
   peerUnseenDir: Dir = 0;
+  /** That packet's time, and how far past its first ACK it acknowledged (bytes, and a FIN, of the unseen side). */
+  peerUnseenTs = 0;
+  peerUnseenAcked = 0;
 
   sink: StreamSink | null = null;
   sinkTried = false;
@@ -562,6 +565,8 @@ function notePeerEvidence(flow: Flow, dir: Dir, e: Endpoint, peer: Endpoint, syn
   if (e.ackedPeerBytes > 0 || synAckUnseen) {
     flow.peerUnseenNo = no;
     flow.peerUnseenDir = dir;
+    flow.peerUnseenTs = e.lastTs;
+    flow.peerUnseenAcked = e.ackedPeerBytes;
     ctx.onPeerUnseen?.(flow, dir, no);
   }
 }

@@ -1,4 +1,7 @@
 import { DECODED, TCP_FLAG, type PacketView } from '../decode/view.js';
+import { formatAddr, sameAddr } from '../decode/addr.js';
+import { ARP_OP } from '../decode/arp.js';
+import { NDP_TYPE, isMulticast, isUnspecified } from '../decode/ndp.js';
 import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
 import { detachFlowAnalysis, releaseFlowAnalysis } from './analysis.js';
@@ -67,8 +70,8 @@ export interface FlowTableOptions {
  */
 export type FlowEndReason = 'closed' | 'idle' | 'evicted' | 'reused' | 'attempt-timeout' | 'capture-end' | 'memcap' | 'counted';
 
-export interface ArpTarget {
-  ip: number;
+/** An address asked for on the link (ARP who-has, or an IPv6 Neighbor Solicitation) and whether it was answered. */
+export interface NeighbourTarget {
   requests: number;
   firstNo: number;
   firstTs: number;
@@ -76,9 +79,72 @@ export interface ArpTarget {
   lastTs: number;
   answered: boolean;
   answerNo: number;
+  /** Who asked first, and whether every request came from it. */
+  asker: number | string;
+  oneAsker: boolean;
 }
 
-const MAX_ARP_TARGETS = 4096;
+/** Address lookups on the link, by target address, with the replies seen to anyone. */
+export class NeighbourLookups<K extends number | string> {
+  readonly targets = new Map<K, NeighbourTarget>();
+  /**
+   * Replies seen, to anyone. They are unicast: a capture point that holds none at all (a mirror
+   * of broadcasts only) cannot tell an unanswered request from one answered out of its sight.
+   */
+  replies = 0;
+
+  asked(target: K, asker: number | string, no: number, ts: number): void {
+    let t = this.targets.get(target);
+    if (!t) {
+      if (this.targets.size >= MAX_NEIGHBOUR_TARGETS) return;
+      t = { requests: 0, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, answered: false, answerNo: 0, asker, oneAsker: true };
+      this.targets.set(target, t);
+    }
+    t.requests++;
+    t.lastNo = no;
+    t.lastTs = ts;
+    if (asker !== t.asker) t.oneAsker = false;
+  }
+
+  /** `target` answered, to its asker (a reply) or to all (an announcement, which proves it is there but not that replies are seen). */
+  answered(target: K, no: number, isReply: boolean): void {
+    if (isReply) this.replies++;
+    const t = this.targets.get(target);
+    if (t && !t.answered) {
+      t.answered = true;
+      t.answerNo = no;
+    }
+  }
+}
+
+const MAX_NEIGHBOUR_TARGETS = 4096;
+
+function icmpErrorFact(v: PacketView, no: number, ts: number): IcmpErrorFact {
+  return { no, ts, version: v.ipVersion === 6 ? 6 : 4, type: v.icmpType, code: v.icmpCode, from: Uint32Array.from(v.src) };
+}
+
+/** Whether `closes` remembers a flow of the ICMP error's quoted 4-tuple. */
+function quotedIn(closes: RecentCloses, hash: number, v: PacketView): boolean {
+  const slot = closes.find(hash);
+  return slot >= 0 && closes.is(slot, v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort);
+}
+/** Errors about SYNs the capture does not hold, kept for the capture-level verdict (one per connection). */
+const MAX_UNSEEN_SYN_ERRORS = 64;
+
+/**
+ * An ICMP error quoting a SYN of a connection the capture holds no packet of: a capture of one
+ * direction (tcpdump -Q in) during a rejected connect holds only the error.
+ */
+export interface UnseenSynError extends IcmpErrorFact {
+  quotedVersion: 4 | 6;
+  client: Uint32Array;
+  clientPort: number;
+  server: Uint32Array;
+  serverPort: number;
+  /** Errors about the same connection, and the last one's packet number. */
+  count: number;
+  lastNo: number;
+}
 const DEFAULT_MAX_RECENT_CLOSED = 200_000;
 /**
  * Closed flows waiting out the close linger at once. Each holds its numbers and its dissector's
@@ -115,14 +181,12 @@ export class FlowTable implements Sheddable {
   private nextAttemptSweep = 0;
   /** The sweep's scratch list of given-up attempts still waiting for a late SYN-ACK. */
   private readonly givenUpWaiting: Flow[] = [];
-  readonly arpTargets = new Map<number, ArpTarget>();
-  /** Bumped whenever arpTargets changes, so readers can cache what they derive from it. */
-  arpChanges = 0;
-  /**
-   * ARP replies seen, to anyone. Replies are unicast: a capture point that holds none at all (a
-   * mirror of broadcasts only) cannot tell an unanswered request from one answered out of its sight.
-   */
-  arpReplies = 0;
+  /** ARP, by IPv4 address as u32. */
+  readonly arp = new NeighbourLookups<number>();
+  /** IPv6 neighbour discovery, by address text (NDP packets are few; TCP never gets here). */
+  readonly ndp = new NeighbourLookups<string>();
+  /** Bumped whenever either lookup changes, so readers can cache what they derive from them. */
+  neighbourChanges = 0;
   readonly budget: ReassemblyBudget;
   private readonly idleTimeout: number;
   private readonly maxFlows: number;
@@ -137,6 +201,8 @@ export class FlowTable implements Sheddable {
   lastTs = 0;
   lastNo = 0;
   icmpErrorsUnmatched = 0;
+  /** Of those, the ones quoting a SYN of a connection the capture holds nothing of. */
+  readonly unseenSynErrors: UnseenSynError[] = [];
 
   constructor(private readonly opts: FlowTableOptions) {
     this.idleTimeout = opts.idleTimeoutMicros ?? 300_000_000;
@@ -173,7 +239,8 @@ export class FlowTable implements Sheddable {
     this.expireIdle(ts);
     if (v.kind === DECODED.TCP) this.tcp(v, bytes, no, ts);
     else if (v.kind === DECODED.ICMP_ERROR) this.icmpError(v, no, ts);
-    else if (v.kind === DECODED.ARP) this.arp(v, no, ts);
+    else if (v.kind === DECODED.ARP) this.arpPacket(v, no, ts);
+    else if (v.kind === DECODED.NDP) this.ndpPacket(v, no, ts);
   }
 
   private tcp(v: PacketView, bytes: Uint8Array, no: number, ts: number): void {
@@ -345,36 +412,63 @@ export class FlowTable implements Sheddable {
     const flow = this.find(hash, v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort);
     if (!flow) {
       this.icmpErrorsUnmatched++;
+      if (v.quotedFlags >= 0 && (v.quotedFlags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === TCP_FLAG.SYN && !this.closedBefore(hash, v)) this.unseenSynError(v, no, ts);
       return;
     }
-    const error: IcmpErrorFact = { no, ts, version: v.ipVersion === 6 ? 6 : 4, type: v.icmpType, code: v.icmpCode, from: Uint32Array.from(v.src) };
+    const error = icmpErrorFact(v, no, ts);
     if (flow.icmpErrors === NO_ICMP_ERRORS) flow.icmpErrors = [error];
     else if (flow.icmpErrors.length < 16) flow.icmpErrors.push(error);
     flow.lastTs = ts;
   }
 
-  private arp(v: PacketView, no: number, ts: number): void {
-    this.arpChanges++;
-    if (v.arpOp === 1) {
+  /** Whether a flow of the quoted 4-tuple was in the capture and has already ended (closed, reset, or idle). */
+  private closedBefore(hash: number, v: PacketView): boolean {
+    return quotedIn(this.recentlyClosed, hash, v) || quotedIn(this.idleEnded, hash, v);
+  }
+
+  private unseenSynError(v: PacketView, no: number, ts: number): void {
+    for (const e of this.unseenSynErrors) {
+      if (e.clientPort === v.quotedSrcPort && e.serverPort === v.quotedDstPort && sameAddr(e.client, v.quotedSrc) && sameAddr(e.server, v.quotedDst)) {
+        e.count++;
+        e.lastNo = no;
+        return;
+      }
+    }
+    if (this.unseenSynErrors.length >= MAX_UNSEEN_SYN_ERRORS) return;
+    this.unseenSynErrors.push({
+      ...icmpErrorFact(v, no, ts),
+      quotedVersion: v.quotedIpVersion === 6 ? 6 : 4,
+      client: Uint32Array.from(v.quotedSrc),
+      clientPort: v.quotedSrcPort,
+      server: Uint32Array.from(v.quotedDst),
+      serverPort: v.quotedDstPort,
+      count: 1,
+      lastNo: no,
+    });
+  }
+
+  private arpPacket(v: PacketView, no: number, ts: number): void {
+    this.neighbourChanges++;
+    if (v.arpOp === ARP_OP.REQUEST) {
       if (v.arpSenderIp === v.arpTargetIp) return; // gratuitous ARP announces, it asks nothing
       // A probe from 0.0.0.0 checks that no one else holds the address (RFC 5227): silence is its success.
       if (v.arpSenderIp === 0) return;
-      let t = this.arpTargets.get(v.arpTargetIp);
-      if (!t) {
-        if (this.arpTargets.size >= MAX_ARP_TARGETS) return;
-        t = { ip: v.arpTargetIp, requests: 0, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, answered: false, answerNo: 0 };
-        this.arpTargets.set(v.arpTargetIp, t);
-      }
-      t.requests++;
-      t.lastNo = no;
-      t.lastTs = ts;
-    } else if (v.arpOp === 2) {
-      this.arpReplies++;
-      const t = this.arpTargets.get(v.arpSenderIp);
-      if (t && !t.answered) {
-        t.answered = true;
-        t.answerNo = no;
-      }
+      this.arp.asked(v.arpTargetIp, v.arpSenderIp, no, ts);
+    } else if (v.arpOp === ARP_OP.REPLY) {
+      this.arp.answered(v.arpSenderIp, no, true);
+    }
+  }
+
+  private ndpPacket(v: PacketView, no: number, ts: number): void {
+    this.neighbourChanges++;
+    if (v.ndpType === NDP_TYPE.SOLICITATION) {
+      // From :: it is a duplicate-address probe (RFC 4862 5.4), whose success is silence; sent
+      // unicast it confirms a neighbour already known (RFC 4861 7.3.3). Only multicast asks who has the address.
+      if (isUnspecified(v.src) || !isMulticast(v.dst)) return;
+      this.ndp.asked(formatAddr(v.ndpTarget, 6), formatAddr(v.src, 6), no, ts);
+    } else {
+      // An advertisement without the Solicited flag announces to all: it shows the host, not that the capture sees replies.
+      this.ndp.answered(formatAddr(v.ndpTarget, 6), no, v.ndpSolicited);
     }
   }
 

@@ -76,6 +76,7 @@ const SERVER_PHRASES: Record<string, string> = {
   'half-open': 'left half-open (handshake never completed)',
   'icmp-unreachable': 'answered by an ICMP error',
   'arp-unanswered': 'failed: ARP for the server never answered',
+  'ndp-unanswered': 'failed: neighbour discovery for the server never answered',
   'half-closed': 'closed by one side only',
   'rst-by-client': 'reset by the client',
   'rst-by-server': 'reset by the server',

@@ -6,6 +6,7 @@ import { TCP_CAPTURE_RULES } from './tcp-rules.js';
 import { scans } from './scan-rules.js';
 import { proxyClientGaveUp } from './proxy-rules.js';
 import { dnsFailures } from './dns-rules.js';
+import { icmpAboutUnseenSyns, neighboursUnanswered } from './unreachable-rules.js';
 
 // Capture-level verdicts: facts about the whole capture rather than one flow.
 
@@ -150,21 +151,6 @@ const truncatedSnaplen = stateless('truncated-snaplen', (c) => {
   ];
 });
 
-const arpUnanswered = stateless('arp-unanswered', (_c, ctx) => {
-  const out: Verdict[] = [];
-  for (const [ip, a] of ctx.arpUnanswered) {
-    out.push({
-      code: 'arp-unanswered',
-      severity: 'error',
-      summary: `ARP who-has ${ip} never answered (${plural(a.requests, 'request')}, #${a.firstNo}..#${a.lastNo}): no host with that address on the local segment, so no SYN can leave`,
-      packets: [a.firstNo, a.lastNo],
-      facts: { ip, requests: a.requests },
-      hint: 'The host is down or disconnected, or the address is wrong (a stale config or DNS entry). Check that the host is up and on this subnet, and the client subnet mask and gateway.',
-    });
-  }
-  return out;
-});
-
 /** Packets the capture holds twice, over all flows: one verdict about the capture point. */
 const capturedTwice: CaptureRule = {
   code: 'captured-twice',
@@ -225,7 +211,7 @@ const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
     {
       code: 'one-sided-capture',
       severity: 'warning',
-      summary: `${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${capped ? 'over ' : ''}${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. No-response, half-open, half-closed and idle-close are not said of those flows, nor syn-timeout unless the client's own SYN back-off proves no answer reached it`,
+      summary: `${named.join(', ')}${hosts.length > 3 ? ` and ${hosts.length - 3} more hosts` : ''} acknowledged packets from ${capped ? 'over ' : ''}${plural(peers, 'peer')} that the capture does not hold (${plural(flows, 'flow')}; first proof #${first.packet} in flow ${first.flow}); ${cause}. Half-open, half-closed and idle-close are not said of those flows, nor no-response unless the server's own packets prove it, nor syn-timeout unless the client's own SYN back-off proves no answer reached it`,
       packets: hosts.slice(0, 20).map((h) => h.first.packet),
       facts: {
         hosts: hosts.slice(0, 100).map((h) => ({ ip: h.ip, peers: h.peers, peerCount: h.peerCount, peersCapped: h.peersCapped, flows: h.flows, firstFlow: h.first.flow, firstPacket: h.first.packet, receivedNothing: !ctx.visibility!.mayHaveReceived(h.ip) })),
@@ -286,7 +272,7 @@ const captureLoss: CaptureRule = {
   },
 };
 
-export const CAPTURE_RULES: CaptureRule[] = [oneSidedCapture, capturedTwice, truncatedSnaplen, captureLoss, arpUnanswered, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
+export const CAPTURE_RULES: CaptureRule[] = [oneSidedCapture, capturedTwice, truncatedSnaplen, captureLoss, neighboursUnanswered, icmpAboutUnseenSyns, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
 
 /** One analysis's capture-level judgement: fed each flow as it finishes, asked for verdicts at the end. */
 export class CaptureJudge {

@@ -84,9 +84,11 @@ export interface Visibility {
 export interface PeerUnseenFacts {
   /** The side whose packets the capture holds. */
   seenSide: 'client' | 'server';
-  /** Its first packet that proves the other side sent something. */
+  /** Its first packet that proves the other side sent something, that packet's time, and how much it acknowledged then. */
   packet: number;
-  /** Bytes (and FIN) of the other side it acknowledged, none of them captured. */
+  ts: number;
+  acknowledgedAtPacket: number;
+  /** Bytes (and FIN) of the other side it acknowledged by its last packet, none of them captured. */
   acknowledgedBytes: number;
   /** The client completed a handshake whose SYN-ACK the capture does not hold. */
   synAckUnseen: boolean;
@@ -213,6 +215,8 @@ function peerUnseenOf(flow: Flow): PeerUnseenFacts | null {
   return {
     seenSide: flow.peerUnseenDir === 0 ? 'client' : 'server',
     packet: flow.peerUnseenNo,
+    ts: flow.peerUnseenTs,
+    acknowledgedAtPacket: flow.peerUnseenAcked,
     acknowledgedBytes: seen.ackedPeerBytes,
     synAckUnseen: flow.peerUnseenDir === 0 && flow.syns.length > 0 && flow.synAcks.length === 0,
   };

@@ -15,6 +15,7 @@ import type { VisibilityLog } from './visibility.js';
 import { awaitedSynAck, captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE_MICROS, watchOf, whenWatchEnded } from './capture-end.js';
 import type { CaptureWatch } from './capture-watch.js';
 import { retryPatience } from '../flow/table.js';
+import { icmpHint, lookupWords, neighbourUnanswered } from './unreachable-rules.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -22,8 +23,10 @@ import { retryPatience } from '../flow/table.js';
 export interface RuleContext {
   /** Time of the last packet in the capture (µs). */
   captureEnd: number;
-  /** IPv4 addresses whose ARP requests were never answered, with the evidence. */
-  arpUnanswered: Map<string, { requests: number; firstNo: number; lastNo: number; firstTs: number; lastTs: number }>;
+  /** Addresses whose ARP requests or IPv6 Neighbor Solicitations were never answered, with the evidence. */
+  neighboursUnanswered: Map<string, UnansweredLookup>;
+  /** ICMP errors quoting a SYN of a connection the capture holds no packet of (capture-level only). */
+  icmpAboutUnseenSyns?: IcmpAboutUnseenSyn[];
   /** Per server endpoint (ip:port), the SYNs it answered (SYN-ACK or RST), over the last minutes of packet time. */
   answers: AnswerLog;
   /** Floors of the slow-* verdicts (default DEFAULT_SLOW). */
@@ -36,6 +39,40 @@ export interface RuleContext {
   watch?: CaptureWatch;
   /** Probe-like flows were held back until a scan could no longer count them (probe-hold.ts). */
   probesHeld?: boolean;
+}
+
+export interface UnansweredLookup {
+  /** ARP who-has (IPv4) or Neighbor Solicitation (IPv6). */
+  protocol: 'arp' | 'ndp';
+  requests: number;
+  firstNo: number;
+  lastNo: number;
+  firstTs: number;
+  lastTs: number;
+  /**
+   * The capture holds replies (to anyone), so it would show this one's. Without any, the lookup
+   * counts only when one host asked again and again within seconds, which it does not once answered.
+   */
+  repliesSeen: boolean;
+  /** The host that made every request, or null when several did. */
+  asker: string | null;
+}
+
+export interface IcmpAboutUnseenSyn {
+  no: number;
+  /** Errors about the same connection, and the last one's packet number. */
+  count: number;
+  lastNo: number;
+  ts: number;
+  type: number;
+  code: number;
+  version: 4 | 6;
+  from: string;
+  meaning: string;
+  client: string;
+  clientPort: number;
+  server: string;
+  serverPort: number;
 }
 
 export interface FlowRule {
@@ -183,14 +220,16 @@ const synTimeout: FlowRule = {
     const intervals = intervalsOf(f.syns);
     const span = last.ts - f.syns[0].ts;
     const answeredOthers = answeredMeanwhile(f, ctx);
-    const arp = ctx.arpUnanswered.get(f.serverIp);
+    const lookup = ctx.neighboursUnanswered.get(f.serverIp);
+    const unanswered = lookup?.repliesSeen ? lookup : null;
     let cause: string;
     let hint: string;
     if (answeredOthers > 0) {
       cause = `listener overloaded: ${f.server} answered ${plural(answeredOthers, 'other SYN')} meanwhile, so the host is up and its accept queue is full or a filter drops these`;
       hint = 'The host is up: its listen (accept) queue is full or a per-source filter drops these SYNs. Raise the listen backlog and net.core.somaxconn, make the application accept() faster, check net.ipv4.tcp_abort_on_overflow and SYN-flood protection, and any per-client rate limits.';
-    } else if (arp) {
-      cause = `host down: ARP for ${f.serverIp} never answered (${plural(arp.requests, 'request')})`;
+    } else if (unanswered) {
+      const { asked, requests } = lookupWords(unanswered, f.serverIp);
+      cause = `host down: ${asked} never answered (${requests})`;
       hint = 'No machine on the local segment answers for that address: it is down, unplugged, or the address is wrong. Check the host and its IP, and the subnet mask and gateway of the client.';
     } else if (serverUnseen) {
       cause = `the capture holds none of the server's direction, but the client resent its SYN ${f.syns.length - 1} times with back-off and never acknowledged anything, so no SYN-ACK reached it: host down, a firewall dropping the SYN or its answer, or a wrong IP`;
@@ -215,7 +254,7 @@ const synTimeout: FlowRule = {
         waitedAfterLastSynMs: ms(waited),
         otherSynsAnsweredMeanwhile: answeredOthers,
         listenerOverloaded: answeredOthers > 0,
-        arpUnanswered: Boolean(arp),
+        arpUnanswered: Boolean(unanswered),
       },
       hint,
     };
@@ -341,41 +380,13 @@ const icmpUnreachable: FlowRule = {
   evaluate(f) {
     if (f.icmp.length === 0) return null;
     const e = f.icmp[0];
-    const admin = /administratively|reject route|policy/.test(e.meaning);
-    const ttl = /exceeded/.test(e.meaning);
-    // A host that names itself unreachable is up and got the SYN: its own firewall rejected it.
-    const fromDestination = e.from === f.serverIp;
     return {
       code: 'icmp-unreachable',
       severity: 'error',
       summary: `ICMP ${e.meaning} from ${e.from} (#${e.no}) about this connection`,
       packets: f.icmp.map((i) => i.no),
       facts: { type: e.type, code: e.code, meaning: e.meaning, from: e.from, count: f.icmp.length },
-      hint: admin
-        ? 'A firewall rejects this traffic (iptables REJECT with icmp-admin-prohibited, a security group or an ACL): the router or host named sent the rejection. Open the port in that firewall or use the allowed path.'
-        : ttl
-          ? 'The packets loop or the path is longer than the TTL allows: a routing loop or a misconfigured route.'
-          : /port/.test(e.meaning)
-            ? 'The host is up but nothing listens on that port (or a firewall REJECTs with port-unreachable). Check the service and the port.'
-            : fromDestination
-              ? `The destination host sent this error itself, so it is up and reachable: its own firewall rejects the connection (iptables REJECT --reject-with icmp-host-unreachable, or a similar rule). Check the firewall rules on ${f.serverIp} for this port.`
-              : 'A router has no route to the destination, or the destination host does not answer ARP/ND. Check routing and whether the host is up.',
-    };
-  },
-};
-
-const arpUnanswered: FlowRule = {
-  code: 'arp-unanswered',
-  evaluate(f, ctx) {
-    const arp = ctx.arpUnanswered.get(f.serverIp);
-    if (!arp) return null;
-    return {
-      code: 'arp-unanswered',
-      severity: 'error',
-      summary: `ARP who-has ${f.serverIp} never answered (${plural(arp.requests, 'request')}, #${arp.firstNo}..#${arp.lastNo}): the host is not on the local segment`,
-      packets: [arp.firstNo, arp.lastNo],
-      facts: { ip: f.serverIp, requests: arp.requests },
-      hint: 'The address is on the local subnet but no machine answers ARP for it: the host is down or disconnected, or the IP is wrong. Check the host, its address, and the client subnet mask.',
+      hint: icmpHint(e.meaning, e.from, f.serverIp),
     };
   },
 };
@@ -750,7 +761,7 @@ export const FLOW_RULES: FlowRule[] = [
   synAckRetry,
   halfOpen,
   icmpUnreachable,
-  arpUnanswered,
+  neighbourUnanswered,
   idleResumed,
   midstream,
   loneRst,

@@ -364,6 +364,39 @@ const noResponse: FlowRule = {
   },
 };
 
+/**
+ * no-response from a capture that holds the server's packets only (tcpdump -Q in at the client, a
+ * one-way mirror). Its own packets tell the story: an ACK number that moved past its SYN-ACK's took
+ * the client's bytes (none of them captured), and a sequence number that never moved past its
+ * SYN-ACK's sent none back, up to its last packet. Said only of that span of its own packets, and
+ * only when the client sent nothing more than a FIN or one byte after those bytes (a client that
+ * went on sending was no waiting one).
+ */
+const noResponseSeenFromServer: FlowRule = {
+  code: 'no-response',
+  evaluate(f) {
+    const p = f.peerUnseen;
+    if (f.visibility.seen !== 'server-only' || !p || p.seenSide !== 'server' || f.synAcks.length === 0 || f.afterIdle || f.icmp.length > 0) return null;
+    const s = f.serverSide;
+    if (s.seqBytes > 0 || s.bytes > 0 || s.fin || s.rst || s.sentUnseen) return null;
+    // One sequence number alone may be a FIN: no bytes sent. More after the first ones ends the story.
+    if (p.acknowledgedAtPacket < 2 || p.acknowledgedBytes - p.acknowledgedAtPacket > 1) return null;
+    const waited = s.lastTs - p.ts;
+    if (waited < NO_RESPONSE_MIN_MICROS) return null;
+    // Nothing follows a FIN: when the server acknowledged more later, the first ones were all bytes.
+    const more = p.acknowledgedBytes > p.acknowledgedAtPacket;
+    const took = more ? `${p.acknowledgedAtPacket} bytes` : `${p.acknowledgedAtPacket} sequence numbers (bytes, perhaps ending with a FIN)`;
+    return {
+      code: 'no-response',
+      severity: 'warning',
+      summary: `the server's TCP acknowledged ${took} from the client (#${p.packet}), then sent no byte back in the ${fmtDuration(waited)} its packets cover, to #${f.lastPacket}: its sequence number never moved past its SYN-ACK #${f.synAcks[0].no}${more ? '; its last packet acknowledges one more, a FIN or a byte the client sent later' : ''}. The capture holds none of the client's packets, so this rests on the server's own`,
+      packets: [f.synAcks[0].no, p.packet, f.lastPacket],
+      facts: { ackedPacket: p.packet, requestBytes: p.acknowledgedAtPacket, waitedMs: ms(waited), seenFrom: 'server', serverBytesBefore: 0 },
+      hint: "The server host received the client's bytes (its kernel acknowledged them), so the network and the listener are fine: the application accepted the connection and did not answer, or the protocol does not answer this message. Check the server application and its dependencies at that time; a capture of both directions would show the request and how the client ended.",
+    };
+  },
+};
+
 function roundTimeout(seconds: number): number | null {
   for (const t of COMMON_IDLE_TIMEOUTS_S) if (Math.abs(seconds - t) <= Math.max(0.05, t * 0.02)) return t;
   return null;
@@ -410,7 +443,7 @@ const idleClose: FlowRule = {
 };
 
 /** Flow rules from the TCP analysis, evaluated after the handshake and application rules. */
-export const TCP_FLOW_RULES: FlowRule[] = [noResponse, retransmission, zeroWindow, idleClose];
+export const TCP_FLOW_RULES: FlowRule[] = [noResponse, noResponseSeenFromServer, retransmission, zeroWindow, idleClose];
 
 // --- capture-level ---------------------------------------------------------------------------
 

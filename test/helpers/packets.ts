@@ -503,6 +503,40 @@ export function arpFrame(spec: ArpSpec = {}): Frame {
   return linkFrame(arp, { dstMac, srcMac: senderMac, ...spec }, 0x0806);
 }
 
+export interface NdpSpec extends LinkOptions {
+  op?: 'solicit' | 'advertise';
+  /** Source address (default fd00::1; :: for a duplicate-address probe). */
+  src?: string;
+  /** Default: the target's solicited-node multicast address for a solicitation, all nodes (ff02::1) for an advertisement. */
+  dst?: string;
+  target?: string;
+  /** An advertisement's Solicited flag (default true). */
+  solicited?: boolean;
+  /** Default 255, as RFC 4861 requires. */
+  hopLimit?: number;
+}
+
+/** The solicited-node multicast address of an IPv6 address: ff02::1:ff and its last 24 bits. */
+export function solicitedNode(address: string): string {
+  const b = addrBytes(address);
+  const hex = (i: number) => b[i].toString(16).padStart(2, '0');
+  return `ff02::1:ff${hex(13)}:${hex(14)}${hex(15)}`;
+}
+
+/** An IPv6 Neighbor Solicitation (ICMPv6 135) or Advertisement (136) over Ethernet. */
+export function ndpFrame(spec: NdpSpec = {}): Frame {
+  const solicit = spec.op !== 'advertise';
+  const src = spec.src ?? 'fd00::1';
+  const target = spec.target ?? 'fd00::2';
+  const dst = spec.dst ?? (solicit ? solicitedNode(target) : 'ff02::1');
+  const icmp = new Uint8Array(24);
+  icmp[0] = solicit ? 135 : 136;
+  if (!solicit) icmp[4] = (spec.solicited ?? true ? 0x40 : 0) | 0x20;
+  icmp.set(addrBytes(target), 8);
+  put16(icmp, 2, internetChecksum(pseudoHeader(addrBytes(src), addrBytes(dst), PROTO.ICMPV6, icmp.length), icmp));
+  return linkFrame(ipv6Packet(PROTO.ICMPV6, icmp, { src, dst, ttl: spec.hopLimit ?? 255 }), spec);
+}
+
 export interface RecordOptions {
   no?: number;
   tsMicros?: number;

@@ -526,7 +526,7 @@ describe('rule table', () => {
       code: 'no-response',
       evaluate: () => ({ code: 'no-response', severity: 'error', summary: 'from TCP facts', packets: [], facts: {}, hint: '' }),
     };
-    const ctx = { captureEnd: f.end, arpUnanswered: new Map(), answers: new AnswerLog() };
+    const ctx = { captureEnd: f.end, neighboursUnanswered: new Map(), answers: new AnswerLog() };
     const verdicts = judgeFlow(f, ctx, [...FLOW_RULES, tcpNoResponse]).filter((v) => v.code === 'no-response');
     expect(verdicts).toHaveLength(1);
     expect(verdicts[0]!.summary).toMatch(/^HTTP request "GET \/slow"/);

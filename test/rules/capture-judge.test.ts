@@ -29,7 +29,7 @@ function digest(d: Partial<FlowDigest> & { id: number; ts: number }): FlowDigest
   };
 }
 
-const ctxAt = (captureEnd: number, answers = new AnswerLog()): RuleContext => ({ captureEnd, arpUnanswered: new Map(), answers });
+const ctxAt = (captureEnd: number, answers = new AnswerLog()): RuleContext => ({ captureEnd, neighboursUnanswered: new Map(), answers });
 
 /** Deterministic shuffle (LCG), so a failure reproduces. */
 function shuffled<T>(xs: T[]): T[] {

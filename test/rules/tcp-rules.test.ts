@@ -43,7 +43,7 @@ function tcpVerdicts(r: AnalysisResult): string[] {
 }
 
 function ruleContext(r: AnalysisResult): RuleContext {
-  return { captureEnd: r.capture.end, arpUnanswered: new Map(), answers: new AnswerLog() };
+  return { captureEnd: r.capture.end, neighboursUnanswered: new Map(), answers: new AnswerLog() };
 }
 
 const sample = (name: string) => join(SAMPLES, `${name}.pcap`);
@@ -275,7 +275,7 @@ describe('TCP verdicts on scripted conversations', () => {
       });
     }
     const rule = TCP_CAPTURE_RULES.find((r) => r.code === 'port-exhaustion')!;
-    const ctx: RuleContext = { captureEnd: digests[n - 1].end, arpUnanswered: new Map(), answers: new AnswerLog() };
+    const ctx: RuleContext = { captureEnd: digests[n - 1].end, neighboursUnanswered: new Map(), answers: new AnswerLog() };
     const [v] = judgeCapture(digests, { packets: 4 * n, truncatedPackets: 0, truncatedBelowSnaplen: 0, payloadCutPackets: 0, snaplen: 65535 }, ctx, [rule]);
     expect(v.facts).toMatchObject({ connections: n, distinctSourcePorts: 1000, reusedWithinTimeWait: n - 1000, quickestReuseMs: 999.5 });
   });
