@@ -97,30 +97,47 @@ export const neighbourUnanswered: FlowRule = {
 /**
  * ICMP errors about connections the capture holds no TCP packet of: the error quotes the SYN's
  * addresses, ports and flags, so it tells which connect was answered, by whom and how, though the
- * capture saw only one direction (tcpdump -Q in) or started after the SYN.
+ * capture saw only one direction (tcpdump -Q in) or started after the SYN. Errors from one host,
+ * of one meaning, about one service are one verdict: a client retrying, or many clients, give
+ * one answer.
  */
 export const icmpAboutUnseenSyns: CaptureRule = {
   code: 'icmp-unreachable',
   start: () => ({
     observe() {},
     verdicts(_c, ctx: RuleContext): Verdict[] {
-      return (ctx.icmpAboutUnseenSyns ?? []).map((e: IcmpAboutUnseenSyn) => {
-        const client = endpoint(e.client, e.clientPort);
-        const server = endpoint(e.server, e.serverPort);
-        const who = e.from === e.server ? `${e.from}, the destination itself` : `${e.from}, a router or firewall on the path`;
-        const more = e.count > 1 ? ` (${e.count} errors about it, #${e.no}..#${e.lastNo})` : '';
-        return {
-          code: 'icmp-unreachable',
-          severity: 'error',
-          summary: `ICMP ${e.meaning} from ${who} (#${e.no}), about the connection ${client} -> ${server}${more}: the error quotes its SYN, which this capture does not hold (it sees one direction only, or began after the SYN)`,
-          packets: e.count > 1 ? [e.no, e.lastNo] : [e.no],
-          facts: { type: e.type, code: e.code, meaning: e.meaning, from: e.from, count: e.count, client, server, synInCapture: false },
-          hint: icmpHint(e.meaning, e.from, e.server),
-        };
-      });
+      const groups = new Map<string, IcmpAboutUnseenSyn[]>();
+      for (const e of ctx.icmpAboutUnseenSyns ?? []) {
+        const key = `${e.from} ${e.meaning} ${e.server} ${e.serverPort}`;
+        const group = groups.get(key);
+        if (group) group.push(e);
+        else groups.set(key, [e]);
+      }
+      return [...groups.values()].map(unseenSynVerdict);
     },
   }),
 };
+
+function unseenSynVerdict(group: IcmpAboutUnseenSyn[]): Verdict {
+  const e = group[0];
+  const server = endpoint(e.server, e.serverPort);
+  const who = e.from === e.server ? `${e.from}, the destination itself` : `${e.from}, a router or firewall on the path`;
+  const errors = group.reduce((n, x) => n + x.count, 0);
+  const lastNo = Math.max(...group.map((x) => x.lastNo));
+  const first = endpoint(e.client, e.clientPort);
+  const about =
+    group.length === 1
+      ? `about the connection ${first} -> ${server}${errors > 1 ? ` (${errors} errors about it, #${e.no}..#${lastNo})` : ''}: the error quotes its SYN`
+      : `about ${group.length} connections to ${server} (${errors} errors, #${e.no}..#${lastNo}; the first from ${first}): the errors quote their SYNs`;
+  return {
+    code: 'icmp-unreachable',
+    severity: 'error',
+    summary: `ICMP ${e.meaning} from ${who} (#${e.no}), ${about}, which this capture does not hold (it sees one direction only, or began after the SYN)`,
+    packets: errors > 1 ? [e.no, lastNo] : [e.no],
+    facts: { type: e.type, code: e.code, meaning: e.meaning, from: e.from, count: errors, connections: group.length, client: first, server, synInCapture: false },
+    hint: icmpHint(e.meaning, e.from, e.server),
+  };
+}
 
 function endpoint(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;

@@ -34,6 +34,18 @@ describe('icmp-unreachable about a SYN the capture does not hold', () => {
     expect(r.verdicts[0].hint).toMatch(/A router has no route/);
   });
 
+  it('gives one verdict for errors from one host about many connections to one service, and one per other service', () => {
+    const errors = [51000, 51001, 51002, 51003].map((sport, i) => ({ frame: icmpUnreachableFrame({ from: '10.0.0.2', code: 3, quoted: { ...syn, sport }, quoteTransportBytes: 20 }), t: i }));
+    errors.push({ frame: icmpUnreachableFrame({ from: '10.0.0.2', code: 3, quoted: { ...syn, sport: 51004, dport: 8443 }, quoteTransportBytes: 20 }), t: 5 });
+    const r = analyzeFrames(errors);
+    expect(codes(r)).toEqual(['icmp-unreachable', 'icmp-unreachable']);
+    const [many, other] = r.verdicts;
+    expect(many.packets).toEqual([1, 4]);
+    expect(many.facts).toMatchObject({ count: 4, connections: 4, server: '10.0.0.2:443' });
+    expect(many.summary).toMatch(/about 4 connections to 10\.0\.0\.2:443 \(4 errors, #1\.\.#4; the first from 10\.0\.0\.1:51000\): the errors quote their SYNs/);
+    expect(other.facts).toMatchObject({ count: 1, connections: 1, server: '10.0.0.2:8443' });
+  });
+
   it('says nothing of an error quoting a segment other than a SYN, nor of one whose quote ends before the flags, nor of a SYN the capture holds', () => {
     const error = (quoted: object, quoteTransportBytes: number) => ({ frame: icmpUnreachableFrame({ code: 3, quoted: { ...syn, ...quoted }, quoteTransportBytes }), t: 0.001 });
     expect(codes(analyzeFrames([error({}, 20)]))).toEqual(['icmp-unreachable']);
