@@ -6,6 +6,7 @@
 //   (the upgrade's fallback, Zeek's http service);
 // - every error response (4xx, 5xx) and every request left unanswered, complete or not;
 // - every request sent in the packet of the latest WebSocket upgrade request;
+// - every request that asked for "100 Continue" and sent a body;
 // - the last answered exchange (response-cut-short), while no later one is answered;
 // - the slowest answer over the slow-server floor, while no later one is slower.
 // The others are counted as answered turns, and as slow ones over the floor, then dropped. Settling
@@ -99,6 +100,8 @@ export class LeanExchanges {
       if (resp && !this.sawAnswer) why |= KEPT.FOR_GOOD;
       if (resp) this.sawAnswer = true;
       if ((resp && resp.status >= 400) || !resp || req.packet === wsRequestPacket) why |= KEPT.FOR_GOOD;
+      // A body held for a "100 Continue" (expect-continue-unanswered reads these).
+      if (ex.expectContinue?.bodyPacket != null) why |= KEPT.FOR_GOOD;
     }
     if (resp) why |= KEPT.LAST_ANSWERED;
     const t = ex.timing;
