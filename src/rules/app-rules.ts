@@ -475,7 +475,7 @@ const wsCloseUnanswered: FlowRule = {
     return {
       code: 'ws-close-unanswered',
       severity: 'warning',
-      summary: `WebSocket close frame #${closePacket} from the ${by} (${closeName(c.code)}) got no close frame back: the ${peer}'s TCP acknowledged it; the ${by} waited ${fmtDuration(waited)}, then ${tcpClose.how === 'fin' ? 'closed' : 'reset'} the connection (${tcpClose.how === 'fin' ? 'FIN' : 'RST'} #${tcpClose.no})`,
+      summary: `WebSocket close frame #${closePacket} from the ${by}, ${closeName(c.code)}, got no close frame back: the ${peer}'s TCP acknowledged it; the ${by} waited ${fmtDuration(waited)}, then ${tcpClose.how === 'fin' ? 'closed' : 'reset'} the connection (${tcpClose.how === 'fin' ? 'FIN' : 'RST'} #${tcpClose.no})`,
       packets: [closePacket, tcpClose.no],
       facts: { closedBy: by, closePacket, code: c.code, waitedMs: ms(waited), tcpClosePacket: tcpClose.no, tcpCloseHow: tcpClose.how },
       hint: `A WebSocket endpoint that receives a close frame must send one back as soon as it can (RFC 6455 5.5.1), and the close handshake ends only then (7.1.1). The ${peer} got this close (its TCP acknowledged it) and never answered: its application was hung or had stopped reading the socket, or its WebSocket code does not answer a close (a hand-written ${peer}). The ${by} waited for the answer (its close timeout) and then dropped the connection, so every close costs that wait, and the ${peer}, if it was still running, reports 1006 (Abnormal Closure). If the ${peer} is a proxy (this may be its leg to ${peer === 'client' ? 'the backend' : 'its upstream'}), look at its other leg. Make the ${peer} answer the close (a maintained WebSocket library does), or find what blocked it.`,
@@ -1161,7 +1161,6 @@ function expectWaits(f: FlowFacts): ExpectWait[] {
     // Any server byte in between (a 100, another 1xx, a final answer, an earlier request's answer) is not silence.
     const between = (no: number) => no > expect.headEndPacket && no < expect.bodyPacket!;
     if (app.http.some((x) => (x.response && between(x.response.packet)) || x.interim.some((i) => between(i.packet)))) continue;
-    if (ex.response && ex.response.packet < expect.bodyPacket) continue;
     waits.push({ ex, waited });
   }
   return waits;
