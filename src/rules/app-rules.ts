@@ -363,8 +363,9 @@ interface PingGiveUp {
 
 /**
  * The side that pinged, got no pong however long it waited (at least WS_ANSWER_PATIENCE_MICROS and
- * three round trips), and then ended the session itself (a close frame, a FIN or an RST) before the
- * peer did: a heartbeat that found the peer unresponsive. Only when the ping reached the peer (its
+ * three round trips), and then ended the session itself before the peer did, with a FIN or an RST
+ * or a close frame with a code other than 1000, 1001 or none: a heartbeat that found the peer
+ * unresponsive. Only when the ping reached the peer (its
  * TCP acknowledged it) and the capture holds every byte the peer sent.
  */
 function pingGiveUp(f: FlowFacts): PingGiveUp | null {
@@ -379,6 +380,9 @@ function pingGiveUp(f: FlowFacts): PingGiveUp | null {
     let end: WsEnding | null = pings.closePacket !== null ? { packet: pings.closePacket, at: pings.closeAt!, how: 'close-frame' } : null;
     if (tcpClose && (!end || tcpClose.tsMicros < end.at)) end = { packet: tcpClose.no, at: tcpClose.tsMicros, how: tcpClose.how };
     if (!end) continue;
+    // A normal close (1000, 1001, no code) is the application finishing, not a heartbeat giving up:
+    // a tunnel that pings a peer that never pongs, and closes when its traffic ends.
+    if (end.how === 'close-frame' && isOrdinaryCode(ws.close.code)) continue;
     // A peer that ended the session first (its close frame, FIN or RST) was leaving, not ignoring the ping.
     const peerClose = firstCloseBy(app, dir === 0 ? 1 : 0);
     if (peerClose && peerClose.tsMicros <= end.at) continue;
@@ -523,8 +527,11 @@ const wsNoCloseFrame: FlowRule = {
  * frame may carry no code, which the peer reports as 1005). The answer counts too.
  */
 function isOrdinaryClose(c: WebSocketFacts['close']): boolean {
-  const ordinary = (code: number | null) => code === null || code === 1000 || code === 1001;
-  return ordinary(c.code) && (!c.answered || ordinary(c.answerCode));
+  return isOrdinaryCode(c.code) && (!c.answered || isOrdinaryCode(c.answerCode));
+}
+
+function isOrdinaryCode(code: number | null): boolean {
+  return code === null || code === 1000 || code === 1001;
 }
 
 const wsClose: FlowRule = {

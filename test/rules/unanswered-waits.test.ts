@@ -6,7 +6,9 @@ import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import type { Verdict } from '../../src/rules/verdict.js';
 import { analyzeConversation, analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
 import { closePayload, upgradeRequest, upgradeResponse, wsFrame } from '../dissect/script.js';
+import { useCorpus } from '../helpers/corpus.js';
 
+const corpus = useCorpus();
 const OP = { TEXT: 0x1, CLOSE: 0x8, PING: 0x9, PONG: 0xa } as const;
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 const codes = (f: FlowResult) => f.verdicts.map((v) => v.code);
@@ -78,10 +80,12 @@ describe('ws-ping-unanswered', () => {
     expect(v?.hint).toMatch(/does not answer pings/);
   });
 
-  it('tells a close frame that ended the wait', () => {
-    const c = pinged().server('PA', 1.01, wsFrame(1, OP.CLOSE, closePayload(1001, 'ping timeout'))).client('A', 1.0105);
-    const v = find(closeBoth(c, 'server', 1.5), 'ws-ping-unanswered');
-    expect(v?.facts).toMatchObject({ endedWith: 'close-frame' });
+  const closedWith = (code: number) => closeBoth(pinged().server('PA', 1.01, wsFrame(1, OP.CLOSE, closePayload(code, 'bye'))).client('A', 1.0105), 'server', 1.5);
+
+  it('tells a close frame that ended the wait (1011 "keepalive ping timeout", as python websockets sends), not a normal close', () => {
+    expect(find(closedWith(1011), 'ws-ping-unanswered')?.facts).toMatchObject({ endedWith: 'close-frame' });
+    // The application finishing: a tunnel that pings a peer that never pongs, and closes when its traffic ends.
+    expect(codes(closedWith(1000))).not.toContain('ws-ping-unanswered');
   });
 
   it('is not said when the capture lacks bytes the peer sent after the ping: the pong may be there', () => {
@@ -90,6 +94,17 @@ describe('ws-ping-unanswered', () => {
     c.client('A', 0.02, '', { seq: (c.c.next + 6) >>> 0 });
     c.c.next = (c.c.next + 6) >>> 0;
     expect(codes(closeBoth(c, 'server', 1.01))).not.toContain('ws-ping-unanswered');
+  });
+});
+
+// wstunnel's client pings every 5 s, its server never pongs, and the client closes with 1000 when
+// the tunnelled session ends (tshark: opcode 9 at #105 ... #251, close 1000 #255 answered #257).
+corpus.describe("wstunnel's pings in Zeek's traces", () => {
+  it('wstunnel-ssh.pcap: pings never answered, a normal close: not a heartbeat giving up', async () => {
+    const { flows } = await analyzeFile(corpus.path('zeek/websocket/wstunnel-ssh.pcap'));
+    const ws = flows.filter((x) => x.app?.websocket?.unansweredPings?.client);
+    expect(ws.length).toBeGreaterThan(0);
+    for (const f of ws) expect(codes(f)).not.toContain('ws-ping-unanswered');
   });
 });
 
