@@ -323,7 +323,7 @@ const slowRequest: FlowRule = {
         thresholdMs: ms(floor),
         responsible: 'client',
       },
-      hint: "TCP could have sent the whole request at once (it fit in the client's first flight and the server's window stayed open), so its pieces left slowly because the client application wrote them slowly: it streamed the body from a slow source (a file being written, a pipe, another request), computed it as it went, or was paused between writes. The server is not slow here: its answer is timed from the request's last byte. Build the body before sending, or look at what the client reads it from.",
+      hint: "TCP could have sent the whole request at once (it fit in the client's first flight and the server's window stayed open), so its pieces left slowly because the client wrote them slowly: a person typing it (telnet, nc), a body streamed from a slow source (a file being written, a pipe, another request) or computed as it went, or a client paused between writes. The server is not slow here: its answer is timed from the request's last byte. Build the request and its body before sending, or look at what the client reads them from.",
     };
   },
 };
