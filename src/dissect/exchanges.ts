@@ -6,8 +6,10 @@
 //   (the upgrade's fallback, Zeek's http service);
 // - every error response (4xx, 5xx) and every request left unanswered, complete or not;
 // - every request sent in the packet of the latest WebSocket upgrade request;
+// - every request that asked for "100 Continue" and sent a body;
 // - the last answered exchange (response-cut-short), while no later one is answered;
-// - the slowest answer over the slow-server floor, while no later one is slower.
+// - the slowest answer over the slow-server floor, while no later one is slower;
+// - the request that took longest to arrive (slow-request), while no later one took longer.
 // The others are counted as answered turns, and as slow ones over the floor, then dropped. Settling
 // goes in exchange order, so a reader that takes the first match in the list finds the same one.
 import type { HttpExchangeFacts, HttpTurnCounts } from './types.js';
@@ -16,13 +18,14 @@ const KEPT = {
   FOR_GOOD: 1,
   LAST_ANSWERED: 2,
   SLOWEST: 4,
+  LONGEST_REQUEST: 8,
 } as const;
 /** An exchange number times MARK leaves room for the KEPT bits. */
-const MARK = 8;
-const ordinalOf = (mark: number) => mark >>> 3;
+const MARK = 16;
+const ordinalOf = (mark: number) => mark >>> 4;
 
 export class LeanExchanges {
-  /** For each entry of `list`, its exchange number times 8 plus the KEPT bits (0: not settled). */
+  /** For each entry of `list`, its exchange number times MARK plus the KEPT bits (0: not settled). */
   private readonly marks: number[] = [];
   /** Index in `list` of the first exchange not yet settled. */
   private unsettled = 0;
@@ -31,6 +34,8 @@ export class LeanExchanges {
   private lastAnswered: HttpExchangeFacts | null = null;
   private slowest: HttpExchangeFacts | null = null;
   private slowestWait = 0;
+  private longestRequest: HttpExchangeFacts | null = null;
+  private longestRequestTook = 0;
   /** The last exchange dropped: nothing refers to it, so the next exchange may reuse it. */
   private spare: HttpExchangeFacts | null = null;
 
@@ -99,6 +104,8 @@ export class LeanExchanges {
       if (resp && !this.sawAnswer) why |= KEPT.FOR_GOOD;
       if (resp) this.sawAnswer = true;
       if ((resp && resp.status >= 400) || !resp || req.packet === wsRequestPacket) why |= KEPT.FOR_GOOD;
+      // A body held for a "100 Continue" (expect-continue-unanswered reads these).
+      if (ex.expectContinue?.bodyPacket != null) why |= KEPT.FOR_GOOD;
     }
     if (resp) why |= KEPT.LAST_ANSWERED;
     const t = ex.timing;
@@ -111,6 +118,9 @@ export class LeanExchanges {
         if (this.slowest === null || wait > this.slowestWait) why |= KEPT.SLOWEST;
       }
     }
+    // As slow-request measures it: from the body, after a wait for "100 Continue".
+    const took = req?.complete && t.requestAt !== null && t.requestEndAt !== null ? t.requestEndAt - (ex.expectContinue?.bodyAt ?? t.requestAt) : -1;
+    if (took > 0 && (this.longestRequest === null || took > this.longestRequestTook)) why |= KEPT.LONGEST_REQUEST;
     if (why === 0) {
       this.removeAt(i);
       return;
@@ -127,6 +137,12 @@ export class LeanExchanges {
       this.slowest = ex;
       this.slowestWait = wait;
       if (before) this.release(before, KEPT.SLOWEST);
+    }
+    if (why & KEPT.LONGEST_REQUEST) {
+      const before = this.longestRequest;
+      this.longestRequest = ex;
+      this.longestRequestTook = took;
+      if (before) this.release(before, KEPT.LONGEST_REQUEST);
     }
   }
 

@@ -70,8 +70,10 @@ export interface HttpHead {
 export interface HttpParserHooks {
   /** The start line parsed; headers not yet. */
   onStartLine(head: HttpHead): void;
-  onHeadersComplete(head: HttpHead): HeadDecision;
-  onBody?(length: number): void;
+  /** `no`, `tsMicros`: the packet that ended the head. */
+  onHeadersComplete(head: HttpHead, no: number, tsMicros: number): HeadDecision;
+  /** `no`, `tsMicros`: the packet that carried these body bytes. */
+  onBody?(length: number, no: number, tsMicros: number): void;
   onMessageComplete(head: HttpHead, endStreamOffset: number, no: number, tsMicros: number, endedBy: 'framing' | 'close'): void;
   /** A message with a parsed start line will never complete (gap, error, stream end). */
   onMessageAbort(head: HttpHead, why: 'gap' | 'error' | 'end'): void;
@@ -367,7 +369,7 @@ export class HttpParser {
           const n = Math.min(this.remaining, end - i);
           i += n;
           this.remaining -= n;
-          this.hooks.onBody?.(n);
+          this.hooks.onBody?.(n, no, tsMicros);
           if (this.remaining === 0) {
             if (this.state === STATE.CHUNK_DATA) this.state = STATE.CHUNK_DATA_CR;
             else this.completeMessage(base + i, no, tsMicros, 'framing');
@@ -390,7 +392,7 @@ export class HttpParser {
           break;
         }
         case STATE.BODY_CLOSE:
-          this.hooks.onBody?.(end - i);
+          this.hooks.onBody?.(end - i, no, tsMicros);
           i = end;
           break;
         case STATE.PAUSED:
@@ -817,7 +819,7 @@ export class HttpParser {
     if (this.state === STATE.ERRORED) return;
     // RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
     head.keepAlive = !head.connectionClose && (head.versionMajor > 1 || (head.versionMajor === 1 && head.versionMinor >= 1) || head.connectionKeepAlive);
-    let decision = this.hooks.onHeadersComplete(head);
+    let decision = this.hooks.onHeadersComplete(head, no, tsMicros);
     if (this.kind === 'response' && ((head.status >= 100 && head.status < 200) || head.status === 204 || head.status === 304) && decision === HEAD_DECISION.NORMAL) {
       decision = HEAD_DECISION.SKIP_BODY;
     }

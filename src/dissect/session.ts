@@ -213,6 +213,9 @@ export class AppSession implements StreamSink {
     for (const g of this.openGaps) if (g && g.outcome === 'ignored') g.outcome = 'lost';
     const ws = this.facts.websocket;
     if (ws?.upgraded && ws.tcpClose === null && this.tcpClosedBeforeCloseFrame) ws.tcpClose = 'without-close-frame';
+    const clientPings = this.wsClient?.unansweredPing ?? null;
+    const serverPings = this.wsServer?.unansweredPing ?? null;
+    if (ws && (clientPings || serverPings)) ws.unansweredPings = { client: clientPings, server: serverPings };
     // Nothing changes the exchanges any more: a lean session keeps only those read, however few
     // (a closed flow lingers 5 s with its facts before it is judged).
     if (this.leanSlowFloorMicros !== null && !this.lean && this.exchanges > 1) this.goLean(this.leanSlowFloorMicros);
@@ -569,6 +572,7 @@ export class AppSession implements StreamSink {
     ex.request = null;
     ex.response = null;
     if (ex.interim.length) ex.interim = NO_INTERIM;
+    if (ex.expectContinue) ex.expectContinue = undefined;
     const t = ex.timing;
     t.requestAt = t.requestEndAt = t.requestEndPacket = t.responseAt = t.responseEndAt = t.responseEndPacket = t.thinkMs = null;
     ex.closeAfter = ex.closedBy = ex.closeHow = ex.closeAfterMs = null;
@@ -627,11 +631,11 @@ export class AppSession implements StreamSink {
     onStartLine(head: HttpHead): void {
       this.s.requestStartLine(head);
     }
-    onHeadersComplete(head: HttpHead): HeadDecision {
-      return this.s.requestHeadersComplete(head);
+    onHeadersComplete(head: HttpHead, no: number, tsMicros: number): HeadDecision {
+      return this.s.requestHeadersComplete(head, no, tsMicros);
     }
-    onBody(n: number): void {
-      this.s.requestBody(n);
+    onBody(n: number, no: number, tsMicros: number): void {
+      this.s.requestBody(n, no, tsMicros);
     }
     onMessageComplete(_head: HttpHead, _end: number, no: number, ts: number): void {
       this.s.requestMessageComplete(no, ts);
@@ -711,12 +715,14 @@ export class AppSession implements StreamSink {
     return this.exchangeNumbered(this.requestSlot);
   }
 
-  private requestHeadersComplete(head: HttpHead): HeadDecision {
+  private requestHeadersComplete(head: HttpHead, no: number, tsMicros: number): HeadDecision {
     const ex = this.currentRequest();
     if (ex?.request) {
       ex.request.headers = head.headers;
       ex.request.headerCount = head.headerCount;
       ex.request.keepAlive = head.keepAlive;
+      // The client may hold its body until the server says "100 Continue" (RFC 9110 10.1.1).
+      if (hasHeaderToken(head.headers.expect, '100-continue')) ex.expectContinue = { headEndPacket: no, headEndAt: tsMicros, bodyPacket: null, bodyAt: null };
     }
     if (hasHeaderToken(head.upgrade, 'websocket')) this.beginWebSocketHandshake(head);
     // llhttp pauses on any Upgrade request and on CONNECT: what follows may be another protocol.
@@ -727,9 +733,15 @@ export class AppSession implements StreamSink {
     return HEAD_DECISION.NORMAL;
   }
 
-  private requestBody(n: number): void {
+  private requestBody(n: number, no: number, tsMicros: number): void {
     const ex = this.currentRequest();
-    if (ex?.request) ex.request.bodyBytes += n;
+    if (!ex?.request) return;
+    ex.request.bodyBytes += n;
+    const expect = ex.expectContinue;
+    if (expect && expect.bodyPacket === null && n > 0) {
+      expect.bodyPacket = no;
+      expect.bodyAt = tsMicros;
+    }
   }
 
   private requestMessageComplete(no: number, ts: number): void {
@@ -880,6 +892,7 @@ export class AppSession implements StreamSink {
   }
 
   private wsFrame(dir: Dir, f: WsFrameStart): void {
+    this.notePingPong(dir, f);
     // A close is described when its payload (code, reason) is complete.
     if (f.opcode === OPCODE.CLOSE || !this.eventWanted()) return;
     const name = OPCODE_NAME[f.opcode] ?? `opcode 0x${f.opcode.toString(16)}`;
@@ -890,7 +903,35 @@ export class AppSession implements StreamSink {
     this.event(f.no, dir, text);
   }
 
+  /**
+   * Keeps each side's run of pings the peer has not answered. A pong answers all of them: a peer
+   * may answer only the latest ping (RFC 6455 5.5.3). The peer's data frames after the first ping
+   * are counted (its application was running).
+   */
+  private notePingPong(dir: Dir, f: WsFrameStart): void {
+    const own = dir === 0 ? this.wsClient : this.wsServer;
+    const peer = dir === 0 ? this.wsServer : this.wsClient;
+    if (!own || !peer) return;
+    if (f.opcode === OPCODE.PING) {
+      const wait = own.unansweredPing;
+      if (!wait) own.unansweredPing = { packet: f.no, at: f.tsMicros, count: 1, lastPacket: f.no, peerDataFrames: 0, closePacket: null, closeAt: null };
+      else if (wait.closePacket === null) {
+        wait.count++;
+        wait.lastPacket = f.no;
+      }
+    } else if (f.opcode === OPCODE.PONG) {
+      peer.unansweredPing = null;
+    } else if (f.opcode === OPCODE.TEXT || f.opcode === OPCODE.BINARY) {
+      if (peer.unansweredPing) peer.unansweredPing.peerDataFrames++;
+    }
+  }
+
   private wsClose(dir: Dir, f: WsFrameStart, code: number | null, reason: string | null): void {
+    const wait = (dir === 0 ? this.wsClient : this.wsServer)?.unansweredPing;
+    if (wait && wait.closePacket === null) {
+      wait.closePacket = f.no;
+      wait.closeAt = f.tsMicros;
+    }
     const ws = this.facts.websocket;
     if (this.eventWanted()) {
       const described = code === null ? 'WS close (no code)' : `WS close ${code} (${CLOSE_CODE_NAME[code] ?? 'unassigned'})${reason ? ` "${clip(reason, 60)}"` : ''}`;

@@ -94,10 +94,21 @@ export interface HttpExchangeFacts {
   };
   /** Set on the exchange in progress when TCP first closed (FIN or RST from either side). */
   closeAfter: CloseAfter | null;
+  /** Present when the request asked "Expect: 100-continue" (RFC 9110 10.1.1) before a body. */
+  expectContinue?: ExpectContinueFacts;
   closedBy: 'client' | 'server' | null;
   closeHow: 'fin' | 'rst' | null;
   /** From the last byte of the message named by closeAfter to the close, in ms. */
   closeAfterMs: number | null;
+}
+
+/** When a request that asked for "100 Continue" ended its head and began its body. */
+export interface ExpectContinueFacts {
+  headEndPacket: number;
+  headEndAt: number;
+  /** The first body byte; null while none came. */
+  bodyPacket: number | null;
+  bodyAt: number | null;
 }
 
 /** Answers that began at or after their request's last byte, and those that took the slow-server floor or more. */
@@ -138,6 +149,23 @@ export interface WsCloseFacts {
   answerPacket: number | null;
 }
 
+/**
+ * One side's pings the peer had not answered with a pong when the session ended (RFC 6455 5.5.2),
+ * from the first after the peer's last pong.
+ */
+export interface WsUnansweredPing {
+  packet: number;
+  at: number;
+  /** Pings in that run, and the last of them. */
+  count: number;
+  lastPacket: number;
+  /** Data frames the peer sent after the first of them. */
+  peerDataFrames: number;
+  /** This side's own close frame after the first of them, if it sent one. */
+  closePacket: number | null;
+  closeAt: number | null;
+}
+
 export type WsTcpClose = 'after-close-frame' | 'without-close-frame' | 'before-close-frame';
 
 export interface WebSocketFacts {
@@ -161,6 +189,8 @@ export interface WebSocketFacts {
   nonHttpResponse: DissectErrorFact | null;
   frames: { client: WsFrameCounts; server: WsFrameCounts };
   close: WsCloseFacts;
+  /** Present only when a ping was left unanswered, by the side that sent it. */
+  unansweredPings?: { client: WsUnansweredPing | null; server: WsUnansweredPing | null };
   tcpClose: WsTcpClose | null;
   errors: WsErrorFact[];
   errorsDropped: number;

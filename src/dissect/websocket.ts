@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Dir } from '../flow/sink.js';
 import { WS_ERROR, type WsErrorCode } from './status.js';
-import type { WsFrameCounts } from './types.js';
+import type { WsFrameCounts, WsUnansweredPing } from './types.js';
 
 export const OPCODE = {
   CONTINUATION: 0x0,
@@ -143,6 +143,8 @@ type State = (typeof STATE)[keyof typeof STATE];
 
 export class WebSocketFrameParser {
   readonly counts: WsFrameCounts = newFrameCounts();
+  /** This direction's pings since the peer's last pong; the session keeps it (it sees both directions). */
+  unansweredPing: WsUnansweredPing | null = null;
   private state: State = STATE.HEADER;
   /** Frame header bytes collected so far (2..14). */
   private header = new Uint8Array(14);

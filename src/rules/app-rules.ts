@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AppFacts, CloseFact, HttpExchangeFacts, WebSocketFacts } from '../dissect/types.js';
+import type { AppFacts, CloseFact, HttpExchangeFacts, WebSocketFacts, WsUnansweredPing } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
 import type { FlowFacts, PacketRef, SideFacts } from './facts.js';
 import { endedTooEarly, patienceFor, watchOf, whenWatchEnded } from './capture-end.js';
@@ -21,6 +21,12 @@ const FIN_AFTER_101_WINDOW_MICROS = 1_000_000;
 const WS_IDLE_CLOSE_MICROS = 1_000_000;
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/**
+ * A pong or a close answer comes back within a round trip and the peer's scheduling: a side that
+ * waited this long (and three round trips) before ending the session waited for one.
+ */
+const WS_ANSWER_PATIENCE_MICROS = 200_000;
 
 /** RFC 6455 7.4.1 and the IANA registry; 1005/1006/1015 never go on the wire. */
 export const WS_CLOSE_CODE_NAMES: Readonly<Record<number, string>> = {
@@ -321,6 +327,166 @@ const wsProtocolError: FlowRule = {
   },
 };
 
+/** How a side ended a WebSocket session: its close frame, or its FIN or RST. */
+interface WsEnding {
+  packet: number;
+  at: number;
+  how: 'close-frame' | 'fin' | 'rst';
+}
+
+/**
+ * The peer's TCP acknowledged every byte `by` sent, and the capture holds every byte the peer sent
+ * (so a frame the peer sent cannot hide in bytes it missed): what an unanswered ping or close needs
+ * before the peer is said not to have answered.
+ */
+function peerGotAllAndSentAllSeen(f: FlowFacts, by: 'client' | 'server'): boolean {
+  if (f.visibility.seen !== 'both' || f.syns.length === 0 || f.synAcks.length === 0) return false;
+  const own = by === 'client' ? f.analysis?.client : f.analysis?.server;
+  const peerSide = by === 'client' ? f.serverSide : f.clientSide;
+  const peerDir = by === 'client' ? 1 : 0;
+  if (!own || own.lastSegmentUnacked !== 0) return false;
+  return peerSide.missedBytes === 0 && bytesNotCaptured(peerSide) === 0 && !f.app!.gaps.some((g) => g.dir === peerDir);
+}
+
+/** The TCP close that proves the peer sent nothing more: a segment of its after `at`, whose sequence numbers add no byte the capture lacks. */
+function peerSpokeAfter(f: FlowFacts, by: 'client' | 'server', at: number): boolean {
+  return (by === 'client' ? f.serverSide : f.clientSide).lastTs > at;
+}
+
+/** A side's pings the peer never answered with a pong, and how that side ended the session after waiting for one. */
+interface PingGiveUp {
+  by: 'client' | 'server';
+  pings: WsUnansweredPing;
+  end: WsEnding;
+  waited: number;
+}
+
+/**
+ * The side that pinged, got no pong however long it waited (at least WS_ANSWER_PATIENCE_MICROS and
+ * three round trips), and then ended the session itself before the peer did, with a FIN or an RST
+ * or a close frame with a code other than 1000, 1001 or none: a heartbeat that found the peer
+ * unresponsive. Only when the ping reached the peer (its
+ * TCP acknowledged it) and the capture holds every byte the peer sent.
+ */
+function pingGiveUp(f: FlowFacts): PingGiveUp | null {
+  const app = f.app;
+  const ws = wsOf(f);
+  if (!app || !ws?.upgraded || !ws.unansweredPings) return null;
+  for (const by of ['server', 'client'] as const) {
+    const pings = ws.unansweredPings[by];
+    if (!pings) continue;
+    const dir = by === 'client' ? 0 : 1;
+    const tcpClose = firstCloseBy(app, dir);
+    let end: WsEnding | null = pings.closePacket !== null ? { packet: pings.closePacket, at: pings.closeAt!, how: 'close-frame' } : null;
+    if (tcpClose && (!end || tcpClose.tsMicros < end.at)) end = { packet: tcpClose.no, at: tcpClose.tsMicros, how: tcpClose.how };
+    if (!end) continue;
+    // A normal close (1000, 1001, no code) is the application finishing, not a heartbeat giving up:
+    // a tunnel that pings a peer that never pongs, and closes when its traffic ends.
+    if (end.how === 'close-frame' && isOrdinaryCode(ws.close.code)) continue;
+    // A peer that ended the session first (its close frame, FIN or RST) was leaving, not ignoring the ping.
+    const peerClose = firstCloseBy(app, dir === 0 ? 1 : 0);
+    if (peerClose && peerClose.tsMicros <= end.at) continue;
+    if (ws.close.initiator !== null && ws.close.initiator !== by && ws.close.packet! < end.packet) continue;
+    const waited = end.at - pings.at;
+    if (waited < patienceFor(f, WS_ANSWER_PATIENCE_MICROS)) continue;
+    if (!peerGotAllAndSentAllSeen(f, by)) continue;
+    return { by, pings, end, waited };
+  }
+  return null;
+}
+
+function endingText(end: WsEnding): string {
+  return end.how === 'close-frame' ? `sent a close frame (#${end.packet})` : end.how === 'fin' ? `closed the connection (FIN #${end.packet}) without a close frame` : `reset the connection (RST #${end.packet})`;
+}
+
+const wsPingUnanswered: FlowRule = {
+  code: 'ws-ping-unanswered',
+  needsBothSides: true,
+  evaluate(f) {
+    const hit = pingGiveUp(f);
+    if (!hit) return null;
+    const { by, pings, end, waited } = hit;
+    const peer = by === 'client' ? 'server' : 'client';
+    const which = pings.count === 1 ? `ping #${pings.packet}` : `${pings.count} pings (#${pings.packet} to #${pings.lastPacket})`;
+    const running = pings.peerDataFrames > 0;
+    const provenSilent = peerSpokeAfter(f, by, end.at);
+    return {
+      code: 'ws-ping-unanswered',
+      severity: 'warning',
+      summary: `WebSocket ${which} from the ${by} got no pong: the ${peer}'s TCP acknowledged ${pings.count === 1 ? 'it' : 'them'}${running ? ` and the ${peer} sent ${plural(pings.peerDataFrames, 'data frame')} after, but no pong` : ''}; the ${by} waited ${fmtDuration(waited)}, then ${endingText(end)}`,
+      packets: [pings.packet, end.packet],
+      facts: {
+        pingedBy: by,
+        pingPacket: pings.packet,
+        pings: pings.count,
+        lastPingPacket: pings.lastPacket,
+        peerDataFramesAfter: pings.peerDataFrames,
+        waitedMs: ms(waited),
+        endedWith: end.how,
+        endPacket: end.packet,
+      },
+      hint: `A WebSocket endpoint must answer a ping with a pong as soon as it can (RFC 6455 5.5.2, 5.5.3). The ping reached the ${peer} (its TCP acknowledged it), and ${
+        running
+          ? `its application was running (it sent data after the ping), so its WebSocket code does not answer pings: a hand-written ${peer}, or a library that hands pings to the application, which must send the pong itself`
+          : `no pong came: the ${peer}'s application was hung or blocked (a busy event loop, a long synchronous task), or its WebSocket code does not answer pings (a hand-written ${peer}, or a library that hands pings to the application, which must send the pong itself)`
+      }${provenSilent ? '' : `, or its pong was lost on the way (nothing the ${peer} sent after shows which)`}. The ${by}'s heartbeat then counted the ${peer} dead and ended the session, as a heartbeat should. If the ${peer} is a proxy (this may be its leg to ${peer === 'client' ? 'the backend' : 'its upstream'}), the pong is missing from its other leg too: look there. Make the ${peer} answer pings (a library that does it by itself, or a ping handler that sends the pong), or find what blocked it.`,
+    };
+  },
+};
+
+/** The close frame the peer never answered, and the initiator's TCP close after waiting for the answer. */
+interface CloseGiveUp {
+  by: 'client' | 'server';
+  closePacket: number;
+  tcpClose: CloseFact;
+  waited: number;
+}
+
+/**
+ * A side sent a close frame and nothing after it, the peer's TCP acknowledged it and the peer sent
+ * no close frame of its own (RFC 6455 5.5.1: it must, as soon as practical), and the side closed
+ * TCP itself after waiting at least WS_ANSWER_PATIENCE_MICROS (and three round trips), before the peer
+ * closed: a close timeout that fired on a peer that did not answer.
+ */
+function closeGiveUp(f: FlowFacts): CloseGiveUp | null {
+  const app = f.app;
+  const ws = wsOf(f);
+  const c = ws?.close;
+  if (!app || !ws?.upgraded || !c || c.initiator === null || c.answered || c.packet === null) return null;
+  const by = c.initiator;
+  const own = by === 'client' ? f.clientSide : f.serverSide;
+  // The close frame was the initiator's last data: its time is that packet's.
+  if (own.lastData?.no !== c.packet) return null;
+  const tcpClose = firstClose(app);
+  if (!tcpClose || tcpClose.dir !== (by === 'client' ? 0 : 1)) return null;
+  const waited = tcpClose.tsMicros - own.lastData.ts;
+  if (waited < patienceFor(f, WS_ANSWER_PATIENCE_MICROS)) return null;
+  if (!peerGotAllAndSentAllSeen(f, by)) return null;
+  return { by, closePacket: c.packet, tcpClose, waited };
+}
+
+const wsCloseUnanswered: FlowRule = {
+  code: 'ws-close-unanswered',
+  needsBothSides: true,
+  evaluate(f) {
+    const hit = closeGiveUp(f);
+    if (!hit) return null;
+    // An unanswered ping came first: that verdict says why the peer answered nothing.
+    if (pingGiveUp(f)) return null;
+    const { by, closePacket, tcpClose, waited } = hit;
+    const peer = by === 'client' ? 'server' : 'client';
+    const c = wsOf(f)!.close;
+    return {
+      code: 'ws-close-unanswered',
+      severity: 'warning',
+      summary: `WebSocket close frame #${closePacket} from the ${by}, ${closeName(c.code)}, got no close frame back: the ${peer}'s TCP acknowledged it; the ${by} waited ${fmtDuration(waited)}, then ${tcpClose.how === 'fin' ? 'closed' : 'reset'} the connection (${tcpClose.how === 'fin' ? 'FIN' : 'RST'} #${tcpClose.no})`,
+      packets: [closePacket, tcpClose.no],
+      facts: { closedBy: by, closePacket, code: c.code, waitedMs: ms(waited), tcpClosePacket: tcpClose.no, tcpCloseHow: tcpClose.how },
+      hint: `A WebSocket endpoint that receives a close frame must send one back as soon as it can (RFC 6455 5.5.1), and the close handshake ends only then (7.1.1). The ${peer} got this close (its TCP acknowledged it) and never answered: its application was hung or had stopped reading the socket, or its WebSocket code does not answer a close (a hand-written ${peer}). The ${by} waited for the answer (its close timeout) and then dropped the connection, so every close costs that wait, and the ${peer}, if it was still running, reports 1006 (Abnormal Closure). If the ${peer} is a proxy (this may be its leg to ${peer === 'client' ? 'the backend' : 'its upstream'}), look at its other leg. Make the ${peer} answer the close (a maintained WebSocket library does), or find what blocked it.`,
+    };
+  },
+};
+
 const wsNoCloseFrame: FlowRule = {
   code: 'ws-no-close-frame',
   evaluate(f) {
@@ -331,6 +497,8 @@ const wsNoCloseFrame: FlowRule = {
     if (serverClosedAfter101(f) || ws.acceptValid === false) return null;
     const close = firstClose(app);
     if (!close) return null;
+    // The side that closed had pinged and got no pong: ws-ping-unanswered says why it closed.
+    if (pingGiveUp(f)?.end.packet === close.no) return null;
     const who = close.dir === 0 ? 'client' : 'server';
     const what = close.how === 'fin' ? 'closed (FIN' : 'reset (RST';
     const frames = ws.frames.client.text + ws.frames.client.binary + ws.frames.server.text + ws.frames.server.binary;
@@ -359,8 +527,11 @@ const wsNoCloseFrame: FlowRule = {
  * frame may carry no code, which the peer reports as 1005). The answer counts too.
  */
 function isOrdinaryClose(c: WebSocketFacts['close']): boolean {
-  const ordinary = (code: number | null) => code === null || code === 1000 || code === 1001;
-  return ordinary(c.code) && (!c.answered || ordinary(c.answerCode));
+  return isOrdinaryCode(c.code) && (!c.answered || isOrdinaryCode(c.answerCode));
+}
+
+function isOrdinaryCode(code: number | null): boolean {
+  return code === null || code === 1000 || code === 1001;
 }
 
 const wsClose: FlowRule = {
@@ -967,6 +1138,77 @@ const responseCutShort: FlowRule = {
   },
 };
 
+/** A request that waited for a "100 Continue" that never came, and how long. */
+interface ExpectWait {
+  ex: HttpExchangeFacts;
+  waited: number;
+}
+
+/**
+ * The requests that asked for "100 Continue" (RFC 9110 10.1.1) and held their body until the
+ * client's own timeout let it go: no 100 came, nor a final answer, before the body, nor any other
+ * server byte the capture could have missed, and the client waited WS_ANSWER_PATIENCE_MICROS (and
+ * three round trips) or more. Nothing is said when the client resent bytes (its head may have been
+ * lost, and the server never had it) or the capture lacks bytes of either side.
+ */
+function expectWaits(f: FlowFacts): ExpectWait[] {
+  const app = f.app;
+  if (!app || app.protocol !== 'http' || f.visibility.seen !== 'both') return [];
+  if (!app.http.some((x) => x.expectContinue?.bodyAt != null)) return [];
+  if (app.gaps.length > 0 || app.errors.some((e) => e.dir === 1)) return [];
+  if (f.clientSide.missedBytes > 0 || f.serverSide.missedBytes > 0 || bytesNotCaptured(f.serverSide) > 0) return [];
+  if ((f.analysis?.client.retransmission ?? 1) > 0) return [];
+  const patience = patienceFor(f, WS_ANSWER_PATIENCE_MICROS);
+  const waits: ExpectWait[] = [];
+  for (const ex of app.http) {
+    const expect = ex.expectContinue;
+    if (!expect || expect.bodyPacket === null || expect.bodyAt === null) continue;
+    const waited = expect.bodyAt - expect.headEndAt;
+    if (waited < patience) continue;
+    // Any server byte in between (a 100, another 1xx, a final answer, an earlier request's answer) is not silence.
+    const between = (no: number) => no > expect.headEndPacket && no < expect.bodyPacket!;
+    if (app.http.some((x) => (x.response && between(x.response.packet)) || x.interim.some((i) => between(i.packet)))) continue;
+    waits.push({ ex, waited });
+  }
+  return waits;
+}
+
+const expectContinueUnanswered: FlowRule = {
+  code: 'expect-continue-unanswered',
+  needsBothSides: true,
+  evaluate(f) {
+    const waits = expectWaits(f);
+    if (waits.length === 0) return null;
+    const { ex, waited } = waits[0];
+    const req = ex.request!;
+    const expect = ex.expectContinue!;
+    const resp = ex.response;
+    const answerAfterBody = resp && ex.timing.responseAt !== null ? ex.timing.responseAt - expect.bodyAt! : null;
+    const who = serverIdentity(ex);
+    return {
+      code: 'expect-continue-unanswered',
+      severity: 'warning',
+      summary: `HTTP request "${req.method} ${req.target}" #${req.packet} sent "Expect: 100-continue" and held its body, but no 100 Continue came: the client waited ${fmtDuration(waited)}, then sent the body anyway (#${expect.bodyPacket})${
+        resp && answerAfterBody !== null ? `; the answer, ${resp.status} ${resp.reason} (#${resp.packet}), came ${fmtDuration(answerAfterBody)} after the body` : ''
+      }${waits.length > 1 ? `; ${plural(waits.length - 1, 'other request')} on this connection waited the same way` : ''}`,
+      packets: [req.packet, expect.bodyPacket!, ...(resp ? [resp.packet] : [])],
+      facts: {
+        method: req.method,
+        target: req.target,
+        requestPacket: req.packet,
+        headEndPacket: expect.headEndPacket,
+        bodyPacket: expect.bodyPacket,
+        waitedMs: ms(waited),
+        responsePacket: resp?.packet ?? null,
+        status: resp?.status ?? null,
+        server: who.server,
+        requestsWaiting: waits.length,
+      },
+      hint: `The client announced its body with "Expect: 100-continue" (RFC 9110 10.1.1) and held it until the server answered "100 Continue" or a final status. No answer came, so the client sent the body when its own timer ran out (curl: 1 s by default, --expect100-timeout; Go: Transport.ExpectContinueTimeout; .NET: Expect100ContinueTimeout): every such request pays that wait. The server ignores Expect (a hand-written server, a framework that reads the body without sending 100 first; Node's http server sends it by itself unless a 'checkContinue' listener is set, which must call res.writeContinue()); a proxy that passes Expect on (HAProxy) leaves the answer to its backend: look at the proxy-to-backend leg. Make the server answer 100 Continue, or have the client not ask: curl -H 'Expect:' (libcurl: an "Expect:" line in CURLOPT_HTTPHEADER), or a shorter timeout.`,
+    };
+  },
+};
+
 /** Application-layer rules, in the order they are evaluated. */
 export const APP_RULES: FlowRule[] = [
   wsNonHttpResponse,
@@ -975,6 +1217,8 @@ export const APP_RULES: FlowRule[] = [
   wsBadAccept,
   wsFinAfter101,
   wsProtocolError,
+  wsPingUnanswered,
+  wsCloseUnanswered,
   wsNoCloseFrame,
   wsClose,
   wsOk,
@@ -983,4 +1227,5 @@ export const APP_RULES: FlowRule[] = [
   requestAfterClose,
   requestStalled,
   httpNoResponse,
+  expectContinueUnanswered,
 ];

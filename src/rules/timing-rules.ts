@@ -1,7 +1,7 @@
-import type { AppFacts } from '../dissect/types.js';
+import type { AppFacts, HttpExchangeFacts } from '../dissect/types.js';
 import type { ThinkTurn } from '../flow/analysis.js';
 import type { FlowFacts, PacketRef } from './facts.js';
-import { fmtDuration, ms, plural } from './format.js';
+import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
 
 // Slowness, and whose it is: a handshake answered late (the server, or the path when every round
@@ -264,6 +264,70 @@ const slowClient: FlowRule = {
   },
 };
 
+/** Segments a sender may put on the wire before its first ACK comes back (RFC 6928's initial window). */
+const INITIAL_WINDOW_SEGMENTS = 10;
+/** An MSS for a side that announced none (RFC 9293's default). */
+const DEFAULT_MSS = 536;
+
+/** The request whose bytes took longest to arrive, from its first byte (or its body, after a wait for "100 Continue") to its last. */
+function longestRequest(app: AppFacts): { ex: HttpExchangeFacts; from: number; took: number } | null {
+  let best: { ex: HttpExchangeFacts; from: number; took: number } | null = null;
+  for (const ex of app.http) {
+    const t = ex.timing;
+    if (!ex.request?.complete || t.requestAt === null || t.requestEndAt === null) continue;
+    const from = ex.expectContinue?.bodyAt ?? t.requestAt;
+    if (!best || t.requestEndAt - from > best.took) best = { ex, from, took: t.requestEndAt - from };
+  }
+  return best;
+}
+
+/**
+ * An HTTP request that took the slow-client floor or more to arrive though all the bytes the client
+ * sent on the connection fit in its first flight (ten segments, and the server's SYN-ACK window), with
+ * the server's window never shut, no client byte resent and none missed: TCP could have sent the
+ * whole request at once, so the client application sent it slowly. Any answer's wait is measured
+ * from the request's last byte (slow-server), so the server is not charged with this.
+ */
+const slowRequest: FlowRule = {
+  code: 'slow-request',
+  evaluate(f, ctx) {
+    const app = f.app;
+    const a = f.analysis;
+    if (!app || app.protocol !== 'http' || !a || f.visibility.seen !== 'both' || f.synAcks.length === 0) return null;
+    const hit = longestRequest(app);
+    const floor = thresholds(ctx).clientMicros;
+    if (!hit || hit.took < floor) return null;
+    const mss = Math.min(f.serverSide.mss ?? DEFAULT_MSS, f.clientSide.mss ?? DEFAULT_MSS);
+    const clientBytes = f.clientSide.bytes;
+    if (clientBytes > INITIAL_WINDOW_SEGMENTS * mss || clientBytes > (f.serverSide.synWindow ?? 0)) return null;
+    if (a.server.zeroWindow > 0 || a.client.retransmission > 0 || f.clientSide.missedBytes > 0 || app.gaps.some((g) => g.dir === 0)) return null;
+    const { ex, took } = hit;
+    const req = ex.request!;
+    const resp = ex.response;
+    const answeredAfter = resp && ex.timing.responseAt !== null ? ex.timing.responseAt - ex.timing.requestEndAt! : null;
+    const bodyFirst = ex.expectContinue?.bodyPacket ?? null;
+    return {
+      code: 'slow-request',
+      severity: 'warning',
+      summary: `the client took ${fmtDuration(took)} to send ${bodyFirst !== null ? 'the body of ' : ''}its request ${req.method} ${req.target} (#${bodyFirst ?? req.packet} to #${ex.timing.requestEndPacket}), though the ${grouped(clientBytes)} bytes it sent on this connection fit in one flight: the wait was on the client${
+        resp && answeredAfter !== null ? `; the server answered ${fmtDuration(answeredAfter)} after the last byte (#${resp.packet})` : ''
+      }`,
+      packets: [bodyFirst ?? req.packet, ex.timing.requestEndPacket!, ...(resp ? [resp.packet] : [])],
+      facts: {
+        requestPacket: req.packet,
+        lastRequestPacket: ex.timing.requestEndPacket,
+        tookMs: ms(took),
+        clientBytes,
+        answeredAfterMs: answeredAfter === null ? null : ms(answeredAfter),
+        responsePacket: resp?.packet ?? null,
+        thresholdMs: ms(floor),
+        responsible: 'client',
+      },
+      hint: "TCP could have sent the whole request at once (it fit in the client's first flight and the server's window stayed open), so its pieces left slowly because the client wrote them slowly: a person typing it (telnet, nc), a body streamed from a slow source (a file being written, a pipe, another request) or computed as it went, or a client paused between writes. The server is not slow here: its answer is timed from the request's last byte. Build the request and its body before sending, or look at what the client reads them from.",
+    };
+  },
+};
+
 /**
  * A flow made only of packets stamped no later than packets its 4-tuple already carried: the capture holds
  * an earlier connection again with its clock stepped back (a SYN among the copies starts a flow of
@@ -317,4 +381,4 @@ const nagleDelay: FlowRule = {
   },
 };
 
-export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient, nagleDelay];
+export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient, slowRequest, nagleDelay];
