@@ -59,7 +59,7 @@ export function isProblem(v: Verdict): boolean {
 }
 
 /** Codes about the client's side of a flow: grouped by the client's address, not the server. */
-const CLIENT_CODES = new Set(['slow-client', 'port-reuse']);
+const CLIENT_CODES = new Set(['slow-client', 'slow-request', 'port-reuse']);
 
 /**
  * What happened to each connection of a group, as the end of "N connections to SERVER ...". A code
@@ -89,6 +89,7 @@ const SERVER_PHRASES: Record<string, string> = {
   'idle-close': 'closed or reset after an idle period',
   'slow-handshake': 'had a slow handshake',
   'slow-server': 'waited on a slow server',
+  'expect-continue-unanswered': 'waited for a 100 Continue that never came',
   'nagle-delay': 'waited on delayed ACKs (Nagle)',
   'http-error': 'got an HTTP error',
   'ws-upgrade-http10': 'sent a WebSocket upgrade as HTTP/1.0',
@@ -97,6 +98,8 @@ const SERVER_PHRASES: Record<string, string> = {
   'ws-non-http-response': 'got a non-HTTP answer to a WebSocket upgrade',
   'ws-bad-accept': 'got a wrong Sec-WebSocket-Accept',
   'ws-protocol-error': 'broke the WebSocket protocol',
+  'ws-ping-unanswered': 'ended a WebSocket after a ping went unanswered',
+  'ws-close-unanswered': 'had a WebSocket close frame go unanswered',
   'ws-no-close-frame': 'ended a WebSocket without a close frame',
   'ws-close': 'closed the WebSocket with an error code',
   'tls-plaintext-server': 'got plain text in answer to a TLS ClientHello',
@@ -117,7 +120,8 @@ function leadsBefore(a: Tally, b: Tally): number {
 }
 
 const CLIENT_PHRASES: Record<string, string> = {
-  'slow-client': 'were slow to send their first byte',
+  'slow-client': 'were slow to send the first byte',
+  'slow-request': 'were slow to send the request',
   'port-reuse': 'reused a 4-tuple within TIME_WAIT',
 };
 
@@ -135,7 +139,11 @@ const COUNT_FACTS = ['flows', 'droppedConnections', 'halfOpen', 'connections'];
 
 function groupTitle(code: string, role: EndpointRole, endpoint: string, flows: number): string {
   const connections = `${flows.toLocaleString('en-US')} ${flows === 1 ? 'connection' : 'connections'}`;
-  if (role === 'client') return `${connections} from ${endpoint} ${CLIENT_PHRASES[code] ?? `: ${code}`}`.replace(' :', ':');
+  if (role === 'client') {
+    const phrase = CLIENT_PHRASES[code];
+    if (!phrase) return `${connections} from ${endpoint}: ${code}`;
+    return `${connections} from ${endpoint} ${flows === 1 ? phrase.replace(/^were /, 'was ') : phrase}`;
+  }
   const phrase = SERVER_PHRASES[code];
   return phrase ? `${connections} to ${endpoint} ${phrase}` : `${connections} to ${endpoint}: ${code}`;
 }

@@ -74,6 +74,17 @@ describe('problem groups of sample captures', () => {
     expect(groups.find((g) => g.code === 'port-exhaustion')).toMatchObject({ role: 'server', endpoint: '10.231.184.106:8080', flows: 40 });
   });
 
+  it('titles the waits in words: a slow request is the client\'s, said of one connection in the singular', async () => {
+    const titles = async (name: string) => {
+      const { result, flows } = await judged(sample(name));
+      return groupProblems(flows, result.verdicts).map((g) => g.title.replace(/ \S+:\d+ | 127\.0\.0\.1 /, ' HOST '));
+    };
+    expect(await titles('slow-request-body.pcap')).toEqual(['1 connection from HOST was slow to send the request']);
+    expect(await titles('expect-unanswered.pcap')).toEqual(['1 connection to HOST waited for a 100 Continue that never came']);
+    expect(await titles('ws-ping-unanswered.pcap')).toEqual(['1 connection to HOST ended a WebSocket after a ping went unanswered']);
+    expect(await titles('ws-close-unanswered.pcap')).toEqual(['1 connection to HOST had a WebSocket close frame go unanswered']);
+  });
+
   it("a port scan's probes are its group: counted, timed and cited there, not as failures", async () => {
     const { result, flows } = await judged(sample('port-scan.pcap'));
     const groups = groupProblems(flows, result.verdicts);
