@@ -795,6 +795,30 @@ function countHeldSegment(s: SideTiming): void {
   }
 }
 
+/**
+ * A side's second data segment that starts past the end of its first: the bytes between were sent
+ * before it and never reached the capture. Right behind the first bytes of an answer it shows the
+ * answer was on its way before those bytes arrived (resends of what the path lost), so the wait
+ * for them was not all the sender's.
+ */
+function noteEarlyHole(me: SideTiming, seq: number, seglen: number, no: number, ts: number): void {
+  if (me.earlyHoleNo !== 0) return;
+  if (me.firstDataSeq < 0) {
+    me.firstDataSeq = seq;
+    me.firstDataLen = seglen;
+    me.earlyHoleAfter = ts;
+    return;
+  }
+  if (sd(seq, (me.firstDataSeq + me.firstDataLen) >>> 0) <= 0) {
+    me.earlyHoleNo = -1;
+    return;
+  }
+  me.earlyHoleNo = no;
+  me.earlyHoleAfter = ts - me.earlyHoleAfter;
+  me.earlyHoleSeq = seq;
+  me.earlyHoleLen = seglen;
+}
+
 /** Reads the segment's numbers from the view, as classify does. */
 function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, ta: number, from: 0 | 1): void {
   const seq = v.seq >>> 0;
@@ -816,6 +840,7 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, t
   if (seglen > 0 && (flags & TCP_FLAG.RST) === 0) {
     t.lastDataTs = ts;
     t.lastDataNo = no;
+    noteEarlyHole(me, seq, seglen, no, ts);
   }
   if (closing && t.closeNo === 0) {
     t.closeNo = no;
@@ -1075,6 +1100,12 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
    * the longest, with the segment held, the one before it and the ACK that released it.
    */
   heldForAck: { segments: number; totalMs: number; longestMs: number; packet: number; afterPacket: number; ackPacket: number } | null;
+  /**
+   * This side's second data segment when it skipped bytes the capture never saw (null: it did not):
+   * the packet, its length and time after the first data segment, the first's length, and the
+   * bytes skipped. See noteEarlyHole.
+   */
+  earlyHole: { packet: number; len: number; afterFirstMs: number; firstLen: number; skippedBytes: number } | null;
   /** RTT of this side's data: from the peer's ACKs, and from its TS echoes. */
   ackRtt: RttStats | null;
   tsEchoRtt: RttStats | null;
@@ -1252,6 +1283,10 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
       s.heldSegments === 0 || s.sentSmallUnacked
         ? null
         : { segments: s.heldSegments, totalMs: toMs(s.heldTotal), longestMs: toMs(s.heldLongest), packet: s.heldLongestNo, afterPacket: s.heldLongestAfterNo, ackPacket: s.heldLongestAckNo },
+    earlyHole:
+      s.earlyHoleNo > 0
+        ? { packet: s.earlyHoleNo, len: s.earlyHoleLen, afterFirstMs: toMs(s.earlyHoleAfter), firstLen: s.firstDataLen, skippedBytes: sd(s.earlyHoleSeq, (s.firstDataSeq + s.firstDataLen) >>> 0) }
+        : null,
     ackRtt: s.ackRtt.toJson(),
     tsEchoRtt: s.tsEchoRtt.toJson(),
     dataRtt: s.dataRttMin >= 0 ? { minMs: toMs(s.dataRttMin), packet: s.dataRttMinNo } : null,

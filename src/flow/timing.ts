@@ -92,6 +92,18 @@ export class SideTiming {
   declare heldLongestAfterNo: number;
   declare heldLongestAckNo: number;
 
+  /**
+   * This side's first data segment (its raw sequence number, -1 before it, and length), and its
+   * second when that one skipped past bytes never captured (earlyHoleNo 0: not yet seen; -1: it
+   * skipped none), with its time after the first (the first's own time until the second comes).
+   */
+  declare firstDataSeq: number;
+  declare firstDataLen: number;
+  declare earlyHoleNo: number;
+  declare earlyHoleAfter: number;
+  declare earlyHoleSeq: number;
+  declare earlyHoleLen: number;
+
   /** Zero window advertised by this side: the current episode and the totals. */
   declare zeroSinceNo: number;
   declare zeroSinceTs: number;
@@ -142,6 +154,12 @@ const SIDE_INITIAL = {
   heldLongestNo: 0,
   heldLongestAfterNo: 0,
   heldLongestAckNo: 0,
+  firstDataSeq: -1,
+  firstDataLen: 0,
+  earlyHoleNo: 0,
+  earlyHoleAfter: 0,
+  earlyHoleSeq: 0,
+  earlyHoleLen: 0,
   zeroSinceNo: 0,
   zeroSinceTs: 0,
   zeroEpisodes: 0,

@@ -88,6 +88,7 @@ const SERVER_PHRASES: Record<string, string> = {
   'idle-close': 'closed or reset after an idle period',
   'slow-handshake': 'had a slow handshake',
   'slow-server': 'waited on a slow server',
+  'path-mtu': 'waited on a path MTU black hole',
   'nagle-delay': 'waited on delayed ACKs (Nagle)',
   'http-error': 'got an HTTP error',
   'ws-upgrade-http10': 'sent a WebSocket upgrade as HTTP/1.0',
