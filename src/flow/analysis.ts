@@ -670,6 +670,7 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
           sender.dataRttMin = rtt;
           sender.dataRttMinNo = no;
         }
+        if (s !== rev.baseSeq) noteQueueRise(sender, rtt, no, ts, ack, sd(rev.nextSeq, ack));
       }
       keep = false;
     } else if (sd(ack, s) > 0 && sd(ack, e) <= 0) {
@@ -700,6 +701,33 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
     if (largestAcked > sender.largestAckedSegment) sender.largestAckedSegment = largestAcked;
   }
   rev.unackedCount = kept;
+}
+
+/**
+ * The rise of a side's RTT above its floor, for the bufferbloat rule: a sample of data `rtt` µs
+ * after it was sent, taken by the ACK `no` at `ts` with ACK number `ack`, `inFlight` bytes still
+ * unacknowledged after it. A new floor starts the watch again; from there it keeps the largest
+ * sample of a segment sent after the side's last resend (Karn: an ACK of bytes sent again does not
+ * say which copy it answers, and a resend may cut them differently), how steadily the samples came (a pause in the ACKs is a stalled receiver, not a queue) and the most
+ * bytes in flight (what the side had put into the path).
+ */
+function noteQueueRise(sender: SideTiming, rtt: number, no: number, ts: number, ack: number, inFlight: number): void {
+  if (sender.dataRttMinNo === no && sender.dataRttMin === rtt) {
+    sender.floorTs = ts;
+    sender.floorAck = ack;
+    sender.sampleGapSinceFloor = 0;
+    sender.inFlightSinceFloor = 0;
+    sender.riseNo = 0;
+  } else if (ts - sender.lastSampleTs > sender.sampleGapSinceFloor) sender.sampleGapSinceFloor = ts - sender.lastSampleTs;
+  sender.lastSampleTs = ts;
+  if (inFlight > sender.inFlightSinceFloor) sender.inFlightSinceFloor = inFlight;
+  if (ts - rtt <= sender.lastResendTs || (sender.riseNo !== 0 && rtt <= sender.riseRtt)) return;
+  sender.riseRtt = rtt;
+  sender.riseNo = no;
+  sender.riseTs = ts;
+  sender.riseAck = ack;
+  sender.riseInFlight = sender.inFlightSinceFloor;
+  sender.riseSampleGap = sender.sampleGapSinceFloor;
 }
 
 /**
@@ -841,6 +869,7 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, t
     t.lastDataTs = ts;
     t.lastDataNo = no;
     noteEarlyHole(me, seq, seglen, no, ts);
+    if (ta & ANY_RETRANSMISSION) me.lastResendTs = ts;
   }
   if (closing && t.closeNo === 0) {
     t.closeNo = no;
@@ -1106,6 +1135,13 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
    * bytes skipped. See noteEarlyHole.
    */
   earlyHole: { packet: number; len: number; afterFirstMs: number; firstLen: number; skippedBytes: number } | null;
+  /**
+   * How far the ACK RTT of this side's data rose above its floor (dataRtt) afterwards, sampled only
+   * from segments sent once (null: no sample after the floor): the largest sample and its ACK, the
+   * time since the floor, the bytes acknowledged between the two, the most bytes in flight after an
+   * ACK and the longest time between two RTT samples, from the floor to it. See noteQueueRise.
+   */
+  queueRise: { rttMs: number; packet: number; afterFloorMs: number; ackedBytes: number; inFlightBytes: number; longestSampleGapMs: number } | null;
   /** RTT of this side's data: from the peer's ACKs, and from its TS echoes. */
   ackRtt: RttStats | null;
   tsEchoRtt: RttStats | null;
@@ -1286,6 +1322,10 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     earlyHole:
       s.earlyHoleNo > 0
         ? { packet: s.earlyHoleNo, len: s.earlyHoleLen, afterFirstMs: toMs(s.earlyHoleAfter), firstLen: s.firstDataLen, skippedBytes: sd(s.earlyHoleSeq, (s.firstDataSeq + s.firstDataLen) >>> 0) }
+        : null,
+    queueRise:
+      s.riseNo !== 0 && s.riseNo !== s.dataRttMinNo
+        ? { rttMs: toMs(s.riseRtt), packet: s.riseNo, afterFloorMs: toMs(s.riseTs - s.floorTs), ackedBytes: sd(s.riseAck, s.floorAck), inFlightBytes: s.riseInFlight, longestSampleGapMs: toMs(s.riseSampleGap) }
         : null,
     ackRtt: s.ackRtt.toJson(),
     tsEchoRtt: s.tsEchoRtt.toJson(),

@@ -132,7 +132,7 @@ const retransmission: FlowRule = {
     let causeCode: 'peer-reset' | 'capture-ended' | 'path-mtu' | 'peer-unreachable' | 'spurious' | 'slow-receiver' | 'path-loss';
     let hint: string;
     let blackHole: MtuBlackHole | null;
-    let probed: ProbedPastBlackHole | null;
+    let probed: ProbedPastBlackHole | null = null;
     if (explainedByRst) {
       causeCode = 'peer-reset';
       cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(f, sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
@@ -200,6 +200,7 @@ const retransmission: FlowRule = {
         retransmissionsAfterPeerRst: afterPeerRst,
         dsacksByReceiver: receiver.dsacks,
         cause: causeCode,
+        ...(causeCode === 'path-mtu' && probed ? { mtuProbing: probed } : {}),
       },
       hint,
     };

@@ -4,6 +4,7 @@ import type { FlowFacts, PacketRef } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
 import { pathMtuProbed, sentBeforeArrival } from './path-mtu.js';
+import { bufferbloat } from './bufferbloat.js';
 
 // Slowness, and whose it is: a handshake answered late (the server, or the path when every round
 // trip is as slow), a server that acknowledged a request at once and answered it late (the
@@ -324,4 +325,4 @@ const nagleDelay: FlowRule = {
   },
 };
 
-export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient, pathMtuProbed, nagleDelay];
+export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient, pathMtuProbed, bufferbloat, nagleDelay];
