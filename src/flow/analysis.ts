@@ -708,8 +708,9 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
  * after it was sent, taken by the ACK `no` at `ts` with ACK number `ack`, `inFlight` bytes still
  * unacknowledged after it. A new floor starts the watch again; from there it keeps the largest
  * sample of a segment sent after the side's last resend (Karn: an ACK of bytes sent again does not
- * say which copy it answers, and a resend may cut them differently), how steadily the samples came (a pause in the ACKs is a stalled receiver, not a queue) and the most
- * bytes in flight (what the side had put into the path).
+ * say which copy it answers, and a resend may cut them differently), how steadily the samples came
+ * (a pause in the ACKs is a stalled receiver, not a queue) and the most bytes in flight (what the
+ * side had put into the path).
  */
 function noteQueueRise(sender: SideTiming, rtt: number, no: number, ts: number, ack: number, inFlight: number): void {
   if (sender.dataRttMinNo === no && sender.dataRttMin === rtt) {
@@ -1136,8 +1137,8 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
    */
   earlyHole: { packet: number; len: number; afterFirstMs: number; firstLen: number; skippedBytes: number } | null;
   /**
-   * How far the ACK RTT of this side's data rose above its floor (dataRtt) afterwards, sampled only
-   * from segments sent once (null: no sample after the floor): the largest sample and its ACK, the
+   * How far the ACK RTT of this side's data rose above its floor (dataRtt) afterwards, from segments
+   * sent after its last resend (null: no sample after the floor): the largest sample and its ACK, the
    * time since the floor, the bytes acknowledged between the two, the most bytes in flight after an
    * ACK and the longest time between two RTT samples, from the floor to it. See noteQueueRise.
    */
