@@ -719,6 +719,9 @@ function noteQueueRise(sender: SideTiming, rtt: number, no: number, ts: number, 
     sender.sampleGapSinceFloor = 0;
     sender.inFlightSinceFloor = 0;
     sender.riseNo = 0;
+  } else if (ts < sender.floorTs) {
+    // Stamped before the floor: the clock stepped back, and no rise is measured across it.
+    return;
   } else if (ts - sender.lastSampleTs > sender.sampleGapSinceFloor) sender.sampleGapSinceFloor = ts - sender.lastSampleTs;
   sender.lastSampleTs = ts;
   if (inFlight > sender.inFlightSinceFloor) sender.inFlightSinceFloor = inFlight;
@@ -838,7 +841,8 @@ function noteEarlyHole(me: SideTiming, seq: number, seglen: number, no: number, 
     me.earlyHoleAfter = ts;
     return;
   }
-  if (sd(seq, (me.firstDataSeq + me.firstDataLen) >>> 0) <= 0) {
+  // No hole, or one stamped before the first data (a clock that stepped back): nothing to time.
+  if (sd(seq, (me.firstDataSeq + me.firstDataLen) >>> 0) <= 0 || ts < me.earlyHoleAfter) {
     me.earlyHoleNo = -1;
     return;
   }
