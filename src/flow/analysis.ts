@@ -670,6 +670,7 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
           sender.dataRttMin = rtt;
           sender.dataRttMinNo = no;
         }
+        if (s !== rev.baseSeq) noteQueueRise(sender, rtt, no, ts, ack, sd(rev.nextSeq, ack));
       }
       keep = false;
     } else if (sd(ack, s) > 0 && sd(ack, e) <= 0) {
@@ -700,6 +701,37 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
     if (largestAcked > sender.largestAckedSegment) sender.largestAckedSegment = largestAcked;
   }
   rev.unackedCount = kept;
+}
+
+/**
+ * The rise of a side's RTT above its floor, for the bufferbloat rule: a sample of data `rtt` µs
+ * after it was sent, taken by the ACK `no` at `ts` with ACK number `ack`, `inFlight` bytes still
+ * unacknowledged after it. A new floor starts the watch again; from there it keeps the largest
+ * sample of a segment sent after the side's last resend (Karn: an ACK of bytes sent again does not
+ * say which copy it answers, and a resend may cut them differently), how steadily the samples came
+ * (a pause in the ACKs is a stalled receiver, not a queue) and the most bytes in flight (what the
+ * side had put into the path).
+ */
+function noteQueueRise(sender: SideTiming, rtt: number, no: number, ts: number, ack: number, inFlight: number): void {
+  if (sender.dataRttMinNo === no && sender.dataRttMin === rtt) {
+    sender.floorTs = ts;
+    sender.floorAck = ack;
+    sender.sampleGapSinceFloor = 0;
+    sender.inFlightSinceFloor = 0;
+    sender.riseNo = 0;
+  } else if (ts < sender.floorTs) {
+    // Stamped before the floor: the clock stepped back, and no rise is measured across it.
+    return;
+  } else if (ts - sender.lastSampleTs > sender.sampleGapSinceFloor) sender.sampleGapSinceFloor = ts - sender.lastSampleTs;
+  sender.lastSampleTs = ts;
+  if (inFlight > sender.inFlightSinceFloor) sender.inFlightSinceFloor = inFlight;
+  if (ts - rtt <= sender.lastResendTs || (sender.riseNo !== 0 && rtt <= sender.riseRtt)) return;
+  sender.riseRtt = rtt;
+  sender.riseNo = no;
+  sender.riseTs = ts;
+  sender.riseAck = ack;
+  sender.riseInFlight = sender.inFlightSinceFloor;
+  sender.riseSampleGap = sender.sampleGapSinceFloor;
 }
 
 /**
@@ -795,6 +827,31 @@ function countHeldSegment(s: SideTiming): void {
   }
 }
 
+/**
+ * A side's second data segment that starts past the end of its first: the bytes between were sent
+ * before it and never reached the capture. Right behind the first bytes of an answer it shows the
+ * answer was on its way before those bytes arrived (resends of what the path lost), so the wait
+ * for them was not all the sender's.
+ */
+function noteEarlyHole(me: SideTiming, seq: number, seglen: number, no: number, ts: number): void {
+  if (me.earlyHoleNo !== 0) return;
+  if (me.firstDataSeq < 0) {
+    me.firstDataSeq = seq;
+    me.firstDataLen = seglen;
+    me.earlyHoleAfter = ts;
+    return;
+  }
+  // No hole, or one stamped before the first data (a clock that stepped back): nothing to time.
+  if (sd(seq, (me.firstDataSeq + me.firstDataLen) >>> 0) <= 0 || ts < me.earlyHoleAfter) {
+    me.earlyHoleNo = -1;
+    return;
+  }
+  me.earlyHoleNo = no;
+  me.earlyHoleAfter = ts - me.earlyHoleAfter;
+  me.earlyHoleSeq = seq;
+  me.earlyHoleLen = seglen;
+}
+
 /** Reads the segment's numbers from the view, as classify does. */
 function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, ta: number, from: 0 | 1): void {
   const seq = v.seq >>> 0;
@@ -816,6 +873,8 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, t
   if (seglen > 0 && (flags & TCP_FLAG.RST) === 0) {
     t.lastDataTs = ts;
     t.lastDataNo = no;
+    noteEarlyHole(me, seq, seglen, no, ts);
+    if (ta & ANY_RETRANSMISSION) me.lastResendTs = ts;
   }
   if (closing && t.closeNo === 0) {
     t.closeNo = no;
@@ -1075,6 +1134,19 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
    * the longest, with the segment held, the one before it and the ACK that released it.
    */
   heldForAck: { segments: number; totalMs: number; longestMs: number; packet: number; afterPacket: number; ackPacket: number } | null;
+  /**
+   * This side's second data segment when it skipped bytes the capture never saw (null: it did not):
+   * the packet, its length and time after the first data segment, the first's length, and the
+   * bytes skipped. See noteEarlyHole.
+   */
+  earlyHole: { packet: number; len: number; afterFirstMs: number; firstLen: number; skippedBytes: number } | null;
+  /**
+   * How far the ACK RTT of this side's data rose above its floor (dataRtt) afterwards, from segments
+   * sent after its last resend (null: no sample after the floor): the largest sample and its ACK, the
+   * time since the floor, the bytes acknowledged between the two, the most bytes in flight after an
+   * ACK and the longest time between two RTT samples, from the floor to it. See noteQueueRise.
+   */
+  queueRise: { rttMs: number; packet: number; afterFloorMs: number; ackedBytes: number; inFlightBytes: number; longestSampleGapMs: number } | null;
   /** RTT of this side's data: from the peer's ACKs, and from its TS echoes. */
   ackRtt: RttStats | null;
   tsEchoRtt: RttStats | null;
@@ -1252,6 +1324,14 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
       s.heldSegments === 0 || s.sentSmallUnacked
         ? null
         : { segments: s.heldSegments, totalMs: toMs(s.heldTotal), longestMs: toMs(s.heldLongest), packet: s.heldLongestNo, afterPacket: s.heldLongestAfterNo, ackPacket: s.heldLongestAckNo },
+    earlyHole:
+      s.earlyHoleNo > 0
+        ? { packet: s.earlyHoleNo, len: s.earlyHoleLen, afterFirstMs: toMs(s.earlyHoleAfter), firstLen: s.firstDataLen, skippedBytes: sd(s.earlyHoleSeq, (s.firstDataSeq + s.firstDataLen) >>> 0) }
+        : null,
+    queueRise:
+      s.riseNo !== 0 && s.riseNo !== s.dataRttMinNo
+        ? { rttMs: toMs(s.riseRtt), packet: s.riseNo, afterFloorMs: toMs(s.riseTs - s.floorTs), ackedBytes: sd(s.riseAck, s.floorAck), inFlightBytes: s.riseInFlight, longestSampleGapMs: toMs(s.riseSampleGap) }
+        : null,
     ackRtt: s.ackRtt.toJson(),
     tsEchoRtt: s.tsEchoRtt.toJson(),
     dataRtt: s.dataRttMin >= 0 ? { minMs: toMs(s.dataRttMin), packet: s.dataRttMinNo } : null,

@@ -92,6 +92,39 @@ export class SideTiming {
   declare heldLongestAfterNo: number;
   declare heldLongestAckNo: number;
 
+  /**
+   * This side's first data segment (its raw sequence number, -1 before it, and length), and its
+   * second when that one skipped past bytes never captured (earlyHoleNo 0: not yet seen; -1: it
+   * skipped none), with its time after the first (the first's own time until the second comes).
+   */
+  declare firstDataSeq: number;
+  declare firstDataLen: number;
+  declare earlyHoleNo: number;
+  declare earlyHoleAfter: number;
+  declare earlyHoleSeq: number;
+  declare earlyHoleLen: number;
+
+  /**
+   * A queue this side's data built on the path (see noteQueueRise): when the floor (dataRttMin) was
+   * measured and the ACK number then; the last RTT sample's time, and since the floor the longest
+   * time between two samples and the most bytes in flight after one; and the largest RTT since the
+   * floor of a segment sent once, with its ACK's packet, time and ACK number, and the longest gap
+   * and the most bytes in flight up to it (riseNo 0: none).
+   */
+  declare floorTs: number;
+  /** When this side last sent data again: a segment sent before then may be what an ACK answers in a resent copy. */
+  declare lastResendTs: number;
+  declare floorAck: number;
+  declare lastSampleTs: number;
+  declare sampleGapSinceFloor: number;
+  declare inFlightSinceFloor: number;
+  declare riseRtt: number;
+  declare riseNo: number;
+  declare riseTs: number;
+  declare riseAck: number;
+  declare riseInFlight: number;
+  declare riseSampleGap: number;
+
   /** Zero window advertised by this side: the current episode and the totals. */
   declare zeroSinceNo: number;
   declare zeroSinceTs: number;
@@ -142,6 +175,24 @@ const SIDE_INITIAL = {
   heldLongestNo: 0,
   heldLongestAfterNo: 0,
   heldLongestAckNo: 0,
+  firstDataSeq: -1,
+  firstDataLen: 0,
+  earlyHoleNo: 0,
+  earlyHoleAfter: 0,
+  earlyHoleSeq: 0,
+  earlyHoleLen: 0,
+  floorTs: 0,
+  lastResendTs: 0,
+  floorAck: 0,
+  lastSampleTs: 0,
+  sampleGapSinceFloor: 0,
+  inFlightSinceFloor: 0,
+  riseRtt: 0,
+  riseNo: 0,
+  riseTs: 0,
+  riseAck: 0,
+  riseInFlight: 0,
+  riseSampleGap: 0,
   zeroSinceNo: 0,
   zeroSinceTs: 0,
   zeroEpisodes: 0,

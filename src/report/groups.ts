@@ -90,6 +90,8 @@ const SERVER_PHRASES: Record<string, string> = {
   'slow-handshake': 'had a slow handshake',
   'slow-server': 'waited on a slow server',
   'expect-continue-unanswered': 'waited for a 100 Continue that never came',
+  'path-mtu': 'waited on a path MTU black hole',
+  bufferbloat: 'filled a deep queue on the path (bufferbloat)',
   'nagle-delay': 'waited on delayed ACKs (Nagle)',
   'http-error': 'got an HTTP error',
   'ws-upgrade-http10': 'sent a WebSocket upgrade as HTTP/1.0',

@@ -1,5 +1,5 @@
 import type { CopyFacts, FlowFacts } from './facts.js';
-import { fmtDuration, ms, plural } from './format.js';
+import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
 import { isTlsHandshakeOnly } from './tls-rules.js';
@@ -10,6 +10,7 @@ import type { SideAnalysis, ZeroWindowFacts } from '../flow/analysis.js';
 import { endedTooEarly, patienceFor, stoppedWatching, watchEnd, watchOf, whenWatchEnded } from './capture-end.js';
 import { DistinctCount } from '../flow/distinct-count.js';
 import { PortGroups } from './port-groups.js';
+import { MTU_SIZED_SEGMENT, mtuProbedHint, probedPastBlackHole, type ProbedPastBlackHole } from './path-mtu.js';
 
 // Verdicts from the per-segment TCP analysis (FlowFacts.analysis): retransmissions, zero windows,
 // requests the server's TCP accepted but its application never answered, idle connections closed
@@ -131,6 +132,7 @@ const retransmission: FlowRule = {
     let causeCode: 'peer-reset' | 'capture-ended' | 'path-mtu' | 'peer-unreachable' | 'spurious' | 'slow-receiver' | 'path-loss';
     let hint: string;
     let blackHole: MtuBlackHole | null;
+    let probed: ProbedPastBlackHole | null = null;
     if (explainedByRst) {
       causeCode = 'peer-reset';
       cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(f, sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
@@ -151,6 +153,11 @@ const retransmission: FlowRule = {
       causeCode = 'peer-unreachable';
       cause = `the ${otherSide(who)} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
       hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
+    } else if ((probed = probedPastBlackHole(f, who)) !== null) {
+      causeCode = 'path-mtu';
+      const { originalPacket, largeResends, size, smallPacket, smallSize, afterMs, ackedSize } = probed;
+      cause = `a path MTU black hole that the ${who}'s MTU probing got round: the ${otherSide(who)} acknowledged none of the ${plural(largeResends.length, 'resend')} of #${originalPacket} at ${grouped(size)} bytes (#${largeResends[0]}..#${largeResends[largeResends.length - 1]}), but the resend #${smallPacket} cut to ${grouped(smallSize)} bytes, ${fmtDuration(afterMs * 1000)} after #${originalPacket} was first sent; it never acknowledged a segment over ${grouped(ackedSize)} bytes: segments of ${grouped(size)} did not get through`;
+      hint = mtuProbedHint(who);
     } else if (allDsacked) {
       causeCode = 'spurious';
       cause = `unneeded: the ${otherSide(who)} reported each resend as data it already had (${plural(receiver.dsacks, 'D-SACK')}, RFC 2883), so the data arrived and only its ACKs came late or were lost`;
@@ -179,7 +186,7 @@ const retransmission: FlowRule = {
     const isolated = !stalled && c + s === 1;
     return {
       code: 'retransmission',
-      severity: stalled ? 'error' : isolated || (noneNeeded && !explainedByRst && !tooSoon) ? 'info' : 'warning',
+      severity: stalled ? 'error' : causeCode !== 'path-mtu' && (isolated || (noneNeeded && !explainedByRst && !tooSoon)) ? 'info' : 'warning',
       summary: `${plural(dataRetrans(f, sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
       packets: marks.slice(0, 20),
       facts: {
@@ -193,6 +200,7 @@ const retransmission: FlowRule = {
         retransmissionsAfterPeerRst: afterPeerRst,
         dsacksByReceiver: receiver.dsacks,
         cause: causeCode,
+        ...(causeCode === 'path-mtu' && probed ? { mtuProbing: probed } : {}),
       },
       hint,
     };
@@ -207,9 +215,6 @@ interface MtuBlackHole {
   /** The peer's packet after the first resend, in words. */
   peerAlive: string;
 }
-
-/** Segments this large and up are the ones a smaller MTU on the path drops (IPv6's minimum MTU, 1,280, less headers). */
-const MTU_SIZED_SEGMENT = 1_200;
 
 /**
  * The unanswered resends of `who` from `since` are a path MTU black hole when the capture shows all

@@ -3,6 +3,8 @@ import type { ThinkTurn } from '../flow/analysis.js';
 import type { FlowFacts, PacketRef } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
+import { pathMtuProbed, sentBeforeArrival } from './path-mtu.js';
+import { bufferbloat } from './bufferbloat.js';
 
 // Slowness, and whose it is: a handshake answered late (the server, or the path when every round
 // trip is as slow), a server that acknowledged a request at once and answered it late (the
@@ -195,6 +197,10 @@ const slowServer: FlowRule = {
     // been late (loss, a slow path) and the application cannot be blamed.
     const ack = ackOf(f, worst);
     if (!ack || ack.ackPacket === null || ack.ackDelayMs === null) return null;
+    // The answer's first bytes came with a hole behind them that the path made: they had been sent
+    // before and lost, so the wait for them was not the application's alone (the retransmission
+    // verdict tells the loss).
+    if (worst.responsePacket === f.serverSide.firstData?.no && sentBeforeArrival(f, 'server')) return null;
     const ackDelay = ack.ackDelayMs * 1000;
     // The path's round trip: the handshake's SYN to SYN-ACK (it must reach the server), else the
     // quickest ACK of data, else this ACK itself.
@@ -253,6 +259,8 @@ const slowClient: FlowRule = {
     const waited = first.ts - ack.ts;
     const floor = thresholds(ctx).clientMicros;
     if (waited < floor) return null;
+    // The first request bytes had been sent before and lost on the path (see slowServer).
+    if (sentBeforeArrival(f, 'client')) return null;
     return {
       code: 'slow-client',
       severity: 'warning',
@@ -381,4 +389,4 @@ const nagleDelay: FlowRule = {
   },
 };
 
-export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient, slowRequest, nagleDelay];
+export const TIMING_RULES: FlowRule[] = [replayedFlow, slowHandshake, slowServer, slowClient, slowRequest, pathMtuProbed, bufferbloat, nagleDelay];
