@@ -58,7 +58,7 @@ export type SegmentKind = (typeof SEG_NAMES)[number];
 
 const KIND_COUNT = SEG_NAMES.length;
 /** Per-sender counters a flow's analysis keeps in its row (see FlowAnalysis.countsAt). */
-export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 12;
+export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 16;
 /** FlowAnalysis counters after the per-kind counts: payload bytes sent again (any retransmission) per sender, */
 const RESENT_BYTES = 2 * KIND_COUNT;
 /** retransmitted SYNs and SYN-ACKs per sender (the handshake rules speak for those), */
@@ -71,6 +71,10 @@ const BACK_IN_TIME_RETRANSMISSIONS = DATA_RETRANSMISSIONS + 2;
 const D_SACKS = BACK_IN_TIME_RETRANSMISSIONS + 2;
 /** Data retransmissions per sender that the first ACK covering them shows were not needed (see releaseAcked). */
 const UNNEEDED_RETRANSMISSIONS = D_SACKS + 2;
+/** Data retransmissions per sender resending what its SYN carried, which the peer's SYN-ACK did not take (TCP Fast Open refused). */
+const FAST_OPEN_RESENDS = UNNEEDED_RETRANSMISSIONS + 2;
+/** Of the D-SACKs per sender, those on a duplicate ACK: a copy received, not a hole. */
+const D_SACK_DUPLICATE_ACKS = FAST_OPEN_RESENDS + 2;
 /** Any kind of retransmission: tshark shows tcp.analysis.retransmission on fast and spurious ones too. */
 const ANY_RETRANSMISSION = SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION;
 
@@ -108,6 +112,15 @@ class DirectionState implements ColumnView {
   declare nextSeq: number;
   declare nextSeqNo: number;
   declare nextSeqTs: number;
+  /**
+   * The IP ID and TSval of the segment that set nextSeq (-1: none), and how many new highest
+   * segments in a row carried an IP ID a little after the one before (-1 once one did not: IDs
+   * random, or not a counter). Together they tell whether a segment left the sender before or after
+   * that highest one (see sendOrder).
+   */
+  declare nextSeqIpId: number;
+  declare nextSeqTsVal: number;
+  declare ipIdSteps: number;
   declare maxSeqToBeAcked: number;
   declare lastAck: number;
   declare lastAckTs: number;
@@ -121,7 +134,8 @@ class DirectionState implements ColumnView {
   declare unackedCount: number;
   /**
    * Unacknowledged segments in send order, UNACKED_STRIDE numbers each (seq, next seq, packet
-   * number, time, and for a data retransmission with a timestamp its TSval, else NOT_RESENT), in one
+   * number, time, and for a data retransmission with a timestamp its TSval, for a SYN carrying data
+   * FAST_OPEN_SYN, else NOT_RESENT), in one
    * array grown on demand up to MAX_UNACKED_SEGMENTS: one allocation per side instead of five. A
    * plain array keeps its doubles unboxed in the JS heap, with no malloc'd buffer behind it as a
    * Float64Array would have.
@@ -156,9 +170,22 @@ class DirectionState implements ColumnView {
     a[i + 4] = NOT_RESENT;
   }
 
-  /** The segment pushed last is a data retransmission, sent with timestamp `tsVal`. */
-  markLastResent(tsVal: number): void {
-    this.unacked[(this.unackedCount - 1) * UNACKED_STRIDE + 4] = tsVal;
+  /** The segment pushed last is a data retransmission sent with timestamp `tsVal`, or a SYN carrying data (FAST_OPEN_SYN). */
+  markLast(mark: number): void {
+    this.unacked[(this.unackedCount - 1) * UNACKED_STRIDE + 4] = mark;
+  }
+
+  /**
+   * The latest transmission still unacknowledged that carried any of the bytes from `seq` to `end`
+   * (`whole`: all of them), as its index in the list, or -1: the capture holds no such copy.
+   */
+  latestCarrying(seq: number, end: number, whole: boolean): number {
+    const u = this.unacked;
+    for (let i = this.unackedCount - 1; i >= 0; i--) {
+      const at = i * UNACKED_STRIDE;
+      if (whole ? sd(u[at], seq) <= 0 && sd(u[at + 1], end) >= 0 : sd(u[at], end) < 0 && sd(u[at + 1], seq) > 0) return i;
+    }
+    return -1;
   }
 }
 
@@ -168,6 +195,9 @@ const DIRECTION_INITIAL = {
   nextSeq: 0,
   nextSeqNo: 0,
   nextSeqTs: 0,
+  nextSeqIpId: -1,
+  nextSeqTsVal: -1,
+  ipIdSteps: 0,
   maxSeqToBeAcked: 0,
   lastAck: 0,
   lastAckTs: 0,
@@ -185,6 +215,8 @@ const DIRECTION_FIELDS = defineColumns(DirectionState.prototype, DIRECTION_INITI
 const UNACKED_STRIDE = 5;
 /** The resend mark of a segment not judged by the Eifel test (see classify): sent for the first time, a copy, or a resend it cannot judge. */
 const NOT_RESENT = -1;
+/** The resend mark of a client's SYN that carried data (TCP Fast Open, RFC 7413): a later resend of that data is judged apart (see classify). */
+const FAST_OPEN_SYN = -2;
 /** Shared by every side with nothing unacknowledged; never written (pushUnacked grows first). */
 const EMPTY: number[] = [];
 
@@ -475,7 +507,10 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
   if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.ACK) fwd.isFirstAck = false;
 
   updateTiming(fa, v, no, ts, taFlags, fromClient);
-  if (v.sackCount > 0 && isDsack(v)) fa.addToCounter(D_SACKS + fromClient, 1);
+  if (v.sackCount > 0 && isDsack(v)) {
+    fa.addToCounter(D_SACKS + fromClient, 1);
+    if (taFlags & SEG.DUPLICATE_ACK) fa.addToCounter(D_SACK_DUPLICATE_ACKS + fromClient, 1);
+  }
 
   if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen, flags, backInTime);
 }
@@ -585,6 +620,18 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
       ta |= SEG.SPURIOUS_RETRANSMISSION;
       break retransmission;
     }
+    // The latest earlier transmission of any of these bytes the capture holds (-1: none).
+    const end = (seq + seglen + (synFin ? 1 : 0)) >>> 0;
+    const original = notAdvanced ? fwd.latestCarrying(seq, end, false) : -1;
+    // The first copy of its bytes is a resend only if it left the sender after the highest
+    // segment captured (the original lost before the capture saw it); one that left before it
+    // arrived late, reordered on the way. A packet the capture holds again (a copy, a replay after
+    // the clock stepped back) was not sent again: Wireshark's reading stands for it.
+    const order = notAdvanced && original < 0 && !capturedAgain ? sendOrder(fwd, v) : 0;
+    if (order < 0) {
+      ta |= SEG.OUT_OF_ORDER;
+      break retransmission;
+    }
     const sinceDupAck = ts - rev.lastAckTs;
     if (notAdvanced && rev.dupAckNum >= 2 && rev.lastAck === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETRANSMISSION_WINDOW_MICROS) {
       ta |= SEG.FAST_RETRANSMISSION;
@@ -592,18 +639,29 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
     }
     const sinceHighest = ts - fwd.nextSeqTs;
     const oooThreshold = conv.firstRtt !== 0 ? conv.firstRtt : DEFAULT_OUT_OF_ORDER_MICROS;
-    if (notAdvanced && sinceHighest >= 0 && sinceHighest < oooThreshold && fwd.nextSeq !== ((seq + seglen + (synFin ? 1 : 0)) >>> 0)) {
+    // Bytes the capture saw sent before, all of them in one segment, were sent again however soon:
+    // no reordering on the path makes a second transmission. Wireshark's timing rule decides the
+    // rest: a first copy whose send order the packets do not tell, and segments only partly sent
+    // before (new bytes joined to old, or bytes no real stream holds).
+    const sentBefore = original >= 0 && !capturedAgain && fwd.latestCarrying(seq, end, true) >= 0;
+    if (notAdvanced && !sentBefore && order === 0 && sinceHighest >= 0 && sinceHighest < oooThreshold && fwd.nextSeq !== end) {
       ta |= SEG.OUT_OF_ORDER;
       break retransmission;
     }
     if (notAdvanced) {
       ta |= SEG.RETRANSMISSION;
-      // The oldest unacknowledged segment is most likely the one sent again. A resend stamped no
-      // later than its original comes from a clock that stepped back: there is no timeout to measure.
-      const originalTs = fwd.unackedCount > 0 ? fwd.unacked[3] : fwd.nextSeqTs;
-      if (ts > originalTs) {
-        fa.lastRto = ts - originalTs;
-        fa.lastRtoNo = fwd.unackedCount > 0 ? fwd.unacked[2] : fwd.nextSeqNo;
+      if (original >= 0) {
+        const at = original * UNACKED_STRIDE;
+        const originalTs = fwd.unacked[at + 3];
+        if (fwd.unacked[at + 4] === FAST_OPEN_SYN && rev.lastAck === ((fwd.baseSeq + 1) >>> 0)) {
+          // Data first sent on the SYN, which the peer's SYN-ACK acknowledged alone: it did not take
+          // the Fast Open data, and the sender sends it again at once (RFC 7413). No timer fired.
+          fa.addToCounter(FAST_OPEN_RESENDS + fromClient, 1);
+        } else if (ts > originalTs) {
+          // A resend stamped no later than its original comes from a clock that stepped back: there is no timeout to measure.
+          fa.lastRto = ts - originalTs;
+          fa.lastRtoNo = fwd.unacked[at + 2];
+        }
       }
     }
   }
@@ -615,8 +673,8 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
     // A resend the Eifel test can judge (see resendWasUnneeded): data sent again (not the same
     // packet captured again) that starts at or below the peer's last ACK.
     if (ta & (SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION) && seglen > 0 && !capturedAgain && v.hasTimestamps && rev.lastAck !== 0 && sd(seq, rev.lastAck) <= 0) {
-      fwd.markLastResent(v.tsVal >>> 0);
-    }
+      fwd.markLast(v.tsVal >>> 0);
+    } else if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && seglen > 0) fwd.markLast(FAST_OPEN_SYN);
   }
   const probe = (ta & SEG.ZERO_WINDOW_PROBE) !== 0;
   // Zero-window probes do not move the next expected sequence number.
@@ -624,6 +682,7 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
     fwd.nextSeq = nextSeq;
     fwd.nextSeqNo = no;
     fwd.nextSeqTs = ts;
+    noteHighestSent(fwd, v);
   }
   if ((seq === fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked === 0) && !probe) fwd.maxSeqToBeAcked = fwd.nextSeq;
 
@@ -635,6 +694,44 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   releaseAcked(rev, v, ts, no, fa, fromClient);
   fa.lastDupAckNum = dupAckNum;
   return ta;
+}
+
+/** Signed distance a - b between two 16-bit IP IDs. */
+const sd16 = (a: number, b: number) => ((a - b) << 16) >> 16;
+/**
+ * IP IDs numbered from a counter (Linux, Windows) stay this close across the segments of one
+ * flight: a 64 KB TSO segment takes 45 of them. Random IDs rarely fall this close twice in a row.
+ */
+const IP_ID_WINDOW = 1024;
+/** New highest segments in a row whose IP ID followed the one before, before a sender's IDs are read as a counter. */
+const IP_ID_COUNTER_STEPS = 2;
+
+/** The segment in `v` is the highest its sender sent so far: remember how it was numbered (see sendOrder). */
+function noteHighestSent(fwd: DirectionState, v: PacketView): void {
+  const id = v.ipId;
+  if (id !== 0 && fwd.nextSeqIpId > 0 && fwd.ipIdSteps >= 0) {
+    const d = sd16(id, fwd.nextSeqIpId);
+    fwd.ipIdSteps = d > 0 && d <= IP_ID_WINDOW ? fwd.ipIdSteps + 1 : -1;
+  }
+  fwd.nextSeqIpId = id;
+  fwd.nextSeqTsVal = v.hasTimestamps ? v.tsVal >>> 0 : -1;
+}
+
+/**
+ * Whether the segment in `v` left its sender before (-1) or after (1) the highest segment captured
+ * from it, or 0 when the packets do not tell. A sender's TSvals never go back (RFC 7323); its IP IDs
+ * tell when they come from a counter, as its highest segments so far show.
+ */
+function sendOrder(fwd: DirectionState, v: PacketView): number {
+  if (v.hasTimestamps && fwd.nextSeqTsVal >= 0) {
+    const d = sd(v.tsVal >>> 0, fwd.nextSeqTsVal);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  if (v.ipId !== 0 && fwd.nextSeqIpId > 0 && fwd.ipIdSteps >= IP_ID_COUNTER_STEPS) {
+    const d = sd16(v.ipId, fwd.nextSeqIpId);
+    if (d !== 0 && d >= -IP_ID_WINDOW && d <= IP_ID_WINDOW) return d < 0 ? -1 : 1;
+  }
+  return 0;
 }
 
 /**
@@ -691,7 +788,7 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
       // A segment partly acknowledged before counts the rest only: never more than was sent.
       if (s !== rev.baseSeq && sd(e, s) > largestAcked) largestAcked = sd(e, s);
       // This ACK is the first to cover a judged resend.
-      if (u[at + 4] !== NOT_RESENT && isAck && resendWasUnneeded(u[at + 4], v)) fa.addToCounter(UNNEEDED_RETRANSMISSIONS + senderSide, 1);
+      if (u[at + 4] >= 0 && isAck && resendWasUnneeded(u[at + 4], v)) fa.addToCounter(UNNEEDED_RETRANSMISSIONS + senderSide, 1);
     }
   }
   // The peer acknowledged new data of the other side.
@@ -1114,12 +1211,19 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   dataRetransmissionsBackInTime: number;
   /** D-SACKs this side sent (RFC 2883): segments of the peer it reports having received twice. */
   dsacks: number;
+  /** Of those, the ones a duplicate ACK carried. */
+  dsackDuplicateAcks: number;
   /**
    * Of this side's data retransmissions, those the first ACK covering them shows were not needed:
    * it echoed a timestamp older than the resend's (the Eifel test, RFC 3522), so the original had
    * arrived.
    */
   unneededRetransmissions: number;
+  /**
+   * Of this side's data retransmissions, those sending again the data its SYN carried (TCP Fast
+   * Open) after the peer's SYN-ACK acknowledged the SYN alone: the peer did not take it, nothing was lost.
+   */
+  fastOpenResends: number;
   /** Retransmissions since the peer last acknowledged new data: a sender left talking to nobody. */
   retransmissionsUnanswered: number;
   /** The first of those (null: none), from which the peer's silence is measured. */
@@ -1315,7 +1419,9 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     dataRetransmissions: fa.counter(DATA_RETRANSMISSIONS + from),
     dataRetransmissionsBackInTime: fa.counter(BACK_IN_TIME_RETRANSMISSIONS + from),
     dsacks: fa.counter(D_SACKS + from),
+    dsackDuplicateAcks: fa.counter(D_SACK_DUPLICATE_ACKS + from),
     unneededRetransmissions: fa.counter(UNNEEDED_RETRANSMISSIONS + from),
+    fastOpenResends: fa.counter(FAST_OPEN_RESENDS + from),
     retransmissionsUnanswered: s.retransSinceProgress,
     unansweredSince: s.retransSinceProgress > 0 ? { packet: s.retransRunFirstNo, ts: s.retransRunFirstTs } : null,
     largestAckedSegment: s.largestAckedSegment,

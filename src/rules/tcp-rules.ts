@@ -72,9 +72,31 @@ function copiesOf(f: FlowFacts, s: SideAnalysis): CopyFacts | null {
   return s === f.analysis!.client ? f.clientSide.copies : f.serverSide.copies;
 }
 
-/** Side `s`'s data retransmissions, without the segments the capture holds twice or that came after its clock stepped back. */
+/**
+ * Side `s`'s data retransmissions, without the segments the capture holds twice or that came after
+ * its clock stepped back, and without Fast Open data the peer did not take (see fastOpenRefused).
+ */
 function dataRetrans(f: FlowFacts, s: SideAnalysis): number {
-  return Math.max(0, s.dataRetransmissions - (copiesOf(f, s)?.data ?? 0) - s.dataRetransmissionsBackInTime);
+  return Math.max(0, s.dataRetransmissions - (copiesOf(f, s)?.data ?? 0) - s.dataRetransmissionsBackInTime - s.fastOpenResends);
+}
+
+/**
+ * The client's SYN carried data (TCP Fast Open, RFC 7413) and the server's SYN-ACK acknowledged the
+ * SYN alone, so the client sent that data again after the handshake: nothing was lost on the way.
+ */
+function fastOpenRefused(f: FlowFacts): Verdict | null {
+  const a = f.analysis!;
+  const resends = a.client.fastOpenResends;
+  if (resends === 0) return null;
+  const marks = a.marks.filter((m) => m.from === 'client' && m.kinds.includes('retransmission')).map((m) => m.no);
+  return {
+    code: 'retransmission',
+    severity: 'info',
+    summary: `the server did not take the data the client sent on its SYN (TCP Fast Open${f.syns.length ? `, #${f.syns[0].no}` : ''}): its SYN-ACK${f.synAcks.length ? ` #${f.synAcks[0].no}` : ''} acknowledged the SYN alone, and the client sent the data again after the handshake${marks.length ? ` (#${marks[0]})` : ''}; nothing was lost on the way`,
+    packets: marks.slice(0, 20),
+    facts: { direction: 'client', fastOpenResends: resends, cause: 'fast-open-refused' },
+    hint: 'The server has TCP Fast Open off (on Linux, net.ipv4.tcp_fastopen without the server bit 2, or a listener without the TCP_FASTOPEN socket option) or rejected the client\'s cookie (a new server key, a cookie from another server behind the same address), and the client paid one round trip, as without Fast Open. Enable Fast Open on the server if it should be taken; the client drops the cookie and asks for a new one.',
+  };
 }
 
 /**
@@ -96,12 +118,12 @@ const retransmission: FlowRule = {
     // repeated after the capture's clock stepped back.
     const c = dataRetrans(f, a.client);
     const s = dataRetrans(f, a.server);
-    if (c + s === 0) return null;
+    if (c + s === 0) return fastOpenRefused(f);
     const who: 'client' | 'server' = s >= c ? 'server' : 'client';
     const sender = who === 'server' ? a.server : a.client;
     const receiver = who === 'server' ? a.client : a.server;
     // A duplicate ACK carrying a D-SACK reports a copy received, not a hole.
-    const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0) - receiver.dsacks);
+    const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0) - receiver.dsackDuplicateAcks);
     // The receiver reported each resend as data it already had, or acknowledged each one's original
     // (see SideAnalysis.unneededRetransmissions): none was needed. Said as info only when the other
     // side's resends, if any, were all shown unneeded too.

@@ -268,6 +268,110 @@ describe('per-segment TCP analysis (Wireshark rules)', () => {
   });
 });
 
+describe('resends: what the packets prove, where Wireshark guesses', () => {
+  /**
+   * The server's segments A, B, C, D leave with IP IDs 1 to 4 after its SYN-ACK's 0; the capture
+   * sees A, C, D, then B 1 ms later, past the 0.2 ms handshake round trip, carrying IP ID `lateId`.
+   */
+  const lateB = (lateId: number) => {
+    const c = conv().handshake(0, 0.0002);
+    const a = c.s.next;
+    const seg = (i: number) => (a + i * 100) >>> 0;
+    c.server('A', 0.001, 'a'.repeat(100), { seq: seg(0), ipId: 0x8001 }); // #4
+    c.server('A', 0.0011, 'c'.repeat(100), { seq: seg(2), ipId: 0x8003 }); // #5
+    c.server('A', 0.0012, 'd'.repeat(100), { seq: seg(3), ipId: 0x8004 }); // #6
+    c.server('A', 0.0022, 'b'.repeat(100), { seq: seg(1), ipId: lateId }); // #7
+    c.client('A', 0.0023, '', { ack: seg(4) }); // #8
+    return analyze(c);
+  };
+
+  it('a first copy whose IP ID shows it left before higher segments captured earlier arrived late: out-of-order, not a resend', () => {
+    // tshark calls #7 a retransmission: it came later than the handshake round trip after the highest segment.
+    const { a, marked, result } = lateB(0x8002);
+    expect(marked('out-of-order')).toEqual([7]);
+    expect(a.retransmission).toBe(0);
+    expect(result.flows[0].verdicts.map((v) => v.code)).not.toContain('retransmission');
+  });
+
+  it('the same first copy with an IP ID after the highest segment was sent again (its original lost before the capture): a retransmission', () => {
+    const { a, marked, result } = lateB(0x8005);
+    expect(marked('retransmission')).toEqual([7]);
+    expect(a.outOfOrder).toBe(0);
+    // No earlier transmission of its bytes is captured: there is no original to time it from.
+    expect(a.rto).toBeNull();
+    expect(result.flows[0].verdicts.map((v) => v.code)).toContain('retransmission');
+  });
+
+  it("without IP IDs (IPv6), a TSval older than the highest segment's shows the late first copy left before it", () => {
+    const ts = (val: number) => ({ options: { ts: [val, 1] as [number, number] } });
+    const c = conv({ client: '[2001:db8::1]:51000', server: '[2001:db8::2]:80' });
+    c.client('S', 0, '', { options: { mss: 1440, sackPerm: true, ts: [1, 0] } })
+      .server('SA', 0.0001, '', { options: { mss: 1440, sackPerm: true, ts: [10, 1] } })
+      .client('A', 0.0002, '', { options: { ts: [1, 10] } });
+    const a = c.s.next;
+    c.server('A', 0.001, 'a'.repeat(100), { seq: a, ...ts(11) }); // #4
+    c.server('A', 0.0011, 'c'.repeat(100), { seq: (a + 200) >>> 0, ...ts(12) }); // #5
+    c.server('A', 0.0031, 'b'.repeat(100), { seq: (a + 100) >>> 0, ...ts(11) }); // #6 sent with A, 2 ms late
+    c.client('A', 0.0032, '', { ack: (a + 300) >>> 0, options: { ts: [2, 12] } }); // #7
+    const { a: facts, marked } = analyze(c);
+    expect(marked('out-of-order')).toEqual([6]);
+    expect(facts.retransmission).toBe(0);
+  });
+
+  it('bytes the capture saw sent before are a resend however soon they come: a sender does not reorder its own output', () => {
+    // Captured at the sender: the resend of A leaves 0.3 ms after C, within the 10 ms handshake
+    // round trip, where tshark calls it out-of-order.
+    const c = conv().handshake(0, 0.01);
+    const a = c.s.next;
+    c.server('A', 0.02, 'a'.repeat(100)); // #4
+    c.server('A', 0.0201, 'b'.repeat(100)); // #5
+    c.server('A', 0.0202, 'c'.repeat(100)); // #6
+    c.server('A', 0.0205, 'a'.repeat(100), { seq: a }); // #7
+    c.client('A', 0.03); // #8
+    const { a: facts, marked } = analyze(c);
+    expect(marked('retransmission')).toEqual([7]);
+    expect(facts.outOfOrder).toBe(0);
+    expect(facts.marks.find((m) => m.no === 7)).toMatchObject({ rtoOf: 4, rtoMs: 0.5 });
+  });
+
+  it('pairs a resend with the last earlier transmission of its bytes, and times it from there', () => {
+    // tshark's rto_frame is the oldest unacknowledged segment (A, #4) for both resends of B.
+    const c = conv().handshake(0, 0.001);
+    const b = (c.s.next + 100) >>> 0;
+    c.server('A', 0.01, 'a'.repeat(100)); // #4
+    c.server('A', 0.011, 'b'.repeat(100)); // #5
+    c.server('A', 0.311, 'b'.repeat(100), { seq: b }); // #6
+    c.server('A', 0.911, 'b'.repeat(100), { seq: b }); // #7
+    c.client('A', 0.92); // #8
+    const { a } = analyze(c);
+    expect(a.marks.filter((m) => m.kinds.includes('retransmission')).map((m) => [m.no, m.rtoOf, m.rtoMs])).toEqual([
+      [6, 5, 300],
+      [7, 6, 600],
+    ]);
+    expect(a.rto).toMatchObject({ samples: 2, worstMs: 600, worstPacket: 7, originalPacket: 6 });
+  });
+
+  it('data a SYN carried that the SYN-ACK did not acknowledge, sent again after the handshake, is Fast Open data the server did not take', () => {
+    const c = conv();
+    const isn = c.c.next;
+    c.client('S', 0, 'GET / HTTP/1.1\r\n\r\n', { options: { mss: 1460, sackPerm: true } }); // #1 Fast Open data on the SYN
+    c.server('SA', 0.0001, '', { ack: (isn + 1) >>> 0, options: { mss: 1460, sackPerm: true } }); // #2 acknowledges the SYN alone
+    c.client('PA', 0.00012, 'GET / HTTP/1.1\r\n\r\n', { seq: (isn + 1) >>> 0 }); // #3 the data again
+    c.server('A', 0.0002); // #4
+    c.server('PA', 0.001, 'HTTP/1.1 204 No Content\r\n\r\n'); // #5
+    c.client('FA', 0.002).server('FA', 0.0021).client('A', 0.0022);
+    const { a, marked, result } = analyze(c);
+    expect(marked('retransmission')).toEqual([3]);
+    expect(a.client.fastOpenResends).toBe(1);
+    // No timer fired: the client sent it again at once.
+    expect(a.rto).toBeNull();
+    const v = result.flows[0].verdicts.find((x) => x.code === 'retransmission')!;
+    expect(v).toMatchObject({ severity: 'info', facts: { cause: 'fast-open-refused' } });
+    expect(v.summary).toContain('the server did not take the data the client sent on its SYN (TCP Fast Open, #1)');
+    expect(v.summary).not.toContain('loss');
+  });
+});
+
 describe('timing facts', () => {
   it('measures the handshake RTT, data RTT from ACKs and TS echo, and server think time', async () => {
     const c = conv();

@@ -153,7 +153,8 @@ corpus.describe('TCP verdicts on public captures', () => {
     const r = await analyzeFile(corpus.path('ppa/ppa3/tcp_retransmissions.pcapng'));
     const v = verdict(r.flows[0], 'retransmission');
     expect(v.severity).toBe('error');
-    expect(v.facts).toMatchObject({ stalled: true, cause: 'peer-unreachable', worstRtoPacket: 6, originalPacket: 1 });
+    // Each resend is timed from the one before it: the timer doubles (tshark's rto_frame is #1 each time).
+    expect(v.facts).toMatchObject({ stalled: true, cause: 'peer-unreachable', worstRtoPacket: 6, originalPacket: 5 });
     expect(v.summary).toContain('5 retransmissions in a row got no ACK');
   });
 
@@ -396,6 +397,38 @@ describe('retransmissions the receiver reports as duplicates (D-SACK, RFC 2883)'
       expect(ours, file).toBe(tshark.split('\n').filter(Boolean).length);
       expect(ours, file).toBeGreaterThan(0);
     }
+  });
+
+  /**
+   * The server's segment A is lost: the client's two duplicate ACKs SACK B and C, and A comes again
+   * 200 ms later. Then, after the client's window closed and reopened, D and E are each sent again
+   * and D-SACKed on ACKs that move forward (`dsack`).
+   */
+  const lossThenUnneeded = (dsack: boolean) => {
+    const c = conv({ client: '10.5.0.1:53001', server: '10.5.0.2:443' }).handshake(0, 0.001).client('PA', 0.002, 'hello').server('A', 0.003);
+    const a = c.s.next;
+    const at = (i: number) => (a + i * 1000) >>> 0;
+    c.server('PA', 0.01, 'a'.repeat(1000)).server('PA', 0.011, 'b'.repeat(1000)).server('PA', 0.012, 'c'.repeat(1000));
+    c.client('A', 0.013, '', { ack: a, options: { sack: [[at(1), at(2)]] } });
+    c.client('A', 0.014, '', { ack: a, options: { sack: [[at(1), at(3)]] } });
+    c.server('PA', 0.214, 'a'.repeat(1000), { seq: a });
+    c.client('A', 0.215, '', { ack: at(3), window: 0 });
+    c.client('A', 0.3, '', { ack: at(3) });
+    for (const [i, t] of [[3, 0.31], [4, 0.61]]) {
+      c.server('PA', t, 'd'.repeat(1000)).server('PA', t + 0.2, 'd'.repeat(1000), { seq: at(i) });
+      c.client('A', t + 0.201, '', { ack: at(i + 1) });
+      c.client('A', t + 0.202, '', { ack: at(i + 1), window: 65000, options: dsack ? { sack: [[at(i), at(i + 1)]] } : undefined });
+    }
+    c.client('FA', 1, '').server('FA', 1.001).client('A', 1.002);
+    return analyzeConversation(c).flows[0];
+  };
+
+  it('D-SACKs on ACKs that are no duplicates take nothing from the duplicate ACKs that showed a hole: still loss', () => {
+    const f = lossThenUnneeded(true);
+    expect(f.analysis!.client).toMatchObject({ dsacks: 2, dsackDuplicateAcks: 0 });
+    const v = verdict(f, 'retransmission');
+    expect(v.facts).toMatchObject({ cause: 'path-loss', dsacksByReceiver: 2 });
+    expect(v.summary).toContain('packet loss on the path (the client saw later segments and sent 2 duplicate ACKs)');
   });
 
   it('the same duplicate ACKs without the D-SACK blocks are read as loss: a warning', () => {
