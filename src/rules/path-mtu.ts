@@ -44,26 +44,29 @@ export interface ProbedPastBlackHole {
 /**
  * Two or more resends of the same segment at a size of MTU_SIZED_SEGMENT or more, then a smaller
  * resend of it; the peer acknowledged segments as large as the smaller one and never one of the
- * larger size, so size decided what got through.
+ * larger size, so size decided what got through. Each resend names the transmission before it
+ * (its rtoOf), so the resends of one segment are a chain back to the original.
  */
 export function probedPastBlackHole(f: FlowFacts, who: 'client' | 'server'): ProbedPastBlackHole | null {
   const a = f.analysis;
   if (!a) return null;
   const ackedSize = sideOf(f, who).largestAckedSegment;
   let large: typeof a.marks = [];
+  let sinceOriginalMs = 0;
   for (const m of a.marks) {
     if (m.from !== who || !m.kinds.includes('retransmission')) continue;
     if (m.rtoOf === undefined || m.rtoMs === undefined) {
       large = [];
       continue;
     }
-    if (large.length > 0 && m.rtoOf !== large[0].rtoOf) large = [];
+    if (large.length > 0 && m.rtoOf !== large[large.length - 1].no) large = [];
+    sinceOriginalMs = large.length === 0 ? m.rtoMs : sinceOriginalMs + m.rtoMs;
     if (m.len >= MTU_SIZED_SEGMENT && (large.length === 0 || m.len === large[0].len)) {
       large.push(m);
       continue;
     }
     if (large.length >= 2 && m.len < large[0].len && ackedSize >= m.len && ackedSize < large[0].len) {
-      return { originalPacket: m.rtoOf, largeResends: large.map((r) => r.no), size: large[0].len, smallPacket: m.no, smallSize: m.len, afterMs: m.rtoMs, ackedSize };
+      return { originalPacket: large[0].rtoOf!, largeResends: large.map((r) => r.no), size: large[0].len, smallPacket: m.no, smallSize: m.len, afterMs: sinceOriginalMs, ackedSize };
     }
     large = [];
   }
