@@ -336,15 +336,19 @@ interface WsEnding {
 
 /**
  * The peer's TCP acknowledged every byte `by` sent, and the capture holds every byte the peer sent
- * (so a frame the peer sent cannot hide in bytes it missed): what an unanswered ping or close needs
- * before the peer is said not to have answered.
+ * (so a frame the peer sent cannot hide in bytes it missed), and nothing held the peer's answer
+ * back: `by` never shut its window nor had the peer fill it, and the peer's last bytes were
+ * acknowledged (an answer queued behind data a slow reader had not taken, or still on the way,
+ * is no answer withheld). What an unanswered ping or close needs before the peer is said not to have answered.
  */
 function peerGotAllAndSentAllSeen(f: FlowFacts, by: 'client' | 'server'): boolean {
   if (f.visibility.seen !== 'both' || f.syns.length === 0 || f.synAcks.length === 0) return false;
   const own = by === 'client' ? f.analysis?.client : f.analysis?.server;
+  const peer = by === 'client' ? f.analysis?.server : f.analysis?.client;
   const peerSide = by === 'client' ? f.serverSide : f.clientSide;
   const peerDir = by === 'client' ? 1 : 0;
-  if (!own || own.lastSegmentUnacked !== 0) return false;
+  if (!own || !peer || own.lastSegmentUnacked !== 0) return false;
+  if (own.zeroWindow > 0 || peer.windowFull > 0 || peer.lastSegmentUnacked !== 0) return false;
   return peerSide.missedBytes === 0 && bytesNotCaptured(peerSide) === 0 && !f.app!.gaps.some((g) => g.dir === peerDir);
 }
 

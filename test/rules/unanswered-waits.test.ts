@@ -88,6 +88,15 @@ describe('ws-ping-unanswered', () => {
     expect(codes(closedWith(1000))).not.toContain('ws-ping-unanswered');
   });
 
+  it('is not said when the pinging side had shut its window: the pong may wait behind data it had not read', () => {
+    // As a node ws client that stopped reading a server's stream, pinged, and reset a second later.
+    const streamed = (window: number) => pinged().client('PA', 0.02, wsFrame(0, OP.TEXT, 'x'.repeat(1000))).server('A', 0.021, '', { window });
+    expect(codes(closeBoth(streamed(65535), 'server', 1.01))).toContain('ws-ping-unanswered');
+    const shut = closeBoth(streamed(0), 'server', 1.01);
+    expect(codes(shut)).not.toContain('ws-ping-unanswered');
+    expect(codes(shut)).toContain('ws-no-close-frame');
+  });
+
   it('is not said when the capture lacks bytes the peer sent after the ping: the pong may be there', () => {
     // The client's FIN shows 6 bytes the capture does not hold (a pong of "hb" is 8; any bytes will do).
     const c = pinged();
