@@ -153,6 +153,15 @@ describe('expect-continue-unanswered', () => {
     expect(v?.hint).toMatch(/curl -H 'Expect:'/);
   });
 
+  it('tells a 100 Continue that came after curl had sent its body (a node server deciding for 1.5 s): late, not missing (real capture)', async () => {
+    const { flows } = await analyzeFile(sample('expect-late.pcap'));
+    const v = find(flows[0]!, 'expect-continue-unanswered');
+    expect(v?.facts).toMatchObject({ lateContinuePacket: 8, status: 201 });
+    expect(v?.summary).toMatch(/but no 100 Continue came in time: the client waited 1\.00 s, then sent the body anyway \(#6\); the 100 Continue came 1\.5\d s after the head \(#8\)/);
+    expect(v?.hint).toMatch(/its 100 came after the client's own timer had run out/);
+    expect(v?.hint).not.toMatch(/ignores Expect/);
+  });
+
   const HEAD = 'POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n';
   const OK = 'HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n';
 
