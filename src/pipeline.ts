@@ -645,9 +645,9 @@ class UnansweredNeighbours {
     const map: RuleContext['neighboursUnanswered'] = new Map();
     let validUntil = Infinity;
     const add = <K extends number | string>(protocol: 'arp' | 'ndp', lookups: NeighbourLookups<K>, text: (k: K) => string, askerText: (a: number | string) => string) => {
-      const repliesSeen = lookups.replies > 0;
       for (const [target, t] of lookups.targets) {
         if (t.answered) continue;
+        const repliesSeen = lookups.seesRepliesTo(t.asker);
         if (repliesSeen) {
           // One unanswered request right before the capture ended proves nothing.
           if (t.requests < 2 && captureEnd - t.lastTs < NEIGHBOUR_PATIENCE_MICROS) {
@@ -655,7 +655,7 @@ class UnansweredNeighbours {
             continue;
           }
         } else if (!t.oneAsker || t.requests < REPEATED_REQUESTS || t.lastTs - t.firstTs > REPEAT_WITHIN_MICROS * (t.requests - 1)) continue;
-        map.set(text(target), { protocol, requests: t.requests, firstNo: t.firstNo, lastNo: t.lastNo, firstTs: t.firstTs, lastTs: t.lastTs, repliesSeen, asker: t.oneAsker ? askerText(t.asker) : null });
+        map.set(text(target), { protocol, requests: t.requests, firstNo: t.firstNo, lastNo: t.lastNo, firstTs: t.firstTs, lastTs: t.lastTs, repliesSeen, repliesInCapture: lookups.replies > 0, asker: t.oneAsker ? askerText(t.asker) : null });
       }
     };
     add('arp', table.arp, formatIpv4, (a) => formatIpv4(a as number));

@@ -495,7 +495,7 @@ export class AppSession implements StreamSink {
         break;
       }
       case MODE.WEBSOCKET:
-        (dir === 0 ? this.wsClient! : this.wsServer!).finish(no);
+        (dir === 0 ? this.wsClient! : this.wsServer!).finish(no, closed);
         break;
     }
     const g = this.openGaps[dir];

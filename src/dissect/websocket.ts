@@ -227,9 +227,12 @@ export class WebSocketFrameParser {
     return false;
   }
 
-  /** The direction ended; a frame cut short is reported. */
-  finish(no: number): void {
-    if (this.state !== STATE.STOPPED && !this.idle) {
+  /**
+   * The direction ended; a frame cut short is reported when the side's own FIN cut it (`byFin`).
+   * Cut by an RST from either side or by the capture's end, it was aborted, not malformed.
+   */
+  finish(no: number, byFin = true): void {
+    if (byFin && this.state !== STATE.STOPPED && !this.idle) {
       this.error('WS_INCOMPLETE_FRAME', `frame at stream offset ${this.headerStart} is cut off`, this.headerStart, no);
     }
     this.state = STATE.STOPPED;

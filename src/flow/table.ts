@@ -84,7 +84,7 @@ export interface NeighbourTarget {
   oneAsker: boolean;
 }
 
-/** Address lookups on the link, by target address, with the replies seen to anyone. */
+/** Address lookups on the link, by target address, with the hosts replies were seen going to. */
 export class NeighbourLookups<K extends number | string> {
   readonly targets = new Map<K, NeighbourTarget>();
   /**
@@ -92,6 +92,13 @@ export class NeighbourLookups<K extends number | string> {
    * of broadcasts only) cannot tell an unanswered request from one answered out of its sight.
    */
   replies = 0;
+  /**
+   * For each host replies went to, the host that replied, or null once two or more had. A capture
+   * on one host of a switched segment holds every host's requests (broadcast, multicast) but only
+   * the replies that host sends or gets: replies from one host to the asker may be the capture
+   * host's own, and prove nothing about the asker's other requests.
+   */
+  private readonly repliers = new Map<number | string, number | string | null>();
 
   asked(target: K, asker: number | string, no: number, ts: number): void {
     let t = this.targets.get(target);
@@ -106,14 +113,28 @@ export class NeighbourLookups<K extends number | string> {
     if (asker !== t.asker) t.oneAsker = false;
   }
 
-  /** `target` answered, to its asker (a reply) or to all (an announcement, which proves it is there but not that replies are seen). */
-  answered(target: K, no: number, isReply: boolean): void {
-    if (isReply) this.replies++;
+  /**
+   * `target` answered, to its asker `to` (a reply) or to all (an announcement, `to` null, which
+   * proves it is there but not that replies are seen).
+   */
+  answered(target: K, no: number, to: number | string | null): void {
+    if (to !== null) {
+      this.replies++;
+      const replier = this.repliers.get(to);
+      if (replier === undefined) {
+        if (this.repliers.size < MAX_NEIGHBOUR_TARGETS) this.repliers.set(to, target);
+      } else if (replier !== target) this.repliers.set(to, null);
+    }
     const t = this.targets.get(target);
     if (t && !t.answered) {
       t.answered = true;
       t.answerNo = no;
     }
+  }
+
+  /** The capture holds replies to `asker` from two hosts or more, so it would hold the reply to any of its requests. */
+  seesRepliesTo(asker: number | string): boolean {
+    return this.repliers.get(asker) === null;
   }
 }
 
@@ -455,7 +476,7 @@ export class FlowTable implements Sheddable {
       if (v.arpSenderIp === 0) return;
       this.arp.asked(v.arpTargetIp, v.arpSenderIp, no, ts);
     } else if (v.arpOp === ARP_OP.REPLY) {
-      this.arp.answered(v.arpSenderIp, no, true);
+      this.arp.answered(v.arpSenderIp, no, v.arpTargetIp);
     }
   }
 
@@ -468,7 +489,7 @@ export class FlowTable implements Sheddable {
       this.ndp.asked(formatAddr(v.ndpTarget, 6), formatAddr(v.src, 6), no, ts);
     } else {
       // An advertisement without the Solicited flag announces to all: it shows the host, not that the capture sees replies.
-      this.ndp.answered(formatAddr(v.ndpTarget, 6), no, v.ndpSolicited);
+      this.ndp.answered(formatAddr(v.ndpTarget, 6), no, v.ndpSolicited ? formatAddr(v.dst, 6) : null);
     }
   }
 

@@ -336,15 +336,19 @@ interface WsEnding {
 
 /**
  * The peer's TCP acknowledged every byte `by` sent, and the capture holds every byte the peer sent
- * (so a frame the peer sent cannot hide in bytes it missed): what an unanswered ping or close needs
- * before the peer is said not to have answered.
+ * (so a frame the peer sent cannot hide in bytes it missed), and nothing held the peer's answer
+ * back: `by` never shut its window nor had the peer fill it, and the peer's last bytes were
+ * acknowledged (an answer queued behind data a slow reader had not taken, or still on the way,
+ * is no answer withheld). What an unanswered ping or close needs before the peer is said not to have answered.
  */
 function peerGotAllAndSentAllSeen(f: FlowFacts, by: 'client' | 'server'): boolean {
   if (f.visibility.seen !== 'both' || f.syns.length === 0 || f.synAcks.length === 0) return false;
   const own = by === 'client' ? f.analysis?.client : f.analysis?.server;
+  const peer = by === 'client' ? f.analysis?.server : f.analysis?.client;
   const peerSide = by === 'client' ? f.serverSide : f.clientSide;
   const peerDir = by === 'client' ? 1 : 0;
-  if (!own || own.lastSegmentUnacked !== 0) return false;
+  if (!own || !peer || own.lastSegmentUnacked !== 0) return false;
+  if (own.zeroWindow > 0 || peer.windowFull > 0 || peer.lastSegmentUnacked !== 0) return false;
   return peerSide.missedBytes === 0 && bytesNotCaptured(peerSide) === 0 && !f.app!.gaps.some((g) => g.dir === peerDir);
 }
 
@@ -1184,13 +1188,17 @@ const expectContinueUnanswered: FlowRule = {
     const expect = ex.expectContinue!;
     const resp = ex.response;
     const answerAfterBody = resp && ex.timing.responseAt !== null ? ex.timing.responseAt - expect.bodyAt! : null;
+    // A 100 that came after the body: the server answers Expect, too slowly for the client's timer.
+    const late = ex.interim.find((i) => i.status === 100 && i.packet > expect.bodyPacket!) ?? null;
     const who = serverIdentity(ex);
     return {
       code: 'expect-continue-unanswered',
       severity: 'warning',
-      summary: `HTTP request "${req.method} ${req.target}" #${req.packet} sent "Expect: 100-continue" and held its body, but no 100 Continue came: the client waited ${fmtDuration(waited)}, then sent the body anyway (#${expect.bodyPacket})${
-        resp && answerAfterBody !== null ? `; the answer, ${resp.status} ${resp.reason} (#${resp.packet}), came ${fmtDuration(answerAfterBody)} after the body` : ''
-      }${waits.length > 1 ? `; ${plural(waits.length - 1, 'other request')} on this connection waited the same way` : ''}`,
+      summary: `HTTP request "${req.method} ${req.target}" #${req.packet} sent "Expect: 100-continue" and held its body, but no 100 Continue came${late ? ' in time' : ''}: the client waited ${fmtDuration(waited)}, then sent the body anyway (#${expect.bodyPacket})${
+        late ? `; the 100 Continue came ${fmtDuration(late.at - expect.headEndAt)} after the head (#${late.packet})` : ''
+      }${resp && answerAfterBody !== null ? `; the answer, ${resp.status} ${resp.reason} (#${resp.packet}), came ${fmtDuration(answerAfterBody)} after the body` : ''}${
+        waits.length > 1 ? `; ${plural(waits.length - 1, 'other request')} on this connection waited the same way` : ''
+      }`,
       packets: [req.packet, expect.bodyPacket!, ...(resp ? [resp.packet] : [])],
       facts: {
         method: req.method,
@@ -1203,8 +1211,11 @@ const expectContinueUnanswered: FlowRule = {
         status: resp?.status ?? null,
         server: who.server,
         requestsWaiting: waits.length,
+        lateContinuePacket: late?.packet ?? null,
       },
-      hint: `The client announced its body with "Expect: 100-continue" (RFC 9110 10.1.1) and held it until the server answered "100 Continue" or a final status. No answer came, so the client sent the body when its own timer ran out (curl: 1 s by default, --expect100-timeout; Go: Transport.ExpectContinueTimeout; .NET: Expect100ContinueTimeout): every such request pays that wait. The server ignores Expect (a hand-written server, a framework that reads the body without sending 100 first; Node's http server sends it by itself unless a 'checkContinue' listener is set, which must call res.writeContinue()); a proxy that passes Expect on (HAProxy) leaves the answer to its backend: look at the proxy-to-backend leg. Make the server answer 100 Continue, or have the client not ask: curl -H 'Expect:' (libcurl: an "Expect:" line in CURLOPT_HTTPHEADER), or a shorter timeout.`,
+      hint: late
+        ? `The client announced its body with "Expect: 100-continue" (RFC 9110 10.1.1) and held it until the server answered "100 Continue" or a final status. The server does answer Expect, but its 100 came after the client's own timer had run out (curl: 1 s by default, --expect100-timeout; Go: Transport.ExpectContinueTimeout; .NET: Expect100ContinueTimeout), so every such request pays that wait: the server takes long to decide whether to take the body (an authentication or quota check, a backend or a proxy's upstream it asks first). Make that decision faster, raise the client's timeout above it, or have the client not ask: curl -H 'Expect:'.`
+        : `The client announced its body with "Expect: 100-continue" (RFC 9110 10.1.1) and held it until the server answered "100 Continue" or a final status. No answer came, so the client sent the body when its own timer ran out (curl: 1 s by default, --expect100-timeout; Go: Transport.ExpectContinueTimeout; .NET: Expect100ContinueTimeout): every such request pays that wait. The server ignores Expect (a hand-written server, a framework that reads the body without sending 100 first; Node's http server sends it by itself unless a 'checkContinue' listener is set, which must call res.writeContinue()); a proxy that passes Expect on (HAProxy) leaves the answer to its backend: look at the proxy-to-backend leg. Make the server answer 100 Continue, or have the client not ask: curl -H 'Expect:' (libcurl: an "Expect:" line in CURLOPT_HTTPHEADER), or a shorter timeout.`,
     };
   },
 };

@@ -50,10 +50,12 @@ export interface UnansweredLookup {
   firstTs: number;
   lastTs: number;
   /**
-   * The capture holds replies (to anyone), so it would show this one's. Without any, the lookup
-   * counts only when one host asked again and again within seconds, which it does not once answered.
+   * The capture holds replies to the (first) asker, so it would show this one's. Without any, the
+   * lookup counts only when one host asked again and again within seconds, which it does not once answered.
    */
   repliesSeen: boolean;
+  /** The capture holds replies to anyone. */
+  repliesInCapture: boolean;
   /** The host that made every request, or null when several did. */
   asker: string | null;
 }

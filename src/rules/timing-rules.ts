@@ -5,6 +5,7 @@ import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
 import { pathMtuProbed, sentBeforeArrival } from './path-mtu.js';
 import { bufferbloat } from './bufferbloat.js';
+import { patienceFor } from './capture-end.js';
 
 // Slowness, and whose it is: a handshake answered late (the server, or the path when every round
 // trip is as slow), a server that acknowledged a request at once and answered it late (the
@@ -290,7 +291,7 @@ function longestRequest(app: AppFacts): { ex: HttpExchangeFacts; from: number; t
 }
 
 /**
- * An HTTP request that took the slow-client floor or more to arrive though all the bytes the client
+ * An HTTP request that took the slow-client floor (and three round trips) or more to arrive though all the bytes the client
  * sent on the connection fit in its first flight (ten segments, and the server's SYN-ACK window), with
  * the server's window never shut, no client byte resent and none missed: TCP could have sent the
  * whole request at once, so the client application sent it slowly. Any answer's wait is measured
@@ -304,7 +305,9 @@ const slowRequest: FlowRule = {
     if (!app || app.protocol !== 'http' || !a || f.visibility.seen !== 'both' || f.synAcks.length === 0) return null;
     const hit = longestRequest(app);
     const floor = thresholds(ctx).clientMicros;
-    if (!hit || hit.took < floor) return null;
+    // Three round trips too: on a slow path one or two are TCP's own (Nagle holds a body written
+    // after the head until the head's ACK comes back).
+    if (!hit || hit.took < patienceFor(f, floor)) return null;
     const mss = Math.min(f.serverSide.mss ?? DEFAULT_MSS, f.clientSide.mss ?? DEFAULT_MSS);
     const clientBytes = f.clientSide.bytes;
     if (clientBytes > INITIAL_WINDOW_SEGMENTS * mss || clientBytes > (f.serverSide.synWindow ?? 0)) return null;

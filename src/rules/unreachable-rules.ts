@@ -62,13 +62,14 @@ export const neighboursUnanswered: CaptureRule = {
         // A TCP packet the asker sent to the address shows it got an answer this capture does not hold.
         if (ctx.visibility?.mayHaveReceived(address, l.asker ?? undefined)) continue;
         const replies = l.protocol === 'arp' ? 'ARP reply' : 'solicited Neighbor Advertisement';
+        const unseen = l.repliesInCapture ? `${replies}s to ${l.asker} from one host at most` : `no ${replies} at all`;
         out.push({
           code,
           severity: 'warning',
-          summary: `${asked} asked ${l.requests} times by ${l.asker} in ${fmtDuration(l.lastTs - l.firstTs)} (${packets}) and never answered: a host that got its answer does not ask again, so most likely no host has that address on the ${link} and no SYN could leave (this capture holds no ${replies} at all, so it may not see replies)`,
+          summary: `${asked} asked ${l.requests} times by ${l.asker} in ${fmtDuration(l.lastTs - l.firstTs)} (${packets}) and never answered: a host that got its answer does not ask again, so most likely no host has that address on the ${link} and no SYN could leave (this capture holds ${unseen}, so it may not see replies)`,
           packets: [l.firstNo, l.lastNo],
-          facts: { ip: address, requests: l.requests, asker: l.asker, spanMs: ms(l.lastTs - l.firstTs), repliesInCapture: false },
-          hint: `${NEIGHBOUR_HINT} The capture holds no reply to anyone, which a mirror port that copies only broadcasts or a one-direction capture also gives: capture on the asking host, both directions, to be sure.`,
+          facts: { ip: address, requests: l.requests, asker: l.asker, spanMs: ms(l.lastTs - l.firstTs), repliesInCapture: l.repliesInCapture },
+          hint: `${NEIGHBOUR_HINT} The capture holds ${l.repliesInCapture ? `replies to ${l.asker} from one host at most, which a capture on another host of a switched segment also gives (it holds every host's requests, broadcast or multicast, but only the replies that host sends or gets)` : 'no reply to anyone, which a mirror port that copies only broadcasts or a one-direction capture also gives'}: capture on the asking host, both directions, to be sure.`,
         });
       }
       return out;

@@ -81,9 +81,11 @@ describe('live flow decisions on a clock tick', () => {
     const { analyzer, judged } = liveAnalyzer();
     let no = 0;
     const send = (frame: ReturnType<typeof arpFrame>, t: number) => analyzer.onRecord(toRecord(frame, { no: ++no, tsMicros: at(t) }));
-    // The gateway's answer shows that this capture point sees ARP replies.
+    // The answers of the gateway and of 10.0.0.3 show that this capture point sees 10.0.0.1's ARP replies.
     send(arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.254' }), 0.1);
     send(arpFrame({ op: 'reply', senderIp: '10.0.0.254', targetIp: '10.0.0.1', senderMac: '02:00:00:00:00:fe', targetMac: '02:00:00:00:00:01' }), 0.1001);
+    send(arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.3' }), 0.4);
+    send(arpFrame({ op: 'reply', senderIp: '10.0.0.3', targetIp: '10.0.0.1', senderMac: '02:00:00:00:00:03', targetMac: '02:00:00:00:00:01' }), 0.4001);
     const refused = conv({ client: '10.0.0.1:51010', server: '10.0.0.3:80' }).client('S', 0.5).server('RA', 0.5001);
     for (const p of refused.packets) send(p.frame, p.t);
     send(arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.2' }), 5.5);

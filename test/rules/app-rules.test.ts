@@ -290,6 +290,17 @@ describe('WebSocket verdicts', () => {
     expect(v.hint).toMatch(/wss:\/\//);
   });
 
+  it('does not call a server frame cut short by the client\'s RST a protocol error, but one cut by the server\'s own FIN', () => {
+    // A client that stopped reading and then gave up resets the stream in the middle of a server frame.
+    const frame = s2c(OP.BINARY, 'x'.repeat(400));
+    const cut = frame.subarray(0, 200);
+    const reset = conv().client(upgradeRequest()).server(upgradeResponse()).server(cut, 100).rst(0, 900).analyze();
+    expect(codes(reset)).not.toContain('ws-protocol-error');
+    expect(codes(reset)).toContain('rst-by-client');
+    const closed = conv().client(upgradeRequest()).server(upgradeResponse()).server(cut, 100).fin(1, 900).fin(0, 1).analyze();
+    expect(verdict(closed, 'ws-protocol-error').facts).toMatchObject({ code: 'WS_INCOMPLETE_FRAME', by: 'server' });
+  });
+
   it('reports ws-protocol-error for a masked server frame and withholds ws-ok', () => {
     const masked = wsFrame(0, OP.TEXT, 'masked by the server'); // masked as only a client may
     const f = conv()

@@ -51,6 +51,18 @@ describe('slow-request', () => {
     expect(find(one({ took: 0.5 }), 'slow-request')).toBeUndefined();
   });
 
+  it('is not said of a body that one round trip of a slow path delayed: Nagle held it for the head\'s ACK', () => {
+    // A 1.2 s path (a satellite link): the head, its ACK a round trip later, the body at once after it.
+    const slowPath = (bodyAt: number) =>
+      conv({ client: '10.7.0.1:51000', server: '10.7.0.2:80' })
+        .client('S', 0).server('SA', 1.2).client('A', 1.2001)
+        .client('PA', 1.2002, HEAD(300)).server('A', 2.4002).client('PA', bodyAt, 'x'.repeat(300))
+        .server('PA', bodyAt + 1.2, OK).client('A', bodyAt + 1.2001);
+    expect(find(run(slowPath(2.4003), 5), 'slow-request')).toBeUndefined();
+    // Held for more than three round trips, it was the client.
+    expect(find(run(slowPath(5.0), 7), 'slow-request')).toBeDefined();
+  });
+
   it('is not said of a request too large for one flight: the network may have paced it', () => {
     expect(find(one({ body: 20_000, pieces: 20 }), 'slow-request')).toBeUndefined();
     expect(find(one({ body: 10_000, pieces: 10 }), 'slow-request')).toBeDefined();

@@ -236,6 +236,9 @@ describe('handshake verdicts', () => {
   const gatewayExchange = [
     { frame: arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.254' }), t: 0.1 },
     { frame: arpFrame({ op: 'reply', senderIp: '10.0.0.254', targetIp: '10.0.0.1', senderMac: '02:00:00:00:00:fe', targetMac: '02:00:00:00:00:01' }), t: 0.1001 },
+    // Replies to 10.0.0.1 from two hosts: the capture sees its replies, not only those of the capturing host.
+    { frame: arpFrame({ op: 'request', senderIp: '10.0.0.1', targetIp: '10.0.0.3' }), t: 0.2 },
+    { frame: arpFrame({ op: 'reply', senderIp: '10.0.0.3', targetIp: '10.0.0.1', senderMac: '02:00:00:00:00:03', targetMac: '02:00:00:00:00:01' }), t: 0.2001 },
   ];
 
   it('reports arp-unanswered for the capture and for the flow to that address', () => {

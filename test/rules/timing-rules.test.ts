@@ -148,7 +148,7 @@ corpus.describe('slowness in the public corpora', () => {
     'corpus/ppa/ppa2e/latency4.pcap 172.16.16.128:1606 slow-server', // ACK after 48 ms, 200 OK after 1.03 s
     'corpus/ppa/ppa3/latency4.pcapng 172.16.16.128:1606 slow-server',
     'corpus/zeek/tcp-http-with-padding.pcap 167.221.30.181:59406 slow-client', // a request typed by hand: first byte 1.31 s after the handshake
-    'corpus/zeek/tcp-http-with-padding.pcap 167.221.30.181:59406 slow-request', // and its bytes typed one at a time over 9.3 s, each ACKed at once
+    'corpus/zeek/tcp-http-with-padding.pcap 167.221.30.181:59406 slow-request', // and typed byte by byte: #4 to #18 over 9.29 s, each byte ACKed at once
     'corpus2/dpkt/http.pcap 145.254.160.237:3372 slow-handshake', // SYN-ACK 911 ms; data ACKed within 330 ms at best
     'corpus2/ndpi/alexa-app.pcapng 172.16.42.216:45714 slow-handshake', // SYN-ACKs 0.6-0.8 s, data ACKed within 67-116 ms
     'corpus2/ndpi/alexa-app.pcapng 172.16.42.216:45715 slow-handshake',

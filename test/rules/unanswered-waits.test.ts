@@ -88,6 +88,15 @@ describe('ws-ping-unanswered', () => {
     expect(codes(closedWith(1000))).not.toContain('ws-ping-unanswered');
   });
 
+  it('is not said when the pinging side had shut its window: the pong may wait behind data it had not read', () => {
+    // As a node ws client that stopped reading a server's stream, pinged, and reset a second later.
+    const streamed = (window: number) => pinged().client('PA', 0.02, wsFrame(0, OP.TEXT, 'x'.repeat(1000))).server('A', 0.021, '', { window });
+    expect(codes(closeBoth(streamed(65535), 'server', 1.01))).toContain('ws-ping-unanswered');
+    const shut = closeBoth(streamed(0), 'server', 1.01);
+    expect(codes(shut)).not.toContain('ws-ping-unanswered');
+    expect(codes(shut)).toContain('ws-no-close-frame');
+  });
+
   it('is not said when the capture lacks bytes the peer sent after the ping: the pong may be there', () => {
     // The client's FIN shows 6 bytes the capture does not hold (a pong of "hb" is 8; any bytes will do).
     const c = pinged();
@@ -142,6 +151,15 @@ describe('expect-continue-unanswered', () => {
     expect(v?.facts.waitedMs as number).toBeGreaterThanOrEqual(1000);
     expect(v?.summary).toMatch(/^HTTP request "POST \/upload" #4 sent "Expect: 100-continue" and held its body, but no 100 Continue came: the client waited 1\.00 s, then sent the body anyway \(#6\); the answer, 201 Created \(#8\), came [\d.]+ ms after the body$/);
     expect(v?.hint).toMatch(/curl -H 'Expect:'/);
+  });
+
+  it('tells a 100 Continue that came after curl had sent its body (a node server deciding for 1.5 s): late, not missing (real capture)', async () => {
+    const { flows } = await analyzeFile(sample('expect-late.pcap'));
+    const v = find(flows[0]!, 'expect-continue-unanswered');
+    expect(v?.facts).toMatchObject({ lateContinuePacket: 8, status: 201 });
+    expect(v?.summary).toMatch(/but no 100 Continue came in time: the client waited 1\.00 s, then sent the body anyway \(#6\); the 100 Continue came 1\.5\d s after the head \(#8\)/);
+    expect(v?.hint).toMatch(/its 100 came after the client's own timer had run out/);
+    expect(v?.hint).not.toMatch(/ignores Expect/);
   });
 
   const HEAD = 'POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n';
