@@ -50,20 +50,26 @@ export function probedPastBlackHole(f: FlowFacts, who: 'client' | 'server'): Pro
   const a = f.analysis;
   if (!a) return null;
   const ackedSize = sideOf(f, who).largestAckedSegment;
+  // A resend is timed from the last earlier copy of its bytes: the first large one from the
+  // original, each later one from the resend before it, so the times add up along the run.
   let large: typeof a.marks = [];
+  let sinceOriginalMs = 0;
   for (const m of a.marks) {
     if (m.from !== who || !m.kinds.includes('retransmission')) continue;
     if (m.rtoOf === undefined || m.rtoMs === undefined) {
       large = [];
       continue;
     }
-    if (large.length > 0 && m.rtoOf !== large[0].rtoOf) large = [];
+    if (large.length > 0 && m.rtoOf !== large[large.length - 1].no) large = [];
+    if (large.length === 0) sinceOriginalMs = 0;
+    sinceOriginalMs += m.rtoMs;
     if (m.len >= MTU_SIZED_SEGMENT && (large.length === 0 || m.len === large[0].len)) {
       large.push(m);
       continue;
     }
     if (large.length >= 2 && m.len < large[0].len && ackedSize >= m.len && ackedSize < large[0].len) {
-      return { originalPacket: m.rtoOf, largeResends: large.map((r) => r.no), size: large[0].len, smallPacket: m.no, smallSize: m.len, afterMs: m.rtoMs, ackedSize };
+      const afterMs = Math.round(sinceOriginalMs * 1000) / 1000;
+      return { originalPacket: large[0].rtoOf!, largeResends: large.map((r) => r.no), size: large[0].len, smallPacket: m.no, smallSize: m.len, afterMs, ackedSize };
     }
     large = [];
   }
