@@ -84,7 +84,10 @@ export interface SentBeforeArrival {
   /** Segment size of both (the first and the one behind the hole), and the smaller MSS of the two ends (null: unknown). */
   segmentSize: number;
   mss: number | null;
-  /** The first data and the hole came in segments cut well below both ends' MSS and below MTU_SIZED_SEGMENT. */
+  /**
+   * The first data and the hole came in segments cut well below both ends' MSS and below
+   * MTU_SIZED_SEGMENT, and the hole does not end on their grid: its bytes had been cut to another size.
+   */
   belowMss: boolean;
 }
 
@@ -107,7 +110,11 @@ export function sentBeforeArrival(f: FlowFacts, who: 'client' | 'server'): SentB
   if (peer.duplicateAck === 0) return null;
   const mssOf = [f.clientSide.mss, f.serverSide.mss];
   const mss = mssOf[0] !== null && mssOf[1] !== null ? Math.min(mssOf[0], mssOf[1]) : null;
-  const belowMss = hole.len === hole.firstLen && hole.len < MTU_SIZED_SEGMENT && mss !== null && hole.len <= mss - BELOW_MSS_BYTES;
+  // A hole a whole number of those segments long fits a sender writing that size all along (an
+  // application's records, TCP_NODELAY) whose segments right behind its first were lost: nothing
+  // shows they were sent earlier at a larger size.
+  const recut = hole.skippedBytes % hole.len !== 0;
+  const belowMss = hole.len === hole.firstLen && hole.len < MTU_SIZED_SEGMENT && mss !== null && hole.len <= mss - BELOW_MSS_BYTES && recut;
   return { firstPacket: first.no, holePacket: hole.packet, skippedBytes: hole.skippedBytes, segmentSize: hole.len, mss, belowMss };
 }
 

@@ -66,19 +66,21 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
   });
 
   // The server acknowledges a request, then its first data arrives `late` seconds later, `size`
-  // bytes, and the next segment `holeSegments` segments further on; the client asks for the hole
-  // with duplicate ACKs and the server fills it.
-  const lateAnswer = ({ size = 1024, holeSegments = 14, late = 6.3, clientDupAcks = true } = {}) => {
+  // bytes, and the next segment `holeSegments` segments and `offGrid` bytes further on (as in
+  // pmtu-probed-client, where the bytes lost had been cut at a larger size); the client asks for
+  // the hole with duplicate ACKs and the server fills it.
+  const lateAnswer = ({ size = 1024, holeSegments = 14, offGrid = 424, late = 6.3, clientDupAcks = true } = {}) => {
     const c = conv({ client: '10.4.0.1:51000', server: '10.4.0.2:80' }).handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n').server('A', 0.003);
     const start = c.s.next;
-    const at = (k: number) => (start + k * size) >>> 0;
-    const total = (holeSegments + 2) * size;
+    const at = (k: number) => (start + k * size + (k > holeSegments ? offGrid : 0)) >>> 0;
+    const total = (holeSegments + 2) * size + offGrid;
     let head = '';
     for (let i = 0; i < 2; i++) head = `HTTP/1.1 200 OK\r\nContent-Length: ${total - head.length}\r\n\r\n`;
     c.server('PA', late, head + 'b'.repeat(size - head.length), { seq: at(0) }).client('A', late + 0.0001, '', { ack: at(1) });
     c.server('A', late + 0.0002, 'b'.repeat(size), { seq: at(holeSegments + 1) });
     if (clientDupAcks) c.client('A', late + 0.0003, '', { ack: at(1) });
     for (let k = 1; k <= holeSegments; k++) c.server('A', late + 0.0003 + k * 0.00001, 'b'.repeat(size), { seq: at(k) });
+    if (offGrid > 0) c.server('A', late + 0.0004 + holeSegments * 0.00001, 'b'.repeat(offGrid), { seq: (at(holeSegments) + size) >>> 0 });
     c.client('A', late + 0.001, '', { ack: at(holeSegments + 2) });
     c.client('FA', late + 0.01, '', { ack: at(holeSegments + 2) }).server('FA', late + 0.011, '', { seq: at(holeSegments + 2) }).client('A', late + 0.012, '', { ack: (at(holeSegments + 2) + 1) >>> 0 });
     return analyzeConversation(c).flows[0].verdicts;
@@ -95,6 +97,13 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
     expect(codes(lateAnswer({ clientDupAcks: false }))).not.toContain('path-mtu');
     // Answered within 100 ms: no retransmission timeout fits, MTU probing had no time to act.
     expect(codes(lateAnswer({ late: 0.1 }))).not.toContain('path-mtu');
+    // A hole of whole segments of that size: a server writing 1,000-byte records with TCP_NODELAY
+    // after 500 ms of work, two of them dropped on the way (a real capture at the client showed
+    // exactly this: #6 1,000 bytes at seq 1, #8 at seq 3,001, dup ACK #9). Nothing shows the lost
+    // bytes were sent before the first data, nor at another size.
+    expect(codes(lateAnswer({ size: 1000, holeSegments: 2, offGrid: 0, late: 0.5 }))).not.toContain('path-mtu');
+    expect(codes(lateAnswer({ offGrid: 0 }))).not.toContain('path-mtu');
+    expect(codes(lateAnswer({ size: 1000, holeSegments: 2, offGrid: 448, late: 0.5 }))).toContain('path-mtu');
   });
 
   it('keeps slow-server off an answer whose first bytes came with two or more lost segments behind them, and says it otherwise', () => {
@@ -106,17 +115,20 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
 
   it('keeps slow-client off an upload whose first bytes came late with lost segments behind them', () => {
     // The client's request body is cut to 1,024-byte segments and arrives 6.6 s after the handshake;
-    // the segment right behind its first starts 14 segments further on. `holeSegments` 1: a lone loss.
+    // the segment right behind its first starts 14 segments and 424 bytes further on (bytes cut at
+    // another size before). `holeSegments` 1: a lone loss.
     const upload = (holeSegments: number) => {
       const c = conv({ client: '10.4.0.1:51000', server: '10.4.0.2:80' }).handshake(0);
       const start = c.c.next;
-      const at = (k: number) => (start + k * 1024) >>> 0;
-      const total = (holeSegments + 2) * 1024;
+      const offGrid = holeSegments > 1 ? 424 : 0;
+      const at = (k: number) => (start + k * 1024 + (k > holeSegments ? offGrid : 0)) >>> 0;
+      const total = (holeSegments + 2) * 1024 + offGrid;
       let head = '';
       for (let i = 0; i < 2; i++) head = `POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${total - head.length}\r\n\r\n`;
       c.client('PA', 6.6, head + 'u'.repeat(1024 - head.length), { seq: at(0) }).server('A', 6.6001, '', { ack: at(1) });
       c.client('A', 6.6002, 'u'.repeat(1024), { seq: at(holeSegments + 1) }).server('A', 6.6003, '', { ack: at(1) });
       for (let k = 1; k <= holeSegments; k++) c.client('A', 6.6003 + k * 0.00001, 'u'.repeat(1024), { seq: at(k) });
+      if (offGrid > 0) c.client('A', 6.6004 + holeSegments * 0.00001, 'u'.repeat(offGrid), { seq: (at(holeSegments) + 1024) >>> 0 });
       c.server('A', 6.601, '', { ack: at(holeSegments + 2) });
       return analyzeConversation(c).flows[0].verdicts.map((x) => x.code);
     };
