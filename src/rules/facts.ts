@@ -275,6 +275,11 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
   };
 }
 
+/** ICMP "fragmentation needed (DF set)": a router on the path telling the sender its MTU (RFC 1191). */
+export function isFragmentationNeeded(e: Pick<IcmpFact, 'version' | 'type' | 'code'>): boolean {
+  return e.version === 4 && e.type === 3 && e.code === 4;
+}
+
 export function icmpMeaning(version: 4 | 6, type: number, code: number): string {
   if (version === 4) {
     if (type === 11) return code === 0 ? 'TTL exceeded in transit' : 'fragment reassembly time exceeded';

@@ -6,7 +6,8 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../src/pipeline.js';
-import { analyzeConversation, conv } from '../helpers/conversation.js';
+import { analyzeConversation, analyzeFrames, conv } from '../helpers/conversation.js';
+import { icmpErrorFrame } from '../helpers/packets.js';
 
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
@@ -143,5 +144,42 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
       const { flows } = await analyzeFile(sample(name));
       expect(flows.flatMap((f) => f.verdicts.map((x) => x.code)), name).not.toContain('path-mtu');
     }
+  });
+});
+
+describe('retransmission: path MTU discovery at work (the router\'s ICMP reached the sender)', () => {
+  // The server sends 2,896 bytes in one segment (a TSO/GSO segment captured at the server); a
+  // router on a narrower link answers with ICMP `code` about it; the server sends the same bytes
+  // again and the client acknowledges them. As a python server behind a router whose link to the
+  // client has MTU 1,200 gave, captured at the server: #6 7,240 bytes, #7 'fragmentation needed
+  // (DF set)' from the router, #10 the same bytes again, the download done in 4.9 ms.
+  const answered = ({ icmp = true, code = 4 } = {}) => {
+    const c = conv({ client: '10.4.0.1:51000', server: '10.4.0.2:80' }).handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n').server('A', 0.003);
+    const seq = c.s.next;
+    const body = 'b'.repeat(2896);
+    c.server('A', 0.004, body);
+    c.server('A', 0.0046, body.slice(0, 1148), { seq }).server('A', 0.0047, body.slice(1148, 2296), { seq: (seq + 1148) >>> 0 }).server('A', 0.0048, body.slice(2296), { seq: (seq + 2296) >>> 0 });
+    c.client('A', 0.005).client('FA', 0.01).server('FA', 0.011).client('A', 0.012);
+    const frames = [...c.packets];
+    if (icmp) {
+      const quoted = { src: '10.4.0.2', dst: '10.4.0.1', sport: 80, dport: 51000, flags: 'A', seq, payload: body };
+      frames.push({ t: 0.0045, frame: icmpErrorFrame({ quoted, from: '10.4.0.254', code }) } as (typeof frames)[number]);
+    }
+    return analyzeFrames(frames.sort((a, b) => a.t - b.t)).flows[0].verdicts;
+  };
+
+  it('reads resends after a "fragmentation needed" as path MTU discovery (info), not packet loss, and says no icmp-unreachable of it', () => {
+    const v = answered();
+    const resent = v.find((x) => x.code === 'retransmission')!;
+    expect(resent.severity).toBe('info');
+    expect(resent.facts.cause).toBe('path-mtu-discovery');
+    expect(resent.summary).toMatch(/path MTU discovery: 10\.4\.0\.254 answered the server's segments with ICMP fragmentation needed \(#\d+\)/);
+    expect(v.map((x) => x.code)).not.toContain('icmp-unreachable');
+    // Without the ICMP the same resends are a loss; another ICMP error is still an error.
+    const lost = answered({ icmp: false }).find((x) => x.code === 'retransmission')!;
+    expect([lost.severity, lost.facts.cause]).toEqual(['warning', 'path-loss']);
+    const unreachable = answered({ code: 1 });
+    expect(unreachable.find((x) => x.code === 'icmp-unreachable')?.severity).toBe('error');
+    expect(unreachable.find((x) => x.code === 'retransmission')?.facts.cause).toBe('path-loss');
   });
 });
