@@ -182,7 +182,7 @@ const retransmission: FlowRule = {
       hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
     } else if (mtuTold && !stalled && afterMtuTold === marks.length) {
       causeCode = 'path-mtu-discovery';
-      cause = `path MTU discovery: ${mtuTold.from} answered the ${who}'s segments with ICMP fragmentation needed (#${mtuTold.no}), and the ${who} sent them again to fit, as it should; nothing was lost to congestion`;
+      cause = `path MTU discovery: ${mtuTold.from} answered the ${who}'s segments with ICMP ${mtuTold.meaning} (#${mtuTold.no}), and the ${who} sent them again to fit, as it should; nothing was lost to congestion`;
       hint = `A link on the path has a smaller MTU than the ${who}'s (a VPN, tunnel or PPPoE link) and its router says so; the ${who} learns the smaller size after one round trip and keeps it for a while. Nothing to fix unless it happens on every connection; clamping the MSS where the MTU shrinks (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu) saves that round trip.`;
     } else if ((probed = probedPastBlackHole(f, who)) !== null) {
       causeCode = 'path-mtu';

@@ -153,8 +153,9 @@ describe('retransmission: path MTU discovery at work (the router\'s ICMP reached
   // again and the client acknowledges them. As a python server behind a router whose link to the
   // client has MTU 1,200 gave, captured at the server: #6 7,240 bytes, #7 'fragmentation needed
   // (DF set)' from the router, #10 the same bytes again, the download done in 4.9 ms.
-  const answered = ({ icmp = true, code = 4 } = {}) => {
-    const c = conv({ client: '10.4.0.1:51000', server: '10.4.0.2:80' }).handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n').server('A', 0.003);
+  const answered = ({ icmp = true, code = 4, v6 = false } = {}) => {
+    const [client, server, router] = v6 ? ['2001:db8::1', '2001:db8::2', '2001:db8::fe'] : ['10.4.0.1', '10.4.0.2', '10.4.0.254'];
+    const c = conv(v6 ? { client: `[${client}]:51000`, server: `[${server}]:80` } : { client: `${client}:51000`, server: `${server}:80` }).handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n').server('A', 0.003);
     const seq = c.s.next;
     const body = 'b'.repeat(2896);
     c.server('A', 0.004, body);
@@ -162,8 +163,8 @@ describe('retransmission: path MTU discovery at work (the router\'s ICMP reached
     c.client('A', 0.005).client('FA', 0.01).server('FA', 0.011).client('A', 0.012);
     const frames = [...c.packets];
     if (icmp) {
-      const quoted = { src: '10.4.0.2', dst: '10.4.0.1', sport: 80, dport: 51000, flags: 'A', seq, payload: body };
-      frames.push({ t: 0.0045, frame: icmpErrorFrame({ quoted, from: '10.4.0.254', code }) } as (typeof frames)[number]);
+      const quoted = { src: server, dst: client, sport: 80, dport: 51000, flags: 'A', seq, payload: body };
+      frames.push({ t: 0.0045, frame: icmpErrorFrame({ quoted, from: router, type: v6 ? 2 : 3, code: v6 ? 0 : code }) } as (typeof frames)[number]);
     }
     return analyzeFrames(frames.sort((a, b) => a.t - b.t)).flows[0].verdicts;
   };
@@ -173,7 +174,7 @@ describe('retransmission: path MTU discovery at work (the router\'s ICMP reached
     const resent = v.find((x) => x.code === 'retransmission')!;
     expect(resent.severity).toBe('info');
     expect(resent.facts.cause).toBe('path-mtu-discovery');
-    expect(resent.summary).toMatch(/path MTU discovery: 10\.4\.0\.254 answered the server's segments with ICMP fragmentation needed \(#\d+\)/);
+    expect(resent.summary).toMatch(/path MTU discovery: 10\.4\.0\.254 answered the server's segments with ICMP fragmentation needed \(DF set\) \(#\d+\)/);
     expect(v.map((x) => x.code)).not.toContain('icmp-unreachable');
     // Without the ICMP the same resends are a loss; another ICMP error is still an error.
     const lost = answered({ icmp: false }).find((x) => x.code === 'retransmission')!;
@@ -181,5 +182,13 @@ describe('retransmission: path MTU discovery at work (the router\'s ICMP reached
     const unreachable = answered({ code: 1 });
     expect(unreachable.find((x) => x.code === 'icmp-unreachable')?.severity).toBe('error');
     expect(unreachable.find((x) => x.code === 'retransmission')?.facts.cause).toBe('path-loss');
+  });
+
+  it('reads an ICMPv6 "packet too big" the same way (Zeek 6in4tunnel: #45 about #36, resent as #46 and #47)', () => {
+    const v = answered({ v6: true });
+    expect(v.find((x) => x.code === 'retransmission')).toMatchObject({ severity: 'info', facts: { cause: 'path-mtu-discovery' } });
+    expect(v.find((x) => x.code === 'retransmission')?.summary).toMatch(/answered the server's segments with ICMP packet too big/);
+    expect(v.map((x) => x.code)).not.toContain('icmp-unreachable');
+    expect(answered({ v6: true, icmp: false }).find((x) => x.code === 'retransmission')?.facts.cause).toBe('path-loss');
   });
 });
