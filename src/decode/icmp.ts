@@ -22,7 +22,7 @@ export function decodeIcmpError(b: Uint8Array, cur: Cursor, v: PacketView, ipVer
   const isError =
     ipVersion === 4
       ? type === ICMP.V4_DEST_UNREACHABLE || type === ICMP.V4_TIME_EXCEEDED
-      : type === ICMP.V6_DEST_UNREACHABLE || type === ICMP.V6_TIME_EXCEEDED;
+      : type === ICMP.V6_DEST_UNREACHABLE || type === ICMP.V6_PACKET_TOO_BIG || type === ICMP.V6_TIME_EXCEEDED;
   if (!isError) return markSkipped(v, notAnalysed);
   v.icmpType = type;
   v.icmpCode = b[off + ICMP.CODE];

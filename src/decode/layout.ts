@@ -241,6 +241,8 @@ export const ICMP = {
   V4_DEST_UNREACHABLE: 3,
   V4_TIME_EXCEEDED: 11,
   V6_DEST_UNREACHABLE: 1,
+  /** Packet too big: a router telling the sender the path's MTU (RFC 8201); the quote sits where the others' does. */
+  V6_PACKET_TOO_BIG: 2,
   V6_TIME_EXCEEDED: 3,
   /** Ports (4) and sequence number (4): what RFC 792 promises of the quoted transport header. */
   QUOTED_TCP_LEN: 8,

@@ -275,6 +275,11 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
   };
 }
 
+/** ICMP "fragmentation needed (DF set)" or ICMPv6 "packet too big": a router on the path telling the sender its MTU (RFC 1191, RFC 8201). */
+export function isFragmentationNeeded(e: Pick<IcmpFact, 'version' | 'type' | 'code'>): boolean {
+  return e.version === 4 ? e.type === 3 && e.code === 4 : e.type === 2;
+}
+
 export function icmpMeaning(version: 4 | 6, type: number, code: number): string {
   if (version === 4) {
     if (type === 11) return code === 0 ? 'TTL exceeded in transit' : 'fragment reassembly time exceeded';
@@ -298,6 +303,7 @@ export function icmpMeaning(version: 4 | 6, type: number, code: number): string 
     }
   } else {
     if (type === 3) return code === 0 ? 'hop limit exceeded in transit' : 'fragment reassembly time exceeded';
+    if (type === 2) return 'packet too big';
     if (type === 1) {
       const names: Record<number, string> = {
         0: 'no route to destination',

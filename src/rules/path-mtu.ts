@@ -51,6 +51,8 @@ export function probedPastBlackHole(f: FlowFacts, who: 'client' | 'server'): Pro
   const a = f.analysis;
   if (!a) return null;
   const ackedSize = sideOf(f, who).largestAckedSegment;
+  // A resend is timed from the last earlier copy of its bytes: the first large one from the
+  // original, each later one from the resend before it, so the times add up along the run.
   let large: typeof a.marks = [];
   let sinceOriginalMs = 0;
   for (const m of a.marks) {
@@ -60,13 +62,15 @@ export function probedPastBlackHole(f: FlowFacts, who: 'client' | 'server'): Pro
       continue;
     }
     if (large.length > 0 && m.rtoOf !== large[large.length - 1].no) large = [];
-    sinceOriginalMs = large.length === 0 ? m.rtoMs : sinceOriginalMs + m.rtoMs;
+    if (large.length === 0) sinceOriginalMs = 0;
+    sinceOriginalMs += m.rtoMs;
     if (m.len >= MTU_SIZED_SEGMENT && (large.length === 0 || m.len === large[0].len)) {
       large.push(m);
       continue;
     }
     if (large.length >= 2 && m.len < large[0].len && ackedSize >= m.len && ackedSize < large[0].len) {
-      return { originalPacket: large[0].rtoOf!, largeResends: large.map((r) => r.no), size: large[0].len, smallPacket: m.no, smallSize: m.len, afterMs: sinceOriginalMs, ackedSize };
+      const afterMs = Math.round(sinceOriginalMs * 1000) / 1000;
+      return { originalPacket: large[0].rtoOf!, largeResends: large.map((r) => r.no), size: large[0].len, smallPacket: m.no, smallSize: m.len, afterMs, ackedSize };
     }
     large = [];
   }
@@ -81,7 +85,10 @@ export interface SentBeforeArrival {
   /** Segment size of both (the first and the one behind the hole), and the smaller MSS of the two ends (null: unknown). */
   segmentSize: number;
   mss: number | null;
-  /** The first data and the hole came in segments cut well below both ends' MSS and below MTU_SIZED_SEGMENT. */
+  /**
+   * The first data and the hole came in segments cut well below both ends' MSS and below
+   * MTU_SIZED_SEGMENT, and the hole does not end on their grid: its bytes had been cut to another size.
+   */
   belowMss: boolean;
 }
 
@@ -104,7 +111,11 @@ export function sentBeforeArrival(f: FlowFacts, who: 'client' | 'server'): SentB
   if (peer.duplicateAck === 0) return null;
   const mssOf = [f.clientSide.mss, f.serverSide.mss];
   const mss = mssOf[0] !== null && mssOf[1] !== null ? Math.min(mssOf[0], mssOf[1]) : null;
-  const belowMss = hole.len === hole.firstLen && hole.len < MTU_SIZED_SEGMENT && mss !== null && hole.len <= mss - BELOW_MSS_BYTES;
+  // A hole a whole number of those segments long fits a sender writing that size all along (an
+  // application's records, TCP_NODELAY) whose segments right behind its first were lost: nothing
+  // shows they were sent earlier at a larger size.
+  const recut = hole.skippedBytes % hole.len !== 0;
+  const belowMss = hole.len === hole.firstLen && hole.len < MTU_SIZED_SEGMENT && mss !== null && hole.len <= mss - BELOW_MSS_BYTES && recut;
   return { firstPacket: first.no, holePacket: hole.packet, skippedBytes: hole.skippedBytes, segmentSize: hole.len, mss, belowMss };
 }
 

@@ -1,5 +1,6 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts, PacketRef } from './facts.js';
+import { isFragmentationNeeded } from './facts.js';
 import type { HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
@@ -380,14 +381,17 @@ const halfOpen: FlowRule = {
 const icmpUnreachable: FlowRule = {
   code: 'icmp-unreachable',
   evaluate(f) {
-    if (f.icmp.length === 0) return null;
-    const e = f.icmp[0];
+    // "Fragmentation needed" is path MTU discovery at work, not an unreachable host: the sender
+    // learns the path's MTU and sends smaller (the retransmission verdict speaks of its resends).
+    const errors = f.icmp.filter((i) => !isFragmentationNeeded(i));
+    if (errors.length === 0) return null;
+    const e = errors[0];
     return {
       code: 'icmp-unreachable',
       severity: 'error',
       summary: `ICMP ${e.meaning} from ${e.from} (#${e.no}) about this connection`,
-      packets: f.icmp.map((i) => i.no),
-      facts: { type: e.type, code: e.code, meaning: e.meaning, from: e.from, count: f.icmp.length },
+      packets: errors.map((i) => i.no),
+      facts: { type: e.type, code: e.code, meaning: e.meaning, from: e.from, count: errors.length },
       hint: icmpHint(e.meaning, e.from, f.serverIp),
     };
   },

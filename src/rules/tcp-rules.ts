@@ -1,4 +1,5 @@
 import type { CopyFacts, FlowFacts } from './facts.js';
+import { isFragmentationNeeded } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
@@ -151,10 +152,14 @@ const retransmission: FlowRule = {
     const explainedByRst = afterPeerRst > 0 && (afterPeerRst * 2 >= dataRetrans(f, sender) || (runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS));
     const rstNote = afterPeerRst > 0 && !explainedByRst ? `; ${afterPeerRst} of them after the ${otherSide(who)}'s RST #${peerRst!.no}` : '';
     let cause: string;
-    let causeCode: 'peer-reset' | 'capture-ended' | 'path-mtu' | 'peer-unreachable' | 'spurious' | 'slow-receiver' | 'path-loss';
+    let causeCode: 'peer-reset' | 'capture-ended' | 'path-mtu' | 'path-mtu-discovery' | 'peer-unreachable' | 'spurious' | 'slow-receiver' | 'path-loss';
     let hint: string;
     let blackHole: MtuBlackHole | null;
     let probed: ProbedPastBlackHole | null = null;
+    // A router said the path's MTU is smaller before every resend: the sender resent what it could
+    // not get through at that size (path MTU discovery, RFC 1191), nothing was lost to congestion.
+    const mtuTold = f.icmp.find(isFragmentationNeeded);
+    const afterMtuTold = mtuTold ? marks.filter((no) => no > mtuTold.no).length : 0;
     if (explainedByRst) {
       causeCode = 'peer-reset';
       cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(f, sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
@@ -175,6 +180,10 @@ const retransmission: FlowRule = {
       causeCode = 'peer-unreachable';
       cause = `the ${otherSide(who)} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
       hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
+    } else if (mtuTold && !stalled && afterMtuTold === marks.length) {
+      causeCode = 'path-mtu-discovery';
+      cause = `path MTU discovery: ${mtuTold.from} answered the ${who}'s segments with ICMP ${mtuTold.meaning} (#${mtuTold.no}), and the ${who} sent them again to fit, as it should; nothing was lost to congestion`;
+      hint = `A link on the path has a smaller MTU than the ${who}'s (a VPN, tunnel or PPPoE link) and its router says so; the ${who} learns the smaller size after one round trip and keeps it for a while. Nothing to fix unless it happens on every connection; clamping the MSS where the MTU shrinks (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu) saves that round trip.`;
     } else if ((probed = probedPastBlackHole(f, who)) !== null) {
       causeCode = 'path-mtu';
       const { originalPacket, largeResends, size, smallPacket, smallSize, afterMs, ackedSize } = probed;
@@ -208,7 +217,7 @@ const retransmission: FlowRule = {
     const isolated = !stalled && c + s === 1;
     return {
       code: 'retransmission',
-      severity: stalled ? 'error' : causeCode !== 'path-mtu' && (isolated || (noneNeeded && !explainedByRst && !tooSoon)) ? 'info' : 'warning',
+      severity: stalled ? 'error' : causeCode === 'path-mtu-discovery' || (causeCode !== 'path-mtu' && (isolated || (noneNeeded && !explainedByRst && !tooSoon))) ? 'info' : 'warning',
       summary: `${plural(dataRetrans(f, sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
       packets: marks.slice(0, 20),
       facts: {

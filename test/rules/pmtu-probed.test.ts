@@ -6,7 +6,8 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../src/pipeline.js';
-import { analyzeConversation, conv } from '../helpers/conversation.js';
+import { analyzeConversation, analyzeFrames, conv } from '../helpers/conversation.js';
+import { icmpErrorFrame } from '../helpers/packets.js';
 
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
@@ -66,19 +67,21 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
   });
 
   // The server acknowledges a request, then its first data arrives `late` seconds later, `size`
-  // bytes, and the next segment `holeSegments` segments further on; the client asks for the hole
-  // with duplicate ACKs and the server fills it.
-  const lateAnswer = ({ size = 1024, holeSegments = 14, late = 6.3, clientDupAcks = true } = {}) => {
+  // bytes, and the next segment `holeSegments` segments and `offGrid` bytes further on (as in
+  // pmtu-probed-client, where the bytes lost had been cut at a larger size); the client asks for
+  // the hole with duplicate ACKs and the server fills it.
+  const lateAnswer = ({ size = 1024, holeSegments = 14, offGrid = 424, late = 6.3, clientDupAcks = true } = {}) => {
     const c = conv({ client: '10.4.0.1:51000', server: '10.4.0.2:80' }).handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n').server('A', 0.003);
     const start = c.s.next;
-    const at = (k: number) => (start + k * size) >>> 0;
-    const total = (holeSegments + 2) * size;
+    const at = (k: number) => (start + k * size + (k > holeSegments ? offGrid : 0)) >>> 0;
+    const total = (holeSegments + 2) * size + offGrid;
     let head = '';
     for (let i = 0; i < 2; i++) head = `HTTP/1.1 200 OK\r\nContent-Length: ${total - head.length}\r\n\r\n`;
     c.server('PA', late, head + 'b'.repeat(size - head.length), { seq: at(0) }).client('A', late + 0.0001, '', { ack: at(1) });
     c.server('A', late + 0.0002, 'b'.repeat(size), { seq: at(holeSegments + 1) });
     if (clientDupAcks) c.client('A', late + 0.0003, '', { ack: at(1) });
     for (let k = 1; k <= holeSegments; k++) c.server('A', late + 0.0003 + k * 0.00001, 'b'.repeat(size), { seq: at(k) });
+    if (offGrid > 0) c.server('A', late + 0.0004 + holeSegments * 0.00001, 'b'.repeat(offGrid), { seq: (at(holeSegments) + size) >>> 0 });
     c.client('A', late + 0.001, '', { ack: at(holeSegments + 2) });
     c.client('FA', late + 0.01, '', { ack: at(holeSegments + 2) }).server('FA', late + 0.011, '', { seq: at(holeSegments + 2) }).client('A', late + 0.012, '', { ack: (at(holeSegments + 2) + 1) >>> 0 });
     return analyzeConversation(c).flows[0].verdicts;
@@ -95,6 +98,13 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
     expect(codes(lateAnswer({ clientDupAcks: false }))).not.toContain('path-mtu');
     // Answered within 100 ms: no retransmission timeout fits, MTU probing had no time to act.
     expect(codes(lateAnswer({ late: 0.1 }))).not.toContain('path-mtu');
+    // A hole of whole segments of that size: a server writing 1,000-byte records with TCP_NODELAY
+    // after 500 ms of work, two of them dropped on the way (a real capture at the client showed
+    // exactly this: #6 1,000 bytes at seq 1, #8 at seq 3,001, dup ACK #9). Nothing shows the lost
+    // bytes were sent before the first data, nor at another size.
+    expect(codes(lateAnswer({ size: 1000, holeSegments: 2, offGrid: 0, late: 0.5 }))).not.toContain('path-mtu');
+    expect(codes(lateAnswer({ offGrid: 0 }))).not.toContain('path-mtu');
+    expect(codes(lateAnswer({ size: 1000, holeSegments: 2, offGrid: 448, late: 0.5 }))).toContain('path-mtu');
   });
 
   it('keeps slow-server off an answer whose first bytes came with two or more lost segments behind them, and says it otherwise', () => {
@@ -106,17 +116,20 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
 
   it('keeps slow-client off an upload whose first bytes came late with lost segments behind them', () => {
     // The client's request body is cut to 1,024-byte segments and arrives 6.6 s after the handshake;
-    // the segment right behind its first starts 14 segments further on. `holeSegments` 1: a lone loss.
+    // the segment right behind its first starts 14 segments and 424 bytes further on (bytes cut at
+    // another size before). `holeSegments` 1: a lone loss.
     const upload = (holeSegments: number) => {
       const c = conv({ client: '10.4.0.1:51000', server: '10.4.0.2:80' }).handshake(0);
       const start = c.c.next;
-      const at = (k: number) => (start + k * 1024) >>> 0;
-      const total = (holeSegments + 2) * 1024;
+      const offGrid = holeSegments > 1 ? 424 : 0;
+      const at = (k: number) => (start + k * 1024 + (k > holeSegments ? offGrid : 0)) >>> 0;
+      const total = (holeSegments + 2) * 1024 + offGrid;
       let head = '';
       for (let i = 0; i < 2; i++) head = `POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${total - head.length}\r\n\r\n`;
       c.client('PA', 6.6, head + 'u'.repeat(1024 - head.length), { seq: at(0) }).server('A', 6.6001, '', { ack: at(1) });
       c.client('A', 6.6002, 'u'.repeat(1024), { seq: at(holeSegments + 1) }).server('A', 6.6003, '', { ack: at(1) });
       for (let k = 1; k <= holeSegments; k++) c.client('A', 6.6003 + k * 0.00001, 'u'.repeat(1024), { seq: at(k) });
+      if (offGrid > 0) c.client('A', 6.6004 + holeSegments * 0.00001, 'u'.repeat(offGrid), { seq: (at(holeSegments) + 1024) >>> 0 });
       c.server('A', 6.601, '', { ack: at(holeSegments + 2) });
       return analyzeConversation(c).flows[0].verdicts.map((x) => x.code);
     };
@@ -131,5 +144,51 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
       const { flows } = await analyzeFile(sample(name));
       expect(flows.flatMap((f) => f.verdicts.map((x) => x.code)), name).not.toContain('path-mtu');
     }
+  });
+});
+
+describe('retransmission: path MTU discovery at work (the router\'s ICMP reached the sender)', () => {
+  // The server sends 2,896 bytes in one segment (a TSO/GSO segment captured at the server); a
+  // router on a narrower link answers with ICMP `code` about it; the server sends the same bytes
+  // again and the client acknowledges them. As a python server behind a router whose link to the
+  // client has MTU 1,200 gave, captured at the server: #6 7,240 bytes, #7 'fragmentation needed
+  // (DF set)' from the router, #10 the same bytes again, the download done in 4.9 ms.
+  const answered = ({ icmp = true, code = 4, v6 = false } = {}) => {
+    const [client, server, router] = v6 ? ['2001:db8::1', '2001:db8::2', '2001:db8::fe'] : ['10.4.0.1', '10.4.0.2', '10.4.0.254'];
+    const c = conv(v6 ? { client: `[${client}]:51000`, server: `[${server}]:80` } : { client: `${client}:51000`, server: `${server}:80` }).handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n').server('A', 0.003);
+    const seq = c.s.next;
+    const body = 'b'.repeat(2896);
+    c.server('A', 0.004, body);
+    c.server('A', 0.0046, body.slice(0, 1148), { seq }).server('A', 0.0047, body.slice(1148, 2296), { seq: (seq + 1148) >>> 0 }).server('A', 0.0048, body.slice(2296), { seq: (seq + 2296) >>> 0 });
+    c.client('A', 0.005).client('FA', 0.01).server('FA', 0.011).client('A', 0.012);
+    const frames = [...c.packets];
+    if (icmp) {
+      const quoted = { src: server, dst: client, sport: 80, dport: 51000, flags: 'A', seq, payload: body };
+      frames.push({ t: 0.0045, frame: icmpErrorFrame({ quoted, from: router, type: v6 ? 2 : 3, code: v6 ? 0 : code }) } as (typeof frames)[number]);
+    }
+    return analyzeFrames(frames.sort((a, b) => a.t - b.t)).flows[0].verdicts;
+  };
+
+  it('reads resends after a "fragmentation needed" as path MTU discovery (info), not packet loss, and says no icmp-unreachable of it', () => {
+    const v = answered();
+    const resent = v.find((x) => x.code === 'retransmission')!;
+    expect(resent.severity).toBe('info');
+    expect(resent.facts.cause).toBe('path-mtu-discovery');
+    expect(resent.summary).toMatch(/path MTU discovery: 10\.4\.0\.254 answered the server's segments with ICMP fragmentation needed \(DF set\) \(#\d+\)/);
+    expect(v.map((x) => x.code)).not.toContain('icmp-unreachable');
+    // Without the ICMP the same resends are a loss; another ICMP error is still an error.
+    const lost = answered({ icmp: false }).find((x) => x.code === 'retransmission')!;
+    expect([lost.severity, lost.facts.cause]).toEqual(['warning', 'path-loss']);
+    const unreachable = answered({ code: 1 });
+    expect(unreachable.find((x) => x.code === 'icmp-unreachable')?.severity).toBe('error');
+    expect(unreachable.find((x) => x.code === 'retransmission')?.facts.cause).toBe('path-loss');
+  });
+
+  it('reads an ICMPv6 "packet too big" the same way (Zeek 6in4tunnel: #45 about #36, resent as #46 and #47)', () => {
+    const v = answered({ v6: true });
+    expect(v.find((x) => x.code === 'retransmission')).toMatchObject({ severity: 'info', facts: { cause: 'path-mtu-discovery' } });
+    expect(v.find((x) => x.code === 'retransmission')?.summary).toMatch(/answered the server's segments with ICMP packet too big/);
+    expect(v.map((x) => x.code)).not.toContain('icmp-unreachable');
+    expect(answered({ v6: true, icmp: false }).find((x) => x.code === 'retransmission')?.facts.cause).toBe('path-loss');
   });
 });
