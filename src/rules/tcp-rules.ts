@@ -11,7 +11,7 @@ import type { SideAnalysis, ZeroWindowFacts } from '../flow/analysis.js';
 import { endedTooEarly, patienceFor, stoppedWatching, watchEnd, watchOf, whenWatchEnded } from './capture-end.js';
 import { DistinctCount } from '../flow/distinct-count.js';
 import { PortGroups } from './port-groups.js';
-import { MTU_SIZED_SEGMENT, mtuProbedHint, probedPastBlackHole, type ProbedPastBlackHole } from './path-mtu.js';
+import { MTU_SIZED_SEGMENT, mtuProbedHint, probedPastBlackHole, sentBeforeArrival, type ProbedPastBlackHole, type SentBeforeArrival } from './path-mtu.js';
 
 // Verdicts from the per-segment TCP analysis (FlowFacts.analysis): retransmissions, zero windows,
 // requests the server's TCP accepted but its application never answered, idle connections closed
@@ -156,6 +156,7 @@ const retransmission: FlowRule = {
     let hint: string;
     let blackHole: MtuBlackHole | null;
     let probed: ProbedPastBlackHole | null = null;
+    let holeBehindFirstData: SentBeforeArrival | null = null;
     // A router said the path's MTU is smaller before every resend: the sender resent what it could
     // not get through at that size (path MTU discovery, RFC 1191), nothing was lost to congestion.
     const mtuTold = f.icmp.find(isFragmentationNeeded);
@@ -189,6 +190,13 @@ const retransmission: FlowRule = {
       const { originalPacket, largeResends, size, smallPacket, smallSize, afterMs, ackedSize } = probed;
       cause = `a path MTU black hole that the ${who}'s MTU probing got round: the ${otherSide(who)} acknowledged none of the ${plural(largeResends.length, 'resend')} of #${originalPacket} at ${grouped(size)} bytes (#${largeResends[0]}..#${largeResends[largeResends.length - 1]}), but the resend #${smallPacket} cut to ${grouped(smallSize)} bytes, ${fmtDuration(afterMs * 1000)} after #${originalPacket} was first sent; it never acknowledged a segment over ${grouped(ackedSize)} bytes: segments of ${grouped(size)} did not get through`;
       hint = mtuProbedHint(who);
+    } else if ((holeBehindFirstData = sentBeforeArrival(f, who)) !== null) {
+      // The receiver's view of the same black hole: these resends fill the hole behind the first
+      // data, bytes the path dropped at full size. The path-mtu verdict tells it; this is its echo.
+      causeCode = 'path-mtu';
+      const { holePacket, skippedBytes } = holeBehindFirstData;
+      cause = `they fill the ${grouped(skippedBytes)} bytes missing before #${holePacket}, sent at full size and dropped on the path before the ${who} cut its segments (see path-mtu)`;
+      hint = mtuProbedHint(who);
     } else if (allDsacked) {
       causeCode = 'spurious';
       cause = `unneeded: the ${otherSide(who)} reported each resend as data it already had (${plural(receiver.dsacks, 'D-SACK')}, RFC 2883), so the data arrived and only its ACKs came late or were lost`;
@@ -217,7 +225,7 @@ const retransmission: FlowRule = {
     const isolated = !stalled && c + s === 1;
     return {
       code: 'retransmission',
-      severity: stalled ? 'error' : causeCode === 'path-mtu-discovery' || (causeCode !== 'path-mtu' && (isolated || (noneNeeded && !explainedByRst && !tooSoon))) ? 'info' : 'warning',
+      severity: stalled ? 'error' : causeCode === 'path-mtu-discovery' || holeBehindFirstData !== null || (causeCode !== 'path-mtu' && (isolated || (noneNeeded && !explainedByRst && !tooSoon))) ? 'info' : 'warning',
       summary: `${plural(dataRetrans(f, sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
       packets: marks.slice(0, 20),
       facts: {

@@ -66,6 +66,14 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
     expect(v?.summary).toMatch(/not in the server application$/);
   });
 
+  it('reads the resends that fill that hole as the same black hole, not as loss: an info line beside path-mtu', async () => {
+    const { flows } = await analyzeFile(sample('pmtu-probed-client.pcap'));
+    const r = flows[0].verdicts.find((x) => x.code === 'retransmission');
+    expect(r?.severity).toBe('info');
+    expect(r?.facts).toMatchObject({ direction: 'server', cause: 'path-mtu' });
+    expect(r?.summary).toMatch(/: they fill the 14,904 bytes missing before #8, sent at full size and dropped on the path before the server cut its segments \(see path-mtu\)$/);
+  });
+
   // The server acknowledges a request, then its first data arrives `late` seconds later, `size`
   // bytes, and the next segment `holeSegments` segments and `offGrid` bytes further on (as in
   // pmtu-probed-client, where the bytes lost had been cut at a larger size); the client asks for
