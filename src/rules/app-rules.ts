@@ -352,7 +352,7 @@ function peerGotAllAndSentAllSeen(f: FlowFacts, by: 'client' | 'server'): boolea
   return peerSide.missedBytes === 0 && bytesNotCaptured(peerSide) === 0 && !f.app!.gaps.some((g) => g.dir === peerDir);
 }
 
-/** The TCP close that proves the peer sent nothing more: a segment of its after `at`, whose sequence numbers add no byte the capture lacks. */
+/** The peer sent a packet after `at`: it was alive then, so its silence is not a pong lost on the way. */
 function peerSpokeAfter(f: FlowFacts, by: 'client' | 'server', at: number): boolean {
   return (by === 'client' ? f.serverSide : f.clientSide).lastTs > at;
 }

@@ -1,5 +1,5 @@
 import type { Verdict } from './verdict.js';
-import type { FlowFacts, PacketRef } from './facts.js';
+import type { FlowFacts, IcmpFact, PacketRef } from './facts.js';
 import { isFragmentationNeeded } from './facts.js';
 import type { HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
@@ -61,17 +61,11 @@ export interface UnansweredLookup {
   asker: string | null;
 }
 
-export interface IcmpAboutUnseenSyn {
-  no: number;
+/** An ICMP error quoting a SYN the capture does not hold: the error (its first one) and the connection it names. */
+export interface IcmpAboutUnseenSyn extends IcmpFact {
   /** Errors about the same connection, and the last one's packet number. */
   count: number;
   lastNo: number;
-  ts: number;
-  type: number;
-  code: number;
-  version: 4 | 6;
-  from: string;
-  meaning: string;
   client: string;
   clientPort: number;
   server: string;
