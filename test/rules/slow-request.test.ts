@@ -70,6 +70,7 @@ describe('slow-request', () => {
 
   it('is not said when the server shut its window: the server held the client back', () => {
     expect(find(one({ window: 0 }), 'slow-request')).toBeUndefined();
+    expect(find(one({ window: 1000 }), 'slow-request')).toBeDefined();
   });
 
   it('finds the slow request among quick ones on a kept-alive connection, as the default analysis keeps them', () => {
