@@ -10,7 +10,7 @@ import { LINKTYPE, type PacketRecord } from '../../src/capture/record.js';
 import { PacketDecoder } from '../../src/decode/decoder.js';
 import { DECODED } from '../../src/decode/view.js';
 import { pickFreePort } from '../../scripts/lib/ports.mjs';
-import { canCapture } from '../helpers/traffic.js';
+import { canCapture, liveSourcesHere } from '../helpers/traffic.js';
 
 describe('libpcap messages', () => {
   it.each([
@@ -89,7 +89,7 @@ async function captureRefused(kind: LiveSourceKind) {
 }
 
 describe.skipIf(!canCapture())('live sources on loopback', () => {
-  it.each(['tcpdump', 'cap'] as const)('%s delivers the SYN and the RST of a refused connect', async (kind) => {
+  it.each(liveSourcesHere('test/capture/live.test.ts'))('%s delivers the SYN and the RST of a refused connect', async (kind) => {
     const { source, stats, records, before } = await captureRefused(kind);
     expect(source.kernelTimestamps).toBe(kind === 'tcpdump');
     expect(source.linkType).toBe(LINKTYPE.ETHERNET);

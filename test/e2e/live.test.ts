@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pickFreePort } from '../../scripts/lib/ports.mjs';
-import { canCapture, runCaptureScenario } from '../helpers/traffic.js';
+import { canCapture, liveSourcesHere, runCaptureScenario } from '../helpers/traffic.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(REPO, 'bin/tcpwhy.js');
@@ -212,7 +212,7 @@ describe.skipIf(!canCapture() || !built)('tcpwhy live errors (exit 3)', () => {
     expect(r.stderr).toMatch(/no interface named 'nosuch0' \(nosuch0: No such device exists\); interfaces here: .*\blo\b/);
   });
 
-  it.each(['tcpdump', 'cap'])('shows libpcap’s message for a bad filter (--source %s)', (source) => {
+  it.each(liveSourcesHere('test/e2e/live.test.ts'))('shows libpcap’s message for a bad filter (--source %s)', (source) => {
     const r = runTcpwhy(['live', '-i', 'lo', '--source', source, '--duration', '2', 'tcp', 'portt', '80']);
     expect(r.status).toBe(3);
     expect(r.stderr).toContain("bad capture filter 'tcp portt 80': can't parse filter expression: syntax error");

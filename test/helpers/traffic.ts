@@ -6,6 +6,7 @@
 //   });
 
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +67,21 @@ const isRoot = (): boolean => process.getuid?.() === 0;
 /** True when loopback scenarios can run here: root and tcpdump. */
 export function canCapture(): boolean {
   return isRoot() && hasTool('tcpdump', ['--version']);
+}
+
+/**
+ * The live sources a test can open here: tcpdump always, cap only when its optional binding was
+ * built (npm builds it only where libpcap-dev is installed). A file that leaves cap out says so in
+ * one line.
+ */
+export function liveSourcesHere(file: string): Array<'tcpdump' | 'cap'> {
+  try {
+    createRequire(import.meta.url)('cap');
+    return ['tcpdump', 'cap'];
+  } catch {
+    console.log(`skipped the cap source's tests in ${file}: the optional cap binding is not built (apt-get install libpcap-dev, then npm rebuild cap)`);
+    return ['tcpdump'];
+  }
 }
 
 /** True when namespace scenarios can run too: also ip, iptables and python3. */
