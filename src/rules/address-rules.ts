@@ -3,6 +3,7 @@ import type { FlowFacts } from './facts.js';
 import { watchOf } from './capture-end.js';
 import { plural } from './format.js';
 import type { FlowRule } from './rules.js';
+import { SHOWS } from './shows.js';
 
 // Destinations no connection can reach: addresses reserved for documentation, the unspecified
 // address, multicast and broadcast, and ranges reserved from routing. Private (RFC 1918), loopback
@@ -92,6 +93,7 @@ const SINGLE_SYN_PATIENCE_MICROS = 1_000_000;
  */
 export const unroutableAddress: FlowRule = {
   code: 'unroutable-address',
+  needs: SHOWS.SYN_UNANSWERED,
   evaluate(f, ctx) {
     if (f.syns.length === 0 || f.synAcks.length > 0) return null;
     // The client acknowledged a SYN-ACK or bytes the capture does not hold (one direction captured):

@@ -5,6 +5,7 @@ import type { FlowFacts, PacketRef, SideFacts } from './facts.js';
 import { endedTooEarly, patienceFor, watchOf, whenWatchEnded } from './capture-end.js';
 import { bytesText, fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
+import { SHOWS } from './shows.js';
 
 // HTTP and WebSocket verdicts, from the dissectors' AppFacts. Each rule looks at one question
 // (was the upgrade accepted, was the accept right, how did it end) so a failed session carries
@@ -134,6 +135,7 @@ const HTTP10_FIX =
 
 const wsUpgradeHttp10: FlowRule = {
   code: 'ws-upgrade-http10',
+  needs: SHOWS.WEBSOCKET,
   evaluate(f) {
     const app = f.app;
     const ws = wsOf(f);
@@ -163,6 +165,7 @@ const wsUpgradeHttp10: FlowRule = {
 
 const wsFinAfter101: FlowRule = {
   code: 'ws-fin-after-101',
+  needs: SHOWS.WEBSOCKET,
   evaluate(f) {
     const hit = serverClosedAfter101(f);
     if (!hit) return null;
@@ -218,6 +221,7 @@ function rejectionHint(status: number, proxy: boolean, server: string | null): s
 
 const wsUpgradeRejected: FlowRule = {
   code: 'ws-upgrade-rejected',
+  needs: SHOWS.WEBSOCKET,
   evaluate(f) {
     const app = f.app;
     const ws = wsOf(f);
@@ -267,6 +271,7 @@ export function guessProtocol(text: string, hex: string): string | null {
 
 const wsNonHttpResponse: FlowRule = {
   code: 'ws-non-http-response',
+  needs: SHOWS.WEBSOCKET,
   evaluate(f) {
     const app = f.app;
     const ws = wsOf(f);
@@ -286,6 +291,7 @@ const wsNonHttpResponse: FlowRule = {
 
 const wsBadAccept: FlowRule = {
   code: 'ws-bad-accept',
+  needs: SHOWS.WEBSOCKET,
   evaluate(f) {
     const ws = wsOf(f);
     if (!ws || ws.status !== 101) return null;
@@ -309,6 +315,7 @@ const wsBadAccept: FlowRule = {
 
 const wsProtocolError: FlowRule = {
   code: 'ws-protocol-error',
+  needs: SHOWS.WEBSOCKET,
   evaluate(f) {
     const ws = wsOf(f);
     if (!ws || !ws.upgraded) return null;
@@ -405,6 +412,7 @@ function endingText(end: WsEnding): string {
 
 const wsPingUnanswered: FlowRule = {
   code: 'ws-ping-unanswered',
+  needs: SHOWS.WEBSOCKET,
   needsBothSides: true,
   evaluate(f) {
     const hit = pingGiveUp(f);
@@ -471,6 +479,7 @@ function closeGiveUp(f: FlowFacts): CloseGiveUp | null {
 
 const wsCloseUnanswered: FlowRule = {
   code: 'ws-close-unanswered',
+  needs: SHOWS.WEBSOCKET,
   needsBothSides: true,
   evaluate(f) {
     const hit = closeGiveUp(f);
@@ -493,6 +502,7 @@ const wsCloseUnanswered: FlowRule = {
 
 const wsNoCloseFrame: FlowRule = {
   code: 'ws-no-close-frame',
+  needs: SHOWS.WEBSOCKET,
   evaluate(f) {
     const app = f.app;
     const ws = wsOf(f);
@@ -540,6 +550,7 @@ function isOrdinaryCode(code: number | null): boolean {
 
 const wsClose: FlowRule = {
   code: 'ws-close',
+  needs: SHOWS.WEBSOCKET,
   evaluate(f) {
     const ws = wsOf(f);
     if (!ws || !ws.upgraded || ws.close.packet === null) return null;
@@ -565,6 +576,7 @@ function closeHint(c: WebSocketFacts['close']): string | undefined {
 
 const wsOk: FlowRule = {
   code: 'ws-ok',
+  needs: SHOWS.WEBSOCKET,
   evaluate(f) {
     const ws = wsOf(f);
     if (!ws || !ws.upgraded || ws.acceptValid !== true || ws.errors.length > 0 || ws.errorsDropped > 0) return null;
@@ -755,6 +767,7 @@ export function requestAfterServerClose(f: FlowFacts): RequestAfterClose | null 
 
 const requestAfterClose: FlowRule = {
   code: 'request-after-close',
+  needs: SHOWS.HTTP,
   needsBothSides: true,
   evaluate(f) {
     const hit = requestAfterServerClose(f);
@@ -882,6 +895,7 @@ function stallEnd(f: FlowFacts, lastData: PacketRef): StallEnd | null {
  */
 const requestStalled: FlowRule = {
   code: 'request-stalled',
+  needs: SHOWS.HTTP,
   needsBothSides: true,
   evaluate(f) {
     const app = f.app;
@@ -948,6 +962,7 @@ function lastCompleteAnswer(exchanges: HttpExchangeFacts[]): HttpExchangeFacts |
 
 const httpNoResponse: FlowRule = {
   code: 'no-response',
+  needs: SHOWS.HTTP,
   needsBothSides: true,
   evaluate(f, ctx) {
     const watch = watchOf(f, ctx);
@@ -1084,6 +1099,7 @@ function clientGaveUpWaiting(f: FlowFacts, app: AppFacts, after: number): CloseF
 
 const responseCutShort: FlowRule = {
   code: 'response-cut-short',
+  needs: SHOWS.HTTP,
   evaluate(f) {
     const app = f.app;
     if (!app || app.protocol !== 'http') return null;
@@ -1179,6 +1195,7 @@ function expectWaits(f: FlowFacts): ExpectWait[] {
 
 const expectContinueUnanswered: FlowRule = {
   code: 'expect-continue-unanswered',
+  needs: SHOWS.HTTP,
   needsBothSides: true,
   evaluate(f) {
     const waits = expectWaits(f);

@@ -1,6 +1,7 @@
 import type { FlowFacts } from './facts.js';
 import { fmtDuration, grouped, ms } from './format.js';
 import type { FlowRule } from './rules.js';
+import { SHOWS } from './shows.js';
 
 // Bufferbloat: a queue on the path, deep enough to hold a large part of a second of traffic, that a
 // bulk transfer keeps full. The transfer's own round trip shows it: from its floor (the path with
@@ -43,6 +44,7 @@ function rateText(bytesPerSecond: number): string {
 
 export const bufferbloat: FlowRule = {
   code: 'bufferbloat',
+  needs: SHOWS.QUEUE_RISE,
   needsBothSides: true,
   evaluate(f: FlowFacts) {
     const a = f.analysis;

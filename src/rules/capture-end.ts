@@ -1,6 +1,7 @@
 import type { FlowFacts, PacketRef } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
+import { SHOWS } from './shows.js';
 import { unansweredHttpRequest } from './app-rules.js';
 import { watchUntil, type Watch } from './capture-watch.js';
 
@@ -140,6 +141,7 @@ function pendingAnswers(f: FlowFacts, ctx: RuleContext): Pending[] {
 
 export const captureEnded: FlowRule = {
   code: 'capture-ended',
+  needs: SHOWS.UNCLOSED,
   evaluate(f, ctx) {
     if (!endedUnclosed(f) || f.visibility.seen !== 'both') return null;
     const patience = patienceFor(f);

@@ -2,6 +2,7 @@ import type { FlowFacts } from './facts.js';
 import type { SideAnalysis } from '../flow/analysis.js';
 import { fmtDuration, grouped, ms } from './format.js';
 import type { FlowRule } from './rules.js';
+import { SHOWS } from './shows.js';
 
 // A path MTU black hole that the sender got round: a link on the path drops packets larger than
 // its MTU, the ICMP "fragmentation needed" that should tell the sender never reaches it, and the
@@ -144,6 +145,7 @@ function firstDataWait(f: FlowFacts, who: 'client' | 'server'): { micros: number
  */
 export const pathMtuProbed: FlowRule = {
   code: 'path-mtu',
+  needs: SHOWS.EARLY_HOLE,
   evaluate(f) {
     for (const who of ['server', 'client'] as const) {
       const early = sentBeforeArrival(f, who);

@@ -17,6 +17,7 @@ import { awaitedSynAck, captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE
 import type { CaptureWatch } from './capture-watch.js';
 import { retryPatience } from '../flow/table.js';
 import { icmpHint, lookupWords, neighbourUnanswered } from './unreachable-rules.js';
+import { SHOWS } from './shows.js';
 
 // Verdict rules: one table, each rule a small function over a flow's facts (Zeek's conn_state
 // style). Rules are evaluated in order and every rule that applies adds its verdict.
@@ -82,6 +83,11 @@ export interface FlowRule {
    * that side as silent.
    */
   needsBothSides?: boolean;
+  /**
+   * What the flow must show for the rule to apply (SHOWS bits, all of them): a flow that lacks one
+   * is not asked. Only what evaluate returns null without, so that skipping it changes nothing.
+   */
+  needs?: number;
   evaluate(f: FlowFacts, ctx: RuleContext): Verdict | null;
 }
 
@@ -156,6 +162,7 @@ function refusalOfUnseenSyn(f: FlowFacts): PacketRef | null {
 
 const refused: FlowRule = {
   code: 'refused',
+  needs: SHOWS.SERVER_RST,
   evaluate(f) {
     const unseenSynRst = refusalOfUnseenSyn(f);
     if (unseenSynRst) {
@@ -203,6 +210,7 @@ function retriedWithBackoff(f: FlowFacts): boolean {
 
 const synTimeout: FlowRule = {
   code: 'syn-timeout',
+  needs: SHOWS.SYN_UNANSWERED,
   evaluate(f, ctx) {
     if (f.syns.length === 0 || f.synAcks.length > 0 || f.serverSide.packets > 0 || f.icmp.length > 0 || f.clientSide.rst) return null;
     if (f.clientSide.bytes > 0 || f.handshakeAck !== null) return null;
@@ -260,6 +268,7 @@ const synTimeout: FlowRule = {
 
 const synRetryThenConnected: FlowRule = {
   code: 'syn-retry-then-connected',
+  needs: SHOWS.SYN_RETRIED,
   evaluate(f) {
     // Connected: a SYN-ACK the client never acknowledged ended no retrying (half-open says what it did).
     if (f.syns.length < 2 || f.synAcks.length === 0 || f.handshakeAck === null) return null;
@@ -285,6 +294,7 @@ const ANSWER_JITTER_MICROS = 10_000;
 
 const synAckRetry: FlowRule = {
   code: 'synack-retry',
+  needs: SHOWS.SYN_ACK_RESENT,
   needsBothSides: true,
   evaluate(f, ctx) {
     if (f.synAcks.length < 2) return null;
@@ -329,6 +339,7 @@ const HALF_OPEN_SILENT_CLIENT_HINT =
 
 const halfOpen: FlowRule = {
   code: 'half-open',
+  needs: SHOWS.SYN_ACK_UNACKED,
   needsBothSides: true,
   evaluate(f, ctx) {
     if (f.synAcks.length === 0 || f.handshakeAck || f.clientSide.bytes > 0 || f.clientSide.rst || f.clientSide.fin) return null;
@@ -374,6 +385,7 @@ const halfOpen: FlowRule = {
 
 const icmpUnreachable: FlowRule = {
   code: 'icmp-unreachable',
+  needs: SHOWS.ICMP,
   evaluate(f) {
     // "Fragmentation needed" is path MTU discovery at work, not an unreachable host: the sender
     // learns the path's MTU and sends smaller (the retransmission verdict speaks of its resends).
@@ -397,6 +409,7 @@ const icmpUnreachable: FlowRule = {
  */
 const idleResumed: FlowRule = {
   code: 'idle-close',
+  needs: SHOWS.AFTER_IDLE,
   evaluate(f) {
     const idle = f.afterIdle;
     if (!idle) return null;
@@ -421,6 +434,7 @@ const idleResumed: FlowRule = {
 
 const midstream: FlowRule = {
   code: 'midstream',
+  needs: SHOWS.NO_HANDSHAKE,
   evaluate(f) {
     if (f.syns.length > 0 || f.synAcks.length > 0 || f.afterIdle || refusalOfUnseenSyn(f)) return null;
     return {
@@ -454,6 +468,7 @@ const cleanClose: FlowRule = {
 
 const halfClosed: FlowRule = {
   code: 'half-closed',
+  needs: SHOWS.ONE_FIN,
   needsBothSides: true,
   evaluate(f, ctx) {
     const c = f.clientSide.fin;
@@ -506,6 +521,7 @@ function loneRstSender(f: FlowFacts): 'client' | 'server' | null {
 
 const loneRst: FlowRule = {
   code: 'lone-rst',
+  needs: SHOWS.NO_HANDSHAKE,
   evaluate(f) {
     const who = loneRstSender(f);
     if (!who) return null;
@@ -574,6 +590,7 @@ function rstNotTaken(f: FlowFacts): PacketRef | null {
 
 const rstIgnored: FlowRule = {
   code: 'rst-ignored',
+  needs: SHOWS.CLIENT_RST,
   evaluate(f) {
     const synAck = rstNotTaken(f);
     if (!synAck) return null;
@@ -595,6 +612,7 @@ const EPHEMERAL_PORTS_FROM = 32_768;
 function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
   return {
     code,
+    needs: code === 'rst-by-client' ? SHOWS.CLIENT_RST : SHOWS.SERVER_RST,
     evaluate(f) {
       const mine = code === 'rst-by-client' ? f.clientSide : f.serverSide;
       const other = code === 'rst-by-client' ? f.serverSide : f.clientSide;
@@ -735,6 +753,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
 
 const portReuse: FlowRule = {
   code: 'port-reuse',
+  needs: SHOWS.REUSED,
   evaluate(f) {
     const r = f.reusedAfter;
     if (!r) return null;
@@ -782,15 +801,73 @@ const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
 
 export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FLOW_RULES): Verdict[] {
   const out: Verdict[] = [];
-  const bothSides = f.visibility.seen === 'both';
-  for (const r of rules) {
-    if (r.needsBothSides && !bothSides) continue;
+  const shows = flowShows(f);
+  const needs = needsOf(rules);
+  for (let i = 0; i < rules.length; i++) {
+    if ((shows & needs[i]) !== needs[i]) continue;
+    const r = rules[i];
     const v = r.evaluate(f, ctx);
-    if (v && r.exclusive) return [v];
+    if (!v) continue;
+    if (r.exclusive) return [v];
     // One verdict per code: when two rules answer the same question (no-response from HTTP and from TCP facts), the earlier one speaks.
-    if (v && !hasCode(out, v.code)) out.push(v);
+    if (!hasCode(out, v.code)) out.push(v);
   }
   return bySeverity(out);
+}
+
+/**
+ * Each rule list's needs as SHOWS bits, needsBothSides as BOTH_SIDES among them, read once: the
+ * rules are objects of many shapes, and judgeFlow goes through them for every flow.
+ */
+const rulesNeeds = new WeakMap<readonly FlowRule[], Int32Array>();
+
+function needsOf(rules: readonly FlowRule[]): Int32Array {
+  let needs = rulesNeeds.get(rules);
+  if (!needs) {
+    needs = Int32Array.from(rules, (r) => (r.needs ?? 0) | (r.needsBothSides ? SHOWS.BOTH_SIDES : 0));
+    rulesNeeds.set(rules, needs);
+  }
+  return needs;
+}
+
+/** The SHOWS bits of `f`: what FlowRule.needs is read against. */
+export function flowShows(f: FlowFacts): number {
+  const syns = f.syns.length;
+  const synAcks = f.synAcks.length;
+  const client = f.clientSide;
+  const server = f.serverSide;
+  let bits = 0;
+  if (f.visibility.seen === 'both') bits |= SHOWS.BOTH_SIDES;
+  if (f.scan) bits |= SHOWS.SCAN;
+  if (syns > 0 && synAcks === 0) bits |= SHOWS.SYN_UNANSWERED;
+  if (syns >= 2) bits |= SHOWS.SYN_RETRIED;
+  if (synAcks >= 2) bits |= SHOWS.SYN_ACK_RESENT;
+  if (synAcks > 0 && f.handshakeAck === null) bits |= SHOWS.SYN_ACK_UNACKED;
+  if (syns === 0 && synAcks === 0) bits |= SHOWS.NO_HANDSHAKE;
+  if (client.rst) bits |= SHOWS.CLIENT_RST;
+  if (server.rst) bits |= SHOWS.SERVER_RST;
+  if ((client.fin === null) !== (server.fin === null)) bits |= SHOWS.ONE_FIN;
+  if (endedUnclosed(f)) bits |= SHOWS.UNCLOSED;
+  if (f.icmp.length > 0) bits |= SHOWS.ICMP;
+  if (f.afterIdle) bits |= SHOWS.AFTER_IDLE;
+  if (f.reusedAfter) bits |= SHOWS.REUSED;
+  if (f.peerUnseen) bits |= SHOWS.PEER_UNSEEN;
+  const a = f.analysis;
+  if (a) {
+    if (a.client.dataRetransmissions > 0 || a.server.dataRetransmissions > 0 || a.client.fastOpenResends > 0) bits |= SHOWS.RETRANSMITTED;
+    if (a.client.zeroWindow > 0 || a.server.zeroWindow > 0) bits |= SHOWS.ZERO_WINDOW;
+    if (a.unanswered) bits |= SHOWS.UNANSWERED;
+    if (a.client.earlyHole || a.server.earlyHole) bits |= SHOWS.EARLY_HOLE;
+    if (a.client.queueRise || a.server.queueRise) bits |= SHOWS.QUEUE_RISE;
+    if (a.client.heldForAck || a.server.heldForAck) bits |= SHOWS.HELD_FOR_ACK;
+  }
+  const app = f.app;
+  if (app) {
+    if (app.protocol === 'http') bits |= SHOWS.HTTP;
+    if (app.websocket) bits |= SHOWS.WEBSOCKET;
+    if (app.tls) bits |= SHOWS.TLS;
+  }
+  return bits;
 }
 
 function hasCode(verdicts: Verdict[], code: string): boolean {

@@ -3,6 +3,7 @@ import type { FlowFacts } from './facts.js';
 import { fmtDuration, ms, plural } from './format.js';
 import { CRAFTED_NAMES, networkOf, type ScanMark } from './probe-log.js';
 import type { FlowRule } from './rules.js';
+import { SHOWS } from './shows.js';
 import type { Verdict } from './verdict.js';
 import { EARLIER_DISTRIBUTED_WINDOW_MICROS, EARLIER_WINDOW_MICROS, MAX_EARLIER_PROBES, MAX_EARLIER_PROBES_PER_HOST } from './probe-hold.js';
 
@@ -63,6 +64,7 @@ const SCAN_HINT =
 /** The flow was a probe: said instead of refused, syn-timeout, half-open and the like (an exclusive rule). */
 export const scanProbe: FlowRule = {
   code: 'scan-probe',
+  needs: SHOWS.SCAN,
   exclusive: true,
   evaluate(f) {
     const s = f.scan;

@@ -2,6 +2,7 @@ import type { CopyFacts, FlowFacts } from './facts.js';
 import { isFragmentationNeeded } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
+import { SHOWS } from './shows.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
 import { isTlsHandshakeOnly } from './tls-rules.js';
 import { exchangeCutByClose, unfinishedRequest } from './app-rules.js';
@@ -110,6 +111,7 @@ function shownUnneeded(resender: SideAnalysis, peer: SideAnalysis): number {
 
 const retransmission: FlowRule = {
   code: 'retransmission',
+  needs: SHOWS.RETRANSMITTED,
   evaluate(f, ctx) {
     const a = f.analysis;
     if (!a) return null;
@@ -303,6 +305,7 @@ function briefZeroWindowLimit(f: FlowFacts, z: ZeroWindowFacts): number | null {
 
 const zeroWindow: FlowRule = {
   code: 'zero-window',
+  needs: SHOWS.ZERO_WINDOW,
   evaluate(f) {
     const a = f.analysis;
     if (!a || (a.client.zeroWindow === 0 && a.server.zeroWindow === 0)) return null;
@@ -351,6 +354,7 @@ function isUnreadPayload(f: FlowFacts): boolean {
 
 const noResponse: FlowRule = {
   code: 'no-response',
+  needs: SHOWS.UNANSWERED,
   needsBothSides: true,
   evaluate(f, ctx) {
     const a = f.analysis;
@@ -418,6 +422,7 @@ const noResponse: FlowRule = {
  */
 const noResponseSeenFromServer: FlowRule = {
   code: 'no-response',
+  needs: SHOWS.PEER_UNSEEN,
   evaluate(f) {
     const p = f.peerUnseen;
     if (f.visibility.seen !== 'server-only' || !p || p.seenSide !== 'server' || f.synAcks.length === 0 || f.afterIdle || f.icmp.length > 0) return null;

@@ -3,6 +3,7 @@ import type { ThinkTurn } from '../flow/analysis.js';
 import type { FlowFacts, PacketRef } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
+import { SHOWS } from './shows.js';
 import { pathMtuProbed, sentBeforeArrival } from './path-mtu.js';
 import { bufferbloat } from './bufferbloat.js';
 import { patienceFor } from './capture-end.js';
@@ -299,6 +300,7 @@ function longestRequest(app: AppFacts): { ex: HttpExchangeFacts; from: number; t
  */
 const slowRequest: FlowRule = {
   code: 'slow-request',
+  needs: SHOWS.HTTP,
   evaluate(f, ctx) {
     const app = f.app;
     const a = f.analysis;
@@ -373,6 +375,7 @@ const NAGLE_PATTERN_SEGMENTS = 3;
 const NAGLE_PATTERN_MS = 100;
 const nagleDelay: FlowRule = {
   code: 'nagle-delay',
+  needs: SHOWS.HELD_FOR_ACK,
   evaluate(f) {
     const a = f.analysis;
     if (!a) return null;

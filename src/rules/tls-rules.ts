@@ -2,6 +2,7 @@ import type { TlsAlertFacts, TlsFacts } from '../dissect/tls.js';
 import type { FlowFacts } from './facts.js';
 import { fmtDuration } from './format.js';
 import type { FlowRule } from './rules.js';
+import { SHOWS } from './shows.js';
 
 // Why a TLS connection (wss://, https://) failed before any application byte: a server that does
 // not speak TLS on that port, a plaintext alert from either side, or a side that walked away from
@@ -94,6 +95,7 @@ function clientLeftWithoutRequest(f: FlowFacts, t: TlsFacts): { finished: { no: 
 /** The server does not speak TLS on this port: it answered the ClientHello in plain text. */
 const tlsPlaintextServer: FlowRule = {
   code: 'tls-plaintext-server',
+  needs: SHOWS.TLS,
   evaluate(f) {
     const t = f.app?.tls;
     // Only a server stream seen from its first byte (its SYN-ACK captured) can be said not to start with a record.
@@ -158,6 +160,7 @@ function clientCertificateText(answer: ClientCertificateAnswer, lead: string, re
 /** A plaintext alert ended the handshake. */
 const tlsAlert: FlowRule = {
   code: 'tls-alert',
+  needs: SHOWS.TLS,
   evaluate(f) {
     const t = f.app?.tls;
     if (!t) return null;
@@ -218,6 +221,7 @@ function serverRefusedAfterClientFinished(f: FlowFacts, t: TlsFacts): { alert: {
 /** A side walked away from the handshake without a plaintext alert. */
 const tlsHandshakeAbandoned: FlowRule = {
   code: 'tls-handshake-abandoned',
+  needs: SHOWS.TLS,
   evaluate(f) {
     const t = f.app?.tls;
     if (!t || t.serverNotTls || endingAlert(t) || !t.clientHello) return null;
@@ -334,6 +338,7 @@ export function isTlsHandshakeOnly(f: FlowFacts, requestPacket: number): boolean
 /** The handshake completed: what was agreed (the content is encrypted). */
 const tlsOk: FlowRule = {
   code: 'tls-ok',
+  needs: SHOWS.TLS,
   evaluate(f) {
     const t = f.app?.tls;
     if (!t?.serverHello || !t.clientHello || !handshakeCompleted(t) || endingAlert(t) || clientRejectedAfterHandshake(f, t) || serverRefusedAfterClientFinished(f, t)) return null;
