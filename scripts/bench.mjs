@@ -239,22 +239,32 @@ async function measureTool({ name, argv, runs, warmup = 0, okCodes, packets, fil
   };
 }
 
-function renderTable(rows) {
-  const head = ['tool', 'runs', 'packets', 'wall s median (min–max)', 'cpu s', 'packets/s', 'MB/s', 'peak RSS MiB'];
-  const body = rows.map((r) =>
-    r.failed
-      ? [r.name, '1', '-', `failed: exit ${r.exitCode} after ${r.wallSeconds.toFixed(3)}`, '-', '-', '-', r.peakRssMiB == null ? '?' : r.peakRssMiB.toFixed(1)]
-      : [
-          r.name,
-          String(r.runs),
-          fmtInt(r.packets),
-          `${r.wallSeconds.median.toFixed(3)} (${r.wallSeconds.min.toFixed(3)}–${r.wallSeconds.max.toFixed(3)})`,
-          r.cpuSecondsMedian == null ? '?' : r.cpuSecondsMedian.toFixed(2),
-          fmtRate(r.packetsPerSecond),
-          r.megabytesPerSecond.toFixed(1),
-          r.peakRssMiB == null ? '?' : r.peakRssMiB.toFixed(1),
-        ],
-  );
+/** tshark's median over this row's (wall, cpu): above 1, this row is faster; null when either is missing. */
+function speedOverTshark(row, tshark) {
+  if (!tshark || row.failed || row === tshark) return null;
+  const cpu = row.cpuSecondsMedian && tshark.cpuSecondsMedian ? tshark.cpuSecondsMedian / row.cpuSecondsMedian : null;
+  return { wall: tshark.wallSeconds.median / row.wallSeconds.median, cpu };
+}
+
+function renderTable(rows, tshark) {
+  const head = ['tool', 'runs', 'packets', 'wall s median (min–max)', 'cpu s', 'packets/s wall', 'packets/s cpu', 'MB/s', 'peak RSS MiB', 'x tshark wall/cpu'];
+  const ratio = (x) => (x == null ? '?' : `${x.toFixed(x < 10 ? 2 : 1)}`);
+  const body = rows.map((r) => {
+    if (r.failed) return [r.name, '1', '-', `failed: exit ${r.exitCode} after ${r.wallSeconds.toFixed(3)}`, '-', '-', '-', '-', r.peakRssMiB == null ? '?' : r.peakRssMiB.toFixed(1), '-'];
+    const vs = speedOverTshark(r, tshark);
+    return [
+      r.name,
+      String(r.runs),
+      fmtInt(r.packets),
+      `${r.wallSeconds.median.toFixed(3)} (${r.wallSeconds.min.toFixed(3)}–${r.wallSeconds.max.toFixed(3)})`,
+      r.cpuSecondsMedian == null ? '?' : r.cpuSecondsMedian.toFixed(2),
+      fmtRate(r.packetsPerSecond),
+      r.cpuSecondsMedian ? fmtRate(r.packets / r.cpuSecondsMedian) : '?',
+      r.megabytesPerSecond.toFixed(1),
+      r.peakRssMiB == null ? '?' : r.peakRssMiB.toFixed(1),
+      vs ? `${ratio(vs.wall)} / ${ratio(vs.cpu)}` : '-',
+    ];
+  });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
@@ -434,7 +444,7 @@ async function main() {
       generator: capture.generator && { seed, conversations: capture.generator.conversations, openFlows: capture.generator.openFlows, averageRecordBytes: capture.generator.averageRecordBytes },
       pageCache: 'warm',
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, tshark: tsharkVersion },
-      rows,
+      rows: rows.map((r) => ({ ...r, tsharkOverThis: speedOverTshark(r, tshark) })),
       tsharkWallOverToolWall: ratio && +ratio.toFixed(2),
       tsharkCpuOverToolCpu: tool?.cpuSecondsMedian && tshark?.cpuSecondsMedian ? +(tshark.cpuSecondsMedian / tool.cpuSecondsMedian).toFixed(2) : null,
       check,
@@ -451,7 +461,8 @@ async function main() {
       o.push('page cache: warm (the file was read once before the timed runs); times are whole-process, start-up included;');
       o.push('cpu s = user + sys (median), steadier than wall time when other jobs share the machine');
       o.push('');
-      o.push(renderTable(rows));
+      o.push(renderTable(rows, tshark));
+      if (tshark) o.push(`x tshark: tshark's median time over the row's (wall, cpu): above 1 the row is faster than tshark`);
       o.push('');
       if (ratio) o.push(`tshark wall / ${toolName} wall: ${ratio.toFixed(ratio < 10 ? 2 : 1)}× (${ratio >= 1 ? `${toolName} is faster` : 'tshark is faster'})`);
       if (tool?.cpuSecondsMedian && tshark?.cpuSecondsMedian) o.push(`tshark cpu / ${toolName} cpu: ${(tshark.cpuSecondsMedian / tool.cpuSecondsMedian).toFixed(2)}×`);
