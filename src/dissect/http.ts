@@ -490,6 +490,10 @@ export class HttpParser {
   }
 
   private collectLine(b: Uint8Array, i: number, end: number, base: number, no: number, tsMicros: number): number {
+    if (this.state === STATE.HEADER_LINE && this.lineLen === 0) {
+      i = this.headerLinesInPlace(b, i, end, base, no);
+      if (i === end) return end;
+    }
     // Not b.indexOf(LF, i): that would scan past `end` into whatever else the buffer holds.
     let lf = -1;
     for (let k = i; k < end; k++) {
@@ -555,6 +559,41 @@ export class HttpParser {
       return end;
     }
     return stop;
+  }
+
+  /**
+   * The header lines from b[i] that are well formed and lie whole in this chunk (almost all), each
+   * read in one pass: name bytes up to the colon, value bytes up to the line end. Returns the index
+   * of the first line left to collectLine's general path (it spans chunks, is empty, folded or
+   * malformed, or would overflow the head); `end` after an error.
+   */
+  private headerLinesInPlace(b: Uint8Array, i: number, end: number, base: number, no: number): number {
+    while (i < end) {
+      let k = i;
+      while (k < end && TCHAR[b[k]] === 1) k++;
+      if (k === i || k >= end || b[k] !== COLON) return i;
+      const colon = k;
+      for (k++; k < end && BAD_VALUE_BYTE[b[k]] === 0; k++);
+      if (k >= end) return i;
+      const e = k;
+      if (b[k] === CR) k++;
+      if (k >= end || b[k] !== LF) return i;
+      const stop = k + 1;
+      if (this.headBytes + (stop - i) > HTTP_LIMITS.MAX_HEAD_BYTES) return i;
+      this.headBytes += stop - i;
+      const lineBase = this.lineStart - i;
+      this.lineSrcEnd = stop;
+      this.lineNo = no;
+      this.lineStart = base + stop;
+      if (this.pendingName) this.commitHeader(this.head!, false);
+      if (this.state !== STATE.ERRORED) this.addField(b, i, colon, e, lineBase);
+      if (this.state === STATE.ERRORED) {
+        this.captureErrorBytes(b, stop, end, base);
+        return end;
+      }
+      i = stop;
+    }
+    return i;
   }
 
   private appendLine(b: Uint8Array, s: number, e: number): void {
@@ -735,6 +774,12 @@ export class HttpParser {
       this.failLine('HTTP_INVALID_HEADER_VALUE', `byte 0x${src[bad].toString(16)} in the value of "${escapeBytes(src, s, colon)}"`, src, bad, lineBase);
       return;
     }
+    this.addField(src, s, colon, e, lineBase);
+  }
+
+  /** A validated field line src[s, e) with its colon at `colon`: counted, and its value kept when the name is selected (committed at the next line). */
+  private addField(src: Uint8Array, s: number, colon: number, e: number, lineBase: number): void {
+    const head = this.head!;
     head.headerCount++;
     if (head.headerCount > HTTP_LIMITS.MAX_HEADERS) {
       this.failLine('HTTP_TOO_MANY_HEADERS', `more than ${HTTP_LIMITS.MAX_HEADERS} header lines`, src, s, lineBase);

@@ -14,6 +14,7 @@ import { TlsTracker, looksLikeTlsRecord } from './tls.js';
 import type {
   AppEvent,
   AppFacts,
+  CloseFact,
   DissectErrorFact,
   GapFact,
   HttpExchangeFacts,
@@ -81,18 +82,22 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const role = (dir: Dir) => (dir === 0 ? 'client' : 'server');
 
 /**
- * The errors, gaps and events of a session that had none (most): shared and never written; a
- * session's first one gives it a list of its own.
+ * The errors, gaps, events, closes and exchanges of a session that had none: shared and never
+ * written; a session's first one gives it a list of its own.
  */
 const NO_ERRORS: DissectErrorFact[] = Object.freeze([]) as unknown as DissectErrorFact[];
 const NO_GAPS: GapFact[] = Object.freeze([]) as unknown as GapFact[];
 const NO_EVENTS: AppEvent[] = Object.freeze([]) as unknown as AppEvent[];
+const NO_CLOSES: CloseFact[] = Object.freeze([]) as unknown as CloseFact[];
+const NO_EXCHANGES: HttpExchangeFacts[] = Object.freeze([]) as unknown as HttpExchangeFacts[];
+/** The held chunks of a session that holds none (see hold()); never written. */
+const NO_HELD: HeldChunk[] = Object.freeze([]) as unknown as HeldChunk[];
 
 export function newAppFacts(): AppFacts {
   return {
     protocol: 'unknown',
     upgradedTo: null,
-    http: [],
+    http: NO_EXCHANGES,
     httpDropped: 0,
     httpTurns: null,
     websocket: null,
@@ -100,7 +105,7 @@ export function newAppFacts(): AppFacts {
     gaps: NO_GAPS,
     events: NO_EVENTS,
     eventsDropped: 0,
-    closes: [],
+    closes: NO_CLOSES,
     bytes: { client: 0, server: 0 },
     tls: null,
     unfinishedRequestLine: null,
@@ -109,14 +114,17 @@ export function newAppFacts(): AppFacts {
 
 export class AppSession implements StreamSink {
   readonly facts: AppFacts = newAppFacts();
-  private readonly mode: [Mode, Mode] = [MODE.DETECT, MODE.DETECT];
+  // Per-direction state is kept in pairs of fields rather than in small arrays: each packet reads
+  // it, and an array is one more object to allocate and to fetch.
+  private clientMode: Mode = MODE.DETECT;
+  private serverMode: Mode = MODE.DETECT;
   private detectBuf: Uint8Array | null = null;
   private detectLen = 0;
 
   /** A direction is HTTP, WebSocket or TLS, or still being recognised: the payload is read. */
   readsPayload(): boolean {
     const opaque = (m: Mode) => m === MODE.OFF || m === MODE.OPAQUE;
-    return !(opaque(this.mode[0]) && opaque(this.mode[1]));
+    return !(opaque(this.clientMode) && opaque(this.serverMode));
   }
   private detectTokenLen = 0;
   private detectOffset = 0;
@@ -145,12 +153,17 @@ export class AppSession implements StreamSink {
   private lastResponseHead: HttpHead | null = null;
   private upgradeSlot = -1;
   private resumeClient = false;
-  private held: HeldChunk[] = [];
+  private held: HeldChunk[] = NO_HELD;
   private heldBytes = 0;
-  private readonly nextOffset = [0, 0];
+  /** Stream offset after the last byte delivered or skipped, per direction. */
+  private clientEnd = 0;
+  private serverEnd = 0;
   private lastNo = 0;
-  private readonly finished = [false, false];
-  private readonly openGaps: (GapFact | null)[] = [null, null];
+  /** Bit 1 << dir: that direction is finished. */
+  private finishedDirs = 0;
+  /** A gap that sent the direction's parser looking for the next message, until it finds one. */
+  private clientOpenGap: GapFact | null = null;
+  private serverOpenGap: GapFact | null = null;
   private closeFramesSeen = 0;
   private tcpClosedBeforeCloseFrame = false;
   private ended = false;
@@ -172,16 +185,21 @@ export class AppSession implements StreamSink {
   onData(dir: Dir, bytes: Uint8Array, off: number, end: number, streamOffset: number, no: number, tsMicros: number): void {
     if (end <= off) return;
     this.lastNo = no;
-    this.nextOffset[dir] = streamOffset + (end - off);
-    if (dir === 0) this.facts.bytes.client += end - off;
-    else this.facts.bytes.server += end - off;
-    if (dir === 0) this.clientData(bytes, off, end, streamOffset, no, tsMicros);
-    else this.serverData(bytes, off, end, streamOffset, no, tsMicros);
+    if (dir === 0) {
+      this.clientEnd = streamOffset + (end - off);
+      this.facts.bytes.client += end - off;
+      this.clientData(bytes, off, end, streamOffset, no, tsMicros);
+    } else {
+      this.serverEnd = streamOffset + (end - off);
+      this.facts.bytes.server += end - off;
+      this.serverData(bytes, off, end, streamOffset, no, tsMicros);
+    }
   }
 
   onGap(dir: Dir, streamOffset: number, length: number, no: number, tsMicros: number): void {
     this.lastNo = no;
-    this.nextOffset[dir] = streamOffset + length;
+    if (dir === 0) this.clientEnd = streamOffset + length;
+    else this.serverEnd = streamOffset + length;
     const gap: GapFact = { dir, streamOffset, length, packet: no, outcome: 'ignored', resyncOffset: null };
     this.recordGap(gap);
     this.applyGap(dir, gap, streamOffset, length, no, tsMicros);
@@ -196,7 +214,8 @@ export class AppSession implements StreamSink {
     // A retransmitted FIN (or a second RST) says nothing new.
     const closes = this.facts.closes;
     for (const c of closes) if (c.dir === dir && c.how === how) return;
-    closes.push({ dir, how, no, tsMicros });
+    // A list of the exact size: a session sees one close or two, and push() would make room for 16.
+    this.facts.closes = closes.concat({ dir, how, no, tsMicros });
     this.finishDirection(dir, no, tsMicros, how === 'fin');
     if (this.facts.closes.length === 1) this.noteFirstClose(dir, how, tsMicros);
     if (this.facts.websocket?.upgraded && this.facts.websocket.tcpClose === null && !this.tcpClosedBeforeCloseFrame) {
@@ -210,7 +229,8 @@ export class AppSession implements StreamSink {
     this.ended = true;
     this.finishDirection(0, this.lastNo, tsMicros, false);
     this.finishDirection(1, this.lastNo, tsMicros, false);
-    for (const g of this.openGaps) if (g && g.outcome === 'ignored') g.outcome = 'lost';
+    markLost(this.clientOpenGap);
+    markLost(this.serverOpenGap);
     const ws = this.facts.websocket;
     if (ws?.upgraded && ws.tcpClose === null && this.tcpClosedBeforeCloseFrame) ws.tcpClose = 'without-close-frame';
     const clientPings = this.wsClient?.unansweredPing ?? null;
@@ -224,7 +244,7 @@ export class AppSession implements StreamSink {
     this.request = this.response = null;
     this.wsClient = this.wsServer = null;
     this.tls = null;
-    this.held = [];
+    this.held = NO_HELD;
     this.heldBytes = 0;
     this.lastResponseHead = null;
     this.detectBuf = null;
@@ -233,7 +253,7 @@ export class AppSession implements StreamSink {
   // ---- client / server dispatch ----
 
   private clientData(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
-    switch (this.mode[0]) {
+    switch (this.clientMode) {
       case MODE.DETECT:
         this.detectClient(b, off, end, streamOffset, no, ts);
         return;
@@ -253,7 +273,7 @@ export class AppSession implements StreamSink {
   }
 
   private serverData(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
-    switch (this.mode[1]) {
+    switch (this.serverMode) {
       case MODE.DETECT:
         // HTTP servers do not speak first (SMTP, SSH and MySQL do), but a capture that starts
         // mid-connection may show a response first: accept one that starts with "HTTP/".
@@ -333,16 +353,16 @@ export class AppSession implements StreamSink {
   }
 
   private giveUp(): void {
-    this.mode[0] = MODE.OFF;
-    this.mode[1] = MODE.OFF;
+    this.clientMode = MODE.OFF;
+    this.serverMode = MODE.OFF;
     this.facts.protocol = 'unknown';
     this.detectBuf = null;
   }
 
   private startTls(): void {
     this.facts.protocol = 'tls';
-    this.mode[0] = MODE.TLS;
-    this.mode[1] = MODE.TLS;
+    this.clientMode = MODE.TLS;
+    this.serverMode = MODE.TLS;
     this.tls = new TlsTracker(this.recordEvents ? (no, dir, text) => this.eventWanted() && this.event(no, dir, text) : null);
     this.facts.tls = this.tls.facts;
     this.detectBuf = null;
@@ -350,8 +370,8 @@ export class AppSession implements StreamSink {
 
   private startHttp(): void {
     this.facts.protocol = 'http';
-    this.mode[0] = MODE.HTTP;
-    this.mode[1] = MODE.HTTP;
+    this.clientMode = MODE.HTTP;
+    this.serverMode = MODE.HTTP;
     this.request = new HttpParser('request', 0, new AppSession.RequestHooks(this));
     this.response = new HttpParser('response', 1, new AppSession.ResponseHooks(this));
     this.detectBuf = null;
@@ -360,8 +380,8 @@ export class AppSession implements StreamSink {
   private runRequestParser(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
     const req = this.request!;
     const stop = req.execute(b, off, end, streamOffset, no, ts);
-    if (req.paused && this.mode[0] === MODE.HTTP) {
-      this.mode[0] = MODE.PENDING_UPGRADE;
+    if (req.paused && this.clientMode === MODE.HTTP) {
+      this.clientMode = MODE.PENDING_UPGRADE;
       if (stop < end) this.hold(b, stop, end, streamOffset + (stop - off), no, ts);
     }
   }
@@ -378,23 +398,28 @@ export class AppSession implements StreamSink {
       }
       const gap: GapFact = { dir: 0, streamOffset, length: n, packet: no, outcome: 'ignored', resyncOffset: null };
       this.recordGap(gap);
-      this.held.push({ bytes: null, gap, length: n, streamOffset, no, tsMicros: ts });
+      this.holdChunk({ bytes: null, gap, length: n, streamOffset, no, tsMicros: ts });
       return;
     }
-    this.held.push({ bytes: b.slice(off, end), gap: null, length: n, streamOffset, no, tsMicros: ts });
+    this.holdChunk({ bytes: b.slice(off, end), gap: null, length: n, streamOffset, no, tsMicros: ts });
     this.heldBytes += n;
+  }
+
+  private holdChunk(chunk: HeldChunk): void {
+    if (this.held === NO_HELD) this.held = [chunk];
+    else this.held.push(chunk);
   }
 
   /** The upgrade was refused: the held client bytes are HTTP after all. */
   private releaseHeldAsHttp(): void {
     this.resumeClient = false;
-    if (this.mode[0] !== MODE.PENDING_UPGRADE) return;
-    this.mode[0] = MODE.HTTP;
+    if (this.clientMode !== MODE.PENDING_UPGRADE) return;
+    this.clientMode = MODE.HTTP;
     this.request!.resume();
     this.upgradeSlot = -1;
     const held = this.takeHeld();
     for (const h of held) {
-      if (this.mode[0] !== MODE.HTTP) {
+      if (this.clientMode !== MODE.HTTP) {
         if (h.bytes) this.clientData(h.bytes, 0, h.length, h.streamOffset, h.no, h.tsMicros);
         continue;
       }
@@ -405,7 +430,7 @@ export class AppSession implements StreamSink {
 
   private takeHeld(): HeldChunk[] {
     const held = this.held;
-    this.held = [];
+    this.held = NO_HELD;
     this.heldBytes = 0;
     return held;
   }
@@ -427,14 +452,10 @@ export class AppSession implements StreamSink {
       const deflate = ws?.deflate ?? false;
       if (ws) ws.upgraded = true;
       const hooks = new AppSession.WsHooks(this);
-      this.wsClient = new WebSocketFrameParser(0, hooks, deflate);
-      this.wsServer = new WebSocketFrameParser(1, hooks, deflate);
-      if (ws) {
-        ws.frames.client = this.wsClient.counts;
-        ws.frames.server = this.wsServer.counts;
-      }
-      this.mode[0] = MODE.WEBSOCKET;
-      this.mode[1] = MODE.WEBSOCKET;
+      this.wsClient = new WebSocketFrameParser(0, hooks, deflate, ws?.frames.client);
+      this.wsServer = new WebSocketFrameParser(1, hooks, deflate, ws?.frames.server);
+      this.clientMode = MODE.WEBSOCKET;
+      this.serverMode = MODE.WEBSOCKET;
       // Held client bytes were sent before this server chunk arrived.
       for (const h of held) {
         if (h.bytes) this.wsClient.execute(h.bytes, 0, h.length, h.streamOffset, h.no, h.tsMicros);
@@ -443,8 +464,8 @@ export class AppSession implements StreamSink {
       if (stop < end) this.wsServer.execute(b, stop, end, streamOffset, no, ts);
     } else {
       this.facts.protocol = 'tunnel';
-      this.mode[0] = MODE.OPAQUE;
-      this.mode[1] = MODE.OPAQUE;
+      this.clientMode = MODE.OPAQUE;
+      this.serverMode = MODE.OPAQUE;
     }
     // Neither direction speaks HTTP again: the parsers go (a WebSocket may stay open for hours).
     this.request = this.response = null;
@@ -452,7 +473,7 @@ export class AppSession implements StreamSink {
   }
 
   private applyGap(dir: Dir, gap: GapFact, streamOffset: number, length: number, no: number, ts: number): void {
-    switch (this.mode[dir]) {
+    switch (dir === 0 ? this.clientMode : this.serverMode) {
       case MODE.DETECT:
         // Whatever preceded is lost; detection starts over on the bytes after the gap.
         if (dir === 0) {
@@ -465,11 +486,14 @@ export class AppSession implements StreamSink {
         const parser = dir === 0 ? this.request! : this.response!;
         const result = parser.gap(streamOffset, length, no, ts);
         if (result === 'body') gap.outcome = 'body';
-        else if (result === 'resync') this.openGaps[dir] = gap;
+        else if (result === 'resync') {
+          if (dir === 0) this.clientOpenGap = gap;
+          else this.serverOpenGap = gap;
+        }
         return;
       }
       case MODE.PENDING_UPGRADE:
-        this.held.push({ bytes: null, gap, length, streamOffset, no, tsMicros: ts });
+        this.holdChunk({ bytes: null, gap, length, streamOffset, no, tsMicros: ts });
         return;
       case MODE.WEBSOCKET: {
         const parser = dir === 0 ? this.wsClient! : this.wsServer!;
@@ -484,22 +508,21 @@ export class AppSession implements StreamSink {
   }
 
   private finishDirection(dir: Dir, no: number, ts: number, closed: boolean): void {
-    if (this.finished[dir]) return;
-    this.finished[dir] = true;
-    switch (this.mode[dir]) {
+    if (this.finishedDirs & (1 << dir)) return;
+    this.finishedDirs |= 1 << dir;
+    switch (dir === 0 ? this.clientMode : this.serverMode) {
       case MODE.HTTP: {
         const parser = dir === 0 ? this.request! : this.response!;
         const line = dir === 0 ? parser.unfinishedStartLine() : null;
-        if (line) this.facts.unfinishedRequestLine = { packet: line.no, bytes: this.nextOffset[0] - line.streamOffset };
-        parser.finish(this.nextOffset[dir], no, ts, closed);
+        if (line) this.facts.unfinishedRequestLine = { packet: line.no, bytes: this.clientEnd - line.streamOffset };
+        parser.finish(dir === 0 ? this.clientEnd : this.serverEnd, no, ts, closed);
         break;
       }
       case MODE.WEBSOCKET:
         (dir === 0 ? this.wsClient! : this.wsServer!).finish(no, closed);
         break;
     }
-    const g = this.openGaps[dir];
-    if (g && g.outcome === 'ignored') g.outcome = 'lost';
+    markLost(dir === 0 ? this.clientOpenGap : this.serverOpenGap);
   }
 
   /** Names the exchange in progress when TCP first closed, and what of it had been seen. */
@@ -554,6 +577,7 @@ export class AppSession implements StreamSink {
     const spare = this.lean?.takeSpare() ?? null;
     const ex = spare ? this.reuse(spare) : newExchange();
     if (this.lean) this.lean.add(ex, this.exchanges);
+    else if (this.facts.http === NO_EXCHANGES) this.facts.http = [ex];
     else this.facts.http.push(ex);
     this.exchanges++;
     return ex;
@@ -595,11 +619,12 @@ export class AppSession implements StreamSink {
   }
 
   private resolveGap(dir: Dir, streamOffset: number): void {
-    const g = this.openGaps[dir];
+    const g = dir === 0 ? this.clientOpenGap : this.serverOpenGap;
     if (!g) return;
     g.outcome = 'resynced';
     g.resyncOffset = streamOffset;
-    this.openGaps[dir] = null;
+    if (dir === 0) this.clientOpenGap = null;
+    else this.serverOpenGap = null;
   }
 
   private recordGap(gap: GapFact): void {
@@ -1028,6 +1053,11 @@ function responseFacts(head: HttpHead, into: HttpResponseFacts | null): HttpResp
   r.keepAlive = false;
   r.afterGap = head.afterGap;
   return r;
+}
+
+/** A gap parsing never got past is lost. */
+function markLost(gap: GapFact | null): void {
+  if (gap && gap.outcome === 'ignored') gap.outcome = 'lost';
 }
 
 function startsWithHttpVersion(b: Uint8Array, off: number, end: number): boolean {

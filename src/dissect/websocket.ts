@@ -44,6 +44,11 @@ export const CLOSE_CODE_NAME: Record<number, string> = {
   1015: 'TLS handshake',
 };
 
+const NO_BYTES = new Uint8Array(0);
+
+/** The byte of masking key `mask` that applies at payload offset `pos` (RFC 6455 5.3). */
+const maskByte = (mask: number, pos: number): number => (mask >>> ((3 - (pos & 3)) << 3)) & 0xff;
+
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_CONTROL_PAYLOAD = 125;
 
@@ -142,7 +147,6 @@ const STATE = {
 type State = (typeof STATE)[keyof typeof STATE];
 
 export class WebSocketFrameParser {
-  readonly counts: WsFrameCounts = newFrameCounts();
   /** This direction's pings since the peer's last pong; the session keeps it (it sees both directions). */
   unansweredPing: WsUnansweredPing | null = null;
   private state: State = STATE.HEADER;
@@ -154,7 +158,8 @@ export class WebSocketFrameParser {
   private headerTs = 0;
   /** Reused for every frame: hooks copy what they keep. */
   private readonly frame: WsFrameStart = { opcode: 0, fin: false, rsv: 0, masked: false, length: 0, compressed: false, streamOffset: 0, no: 0, tsMicros: 0 };
-  private mask = new Uint8Array(4);
+  /** The masking key as a 32-bit integer, its first byte highest (0 when unmasked). */
+  private mask = 0;
   private payloadPos = 0;
   private remaining = 0;
   /** A fragmented data message is open; its opcode and whether its bytes are UTF-8 checked. */
@@ -162,7 +167,8 @@ export class WebSocketFrameParser {
   private messageOpcode = 0;
   private checkUtf8 = false;
   private readonly utf8 = new Utf8Validator();
-  private closePayload = new Uint8Array(MAX_CONTROL_PAYLOAD);
+  /** Made at the first close frame, which many directions never send. */
+  private closePayload = NO_BYTES;
   private closeLen = 0;
   private closeSent = false;
 
@@ -171,6 +177,8 @@ export class WebSocketFrameParser {
     private readonly hooks: WsParserHooks,
     /** permessage-deflate negotiated: RSV1 marks a compressed message. */
     private readonly deflate: boolean,
+    /** Where the frames are counted: the session's facts, when it has them. */
+    readonly counts: WsFrameCounts = newFrameCounts(),
   ) {}
 
   get stopped(): boolean {
@@ -271,7 +279,7 @@ export class WebSocketFrameParser {
       length = (h[2] * 2 ** 24 + ((h[3] << 16) | (h[4] << 8) | h[5])) * 2 ** 32 + (((h[6] << 24) >>> 0) + ((h[7] << 16) | (h[8] << 8) | h[9]));
       p = 10;
     }
-    if (masked) for (let k = 0; k < 4; k++) this.mask[k] = h[p + k];
+    this.mask = masked ? (h[p] << 24) | (h[p + 1] << 16) | (h[p + 2] << 8) | h[p + 3] : 0;
     const at = this.headerStart;
     const fno = this.headerNo;
     const isControl = (opcode & 0x8) !== 0;
@@ -328,7 +336,10 @@ export class WebSocketFrameParser {
       this.checkUtf8 = opcode === OPCODE.TEXT && !compressed;
       this.utf8.reset();
     }
-    if (opcode === OPCODE.CLOSE) this.closeLen = 0;
+    if (opcode === OPCODE.CLOSE) {
+      this.closeLen = 0;
+      if (this.closePayload === NO_BYTES) this.closePayload = new Uint8Array(MAX_CONTROL_PAYLOAD);
+    }
 
     const f = this.frame;
     f.opcode = opcode;
@@ -354,7 +365,7 @@ export class WebSocketFrameParser {
     if (frame.opcode === OPCODE.CLOSE) {
       for (let i = s; i < e; i++, this.payloadPos++) {
         if (this.closeLen >= 0 && this.closeLen < MAX_CONTROL_PAYLOAD) {
-          this.closePayload[this.closeLen++] = masked ? b[i] ^ this.mask[this.payloadPos & 3] : b[i];
+          this.closePayload[this.closeLen++] = masked ? b[i] ^ maskByte(this.mask, this.payloadPos) : b[i];
         }
       }
       return;
@@ -366,7 +377,7 @@ export class WebSocketFrameParser {
       this.payloadPos += e - s;
       let pos = start;
       for (let i = s; i < e; i++, pos++) {
-        const c = masked ? b[i] ^ mask[pos & 3] : b[i];
+        const c = masked ? b[i] ^ maskByte(mask, pos) : b[i];
         if (c < 0x80 && utf8.complete) continue; // ASCII outside a sequence: nothing to check
         if (!utf8.push(c)) {
           this.checkUtf8 = false;
