@@ -142,8 +142,10 @@ interface ResendTiming {
 function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): ResendTiming {
   const a = f.analysis!;
   const sender = who === 'server' ? a.server : a.client;
-  const rttMs = sender.dataRtt?.minMs ?? a.handshake?.rttMs ?? 0;
-  const timeoutMs = Math.max(ms(LEAST_RETRANSMISSION_TIMEOUT_MICROS), TIMEOUT_MIN_ROUND_TRIPS * rttMs);
+  // Each is a round trip the path took at least once; the ACK of a resent segment times it from its
+  // first sending, so a flow whose data was all resent has no data round trip shorter than a resend.
+  const rttMs = Math.min(sender.dataRtt?.minMs ?? Infinity, a.handshake?.rttMs ?? Infinity);
+  const timeoutMs = Math.max(ms(LEAST_RETRANSMISSION_TIMEOUT_MICROS), TIMEOUT_MIN_ROUND_TRIPS * (Number.isFinite(rttMs) ? rttMs : 0));
   let timedOut = 0;
   let early = 0;
   let earlyLatestMs = 0;

@@ -62,6 +62,17 @@ describe('retransmission: resend timing on scripted conversations', () => {
     expect(resentOnce(0.31, 0.15).summary).toContain('(1 after a timeout;');
   });
 
+  it('the path\'s round trip is the handshake\'s when the only data ACK came after a resend (it times the first sending)', () => {
+    // As on a phone in a public capture: a 547-byte request, resent 250 ms and 500 ms after it, on a 50 ms path.
+    const c = conv({ client: '10.4.0.1:52000', server: '10.4.0.2:80' }).handshake(0, 0.05);
+    const seq = c.c.next;
+    c.client('PA', 0.051, 'r'.repeat(547));
+    c.client('PA', 0.301, 'r'.repeat(547), { seq }).client('PA', 0.551, 'r'.repeat(547), { seq });
+    c.server('A', 0.79);
+    const v = retransmission(analyzeConversation(c).flows[0]);
+    expect(v.summary).toContain('(2 after a timeout; 1094 bytes resent; worst RTO 250 ms');
+  });
+
   it('a resend whose original the capture does not hold says nothing of its timing', () => {
     // The capture starts mid-connection: the server's first segment there is already a resend
     // (its IP ID and timestamp come after the segments seen before it).
