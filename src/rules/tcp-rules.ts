@@ -36,7 +36,7 @@ const STALLED_RETRANSMISSIONS = 3;
 const LEAST_RETRANSMISSION_TIMEOUT_MICROS = 200_000;
 /**
  * A resend is told to have come after a timeout only that long after its original (Linux's
- * TCP_RTO_MIN, the least of the mainstream stacks; RFC 6298 asks for 1 s) and at least this many of
+ * TCP_RTO_MIN, the least default of the mainstream stacks; RFC 6298 asks for 1 s) and at least this many of
  * the path's round trips after it: an RTO waits a smoothed round trip plus its variance (on Linux at
  * least 200 ms more), while a tail-loss probe fires after two round trips (RFC 8985) and RACK
  * after about one and a quarter.
@@ -121,7 +121,10 @@ function shownUnneeded(resender: SideAnalysis, peer: SideAnalysis): number {
 interface ResendTiming {
   /** A plausible RTO or more after the original: a retransmission timer fired. */
   timedOut: number;
-  /** Sooner than any stack's RTO: a tail-loss probe, RACK or SACK recovery. */
+  /**
+   * Sooner than any stack's RTO by default: a tail-loss probe, RACK or SACK recovery, a resend cut to
+   * a smaller path MTU; the packets do not always tell which.
+   */
   early: number;
   /** The longest time from an early one's original to it (µs). */
   earlyLatest: number;
@@ -175,7 +178,7 @@ function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): Re
 function resendKinds(timing: ResendTiming): string[] {
   const kinds: string[] = [];
   if (timing.timedOut) kinds.push(`${timing.timedOut} after a timeout`);
-  if (timing.early) kinds.push(`${timing.early} early (a tail-loss probe or RACK recovery, at most ${fmtDuration(timing.earlyLatest)} after the original)`);
+  if (timing.early) kinds.push(`${timing.early} early (at most ${fmtDuration(timing.earlyLatest)} after the original, too soon for a retransmission timer)`);
   if (timing.withinRoundTrips) kinds.push(`${timing.withinRoundTrips} within ${TIMEOUT_MIN_ROUND_TRIPS} round trips of the original`);
   if (timing.untimed) kinds.push(`${timing.untimed} with no original in the capture`);
   return kinds;

@@ -19,7 +19,7 @@ function retransmission(f: FlowResult): Verdict {
 describe('retransmission: resends told by their time from the original, on Linux captures', () => {
   it('tail-loss-probe: the probe a few ms after the lost tail, and the SACK recovery of the segment before it, are early, not timeouts', async () => {
     const v = retransmission((await analyzeFile(sample('tail-loss-probe'))).flows[0]);
-    expect(v.summary).toMatch(/^2 retransmissions by the server \(2 early \(a tail-loss probe or RACK recovery, at most 7\.5 ms after the original\); 1748 bytes resent; slowest resend 7\.5 ms \(#\d+ resends #\d+\)\): packet loss on the path/);
+    expect(v.summary).toMatch(/^2 retransmissions by the server \(2 early \(at most 7\.5 ms after the original, too soon for a retransmission timer\); 1748 bytes resent; slowest resend 7\.5 ms \(#\d+ resends #\d+\)\): packet loss on the path/);
     expect(v.summary).not.toContain('timeout');
     expect(v.facts).toMatchObject({ direction: 'server', cause: 'path-loss' });
   });
@@ -33,7 +33,7 @@ describe('retransmission: resends told by their time from the original, on Linux
 
   it('lossy-transfer: of the resends that are not fast, the one 210 ms after its original followed a timeout, the rest came within 8 ms', async () => {
     const v = retransmission((await analyzeFile(sample('lossy-transfer'))).flows[0]);
-    expect(v.summary).toContain('(1 fast, 1 after a timeout, 34 early (a tail-loss probe or RACK recovery, at most 7.7 ms after the original); 52128 bytes resent; worst RTO 210 ms');
+    expect(v.summary).toContain('(1 fast, 1 after a timeout, 34 early (at most 7.7 ms after the original, too soon for a retransmission timer); 52128 bytes resent; worst RTO 210 ms');
   });
 });
 
@@ -52,8 +52,8 @@ describe('retransmission: resend timing on scripted conversations', () => {
   };
 
   it('on a 1 ms path a resend 199 ms after its original is early, one 200 ms after it (Linux\'s least RTO) followed a timeout', () => {
-    expect(resentOnce(0.005).summary).toContain('(1 early (a tail-loss probe or RACK recovery, at most 5.0 ms after the original); 1200 bytes resent; slowest resend 5.0 ms');
-    expect(resentOnce(0.199).summary).toContain('(1 early (a tail-loss probe or RACK recovery, at most 199 ms after the original); 1200 bytes resent; slowest resend 199 ms');
+    expect(resentOnce(0.005).summary).toContain('(1 early (at most 5.0 ms after the original, too soon for a retransmission timer); 1200 bytes resent; slowest resend 5.0 ms');
+    expect(resentOnce(0.199).summary).toContain('(1 early (at most 199 ms after the original, too soon for a retransmission timer); 1200 bytes resent; slowest resend 199 ms');
     expect(resentOnce(0.2).summary).toContain('(1 after a timeout; 1200 bytes resent; worst RTO 200 ms');
   });
 
