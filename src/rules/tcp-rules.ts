@@ -35,11 +35,17 @@ const STALLED_RETRANSMISSIONS = 3;
  */
 const LEAST_RETRANSMISSION_TIMEOUT_MICROS = 200_000;
 /**
- * A resend is told to have come after a timeout only that long after its original (Linux's
- * TCP_RTO_MIN, the least default of the mainstream stacks; RFC 6298 asks for 1 s) and at least this many of
- * the path's round trips after it: an RTO waits a smoothed round trip plus its variance (on Linux at
- * least 200 ms more), while a tail-loss probe fires after two round trips (RFC 8985) and RACK
- * after about one and a quarter.
+ * The shortest a retransmission timer is seen to wait: Linux's TCP_RTO_MIN, 200 ms, the least
+ * default of the mainstream stacks (RFC 6298 asks for 1 s), less one tick of a 100 Hz kernel clock:
+ * a timer counts whole ticks, so one armed partway through a tick fires up to a tick early (a 1999
+ * capture holds a resend 197 ms after its original, answered at once).
+ */
+const LEAST_TIMER_RESEND_MICROS = 190_000;
+/**
+ * A resend is told to have come after a timeout only LEAST_TIMER_RESEND_MICROS or more after its
+ * original and at least this many of the path's round trips after it: an RTO waits a smoothed round
+ * trip plus its variance (on Linux at least 200 ms more), while a tail-loss probe fires after two
+ * round trips (RFC 8985) and RACK after about one and a quarter.
  */
 const TIMEOUT_MIN_ROUND_TRIPS = 2;
 /**
@@ -148,7 +154,7 @@ function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): Re
   // Each is a round trip the path took at least once; the ACK of a resent segment times it from its
   // first sending, so a flow whose data was all resent has no data round trip shorter than a resend.
   const rttMs = Math.min(sender.dataRtt?.minMs ?? Infinity, a.handshake?.rttMs ?? Infinity);
-  const timeoutMs = Math.max(ms(LEAST_RETRANSMISSION_TIMEOUT_MICROS), TIMEOUT_MIN_ROUND_TRIPS * (Number.isFinite(rttMs) ? rttMs : 0));
+  const timeoutMs = Math.max(ms(LEAST_TIMER_RESEND_MICROS), TIMEOUT_MIN_ROUND_TRIPS * (Number.isFinite(rttMs) ? rttMs : 0));
   let timedOut = 0;
   let early = 0;
   let earlyLatestMs = 0;
@@ -157,7 +163,7 @@ function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): Re
     if (m.from !== who || m.len === 0 || m.rtoMs === undefined || !m.kinds.includes('retransmission')) continue;
     if (m.kinds.includes('fast-retransmission') || m.kinds.includes('spurious-retransmission')) continue;
     if (m.rtoMs >= timeoutMs) timedOut++;
-    else if (m.rtoMs >= ms(LEAST_RETRANSMISSION_TIMEOUT_MICROS)) withinRoundTrips++;
+    else if (m.rtoMs >= ms(LEAST_TIMER_RESEND_MICROS)) withinRoundTrips++;
     else {
       early++;
       earlyLatestMs = Math.max(earlyLatestMs, m.rtoMs);

@@ -51,9 +51,10 @@ describe('retransmission: resend timing on scripted conversations', () => {
     return retransmission(analyzeConversation(c).flows[0]);
   };
 
-  it('on a 1 ms path a resend 199 ms after its original is early, one 200 ms after it (Linux\'s least RTO) followed a timeout', () => {
+  it('on a 1 ms path a resend 189 ms after its original is early, one 190 ms after it (Linux\'s least RTO, less a clock tick) followed a timeout', () => {
     expect(resentOnce(0.005).summary).toContain('(1 early (at most 5.0 ms after the original, too soon for a retransmission timer); 1200 bytes resent; slowest resend 5.0 ms');
-    expect(resentOnce(0.199).summary).toContain('(1 early (at most 199 ms after the original, too soon for a retransmission timer); 1200 bytes resent; slowest resend 199 ms');
+    expect(resentOnce(0.189).summary).toContain('(1 early (at most 189 ms after the original, too soon for a retransmission timer); 1200 bytes resent; slowest resend 189 ms');
+    expect(resentOnce(0.19).summary).toContain('(1 after a timeout; 1200 bytes resent; worst RTO 190 ms');
     expect(resentOnce(0.2).summary).toContain('(1 after a timeout; 1200 bytes resent; worst RTO 200 ms');
   });
 
