@@ -35,6 +35,20 @@ const STALLED_RETRANSMISSIONS = 3;
  */
 const LEAST_RETRANSMISSION_TIMEOUT_MICROS = 200_000;
 /**
+ * The shortest a retransmission timer is seen to wait: Linux's TCP_RTO_MIN, 200 ms, the least
+ * default of the mainstream stacks (RFC 6298 asks for 1 s), less one tick of a 100 Hz kernel clock:
+ * a timer counts whole ticks, so one armed partway through a tick fires up to a tick early (a 1999
+ * capture holds a resend 197 ms after its original, answered at once).
+ */
+const LEAST_TIMER_RESEND_MICROS = 190_000;
+/**
+ * A resend is told to have come after a timeout only LEAST_TIMER_RESEND_MICROS or more after its
+ * original and at least this many of the path's round trips after it: an RTO waits a smoothed round
+ * trip plus its variance (on Linux at least 200 ms more), while a tail-loss probe fires after two
+ * round trips (RFC 8985) and RACK after about one and a quarter.
+ */
+const TIMEOUT_MIN_ROUND_TRIPS = 2;
+/**
  * A zero window that reopened within this long is a reader that fell behind for a moment and caught
  * up (nginx buffering a fast upstream on loopback closes its window for a quarter of a millisecond),
  * not one that stopped reading. Both the closing and the reopening are the receiver's own packets,
@@ -109,6 +123,73 @@ function shownUnneeded(resender: SideAnalysis, peer: SideAnalysis): number {
   return Math.max(peer.dsacks, resender.unneededRetransmissions);
 }
 
+/** The sender's plain resends (neither fast nor spurious) by what their time from the original proves. */
+interface ResendTiming {
+  /** A plausible RTO or more after the original: a retransmission timer fired. */
+  timedOut: number;
+  /**
+   * Sooner than any stack's RTO by default: a tail-loss probe, RACK or SACK recovery, a resend cut to
+   * a smaller path MTU; the packets do not always tell which.
+   */
+  early: number;
+  /** The longest time from an early one's original to it (µs). */
+  earlyLatest: number;
+  /** An RTO's time or more, yet within TIMEOUT_MIN_ROUND_TRIPS round trips: either could have sent them. */
+  withinRoundTrips: number;
+  /** Resends whose original the capture does not hold: no time to go by. */
+  untimed: number;
+  /** How long after its original a resend proves a timeout (ms). */
+  timeoutMs: number;
+}
+
+/**
+ * Sorts the `plain` resends of `who` by the time since the bytes each resends were last sent (the
+ * mark's rtoMs; a timer restarts on every resend, so a second resend is timed from the first). The
+ * marks include the segments the capture holds twice, which `plain` leaves out: copies come close
+ * together, so they are taken from the early ones first.
+ */
+function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): ResendTiming {
+  const a = f.analysis!;
+  const sender = who === 'server' ? a.server : a.client;
+  // Each is a round trip the path took at least once; the ACK of a resent segment times it from its
+  // first sending, so a flow whose data was all resent has no data round trip shorter than a resend.
+  const rttMs = Math.min(sender.dataRtt?.minMs ?? Infinity, a.handshake?.rttMs ?? Infinity);
+  const timeoutMs = Math.max(ms(LEAST_TIMER_RESEND_MICROS), TIMEOUT_MIN_ROUND_TRIPS * (Number.isFinite(rttMs) ? rttMs : 0));
+  let timedOut = 0;
+  let early = 0;
+  let earlyLatestMs = 0;
+  let withinRoundTrips = 0;
+  for (const m of a.marks) {
+    if (m.from !== who || m.len === 0 || m.rtoMs === undefined || !m.kinds.includes('retransmission')) continue;
+    if (m.kinds.includes('fast-retransmission') || m.kinds.includes('spurious-retransmission')) continue;
+    if (m.rtoMs >= timeoutMs) timedOut++;
+    else if (m.rtoMs >= ms(LEAST_TIMER_RESEND_MICROS)) withinRoundTrips++;
+    else {
+      early++;
+      earlyLatestMs = Math.max(earlyLatestMs, m.rtoMs);
+    }
+  }
+  let excess = timedOut + early + withinRoundTrips - plain;
+  const fromEarly = Math.min(Math.max(0, excess), early);
+  early -= fromEarly;
+  excess -= fromEarly;
+  const fromWithin = Math.min(Math.max(0, excess), withinRoundTrips);
+  withinRoundTrips -= fromWithin;
+  excess -= fromWithin;
+  timedOut -= Math.max(0, excess);
+  return { timedOut, early, earlyLatest: early > 0 ? earlyLatestMs * 1000 : 0, withinRoundTrips, untimed: plain - timedOut - early - withinRoundTrips, timeoutMs };
+}
+
+/** The plain resends of `timing` in words, one phrase a kind. */
+function resendKinds(timing: ResendTiming): string[] {
+  const kinds: string[] = [];
+  if (timing.timedOut) kinds.push(`${timing.timedOut} after a timeout`);
+  if (timing.early) kinds.push(`${timing.early} early (at most ${fmtDuration(timing.earlyLatest)} after the original, too soon for a retransmission timer)`);
+  if (timing.withinRoundTrips) kinds.push(`${timing.withinRoundTrips} within ${TIMEOUT_MIN_ROUND_TRIPS} round trips of the original`);
+  if (timing.untimed) kinds.push(`${timing.untimed} with no original in the capture`);
+  return kinds;
+}
+
 const retransmission: FlowRule = {
   code: 'retransmission',
   needs: SHOWS.RETRANSMITTED,
@@ -136,7 +217,8 @@ const retransmission: FlowRule = {
     const kinds: string[] = [];
     const plain = Math.max(0, dataRetrans(f, sender) - sender.fastRetransmission - sender.spuriousRetransmission);
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
-    if (plain) kinds.push(`${plain} after a timeout`);
+    const timing = resendTiming(f, who, plain);
+    kinds.push(...resendKinds(timing));
     if (sender.spuriousRetransmission) kinds.push(`${sender.spuriousRetransmission} spurious`);
     const receiverWindow = receiver.zeroWindow > 0 || sender.windowFull > 0;
     const marks = a.marks.filter((m) => m.from === who && m.kinds.some((k) => k.endsWith('retransmission'))).map((m) => m.no);
@@ -202,7 +284,7 @@ const retransmission: FlowRule = {
     } else if (allDsacked) {
       causeCode = 'spurious';
       cause = `unneeded: the ${otherSide(who)} reported each resend as data it already had (${plural(receiver.dsacks, 'D-SACK')}, RFC 2883), so the data arrived and only its ACKs came late or were lost`;
-      hint = `Nothing was lost on the way to the ${otherSide(who)}: its acknowledgements were slow (a busy or sleeping host, delayed ACKs, a radio link) or lost on the way back, and the ${who}'s retransmission timer fired first. Look at the ${otherSide(who)}'s ACK timing and the return path, not at loss.`;
+      hint = `Nothing was lost on the way to the ${otherSide(who)}: its acknowledgements were slow (a busy or sleeping host, delayed ACKs, a radio link) or lost on the way back, and the ${who}'s ${timing.timedOut > 0 ? 'retransmission timer' : 'loss detection (a tail-loss probe, RACK or its timer)'} fired first. Look at the ${otherSide(who)}'s ACK timing and the return path, not at loss.`;
     } else if (allUnneeded) {
       causeCode = 'spurious';
       cause = `unneeded: the ${otherSide(who)}'s first ACK covering each resend echoed the original's timestamp, so it was sent for the original (RFC 3522) and the data had arrived: an ACK came late or segments were reordered, nothing was lost`;
@@ -213,7 +295,7 @@ const retransmission: FlowRule = {
       hint = 'Data that was already acknowledged was sent again: the sender\'s retransmission timer fired before the ACK arrived (a sudden RTT increase, a delayed-ACK interaction) or the capture holds each packet twice (a capture on both sides of a bridge or a SPAN duplicating frames). Compare the RTT with the RTO, and check the capture setup.';
     } else if (receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0) {
       causeCode = 'slow-receiver';
-      cause = `the receiver was slow (its window was ${receiver.zeroWindow ? 'closed, a zero window' : 'full'}) and the ${who} timed out waiting`;
+      cause = `the receiver was slow (its window was ${receiver.zeroWindow ? 'closed, a zero window' : 'full'}) and the ${who} ${timing.timedOut > 0 ? 'timed out waiting' : 'sent again while waiting'}`;
       hint = `The ${otherSide(who)} does not read fast enough: its receive buffer filled. The retransmissions are a symptom; look at the ${otherSide(who)} application (CPU, blocking I/O, a slow consumer), and at its receive buffer size.`;
     } else {
       causeCode = 'path-loss';
@@ -221,7 +303,8 @@ const retransmission: FlowRule = {
       hint = 'Segments were lost between the two hosts: a congested or faulty link, a full queue on a router or NIC, Wi-Fi, a policer or shaper dropping bursts. A few retransmissions on a long transfer are normal TCP recovery; many slow the transfer down. Check interface error and drop counters along the path (ip -s link, ethtool -S) and compare with a capture on the other side to see where packets vanish.';
     }
     const rto = a.rto;
-    const worst = rto ? `; worst RTO ${fmtDuration(rto.worstMs * 1000)} (#${rto.worstPacket} resends #${rto.originalPacket})` : '';
+    // The slowest resend is called an RTO only if it came as late as one.
+    const worst = rto ? `; ${rto.worstMs >= timing.timeoutMs ? 'worst RTO' : 'slowest resend'} ${fmtDuration(rto.worstMs * 1000)} (#${rto.worstPacket} resends #${rto.originalPacket})` : '';
     // One segment sent twice on a connection that otherwise went fine is routine TCP (Linux's
     // tail-loss probe fires after a few ms when an ACK is late): worth a line, not a warning.
     const isolated = !stalled && c + s === 1;
