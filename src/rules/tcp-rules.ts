@@ -3,6 +3,7 @@ import { isFragmentationNeeded } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { SHOWS } from './shows.js';
+import { MAX_MARKS } from '../flow/analysis.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
 import { isTlsHandshakeOnly } from './tls-rules.js';
 import { exchangeCutByClose, unfinishedRequest } from './app-rules.js';
@@ -137,7 +138,9 @@ interface ResendTiming {
   /** An RTO's time or more, yet within TIMEOUT_MIN_ROUND_TRIPS round trips: either could have sent them. */
   withinRoundTrips: number;
   /** Resends whose original the capture does not hold: no time to go by. */
-  untimed: number;
+  noOriginal: number;
+  /** Resends past the segments the analysis marks (MAX_MARKS): not timed. */
+  unmarked: number;
   /** How long after its original a resend proves a timeout (ms). */
   timeoutMs: number;
 }
@@ -159,25 +162,31 @@ function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): Re
   let early = 0;
   let earlyLatestMs = 0;
   let withinRoundTrips = 0;
+  let noOriginal = 0;
   for (const m of a.marks) {
-    if (m.from !== who || m.len === 0 || m.rtoMs === undefined || !m.kinds.includes('retransmission')) continue;
+    if (m.from !== who || m.len === 0 || !m.kinds.includes('retransmission')) continue;
     if (m.kinds.includes('fast-retransmission') || m.kinds.includes('spurious-retransmission')) continue;
-    if (m.rtoMs >= timeoutMs) timedOut++;
+    if (m.rtoMs === undefined) noOriginal++;
+    else if (m.rtoMs >= timeoutMs) timedOut++;
     else if (m.rtoMs >= ms(LEAST_TIMER_RESEND_MICROS)) withinRoundTrips++;
     else {
       early++;
       earlyLatestMs = Math.max(earlyLatestMs, m.rtoMs);
     }
   }
-  let excess = timedOut + early + withinRoundTrips - plain;
+  let excess = timedOut + early + withinRoundTrips + noOriginal - plain;
   const fromEarly = Math.min(Math.max(0, excess), early);
   early -= fromEarly;
   excess -= fromEarly;
   const fromWithin = Math.min(Math.max(0, excess), withinRoundTrips);
   withinRoundTrips -= fromWithin;
   excess -= fromWithin;
+  const fromNoOriginal = Math.min(Math.max(0, excess), noOriginal);
+  noOriginal -= fromNoOriginal;
+  excess -= fromNoOriginal;
   timedOut -= Math.max(0, excess);
-  return { timedOut, early, earlyLatest: early > 0 ? earlyLatestMs * 1000 : 0, withinRoundTrips, untimed: plain - timedOut - early - withinRoundTrips, timeoutMs };
+  const unmarked = Math.max(0, plain - timedOut - early - withinRoundTrips - noOriginal);
+  return { timedOut, early, earlyLatest: early > 0 ? earlyLatestMs * 1000 : 0, withinRoundTrips, noOriginal, unmarked, timeoutMs };
 }
 
 /** The plain resends of `timing` in words, one phrase a kind. */
@@ -186,7 +195,8 @@ function resendKinds(timing: ResendTiming): string[] {
   if (timing.timedOut) kinds.push(`${timing.timedOut} after a timeout`);
   if (timing.early) kinds.push(`${timing.early} early (at most ${fmtDuration(timing.earlyLatest)} after the original, too soon for a retransmission timer)`);
   if (timing.withinRoundTrips) kinds.push(`${timing.withinRoundTrips} within ${TIMEOUT_MIN_ROUND_TRIPS} round trips of the original`);
-  if (timing.untimed) kinds.push(`${timing.untimed} with no original in the capture`);
+  if (timing.noOriginal) kinds.push(`${timing.noOriginal} with no original in the capture`);
+  if (timing.unmarked) kinds.push(`${timing.unmarked} not timed (past the first ${MAX_MARKS.toLocaleString('en-US')} segments marked)`);
   return kinds;
 }
 

@@ -88,6 +88,19 @@ describe('retransmission: resend timing on scripted conversations', () => {
     expect(v.summary).toContain('(1 with no original in the capture; 1000 bytes resent)');
   });
 
+  it('resends past the segments the analysis marks are not timed, not said to lack an original', () => {
+    const c = conv({ client: '10.4.0.1:52000', server: '10.4.0.2:443' }).handshake(0, 0.001).client('PA', 0.002, 'hello').server('A', 0.003);
+    // 4,100 segments each resent 5 ms after it and then acknowledged: more resends than the 4,000 marks kept.
+    for (let i = 0; i < 4100; i++) {
+      const t = 0.01 + i * 0.01;
+      const seq = c.s.next;
+      c.server('PA', t, 'x'.repeat(100)).server('PA', t + 0.005, 'x'.repeat(100), { seq }).client('A', t + 0.006);
+    }
+    const v = retransmission(analyzeConversation(c).flows[0]);
+    expect(v.summary).toMatch(/^4100 retransmissions by the server \(\d+ early \(at most 5\.0 ms after the original, too soon for a retransmission timer\), \d+ not timed \(past the first 4,000 segments marked\);/);
+    expect(v.summary).not.toContain('no original');
+  });
+
   it('a receiver whose window was full, resent early: the sender sent again while waiting, it did not time out', () => {
     const c = conv({ client: '10.4.0.1:52000', server: '10.4.0.2:443' });
     // No window scaling: the client's 2,000-byte window is what the server may send.
