@@ -147,9 +147,7 @@ interface ResendTiming {
 
 /**
  * Sorts the `plain` resends of `who` by the time since the bytes each resends were last sent (the
- * mark's rtoMs; a timer restarts on every resend, so a second resend is timed from the first). The
- * marks include the segments the capture holds twice, which `plain` leaves out: copies come close
- * together, so they are taken from the early ones first.
+ * mark's rtoMs; a timer restarts on every resend, so a second resend is timed from the first).
  */
 function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): ResendTiming {
   const a = f.analysis!;
@@ -174,17 +172,16 @@ function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): Re
       earlyLatestMs = Math.max(earlyLatestMs, m.rtoMs);
     }
   }
-  let excess = timedOut + early + withinRoundTrips + noOriginal - plain;
-  const fromEarly = Math.min(Math.max(0, excess), early);
-  early -= fromEarly;
-  excess -= fromEarly;
-  const fromWithin = Math.min(Math.max(0, excess), withinRoundTrips);
-  withinRoundTrips -= fromWithin;
-  excess -= fromWithin;
-  const fromNoOriginal = Math.min(Math.max(0, excess), noOriginal);
-  noOriginal -= fromNoOriginal;
-  excess -= fromNoOriginal;
-  timedOut -= Math.max(0, excess);
+  // The marks include the segments the capture holds twice, which `plain` leaves out: copies come
+  // close together, so they are taken off the early ones first, then off the others in turn.
+  const counts = [early, withinRoundTrips, noOriginal, timedOut];
+  let excess = early + withinRoundTrips + noOriginal + timedOut - plain;
+  for (let i = 0; i < counts.length && excess > 0; i++) {
+    const taken = Math.min(excess, counts[i]);
+    counts[i] -= taken;
+    excess -= taken;
+  }
+  [early, withinRoundTrips, noOriginal, timedOut] = counts;
   const unmarked = Math.max(0, plain - timedOut - early - withinRoundTrips - noOriginal);
   return { timedOut, early, earlyLatest: early > 0 ? earlyLatestMs * 1000 : 0, withinRoundTrips, noOriginal, unmarked, timeoutMs };
 }
