@@ -25,6 +25,11 @@ const LIKELY_SERVER_PORTS = new Set([
   6668, 6669, 8000, 8008, 8080, 8081, 8088, 8443, 8888, 9000, 9092, 9200, 9418, 11211, 15672, 20000, 27017,
 ]);
 
+/** A port services commonly listen on (Zeek's likely_server_ports, with some more), by which a connection without a handshake is oriented. */
+export function isLikelyServerPort(port: number): boolean {
+  return LIKELY_SERVER_PORTS.has(port);
+}
+
 /** Linux keeps a closed 4-tuple in TIME_WAIT for 60 s (2 MSL); a SYN on it sooner is port reuse. */
 export const TIME_WAIT_MICROS = 60_000_000;
 

@@ -7,7 +7,7 @@ import { connState, type ConnState } from '../flow/conn-state.js';
 import { EP, type Endpoint } from '../flow/endpoint.js';
 import type { Flow } from '../flow/flow.js';
 import { latestTimestamp, summarizeTcpAnalysis, type TcpAnalysisFacts } from '../flow/analysis.js';
-import type { FlowEndReason } from '../flow/table.js';
+import { isLikelyServerPort, type FlowEndReason } from '../flow/table.js';
 import type { MemcapMark } from '../flow/memcap.js';
 
 // FlowFacts: the read-only summary of one finished flow that rules, reports and diff consume.
@@ -246,17 +246,14 @@ export const EPHEMERAL_PORTS_FROM = 32_768;
 /**
  * A connection caught mid-stream whose roles nothing proves: no handshake, no payload that only a
  * client or only a server sends, and ports that do not bear out the guess (a service port below
- * 32768, the client's above). Which side is the client is then the first packet's guess, and no
- * verdict may blame a side by its role.
+ * 32768 and the client's above, or a well-known service port the client's is not). Which side is
+ * the client is then the first packet's guess, and no verdict may blame a side by its role.
  */
 export function rolesUnproven(f: FlowFacts): boolean {
-  return (
-    f.rolesProvenPacket === null &&
-    f.syns.length === 0 &&
-    f.synAcks.length === 0 &&
-    f.afterIdle === null &&
-    !(f.serverPort < EPHEMERAL_PORTS_FROM && f.clientPort >= EPHEMERAL_PORTS_FROM)
-  );
+  if (f.rolesProvenPacket !== null || f.syns.length > 0 || f.synAcks.length > 0 || f.afterIdle !== null) return false;
+  const byEphemeral = f.serverPort < EPHEMERAL_PORTS_FROM && f.clientPort >= EPHEMERAL_PORTS_FROM;
+  const byServicePort = isLikelyServerPort(f.serverPort) && !isLikelyServerPort(f.clientPort);
+  return !byEphemeral && !byServicePort;
 }
 
 /** The ICMP errors of a flow that drew none (most): shared, never written. */
