@@ -1,6 +1,6 @@
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
-import { Columns, defineColumns, putInitial, type ColumnView } from './columns.js';
+import { Columns, defineColumns, putInitial, swapNumbers, type ColumnView } from './columns.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { toMs, type FlowTiming, type SideTiming } from './timing.js';
 
@@ -389,6 +389,18 @@ export function releaseFlowAnalysis(flow: Flow, onlyIfAllAcked = false): void {
   // While the flow lingers after its close, keep a side's list if anything is still unacknowledged.
   if (!onlyIfAllAcked || fa.conv.sideA.unackedCount === 0) fa.conv.sideA.releaseUnacked();
   if (!onlyIfAllAcked || fa.conv.sideB.unackedCount === 0) fa.conv.sideB.releaseUnacked();
+}
+
+/**
+ * The flow's roles were turned (Flow.turnRoles): the client's counts become the server's and the
+ * other way round, and each mark names the other sender.
+ */
+export function swapAnalysisSides(flow: Flow): void {
+  const at = flow.analysisCountsAt;
+  swapNumbers(flow.n, at, at + KIND_COUNT, KIND_COUNT);
+  for (let i = RESENT_BYTES; i < ANALYSIS_COUNTS; i += 2) swapNumbers(flow.n, at + i, at + i + 1, 1);
+  const fa = flow.analysis;
+  if (fa instanceof FlowAnalysis) for (const m of fa.marks) m.from = m.from === 0 ? 1 : 0;
 }
 
 /** One classified segment, kept for the ladder view. */

@@ -1,7 +1,7 @@
 import { formatAddr, formatEndpoint } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
-import { ANALYSIS_COUNTS, analyzeSegment } from './analysis.js';
+import { ANALYSIS_COUNTS, analyzeSegment, swapAnalysisSides } from './analysis.js';
 import { Columns, defineColumns, swapNumbers, type ColumnView } from './columns.js';
 import { EP, Endpoint, ENDPOINT_FIELDS, initialEndpoint } from './endpoint.js';
 import { HandshakeLog } from './handshake-log.js';
@@ -125,6 +125,14 @@ export class Flow extends AddressPair implements ColumnView {
   flipped = false;
   /** True while analysis is partial (a bound was hit: history 'x'). */
   partial = false;
+  /**
+   * Set for a connection the capture joined after its handshake, until a side's first payload is
+   * looked at for proof of the roles (role-evidence.ts); rolesProvenNo is the packet that proved them.
+   */
+  seekingRoles = false;
+  rolesProvenNo = 0;
+  /** That payload proved the first guess wrong, and the roles were turned (turnRoles). */
+  rolesTurned = false;
 
   /** The originator's SYNs and the responder's SYN-ACKs (retries included, copies left out). */
   readonly syns: HandshakeLog;
@@ -249,6 +257,18 @@ export class Flow extends AddressPair implements ColumnView {
     }
     this.history.flip();
     this.flipped = true;
+  }
+
+  /**
+   * A mid-stream connection's first payload proved the guessed roles wrong before any payload was
+   * read: swap the roles and every per-side number the bare ACKs before it left.
+   */
+  turnRoles(): void {
+    this.flipRoles();
+    this.timing.swapSides();
+    swapAnalysisSides(this);
+    if (this.peerUnseenNo !== 0) this.peerUnseenDir = this.peerUnseenDir === 0 ? 1 : 0;
+    this.rolesTurned = true;
   }
 
   get isClosed(): boolean {

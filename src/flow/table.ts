@@ -7,6 +7,7 @@ import { tcpChecksumOk } from '../decode/checksum.js';
 import { detachFlowAnalysis, releaseFlowAnalysis } from './analysis.js';
 import { Flow, FlowRows, NO_ICMP_ERRORS, processSegment, type IcmpErrorFact, type SegmentContext } from './flow.js';
 import { FlowIndex } from './flow-index.js';
+import { PROVEN_ROLE, roleShownByPayload } from './role-evidence.js';
 import { connState } from './conn-state.js';
 import { RecentCloses } from './recent-closes.js';
 import { ReassemblyBudget } from './reassembly.js';
@@ -23,6 +24,11 @@ const LIKELY_SERVER_PORTS = new Set([
   2404, 3128, 3268, 3306, 3389, 4369, 5000, 5060, 5061, 5222, 5269, 5432, 5555, 5672, 5900, 5984, 6379, 6443, 6666, 6667,
   6668, 6669, 8000, 8008, 8080, 8081, 8088, 8443, 8888, 9000, 9092, 9200, 9418, 11211, 15672, 20000, 27017,
 ]);
+
+/** A port services commonly listen on (Zeek's likely_server_ports, with some more), by which a connection without a handshake is oriented. */
+export function isLikelyServerPort(port: number): boolean {
+  return LIKELY_SERVER_PORTS.has(port);
+}
 
 /** Linux keeps a closed 4-tuple in TIME_WAIT for 60 s (2 MSL); a SYN on it sooner is port reuse. */
 export const TIME_WAIT_MICROS = 60_000_000;
@@ -306,6 +312,7 @@ export class FlowTable implements Sheddable {
       } else flow = this.create(hash, v, no, ts);
       dir = flow.isOrig(v.src, v.srcPort) ? 0 : 1;
     }
+    if (flow.seekingRoles && v.payloadLen > 0 && (v.flags & TCP_FLAG.RST) === 0) dir = orientByPayload(flow, dir, v, bytes, no);
     flow.lastNo = no;
     flow.lastTs = ts;
     this.touch(flow);
@@ -375,6 +382,8 @@ export class FlowTable implements Sheddable {
         flip = LIKELY_SERVER_PORTS.has(v.dstPort) ? !syn && v.srcPort < v.dstPort : true;
       }
     }
+    // Without a SYN or a SYN-ACK the roles are a guess until a first payload proves them.
+    flow.seekingRoles = srcRole < 0 && !syn && !answersSyn;
     if (flip) {
       flow.setAddrs(v.dst, v.src);
       flow.origPort = v.dstPort;
@@ -784,6 +793,32 @@ function patienceAfter(count: number, lastTs: number, beforeTs: number): number 
 }
 
 
+
+/**
+ * The first payload of a side of a connection joined mid-stream, looked at before anything reads
+ * it: a request line or a ClientHello proves its sender the client, a status line or a ServerHello
+ * the server. A proof against the guess turns the roles while no payload has been read yet (the
+ * dissector then sees each side as what it is); later it can only leave the guess standing, and
+ * the rules treat the roles as unproven. Returns the packet's direction after any turn.
+ */
+function orientByPayload(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8Array, no: number): Dir {
+  const other = dir === 0 ? 1 : 0;
+  if (flow.endpoint(dir).firstDataNo !== 0) return dir;
+  const role = roleShownByPayload(bytes, v.payloadOff, v.payloadOff + v.payloadCaptured);
+  if (role === PROVEN_ROLE.NONE) {
+    if (flow.endpoint(other).firstDataNo !== 0) flow.seekingRoles = false;
+    return dir;
+  }
+  flow.seekingRoles = false;
+  if (role === dir) {
+    flow.rolesProvenNo = no;
+    return dir;
+  }
+  if (flow.sinkTried || flow.orig.finCount + flow.resp.finCount + flow.orig.rstCount + flow.resp.rstCount > 0) return dir;
+  flow.turnRoles();
+  flow.rolesProvenNo = no;
+  return other;
+}
 /**
  * Zeek's attempt timer: a connection whose responder never answered is dropped 5 s after the first
  * SYN, so later packets start a new (partial) connection. SYN retransmissions with the same ISN are

@@ -7,7 +7,7 @@
 // the fields below are declared for the type checker and read and written through accessors made
 // by `defineColumns`, so the code that uses them reads like plain field access.
 
-import { defineColumns, putInitial } from './columns.js';
+import { defineColumns, putInitial, swapNumbers } from './columns.js';
 
 /** Running statistics of one kind of sample (µs). */
 export class SampleStats {
@@ -287,6 +287,11 @@ export class FlowTiming {
     this.rto = new SampleStats(n, at + FLOW_OWN_SLOTS + STATS_SLOTS);
     const sides = at + FLOW_OWN_SLOTS + 2 * STATS_SLOTS;
     this.side = [new SideTiming(n, sides), new SideTiming(n, sides + SIDE_SLOTS)];
+  }
+
+  /** The client's numbers become the server's and the other way round (see Flow.turnRoles). */
+  swapSides(): void {
+    swapNumbers(this.n, this.side[0].at, this.side[1].at, SIDE_SLOTS);
   }
 }
 const FLOW_INITIAL = {

@@ -7,7 +7,7 @@ import { connState, type ConnState } from '../flow/conn-state.js';
 import { EP, type Endpoint } from '../flow/endpoint.js';
 import type { Flow } from '../flow/flow.js';
 import { latestTimestamp, summarizeTcpAnalysis, type TcpAnalysisFacts } from '../flow/analysis.js';
-import type { FlowEndReason } from '../flow/table.js';
+import { isLikelyServerPort, type FlowEndReason } from '../flow/table.js';
 import type { MemcapMark } from '../flow/memcap.js';
 
 // FlowFacts: the read-only summary of one finished flow that rules, reports and diff consume.
@@ -125,6 +125,10 @@ export interface FlowFacts {
   lastOpen: number;
   /** Roles guessed (no SYN seen) or flipped. */
   rolesGuessed: boolean;
+  /** The packet whose payload proved the roles of a connection caught mid-stream (a request or status line, a TLS hello), or null. */
+  rolesProvenPacket: number | null;
+  /** That packet proved the first guess wrong: the roles were turned before any payload was read. */
+  rolesTurned: boolean;
   syns: PacketRef[];
   synAcks: PacketRef[];
   /** The originator's ACK completing the handshake. */
@@ -224,6 +228,34 @@ function peerUnseenOf(flow: Flow): PeerUnseenFacts | null {
 
 /** A flow the capture sees both sides of, with nothing to prove: every such flow shares it (see VisibilityLog.of). */
 const SEEN_BOTH: Visibility = Object.freeze({ seen: 'both', proof: null });
+
+/** Said by a verdict that names a host:port where it would name a role (see rolesUnproven). */
+export const ROLES_UNPROVEN_NOTE = 'which side is the client is a guess: the capture began after the handshake and no packet proves it';
+
+/**
+ * `text` with each "the client" and "the server" replaced by that side's host:port: what a verdict
+ * says of a flow whose roles nothing proves (see rolesUnproven), where a role would be a guess.
+ */
+export function withEndpointsForRoles(text: string, f: FlowFacts): string {
+  return text.replace(/\b(the|The) (client|server)\b/g, (_, _the: string, role: string) => (role === 'client' ? f.client : f.server));
+}
+
+/** The lowest port of the common ephemeral ranges (Linux 32768-60999, IANA and Windows 49152-65535). */
+export const EPHEMERAL_PORTS_FROM = 32_768;
+
+/**
+ * A connection caught mid-stream whose roles nothing proves: no handshake, no payload that only a
+ * client or only a server sends, and ports that do not bear out the guess (a service port below
+ * 32768 and the client's above, or a well-known service port the client's is not). Which side is
+ * the client is then the first packet's guess, and no verdict may blame a side by its role.
+ */
+export function rolesUnproven(f: FlowFacts): boolean {
+  if (f.rolesProvenPacket !== null || f.syns.length > 0 || f.synAcks.length > 0 || f.afterIdle !== null) return false;
+  const byEphemeral = f.serverPort < EPHEMERAL_PORTS_FROM && f.clientPort >= EPHEMERAL_PORTS_FROM;
+  const byServicePort = isLikelyServerPort(f.serverPort) && !isLikelyServerPort(f.clientPort);
+  return !byEphemeral && !byServicePort;
+}
+
 /** The ICMP errors of a flow that drew none (most): shared, never written. */
 const NO_ICMP: IcmpFact[] = Object.freeze([]) as unknown as IcmpFact[];
 
@@ -254,6 +286,8 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     end: Math.max(flow.startTs, latestTimestamp(flow)),
     lastOpen: Math.max(flow.startTs, flow.lastOpenTs),
     rolesGuessed: flow.flipped || flow.syns.length === 0,
+    rolesProvenPacket: flow.rolesProvenNo || null,
+    rolesTurned: flow.rolesTurned,
     syns: flow.syns.packets(),
     synAcks: flow.synAcks.packets(),
     handshakeAck: ref(flow.handshakeAckNo, flow.handshakeAckTs),

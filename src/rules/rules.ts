@@ -1,6 +1,6 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts, IcmpFact, PacketRef } from './facts.js';
-import { isFragmentationNeeded } from './facts.js';
+import { isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
 import type { HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
@@ -440,9 +440,9 @@ const midstream: FlowRule = {
     return {
       code: 'midstream',
       severity: 'info',
-      summary: `connection already open when the capture started (first packet #${f.firstPacket}); client and server guessed${f.history.startsWith('^') ? ' from the ports' : ' from the first packet'}`,
+      summary: `connection already open when the capture started (first packet #${f.firstPacket}); client and server ${f.rolesTurned ? `told by the payload of #${f.rolesProvenPacket} (a request or status line, or a TLS hello), not by the first packet` : `guessed${f.history.startsWith('^') ? ' from the ports' : ' from the first packet'}`}`,
       packets: [f.firstPacket],
-      facts: {},
+      facts: f.rolesTurned ? { rolesProvenPacket: f.rolesProvenPacket } : {},
       hint: 'No handshake was captured, so handshake facts are unknown. Start the capture before the connection opens to see it whole.',
     };
   },
@@ -474,6 +474,8 @@ const halfClosed: FlowRule = {
     const c = f.clientSide.fin;
     const s = f.serverSide.fin;
     if ((c && s) || (!c && !s) || f.clientSide.rst || f.serverSide.rst) return null;
+    // Which side left its socket open is a guess when nothing proves the roles.
+    if (rolesUnproven(f)) return null;
     // Closed with one FIN: the table ends a flow 5 s after a FIN only when the other side had sent
     // nothing yet (a capture begun mid-stream, as Zeek does), so that side's later packets, its
     // own FIN or RST among them, go to the next flow on the same 4-tuple: nothing is left open here.
@@ -606,8 +608,38 @@ const rstIgnored: FlowRule = {
   },
 };
 
-/** The lowest port of the common ephemeral ranges (Linux 32768-60999, IANA and Windows 49152-65535). */
-const EPHEMERAL_PORTS_FROM = 32_768;
+/**
+ * An RST in a connection caught mid-stream whose roles nothing proves: said as info, naming the
+ * host:port that sent it, since "reset by the server" would as likely be the client's RST.
+ */
+function resetInUnprovenRoles(f: FlowFacts, code: 'rst-by-client' | 'rst-by-server'): Verdict {
+  const [mine, other, sender, peer] = code === 'rst-by-client' ? [f.clientSide, f.serverSide, f.client, f.server] : [f.serverSide, f.clientSide, f.server, f.client];
+  const rst = mine.rst!;
+  const ctx: string[] = [];
+  if (other.fin && other.fin.ts <= rst.ts) ctx.push(`after ${peer}'s FIN #${other.fin.no}`);
+  if (mine.fin && mine.fin.ts <= rst.ts) ctx.push(`after its own FIN #${mine.fin.no}`);
+  const lastData = [f.clientSide.lastData, f.serverSide.lastData].filter((x): x is { no: number; ts: number } => x !== null && x.ts <= rst.ts).sort((a, b) => b.ts - a.ts)[0];
+  const firstData = [f.clientSide.firstData, f.serverSide.firstData].filter((x): x is { no: number; ts: number } => x !== null && x.ts <= rst.ts).sort((a, b) => a.ts - b.ts)[0];
+  if (lastData) ctx.push(`${fmtDuration(rst.ts - lastData.ts)} after the last data #${lastData.no}`);
+  else if (firstData) ctx.push(`while data was flowing (from #${firstData.no})`);
+  else ctx.push('before any data');
+  return {
+    code,
+    severity: 'info',
+    summary: `connection reset by ${sender} (RST #${rst.no}, ${ctx.join(', ')}); ${ROLES_UNPROVEN_NOTE}`,
+    packets: [rst.no],
+    facts: {
+      resetter: sender,
+      afterFin: Boolean((other.fin && other.fin.ts <= rst.ts) || (mine.fin && mine.fin.ts <= rst.ts)),
+      lastDataPacket: lastData?.no ?? null,
+      clientBytes: f.clientSide.bytes,
+      serverBytes: f.serverSide.bytes,
+      earlierFlow: null,
+      earlierRstPacket: null,
+    },
+    hint: `${sender} aborted the connection: its application closed the socket with unread data, timed out, was killed or used SO_LINGER 0, or a middlebox injected the RST. Whether that was the client giving up or the server failing is not known: start the capture before the connection opens to see which side opened it.`,
+  };
+}
 
 function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
   return {
@@ -625,6 +657,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const handshakeDone = f.handshakeAck !== null || (f.syns.length === 0 && f.synAcks.length === 0) || f.synAcks.length > 0;
       if (!handshakeDone) return null;
       if (code === 'rst-by-server' && f.synAcks.length === 0 && f.syns.length > 0) return null; // that is `refused`
+      if (rolesUnproven(f) && !f.afterReset) return resetInUnprovenRoles(f, code);
       const who = code === 'rst-by-client' ? 'client' : 'server';
       const ctx: string[] = [];
       const otherFinBefore = other.fin && other.fin.ts <= rst.ts;
@@ -650,10 +683,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const late = !earlier && who === 'server' && myFinBefore ? requestAfterServerClose(f) : null;
       const lateRequest = late !== null && rst.ts >= (late.ex.timing.requestAt ?? Infinity) ? late.ex.request! : null;
       if (lateRequest) ctx.push(`answering request #${lateRequest.packet}, sent after the server had closed`);
-      // Caught mid-stream, the roles are a guess from the first packet: the client's bytes are a
-      // request only when the ports agree (a service port under the ephemeral ranges, the client's in them).
-      const rolesUnproven = f.syns.length === 0 && f.synAcks.length === 0 && !(f.serverPort < EPHEMERAL_PORTS_FROM && f.clientPort >= EPHEMERAL_PORTS_FROM);
-      const unanswered = !earlier && !lateRequest && !rolesUnproven && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
+      const unanswered = !earlier && !lateRequest && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
       if (unanswered) ctx.push('the request got no answer');
       // The server ending its own SYN-ACK retries on a handshake the client never completed (some
       // stacks and NATs reset at their retry limit): no connection existed to abort.

@@ -1,5 +1,5 @@
 import type { CopyFacts, FlowFacts } from './facts.js';
-import { isFragmentationNeeded } from './facts.js';
+import { isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE, withEndpointsForRoles } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { SHOWS } from './shows.js';
@@ -315,10 +315,13 @@ const retransmission: FlowRule = {
     // One segment sent twice on a connection that otherwise went fine is routine TCP (Linux's
     // tail-loss probe fires after a few ms when an ACK is late): worth a line, not a warning.
     const isolated = !stalled && c + s === 1;
+    const summary = `${plural(dataRetrans(f, sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`;
+    // Roles nothing proves: the hosts are named, since "the client stopped acknowledging" may be the server.
+    const unproven = rolesUnproven(f);
     return {
       code: 'retransmission',
       severity: stalled ? 'error' : causeCode === 'path-mtu-discovery' || holeBehindFirstData !== null || (causeCode !== 'path-mtu' && (isolated || (noneNeeded && !explainedByRst && !tooSoon))) ? 'info' : 'warning',
-      summary: `${plural(dataRetrans(f, sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`,
+      summary: unproven ? `${withEndpointsForRoles(summary, f)}; ${ROLES_UNPROVEN_NOTE}` : summary,
       packets: marks.slice(0, 20),
       facts: {
         direction: who,
@@ -333,7 +336,7 @@ const retransmission: FlowRule = {
         cause: causeCode,
         ...(causeCode === 'path-mtu' && probed ? { mtuProbing: probed } : {}),
       },
-      hint,
+      hint: unproven ? withEndpointsForRoles(hint, f) : hint,
     };
   },
 };
@@ -407,6 +410,7 @@ const zeroWindow: FlowRule = {
     if (!hit) return null;
     const [who, side] = hit;
     const z = side.zeroWindowEpisodes!;
+    if (rolesUnproven(f)) return zeroWindowInUnprovenRoles(f, who, side, z);
     const probes = z.probes;
     const ending = z.stillClosed ? `still closed when ${stoppedWatching(f) ? watchEnd(f) : 'the connection ended'}` : `reopened at #${z.reopenedPacket}`;
     // The probes are the other side's packets: not counted when the capture misses them.
@@ -436,6 +440,35 @@ const zeroWindow: FlowRule = {
     };
   },
 };
+
+/**
+ * A zero window in a connection caught mid-stream whose roles nothing proves: said as info, naming
+ * the host:port whose receive buffer filled, not a role.
+ */
+function zeroWindowInUnprovenRoles(f: FlowFacts, who: 'client' | 'server', side: SideAnalysis, z: ZeroWindowFacts): Verdict {
+  const [receiver, sender] = who === 'client' ? [f.client, f.server] : [f.server, f.client];
+  const ending = z.stillClosed ? `still closed when ${stoppedWatching(f) ? watchEnd(f) : 'the connection ended'}` : `reopened at #${z.reopenedPacket}`;
+  const probes = f.visibility.seen === 'both' ? `; ${sender} sent ${plural(z.probes, 'zero-window probe')}` : `; ${sender}'s packets are not in the capture`;
+  return {
+    code: 'zero-window',
+    severity: 'info',
+    summary: `${receiver} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}${probes}; ${ROLES_UNPROVEN_NOTE}`,
+    packets: [z.firstPacket, ...(z.reopenedPacket ? [z.reopenedPacket] : [])],
+    facts: {
+      receiver,
+      episodes: z.episodes,
+      zeroWindowPackets: side.zeroWindow,
+      longestClosedMs: z.longestMs,
+      totalClosedMs: z.totalMs,
+      probes: z.probes,
+      zeroWindowProbes: (who === 'client' ? f.analysis!.server : f.analysis!.client).zeroWindowProbe,
+      probeAcks: side.zeroWindowProbeAck,
+      reopened: !z.stillClosed,
+      reopenedPacket: z.reopenedPacket,
+    },
+    hint: `The application on ${receiver} did not read what arrived, so its receive buffer filled and ${sender} had to wait. Whether that was a slow client or a stuck server is not known: start the capture before the connection opens to see which side opened it.`,
+  };
+}
 
 /** The client's bytes are no protocol the dissectors read (HTTP, TLS, WebSocket, a tunnel). */
 function isUnreadPayload(f: FlowFacts): boolean {
@@ -467,6 +500,8 @@ const noResponse: FlowRule = {
     // (an HTTP/2 SETTINGS acknowledgement or WINDOW_UPDATE, a keep-alive asks for none), so silence
     // after the last one proves no missing answer.
     if (isUnreadPayload(f) && f.syns.length === 0 && f.synAcks.length === 0 && f.serverSide.bytes > 0) return null;
+    // Which side's bytes asked and which owed the answer is a guess when nothing proves the roles.
+    if (rolesUnproven(f)) return null;
     // A server that closed or reset first is reported by the close rules.
     const serverClose = [f.serverSide.fin, f.serverSide.rst].filter((x): x is { no: number; ts: number } => x !== null && x.ts >= u.requestTs);
     if (serverClose.length > 0 && (u.gaveUpTs === null || serverClose.some((x) => x.ts < u.gaveUpTs!))) return null;
@@ -551,6 +586,8 @@ const idleClose: FlowRule = {
     // Only a connection that carried data and then fell silent; a request left unanswered is
     // no-response, unless it was sent after the close: then it is the keep-alive race.
     if (!a || !c || c.sinceLastDataMs === null) return null;
+    // Which side closed its idle end (a server's keep-alive timeout, a client's pool) is a guess when nothing proves the roles.
+    if (rolesUnproven(f)) return null;
     const reusedPacket = a.unanswered !== null && a.unanswered.requestPacket > c.packet ? a.unanswered.requestPacket : null;
     if (a.unanswered && reusedPacket === null) return null;
     // A close in the middle of a request or a response ends an exchange, not an idle connection
