@@ -9,7 +9,7 @@ import { DnsOverTcp } from './dissect/dns.js';
 import { DNS_READ, DnsLog } from './rules/dns-log.js';
 import { addDnsOrigin } from './rules/dns-rules.js';
 import type { Flow } from './flow/flow.js';
-import type { SinkFactory } from './flow/sink.js';
+import type { SinkFactory, SinkFlow } from './flow/sink.js';
 import { FlowTable, type FlowEndReason, type NeighbourLookups } from './flow/table.js';
 import { DEFAULT_MEMCAP_BYTES, MemoryBudget, formatSize, type MemcapMark, type MemcapSummary } from './flow/memcap.js';
 import { AppSinkFactory } from './dissect/session.js';
@@ -168,11 +168,16 @@ export class Analyzer {
   private start = 0;
   private end = 0;
   /**
-   * The dissector sessions' facts, by flow id, until their flows are reported. Only the facts: a
-   * closed flow's session is let go at its close (the flow table drops its sink), while the flow
-   * lingers for late packets, none of which reaches the dissector any more.
+   * The dissector sessions' facts, by their flow's row slot (a slot serves one open flow at a
+   * time), until their flows are reported; sessionFlowIds says which flow each slot's facts are
+   * of. Only the facts: a closed flow's session is let go at its close (the flow table drops its
+   * sink), while the flow lingers for late packets, none of which reaches the dissector any more.
+   * Arrays indexed by slot rather than a map by flow id: a map's table would be rebuilt as flows
+   * come and go, and the collector would carry each rebuilt table into the old generation.
    */
-  private readonly sessionFacts = new Map<number, AppFacts>();
+  private readonly sessionFacts: (AppFacts | null)[] = [];
+  private readonly sessionFlowIds: number[] = [];
+  private openSessions = 0;
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
   private readonly answers = new AnswerLog();
   /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
@@ -203,7 +208,7 @@ export class Analyzer {
       clientMicros: slow.clientMicros ?? DEFAULT_SLOW.clientMicros,
     };
     this.maxDiagnostics = opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS;
-    this.memcap = new MemoryBudget(opts.memcapBytes ?? DEFAULT_MEMCAP_BYTES, () => this.sessionFacts.size);
+    this.memcap = new MemoryBudget(opts.memcapBytes ?? DEFAULT_MEMCAP_BYTES, () => this.openSessions);
     let sinkFactory: SinkFactory | null = null;
     if (opts.dissect !== false) {
       const keep = opts.keepEvents !== false;
@@ -211,7 +216,7 @@ export class Analyzer {
       sinkFactory = {
         create: (flow) => {
           const s = apps.create(flow);
-          if (s) this.sessionFacts.set(flow.id, s.facts);
+          if (s) this.keepSessionFacts(flow, s.facts);
           if (flow.serverPort === DNS_PORT || flow.clientPort === DNS_PORT) {
             return new DnsOverTcp(s, (dir, message, no, ts) => this.dnsOverTcp(flow, dir, message, no, ts));
           }
@@ -360,8 +365,7 @@ export class Analyzer {
    * out (streamed) or kept, and the packet that finished the flow is not blamed for it.
    */
   private flowDone(flow: Flow, reason: FlowEndReason): void {
-    const app = this.sessionFacts.get(flow.id) ?? null;
-    if (app) this.sessionFacts.delete(flow.id);
+    const app = this.takeSessionFacts(flow);
     const mark = this.memcap.takeMark(flow.id);
     try {
       if (reason === 'counted') this.countAttempt(flow);
@@ -369,6 +373,26 @@ export class Analyzer {
     } catch (err) {
       this.flowFailed(flow.id, flow.firstNo, err);
     }
+  }
+
+  private keepSessionFacts(flow: SinkFlow, facts: AppFacts): void {
+    while (this.sessionFacts.length <= flow.slot) {
+      this.sessionFacts.push(null);
+      this.sessionFlowIds.push(-1);
+    }
+    this.sessionFacts[flow.slot] = facts;
+    this.sessionFlowIds[flow.slot] = flow.id;
+    this.openSessions++;
+  }
+
+  /** The facts of the flow's session, handed over once; null when it had none. */
+  private takeSessionFacts(flow: Flow): AppFacts | null {
+    if (this.sessionFlowIds[flow.slot] !== flow.id) return null;
+    const facts = this.sessionFacts[flow.slot];
+    this.sessionFacts[flow.slot] = null;
+    this.sessionFlowIds[flow.slot] = -1;
+    this.openSessions--;
+    return facts;
   }
 
   private flowFailed(id: number, firstPacket: number, err: unknown): void {

@@ -119,9 +119,9 @@ for (let c = 0; c < 0x20; c++) if (c !== HT) BAD_VALUE_BYTE[c] = 1;
 BAD_VALUE_BYTE[0x7f] = 1;
 export const isTokenByte = (c: number): boolean => TCHAR[c] === 1;
 
-// Texts a parser decoded last, by what they are (see sharedText): the method, the reason
-// phrase, then each selected header's value.
-const TEXT_SLOT = { METHOD: 0, REASON: 1, FIRST_HEADER: 2 } as const;
+// Texts parsers decoded, by what they are (see sharedText): the method, the reason phrase, the
+// request target, then each selected header's value.
+const TEXT_SLOT = { METHOD: 0, REASON: 1, TARGET: 2, FIRST_HEADER: 3 } as const;
 
 interface SelectedName {
   name: SelectedHeaderName;
@@ -136,10 +136,15 @@ SELECTED_HEADERS.forEach((name, i) => {
 });
 
 /**
- * The last text any parser decoded for each TEXT_SLOT: connections repeat their methods, reason
- * phrases and header values, and strings can be shared.
+ * Texts parsers decoded, SHARED_WAYS for each TEXT_SLOT, placed by a hash of their bytes (see
+ * sharedText). Connections repeat their methods, reason phrases, targets and header values: a
+ * message whose text is here already takes the same string, so a flow's facts hold no string
+ * of their own to be carried into the old generation and collected there.
  */
-const LAST_TEXT: string[] = new Array<string>(TEXT_SLOT.FIRST_HEADER + SELECTED_HEADERS.length).fill('');
+const SHARED_WAYS = 64;
+/** Longer texts are decoded each time: the cache holds at most this many bytes a way. */
+const SHARED_MAX_LENGTH = 256;
+const SHARED_TEXT: string[] = new Array<string>((TEXT_SLOT.FIRST_HEADER + SELECTED_HEADERS.length) * SHARED_WAYS).fill('');
 
 /** The selected header name src[s, e) spells, case-insensitively, or null. */
 function matchSelectedName(src: Uint8Array, s: number, e: number): SelectedName | null {
@@ -710,7 +715,7 @@ export class HttpParser {
       return this.lineError('HTTP_INVALID_VERSION', `"${escapeBytes(src, sp2 + 1, e)}" is not HTTP/x.y`, src, sp2 + 1, lineBase);
     }
     head.method = sharedText(TEXT_SLOT.METHOD, src, s, sp1);
-    head.target = latin1(src, tStart, sp2);
+    head.target = sharedText(TEXT_SLOT.TARGET, src, tStart, sp2);
     return true;
   }
 
@@ -998,16 +1003,21 @@ export class HttpParser {
   }
 }
 
-/** The text of src[s, e): the one decoded last for `slot` when the bytes are the same, so no new string is made. */
+/** The text of src[s, e): one decoded before for `slot` when it had the same bytes, so no new string is made. */
 function sharedText(slot: number, src: Uint8Array, s: number, e: number): string {
-  const last = LAST_TEXT[slot];
-  if (last.length === e - s) {
+  const n = e - s;
+  if (n <= 0) return '';
+  if (n > SHARED_MAX_LENGTH) return latin1(src, s, e);
+  // The length and three bytes pick the way: values that differ differ in one of them, mostly.
+  const way = slot * SHARED_WAYS + ((n * 31 + src[s] * 7 + src[s + (n >> 1)] * 3 + src[e - 1]) & (SHARED_WAYS - 1));
+  const known = SHARED_TEXT[way];
+  if (known.length === n) {
     let k = 0;
-    while (k < last.length && last.charCodeAt(k) === src[s + k]) k++;
-    if (k === last.length) return last;
+    while (k < n && known.charCodeAt(k) === src[s + k]) k++;
+    if (k === n) return known;
   }
   const text = latin1(src, s, e);
-  LAST_TEXT[slot] = text;
+  SHARED_TEXT[way] = text;
   return text;
 }
 

@@ -6,7 +6,7 @@
 //
 // Client bytes that arrive after an Upgrade/CONNECT request and before its answer are held (up to
 // PENDING_LIMIT_BYTES), then replayed into WebSocket frames (101) or back into HTTP (refused).
-import type { Dir, SinkFactory, StreamSink } from '../flow/sink.js';
+import type { Dir, SinkFactory, SinkFlow, StreamSink } from '../flow/sink.js';
 import { LeanExchanges } from './exchanges.js';
 import { HEAD_DECISION, HttpParser, hasHeaderToken, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
 import type { WsErrorCode } from './status.js';
@@ -215,7 +215,8 @@ export class AppSession implements StreamSink {
     const closes = this.facts.closes;
     for (const c of closes) if (c.dir === dir && c.how === how) return;
     // A list of the exact size: a session sees one close or two, and push() would make room for 16.
-    this.facts.closes = closes.concat({ dir, how, no, tsMicros });
+    const close = { dir, how, no, tsMicros };
+    this.facts.closes = closes.length === 0 ? [close] : [...closes, close];
     this.finishDirection(dir, no, tsMicros, how === 'fin');
     if (this.facts.closes.length === 1) this.noteFirstClose(dir, how, tsMicros);
     if (this.facts.websocket?.upgraded && this.facts.websocket.tcpClose === null && !this.tcpClosedBeforeCloseFrame) {
@@ -989,7 +990,7 @@ export class AppSinkFactory implements SinkFactory {
     private readonly leanSlowFloorMicros: number | null = null,
   ) {}
 
-  create(flow: { id: number; clientPort: number; serverPort: number }): AppSession {
+  create(flow: SinkFlow): AppSession {
     return new AppSession(flow, this.recordEvents(flow.id), this.leanSlowFloorMicros);
   }
 }

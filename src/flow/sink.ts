@@ -29,5 +29,13 @@ export interface StreamSink {
 
 export interface SinkFactory {
   /** Called when a flow first carries payload; returning null disables reassembly for it. */
-  create(flow: { id: number; clientPort: number; serverPort: number }): StreamSink | null;
+  create(flow: SinkFlow): StreamSink | null;
+}
+
+/** What a sink is told of its flow: `slot`, the flow's row slot, is its own while the flow is open. */
+export interface SinkFlow {
+  id: number;
+  slot: number;
+  clientPort: number;
+  serverPort: number;
 }

@@ -242,7 +242,7 @@ export class FlowTable implements Sheddable {
       budget: this.budget,
       onLimit: (flow, no) =>
         opts.onDiagnostic?.('REASSEMBLY_LIMIT', `flow ${flow.id}: reassembly buffer limit reached at packet ${no}; the flow's payload analysis is partial`, no),
-      createSink: (flow): StreamSink | null => (factory ? factory.create({ id: flow.id, clientPort: flow.origPort, serverPort: flow.respPort }) : null),
+      createSink: (flow): StreamSink | null => (factory ? factory.create({ id: flow.id, slot: flow.slot, clientPort: flow.origPort, serverPort: flow.respPort }) : null),
       onSideSeen: opts.onSideSeen,
       onPeerUnseen: opts.onPeerUnseen,
     };

@@ -146,6 +146,25 @@ describe('HTTP/1.x through AppSession, replayed at every split point', () => {
     expect(f.http[0].request!.headerCount).toBe(5);
   });
 
+  it('gives each message its own texts when sessions repeat some and vary others', () => {
+    // Parsers share a decoded text between messages with the same bytes; values of the same length
+    // that differ in one byte, many more of them than the cache holds, must each come back as sent.
+    const hosts = Array.from({ length: 300 }, (_, i) => `h${String(i).padStart(3, '0')}.example`);
+    const methods = ['GET', 'PUT', 'POST', 'HEAD'];
+    const reasons = ['OK', 'Created', 'Accepted', 'No Content'];
+    const sessions = hosts.map((host, i) =>
+      runScript([
+        c(`${methods[i % 4]} /item/${i % 7} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: agent/${i % 3}\r\nContent-Length: 0\r\n\r\n`),
+        s(`HTTP/1.1 ${200 + (i % 4)} ${reasons[i % 4]}\r\nContent-Type: text/${i % 2 ? 'plain' : 'html'}\r\nContent-Length: 0\r\n\r\n`),
+      ]).facts,
+    );
+    sessions.forEach((f, i) => {
+      const [ex] = f.http;
+      expect([ex.request!.method, ex.request!.target, ex.request!.headers.host, ex.request!.headers['user-agent']]).toEqual([methods[i % 4], `/item/${i % 7}`, hosts[i], `agent/${i % 3}`]);
+      expect([ex.response!.status, ex.response!.reason, ex.response!.headers['content-type']]).toEqual([200 + (i % 4), reasons[i % 4], `text/${i % 2 ? 'plain' : 'html'}`]);
+    });
+  });
+
   it('keeps a sticky error with offset and offending bytes for a malformed status line, and keeps the request', () => {
     const steps: Step[] = [
       c('GET /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\n\r\n'),

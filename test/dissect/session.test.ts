@@ -175,8 +175,8 @@ describe('AppSession: captures that start mid-connection and repeated closes', (
 describe('AppSinkFactory', () => {
   it('creates one independent session per flow', () => {
     const factory = new AppSinkFactory();
-    const a = factory.create({ id: 1, clientPort: 50000, serverPort: 80 });
-    const b = factory.create({ id: 2, clientPort: 50001, serverPort: 80 });
+    const a = factory.create({ id: 1, slot: 0, clientPort: 50000, serverPort: 80 });
+    const b = factory.create({ id: 2, slot: 1, clientPort: 50001, serverPort: 80 });
     expect(a).toBeInstanceOf(AppSession);
     expect(a).not.toBe(b);
     runScript([c('GET / HTTP/1.1\r\n\r\n'), s('HTTP/1.1 2xx\r\n\r\n')], undefined, a);
