@@ -1,4 +1,5 @@
 import { grownColumn } from '../flow/columns.js';
+import { rolesUnproven, type FlowFacts } from '../rules/facts.js';
 import { SEVERITY, type Severity, type Verdict } from '../rules/verdict.js';
 
 // Problem groups: the flows' warnings and errors gathered by verdict code and the endpoint the code
@@ -7,7 +8,8 @@ import { SEVERITY, type Severity, type Verdict } from '../rules/verdict.js';
 // so a capture of any size can be grouped as its flows end.
 
 /** What a group's endpoint is: the server (address:port), the client (address), a listener, a host, or the capture itself. */
-export type EndpointRole = 'server' | 'client' | 'listener' | 'host' | 'capture';
+/** 'pair': both ends of connections caught mid-stream whose roles nothing proves (see rolesUnproven). */
+export type EndpointRole = 'server' | 'client' | 'listener' | 'host' | 'capture' | 'pair';
 
 export interface ProblemGroup {
   /** Identifies the group within one capture: code and endpoint (and scanner, for scans). */
@@ -41,7 +43,7 @@ export interface ProblemGroup {
 }
 
 /** The part of a judged flow that grouping reads. */
-export interface GroupableFlow {
+export interface GroupableFlow extends Pick<FlowFacts, 'client' | 'clientPort' | 'serverPort' | 'syns' | 'synAcks' | 'afterIdle' | 'rolesProvenPacket'> {
   id: number;
   clientIp: string;
   serverIp: string;
@@ -147,11 +149,17 @@ function groupTitle(code: string, role: EndpointRole, endpoint: string, flows: n
     return `${connections} from ${endpoint} ${flows === 1 ? phrase.replace(/^were /, 'was ') : phrase}`;
   }
   const phrase = SERVER_PHRASES[code];
-  return phrase ? `${connections} to ${endpoint} ${phrase}` : `${connections} to ${endpoint}: ${code}`;
+  // Neither end is named the server where nothing proves which one is.
+  const at = role === 'pair' ? 'between' : 'to';
+  return phrase ? `${connections} ${at} ${endpoint} ${phrase}` : `${connections} ${at} ${endpoint}: ${code}`;
 }
 
 /** The group key of one flow verdict, with the role and endpoint it concerns. */
 export function flowVerdictKey(f: GroupableFlow, v: Verdict): { key: string; role: EndpointRole; endpoint: string } {
+  if (rolesUnproven(f)) {
+    const endpoint = `${f.client} and ${f.server}`;
+    return { key: `${v.code} ${endpoint}`, role: 'pair', endpoint };
+  }
   const role: EndpointRole = CLIENT_CODES.has(v.code) ? 'client' : 'server';
   const endpoint = role === 'client' ? f.clientIp : f.server;
   return { key: `${v.code} ${endpoint}`, role, endpoint };
@@ -193,7 +201,7 @@ function newTally(code: string, severity: Severity, role: EndpointRole, endpoint
 }
 
 const SEVERITIES: readonly Severity[] = ['info', 'warning', 'error'];
-const ROLES: readonly EndpointRole[] = ['server', 'client', 'listener', 'host', 'capture'];
+const ROLES: readonly EndpointRole[] = ['server', 'client', 'listener', 'host', 'capture', 'pair'];
 /** Slots the columns start with; they double as groups come. */
 const INITIAL_SLOTS = 256;
 

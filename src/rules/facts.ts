@@ -249,7 +249,7 @@ export const EPHEMERAL_PORTS_FROM = 32_768;
  * 32768 and the client's above, or a well-known service port the client's is not). Which side is
  * the client is then the first packet's guess, and no verdict may blame a side by its role.
  */
-export function rolesUnproven(f: FlowFacts): boolean {
+export function rolesUnproven(f: Pick<FlowFacts, 'clientPort' | 'serverPort' | 'syns' | 'synAcks' | 'afterIdle' | 'rolesProvenPacket'>): boolean {
   if (f.rolesProvenPacket !== null || f.syns.length > 0 || f.synAcks.length > 0 || f.afterIdle !== null) return false;
   const byEphemeral = f.serverPort < EPHEMERAL_PORTS_FROM && f.clientPort >= EPHEMERAL_PORTS_FROM;
   const byServicePort = isLikelyServerPort(f.serverPort) && !isLikelyServerPort(f.clientPort);

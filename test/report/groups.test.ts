@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { streamFlows, type AnalysisResult, type FlowResult } from '../../src/pipeline.js';
 import { compareGroups, groupProblems, MAX_GROUP_FLOW_IDS, ProblemGrouper, type ProblemGroup } from '../../src/report/groups.js';
 import { SEVERITY, type Verdict } from '../../src/rules/verdict.js';
+import { analyzeConversation, conv } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
 
 const corpus = useCorpus();
@@ -213,5 +214,30 @@ describe('ProblemGrouper at many endpoints', () => {
         hintFlow: hints.size > 1 ? mine[0].id : null,
       });
     }
+  });
+});
+
+describe('groups of connections caught mid-stream', () => {
+  /** A side that sends 500 bytes and then resends the next 500 five times, never acknowledged. */
+  function stalled(client: string, server: string, withHandshake: boolean) {
+    const c = conv({ client, server });
+    let t = 0;
+    if (withHandshake) {
+      c.client('S', 0, '', { seq: 999 }).server('SA', 0.001, '', { seq: 8999, ack: 1000 });
+      t = 0.002;
+    }
+    c.client('A', t, '', { seq: 1000, ack: 9000 }).server('PA', t + 0.01, 'x'.repeat(500), { seq: 9000, ack: 1000 }).client('A', t + 0.011, '', { seq: 1000, ack: 9500 });
+    t += 0.02;
+    c.server('PA', t, 'y'.repeat(500), { seq: 9500, ack: 1000 });
+    for (let i = 0, rto = 0.3; i < 5; i++, rto *= 2) c.server('PA', (t += rto), 'y'.repeat(500), { seq: 9500, ack: 1000 });
+    return c;
+  }
+
+  it('names both ends, not a server, of a group whose roles nothing proves', () => {
+    const r = analyzeConversation(stalled('10.7.0.1:40001', '10.7.0.2:50002', false), stalled('10.7.0.3:40001', '10.7.0.4:50002', true));
+    const titles = groupProblems(r.flows, r.verdicts).map((g) => g.title);
+    expect(titles).toContain('1 connection between 10.7.0.1:40001 and 10.7.0.2:50002 retransmitted data');
+    // With its handshake the server is known, and the group is at it.
+    expect(titles).toContain('1 connection to 10.7.0.4:50002 retransmitted data');
   });
 });
