@@ -442,16 +442,19 @@ const zeroWindow: FlowRule = {
 };
 
 /**
- * A zero window in a connection caught mid-stream whose roles nothing proves: said as info, naming
- * the host:port whose receive buffer filled, not a role.
+ * A zero window in a connection caught mid-stream whose roles nothing proves, naming the host:port
+ * whose receive buffer filled, not a role. The packets prove that host stopped reading whichever
+ * side it was: a window closed longer than flow control's brief closes is a warning still. A
+ * shorter one (a last ACK with a zero window, brief closes) is info.
  */
 function zeroWindowInUnprovenRoles(f: FlowFacts, who: 'client' | 'server', side: SideAnalysis, z: ZeroWindowFacts): Verdict {
   const [receiver, sender] = who === 'client' ? [f.client, f.server] : [f.server, f.client];
+  const stalled = briefZeroWindowLimit(f, z) === null && z.longestMs * 1000 > BRIEF_ZERO_WINDOW_MICROS;
   const ending = z.stillClosed ? `still closed when ${stoppedWatching(f) ? watchEnd(f) : 'the connection ended'}` : `reopened at #${z.reopenedPacket}`;
   const probes = f.visibility.seen === 'both' ? `; ${sender} sent ${plural(z.probes, 'zero-window probe')}` : `; ${sender}'s packets are not in the capture`;
   return {
     code: 'zero-window',
-    severity: 'info',
+    severity: stalled ? 'warning' : 'info',
     summary: `${receiver} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}${probes}; ${ROLES_UNPROVEN_NOTE}`,
     packets: [z.firstPacket, ...(z.reopenedPacket ? [z.reopenedPacket] : [])],
     facts: {
