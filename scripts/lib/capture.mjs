@@ -30,6 +30,9 @@ export async function withCapture({ iface = 'lo', filter, file, netns, snaplen, 
   // -Z root: otherwise tcpdump drops to its own user before opening FILE and may not be able to write it.
   // -B 16384: loopback packets are up to 64 KiB and the default 2 MiB kernel buffer holds only a few
   // dozen of them, so a busy machine dropped packets from short scenarios ("N packets dropped by kernel").
+  // In immediate mode the buffer is a ring of frames sized by the snap length, so it holds 128
+  // packets on lo and 256 on a veth at the default one: a scenario sending bursts of packets without
+  // payload passes a small `snaplen` (port-scan.mjs).
   const tcpdumpArgs = ['-i', iface, '-w', file, '-U', '--immediate-mode', '-B', '16384', '-n', '-Z', 'root'];
   if (snaplen !== undefined) tcpdumpArgs.push('-s', String(snaplen));
   if (direction !== undefined) tcpdumpArgs.push('-Q', direction);
