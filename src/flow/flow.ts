@@ -1,7 +1,7 @@
 import { formatAddr, formatEndpoint } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
-import { ANALYSIS_COUNTS, analyzeSegment, swapAnalysisSides } from './analysis.js';
+import { ANALYSIS_COUNTS, analyzeSegment, FlowAnalysis, swapAnalysisSides } from './analysis.js';
 import { Columns, defineColumns, swapNumbers, type ColumnView } from './columns.js';
 import { EP, Endpoint, ENDPOINT_FIELDS, initialEndpoint } from './endpoint.js';
 import { HandshakeLog } from './handshake-log.js';
@@ -46,7 +46,11 @@ const NEW_FLOW_ROW = (() => {
   return row;
 })();
 
-/** The views over one slot's row, made the first time the slot is taken and kept for every flow that takes it. */
+/**
+ * The views over one slot's row, and the objects that go with them, made the first time the slot
+ * is taken and kept for every flow that takes it: a flow's objects live as long as the flow, long
+ * enough to be promoted to the old generation, so they are reused rather than made for each flow.
+ */
 interface RowViews {
   /** The row's chunk, and where the row starts in it. */
   n: Float64Array;
@@ -56,6 +60,10 @@ interface RowViews {
   timing: FlowTiming;
   syns: HandshakeLog;
   synAcks: HandshakeLog;
+  history: History;
+  analysis: FlowAnalysis;
+  /** Made when a flow in the slot first has a sink. */
+  reassemblers: [DirectionReassembler, DirectionReassembler] | null;
 }
 
 /** A flow table's columns: one row per open flow (see columns.ts). */
@@ -75,7 +83,9 @@ export class FlowRows {
       const at = this.columns.rowAt(slot);
       const orig = new Endpoint(n, at + ORIG_AT);
       const resp = new Endpoint(n, at + RESP_AT);
-      this.views[slot] = v = { n, at, orig, resp, timing: new FlowTiming(n, at + TIMING_AT), syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp) };
+      const timing = new FlowTiming(n, at + TIMING_AT);
+      v = { n, at, orig, resp, timing, syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp), history: new History(), analysis: new FlowAnalysis(timing, n, at + COUNTS_AT), reassemblers: null };
+      this.views[slot] = v;
     }
     return v;
   }
@@ -83,6 +93,7 @@ export class FlowRows {
   /** The flow is finished and reported: the next flow may take its row. */
   release(flow: Flow): void {
     flow.analysis = null;
+    this.views[flow.slot].analysis.end();
     this.columns.release(flow.slot);
   }
 }
@@ -96,7 +107,7 @@ export class Flow extends AddressPair implements ColumnView {
   readonly resp: Endpoint;
   /** Timing facts gathered segment by segment (analysis.ts). */
   readonly timing: FlowTiming;
-  readonly history = new History();
+  readonly history: History;
   ipVersion: 4 | 6 = 4;
   origPort = 0;
   respPort = 0;
@@ -176,6 +187,8 @@ export class Flow extends AddressPair implements ColumnView {
 
   /** Extension point for per-segment analysis (retransmissions, windows, timing). */
   analysis: unknown = null;
+  /** The slot's views and the objects kept with them (see RowViews). */
+  private readonly views: RowViews;
 
   constructor(
     readonly id: number,
@@ -185,6 +198,7 @@ export class Flow extends AddressPair implements ColumnView {
   ) {
     super();
     const views = rows.viewsOf(slot);
+    this.views = views;
     this.n = views.n;
     this.at = views.at;
     this.orig = views.orig;
@@ -192,8 +206,23 @@ export class Flow extends AddressPair implements ColumnView {
     this.timing = views.timing;
     this.syns = views.syns;
     this.synAcks = views.synAcks;
+    this.history = views.history;
     this.syns.clear();
     this.synAcks.clear();
+    this.history.clear();
+  }
+
+  /** The slot's per-segment analysis, to start for this flow (analysis.ts). */
+  get slotAnalysis(): FlowAnalysis {
+    return this.views.analysis;
+  }
+
+  /** The slot's reassemblers, started afresh for this flow's streams. */
+  startReassembly(budget: ReassemblyBudget): [DirectionReassembler, DirectionReassembler] {
+    const pair = (this.views.reassemblers ??= [new DirectionReassembler(0, budget), new DirectionReassembler(1, budget)]);
+    pair[0].restart();
+    pair[1].restart();
+    return (this.reassembler = pair);
   }
 
   /** Where the per-segment analysis keeps its counters in the flow's row (analysis.ts). */
@@ -518,12 +547,12 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
       flow.sinkTried = true;
       flow.sink = ctx.createSink(flow);
       if (flow.sink) {
-        flow.reassembler = [new DirectionReassembler(0, ctx.budget), new DirectionReassembler(1, ctx.budget)];
+        flow.startReassembly(ctx.budget);
         // A side whose SYN was seen streams from its ISN + 1, so a first data segment the capture
         // missed is a gap (as in Zeek), not a stream that seems to start one segment later.
         const { syns, synAcks } = flow;
-        if (syns.length > 0) flow.reassembler[0].startAt((syns.lastSeq() + 1) >>> 0);
-        if (synAcks.length > 0) flow.reassembler[1].startAt((synAcks.lastSeq() + 1) >>> 0);
+        if (syns.length > 0) flow.reassembler![0].startAt((syns.lastSeq() + 1) >>> 0);
+        if (synAcks.length > 0) flow.reassembler![1].startAt((synAcks.lastSeq() + 1) >>> 0);
       }
     }
     const ra = flow.reassembler;
