@@ -420,9 +420,13 @@ export interface SegmentMark {
 /** Marks of a flow that has none yet: shared, never written. */
 const NO_SEGMENT_MARKS: SegmentMark[] = [];
 
-/** Per-flow analysis: counts by kind and sender, marks, timing. Lives in Flow.analysis. */
+/**
+ * Per-flow analysis: counts by kind and sender, marks, timing. Lives in Flow.analysis; made once
+ * per flow slot (like the views over its row) and started afresh for each flow that takes it.
+ */
 export class FlowAnalysis {
-  conv: TcpConversation;
+  /** Set by start(), before the first segment is classified. */
+  conv!: TcpConversation;
   /**
    * Every per-sender counter, ANALYSIS_COUNTS numbers in the flow's row from `countsAt` (read with
    * count()): packets per kind at from * KIND_COUNT + bit, then RESENT_BYTES,
@@ -439,11 +443,26 @@ export class FlowAnalysis {
   lastRto = 0;
   lastRtoNo = 0;
 
-  constructor(conv: TcpConversation, timing: FlowTiming, n: Float64Array, countsAt: number) {
-    this.conv = conv;
+  constructor(timing: FlowTiming, n: Float64Array, countsAt: number) {
     this.timing = timing;
     this.n = n;
     this.countsAt = countsAt;
+  }
+
+  /** A flow's first segment: its analysis starts on `conv` (the counters in its row are 0 already). */
+  start(conv: TcpConversation): this {
+    this.conv = conv;
+    this.marks = NO_SEGMENT_MARKS;
+    this.marksDropped = 0;
+    this.lastDupAckNum = 0;
+    this.lastRto = 0;
+    this.lastRtoNo = 0;
+    return this;
+  }
+
+  /** The flow is reported: its marks are let go rather than kept until the slot's next flow. */
+  end(): void {
+    this.marks = NO_SEGMENT_MARKS;
   }
 
   /** Counter `i` (see countsAt). */
@@ -472,7 +491,7 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
     const registry = registryFor(ctx);
     const conv = registry.find(flow.hash, v) ?? registry.create(flow.hash, v);
     conv.flows++;
-    fa = new FlowAnalysis(conv, flow.timing, flow.n, flow.analysisCountsAt);
+    fa = flow.slotAnalysis.start(conv);
     flow.analysis = fa;
   }
   const seq = v.seq >>> 0;

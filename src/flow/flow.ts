@@ -1,7 +1,7 @@
 import { formatAddr, formatEndpoint } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
-import { ANALYSIS_COUNTS, analyzeSegment, swapAnalysisSides } from './analysis.js';
+import { ANALYSIS_COUNTS, analyzeSegment, FlowAnalysis, swapAnalysisSides } from './analysis.js';
 import { Columns, defineColumns, swapNumbers, type ColumnView } from './columns.js';
 import { EP, Endpoint, ENDPOINT_FIELDS, initialEndpoint } from './endpoint.js';
 import { HandshakeLog } from './handshake-log.js';
@@ -14,6 +14,8 @@ import { FlowTiming, initialTiming, TIMING_FIELDS } from './timing.js';
 const TOO_LARGE_SEQ_DELTA = 1048576;
 /** Where an address is put to be formatted (formatting keeps no reference to it). */
 const SCRATCH = new Uint32Array(4);
+/** The addresses of a flow not yet given any (all words 0). */
+const NO_ADDRESS = new Uint32Array(4);
 
 /** ICMP errors of a flow that has none: shared, never written. */
 export const NO_ICMP_ERRORS: IcmpErrorFact[] = [];
@@ -46,7 +48,11 @@ const NEW_FLOW_ROW = (() => {
   return row;
 })();
 
-/** The views over one slot's row, made the first time the slot is taken and kept for every flow that takes it. */
+/**
+ * The views over one slot's row, and the objects that go with them, made the first time the slot
+ * is taken and kept for every flow that takes it: a flow's objects live as long as the flow, long
+ * enough to be promoted to the old generation, so they are reused rather than made for each flow.
+ */
 interface RowViews {
   /** The row's chunk, and where the row starts in it. */
   n: Float64Array;
@@ -56,6 +62,10 @@ interface RowViews {
   timing: FlowTiming;
   syns: HandshakeLog;
   synAcks: HandshakeLog;
+  history: History;
+  analysis: FlowAnalysis;
+  /** Made when a flow in the slot first has a sink. */
+  reassemblers: [DirectionReassembler, DirectionReassembler] | null;
 }
 
 /** A flow table's columns: one row per open flow (see columns.ts). */
@@ -75,28 +85,51 @@ export class FlowRows {
       const at = this.columns.rowAt(slot);
       const orig = new Endpoint(n, at + ORIG_AT);
       const resp = new Endpoint(n, at + RESP_AT);
-      this.views[slot] = v = { n, at, orig, resp, timing: new FlowTiming(n, at + TIMING_AT), syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp) };
+      const timing = new FlowTiming(n, at + TIMING_AT);
+      v = { n, at, orig, resp, timing, syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp), history: new History(), analysis: new FlowAnalysis(timing, n, at + COUNTS_AT), reassemblers: null };
+      this.views[slot] = v;
     }
     return v;
+  }
+
+  /**
+   * Flow objects of finished flows no table list holds any more, for the next flows: a flow lives
+   * long enough to be promoted to the old generation, and reusing its object spares the collector
+   * promoting and then collecting one per connection.
+   */
+  private readonly freeFlows: Flow[] = [];
+
+  /** A new flow, in a reused flow object if there is one. */
+  newFlow(id: number): Flow {
+    return this.freeFlows.pop()?.reuse(id, this) ?? new Flow(id, this);
   }
 
   /** The flow is finished and reported: the next flow may take its row. */
   release(flow: Flow): void {
     flow.analysis = null;
+    this.views[flow.slot].analysis.end();
     this.columns.release(flow.slot);
+  }
+
+  /** No table list holds the finished flow any more: its object may serve a new flow. What it refers to is let go now, not at its reuse. */
+  free(flow: Flow): void {
+    flow.sink = null;
+    flow.icmpErrors = NO_ICMP_ERRORS;
+    flow.reusedAfter = null;
+    this.freeFlows.push(flow);
   }
 }
 
 /** One TCP connection. Endpoint 0 is the originator (client), 1 the responder (server). */
 export class Flow extends AddressPair implements ColumnView {
   /** The chunk of the flow table's columns holding the flow's row, and where the row starts (its times are read there). */
-  readonly n: Float64Array;
-  readonly at: number;
-  readonly orig: Endpoint;
-  readonly resp: Endpoint;
+  n!: Float64Array;
+  at!: number;
+  orig!: Endpoint;
+  resp!: Endpoint;
   /** Timing facts gathered segment by segment (analysis.ts). */
-  readonly timing: FlowTiming;
-  readonly history = new History();
+  timing!: FlowTiming;
+  history!: History;
   ipVersion: 4 | 6 = 4;
   origPort = 0;
   respPort = 0;
@@ -135,8 +168,8 @@ export class Flow extends AddressPair implements ColumnView {
   rolesTurned = false;
 
   /** The originator's SYNs and the responder's SYN-ACKs (retries included, copies left out). */
-  readonly syns: HandshakeLog;
-  readonly synAcks: HandshakeLog;
+  syns!: HandshakeLog;
+  synAcks!: HandshakeLog;
   /** Time the handshake completed (the originator's first ACK after the SYN-ACK), 0 if never. */
   handshakeAckNo = 0;
   declare handshakeAckTs: number;
@@ -176,15 +209,68 @@ export class Flow extends AddressPair implements ColumnView {
 
   /** Extension point for per-segment analysis (retransmissions, windows, timing). */
   analysis: unknown = null;
+  /** The slot's views and the objects kept with them (see RowViews). */
+  private views!: RowViews;
+
+  /** Entries of this flow in the table's queue of closed flows: a finished flow is reused only once none is left. */
+  closedQueued = 0;
 
   constructor(
-    readonly id: number,
+    public id: number,
     rows: FlowRows,
     /** The flow's row in the flow table's columns, until the flow is finished. */
-    readonly slot = rows.take(),
+    public slot = rows.take(),
   ) {
     super();
-    const views = rows.viewsOf(slot);
+    this.bind(rows.viewsOf(slot));
+  }
+
+  /** The flow object of a finished flow starts flow `id` in a new slot: every field as in a new Flow. */
+  reuse(id: number, rows: FlowRows): this {
+    this.id = id;
+    this.slot = rows.take();
+    this.setAddrs(NO_ADDRESS, NO_ADDRESS);
+    this.ipVersion = 4;
+    this.origPort = 0;
+    this.respPort = 0;
+    this.hash = 0;
+    this.older = null;
+    this.newer = null;
+    this.firstNo = 0;
+    this.lastNo = 0;
+    this.attemptSlot = -1;
+    this.givenUpSeen = false;
+    this.removeAfterTs = 0;
+    this.finished = false;
+    this.flipped = false;
+    this.partial = false;
+    this.seekingRoles = false;
+    this.rolesProvenNo = 0;
+    this.rolesTurned = false;
+    this.handshakeAckNo = 0;
+    this.icmpErrors = NO_ICMP_ERRORS;
+    this.zeekConnections = 1;
+    this.refusals = 0;
+    this.firstRefusalNo = 0;
+    this.resumesFlowId = 0;
+    this.reusedAfter = null;
+    this.reusedByNo = 0;
+    this.reusedByTs = 0;
+    this.peerUnseenNo = 0;
+    this.peerUnseenDir = 0;
+    this.peerUnseenTs = 0;
+    this.peerUnseenAcked = 0;
+    this.sink = null;
+    this.sinkTried = false;
+    this.reassembler = null;
+    this.analysis = null;
+    this.closedQueued = 0;
+    this.bind(rows.viewsOf(this.slot));
+    return this;
+  }
+
+  private bind(views: RowViews): void {
+    this.views = views;
     this.n = views.n;
     this.at = views.at;
     this.orig = views.orig;
@@ -192,8 +278,23 @@ export class Flow extends AddressPair implements ColumnView {
     this.timing = views.timing;
     this.syns = views.syns;
     this.synAcks = views.synAcks;
+    this.history = views.history;
     this.syns.clear();
     this.synAcks.clear();
+    this.history.clear();
+  }
+
+  /** The slot's per-segment analysis, to start for this flow (analysis.ts). */
+  get slotAnalysis(): FlowAnalysis {
+    return this.views.analysis;
+  }
+
+  /** The slot's reassemblers, started afresh for this flow's streams. */
+  startReassembly(budget: ReassemblyBudget): [DirectionReassembler, DirectionReassembler] {
+    const pair = (this.views.reassemblers ??= [new DirectionReassembler(0, budget), new DirectionReassembler(1, budget)]);
+    pair[0].restart();
+    pair[1].restart();
+    return (this.reassembler = pair);
   }
 
   /** Where the per-segment analysis keeps its counters in the flow's row (analysis.ts). */
@@ -518,12 +619,12 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
       flow.sinkTried = true;
       flow.sink = ctx.createSink(flow);
       if (flow.sink) {
-        flow.reassembler = [new DirectionReassembler(0, ctx.budget), new DirectionReassembler(1, ctx.budget)];
+        flow.startReassembly(ctx.budget);
         // A side whose SYN was seen streams from its ISN + 1, so a first data segment the capture
         // missed is a gap (as in Zeek), not a stream that seems to start one segment later.
         const { syns, synAcks } = flow;
-        if (syns.length > 0) flow.reassembler[0].startAt((syns.lastSeq() + 1) >>> 0);
-        if (synAcks.length > 0) flow.reassembler[1].startAt((synAcks.lastSeq() + 1) >>> 0);
+        if (syns.length > 0) flow.reassembler![0].startAt((syns.lastSeq() + 1) >>> 0);
+        if (synAcks.length > 0) flow.reassembler![1].startAt((synAcks.lastSeq() + 1) >>> 0);
       }
     }
     const ra = flow.reassembler;

@@ -20,6 +20,12 @@ export class History {
   text = '';
   private seen = 0;
 
+  /** A new flow took the slot the history is kept with. */
+  clear(): void {
+    this.text = '';
+    this.seen = 0;
+  }
+
   /** Records a once-per-direction letter; returns true if it had been recorded before. */
   check(mask: number, isOrig: boolean, code: string): boolean {
     const bit = isOrig ? mask : mask << 16;

@@ -51,6 +51,23 @@ export class DirectionReassembler {
 
   constructor(private readonly dir: Dir, private readonly budget: ReassemblyBudget) {}
 
+  /** A new flow's stream in this direction: as newly made (the reassembler is kept with its flow slot). */
+  restart(): void {
+    this.nextSeq = 0;
+    this.started = false;
+    this.offset = 0;
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.missedBytes = 0;
+    this.unackedSkipped = 0;
+    this.unackedSkippedEnd = 0;
+    this.finSeq = -1;
+    this.gaps = 0;
+    this.overlaps = 0;
+    this.limitHit = false;
+    this.closed = false;
+  }
+
   /** The ISN is known (SYN seen): stream offset 0 is isn + 1. */
   startAt(isnPlusOne: number): void {
     if (this.started) return;
@@ -208,7 +225,7 @@ export class DirectionReassembler {
   release(): void {
     this.budget.buffered -= this.pendingBytes;
     this.pendingBytes = 0;
-    this.pending = [];
+    this.pending.length = 0;
   }
 }
 

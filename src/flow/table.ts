@@ -52,7 +52,10 @@ export interface FlowTableOptions {
   maxBufferedBytesTotal?: number;
   maxBufferedBytesPerDirection?: number;
   sinkFactory?: SinkFactory | null;
-  /** Called once per flow when it is finished (closed and lingered, expired, evicted or at capture end). */
+  /**
+   * Called once per flow when it is finished (closed and lingered, expired, evicted or at capture
+   * end). The flow object serves a later flow after the call: keep what is needed of it, not it.
+   */
   onFlowDone: (flow: Flow, reason: FlowEndReason) => void;
   /** Drop segments with a wrong TCP checksum, as Zeek does unless run with -C (history 'C'). */
   verifyChecksums?: boolean;
@@ -328,6 +331,7 @@ export class FlowTable implements Sheddable {
     if (flow.attemptSlot >= 0 && !isAttempt(flow)) this.dropAttempt(flow);
     if (wasOpen && flow.removeAfterTs !== 0) {
       this.closedQueue.push(flow);
+      flow.closedQueued++;
       this.endStreams(flow);
       if (this.closedQueue.length - this.closedHead > this.maxLingering) this.finishLongestLingering(no);
     }
@@ -363,7 +367,7 @@ export class FlowTable implements Sheddable {
       }
       this.finish(this.oldest, 'evicted');
     }
-    const flow = new Flow(this.nextId++, this.rows);
+    const flow = this.rows.newFlow(this.nextId++);
     flow.hash = hash;
     flow.ipVersion = v.ipVersion === 6 ? 6 : 4;
     flow.firstNo = no;
@@ -581,6 +585,7 @@ export class FlowTable implements Sheddable {
       const f = this.takeClosed();
       // A flow reopened meanwhile (a refused SYN retried) is queued again when it next closes.
       if (!f.finished && f.removeAfterTs !== 0) this.finish(f, 'closed');
+      else if (f.finished && f.closedQueued === 0) this.rows.free(f);
     }
     let f = this.oldest;
     while (f && ts - f.lastTs >= this.idleTimeout) {
@@ -635,6 +640,7 @@ export class FlowTable implements Sheddable {
   private finishLongestLingering(no: number): void {
     while (this.closedHead < this.closedQueue.length) {
       const f = this.takeClosed();
+      if (f.finished && f.closedQueued === 0) this.rows.free(f);
       if (f.finished || f.removeAfterTs === 0) continue;
       if (this.closedEarly++ === 0) {
         this.opts.onDiagnostic?.(
@@ -655,6 +661,7 @@ export class FlowTable implements Sheddable {
   private takeClosed(): Flow {
     const f = this.closedQueue[this.closedHead]!;
     this.closedQueue[this.closedHead++] = null;
+    f.closedQueued--;
     if (this.closedHead > 4096 && this.closedHead * 2 > this.closedQueue.length) {
       this.closedQueue = this.closedQueue.slice(this.closedHead);
       this.closedHead = 0;
@@ -730,6 +737,7 @@ export class FlowTable implements Sheddable {
     // Reported: its rows of numbers go back to the pools for the next flow.
     detachFlowAnalysis(f, this.ctx);
     this.rows.release(f);
+    if (f.closedQueued === 0) this.rows.free(f);
   }
 }
 

@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Columns } from '../../src/flow/columns.js';
+import { FlowRows } from '../../src/flow/flow.js';
 import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
 
 describe('Columns', () => {
@@ -104,5 +105,32 @@ describe('a conversation in a recycled row', () => {
     expect(together.flows).toHaveLength(22_001);
     expect(kindsOf(alone)).toEqual({ marks: ['client spurious-retransmission', 'client duplicate-ack'], retransmission: 1, spurious: 1, lost: 0, ackLost: 0, outOfOrder: 0, dupAcks: 1 });
     expect(kindsOf(together)).toEqual(kindsOf(alone));
+  });
+});
+
+describe('a reused flow object', () => {
+  it('starts as a new Flow: every field the finished flow left is set back', () => {
+    const rows = new FlowRows();
+    const finished = rows.newFlow(1);
+    const own = finished as unknown as Record<string, unknown>;
+    // Everything a flow may have set by its end, to values no new flow has.
+    for (const key of Object.keys(own)) {
+      if (key === 'id' || key === 'slot') continue;
+      const v = own[key];
+      if (typeof v === 'number') own[key] = v + 7;
+      else if (typeof v === 'boolean') own[key] = !v;
+      else if (v === null) own[key] = {};
+    }
+    finished.history.add('S', true);
+    finished.icmpErrors = [];
+    rows.release(finished);
+    rows.free(finished);
+    const reused = rows.newFlow(2);
+    expect(reused).toBe(finished);
+    const fresh = new FlowRows().newFlow(2) as unknown as Record<string, unknown>;
+    const plain = (f: Record<string, unknown>) => Object.fromEntries(Object.entries(f).filter(([, v]) => typeof v !== 'object' || v === null));
+    expect(plain(reused as unknown as Record<string, unknown>)).toEqual(plain(fresh));
+    expect(reused.icmpErrors).toBe(fresh.icmpErrors);
+    expect(reused.history.text).toBe('');
   });
 });

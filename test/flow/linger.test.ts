@@ -133,11 +133,11 @@ describe('compact close linger', () => {
     const sessions: AppSession[] = [];
     const apps = new AppSinkFactory(() => false, null);
     let flow: Flow | null = null;
-    const done: Array<{ flow: Flow; reason: FlowEndReason }> = [];
+    const done: Array<{ id: number; reason: FlowEndReason }> = [];
     const table = new FlowTable({
       sinkFactory: { create: (f) => sessions[sessions.push(apps.create(f)) - 1] },
       onSideSeen: (f) => (flow = f),
-      onFlowDone: (f, reason) => done.push({ flow: f, reason }),
+      onFlowDone: (f, reason) => done.push({ id: f.id, reason }),
     });
     const feed = tableFeeder(table);
     const closing = c.packets.length - 2; // the client's FIN
@@ -156,7 +156,7 @@ describe('compact close linger', () => {
     expect(done).toHaveLength(0);
     // Another connection past the 5 s linger finishes it, as closed.
     feed(conv({ client: '10.0.0.3:40009', server: '10.0.0.2:80' }).client('S', 5.1).packets[0]);
-    expect(done.map((d) => [d.flow.id, d.reason])).toEqual([[1, 'closed']]);
+    expect(done.map((d) => [d.id, d.reason])).toEqual([[1, 'closed']]);
     expect(app.http).toHaveLength(1);
   });
 
