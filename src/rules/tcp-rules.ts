@@ -482,6 +482,8 @@ const noResponse: FlowRule = {
   code: 'no-response',
   needs: SHOWS.UNANSWERED,
   needsBothSides: true,
+  // Which side's bytes asked and which owed the answer.
+  needsKnownRoles: true,
   evaluate(f, ctx) {
     const a = f.analysis;
     const u = a?.unanswered;
@@ -503,8 +505,6 @@ const noResponse: FlowRule = {
     // (an HTTP/2 SETTINGS acknowledgement or WINDOW_UPDATE, a keep-alive asks for none), so silence
     // after the last one proves no missing answer.
     if (isUnreadPayload(f) && f.syns.length === 0 && f.synAcks.length === 0 && f.serverSide.bytes > 0) return null;
-    // Which side's bytes asked and which owed the answer is a guess when nothing proves the roles.
-    if (rolesUnproven(f)) return null;
     // A server that closed or reset first is reported by the close rules.
     const serverClose = [f.serverSide.fin, f.serverSide.rst].filter((x): x is { no: number; ts: number } => x !== null && x.ts >= u.requestTs);
     if (serverClose.length > 0 && (u.gaveUpTs === null || serverClose.some((x) => x.ts < u.gaveUpTs!))) return null;
@@ -583,14 +583,14 @@ const idleClose: FlowRule = {
   code: 'idle-close',
   // The silence is measured over both sides' data.
   needsBothSides: true,
+  // Which side closed its idle end (a server's keep-alive timeout, a client's pool).
+  needsKnownRoles: true,
   evaluate(f) {
     const a = f.analysis;
     const c = a?.close;
     // Only a connection that carried data and then fell silent; a request left unanswered is
     // no-response, unless it was sent after the close: then it is the keep-alive race.
     if (!a || !c || c.sinceLastDataMs === null) return null;
-    // Which side closed its idle end (a server's keep-alive timeout, a client's pool) is a guess when nothing proves the roles.
-    if (rolesUnproven(f)) return null;
     const reusedPacket = a.unanswered !== null && a.unanswered.requestPacket > c.packet ? a.unanswered.requestPacket : null;
     if (a.unanswered && reusedPacket === null) return null;
     // A close in the middle of a request or a response ends an exchange, not an idle connection
