@@ -8,6 +8,7 @@
 // probe comes after 2 SRTT + 2 ms.
 import { withCapture } from './capture.mjs';
 import { execInNamespace, startInNamespace, withNamespacePair } from './netns.mjs';
+import { oneRequestServer } from './py-server.mjs';
 
 /** Full segments before the tail, and the tail's payload: 1,448 bytes a segment with timestamps. */
 const FULL_SEGMENTS = 9;
@@ -19,27 +20,14 @@ const RESPONSE_BYTES = FULL_SEGMENTS * FULL_SEGMENT_BYTES + TAIL_BYTES;
 const FULL_IP_LENGTH = FULL_SEGMENT_BYTES + 20 + 32;
 const CLIENT_TIMEOUT_S = 10;
 
-const SERVER = `
-import socket, sys
-addr, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((addr, port))
-s.listen(1)
-s.settimeout(10)
-print('ready', flush=True)
-conn, _ = s.accept()
-conn.settimeout(10)
-request = b''
-while b'\\r\\n\\r\\n' not in request:
-    chunk = conn.recv(4096)
-    if not chunk:
-        break
-    request += chunk
+const SERVER = oneRequestServer({
+  connTimeoutS: 10,
+  answer: `
 conn.sendall(b'x' * size)
 conn.recv(1)
 conn.close()
-`;
+`,
+});
 
 // Prints how many bytes arrived.
 const CLIENT = `

@@ -6,6 +6,7 @@
 // drop as a failed transmit and quietly sends again, so no loss shows on the wire.
 import { withCapture } from '../lib/capture.mjs';
 import { execInNamespace, startInNamespace, withNamespacePair } from '../lib/netns.mjs';
+import { oneRequestServer } from '../lib/py-server.mjs';
 import { captureFile } from '../lib/scenario.mjs';
 
 const SERVER_PORT = 8080;
@@ -15,27 +16,14 @@ const DROP_PROBABILITY = '0.05';
 const SNAPLEN = 128;
 const CLIENT_TIMEOUT_S = 15;
 
-const DOWNLOAD_SERVER = `
-import socket, sys
-addr, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((addr, port))
-s.listen(1)
-s.settimeout(10)
-print('ready', flush=True)
-conn, _ = s.accept()
-conn.settimeout(15)
-request = b''
-while b'\\r\\n\\r\\n' not in request:
-    chunk = conn.recv(4096)
-    if not chunk:
-        break
-    request += chunk
+const DOWNLOAD_SERVER = oneRequestServer({
+  connTimeoutS: 15,
+  answer: `
 conn.sendall(b'HTTP/1.0 200 OK\\r\\nContent-Type: application/octet-stream\\r\\nContent-Length: %d\\r\\n\\r\\n' % size)
 conn.sendall(b'x' * size)
 conn.close()
-`;
+`,
+});
 
 // Prints how many body bytes arrived.
 const DOWNLOAD_CLIENT = `

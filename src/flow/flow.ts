@@ -130,16 +130,16 @@ export class Flow extends AddressPair implements ColumnView {
   /** Timing facts gathered segment by segment (analysis.ts). */
   timing!: FlowTiming;
   history!: History;
-  ipVersion: 4 | 6 = 4;
-  origPort = 0;
-  respPort = 0;
-  hash = 0;
+  ipVersion!: 4 | 6;
+  origPort!: number;
+  respPort!: number;
+  hash!: number;
   /** LRU list ordered by last packet time, for expiry. */
-  older: Flow | null = null;
-  newer: Flow | null = null;
+  older!: Flow | null;
+  newer!: Flow | null;
 
-  firstNo = 0;
-  lastNo = 0;
+  firstNo!: number;
+  lastNo!: number;
   declare startTs: number;
   declare lastTs: number;
   /** The last segment that came while a side had not closed yet: Zeek's last_time, where conn.log's duration ends. */
@@ -147,73 +147,73 @@ export class Flow extends AddressPair implements ColumnView {
   /** Zeek's attempt timer: 5 s after the first SYN, a connection the responder never answered is dropped. */
   declare attemptDeadline: number;
   /** Index in the flow table's list of open SYN attempts, -1 when not in it. */
-  attemptSlot = -1;
+  attemptSlot!: number;
   /** The table's last look over the open attempts found this one given up by its client (waiting for a late SYN-ACK). */
-  givenUpSeen = false;
+  givenUpSeen!: boolean;
   /** Packet time after which the flow is gone (Zeek's close/reset delay), 0 while open. */
-  removeAfterTs = 0;
+  removeAfterTs!: number;
   /** Set once the table has finished the flow. */
-  finished = false;
+  finished!: boolean;
   /** Roles were chosen by a heuristic or flipped (history '^'). */
-  flipped = false;
+  flipped!: boolean;
   /** True while analysis is partial (a bound was hit: history 'x'). */
-  partial = false;
+  partial!: boolean;
   /**
    * Set for a connection the capture joined after its handshake, until a side's first payload is
    * looked at for proof of the roles (role-evidence.ts); rolesProvenNo is the packet that proved them.
    */
-  seekingRoles = false;
-  rolesProvenNo = 0;
+  seekingRoles!: boolean;
+  rolesProvenNo!: number;
   /** That payload proved the first guess wrong, and the roles were turned (turnRoles). */
-  rolesTurned = false;
+  rolesTurned!: boolean;
 
   /** The originator's SYNs and the responder's SYN-ACKs (retries included, copies left out). */
   syns!: HandshakeLog;
   synAcks!: HandshakeLog;
   /** Time the handshake completed (the originator's first ACK after the SYN-ACK), 0 if never. */
-  handshakeAckNo = 0;
+  handshakeAckNo!: number;
   declare handshakeAckTs: number;
   /** Shared and empty until the first ICMP error about the flow. */
-  icmpErrors: IcmpErrorFact[] = NO_ICMP_ERRORS;
+  icmpErrors!: IcmpErrorFact[];
   /**
    * Connections Zeek's conn.log has for this flow: one more each time the flow goes on where Zeek
    * starts a new connection (a SYN retried after the RST that refused it, a SYN-ACK after the 5 s
    * attempt timer).
    */
-  zeekConnections = 1;
+  zeekConnections!: number;
   /** SYNs the server refused (RST) before the client's retry of the same SYN, and the first such RST. */
-  refusals = 0;
-  firstRefusalNo = 0;
+  refusals!: number;
+  firstRefusalNo!: number;
   declare firstRefusalTs: number;
   /**
    * Set when the flow continues one the idle timeout ended (its id, and the time of its last
    * packet): the same connection after an idle, not one already open when the capture started.
    */
-  resumesFlowId = 0;
+  resumesFlowId!: number;
   declare resumesAfterTs: number;
   /** Set when this flow's 4-tuple was used by an earlier flow that was still closing. */
-  reusedAfter: { flowId: number; closedTs: number; state: string } | null = null;
+  reusedAfter!: { flowId: number; closedTs: number; state: string } | null;
   /** The SYN with a new ISN that ended this flow by starting the next connection on its 4-tuple (0: none). */
-  reusedByNo = 0;
-  reusedByTs = 0;
+  reusedByNo!: number;
+  reusedByTs!: number;
   /** The packet whose ACK proves the other side sent packets the capture does not hold, while none of them is in it (0: none), and the side that sent it. */
-  peerUnseenNo = 0;
-  peerUnseenDir: Dir = 0;
+  peerUnseenNo!: number;
+  peerUnseenDir!: Dir;
   /** That packet's time, and how far past its first ACK it acknowledged (bytes, and a FIN, of the unseen side). */
-  peerUnseenTs = 0;
-  peerUnseenAcked = 0;
+  peerUnseenTs!: number;
+  peerUnseenAcked!: number;
 
-  sink: StreamSink | null = null;
-  sinkTried = false;
-  reassembler: [DirectionReassembler, DirectionReassembler] | null = null;
+  sink!: StreamSink | null;
+  sinkTried!: boolean;
+  reassembler!: [DirectionReassembler, DirectionReassembler] | null;
 
   /** Extension point for per-segment analysis (retransmissions, windows, timing). */
-  analysis: unknown = null;
+  analysis!: unknown;
   /** The slot's views and the objects kept with them (see RowViews). */
   private views!: RowViews;
 
   /** Entries of this flow in the table's queue of closed flows: a finished flow is reused only once none is left. */
-  closedQueued = 0;
+  closedQueued!: number;
 
   constructor(
     public id: number,
@@ -222,14 +222,12 @@ export class Flow extends AddressPair implements ColumnView {
     public slot = rows.take(),
   ) {
     super();
+    this.clear();
     this.bind(rows.viewsOf(slot));
   }
 
-  /** The flow object of a finished flow starts flow `id` in a new slot: every field as in a new Flow. */
-  reuse(id: number, rows: FlowRows): this {
-    this.id = id;
-    this.slot = rows.take();
-    this.setAddrs(NO_ADDRESS, NO_ADDRESS);
+  /** Every field a flow changes as it goes, as a new flow has it: set by the constructor and by reuse(). */
+  private clear(): void {
     this.ipVersion = 4;
     this.origPort = 0;
     this.respPort = 0;
@@ -265,6 +263,14 @@ export class Flow extends AddressPair implements ColumnView {
     this.reassembler = null;
     this.analysis = null;
     this.closedQueued = 0;
+  }
+
+  /** The flow object of a finished flow starts flow `id` in a new slot: every field as in a new Flow. */
+  reuse(id: number, rows: FlowRows): this {
+    this.id = id;
+    this.slot = rows.take();
+    this.setAddrs(NO_ADDRESS, NO_ADDRESS);
+    this.clear();
     this.bind(rows.viewsOf(this.slot));
     return this;
   }

@@ -84,6 +84,12 @@ export interface FlowRule {
    */
   needsBothSides?: boolean;
   /**
+   * It says which side did what by its role (who owed an answer, who closed, who waited): said only
+   * of flows whose packets prove the roles (rolesUnproven), since on a connection caught mid-stream
+   * the first packet's guess is as likely wrong.
+   */
+  needsKnownRoles?: boolean;
+  /**
    * What the flow must show for the rule to apply (SHOWS bits, all of them): a flow that lacks one
    * is not asked. Only what evaluate returns null without, so that skipping it changes nothing.
    */
@@ -470,12 +476,12 @@ const halfClosed: FlowRule = {
   code: 'half-closed',
   needs: SHOWS.ONE_FIN,
   needsBothSides: true,
+  // Which side left its socket open.
+  needsKnownRoles: true,
   evaluate(f, ctx) {
     const c = f.clientSide.fin;
     const s = f.serverSide.fin;
     if ((c && s) || (!c && !s) || f.clientSide.rst || f.serverSide.rst) return null;
-    // Which side left its socket open is a guess when nothing proves the roles.
-    if (rolesUnproven(f)) return null;
     // Closed with one FIN: the table ends a flow 5 s after a FIN only when the other side had sent
     // nothing yet (a capture begun mid-stream, as Zeek does), so that side's later packets, its
     // own FIN or RST among them, go to the next flow on the same 4-tuple: nothing is left open here.
@@ -846,7 +852,7 @@ export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FL
 }
 
 /**
- * Each rule list's needs as SHOWS bits, needsBothSides as BOTH_SIDES among them, read once: the
+ * Each rule list's needs as SHOWS bits, needsBothSides and needsKnownRoles among them, read once: the
  * rules are objects of many shapes, and judgeFlow goes through them for every flow.
  */
 const rulesNeeds = new WeakMap<readonly FlowRule[], Int32Array>();
@@ -854,7 +860,7 @@ const rulesNeeds = new WeakMap<readonly FlowRule[], Int32Array>();
 function needsOf(rules: readonly FlowRule[]): Int32Array {
   let needs = rulesNeeds.get(rules);
   if (!needs) {
-    needs = Int32Array.from(rules, (r) => (r.needs ?? 0) | (r.needsBothSides ? SHOWS.BOTH_SIDES : 0));
+    needs = Int32Array.from(rules, (r) => (r.needs ?? 0) | (r.needsBothSides ? SHOWS.BOTH_SIDES : 0) | (r.needsKnownRoles ? SHOWS.ROLES_KNOWN : 0));
     rulesNeeds.set(rules, needs);
   }
   return needs;
@@ -868,6 +874,7 @@ export function flowShows(f: FlowFacts): number {
   const server = f.serverSide;
   let bits = 0;
   if (f.visibility.seen === 'both') bits |= SHOWS.BOTH_SIDES;
+  if (!rolesUnproven(f)) bits |= SHOWS.ROLES_KNOWN;
   if (f.scan) bits |= SHOWS.SCAN;
   if (syns > 0 && synAcks === 0) bits |= SHOWS.SYN_UNANSWERED;
   if (syns >= 2) bits |= SHOWS.SYN_RETRIED;

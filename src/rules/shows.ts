@@ -46,4 +46,6 @@ export const SHOWS = {
   TLS: 1 << 22,
   /** The capture holds both directions (Visibility.seen): what FlowRule.needsBothSides asks for. */
   BOTH_SIDES: 1 << 23,
+  /** Its packets prove which side is the client (not rolesUnproven): what FlowRule.needsKnownRoles asks for. */
+  ROLES_KNOWN: 1 << 24,
 } as const;

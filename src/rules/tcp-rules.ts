@@ -410,20 +410,25 @@ const zeroWindow: FlowRule = {
     if (!hit) return null;
     const [who, side] = hit;
     const z = side.zeroWindowEpisodes!;
-    if (rolesUnproven(f)) return zeroWindowInUnprovenRoles(f, who, side, z);
+    // Where nothing proves the roles, each side is named by its host:port. The packets still prove
+    // which host stopped reading: a window closed longer than flow control's brief closes is a
+    // warning either way; a shorter one (a last ACK with a zero window) says nothing more than info.
+    const unproven = rolesUnproven(f);
+    const [receiver, sender] = unproven ? (who === 'client' ? [f.client, f.server] : [f.server, f.client]) : [`the ${who}`, `the ${otherSide(who)}`];
     const probes = z.probes;
     const ending = z.stillClosed ? `still closed when ${stoppedWatching(f) ? watchEnd(f) : 'the connection ended'}` : `reopened at #${z.reopenedPacket}`;
     // The probes are the other side's packets: not counted when the capture misses them.
     const probesSeen = f.visibility.seen === 'both';
     const briefLimit = briefZeroWindowLimit(f, z);
-    const brief = briefLimit !== null ? `: flow control, not a stalled reader (each time reopened within ${fmtDuration(briefLimit)})` : '';
+    const brief = !unproven && briefLimit !== null ? `: flow control, not a stalled reader (each time reopened within ${fmtDuration(briefLimit)})` : '';
+    const stalled = briefLimit === null && (!unproven || z.longestMs * 1000 > BRIEF_ZERO_WINDOW_MICROS);
     return {
       code: 'zero-window',
-      severity: briefLimit !== null ? 'info' : 'warning',
-      summary: `the ${who} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}${probesSeen ? `; the ${otherSide(who)} sent ${plural(probes, 'zero-window probe')}` : `; the ${otherSide(who)}'s packets are not in the capture`}${brief}`,
+      severity: stalled ? 'warning' : 'info',
+      summary: `${receiver} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}${probesSeen ? `; ${sender} sent ${plural(probes, 'zero-window probe')}` : `; ${sender}'s packets are not in the capture`}${brief}${unproven ? `; ${ROLES_UNPROVEN_NOTE}` : ''}`,
       packets: [z.firstPacket, ...(z.reopenedPacket ? [z.reopenedPacket] : [])],
       facts: {
-        receiver: who,
+        receiver: unproven ? receiver : who,
         episodes: z.episodes,
         zeroWindowPackets: side.zeroWindow,
         longestClosedMs: z.longestMs,
@@ -434,44 +439,14 @@ const zeroWindow: FlowRule = {
         reopened: !z.stillClosed,
         reopenedPacket: z.reopenedPacket,
       },
-      hint: briefLimit !== null
+      hint: unproven
+        ? `The application on ${receiver} did not read what arrived, so its receive buffer filled and ${sender} had to wait. Whether that was a slow client or a stuck server is not known: start the capture before the connection opens to see which side opened it.`
+        : briefLimit !== null
         ? `The ${otherSide(who)} sent faster than the ${who} application read, and each time the ${who} caught up within ${fmtDuration(briefLimit)}: TCP flow control doing its job, not an application that stopped reading. It costs throughput only; nothing to do unless the transfer is slower than it should be (then a larger receive buffer on the ${who} helps).`
         : `The ${who}'s receive buffer is full because its application is not reading (stuck, blocked, overloaded, or deliberately paused by flow control). TCP itself is fine: the ${otherSide(who)} waits and probes. Look at the ${who} application at that time (thread dumps, CPU, a slow consumer or disk), not at the network.`,
     };
   },
 };
-
-/**
- * A zero window in a connection caught mid-stream whose roles nothing proves, naming the host:port
- * whose receive buffer filled, not a role. The packets prove that host stopped reading whichever
- * side it was: a window closed longer than flow control's brief closes is a warning still. A
- * shorter one (a last ACK with a zero window, brief closes) is info.
- */
-function zeroWindowInUnprovenRoles(f: FlowFacts, who: 'client' | 'server', side: SideAnalysis, z: ZeroWindowFacts): Verdict {
-  const [receiver, sender] = who === 'client' ? [f.client, f.server] : [f.server, f.client];
-  const stalled = briefZeroWindowLimit(f, z) === null && z.longestMs * 1000 > BRIEF_ZERO_WINDOW_MICROS;
-  const ending = z.stillClosed ? `still closed when ${stoppedWatching(f) ? watchEnd(f) : 'the connection ended'}` : `reopened at #${z.reopenedPacket}`;
-  const probes = f.visibility.seen === 'both' ? `; ${sender} sent ${plural(z.probes, 'zero-window probe')}` : `; ${sender}'s packets are not in the capture`;
-  return {
-    code: 'zero-window',
-    severity: stalled ? 'warning' : 'info',
-    summary: `${receiver} advertised a zero window (#${z.firstPacket}${z.episodes > 1 ? `, ${z.episodes} times` : ''}): closed for ${fmtDuration(z.longestMs * 1000)}, ${ending}${probes}; ${ROLES_UNPROVEN_NOTE}`,
-    packets: [z.firstPacket, ...(z.reopenedPacket ? [z.reopenedPacket] : [])],
-    facts: {
-      receiver,
-      episodes: z.episodes,
-      zeroWindowPackets: side.zeroWindow,
-      longestClosedMs: z.longestMs,
-      totalClosedMs: z.totalMs,
-      probes: z.probes,
-      zeroWindowProbes: (who === 'client' ? f.analysis!.server : f.analysis!.client).zeroWindowProbe,
-      probeAcks: side.zeroWindowProbeAck,
-      reopened: !z.stillClosed,
-      reopenedPacket: z.reopenedPacket,
-    },
-    hint: `The application on ${receiver} did not read what arrived, so its receive buffer filled and ${sender} had to wait. Whether that was a slow client or a stuck server is not known: start the capture before the connection opens to see which side opened it.`,
-  };
-}
 
 /** The client's bytes are no protocol the dissectors read (HTTP, TLS, WebSocket, a tunnel). */
 function isUnreadPayload(f: FlowFacts): boolean {
@@ -482,6 +457,8 @@ const noResponse: FlowRule = {
   code: 'no-response',
   needs: SHOWS.UNANSWERED,
   needsBothSides: true,
+  // Which side's bytes asked and which owed the answer.
+  needsKnownRoles: true,
   evaluate(f, ctx) {
     const a = f.analysis;
     const u = a?.unanswered;
@@ -503,8 +480,6 @@ const noResponse: FlowRule = {
     // (an HTTP/2 SETTINGS acknowledgement or WINDOW_UPDATE, a keep-alive asks for none), so silence
     // after the last one proves no missing answer.
     if (isUnreadPayload(f) && f.syns.length === 0 && f.synAcks.length === 0 && f.serverSide.bytes > 0) return null;
-    // Which side's bytes asked and which owed the answer is a guess when nothing proves the roles.
-    if (rolesUnproven(f)) return null;
     // A server that closed or reset first is reported by the close rules.
     const serverClose = [f.serverSide.fin, f.serverSide.rst].filter((x): x is { no: number; ts: number } => x !== null && x.ts >= u.requestTs);
     if (serverClose.length > 0 && (u.gaveUpTs === null || serverClose.some((x) => x.ts < u.gaveUpTs!))) return null;
@@ -583,14 +558,14 @@ const idleClose: FlowRule = {
   code: 'idle-close',
   // The silence is measured over both sides' data.
   needsBothSides: true,
+  // Which side closed its idle end (a server's keep-alive timeout, a client's pool).
+  needsKnownRoles: true,
   evaluate(f) {
     const a = f.analysis;
     const c = a?.close;
     // Only a connection that carried data and then fell silent; a request left unanswered is
     // no-response, unless it was sent after the close: then it is the keep-alive race.
     if (!a || !c || c.sinceLastDataMs === null) return null;
-    // Which side closed its idle end (a server's keep-alive timeout, a client's pool) is a guess when nothing proves the roles.
-    if (rolesUnproven(f)) return null;
     const reusedPacket = a.unanswered !== null && a.unanswered.requestPacket > c.packet ? a.unanswered.requestPacket : null;
     if (a.unanswered && reusedPacket === null) return null;
     // A close in the middle of a request or a response ends an exchange, not an idle connection

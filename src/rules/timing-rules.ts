@@ -1,7 +1,6 @@
 import type { AppFacts, HttpExchangeFacts } from '../dissect/types.js';
 import type { ThinkTurn } from '../flow/analysis.js';
 import type { FlowFacts, PacketRef } from './facts.js';
-import { rolesUnproven } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule, RuleContext } from './rules.js';
 import { SHOWS } from './shows.js';
@@ -189,9 +188,9 @@ function short(micros: number): string {
 
 const slowServer: FlowRule = {
   code: 'slow-server',
+  // Which side waited on which.
+  needsKnownRoles: true,
   evaluate(f, ctx) {
-    // Which side waited on which is a guess when nothing proves the roles.
-    if (rolesUnproven(f)) return null;
     const floor = thresholds(ctx).serverMicros;
     const slow = turnsOf(f, floor);
     if (slow.length === 0) return null;
@@ -379,9 +378,9 @@ const NAGLE_PATTERN_MS = 100;
 const nagleDelay: FlowRule = {
   code: 'nagle-delay',
   needs: SHOWS.HELD_FOR_ACK,
+  // Which side waited on which.
+  needsKnownRoles: true,
   evaluate(f) {
-    // Which side waited on which is a guess when nothing proves the roles.
-    if (rolesUnproven(f)) return null;
     const a = f.analysis;
     if (!a) return null;
     const who = (a.client.heldForAck?.totalMs ?? 0) >= (a.server.heldForAck?.totalMs ?? 0) ? 'client' : 'server';

@@ -134,6 +134,25 @@ describe('payload evidence on edge cases', () => {
     expect(z?.summary).toMatch(/^10\.9\.1\.2:61200 advertised a zero window \(#2\): closed for 0 ms/);
   });
 
+  it('leaves out a verdict that says which side did what, only where nothing proves the roles', () => {
+    // The same exchange between two high ports, with and without its handshake: 27 bytes one way, an
+    // ACK, 30 s of silence, then the first packet's sender closes. Its payload proves no role.
+    const talk = (handshake: boolean) => {
+      const c = conv({ client: '10.9.2.1:50300', server: '10.9.2.2:61300' });
+      const t = handshake ? 0.003 : 0;
+      if (handshake) c.client('S', 0, '', { seq: 999 }).server('SA', 0.001, '', { seq: 4999, ack: 1000 }).client('A', 0.002, '', { seq: 1000, ack: 5000 });
+      c.client('PA', t, 'p'.repeat(27), { seq: 1000, ack: 5000 }).server('A', t + 0.001, '', { seq: 5000, ack: 1027 });
+      c.server('PA', t + 3, 'q'.repeat(40), { seq: 5000, ack: 1027 }).client('A', t + 3.001, '', { seq: 1027, ack: 5040 });
+      c.client('FA', t + 8, '', { seq: 1027, ack: 5040 }).server('FA', t + 8.001, '', { seq: 5040, ack: 1028 }).client('A', t + 8.002, '', { seq: 1028, ack: 5041 });
+      return analyzeConversation(c).flows[0];
+    };
+    // With the handshake the client is known: "then the client closed the connection".
+    expect(verdict(talk(true), 'idle-close')?.summary).toMatch(/then the client closed the connection/);
+    const guessed = talk(false);
+    expect(guessed.rolesProvenPacket).toBeNull();
+    expect(verdict(guessed, 'idle-close')).toBeUndefined();
+  });
+
   it('changes nothing for a connection whose handshake is in the capture', () => {
     const f = analyzeConversation(answerFirst('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi')).flows[0];
     expect(f.rolesProvenPacket).toBeNull();

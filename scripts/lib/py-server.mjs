@@ -1,0 +1,29 @@
+// Python servers for the namespace scenarios, run with `python3 -c SCRIPT ADDR PORT SIZE`.
+
+/**
+ * A server that listens on ADDR:PORT, prints "ready", accepts one connection, reads a request up to
+ * the end of its head, then runs `answer`: Python lines that may use `conn`, `request` and `size`
+ * (the third argument, a byte count). `connTimeoutS` bounds each wait on the accepted connection.
+ * @param {{ connTimeoutS: number, answer: string }} options
+ */
+export function oneRequestServer({ connTimeoutS, answer }) {
+  return `
+import socket, sys
+addr, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, port))
+s.listen(1)
+s.settimeout(10)
+print('ready', flush=True)
+conn, _ = s.accept()
+conn.settimeout(${connTimeoutS})
+request = b''
+while b'\\r\\n\\r\\n' not in request:
+    chunk = conn.recv(4096)
+    if not chunk:
+        break
+    request += chunk
+${answer.trim()}
+`;
+}
