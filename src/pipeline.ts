@@ -12,7 +12,8 @@ import type { Flow } from './flow/flow.js';
 import type { SinkFactory, SinkFlow } from './flow/sink.js';
 import { FlowTable, type FlowEndReason, type NeighbourLookups } from './flow/table.js';
 import { DEFAULT_MEMCAP_BYTES, MemoryBudget, formatSize, type MemcapMark, type MemcapSummary } from './flow/memcap.js';
-import { AppSinkFactory } from './dissect/session.js';
+import { AppSinkFactory, newAppFacts } from './dissect/session.js';
+import { SessionThreads } from './dissect/session-threads.js';
 import type { AppFacts } from './dissect/types.js';
 import { buildFlowFacts, icmpMeaning, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
@@ -115,6 +116,11 @@ export interface AnalyzerOptions {
   /** Keep at most this many diagnostics (the rest are counted). */
   maxDiagnostics?: number;
   /**
+   * Run the HTTP, WebSocket and TLS sessions in this many worker threads (see
+   * dissect/session-threads.ts); 0, the default, runs them in this thread. The results are the same.
+   */
+  dissectorThreads?: number;
+  /**
    * Judge each flow as soon as it is finished, with the context known so far, and pass it here.
    * finish() still judges every kept flow (retainFlows) again with the whole capture's context.
    */
@@ -143,6 +149,8 @@ export interface AnalyzerOptions {
 }
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
+/** Stands in sessionFacts for the facts of a session that runs in a dissector thread. */
+const IN_THREAD: AppFacts = Object.freeze(newAppFacts());
 const DNS_PORT = 53;
 /** A flow's two addresses, copied out to mark who received a packet (see onSideSeen). */
 const ADDRS = new Int32Array(8);
@@ -178,6 +186,7 @@ export class Analyzer {
   private readonly sessionFacts: (AppFacts | null)[] = [];
   private readonly sessionFlowIds: number[] = [];
   private openSessions = 0;
+  private readonly sessionThreads: SessionThreads | null = null;
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
   private readonly answers = new AnswerLog();
   /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
@@ -212,14 +221,25 @@ export class Analyzer {
     let sinkFactory: SinkFactory | null = null;
     if (opts.dissect !== false) {
       const keep = opts.keepEvents !== false;
-      const apps = new AppSinkFactory(opts.keepEventsFor ?? (() => keep), opts.keepExchanges === false ? this.slow.serverMicros : null);
+      const recordEvents = opts.keepEventsFor ?? (() => keep);
+      const leanSlowFloorMicros = opts.keepExchanges === false ? this.slow.serverMicros : null;
+      const apps = new AppSinkFactory(recordEvents, leanSlowFloorMicros);
+      const threads = (opts.dissectorThreads ?? 0) > 0 ? new SessionThreads(opts.dissectorThreads!, leanSlowFloorMicros) : null;
+      this.sessionThreads = threads;
       sinkFactory = {
         create: (flow) => {
-          const s = apps.create(flow);
-          if (s) this.keepSessionFacts(flow, s.facts);
+          // DNS over TCP is read here: its messages are placed by the packet being decoded.
           if (flow.serverPort === DNS_PORT || flow.clientPort === DNS_PORT) {
+            const s = apps.create(flow);
+            this.keepSessionFacts(flow, s.facts);
             return new DnsOverTcp(s, (dir, message, no, ts) => this.dnsOverTcp(flow, dir, message, no, ts));
           }
+          if (threads) {
+            this.keepSessionFacts(flow, IN_THREAD);
+            return threads.create(flow, recordEvents(flow.id));
+          }
+          const s = apps.create(flow);
+          this.keepSessionFacts(flow, s.facts);
           return s;
         },
       };
@@ -365,9 +385,9 @@ export class Analyzer {
    * out (streamed) or kept, and the packet that finished the flow is not blamed for it.
    */
   private flowDone(flow: Flow, reason: FlowEndReason): void {
-    const app = this.takeSessionFacts(flow);
     const mark = this.memcap.takeMark(flow.id);
     try {
+      const app = this.takeSessionFacts(flow);
       if (reason === 'counted') this.countAttempt(flow);
       else this.reportFlow(flow, reason, app, mark);
     } catch (err) {
@@ -392,7 +412,21 @@ export class Analyzer {
     this.sessionFacts[flow.slot] = null;
     this.sessionFlowIds[flow.slot] = -1;
     this.openSessions--;
-    return facts;
+    return facts === IN_THREAD ? this.factsFromThread(flow) : facts;
+  }
+
+  /** The facts of a session that ran in a dissector thread, waiting for them if need be. */
+  private factsFromThread(flow: Flow): AppFacts {
+    const ended = this.sessionThreads!.take(flow.slot, flow.id);
+    if (ended.error) {
+      this.diagnose({
+        code: INTERNAL,
+        message: `${this.opts.file}: flow ${flow.id}: internal error in its payload analysis at packet ${ended.error.packet}, which may be partial from there (${ended.error.message})`,
+        packet: ended.error.packet,
+        offset: -1,
+      });
+    }
+    return ended.facts;
   }
 
   private flowFailed(id: number, firstPacket: number, err: unknown): void {
@@ -557,6 +591,7 @@ export class Analyzer {
     this.watch.settle();
     if (this.leapHeld.length > 0) this.releaseAfterLeap();
     this.table.finishAll();
+    this.sessionThreads?.stop();
     if (this.probeHold) this.handOut(this.probeHold.drain(), this.flowContext());
     for (const d of info.diagnostics) this.diagnose(d);
     const filter = this.opts.captureFilter;

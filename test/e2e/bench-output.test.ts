@@ -3,7 +3,8 @@
 // (flow state in columns, lean dissectors, facts built on demand) must leave every byte of the
 // reports as it was; a change that is meant to alter them records the new digests with
 // `TCPWHY_RECORD_GOLDEN=1 npx vitest run --config test/vitest.config.ts test/e2e/bench-output.test.ts`
-// and says in its commit what changed and why.
+// and says in its commit what changed and why. Each report is made in one thread and again with a
+// dissector thread (`--workers 2`), which must give the same bytes.
 //
 // It runs the built command (`npm test` builds first) in a child process: an analysis of 500 k
 // packets in the test's own thread holds its event loop for as long as it takes, and on a loaded
@@ -59,14 +60,17 @@ async function analyze(file: string, args: string[]): Promise<{ code: number | n
 }
 
 describe.skipIf(!built)('the benchmark mix, 500 k packets', () => {
-  it('gives the recorded report in text, --json, --json --detail and --format zeek', async () => {
+  it('gives the recorded report in text, --json, --json --detail and --format zeek, in one thread and with a dissector thread', async () => {
     const file = join(dir, 'mix500k.pcap');
     const g = generateSyntheticCapture({ out: file, packets: 500_000 });
     const outputs: Record<string, string> = {};
     for (const [name, args] of Object.entries(FORMATS)) {
-      const r = await analyze(file, args);
+      const r = await analyze(file, [...args, '--workers', '1']);
       expect(r.code, r.err).toBe(0);
       outputs[name] = stable(r.out, file);
+      const threaded = await analyze(file, [...args, '--workers', '2']);
+      expect(threaded.code, threaded.err).toBe(0);
+      expect(sha256(stable(threaded.out, file)), `${name} --workers 2`).toBe(sha256(outputs[name]));
     }
     const verdicts: Record<string, number> = {};
     const doc = JSON.parse(outputs.json) as { flows: { verdicts: { severity: string; code: string }[] }[] };
@@ -84,5 +88,5 @@ describe.skipIf(!built)('the benchmark mix, 500 k packets', () => {
     expect(got.head).toEqual(want.head);
     expect(got.verdicts).toEqual(want.verdicts);
     expect(got.sha256).toEqual(want.sha256);
-  }, 300_000);
+  }, 600_000);
 });

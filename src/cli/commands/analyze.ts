@@ -1,4 +1,5 @@
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { readCaptureFile, type ReadCaptureOptions } from '../../capture/open.js';
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
 import { CaptureFilterError } from '../../capture/capture-filter.js';
@@ -47,6 +48,8 @@ export interface AnalyzeOptions extends SlowOptions, FormatOptions, MemcapOption
   bpf?: string;
   /** No progress line on stderr. */
   quiet?: boolean;
+  /** Threads to analyse with (see workersFor). */
+  workers?: string;
 }
 
 /** How a command reads its captures: the capture filter, and the terminal its progress goes to (none with --quiet). */
@@ -228,6 +231,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, format: OutputForma
     idleTimeoutSec: idle,
     slow: slowThresholdsOf(opts),
     memcapBytes: memcapOf(opts),
+    dissectorThreads: workersFor(opts, file) - 1,
     keepEvents: false,
     // Only --detail JSON lists every HTTP exchange.
     keepExchanges: opts.detail === true,
@@ -366,6 +370,29 @@ export function memcapOf(opts: MemcapOption): number {
   const bytes = parseSize(opts.memcap);
   if (bytes === null || bytes < MiB) throw new CliError(`--memcap takes a size of 1 MiB or more (bytes, or with k, M, G: 512M, 2G), got '${opts.memcap}'`, EXIT.USAGE);
   return bytes;
+}
+
+/** A capture smaller than this is analysed in one thread by default: a second one would not pay for its start. */
+const WORKERS_FROM_BYTES = 16 * MiB;
+
+/**
+ * Threads to analyse `file` with: --workers, or by default 2 for a capture file of WORKERS_FROM_BYTES
+ * or more when the machine has 2 cores or more, else 1. One thread reads, keeps the flows and
+ * judges; the others run the dissectors, which take about half its work, so a third thread adds
+ * nothing while that one is the bottleneck.
+ */
+export function workersFor(opts: AnalyzeOptions, file: string): number {
+  if (opts.workers !== undefined) {
+    const n = Number(opts.workers);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new CliError(`--workers takes a whole number from 1 to 64, got '${opts.workers}'`, EXIT.USAGE);
+    return n;
+  }
+  if (availableParallelism() < 2 || file === '-') return 1;
+  try {
+    return statSync(file).size >= WORKERS_FROM_BYTES ? 2 : 1;
+  } catch {
+    return 1;
+  }
 }
 
 function idleTimeoutOf(opts: AnalyzeOptions): number | undefined {

@@ -1,0 +1,180 @@
+// The stream of one dissector thread's input: what the flow table tells the sessions it keeps
+// there (a session begins, payload bytes, a gap, a close, its end), written by the analysing
+// thread into a ring in shared memory and read in order by the dissector thread (session-threads.ts
+// writes, serveSessions below reads). Records are 8-byte aligned: a 40-byte header, then the
+// payload bytes of a DATA record.
+//
+// Control words (Int32, in a shared buffer of their own):
+//   HEAD, TAIL      bytes written and read, counted modulo 2^32 (the ring's size divides 2^32)
+//   SIGNAL          bumped by the dissector thread after it read records or posted facts
+//   MAIN_WAITING    the analysing thread waits on SIGNAL: the dissector posts and signals at once
+//   SLEEPING        the dissector thread waits on HEAD: the analysing thread notifies it
+
+import type { MessagePort } from 'node:worker_threads';
+import type { AppFacts } from './types.js';
+import { AppSession } from './session.js';
+
+export const CONTROL = { HEAD: 0, TAIL: 1, SIGNAL: 2, MAIN_WAITING: 3, SLEEPING: 4, WORDS: 8 } as const;
+
+export const RECORD = { PAD: 0, CREATE: 1, DATA: 2, GAP: 3, CLOSE: 4, END: 5, QUERY: 6, STOP: 7 } as const;
+
+/**
+ * Header words: Int32 [0] kind, [1] the flow's row slot, [2] length (payload bytes, gap bytes, or
+ * for CREATE whether the session records events), [3] aux (direction, close kind, ports, query id);
+ * Float64 [2] stream offset (CREATE: the flow id), [3] time (µs), [4] packet number.
+ */
+export const HEADER_BYTES = 40;
+
+/** What the analysing thread gives a dissector thread. */
+export interface SessionThreadData {
+  ring: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  /** Where the dissector thread posts ended sessions' facts and query answers. */
+  port: MessagePort;
+  leanSlowFloorMicros: number | null;
+}
+
+/** An ended session, as posted back: its flow, its facts, and the first error its dissector met. */
+export interface EndedSession {
+  slot: number;
+  flowId: number;
+  facts: AppFacts;
+  error: SessionError | null;
+}
+
+export interface SessionError {
+  packet: number;
+  message: string;
+}
+
+/** What a dissector thread posts: ended sessions, or the answer to a query. */
+export type SessionThreadMessage = { ended: EndedSession[] } | { query: number; opaqueSlots: number[] };
+
+/** Ended sessions posted together: one message carries many, so each costs the analysing thread less. */
+const ENDED_BATCH = 64;
+/** Looks at an empty ring before the dissector thread sleeps (a few microseconds). */
+const IDLE_SPINS = 2000;
+/** How long the dissector thread sleeps at most before it looks at the ring again. */
+const IDLE_WAIT_MS = 1000;
+
+/** Each open session of this thread, by its flow's row slot. */
+interface Open {
+  flowId: number;
+  session: AppSession;
+  error: SessionError | null;
+}
+
+/** The dissector thread's loop: reads records until STOP, running each session as the analysing thread would. */
+export function serveSessions(data: SessionThreadData): void {
+  const ctl = new Int32Array(data.control);
+  const bytes = new Uint8Array(data.ring);
+  const words = new Int32Array(data.ring);
+  const numbers = new Float64Array(data.ring);
+  const mask = bytes.length - 1;
+  const open: (Open | null)[] = [];
+  let ended: EndedSession[] = [];
+  let tail = Atomics.load(ctl, CONTROL.TAIL);
+
+  const post = (): boolean => {
+    if (ended.length === 0) return false;
+    data.port.postMessage({ ended } satisfies SessionThreadMessage);
+    ended = [];
+    return true;
+  };
+  const signal = (): void => {
+    Atomics.add(ctl, CONTROL.SIGNAL, 1);
+    if (Atomics.load(ctl, CONTROL.MAIN_WAITING) !== 0) Atomics.notify(ctl, CONTROL.SIGNAL);
+  };
+  const fail = (o: Open, packet: number, err: unknown): void => {
+    o.error ??= { packet, message: (err as Error)?.stack?.split('\n').slice(0, 2).map((l) => l.trim()).join(' ') ?? String(err) };
+  };
+
+  for (;;) {
+    let head = Atomics.load(ctl, CONTROL.HEAD);
+    if (head === tail) {
+      post();
+      signal();
+      // The next step is usually a moment away: looking again for a while costs less than sleeping and being woken.
+      for (let spin = 0; spin < IDLE_SPINS && head === tail; spin++) head = Atomics.load(ctl, CONTROL.HEAD);
+      if (head !== tail) continue;
+      Atomics.store(ctl, CONTROL.SLEEPING, 1);
+      Atomics.wait(ctl, CONTROL.HEAD, tail, IDLE_WAIT_MS);
+      Atomics.store(ctl, CONTROL.SLEEPING, 0);
+      continue;
+    }
+    while (tail !== head) {
+      const at = tail & mask;
+      const w = at >> 2;
+      const d = at >> 3;
+      const kind = words[w];
+      if (kind === RECORD.PAD) {
+        tail = (tail + (bytes.length - at)) | 0;
+        continue;
+      }
+      const slot = words[w + 1];
+      const len = words[w + 2];
+      const aux = words[w + 3];
+      const no = numbers[d + 4];
+      const ts = numbers[d + 3];
+      const o = open[slot] ?? null;
+      switch (kind) {
+        case RECORD.CREATE: {
+          const flow = { id: numbers[d + 2], clientPort: aux >>> 16, serverPort: aux & 0xffff };
+          while (open.length <= slot) open.push(null);
+          open[slot] = { flowId: flow.id, session: new AppSession(flow, len !== 0, data.leanSlowFloorMicros), error: null };
+          break;
+        }
+        case RECORD.DATA:
+          try {
+            o!.session.onData(aux as 0 | 1, bytes, at + HEADER_BYTES, at + HEADER_BYTES + len, numbers[d + 2], no, ts);
+          } catch (err) {
+            fail(o!, no, err);
+          }
+          break;
+        case RECORD.GAP:
+          try {
+            o!.session.onGap(aux as 0 | 1, numbers[d + 2], len, no, ts);
+          } catch (err) {
+            fail(o!, no, err);
+          }
+          break;
+        case RECORD.CLOSE:
+          try {
+            o!.session.onClose((aux & 1) as 0 | 1, aux & 2 ? 'rst' : 'fin', no, ts);
+          } catch (err) {
+            fail(o!, no, err);
+          }
+          break;
+        case RECORD.END:
+          try {
+            o!.session.onEnd(ts);
+          } catch (err) {
+            fail(o!, no, err);
+          }
+          ended.push({ slot, flowId: o!.flowId, facts: o!.session.facts, error: o!.error });
+          open[slot] = null;
+          if (ended.length >= ENDED_BATCH) post();
+          break;
+        case RECORD.QUERY: {
+          // Sessions ended before the query are answered with it, so the answer finds them all.
+          post();
+          const opaqueSlots: number[] = [];
+          for (let s = 0; s < open.length; s++) if (open[s] && !open[s]!.session.readsPayload()) opaqueSlots.push(s);
+          data.port.postMessage({ query: aux, opaqueSlots } satisfies SessionThreadMessage);
+          break;
+        }
+        case RECORD.STOP:
+          post();
+          Atomics.store(ctl, CONTROL.TAIL, (tail + HEADER_BYTES) | 0);
+          signal();
+          return;
+      }
+      tail = (tail + ((HEADER_BYTES + len * Number(kind === RECORD.DATA) + 7) & ~7)) | 0;
+      Atomics.store(ctl, CONTROL.TAIL, tail);
+      if (Atomics.load(ctl, CONTROL.MAIN_WAITING) !== 0) {
+        post();
+        signal();
+      }
+    }
+  }
+}

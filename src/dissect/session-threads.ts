@@ -1,0 +1,251 @@
+// Dissector threads: the HTTP, WebSocket and TLS sessions of an analysis run in worker threads
+// while the analysing thread reads, decodes, keeps the flow table and judges. The flow table calls
+// a session here as it would call one of its own (SessionProxy, a StreamSink); each call becomes a
+// record in a ring in shared memory (session-ring.ts) that the session's thread reads in order, so
+// each session sees the same calls, with the same bytes, as in one thread. A session's facts come
+// back when it ended, and the analysing thread waits for them only when it judges that flow: a
+// closed flow lingers first (up to 2,048 closes, or 5 s), so they are almost always there by then.
+//
+// A session's thread is chosen by its flow's row slot, which is its own while the flow is open.
+
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { Dir, SinkFlow, StreamSink } from '../flow/sink.js';
+import { CONTROL, HEADER_BYTES, RECORD, type EndedSession, type SessionThreadData, type SessionThreadMessage } from './session-ring.js';
+
+/**
+ * Each thread's ring: a power of two, so positions counted modulo 2^32 map onto it. It holds the
+ * dissector thread's backlog (some 25,000 segments of the benchmark mix), and is small enough to
+ * stay in cache.
+ */
+const RING_BYTES = 4 << 20;
+/**
+ * Written bytes are handed to the dissector thread in steps of this many (each step may wake it).
+ * Small, so that a flow finished at once (idle, reset, the capture's end) finds its session's
+ * facts ready or a short way off.
+ */
+const PUBLISH_BYTES = 32 << 10;
+/** A wait longer than this means the dissector thread is gone. */
+const STALL_MS = 60_000;
+
+class SessionThread {
+  readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly ctl: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly words: Int32Array;
+  private readonly numbers: Float64Array;
+  /** Bytes written, modulo 2^32, and how many of them the dissector thread was told of. */
+  private head = 0;
+  private published = 0;
+  private queries = 0;
+  /** The last query the thread answered. */
+  private answeredQuery = 0;
+  failure: Error | null = null;
+
+  constructor(
+    leanSlowFloorMicros: number | null,
+    private readonly onMessage: (m: SessionThreadMessage) => void,
+  ) {
+    const ring = new SharedArrayBuffer(RING_BYTES);
+    const control = new SharedArrayBuffer(CONTROL.WORDS * 4);
+    this.ctl = new Int32Array(control);
+    this.bytes = new Uint8Array(ring);
+    this.words = new Int32Array(ring);
+    this.numbers = new Float64Array(ring);
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const workerData: SessionThreadData = { ring, control, port: port2, leanSlowFloorMicros };
+    this.worker = new Worker(new URL('./session-worker.js', import.meta.url), { workerData, transferList: [port2] });
+    // The analysis ends the thread; an analysis abandoned on an error must not keep the process alive.
+    this.worker.unref();
+    this.worker.on('error', (err) => (this.failure = err));
+    this.worker.on('exit', (code) => (this.failure ??= new Error(`dissector thread exited (code ${code})`)));
+  }
+
+  /** Appends one record; `payload` [off, end) follows the header (DATA only). */
+  write(kind: number, slot: number, len: number, aux: number, offset: number, ts: number, no: number, payload: Uint8Array | null = null, off = 0): void {
+    const size = (HEADER_BYTES + (payload ? len : 0) + 7) & ~7;
+    let at = this.head & (RING_BYTES - 1);
+    if (at + size > RING_BYTES) {
+      // The record would cross the ring's end: the rest of the ring is padding.
+      this.waitForRoom(RING_BYTES - at + size);
+      this.words[at >> 2] = RECORD.PAD;
+      this.head = (this.head + (RING_BYTES - at)) | 0;
+      at = 0;
+    } else this.waitForRoom(size);
+    const w = at >> 2;
+    const d = at >> 3;
+    this.words[w] = kind;
+    this.words[w + 1] = slot;
+    this.words[w + 2] = len;
+    this.words[w + 3] = aux;
+    this.numbers[d + 2] = offset;
+    this.numbers[d + 3] = ts;
+    this.numbers[d + 4] = no;
+    if (payload) this.bytes.set(payload.subarray(off, off + len), at + HEADER_BYTES);
+    this.head = (this.head + size) | 0;
+    if (((this.head - this.published) | 0) >= PUBLISH_BYTES) this.publish();
+  }
+
+  /** Tells the dissector thread of everything written, waking it if it sleeps. */
+  publish(): void {
+    this.published = this.head;
+    Atomics.store(this.ctl, CONTROL.HEAD, this.head);
+    if (Atomics.load(this.ctl, CONTROL.SLEEPING) !== 0) Atomics.notify(this.ctl, CONTROL.HEAD);
+  }
+
+  /** Hands over every message posted so far; false when there was none. */
+  receive(): boolean {
+    let got = false;
+    for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
+      const message = m.message as SessionThreadMessage;
+      if ('query' in message) this.answeredQuery = message.query;
+      this.onMessage(message);
+      got = true;
+    }
+    return got;
+  }
+
+  /**
+   * Waits until `done()`, handing over the thread's messages as they come. The thread posts and
+   * signals after each record while this thread waits, so the wait ends as soon as it can.
+   */
+  waitUntil(done: () => boolean): void {
+    this.publish();
+    const started = Date.now();
+    for (;;) {
+      const signal = Atomics.load(this.ctl, CONTROL.SIGNAL);
+      this.receive();
+      if (done()) return;
+      if (this.failure) throw this.failure;
+      if (Date.now() - started > STALL_MS) throw new Error(`dissector thread stalled for ${STALL_MS / 1000} s`);
+      Atomics.store(this.ctl, CONTROL.MAIN_WAITING, 1);
+      Atomics.wait(this.ctl, CONTROL.SIGNAL, signal, 100);
+      Atomics.store(this.ctl, CONTROL.MAIN_WAITING, 0);
+    }
+  }
+
+  private waitForRoom(size: number): void {
+    if (this.hasRoom(size)) return;
+    this.waitUntil(() => this.hasRoom(size));
+  }
+
+  private hasRoom(size: number): boolean {
+    return RING_BYTES - ((this.head - Atomics.load(this.ctl, CONTROL.TAIL)) | 0) >= size;
+  }
+
+  /** Asks the thread which of its open sessions read no payload; the answer comes through onMessage. */
+  query(): void {
+    const id = ++this.queries;
+    this.write(RECORD.QUERY, 0, 0, id, 0, 0, 0);
+    this.waitUntil(() => this.answeredQuery === id);
+  }
+
+  stop(): void {
+    if (this.failure) return;
+    this.write(RECORD.STOP, 0, 0, 0, 0, 0, 0);
+    this.waitUntil(() => Atomics.load(this.ctl, CONTROL.TAIL) === this.head);
+  }
+}
+
+/** The StreamSink the flow table holds for a session that runs in a dissector thread. */
+class SessionProxy implements StreamSink {
+  /** The threads' query generation when this session was last written to (see readsPayload). */
+  lastWrite = 0;
+
+  constructor(
+    private readonly threads: SessionThreads,
+    private readonly thread: SessionThread,
+    readonly slot: number,
+  ) {}
+
+  onData(dir: Dir, bytes: Uint8Array, off: number, end: number, streamOffset: number, no: number, tsMicros: number): void {
+    if (end <= off) return;
+    this.lastWrite = this.threads.generation;
+    this.thread.write(RECORD.DATA, this.slot, end - off, dir, streamOffset, tsMicros, no, bytes, off);
+  }
+
+  onGap(dir: Dir, streamOffset: number, length: number, no: number, tsMicros: number): void {
+    this.lastWrite = this.threads.generation;
+    this.thread.write(RECORD.GAP, this.slot, length, dir, streamOffset, tsMicros, no);
+  }
+
+  onClose(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void {
+    this.lastWrite = this.threads.generation;
+    this.thread.write(RECORD.CLOSE, this.slot, 0, dir | (how === 'rst' ? 2 : 0), 0, tsMicros, no);
+  }
+
+  onEnd(tsMicros: number): void {
+    this.thread.write(RECORD.END, this.slot, 0, 0, 0, tsMicros, 0);
+  }
+
+  readsPayload(): boolean {
+    return this.threads.readsPayload(this);
+  }
+}
+
+/** The dissector threads of one analysis, started with the first session. */
+export class SessionThreads {
+  private threads: SessionThread[] = [];
+  /** Ended sessions' facts not yet taken, by slot. */
+  private readonly ended = new Map<number, EndedSession>();
+  /** Counts the queries of readsPayload; a proxy notes it as it writes. */
+  generation = 0;
+  /** The slots of sessions that read no payload, as the last query found them. */
+  private opaque = new Set<number>();
+
+  constructor(
+    private readonly count: number,
+    private readonly leanSlowFloorMicros: number | null,
+  ) {}
+
+  /** A session for the flow in a dissector thread; `recordEvents` as AppSession takes it. */
+  create(flow: SinkFlow, recordEvents: boolean): StreamSink {
+    if (this.threads.length === 0) {
+      for (let i = 0; i < this.count; i++) this.threads.push(new SessionThread(this.leanSlowFloorMicros, (m) => this.onMessage(m)));
+    }
+    const thread = this.threads[flow.slot % this.count];
+    const proxy = new SessionProxy(this, thread, flow.slot);
+    proxy.lastWrite = this.generation;
+    thread.write(RECORD.CREATE, flow.slot, recordEvents ? 1 : 0, (flow.clientPort << 16) | flow.serverPort, flow.id, 0, 0);
+    return proxy;
+  }
+
+  /** The ended session of the flow in `slot`, waiting for its thread if need be. */
+  take(slot: number, flowId: number): EndedSession {
+    const mine = () => this.ended.get(slot)?.flowId === flowId;
+    if (!mine()) this.threads[slot % this.count].waitUntil(mine);
+    const e = this.ended.get(slot)!;
+    this.ended.delete(slot);
+    return e;
+  }
+
+  /**
+   * Whether the session still reads payload (see StreamSink.readsPayload). The threads are asked
+   * once for all their sessions, opening a new generation; the answer stands for each session
+   * written to in an earlier one.
+   */
+  readsPayload(proxy: SessionProxy): boolean {
+    if (proxy.lastWrite >= this.generation) {
+      this.generation++;
+      this.opaque = new Set();
+      for (const t of this.threads) t.query();
+    }
+    return !this.opaque.has(proxy.slot);
+  }
+
+  /** Ends the threads once every session was taken. */
+  stop(): void {
+    for (const t of this.threads) t.stop();
+    for (const t of this.threads) void t.worker.terminate();
+    this.threads = [];
+  }
+
+  private onMessage(m: SessionThreadMessage): void {
+    if ('ended' in m) {
+      for (const e of m.ended) this.ended.set(e.slot, e);
+    } else {
+      for (const s of m.opaqueSlots) this.opaque.add(s);
+    }
+  }
+}
