@@ -5,7 +5,8 @@
 // capture whose flows end at once by the thousand (the capture's end).
 //
 // The threads load the built code, so the command is the built one (`npm test` builds first).
-import { existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, truncateSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +14,8 @@ import { toPcap, writeTempCapture } from '../helpers/capture.js';
 import { conv, type Conversation, type ScriptedPacket } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
 import { memoryIo } from '../helpers/io.js';
+import { workersFor } from '../../src/cli/commands/analyze.js';
+import { run as runSource } from '../../src/cli/main.js';
 
 const MAIN = join(process.cwd(), 'dist/cli/main.js');
 const built = existsSync(MAIN);
@@ -54,6 +57,34 @@ function writeCapture(convs: Conversation[], name: string): string {
   const packets: ScriptedPacket[] = convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
   return writeTempCapture(toPcap(packets.map((p) => ({ tsMicros: T0 + Math.round(p.t * 1e6), data: p.frame.bytes }))), name);
 }
+
+describe('--workers', () => {
+  it('takes 2 threads by default for a capture file of 16 MiB or more on a machine with 2 cores or more, else 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-workers-'));
+    try {
+      const small = join(dir, 'small.pcap');
+      const big = join(dir, 'big.pcap');
+      closeSync(openSync(small, 'w'));
+      truncateSync(small, 16 * 1024 * 1024 - 1);
+      closeSync(openSync(big, 'w'));
+      truncateSync(big, 16 * 1024 * 1024);
+      expect(workersFor({}, small)).toBe(1);
+      expect(workersFor({}, big)).toBe(availableParallelism() >= 2 ? 2 : 1);
+      expect(workersFor({}, '-')).toBe(1);
+      expect(workersFor({ workers: '3' }, small)).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a count that is not a whole number from 1 to 64', async () => {
+    for (const bad of ['0', '1.5', 'two', '65']) {
+      const io = memoryIo();
+      expect(await runSource(['analyze', 'samples/refused.pcap', '--workers', bad], io)).toBe(2);
+      expect(io.err).toContain(`--workers takes a whole number from 1 to 64, got '${bad}'`);
+    }
+  });
+});
 
 describe.skipIf(!built)('analyze --workers', () => {
   it('reports every bundled sample as one thread does, in --json --detail and in the text report', async () => {
