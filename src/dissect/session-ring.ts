@@ -52,8 +52,6 @@ export type SessionThreadMessage = { ended: EndedSession[] } | { query: number; 
 
 /** Ended sessions posted together: one message carries many, so each costs the analysing thread less. */
 const ENDED_BATCH = 64;
-/** Looks at an empty ring before the dissector thread sleeps (a few microseconds). */
-const IDLE_SPINS = 2000;
 /** How long the dissector thread sleeps at most before it looks at the ring again. */
 const IDLE_WAIT_MS = 1000;
 
@@ -90,13 +88,10 @@ export function serveSessions(data: SessionThreadData): void {
   };
 
   for (;;) {
-    let head = Atomics.load(ctl, CONTROL.HEAD);
+    const head = Atomics.load(ctl, CONTROL.HEAD);
     if (head === tail) {
       post();
       signal();
-      // The next step is usually a moment away: looking again for a while costs less than sleeping and being woken.
-      for (let spin = 0; spin < IDLE_SPINS && head === tail; spin++) head = Atomics.load(ctl, CONTROL.HEAD);
-      if (head !== tail) continue;
       Atomics.store(ctl, CONTROL.SLEEPING, 1);
       Atomics.wait(ctl, CONTROL.HEAD, tail, IDLE_WAIT_MS);
       Atomics.store(ctl, CONTROL.SLEEPING, 0);

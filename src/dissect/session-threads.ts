@@ -19,11 +19,11 @@ import { CONTROL, HEADER_BYTES, RECORD, type EndedSession, type SessionThreadDat
  */
 const RING_BYTES = 4 << 20;
 /**
- * Written bytes are handed to the dissector thread in steps of this many (each step may wake it).
- * Small, so that a flow finished at once (idle, reset, the capture's end) finds its session's
- * facts ready or a short way off.
+ * Written bytes are handed to the dissector thread in steps of this many. Each step may wake it,
+ * which costs the analysing thread more than the step's records do, so steps are large: a closed
+ * flow lingers for thousands of packets before it is judged, long after its session's step.
  */
-const PUBLISH_BYTES = 32 << 10;
+const PUBLISH_BYTES = 256 << 10;
 /** A wait longer than this means the dissector thread is gone. */
 const STALL_MS = 60_000;
 
