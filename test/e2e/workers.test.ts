@@ -110,6 +110,29 @@ describe.skipIf(!built)('analyze --workers', () => {
     await expectSameWithThreads(file, ['--json', '--detail', '--memcap', '1M']);
   }, 60_000);
 
+  it('hands a session the gap of a segment the capture missed, as one thread does', async () => {
+    // The first response loses its middle segment: the parser meets the gap, and the second exchange is read after it.
+    const c = conv({ client: '10.0.0.1:40000', server: '10.0.0.2:80' })
+      .handshake(0)
+      .client('PA', 0.01, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\n')
+      .server('A', 0.02, `HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n${'a'.repeat(1000)}`);
+    c.s.next = (c.s.next + 1000) >>> 0;
+    c.server('PA', 0.021, 'b'.repeat(1000))
+      .client('A', 0.022)
+      .client('PA', 0.03, 'GET /b HTTP/1.1\r\nHost: x\r\n\r\n')
+      .server('PA', 0.04, 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n')
+      .client('FA', 0.05)
+      .server('FA', 0.06)
+      .client('A', 0.07);
+    const file = writeCapture([c], 'workers-gap.pcap');
+    const doc = JSON.parse((await analyze(file, ['--json', '--detail'], 2)).out) as { flows: { http: { response: { status: number; complete: boolean } | null }[] }[] };
+    expect(doc.flows[0].http.map((x) => [x.response?.status, x.response?.complete])).toEqual([
+      [200, true],
+      [404, true],
+    ]);
+    await expectSameWithThreads(file, ['--json', '--detail']);
+  }, 60_000);
+
   it('gives every flow its own session facts when thousands end at once', async () => {
     // 3,000 keep-alive exchanges still open at the capture's end, each with its own target.
     const convs = Array.from({ length: 3000 }, (_, i) => {
