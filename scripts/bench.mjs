@@ -35,9 +35,8 @@ const USAGE = `usage: node scripts/bench.mjs [options]
   --runs N           timed tcpwhy runs (default 3), after --warmup N unmeasured ones (default 0)
   --tshark-runs N    timed tshark runs (default 1; tshark is slow)
   --table-runs N     timed runs of the default table report, 'analyze {file}' (default 1; 0 skips it)
-  --one-worker-runs N
-                     timed runs of 'analyze {file} --json --detail --workers 1', all in one thread
-                     (default 1; 0 skips it): the default takes 2 threads for this size of file
+  --workers-runs N   timed runs of 'analyze {file} --json --detail --workers 2', the dissectors in a
+                     thread of their own (default 1; 0 skips it)
   --no-tshark        skip tshark
   --no-tcpwhy        skip tcpwhy (or the --cmd command): tshark figures only
   --cmd "CMD {file}" measure this command instead of 'node bin/tcpwhy.js analyze {file} --json --detail'
@@ -292,7 +291,7 @@ async function main() {
       warmup: { type: 'string', default: '0' },
       'tshark-runs': { type: 'string', default: '1' },
       'table-runs': { type: 'string', default: '1' },
-      'one-worker-runs': { type: 'string', default: '1' },
+      'workers-runs': { type: 'string', default: '1' },
       'no-tshark': { type: 'boolean', default: false },
       'no-tcpwhy': { type: 'boolean', default: false },
       cmd: { type: 'string' },
@@ -314,7 +313,7 @@ async function main() {
   const warmup = Number(values.warmup);
   const tsharkRuns = parseCount(values['tshark-runs']);
   const tableRuns = Number(values['table-runs']);
-  const oneWorkerRuns = Number(values['one-worker-runs']);
+  const workersRuns = Number(values['workers-runs']);
   const seed = Number(values.seed);
 
   const workDir = mkdtempSync(join(tmpdir(), 'tcpwhy-bench-'));
@@ -394,8 +393,8 @@ async function main() {
     const rows = [];
     const common = { packets: capture.packets, fileBytes: capture.fileBytes, workDir };
     if (runTool) rows.push(await measureTool({ name: toolName, argv: toolArgv(capture.file), runs, warmup, okCodes: [0, 1], ...common }));
-    if (runTool && !values.cmd && oneWorkerRuns > 0) {
-      rows.push(await measureTool({ name: `${toolName} --workers 1`, argv: [...toolArgv(capture.file), '--workers', '1'], runs: oneWorkerRuns, okCodes: [0, 1], ...common }));
+    if (runTool && !values.cmd && workersRuns > 0) {
+      rows.push(await measureTool({ name: `${toolName} --workers 2`, argv: [...toolArgv(capture.file), '--workers', '2'], runs: workersRuns, okCodes: [0, 1], ...common }));
     }
     if (runTool && !values.cmd && tableRuns > 0) {
       rows.push(await measureTool({ name: 'tcpwhy (table)', argv: [process.execPath, tcpwhyBin, 'analyze', capture.file], runs: tableRuns, okCodes: [0, 1], ...common }));

@@ -1,5 +1,4 @@
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { readCaptureFile, type ReadCaptureOptions } from '../../capture/open.js';
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
 import { CaptureFilterError } from '../../capture/capture-filter.js';
@@ -231,7 +230,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, format: OutputForma
     idleTimeoutSec: idle,
     slow: slowThresholdsOf(opts),
     memcapBytes: memcapOf(opts),
-    dissectorThreads: workersFor(opts, file) - 1,
+    dissectorThreads: workersFor(opts) - 1,
     keepEvents: false,
     // Only --detail JSON lists every HTTP exchange.
     keepExchanges: opts.detail === true,
@@ -372,27 +371,16 @@ export function memcapOf(opts: MemcapOption): number {
   return bytes;
 }
 
-/** A capture smaller than this is analysed in one thread by default: a second one would not pay for its start. */
-const WORKERS_FROM_BYTES = 16 * MiB;
-
 /**
- * Threads to analyse `file` with: --workers, or by default 2 for a capture file of WORKERS_FROM_BYTES
- * or more when the machine has 2 cores or more, else 1. One thread reads, keeps the flows and
- * judges; the others run the dissectors, which take about half its work, so a third thread adds
- * nothing while that one is the bottleneck.
+ * Threads to analyse with: --workers, else 1. One thread reads, keeps the flows and judges; the
+ * others run the dissectors. A second thread pays only where flows linger before they are judged:
+ * one judged at its end (a reset, a reused port, the idle timeout) waits for its session's thread.
  */
-export function workersFor(opts: AnalyzeOptions, file: string): number {
-  if (opts.workers !== undefined) {
-    const n = Number(opts.workers);
-    if (!Number.isInteger(n) || n < 1 || n > 64) throw new CliError(`--workers takes a whole number from 1 to 64, got '${opts.workers}'`, EXIT.USAGE);
-    return n;
-  }
-  if (availableParallelism() < 2 || file === '-') return 1;
-  try {
-    return statSync(file).size >= WORKERS_FROM_BYTES ? 2 : 1;
-  } catch {
-    return 1;
-  }
+export function workersFor(opts: AnalyzeOptions): number {
+  if (opts.workers === undefined) return 1;
+  const n = Number(opts.workers);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new CliError(`--workers takes a whole number from 1 to 64, got '${opts.workers}'`, EXIT.USAGE);
+  return n;
 }
 
 function idleTimeoutOf(opts: AnalyzeOptions): number | undefined {
