@@ -12,7 +12,7 @@ import type { Flow } from './flow/flow.js';
 import type { SinkFactory, SinkFlow } from './flow/sink.js';
 import { FlowTable, type FlowEndReason, type NeighbourLookups } from './flow/table.js';
 import { DEFAULT_MEMCAP_BYTES, MemoryBudget, formatSize, type MemcapMark, type MemcapSummary } from './flow/memcap.js';
-import { AppSinkFactory, newAppFacts } from './dissect/session.js';
+import { AppSinkFactory } from './dissect/session.js';
 import { SessionThreads } from './dissect/session-threads.js';
 import type { AppFacts } from './dissect/types.js';
 import { buildFlowFacts, icmpMeaning, type FlowFacts } from './rules/facts.js';
@@ -150,7 +150,7 @@ export interface AnalyzerOptions {
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
 /** Stands in sessionFacts for the facts of a session that runs in a dissector thread. */
-const IN_THREAD: AppFacts = Object.freeze(newAppFacts());
+const IN_THREAD = Symbol('in a dissector thread');
 const DNS_PORT = 53;
 /** A flow's two addresses, copied out to mark who received a packet (see onSideSeen). */
 const ADDRS = new Int32Array(8);
@@ -183,7 +183,7 @@ export class Analyzer {
    * Arrays indexed by slot rather than a map by flow id: a map's table would be rebuilt as flows
    * come and go, and the collector would carry each rebuilt table into the old generation.
    */
-  private readonly sessionFacts: (AppFacts | null)[] = [];
+  private readonly sessionFacts: (AppFacts | typeof IN_THREAD | null)[] = [];
   private readonly sessionFlowIds: number[] = [];
   private openSessions = 0;
   private readonly sessionThreads: SessionThreads | null = null;
@@ -224,7 +224,7 @@ export class Analyzer {
       const recordEvents = opts.keepEventsFor ?? (() => keep);
       const leanSlowFloorMicros = opts.keepExchanges === false ? this.slow.serverMicros : null;
       const apps = new AppSinkFactory(recordEvents, leanSlowFloorMicros);
-      const threads = (opts.dissectorThreads ?? 0) > 0 ? new SessionThreads(opts.dissectorThreads!, leanSlowFloorMicros) : null;
+      const threads = (opts.dissectorThreads ?? 0) > 0 ? new SessionThreads(opts.dissectorThreads!, leanSlowFloorMicros, (reason) => this.threadFailed(reason)) : null;
       this.sessionThreads = threads;
       sinkFactory = {
         create: (flow) => {
@@ -234,9 +234,10 @@ export class Analyzer {
             this.keepSessionFacts(flow, s.facts);
             return new DnsOverTcp(s, (dir, message, no, ts) => this.dnsOverTcp(flow, dir, message, no, ts));
           }
-          if (threads) {
+          const inThread = threads?.create(flow, recordEvents(flow.id));
+          if (inThread) {
             this.keepSessionFacts(flow, IN_THREAD);
-            return threads.create(flow, recordEvents(flow.id));
+            return inThread;
           }
           const s = apps.create(flow);
           this.keepSessionFacts(flow, s.facts);
@@ -395,7 +396,7 @@ export class Analyzer {
     }
   }
 
-  private keepSessionFacts(flow: SinkFlow, facts: AppFacts): void {
+  private keepSessionFacts(flow: SinkFlow, facts: AppFacts | typeof IN_THREAD): void {
     while (this.sessionFacts.length <= flow.slot) {
       this.sessionFacts.push(null);
       this.sessionFlowIds.push(-1);
@@ -415,9 +416,10 @@ export class Analyzer {
     return facts === IN_THREAD ? this.factsFromThread(flow) : facts;
   }
 
-  /** The facts of a session that ran in a dissector thread, waiting for them if need be. */
-  private factsFromThread(flow: Flow): AppFacts {
+  /** The facts of a session that ran in a dissector thread, waiting for them if need be; null when the thread failed first. */
+  private factsFromThread(flow: Flow): AppFacts | null {
     const ended = this.sessionThreads!.take(flow.slot, flow.id);
+    if (!ended) return null;
     if (ended.error) {
       this.diagnose({
         code: INTERNAL,
@@ -427,6 +429,16 @@ export class Analyzer {
       });
     }
     return ended.facts;
+  }
+
+  /** A dissector thread failed: said once per thread, at the packet the analysis had reached. */
+  private threadFailed(reason: string): void {
+    this.diagnose({
+      code: INTERNAL,
+      message: `${this.opts.file}: packet ${this.packets}: a dissector thread failed (${reason}); the flows whose HTTP, WebSocket and TLS sessions it held are reported without them, and later sessions run in the analysing thread`,
+      packet: this.packets,
+      offset: -1,
+    });
   }
 
   private flowFailed(id: number, firstPacket: number, err: unknown): void {

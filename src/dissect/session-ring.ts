@@ -2,21 +2,31 @@
 // there (a session begins, payload bytes, a gap, a close, its end), written by the analysing
 // thread into a ring in shared memory and read in order by the dissector thread (session-threads.ts
 // writes, serveSessions below reads). Records are 8-byte aligned: a 40-byte header, then the
-// payload bytes of a DATA record.
+// payload bytes of a DATA record. A payload too large for the ring goes through the bulk port
+// instead, in the same order, and its record says so.
 //
 // Control words (Int32, in a shared buffer of their own):
-//   HEAD, TAIL      bytes written and read, counted modulo 2^32 (the ring's size divides 2^32)
+//   HEAD, TAIL      bytes written and read, counted modulo 2^32 (the ring's size divides 2^32);
+//                   they start at RING_START, so every analysis crosses the wrap early on
 //   SIGNAL          bumped by the dissector thread after it read records or posted facts
 //   MAIN_WAITING    the analysing thread waits on SIGNAL: the dissector posts and signals at once
 //   SLEEPING        the dissector thread waits on HEAD: the analysing thread notifies it
+//   STARTED         set by the dissector thread once it runs
+//   FAILED          set by the dissector thread when it stops on an error (the reason is posted)
 
-import type { MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { AppFacts } from './types.js';
 import { AppSession } from './session.js';
 
-export const CONTROL = { HEAD: 0, TAIL: 1, SIGNAL: 2, MAIN_WAITING: 3, SLEEPING: 4, WORDS: 8 } as const;
+export const CONTROL = { HEAD: 0, TAIL: 1, SIGNAL: 2, MAIN_WAITING: 3, SLEEPING: 4, STARTED: 5, FAILED: 6, WORDS: 8 } as const;
 
 export const RECORD = { PAD: 0, CREATE: 1, DATA: 2, GAP: 3, CLOSE: 4, END: 5, QUERY: 6, STOP: 7 } as const;
+
+/** In a DATA record's aux word, beside the direction: the bytes come through the bulk port. */
+export const DATA_IN_BULK = 2;
+
+/** Where the positions start: 1 MiB below 2^32. */
+export const RING_START = -(1 << 20);
 
 /**
  * Header words: Int32 [0] kind, [1] the flow's row slot, [2] length (payload bytes, gap bytes, or
@@ -25,12 +35,19 @@ export const RECORD = { PAD: 0, CREATE: 1, DATA: 2, GAP: 3, CLOSE: 4, END: 5, QU
  */
 export const HEADER_BYTES = 40;
 
+/** The bytes a record takes in the ring: its header, and a DATA record's payload unless it went through the bulk port. */
+export function recordBytes(payloadInRing: number): number {
+  return (HEADER_BYTES + payloadInRing + 7) & ~7;
+}
+
 /** What the analysing thread gives a dissector thread. */
 export interface SessionThreadData {
   ring: SharedArrayBuffer;
   control: SharedArrayBuffer;
   /** Where the dissector thread posts ended sessions' facts and query answers. */
   port: MessagePort;
+  /** Where the analysing thread sends payloads too large for the ring. */
+  bulk: MessagePort;
   leanSlowFloorMicros: number | null;
 }
 
@@ -47,8 +64,8 @@ export interface SessionError {
   message: string;
 }
 
-/** What a dissector thread posts: ended sessions, or the answer to a query. */
-export type SessionThreadMessage = { ended: EndedSession[] } | { query: number; opaqueSlots: number[] };
+/** What a dissector thread posts: ended sessions, the answer to a query, or why it stopped. */
+export type SessionThreadMessage = { ended: EndedSession[] } | { query: number; opaqueSlots: number[] } | { failed: string };
 
 /** Ended sessions posted together: one message carries many, so each costs the analysing thread less. */
 const ENDED_BATCH = 64;
@@ -62,9 +79,29 @@ interface Open {
   error: SessionError | null;
 }
 
-/** The dissector thread's loop: reads records until STOP, running each session as the analysing thread would. */
+/** An error's message and the line that threw it. */
+function errorText(err: unknown): string {
+  return (err as Error)?.stack?.split('\n').slice(0, 2).map((l) => l.trim()).join(' ') ?? String(err);
+}
+
+/**
+ * The dissector thread's loop: reads records until STOP, running each session as the analysing
+ * thread would. An error outside a session's own calls stops the thread and is reported.
+ */
 export function serveSessions(data: SessionThreadData): void {
   const ctl = new Int32Array(data.control);
+  Atomics.store(ctl, CONTROL.STARTED, 1);
+  try {
+    serve(data, ctl);
+  } catch (err) {
+    data.port.postMessage({ failed: errorText(err) } satisfies SessionThreadMessage);
+    Atomics.store(ctl, CONTROL.FAILED, 1);
+    Atomics.add(ctl, CONTROL.SIGNAL, 1);
+    Atomics.notify(ctl, CONTROL.SIGNAL);
+  }
+}
+
+function serve(data: SessionThreadData, ctl: Int32Array): void {
   const bytes = new Uint8Array(data.ring);
   const words = new Int32Array(data.ring);
   const numbers = new Float64Array(data.ring);
@@ -83,8 +120,13 @@ export function serveSessions(data: SessionThreadData): void {
     Atomics.add(ctl, CONTROL.SIGNAL, 1);
     if (Atomics.load(ctl, CONTROL.MAIN_WAITING) !== 0) Atomics.notify(ctl, CONTROL.SIGNAL);
   };
+  const sessionAt = (slot: number): Open => {
+    const o = open[slot];
+    if (!o) throw new Error(`a record for slot ${slot}, which has no open session`);
+    return o;
+  };
   const fail = (o: Open, packet: number, err: unknown): void => {
-    o.error ??= { packet, message: (err as Error)?.stack?.split('\n').slice(0, 2).map((l) => l.trim()).join(' ') ?? String(err) };
+    o.error ??= { packet, message: errorText(err) };
   };
 
   for (;;) {
@@ -111,7 +153,7 @@ export function serveSessions(data: SessionThreadData): void {
       const aux = words[w + 3];
       const no = numbers[d + 4];
       const ts = numbers[d + 3];
-      const o = open[slot] ?? null;
+      let inRing = 0;
       switch (kind) {
         case RECORD.CREATE: {
           const flow = { id: numbers[d + 2], clientPort: aux >>> 16, serverPort: aux & 0xffff };
@@ -119,37 +161,53 @@ export function serveSessions(data: SessionThreadData): void {
           open[slot] = { flowId: flow.id, session: new AppSession(flow, len !== 0, data.leanSlowFloorMicros), error: null };
           break;
         }
-        case RECORD.DATA:
+        case RECORD.DATA: {
+          const o = sessionAt(slot);
+          const dir = (aux & 1) as 0 | 1;
           try {
-            o!.session.onData(aux as 0 | 1, bytes, at + HEADER_BYTES, at + HEADER_BYTES + len, numbers[d + 2], no, ts);
+            if (aux & DATA_IN_BULK) {
+              const bulk = receiveMessageOnPort(data.bulk);
+              if (!bulk) throw new Error('a payload announced in the ring never came through the bulk port');
+              o.session.onData(dir, bulk.message as Uint8Array, 0, len, numbers[d + 2], no, ts);
+            } else {
+              inRing = len;
+              o.session.onData(dir, bytes, at + HEADER_BYTES, at + HEADER_BYTES + len, numbers[d + 2], no, ts);
+            }
           } catch (err) {
-            fail(o!, no, err);
+            fail(o, no, err);
           }
           break;
-        case RECORD.GAP:
+        }
+        case RECORD.GAP: {
+          const o = sessionAt(slot);
           try {
-            o!.session.onGap(aux as 0 | 1, numbers[d + 2], len, no, ts);
+            o.session.onGap(aux as 0 | 1, numbers[d + 2], len, no, ts);
           } catch (err) {
-            fail(o!, no, err);
+            fail(o, no, err);
           }
           break;
-        case RECORD.CLOSE:
+        }
+        case RECORD.CLOSE: {
+          const o = sessionAt(slot);
           try {
-            o!.session.onClose((aux & 1) as 0 | 1, aux & 2 ? 'rst' : 'fin', no, ts);
+            o.session.onClose((aux & 1) as 0 | 1, aux & 2 ? 'rst' : 'fin', no, ts);
           } catch (err) {
-            fail(o!, no, err);
+            fail(o, no, err);
           }
           break;
-        case RECORD.END:
+        }
+        case RECORD.END: {
+          const o = sessionAt(slot);
           try {
-            o!.session.onEnd(ts);
+            o.session.onEnd(ts);
           } catch (err) {
-            fail(o!, no, err);
+            fail(o, no, err);
           }
-          ended.push({ slot, flowId: o!.flowId, facts: o!.session.facts, error: o!.error });
+          ended.push({ slot, flowId: o.flowId, facts: o.session.facts, error: o.error });
           open[slot] = null;
           if (ended.length >= ENDED_BATCH) post();
           break;
+        }
         case RECORD.QUERY: {
           // Sessions ended before the query are answered with it, so the answer finds them all.
           post();
@@ -160,11 +218,13 @@ export function serveSessions(data: SessionThreadData): void {
         }
         case RECORD.STOP:
           post();
-          Atomics.store(ctl, CONTROL.TAIL, (tail + HEADER_BYTES) | 0);
+          Atomics.store(ctl, CONTROL.TAIL, (tail + recordBytes(0)) | 0);
           signal();
           return;
+        default:
+          throw new Error(`a record of unknown kind ${kind}`);
       }
-      tail = (tail + ((HEADER_BYTES + len * Number(kind === RECORD.DATA) + 7) & ~7)) | 0;
+      tail = (tail + recordBytes(inRing)) | 0;
       Atomics.store(ctl, CONTROL.TAIL, tail);
       if (Atomics.load(ctl, CONTROL.MAIN_WAITING) !== 0) {
         post();

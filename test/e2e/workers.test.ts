@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { toPcap, writeTempCapture } from '../helpers/capture.js';
+import { toPcap, toPcapng, writeTempCapture } from '../helpers/capture.js';
 import { conv, type Conversation, type ScriptedPacket } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
 import { memoryIo } from '../helpers/io.js';
@@ -138,6 +138,73 @@ describe.skipIf(!built)('analyze --workers', () => {
       expect(f.http[0].response.status).toBe(i % 7 === 0 ? 503 : 200);
     }
     await expectSameWithThreads(file, ['--json', '--detail']);
+  }, 60_000);
+
+  it('hands payloads too large for the ring to the thread whole, in order', async () => {
+    // Segments of 2.2 and 5 MiB, as a capture of TSO super-packets holds them (IPv6 payload length 0: the length is the capture's).
+    const bodies = [2.2, 5].map((mib) => new Uint8Array(Math.round(mib * 1048576)).fill(0x61));
+    const c = conv({ client: '[fd00::1]:40000', server: '[fd00::2]:80' })
+      .handshake(0)
+      .client('PA', 0.005, `POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${bodies[0].length + bodies[1].length}\r\n\r\n`)
+      .client('A', 0.01, bodies[0])
+      .client('A', 0.02, bodies[1])
+      .server('PA', 0.03, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
+      .client('FA', 0.04)
+      .server('FA', 0.05)
+      .client('A', 0.06);
+    const frames = c.packets.map((p) => {
+      const b = p.frame.bytes;
+      if (b.length > 70_000) b[18] = b[19] = 0;
+      return { tsMicros: T0 + Math.round(p.t * 1e6), data: b };
+    });
+    const file = writeTempCapture(toPcapng(frames), 'workers-huge.pcapng');
+    const started = Date.now();
+    const doc = JSON.parse((await analyze(file, ['--json', '--detail'], 2)).out) as { flows: { history: string; http: { request: { bodyBytes: number; complete: boolean } }[] }[] };
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(doc.flows[0].http[0].request).toMatchObject({ bodyBytes: bodies[0].length + bodies[1].length, complete: true });
+    await expectSameWithThreads(file, ['--json', '--detail']);
+  }, 60_000);
+
+  it('goes on when a dissector thread fails: its flows are reported without their sessions, later sessions run in the analysing thread', async () => {
+    // 20 s of connections: the first ones are judged (5 s after their close) while later ones open.
+    const convs = Array.from({ length: 200 }, (_, i) => {
+      const t = i * 0.1;
+      return conv({ client: `10.3.0.${i + 1}:50000`, server: '10.0.0.80:80' })
+        .handshake(t)
+        .client('PA', t + 0.001, `GET /item/${i} HTTP/1.1\r\nHost: x\r\n\r\n`)
+        .server('PA', t + 0.002, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+        .client('FA', t + 0.003)
+        .server('FA', t + 0.004)
+        .client('A', t + 0.005);
+    });
+    const file = writeCapture(convs, 'workers-failure.pcap');
+    const dist = (path: string) => import(pathToFileURL(join(process.cwd(), 'dist', path)).href);
+    const { Analyzer } = (await dist('pipeline.js')) as typeof import('../../src/pipeline.js');
+    const { readCaptureFileSync } = (await dist('capture/open.js')) as typeof import('../../src/capture/open.js');
+    const analyse = (breakAt: number | null) => {
+      const analyzer = new Analyzer({ file, dissectorThreads: breakAt === null ? 0 : 1, keepEvents: false });
+      const info = readCaptureFileSync(file, (rec) => {
+        // A record of a kind no thread knows stops the thread, as a bug in it would.
+        // @ts-expect-error: the analyzer's private threads, reached into to break one
+        if (rec.no === breakAt) analyzer.sessionThreads.threads[0].write(99, 0, 0, 0, 0, 0, 0);
+        analyzer.onRecord(rec);
+      });
+      return analyzer.finish(info);
+    };
+    const one = analyse(null);
+    const broken = analyse(700);
+    expect(broken.flowCount).toBe(one.flowCount);
+    const said = broken.capture.diagnostics.filter((d) => d.message.includes('a dissector thread failed'));
+    expect(said).toHaveLength(1);
+    expect(said[0].message).toContain('a record of unknown kind 99');
+    // The thread fails once it reads that record, and the analysing thread sees it at its next wait for the thread.
+    const seenAt = said[0].packet;
+    expect(seenAt).toBeGreaterThanOrEqual(700);
+    const later = broken.flows.filter((f) => f.firstPacket > seenAt);
+    expect(later.length).toBeGreaterThan(50);
+    for (const f of later) expect(f.app).toEqual(one.flows.find((o) => o.id === f.id)!.app);
+    expect(broken.flows.some((f) => f.app === null)).toBe(true);
+    for (const f of broken.flows) if (f.app === null) expect(f.firstPacket).toBeLessThan(seenAt);
   }, 60_000);
 
   for (const corpus of corpora) {
