@@ -373,8 +373,9 @@ export function memcapOf(opts: MemcapOption): number {
 
 /**
  * Threads to analyse with: --workers, else 1. One thread reads, keeps the flows and judges; the
- * others run the dissectors. A second thread pays only where flows linger before they are judged:
- * one judged at its end (a reset, a reused port, the idle timeout) waits for its session's thread.
+ * others run the dissectors. A second thread does not always pay: every session's facts are copied
+ * back to the first, and a flow judged the moment it ends (a reused port, the idle timeout) waits
+ * for its session's thread.
  */
 export function workersFor(opts: AnalyzeOptions): number {
   if (opts.workers === undefined) return 1;
