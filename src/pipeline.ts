@@ -14,6 +14,7 @@ import { FlowTable, type FlowEndReason, type NeighbourLookups } from './flow/tab
 import { DEFAULT_MEMCAP_BYTES, MemoryBudget, formatSize, type MemcapMark, type MemcapSummary } from './flow/memcap.js';
 import { AppSinkFactory } from './dissect/session.js';
 import { SessionThreads } from './dissect/session-threads.js';
+import { GuardedSession, type SessionError } from './dissect/guarded-session.js';
 import type { AppFacts } from './dissect/types.js';
 import { buildFlowFacts, icmpMeaning, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
@@ -183,7 +184,7 @@ export class Analyzer {
    * Arrays indexed by slot rather than a map by flow id: a map's table would be rebuilt as flows
    * come and go, and the collector would carry each rebuilt table into the old generation.
    */
-  private readonly sessionFacts: (AppFacts | typeof IN_THREAD | null)[] = [];
+  private readonly sessionFacts: (AppFacts | GuardedSession | typeof IN_THREAD | null)[] = [];
   private readonly sessionFlowIds: number[] = [];
   private openSessions = 0;
   private readonly sessionThreads: SessionThreads | null = null;
@@ -239,8 +240,8 @@ export class Analyzer {
             this.keepSessionFacts(flow, IN_THREAD);
             return inThread;
           }
-          const s = apps.create(flow);
-          this.keepSessionFacts(flow, s.facts);
+          const s = new GuardedSession(apps.create(flow));
+          this.keepSessionFacts(flow, s);
           return s;
         },
       };
@@ -396,7 +397,7 @@ export class Analyzer {
     }
   }
 
-  private keepSessionFacts(flow: SinkFlow, facts: AppFacts | typeof IN_THREAD): void {
+  private keepSessionFacts(flow: SinkFlow, facts: AppFacts | GuardedSession | typeof IN_THREAD): void {
     while (this.sessionFacts.length <= flow.slot) {
       this.sessionFacts.push(null);
       this.sessionFlowIds.push(-1);
@@ -413,22 +414,28 @@ export class Analyzer {
     this.sessionFacts[flow.slot] = null;
     this.sessionFlowIds[flow.slot] = -1;
     this.openSessions--;
-    return facts === IN_THREAD ? this.factsFromThread(flow) : facts;
+    if (facts === IN_THREAD) return this.factsFromThread(flow);
+    if (!(facts instanceof GuardedSession)) return facts;
+    if (facts.error) this.sessionFailed(flow, facts.error);
+    return facts.session.facts;
   }
 
   /** The facts of a session that ran in a dissector thread, waiting for them if need be; null when the thread failed first. */
   private factsFromThread(flow: Flow): AppFacts | null {
     const ended = this.sessionThreads!.take(flow.slot, flow.id);
     if (!ended) return null;
-    if (ended.error) {
-      this.diagnose({
-        code: INTERNAL,
-        message: `${this.opts.file}: flow ${flow.id}: internal error in its payload analysis at packet ${ended.error.packet}, which may be partial from there (${ended.error.message})`,
-        packet: ended.error.packet,
-        offset: -1,
-      });
-    }
+    if (ended.error) this.sessionFailed(flow, ended.error);
     return ended.facts;
+  }
+
+  /** A dissector met an internal error: said as the flow is reported, whichever thread ran it. */
+  private sessionFailed(flow: Flow, error: SessionError): void {
+    this.diagnose({
+      code: INTERNAL,
+      message: `${this.opts.file}: flow ${flow.id}: internal error in its payload analysis at packet ${error.packet}, which may be partial from there (${error.message})`,
+      packet: error.packet,
+      offset: -1,
+    });
   }
 
   /** A dissector thread failed: said once per thread, at the packet the analysis had reached. */

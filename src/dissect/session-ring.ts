@@ -17,6 +17,7 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { AppFacts } from './types.js';
 import { AppSession } from './session.js';
+import { GuardedSession, type SessionError } from './guarded-session.js';
 
 export const CONTROL = { HEAD: 0, TAIL: 1, SIGNAL: 2, MAIN_WAITING: 3, SLEEPING: 4, STARTED: 5, FAILED: 6, WORDS: 8 } as const;
 
@@ -59,11 +60,6 @@ export interface EndedSession {
   error: SessionError | null;
 }
 
-export interface SessionError {
-  packet: number;
-  message: string;
-}
-
 /** What a dissector thread posts: ended sessions, the answer to a query, or why it stopped. */
 export type SessionThreadMessage = { ended: EndedSession[] } | { query: number; opaqueSlots: number[] } | { failed: string };
 
@@ -75,13 +71,7 @@ const IDLE_WAIT_MS = 1000;
 /** Each open session of this thread, by its flow's row slot. */
 interface Open {
   flowId: number;
-  session: AppSession;
-  error: SessionError | null;
-}
-
-/** An error's message and the line that threw it. */
-function errorText(err: unknown): string {
-  return (err as Error)?.stack?.split('\n').slice(0, 2).map((l) => l.trim()).join(' ') ?? String(err);
+  session: GuardedSession;
 }
 
 /**
@@ -94,7 +84,7 @@ export function serveSessions(data: SessionThreadData): void {
   try {
     serve(data, ctl);
   } catch (err) {
-    data.port.postMessage({ failed: errorText(err) } satisfies SessionThreadMessage);
+    data.port.postMessage({ failed: String((err as Error)?.stack ?? err).split('\n').slice(0, 2).join(' ') } satisfies SessionThreadMessage);
     Atomics.store(ctl, CONTROL.FAILED, 1);
     Atomics.add(ctl, CONTROL.SIGNAL, 1);
     Atomics.notify(ctl, CONTROL.SIGNAL);
@@ -120,13 +110,10 @@ function serve(data: SessionThreadData, ctl: Int32Array): void {
     Atomics.add(ctl, CONTROL.SIGNAL, 1);
     if (Atomics.load(ctl, CONTROL.MAIN_WAITING) !== 0) Atomics.notify(ctl, CONTROL.SIGNAL);
   };
-  const sessionAt = (slot: number): Open => {
+  const sessionAt = (slot: number): GuardedSession => {
     const o = open[slot];
     if (!o) throw new Error(`a record for slot ${slot}, which has no open session`);
-    return o;
-  };
-  const fail = (o: Open, packet: number, err: unknown): void => {
-    o.error ??= { packet, message: errorText(err) };
+    return o.session;
   };
 
   for (;;) {
@@ -158,52 +145,32 @@ function serve(data: SessionThreadData, ctl: Int32Array): void {
         case RECORD.CREATE: {
           const flow = { id: numbers[d + 2], clientPort: aux >>> 16, serverPort: aux & 0xffff };
           while (open.length <= slot) open.push(null);
-          open[slot] = { flowId: flow.id, session: new AppSession(flow, len !== 0, data.leanSlowFloorMicros), error: null };
+          open[slot] = { flowId: flow.id, session: new GuardedSession(new AppSession(flow, len !== 0, data.leanSlowFloorMicros)) };
           break;
         }
         case RECORD.DATA: {
-          const o = sessionAt(slot);
           const dir = (aux & 1) as 0 | 1;
-          try {
-            if (aux & DATA_IN_BULK) {
-              const bulk = receiveMessageOnPort(data.bulk);
-              if (!bulk) throw new Error('a payload announced in the ring never came through the bulk port');
-              o.session.onData(dir, bulk.message as Uint8Array, 0, len, numbers[d + 2], no, ts);
-            } else {
-              inRing = len;
-              o.session.onData(dir, bytes, at + HEADER_BYTES, at + HEADER_BYTES + len, numbers[d + 2], no, ts);
-            }
-          } catch (err) {
-            fail(o, no, err);
+          if (aux & DATA_IN_BULK) {
+            const bulk = receiveMessageOnPort(data.bulk);
+            if (!bulk) throw new Error('a payload announced in the ring never came through the bulk port');
+            sessionAt(slot).onData(dir, bulk.message as Uint8Array, 0, len, numbers[d + 2], no, ts);
+          } else {
+            inRing = len;
+            sessionAt(slot).onData(dir, bytes, at + HEADER_BYTES, at + HEADER_BYTES + len, numbers[d + 2], no, ts);
           }
           break;
         }
-        case RECORD.GAP: {
-          const o = sessionAt(slot);
-          try {
-            o.session.onGap(aux as 0 | 1, numbers[d + 2], len, no, ts);
-          } catch (err) {
-            fail(o, no, err);
-          }
+        case RECORD.GAP:
+          sessionAt(slot).onGap(aux as 0 | 1, numbers[d + 2], len, no, ts);
           break;
-        }
-        case RECORD.CLOSE: {
-          const o = sessionAt(slot);
-          try {
-            o.session.onClose((aux & 1) as 0 | 1, aux & 2 ? 'rst' : 'fin', no, ts);
-          } catch (err) {
-            fail(o, no, err);
-          }
+        case RECORD.CLOSE:
+          sessionAt(slot).onClose((aux & 1) as 0 | 1, aux & 2 ? 'rst' : 'fin', no, ts);
           break;
-        }
         case RECORD.END: {
-          const o = sessionAt(slot);
-          try {
-            o.session.onEnd(ts);
-          } catch (err) {
-            fail(o, no, err);
-          }
-          ended.push({ slot, flowId: o.flowId, facts: o.session.facts, error: o.error });
+          const o = open[slot];
+          const session = sessionAt(slot);
+          session.onEnd(ts);
+          ended.push({ slot, flowId: o!.flowId, facts: session.session.facts, error: session.error });
           open[slot] = null;
           if (ended.length >= ENDED_BATCH) post();
           break;

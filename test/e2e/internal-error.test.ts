@@ -132,8 +132,8 @@ describe("an internal error in a flow's dissector at its end", () => {
     const clean = await analyzeFile(file);
     expect(clean.flows.map((f) => [f.endReason, f.state])).toEqual([['capture-end', 'S1']]);
     // Thrown once, as the flows still open at the capture's end are finished: a request the server
-    // never answered. (A dissector failing while a packet closes its flow is the packet's internal
-    // error, tested above; a closed flow's dissector has ended before it lingers.)
+    // never answered. A dissector's error costs its flow's payload analysis only, whenever it comes
+    // (dissect/guarded-session.ts): it is said as the flow is reported.
     const finishAll = FlowTable.prototype.finishAll;
     let armed = false;
     vi.spyOn(FlowTable.prototype, 'finishAll').mockImplementation(function (this: FlowTable) {
@@ -154,7 +154,26 @@ describe("an internal error in a flow's dissector at its end", () => {
     expect([r.capture.decoded, r.capture.malformed]).toEqual([clean.capture.decoded, clean.capture.malformed]);
     const internal = r.capture.diagnostics.filter((d) => d.code === 'INTERNAL');
     expect(internal.length).toBe(1);
-    expect(internal[0].message).toMatch(/flow \d+: internal error ending its payload analysis, which may be partial: injected fault in a dissector$/);
+    expect(internal[0].message).toMatch(/flow \d+: internal error in its payload analysis at packet \d+, which may be partial from there \(Error: injected fault in a dissector at .*\)$/);
+  });
+});
+
+describe("an internal error in a flow's dissector mid-stream", () => {
+  it('costs that flow its payload analysis from there, not the packet: its TCP analysis and the counts stay as they were', async () => {
+    const file = join(SAMPLES, 'port-reuse.pcap');
+    const clean = await analyzeFile(file);
+    const onData = AppSession.prototype.onData;
+    let calls = 0;
+    vi.spyOn(AppSession.prototype, 'onData').mockImplementation(function (this: AppSession, ...args: Parameters<AppSession['onData']>) {
+      if (++calls === 7) throw new Error('injected fault in a dissector');
+      onData.apply(this, args);
+    });
+    const r = await analyzeFile(file);
+    expect([r.capture.decoded, r.capture.malformed, r.flowCount]).toEqual([clean.capture.decoded, clean.capture.malformed, clean.flowCount]);
+    expect(r.flows.map((f) => [f.id, f.history, f.state])).toEqual(clean.flows.map((f) => [f.id, f.history, f.state]));
+    const internal = r.capture.diagnostics.filter((d) => d.code === 'INTERNAL');
+    expect(internal).toHaveLength(1);
+    expect(internal[0].message).toMatch(/flow \d+: internal error in its payload analysis at packet \d+, which may be partial from there \(Error: injected fault in a dissector at /);
   });
 });
 
