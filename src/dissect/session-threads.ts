@@ -26,11 +26,12 @@ const RING_BYTES = 4 << 20;
 /** A payload larger than this goes through the bulk port, so that no record needs more than a quarter of the ring. */
 const RING_PAYLOAD_LIMIT = RING_BYTES / 4;
 /**
- * Written bytes are handed to the dissector thread in steps of this many. Each step may wake it,
- * which costs the analysing thread more than the step's records do, so steps are large: a closed
- * flow lingers for thousands of packets before it is judged, long after its session's step.
+ * Written bytes are handed to the dissector thread in steps of this many, a quarter of the ring.
+ * Each step may wake it, which costs the analysing thread more than the step's records do, so
+ * steps are large: a closed flow lingers for thousands of packets before it is judged, long after
+ * its session's step.
  */
-const PUBLISH_BYTES = 256 << 10;
+const PUBLISH_BYTES = RING_BYTES / 4;
 /** A thread that has not started after this long never will. */
 const START_MS = 10_000;
 /**
