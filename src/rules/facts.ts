@@ -232,12 +232,17 @@ const SEEN_BOTH: Visibility = Object.freeze({ seen: 'both', proof: null });
 /** Said by a verdict that names a host:port where it would name a role (see rolesUnproven). */
 export const ROLES_UNPROVEN_NOTE = 'which side is the client is a guess: the capture began after the handshake and no packet proves it';
 
+/** Names a side of a flow in a verdict's text: see sideNamer. */
+export type SideNamer = (side: 'client' | 'server', startsSentence?: boolean) => string;
+
 /**
- * `text` with each "the client" and "the server" replaced by that side's host:port: what a verdict
- * says of a flow whose roles nothing proves (see rolesUnproven), where a role would be a guess.
+ * How a verdict names the sides of `f`: "the client" and "the server" (capitalised to start a
+ * sentence), or each side's host:port where nothing proves the roles (see rolesUnproven), as a
+ * role would then be a guess.
  */
-export function withEndpointsForRoles(text: string, f: FlowFacts): string {
-  return text.replace(/\b(the|The) (client|server)\b/g, (_, _the: string, role: string) => (role === 'client' ? f.client : f.server));
+export function sideNamer(f: FlowFacts): SideNamer {
+  if (rolesUnproven(f)) return (side) => (side === 'client' ? f.client : f.server);
+  return (side, startsSentence = false) => `${startsSentence ? 'The' : 'the'} ${side}`;
 }
 
 /** The lowest port of the common ephemeral ranges (Linux 32768-60999, IANA and Windows 49152-65535). */

@@ -1,4 +1,4 @@
-import type { FlowFacts } from './facts.js';
+import { sideNamer, type FlowFacts, type SideNamer } from './facts.js';
 import type { SideAnalysis } from '../flow/analysis.js';
 import { fmtDuration, grouped, ms } from './format.js';
 import type { FlowRule } from './rules.js';
@@ -120,9 +120,9 @@ export function sentBeforeArrival(f: FlowFacts, who: 'client' | 'server'): SentB
   return { firstPacket: first.no, holePacket: hole.packet, skippedBytes: hole.skippedBytes, segmentSize: hole.len, mss, belowMss };
 }
 
-export function mtuProbedHint(who: 'client' | 'server'): string {
+export function mtuProbedHint(who: 'client' | 'server', side: SideNamer): string {
   const peer = who === 'client' ? 'server' : 'client';
-  return `Packets of the ${who}'s full segment size are dropped on the way while smaller ones pass: a link on the path has a smaller MTU (a VPN or tunnel, an overlay network such as VXLAN, PPPoE, a cloud interconnect) and the ICMP "fragmentation needed" (ICMPv6 "packet too big") that should make the ${who} send smaller segments does not reach it, most often dropped by a firewall. The ${who}'s MTU probing found a size that passes only after retransmission timeouts, and every new connection on this path pays that wait again. Let that ICMP through, clamp the MSS where the MTU shrinks (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu), or lower the interface MTU. From the ${who}, ping -M do -s SIZE toward the ${peer} shows the largest packet that passes.`;
+  return `Packets of ${side(who)}'s full segment size are dropped on the way while smaller ones pass: a link on the path has a smaller MTU (a VPN or tunnel, an overlay network such as VXLAN, PPPoE, a cloud interconnect) and the ICMP "fragmentation needed" (ICMPv6 "packet too big") that should make ${side(who)} send smaller segments does not reach it, most often dropped by a firewall. ${side(who, true)}'s MTU probing found a size that passes only after retransmission timeouts, and every new connection on this path pays that wait again. Let that ICMP through, clamp the MSS where the MTU shrinks (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu), or lower the interface MTU. From ${side(who)}, ping -M do -s SIZE toward ${side(peer)} shows the largest packet that passes.`;
 }
 
 /** How long `who`'s first data came after what it answered (the request, or the handshake for a client), with that packet; null when unknown. */
@@ -166,7 +166,7 @@ export const pathMtuProbed: FlowRule = {
           mss: early.mss,
           waitedMs: ms(wait.micros),
         },
-        hint: mtuProbedHint(who),
+        hint: mtuProbedHint(who, sideNamer(f)),
       };
     }
     return null;

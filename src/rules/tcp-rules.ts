@@ -1,5 +1,5 @@
 import type { CopyFacts, FlowFacts } from './facts.js';
-import { isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE, withEndpointsForRoles } from './facts.js';
+import { isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE, sideNamer } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { SHOWS } from './shows.js';
@@ -207,6 +207,8 @@ const retransmission: FlowRule = {
     // segment the capture holds twice is counted by the analysis as Wireshark counts it (a
     // retransmission, a duplicate ACK) but was sent once: discounted here, as are the segments
     // repeated after the capture's clock stepped back.
+    // The sides by role, or by host:port where nothing proves the roles ("the client stopped acknowledging" may be the server).
+    const side = sideNamer(f);
     const c = dataRetrans(f, a.client);
     const s = dataRetrans(f, a.server);
     if (c + s === 0) return fastOpenRefused(f);
@@ -241,7 +243,7 @@ const retransmission: FlowRule = {
     const tooSoon = unansweredRun && since !== null && endedTooEarly(f, ctx, since.ts, patienceFor(f, LEAST_RETRANSMISSION_TIMEOUT_MICROS));
     const stalled = unansweredRun && !tooSoon;
     const explainedByRst = afterPeerRst > 0 && (afterPeerRst * 2 >= dataRetrans(f, sender) || (runAfterRst && sender.retransmissionsUnanswered >= STALLED_RETRANSMISSIONS));
-    const rstNote = afterPeerRst > 0 && !explainedByRst ? `; ${afterPeerRst} of them after the ${otherSide(who)}'s RST #${peerRst!.no}` : '';
+    const rstNote = afterPeerRst > 0 && !explainedByRst ? `; ${afterPeerRst} of them after ${side(otherSide(who))}'s RST #${peerRst!.no}` : '';
     let cause: string;
     let causeCode: 'peer-reset' | 'capture-ended' | 'path-mtu' | 'path-mtu-discovery' | 'peer-unreachable' | 'spurious' | 'slow-receiver' | 'path-loss';
     let hint: string;
@@ -254,59 +256,59 @@ const retransmission: FlowRule = {
     const afterMtuTold = mtuTold ? marks.filter((no) => no > mtuTold.no).length : 0;
     if (explainedByRst) {
       causeCode = 'peer-reset';
-      cause = `the ${otherSide(who)} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(f, sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; the ${who} went on sending to a connection the ${otherSide(who)} had closed`;
-      hint = `The ${otherSide(who)} aborted the connection; the ${who} did not take the RST (it was lost on the way, dropped by a firewall, or its sequence number fell outside the ${who}'s window) and retransmits until its retry limit. Look at why the ${otherSide(who)} reset (see the reset verdict), and at the path between the two if RSTs do not get through.`;
+      cause = `${side(otherSide(who))} had reset the connection (RST #${peerRst!.no}) and ${afterPeerRst >= dataRetrans(f, sender) ? 'all of them came after it' : `${afterPeerRst} came after it`}; ${side(who)} went on sending to a connection ${side(otherSide(who))} had closed`;
+      hint = `${side(otherSide(who), true)} aborted the connection; ${side(who)} did not take the RST (it was lost on the way, dropped by a firewall, or its sequence number fell outside ${side(who)}'s window) and retransmits until its retry limit. Look at why ${side(otherSide(who))} reset (see the reset verdict), and at the path between the two if RSTs do not get through.`;
     } else if (tooSoon) {
       causeCode = 'capture-ended';
       const w = watchOf(f, ctx);
-      cause = `${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether the ${otherSide(who)} would acknowledge`;
-      hint = `A run of segments the ${who} sent again, or sent past the ${otherSide(who)}'s last acknowledgement, with no ACK before ${watchEnd(f)}. An ACK takes at least a round trip and a retransmission timer 200 ms or more, so this proves no loss and no absent peer; capture longer to see the ACKs (or the timeouts that follow).`;
+      cause = `${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether ${side(otherSide(who))} would acknowledge`;
+      hint = `A run of segments ${side(who)} sent again, or sent past ${side(otherSide(who))}'s last acknowledgement, with no ACK before ${watchEnd(f)}. An ACK takes at least a round trip and a retransmission timer 200 ms or more, so this proves no loss and no absent peer; capture longer to see the ACKs (or the timeouts that follow).`;
     } else if (stalled && (blackHole = pathMtuBlackHole(f, who, since!)) !== null) {
       causeCode = 'path-mtu';
       const { resends, size, ackedSize, peerAlive } = blackHole;
-      cause = `the ${otherSide(who)} stayed reachable (${peerAlive}) yet acknowledged none of the ${plural(resends, 'large segment')} (up to ${size} bytes) resent from #${since!.packet}, ${
-        ackedSize > 0 ? `though it had acknowledged smaller ones (up to ${ackedSize} bytes): segments this large do not get through, a path MTU black hole` : `though the ${who}'s handshake reached it: most likely a path MTU black hole, segments this large not getting through`
+      cause = `${side(otherSide(who))} stayed reachable (${peerAlive}) yet acknowledged none of the ${plural(resends, 'large segment')} (up to ${size} bytes) resent from #${since!.packet}, ${
+        ackedSize > 0 ? `though it had acknowledged smaller ones (up to ${ackedSize} bytes): segments this large do not get through, a path MTU black hole` : `though ${side(who)}'s handshake reached it: most likely a path MTU black hole, segments this large not getting through`
       }`;
-      hint = `Packets of the ${who}'s full segment size are dropped on the way while smaller ones pass: a link on the path has a smaller MTU (a VPN or tunnel, an overlay network such as VXLAN, PPPoE, a cloud interconnect) and the ICMP "fragmentation needed" (ICMPv6 "packet too big") that would make the ${who} send smaller segments does not reach it, most often dropped by a firewall. Let that ICMP through, clamp the MSS where the MTU shrinks (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu), lower the interface MTU, or turn on MTU probing on the ${who} (net.ipv4.tcp_mtu_probing=1). From the ${who}, ping -M do -s SIZE toward the ${otherSide(who)} shows the largest packet that passes.`;
+      hint = `Packets of ${side(who)}'s full segment size are dropped on the way while smaller ones pass: a link on the path has a smaller MTU (a VPN or tunnel, an overlay network such as VXLAN, PPPoE, a cloud interconnect) and the ICMP "fragmentation needed" (ICMPv6 "packet too big") that would make ${side(who)} send smaller segments does not reach it, most often dropped by a firewall. Let that ICMP through, clamp the MSS where the MTU shrinks (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu), lower the interface MTU, or turn on MTU probing on ${side(who)} (net.ipv4.tcp_mtu_probing=1). From ${side(who)}, ping -M do -s SIZE toward ${side(otherSide(who))} shows the largest packet that passes.`;
     } else if (stalled) {
       causeCode = 'peer-unreachable';
-      cause = `the ${otherSide(who)} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
-      hint = `The ${otherSide(who)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. The ${who} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
+      cause = `${side(otherSide(who))} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
+      hint = `${side(otherSide(who), true)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. ${side(who, true)} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
     } else if (mtuTold && !stalled && afterMtuTold === marks.length) {
       causeCode = 'path-mtu-discovery';
-      cause = `path MTU discovery: ${mtuTold.from} answered the ${who}'s segments with ICMP ${mtuTold.meaning} (#${mtuTold.no}), and the ${who} sent them again to fit, as it should; nothing was lost to congestion`;
-      hint = `A link on the path has a smaller MTU than the ${who}'s (a VPN, tunnel or PPPoE link) and its router says so; the ${who} learns the smaller size after one round trip and keeps it for a while. Nothing to fix unless it happens on every connection; clamping the MSS where the MTU shrinks (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu) saves that round trip.`;
+      cause = `path MTU discovery: ${mtuTold.from} answered ${side(who)}'s segments with ICMP ${mtuTold.meaning} (#${mtuTold.no}), and ${side(who)} sent them again to fit, as it should; nothing was lost to congestion`;
+      hint = `A link on the path has a smaller MTU than ${side(who)}'s (a VPN, tunnel or PPPoE link) and its router says so; ${side(who)} learns the smaller size after one round trip and keeps it for a while. Nothing to fix unless it happens on every connection; clamping the MSS where the MTU shrinks (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu) saves that round trip.`;
     } else if ((probed = probedPastBlackHole(f, who)) !== null) {
       causeCode = 'path-mtu';
       const { originalPacket, largeResends, size, smallPacket, smallSize, afterMs, ackedSize } = probed;
-      cause = `a path MTU black hole that the ${who}'s MTU probing got round: the ${otherSide(who)} acknowledged none of the ${plural(largeResends.length, 'resend')} of #${originalPacket} at ${grouped(size)} bytes (#${largeResends[0]}..#${largeResends[largeResends.length - 1]}), but the resend #${smallPacket} cut to ${grouped(smallSize)} bytes, ${fmtDuration(afterMs * 1000)} after #${originalPacket} was first sent; it never acknowledged a segment over ${grouped(ackedSize)} bytes: segments of ${grouped(size)} did not get through`;
-      hint = mtuProbedHint(who);
+      cause = `a path MTU black hole that ${side(who)}'s MTU probing got round: ${side(otherSide(who))} acknowledged none of the ${plural(largeResends.length, 'resend')} of #${originalPacket} at ${grouped(size)} bytes (#${largeResends[0]}..#${largeResends[largeResends.length - 1]}), but the resend #${smallPacket} cut to ${grouped(smallSize)} bytes, ${fmtDuration(afterMs * 1000)} after #${originalPacket} was first sent; it never acknowledged a segment over ${grouped(ackedSize)} bytes: segments of ${grouped(size)} did not get through`;
+      hint = mtuProbedHint(who, side);
     } else if ((holeBehindFirstData = sentBeforeArrival(f, who)) !== null) {
       // The receiver's view of the same black hole: these resends fill the hole behind the first
       // data, bytes the path dropped at full size. The path-mtu verdict tells it; this is its echo.
       causeCode = 'path-mtu';
       const { holePacket, skippedBytes } = holeBehindFirstData;
-      cause = `they fill the ${grouped(skippedBytes)} bytes missing before #${holePacket}, sent at full size and dropped on the path before the ${who} cut its segments (see path-mtu)`;
-      hint = mtuProbedHint(who);
+      cause = `they fill the ${grouped(skippedBytes)} bytes missing before #${holePacket}, sent at full size and dropped on the path before ${side(who)} cut its segments (see path-mtu)`;
+      hint = mtuProbedHint(who, side);
     } else if (allDsacked) {
       causeCode = 'spurious';
-      cause = `unneeded: the ${otherSide(who)} reported each resend as data it already had (${plural(receiver.dsacks, 'D-SACK')}, RFC 2883), so the data arrived and only its ACKs came late or were lost`;
-      hint = `Nothing was lost on the way to the ${otherSide(who)}: its acknowledgements were slow (a busy or sleeping host, delayed ACKs, a radio link) or lost on the way back, and the ${who}'s ${timing.timedOut > 0 ? 'retransmission timer' : 'loss detection (a tail-loss probe, RACK or its timer)'} fired first. Look at the ${otherSide(who)}'s ACK timing and the return path, not at loss.`;
+      cause = `unneeded: ${side(otherSide(who))} reported each resend as data it already had (${plural(receiver.dsacks, 'D-SACK')}, RFC 2883), so the data arrived and only its ACKs came late or were lost`;
+      hint = `Nothing was lost on the way to ${side(otherSide(who))}: its acknowledgements were slow (a busy or sleeping host, delayed ACKs, a radio link) or lost on the way back, and ${side(who)}'s ${timing.timedOut > 0 ? 'retransmission timer' : 'loss detection (a tail-loss probe, RACK or its timer)'} fired first. Look at ${side(otherSide(who))}'s ACK timing and the return path, not at loss.`;
     } else if (allUnneeded) {
       causeCode = 'spurious';
-      cause = `unneeded: the ${otherSide(who)}'s first ACK covering each resend echoed the original's timestamp, so it was sent for the original (RFC 3522) and the data had arrived: an ACK came late or segments were reordered, nothing was lost`;
-      hint = `Nothing was lost: the ${otherSide(who)} had the data when the ${who} sent it again. Its ACK came late (delayed ACKs, a busy host, a closed window) or segments overtook each other on the way (parallel links, link aggregation, Wi-Fi), and the ${who}'s loss detection (its timer, a tail-loss probe or RACK) fired first. Often harmless; if it is frequent, look at the ${otherSide(who)}'s ACK timing and for reordering on the path (netstat -s: reordering and undo counters).`;
+      cause = `unneeded: ${side(otherSide(who))}'s first ACK covering each resend echoed the original's timestamp, so it was sent for the original (RFC 3522) and the data had arrived: an ACK came late or segments were reordered, nothing was lost`;
+      hint = `Nothing was lost: ${side(otherSide(who))} had the data when ${side(who)} sent it again. Its ACK came late (delayed ACKs, a busy host, a closed window) or segments overtook each other on the way (parallel links, link aggregation, Wi-Fi), and ${side(who)}'s loss detection (its timer, a tail-loss probe or RACK) fired first. Often harmless; if it is frequent, look at ${side(otherSide(who))}'s ACK timing and for reordering on the path (netstat -s: reordering and undo counters).`;
     } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(f, sender)) {
       causeCode = 'spurious';
       cause = `mostly spurious (the data had already been acknowledged, so ACKs were delayed or lost rather than the data)`;
       hint = 'Data that was already acknowledged was sent again: the sender\'s retransmission timer fired before the ACK arrived (a sudden RTT increase, a delayed-ACK interaction) or the capture holds each packet twice (a capture on both sides of a bridge or a SPAN duplicating frames). Compare the RTT with the RTO, and check the capture setup.';
     } else if (receiverWindow && sender.fastRetransmission === 0 && receiverDupAcks === 0) {
       causeCode = 'slow-receiver';
-      cause = `the receiver was slow (its window was ${receiver.zeroWindow ? 'closed, a zero window' : 'full'}) and the ${who} ${timing.timedOut > 0 ? 'timed out waiting' : 'sent again while waiting'}`;
-      hint = `The ${otherSide(who)} does not read fast enough: its receive buffer filled. The retransmissions are a symptom; look at the ${otherSide(who)} application (CPU, blocking I/O, a slow consumer), and at its receive buffer size.`;
+      cause = `the receiver was slow (its window was ${receiver.zeroWindow ? 'closed, a zero window' : 'full'}) and ${side(who)} ${timing.timedOut > 0 ? 'timed out waiting' : 'sent again while waiting'}`;
+      hint = `${side(otherSide(who), true)} does not read fast enough: its receive buffer filled. The retransmissions are a symptom; look at ${side(otherSide(who))} application (CPU, blocking I/O, a slow consumer), and at its receive buffer size.`;
     } else {
       causeCode = 'path-loss';
-      cause = receiverDupAcks > 0 || sender.fastRetransmission > 0 ? `packet loss on the path (the ${otherSide(who)} saw later segments and sent ${plural(receiverDupAcks, 'duplicate ACK')})` : 'packet loss on the path (segments or their ACKs were lost)';
+      cause = receiverDupAcks > 0 || sender.fastRetransmission > 0 ? `packet loss on the path (${side(otherSide(who))} saw later segments and sent ${plural(receiverDupAcks, 'duplicate ACK')})` : 'packet loss on the path (segments or their ACKs were lost)';
       hint = 'Segments were lost between the two hosts: a congested or faulty link, a full queue on a router or NIC, Wi-Fi, a policer or shaper dropping bursts. A few retransmissions on a long transfer are normal TCP recovery; many slow the transfer down. Check interface error and drop counters along the path (ip -s link, ethtool -S) and compare with a capture on the other side to see where packets vanish.';
     }
     const rto = a.rto;
@@ -315,13 +317,12 @@ const retransmission: FlowRule = {
     // One segment sent twice on a connection that otherwise went fine is routine TCP (Linux's
     // tail-loss probe fires after a few ms when an ACK is late): worth a line, not a warning.
     const isolated = !stalled && c + s === 1;
-    const summary = `${plural(dataRetrans(f, sender), 'retransmission')} by the ${who} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; the ${otherSide(who)} retransmitted ${(who === 'server' ? c : s)} too` : ''}`;
-    // Roles nothing proves: the hosts are named, since "the client stopped acknowledging" may be the server.
+    const summary = `${plural(dataRetrans(f, sender), 'retransmission')} by ${side(who)} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; ${side(otherSide(who))} retransmitted ${(who === 'server' ? c : s)} too` : ''}`;
     const unproven = rolesUnproven(f);
     return {
       code: 'retransmission',
       severity: stalled ? 'error' : causeCode === 'path-mtu-discovery' || holeBehindFirstData !== null || (causeCode !== 'path-mtu' && (isolated || (noneNeeded && !explainedByRst && !tooSoon))) ? 'info' : 'warning',
-      summary: unproven ? `${withEndpointsForRoles(summary, f)}; ${ROLES_UNPROVEN_NOTE}` : summary,
+      summary: unproven ? `${summary}; ${ROLES_UNPROVEN_NOTE}` : summary,
       packets: marks.slice(0, 20),
       facts: {
         direction: who,
@@ -336,7 +337,7 @@ const retransmission: FlowRule = {
         cause: causeCode,
         ...(causeCode === 'path-mtu' && probed ? { mtuProbing: probed } : {}),
       },
-      hint: unproven ? withEndpointsForRoles(hint, f) : hint,
+      hint,
     };
   },
 };
