@@ -461,10 +461,12 @@ const cleanClose: FlowRule = {
     const c = f.clientSide.fin!;
     const s = f.serverSide.fin!;
     const first = c.ts <= s.ts ? 'client' : 'server';
+    // Where nothing proves the roles the host is named: "client" would be the first packet's guess.
+    const closer = rolesUnproven(f) ? (first === 'client' ? f.client : f.server) : first;
     return {
       code: 'clean-close',
       severity: 'info',
-      summary: `closed cleanly: ${first} sent the first FIN (#${first === 'client' ? c.no : s.no}), both FINs acknowledged`,
+      summary: `closed cleanly: ${closer} sent the first FIN (#${first === 'client' ? c.no : s.no}), both FINs acknowledged`,
       packets: [c.no, s.no],
       facts: { firstFin: first },
       hint: '',

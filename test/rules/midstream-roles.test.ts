@@ -147,10 +147,14 @@ describe('payload evidence on edge cases', () => {
       return analyzeConversation(c).flows[0];
     };
     // With the handshake the client is known: "then the client closed the connection".
-    expect(verdict(talk(true), 'idle-close')?.summary).toMatch(/then the client closed the connection/);
+    const known = talk(true);
+    expect(verdict(known, 'idle-close')?.summary).toMatch(/then the client closed the connection/);
+    expect(verdict(known, 'clean-close')?.summary).toMatch(/^closed cleanly: client sent the first FIN/);
     const guessed = talk(false);
     expect(guessed.rolesProvenPacket).toBeNull();
     expect(verdict(guessed, 'idle-close')).toBeUndefined();
+    // Said of either, naming the host where the role would be a guess.
+    expect(verdict(guessed, 'clean-close')?.summary).toMatch(/^closed cleanly: 10\.9\.2\.1:50300 sent the first FIN/);
   });
 
   it('changes nothing for a connection whose handshake is in the capture', () => {
