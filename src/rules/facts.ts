@@ -232,6 +232,11 @@ const SEEN_BOTH: Visibility = Object.freeze({ seen: 'both', proof: null });
 /** Said by a verdict that names a host:port where it would name a role (see rolesUnproven). */
 export const ROLES_UNPROVEN_NOTE = 'which side is the client is a guess: the capture began after the handshake and no packet proves it';
 
+/** A side's host:port. */
+export function endpointOf(f: Pick<FlowFacts, 'client' | 'server'>, side: 'client' | 'server'): string {
+  return side === 'client' ? f.client : f.server;
+}
+
 /** Names a side of a flow in a verdict's text: see sideNamer. */
 export type SideNamer = (side: 'client' | 'server', startsSentence?: boolean) => string;
 
@@ -241,7 +246,7 @@ export type SideNamer = (side: 'client' | 'server', startsSentence?: boolean) =>
  * role would then be a guess.
  */
 export function sideNamer(f: FlowFacts): SideNamer {
-  if (rolesUnproven(f)) return (side) => (side === 'client' ? f.client : f.server);
+  if (rolesUnproven(f)) return (side) => endpointOf(f, side);
   return (side, startsSentence = false) => `${startsSentence ? 'The' : 'the'} ${side}`;
 }
 

@@ -1,6 +1,6 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts, IcmpFact, PacketRef } from './facts.js';
-import { isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
+import { endpointOf, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
 import type { HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
@@ -462,7 +462,7 @@ const cleanClose: FlowRule = {
     const s = f.serverSide.fin!;
     const first = c.ts <= s.ts ? 'client' : 'server';
     // Where nothing proves the roles the host is named: "client" would be the first packet's guess.
-    const closer = rolesUnproven(f) ? (first === 'client' ? f.client : f.server) : first;
+    const closer = rolesUnproven(f) ? endpointOf(f, first) : first;
     return {
       code: 'clean-close',
       severity: 'info',

@@ -415,7 +415,9 @@ const zeroWindow: FlowRule = {
     // which host stopped reading: a window closed longer than flow control's brief closes is a
     // warning either way; a shorter one (a last ACK with a zero window) says nothing more than info.
     const unproven = rolesUnproven(f);
-    const [receiver, sender] = unproven ? (who === 'client' ? [f.client, f.server] : [f.server, f.client]) : [`the ${who}`, `the ${otherSide(who)}`];
+    const name = sideNamer(f);
+    const receiver = name(who);
+    const sender = name(otherSide(who));
     const probes = z.probes;
     const ending = z.stillClosed ? `still closed when ${stoppedWatching(f) ? watchEnd(f) : 'the connection ended'}` : `reopened at #${z.reopenedPacket}`;
     // The probes are the other side's packets: not counted when the capture misses them.
