@@ -110,10 +110,10 @@ function serve(data: SessionThreadData, ctl: Int32Array): void {
     Atomics.add(ctl, CONTROL.SIGNAL, 1);
     if (Atomics.load(ctl, CONTROL.MAIN_WAITING) !== 0) Atomics.notify(ctl, CONTROL.SIGNAL);
   };
-  const sessionAt = (slot: number): GuardedSession => {
+  const openAt = (slot: number): Open => {
     const o = open[slot];
     if (!o) throw new Error(`a record for slot ${slot}, which has no open session`);
-    return o.session;
+    return o;
   };
 
   for (;;) {
@@ -153,24 +153,23 @@ function serve(data: SessionThreadData, ctl: Int32Array): void {
           if (aux & DATA_IN_BULK) {
             const bulk = receiveMessageOnPort(data.bulk);
             if (!bulk) throw new Error('a payload announced in the ring never came through the bulk port');
-            sessionAt(slot).onData(dir, bulk.message as Uint8Array, 0, len, numbers[d + 2], no, ts);
+            openAt(slot).session.onData(dir, bulk.message as Uint8Array, 0, len, numbers[d + 2], no, ts);
           } else {
             inRing = len;
-            sessionAt(slot).onData(dir, bytes, at + HEADER_BYTES, at + HEADER_BYTES + len, numbers[d + 2], no, ts);
+            openAt(slot).session.onData(dir, bytes, at + HEADER_BYTES, at + HEADER_BYTES + len, numbers[d + 2], no, ts);
           }
           break;
         }
         case RECORD.GAP:
-          sessionAt(slot).onGap(aux as 0 | 1, numbers[d + 2], len, no, ts);
+          openAt(slot).session.onGap(aux as 0 | 1, numbers[d + 2], len, no, ts);
           break;
         case RECORD.CLOSE:
-          sessionAt(slot).onClose((aux & 1) as 0 | 1, aux & 2 ? 'rst' : 'fin', no, ts);
+          openAt(slot).session.onClose((aux & 1) as 0 | 1, aux & 2 ? 'rst' : 'fin', no, ts);
           break;
         case RECORD.END: {
-          const o = open[slot];
-          const session = sessionAt(slot);
+          const { flowId, session } = openAt(slot);
           session.onEnd(ts);
-          ended.push({ slot, flowId: o!.flowId, facts: session.session.facts, error: session.error });
+          ended.push({ slot, flowId, facts: session.session.facts, error: session.error });
           open[slot] = null;
           if (ended.length >= ENDED_BATCH) post();
           break;

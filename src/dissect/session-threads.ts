@@ -178,7 +178,7 @@ class SessionThread {
     this.fail('it stopped on an error');
   }
 
-  fail(reason: string): void {
+  private fail(reason: string): void {
     if (this.failure) return;
     this.failure = reason;
     void this.worker.terminate();
