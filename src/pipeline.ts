@@ -150,7 +150,7 @@ export interface AnalyzerOptions {
 }
 
 const DEFAULT_MAX_DIAGNOSTICS = 200;
-/** Stands in sessionFacts for the facts of a session that runs in a dissector thread. */
+/** Stands in `sessions` for a session that runs in a dissector thread. */
 const IN_THREAD = Symbol('in a dissector thread');
 const DNS_PORT = 53;
 /** A flow's two addresses, copied out to mark who received a packet (see onSideSeen). */
@@ -177,14 +177,15 @@ export class Analyzer {
   private start = 0;
   private end = 0;
   /**
-   * The dissector sessions' facts, by their flow's row slot (a slot serves one open flow at a
-   * time), until their flows are reported; sessionFlowIds says which flow each slot's facts are
-   * of. Only the facts: a closed flow's session is let go at its close (the flow table drops its
-   * sink), while the flow lingers for late packets, none of which reaches the dissector any more.
+   * The dissector sessions, by their flow's row slot (a slot serves one open flow at a time),
+   * until their flows are reported; sessionFlowIds says which flow each slot's session is of. A
+   * GuardedSession lets its session go at the end and keeps only the facts and any error, while
+   * the flow lingers for late packets, none of which reaches the dissector any more; IN_THREAD
+   * stands for a session that runs in a dissector thread.
    * Arrays indexed by slot rather than a map by flow id: a map's table would be rebuilt as flows
    * come and go, and the collector would carry each rebuilt table into the old generation.
    */
-  private readonly sessionFacts: (AppFacts | GuardedSession | typeof IN_THREAD | null)[] = [];
+  private readonly sessions: (GuardedSession | typeof IN_THREAD | null)[] = [];
   private readonly sessionFlowIds: number[] = [];
   private openSessions = 0;
   private readonly sessionThreads: SessionThreads | null = null;
@@ -230,19 +231,15 @@ export class Analyzer {
       sinkFactory = {
         create: (flow) => {
           // DNS over TCP is read here: its messages are placed by the packet being decoded.
-          if (flow.serverPort === DNS_PORT || flow.clientPort === DNS_PORT) {
-            const s = apps.create(flow);
-            this.keepSessionFacts(flow, s.facts);
-            return new DnsOverTcp(s, (dir, message, no, ts) => this.dnsOverTcp(flow, dir, message, no, ts));
-          }
-          const inThread = threads?.create(flow, recordEvents(flow.id));
+          const dns = flow.serverPort === DNS_PORT || flow.clientPort === DNS_PORT;
+          const inThread = dns ? null : threads?.create(flow, recordEvents(flow.id));
           if (inThread) {
-            this.keepSessionFacts(flow, IN_THREAD);
+            this.keepSession(flow, IN_THREAD);
             return inThread;
           }
           const s = new GuardedSession(apps.create(flow));
-          this.keepSessionFacts(flow, s);
-          return s;
+          this.keepSession(flow, s);
+          return dns ? new DnsOverTcp(s, (dir, message, no, ts) => this.dnsOverTcp(flow, dir, message, no, ts)) : s;
         },
       };
     }
@@ -397,12 +394,12 @@ export class Analyzer {
     }
   }
 
-  private keepSessionFacts(flow: SinkFlow, facts: AppFacts | GuardedSession | typeof IN_THREAD): void {
-    while (this.sessionFacts.length <= flow.slot) {
-      this.sessionFacts.push(null);
+  private keepSession(flow: SinkFlow, session: GuardedSession | typeof IN_THREAD): void {
+    while (this.sessions.length <= flow.slot) {
+      this.sessions.push(null);
       this.sessionFlowIds.push(-1);
     }
-    this.sessionFacts[flow.slot] = facts;
+    this.sessions[flow.slot] = session;
     this.sessionFlowIds[flow.slot] = flow.id;
     this.openSessions++;
   }
@@ -410,14 +407,13 @@ export class Analyzer {
   /** The facts of the flow's session, handed over once; null when it had none. */
   private takeSessionFacts(flow: Flow): AppFacts | null {
     if (this.sessionFlowIds[flow.slot] !== flow.id) return null;
-    const facts = this.sessionFacts[flow.slot];
-    this.sessionFacts[flow.slot] = null;
+    const session = this.sessions[flow.slot]!;
+    this.sessions[flow.slot] = null;
     this.sessionFlowIds[flow.slot] = -1;
     this.openSessions--;
-    if (facts === IN_THREAD) return this.factsFromThread(flow);
-    if (!(facts instanceof GuardedSession)) return facts;
-    if (facts.error) this.sessionFailed(flow, facts.error);
-    return facts.session.facts;
+    if (session === IN_THREAD) return this.factsFromThread(flow);
+    if (session.error) this.sessionFailed(flow, session.error);
+    return session.facts;
   }
 
   /** The facts of a session that ran in a dissector thread, waiting for them if need be; null when the thread failed first. */

@@ -4,6 +4,7 @@
 // run sessions through it alike, so both say the same of the same error.
 import type { Dir, StreamSink } from '../flow/sink.js';
 import type { AppSession } from './session.js';
+import type { AppFacts } from './types.js';
 
 export interface SessionError {
   packet: number;
@@ -21,12 +22,19 @@ export class GuardedSession implements StreamSink {
   /** The packet of the last call, where an error at the end is placed. */
   private lastNo = 0;
 
-  constructor(readonly session: AppSession) {}
+  /** The session's facts, which outlive it: the session is let go at its end, while its flow lingers. */
+  readonly facts: AppFacts;
+  private session: AppSession | null;
+
+  constructor(session: AppSession) {
+    this.session = session;
+    this.facts = session.facts;
+  }
 
   onData(dir: Dir, bytes: Uint8Array, off: number, end: number, streamOffset: number, no: number, tsMicros: number): void {
     this.lastNo = no;
     try {
-      this.session.onData(dir, bytes, off, end, streamOffset, no, tsMicros);
+      this.session!.onData(dir, bytes, off, end, streamOffset, no, tsMicros);
     } catch (err) {
       this.fail(no, err);
     }
@@ -35,7 +43,7 @@ export class GuardedSession implements StreamSink {
   onGap(dir: Dir, streamOffset: number, length: number, no: number, tsMicros: number): void {
     this.lastNo = no;
     try {
-      this.session.onGap(dir, streamOffset, length, no, tsMicros);
+      this.session!.onGap(dir, streamOffset, length, no, tsMicros);
     } catch (err) {
       this.fail(no, err);
     }
@@ -44,7 +52,7 @@ export class GuardedSession implements StreamSink {
   onClose(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void {
     this.lastNo = no;
     try {
-      this.session.onClose(dir, how, no, tsMicros);
+      this.session!.onClose(dir, how, no, tsMicros);
     } catch (err) {
       this.fail(no, err);
     }
@@ -52,14 +60,15 @@ export class GuardedSession implements StreamSink {
 
   onEnd(tsMicros: number): void {
     try {
-      this.session.onEnd(tsMicros);
+      this.session?.onEnd(tsMicros);
     } catch (err) {
       this.fail(this.lastNo, err);
     }
+    this.session = null;
   }
 
   readsPayload(): boolean {
-    return this.session.readsPayload();
+    return this.session?.readsPayload() ?? false;
   }
 
   private fail(packet: number, err: unknown): void {

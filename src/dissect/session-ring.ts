@@ -169,7 +169,7 @@ function serve(data: SessionThreadData, ctl: Int32Array): void {
         case RECORD.END: {
           const { flowId, session } = openAt(slot);
           session.onEnd(ts);
-          ended.push({ slot, flowId, facts: session.session.facts, error: session.error });
+          ended.push({ slot, flowId, facts: session.facts, error: session.error });
           open[slot] = null;
           if (ended.length >= ENDED_BATCH) post();
           break;
