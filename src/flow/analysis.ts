@@ -148,6 +148,8 @@ class DirectionState implements ColumnView {
   ) {}
 
   releaseUnacked(): void {
+    const a = this.unacked;
+    if (a !== EMPTY && a.length <= SPARE_LIST_NUMBERS && spareLists.length < MAX_SPARE_LISTS) spareLists.push(a);
     this.unackedCount = 0;
     this.unacked = EMPTY;
   }
@@ -155,7 +157,8 @@ class DirectionState implements ColumnView {
   pushUnacked(seq: number, next: number, no: number, ts: number): void {
     let a = this.unacked;
     const count = this.unackedCount;
-    if (count * UNACKED_STRIDE === a.length) {
+    if (count === 0 && a === EMPTY && spareLists.length > 0) this.unacked = a = spareLists.pop()!;
+    else if (count * UNACKED_STRIDE === a.length) {
       const segments = Math.min(MAX_UNACKED_SEGMENTS, Math.max(4, count * 2));
       const b = new Array<number>(segments * UNACKED_STRIDE).fill(0);
       for (let k = 0; k < a.length; k++) b[k] = a[k];
@@ -219,6 +222,15 @@ const NOT_RESENT = -1;
 const FAST_OPEN_SYN = -2;
 /** Shared by every side with nothing unacknowledged; never written (pushUnacked grows first). */
 const EMPTY: number[] = [];
+/**
+ * Unacknowledged-segment lists of finished flows, kept for the next flows to fill: a list lives as
+ * long as its flow, long enough for the collector to move it to the old generation, where a flow's
+ * end would leave it as garbage. Only short lists are kept, and at most as many as two sides of the
+ * open flows of a busy capture need; the numbers a list holds past its count are never read.
+ */
+const spareLists: number[][] = [];
+const SPARE_LIST_NUMBERS = 8 * UNACKED_STRIDE;
+const MAX_SPARE_LISTS = 16_384;
 
 /**
  * Wireshark's tcp_analysis: the sequence state of one conversation (both directions). Its numbers
