@@ -255,6 +255,25 @@ describe('per-segment TCP analysis (Wireshark rules)', () => {
     expect(byPort(51001).marks).toEqual([]);
   });
 
+  it("gives a finished flow's list of unacknowledged segments to a later flow empty: the same bytes sent anew are no resend", () => {
+    // Both connections number from the same ISNs. The first closes with its three segments
+    // acknowledged by the server's FIN, and hands its list back then, before the second sends the same bytes.
+    const first = conv({ client: '10.0.0.1:51001' }).handshake(0, 0.01);
+    for (let i = 0; i < 3; i++) first.client('PA', 0.02 + i * 0.001, 'x'.repeat(100));
+    first.client('FA', 0.03).server('FA', 0.031).client('A', 0.032);
+    const second = conv({ client: '10.0.0.1:51002' }).handshake(6, 0.01);
+    for (let i = 0; i < 3; i++) second.client('PA', 6.02 + i * 0.001, 'x'.repeat(100));
+    second.server('A', 6.03).client('FA', 6.04).server('FA', 6.041).client('A', 6.042);
+    const { flows } = analyze(first, second);
+    expect(flows.map((f) => f.clientPort)).toEqual([51001, 51002]);
+    // As when it is the capture's only flow, its packets numbered 9 later.
+    const alone = analyze(second).a;
+    const later = flows[1].analysis!;
+    expect(later.marks).toEqual([]);
+    expect(later.retransmission + later.spuriousRetransmission + later.outOfOrder).toBe(0);
+    expect(later.client.ackRtt).toEqual({ ...alone.client.ackRtt, maxPacket: alone.client.ackRtt!.maxPacket + 9 });
+  });
+
   it('reports nothing at all on a clean exchange', async () => {
     const c = conv().handshake(0, 0.01);
     c.client('PA', 0.02, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
