@@ -214,9 +214,9 @@ export class AppSession implements StreamSink {
     // A retransmitted FIN (or a second RST) says nothing new.
     const closes = this.facts.closes;
     for (const c of closes) if (c.dir === dir && c.how === how) return;
-    // A list of the exact size: a session sees one close or two, and push() would make room for 16.
+    // A list of the exact size: a session sees one close or two, and push() or a spread would make room for 16 more.
     const close = { dir, how, no, tsMicros };
-    this.facts.closes = closes.length === 0 ? [close] : [...closes, close];
+    this.facts.closes = closes.length === 0 ? [close] : closes.concat(close);
     this.finishDirection(dir, no, tsMicros, how === 'fin');
     if (this.facts.closes.length === 1) this.noteFirstClose(dir, how, tsMicros);
     if (this.facts.websocket?.upgraded && this.facts.websocket.tcpClose === null && !this.tcpClosedBeforeCloseFrame) {
