@@ -279,6 +279,8 @@ function isShortDigits(text: string): boolean {
 }
 
 const NO_BYTES = new Uint8Array(0);
+/** A reset parser keeps a line buffer up to this size (it may have grown to the head limit). */
+const SPARE_LINE_BUFFER_BYTES = 1024;
 
 export class HttpParser {
   private state: State = STATE.MESSAGE_START;
@@ -317,8 +319,43 @@ export class HttpParser {
   constructor(
     readonly kind: HttpMessageKind,
     readonly dir: Dir,
-    private readonly hooks: HttpParserHooks,
+    private hooks: HttpParserHooks,
   ) {}
+
+  /**
+   * Ready for another stream, owned by `hooks`, as a new parser is; it keeps only its line buffer
+   * (when small) and its head object, which are filled anew. A parser lives as long as its flow:
+   * one made for each flow would be promoted and then collected from the old generation.
+   */
+  reset(hooks: HttpParserHooks): this {
+    this.hooks = hooks;
+    this.state = STATE.MESSAGE_START;
+    this.head = null;
+    this.decision = HEAD_DECISION.NORMAL;
+    if (this.lineBuf.length > SPARE_LINE_BUFFER_BYTES) this.lineBuf = NO_BYTES;
+    this.lineLen = 0;
+    this.lineStart = 0;
+    this.headBytes = 0;
+    this.methodLen = 0;
+    this.methodDone = false;
+    this.pendingName = '';
+    this.pendingValue = '';
+    this.pendingKept = false;
+    this.remaining = 0;
+    this.probing = false;
+    this.atLineStart = false;
+    this.afterGap = false;
+    this.msgStart = 0;
+    this.msgNo = 0;
+    this.msgTs = 0;
+    this.error = null;
+    this.errorDataLen = 0;
+    this.errorNextOffset = 0;
+    this.lineSrcEnd = 0;
+    this.lineNo = 0;
+    this.pendingOffset = 0;
+    return this;
+  }
 
   get paused(): boolean {
     return this.state === STATE.PAUSED;

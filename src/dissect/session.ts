@@ -90,6 +90,13 @@ const NO_GAPS: GapFact[] = Object.freeze([]) as unknown as GapFact[];
 const NO_EVENTS: AppEvent[] = Object.freeze([]) as unknown as AppEvent[];
 const NO_CLOSES: CloseFact[] = Object.freeze([]) as unknown as CloseFact[];
 const NO_EXCHANGES: HttpExchangeFacts[] = Object.freeze([]) as unknown as HttpExchangeFacts[];
+/**
+ * HTTP parsers of sessions that ended, reset when a new HTTP session takes one (see
+ * HttpParser.reset). Up to MAX_SPARE_PARSERS of each wait, each still pointing at its last session.
+ */
+const spareRequestParsers: HttpParser[] = [];
+const spareResponseParsers: HttpParser[] = [];
+const MAX_SPARE_PARSERS = 32;
 /** The held chunks of a session that holds none (see hold()); never written. */
 const NO_HELD: HeldChunk[] = Object.freeze([]) as unknown as HeldChunk[];
 
@@ -214,9 +221,9 @@ export class AppSession implements StreamSink {
     // A retransmitted FIN (or a second RST) says nothing new.
     const closes = this.facts.closes;
     for (const c of closes) if (c.dir === dir && c.how === how) return;
-    // A list of the exact size: a session sees one close or two, and push() would make room for 16.
+    // A list of the exact size: a session sees one close or two, and push() or a spread would make room for 16 more.
     const close = { dir, how, no, tsMicros };
-    this.facts.closes = closes.length === 0 ? [close] : [...closes, close];
+    this.facts.closes = closes.length === 0 ? [close] : closes.concat(close);
     this.finishDirection(dir, no, tsMicros, how === 'fin');
     if (this.facts.closes.length === 1) this.noteFirstClose(dir, how, tsMicros);
     if (this.facts.websocket?.upgraded && this.facts.websocket.tcpClose === null && !this.tcpClosedBeforeCloseFrame) {
@@ -242,7 +249,7 @@ export class AppSession implements StreamSink {
     if (this.leanSlowFloorMicros !== null && !this.lean && this.exchanges > 1) this.goLean(this.leanSlowFloorMicros);
     this.lean?.settleAll(this.wsRequestPacket());
     // Only the facts outlive the stream: a flow lingers a few seconds after its close.
-    this.request = this.response = null;
+    this.releaseParsers();
     this.wsClient = this.wsServer = null;
     this.tls = null;
     this.held = NO_HELD;
@@ -373,9 +380,18 @@ export class AppSession implements StreamSink {
     this.facts.protocol = 'http';
     this.clientMode = MODE.HTTP;
     this.serverMode = MODE.HTTP;
-    this.request = new HttpParser('request', 0, new AppSession.RequestHooks(this));
-    this.response = new HttpParser('response', 1, new AppSession.ResponseHooks(this));
+    const requestHooks = new AppSession.RequestHooks(this);
+    const responseHooks = new AppSession.ResponseHooks(this);
+    this.request = spareRequestParsers.pop()?.reset(requestHooks) ?? new HttpParser('request', 0, requestHooks);
+    this.response = spareResponseParsers.pop()?.reset(responseHooks) ?? new HttpParser('response', 1, responseHooks);
     this.detectBuf = null;
+  }
+
+  /** The HTTP parsers are done with: they go to the next HTTP sessions (see spareRequestParsers). */
+  private releaseParsers(): void {
+    if (this.request && spareRequestParsers.length < MAX_SPARE_PARSERS) spareRequestParsers.push(this.request);
+    if (this.response && spareResponseParsers.length < MAX_SPARE_PARSERS) spareResponseParsers.push(this.response);
+    this.request = this.response = null;
   }
 
   private runRequestParser(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
@@ -469,7 +485,7 @@ export class AppSession implements StreamSink {
       this.serverMode = MODE.OPAQUE;
     }
     // Neither direction speaks HTTP again: the parsers go (a WebSocket may stay open for hours).
-    this.request = this.response = null;
+    this.releaseParsers();
     this.lastResponseHead = null;
   }
 

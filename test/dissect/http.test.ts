@@ -323,4 +323,28 @@ describe('HttpParser limits', () => {
     expect(r.errors[0]).toMatchObject({ code: 'HTTP_INVALID_METHOD', streamOffset: 2, packet: 1, bytesText: '{T / HTTP/1.1\\r\\nGET / HTTP/1.1\\r\\n\\r' });
     expect(r.heads).toEqual([]);
   });
+  it('is, once reset, what a new parser is but for the buffer and the head it keeps to fill anew', () => {
+    const enc = new TextEncoder();
+    const streams = [
+      'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab',
+      'GET / HTTP/1.1\r\nX-Long: ' + 'x'.repeat(300),
+      'GET / HTTP/1.1\r\nBad Name: 1\r\n\r\n',
+    ];
+    const kept = new Set(['hooks', 'lineBuf', 'errorData', 'reusableHead']);
+    const fields = (p: HttpParser) => Object.entries(p).filter(([k]) => !kept.has(k));
+    for (const text of streams) {
+      const p = new HttpParser('request', 0, recorder().hooks);
+      const bytes = enc.encode(text);
+      p.execute(bytes, 0, 20, 0, 1, 1000);
+      p.execute(bytes, 20, bytes.length, 20, 2, 2000);
+      p.gap(bytes.length, 10, 3, 3000);
+      const hooks = recorder().hooks;
+      expect(fields(p.reset(hooks))).toEqual(fields(new HttpParser('request', 0, hooks)));
+      const again = enc.encode('GET /x HTTP/1.1\r\nHost: b\r\n\r\n');
+      const r = recorder();
+      p.reset(r.hooks).execute(again, 0, again.length, 0, 1, 0);
+      expect(r.heads.map((h) => [h.target, h.headers])).toEqual([['/x', { host: 'b' }]]);
+      expect(r.errors).toEqual([]);
+    }
+  });
 });
