@@ -2,7 +2,7 @@
 // `npm run bench`: packets/s and peak RSS of `tcpwhy analyze --json --detail` (and of the default table report)
 // against `tshark -q -z conv,tcp` on the same synthetic capture, with the page cache warmed first.
 //
-//   node scripts/bench.mjs [--packets 2M] [--file FILE] [--runs 3] [--tshark-runs 1] [--no-tshark]
+//   node scripts/bench.mjs [--packets 2M] [--concurrency N] [--file FILE] [--runs 3] [--tshark-runs 1] [--no-tshark]
 //                          [--hostile syn-flood|open-flows] [--long-flows] [--growth] [--growth-sizes 1M,4M]
 //                          [--cmd "node x.mjs {file}"] [--keep] [--json]
 //
@@ -26,6 +26,8 @@ const CHUNK = 8 << 20;
 const USAGE = `usage: node scripts/bench.mjs [options]
   --packets N        packets in the generated capture (default 2,000,000; 500k, 2M, 2e6 accepted)
   --seed S           generator seed (default 1)
+  --concurrency N    flows open at once in the generated mix (default packets / 150, at most 10,500):
+                     the same flows with fewer open at once show what the open flows' memory costs
   --file FILE        benchmark an existing pcap/pcapng instead of generating one (never deleted)
   --hostile KIND     generate a hostile capture instead: syn-flood (1 M SYNs from 1 M spoofed sources
                      over 10 s; --packets sets the SYNs) or open-flows (500 k flows that all stay open,
@@ -284,6 +286,7 @@ async function main() {
     options: {
       packets: { type: 'string', default: '2000000' },
       seed: { type: 'string', default: '1' },
+      concurrency: { type: 'string' },
       file: { type: 'string' },
       hostile: { type: 'string' },
       'long-flows': { type: 'boolean', default: false },
@@ -385,7 +388,7 @@ async function main() {
     else if (values.file) {
       const file = resolve(values.file);
       capture = { file, packets: countPackets(file), fileBytes: statSync(file).size, generator: null };
-    } else capture = prepare(parseCount(values.packets), 'bench');
+    } else capture = prepare(parseCount(values.packets), 'bench', values.concurrency ? parseCount(values.concurrency) : undefined);
 
     const warm = warmPageCache(capture.file);
     log(`page cache warmed: read ${(warm.bytes / 1e6).toFixed(1)} MB in ${warm.seconds.toFixed(3)} s before the timed runs`);
