@@ -282,6 +282,15 @@ const NO_BYTES = new Uint8Array(0);
 /** A reset parser keeps a line buffer up to this size (it may have grown to the head limit). */
 const SPARE_LINE_BUFFER_BYTES = 1024;
 
+/** The hooks of a parser waiting to be reset for another session: it calls none, and holds on to no session. */
+const NO_HOOKS: HttpParserHooks = {
+  onStartLine() {},
+  onHeadersComplete: () => HEAD_DECISION.NORMAL,
+  onMessageComplete() {},
+  onMessageAbort() {},
+  onError() {},
+};
+
 export class HttpParser {
   private state: State = STATE.MESSAGE_START;
   private head: HttpHead | null = null;
@@ -327,6 +336,12 @@ export class HttpParser {
    * (when small) and its head object, which are filled anew. A parser lives as long as its flow:
    * one made for each flow would be promoted and then collected from the old generation.
    */
+  /** Done with its session: lets go of it (see reset). */
+  detach(): void {
+    this.hooks = NO_HOOKS;
+    this.head = null;
+  }
+
   reset(hooks: HttpParserHooks): this {
     this.hooks = hooks;
     this.state = STATE.MESSAGE_START;

@@ -91,12 +91,18 @@ const NO_EVENTS: AppEvent[] = Object.freeze([]) as unknown as AppEvent[];
 const NO_CLOSES: CloseFact[] = Object.freeze([]) as unknown as CloseFact[];
 const NO_EXCHANGES: HttpExchangeFacts[] = Object.freeze([]) as unknown as HttpExchangeFacts[];
 /**
- * HTTP parsers of sessions that ended, reset when a new HTTP session takes one (see
- * HttpParser.reset). Up to MAX_SPARE_PARSERS of each wait, each still pointing at its last session.
+ * HTTP parsers of sessions that ended, detached from them, and reset when a new HTTP session takes
+ * one (see HttpParser.reset). Up to MAX_SPARE_PARSERS of each wait.
  */
 const spareRequestParsers: HttpParser[] = [];
 const spareResponseParsers: HttpParser[] = [];
 const MAX_SPARE_PARSERS = 32;
+
+function keepSpare(parser: HttpParser, spares: HttpParser[]): void {
+  if (spares.length >= MAX_SPARE_PARSERS) return;
+  parser.detach();
+  spares.push(parser);
+}
 /** The held chunks of a session that holds none (see hold()); never written. */
 const NO_HELD: HeldChunk[] = Object.freeze([]) as unknown as HeldChunk[];
 
@@ -389,8 +395,8 @@ export class AppSession implements StreamSink {
 
   /** The HTTP parsers are done with: they go to the next HTTP sessions (see spareRequestParsers). */
   private releaseParsers(): void {
-    if (this.request && spareRequestParsers.length < MAX_SPARE_PARSERS) spareRequestParsers.push(this.request);
-    if (this.response && spareResponseParsers.length < MAX_SPARE_PARSERS) spareResponseParsers.push(this.response);
+    if (this.request) keepSpare(this.request, spareRequestParsers);
+    if (this.response) keepSpare(this.response, spareResponseParsers);
     this.request = this.response = null;
   }
 
