@@ -846,7 +846,8 @@ export const FLOW_RULES: FlowRule[] = [
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
 
 export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FLOW_RULES): Verdict[] {
-  const out: Verdict[] = [];
+  // Most flows draw one verdict: the list starts as a literal of it, not as an empty array that the first push grows to sixteen places.
+  let out: Verdict[] | null = null;
   const shows = flowShows(f);
   const needs = needsOf(rules);
   for (let i = 0; i < rules.length; i++) {
@@ -855,10 +856,11 @@ export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FL
     const v = r.evaluate(f, ctx);
     if (!v) continue;
     if (r.exclusive) return [v];
+    if (out === null) out = [v];
     // One verdict per code: when two rules answer the same question (no-response from HTTP and from TCP facts), the earlier one speaks.
-    if (!hasCode(out, v.code)) out.push(v);
+    else if (!hasCode(out, v.code)) out.push(v);
   }
-  return bySeverity(out);
+  return out === null ? [] : bySeverity(out);
 }
 
 /**
