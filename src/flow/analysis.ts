@@ -1,6 +1,6 @@
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
-import { Columns, defineColumns, putInitial, swapNumbers, type ColumnView } from './columns.js';
+import { Columns, defineColumns, putInitial, swapNumbers, wholeNumber, type ColumnView } from './columns.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { toMs, type FlowTiming, type SideTiming } from './timing.js';
 
@@ -1370,21 +1370,21 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
   fa.conv.sideB.releaseUnacked();
   const hs = t.synTs && t.synAckTs && t.handshakeAckTs && t.synAckTs >= t.synTs && t.handshakeAckTs >= t.synAckTs;
   return {
-    retransmission: fa.counter(0) + fa.counter(KIND_COUNT),
-    fastRetransmission: fa.counter(1) + fa.counter(KIND_COUNT + 1),
-    spuriousRetransmission: fa.counter(2) + fa.counter(KIND_COUNT + 2),
-    outOfOrder: fa.counter(3) + fa.counter(KIND_COUNT + 3),
-    lostSegment: fa.counter(4) + fa.counter(KIND_COUNT + 4),
-    ackLostSegment: fa.counter(5) + fa.counter(KIND_COUNT + 5),
-    duplicateAck: fa.counter(6) + fa.counter(KIND_COUNT + 6),
-    zeroWindow: fa.counter(7) + fa.counter(KIND_COUNT + 7),
-    zeroWindowProbe: fa.counter(8) + fa.counter(KIND_COUNT + 8),
-    zeroWindowProbeAck: fa.counter(9) + fa.counter(KIND_COUNT + 9),
-    windowFull: fa.counter(10) + fa.counter(KIND_COUNT + 10),
-    windowUpdate: fa.counter(11) + fa.counter(KIND_COUNT + 11),
-    keepAlive: fa.counter(12) + fa.counter(KIND_COUNT + 12),
-    keepAliveAck: fa.counter(13) + fa.counter(KIND_COUNT + 13),
-    reusedPorts: fa.counter(14) + fa.counter(KIND_COUNT + 14),
+    retransmission: countOfBoth(fa, 0),
+    fastRetransmission: countOfBoth(fa, 1),
+    spuriousRetransmission: countOfBoth(fa, 2),
+    outOfOrder: countOfBoth(fa, 3),
+    lostSegment: countOfBoth(fa, 4),
+    ackLostSegment: countOfBoth(fa, 5),
+    duplicateAck: countOfBoth(fa, 6),
+    zeroWindow: countOfBoth(fa, 7),
+    zeroWindowProbe: countOfBoth(fa, 8),
+    zeroWindowProbeAck: countOfBoth(fa, 9),
+    windowFull: countOfBoth(fa, 10),
+    windowUpdate: countOfBoth(fa, 11),
+    keepAlive: countOfBoth(fa, 12),
+    keepAliveAck: countOfBoth(fa, 13),
+    reusedPorts: countOfBoth(fa, 14),
     client: sideSummary(fa, 0, end),
     server: sideSummary(fa, 1, end),
     handshake: hs ? { rttMs: toMs(t.handshakeAckTs - t.synTs), synToSynAckMs: toMs(t.synAckTs - t.synTs), synAckToAckMs: toMs(t.handshakeAckTs - t.synAckTs) } : null,
@@ -1426,20 +1426,51 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
         }
       : null,
     packetsBackInTime: t.packetsBackInTime,
-    marks: fa.marks.length === 0 ? NO_MARKS : fa.marks.map((m) => ({
-      no: m.no,
-      from: m.from === 0 ? 'client' : 'server',
-      kinds: segmentKinds(m.flags),
-      len: m.len,
-      ...(m.dupAckNo ? { dupAckNo: m.dupAckNo } : {}),
-      ...(m.rtoNo ? { rtoMs: toMs(m.rto), rtoOf: m.rtoNo } : {}),
-    })),
+    marks: fa.marks.length === 0 ? NO_MARKS : fa.marks.map(markFacts),
     marksDropped: fa.marksDropped,
   };
 }
 
+/** Counter `i` (see FlowAnalysis.countsAt) as the facts hold it: see wholeNumber. */
+function countOf(fa: FlowAnalysis, i: number): number {
+  return wholeNumber(fa.counter(i));
+}
+
+/** Count of kind `bit` sent by both sides. */
+function countOfBoth(fa: FlowAnalysis, bit: number): number {
+  return countOf(fa, bit) + countOf(fa, KIND_COUNT + bit);
+}
+
 /** The marks of a flow with no segment to mark (most): shared, never written. */
 const NO_MARKS: TcpAnalysisFacts['marks'] = Object.freeze([]) as unknown as TcpAnalysisFacts['marks'];
+
+type MarkFacts = TcpAnalysisFacts['marks'][number];
+
+/** A mark as the facts hold it, with dupAckNo, rtoMs and rtoOf only where they apply: one literal per case, no spread of a temporary object. */
+function markFacts(m: SegmentMark): MarkFacts {
+  const no = m.no;
+  const from = m.from === 0 ? 'client' : 'server';
+  const kinds = kindsOf(m.flags);
+  const len = m.len;
+  if (m.rtoNo) {
+    const rtoMs = toMs(m.rto);
+    const rtoOf = wholeNumber(m.rtoNo);
+    return m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo, rtoMs, rtoOf } : { no, from, kinds, len, rtoMs, rtoOf };
+  }
+  return m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo } : { no, from, kinds, len };
+}
+
+/** segmentKinds of each flags value met so far: a mark's kinds are read, never written, so marks with the same flags share them. */
+const KINDS_BY_FLAGS = new Map<number, SegmentKind[]>();
+
+function kindsOf(flags: number): SegmentKind[] {
+  let kinds = KINDS_BY_FLAGS.get(flags);
+  if (!kinds) {
+    kinds = Object.freeze(segmentKinds(flags)) as SegmentKind[];
+    KINDS_BY_FLAGS.set(flags, kinds);
+  }
+  return kinds;
+}
 
 /** One side's counters and timing; a plain function, not a closure, since it runs once per flow side. */
 function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
@@ -1448,23 +1479,23 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
   const longest = stillClosed ? Math.max(s.zeroLongest, end - s.zeroSinceTs) : s.zeroLongest;
   const k = from * KIND_COUNT;
   return {
-    retransmission: fa.counter(k),
-    fastRetransmission: fa.counter(k + 1),
-    spuriousRetransmission: fa.counter(k + 2),
-    duplicateAck: fa.counter(k + 6),
-    zeroWindow: fa.counter(k + 7),
-    zeroWindowProbe: fa.counter(k + 8),
-    zeroWindowProbeAck: fa.counter(k + 9),
-    windowFull: fa.counter(k + 10),
-    keepAlive: fa.counter(k + 12),
-    bytesResent: fa.counter(RESENT_BYTES + from),
-    handshakeRetransmissions: fa.counter(HANDSHAKE_RETRANSMISSIONS + from),
-    dataRetransmissions: fa.counter(DATA_RETRANSMISSIONS + from),
-    dataRetransmissionsBackInTime: fa.counter(BACK_IN_TIME_RETRANSMISSIONS + from),
-    dsacks: fa.counter(D_SACKS + from),
-    dsackDuplicateAcks: fa.counter(D_SACK_DUPLICATE_ACKS + from),
-    unneededRetransmissions: fa.counter(UNNEEDED_RETRANSMISSIONS + from),
-    fastOpenResends: fa.counter(FAST_OPEN_RESENDS + from),
+    retransmission: countOf(fa, k),
+    fastRetransmission: countOf(fa, k + 1),
+    spuriousRetransmission: countOf(fa, k + 2),
+    duplicateAck: countOf(fa, k + 6),
+    zeroWindow: countOf(fa, k + 7),
+    zeroWindowProbe: countOf(fa, k + 8),
+    zeroWindowProbeAck: countOf(fa, k + 9),
+    windowFull: countOf(fa, k + 10),
+    keepAlive: countOf(fa, k + 12),
+    bytesResent: countOf(fa, RESENT_BYTES + from),
+    handshakeRetransmissions: countOf(fa, HANDSHAKE_RETRANSMISSIONS + from),
+    dataRetransmissions: countOf(fa, DATA_RETRANSMISSIONS + from),
+    dataRetransmissionsBackInTime: countOf(fa, BACK_IN_TIME_RETRANSMISSIONS + from),
+    dsacks: countOf(fa, D_SACKS + from),
+    dsackDuplicateAcks: countOf(fa, D_SACK_DUPLICATE_ACKS + from),
+    unneededRetransmissions: countOf(fa, UNNEEDED_RETRANSMISSIONS + from),
+    fastOpenResends: countOf(fa, FAST_OPEN_RESENDS + from),
     retransmissionsUnanswered: s.retransSinceProgress,
     unansweredSince: s.retransSinceProgress > 0 ? { packet: s.retransRunFirstNo, ts: s.retransRunFirstTs } : null,
     largestAckedSegment: s.largestAckedSegment,

@@ -118,3 +118,14 @@ export function defineColumns(proto: object, initial: Record<string, number | bo
 export function putInitial(row: Float64Array, at: number, initial: Record<string, number | boolean>): void {
   Object.values(initial).forEach((v, i) => (row[at + i] = +v));
 }
+
+/**
+ * A number read from a row, as an object field should hold it: a double read from a Float64Array
+ * is a heap number of its own wherever it is stored (16 bytes more per field of every object built
+ * from it), a small integer is not. A count or a packet number comes back as the same value in
+ * int32 form; fractions and numbers past 32 bits are left as they are.
+ */
+export function wholeNumber(v: number): number {
+  const i = v | 0;
+  return i === v ? i : v;
+}

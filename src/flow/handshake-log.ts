@@ -1,3 +1,4 @@
+import { wholeNumber } from './columns.js';
 import type { Endpoint } from './endpoint.js';
 
 // The SYNs a flow's originator sent, or the SYN-ACKs of its responder: what the retry and
@@ -70,10 +71,10 @@ export class HandshakeLog {
     return this.seq(this.length - 1);
   }
 
-  /** The packets as records, for facts. */
+  /** The packets as records, for facts: an array of their exact number, and small integers where the row's doubles fit one (see wholeNumber). */
   packets(): HandshakePacket[] {
-    const out: HandshakePacket[] = [];
-    for (let i = 0; i < this.length; i++) out.push({ no: this.no(i), ts: this.ts(i), seq: this.seq(i), ipId: this.ipId(i) });
+    const out = new Array<HandshakePacket>(this.length);
+    for (let i = 0; i < out.length; i++) out[i] = { no: wholeNumber(this.no(i)), ts: this.ts(i), seq: this.seq(i), ipId: wholeNumber(this.ipId(i)) };
     return out;
   }
 

@@ -1164,6 +1164,9 @@ interface ExpectWait {
   waited: number;
 }
 
+/** No waits (most flows): shared, never written. */
+const NO_WAITS: ExpectWait[] = Object.freeze([]) as unknown as ExpectWait[];
+
 /**
  * The requests that asked for "100 Continue" (RFC 9110 10.1.1) and held their body until the
  * client's own timeout let it go: no 100 came, nor a final answer, before the body, nor any other
@@ -1173,11 +1176,11 @@ interface ExpectWait {
  */
 function expectWaits(f: FlowFacts): ExpectWait[] {
   const app = f.app;
-  if (!app || app.protocol !== 'http' || f.visibility.seen !== 'both') return [];
-  if (!app.http.some((x) => x.expectContinue?.bodyAt != null)) return [];
-  if (app.gaps.length > 0 || app.errors.some((e) => e.dir === 1)) return [];
-  if (f.clientSide.missedBytes > 0 || f.serverSide.missedBytes > 0 || bytesNotCaptured(f.serverSide) > 0) return [];
-  if ((f.analysis?.client.retransmission ?? 1) > 0) return [];
+  if (!app || app.protocol !== 'http' || f.visibility.seen !== 'both') return NO_WAITS;
+  if (!app.http.some((x) => x.expectContinue?.bodyAt != null)) return NO_WAITS;
+  if (app.gaps.length > 0 || app.errors.some((e) => e.dir === 1)) return NO_WAITS;
+  if (f.clientSide.missedBytes > 0 || f.serverSide.missedBytes > 0 || bytesNotCaptured(f.serverSide) > 0) return NO_WAITS;
+  if ((f.analysis?.client.retransmission ?? 1) > 0) return NO_WAITS;
   const patience = patienceFor(f, WS_ANSWER_PATIENCE_MICROS);
   const waits: ExpectWait[] = [];
   for (const ex of app.http) {

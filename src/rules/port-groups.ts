@@ -118,7 +118,10 @@ export class PortGroups {
 
   /** Forgets the pairs without reuse whose last SYN came before `cutoff`. */
   forgetQuiet(cutoff: number): void {
-    for (const [key, slot] of this.slotOf) if (this.reusedCount[slot] === 0 && this.lastSynTs[slot] < cutoff) this.remove(key, slot);
+    // forEach, not for-of: it looks over every pair, and an entries iterator makes an array of each.
+    this.slotOf.forEach((slot, key) => {
+      if (this.reusedCount[slot] === 0 && this.lastSynTs[slot] < cutoff) this.remove(key, slot);
+    });
   }
 
   /** Forgets the pairs first seen longest ago with no reuse and fewer than `minConnections`, until fewer than `downTo` are left. */
@@ -129,25 +132,32 @@ export class PortGroups {
     }
   }
 
-  /** Every pair, in the order first seen. */
-  *groups(): Generator<PortGroup> {
-    for (const [key, slot] of this.slotOf) {
-      const d = this.details.get(slot);
-      const space = key.indexOf(' ');
-      yield {
-        clientIp: key.slice(0, space),
-        server: key.slice(space + 1),
-        connections: this.connectionCount[slot],
-        distinctPorts: d?.ports ? d.ports.size : 1,
-        firstSyn: this.firstSynTs[slot],
-        lastSyn: this.lastSynTs[slot],
-        lifetimes: d ? d.lifetimes : [this.firstLifetime[slot]],
-        reused: this.reusedCount[slot],
-        reusedPackets: d ? d.reusedPackets : [],
-        quickestReuse: this.quickestReuseMicros[slot],
-        failedReused: this.failedReusedCount[slot],
-      };
-    }
+  /** Every pair with at least `minConnections` connections, in the order first seen; the others are not made into records. */
+  groups(minConnections = 0): PortGroup[] {
+    const out: PortGroup[] = [];
+    // forEach, not for-of: at the end of a busy capture this looks over tens of thousands of pairs.
+    this.slotOf.forEach((slot, key) => {
+      if (this.connectionCount[slot] >= minConnections) out.push(this.group(key, slot));
+    });
+    return out;
+  }
+
+  private group(key: string, slot: number): PortGroup {
+    const d = this.details.get(slot);
+    const space = key.indexOf(' ');
+    return {
+      clientIp: key.slice(0, space),
+      server: key.slice(space + 1),
+      connections: this.connectionCount[slot],
+      distinctPorts: d?.ports ? d.ports.size : 1,
+      firstSyn: this.firstSynTs[slot],
+      lastSyn: this.lastSynTs[slot],
+      lifetimes: d ? d.lifetimes : [this.firstLifetime[slot]],
+      reused: this.reusedCount[slot],
+      reusedPackets: d ? d.reusedPackets : [],
+      quickestReuse: this.quickestReuseMicros[slot],
+      failedReused: this.failedReusedCount[slot],
+    };
   }
 
   private detailsOf(slot: number): Details {

@@ -616,6 +616,14 @@ const rstIgnored: FlowRule = {
   },
 };
 
+/** Of the client's and the server's data packet, the latest or earliest at or before `until` (the client's on a tie); null when neither is. */
+function dataUpTo(client: PacketRef | null, server: PacketRef | null, until: number, which: 'latest' | 'earliest'): PacketRef | null {
+  const c = client !== null && client.ts <= until ? client : null;
+  const s = server !== null && server.ts <= until ? server : null;
+  if (c === null || s === null) return c ?? s;
+  return (which === 'latest' ? s.ts > c.ts : s.ts < c.ts) ? s : c;
+}
+
 /**
  * An RST in a connection caught mid-stream whose roles nothing proves: said as info, naming the
  * host:port that sent it, since "reset by the server" would as likely be the client's RST.
@@ -626,8 +634,8 @@ function resetInUnprovenRoles(f: FlowFacts, code: 'rst-by-client' | 'rst-by-serv
   const ctx: string[] = [];
   if (other.fin && other.fin.ts <= rst.ts) ctx.push(`after ${peer}'s FIN #${other.fin.no}`);
   if (mine.fin && mine.fin.ts <= rst.ts) ctx.push(`after its own FIN #${mine.fin.no}`);
-  const lastData = [f.clientSide.lastData, f.serverSide.lastData].filter((x): x is { no: number; ts: number } => x !== null && x.ts <= rst.ts).sort((a, b) => b.ts - a.ts)[0];
-  const firstData = [f.clientSide.firstData, f.serverSide.firstData].filter((x): x is { no: number; ts: number } => x !== null && x.ts <= rst.ts).sort((a, b) => a.ts - b.ts)[0];
+  const lastData = dataUpTo(f.clientSide.lastData, f.serverSide.lastData, rst.ts, 'latest');
+  const firstData = dataUpTo(f.clientSide.firstData, f.serverSide.firstData, rst.ts, 'earliest');
   if (lastData) ctx.push(`${fmtDuration(rst.ts - lastData.ts)} after the last data #${lastData.no}`);
   else if (firstData) ctx.push(`while data was flowing (from #${firstData.no})`);
   else ctx.push('before any data');
@@ -672,9 +680,9 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const myFinBefore = mine.fin && mine.fin.ts <= rst.ts;
       if (otherFinBefore) ctx.push(`after the ${who === 'client' ? 'server' : 'client'}'s FIN #${other.fin!.no}`);
       if (myFinBefore) ctx.push(`after its own FIN #${mine.fin!.no}`);
-      const lastData = [f.clientSide.lastData, f.serverSide.lastData].filter((x): x is { no: number; ts: number } => x !== null && x.ts <= rst.ts).sort((a, b) => b.ts - a.ts)[0];
+      const lastData = dataUpTo(f.clientSide.lastData, f.serverSide.lastData, rst.ts, 'latest');
       // Data on both sides of the RST: only the first and last data packets are known.
-      const firstData = [f.clientSide.firstData, f.serverSide.firstData].filter((x): x is { no: number; ts: number } => x !== null && x.ts <= rst.ts).sort((a, b) => a.ts - b.ts)[0];
+      const firstData = dataUpTo(f.clientSide.firstData, f.serverSide.firstData, rst.ts, 'earliest');
       if (lastData) ctx.push(`${fmtDuration(rst.ts - lastData.ts)} after the last data #${lastData.no}`);
       else if (firstData) ctx.push(`while data was flowing (from #${firstData.no})`);
       else ctx.push('before any data');
@@ -838,7 +846,8 @@ export const FLOW_RULES: FlowRule[] = [
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
 
 export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FLOW_RULES): Verdict[] {
-  const out: Verdict[] = [];
+  // Most flows draw one verdict: the list starts as a literal of it, not as an empty array that the first push grows to sixteen places.
+  let out: Verdict[] | null = null;
   const shows = flowShows(f);
   const needs = needsOf(rules);
   for (let i = 0; i < rules.length; i++) {
@@ -847,10 +856,11 @@ export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FL
     const v = r.evaluate(f, ctx);
     if (!v) continue;
     if (r.exclusive) return [v];
+    if (out === null) out = [v];
     // One verdict per code: when two rules answer the same question (no-response from HTTP and from TCP facts), the earlier one speaks.
-    if (!hasCode(out, v.code)) out.push(v);
+    else if (!hasCode(out, v.code)) out.push(v);
   }
-  return bySeverity(out);
+  return out === null ? [] : bySeverity(out);
 }
 
 /**

@@ -862,8 +862,7 @@ const portExhaustion: CaptureRule = {
       retained: () => groups.size,
       verdicts() {
         const out: Verdict[] = [];
-        for (const g of groups.groups()) {
-          if (g.connections < PORT_EXHAUSTION_MIN_CONNECTIONS) continue;
+        for (const g of groups.groups(PORT_EXHAUSTION_MIN_CONNECTIONS)) {
           // Ports cycle: each source port carried at least two connections on average.
           const distinctPorts = g.distinctPorts;
           if (g.connections < 2 * distinctPorts) continue;
