@@ -15,7 +15,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateLongFlows, generateOpenFlows, generateSynFlood, generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
+import { defaultConcurrency, generateLongFlows, generateOpenFlows, generateSynFlood, generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
 import { STAGES } from './lib/bench-stage.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,8 +26,9 @@ const CHUNK = 8 << 20;
 const USAGE = `usage: node scripts/bench.mjs [options]
   --packets N        packets in the generated capture (default 2,000,000; 500k, 2M, 2e6 accepted)
   --seed S           generator seed (default 1)
-  --concurrency N    flows open at once in the generated mix (default packets / 150, at most 10,500):
-                     the same flows with fewer open at once show what the open flows' memory costs
+  --concurrency N    flows open at once in the generated mix, from 1 up to the default (packets / 150,
+                     at most 10,500): the same flows with fewer open at once show what the open
+                     flows' memory costs (more would need more packets than --packets)
   --file FILE        benchmark an existing pcap/pcapng instead of generating one (never deleted)
   --hostile KIND     generate a hostile capture instead: syn-flood (1 M SYNs from 1 M spoofed sources
                      over 10 s; --packets sets the SYNs) or open-flows (500 k flows that all stay open,
@@ -279,6 +280,14 @@ function toolVersion(argv) {
   return r.status === 0 ? (r.stdout || r.stderr).split('\n')[0].trim() : null;
 }
 
+/** --concurrency: at most the default for the packet count, which the generator's packets can fill. */
+function concurrencyFor(text, packets) {
+  const most = defaultConcurrency(packets);
+  const n = parseCount(text);
+  if (n > most) throw new Error(`--concurrency ${text}: at most ${fmtInt(most)} flows open at once fit ${fmtInt(packets)} packets`);
+  return n;
+}
+
 // --- main -------------------------------------------------------------------------------------------
 
 async function main() {
@@ -388,7 +397,10 @@ async function main() {
     else if (values.file) {
       const file = resolve(values.file);
       capture = { file, packets: countPackets(file), fileBytes: statSync(file).size, generator: null };
-    } else capture = prepare(parseCount(values.packets), 'bench', values.concurrency ? parseCount(values.concurrency) : undefined);
+    } else {
+      const packets = parseCount(values.packets);
+      capture = prepare(packets, 'bench', values.concurrency === undefined ? undefined : concurrencyFor(values.concurrency, packets));
+    }
 
     const warm = warmPageCache(capture.file);
     log(`page cache warmed: read ${(warm.bytes / 1e6).toFixed(1)} MB in ${warm.seconds.toFixed(3)} s before the timed runs`);

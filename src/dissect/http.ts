@@ -282,7 +282,7 @@ const NO_BYTES = new Uint8Array(0);
 /** A reset parser keeps a line buffer up to this size (it may have grown to the head limit). */
 const SPARE_LINE_BUFFER_BYTES = 1024;
 
-/** The hooks of a parser waiting to be reset for another session: it calls none, and holds on to no session. */
+/** The hooks of a detached parser, waiting to be reset for another session: it calls none. */
 const NO_HOOKS: HttpParserHooks = {
   onStartLine() {},
   onHeadersComplete: () => HEAD_DECISION.NORMAL,
@@ -332,29 +332,35 @@ export class HttpParser {
   ) {}
 
   /**
-   * Ready for another stream, owned by `hooks`, as a new parser is; it keeps only its line buffer
-   * (when small) and its head object, which are filled anew. A parser lives as long as its flow:
-   * one made for each flow would be promoted and then collected from the old generation.
+   * Done with its session: lets go of everything that was the session's (its hooks, heads, error
+   * and pending header), and of a line buffer that grew large. Only a small line buffer stays, for
+   * the next session (see reset).
    */
-  /** Done with its session: lets go of it (see reset). */
   detach(): void {
     this.hooks = NO_HOOKS;
     this.head = null;
+    this.reusableHead = null;
+    this.error = null;
+    this.pendingName = '';
+    this.pendingValue = '';
+    if (this.lineBuf.length > SPARE_LINE_BUFFER_BYTES) this.lineBuf = NO_BYTES;
   }
 
+  /**
+   * Ready for another stream, owned by `hooks`, as a new parser is; of a detached parser it keeps
+   * only the line buffer, which is filled anew. A parser lives as long as its flow: one made for
+   * each flow would be promoted and then collected from the old generation.
+   */
   reset(hooks: HttpParserHooks): this {
+    this.detach();
     this.hooks = hooks;
     this.state = STATE.MESSAGE_START;
-    this.head = null;
     this.decision = HEAD_DECISION.NORMAL;
-    if (this.lineBuf.length > SPARE_LINE_BUFFER_BYTES) this.lineBuf = NO_BYTES;
     this.lineLen = 0;
     this.lineStart = 0;
     this.headBytes = 0;
     this.methodLen = 0;
     this.methodDone = false;
-    this.pendingName = '';
-    this.pendingValue = '';
     this.pendingKept = false;
     this.remaining = 0;
     this.probing = false;
@@ -363,7 +369,6 @@ export class HttpParser {
     this.msgStart = 0;
     this.msgNo = 0;
     this.msgTs = 0;
-    this.error = null;
     this.errorDataLen = 0;
     this.errorNextOffset = 0;
     this.lineSrcEnd = 0;
