@@ -81,7 +81,7 @@ const CHECKS: Record<string, (legs: Legs) => void> = {
     // nginx relays: the upstream FIN comes first, then nginx's FIN to the client.
     expect(backend.serverSide.fin!.ts).toBeLessThan(client.serverSide.fin!.ts);
   },
-  // The client gives up on a WebSocket upgrade after 1 s; nginx (which logged 499, checked by the
+  // The client gives up on a WebSocket upgrade after 1.5 s; nginx (which logged 499, checked by the
   // scenario in its access log) closes the upstream at once.
   'nginx-499'({ client, backend, capture }) {
     for (const leg of [client, backend]) {
