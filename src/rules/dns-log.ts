@@ -14,6 +14,7 @@
 
 import { formatAddr } from '../decode/addr.js';
 import type { PacketView } from '../decode/view.js';
+import { FifoMap } from './fifo-map.js';
 import { ms } from './format.js';
 import { DNS_ERROR, RCODE, RR_TYPE, isDnsError, parseDnsMessage, type DnsMessage, type DnsParseError } from '../dissect/dns.js';
 
@@ -170,15 +171,15 @@ export class DnsLog {
   /** DNS messages read (UDP datagrams and TCP messages), and those that were not DNS. */
   messages = 0;
   invalid = 0;
-  private readonly pending = new Map<string, Lookup>();
-  private readonly addresses = new Map<string, RememberedAnswer[]>();
+  private readonly pending = new FifoMap<string, Lookup>();
+  private readonly addresses = new FifoMap<string, RememberedAnswer[]>();
   /** Per client, its first query and its first answer (the capture sees its DNS both ways). */
-  private readonly clients = new Map<string, ClientDns>();
+  private readonly clients = new FifoMap<string, ClientDns>();
   /** Open transactions (client, client port, ID) to their lookup. */
   private readonly transactions = new Map<string, Lookup>();
-  private readonly resolved = new Map<string, number>();
+  private readonly resolved = new FifoMap<string, number>();
   /** Per client and name, the HTTPS/SVCB record that named it. */
-  private readonly targets = new Map<string, DnsServiceTarget>();
+  private readonly targets = new FifoMap<string, DnsServiceTarget>();
   private readonly groups = new Map<string, DnsFailureGroup>();
   private readonly groupCounts: Record<DnsFailureCode, number> = { 'dns-no-answer': 0, 'dns-servfail': 0, 'dns-nxdomain': 0, 'dns-slow': 0 };
   /** Groups beyond MAX_GROUPS, per code: counted, not kept. */
@@ -227,7 +228,7 @@ export class DnsLog {
     let c = this.clients.get(ip);
     if (!c) {
       if (this.clients.size >= DNS_LOG_LIMITS.MAX_CLIENTS) {
-        this.clients.delete(this.clients.keys().next().value!);
+        this.clients.delete(this.clients.firstKey()!);
         this.absenceUnprovable = true;
       }
       c = { firstQueryNo: 0, firstQueryTs: 0, firstAnswerTs: 0 };
@@ -259,7 +260,8 @@ export class DnsLog {
       if (!l.servers.includes(server) && l.servers.length < DNS_LOG_LIMITS.SERVERS_PER_LOOKUP) l.servers.push(server);
     } else {
       if (this.pending.size >= DNS_LOG_LIMITS.MAX_PENDING) {
-        const [oldKey, old] = this.pending.entries().next().value!;
+        const oldKey = this.pending.firstKey()!;
+        const old = this.pending.get(oldKey)!;
         this.endLookup(oldKey, old);
         this.finishUnanswered(old, ts);
       }
@@ -328,7 +330,7 @@ export class DnsLog {
     if (list) this.addresses.delete(address);
     else {
       if (this.addresses.size >= DNS_LOG_LIMITS.MAX_ADDRESSES) {
-        this.addresses.delete(this.addresses.keys().next().value!);
+        this.addresses.delete(this.addresses.firstKey()!);
         this.absenceUnprovable = true;
       }
       list = [];
@@ -350,13 +352,13 @@ export class DnsLog {
   private rememberTarget(client: string, name: string, target: DnsServiceTarget): void {
     const key = `${client} ${name}`;
     this.targets.delete(key);
-    if (this.targets.size >= DNS_LOG_LIMITS.MAX_TARGETS) this.targets.delete(this.targets.keys().next().value!);
+    if (this.targets.size >= DNS_LOG_LIMITS.MAX_TARGETS) this.targets.delete(this.targets.firstKey()!);
     this.targets.set(key, target);
   }
 
   private remember(key: string, ts: number): void {
     this.resolved.delete(key);
-    if (this.resolved.size >= DNS_LOG_LIMITS.MAX_RESOLVED) this.resolved.delete(this.resolved.keys().next().value!);
+    if (this.resolved.size >= DNS_LOG_LIMITS.MAX_RESOLVED) this.resolved.delete(this.resolved.firstKey()!);
     this.resolved.set(key, ts);
   }
 

@@ -3,6 +3,8 @@
 // keeps writing after its own RST) are tied to that connection instead of read as a new one the
 // server refused. Only connections that ended with an RST are kept, and at most MAX_RESETS of them.
 
+import { FifoMap } from './fifo-map.js';
+
 /** How long a reset 4-tuple is remembered (packet time): Linux keeps nothing after an RST, but peers do write on. */
 const REMEMBER_MICROS = 300_000_000;
 const MAX_RESETS = 65_536;
@@ -23,15 +25,15 @@ function tupleKey(a: string, b: string): string {
 }
 
 export class ResetLog {
-  private readonly byTuple = new Map<string, EarlierReset>();
+  private readonly byTuple = new FifoMap<string, EarlierReset>();
 
   /** A flow between `client` and `server` (ip:port texts) ended with this reset. */
   record(client: string, server: string, reset: EarlierReset): void {
     const key = tupleKey(client, server);
     this.byTuple.delete(key);
     if (this.byTuple.size >= MAX_RESETS) {
-      // Map order is insertion order: the oldest reset goes first.
-      const oldest = this.byTuple.keys().next().value;
+      // The oldest reset goes first.
+      const oldest = this.byTuple.firstKey();
       if (oldest !== undefined) this.byTuple.delete(oldest);
     }
     this.byTuple.set(key, reset);

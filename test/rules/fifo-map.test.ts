@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { FifoMap } from '../../src/rules/fifo-map.js';
+import { ResetLog, type EarlierReset } from '../../src/rules/reset-log.js';
+
+/** A deterministic stream of numbers in [0, 1). */
+function randoms(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('FifoMap', () => {
+  it('answers as a Map does, in the same order, through 20,000 random sets, deletes, evictions and reads', () => {
+    const map = new FifoMap<string, number>();
+    const model = new Map<string, number>();
+    const rand = randoms(7);
+    for (let step = 0; step < 20_000; step++) {
+      const r = rand();
+      const key = `k${Math.floor(rand() * 300)}`;
+      if (r < 0.4) {
+        map.set(key, step);
+        model.set(key, step);
+      } else if (r < 0.55) {
+        // Moved to the end, as the logs do with a key seen again.
+        map.delete(key);
+        map.set(key, step);
+        model.delete(key);
+        model.set(key, step);
+      } else if (r < 0.75) expect(map.delete(key)).toBe(model.delete(key));
+      else if (r < 0.85) {
+        const oldest = model.keys().next().value;
+        expect(map.firstKey()).toBe(oldest);
+        if (oldest !== undefined) {
+          map.delete(oldest);
+          model.delete(oldest);
+        }
+      } else {
+        expect(map.get(key)).toBe(model.get(key));
+        expect(map.has(key)).toBe(model.has(key));
+      }
+      expect(map.size).toBe(model.size);
+      if (step % 500 === 0) expect([...map]).toEqual([...model]);
+    }
+    expect([...map.entries()]).toEqual([...model.entries()]);
+    expect([...map.values()]).toEqual([...model.values()]);
+  });
+
+  it('lets the entry just given be deleted while iterating, as a Map does', () => {
+    const map = new FifoMap<string, number>();
+    for (let i = 0; i < 10; i++) map.set(`k${i}`, i);
+    const seen: number[] = [];
+    for (const [key, v] of map) {
+      seen.push(v);
+      if (v < 5) map.delete(key);
+    }
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect([...map.values()]).toEqual([5, 6, 7, 8, 9]);
+    expect(map.firstKey()).toBe('k5');
+  });
+
+  it('holds at most twice its entries in slots while the oldest is forgotten for each new one', () => {
+    const map = new FifoMap<number, number>();
+    const cap = 1_000;
+    let mostOver = -Infinity;
+    for (let i = 0; i < 200_000; i++) {
+      if (map.size >= cap) map.delete(map.firstKey()!);
+      map.set(i, i);
+      mostOver = Math.max(mostOver, map.slots - 2 * map.size);
+    }
+    expect(mostOver).toBeLessThanOrEqual(34);
+    expect(map.size).toBe(cap);
+    expect(map.firstKey()).toBe(200_000 - cap);
+    map.clear();
+    expect(map.size).toBe(0);
+    expect(map.firstKey()).toBeUndefined();
+  });
+});
+
+describe('ResetLog', () => {
+  const reset = (flowId: number): EarlierReset => ({ flowId, by: 'server', resetter: `198.18.0.1:80`, rstPacket: flowId, rstTs: flowId });
+  const client = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:40000`;
+
+  it('forgets the oldest resets past its 65,536, and a 4-tuple reset again counts from its latest', () => {
+    const log = new ResetLog();
+    log.record(client(0), '198.18.0.1:80', reset(0));
+    for (let i = 1; i < 70_000; i++) {
+      log.record(client(i), '198.18.0.1:80', reset(i));
+      // Tuple 0 reset again before it would be forgotten: it moves to the newest end.
+      if (i === 60_000) log.record(client(0), '198.18.0.1:80', reset(60_000));
+    }
+    expect(log.before(client(0), '198.18.0.1:80', 70_000)?.flowId).toBe(60_000);
+    // 70,000 tuples, 65,536 remembered: the oldest 4,464 after tuple 0 are forgotten.
+    expect(log.before(client(1), '198.18.0.1:80', 70_000)).toBeNull();
+    expect(log.before(client(4_464), '198.18.0.1:80', 70_000)).toBeNull();
+    expect(log.before(client(4_465), '198.18.0.1:80', 70_000)?.flowId).toBe(4_465);
+    // Either direction of the 4-tuple finds it.
+    expect(log.before('198.18.0.1:80', client(69_999), 70_000)?.flowId).toBe(69_999);
+  });
+});
