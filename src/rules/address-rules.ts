@@ -56,6 +56,7 @@ export function inPrefix(word: number, base: number, bits: number): boolean {
 
 /** The reserved range an address falls in when no connection could reach it, else null. */
 export function unroutableRange(address: string): ReservedRange | null {
+  if (outsideV4Ranges(address)) return null;
   let parsed: ReturnType<typeof parseAddr>;
   try {
     parsed = parseAddr(address);
@@ -71,6 +72,23 @@ export function unroutableRange(address: string): ReservedRange | null {
       return true;
     }) ?? null
   );
+}
+
+/**
+ * IPv4 text whose first number starts none of the V4 ranges (most addresses): told without
+ * parsing the address, which a storm of refused connections would do for each one.
+ */
+function outsideV4Ranges(address: string): boolean {
+  let first = 0;
+  let i = 0;
+  for (; i < address.length && i < 4; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 0x2e) break;
+    if (c < 0x30 || c > 0x39) return false;
+    first = first * 10 + (c - 0x30);
+  }
+  if (i === 0 || i === 4 || address.charCodeAt(i) !== 0x2e) return false;
+  return first !== 0 && first !== 192 && first !== 198 && first !== 203 && first < 224;
 }
 
 /** What the connection attempt got back, in a few words. */

@@ -32,6 +32,15 @@ describe('unroutableRange', () => {
       expect(unroutableRange(address)).toBeNull();
     },
   );
+
+  it('answers for every first number of an IPv4 address, the ones it skips without parsing included', () => {
+    for (let first = 0; first < 256; first++) {
+      const expected = first === 0 ? '0.0.0.0/8' : first >= 240 ? '240.0.0.0/4' : first >= 224 ? '224.0.0.0/4' : undefined;
+      expect(unroutableRange(`${first}.1.2.3`)?.prefix, `${first}.1.2.3`).toBe(expected);
+    }
+    expect(unroutableRange('1920.0.2.1')).toBeNull();
+    expect(unroutableRange('')).toBeNull();
+  });
 });
 
 describe('unroutable-address', () => {
