@@ -1029,6 +1029,28 @@ export function generateSynFlood({ out, syns = 1_000_000, seconds = 10, seed = 1
 }
 
 /**
+ * A database that went down with its clients still connecting: `flows` connections to
+ * 198.18.0.80:5432, each a SYN and the RST-ACK a host with nothing listening answers, one every
+ * 50 µs from 60,000 clients in turn (each from its next port), so every connection ends with a
+ * reset and no 4-tuple repeats.
+ */
+export function generateRefused({ out, flows = 1_000_000, seed = 1 }) {
+  rngState = seed | 0;
+  const server = 0xc6120050;
+  const client = (n) => (0x0a100000 + 1 + (n % 60_000)) >>> 0;
+  const cport = (n) => 20_000 + Math.floor(n / 60_000);
+  const result = writeCapture(out, (write) => {
+    for (let n = 0; n < flows; n++) {
+      const t = n * 50;
+      const isn = (rand() * 4294967296) >>> 0;
+      write(t, client(n), server, cport(n), 5432, isn, 0, SYN, 64240, null, n, 64);
+      write(t + 20, server, client(n), 5432, cport(n), 0, (isn + 1) >>> 0, RST | ACK, 0, null, 0, 64);
+    }
+  });
+  return { file: out, kind: 'refused', ...result, flows, spanSeconds: (flows * 50) / 1e6 };
+}
+
+/**
  * Flows that all stay open: each a handshake, a GET and the first segment of a large response,
  * never finished. Flow n starts 20 µs after flow n-1; its four packets go out in turn with those of
  * the three flows before it, so the capture is in time order and every flow is open at its end.
@@ -1171,6 +1193,7 @@ function main() {
         '  SYN timeouts and retries, retransmissions, resets, zero-window episodes).\n' +
         '  --hostile syn-flood: --packets SYNs (default 1 M) from as many spoofed sources over 10 s.\n' +
         '  --hostile open-flows: --packets / 4 flows (default 500 k) that all stay open, 4 packets each.\n' +
+        '  --hostile refused: --packets / 2 connections (default 1 M) refused by one server (SYN, RST-ACK).\n' +
         '  --long-flows: --packets / 5,000 flows (default 400) of 5,000 packets, all open at once: HTTP\n' +
         '  keep-alive and bulk downloads.\n',
     );
@@ -1189,8 +1212,9 @@ function main() {
     let result;
     if (values.hostile === 'syn-flood') result = generateSynFlood({ out: values.out, syns: n, seed });
     else if (values.hostile === 'open-flows') result = generateOpenFlows({ out: values.out, flows: Math.floor(n / 4), seed });
+    else if (values.hostile === 'refused') result = generateRefused({ out: values.out, flows: Math.floor(n / 2), seed });
     else {
-      process.stderr.write(`--hostile: syn-flood or open-flows, not ${values.hostile}\n`);
+      process.stderr.write(`--hostile: syn-flood, open-flows or refused, not ${values.hostile}\n`);
       process.exitCode = 2;
       return;
     }
