@@ -177,6 +177,8 @@ export class DnsLog {
   private readonly clients = new FifoMap<string, ClientDns>();
   /** Open transactions (client, client port, ID) to their lookup. */
   private readonly transactions = new Map<string, Lookup>();
+  /** The lookup that last sent a query from each client port ("client port"): what an ICMP error that quotes no DNS ID is tied by. */
+  private readonly byClientPort = new Map<string, Lookup>();
   private readonly resolved = new FifoMap<string, number>();
   /** Per client and name, the HTTPS/SVCB record that named it. */
   private readonly targets = new FifoMap<string, DnsServiceTarget>();
@@ -243,7 +245,8 @@ export class DnsLog {
       c.firstQueryNo = no;
       c.firstQueryTs = ts;
     }
-    const tx = `${client} ${clientPort} ${m.id}`;
+    const port = `${client} ${clientPort}`;
+    const tx = `${port} ${m.id}`;
     const q = m.questions[0];
     const key = lookupKey(client, q.name, q.type);
     let l = this.pending.get(key);
@@ -254,7 +257,7 @@ export class DnsLog {
       l.lastNo = no;
       l.lastTs = ts;
       if (!l.transactions.includes(tx)) {
-        if (l.transactions.length >= DNS_LOG_LIMITS.IDS_PER_LOOKUP) this.transactions.delete(l.transactions.shift()!);
+        if (l.transactions.length >= DNS_LOG_LIMITS.IDS_PER_LOOKUP) this.forgetTransaction(l.transactions.shift()!, l);
         l.transactions.push(tx);
       }
       if (!l.servers.includes(server) && l.servers.length < DNS_LOG_LIMITS.SERVERS_PER_LOOKUP) l.servers.push(server);
@@ -269,6 +272,7 @@ export class DnsLog {
     }
     this.pending.set(key, l);
     this.transactions.set(tx, l);
+    this.byClientPort.set(port, l);
   }
 
   /**
@@ -276,18 +280,23 @@ export class DnsLog {
    * when the quote stops before it): the lookup still waiting on that query learns why no answer came.
    */
   unreachable(client: string, clientPort: number, server: string, id: number, u: Omit<DnsUnreachable, 'server'>): void {
-    const tx = `${client} ${clientPort} `;
-    for (const l of this.pending.values()) {
-      if (l.client !== client || l.unreachable || !l.servers.includes(server)) continue;
-      if (!l.transactions.some((t) => (id >= 0 ? t === `${tx}${id}` : t.startsWith(tx)))) continue;
-      l.unreachable = { ...u, server };
-      return;
-    }
+    // Found by its transaction, not by a walk over the waiting lookups: a DNS server that is down
+    // answers every query with an ICMP error while thousands of lookups wait.
+    const port = `${client} ${clientPort}`;
+    const l = id >= 0 ? this.transactions.get(`${port} ${id}`) : this.byClientPort.get(port);
+    if (l && !l.unreachable && l.servers.includes(server)) l.unreachable = { ...u, server };
   }
 
   private endLookup(key: string, l: Lookup): void {
     this.pending.delete(key);
-    for (const tx of l.transactions) if (this.transactions.get(tx) === l) this.transactions.delete(tx);
+    for (const tx of l.transactions) this.forgetTransaction(tx, l);
+  }
+
+  /** Lookup `l` no longer waits on transaction `tx`, nor on its client port unless a later query of it does. */
+  private forgetTransaction(tx: string, l: Lookup): void {
+    if (this.transactions.get(tx) === l) this.transactions.delete(tx);
+    const port = tx.slice(0, tx.lastIndexOf(' '));
+    if (this.byClientPort.get(port) === l) this.byClientPort.delete(port);
   }
 
   private response(m: DnsMessage, client: string, clientPort: number, server: string, no: number, ts: number, transport: 'udp' | 'tcp'): void {
@@ -469,6 +478,7 @@ export class DnsLog {
       for (const l of this.pending.values()) this.finishUnanswered(l, captureEnd);
       this.pending.clear();
       this.transactions.clear();
+      this.byClientPort.clear();
     }
     const out: DnsFailureGroup[] = [];
     for (const g of this.groups.values()) {

@@ -98,6 +98,30 @@ describe('capture-level DNS verdicts', () => {
     expect(verdict(other.result, 'dns-no-answer')!.summary).not.toContain('ICMP');
   });
 
+  it('ties the ICMP error of each of 900 waiting lookups to its own query: by DNS ID, or by client port where the quote stops before it', async () => {
+    // A resolver that is down: every query draws an error at once, while the other lookups wait.
+    const n = 900;
+    const packets: At[] = [];
+    const spec = (i: number) => ({ id: (i * 7919) & 0xffff, name: `n${i}.example` });
+    for (let i = 0; i < n; i++) {
+      const port = 20000 + i;
+      const withId = i % 2 === 0;
+      packets.push({ t: i * 100, bytes: udpFrame({ src: CLIENT, dst: RESOLVER, sport: port, dport: 53, payload: dnsQuery(spec(i)) }).bytes });
+      const quoted = { src: CLIENT, dst: RESOLVER, sport: port, dport: 53, payload: dnsQuery(spec(i)) };
+      packets.push({ t: i * 100 + 30, bytes: icmpErrorFrame({ quoted, quotedProtocol: 17, from: withId ? RESOLVER : '198.51.100.1', code: withId ? 3 : 1, quoteTransportBytes: withId ? 64 : 8 }).bytes });
+    }
+    for (let i = 0; i < n; i++) packets.push({ t: S + i * 100, bytes: udpFrame({ src: CLIENT, dst: RESOLVER, sport: 20000 + i, dport: 53, payload: dnsQuery(spec(i)) }).bytes });
+    packets.push(tick(10 * S));
+    const { result } = await analyze(packets);
+    // The verdict lists the first lookups of the 900; each names the error that answered its own query.
+    const lookups = verdict(result, 'dns-no-answer')!.facts.lookups as Array<{ name: string; unreachable: { no: number; meaning: string } | null }>;
+    expect(lookups.length).toBeGreaterThanOrEqual(10);
+    for (const l of lookups) {
+      const i = Number(l.name.slice(1, l.name.indexOf('.')));
+      expect(l.unreachable, l.name).toMatchObject({ no: 2 * i + 2, meaning: i % 2 === 0 ? 'port unreachable' : 'host unreachable' });
+    }
+  });
+
   it('says nothing of a single unanswered query when the capture holds no answer to that client at all (outgoing traffic only)', async () => {
     const { result } = await analyze([query(0, { id: 1, name: 'a.example' }), tick(10 * S)]);
     expect(dnsCodes(result)).toEqual([]);
