@@ -484,8 +484,9 @@ export class DnsLog {
     for (const g of this.groups.values()) {
       // A failure the client made good (the same name, or a search-list sibling, resolved later) explains nothing.
       if (g.code !== 'dns-slow' && this.resolvedSince(g.client, g.name, g.firstTs - SEARCH_LIST_WINDOW_MICROS)) continue;
-      // Without a retry, an unanswered query proves something only where the capture shows the client's answers at all.
-      if (g.code === 'dns-no-answer' && g.retries === 0 && !(this.clients.get(g.client)?.firstAnswerTs)) continue;
+      // Without a retry, an unanswered query proves something only where the capture shows the
+      // client's answers at all, or an ICMP error about it came back: that direction is captured.
+      if (g.code === 'dns-no-answer' && g.retries === 0 && !g.unreachable && !(this.clients.get(g.client)?.firstAnswerTs)) continue;
       out.push(g);
     }
     return out.sort((a, b) => (a.firstQuery || a.answerPacket) - (b.firstQuery || b.answerPacket));

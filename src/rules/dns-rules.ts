@@ -31,8 +31,9 @@ const HINT: Record<DnsFailureCode, string> = {
 };
 
 const SEVERITY: Record<DnsFailureCode, (groups: DnsFailureGroup[]) => Verdict['severity']> = {
-  // The client's own retries prove it got no answer; a single query may be an answer the capture missed.
-  'dns-no-answer': (groups) => (groups.some((g) => g.retries > 0) ? 'error' : 'warning'),
+  // The client's own retries prove it got no answer, and so does an ICMP error about its query; a
+  // single query alone may be an answer the capture missed.
+  'dns-no-answer': (groups) => (groups.some((g) => g.retries > 0 || g.unreachable !== null) ? 'error' : 'warning'),
   'dns-servfail': () => 'error',
   'dns-nxdomain': () => 'warning',
   'dns-slow': () => 'warning',
@@ -44,7 +45,7 @@ function describe(g: DnsFailureGroup): string {
   const lookups = g.lookups > 1 ? `, ${g.lookups} lookups` : '';
   switch (g.code) {
     case 'dns-no-answer':
-      return `${what}, ${queryPackets(g)} to ${servers}${g.transport === 'tcp' ? ' over TCP' : ''} over ${fmtDuration(g.lastTs - g.firstTs)}${lookups}, no answer in the ${fmtDuration(g.delayMicros)} the capture went on${unreachableNote(g)}`;
+      return `${what}, ${queryPackets(g)} to ${servers}${g.transport === 'tcp' ? ' over TCP' : ''}${g.queries > 1 ? ` over ${fmtDuration(g.lastTs - g.firstTs)}` : ''}${lookups}, no answer in the ${fmtDuration(g.delayMicros)} the capture went on${unreachableNote(g)}`;
     case 'dns-servfail':
     case 'dns-nxdomain':
     case 'dns-slow': {

@@ -98,6 +98,20 @@ describe('capture-level DNS verdicts', () => {
     expect(verdict(other.result, 'dns-no-answer')!.summary).not.toContain('ICMP');
   });
 
+  it('dns-no-answer on a single query whose ICMP port unreachable came back: the error shows the capture holds the way back', async () => {
+    const spec = { id: 0x6161, name: 'api.example' };
+    const quoted = { src: CLIENT, dst: RESOLVER, sport: 40000, dport: 53, payload: dnsQuery(spec) };
+    const refused = { t: 300, bytes: icmpErrorFrame({ quoted, quotedProtocol: 17, from: RESOLVER, code: 3, quoteTransportBytes: 64 }).bytes };
+    const { result } = await analyze([query(0, spec), refused, tick(5 * S)]);
+    // An error, as after a retry: the error says the query failed.
+    expect(verdict(result, 'dns-no-answer')!.severity).toBe('error');
+    expect(verdict(result, 'dns-no-answer')!.summary).toBe(
+      'DNS lookup never answered: api.example (A) from 10.0.0.5, query #1 to 192.0.2.53, no answer in the 5.00 s the capture went on; ICMP port unreachable #2 from 192.0.2.53 (nothing listens on 192.0.2.53 port 53)',
+    );
+    // The same query without the error proves nothing: the capture may hold one direction only.
+    expect(dnsCodes((await analyze([query(0, spec), tick(5 * S)])).result)).toEqual([]);
+  });
+
   it('ties the ICMP error of each of 900 waiting lookups to its own query: by DNS ID, or by client port where the quote stops before it', async () => {
     // A resolver that is down: every query draws an error at once, while the other lookups wait.
     const n = 900;
