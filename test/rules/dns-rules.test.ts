@@ -1,8 +1,10 @@
 // DNS through the whole pipeline: captures written with the pcap writer (lookups never answered,
-// NXDOMAIN, SERVFAIL, slow answers, broken messages, connections to addresses from answers) and the
-// public corpus captures that hold DNS, each checked against tshark's reading of the same packets.
+// NXDOMAIN, SERVFAIL, slow answers, broken messages, connections to addresses from answers), a real
+// resolver's failed lookup (samples/dns-refused.pcap) and the public corpus captures that hold DNS,
+// each checked against tshark's reading of the same packets.
 
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { PacketDecoder } from '../../src/decode/decoder.js';
 import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
@@ -14,6 +16,7 @@ import { useCorpus } from '../helpers/corpus.js';
 import { dnsQuery, dnsResponse, withTcpLength, type DnsAnswerSpec, type DnsSpec } from '../helpers/dns.js';
 import { concat, icmpErrorFrame, tcpFrame, toRecord, udpFrame } from '../helpers/packets.js';
 import { hasTool } from '../helpers/tools.js';
+import { canRunScenario, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
 
 const CLIENT = '10.0.0.5';
 const RESOLVER = '192.0.2.53';
@@ -110,6 +113,19 @@ describe('capture-level DNS verdicts', () => {
     );
     // The same query without the error proves nothing: the capture may hold one direction only.
     expect(dnsCodes((await analyze([query(0, spec), tick(5 * S)])).result)).toEqual([]);
+  });
+
+  it('dns-no-answer on a real resolver that is down: node\'s resolver sent one query, the kernel answered ICMP port unreachable', async () => {
+    const check = async (file: string) => {
+      const v = verdict(await analyzeFile(file), 'dns-no-answer')!;
+      expect(v.severity).toBe('error');
+      expect(v.summary).toMatch(/^DNS lookup never answered: api\.example \(A\) from 127\.0\.0\.1, query #1 to 127\.0\.0\.153, no answer in the 1\.\d\d s the capture went on; ICMP port unreachable #2 from 127\.0\.0\.153 \(nothing listens on 127\.0\.0\.153 port 53\)$/);
+    };
+    await check(fileURLToPath(new URL('../../samples/dns-refused.pcap', import.meta.url)));
+    if (canRunScenario('dns-refused')) {
+      await check((await runCaptureScenario('dns-refused')).file);
+      removeCaptureDirs();
+    }
   });
 
   it('ties the ICMP error of each of 900 waiting lookups to its own query: by DNS ID, or by client port where the quote stops before it', async () => {
