@@ -435,7 +435,8 @@ export class DnsLog {
 
   /** Finishes lookups quiet for LOOKUP_QUIET_MICROS; the oldest activity is first in the Map. */
   private expire(now: number): void {
-    for (const [key, l] of this.pending) {
+    for (let key = this.pending.firstKey(); key !== undefined; key = this.pending.firstKey()) {
+      const l = this.pending.get(key)!;
       if (now - l.lastTs < DNS_LOG_LIMITS.LOOKUP_QUIET_MICROS) return;
       this.endLookup(key, l);
       this.finishUnanswered(l, now);
