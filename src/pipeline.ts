@@ -16,7 +16,7 @@ import { AppSinkFactory } from './dissect/session.js';
 import { SessionThreads } from './dissect/session-threads.js';
 import { GuardedSession, type SessionError } from './dissect/guarded-session.js';
 import type { AppFacts } from './dissect/types.js';
-import { buildFlowFacts, icmpMeaning, type FlowFacts } from './rules/facts.js';
+import { buildFlowFacts, icmpMeaning, isDestinationUnreachable, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
 import { ProbeLog, craftedKind } from './rules/probe-log.js';
@@ -324,9 +324,12 @@ export class Analyzer {
       }
       if (kind === DECODED.ICMP_ERROR && v.quotedDns) {
         // About a DNS query, not a TCP flow: the lookup waiting on it learns its server is unreachable.
+        // A time exceeded or a too-big packet says nothing of the server, so it is only counted.
         const quoted = v.quotedIpVersion === 6 ? 6 : 4;
         const version = v.ipVersion === 6 ? 6 : 4;
-        this.dns.unreachable(formatAddr(v.quotedSrc, quoted), v.quotedSrcPort, formatAddr(v.quotedDst, quoted), v.quotedDnsId, { no: rec.no, from: formatAddr(v.src, version), meaning: icmpMeaning(version, v.icmpType, v.icmpCode) });
+        if (isDestinationUnreachable({ version, type: v.icmpType, code: v.icmpCode })) {
+          this.dns.unreachable(formatAddr(v.quotedSrc, quoted), v.quotedSrcPort, formatAddr(v.quotedDst, quoted), v.quotedDnsId, { no: rec.no, from: formatAddr(v.src, version), meaning: icmpMeaning(version, v.icmpType, v.icmpCode) });
+        }
         this.decoded++;
         return;
       }

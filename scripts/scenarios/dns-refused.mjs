@@ -1,8 +1,7 @@
 // A resolver that is down: node's resolver (c-ares) sends one query to port 53 of a loopback
 // address nothing listens on, and the kernel answers with ICMP port unreachable; the lookup fails
-// with ECONNREFUSED.
-// A second later the application tries an unrelated UDP port (also refused), so the capture goes
-// on past the second a DNS answer may take.
+// with ECONNREFUSED. 1.5 s later the application tries an unrelated UDP port (also refused), so
+// the capture goes on past the second a DNS answer may take.
 import dgram from 'node:dgram';
 import { promises as dns } from 'node:dns';
 import { withCapture } from '../lib/capture.mjs';
@@ -40,9 +39,13 @@ export default async function dnsRefused({ dir }) {
 function sendOnce(port) {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket('udp4');
-    socket.once('error', reject);
+    const fail = (err) => {
+      socket.close();
+      reject(err);
+    };
+    socket.once('error', fail);
     socket.send(Buffer.from('ping'), port, '127.0.0.1', (err) => {
-      if (err) return reject(err);
+      if (err) return fail(err);
       // The ICMP error of a connectionless socket is not reported to it: wait a moment for the packet, then close.
       setTimeout(() => {
         socket.close();

@@ -166,6 +166,8 @@ interface ClientDns {
 }
 
 const lookupKey = (client: string, name: string, type: number) => `${client} ${type} ${name}`;
+/** The client port ("client port") of a transaction key ("client port ID"). */
+const portOf = (tx: string) => tx.slice(0, tx.lastIndexOf(' '));
 
 export class DnsLog {
   /** DNS messages read (UDP datagrams and TCP messages), and those that were not DNS. */
@@ -177,8 +179,11 @@ export class DnsLog {
   private readonly clients = new FifoMap<string, ClientDns>();
   /** Open transactions (client, client port, ID) to their lookup. */
   private readonly transactions = new Map<string, Lookup>();
-  /** The lookup that last sent a query from each client port ("client port"): what an ICMP error that quotes no DNS ID is tied by. */
-  private readonly byClientPort = new Map<string, Lookup>();
+  /**
+   * The waiting lookups with a transaction on each client port ("client port"): where an ICMP error
+   * about a query looks for its lookup. One socket may carry several lookups (A and AAAA at once).
+   */
+  private readonly byClientPort = new Map<string, Lookup[]>();
   private readonly resolved = new FifoMap<string, number>();
   /** Per client and name, the HTTPS/SVCB record that named it. */
   private readonly targets = new FifoMap<string, DnsServiceTarget>();
@@ -259,6 +264,7 @@ export class DnsLog {
       if (!l.transactions.includes(tx)) {
         if (l.transactions.length >= DNS_LOG_LIMITS.IDS_PER_LOOKUP) this.forgetTransaction(l.transactions.shift()!, l);
         l.transactions.push(tx);
+        this.joinPort(port, l);
       }
       if (!l.servers.includes(server) && l.servers.length < DNS_LOG_LIMITS.SERVERS_PER_LOOKUP) l.servers.push(server);
     } else {
@@ -269,10 +275,10 @@ export class DnsLog {
         this.finishUnanswered(old, ts);
       }
       l = { client, name: q.name, type: q.type, transactions: [tx], retries: 0, servers: [server], queries: 1, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, transport, unreachable: null };
+      this.joinPort(port, l);
     }
     this.pending.set(key, l);
     this.transactions.set(tx, l);
-    this.byClientPort.set(port, l);
   }
 
   /**
@@ -280,23 +286,49 @@ export class DnsLog {
    * when the quote stops before it): the lookup still waiting on that query learns why no answer came.
    */
   unreachable(client: string, clientPort: number, server: string, id: number, u: Omit<DnsUnreachable, 'server'>): void {
-    // Found by its transaction, not by a walk over the waiting lookups: a DNS server that is down
-    // answers every query with an ICMP error while thousands of lookups wait.
+    // Looked for among the lookups of that client port only, not over every waiting lookup: a DNS
+    // server that is down answers each query with an ICMP error while thousands of lookups wait.
+    // The one waiting longest since its last query that asked this server takes it, as the error
+    // follows a query by a round trip; with the DNS ID quoted, only a lookup that used that ID.
     const port = `${client} ${clientPort}`;
-    const l = id >= 0 ? this.transactions.get(`${port} ${id}`) : this.byClientPort.get(port);
-    if (l && !l.unreachable && l.servers.includes(server)) l.unreachable = { ...u, server };
+    const waiting = this.byClientPort.get(port);
+    if (!waiting) return;
+    const tx = id >= 0 ? `${port} ${id}` : null;
+    let oldest: Lookup | null = null;
+    for (const l of waiting) {
+      if (l.unreachable || !l.servers.includes(server) || (tx !== null && !l.transactions.includes(tx))) continue;
+      if (oldest === null || l.lastTs < oldest.lastTs) oldest = l;
+    }
+    if (oldest) oldest.unreachable = { ...u, server };
   }
 
   private endLookup(key: string, l: Lookup): void {
     this.pending.delete(key);
-    for (const tx of l.transactions) this.forgetTransaction(tx, l);
+    for (const tx of l.transactions) {
+      if (this.transactions.get(tx) === l) this.transactions.delete(tx);
+      this.leavePort(portOf(tx), l);
+    }
   }
 
-  /** Lookup `l` no longer waits on transaction `tx`, nor on its client port unless a later query of it does. */
+  /** Lookup `l` no longer waits on transaction `tx` (one of more than IDS_PER_LOOKUP), nor on its client port unless another of its transactions uses it. */
   private forgetTransaction(tx: string, l: Lookup): void {
     if (this.transactions.get(tx) === l) this.transactions.delete(tx);
-    const port = tx.slice(0, tx.lastIndexOf(' '));
-    if (this.byClientPort.get(port) === l) this.byClientPort.delete(port);
+    const port = portOf(tx);
+    if (!l.transactions.some((t) => portOf(t) === port)) this.leavePort(port, l);
+  }
+
+  private joinPort(port: string, l: Lookup): void {
+    const waiting = this.byClientPort.get(port);
+    if (!waiting) this.byClientPort.set(port, [l]);
+    else if (!waiting.includes(l)) waiting.push(l);
+  }
+
+  private leavePort(port: string, l: Lookup): void {
+    const waiting = this.byClientPort.get(port);
+    const at = waiting ? waiting.indexOf(l) : -1;
+    if (at < 0) return;
+    if (waiting!.length === 1) this.byClientPort.delete(port);
+    else waiting!.splice(at, 1);
   }
 
   private response(m: DnsMessage, client: string, clientPort: number, server: string, no: number, ts: number, transport: 'udp' | 'tcp'): void {

@@ -31,9 +31,10 @@ const HINT: Record<DnsFailureCode, string> = {
 };
 
 const SEVERITY: Record<DnsFailureCode, (groups: DnsFailureGroup[]) => Verdict['severity']> = {
-  // The client's own retries prove it got no answer, and so does an ICMP error about its query; a
-  // single query alone may be an answer the capture missed.
-  'dns-no-answer': (groups) => (groups.some((g) => g.retries > 0 || g.unreachable !== null) ? 'error' : 'warning'),
+  // The client's own retries prove it got no answer. A single query may be an answer the capture
+  // missed, or, when an ICMP error says its server is unreachable, one the client then asked of a
+  // resolver the capture does not see.
+  'dns-no-answer': (groups) => (groups.some((g) => g.retries > 0) ? 'error' : 'warning'),
   'dns-servfail': () => 'error',
   'dns-nxdomain': () => 'warning',
   'dns-slow': () => 'warning',

@@ -324,6 +324,11 @@ export function isFragmentationNeeded(e: Pick<IcmpFact, 'version' | 'type' | 'co
   return e.version === 4 ? e.type === 3 && e.code === 4 : e.type === 2;
 }
 
+/** ICMP destination unreachable, fragmentation needed left out (ICMPv6 type 1): the host, its port or the way to it is closed, not only too narrow. */
+export function isDestinationUnreachable(e: Pick<IcmpFact, 'version' | 'type' | 'code'>): boolean {
+  return e.version === 4 ? e.type === 3 && e.code !== 4 : e.type === 1;
+}
+
 export function icmpMeaning(version: 4 | 6, type: number, code: number): string {
   if (version === 4) {
     if (type === 11) return code === 0 ? 'TTL exceeded in transit' : 'fragment reassembly time exceeded';

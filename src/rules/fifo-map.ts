@@ -20,6 +20,8 @@ export class FifoMap<K, V> {
   /** No live entry comes before this place in `order`. */
   private head = 0;
   private dead = 0;
+  /** Iterations under way: the order is not compacted under them, so a set() while iterating is met later, as in a Map. */
+  private iterating = 0;
 
   get size(): number {
     return this.at.size;
@@ -46,7 +48,7 @@ export class FifoMap<K, V> {
       this.items[i] = value;
       return this;
     }
-    if (this.dead > this.at.size + SLACK) this.compact();
+    if (this.dead > this.at.size + SLACK && this.iterating === 0) this.compact();
     this.at.set(key, this.order.length);
     this.order.push(key);
     this.items.push(value);
@@ -78,11 +80,16 @@ export class FifoMap<K, V> {
     this.dead = 0;
   }
 
-  /** Entries oldest first. Deleting the entry just given, as Map allows, is fine; the order is only compacted by set(). */
+  /** Entries oldest first; as in a Map, entries deleted meanwhile are skipped and entries set meanwhile are met. */
   *entries(): Generator<[K, V]> {
-    for (let i = this.head; i < this.order.length; i++) {
-      const key = this.order[i];
-      if (key !== undefined) yield [key, this.items[i]!];
+    this.iterating++;
+    try {
+      for (let i = this.head; i < this.order.length; i++) {
+        const key = this.order[i];
+        if (key !== undefined) yield [key, this.items[i]!];
+      }
+    } finally {
+      this.iterating--;
     }
   }
 

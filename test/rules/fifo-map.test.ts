@@ -60,6 +60,29 @@ describe('FifoMap', () => {
     expect(map.firstKey()).toBe('k5');
   });
 
+  it('meets an entry set while iterating, as a Map does, even where the set would compact its order', () => {
+    const map = new FifoMap<number, number>();
+    const model = new Map<number, number>();
+    for (let i = 0; i < 100; i++) {
+      map.set(i, i);
+      model.set(i, i);
+    }
+    for (let i = 0; i < 80; i++) {
+      map.delete(i);
+      model.delete(i);
+    }
+    const walk = (m: Map<number, number> | FifoMap<number, number>) => {
+      const seen: number[] = [];
+      for (const [k] of m) {
+        seen.push(k);
+        if (k === 85) m.set(1000, 1000);
+      }
+      return seen;
+    };
+    expect(walk(map)).toEqual(walk(model));
+    expect(walk(map)).toContain(1000);
+  });
+
   it('holds at most twice its entries in slots while the oldest is forgotten for each new one', () => {
     const map = new FifoMap<number, number>();
     const cap = 1_000;
