@@ -3,7 +3,7 @@
 // against `tshark -q -z conv,tcp` on the same synthetic capture, with the page cache warmed first.
 //
 //   node scripts/bench.mjs [--packets 2M] [--concurrency N] [--file FILE] [--runs 3] [--tshark-runs 1] [--no-tshark]
-//                          [--hostile syn-flood|open-flows|refused] [--long-flows] [--growth] [--growth-sizes 1M,4M]
+//                          [--hostile syn-flood|open-flows|refused|dns-down|dns-busy] [--long-flows] [--growth] [--growth-sizes 1M,4M]
 //                          [--cmd "node x.mjs {file}"] [--keep] [--json]
 //
 // Every figure is whole-process (start-up included), like the reference figures it is compared with:
@@ -15,7 +15,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultConcurrency, generateLongFlows, generateOpenFlows, generateRefused, generateSynFlood, generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
+import { defaultConcurrency, generateDnsBusy, generateDnsDown, generateLongFlows, generateOpenFlows, generateRefused, generateSynFlood, generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
 import { STAGES } from './lib/bench-stage.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,8 +32,10 @@ const USAGE = `usage: node scripts/bench.mjs [options]
   --file FILE        benchmark an existing pcap/pcapng instead of generating one (never deleted)
   --hostile KIND     generate a hostile capture instead: syn-flood (1 M SYNs from 1 M spoofed sources
                      over 10 s; --packets sets the SYNs), open-flows (500 k flows that all stay open,
-                     2 M packets; --packets sets the packets) or refused (1 M connections refused by
-                     one server, a SYN and an RST-ACK each; --packets sets the packets)
+                     2 M packets; --packets sets the packets), refused (1 M connections refused by
+                     one server, a SYN and an RST-ACK each), dns-down or dns-busy (1 M DNS lookups
+                     of distinct names, each answered by ICMP port unreachable or by an A record);
+                     --packets sets the packets
   --long-flows       generate a long-flow mix instead: --packets / 5,000 connections of 5,000 packets
                      (default 1 M packets, 200 connections), HTTP keep-alive and bulk downloads
   --runs N           timed tcpwhy runs (default 3), after --warmup N unmeasured ones (default 0)
@@ -379,8 +381,12 @@ async function main() {
             ? generateOpenFlows({ out, flows: Math.floor((given ?? 2_000_000) / 4), seed })
             : kind === 'refused'
               ? generateRefused({ out, flows: Math.floor((given ?? 2_000_000) / 2), seed })
-              : null;
-      if (!g) throw new Error(`--hostile takes syn-flood, open-flows or refused, not ${kind}`);
+              : kind === 'dns-down'
+                ? generateDnsDown({ out, lookups: Math.floor((given ?? 2_000_000) / 2), seed })
+                : kind === 'dns-busy'
+                  ? generateDnsBusy({ out, lookups: Math.floor((given ?? 2_000_000) / 2), seed })
+                  : null;
+      if (!g) throw new Error(`--hostile takes syn-flood, open-flows, refused, dns-down or dns-busy, not ${kind}`);
       return { file: out, packets: g.packets, fileBytes: g.fileBytes, generator: null };
     };
 

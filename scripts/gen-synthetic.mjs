@@ -976,6 +976,69 @@ function writeTcpRecord(buf, pos, tUs, src, dst, sport, dport, seq, ack, flags, 
   return p;
 }
 
+/**
+ * One Ethernet/IPv4 record at `tUs` carrying `body` (a UDP datagram or an ICMP message, its own
+ * checksum already set) as protocol `proto`; returns where the next record starts.
+ */
+function writeIpv4Record(buf, pos, tUs, src, dst, proto, body, ipId, ttl) {
+  const ipLen = 20 + body.length;
+  const frameLen = Math.max(60, 14 + ipLen);
+  const T0 = START_EPOCH_US + tUs;
+  const sec = Math.floor(T0 / 1e6);
+  buf.writeUInt32LE(sec >>> 0, pos);
+  buf.writeUInt32LE(T0 - sec * 1e6, pos + 4);
+  buf.writeUInt32LE(frameLen, pos + 8);
+  buf.writeUInt32LE(frameLen, pos + 12);
+  let p = pos + 16;
+  const frame = p;
+  for (let i = 0; i < 6; i++) buf[p + i] = GATEWAY_MAC[i];
+  buf[p + 6] = 0x02; buf[p + 7] = 0x00; buf.writeUInt32BE(src >>> 0, p + 8);
+  buf[p + 12] = 0x08; buf[p + 13] = 0x00;
+  p += 14;
+  ipv4Header(buf, p, ipLen, src, dst, proto, ipId, ttl);
+  p += 20;
+  p += body.copy(buf, p);
+  while (p < frame + frameLen) buf[p++] = 0;
+  return p;
+}
+
+/** An IPv4 header without options at buf[at], its checksum set. */
+function ipv4Header(buf, at, ipLen, src, dst, proto, ipId, ttl) {
+  buf[at] = 0x45; buf[at + 1] = 0; buf.writeUInt16BE(ipLen, at + 2); buf.writeUInt16BE(ipId & 0xffff, at + 4);
+  buf[at + 6] = 0x40; buf[at + 7] = 0; buf[at + 8] = ttl; buf[at + 9] = proto; buf[at + 10] = 0; buf[at + 11] = 0;
+  buf.writeUInt32BE(src >>> 0, at + 12); buf.writeUInt32BE(dst >>> 0, at + 16);
+  buf.writeUInt16BE(fold(sum16(buf, at, at + 20, 0)), at + 10);
+}
+
+/** A UDP datagram (header and payload) from sport to dport, its checksum over the IPv4 pseudo-header set. */
+function udpDatagram(src, dst, sport, dport, payload) {
+  const d = Buffer.alloc(8 + payload.length);
+  d.writeUInt16BE(sport, 0); d.writeUInt16BE(dport, 2); d.writeUInt16BE(d.length, 4);
+  payload.copy(d, 8);
+  const acc = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 17 + d.length;
+  d.writeUInt16BE(fold(sum16(d, 0, d.length, acc)) || 0xffff, 6);
+  return d;
+}
+
+/** ICMP port unreachable quoting the IPv4 datagram (header and `datagram`) that src sent to dst, as Linux quotes it: whole. */
+function icmpPortUnreachable(src, dst, datagram, ipId) {
+  const m = Buffer.alloc(8 + 20 + datagram.length);
+  m[0] = 3; m[1] = 3;
+  ipv4Header(m, 8, 20 + datagram.length, src, dst, 17, ipId, 64);
+  datagram.copy(m, 28);
+  m.writeUInt16BE(fold(sum16(m, 0, m.length, 0)), 2);
+  return m;
+}
+
+/** A DNS query for `name` (type A, recursion desired) with ID `id`; with `address`, its answer (one A record, TTL 60). */
+function dnsMessage(id, name, address = null) {
+  const labels = name.split('.').flatMap((l) => [l.length, ...Buffer.from(l)]);
+  const head = [id >> 8, id & 0xff, address === null ? 0x01 : 0x81, address === null ? 0x00 : 0x80, 0, 1, 0, address === null ? 0 : 1, 0, 0, 0, 0];
+  const question = [...labels, 0, 0, 1, 0, 1];
+  const answer = address === null ? [] : [0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, address >>> 24, (address >>> 16) & 0xff, (address >>> 8) & 0xff, address & 0xff];
+  return Buffer.from([...head, ...question, ...answer]);
+}
+
 /** The pcap file header (µs magic, v2.4, snaplen 262144, LINKTYPE_ETHERNET), little-endian, at buf[0]; returns its length. */
 function writePcapHeader(buf) {
   buf.writeUInt32LE(0xa1b2c3d4, 0);
@@ -988,8 +1051,11 @@ function writePcapHeader(buf) {
   return 24;
 }
 
-/** Writes a pcap whose records come from `emit(write)`, calling write(...writeTcpRecord args after buf, pos). */
-function writeCapture(out, emit) {
+/**
+ * Writes a pcap whose records come from `emit(write)`, calling write(...args after buf, pos of
+ * `writeRecord`: writeTcpRecord, or writeIpv4Record for UDP and ICMP).
+ */
+function writeCapture(out, emit, writeRecord = writeTcpRecord) {
   const fd = openSync(out, 'w');
   const buf = Buffer.allocUnsafe(OUT_BUFFER_BYTES);
   let pos = writePcapHeader(buf);
@@ -1003,7 +1069,7 @@ function writeCapture(out, emit) {
   };
   emit((...args) => {
     if (pos + MAX_RECORD_BYTES > OUT_BUFFER_BYTES) flush();
-    pos = writeTcpRecord(buf, pos, ...args);
+    pos = writeRecord(buf, pos, ...args);
     packets++;
   });
   flush();
@@ -1048,6 +1114,52 @@ export function generateRefused({ out, flows = 1_000_000, seed = 1 }) {
     }
   });
   return { file: out, kind: 'refused', ...result, flows, spanSeconds: (flows * 50) / 1e6 };
+}
+
+/**
+ * A resolver that is down: `lookups` queries for distinct names from 60,000 clients in turn, one
+ * every 100 µs, to 10.0.0.53:53, each answered at once by the host's ICMP port unreachable.
+ */
+export function generateDnsDown({ out, lookups = 500_000, seed = 1 }) {
+  rngState = seed | 0;
+  const resolver = 0x0a000035;
+  const result = writeCapture(
+    out,
+    (write) => {
+      for (let n = 0; n < lookups; n++) {
+        const client = (0x0a100000 + 1 + (n % 60_000)) >>> 0;
+        const query = udpDatagram(client, resolver, 20_000 + (n % 40_000), 53, dnsMessage(randInt(0, 65535), `host${n}.example.com`));
+        write(n * 100, client, resolver, 17, query, n, 64);
+        write(n * 100 + 20, resolver, client, 1, icmpPortUnreachable(client, resolver, query, n), n, 64);
+      }
+    },
+    writeIpv4Record,
+  );
+  return { file: out, kind: 'dns-down', ...result, lookups, spanSeconds: (lookups * 100) / 1e6 };
+}
+
+/**
+ * A busy resolver: `lookups` queries for distinct names from 60,000 clients in turn, one every
+ * 100 µs, to 10.0.0.53:53, each answered 20 µs later with one A record.
+ */
+export function generateDnsBusy({ out, lookups = 500_000, seed = 1 }) {
+  rngState = seed | 0;
+  const resolver = 0x0a000035;
+  const result = writeCapture(
+    out,
+    (write) => {
+      for (let n = 0; n < lookups; n++) {
+        const client = (0x0a100000 + 1 + (n % 60_000)) >>> 0;
+        const port = 20_000 + (n % 40_000);
+        const id = randInt(0, 65535);
+        const name = `host${n}.example.com`;
+        write(n * 100, client, resolver, 17, udpDatagram(client, resolver, port, 53, dnsMessage(id, name)), n, 64);
+        write(n * 100 + 20, resolver, client, 17, udpDatagram(resolver, client, 53, port, dnsMessage(id, name, (0xc6120000 + (n & 0xffff)) >>> 0)), n, 64);
+      }
+    },
+    writeIpv4Record,
+  );
+  return { file: out, kind: 'dns-busy', ...result, lookups, spanSeconds: (lookups * 100) / 1e6 };
 }
 
 /**
@@ -1194,6 +1306,8 @@ function main() {
         '  --hostile syn-flood: --packets SYNs (default 1 M) from as many spoofed sources over 10 s.\n' +
         '  --hostile open-flows: --packets / 4 flows (default 500 k) that all stay open, 4 packets each.\n' +
         '  --hostile refused: --packets / 2 connections (default 1 M) refused by one server (SYN, RST-ACK).\n' +
+        '  --hostile dns-down, dns-busy: --packets / 2 DNS lookups (default 1 M) of distinct names, each\n' +
+        '  answered by ICMP port unreachable (a resolver that is down) or by an A record.\n' +
         '  --long-flows: --packets / 5,000 flows (default 400) of 5,000 packets, all open at once: HTTP\n' +
         '  keep-alive and bulk downloads.\n',
     );
@@ -1213,8 +1327,10 @@ function main() {
     if (values.hostile === 'syn-flood') result = generateSynFlood({ out: values.out, syns: n, seed });
     else if (values.hostile === 'open-flows') result = generateOpenFlows({ out: values.out, flows: Math.floor(n / 4), seed });
     else if (values.hostile === 'refused') result = generateRefused({ out: values.out, flows: Math.floor(n / 2), seed });
+    else if (values.hostile === 'dns-down') result = generateDnsDown({ out: values.out, lookups: Math.floor(n / 2), seed });
+    else if (values.hostile === 'dns-busy') result = generateDnsBusy({ out: values.out, lookups: Math.floor(n / 2), seed });
     else {
-      process.stderr.write(`--hostile: syn-flood, open-flows or refused, not ${values.hostile}\n`);
+      process.stderr.write(`--hostile: syn-flood, open-flows, refused, dns-down or dns-busy, not ${values.hostile}\n`);
       process.exitCode = 2;
       return;
     }
