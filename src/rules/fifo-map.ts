@@ -37,10 +37,6 @@ export class FifoMap<K, V> {
     return i === undefined ? undefined : this.items[i];
   }
 
-  has(key: K): boolean {
-    return this.at.has(key);
-  }
-
   /** As Map.set: a new key goes last, a key already there keeps its place. */
   set(key: K, value: V): this {
     const i = this.at.get(key);
