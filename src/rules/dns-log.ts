@@ -234,12 +234,8 @@ export class DnsLog {
   private client(ip: string): ClientDns {
     let c = this.clients.get(ip);
     if (!c) {
-      if (this.clients.size >= DNS_LOG_LIMITS.MAX_CLIENTS) {
-        this.clients.delete(this.clients.firstKey()!);
-        this.absenceUnprovable = true;
-      }
       c = { firstQueryNo: 0, firstQueryTs: 0, firstAnswerTs: 0 };
-      this.clients.set(ip, c);
+      if (this.clients.setNewest(ip, c, DNS_LOG_LIMITS.MAX_CLIENTS)) this.absenceUnprovable = true;
     }
     return c;
   }
@@ -367,18 +363,10 @@ export class DnsLog {
   }
 
   private rememberAddress(address: string, answer: RememberedAnswer): void {
-    let list = this.addresses.get(address);
-    if (list) this.addresses.delete(address);
-    else {
-      if (this.addresses.size >= DNS_LOG_LIMITS.MAX_ADDRESSES) {
-        this.addresses.delete(this.addresses.firstKey()!);
-        this.absenceUnprovable = true;
-      }
-      list = [];
-    }
+    const list = this.addresses.get(address) ?? [];
     if (list.length >= DNS_LOG_LIMITS.ANSWERS_PER_ADDRESS) list.shift();
     list.push(answer);
-    this.addresses.set(address, list);
+    if (this.addresses.setNewest(address, list, DNS_LOG_LIMITS.MAX_ADDRESSES)) this.absenceUnprovable = true;
   }
 
   /**
@@ -391,16 +379,11 @@ export class DnsLog {
   }
 
   private rememberTarget(client: string, name: string, target: DnsServiceTarget): void {
-    const key = `${client} ${name}`;
-    this.targets.delete(key);
-    if (this.targets.size >= DNS_LOG_LIMITS.MAX_TARGETS) this.targets.delete(this.targets.firstKey()!);
-    this.targets.set(key, target);
+    this.targets.setNewest(`${client} ${name}`, target, DNS_LOG_LIMITS.MAX_TARGETS);
   }
 
   private remember(key: string, ts: number): void {
-    this.resolved.delete(key);
-    if (this.resolved.size >= DNS_LOG_LIMITS.MAX_RESOLVED) this.resolved.delete(this.resolved.firstKey()!);
-    this.resolved.set(key, ts);
+    this.resolved.setNewest(key, ts, DNS_LOG_LIMITS.MAX_RESOLVED);
   }
 
   /**

@@ -51,6 +51,20 @@ export class FifoMap<K, V> {
     return this;
   }
 
+  /**
+   * As delete then set: the key goes last, whether it was there or not. A new key that would make
+   * more than `most` entries first pushes the oldest out; returns whether one was.
+   */
+  setNewest(key: K, value: V, most: number): boolean {
+    let pushedOut = false;
+    if (!this.delete(key) && this.at.size >= most) {
+      const oldest = this.firstKey();
+      if (oldest !== undefined) pushedOut = this.delete(oldest);
+    }
+    this.set(key, value);
+    return pushedOut;
+  }
+
   delete(key: K): boolean {
     const i = this.at.get(key);
     if (i === undefined) return false;

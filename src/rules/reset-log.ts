@@ -29,14 +29,7 @@ export class ResetLog {
 
   /** A flow between `client` and `server` (ip:port texts) ended with this reset. */
   record(client: string, server: string, reset: EarlierReset): void {
-    const key = tupleKey(client, server);
-    this.byTuple.delete(key);
-    if (this.byTuple.size >= MAX_RESETS) {
-      // The oldest reset goes first.
-      const oldest = this.byTuple.firstKey();
-      if (oldest !== undefined) this.byTuple.delete(oldest);
-    }
-    this.byTuple.set(key, reset);
+    this.byTuple.setNewest(tupleKey(client, server), reset, MAX_RESETS);
   }
 
   /** The reset that ended an earlier flow on this 4-tuple, if it came shortly before `ts`. */

@@ -16,6 +16,7 @@ describe('FifoMap', () => {
     const map = new FifoMap<string, number>();
     const model = new Map<string, number>();
     const rand = randoms(7);
+    let pushedOut = 0;
     for (let step = 0; step < 20_000; step++) {
       const r = rand();
       const key = `k${Math.floor(rand() * 300)}`;
@@ -23,11 +24,14 @@ describe('FifoMap', () => {
         map.set(key, step);
         model.set(key, step);
       } else if (r < 0.55) {
-        // Moved to the end, as the logs do with a key seen again.
-        map.delete(key);
-        map.set(key, step);
-        model.delete(key);
+        // Moved to the end, as the logs do with a key seen again, the oldest pushed out past 150 entries.
+        const pushOut = !model.delete(key) && model.size >= 150;
+        if (pushOut) {
+          model.delete(model.keys().next().value!);
+          pushedOut++;
+        }
         model.set(key, step);
+        expect(map.setNewest(key, step, 150)).toBe(pushOut);
       } else if (r < 0.75) expect(map.delete(key)).toBe(model.delete(key));
       else if (r < 0.85) {
         const oldest = model.keys().next().value;
@@ -44,6 +48,7 @@ describe('FifoMap', () => {
     }
     expect([...map.entries()]).toEqual([...model.entries()]);
     expect([...map.values()]).toEqual([...model.values()]);
+    expect(pushedOut).toBeGreaterThan(100);
   });
 
   it('lets the entry just given be deleted while iterating, as a Map does', () => {
