@@ -324,9 +324,9 @@ export function isFragmentationNeeded(e: Pick<IcmpFact, 'version' | 'type' | 'co
   return e.version === 4 ? e.type === 3 && e.code === 4 : e.type === 2;
 }
 
-/** ICMP destination unreachable, fragmentation needed left out (ICMPv6 type 1): the host, its port or the way to it is closed, not only too narrow. */
+/** ICMP destination unreachable (ICMPv6 type 1) other than fragmentation needed: the host, its port or the way to it is closed, not only too narrow. */
 export function isDestinationUnreachable(e: Pick<IcmpFact, 'version' | 'type' | 'code'>): boolean {
-  return e.version === 4 ? e.type === 3 && e.code !== 4 : e.type === 1;
+  return (e.version === 4 ? e.type === 3 : e.type === 1) && !isFragmentationNeeded(e);
 }
 
 export function icmpMeaning(version: 4 | 6, type: number, code: number): string {
