@@ -15,7 +15,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultConcurrency, generateDnsBusy, generateDnsDown, generateLongFlows, generateOpenFlows, generateRefused, generateSynFlood, generateSyntheticCapture, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
+import { defaultConcurrency, generateHostile, generateLongFlows, generateSyntheticCapture, HOSTILE_KINDS, MAX_CONCURRENCY, parseCount } from './gen-synthetic.mjs';
 import { STAGES } from './lib/bench-stage.mjs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -374,19 +374,8 @@ async function main() {
       const out = join(workDir, `${kind}.pcap`);
       const given = values.packets !== '2000000' ? parseCount(values.packets) : null;
       log(`generating ${kind} -> ${out}`);
-      const g =
-        kind === 'syn-flood'
-          ? generateSynFlood({ out, syns: given ?? 1_000_000, seed })
-          : kind === 'open-flows'
-            ? generateOpenFlows({ out, flows: Math.floor((given ?? 2_000_000) / 4), seed })
-            : kind === 'refused'
-              ? generateRefused({ out, flows: Math.floor((given ?? 2_000_000) / 2), seed })
-              : kind === 'dns-down'
-                ? generateDnsDown({ out, lookups: Math.floor((given ?? 2_000_000) / 2), seed })
-                : kind === 'dns-busy'
-                  ? generateDnsBusy({ out, lookups: Math.floor((given ?? 2_000_000) / 2), seed })
-                  : null;
-      if (!g) throw new Error(`--hostile takes syn-flood, open-flows, refused, dns-down or dns-busy, not ${kind}`);
+      const g = generateHostile(kind, { out, packets: given, seed });
+      if (!g) throw new Error(`--hostile takes one of ${HOSTILE_KINDS.join(', ')}, not ${kind}`);
       return { file: out, packets: g.packets, fileBytes: g.fileBytes, generator: null };
     };
 

@@ -1117,32 +1117,11 @@ export function generateRefused({ out, flows = 1_000_000, seed = 1 }) {
 }
 
 /**
- * A resolver that is down: `lookups` queries for distinct names from 60,000 clients in turn, one
- * every 100 µs, to 10.0.0.53:53, each answered at once by the host's ICMP port unreachable.
+ * DNS lookups: `lookups` queries for distinct names from 60,000 clients in turn, one every 100 µs,
+ * to 10.0.0.53:53, each answered 20 µs later: with `resolverDown` by the host's ICMP port
+ * unreachable (a resolver that is down), else by one A record (a busy resolver).
  */
-export function generateDnsDown({ out, lookups = 500_000, seed = 1 }) {
-  rngState = seed | 0;
-  const resolver = 0x0a000035;
-  const result = writeCapture(
-    out,
-    (write) => {
-      for (let n = 0; n < lookups; n++) {
-        const client = (0x0a100000 + 1 + (n % 60_000)) >>> 0;
-        const query = udpDatagram(client, resolver, 20_000 + (n % 40_000), 53, dnsMessage(randInt(0, 65535), `host${n}.example.com`));
-        write(n * 100, client, resolver, 17, query, n, 64);
-        write(n * 100 + 20, resolver, client, 1, icmpPortUnreachable(client, resolver, query, n), n, 64);
-      }
-    },
-    writeIpv4Record,
-  );
-  return { file: out, kind: 'dns-down', ...result, lookups, spanSeconds: (lookups * 100) / 1e6 };
-}
-
-/**
- * A busy resolver: `lookups` queries for distinct names from 60,000 clients in turn, one every
- * 100 µs, to 10.0.0.53:53, each answered 20 µs later with one A record.
- */
-export function generateDnsBusy({ out, lookups = 500_000, seed = 1 }) {
+export function generateDnsLookups({ out, lookups = 500_000, seed = 1, resolverDown = false }) {
   rngState = seed | 0;
   const resolver = 0x0a000035;
   const result = writeCapture(
@@ -1153,13 +1132,33 @@ export function generateDnsBusy({ out, lookups = 500_000, seed = 1 }) {
         const port = 20_000 + (n % 40_000);
         const id = randInt(0, 65535);
         const name = `host${n}.example.com`;
-        write(n * 100, client, resolver, 17, udpDatagram(client, resolver, port, 53, dnsMessage(id, name)), n, 64);
-        write(n * 100 + 20, resolver, client, 17, udpDatagram(resolver, client, 53, port, dnsMessage(id, name, (0xc6120000 + (n & 0xffff)) >>> 0)), n, 64);
+        const query = udpDatagram(client, resolver, port, 53, dnsMessage(id, name));
+        write(n * 100, client, resolver, 17, query, n, 64);
+        if (resolverDown) write(n * 100 + 20, resolver, client, 1, icmpPortUnreachable(client, resolver, query, n), n, 64);
+        else write(n * 100 + 20, resolver, client, 17, udpDatagram(resolver, client, 53, port, dnsMessage(id, name, (0xc6120000 + (n & 0xffff)) >>> 0)), n, 64);
       }
     },
     writeIpv4Record,
   );
-  return { file: out, kind: 'dns-busy', ...result, lookups, spanSeconds: (lookups * 100) / 1e6 };
+  return { file: out, kind: resolverDown ? 'dns-down' : 'dns-busy', ...result, lookups, spanSeconds: (lookups * 100) / 1e6 };
+}
+
+/**
+ * The hostile captures by name, each made from the packet count asked for (null: its default; for
+ * syn-flood, the count is of SYNs).
+ */
+const HOSTILE = {
+  'syn-flood': (out, n, seed) => generateSynFlood({ out, syns: n ?? 1_000_000, seed }),
+  'open-flows': (out, n, seed) => generateOpenFlows({ out, flows: Math.floor((n ?? 2_000_000) / 4), seed }),
+  refused: (out, n, seed) => generateRefused({ out, flows: Math.floor((n ?? 2_000_000) / 2), seed }),
+  'dns-down': (out, n, seed) => generateDnsLookups({ out, lookups: Math.floor((n ?? 2_000_000) / 2), seed, resolverDown: true }),
+  'dns-busy': (out, n, seed) => generateDnsLookups({ out, lookups: Math.floor((n ?? 2_000_000) / 2), seed }),
+};
+export const HOSTILE_KINDS = Object.keys(HOSTILE);
+
+/** Generates the hostile capture `kind` into `out` (see HOSTILE); null when there is no such kind. */
+export function generateHostile(kind, { out, packets = null, seed = 1 }) {
+  return Object.hasOwn(HOSTILE, kind) ? HOSTILE[kind](out, packets, seed) : null;
 }
 
 /**
@@ -1321,16 +1320,9 @@ function main() {
     return;
   }
   if (values.hostile) {
-    const n = values.packets === '2000000' && values.hostile === 'syn-flood' ? 1_000_000 : parseCount(values.packets);
-    const seed = Number(values.seed);
-    let result;
-    if (values.hostile === 'syn-flood') result = generateSynFlood({ out: values.out, syns: n, seed });
-    else if (values.hostile === 'open-flows') result = generateOpenFlows({ out: values.out, flows: Math.floor(n / 4), seed });
-    else if (values.hostile === 'refused') result = generateRefused({ out: values.out, flows: Math.floor(n / 2), seed });
-    else if (values.hostile === 'dns-down') result = generateDnsDown({ out: values.out, lookups: Math.floor(n / 2), seed });
-    else if (values.hostile === 'dns-busy') result = generateDnsBusy({ out: values.out, lookups: Math.floor(n / 2), seed });
-    else {
-      process.stderr.write(`--hostile: syn-flood, open-flows, refused, dns-down or dns-busy, not ${values.hostile}\n`);
+    const result = generateHostile(values.hostile, { out: values.out, packets: values.packets === '2000000' ? null : parseCount(values.packets), seed: Number(values.seed) });
+    if (!result) {
+      process.stderr.write(`--hostile: one of ${HOSTILE_KINDS.join(', ')}, not ${values.hostile}\n`);
       process.exitCode = 2;
       return;
     }
