@@ -153,7 +153,26 @@ describe('capture-level DNS verdicts', () => {
     }
   });
 
-  it('ties the ICMP error of each of 900 waiting lookups to its own query: by DNS ID, or by client port where the quote stops before it', async () => {
+  it('ties every one of 900 waiting lookups to the error about its own query, and an error no lookup waits on to none', () => {
+    const decoder = new PacketDecoder();
+    const log = new DnsLog();
+    const n = 900;
+    const spec = (i: number) => ({ id: (i * 7919) & 0xffff, name: `n${i}.example` });
+    for (let i = 0; i < n; i++) {
+      decoder.decode(toRecord(udpFrame({ src: CLIENT, dst: RESOLVER, sport: 20000 + i, dport: 53, payload: dnsQuery(spec(i)) }), { no: i + 1, tsMicros: T0 + i * 100 }));
+      log.udpPacket(decoder.view, i + 1, T0 + i * 100);
+    }
+    // First an error about a port no lookup used and one quoting an ID no query of that port had: they tie to none.
+    log.unreachable(CLIENT, 19999, RESOLVER, -1, { no: 1, from: RESOLVER, meaning: 'port unreachable' });
+    log.unreachable(CLIENT, 20002, RESOLVER, 0x7fff, { no: 2, from: RESOLVER, meaning: 'port unreachable' });
+    // Then each query's own, in reverse order, half quoting the DNS ID.
+    for (let i = n - 1; i >= 0; i--) log.unreachable(CLIENT, 20000 + i, RESOLVER, i % 2 === 0 ? spec(i).id : -1, { no: 10000 + i, from: RESOLVER, meaning: 'port unreachable' });
+    const groups = log.failures(T0 + 10 * S);
+    expect(groups).toHaveLength(n);
+    for (const g of groups) expect(g.unreachable?.no, g.name).toBe(10000 + Number(g.name.slice(1, g.name.indexOf('.'))));
+  });
+
+  it('ties the ICMP error of each of 900 waiting lookups to its own query (the verdict lists the first ones): by DNS ID, or by client port where the quote stops before it', async () => {
     // A resolver that is down: every query draws an error at once, while the other lookups wait.
     const n = 900;
     const packets: At[] = [];
