@@ -7,6 +7,7 @@ import { promises as dns } from 'node:dns';
 import { withCapture } from '../lib/capture.mjs';
 import { pickFreePort } from '../lib/ports.mjs';
 import { captureFile } from '../lib/scenario.mjs';
+import { LOOPBACK } from '../servers/net-helpers.mjs';
 
 export const description = 'one DNS query to a loopback resolver nothing listens on, answered by ICMP port unreachable: the lookup fails at once';
 
@@ -44,7 +45,7 @@ function sendOnce(port) {
       reject(err);
     };
     socket.once('error', fail);
-    socket.send(Buffer.from('ping'), port, '127.0.0.1', (err) => {
+    socket.send(Buffer.from('ping'), port, LOOPBACK, (err) => {
       if (err) return fail(err);
       // The ICMP error of a connectionless socket is not reported to it: wait a moment for the packet, then close.
       setTimeout(() => {
