@@ -1,4 +1,5 @@
 import { writeFileSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { STDIN_PATH } from '../capture/open.js';
 import { CliError, EXIT } from './exit.js';
 
@@ -37,14 +38,23 @@ export function writeAll(fd: number, text: string): void {
   }
 }
 
+/**
+ * The process's own output. `process.stdout` and `process.stderr` are touched only when they are
+ * terminals (for their widths): made for a pipe, Node's stream switches the pipe to non-blocking
+ * writes, and writeAll would then wait out each full pipe buffer (64 KiB) in steps of 2 ms instead
+ * of the kernel waking it as soon as the reader has taken some. Piped into `cat`, `--json --detail`
+ * on the 500 k-packet mix took 8.7 s instead of the 5.4 s it takes into a file.
+ */
 export function processIo(): CliIo {
+  const stdoutIsTTY = isatty(1);
+  const stderrIsTTY = isatty(2);
   return {
     stdout: (t) => writeAll(1, t),
     stderr: (t) => writeAll(2, t),
-    isTTY: Boolean(process.stdout.isTTY),
-    columns: process.stdout.columns,
-    stderrIsTTY: Boolean(process.stderr.isTTY),
-    stderrColumns: process.stderr.columns,
+    isTTY: stdoutIsTTY,
+    columns: stdoutIsTTY ? process.stdout.columns : undefined,
+    stderrIsTTY,
+    stderrColumns: stderrIsTTY ? process.stderr.columns : undefined,
     env: process.env,
   };
 }
