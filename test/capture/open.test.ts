@@ -98,4 +98,26 @@ describe('readCaptureFile', () => {
     expect(info.packets).toBe(frames.length);
     expect(piped).toEqual(direct);
   });
+
+  // Standard input is read as a file is, with readSync. A pipe whose reader was made non-blocking
+  // (here by Node's stdin stream, shared by every process that holds the pipe) answers an empty
+  // read with EAGAIN: the reader waits for the rest instead of stopping there.
+  it("reads all of a non-blocking pipe on '-' whose writer pauses halfway", async () => {
+    const bytes = toPcap(frames);
+    const script = `import { readCaptureFile } from ${JSON.stringify(new URL('../../dist/capture/open.js', import.meta.url).href)};
+      void process.stdin;
+      const info = await readCaptureFile('-', () => {});
+      process.stderr.write(JSON.stringify({ packets: info.packets, diagnostics: info.diagnostics.map((d) => d.message) }));
+      process.exit(0);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const cut = Math.floor(bytes.length / 2);
+    child.stdin.write(bytes.subarray(0, cut));
+    await new Promise((r) => setTimeout(r, 300));
+    child.stdin.end(bytes.subarray(cut));
+    expect(await exited, err).toBe(0);
+    expect(JSON.parse(err)).toEqual({ packets: frames.length, diagnostics: [] });
+  });
 });
