@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { STDIN_PATH } from '../capture/open.js';
+import { tuneHeap } from '../flow/memcap.js';
 import { FAIL_ON_CHOICES, runAnalyze, type AnalyzeOptions } from './commands/analyze.js';
 import { LIVE_FORMATS, LIVE_SOURCES, runLive, type LiveOptions } from './commands/live.js';
 import { runDiff, type DiffOptions } from './commands/diff.js';
@@ -45,6 +46,8 @@ function unknownFirstWord(argv: string[], commands: readonly string[], exists: (
 
 /** Runs the command line and returns the exit code; never calls process.exit. */
 export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
+  // Every command but help reads captures: analyze (all its reports), flow, diff and live.
+  tuneHeap();
   const program = new Command();
   let result: number = EXIT.OK;
   program

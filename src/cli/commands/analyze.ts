@@ -12,7 +12,7 @@ import { MIN_WIDTH, reportWidth } from '../../report/wrap.js';
 import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import type { SlowThresholds } from '../../rules/timing-rules.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
-import { DEFAULT_MEMCAP_BYTES, MiB, tuneHeap, parseSize } from '../../flow/memcap.js';
+import { DEFAULT_MEMCAP_BYTES, MiB, parseSize } from '../../flow/memcap.js';
 import { parseFlowFilter, type FlowPredicate } from '../filter.js';
 import { isZeekFormat, outputFormatOf, type FormatOptions, type OutputFormat } from '../format.js';
 import { TextBatch, useColor, writeAll, type CliIo } from '../io.js';
@@ -153,7 +153,6 @@ export async function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo
   if (opts.zeekVerdicts && !isZeekFormat(format)) throw new CliError('--zeek-verdicts writes a Zeek log: give --format zeek or --format zeek-json with it', EXIT.USAGE);
   const verdictFile = opts.zeekVerdicts ? openOutput(opts.zeekVerdicts, '--zeek-verdicts') : null;
   const verdictBatch = verdictFile ? new TextBatch(verdictFile.write) : null;
-  tuneHeap();
   try {
     return await analyzeFiles(files, bpf, opts, format, pred, io, verdictBatch?.write ?? null);
   } finally {

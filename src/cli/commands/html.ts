@@ -2,7 +2,7 @@ import { readCaptureFile, STDIN_PATH } from '../../capture/open.js';
 import { CaptureOpenError } from '../../capture/record.js';
 import { FlowPacketCollector, type FlowLocation } from '../../diff/packets.js';
 import { PacketDecoder } from '../../decode/decoder.js';
-import { Analyzer, type FlowResult } from '../../pipeline.js';
+import { Analyzer, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
 import { flowVerdictKey, isProblem, ProblemGrouper, type ProblemGroup } from '../../report/groups.js';
 import { renderAnalyzeHtml, TimelineCollector, type FileReport, type LadderInput, type LadderSvgOptions } from '../../report/html.js';
 import { SEVERITY } from '../../rules/verdict.js';
@@ -10,7 +10,7 @@ import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { outputFormatOf } from '../format.js';
 import { writeHtmlReport, type CliIo } from '../io.js';
-import { exitFor, filesAndCaptureFilter, flowIdOf, reportDiagnostics, slowThresholdsOf, streamCapture, type AnalyzeOptions } from './analyze.js';
+import { exitFor, filesAndCaptureFilter, flowIdOf, memcapOf, reportDiagnostics, slowThresholdsOf, streamCapture, type AnalyzeOptions } from './analyze.js';
 import { withCaptureFilter, type CaptureFilterSpec } from '../capture-filter.js';
 import { parseMaxLines } from './flow.js';
 
@@ -85,7 +85,9 @@ export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, i
   const ladderOpts: LadderSvgOptions = { maxLines: parseMaxLines(opts.maxLines) };
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
   const only = opts.flow !== undefined ? flowIdOf(opts.flow) : null;
-  const slow = slowThresholdsOf(opts);
+  // Both readings analyse alike, so the second gives the first's flows and ids. Neither keeps every
+  // HTTP exchange: the page draws none of them, and the verdicts are the same without.
+  const analysis = { slow: slowThresholdsOf(opts), memcapBytes: memcapOf(opts), keepExchanges: false };
   const threshold = opts.failOn ? SEVERITY[opts.failOn] : Infinity;
   let failed = false;
   const reports: FileReport[] = [];
@@ -111,14 +113,14 @@ export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, i
         candidates.add(f);
         if (f.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
       },
-      { slow },
+      analysis,
       { bpf, io, quiet: opts.quiet },
     );
     reportDiagnostics(file, result, io);
     if (only !== null && !asked) throw new CliError(`${file}: no flow ${only} (the capture has ${result.flowCount} TCP flows)`, EXIT.USAGE);
     if (exitFor(result, [], opts.failOn) === EXIT.FINDINGS) failed = true;
     const groups = grouper.groups(result.verdicts.filter(isProblem));
-    const ladders = await readLadders(file, candidates.choose(groups, asked), opts, slow, bpf);
+    const ladders = await readLadders(file, candidates.choose(groups, asked), opts, analysis, bpf);
     reports.push({ capture: result.capture, verdicts: result.verdicts, flowCount: result.flowCount, shownFlows: shown, groups, timeline, ladders, problemFlows });
   }
   const ladders = reports.reduce((n, r) => n + r.ladders.length, 0);
@@ -131,7 +133,7 @@ export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, i
  * Reads `file` once more: the chosen flows judged again with their dissector events (the same
  * analysis gives the same flows and ids) and their packets collected, in one pass.
  */
-async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOptions, slow: ReturnType<typeof slowThresholdsOf>, bpf: CaptureFilterSpec | null): Promise<LadderInput[]> {
+async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOptions, analysis: Pick<AnalyzerOptions, 'slow' | 'memcapBytes' | 'keepExchanges'>, bpf: CaptureFilterSpec | null): Promise<LadderInput[]> {
   if (!chosen.length) return [];
   const ids = new Set(chosen.map((f) => f.id));
   const judged = new Map<number, FlowResult>();
@@ -140,7 +142,7 @@ async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOpti
   const analyzer = new Analyzer({
     file,
     idleTimeoutSec: idle,
-    slow,
+    ...analysis,
     captureFilter: bpf?.filter() ?? null,
     keepEvents: false,
     keepEventsFor: (id) => ids.has(id),

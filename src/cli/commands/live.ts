@@ -11,7 +11,6 @@ import { reportWidth } from '../../report/wrap.js';
 import { fmtDuration } from '../../rules/format.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { memcapOf, slowThresholdsOf, type MemcapOption, type SlowOptions } from './analyze.js';
-import { tuneHeap } from '../../flow/memcap.js';
 import { useColor, type CliIo } from '../io.js';
 import { isZeekFormat, OUTPUT_FORMATS, outputFormatOf, type FormatOptions } from '../format.js';
 
@@ -70,7 +69,6 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   const conn = isZeekFormat(format) ? new ZeekFlowStream(format, (s) => io.stdout(s), null) : null;
   // The report analyze writes: summary and problem groups first, healthy flows folded into counts.
   const report = lines || conn ? null : new TextReport({ color, width: reportWidth(undefined, io.isTTY, io.columns) }, (s) => io.stdout(s));
-  tuneHeap();
 
   let writeFd: number | null = null;
   if (opts.write) {
