@@ -108,8 +108,8 @@ export interface AnalyzerOptions {
   /** When given, events are recorded only for the flows it accepts (by flow id), whatever keepEvents says. */
   keepEventsFor?: (flowId: number) => boolean;
   /**
-   * Keep every HTTP exchange of a connection (up to 1,000) in AppFacts.http, as --detail JSON, flow,
-   * diff and html show them (default true). When false, a connection keeps only the exchanges the
+   * Keep every HTTP exchange of a connection (up to 1,000) in AppFacts.http, as --detail JSON, flow
+   * and diff show them (default true). When false, a connection keeps only the exchanges the
    * rules and the default reports read, and counts the others (AppFacts.httpTurns): the verdicts are
    * the same.
    */
