@@ -78,7 +78,15 @@ class SessionThread {
     this.port = facts.port1;
     this.bulk = bulk.port1;
     const workerData: SessionThreadData = { ring, control, port: facts.port2, bulk: bulk.port2, leanSlowFloorMicros };
-    this.worker = new Worker(new URL('./session-worker.js', import.meta.url), { workerData, transferList: [facts.port2, bulk.port2] });
+    // The thread prints nothing. Left to default, Node would pipe its stdio into the main thread's
+    // process.stdout and process.stderr, which makes a piped stdout non-blocking: the report's
+    // synchronous writes would then sleep at every full pipe (see cli/io.ts).
+    this.worker = new Worker(new URL('./session-worker.js', import.meta.url), {
+      workerData,
+      transferList: [facts.port2, bulk.port2],
+      stdout: true,
+      stderr: true,
+    });
     // The analysis ends the thread; an analysis abandoned on an error must not keep the process alive.
     this.worker.unref();
     // Heard between reads of the capture: a thread that could not load its code, for one.

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 // is in blocking mode. Node's stdout stream, once made for a pipe, switches the pipe to
 // non-blocking: each write then stops at a full pipe buffer and writeAll waits 2 ms at a time.
 const IO = new URL('../../dist/cli/io.js', import.meta.url).href;
+const THREADS = new URL('../../dist/dissect/session-threads.js', import.meta.url).href;
 
 /**
  * In a child whose stdout is a pipe nobody reads yet: what one write of 1 MiB takes, after
@@ -28,13 +29,21 @@ async function oneWrite(setup: string): Promise<{ written: number; isTTY: string
   });
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   expect(code, err).toBe(0);
-  const [written, isTTY] = err.split('\n')[1].split(' ');
+  const [written, isTTY] = (err.split('\n').find((line) => /^\d+ /.test(line)) ?? '').split(' ');
   return { written: Number(written), isTTY, out };
 }
 
 describe('the process output', () => {
   it('leaves a piped stdout blocking: one write of 1 MiB waits for the reader and goes out whole', async () => {
     expect(await oneWrite('const io = processIo();')).toEqual({ written: 1 << 20, isTTY: 'false', out: 1 << 20 });
+  });
+
+  it('leaves it blocking while dissector threads run (--workers): their stdio is not piped into it', async () => {
+    const setup = `
+      const io = processIo();
+      const { SessionThreads } = await import(${JSON.stringify(THREADS)});
+      new SessionThreads(2, null, () => {}).create({ id: 1, slot: 0, clientPort: 40000, serverPort: 80 }, false);`;
+    expect(await oneWrite(setup)).toEqual({ written: 1 << 20, isTTY: 'false', out: 1 << 20 });
   });
 
   it('stops that write at the pipe buffer once Node has made its stdout stream (what the test above guards against)', async () => {
