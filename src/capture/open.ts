@@ -1,6 +1,6 @@
-// Reads a capture from a file or standard input into a CaptureParser. Files are read with
-// readSync into one reused buffer: no whole-file reads, and no new Buffer per chunk as
-// createReadStream would allocate (see the perf baseline: 64 KiB streams cost 3.4x the walk).
+// Reads a capture from a file or standard input into a CaptureParser. Both are read with readSync
+// into one reused buffer: no whole-file reads, and no new Buffer per chunk as createReadStream or
+// process.stdin would allocate (see the perf baseline: 64 KiB streams cost 3.4x the walk).
 
 import * as fs from 'node:fs';
 import { isatty } from 'node:tty';
@@ -13,12 +13,11 @@ export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 
 /** Path that means standard input, as in `tcpdump -w - | tcpwhy analyze -`. */
 export const STDIN_PATH = '-';
+const STDIN_FD = 0;
 
 export interface ReadCaptureOptions {
   /** Bytes per read (default DEFAULT_CHUNK_SIZE). */
   chunkSize?: number;
-  /** Stands in for process.stdin when the path is '-' (tests, or a pipe the caller already holds). */
-  stdin?: AsyncIterable<Uint8Array>;
   /** After each chunk of a file: bytes read, the file's size (0 when not a regular file), records read. */
   onProgress?: (bytesRead: number, totalBytes: number, packets: number) => void;
 }
@@ -30,7 +29,6 @@ export interface ReadCaptureOptions {
  */
 export async function readCaptureFile(path: string, onPacket: PacketCallback, opts: ReadCaptureOptions = {}): Promise<CaptureInfo> {
   if (path !== STDIN_PATH) return readCaptureFileSync(path, onPacket, opts);
-  if (opts.stdin) return readCaptureStream(path, opts.stdin, onPacket);
   if (isatty(STDIN_FD)) {
     throw new CaptureOpenError(
       `${path}: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -w - | tcpwhy analyze -`,
@@ -43,37 +41,8 @@ export async function readCaptureFile(path: string, onPacket: PacketCallback, op
   return readOpenCapture(path, STDIN_FD, onPacket, opts);
 }
 
-const STDIN_FD = 0;
-
-/** Reads a capture from any async byte source (a pipe, a socket, process.stdin). */
-export async function readCaptureStream(name: string, source: AsyncIterable<Uint8Array>, onPacket: PacketCallback): Promise<CaptureInfo> {
-  const parser = new CaptureParser(name, onPacket);
-  const chunks = source[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<Uint8Array>;
-    try {
-      next = await chunks.next();
-    } catch (err) {
-      // The source failed; an error thrown by onPacket (through push) is the caller's own and goes on up.
-      if (parser.info.format === null) throw unreadable(name, err);
-      parser.abort(`reading stopped: ${errorText(err)}`);
-      break;
-    }
-    if (next.done) break;
-    try {
-      parser.push(next.value);
-    } catch (err) {
-      await chunks.return?.();
-      throw err;
-    }
-  }
-  return parser.end();
-}
-
 /** Synchronous reader for regular files, FIFOs and devices; '-' is not accepted here. */
 export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts: ReadCaptureOptions = {}): CaptureInfo {
-  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
   if (path === STDIN_PATH) {
     throw new CaptureOpenError(`-: standard input can only be read with readCaptureFile`, OPEN_ERROR.CAPTURE_UNREADABLE);
   }
@@ -96,6 +65,7 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 /** Reads the capture from the open descriptor `fd` (not closed here), chunk by chunk into one buffer. */
 function readOpenCapture(path: string, fd: number, onPacket: PacketCallback, opts: ReadCaptureOptions): CaptureInfo {
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
   const stat = fs.fstatSync(fd);
   if (stat.isDirectory()) {
     throw new CaptureOpenError(`${path}: is a directory, not a capture file`, OPEN_ERROR.CAPTURE_UNREADABLE);
@@ -109,7 +79,9 @@ function readOpenCapture(path: string, fd: number, onPacket: PacketCallback, opt
     try {
       n = fs.readSync(fd, buf, 0, chunkSize, null);
     } catch (err) {
-      // A pipe its writer made non-blocking: wait for data rather than stop.
+      // A non-blocking pipe (made so by another process holding it, such as a Node writer) that is
+      // empty for now: wait for data rather than stop. The wait is a 1 ms sleep, so an idle
+      // writer costs a thousand wake-ups a second, not a busy loop.
       if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
         Atomics.wait(pause, 0, 0, 1);
         continue;

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,8 +15,49 @@ function summarise(list: string[]) {
 
 const frames = Array.from({ length: 50 }, (_, i) => patternFrame(40 + i * 29, i));
 
-async function* chunksOf(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+const OPEN = JSON.stringify(new URL('../../dist/capture/open.js', import.meta.url).href);
+
+/** What a child read with readCaptureFile('-'), as `tcpwhy analyze -` reads: 333 bytes per read. */
+interface StdinRead {
+  packets: number;
+  stoppedEarly: boolean;
+  diagnostics: { code: string; message: string }[];
+  records: string[];
+}
+
+/**
+ * The child's script, run after `setup`. It says "read" on stderr after its first read, and ends
+ * stderr with what it read.
+ */
+function readStdinScript(setup = ''): string {
+  return `import { readCaptureFile } from ${OPEN};
+    ${setup}
+    const records = [];
+    let first = true;
+    const onProgress = () => first && !(first = false) && process.stderr.write('read\\n');
+    const info = await readCaptureFile('-', (r) => records.push(
+      \`\${r.no} \${r.tsMicros} \${r.caplen}/\${r.origLen} \${Buffer.from(r.bytes.subarray(r.off, r.end)).toString('hex')}\`,
+    ), { chunkSize: 333, onProgress });
+    const diagnostics = info.diagnostics.map((d) => ({ code: d.code, message: d.message }));
+    process.stderr.write(JSON.stringify({ packets: info.packets, stoppedEarly: info.stoppedEarly, diagnostics, records }) + '\\n');
+    process.exit(0);`;
+}
+
+/** Runs `child` (whose stderr is a pipe) to its end; `onRead` hears when it first read. */
+async function stdinRead(child: ChildProcess, onRead: () => void = () => {}): Promise<StdinRead> {
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    if (!err.includes('read\n') && (err + s).includes('read\n')) onRead();
+    err += s;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  expect(code, err).toBe(0);
+  return JSON.parse(err.trimEnd().split('\n').pop()!) as StdinRead;
+}
+
+/** A child reading its standard input from a pipe the test writes. */
+function nodeReadingPipe(setup = ''): ChildProcess {
+  return spawn(process.execPath, ['--input-type=module', '-e', readStdinScript(setup)], { stdio: ['pipe', 'ignore', 'pipe'] });
 }
 
 describe('readCaptureFileSync', () => {
@@ -62,62 +104,68 @@ describe('readCaptureFile', () => {
     expect(info.packets).toBe(50);
     expect(list.length).toBe(50);
   });
+});
 
-  it("reads standard input when the path is '-'", async () => {
+// Standard input is read with readSync on descriptor 0, as a file is; these tests give a child
+// process a real pipe or socket there.
+describe("readCaptureFile('-')", () => {
+  it('reads a pipe, records cut across reads', async () => {
     const bytes = toPcapng(frames);
-    const list: string[] = [];
-    const info = await readCaptureFile('-', summarise(list), { stdin: chunksOf(bytes, 333) });
-    expect(info.file).toBe('-');
-    expect(info.packets).toBe(50);
-    expect(list).toEqual(collectRecords(bytes).records.map((r) => `${r.no} ${r.tsMicros} ${r.caplen}/${r.origLen} ${Buffer.from(r.data).toString('hex')}`));
+    const child = nodeReadingPipe();
+    child.stdin!.end(bytes);
+    const read = await stdinRead(child);
+    expect(read.packets).toBe(50);
+    expect(read.diagnostics).toEqual([]);
+    expect(read.records).toEqual(collectRecords(bytes).records.map((r) => `${r.no} ${r.tsMicros} ${r.caplen}/${r.origLen} ${Buffer.from(r.data).toString('hex')}`));
   });
 
-  it('keeps what was read when standard input fails part way', async () => {
+  // A pipe whose reader was made non-blocking (here by Node's stdin stream, shared by every process
+  // that holds the pipe) answers an empty read with EAGAIN: the reader waits for the rest instead
+  // of stopping there. The writer pauses only once the child has read, so the child meets an
+  // empty pipe.
+  it('reads all of a non-blocking pipe whose writer pauses halfway', async () => {
     const bytes = toPcap(frames);
-    async function* failing() {
-      yield bytes.subarray(0, 500);
-      throw new Error('EPIPE');
-    }
-    const info = await readCaptureFile('-', () => {}, { stdin: failing() });
-    expect(info.packets).toBeGreaterThan(0);
-    expect(info.stoppedEarly).toBe(true);
-    expect(info.diagnostics.map((d) => d.code)).toEqual(['CAPTURE_READ_ERROR']);
-    expect(info.diagnostics[0].message).toContain('reading stopped: EPIPE');
+    const cut = Math.floor(bytes.length / 2);
+    const child = nodeReadingPipe('void process.stdin;');
+    child.stdin!.write(bytes.subarray(0, cut));
+    const read = await stdinRead(child, () => setTimeout(() => child.stdin!.end(bytes.subarray(cut)), 300));
+    expect(read.packets).toBe(50);
+    expect(read.diagnostics).toEqual([]);
+  });
+
+  // `tcpwhy analyze - < /dev/tcp/sensor/port`: a capture streamed over TCP whose sender is reset
+  // part way. What was read is kept and the reset is named.
+  it('keeps what was read from a socket that is reset part way', async () => {
+    const bytes = toPcap(frames);
+    let sender: Socket | undefined;
+    const server = createServer((s) => {
+      sender = s;
+      s.write(bytes.subarray(0, 1000));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const child = spawn('bash', ['-c', `exec "$0" --input-type=module -e "$1" < /dev/tcp/127.0.0.1/${port}`, process.execPath, readStdinScript()], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const read = await stdinRead(child, () => sender!.resetAndDestroy());
+    server.close();
+    expect(read.packets).toBeGreaterThan(0);
+    expect(read.packets).toBeLessThan(50);
+    expect(read.stoppedEarly).toBe(true);
+    expect(read.diagnostics.map((d) => d.code)).toEqual(['CAPTURE_READ_ERROR']);
+    expect(read.diagnostics[0].message).toMatch(/reading stopped: ECONNRESET/);
   });
 
   const tcpdump = hasTool('tcpdump');
   it.skipIf(!tcpdump)('reads `tcpdump -r X -w -` through a pipe like the file tcpdump read', async () => {
     const source = writeTempCapture(toPcapng(frames), 'piped.pcapng');
-    const child = spawn('tcpdump', ['-r', source, '-w', '-'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const piped: string[] = [];
-    const info = await readCaptureFile('-', summarise(piped), { stdin: child.stdout });
-    await new Promise((resolve) => child.on('close', resolve));
+    const child = spawn('bash', ['-c', 'tcpdump -r "$1" -w - 2>/dev/null | exec "$0" --input-type=module -e "$2"', process.execPath, source, readStdinScript()], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const read = await stdinRead(child);
     const direct: string[] = [];
     readCaptureFileSync(source, summarise(direct));
-    expect(info.format).toBe('pcap');
-    expect(info.packets).toBe(frames.length);
-    expect(piped).toEqual(direct);
-  });
-
-  // Standard input is read as a file is, with readSync. A pipe whose reader was made non-blocking
-  // (here by Node's stdin stream, shared by every process that holds the pipe) answers an empty
-  // read with EAGAIN: the reader waits for the rest instead of stopping there.
-  it("reads all of a non-blocking pipe on '-' whose writer pauses halfway", async () => {
-    const bytes = toPcap(frames);
-    const script = `import { readCaptureFile } from ${JSON.stringify(new URL('../../dist/capture/open.js', import.meta.url).href)};
-      void process.stdin;
-      const info = await readCaptureFile('-', () => {});
-      process.stderr.write(JSON.stringify({ packets: info.packets, diagnostics: info.diagnostics.map((d) => d.message) }));
-      process.exit(0);`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const cut = Math.floor(bytes.length / 2);
-    child.stdin.write(bytes.subarray(0, cut));
-    await new Promise((r) => setTimeout(r, 300));
-    child.stdin.end(bytes.subarray(cut));
-    expect(await exited, err).toBe(0);
-    expect(JSON.parse(err)).toEqual({ packets: frames.length, diagnostics: [] });
+    expect(read.packets).toBe(frames.length);
+    expect(read.records).toEqual(direct);
   });
 });
