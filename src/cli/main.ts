@@ -46,7 +46,8 @@ function unknownFirstWord(argv: string[], commands: readonly string[], exists: (
 
 /** Runs the command line and returns the exit code; never calls process.exit. */
 export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
-  // Every command but help reads captures: analyze (all its reports), flow, diff and live.
+  // Before any command runs: all but help read captures (analyze with all its reports, flow, diff,
+  // live), and for help the settings cost nothing.
   tuneHeap();
   const program = new Command();
   let result: number = EXIT.OK;
@@ -55,7 +56,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .description('Reads packet captures and says, flow by flow, why a TCP connection or a WebSocket failed.')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    // Help widths from io (80 off a terminal, as commander's default): commander would read
+    // process.stdout, and that makes a piped stdout non-blocking (see io.ts).
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s), getOutHelpWidth: () => io.columns ?? 80, getErrHelpWidth: () => io.stderrColumns ?? 80 })
     .showSuggestionAfterError()
     .addHelpText(
       'after',

@@ -98,6 +98,20 @@ describe('--help of each command', () => {
     expect(examples![2].includes('  1 ')).toBe(command !== 'live'); // live has no --fail-on
   });
 
+  it("wraps the options to the terminal's width, 80 columns off a terminal", async () => {
+    const widest = async (columns: number | undefined) => {
+      const io = memoryIo();
+      io.columns = columns;
+      expect(await run(['analyze', '--help'], io)).toBe(0);
+      const options = io.out.slice(0, io.out.indexOf('\nExamples:'));
+      return Math.max(...options.split('\n').map((l) => l.length));
+    };
+    expect(await widest(100)).toBeLessThanOrEqual(100);
+    expect(await widest(100)).toBeGreaterThan(90);
+    expect(await widest(undefined)).toBeLessThanOrEqual(80);
+    expect(await widest(200)).toBeGreaterThan(100);
+  });
+
   it.each(['analyze', 'flow', 'diff'])('the examples of %s --help run on the samples as written (exit 0 or 1, nothing on stderr; a filter may match no flow of the sample)', async (command) => {
     const help = memoryIo();
     await run([command, '--help'], help);
