@@ -61,6 +61,8 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
 
 /** Pauses a read that found a non-blocking pipe empty. */
 const pause = new Int32Array(new SharedArrayBuffer(4));
+/** The longest sleep between reads of an empty non-blocking pipe: the most a pause of its writer delays the analysis. */
+const MAX_EMPTY_PIPE_SLEEP_MS = 64;
 
 /** Reads the capture from the open descriptor `fd` (not closed here), chunk by chunk into one buffer. */
 function readOpenCapture(path: string, fd: number, onPacket: PacketCallback, opts: ReadCaptureOptions): CaptureInfo {
@@ -74,16 +76,20 @@ function readOpenCapture(path: string, fd: number, onPacket: PacketCallback, opt
   let bytesRead = 0;
   const parser = new CaptureParser(path, onPacket);
   const buf = new Uint8Array(chunkSize);
+  let emptySleepMs = 1;
   for (;;) {
     let n: number;
     try {
       n = fs.readSync(fd, buf, 0, chunkSize, null);
     } catch (err) {
       // A non-blocking pipe (made so by another process holding it, such as a Node writer) that is
-      // empty for now: wait for data rather than stop. The wait is a 1 ms sleep, so an idle
-      // writer costs a thousand wake-ups a second, not a busy loop.
+      // empty for now: wait for data rather than stop. Nothing here can block until the pipe has
+      // data, so the reader sleeps, 1 ms after the first empty read and twice as long after each
+      // next one up to MAX_EMPTY_PIPE_SLEEP_MS: a writer that pauses costs some 16 wake-ups a
+      // second, not a busy loop.
       if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-        Atomics.wait(pause, 0, 0, 1);
+        Atomics.wait(pause, 0, 0, emptySleepMs);
+        emptySleepMs = Math.min(emptySleepMs * 2, MAX_EMPTY_PIPE_SLEEP_MS);
         continue;
       }
       if (parser.info.format === null) throw unreadable(path, err);
@@ -91,6 +97,7 @@ function readOpenCapture(path: string, fd: number, onPacket: PacketCallback, opt
       break;
     }
     if (n === 0) break;
+    emptySleepMs = 1;
     parser.push(n === chunkSize ? buf : buf.subarray(0, n));
     bytesRead += n;
     opts.onProgress?.(bytesRead, totalBytes, parser.info.packets);
