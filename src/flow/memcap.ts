@@ -32,13 +32,15 @@ export const MEMCAP_SHARES = {
 } as const;
 
 /**
- * Heap bytes per item, measured on open flows of each kind by scripts/calibrate-memcap.mjs (heap after a full collection,
- * divided by the open flows; 33,000, 50,000 and 65,000 flows, the flow columns growing by chunks): a bare SYN attempt
- * 6.9-7.2 kB, a flow with handshake and data 7.3-7.5 kB, plus 3.3 kB for its HTTP session and reassemblers.
+ * Bytes per item, measured on open flows of each kind by scripts/calibrate-memcap.mjs (the JS heap
+ * after a full collection plus the memory outside it, which holds the flow columns, divided by the
+ * open flows; 33,000, 50,000 and 65,000 flows, the columns growing by chunks): a bare SYN attempt
+ * 5.4-5.6 kB, a flow with handshake and data 5.6-5.8 kB, plus 2.8 kB for its HTTP session and
+ * reassemblers.
  */
 export const ESTIMATED_BYTES = {
-  FLOW: 7_300,
-  SESSION: 3_400,
+  FLOW: 5_800,
+  SESSION: 2_900,
 } as const;
 
 /** Buffer fill (of a share) at which payload shedding starts, and the fill shedding flows goes down to. */
