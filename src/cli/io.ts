@@ -44,6 +44,11 @@ export function writeAll(fd: number, text: string): void {
  * writes, and writeAll would then wait out each full pipe buffer (64 KiB) in steps of 2 ms instead
  * of the kernel waking it as soon as the reader has taken some. Piped into `cat`, `--json --detail`
  * on the 500 k-packet mix took 8.7 s instead of the 5.4 s it takes into a file.
+ *
+ * `live` cannot keep to this: Node makes process.stderr whenever a socket of the main thread is
+ * destroyed (net.Socket compares itself with it), as tcpdump's pipes are once the capture stops.
+ * The last lines of a live run may so meet a non-blocking stderr, and stdout under `2>&1`; they
+ * are few, and writeAll waits out a full buffer.
  */
 export function processIo(): CliIo {
   const stdoutIsTTY = isatty(1);
