@@ -82,8 +82,9 @@ function readOpenCapture(path: string, fd: number, onPacket: PacketCallback, opt
     try {
       n = fs.readSync(fd, buf, 0, chunkSize, null);
     } catch (err) {
-      // A non-blocking pipe (made so by another process holding it, such as a Node writer) that is
-      // empty for now: wait for data rather than stop. Nothing here can block until the pipe has
+      // A non-blocking input that is empty for now: wait for data rather than stop. Our end of a
+      // pipe is non-blocking when a process sharing that end made it so (a Node parent that
+      // touched process.stdin and passed it on). Nothing here can block until the pipe has
       // data, so the reader sleeps, 1 ms after the first empty read and twice as long after each
       // next one up to MAX_EMPTY_PIPE_SLEEP_MS: a writer that pauses costs some 16 wake-ups a
       // second, not a busy loop.
