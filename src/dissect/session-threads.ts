@@ -78,9 +78,11 @@ class SessionThread {
     this.port = facts.port1;
     this.bulk = bulk.port1;
     const workerData: SessionThreadData = { ring, control, port: facts.port2, bulk: bulk.port2, leanSlowFloorMicros };
-    // The thread prints nothing. Left to default, Node would pipe its stdio into the main thread's
+    // The thread prints nothing, and what it might print (a warning) is dropped: its errors come
+    // through 'error'. Left to default, Node would pipe its stdio into the main thread's
     // process.stdout and process.stderr, which makes a piped stdout non-blocking: the report's
-    // synchronous writes would then sleep at every full pipe (see cli/io.ts).
+    // synchronous writes would then sleep at every full pipe (see cli/io.ts). Reading the streams
+    // here instead would keep the process alive as long as the thread.
     this.worker = new Worker(new URL('./session-worker.js', import.meta.url), {
       workerData,
       transferList: [facts.port2, bulk.port2],
