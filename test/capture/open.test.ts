@@ -130,7 +130,7 @@ describe('readCaptureFile', () => {
 
 // Standard input is read with readSync on descriptor 0, as a file is; these tests give a child
 // process a real pipe, socket pair or TCP socket there.
-describe("readCaptureFile('-')", () => {
+describe("standard input ('-')", () => {
   it('reads a pipe, records cut across reads', async () => {
     const bytes = toPcapng(frames);
     const read = await stdinRead(nodeAfterPipe('cat "$1"', writeTempCapture(bytes, 'cat.pcapng')));
@@ -180,6 +180,19 @@ describe("readCaptureFile('-')", () => {
       child.kill();
       server.close();
     }
+  });
+
+  // `script` runs the child on a pseudo-terminal, as a user typing `tcpwhy analyze -` would.
+  it.skipIf(!hasTool('script'))('refuses a terminal, saying how to pipe a capture in', () => {
+    const script = `import { readCaptureFileSync } from ${OPEN};
+      try { readCaptureFileSync('-', () => {}); } catch (e) { console.log(e.code + ' ' + e.message); }`;
+    const child = spawnSync('script', ['-qec', `"$TCPWHY_NODE" --input-type=module -e "$TCPWHY_SCRIPT"`, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, TCPWHY_NODE: process.execPath, TCPWHY_SCRIPT: script },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 10_000,
+    });
+    expect(child.stdout).toContain('CAPTURE_UNREADABLE -: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -w - | tcpwhy analyze -');
   });
 
   const tcpdump = hasTool('tcpdump');
