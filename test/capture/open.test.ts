@@ -182,8 +182,9 @@ describe("standard input ('-')", () => {
     }
   });
 
-  // `script` runs the child on a pseudo-terminal, as a user typing `tcpwhy analyze -` would.
-  it.skipIf(!hasTool('script'))('refuses a terminal, saying how to pipe a capture in', () => {
+  // `script` runs the child on a pseudo-terminal, as a user typing `tcpwhy analyze -` would (skipped
+  // where no pseudo-terminal can be had).
+  it.skipIf(!hasTool('script', ['-qec', 'true', '/dev/null']))('refuses a terminal, saying how to pipe a capture in', () => {
     const script = `import { readCaptureFileSync } from ${OPEN};
       try { readCaptureFileSync('-', () => {}); } catch (e) { console.log(e.code + ' ' + e.message); }`;
     const child = spawnSync('script', ['-qec', `"$TCPWHY_NODE" --input-type=module -e "$TCPWHY_SCRIPT"`, '/dev/null'], {
