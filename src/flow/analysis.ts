@@ -110,7 +110,6 @@ class DirectionState implements ColumnView {
   declare baseSeq: number;
   /** Highest sequence number seen + 1; 0 means unknown (Wireshark's own sentinel). */
   declare nextSeq: number;
-  declare nextSeqNo: number;
   declare nextSeqTs: number;
   /**
    * The IP ID and TSval of the segment that set nextSeq (-1: none), and how many new highest
@@ -124,7 +123,6 @@ class DirectionState implements ColumnView {
   declare maxSeqToBeAcked: number;
   declare lastAck: number;
   declare lastAckTs: number;
-  declare lastNonDupAckNo: number;
   declare dupAckNum: number;
   declare window: number;
   declare winScale: number;
@@ -196,7 +194,6 @@ const DIRECTION_INITIAL = {
   baseSeqSet: false,
   baseSeq: 0,
   nextSeq: 0,
-  nextSeqNo: 0,
   nextSeqTs: 0,
   nextSeqIpId: -1,
   nextSeqTsVal: -1,
@@ -204,7 +201,6 @@ const DIRECTION_INITIAL = {
   maxSeqToBeAcked: 0,
   lastAck: 0,
   lastAckTs: 0,
-  lastNonDupAckNo: 0,
   dupAckNum: 0,
   window: WINDOW_UNKNOWN,
   winScale: WS_UNKNOWN,
@@ -636,10 +632,7 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   }
   const dupAckNum = ta & SEG.DUPLICATE_ACK ? fwd.dupAckNum : 0;
 
-  if (ack !== fwd.lastAck) {
-    fwd.lastNonDupAckNo = no;
-    fwd.dupAckNum = 0;
-  }
+  if (ack !== fwd.lastAck) fwd.dupAckNum = 0;
 
   // ACKed unseen segment: this ACK covers bytes of the peer that were never seen.
   // The peer's bound then moves to its highest sequence number; when it was already there, the
@@ -723,7 +716,6 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   // Zero-window probes do not move the next expected sequence number.
   if ((sd(nextSeq, fwd.nextSeq) > 0 || fwd.nextSeq === 0) && !probe) {
     fwd.nextSeq = nextSeq;
-    fwd.nextSeqNo = no;
     fwd.nextSeqTs = ts;
     noteHighestSent(fwd, v);
   }

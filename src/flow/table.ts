@@ -87,7 +87,6 @@ export interface NeighbourTarget {
   lastNo: number;
   lastTs: number;
   answered: boolean;
-  answerNo: number;
   /** Who asked first, and whether every request came from it. */
   asker: number | string;
   oneAsker: boolean;
@@ -113,7 +112,7 @@ export class NeighbourLookups<K extends number | string> {
     let t = this.targets.get(target);
     if (!t) {
       if (this.targets.size >= MAX_NEIGHBOUR_TARGETS) return;
-      t = { requests: 0, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, answered: false, answerNo: 0, asker, oneAsker: true };
+      t = { requests: 0, firstNo: no, firstTs: ts, lastNo: no, lastTs: ts, answered: false, asker, oneAsker: true };
       this.targets.set(target, t);
     }
     t.requests++;
@@ -126,7 +125,7 @@ export class NeighbourLookups<K extends number | string> {
    * `target` answered, to its asker `to` (a reply) or to all (an announcement, `to` null, which
    * proves it is there but not that replies are seen).
    */
-  answered(target: K, no: number, to: number | string | null): void {
+  answered(target: K, to: number | string | null): void {
     if (to !== null) {
       this.replies++;
       const replier = this.repliers.get(to);
@@ -135,10 +134,7 @@ export class NeighbourLookups<K extends number | string> {
       } else if (replier !== target) this.repliers.set(to, null);
     }
     const t = this.targets.get(target);
-    if (t && !t.answered) {
-      t.answered = true;
-      t.answerNo = no;
-    }
+    if (t) t.answered = true;
   }
 
   /** The capture holds replies to `asker` from two hosts or more, so it would hold the reply to any of its requests. */
@@ -230,8 +226,7 @@ export class FlowTable implements Sheddable {
   peakFlows = 0;
   lastTs = 0;
   lastNo = 0;
-  icmpErrorsUnmatched = 0;
-  /** Of those, the ones quoting a SYN of a connection the capture holds nothing of. */
+  /** ICMP errors about no flow the table holds that quote a SYN of a connection the capture holds nothing of. */
   readonly unseenSynErrors: UnseenSynError[] = [];
 
   constructor(private readonly opts: FlowTableOptions) {
@@ -445,7 +440,6 @@ export class FlowTable implements Sheddable {
     const hash = tupleHash(v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort);
     const flow = this.find(hash, v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort);
     if (!flow) {
-      this.icmpErrorsUnmatched++;
       if (v.quotedFlags >= 0 && (v.quotedFlags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === TCP_FLAG.SYN && !this.closedBefore(hash, v)) this.unseenSynError(v, no, ts);
       return;
     }
@@ -489,7 +483,7 @@ export class FlowTable implements Sheddable {
       if (v.arpSenderIp === 0) return;
       this.arp.asked(v.arpTargetIp, v.arpSenderIp, no, ts);
     } else if (v.arpOp === ARP_OP.REPLY) {
-      this.arp.answered(v.arpSenderIp, no, v.arpTargetIp);
+      this.arp.answered(v.arpSenderIp, v.arpTargetIp);
     }
   }
 
@@ -502,7 +496,7 @@ export class FlowTable implements Sheddable {
       this.ndp.asked(formatAddr(v.ndpTarget, 6), formatAddr(v.src, 6), no, ts);
     } else {
       // An advertisement without the Solicited flag announces to all: it shows the host, not that the capture sees replies.
-      this.ndp.answered(formatAddr(v.ndpTarget, 6), no, v.ndpSolicited ? formatAddr(v.dst, 6) : null);
+      this.ndp.answered(formatAddr(v.ndpTarget, 6), v.ndpSolicited ? formatAddr(v.dst, 6) : null);
     }
   }
 
