@@ -44,7 +44,6 @@ export class DirectionReassembler {
   /** Raw sequence number of this direction's FIN, once seen: ACKs past it cover no byte. */
   private finSeq = -1;
   gaps = 0;
-  overlaps = 0;
   /** Set once a bound was hit: the stream is partial from then on. */
   limitHit = false;
   closed = false;
@@ -63,7 +62,6 @@ export class DirectionReassembler {
     this.unackedSkippedEnd = 0;
     this.finSeq = -1;
     this.gaps = 0;
-    this.overlaps = 0;
     this.limitHit = false;
     this.closed = false;
   }
@@ -212,10 +210,7 @@ export class DirectionReassembler {
     let i = this.pending.length;
     while (i > 0 && ((this.pending[i - 1].seq - seg.seq) | 0) > 0) i--;
     const prev = this.pending[i - 1];
-    if (prev && prev.seq === seg.seq && prev.data.length >= seg.data.length) {
-      if (!sameBytes(prev.data, seg.data, seg.data.length)) this.overlaps++;
-      return; // duplicate of a buffered segment
-    }
+    if (prev && prev.seq === seg.seq && prev.data.length >= seg.data.length) return; // a copy of a buffered segment: the first copy's bytes stand
     this.pending.splice(i, 0, seg);
     this.pendingBytes += seg.data.length;
     this.budget.buffered += seg.data.length;
@@ -227,9 +222,4 @@ export class DirectionReassembler {
     this.pendingBytes = 0;
     this.pending.length = 0;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

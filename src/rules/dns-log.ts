@@ -170,9 +170,6 @@ const lookupKey = (client: string, name: string, type: number) => `${client} ${t
 const portOf = (tx: string) => tx.slice(0, tx.lastIndexOf(' '));
 
 export class DnsLog {
-  /** DNS messages read (UDP datagrams and TCP messages), and those that were not DNS. */
-  messages = 0;
-  invalid = 0;
   private readonly pending = new FifoMap<string, Lookup>();
   private readonly addresses = new FifoMap<string, RememberedAnswer[]>();
   /** Per client, its first query and its first answer (the capture sees its DNS both ways). */
@@ -218,11 +215,9 @@ export class DnsLog {
 
   private message(result: DnsMessage | DnsParseError, from: string, fromPort: number, to: string, toPort: number, no: number, ts: number, transport: 'udp' | 'tcp'): boolean {
     if (isDnsError(result)) {
-      this.invalid++;
       this.absenceUnprovable = true;
       return false;
     }
-    this.messages++;
     this.expire(ts);
     // Only standard queries are lookups (not NOTIFY, UPDATE...).
     if (result.opcode !== 0) return true;
