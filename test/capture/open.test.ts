@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCaptureFile, readCaptureFileSync } from '../../src/capture/open.js';
 import { CaptureOpenError, type PacketRecord } from '../../src/capture/record.js';
+import { IS_NON_BLOCKING_SOURCE } from '../helpers/fd-flags.js';
 import { collectRecords, patternFrame, toPcap, toPcapng, writeTempCapture } from '../helpers/capture.js';
 import { hasTool } from '../helpers/tools.js';
 
@@ -35,7 +36,7 @@ function readStdinScript(setup = ''): string {
   return `import { readFileSync, writeSync } from 'node:fs';
     import { readCaptureFile } from ${OPEN};
     ${setup}
-    const nonBlocking = (parseInt(/^flags:\\s*(\\d+)/m.exec(readFileSync('/proc/self/fdinfo/0', 'utf8'))[1], 8) & 0o4000) !== 0;
+    const nonBlocking = ${IS_NON_BLOCKING_SOURCE}(0);
     const records = [];
     let first = true;
     const onProgress = () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { IS_NON_BLOCKING_SOURCE } from '../helpers/fd-flags.js';
 
 // The report goes out through writeSync, which waits in the kernel for the reader while the pipe
 // is in blocking mode. Node's stdout stream, once made for a pipe, switches the pipe to
@@ -65,7 +66,6 @@ describe('the process output', () => {
 // processIo for why its last lines may meet a non-blocking stderr.
 const BIN = fileURLToPath(new URL('../../bin/tcpwhy.js', import.meta.url));
 const SAMPLE = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
-const O_NONBLOCK = 0o4000;
 
 /** The flags of descriptors 0, 1 and 2 as `tcpwhy ...args` exits, with stdin from `input` (or none) and stdout and stderr unread until then. */
 async function flagsAtExit(args: string[], input?: Uint8Array): Promise<{ code: number | null; nonBlocking: boolean[] }> {
@@ -75,16 +75,16 @@ async function flagsAtExit(args: string[], input?: Uint8Array): Promise<{ code: 
   writeFileSync(
     hook,
     `import { readFileSync, writeFileSync } from 'node:fs';
-    process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify([0, 1, 2].map((fd) => parseInt(/^flags:\\s*(\\d+)/m.exec(readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1], 8)))));`,
+    process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify([0, 1, 2].map(${IS_NON_BLOCKING_SOURCE}))));`,
   );
   const child = spawn(process.execPath, ['--import', pathToFileURL(hook).href, BIN, ...args], { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   child.stdout.resume();
   child.stderr.resume();
   if (input) child.stdin!.end(input);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  const flags = JSON.parse(readFileSync(out, 'utf8')) as number[];
+  const nonBlocking = JSON.parse(readFileSync(out, 'utf8')) as boolean[];
   rmSync(dir, { recursive: true, force: true });
-  return { code, nonBlocking: flags.map((f) => (f & O_NONBLOCK) !== 0) };
+  return { code, nonBlocking };
 }
 
 describe.skipIf(!existsSync('/proc/self/fdinfo'))("every command's output", () => {
