@@ -22,7 +22,7 @@ if (typeof globalThis.gc !== 'function') {
   process.exit(2);
 }
 const { Analyzer } = await import(pathToFileURL(join(REPO_ROOT, 'dist/pipeline.js')).href);
-const { readCaptureFile } = await import(pathToFileURL(join(REPO_ROOT, 'dist/capture/open.js')).href);
+const { readCaptureFileSync } = await import(pathToFileURL(join(REPO_ROOT, 'dist/capture/open.js')).href);
 
 /** The JS heap in use and the memory outside it (`external` counts the ArrayBuffers, which hold the flow columns). */
 const heap = () => {
@@ -36,7 +36,7 @@ const heap = () => {
 async function perOpenFlow(file, dissect) {
   const analyzer = new Analyzer({ file, dissect, retainFlows: false, keepEvents: false, memcapBytes: 2 ** 40, onFlowJudged: () => {} });
   const before = heap();
-  await readCaptureFile(file, analyzer.onRecord);
+  readCaptureFileSync(file, analyzer.onRecord);
   const bytes = (heap() - before) / analyzer.openFlows;
   return { open: analyzer.openFlows, bytes: Math.round(bytes) };
 }

@@ -26,7 +26,7 @@ const SECONDS = secondsAt >= 0 && Number(args[secondsAt + 1]) > 0 ? Math.min(30,
 const JSON_OUT = args.includes('--json');
 
 const { openCapSource, wallClockMicros } = await import('../dist/capture/live.js');
-const { readCaptureFile } = await import('../dist/capture/open.js');
+const { readCaptureFileSync } = await import('../dist/capture/open.js');
 const { Analyzer } = await import('../dist/pipeline.js');
 const { PacketDecoder } = await import('../dist/decode/decoder.js');
 
@@ -151,7 +151,7 @@ async function measure(level) {
   const dropped = /(\d+) packets? dropped by kernel/.exec(tcpdumpErr);
 
   const kernel = [];
-  await readCaptureFile(file, (rec) => {
+  readCaptureFileSync(file, (rec) => {
     const k = packetKey(decoder, rec);
     if (k !== null) kernel.push([k, rec.tsMicros]);
   });

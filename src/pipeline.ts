@@ -1,5 +1,5 @@
 import type { CaptureFilter } from './capture/capture-filter.js';
-import { readCaptureFile, type ReadCaptureOptions } from './capture/open.js';
+import { readCaptureFileSync, type ReadCaptureOptions } from './capture/open.js';
 import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
 import { formatAddr, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
@@ -766,7 +766,7 @@ function unseenSynErrors(table: FlowTable): IcmpAboutUnseenSyn[] {
 /** Reads and analyses one capture file ('-' for standard input). Throws CaptureOpenError if unreadable. */
 export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): Promise<AnalysisResult> {
   const analyzer = new Analyzer({ ...opts, file: path });
-  const info = await readCaptureFile(path, analyzer.onRecord, read);
+  const info = readCaptureFileSync(path, analyzer.onRecord, read);
   return analyzer.finish(info);
 }
 

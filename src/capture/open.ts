@@ -23,16 +23,8 @@ export interface ReadCaptureOptions {
 }
 
 /**
- * Reads a whole capture, calling onPacket with one reused record per packet: readCaptureFileSync,
- * for callers that await a reader.
- */
-export async function readCaptureFile(path: string, onPacket: PacketCallback, opts: ReadCaptureOptions = {}): Promise<CaptureInfo> {
-  return readCaptureFileSync(path, onPacket, opts);
-}
-
-/**
- * Reads a whole capture from a regular file, a FIFO, a device or, for '-', standard input.
- * Throws CaptureOpenError when nothing is readable; every other problem is a diagnostic in the
+ * Reads a whole capture from a regular file, a FIFO, a device or, for '-', standard input, calling
+ * onPacket with one reused record per packet. Throws CaptureOpenError when nothing is readable; every other problem is a diagnostic in the
  * returned info.
  */
 export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts: ReadCaptureOptions = {}): CaptureInfo {

@@ -1,5 +1,5 @@
 import type { CaptureFilter } from '../capture/capture-filter.js';
-import { readCaptureFile, type ReadCaptureOptions } from '../capture/open.js';
+import { readCaptureFileSync, type ReadCaptureOptions } from '../capture/open.js';
 import type { PacketRecord } from '../capture/record.js';
 import { parseAddr, sameAddr } from '../decode/addr.js';
 import { PacketDecoder } from '../decode/decoder.js';
@@ -174,6 +174,6 @@ export async function readFlowPackets(
         if (captureFilter.accepts(rec)) collector.onRecord(rec);
       }
     : collector.onRecord;
-  await readCaptureFile(file, onRecord, read);
+  readCaptureFileSync(file, onRecord, read);
   return { packets: collector.packets, dropped: collector.dropped };
 }

@@ -4,7 +4,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readCaptureFile, readCaptureFileSync } from '../../src/capture/open.js';
+import { readCaptureFileSync } from '../../src/capture/open.js';
 import { CaptureOpenError, type PacketRecord } from '../../src/capture/record.js';
 import { IS_NON_BLOCKING_SOURCE } from '../helpers/fd-flags.js';
 import { collectRecords, patternFrame, toPcap, toPcapng, writeTempCapture } from '../helpers/capture.js';
@@ -18,7 +18,7 @@ const frames = Array.from({ length: 50 }, (_, i) => patternFrame(40 + i * 29, i)
 
 const OPEN = JSON.stringify(new URL('../../dist/capture/open.js', import.meta.url).href);
 
-/** What a child read with readCaptureFile('-'), as `tcpwhy analyze -` reads: 333 bytes per read. */
+/** What a child read with readCaptureFileSync('-'), as `tcpwhy analyze -` reads: 333 bytes per read. */
 interface StdinRead {
   /** Whether its descriptor 0 was non-blocking (O_NONBLOCK in /proc/self/fdinfo/0) when it began to read. */
   nonBlocking: boolean;
@@ -34,7 +34,7 @@ interface StdinRead {
  */
 function readStdinScript(setup = ''): string {
   return `import { readFileSync, writeSync } from 'node:fs';
-    import { readCaptureFile } from ${OPEN};
+    import { readCaptureFileSync } from ${OPEN};
     ${setup}
     const nonBlocking = ${IS_NON_BLOCKING_SOURCE}(0);
     const records = [];
@@ -44,7 +44,7 @@ function readStdinScript(setup = ''): string {
       first = false;
       writeSync(2, 'read\\n');
     };
-    const info = await readCaptureFile('-', (r) => records.push(
+    const info = readCaptureFileSync('-', (r) => records.push(
       \`\${r.no} \${r.tsMicros} \${r.caplen}/\${r.origLen} \${Buffer.from(r.bytes.subarray(r.off, r.end)).toString('hex')}\`,
     ), { chunkSize: 333, onProgress });
     const diagnostics = info.diagnostics.map((d) => ({ code: d.code, message: d.message }));
@@ -119,11 +119,11 @@ describe('readCaptureFileSync', () => {
   });
 });
 
-describe('readCaptureFile', () => {
-  it('reads a regular file', async () => {
+describe('readCaptureFileSync on pcap', () => {
+  it('reads a regular file', () => {
     const path = writeTempCapture(toPcap(frames), 'async.pcap');
     const list: string[] = [];
-    const info = await readCaptureFile(path, summarise(list), { chunkSize: 1000 });
+    const info = readCaptureFileSync(path, summarise(list), { chunkSize: 1000 });
     expect(info.packets).toBe(50);
     expect(list.length).toBe(50);
   });

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { readCaptureFile, type ReadCaptureOptions } from '../../capture/open.js';
+import { readCaptureFileSync, type ReadCaptureOptions } from '../../capture/open.js';
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
 import { CaptureFilterError } from '../../capture/capture-filter.js';
 import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
@@ -248,7 +248,7 @@ async function streamOne(file: string, opts: AnalyzeOptions, format: OutputForma
   // An internal error while reading: what was read is still analysed and reported, then the error ends the run.
   let readFailure: unknown = null;
   try {
-    info = await readCaptureFile(file, analyzer.onRecord, { onProgress: progress?.update });
+    info = readCaptureFileSync(file, analyzer.onRecord, { onProgress: progress?.update });
   } catch (err) {
     if (err instanceof CaptureOpenError) {
       batch.flush(); // nothing was read, so nothing of the report was written

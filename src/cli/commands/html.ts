@@ -1,4 +1,4 @@
-import { readCaptureFile, STDIN_PATH } from '../../capture/open.js';
+import { readCaptureFileSync, STDIN_PATH } from '../../capture/open.js';
 import { CaptureOpenError } from '../../capture/record.js';
 import { FlowPacketCollector, type FlowLocation } from '../../diff/packets.js';
 import { PacketDecoder } from '../../decode/decoder.js';
@@ -157,7 +157,7 @@ async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOpti
   const last = Math.max(...collectors.map((c) => c.lastNo));
   const packetFilter = bpf?.filter() ?? null;
   try {
-    const info = await withCaptureFilter(bpf, () => readCaptureFile(file, (rec) => {
+    const info = await withCaptureFilter(bpf, async () => readCaptureFileSync(file, (rec) => {
       analyzer.onRecord(rec);
       if (rec.no > last || (packetFilter && !packetFilter.accepts(rec))) return;
       const kind = decoder.decode(rec);
