@@ -387,10 +387,6 @@ export class DnsOverTcp implements StreamSink {
     this.held[dir] = null;
   }
 
-  onOverlap(dir: Dir, streamOffset: number, length: number, no: number, tsMicros: number): void {
-    this.inner?.onOverlap?.(dir, streamOffset, length, no, tsMicros);
-  }
-
   onClose(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void {
     this.inner?.onClose?.(dir, how, no, tsMicros);
   }

@@ -218,10 +218,6 @@ export class AppSession implements StreamSink {
     this.applyGap(dir, gap, streamOffset, length, no, tsMicros);
   }
 
-  onOverlap(): void {
-    // Conflicting retransmissions are the reassembler's finding; the first bytes delivered stand.
-  }
-
   onClose(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void {
     this.lastNo = no;
     // A retransmitted FIN (or a second RST) says nothing new.

@@ -1,9 +1,10 @@
 // Reassembly hands ordered, de-duplicated payload bytes to a StreamSink that knows nothing of TCP
 // (gopacket's StreamFactory split). One sink per flow; both directions go to the same sink.
 //
-// Call order per flow: onData / onGap / onOverlap any number of times, in stream order per
-// direction, then onEnd exactly once. `dir` is 0 for the originator (client) -> responder, 1 for
-// the reverse. Data chunks are views valid only during the call: copy what you keep.
+// Call order per flow: onData / onGap any number of times, in stream order per direction, onClose
+// at most once per direction, then onEnd exactly once. `dir` is 0 for the originator (client) ->
+// responder, 1 for the reverse. Data chunks are views valid only during the call: copy what you
+// keep. Bytes sent again are delivered once, as first captured (see reassembly.ts).
 
 export type Dir = 0 | 1;
 
@@ -14,8 +15,6 @@ export interface StreamSink {
   onData(dir: Dir, bytes: Uint8Array, off: number, end: number, streamOffset: number, no: number, tsMicros: number): void;
   /** `length` bytes were never seen (Zeek's content_gap / missed_bytes). */
   onGap(dir: Dir, streamOffset: number, length: number, no: number, tsMicros: number): void;
-  /** A retransmission carried different bytes for already-delivered stream offsets. */
-  onOverlap?(dir: Dir, streamOffset: number, length: number, no: number, tsMicros: number): void;
   /** A FIN or RST ended this direction (`how`), or the capture ended. Called per direction at most once. */
   onClose?(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void;
   /** The flow is finished (closed, expired, or capture end). */
