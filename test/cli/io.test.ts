@@ -67,14 +67,19 @@ describe('the process output', () => {
 const BIN = fileURLToPath(new URL('../../bin/tcpwhy.js', import.meta.url));
 const SAMPLE = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
-/** The flags of descriptors 0, 1 and 2 as `tcpwhy ...args` exits, with stdin from `input` (or none) and stdout and stderr unread until then. */
-async function flagsAtExit(args: string[], input?: Uint8Array): Promise<{ code: number | null; nonBlocking: boolean[] }> {
+/**
+ * Whether descriptors 0, 1 and 2 are non-blocking as `tcpwhy ...args` exits, with stdin from `input`
+ * (or none) and stdout and stderr unread until then. `touchStdout`: the hook itself first makes
+ * Node's process.stdout, which turns a pipe non-blocking (the control that the check sees it).
+ */
+async function flagsAtExit(args: string[], input?: Uint8Array, touchStdout = false): Promise<{ code: number | null; nonBlocking: boolean[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-fdflags-'));
   const hook = join(dir, 'hook.mjs');
   const out = join(dir, 'flags.json');
   writeFileSync(
     hook,
     `import { readFileSync, writeFileSync } from 'node:fs';
+    ${touchStdout ? 'void process.stdout;' : ''}
     process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify([0, 1, 2].map(${IS_NON_BLOCKING_SOURCE}))));`,
   );
   const child = spawn(process.execPath, ['--import', pathToFileURL(hook).href, BIN, ...args], { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
@@ -99,6 +104,11 @@ describe.skipIf(!existsSync('/proc/self/fdinfo'))("every command's output", () =
     ['a usage error', ['analyze', '--no-such-option']],
     ['a missing file', ['analyze', 'no/such/file.pcap']],
   ];
+  it('sees a pipe made non-blocking (the control: the hook touches process.stdout first)', async () => {
+    const { nonBlocking } = await flagsAtExit(['analyze', SAMPLE('refused.pcap')], undefined, true);
+    expect(nonBlocking[1]).toBe(true);
+  });
+
   it.each(cases)('stays blocking: %s', async (_, args) => {
     const { nonBlocking } = await flagsAtExit(args);
     expect(nonBlocking.slice(1)).toEqual([false, false]);
