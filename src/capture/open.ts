@@ -24,14 +24,14 @@ export interface ReadCaptureOptions {
 
 /**
  * Reads a whole capture from a regular file, a FIFO, a device or, for '-', standard input, calling
- * onPacket with one reused record per packet. Throws CaptureOpenError when nothing is readable; every other problem is a diagnostic in the
- * returned info.
+ * onPacket with one reused record per packet. Throws CaptureOpenError when nothing is readable;
+ * every other problem is a diagnostic in the returned info.
  */
 export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts: ReadCaptureOptions = {}): CaptureInfo {
   if (path === STDIN_PATH) {
     if (isatty(STDIN_FD)) {
       throw new CaptureOpenError(
-        `${path}: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -w - | tcpwhy analyze -`,
+        `${path}: standard input is a terminal, not a capture; pipe one in, as tcpdump -U -w - writes it`,
         OPEN_ERROR.CAPTURE_UNREADABLE,
       );
     }

@@ -117,11 +117,9 @@ describe('readCaptureFileSync', () => {
     const path = writeTempCapture(toPcap(frames), 'chunk.pcap');
     expect(() => readCaptureFileSync(path, () => {}, { chunkSize: 0 })).toThrow(RangeError);
   });
-});
 
-describe('readCaptureFileSync on pcap', () => {
-  it('reads a regular file', () => {
-    const path = writeTempCapture(toPcap(frames), 'async.pcap');
+  it('reads a pcap file as well', () => {
+    const path = writeTempCapture(toPcap(frames), 'fifty.pcap');
     const list: string[] = [];
     const info = readCaptureFileSync(path, summarise(list), { chunkSize: 1000 });
     expect(info.packets).toBe(50);
@@ -194,7 +192,7 @@ describe("standard input ('-')", () => {
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 10_000,
     });
-    expect(child.stdout).toContain('CAPTURE_UNREADABLE -: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -w - | tcpwhy analyze -');
+    expect(child.stdout).toContain('CAPTURE_UNREADABLE -: standard input is a terminal, not a capture; pipe one in, as tcpdump -U -w - writes it');
   });
 
   const tcpdump = hasTool('tcpdump');
