@@ -764,7 +764,7 @@ function unseenSynErrors(table: FlowTable): IcmpAboutUnseenSyn[] {
 }
 
 /** Reads and analyses one capture file ('-' for standard input). Throws CaptureOpenError if unreadable. */
-export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): Promise<AnalysisResult> {
+export function analyzeFile(path: string, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): AnalysisResult {
   const analyzer = new Analyzer({ ...opts, file: path });
   const info = readCaptureFileSync(path, analyzer.onRecord, read);
   return analyzer.finish(info);
@@ -775,7 +775,7 @@ export async function analyzeFile(path: string, opts: Partial<AnalyzerOptions> =
  * keeping none: memory follows the open flows, not the length of the capture. The result's flows
  * are empty; flowCount counts them all.
  */
-export async function streamFlows(path: string, onFlow: (flow: FlowResult) => void, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): Promise<AnalysisResult> {
+export function streamFlows(path: string, onFlow: (flow: FlowResult) => void, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): AnalysisResult {
   return analyzeFile(path, { ...opts, retainFlows: false, onFlowJudged: onFlow }, read);
 }
 

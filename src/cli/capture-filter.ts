@@ -60,7 +60,7 @@ export function splitFilesAndFilter(args: readonly string[], exists: (path: stri
 }
 
 /** Runs `read`, turning a capture filter's failure into the command's error. */
-export async function withCaptureFilter<T>(spec: CaptureFilterSpec | null, read: () => Promise<T>): Promise<T> {
+export async function withCaptureFilter<T>(spec: CaptureFilterSpec | null, read: () => T | Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (err) {

@@ -160,13 +160,13 @@ function emptyPacket(no: number, ts: number, from: Role): FlowPacket {
  * Reads `file` again and returns the packets of `flow` (from an analysis of the same file).
  * Throws CaptureOpenError when the file cannot be read; standard input cannot be read twice.
  */
-export async function readFlowPackets(
+export function readFlowPackets(
   file: string,
   flow: FlowFacts,
   maxPackets = DEFAULT_MAX_FLOW_PACKETS,
   captureFilter: CaptureFilter | null = null,
   read: ReadCaptureOptions = {},
-): Promise<FlowPackets> {
+): FlowPackets {
   const collector = new FlowPacketCollector(flow, maxPackets);
   // The packets the analysis saw: the same capture filter leaves out the same ones.
   const onRecord = captureFilter

@@ -59,7 +59,7 @@ export interface Reading {
 }
 
 /** Runs one read of `file` with its progress line (when it shows one), erased at the end. */
-export async function withProgress<T>(file: string, reading: Reading | null, read: (opts: ReadCaptureOptions) => Promise<T>): Promise<T> {
+export async function withProgress<T>(file: string, reading: Reading | null, read: (opts: ReadCaptureOptions) => T | Promise<T>): Promise<T> {
   const progress = reading ? progressFor(reading.io, file, reading.quiet) : null;
   try {
     return await read(progress ? { onProgress: progress.update } : {});

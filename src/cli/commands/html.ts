@@ -157,7 +157,7 @@ async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOpti
   const last = Math.max(...collectors.map((c) => c.lastNo));
   const packetFilter = bpf?.filter() ?? null;
   try {
-    const info = await withCaptureFilter(bpf, async () => readCaptureFileSync(file, (rec) => {
+    const info = await withCaptureFilter(bpf, () => readCaptureFileSync(file, (rec) => {
       analyzer.onRecord(rec);
       if (rec.no > last || (packetFilter && !packetFilter.accepts(rec))) return;
       const kind = decoder.decode(rec);
