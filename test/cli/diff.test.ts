@@ -122,6 +122,9 @@ describe('tcpwhy diff', () => {
       [['diff', sample('refused.pcap'), sample('http-clean.pcap'), '--filter-bad', 'port 1'], 2, /no flow matches --filter-bad 'port 1'/],
       [['diff', sample('refused.pcap'), sample('http-clean.pcap'), '--filter-bad', 'bogus'], 2, /--filter: cannot read 'bogus'/],
       [['diff', sample('no-such.pcap'), sample('http-clean.pcap')], 3, /no such file/],
+      // Standard input can be read once, and diff reads each side's capture at least twice.
+      [['diff', '-', sample('http-clean.pcap')], 2, /give files, not standard input/],
+      [['diff', `${sample('refused.pcap')}#1`, '-'], 2, /give files, not standard input/],
       [['diff', sample('refused.pcap'), sample('arp-unanswered.pcap')], 3, /no TCP flow to compare/],
     ];
     for (const [argv, code, message] of cases) {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { STDIN_PATH } from '../../capture/open.js';
 import { compareFlows } from '../../diff/diff.js';
 import { choosePair, isHealthy, MAX_CANDIDATES, type CandidateCounts } from '../../diff/select.js';
 import type { FlowResult } from '../../pipeline.js';
@@ -126,6 +127,7 @@ export async function runDiff(goodText: string, badText: string, filterWords: st
   if (opts.html !== undefined && opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
   const goodSpec = parseFlowSpec(goodText);
   const badSpec = parseFlowSpec(badText);
+  if (goodSpec.file === STDIN_PATH || badSpec.file === STDIN_PATH) throw new CliError('diff reads each capture more than once (flows, then their packets): give files, not standard input', EXIT.USAGE);
   const sameFile = goodSpec.file === badSpec.file;
   const reported = new Set<string>();
   const goods = await gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout, reading, reported);
