@@ -53,12 +53,19 @@ export function watchUntil(until: Watch['until'], ts: number, packet: number, la
   return { ts, packet, until, seamPacket: 0, seamBack: false, seamGap: 0, lastFilePacket };
 }
 
+/**
+ * A host's slot: its last packet's time and number, and its last packet sent with a nonzero IPv4 ID:
+ * that packet's number (0: none) and the ID. One slot is 32 bytes of one array, so the two hosts of
+ * a packet cost two cache lines, not one per number: every packet of the capture updates them.
+ */
+const HOST_TS = 0;
+const HOST_NO = 1;
+const HOST_SENT_NO = 2;
+const HOST_SENT_IP_ID = 3;
+const HOST_STRIDE = 4;
+
 export class CaptureWatch {
-  private readonly hostTs = new Float64Array(HOST_SLOTS);
-  private readonly hostNo = new Float64Array(HOST_SLOTS);
-  /** Each host's last packet sent with a nonzero IPv4 ID: its number (0: none) and the ID. */
-  private readonly sentNo = new Float64Array(HOST_SLOTS);
-  private readonly sentIpId = new Uint16Array(HOST_SLOTS);
+  private readonly hostSlots = new Float64Array(HOST_SLOTS * HOST_STRIDE);
   /** A forward leap not yet decided (its index in the seam lists), -1 when none. */
   private leap = -1;
   /** The last record so far, in file order. */
@@ -96,17 +103,19 @@ export class CaptureWatch {
 
   /** A decoded IP packet between the hosts at src and dst (4 words each); `ipId`: its IPv4 ID (0: none). */
   hosts(src: ArrayLike<number>, dst: ArrayLike<number>, no: number, ts: number, ipId: number): void {
-    const a = slotOf(addrHash(src, 0, HASH_SEED));
-    const b = slotOf(addrHash(dst, 0, HASH_SEED));
-    this.hostTs[a] = this.hostTs[b] = ts;
-    this.hostNo[a] = this.hostNo[b] = no;
+    const h = this.hostSlots;
+    const a = slotOf(addrHash(src, 0, HASH_SEED)) * HOST_STRIDE;
+    const b = slotOf(addrHash(dst, 0, HASH_SEED)) * HOST_STRIDE;
+    h[a + HOST_TS] = h[b + HOST_TS] = ts;
+    h[a + HOST_NO] = h[b + HOST_NO] = no;
     if (ipId === 0) return;
-    if (this.leap >= 0 && this.sentNo[a] !== 0 && this.sentNo[a] < this.seamAfter[this.leap]) {
-      const step = (ipId - this.sentIpId[a]) & 0xffff;
+    const sentNo = h[a + HOST_SENT_NO];
+    if (this.leap >= 0 && sentNo !== 0 && sentNo < this.seamAfter[this.leap]) {
+      const step = (ipId - h[a + HOST_SENT_IP_ID]) & 0xffff;
       if (step >= 1 && step <= IP_ID_CONTINUES) this.dropLeap();
     }
-    this.sentNo[a] = no;
-    this.sentIpId[a] = ipId;
+    h[a + HOST_SENT_NO] = no;
+    h[a + HOST_SENT_IP_ID] = ipId;
   }
 
   /** Whether a forward leap after packet `no` is still undecided: what follows `no` cannot be judged yet. */
@@ -173,10 +182,10 @@ export class CaptureWatch {
     for (const ip of [f.clientIp, f.serverIp]) {
       const w = wordsOf(ip);
       if (!w) return null;
-      const slot = slotOf(addrHash(w, 0, HASH_SEED));
-      if (this.hostNo[slot] > packet) {
-        packet = this.hostNo[slot];
-        ts = Math.max(ts, this.hostTs[slot]);
+      const at = slotOf(addrHash(w, 0, HASH_SEED)) * HOST_STRIDE;
+      if (this.hostSlots[at + HOST_NO] > packet) {
+        packet = this.hostSlots[at + HOST_NO];
+        ts = Math.max(ts, this.hostSlots[at + HOST_TS]);
       }
     }
     return { ts, packet };
