@@ -80,7 +80,7 @@ export function locateCorpus(name: CorpusName, repoRoot: string, env?: Record<st
 export function readLabelFiles(labelsDir: string): LabelFile[];
 export function readKnownMisses(labelsDir: string): Miss[];
 export function missKey(m: Miss | Check): string;
-export function checkCorpus(labels: LabelFile, analyze: (file: string) => Promise<Analysed>): Promise<{ checks: Check[]; figures: Figures }>;
+export function checkCorpus(labels: LabelFile, analyze: (file: string) => Analysed | Promise<Analysed>): Promise<{ checks: Check[]; figures: Figures }>;
 export function summaryLine(corpus: string, figures: Figures): string;
 export function missesOf(checks: Check[]): Miss[];
 export function compareWithKnown(checks: Check[], known: Miss[], corpora: string[]): { regressions: string[]; fixed: string[] };

@@ -72,7 +72,7 @@ describe('time that runs backwards', () => {
       },
     ]);
 
-    const r = await analyzeFile(writeTempCapture(bytes, 'twice.pcap'));
+    const r = analyzeFile(writeTempCapture(bytes, 'twice.pcap'));
     expect(r.capture.diagnostics.map((d) => d.code)).toEqual(['CAPTURE_TIME_BACKWARDS']);
     // The copy's SYN starts a second flow. Its packets are counted as tshark counts them, but no
     // resend happened: no timeout of 0 ms, no retransmission verdict, no port reuse "before" the
@@ -100,7 +100,7 @@ describe('time that runs backwards', () => {
     expect(info.diagnostics[0].message).toContain('time runs backwards once; the largest step goes back 9.99 s, from packet 5 to packet 6;');
     expect(info.diagnostics[0].message).not.toContain('starts over');
 
-    const r = await analyzeFile(writeTempCapture(bytes, 'stepped.pcap'));
+    const r = analyzeFile(writeTempCapture(bytes, 'stepped.pcap'));
     const f = r.flows[0];
     expect(f.analysis!.serverThink).toBeNull();
     expect(f.end).toBeGreaterThanOrEqual(f.start);
@@ -119,7 +119,7 @@ describe('time that runs backwards', () => {
       .server('FA', 0.051)
       .client('A', 0.052);
     const zeroed = c.packets.map((p) => ({ tsMicros: 0, data: p.frame.bytes }));
-    const r = await analyzeFile(writeTempCapture(toPcap(zeroed), 'zeroed.pcap'));
+    const r = analyzeFile(writeTempCapture(toPcap(zeroed), 'zeroed.pcap'));
     expect(r.flows.map((f) => f.verdicts.map((v) => v.code))).toEqual([['clean-close']]);
     expect(r.flows[0].analysis!.packetsBackInTime).toBe(c.packets.length - 1);
 
@@ -143,7 +143,7 @@ describe('time that runs backwards', () => {
 
 corpus.describe('PPA blaster.pcap: nine packets stored twice', () => {
   it('is one diagnostic at packet 10, and no retransmission with a 0 ms timeout', async () => {
-    const r = await analyzeFile(corpus.path('ppa/ppa1e/blaster.pcap'));
+    const r = analyzeFile(corpus.path('ppa/ppa1e/blaster.pcap'));
     // capinfos: "Strict time order: False"; tshark: frames 10-18 repeat frames 1-9, times included.
     expect(r.capture.diagnostics.map((d) => [d.code, d.packet, d.offset])).toEqual([['CAPTURE_TIME_BACKWARDS', 10, 0x2f0]]);
     expect(r.capture.diagnostics[0].message).toContain('goes back 5.70 s, from packet 9 to packet 10, where the capture starts over');

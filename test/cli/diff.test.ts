@@ -25,7 +25,7 @@ async function diffJson(...args: string[]) {
  */
 async function splitLegs(): Promise<{ clientSide: string; serverSide: string }> {
   const file = sample('nginx-ws-good.pcap');
-  const flows = (await analyzeFile(file)).flows;
+  const flows = analyzeFile(file).flows;
   const proxyPort = flows.find((f) => f.app?.http[0].response?.headers.server?.startsWith('nginx'))!.serverPort;
   const { records } = collectRecords(new Uint8Array(readFileSync(file)));
   const decoder = new PacketDecoder();
@@ -106,7 +106,7 @@ describe('tcpwhy diff', () => {
   });
 
   it('--filter-good / --filter-bad narrow the candidates', async () => {
-    const bad = await analyzeFile(sample('nginx-ws-bad.pcap'));
+    const bad = analyzeFile(sample('nginx-ws-bad.pcap'));
     const clientLeg = bad.flows.find((f) => f.app?.http[0].response?.headers.server?.startsWith('nginx'))!;
     const { doc } = await diffJson(sample('nginx-ws-good.pcap'), sample('nginx-ws-bad.pcap'), '--filter-bad', `server ${clientLeg.server}`);
     expect(doc.bad.flow).toBe(clientLeg.id);
@@ -161,7 +161,7 @@ describe('tcpwhy diff on a capture with more flows than it looks at', () => {
     const file = writeTempCapture(toPcap(packets.map((p) => ({ tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6), data: p.frame.bytes }))), 'many-flows.pcap');
 
     const all: FlowResult[] = [];
-    await streamFlows(file, (f) => all.push(f), { keepEvents: false });
+    streamFlows(file, (f) => all.push(f), { keepEvents: false });
     all.sort((a, b) => a.id - b.id);
     const failed = all.filter((f) => f.verdicts.some((v) => v.severity !== 'info'));
     expect(failed.length).toBe(39);

@@ -17,7 +17,7 @@ type Judged = { id: number; state: string; history: string; verdicts: { code: st
 describe('streamed analyze report', () => {
   it.each(samples)('gives the same flows, verdicts and capture verdicts as the retained analysis: %s', async (name) => {
     const file = join(SAMPLES, name);
-    const retained = await analyzeFile(file);
+    const retained = analyzeFile(file);
     const io = memoryIo();
     expect(await run(['analyze', file, '--json'], io)).toBe(0);
     const doc = JSON.parse(io.out);
@@ -44,7 +44,7 @@ describe('streamed analyze report', () => {
 describe('picking flows out of a capture', () => {
   it('keeps only the named flows, with their events, and counts every flow', async () => {
     const file = join(SAMPLES, 'nginx-ws-good.pcap');
-    const all = await analyzeFile(file);
+    const all = analyzeFile(file);
     expect(all.flows.length).toBeGreaterThan(1);
     const picked = await loadCapture(file, undefined, [2]);
     expect(picked.flows.map((f) => f.id)).toEqual([2]);

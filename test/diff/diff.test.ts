@@ -11,13 +11,13 @@ import { conv, type Conversation } from '../helpers/conversation.js';
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
 async function side(file: string, flow: FlowResult): Promise<DiffSide> {
-  return { file, flow, packets: (await readFlowPackets(file, flow)).packets, chosen: null, candidates: 1 };
+  return { file, flow, packets: readFlowPackets(file, flow).packets, chosen: null, candidates: 1 };
 }
 
 /** Analyses two files, picks the pair as `tcpwhy diff` does, and compares it. */
 async function diffFiles(goodName: string, badName: string) {
   const [gf, bf] = [sample(goodName), sample(badName)];
-  const [g, b] = [await analyzeFile(gf), await analyzeFile(bf)];
+  const [g, b] = [analyzeFile(gf), analyzeFile(bf)];
   const pair = choosePair(g.flows, b.flows, gf === bf);
   return compareFlows(await side(gf, pair.good as FlowResult), await side(bf, pair.bad as FlowResult));
 }
@@ -43,8 +43,8 @@ describe('tcpwhy diff on the samples', () => {
   });
 
   it('nginx-ws-good vs nginx-ws-bad client legs: the close after 101 is the divergence', async () => {
-    const g = await analyzeFile(sample('nginx-ws-good.pcap'));
-    const b = await analyzeFile(sample('nginx-ws-bad.pcap'));
+    const g = analyzeFile(sample('nginx-ws-good.pcap'));
+    const b = analyzeFile(sample('nginx-ws-bad.pcap'));
     // Client legs are those answered by nginx.
     const clientLeg = (flows: FlowResult[]) => flows.find((f) => f.app?.http[0].response?.headers.server?.startsWith('nginx'))!;
     const d = compareFlows(await side(sample('nginx-ws-good.pcap'), clientLeg(g.flows)), await side(sample('nginx-ws-bad.pcap'), clientLeg(b.flows)));
@@ -91,7 +91,7 @@ describe('tcpwhy diff on the samples', () => {
 
   it('the two legs of one proxied request carry the same Sec-WebSocket-Key and take the same steps', async () => {
     const file = sample('nginx-ws-good.pcap');
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     expect(r.flows.length).toBe(2);
     const d = compareFlows(await side(file, r.flows[0]), await side(file, r.flows[1]));
     expect(d.sameWebSocketKey).toBe(r.flows[0].app?.websocket?.key);
@@ -115,7 +115,7 @@ describe('comparison by role, not by address', () => {
   }
   async function analyzed(c: Conversation, name: string) {
     const file = writeTempCapture(toPcap(c.packets.map((p) => ({ tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6), data: p.frame.bytes }))), name);
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     return side(file, r.flows[0]);
   }
 
@@ -161,7 +161,7 @@ describe('choosing the pair among many flows', () => {
     }
     const packets = convs.flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
     const file = writeTempCapture(toPcap(packets.map((p) => ({ tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6), data: p.frame.bytes }))), 'many-pairs.pcap');
-    const { flows } = await analyzeFile(file);
+    const { flows } = analyzeFile(file);
     const pair = choosePair(flows, flows, true);
     expect(pair.pairs.length).toBeGreaterThan(5);
     // One capture on both sides: a clean request against a refused connect, not like with like.

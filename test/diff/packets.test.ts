@@ -13,9 +13,9 @@ describe('readFlowPackets', () => {
     'finds exactly the packets the analysis counted for every flow of %s',
     async (name) => {
       const file = sample(name);
-      const result = await analyzeFile(file);
+      const result = analyzeFile(file);
       for (const flow of result.flows) {
-        const { packets, dropped } = await readFlowPackets(file, flow);
+        const { packets, dropped } = readFlowPackets(file, flow);
         expect(dropped).toBe(0);
         expect(packets.filter((p) => p.from === 0).length).toBe(flow.clientSide.packets);
         expect(packets.filter((p) => p.from === 1).length).toBe(flow.serverSide.packets);
@@ -27,11 +27,11 @@ describe('readFlowPackets', () => {
 
   it('keeps the flows of a reused 4-tuple apart (port-reuse: 40 connections over 4 tuples)', async () => {
     const file = sample('port-reuse.pcap');
-    const result = await analyzeFile(file);
+    const result = analyzeFile(file);
     expect(result.flows.length).toBe(40);
     const seen = new Set<number>();
     for (const flow of result.flows) {
-      const { packets } = await readFlowPackets(file, flow);
+      const { packets } = readFlowPackets(file, flow);
       expect(packets.length).toBe(flow.clientSide.packets + flow.serverSide.packets);
       // Each connection starts at its own SYN with relative sequence 0.
       expect(packets[0].flags & TCP_FLAG.SYN).toBeTruthy();
@@ -50,8 +50,8 @@ describe('readFlowPackets', () => {
       .client('PA', 0.01, 'x'.repeat(40))
       .server('A', 0.011);
     const file = writeTempCapture(toPcap(c.packets.map((p) => ({ tsMicros: 1_700_000_000_000_000 + Math.round(p.t * 1e6), data: p.frame.bytes }))), 'wrap.pcap');
-    const result = await analyzeFile(file);
-    const { packets } = await readFlowPackets(file, result.flows[0]);
+    const result = analyzeFile(file);
+    const { packets } = readFlowPackets(file, result.flows[0]);
     expect(packets.map((p) => [p.relSeq, p.relAck])).toEqual([
       [0, 0],
       [0, 1],

@@ -39,7 +39,7 @@ describe('TLS cipher suites and alerts by name', () => {
 
   it.each(TLS_SAMPLES)('%s: no cipher shown as a bare code, alerts as name (number)', async (name) => {
     const file = join(SAMPLES, name);
-    const { flows } = await analyzeFile(file);
+    const { flows } = analyzeFile(file);
     const tshark = hasTshark ? tsharkCiphers(file) : null;
     let hellos = 0;
     for (const f of flows) {

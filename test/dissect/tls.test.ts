@@ -21,7 +21,7 @@ const hasOpenssl = hasTool('openssl', ['version']);
 afterAll(removeCaptureDirs);
 
 async function onlyFlow(file: string): Promise<FlowResult & { app: { tls: TlsFacts } }> {
-  const { flows } = await analyzeFile(file);
+  const { flows } = analyzeFile(file);
   expect(flows).toHaveLength(1);
   expect(flows[0]!.app?.protocol).toBe('tls');
   return flows[0] as FlowResult & { app: { tls: TlsFacts } };

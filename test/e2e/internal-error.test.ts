@@ -71,7 +71,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 
 describe('an internal error at one packet', () => {
   it('counts the packet once, as malformed INTERNAL, and the rest of the capture as before', async () => {
-    const clean = await analyzeFile(PORT_REUSE);
+    const clean = analyzeFile(PORT_REUSE);
     const failAt = 57;
     const packet = FlowTable.prototype.packet;
     // Thrown after the table did its work, as a bug late in the packet's handling would.
@@ -79,7 +79,7 @@ describe('an internal error at one packet', () => {
       packet.apply(this, args);
       if (args[2] === failAt) throw new Error('injected fault');
     });
-    const r = await analyzeFile(PORT_REUSE);
+    const r = analyzeFile(PORT_REUSE);
     expect(r.capture.packets).toBe(clean.capture.packets);
     expect(r.capture.decoded).toBe(clean.capture.decoded - 1);
     expect(r.capture.malformed).toBe(clean.capture.malformed + 1);
@@ -119,7 +119,7 @@ describe('an internal error at one flow', () => {
     const ids = [...table.out.matchAll(/^flow (\d+)  /gm)].map((m) => Number(m[1]));
     expect(ids.length).toBe(39);
     expect(ids).not.toContain(5);
-    const retained = await analyzeFile(PORT_REUSE);
+    const retained = analyzeFile(PORT_REUSE);
     expect(retained.flows.length).toBe(39);
     expect(retained.flowCount).toBe(39);
     expect(retained.flows.map((f) => f.id)).not.toContain(5);
@@ -129,7 +129,7 @@ describe('an internal error at one flow', () => {
 describe("an internal error in a flow's dissector at its end", () => {
   it('still reports the flow, and says its payload analysis may be partial', async () => {
     const file = openRequestCapture();
-    const clean = await analyzeFile(file);
+    const clean = analyzeFile(file);
     expect(clean.flows.map((f) => [f.endReason, f.state])).toEqual([['capture-end', 'S1']]);
     // Thrown once, as the flows still open at the capture's end are finished: a request the server
     // never answered. A dissector's error costs its flow's payload analysis only, whenever it comes
@@ -148,7 +148,7 @@ describe("an internal error in a flow's dissector at its end", () => {
         throw new Error('injected fault in a dissector');
       }
     });
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     expect(r.flowCount).toBe(clean.flowCount);
     expect(r.flows.length).toBe(r.flowCount);
     expect([r.capture.decoded, r.capture.malformed]).toEqual([clean.capture.decoded, clean.capture.malformed]);
@@ -161,14 +161,14 @@ describe("an internal error in a flow's dissector at its end", () => {
 describe("an internal error in a flow's dissector mid-stream", () => {
   it('costs that flow its payload analysis from there, not the packet: its TCP analysis and the counts stay as they were', async () => {
     const file = join(SAMPLES, 'port-reuse.pcap');
-    const clean = await analyzeFile(file);
+    const clean = analyzeFile(file);
     const onData = AppSession.prototype.onData;
     let calls = 0;
     vi.spyOn(AppSession.prototype, 'onData').mockImplementation(function (this: AppSession, ...args: Parameters<AppSession['onData']>) {
       if (++calls === 7) throw new Error('injected fault in a dissector');
       onData.apply(this, args);
     });
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     expect([r.capture.decoded, r.capture.malformed, r.flowCount]).toEqual([clean.capture.decoded, clean.capture.malformed, clean.flowCount]);
     expect(r.flows.map((f) => [f.id, f.history, f.state])).toEqual(clean.flows.map((f) => [f.id, f.history, f.state]));
     const internal = r.capture.diagnostics.filter((d) => d.code === 'INTERNAL');

@@ -28,7 +28,7 @@ interface Legs {
  * port; for committed samples, by order: the client connects to nginx before nginx connects upstream.
  */
 async function legsOf(file: string, ports: { nginxPort: number; backendPort: number } | null): Promise<Legs> {
-  const { flows, verdicts } = await analyzeFile(file);
+  const { flows, verdicts } = analyzeFile(file);
   expect(flows).toHaveLength(2);
   const bySyn = [...flows].sort((a, b) => a.firstPacket - b.firstPacket);
   const legs = { client: bySyn[0]!, backend: bySyn[1]!, file, capture: verdicts };

@@ -69,7 +69,7 @@ corpus.describe('TCP analysis flags against tshark on the corpus', () => {
     let filesAgreeing = 0;
     const mismatches: string[] = [];
     for (const e of oracle) {
-      const r = await analyzeFile(corpus.path(e.file));
+      const r = analyzeFile(corpus.path(e.file));
       const ours = sums(r);
       const tshark = { ...e.analysisFlagCounts, ...(e.extraAnalysisFlagCounts ?? {}) };
       let fileAgrees = true;

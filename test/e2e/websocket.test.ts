@@ -17,7 +17,7 @@ const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
 afterAll(removeCaptureDirs);
 
 async function onlyFlow(file: string): Promise<FlowResult> {
-  const result = await analyzeFile(file);
+  const result = analyzeFile(file);
   expect(result.flows).toHaveLength(1);
   return result.flows[0]!;
 }

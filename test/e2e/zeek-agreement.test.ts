@@ -39,7 +39,7 @@ corpus.describe('agreement with Zeek conn.log', () => {
     for (const entry of oracle) {
       if (!entry.zeekConn) continue;
       const verifyChecksums = !/(^|\s)-C(\s|$)/.test(entry.zeekTest?.command ?? '');
-      const result = await analyzeFile(corpus.path(entry.file), { verifyChecksums });
+      const result = analyzeFile(corpus.path(entry.file), { verifyChecksums });
       // One flow of ours stands for as many conn.log rows as it says Zeek splits it into (a SYN
       // retried after the RST that refused it is a new connection to Zeek).
       const used = new Map<number, number>();

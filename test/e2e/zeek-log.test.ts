@@ -140,7 +140,7 @@ corpus.describe("Zeek's conn.log fields", () => {
       const baseline = corpus.path(`${entry.file}.zeek-conn.log`);
       if (!entry.zeekConn || !existsSync(baseline)) continue;
       const verifyChecksums = !/(^|\s)-C(\s|$)/.test(entry.zeekTest?.command ?? '');
-      const result = await analyzeFile(corpus.path(entry.file), { verifyChecksums });
+      const result = analyzeFile(corpus.path(entry.file), { verifyChecksums });
       let text = '';
       const log = new ZeekFlowStream('zeek', (s) => (text += s), null);
       for (const f of result.flows) log.flow(f);

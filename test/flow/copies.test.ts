@@ -32,7 +32,7 @@ function repeatsOnTheWire(segments: WireSegment[]): number {
 
 describe('a Docker-style bridge captured with tcpdump -i any', () => {
   const check = async (file: string) => {
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     const wire = wireSegments(file);
     expect(r.flows).toHaveLength(1);
     // Half the packets repeat the one before them; nothing else went wrong.
@@ -58,7 +58,7 @@ describe('a Docker-style bridge captured with tcpdump -i any', () => {
 
 describe('corpus captures holding packets twice', () => {
   corpus.it('Practical Packet Analysis double-vision.pcap: every frame seen on both sides of a router', async () => {
-    const r = await analyzeFile(corpus.path('ppa/ppa1e/double-vision.pcap'));
+    const r = analyzeFile(corpus.path('ppa/ppa1e/double-vision.pcap'));
     const v = capturedTwice(r)!;
     expect(v.facts).toMatchObject({ copies: 4, packets: 8, ttlChange: -1 });
     expect(v.summary).toContain("the copy's TTL 1 lower: it crossed a router");
@@ -69,7 +69,7 @@ describe('corpus captures holding packets twice', () => {
   });
 
   corpus.it("Zeek's ssh-dups.pcap: duplicates both ways are no retransmission problem, and Zeek's history is kept", async () => {
-    const r = await analyzeFile(corpus.path('zeek/tcp/ssh-dups.pcap'));
+    const r = analyzeFile(corpus.path('zeek/tcp/ssh-dups.pcap'));
     expect(r.flows).toHaveLength(1);
     expect(r.flows[0]!.history).toBe('ShADTadtTtFf');
     expect(codes(r)).toEqual([['clean-close']]);
@@ -77,7 +77,7 @@ describe('corpus captures holding packets twice', () => {
   });
 
   it('a real loss is still a retransmission: samples/lossy-transfer.pcap has no copies', async () => {
-    const r = await analyzeFile(fileURLToPath(new URL('../../samples/lossy-transfer.pcap', import.meta.url)));
+    const r = analyzeFile(fileURLToPath(new URL('../../samples/lossy-transfer.pcap', import.meta.url)));
     expect(capturedTwice(r)).toBeUndefined();
     expect(r.flows[0]!.verdicts.map((v) => v.code)).toContain('retransmission');
   });

@@ -129,7 +129,7 @@ describe('a SYN retried after the RST that refused it', () => {
 
   corpus.it('PPA nowebaccess2.pcapng: one refused flow of 3 SYNs instead of three flows and two port reuses', async () => {
     const file = corpus.path('ppa/ppa3/nowebaccess2.pcapng');
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     expect(r.flows).toHaveLength(1);
     expect(codes(r.flows[0])).toEqual(['refused']);
     expect(verdict(r.flows[0], 'refused').summary).toMatch(/; 3 SYNs #3, #5, #7, each refused \(retries after 499 ms, 500 ms: a Windows client \(TTL 128\)/);
@@ -137,7 +137,7 @@ describe('a SYN retried after the RST that refused it', () => {
 
   corpus.it('PPA evilprogram.pcap: worms retrying refused connects give no port reuse and no port exhaustion', async () => {
     const file = corpus.path('ppa/ppa1e/evilprogram.pcap');
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     const codesSeen = allCodes(r);
     expect(codesSeen).not.toContain('port-reuse');
     expect(codesSeen).not.toContain('port-exhaustion');
@@ -152,7 +152,7 @@ describe('a SYN retried after the RST that refused it', () => {
 
   corpus.it("Zeek's pop3.pcap: each refused SYN is a connection to Zeek, one flow here", async () => {
     const file = corpus.path('zeek/pop3/pop3.pcap');
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     const refused = r.flows.filter((f) => f.state === 'REJ');
     expect(refused.map((f) => [f.client, f.syns.length, f.zeekConnections])).toEqual([
       ['192.168.0.4:26242', 3, 3],
@@ -193,7 +193,7 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
 
   corpus2.it("nDPI's gnutella.pcap: a SYN-ACK 15.5 s after the first of three SYNs completes that connection", async () => {
     const file = corpus2.path('ndpi/gnutella.pcap');
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     const flows = r.flows.filter((f) => f.client === '10.0.2.15:50198');
     expect(flows).toHaveLength(1);
     expect(flows[0].syns.map((s) => s.no)).toEqual([172, 253, 411]);
@@ -246,7 +246,7 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
   });
 
   corpus2.it("nDPI's gnutella.pcap: a SYN-ACK 22.7 s after the last of three SYNs joins them, after the client had given up", async () => {
-    const r = await analyzeFile(corpus2.path('ndpi/gnutella.pcap'));
+    const r = analyzeFile(corpus2.path('ndpi/gnutella.pcap'));
     const flows = r.flows.filter((f) => f.client === '10.0.2.15:50245');
     expect(flows).toHaveLength(1);
     expect(flows[0].syns.map((s) => s.no)).toEqual([367, 502, 586]);
@@ -256,7 +256,7 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
   });
 
   corpus2.it("nDPI's alexa-app.pcapng: a Linux client's 7 SYNs over 63 s (same ISN) are one attempt, not three", async () => {
-    const r = await analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
+    const r = analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
     const flows = r.flows.filter((f) => f.client === '172.16.42.216:40202' && f.syns.length > 0);
     expect(flows.map((f) => f.syns.map((s) => s.no))).toEqual([[248, 377, 485, 758, 801, 1088, 1658]]);
     expect(verdict(flows[0], 'syn-timeout').summary).toMatch(/\(7 SYNs #248, .* over 63\.1 s; retries after 1\.93 s, 1\.07 s, 4\.01 s, 8\.03 s, 16\.0 s, 32\.0 s\)/);
@@ -398,8 +398,8 @@ describe('packets after an idle longer than --idle-timeout', () => {
     // tshark: #456 (the client's last ACK) and #657 are both in tcp.stream 63, both with sequence number 1997047472.
     const file = corpus.path('ppa/ppa1e/evilprogram.pcap');
     const streamed: FlowResult[] = [];
-    await streamFlows(file, (f) => streamed.push(f), { keepEvents: false });
-    for (const flows of [(await analyzeFile(file)).flows, streamed]) {
+    streamFlows(file, (f) => streamed.push(f), { keepEvents: false });
+    for (const flows of [analyzeFile(file).flows, streamed]) {
       const before = flows.find((f) => f.client === '24.6.125.19:1050' && f.firstPacket === 402)!;
       const rst = flows.find((f) => f.firstPacket === 657)!;
       expect(rst.afterIdle).toMatchObject({ flowId: before.id });

@@ -10,7 +10,7 @@ describe('wire helpers', () => {
   it('find the resent segments a retransmission verdict rests on (lossy transfer through iptables drops)', async () => {
     const file = sample('lossy-transfer');
     const resent = resentDataSegments(wireSegments(file));
-    const verdict = (await analyzeFile(file)).flows.flatMap((f) => f.verdicts).find((v) => v.code === 'retransmission');
+    const verdict = analyzeFile(file).flows.flatMap((f) => f.verdicts).find((v) => v.code === 'retransmission');
     expect(resent.length).toBeGreaterThan(0);
     expect(verdict!.packets.filter((no) => resent.includes(no)).length).toBeGreaterThan(0);
   });
@@ -25,7 +25,7 @@ describe('wire helpers', () => {
 
   it('tell a flow\'s resent segments from another\'s, and refuse a retransmission verdict without resent bytes', async () => {
     const lossy = sample('lossy-transfer');
-    const [flow] = (await analyzeFile(lossy)).flows;
+    const [flow] = analyzeFile(lossy).flows;
     const wire = wireSegments(lossy);
     expect(flowSegments(wire, flow!)).toHaveLength(wire.length);
     expect(flowSegments(wire, { clientPort: 1, serverPort: 2 })).toEqual([]);

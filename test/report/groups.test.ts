@@ -14,7 +14,7 @@ const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, 
 /** The capture judged as `tcpwhy analyze` judges it: each flow as it ends. */
 async function judged(path: string): Promise<{ result: AnalysisResult; flows: FlowResult[] }> {
   const flows: FlowResult[] = [];
-  const result = await streamFlows(path, (f) => flows.push(f), { keepEvents: false });
+  const result = streamFlows(path, (f) => flows.push(f), { keepEvents: false });
   return { result, flows };
 }
 

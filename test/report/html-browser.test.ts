@@ -119,9 +119,9 @@ describe.skipIf(!chromium)('HTML reports in headless Chromium', () => {
       expect(dom.elementsWithHandlers).toBe(0);
       expect(dom.ladders).toHaveLength(c.ladders.length);
       for (const [i, [file, id]] of c.ladders.entries()) {
-        const result = await analyzeFile(file);
+        const result = analyzeFile(file);
         const flow = result.flows.find((f) => f.id === id)!;
-        const { packets } = await readFlowPackets(file, flow);
+        const { packets } = readFlowPackets(file, flow);
         const numbers = packets.map((p) => p.no);
         // A diff draws GOOD then BAD; a report draws its groups' ladders, most severe first.
         const drawn = c.diverge ? dom.ladders[i] : dom.ladders.find((l) => l.packets[0] === numbers[0])!;

@@ -39,9 +39,9 @@ function ladders(page: string): number[][] {
 }
 
 async function packetNumbers(file: string, id: number): Promise<number[]> {
-  const result = await analyzeFile(file);
+  const result = analyzeFile(file);
   const flow = result.flows.find((f) => f.id === id)!;
-  return (await readFlowPackets(file, flow)).packets.map((p) => p.no);
+  return readFlowPackets(file, flow).packets.map((p) => p.no);
 }
 
 describe('analyze --html', () => {
@@ -52,7 +52,7 @@ describe('analyze --html', () => {
     expect(r.out).toBe('');
     expect(r.err).toContain('HTML report written (2 flows, 2 ladders)');
     expectSelfContained(r.page);
-    const result = await analyzeFile(file);
+    const result = analyzeFile(file);
     // Every warning and error of the capture is in a group row, with its fix.
     for (const f of result.flows)
       for (const v of f.verdicts.filter((x) => x.severity !== 'info')) {
@@ -70,7 +70,7 @@ describe('analyze --html', () => {
   it('marks each verdict at the packets it rests on', async () => {
     const file = sample('syn-timeout.pcap');
     const r = await html(['analyze', file]);
-    const [flow] = (await analyzeFile(file)).flows;
+    const [flow] = analyzeFile(file).flows;
     const [v] = flow.verdicts;
     expect(v.code).toBe('syn-timeout');
     for (const no of v.packets) expect(r.page).toMatch(new RegExp(`<g class="pkt k-syn has-verdict sev-error" data-no="${no}">.*?<g class="vm sev-error">.*?ERROR syn-timeout</text>`));
@@ -80,7 +80,7 @@ describe('analyze --html', () => {
 
   it('keeps the timeline bounded on a capture of many flows: intervals, not one bar per flow', async () => {
     const file = sample('port-scan.pcap');
-    const result = await analyzeFile(file);
+    const result = analyzeFile(file);
     expect(result.flowCount).toBeGreaterThan(MAX_BARS);
     const r = await html(['analyze', file]);
     const timeline = /<svg class="timeline"[\s\S]*?<\/svg>/.exec(r.page)![0];

@@ -10,7 +10,7 @@ const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, 
 
 describe('flow start time in the JSON report', () => {
   it('is ISO 8601 to the microsecond, right across flows in different seconds', async () => {
-    const { flows } = await analyzeFile(sample('nginx-ws-good.pcap'));
+    const { flows } = analyzeFile(sample('nginx-ws-good.pcap'));
     const base = flows[0];
     // The same flow moved to other instants: within one second, across a second, a day and a year.
     const shifts = [0, 250_000, 1_000_000, 86_400_000_000 + 7, 366 * 86_400_000_000 + 999_999];
@@ -38,7 +38,7 @@ describe('ISO dates beyond what a JavaScript Date holds', () => {
   });
 
   it('formats flows before 1970 and far beyond Date range, with a fraction that is never negative', async () => {
-    const { flows } = await analyzeFile(sample('nginx-ws-good.pcap'));
+    const { flows } = analyzeFile(sample('nginx-ws-good.pcap'));
     const at = (start: number) => flowToJson({ ...flows[0], start, end: start + 1 }).start;
     expect(at(-1_500_000)).toBe('1969-12-31T23:59:58.500000Z');
     expect(at(-1)).toBe('1969-12-31T23:59:59.999999Z');
@@ -50,7 +50,7 @@ describe('ISO dates beyond what a JavaScript Date holds', () => {
 
 describe('the JSON document after a failure', () => {
   it('writes nothing of a flow that cannot be written, and stays whole around it', async () => {
-    const result = await analyzeFile(sample('port-reuse.pcap'));
+    const result = analyzeFile(sample('port-reuse.pcap'));
     let out = '';
     const stream = new JsonFlowStream((s) => (out += s));
     const broken = { ...result.flows[0], clientSide: null } as unknown as (typeof result.flows)[0];
@@ -64,7 +64,7 @@ describe('the JSON document after a failure', () => {
   });
 
   it('closes the document when a flow fails part way through writeJson, and throws on', async () => {
-    const result = await analyzeFile(sample('port-reuse.pcap'));
+    const result = analyzeFile(sample('port-reuse.pcap'));
     const flows = [...result.flows.slice(0, 3), { ...result.flows[3], verdicts: undefined as never, serverSide: undefined as never }];
     let out = '';
     expect(() => writeJson(result, flows, (s) => (out += s))).toThrow(TypeError);
@@ -77,7 +77,7 @@ describe('the JSON document after a failure', () => {
   });
 
   it('closes the document when the capture summary cannot be written', async () => {
-    const result = await analyzeFile(sample('http-clean.pcap'));
+    const result = analyzeFile(sample('http-clean.pcap'));
     let out = '';
     const stream = new JsonFlowStream((s) => (out += s));
     for (const f of result.flows) stream.flow(f);
@@ -108,7 +108,7 @@ describe('hints written once per code', () => {
   });
 
   it('gives every verdict of a document back its hint: verdict.hint ?? hints[code] ?? ""', async () => {
-    const result = await analyzeFile(sample('port-reuse.pcap'));
+    const result = analyzeFile(sample('port-reuse.pcap'));
     const doc = JSON.parse(renderJson(result));
     const written = [...doc.flows.flatMap((f: { verdicts: unknown[] }) => f.verdicts), ...doc.verdicts] as { code: string; hint?: string }[];
     const hints = written.map((v) => v.hint ?? doc.hints[v.code] ?? '');
@@ -123,7 +123,7 @@ describe('facts of the compact flow', () => {
     let dropped = 0;
     let keptFalsy = 0;
     for (const name of ['lossy-transfer.pcap', 'nginx-ws-bad.pcap', 'tls-unknown-ca.pcap', 'listen-overflow.pcap', 'syn-timeout.pcap']) {
-      const result = await analyzeFile(sample(name));
+      const result = analyzeFile(sample(name));
       const compact = JSON.parse(renderJson(result));
       const detail = JSON.parse(renderJson(result, result.flows, { detail: true }));
       for (const [i, flow] of compact.flows.entries()) {

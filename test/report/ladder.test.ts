@@ -14,9 +14,9 @@ const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, 
 const golden = (name: string) => fileURLToPath(new URL(`../golden/${name}`, import.meta.url));
 
 async function ladderOf(name: string, id: number, maxLines?: number): Promise<string> {
-  const result = await analyzeFile(sample(name));
+  const result = analyzeFile(sample(name));
   const flow = result.flows.find((f) => f.id === id)!;
-  const { packets, dropped } = await readFlowPackets(sample(name), flow);
+  const { packets, dropped } = readFlowPackets(sample(name), flow);
   return renderLadder(flow, packets, { color: false, maxLines, file: `samples/${name}`, dropped });
 }
 
@@ -85,10 +85,10 @@ describe('renderLadder', () => {
     const icmp = icmpErrorFrame({ quoted: { src: '10.0.0.1', dst: '10.0.0.2', sport: 51000, dport: 80, flags: 'S', seq: 0xffff_fff0 }, from: '10.0.0.254' });
     const t0 = 1_700_000_000_000_000;
     const file = writeTempCapture(toPcap([{ tsMicros: t0, data: c.packets[0].frame.bytes }, { tsMicros: t0 + 2_000, data: icmp.bytes }]), 'icmp-ladder.pcap');
-    const result = await analyzeFile(file);
+    const result = analyzeFile(file);
     const flow = result.flows[0];
     expect(flow.icmp.map((i) => i.no)).toEqual([2]);
-    const { packets } = await readFlowPackets(file, flow);
+    const { packets } = readFlowPackets(file, flow);
     const text = renderLadder(flow, packets, { color: false });
     expect(checkLayout(text)).toBe(2);
     expect(text).toMatch(/^ +2 +0\.002000 +\+0\.002000 +\|<-+ ICMP 3\/1 -+\|  host unreachable \(ttl 255\)/m);

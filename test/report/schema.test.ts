@@ -83,7 +83,7 @@ describe('schema/analysis.v2.schema.json', () => {
   });
 
   it('validates the report closed after an internal error, in both formats', async () => {
-    const result = await analyzeFile(join(SAMPLES, 'port-reuse.pcap'));
+    const result = analyzeFile(join(SAMPLES, 'port-reuse.pcap'));
     for (const [kind, make] of [
       ['document', (w: (s: string) => void) => new JsonFlowStream(w)],
       ['line', (w: (s: string) => void) => new JsonLinesStream(w)],

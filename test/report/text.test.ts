@@ -189,7 +189,7 @@ corpus.describe('the text report on public captures', () => {
 
 async function judged(path: string) {
   const flows: FlowResult[] = [];
-  const result = await streamFlows(path, (f) => flows.push(f), { keepEvents: false });
+  const result = streamFlows(path, (f) => flows.push(f), { keepEvents: false });
   return { flows, verdicts: result.verdicts, result };
 }
 

@@ -16,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-zeek-'));
 const OPENED = new Date(2024, 0, 2, 3, 4, 5);
 
 async function logsOf(file: string, format: 'zeek' | 'zeek-json'): Promise<{ conn: string; verdicts: string; flows: FlowResult[] }> {
-  const result = await analyzeFile(sample(file));
+  const result = analyzeFile(sample(file));
   let conn = '';
   let verdicts = '';
   const out = new ZeekFlowStream(format, (s) => (conn += s), (s) => (verdicts += s), () => OPENED);
@@ -96,7 +96,7 @@ describe('conn.log as Zeek writes it', () => {
   });
 
   it('leaves duration and byte counts unset when the duration is 0, as Zeek does', async () => {
-    const { flows } = await analyzeFile(sample('refused.pcap'));
+    const { flows } = analyzeFile(sample('refused.pcap'));
     let log = '';
     const out = new ZeekFlowStream('zeek', (s) => (log += s), null);
     out.flow({ ...flows[0], lastOpen: flows[0].start });
@@ -158,7 +158,7 @@ describe('tcpwhy.log', () => {
   });
 
   it('escapes what would break a TSV row, and marks an absent hint unset', async () => {
-    const { flows } = await analyzeFile(sample('refused.pcap'));
+    const { flows } = analyzeFile(sample('refused.pcap'));
     const verdict = { ...flows[0].verdicts[0], summary: 'tab\there\nand a back\\slash', hint: '' };
     let log = '';
     const out = new ZeekFlowStream('zeek', () => {}, (s) => (log += s));
@@ -168,7 +168,7 @@ describe('tcpwhy.log', () => {
   });
 
   it('escapes a value that would read as unset or empty, and writes whole seconds as doubles in JSON', async () => {
-    const { flows } = await analyzeFile(sample('refused.pcap'));
+    const { flows } = analyzeFile(sample('refused.pcap'));
     const logs = { zeek: '', 'zeek-json': '' };
     for (const format of ['zeek', 'zeek-json'] as const) {
       const out = new ZeekFlowStream(format, () => {}, (s) => (logs[format] += s));

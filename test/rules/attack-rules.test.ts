@@ -59,7 +59,7 @@ corpus.describe('public captures', () => {
   it('nmap OS detection (Practical Packet Analysis activeosfingerprinting): one os-fingerprint warning, every probe an info', async () => {
     const file = corpus.path('ppa/ppa3/activeosfingerprinting.pcapng');
     const segs = tsharkSegments(file);
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     const fp = onlyVerdict(r, 'os-fingerprint');
     expect(fp.severity).toBe('warning');
     expect(r.verdicts.map((v) => v.code)).toEqual(['os-fingerprint']);
@@ -82,7 +82,7 @@ corpus.describe('public captures', () => {
   it('Practical Packet Analysis synscan stays one SYN scan with its open ports', async () => {
     const file = corpus.path('ppa/ppa3/synscan.pcapng');
     const segs = tsharkSegments(file);
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     expect(r.verdicts.map((v) => v.code)).toEqual(['port-scan']);
     expect(r.verdicts[0].facts.openTargets).toEqual(openPortsOnTheWire(segs, '172.16.0.8', '64.13.134.52'));
     for (const f of r.flows) expect(f.verdicts.map((v) => v.code)).toEqual(['scan-probe']);
@@ -92,7 +92,7 @@ corpus.describe('public captures', () => {
     const file = corpus.path('ppa/ppa1e/evilprogram.pcap');
     const segs = tsharkSegments(file);
     const target = '24.6.125.19';
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     const d = onlyVerdict(r, 'distributed-scan');
     // Sources and ports that sent the host a SYN and were refused, as tshark shows them.
     const inbound = segs.filter((s) => s.dst === target && (s.flags & (SYN | ACK)) === SYN);
@@ -116,7 +116,7 @@ corpus.describe('public captures', () => {
   it('data on a 4-tuple the scanner had reset (Zeek modbus-and-non-modbus-p502): one warning tied to the earlier flow', async () => {
     const file = corpus.path('zeek/modbus/modbus-and-non-modbus-p502.pcap');
     const segs = tsharkSegments(file).filter((s) => s.srcPort === 60293 || s.dstPort === 60293);
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     const flows = r.flows.filter((f) => f.clientPort === 60293);
     expect(flows.map((f) => f.state)).toEqual(['RSTO', 'RSTRH']);
     const [probe, after] = flows;
@@ -142,7 +142,7 @@ corpus2.describe('public captures of nDPI', () => {
   it('nDPI tcp_scan (connect probes, then SYN, FIN, NULL and Xmas probes): one port scan naming the open ports', async () => {
     const file = corpus2.path('ndpi/tcp_scan.pcapng');
     const segs = tsharkSegments(file);
-    const r = await analyzeFile(file);
+    const r = analyzeFile(file);
     const scans = onlyVerdict(r, 'port-scan');
     const scanner = '192.168.1.178';
     const target = '192.168.1.2';
@@ -338,9 +338,9 @@ describe('a server retransmitting after the client reset', () => {
 corpus.describe('streaming', () => {
   corpus2.it('scan and fingerprint probes get the verdicts they get when flows are kept', async () => {
     for (const file of [corpus.path('ppa/ppa3/activeosfingerprinting.pcapng'), corpus2.path('ndpi/tcp_scan.pcapng'), corpus.path('ppa/ppa1e/evilprogram.pcap')]) {
-      const kept = await analyzeFile(file);
+      const kept = analyzeFile(file);
       const streamed: FlowResult[] = [];
-      const result = await streamFlows(file, (f) => streamed.push(f));
+      const result = streamFlows(file, (f) => streamed.push(f));
       // Codes and summaries: a streamed flow's waiting time counts to its own end, not the capture's.
       const said = (fs: FlowResult[]) => fs.map((f) => f.verdicts.map((v) => (v.code === 'syn-timeout' ? v.code : `${v.code}: ${v.summary}`)));
       expect(said(streamed.sort((a, b) => a.id - b.id))).toEqual(said(kept.flows));

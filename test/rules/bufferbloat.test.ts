@@ -59,7 +59,7 @@ function download({ rate = 125_000, rtt = 0.02, bytes = 100_000, pauseFrom = -1,
 
 describe('bufferbloat', () => {
   it('is named in a capture of a download through a 1 Mbit/s shaper with a 1 MB queue', async () => {
-    const { flows } = await analyzeFile(sample('bufferbloat.pcap'));
+    const { flows } = analyzeFile(sample('bufferbloat.pcap'));
     const v = flows[0].verdicts.find((x) => x.code === 'bufferbloat');
     expect(v?.severity).toBe('warning');
     // tshark: tcp.analysis.ack_rtt of the server's data is 3 us at its least (#13) and 308.6 ms at
@@ -99,14 +99,14 @@ describe('bufferbloat', () => {
   it('takes no round trip from an ACK of bytes sent again (Karn), however late it came', async () => {
     // tshark: in pmtu-probed.pcap the 1,448-byte segment #16 is never acknowledged as sent; its
     // bytes, resent cut differently, are acknowledged 6.47 s after it (ack_rtt 6.47 s).
-    const { flows } = await analyzeFile(sample('pmtu-probed.pcap'));
+    const { flows } = analyzeFile(sample('pmtu-probed.pcap'));
     expect(flows[0].analysis?.server.queueRise?.rttMs).toBeLessThan(1);
   });
 
   it('is said of no other bundled sample', async () => {
     const others = readdirSync(fileURLToPath(new URL('../../samples/', import.meta.url))).filter((n) => n.endsWith('.pcap') && n !== 'bufferbloat.pcap');
     for (const name of others) {
-      const { flows } = await analyzeFile(sample(name));
+      const { flows } = analyzeFile(sample(name));
       expect(flows.flatMap((f) => f.verdicts.map((x) => x.code)), name).not.toContain('bufferbloat');
     }
   });

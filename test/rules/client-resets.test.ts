@@ -10,7 +10,7 @@ const rstVerdict = (f: FlowResult) => f.verdicts.find((v) => v.code === 'rst-by-
 describe('client resets in a capture of HAProxy health checks and node clients', async () => {
   // samples/client-resets.pcap: HAProxy's TCP checks of one backend, its HTTP checks of another,
   // two node port checks of the first, and a node client that resets after a whole HTTP/1.0 answer.
-  const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/client-resets.pcap', import.meta.url)));
+  const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/client-resets.pcap', import.meta.url)));
   const byHistory = (history: string) => flows.filter((f) => f.history === history);
 
   it('says a TCP health check that resets in place of the final ACK is a connect-only check, as info', () => {

@@ -39,7 +39,7 @@ function write(packets: At[]): string {
 
 async function analyze(packets: At[]): Promise<{ file: string; result: AnalysisResult }> {
   const file = write(packets);
-  return { file, result: await analyzeFile(file) };
+  return { file, result: analyzeFile(file) };
 }
 
 const verdict = (r: AnalysisResult, code: string) => r.verdicts.find((v) => v.code === code);
@@ -117,7 +117,7 @@ describe('capture-level DNS verdicts', () => {
 
   it('dns-no-answer on a real resolver that is down: node\'s resolver sent one query, the kernel answered ICMP port unreachable', async () => {
     const check = async (file: string) => {
-      const v = verdict(await analyzeFile(file), 'dns-no-answer')!;
+      const v = verdict(analyzeFile(file), 'dns-no-answer')!;
       expect(v.severity).toBe('warning');
       expect(v.summary).toMatch(/^DNS lookup never answered: api\.example \(A\) from 127\.0\.0\.1, query #1 to 127\.0\.0\.153, no answer in the 1\.\d\d s the capture went on; ICMP port unreachable #2 from 127\.0\.0\.153 \(nothing listens on 127\.0\.0\.153 port 53\)$/);
     };
@@ -288,7 +288,7 @@ describe('capture-level DNS verdicts', () => {
     const frames = [query(0, { id: 6, name: 'www.example.com' }), query(1000, { id: 7, name: 'www.example.com' }, RESOLVER, 40001)];
     const cut = frames[0].bytes.subarray(0, 14 + 20 + 8 + 4);
     const file = writeTempCapture(toPcap([{ tsMicros: T0, data: cut, origLen: frames[0].bytes.length }, { tsMicros: T0 + 1000, data: frames[1].bytes }]), 'dns-cut.pcap');
-    const result = await analyzeFile(file);
+    const result = analyzeFile(file);
     expect([result.capture.skipped, result.capture.decoded]).toEqual([{ 'dns-cut': 1 }, 1]);
   });
 });
@@ -433,7 +433,7 @@ corpus.describe('DNS in the public corpus, checked against tshark', () => {
   const file = (name: string) => corpus.path(`ppa/${name}`);
 
   it.each(['ppa3/nowebaccess1.pcapng', 'ppa2e/nowebaccess1.pcap'])('%s: one lookup retried 7 times to two servers, never answered', async (name) => {
-    const result = await analyzeFile(file(name));
+    const result = analyzeFile(file(name));
     const v = verdict(result, 'dns-no-answer')!;
     expect(v.severity).toBe('error');
     expect(v.facts.lookups).toEqual([expect.objectContaining({ name: 'www.google.com', queries: 7, servers: ['4.2.2.2', '4.2.2.1'], firstQueryPacket: 3, lastQueryPacket: 9 })]);
@@ -446,13 +446,13 @@ corpus.describe('DNS in the public corpus, checked against tshark', () => {
   });
 
   it('ppa3/stranded_branchdns: the branch resolver answers SERVFAIL at once', async () => {
-    const result = await analyzeFile(file('ppa3/stranded_branchdns.pcapng'));
+    const result = analyzeFile(file('ppa3/stranded_branchdns.pcapng'));
     expect(verdict(result, 'dns-servfail')!.facts.lookups).toEqual([expect.objectContaining({ client: '172.16.16.101', name: 'appserver', answerPacket: 2, answeredBy: '172.16.16.251' })]);
     if (hasTool('tshark')) expect(tsharkDns(file('ppa3/stranded_branchdns.pcapng')).map((r) => [r[0], r[2], r[3]])).toEqual([['1', 'appserver', ''], ['2', 'appserver', '2']]);
   });
 
   it('ppa3/http_espn_fail: 203.0.113.94 is in no DNS answer, though the client\'s lookups are', async () => {
-    const result = await analyzeFile(file('ppa3/http_espn_fail.pcapng'));
+    const result = analyzeFile(file('ppa3/http_espn_fail.pcapng'));
     const failing = result.flows.filter((f) => f.serverIp === '203.0.113.94');
     expect(failing.length).toBe(9);
     for (const f of failing) expect(f.dns).toEqual({ name: null, clientFirstQuery: 1 });
@@ -465,7 +465,7 @@ corpus.describe('DNS in the public corpus, checked against tshark', () => {
   });
 
   it('ppa3/nowebaccess3: the unanswered SYN\'s address came from the answer for www.google.com', async () => {
-    const result = await analyzeFile(file('ppa3/nowebaccess3.pcapng'));
+    const result = analyzeFile(file('ppa3/nowebaccess3.pcapng'));
     // The capture stops on the SYN's first retry, 1.0 s in: too early for syn-timeout, so capture-ended carries the origin.
     expect(result.flows[0].verdicts.find((v) => v.code === 'capture-ended')!.facts.dnsOrigin).toMatchObject({ name: 'www.google.com', owner: 'www.l.google.com', answerPacket: 2 });
     if (hasTool('tshark')) {
@@ -475,7 +475,7 @@ corpus.describe('DNS in the public corpus, checked against tshark', () => {
   });
 
   it('ppa3/dns_tcp: reads the lookup made over TCP; nothing failed', async () => {
-    const result = await analyzeFile(file('ppa3/dns_tcp.pcapng'));
+    const result = analyzeFile(file('ppa3/dns_tcp.pcapng'));
     expect(dnsCodes(result)).toEqual([]);
     expect(accounted(result)).toBe(result.capture.packets);
   });

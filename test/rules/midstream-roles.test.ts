@@ -63,23 +63,23 @@ function checkKeepalive(f: FlowResult): void {
 
 describe('a download caught mid-body between two high ports', () => {
   it('samples/midstream-download.pcap: names the resetting host (info) and the one whose window stayed closed (a warning), blaming no role', async () => {
-    checkDownload((await analyzeFile(sample('midstream-download'))).flows[0]);
+    checkDownload(analyzeFile(sample('midstream-download')).flows[0]);
   });
 
   it.skipIf(!canMakeScenarios)('a fresh capture (python http.server, curl --limit-rate, cut with editcap)', async () => {
     const run = await runCaptureScenario('midstream-download');
-    checkDownload((await analyzeFile(run.file)).flows[0]);
+    checkDownload(analyzeFile(run.file).flows[0]);
   });
 });
 
 describe('a keep-alive connection caught at its first response, between two high ports', () => {
   it('samples/midstream-keepalive.pcap: turns the roles by the status line and reads both exchanges', async () => {
-    checkKeepalive((await analyzeFile(sample('midstream-keepalive'))).flows[0]);
+    checkKeepalive(analyzeFile(sample('midstream-keepalive')).flows[0]);
   });
 
   it.skipIf(!canMakeScenarios)('a fresh capture (python http.server --protocol HTTP/1.1, curl fetching two files)', async () => {
     const run = await runCaptureScenario('midstream-keepalive');
-    checkKeepalive((await analyzeFile(run.file)).flows[0]);
+    checkKeepalive(analyzeFile(run.file).flows[0]);
   });
 });
 

@@ -23,7 +23,7 @@ const verdictsOf = (r: ReturnType<typeof analyzeFrames>) => r.flows[0].verdicts.
 
 describe('no-response seen from the server side only', () => {
   it('is said of a real inbound-only capture of a silent server', async () => {
-    const r = await analyzeFile(fileURLToPath(new URL('../../samples/no-response-server-side.pcap', import.meta.url)));
+    const r = analyzeFile(fileURLToPath(new URL('../../samples/no-response-server-side.pcap', import.meta.url)));
     const v = r.flows[0].verdicts.find((x) => x.code === 'no-response');
     expect(v?.severity).toBe('warning');
     expect(v?.packets).toEqual([1, 2, 3]);

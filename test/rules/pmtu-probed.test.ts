@@ -13,7 +13,7 @@ const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, 
 
 describe('retransmission: a black hole the sender got round (capture at the sender)', () => {
   it('names it in a capture of a server with MTU probing behind a router whose narrower link drops full-size packets', async () => {
-    const { flows } = await analyzeFile(sample('pmtu-probed.pcap'));
+    const { flows } = analyzeFile(sample('pmtu-probed.pcap'));
     const v = flows[0].verdicts.find((x) => x.code === 'retransmission');
     expect(v?.severity).toBe('warning');
     // tshark: #6 is the first 1,448-byte segment, #17..#20 resend it at 1,448 bytes, #21 at 1,024
@@ -54,7 +54,7 @@ describe('retransmission: a black hole the sender got round (capture at the send
 
 describe('path-mtu: a black hole the sender got round (capture at the receiver)', () => {
   it('is said of a capture at the client, in place of slow-server', async () => {
-    const { flows } = await analyzeFile(sample('pmtu-probed-client.pcap'));
+    const { flows } = analyzeFile(sample('pmtu-probed-client.pcap'));
     const codes = flows[0].verdicts.map((x) => x.code);
     expect(codes).not.toContain('slow-server');
     const v = flows[0].verdicts.find((x) => x.code === 'path-mtu');
@@ -67,7 +67,7 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
   });
 
   it('reads the resends that fill that hole as the same black hole, not as loss: an info line beside path-mtu', async () => {
-    const { flows } = await analyzeFile(sample('pmtu-probed-client.pcap'));
+    const { flows } = analyzeFile(sample('pmtu-probed-client.pcap'));
     const r = flows[0].verdicts.find((x) => x.code === 'retransmission');
     expect(r?.severity).toBe('info');
     expect(r?.facts).toMatchObject({ direction: 'server', cause: 'path-mtu' });
@@ -149,7 +149,7 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
   it('is said of no other bundled sample', async () => {
     const others = readdirSync(fileURLToPath(new URL('../../samples/', import.meta.url))).filter((n) => n.endsWith('.pcap') && n !== 'pmtu-probed-client.pcap');
     for (const name of others) {
-      const { flows } = await analyzeFile(sample(name));
+      const { flows } = analyzeFile(sample(name));
       expect(flows.flatMap((f) => f.verdicts.map((x) => x.code)), name).not.toContain('path-mtu');
     }
   });

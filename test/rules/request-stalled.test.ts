@@ -10,7 +10,7 @@ const HEAD = 'POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n';
 
 describe('request-stalled', () => {
   it('tells each request nginx timed out on in a capture of nginx (client_header_timeout, client_body_timeout 1 s), and says nothing of a connection that sent nothing', async () => {
-    const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
+    const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
     const verdicts = flows.map((f) => f.verdicts.find((v) => v.code === 'request-stalled'));
     expect(verdicts.map((v) => v?.facts.stage ?? null)).toEqual(['request-line', 'headers', 'body', 'headers', null, 'body']);
     expect(verdicts.map((v) => v?.facts.closedBy ?? null)).toEqual(['server', 'server', 'server', 'server', null, 'client']);
@@ -25,7 +25,7 @@ describe('request-stalled', () => {
   });
 
   it('tells a client that gave up on its own unfinished request (nginx, 100 of 1,000 body bytes, closed by the client 500 ms later), and blames no server for the missing answer', async () => {
-    const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
+    const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
     const flow = flows[5];
     const v = flow.verdicts.find((x) => x.code === 'request-stalled');
     expect(v?.facts).toMatchObject({ stage: 'body', method: 'POST', target: '/form', bodyBytes: 100, contentLength: 1000, closedBy: 'client' });
@@ -51,7 +51,7 @@ describe('request-stalled', () => {
   });
 
   it('finds a request left unfinished behind a pipelined one the server answered (nginx, GET /ok then part of GET /next)', async () => {
-    const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
+    const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
     const v = flows[3].verdicts.find((x) => x.code === 'request-stalled');
     expect(v?.facts).toMatchObject({ stage: 'headers', method: 'GET', target: '/next' });
     expect(flows[3].app?.http[0].response?.status).toBe(200);
@@ -119,7 +119,7 @@ describe('request-stalled', () => {
   });
 
   it('tells a request line cut off and answered with 408 by HAProxy (timeout http-request 1 s), and leaves the headers cut off to http-error 408', async () => {
-    const { flows } = await analyzeFile(fileURLToPath(new URL('../../samples/request-stalled-408.pcap', import.meta.url)));
+    const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/request-stalled-408.pcap', import.meta.url)));
     const line = flows.find((f) => f.verdicts.some((v) => v.code === 'request-stalled'));
     const v = line?.verdicts.find((x) => x.code === 'request-stalled');
     expect(v?.facts).toMatchObject({ stage: 'request-line', bytes: 16 });

@@ -59,37 +59,37 @@ function expectOneScanAsOnTheWire(result: AnalysisResult, file: string): { facts
 
 describe('port scans made by nmap', () => {
   it('the bundled sample: nmap -sS against 200 ports, 3 open, 50 dropped by iptables', async () => {
-    const result = await analyzeFile(SAMPLE);
+    const result = analyzeFile(SAMPLE);
     const scan = expectOneScanAsOnTheWire(result, SAMPLE);
     expect(scan.facts).toMatchObject({ probed: 200, open: 3, filtered: 50, openTargets: [22, 80, 143] });
     expect(scan.summary).toMatch(/^[\d.]+ probed 200 ports of [\d.]+ in .* 3 open \(22, 80, 143\), 147 closed \(RST\), 50 filtered \(no answer\); raw SYN probes from 2 source ports, no handshake completed \(a SYN scan, as nmap -sS sends\)$/);
   });
 
   it('streamed, the probes get the same verdicts as when every flow is kept', async () => {
-    const kept = await analyzeFile(SAMPLE);
+    const kept = analyzeFile(SAMPLE);
     const streamed: FlowResult[] = [];
-    const result = await streamFlows(SAMPLE, (f) => streamed.push(f));
+    const result = streamFlows(SAMPLE, (f) => streamed.push(f));
     expect(streamed.sort((a, b) => a.id - b.id).map((f) => f.verdicts)).toEqual(kept.flows.map((f) => f.verdicts));
     expect(result.verdicts).toEqual(kept.verdicts);
   });
 
   corpus.it('Practical Packet Analysis synscan.pcap: 1,000 ports, retries from a second source port', async () => {
     const file = corpus.path('ppa/ppa2e/synscan.pcap');
-    const scan = expectOneScanAsOnTheWire(await analyzeFile(file), file);
+    const scan = expectOneScanAsOnTheWire(analyzeFile(file), file);
     expect(scan.facts).toMatchObject({ scanner: '172.16.0.8', target: '64.13.134.52', probed: 1000, probes: 1994, openTargets: [22, 53, 80] });
     expect(scan.summary).toContain('(a SYN scan, as nmap -sS sends)');
   });
 
   corpus.it('Practical Packet Analysis portscan.pcap: 29 unanswered probes, 10 per second from random source ports', async () => {
     const file = corpus.path('ppa/ppa1e/portscan.pcap');
-    const scan = expectOneScanAsOnTheWire(await analyzeFile(file), file);
+    const scan = expectOneScanAsOnTheWire(analyzeFile(file), file);
     expect(scan.facts).toMatchObject({ probed: 29, open: 0, closed: 0, filtered: 29, sourcePorts: 29 });
     expect(scan.summary).not.toContain('SYN scan');
   });
 
   it.skipIf(!canCapture() || !hasNmap)('a fresh nmap -sS scan between two namespaces', async () => {
     const run = await runCaptureScenario('port-scan');
-    const scan = expectOneScanAsOnTheWire(await analyzeFile(run.file), run.file);
+    const scan = expectOneScanAsOnTheWire(analyzeFile(run.file), run.file);
     // The counts are checked against the packets above; a loaded machine's tcpdump can miss a few
     // probes, so only what nmap reported is required here.
     expect(scan.facts).toMatchObject({ scanner: run.expect.scanner, target: run.expect.target, openTargets: run.expect.openPorts });
@@ -99,7 +99,7 @@ describe('port scans made by nmap', () => {
 
   it.skipIf(!canCapture() || !hasNmap)('a fresh nmap -sT connect scan: open ports connected to and dropped', async () => {
     const run = await runCaptureScenario('port-scan', { style: 'connect' });
-    const result = await analyzeFile(run.file);
+    const result = analyzeFile(run.file);
     const scan = expectOneScanAsOnTheWire(result, run.file);
     expect(scan.facts).toMatchObject({ openTargets: run.expect.openPorts });
     expect(scan.facts.probed).toBeLessThanOrEqual(200);

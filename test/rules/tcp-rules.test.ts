@@ -50,7 +50,7 @@ const sample = (name: string) => join(SAMPLES, `${name}.pcap`);
 
 describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)', () => {
   it('lossy-transfer: retransmissions by the server from loss on the path, a warning, not an error', async () => {
-    const r = await analyzeFile(sample('lossy-transfer'));
+    const r = analyzeFile(sample('lossy-transfer'));
     expect(r.flows).toHaveLength(1);
     const f = r.flows[0];
     const v = verdict(f, 'retransmission');
@@ -68,7 +68,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
   });
 
   it('zero-window: names the server as the stalled receiver and how long its window stayed closed', async () => {
-    const r = await analyzeFile(sample('zero-window'));
+    const r = analyzeFile(sample('zero-window'));
     const f = r.flows[0];
     const v = verdict(f, 'zero-window');
     expect(v.severity).toBe('warning');
@@ -80,7 +80,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
   });
 
   it('no-response: the server TCP acknowledged the request, no byte came back, the client gave up', async () => {
-    const r = await analyzeFile(sample('no-response'));
+    const r = analyzeFile(sample('no-response'));
     const f = r.flows[0];
     // The HTTP rule speaks first for HTTP flows: one no-response verdict per flow.
     expect(f.verdicts.filter((v) => v.code === 'no-response')).toHaveLength(1);
@@ -93,7 +93,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
   });
 
   it('one-way stream: a client that sends log lines and never waits for an answer is not no-response', async () => {
-    const r = await analyzeFile(sample('one-way-stream'));
+    const r = analyzeFile(sample('one-way-stream'));
     const f = r.flows[0];
     expect(f.serverSide.bytes).toBe(0);
     // The last line is ACKed, 2 s of silence, then the client closes: the shape of no-response,
@@ -104,7 +104,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
   });
 
   it('idle-close: the server closed a keep-alive connection after about 3 s of silence, cleanly, so only as info', async () => {
-    const r = await analyzeFile(sample('idle-close'));
+    const r = analyzeFile(sample('idle-close'));
     const f = r.flows[0];
     const v = verdict(f, 'idle-close');
     // FINs both ways and no RST: ordinary keep-alive housekeeping, and a clean connection carries no warning.
@@ -118,7 +118,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
   });
 
   it('port-reuse: one client cycling 4 source ports to one server is port exhaustion', async () => {
-    const r = await analyzeFile(sample('port-reuse'));
+    const r = analyzeFile(sample('port-reuse'));
     const v = captureVerdict(r, 'port-exhaustion');
     expect(v.severity).toBe('warning');
     expect(v.facts).toMatchObject({ connections: 40, distinctSourcePorts: 4, failedReused: 0 });
@@ -128,7 +128,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
   });
 
   it('listen-overflow: SYNs dropped while the same listener answered others, consistent with syn-timeout', async () => {
-    const r = await analyzeFile(sample('listen-overflow'));
+    const r = analyzeFile(sample('listen-overflow'));
     const v = captureVerdict(r, 'listen-queue-overflow');
     expect(v.severity).toBe('warning');
     expect(v.facts.listener).toMatch(/:8080$/);
@@ -142,7 +142,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
   });
 
   it('http-clean: a clean connection carries no warning at all', async () => {
-    const r = await analyzeFile(sample('http-clean'));
+    const r = analyzeFile(sample('http-clean'));
     expect(tcpVerdicts(r)).toEqual([]);
     for (const f of r.flows) expect(f.verdicts.filter((v) => v.severity !== 'info')).toEqual([]);
   });
@@ -150,7 +150,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
 
 corpus.describe('TCP verdicts on public captures', () => {
   it('a segment retransmitted five times and never acknowledged: the peer stopped answering (error)', async () => {
-    const r = await analyzeFile(corpus.path('ppa/ppa3/tcp_retransmissions.pcapng'));
+    const r = analyzeFile(corpus.path('ppa/ppa3/tcp_retransmissions.pcapng'));
     const v = verdict(r.flows[0], 'retransmission');
     expect(v.severity).toBe('error');
     // Each resend is timed from the one before it: the timer doubles (tshark's rto_frame is #1 each time).
@@ -159,21 +159,21 @@ corpus.describe('TCP verdicts on public captures', () => {
   });
 
   it('a receiver stuck at zero window, probed with growing intervals', async () => {
-    const r = await analyzeFile(corpus.path('ppa/ppa3/tcp_zerowindowdead.pcapng'));
+    const r = analyzeFile(corpus.path('ppa/ppa3/tcp_zerowindowdead.pcapng'));
     const v = verdict(r.flows[0], 'zero-window');
     expect(v.facts).toMatchObject({ reopened: false, probes: 3 });
     expect(v.facts.longestClosedMs as number).toBeGreaterThan(20_000);
   });
 
   it('100 SYNs from 100 spoofed sources in 16 ms: a SYN flood', async () => {
-    const r = await analyzeFile(corpus.path('ppa/ppa1e/dosattack.pcap'));
+    const r = analyzeFile(corpus.path('ppa/ppa1e/dosattack.pcap'));
     const v = captureVerdict(r, 'syn-flood');
     expect(v.severity).toBe('error');
     expect(v.facts).toMatchObject({ halfOpen: 100, sources: 100, unanswered: 100 });
   });
 
   it('a port scan from one host is not a SYN flood', async () => {
-    const r = await analyzeFile(corpus.path('ppa/ppa3/synscan.pcapng'));
+    const r = analyzeFile(corpus.path('ppa/ppa3/synscan.pcapng'));
     expect(r.verdicts.map((v) => v.code)).not.toContain('syn-flood');
   });
 });
@@ -392,7 +392,7 @@ describe('retransmissions the receiver reports as duplicates (D-SACK, RFC 2883)'
   corpus2WithTshark.it('counts the D-SACKs Wireshark finds (tcp.options.sack.dsack_le) in a phone capture and a netem transfer', async () => {
     for (const file of [corpus2WithTshark.path('ndpi/alexa-app.pcapng'), join(SAMPLES, 'lossy-transfer.pcap')]) {
       const tshark = execFileSync('tshark', ['-r', file, '-Y', 'tcp.options.sack.dsack_le', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      const r = await analyzeFile(file);
+      const r = analyzeFile(file);
       const ours = r.flows.reduce((n, f) => n + (f.analysis ? f.analysis.client.dsacks + f.analysis.server.dsacks : 0), 0);
       expect(ours, file).toBe(tshark.split('\n').filter(Boolean).length);
       expect(ours, file).toBeGreaterThan(0);
@@ -539,7 +539,7 @@ describe('retransmissions whose first ACK echoes the original (the Eifel test, R
       const d = mod(Number(r[5]) - Number(ack[6]));
       return d !== 0 && d < 2 ** 31;
     });
-    const f = (await analyzeFile(sample('lossy-transfer'))).flows[0];
+    const f = analyzeFile(sample('lossy-transfer')).flows[0];
     const side = f.server.startsWith(`${sender}:`) ? f.analysis!.server : f.analysis!.client;
     expect(judged.length).toBeGreaterThan(0);
     expect(unneeded).toEqual([]);
@@ -549,14 +549,14 @@ describe('retransmissions whose first ACK echoes the original (the Eifel test, R
   });
 
   corpus2.it("nDPI ethereum: of the client's resends after reordering, #581 starts below the server's last ACK and its ACK echoes the original's timestamp; #582, above it, is not judged; #588 resends it again once the server's ACKs passed its start; nDPI alexa-app: a resend ACKed 37 ms after it, with no timestamps, is not unneeded", async () => {
-    const eth = await analyzeFile(corpus2.path('ndpi/ethereum.pcap'));
+    const eth = analyzeFile(corpus2.path('ndpi/ethereum.pcap'));
     const f = eth.flows.find((x) => x.client === '192.168.1.184:56638')!;
     expect(f.analysis!.client.dataRetransmissions).toBe(3);
     // #588 repeats #582 but echoes a later TSval of the server's (#583): a packet of its own, not a copy.
     expect(f.clientSide.copies?.data ?? 0).toBe(0);
     // #581, and #588: it starts below the server's last ACK (#585, 625), and the first ACK covering it (#597) echoes an older TSval than its own.
     expect(f.analysis!.client.unneededRetransmissions).toBe(2);
-    const alexa = await analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
+    const alexa = analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
     const g = alexa.flows.find((x) => x.client === '172.16.42.216:45709')!;
     expect(g.analysis!.client.unneededRetransmissions).toBe(0);
     expect(verdict(g, 'retransmission').facts.cause).toBe('path-loss');

@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureOpenError } from '../../src/capture/record.js';
-import { analyzeFile } from '../../src/pipeline.js';
+import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
 import { analyzeConversation, analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
 
@@ -129,12 +129,12 @@ corpus.describe('slowness in the public corpora', () => {
   const ppa = (f: string) => corpus.path(`ppa/ppa3/${f}`);
 
   it('reads the four PPA latency captures as the book does: healthy, the path, the client, the server', async () => {
-    const codes = async (f: string) => (await analyzeFile(ppa(f))).flows[0].verdicts.filter((v) => v.severity !== 'info').map((v) => `${v.code}:${String(v.facts.responsible)}`);
+    const codes = async (f: string) => analyzeFile(ppa(f)).flows[0].verdicts.filter((v) => v.severity !== 'info').map((v) => `${v.code}:${String(v.facts.responsible)}`);
     expect(await codes('latency1.pcapng')).toEqual([]);
     expect(await codes('latency2.pcapng')).toEqual(['slow-handshake:network']);
     expect(await codes('latency3.pcapng')).toEqual(['slow-client:client']);
     expect(await codes('latency4.pcapng')).toEqual(['slow-server:server']);
-    const v = (await analyzeFile(ppa('latency4.pcapng'))).flows[0].verdicts[0];
+    const v = analyzeFile(ppa('latency4.pcapng')).flows[0].verdicts[0];
     // tshark: request #4 at 0.034952, ACK #5 at 0.082888, first response byte #6 at 1.065871.
     expect(v.facts).toMatchObject({ requestPacket: 4, ackPacket: 5, responsePacket: 6, waitedMs: 1030.919 });
   });
@@ -161,17 +161,19 @@ corpus.describe('slowness in the public corpora', () => {
     'corpus2/packetbeat/wsgi_loopback.pcap 127.0.0.1:46249 slow-server', // 3.39 s
   ];
 
-  corpus2.it('calls no other flow slow', async () => {
+  corpus2.it('calls no other flow slow', () => {
     const found: string[] = [];
     let flows = 0;
     for (const c of [corpus, corpus2]) {
       for (const file of capturesUnder(c.dir)) {
         // A few corpus files are deliberately not captures tcpwhy reads (a modified pcap magic).
-        const r = await analyzeFile(file).catch((err: unknown) => {
-          if (err instanceof CaptureOpenError) return null;
+        let r: AnalysisResult;
+        try {
+          r = analyzeFile(file);
+        } catch (err) {
+          if (err instanceof CaptureOpenError) continue;
           throw err;
-        });
-        if (!r) continue;
+        }
         flows += r.flows.length;
         for (const f of r.flows) for (const v of f.verdicts) if (v.code.startsWith('slow-')) found.push(`${c.name}/${relative(c.dir, file)} ${f.client} ${v.code}`);
       }

@@ -8,7 +8,7 @@ const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, 
 
 describe('a client certificate the server required', () => {
   it('says the client had none when the server answers an empty Certificate with handshake_failure', async () => {
-    const { flows } = await analyzeFile(sample('tls-client-cert.pcap'));
+    const { flows } = analyzeFile(sample('tls-client-cert.pcap'));
     const alert = flows[0].verdicts.find((v) => v.code === 'tls-alert');
     expect(alert?.severity).toBe('error');
     expect(alert?.facts).toMatchObject({ name: 'handshake_failure', from: 'server', clientCertificate: 'none' });
@@ -18,7 +18,7 @@ describe('a client certificate the server required', () => {
   });
 
   it('says the server refused the certificate when it closes after the client\'s Finished without its own, and no alert', async () => {
-    const { flows } = await analyzeFile(sample('tls-client-cert-rejected.pcap'));
+    const { flows } = analyzeFile(sample('tls-client-cert-rejected.pcap'));
     const abandoned = flows[0].verdicts.find((v) => v.code === 'tls-handshake-abandoned');
     expect(abandoned?.severity).toBe('error');
     expect(abandoned?.facts).toMatchObject({ by: 'server', after: 'client-finished', clientCertificate: 'refused' });
@@ -29,7 +29,7 @@ describe('a client certificate the server required', () => {
   });
 
   it('says the server refused the client when, in TLS 1.3, it answers the client\'s Finished with one alert-sized encrypted record and closes', async () => {
-    const { flows } = await analyzeFile(sample('tls13-client-cert.pcap'));
+    const { flows } = analyzeFile(sample('tls13-client-cert.pcap'));
     const codes = flows[0].verdicts.map((v) => v.code);
     expect(codes).not.toContain('tls-ok');
     const refused = flows[0].verdicts.find((v) => v.code === 'tls-handshake-abandoned');
@@ -40,20 +40,20 @@ describe('a client certificate the server required', () => {
   });
 
   it('still calls a TLS 1.3 session that went on to carry a request and an answer OK', async () => {
-    const { flows } = await analyzeFile(sample('tls-ok.pcap'));
+    const { flows } = analyzeFile(sample('tls-ok.pcap'));
     expect(flows[0].verdicts.map((v) => v.code)).toContain('tls-ok');
     expect(flows[0].verdicts.map((v) => v.code)).not.toContain('tls-handshake-abandoned');
   });
 
   it('does not call a TLS 1.3 server that closes with close_notify right after a handshake without data a refusal (openssl s_server, no tickets)', async () => {
-    const { flows } = await analyzeFile(sample('tls13-close-notify.pcap'));
+    const { flows } = analyzeFile(sample('tls13-close-notify.pcap'));
     const codes = flows[0].verdicts.map((v) => v.code);
     expect(codes).not.toContain('tls-handshake-abandoned');
     expect(codes).toContain('tls-ok');
   });
 
   it('finds the same TLS 1.3 refusal after a HelloRetryRequest, and takes the real ServerHello for the hello', async () => {
-    const { flows } = await analyzeFile(sample('tls13-hrr-client-cert.pcap'));
+    const { flows } = analyzeFile(sample('tls13-hrr-client-cert.pcap'));
     const refused = flows[0].verdicts.find((v) => v.code === 'tls-handshake-abandoned');
     expect(refused?.facts).toMatchObject({ by: 'server', after: 'client-finished', chosen: 'TLS 1.3' });
     expect(flows[0].verdicts.map((v) => v.code)).not.toContain('tls-ok');

@@ -14,7 +14,7 @@ const request = tcpFrame({ flags: 'PA', payload: `GET / HTTP/1.1\r\nHost: x\r\n\
 async function verdictOf(snaplen: number, cuts: number[]) {
   const packets = cuts.map((keep, i) => ({ tsMicros: T0 + i, data: request.subarray(0, keep), origLen: request.length }));
   const path = writeTempCapture(encodePcap(packets, { snaplen }), `cut-${snaplen}-${cuts.join('-')}.pcap`);
-  const r = await analyzeFile(path);
+  const r = analyzeFile(path);
   return r.verdicts.find((v) => v.code === 'truncated-snaplen')!;
 }
 
@@ -36,7 +36,7 @@ describe('truncated-snaplen', () => {
   it('a record short only of what lies past the IP packet, or too short to decode, lost no payload: info', async () => {
     // The frame check sequence counted in the length on the wire but not stored; and a record of 4 bytes.
     const packets = [{ tsMicros: T0, data: request, origLen: request.length + 4 }, { tsMicros: T0 + 1, data: request.subarray(0, 4), origLen: 60 }];
-    const r = await analyzeFile(writeTempCapture(encodePcap(packets, { snaplen: 65_535 }), 'fcs.pcap'));
+    const r = analyzeFile(writeTempCapture(encodePcap(packets, { snaplen: 65_535 }), 'fcs.pcap'));
     const v = r.verdicts.find((x) => x.code === 'truncated-snaplen')!;
     expect(v.severity).toBe('info');
     expect(v.facts).toMatchObject({ truncatedPackets: 2, payloadCutPackets: 0 });

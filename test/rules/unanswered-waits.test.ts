@@ -32,7 +32,7 @@ function closeBoth(c: Conversation, first: 'client' | 'server', t: number): Flow
 
 describe('ws-ping-unanswered', () => {
   it('tells a ws server whose heartbeat terminated a client that never answered its ping (real capture)', async () => {
-    const { flows } = await analyzeFile(sample('ws-ping-unanswered.pcap'));
+    const { flows } = analyzeFile(sample('ws-ping-unanswered.pcap'));
     const f = flows[0]!;
     const v = find(f, 'ws-ping-unanswered');
     expect(v?.severity).toBe('warning');
@@ -45,7 +45,7 @@ describe('ws-ping-unanswered', () => {
   });
 
   it('says nothing of a healthy session whose ping was answered (real capture), which ends with ws-ok', async () => {
-    const { flows } = await analyzeFile(sample('ws-healthy.pcap'));
+    const { flows } = analyzeFile(sample('ws-healthy.pcap'));
     expect(flows[0]!.app?.websocket?.frames.client.ping).toBe(1);
     expect(codes(flows[0]!)).toContain('ws-ok');
     expect(codes(flows[0]!)).not.toContain('ws-ping-unanswered');
@@ -110,7 +110,7 @@ describe('ws-ping-unanswered', () => {
 // the tunnelled session ends (tshark: opcode 9 at #105 ... #251, close 1000 #255 answered #257).
 corpus.describe("wstunnel's pings in Zeek's traces", () => {
   it('wstunnel-ssh.pcap: pings never answered, a normal close: not a heartbeat giving up', async () => {
-    const { flows } = await analyzeFile(corpus.path('zeek/websocket/wstunnel-ssh.pcap'));
+    const { flows } = analyzeFile(corpus.path('zeek/websocket/wstunnel-ssh.pcap'));
     const ws = flows.filter((x) => x.app?.websocket?.unansweredPings?.client);
     expect(ws.length).toBeGreaterThan(0);
     for (const f of ws) expect(codes(f)).not.toContain('ws-ping-unanswered');
@@ -119,7 +119,7 @@ corpus.describe("wstunnel's pings in Zeek's traces", () => {
 
 describe('ws-close-unanswered', () => {
   it('tells a ws server that closed 1 s after a close frame the client never answered (real capture)', async () => {
-    const { flows } = await analyzeFile(sample('ws-close-unanswered.pcap'));
+    const { flows } = analyzeFile(sample('ws-close-unanswered.pcap'));
     const v = find(flows[0]!, 'ws-close-unanswered');
     expect(v?.severity).toBe('warning');
     expect(v?.facts).toMatchObject({ closedBy: 'server', code: 1000, tcpCloseHow: 'fin' });
@@ -144,7 +144,7 @@ describe('ws-close-unanswered', () => {
 
 describe('expect-continue-unanswered', () => {
   it('tells curl holding its body 1 s for a 100 Continue a node server never sent (real capture)', async () => {
-    const { flows } = await analyzeFile(sample('expect-unanswered.pcap'));
+    const { flows } = analyzeFile(sample('expect-unanswered.pcap'));
     const v = find(flows[0]!, 'expect-continue-unanswered');
     expect(v?.severity).toBe('warning');
     expect(v?.facts).toMatchObject({ method: 'POST', target: '/upload', status: 201, requestsWaiting: 1 });
@@ -154,7 +154,7 @@ describe('expect-continue-unanswered', () => {
   });
 
   it('tells a 100 Continue that came after curl had sent its body (a node server deciding for 1.5 s): late, not missing (real capture)', async () => {
-    const { flows } = await analyzeFile(sample('expect-late.pcap'));
+    const { flows } = analyzeFile(sample('expect-late.pcap'));
     const v = find(flows[0]!, 'expect-continue-unanswered');
     expect(v?.facts).toMatchObject({ lateContinuePacket: 8, status: 201 });
     expect(v?.summary).toMatch(/but no 100 Continue came in time: the client waited 1\.00 s, then sent the body anyway \(#6\); the 100 Continue came 1\.5\d s after the head \(#8\)/);

@@ -12,7 +12,7 @@ const codes = (r: { verdicts: { code: string }[] }) => r.verdicts.map((v) => v.c
 
 describe('icmp-unreachable about a SYN the capture does not hold', () => {
   it('names the connection, the rejecting host and the firewall in an inbound-only capture of an iptables REJECT', async () => {
-    const r = await analyzeFile(sample('icmp-reject-one-way.pcap'));
+    const r = analyzeFile(sample('icmp-reject-one-way.pcap'));
     expect(r.flowCount).toBe(0);
     expect(codes(r)).toEqual(['icmp-unreachable']);
     const v = r.verdicts[0];
@@ -62,7 +62,7 @@ describe('icmp-unreachable about a SYN the capture does not hold', () => {
 
 describe('ndp-unanswered', () => {
   it('is said of a real capture: solicitations for a missing address unanswered, another address answered', async () => {
-    const r = await analyzeFile(sample('ndp-unanswered.pcap'));
+    const r = analyzeFile(sample('ndp-unanswered.pcap'));
     expect(codes(r)).toEqual(['ndp-unanswered']);
     const v = r.verdicts[0];
     expect(v.severity).toBe('error');
@@ -111,7 +111,7 @@ describe('ndp-unanswered', () => {
     expect(r.verdicts[0].severity).toBe('error');
     // Real packets: three namespaces on a bridge, the capture on the first; the second asks for the
     // first (answered, seen) and for the third (answered unicast, unseen), then connects to the first again.
-    const lan = await analyzeFile(sample('neighbours-third-host.pcap'));
+    const lan = analyzeFile(sample('neighbours-third-host.pcap'));
     expect(codes(lan)).toEqual([]);
   });
 
@@ -132,7 +132,7 @@ describe('arp-unanswered where the capture holds no ARP reply at all', () => {
     expect(codes(r)).toEqual(['arp-unanswered']);
     expect(r.verdicts[0].severity).toBe('warning');
     expect(r.verdicts[0].facts).toMatchObject({ ip: '10.0.0.77', asker: '10.0.0.1', requests: 3, repliesInCapture: false });
-    const s = await analyzeFile(sample('arp-unanswered.pcap'));
+    const s = analyzeFile(sample('arp-unanswered.pcap'));
     expect(codes(s)).toEqual(['arp-unanswered']);
     expect(s.verdicts[0].severity).toBe('warning');
   });

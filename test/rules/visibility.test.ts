@@ -192,7 +192,7 @@ corpus.describe('public captures: what the capture can see', () => {
   const trace = corpus.path;
 
   it('PPA hauntedbrowser.pcap: only the client direction; its answered requests are no no-response, its lone SYNs no syn-timeout', async () => {
-    const r = await analyzeFile(trace('ppa/ppa1e/hauntedbrowser.pcap'));
+    const r = analyzeFile(trace('ppa/ppa1e/hauntedbrowser.pcap'));
     expect(r.flows.length).toBe(6);
     expect(r.flows.every((f) => f.visibility.seen === 'client-only')).toBe(true);
     expect(r.flows.flatMap((f) => f.verdicts).filter((v) => v.severity !== 'info')).toEqual([]);
@@ -207,7 +207,7 @@ corpus.describe('public captures: what the capture can see', () => {
       ['zeek/ssh/ssh.server-side-half-duplex.pcap', 'server-only'],
       ['zeek/tcp/one-sided-2745.pcap', 'server-only'],
     ] as const) {
-      const r = await analyzeFile(trace(file));
+      const r = analyzeFile(trace(file));
       expect(r.flows.map((f) => f.visibility.seen).every((s) => s === seen), file).toBe(true);
       expect(r.flows.flatMap(codesOf).filter((c) => c !== 'midstream'), file).toEqual([]);
       expect(r.verdicts.map((x) => x.code), file).toContain('one-sided-capture');
@@ -215,7 +215,7 @@ corpus.describe('public captures: what the capture can see', () => {
   });
 
   it("Zeek's miss_end_data.pcap: 2902 bytes the capture missed, as Zeek's conn.log says; no no-response", async () => {
-    const r = await analyzeFile(trace('zeek/tcp/miss_end_data.pcap'));
+    const r = analyzeFile(trace('zeek/tcp/miss_end_data.pcap'));
     const f = r.flows[0];
     expect(f.serverSide.missedBytes).toBe(2902);
     expect(f.history).toBe('ShADafgF');
@@ -225,7 +225,7 @@ corpus.describe('public captures: what the capture can see', () => {
   it('PPA http_espn.pcapng cut after 14 packets: the capture ended with request #14', async () => {
     const { records } = collectRecords(readFileSync(trace('ppa/ppa3/http_espn.pcapng')), 'http_espn.pcapng');
     const cut = writeTempCapture(toPcap(records.slice(0, 14).map((x) => ({ tsMicros: x.tsMicros, data: x.data, origLen: x.origLen })), { linkType: records[0].linkType }), 'http_espn-14.pcap');
-    const r = await analyzeFile(cut);
+    const r = analyzeFile(cut);
     const f = r.flows.find((x) => x.verdicts.some((v) => v.code === 'capture-ended'))!;
     expect(codesOf(f)).toEqual(['capture-ended']);
     expect(f.verdicts[0].summary).toMatch(/^the capture ended 0 ms after request #14: too early to judge/);
@@ -233,7 +233,7 @@ corpus.describe('public captures: what the capture can see', () => {
   });
 
   it('eririmba socket.io sample: the client acknowledged server FINs never captured, so no half-closed', async () => {
-    const r = await analyzeFile(trace('misc/eririmba-socket.io-sample/websocket.pcap'));
+    const r = analyzeFile(trace('misc/eririmba-socket.io-sample/websocket.pcap'));
     expect(r.flows.filter((f) => f.visibility.seen === 'client-only').map((f) => f.id)).toEqual([1, 2, 3]);
     expect(r.flows.map((f) => f.peerUnseen?.acknowledgedBytes ?? 0)).toEqual([1, 1, 1, 0]);
     // The last flow is one data segment 0 ms before the end, which nothing acknowledged: no verdict rests on it.
@@ -246,7 +246,7 @@ corpus2.describe('public captures of one direction (nDPI test set)', () => {
   const RESTS_ON_THE_MISSING_SIDE = ['no-response', 'syn-timeout', 'half-open', 'half-closed', 'synack-retry', 'idle-close'];
 
   it.each(ONE_SIDED)('%s: one-sided-capture, and no verdict that rests on the missing side', async (file) => {
-    const r = await analyzeFile(corpus2.path(`ndpi/${file}`));
+    const r = analyzeFile(corpus2.path(`ndpi/${file}`));
     expect(r.verdicts.map((v) => v.code)).toContain('one-sided-capture');
     const resting = r.flows.flatMap((f) => f.verdicts).filter((v) => RESTS_ON_THE_MISSING_SIDE.includes(v.code));
     // Except syn-timeout where the client's own SYN back-off proves it, said with the server's direction missing (ocs.pcap 46166).
