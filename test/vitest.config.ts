@@ -6,7 +6,7 @@ export default defineConfig({
     // The repository root, so paths such as samples/ resolve as in the CLI.
     root: fileURLToPath(new URL('..', import.meta.url)),
     include: ['test/**/*.test.ts'],
-    // Many tests run the built program: stop at once when dist/ is older than src/.
+    // Many tests run the built program: it is built first when dist/ is behind src/.
     globalSetup: ['test/helpers/built.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
