@@ -2,9 +2,9 @@
 // (gopacket's StreamFactory split). One sink per flow; both directions go to the same sink.
 //
 // Call order per flow: onData / onGap any number of times, in stream order per direction, onClose
-// at most once per direction, then onEnd exactly once. `dir` is 0 for the originator (client) ->
-// responder, 1 for the reverse. Data chunks are views valid only during the call: copy what you
-// keep. Bytes sent again are delivered once, as first captured (see reassembly.ts).
+// at each FIN or RST segment of a direction (a resent FIN comes again), then onEnd exactly once.
+// `dir` is 0 for the originator (client) -> responder, 1 for the reverse. Data chunks are views
+// valid only during the call: copy what you keep. Each stream byte is delivered once.
 
 export type Dir = 0 | 1;
 
@@ -15,7 +15,7 @@ export interface StreamSink {
   onData(dir: Dir, bytes: Uint8Array, off: number, end: number, streamOffset: number, no: number, tsMicros: number): void;
   /** `length` bytes were never seen (Zeek's content_gap / missed_bytes). */
   onGap(dir: Dir, streamOffset: number, length: number, no: number, tsMicros: number): void;
-  /** A FIN or RST ended this direction (`how`), or the capture ended. Called per direction at most once. */
+  /** A FIN or RST segment of this direction (`how`): called for each, a resent FIN or a second RST included. */
   onClose?(dir: Dir, how: 'fin' | 'rst', no: number, tsMicros: number): void;
   /** The flow is finished (closed, expired, or capture end). */
   onEnd(tsMicros: number): void;
