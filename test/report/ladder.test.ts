@@ -138,6 +138,12 @@ describe('tcpwhy flow / analyze --flow', () => {
     expect(await run(['flow', sample('no-such.pcap'), '1'], io)).toBe(3);
     expect(await run(['flow', fileURLToPath(new URL('../../package.json', import.meta.url)), '1'], io)).toBe(3);
     expect(await run(['flow', sample('refused.pcap')], io)).toBe(2);
+    // Standard input is refused before anything is read from it: a ladder reads its capture twice.
+    for (const argv of [['flow', '-', '1'], ['analyze', '-', '--flow', '1']]) {
+      const stdin = memoryIo(false);
+      expect(await run(argv, stdin), argv.join(' ')).toBe(2);
+      expect(stdin.err).toContain('the ladder reads the capture a second time: give a file, not standard input');
+    }
   });
 
   it('--json lists the packets of the flow with relative numbers', async () => {

@@ -31,10 +31,16 @@ export function parseMaxLines(text: string | undefined): number {
   return n;
 }
 
+/** A ladder reads its capture twice (the flows, then the flow's packets): standard input is refused before it is read. */
+function refuseStandardInput(files: string[]): void {
+  if (files.includes(STDIN_PATH)) throw new CliError('the ladder reads the capture a second time: give a file, not standard input', EXIT.USAGE);
+}
+
 /** `analyze FILE... --flow ID` without --json: the ladder of that flow in each file. */
 export async function runAnalyzeLadder(args: string[], opts: AnalyzeOptions & { maxLines?: string }, io: CliIo): Promise<ExitCode> {
   const maxLines = parseMaxLines(opts.maxLines);
   const { files, bpf } = filesAndCaptureFilter(args, opts);
+  refuseStandardInput(files);
   const reading: Reading = { bpf, io, quiet: opts.quiet };
   let code: ExitCode = EXIT.OK;
   for (const file of files) {
@@ -50,9 +56,8 @@ export async function runAnalyzeLadder(args: string[], opts: AnalyzeOptions & { 
   return code;
 }
 
-/** Reads the flow's packets again from `file` (the analysis keeps summaries only). */
+/** Reads the flow's packets again from `file` (the analysis keeps summaries only); never standard input, which its callers refuse. */
 export async function loadFlowPackets(file: string, flow: FlowResult, reading: Reading): Promise<FlowPackets> {
-  if (file === STDIN_PATH) throw new CliError('the ladder reads the capture a second time: give a file, not standard input', EXIT.USAGE);
   const { bpf } = reading;
   try {
     return await withCaptureFilter(bpf, () => withProgress(file, reading, (read) => readFlowPackets(file, flow, undefined, bpf?.filter() ?? null, read)));
@@ -68,6 +73,7 @@ async function ladderText(file: string, flow: FlowResult, maxLines: number, read
 }
 
 export async function runFlow(file: string, idText: string, filterWords: string[], opts: FlowCommandOptions, io: CliIo): Promise<ExitCode> {
+  refuseStandardInput([file]);
   const maxLines = parseMaxLines(opts.maxLines);
   const width = widthOf(opts, io);
   const reading: Reading = { bpf: captureFilterOf(filterWords, opts.bpf), io, quiet: opts.quiet };
