@@ -14,7 +14,7 @@ import { CaptureOpenError, type CaptureInfo, type PacketCallback } from './recor
  */
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 
-/** Path that means standard input, as in `tcpdump -w - | tcpwhy analyze -`. */
+/** Path that means standard input, as in `tcpdump -U -w - | tcpwhy analyze -`. */
 export const STDIN_PATH = '-';
 const STDIN_FD = 0;
 
@@ -34,7 +34,7 @@ export function readCaptureFileSync(path: string, onPacket: PacketCallback, opts
   if (path === STDIN_PATH) {
     if (isatty(STDIN_FD)) {
       throw new CaptureOpenError(
-        `${path}: standard input is a terminal, not a capture; pipe one in, as tcpdump -U -w - writes it`,
+        `${path}: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -U -w - | tcpwhy analyze -`,
         OPEN_ERROR.CAPTURE_UNREADABLE,
       );
     }

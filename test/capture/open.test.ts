@@ -192,7 +192,7 @@ describe("standard input ('-')", () => {
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 10_000,
     });
-    expect(child.stdout).toContain('CAPTURE_UNREADABLE -: standard input is a terminal, not a capture; pipe one in, as tcpdump -U -w - writes it');
+    expect(child.stdout).toContain('CAPTURE_UNREADABLE -: standard input is a terminal, not a capture; pipe one in, e.g. tcpdump -U -w - | tcpwhy analyze -');
   });
 
   const tcpdump = hasTool('tcpdump');
