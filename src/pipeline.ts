@@ -784,10 +784,10 @@ export function streamFlows(path: string, onFlow: (flow: FlowResult) => void, op
  * ladder or a diff needs) unless opts.keepEvents is false. The result's flows are the kept ones, in
  * id order; flowCount counts them all.
  */
-export async function analyzeFlows(path: string, wanted: (flowId: number) => boolean, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): Promise<AnalysisResult> {
+export function analyzeFlows(path: string, wanted: (flowId: number) => boolean, opts: Partial<AnalyzerOptions> = {}, read: ReadCaptureOptions = {}): AnalysisResult {
   const kept: FlowResult[] = [];
   const events = opts.keepEvents !== false;
-  const result = await streamFlows(
+  const result = streamFlows(
     path,
     (f) => {
       if (wanted(f.id)) kept.push(f);

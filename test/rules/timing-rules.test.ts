@@ -128,12 +128,12 @@ function capturesUnder(dir: string): string[] {
 corpus.describe('slowness in the public corpora', () => {
   const ppa = (f: string) => corpus.path(`ppa/ppa3/${f}`);
 
-  it('reads the four PPA latency captures as the book does: healthy, the path, the client, the server', async () => {
-    const codes = async (f: string) => analyzeFile(ppa(f)).flows[0].verdicts.filter((v) => v.severity !== 'info').map((v) => `${v.code}:${String(v.facts.responsible)}`);
-    expect(await codes('latency1.pcapng')).toEqual([]);
-    expect(await codes('latency2.pcapng')).toEqual(['slow-handshake:network']);
-    expect(await codes('latency3.pcapng')).toEqual(['slow-client:client']);
-    expect(await codes('latency4.pcapng')).toEqual(['slow-server:server']);
+  it('reads the four PPA latency captures as the book does: healthy, the path, the client, the server', () => {
+    const codes = (f: string) => analyzeFile(ppa(f)).flows[0].verdicts.filter((v) => v.severity !== 'info').map((v) => `${v.code}:${String(v.facts.responsible)}`);
+    expect(codes('latency1.pcapng')).toEqual([]);
+    expect(codes('latency2.pcapng')).toEqual(['slow-handshake:network']);
+    expect(codes('latency3.pcapng')).toEqual(['slow-client:client']);
+    expect(codes('latency4.pcapng')).toEqual(['slow-server:server']);
     const v = analyzeFile(ppa('latency4.pcapng')).flows[0].verdicts[0];
     // tshark: request #4 at 0.034952, ACK #5 at 0.082888, first response byte #6 at 1.065871.
     expect(v.facts).toMatchObject({ requestPacket: 4, ackPacket: 5, responsePacket: 6, waitedMs: 1030.919 });
