@@ -55,8 +55,9 @@ export function watchUntil(until: Watch['until'], ts: number, packet: number, la
 
 /**
  * A host's slot: its last packet's time and number, and its last packet sent with a nonzero IPv4 ID:
- * that packet's number (0: none) and the ID. One slot is 32 bytes of one array, so the two hosts of
- * a packet cost two cache lines, not one per number: every packet of the capture updates them.
+ * that packet's number (0: none) and the ID. The four lie together, 32 bytes of one array, so each
+ * of a packet's two hosts costs a cache line (two when its slot straddles one), not one per number:
+ * every packet of the capture updates them. The table takes 2 MiB.
  */
 const HOST_TS = 0;
 const HOST_NO = 1;

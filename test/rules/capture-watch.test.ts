@@ -66,6 +66,11 @@ describe('how long the capture watched a flow', () => {
     const seen = flowOf(joined(syslog('169.46.82.162', 240)), c).verdicts;
     expect(seen.map((x) => x.code)).toEqual(['half-closed']);
     expect(seen[0].summary).toBe("only the client sent a FIN (#5); the server had not closed its side 55.0 s later when the capture of it ended (last packet #7; then no packet at all for 185.2 days, until #8)");
+    // Seen again, and then only other hosts before the seam: the wait ends at the host's last packet (its time and number), not at the seam.
+    const seenBefore = flowOf(joined(syslog('169.46.82.162', 240), syslog('192.168.254.157', 300)), c).verdicts;
+    expect(seenBefore.map((x) => [x.code, x.summary, x.facts.waitedMs])).toEqual([
+      ['half-closed', 'only the client sent a FIN (#5); the server had not closed its side 55.0 s later when the capture last held a packet of 10.186.117.194 or 169.46.82.162 (#7)', 55_000],
+    ]);
   });
 
   describe('a silence of the whole capture longer than the idle timeout', () => {
