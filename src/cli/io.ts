@@ -96,6 +96,14 @@ export function useColor(io: CliIo): boolean {
   return io.isTTY && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
 }
 
+/**
+ * For a command that reads its captures more than once (`why`): refuses standard input, which can
+ * be read only once, before any of it is read.
+ */
+export function refuseStandardInput(files: readonly string[], why: string, give = 'a file'): void {
+  if (files.includes(STDIN_PATH)) throw new CliError(`${why}: give ${give}, not standard input`, EXIT.USAGE);
+}
+
 /** Writes the page to `path` ('-': standard output) and says so on stderr. */
 export function writeHtmlReport(path: string, html: string, what: string, io: CliIo): void {
   if (path === STDIN_PATH) {

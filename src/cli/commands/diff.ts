@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { STDIN_PATH } from '../../capture/open.js';
 import { compareFlows } from '../../diff/diff.js';
 import { choosePair, isHealthy, MAX_CANDIDATES, type CandidateCounts } from '../../diff/select.js';
 import type { FlowResult } from '../../pipeline.js';
@@ -10,7 +9,7 @@ import { SEVERITY, type Severity } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { captureFilterOf } from '../capture-filter.js';
-import { useColor, writeHtmlReport, type CliIo } from '../io.js';
+import { refuseStandardInput, useColor, writeHtmlReport, type CliIo } from '../io.js';
 import { loadCapture, reportDiagnostics, streamCapture, widthOf, type Reading } from './analyze.js';
 import { loadFlowPackets } from './flow.js';
 
@@ -127,7 +126,7 @@ export async function runDiff(goodText: string, badText: string, filterWords: st
   if (opts.html !== undefined && opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
   const goodSpec = parseFlowSpec(goodText);
   const badSpec = parseFlowSpec(badText);
-  if (goodSpec.file === STDIN_PATH || badSpec.file === STDIN_PATH) throw new CliError('diff reads each capture more than once (flows, then their packets): give files, not standard input', EXIT.USAGE);
+  refuseStandardInput([goodSpec.file, badSpec.file], 'diff reads each capture more than once (flows, then their packets)', 'files');
   const sameFile = goodSpec.file === badSpec.file;
   const reported = new Set<string>();
   const goods = await gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout, reading, reported);

@@ -1,12 +1,11 @@
 import { CaptureOpenError } from '../../capture/record.js';
-import { STDIN_PATH } from '../../capture/open.js';
 import { readFlowPackets, type FlowPackets } from '../../diff/packets.js';
 import type { FlowResult } from '../../pipeline.js';
 import { flowToJson, HintTable, SCHEMA_VERSION } from '../../report/json.js';
 import { renderFlowHtml } from '../../report/html.js';
 import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
-import { useColor, writeHtmlReport, type CliIo } from '../io.js';
+import { refuseStandardInput, useColor, writeHtmlReport, type CliIo } from '../io.js';
 import { captureFilterOf, withCaptureFilter } from '../capture-filter.js';
 import { exitFor, filesAndCaptureFilter, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, widthOf, withProgress, type AnalyzeOptions, type Reading, type SlowOptions } from './analyze.js';
 
@@ -31,16 +30,14 @@ export function parseMaxLines(text: string | undefined): number {
   return n;
 }
 
-/** A ladder reads its capture twice (the flows, then the flow's packets): standard input is refused before it is read. */
-function refuseStandardInput(files: string[]): void {
-  if (files.includes(STDIN_PATH)) throw new CliError('the ladder reads the capture a second time: give a file, not standard input', EXIT.USAGE);
-}
+/** Why a ladder refuses standard input: it reads the flows, then the flow's packets. */
+const LADDER_READS_TWICE = 'the ladder reads the capture a second time';
 
 /** `analyze FILE... --flow ID` without --json: the ladder of that flow in each file. */
 export async function runAnalyzeLadder(args: string[], opts: AnalyzeOptions & { maxLines?: string }, io: CliIo): Promise<ExitCode> {
   const maxLines = parseMaxLines(opts.maxLines);
   const { files, bpf } = filesAndCaptureFilter(args, opts);
-  refuseStandardInput(files);
+  refuseStandardInput(files, LADDER_READS_TWICE);
   const reading: Reading = { bpf, io, quiet: opts.quiet };
   let code: ExitCode = EXIT.OK;
   for (const file of files) {
@@ -73,7 +70,7 @@ async function ladderText(file: string, flow: FlowResult, maxLines: number, read
 }
 
 export async function runFlow(file: string, idText: string, filterWords: string[], opts: FlowCommandOptions, io: CliIo): Promise<ExitCode> {
-  refuseStandardInput([file]);
+  refuseStandardInput([file], LADDER_READS_TWICE);
   const maxLines = parseMaxLines(opts.maxLines);
   const width = widthOf(opts, io);
   const reading: Reading = { bpf: captureFilterOf(filterWords, opts.bpf), io, quiet: opts.quiet };

@@ -1,4 +1,4 @@
-import { readCaptureFileSync, STDIN_PATH } from '../../capture/open.js';
+import { readCaptureFileSync } from '../../capture/open.js';
 import { CaptureOpenError } from '../../capture/record.js';
 import { FlowPacketCollector, type FlowLocation } from '../../diff/packets.js';
 import { PacketDecoder } from '../../decode/decoder.js';
@@ -9,7 +9,7 @@ import { SEVERITY } from '../../rules/verdict.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { outputFormatOf } from '../format.js';
-import { writeHtmlReport, type CliIo } from '../io.js';
+import { refuseStandardInput, writeHtmlReport, type CliIo } from '../io.js';
 import { exitFor, filesAndCaptureFilter, flowIdOf, memcapOf, reportDiagnostics, slowThresholdsOf, streamCapture, type AnalyzeOptions } from './analyze.js';
 import { withCaptureFilter, type CaptureFilterSpec } from '../capture-filter.js';
 import { parseMaxLines } from './flow.js';
@@ -81,7 +81,7 @@ export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, i
   const { files, bpf } = filesAndCaptureFilter(args, opts);
   if (format !== 'table') throw new CliError(`--html and --format ${format} write different reports: give one of them`, EXIT.USAGE);
   if (opts.zeekVerdicts !== undefined) throw new CliError('--zeek-verdicts goes with the Zeek formats, not --html: give one of them', EXIT.USAGE);
-  if (files.includes(STDIN_PATH)) throw new CliError('--html reads the capture a second time for the ladders: give a file, not standard input', EXIT.USAGE);
+  refuseStandardInput(files, '--html reads the capture a second time for the ladders');
   const ladderOpts: LadderSvgOptions = { maxLines: parseMaxLines(opts.maxLines) };
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
   const only = opts.flow !== undefined ? flowIdOf(opts.flow) : null;
