@@ -16,6 +16,7 @@ import { collectRecords, writeTempCapture } from '../helpers/capture.js';
 import { useCorpus } from '../helpers/corpus.js';
 import { createRng, encodeStructure, generateMutants, mutateStructure, STRUCTURE, type ModelPacket } from '../helpers/fuzz.js';
 import { memoryIo } from '../helpers/io.js';
+import { backToEventLoop } from '../helpers/event-loop.js';
 
 const corpus = useCorpus();
 const MUTANTS = 2_500;
@@ -199,8 +200,7 @@ describe('structure-aware pipeline fuzz', () => {
     const canSpawn = existsSync(join(process.cwd(), 'dist/cli/main.js'));
     if (!canSpawn) console.log('structure-aware pipeline fuzz: dist/ not built (npx tsc -p tsconfig.json), the process sample is skipped');
     for (let i = 0; i < STRUCTURE_MUTANTS; i++) {
-      // Back to the event loop now and then: held for a minute, the test worker's messages to the runner time out.
-      if (i % 100 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (i % 100 === 0) await backToEventLoop();
       const seed = (STRUCTURE_SEED + i * 0x9e3779b9) >>> 0;
       const source = sources[Math.floor(rng() * sources.length)];
       const m = mutateStructure(source.packets, createRng(seed));

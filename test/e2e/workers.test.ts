@@ -13,6 +13,7 @@ import { toPcap, toPcapng, writeTempCapture } from '../helpers/capture.js';
 import { conv, type Conversation, type ScriptedPacket } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
 import { memoryIo } from '../helpers/io.js';
+import { backToEventLoop } from '../helpers/event-loop.js';
 import { workersFor } from '../../src/cli/commands/analyze.js';
 import { run as runSource } from '../../src/cli/main.js';
 
@@ -30,10 +31,7 @@ async function cli(): Promise<Run> {
 
 /** What `tcpwhy analyze FILE ARGS --workers N` prints, and its exit code. */
 async function analyze(file: string, args: string[], workers: number): Promise<{ code: number; out: string; err: string }> {
-  // Back to the event loop first: analyses are synchronous, and awaiting them one after another
-  // never leaves the microtask queue. Held for a minute, the test worker's messages to the runner
-  // time out, and vitest fails the run though every test passed.
-  await new Promise<void>((resolve) => setImmediate(resolve));
+  await backToEventLoop();
   const io = memoryIo();
   const code = await (await cli())(['analyze', file, ...args, '--quiet', '--workers', String(workers)], io);
   return { code, out: io.out, err: io.err };

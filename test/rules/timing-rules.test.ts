@@ -5,6 +5,7 @@ import { CaptureOpenError } from '../../src/capture/record.js';
 import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
 import { analyzeConversation, analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
+import { backToEventLoop } from '../helpers/event-loop.js';
 
 // slow-handshake, slow-server and slow-client: scripted conversations at the edges of the
 // thresholds, then the public corpora, where only the flows checked against the packets may be
@@ -166,8 +167,7 @@ corpus.describe('slowness in the public corpora', () => {
     let flows = 0;
     for (const c of [corpus, corpus2]) {
       for (const file of capturesUnder(c.dir)) {
-        // Back to the event loop between files: held for a minute, the test worker's messages to the runner time out.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await backToEventLoop();
         // A few corpus files are deliberately not captures tcpwhy reads (a modified pcap magic).
         let r: AnalysisResult;
         try {
