@@ -6,12 +6,12 @@
 // and says in its commit what changed and why. Each report is made in one thread and again with a
 // dissector thread (`--workers 2`), which must give the same bytes.
 //
-// It runs the built command (`npm test` builds first) in a child process: an analysis of 500 k
+// It runs the built command (the test run builds it first) in a child process: an analysis of 500 k
 // packets in the test's own thread holds its event loop for as long as it takes, and on a loaded
 // machine the test runner gives up waiting for it.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCapture } from '../../scripts/gen-synthetic.mjs';
 
 const BIN = join(process.cwd(), 'bin/tcpwhy.js');
-const built = existsSync(join(process.cwd(), 'dist/cli/main.js'));
 const GOLDEN = join(process.cwd(), 'test/golden/bench-mix-500k.json');
 const RECORD = process.env.TCPWHY_RECORD_GOLDEN === '1';
 const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-bench-output-'));
@@ -59,7 +58,7 @@ async function analyze(file: string, args: string[]): Promise<{ code: number | n
   return { code, out: readFileSync(outFile, 'utf8'), err };
 }
 
-describe.skipIf(!built)('the benchmark mix, 500 k packets', () => {
+describe('the benchmark mix, 500 k packets', () => {
   it('gives the recorded report in text, --json, --json --detail and --format zeek, in one thread and with a dissector thread', async () => {
     const file = join(dir, 'mix500k.pcap');
     const g = generateSyntheticCapture({ out: file, packets: 500_000 });

@@ -4,8 +4,8 @@
 // flows no dissector reads (the one moment the flow table asks the sessions something), and on a
 // capture whose flows end at once by the thousand (the capture's end).
 //
-// The threads load the built code, so the command is the built one (`npm test` builds first).
-import { existsSync, readdirSync } from 'node:fs';
+// The threads load the built code, so the command is the built one (the test run builds it first).
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,6 @@ import { workersFor } from '../../src/cli/commands/analyze.js';
 import { run as runSource } from '../../src/cli/main.js';
 
 const MAIN = join(process.cwd(), 'dist/cli/main.js');
-const built = existsSync(MAIN);
 const corpora = [useCorpus('corpus'), useCorpus('corpus2')];
 const CAPTURE = /\.(pcap|pcapng|cap|trace|dmp)(\.gz)?$/i;
 
@@ -74,7 +73,7 @@ describe('--workers', () => {
   });
 });
 
-describe.skipIf(!built)('analyze --workers', () => {
+describe('analyze --workers', () => {
   it('reports every bundled sample as one thread does, in --json --detail and in the text report', async () => {
     const samples = capturesIn(join(process.cwd(), 'samples'));
     expect(samples.length).toBeGreaterThan(50);
