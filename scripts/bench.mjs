@@ -47,6 +47,7 @@ const USAGE = `usage: node scripts/bench.mjs [options]
   --no-tcpwhy        skip tcpwhy (or the --cmd command): tshark figures only
   --cmd "CMD {file}" measure this command instead of 'node bin/tcpwhy.js analyze {file} --json --detail'
   --growth           also run tcpwhy on growing files (--growth-sizes, default 1M,4M) and print peak RSS
+                     and its growth over the first size
   --growth-tshark    include tshark in the growth runs
   --stages           also time the pipeline stage by stage (read, decode, flows, dissect, report), one
                      process each, and print what each stage adds
@@ -505,8 +506,10 @@ async function main() {
       if (growth) {
         o.push('');
         o.push(`peak RSS as the file grows (same ${fmtInt(GROWTH_CONCURRENCY)} open flows, 1 run each):`);
+        const first = growth[0].tool.failed ? null : growth[0].tool.peakRssMiB;
+        const fromFirst = (mib) => (first && mib !== first ? ` (${mib > first ? '+' : ''}${(((mib - first) / first) * 100).toFixed(0)}%)` : '');
         for (const g of growth) {
-          const t = g.tool.failed ? `failed (exit ${g.tool.exitCode})` : `${g.tool.peakRssMiB} MiB, ${g.tool.wallSeconds.median.toFixed(2)} s`;
+          const t = g.tool.failed ? `failed (exit ${g.tool.exitCode})` : `${g.tool.peakRssMiB} MiB${fromFirst(g.tool.peakRssMiB)}, ${g.tool.wallSeconds.median.toFixed(2)} s`;
           const ts = g.tshark ? (g.tshark.failed ? ', tshark failed' : `; tshark ${g.tshark.peakRssMiB} MiB, ${g.tshark.wallSeconds.median.toFixed(2)} s`) : '';
           o.push(`  ${fmtInt(g.packets).padStart(11)} packets (${fmtInt(g.flows)} flows): ${toolName} ${t}${ts}`);
         }
