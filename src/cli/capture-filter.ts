@@ -60,9 +60,9 @@ export function splitFilesAndFilter(args: readonly string[], exists: (path: stri
 }
 
 /** Runs `read`, turning a capture filter's failure into the command's error. */
-export async function withCaptureFilter<T>(spec: CaptureFilterSpec | null, read: () => T | Promise<T>): Promise<T> {
+export function withCaptureFilter<T>(spec: CaptureFilterSpec | null, read: () => T): T {
   try {
-    return await read();
+    return read();
   } catch (err) {
     if (spec && err instanceof CaptureFilterError) throw spec.failure(err);
     throw err;

@@ -104,9 +104,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
         ['0  analysed (whatever the verdicts, unless --fail-on)', '1  a verdict (of a flow shown, or of the capture) at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
       ),
     )
-    .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string; html?: string }) => {
-      if (opts.html !== undefined) result = await runAnalyzeHtml(files, { ...opts, html: opts.html }, io);
-      else result = opts.flow !== undefined && outputFormatOf(opts) === 'table' ? await runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
+    .action((files: string[], opts: AnalyzeOptions & { maxLines?: string; html?: string }) => {
+      if (opts.html !== undefined) result = runAnalyzeHtml(files, { ...opts, html: opts.html }, io);
+      else result = opts.flow !== undefined && outputFormatOf(opts) === 'table' ? runAnalyzeLadder(files, opts, io) : runAnalyze(files, opts, io);
     });
 
   withSlowOptions(program.command('flow'))
@@ -129,8 +129,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
         ['0  shown (whatever the verdicts, unless --fail-on)', '1  a verdict of the flow at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
       ),
     )
-    .action(async (file: string, id: string, filter: string[], opts: FlowCommandOptions) => {
-      result = await runFlow(file, id, filter, opts, io);
+    .action((file: string, id: string, filter: string[], opts: FlowCommandOptions) => {
+      result = runFlow(file, id, filter, opts, io);
     });
 
   program
@@ -162,8 +162,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
         ['0  compared (whatever the verdicts, unless --fail-on)', "1  the BAD flow's own verdicts reach --fail-on (capture-level verdicts do not count)", EXIT_USAGE_LINE, `${EXIT_INPUT_LINE}, or no TCP flow in it`],
       ),
     )
-    .action(async (good: string, bad: string, filter: string[], opts: DiffOptions) => {
-      result = await runDiff(good, bad, filter, opts, io);
+    .action((good: string, bad: string, filter: string[], opts: DiffOptions) => {
+      result = runDiff(good, bad, filter, opts, io);
     });
 
   withSlowOptions(program.command('live'))

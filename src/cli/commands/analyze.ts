@@ -59,10 +59,10 @@ export interface Reading {
 }
 
 /** Runs one read of `file` with its progress line (when it shows one), erased at the end. */
-export async function withProgress<T>(file: string, reading: Reading | null, read: (opts: ReadCaptureOptions) => T | Promise<T>): Promise<T> {
+export function withProgress<T>(file: string, reading: Reading | null, read: (opts: ReadCaptureOptions) => T): T {
   const progress = reading ? progressFor(reading.io, file, reading.quiet) : null;
   try {
-    return await read(progress ? { onProgress: progress.update } : {});
+    return read(progress ? { onProgress: progress.update } : {});
   } finally {
     progress?.erase();
   }
@@ -97,36 +97,36 @@ export function flowIdOf(text: string): number {
  * a diff). Other flows are judged and dropped as they end, so picking one flow out of a long
  * capture takes no more memory than `analyze`.
  */
-export async function loadCapture(
+export function loadCapture(
   file: string,
   idleTimeout: string | undefined,
   ids: readonly number[],
   slow: Partial<SlowThresholds> = {},
   reading: Reading | null = null,
   memcapBytes?: number,
-): Promise<AnalysisResult> {
+): AnalysisResult {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
   const bpf = reading?.bpf ?? null;
   return readable(bpf, () => withProgress(file, reading, (read) => analyzeFlows(file, (id) => ids.includes(id), { idleTimeoutSec, slow, memcapBytes, captureFilter: bpf?.filter() }, read)));
 }
 
 /** Analyses `file` handing each flow to `onFlow` as it is judged, keeping none (see streamFlows). */
-export async function streamCapture(
+export function streamCapture(
   file: string,
   idleTimeout: string | undefined,
   onFlow: (flow: FlowResult) => void,
   opts: Partial<AnalyzerOptions> = {},
   reading: Reading | null = null,
-): Promise<AnalysisResult> {
+): AnalysisResult {
   const idleTimeoutSec = idleTimeoutOf({ idleTimeout });
   const bpf = reading?.bpf ?? null;
   return readable(bpf, () => withProgress(file, reading, (read) => streamFlows(file, onFlow, { keepEvents: false, ...opts, idleTimeoutSec, captureFilter: bpf?.filter() }, read)));
 }
 
 /** An unreadable capture is a command-line error (exit 3), and so is a capture filter that cannot be used (exit 2 or 3). */
-async function readable<T>(bpf: CaptureFilterSpec | null, run: () => Promise<T>): Promise<T> {
+export function readable<T>(bpf: CaptureFilterSpec | null, run: () => T): T {
   try {
-    return await withCaptureFilter(bpf, run);
+    return withCaptureFilter(bpf, run);
   } catch (err) {
     if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
     throw err;
@@ -146,7 +146,7 @@ export function filesAndCaptureFilter(args: string[], opts: AnalyzeOptions): { f
   return { files, bpf: captureFilterOf(filterWords, opts.bpf, true) };
 }
 
-export async function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
+export function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo): ExitCode {
   const format = outputFormatOf(opts);
   const { files, bpf } = filesAndCaptureFilter(args, opts);
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
@@ -154,7 +154,7 @@ export async function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo
   const verdictFile = opts.zeekVerdicts ? openOutput(opts.zeekVerdicts, '--zeek-verdicts') : null;
   const verdictBatch = verdictFile ? new TextBatch(verdictFile.write) : null;
   try {
-    return await analyzeFiles(files, bpf, opts, format, pred, io, verdictBatch?.write ?? null);
+    return analyzeFiles(files, bpf, opts, format, pred, io, verdictBatch?.write ?? null);
   } finally {
     verdictBatch?.flush();
     if (verdictFile) closeSync(verdictFile.fd);
@@ -175,7 +175,7 @@ function openOutput(path: string, option: string): { fd: number; write: (s: stri
 /** Where tcpwhy.log goes (--zeek-verdicts), null when not asked for. */
 type VerdictLog = ((s: string) => void) | null;
 
-async function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, io: CliIo, verdictLog: VerdictLog): Promise<ExitCode> {
+function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, io: CliIo, verdictLog: VerdictLog): ExitCode {
   let code: ExitCode = EXIT.OK;
   // Several files in one JSON document: {"schemaVersion", "files": [each file's document], "sharedKeys"}.
   const several = format === 'json' && files.length > 1;
@@ -191,7 +191,7 @@ async function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts
     const out = several && written > 0 ? separatedIo(io, ',') : io;
     let c: ExitCode;
     try {
-      c = opts.flow === undefined ? await withCaptureFilter(bpf, () => streamOne(file, opts, format, pred, bpf, out, withKey, verdictLog)) : await retainedOne(file, opts, format, bpf, out, withKey, verdictLog);
+      c = opts.flow === undefined ? withCaptureFilter(bpf, () => streamOne(file, opts, format, pred, bpf, out, withKey, verdictLog)) : retainedOne(file, opts, format, bpf, out, withKey, verdictLog);
     } catch (err) {
       // The files' array is closed before the error ends the run: stdout stays one whole document.
       if (several) io.stdout(`],"sharedKeys":[]}\n`);
@@ -214,7 +214,7 @@ async function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts
  * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
  * however many flows the capture holds.
  */
-async function streamOne(file: string, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, bpf: CaptureFilterSpec | null, terminal: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
+function streamOne(file: string, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, bpf: CaptureFilterSpec | null, terminal: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): ExitCode {
   const idle = idleTimeoutOf(opts);
   const progress = progressFor(terminal, file, opts.quiet);
   // Flows are written while the capture is read: through progress.io, which erases the progress line first.
@@ -314,8 +314,8 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 }
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
-async function retainedOne(file: string, opts: AnalyzeOptions, format: OutputFormat, bpf: CaptureFilterSpec | null, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): Promise<ExitCode> {
-  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), { bpf, io, quiet: opts.quiet }, memcapOf(opts));
+function retainedOne(file: string, opts: AnalyzeOptions, format: OutputFormat, bpf: CaptureFilterSpec | null, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): ExitCode {
+  const result = loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), { bpf, io, quiet: opts.quiet }, memcapOf(opts));
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
   withKey?.push(...flows.filter((f) => f.app?.websocket?.key));

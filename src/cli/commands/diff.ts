@@ -57,21 +57,21 @@ interface SideCandidates {
  * the healthy ones and of the failed ones, with how many there are of each. choosePair looks at no
  * more, so a capture of any length takes no more memory than `analyze`.
  */
-async function gatherSide(
+function gatherSide(
   spec: FlowSpec,
   filter: string | undefined,
   option: string,
   idleTimeout: string | undefined,
   reading: Reading,
   reported: Set<string>,
-): Promise<SideCandidates> {
+): SideCandidates {
   const io = reading.io;
   const pred = filter ? parseFlowFilter(filter) : () => true;
   const healthy: FlowResult[] = [];
   const failed: FlowResult[] = [];
   const counts: CandidateCounts = { all: 0, healthy: 0, failed: 0 };
   let named: FlowResult | null = null;
-  const result = await streamCapture(
+  const result = streamCapture(
     spec.file,
     idleTimeout,
     (f) => {
@@ -121,7 +121,7 @@ function firstByIds(list: FlowResult[]): FlowResult[] {
   return list;
 }
 
-export async function runDiff(goodText: string, badText: string, filterWords: string[], opts: DiffOptions, io: CliIo): Promise<ExitCode> {
+export function runDiff(goodText: string, badText: string, filterWords: string[], opts: DiffOptions, io: CliIo): ExitCode {
   const reading: Reading = { bpf: captureFilterOf(filterWords, opts.bpf), io, quiet: opts.quiet };
   if (opts.html !== undefined && opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
   const goodSpec = parseFlowSpec(goodText);
@@ -129,23 +129,23 @@ export async function runDiff(goodText: string, badText: string, filterWords: st
   refuseStandardInput([goodSpec.file, badSpec.file], 'diff reads each capture more than once (flows, then their packets)', 'files');
   const sameFile = goodSpec.file === badSpec.file;
   const reported = new Set<string>();
-  const goods = await gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout, reading, reported);
+  const goods = gatherSide(goodSpec, opts.filterGood, '--filter-good', opts.idleTimeout, reading, reported);
   // The same file, no flow ids and the same filter: one pass serves both sides.
   const sameCandidates = sameFile && goodSpec.id === null && badSpec.id === null && opts.filterGood === opts.filterBad;
-  const bads = sameCandidates ? goods : await gatherSide(badSpec, opts.filterBad, '--filter-bad', opts.idleTimeout, reading, reported);
+  const bads = sameCandidates ? goods : gatherSide(badSpec, opts.filterBad, '--filter-bad', opts.idleTimeout, reading, reported);
   let pair = choosePair(goods.flows, bads.flows, sameFile, { goods: goods.counts, bads: bads.counts });
   // A chosen flow not named by id was kept without its dissector events: analyse it again with
   // them (both in one pass when they come from one file).
   const [good, bad] = [pair.good as FlowResult, pair.bad as FlowResult];
-  const reload = async (file: string, ids: number[]) => (await loadCapture(file, opts.idleTimeout, ids, {}, reading)).flows;
+  const reload = (file: string, ids: number[]) => loadCapture(file, opts.idleTimeout, ids, {}, reading).flows;
   if (goodSpec.id === null && badSpec.id === null && sameFile) {
-    const flows = await reload(goodSpec.file, [good.id, bad.id]);
+    const flows = reload(goodSpec.file, [good.id, bad.id]);
     pair = { ...pair, good: flows.find((f) => f.id === good.id)!, bad: flows.find((f) => f.id === bad.id)! };
   } else {
-    if (goodSpec.id === null) pair = { ...pair, good: (await reload(goodSpec.file, [good.id]))[0]! };
-    if (badSpec.id === null) pair = { ...pair, bad: (await reload(badSpec.file, [bad.id]))[0]! };
+    if (goodSpec.id === null) pair = { ...pair, good: reload(goodSpec.file, [good.id])[0]! };
+    if (badSpec.id === null) pair = { ...pair, bad: reload(badSpec.file, [bad.id])[0]! };
   }
-  const [goodPackets, badPackets] = [await loadFlowPackets(goodSpec.file, pair.good, reading), await loadFlowPackets(badSpec.file, pair.bad, reading)];
+  const [goodPackets, badPackets] = [loadFlowPackets(goodSpec.file, pair.good, reading), loadFlowPackets(badSpec.file, pair.bad, reading)];
   const d = compareFlows(
     { file: goodSpec.file, flow: pair.good, packets: goodPackets.packets, chosen: pair.goodReason, candidates: goods.counts.all },
     { file: badSpec.file, flow: pair.bad, packets: badPackets.packets, chosen: pair.badReason, candidates: bads.counts.all },

@@ -1,4 +1,3 @@
-import { CaptureOpenError } from '../../capture/record.js';
 import { readFlowPackets, type FlowPackets } from '../../diff/packets.js';
 import type { FlowResult } from '../../pipeline.js';
 import { flowToJson, HintTable, SCHEMA_VERSION } from '../../report/json.js';
@@ -6,8 +5,8 @@ import { renderFlowHtml } from '../../report/html.js';
 import { DEFAULT_MAX_LINES, renderLadder } from '../../report/ladder.js';
 import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { refuseStandardInput, useColor, writeHtmlReport, type CliIo } from '../io.js';
-import { captureFilterOf, withCaptureFilter } from '../capture-filter.js';
-import { exitFor, filesAndCaptureFilter, flowIdOf, loadCapture, reportDiagnostics, selectFlows, slowThresholdsOf, widthOf, withProgress, type AnalyzeOptions, type Reading, type SlowOptions } from './analyze.js';
+import { captureFilterOf } from '../capture-filter.js';
+import { exitFor, filesAndCaptureFilter, flowIdOf, loadCapture, readable, reportDiagnostics, selectFlows, slowThresholdsOf, widthOf, withProgress, type AnalyzeOptions, type Reading, type SlowOptions } from './analyze.js';
 
 // `tcpwhy flow FILE ID`: the ladder of one flow (also `tcpwhy analyze FILE --flow ID`).
 
@@ -34,18 +33,18 @@ export function parseMaxLines(text: string | undefined): number {
 const LADDER_READS_TWICE = 'the ladder reads the capture a second time';
 
 /** `analyze FILE... --flow ID` without --json: the ladder of that flow in each file. */
-export async function runAnalyzeLadder(args: string[], opts: AnalyzeOptions & { maxLines?: string }, io: CliIo): Promise<ExitCode> {
+export function runAnalyzeLadder(args: string[], opts: AnalyzeOptions & { maxLines?: string }, io: CliIo): ExitCode {
   const maxLines = parseMaxLines(opts.maxLines);
   const { files, bpf } = filesAndCaptureFilter(args, opts);
   refuseStandardInput(files, LADDER_READS_TWICE);
   const reading: Reading = { bpf, io, quiet: opts.quiet };
   let code: ExitCode = EXIT.OK;
   for (const file of files) {
-    const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), reading);
+    const result = loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), reading);
     reportDiagnostics(file, result, io);
     const flows = selectFlows(result, opts);
     if (files.length > 1) io.stdout(`\n== ${file}\n`);
-    for (const flow of flows) io.stdout(`${await ladderText(file, flow, maxLines, reading, widthOf(opts, io))}\n`);
+    for (const flow of flows) io.stdout(`${ladderText(file, flow, maxLines, reading, widthOf(opts, io))}\n`);
     if (flows.length === 0) io.stdout('No TCP flows to show.\n');
     const c = exitFor(result, flows, opts.failOn);
     if (c > code) code = c;
@@ -54,30 +53,25 @@ export async function runAnalyzeLadder(args: string[], opts: AnalyzeOptions & { 
 }
 
 /** Reads the flow's packets again from `file` (the analysis keeps summaries only); never standard input, which its callers refuse. */
-export async function loadFlowPackets(file: string, flow: FlowResult, reading: Reading): Promise<FlowPackets> {
+export function loadFlowPackets(file: string, flow: FlowResult, reading: Reading): FlowPackets {
   const { bpf } = reading;
-  try {
-    return await withCaptureFilter(bpf, () => withProgress(file, reading, (read) => readFlowPackets(file, flow, undefined, bpf?.filter() ?? null, read)));
-  } catch (err) {
-    if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
-    throw err;
-  }
+  return readable(bpf, () => withProgress(file, reading, (read) => readFlowPackets(file, flow, undefined, bpf?.filter() ?? null, read)));
 }
 
-async function ladderText(file: string, flow: FlowResult, maxLines: number, reading: Reading, width: number): Promise<string> {
-  const { packets, dropped } = await loadFlowPackets(file, flow, reading);
+function ladderText(file: string, flow: FlowResult, maxLines: number, reading: Reading, width: number): string {
+  const { packets, dropped } = loadFlowPackets(file, flow, reading);
   return renderLadder(flow, packets, { color: useColor(reading.io), maxLines, file, dropped, width });
 }
 
-export async function runFlow(file: string, idText: string, filterWords: string[], opts: FlowCommandOptions, io: CliIo): Promise<ExitCode> {
+export function runFlow(file: string, idText: string, filterWords: string[], opts: FlowCommandOptions, io: CliIo): ExitCode {
   refuseStandardInput([file], LADDER_READS_TWICE);
   const maxLines = parseMaxLines(opts.maxLines);
   const width = widthOf(opts, io);
   const reading: Reading = { bpf: captureFilterOf(filterWords, opts.bpf), io, quiet: opts.quiet };
-  const result = await loadCapture(file, opts.idleTimeout, [flowIdOf(idText)], slowThresholdsOf(opts), reading);
+  const result = loadCapture(file, opts.idleTimeout, [flowIdOf(idText)], slowThresholdsOf(opts), reading);
   reportDiagnostics(file, result, io);
   const [flow] = selectFlows(result, { flow: idText });
-  const { packets, dropped } = await loadFlowPackets(file, flow, reading);
+  const { packets, dropped } = loadFlowPackets(file, flow, reading);
   if (opts.html !== undefined) {
     if (opts.json) throw new CliError('--html and --json write different reports: give one of them', EXIT.USAGE);
     writeHtmlReport(opts.html, renderFlowHtml(result.capture, { file, flow, packets, dropped }, { maxLines }), `flow ${flow.id}, ${packets.length} packets`, io);

@@ -1,5 +1,4 @@
 import { readCaptureFileSync } from '../../capture/open.js';
-import { CaptureOpenError } from '../../capture/record.js';
 import { FlowPacketCollector, type FlowLocation } from '../../diff/packets.js';
 import { PacketDecoder } from '../../decode/decoder.js';
 import { Analyzer, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
@@ -10,8 +9,8 @@ import { CliError, EXIT, type ExitCode } from '../exit.js';
 import { parseFlowFilter } from '../filter.js';
 import { outputFormatOf } from '../format.js';
 import { refuseStandardInput, writeHtmlReport, type CliIo } from '../io.js';
-import { exitFor, filesAndCaptureFilter, flowIdOf, memcapOf, reportDiagnostics, slowThresholdsOf, streamCapture, type AnalyzeOptions } from './analyze.js';
-import { withCaptureFilter, type CaptureFilterSpec } from '../capture-filter.js';
+import { exitFor, filesAndCaptureFilter, flowIdOf, memcapOf, readable, reportDiagnostics, slowThresholdsOf, streamCapture, type AnalyzeOptions } from './analyze.js';
+import type { CaptureFilterSpec } from '../capture-filter.js';
 import { parseMaxLines } from './flow.js';
 
 // `analyze FILE... --html OUT`: the capture is read once for the summary, the groups and the
@@ -75,7 +74,7 @@ function ladderFlow(f: FlowResult): LadderFlow {
   };
 }
 
-export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, io: CliIo): Promise<ExitCode> {
+export function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, io: CliIo): ExitCode {
   if (opts.detail) throw new CliError('--detail widens the JSON formats (json, jsonl), not the HTML report', EXIT.USAGE);
   const format = outputFormatOf(opts);
   const { files, bpf } = filesAndCaptureFilter(args, opts);
@@ -98,7 +97,7 @@ export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, i
     let asked: LadderFlow | null = null;
     let shown = 0;
     let problemFlows = 0;
-    const result = await streamCapture(
+    const result = streamCapture(
       file,
       opts.idleTimeout,
       (f) => {
@@ -120,7 +119,7 @@ export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, i
     if (only !== null && !asked) throw new CliError(`${file}: no flow ${only} (the capture has ${result.flowCount} TCP flows)`, EXIT.USAGE);
     if (exitFor(result, [], opts.failOn) === EXIT.FINDINGS) failed = true;
     const groups = grouper.groups(result.verdicts.filter(isProblem));
-    const ladders = await readLadders(file, candidates.choose(groups, asked), opts, analysis, bpf);
+    const ladders = readLadders(file, candidates.choose(groups, asked), opts, analysis, bpf);
     reports.push({ capture: result.capture, verdicts: result.verdicts, flowCount: result.flowCount, shownFlows: shown, groups, timeline, ladders, problemFlows });
   }
   const ladders = reports.reduce((n, r) => n + r.ladders.length, 0);
@@ -133,7 +132,7 @@ export async function runAnalyzeHtml(args: string[], opts: HtmlAnalyzeOptions, i
  * Reads `file` once more: the chosen flows judged again with their dissector events (the same
  * analysis gives the same flows and ids) and their packets collected, in one pass.
  */
-async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOptions, analysis: Pick<AnalyzerOptions, 'slow' | 'memcapBytes' | 'keepExchanges'>, bpf: CaptureFilterSpec | null): Promise<LadderInput[]> {
+function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOptions, analysis: Pick<AnalyzerOptions, 'slow' | 'memcapBytes' | 'keepExchanges'>, bpf: CaptureFilterSpec | null): LadderInput[] {
   if (!chosen.length) return [];
   const ids = new Set(chosen.map((f) => f.id));
   const judged = new Map<number, FlowResult>();
@@ -156,18 +155,13 @@ async function readLadders(file: string, chosen: LadderFlow[], opts: AnalyzeOpti
   const decoder = new PacketDecoder();
   const last = Math.max(...collectors.map((c) => c.lastNo));
   const packetFilter = bpf?.filter() ?? null;
-  try {
-    const info = await withCaptureFilter(bpf, () => readCaptureFileSync(file, (rec) => {
-      analyzer.onRecord(rec);
-      if (rec.no > last || (packetFilter && !packetFilter.accepts(rec))) return;
-      const kind = decoder.decode(rec);
-      for (const c of collectors) c.onDecoded(rec, kind, decoder.view);
-    }));
-    analyzer.finish(info);
-  } catch (err) {
-    if (err instanceof CaptureOpenError) throw new CliError(err.message, EXIT.INPUT);
-    throw err;
-  }
+  const info = readable(bpf, () => readCaptureFileSync(file, (rec) => {
+    analyzer.onRecord(rec);
+    if (rec.no > last || (packetFilter && !packetFilter.accepts(rec))) return;
+    const kind = decoder.decode(rec);
+    for (const c of collectors) c.onDecoded(rec, kind, decoder.view);
+  }));
+  analyzer.finish(info);
   // The same analysis gives the same flows: each chosen one is judged again (the guard only keeps a surprise from failing the report).
   return chosen.flatMap((f, i) => {
     const flow = judged.get(f.id);
