@@ -57,7 +57,7 @@ describe('time that runs backwards', () => {
     expect(info.diagnostics).toEqual([]);
   });
 
-  it('names a file holding the same packets twice, the second copy with its clock restarted', async () => {
+  it('names a file holding the same packets twice, the second copy with its clock restarted', () => {
     const once = exchange();
     const twice = [...once, ...once];
     const bytes = toPcap(twice);
@@ -89,7 +89,7 @@ describe('time that runs backwards', () => {
     }
   });
 
-  it('measures no think time, idle or duration across a clock that jumps back mid-flow', async () => {
+  it('measures no think time, idle or duration across a clock that jumps back mid-flow', () => {
     const packets = exchange();
     // The server's answer and everything after it stamped 10 s before the request.
     const stepped = packets.map((p, i) => (i >= 5 ? { ...p, tsMicros: p.tsMicros - 10_000_000 } : p));
@@ -108,7 +108,7 @@ describe('time that runs backwards', () => {
     for (const [name, value] of durations(f)) expect(value, name).toBeGreaterThanOrEqual(0);
   });
 
-  it('replays nothing in a capture whose clock starts at 0 or before 1970', async () => {
+  it('replays nothing in a capture whose clock starts at 0 or before 1970', () => {
     // Timestamps zeroed by an anonymiser, or a pcapng if_tsoffset before the epoch: the first
     // packet of a 4-tuple is no step back, however small its time.
     const c = conv()
@@ -142,7 +142,7 @@ describe('time that runs backwards', () => {
 });
 
 corpus.describe('PPA blaster.pcap: nine packets stored twice', () => {
-  it('is one diagnostic at packet 10, and no retransmission with a 0 ms timeout', async () => {
+  it('is one diagnostic at packet 10, and no retransmission with a 0 ms timeout', () => {
     const r = analyzeFile(corpus.path('ppa/ppa1e/blaster.pcap'));
     // capinfos: "Strict time order: False"; tshark: frames 10-18 repeat frames 1-9, times included.
     expect(r.capture.diagnostics.map((d) => [d.code, d.packet, d.offset])).toEqual([['CAPTURE_TIME_BACKWARDS', 10, 0x2f0]]);

@@ -23,7 +23,7 @@ async function diffJson(...args: string[]) {
  * The two legs of nginx-ws-good as two captures, as if taken on the client host and on the
  * backend host: each file keeps only the packets of one server port.
  */
-async function splitLegs(): Promise<{ clientSide: string; serverSide: string }> {
+function splitLegs(): { clientSide: string; serverSide: string } {
   const file = sample('nginx-ws-good.pcap');
   const flows = analyzeFile(file).flows;
   const proxyPort = flows.find((f) => f.app?.http[0].response?.headers.server?.startsWith('nginx'))!.serverPort;
@@ -88,7 +88,7 @@ describe('tcpwhy diff', () => {
   });
 
   it('matches one upgrade across captures taken on two hops, by role and not by address', async () => {
-    const { clientSide, serverSide } = await splitLegs();
+    const { clientSide, serverSide } = splitLegs();
     const { doc } = await diffJson(clientSide, serverSide);
     expect(doc.good.server).not.toBe(doc.bad.server);
     expect(doc.sameWebSocketKey).toMatch(/==$/);

@@ -42,11 +42,11 @@ describe('streamed analyze report', () => {
 // `flow FILE ID`, `analyze --flow ID` and `diff` keep only the flows they show (with the dissector
 // events a ladder needs); every other flow is judged and dropped as it ends, as `analyze` does.
 describe('picking flows out of a capture', () => {
-  it('keeps only the named flows, with their events, and counts every flow', async () => {
+  it('keeps only the named flows, with their events, and counts every flow', () => {
     const file = join(SAMPLES, 'nginx-ws-good.pcap');
     const all = analyzeFile(file);
     expect(all.flows.length).toBeGreaterThan(1);
-    const picked = await loadCapture(file, undefined, [2]);
+    const picked = loadCapture(file, undefined, [2]);
     expect(picked.flows.map((f) => f.id)).toEqual([2]);
     expect(picked.flowCount).toBe(all.flows.length);
     expect(picked.flows[0].app?.events.length).toBeGreaterThan(0);
@@ -54,7 +54,7 @@ describe('picking flows out of a capture', () => {
     expect(keep(picked.flows[0])).toEqual(keep(all.flows.find((f) => f.id === 2)!));
     // Streamed without events: how the candidates of a diff with no flow ids are gathered.
     const streamed: FlowResult[] = [];
-    const light = await streamCapture(file, undefined, (f) => streamed.push(f));
+    const light = streamCapture(file, undefined, (f) => streamed.push(f));
     expect(light.flows).toEqual([]);
     expect(streamed).toHaveLength(all.flows.length);
     expect(streamed.every((f) => (f.app?.events.length ?? 0) === 0)).toBe(true);

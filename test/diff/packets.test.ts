@@ -11,7 +11,7 @@ const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, 
 describe('readFlowPackets', () => {
   it.each(['http-clean.pcap', 'nginx-ws-good.pcap', 'zero-window.pcap', 'lossy-transfer.pcap', 'refused.pcap'])(
     'finds exactly the packets the analysis counted for every flow of %s',
-    async (name) => {
+    (name) => {
       const file = sample(name);
       const result = analyzeFile(file);
       for (const flow of result.flows) {
@@ -25,7 +25,7 @@ describe('readFlowPackets', () => {
     },
   );
 
-  it('keeps the flows of a reused 4-tuple apart (port-reuse: 40 connections over 4 tuples)', async () => {
+  it('keeps the flows of a reused 4-tuple apart (port-reuse: 40 connections over 4 tuples)', () => {
     const file = sample('port-reuse.pcap');
     const result = analyzeFile(file);
     expect(result.flows.length).toBe(40);
@@ -44,7 +44,7 @@ describe('readFlowPackets', () => {
     expect(seen.size).toBe(result.capture.decoded);
   });
 
-  it('numbers seq/ack from each side ISN across the 2^32 wrap, and scales the window after the handshake', async () => {
+  it('numbers seq/ack from each side ISN across the 2^32 wrap, and scales the window after the handshake', () => {
     const c = conv({ clientIsn: 0xffff_fff0, serverIsn: 0xffff_ff00 })
       .handshake(0)
       .client('PA', 0.01, 'x'.repeat(40))

@@ -37,7 +37,7 @@ describe('TLS cipher suites and alerts by name', () => {
     expect(cipherSuiteName(0xfeff)).toBe('0xfeff');
   });
 
-  it.each(TLS_SAMPLES)('%s: no cipher shown as a bare code, alerts as name (number)', async (name) => {
+  it.each(TLS_SAMPLES)('%s: no cipher shown as a bare code, alerts as name (number)', (name) => {
     const file = join(SAMPLES, name);
     const { flows } = analyzeFile(file);
     const tshark = hasTshark ? tsharkCiphers(file) : null;

@@ -211,7 +211,7 @@ const TSHARK_OPTIONS: Record<string, string[]> = {
 };
 
 corpus2.describe('TLS verdicts on public captures, against tshark', () => {
-  it.each(TLS_CAPTURES)('%s: hellos and alerts where tshark sees them, and no TLS error tshark contradicts', async (name) => {
+  it.each(TLS_CAPTURES)('%s: hellos and alerts where tshark sees them, and no TLS error tshark contradicts', (name) => {
     const file = corpus2.path(name);
     const { flows } = analyzeFile(file);
     const shark = tsharkTls(file, TSHARK_OPTIONS[name]);
@@ -230,7 +230,7 @@ corpus2.describe('TLS verdicts on public captures, against tshark', () => {
     expect(flows.filter((f) => f.verdicts.some((v) => v.code === 'tls-plaintext-server')).map((f) => f.id)).toEqual([]);
   });
 
-  it('alexa-app: resumed TLS 1.0 sessions the client never used are tls-ok with "no request", not an abandoned handshake nor no-response', async () => {
+  it('alexa-app: resumed TLS 1.0 sessions the client never used are tls-ok with "no request", not an abandoned handshake nor no-response', () => {
     const { flows } = analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
     // tshark: ClientHello #480, ServerHello+ChangeCipherSpec #495 (no Certificate), client Finished #520, client FIN #572.
     const f = flows.find((x) => x.app?.tls?.clientHello?.no === 480)!;
@@ -243,7 +243,7 @@ corpus2.describe('TLS verdicts on public captures, against tshark', () => {
     expect(flows.filter((x) => x.verdicts.some((v) => v.code === 'tls-handshake-abandoned'))).toEqual([]);
   });
 
-  it('dingtalk: a TLS 1.3 client that sent its Finished accepted the certificate, so closing after it is no rejection', async () => {
+  it('dingtalk: a TLS 1.3 client that sent its Finished accepted the certificate, so closing after it is no rejection', () => {
     const { flows } = analyzeFile(corpus2.path('ndpi/dingtalk.pcap'));
     const f = flows.find((x) => x.app?.tls?.serverHello)!;
     expect(f.app!.tls!.serverHello!.version).toBe('TLS 1.3');
@@ -251,7 +251,7 @@ corpus2.describe('TLS verdicts on public captures, against tshark', () => {
     expect(f.verdicts.find((v) => v.code === 'tls-ok')!.facts).toMatchObject({ noRequest: true });
   });
 
-  it('http_ipv6: a warning-level unrecognized_name the handshake went on past is info, beside tls-ok', async () => {
+  it('http_ipv6: a warning-level unrecognized_name the handshake went on past is info, beside tls-ok', () => {
     const { flows } = analyzeFile(corpus2.path('ndpi/http_ipv6.pcap'));
     const alerted = flows.filter((f) => f.verdicts.some((v) => v.code === 'tls-alert'));
     expect(alerted.length).toBe(4);
@@ -261,13 +261,13 @@ corpus2.describe('TLS verdicts on public captures, against tshark', () => {
     }
   });
 
-  it('tls_alert: a fatal protocol_version alert stays an error', async () => {
+  it('tls_alert: a fatal protocol_version alert stays an error', () => {
     const { flows } = analyzeFile(corpus2.path('ndpi/tls_alert.pcap'));
     const v = flows.flatMap((f) => f.verdicts).find((x) => x.code === 'tls-alert')!;
     expect(v).toMatchObject({ severity: 'error', facts: { name: 'protocol_version', level: 'fatal' } });
   });
 
-  it.each(['ndpi/tls_1.2_unidirectional_client.pcapng', 'ndpi/tls_1.3_unidirectional_server.pcapng'])('%s (one direction only): no TLS warning or error', async (name) => {
+  it.each(['ndpi/tls_1.2_unidirectional_client.pcapng', 'ndpi/tls_1.3_unidirectional_server.pcapng'])('%s (one direction only): no TLS warning or error', (name) => {
     const { flows } = analyzeFile(corpus2.path(name));
     expect(flows.flatMap((f) => f.verdicts).filter((v) => v.code.startsWith('tls-') && v.severity !== 'info')).toEqual([]);
   });

@@ -20,7 +20,7 @@ const hasOpenssl = hasTool('openssl', ['version']);
 
 afterAll(removeCaptureDirs);
 
-async function onlyFlow(file: string): Promise<FlowResult & { app: { tls: TlsFacts } }> {
+function onlyFlow(file: string): FlowResult & { app: { tls: TlsFacts } } {
   const { flows } = analyzeFile(file);
   expect(flows).toHaveLength(1);
   expect(flows[0]!.app?.protocol).toBe('tls');
@@ -123,9 +123,9 @@ const CHECKS: Record<string, (f: FlowResult & { app: { tls: TlsFacts } }, file: 
 
 describe('TLS on the committed samples', () => {
   for (const [name, check] of Object.entries(CHECKS)) {
-    it(`${name}.pcap`, async () => {
+    it(`${name}.pcap`, () => {
       const file = `${SAMPLES}${name}.pcap`;
-      check(await onlyFlow(file), file);
+      check(onlyFlow(file), file);
     });
   }
 });
@@ -134,36 +134,36 @@ describe.skipIf(!canCapture() || !hasOpenssl)('TLS on fresh loopback captures (n
   for (const [name, check] of Object.entries(CHECKS)) {
     it(name, async () => {
       const run = await runCaptureScenario(name);
-      check(await onlyFlow(run.file), run.file);
+      check(onlyFlow(run.file), run.file);
     });
   }
 });
 
 describe('other TLS sources', () => {
-  corpus.it("Zeek's openjdk trace (Linux cooked capture v2): the hellos as tshark reads them", async () => {
+  corpus.it("Zeek's openjdk trace (Linux cooked capture v2): the hellos as tshark reads them", () => {
     const file = corpus.path('zeek/tls/openjdk-25.0.2-zeek.org.pcap');
-    const f = await onlyFlow(file);
+    const f = onlyFlow(file);
     expectAsTshark(file, f.app.tls);
     expect(f.app.tls.clientHello).toMatchObject({ sni: 'zeek.org', alpn: ['h2', 'http/1.1'], versions: ['TLS 1.3', 'TLS 1.2'] });
     expect(f.app.tls.serverHello).toMatchObject({ version: 'TLS 1.3', cipher: 'TLS_AES_256_GCM_SHA384', cipherCode: '0x1302' });
   });
 
-  it('puts the hellos, alerts and the start of encryption on the ladder (dissector events)', async () => {
-    const failed = await onlyFlow(`${SAMPLES}tls-version.pcap`);
+  it('puts the hellos, alerts and the start of encryption on the ladder (dissector events)', () => {
+    const failed = onlyFlow(`${SAMPLES}tls-version.pcap`);
     const alert = failed.app.tls.alerts[0]!;
     expect(failed.app.events).toEqual([
       { no: failed.app.tls.clientHello!.no, dir: 0, text: 'TLS ClientHello SNI localhost (TLS 1.2; ALPN http/1.1)' },
       { no: alert.no, dir: 1, text: 'TLS alert fatal protocol_version (70)' },
     ]);
-    const ok = await onlyFlow(`${SAMPLES}tls-ok.pcap`);
+    const ok = onlyFlow(`${SAMPLES}tls-ok.pcap`);
     const texts = ok.app.events.map((e) => `${e.dir} ${e.text}`);
     expect(texts[0]).toBe('0 TLS ClientHello SNI localhost (TLS 1.3, TLS 1.2; ALPN http/1.1)');
     expect(texts[1]).toMatch(/^1 TLS ServerHello TLS 1\.3, cipher TLS_(AES_(128_GCM_SHA256|256_GCM_SHA384)|CHACHA20_POLY1305_SHA256)$/);
     expect(texts.filter((t) => t.includes('TLS encrypted from here'))).toHaveLength(2);
   });
 
-  it('reads the same ClientHello whatever the segment boundaries', async () => {
-    const f = await onlyFlow(`${SAMPLES}tls-ok.pcap`);
+  it('reads the same ClientHello whatever the segment boundaries', () => {
+    const f = onlyFlow(`${SAMPLES}tls-ok.pcap`);
     const hello = tcpPayload(`${SAMPLES}tls-ok.pcap`, f.app.tls.clientHello!.no);
     for (let split = 1; split < hello.length; split += 7) {
       const session = new AppSession({ id: 1, clientPort: 40000, serverPort: 443 }, false);

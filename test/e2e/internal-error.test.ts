@@ -70,7 +70,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 }
 
 describe('an internal error at one packet', () => {
-  it('counts the packet once, as malformed INTERNAL, and the rest of the capture as before', async () => {
+  it('counts the packet once, as malformed INTERNAL, and the rest of the capture as before', () => {
     const clean = analyzeFile(PORT_REUSE);
     const failAt = 57;
     const packet = FlowTable.prototype.packet;
@@ -127,7 +127,7 @@ describe('an internal error at one flow', () => {
 });
 
 describe("an internal error in a flow's dissector at its end", () => {
-  it('still reports the flow, and says its payload analysis may be partial', async () => {
+  it('still reports the flow, and says its payload analysis may be partial', () => {
     const file = openRequestCapture();
     const clean = analyzeFile(file);
     expect(clean.flows.map((f) => [f.endReason, f.state])).toEqual([['capture-end', 'S1']]);
@@ -159,7 +159,7 @@ describe("an internal error in a flow's dissector at its end", () => {
 });
 
 describe("an internal error in a flow's dissector mid-stream", () => {
-  it('costs that flow its payload analysis from there, not the packet: its TCP analysis and the counts stay as they were', async () => {
+  it('costs that flow its payload analysis from there, not the packet: its TCP analysis and the counts stay as they were', () => {
     const file = join(SAMPLES, 'port-reuse.pcap');
     const clean = analyzeFile(file);
     const onData = AppSession.prototype.onData;

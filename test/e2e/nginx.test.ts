@@ -27,7 +27,7 @@ interface Legs {
  * Splits the capture into its two legs. With the scenario's ports the legs are named by server
  * port; for committed samples, by order: the client connects to nginx before nginx connects upstream.
  */
-async function legsOf(file: string, ports: { nginxPort: number; backendPort: number } | null): Promise<Legs> {
+function legsOf(file: string, ports: { nginxPort: number; backendPort: number } | null): Legs {
   const { flows, verdicts } = analyzeFile(file);
   expect(flows).toHaveLength(2);
   const bySyn = [...flows].sort((a, b) => a.firstPacket - b.firstPacket);
@@ -124,7 +124,7 @@ const CHECKS: Record<string, (legs: Legs) => void> = {
 
 describe('nginx reverse-proxy verdicts per leg on the committed samples', () => {
   for (const [name, check] of Object.entries(CHECKS)) {
-    it(`${name}.pcap`, async () => check(await legsOf(`${SAMPLES}${name}.pcap`, null)));
+    it(`${name}.pcap`, () => check(legsOf(`${SAMPLES}${name}.pcap`, null)));
   }
 });
 
@@ -132,7 +132,7 @@ describe.skipIf(!canCapture() || !hasNginx)('nginx reverse-proxy verdicts per le
   for (const [name, check] of Object.entries(CHECKS)) {
     it(`${name} (nginx + backend + ws/http client, tcpdump on lo)`, async () => {
       const run = await runCaptureScenario(name);
-      check(await legsOf(run.file, run.expect as unknown as { nginxPort: number; backendPort: number }));
+      check(legsOf(run.file, run.expect as unknown as { nginxPort: number; backendPort: number }));
     });
   }
 });

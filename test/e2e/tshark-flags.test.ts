@@ -62,7 +62,7 @@ function sums(r: AnalysisResult): Record<string, number> {
 }
 
 corpus.describe('TCP analysis flags against tshark on the corpus', () => {
-  it('matches tshark per file and per counter (within 2% or 1 packet)', async () => {
+  it('matches tshark per file and per counter (within 2% or 1 packet)', () => {
     const oracle = JSON.parse(readFileSync(corpus.path('oracle.json'), 'utf8')) as OracleEntry[];
     const perCounter: Record<string, { agree: number; exact: number }> = {};
     for (const k of Object.keys(FLAGS)) perCounter[k] = { agree: 0, exact: 0 };

@@ -16,7 +16,7 @@ const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
 
 afterAll(removeCaptureDirs);
 
-async function onlyFlow(file: string): Promise<FlowResult> {
+function onlyFlow(file: string): FlowResult {
   const result = analyzeFile(file);
   expect(result.flows).toHaveLength(1);
   return result.flows[0]!;
@@ -107,9 +107,9 @@ const CHECKS: Record<string, (f: FlowResult, scenario: Record<string, unknown> |
 
 describe('WebSocket verdicts on the committed samples', () => {
   for (const [name, check] of Object.entries(CHECKS)) {
-    it(`${name}.pcap`, async () => {
+    it(`${name}.pcap`, () => {
       const file = `${SAMPLES}${name}.pcap`;
-      check(await onlyFlow(file), null, file);
+      check(onlyFlow(file), null, file);
     });
   }
 });
@@ -148,9 +148,9 @@ describe('the ws-healthy check on the sample with segments resent', () => {
   it.each([
     [[2], 'one segment resent: an info line'],
     [[2, 5], 'two segments resent: a warning'],
-  ])('%j: %s', async (indexes, _what) => {
+  ])('%j: %s', (indexes, _what) => {
     const file = withResentSegments(indexes, `ws-healthy-resent-${indexes.join('-')}.pcap`);
-    const f = await onlyFlow(file);
+    const f = onlyFlow(file);
     expect(resentDataSegments(wireSegments(file))).toHaveLength(indexes.length);
     CHECKS['ws-healthy']!(f, null, file);
     expect(codes(f)).toContain('retransmission');
@@ -161,7 +161,7 @@ describe.skipIf(!canCapture())('WebSocket verdicts on fresh loopback captures', 
   for (const [name, check] of Object.entries(CHECKS)) {
     it(`${name} (ws server/client or raw responder, tcpdump on lo)`, async () => {
       const run = await runCaptureScenario(name);
-      check(await onlyFlow(run.file), run.expect, run.file);
+      check(onlyFlow(run.file), run.expect, run.file);
     });
   }
 });

@@ -27,7 +27,7 @@ interface OracleEntry {
 const endpoint = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 corpus.describe('agreement with Zeek conn.log', () => {
-  it('agrees on conn_state for >= 98% and history for >= 90% of Zeek connections', async () => {
+  it('agrees on conn_state for >= 98% and history for >= 90% of Zeek connections', () => {
     const oracle = JSON.parse(readFileSync(corpus.path('oracle.json'), 'utf8')) as OracleEntry[];
     let states = 0;
     let statesOk = 0;

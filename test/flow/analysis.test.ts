@@ -392,7 +392,7 @@ describe('resends: what the packets prove, where Wireshark guesses', () => {
 });
 
 describe('timing facts', () => {
-  it('measures the handshake RTT, data RTT from ACKs and TS echo, and server think time', async () => {
+  it('measures the handshake RTT, data RTT from ACKs and TS echo, and server think time', () => {
     const c = conv();
     c.client('S', 0, '', { options: { mss: 1460, wscale: 7, ts: [100, 0] } });
     c.server('SA', 0.004, '', { options: { mss: 1460, wscale: 7, ts: [500, 100] } });
@@ -456,7 +456,7 @@ describe('timing facts', () => {
     }
   });
 
-  it('keeps the request that got no answer, the ACK that accepted it and the close that gave up', async () => {
+  it('keeps the request that got no answer, the ACK that accepted it and the close that gave up', () => {
     const c = conv().handshake(0, 0.01);
     c.client('PA', 0.02, 'PING\r\n'); // #4
     c.server('A', 0.03); // #5

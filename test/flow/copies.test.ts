@@ -31,7 +31,7 @@ function repeatsOnTheWire(segments: WireSegment[]): number {
 }
 
 describe('a Docker-style bridge captured with tcpdump -i any', () => {
-  const check = async (file: string) => {
+  const check = (file: string) => {
     const r = analyzeFile(file);
     const wire = wireSegments(file);
     expect(r.flows).toHaveLength(1);
@@ -52,12 +52,12 @@ describe('a Docker-style bridge captured with tcpdump -i any', () => {
 
   it.skipIf(!canCapture())('a fresh capture (bridge and veth in a namespace, python server and client)', async () => {
     const run = await runCaptureScenario('captured-twice');
-    await check(run.file);
+    check(run.file);
   });
 });
 
 describe('corpus captures holding packets twice', () => {
-  corpus.it('Practical Packet Analysis double-vision.pcap: every frame seen on both sides of a router', async () => {
+  corpus.it('Practical Packet Analysis double-vision.pcap: every frame seen on both sides of a router', () => {
     const r = analyzeFile(corpus.path('ppa/ppa1e/double-vision.pcap'));
     const v = capturedTwice(r)!;
     expect(v.facts).toMatchObject({ copies: 4, packets: 8, ttlChange: -1 });
@@ -68,7 +68,7 @@ describe('corpus captures holding packets twice', () => {
     expect(refused.summary).not.toContain('tried');
   });
 
-  corpus.it("Zeek's ssh-dups.pcap: duplicates both ways are no retransmission problem, and Zeek's history is kept", async () => {
+  corpus.it("Zeek's ssh-dups.pcap: duplicates both ways are no retransmission problem, and Zeek's history is kept", () => {
     const r = analyzeFile(corpus.path('zeek/tcp/ssh-dups.pcap'));
     expect(r.flows).toHaveLength(1);
     expect(r.flows[0]!.history).toBe('ShADTadtTtFf');
@@ -76,7 +76,7 @@ describe('corpus captures holding packets twice', () => {
     expect(capturedTwice(r)!.facts.copies).toBeGreaterThan(150);
   });
 
-  it('a real loss is still a retransmission: samples/lossy-transfer.pcap has no copies', async () => {
+  it('a real loss is still a retransmission: samples/lossy-transfer.pcap has no copies', () => {
     const r = analyzeFile(fileURLToPath(new URL('../../samples/lossy-transfer.pcap', import.meta.url)));
     expect(capturedTwice(r)).toBeUndefined();
     expect(r.flows[0]!.verdicts.map((v) => v.code)).toContain('retransmission');

@@ -127,7 +127,7 @@ describe('a SYN retried after the RST that refused it', () => {
     expect(codes(r.flows[1])).toContain('port-reuse');
   });
 
-  corpus.it('PPA nowebaccess2.pcapng: one refused flow of 3 SYNs instead of three flows and two port reuses', async () => {
+  corpus.it('PPA nowebaccess2.pcapng: one refused flow of 3 SYNs instead of three flows and two port reuses', () => {
     const file = corpus.path('ppa/ppa3/nowebaccess2.pcapng');
     const r = analyzeFile(file);
     expect(r.flows).toHaveLength(1);
@@ -135,7 +135,7 @@ describe('a SYN retried after the RST that refused it', () => {
     expect(verdict(r.flows[0], 'refused').summary).toMatch(/; 3 SYNs #3, #5, #7, each refused \(retries after 499 ms, 500 ms: a Windows client \(TTL 128\)/);
   });
 
-  corpus.it('PPA evilprogram.pcap: worms retrying refused connects give no port reuse and no port exhaustion', async () => {
+  corpus.it('PPA evilprogram.pcap: worms retrying refused connects give no port reuse and no port exhaustion', () => {
     const file = corpus.path('ppa/ppa1e/evilprogram.pcap');
     const r = analyzeFile(file);
     const codesSeen = allCodes(r);
@@ -150,7 +150,7 @@ describe('a SYN retried after the RST that refused it', () => {
     expect(verdict(f, 'scan-probe').facts).toMatchObject({ kind: 'distributed-scan', state: 'closed' });
   });
 
-  corpus.it("Zeek's pop3.pcap: each refused SYN is a connection to Zeek, one flow here", async () => {
+  corpus.it("Zeek's pop3.pcap: each refused SYN is a connection to Zeek, one flow here", () => {
     const file = corpus.path('zeek/pop3/pop3.pcap');
     const r = analyzeFile(file);
     const refused = r.flows.filter((f) => f.state === 'REJ');
@@ -191,7 +191,7 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     expect(codes(f)).toContain('synack-retry');
   });
 
-  corpus2.it("nDPI's gnutella.pcap: a SYN-ACK 15.5 s after the first of three SYNs completes that connection", async () => {
+  corpus2.it("nDPI's gnutella.pcap: a SYN-ACK 15.5 s after the first of three SYNs completes that connection", () => {
     const file = corpus2.path('ndpi/gnutella.pcap');
     const r = analyzeFile(file);
     const flows = r.flows.filter((f) => f.client === '10.0.2.15:50198');
@@ -245,7 +245,7 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     expect(verdict(mine[0], 'half-open').hint).toMatch(/^The SYN-ACK came only after the client had stopped retrying/);
   });
 
-  corpus2.it("nDPI's gnutella.pcap: a SYN-ACK 22.7 s after the last of three SYNs joins them, after the client had given up", async () => {
+  corpus2.it("nDPI's gnutella.pcap: a SYN-ACK 22.7 s after the last of three SYNs joins them, after the client had given up", () => {
     const r = analyzeFile(corpus2.path('ndpi/gnutella.pcap'));
     const flows = r.flows.filter((f) => f.client === '10.0.2.15:50245');
     expect(flows).toHaveLength(1);
@@ -255,7 +255,7 @@ describe('a SYN-ACK after Zeek attempt timer', () => {
     expect(verdict(flows[0], 'half-open').summary).toMatch(/^SYN-ACK #1509 came 22\.7 s after the client's last SYN #586, when the client had stopped retrying/);
   });
 
-  corpus2.it("nDPI's alexa-app.pcapng: a Linux client's 7 SYNs over 63 s (same ISN) are one attempt, not three", async () => {
+  corpus2.it("nDPI's alexa-app.pcapng: a Linux client's 7 SYNs over 63 s (same ISN) are one attempt, not three", () => {
     const r = analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
     const flows = r.flows.filter((f) => f.client === '172.16.42.216:40202' && f.syns.length > 0);
     expect(flows.map((f) => f.syns.map((s) => s.no))).toEqual([[248, 377, 485, 758, 801, 1088, 1658]]);
@@ -394,7 +394,7 @@ describe('packets after an idle longer than --idle-timeout', () => {
     expect(codes(r.flows[1])).not.toContain('idle-close');
   });
 
-  corpus.it("PPA evilprogram.pcap: the client's RST #657, 8,820 s after flow 64 went quiet, is that connection's end, kept or streamed", async () => {
+  corpus.it("PPA evilprogram.pcap: the client's RST #657, 8,820 s after flow 64 went quiet, is that connection's end, kept or streamed", () => {
     // tshark: #456 (the client's last ACK) and #657 are both in tcp.stream 63, both with sequence number 1997047472.
     const file = corpus.path('ppa/ppa1e/evilprogram.pcap');
     const streamed: FlowResult[] = [];

@@ -7,7 +7,7 @@ import { expectProblemsOnlyFromResends, flowSegments, packetTime, resentDataSegm
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}.pcap`, import.meta.url));
 
 describe('wire helpers', () => {
-  it('find the resent segments a retransmission verdict rests on (lossy transfer through iptables drops)', async () => {
+  it('find the resent segments a retransmission verdict rests on (lossy transfer through iptables drops)', () => {
     const file = sample('lossy-transfer');
     const resent = resentDataSegments(wireSegments(file));
     const verdict = analyzeFile(file).flows.flatMap((f) => f.verdicts).find((v) => v.code === 'retransmission');
@@ -23,7 +23,7 @@ describe('wire helpers', () => {
     expect(() => packetTime(wire, 99_999)).toThrow(/#99999/);
   });
 
-  it('tell a flow\'s resent segments from another\'s, and refuse a retransmission verdict without resent bytes', async () => {
+  it('tell a flow\'s resent segments from another\'s, and refuse a retransmission verdict without resent bytes', () => {
     const lossy = sample('lossy-transfer');
     const [flow] = analyzeFile(lossy).flows;
     const wire = wireSegments(lossy);

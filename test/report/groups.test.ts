@@ -12,7 +12,7 @@ const corpus = useCorpus();
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
 /** The capture judged as `tcpwhy analyze` judges it: each flow as it ends. */
-async function judged(path: string): Promise<{ result: AnalysisResult; flows: FlowResult[] }> {
+function judged(path: string): { result: AnalysisResult; flows: FlowResult[] } {
   const flows: FlowResult[] = [];
   const result = streamFlows(path, (f) => flows.push(f), { keepEvents: false });
   return { result, flows };
@@ -21,8 +21,8 @@ async function judged(path: string): Promise<{ result: AnalysisResult; flows: Fl
 const problemCodes = (f: FlowResult) => f.verdicts.filter((v) => v.severity !== 'info').map((v) => v.code);
 
 describe('problem groups of sample captures', () => {
-  it('one refused connection is one group about its server, with the hint of its verdict', async () => {
-    const { result, flows } = await judged(sample('refused.pcap'));
+  it('one refused connection is one group about its server, with the hint of its verdict', () => {
+    const { result, flows } = judged(sample('refused.pcap'));
     const groups = groupProblems(flows, result.verdicts);
     expect(groups).toHaveLength(1);
     const [g] = groups;
@@ -32,16 +32,16 @@ describe('problem groups of sample captures', () => {
     expect([g.firstTime, g.lastTime]).toEqual([flows[0].start, flows[0].end]);
   });
 
-  it('healthy flows make no group', async () => {
+  it('healthy flows make no group', () => {
     for (const name of ['http-clean.pcap', 'nginx-ws-good.pcap', 'tls-ok.pcap', 'ws-healthy.pcap']) {
-      const { result, flows } = await judged(sample(name));
+      const { result, flows } = judged(sample(name));
       expect(flows.every((f) => problemCodes(f).length === 0), name).toBe(true);
       expect(groupProblems(flows, result.verdicts), name).toEqual([]);
     }
   });
 
-  it('codes said of the same flows are one group led by the most severe (half-open with its SYN-ACK retries)', async () => {
-    const { result, flows } = await judged(sample('half-open.pcap'));
+  it('codes said of the same flows are one group led by the most severe (half-open with its SYN-ACK retries)', () => {
+    const { result, flows } = judged(sample('half-open.pcap'));
     expect(problemCodes(flows[0]).sort()).toEqual(['half-open', 'synack-retry']);
     const groups = groupProblems(flows, result.verdicts);
     expect(groups).toHaveLength(1);
@@ -50,8 +50,8 @@ describe('problem groups of sample captures', () => {
     expect(groups[0].also[0].hint).toBe(flows[0].verdicts.find((v) => v.code === 'synack-retry')!.hint);
   });
 
-  it('a listener that drops SYNs: the timed-out flows, the capture-level overflow and the SYN-ACK retries, in severity then size order', async () => {
-    const { result, flows } = await judged(sample('listen-overflow.pcap'));
+  it('a listener that drops SYNs: the timed-out flows, the capture-level overflow and the SYN-ACK retries, in severity then size order', () => {
+    const { result, flows } = judged(sample('listen-overflow.pcap'));
     const groups = groupProblems(flows, result.verdicts);
     expect(groups.map((g) => [g.severity, g.code, g.role, g.endpoint, g.flows])).toEqual([
       ['error', 'syn-timeout', 'server', '10.231.233.222:8080', 4],
@@ -64,8 +64,8 @@ describe('problem groups of sample captures', () => {
     expect(groups[1]).toMatchObject({ title: overflow.summary, hint: overflow.hint, verdict: overflow, firstTime: null, flowIds: [] });
   });
 
-  it('port reuse is said of the client that cycles its ports; the capture-level exhaustion of the server', async () => {
-    const { result, flows } = await judged(sample('port-reuse.pcap'));
+  it('port reuse is said of the client that cycles its ports; the capture-level exhaustion of the server', () => {
+    const { result, flows } = judged(sample('port-reuse.pcap'));
     const groups = groupProblems(flows, result.verdicts);
     const reuse = groups.find((g) => g.code === 'port-reuse')!;
     const reused = flows.filter((f) => problemCodes(f).includes('port-reuse'));
@@ -75,19 +75,19 @@ describe('problem groups of sample captures', () => {
     expect(groups.find((g) => g.code === 'port-exhaustion')).toMatchObject({ role: 'server', endpoint: '10.231.184.106:8080', flows: 40 });
   });
 
-  it('titles the waits in words: a slow request is the client\'s, said of one connection in the singular', async () => {
-    const titles = async (name: string) => {
-      const { result, flows } = await judged(sample(name));
+  it('titles the waits in words: a slow request is the client\'s, said of one connection in the singular', () => {
+    const titles = (name: string) => {
+      const { result, flows } = judged(sample(name));
       return groupProblems(flows, result.verdicts).map((g) => g.title.replace(/ \S+:\d+ | 127\.0\.0\.1 /, ' HOST '));
     };
-    expect(await titles('slow-request-body.pcap')).toEqual(['1 connection from HOST was slow to send the request']);
-    expect(await titles('expect-unanswered.pcap')).toEqual(['1 connection to HOST waited for a 100 Continue that never came']);
-    expect(await titles('ws-ping-unanswered.pcap')).toEqual(['1 connection to HOST ended a WebSocket after a ping went unanswered']);
-    expect(await titles('ws-close-unanswered.pcap')).toEqual(['1 connection to HOST had a WebSocket close frame go unanswered']);
+    expect(titles('slow-request-body.pcap')).toEqual(['1 connection from HOST was slow to send the request']);
+    expect(titles('expect-unanswered.pcap')).toEqual(['1 connection to HOST waited for a 100 Continue that never came']);
+    expect(titles('ws-ping-unanswered.pcap')).toEqual(['1 connection to HOST ended a WebSocket after a ping went unanswered']);
+    expect(titles('ws-close-unanswered.pcap')).toEqual(['1 connection to HOST had a WebSocket close frame go unanswered']);
   });
 
-  it("a port scan's probes are its group: counted, timed and cited there, not as failures", async () => {
-    const { result, flows } = await judged(sample('port-scan.pcap'));
+  it("a port scan's probes are its group: counted, timed and cited there, not as failures", () => {
+    const { result, flows } = judged(sample('port-scan.pcap'));
     const groups = groupProblems(flows, result.verdicts);
     expect(groups).toHaveLength(1);
     const probes = flows.filter((f) => f.verdicts.some((v) => v.code === 'scan-probe'));
@@ -97,8 +97,8 @@ describe('problem groups of sample captures', () => {
     expect(groups[0].flowIds).toEqual([1, 2, 3, 4, 5]);
   });
 
-  it('does not depend on the order flows end in, and keeps only the lowest flow ids', async () => {
-    const { result, flows } = await judged(sample('port-reuse.pcap'));
+  it('does not depend on the order flows end in, and keeps only the lowest flow ids', () => {
+    const { result, flows } = judged(sample('port-reuse.pcap'));
     const forward = groupProblems(flows, result.verdicts);
     const backward = groupProblems([...flows].reverse(), result.verdicts);
     const shuffled = groupProblems(flows.map((f, i) => flows[(i * 7) % flows.length]), result.verdicts);
@@ -107,12 +107,12 @@ describe('problem groups of sample captures', () => {
     for (const g of forward) expect(g.flowIds.length).toBeLessThanOrEqual(MAX_GROUP_FLOW_IDS);
   });
 
-  it('orders groups by severity, then size, then code, then endpoint', async () => {
+  it('orders groups by severity, then size, then code, then endpoint', () => {
     // Flows of several captures together, renumbered so their ids stay distinct.
     const all: FlowResult[] = [];
     const verdicts = [];
     for (const name of ['listen-overflow.pcap', 'nginx-504.pcap', 'nginx-ws-bad.pcap', 'port-reuse.pcap', 'refused.pcap', 'zero-window.pcap']) {
-      const { result, flows } = await judged(sample(name));
+      const { result, flows } = judged(sample(name));
       for (const f of flows) all.push({ ...f, id: all.length + 1 });
       verdicts.push(...result.verdicts);
     }
@@ -133,8 +133,8 @@ describe('problem groups of sample captures', () => {
     expect(groups.filter((g) => g.code === 'ws-upgrade-http10').map((g) => [g.endpoint, g.also.map((a) => a.code)])).toEqual([['127.0.0.1:20004', ['ws-fin-after-101']]]);
   });
 
-  it('grouping as flows come (ProblemGrouper) gives what groupProblems gives', async () => {
-    const { result, flows } = await judged(sample('nginx-504.pcap'));
+  it('grouping as flows come (ProblemGrouper) gives what groupProblems gives', () => {
+    const { result, flows } = judged(sample('nginx-504.pcap'));
     const grouper = new ProblemGrouper();
     for (const f of flows) grouper.add(f);
     expect(grouper.groups(result.verdicts)).toEqual(groupProblems(flows, result.verdicts));
@@ -142,8 +142,8 @@ describe('problem groups of sample captures', () => {
 });
 
 corpus.describe('problem groups of public captures', () => {
-  it('http_espn_fail: nine connections timed out to one unroutable server are one group', async () => {
-    const { result, flows } = await judged(corpus.path('ppa/ppa3/http_espn_fail.pcapng'));
+  it('http_espn_fail: nine connections timed out to one unroutable server are one group', () => {
+    const { result, flows } = judged(corpus.path('ppa/ppa3/http_espn_fail.pcapng'));
     const failed = flows.filter((f) => problemCodes(f).includes('syn-timeout'));
     expect(failed).toHaveLength(9);
     const groups = groupProblems(flows, result.verdicts);
@@ -161,8 +161,8 @@ corpus.describe('problem groups of public captures', () => {
     expect(groups[0]).toBe(g);
   });
 
-  it('ppa1e evilprogram: a group whose flows were given different hints says whose hint it shows', async () => {
-    const { result, flows } = await judged(corpus.path('ppa/ppa1e/evilprogram.pcap'));
+  it('ppa1e evilprogram: a group whose flows were given different hints says whose hint it shows', () => {
+    const { result, flows } = judged(corpus.path('ppa/ppa1e/evilprogram.pcap'));
     const groups = groupProblems(flows, result.verdicts);
     // Flow 64 went idle and the server closed it; flow 93 is the client's RST on it 8,820 s later.
     const idle = groups.find((g) => g.code === 'idle-close' && g.endpoint === '209.123.150.14:80')!;
@@ -173,8 +173,8 @@ corpus.describe('problem groups of public captures', () => {
     for (const g of groups.filter((x) => x.flows === 1)) expect(g.hintFlow).toBeNull();
   });
 
-  it('ppa3 synscan: one port-scan group holding every probe, first', async () => {
-    const { result, flows } = await judged(corpus.path('ppa/ppa3/synscan.pcapng'));
+  it('ppa3 synscan: one port-scan group holding every probe, first', () => {
+    const { result, flows } = judged(corpus.path('ppa/ppa3/synscan.pcapng'));
     const groups = groupProblems(flows, result.verdicts);
     const probes = flows.filter((f) => f.verdicts.some((v) => v.code === 'scan-probe'));
     expect(groups[0]).toMatchObject({ code: 'port-scan', endpoint: '64.13.134.52', flows: probes.length });

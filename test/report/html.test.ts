@@ -38,7 +38,7 @@ function ladders(page: string): number[][] {
   return [...page.matchAll(/<svg class="ladder"[\s\S]*?<\/svg>/g)].map((m) => [...m[0].matchAll(/<g class="pkt[^"]*" data-no="(\d+)">/g)].map((n) => Number(n[1])));
 }
 
-async function packetNumbers(file: string, id: number): Promise<number[]> {
+function packetNumbers(file: string, id: number): number[] {
   const result = analyzeFile(file);
   const flow = result.flows.find((f) => f.id === id)!;
   return readFlowPackets(file, flow).packets.map((p) => p.no);
@@ -62,7 +62,7 @@ describe('analyze --html', () => {
       }
     // In the groups' order; here one group each.
     expect(ladders(r.page)).toHaveLength(2);
-    expect(ladders(r.page)).toEqual(expect.arrayContaining([await packetNumbers(file, 1), await packetNumbers(file, 2)]));
+    expect(ladders(r.page)).toEqual(expect.arrayContaining([packetNumbers(file, 1), packetNumbers(file, 2)]));
     expect(r.page).toContain('<svg class="timeline"');
     expect(r.page.match(/<rect class="bar o-error"/g)).toHaveLength(2);
   });
@@ -93,7 +93,7 @@ describe('analyze --html', () => {
     const file = sample('ws-healthy.pcap');
     const r = await html(['analyze', file, '--flow', '1']);
     expect(r.code).toBe(0);
-    expect(ladders(r.page)).toEqual([await packetNumbers(file, 1)]);
+    expect(ladders(r.page)).toEqual([packetNumbers(file, 1)]);
     expect(r.page).toContain('WS close 1000 (normal) &quot;done&quot;');
   });
 
@@ -139,7 +139,7 @@ describe('flow --html and diff --html', () => {
     const r = await html(['flow', file, '1']);
     expect(r.code).toBe(0);
     expectSelfContained(r.page);
-    expect(ladders(r.page)).toEqual([await packetNumbers(file, 1)]);
+    expect(ladders(r.page)).toEqual([packetNumbers(file, 1)]);
     expect(r.page).toMatch(/data-no="4">.*?TLS ClientHello SNI localhost/);
   });
 
@@ -149,7 +149,7 @@ describe('flow --html and diff --html', () => {
     const r = await html(['diff', good, bad]);
     expect(r.code).toBe(0);
     expectSelfContained(r.page);
-    expect(ladders(r.page)).toEqual([await packetNumbers(good, 1), await packetNumbers(bad, 1)]);
+    expect(ladders(r.page)).toEqual([packetNumbers(good, 1), packetNumbers(bad, 1)]);
     // The text diff names the divergence: step 4, the client's request, #4 on both sides.
     const text = memoryIo();
     await run(['diff', good, bad], text);

@@ -9,7 +9,7 @@ import type { Verdict } from '../../src/rules/verdict.js';
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
 describe('flow start time in the JSON report', () => {
-  it('is ISO 8601 to the microsecond, right across flows in different seconds', async () => {
+  it('is ISO 8601 to the microsecond, right across flows in different seconds', () => {
     const { flows } = analyzeFile(sample('nginx-ws-good.pcap'));
     const base = flows[0];
     // The same flow moved to other instants: within one second, across a second, a day and a year.
@@ -37,7 +37,7 @@ describe('ISO dates beyond what a JavaScript Date holds', () => {
     }
   });
 
-  it('formats flows before 1970 and far beyond Date range, with a fraction that is never negative', async () => {
+  it('formats flows before 1970 and far beyond Date range, with a fraction that is never negative', () => {
     const { flows } = analyzeFile(sample('nginx-ws-good.pcap'));
     const at = (start: number) => flowToJson({ ...flows[0], start, end: start + 1 }).start;
     expect(at(-1_500_000)).toBe('1969-12-31T23:59:58.500000Z');
@@ -49,7 +49,7 @@ describe('ISO dates beyond what a JavaScript Date holds', () => {
 });
 
 describe('the JSON document after a failure', () => {
-  it('writes nothing of a flow that cannot be written, and stays whole around it', async () => {
+  it('writes nothing of a flow that cannot be written, and stays whole around it', () => {
     const result = analyzeFile(sample('port-reuse.pcap'));
     let out = '';
     const stream = new JsonFlowStream((s) => (out += s));
@@ -63,7 +63,7 @@ describe('the JSON document after a failure', () => {
     expect(doc.capture.flows).toBe(1);
   });
 
-  it('closes the document when a flow fails part way through writeJson, and throws on', async () => {
+  it('closes the document when a flow fails part way through writeJson, and throws on', () => {
     const result = analyzeFile(sample('port-reuse.pcap'));
     const flows = [...result.flows.slice(0, 3), { ...result.flows[3], verdicts: undefined as never, serverSide: undefined as never }];
     let out = '';
@@ -76,7 +76,7 @@ describe('the JSON document after a failure', () => {
     expect(doc.verdicts).toEqual([]);
   });
 
-  it('closes the document when the capture summary cannot be written', async () => {
+  it('closes the document when the capture summary cannot be written', () => {
     const result = analyzeFile(sample('http-clean.pcap'));
     let out = '';
     const stream = new JsonFlowStream((s) => (out += s));
@@ -107,7 +107,7 @@ describe('hints written once per code', () => {
     expect(JSON.parse(JSON.stringify(table))).toEqual({ refused: 'ECONNREFUSED.', 'rst-by-server': 'The server aborted.' });
   });
 
-  it('gives every verdict of a document back its hint: verdict.hint ?? hints[code] ?? ""', async () => {
+  it('gives every verdict of a document back its hint: verdict.hint ?? hints[code] ?? ""', () => {
     const result = analyzeFile(sample('port-reuse.pcap'));
     const doc = JSON.parse(renderJson(result));
     const written = [...doc.flows.flatMap((f: { verdicts: unknown[] }) => f.verdicts), ...doc.verdicts] as { code: string; hint?: string }[];
@@ -118,7 +118,7 @@ describe('hints written once per code', () => {
 });
 
 describe('facts of the compact flow', () => {
-  it('leave out the members that say nothing (null, "", [], {}) and keep every other one, zeros and false included, as --detail writes it', async () => {
+  it('leave out the members that say nothing (null, "", [], {}) and keep every other one, zeros and false included, as --detail writes it', () => {
     const nothing = (v: unknown) => v === null || v === '' || (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v as object).length === 0);
     let dropped = 0;
     let keptFalsy = 0;

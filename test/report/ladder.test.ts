@@ -13,7 +13,7 @@ import { icmpErrorFrame } from '../helpers/packets.js';
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 const golden = (name: string) => fileURLToPath(new URL(`../golden/${name}`, import.meta.url));
 
-async function ladderOf(name: string, id: number, maxLines?: number): Promise<string> {
+function ladderOf(name: string, id: number, maxLines?: number): string {
   const result = analyzeFile(sample(name));
   const flow = result.flows.find((f) => f.id === id)!;
   const { packets, dropped } = readFlowPackets(sample(name), flow);
@@ -49,38 +49,38 @@ const GOLDEN = [
 
 describe('renderLadder', () => {
   it.each(GOLDEN)('matches the golden ladder of $name flow $id', async (g) => {
-    const text = await ladderOf(g.name, g.id, 'maxLines' in g ? g.maxLines : undefined);
+    const text = ladderOf(g.name, g.id, 'maxLines' in g ? g.maxLines : undefined);
     expect(checkLayout(text)).toBe(g.lines);
     await expect(`${text}\n`).toMatchFileSnapshot(golden(g.file));
   });
 
-  it('marks verdicts at the packets they rest on and annotates the HTTP/1.0 upgrade and the 101', async () => {
-    const text = await ladderOf('nginx-ws-bad.pcap', 2);
+  it('marks verdicts at the packets they rest on and annotates the HTTP/1.0 upgrade and the 101', () => {
+    const text = ladderOf('nginx-ws-bad.pcap', 2);
     const line = (no: number) => text.split('\n').find((l) => new RegExp(`^ *${no} `).test(l)) ?? '';
     expect(line(9)).toMatch(/-- PSH,ACK 226 -+>\|.*HTTP GET \/ws HTTP\/1\.0 .*<= ERROR ws-upgrade-http10/);
     expect(line(11)).toMatch(/\|<-+ PSH,ACK 184 -+\|.*101 Switching Protocols .*<= ERROR ws-fin-after-101/);
     expect(line(13)).toMatch(/FIN,ACK.*<= ERROR ws-fin-after-101/);
   });
 
-  it('folds idle gaps into one line and shows retransmissions of the SYN', async () => {
-    const text = await ladderOf('syn-timeout.pcap', 1);
+  it('folds idle gaps into one line and shows retransmissions of the SYN', () => {
+    const text = ladderOf('syn-timeout.pcap', 1);
     expect(text).toMatch(/:\s+\.\.\. 1\.01 s idle \.\.\.\s+:/);
     expect(text).toMatch(/\.\.\. 2\.02 s idle \.\.\./);
     // Each SYN is timed from the one before it: the timer doubled.
     expect(text).toMatch(/retransmission of #2 after 2\.02 s/);
   });
 
-  it('folds the middle of a long flow under --max-lines and says what was folded', async () => {
-    const text = await ladderOf('lossy-transfer.pcap', 1, 40);
+  it('folds the middle of a long flow under --max-lines and says what was folded', () => {
+    const text = ladderOf('lossy-transfer.pcap', 1, 40);
     const m = /\.\.\. (\d+) packets folded \(#\d+\.\.#\d+: \d+ from the client, \d+ from the server, \d+ payload bytes/.exec(text);
     expect(m).not.toBeNull();
     expect(text).toMatch(/(\d+) of 912 packets folded to stay within --max-lines 40 \(--max-lines 0 shows all\)\./);
-    const all = await ladderOf('lossy-transfer.pcap', 1, 0);
+    const all = ladderOf('lossy-transfer.pcap', 1, 0);
     expect(checkLayout(all)).toBe(912);
     expect(all).toMatch(/dup ACK #2/);
   });
 
-  it('shows an ICMP error about the flow as a line from the router back to the client', async () => {
+  it('shows an ICMP error about the flow as a line from the router back to the client', () => {
     const c = conv({ client: '10.0.0.1:51000', server: '10.0.0.2:80' }).client('S', 0);
     const icmp = icmpErrorFrame({ quoted: { src: '10.0.0.1', dst: '10.0.0.2', sport: 51000, dport: 80, flags: 'S', seq: 0xffff_fff0 }, from: '10.0.0.254' });
     const t0 = 1_700_000_000_000_000;

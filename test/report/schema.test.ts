@@ -82,7 +82,7 @@ describe('schema/analysis.v2.schema.json', () => {
     expect(lines[lines.length - 1].type).toBe('sharedKeys');
   });
 
-  it('validates the report closed after an internal error, in both formats', async () => {
+  it('validates the report closed after an internal error, in both formats', () => {
     const result = analyzeFile(join(SAMPLES, 'port-reuse.pcap'));
     for (const [kind, make] of [
       ['document', (w: (s: string) => void) => new JsonFlowStream(w)],

@@ -92,7 +92,7 @@ describe('the text report, summary first', () => {
   });
 
   it('shows each group fix once, wrapped, with the hint of its flows', async () => {
-    const { flows, verdicts } = await judged(sample('listen-overflow.pcap'));
+    const { flows, verdicts } = judged(sample('listen-overflow.pcap'));
     const out = await cli(['analyze', sample('listen-overflow.pcap'), '--width', '80'], null);
     const joined = words(out).join(' ');
     for (const g of groupProblems(flows, verdicts)) {
@@ -133,8 +133,8 @@ describe('the text report, summary first', () => {
     }
   });
 
-  it('keeps at most 500 problem flows, the first of each group, and says how many it left out', async () => {
-    const { flows, verdicts, result } = await judged(sample('port-reuse.pcap'));
+  it('keeps at most 500 problem flows, the first of each group, and says how many it left out', () => {
+    const { flows, verdicts, result } = judged(sample('port-reuse.pcap'));
     const problems = flows.filter((f) => f.verdicts.some((v) => v.severity !== 'info'));
     let out = '';
     const report = new TextReport({ color: false, width: 100 }, (s) => (out += s));
@@ -187,7 +187,7 @@ corpus.describe('the text report on public captures', () => {
   });
 });
 
-async function judged(path: string) {
+function judged(path: string) {
   const flows: FlowResult[] = [];
   const result = streamFlows(path, (f) => flows.push(f), { keepEvents: false });
   return { flows, verdicts: result.verdicts, result };

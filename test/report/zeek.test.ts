@@ -15,7 +15,7 @@ const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, 
 const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-zeek-'));
 const OPENED = new Date(2024, 0, 2, 3, 4, 5);
 
-async function logsOf(file: string, format: 'zeek' | 'zeek-json'): Promise<{ conn: string; verdicts: string; flows: FlowResult[] }> {
+function logsOf(file: string, format: 'zeek' | 'zeek-json'): { conn: string; verdicts: string; flows: FlowResult[] } {
   const result = analyzeFile(sample(file));
   let conn = '';
   let verdicts = '';
@@ -34,8 +34,8 @@ function rowsOf(log: string): Array<Record<string, string>> {
 }
 
 describe('conn.log as Zeek writes it', () => {
-  it('has the ASCII writer header lines, the rows, then #close', async () => {
-    const { conn } = await logsOf('refused.pcap', 'zeek');
+  it('has the ASCII writer header lines, the rows, then #close', () => {
+    const { conn } = logsOf('refused.pcap', 'zeek');
     const lines = conn.trimEnd().split('\n');
     expect(lines.slice(0, 6)).toEqual(['#separator \\x09', '#set_separator\t,', '#empty_field\t(empty)', '#unset_field\t-', '#path\tconn', '#open\t2024-01-02-03-04-05']);
     expect(lines[6]).toBe(`#fields\t${CONN_FIELDS.map((f) => f.name).join('\t')}`);
@@ -46,8 +46,8 @@ describe('conn.log as Zeek writes it', () => {
     expect(lines).toHaveLength(10);
   });
 
-  it('fills a refused connection the way Zeek does: REJ, Sr, IP datagram bytes, local loopback', async () => {
-    const { conn, flows } = await logsOf('refused.pcap', 'zeek');
+  it('fills a refused connection the way Zeek does: REJ, Sr, IP datagram bytes, local loopback', () => {
+    const { conn, flows } = logsOf('refused.pcap', 'zeek');
     const [row] = rowsOf(conn);
     const f = flows[0];
     // tcpdump -r samples/refused.pcap: 127.0.0.1.51590 > 127.0.0.1.22057: Flags [S] length 0, answered by [R.]; IP lengths 60 and 40.
@@ -77,8 +77,8 @@ describe('conn.log as Zeek writes it', () => {
     expect(row.duration).toBe(((f.lastOpen - f.start) / 1e6).toFixed(6));
   });
 
-  it('ends the duration at the last packet before both sides had closed, as Zeek does, and counts the bytes the sequence numbers span', async () => {
-    const { conn, flows } = await logsOf('http-clean.pcap', 'zeek');
+  it('ends the duration at the last packet before both sides had closed, as Zeek does, and counts the bytes the sequence numbers span', () => {
+    const { conn, flows } = logsOf('http-clean.pcap', 'zeek');
     const [row] = rowsOf(conn);
     const f = flows[0];
     expect(f.lastOpen).toBeLessThan(f.end); // the final ACK came after both FINs
@@ -88,14 +88,14 @@ describe('conn.log as Zeek writes it', () => {
     expect(f.clientSide.seqBytes).toBeGreaterThan(0);
   });
 
-  it('names http and websocket in the order they started', async () => {
-    const { conn } = await logsOf('ws-healthy.pcap', 'zeek');
+  it('names http and websocket in the order they started', () => {
+    const { conn } = logsOf('ws-healthy.pcap', 'zeek');
     expect(rowsOf(conn).map((r) => r.service)).toContain('http,websocket');
-    const tls = await logsOf('tls-ok.pcap', 'zeek');
+    const tls = logsOf('tls-ok.pcap', 'zeek');
     expect(rowsOf(tls.conn).map((r) => r.service)).toContain('ssl');
   });
 
-  it('leaves duration and byte counts unset when the duration is 0, as Zeek does', async () => {
+  it('leaves duration and byte counts unset when the duration is 0, as Zeek does', () => {
     const { flows } = analyzeFile(sample('refused.pcap'));
     let log = '';
     const out = new ZeekFlowStream('zeek', (s) => (log += s), null);
@@ -104,9 +104,9 @@ describe('conn.log as Zeek writes it', () => {
     expect(rowsOf(log)[0]).toMatchObject({ duration: '-', orig_bytes: '-', resp_bytes: '-', orig_pkts: '1' });
   });
 
-  it('gives each flow its own uid, the same on every run', async () => {
-    const a = await logsOf('port-scan.pcap', 'zeek');
-    const b = await logsOf('port-scan.pcap', 'zeek');
+  it('gives each flow its own uid, the same on every run', () => {
+    const a = logsOf('port-scan.pcap', 'zeek');
+    const b = logsOf('port-scan.pcap', 'zeek');
     const uids = rowsOf(a.conn).map((r) => r.uid);
     expect(uids.length).toBeGreaterThan(15);
     expect(new Set(uids).size).toBe(uids.length);
@@ -114,9 +114,9 @@ describe('conn.log as Zeek writes it', () => {
     for (const uid of uids) expect(uid).toMatch(/^C[0-9A-Za-z]{12,18}$/);
   });
 
-  it('writes the same rows as JSON lines, unset fields left out, times as Zeek computes the doubles', async () => {
-    const tsv = rowsOf((await logsOf('nginx-ws-bad.pcap', 'zeek')).conn);
-    const { conn, flows } = await logsOf('nginx-ws-bad.pcap', 'zeek-json');
+  it('writes the same rows as JSON lines, unset fields left out, times as Zeek computes the doubles', () => {
+    const tsv = rowsOf((logsOf('nginx-ws-bad.pcap', 'zeek')).conn);
+    const { conn, flows } = logsOf('nginx-ws-bad.pcap', 'zeek-json');
     const json = conn.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(json).toHaveLength(tsv.length);
     json.forEach((row, i) => {
@@ -142,8 +142,8 @@ describe("Zeek's local networks", () => {
 });
 
 describe('tcpwhy.log', () => {
-  it('has one row per verdict, keyed by the uid of its conn.log row; capture-level verdicts have no uid', async () => {
-    const { conn, verdicts, flows } = await logsOf('port-scan.pcap', 'zeek');
+  it('has one row per verdict, keyed by the uid of its conn.log row; capture-level verdicts have no uid', () => {
+    const { conn, verdicts, flows } = logsOf('port-scan.pcap', 'zeek');
     expect(verdicts).toContain('#path\ttcpwhy\n');
     const rows = rowsOf(verdicts);
     const uids = new Map(rowsOf(conn).map((r) => [r.uid, r]));
@@ -157,7 +157,7 @@ describe('tcpwhy.log', () => {
     expect(rows.at(-1)!.packets).toMatch(/^\d+(,\d+)+$/);
   });
 
-  it('escapes what would break a TSV row, and marks an absent hint unset', async () => {
+  it('escapes what would break a TSV row, and marks an absent hint unset', () => {
     const { flows } = analyzeFile(sample('refused.pcap'));
     const verdict = { ...flows[0].verdicts[0], summary: 'tab\there\nand a back\\slash', hint: '' };
     let log = '';
@@ -167,7 +167,7 @@ describe('tcpwhy.log', () => {
     expect(rowsOf(log)[0]).toMatchObject({ summary: 'tab\\x09here\\x0aand a back\\x5cslash', hint: '-' });
   });
 
-  it('escapes a value that would read as unset or empty, and writes whole seconds as doubles in JSON', async () => {
+  it('escapes a value that would read as unset or empty, and writes whole seconds as doubles in JSON', () => {
     const { flows } = analyzeFile(sample('refused.pcap'));
     const logs = { zeek: '', 'zeek-json': '' };
     for (const format of ['zeek', 'zeek-json'] as const) {

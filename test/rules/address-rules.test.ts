@@ -95,7 +95,7 @@ describe('unroutable-address', () => {
 });
 
 corpus.describe('unroutable-address in the public corpus', () => {
-  it('names 203.0.113.94 on every failed connection of PPA http_espn_fail, and nothing else there', async () => {
+  it('names 203.0.113.94 on every failed connection of PPA http_espn_fail, and nothing else there', () => {
     const r = analyzeFile(corpus.path('ppa/ppa3/http_espn_fail.pcapng'));
     const flagged = r.flows.filter((f) => f.verdicts.some((v) => v.code === 'unroutable-address'));
     // tshark: ip.dst==203.0.113.94 carries only SYNs (tcp.stream 2-6, 9 and 13-15), none answered.

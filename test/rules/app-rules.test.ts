@@ -448,7 +448,7 @@ describe('HTTP verdicts', () => {
 const corpus = useCorpus();
 
 describe('WebSocket closes on real captures', () => {
-  it('ws-close-1011.pcap (a node ws server closing with 1011): a warning and no ws-ok', async () => {
+  it('ws-close-1011.pcap (a node ws server closing with 1011): a warning and no ws-ok', () => {
     const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/ws-close-1011.pcap', import.meta.url)));
     expect(verdict(flows[0]!, 'ws-close').severity).toBe('warning');
     expect(codes(flows[0]!)).not.toContain('ws-ok');
@@ -457,7 +457,7 @@ describe('WebSocket closes on real captures', () => {
 
 // Zeek's traces: both close handshakes carry no status code (tshark: websocket.payload.close.status_code absent).
 corpus.describe("WebSocket closes in Zeek's traces", () => {
-  it.each(['zeek/http/websocket.pcap', 'zeek/websocket/jupyter-websocket.pcap'])('%s: a close without a status code is info, and the session ws-ok', async (name) => {
+  it.each(['zeek/http/websocket.pcap', 'zeek/websocket/jupyter-websocket.pcap'])('%s: a close without a status code is info, and the session ws-ok', (name) => {
     const { flows } = analyzeFile(corpus.path(name));
     const f = flows.find((x) => x.app?.websocket)!;
     expect(verdict(f, 'ws-close')).toMatchObject({ severity: 'info', facts: { code: null, answered: true } });
@@ -522,7 +522,7 @@ describe('response-cut-short', () => {
     expect(codes(f)).not.toContain('response-cut-short');
   });
 
-  it('reads rst-midstream.pcap (node: 200 announcing 100000 bytes, 4096 sent, resetAndDestroy) as cut short by the server', async () => {
+  it('reads rst-midstream.pcap (node: 200 announcing 100000 bytes, 4096 sent, resetAndDestroy) as cut short by the server', () => {
     const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/rst-midstream.pcap', import.meta.url)));
     const v = verdict(flows[0]!, 'response-cut-short');
     expect(v.severity).toBe('error');

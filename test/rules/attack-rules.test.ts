@@ -56,7 +56,7 @@ function onlyVerdict(r: AnalysisResult, code: string): AnalysisResult['verdicts'
 const problems = (f: FlowResult) => f.verdicts.filter((v) => v.severity !== 'info').map((v) => v.code);
 
 corpus.describe('public captures', () => {
-  it('nmap OS detection (Practical Packet Analysis activeosfingerprinting): one os-fingerprint warning, every probe an info', async () => {
+  it('nmap OS detection (Practical Packet Analysis activeosfingerprinting): one os-fingerprint warning, every probe an info', () => {
     const file = corpus.path('ppa/ppa3/activeosfingerprinting.pcapng');
     const segs = tsharkSegments(file);
     const r = analyzeFile(file);
@@ -79,7 +79,7 @@ corpus.describe('public captures', () => {
     expect(r.flows.filter((f) => f.verdicts.some((v) => v.code === 'scan-probe' && v.facts.kind === 'os-fingerprint')).length).toBeGreaterThanOrEqual(14);
   });
 
-  it('Practical Packet Analysis synscan stays one SYN scan with its open ports', async () => {
+  it('Practical Packet Analysis synscan stays one SYN scan with its open ports', () => {
     const file = corpus.path('ppa/ppa3/synscan.pcapng');
     const segs = tsharkSegments(file);
     const r = analyzeFile(file);
@@ -88,7 +88,7 @@ corpus.describe('public captures', () => {
     for (const f of r.flows) expect(f.verdicts.map((v) => v.code)).toEqual(['scan-probe']);
   });
 
-  it('worms probing one home host from many sources (Practical Packet Analysis evilprogram): one distributed-scan', async () => {
+  it('worms probing one home host from many sources (Practical Packet Analysis evilprogram): one distributed-scan', () => {
     const file = corpus.path('ppa/ppa1e/evilprogram.pcap');
     const segs = tsharkSegments(file);
     const target = '24.6.125.19';
@@ -113,7 +113,7 @@ corpus.describe('public captures', () => {
     expect(firstMarked).toBe(inbound[0].no);
   });
 
-  it('data on a 4-tuple the scanner had reset (Zeek modbus-and-non-modbus-p502): one warning tied to the earlier flow', async () => {
+  it('data on a 4-tuple the scanner had reset (Zeek modbus-and-non-modbus-p502): one warning tied to the earlier flow', () => {
     const file = corpus.path('zeek/modbus/modbus-and-non-modbus-p502.pcap');
     const segs = tsharkSegments(file).filter((s) => s.srcPort === 60293 || s.dstPort === 60293);
     const r = analyzeFile(file);
@@ -139,7 +139,7 @@ corpus.describe('public captures', () => {
 const flowsWithProblems = (r: AnalysisResult) => r.flows.filter((f) => problems(f).length > 0);
 
 corpus2.describe('public captures of nDPI', () => {
-  it('nDPI tcp_scan (connect probes, then SYN, FIN, NULL and Xmas probes): one port scan naming the open ports', async () => {
+  it('nDPI tcp_scan (connect probes, then SYN, FIN, NULL and Xmas probes): one port scan naming the open ports', () => {
     const file = corpus2.path('ndpi/tcp_scan.pcapng');
     const segs = tsharkSegments(file);
     const r = analyzeFile(file);
@@ -266,7 +266,7 @@ describe('scanners and open ports', () => {
     expect(r.flows.every((f) => f.verdicts.map((v) => v.code).join() === 'refused')).toBe(true);
   });
 
-  it('sources on many networks each refused on a few ports of one host: a distributed scan, streamed as kept', async () => {
+  it('sources on many networks each refused on a few ports of one host: a distributed scan, streamed as kept', () => {
     const worms = Array.from({ length: 8 }, (_, i) =>
       [445, 1433, 3389, 5900, 23].slice(0, 2 + (i % 3)).map((p, k) =>
         conv({ client: `${20 + i * 7}.${i}.3.4:${3000 + k}`, server: `192.0.2.80:${p + (i % 2)}` })
@@ -336,7 +336,7 @@ describe('a server retransmitting after the client reset', () => {
 });
 
 corpus.describe('streaming', () => {
-  corpus2.it('scan and fingerprint probes get the verdicts they get when flows are kept', async () => {
+  corpus2.it('scan and fingerprint probes get the verdicts they get when flows are kept', () => {
     for (const file of [corpus.path('ppa/ppa3/activeosfingerprinting.pcapng'), corpus2.path('ndpi/tcp_scan.pcapng'), corpus.path('ppa/ppa1e/evilprogram.pcap')]) {
       const kept = analyzeFile(file);
       const streamed: FlowResult[] = [];

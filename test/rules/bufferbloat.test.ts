@@ -58,7 +58,7 @@ function download({ rate = 125_000, rtt = 0.02, bytes = 100_000, pauseFrom = -1,
 }
 
 describe('bufferbloat', () => {
-  it('is named in a capture of a download through a 1 Mbit/s shaper with a 1 MB queue', async () => {
+  it('is named in a capture of a download through a 1 Mbit/s shaper with a 1 MB queue', () => {
     const { flows } = analyzeFile(sample('bufferbloat.pcap'));
     const v = flows[0].verdicts.find((x) => x.code === 'bufferbloat');
     expect(v?.severity).toBe('warning');
@@ -96,14 +96,14 @@ describe('bufferbloat', () => {
     expect(analyzeConversation(c).flows[0].verdicts.map((v) => v.code)).not.toContain('bufferbloat');
   });
 
-  it('takes no round trip from an ACK of bytes sent again (Karn), however late it came', async () => {
+  it('takes no round trip from an ACK of bytes sent again (Karn), however late it came', () => {
     // tshark: in pmtu-probed.pcap the 1,448-byte segment #16 is never acknowledged as sent; its
     // bytes, resent cut differently, are acknowledged 6.47 s after it (ack_rtt 6.47 s).
     const { flows } = analyzeFile(sample('pmtu-probed.pcap'));
     expect(flows[0].analysis?.server.queueRise?.rttMs).toBeLessThan(1);
   });
 
-  it('is said of no other bundled sample', async () => {
+  it('is said of no other bundled sample', () => {
     const others = readdirSync(fileURLToPath(new URL('../../samples/', import.meta.url))).filter((n) => n.endsWith('.pcap') && n !== 'bufferbloat.pcap');
     for (const name of others) {
       const { flows } = analyzeFile(sample(name));

@@ -31,7 +31,7 @@ describe('capture-loss', () => {
     expect(download(20, 0)).toBeUndefined();
   });
 
-  it('is not said of a capture whose snap length cut the payload: truncated-snaplen tells it', async () => {
+  it('is not said of a capture whose snap length cut the payload: truncated-snaplen tells it', () => {
     const { verdicts } = analyzeFile(fileURLToPath(new URL('../../samples/lossy-transfer.pcap', import.meta.url)));
     expect(verdicts.some((v) => v.code === 'truncated-snaplen')).toBe(true);
     expect(verdicts.some((v) => v.code === 'capture-loss')).toBe(false);

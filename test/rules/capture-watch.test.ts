@@ -116,7 +116,7 @@ describe('how long the capture watched a flow', () => {
       }
     });
 
-    corpus.it('PPA evilprogram.pcap: the 307 s without a packet after #456 is no seam (24.6.125.19 sends ID 0x0108, then 0x0109 in #458): flow 64 is half-closed', async () => {
+    corpus.it('PPA evilprogram.pcap: the 307 s without a packet after #456 is no seam (24.6.125.19 sends ID 0x0108, then 0x0109 in #458): flow 64 is half-closed', () => {
       const r = analyzeFile(corpus.path('ppa/ppa1e/evilprogram.pcap'));
       const f = r.flows.find((x) => x.client === '24.6.125.19:1050' && x.firstPacket === 402)!;
       expect(f.verdicts.map((v) => v.code).sort()).toEqual(['half-closed', 'idle-close']);

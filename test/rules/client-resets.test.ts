@@ -7,7 +7,7 @@ import { analyzeConversation, conv } from '../helpers/conversation.js';
 
 const rstVerdict = (f: FlowResult) => f.verdicts.find((v) => v.code === 'rst-by-client');
 
-describe('client resets in a capture of HAProxy health checks and node clients', async () => {
+describe('client resets in a capture of HAProxy health checks and node clients', () => {
   // samples/client-resets.pcap: HAProxy's TCP checks of one backend, its HTTP checks of another,
   // two node port checks of the first, and a node client that resets after a whole HTTP/1.0 answer.
   const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/client-resets.pcap', import.meta.url)));

@@ -37,7 +37,7 @@ function write(packets: At[]): string {
   return writeTempCapture(toPcap(frames), `dns-${++fileNo}.pcap`);
 }
 
-async function analyze(packets: At[]): Promise<{ file: string; result: AnalysisResult }> {
+function analyze(packets: At[]): { file: string; result: AnalysisResult } {
   const file = write(packets);
   return { file, result: analyzeFile(file) };
 }
@@ -60,9 +60,9 @@ function accounted(r: AnalysisResult): number {
 }
 
 describe('capture-level DNS verdicts', () => {
-  it('dns-no-answer: a query never answered, retried twice over two servers, is an error naming them', async () => {
+  it('dns-no-answer: a query never answered, retried twice over two servers, is an error naming them', () => {
     const spec = { id: 0x4242, name: 'www.example.com' };
-    const { file, result } = await analyze([query(0, spec, RESOLVER), query(1 * S, spec, RESOLVER2), query(2 * S, spec, RESOLVER), tick(5 * S)]);
+    const { file, result } = analyze([query(0, spec, RESOLVER), query(1 * S, spec, RESOLVER2), query(2 * S, spec, RESOLVER), tick(5 * S)]);
     const v = verdict(result, 'dns-no-answer')!;
     expect(v.severity).toBe('error');
     expect(v.summary).toBe(
@@ -74,14 +74,14 @@ describe('capture-level DNS verdicts', () => {
     if (hasTool('tshark')) expect(tsharkDns(file).map((r) => [r[0], r[2], r[5]])).toEqual([['1', 'www.example.com', '0'], ['2', 'www.example.com', '0'], ['3', 'www.example.com', '0']]);
   });
 
-  it('dns-no-answer ties an ICMP error about a query to the lookup: the server\'s port or host was unreachable', async () => {
+  it('dns-no-answer ties an ICMP error about a query to the lookup: the server\'s port or host was unreachable', () => {
     const spec = { id: 0x5151, name: 'db.example' };
     /** The error `from` sends about the query `spec` from CLIENT:40000, quoting `bytes` of it past the IP header. */
     const icmp = (t: number, code: number, from: string, bytes: number): At => ({
       t,
       bytes: icmpErrorFrame({ quoted: { src: CLIENT, dst: RESOLVER, sport: 40000, dport: 53, payload: dnsQuery(spec) }, quotedProtocol: 17, from, code, quoteTransportBytes: bytes }).bytes,
     });
-    const { file, result } = await analyze([query(0, spec), icmp(300, 3, RESOLVER, 64), query(1 * S, spec), icmp(1 * S + 300, 3, RESOLVER, 64), tick(5 * S)]);
+    const { file, result } = analyze([query(0, spec), icmp(300, 3, RESOLVER, 64), query(1 * S, spec), icmp(1 * S + 300, 3, RESOLVER, 64), tick(5 * S)]);
     const v = verdict(result, 'dns-no-answer')!;
     expect(v.summary).toBe(
       'DNS lookup never answered: db.example (A) from 10.0.0.5, 2 queries #1..#3 to 192.0.2.53 over 1.00 s, no answer in the 5.00 s the capture went on; ICMP port unreachable #2 from 192.0.2.53 (nothing listens on 192.0.2.53 port 53)',
@@ -94,41 +94,41 @@ describe('capture-level DNS verdicts', () => {
       expect(rows.trim().split('\n')[0].split('\t')).toEqual(['2', '3', '3', '53', '0x5151']);
     }
     // A router's host unreachable, quoting only the UDP header (no DNS ID): tied by the client's port.
-    const routed = await analyze([query(0, spec), icmp(300, 1, '198.51.100.1', 8), query(1 * S, spec), tick(5 * S)]);
+    const routed = analyze([query(0, spec), icmp(300, 1, '198.51.100.1', 8), query(1 * S, spec), tick(5 * S)]);
     expect(verdict(routed.result, 'dns-no-answer')!.summary).toContain('; ICMP host unreachable #2 from 198.51.100.1 (192.0.2.53 cannot be reached)');
     // An error about another client port is no answer to this lookup.
-    const other = await analyze([query(0, spec, RESOLVER, 40001), icmp(300, 3, RESOLVER, 64), query(1 * S, spec, RESOLVER, 40001), tick(5 * S)]);
+    const other = analyze([query(0, spec, RESOLVER, 40001), icmp(300, 3, RESOLVER, 64), query(1 * S, spec, RESOLVER, 40001), tick(5 * S)]);
     expect(verdict(other.result, 'dns-no-answer')!.summary).not.toContain('ICMP');
   });
 
-  it('dns-no-answer on a single query whose ICMP port unreachable came back: the error shows the capture holds the way back', async () => {
+  it('dns-no-answer on a single query whose ICMP port unreachable came back: the error shows the capture holds the way back', () => {
     const spec = { id: 0x6161, name: 'api.example' };
     const quoted = { src: CLIENT, dst: RESOLVER, sport: 40000, dport: 53, payload: dnsQuery(spec) };
     const refused = { t: 300, bytes: icmpErrorFrame({ quoted, quotedProtocol: 17, from: RESOLVER, code: 3, quoteTransportBytes: 64 }).bytes };
-    const { result } = await analyze([query(0, spec), refused, tick(5 * S)]);
+    const { result } = analyze([query(0, spec), refused, tick(5 * S)]);
     // A warning: the query failed, but the client may have asked a resolver the capture does not see.
     expect(verdict(result, 'dns-no-answer')!.severity).toBe('warning');
     expect(verdict(result, 'dns-no-answer')!.summary).toBe(
       'DNS lookup never answered: api.example (A) from 10.0.0.5, query #1 to 192.0.2.53, no answer in the 5.00 s the capture went on; ICMP port unreachable #2 from 192.0.2.53 (nothing listens on 192.0.2.53 port 53)',
     );
     // The same query without the error proves nothing: the capture may hold one direction only.
-    expect(dnsCodes((await analyze([query(0, spec), tick(5 * S)])).result)).toEqual([]);
+    expect(dnsCodes((analyze([query(0, spec), tick(5 * S)])).result)).toEqual([]);
   });
 
   it('dns-no-answer on a real resolver that is down: node\'s resolver sent one query, the kernel answered ICMP port unreachable', async () => {
-    const check = async (file: string) => {
+    const check = (file: string) => {
       const v = verdict(analyzeFile(file), 'dns-no-answer')!;
       expect(v.severity).toBe('warning');
       expect(v.summary).toMatch(/^DNS lookup never answered: api\.example \(A\) from 127\.0\.0\.1, query #1 to 127\.0\.0\.153, no answer in the 1\.\d\d s the capture went on; ICMP port unreachable #2 from 127\.0\.0\.153 \(nothing listens on 127\.0\.0\.153 port 53\)$/);
     };
-    await check(fileURLToPath(new URL('../../samples/dns-refused.pcap', import.meta.url)));
+    check(fileURLToPath(new URL('../../samples/dns-refused.pcap', import.meta.url)));
     if (canRunScenario('dns-refused')) {
-      await check((await runCaptureScenario('dns-refused')).file);
+      check((await runCaptureScenario('dns-refused')).file);
       removeCaptureDirs();
     }
   });
 
-  it('ties the errors about two lookups sent from one socket each to its own, and takes no MTU or TTL error for an unreachable server', async () => {
+  it('ties the errors about two lookups sent from one socket each to its own, and takes no MTU or TTL error for an unreachable server', () => {
     const one = { id: 0x0101, name: 'one.example' };
     const two = { id: 0x0202, name: 'two.example' };
     const error = (t: number, spec: DnsSpec, code: number, bytes: number, type = 3): At => ({
@@ -137,7 +137,7 @@ describe('capture-level DNS verdicts', () => {
     });
     const lookups = (r: AnalysisResult) => verdict(r, 'dns-no-answer')!.facts.lookups as Array<{ name: string; unreachable: { no: number } | null }>;
     // A and then B from port 40000, each retried; a router's host unreachable for each, quoting 8 bytes (no DNS ID).
-    const both = await analyze([query(0, one), query(100, two), error(300, one, 1, 8), error(400, two, 1, 8), query(1 * S, one), query(1 * S + 100, two), tick(5 * S)]);
+    const both = analyze([query(0, one), query(100, two), error(300, one, 1, 8), error(400, two, 1, 8), query(1 * S, one), query(1 * S + 100, two), tick(5 * S)]);
     expect(lookups(both.result).map((l) => [l.name, l.unreachable?.no])).toEqual([
       ['one.example', 3],
       ['two.example', 4],
@@ -147,9 +147,9 @@ describe('capture-level DNS verdicts', () => {
       [3, 4],
       [11, 0],
     ]) {
-      const r = (await analyze([query(0, one), error(300, one, code, 64, type), query(1 * S, one), tick(5 * S)])).result;
+      const r = (analyze([query(0, one), error(300, one, code, 64, type), query(1 * S, one), tick(5 * S)])).result;
       expect(verdict(r, 'dns-no-answer')!.summary, `type ${type} code ${code}`).not.toContain('ICMP');
-      expect(dnsCodes((await analyze([query(0, one), error(300, one, code, 64, type), tick(5 * S)])).result)).toEqual([]);
+      expect(dnsCodes((analyze([query(0, one), error(300, one, code, 64, type), tick(5 * S)])).result)).toEqual([]);
     }
   });
 
@@ -172,7 +172,7 @@ describe('capture-level DNS verdicts', () => {
     for (const g of groups) expect(g.unreachable?.no, g.name).toBe(10000 + Number(g.name.slice(1, g.name.indexOf('.'))));
   });
 
-  it('ties the ICMP error of each of 900 waiting lookups to its own query (the verdict lists the first ones): by DNS ID, or by client port where the quote stops before it', async () => {
+  it('ties the ICMP error of each of 900 waiting lookups to its own query (the verdict lists the first ones): by DNS ID, or by client port where the quote stops before it', () => {
     // A resolver that is down: every query draws an error at once, while the other lookups wait.
     const n = 900;
     const packets: At[] = [];
@@ -186,7 +186,7 @@ describe('capture-level DNS verdicts', () => {
     }
     for (let i = 0; i < n; i++) packets.push({ t: S + i * 100, bytes: udpFrame({ src: CLIENT, dst: RESOLVER, sport: 20000 + i, dport: 53, payload: dnsQuery(spec(i)) }).bytes });
     packets.push(tick(10 * S));
-    const { result } = await analyze(packets);
+    const { result } = analyze(packets);
     // The verdict lists the first lookups of the 900; each names the error that answered its own query.
     const lookups = verdict(result, 'dns-no-answer')!.facts.lookups as Array<{ name: string; unreachable: { no: number; meaning: string } | null }>;
     expect(lookups.length).toBeGreaterThanOrEqual(10);
@@ -196,13 +196,13 @@ describe('capture-level DNS verdicts', () => {
     }
   });
 
-  it('says nothing of a single unanswered query when the capture holds no answer to that client at all (outgoing traffic only)', async () => {
-    const { result } = await analyze([query(0, { id: 1, name: 'a.example' }), tick(10 * S)]);
+  it('says nothing of a single unanswered query when the capture holds no answer to that client at all (outgoing traffic only)', () => {
+    const { result } = analyze([query(0, { id: 1, name: 'a.example' }), tick(10 * S)]);
     expect(dnsCodes(result)).toEqual([]);
   });
 
-  it('a single unanswered query is a warning when the client\'s other lookups were answered', async () => {
-    const { result } = await analyze([
+  it('a single unanswered query is a warning when the client\'s other lookups were answered', () => {
+    const { result } = analyze([
       query(0, { id: 1, name: 'ok.example' }),
       answer(20_000, { id: 1, name: 'ok.example', answers: [{ type: 'A', data: '198.51.100.1' }] }),
       query(100_000, { id: 2, name: 'lost.example' }, RESOLVER, 40001),
@@ -212,18 +212,18 @@ describe('capture-level DNS verdicts', () => {
     expect(verdict(result, 'dns-no-answer')!.summary).toContain('lost.example (A) from 10.0.0.5, query #3 to 192.0.2.53');
   });
 
-  it('is too early to judge a query the capture ended right after', async () => {
+  it('is too early to judge a query the capture ended right after', () => {
     const spec = { id: 3, name: 'late.example' };
-    const { result } = await analyze([query(0, spec), query(300_000, spec), tick(600_000)]);
+    const { result } = analyze([query(0, spec), query(300_000, spec), tick(600_000)]);
     expect(dnsCodes(result)).toEqual([]);
     // The same two queries in a capture that went on 5 s are a lookup never answered.
-    const waited = await analyze([query(0, spec), query(300_000, spec), tick(5 * S)]);
+    const waited = analyze([query(0, spec), query(300_000, spec), tick(5 * S)]);
     expect(dnsCodes(waited.result)).toEqual(['dns-no-answer']);
     expect(verdict(waited.result, 'dns-no-answer')!.facts.lookups).toEqual([expect.objectContaining({ name: 'late.example', queries: 2, firstQueryPacket: 1, lastQueryPacket: 2 })]);
   });
 
-  it('dns-nxdomain and dns-servfail, checked against tshark', async () => {
-    const { file, result } = await analyze([
+  it('dns-nxdomain and dns-servfail, checked against tshark', () => {
+    const { file, result } = analyze([
       query(0, { id: 10, name: 'wwww.example.com' }),
       answer(30_000, { id: 10, name: 'wwww.example.com', rcode: 3 }),
       query(100_000, { id: 11, name: 'appserver' }, RESOLVER, 40001),
@@ -243,8 +243,8 @@ describe('capture-level DNS verdicts', () => {
     }
   });
 
-  it('a failure the search list made good is not reported (bare name and suffixed name, either way round)', async () => {
-    const { result } = await analyze([
+  it('a failure the search list made good is not reported (bare name and suffixed name, either way round)', () => {
+    const { result } = analyze([
       query(0, { id: 20, name: 'app.corp.example' }),
       answer(1000, { id: 20, name: 'app.corp.example', rcode: 3 }),
       query(2000, { id: 21, name: 'app' }, RESOLVER, 40001),
@@ -257,25 +257,25 @@ describe('capture-level DNS verdicts', () => {
     expect(dnsCodes(result)).toEqual([]);
   });
 
-  it('a failed reverse (PTR) lookup explains no connection and is not reported', async () => {
-    const { result } = await analyze([query(0, { id: 30, name: '1.2.0.192.in-addr.arpa', type: 'PTR' }), answer(1000, { id: 30, name: '1.2.0.192.in-addr.arpa', type: 'PTR', rcode: 3 })]);
+  it('a failed reverse (PTR) lookup explains no connection and is not reported', () => {
+    const { result } = analyze([query(0, { id: 30, name: '1.2.0.192.in-addr.arpa', type: 'PTR' }), answer(1000, { id: 30, name: '1.2.0.192.in-addr.arpa', type: 'PTR', rcode: 3 })]);
     expect(dnsCodes(result)).toEqual([]);
   });
 
-  it('dns-slow: an answer 1.5 s after the first query, and not one after 0.3 s', async () => {
+  it('dns-slow: an answer 1.5 s after the first query, and not one after 0.3 s', () => {
     const slow = { id: 40, name: 'slow.example', answers: [{ type: 'A' as const, data: '198.51.100.40' }] };
     const quick = { id: 41, name: 'quick.example', answers: [{ type: 'A' as const, data: '198.51.100.41' }] };
-    const { result } = await analyze([query(0, slow), query(10_000, quick, RESOLVER, 40001), answer(300_000, quick, RESOLVER, 40001), answer(1_500_000, slow)]);
+    const { result } = analyze([query(0, slow), query(10_000, quick, RESOLVER, 40001), answer(300_000, quick, RESOLVER, 40001), answer(1_500_000, slow)]);
     expect(verdict(result, 'dns-slow')).toMatchObject({
       severity: 'warning',
       summary: 'DNS answer slower than 1.00 s: slow.example (A) from 10.0.0.5, answer #4 from 192.0.2.53 1.50 s after query #1',
     });
   });
 
-  it('counts a compression loop and a truncated message as skipped dns-invalid, and every packet once', async () => {
+  it('counts a compression loop and a truncated message as skipped dns-invalid, and every packet once', () => {
     const loop = concat([0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0], [1, 0x61, 0xc0, 12], [0, 1, 0, 1]);
     const truncated = dnsResponse({ id: 5, name: 'cut.example', answers: [{ type: 'A', data: '198.51.100.5' }] }).subarray(0, 25);
-    const { result } = await analyze([
+    const { result } = analyze([
       { t: 0, bytes: udpFrame({ src: RESOLVER, dst: CLIENT, sport: 53, dport: 40000, payload: loop }).bytes },
       { t: 1000, bytes: udpFrame({ src: RESOLVER, dst: CLIENT, sport: 53, dport: 40000, payload: truncated }).bytes },
       { t: 2000, bytes: udpFrame({ src: CLIENT, dst: RESOLVER, sport: 40000, dport: 53, payload: new Uint8Array(7) }).bytes },
@@ -284,7 +284,7 @@ describe('capture-level DNS verdicts', () => {
     expect([result.capture.packets, result.capture.decoded, accounted(result)]).toEqual([3, 0, 3]);
   });
 
-  it('counts a DNS datagram the snap length cut before its question ended as skipped dns-cut, not as invalid', async () => {
+  it('counts a DNS datagram the snap length cut before its question ended as skipped dns-cut, not as invalid', () => {
     const frames = [query(0, { id: 6, name: 'www.example.com' }), query(1000, { id: 7, name: 'www.example.com' }, RESOLVER, 40001)];
     const cut = frames[0].bytes.subarray(0, 14 + 20 + 8 + 4);
     const file = writeTempCapture(toPcap([{ tsMicros: T0, data: cut, origLen: frames[0].bytes.length }, { tsMicros: T0 + 1000, data: frames[1].bytes }]), 'dns-cut.pcap');
@@ -300,8 +300,8 @@ describe('where a failing connection\'s address came from', () => {
   ];
   const retries = (dst: string) => [syn(100_000, dst), syn(1_100_000, dst), syn(3_100_000, dst), tick(8 * S)];
 
-  it('a syn-timeout to an address from a DNS answer names the name and the answer', async () => {
-    const { result } = await analyze([...lookup('203.0.113.94'), ...retries('203.0.113.94')]);
+  it('a syn-timeout to an address from a DNS answer names the name and the answer', () => {
+    const { result } = analyze([...lookup('203.0.113.94'), ...retries('203.0.113.94')]);
     const v = result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
     expect(v.summary).toMatch(/; 203\.0\.113\.94, resolved from www\.example\.com \(via edge\.example\.net\) in answer #2 from 192\.0\.2\.53, 80 ms before the first SYN$/);
     expect(v.facts.dnsOrigin).toEqual({ name: 'www.example.com', owner: 'edge.example.net', answerPacket: 2, resolver: RESOLVER, answeredTo: CLIENT, msBeforeConnect: 80 });
@@ -309,31 +309,31 @@ describe('where a failing connection\'s address came from', () => {
     expect(JSON.parse(renderJson(result, result.flows, { detail: true })).flows[0].dns).toEqual(v.facts.dnsOrigin);
   });
 
-  it('says "from no DNS answer" when the client\'s lookups are in the capture but none named the address', async () => {
-    const { result } = await analyze([...lookup('198.51.100.7'), ...retries('203.0.113.94')]);
+  it('says "from no DNS answer" when the client\'s lookups are in the capture but none named the address', () => {
+    const { result } = analyze([...lookup('198.51.100.7'), ...retries('203.0.113.94')]);
     const v = result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
     expect(v.summary).toMatch(/; 203\.0\.113\.94 came from no DNS answer in this capture, though the client's DNS lookups are in it \(from #1\): check hosts files and configuration$/);
     expect(v.hint).toContain('hosts file');
   });
 
-  it('says nothing about DNS when the capture holds none, or when the answer came after the SYN', async () => {
-    const none = await analyze(retries('203.0.113.94'));
+  it('says nothing about DNS when the capture holds none, or when the answer came after the SYN', () => {
+    const none = analyze(retries('203.0.113.94'));
     const plain = none.result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
     expect(plain.summary).not.toMatch(/DNS|resolved/);
     expect([plain.facts.dnsOrigin, none.result.flows[0].dns]).toEqual([undefined, undefined]);
-    const late = await analyze([syn(0, '203.0.113.94'), ...lookup('203.0.113.94').map((p) => ({ ...p, t: p.t + 50_000 })), syn(1 * S, '203.0.113.94'), syn(3 * S, '203.0.113.94'), tick(8 * S)]);
+    const late = analyze([syn(0, '203.0.113.94'), ...lookup('203.0.113.94').map((p) => ({ ...p, t: p.t + 50_000 })), syn(1 * S, '203.0.113.94'), syn(3 * S, '203.0.113.94'), tick(8 * S)]);
     const v = late.result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
     // The client's lookups are in the capture, but only from after this SYN: no claim either way.
     expect(v.summary).not.toMatch(/DNS|resolved/);
     expect([v.facts.dnsOrigin, late.result.flows[0].dns]).toEqual([undefined, undefined]);
   });
 
-  it('an address from an HTTPS record\'s ipv4hint or ipv6hint is named as a hint of that record', async () => {
+  it('an address from an HTTPS record\'s ipv4hint or ipv6hint is named as a hint of that record', () => {
     const https = (address: string, version: 4 | 6): At[] => [
       query(0, { id: 51, name: 'www.example.com', type: 'HTTPS' }),
       answer(20_000, { id: 51, name: 'www.example.com', type: 'HTTPS', answers: [{ type: 'HTTPS', service: { priority: 1, [version === 4 ? 'ipv4hint' : 'ipv6hint']: [address] } }] }),
     ];
-    const { file, result } = await analyze([...https('203.0.113.94', 4), ...retries('203.0.113.94')]);
+    const { file, result } = analyze([...https('203.0.113.94', 4), ...retries('203.0.113.94')]);
     const v = result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
     if (hasTool('tshark')) {
       const fields = ['dns.resp.type', 'dns.svcb.svcpriority', 'dns.svcb.targetname', 'dns.svcb.svcparam.alpn', 'dns.svcb.svcparam.ipv4hint.ip'];
@@ -346,7 +346,7 @@ describe('where a failing connection\'s address came from', () => {
     const client6 = 'fd00::5';
     const resolver6 = 'fd00::53';
     const spec = { id: 55, name: 'www.example.com', type: 'HTTPS' as const, answers: [{ type: 'HTTPS' as const, service: { priority: 1, ipv6hint: ['2001:db8::94'] } }] };
-    const v6 = await analyze([
+    const v6 = analyze([
       { t: 0, bytes: udpFrame({ src: client6, dst: resolver6, sport: 40000, dport: 53, payload: dnsQuery(spec) }).bytes },
       { t: 20_000, bytes: udpFrame({ src: resolver6, dst: client6, sport: 53, dport: 40000, payload: dnsResponse(spec) }).bytes },
       ...[100_000, 1_100_000, 3_100_000].map((t) => ({ t, bytes: tcpFrame({ src: client6, dst: '2001:db8::94', sport: 50000, dport: 443, flags: 'S', seq: 1000 }).bytes })),
@@ -356,8 +356,8 @@ describe('where a failing connection\'s address came from', () => {
     expect(flow6.verdicts.find((x) => x.code === 'syn-timeout')!.summary).toMatch(/; 2001:db8::94, from the HTTPS record of www\.example\.com, ipv6hint, in answer #2 from fd00::53, 80 ms before the first SYN$/);
   });
 
-  it('a name an HTTPS AliasMode record sent the client to is named with that record', async () => {
-    const { result } = await analyze([
+  it('a name an HTTPS AliasMode record sent the client to is named with that record', () => {
+    const { result } = analyze([
       query(0, { id: 52, name: 'example.com', type: 'HTTPS' }),
       answer(10_000, { id: 52, name: 'example.com', type: 'HTTPS', answers: [{ type: 'HTTPS', service: { priority: 0, target: 'pool.example.net' } }] }),
       query(12_000, { id: 53, name: 'pool.example.net' }, RESOLVER, 40001),
@@ -369,27 +369,27 @@ describe('where a failing connection\'s address came from', () => {
     expect(v.facts.dnsOrigin).toMatchObject({ name: 'pool.example.net', answerPacket: 4, targetOf: { record: 'HTTPS', mode: 'alias', owner: 'example.com', answerPacket: 2 } });
   });
 
-  it('says "from no DNS answer" past HTTPS records whose hints it read, but not past one it could not read', async () => {
+  it('says "from no DNS answer" past HTTPS records whose hints it read, but not past one it could not read', () => {
     const withHttps = (service: DnsAnswerSpec['service']): At[] => [
       query(0, { id: 54, name: 'www.example.com', type: 'HTTPS' }),
       answer(20_000, { id: 54, name: 'www.example.com', type: 'HTTPS', answers: [{ type: 'HTTPS', service }] }),
     ];
-    const read = await analyze([...withHttps({ priority: 1, ipv4hint: ['198.51.100.7'] }), ...retries('203.0.113.94')]);
+    const read = analyze([...withHttps({ priority: 1, ipv4hint: ['198.51.100.7'] }), ...retries('203.0.113.94')]);
     expect(read.result.flows[0].dns).toEqual({ name: null, clientFirstQuery: 1 });
     // Hint keys out of order: the record is malformed and its hints unknown.
-    const unread = await analyze([...withHttps({ priority: 1, params: [[6, [...new Uint8Array(16)]], [4, [198, 51, 100, 7]]] }), ...retries('203.0.113.94')]);
+    const unread = analyze([...withHttps({ priority: 1, params: [[6, [...new Uint8Array(16)]], [4, [198, 51, 100, 7]]] }), ...retries('203.0.113.94')]);
     expect(unread.result.flows[0].dns).toBeUndefined();
     expect(unread.result.flows[0].verdicts.find((x) => x.code === 'syn-timeout')!.summary).not.toMatch(/DNS|resolved/);
   });
 
-  it('reads the answer of a DNS lookup over TCP (port 53), first message each way', async () => {
+  it('reads the answer of a DNS lookup over TCP (port 53), first message each way', () => {
     const tcp = (t: number, from: 'c' | 's', flags: string, seq: number, ack: number, payload?: Uint8Array): At => ({
       t,
       bytes: tcpFrame(from === 'c' ? { src: CLIENT, dst: RESOLVER, sport: 41000, dport: 53, flags, seq, ack, payload } : { src: RESOLVER, dst: CLIENT, sport: 53, dport: 41000, flags, seq, ack, payload }).bytes,
     });
     const q = withTcpLength(dnsQuery({ id: 60, name: 'big.example' }));
     const a = withTcpLength(dnsResponse({ id: 60, name: 'big.example', answers: [{ type: 'A', data: '203.0.113.60' }] }));
-    const { result } = await analyze([
+    const { result } = analyze([
       tcp(0, 'c', 'S', 100, 0),
       tcp(1000, 's', 'SA', 500, 101),
       tcp(2000, 'c', 'A', 101, 501),
@@ -432,7 +432,7 @@ const corpus = useCorpus();
 corpus.describe('DNS in the public corpus, checked against tshark', () => {
   const file = (name: string) => corpus.path(`ppa/${name}`);
 
-  it.each(['ppa3/nowebaccess1.pcapng', 'ppa2e/nowebaccess1.pcap'])('%s: one lookup retried 7 times to two servers, never answered', async (name) => {
+  it.each(['ppa3/nowebaccess1.pcapng', 'ppa2e/nowebaccess1.pcap'])('%s: one lookup retried 7 times to two servers, never answered', (name) => {
     const result = analyzeFile(file(name));
     const v = verdict(result, 'dns-no-answer')!;
     expect(v.severity).toBe('error');
@@ -445,13 +445,13 @@ corpus.describe('DNS in the public corpus, checked against tshark', () => {
     expect(accounted(result)).toBe(result.capture.packets);
   });
 
-  it('ppa3/stranded_branchdns: the branch resolver answers SERVFAIL at once', async () => {
+  it('ppa3/stranded_branchdns: the branch resolver answers SERVFAIL at once', () => {
     const result = analyzeFile(file('ppa3/stranded_branchdns.pcapng'));
     expect(verdict(result, 'dns-servfail')!.facts.lookups).toEqual([expect.objectContaining({ client: '172.16.16.101', name: 'appserver', answerPacket: 2, answeredBy: '172.16.16.251' })]);
     if (hasTool('tshark')) expect(tsharkDns(file('ppa3/stranded_branchdns.pcapng')).map((r) => [r[0], r[2], r[3]])).toEqual([['1', 'appserver', ''], ['2', 'appserver', '2']]);
   });
 
-  it('ppa3/http_espn_fail: 203.0.113.94 is in no DNS answer, though the client\'s lookups are', async () => {
+  it('ppa3/http_espn_fail: 203.0.113.94 is in no DNS answer, though the client\'s lookups are', () => {
     const result = analyzeFile(file('ppa3/http_espn_fail.pcapng'));
     const failing = result.flows.filter((f) => f.serverIp === '203.0.113.94');
     expect(failing.length).toBe(9);
@@ -464,7 +464,7 @@ corpus.describe('DNS in the public corpus, checked against tshark', () => {
     }
   });
 
-  it('ppa3/nowebaccess3: the unanswered SYN\'s address came from the answer for www.google.com', async () => {
+  it('ppa3/nowebaccess3: the unanswered SYN\'s address came from the answer for www.google.com', () => {
     const result = analyzeFile(file('ppa3/nowebaccess3.pcapng'));
     // The capture stops on the SYN's first retry, 1.0 s in: too early for syn-timeout, so capture-ended carries the origin.
     expect(result.flows[0].verdicts.find((v) => v.code === 'capture-ended')!.facts.dnsOrigin).toMatchObject({ name: 'www.google.com', owner: 'www.l.google.com', answerPacket: 2 });
@@ -474,7 +474,7 @@ corpus.describe('DNS in the public corpus, checked against tshark', () => {
     }
   });
 
-  it('ppa3/dns_tcp: reads the lookup made over TCP; nothing failed', async () => {
+  it('ppa3/dns_tcp: reads the lookup made over TCP; nothing failed', () => {
     const result = analyzeFile(file('ppa3/dns_tcp.pcapng'));
     expect(dnsCodes(result)).toEqual([]);
     expect(accounted(result)).toBe(result.capture.packets);

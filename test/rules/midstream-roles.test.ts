@@ -62,7 +62,7 @@ function checkKeepalive(f: FlowResult): void {
 }
 
 describe('a download caught mid-body between two high ports', () => {
-  it('samples/midstream-download.pcap: names the resetting host (info) and the one whose window stayed closed (a warning), blaming no role', async () => {
+  it('samples/midstream-download.pcap: names the resetting host (info) and the one whose window stayed closed (a warning), blaming no role', () => {
     checkDownload(analyzeFile(sample('midstream-download')).flows[0]);
   });
 
@@ -73,7 +73,7 @@ describe('a download caught mid-body between two high ports', () => {
 });
 
 describe('a keep-alive connection caught at its first response, between two high ports', () => {
-  it('samples/midstream-keepalive.pcap: turns the roles by the status line and reads both exchanges', async () => {
+  it('samples/midstream-keepalive.pcap: turns the roles by the status line and reads both exchanges', () => {
     checkKeepalive(analyzeFile(sample('midstream-keepalive')).flows[0]);
   });
 

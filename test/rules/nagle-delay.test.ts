@@ -8,7 +8,7 @@ import { analyzeConversation, conv } from '../helpers/conversation.js';
 const HEAD = 'POST /item HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n';
 
 describe('nagle-delay', () => {
-  it('tells a python client (Nagle on) writing each POST in two pieces to a server that answers whole requests', async () => {
+  it('tells a python client (Nagle on) writing each POST in two pieces to a server that answers whole requests', () => {
     const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/nagle-delay.pcap', import.meta.url)));
     const v = flows[0].verdicts.find((x) => x.code === 'nagle-delay');
     expect(v?.severity).toBe('warning');

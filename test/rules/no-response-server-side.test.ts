@@ -22,7 +22,7 @@ function serverSideOnly(then: (c: ReturnType<typeof conv>) => void) {
 const verdictsOf = (r: ReturnType<typeof analyzeFrames>) => r.flows[0].verdicts.map((v) => v.code);
 
 describe('no-response seen from the server side only', () => {
-  it('is said of a real inbound-only capture of a silent server', async () => {
+  it('is said of a real inbound-only capture of a silent server', () => {
     const r = analyzeFile(fileURLToPath(new URL('../../samples/no-response-server-side.pcap', import.meta.url)));
     const v = r.flows[0].verdicts.find((x) => x.code === 'no-response');
     expect(v?.severity).toBe('warning');

@@ -6,7 +6,7 @@ import { analyzeFile } from '../../src/pipeline.js';
 import { analyzeConversation, conv } from '../helpers/conversation.js';
 
 describe('retransmission: a path MTU black hole', () => {
-  it('is named in a capture of a router whose narrower link drops full-size packets and whose ICMP "fragmentation needed" is filtered', async () => {
+  it('is named in a capture of a router whose narrower link drops full-size packets and whose ICMP "fragmentation needed" is filtered', () => {
     const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/pmtu-blackhole.pcap', import.meta.url)));
     const v = flows[0].verdicts.find((x) => x.code === 'retransmission');
     expect(v?.severity).toBe('error');

@@ -12,7 +12,7 @@ import { icmpErrorFrame } from '../helpers/packets.js';
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
 describe('retransmission: a black hole the sender got round (capture at the sender)', () => {
-  it('names it in a capture of a server with MTU probing behind a router whose narrower link drops full-size packets', async () => {
+  it('names it in a capture of a server with MTU probing behind a router whose narrower link drops full-size packets', () => {
     const { flows } = analyzeFile(sample('pmtu-probed.pcap'));
     const v = flows[0].verdicts.find((x) => x.code === 'retransmission');
     expect(v?.severity).toBe('warning');
@@ -53,7 +53,7 @@ describe('retransmission: a black hole the sender got round (capture at the send
 });
 
 describe('path-mtu: a black hole the sender got round (capture at the receiver)', () => {
-  it('is said of a capture at the client, in place of slow-server', async () => {
+  it('is said of a capture at the client, in place of slow-server', () => {
     const { flows } = analyzeFile(sample('pmtu-probed-client.pcap'));
     const codes = flows[0].verdicts.map((x) => x.code);
     expect(codes).not.toContain('slow-server');
@@ -66,7 +66,7 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
     expect(v?.summary).toMatch(/not in the server application$/);
   });
 
-  it('reads the resends that fill that hole as the same black hole, not as loss: an info line beside path-mtu', async () => {
+  it('reads the resends that fill that hole as the same black hole, not as loss: an info line beside path-mtu', () => {
     const { flows } = analyzeFile(sample('pmtu-probed-client.pcap'));
     const r = flows[0].verdicts.find((x) => x.code === 'retransmission');
     expect(r?.severity).toBe('info');
@@ -146,7 +146,7 @@ describe('path-mtu: a black hole the sender got round (capture at the receiver)'
     expect(upload(1)).toContain('slow-client');
   });
 
-  it('is said of no other bundled sample', async () => {
+  it('is said of no other bundled sample', () => {
     const others = readdirSync(fileURLToPath(new URL('../../samples/', import.meta.url))).filter((n) => n.endsWith('.pcap') && n !== 'pmtu-probed-client.pcap');
     for (const name of others) {
       const { flows } = analyzeFile(sample(name));

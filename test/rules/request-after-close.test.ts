@@ -23,7 +23,7 @@ function answeredThenIdle(response = OK): Conversation {
 }
 
 describe('request-after-close', () => {
-  it('names the keep-alive race in a capture of a real Node server that closed the idle connection before the next request', async () => {
+  it('names the keep-alive race in a capture of a real Node server that closed the idle connection before the next request', () => {
     // samples/keepalive-race.pcap: FIN #8 after 2 s idle, the client's ACK #9, GET /b #10, RST #11.
     const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/keepalive-race.pcap', import.meta.url)));
     const verdicts = byCode(flows[0]);

@@ -9,7 +9,7 @@ const stalled = (c: Conversation, keepExchanges?: boolean) => analyzeFrames(c.pa
 const HEAD = 'POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n';
 
 describe('request-stalled', () => {
-  it('tells each request nginx timed out on in a capture of nginx (client_header_timeout, client_body_timeout 1 s), and says nothing of a connection that sent nothing', async () => {
+  it('tells each request nginx timed out on in a capture of nginx (client_header_timeout, client_body_timeout 1 s), and says nothing of a connection that sent nothing', () => {
     const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
     const verdicts = flows.map((f) => f.verdicts.find((v) => v.code === 'request-stalled'));
     expect(verdicts.map((v) => v?.facts.stage ?? null)).toEqual(['request-line', 'headers', 'body', 'headers', null, 'body']);
@@ -24,7 +24,7 @@ describe('request-stalled', () => {
     expect(flows[4].verdicts.every((v) => v.severity === 'info')).toBe(true);
   });
 
-  it('tells a client that gave up on its own unfinished request (nginx, 100 of 1,000 body bytes, closed by the client 500 ms later), and blames no server for the missing answer', async () => {
+  it('tells a client that gave up on its own unfinished request (nginx, 100 of 1,000 body bytes, closed by the client 500 ms later), and blames no server for the missing answer', () => {
     const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
     const flow = flows[5];
     const v = flow.verdicts.find((x) => x.code === 'request-stalled');
@@ -50,7 +50,7 @@ describe('request-stalled', () => {
     expect(stalled(part().client('FA', 2).server('FA', 2.01))).toBeUndefined();
   });
 
-  it('finds a request left unfinished behind a pipelined one the server answered (nginx, GET /ok then part of GET /next)', async () => {
+  it('finds a request left unfinished behind a pipelined one the server answered (nginx, GET /ok then part of GET /next)', () => {
     const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/request-stalled.pcap', import.meta.url)));
     const v = flows[3].verdicts.find((x) => x.code === 'request-stalled');
     expect(v?.facts).toMatchObject({ stage: 'headers', method: 'GET', target: '/next' });
@@ -118,7 +118,7 @@ describe('request-stalled', () => {
     expect(v?.summary).toMatch(/of its chunked body/);
   });
 
-  it('tells a request line cut off and answered with 408 by HAProxy (timeout http-request 1 s), and leaves the headers cut off to http-error 408', async () => {
+  it('tells a request line cut off and answered with 408 by HAProxy (timeout http-request 1 s), and leaves the headers cut off to http-error 408', () => {
     const { flows } = analyzeFile(fileURLToPath(new URL('../../samples/request-stalled-408.pcap', import.meta.url)));
     const line = flows.find((f) => f.verdicts.some((v) => v.code === 'request-stalled'));
     const v = line?.verdicts.find((x) => x.code === 'request-stalled');

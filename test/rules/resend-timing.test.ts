@@ -17,7 +17,7 @@ function retransmission(f: FlowResult): Verdict {
 }
 
 describe('retransmission: resends told by their time from the original, on Linux captures', () => {
-  it('tail-loss-probe: the probe a few ms after the lost tail, and the SACK recovery of the segment before it, are early, not timeouts', async () => {
+  it('tail-loss-probe: the probe a few ms after the lost tail, and the SACK recovery of the segment before it, are early, not timeouts', () => {
     const v = retransmission(analyzeFile(sample('tail-loss-probe')).flows[0]);
     expect(v.summary).toMatch(/^2 retransmissions by the server \(2 early \(at most 7\.5 ms after the original, too soon for a retransmission timer\); 1748 bytes resent; slowest resend 7\.5 ms \(#\d+ resends #\d+\)\): packet loss on the path/);
     expect(v.summary).not.toContain('timeout');
@@ -26,12 +26,12 @@ describe('retransmission: resends told by their time from the original, on Linux
 
   // The first resend is Linux's tail-loss probe, armed for 2 SRTT + 200 ms with the tail alone in
   // flight: as late as a timeout, and a timer's (the probe timeout) all the same; the packets cannot tell it from the RTO.
-  it('rto-resend: a tail lost three times is resent at 0.21, 0.41 and 0.85 s: after a timeout each', async () => {
+  it('rto-resend: a tail lost three times is resent at 0.21, 0.41 and 0.85 s: after a timeout each', () => {
     const v = retransmission(analyzeFile(sample('rto-resend')).flows[0]);
     expect(v.summary).toMatch(/^3 retransmissions by the server \(3 after a timeout; 900 bytes resent; worst RTO 436 ms \(#\d+ resends #\d+\)\)/);
   });
 
-  it('lossy-transfer: of the resends that are not fast, the one 210 ms after its original followed a timeout, the rest came within 8 ms', async () => {
+  it('lossy-transfer: of the resends that are not fast, the one 210 ms after its original followed a timeout, the rest came within 8 ms', () => {
     const v = retransmission(analyzeFile(sample('lossy-transfer')).flows[0]);
     expect(v.summary).toContain('(1 fast, 1 after a timeout, 34 early (at most 7.7 ms after the original, too soon for a retransmission timer); 52128 bytes resent; worst RTO 210 ms');
   });

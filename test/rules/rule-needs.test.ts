@@ -12,7 +12,7 @@ import { FLOW_RULES, flowShows, type RuleContext } from '../../src/rules/rules.j
 const SAMPLES = 'samples';
 
 describe.skipIf(!existsSync(SAMPLES))('rule needs', () => {
-  it('name only what a rule is silent without, on every flow of the samples', async () => {
+  it('name only what a rule is silent without, on every flow of the samples', () => {
     let skipped = 0;
     for (const name of readdirSync(SAMPLES).filter((n) => n.endsWith('.pcap'))) {
       const r = analyzeFile(join(SAMPLES, name));

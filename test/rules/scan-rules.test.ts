@@ -58,14 +58,14 @@ function expectOneScanAsOnTheWire(result: AnalysisResult, file: string): { facts
 }
 
 describe('port scans made by nmap', () => {
-  it('the bundled sample: nmap -sS against 200 ports, 3 open, 50 dropped by iptables', async () => {
+  it('the bundled sample: nmap -sS against 200 ports, 3 open, 50 dropped by iptables', () => {
     const result = analyzeFile(SAMPLE);
     const scan = expectOneScanAsOnTheWire(result, SAMPLE);
     expect(scan.facts).toMatchObject({ probed: 200, open: 3, filtered: 50, openTargets: [22, 80, 143] });
     expect(scan.summary).toMatch(/^[\d.]+ probed 200 ports of [\d.]+ in .* 3 open \(22, 80, 143\), 147 closed \(RST\), 50 filtered \(no answer\); raw SYN probes from 2 source ports, no handshake completed \(a SYN scan, as nmap -sS sends\)$/);
   });
 
-  it('streamed, the probes get the same verdicts as when every flow is kept', async () => {
+  it('streamed, the probes get the same verdicts as when every flow is kept', () => {
     const kept = analyzeFile(SAMPLE);
     const streamed: FlowResult[] = [];
     const result = streamFlows(SAMPLE, (f) => streamed.push(f));
@@ -73,14 +73,14 @@ describe('port scans made by nmap', () => {
     expect(result.verdicts).toEqual(kept.verdicts);
   });
 
-  corpus.it('Practical Packet Analysis synscan.pcap: 1,000 ports, retries from a second source port', async () => {
+  corpus.it('Practical Packet Analysis synscan.pcap: 1,000 ports, retries from a second source port', () => {
     const file = corpus.path('ppa/ppa2e/synscan.pcap');
     const scan = expectOneScanAsOnTheWire(analyzeFile(file), file);
     expect(scan.facts).toMatchObject({ scanner: '172.16.0.8', target: '64.13.134.52', probed: 1000, probes: 1994, openTargets: [22, 53, 80] });
     expect(scan.summary).toContain('(a SYN scan, as nmap -sS sends)');
   });
 
-  corpus.it('Practical Packet Analysis portscan.pcap: 29 unanswered probes, 10 per second from random source ports', async () => {
+  corpus.it('Practical Packet Analysis portscan.pcap: 29 unanswered probes, 10 per second from random source ports', () => {
     const file = corpus.path('ppa/ppa1e/portscan.pcap');
     const scan = expectOneScanAsOnTheWire(analyzeFile(file), file);
     expect(scan.facts).toMatchObject({ probed: 29, open: 0, closed: 0, filtered: 29, sourcePorts: 29 });

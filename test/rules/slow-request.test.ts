@@ -9,7 +9,7 @@ const SAMPLE = fileURLToPath(new URL('../../samples/slow-request-body.pcap', imp
 const find = (f: FlowResult, code: string) => f.verdicts.find((v) => v.code === code);
 
 describe('slow-request', () => {
-  it('tells a client that sent its 2,000-byte body in three pieces over 1.5 s to a node server that answered at once (real capture)', async () => {
+  it('tells a client that sent its 2,000-byte body in three pieces over 1.5 s to a node server that answered at once (real capture)', () => {
     const f = analyzeFile(SAMPLE).flows[0]!;
     const v = find(f, 'slow-request');
     expect(v?.severity).toBe('warning');
@@ -19,7 +19,7 @@ describe('slow-request', () => {
     expect(find(f, 'slow-server')).toBeUndefined();
   });
 
-  it('leaves the server out: its answer is timed from the last request byte, as a zero slow-server floor shows', async () => {
+  it('leaves the server out: its answer is timed from the last request byte, as a zero slow-server floor shows', () => {
     const f = analyzeFile(SAMPLE, { slow: { serverMicros: 0 } }).flows[0]!;
     expect(find(f, 'slow-server')?.facts.waitedMs as number).toBeLessThan(100);
   });

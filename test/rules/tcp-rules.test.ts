@@ -49,7 +49,7 @@ function ruleContext(r: AnalysisResult): RuleContext {
 const sample = (name: string) => join(SAMPLES, `${name}.pcap`);
 
 describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)', () => {
-  it('lossy-transfer: retransmissions by the server from loss on the path, a warning, not an error', async () => {
+  it('lossy-transfer: retransmissions by the server from loss on the path, a warning, not an error', () => {
     const r = analyzeFile(sample('lossy-transfer'));
     expect(r.flows).toHaveLength(1);
     const f = r.flows[0];
@@ -67,7 +67,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
     expect(f.verdicts.filter((x) => x.severity === 'error')).toEqual([]);
   });
 
-  it('zero-window: names the server as the stalled receiver and how long its window stayed closed', async () => {
+  it('zero-window: names the server as the stalled receiver and how long its window stayed closed', () => {
     const r = analyzeFile(sample('zero-window'));
     const f = r.flows[0];
     const v = verdict(f, 'zero-window');
@@ -79,7 +79,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
     expect(f.analysis!.server.zeroWindow).toBeGreaterThan(0);
   });
 
-  it('no-response: the server TCP acknowledged the request, no byte came back, the client gave up', async () => {
+  it('no-response: the server TCP acknowledged the request, no byte came back, the client gave up', () => {
     const r = analyzeFile(sample('no-response'));
     const f = r.flows[0];
     // The HTTP rule speaks first for HTTP flows: one no-response verdict per flow.
@@ -92,7 +92,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
     expect(judgeFlow(f, ruleContext(r), TCP_FLOW_RULES).map((v) => v.code)).not.toContain('idle-close');
   });
 
-  it('one-way stream: a client that sends log lines and never waits for an answer is not no-response', async () => {
+  it('one-way stream: a client that sends log lines and never waits for an answer is not no-response', () => {
     const r = analyzeFile(sample('one-way-stream'));
     const f = r.flows[0];
     expect(f.serverSide.bytes).toBe(0);
@@ -103,7 +103,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
     expect(f.verdicts.map((v) => v.code)).toEqual(['clean-close']);
   });
 
-  it('idle-close: the server closed a keep-alive connection after about 3 s of silence, cleanly, so only as info', async () => {
+  it('idle-close: the server closed a keep-alive connection after about 3 s of silence, cleanly, so only as info', () => {
     const r = analyzeFile(sample('idle-close'));
     const f = r.flows[0];
     const v = verdict(f, 'idle-close');
@@ -117,7 +117,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
     expect(f.verdicts.filter((x) => x.severity === 'error')).toEqual([]);
   });
 
-  it('port-reuse: one client cycling 4 source ports to one server is port exhaustion', async () => {
+  it('port-reuse: one client cycling 4 source ports to one server is port exhaustion', () => {
     const r = analyzeFile(sample('port-reuse'));
     const v = captureVerdict(r, 'port-exhaustion');
     expect(v.severity).toBe('warning');
@@ -127,7 +127,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
     expect(v.hint).toMatch(/tcp_tw_reuse/);
   });
 
-  it('listen-overflow: SYNs dropped while the same listener answered others, consistent with syn-timeout', async () => {
+  it('listen-overflow: SYNs dropped while the same listener answered others, consistent with syn-timeout', () => {
     const r = analyzeFile(sample('listen-overflow'));
     const v = captureVerdict(r, 'listen-queue-overflow');
     expect(v.severity).toBe('warning');
@@ -141,7 +141,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
     expect(v.facts.droppedConnections as number).toBeGreaterThanOrEqual(overloaded.length);
   });
 
-  it('http-clean: a clean connection carries no warning at all', async () => {
+  it('http-clean: a clean connection carries no warning at all', () => {
     const r = analyzeFile(sample('http-clean'));
     expect(tcpVerdicts(r)).toEqual([]);
     for (const f of r.flows) expect(f.verdicts.filter((v) => v.severity !== 'info')).toEqual([]);
@@ -149,7 +149,7 @@ describe.skipIf(!existsSync(SAMPLES))('TCP verdicts on real captures (samples/)'
 });
 
 corpus.describe('TCP verdicts on public captures', () => {
-  it('a segment retransmitted five times and never acknowledged: the peer stopped answering (error)', async () => {
+  it('a segment retransmitted five times and never acknowledged: the peer stopped answering (error)', () => {
     const r = analyzeFile(corpus.path('ppa/ppa3/tcp_retransmissions.pcapng'));
     const v = verdict(r.flows[0], 'retransmission');
     expect(v.severity).toBe('error');
@@ -158,21 +158,21 @@ corpus.describe('TCP verdicts on public captures', () => {
     expect(v.summary).toContain('5 retransmissions in a row got no ACK');
   });
 
-  it('a receiver stuck at zero window, probed with growing intervals', async () => {
+  it('a receiver stuck at zero window, probed with growing intervals', () => {
     const r = analyzeFile(corpus.path('ppa/ppa3/tcp_zerowindowdead.pcapng'));
     const v = verdict(r.flows[0], 'zero-window');
     expect(v.facts).toMatchObject({ reopened: false, probes: 3 });
     expect(v.facts.longestClosedMs as number).toBeGreaterThan(20_000);
   });
 
-  it('100 SYNs from 100 spoofed sources in 16 ms: a SYN flood', async () => {
+  it('100 SYNs from 100 spoofed sources in 16 ms: a SYN flood', () => {
     const r = analyzeFile(corpus.path('ppa/ppa1e/dosattack.pcap'));
     const v = captureVerdict(r, 'syn-flood');
     expect(v.severity).toBe('error');
     expect(v.facts).toMatchObject({ halfOpen: 100, sources: 100, unanswered: 100 });
   });
 
-  it('a port scan from one host is not a SYN flood', async () => {
+  it('a port scan from one host is not a SYN flood', () => {
     const r = analyzeFile(corpus.path('ppa/ppa3/synscan.pcapng'));
     expect(r.verdicts.map((v) => v.code)).not.toContain('syn-flood');
   });
@@ -389,7 +389,7 @@ describe('retransmissions the receiver reports as duplicates (D-SACK, RFC 2883)'
     expect(v.summary).toContain('unneeded: the client reported each resend as data it already had (2 D-SACKs, RFC 2883)');
   });
 
-  corpus2WithTshark.it('counts the D-SACKs Wireshark finds (tcp.options.sack.dsack_le) in a phone capture and a netem transfer', async () => {
+  corpus2WithTshark.it('counts the D-SACKs Wireshark finds (tcp.options.sack.dsack_le) in a phone capture and a netem transfer', () => {
     for (const file of [corpus2WithTshark.path('ndpi/alexa-app.pcapng'), join(SAMPLES, 'lossy-transfer.pcap')]) {
       const tshark = execFileSync('tshark', ['-r', file, '-Y', 'tcp.options.sack.dsack_le', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       const r = analyzeFile(file);
@@ -521,7 +521,7 @@ describe('retransmissions whose first ACK echoes the original (the Eifel test, R
     expect(analyzeConversation(c).flows[0].analysis!.server.unneededRetransmissions).toBe(0);
   });
 
-  it.skipIf(!hasTool('tshark'))('lossy-transfer (Linux through netem loss): the resends at the receiver\'s last ACK were needed, as their ACKs echo their own timestamps in tshark\'s fields', async () => {
+  it.skipIf(!hasTool('tshark'))('lossy-transfer (Linux through netem loss): the resends at the receiver\'s last ACK were needed, as their ACKs echo their own timestamps in tshark\'s fields', () => {
     const fields = ['frame.number', 'ip.src', 'tcp.seq_raw', 'tcp.len', 'tcp.ack_raw', 'tcp.options.timestamp.tsval', 'tcp.options.timestamp.tsecr', 'tcp.analysis.retransmission'];
     const out = execFileSync('tshark', ['-r', sample('lossy-transfer'), '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const rows = out.split('\n').filter(Boolean).map((l) => l.split('\t'));
@@ -548,7 +548,7 @@ describe('retransmissions whose first ACK echoes the original (the Eifel test, R
     expect(side.dataRetransmissions).toBeGreaterThan(judged.length);
   });
 
-  corpus2.it("nDPI ethereum: of the client's resends after reordering, #581 starts below the server's last ACK and its ACK echoes the original's timestamp; #582, above it, is not judged; #588 resends it again once the server's ACKs passed its start; nDPI alexa-app: a resend ACKed 37 ms after it, with no timestamps, is not unneeded", async () => {
+  corpus2.it("nDPI ethereum: of the client's resends after reordering, #581 starts below the server's last ACK and its ACK echoes the original's timestamp; #582, above it, is not judged; #588 resends it again once the server's ACKs passed its start; nDPI alexa-app: a resend ACKed 37 ms after it, with no timestamps, is not unneeded", () => {
     const eth = analyzeFile(corpus2.path('ndpi/ethereum.pcap'));
     const f = eth.flows.find((x) => x.client === '192.168.1.184:56638')!;
     expect(f.analysis!.client.dataRetransmissions).toBe(3);

@@ -7,7 +7,7 @@ import { analyzeFile } from '../../src/pipeline.js';
 const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
 describe('a client certificate the server required', () => {
-  it('says the client had none when the server answers an empty Certificate with handshake_failure', async () => {
+  it('says the client had none when the server answers an empty Certificate with handshake_failure', () => {
     const { flows } = analyzeFile(sample('tls-client-cert.pcap'));
     const alert = flows[0].verdicts.find((v) => v.code === 'tls-alert');
     expect(alert?.severity).toBe('error');
@@ -17,7 +17,7 @@ describe('a client certificate the server required', () => {
     expect(alert?.hint).not.toMatch(/cipher suite/);
   });
 
-  it('says the server refused the certificate when it closes after the client\'s Finished without its own, and no alert', async () => {
+  it('says the server refused the certificate when it closes after the client\'s Finished without its own, and no alert', () => {
     const { flows } = analyzeFile(sample('tls-client-cert-rejected.pcap'));
     const abandoned = flows[0].verdicts.find((v) => v.code === 'tls-handshake-abandoned');
     expect(abandoned?.severity).toBe('error');
@@ -28,7 +28,7 @@ describe('a client certificate the server required', () => {
     expect(flows[0].verdicts.some((v) => v.severity === 'error')).toBe(true);
   });
 
-  it('says the server refused the client when, in TLS 1.3, it answers the client\'s Finished with one alert-sized encrypted record and closes', async () => {
+  it('says the server refused the client when, in TLS 1.3, it answers the client\'s Finished with one alert-sized encrypted record and closes', () => {
     const { flows } = analyzeFile(sample('tls13-client-cert.pcap'));
     const codes = flows[0].verdicts.map((v) => v.code);
     expect(codes).not.toContain('tls-ok');
@@ -39,20 +39,20 @@ describe('a client certificate the server required', () => {
     expect(refused?.hint).toMatch(/certificate_required/);
   });
 
-  it('still calls a TLS 1.3 session that went on to carry a request and an answer OK', async () => {
+  it('still calls a TLS 1.3 session that went on to carry a request and an answer OK', () => {
     const { flows } = analyzeFile(sample('tls-ok.pcap'));
     expect(flows[0].verdicts.map((v) => v.code)).toContain('tls-ok');
     expect(flows[0].verdicts.map((v) => v.code)).not.toContain('tls-handshake-abandoned');
   });
 
-  it('does not call a TLS 1.3 server that closes with close_notify right after a handshake without data a refusal (openssl s_server, no tickets)', async () => {
+  it('does not call a TLS 1.3 server that closes with close_notify right after a handshake without data a refusal (openssl s_server, no tickets)', () => {
     const { flows } = analyzeFile(sample('tls13-close-notify.pcap'));
     const codes = flows[0].verdicts.map((v) => v.code);
     expect(codes).not.toContain('tls-handshake-abandoned');
     expect(codes).toContain('tls-ok');
   });
 
-  it('finds the same TLS 1.3 refusal after a HelloRetryRequest, and takes the real ServerHello for the hello', async () => {
+  it('finds the same TLS 1.3 refusal after a HelloRetryRequest, and takes the real ServerHello for the hello', () => {
     const { flows } = analyzeFile(sample('tls13-hrr-client-cert.pcap'));
     const refused = flows[0].verdicts.find((v) => v.code === 'tls-handshake-abandoned');
     expect(refused?.facts).toMatchObject({ by: 'server', after: 'client-finished', chosen: 'TLS 1.3' });

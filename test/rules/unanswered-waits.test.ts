@@ -31,7 +31,7 @@ function closeBoth(c: Conversation, first: 'client' | 'server', t: number): Flow
 }
 
 describe('ws-ping-unanswered', () => {
-  it('tells a ws server whose heartbeat terminated a client that never answered its ping (real capture)', async () => {
+  it('tells a ws server whose heartbeat terminated a client that never answered its ping (real capture)', () => {
     const { flows } = analyzeFile(sample('ws-ping-unanswered.pcap'));
     const f = flows[0]!;
     const v = find(f, 'ws-ping-unanswered');
@@ -44,7 +44,7 @@ describe('ws-ping-unanswered', () => {
     expect(codes(f)).not.toContain('ws-no-close-frame');
   });
 
-  it('says nothing of a healthy session whose ping was answered (real capture), which ends with ws-ok', async () => {
+  it('says nothing of a healthy session whose ping was answered (real capture), which ends with ws-ok', () => {
     const { flows } = analyzeFile(sample('ws-healthy.pcap'));
     expect(flows[0]!.app?.websocket?.frames.client.ping).toBe(1);
     expect(codes(flows[0]!)).toContain('ws-ok');
@@ -109,7 +109,7 @@ describe('ws-ping-unanswered', () => {
 // wstunnel's client pings every 5 s, its server never pongs, and the client closes with 1000 when
 // the tunnelled session ends (tshark: opcode 9 at #105 ... #251, close 1000 #255 answered #257).
 corpus.describe("wstunnel's pings in Zeek's traces", () => {
-  it('wstunnel-ssh.pcap: pings never answered, a normal close: not a heartbeat giving up', async () => {
+  it('wstunnel-ssh.pcap: pings never answered, a normal close: not a heartbeat giving up', () => {
     const { flows } = analyzeFile(corpus.path('zeek/websocket/wstunnel-ssh.pcap'));
     const ws = flows.filter((x) => x.app?.websocket?.unansweredPings?.client);
     expect(ws.length).toBeGreaterThan(0);
@@ -118,7 +118,7 @@ corpus.describe("wstunnel's pings in Zeek's traces", () => {
 });
 
 describe('ws-close-unanswered', () => {
-  it('tells a ws server that closed 1 s after a close frame the client never answered (real capture)', async () => {
+  it('tells a ws server that closed 1 s after a close frame the client never answered (real capture)', () => {
     const { flows } = analyzeFile(sample('ws-close-unanswered.pcap'));
     const v = find(flows[0]!, 'ws-close-unanswered');
     expect(v?.severity).toBe('warning');
@@ -143,7 +143,7 @@ describe('ws-close-unanswered', () => {
 });
 
 describe('expect-continue-unanswered', () => {
-  it('tells curl holding its body 1 s for a 100 Continue a node server never sent (real capture)', async () => {
+  it('tells curl holding its body 1 s for a 100 Continue a node server never sent (real capture)', () => {
     const { flows } = analyzeFile(sample('expect-unanswered.pcap'));
     const v = find(flows[0]!, 'expect-continue-unanswered');
     expect(v?.severity).toBe('warning');
@@ -153,7 +153,7 @@ describe('expect-continue-unanswered', () => {
     expect(v?.hint).toMatch(/curl -H 'Expect:'/);
   });
 
-  it('tells a 100 Continue that came after curl had sent its body (a node server deciding for 1.5 s): late, not missing (real capture)', async () => {
+  it('tells a 100 Continue that came after curl had sent its body (a node server deciding for 1.5 s): late, not missing (real capture)', () => {
     const { flows } = analyzeFile(sample('expect-late.pcap'));
     const v = find(flows[0]!, 'expect-continue-unanswered');
     expect(v?.facts).toMatchObject({ lateContinuePacket: 8, status: 201 });

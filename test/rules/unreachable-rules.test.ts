@@ -11,7 +11,7 @@ const byTime = (packets: ScriptedPacket[]) => packets.sort((a, b) => a.t - b.t);
 const codes = (r: { verdicts: { code: string }[] }) => r.verdicts.map((v) => v.code);
 
 describe('icmp-unreachable about a SYN the capture does not hold', () => {
-  it('names the connection, the rejecting host and the firewall in an inbound-only capture of an iptables REJECT', async () => {
+  it('names the connection, the rejecting host and the firewall in an inbound-only capture of an iptables REJECT', () => {
     const r = analyzeFile(sample('icmp-reject-one-way.pcap'));
     expect(r.flowCount).toBe(0);
     expect(codes(r)).toEqual(['icmp-unreachable']);
@@ -61,7 +61,7 @@ describe('icmp-unreachable about a SYN the capture does not hold', () => {
 });
 
 describe('ndp-unanswered', () => {
-  it('is said of a real capture: solicitations for a missing address unanswered, another address answered', async () => {
+  it('is said of a real capture: solicitations for a missing address unanswered, another address answered', () => {
     const r = analyzeFile(sample('ndp-unanswered.pcap'));
     expect(codes(r)).toEqual(['ndp-unanswered']);
     const v = r.verdicts[0];
@@ -99,7 +99,7 @@ describe('ndp-unanswered', () => {
     expect(codes(analyzeFrames(byTime([...asked({}), ...answered, announce])))).toEqual([]);
   });
 
-  it('is not said of a lookup a capture on another host saw once, that host having answered the asker itself', async () => {
+  it('is not said of a lookup a capture on another host saw once, that host having answered the asker itself', () => {
     // The capture is on fd00::2 of a switched link: it holds the multicast solicitations of every
     // host, but of the replies only its own. fd00::1's lookup of fd00::99, answered out of its sight, is no error.
     const once = asked({}, [0.3]);
@@ -127,7 +127,7 @@ describe('ndp-unanswered', () => {
 describe('arp-unanswered where the capture holds no ARP reply at all', () => {
   const asked = (times: number[], sender = (_i: number) => '10.0.0.1') => times.map((t, i) => ({ frame: arpFrame({ op: 'request', senderIp: sender(i), targetIp: '10.0.0.77' }), t }));
 
-  it('warns of one host asking again and again within seconds, as Linux does before EHOSTUNREACH', async () => {
+  it('warns of one host asking again and again within seconds, as Linux does before EHOSTUNREACH', () => {
     const r = analyzeFrames(asked([0, 1, 2]));
     expect(codes(r)).toEqual(['arp-unanswered']);
     expect(r.verdicts[0].severity).toBe('warning');

@@ -191,7 +191,7 @@ describe('captures that end too early to judge (scripted)', () => {
 corpus.describe('public captures: what the capture can see', () => {
   const trace = corpus.path;
 
-  it('PPA hauntedbrowser.pcap: only the client direction; its answered requests are no no-response, its lone SYNs no syn-timeout', async () => {
+  it('PPA hauntedbrowser.pcap: only the client direction; its answered requests are no no-response, its lone SYNs no syn-timeout', () => {
     const r = analyzeFile(trace('ppa/ppa1e/hauntedbrowser.pcap'));
     expect(r.flows.length).toBe(6);
     expect(r.flows.every((f) => f.visibility.seen === 'client-only')).toBe(true);
@@ -201,7 +201,7 @@ corpus.describe('public captures: what the capture can see', () => {
     expect(v.summary).toContain('192.168.0.184 (from ');
   });
 
-  it("Zeek's half-duplex ssh traces and one-sided-2745.pcap: no half-closed, every flow marked", async () => {
+  it("Zeek's half-duplex ssh traces and one-sided-2745.pcap: no half-closed, every flow marked", () => {
     for (const [file, seen] of [
       ['zeek/ssh/ssh.client-side-half-duplex.pcap', 'client-only'],
       ['zeek/ssh/ssh.server-side-half-duplex.pcap', 'server-only'],
@@ -214,7 +214,7 @@ corpus.describe('public captures: what the capture can see', () => {
     }
   });
 
-  it("Zeek's miss_end_data.pcap: 2902 bytes the capture missed, as Zeek's conn.log says; no no-response", async () => {
+  it("Zeek's miss_end_data.pcap: 2902 bytes the capture missed, as Zeek's conn.log says; no no-response", () => {
     const r = analyzeFile(trace('zeek/tcp/miss_end_data.pcap'));
     const f = r.flows[0];
     expect(f.serverSide.missedBytes).toBe(2902);
@@ -222,7 +222,7 @@ corpus.describe('public captures: what the capture can see', () => {
     expect(codesOf(f)).toEqual(['clean-close']);
   });
 
-  it('PPA http_espn.pcapng cut after 14 packets: the capture ended with request #14', async () => {
+  it('PPA http_espn.pcapng cut after 14 packets: the capture ended with request #14', () => {
     const { records } = collectRecords(readFileSync(trace('ppa/ppa3/http_espn.pcapng')), 'http_espn.pcapng');
     const cut = writeTempCapture(toPcap(records.slice(0, 14).map((x) => ({ tsMicros: x.tsMicros, data: x.data, origLen: x.origLen })), { linkType: records[0].linkType }), 'http_espn-14.pcap');
     const r = analyzeFile(cut);
@@ -232,7 +232,7 @@ corpus.describe('public captures: what the capture can see', () => {
     expect(r.flows.flatMap(codesOf)).not.toContain('no-response');
   });
 
-  it('eririmba socket.io sample: the client acknowledged server FINs never captured, so no half-closed', async () => {
+  it('eririmba socket.io sample: the client acknowledged server FINs never captured, so no half-closed', () => {
     const r = analyzeFile(trace('misc/eririmba-socket.io-sample/websocket.pcap'));
     expect(r.flows.filter((f) => f.visibility.seen === 'client-only').map((f) => f.id)).toEqual([1, 2, 3]);
     expect(r.flows.map((f) => f.peerUnseen?.acknowledgedBytes ?? 0)).toEqual([1, 1, 1, 0]);
@@ -245,7 +245,7 @@ corpus2.describe('public captures of one direction (nDPI test set)', () => {
   const ONE_SIDED = ['whatsapp.pcap', 'ocs.pcap', 'tls_1.2_unidirectional_client.pcapng', 'tls_1.3_unidirectional_server.pcapng', 'http_asymmetric.pcapng'];
   const RESTS_ON_THE_MISSING_SIDE = ['no-response', 'syn-timeout', 'half-open', 'half-closed', 'synack-retry', 'idle-close'];
 
-  it.each(ONE_SIDED)('%s: one-sided-capture, and no verdict that rests on the missing side', async (file) => {
+  it.each(ONE_SIDED)('%s: one-sided-capture, and no verdict that rests on the missing side', (file) => {
     const r = analyzeFile(corpus2.path(`ndpi/${file}`));
     expect(r.verdicts.map((v) => v.code)).toContain('one-sided-capture');
     const resting = r.flows.flatMap((f) => f.verdicts).filter((v) => RESTS_ON_THE_MISSING_SIDE.includes(v.code));
