@@ -69,6 +69,17 @@ export class Endpoint implements ColumnView {
   declare firstRstAck: number;
   /** The first RST carried an ACK and sequence number 0: the answer a closed port gives a SYN (RFC 9293 3.10.7.1). */
   declare firstRstAnswersSyn: boolean;
+  /** This side's first packet other than an RST after its first RST (0: none): that RST was not its TCP's. */
+  declare sentAfterRstNo: number;
+  declare sentAfterRstTs: number;
+  /** When this side last sent a packet other than an RST. */
+  declare lastOtherThanRstTs: number;
+  /** The first of the RSTs after this side's last other packet (0: its last packet is no RST), and the acknowledgement number it carried (-1: none). */
+  declare finalRstNo: number;
+  declare finalRstTs: number;
+  declare finalRstAck: number;
+  /** That RST answers, as a TCP holding no connection does, a segment the peer sent after its own RST. */
+  declare finalRstAnswersStray: boolean;
   /** Handshake options as sent in this side's SYN or SYN-ACK (-1 / false when absent). */
   declare mss: number;
   declare sackPermitted: boolean;
@@ -173,6 +184,13 @@ const ENDPOINT_INITIAL = {
   firstRstTs: 0,
   firstRstAck: -1,
   firstRstAnswersSyn: false,
+  sentAfterRstNo: 0,
+  sentAfterRstTs: 0,
+  lastOtherThanRstTs: 0,
+  finalRstNo: 0,
+  finalRstTs: 0,
+  finalRstAck: -1,
+  finalRstAnswersStray: false,
   mss: -1,
   sackPermitted: false,
   timestamps: false,

@@ -506,6 +506,39 @@ function logHandshakePacket(flow: Flow, log: HandshakeLog, v: PacketView, no: nu
   return true;
 }
 
+/**
+ * A side's RSTs: the first after its last other packet is the one that ended its part. A TCP that
+ * sends an RST has dropped the connection, so a later packet of it that goes on with it shows the
+ * RST came from elsewhere (a middlebox or an attacker in its name): see sentSomethingNew.
+ */
+function noteRst(endpoint: Endpoint, peer: Endpoint, v: PacketView, no: number, ts: number, ackf: boolean): void {
+  if (endpoint.finalRstNo !== 0) return;
+  endpoint.finalRstNo = no;
+  endpoint.finalRstTs = ts;
+  endpoint.finalRstAck = ackf ? v.ack >>> 0 : -1;
+  // A TCP with no connection for a segment answers it with an RST that carries no ACK and the
+  // segment's acknowledgement as its sequence number (RFC 9293 3.10.7.1): here, for a segment
+  // the peer sent after its own RST, which this side had taken.
+  endpoint.finalRstAnswersStray =
+    !ackf && peer.firstRstNo !== 0 && peer.prevNo > peer.firstRstNo && (peer.prevFlagsLen & TCP_FLAG.ACK) !== 0 && (v.seq | 0) === (peer.prevAck | 0);
+}
+
+/**
+ * The segment goes on with the connection past anything the side had sent before: its first SYN or
+ * SYN-ACK, sequence numbers past its highest, or an acknowledgement past its highest and past the
+ * RST's. A copy or a late-captured earlier segment does neither, so only such a segment proves it
+ * was sent after.
+ */
+function sentSomethingNew(endpoint: Endpoint, peer: Endpoint, v: PacketView, handshakeLogged: boolean): boolean {
+  if (handshakeLogged) return true;
+  const ends = (v.seq >>> 0) + v.payloadLen + ((v.flags & TCP_FLAG.FIN) !== 0 ? 1 : 0);
+  if (endpoint.state !== EP.INACTIVE && ((ends - endpoint.lastSeq) | 0) > 0) return true;
+  if ((v.flags & TCP_FLAG.ACK) === 0 || peer.state === EP.INACTIVE) return false;
+  // Past what the RST itself acknowledged too: an ACK sent after its RST by a generator or a late timer acknowledges nothing new.
+  const ack = v.ack >>> 0;
+  return ((ack - peer.ackSeq) | 0) > 0 && (endpoint.firstRstAck < 0 || ((ack - endpoint.firstRstAck) | 0) > 0);
+}
+
 export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8Array, no: number, ts: number, ctx: SegmentContext): void {
   const isOrig = dir === 0;
   const endpoint = isOrig ? flow.orig : flow.resp;
@@ -559,7 +592,8 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   }
   // A SYN captured twice is one attempt, not a retry; a SYN in the other role's direction
   // (the client's SYN-ACK, the server's own SYN) is neither a retry of it nor an answer to it.
-  if (syn && !copy && isHandshakeStep(flow, isOrig, ackf) && logHandshakePacket(flow, isOrig ? flow.syns : flow.synAcks, v, no, ts)) {
+  const handshakeLogged = syn && !copy && isHandshakeStep(flow, isOrig, ackf) && logHandshakePacket(flow, isOrig ? flow.syns : flow.synAcks, v, no, ts);
+  if (handshakeLogged) {
     endpoint.mss = v.mss;
     endpoint.sackPermitted = v.sackPermitted;
     endpoint.timestamps = v.hasTimestamps;
@@ -571,6 +605,16 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   if (isOrig && ackf && !syn && flow.handshakeAckNo === 0 && flow.synAcks.length > 0 && ((ackSeq - flow.synAcks.lastSeq()) | 0) === 1) {
     flow.handshakeAckNo = no;
     flow.handshakeAckTs = ts;
+  }
+
+  if (rst) noteRst(endpoint, peer, v, no, ts, ackf);
+  else if (endpoint.firstRstNo !== 0 && endpoint.sentAfterRstNo === 0 && ts > endpoint.firstRstTs && sentSomethingNew(endpoint, peer, v, handshakeLogged)) {
+    endpoint.sentAfterRstNo = no;
+    endpoint.sentAfterRstTs = ts;
+  }
+  if (!rst) {
+    endpoint.lastOtherThanRstTs = ts;
+    endpoint.finalRstNo = 0;
   }
 
   // --- Zeek: segment length and endpoint sequence initialisation ---

@@ -865,6 +865,7 @@ function reopenAfterRefusal(flow: Flow): void {
   r.didClose = false;
   r.firstRstNo = 0;
   r.firstRstTs = 0;
+  r.finalRstNo = 0;
   flow.removeAfterTs = 0;
 }
 

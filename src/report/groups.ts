@@ -71,6 +71,7 @@ const CLIENT_CODES = new Set(['slow-client', 'slow-request', 'port-reuse']);
 const SERVER_PHRASES: Record<string, string> = {
   refused: 'refused (nothing listens there)',
   'syn-timeout': 'timed out (SYN never answered)',
+  'syn-abandoned': 'given up by the client before its first SYN retry',
   'unroutable-address': 'went to an address no network routes',
   'syn-retry-then-connected': 'connected only after SYN retries',
   'synack-retry': 'saw the SYN-ACK re-sent (final ACK lost or accept queue full)',
@@ -80,6 +81,7 @@ const SERVER_PHRASES: Record<string, string> = {
   'arp-unanswered': 'failed: ARP for the server never answered',
   'ndp-unanswered': 'failed: neighbour discovery for the server never answered',
   'half-closed': 'closed by one side only',
+  'foreign-rst': "got an RST in one side's name that its TCP did not send",
   'rst-by-client': 'reset by the client',
   'rst-by-server': 'reset by the server',
   retransmission: 'retransmitted data',

@@ -193,8 +193,66 @@ const capturedTwice: CaptureRule = {
   },
 };
 
+/** Ports told apart by the one-sided-capture rule: more than this many is no port filter. */
+const FILTER_PORTS_NAMED = 3;
+
+/** Up to one more port than a filter would name, each once. */
+function addPort(ports: number[], port: number): void {
+  if (ports.length <= FILTER_PORTS_NAMED && !ports.includes(port)) ports.push(port);
+}
+
+/** `dst port 22`, `src port 8008 or src port 8009`; null past FILTER_PORTS_NAMED ports. */
+function filterOf(way: 'src' | 'dst', ports: number[]): string | null {
+  return ports.length > FILTER_PORTS_NAMED ? null : ports.map((p) => `${way} port ${p}`).join(' or ');
+}
+
+/**
+ * Which way the captured packets go, over all flows: flows with packets of the client alone, of the
+ * server alone, or of both, and the ports of the one-sided ones. When every flow holds one way
+ * alone and that way is to (or from) a few ports, a port filter may have made the capture.
+ */
+function directionTally() {
+  const to = { serverPorts: [] as number[], clientPorts: [] as number[], flows: 0 };
+  const from = { serverPorts: [] as number[], clientPorts: [] as number[], flows: 0 };
+  let both = 0;
+  return {
+    observe(f: FlowDigest) {
+      const c = f.clientSide.packets;
+      const sv = f.serverSide.packets;
+      if (c === undefined || f.serverPort === undefined) return;
+      if (c > 0 && sv > 0) both++;
+      else if (c > 0 || sv > 0) {
+        const one = c > 0 ? to : from;
+        one.flows++;
+        addPort(one.serverPorts, f.serverPort);
+        addPort(one.clientPorts, f.clientPort);
+      }
+    },
+    /** The port filter every captured packet fits, naming the fewer ports of the two ways to write it; null when none does. */
+    portFilter(): string | null {
+      if (both > 0 || (to.flows > 0) === (from.flows > 0)) return null;
+      // Packets to the servers' ports are packets from the clients' ports, and the other way round.
+      const [one, serverWay, clientWay] = to.flows > 0 ? [to, 'dst', 'src'] as const : [from, 'src', 'dst'] as const;
+      const byServer = filterOf(serverWay, one.serverPorts);
+      const byClient = filterOf(clientWay, one.clientPorts);
+      if (byServer === null || byClient === null) return byServer ?? byClient;
+      return one.clientPorts.length < one.serverPorts.length ? byClient : byServer;
+    },
+  };
+}
+
+const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1';
+
 /** Hosts whose peers' packets the capture misses (rules/visibility.ts): one verdict about the capture point. */
-const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
+const oneSidedCapture: CaptureRule = {
+  code: 'one-sided-capture',
+  start() {
+    const tally = directionTally();
+    return { observe: (f) => tally.observe(f), verdicts: (_c, ctx) => oneSidedVerdicts(ctx, tally.portFilter()) };
+  },
+};
+
+function oneSidedVerdicts(ctx: RuleContext, portFilter: string | null): Verdict[] {
   const hosts = ctx.visibility?.oneSidedHosts() ?? [];
   if (hosts.length === 0) return [];
   const deaf = hosts.filter((h) => !ctx.visibility!.mayHaveReceived(h.ip));
@@ -204,9 +262,16 @@ const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
   const named = hosts.slice(0, 3).map((h) => `${h.ip} (from ${h.peers.slice(0, 4).join(', ')}${h.peerCount > 4 ? ` and ${h.peersCapped ? 'over ' : ''}${h.peerCount - 4} more` : ''})`);
   const first = hosts[0].first;
   const allDeaf = deaf.length === hosts.length;
+  // Loopback traffic crosses one interface both ways: no route can have taken one way elsewhere.
+  const loopback = hosts.every((h) => isLoopback(h.ip) && h.peers.every(isLoopback));
+  // A host that received nothing at all points at a capture of one direction before a port filter.
   const cause = allDeaf
     ? `the capture holds no TCP packet sent to ${deaf.length === 1 ? deaf[0].ip : `any of these ${deaf.length} hosts`}: only one direction was captured`
-    : 'the capture holds other packets sent to these hosts: the missing ones took a path it does not see, or a filter left them out';
+    : portFilter
+      ? `every TCP packet the capture holds fits the filter \`${portFilter}\` and none goes the other way: a capture filter of that kind left out the answers`
+      : loopback
+        ? 'on loopback both directions cross the same interface, so a filter or a one-direction capture left the missing ones out'
+        : 'the capture holds other packets sent to these hosts: the missing ones took a path it does not see, or a filter left them out';
   return [
     {
       code: 'one-sided-capture',
@@ -218,13 +283,16 @@ const oneSidedCapture = stateless('one-sided-capture', (_c, ctx) => {
         hostCount: hosts.length,
         flows,
         oneDirectionOnly: allDeaf,
+        portFilter,
       },
-      hint: allDeaf
+      hint: portFilter && !allDeaf
+        ? `Every packet captured goes one way, to or from the servers' ports, as \`tcpdump '${portFilter}'\` or a firewall or mirror rule matching one port direction captures: the answers coming the other way were never kept. Capture with a filter that names the port either way (\`${portFilter.replace(/\b(dst|src) port/g, 'port')}\`) to judge these conversations.`
+        : allDeaf || loopback
         ? 'The capture was taken of one direction only: tcpdump -Q out (or -Q in, --direction), a filter naming only the source (src host ...), a SPAN or mirror session copying only TX or only RX, or a tap port for one direction. Capture both directions at one point (tcpdump -Q inout, the default; a SPAN of both directions) to judge these conversations.'
         : 'The packets of these peers take another path than the one captured: asymmetric routing (two uplinks, ECMP, a firewall cluster), a load balancer answering by direct server return, or a mirror of only some ports or VLANs. Capture where both directions pass (on the host itself, or a SPAN of every port of the path).',
     },
   ];
-});
+}
 
 /** Missed bytes this share of the stream bytes or more make a warning: Zeek's capture-loss notice fires at 10%, and 1% already leaves verdicts guessing. */
 const CAPTURE_LOSS_WARNING_SHARE = 0.01;

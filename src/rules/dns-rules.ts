@@ -126,7 +126,7 @@ export const dnsFailures: CaptureRule = {
 };
 
 /** Verdicts about a connection that never worked: where its address came from matters to them. */
-const CONNECTION_FAILURES = new Set(['refused', 'syn-timeout', 'icmp-unreachable', 'arp-unanswered', 'ndp-unanswered', 'unroutable-address']);
+const CONNECTION_FAILURES = new Set(['refused', 'syn-timeout', 'syn-abandoned', 'icmp-unreachable', 'arp-unanswered', 'ndp-unanswered', 'unroutable-address']);
 
 function originText(clientIp: string, serverIp: string, o: DnsOrigin): string {
   if (o.name === null) return `${serverIp} came from no DNS answer in this capture, though the client's DNS lookups are in it (from #${o.clientFirstQuery}): check hosts files and configuration`;

@@ -43,6 +43,16 @@ export interface SideFacts {
   rstAnswersSyn: boolean;
   /** RST segments this side sent. */
   rsts: number;
+  /** This side's first packet other than an RST after its first RST: proof that RST was not its TCP's. */
+  sentAfterRst: PacketRef | null;
+  /** The first RST after this side's last other packet: the one that ended its part (null when its last packet is no RST). */
+  finalRst: PacketRef | null;
+  /** The peer's bytes that RST acknowledged, counted as for rstAckedBytes. */
+  finalRstAckedBytes: number | null;
+  /** That RST answers, as a TCP holding no connection does, a segment the peer sent after its own RST. */
+  finalRstAnswersStray: boolean;
+  /** When this side last sent a packet other than an RST (0: never). */
+  lastOtherThanRstTs: number;
   /** The peer acknowledged sequence numbers past the last this side was seen sending: bytes or a FIN the capture missed. */
   sentUnseen: boolean;
   state: string;
@@ -194,6 +204,11 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): Side
     rstAckedBytes: e.firstRstNo ? ackedFrom(e.firstRstAck, peer, peerStreamStart) : null,
     rstAnswersSyn: e.firstRstAnswersSyn,
     rsts: e.rstCount,
+    sentAfterRst: ref(e.sentAfterRstNo, e.sentAfterRstTs),
+    finalRst: ref(e.finalRstNo, e.finalRstTs),
+    finalRstAckedBytes: e.finalRstNo ? ackedFrom(e.finalRstAck, peer, peerStreamStart) : null,
+    finalRstAnswersStray: e.finalRstNo !== 0 && e.finalRstAnswersStray,
+    lastOtherThanRstTs: e.lastOtherThanRstTs,
     sentUnseen: ((e.ackSeq - e.lastSeq) | 0) > 0,
     state: EP_NAMES[e.state],
     mss: e.mss >= 0 ? e.mss : null,

@@ -214,12 +214,58 @@ function retriedWithBackoff(f: FlowFacts): boolean {
   return isBackoff(intervalsOf(f.syns));
 }
 
+/**
+ * A connecting TCP sends its SYN again within this long when no SYN-ACK came (1 s on Linux and
+ * macOS, 3 s on older Windows), with half a second to spare. A SYN not sent again though the
+ * capture went on longer was given up by the client.
+ */
+const SYN_RETRY_DUE_MICROS = SYN_PATIENCE_MICROS + 500_000;
+
+/** A SYN the client never answered for the syn-timeout rules: no answer, no data, nothing else from either side. */
+function synUnanswered(f: FlowFacts): boolean {
+  if (f.syns.length === 0 || f.synAcks.length > 0 || f.serverSide.packets > 0 || f.icmp.length > 0 || f.clientSide.rst) return false;
+  return f.clientSide.bytes === 0 && f.handshakeAck === null;
+}
+
+/** The neighbour lookups for the server that went unanswered, when any was answered in the capture (so the capture holds them). */
+function lookupUnanswered(f: FlowFacts, ctx: RuleContext) {
+  const lookup = ctx.neighboursUnanswered.get(f.serverIp);
+  return lookup?.repliesSeen ? lookup : null;
+}
+
+/**
+ * One SYN, never sent again though the capture went on past the client's first retry: its
+ * application gave the attempt up (a connect timeout under a second, a closed socket, Happy
+ * Eyeballs dropping the slower address), so how long the server had to answer is unknown.
+ */
+function abandonedBeforeRetry(f: FlowFacts, ctx: RuleContext): boolean {
+  return f.syns.length === 1 && f.visibility.seen === 'both' && watchOf(f, ctx).ts - f.syns[0].ts > SYN_RETRY_DUE_MICROS && !lookupUnanswered(f, ctx);
+}
+
+const synAbandoned: FlowRule = {
+  code: 'syn-abandoned',
+  needs: SHOWS.SYN_UNANSWERED,
+  evaluate(f, ctx) {
+    if (!synUnanswered(f) || !abandonedBeforeRetry(f, ctx)) return null;
+    const syn = f.syns[0];
+    const watch = watchOf(f, ctx);
+    const waited = watch.ts - syn.ts;
+    return {
+      code: 'syn-abandoned',
+      severity: 'warning',
+      summary: `SYN #${syn.no} unanswered and never sent again in the ${fmtDuration(waited)} ${watch.until === 'reused' ? `before the client's next connection on the same ports, SYN #${watch.packet}` : 'the capture went on'}: the client gave the attempt up before its TCP's first retry (due within 1 to 3 s), so how long ${f.server} had to answer is not known`,
+      packets: [syn.no],
+      facts: { synPacket: syn.no, waitedAfterSynMs: ms(waited) },
+      hint: 'A connecting TCP resends an unanswered SYN after 1 s (3 s on older Windows); this one never did, so the application ended the attempt first: a connect timeout shorter than a second, a socket closed early (a cancelled request, a peer-to-peer client dropping slow peers), or Happy Eyeballs dropping one address once another connected. A host down or a firewall dropping the SYN would look the same, but so would a server that was about to answer: look for the same client connecting elsewhere at that moment, and raise the connect timeout if this attempt mattered.',
+    };
+  },
+};
+
 const synTimeout: FlowRule = {
   code: 'syn-timeout',
   needs: SHOWS.SYN_UNANSWERED,
   evaluate(f, ctx) {
-    if (f.syns.length === 0 || f.synAcks.length > 0 || f.serverSide.packets > 0 || f.icmp.length > 0 || f.clientSide.rst) return null;
-    if (f.clientSide.bytes > 0 || f.handshakeAck !== null) return null;
+    if (!synUnanswered(f)) return null;
     // Where the capture misses the server's direction only the client's own back-off can tell.
     const serverUnseen = f.visibility.seen !== 'both';
     if (serverUnseen && (f.visibility.seen !== 'client-only' || f.clientSide.packets !== f.syns.length || !retriedWithBackoff(f))) return null;
@@ -228,11 +274,11 @@ const synTimeout: FlowRule = {
     const end = watch.ts;
     const waited = end - last.ts;
     if (end - f.syns[0].ts < SYN_PATIENCE_MICROS) return null; // the client may still be retrying: capture-ended
+    if (abandonedBeforeRetry(f, ctx)) return null; // syn-abandoned
     const intervals = intervalsOf(f.syns);
     const span = last.ts - f.syns[0].ts;
     const answeredOthers = answeredMeanwhile(f, ctx);
-    const lookup = ctx.neighboursUnanswered.get(f.serverIp);
-    const unanswered = lookup?.repliesSeen ? lookup : null;
+    const unanswered = lookupUnanswered(f, ctx);
     let cause: string;
     let hint: string;
     if (answeredOthers > 0) {
@@ -630,7 +676,7 @@ function dataUpTo(client: PacketRef | null, server: PacketRef | null, until: num
  */
 function resetInUnprovenRoles(f: FlowFacts, code: 'rst-by-client' | 'rst-by-server'): Verdict {
   const [mine, other, sender, peer] = code === 'rst-by-client' ? [f.clientSide, f.serverSide, f.client, f.server] : [f.serverSide, f.clientSide, f.server, f.client];
-  const rst = mine.rst!;
+  const rst = endingRst(mine)!;
   const ctx: string[] = [];
   if (other.fin && other.fin.ts <= rst.ts) ctx.push(`after ${peer}'s FIN #${other.fin.no}`);
   if (mine.fin && mine.fin.ts <= rst.ts) ctx.push(`after its own FIN #${mine.fin.no}`);
@@ -657,6 +703,55 @@ function resetInUnprovenRoles(f: FlowFacts, code: 'rst-by-client' | 'rst-by-serv
   };
 }
 
+/**
+ * The RST of a side that ended its part of the connection: its first, unless it sent on after
+ * that one (foreign-rst), then the first after its last other packet; null when it sent on after
+ * every RST.
+ */
+function endingRst(s: FlowFacts['clientSide']): PacketRef | null {
+  return s.sentAfterRst ? s.finalRst : s.rst;
+}
+
+/**
+ * An RST in a side's name that its TCP did not send: the side went on with the connection after
+ * it. A TCP that resets has dropped its connection and sends nothing more on it, so a later
+ * SYN-ACK, ACK or data of its own shows the RST came from elsewhere (a firewall, an IPS or a
+ * censor injecting it, or an attacker).
+ */
+const foreignRst: FlowRule = {
+  code: 'foreign-rst',
+  needs: SHOWS.FOREIGN_RST,
+  evaluate(f) {
+    if (!f.clientSide.sentAfterRst && !f.serverSide.sentAfterRst) return null;
+    const clientFirst = f.clientSide.sentAfterRst !== null && (f.serverSide.sentAfterRst === null || f.clientSide.rst!.ts <= f.serverSide.rst!.ts);
+    const [named, receiver, who, peerWho] = clientFirst
+      ? [f.clientSide, f.serverSide, 'client', 'server']
+      : [f.serverSide, f.clientSide, 'server', 'client'];
+    const rst = named.rst!;
+    const after = named.sentAfterRst!;
+    const sender = clientFirst ? f.client : f.server;
+    // The receiver's own packets tell whether it took the RST: a TCP that took it answers the
+    // sender's next segment as one holding no connection does; one that ignored it goes on after
+    // the RST has had time to arrive (it may have sent before that).
+    const arrived = rst.ts + Math.max(RST_ARRIVED_MICROS, 2 * (f.analysis?.handshake?.rttMs ?? 0) * 1000);
+    const answered = receiver.finalRstAnswersStray && receiver.finalRst !== null && receiver.finalRst.ts > after.ts ? receiver.finalRst : null;
+    const ignored = !answered && receiver.lastOtherThanRstTs > arrived;
+    const outcome = answered
+      ? `the ${peerWho} took it: it answered the ${who}'s next segment with RST #${answered.no}, as a TCP with no connection does`
+      : ignored
+        ? `the ${peerWho} ignored it and went on`
+        : `whether the ${peerWho} took it the capture does not show`;
+    return {
+      code: 'foreign-rst',
+      severity: ignored ? 'info' : 'warning',
+      summary: `RST #${rst.no} in the ${who}'s name (${sender}) was not sent by its TCP: the ${who} went on with the connection after it (#${after.no}, ${fmtDuration(after.ts - rst.ts)} later); ${outcome}`,
+      packets: answered ? [rst.no, after.no, answered.no] : [rst.no, after.no],
+      facts: { rstPacket: rst.no, namedSender: who, sentAfterPacket: after.no, taken: answered ? true : ignored ? false : null },
+      hint: `A TCP that sends an RST drops its connection and sends nothing more on it, yet the ${who} did: this RST was made in its name by something on the path. Firewalls, intrusion prevention systems (a Snort or Suricata reject rule), censorship systems and some load balancers inject RSTs to cut connections; an attacker can forge one. Compare its TTL and IP ID with the ${who}'s other packets (an injected RST usually differs in one or both), and look for the device on the path that sends it.`,
+    };
+  },
+};
+
 function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
   return {
     code,
@@ -664,7 +759,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
     evaluate(f) {
       const mine = code === 'rst-by-client' ? f.clientSide : f.serverSide;
       const other = code === 'rst-by-client' ? f.serverSide : f.clientSide;
-      const rst = mine.rst;
+      // The RST the side's own TCP sent: one it sent on after was not (foreign-rst says so).
+      const rst = endingRst(mine);
       // A reset after an idle that outlasted the timeout is told by idle-close; an RST that is all
       // the flow holds, by lone-rst: there is no connection in the capture to say it aborted.
       if (!rst || f.afterIdle || loneRstSender(f) || refusalOfUnseenSyn(f)) return null;
@@ -680,6 +776,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const myFinBefore = mine.fin && mine.fin.ts <= rst.ts;
       if (otherFinBefore) ctx.push(`after the ${who === 'client' ? 'server' : 'client'}'s FIN #${other.fin!.no}`);
       if (myFinBefore) ctx.push(`after its own FIN #${mine.fin!.no}`);
+      if (mine.sentAfterRst) ctx.push(`the earlier RST #${mine.rst!.no} in its name was not its TCP's (foreign-rst)`);
       const lastData = dataUpTo(f.clientSide.lastData, f.serverSide.lastData, rst.ts, 'latest');
       // Data on both sides of the RST: only the first and last data packets are known.
       const firstData = dataUpTo(f.clientSide.firstData, f.serverSide.firstData, rst.ts, 'earliest');
@@ -714,11 +811,16 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       // answering bytes sent to a socket already closed, aborting nothing.
       const rttMicros = (f.analysis?.handshake?.rttMs ?? 0) * 1000;
       const closesCrossed = Boolean(myFinBefore && !otherFinBefore && other.fin && rttMicros > 0 && other.fin.ts - mine.fin!.ts <= rttMicros);
-      const peerResetFirst = Boolean(myFinBefore && other.rst && other.rst.ts < rst.ts);
+      // The peer's reset had been taken when this side had closed, or when this RST has the form of
+      // a TCP's answer to a segment it holds no connection for (finalRstAnswersStray).
+      const answersStray = mine.finalRstAnswersStray && mine.finalRst?.no === rst.no;
+      const peerResetFirst = Boolean((myFinBefore || answersStray) && other.rst && other.rst.ts < rst.ts);
       // The peer had sent its FIN and later reset what still reached it: its socket was closed
       // whole, so this RST took nothing from it.
       const peerGone = Boolean(otherFinBefore && !myFinBefore && other.rst && other.rst.ts > rst.ts);
-      const closedAlready = (closesCrossed || peerResetFirst || peerGone) && !earlier && !unanswered;
+      // The peer's own RST had shown it held no connection any more (finalRstAnswersStray).
+      const peerDropped = Boolean(!peerResetFirst && other.finalRstAnswersStray && other.finalRst && other.finalRst.ts < rst.ts);
+      const closedAlready = (closesCrossed || peerResetFirst || peerGone || peerDropped) && !earlier && !unanswered;
       const peer = who === 'client' ? 'server' : 'client';
       // A client's RST that cuts nothing off: it opened the connection only to see it answer and
       // reset it at once, or it reset after the server had closed, with nothing left to send or to
@@ -735,7 +837,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
         f.serverSide.bytes === 0 &&
         rst.ts - f.handshakeAck.ts <= CONNECT_CHECK_MICROS;
       // The RST itself acknowledges every byte the server sent: none was left unread.
-      const serverBytesAcked = f.clientSide.rstAckedBytes !== null && f.clientSide.rstAckedBytes >= f.serverSide.seqBytes;
+      const rstAckedBytes = mine.sentAfterRst ? mine.finalRstAckedBytes : mine.rstAckedBytes;
+      const serverBytesAcked = rstAckedBytes !== null && rstAckedBytes >= f.serverSide.seqBytes;
       const afterServerDone =
         clientRst &&
         Boolean(otherFinBefore) &&
@@ -757,7 +860,9 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       if (closedAlready) {
         ctx.push(
           peerResetFirst
-            ? `the ${peer} had reset first (RST #${other.rst!.no}): an answer to bytes reaching a closed socket`
+            ? `${other.sentAfterRst ? `RST #${other.rst!.no} in the ${peer}'s name had come first` : `the ${peer} had reset first (RST #${other.rst!.no})`}: an answer to bytes reaching a closed socket`
+            : peerDropped
+              ? `the ${peer} held no connection any more: its RST #${other.finalRst!.no} answered a segment as a TCP with none does`
             : peerGone
               ? `the ${peer} had closed its socket: it reset what reached it afterwards (RST #${other.rst!.no})`
               : `the ${peer}'s FIN #${other.fin!.no} crossed it within a round trip: an answer to bytes reaching a closed socket`,
@@ -822,6 +927,7 @@ export const FLOW_RULES: FlowRule[] = [
   unroutableAddress,
   refused,
   synTimeout,
+  synAbandoned,
   synRetryThenConnected,
   synAckRetry,
   halfOpen,
@@ -831,6 +937,7 @@ export const FLOW_RULES: FlowRule[] = [
   midstream,
   loneRst,
   rstIgnored,
+  foreignRst,
   rstRule('rst-by-server'),
   rstRule('rst-by-client'),
   portReuse,
@@ -895,6 +1002,7 @@ export function flowShows(f: FlowFacts): number {
   if (syns === 0 && synAcks === 0) bits |= SHOWS.NO_HANDSHAKE;
   if (client.rst) bits |= SHOWS.CLIENT_RST;
   if (server.rst) bits |= SHOWS.SERVER_RST;
+  if (client.sentAfterRst || server.sentAfterRst) bits |= SHOWS.FOREIGN_RST;
   if ((client.fin === null) !== (server.fin === null)) bits |= SHOWS.ONE_FIN;
   if (endedUnclosed(f)) bits |= SHOWS.UNCLOSED;
   if (f.icmp.length > 0) bits |= SHOWS.ICMP;

@@ -48,4 +48,6 @@ export const SHOWS = {
   BOTH_SIDES: 1 << 23,
   /** Its packets prove which side is the client (not rolesUnproven): what FlowRule.needsKnownRoles asks for. */
   ROLES_KNOWN: 1 << 24,
+  /** A side sent on after its RST (SideFacts.sentAfterRst). */
+  FOREIGN_RST: 1 << 25,
 } as const;

@@ -38,10 +38,13 @@ describe('handshake verdicts', () => {
     const flow = early.flows.find((f) => f.client === '[fd00::1]:57005')!;
     expect(flow.verdicts.map((v) => v.code)).toEqual(['capture-ended']);
     expect(flow.verdicts[0].facts).toMatchObject({ after: 'SYN #1', unansweredSyns: 1 });
-    const late = analyzeConversation(conv(v6).client('S', 0).client('S', 0.002, '', { seq: 0xffff_fff0 }), other(5));
+    const late = analyzeConversation(conv(v6).client('S', 0).client('S', 0.002, '', { seq: 0xffff_fff0 }), other(3.2));
     const timedOut = late.flows.find((f) => f.client === '[fd00::1]:57005')!.verdicts;
     expect(timedOut.map((v) => v.code)).toEqual(['syn-timeout']);
     expect(timedOut[0].facts).toMatchObject({ syns: 1, retries: 0 });
+    // Still one SYN 5 s on: the client gave it up before its first retry.
+    const given = analyzeConversation(conv(v6).client('S', 0).client('S', 0.002, '', { seq: 0xffff_fff0 }), other(5));
+    expect(given.flows.find((f) => f.client === '[fd00::1]:57005')!.verdicts.map((v) => v.code)).toEqual(['syn-abandoned']);
   });
 
   it('says capture-ended, not syn-timeout, while the client may still be retrying within its first 3 s', () => {

@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeFile } from '../../src/pipeline.js';
+import { analyzeConversation, conv } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
+
+const corpus = useCorpus();
+const corpus2 = useCorpus('corpus2');
+
+const verdict = (f: { verdicts: { code: string }[] }, code: string) => f.verdicts.find((v) => v.code === code);
+
+describe('an RST in a side\'s name that its own TCP did not send (foreign-rst)', () => {
+  /**
+   * An RST in the server's name answers the SYN at once, from another TTL; the server's real
+   * SYN-ACK follows 1 s later, the client sends a request after the RST has had two handshake
+   * round trips to arrive, and the server acknowledges it and resets.
+   */
+  const injected = () => {
+    const c = conv({ client: '1.2.0.2:2527', server: '1.2.0.3:6649' }).client('S', 0);
+    c.server('RA', 0.0002, '', { seq: (c.s.next + 1) >>> 0, ttl: 46 });
+    return c.server('SA', 1.0).client('A', 1.001).client('PA', 2.5, 'x'.repeat(25)).server('A', 4.0).server('RA', 4.0015);
+  };
+
+  it('a SYN-ACK after the server\'s RST shows the RST was not the server\'s; the client went on, so it ignored it: info, and rst-by-server cites the later RST', () => {
+    const f = analyzeConversation(injected()).flows[0];
+    const foreign = verdict(f, 'foreign-rst')!;
+    expect(foreign.severity).toBe('info');
+    expect(foreign.packets).toEqual([2, 3]);
+    expect(foreign.summary).toBe("RST #2 in the server's name (1.2.0.3:6649) was not sent by its TCP: the server went on with the connection after it (#3, 1.00 s later); the client ignored it and went on");
+    expect(foreign.facts).toMatchObject({ rstPacket: 2, sentAfterPacket: 3, taken: false });
+    const reset = verdict(f, 'rst-by-server')!;
+    expect(reset.packets).toEqual([7]);
+    expect(reset.summary).toContain('the earlier RST #2 in its name was not its TCP\'s');
+    expect(reset.summary).toContain('the request got no answer');
+  });
+
+  it('an earlier segment captured again after the RST proves nothing: no foreign-rst, and the first RST is the one cited', () => {
+    // Two capture points on both sides of a router: a copy of the server's ACK lands after its RST.
+    const c = conv({ client: '10.1.1.10:52470', server: '10.2.2.2:8554' }).handshake(0).client('PA', 0.01, 'OPTIONS * RTSP/1.0\r\n\r\n');
+    const ackNo = c.s.next;
+    c.server('A', 0.0102).server('RA', 0.0103);
+    c.server('A', 0.0104, '', { seq: ackNo, ipId: 0x8001, ttl: 63 });
+    const f = analyzeConversation(c).flows[0];
+    expect(verdict(f, 'foreign-rst')).toBeUndefined();
+    expect(verdict(f, 'rst-by-server')!.packets).toEqual([6]);
+  });
+
+  /**
+   * A download: the server sends, the client acknowledges; an RST in the client's name, then the
+   * client's ACK of new data, which the server's TCP answers with a bare RST (seq = that ACK).
+   */
+  const takenByServer = () => {
+    const c = conv({ client: '128.121.136.217:20', server: '67.169.189.180:2662' }).handshake(0);
+    c.server('A', 0.1, 'd'.repeat(1000)).client('A', 0.15).server('A', 0.2, 'd'.repeat(1000));
+    c.client('R', 0.6, '', { ipId: 0xff9b });
+    c.client('A', 0.65);
+    const answered = c.c.next;
+    void answered;
+    c.server('R', 0.6501, '', { seq: c.s.next });
+    return c;
+  };
+
+  it('a server that answers the client\'s next segment as a TCP with no connection took the RST: a warning, and its own RST is info', () => {
+    const f = analyzeConversation(takenByServer()).flows[0];
+    const foreign = verdict(f, 'foreign-rst')!;
+    expect(foreign.severity).toBe('warning');
+    expect(foreign.summary).toBe("RST #7 in the client's name (128.121.136.217:20) was not sent by its TCP: the client went on with the connection after it (#8, 50 ms later); the server took it: it answered the client's next segment with RST #9, as a TCP with no connection does");
+    expect(foreign.facts).toMatchObject({ taken: true });
+    const serverReset = verdict(f, 'rst-by-server')!;
+    expect(serverReset.severity).toBe('info');
+    expect(serverReset.summary).toContain("RST #7 in the client's name had come first: an answer to bytes reaching a closed socket");
+    // Every RST in the client's name came before its last own packet: it never reset.
+    expect(verdict(f, 'rst-by-client')).toBeUndefined();
+  });
+
+  it('an RST with its sender silent afterwards is its own: rst-by-server as before', () => {
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\n\r\n').server('A', 0.011).server('RA', 0.012).client('A', 0.02);
+    const f = analyzeConversation(c).flows[0];
+    expect(verdict(f, 'foreign-rst')).toBeUndefined();
+    expect(verdict(f, 'rst-by-server')!.packets).toEqual([6]);
+  });
+
+  corpus.it('Zeek rst-inject-rae.pcap: RST #2 (TTL 46, the SYN\'s IP ID) is foreign and ignored; the server\'s own reset is #7', () => {
+    const f = analyzeFile(corpus.path('zeek/tcp/rst-inject-rae.pcap')).flows[0];
+    expect(verdict(f, 'foreign-rst')).toMatchObject({ severity: 'info', packets: [2, 3] });
+    expect(verdict(f, 'rst-by-server')!.packets).toEqual([7]);
+  });
+
+  corpus.it('PPA ftp-uploadfailed.pcap: RST #1637 in the client\'s name, then its ACK #1640; the server\'s RST #1641 answers that ACK', () => {
+    const f = analyzeFile(corpus.path('ppa/ppa1e/ftp-uploadfailed.pcap')).flows[0];
+    expect(verdict(f, 'foreign-rst')).toMatchObject({ severity: 'warning', packets: [1637, 1640, 1641] });
+    expect(verdict(f, 'rst-by-server')).toMatchObject({ severity: 'info', packets: [1641] });
+    expect(verdict(f, 'rst-by-client')).toMatchObject({ severity: 'info', packets: [1642] });
+  });
+
+  corpus2.it('nDPI rtsp.pcap: copies of earlier ACKs captured after the server\'s RST make no foreign-rst', () => {
+    const r = analyzeFile(corpus2.path('ndpi/rtsp.pcap'));
+    expect(r.flows.flatMap((f) => f.verdicts.map((v) => v.code))).not.toContain('foreign-rst');
+    expect(verdict(r.flows.find((f) => f.id === 1)!, 'rst-by-server')!.packets).toEqual([7]);
+  });
+});
+
+describe('a SYN sent once and never again (syn-abandoned)', () => {
+  const other = (t: number) => conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(t);
+
+  it('a lone SYN with the capture going on 5 s after it was given up by the client before its first retry: a warning, not syn-timeout', () => {
+    const r = analyzeConversation(conv().client('S', 0), other(5));
+    const f = r.flows.find((x) => x.client === '10.0.0.1:51000')!;
+    expect(f.verdicts.map((v) => v.code)).toEqual(['syn-abandoned']);
+    expect(f.verdicts[0].severity).toBe('warning');
+    expect(f.verdicts[0].summary).toBe('SYN #1 unanswered and never sent again in the 5.00 s the capture went on: the client gave the attempt up before its TCP\'s first retry (due within 1 to 3 s), so how long 10.0.0.2:80 had to answer is not known');
+  });
+
+  it('3.2 s after a lone SYN a client on a 3 s timer may have just retried: still syn-timeout, and capture-ended before 3 s', () => {
+    const at = (t: number) => analyzeConversation(conv().client('S', 0), other(t)).flows.find((x) => x.client === '10.0.0.1:51000')!.verdicts.map((v) => v.code);
+    expect(at(3.2)).toEqual(['syn-timeout']);
+    expect(at(2)).toEqual(['capture-ended']);
+  });
+
+  it('retried SYNs are a timeout whatever the wait after the last', () => {
+    const c = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).client('S', 3, '', { seq: 0xffff_fff0 });
+    expect(analyzeConversation(c, other(60)).flows.find((x) => x.client === '10.0.0.1:51000')!.verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
+  });
+
+  it('samples/syn-abandoned.pcap, a python client giving its connect up after 0.4 s behind iptables DROP: syn-abandoned, and the connection it made next is healthy', () => {
+    const r = analyzeFile('samples/syn-abandoned.pcap');
+    const [abandoned, served] = r.flows;
+    expect(abandoned.verdicts.map((v) => v.code)).toEqual(['syn-abandoned']);
+    expect(abandoned.verdicts[0].facts.waitedAfterSynMs).toBeGreaterThan(5000);
+    expect(served.verdicts.every((v) => v.severity === 'info')).toBe(true);
+  });
+
+  corpus2.it('nDPI gnutella.pcap: flows 5 and 6, one SYN each in a 538 s capture, are abandoned, not timed out', () => {
+    const r = analyzeFile(corpus2.path('ndpi/gnutella.pcap'));
+    for (const id of [5, 6]) {
+      const codes = r.flows.find((f) => f.id === id)!.verdicts.map((v) => v.code);
+      expect(codes).toContain('syn-abandoned');
+      expect(codes).not.toContain('syn-timeout');
+    }
+  });
+});
+
+describe('one-sided-capture names a port filter the packets fit', () => {
+  it('every packet to port 22 and none from it: `dst port 22`, not asymmetric routing', () => {
+    const one = (client: string, server: string, t: number) => {
+      const c = conv({ client, server });
+      c.client('S', t).client('A', t + 0.01, '', { ack: (c.s.next + 1) >>> 0 });
+      c.s.next = (c.s.next + 1) >>> 0;
+      return c.client('PA', t + 0.02, 'SSH-2.0-x\r\n', { ack: (c.s.next + 30) >>> 0 });
+    };
+    const r = analyzeConversation(one('192.168.1.32:58649', '131.103.20.168:22', 0), one('192.168.1.31:51489', '192.168.1.32:22', 1));
+    const v = r.verdicts.find((x) => x.code === 'one-sided-capture')!;
+    expect(v.summary).toContain('every TCP packet the capture holds fits the filter `dst port 22` and none goes the other way');
+    expect(v.hint).toContain("tcpdump 'dst port 22'");
+  });
+
+  corpus.it('eririmba websocket.pcap, macOS loopback: every packet goes to port 8008', () => {
+    const v = analyzeFile(corpus.path('misc/eririmba-socket.io-sample/websocket.pcap')).verdicts.find((x) => x.code === 'one-sided-capture')!;
+    expect(v.summary).toContain('`dst port 8008`');
+    expect(v.hint).not.toMatch(/asymmetric routing/);
+  });
+});
