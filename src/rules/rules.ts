@@ -344,6 +344,26 @@ const synRetryThenConnected: FlowRule = {
 /** A SYN-ACK this soon after a SYN may answer it, however quickly the server answered the first. */
 const ANSWER_JITTER_MICROS = 10_000;
 
+/**
+ * A server that has not got the final ACK re-sends its SYN-ACK after its first retransmission
+ * timeout (1 s on Linux, 3 s on Windows). One that re-sends only this long after its first, with
+ * no earlier re-send and the client's ACK captured before, had the ACK: its retries were skipped.
+ */
+const DEFERRED_RESEND_MICROS = 6_000_000;
+
+/**
+ * The client's final ACK, when the SYN-ACK re-sends are a deferred accept's (Linux TCP_DEFER_ACCEPT:
+ * a request whose ACK came without data is kept out of the accept queue, its SYN-ACK retries skipped
+ * until the defer period ends, 1+2+4+8+16 = 31 s for nginx's default): the ACK came before the first
+ * re-send, with no data from the client in between, and that re-send came late.
+ */
+function deferredAccept(f: FlowFacts, firstResent: PacketRef): PacketRef | null {
+  const ack = f.handshakeAck;
+  if (ack === null || ack.ts > firstResent.ts) return null;
+  if (f.clientSide.firstData && f.clientSide.firstData.ts < firstResent.ts) return null;
+  return firstResent.ts - f.synAcks[0].ts >= DEFERRED_RESEND_MICROS ? ack : null;
+}
+
 const synAckRetry: FlowRule = {
   code: 'synack-retry',
   needs: SHOWS.SYN_ACK_RESENT,
@@ -365,6 +385,17 @@ const synAckRetry: FlowRule = {
     });
     if (resent.length === 0) return null;
     const completed = f.handshakeAck !== null;
+    const deferred = deferredAccept(f, resent[0]);
+    if (deferred) {
+      return {
+        code: 'synack-retry',
+        severity: 'info',
+        summary: `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${resent.map((s) => s.no).join(', #')}) only ${fmtDuration(resent[0].ts - f.synAcks[0].ts)} after the first, though the client's final ACK #${deferred.no} had come: a deferred accept (TCP_DEFER_ACCEPT) waiting for the client's first byte, which ${f.clientSide.firstData ? `came only at #${f.clientSide.firstData.no}` : 'never came'}`,
+        packets: [f.synAcks[0].no, deferred.no, ...resent.map((s) => s.no)],
+        facts: { synAcks: f.synAcks.length, intervalsMs: intervalsOf(f.synAcks).map(ms), handshakeCompleted: true, deferredAccept: true },
+        hint: "The server's listener defers accept until data arrives (TCP_DEFER_ACCEPT: nginx `listen ... deferred`, HAProxy `defer-accept`): it took the client's ACK but kept the connection from the application, skipping its SYN-ACK retries, and re-sent the SYN-ACK when the defer period ran out. Nothing was lost. The client opened a connection and sent nothing, as browsers do with speculative (preconnect) connections; if a client expects the server to speak first (SMTP, SSH, MySQL), a deferred listener never answers it.",
+      };
+    }
     const awaited = awaitedSynAck(f);
     const cutShort = !completed && awaited !== null && endedTooEarly(f, ctx, awaited.ts);
     return {
