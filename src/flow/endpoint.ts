@@ -69,17 +69,26 @@ export class Endpoint implements ColumnView {
   declare firstRstAck: number;
   /** The first RST carried an ACK and sequence number 0: the answer a closed port gives a SYN (RFC 9293 3.10.7.1). */
   declare firstRstAnswersSyn: boolean;
+  /**
+   * The first RST carried no ACK and answered the peer's segment before the handshake completed: a
+   * TCP in SYN-RECEIVED answers an unacceptable ACK so and keeps its half-open connection (RFC 9293
+   * 3.10.7.4), so what the side sends after it proves nothing.
+   */
+  declare firstRstKeepsConnection: boolean;
   /** This side's first packet other than an RST after its first RST (0: none): that RST was not its TCP's. */
   declare sentAfterRstNo: number;
   declare sentAfterRstTs: number;
-  /** When this side last sent a packet other than an RST. */
+  /** When this side last sent a packet other than an RST, and that packet's IPv4 ID (0: none). */
   declare lastOtherThanRstTs: number;
+  declare lastOtherThanRstIpId: number;
   /** The first of the RSTs after this side's last other packet (0: its last packet is no RST), and the acknowledgement number it carried (-1: none). */
   declare finalRstNo: number;
   declare finalRstTs: number;
   declare finalRstAck: number;
   /** That RST answers, as a TCP holding no connection does, a segment the peer sent after its own RST. */
   declare finalRstAnswersStray: boolean;
+  /** That RST's IPv4 ID follows this side's own, a few past its last other packet's. */
+  declare finalRstInIpIdSeries: boolean;
   /** Handshake options as sent in this side's SYN or SYN-ACK (-1 / false when absent). */
   declare mss: number;
   declare sackPermitted: boolean;
@@ -184,13 +193,16 @@ const ENDPOINT_INITIAL = {
   firstRstTs: 0,
   firstRstAck: -1,
   firstRstAnswersSyn: false,
+  firstRstKeepsConnection: false,
   sentAfterRstNo: 0,
   sentAfterRstTs: 0,
   lastOtherThanRstTs: 0,
+  lastOtherThanRstIpId: 0,
   finalRstNo: 0,
   finalRstTs: 0,
   finalRstAck: -1,
   finalRstAnswersStray: false,
+  finalRstInIpIdSeries: false,
   mss: -1,
   sackPermitted: false,
   timestamps: false,

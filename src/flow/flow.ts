@@ -506,6 +506,11 @@ function logHandshakePacket(flow: Flow, log: HandshakeLog, v: PacketView, no: nu
   return true;
 }
 
+/** Packets a capture stamps this close after an RST may have been sent before it. */
+const RST_REORDER_MICROS = 1_000;
+/** An RST's IPv4 ID at most this far past its side's last other packet's is from the side's own counter. */
+const RST_IP_ID_STEP = 64;
+
 /**
  * A side's RSTs: the first after its last other packet is the one that ended its part. A TCP that
  * sends an RST has dropped the connection, so a later packet of it that goes on with it shows the
@@ -519,18 +524,26 @@ function noteRst(endpoint: Endpoint, peer: Endpoint, v: PacketView, no: number, 
   // A TCP with no connection for a segment answers it with an RST that carries no ACK and the
   // segment's acknowledgement as its sequence number (RFC 9293 3.10.7.1): here, for a segment
   // the peer sent after its own RST, which this side had taken.
-  endpoint.finalRstAnswersStray =
-    !ackf && peer.firstRstNo !== 0 && peer.prevNo > peer.firstRstNo && (peer.prevFlagsLen & TCP_FLAG.ACK) !== 0 && (v.seq | 0) === (peer.prevAck | 0);
+  endpoint.finalRstAnswersStray = !ackf && peer.firstRstNo !== 0 && peer.prevNo > peer.firstRstNo && answersPeerSegment(peer, v);
+  // Its IPv4 ID a few past the side's last other packet's: from the side's own counter, not a device
+  // copying IDs of the segments it answers, as the injector of a foreign RST may.
+  const step = (v.ipId - endpoint.lastOtherThanRstIpId) & 0xffff;
+  endpoint.finalRstInIpIdSeries = v.ipVersion === 4 && v.ipId !== 0 && endpoint.lastOtherThanRstIpId > 0 && step >= 1 && step <= RST_IP_ID_STEP;
+}
+
+/** The segment's sequence number is the acknowledgement of the peer's segment before it: it answers that segment. */
+function answersPeerSegment(peer: Endpoint, v: PacketView): boolean {
+  return peer.prevNo !== 0 && (peer.prevFlagsLen & TCP_FLAG.ACK) !== 0 && (v.seq | 0) === (peer.prevAck | 0);
 }
 
 /**
  * The segment goes on with the connection past anything the side had sent before: its first SYN or
  * SYN-ACK, sequence numbers past its highest, or an acknowledgement past its highest and past the
  * RST's. A copy or a late-captured earlier segment does neither, so only such a segment proves it
- * was sent after.
+ * was sent after (a re-sent SYN-ACK goes on with a half-open connection the RST may have left).
  */
-function sentSomethingNew(endpoint: Endpoint, peer: Endpoint, v: PacketView, handshakeLogged: boolean): boolean {
-  if (handshakeLogged) return true;
+function sentSomethingNew(endpoint: Endpoint, peer: Endpoint, v: PacketView, firstHandshakePacket: boolean): boolean {
+  if (firstHandshakePacket) return true;
   const ends = (v.seq >>> 0) + v.payloadLen + ((v.flags & TCP_FLAG.FIN) !== 0 ? 1 : 0);
   if (endpoint.state !== EP.INACTIVE && ((ends - endpoint.lastSeq) | 0) > 0) return true;
   if ((v.flags & TCP_FLAG.ACK) === 0 || peer.state === EP.INACTIVE) return false;
@@ -589,6 +602,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     endpoint.firstRstTs = ts;
     endpoint.firstRstAnswersSyn = ackf && baseSeq === 0;
     endpoint.firstRstAck = ackf ? v.ack >>> 0 : -1;
+    endpoint.firstRstKeepsConnection = !ackf && flow.handshakeAckNo === 0 && answersPeerSegment(peer, v);
   }
   // A SYN captured twice is one attempt, not a retry; a SYN in the other role's direction
   // (the client's SYN-ACK, the server's own SYN) is neither a retry of it nor an answer to it.
@@ -608,12 +622,20 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   }
 
   if (rst) noteRst(endpoint, peer, v, no, ts, ackf);
-  else if (endpoint.firstRstNo !== 0 && endpoint.sentAfterRstNo === 0 && ts > endpoint.firstRstTs && sentSomethingNew(endpoint, peer, v, handshakeLogged)) {
-    endpoint.sentAfterRstNo = no;
-    endpoint.sentAfterRstTs = ts;
-  }
-  if (!rst) {
+  else {
+    // After a capture-reordering gap only: a segment stamped just after a bare RST may have left before it.
+    const proves =
+      endpoint.firstRstNo !== 0 &&
+      endpoint.sentAfterRstNo === 0 &&
+      !endpoint.firstRstKeepsConnection &&
+      ts - endpoint.firstRstTs > RST_REORDER_MICROS &&
+      sentSomethingNew(endpoint, peer, v, handshakeLogged && (isOrig ? flow.syns.length : flow.synAcks.length) === 1);
+    if (proves) {
+      endpoint.sentAfterRstNo = no;
+      endpoint.sentAfterRstTs = ts;
+    }
     endpoint.lastOtherThanRstTs = ts;
+    endpoint.lastOtherThanRstIpId = v.ipVersion === 4 ? v.ipId : 0;
     endpoint.finalRstNo = 0;
   }
 

@@ -20,6 +20,8 @@ export interface CaptureFacts {
   /** Records cut inside the TCP header (CaptureSummary). */
   headerCutPackets: number;
   snaplen: number;
+  /** The capture filter the analysis applied (tcpwhy's own argument), or null. */
+  captureFilter?: string | null;
 }
 
 /**
@@ -248,11 +250,11 @@ const oneSidedCapture: CaptureRule = {
   code: 'one-sided-capture',
   start() {
     const tally = directionTally();
-    return { observe: (f) => tally.observe(f), verdicts: (_c, ctx) => oneSidedVerdicts(ctx, tally.portFilter()) };
+    return { observe: (f) => tally.observe(f), verdicts: (c, ctx) => oneSidedVerdicts(ctx, tally.portFilter(), c.captureFilter ?? null) };
   },
 };
 
-function oneSidedVerdicts(ctx: RuleContext, portFilter: string | null): Verdict[] {
+function oneSidedVerdicts(ctx: RuleContext, portFilter: string | null, appliedFilter: string | null): Verdict[] {
   const hosts = ctx.visibility?.oneSidedHosts() ?? [];
   if (hosts.length === 0) return [];
   const deaf = hosts.filter((h) => !ctx.visibility!.mayHaveReceived(h.ip));
@@ -265,7 +267,10 @@ function oneSidedVerdicts(ctx: RuleContext, portFilter: string | null): Verdict[
   // Loopback traffic crosses one interface both ways: no route can have taken one way elsewhere.
   const loopback = hosts.every((h) => isLoopback(h.ip) && h.peers.every(isLoopback));
   // A host that received nothing at all points at a capture of one direction before a port filter.
-  const cause = allDeaf
+  // The filter given to the analysis may have left out what the file holds.
+  const cause = appliedFilter
+    ? `the capture filter this analysis applied (\`${appliedFilter}\`) may have left the other direction out: the missing packets may be in the file`
+    : allDeaf
     ? `the capture holds no TCP packet sent to ${deaf.length === 1 ? deaf[0].ip : `any of these ${deaf.length} hosts`}: only one direction was captured`
     : portFilter
       ? `every TCP packet the capture holds fits the filter \`${portFilter}\` and none goes the other way: a capture filter of that kind left out the answers`
@@ -285,7 +290,9 @@ function oneSidedVerdicts(ctx: RuleContext, portFilter: string | null): Verdict[
         oneDirectionOnly: allDeaf,
         portFilter,
       },
-      hint: portFilter && !allDeaf
+      hint: appliedFilter
+        ? `Run the analysis without the capture filter, or with one that keeps both directions (a port or host filter without src or dst), to see whether the file holds the other direction.`
+        : portFilter && !allDeaf
         ? `Every packet captured goes one way, to or from the servers' ports, as \`tcpdump '${portFilter}'\` or a firewall or mirror rule matching one port direction captures: the answers coming the other way were never kept. Capture with a filter that names the port either way (\`${portFilter.replace(/\b(dst|src) port/g, 'port')}\`) to judge these conversations.`
         : allDeaf || loopback
         ? 'The capture was taken of one direction only: tcpdump -Q out (or -Q in, --direction), a filter naming only the source (src host ...), a SPAN or mirror session copying only TX or only RX, or a tap port for one direction. Capture both directions at one point (tcpdump -Q inout, the default; a SPAN of both directions) to judge these conversations.'

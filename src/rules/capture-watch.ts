@@ -163,6 +163,13 @@ export class CaptureWatch {
     return w;
   }
 
+  /** Whether the capture holds a packet from or to `ip` later than `ts` (null when the address cannot be read). */
+  hostSeenAfter(ip: string, ts: number): boolean | null {
+    const w = wordsOf(ip);
+    if (!w) return null;
+    return this.hostSlots[slotOf(addrHash(w, 0, HASH_SEED)) * HOST_STRIDE + HOST_TS] > ts;
+  }
+
   /** Index of the first seam whose last packet before it is at or after packet `no`; -1 when none. */
   private firstSeamFrom(no: number): number {
     const a = this.seamBefore;

@@ -51,6 +51,8 @@ export interface SideFacts {
   finalRstAckedBytes: number | null;
   /** That RST answers, as a TCP holding no connection does, a segment the peer sent after its own RST. */
   finalRstAnswersStray: boolean;
+  /** That RST's IPv4 ID follows the side's own counter (a few past its last other packet's). */
+  finalRstInIpIdSeries: boolean;
   /** When this side last sent a packet other than an RST (0: never). */
   lastOtherThanRstTs: number;
   /** The peer acknowledged sequence numbers past the last this side was seen sending: bytes or a FIN the capture missed. */
@@ -208,6 +210,7 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): Side
     finalRst: ref(e.finalRstNo, e.finalRstTs),
     finalRstAckedBytes: e.finalRstNo ? ackedFrom(e.finalRstAck, peer, peerStreamStart) : null,
     finalRstAnswersStray: e.finalRstNo !== 0 && e.finalRstAnswersStray,
+    finalRstInIpIdSeries: e.finalRstNo !== 0 && e.finalRstInIpIdSeries,
     lastOtherThanRstTs: e.lastOtherThanRstTs,
     sentUnseen: ((e.ackSeq - e.lastSeq) | 0) > 0,
     state: EP_NAMES[e.state],

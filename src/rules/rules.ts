@@ -239,7 +239,11 @@ function lookupUnanswered(f: FlowFacts, ctx: RuleContext) {
  * Eyeballs dropping the slower address), so how long the server had to answer is unknown.
  */
 function abandonedBeforeRetry(f: FlowFacts, ctx: RuleContext): boolean {
-  return f.syns.length === 1 && f.visibility.seen === 'both' && watchOf(f, ctx).ts - f.syns[0].ts > SYN_RETRY_DUE_MICROS && !lookupUnanswered(f, ctx);
+  if (f.syns.length !== 1 || f.visibility.seen !== 'both' || lookupUnanswered(f, ctx)) return false;
+  const due = f.syns[0].ts + SYN_RETRY_DUE_MICROS;
+  // The client's host still in the capture when the retry was due: one that went quiet (suspended,
+  // unplugged, out of the capture's view) sent no retry for another reason.
+  return watchOf(f, ctx).ts > due && (ctx.watch?.hostSeenAfter(f.clientIp, due) ?? true);
 }
 
 const synAbandoned: FlowRule = {
@@ -503,14 +507,26 @@ const idleResumed: FlowRule = {
       { who: 'server', how: 'closed', p: f.serverSide.fin },
     ].filter((e): e is { who: string; how: string; p: PacketRef } => e.p !== null);
     const end = ends.sort((a, b) => a.p.ts - b.p.ts)[0];
-    const then = end ? `then the ${end.who} ${end.how} the connection (${end.how === 'reset' ? 'RST' : 'FIN'} #${end.p.no})` : `then it went on (#${f.firstPacket})`;
+    // The resetting side's TCP keep-alive probes, with not a packet from the peer: it gave the
+    // connection up for want of an answer, not for the idle.
+    const probes = end?.how === 'reset' ? (end.who === 'client' ? f.analysis?.client.keepAlive : f.analysis?.server.keepAlive) ?? 0 : 0;
+    const peerSilent = (end?.who === 'client' ? f.serverSide.packets : f.clientSide.packets) === 0;
+    const unansweredProbes = probes > 0 && peerSilent;
+    const peer = end?.who === 'client' ? 'server' : 'client';
+    const then = !end
+      ? `then it went on (#${f.firstPacket})`
+      : unansweredProbes
+        ? `then the ${end.who}'s ${plural(probes, 'keep-alive probe')} (from #${f.firstPacket}) got no answer and it reset the connection (RST #${end.p.no}): the ${peer} no longer answered`
+        : `then the ${end.who} ${end.how} the connection (${end.how === 'reset' ? 'RST' : 'FIN'} #${end.p.no})`;
     return {
       code: 'idle-close',
       severity: end?.how === 'reset' ? 'warning' : 'info',
       summary: `idle ${fmtDuration(idle.idleMicros)} after the last packet of flow ${idle.flowId}, the same connection (its handshake is there; the idle outlasted the idle timeout), ${then}`,
       packets: end ? [end.p.no] : [f.firstPacket],
-      facts: { continuesFlow: idle.flowId, idleMs: ms(idle.idleMicros), closer: end?.who ?? null, how: end ? (end.how === 'reset' ? 'rst' : 'fin') : null },
-      hint: 'The connection stayed open but silent for longer than the idle timeout (--idle-timeout) and was then used or closed. A NAT, firewall or load balancer on the path may have forgotten it meanwhile (then the peer answers with a RST); send TCP or application keep-alives more often than the shortest idle timeout on the path, or close idle connections from the client.',
+      facts: { continuesFlow: idle.flowId, idleMs: ms(idle.idleMicros), closer: end?.who ?? null, how: end ? (end.how === 'reset' ? 'rst' : 'fin') : null, unansweredKeepAlives: unansweredProbes ? probes : 0 },
+      hint: unansweredProbes
+        ? `The ${end!.who}'s TCP probed the idle connection with keep-alives and, getting no answer, gave it up and reset it: the ${peer}'s host no longer answered for the connection (asleep, gone, or a host firewall dropping the probes), or a NAT or stateful firewall between had forgotten the connection and dropped them. The ${peer} will find the connection dead on its next write. Keep-alives from the ${peer} more often than the shortest NAT or firewall timeout on the path keep the path's state alive.`
+        : 'The connection stayed open but silent for longer than the idle timeout (--idle-timeout) and was then used or closed. A NAT, firewall or load balancer on the path may have forgotten it meanwhile (then the peer answers with a RST); send TCP or application keep-alives more often than the shortest idle timeout on the path, or close idle connections from the client.',
     };
   },
 };
@@ -736,11 +752,12 @@ function resetInUnprovenRoles(f: FlowFacts, code: 'rst-by-client' | 'rst-by-serv
 
 /**
  * The RST of a side that ended its part of the connection: its first, unless it sent on after
- * that one (foreign-rst), then the first after its last other packet; null when it sent on after
- * every RST.
+ * that one (foreign-rst), then the first after its last other packet if its IPv4 ID follows the
+ * side's own (a device that made one RST in its name may have made the rest); otherwise none.
  */
 function endingRst(s: FlowFacts['clientSide']): PacketRef | null {
-  return s.sentAfterRst ? s.finalRst : s.rst;
+  if (!s.sentAfterRst) return s.rst;
+  return s.finalRstInIpIdSeries ? s.finalRst : null;
 }
 
 /**
@@ -761,6 +778,10 @@ const foreignRst: FlowRule = {
     const rst = named.rst!;
     const after = named.sentAfterRst!;
     const sender = clientFirst ? f.client : f.server;
+    // On a connection caught mid-stream the roles are a guess: the sender is named by its address alone.
+    const inName = rolesUnproven(f) ? `in the name of ${sender}` : `in the ${who}'s name (${sender})`;
+    const sideName = rolesUnproven(f) ? sender : `the ${who}`;
+    const peerName = rolesUnproven(f) ? (clientFirst ? f.server : f.client) : `the ${peerWho}`;
     // The receiver's own packets tell whether it took the RST: a TCP that took it answers the
     // sender's next segment as one holding no connection does; one that ignored it goes on after
     // the RST has had time to arrive (it may have sent before that).
@@ -768,14 +789,14 @@ const foreignRst: FlowRule = {
     const answered = receiver.finalRstAnswersStray && receiver.finalRst !== null && receiver.finalRst.ts > after.ts ? receiver.finalRst : null;
     const ignored = !answered && receiver.lastOtherThanRstTs > arrived;
     const outcome = answered
-      ? `the ${peerWho} took it: it answered the ${who}'s next segment with RST #${answered.no}, as a TCP with no connection does`
+      ? `${peerName} took it: it answered ${sideName}'s next segment with RST #${answered.no}, as a TCP with no connection does`
       : ignored
-        ? `the ${peerWho} ignored it and went on`
-        : `whether the ${peerWho} took it the capture does not show`;
+        ? `${peerName} ignored it and went on`
+        : `whether ${peerName} took it the capture does not show`;
     return {
       code: 'foreign-rst',
       severity: ignored ? 'info' : 'warning',
-      summary: `RST #${rst.no} in the ${who}'s name (${sender}) was not sent by its TCP: the ${who} went on with the connection after it (#${after.no}, ${fmtDuration(after.ts - rst.ts)} later); ${outcome}`,
+      summary: `RST #${rst.no} ${inName} was not sent by its TCP: ${sideName} went on with the connection after it (#${after.no}, ${fmtDuration(after.ts - rst.ts)} later); ${outcome}`,
       packets: answered ? [rst.no, after.no, answered.no] : [rst.no, after.no],
       facts: { rstPacket: rst.no, namedSender: who, sentAfterPacket: after.no, taken: answered ? true : ignored ? false : null },
       hint: `A TCP that sends an RST drops its connection and sends nothing more on it, yet the ${who} did: this RST was made in its name by something on the path. Firewalls, intrusion prevention systems (a Snort or Suricata reject rule), censorship systems and some load balancers inject RSTs to cut connections; an attacker can forge one. Compare its TTL and IP ID with the ${who}'s other packets (an injected RST usually differs in one or both), and look for the device on the path that sends it.`,

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../src/pipeline.js';
 import { analyzeConversation, conv } from '../helpers/conversation.js';
 import { useCorpus } from '../helpers/corpus.js';
+import { memoryIo } from '../helpers/io.js';
+import { hasTool } from '../helpers/tools.js';
+import { run } from '../../src/cli/main.js';
 
 const corpus = useCorpus();
 const corpus2 = useCorpus('corpus2');
@@ -72,6 +75,32 @@ describe('an RST in a side\'s name that its own TCP did not send (foreign-rst)',
     expect(verdict(f, 'rst-by-client')).toBeUndefined();
   });
 
+  it('after RSTs in its name, a later RST is the side\'s own only when its IPv4 ID follows the side\'s own packets', () => {
+    const c = takenByServer();
+    c.client('R', 0.7, '', { ipId: 0xff9c });
+    expect(verdict(analyzeConversation(c).flows[0], 'rst-by-client')).toBeUndefined();
+    const own = takenByServer();
+    own.client('RA', 0.7);
+    expect(verdict(analyzeConversation(own).flows[0], 'rst-by-client')!.packets).toEqual([10]);
+  });
+
+  it('a bare RST answering a stale ACK in the handshake keeps the half-open connection (RFC 9293): the SYN-ACK sent again is no proof', () => {
+    const c = conv().client('S', 0).server('SA', 0.001);
+    const isn = (c.s.next - 1) >>> 0;
+    c.client('A', 0.002, '', { ack: 0x0abcdef0 }).server('R', 0.0021, '', { seq: 0x0abcdef0 });
+    c.server('SA', 1.001, '', { seq: isn }).client('A', 1.002).client('PA', 1.003, 'GET / HTTP/1.1\r\n\r\n').server('PA', 1.004, 'HTTP/1.1 204 No Content\r\n\r\n');
+    expect(verdict(analyzeConversation(c).flows[0], 'foreign-rst')).toBeUndefined();
+  });
+
+  it('an ACK stamped 10 µs after a bare RST may have left before it: no foreign-rst, and the RST is the client\'s', () => {
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\n\r\n').server('PA', 0.02, 'x'.repeat(100));
+    const rstSeq = c.c.next;
+    c.client('R', 0.03, '', { seq: rstSeq }).client('A', 0.03001);
+    const f = analyzeConversation(c).flows[0];
+    expect(verdict(f, 'foreign-rst')).toBeUndefined();
+    expect(verdict(f, 'rst-by-client')!.packets).toEqual([6]);
+  });
+
   it('an RST with its sender silent afterwards is its own: rst-by-server as before', () => {
     const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\n\r\n').server('A', 0.011).server('RA', 0.012).client('A', 0.02);
     const f = analyzeConversation(c).flows[0];
@@ -89,7 +118,9 @@ describe('an RST in a side\'s name that its own TCP did not send (foreign-rst)',
     const f = analyzeFile(corpus.path('ppa/ppa1e/ftp-uploadfailed.pcap')).flows[0];
     expect(verdict(f, 'foreign-rst')).toMatchObject({ severity: 'warning', packets: [1637, 1640, 1641] });
     expect(verdict(f, 'rst-by-server')).toMatchObject({ severity: 'info', packets: [1641] });
-    expect(verdict(f, 'rst-by-client')).toMatchObject({ severity: 'info', packets: [1642] });
+    // RSTs #1642 on carry IP IDs of the same series as the foreign ones (0xff9e), not the client's
+    // own (0x7503 at #1640): none is said to be the client's.
+    expect(verdict(f, 'rst-by-client')).toBeUndefined();
   });
 
   corpus2.it('nDPI rtsp.pcap: copies of earlier ACKs captured after the server\'s RST make no foreign-rst', () => {
@@ -100,7 +131,13 @@ describe('an RST in a side\'s name that its own TCP did not send (foreign-rst)',
 });
 
 describe('a SYN sent once and never again (syn-abandoned)', () => {
-  const other = (t: number) => conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(t);
+  /** The same client host connecting elsewhere at `t`: it was still there when its retry was due. */
+  const other = (t: number) => conv({ client: '10.0.0.1:40000', server: '10.0.0.8:22' }).handshake(t);
+
+  it('a client host the capture no longer shows when its retry was due may have gone quiet: syn-timeout, as before', () => {
+    const r = analyzeConversation(conv().client('S', 0), conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(5));
+    expect(r.flows.find((x) => x.client === '10.0.0.1:51000')!.verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
+  });
 
   it('a lone SYN with the capture going on 5 s after it was given up by the client before its first retry: a warning, not syn-timeout', () => {
     const r = analyzeConversation(conv().client('S', 0), other(5));
@@ -140,6 +177,14 @@ describe('a SYN sent once and never again (syn-abandoned)', () => {
 });
 
 describe('one-sided-capture names a port filter the packets fit', () => {
+  it.skipIf(!hasTool('tcpdump'))('names the filter this analysis applied when there is one: the file may hold the other direction', async () => {
+    const io = memoryIo();
+    expect(await run(['analyze', 'samples/http-clean.pcap', 'dst port 23840', '--json'], io)).toBe(0);
+    const doc = JSON.parse(io.out) as { verdicts: { code: string; summary: string }[]; hints: Record<string, string> };
+    expect(doc.verdicts.find((x) => x.code === 'one-sided-capture')!.summary).toContain('the capture filter this analysis applied (`dst port 23840`) may have left the other direction out');
+    expect(doc.hints['one-sided-capture']).toMatch(/^Run the analysis without the capture filter/);
+  });
+
   it('every packet to port 22 and none from it: `dst port 22`, not asymmetric routing', () => {
     const one = (client: string, server: string, t: number) => {
       const c = conv({ client, server });

@@ -42,8 +42,8 @@ describe('handshake verdicts', () => {
     const timedOut = late.flows.find((f) => f.client === '[fd00::1]:57005')!.verdicts;
     expect(timedOut.map((v) => v.code)).toEqual(['syn-timeout']);
     expect(timedOut[0].facts).toMatchObject({ syns: 1, retries: 0 });
-    // Still one SYN 5 s on: the client gave it up before its first retry.
-    const given = analyzeConversation(conv(v6).client('S', 0).client('S', 0.002, '', { seq: 0xffff_fff0 }), other(5));
+    // Still one SYN 5 s on, while the client's host connects elsewhere: it gave the SYN up before its first retry.
+    const given = analyzeConversation(conv(v6).client('S', 0).client('S', 0.002, '', { seq: 0xffff_fff0 }), conv({ client: '[fd00::1]:40000', server: '[fd00::3]:22' }).handshake(5));
     expect(given.flows.find((f) => f.client === '[fd00::1]:57005')!.verdicts.map((v) => v.code)).toEqual(['syn-abandoned']);
   });
 
