@@ -25,7 +25,7 @@ import { VisibilityLog } from './rules/visibility.js';
 import { CaptureWatch } from './rules/capture-watch.js';
 import { ProbeHold } from './rules/probe-hold.js';
 import { isProbeLike } from './rules/scan-rules.js';
-import { judgeFlow, type IcmpAboutUnseenSyn, type RuleContext } from './rules/rules.js';
+import { judgeFlow, SYN_RETRY_DUE_MICROS, type IcmpAboutUnseenSyn, type RuleContext } from './rules/rules.js';
 import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
 import type { Verdict } from './rules/verdict.js';
 
@@ -486,6 +486,9 @@ export class Analyzer {
     if (mark) facts.memcap = mark;
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.
     if (facts.syns.length === 0 && facts.synAcks.length === 0) facts.afterReset = this.resets.before(facts.client, facts.server, facts.start);
+    if (facts.syns.length === 1 && facts.synAcks.length === 0) {
+      facts.clientSentAfterRetryDue = this.filtered > 0 ? null : this.watch.hostSentAfter(facts.clientIp, facts.syns[0].ts + SYN_RETRY_DUE_MICROS);
+    }
     const clientRst = facts.clientSide.rst;
     const serverRst = facts.serverSide.rst;
     const rst = clientRst && (!serverRst || clientRst.ts <= serverRst.ts) ? clientRst : serverRst;

@@ -87,8 +87,11 @@ export class Endpoint implements ColumnView {
   declare finalRstAck: number;
   /** That RST answers, as a TCP holding no connection does, a segment the peer sent after its own RST. */
   declare finalRstAnswersStray: boolean;
-  /** That RST's IPv4 ID follows this side's own, a few past its last other packet's. */
-  declare finalRstInIpIdSeries: boolean;
+  /** That RST looks like the first RST rather than this side's own packets (flow.ts likeFirstRst). */
+  declare finalRstLikeFirst: boolean;
+  /** The first RST's IPv4 ID (0: none) and TTL. */
+  declare firstRstIpId: number;
+  declare firstRstTtl: number;
   /** Handshake options as sent in this side's SYN or SYN-ACK (-1 / false when absent). */
   declare mss: number;
   declare sackPermitted: boolean;
@@ -202,7 +205,9 @@ const ENDPOINT_INITIAL = {
   finalRstTs: 0,
   finalRstAck: -1,
   finalRstAnswersStray: false,
-  finalRstInIpIdSeries: false,
+  finalRstLikeFirst: false,
+  firstRstIpId: 0,
+  firstRstTtl: -1,
   mss: -1,
   sackPermitted: false,
   timestamps: false,

@@ -508,7 +508,7 @@ function logHandshakePacket(flow: Flow, log: HandshakeLog, v: PacketView, no: nu
 
 /** Packets a capture stamps this close after an RST may have been sent before it. */
 const RST_REORDER_MICROS = 1_000;
-/** An RST's IPv4 ID at most this far past its side's last other packet's is from the side's own counter. */
+/** An RST's IPv4 ID at most this far past another packet's continues that packet's counter. */
 const RST_IP_ID_STEP = 64;
 
 /**
@@ -525,10 +525,21 @@ function noteRst(endpoint: Endpoint, peer: Endpoint, v: PacketView, no: number, 
   // segment's acknowledgement as its sequence number (RFC 9293 3.10.7.1): here, for a segment
   // the peer sent after its own RST, which this side had taken.
   endpoint.finalRstAnswersStray = !ackf && peer.firstRstNo !== 0 && peer.prevNo > peer.firstRstNo && answersPeerSegment(peer, v);
-  // Its IPv4 ID a few past the side's last other packet's: from the side's own counter, not a device
-  // copying IDs of the segments it answers, as the injector of a foreign RST may.
-  const step = (v.ipId - endpoint.lastOtherThanRstIpId) & 0xffff;
-  endpoint.finalRstInIpIdSeries = v.ipVersion === 4 && v.ipId !== 0 && endpoint.lastOtherThanRstIpId > 0 && step >= 1 && step <= RST_IP_ID_STEP;
+  endpoint.finalRstLikeFirst = likeFirstRst(endpoint, v);
+}
+
+/**
+ * The RST looks like the side's first RST rather than its own packets: its IPv4 ID is not a few past
+ * the side's last other packet's (its own counter) but a few past the first RST's (a device making
+ * RSTs in its name, as in PPA's ftp-uploadfailed.pcap), or, with no IDs to tell, its TTL is the first
+ * RST's where that differs from the side's own.
+ */
+function likeFirstRst(endpoint: Endpoint, v: PacketView): boolean {
+  const id = v.ipVersion === 4 ? v.ipId : 0;
+  const within = (from: number) => from !== 0 && id !== 0 && ((id - from) & 0xffff) <= RST_IP_ID_STEP;
+  if (within(endpoint.lastOtherThanRstIpId) && id !== endpoint.lastOtherThanRstIpId) return false;
+  if (within(endpoint.firstRstIpId)) return true;
+  return v.ttl === endpoint.firstRstTtl && endpoint.firstRstTtl !== endpoint.ttl;
 }
 
 /** The segment's sequence number is the acknowledgement of the peer's segment before it: it answers that segment. */
@@ -602,7 +613,9 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     endpoint.firstRstTs = ts;
     endpoint.firstRstAnswersSyn = ackf && baseSeq === 0;
     endpoint.firstRstAck = ackf ? v.ack >>> 0 : -1;
-    endpoint.firstRstKeepsConnection = !ackf && flow.handshakeAckNo === 0 && answersPeerSegment(peer, v);
+    endpoint.firstRstKeepsConnection = !ackf && flow.synAcks.length > 0 && flow.handshakeAckNo === 0 && answersPeerSegment(peer, v);
+    endpoint.firstRstIpId = v.ipVersion === 4 ? v.ipId : 0;
+    endpoint.firstRstTtl = v.ttl;
   }
   // A SYN captured twice is one attempt, not a retry; a SYN in the other role's direction
   // (the client's SYN-ACK, the server's own SYN) is neither a retry of it nor an answer to it.
@@ -623,12 +636,13 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
 
   if (rst) noteRst(endpoint, peer, v, no, ts, ackf);
   else {
-    // After a capture-reordering gap only: a segment stamped just after a bare RST may have left before it.
+    // A segment stamped just after a bare RST may have left before it (capture reordering); an RST
+    // with an ACK is placed by its own acknowledgement number.
     const proves =
       endpoint.firstRstNo !== 0 &&
       endpoint.sentAfterRstNo === 0 &&
       !endpoint.firstRstKeepsConnection &&
-      ts - endpoint.firstRstTs > RST_REORDER_MICROS &&
+      ts - endpoint.firstRstTs > (endpoint.firstRstAck < 0 ? RST_REORDER_MICROS : 0) &&
       sentSomethingNew(endpoint, peer, v, handshakeLogged && (isOrig ? flow.syns.length : flow.synAcks.length) === 1);
     if (proves) {
       endpoint.sentAfterRstNo = no;

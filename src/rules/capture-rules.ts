@@ -20,8 +20,9 @@ export interface CaptureFacts {
   /** Records cut inside the TCP header (CaptureSummary). */
   headerCutPackets: number;
   snaplen: number;
-  /** The capture filter the analysis applied (tcpwhy's own argument), or null. */
+  /** The capture filter the analysis applied (tcpwhy's own argument), or null, and the packets it left out. */
   captureFilter?: string | null;
+  filtered?: number;
 }
 
 /**
@@ -250,7 +251,7 @@ const oneSidedCapture: CaptureRule = {
   code: 'one-sided-capture',
   start() {
     const tally = directionTally();
-    return { observe: (f) => tally.observe(f), verdicts: (c, ctx) => oneSidedVerdicts(ctx, tally.portFilter(), c.captureFilter ?? null) };
+    return { observe: (f) => tally.observe(f), verdicts: (c, ctx) => oneSidedVerdicts(ctx, tally.portFilter(), (c.filtered ?? 0) > 0 ? (c.captureFilter ?? null) : null) };
   },
 };
 

@@ -54,16 +54,17 @@ export function watchUntil(until: Watch['until'], ts: number, packet: number, la
 }
 
 /**
- * A host's slot: its last packet's time and number, and its last packet sent with a nonzero IPv4 ID:
- * that packet's number (0: none) and the ID. The four lie together, 32 bytes of one array, so each
- * of a packet's two hosts costs a cache line (two when its slot straddles one), not one per number:
- * every packet of the capture updates them. The table takes 2 MiB.
+ * A host's slot: its last packet's time and number, its last packet sent with a nonzero IPv4 ID
+ * (that packet's number, 0: none, and the ID), and when it last sent any packet. The five lie
+ * together in a 64-byte stride of one array, so each of a packet's two hosts costs one cache line,
+ * not one per number: every packet of the capture updates them. The table takes 4 MiB.
  */
 const HOST_TS = 0;
 const HOST_NO = 1;
 const HOST_SENT_NO = 2;
 const HOST_SENT_IP_ID = 3;
-const HOST_STRIDE = 4;
+const HOST_SENT_TS = 4;
+const HOST_STRIDE = 8;
 
 export class CaptureWatch {
   private readonly hostSlots = new Float64Array(HOST_SLOTS * HOST_STRIDE);
@@ -109,6 +110,7 @@ export class CaptureWatch {
     const b = slotOf(addrHash(dst, 0, HASH_SEED)) * HOST_STRIDE;
     h[a + HOST_TS] = h[b + HOST_TS] = ts;
     h[a + HOST_NO] = h[b + HOST_NO] = no;
+    h[a + HOST_SENT_TS] = ts;
     if (ipId === 0) return;
     const sentNo = h[a + HOST_SENT_NO];
     if (this.leap >= 0 && sentNo !== 0 && sentNo < this.seamAfter[this.leap]) {
@@ -163,11 +165,14 @@ export class CaptureWatch {
     return w;
   }
 
-  /** Whether the capture holds a packet from or to `ip` later than `ts` (null when the address cannot be read). */
-  hostSeenAfter(ip: string, ts: number): boolean | null {
+  /**
+   * Whether `ip` has sent a packet later than `ts`, as far as the capture has been read (null when
+   * the address cannot be read). A collision with another host's slot may answer yes for it.
+   */
+  hostSentAfter(ip: string, ts: number): boolean | null {
     const w = wordsOf(ip);
     if (!w) return null;
-    return this.hostSlots[slotOf(addrHash(w, 0, HASH_SEED)) * HOST_STRIDE + HOST_TS] > ts;
+    return this.hostSlots[slotOf(addrHash(w, 0, HASH_SEED)) * HOST_STRIDE + HOST_SENT_TS] > ts;
   }
 
   /** Index of the first seam whose last packet before it is at or after packet `no`; -1 when none. */

@@ -51,8 +51,8 @@ export interface SideFacts {
   finalRstAckedBytes: number | null;
   /** That RST answers, as a TCP holding no connection does, a segment the peer sent after its own RST. */
   finalRstAnswersStray: boolean;
-  /** That RST's IPv4 ID follows the side's own counter (a few past its last other packet's). */
-  finalRstInIpIdSeries: boolean;
+  /** That RST looks like the side's first RST rather than its own packets (IPv4 ID series, or TTL). */
+  finalRstLikeFirst: boolean;
   /** When this side last sent a packet other than an RST (0: never). */
   lastOtherThanRstTs: number;
   /** The peer acknowledged sequence numbers past the last this side was seen sending: bytes or a FIN the capture missed. */
@@ -153,6 +153,12 @@ export interface FlowFacts {
   reusedBy: PacketRef | null;
   /** For a flow without a handshake: the RST that ended an earlier flow on the same 4-tuple (see rules/reset-log.ts). */
   afterReset?: EarlierReset | null;
+  /**
+   * For a lone unanswered SYN: whether the client's host sent any packet after its first SYN retry
+   * was due (rules.ts SYN_RETRY_DUE_MICROS), as far as the capture had been read when the flow
+   * ended; null when the capture filter had left packets out by then.
+   */
+  clientSentAfterRetryDue?: boolean | null;
   /** The client's SYNs the server refused before the client sent the same SYN again, and the first RST; serverSide.rst is after the last retry. */
   refusedBeforeRetry: { count: number; firstRst: PacketRef } | null;
   /** The flow the idle timeout ended that this one continues (same 4-tuple, sequence numbers going on), and the idle between them. */
@@ -210,7 +216,7 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): Side
     finalRst: ref(e.finalRstNo, e.finalRstTs),
     finalRstAckedBytes: e.finalRstNo ? ackedFrom(e.finalRstAck, peer, peerStreamStart) : null,
     finalRstAnswersStray: e.finalRstNo !== 0 && e.finalRstAnswersStray,
-    finalRstInIpIdSeries: e.finalRstNo !== 0 && e.finalRstInIpIdSeries,
+    finalRstLikeFirst: e.finalRstNo !== 0 && e.finalRstLikeFirst,
     lastOtherThanRstTs: e.lastOtherThanRstTs,
     sentUnseen: ((e.ackSeq - e.lastSeq) | 0) > 0,
     state: EP_NAMES[e.state],

@@ -219,7 +219,7 @@ function retriedWithBackoff(f: FlowFacts): boolean {
  * macOS, 3 s on older Windows), with half a second to spare. A SYN not sent again though the
  * capture went on longer was given up by the client.
  */
-const SYN_RETRY_DUE_MICROS = SYN_PATIENCE_MICROS + 500_000;
+export const SYN_RETRY_DUE_MICROS = SYN_PATIENCE_MICROS + 500_000;
 
 /** A SYN the client never answered for the syn-timeout rules: no answer, no data, nothing else from either side. */
 function synUnanswered(f: FlowFacts): boolean {
@@ -240,10 +240,9 @@ function lookupUnanswered(f: FlowFacts, ctx: RuleContext) {
  */
 function abandonedBeforeRetry(f: FlowFacts, ctx: RuleContext): boolean {
   if (f.syns.length !== 1 || f.visibility.seen !== 'both' || lookupUnanswered(f, ctx)) return false;
-  const due = f.syns[0].ts + SYN_RETRY_DUE_MICROS;
-  // The client's host still in the capture when the retry was due: one that went quiet (suspended,
+  // The client's host still sending when the retry was due: one that went quiet (suspended,
   // unplugged, out of the capture's view) sent no retry for another reason.
-  return watchOf(f, ctx).ts > due && (ctx.watch?.hostSeenAfter(f.clientIp, due) ?? true);
+  return watchOf(f, ctx).ts > f.syns[0].ts + SYN_RETRY_DUE_MICROS && f.clientSentAfterRetryDue === true;
 }
 
 const synAbandoned: FlowRule = {
@@ -752,12 +751,12 @@ function resetInUnprovenRoles(f: FlowFacts, code: 'rst-by-client' | 'rst-by-serv
 
 /**
  * The RST of a side that ended its part of the connection: its first, unless it sent on after
- * that one (foreign-rst), then the first after its last other packet if its IPv4 ID follows the
- * side's own (a device that made one RST in its name may have made the rest); otherwise none.
+ * that one (foreign-rst), then the first after its last other packet unless that one looks like
+ * the foreign one (a device that made one RST in its name may have made the rest); otherwise none.
  */
 function endingRst(s: FlowFacts['clientSide']): PacketRef | null {
   if (!s.sentAfterRst) return s.rst;
-  return s.finalRstInIpIdSeries ? s.finalRst : null;
+  return s.finalRstLikeFirst ? null : s.finalRst;
 }
 
 /**
@@ -799,7 +798,7 @@ const foreignRst: FlowRule = {
       summary: `RST #${rst.no} ${inName} was not sent by its TCP: ${sideName} went on with the connection after it (#${after.no}, ${fmtDuration(after.ts - rst.ts)} later); ${outcome}`,
       packets: answered ? [rst.no, after.no, answered.no] : [rst.no, after.no],
       facts: { rstPacket: rst.no, namedSender: who, sentAfterPacket: after.no, taken: answered ? true : ignored ? false : null },
-      hint: `A TCP that sends an RST drops its connection and sends nothing more on it, yet the ${who} did: this RST was made in its name by something on the path. Firewalls, intrusion prevention systems (a Snort or Suricata reject rule), censorship systems and some load balancers inject RSTs to cut connections; an attacker can forge one. Compare its TTL and IP ID with the ${who}'s other packets (an injected RST usually differs in one or both), and look for the device on the path that sends it.`,
+      hint: `A TCP that sends an RST drops its connection and sends nothing more on it, yet ${sideName} did: this RST was made in its name by something on the path. Firewalls, intrusion prevention systems (a Snort or Suricata reject rule), censorship systems and some load balancers inject RSTs to cut connections; an attacker can forge one. Compare its TTL and IP ID with the other packets of ${sideName} (an injected RST usually differs in one or both), and look for the device on the path that sends it.`,
     };
   },
 };

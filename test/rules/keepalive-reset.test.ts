@@ -32,6 +32,14 @@ describe('a reset after keep-alive probes nobody answered (idle-close)', () => {
     expect(v.facts).toMatchObject({ unansweredKeepAlives: 0 });
   });
 
+  it('a reset after the idle with no probe before it is said as before, though the client sent nothing', () => {
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 204 No Content\r\n\r\n').client('A', 0.03);
+    const flows = analyzeConversation(c.server('RA', 428)).flows;
+    const v = idleClose(flows[flows.length - 1])!;
+    expect(v.summary).toMatch(/then the server reset the connection \(RST #\d+\)$/);
+    expect(v.facts).toMatchObject({ unansweredKeepAlives: 0 });
+  });
+
   corpus2.it('nDPI avast.pcap flows 16 and 18: the server probed twice, 14 s apart, and reset; the client sent nothing', () => {
     const r = analyzeFile(corpus2.path('ndpi/avast.pcap'));
     for (const id of [16, 18]) {

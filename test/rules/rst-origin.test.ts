@@ -101,6 +101,35 @@ describe('an RST in a side\'s name that its own TCP did not send (foreign-rst)',
     expect(verdict(f, 'rst-by-client')!.packets).toEqual([6]);
   });
 
+  it('a SYN-ACK the server sends again after an RST of its own is no proof: only its first SYN-ACK is', () => {
+    const c = conv().client('S', 0).server('SA', 0.001);
+    const isn = (c.s.next - 1) >>> 0;
+    c.server('RA', 0.5, '', { seq: c.s.next }).server('SA', 1.001, '', { seq: isn }).client('A', 1.002);
+    expect(verdict(analyzeConversation(c).flows[0], 'foreign-rst')).toBeUndefined();
+  });
+
+  it('a closed port\'s RST in the server\'s name, then the real SYN-ACK 0.3 ms later: foreign, as an RST with an ACK is placed by its own numbers', () => {
+    const c = conv().client('S', 0);
+    c.server('RA', 0.01, '', { seq: 0, ttl: 46 }).server('SA', 0.0103).client('R', 0.011, '', { seq: c.c.next });
+    // The client took it: its RST #4 answers the real SYN-ACK as a TCP with no connection does.
+    expect(verdict(analyzeConversation(c).flows[0], 'foreign-rst')).toMatchObject({ packets: [2, 3, 4], facts: { taken: true } });
+  });
+
+  it('a bare RST in the client\'s name mid-stream (no handshake captured), then the client\'s new data 50 ms later: foreign', () => {
+    const c = conv({ client: '10.0.0.1:51000', server: '10.0.0.2:443' }).client('PA', 0, 'a'.repeat(100)).server('PA', 0.01, 'b'.repeat(100));
+    c.client('R', 0.02, '', { seq: c.c.next }).client('PA', 0.07, 'c'.repeat(100));
+    expect(verdict(analyzeConversation(c).flows[0], 'foreign-rst')).toBeDefined();
+  });
+
+  it('over IPv6, with no IP IDs to compare, the server\'s own later RST (its hop limit, not the foreign one\'s) is still cited', () => {
+    const c = conv({ client: '[fd00::1]:2527', server: '[fd00::2]:6649' }).client('S', 0);
+    c.server('RA', 0.0002, '', { seq: (c.s.next + 1) >>> 0, ttl: 46 });
+    c.server('SA', 1.0).client('A', 1.001).client('PA', 2.5, 'x'.repeat(25)).server('A', 4.0).server('RA', 4.0015);
+    const f = analyzeConversation(c).flows[0];
+    expect(verdict(f, 'foreign-rst')).toBeDefined();
+    expect(verdict(f, 'rst-by-server')).toMatchObject({ severity: 'error', packets: [7] });
+  });
+
   it('an RST with its sender silent afterwards is its own: rst-by-server as before', () => {
     const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\n\r\n').server('A', 0.011).server('RA', 0.012).client('A', 0.02);
     const f = analyzeConversation(c).flows[0];
@@ -134,9 +163,14 @@ describe('a SYN sent once and never again (syn-abandoned)', () => {
   /** The same client host connecting elsewhere at `t`: it was still there when its retry was due. */
   const other = (t: number) => conv({ client: '10.0.0.1:40000', server: '10.0.0.8:22' }).handshake(t);
 
-  it('a client host the capture no longer shows when its retry was due may have gone quiet: syn-timeout, as before', () => {
+  it('a client host the capture no longer shows sending when its retry was due may have gone quiet: syn-timeout, as before', () => {
     const r = analyzeConversation(conv().client('S', 0), conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(5));
     expect(r.flows.find((x) => x.client === '10.0.0.1:51000')!.verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
+    // Packets sent to it do not show it there: a server re-sending data to a silent client.
+    const resent = conv({ client: '10.0.0.1:40000', server: '10.0.0.8:22' }).handshake(0.1).server('PA', 0.2, 'x'.repeat(50));
+    resent.server('PA', 5, 'x'.repeat(50), { seq: (resent.s.next - 50) >>> 0 }).server('PA', 8, 'x'.repeat(50), { seq: (resent.s.next - 50) >>> 0 });
+    const quiet = analyzeConversation(conv().client('S', 0), resent);
+    expect(quiet.flows.find((x) => x.client === '10.0.0.1:51000')!.verdicts.map((v) => v.code)).toEqual(['syn-timeout']);
   });
 
   it('a lone SYN with the capture going on 5 s after it was given up by the client before its first retry: a warning, not syn-timeout', () => {
@@ -183,6 +217,10 @@ describe('one-sided-capture names a port filter the packets fit', () => {
     const doc = JSON.parse(io.out) as { verdicts: { code: string; summary: string }[]; hints: Record<string, string> };
     expect(doc.verdicts.find((x) => x.code === 'one-sided-capture')!.summary).toContain('the capture filter this analysis applied (`dst port 23840`) may have left the other direction out');
     expect(doc.hints['one-sided-capture']).toMatch(/^Run the analysis without the capture filter/);
+    // A filter that left nothing out is not the cause.
+    const all = memoryIo();
+    expect(await run(['analyze', 'samples/no-response-server-side.pcap', 'tcp', '--json'], all)).toBe(0);
+    expect((JSON.parse(all.out) as { verdicts: { code: string; summary: string }[] }).verdicts.find((x) => x.code === 'one-sided-capture')!.summary).not.toContain('capture filter this analysis applied');
   });
 
   it('every packet to port 22 and none from it: `dst port 22`, not asymmetric routing', () => {
