@@ -612,11 +612,18 @@ function isRejectedUpgrade(f: FlowFacts, ex: HttpExchangeFacts): boolean {
   return ws !== null && ws.status !== null && ws.status !== 101 && ex.request?.packet === ws.requestPacket;
 }
 
+/** How far past a whole-second setting a proxy's timeout may be seen to fire and still be named as that setting. */
+const LATE_TIMER_SHARE = 0.2;
+
 /** Names the proxy timeout a 504 most likely hit, from how long the request waited. */
 function proxyTimeoutName(server: string | null, waitedMicros: number): string {
   const s = waitedMicros / 1e6;
-  // A timer fires at its setting or after it (the proxy's own scheduling), never before: the setting is the wait rounded down.
-  const rounded = s >= 10 ? Math.floor(s) : Math.floor(s * 10) / 10;
+  // A timer fires at its setting or after it, never before: the setting is the wait rounded down.
+  // The wait also holds the request's way to the proxy and the proxy's scheduling, which a busy
+  // host stretches by a tenth or more; settings are mostly whole seconds, so a wait up to a fifth
+  // past one is taken for it (1.12 s: about 1 s).
+  const whole = Math.floor(s);
+  const rounded = s >= 10 || (whole >= 1 && s - whole <= whole * LATE_TIMER_SHARE) ? whole : Math.floor(s * 10) / 10;
   const isNginx = server !== null && /nginx|openresty|tengine/i.test(server);
   const knob = isNginx ? 'proxy_read_timeout' : 'the proxy\'s upstream read timeout';
   if (isNginx && Math.abs(s - 60) < 2) return `${knob} at its default of 60 s (or proxy_connect_timeout, also 60 s, if the upstream never accepted)`;

@@ -330,6 +330,16 @@ describe('HTTP verdicts', () => {
     expect(v.hint).toMatch(/proxy_read_timeout at its default of 60 s/);
   });
 
+  it('names a whole-second proxy_read_timeout from a 504 that came up to a fifth of it late, and tenths past that', () => {
+    const hintAfter = (ms: number) =>
+      verdict(conv().client('GET /report HTTP/1.1\r\nHost: app\r\n\r\n').server(response(504, 'Gateway Time-out', 'Server: nginx/1.22.1\r\n'), ms).closeBoth(1).analyze(), 'http-error').hint;
+    // A 1 s timeout fired on a busy host: the request's way and the scheduling add 120 ms.
+    expect(hintAfter(1_120)).toMatch(/proxy_read_timeout, set to about 1 s /);
+    expect(hintAfter(2_300)).toMatch(/set to about 2 s /);
+    expect(hintAfter(1_500)).toMatch(/set to about 1\.5 s /);
+    expect(hintAfter(700)).toMatch(/set to about 0\.7 s /);
+  });
+
   it('a server that closes on the first request of a new connection without a word: no keep-alive race is offered', () => {
     const first = conv().client('GET /admin HTTP/1.1\r\nHost: app\r\n\r\n').fin(1, 50).analyze();
     const v = verdict(first, 'no-response');
