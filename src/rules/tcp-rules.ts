@@ -272,7 +272,12 @@ const retransmission: FlowRule = {
       hint = `Packets of ${side(who)}'s full segment size are dropped on the way while smaller ones pass: a link on the path has a smaller MTU (a VPN or tunnel, an overlay network such as VXLAN, PPPoE, a cloud interconnect) and the ICMP "fragmentation needed" (ICMPv6 "packet too big") that would make ${side(who)} send smaller segments does not reach it, most often dropped by a firewall. Let that ICMP through, clamp the MSS where the MTU shrinks (iptables -t mangle ... -j TCPMSS --clamp-mss-to-pmtu), lower the interface MTU, or turn on MTU probing on ${side(who)} (net.ipv4.tcp_mtu_probing=1). From ${side(who)}, ping -M do -s SIZE toward ${side(otherSide(who))} shows the largest packet that passes.`;
     } else if (stalled) {
       causeCode = 'peer-unreachable';
-      cause = `${side(otherSide(who))} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
+      // "Stopped" only of a peer the capture shows acknowledging at all.
+      const peerPackets = (who === 'server' ? f.clientSide : f.serverSide).packets;
+      cause =
+        peerPackets === 0
+          ? `${side(otherSide(who))} acknowledged none of it (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK, and the capture holds no packet from ${side(otherSide(who))} in this connection)`
+          : `${side(otherSide(who))} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
       hint = `${side(otherSide(who), true)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. ${side(who, true)} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
     } else if (mtuTold && !stalled && afterMtuTold === marks.length) {
       causeCode = 'path-mtu-discovery';

@@ -361,6 +361,22 @@ describe('unanswered retransmissions at the end of a capture', () => {
     expect(v.facts).toMatchObject({ stalled: true, cause: 'peer-unreachable' });
     expect(v.summary).toContain('the client stopped acknowledging (3 retransmissions in a row got no ACK)');
   });
+
+  it('a peer of which the connection holds no packet at all never acknowledged: "acknowledged none of it", not "stopped"', () => {
+    // Caught mid-stream: the client's request resent on a timer, nothing from the server.
+    const c = conv({ client: '192.168.2.100:37780', server: '160.44.202.202:443' });
+    const seq = c.c.next;
+    c.client('PA', 0, 'x'.repeat(31));
+    for (const t of [0.25, 0.75, 1.75]) c.client('PA', t, 'x'.repeat(31), { seq });
+    const v = verdict(analyzeConversation(c).flows[0], 'retransmission');
+    expect(v.facts).toMatchObject({ stalled: true, cause: 'peer-unreachable' });
+    expect(v.summary).toContain('the server acknowledged none of it (3 retransmissions in a row got no ACK, and the capture holds no packet from the server in this connection)');
+  });
+
+  corpus2.it('nDPI tls_alert.pcap flow 2: the client resends with back-off and the file holds no packet of the server', () => {
+    const f = analyzeFile(corpus2.path('ndpi/tls_alert.pcap')).flows.find((x) => x.id === 2)!;
+    expect(verdict(f, 'retransmission').summary).toContain('the server acknowledged none of it');
+  });
 });
 
 describe('retransmissions the receiver reports as duplicates (D-SACK, RFC 2883)', () => {
