@@ -116,8 +116,11 @@ const CHECKS: Record<string, (legs: Legs) => void> = {
     // nginx forwards as HTTP/1.0 (no proxy_http_version in this config).
     expect(unanswered[0]!.facts.httpVersion).toBe('1.0');
     const upstreamWait = Number(unanswered[0]!.facts.waitedMs);
-    // Both legs tell the same story: nginx waited its timeout upstream, then answered 504.
-    expect(Math.abs(upstreamWait - clientWait)).toBeLessThan(50);
+    // Both legs tell the same story: nginx waited its timeout upstream, then answered 504. The
+    // client's wait holds the upstream one and nginx's forwarding, which a busy host stretches
+    // (116 ms seen under a parallel test run), so it is bounded from below, not matched.
+    expect(upstreamWait).toBeGreaterThan(950);
+    expect(upstreamWait).toBeLessThan(clientWait + 20);
     expect(codes(backend)).not.toContain('http-error');
   },
 };
