@@ -536,10 +536,14 @@ function noteRst(endpoint: Endpoint, peer: Endpoint, v: PacketView, no: number, 
  */
 function likeFirstRst(endpoint: Endpoint, v: PacketView): boolean {
   const id = v.ipVersion === 4 ? v.ipId : 0;
-  const within = (from: number) => from !== 0 && id !== 0 && ((id - from) & 0xffff) <= RST_IP_ID_STEP;
-  if (within(endpoint.lastOtherThanRstIpId) && id !== endpoint.lastOtherThanRstIpId) return false;
-  if (within(endpoint.firstRstIpId)) return true;
+  if (ipIdContinues(endpoint.lastOtherThanRstIpId, id) && id !== endpoint.lastOtherThanRstIpId) return false;
+  if (ipIdContinues(endpoint.firstRstIpId, id)) return true;
   return v.ttl === endpoint.firstRstTtl && endpoint.firstRstTtl !== endpoint.ttl;
+}
+
+/** IPv4 ID `id` is at most RST_IP_ID_STEP past `from` (0: no ID), as one counter goes on. */
+function ipIdContinues(from: number, id: number): boolean {
+  return from !== 0 && id !== 0 && ((id - from) & 0xffff) <= RST_IP_ID_STEP;
 }
 
 /** The segment's sequence number is the acknowledgement of the peer's segment before it: it answers that segment. */

@@ -170,9 +170,8 @@ export class CaptureWatch {
    * the address cannot be read). A collision with another host's slot may answer yes for it.
    */
   hostSentAfter(ip: string, ts: number): boolean | null {
-    const w = wordsOf(ip);
-    if (!w) return null;
-    return this.hostSlots[slotOf(addrHash(w, 0, HASH_SEED)) * HOST_STRIDE + HOST_SENT_TS] > ts;
+    const at = slotOfIp(ip);
+    return at === null ? null : this.hostSlots[at + HOST_SENT_TS] > ts;
   }
 
   /** Index of the first seam whose last packet before it is at or after packet `no`; -1 when none. */
@@ -193,9 +192,8 @@ export class CaptureWatch {
     let ts = f.end;
     let packet = f.lastPacket;
     for (const ip of [f.clientIp, f.serverIp]) {
-      const w = wordsOf(ip);
-      if (!w) return null;
-      const at = slotOf(addrHash(w, 0, HASH_SEED)) * HOST_STRIDE;
+      const at = slotOfIp(ip);
+      if (at === null) return null;
       if (this.hostSlots[at + HOST_NO] > packet) {
         packet = this.hostSlots[at + HOST_NO];
         ts = Math.max(ts, this.hostSlots[at + HOST_TS]);
@@ -203,6 +201,12 @@ export class CaptureWatch {
     }
     return { ts, packet };
   }
+}
+
+/** Where the slot of the host at `ip` (text) starts in the table; null when the address cannot be read. */
+function slotOfIp(ip: string): number | null {
+  const w = wordsOf(ip);
+  return w ? slotOf(addrHash(w, 0, HASH_SEED)) * HOST_STRIDE : null;
 }
 
 function slotOf(hash: number): number {

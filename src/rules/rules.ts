@@ -650,6 +650,11 @@ const loneRst: FlowRule = {
  */
 const RST_ARRIVED_MICROS = 200_000;
 
+/** When an RST sent at `rst` had surely reached its receiver, wherever the capture was taken. */
+function rstArrivedBy(f: FlowFacts, rst: PacketRef): number {
+  return rst.ts + Math.max(RST_ARRIVED_MICROS, 2 * (f.analysis?.handshake?.rttMs ?? 0) * 1000);
+}
+
 /**
  * A client that resets this soon after completing the handshake, having sent nothing, waited for
  * nothing: a connect-only check (a load balancer's TCP health check, `nc -z`, a connect scan).
@@ -686,7 +691,7 @@ function closeAnnouncingAnswer(f: FlowFacts): HttpResponseFacts | null {
 function rstNotTaken(f: FlowFacts): PacketRef | null {
   const rst = f.clientSide.rst;
   if (!rst || f.clientSide.rsts !== 1 || f.afterIdle) return null;
-  const after = rst.ts + Math.max(RST_ARRIVED_MICROS, 2 * (f.analysis?.handshake?.rttMs ?? 0) * 1000);
+  const after = rstArrivedBy(f, rst);
   return f.synAcks.find((s) => s.ts >= after && !f.syns.some((y) => y.ts > rst.ts && y.ts <= s.ts)) ?? null;
 }
 
@@ -784,7 +789,7 @@ const foreignRst: FlowRule = {
     // The receiver's own packets tell whether it took the RST: a TCP that took it answers the
     // sender's next segment as one holding no connection does; one that ignored it goes on after
     // the RST has had time to arrive (it may have sent before that).
-    const arrived = rst.ts + Math.max(RST_ARRIVED_MICROS, 2 * (f.analysis?.handshake?.rttMs ?? 0) * 1000);
+    const arrived = rstArrivedBy(f, rst);
     const answered = receiver.finalRstAnswersStray && receiver.finalRst !== null && receiver.finalRst.ts > after.ts ? receiver.finalRst : null;
     const ignored = !answered && receiver.lastOtherThanRstTs > arrived;
     const outcome = answered

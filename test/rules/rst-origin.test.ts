@@ -118,7 +118,10 @@ describe('an RST in a side\'s name that its own TCP did not send (foreign-rst)',
   it('a bare RST in the client\'s name mid-stream (no handshake captured), then the client\'s new data 50 ms later: foreign', () => {
     const c = conv({ client: '10.0.0.1:51000', server: '10.0.0.2:443' }).client('PA', 0, 'a'.repeat(100)).server('PA', 0.01, 'b'.repeat(100));
     c.client('R', 0.02, '', { seq: c.c.next }).client('PA', 0.07, 'c'.repeat(100));
-    expect(verdict(analyzeConversation(c).flows[0], 'foreign-rst')).toBeDefined();
+    const f = analyzeConversation(c).flows[0];
+    expect(verdict(f, 'foreign-rst')).toMatchObject({ severity: 'warning', packets: [3, 4], facts: { taken: null } });
+    expect(verdict(f, 'foreign-rst')!.summary).toBe("RST #3 in the client's name (10.0.0.1:51000) was not sent by its TCP: the client went on with the connection after it (#4, 50 ms later); whether the server took it the capture does not show");
+    expect(verdict(f, 'rst-by-client')).toBeUndefined();
   });
 
   it('over IPv6, with no IP IDs to compare, the server\'s own later RST (its hop limit, not the foreign one\'s) is still cited', () => {
@@ -126,7 +129,7 @@ describe('an RST in a side\'s name that its own TCP did not send (foreign-rst)',
     c.server('RA', 0.0002, '', { seq: (c.s.next + 1) >>> 0, ttl: 46 });
     c.server('SA', 1.0).client('A', 1.001).client('PA', 2.5, 'x'.repeat(25)).server('A', 4.0).server('RA', 4.0015);
     const f = analyzeConversation(c).flows[0];
-    expect(verdict(f, 'foreign-rst')).toBeDefined();
+    expect(verdict(f, 'foreign-rst')).toMatchObject({ packets: [2, 3], facts: { taken: false } });
     expect(verdict(f, 'rst-by-server')).toMatchObject({ severity: 'error', packets: [7] });
   });
 
