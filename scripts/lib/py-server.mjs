@@ -3,18 +3,21 @@
 /**
  * A server that listens on ADDR:PORT, prints "ready", accepts one connection, reads a request up to
  * the end of its head, then runs `answer`: Python lines that may use `conn`, `request` and `size`
- * (the third argument, a byte count). `connTimeoutS` bounds each wait on the accepted connection.
- * @param {{ connTimeoutS: number, answer: string }} options
+ * (the third argument, a byte count). `connTimeoutS` bounds each wait on the accepted connection;
+ * `listenerSetup`, Python lines run on the listening socket `s` before it binds (socket options);
+ * `acceptTimeoutS`, how long it waits for the connection.
+ * @param {{ connTimeoutS: number, answer: string, listenerSetup?: string, acceptTimeoutS?: number }} options
  */
-export function oneRequestServer({ connTimeoutS, answer }) {
+export function oneRequestServer({ connTimeoutS, answer, listenerSetup = '', acceptTimeoutS = 10 }) {
   return `
 import socket, sys
 addr, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+${listenerSetup.trim()}
 s.bind((addr, port))
 s.listen(1)
-s.settimeout(10)
+s.settimeout(${acceptTimeoutS})
 print('ready', flush=True)
 conn, _ = s.accept()
 conn.settimeout(${connTimeoutS})

@@ -6,30 +6,25 @@
 import { withCapture } from '../lib/capture.mjs';
 import { pickFreePort } from '../lib/ports.mjs';
 import { runCommand, startProcess } from '../lib/proc.mjs';
+import { oneRequestServer } from '../lib/py-server.mjs';
 import { captureFile } from '../lib/scenario.mjs';
 
 const DEFER_S = 5;
 const CLIENT_SILENT_S = 9;
 
-const DEFERRING_SERVER = `
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, int(sys.argv[2]))
-s.bind(('127.0.0.1', int(sys.argv[1])))
-s.listen(4)
-print('ready', flush=True)
-c, _ = s.accept()
-c.settimeout(15)
-c.sendall(c.recv(64))
-c.close()
-`;
+// Echoes the request back; its listener defers accept for DEFER_S seconds.
+const DEFERRING_SERVER = oneRequestServer({
+  connTimeoutS: 15,
+  acceptTimeoutS: 20,
+  listenerSetup: `s.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, ${DEFER_S})`,
+  answer: 'conn.sendall(request)\nconn.close()',
+});
 
 const SILENT_CLIENT = `
 import socket, sys, time
 c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=3)
 time.sleep(float(sys.argv[2]))
-c.sendall(b'hello\\n')
+c.sendall(b'hello\\r\\n\\r\\n')
 c.settimeout(5)
 print(c.recv(64).decode().strip(), flush=True)
 c.close()
@@ -41,7 +36,7 @@ export const description =
 export default async function deferredAccept({ dir, port }) {
   const file = captureFile(dir, 'deferred-accept');
   const serverPort = port ?? (await pickFreePort());
-  const server = await startProcess('python3', ['-c', DEFERRING_SERVER, String(serverPort), String(DEFER_S)], { readyPattern: /ready/, maxLifetimeMs: 30_000 });
+  const server = await startProcess('python3', ['-c', DEFERRING_SERVER, '127.0.0.1', String(serverPort), '0'], { readyPattern: /ready/, maxLifetimeMs: 30_000 });
   try {
     const echoed = await withCapture({ filter: `tcp port ${serverPort}`, file }, async () => {
       const { stdout } = await runCommand('python3', ['-c', SILENT_CLIENT, String(serverPort), String(CLIENT_SILENT_S)], { timeoutMs: (CLIENT_SILENT_S + 10) * 1000 });

@@ -6,6 +6,7 @@
 // capture goes on.
 import { withCapture } from '../lib/capture.mjs';
 import { execInNamespace, startInNamespace, withNamespacePair } from '../lib/netns.mjs';
+import { oneRequestServer } from '../lib/py-server.mjs';
 import { captureFile } from '../lib/scenario.mjs';
 
 const DROPPED_PORT = 8080;
@@ -13,22 +14,8 @@ const SERVED_PORT = 8081;
 const CONNECT_TIMEOUT_S = 0.4;
 const HOLD_S = 5;
 
-const ECHO_SERVER = `
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(4)
-print('ready', flush=True)
-c, _ = s.accept()
-c.settimeout(15)
-while True:
-    data = c.recv(4096)
-    if not data:
-        break
-    c.sendall(data)
-c.close()
-`;
+// Echoes the line back, then holds the connection until the client closes it.
+const ECHO_SERVER = oneRequestServer({ connTimeoutS: 15, answer: 'conn.sendall(request)\nconn.recv(1)\nconn.close()' });
 
 const IMPATIENT_CLIENT = `
 import socket, sys, time
@@ -39,7 +26,7 @@ try:
 except socket.timeout:
     outcome = 'timeout'
 c = socket.create_connection((host, served), timeout=3)
-c.sendall(b'hello\\n')
+c.sendall(b'hello\\r\\n\\r\\n')
 c.recv(64)
 time.sleep(hold)
 c.close()
@@ -53,7 +40,7 @@ export default async function synAbandoned({ dir }) {
   const file = captureFile(dir, 'syn-abandoned');
   const outcome = await withNamespacePair({}, async ({ client, server }) => {
     await execInNamespace(server.ns, 'iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', String(DROPPED_PORT), '-j', 'DROP']);
-    const echo = await startInNamespace(server.ns, 'python3', ['-c', ECHO_SERVER, server.addr, String(SERVED_PORT)], {
+    const echo = await startInNamespace(server.ns, 'python3', ['-c', ECHO_SERVER, server.addr, String(SERVED_PORT), '0'], {
       readyPattern: /ready/,
       maxLifetimeMs: 30_000,
     });
