@@ -25,7 +25,7 @@ import { VisibilityLog } from './rules/visibility.js';
 import { CaptureWatch } from './rules/capture-watch.js';
 import { ProbeHold } from './rules/probe-hold.js';
 import { isProbeLike } from './rules/scan-rules.js';
-import { judgeFlow, SYN_RETRY_DUE_MICROS, type IcmpAboutUnseenSyn, type RuleContext } from './rules/rules.js';
+import { answeredMeanwhile, judgeFlow, synUnanswered, SYN_RETRY_DUE_MICROS, type IcmpAboutUnseenSyn, type RuleContext } from './rules/rules.js';
 import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
 import type { Verdict } from './rules/verdict.js';
 
@@ -489,6 +489,7 @@ export class Analyzer {
     if (facts.syns.length === 1 && facts.synAcks.length === 0) {
       facts.clientSentAfterRetryDue = this.filtered > 0 ? null : this.watch.hostSentAfter(facts.clientIp, facts.syns[0].ts + SYN_RETRY_DUE_MICROS);
     }
+    if (synUnanswered(facts)) facts.otherSynsAnsweredMeanwhile = answeredMeanwhile(facts, this.answers);
     const clientRst = facts.clientSide.rst;
     const serverRst = facts.serverSide.rst;
     const rst = clientRst && (!serverRst || clientRst.ts <= serverRst.ts) ? clientRst : serverRst;

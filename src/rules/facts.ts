@@ -159,6 +159,12 @@ export interface FlowFacts {
    * ended; null when the capture filter had left packets out by then.
    */
   clientSentAfterRetryDue?: boolean | null;
+  /**
+   * For SYNs never answered: the SYNs to the same server:port that other connections had answered
+   * (SYN-ACK or RST) between this flow's first and last SYN, counted as the flow ended. A flow held
+   * back for a scan is judged minutes later, when the answer log no longer reaches back to its SYNs.
+   */
+  otherSynsAnsweredMeanwhile?: number;
   /** The client's SYNs the server refused before the client sent the same SYN again, and the first RST; serverSide.rst is after the last retry. */
   refusedBeforeRetry: { count: number; firstRst: PacketRef } | null;
   /** The flow the idle timeout ended that this one continues (same 4-tuple, sequence numbers going on), and the idle between them. */

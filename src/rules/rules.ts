@@ -143,10 +143,10 @@ function intervalsOf(refs: { ts: number }[]): number[] {
  * SYNs to the same server:port answered by other flows between this one's first and last SYN: an
  * answer before the first or after the last shows the listener up at another time, not while it
  * ignored these (a firewall rule added, or the host gone, just after a connection it served).
+ * Counted as the flow ends (see FlowFacts.otherSynsAnsweredMeanwhile).
  */
-function answeredMeanwhile(f: FlowFacts, ctx: RuleContext): number {
-  if (f.syns.length === 0) return 0;
-  return ctx.answers.count(f.server, f.syns[0].ts, f.syns[f.syns.length - 1].ts);
+export function answeredMeanwhile(f: FlowFacts, answers: AnswerLog): number {
+  return answers.count(f.server, f.syns[0].ts, f.syns[f.syns.length - 1].ts);
 }
 
 /** Windows answers a refused connect by sending the SYN twice more, about 0.5 s apart. */
@@ -222,7 +222,7 @@ function retriedWithBackoff(f: FlowFacts): boolean {
 export const SYN_RETRY_DUE_MICROS = SYN_PATIENCE_MICROS + 500_000;
 
 /** A SYN the client never answered for the syn-timeout rules: no answer, no data, nothing else from either side. */
-function synUnanswered(f: FlowFacts): boolean {
+export function synUnanswered(f: FlowFacts): boolean {
   if (f.syns.length === 0 || f.synAcks.length > 0 || f.serverSide.packets > 0 || f.icmp.length > 0 || f.clientSide.rst) return false;
   return f.clientSide.bytes === 0 && f.handshakeAck === null;
 }
@@ -280,7 +280,7 @@ const synTimeout: FlowRule = {
     if (abandonedBeforeRetry(f, ctx)) return null; // syn-abandoned
     const intervals = intervalsOf(f.syns);
     const span = last.ts - f.syns[0].ts;
-    const answeredOthers = answeredMeanwhile(f, ctx);
+    const answeredOthers = f.otherSynsAnsweredMeanwhile ?? 0;
     const unanswered = lookupUnanswered(f, ctx);
     let cause: string;
     let hint: string;

@@ -932,11 +932,12 @@ const listenQueueOverflow: CaptureRule = {
     const answeredFlows = new Map<string, number>();
     // Drop times held over all listeners, at most MAX_KEPT_FLOWS: past that, later drops are not looked at for bursts.
     let heldDropTimes = 0;
-    // Dropped-SYN flows wait here until packet time has passed the end of their window, so every
-    // answer that falls inside it has been logged.
+    // A dropped-SYN flow is settled once packet time has passed the end of its window, so that every
+    // answer inside it has been logged, and before the answer log forgets them: a flow that ends
+    // after its window at once; one whose window ends at the latest packet's time waits here, in
+    // the order they came, for a packet with a later time.
     let pending: FlowDigest[] = [];
-    // Pending flows are looked over when their number doubles, so each is looked at O(1) times on average.
-    let settleAt = 64;
+    let pendingHead = 0;
     // Like bump: past MAX_KEYS listeners in trouble, new ones go uncounted rather than grow the map.
     const listener = (server: string): Listener | undefined => {
       let l = listeners.get(server);
@@ -980,14 +981,11 @@ const listenQueueOverflow: CaptureRule = {
       recordDrop(l, f.syns[0].ts);
     };
     const settleDue = (ctx: RuleContext, all: boolean) => {
-      if (pending.length === 0) return;
-      const still: FlowDigest[] = [];
-      for (const f of pending) {
-        if (all || windowEnd(f) < ctx.captureEnd) settle(f, ctx);
-        else still.push(f);
+      while (pendingHead < pending.length && (all || windowEnd(pending[pendingHead]) < ctx.captureEnd)) settle(pending[pendingHead++], ctx);
+      if (pendingHead === pending.length) {
+        pending = [];
+        pendingHead = 0;
       }
-      pending = still;
-      settleAt = Math.max(64, 2 * pending.length);
     };
     return {
       observe(f, ctx) {
@@ -1004,10 +1002,13 @@ const listenQueueOverflow: CaptureRule = {
           const l = listener(f.server);
           if (l) l.ignoredFinalAcks++;
         }
-        if ((droppedSyn || neverAnswered) && pending.length < MAX_KEPT_FLOWS) pending.push(digestFlow(f));
-        if (pending.length >= settleAt) settleDue(ctx, false);
+        settleDue(ctx, false);
+        if (droppedSyn || neverAnswered) {
+          if (windowEnd(f) < ctx.captureEnd) settle(f, ctx);
+          else if (pending.length - pendingHead < MAX_KEPT_FLOWS) pending.push(digestFlow(f));
+        }
       },
-      retained: () => pending.length + listeners.size + answeredFlows.size + heldDropTimes,
+      retained: () => pending.length - pendingHead + listeners.size + answeredFlows.size + heldDropTimes,
       verdicts(_c, ctx) {
         settleDue(ctx, true);
         const out: Verdict[] = [];

@@ -168,6 +168,21 @@ describe('capture rules as a stream', () => {
     expect(judgeCapture([dropped], CAPTURE, ctxAt(T0 + 4_000_000, lonely))).toEqual([]);
   });
 
+  it('listen-queue-overflow decides a dropped flow as it ends, before the answer log forgets the answers around it', () => {
+    const answers = new AnswerLog();
+    const judge = new CaptureJudge(TCP_CAPTURE_RULES.filter((r) => r.code === 'listen-queue-overflow'));
+    const server = '10.0.0.2:80';
+    const dropped = digest({ id: 1, ts: T0, syns: [{ no: 1, ts: T0 }, { no: 5, ts: T0 + 1_000_000 }, { no: 7, ts: T0 + 3_000_000 }], synAcks: [{ no: 8, ts: T0 + 3_001_000 }] });
+    answers.record(server, T0 + 500_000, 41000, true);
+    answers.record(server, T0 + 3_001_000, 40000, true);
+    judge.observe(dropped, ctxAt(T0 + 4_000_000, answers));
+    // The listener goes on answering for 400 s: the log keeps 200 s of its answers.
+    for (let s = 10; s <= 400; s += 10) answers.record(server, T0 + s * 1_000_000, 42000 + s, true);
+    expect(answers.count(server, T0, T0 + 3_001_000)).toBe(0);
+    const [v] = judge.verdicts(CAPTURE, ctxAt(T0 + 400_000_000, answers));
+    expect(v.facts).toMatchObject({ listener: server, droppedConnections: 1, droppedSyns: 2 });
+  });
+
   it('listen-queue-overflow is not said of SYNs lost one at a time, as on any lossy path, but of many drops in a burst', () => {
     const server = '10.0.0.2:80';
     const answers = new AnswerLog();

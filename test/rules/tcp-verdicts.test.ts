@@ -76,6 +76,33 @@ describe('handshake verdicts', () => {
     expect(v.facts.listenerOverloaded).toBe(true);
   });
 
+  it('keeps "listener overloaded" however long the capture goes on after the dropped SYNs', () => {
+    // A lone client's unanswered SYNs are held back as a possible scan's probe and judged at the
+    // capture's end; the listener's answers around them must still count then.
+    const retry = { seq: 0xffff_fff0 };
+    const dropped = () => conv({ client: '10.0.0.1:40001' }).client('S', 0).client('S', 1, '', retry).client('S', 3, '', retry);
+    const answered = () => conv({ client: '10.0.0.3:40002' }).handshake(0.5);
+    // The same listener answering a client every 10 s until `end` s.
+    const servedUntil = (end: number) => Array.from({ length: end / 10 }, (_, i) => conv({ client: `10.0.0.4:${41001 + i}` }).handshake(10 * (i + 1)));
+    for (const end of [100, 400]) {
+      const r = analyzeConversation(dropped(), answered(), ...servedUntil(end));
+      const v = r.flows.find((x) => x.client === '10.0.0.1:40001')!.verdicts.find((x) => x.code === 'syn-timeout')!;
+      expect(v.summary, `capture of ${end} s`).toContain('listener overloaded: 10.0.0.2:80 answered 1 other SYN meanwhile');
+      expect(v.facts).toMatchObject({ otherSynsAnsweredMeanwhile: 1, listenerOverloaded: true });
+    }
+  });
+
+  it('keeps listen-queue-overflow for a connection whose SYNs were dropped however long the capture goes on after it', () => {
+    const retry = { seq: 0xffff_fff0 };
+    // Two retries, then answered and closed at once; another client answered between the drops.
+    const dropped = conv({ client: '10.0.0.1:40001' }).client('S', 0).client('S', 1, '', retry).client('S', 3, '', retry).server('SA', 3.001).client('A', 3.002).client('FA', 4).server('FA', 4.001).client('A', 4.002);
+    const answered = conv({ client: '10.0.0.3:40002' }).handshake(0.5);
+    const servedUntil = Array.from({ length: 40 }, (_, i) => conv({ client: `10.0.0.4:${41001 + i}` }).handshake(10 * (i + 1)));
+    const v = analyzeConversation(dropped, answered, ...servedUntil).verdicts.find((x) => x.code === 'listen-queue-overflow')!;
+    expect(v.summary).toBe('listen queue of 10.0.0.2:80 overflowed: 2 SYNs from 1 connection dropped while it answered 42 other connections at the same time');
+    expect(v.packets).toEqual([1]);
+  });
+
   it('does not call the listener overloaded for a connection it served and closed before the dropped SYNs began', () => {
     // A firewall DROP added, or the host gone, right after one good connection.
     const served = conv({ client: '10.0.0.3:40002' }).handshake(0).client('PA', 0.002, 'GET / HTTP/1.1\r\n\r\n').server('PA', 0.003, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n').client('FA', 0.004).server('FA', 0.004).client('A', 0.005);
