@@ -82,6 +82,17 @@ describe('slow-handshake', () => {
     expect(verdict(c, 'slow-handshake')!.facts).toMatchObject({ synToSynAckMs: 800, pathRttMs: 798, responsible: 'network' });
   });
 
+  it('names neither side when data was acknowledged within a millisecond, by a NAT or proxy beside the capture point', () => {
+    // As behind VirtualBox's NAT: it answers the SYN once its own connection is up, and acknowledges data itself.
+    const c = conv().client('S', 0).server('SA', 1.15).client('A', 1.1501).client('PA', 1.151, REQUEST).server('A', 1.15118).server('PA', 1.4, RESPONSE);
+    const v = verdict(c, 'slow-handshake')!;
+    expect(v.facts).toMatchObject({ synToSynAckMs: 1150, pathRttMs: 0.18, responsible: 'server-or-network' });
+    expect(v.summary).toBe(
+      "SYN-ACK #2 came 1.15 s after the SYN #1: data was acknowledged within 0.18 ms (#5), too soon for anything but a device within a millisecond of the capture point (a NAT or proxy that answers for the server, as VirtualBox's NAT does): the round trip beyond it is unmeasured, so the server and the path cannot be told apart",
+    );
+    expect(v.hint).toMatch(/^A NAT or proxy next to the capture point/);
+  });
+
   it('names neither side without a later round trip', () => {
     const c = conv().client('S', 0).server('SA', 0.7).client('A', 0.701);
     expect(verdict(c, 'slow-handshake')!.facts.responsible).toBe('server-or-network');
