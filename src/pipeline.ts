@@ -153,8 +153,6 @@ const DEFAULT_MAX_DIAGNOSTICS = 200;
 /** Stands in `sessions` for a session that runs in a dissector thread. */
 const IN_THREAD = Symbol('in a dissector thread');
 const DNS_PORT = 53;
-/** SYN answers the log holds before its first trim. */
-const MIN_ANSWERS_TRIMMED = 4096;
 /** A flow's two addresses, copied out to mark who received a packet (see onSideSeen). */
 const ADDRS = new Int32Array(8);
 
@@ -193,8 +191,6 @@ export class Analyzer {
   private readonly sessionThreads: SessionThreads | null = null;
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
   private readonly answers = new AnswerLog();
-  /** The answer log is trimmed to what flows may still ask about once it holds this many (twice what the last trim kept). */
-  private trimAnswersAt = MIN_ANSWERS_TRIMMED;
   /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
   private readonly probes = new ProbeLog();
   /** 4-tuples whose flows ended with a reset, to tie later packets on them to that flow. */
@@ -261,7 +257,6 @@ export class Analyzer {
       onFlowDone: (flow, reason) => this.flowDone(flow, reason),
       onSynAnswered: (flow, ts, synAck) => {
         this.answers.record(flow.serverText(), ts, flow.origPort, synAck);
-        if (this.answers.size >= this.trimAnswersAt) this.trimAnswers(ts);
         if (synAck && flow.synAcks.length === 1) this.probes.answered(flow.clientKey(), flow.serverKey(), flow.respPort);
       },
       onAttempt: (flow, ts) => this.probes.attempt(flow.clientKey(), flow.serverKey(), flow.respPort, ts),
@@ -518,28 +513,6 @@ export class Analyzer {
     // How long the capture watched the flow depends on whether the leap after it is a seam: judged once that is known (a few packets on).
     if (this.watch.undecidedAfter(facts.lastPacket)) this.leapHeld.push(facts);
     else this.release(facts, ctx);
-  }
-
-  /**
-   * Drops the SYN answers no flow will ask about: each server's before the earliest handshake to it
-   * of a flow yet to end that was left unanswered or retried, or of a dropped-SYN flow a capture
-   * rule still holds. Flows already reported counted theirs as they ended. Each trim walks the open
-   * flows, so it waits until the log has doubled.
-   */
-  private trimAnswers(now: number): void {
-    const askedFrom = new Map<string, number>();
-    const ask = (server: string, from: number) => {
-      const earlier = askedFrom.get(server);
-      if (earlier === undefined || from < earlier) askedFrom.set(server, from);
-    };
-    // Roles may still turn before the flow ends: it may ask about either of its ends.
-    this.table.forEachQuestionedHandshake((flow, from) => {
-      ask(flow.serverText(), from);
-      ask(flow.clientText(), from);
-    });
-    this.captureJudge.answersAsked(ask);
-    this.answers.keepOnlyAsked(askedFrom, now);
-    this.trimAnswersAt = Math.max(MIN_ANSWERS_TRIMMED, 2 * this.answers.size);
   }
 
   /** Hands out the flows held for a leap once the watch has decided it. */

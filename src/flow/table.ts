@@ -250,20 +250,6 @@ export class FlowTable implements Sheddable {
     return this.count;
   }
 
-  /**
-   * Calls `visit` with each flow not yet reported whose handshake was left unanswered or was
-   * retried, and the time of its first handshake packet: such a flow asks, as it ends, whether its
-   * server answered others meanwhile. One SYN answered by one SYN-ACK asks nothing.
-   */
-  forEachQuestionedHandshake(visit: (flow: Flow, from: number) => void): void {
-    for (let f = this.oldest; f; f = f.newer) {
-      const syns = f.syns.length;
-      const synAcks = f.synAcks.length;
-      if (syns + synAcks === 0 || (syns === 1 && synAcks === 1)) continue;
-      visit(f, Math.min(syns > 0 ? f.syns.ts(0) : Infinity, synAcks > 0 ? f.synAcks.ts(0) : Infinity));
-    }
-  }
-
   /** Open flows that are still unanswered SYN attempts. */
   get openAttempts(): number {
     return this.attempts.length;

@@ -1,8 +1,6 @@
 // The SYN answers each server endpoint gave, kept for a window of packet time rather than for the
-// whole capture: rules ask "did this listener answer other SYNs while this one's were dropped?"
-// about a flow's handshake as the flow ends. So the log needs only each server's answers since the
-// earliest handshake to it of a flow yet to end that may ask (keepOnlyAsked), and never more than
-// the horizon.
+// whole capture: rules ask "did this listener answer other SYNs while this one's were dropped?",
+// and the answer lies within a few minutes of the SYNs in question.
 
 /**
  * How long answers are kept (packet time). Linux gives up a connect after about 127 s of SYN
@@ -26,30 +24,20 @@ class ServerAnswers {
     return this.ts.length > this.head ? this.ts[this.ts.length - 1] : -Infinity;
   }
 
-  get size(): number {
-    return this.ts.length - this.head;
-  }
-
-  /** Drops the answers before `cutoff`, and the oldest past MAX_PER_SERVER; returns how many went. */
-  dropBefore(cutoff: number): number {
-    const from = this.head;
+  dropBefore(cutoff: number): void {
     while (this.head < this.ts.length && this.ts[this.head] < cutoff) this.head++;
     if (this.ts.length - this.head > MAX_PER_SERVER) this.head = this.ts.length - MAX_PER_SERVER;
-    const dropped = this.head - from;
     // Compact once the dropped prefix is the larger part, so each entry is copied O(1) times.
     if (this.head > 1024 && this.head * 2 > this.ts.length) {
       this.ts.splice(0, this.head);
       this.port.splice(0, this.head);
       this.head = 0;
     }
-    return dropped;
   }
 }
 
 export class AnswerLog {
   private readonly servers = new Map<string, ServerAnswers>();
-  /** Answers kept, over all servers. */
-  private kept = 0;
   /** After a look for quiet servers that freed too little, the next waits until this packet time. */
   private nextForgetTs = -Infinity;
 
@@ -63,19 +51,7 @@ export class AnswerLog {
     }
     s.ts.push(ts);
     s.port.push(synAck ? clientPort : clientPort | RST_FLAG);
-    this.kept += 1 - s.dropBefore(ts - HORIZON_MICROS);
-  }
-
-  /**
-   * Drops the answers no flow will ask about: a server's before the time `askedFrom` gives it, and
-   * every other server's before `now`; servers left with none are forgotten.
-   */
-  keepOnlyAsked(askedFrom: ReadonlyMap<string, number>, now: number): void {
-    // forEach rather than for-of: no [key, value] pair is made per server.
-    this.servers.forEach((s, k, servers) => {
-      this.kept -= s.dropBefore(Math.min(now, askedFrom.get(k) ?? now));
-      if (s.size === 0) servers.delete(k);
-    });
+    s.dropBefore(ts - HORIZON_MICROS);
   }
 
   /**
@@ -97,17 +73,17 @@ export class AnswerLog {
     return n;
   }
 
-  /** Answers kept, over all servers. */
+  /** Answers currently kept, over all servers (for tests of the bound). */
   get size(): number {
-    return this.kept;
+    let n = 0;
+    for (const s of this.servers.values()) n += s.ts.length - s.head;
+    return n;
   }
 
   private forgetQuiet(now: number): void {
     // forEach rather than for-of: no [key, value] pair is made per server.
     this.servers.forEach((s, k, servers) => {
-      if (s.last >= now - HORIZON_MICROS) return;
-      this.kept -= s.size;
-      servers.delete(k);
+      if (s.last < now - HORIZON_MICROS) servers.delete(k);
     });
     // Little freed: every server is busy. New servers go unrecorded for a while rather than each
     // paying for a look over all the others.

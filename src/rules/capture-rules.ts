@@ -87,8 +87,6 @@ export interface CaptureRuleRun {
   retained?(): number;
   /** An unanswered SYN attempt the memory budget counted instead of reporting as a flow. */
   countAttempt?(f: FlowDigest): void;
-  /** Calls `visit` with each server the run may still ask the SYN answer log about, and from when. */
-  answersAsked?(visit: (server: string, from: number) => void): void;
 }
 
 /** For rules that look only at the capture as a whole. */
@@ -375,11 +373,6 @@ export class CaptureJudge {
   /** Entries held over all rules. */
   retained(): number {
     return this.runs.reduce((n, r) => n + (r.retained?.() ?? 0), 0);
-  }
-
-  /** Calls `visit` with each server any run may still ask the SYN answer log about, and from when. */
-  answersAsked(visit: (server: string, from: number) => void): void {
-    for (const r of this.runs) r.answersAsked?.(visit);
   }
 }
 

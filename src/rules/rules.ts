@@ -146,6 +146,7 @@ function intervalsOf(refs: { ts: number }[]): number[] {
  * Counted as the flow ends (see FlowFacts.otherSynsAnsweredMeanwhile).
  */
 export function answeredMeanwhile(f: FlowFacts, answers: AnswerLog): number {
+  if (f.syns.length === 0) return 0;
   return answers.count(f.server, f.syns[0].ts, f.syns[f.syns.length - 1].ts);
 }
 

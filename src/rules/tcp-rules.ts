@@ -1009,9 +1009,6 @@ const listenQueueOverflow: CaptureRule = {
         }
       },
       retained: () => pending.length - pendingHead + listeners.size + answeredFlows.size + heldDropTimes,
-      answersAsked(visit) {
-        for (let i = pendingHead; i < pending.length; i++) visit(pending[i].server, pending[i].syns[0].ts);
-      },
       verdicts(_c, ctx) {
         settleDue(ctx, true);
         const out: Verdict[] = [];
