@@ -1024,7 +1024,7 @@ const listenQueueOverflow: CaptureRule = {
           out.push({
             code: 'listen-queue-overflow',
             severity: 'warning',
-            summary: `listen queue of ${server} overflowed: ${plural(l.droppedSyns, 'SYN')} from ${plural(l.droppedCount, 'connection')} dropped while it answered ${plural(answeredCount, 'other connection')} at the same time${l.neverConnected ? ` (${l.neverConnected} never connected)` : ''}${l.ignoredFinalAcks ? `; ${plural(l.ignoredFinalAcks, 'handshake')} whose final ACK the server ignored (SYN-ACK re-sent after the ACK)` : ''}`,
+            summary: `listen queue of ${server} overflowed: ${plural(l.droppedSyns, 'SYN')} from ${plural(l.droppedCount, 'connection')} dropped while it answered other connections' SYNs (${plural(answeredCount, 'connection')} answered in all${l.neverConnected ? `; ${l.neverConnected} of those dropped never connected` : ''})${l.ignoredFinalAcks ? `; ${plural(l.ignoredFinalAcks, 'handshake')} whose final ACK the server ignored (SYN-ACK re-sent after the ACK)` : ''}`,
             packets: l.cited,
             facts: {
               listener: server,

@@ -99,7 +99,7 @@ describe('handshake verdicts', () => {
     const answered = conv({ client: '10.0.0.3:40002' }).handshake(0.5);
     const servedUntil = Array.from({ length: 40 }, (_, i) => conv({ client: `10.0.0.4:${41001 + i}` }).handshake(10 * (i + 1)));
     const v = analyzeConversation(dropped, answered, ...servedUntil).verdicts.find((x) => x.code === 'listen-queue-overflow')!;
-    expect(v.summary).toBe('listen queue of 10.0.0.2:80 overflowed: 2 SYNs from 1 connection dropped while it answered 42 other connections at the same time');
+    expect(v.summary).toBe("listen queue of 10.0.0.2:80 overflowed: 2 SYNs from 1 connection dropped while it answered other connections' SYNs (42 connections answered in all)");
     expect(v.packets).toEqual([1]);
   });
 
