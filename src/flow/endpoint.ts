@@ -85,7 +85,12 @@ export class Endpoint implements ColumnView {
   declare finalRstNo: number;
   declare finalRstTs: number;
   declare finalRstAck: number;
-  /** That RST answers, as a TCP holding no connection does, a segment the peer sent after its own RST. */
+  /**
+   * That RST answers the peer's last segment as a TCP holding no connection for it does: no ACK, and
+   * the segment's acknowledgement number as its sequence number (RFC 9293 3.10.7.1).
+   */
+  declare finalRstAnswersSegment: boolean;
+  /** It answers so a segment the peer sent after its own RST. */
   declare finalRstAnswersStray: boolean;
   /** That RST looks like the first RST rather than this side's own packets (flow.ts likeFirstRst). */
   declare finalRstLikeFirst: boolean;
@@ -204,6 +209,7 @@ const ENDPOINT_INITIAL = {
   finalRstNo: 0,
   finalRstTs: 0,
   finalRstAck: -1,
+  finalRstAnswersSegment: false,
   finalRstAnswersStray: false,
   finalRstLikeFirst: false,
   firstRstIpId: 0,

@@ -522,9 +522,10 @@ function noteRst(endpoint: Endpoint, peer: Endpoint, v: PacketView, no: number, 
   endpoint.finalRstTs = ts;
   endpoint.finalRstAck = ackf ? v.ack >>> 0 : -1;
   // A TCP with no connection for a segment answers it with an RST that carries no ACK and the
-  // segment's acknowledgement as its sequence number (RFC 9293 3.10.7.1): here, for a segment
-  // the peer sent after its own RST, which this side had taken.
-  endpoint.finalRstAnswersStray = !ackf && peer.firstRstNo !== 0 && peer.prevNo > peer.firstRstNo && answersPeerSegment(peer, v);
+  // segment's acknowledgement as its sequence number (RFC 9293 3.10.7.1); a stray one came after
+  // the peer's own RST, which this side had taken.
+  endpoint.finalRstAnswersSegment = !ackf && answersPeerSegment(peer, v);
+  endpoint.finalRstAnswersStray = endpoint.finalRstAnswersSegment && peer.firstRstNo !== 0 && peer.prevNo > peer.firstRstNo;
   endpoint.finalRstLikeFirst = likeFirstRst(endpoint, v);
 }
 

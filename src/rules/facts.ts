@@ -49,7 +49,9 @@ export interface SideFacts {
   finalRst: PacketRef | null;
   /** The peer's bytes that RST acknowledged, counted as for rstAckedBytes. */
   finalRstAckedBytes: number | null;
-  /** That RST answers, as a TCP holding no connection does, a segment the peer sent after its own RST. */
+  /** That RST answers the peer's last segment as a TCP holding no connection for it does (no ACK, the segment's acknowledgement as its sequence number). */
+  finalRstAnswersSegment: boolean;
+  /** It answers so a segment the peer sent after its own RST. */
   finalRstAnswersStray: boolean;
   /** That RST looks like the side's first RST rather than its own packets (IPv4 ID series, or TTL). */
   finalRstLikeFirst: boolean;
@@ -221,6 +223,7 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): Side
     sentAfterRst: ref(e.sentAfterRstNo, e.sentAfterRstTs),
     finalRst: ref(e.finalRstNo, e.finalRstTs),
     finalRstAckedBytes: e.finalRstNo ? ackedFrom(e.finalRstAck, peer, peerStreamStart) : null,
+    finalRstAnswersSegment: e.finalRstNo !== 0 && e.finalRstAnswersSegment,
     finalRstAnswersStray: e.finalRstNo !== 0 && e.finalRstAnswersStray,
     finalRstLikeFirst: e.finalRstNo !== 0 && e.finalRstLikeFirst,
     lastOtherThanRstTs: e.lastOtherThanRstTs,

@@ -854,7 +854,11 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const lateRequest = late !== null && rst.ts >= (late.ex.timing.requestAt ?? Infinity) ? late.ex.request! : null;
       if (lateRequest) ctx.push(`answering request #${lateRequest.packet}, sent after the server had closed`);
       const unanswered = !earlier && !lateRequest && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
-      if (unanswered) ctx.push('the request got no answer');
+      // The server sent nothing but an RST that answers the client's segment as a TCP with no
+      // connection for it does: the connection was gone at the server before the client wrote.
+      const noConnection = unanswered && mine.finalRstAnswersSegment && mine.finalRst?.no === rst.no && f.serverSide.packets === mine.rsts;
+      if (noConnection) ctx.push(`the server's TCP had no such connection: the RST carries no ACK, and #${lastData?.no ?? f.firstPacket}'s acknowledgement number as its sequence number`);
+      else if (unanswered) ctx.push('the request got no answer');
       // The server ending its own SYN-ACK retries on a handshake the client never completed (some
       // stacks and NATs reset at their retry limit): no connection existed to abort.
       const embryonic = !earlier && who === 'server' && f.handshakeAck === null && f.synAcks.length > 0 && f.clientSide.bytes === 0 && f.serverSide.bytes === 0;
@@ -951,6 +955,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           ? 'The server reset a handshake the client never completed, at the end of its SYN-ACK retries: nothing was aborted, no application saw a connection. half-open says why the handshake did not complete.'
           : earlier
           ? `The ${earlier.resetter === f.client ? 'client' : 'server'} reset this 4-tuple in flow ${earlier.flowId} and then sent on it again: the peer had already forgotten the connection, so it answered with RST. Scanners do this (a SYN probe reset at once, then data sent statelessly to the port found open); an application does it when it writes on a socket it already aborted. Nothing is wrong with the ${who}.`
+          : noConnection
+          ? "The server's TCP no longer had this connection when the client wrote on it (ECONNRESET or EPIPE at the client): the server process or host restarted, or the connection was dropped while idle (a server idle timeout, or a NAT or firewall on the way that forgot it and sent the segment to a host without it). The client should treat pooled or long-idle connections as possibly stale: retry idempotent requests on a new connection, and keep its idle timeout below the server's and the path's."
           : who === 'server'
             ? 'The server aborted the connection (ECONNRESET at the client): the application crashed or closed the socket with unread data, SO_LINGER 0, a proxy or load balancer timed out or rejected the request, or a firewall injected the RST. Check the server and proxy logs at that time.'
             : 'The client aborted the connection: it timed out, was killed, or closed the socket with unread data (or SO_LINGER 0). Browsers and HTTP clients do this when they give up or cancel a request; load balancers end their health checks this way once they have read the status (HAProxy).',

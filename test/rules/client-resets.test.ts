@@ -131,9 +131,25 @@ describe('a reset in a capture that started mid-connection', () => {
 
   it('keeps the unanswered request when the ports bear out the guessed roles (a service port, an ephemeral client port)', () => {
     const c = conv({ client: '127.0.0.1:64739', server: '127.0.0.1:8765' });
-    c.client('PA', 0, 'GET /ws HTTP/1.1\r\nHost: x\r\n\r\n', { seq: 1000, ack: 5000 }).server('R', 0.00005, '', { seq: 5000 });
+    c.client('PA', 0, 'GET /ws HTTP/1.1\r\nHost: x\r\n\r\n', { seq: 1000, ack: 5000 }).server('RA', 0.00005, '', { seq: 5000, ack: 1029 });
     const v = analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'rst-by-server');
     expect(v?.severity).toBe('error');
     expect(v?.summary).toContain('the request got no answer');
+  });
+
+  it("says the server's TCP had no such connection when all it sent is a bare RST answering the client's segment", () => {
+    // As in onewesong's websocket.pcap: a client writes on a connection the server has forgotten,
+    // and the server's kernel answers with no ACK and the segment's acknowledgement as its sequence number.
+    const stale = (rst: { seq: number }) => {
+      const c = conv({ client: '127.0.0.1:64739', server: '127.0.0.1:8765' });
+      c.client('PA', 0, 'GET /ws HTTP/1.1\r\nHost: x\r\n\r\n', { seq: 1000, ack: 5000 }).server('R', 0.00005, '', rst);
+      return analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'rst-by-server')!;
+    };
+    const v = stale({ seq: 5000 });
+    expect(v.severity).toBe('error');
+    expect(v.summary).toBe("connection reset by the server (RST #2, 0.05 ms after the last data #1, the server's TCP had no such connection: the RST carries no ACK, and #1's acknowledgement number as its sequence number)");
+    expect(v.hint).toMatch(/^The server's TCP no longer had this connection when the client wrote on it/);
+    // A bare RST at another sequence number is no such answer: the request went unanswered, as said before.
+    expect(stale({ seq: 7000 }).summary).toContain('the request got no answer');
   });
 });
