@@ -143,7 +143,6 @@ function intervalsOf(refs: { ts: number }[]): number[] {
  * SYNs to the same server:port answered by other flows between this one's first and last SYN: an
  * answer before the first or after the last shows the listener up at another time, not while it
  * ignored these (a firewall rule added, or the host gone, just after a connection it served).
- * Counted as the flow ends (see FlowFacts.otherSynsAnsweredMeanwhile).
  */
 export function answeredMeanwhile(f: FlowFacts, answers: AnswerLog): number {
   if (f.syns.length === 0) return 0;
@@ -281,7 +280,9 @@ const synTimeout: FlowRule = {
     if (abandonedBeforeRetry(f, ctx)) return null; // syn-abandoned
     const intervals = intervalsOf(f.syns);
     const span = last.ts - f.syns[0].ts;
-    const answeredOthers = f.otherSynsAnsweredMeanwhile ?? 0;
+    // Counted as the flow ended and again now: a flow held back is judged after the log forgot its
+    // answers, while a capture whose clock steps back (recordings joined) may log some only later.
+    const answeredOthers = Math.max(f.otherSynsAnsweredMeanwhile ?? 0, answeredMeanwhile(f, ctx.answers));
     const unanswered = lookupUnanswered(f, ctx);
     let cause: string;
     let hint: string;

@@ -932,12 +932,12 @@ const listenQueueOverflow: CaptureRule = {
     const answeredFlows = new Map<string, number>();
     // Drop times held over all listeners, at most MAX_KEPT_FLOWS: past that, later drops are not looked at for bursts.
     let heldDropTimes = 0;
-    // A dropped-SYN flow is settled once packet time has passed the end of its window, so that every
-    // answer inside it has been logged, and before the answer log forgets them: a flow that ends
-    // after its window at once; one whose window ends at the latest packet's time waits here, in
-    // the order they came, for a packet with a later time.
+    // Dropped-SYN flows wait here until packet time has passed the end of their window, so every
+    // answer that falls inside it has been logged. One the log already shows answered others is
+    // settled as it ends: a capture that goes on for minutes would see the log forget its answers.
     let pending: FlowDigest[] = [];
-    let pendingHead = 0;
+    // Pending flows are looked over when their number doubles, so each is looked at O(1) times on average.
+    let settleAt = 64;
     // Like bump: past MAX_KEYS listeners in trouble, new ones go uncounted rather than grow the map.
     const listener = (server: string): Listener | undefined => {
       let l = listeners.get(server);
@@ -966,10 +966,10 @@ const listenQueueOverflow: CaptureRule = {
     // From the first SYN to the answer that ended the retries, or to the last SYN of a client
     // never answered: a connection served before or after that shows the listener up at another time.
     const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts;
+    // Answered by a SYN-ACK on another connection while this one's SYNs were being dropped.
+    const othersAnswered = (f: FlowDigest, ctx: RuleContext) => ctx.answers.count(f.server, f.syns[0].ts, windowEnd(f), { synAckOnly: true, exceptPort: f.clientPort, limit: 1 }) > 0;
     const settle = (f: FlowDigest, ctx: RuleContext) => {
-      // Answered by a SYN-ACK on another connection while this one's SYNs were being dropped.
-      const others = ctx.answers.count(f.server, f.syns[0].ts, windowEnd(f), { synAckOnly: true, exceptPort: f.clientPort, limit: 1 });
-      if (others === 0) return;
+      if (!othersAnswered(f, ctx)) return;
       const l = listener(f.server);
       if (!l) return;
       l.droppedCount++;
@@ -981,11 +981,14 @@ const listenQueueOverflow: CaptureRule = {
       recordDrop(l, f.syns[0].ts);
     };
     const settleDue = (ctx: RuleContext, all: boolean) => {
-      while (pendingHead < pending.length && (all || windowEnd(pending[pendingHead]) < ctx.captureEnd)) settle(pending[pendingHead++], ctx);
-      if (pendingHead === pending.length) {
-        pending = [];
-        pendingHead = 0;
+      if (pending.length === 0) return;
+      const still: FlowDigest[] = [];
+      for (const f of pending) {
+        if (all || windowEnd(f) < ctx.captureEnd) settle(f, ctx);
+        else still.push(f);
       }
+      pending = still;
+      settleAt = Math.max(64, 2 * pending.length);
     };
     return {
       observe(f, ctx) {
@@ -1002,13 +1005,13 @@ const listenQueueOverflow: CaptureRule = {
           const l = listener(f.server);
           if (l) l.ignoredFinalAcks++;
         }
-        settleDue(ctx, false);
         if (droppedSyn || neverAnswered) {
-          if (windowEnd(f) < ctx.captureEnd) settle(f, ctx);
-          else if (pending.length - pendingHead < MAX_KEPT_FLOWS) pending.push(digestFlow(f));
+          if (windowEnd(f) < ctx.captureEnd && othersAnswered(f, ctx)) settle(f, ctx);
+          else if (pending.length < MAX_KEPT_FLOWS) pending.push(digestFlow(f));
         }
+        if (pending.length >= settleAt) settleDue(ctx, false);
       },
-      retained: () => pending.length - pendingHead + listeners.size + answeredFlows.size + heldDropTimes,
+      retained: () => pending.length + listeners.size + answeredFlows.size + heldDropTimes,
       verdicts(_c, ctx) {
         settleDue(ctx, true);
         const out: Verdict[] = [];
@@ -1024,7 +1027,7 @@ const listenQueueOverflow: CaptureRule = {
           out.push({
             code: 'listen-queue-overflow',
             severity: 'warning',
-            summary: `listen queue of ${server} overflowed: ${plural(l.droppedSyns, 'SYN')} from ${plural(l.droppedCount, 'connection')} dropped while it answered other connections' SYNs (${plural(answeredCount, 'connection')} answered in all${l.neverConnected ? `; ${l.neverConnected} of those dropped never connected` : ''})${l.ignoredFinalAcks ? `; ${plural(l.ignoredFinalAcks, 'handshake')} whose final ACK the server ignored (SYN-ACK re-sent after the ACK)` : ''}`,
+            summary: `listen queue of ${server} overflowed: ${plural(l.droppedSyns, 'SYN')} from ${plural(l.droppedCount, 'connection')} dropped while it answered other connections' SYNs (${plural(answeredCount, 'connection')} answered in all${l.neverConnected ? `; ${l.neverConnected} of the dropped ones never connected` : ''})${l.ignoredFinalAcks ? `; ${plural(l.ignoredFinalAcks, 'handshake')} whose final ACK the server ignored (SYN-ACK re-sent after the ACK)` : ''}`,
             packets: l.cited,
             facts: {
               listener: server,
@@ -1034,7 +1037,7 @@ const listenQueueOverflow: CaptureRule = {
               answeredConnections: answeredCount,
               ignoredFinalAcks: l.ignoredFinalAcks,
             },
-            hint: 'The listener is up (it answered other SYNs at the same moment) but its queues are full: the application does not accept() fast enough, or the backlog is too small. Raise the listen backlog (listen(fd, N), e.g. nginx "listen ... backlog=", net.core.somaxconn, net.ipv4.tcp_max_syn_backlog), make the accept loop faster (more workers, no blocking work on the accepting thread), and watch "netstat -s | grep -i listen" (times the listen queue of a socket overflowed, SYNs to LISTEN sockets dropped). net.ipv4.tcp_abort_on_overflow=1 turns the silent drops into RSTs the client sees at once.',
+            hint: 'The listener is up (it answered other SYNs while these were dropped) but its queues are full: the application does not accept() fast enough, or the backlog is too small. Raise the listen backlog (listen(fd, N), e.g. nginx "listen ... backlog=", net.core.somaxconn, net.ipv4.tcp_max_syn_backlog), make the accept loop faster (more workers, no blocking work on the accepting thread), and watch "netstat -s | grep -i listen" (times the listen queue of a socket overflowed, SYNs to LISTEN sockets dropped). net.ipv4.tcp_abort_on_overflow=1 turns the silent drops into RSTs the client sees at once.',
           });
         }
         return out;

@@ -80,16 +80,15 @@ const slowHandshake: FlowRule = {
     const path = pathRttAfterHandshake(f);
     let side: Side;
     let why: string;
-    // A TCP answers a SYN at once or drops it (and the client retries): a single SYN answered late
-    // by a peer that acknowledges data within a millisecond was held by a device beside the capture
-    // point that answers for the server once its own connection to it is up.
+    // An ACK within a millisecond measures no path beyond whatever sent it: the server, or a NAT or
+    // proxy beside the capture point that answers for it and may itself have waited on a path.
     const answeredBeside = path !== null && path.micros < ON_THE_WAY_MIN_MICROS;
     if (!path) {
       side = 'server-or-network';
       why = 'no later round trip to compare with, so the server and the path cannot be told apart';
     } else if (answeredBeside) {
-      side = 'server-or-network';
-      why = `data was acknowledged within ${short(path.micros)} (#${path.packet}), too soon for anything but a device within a millisecond of the capture point (a NAT or proxy that answers for the server, as VirtualBox's NAT does): the round trip beyond it is unmeasured, so the server and the path cannot be told apart`;
+      side = 'server';
+      why = `the server's end: data was acknowledged within ${short(path.micros)} (#${path.packet}), so the server, or a device in front of it (a NAT or proxy that answers for it, and may itself have waited on a path beyond it), is within a millisecond of the capture point, and the SYN waited there`;
     } else if (took >= HANDSHAKE_VS_PATH_SERVER * path.micros) {
       side = 'server';
       why = `the server's end: data was acknowledged within ${short(path.micros)} (#${path.packet}), so the path is fast and the SYN waited at the server or a device in front of it`;
@@ -118,10 +117,8 @@ const slowHandshake: FlowRule = {
         side === 'network'
           ? 'The whole path is slow, not the server: a long or congested route, a saturated link with deep buffers (bufferbloat), a VPN or proxy detour, a satellite hop. Compare with a ping or traceroute from the same client, and look for queueing on the path.'
           : side === 'server'
-            ? "The SYN reached the server's side but the SYN-ACK took long: the server's SYN or accept queue is overflowing (SYN cookies, a listen backlog too small), the host is starved of CPU, or a load balancer, SYN proxy or firewall in front of it inspects new connections slowly. Check the listen queue (ss -lnt, netstat -s: SYNs to LISTEN sockets dropped) and the devices in front of the server."
-            : answeredBeside
-              ? "A NAT or proxy next to the capture point (a VM's NAT, a transparent or local proxy, a load balancer that connects to its backend before it answers) sent the SYN-ACK once its own connection to the server was up, so the wait lies beyond it: on the path or at the server. Capture on its far side, or on the server, to tell which."
-              : 'Either the path or the server answered the SYN slowly; nothing later in this flow tells which. A capture of a connection that carries data, or a ping to the server, separates the two.',
+            ? `The SYN reached the server's side but the SYN-ACK took long: the server's SYN or accept queue is overflowing (SYN cookies, a listen backlog too small), the host is starved of CPU, or a load balancer, SYN proxy or firewall in front of it inspects new connections slowly.${answeredBeside ? " A NAT or proxy that answers for the server (a VM's NAT, a transparent proxy, a load balancer that connects to its backend first) sends the SYN-ACK only once its own connection is up: then capture beyond it to see where that wait went." : ''} Check the listen queue (ss -lnt, netstat -s: SYNs to LISTEN sockets dropped) and the devices in front of the server.`
+            : 'Either the path or the server answered the SYN slowly; nothing later in this flow tells which. A capture of a connection that carries data, or a ping to the server, separates the two.',
     };
   },
 };

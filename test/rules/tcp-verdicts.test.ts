@@ -92,6 +92,20 @@ describe('handshake verdicts', () => {
     }
   });
 
+  it('counts the answers a capture whose clock steps back logs after the dropped SYNs ended (two recordings joined)', () => {
+    // Recording 1: the client's SYNs at 0, 1 and 3 s go unanswered while packet time moves on to
+    // 100 s; recording 2, joined after it, steps back and holds the listener answering two other
+    // clients at 0.4 and 2 s.
+    const retry = { seq: 0xffff_fff0 };
+    const dropped = conv({ client: '10.0.0.1:40001' }).client('S', 0).client('S', 1, '', retry).client('S', 3, '', retry);
+    const elsewhere = Array.from({ length: 50 }, (_, i) => conv({ client: `10.0.0.9:${30000 + i}`, server: '10.0.0.8:22' }).handshake(5 + 2 * i));
+    const first = [dropped, ...elsewhere].flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
+    const second = [conv({ client: '10.0.0.3:40002' }).handshake(0.4), conv({ client: '10.0.0.4:40003' }).handshake(2)].flatMap((c) => c.packets).sort((a, b) => a.t - b.t);
+    const r = analyzeFrames([...first, ...second]);
+    const v = r.flows.find((x) => x.client === '10.0.0.1:40001')!.verdicts.find((x) => x.code === 'syn-timeout')!;
+    expect(v.summary).toContain('listener overloaded: 10.0.0.2:80 answered 2 other SYNs meanwhile');
+  });
+
   it('keeps listen-queue-overflow for a connection whose SYNs were dropped however long the capture goes on after it', () => {
     const retry = { seq: 0xffff_fff0 };
     // Two retries, then answered and closed at once; another client answered between the drops.
