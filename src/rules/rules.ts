@@ -858,7 +858,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       // The server sent nothing but an RST that answers the client's segment as a TCP with no
       // connection for it does: the connection was gone at the server before the client wrote.
       const noConnection = unanswered && mine.finalRstAnswersSegment && mine.finalRst?.no === rst.no && f.serverSide.packets === mine.rsts;
-      if (noConnection) ctx.push(`the server's TCP had no such connection: the RST carries no ACK, and #${lastData?.no ?? f.firstPacket}'s acknowledgement number as its sequence number`);
+      if (noConnection) ctx.push("the server's TCP had no such connection: the RST carries no ACK, and as its sequence number the acknowledgement number of the client's segment before it");
       else if (unanswered) ctx.push('the request got no answer');
       // The server ending its own SYN-ACK retries on a handshake the client never completed (some
       // stacks and NATs reset at their retry limit): no connection existed to abort.

@@ -147,7 +147,7 @@ describe('a reset in a capture that started mid-connection', () => {
     };
     const v = stale({ seq: 5000 });
     expect(v.severity).toBe('error');
-    expect(v.summary).toBe("connection reset by the server (RST #2, 0.05 ms after the last data #1, the server's TCP had no such connection: the RST carries no ACK, and #1's acknowledgement number as its sequence number)");
+    expect(v.summary).toBe("connection reset by the server (RST #2, 0.05 ms after the last data #1, the server's TCP had no such connection: the RST carries no ACK, and as its sequence number the acknowledgement number of the client's segment before it)");
     expect(v.hint).toMatch(/^The server's TCP no longer had this connection when the client wrote on it/);
     // A bare RST at another sequence number is no such answer: the request went unanswered, as said before.
     expect(stale({ seq: 7000 }).summary).toContain('the request got no answer');
