@@ -785,9 +785,10 @@ const foreignRst: FlowRule = {
     const after = named.sentAfterRst!;
     const sender = clientFirst ? f.client : f.server;
     // On a connection caught mid-stream the roles are a guess: the sender is named by its address alone.
-    const inName = rolesUnproven(f) ? `in the name of ${sender}` : `in the ${who}'s name (${sender})`;
-    const sideName = rolesUnproven(f) ? sender : `the ${who}`;
-    const peerName = rolesUnproven(f) ? (clientFirst ? f.server : f.client) : `the ${peerWho}`;
+    const guessed = rolesUnproven(f);
+    const inName = guessed ? `in the name of ${sender}` : `in the ${who}'s name (${sender})`;
+    const sideName = guessed ? sender : `the ${who}`;
+    const peerName = guessed ? (clientFirst ? f.server : f.client) : `the ${peerWho}`;
     // The receiver's own packets tell whether it took the RST: a TCP that took it answers the
     // sender's next segment as one holding no connection does; one that ignored it goes on after
     // the RST has had time to arrive (it may have sent before that).
@@ -857,7 +858,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const unanswered = !earlier && !lateRequest && who === 'server' && f.clientSide.bytes > 0 && f.serverSide.bytes === 0;
       // The server sent nothing but an RST that answers the client's segment as a TCP with no
       // connection for it does: the connection was gone at the server before the client wrote.
-      const noConnection = unanswered && mine.finalRstAnswersSegment && mine.finalRst?.no === rst.no && f.serverSide.packets === mine.rsts;
+      const noConnection = unanswered && f.serverSide.packets === mine.rsts && mine.finalRstAnswersSegment;
       if (noConnection) ctx.push("the server's TCP had no such connection: the RST carries no ACK, and as its sequence number the acknowledgement number of the client's segment before it");
       else if (unanswered) ctx.push('the request got no answer');
       // The server ending its own SYN-ACK retries on a handshake the client never completed (some

@@ -968,8 +968,8 @@ const listenQueueOverflow: CaptureRule = {
     const windowEnd = (f: FlowDigest) => f.synAcks[0]?.ts ?? f.syns[f.syns.length - 1].ts;
     // Answered by a SYN-ACK on another connection while this one's SYNs were being dropped.
     const othersAnswered = (f: FlowDigest, ctx: RuleContext) => ctx.answers.count(f.server, f.syns[0].ts, windowEnd(f), { synAckOnly: true, exceptPort: f.clientPort, limit: 1 }) > 0;
-    const settle = (f: FlowDigest, ctx: RuleContext) => {
-      if (!othersAnswered(f, ctx)) return;
+    /** A flow whose SYNs the listener dropped while it answered others. */
+    const countDrop = (f: FlowDigest) => {
       const l = listener(f.server);
       if (!l) return;
       l.droppedCount++;
@@ -979,6 +979,9 @@ const listenQueueOverflow: CaptureRule = {
       if (f.synAcks.length === 0) l.neverConnected++;
       if (droppedHere >= 2) l.droppedAgain = true;
       recordDrop(l, f.syns[0].ts);
+    };
+    const settle = (f: FlowDigest, ctx: RuleContext) => {
+      if (othersAnswered(f, ctx)) countDrop(f);
     };
     const settleDue = (ctx: RuleContext, all: boolean) => {
       if (pending.length === 0) return;
@@ -1006,7 +1009,7 @@ const listenQueueOverflow: CaptureRule = {
           if (l) l.ignoredFinalAcks++;
         }
         if (droppedSyn || neverAnswered) {
-          if (windowEnd(f) < ctx.captureEnd && othersAnswered(f, ctx)) settle(f, ctx);
+          if (windowEnd(f) < ctx.captureEnd && othersAnswered(f, ctx)) countDrop(f);
           else if (pending.length < MAX_KEPT_FLOWS) pending.push(digestFlow(f));
         }
         if (pending.length >= settleAt) settleDue(ctx, false);
