@@ -128,6 +128,7 @@ export class Endpoint implements ColumnView {
   /** The first copy and the packet it repeats; the widest gap between a copy and its original (µs); TTL change at the first copy. */
   declare firstCopyNo: number;
   declare firstCopyOfNo: number;
+  declare firstCopyTs: number;
   declare copyMaxGap: number;
   declare copyTtlChange: number;
 
@@ -237,6 +238,7 @@ const ENDPOINT_INITIAL = {
   ackCopies: 0,
   firstCopyNo: 0,
   firstCopyOfNo: 0,
+  firstCopyTs: 0,
   copyMaxGap: 0,
   copyTtlChange: 0,
   handshakePackets: 0,

@@ -445,6 +445,7 @@ function noteCopy(e: Endpoint, v: PacketView, no: number, ts: number): void {
   if (e.copies === 0) {
     e.firstCopyNo = no;
     e.firstCopyOfNo = e.prevNo;
+    e.firstCopyTs = ts;
     e.copyTtlChange = v.ttl - e.prevTtl;
   }
   e.copies++;

@@ -331,8 +331,16 @@ class Tallies {
 }
 
 /** Orders groups: severity (highest first), then size (largest first), then code, then endpoint. */
+/**
+ * Capture-level verdicts that change what the flow verdicts after them mean, and so come first
+ * whatever their severity: one-stack-answers says the servers' refusals and resets were made by a
+ * device in front of the client.
+ */
+const READ_FIRST = new Set(['one-stack-answers']);
+
 export function compareGroups(a: ProblemGroup, b: ProblemGroup): number {
   return (
+    Number(READ_FIRST.has(b.code)) - Number(READ_FIRST.has(a.code)) ||
     SEVERITY[b.severity] - SEVERITY[a.severity] ||
     b.flows - a.flows ||
     (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) ||

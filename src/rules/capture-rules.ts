@@ -7,6 +7,7 @@ import { scans } from './scan-rules.js';
 import { proxyClientGaveUp } from './proxy-rules.js';
 import { dnsFailures } from './dns-rules.js';
 import { icmpAboutUnseenSyns, neighboursUnanswered } from './unreachable-rules.js';
+import { oneStackAnswers } from './one-stack.js';
 
 // Capture-level verdicts: facts about the whole capture rather than one flow.
 
@@ -44,7 +45,7 @@ export interface FlowDigest {
   handshakeAck: FlowFacts['handshakeAck'];
   reusedAfter: FlowFacts['reusedAfter'];
   clientSide: Pick<FlowFacts['clientSide'], 'bytes' | 'rst'> & Partial<Pick<FlowFacts['clientSide'], 'copies' | 'packets' | 'synWindow' | 'seqBytes' | 'missedBytes'>>;
-  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'> & Partial<Pick<FlowFacts['serverSide'], 'copies' | 'bytes' | 'seqBytes' | 'missedBytes'>>;
+  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'> & Partial<Pick<FlowFacts['serverSide'], 'copies' | 'bytes' | 'seqBytes' | 'missedBytes' | 'rstIpId' | 'synIpId'>>;
   serverIp?: string;
   serverPort?: number;
   icmp?: FlowFacts['icmp'];
@@ -348,7 +349,7 @@ const captureLoss: CaptureRule = {
   },
 };
 
-export const CAPTURE_RULES: CaptureRule[] = [oneSidedCapture, capturedTwice, truncatedSnaplen, captureLoss, neighboursUnanswered, icmpAboutUnseenSyns, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
+export const CAPTURE_RULES: CaptureRule[] = [oneSidedCapture, capturedTwice, truncatedSnaplen, captureLoss, oneStackAnswers, neighboursUnanswered, icmpAboutUnseenSyns, ...TCP_CAPTURE_RULES, scans, proxyClientGaveUp, dnsFailures];
 
 /** One analysis's capture-level judgement: fed each flow as it finishes, asked for verdicts at the end. */
 export class CaptureJudge {

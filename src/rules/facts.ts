@@ -41,6 +41,10 @@ export interface SideFacts {
   rstAckedBytes: number | null;
   /** The first RST carried an ACK and sequence number 0, as a closed port answers a SYN. */
   rstAnswersSyn: boolean;
+  /** IPv4 ID of the first RST (0: none, IPv6, or the ID 0 a stack sends with DF). */
+  rstIpId: number;
+  /** IPv4 ID of this side's first SYN or SYN-ACK (-1: none, IPv6, or ID 0). */
+  synIpId: number;
   /** RST segments this side sent. */
   rsts: number;
   /** This side's first packet other than an RST after its first RST: proof that RST was not its TCP's. */
@@ -77,6 +81,7 @@ export interface CopyFacts {
   data: number;
   acks: number;
   firstPacket: number;
+  firstTs: number;
   /** The packet the first copy repeats. */
   copyOf: number;
   maxGapMicros: number;
@@ -219,6 +224,8 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): Side
     rst: ref(e.firstRstNo, e.firstRstTs),
     rstAckedBytes: e.firstRstNo ? ackedFrom(e.firstRstAck, peer, peerStreamStart) : null,
     rstAnswersSyn: e.firstRstAnswersSyn,
+    rstIpId: e.firstRstNo ? e.firstRstIpId : 0,
+    synIpId: e.handshakePackets > 0 ? e.handshakeFirstIpId : -1,
     rsts: e.rstCount,
     sentAfterRst: ref(e.sentAfterRstNo, e.sentAfterRstTs),
     finalRst: ref(e.finalRstNo, e.finalRstTs),
@@ -239,7 +246,7 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): Side
     copies:
       e.copies === 0
         ? null
-        : { packets: e.copies, data: e.dataCopies, acks: e.ackCopies, firstPacket: e.firstCopyNo, copyOf: e.firstCopyOfNo, maxGapMicros: e.copyMaxGap, ttlChange: e.copyTtlChange },
+        : { packets: e.copies, data: e.dataCopies, acks: e.ackCopies, firstPacket: e.firstCopyNo, firstTs: e.firstCopyTs, copyOf: e.firstCopyOfNo, maxGapMicros: e.copyMaxGap, ttlChange: e.copyTtlChange },
   };
 }
 

@@ -192,12 +192,18 @@ const refused: FlowRule = {
     const refusedCount = (earlier?.count ?? 0) + 1;
     const each = refusedCount >= n ? 'each refused' : `${refusedCount} refused`;
     const extra = n > 1 ? `; ${n} SYNs #${f.syns.map((s) => s.no).join(', #')}, ${each} (${refusedRetries(f, intervals)})` : '';
+    // A capture point on both sides of a router holds the SYN twice: the RST answers the copy
+    // captured nearer the server, so its time is counted from there.
+    const copy = f.clientSide.copies;
+    const seenAgain = copy && copy.copyOf === syn.no && copy.firstPacket < firstRst.no ? copy : null;
+    const answeredAfter = seenAgain ? seenAgain.firstTs : syn.ts;
+    const synText = seenAgain ? `SYN #${syn.no}, captured again as #${seenAgain.firstPacket} ${fmtDuration(seenAgain.firstTs - syn.ts)} later,` : `SYN #${syn.no}`;
     return {
       code: 'refused',
       severity: 'error',
-      summary: `RST: no listener on ${f.server} (SYN #${syn.no} answered by RST #${firstRst.no} in ${fmtDuration(firstRst.ts - syn.ts)})${extra}`,
+      summary: `RST: no listener on ${f.server} (${synText} answered by RST #${firstRst.no} in ${fmtDuration(firstRst.ts - answeredAfter)})${extra}`,
       packets: n > 1 ? f.syns.map((s) => s.no).concat(firstRst.no).sort((a, b) => a - b) : [syn.no, rst.no],
-      facts: { syns: n, refused: refusedCount, rsts: f.serverSide.rsts, intervalsMs: intervals.map(ms), synPacket: syn.no, rstPacket: firstRst.no, answerMs: ms(firstRst.ts - syn.ts), serverTtl: f.serverSide.ttl },
+      facts: { syns: n, refused: refusedCount, rsts: f.serverSide.rsts, intervalsMs: intervals.map(ms), synPacket: syn.no, rstPacket: firstRst.no, answerMs: ms(firstRst.ts - answeredAfter), serverTtl: f.serverSide.ttl },
       hint: `ECONNREFUSED. ${REFUSED_HINT}`,
     };
   },

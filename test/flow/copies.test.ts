@@ -9,6 +9,7 @@ import { analyzeConversation, analyzeFrames, conv, type ScriptedPacket } from '.
 import { useCorpus } from '../helpers/corpus.js';
 import { canCapture, removeCaptureDirs, runCaptureScenario } from '../helpers/traffic.js';
 import { wireSegments, type WireSegment } from '../helpers/wire.js';
+import { tcpFrame } from '../helpers/packets.js';
 
 const SAMPLE = fileURLToPath(new URL('../../samples/captured-twice.pcap', import.meta.url));
 const corpus = useCorpus();
@@ -66,6 +67,10 @@ describe('corpus captures holding packets twice', () => {
     const refused = r.flows.flatMap((f) => f.verdicts).find((x) => x.code === 'refused')!;
     expect(refused.facts.syns).toBe(1);
     expect(refused.summary).not.toContain('tried');
+    // tshark: SYN #5 (TTL 128) at 15.001667 s, its copy #6 (TTL 127) at 15.086461 s, RST #7 (TTL 128)
+    // at 15.086601 s: the server answered the copy in 0.14 ms; #5 to #7 (85 ms) pairs two capture points.
+    expect(refused.summary).toContain('SYN #5, captured again as #6 85 ms later, answered by RST #7 in 0.14 ms');
+    expect(refused.facts.answerMs).toBe(0.14);
   });
 
   corpus.it("Zeek's ssh-dups.pcap: duplicates both ways are no retransmission problem, and Zeek's history is kept", () => {
@@ -157,5 +162,30 @@ describe('packets Linux sends alike with IP ID 0', () => {
     const synAck = { seq: 0xffff_ff00, ipId: 0 };
     const c = conv().client('S', 0).client('S', 0.00001, '', { seq: 0xffff_fff0, ipId: 0x1000 }).server('SA', 0.00003, '', synAck).server('SA', 0.00004, '', synAck);
     expect(capturedTwice(analyzeConversation(c))).toBeDefined();
+  });
+});
+
+describe('a refusal timed at one capture point', () => {
+  it('a SYN captured on both sides of a router: the RST is timed from the copy the server side saw', () => {
+    const syn = { src: '10.1.0.5', dst: '10.2.0.9', sport: 1093, dport: 424, seq: 3349592343, flags: 'S', ipId: 0x043f };
+    const rst = { src: '10.2.0.9', dst: '10.1.0.5', sport: 424, dport: 1093, seq: 0, ack: 3349592344, flags: 'RA', ipId: 0xaca8 };
+    const r = analyzeFrames([
+      { t: 0, frame: tcpFrame({ ...syn, ttl: 128 }) },
+      { t: 0.085, frame: tcpFrame({ ...syn, ttl: 127 }) },
+      { t: 0.08514, frame: tcpFrame({ ...rst, ttl: 128 }) },
+      { t: 0.1, frame: tcpFrame({ ...rst, ttl: 127 }) },
+    ]);
+    const refused = r.flows[0]!.verdicts.find((v) => v.code === 'refused')!;
+    expect(refused.summary).toContain('(SYN #1, captured again as #2 85 ms later, answered by RST #3 in 0.14 ms)');
+    expect(refused.facts).toMatchObject({ syns: 1, synPacket: 1, rstPacket: 3, answerMs: 0.14 });
+  });
+
+  it('a SYN captured once is timed from itself', () => {
+    const r = analyzeFrames([
+      { t: 0, frame: tcpFrame({ src: '10.1.0.5', dst: '10.2.0.9', sport: 1093, dport: 424, seq: 5, flags: 'S' }) },
+      { t: 0.002, frame: tcpFrame({ src: '10.2.0.9', dst: '10.1.0.5', sport: 424, dport: 1093, seq: 0, ack: 6, flags: 'RA' }) },
+    ]);
+    const refused = r.flows[0]!.verdicts.find((v) => v.code === 'refused')!;
+    expect(refused.summary).toContain('(SYN #1 answered by RST #2 in 2.0 ms)');
   });
 });
