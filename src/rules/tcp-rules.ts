@@ -197,6 +197,15 @@ function resendKinds(timing: ResendTiming): string[] {
   return kinds;
 }
 
+/**
+ * "5 retransmissions in a row": the run of resends with no new ACK counts a FIN sent again alone,
+ * which the data retransmissions counted before it leave out; a run longer than those holds one.
+ */
+function unansweredRunText(sender: SideAnalysis, dataResends: number): string {
+  const run = sender.retransmissionsUnanswered;
+  return `${plural(run, 'retransmission')} in a row${run > dataResends ? ', a resent FIN among them,' : ''}`;
+}
+
 const retransmission: FlowRule = {
   code: 'retransmission',
   needs: SHOWS.RETRANSMITTED,
@@ -261,7 +270,7 @@ const retransmission: FlowRule = {
     } else if (tooSoon) {
       causeCode = 'capture-ended';
       const w = watchOf(f, ctx);
-      cause = `${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether ${side(otherSide(who))} would acknowledge`;
+      cause = `${unansweredRunText(sender, dataRetrans(f, sender))} from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether ${side(otherSide(who))} would acknowledge`;
       hint = `A run of segments ${side(who)} sent again, or sent past ${side(otherSide(who))}'s last acknowledgement, with no ACK before ${watchEnd(f)}. An ACK takes at least a round trip and a retransmission timer 200 ms or more, so this proves no loss and no absent peer; capture longer to see the ACKs (or the timeouts that follow).`;
     } else if (stalled && (blackHole = pathMtuBlackHole(f, who, since!)) !== null) {
       causeCode = 'path-mtu';
@@ -276,8 +285,8 @@ const retransmission: FlowRule = {
       const peerPackets = (who === 'server' ? f.clientSide : f.serverSide).packets;
       cause =
         peerPackets === 0
-          ? `${side(otherSide(who))} acknowledged none of it (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK, and the capture holds no packet from ${side(otherSide(who))} in this connection)`
-          : `${side(otherSide(who))} stopped acknowledging (${plural(sender.retransmissionsUnanswered, 'retransmission')} in a row got no ACK)`;
+          ? `${side(otherSide(who))} acknowledged none of it (${unansweredRunText(sender, dataRetrans(f, sender))} got no ACK, and the capture holds no packet from ${side(otherSide(who))} in this connection)`
+          : `${side(otherSide(who))} stopped acknowledging (${unansweredRunText(sender, dataRetrans(f, sender))} got no ACK)`;
       hint = `${side(otherSide(who), true)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. ${side(who, true)} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
     } else if (mtuTold && !stalled && afterMtuTold === marks.length) {
       causeCode = 'path-mtu-discovery';

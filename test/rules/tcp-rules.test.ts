@@ -373,6 +373,20 @@ describe('unanswered retransmissions at the end of a capture', () => {
     expect(v.summary).toContain('the server acknowledged none of it (3 retransmissions in a row got no ACK, and the capture holds no packet from the server in this connection)');
   });
 
+  it('a FIN sent again alone is in the run of unanswered resends, which says so beside the data resends counted', () => {
+    // nDPI tls_alert.pcap flow 2: a 31-byte request, its FIN, the FIN again 62 ms later, then the request and FIN resent on a timer.
+    const c = conv({ client: '192.168.2.100:37780', server: '160.44.202.202:443' });
+    const seq = c.c.next;
+    c.client('PA', 0, 'x'.repeat(31));
+    const finSeq = c.c.next;
+    c.client('FA', 0.003);
+    c.client('FA', 0.065, '', { seq: finSeq });
+    for (const t of [0.3, 0.8, 1.8]) c.client('FPA', t, 'x'.repeat(31), { seq });
+    const v = verdict(analyzeConversation(c).flows[0], 'retransmission');
+    expect(v.summary).toMatch(/^3 retransmissions by the client/);
+    expect(v.summary).toContain('the server acknowledged none of it (4 retransmissions in a row, a resent FIN among them, got no ACK');
+  });
+
   corpus2.it('nDPI tls_alert.pcap flow 2: the client resends with back-off and the file holds no packet of the server', () => {
     const f = analyzeFile(corpus2.path('ndpi/tls_alert.pcap')).flows.find((x) => x.id === 2)!;
     expect(verdict(f, 'retransmission').summary).toContain('the server acknowledged none of it');
