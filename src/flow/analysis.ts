@@ -551,7 +551,7 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
     if (taFlags & SEG.DUPLICATE_ACK) fa.addToCounter(D_SACK_DUPLICATE_ACKS + fromClient, 1);
   }
 
-  if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen, flags, backInTime);
+  if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen, flags, backInTime, copy);
 }
 
 /**
@@ -830,6 +830,7 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
   if (kept < n) {
     const sender = fa.timing.side[senderSide];
     sender.retransSinceProgress = 0;
+    sender.finResendsSinceProgress = 0;
     if (largestAcked > sender.largestAckedSegment) sender.largestAckedSegment = largestAcked;
   }
   rev.unackedCount = kept;
@@ -1159,7 +1160,7 @@ function closeZeroEpisode(s: { zeroSinceNo: number; zeroSinceTs: number; zeroLon
   s.zeroSinceTs = 0;
 }
 
-function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: number, len: number, tcpFlags: number, backInTime: boolean): void {
+function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: number, len: number, tcpFlags: number, backInTime: boolean, copy: boolean): void {
   const base = from * KIND_COUNT;
   for (let bit = 0, m = ta; m !== 0; bit++, m >>>= 1) if (m & 1) fa.addToCounter(base + bit, 1);
   if (ta & (SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION)) fa.addToCounter(base, 1); // tshark also shows these as retransmission
@@ -1174,6 +1175,7 @@ function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: numbe
         side.retransRunFirstNo = no;
         side.retransRunFirstTs = ts;
       }
+      if (len === 0 && (tcpFlags & TCP_FLAG.FIN) !== 0 && !copy && !backInTime) side.finResendsSinceProgress++;
     }
   }
   if (fa.marks.length >= MAX_MARKS) {

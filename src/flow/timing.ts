@@ -62,6 +62,8 @@ export class SideTiming {
   /** The first of those retransmissions: where the silence they answer to began. */
   declare retransRunFirstNo: number;
   declare retransRunFirstTs: number;
+  /** Of those, FINs sent again alone (not a copy the capture holds twice, nor a packet replayed after the clock stepped back). */
+  declare finResendsSinceProgress: number;
   /** Payload bytes of the largest segment of this side the peer acknowledged whole (its original length; 0: none). */
   declare largestAckedSegment: number;
   /**
@@ -153,6 +155,7 @@ const SIDE_INITIAL = {
   lastTsVal: -1,
   retransSinceProgress: 0,
   retransRunFirstNo: 0,
+  finResendsSinceProgress: 0,
   retransRunFirstTs: 0,
   largestAckedSegment: 0,
   lastSentEnd: 0,

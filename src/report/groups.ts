@@ -330,14 +330,14 @@ class Tallies {
   }
 }
 
-/** Orders groups: severity (highest first), then size (largest first), then code, then endpoint. */
 /**
  * Capture-level verdicts that change what the flow verdicts after them mean, and so come first
- * whatever their severity: one-stack-answers says the servers' refusals and resets were made by a
- * device in front of the client.
+ * whatever their severity: one-stack-answers says the servers' refusals and resets were made by
+ * one device answering for them.
  */
 const READ_FIRST = new Set(['one-stack-answers']);
 
+/** Orders groups: those to read first, then severity (highest first), size (largest first), code, endpoint. */
 export function compareGroups(a: ProblemGroup, b: ProblemGroup): number {
   return (
     Number(READ_FIRST.has(b.code)) - Number(READ_FIRST.has(a.code)) ||

@@ -6,15 +6,16 @@ import type { Verdict } from './verdict.js';
 // the packets it sends (the IP ID), and many stacks use one counter for every destination; no two
 // hosts share one. So when the SYN-ACKs and RSTs that different "servers" sent to a client carry
 // IDs that continue each other, in capture order, within the packets sent between them, one device
-// made them all: a NAT or proxy in front of the client that completes each handshake itself and
-// answers with a RST when its own connect fails (VirtualBox and QEMU user-mode networking,
-// slirp4netns and pasta for rootless containers, a transparent proxy). Then the refusals, resets
-// and handshake times said of those servers are the device's, and the servers' own answers are not
-// in the capture. Wireshark and Zeek take each source address at its word.
+// made them all. With SYN-ACKs among them it is a NAT or proxy that completes each handshake itself
+// and answers with a RST when its own connect fails (VirtualBox and QEMU user-mode networking,
+// slirp4netns and pasta for rootless containers, a transparent proxy); with RSTs alone it may as
+// well be a firewall or IPS rejecting connections in the servers' names. Either way the refusals
+// and resets said of those servers are the device's. Wireshark and Zeek take each source address
+// at its word.
 
 /** Answers kept per client host, in the order the flows end: enough to see a counter, bounded. */
 const MAX_ANSWERS_PER_CLIENT = 1_024;
-/** Client hosts whose answers are kept. */
+/** Client hosts whose answers are kept; past this, a client with answers from too few addresses to tell gives its place up. */
 const MAX_CLIENTS = 64;
 /**
  * Two answers are compared only when the packets between them leave an ID step this small at most:
@@ -25,17 +26,23 @@ const MAX_INFORMATIVE_STEP = 4_096;
 const MIN_FITS = 8;
 const MIN_ADDRESSES = 5;
 const MIN_FIT_SHARE = 0.9;
+/** Flow ids listed in the verdict's facts. */
+const MAX_LISTED_FLOWS = 100;
 
-/** One client's answers: packet number, IPv4 ID, server address index and flow, in parallel. */
+const KIND = { SYN_ACK: 0, RST: 1 } as const;
+
+/** One client's answers: packet number, IPv4 ID, TTL, kind, server address index and flow, in parallel. */
 class ClientAnswers {
   readonly no: number[] = [];
   readonly id: number[] = [];
+  readonly ttl: number[] = [];
+  readonly kind: number[] = [];
   readonly server: number[] = [];
   readonly flow: number[] = [];
   readonly servers: string[] = [];
   private readonly serverIndex = new Map<string, number>();
 
-  add(no: number, id: number, serverIp: string, flowId: number): void {
+  add(no: number, id: number, ttl: number, kind: number, serverIp: string, flowId: number): void {
     if (this.no.length >= MAX_ANSWERS_PER_CLIENT) return;
     let s = this.serverIndex.get(serverIp);
     if (s === undefined) {
@@ -45,6 +52,8 @@ class ClientAnswers {
     }
     this.no.push(no);
     this.id.push(id);
+    this.ttl.push(ttl);
+    this.kind.push(kind);
     this.server.push(s);
     this.flow.push(flowId);
   }
@@ -56,17 +65,33 @@ interface SharedCounter {
   addresses: string[];
   fits: number;
   informative: number;
-  flows: number;
+  /** Fitting steps with a SYN-ACK at either end: the device completed handshakes. */
+  synAckSteps: number;
+  /** Hops the fitting answers crossed after the device, the most of them (TTL below its initial value). */
+  hops: number;
+  ttl: number;
+  flows: number[];
   /** The first fitting pair. */
   example: { a: number; aFrom: string; aId: number; b: number; bFrom: string; bId: number };
 }
+
+/** Hops a packet arriving with this TTL crossed: stacks start at 64, 128 or 255 (32 on a few old ones). */
+function hopsCrossed(ttl: number): number {
+  for (const initial of [32, 64, 128, 255]) if (ttl <= initial) return initial - ttl;
+  return 0;
+}
+
+/** The /24 of a dotted IPv4 address. */
+const network24 = (ip: string) => ip.slice(0, ip.lastIndexOf('.'));
 
 /** The ID counter one stack shares over a client's answers, if its answers show one. */
 function sharedCounter(clientIp: string, c: ClientAnswers): SharedCounter | null {
   const order = c.no.map((_, i) => i).sort((x, y) => c.no[x] - c.no[y]);
   let fits = 0;
   let informative = 0;
+  let synAckSteps = 0;
   const fitting = new Set<number>();
+  const fittingAnswers = new Set<number>();
   let example: SharedCounter['example'] | null = null;
   for (let k = 1; k < order.length; k++) {
     const a = order[k - 1];
@@ -74,23 +99,72 @@ function sharedCounter(clientIp: string, c: ClientAnswers): SharedCounter | null
     // One server's own answers share its counter whoever it is: only a change of address tells.
     if (c.server[a] === c.server[b]) continue;
     const gap = c.no[b] - c.no[a];
-    // The device may send a packet the capture does not hold (to another guest), hence the slack.
+    // The device's counter moves once per packet it sends, so at most `gap` between the two when
+    // every packet between them is its own; twice that and 8 more leave room for packets it sent
+    // that the capture does not hold (to another guest, another interface).
     const bound = 2 * gap + 8;
     if (gap <= 0 || bound >= MAX_INFORMATIVE_STEP) continue;
     informative++;
     const step = (c.id[b] - c.id[a]) & 0xffff;
     if (step < 1 || step > bound) continue;
     fits++;
+    if (c.kind[a] === KIND.SYN_ACK || c.kind[b] === KIND.SYN_ACK) synAckSteps++;
     fitting.add(c.server[a]).add(c.server[b]);
+    fittingAnswers.add(a).add(b);
     example ??= { a: c.no[a], aFrom: c.servers[c.server[a]], aId: c.id[a], b: c.no[b], bFrom: c.servers[c.server[b]], bId: c.id[b] };
   }
-  if (fits < MIN_FITS || fitting.size < MIN_ADDRESSES || fits < MIN_FIT_SHARE * informative || !example) return null;
+  if (example === null || fits < MIN_FITS || fitting.size < MIN_ADDRESSES || fits < MIN_FIT_SHARE * informative) return null;
+  const addresses = [...fitting].map((s) => c.servers[s]);
+  // One network's addresses may all be one host's (a server with many addresses): no device is shown.
+  if (new Set(addresses.map(network24)).size === 1) return null;
+  let hops = 0;
+  let ttl = 0;
+  for (const i of fittingAnswers) {
+    if (hopsCrossed(c.ttl[i]) >= hops) {
+      hops = hopsCrossed(c.ttl[i]);
+      ttl = c.ttl[i];
+    }
+  }
   const flows = new Set<number>();
   for (let i = 0; i < c.no.length; i++) if (fitting.has(c.server[i])) flows.add(c.flow[i]);
-  return { clientIp, addresses: [...fitting].map((s) => c.servers[s]), fits, informative, flows: flows.size, example };
+  return { clientIp, addresses, fits, informative, synAckSteps, hops, ttl, flows: [...flows].sort((x, y) => x - y), example };
 }
 
 const hex = (id: number) => `0x${id.toString(16).padStart(4, '0')}`;
+
+function verdictOf(s: SharedCounter): Verdict {
+  const e = s.example;
+  const client = s.clientIp;
+  const named = s.addresses.slice(0, 4).join(', ') + (s.addresses.length > 4 ? ` and ${s.addresses.length - 4} more` : '');
+  const handshakes = s.synAckSteps > 0;
+  const where = s.hops === 0 ? `on ${client}'s host or link (the answers' TTL ${s.ttl} is as sent)` : `about ${plural(s.hops, 'hop')} before the capture point (TTL ${s.ttl})`;
+  const who = handshakes
+    ? `A NAT or proxy ${where} answers for these servers, so the refusals, resets and handshake times said of them in ${plural(s.flows.length, 'flow')} are its own, and what the servers sent is not in the capture`
+    : `One device ${where} sent these RSTs in the servers' names (a firewall or IPS rejecting the connections, or a NAT or proxy whose own connections failed), so the refusals and resets said of these servers in ${plural(s.flows.length, 'flow')} are its own; what the servers themselves answered, if anything, is not in the capture`;
+  return {
+    code: 'one-stack-answers',
+    severity: 'warning',
+    summary: `the ${handshakes ? 'SYN-ACKs and RSTs' : 'RSTs'} that ${plural(s.addresses.length, 'server address', 'server addresses')} (${named}) sent to ${client} came from one IP stack: their IPv4 IDs continue one counter from address to address (${s.fits} of ${s.informative} changes of address; #${e.a} from ${e.aFrom} ID ${hex(e.aId)}, then #${e.b} from ${e.bFrom} ID ${hex(e.bId)}). ${who}`,
+    packets: [e.a, e.b],
+    facts: {
+      clientIp: client,
+      addresses: s.addresses.slice(0, 100),
+      addressCount: s.addresses.length,
+      fits: s.fits,
+      informativePairs: s.informative,
+      handshakes,
+      hops: s.hops,
+      flows: s.flows.length,
+      flowIds: s.flows.slice(0, MAX_LISTED_FLOWS),
+      examplePackets: [e.a, e.b],
+    },
+    hint: handshakes
+      ? s.hops === 0
+        ? `A device beside ${client} completes each handshake itself, and answers with a RST when its own connection to the server fails (refused, unreachable or timed out), with a SYN-ACK only once that connection is up: VirtualBox or QEMU user-mode networking (the guest at 10.0.2.15), slirp4netns or pasta for rootless containers, or a local transparent proxy. Capture on the device's outside (the VM host's or container host's external interface) to see what the servers answered, and read the refused and reset verdicts of these flows as the device's.`
+        : `A device on the path (a transparent proxy, a load balancer, a NAT that terminates connections) completes each handshake itself and answers with a RST when its own connection to the server fails. Capture beyond it to see what the servers answered, and read the refused and reset verdicts of these flows as the device's.`
+      : `A firewall or intrusion prevention system rejecting connections with RSTs it makes in the servers' names (iptables REJECT --reject-with tcp-reset, a Snort or Suricata reject rule), or a NAT or proxy whose own connections failed, sent these RSTs. Find the device ${s.hops === 0 ? `beside ${client}` : `about ${plural(s.hops, 'hop')} away`} and its rule or log for these servers; capture beyond it to see whether the servers answer at all.`,
+  };
+}
 
 export const oneStackAnswers: CaptureRule = {
   code: 'one-stack-answers',
@@ -98,23 +172,30 @@ export const oneStackAnswers: CaptureRule = {
     const clients = new Map<string, ClientAnswers>();
     const answersOf = (f: FlowDigest): ClientAnswers | null => {
       let c = clients.get(f.clientIp);
-      if (!c) {
-        if (clients.size >= MAX_CLIENTS) return null;
-        clients.set(f.clientIp, (c = new ClientAnswers()));
+      if (c) return c;
+      if (clients.size >= MAX_CLIENTS) {
+        // A busy server's capture fills the places with clients of one server each: one of those gives its place up.
+        let unproven: string | null = null;
+        for (const [ip, other] of clients) if (other.servers.length < MIN_ADDRESSES) unproven = ip;
+        if (unproven === null) return null;
+        clients.delete(unproven);
       }
+      clients.set(f.clientIp, (c = new ClientAnswers()));
       return c;
     };
     return {
       observe(f) {
-        const rstId = f.serverSide.rstIpId ?? 0;
+        const s = f.serverSide;
+        const rstId = s.rstIpId ?? 0;
+        const synAckId = s.synIpId ?? -1;
         const synAck = f.synAcks[0];
-        const synAckId = f.serverSide.synIpId ?? -1;
         const withSynAck = synAck !== undefined && synAckId > 0;
-        if ((!withSynAck && rstId <= 0) || f.serverIp === undefined || f.serverIp.includes(':')) return;
+        // IPv6 has no IP ID: its answers carry none and are never kept.
+        if ((!withSynAck && rstId <= 0) || f.serverIp === undefined) return;
         const c = answersOf(f);
         if (!c) return;
-        if (withSynAck) c.add(synAck.no, synAckId, f.serverIp, f.id);
-        if (rstId > 0 && f.serverSide.rst) c.add(f.serverSide.rst.no, rstId, f.serverIp, f.id);
+        if (withSynAck) c.add(synAck.no, synAckId, s.ttl ?? 0, KIND.SYN_ACK, f.serverIp, f.id);
+        if (rstId > 0 && s.rst) c.add(s.rst.no, rstId, s.rstTtl ?? 0, KIND.RST, f.serverIp, f.id);
       },
       retained() {
         let n = 0;
@@ -125,17 +206,7 @@ export const oneStackAnswers: CaptureRule = {
         const out: Verdict[] = [];
         for (const [clientIp, c] of clients) {
           const s = sharedCounter(clientIp, c);
-          if (!s) continue;
-          const e = s.example;
-          const named = s.addresses.slice(0, 4).join(', ') + (s.addresses.length > 4 ? ` and ${s.addresses.length - 4} more` : '');
-          out.push({
-            code: 'one-stack-answers',
-            severity: 'warning',
-            summary: `the SYN-ACKs and RSTs that ${plural(s.addresses.length, 'server address', 'server addresses')} (${named}) sent to ${clientIp} came from one IP stack: their IPv4 IDs continue one counter from address to address (${s.fits} of ${s.informative} changes of address; #${e.a} from ${e.aFrom} ID ${hex(e.aId)}, then #${e.b} from ${e.bFrom} ID ${hex(e.bId)}). A NAT or proxy in front of ${clientIp} answers for these servers, so the refusals, resets and handshake times said of them in ${plural(s.flows, 'flow')} are its own, and what the servers sent is not in the capture`,
-            packets: [e.a, e.b],
-            facts: { clientIp, addresses: s.addresses.slice(0, 100), addressCount: s.addresses.length, fits: s.fits, informativePairs: s.informative, flows: s.flows, examplePackets: [e.a, e.b] },
-            hint: `A device between ${clientIp} and the servers completes each handshake itself, and answers with a RST when its own connection to the server fails (refused, unreachable or timed out), with a SYN-ACK only once that connection is up: VirtualBox or QEMU user-mode networking (the guest at 10.0.2.15), slirp4netns or pasta for rootless containers, or a transparent proxy. Capture on the device's outside (the VM host's or container host's external interface) to see what the servers answered, and read the refused and reset verdicts of these flows as the device's.`,
-          });
+          if (s) out.push(verdictOf(s));
         }
         return out;
       },

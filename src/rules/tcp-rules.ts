@@ -1,4 +1,4 @@
-import type { CopyFacts, FlowFacts } from './facts.js';
+import type { CopyFacts, FlowFacts, SideFacts } from './facts.js';
 import { isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE, sideNamer } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
@@ -199,11 +199,11 @@ function resendKinds(timing: ResendTiming): string[] {
 
 /**
  * "5 retransmissions in a row": the run of resends with no new ACK counts a FIN sent again alone,
- * which the data retransmissions counted before it leave out; a run longer than those holds one.
+ * which the data retransmissions counted before it leave out, so it is named.
  */
-function unansweredRunText(sender: SideAnalysis, dataResends: number): string {
+function unansweredRunText(sender: SideAnalysis, side: SideFacts): string {
   const run = sender.retransmissionsUnanswered;
-  return `${plural(run, 'retransmission')} in a row${run > dataResends ? ', a resent FIN among them,' : ''}`;
+  return `${plural(run, 'retransmission')} in a row${side.finResendsUnanswered > 0 ? `, ${side.finResendsUnanswered === 1 ? 'a FIN' : `${side.finResendsUnanswered} FINs`} resent alone among them,` : ''}`;
 }
 
 const retransmission: FlowRule = {
@@ -270,7 +270,7 @@ const retransmission: FlowRule = {
     } else if (tooSoon) {
       causeCode = 'capture-ended';
       const w = watchOf(f, ctx);
-      cause = `${unansweredRunText(sender, dataRetrans(f, sender))} from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether ${side(otherSide(who))} would acknowledge`;
+      cause = `${unansweredRunText(sender, who === 'server' ? f.serverSide : f.clientSide)} from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether ${side(otherSide(who))} would acknowledge`;
       hint = `A run of segments ${side(who)} sent again, or sent past ${side(otherSide(who))}'s last acknowledgement, with no ACK before ${watchEnd(f)}. An ACK takes at least a round trip and a retransmission timer 200 ms or more, so this proves no loss and no absent peer; capture longer to see the ACKs (or the timeouts that follow).`;
     } else if (stalled && (blackHole = pathMtuBlackHole(f, who, since!)) !== null) {
       causeCode = 'path-mtu';
@@ -285,8 +285,8 @@ const retransmission: FlowRule = {
       const peerPackets = (who === 'server' ? f.clientSide : f.serverSide).packets;
       cause =
         peerPackets === 0
-          ? `${side(otherSide(who))} acknowledged none of it (${unansweredRunText(sender, dataRetrans(f, sender))} got no ACK, and the capture holds no packet from ${side(otherSide(who))} in this connection)`
-          : `${side(otherSide(who))} stopped acknowledging (${unansweredRunText(sender, dataRetrans(f, sender))} got no ACK)`;
+          ? `${side(otherSide(who))} acknowledged none of it (${unansweredRunText(sender, who === 'server' ? f.serverSide : f.clientSide)} got no ACK, and the capture holds no packet from ${side(otherSide(who))} in this connection)`
+          : `${side(otherSide(who))} stopped acknowledging (${unansweredRunText(sender, who === 'server' ? f.serverSide : f.clientSide)} got no ACK)`;
       hint = `${side(otherSide(who), true)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. ${side(who, true)} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
     } else if (mtuTold && !stalled && afterMtuTold === marks.length) {
       causeCode = 'path-mtu-discovery';

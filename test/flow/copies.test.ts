@@ -177,7 +177,29 @@ describe('a refusal timed at one capture point', () => {
     ]);
     const refused = r.flows[0]!.verdicts.find((v) => v.code === 'refused')!;
     expect(refused.summary).toContain('(SYN #1, captured again as #2 85 ms later, answered by RST #3 in 0.14 ms)');
-    expect(refused.facts).toMatchObject({ syns: 1, synPacket: 1, rstPacket: 3, answerMs: 0.14 });
+    expect(refused.facts).toMatchObject({ syns: 1, synPacket: 1, rstPacket: 3, answerMs: 0.14, answerFromPacket: 2 });
+    expect(refused.packets).toEqual([1, 2, 3]);
+  });
+
+  it('a copy captured nearer the client (a higher TTL) is not the one the server answered: the RST is timed from the first', () => {
+    const syn = { src: '10.1.0.5', dst: '10.2.0.9', sport: 1093, dport: 424, seq: 3349592343, flags: 'S', ipId: 0x043f };
+    const rst = { src: '10.2.0.9', dst: '10.1.0.5', sport: 424, dport: 1093, seq: 0, ack: 3349592344, flags: 'RA', ipId: 0xaca8 };
+    const refusedOf = (packets: ScriptedPacket[]) => analyzeFrames(packets).flows[0]!.verdicts.find((v) => v.code === 'refused')!;
+    const nearerClient = refusedOf([
+      { t: 0, frame: tcpFrame({ ...syn, ttl: 127 }) },
+      { t: 0.001, frame: tcpFrame({ ...syn, ttl: 128 }) },
+      { t: 0.002, frame: tcpFrame({ ...rst, ttl: 64 }) },
+    ]);
+    expect(nearerClient.summary).toContain('(SYN #1 answered by RST #3 in 2.0 ms)');
+    // A copy of an earlier SYN than the one the RST answers is no copy of that one.
+    const earlierCopied = refusedOf([
+      { t: 0, frame: tcpFrame({ ...syn, ttl: 128 }) },
+      { t: 0.085, frame: tcpFrame({ ...syn, ttl: 127 }) },
+      { t: 1, frame: tcpFrame({ ...syn, ttl: 128, ipId: 0x0440 }) },
+      { t: 1.002, frame: tcpFrame({ ...rst, ttl: 64 }) },
+    ]);
+    expect(earlierCopied.summary).toContain('answered by RST #4 in 2.0 ms');
+    expect(earlierCopied.facts.answerFromPacket).toBeUndefined();
   });
 
   it('a SYN captured once is timed from itself', () => {

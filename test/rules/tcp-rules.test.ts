@@ -384,7 +384,20 @@ describe('unanswered retransmissions at the end of a capture', () => {
     for (const t of [0.3, 0.8, 1.8]) c.client('FPA', t, 'x'.repeat(31), { seq });
     const v = verdict(analyzeConversation(c).flows[0], 'retransmission');
     expect(v.summary).toMatch(/^3 retransmissions by the client/);
-    expect(v.summary).toContain('the server acknowledged none of it (4 retransmissions in a row, a resent FIN among them, got no ACK');
+    expect(v.summary).toContain('the server acknowledged none of it (4 retransmissions in a row, a FIN resent alone among them, got no ACK');
+  });
+
+  it('a run that counts copies the capture holds twice names no FIN', () => {
+    // Every packet captured twice (tcpdump -i any on a bridge): the copies lengthen the run, and no FIN was resent.
+    const c = conv({ client: '192.168.2.100:37780', server: '160.44.202.202:443' });
+    const seq = c.c.next;
+    c.client('PA', 0, 'x'.repeat(31));
+    for (const t of [0.25, 0.75, 1.75, 3.75]) c.client('PA', t, 'x'.repeat(31), { seq });
+    const doubled = c.packets.flatMap((p) => [p, { t: p.t + 0.00002, frame: p.frame }]);
+    const v = verdict(analyzeFrames(doubled).flows[0], 'retransmission');
+    expect(v.summary).toMatch(/^4 retransmissions by the client/);
+    expect(v.summary).toMatch(/\(9 retransmissions in a row got no ACK/);
+    expect(v.summary).not.toContain('FIN');
   });
 
   corpus2.it('nDPI tls_alert.pcap flow 2: the client resends with back-off and the file holds no packet of the server', () => {
