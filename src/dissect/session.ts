@@ -121,6 +121,7 @@ export function newAppFacts(): AppFacts {
     closes: NO_CLOSES,
     bytes: { client: 0, server: 0 },
     tls: null,
+    tlsClosing: null,
     unfinishedRequestLine: null,
   };
 }
@@ -375,6 +376,7 @@ export class AppSession implements StreamSink {
     this.serverMode = MODE.TLS;
     this.tls = new TlsTracker(this.recordEvents ? (no, dir, text) => this.eventWanted() && this.event(no, dir, text) : null);
     this.facts.tls = this.tls.facts;
+    this.facts.tlsClosing = this.tls.closing;
     this.detectBuf = null;
   }
 

@@ -13,6 +13,8 @@ const EXT = { SERVER_NAME: 0, ALPN: 16, SUPPORTED_VERSIONS: 43 } as const;
 /** A handshake message longer than this is not read (a ClientHello with post-quantum key shares is under 2 KB). */
 const MAX_HANDSHAKE_BYTES = 32 * 1024;
 const MAX_ALERTS = 8;
+/** What a TLS 1.3 alert measures once encrypted: 2 bytes, the inner content type, a 16-byte AEAD tag. */
+export const TLS13_ENCRYPTED_ALERT_LENGTH = 19;
 
 /** Alert descriptions (RFC 8446 6, RFC 5246 7.2; the ones TLS 1.3 retired, from RFC 2246, 5246 and 6066). */
 export const TLS_ALERT_NAME: Record<number, string> = {
@@ -121,6 +123,17 @@ export interface TlsFacts {
   malformed: { from: 'client' | 'server'; no: number; detail: string } | null;
 }
 
+/**
+ * How each side ended its TLS session, for the rules that judge a reset after a close: its first
+ * alert record (type 21, plaintext or encrypted, or in TLS 1.3 an encrypted record of an alert's
+ * size), and where in its stream its last other record ended. What a side sent past that were
+ * alerts alone. Kept apart from TlsFacts, which the JSON report writes whole.
+ */
+export interface TlsClosingFacts {
+  alert: { client: { no: number; ts: number } | null; server: { no: number; ts: number } | null };
+  otherRecordsEnd: { client: number; server: number };
+}
+
 export function newTlsFacts(): TlsFacts {
   return {
     clientHello: null,
@@ -164,7 +177,8 @@ class RecordReader {
     private readonly tracker: TlsTracker,
   ) {}
 
-  feed(b: Uint8Array, off: number, end: number, no: number, ts: number): void {
+  /** `streamOffset`: where b[off] lies in the direction's stream. */
+  feed(b: Uint8Array, off: number, end: number, streamOffset: number, no: number, ts: number): void {
     let i = off;
     while (i < end && !this.stopped) {
       if (this.bodyLeft === 0) {
@@ -181,7 +195,7 @@ class RecordReader {
         this.type = type;
         this.bodyLeft = length;
         this.alert.length = 0;
-        this.tracker.recordStart(this.dir, type, length, no, ts, this.encrypted);
+        this.tracker.recordStart(this.dir, type, length, no, ts, this.encrypted, streamOffset + (i - off) + length);
         if (length === 0) this.recordEnd(no, ts);
         continue;
       }
@@ -241,6 +255,7 @@ class RecordReader {
 /** Reads both directions of one flow and fills TlsFacts. */
 export class TlsTracker {
   readonly facts = newTlsFacts();
+  readonly closing: TlsClosingFacts = { alert: { client: null, server: null }, otherRecordsEnd: { client: 0, server: 0 } };
   private readonly readers: [RecordReader, RecordReader];
   private tls13 = false;
   /** The server sent a HelloRetryRequest: the hellos go round once more, in the clear. */
@@ -273,7 +288,7 @@ export class TlsTracker {
       r.stopped = true;
       return;
     }
-    r.feed(b, off, end, no, ts);
+    r.feed(b, off, end, streamOffset, no, ts);
   }
 
   /** A gap in a direction: its records can no longer be followed. */
@@ -283,11 +298,15 @@ export class TlsTracker {
     this.facts.missed[side] ??= no;
   }
 
-  recordStart(dir: Dir, type: number, length: number, no: number, ts: number, encrypted: boolean): void {
+  /** `endOffset`: where in the direction's stream the record ends. */
+  recordStart(dir: Dir, type: number, length: number, no: number, ts: number, encrypted: boolean, endOffset: number): void {
     // TLS 1.3 sends a ChangeCipherSpec for middleboxes only; application data records are encrypted.
     const isEncrypted = (encrypted && type !== RECORD.CHANGE_CIPHER_SPEC) || (type === RECORD.APPLICATION_DATA && (this.tls13 || this.facts.serverHello !== null));
-    if (!isEncrypted) return;
     const side = dir === 0 ? 'client' : 'server';
+    const alertSized = isEncrypted && this.tls13 && type === RECORD.APPLICATION_DATA && length === TLS13_ENCRYPTED_ALERT_LENGTH;
+    if (type === RECORD.ALERT || alertSized) this.closing.alert[side] ??= { no, ts };
+    else this.closing.otherRecordsEnd[side] = endOffset;
+    if (!isEncrypted) return;
     this.facts.encryptedRecords[side]++;
     if (dir === 0) this.clientLastLength = length;
     else if (this.facts.firstEncrypted.client !== null) {

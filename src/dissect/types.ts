@@ -1,4 +1,4 @@
-import type { TlsFacts } from './tls.js';
+import type { TlsClosingFacts, TlsFacts } from './tls.js';
 // AppFacts: what the dissectors learned about one flow's application bytes. Plain data, JSON-ready;
 // rules/ and report/ read it. Packet numbers (`packet`, `no`) are 1-based; times are µs.
 import type { Dir } from '../flow/sink.js';
@@ -252,6 +252,8 @@ export interface AppFacts {
   bytes: { client: number; server: number };
   /** The TLS handshake as seen from outside, when the client's first bytes were a TLS record. */
   tls: TlsFacts | null;
+  /** How each side ended that TLS session (not in the JSON report). */
+  tlsClosing: TlsClosingFacts | null;
   /** A client request whose start line never ended (no exchange holds it): its first packet and the bytes that came. */
   unfinishedRequestLine: { packet: number; bytes: number } | null;
 }

@@ -9,6 +9,7 @@ import type { Flow } from '../flow/flow.js';
 import { latestTimestamp, summarizeTcpAnalysis, type TcpAnalysisFacts } from '../flow/analysis.js';
 import { isLikelyServerPort, type FlowEndReason } from '../flow/table.js';
 import type { MemcapMark } from '../flow/memcap.js';
+import type { SideTiming } from '../flow/timing.js';
 
 // FlowFacts: the read-only summary of one finished flow that rules, reports and diff consume.
 // Times are integer microseconds since the epoch; durations in the JSON are seconds or ms as named.
@@ -41,8 +42,11 @@ export interface SideFacts {
   rstAckedBytes: number | null;
   /** The first RST carried an ACK and sequence number 0, as a closed port answers a SYN. */
   rstAnswersSyn: boolean;
-  /** IPv4 ID of the first RST (0: none, IPv6, or the ID 0 a stack sends with DF). */
+  /** FINs this side sent again alone in its last run of retransmissions the peer left unacknowledged. */
+  finResendsUnanswered: number;
+  /** IPv4 ID of the first RST (0: none, IPv6, or the ID 0 a stack sends with DF), and its TTL (-1: none). */
   rstIpId: number;
+  rstTtl: number;
   /** IPv4 ID of this side's first SYN or SYN-ACK (-1: none, IPv6, or ID 0). */
   synIpId: number;
   /** RST segments this side sent. */
@@ -209,8 +213,8 @@ function ackedFrom(ack: number, peer: Endpoint, streamStart: number | null): num
   return d >= 0 ? d : null;
 }
 
-/** `peerStreamStart`: the sequence number after the peer's SYN, null when none was captured. */
-function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): SideFacts {
+/** `peerStreamStart`: the sequence number after the peer's SYN, null when none was captured; `timing`: the side's timing. */
+function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null, timing: SideTiming): SideFacts {
   return {
     packets: e.packets,
     bytes: e.payloadBytes,
@@ -224,7 +228,9 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null): Side
     rst: ref(e.firstRstNo, e.firstRstTs),
     rstAckedBytes: e.firstRstNo ? ackedFrom(e.firstRstAck, peer, peerStreamStart) : null,
     rstAnswersSyn: e.firstRstAnswersSyn,
+    finResendsUnanswered: timing.retransSinceProgress > 0 ? timing.finResendsSinceProgress : 0,
     rstIpId: e.firstRstNo ? e.firstRstIpId : 0,
+    rstTtl: e.firstRstNo ? e.firstRstTtl : -1,
     synIpId: e.handshakePackets > 0 ? e.handshakeFirstIpId : -1,
     rsts: e.rstCount,
     sentAfterRst: ref(e.sentAfterRstNo, e.sentAfterRstTs),
@@ -341,8 +347,8 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
     syns: flow.syns.packets(),
     synAcks: flow.synAcks.packets(),
     handshakeAck: ref(flow.handshakeAckNo, flow.handshakeAckTs),
-    clientSide: side(flow.orig, flow.resp, flow.synAcks.length > 0 ? (flow.synAcks.lastSeq() + 1) >>> 0 : null),
-    serverSide: side(flow.resp, flow.orig, flow.syns.length > 0 ? (flow.syns.lastSeq() + 1) >>> 0 : null),
+    clientSide: side(flow.orig, flow.resp, flow.synAcks.length > 0 ? (flow.synAcks.lastSeq() + 1) >>> 0 : null, flow.timing.side[0]),
+    serverSide: side(flow.resp, flow.orig, flow.syns.length > 0 ? (flow.syns.lastSeq() + 1) >>> 0 : null, flow.timing.side[1]),
     icmp: icmpFacts(flow),
     reusedAfter: flow.reusedAfter,
     reusedBy: ref(flow.reusedByNo, flow.reusedByTs),

@@ -1,5 +1,5 @@
 import type { Verdict } from './verdict.js';
-import type { FlowFacts, IcmpFact, PacketRef } from './facts.js';
+import type { FlowFacts, IcmpFact, PacketRef, SideFacts } from './facts.js';
 import { endpointOf, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
 import type { HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
@@ -193,17 +193,17 @@ const refused: FlowRule = {
     const each = refusedCount >= n ? 'each refused' : `${refusedCount} refused`;
     const extra = n > 1 ? `; ${n} SYNs #${f.syns.map((s) => s.no).join(', #')}, ${each} (${refusedRetries(f, intervals)})` : '';
     // A capture point on both sides of a router holds the SYN twice: the RST answers the copy
-    // captured nearer the server, so its time is counted from there.
+    // captured nearer the server (its TTL no higher: it crossed the router), so its time is counted from there.
     const copy = f.clientSide.copies;
-    const seenAgain = copy && copy.copyOf === syn.no && copy.firstPacket < firstRst.no ? copy : null;
+    const seenAgain = copy && copy.copyOf === syn.no && copy.firstPacket < firstRst.no && copy.ttlChange <= 0 ? copy : null;
     const answeredAfter = seenAgain ? seenAgain.firstTs : syn.ts;
     const synText = seenAgain ? `SYN #${syn.no}, captured again as #${seenAgain.firstPacket} ${fmtDuration(seenAgain.firstTs - syn.ts)} later,` : `SYN #${syn.no}`;
     return {
       code: 'refused',
       severity: 'error',
       summary: `RST: no listener on ${f.server} (${synText} answered by RST #${firstRst.no} in ${fmtDuration(firstRst.ts - answeredAfter)})${extra}`,
-      packets: n > 1 ? f.syns.map((s) => s.no).concat(firstRst.no).sort((a, b) => a - b) : [syn.no, rst.no],
-      facts: { syns: n, refused: refusedCount, rsts: f.serverSide.rsts, intervalsMs: intervals.map(ms), synPacket: syn.no, rstPacket: firstRst.no, answerMs: ms(firstRst.ts - answeredAfter), serverTtl: f.serverSide.ttl },
+      packets: (n > 1 ? f.syns.map((s) => s.no).concat(firstRst.no) : [syn.no, rst.no]).concat(seenAgain ? [seenAgain.firstPacket] : []).sort((a, b) => a - b),
+      facts: { syns: n, refused: refusedCount, rsts: f.serverSide.rsts, intervalsMs: intervals.map(ms), synPacket: syn.no, rstPacket: firstRst.no, answerMs: ms(firstRst.ts - answeredAfter), ...(seenAgain ? { answerFromPacket: seenAgain.firstPacket } : {}), serverTtl: f.serverSide.ttl },
       hint: `ECONNREFUSED. ${REFUSED_HINT}`,
     };
   },
@@ -817,6 +817,44 @@ const foreignRst: FlowRule = {
   },
 };
 
+/**
+ * What the RST of a side that had already sent its FIN answered, when that cut nothing off: its
+ * socket was closed, so its TCP resets whatever still reaches it, and what matters is whether that
+ * was anything either application still wanted. Null when it may have been (data past what the
+ * FIN acknowledged, a request the server had not answered) or when the capture cannot tell.
+ * - nothing in flight: the FIN acknowledged all the peer had sent and the peer sent no data after
+ *   it (the RST answers an ACK or a keep-alive probe); from a client, the server had answered its
+ *   last data;
+ * - TLS alerts alone past what the FIN acknowledged (close_notify; in TLS 1.3 a record of an
+ *   alert's size);
+ * - a client that had ended the TLS session with its own alert before its FIN;
+ * - a side that had closed the WebSocket before its FIN, the peer's close frame answering it.
+ */
+function closedSocketAnswer(f: FlowFacts, who: 'client' | 'server', mine: SideFacts, other: SideFacts): string | null {
+  const fin = mine.fin!;
+  if (f.visibility.seen !== 'both') return null;
+  const peer = who === 'client' ? 'server' : 'client';
+  const acked = mine.finAckedBytes;
+  if (acked !== null && acked >= other.seqBytes) {
+    const answered = mine.lastData === null || (other.lastData !== null && other.lastData.no > mine.lastData.no);
+    if (who === 'server' || (answered && !httpExchangePending(f))) return `nothing was in flight: its FIN had acknowledged all the ${peer} sent, and the ${peer} sent no data after it`;
+  }
+  const tls = f.app?.tlsClosing;
+  if (tls) {
+    const peerAlert = tls.alert[peer];
+    if (acked !== null && peerAlert && other.seqBytes > acked && tls.otherRecordsEnd[peer] <= acked) {
+      return `it answers the ${peer}'s TLS alert #${peerAlert.no} (close_notify or the like), all the ${peer} sent past what the FIN acknowledged: nothing was cut off`;
+    }
+    const ownAlert = tls.alert.client;
+    if (who === 'client' && ownAlert && ownAlert.no < fin.no) return `the client had ended the TLS session with its alert #${ownAlert.no} before its FIN: it wanted nothing the server sent after`;
+  }
+  const close = f.app?.websocket?.close;
+  if (close && close.initiator === who && close.packet !== null && close.packet <= fin.no && close.answerPacket !== null && other.lastData?.no === close.answerPacket) {
+    return `the ${who} had closed the WebSocket (close frame #${close.packet}) before its FIN, and the RST answers the ${peer}'s close frame #${close.answerPacket}: nothing was cut off`;
+  }
+  return null;
+}
+
 function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
   return {
     code,
@@ -891,6 +929,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const peerDropped = Boolean(!peerResetFirst && other.finalRstAnswersStray && other.finalRst && other.finalRst.ts < rst.ts);
       const closedAlready = (closesCrossed || peerResetFirst || peerGone || peerDropped) && !earlier && !unanswered;
       const peer = who === 'client' ? 'server' : 'client';
+      // The side had closed its socket; the RST answers what still reached it.
+      const closedSocket = myFinBefore && !earlier && !unanswered && !lateRequest && !afterBothFins && !closedAlready ? closedSocketAnswer(f, who, mine, other) : null;
       // A client's RST that cuts nothing off: it opened the connection only to see it answer and
       // reset it at once, or it reset after the server had closed, with nothing left to send or to
       // receive. HAProxy ends its health checks this way, and clients closing with SO_LINGER 0 do.
@@ -926,6 +966,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
         const how = hasHeaderToken(announcedClose.headers.connection, 'close') ? 'Connection: close' : `HTTP/${announcedClose.version}`;
         ctx.push(`after the whole answer #${announcedClose.packet}, which announced the close (${how}): the RST cut nothing off`);
       }
+      if (closedSocket) ctx.push(closedSocket);
       if (closedAlready) {
         ctx.push(
           peerResetFirst
@@ -939,7 +980,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       }
       return {
         code,
-        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || lateRequest || connectOnly || afterServerDone || announcedClose ? 'info' : 'warning',
+        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || closedSocket || lateRequest || connectOnly || afterServerDone || announcedClose ? 'info' : 'warning',
         summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
         packets: [rst.no],
         facts: {
@@ -957,6 +998,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           ? 'The server had sent its whole answer and closed (FIN); the client then reset instead of closing with a FIN of its own, as clients closing with SO_LINGER 0 do and as HAProxy ends its HTTP health checks. Nothing was lost: the server had nothing more to send and the client nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
           : announcedClose
           ? 'The server\'s answer said the connection ends after it and had all arrived; the client then reset instead of closing with a FIN, as HAProxy drops its server connection after such an answer and as clients closing with SO_LINGER 0 do. Nothing was lost: the RST acknowledges every byte the server sent, and the client had nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
+          : closedSocket
+          ? `The ${who} had closed its socket (its FIN), so its TCP answered what still arrived with an RST, as a TCP holding no connection does (RFC 9293 3.10.7.1). Nothing either application wanted was lost; the ${peer} may log a reset (ECONNRESET) if it still held the socket.`
           : lateRequest
           ? 'The server had closed the connection, so its TCP reset the request that reached the closed socket: nothing was aborted that the server still served. request-after-close says why the client sent it.'
           : embryonic

@@ -1,4 +1,4 @@
-import type { TlsAlertFacts, TlsFacts } from '../dissect/tls.js';
+import { TLS13_ENCRYPTED_ALERT_LENGTH, type TlsAlertFacts, type TlsFacts } from '../dissect/tls.js';
 import type { FlowFacts } from './facts.js';
 import { fmtDuration } from './format.js';
 import type { FlowRule } from './rules.js';
@@ -7,9 +7,6 @@ import { SHOWS } from './shows.js';
 // Why a TLS connection (wss://, https://) failed before any application byte: a server that does
 // not speak TLS on that port, a plaintext alert from either side, or a side that walked away from
 // the handshake; and, when it worked, what was agreed.
-
-/** What a TLS 1.3 alert measures once encrypted: 2 bytes, the inner content type, a 16-byte AEAD tag. */
-const TLS13_ENCRYPTED_ALERT_LENGTH = 19;
 
 function helloText(t: TlsFacts): string {
   const h = t.clientHello;

@@ -4,6 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { analyzeConversation, conv } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
+
+const corpus = useCorpus();
+const corpus2 = useCorpus('corpus2');
 
 const rstVerdict = (f: FlowResult) => f.verdicts.find((v) => v.code === 'rst-by-client');
 
@@ -151,5 +155,66 @@ describe('a reset in a capture that started mid-connection', () => {
     expect(v.hint).toMatch(/^The server's TCP no longer had this connection when the client wrote on it/);
     // A bare RST at another sequence number is no such answer: the request went unanswered, as said before.
     expect(stale({ seq: 7000 }).summary).toContain('the request got no answer');
+  });
+});
+
+describe('a reset from a side that had already sent its FIN', () => {
+  const verdictOf = (c: ReturnType<typeof conv>, code: string) => analyzeConversation(c).flows[0].verdicts.find((v) => v.code === code);
+
+  it('answering a keep-alive probe after the server closed an idle connection: nothing was in flight', () => {
+    // http_espn_fail flow 8: the server's FIN after the whole answer, the client's probe 45 s later, the server's bare RST.
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    c.client('A', 0.03).server('FA', 15.03).client('A', 15.04);
+    const probeSeq = (c.c.next - 1) >>> 0;
+    c.client('A', 60, '', { seq: probeSeq }).server('R', 60.02, '', { seq: c.s.next, ack: 0 });
+    const v = verdictOf(c, 'rst-by-server')!;
+    expect(v.severity).toBe('info');
+    expect(v.summary).toContain('nothing was in flight: its FIN had acknowledged all the client sent, and the client sent no data after it');
+    expect(v.hint).toContain('Nothing either application wanted was lost');
+  });
+
+  it("a client that half-closes before the server's answer and resets: the answer may be cut off, a warning", () => {
+    const c = conv().handshake(0).client('PA', 0.01, 'QUERY\n').client('FA', 0.02).server('A', 0.03).client('R', 0.5);
+    expect(verdictOf(c, 'rst-by-client')!.severity).toBe('warning');
+  });
+
+  it('the same client after the server answered: nothing was in flight', () => {
+    const c = conv().handshake(0).client('PA', 0.01, 'QUERY\n').server('PA', 0.02, 'ANSWER\n').client('FA', 0.03).server('A', 0.04).client('R', 0.05);
+    const v = verdictOf(c, 'rst-by-client')!;
+    expect(v.severity).toBe('info');
+    expect(v.summary).toContain('nothing was in flight');
+  });
+
+  it("data past what the FIN acknowledged that is no TLS alert stays a warning", () => {
+    // A plain client's request crossing the server's FIN: not HTTP, so no request-after-close; the bytes may be lost.
+    const c = conv().handshake(0).client('PA', 0.01, 'HELLO\n').server('PA', 0.02, 'WELCOME\n').client('A', 0.03).server('FA', 0.04);
+    c.client('PA', 0.041, 'MORE DATA\n').server('R', 0.042, '', { seq: c.s.next, ack: 0 });
+    expect(verdictOf(c, 'rst-by-server')!.severity).toBe('warning');
+  });
+});
+
+describe('resets after the resetter\'s own FIN in public captures, checked with tshark', () => {
+  const rstOf = (file: string, id: number) => analyzeFile(file).flows.find((f) => f.id === id)!.verdicts.find((v) => v.code.startsWith('rst-by-'))!;
+
+  corpus.it("Zeek's wstunnel-http.pcap: the client's RST answers the server's WebSocket close frame #12, which echoes the client's #10", () => {
+    const v = rstOf(corpus.path('zeek/websocket/wstunnel-http.pcap'), 1);
+    expect(v.severity).toBe('info');
+    expect(v.summary).toContain('the client had closed the WebSocket (close frame #10) before its FIN, and the RST answers the server\'s close frame #12');
+  });
+
+  corpus2.it('nDPI selfsigned.pcap: the server\'s bare RST #20 answers the client\'s 26-byte encrypted alert #19 (TLS 1.2, type 21)', () => {
+    const v = rstOf(corpus2.path('ndpi/selfsigned.pcap'), 1);
+    expect(v.severity).toBe('info');
+    expect(v.summary).toContain("it answers the client's TLS alert #19");
+  });
+
+  corpus2.it('Firefox closing an HTTP/2 connection (GOAWAY, close_notify #106, FIN #107): the RSTs answer the server\'s closing records', () => {
+    const v = rstOf(corpus2.path('pcap2har/firefox-tls13-facebook-dsb.pcapng'), 1);
+    expect(v.severity).toBe('info');
+    expect(v.summary).toContain('the client had ended the TLS session with its alert #106 before its FIN');
+  });
+
+  corpus2.it('nDPI alexa-app.pcapng flow 111: a client that closed 0.36 s after its request, before the answer #2751-#2752 came, stays a warning', () => {
+    expect(rstOf(corpus2.path('ndpi/alexa-app.pcapng'), 111).severity).toBe('warning');
   });
 });
