@@ -41,6 +41,15 @@ class ClientAnswers {
   readonly flow: number[] = [];
   readonly servers: string[] = [];
   private readonly serverIndex = new Map<string, number>();
+  /** When an answer was last added, in flows observed: the client longest without one gives its place up first. */
+  lastAdded = 0;
+
+  /** Empty again, for another client. */
+  clear(): this {
+    this.no.length = this.id.length = this.ttl.length = this.kind.length = this.server.length = this.flow.length = this.servers.length = 0;
+    this.serverIndex.clear();
+    return this;
+  }
 
   add(no: number, id: number, ttl: number, kind: number, serverIp: string, flowId: number): void {
     if (this.no.length >= MAX_ANSWERS_PER_CLIENT) return;
@@ -67,7 +76,7 @@ interface SharedCounter {
   informative: number;
   /** Fitting steps with a SYN-ACK at either end: the device completed handshakes. */
   synAckSteps: number;
-  /** Hops the fitting answers crossed after the device, the most of them (TTL below its initial value). */
+  /** Hops the fitting answers crossed after the device, the most of them (TTL below its initial value); -1: not told. */
   hops: number;
   ttl: number;
   flows: number[];
@@ -75,10 +84,13 @@ interface SharedCounter {
   example: { a: number; aFrom: string; aId: number; b: number; bFrom: string; bId: number };
 }
 
-/** Hops a packet arriving with this TTL crossed: stacks start at 64, 128 or 255 (32 on a few old ones). */
+/** Hops past which a TTL's initial value is no longer told apart: no path on the internet is longer. */
+const MAX_HOPS = 30;
+
+/** Hops a packet arriving with this TTL crossed: stacks start at 64, 128 or 255 (32 on a few old ones); -1 when the TTL fits none of them. */
 function hopsCrossed(ttl: number): number {
-  for (const initial of [32, 64, 128, 255]) if (ttl <= initial) return initial - ttl;
-  return 0;
+  for (const initial of [32, 64, 128, 255]) if (ttl <= initial) return initial - ttl <= MAX_HOPS ? initial - ttl : -1;
+  return -1;
 }
 
 /** The /24 of a dotted IPv4 address. */
@@ -117,13 +129,16 @@ function sharedCounter(clientIp: string, c: ClientAnswers): SharedCounter | null
   const addresses = [...fitting].map((s) => c.servers[s]);
   // One network's addresses may all be one host's (a server with many addresses): no device is shown.
   if (new Set(addresses.map(network24)).size === 1) return null;
+  // The farthest answer: a device is no nearer than its answers show. -1 when a TTL tells no distance.
   let hops = 0;
   let ttl = 0;
   for (const i of fittingAnswers) {
-    if (hopsCrossed(c.ttl[i]) >= hops) {
-      hops = hopsCrossed(c.ttl[i]);
+    const h = hopsCrossed(c.ttl[i]);
+    if (h === -1 || h >= hops) {
+      hops = h;
       ttl = c.ttl[i];
     }
+    if (hops === -1) break;
   }
   const flows = new Set<number>();
   for (let i = 0; i < c.no.length; i++) if (fitting.has(c.server[i])) flows.add(c.flow[i]);
@@ -137,7 +152,12 @@ function verdictOf(s: SharedCounter): Verdict {
   const client = s.clientIp;
   const named = s.addresses.slice(0, 4).join(', ') + (s.addresses.length > 4 ? ` and ${s.addresses.length - 4} more` : '');
   const handshakes = s.synAckSteps > 0;
-  const where = s.hops === 0 ? `on ${client}'s host or link (the answers' TTL ${s.ttl} is as sent)` : `about ${plural(s.hops, 'hop')} before the capture point (TTL ${s.ttl})`;
+  const where =
+    s.hops === 0
+      ? `no router away from the capture point (the answers' TTL ${s.ttl} is as sent)`
+      : s.hops > 0
+        ? `about ${plural(s.hops, 'hop')} before the capture point (TTL ${s.ttl})`
+        : `at a distance the answers' TTL does not tell (TTL ${s.ttl})`;
   const who = handshakes
     ? `A NAT or proxy ${where} answers for these servers, so the refusals, resets and handshake times said of them in ${plural(s.flows.length, 'flow')} are its own, and what the servers sent is not in the capture`
     : `One device ${where} sent these RSTs in the servers' names (a firewall or IPS rejecting the connections, or a NAT or proxy whose own connections failed), so the refusals and resets said of these servers in ${plural(s.flows.length, 'flow')} are its own; what the servers themselves answered, if anything, is not in the capture`;
@@ -160,9 +180,9 @@ function verdictOf(s: SharedCounter): Verdict {
     },
     hint: handshakes
       ? s.hops === 0
-        ? `A device beside ${client} completes each handshake itself, and answers with a RST when its own connection to the server fails (refused, unreachable or timed out), with a SYN-ACK only once that connection is up: VirtualBox or QEMU user-mode networking (the guest at 10.0.2.15), slirp4netns or pasta for rootless containers, or a local transparent proxy. Capture on the device's outside (the VM host's or container host's external interface) to see what the servers answered, and read the refused and reset verdicts of these flows as the device's.`
+        ? `A device no router away from the capture point completes each handshake itself, and answers with a RST when its own connection to the server fails (refused, unreachable or timed out), with a SYN-ACK only once that connection is up: VirtualBox or QEMU user-mode networking (the guest at 10.0.2.15), slirp4netns or pasta for rootless containers, or a local transparent proxy. Capture on the device's outside (the VM host's or container host's external interface) to see what the servers answered, and read the refused and reset verdicts of these flows as the device's.`
         : `A device on the path (a transparent proxy, a load balancer, a NAT that terminates connections) completes each handshake itself and answers with a RST when its own connection to the server fails. Capture beyond it to see what the servers answered, and read the refused and reset verdicts of these flows as the device's.`
-      : `A firewall or intrusion prevention system rejecting connections with RSTs it makes in the servers' names (iptables REJECT --reject-with tcp-reset, a Snort or Suricata reject rule), or a NAT or proxy whose own connections failed, sent these RSTs. Find the device ${s.hops === 0 ? `beside ${client}` : `about ${plural(s.hops, 'hop')} away`} and its rule or log for these servers; capture beyond it to see whether the servers answer at all.`,
+      : `A firewall or intrusion prevention system rejecting connections with RSTs it makes in the servers' names (iptables REJECT --reject-with tcp-reset, a Snort or Suricata reject rule), or a NAT or proxy whose own connections failed, sent these RSTs. Find the device (${where}) and its rule or log for these servers; capture beyond it to see whether the servers answer at all.`,
   };
 }
 
@@ -170,32 +190,47 @@ export const oneStackAnswers: CaptureRule = {
   code: 'one-stack-answers',
   start() {
     const clients = new Map<string, ClientAnswers>();
+    let observed = 0;
     const answersOf = (f: FlowDigest): ClientAnswers | null => {
-      let c = clients.get(f.clientIp);
-      if (c) return c;
-      if (clients.size >= MAX_CLIENTS) {
-        // A busy server's capture fills the places with clients of one server each: one of those gives its place up.
-        let unproven: string | null = null;
-        for (const [ip, other] of clients) if (other.servers.length < MIN_ADDRESSES) unproven = ip;
-        if (unproven === null) return null;
-        clients.delete(unproven);
+      const known = clients.get(f.clientIp);
+      if (known) return known;
+      if (clients.size < MAX_CLIENTS) {
+        const c = new ClientAnswers();
+        clients.set(f.clientIp, c);
+        return c;
       }
-      clients.set(f.clientIp, (c = new ClientAnswers()));
-      return c;
+      // A busy server's capture fills the places with clients of one server each: of those, the
+      // one longest without an answer gives its place up.
+      let idlest: string | null = null;
+      let idlestAt = Infinity;
+      for (const [ip, other] of clients) {
+        if (other.servers.length < MIN_ADDRESSES && other.lastAdded < idlestAt) {
+          idlest = ip;
+          idlestAt = other.lastAdded;
+        }
+      }
+      if (idlest === null) return null;
+      const freed = clients.get(idlest)!.clear();
+      clients.delete(idlest);
+      clients.set(f.clientIp, freed);
+      return freed;
     };
     return {
       observe(f) {
+        observed++;
         const s = f.serverSide;
         const rstId = s.rstIpId ?? 0;
         const synAckId = s.synIpId ?? -1;
         const synAck = f.synAcks[0];
-        const withSynAck = synAck !== undefined && synAckId > 0;
-        // IPv6 has no IP ID: its answers carry none and are never kept.
-        if ((!withSynAck && rstId <= 0) || f.serverIp === undefined) return;
+        // An answer counts with its IPv4 ID and TTL (IPv6 has no ID: its answers are never kept).
+        const withSynAck = synAck !== undefined && synAckId > 0 && s.ttl != null;
+        const withRst = s.rst !== null && rstId > 0 && s.rstTtl !== undefined && s.rstTtl >= 0;
+        if ((!withSynAck && !withRst) || f.serverIp === undefined) return;
         const c = answersOf(f);
         if (!c) return;
-        if (withSynAck) c.add(synAck.no, synAckId, s.ttl ?? 0, KIND.SYN_ACK, f.serverIp, f.id);
-        if (rstId > 0 && s.rst) c.add(s.rst.no, rstId, s.rstTtl ?? 0, KIND.RST, f.serverIp, f.id);
+        c.lastAdded = observed;
+        if (withSynAck) c.add(synAck.no, synAckId, s.ttl!, KIND.SYN_ACK, f.serverIp, f.id);
+        if (withRst) c.add(s.rst!.no, rstId, s.rstTtl!, KIND.RST, f.serverIp, f.id);
       },
       retained() {
         let n = 0;

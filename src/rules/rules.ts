@@ -818,38 +818,36 @@ const foreignRst: FlowRule = {
 };
 
 /**
- * What the RST of a side that had already sent its FIN answered, when that cut nothing off: its
- * socket was closed, so its TCP resets whatever still reaches it, and what matters is whether that
- * was anything either application still wanted. Null when it may have been (data past what the
- * FIN acknowledged, a request the server had not answered) or when the capture cannot tell.
- * - nothing in flight: the FIN acknowledged all the peer had sent and the peer sent no data after
- *   it (the RST answers an ACK or a keep-alive probe); from a client, the server had answered its
- *   last data;
+ * Why the RST of a side that had already sent its FIN cut nothing off, or null: its socket was
+ * closed, so what matters is whether anything either application still wanted was lost. Null when
+ * it may have been (data past what the FIN acknowledged, a request not answered) or when the
+ * capture cannot tell.
+ * - nothing in flight: the FIN acknowledged all the peer had sent, the peer sent no data after it,
+ *   the client's last data had been answered and no HTTP request was pending (the RST answers an
+ *   ACK or a keep-alive probe, or aborts a connection with nothing left in it);
  * - TLS alerts alone past what the FIN acknowledged (close_notify; in TLS 1.3 a record of an
- *   alert's size);
- * - a client that had ended the TLS session with its own alert before its FIN;
- * - a side that had closed the WebSocket before its FIN, the peer's close frame answering it.
+ *   alert's size), with every record of the peer read;
+ * - the side had closed the WebSocket, and the RST answers the peer's close frame, its last data.
  */
 function closedSocketAnswer(f: FlowFacts, who: 'client' | 'server', mine: SideFacts, other: SideFacts): string | null {
-  const fin = mine.fin!;
-  if (f.visibility.seen !== 'both') return null;
   const peer = who === 'client' ? 'server' : 'client';
   const acked = mine.finAckedBytes;
-  if (acked !== null && acked >= other.seqBytes) {
-    const answered = mine.lastData === null || (other.lastData !== null && other.lastData.no > mine.lastData.no);
-    if (who === 'server' || (answered && !httpExchangePending(f))) return `nothing was in flight: its FIN had acknowledged all the ${peer} sent, and the ${peer} sent no data after it`;
+  if (acked === null) return null;
+  const clientLast = f.clientSide.lastData;
+  const serverLast = f.serverSide.lastData;
+  const clientAnswered = clientLast === null || (serverLast !== null && serverLast.no > clientLast.no);
+  if (acked >= other.seqBytes && clientAnswered && !httpExchangePending(f)) {
+    return `nothing was in flight: its FIN had acknowledged all the ${peer} sent, the ${peer} sent no data after it, and the client's last data had been answered`;
   }
-  const tls = f.app?.tlsClosing;
-  if (tls) {
-    const peerAlert = tls.alert[peer];
-    if (acked !== null && peerAlert && other.seqBytes > acked && tls.otherRecordsEnd[peer] <= acked) {
-      return `it answers the ${peer}'s TLS alert #${peerAlert.no} (close_notify or the like), all the ${peer} sent past what the FIN acknowledged: nothing was cut off`;
-    }
-    const ownAlert = tls.alert.client;
-    if (who === 'client' && ownAlert && ownAlert.no < fin.no) return `the client had ended the TLS session with its alert #${ownAlert.no} before its FIN: it wanted nothing the server sent after`;
+  const tls = f.app?.tls;
+  const closing = f.app?.tlsClosing;
+  const peerAlert = closing?.lastAlert[peer];
+  if (tls && closing && peerAlert && tls.missed[peer] === null && tls.malformed === null && other.seqBytes > acked && closing.otherRecordsEnd[peer] <= acked) {
+    return `it answers the ${peer}'s TLS alert #${peerAlert.no} (close_notify or the like), all the ${peer} sent past what the FIN acknowledged: nothing was cut off`;
   }
   const close = f.app?.websocket?.close;
-  if (close && close.initiator === who && close.packet !== null && close.packet <= fin.no && close.answerPacket !== null && other.lastData?.no === close.answerPacket) {
+  // The peer's close frame is its last data: the side's own close frame, before its FIN, started the closing handshake.
+  if (close && close.packet !== null && close.answerPacket !== null && other.lastData?.no === close.answerPacket) {
     return `the ${who} had closed the WebSocket (close frame #${close.packet}) before its FIN, and the RST answers the ${peer}'s close frame #${close.answerPacket}: nothing was cut off`;
   }
   return null;
@@ -999,7 +997,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           : announcedClose
           ? 'The server\'s answer said the connection ends after it and had all arrived; the client then reset instead of closing with a FIN, as HAProxy drops its server connection after such an answer and as clients closing with SO_LINGER 0 do. Nothing was lost: the RST acknowledges every byte the server sent, and the client had nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
           : closedSocket
-          ? `The ${who} had closed its socket (its FIN), so its TCP answered what still arrived with an RST, as a TCP holding no connection does (RFC 9293 3.10.7.1). Nothing either application wanted was lost; the ${peer} may log a reset (ECONNRESET) if it still held the socket.`
+          ? `The ${who} had closed its socket (its FIN) and then reset: its TCP answered a segment that reached the closed socket (RFC 9293 3.10.7.1), or the ${who} aborted the connection it had half-closed (SO_LINGER 0, or a close with bytes unread). Nothing either application wanted was lost; the ${peer} may log a reset (ECONNRESET) if it still held the socket.`
           : lateRequest
           ? 'The server had closed the connection, so its TCP reset the request that reached the closed socket: nothing was aborted that the server still served. request-after-close says why the client sent it.'
           : embryonic

@@ -112,7 +112,7 @@ const CHECKS: Record<string, (f: FlowResult & { app: { tls: TlsFacts } }, file: 
     expect(v.hint).toContain('DEPTH_ZERO_SELF_SIGNED_CERT');
     expect(codes(f)).not.toContain('tls-ok');
     // The server answers the client's FIN with an encrypted alert, which reaches the client's closed socket.
-    const alert = f.app!.tlsClosing!.alert.server;
+    const alert = f.app!.tlsClosing!.lastAlert.server;
     if (alert && f.clientSide.rst && f.clientSide.rst.no > alert.no) {
       expect(verdict(f, 'rst-by-client').severity).toBe('info');
       expect(verdict(f, 'rst-by-client').summary).toContain(`it answers the server's TLS alert #${alert.no}`);

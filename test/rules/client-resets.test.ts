@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { analyzeConversation, conv } from '../helpers/conversation.js';
+import { changeCipherSpec, clientHello, concat, encrypted, encryptedAlert, serverHello } from '../helpers/tls-records.js';
 import { useCorpus } from '../helpers/corpus.js';
 
 const corpus = useCorpus();
@@ -169,7 +170,7 @@ describe('a reset from a side that had already sent its FIN', () => {
     c.client('A', 60, '', { seq: probeSeq }).server('R', 60.02, '', { seq: c.s.next, ack: 0 });
     const v = verdictOf(c, 'rst-by-server')!;
     expect(v.severity).toBe('info');
-    expect(v.summary).toContain('nothing was in flight: its FIN had acknowledged all the client sent, and the client sent no data after it');
+    expect(v.summary).toContain("nothing was in flight: its FIN had acknowledged all the client sent, the client sent no data after it, and the client's last data had been answered");
     expect(v.hint).toContain('Nothing either application wanted was lost');
   });
 
@@ -183,6 +184,18 @@ describe('a reset from a side that had already sent its FIN', () => {
     const v = verdictOf(c, 'rst-by-client')!;
     expect(v.severity).toBe('info');
     expect(v.summary).toContain('nothing was in flight');
+  });
+
+  it('a server that closes after acknowledging a second request it never answered: a warning', () => {
+    const c = conv().handshake(0).client('PA', 0.01, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    c.client('PA', 0.03, 'GET /b HTTP/1.1\r\nHost: a\r\n\r\n').server('FA', 0.04).client('A', 0.05).server('R', 0.06, '', { seq: c.s.next, ack: 0 });
+    expect(verdictOf(c, 'rst-by-server')!.severity).not.toBe('info');
+  });
+
+  it('a client that closes while an HTTP answer is incomplete and resets: a warning', () => {
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npart');
+    c.client('FA', 0.03).server('A', 0.04).client('R', 0.05);
+    expect(verdictOf(c, 'rst-by-client')!.severity).toBe('warning');
   });
 
   it("data past what the FIN acknowledged that is no TLS alert stays a warning", () => {
@@ -208,13 +221,82 @@ describe('resets after the resetter\'s own FIN in public captures, checked with 
     expect(v.summary).toContain("it answers the client's TLS alert #19");
   });
 
-  corpus2.it('Firefox closing an HTTP/2 connection (GOAWAY, close_notify #106, FIN #107): the RSTs answer the server\'s closing records', () => {
-    const v = rstOf(corpus2.path('pcap2har/firefox-tls13-facebook-dsb.pcapng'), 1);
-    expect(v.severity).toBe('info');
-    expect(v.summary).toContain('the client had ended the TLS session with its alert #106 before its FIN');
+  corpus2.it('Firefox closing an HTTP/2 connection 2 ms after a POST (#103-#104): the server\'s records after the FIN may answer it, a warning', () => {
+    expect(rstOf(corpus2.path('pcap2har/firefox-tls13-facebook-dsb.pcapng'), 1).severity).toBe('warning');
   });
 
   corpus2.it('nDPI alexa-app.pcapng flow 111: a client that closed 0.36 s after its request, before the answer #2751-#2752 came, stays a warning', () => {
     expect(rstOf(corpus2.path('ndpi/alexa-app.pcapng'), 111).severity).toBe('warning');
+  });
+});
+
+describe('a reset after the resetter\'s own FIN, in TLS', () => {
+  const verdictOf = (c: ReturnType<typeof conv>, code: string) => analyzeConversation(c).flows[0].verdicts.find((v) => v.code === code);
+  /** A TLS 1.2 or 1.3 connection through the handshake and one request and answer. */
+  const tls = (tls13: boolean) => {
+    const c = conv({ server: '10.0.0.2:443' }).handshake(0);
+    c.client('PA', 0.01, clientHello()).server('PA', 0.02, concat(serverHello(tls13), changeCipherSpec(), encrypted(50)));
+    c.client('PA', 0.03, concat(changeCipherSpec(), encrypted(53))).server('A', 0.031);
+    c.client('PA', 0.1, encrypted(300)).server('PA', 0.2, encrypted(800)).client('A', 0.21);
+    return c;
+  };
+
+  it("the server's encrypted alert after the client's FIN, reset by the client: nothing was cut off", () => {
+    const c = tls(false).client('FA', 1).server('PA', 1.01, encryptedAlert()).client('R', 1.0101);
+    const v = verdictOf(c, 'rst-by-client')!;
+    expect(v.severity).toBe('info');
+    expect(v.summary).toMatch(/it answers the server's TLS alert #\d+ \(close_notify or the like\)/);
+  });
+
+  it('a TLS 1.3 record the size of an alert is one; a larger one past the FIN is data, a warning', () => {
+    expect(verdictOf(tls(true).client('FA', 1).server('PA', 1.01, encrypted(19)).client('R', 1.0101), 'rst-by-client')!.severity).toBe('info');
+    expect(verdictOf(tls(true).client('FA', 1).server('PA', 1.01, encrypted(500)).client('R', 1.0101), 'rst-by-client')!.severity).toBe('warning');
+  });
+
+  it("a client that gives up waiting (close_notify, FIN, the late answer reset) is no harmless reset", () => {
+    const c = tls(false).client('PA', 0.3, encrypted(300)).server('A', 0.31);
+    c.client('PA', 5.1, encryptedAlert()).client('FA', 5.1001).server('A', 5.11).server('PA', 6, encrypted(2000)).client('R', 6.0001);
+    expect(verdictOf(c, 'rst-by-client')!.severity).toBe('warning');
+  });
+
+  it('an alert-sized record before bytes the capture missed proves nothing of what was missed', () => {
+    const c = tls(true).server('PA', 0.3, encrypted(19)).client('A', 0.31).client('FA', 1);
+    c.s.next = (c.s.next + 1200) >>> 0; // a segment of the server's the capture missed
+    c.server('PA', 1.01, encrypted(300)).client('R', 1.0101);
+    expect(verdictOf(c, 'rst-by-client')!.severity).toBe('warning');
+  });
+
+  it("a client that writes after the server's alert, closes and resets: the alert it cites was acknowledged, its request unanswered", () => {
+    const c = tls(false).server('PA', 0.3, encryptedAlert()).client('A', 0.31).client('PA', 0.4, encrypted(300)).client('FA', 0.41).server('A', 0.42).client('R', 0.5);
+    expect(verdictOf(c, 'rst-by-client')!.severity).toBe('warning');
+  });
+
+  it("a request inside TLS after the server's close_notify and FIN, reset by the server, stays a warning", () => {
+    const c = tls(false).server('PA', 5, encryptedAlert()).server('FA', 5.0001).client('PA', 5.0002, encrypted(300)).server('R', 5.0003);
+    expect(verdictOf(c, 'rst-by-server')!.severity).toBe('warning');
+  });
+});
+
+describe('a reset after the resetter\'s own FIN, in a WebSocket', () => {
+  const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+  const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
+  const close = (masked: boolean) => Uint8Array.from(masked ? [0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2] : [0x88, 0x02, 0x03, 0xe8]);
+  const session = () =>
+    conv({ server: '10.0.0.2:8080' })
+      .handshake(0)
+      .client('PA', 0.01, `GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
+      .server('PA', 0.02, `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\n\r\n`)
+      .client('A', 0.03);
+  const rst = (c: ReturnType<typeof conv>) => analyzeConversation(c).flows[0].verdicts.find((v) => v.code === 'rst-by-client')!;
+
+  it("the client's close, its FIN, the server's close frame reset by the client: nothing was cut off", () => {
+    const v = rst(session().client('PA', 1, close(true)).client('FA', 1.001).server('PA', 1.002, close(false)).client('R', 1.003));
+    expect(v.severity).toBe('info');
+    expect(v.summary).toMatch(/the client had closed the WebSocket \(close frame #\d+\) before its FIN, and the RST answers the server's close frame #\d+/);
+  });
+
+  it('data the server sent after its close frame, reset by the client: not said to be the close frame', () => {
+    const v = rst(session().client('PA', 1, close(true)).client('FA', 1.001).server('PA', 1.002, close(false)).server('PA', 1.0021, 'late bytes').client('R', 1.003));
+    expect(v.severity).toBe('warning');
   });
 });

@@ -67,7 +67,7 @@ describe('answers from many addresses with one IP ID counter', () => {
     expect(v.facts.flowIds).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     expect(v.summary).toContain(`the SYN-ACKs and RSTs that 12 server addresses (192.0.2.1, 192.0.3.1, 192.0.4.1, 192.0.5.1 and 8 more) sent to ${GUEST} came from one IP stack`);
     expect(v.summary).toContain('#2 from 192.0.2.1 ID 0x0282, then #4 from 192.0.3.1 ID 0x0283');
-    expect(v.summary).toContain(`A NAT or proxy on ${GUEST}'s host or link (the answers' TTL 64 is as sent) answers for these servers`);
+    expect(v.summary).toContain("A NAT or proxy no router away from the capture point (the answers' TTL 64 is as sent) answers for these servers");
     expect(v.packets).toEqual([2, 4]);
     // The refusals are still said of the flows; the capture-level verdict is read first.
     expect(r.flows.filter((f) => f.verdicts.some((x) => x.code === 'refused'))).toHaveLength(8);
@@ -87,6 +87,12 @@ describe('answers from many addresses with one IP ID counter', () => {
     expect(v.summary).toContain("One device about 12 hops before the capture point (TTL 243) sent these RSTs in the servers' names");
     expect(v.summary).not.toContain('handshake');
     expect(v.hint).toContain('firewall or intrusion prevention system');
+  });
+
+  it('a TTL that fits no initial value within 30 hops tells no distance', () => {
+    const [v] = oneStack(analyzeFrames(connects({ answers: counted(12), ttl: 200 })));
+    expect(v.facts.hops).toBe(-1);
+    expect(v.summary).toContain("at a distance the answers' TTL does not tell (TTL 200)");
   });
 
   it('each server numbering its own packets is no shared counter', () => {
@@ -134,6 +140,19 @@ describe('answers from many addresses with one IP ID counter', () => {
 
   it('all the addresses in one /24 may be one host holding them: no verdict', () => {
     expect(fires({ answers: counted(12), address: (s) => `10.0.0.${11 + s}`, ttl: 128 })).toBe(false);
+  });
+
+  it('a NAT-ed client whose answers come between new clients of one server each keeps its place', () => {
+    const packets: ScriptedPacket[] = [];
+    let t = 0;
+    for (let c = 0; c < 64; c++) packets.push(...connects({ answers: [{ server: 0, id: 900 + c }], client: `172.16.0.${c + 1}` }).map((p) => ({ ...p, t: p.t + (t += 0.1) })));
+    const guest = connects({ answers: counted(12) });
+    // Between two of the guest's connections, two new clients of the busy server.
+    for (let i = 0; i < guest.length; i += 2) {
+      packets.push(...guest.slice(i, i + 2).map((p) => ({ ...p, t: (t += 0.1) })));
+      for (let k = 0; k < 2; k++) packets.push(...connects({ answers: [{ server: 0, id: 2000 + i + k }], client: `172.17.${i}.${k + 1}` }).map((p) => ({ ...p, t: (t += 0.1) })));
+    }
+    expect(oneStack(analyzeFrames(packets))).toHaveLength(1);
   });
 
   it('a NAT-ed client is found after 64 clients of a busy server took the places', () => {
