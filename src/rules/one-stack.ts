@@ -40,31 +40,39 @@ class ClientAnswers {
   readonly server: number[] = [];
   readonly flow: number[] = [];
   readonly servers: string[] = [];
-  private readonly serverIndex = new Map<string, number>();
-  /** When an answer was last added, in flows observed: the client longest without one gives its place up first. */
-  lastAdded = 0;
+  /** Made at a second server address: most clients of a busy capture have one. */
+  private serverIndex: Map<string, number> | null = null;
 
   /** Empty again, for another client. */
   clear(): this {
     this.no.length = this.id.length = this.ttl.length = this.kind.length = this.server.length = this.flow.length = this.servers.length = 0;
-    this.serverIndex.clear();
+    this.serverIndex = null;
     return this;
   }
 
   add(no: number, id: number, ttl: number, kind: number, serverIp: string, flowId: number): void {
     if (this.no.length >= MAX_ANSWERS_PER_CLIENT) return;
-    let s = this.serverIndex.get(serverIp);
-    if (s === undefined) {
-      s = this.servers.length;
-      this.servers.push(serverIp);
-      this.serverIndex.set(serverIp, s);
-    }
+    this.server.push(this.indexOf(serverIp));
     this.no.push(no);
     this.id.push(id);
     this.ttl.push(ttl);
     this.kind.push(kind);
-    this.server.push(s);
     this.flow.push(flowId);
+  }
+
+  /** The server address's index in `servers`, added if new. */
+  private indexOf(serverIp: string): number {
+    const servers = this.servers;
+    if (servers.length === 0) servers.push(serverIp);
+    if (servers.length === 1 && servers[0] === serverIp) return 0;
+    if (this.serverIndex === null) this.serverIndex = new Map([[servers[0], 0]]);
+    let s = this.serverIndex.get(serverIp);
+    if (s === undefined) {
+      s = servers.length;
+      servers.push(serverIp);
+      this.serverIndex.set(serverIp, s);
+    }
+    return s;
   }
 }
 
@@ -189,11 +197,15 @@ function verdictOf(s: SharedCounter): Verdict {
 export const oneStackAnswers: CaptureRule = {
   code: 'one-stack-answers',
   start() {
+    // In the order of their latest answer, oldest first: a client is moved to the end as it answers.
     const clients = new Map<string, ClientAnswers>();
-    let observed = 0;
     const answersOf = (f: FlowDigest): ClientAnswers | null => {
       const known = clients.get(f.clientIp);
-      if (known) return known;
+      if (known) {
+        clients.delete(f.clientIp);
+        clients.set(f.clientIp, known);
+        return known;
+      }
       if (clients.size < MAX_CLIENTS) {
         const c = new ClientAnswers();
         clients.set(f.clientIp, c);
@@ -201,23 +213,17 @@ export const oneStackAnswers: CaptureRule = {
       }
       // A busy server's capture fills the places with clients of one server each: of those, the
       // one longest without an answer gives its place up.
-      let idlest: string | null = null;
-      let idlestAt = Infinity;
-      for (const [ip, other] of clients) {
-        if (other.servers.length < MIN_ADDRESSES && other.lastAdded < idlestAt) {
-          idlest = ip;
-          idlestAt = other.lastAdded;
-        }
+      for (const ip of clients.keys()) {
+        const other = clients.get(ip)!;
+        if (other.servers.length >= MIN_ADDRESSES) continue;
+        clients.delete(ip);
+        clients.set(f.clientIp, other.clear());
+        return other;
       }
-      if (idlest === null) return null;
-      const freed = clients.get(idlest)!.clear();
-      clients.delete(idlest);
-      clients.set(f.clientIp, freed);
-      return freed;
+      return null;
     };
     return {
       observe(f) {
-        observed++;
         const s = f.serverSide;
         const rstId = s.rstIpId ?? 0;
         const synAckId = s.synIpId ?? -1;
@@ -228,7 +234,6 @@ export const oneStackAnswers: CaptureRule = {
         if ((!withSynAck && !withRst) || f.serverIp === undefined) return;
         const c = answersOf(f);
         if (!c) return;
-        c.lastAdded = observed;
         if (withSynAck) c.add(synAck.no, synAckId, s.ttl!, KIND.SYN_ACK, f.serverIp, f.id);
         if (withRst) c.add(s.rst!.no, rstId, s.rstTtl!, KIND.RST, f.serverIp, f.id);
       },

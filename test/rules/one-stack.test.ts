@@ -145,12 +145,13 @@ describe('answers from many addresses with one IP ID counter', () => {
   it('a NAT-ed client whose answers come between new clients of one server each keeps its place', () => {
     const packets: ScriptedPacket[] = [];
     let t = 0;
-    for (let c = 0; c < 64; c++) packets.push(...connects({ answers: [{ server: 0, id: 900 + c }], client: `172.16.0.${c + 1}` }).map((p) => ({ ...p, t: p.t + (t += 0.1) })));
-    const guest = connects({ answers: counted(12) });
-    // Between two of the guest's connections, two new clients of the busy server.
-    for (let i = 0; i < guest.length; i += 2) {
-      packets.push(...guest.slice(i, i + 2).map((p) => ({ ...p, t: (t += 0.1) })));
-      for (let k = 0; k < 2; k++) packets.push(...connects({ answers: [{ server: 0, id: 2000 + i + k }], client: `172.17.${i}.${k + 1}` }).map((p) => ({ ...p, t: (t += 0.1) })));
+    const add = (plan: Plan) => packets.push(...connects(plan).map((p) => ({ ...p, t: (t += 0.1) })));
+    for (let c = 0; c < 64; c++) add({ answers: [{ server: 0, id: 900 + c }], client: `172.16.0.${c + 1}` });
+    // Between two of the guest's connections, 40 new clients of the busy server: more than the 64
+    // places hold before the guest has answers from 5 addresses, fewer than they hold between two of its answers.
+    for (let g = 0; g < 12; g++) {
+      add({ answers: [{ server: 0, id: 0x0282 + g }], address: () => `192.0.${g + 2}.1` });
+      if (g % 2 === 1) for (let k = 0; k < 40; k++) add({ answers: [{ server: 0, id: 2000 + k }], client: `172.17.${g}.${k + 1}` });
     }
     expect(oneStack(analyzeFrames(packets))).toHaveLength(1);
   });
