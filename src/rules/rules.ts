@@ -927,7 +927,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const peerDropped = Boolean(!peerResetFirst && other.finalRstAnswersStray && other.finalRst && other.finalRst.ts < rst.ts);
       const closedAlready = (closesCrossed || peerResetFirst || peerGone || peerDropped) && !earlier && !unanswered;
       const peer = who === 'client' ? 'server' : 'client';
-      // The side had closed its socket; the RST answers what still reached it.
+      // The side had closed its socket before this RST: did the RST cut anything off?
       const closedSocket = myFinBefore && !earlier && !unanswered && !lateRequest && !afterBothFins && !closedAlready ? closedSocketAnswer(f, who, mine, other) : null;
       // A client's RST that cuts nothing off: it opened the connection only to see it answer and
       // reset it at once, or it reset after the server had closed, with nothing left to send or to
