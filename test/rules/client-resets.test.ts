@@ -253,6 +253,11 @@ describe('a reset after the resetter\'s own FIN, in TLS', () => {
     expect(verdictOf(tls(true).client('FA', 1).server('PA', 1.01, encrypted(500)).client('R', 1.0101), 'rst-by-client')!.severity).toBe('warning');
   });
 
+  it('data and then an alert past the FIN: the data was cut off, a warning', () => {
+    const c = tls(false).client('FA', 1).server('PA', 1.01, concat(encrypted(500), encryptedAlert())).client('R', 1.0101);
+    expect(verdictOf(c, 'rst-by-client')!.severity).toBe('warning');
+  });
+
   it("a client that gives up waiting (close_notify, FIN, the late answer reset) is no harmless reset", () => {
     const c = tls(false).client('PA', 0.3, encrypted(300)).server('A', 0.31);
     c.client('PA', 5.1, encryptedAlert()).client('FA', 5.1001).server('A', 5.11).server('PA', 6, encrypted(2000)).client('R', 6.0001);
