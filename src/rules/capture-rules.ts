@@ -45,7 +45,7 @@ export interface FlowDigest {
   handshakeAck: FlowFacts['handshakeAck'];
   reusedAfter: FlowFacts['reusedAfter'];
   clientSide: Pick<FlowFacts['clientSide'], 'bytes' | 'rst'> & Partial<Pick<FlowFacts['clientSide'], 'copies' | 'packets' | 'synWindow' | 'seqBytes' | 'missedBytes'>>;
-  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'> & Partial<Pick<FlowFacts['serverSide'], 'copies' | 'bytes' | 'seqBytes' | 'missedBytes' | 'rstIpId' | 'rstTtl' | 'synIpId' | 'ttl'>>;
+  serverSide: Pick<FlowFacts['serverSide'], 'rst' | 'packets'> & Partial<Pick<FlowFacts['serverSide'], 'copies' | 'bytes' | 'seqBytes' | 'missedBytes' | 'rstIpId' | 'rstTtl' | 'ttl'>>;
   serverIp?: string;
   serverPort?: number;
   icmp?: FlowFacts['icmp'];

@@ -10,6 +10,7 @@ import { latestTimestamp, summarizeTcpAnalysis, type TcpAnalysisFacts } from '..
 import { isLikelyServerPort, type FlowEndReason } from '../flow/table.js';
 import type { MemcapMark } from '../flow/memcap.js';
 import type { SideTiming } from '../flow/timing.js';
+import type { HandshakePacket } from '../flow/handshake-log.js';
 
 // FlowFacts: the read-only summary of one finished flow that rules, reports and diff consume.
 // Times are integer microseconds since the epoch; durations in the JSON are seconds or ms as named.
@@ -47,8 +48,6 @@ export interface SideFacts {
   /** IPv4 ID of the first RST (0: none, IPv6, or the ID 0 a stack sends with DF), and its TTL (-1: none). */
   rstIpId: number;
   rstTtl: number;
-  /** IPv4 ID of this side's first SYN or SYN-ACK (-1: none, IPv6, or ID 0). */
-  synIpId: number;
   /** RST segments this side sent. */
   rsts: number;
   /** This side's first packet other than an RST after its first RST: proof that RST was not its TCP's. */
@@ -152,8 +151,8 @@ export interface FlowFacts {
   rolesProvenPacket: number | null;
   /** That packet proved the first guess wrong: the roles were turned before any payload was read. */
   rolesTurned: boolean;
-  syns: PacketRef[];
-  synAcks: PacketRef[];
+  syns: HandshakePacket[];
+  synAcks: HandshakePacket[];
   /** The originator's ACK completing the handshake. */
   handshakeAck: PacketRef | null;
   clientSide: SideFacts;
@@ -228,10 +227,9 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null, timin
     rst: ref(e.firstRstNo, e.firstRstTs),
     rstAckedBytes: e.firstRstNo ? ackedFrom(e.firstRstAck, peer, peerStreamStart) : null,
     rstAnswersSyn: e.firstRstAnswersSyn,
-    finResendsUnanswered: timing.retransSinceProgress > 0 ? timing.finResendsSinceProgress : 0,
+    finResendsUnanswered: timing.finResendsSinceProgress,
     rstIpId: e.firstRstNo ? e.firstRstIpId : 0,
     rstTtl: e.firstRstNo ? e.firstRstTtl : -1,
-    synIpId: e.handshakePackets > 0 ? e.handshakeFirstIpId : -1,
     rsts: e.rstCount,
     sentAfterRst: ref(e.sentAfterRstNo, e.sentAfterRstTs),
     finalRst: ref(e.finalRstNo, e.finalRstTs),
@@ -366,6 +364,12 @@ export function buildFlowFacts(flow: Flow, endReason: FlowEndReason, app: AppFac
 }
 
 /** ICMP "fragmentation needed (DF set)" or ICMPv6 "packet too big": a router on the path telling the sender its MTU (RFC 1191, RFC 8201). */
+/** The initial TTL a sender most likely used: 64 (Linux, macOS), 128 (Windows) or 255 (network gear). */
+export function initialTtl(ttl: number | null): 64 | 128 | 255 | null {
+  if (ttl === null || ttl <= 0) return null;
+  return ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255;
+}
+
 export function isFragmentationNeeded(e: Pick<IcmpFact, 'version' | 'type' | 'code'>): boolean {
   return e.version === 4 ? e.type === 3 && e.code === 4 : e.type === 2;
 }

@@ -1,4 +1,5 @@
 import type { CaptureRule, FlowDigest } from './capture-rules.js';
+import { initialTtl } from './facts.js';
 import { plural } from './format.js';
 import type { Verdict } from './verdict.js';
 
@@ -95,10 +96,10 @@ interface SharedCounter {
 /** Hops past which a TTL's initial value is no longer told apart: no path on the internet is longer. */
 const MAX_HOPS = 30;
 
-/** Hops a packet arriving with this TTL crossed: stacks start at 64, 128 or 255 (32 on a few old ones); -1 when the TTL fits none of them. */
+/** Hops a packet arriving with this TTL crossed (32 was the start on a few old stacks); -1 when no initial value explains it within MAX_HOPS. */
 function hopsCrossed(ttl: number): number {
-  for (const initial of [32, 64, 128, 255]) if (ttl <= initial) return initial - ttl <= MAX_HOPS ? initial - ttl : -1;
-  return -1;
+  const initial = ttl <= 32 ? 32 : initialTtl(ttl);
+  return initial !== null && initial - ttl <= MAX_HOPS ? initial - ttl : -1;
 }
 
 /** The /24 of a dotted IPv4 address. */
@@ -226,15 +227,14 @@ export const oneStackAnswers: CaptureRule = {
       observe(f) {
         const s = f.serverSide;
         const rstId = s.rstIpId ?? 0;
-        const synAckId = s.synIpId ?? -1;
         const synAck = f.synAcks[0];
         // An answer counts with its IPv4 ID and TTL (IPv6 has no ID: its answers are never kept).
-        const withSynAck = synAck !== undefined && synAckId > 0 && s.ttl != null;
+        const withSynAck = synAck !== undefined && synAck.ipId > 0 && s.ttl != null;
         const withRst = s.rst !== null && rstId > 0 && s.rstTtl !== undefined && s.rstTtl >= 0;
         if ((!withSynAck && !withRst) || f.serverIp === undefined) return;
         const c = answersOf(f);
         if (!c) return;
-        if (withSynAck) c.add(synAck.no, synAckId, s.ttl!, KIND.SYN_ACK, f.serverIp, f.id);
+        if (withSynAck) c.add(synAck.no, synAck.ipId, s.ttl!, KIND.SYN_ACK, f.serverIp, f.id);
         if (withRst) c.add(s.rst!.no, rstId, s.rstTtl!, KIND.RST, f.serverIp, f.id);
       },
       retained() {

@@ -1,6 +1,6 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts, IcmpFact, PacketRef, SideFacts } from './facts.js';
-import { endpointOf, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
+import { endpointOf, initialTtl, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
 import type { HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
@@ -99,12 +99,6 @@ export interface FlowRule {
 
 const REFUSED_HINT =
   'Nothing was listening on that address and port, or a firewall answered for it. Check the port and host (a typo, or DNS pointing at another machine), whether the service is running, whether it is bound to 127.0.0.1 or another interface only, and whether a proxy or load balancer in the path has no backend for it.';
-
-/** The initial TTL a sender most likely used: 64 (Linux, macOS), 128 (Windows) or 255 (network gear). */
-function initialTtl(ttl: number | null): 64 | 128 | 255 | null {
-  if (ttl === null || ttl <= 0) return null;
-  return ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255;
-}
 
 /**
  * Describes a SYN retry schedule without assuming one OS. A schedule is named only from two or

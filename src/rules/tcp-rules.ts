@@ -223,6 +223,7 @@ const retransmission: FlowRule = {
     if (c + s === 0) return fastOpenRefused(f);
     const who: 'client' | 'server' = s >= c ? 'server' : 'client';
     const sender = who === 'server' ? a.server : a.client;
+    const senderFacts = who === 'server' ? f.serverSide : f.clientSide;
     const receiver = who === 'server' ? a.client : a.server;
     // A duplicate ACK carrying a D-SACK reports a copy received, not a hole.
     const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0) - receiver.dsackDuplicateAcks);
@@ -270,7 +271,7 @@ const retransmission: FlowRule = {
     } else if (tooSoon) {
       causeCode = 'capture-ended';
       const w = watchOf(f, ctx);
-      cause = `${unansweredRunText(sender, who === 'server' ? f.serverSide : f.clientSide)} from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether ${side(otherSide(who))} would acknowledge`;
+      cause = `${unansweredRunText(sender, senderFacts)} from #${since!.packet} got no ACK, but the capture stopped watching ${fmtDuration(Math.max(0, w.ts - since!.ts))} after the first of them, too soon to tell whether ${side(otherSide(who))} would acknowledge`;
       hint = `A run of segments ${side(who)} sent again, or sent past ${side(otherSide(who))}'s last acknowledgement, with no ACK before ${watchEnd(f)}. An ACK takes at least a round trip and a retransmission timer 200 ms or more, so this proves no loss and no absent peer; capture longer to see the ACKs (or the timeouts that follow).`;
     } else if (stalled && (blackHole = pathMtuBlackHole(f, who, since!)) !== null) {
       causeCode = 'path-mtu';
@@ -285,8 +286,8 @@ const retransmission: FlowRule = {
       const peerPackets = (who === 'server' ? f.clientSide : f.serverSide).packets;
       cause =
         peerPackets === 0
-          ? `${side(otherSide(who))} acknowledged none of it (${unansweredRunText(sender, who === 'server' ? f.serverSide : f.clientSide)} got no ACK, and the capture holds no packet from ${side(otherSide(who))} in this connection)`
-          : `${side(otherSide(who))} stopped acknowledging (${unansweredRunText(sender, who === 'server' ? f.serverSide : f.clientSide)} got no ACK)`;
+          ? `${side(otherSide(who))} acknowledged none of it (${unansweredRunText(sender, senderFacts)} got no ACK, and the capture holds no packet from ${side(otherSide(who))} in this connection)`
+          : `${side(otherSide(who))} stopped acknowledging (${unansweredRunText(sender, senderFacts)} got no ACK)`;
       hint = `${side(otherSide(who), true)} (or the path to it) went away mid-connection: a crash or reboot, a network or VPN drop, a NAT/firewall that forgot the connection, or a route change. ${side(who, true)} keeps retransmitting with growing timeouts until it gives up (about 15 minutes on Linux, net.ipv4.tcp_retries2). Check that host and the stateful devices on the path.`;
     } else if (mtuTold && !stalled && afterMtuTold === marks.length) {
       causeCode = 'path-mtu-discovery';
