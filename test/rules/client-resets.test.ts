@@ -189,7 +189,10 @@ describe('a reset from a side that had already sent its FIN', () => {
   it('a server that closes after acknowledging a second request it never answered: a warning', () => {
     const c = conv().handshake(0).client('PA', 0.01, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
     c.client('PA', 0.03, 'GET /b HTTP/1.1\r\nHost: a\r\n\r\n').server('FA', 0.04).client('A', 0.05).server('R', 0.06, '', { seq: c.s.next, ack: 0 });
-    expect(verdictOf(c, 'rst-by-server')!.severity).not.toBe('info');
+    const v = verdictOf(c, 'rst-by-server')!;
+    expect(v.severity).toBe('warning');
+    expect(v.summary).not.toContain('nothing was in flight');
+    expect(verdictOf(c, 'no-response')!.severity).toBe('error');
   });
 
   it('a client that closes while an HTTP answer is incomplete and resets: a warning', () => {
