@@ -12,6 +12,7 @@ import type { Flow } from './flow/flow.js';
 import type { SinkFactory, SinkFlow } from './flow/sink.js';
 import { FlowTable, type FlowEndReason, type NeighbourLookups } from './flow/table.js';
 import { DEFAULT_MEMCAP_BYTES, MemoryBudget, formatSize, type MemcapMark, type MemcapSummary } from './flow/memcap.js';
+import { recycleAppFacts } from './dissect/recycle.js';
 import { AppSinkFactory } from './dissect/session.js';
 import { SessionThreads } from './dissect/session-threads.js';
 import { GuardedSession, type SessionError } from './dissect/guarded-session.js';
@@ -132,6 +133,12 @@ export interface AnalyzerOptions {
    * grow with the flows' HTTP exchanges and analysis (`tcpwhy analyze` streams its report this way).
    */
   retainFlows?: boolean;
+  /**
+   * onFlowJudged keeps no object of the flows it is handed once it returns (their verdicts' texts
+   * and numbers aside): their payload facts are then filled anew by later flows rather than left to
+   * the collector (see dissect/recycle.ts). Only without retainFlows; default false.
+   */
+  flowsForgottenWhenHandedOut?: boolean;
   /** Most closed flows lingering at once before the longest-lingering one is finished early (default 2,048). */
   maxLingeringFlows?: number;
   /** Most closes remembered for port-reuse detection within TIME_WAIT (default 200,000). */
@@ -565,6 +572,10 @@ export class Analyzer {
           const result = facts as FlowResult;
           result.verdicts = verdicts;
           this.opts.onFlowJudged(result);
+          if (facts.app && this.opts.flowsForgottenWhenHandedOut) {
+            recycleAppFacts(facts.app);
+            facts.app = null;
+          }
         }
       } catch (err) {
         this.flowFailed(facts.id, facts.firstPacket, err);

@@ -12,6 +12,7 @@
 // - the request that took longest to arrive (slow-request), while no later one took longer.
 // The others are counted as answered turns, and as slow ones over the floor, then dropped. Settling
 // goes in exchange order, so a reader that takes the first match in the list finds the same one.
+import { recycleExchange } from './recycle.js';
 import type { HttpExchangeFacts, HttpTurnCounts } from './types.js';
 
 const KEPT = {
@@ -36,8 +37,6 @@ export class LeanExchanges {
   private slowestWait = 0;
   private longestRequest: HttpExchangeFacts | null = null;
   private longestRequestTook = 0;
-  /** The last exchange dropped: nothing refers to it, so the next exchange may reuse it. */
-  private spare: HttpExchangeFacts | null = null;
 
   /**
    * `list`: the facts' exchange list, written in place; the exchanges already in it are numbered
@@ -55,13 +54,6 @@ export class LeanExchanges {
   add(ex: HttpExchangeFacts, ordinal: number): void {
     this.list.push(ex);
     this.marks.push(ordinal * MARK);
-  }
-
-  /** An exchange dropped since the last call, to fill anew; null when there is none. */
-  takeSpare(): HttpExchangeFacts | null {
-    const ex = this.spare;
-    this.spare = null;
-    return ex;
   }
 
   /** The exchange numbered `ordinal`, null when it was settled and dropped. */
@@ -159,8 +151,9 @@ export class LeanExchanges {
     }
   }
 
+  /** Drops the exchange at `i`: nothing refers to it any more, so a later one is filled into it. */
   private removeAt(i: number): void {
-    this.spare = this.list[i];
+    recycleExchange(this.list[i]);
     const last = this.list.length - 1;
     for (let j = i; j < last; j++) {
       this.list[j] = this.list[j + 1];

@@ -3,7 +3,7 @@
 // payload facts from there on and nothing else. The analysing thread and the dissector threads
 // run sessions through it alike, so both say the same of the same error.
 import type { Dir, StreamSink } from '../flow/sink.js';
-import type { AppSession } from './session.js';
+import { recycleSession, type AppSession } from './session.js';
 import type { AppFacts } from './types.js';
 
 export interface SessionError {
@@ -59,12 +59,16 @@ export class GuardedSession implements StreamSink {
   }
 
   onEnd(tsMicros: number): void {
+    const session = this.session;
+    if (!session) return;
+    this.session = null;
     try {
-      this.session?.onEnd(tsMicros);
+      session.onEnd(tsMicros);
     } catch (err) {
       this.fail(this.lastNo, err);
     }
-    this.session = null;
+    // A session that met an error may be in any state: it is not begun anew.
+    if (!this.error) recycleSession(session);
   }
 
   readsPayload(): boolean {

@@ -16,7 +16,7 @@
 
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { AppFacts } from './types.js';
-import { AppSession } from './session.js';
+import { takeSession } from './session.js';
 import { GuardedSession, type SessionError } from './guarded-session.js';
 
 export const CONTROL = { HEAD: 0, TAIL: 1, SIGNAL: 2, MAIN_WAITING: 3, SLEEPING: 4, STARTED: 5, FAILED: 6, WORDS: 8 } as const;
@@ -31,7 +31,7 @@ export const RING_START = -(1 << 20);
 
 /**
  * Header words: Int32 [0] kind, [1] the flow's row slot, [2] length (payload bytes, gap bytes, or
- * for CREATE whether the session records events), [3] aux (direction, close kind, ports, query id);
+ * for CREATE whether the session records events), [3] aux (direction, close kind, query id);
  * Float64 [2] stream offset (CREATE: the flow id), [3] time (µs), [4] packet number.
  */
 export const HEADER_BYTES = 40;
@@ -143,9 +143,8 @@ function serve(data: SessionThreadData, ctl: Int32Array): void {
       let inRing = 0;
       switch (kind) {
         case RECORD.CREATE: {
-          const flow = { id: numbers[d + 2], clientPort: aux >>> 16, serverPort: aux & 0xffff };
           while (open.length <= slot) open.push(null);
-          open[slot] = { flowId: flow.id, session: new GuardedSession(new AppSession(flow, len !== 0, data.leanSlowFloorMicros)) };
+          open[slot] = { flowId: numbers[d + 2], session: new GuardedSession(takeSession(len !== 0, data.leanSlowFloorMicros)) };
           break;
         }
         case RECORD.DATA: {

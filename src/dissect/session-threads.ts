@@ -281,7 +281,7 @@ export class SessionThreads {
     if (!thread.usable()) return null;
     const proxy = new SessionProxy(this, thread, flow.slot);
     proxy.lastWrite = this.generation;
-    thread.write(RECORD.CREATE, flow.slot, recordEvents ? 1 : 0, (flow.clientPort << 16) | flow.serverPort, flow.id, 0, 0);
+    thread.write(RECORD.CREATE, flow.slot, recordEvents ? 1 : 0, 0, flow.id, 0, 0);
     return proxy;
   }
 

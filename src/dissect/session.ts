@@ -10,6 +10,7 @@ import type { Dir, SinkFactory, SinkFlow, StreamSink } from '../flow/sink.js';
 import { LeanExchanges } from './exchanges.js';
 import { HEAD_DECISION, HttpParser, hasHeaderToken, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
 import type { WsErrorCode } from './status.js';
+import { NO_CLOSES, NO_ERRORS, NO_EVENTS, NO_EXCHANGES, NO_GAPS, NO_INTERIM, takeAppFacts, takeExchange, takeExchangeList, takeRequestFacts, takeResponseFacts } from './recycle.js';
 import { TlsTracker, looksLikeTlsRecord } from './tls.js';
 import type {
   AppEvent,
@@ -82,15 +83,6 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const role = (dir: Dir) => (dir === 0 ? 'client' : 'server');
 
 /**
- * The errors, gaps, events, closes and exchanges of a session that had none: shared and never
- * written; a session's first one gives it a list of its own.
- */
-const NO_ERRORS: DissectErrorFact[] = Object.freeze([]) as unknown as DissectErrorFact[];
-const NO_GAPS: GapFact[] = Object.freeze([]) as unknown as GapFact[];
-const NO_EVENTS: AppEvent[] = Object.freeze([]) as unknown as AppEvent[];
-const NO_CLOSES: CloseFact[] = Object.freeze([]) as unknown as CloseFact[];
-const NO_EXCHANGES: HttpExchangeFacts[] = Object.freeze([]) as unknown as HttpExchangeFacts[];
-/**
  * HTTP parsers of sessions that ended, detached from them, and reset when a new HTTP session takes
  * one (see HttpParser.reset). Up to MAX_SPARE_PARSERS of each wait.
  */
@@ -106,81 +98,79 @@ function keepSpare(parser: HttpParser, spares: HttpParser[]): void {
 /** The held chunks of a session that holds none (see hold()); never written. */
 const NO_HELD: HeldChunk[] = Object.freeze([]) as unknown as HeldChunk[];
 
-export function newAppFacts(): AppFacts {
-  return {
-    protocol: 'unknown',
-    upgradedTo: null,
-    http: NO_EXCHANGES,
-    httpDropped: 0,
-    httpTurns: null,
-    websocket: null,
-    errors: NO_ERRORS,
-    gaps: NO_GAPS,
-    events: NO_EVENTS,
-    eventsDropped: 0,
-    closes: NO_CLOSES,
-    bytes: { client: 0, server: 0 },
-    tls: null,
-    tlsClosing: null,
-    unfinishedRequestLine: null,
-  };
+/** Sessions that ended without an error, to be begun anew for another flow (see recycleSession). */
+const spareSessions: AppSession[] = [];
+const MAX_SPARE_SESSIONS = 64;
+
+/**
+ * A session as `new AppSession(recordEvents, leanSlowFloorMicros)` makes it: a spare one when
+ * there is one. A session lives as long as its flow, long enough to be promoted to the old
+ * generation; a spare one was promoted long ago.
+ */
+export function takeSession(recordEvents: boolean, leanSlowFloorMicros: number | null): AppSession {
+  return spareSessions.pop()?.begin(recordEvents, leanSlowFloorMicros) ?? new AppSession(recordEvents, leanSlowFloorMicros);
+}
+
+/**
+ * A session that ended (onEnd) and that nothing else calls: it is begun anew when taken. Until
+ * then it still refers to the facts of its last stream, which stay as they were.
+ */
+export function recycleSession(session: AppSession): void {
+  if (spareSessions.length < MAX_SPARE_SESSIONS) spareSessions.push(session);
 }
 
 export class AppSession implements StreamSink {
-  readonly facts: AppFacts = newAppFacts();
+  facts!: AppFacts;
+  private recordEvents!: boolean;
+  private leanSlowFloorMicros!: number | null;
   // Per-direction state is kept in pairs of fields rather than in small arrays: each packet reads
   // it, and an array is one more object to allocate and to fetch.
-  private clientMode: Mode = MODE.DETECT;
-  private serverMode: Mode = MODE.DETECT;
-  private detectBuf: Uint8Array | null = null;
-  private detectLen = 0;
-
-  /** A direction is HTTP, WebSocket or TLS, or still being recognised: the payload is read. */
-  readsPayload(): boolean {
-    const opaque = (m: Mode) => m === MODE.OFF || m === MODE.OPAQUE;
-    return !(opaque(this.clientMode) && opaque(this.serverMode));
-  }
-  private detectTokenLen = 0;
-  private detectOffset = 0;
-  private detectNo = 0;
-  private detectTs = 0;
-  private request: HttpParser | null = null;
-  private response: HttpParser | null = null;
-  private wsClient: WebSocketFrameParser | null = null;
-  private wsServer: WebSocketFrameParser | null = null;
-  private tls: TlsTracker | null = null;
+  private clientMode!: Mode;
+  private serverMode!: Mode;
+  private detectBuf!: Uint8Array | null;
+  private detectLen!: number;
+  private detectTokenLen!: number;
+  private detectOffset!: number;
+  private detectNo!: number;
+  private detectTs!: number;
+  private request!: HttpParser | null;
+  private response!: HttpParser | null;
+  private wsClient!: WebSocketFrameParser | null;
+  private wsServer!: WebSocketFrameParser | null;
+  private tls!: TlsTracker | null;
   /** The client's first segment was the single byte 22: TLS if the next byte is 3. */
-  private tlsByteHeld = false;
+  private tlsByteHeld!: boolean;
   /** Exchanges numbered so far (from 0), at most MAX_EXCHANGES. */
-  private exchanges = 0;
+  private exchanges!: number;
   /** Set when only the exchanges the rules read are kept (see exchanges.ts). */
-  private lean: LeanExchanges | null = null;
-  /** Request and response facts of a dropped exchange (lean lists only), filled anew by the next ones. */
-  private spareRequest: HttpRequestFacts | null = null;
-  private spareResponse: HttpResponseFacts | null = null;
+  private lean!: LeanExchanges | null;
   /** Number of the exchange of the request being parsed, -1 when the exchange list was full. */
-  private requestSlot = 0;
+  private requestSlot!: number;
   /** Number of the exchange of the next final response (may exceed the list's limit). */
-  private responseSlot = 0;
-  private responseIsInterim = false;
+  private responseSlot!: number;
+  private responseIsInterim!: boolean;
   /** The response parser's head, read when the parser pauses after it (valid until its next message). */
-  private lastResponseHead: HttpHead | null = null;
-  private upgradeSlot = -1;
-  private resumeClient = false;
-  private held: HeldChunk[] = NO_HELD;
-  private heldBytes = 0;
+  private lastResponseHead!: HttpHead | null;
+  private upgradeSlot!: number;
+  private resumeClient!: boolean;
+  private held!: HeldChunk[];
+  private heldBytes!: number;
   /** Stream offset after the last byte delivered or skipped, per direction. */
-  private clientEnd = 0;
-  private serverEnd = 0;
-  private lastNo = 0;
+  private clientEnd!: number;
+  private serverEnd!: number;
+  private lastNo!: number;
   /** Bit 1 << dir: that direction is finished. */
-  private finishedDirs = 0;
+  private finishedDirs!: number;
   /** A gap that sent the direction's parser looking for the next message, until it finds one. */
-  private clientOpenGap: GapFact | null = null;
-  private serverOpenGap: GapFact | null = null;
-  private closeFramesSeen = 0;
-  private tcpClosedBeforeCloseFrame = false;
-  private ended = false;
+  private clientOpenGap!: GapFact | null;
+  private serverOpenGap!: GapFact | null;
+  private closeFramesSeen!: number;
+  private tcpClosedBeforeCloseFrame!: boolean;
+  private ended!: boolean;
+  // The parsers' hooks, made once: they serve each stream the session is begun for.
+  private readonly requestHooks: HttpParserHooks;
+  private readonly responseHooks: HttpParserHooks;
+  private readonly wsHooks: WsParserHooks;
 
   /**
    * `recordEvents`: keep the per-packet event texts the ladder and the diff show. A plain analysis
@@ -188,11 +178,59 @@ export class AppSession implements StreamSink {
    * HTTP exchanges the rules and the default reports read, counting turns against this slow-server
    * floor; null keeps every exchange (up to the limit), as --detail, flow and diff show them.
    */
-  constructor(
-    readonly flow: { id: number; clientPort: number; serverPort: number } = { id: 0, clientPort: 0, serverPort: 0 },
-    private readonly recordEvents = true,
-    private readonly leanSlowFloorMicros: number | null = null,
-  ) {}
+  constructor(recordEvents = true, leanSlowFloorMicros: number | null = null) {
+    this.requestHooks = new AppSession.RequestHooks(this);
+    this.responseHooks = new AppSession.ResponseHooks(this);
+    this.wsHooks = new AppSession.WsHooks(this);
+    this.begin(recordEvents, leanSlowFloorMicros);
+  }
+
+  /** Ready for a new stream with new facts, as the constructor leaves it (the arguments are the constructor's). */
+  begin(recordEvents: boolean, leanSlowFloorMicros: number | null): this {
+    this.facts = takeAppFacts();
+    this.recordEvents = recordEvents;
+    this.leanSlowFloorMicros = leanSlowFloorMicros;
+    this.clientMode = MODE.DETECT;
+    this.serverMode = MODE.DETECT;
+    this.detectBuf = null;
+    this.detectLen = 0;
+    this.detectTokenLen = 0;
+    this.detectOffset = 0;
+    this.detectNo = 0;
+    this.detectTs = 0;
+    this.request = null;
+    this.response = null;
+    this.wsClient = null;
+    this.wsServer = null;
+    this.tls = null;
+    this.tlsByteHeld = false;
+    this.exchanges = 0;
+    this.lean = null;
+    this.requestSlot = 0;
+    this.responseSlot = 0;
+    this.responseIsInterim = false;
+    this.lastResponseHead = null;
+    this.upgradeSlot = -1;
+    this.resumeClient = false;
+    this.held = NO_HELD;
+    this.heldBytes = 0;
+    this.clientEnd = 0;
+    this.serverEnd = 0;
+    this.lastNo = 0;
+    this.finishedDirs = 0;
+    this.clientOpenGap = null;
+    this.serverOpenGap = null;
+    this.closeFramesSeen = 0;
+    this.tcpClosedBeforeCloseFrame = false;
+    this.ended = false;
+    return this;
+  }
+
+  /** A direction is HTTP, WebSocket or TLS, or still being recognised: the payload is read. */
+  readsPayload(): boolean {
+    const opaque = (m: Mode) => m === MODE.OFF || m === MODE.OPAQUE;
+    return !(opaque(this.clientMode) && opaque(this.serverMode));
+  }
 
   // ---- StreamSink ----
 
@@ -384,10 +422,8 @@ export class AppSession implements StreamSink {
     this.facts.protocol = 'http';
     this.clientMode = MODE.HTTP;
     this.serverMode = MODE.HTTP;
-    const requestHooks = new AppSession.RequestHooks(this);
-    const responseHooks = new AppSession.ResponseHooks(this);
-    this.request = spareRequestParsers.pop()?.reset(requestHooks) ?? new HttpParser('request', 0, requestHooks);
-    this.response = spareResponseParsers.pop()?.reset(responseHooks) ?? new HttpParser('response', 1, responseHooks);
+    this.request = spareRequestParsers.pop()?.reset(this.requestHooks) ?? new HttpParser('request', 0, this.requestHooks);
+    this.response = spareResponseParsers.pop()?.reset(this.responseHooks) ?? new HttpParser('response', 1, this.responseHooks);
     this.detectBuf = null;
   }
 
@@ -472,9 +508,8 @@ export class AppSession implements StreamSink {
       this.facts.protocol = 'websocket';
       const deflate = ws?.deflate ?? false;
       if (ws) ws.upgraded = true;
-      const hooks = new AppSession.WsHooks(this);
-      this.wsClient = new WebSocketFrameParser(0, hooks, deflate, ws?.frames.client);
-      this.wsServer = new WebSocketFrameParser(1, hooks, deflate, ws?.frames.server);
+      this.wsClient = new WebSocketFrameParser(0, this.wsHooks, deflate, ws?.frames.client);
+      this.wsServer = new WebSocketFrameParser(1, this.wsHooks, deflate, ws?.frames.server);
       this.clientMode = MODE.WEBSOCKET;
       this.serverMode = MODE.WEBSOCKET;
       // Held client bytes were sent before this server chunk arrived.
@@ -595,11 +630,12 @@ export class AppSession implements StreamSink {
   private addExchange(): HttpExchangeFacts {
     // Most connections carry a few exchanges: keeping them all costs less than sorting them out.
     if (this.leanSlowFloorMicros !== null && !this.lean && this.exchanges === SESSION_LIMITS.LEAN_FROM_EXCHANGES) this.goLean(this.leanSlowFloorMicros);
-    const spare = this.lean?.takeSpare() ?? null;
-    const ex = spare ? this.reuse(spare) : newExchange();
+    const ex = takeExchange();
     if (this.lean) this.lean.add(ex, this.exchanges);
-    else if (this.facts.http === NO_EXCHANGES) this.facts.http = [ex];
-    else this.facts.http.push(ex);
+    else {
+      if (this.facts.http === NO_EXCHANGES) this.facts.http = takeExchangeList();
+      this.facts.http.push(ex);
+    }
     this.exchanges++;
     return ex;
   }
@@ -608,20 +644,6 @@ export class AppSession implements StreamSink {
   private goLean(slowFloorMicros: number): void {
     this.facts.httpTurns = { answered: 0, slow: 0 };
     this.lean = new LeanExchanges(this.facts.http, this.facts.httpTurns, slowFloorMicros);
-  }
-
-  /** A dropped exchange made new; its request and response facts are kept aside to be filled anew. */
-  private reuse(ex: HttpExchangeFacts): HttpExchangeFacts {
-    if (ex.request) this.spareRequest = ex.request;
-    if (ex.response) this.spareResponse = ex.response;
-    ex.request = null;
-    ex.response = null;
-    if (ex.interim.length) ex.interim = NO_INTERIM;
-    if (ex.expectContinue) ex.expectContinue = undefined;
-    const t = ex.timing;
-    t.requestAt = t.requestEndAt = t.requestEndPacket = t.responseAt = t.responseEndAt = t.responseEndPacket = t.thinkMs = null;
-    ex.closeAfter = ex.closedBy = ex.closeHow = ex.closeAfterMs = null;
-    return ex;
   }
 
   /** The exchange numbered `n`; null when there is none or a lean list dropped it. */
@@ -748,8 +770,7 @@ export class AppSession implements StreamSink {
     }
     this.settleExchanges();
     if (ex) {
-      ex.request = requestFacts(head, this.spareRequest);
-      this.spareRequest = null;
+      ex.request = requestFacts(head, takeRequestFacts());
       ex.timing.requestAt = head.tsMicros;
     }
     if (this.eventWanted()) this.event(head.no, 0, `HTTP ${head.method} ${clip(head.target, 80)} HTTP/${head.version}${head.afterGap ? ' (after gap)' : ''}`);
@@ -812,8 +833,7 @@ export class AppSession implements StreamSink {
       else ex.interim.push(interim);
       return;
     }
-    ex.response = responseFacts(head, this.spareResponse);
-    this.spareResponse = null;
+    ex.response = responseFacts(head, takeResponseFacts());
     ex.timing.responseAt = head.tsMicros;
     if (ex.timing.requestEndAt !== null) ex.timing.thinkMs = round3((head.tsMicros - ex.timing.requestEndAt) / 1000);
   }
@@ -1011,24 +1031,8 @@ export class AppSinkFactory implements SinkFactory {
   ) {}
 
   create(flow: SinkFlow): AppSession {
-    return new AppSession(flow, this.recordEvents(flow.id), this.leanSlowFloorMicros);
+    return takeSession(this.recordEvents(flow.id), this.leanSlowFloorMicros);
   }
-}
-
-/** The 1xx answers of an exchange that had none (almost all): shared, never written. */
-const NO_INTERIM: HttpInterimFacts[] = Object.freeze([]) as unknown as HttpInterimFacts[];
-
-function newExchange(): HttpExchangeFacts {
-  return {
-    request: null,
-    response: null,
-    interim: NO_INTERIM,
-    timing: { requestAt: null, requestEndAt: null, requestEndPacket: null, responseAt: null, responseEndAt: null, responseEndPacket: null, thinkMs: null },
-    closeAfter: null,
-    closedBy: null,
-    closeHow: null,
-    closeAfterMs: null,
-  };
 }
 
 /** The request's facts, in `into` when given (an object nothing else refers to). */

@@ -55,7 +55,7 @@ describe('a server flight in one 5 KB record, read across segments', () => {
   it('reads the ServerHello and the certificate whatever the segment boundaries, and never calls the server plain text', () => {
     let splits = 0;
     for (const split of everySplit(hs.flight, { exhaustiveUpTo: 512, threeWay: 16 })) {
-      const session = new AppSession({ id: 1, clientPort: 40000, serverPort: 443 }, false);
+      const session = new AppSession(false);
       session.onData(0, hs.clientHello, 0, hs.clientHello.length, 0, 4, 1);
       let offset = 0;
       split.chunks.forEach((chunk, i) => {

@@ -177,7 +177,7 @@ describe('other TLS sources', () => {
     const f = onlyFlow(`${SAMPLES}tls-ok.pcap`);
     const hello = tcpPayload(`${SAMPLES}tls-ok.pcap`, f.app.tls.clientHello!.no);
     for (let split = 1; split < hello.length; split += 7) {
-      const session = new AppSession({ id: 1, clientPort: 40000, serverPort: 443 }, false);
+      const session = new AppSession(false);
       session.onData(0, hello, 0, split, 0, 4, 1);
       session.onData(0, hello, split, hello.length, split, 5, 2);
       expect(session.facts.tls!.clientHello, `split at ${split}`).toMatchObject({ sni: 'localhost', alpn: ['http/1.1'], versions: ['TLS 1.3', 'TLS 1.2'] });
@@ -185,7 +185,7 @@ describe('other TLS sources', () => {
   });
 
   it('a stream that stops being TLS is noted, not thrown, and one cut short yields no hello', () => {
-    const session = new AppSession({ id: 1, clientPort: 40000, serverPort: 443 }, false);
+    const session = new AppSession(false);
     const bytes = Uint8Array.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 0, 0, 1, 0, 0x47, 0x45, 0x54, 0x20, 0x2f, 0x20]);
     session.onData(0, bytes, 0, bytes.length, 0, 4, 1);
     expect(session.facts.tls!.clientHello).toBeNull();

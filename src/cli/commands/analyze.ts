@@ -234,6 +234,8 @@ function streamOne(file: string, opts: AnalyzeOptions, format: OutputFormat, pre
     // Only --detail JSON lists every HTTP exchange.
     keepExchanges: opts.detail === true,
     retainFlows: false,
+    // Each report writes a flow as it comes; only flows with a Sec-WebSocket-Key are kept, and only for several files.
+    flowsForgottenWhenHandedOut: withKey === null,
     captureFilter,
     onFlowJudged: (f) => {
       if (!pred(f)) return;

@@ -1,0 +1,137 @@
+// Spare facts: the objects of payload facts nobody refers to any more, filled anew by later
+// sessions. A flow's facts live as long as the flow and its linger, seconds, so each new one is
+// promoted to the old generation and collected there; a spare one was promoted long ago and costs
+// neither. Facts come back from two places: the exchanges a lean session drops as it reads (see
+// exchanges.ts), and whole facts whose flow was handed out to a caller that keeps nothing of it
+// (the analyzer's reuseHandedOutFacts). Each pool holds a bounded number, so an idle pool holds
+// little.
+import type { AppFacts, HttpExchangeFacts, HttpInterimFacts, HttpRequestFacts, HttpResponseFacts } from './types.js';
+
+/**
+ * The lists of facts a session had none of (almost all): shared and never written; a session's
+ * first one gives it a list of its own.
+ */
+export const NO_ERRORS: AppFacts['errors'] = Object.freeze([]) as unknown as AppFacts['errors'];
+export const NO_GAPS: AppFacts['gaps'] = Object.freeze([]) as unknown as AppFacts['gaps'];
+export const NO_EVENTS: AppFacts['events'] = Object.freeze([]) as unknown as AppFacts['events'];
+export const NO_CLOSES: AppFacts['closes'] = Object.freeze([]) as unknown as AppFacts['closes'];
+export const NO_EXCHANGES: HttpExchangeFacts[] = Object.freeze([]) as unknown as HttpExchangeFacts[];
+/** The 1xx answers of an exchange that had none (almost all). */
+export const NO_INTERIM: HttpInterimFacts[] = Object.freeze([]) as unknown as HttpInterimFacts[];
+
+/** Spare objects of each kind kept at most: as many as the flows that end between two that begin, with room. */
+const MAX_SPARE_FACTS = 256;
+const MAX_SPARE_EXCHANGES = 1024;
+
+const spareFacts: AppFacts[] = [];
+const spareExchangeLists: HttpExchangeFacts[][] = [];
+const spareExchanges: HttpExchangeFacts[] = [];
+const spareRequests: HttpRequestFacts[] = [];
+const spareResponses: HttpResponseFacts[] = [];
+
+export function newAppFacts(): AppFacts {
+  return {
+    protocol: 'unknown',
+    upgradedTo: null,
+    http: NO_EXCHANGES,
+    httpDropped: 0,
+    httpTurns: null,
+    websocket: null,
+    errors: NO_ERRORS,
+    gaps: NO_GAPS,
+    events: NO_EVENTS,
+    eventsDropped: 0,
+    closes: NO_CLOSES,
+    bytes: { client: 0, server: 0 },
+    tls: null,
+    tlsClosing: null,
+    unfinishedRequestLine: null,
+  };
+}
+
+/** Facts as newAppFacts() makes them: a spare one when there is one (see recycleAppFacts). */
+export function takeAppFacts(): AppFacts {
+  return spareFacts.pop() ?? newAppFacts();
+}
+
+/** An empty exchange list, to push a session's first exchange into. */
+export function takeExchangeList(): HttpExchangeFacts[] {
+  return spareExchangeLists.pop() ?? [];
+}
+
+export function newExchange(): HttpExchangeFacts {
+  return {
+    request: null,
+    response: null,
+    interim: NO_INTERIM,
+    timing: { requestAt: null, requestEndAt: null, requestEndPacket: null, responseAt: null, responseEndAt: null, responseEndPacket: null, thinkMs: null },
+    closeAfter: null,
+    closedBy: null,
+    closeHow: null,
+    closeAfterMs: null,
+  };
+}
+
+/** An exchange as newExchange() makes it: a spare one (see recycleExchange) when there is one. */
+export function takeExchange(): HttpExchangeFacts {
+  return spareExchanges.pop() ?? newExchange();
+}
+
+/** Request facts nobody refers to, to be filled whole (null: make new ones). */
+export function takeRequestFacts(): HttpRequestFacts | null {
+  return spareRequests.pop() ?? null;
+}
+
+/** Response facts nobody refers to, to be filled whole (null: make new ones). */
+export function takeResponseFacts(): HttpResponseFacts | null {
+  return spareResponses.pop() ?? null;
+}
+
+/** An exchange nothing refers to any more, its request and response facts with it: emptied as newExchange() makes one. */
+export function recycleExchange(ex: HttpExchangeFacts): void {
+  if (ex.request && spareRequests.length < MAX_SPARE_EXCHANGES) spareRequests.push(ex.request);
+  if (ex.response && spareResponses.length < MAX_SPARE_EXCHANGES) spareResponses.push(ex.response);
+  if (spareExchanges.length >= MAX_SPARE_EXCHANGES) return;
+  ex.request = null;
+  ex.response = null;
+  ex.interim = NO_INTERIM;
+  if (ex.expectContinue) ex.expectContinue = undefined;
+  const t = ex.timing;
+  t.requestAt = t.requestEndAt = t.requestEndPacket = t.responseAt = t.responseEndAt = t.responseEndPacket = t.thinkMs = null;
+  ex.closeAfter = ex.closedBy = ex.closeHow = ex.closeAfterMs = null;
+  spareExchanges.push(ex);
+}
+
+/**
+ * Facts nothing refers to any more, nor to any object in them: their exchanges and the facts
+ * object itself are filled anew by later sessions. The caller drops its own reference.
+ */
+export function recycleAppFacts(app: AppFacts): void {
+  const list = app.http;
+  // An empty list is not taken: facts posted from a dissector thread share one copy of it, which
+  // would be given to as many sessions (a structured clone keeps the empty list they all shared).
+  if (list.length > 0) {
+    for (const ex of list) recycleExchange(ex);
+    list.length = 0;
+    if (spareExchangeLists.length < MAX_SPARE_FACTS) spareExchangeLists.push(list);
+  }
+  if (spareFacts.length >= MAX_SPARE_FACTS) return;
+  // Made as newAppFacts() makes them now: what they refer to goes now, not when they are next taken.
+  app.protocol = 'unknown';
+  app.upgradedTo = null;
+  app.http = NO_EXCHANGES;
+  app.httpDropped = 0;
+  app.httpTurns = null;
+  app.websocket = null;
+  app.errors = NO_ERRORS;
+  app.gaps = NO_GAPS;
+  app.events = NO_EVENTS;
+  app.eventsDropped = 0;
+  app.closes = NO_CLOSES;
+  app.bytes.client = 0;
+  app.bytes.server = 0;
+  app.tls = null;
+  app.tlsClosing = null;
+  app.unfinishedRequestLine = null;
+  spareFacts.push(app);
+}

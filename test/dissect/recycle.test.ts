@@ -1,0 +1,183 @@
+// Sessions, facts and exchanges are filled anew for later flows (dissect/recycle.ts): one that
+// comes back must be as a new one, and an analysis whose handed-out facts are reused must say
+// what one without reuse says, flow for flow.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { newAppFacts, newExchange, recycleAppFacts, takeAppFacts, takeExchange, takeExchangeList } from '../../src/dissect/recycle.js';
+import { AppSession, recycleSession, takeSession } from '../../src/dissect/session.js';
+import { OPCODE } from '../../src/dissect/websocket.js';
+import { streamFlows } from '../../src/pipeline.js';
+import { toPcap, writeTempCapture } from '../helpers/capture.js';
+import { conv, type Conversation } from '../helpers/conversation.js';
+import { useCorpus } from '../helpers/corpus.js';
+import { concatBytes } from '../helpers/splits.js';
+import { clientHello, encrypted, serverHello } from '../helpers/tls-records.js';
+import { c, closePayload, runScript, s, upgradeRequest, upgradeResponse, wsFrame, type Step } from './script.js';
+
+const corpora = [useCorpus('corpus'), useCorpus('corpus2')];
+
+/** A session's own fields, its hooks aside (each refers to its own session). */
+function fieldsOf(session: AppSession): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(session).filter(([name]) => !name.endsWith('Hooks')));
+}
+
+const get = (i: number) => `GET /item/${i} HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n`;
+const ok = (status = 200) => `HTTP/1.1 ${status} X\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok`;
+
+/** Scripts that leave a session in most of its states: lean exchanges, an upgrade with bytes held, frames, gaps, TLS, a stream cut short. */
+const SCRIPTS: Step[][] = [
+  [...Array.from({ length: 12 }, (_, i) => [c(get(i)), s(ok(i % 5 === 0 ? 503 : 200))]).flat(), { dir: 0, close: 'fin' }],
+  [
+    c(get(0)),
+    s(ok()),
+    c(concatBytes(upgradeRequest('Sec-WebSocket-Extensions: permessage-deflate\r\n'), wsFrame(0, OPCODE.TEXT, 'early'))),
+    s(concatBytes(upgradeResponse(), wsFrame(1, OPCODE.PING, 'p'))),
+    c(wsFrame(0, OPCODE.CLOSE, closePayload(1000))),
+    { dir: 1, gap: 40 },
+    { dir: 0, close: 'rst' },
+  ],
+  [c(clientHello()), s(concatBytes(serverHello(true), encrypted(40))), c(encrypted(60)), { dir: 1, close: 'fin' }],
+  [c('POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n'), { dir: 0, gap: 30 }, c('GET /after-gap HTTP/1.1\r\n\r\n'), s('HTTP/1.1 100 Continue\r\n\r\n')],
+  [c('GET /never-ends HTTP/1.1\r\nHo')],
+  [{ dir: 0, gap: 5 }, c('GE')],
+  [c(Uint8Array.of(22))],
+  [c(get(0)), { dir: 0, gap: 10 }, s('HTTP/1.1 200 OK\r\nContent-Le'), { dir: 1, gap: 10 }],
+  [c(upgradeRequest()), s(upgradeResponse()), { dir: 0, close: 'fin' }],
+];
+
+/** Fields onEnd itself lets go (parsers, held bytes), or that a stream sets and clears (resumeClient): no ended session differs there. */
+const CLEARED_AT_END = ['request', 'response', 'wsClient', 'wsServer', 'tls', 'held', 'heldBytes', 'lastResponseHead', 'detectBuf', 'resumeClient'];
+
+describe('a session begun anew', () => {
+  it('is as a new session, whatever state the last stream left it in', () => {
+    const changed = new Set<string>();
+    for (const [i, script] of SCRIPTS.entries()) {
+      for (const [lean, nextLean] of [[null, 1_000_000], [1_000_000, null]]) {
+        const used = runScript(script, undefined, takeSession(true, lean));
+        const usedFacts = used.facts;
+        const fresh = fieldsOf(new AppSession(false, nextLean));
+        for (const [name, value] of Object.entries(fieldsOf(used))) if (JSON.stringify(value) !== JSON.stringify(fresh[name])) changed.add(name);
+        recycleSession(used);
+        const again = takeSession(false, nextLean);
+        expect(again, `script ${i}`).toBe(used);
+        expect(again.facts).not.toBe(usedFacts);
+        expect(fieldsOf(again), `script ${i}, lean ${lean}`).toEqual(fresh);
+      }
+    }
+    // Every field a stream leaves changed was changed by one of the scripts, so each one's reset is checked.
+    const unchanged = Object.keys(fieldsOf(new AppSession())).filter((name) => !changed.has(name));
+    expect(unchanged.sort()).toEqual([...CLEARED_AT_END].sort());
+  });
+
+  it('leaves the facts of its last stream as they were', () => {
+    const used = runScript(SCRIPTS[0], undefined, takeSession(false, null));
+    const facts = used.facts;
+    const before = JSON.stringify(facts);
+    recycleSession(used);
+    runScript(SCRIPTS[1], undefined, takeSession(false, null));
+    expect(JSON.stringify(facts)).toBe(before);
+  });
+});
+
+describe('facts filled anew', () => {
+  it('come back as new facts, their exchanges as new exchanges', () => {
+    const facts = runScript(SCRIPTS[1]).facts;
+    // What this stream did not set is set by hand: each field's reset is then checked.
+    const tls = runScript(SCRIPTS[2]).facts;
+    Object.assign(facts, {
+      httpDropped: 2,
+      httpTurns: { answered: 1, slow: 0 },
+      errors: [{ code: 'HTTP_INVALID_METHOD', message: 'x', dir: 0, streamOffset: 0, packet: 1, bytesText: '', bytesHex: '' }],
+      events: [{ no: 1, dir: 0, text: 'x' }],
+      eventsDropped: 3, tls: tls.tls, tlsClosing: tls.tlsClosing, unfinishedRequestLine: { packet: 9, bytes: 4 } });
+    const fresh = newAppFacts();
+    for (const name of Object.keys(fresh) as (keyof typeof fresh)[]) expect(facts[name], name).not.toEqual(fresh[name]);
+    const exchanges = [...facts.http];
+    expect(exchanges.length).toBeGreaterThan(1);
+    const last = exchanges[exchanges.length - 1];
+    Object.assign(last, { interim: [{ status: 100, reason: 'Continue', packet: 3, at: 3000 }], expectContinue: { headEndPacket: 1, headEndAt: 1000, bodyPacket: null, bodyAt: null } });
+    last.timing.thinkMs = 1;
+    const freshExchange = newExchange();
+    for (const name of Object.keys(freshExchange) as (keyof typeof freshExchange)[]) expect(last[name], name).not.toEqual(freshExchange[name]);
+    for (const name of Object.keys(freshExchange.timing) as (keyof typeof freshExchange.timing)[]) expect(last.timing[name], name).not.toEqual(null);
+    recycleAppFacts(facts);
+    expect(takeAppFacts()).toBe(facts);
+    expect(facts).toEqual(fresh);
+    expect(takeExchangeList()).toEqual([]);
+    for (const ex of exchanges.reverse()) {
+      expect(takeExchange()).toBe(ex);
+      expect(ex).toEqual(freshExchange);
+      expect('expectContinue' in ex && ex.expectContinue !== undefined).toBe(false);
+    }
+  });
+});
+
+describe('facts a dissector thread posted', () => {
+  it('give no list to two sessions, though the empty list of each is one copy', () => {
+    const [a, b] = structuredClone([newAppFacts(), newAppFacts()]);
+    expect(a.http).toBe(b.http);
+    recycleAppFacts(a);
+    recycleAppFacts(b);
+    expect(takeExchangeList()).not.toBe(takeExchangeList());
+  });
+});
+
+/** Each flow as JSON at the moment it is handed out, in order. */
+function handedOut(file: string, flowsForgottenWhenHandedOut: boolean): string[] {
+  const flows: string[] = [];
+  try {
+    streamFlows(file, (f) => flows.push(JSON.stringify(f)), { keepEvents: false, keepExchanges: false, flowsForgottenWhenHandedOut });
+  } catch (err) {
+    flows.push(`failed: ${(err as Error).message}`);
+  }
+  return flows;
+}
+
+function expectSameWithReuse(file: string): void {
+  const fresh = handedOut(file, false);
+  expect(handedOut(file, true), file).toEqual(fresh);
+}
+
+function capturesIn(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && /\.(pcap|pcapng|cap|trace|dmp)(\.gz)?$/i.test(e.name))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+describe('an analysis whose handed-out facts are reused', () => {
+  it('hands out what one without reuse does, on thousands of overlapping HTTP and WebSocket flows', () => {
+    const T0 = 1_700_000_000_000_000;
+    // Flows open 2 ms apart and last 0.2 to 2 s, so those that end are reused by those still open.
+    const convs: Conversation[] = Array.from({ length: 2000 }, (_, i) => {
+      const t = i * 0.002;
+      const k = conv({ client: `10.4.${i >> 8}.${i & 255}:50000`, server: '10.0.0.80:80' }).handshake(t);
+      const turns = 1 + (i % 11);
+      for (let n = 0; n < turns; n++) k.client('PA', t + 0.01 + n * 0.1, get(n)).server('PA', t + 0.05 + n * 0.1, ok(n % 4 === 3 ? 404 : 200));
+      const end = t + 0.01 + turns * 0.1;
+      if (i % 9 === 0) k.client('PA', end, upgradeRequest()).server('PA', end + 0.01, concatBytes(upgradeResponse(), wsFrame(1, OPCODE.TEXT, `hi ${i}`)));
+      if (i % 13 !== 0) k.client('FA', end + 0.1).server('FA', end + 0.11).client('A', end + 0.12);
+      return k;
+    });
+    const packets = convs.flatMap((k) => k.packets).sort((a, b) => a.t - b.t);
+    const file = writeTempCapture(toPcap(packets.map((p) => ({ tsMicros: T0 + Math.round(p.t * 1e6), data: p.frame.bytes }))), 'recycle-mix.pcap');
+    const fresh = handedOut(file, false);
+    expect(fresh).toHaveLength(2000);
+    expect(handedOut(file, true)).toEqual(fresh);
+  }, 60_000);
+
+  it('hands out what one without reuse does, on every bundled sample', () => {
+    const samples = capturesIn(join(process.cwd(), 'samples'));
+    expect(samples.length).toBeGreaterThan(50);
+    for (const file of samples) expectSameWithReuse(file);
+  }, 120_000);
+
+  for (const corpus of corpora) {
+    corpus.it(`hands out what one without reuse does, on every capture of ${corpus.name}`, () => {
+      const files = capturesIn(corpus.dir);
+      expect(files.length).toBeGreaterThan(50);
+      for (const file of files) expectSameWithReuse(file);
+    }, 600_000);
+  }
+});
