@@ -25,30 +25,65 @@ const KEPT = {
 const MARK = 16;
 const ordinalOf = (mark: number) => mark >>> 4;
 
+/** Lean lists of sessions that ended, to be begun anew (see takeLeanExchanges). */
+const spareLeanExchanges: LeanExchanges[] = [];
+const MAX_SPARE_LEAN_EXCHANGES = 64;
+
+/** A lean list as `new LeanExchanges(...)` makes it: a spare one when there is one. */
+export function takeLeanExchanges(list: HttpExchangeFacts[], turns: HttpTurnCounts, slowFloorMicros: number): LeanExchanges {
+  return spareLeanExchanges.pop()?.begin(list, turns, slowFloorMicros) ?? new LeanExchanges(list, turns, slowFloorMicros);
+}
+
+/** A lean list its session is done with (its exchanges stay in the facts): begun anew when taken. */
+export function recycleLeanExchanges(lean: LeanExchanges): void {
+  if (spareLeanExchanges.length < MAX_SPARE_LEAN_EXCHANGES) spareLeanExchanges.push(lean.begin(NO_LIST, NO_TURNS, 0));
+}
+
+/** What a spare lean list refers to: nothing of a session's. */
+const NO_LIST: HttpExchangeFacts[] = Object.freeze([]) as unknown as HttpExchangeFacts[];
+const NO_TURNS: HttpTurnCounts = Object.freeze({ answered: 0, slow: 0 });
+
 export class LeanExchanges {
   /** For each entry of `list`, its exchange number times MARK plus the KEPT bits (0: not settled). */
   private readonly marks: number[] = [];
+  private list!: HttpExchangeFacts[];
+  private turns!: HttpTurnCounts;
+  private slowFloorMicros!: number;
   /** Index in `list` of the first exchange not yet settled. */
-  private unsettled = 0;
-  private sawRequest = false;
-  private sawAnswer = false;
-  private lastAnswered: HttpExchangeFacts | null = null;
-  private slowest: HttpExchangeFacts | null = null;
-  private slowestWait = 0;
-  private longestRequest: HttpExchangeFacts | null = null;
-  private longestRequestTook = 0;
+  private unsettled!: number;
+  private sawRequest!: boolean;
+  private sawAnswer!: boolean;
+  private lastAnswered!: HttpExchangeFacts | null;
+  private slowest!: HttpExchangeFacts | null;
+  private slowestWait!: number;
+  private longestRequest!: HttpExchangeFacts | null;
+  private longestRequestTook!: number;
 
   /**
    * `list`: the facts' exchange list, written in place; the exchanges already in it are numbered
    * from 0 and settled as the others. `slowFloorMicros`: the slow-server floor the flow will be
    * judged with.
    */
-  constructor(
-    private readonly list: HttpExchangeFacts[],
-    readonly turns: HttpTurnCounts,
-    private readonly slowFloorMicros: number,
-  ) {
+  constructor(list: HttpExchangeFacts[], turns: HttpTurnCounts, slowFloorMicros: number) {
+    this.begin(list, turns, slowFloorMicros);
+  }
+
+  /** Ready for another session's list, as the constructor leaves it (the arguments are the constructor's). */
+  begin(list: HttpExchangeFacts[], turns: HttpTurnCounts, slowFloorMicros: number): this {
+    this.list = list;
+    this.turns = turns;
+    this.slowFloorMicros = slowFloorMicros;
+    this.marks.length = 0;
     for (let i = 0; i < list.length; i++) this.marks.push(i * MARK);
+    this.unsettled = 0;
+    this.sawRequest = false;
+    this.sawAnswer = false;
+    this.lastAnswered = null;
+    this.slowest = null;
+    this.slowestWait = 0;
+    this.longestRequest = null;
+    this.longestRequestTook = 0;
+    return this;
   }
 
   add(ex: HttpExchangeFacts, ordinal: number): void {

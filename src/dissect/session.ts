@@ -7,7 +7,7 @@
 // Client bytes that arrive after an Upgrade/CONNECT request and before its answer are held (up to
 // PENDING_LIMIT_BYTES), then replayed into WebSocket frames (101) or back into HTTP (refused).
 import type { Dir, SinkFactory, SinkFlow, StreamSink } from '../flow/sink.js';
-import { LeanExchanges } from './exchanges.js';
+import { recycleLeanExchanges, takeLeanExchanges, type LeanExchanges } from './exchanges.js';
 import { HEAD_DECISION, HttpParser, hasHeaderToken, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
 import type { WsErrorCode } from './status.js';
 import { NO_CLOSES, NO_ERRORS, NO_EVENTS, NO_EXCHANGES, NO_GAPS, NO_INTERIM, takeAppFacts, takeExchange, takeExchangeList, takeRequestFacts, takeResponseFacts } from './recycle.js';
@@ -15,14 +15,13 @@ import { TlsTracker, looksLikeTlsRecord } from './tls.js';
 import type {
   AppEvent,
   AppFacts,
-  CloseFact,
   DissectErrorFact,
   GapFact,
   HttpExchangeFacts,
-  HttpInterimFacts,
   HttpRequestFacts,
   HttpResponseFacts,
   WebSocketFacts,
+  WsFrameCounts,
 } from './types.js';
 import {
   CLOSE_CODE_NAME,
@@ -95,6 +94,17 @@ function keepSpare(parser: HttpParser, spares: HttpParser[]): void {
   parser.detach();
   spares.push(parser);
 }
+/** WebSocket frame parsers of sessions that ended, detached from them, begun anew by the next WebSocket (up to MAX_SPARE_PARSERS). */
+const spareWsParsers: WebSocketFrameParser[] = [];
+
+function takeWsParser(dir: Dir, hooks: WsParserHooks, deflate: boolean, counts: WsFrameCounts | undefined): WebSocketFrameParser {
+  return spareWsParsers.pop()?.begin(dir, hooks, deflate, counts) ?? new WebSocketFrameParser(dir, hooks, deflate, counts);
+}
+
+function keepSpareWsParser(parser: WebSocketFrameParser | null): void {
+  if (parser && spareWsParsers.length < MAX_SPARE_PARSERS) spareWsParsers.push(parser.detach());
+}
+
 /** The held chunks of a session that holds none (see hold()); never written. */
 const NO_HELD: HeldChunk[] = Object.freeze([]) as unknown as HeldChunk[];
 
@@ -288,9 +298,15 @@ export class AppSession implements StreamSink {
     // Nothing changes the exchanges any more: a lean session keeps only those read, however few
     // (a closed flow lingers 5 s with its facts before it is judged).
     if (this.leanSlowFloorMicros !== null && !this.lean && this.exchanges > 1) this.goLean(this.leanSlowFloorMicros);
-    this.lean?.settleAll(this.wsRequestPacket());
+    if (this.lean) {
+      this.lean.settleAll(this.wsRequestPacket());
+      recycleLeanExchanges(this.lean);
+      this.lean = null;
+    }
     // Only the facts outlive the stream: a flow lingers a few seconds after its close.
     this.releaseParsers();
+    keepSpareWsParser(this.wsClient);
+    keepSpareWsParser(this.wsServer);
     this.wsClient = this.wsServer = null;
     this.tls = null;
     this.held = NO_HELD;
@@ -508,8 +524,8 @@ export class AppSession implements StreamSink {
       this.facts.protocol = 'websocket';
       const deflate = ws?.deflate ?? false;
       if (ws) ws.upgraded = true;
-      this.wsClient = new WebSocketFrameParser(0, this.wsHooks, deflate, ws?.frames.client);
-      this.wsServer = new WebSocketFrameParser(1, this.wsHooks, deflate, ws?.frames.server);
+      this.wsClient = takeWsParser(0, this.wsHooks, deflate, ws?.frames.client);
+      this.wsServer = takeWsParser(1, this.wsHooks, deflate, ws?.frames.server);
       this.clientMode = MODE.WEBSOCKET;
       this.serverMode = MODE.WEBSOCKET;
       // Held client bytes were sent before this server chunk arrived.
@@ -643,7 +659,7 @@ export class AppSession implements StreamSink {
   /** From here on only the exchanges the rules and the default reports read are kept, the others counted (see exchanges.ts). */
   private goLean(slowFloorMicros: number): void {
     this.facts.httpTurns = { answered: 0, slow: 0 };
-    this.lean = new LeanExchanges(this.facts.http, this.facts.httpTurns, slowFloorMicros);
+    this.lean = takeLeanExchanges(this.facts.http, this.facts.httpTurns, slowFloorMicros);
   }
 
   /** The exchange numbered `n`; null when there is none or a lean list dropped it. */

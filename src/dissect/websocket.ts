@@ -139,6 +139,9 @@ export function newFrameCounts(): WsFrameCounts {
   return { text: 0, binary: 0, ping: 0, pong: 0, close: 0, continuation: 0, invalid: 0, compressed: 0, payloadBytes: 0 };
 }
 
+/** The counts of a detached parser: never written (a detached parser is fed nothing). */
+const NO_COUNTS: WsFrameCounts = Object.freeze(newFrameCounts());
+
 const STATE = {
   HEADER: 0,
   PAYLOAD: 1,
@@ -146,40 +149,81 @@ const STATE = {
 } as const;
 type State = (typeof STATE)[keyof typeof STATE];
 
+/** The hooks of a parser waiting to be begun anew: it calls none. */
+const NO_HOOKS: WsParserHooks = { onFrame() {}, onClose() {}, onError() {} };
+
 export class WebSocketFrameParser {
+  dir!: Dir;
+  private hooks!: WsParserHooks;
+  /** permessage-deflate negotiated: RSV1 marks a compressed message. */
+  private deflate!: boolean;
+  /** Where the frames are counted: the session's facts, when it has them. */
+  counts!: WsFrameCounts;
   /** This direction's pings since the peer's last pong; the session keeps it (it sees both directions). */
-  unansweredPing: WsUnansweredPing | null = null;
-  private state: State = STATE.HEADER;
+  unansweredPing!: WsUnansweredPing | null;
+  private state!: State;
   /** Frame header bytes collected so far (2..14). */
-  private header = new Uint8Array(14);
-  private headerLen = 0;
-  private headerStart = 0;
-  private headerNo = 0;
-  private headerTs = 0;
+  private readonly header = new Uint8Array(14);
+  private headerLen!: number;
+  private headerStart!: number;
+  private headerNo!: number;
+  private headerTs!: number;
   /** Reused for every frame: hooks copy what they keep. */
   private readonly frame: WsFrameStart = { opcode: 0, fin: false, rsv: 0, masked: false, length: 0, compressed: false, streamOffset: 0, no: 0, tsMicros: 0 };
   /** The masking key as a 32-bit integer, its first byte highest (0 when unmasked). */
-  private mask = 0;
-  private payloadPos = 0;
-  private remaining = 0;
+  private mask!: number;
+  private payloadPos!: number;
+  private remaining!: number;
   /** A fragmented data message is open; its opcode and whether its bytes are UTF-8 checked. */
-  private inMessage = false;
-  private messageOpcode = 0;
-  private checkUtf8 = false;
+  private inMessage!: boolean;
+  private messageOpcode!: number;
+  private checkUtf8!: boolean;
   private readonly utf8 = new Utf8Validator();
-  /** Made at the first close frame, which many directions never send. */
+  /** Made at the first close frame, which many directions never send; kept when the parser is begun anew. */
   private closePayload = NO_BYTES;
-  private closeLen = 0;
-  private closeSent = false;
+  private closeLen!: number;
+  private closeSent!: boolean;
 
-  constructor(
-    readonly dir: Dir,
-    private readonly hooks: WsParserHooks,
-    /** permessage-deflate negotiated: RSV1 marks a compressed message. */
-    private readonly deflate: boolean,
-    /** Where the frames are counted: the session's facts, when it has them. */
-    readonly counts: WsFrameCounts = newFrameCounts(),
-  ) {}
+  constructor(dir: Dir, hooks: WsParserHooks, deflate: boolean, counts: WsFrameCounts = newFrameCounts()) {
+    this.begin(dir, hooks, deflate, counts);
+  }
+
+  /**
+   * Ready for another stream, as the constructor leaves it (the arguments are the constructor's). A
+   * parser lives as long as its WebSocket: one made for each would be promoted to the old
+   * generation and collected there. The header, frame and close payload buffers are kept: each is
+   * written before it is read.
+   */
+  begin(dir: Dir, hooks: WsParserHooks, deflate: boolean, counts: WsFrameCounts = newFrameCounts()): this {
+    this.dir = dir;
+    this.hooks = hooks;
+    this.deflate = deflate;
+    this.counts = counts;
+    this.unansweredPing = null;
+    this.state = STATE.HEADER;
+    this.headerLen = 0;
+    this.headerStart = 0;
+    this.headerNo = 0;
+    this.headerTs = 0;
+    this.mask = 0;
+    this.payloadPos = 0;
+    this.remaining = 0;
+    this.inMessage = false;
+    this.messageOpcode = 0;
+    this.checkUtf8 = false;
+    this.utf8.reset();
+    this.closeLen = 0;
+    this.closeSent = false;
+    return this;
+  }
+
+  /** Done with its stream: lets go of what was the stream's (its hooks, counts and pings), to wait for begin(). */
+  detach(): this {
+    this.hooks = NO_HOOKS;
+    this.counts = NO_COUNTS;
+    this.unansweredPing = null;
+    return this;
+  }
 
   get stopped(): boolean {
     return this.state === STATE.STOPPED;

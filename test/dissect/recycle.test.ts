@@ -4,9 +4,10 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LeanExchanges, recycleLeanExchanges, takeLeanExchanges } from '../../src/dissect/exchanges.js';
 import { newAppFacts, newExchange, recycleAppFacts, takeAppFacts, takeExchange, takeExchangeList } from '../../src/dissect/recycle.js';
 import { AppSession, recycleSession, takeSession } from '../../src/dissect/session.js';
-import { OPCODE } from '../../src/dissect/websocket.js';
+import { OPCODE, WebSocketFrameParser, newFrameCounts, type WsParserHooks } from '../../src/dissect/websocket.js';
 import { streamFlows } from '../../src/pipeline.js';
 import { toPcap, writeTempCapture } from '../helpers/capture.js';
 import { conv, type Conversation } from '../helpers/conversation.js';
@@ -47,7 +48,7 @@ const SCRIPTS: Step[][] = [
 ];
 
 /** Fields onEnd itself lets go (parsers, held bytes), or that a stream sets and clears (resumeClient): no ended session differs there. */
-const CLEARED_AT_END = ['request', 'response', 'wsClient', 'wsServer', 'tls', 'held', 'heldBytes', 'lastResponseHead', 'detectBuf', 'resumeClient'];
+const CLEARED_AT_END = ['request', 'response', 'wsClient', 'wsServer', 'tls', 'lean', 'held', 'heldBytes', 'lastResponseHead', 'detectBuf', 'resumeClient'];
 
 describe('a session begun anew', () => {
   it('is as a new session, whatever state the last stream left it in', () => {
@@ -77,6 +78,59 @@ describe('a session begun anew', () => {
     recycleSession(used);
     runScript(SCRIPTS[1], undefined, takeSession(false, null));
     expect(JSON.stringify(facts)).toBe(before);
+  });
+});
+
+describe('a lean exchange list begun anew', () => {
+  it('is as a new one for the next session, its last session\'s exchanges let go', () => {
+    // A request in two packets (the longest to arrive), then answered ones.
+    const script = [c('GET /slow HTTP/1.1\r\nHo'), c('st: x\r\n\r\n'), s(ok()), ...SCRIPTS[0]];
+    const facts = runScript(script, undefined, new AppSession(false, null)).facts;
+    const list = [...facts.http];
+    const turns = { answered: 0, slow: 0 };
+    // A floor of 0: every answer is slow, so the slowest, the last answered and the longest request are all held.
+    const lean = takeLeanExchanges(list, turns, 0);
+    lean.settleAll(-1);
+    expect(turns.answered).toBeGreaterThan(5);
+    const next = [...facts.http.slice(0, 2)];
+    const nextTurns = { answered: 0, slow: 0 };
+    const fresh = { ...new LeanExchanges(next, nextTurns, 7) };
+    for (const [name, value] of Object.entries({ ...lean })) if (name !== 'list' && name !== 'turns') expect(value, name).not.toEqual((fresh as Record<string, unknown>)[name]);
+    recycleLeanExchanges(lean);
+    const again = takeLeanExchanges(next, nextTurns, 7);
+    expect(again).toBe(lean);
+    expect({ ...again }).toEqual(fresh);
+  });
+});
+
+describe('a WebSocket frame parser begun anew', () => {
+  it('is as a new one, its buffers aside, wherever its last stream stopped', () => {
+    const errors: string[] = [];
+    const hooks: WsParserHooks = { onFrame() {}, onClose() {}, onError: (code) => errors.push(code) };
+    // A ping, a close frame, then a fragmented text message: cut in its header, then in its payload.
+    const bytes = concatBytes(wsFrame(0, OPCODE.PING, 'p'), wsFrame(0, OPCODE.CLOSE, closePayload(1001, 'bye')), wsFrame(0, OPCODE.TEXT, 'héllo', { fin: false }));
+    // Buffers, written before they are read.
+    const scratch = new Set(['header', 'frame', 'closePayload', 'utf8', 'hooks']);
+    const fieldsOfParser = (p: WebSocketFrameParser) => Object.fromEntries(Object.entries(p).filter(([name]) => !scratch.has(name)));
+    const changed = new Set<string>();
+    for (const cut of [bytes.length - 10, bytes.length - 2]) {
+      const parser = new WebSocketFrameParser(0, hooks, true);
+      parser.execute(bytes, 0, cut, 0, 1, 1000);
+      parser.unansweredPing = { packet: 1, at: 1000, count: 1, lastPacket: 1, peerDataFrames: 0, closePacket: null, closeAt: null };
+      const counts = newFrameCounts();
+      const fresh = fieldsOfParser(new WebSocketFrameParser(1, hooks, false, counts));
+      for (const [name, value] of Object.entries(fieldsOfParser(parser))) if (JSON.stringify(value) !== JSON.stringify(fresh[name])) changed.add(name);
+      parser.detach().begin(1, hooks, false, counts);
+      expect(fieldsOfParser(parser), `cut at ${cut}`).toEqual(fresh);
+      expect(parser.counts).toBe(counts);
+      // A text frame of a new stream is counted as a new parser counts it.
+      const text = wsFrame(1, OPCODE.TEXT, 'again');
+      parser.execute(text, 0, text.length, 0, 2, 2000);
+      expect(counts.text).toBe(1);
+    }
+    expect(errors).toContain('WS_DATA_AFTER_CLOSE');
+    // Every field was changed by a cut, so each one's reset is checked.
+    expect(Object.keys(fieldsOfParser(new WebSocketFrameParser(0, hooks, false))).filter((name) => !changed.has(name))).toEqual([]);
   });
 });
 
