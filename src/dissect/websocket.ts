@@ -191,8 +191,8 @@ export class WebSocketFrameParser {
   /**
    * Ready for another stream, as the constructor leaves it (the arguments are the constructor's). A
    * parser lives as long as its WebSocket: one made for each would be promoted to the old
-   * generation and collected there. The header, frame and close payload buffers are kept: each is
-   * written before it is read.
+   * generation and collected there. The header, frame and close payload buffers and the UTF-8
+   * validator are kept: each is written or reset before it is read.
    */
   begin(dir: Dir, hooks: WsParserHooks, deflate: boolean, counts: WsFrameCounts = newFrameCounts()): this {
     this.dir = dir;
@@ -211,7 +211,6 @@ export class WebSocketFrameParser {
     this.inMessage = false;
     this.messageOpcode = 0;
     this.checkUtf8 = false;
-    this.utf8.reset();
     this.closeLen = 0;
     this.closeSent = false;
     return this;

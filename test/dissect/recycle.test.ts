@@ -2,6 +2,7 @@
 // comes back must be as a new one, and an analysis whose handed-out facts are reused must say
 // what one without reuse says, flow for flow.
 import { readdirSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LeanExchanges, recycleLeanExchanges, takeLeanExchanges } from '../../src/dissect/exchanges.js';
@@ -97,6 +98,13 @@ describe('a lean exchange list begun anew', () => {
     const fresh = { ...new LeanExchanges(next, nextTurns, 7) };
     for (const [name, value] of Object.entries({ ...lean })) if (name !== 'list' && name !== 'turns') expect(value, name).not.toEqual((fresh as Record<string, unknown>)[name]);
     recycleLeanExchanges(lean);
+    // While spare it refers to nothing of its last session's.
+    for (const value of Object.values(lean)) {
+      expect(value).not.toBe(list);
+      expect(value).not.toBe(turns);
+      if (Array.isArray(value)) expect(value).toHaveLength(0);
+      else for (const ex of list) expect(value).not.toBe(ex);
+    }
     const again = takeLeanExchanges(next, nextTurns, 7);
     expect(again).toBe(lean);
     expect({ ...again }).toEqual(fresh);
@@ -107,10 +115,11 @@ describe('a WebSocket frame parser begun anew', () => {
   it('is as a new one, its buffers aside, wherever its last stream stopped', () => {
     const errors: string[] = [];
     const hooks: WsParserHooks = { onFrame() {}, onClose() {}, onError: (code) => errors.push(code) };
+    const nextHooks: WsParserHooks = { onFrame() {}, onClose() {}, onError() {} };
     // A ping, a close frame, then a fragmented text message: cut in its header, then in its payload.
     const bytes = concatBytes(wsFrame(0, OPCODE.PING, 'p'), wsFrame(0, OPCODE.CLOSE, closePayload(1001, 'bye')), wsFrame(0, OPCODE.TEXT, 'héllo', { fin: false }));
     // Buffers, written before they are read.
-    const scratch = new Set(['header', 'frame', 'closePayload', 'utf8', 'hooks']);
+    const scratch = new Set(['header', 'frame', 'closePayload', 'utf8']);
     const fieldsOfParser = (p: WebSocketFrameParser) => Object.fromEntries(Object.entries(p).filter(([name]) => !scratch.has(name)));
     const changed = new Set<string>();
     for (const cut of [bytes.length - 10, bytes.length - 2]) {
@@ -118,9 +127,13 @@ describe('a WebSocket frame parser begun anew', () => {
       parser.execute(bytes, 0, cut, 0, 1, 1000);
       parser.unansweredPing = { packet: 1, at: 1000, count: 1, lastPacket: 1, peerDataFrames: 0, closePacket: null, closeAt: null };
       const counts = newFrameCounts();
-      const fresh = fieldsOfParser(new WebSocketFrameParser(1, hooks, false, counts));
-      for (const [name, value] of Object.entries(fieldsOfParser(parser))) if (JSON.stringify(value) !== JSON.stringify(fresh[name])) changed.add(name);
-      parser.detach().begin(1, hooks, false, counts);
+      const fresh = fieldsOfParser(new WebSocketFrameParser(1, nextHooks, false, counts));
+      for (const [name, value] of Object.entries(fieldsOfParser(parser))) if (!isDeepStrictEqual(value, fresh[name])) changed.add(name);
+      // Detached, it refers to nothing of its last stream's (the session's hooks, the facts' counts, the pings).
+      const before = { hooks, counts: parser.counts, ping: parser.unansweredPing };
+      parser.detach();
+      for (const value of Object.values(parser)) for (const [name, old] of Object.entries(before)) expect(value, name).not.toBe(old);
+      parser.begin(1, nextHooks, false, counts);
       expect(fieldsOfParser(parser), `cut at ${cut}`).toEqual(fresh);
       expect(parser.counts).toBe(counts);
       // A text frame of a new stream is counted as a new parser counts it.
