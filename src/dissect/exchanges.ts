@@ -12,7 +12,7 @@
 // - the request that took longest to arrive (slow-request), while no later one took longer.
 // The others are counted as answered turns, and as slow ones over the floor, then dropped. Settling
 // goes in exchange order, so a reader that takes the first match in the list finds the same one.
-import { recycleExchange } from './recycle.js';
+import { Spares, recycleExchange } from './recycle.js';
 import type { HttpExchangeFacts, HttpTurnCounts } from './types.js';
 
 const KEPT = {
@@ -26,17 +26,16 @@ const MARK = 16;
 const ordinalOf = (mark: number) => mark >>> 4;
 
 /** Lean lists of sessions that ended, to be begun anew (see takeLeanExchanges). */
-const spareLeanExchanges: LeanExchanges[] = [];
-const MAX_SPARE_LEAN_EXCHANGES = 64;
+const spareLeanExchanges = new Spares<LeanExchanges>(64);
 
 /** A lean list as `new LeanExchanges(...)` makes it: a spare one when there is one. */
 export function takeLeanExchanges(list: HttpExchangeFacts[], turns: HttpTurnCounts, slowFloorMicros: number): LeanExchanges {
-  return spareLeanExchanges.pop()?.begin(list, turns, slowFloorMicros) ?? new LeanExchanges(list, turns, slowFloorMicros);
+  return spareLeanExchanges.take()?.begin(list, turns, slowFloorMicros) ?? new LeanExchanges(list, turns, slowFloorMicros);
 }
 
 /** A lean list its session is done with (its exchanges stay in the facts): begun anew when taken. */
 export function recycleLeanExchanges(lean: LeanExchanges): void {
-  if (spareLeanExchanges.length < MAX_SPARE_LEAN_EXCHANGES) spareLeanExchanges.push(lean.begin(NO_LIST, NO_TURNS, 0));
+  spareLeanExchanges.keep(lean.begin(NO_LIST, NO_TURNS, 0));
 }
 
 /** What a spare lean list refers to: nothing of a session's. */

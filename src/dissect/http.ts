@@ -336,7 +336,7 @@ export class HttpParser {
    * and pending header), and of a line buffer that grew large. Only a small line buffer stays, for
    * the next session (see reset).
    */
-  detach(): void {
+  detach(): this {
     this.hooks = NO_HOOKS;
     this.head = null;
     this.reusableHead = null;
@@ -344,6 +344,7 @@ export class HttpParser {
     this.pendingName = '';
     this.pendingValue = '';
     if (this.lineBuf.length > SPARE_LINE_BUFFER_BYTES) this.lineBuf = NO_BYTES;
+    return this;
   }
 
   /**

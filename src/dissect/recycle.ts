@@ -3,8 +3,8 @@
 // promoted to the old generation and collected there; a spare one was promoted long ago and costs
 // neither. Facts come back from two places: the exchanges a lean session drops as it reads (see
 // exchanges.ts), and whole facts whose flow was handed out to a caller that keeps nothing of it
-// (the analyzer's reuseHandedOutFacts). Each pool holds a bounded number, so an idle pool holds
-// little.
+// (the analyzer's flowsForgottenWhenHandedOut). Each pool holds a bounded number (see Spares), so
+// an idle pool holds little.
 import type { AppFacts, HttpExchangeFacts, HttpInterimFacts, HttpRequestFacts, HttpResponseFacts } from './types.js';
 
 /**
@@ -19,15 +19,38 @@ export const NO_EXCHANGES: HttpExchangeFacts[] = Object.freeze([]) as unknown as
 /** The 1xx answers of an exchange that had none (almost all). */
 export const NO_INTERIM: HttpInterimFacts[] = Object.freeze([]) as unknown as HttpInterimFacts[];
 
-/** Spare objects of each kind kept at most: as many as the flows that end between two that begin, with room. */
-const MAX_SPARE_FACTS = 256;
-const MAX_SPARE_EXCHANGES = 1024;
+/**
+ * Objects nothing refers to any more, kept to be filled anew, last in first out: at most `max`,
+ * as many as the flows that end between two that begin, with room.
+ */
+export class Spares<T> {
+  private readonly items: T[] = [];
 
-const spareFacts: AppFacts[] = [];
-const spareExchangeLists: HttpExchangeFacts[][] = [];
-const spareExchanges: HttpExchangeFacts[] = [];
-const spareRequests: HttpRequestFacts[] = [];
-const spareResponses: HttpResponseFacts[] = [];
+  constructor(private readonly max: number) {}
+
+  /** A spare object, or undefined when there is none. */
+  take(): T | undefined {
+    return this.items.pop();
+  }
+
+  /** Keeps `item` when there is room. Returns whether it was kept. */
+  keep(item: T): boolean {
+    if (this.items.length >= this.max) return false;
+    this.items.push(item);
+    return true;
+  }
+
+  /** Whether another object would be kept. */
+  get hasRoom(): boolean {
+    return this.items.length < this.max;
+  }
+}
+
+const spareFacts = new Spares<AppFacts>(256);
+const spareExchangeLists = new Spares<HttpExchangeFacts[]>(256);
+const spareExchanges = new Spares<HttpExchangeFacts>(1024);
+const spareRequests = new Spares<HttpRequestFacts>(1024);
+const spareResponses = new Spares<HttpResponseFacts>(1024);
 
 export function newAppFacts(): AppFacts {
   return {
@@ -51,12 +74,12 @@ export function newAppFacts(): AppFacts {
 
 /** Facts as newAppFacts() makes them: a spare one when there is one (see recycleAppFacts). */
 export function takeAppFacts(): AppFacts {
-  return spareFacts.pop() ?? newAppFacts();
+  return spareFacts.take() ?? newAppFacts();
 }
 
 /** An empty exchange list, to push a session's first exchange into. */
 export function takeExchangeList(): HttpExchangeFacts[] {
-  return spareExchangeLists.pop() ?? [];
+  return spareExchangeLists.take() ?? [];
 }
 
 export function newExchange(): HttpExchangeFacts {
@@ -74,24 +97,24 @@ export function newExchange(): HttpExchangeFacts {
 
 /** An exchange as newExchange() makes it: a spare one (see recycleExchange) when there is one. */
 export function takeExchange(): HttpExchangeFacts {
-  return spareExchanges.pop() ?? newExchange();
+  return spareExchanges.take() ?? newExchange();
 }
 
 /** Request facts nobody refers to, to be filled whole (null: make new ones). */
 export function takeRequestFacts(): HttpRequestFacts | null {
-  return spareRequests.pop() ?? null;
+  return spareRequests.take() ?? null;
 }
 
 /** Response facts nobody refers to, to be filled whole (null: make new ones). */
 export function takeResponseFacts(): HttpResponseFacts | null {
-  return spareResponses.pop() ?? null;
+  return spareResponses.take() ?? null;
 }
 
 /** An exchange nothing refers to any more, its request and response facts with it: emptied as newExchange() makes one. */
 export function recycleExchange(ex: HttpExchangeFacts): void {
-  if (ex.request && spareRequests.length < MAX_SPARE_EXCHANGES) spareRequests.push(ex.request);
-  if (ex.response && spareResponses.length < MAX_SPARE_EXCHANGES) spareResponses.push(ex.response);
-  if (spareExchanges.length >= MAX_SPARE_EXCHANGES) return;
+  if (ex.request) spareRequests.keep(ex.request);
+  if (ex.response) spareResponses.keep(ex.response);
+  if (!spareExchanges.hasRoom) return;
   ex.request = null;
   ex.response = null;
   ex.interim = NO_INTERIM;
@@ -99,7 +122,7 @@ export function recycleExchange(ex: HttpExchangeFacts): void {
   const t = ex.timing;
   t.requestAt = t.requestEndAt = t.requestEndPacket = t.responseAt = t.responseEndAt = t.responseEndPacket = t.thinkMs = null;
   ex.closeAfter = ex.closedBy = ex.closeHow = ex.closeAfterMs = null;
-  spareExchanges.push(ex);
+  spareExchanges.keep(ex);
 }
 
 /**
@@ -113,9 +136,9 @@ export function recycleAppFacts(app: AppFacts): void {
   if (list.length > 0) {
     for (const ex of list) recycleExchange(ex);
     list.length = 0;
-    if (spareExchangeLists.length < MAX_SPARE_FACTS) spareExchangeLists.push(list);
+    spareExchangeLists.keep(list);
   }
-  if (spareFacts.length >= MAX_SPARE_FACTS) return;
+  if (!spareFacts.hasRoom) return;
   // Made as newAppFacts() makes them now: what they refer to goes now, not when they are next taken.
   app.protocol = 'unknown';
   app.upgradedTo = null;
@@ -133,5 +156,5 @@ export function recycleAppFacts(app: AppFacts): void {
   app.tls = null;
   app.tlsClosing = null;
   app.unfinishedRequestLine = null;
-  spareFacts.push(app);
+  spareFacts.keep(app);
 }

@@ -10,7 +10,7 @@ import type { Dir, SinkFactory, SinkFlow, StreamSink } from '../flow/sink.js';
 import { recycleLeanExchanges, takeLeanExchanges, type LeanExchanges } from './exchanges.js';
 import { HEAD_DECISION, HttpParser, hasHeaderToken, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
 import type { WsErrorCode } from './status.js';
-import { NO_CLOSES, NO_ERRORS, NO_EVENTS, NO_EXCHANGES, NO_GAPS, NO_INTERIM, takeAppFacts, takeExchange, takeExchangeList, takeRequestFacts, takeResponseFacts } from './recycle.js';
+import { NO_CLOSES, NO_ERRORS, NO_EVENTS, NO_EXCHANGES, NO_GAPS, NO_INTERIM, Spares, takeAppFacts, takeExchange, takeExchangeList, takeRequestFacts, takeResponseFacts } from './recycle.js';
 import { TlsTracker, looksLikeTlsRecord } from './tls.js';
 import type {
   AppEvent,
@@ -83,34 +83,22 @@ const role = (dir: Dir) => (dir === 0 ? 'client' : 'server');
 
 /**
  * HTTP parsers of sessions that ended, detached from them, and reset when a new HTTP session takes
- * one (see HttpParser.reset). Up to MAX_SPARE_PARSERS of each wait.
+ * one (see HttpParser.reset).
  */
-const spareRequestParsers: HttpParser[] = [];
-const spareResponseParsers: HttpParser[] = [];
-const MAX_SPARE_PARSERS = 32;
-
-function keepSpare(parser: HttpParser, spares: HttpParser[]): void {
-  if (spares.length >= MAX_SPARE_PARSERS) return;
-  parser.detach();
-  spares.push(parser);
-}
-/** WebSocket frame parsers of sessions that ended, detached from them, begun anew by the next WebSocket (up to MAX_SPARE_PARSERS). */
-const spareWsParsers: WebSocketFrameParser[] = [];
+const spareRequestParsers = new Spares<HttpParser>(32);
+const spareResponseParsers = new Spares<HttpParser>(32);
+/** WebSocket frame parsers of sessions that ended, detached from them, begun anew by the next WebSocket. */
+const spareWsParsers = new Spares<WebSocketFrameParser>(32);
 
 function takeWsParser(dir: Dir, hooks: WsParserHooks, deflate: boolean, counts: WsFrameCounts | undefined): WebSocketFrameParser {
-  return spareWsParsers.pop()?.begin(dir, hooks, deflate, counts) ?? new WebSocketFrameParser(dir, hooks, deflate, counts);
-}
-
-function keepSpareWsParser(parser: WebSocketFrameParser | null): void {
-  if (parser && spareWsParsers.length < MAX_SPARE_PARSERS) spareWsParsers.push(parser.detach());
+  return spareWsParsers.take()?.begin(dir, hooks, deflate, counts) ?? new WebSocketFrameParser(dir, hooks, deflate, counts);
 }
 
 /** The held chunks of a session that holds none (see hold()); never written. */
 const NO_HELD: HeldChunk[] = Object.freeze([]) as unknown as HeldChunk[];
 
 /** Sessions that ended without an error, to be begun anew for another flow (see recycleSession). */
-const spareSessions: AppSession[] = [];
-const MAX_SPARE_SESSIONS = 64;
+const spareSessions = new Spares<AppSession>(64);
 
 /**
  * A session as `new AppSession(recordEvents, leanSlowFloorMicros)` makes it: a spare one when
@@ -118,7 +106,7 @@ const MAX_SPARE_SESSIONS = 64;
  * generation; a spare one was promoted long ago.
  */
 export function takeSession(recordEvents: boolean, leanSlowFloorMicros: number | null): AppSession {
-  return spareSessions.pop()?.begin(recordEvents, leanSlowFloorMicros) ?? new AppSession(recordEvents, leanSlowFloorMicros);
+  return spareSessions.take()?.begin(recordEvents, leanSlowFloorMicros) ?? new AppSession(recordEvents, leanSlowFloorMicros);
 }
 
 /**
@@ -126,7 +114,7 @@ export function takeSession(recordEvents: boolean, leanSlowFloorMicros: number |
  * then it still refers to the facts of its last stream, which stay as they were.
  */
 export function recycleSession(session: AppSession): void {
-  if (spareSessions.length < MAX_SPARE_SESSIONS) spareSessions.push(session);
+  spareSessions.keep(session);
 }
 
 export class AppSession implements StreamSink {
@@ -305,8 +293,8 @@ export class AppSession implements StreamSink {
     }
     // Only the facts outlive the stream: a flow lingers a few seconds after its close.
     this.releaseParsers();
-    keepSpareWsParser(this.wsClient);
-    keepSpareWsParser(this.wsServer);
+    if (this.wsClient) spareWsParsers.keep(this.wsClient.detach());
+    if (this.wsServer) spareWsParsers.keep(this.wsServer.detach());
     this.wsClient = this.wsServer = null;
     this.tls = null;
     this.held = NO_HELD;
@@ -438,15 +426,15 @@ export class AppSession implements StreamSink {
     this.facts.protocol = 'http';
     this.clientMode = MODE.HTTP;
     this.serverMode = MODE.HTTP;
-    this.request = spareRequestParsers.pop()?.reset(this.requestHooks) ?? new HttpParser('request', 0, this.requestHooks);
-    this.response = spareResponseParsers.pop()?.reset(this.responseHooks) ?? new HttpParser('response', 1, this.responseHooks);
+    this.request = spareRequestParsers.take()?.reset(this.requestHooks) ?? new HttpParser('request', 0, this.requestHooks);
+    this.response = spareResponseParsers.take()?.reset(this.responseHooks) ?? new HttpParser('response', 1, this.responseHooks);
     this.detectBuf = null;
   }
 
   /** The HTTP parsers are done with: they go to the next HTTP sessions (see spareRequestParsers). */
   private releaseParsers(): void {
-    if (this.request) keepSpare(this.request, spareRequestParsers);
-    if (this.response) keepSpare(this.response, spareResponseParsers);
+    if (this.request) spareRequestParsers.keep(this.request.detach());
+    if (this.response) spareResponseParsers.keep(this.response.detach());
     this.request = this.response = null;
   }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LeanExchanges, recycleLeanExchanges, takeLeanExchanges } from '../../src/dissect/exchanges.js';
 import { newAppFacts, newExchange, recycleAppFacts, takeAppFacts, takeExchange, takeExchangeList } from '../../src/dissect/recycle.js';
+import { GuardedSession } from '../../src/dissect/guarded-session.js';
 import { AppSession, recycleSession, takeSession } from '../../src/dissect/session.js';
 import { OPCODE, WebSocketFrameParser, newFrameCounts, type WsParserHooks } from '../../src/dissect/websocket.js';
 import { streamFlows } from '../../src/pipeline.js';
@@ -46,10 +47,12 @@ const SCRIPTS: Step[][] = [
   [c(Uint8Array.of(22))],
   [c(get(0)), { dir: 0, gap: 10 }, s('HTTP/1.1 200 OK\r\nContent-Le'), { dir: 1, gap: 10 }],
   [c(upgradeRequest()), s(upgradeResponse()), { dir: 0, close: 'fin' }],
+  // A refused upgrade whose answer ends at the server's FIN: the held client bytes are never replayed.
+  [c(upgradeRequest()), s('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nbody'), { dir: 1, close: 'fin' }],
 ];
 
-/** Fields onEnd itself lets go (parsers, held bytes), or that a stream sets and clears (resumeClient): no ended session differs there. */
-const CLEARED_AT_END = ['request', 'response', 'wsClient', 'wsServer', 'tls', 'lean', 'held', 'heldBytes', 'lastResponseHead', 'detectBuf', 'resumeClient'];
+/** Fields onEnd itself lets go (parsers, held bytes): no ended session differs there. */
+const CLEARED_AT_END = ['request', 'response', 'wsClient', 'wsServer', 'tls', 'lean', 'held', 'heldBytes', 'lastResponseHead', 'detectBuf'];
 
 describe('a session begun anew', () => {
   it('is as a new session, whatever state the last stream left it in', () => {
@@ -70,6 +73,20 @@ describe('a session begun anew', () => {
     // Every field a stream leaves changed was changed by one of the scripts, so each one's reset is checked.
     const unchanged = Object.keys(fieldsOf(new AppSession())).filter((name) => !changed.has(name));
     expect(unchanged.sort()).toEqual([...CLEARED_AT_END].sort());
+  });
+
+  it('is not taken again when its stream met an error', () => {
+    const session = takeSession(false, null);
+    // A dissector bug, as GuardedSession meets one.
+    session.onData = () => {
+      throw new Error('a dissector bug');
+    };
+    const guarded = new GuardedSession(session);
+    guarded.onData(0, new TextEncoder().encode('GET / HTTP/1.1\r\n'), 0, 16, 0, 1, 1000);
+    guarded.onEnd(2000);
+    expect(guarded.error?.message).toContain('a dissector bug');
+    const taken = [takeSession(false, null), takeSession(false, null), takeSession(false, null)];
+    expect(taken).not.toContain(session);
   });
 
   it('leaves the facts of its last stream as they were', () => {
