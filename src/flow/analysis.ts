@@ -1,6 +1,6 @@
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
-import { Columns, defineColumns, putInitial, swapNumbers, wholeNumber, type ColumnView } from './columns.js';
+import { Columns, defineColumns, putInitial, swapNumbers, wholeNumber, type ColumnView, type RareRow } from './columns.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { toMs, type FlowTiming, type SideTiming } from './timing.js';
 
@@ -57,7 +57,7 @@ export const SEG_NAMES = [
 export type SegmentKind = (typeof SEG_NAMES)[number];
 
 const KIND_COUNT = SEG_NAMES.length;
-/** Per-sender counters a flow's analysis keeps in its row (see FlowAnalysis.countsAt). */
+/** Per-sender counters a flow's analysis keeps in its rare row (see FlowAnalysis.countsAt). */
 export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 16;
 /** FlowAnalysis counters after the per-kind counts: payload bytes sent again (any retransmission) per sender, */
 const RESENT_BYTES = 2 * KIND_COUNT;
@@ -404,9 +404,7 @@ export function releaseFlowAnalysis(flow: Flow, onlyIfAllAcked = false): void {
  * other way round, and each mark names the other sender.
  */
 export function swapAnalysisSides(flow: Flow): void {
-  const at = flow.analysisCountsAt;
-  swapNumbers(flow.n, at, at + KIND_COUNT, KIND_COUNT);
-  for (let i = RESENT_BYTES; i < ANALYSIS_COUNTS; i += 2) swapNumbers(flow.n, at + i, at + i + 1, 1);
+  flow.slotAnalysis.swapCounters();
   const fa = flow.analysis;
   if (fa instanceof FlowAnalysis) for (const m of fa.marks) m.from = m.from === 0 ? 1 : 0;
 }
@@ -436,11 +434,12 @@ export class FlowAnalysis {
   /** Set by start(), before the first segment is classified. */
   conv!: TcpConversation;
   /**
-   * Every per-sender counter, ANALYSIS_COUNTS numbers in the flow's row from `countsAt` (read with
-   * count()): packets per kind at from * KIND_COUNT + bit, then RESENT_BYTES,
+   * Every per-sender counter, ANALYSIS_COUNTS numbers in the flow's rare row from `countsAt` (read
+   * with count()): packets per kind at from * KIND_COUNT + bit, then RESENT_BYTES,
    * HANDSHAKE_RETRANSMISSIONS, DATA_RETRANSMISSIONS and BACK_IN_TIME_RETRANSMISSIONS, each + from.
+   * Most flows count nothing: all read 0 until the first count takes the rare row.
    */
-  private readonly n: Float64Array;
+  private readonly rare: RareRow;
   private readonly countsAt: number;
   /** Shared and empty until the first mark (most flows have none). */
   marks: SegmentMark[] = NO_SEGMENT_MARKS;
@@ -451,13 +450,13 @@ export class FlowAnalysis {
   lastRto = 0;
   lastRtoNo = 0;
 
-  constructor(timing: FlowTiming, n: Float64Array, countsAt: number) {
+  constructor(timing: FlowTiming, rare: RareRow, countsAt: number) {
     this.timing = timing;
-    this.n = n;
+    this.rare = rare;
     this.countsAt = countsAt;
   }
 
-  /** A flow's first segment: its analysis starts on `conv` (the counters in its row are 0 already). */
+  /** A flow's first segment: its analysis starts on `conv` (the counters are 0 already). */
   start(conv: TcpConversation): this {
     this.conv = conv;
     this.marks = NO_SEGMENT_MARKS;
@@ -475,11 +474,24 @@ export class FlowAnalysis {
 
   /** Counter `i` (see countsAt). */
   counter(i: number): number {
-    return this.n[this.countsAt + i];
+    const r = this.rare;
+    return r.n === null ? 0 : r.n[r.at + this.countsAt + i];
   }
 
   addToCounter(i: number, by: number): void {
-    this.n[this.countsAt + i] += by;
+    if (by === 0) return;
+    const r = this.rare;
+    const n = r.n ?? r.take();
+    n[r.at + this.countsAt + i] += by;
+  }
+
+  /** The client's counts become the server's and the other way round (see swapAnalysisSides). */
+  swapCounters(): void {
+    const r = this.rare;
+    if (r.n === null) return;
+    const at = r.at + this.countsAt;
+    swapNumbers(r.n, at, at + KIND_COUNT, KIND_COUNT);
+    for (let i = RESENT_BYTES; i < ANALYSIS_COUNTS; i += 2) swapNumbers(r.n, at + i, at + i + 1, 1);
   }
 
   count(bit: number, from: 0 | 1): number {

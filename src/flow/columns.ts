@@ -86,6 +86,43 @@ export interface ColumnView {
 }
 
 /**
+ * A slot's second row, for the numbers most flows never change from their initial values (resets,
+ * copies, zero windows, retransmission runs): taken from its own store the first time one of them
+ * changes and given back when the flow is done, so most flows carry only the first row.
+ */
+export class RareRow {
+  /** The chunk and where the row starts in it; null while the slot's flow has none. */
+  n: Float64Array | null = null;
+  at = 0;
+  private slot = -1;
+
+  constructor(
+    private readonly store: Columns,
+    /** The row a flow starts with: every rare field at its initial value. */
+    private readonly initial: Float64Array,
+  ) {}
+
+  take(): Float64Array {
+    this.slot = this.store.take(this.initial);
+    this.at = this.store.rowAt(this.slot);
+    return (this.n = this.store.chunkOf(this.slot));
+  }
+
+  release(): void {
+    if (this.slot < 0) return;
+    this.store.release(this.slot);
+    this.slot = -1;
+    this.n = null;
+  }
+}
+
+/** A view whose rare fields live in its slot's RareRow, from `rareAt` on. */
+export interface RareColumnView {
+  readonly rare: RareRow;
+  readonly rareAt: number;
+}
+
+/**
  * Defines one accessor per field of `initial` on `proto`, reading and writing `this.n[this.at + i]`
  * for the i-th field (booleans as 0 and 1). Returns the number of fields.
  */
@@ -107,6 +144,46 @@ export function defineColumns(proto: object, initial: Record<string, number | bo
             },
             set(this: ColumnView, v: number) {
               this.n[this.at + i] = v;
+            },
+          };
+    Object.defineProperty(proto, name, { ...accessors, configurable: false, enumerable: false });
+  });
+  return Object.keys(initial).length;
+}
+
+/**
+ * As defineColumns, for fields kept in the slot's RareRow: a field reads as its initial value while
+ * the slot has no rare row, and the first write of another value takes one. Returns the number of
+ * fields.
+ */
+export function defineRareColumns(proto: object, initial: Record<string, number | boolean>): number {
+  Object.entries(initial).forEach(([name, value], i) => {
+    const start = +value;
+    const read = (v: RareColumnView): number => {
+      const r = v.rare;
+      return r.n === null ? start : r.n[r.at + v.rareAt + i];
+    };
+    const write = (v: RareColumnView, x: number): void => {
+      const r = v.rare;
+      if (r.n !== null) r.n[r.at + v.rareAt + i] = x;
+      else if (x !== start) r.take()[r.at + v.rareAt + i] = x;
+    };
+    const accessors =
+      typeof value === 'boolean'
+        ? {
+            get(this: RareColumnView) {
+              return read(this) !== 0;
+            },
+            set(this: RareColumnView, v: boolean) {
+              write(this, v ? 1 : 0);
+            },
+          }
+        : {
+            get(this: RareColumnView) {
+              return read(this);
+            },
+            set(this: RareColumnView, v: number) {
+              write(this, v);
             },
           };
     Object.defineProperty(proto, name, { ...accessors, configurable: false, enumerable: false });

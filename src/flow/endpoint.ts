@@ -1,4 +1,4 @@
-import { defineColumns, putInitial, type ColumnView } from './columns.js';
+import { defineColumns, defineRareColumns, putInitial, type ColumnView, type RareColumnView, type RareRow } from './columns.js';
 
 // Per-direction TCP state, as Zeek tracks it (TCP_Endpoint): each side has its own state,
 // initial sequence number, highest sequence seen and highest ack received. An Endpoint is a view
@@ -15,7 +15,7 @@ export const EP = {
 } as const;
 export type EndpointState = (typeof EP)[keyof typeof EP];
 
-export class Endpoint implements ColumnView {
+export class Endpoint implements ColumnView, RareColumnView {
   declare state: EndpointState;
   declare prevState: EndpointState;
   /** Sequence numbers are raw 32-bit values; relative ones are seqDiff(x, startSeq). */
@@ -142,6 +142,8 @@ export class Endpoint implements ColumnView {
   constructor(
     readonly n: Float64Array,
     readonly at: number,
+    readonly rare: RareRow,
+    readonly rareAt: number,
   ) {}
 
   /** Zeek's Size(): highest of last seq / ack seq minus the ISN, less SYN and FIN octets. */
@@ -171,20 +173,11 @@ const ENDPOINT_INITIAL = {
   lastSeqOffset: 0,
   ackSeqOffset: 0,
   finCount: 0,
-  rstCount: 0,
   didClose: false,
   windowScale: -1,
   histLastSyn: 0,
   histLastFin: 0,
   histLastRst: 0,
-  gapCount: 0,
-  gapThresh: 1,
-  rxmitCount: 0,
-  rxmitThresh: 1,
-  zeroWinCount: 0,
-  checksumErrors: 0,
-  checksumThresh: 1,
-  zeroWinThresh: 1,
   packets: 0,
   ipBytes: 0,
   payloadBytes: 0,
@@ -198,29 +191,13 @@ const ENDPOINT_INITIAL = {
   firstFinNo: 0,
   firstFinTs: 0,
   firstFinAck: -1,
-  firstRstNo: 0,
-  firstRstTs: 0,
-  firstRstAck: -1,
-  firstRstAnswersSyn: false,
-  firstRstKeepsConnection: false,
-  sentAfterRstNo: 0,
-  sentAfterRstTs: 0,
   lastOtherThanRstTs: 0,
   lastOtherThanRstIpId: 0,
-  finalRstNo: 0,
-  finalRstTs: 0,
-  finalRstAck: -1,
-  finalRstAnswersSegment: false,
-  finalRstAnswersStray: false,
-  finalRstLikeFirst: false,
-  firstRstIpId: 0,
-  firstRstTtl: -1,
   mss: -1,
   sackPermitted: false,
   timestamps: false,
   ttl: -1,
   synWindow: -1,
-  missedBytes: 0,
   firstAckNo: 0,
   firstAckSeq: 0,
   ackedPeerBytes: 0,
@@ -233,6 +210,42 @@ const ENDPOINT_INITIAL = {
   prevFlagsLen: -1,
   prevWindow: -1,
   prevTsVal: 0,
+  handshakePackets: 0,
+  handshakeFirstNo: 0,
+  handshakeFirstTs: 0,
+  handshakeFirstSeq: 0,
+  handshakeFirstIpId: -1,
+};
+/**
+ * The numbers most flows never change (resets, copies, gaps, retransmission and zero-window counts):
+ * kept in the slot's RareRow, which a flow takes the first time one of them changes.
+ */
+const ENDPOINT_RARE_INITIAL = {
+  gapCount: 0,
+  gapThresh: 1,
+  rxmitCount: 0,
+  rxmitThresh: 1,
+  zeroWinCount: 0,
+  checksumErrors: 0,
+  checksumThresh: 1,
+  zeroWinThresh: 1,
+  rstCount: 0,
+  firstRstNo: 0,
+  firstRstTs: 0,
+  firstRstAck: -1,
+  firstRstAnswersSyn: false,
+  firstRstKeepsConnection: false,
+  sentAfterRstNo: 0,
+  sentAfterRstTs: 0,
+  finalRstNo: 0,
+  finalRstTs: 0,
+  finalRstAck: -1,
+  finalRstAnswersSegment: false,
+  finalRstAnswersStray: false,
+  finalRstLikeFirst: false,
+  firstRstIpId: 0,
+  firstRstTtl: -1,
+  missedBytes: 0,
   copies: 0,
   dataCopies: 0,
   ackCopies: 0,
@@ -241,16 +254,17 @@ const ENDPOINT_INITIAL = {
   firstCopyTs: 0,
   copyMaxGap: 0,
   copyTtlChange: 0,
-  handshakePackets: 0,
-  handshakeFirstNo: 0,
-  handshakeFirstTs: 0,
-  handshakeFirstSeq: 0,
-  handshakeFirstIpId: -1,
 };
-/** Numbers per endpoint in a flow's row. */
+/** Numbers per endpoint in a flow's row, and in its rare row. */
 export const ENDPOINT_FIELDS = defineColumns(Endpoint.prototype, ENDPOINT_INITIAL);
+export const ENDPOINT_RARE_FIELDS = defineRareColumns(Endpoint.prototype, ENDPOINT_RARE_INITIAL);
 
 /** Writes a new endpoint's numbers into `row` from `at`. */
 export function initialEndpoint(row: Float64Array, at: number): void {
   putInitial(row, at, ENDPOINT_INITIAL);
+}
+
+/** Writes a new endpoint's rare numbers into a rare row from `at`. */
+export function initialRareEndpoint(row: Float64Array, at: number): void {
+  putInitial(row, at, ENDPOINT_RARE_INITIAL);
 }

@@ -2,13 +2,13 @@ import { formatAddr, formatEndpoint } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
 import { ANALYSIS_COUNTS, analyzeSegment, FlowAnalysis, swapAnalysisSides } from './analysis.js';
-import { Columns, defineColumns, swapNumbers, type ColumnView } from './columns.js';
-import { EP, Endpoint, ENDPOINT_FIELDS, initialEndpoint } from './endpoint.js';
+import { Columns, defineColumns, RareRow, swapNumbers, type ColumnView } from './columns.js';
+import { EP, Endpoint, ENDPOINT_FIELDS, ENDPOINT_RARE_FIELDS, initialEndpoint, initialRareEndpoint } from './endpoint.js';
 import { HandshakeLog } from './handshake-log.js';
 import { History, HIST } from './history.js';
 import { DirectionReassembler, REASSEMBLY_EVENT, type ReassemblyBudget } from './reassembly.js';
 import type { Dir, StreamSink } from './sink.js';
-import { FlowTiming, initialTiming, TIMING_FIELDS } from './timing.js';
+import { FlowTiming, initialRareTiming, initialTiming, TIMING_FIELDS, TIMING_RARE_FIELDS } from './timing.js';
 
 /** Zeek's TOO_LARGE_SEQ_DELTA: jumps larger than this in SYN/RST sequence numbers are not trusted. */
 const TOO_LARGE_SEQ_DELTA = 1048576;
@@ -32,19 +32,31 @@ export interface IcmpErrorFact {
 
 /**
  * A flow's row in the columns: the flow's own times, the originator's endpoint, the responder's,
- * the timing, then the analysis counters (all 0 at first).
+ * then the timing.
  */
 const FLOW_TIMES = { startTs: 0, lastTs: 0, lastOpenTs: 0, attemptDeadline: 0, handshakeAckTs: 0, firstRefusalTs: 0, resumesAfterTs: 0 };
 const ORIG_AT = Object.keys(FLOW_TIMES).length;
 const RESP_AT = ORIG_AT + ENDPOINT_FIELDS;
 const TIMING_AT = RESP_AT + ENDPOINT_FIELDS;
-const COUNTS_AT = TIMING_AT + TIMING_FIELDS;
-const FLOW_ROW = COUNTS_AT + ANALYSIS_COUNTS;
+const FLOW_ROW = TIMING_AT + TIMING_FIELDS;
 const NEW_FLOW_ROW = (() => {
   const row = new Float64Array(FLOW_ROW);
   initialEndpoint(row, ORIG_AT);
   initialEndpoint(row, RESP_AT);
   initialTiming(row, TIMING_AT);
+  return row;
+})();
+
+/** A flow's rare row (columns.ts RareRow): the originator's rare numbers, the responder's, then the timing's. */
+const ORIG_RARE_AT = 0;
+const RESP_RARE_AT = ENDPOINT_RARE_FIELDS;
+const TIMING_RARE_AT = RESP_RARE_AT + ENDPOINT_RARE_FIELDS;
+const COUNTS_RARE_AT = TIMING_RARE_AT + TIMING_RARE_FIELDS;
+const NEW_RARE_ROW = (() => {
+  const row = new Float64Array(COUNTS_RARE_AT + ANALYSIS_COUNTS);
+  initialRareEndpoint(row, ORIG_RARE_AT);
+  initialRareEndpoint(row, RESP_RARE_AT);
+  initialRareTiming(row, TIMING_RARE_AT);
   return row;
 })();
 
@@ -57,6 +69,8 @@ interface RowViews {
   /** The row's chunk, and where the row starts in it. */
   n: Float64Array;
   at: number;
+  /** The slot's rare row, taken while a flow in the slot has one. */
+  rare: RareRow;
   orig: Endpoint;
   resp: Endpoint;
   timing: FlowTiming;
@@ -71,6 +85,7 @@ interface RowViews {
 /** A flow table's columns: one row per open flow (see columns.ts). */
 export class FlowRows {
   readonly columns = new Columns(FLOW_ROW);
+  readonly rareColumns = new Columns(NEW_RARE_ROW.length);
   private readonly views: RowViews[] = [];
 
   /** A new flow's slot, its row set to a new flow's numbers. */
@@ -83,10 +98,11 @@ export class FlowRows {
     if (!v) {
       const n = this.columns.chunkOf(slot);
       const at = this.columns.rowAt(slot);
-      const orig = new Endpoint(n, at + ORIG_AT);
-      const resp = new Endpoint(n, at + RESP_AT);
-      const timing = new FlowTiming(n, at + TIMING_AT);
-      v = { n, at, orig, resp, timing, syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp), history: new History(), analysis: new FlowAnalysis(timing, n, at + COUNTS_AT), reassemblers: null };
+      const rare = new RareRow(this.rareColumns, NEW_RARE_ROW);
+      const orig = new Endpoint(n, at + ORIG_AT, rare, ORIG_RARE_AT);
+      const resp = new Endpoint(n, at + RESP_AT, rare, RESP_RARE_AT);
+      const timing = new FlowTiming(n, at + TIMING_AT, rare, TIMING_RARE_AT);
+      v = { n, at, rare, orig, resp, timing, syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp), history: new History(), analysis: new FlowAnalysis(timing, rare, COUNTS_RARE_AT), reassemblers: null };
       this.views[slot] = v;
     }
     return v;
@@ -107,7 +123,9 @@ export class FlowRows {
   /** The flow is finished and reported: the next flow may take its row. */
   release(flow: Flow): void {
     flow.analysis = null;
-    this.views[flow.slot].analysis.end();
+    const views = this.views[flow.slot];
+    views.analysis.end();
+    views.rare.release();
     this.columns.release(flow.slot);
   }
 
@@ -303,12 +321,7 @@ export class Flow extends AddressPair implements ColumnView {
     return (this.reassembler = pair);
   }
 
-  /** Where the per-segment analysis keeps its counters in the flow's row (analysis.ts). */
-  get analysisCountsAt(): number {
-    return this.at + COUNTS_AT;
-  }
-
-  endpoint(dir: Dir): Endpoint {
+    endpoint(dir: Dir): Endpoint {
     return dir === 0 ? this.orig : this.resp;
   }
 
@@ -357,6 +370,8 @@ export class Flow extends AddressPair implements ColumnView {
     this.origPort = this.respPort;
     this.respPort = p;
     swapNumbers(this.n, this.orig.at, this.resp.at, ENDPOINT_FIELDS);
+    const rare = this.views.rare;
+    if (rare.n !== null) swapNumbers(rare.n, rare.at + ORIG_RARE_AT, rare.at + RESP_RARE_AT, ENDPOINT_RARE_FIELDS);
     this.syns.swapWith(this.synAcks);
     if (this.reassembler) {
       // Reassemblers are per direction and were created with their dir; rebuild lazily.

@@ -7,7 +7,7 @@
 // the fields below are declared for the type checker and read and written through accessors made
 // by `defineColumns`, so the code that uses them reads like plain field access.
 
-import { defineColumns, putInitial, swapNumbers } from './columns.js';
+import { Columns, defineColumns, defineRareColumns, putInitial, RareRow, swapNumbers } from './columns.js';
 
 /** Running statistics of one kind of sample (µs). */
 export class SampleStats {
@@ -141,6 +141,8 @@ export class SideTiming {
   constructor(
     readonly n: Float64Array,
     readonly at: number,
+    readonly rare: RareRow,
+    readonly rareAt: number,
   ) {
     this.ackRtt = new SampleStats(n, at + SIDE_OWN_SLOTS);
     this.tsEchoRtt = new SampleStats(n, at + SIDE_OWN_SLOTS + STATS_SLOTS);
@@ -153,10 +155,6 @@ const SIDE_INITIAL = {
   tsPendingTs: 0,
   tsPending: false,
   lastTsVal: -1,
-  retransSinceProgress: 0,
-  retransRunFirstNo: 0,
-  finResendsSinceProgress: 0,
-  retransRunFirstTs: 0,
   largestAckedSegment: 0,
   lastSentEnd: 0,
   lastSentLen: 0,
@@ -167,6 +165,31 @@ const SIDE_INITIAL = {
   lastSentAckTsVal: -1,
   lastSentCovered: false,
   sentSmallUnacked: false,
+  firstDataSeq: -1,
+  firstDataLen: 0,
+  earlyHoleNo: 0,
+  earlyHoleAfter: 0,
+  earlyHoleSeq: 0,
+  earlyHoleLen: 0,
+  floorTs: 0,
+  floorAck: 0,
+  lastSampleTs: 0,
+  sampleGapSinceFloor: 0,
+  inFlightSinceFloor: 0,
+  riseRtt: 0,
+  riseNo: 0,
+  riseTs: 0,
+  riseAck: 0,
+  riseInFlight: 0,
+  riseSampleGap: 0,
+};
+/** Retransmission runs, held segments and zero windows, which most flows never have: in the rare row (columns.ts RareRow). */
+const SIDE_RARE_INITIAL = {
+  retransSinceProgress: 0,
+  retransRunFirstNo: 0,
+  retransRunFirstTs: 0,
+  finResendsSinceProgress: 0,
+  lastResendTs: 0,
   heldPendingNo: 0,
   heldPendingTs: 0,
   heldPendingWait: 0,
@@ -178,24 +201,6 @@ const SIDE_INITIAL = {
   heldLongestNo: 0,
   heldLongestAfterNo: 0,
   heldLongestAckNo: 0,
-  firstDataSeq: -1,
-  firstDataLen: 0,
-  earlyHoleNo: 0,
-  earlyHoleAfter: 0,
-  earlyHoleSeq: 0,
-  earlyHoleLen: 0,
-  floorTs: 0,
-  lastResendTs: 0,
-  floorAck: 0,
-  lastSampleTs: 0,
-  sampleGapSinceFloor: 0,
-  inFlightSinceFloor: 0,
-  riseRtt: 0,
-  riseNo: 0,
-  riseTs: 0,
-  riseAck: 0,
-  riseInFlight: 0,
-  riseSampleGap: 0,
   zeroSinceNo: 0,
   zeroSinceTs: 0,
   zeroEpisodes: 0,
@@ -206,6 +211,7 @@ const SIDE_INITIAL = {
   probesWhileZero: 0,
 };
 const SIDE_OWN_SLOTS = defineColumns(SideTiming.prototype, SIDE_INITIAL);
+const SIDE_RARE_SLOTS = defineRareColumns(SideTiming.prototype, SIDE_RARE_INITIAL);
 const SIDE_SLOTS = SIDE_OWN_SLOTS + 2 * STATS_SLOTS;
 
 export class FlowTiming {
@@ -281,20 +287,29 @@ export class FlowTiming {
   readonly rto: SampleStats;
   declare worstRtoOriginalNo: number;
 
-  /** A view over the timing numbers from `at` in `n` (see initialTiming); without them, over numbers of its own. */
+  /**
+   * A view over the timing numbers from `at` in `n` (see initialTiming) and from `rareAt` in the rare
+   * row (initialRareTiming); without them, over numbers of its own.
+   */
   constructor(
     readonly n: Float64Array = ownTiming(),
     readonly at = 0,
+    readonly rare: RareRow = ownRareTiming(),
+    readonly rareAt = 0,
   ) {
     this.think = new SampleStats(n, at + FLOW_OWN_SLOTS);
     this.rto = new SampleStats(n, at + FLOW_OWN_SLOTS + STATS_SLOTS);
     const sides = at + FLOW_OWN_SLOTS + 2 * STATS_SLOTS;
-    this.side = [new SideTiming(n, sides), new SideTiming(n, sides + SIDE_SLOTS)];
+    const rareSides = rareAt + FLOW_RARE_SLOTS;
+    this.side = [new SideTiming(n, sides, rare, rareSides), new SideTiming(n, sides + SIDE_SLOTS, rare, rareSides + SIDE_RARE_SLOTS)];
   }
 
   /** The client's numbers become the server's and the other way round (see Flow.turnRoles). */
   swapSides(): void {
-    swapNumbers(this.n, this.side[0].at, this.side[1].at, SIDE_SLOTS);
+    const [a, b] = this.side;
+    swapNumbers(this.n, a.at, b.at, SIDE_SLOTS);
+    const r = this.rare;
+    if (r.n !== null) swapNumbers(r.n, r.at + a.rareAt, r.at + b.rareAt, SIDE_RARE_SLOTS);
   }
 }
 const FLOW_INITIAL = {
@@ -302,7 +317,6 @@ const FLOW_INITIAL = {
   synAckTs: 0,
   handshakeAckTs: 0,
   latestTs: -Infinity,
-  packetsBackInTime: 0,
   lastPacketTs: 0,
   lastPacketNo: 0,
   idleLongest: 0,
@@ -332,21 +346,27 @@ const FLOW_INITIAL = {
   maxThinkRequestNo: 0,
   maxThinkAckNo: 0,
   maxThinkAckDelay: 0,
+  requestServerSeq: -1,
+  serverSeenEnd: -1,
+  worstRtoOriginalNo: 0,
+};
+/** Clock steps back, silent resumes, unseen answers and a client giving up: in the rare row. */
+const FLOW_RARE_INITIAL = {
+  packetsBackInTime: 0,
   requestLoneByte: false,
   silentResumes: 0,
   serverSpokeAfterResume: false,
-  requestServerSeq: -1,
-  serverSeenEnd: -1,
   unseenAnswerNo: 0,
   gaveUpNo: 0,
   gaveUpTs: 0,
   gaveUpRst: false,
-  worstRtoOriginalNo: 0,
 };
 const FLOW_OWN_SLOTS = defineColumns(FlowTiming.prototype, FLOW_INITIAL);
+const FLOW_RARE_SLOTS = defineRareColumns(FlowTiming.prototype, FLOW_RARE_INITIAL);
 
-/** Numbers a flow's timing takes in its row. */
+/** Numbers a flow's timing takes in its row, and in its rare row. */
 export const TIMING_FIELDS = FLOW_OWN_SLOTS + 2 * STATS_SLOTS + 2 * SIDE_SLOTS;
+export const TIMING_RARE_FIELDS = FLOW_RARE_SLOTS + 2 * SIDE_RARE_SLOTS;
 
 /** Writes a new flow's timing numbers into `row` from `at`. */
 export function initialTiming(row: Float64Array, at: number): void {
@@ -357,11 +377,25 @@ export function initialTiming(row: Float64Array, at: number): void {
   putInitial(row, sides + SIDE_SLOTS, SIDE_INITIAL);
 }
 
+/** Writes a new flow's rare timing numbers into a rare row from `at`. */
+export function initialRareTiming(row: Float64Array, at: number): void {
+  putInitial(row, at, FLOW_RARE_INITIAL);
+  putInitial(row, at + FLOW_RARE_SLOTS, SIDE_RARE_INITIAL);
+  putInitial(row, at + FLOW_RARE_SLOTS + SIDE_RARE_SLOTS, SIDE_RARE_INITIAL);
+}
+
 /** A row holding one flow's timing alone. */
 function ownTiming(): Float64Array {
   const row = new Float64Array(TIMING_FIELDS);
   initialTiming(row, 0);
   return row;
+}
+
+/** A rare row holding one flow's rare timing numbers alone. */
+function ownRareTiming(): RareRow {
+  const row = new Float64Array(TIMING_RARE_FIELDS);
+  initialRareTiming(row, 0);
+  return new RareRow(new Columns(TIMING_RARE_FIELDS, 1), row);
 }
 
 export function toMs(micros: number): number {

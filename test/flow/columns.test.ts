@@ -2,8 +2,8 @@
 // is written to it while the buffer grows, and a finished flow's row must come back to the next
 // flow as a new flow's, whatever the finished one left in it.
 
-import { describe, expect, it } from 'vitest';
-import { Columns } from '../../src/flow/columns.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Columns, defineRareColumns, RareRow } from '../../src/flow/columns.js';
 import { FlowRows } from '../../src/flow/flow.js';
 import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
 
@@ -25,6 +25,63 @@ describe('Columns', () => {
     expect(row(7)).toEqual([-1, 0, 0.5]);
     expect(row(5)).toEqual([-1, 1_700_000_000_123_456 + 5, 0.5]);
     expect(c.take(initial)).toBe(9);
+  });
+});
+
+/** Two views sharing a slot's rare row, as a flow's two endpoints do. */
+class RareProbe {
+  declare count: number;
+  declare seen: boolean;
+  declare firstNo: number;
+  constructor(
+    readonly rare: RareRow,
+    readonly rareAt: number,
+  ) {}
+}
+const PROBE_FIELDS = defineRareColumns(RareProbe.prototype, { count: 0, seen: false, firstNo: -1 });
+
+describe('a rare row', () => {
+  function slot() {
+    const store = new Columns(2 * PROBE_FIELDS, 2);
+    const rare = new RareRow(store, Float64Array.of(0, 0, -1, 0, 0, -1));
+    return { store, rare, a: new RareProbe(rare, 0), b: new RareProbe(rare, PROBE_FIELDS) };
+  }
+  const fields = (p: RareProbe) => [p.count, p.seen, p.firstNo];
+
+  it('reads the initial values until a write changes one, and is taken only then', () => {
+    const { store, rare, a, b } = slot();
+    expect(fields(a)).toEqual([0, false, -1]);
+    a.count = 0;
+    a.seen = false;
+    b.firstNo = -1;
+    expect(rare.n).toBeNull();
+    expect(store.live).toBe(0);
+    b.firstNo = 17;
+    expect(store.live).toBe(1);
+    expect(fields(a)).toEqual([0, false, -1]);
+    expect(fields(b)).toEqual([0, false, 17]);
+    a.seen = true;
+    a.count = 2.5;
+    expect(fields(a)).toEqual([2.5, true, -1]);
+    expect(store.live).toBe(1);
+  });
+
+  it('is given back on release, and the next flow of the slot starts from the initial values', () => {
+    const { store, rare, a, b } = slot();
+    const other = new RareRow(store, Float64Array.of(0, 0, -1, 0, 0, -1));
+    const c = new RareProbe(other, 0);
+    a.count = 3;
+    c.count = 4;
+    rare.release();
+    expect(store.live).toBe(1);
+    expect(fields(a)).toEqual([0, false, -1]);
+    b.seen = true;
+    expect(fields(b)).toEqual([0, true, -1]);
+    expect(fields(a)).toEqual([0, false, -1]);
+    expect(c.count).toBe(4);
+    rare.release();
+    rare.release();
+    expect(store.live).toBe(1);
   });
 });
 
@@ -132,5 +189,53 @@ describe('a reused flow object', () => {
     expect(plain(reused as unknown as Record<string, unknown>)).toEqual(plain(fresh));
     expect(reused.icmpErrors).toBe(fresh.icmpErrors);
     expect(reused.history.text).toBe('');
+  });
+});
+
+describe("a flow's rare numbers", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('are in no rare row for clean exchanges; a reset, a resend and a zero window take one, given back once the flow is reported', () => {
+    const take = vi.spyOn(RareRow.prototype, 'take');
+    const release = vi.spyOn(RareRow.prototype, 'release');
+    const cleanRun = analyzeFrames([0, 1, 2, 3, 4].flatMap((i) => clean(40010 + i, i * 0.01).packets).sort((a, b) => a.t - b.t));
+    expect(cleanRun.flows).toHaveLength(5);
+    expect(take).not.toHaveBeenCalled();
+    const trouble = conv({ client: '10.0.0.1:40001', server: '10.0.0.2:80' }).handshake(0).client('PA', 0.002, GET);
+    const responseSeq = trouble.s.next;
+    trouble
+      .server('PA', 0.003, OK)
+      .server('PA', 0.25, OK, { seq: responseSeq })
+      .client('A', 0.251, '', { window: 0 })
+      .client('R', 0.4);
+    const [f] = analyzeFrames(trouble.packets).flows;
+    expect(take).toHaveBeenCalled();
+    expect(f.analysis!.retransmission).toBe(1);
+    expect(f.clientSide.rst).not.toBeNull();
+    expect(f.analysis!.zeroWindow).toBe(1);
+    // Every row taken went back: each take is matched by a release that found a row.
+    const taken = take.mock.contexts;
+    expect(taken.every((row) => (row as RareRow).n === null)).toBe(true);
+    expect(release).toHaveBeenCalled();
+  });
+
+  it('change sides with the roles, and a flow with none takes none for it', () => {
+    const rows = new FlowRows();
+    const f = rows.newFlow(1);
+    f.orig.rstCount = 2;
+    f.resp.copies = 3;
+    f.timing.side[0].heldTotal = 5;
+    f.timing.gaveUpNo = 9;
+    f.slotAnalysis.addToCounter(0, 4);
+    f.turnRoles();
+    expect([f.orig.rstCount, f.resp.rstCount, f.orig.copies, f.resp.copies]).toEqual([0, 2, 3, 0]);
+    expect([f.timing.side[0].heldTotal, f.timing.side[1].heldTotal, f.timing.gaveUpNo]).toEqual([0, 5, 9]);
+    expect([f.slotAnalysis.count(0, 0), f.slotAnalysis.count(0, 1)]).toEqual([0, 4]);
+    rows.release(f);
+    const take = vi.spyOn(RareRow.prototype, 'take');
+    const g = rows.newFlow(2);
+    g.turnRoles();
+    expect(take).not.toHaveBeenCalled();
+    expect([g.orig.rstCount, g.resp.copies, g.timing.side[1].heldTotal, g.slotAnalysis.count(0, 1)]).toEqual([0, 0, 0, 0]);
   });
 });
