@@ -10,6 +10,7 @@
 // Limitations: no HTTP/0.9; bare LF accepted as a line end (as most servers do); chunk extensions
 // and trailer values are validated but not kept.
 import type { Dir } from '../flow/sink.js';
+import { takeHeaders } from './recycle.js';
 import { ERROR_DATA_BYTES, HTTP_ERROR, escapeBytes, hexBytes, type HttpErrorCode } from './status.js';
 import { SELECTED_HEADERS, type BodyFraming, type DissectErrorFact, type SelectedHeaderName, type SelectedHeaders } from './types.js';
 
@@ -179,7 +180,7 @@ const OTHER_HEADER = '\0other';
 function newHead(kind: HttpMessageKind, streamOffset: number, no: number, tsMicros: number, afterGap: boolean): HttpHead {
   return {
     kind, method: '', target: '', status: 0, reason: '', version: '', versionMajor: 0, versionMinor: 0,
-    headers: {}, headerCount: 0, contentLength: -1, hasTransferEncoding: false, chunked: false,
+    headers: takeHeaders(), headerCount: 0, contentLength: -1, hasTransferEncoding: false, chunked: false,
     connectionClose: false, connectionKeepAlive: false, connectionUpgrade: false, upgrade: null, keepAlive: false, framing: 'none',
     streamOffset, no, tsMicros, afterGap,
   };
@@ -194,7 +195,7 @@ function resetHead(head: HttpHead, streamOffset: number, no: number, tsMicros: n
   head.version = '';
   head.versionMajor = 0;
   head.versionMinor = 0;
-  head.headers = {};
+  head.headers = takeHeaders();
   head.headerCount = 0;
   head.contentLength = -1;
   head.hasTransferEncoding = false;

@@ -5,7 +5,7 @@
 // exchanges.ts), and whole facts whose flow was handed out to a caller that keeps nothing of it
 // (the analyzer's flowsForgottenWhenHandedOut). Each pool holds a bounded number (see Spares), so
 // an idle pool holds little.
-import type { AppFacts, HttpExchangeFacts, HttpInterimFacts, HttpRequestFacts, HttpResponseFacts } from './types.js';
+import type { AppFacts, HttpExchangeFacts, HttpInterimFacts, HttpRequestFacts, HttpResponseFacts, SelectedHeaders } from './types.js';
 
 /**
  * The lists of facts a session had none of (almost all): shared and never written; a session's
@@ -51,6 +51,33 @@ const spareExchangeLists = new Spares<HttpExchangeFacts[]>(256);
 const spareExchanges = new Spares<HttpExchangeFacts>(1024);
 const spareRequests = new Spares<HttpRequestFacts>(1024);
 const spareResponses = new Spares<HttpResponseFacts>(1024);
+const spareHeaders = new Spares<SelectedHeaders>(2048);
+
+/** What the request and response facts in the spare pools refer to, in place of a message's headers. */
+const NO_HEADERS: SelectedHeaders = Object.freeze({});
+
+/** An empty headers object for a message's head to fill: a spare one when there is one. */
+export function takeHeaders(): SelectedHeaders {
+  return spareHeaders.take() ?? {};
+}
+
+/**
+ * Deletes every field, last first: each delete then takes the object back to the shape it had
+ * before that field, so it stays a fast object with the empty object's shape. Deleted in any other
+ * order, or by a key string V8 has not interned (Object.keys gives interned ones), the object
+ * would become a dictionary.
+ */
+function emptyHeaders(h: object): void {
+  const keys = Object.keys(h) as (keyof typeof h)[];
+  for (let i = keys.length - 1; i >= 0; i--) delete h[keys[i]];
+}
+
+/** A message's headers nothing refers to any more, emptied for the next message, whose fields keep their order. */
+function recycleHeaders(h: SelectedHeaders): void {
+  if (h === NO_HEADERS || !spareHeaders.hasRoom) return;
+  emptyHeaders(h);
+  spareHeaders.keep(h);
+}
 
 export function newAppFacts(): AppFacts {
   return {
@@ -110,10 +137,21 @@ export function takeResponseFacts(): HttpResponseFacts | null {
   return spareResponses.take() ?? null;
 }
 
-/** An exchange nothing refers to any more, its request and response facts with it: emptied as newExchange() makes one. */
+/**
+ * An exchange nothing refers to any more, its request and response facts and their headers with
+ * it: emptied as newExchange() makes one. Its messages are over, and an HTTP parser lets go of a
+ * message's headers when the message completes or is aborted (its head is set to null before the
+ * hooks hear of it), and gives the next message new headers before it reads any field of it.
+ */
 export function recycleExchange(ex: HttpExchangeFacts): void {
-  if (ex.request) spareRequests.keep(ex.request);
-  if (ex.response) spareResponses.keep(ex.response);
+  if (ex.request && spareRequests.keep(ex.request)) {
+    recycleHeaders(ex.request.headers);
+    ex.request.headers = NO_HEADERS;
+  }
+  if (ex.response && spareResponses.keep(ex.response)) {
+    recycleHeaders(ex.response.headers);
+    ex.response.headers = NO_HEADERS;
+  }
   if (!spareExchanges.hasRoom) return;
   ex.request = null;
   ex.response = null;

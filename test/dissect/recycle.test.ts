@@ -1,12 +1,13 @@
 // Sessions, facts and exchanges are filled anew for later flows (dissect/recycle.ts): one that
 // comes back must be as a new one, and an analysis whose handed-out facts are reused must say
 // what one without reuse says, flow for flow.
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LeanExchanges, recycleLeanExchanges, takeLeanExchanges } from '../../src/dissect/exchanges.js';
-import { newAppFacts, newExchange, recycleAppFacts, takeAppFacts, takeExchange, takeExchangeList } from '../../src/dissect/recycle.js';
+import { newAppFacts, newExchange, recycleAppFacts, takeAppFacts, takeExchange, takeExchangeList, takeHeaders } from '../../src/dissect/recycle.js';
 import { GuardedSession } from '../../src/dissect/guarded-session.js';
 import { AppSession, recycleSession, takeSession } from '../../src/dissect/session.js';
 import { OPCODE, WebSocketFrameParser, newFrameCounts, type WsParserHooks } from '../../src/dissect/websocket.js';
@@ -194,6 +195,71 @@ describe('facts filled anew', () => {
       expect(ex).toEqual(freshExchange);
       expect('expectContinue' in ex && ex.expectContinue !== undefined).toBe(false);
     }
+  });
+});
+
+describe('headers filled anew', () => {
+  const request = (lines: string) => `GET / HTTP/1.1\r\n${lines}\r\n`;
+  const headersOf = (session: AppSession) => [session.facts.http[0].request!.headers, session.facts.http[0].response!.headers];
+
+  it('come back empty once their session has ended and its facts were handed out, and keep the next message\'s order', () => {
+    const first = runScript([c(request('User-Agent: a\r\nHost: h\r\nConnection: keep-alive\r\n')), s(ok()), { dir: 0, close: 'fin' }]);
+    const [req, resp] = headersOf(first);
+    expect(Object.entries(req)).toEqual([['user-agent', 'a'], ['host', 'h'], ['connection', 'keep-alive']]);
+    expect(Object.keys(resp)).toEqual(['content-length', 'content-type']);
+    const requestFacts = first.facts.http[0].request!;
+    recycleAppFacts(first.facts);
+    expect(req).toEqual({});
+    expect(resp).toEqual({});
+    // The spare request facts refer to neither.
+    expect(requestFacts.headers).not.toBe(req);
+    expect(requestFacts.headers).not.toBe(resp);
+    const next = runScript([c(request('Host: h2\r\nUser-Agent: b\r\n')), s(ok()), { dir: 0, close: 'fin' }]);
+    const [req2, resp2] = headersOf(next);
+    expect([req, resp]).toContain(req2);
+    expect([req, resp]).toContain(resp2);
+    expect(Object.entries(req2)).toEqual([['host', 'h2'], ['user-agent', 'b']]);
+    expect(Object.keys(resp2)).toEqual(['content-length', 'content-type']);
+  });
+
+  it('of the exchanges a lean session drops go to its later messages, never to one still kept', () => {
+    // Exchange i asks for host hi and is answered with status 200 + i % 7 (a 5xx is kept for good).
+    const steps: Step[] = Array.from({ length: 40 }, (_, i) => [c(request(`Host: h${i}\r\nUser-Agent: u${i}\r\n`)), s(`HTTP/1.1 ${i % 9 === 4 ? 503 : 200} X\r\nContent-Length: 2\r\nServer: s${i}\r\n\r\nok`)]).flat();
+    const session = runScript([...steps, { dir: 0, close: 'fin' }], undefined, new AppSession(false, 1_000_000));
+    const kept = session.facts.http;
+    expect(kept.length).toBeGreaterThan(3);
+    expect(kept.length).toBeLessThan(40);
+    for (const ex of kept) {
+      const i = Number(ex.request!.target === '/' ? ex.request!.headers.host!.slice(1) : NaN);
+      expect(ex.request!.headers).toEqual({ host: `h${i}`, 'user-agent': `u${i}` });
+      expect(ex.response!.headers).toEqual({ 'content-length': '2', server: `s${i}` });
+      expect(ex.response!.status).toBe(i % 9 === 4 ? 503 : 200);
+    }
+  });
+
+  it('stay fast objects with the shape of new ones (V8 natives, in a child process)', () => {
+    const recycle = join(process.cwd(), 'dist', 'dissect', 'recycle.js');
+    const script = `
+      const { newAppFacts, newExchange, recycleAppFacts, takeHeaders } = await import(${JSON.stringify(recycle)});
+      const fill = (h) => { for (const k of ['host', 'user-agent', 'connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'via']) h[k] = 'x'; return h; };
+      const h = fill(takeHeaders());
+      const app = newAppFacts();
+      const ex = newExchange();
+      ex.request = { headers: h };
+      app.http = [ex];
+      recycleAppFacts(app);
+      const again = takeHeaders();
+      const fresh = takeHeaders();
+      const result = { same: again === h, keys: Object.keys(again).length, fast: %HasFastProperties(again), newShape: %HaveSameMap(again, fresh) };
+      fill(again);
+      fill(fresh);
+      result.filledFast = %HasFastProperties(again);
+      result.filledShape = %HaveSameMap(again, fresh);
+      console.log(JSON.stringify(result));
+    `;
+    const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ same: true, keys: 0, fast: true, newShape: true, filledFast: true, filledShape: true });
   });
 });
 
