@@ -35,11 +35,11 @@ export const MEMCAP_SHARES = {
  * Bytes per item, measured on open flows of each kind by scripts/calibrate-memcap.mjs (the JS heap
  * after a full collection plus the memory outside it, which holds the flow columns, divided by the
  * open flows; 33,000, 50,000 and 65,000 flows, the columns growing by chunks): a bare SYN attempt
- * 4.3-4.5 kB, a flow with handshake and data 4.6-4.7 kB, plus 2.9 kB for its HTTP session and
+ * 5.4-5.6 kB, a flow with handshake and data 5.6-5.8 kB, plus 2.8 kB for its HTTP session and
  * reassemblers.
  */
 export const ESTIMATED_BYTES = {
-  FLOW: 4_700,
+  FLOW: 5_800,
   SESSION: 2_900,
 } as const;
 
