@@ -8,6 +8,8 @@
 // Code reads the rows through small view objects (Endpoint, FlowTiming and its parts) whose
 // fields are accessors made by `defineColumns`, so it reads like plain field access. A view holds
 // its row's chunk and offset; the views of a slot are made once and serve every flow that takes it.
+// The numbers most flows never change live in a second row the slot takes only when one changes
+// (RareRow, accessors made by `defineRareColumns`).
 
 /** Rows per chunk. */
 const ROWS_PER_CHUNK = 512;

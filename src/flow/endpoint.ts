@@ -258,6 +258,8 @@ const ENDPOINT_RARE_INITIAL = {
 /** Numbers per endpoint in a flow's row, and in its rare row. */
 export const ENDPOINT_FIELDS = defineColumns(Endpoint.prototype, ENDPOINT_INITIAL);
 export const ENDPOINT_RARE_FIELDS = defineRareColumns(Endpoint.prototype, ENDPOINT_RARE_INITIAL);
+/** The names of an endpoint's numbers kept in the rare row. */
+export const ENDPOINT_RARE_NAMES = Object.keys(ENDPOINT_RARE_INITIAL) as (keyof typeof ENDPOINT_RARE_INITIAL)[];
 
 /** Writes a new endpoint's numbers into `row` from `at`. */
 export function initialEndpoint(row: Float64Array, at: number): void {

@@ -88,9 +88,12 @@ export class FlowRows {
   readonly rareColumns = new Columns(NEW_RARE_ROW.length);
   private readonly views: RowViews[] = [];
 
-  /** A new flow's slot, its row set to a new flow's numbers. */
+  /** A new flow's slot, its row set to a new flow's numbers, with no rare row. */
   take(): number {
-    return this.columns.take(NEW_FLOW_ROW);
+    const slot = this.columns.take(NEW_FLOW_ROW);
+    // Released with the flow; again here, so that a write after release cannot pass to the next flow.
+    this.views[slot]?.rare.release();
+    return slot;
   }
 
   viewsOf(slot: number): RowViews {
@@ -321,7 +324,7 @@ export class Flow extends AddressPair implements ColumnView {
     return (this.reassembler = pair);
   }
 
-    endpoint(dir: Dir): Endpoint {
+  endpoint(dir: Dir): Endpoint {
     return dir === 0 ? this.orig : this.resp;
   }
 

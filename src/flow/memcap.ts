@@ -35,8 +35,10 @@ export const MEMCAP_SHARES = {
  * Bytes per item, measured on open flows of each kind by scripts/calibrate-memcap.mjs (the JS heap
  * after a full collection plus the memory outside it, which holds the flow columns, divided by the
  * open flows; 33,000, 50,000 and 65,000 flows, the columns growing by chunks): a bare SYN attempt
- * 5.4-5.6 kB, a flow with handshake and data 5.6-5.8 kB, plus 2.8 kB for its HTTP session and
- * reassemblers.
+ * 4.3-4.5 kB, a flow with handshake and data 4.6-4.7 kB, plus 2.9 kB for its HTTP session and
+ * reassemblers. Those flows change none of the numbers kept in a rare row (columns.ts RareRow);
+ * a flow that does holds 1.3 kB more (an attempt whose SYN was sent twice, 6.3 kB), so a flow is
+ * counted at 5.8 kB, between the two.
  */
 export const ESTIMATED_BYTES = {
   FLOW: 5_800,

@@ -5,7 +5,8 @@
 // All of a flow's timing numbers live in its row of the flow table's columns (columns.ts), as
 // unboxed doubles. FlowTiming, SideTiming and SampleStats are views over their parts of the row;
 // the fields below are declared for the type checker and read and written through accessors made
-// by `defineColumns`, so the code that uses them reads like plain field access.
+// by `defineColumns` (`defineRareColumns` for those in the rare row), so the code that uses them
+// reads like plain field access.
 
 import { Columns, defineColumns, defineRareColumns, putInitial, RareRow, swapNumbers } from './columns.js';
 
@@ -212,6 +213,8 @@ const SIDE_RARE_INITIAL = {
 };
 const SIDE_OWN_SLOTS = defineColumns(SideTiming.prototype, SIDE_INITIAL);
 const SIDE_RARE_SLOTS = defineRareColumns(SideTiming.prototype, SIDE_RARE_INITIAL);
+/** The names of a side's numbers kept in the rare row. */
+export const SIDE_RARE_NAMES = Object.keys(SIDE_RARE_INITIAL) as (keyof typeof SIDE_RARE_INITIAL)[];
 const SIDE_SLOTS = SIDE_OWN_SLOTS + 2 * STATS_SLOTS;
 
 export class FlowTiming {
@@ -363,6 +366,8 @@ const FLOW_RARE_INITIAL = {
 };
 const FLOW_OWN_SLOTS = defineColumns(FlowTiming.prototype, FLOW_INITIAL);
 const FLOW_RARE_SLOTS = defineRareColumns(FlowTiming.prototype, FLOW_RARE_INITIAL);
+/** The names of a flow's timing numbers kept in the rare row. */
+export const FLOW_RARE_NAMES = Object.keys(FLOW_RARE_INITIAL) as (keyof typeof FLOW_RARE_INITIAL)[];
 
 /** Numbers a flow's timing takes in its row, and in its rare row. */
 export const TIMING_FIELDS = FLOW_OWN_SLOTS + 2 * STATS_SLOTS + 2 * SIDE_SLOTS;

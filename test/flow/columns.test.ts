@@ -4,7 +4,10 @@
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Columns, defineRareColumns, RareRow } from '../../src/flow/columns.js';
+import { ANALYSIS_COUNTS, SEG_NAMES } from '../../src/flow/analysis.js';
+import { ENDPOINT_RARE_NAMES } from '../../src/flow/endpoint.js';
 import { FlowRows } from '../../src/flow/flow.js';
+import { FLOW_RARE_NAMES, SIDE_RARE_NAMES } from '../../src/flow/timing.js';
 import { analyzeFrames, conv, type Conversation } from '../helpers/conversation.js';
 
 describe('Columns', () => {
@@ -213,10 +216,40 @@ describe("a flow's rare numbers", () => {
     expect(f.analysis!.retransmission).toBe(1);
     expect(f.clientSide.rst).not.toBeNull();
     expect(f.analysis!.zeroWindow).toBe(1);
-    // Every row taken went back: each take is matched by a release that found a row.
+    // Every row taken went back.
     const taken = take.mock.contexts;
     expect(taken.every((row) => (row as RareRow).n === null)).toBe(true);
     expect(release).toHaveBeenCalled();
+  });
+
+  it('each have a place of their own, and each changes side with the roles', () => {
+    const rows = new FlowRows();
+    const f = rows.newFlow(1);
+    const a = f.slotAnalysis;
+    const parts = { orig: f.orig, resp: f.resp, timing: f.timing, side0: f.timing.side[0], side1: f.timing.side[1] } as unknown as Record<string, Record<string, number | boolean>>;
+    const names: Record<string, readonly string[]> = { orig: ENDPOINT_RARE_NAMES, resp: ENDPOINT_RARE_NAMES, timing: FLOW_RARE_NAMES, side0: SIDE_RARE_NAMES, side1: SIDE_RARE_NAMES };
+    let next = 1000;
+    const written: Record<string, Record<string, number | boolean>> = {};
+    for (const [part, view] of Object.entries(parts)) {
+      written[part] = {};
+      for (const name of names[part]) view[name] = written[part][name] = typeof view[name] === 'boolean' ? true : next++;
+    }
+    for (let i = 0; i < ANALYSIS_COUNTS; i++) a.addToCounter(i, 5000 + i);
+    const read = (part: string) => Object.fromEntries(names[part].map((name) => [name, parts[part][name]]));
+    for (const part of Object.keys(parts)) expect(read(part), part).toEqual(written[part]);
+    expect(Array.from({ length: ANALYSIS_COUNTS }, (_, i) => a.counter(i))).toEqual(Array.from({ length: ANALYSIS_COUNTS }, (_, i) => 5000 + i));
+    f.turnRoles();
+    expect(read('orig')).toEqual(written.resp);
+    expect(read('resp')).toEqual(written.orig);
+    expect(read('side0')).toEqual(written.side1);
+    expect(read('side1')).toEqual(written.side0);
+    expect(read('timing')).toEqual(written.timing);
+    // Per-kind counts by sender, then pairs of counters, client's first.
+    const kinds = SEG_NAMES.length;
+    const swapped = (i: number) => (i < kinds ? i + kinds : i < 2 * kinds ? i - kinds : (i - 2 * kinds) % 2 === 0 ? i + 1 : i - 1);
+    expect(Array.from({ length: ANALYSIS_COUNTS }, (_, i) => a.counter(i))).toEqual(Array.from({ length: ANALYSIS_COUNTS }, (_, i) => 5000 + swapped(i)));
+    rows.release(f);
+    expect(rows.rareColumns.live).toBe(0);
   });
 
   it('change sides with the roles, and a flow with none takes none for it', () => {
