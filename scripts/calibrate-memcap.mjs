@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Measures what the memory budget's estimates (src/flow/memcap.ts ESTIMATED_BYTES) stand for: heap
-// bytes per open flow after a full collection, for bare SYN attempts, for flows with a handshake and
-// data (dissectors off), and for the same flows with their HTTP sessions.
+// bytes per open flow after a full collection, for bare SYN attempts, for attempts whose SYN was sent
+// twice (which hold a rare row, src/flow/columns.ts RareRow), for flows with a handshake and data
+// (dissectors off), and for the same flows with their HTTP sessions.
 //
 //   node --expose-gc scripts/calibrate-memcap.mjs [--flows 50000]
 //
@@ -38,20 +39,24 @@ async function perOpenFlow(file, dissect) {
   const before = heap();
   readCaptureFileSync(file, analyzer.onRecord);
   const bytes = (heap() - before) / analyzer.openFlows;
-  return { open: analyzer.openFlows, bytes: Math.round(bytes) };
+  return { open: analyzer.openFlows, rareRows: analyzer.rareRows, bytes: Math.round(bytes) };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-calibrate-'));
 try {
   const flood = join(dir, 'attempts.pcap');
+  const retried = join(dir, 'retried.pcap');
   const open = join(dir, 'open.pcap');
   generateSynFlood({ out: flood, syns: flows, seconds: 1 });
+  generateSynFlood({ out: retried, syns: flows, seconds: 1, resendAfterUs: 500_000 });
   generateOpenFlows({ out: open, flows });
   const attempt = await perOpenFlow(flood, true);
+  const retriedAttempt = await perOpenFlow(retried, true);
   const flow = await perOpenFlow(open, false);
   const withSession = await perOpenFlow(open, true);
   process.stdout.write(
     `bare SYN attempt: ${attempt.bytes} bytes (${attempt.open} open)\n` +
+      `SYN attempt sent twice: ${retriedAttempt.bytes} bytes (${retriedAttempt.open} open, ${retriedAttempt.rareRows} with a rare row)\n` +
       `flow with handshake and data: ${flow.bytes} bytes (${flow.open} open)\n` +
       `its HTTP session and reassemblers: ${withSession.bytes - flow.bytes} bytes\n`,
   );

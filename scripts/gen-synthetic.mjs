@@ -1080,16 +1080,29 @@ function writeCapture(out, emit, writeRecord = writeTcpRecord) {
 /**
  * A spoofed SYN flood: `syns` SYNs to one web server over `seconds`, each from its own source
  * address (100.64.0.0/10, a bijection of the SYN's number, so all distinct) and port, none answered.
+ * With `resendAfterUs`, each SYN is sent again that long after it, with the same sequence number, as
+ * a client's retransmission.
  */
-export function generateSynFlood({ out, syns = 1_000_000, seconds = 10, seed = 1 }) {
+export function generateSynFlood({ out, syns = 1_000_000, seconds = 10, seed = 1, resendAfterUs = 0 }) {
   rngState = seed | 0;
   const target = 0xc6120050; // 198.18.0.80
   const stepUs = (seconds * 1e6) / syns;
+  const source = (n) => (0x64400000 + (Math.imul(n, 2654435761) & 0x3fffff)) >>> 0; // odd multiplier: distinct mod 2^22
+  const isns = resendAfterUs > 0 ? new Uint32Array(syns) : null;
   const result = writeCapture(out, (write) => {
+    const sendSyn = (n, isn, t) => write(t, source(n), target, 1024 + (n % 64000), 80, isn, 0, SYN, 64240, null, n, 64);
+    let resent = 0;
+    const resendUntil = (t) => {
+      for (; isns && resent < syns && Math.floor(resent * stepUs) + resendAfterUs <= t; resent++) sendSyn(resent, isns[resent], Math.floor(resent * stepUs) + resendAfterUs);
+    };
     for (let n = 0; n < syns; n++) {
-      const src = (0x64400000 + (Math.imul(n, 2654435761) & 0x3fffff)) >>> 0; // odd multiplier: distinct mod 2^22
-      write(Math.floor(n * stepUs), src, target, 1024 + (n % 64000), 80, (rand() * 4294967296) >>> 0, 0, SYN, 64240, null, n, 64);
+      const t = Math.floor(n * stepUs);
+      resendUntil(t);
+      const isn = (rand() * 4294967296) >>> 0;
+      if (isns) isns[n] = isn;
+      sendSyn(n, isn, t);
     }
+    resendUntil(Infinity);
   });
   return { file: out, kind: 'syn-flood', ...result, syns, sources: syns, target: '198.18.0.80:80', spanSeconds: seconds };
 }

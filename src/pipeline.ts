@@ -618,6 +618,11 @@ export class Analyzer {
     return this.table.openFlows;
   }
 
+  /** Flows holding a rare row (flow/columns.ts RareRow): what scripts/calibrate-memcap.mjs reports. */
+  get rareRows(): number {
+    return this.table.rareRows;
+  }
+
   /** Finish every flow and judge them. `info` comes from the capture reader. */
   finish(info: CaptureInfo): AnalysisResult {
     // No packet is left to show the capture ran through a leap: it is a seam.

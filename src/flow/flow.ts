@@ -169,6 +169,8 @@ export class Flow extends AddressPair implements ColumnView {
   declare attemptDeadline: number;
   /** Index in the flow table's list of open SYN attempts, -1 when not in it. */
   attemptSlot!: number;
+  /** The flow table counts this open attempt among those holding a rare row (see FlowTable.attemptsWithRareRow). */
+  attemptCountedRare!: boolean;
   /** The table's last look over the open attempts found this one given up by its client (waiting for a late SYN-ACK). */
   givenUpSeen!: boolean;
   /** Packet time after which the flow is gone (Zeek's close/reset delay), 0 while open. */
@@ -258,6 +260,7 @@ export class Flow extends AddressPair implements ColumnView {
     this.firstNo = 0;
     this.lastNo = 0;
     this.attemptSlot = -1;
+    this.attemptCountedRare = false;
     this.givenUpSeen = false;
     this.removeAfterTs = 0;
     this.finished = false;
@@ -326,6 +329,11 @@ export class Flow extends AddressPair implements ColumnView {
 
   endpoint(dir: Dir): Endpoint {
     return dir === 0 ? this.orig : this.resp;
+  }
+
+  /** Some number most flows never change has changed: the flow's slot holds a rare row (columns.ts RareRow). */
+  get holdsRareRow(): boolean {
+    return this.orig.rare.n !== null;
   }
 
   /** `addr`:`port` is the originator. */

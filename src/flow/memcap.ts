@@ -36,12 +36,13 @@ export const MEMCAP_SHARES = {
  * after a full collection plus the memory outside it, which holds the flow columns, divided by the
  * open flows; 33,000, 50,000 and 65,000 flows, the columns growing by chunks): a bare SYN attempt
  * 4.3-4.5 kB, a flow with handshake and data 4.6-4.7 kB, plus 2.9 kB for its HTTP session and
- * reassemblers. Those flows change none of the numbers kept in a rare row (columns.ts RareRow);
- * a flow that does holds 1.3 kB more (an attempt whose SYN was sent twice, 6.3 kB), so a flow is
- * counted at 5.8 kB, between the two.
+ * reassemblers. A flow that changes one of the numbers most flows never change holds a rare row
+ * besides (columns.ts RareRow): an attempt whose SYN was sent twice measures 5.9-6.1 kB, 1.6 kB more
+ * than a bare one (the row's 1,344 bytes, and the second SYN).
  */
 export const ESTIMATED_BYTES = {
-  FLOW: 5_800,
+  FLOW: 4_700,
+  RARE_ROW: 1_600,
   SESSION: 2_900,
 } as const;
 
@@ -96,6 +97,9 @@ export interface MemcapSummary {
 export interface Sheddable {
   readonly openFlows: number;
   readonly openAttempts: number;
+  /** Flows holding a rare row, and of the open attempts those that do. */
+  readonly rareRows: number;
+  readonly openAttemptsWithRareRow: number;
   readonly bufferedBytes: number;
   /** Finishes the flow idle longest early (an unanswered attempt is counted instead); false if none. */
   shedLongestIdle(): boolean;
@@ -103,6 +107,16 @@ export interface Sheddable {
   countLongestIdleAttempt(): boolean;
   /** Stops reassembly of each open flow whose stream is no protocol tcpwhy reads, calling back with its id. */
   stopOpaquePayload(onStopped: (flowId: number) => void): void;
+}
+
+/** What the open unanswered SYN attempts hold, estimated. */
+function attemptBytes(t: Sheddable): number {
+  return t.openAttempts * ESTIMATED_BYTES.FLOW + t.openAttemptsWithRareRow * ESTIMATED_BYTES.RARE_ROW;
+}
+
+/** What the other open flows hold (past their handshake, or with payload), estimated without their dissector sessions. */
+function establishedBytes(t: Sheddable): number {
+  return (t.openFlows - t.openAttempts) * ESTIMATED_BYTES.FLOW + (t.rareRows - t.openAttemptsWithRareRow) * ESTIMATED_BYTES.RARE_ROW;
 }
 
 /** One SYN attempt counted instead of kept: what the counters and the syn-flood rule read of it. */
@@ -212,8 +226,8 @@ export class MemoryBudget {
 
   private enforce(t: Sheddable, newAttempt: boolean): void {
     const sessionBytes = this.readingSessions() * ESTIMATED_BYTES.SESSION;
-    const established = t.openFlows - t.openAttempts;
-    const estimate = (t.openFlows + (newAttempt ? 1 : 0)) * ESTIMATED_BYTES.FLOW + sessionBytes + t.bufferedBytes;
+    const newFlowBytes = newAttempt ? ESTIMATED_BYTES.FLOW : 0;
+    const estimate = attemptBytes(t) + establishedBytes(t) + newFlowBytes + sessionBytes + t.bufferedBytes;
     if (estimate > this.peakEstimatedBytes) this.peakEstimatedBytes = estimate;
     // 1. Payload nothing reads.
     if ((t.bufferedBytes > PAYLOAD_SHED_AT * this.reassemblyBytes || sessionBytes > PAYLOAD_SHED_AT * this.dissectorBytes) && this.lastNo >= this.nextPayloadWalk) {
@@ -226,15 +240,13 @@ export class MemoryBudget {
       });
     }
     // 2. Attempts beyond their share become counts.
-    if (newAttempt && (t.openAttempts + 1) * ESTIMATED_BYTES.FLOW > this.attemptBytes) {
-      const keep = Math.floor((SHED_DOWN_TO * this.attemptBytes) / ESTIMATED_BYTES.FLOW);
-      while (t.openAttempts >= keep && t.countLongestIdleAttempt());
+    if (newAttempt && attemptBytes(t) + newFlowBytes > this.attemptBytes) {
+      while (attemptBytes(t) + newFlowBytes > SHED_DOWN_TO * this.attemptBytes && t.countLongestIdleAttempt());
     }
     // 3. Flows idle longest are finished early: past the flows' share, or the dissectors' share.
-    if (established * ESTIMATED_BYTES.FLOW > this.flowBytes || sessionBytes > this.dissectorBytes) {
-      const keepFlows = Math.floor((SHED_DOWN_TO * this.flowBytes) / ESTIMATED_BYTES.FLOW);
+    if (establishedBytes(t) > this.flowBytes || sessionBytes > this.dissectorBytes) {
       const keepSessions = Math.floor((SHED_DOWN_TO * this.dissectorBytes) / ESTIMATED_BYTES.SESSION);
-      while ((t.openFlows - t.openAttempts >= keepFlows || this.readingSessions() >= keepSessions) && t.shedLongestIdle());
+      while ((establishedBytes(t) >= SHED_DOWN_TO * this.flowBytes || this.readingSessions() >= keepSessions) && t.shedLongestIdle());
     }
   }
 

@@ -204,6 +204,8 @@ export class FlowTable implements Sheddable {
    * anything answers it or it is finished, so the list never holds a finished flow alive.
    */
   private readonly attempts: Flow[] = [];
+  /** Of the attempts, those holding a rare row (see countAttemptRareRow). */
+  private rareRowAttempts = 0;
   private nextAttemptSweep = 0;
   /** The sweep's scratch list of given-up attempts still waiting for a late SYN-ACK. */
   private readonly givenUpWaiting: Flow[] = [];
@@ -253,6 +255,16 @@ export class FlowTable implements Sheddable {
   /** Open flows that are still unanswered SYN attempts. */
   get openAttempts(): number {
     return this.attempts.length;
+  }
+
+  /** Flows holding a rare row (columns.ts RareRow), open or lingering. */
+  get rareRows(): number {
+    return this.rows.rareColumns.live;
+  }
+
+  /** Open unanswered SYN attempts holding a rare row. */
+  get openAttemptsWithRareRow(): number {
+    return this.rareRowAttempts;
   }
 
   /** Feed one decoded packet (any kind). `bytes` is the record's buffer the view's offsets point into. */
@@ -320,10 +332,14 @@ export class FlowTable implements Sheddable {
       const e = flow.endpoint(dir);
       e.checksumErrors++;
       e.checksumThresh = flow.history.scaled('C', dir === 0, e.checksumErrors, e.checksumThresh);
+      if (flow.attemptSlot >= 0) this.countAttemptRareRow(flow);
       return;
     }
     processSegment(flow, dir, v, bytes, no, ts, this.ctx);
-    if (flow.attemptSlot >= 0 && !isAttempt(flow)) this.dropAttempt(flow);
+    if (flow.attemptSlot >= 0) {
+      if (!isAttempt(flow)) this.dropAttempt(flow);
+      else this.countAttemptRareRow(flow);
+    }
     if (wasOpen && flow.removeAfterTs !== 0) {
       this.closedQueue.push(flow);
       flow.closedQueued++;
@@ -628,6 +644,17 @@ export class FlowTable implements Sheddable {
       last.attemptSlot = f.attemptSlot;
     }
     f.attemptSlot = -1;
+    if (f.attemptCountedRare) {
+      f.attemptCountedRare = false;
+      this.rareRowAttempts--;
+    }
+  }
+
+  /** An open attempt that took a rare row (a SYN sent again, a copy) is counted once, until it leaves the attempts list. */
+  private countAttemptRareRow(f: Flow): void {
+    if (f.attemptCountedRare || !f.holdsRareRow) return;
+    f.attemptCountedRare = true;
+    this.rareRowAttempts++;
   }
 
   /** Past the lingering bound: the flow closed longest ago is finished now instead of at its linger's end. */

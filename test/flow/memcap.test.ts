@@ -108,6 +108,27 @@ describe('--memcap', () => {
     expect(flood.facts).toMatchObject({ target: '10.0.0.25:25', halfOpen: attempts, sources: attempts });
   });
 
+  it('counts an attempt whose SYN was sent again at what its rare row adds', async () => {
+    // The same attempts as above, each SYN resent 0.5 ms later: a retransmission takes a rare row.
+    const attempts = ATTEMPTS_KEPT + 40;
+    const isn = 0x1000;
+    const keptOf = async (resent: boolean) => {
+      const convs = Array.from({ length: attempts }, (_, i) => {
+        const c = conv({ client: `10.2.${i >> 8}.${i & 255}:5000`, server: '10.0.0.25:25', clientIsn: isn }).client('S', i * 0.001);
+        return resent ? c.client('S', i * 0.001 + 0.0005, '', { seq: isn }) : c;
+      });
+      const { doc } = await analyze(capture(convs), '1M');
+      expect(doc.capture.flows + doc.capture.memcap.attemptsCounted).toBe(attempts);
+      return doc.capture.flows;
+    };
+    const share = MEMCAP_SHARES.attempts * BUDGET;
+    const withRareRow = ESTIMATED_BYTES.FLOW + ESTIMATED_BYTES.RARE_ROW;
+    // Shedding goes down to 90% of the share, and the next attempt takes its row after it is counted.
+    expect(await keptOf(true)).toBeGreaterThanOrEqual(Math.floor((0.9 * share) / withRareRow));
+    expect(await keptOf(true)).toBeLessThanOrEqual(Math.ceil(share / withRareRow));
+    expect(await keptOf(false)).toBeGreaterThanOrEqual(Math.floor((0.9 * share) / ESTIMATED_BYTES.FLOW));
+  });
+
   it('sheds nothing under the default budget, and says nothing', async () => {
     const file = capture(Array.from({ length: 30 }, (_, i) => opened(i, i * 0.01, i % 2 ? 'ssh' : 'http')));
     const io = memoryIo();
