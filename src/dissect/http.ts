@@ -10,7 +10,7 @@
 // Limitations: no HTTP/0.9; bare LF accepted as a line end (as most servers do); chunk extensions
 // and trailer values are validated but not kept.
 import type { Dir } from '../flow/sink.js';
-import { takeHeaders } from './recycle.js';
+import { NO_HEADERS, takeHeaders } from './recycle.js';
 import { ERROR_DATA_BYTES, HTTP_ERROR, escapeBytes, hexBytes, type HttpErrorCode } from './status.js';
 import { SELECTED_HEADERS, type BodyFraming, type DissectErrorFact, type SelectedHeaderName, type SelectedHeaders } from './types.js';
 
@@ -295,7 +295,11 @@ const NO_HOOKS: HttpParserHooks = {
 export class HttpParser {
   private state: State = STATE.MESSAGE_START;
   private head: HttpHead | null = null;
-  /** The head object every message of this parser is parsed into (see HttpParserHooks). */
+  /**
+   * The head object every message of this parser is parsed into (see HttpParserHooks), for as long
+   * as the parser lives: a parser goes from session to session (see detach), and a head made for
+   * each would live as long as its session, to be collected in the old generation.
+   */
   private reusableHead: HttpHead | null = null;
   private decision: HeadDecision = HEAD_DECISION.NORMAL;
   /** Bytes of a line that spans chunks; made on the first such line, grows up to the head limit. */
@@ -333,14 +337,15 @@ export class HttpParser {
   ) {}
 
   /**
-   * Done with its session: lets go of everything that was the session's (its hooks, heads, error
-   * and pending header), and of a line buffer that grew large. Only a small line buffer stays, for
-   * the next session (see reset).
+   * Done with its session: lets go of everything that was the session's (its hooks, the headers of
+   * its last message, error and pending header), and of a line buffer that grew large. A small line
+   * buffer and the head object stay, for the next session (see reset); the head's other fields are
+   * set anew before any message is read into it.
    */
   detach(): this {
     this.hooks = NO_HOOKS;
     this.head = null;
-    this.reusableHead = null;
+    if (this.reusableHead) this.reusableHead.headers = NO_HEADERS;
     this.error = null;
     this.pendingName = '';
     this.pendingValue = '';

@@ -53,8 +53,8 @@ const spareRequests = new Spares<HttpRequestFacts>(1024);
 const spareResponses = new Spares<HttpResponseFacts>(1024);
 const spareHeaders = new Spares<SelectedHeaders>(2048);
 
-/** What the request and response facts in the spare pools refer to, in place of a message's headers. */
-const NO_HEADERS: SelectedHeaders = Object.freeze({});
+/** What the request and response facts in the spare pools, and the heads of spare parsers, refer to in place of a message's headers. */
+export const NO_HEADERS: SelectedHeaders = Object.freeze({});
 
 /** An empty headers object for a message's head to fill: a spare one when there is one. */
 export function takeHeaders(): SelectedHeaders {

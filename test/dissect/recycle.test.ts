@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { LeanExchanges, recycleLeanExchanges, takeLeanExchanges } from '../../src/dissect/exchanges.js';
 import { newAppFacts, newExchange, recycleAppFacts, takeAppFacts, takeExchange, takeExchangeList, takeHeaders } from '../../src/dissect/recycle.js';
 import { GuardedSession } from '../../src/dissect/guarded-session.js';
+import { HEAD_DECISION, HttpParser, type HttpHead, type HttpParserHooks } from '../../src/dissect/http.js';
+import type { SelectedHeaders } from '../../src/dissect/types.js';
 import { AppSession, recycleSession, takeSession } from '../../src/dissect/session.js';
 import { OPCODE, WebSocketFrameParser, newFrameCounts, type WsParserHooks } from '../../src/dissect/websocket.js';
 import { streamFlows } from '../../src/pipeline.js';
@@ -162,6 +164,40 @@ describe('a WebSocket frame parser begun anew', () => {
     expect(errors).toContain('WS_DATA_AFTER_CLOSE');
     // Every field was changed by a cut, so each one's reset is checked.
     expect(Object.keys(fieldsOfParser(new WebSocketFrameParser(0, hooks, false))).filter((name) => !changed.has(name))).toEqual([]);
+  });
+});
+
+describe('an HTTP parser begun anew', () => {
+  it('reads the next session\'s messages into the same head, which refers to nothing of the last session\'s', () => {
+    const heads: HttpHead[] = [];
+    const headers: SelectedHeaders[] = [];
+    const hooksOf = (into: HttpHead[]): HttpParserHooks => ({
+      onStartLine: (head) => into.push(head),
+      onHeadersComplete: (head) => (headers.push(head.headers), HEAD_DECISION.NORMAL),
+      onMessageComplete() {},
+      onMessageAbort() {},
+      onError() {},
+    });
+    const message = (i: number) => Buffer.from(`GET /item/${i} HTTP/1.1\r\nHost: h${i}\r\nUpgrade: u${i}\r\n\r\n`);
+    const parser = new HttpParser('request', 0, hooksOf(heads));
+    const first = message(1);
+    parser.execute(first, 0, first.length, 0, 1, 1000);
+    const head = heads[0];
+    parser.detach();
+    // The head stays, without the last message's headers (the facts own those, and may be recycled).
+    expect(head.headers).not.toBe(headers[0]);
+    expect(head.headers).toEqual({});
+    const later: HttpHead[] = [];
+    parser.reset(hooksOf(later));
+    const second = message(2);
+    parser.execute(second, 0, second.length, 0, 7, 5000);
+    expect(later[0]).toBe(head);
+    // As a new parser reads the same message into a new head.
+    const fresh: HttpHead[] = [];
+    new HttpParser('request', 0, hooksOf(fresh)).execute(second, 0, second.length, 0, 7, 5000);
+    expect(later[0]).toEqual(fresh[0]);
+    expect(later[0].headers).toEqual({ host: 'h2', upgrade: 'u2' });
+    expect(later[0].upgrade).toBe('u2');
   });
 });
 
