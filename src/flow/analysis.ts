@@ -1,6 +1,7 @@
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
 import { Columns, defineColumns, putInitial, swapNumbers, wholeNumber, type ColumnView, type RareRow } from './columns.js';
+import { TupleIndex } from './flow-index.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { toMs, type FlowTiming, type SideTiming } from './timing.js';
 
@@ -244,8 +245,7 @@ export class TcpConversation extends AddressPair implements ColumnView {
   declare firstRtt: number;
   /** Latest timestamp of the conversation, across the flows it spans (-Infinity before its first packet: times can be 0 or negative). */
   declare latestTs: number;
-  /** Chain of conversations sharing a tuple hash. */
-  next: TcpConversation | null = null;
+  /** The hash of its 4-tuple (table.ts tupleHash), by which the registry finds it. */
   hash = 0;
   /** Still in its registry (not replaced by a newer conversation on its 4-tuple, not forgotten), and its place in the registry's ring. */
   registered = false;
@@ -286,23 +286,23 @@ const NEW_CONVERSATION_ROW = (() => {
 
 /** Remembers the latest conversation per 4-tuple for one flow table, and keeps the conversations' rows. */
 class ConversationRegistry {
-  private readonly byHash = new Map<number, TcpConversation>();
+  private readonly byTuple = new TupleIndex<TcpConversation>();
   private readonly rows = new Columns(NEW_CONVERSATION_ROW.length);
   private readonly views: TcpConversation[] = [];
   /**
    * Conversations in the order they were made, a ring of MAX_REMEMBERED_CONVERSATIONS slots: a new
-   * one takes the oldest's slot and that one is forgotten. (Evicting through byHash.keys().next()
-   * walks the deleted entries a Map keeps at its front: quadratic over a long capture.) A view
-   * whose row went to a later conversation has another place in the ring (ringAt).
+   * one takes the oldest's slot and that one is forgotten. A view whose row went to a later
+   * conversation has another place in the ring (ringAt).
    */
   private readonly ring: TcpConversation[] = [];
   private ringNext = 0;
 
   find(hash: number, v: PacketView): TcpConversation | null {
-    let c = this.byHash.get(hash) ?? null;
-    while (c) {
+    const index = this.byTuple;
+    for (let i = index.first(hash), h = index.hashAt(i); h >= 0; i = index.next(i), h = index.hashAt(i)) {
+      if (h !== hash) continue;
+      const c = index.itemAt(i);
       if (matches(c, v)) return c;
-      c = c.next;
     }
     return null;
   }
@@ -323,8 +323,7 @@ class ConversationRegistry {
     c.setAddrs(v.src, v.dst);
     c.portA = v.srcPort;
     c.portB = v.dstPort;
-    c.next = this.byHash.get(hash) ?? null;
-    this.byHash.set(hash, c);
+    this.byTuple.add(c);
     return c;
   }
 
@@ -344,21 +343,12 @@ class ConversationRegistry {
   private giveBack(c: TcpConversation): void {
     c.sideA.releaseUnacked();
     c.sideB.releaseUnacked();
-    c.next = null;
     this.rows.release(c.slot);
   }
 
   private forget(c: TcpConversation): void {
     c.registered = false;
-    const head = this.byHash.get(c.hash);
-    if (head === c) {
-      if (c.next) this.byHash.set(c.hash, c.next);
-      else this.byHash.delete(c.hash);
-    } else {
-      let p = head ?? null;
-      while (p && p.next !== c) p = p.next;
-      if (p) p.next = c.next;
-    }
+    this.byTuple.remove(c);
     if (c.flows === 0) this.giveBack(c);
   }
 }

@@ -1,5 +1,3 @@
-import type { Flow } from './flow.js';
-
 /** The index starts with this many places; it doubles whenever it is half full. */
 const INITIAL_PLACES = 1024;
 /** An empty place (tuple hashes are 30-bit, never negative). */
@@ -20,14 +18,15 @@ export function entryToMoveBack(hashes: Int32Array, mask: number, i: number): nu
 }
 
 /**
- * The open flows by the hash of their 4-tuple (table.ts tupleHash): open addressing with linear
- * probing, the hashes in an Int32Array beside the flows, so a lookup compares numbers in one
- * buffer and looks at a flow only when its hash matches. A flow leaves by backward-shift deletion,
- * which leaves no tombstones behind. The table keeps at most one open flow per 4-tuple.
+ * Items by the hash of their 4-tuple (table.ts tupleHash): the open flows of the flow table, the
+ * remembered conversations of the sequence analysis (analysis.ts). Open addressing with linear
+ * probing, the hashes in an Int32Array beside the items, so a lookup compares numbers in one
+ * buffer and looks at an item only when its hash matches. An item leaves by backward-shift
+ * deletion, which leaves no tombstones behind; the owner keeps at most one item per 4-tuple.
  */
-export class FlowIndex {
+export class TupleIndex<T extends { readonly hash: number }> {
   private hashes = new Int32Array(INITIAL_PLACES).fill(EMPTY);
-  private flows: (Flow | null)[] = new Array<Flow | null>(INITIAL_PLACES).fill(null);
+  private items: (T | null)[] = new Array<T | null>(INITIAL_PLACES).fill(null);
   private mask = INITIAL_PLACES - 1;
   private count = 0;
 
@@ -45,22 +44,22 @@ export class FlowIndex {
     return this.hashes[place];
   }
 
-  flowAt(place: number): Flow {
-    return this.flows[place]!;
+  itemAt(place: number): T {
+    return this.items[place]!;
   }
 
-  add(flow: Flow): void {
+  add(item: T): void {
     if (2 * (this.count + 1) > this.hashes.length) this.grow();
-    this.put(flow);
+    this.put(item);
     this.count++;
   }
 
-  remove(flow: Flow): void {
+  remove(item: T): void {
     const hashes = this.hashes;
-    const flows = this.flows;
+    const items = this.items;
     const mask = this.mask;
-    let i = flow.hash & mask;
-    while (flows[i] !== flow) {
+    let i = item.hash & mask;
+    while (items[i] !== item) {
       if (hashes[i] === EMPTY) return;
       i = (i + 1) & mask;
     }
@@ -68,29 +67,29 @@ export class FlowIndex {
     // Close the gap: move back each later entry of the run that may sit at or before place i.
     for (;;) {
       hashes[i] = EMPTY;
-      flows[i] = null;
+      items[i] = null;
       const j = entryToMoveBack(hashes, mask, i);
       if (j < 0) return;
       hashes[i] = hashes[j];
-      flows[i] = flows[j];
+      items[i] = items[j];
       i = j;
     }
   }
 
-  private put(flow: Flow): void {
+  private put(item: T): void {
     const mask = this.mask;
-    let i = flow.hash & mask;
+    let i = item.hash & mask;
     while (this.hashes[i] !== EMPTY) i = (i + 1) & mask;
-    this.hashes[i] = flow.hash;
-    this.flows[i] = flow;
+    this.hashes[i] = item.hash;
+    this.items[i] = item;
   }
 
   private grow(): void {
-    const old = this.flows;
+    const old = this.items;
     const places = old.length * 2;
     this.hashes = new Int32Array(places).fill(EMPTY);
-    this.flows = new Array<Flow | null>(places).fill(null);
+    this.items = new Array<T | null>(places).fill(null);
     this.mask = places - 1;
-    for (const f of old) if (f) this.put(f);
+    for (const item of old) if (item) this.put(item);
   }
 }

@@ -6,7 +6,7 @@ import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
 import { detachFlowAnalysis, releaseFlowAnalysis } from './analysis.js';
 import { Flow, FlowRows, NO_ICMP_ERRORS, processSegment, type IcmpErrorFact, type SegmentContext } from './flow.js';
-import { FlowIndex } from './flow-index.js';
+import { TupleIndex } from './flow-index.js';
 import { PROVEN_ROLE, roleShownByPayload } from './role-evidence.js';
 import { connState } from './conn-state.js';
 import { RecentCloses } from './recent-closes.js';
@@ -186,7 +186,7 @@ const MAX_IDLE_ENDED = 65_536;
 const SEQ_CONTINUES = 1_048_576;
 
 export class FlowTable implements Sheddable {
-  private readonly index = new FlowIndex();
+  private readonly index = new TupleIndex<Flow>();
   /** The open flows' numbers (endpoints, timing), a row each. */
   private readonly rows = new FlowRows();
   private oldest: Flow | null = null;
@@ -439,7 +439,7 @@ export class FlowTable implements Sheddable {
     const index = this.index;
     for (let i = index.first(hash), h = index.hashAt(i); h >= 0; i = index.next(i), h = index.hashAt(i)) {
       if (h !== hash) continue;
-      const f = index.flowAt(i);
+      const f = index.itemAt(i);
       if (f.isOrig(src, sport) && f.isResp(dst, dport)) {
         this.foundDir = 0;
         return f;

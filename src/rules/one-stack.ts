@@ -43,6 +43,8 @@ class ClientAnswers {
   readonly servers: string[] = [];
   /** Made at a second server address: most clients of a busy capture have one. */
   private serverIndex: Map<string, number> | null = null;
+  /** The client's latest answer, as a count of the flows the rule was asked about. */
+  lastAnswer = 0;
 
   /** Empty again, for another client. */
   clear(): this {
@@ -198,30 +200,31 @@ function verdictOf(s: SharedCounter): Verdict {
 export const oneStackAnswers: CaptureRule = {
   code: 'one-stack-answers',
   start() {
-    // In the order of their latest answer, oldest first: a client is moved to the end as it answers.
+    // Each client notes its latest answer (moving it to the end of the Map instead would make the
+    // Map allocate a new table every few dozen answers).
     const clients = new Map<string, ClientAnswers>();
+    let asked = 0;
     const answersOf = (f: FlowDigest): ClientAnswers | null => {
-      const known = clients.get(f.clientIp);
-      if (known) {
-        clients.delete(f.clientIp);
-        clients.set(f.clientIp, known);
-        return known;
+      asked++;
+      let c = clients.get(f.clientIp);
+      if (!c && clients.size < MAX_CLIENTS) clients.set(f.clientIp, (c = new ClientAnswers()));
+      if (!c) {
+        // A busy server's capture fills the places with clients of one server each: of those, the
+        // one longest without an answer gives its place up.
+        let oldestIp = '';
+        for (const ip of clients.keys()) {
+          const other = clients.get(ip)!;
+          if (other.servers.length < MIN_ADDRESSES && (c === undefined || other.lastAnswer < c.lastAnswer)) {
+            c = other;
+            oldestIp = ip;
+          }
+        }
+        if (!c) return null;
+        clients.delete(oldestIp);
+        clients.set(f.clientIp, c.clear());
       }
-      if (clients.size < MAX_CLIENTS) {
-        const c = new ClientAnswers();
-        clients.set(f.clientIp, c);
-        return c;
-      }
-      // A busy server's capture fills the places with clients of one server each: of those, the
-      // one longest without an answer gives its place up.
-      for (const ip of clients.keys()) {
-        const other = clients.get(ip)!;
-        if (other.servers.length >= MIN_ADDRESSES) continue;
-        clients.delete(ip);
-        clients.set(f.clientIp, other.clear());
-        return other;
-      }
-      return null;
+      c.lastAnswer = asked;
+      return c;
     };
     return {
       observe(f) {
@@ -244,7 +247,8 @@ export const oneStackAnswers: CaptureRule = {
       },
       verdicts(): Verdict[] {
         const out: Verdict[] = [];
-        for (const [clientIp, c] of clients) {
+        // In the order of their latest answer, oldest first.
+        for (const [clientIp, c] of [...clients].sort((a, b) => a[1].lastAnswer - b[1].lastAnswer)) {
           const s = sharedCounter(clientIp, c);
           if (s) out.push(verdictOf(s));
         }

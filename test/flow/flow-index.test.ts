@@ -4,18 +4,18 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Flow } from '../../src/flow/flow.js';
-import { FlowIndex } from '../../src/flow/flow-index.js';
+import { TupleIndex } from '../../src/flow/flow-index.js';
 
 /** Every flow the probe from `hash` reaches, in probe order. */
-function reachable(index: FlowIndex, hash: number): Flow[] {
+function reachable(index: TupleIndex<Flow>, hash: number): Flow[] {
   const out: Flow[] = [];
-  for (let i = index.first(hash), h = index.hashAt(i); h >= 0; i = index.next(i), h = index.hashAt(i)) if (h === hash) out.push(index.flowAt(i));
+  for (let i = index.first(hash), h = index.hashAt(i); h >= 0; i = index.next(i), h = index.hashAt(i)) if (h === hash) out.push(index.itemAt(i));
   return out;
 }
 
-describe('FlowIndex', () => {
+describe('TupleIndex', () => {
   it('keeps every added flow reachable through growth and removals, and no removed one', () => {
-    const index = new FlowIndex();
+    const index = new TupleIndex<Flow>();
     const live: Flow[] = [];
     let seed = 12345;
     const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 1) / 0x7fffffff;
