@@ -5,7 +5,7 @@
 // exchanges.ts), and whole facts whose flow was handed out to a caller that keeps nothing of it
 // (the analyzer's flowsForgottenWhenHandedOut). Each pool holds a bounded number (see Spares), so
 // an idle pool holds little.
-import type { AppFacts, HttpExchangeFacts, HttpInterimFacts, HttpRequestFacts, HttpResponseFacts, SelectedHeaders } from './types.js';
+import type { AppFacts, CloseFact, HttpExchangeFacts, HttpInterimFacts, HttpRequestFacts, HttpResponseFacts, SelectedHeaders } from './types.js';
 
 /**
  * The lists of facts a session had none of (almost all): shared and never written; a session's
@@ -52,6 +52,7 @@ const spareExchanges = new Spares<HttpExchangeFacts>(1024);
 const spareRequests = new Spares<HttpRequestFacts>(1024);
 const spareResponses = new Spares<HttpResponseFacts>(1024);
 const spareHeaders = new Spares<SelectedHeaders>(2048);
+const spareCloses = new Spares<CloseFact>(2048);
 
 /** What the request and response facts in the spare pools, and the heads of spare parsers, refer to in place of a message's headers. */
 export const NO_HEADERS: SelectedHeaders = Object.freeze({});
@@ -102,6 +103,17 @@ export function newAppFacts(): AppFacts {
 /** Facts as newAppFacts() makes them: a spare one when there is one (see recycleAppFacts). */
 export function takeAppFacts(): AppFacts {
   return spareFacts.take() ?? newAppFacts();
+}
+
+/** The fact of a side's FIN or RST: a spare one, filled, when there is one. */
+export function takeClose(dir: CloseFact['dir'], how: CloseFact['how'], no: number, tsMicros: number): CloseFact {
+  const close = spareCloses.take();
+  if (!close) return { dir, how, no, tsMicros };
+  close.dir = dir;
+  close.how = how;
+  close.no = no;
+  close.tsMicros = tsMicros;
+  return close;
 }
 
 /** An empty exchange list, to push a session's first exchange into. */
@@ -164,8 +176,8 @@ export function recycleExchange(ex: HttpExchangeFacts): void {
 }
 
 /**
- * Facts nothing refers to any more, nor to any object in them: their exchanges and the facts
- * object itself are filled anew by later sessions. The caller drops its own reference.
+ * Facts nothing refers to any more, nor to any object in them: their exchanges, their closes and
+ * the facts object itself are filled anew by later sessions. The caller drops its own reference.
  */
 export function recycleAppFacts(app: AppFacts): void {
   const list = app.http;
@@ -176,6 +188,8 @@ export function recycleAppFacts(app: AppFacts): void {
     list.length = 0;
     spareExchangeLists.keep(list);
   }
+  for (const close of app.closes) spareCloses.keep(close);
+  app.closes = NO_CLOSES;
   if (!spareFacts.hasRoom) return;
   // Made as newAppFacts() makes them now: what they refer to goes now, not when they are next taken.
   app.protocol = 'unknown';
@@ -188,7 +202,6 @@ export function recycleAppFacts(app: AppFacts): void {
   app.gaps = NO_GAPS;
   app.events = NO_EVENTS;
   app.eventsDropped = 0;
-  app.closes = NO_CLOSES;
   app.bytes.client = 0;
   app.bytes.server = 0;
   app.tls = null;

@@ -10,7 +10,7 @@ import type { Dir, SinkFactory, SinkFlow, StreamSink } from '../flow/sink.js';
 import { recycleLeanExchanges, takeLeanExchanges, type LeanExchanges } from './exchanges.js';
 import { HEAD_DECISION, HttpParser, hasHeaderToken, headerTokens, isTokenByte, type HeadDecision, type HttpHead, type HttpParserHooks } from './http.js';
 import type { WsErrorCode } from './status.js';
-import { NO_CLOSES, NO_ERRORS, NO_EVENTS, NO_EXCHANGES, NO_GAPS, NO_INTERIM, Spares, takeAppFacts, takeExchange, takeExchangeList, takeRequestFacts, takeResponseFacts } from './recycle.js';
+import { NO_CLOSES, NO_ERRORS, NO_EVENTS, NO_EXCHANGES, NO_GAPS, NO_INTERIM, Spares, takeAppFacts, takeClose, takeExchange, takeExchangeList, takeRequestFacts, takeResponseFacts } from './recycle.js';
 import { TlsTracker, looksLikeTlsRecord } from './tls.js';
 import type {
   AppEvent,
@@ -261,7 +261,7 @@ export class AppSession implements StreamSink {
     const closes = this.facts.closes;
     for (const c of closes) if (c.dir === dir && c.how === how) return;
     // A list of the exact size: a session sees one close or two, and push() or a spread would make room for 16 more.
-    const close = { dir, how, no, tsMicros };
+    const close = takeClose(dir, how, no, tsMicros);
     this.facts.closes = closes.length === 0 ? [close] : closes.concat(close);
     this.finishDirection(dir, no, tsMicros, how === 'fin');
     if (this.facts.closes.length === 1) this.noteFirstClose(dir, how, tsMicros);

@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LeanExchanges, recycleLeanExchanges, takeLeanExchanges } from '../../src/dissect/exchanges.js';
-import { newAppFacts, newExchange, recycleAppFacts, takeAppFacts, takeExchange, takeExchangeList, takeHeaders } from '../../src/dissect/recycle.js';
+import { newAppFacts, newExchange, recycleAppFacts, takeAppFacts, takeClose, takeExchange, takeExchangeList, takeHeaders } from '../../src/dissect/recycle.js';
 import { GuardedSession } from '../../src/dissect/guarded-session.js';
 import { HEAD_DECISION, HttpParser, type HttpHead, type HttpParserHooks } from '../../src/dissect/http.js';
 import type { SelectedHeaders } from '../../src/dissect/types.js';
@@ -222,6 +222,9 @@ describe('facts filled anew', () => {
     const freshExchange = newExchange();
     for (const name of Object.keys(freshExchange) as (keyof typeof freshExchange)[]) expect(last[name], name).not.toEqual(freshExchange[name]);
     for (const name of Object.keys(freshExchange.timing) as (keyof typeof freshExchange.timing)[]) expect(last.timing[name], name).not.toEqual(null);
+    // The client's RST closed it: one close fact.
+    const closes = [...facts.closes];
+    expect(closes).toEqual([{ dir: 0, how: 'rst', no: expect.any(Number), tsMicros: expect.any(Number) }]);
     recycleAppFacts(facts);
     expect(takeAppFacts()).toBe(facts);
     expect(facts).toEqual(fresh);
@@ -231,6 +234,10 @@ describe('facts filled anew', () => {
       expect(ex).toEqual(freshExchange);
       expect('expectContinue' in ex && ex.expectContinue !== undefined).toBe(false);
     }
+    // The close fact is filled whole by the next close.
+    const close = takeClose(1, 'fin', 42, 4200);
+    expect(close).toBe(closes[0]);
+    expect(close).toEqual({ dir: 1, how: 'fin', no: 42, tsMicros: 4200 });
   });
 });
 
