@@ -1090,17 +1090,18 @@ export function generateSynFlood({ out, syns = 1_000_000, seconds = 10, seed = 1
   const source = (n) => (0x64400000 + (Math.imul(n, 2654435761) & 0x3fffff)) >>> 0; // odd multiplier: distinct mod 2^22
   const isns = resendAfterUs > 0 ? new Uint32Array(syns) : null;
   const result = writeCapture(out, (write) => {
-    const sendSyn = (n, isn, t) => write(t, source(n), target, 1024 + (n % 64000), 80, isn, 0, SYN, 64240, null, n, 64);
+    // A resend leaves with the next IP ID: a copy the capture holds twice would keep the ID.
+    const sendSyn = (n, isn, t, ipId) => write(t, source(n), target, 1024 + (n % 64000), 80, isn, 0, SYN, 64240, null, ipId, 64);
     let resent = 0;
     const resendUntil = (t) => {
-      for (; isns && resent < syns && Math.floor(resent * stepUs) + resendAfterUs <= t; resent++) sendSyn(resent, isns[resent], Math.floor(resent * stepUs) + resendAfterUs);
+      for (; isns && resent < syns && Math.floor(resent * stepUs) + resendAfterUs <= t; resent++) sendSyn(resent, isns[resent], Math.floor(resent * stepUs) + resendAfterUs, (resent + 1) & 0xffff);
     };
     for (let n = 0; n < syns; n++) {
       const t = Math.floor(n * stepUs);
       resendUntil(t);
       const isn = (rand() * 4294967296) >>> 0;
       if (isns) isns[n] = isn;
-      sendSyn(n, isn, t);
+      sendSyn(n, isn, t, n);
     }
     resendUntil(Infinity);
   });

@@ -1,7 +1,7 @@
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
 import { Columns, defineColumns, putInitial, swapNumbers, wholeNumber, type ColumnView, type RareRow } from './columns.js';
-import { TupleIndex } from './flow-index.js';
+import { TupleIndex } from './tuple-index.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { toMs, type FlowTiming, type SideTiming } from './timing.js';
 

@@ -169,7 +169,7 @@ export class Flow extends AddressPair implements ColumnView {
   declare attemptDeadline: number;
   /** Index in the flow table's list of open SYN attempts, -1 when not in it. */
   attemptSlot!: number;
-  /** The flow table counts this open attempt among those holding a rare row (see FlowTable.attemptsWithRareRow). */
+  /** The flow table counts this open attempt among those holding a rare row (see FlowTable.openAttemptsWithRareRow). */
   attemptCountedRare!: boolean;
   /** The table's last look over the open attempts found this one given up by its client (waiting for a late SYN-ACK). */
   givenUpSeen!: boolean;

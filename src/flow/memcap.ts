@@ -37,12 +37,12 @@ export const MEMCAP_SHARES = {
  * open flows; 33,000, 50,000 and 65,000 flows, the columns growing by chunks): a bare SYN attempt
  * 4.3-4.5 kB, a flow with handshake and data 4.6-4.7 kB, plus 2.9 kB for its HTTP session and
  * reassemblers. A flow that changes one of the numbers most flows never change holds a rare row
- * besides (columns.ts RareRow): an attempt whose SYN was sent twice measures 5.9-6.1 kB, 1.6 kB more
- * than a bare one (the row's 1,344 bytes, and the second SYN).
+ * besides (columns.ts RareRow): an attempt whose SYN was sent twice measures 6.1-6.3 kB, 1.8 kB more
+ * than a bare one (the row's 1,344 bytes, and the second SYN in its handshake log).
  */
 export const ESTIMATED_BYTES = {
   FLOW: 4_700,
-  RARE_ROW: 1_600,
+  RARE_ROW: 1_800,
   SESSION: 2_900,
 } as const;
 
@@ -110,12 +110,12 @@ export interface Sheddable {
 }
 
 /** What the open unanswered SYN attempts hold, estimated. */
-function attemptBytes(t: Sheddable): number {
+function estimatedAttemptBytes(t: Sheddable): number {
   return t.openAttempts * ESTIMATED_BYTES.FLOW + t.openAttemptsWithRareRow * ESTIMATED_BYTES.RARE_ROW;
 }
 
 /** What the other open flows hold (past their handshake, or with payload), estimated without their dissector sessions. */
-function establishedBytes(t: Sheddable): number {
+function estimatedEstablishedBytes(t: Sheddable): number {
   return (t.openFlows - t.openAttempts) * ESTIMATED_BYTES.FLOW + (t.rareRows - t.openAttemptsWithRareRow) * ESTIMATED_BYTES.RARE_ROW;
 }
 
@@ -227,7 +227,7 @@ export class MemoryBudget {
   private enforce(t: Sheddable, newAttempt: boolean): void {
     const sessionBytes = this.readingSessions() * ESTIMATED_BYTES.SESSION;
     const newFlowBytes = newAttempt ? ESTIMATED_BYTES.FLOW : 0;
-    const estimate = attemptBytes(t) + establishedBytes(t) + newFlowBytes + sessionBytes + t.bufferedBytes;
+    const estimate = estimatedAttemptBytes(t) + estimatedEstablishedBytes(t) + newFlowBytes + sessionBytes + t.bufferedBytes;
     if (estimate > this.peakEstimatedBytes) this.peakEstimatedBytes = estimate;
     // 1. Payload nothing reads.
     if ((t.bufferedBytes > PAYLOAD_SHED_AT * this.reassemblyBytes || sessionBytes > PAYLOAD_SHED_AT * this.dissectorBytes) && this.lastNo >= this.nextPayloadWalk) {
@@ -239,14 +239,15 @@ export class MemoryBudget {
         this.mark(id).payloadStoppedAt = this.lastNo;
       });
     }
-    // 2. Attempts beyond their share become counts.
-    if (newAttempt && attemptBytes(t) + newFlowBytes > this.attemptBytes) {
-      while (attemptBytes(t) + newFlowBytes > SHED_DOWN_TO * this.attemptBytes && t.countLongestIdleAttempt());
+    // 2. Attempts beyond their share become counts: at a new attempt, or at a periodic look (an
+    // open attempt takes a rare row when its SYN is sent again).
+    if (estimatedAttemptBytes(t) + newFlowBytes > this.attemptBytes) {
+      while (estimatedAttemptBytes(t) + newFlowBytes > SHED_DOWN_TO * this.attemptBytes && t.countLongestIdleAttempt());
     }
     // 3. Flows idle longest are finished early: past the flows' share, or the dissectors' share.
-    if (establishedBytes(t) > this.flowBytes || sessionBytes > this.dissectorBytes) {
+    if (estimatedEstablishedBytes(t) > this.flowBytes || sessionBytes > this.dissectorBytes) {
       const keepSessions = Math.floor((SHED_DOWN_TO * this.dissectorBytes) / ESTIMATED_BYTES.SESSION);
-      while ((establishedBytes(t) >= SHED_DOWN_TO * this.flowBytes || this.readingSessions() >= keepSessions) && t.shedLongestIdle());
+      while ((estimatedEstablishedBytes(t) >= SHED_DOWN_TO * this.flowBytes || this.readingSessions() >= keepSessions) && t.shedLongestIdle());
     }
   }
 

@@ -8,14 +8,14 @@
 
 import { addrEquals } from '../decode/addr.js';
 import type { AddressPair } from './address-pair.js';
-import { EMPTY, entryToMoveBack } from './flow-index.js';
+import { EMPTY, entryToMoveBack } from './tuple-index.js';
 
 /** Slots the ring starts with; it doubles up to its bound. */
 const INITIAL_SLOTS = 1024;
 
 /**
  * From a 4-tuple hash to a slot: open addressing with linear probing, one entry per hash, grown
- * when half full; an entry leaves by backward-shift deletion (flow-index.ts entryToMoveBack).
+ * when half full; an entry leaves by backward-shift deletion (tuple-index.ts entryToMoveBack).
  */
 export class SlotIndex {
   private hashes = new Int32Array(INITIAL_SLOTS * 2).fill(EMPTY);

@@ -6,7 +6,7 @@ import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
 import { detachFlowAnalysis, releaseFlowAnalysis } from './analysis.js';
 import { Flow, FlowRows, NO_ICMP_ERRORS, processSegment, type IcmpErrorFact, type SegmentContext } from './flow.js';
-import { TupleIndex } from './flow-index.js';
+import { TupleIndex } from './tuple-index.js';
 import { PROVEN_ROLE, roleShownByPayload } from './role-evidence.js';
 import { connState } from './conn-state.js';
 import { RecentCloses } from './recent-closes.js';

@@ -43,8 +43,10 @@ class ClientAnswers {
   readonly servers: string[] = [];
   /** Made at a second server address: most clients of a busy capture have one. */
   private serverIndex: Map<string, number> | null = null;
-  /** The client's latest answer, as a count of the flows the rule was asked about. */
-  lastAnswer = 0;
+  /** The client's address, and its neighbours in the order of the clients' latest answers. */
+  ip = '';
+  older: ClientAnswers | null = null;
+  newer: ClientAnswers | null = null;
 
   /** Empty again, for another client. */
   clear(): this {
@@ -200,30 +202,40 @@ function verdictOf(s: SharedCounter): Verdict {
 export const oneStackAnswers: CaptureRule = {
   code: 'one-stack-answers',
   start() {
-    // Each client notes its latest answer (moving it to the end of the Map instead would make the
-    // Map allocate a new table every few dozen answers).
+    // In the order of their latest answer, oldest first: a client moves to the end of this list as
+    // it answers (moving its Map entry instead would make the Map allocate a new table every few
+    // dozen answers).
     const clients = new Map<string, ClientAnswers>();
-    let asked = 0;
+    let oldest: ClientAnswers | null = null;
+    let newest: ClientAnswers | null = null;
+    const moveToNewest = (c: ClientAnswers): void => {
+      if (newest === c) return;
+      if (c.older) c.older.newer = c.newer;
+      if (c.newer) c.newer.older = c.older;
+      if (oldest === c) oldest = c.newer;
+      c.older = newest;
+      c.newer = null;
+      if (newest) newest.newer = c;
+      newest = c;
+      oldest ??= c;
+    };
     const answersOf = (f: FlowDigest): ClientAnswers | null => {
-      asked++;
-      let c = clients.get(f.clientIp);
-      if (!c && clients.size < MAX_CLIENTS) clients.set(f.clientIp, (c = new ClientAnswers()));
+      let c = clients.get(f.clientIp) ?? null;
       if (!c) {
-        // A busy server's capture fills the places with clients of one server each: of those, the
-        // one longest without an answer gives its place up.
-        let oldestIp = '';
-        for (const ip of clients.keys()) {
-          const other = clients.get(ip)!;
-          if (other.servers.length < MIN_ADDRESSES && (c === undefined || other.lastAnswer < c.lastAnswer)) {
-            c = other;
-            oldestIp = ip;
-          }
+        if (clients.size < MAX_CLIENTS) c = new ClientAnswers();
+        else {
+          // A busy server's capture fills the places with clients of one server each: of those, the
+          // one longest without an answer gives its place up.
+          c = oldest;
+          while (c && c.servers.length >= MIN_ADDRESSES) c = c.newer;
+          if (!c) return null;
+          clients.delete(c.ip);
+          c.clear();
         }
-        if (!c) return null;
-        clients.delete(oldestIp);
-        clients.set(f.clientIp, c.clear());
+        c.ip = f.clientIp;
+        clients.set(f.clientIp, c);
       }
-      c.lastAnswer = asked;
+      moveToNewest(c);
       return c;
     };
     return {
@@ -247,9 +259,8 @@ export const oneStackAnswers: CaptureRule = {
       },
       verdicts(): Verdict[] {
         const out: Verdict[] = [];
-        // In the order of their latest answer, oldest first.
-        for (const [clientIp, c] of [...clients].sort((a, b) => a[1].lastAnswer - b[1].lastAnswer)) {
-          const s = sharedCounter(clientIp, c);
+        for (let c = oldest; c; c = c.newer) {
+          const s = sharedCounter(c.ip, c);
           if (s) out.push(verdictOf(s));
         }
         return out;

@@ -76,6 +76,16 @@ describe('answers from many addresses with one IP ID counter', () => {
     expect(groups.slice(1).every((g) => g.code !== 'one-stack-answers')).toBe(true);
   });
 
+  it('two clients behind devices are said in the order of their latest answer', () => {
+    // Client A answers first and last: its thirteenth connection comes after all of client B's.
+    const a = connects({ answers: counted(13) });
+    const lastOfA = a.slice(-2);
+    const b = connects({ client: '10.0.3.15', answers: counted(12, 0x1000), address: (s) => `198.51.${s}.1` }).map((p) => ({ ...p, t: p.t + 1 }));
+    const packets = [...a.slice(0, -2), ...b, ...lastOfA.map((p) => ({ ...p, t: p.t + 2 }))].sort((x, y) => x.t - y.t);
+    const verdicts = oneStack(analyzeFrames(packets));
+    expect(verdicts.map((v) => v.summary.match(/sent to (\S+) came/)?.[1])).toEqual(['10.0.3.15', GUEST]);
+  });
+
   it('a counter that steps by the packets the device sent in between still fits', () => {
     expect(fires({ answers: Array.from({ length: 10 }, (_, i) => ({ server: i, id: 100 + 3 * i })) })).toBe(true);
   });

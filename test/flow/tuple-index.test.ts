@@ -1,10 +1,10 @@
-// The flow table finds open flows through an open-addressing index (src/flow/flow-index.ts): every
+// The flow table finds open flows through an open-addressing index (src/flow/tuple-index.ts): every
 // flow added and not removed must stay reachable from its hash's first place, through growth and
 // through removals that shift later entries back, with many hashes sharing their low bits.
 
 import { describe, expect, it } from 'vitest';
 import type { Flow } from '../../src/flow/flow.js';
-import { TupleIndex } from '../../src/flow/flow-index.js';
+import { TupleIndex } from '../../src/flow/tuple-index.js';
 
 /** Every flow the probe from `hash` reaches, in probe order. */
 function reachable(index: TupleIndex<Flow>, hash: number): Flow[] {
