@@ -355,8 +355,8 @@ export class HttpParser {
 
   /**
    * Ready for another stream, owned by `hooks`, as a new parser is; of a detached parser it keeps
-   * only the line buffer and the head object, which are filled anew. A parser lives as long as its flow: one made for
-   * each flow would be promoted and then collected from the old generation.
+   * only the line buffer and the head object, which are filled anew. A parser lives as long as its
+   * flow: one made for each flow would be promoted and then collected from the old generation.
    */
   reset(hooks: HttpParserHooks): this {
     this.detach();
