@@ -492,7 +492,7 @@ export class Analyzer {
     const facts = buildFlowFacts(flow, reason, app);
     if (mark) facts.memcap = mark;
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.
-    if (facts.syns.length === 0 && facts.synAcks.length === 0) facts.afterReset = this.resets.before(facts.client, facts.server, facts.start);
+    if (facts.syns.length === 0 && facts.synAcks.length === 0) facts.afterReset = this.resets.before(flow, facts.client, facts.server, facts.start);
     if (facts.syns.length === 1 && facts.synAcks.length === 0) {
       facts.clientSentAfterRetryDue = this.filtered > 0 ? null : this.watch.hostSentAfter(facts.clientIp, facts.syns[0].ts + SYN_RETRY_DUE_MICROS);
     }
@@ -500,10 +500,7 @@ export class Analyzer {
     const clientRst = facts.clientSide.rst;
     const serverRst = facts.serverSide.rst;
     const rst = clientRst && (!serverRst || clientRst.ts <= serverRst.ts) ? clientRst : serverRst;
-    if (rst) {
-      const by = rst === clientRst ? 'client' : 'server';
-      this.resets.record(facts.client, facts.server, { flowId: facts.id, by, resetter: by === 'client' ? facts.client : facts.server, rstPacket: rst.no, rstTs: rst.ts });
-    }
+    if (rst) this.resets.record(flow, { flowId: facts.id, by: rst === clientRst ? 'client' : 'server', rstPacket: rst.no, rstTs: rst.ts });
     if (isProbeLike(facts)) facts.scan = this.probes.scanOf(flow.clientKey(), flow.serverKey(), facts.serverPort, facts.clientIp, facts.serverIp, facts.start, facts.syns.length, facts.handshakeAck === null && !facts.clientSide.rst && !facts.serverSide.rst);
     // Decided as the flow ends too: the answers before its first SYN have all been read by then.
     if (facts.syns.length > 0 && facts.serverPort !== DNS_PORT) {

@@ -57,6 +57,19 @@ export class AddressPair {
     return out;
   }
 
+  /**
+   * Whether the eight words from words[at] (as copyAddrsTo writes them) are address A then B, or,
+   * with `swapped`, B then A.
+   */
+  hasAddrsAt(words: Int32Array, at: number, swapped: boolean): boolean {
+    const a = swapped ? at + 4 : at;
+    const b = swapped ? at : at + 4;
+    return (
+      words[a] === this.a0 && words[a + 1] === this.a1 && words[a + 2] === this.a2 && words[a + 3] === this.a3 &&
+      words[b] === this.b0 && words[b + 1] === this.b1 && words[b + 2] === this.b2 && words[b + 3] === this.b3
+    );
+  }
+
   /** Both addresses as eight words (A then B) from out[at], for tables that keep them by value. */
   copyAddrsTo(out: Int32Array, at: number): void {
     out[at] = this.a0;

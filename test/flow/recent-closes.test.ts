@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { AddressPair } from '../../src/flow/address-pair.js';
-import { RecentCloses, SlotIndex } from '../../src/flow/recent-closes.js';
+import { RecentCloses } from '../../src/flow/recent-closes.js';
+import { SlotIndex } from '../../src/flow/tuple-ring.js';
 
 const T0 = 1_700_000_000_000_000;
 const KEEP = 60_000_000;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { FifoMap } from '../../src/rules/fifo-map.js';
-import { ResetLog, type EarlierReset } from '../../src/rules/reset-log.js';
 
 /** A deterministic stream of numbers in [0, 1). */
 function randoms(seed: number): () => number {
@@ -102,27 +101,5 @@ describe('FifoMap', () => {
     map.clear();
     expect(map.size).toBe(0);
     expect(map.firstKey()).toBeUndefined();
-  });
-});
-
-describe('ResetLog', () => {
-  const reset = (flowId: number): EarlierReset => ({ flowId, by: 'server', resetter: `198.18.0.1:80`, rstPacket: flowId, rstTs: flowId });
-  const client = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:40000`;
-
-  it('forgets the oldest resets past its 65,536, and a 4-tuple reset again counts from its latest', () => {
-    const log = new ResetLog();
-    log.record(client(0), '198.18.0.1:80', reset(0));
-    for (let i = 1; i < 70_000; i++) {
-      log.record(client(i), '198.18.0.1:80', reset(i));
-      // Tuple 0 reset again before it would be forgotten: it moves to the newest end.
-      if (i === 60_000) log.record(client(0), '198.18.0.1:80', reset(60_000));
-    }
-    expect(log.before(client(0), '198.18.0.1:80', 70_000)?.flowId).toBe(60_000);
-    // 70,000 tuples, 65,536 remembered: the oldest 4,464 after tuple 0 are forgotten.
-    expect(log.before(client(1), '198.18.0.1:80', 70_000)).toBeNull();
-    expect(log.before(client(4_464), '198.18.0.1:80', 70_000)).toBeNull();
-    expect(log.before(client(4_465), '198.18.0.1:80', 70_000)?.flowId).toBe(4_465);
-    // Either direction of the 4-tuple finds it.
-    expect(log.before('198.18.0.1:80', client(69_999), 70_000)?.flowId).toBe(69_999);
   });
 });
