@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Measures what the memory budget's estimates (src/flow/memcap.ts ESTIMATED_BYTES) stand for: heap
 // bytes per open flow after a full collection, for bare SYN attempts, for attempts whose SYN was sent
-// twice (which hold a rare row, src/flow/columns.ts RareRow), for flows with a handshake and data
-// (dissectors off), and for the same flows with their HTTP sessions.
+// twice, for attempts whose SYN the capture holds twice (a copy, which takes a rare row,
+// src/flow/columns.ts RareRow), for flows with a handshake and data (dissectors off), and for the
+// same flows with their HTTP sessions.
 //
 //   node --expose-gc scripts/calibrate-memcap.mjs [--flows 50000]
 //
@@ -46,17 +47,21 @@ const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-calibrate-'));
 try {
   const flood = join(dir, 'attempts.pcap');
   const retried = join(dir, 'retried.pcap');
+  const copied = join(dir, 'copied.pcap');
   const open = join(dir, 'open.pcap');
   generateSynFlood({ out: flood, syns: flows, seconds: 1 });
   generateSynFlood({ out: retried, syns: flows, seconds: 1, resendAfterUs: 500_000 });
+  generateSynFlood({ out: copied, syns: flows, seconds: 1, resendAfterUs: 50, resendAsCopy: true });
   generateOpenFlows({ out: open, flows });
   const attempt = await perOpenFlow(flood, true);
   const retriedAttempt = await perOpenFlow(retried, true);
+  const copiedAttempt = await perOpenFlow(copied, true);
   const flow = await perOpenFlow(open, false);
   const withSession = await perOpenFlow(open, true);
   process.stdout.write(
     `bare SYN attempt: ${attempt.bytes} bytes (${attempt.open} open)\n` +
       `SYN attempt sent twice: ${retriedAttempt.bytes} bytes (${retriedAttempt.open} open, ${retriedAttempt.rareRows} with a rare row)\n` +
+      `SYN attempt held twice (a copy): ${copiedAttempt.bytes} bytes (${copiedAttempt.open} open, ${copiedAttempt.rareRows} with a rare row)\n` +
       `flow with handshake and data: ${flow.bytes} bytes (${flow.open} open)\n` +
       `its HTTP session and reassemblers: ${withSession.bytes - flow.bytes} bytes\n`,
   );

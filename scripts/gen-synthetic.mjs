@@ -1081,9 +1081,10 @@ function writeCapture(out, emit, writeRecord = writeTcpRecord) {
  * A spoofed SYN flood: `syns` SYNs to one web server over `seconds`, each from its own source
  * address (100.64.0.0/10, a bijection of the SYN's number, so all distinct) and port, none answered.
  * With `resendAfterUs`, each SYN is sent again that long after it, with the same sequence number, as
- * a client's retransmission.
+ * a client's retransmission; with `resendAsCopy` too, the second one keeps the IP ID, as a copy the
+ * capture holds twice (a capture point on both sides of a router).
  */
-export function generateSynFlood({ out, syns = 1_000_000, seconds = 10, seed = 1, resendAfterUs = 0 }) {
+export function generateSynFlood({ out, syns = 1_000_000, seconds = 10, seed = 1, resendAfterUs = 0, resendAsCopy = false }) {
   rngState = seed | 0;
   const target = 0xc6120050; // 198.18.0.80
   const stepUs = (seconds * 1e6) / syns;
@@ -1094,7 +1095,7 @@ export function generateSynFlood({ out, syns = 1_000_000, seconds = 10, seed = 1
     const sendSyn = (n, isn, t, ipId) => write(t, source(n), target, 1024 + (n % 64000), 80, isn, 0, SYN, 64240, null, ipId, 64);
     let resent = 0;
     const resendUntil = (t) => {
-      for (; isns && resent < syns && Math.floor(resent * stepUs) + resendAfterUs <= t; resent++) sendSyn(resent, isns[resent], Math.floor(resent * stepUs) + resendAfterUs, (resent + 1) & 0xffff);
+      for (; isns && resent < syns && Math.floor(resent * stepUs) + resendAfterUs <= t; resent++) sendSyn(resent, isns[resent], Math.floor(resent * stepUs) + resendAfterUs, (resent + (resendAsCopy ? 0 : 1)) & 0xffff);
     };
     for (let n = 0; n < syns; n++) {
       const t = Math.floor(n * stepUs);

@@ -58,7 +58,7 @@ export const SEG_NAMES = [
 export type SegmentKind = (typeof SEG_NAMES)[number];
 
 const KIND_COUNT = SEG_NAMES.length;
-/** Per-sender counters a flow's analysis keeps in its rare row (see FlowAnalysis.countsAt). */
+/** Per-sender counters of a flow's analysis: most in its rare row, a few in its own row (see FlowAnalysis.counter). */
 export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 16;
 /** FlowAnalysis counters after the per-kind counts: payload bytes sent again (any retransmission) per sender, */
 const RESENT_BYTES = 2 * KIND_COUNT;
@@ -76,6 +76,24 @@ const UNNEEDED_RETRANSMISSIONS = D_SACKS + 2;
 const FAST_OPEN_RESENDS = UNNEEDED_RETRANSMISSIONS + 2;
 /** Of the D-SACKs per sender, those on a duplicate ACK: a copy received, not a hole. */
 const D_SACK_DUPLICATE_ACKS = FAST_OPEN_RESENDS + 2;
+/**
+ * The counters a SYN or SYN-ACK sent again changes (retransmissions, and handshake retransmissions,
+ * per sender) live in the flow's first row: an attempt whose SYN is sent again, what the
+ * SYN-retries verdicts are made of, would otherwise take a rare row for them.
+ */
+const RETRANSMISSION_KIND = SEG_NAMES.indexOf('retransmission');
+const FIRST_ROW_COUNTERS = [RETRANSMISSION_KIND, KIND_COUNT + RETRANSMISSION_KIND, HANDSHAKE_RETRANSMISSIONS, HANDSHAKE_RETRANSMISSIONS + 1];
+export const FIRST_ROW_ANALYSIS_COUNTS = FIRST_ROW_COUNTERS.length;
+export const RARE_ANALYSIS_COUNTS = ANALYSIS_COUNTS - FIRST_ROW_ANALYSIS_COUNTS;
+/** Where each counter lives: at p in the rare row's counts when p >= 0, at -1 - p in the first row's. */
+const COUNTER_PLACE = (() => {
+  const place = new Int16Array(ANALYSIS_COUNTS);
+  for (let i = 0, rare = 0; i < ANALYSIS_COUNTS; i++) {
+    const first = FIRST_ROW_COUNTERS.indexOf(i);
+    place[i] = first >= 0 ? -1 - first : rare++;
+  }
+  return place;
+})();
 /** Any kind of retransmission: tshark shows tcp.analysis.retransmission on fast and spurious ones too. */
 const ANY_RETRANSMISSION = SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION | SEG.SPURIOUS_RETRANSMISSION;
 
@@ -424,13 +442,16 @@ export class FlowAnalysis {
   /** Set by start(), before the first segment is classified. */
   conv!: TcpConversation;
   /**
-   * Every per-sender counter, ANALYSIS_COUNTS numbers in the flow's rare row from `countsAt` (read
-   * with count()): packets per kind at from * KIND_COUNT + bit, then RESENT_BYTES,
-   * HANDSHAKE_RETRANSMISSIONS, DATA_RETRANSMISSIONS and BACK_IN_TIME_RETRANSMISSIONS, each + from.
-   * Most flows count nothing: all read 0 until the first count takes the rare row.
+   * Every per-sender counter (read with count()): packets per kind at from * KIND_COUNT + bit, then
+   * RESENT_BYTES, HANDSHAKE_RETRANSMISSIONS, DATA_RETRANSMISSIONS and so on, each + from. Those of
+   * FIRST_ROW_COUNTERS are in the flow's row from `firstAt`, the others in its rare row from
+   * `countsAt` (see COUNTER_PLACE). Most flows count nothing: those read 0 until the first count
+   * takes the rare row.
    */
   private readonly rare: RareRow;
   private readonly countsAt: number;
+  private readonly n: Float64Array;
+  private readonly firstAt: number;
   /** Shared and empty until the first mark (most flows have none). */
   marks: SegmentMark[] = NO_SEGMENT_MARKS;
   marksDropped = 0;
@@ -440,10 +461,12 @@ export class FlowAnalysis {
   lastRto = 0;
   lastRtoNo = 0;
 
-  constructor(timing: FlowTiming, rare: RareRow, countsAt: number) {
+  constructor(timing: FlowTiming, rare: RareRow, countsAt: number, n: Float64Array, firstAt: number) {
     this.timing = timing;
     this.rare = rare;
     this.countsAt = countsAt;
+    this.n = n;
+    this.firstAt = firstAt;
   }
 
   /** A flow's first segment: its analysis starts on `conv` (the counters are 0 already). */
@@ -464,24 +487,36 @@ export class FlowAnalysis {
 
   /** Counter `i` (see countsAt). */
   counter(i: number): number {
+    const p = COUNTER_PLACE[i];
+    if (p < 0) return this.n[this.firstAt - 1 - p];
     const r = this.rare;
-    return r.n === null ? 0 : r.n[r.at + this.countsAt + i];
+    return r.n === null ? 0 : r.n[r.at + this.countsAt + p];
   }
 
   addToCounter(i: number, by: number): void {
     if (by === 0) return;
+    const p = COUNTER_PLACE[i];
+    if (p < 0) {
+      this.n[this.firstAt - 1 - p] += by;
+      return;
+    }
     const r = this.rare;
     const n = r.n ?? r.take();
-    n[r.at + this.countsAt + i] += by;
+    n[r.at + this.countsAt + p] += by;
   }
 
   /** The client's counts become the server's and the other way round (see swapAnalysisSides). */
   swapCounters(): void {
-    const r = this.rare;
-    if (r.n === null) return;
-    const at = r.at + this.countsAt;
-    swapNumbers(r.n, at, at + KIND_COUNT, KIND_COUNT);
-    for (let i = RESENT_BYTES; i < ANALYSIS_COUNTS; i += 2) swapNumbers(r.n, at + i, at + i + 1, 1);
+    for (let i = 0; i < KIND_COUNT; i++) this.swapCounter(i, KIND_COUNT + i);
+    for (let i = RESENT_BYTES; i < ANALYSIS_COUNTS; i += 2) this.swapCounter(i, i + 1);
+  }
+
+  private swapCounter(i: number, j: number): void {
+    const x = this.counter(i);
+    const y = this.counter(j);
+    if (x === y) return;
+    this.addToCounter(i, y - x);
+    this.addToCounter(j, x - y);
   }
 
   count(bit: number, from: 0 | 1): number {

@@ -1,7 +1,7 @@
 import { formatAddr, formatEndpoint } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
-import { ANALYSIS_COUNTS, analyzeSegment, FlowAnalysis, swapAnalysisSides } from './analysis.js';
+import { analyzeSegment, FIRST_ROW_ANALYSIS_COUNTS, FlowAnalysis, RARE_ANALYSIS_COUNTS, swapAnalysisSides } from './analysis.js';
 import { Columns, defineColumns, RareRow, swapNumbers, type ColumnView } from './columns.js';
 import { EP, Endpoint, ENDPOINT_FIELDS, ENDPOINT_RARE_FIELDS, initialEndpoint, initialRareEndpoint } from './endpoint.js';
 import { HandshakeLog } from './handshake-log.js';
@@ -32,13 +32,14 @@ export interface IcmpErrorFact {
 
 /**
  * A flow's row in the columns: the flow's own times, the originator's endpoint, the responder's,
- * then the timing.
+ * the timing, then the analysis counters a SYN sent again changes (analysis.ts FIRST_ROW_COUNTERS).
  */
 const FLOW_TIMES = { startTs: 0, lastTs: 0, lastOpenTs: 0, attemptDeadline: 0, handshakeAckTs: 0, firstRefusalTs: 0, resumesAfterTs: 0 };
 const ORIG_AT = Object.keys(FLOW_TIMES).length;
 const RESP_AT = ORIG_AT + ENDPOINT_FIELDS;
 const TIMING_AT = RESP_AT + ENDPOINT_FIELDS;
-const FLOW_ROW = TIMING_AT + TIMING_FIELDS;
+const COUNTS_AT = TIMING_AT + TIMING_FIELDS;
+const FLOW_ROW = COUNTS_AT + FIRST_ROW_ANALYSIS_COUNTS;
 const NEW_FLOW_ROW = (() => {
   const row = new Float64Array(FLOW_ROW);
   initialEndpoint(row, ORIG_AT);
@@ -53,7 +54,7 @@ const RESP_RARE_AT = ENDPOINT_RARE_FIELDS;
 const TIMING_RARE_AT = RESP_RARE_AT + ENDPOINT_RARE_FIELDS;
 const COUNTS_RARE_AT = TIMING_RARE_AT + TIMING_RARE_FIELDS;
 const NEW_RARE_ROW = (() => {
-  const row = new Float64Array(COUNTS_RARE_AT + ANALYSIS_COUNTS);
+  const row = new Float64Array(COUNTS_RARE_AT + RARE_ANALYSIS_COUNTS);
   initialRareEndpoint(row, ORIG_RARE_AT);
   initialRareEndpoint(row, RESP_RARE_AT);
   initialRareTiming(row, TIMING_RARE_AT);
@@ -105,7 +106,7 @@ export class FlowRows {
       const orig = new Endpoint(n, at + ORIG_AT, rare, ORIG_RARE_AT);
       const resp = new Endpoint(n, at + RESP_AT, rare, RESP_RARE_AT);
       const timing = new FlowTiming(n, at + TIMING_AT, rare, TIMING_RARE_AT);
-      v = { n, at, rare, orig, resp, timing, syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp), history: new History(), analysis: new FlowAnalysis(timing, rare, COUNTS_RARE_AT), reassemblers: null };
+      v = { n, at, rare, orig, resp, timing, syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp), history: new History(), analysis: new FlowAnalysis(timing, rare, COUNTS_RARE_AT, n, at + COUNTS_AT), reassemblers: null };
       this.views[slot] = v;
     }
     return v;

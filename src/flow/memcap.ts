@@ -35,14 +35,15 @@ export const MEMCAP_SHARES = {
  * Bytes per item, measured on open flows of each kind by scripts/calibrate-memcap.mjs (the JS heap
  * after a full collection plus the memory outside it, which holds the flow columns, divided by the
  * open flows; 33,000, 50,000 and 65,000 flows, the columns growing by chunks): a bare SYN attempt
- * 4.3-4.5 kB, a flow with handshake and data 4.6-4.7 kB, plus 2.9 kB for its HTTP session and
- * reassemblers. A flow that changes one of the numbers most flows never change holds a rare row
- * besides (columns.ts RareRow): an attempt whose SYN was sent twice measures 6.1-6.3 kB, 1.8 kB more
- * than a bare one (the row's 1,344 bytes, and the second SYN in its handshake log).
+ * 4.4-4.5 kB, one whose SYN was sent twice 4.8-4.9 kB, a flow with handshake and data 4.6-4.7 kB,
+ * plus 2.9 kB for its HTTP session and reassemblers. A flow that changes one of the numbers most
+ * flows never change holds a rare row besides (columns.ts RareRow): an attempt whose SYN the
+ * capture holds twice (a copy) measures 5.9-6.0 kB, 1.5 kB more than a bare one (the row's 1,312
+ * bytes, and the copy in its handshake log).
  */
 export const ESTIMATED_BYTES = {
   FLOW: 4_700,
-  RARE_ROW: 1_800,
+  RARE_ROW: 1_500,
   SESSION: 2_900,
 } as const;
 
@@ -240,7 +241,7 @@ export class MemoryBudget {
       });
     }
     // 2. Attempts beyond their share become counts: at a new attempt, or at a periodic look (an
-    // open attempt takes a rare row when its SYN is sent again).
+    // open attempt takes a rare row when the capture holds its SYN twice).
     if (estimatedAttemptBytes(t) + newFlowBytes > this.attemptBytes) {
       while (estimatedAttemptBytes(t) + newFlowBytes > SHED_DOWN_TO * this.attemptBytes && t.countLongestIdleAttempt());
     }

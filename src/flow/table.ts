@@ -650,7 +650,7 @@ export class FlowTable implements Sheddable {
     }
   }
 
-  /** An open attempt that took a rare row (a SYN sent again, a copy) is counted once, until it leaves the attempts list. */
+  /** An open attempt that took a rare row (the capture held its SYN twice, say) is counted once, until it leaves the attempts list. */
   private countAttemptRareRow(f: Flow): void {
     if (f.attemptCountedRare || !f.holdsRareRow) return;
     f.attemptCountedRare = true;

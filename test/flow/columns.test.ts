@@ -268,4 +268,25 @@ describe("a flow's rare numbers", () => {
     expect(take).not.toHaveBeenCalled();
     expect([g.orig.rstCount, g.resp.copies, g.timing.side[1].heldTotal, g.slotAnalysis.count(0, 1)]).toEqual([0, 0, 0, 0]);
   });
+
+  it('count a SYN sent again in the flow\'s own row, also through a turn of roles', () => {
+    const rows = new FlowRows();
+    const take = vi.spyOn(RareRow.prototype, 'take');
+    const f = rows.newFlow(1);
+    const a = f.slotAnalysis;
+    // Retransmissions per sender (kind 0), then handshake retransmissions per sender (after the kinds and the resent bytes).
+    const handshake = 2 * SEG_NAMES.length + 2;
+    a.addToCounter(0, 2);
+    a.addToCounter(handshake, 2);
+    a.addToCounter(SEG_NAMES.length, 1);
+    a.addToCounter(handshake + 1, 1);
+    f.turnRoles();
+    expect(take).not.toHaveBeenCalled();
+    expect([a.count(0, 0), a.count(0, 1), a.counter(handshake), a.counter(handshake + 1)]).toEqual([1, 2, 1, 2]);
+    // The next counter along is a rare one.
+    a.addToCounter(1, 1);
+    expect(take).toHaveBeenCalledTimes(1);
+    rows.release(f);
+    take.mockRestore();
+  });
 });

@@ -117,22 +117,28 @@ describe('--memcap', () => {
     expect(flood.facts).toMatchObject({ target: '10.0.0.25:25', halfOpen: attempts, sources: attempts });
   });
 
-  it('counts an attempt whose SYN was sent again at what its rare row adds', async () => {
-    // The same attempts as above, each SYN resent 0.5 ms later: a retransmission takes a rare row.
+  it('counts an attempt whose SYN the capture holds twice at what its rare row adds, and one sent again at a bare attempt\'s', async () => {
+    // The same attempts as above, each SYN seen again 0.5 ms later: a copy (the same IP ID) takes a
+    // rare row; a retransmission (the next IP ID) counts in the flow's own row.
     const attempts = ATTEMPTS_KEPT + 40;
     const isn = 0x1000;
-    const keptOf = async (resent: boolean) => {
+    const firstIpId = 0x1000;
+    const keptOf = async (again: 'copy' | 'resend' | null) => {
       const convs = Array.from({ length: attempts }, (_, i) => {
         const c = conv({ client: `10.2.${i >> 8}.${i & 255}:5000`, server: '10.0.0.25:25', clientIsn: isn }).client('S', i * 0.001);
-        return resent ? c.client('S', i * 0.001 + 0.0005, '', { seq: isn }) : c;
+        if (again === null) return c;
+        return c.client('S', i * 0.001 + 0.0005, '', { seq: isn, ipId: again === 'copy' ? firstIpId : firstIpId + 1 });
       });
       const { doc } = await analyze(capture(convs), '1M');
       expect(doc.capture.flows + doc.capture.memcap.attemptsCounted).toBe(attempts);
+      const kept = doc.flows.filter((f: { server: string }) => f.server === '10.0.0.25:25');
+      if (again === 'resend') expect(kept.every((f: { analysis: { client: { retransmission: number } } }) => f.analysis.client.retransmission === 1)).toBe(true);
       return doc.capture.flows;
     };
     const share = MEMCAP_SHARES.attempts * BUDGET;
-    expectKeptWithin(await keptOf(true), share, ESTIMATED_BYTES.FLOW + ESTIMATED_BYTES.RARE_ROW);
-    expectKeptWithin(await keptOf(false), share, ESTIMATED_BYTES.FLOW);
+    expectKeptWithin(await keptOf('copy'), share, ESTIMATED_BYTES.FLOW + ESTIMATED_BYTES.RARE_ROW);
+    expectKeptWithin(await keptOf('resend'), share, ESTIMATED_BYTES.FLOW);
+    expectKeptWithin(await keptOf(null), share, ESTIMATED_BYTES.FLOW);
   });
 
   it('counts an open flow that took a rare row at what the row adds', async () => {
@@ -153,14 +159,15 @@ describe('--memcap', () => {
   });
 
   it('sheds attempts that took their rare rows after the last new attempt, at its periodic look', async () => {
-    // Every first SYN, a download's handshake, then resends of the 16 latest attempts (all kept),
+    // Every first SYN, a download's handshake, then copies of the 16 latest attempts' SYNs (all kept),
     // then the download's data: no new attempt comes after the resends, so only the look every
     // 1,024 packets finds the attempts' share exceeded.
     const attempts = ATTEMPTS_KEPT + 40;
     const isn = 0x1000;
     const clients = Array.from({ length: attempts }, (_, i) => conv({ client: `10.5.${i >> 8}.${i & 255}:5000`, server: '10.0.0.25:25', clientIsn: isn }).client('S', i * 0.001));
-    for (const [i, c] of clients.entries()) if (i >= attempts - 16) c.client('S', 1 + i * 0.001, '', { seq: isn });
-    const download = conv({ client: '10.6.0.1:6000', server: '10.0.0.80:80' }).handshake(0.5);
+    // A copy comes within 0.5 s of its SYN, with the SYN's IP ID.
+    for (const [i, c] of clients.entries()) if (i >= attempts - 16) c.client('S', 0.2 + i * 0.001, '', { seq: isn, ipId: 0x1000 });
+    const download = conv({ client: '10.6.0.1:6000', server: '10.0.0.80:80' }).handshake(0.1);
     for (let k = 0; k < 1200; k++) download.server('A', 2.01 + k * 0.001, 'x');
     const { doc } = await analyze(capture([...clients, download]), '1M');
     const kept = doc.flows.filter((f: { server: string }) => f.server === '10.0.0.25:25').length;
