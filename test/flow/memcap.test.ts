@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
+import { analyzeFile } from '../../src/pipeline.js';
 import { ESTIMATED_BYTES, MEMCAP_SHARES, MiB, parseSize } from '../../src/flow/memcap.js';
 import { DistinctCount } from '../../src/flow/distinct-count.js';
 import { toPcap, writeTempCapture } from '../helpers/capture.js';
@@ -37,6 +38,12 @@ function capture(convs: Conversation[]): string {
 function expectKeptWithin(kept: number, share: number, bytes: number): void {
   expect(kept).toBeGreaterThanOrEqual(Math.floor((0.9 * share) / bytes));
   expect(kept).toBeLessThanOrEqual(Math.ceil(share / bytes));
+}
+
+/** Spoils the TCP checksum of an Ethernet + IPv4 frame. */
+function spoilTcpChecksum(frame: Uint8Array): void {
+  const ip = 14;
+  frame[ip + (frame[ip] & 0x0f) * 4 + 16] ^= 0xff;
 }
 
 async function analyze(file: string, memcap: string) {
@@ -139,6 +146,24 @@ describe('--memcap', () => {
     expectKeptWithin(await keptOf('copy'), share, ESTIMATED_BYTES.FLOW + ESTIMATED_BYTES.RARE_ROW);
     expectKeptWithin(await keptOf('resend'), share, ESTIMATED_BYTES.FLOW);
     expectKeptWithin(await keptOf(null), share, ESTIMATED_BYTES.FLOW);
+  });
+
+  it('counts an attempt whose SYN came again with a bad checksum at what its rare row adds, when checksums are verified', () => {
+    // The SYN resent 0.5 ms later has its TCP checksum spoilt: the flow table drops it before the
+    // analysis, counting the error in the rare row.
+    const attempts = ATTEMPTS_KEPT + 40;
+    const isn = 0x1000;
+    const convs = Array.from({ length: attempts }, (_, i) => conv({ client: `10.7.${i >> 8}.${i & 255}:5000`, server: '10.0.0.25:25', clientIsn: isn }).client('S', i * 0.001).client('S', i * 0.001 + 0.0005, '', { seq: isn }));
+    for (const c of convs) spoilTcpChecksum(c.packets[1].frame.bytes);
+    const keptOf = (verifyChecksums: boolean) => {
+      const result = analyzeFile(capture(convs), { memcapBytes: BUDGET, verifyChecksums });
+      expect(result.flowCount + result.capture.memcap.attemptsCounted).toBe(attempts);
+      return result.flowCount;
+    };
+    const share = MEMCAP_SHARES.attempts * BUDGET;
+    expectKeptWithin(keptOf(true), share, ESTIMATED_BYTES.FLOW + ESTIMATED_BYTES.RARE_ROW);
+    // Unverified, the spoilt SYN is a retransmission like any other.
+    expectKeptWithin(keptOf(false), share, ESTIMATED_BYTES.FLOW);
   });
 
   it('counts an open flow that took a rare row at what the row adds', async () => {
