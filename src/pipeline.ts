@@ -26,7 +26,7 @@ import { VisibilityLog } from './rules/visibility.js';
 import { CaptureWatch } from './rules/capture-watch.js';
 import { ProbeHold } from './rules/probe-hold.js';
 import { isProbeLike } from './rules/scan-rules.js';
-import { answeredMeanwhile, judgeFlow, synUnanswered, SYN_RETRY_DUE_MICROS, type IcmpAboutUnseenSyn, type RuleContext } from './rules/rules.js';
+import { answeredMeanwhile, answersKnownMeanwhile, judgeFlow, synUnanswered, SYN_RETRY_DUE_MICROS, type IcmpAboutUnseenSyn, type RuleContext } from './rules/rules.js';
 import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
 import type { Verdict } from './rules/verdict.js';
 
@@ -143,6 +143,8 @@ export interface AnalyzerOptions {
   maxLingeringFlows?: number;
   /** Most closes remembered for port-reuse detection within TIME_WAIT (default 200,000). */
   maxRememberedCloses?: number;
+  /** Most SYN answers kept, over all servers, for "answered other SYNs meanwhile" (default 1,048,576). */
+  maxAnswersKept?: number;
   /** Floors of the slow-* verdicts; the ones not given keep their defaults. */
   slow?: Partial<SlowThresholds>;
   /** Keep only the packets this capture filter accepts (the others are counted as filtered). */
@@ -197,7 +199,7 @@ export class Analyzer {
   private openSessions = 0;
   private readonly sessionThreads: SessionThreads | null = null;
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
-  private readonly answers = new AnswerLog();
+  private readonly answers: AnswerLog;
   /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
   private readonly probes = new ProbeLog();
   /** 4-tuples whose flows ended with a reset, to tie later packets on them to that flow. */
@@ -227,6 +229,7 @@ export class Analyzer {
     };
     this.maxDiagnostics = opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS;
     this.memcap = new MemoryBudget(opts.memcapBytes ?? DEFAULT_MEMCAP_BYTES, () => this.openSessions);
+    this.answers = new AnswerLog(opts.maxAnswersKept);
     let sinkFactory: SinkFactory | null = null;
     if (opts.dissect !== false) {
       const keep = opts.keepEvents !== false;
@@ -496,7 +499,10 @@ export class Analyzer {
     if (facts.syns.length === 1 && facts.synAcks.length === 0) {
       facts.clientSentAfterRetryDue = this.filtered > 0 ? null : this.watch.hostSentAfter(facts.clientIp, facts.syns[0].ts + SYN_RETRY_DUE_MICROS);
     }
-    if (synUnanswered(facts)) facts.otherSynsAnsweredMeanwhile = answeredMeanwhile(facts, this.answers);
+    if (synUnanswered(facts)) {
+      facts.otherSynsAnsweredMeanwhile = answeredMeanwhile(facts, this.answers);
+      facts.otherSynAnswersKnown = answersKnownMeanwhile(facts, this.answers);
+    }
     const clientRst = facts.clientSide.rst;
     const serverRst = facts.serverSide.rst;
     const rst = clientRst && (!serverRst || clientRst.ts <= serverRst.ts) ? clientRst : serverRst;

@@ -121,10 +121,10 @@ const BASE_MICROS = 1_700_000_000_000_000;
 /** Runs frames (with times in seconds) through the whole pipeline in memory. */
 export function analyzeFrames(
   packets: ScriptedPacket[],
-  opts: { file?: string; verifyChecksums?: boolean; maxLingeringFlows?: number; slow?: AnalyzerOptions['slow']; keepExchanges?: boolean } = {},
+  opts: { file?: string; verifyChecksums?: boolean; maxLingeringFlows?: number; maxAnswersKept?: number; slow?: AnalyzerOptions['slow']; keepExchanges?: boolean } = {},
 ): AnalysisResult {
   const file = opts.file ?? 'scripted.pcap';
-  const analyzer = new Analyzer({ file, verifyChecksums: opts.verifyChecksums, maxLingeringFlows: opts.maxLingeringFlows, slow: opts.slow, keepExchanges: opts.keepExchanges });
+  const analyzer = new Analyzer({ file, verifyChecksums: opts.verifyChecksums, maxLingeringFlows: opts.maxLingeringFlows, maxAnswersKept: opts.maxAnswersKept, slow: opts.slow, keepExchanges: opts.keepExchanges });
   packets.forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: BASE_MICROS + Math.round(p.t * 1e6) })));
   const info: CaptureInfo = { file, format: 'pcap', linkTypes: [1], snaplen: 262144, packets: packets.length, truncatedPackets: 0, truncatedBelowSnaplen: 0, diagnostics: [], stoppedEarly: false };
   return analyzer.finish(info);
