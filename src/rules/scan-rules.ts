@@ -150,10 +150,57 @@ interface EarlierProbe {
   ts: number;
 }
 
-/** The last probes of a client and host (MAX_EARLIER_PROBES), or to a host (MAX_EARLIER_PROBES_PER_HOST), and how many older ones were let go. */
-interface EarlierProbes {
-  probes: EarlierProbe[];
-  dropped: number;
+const STATES: readonly PortState[] = ['open', 'closed', 'filtered'];
+/** Numbers per probe in EarlierProbes: its first packet's time and number, the client's port, the port probed, and the outcome (state index, + 4 when the handshake completed). */
+const PROBE_NUMBERS = 5;
+
+/**
+ * The last probes of a client and host (MAX_EARLIER_PROBES), or to a host
+ * (MAX_EARLIER_PROBES_PER_HOST), and how many older ones were let go. Up to a million probes wait
+ * here at once (16,384 lists of up to 64), so each is five numbers in one array rather than an
+ * object with a boxed time; the client's address is kept only by lists of a host, whose probes
+ * come from many clients (a pair's is in its key).
+ */
+class EarlierProbes {
+  private readonly numbers: number[] = [];
+  private readonly clientIps: string[] | null;
+  dropped = 0;
+
+  constructor(byHost: boolean) {
+    this.clientIps = byHost ? [] : null;
+  }
+
+  get length(): number {
+    return this.numbers.length / PROBE_NUMBERS;
+  }
+
+  get lastTs(): number {
+    return this.numbers[this.numbers.length - PROBE_NUMBERS];
+  }
+
+  /** Adds `p` as the newest; past `cap` probes the oldest is let go of and counted. */
+  add(p: EarlierProbe, cap: number): void {
+    if (this.length >= cap) {
+      this.numbers.splice(0, PROBE_NUMBERS);
+      this.clientIps?.shift();
+      this.dropped++;
+    }
+    this.numbers.push(p.ts, p.no, p.clientPort, p.port, STATES.indexOf(p.state) + (p.completed ? 4 : 0));
+    this.clientIps?.push(p.clientIp);
+  }
+
+  /** The probes from `since` on, oldest first; `clientIp` names the client of a pair's probes. */
+  since(since: number, clientIp: string): EarlierProbe[] {
+    const out: EarlierProbe[] = [];
+    for (let i = 0; i < this.length; i++) {
+      const at = i * PROBE_NUMBERS;
+      const ts = this.numbers[at];
+      if (ts < since) continue;
+      const outcome = this.numbers[at + 4];
+      out.push({ ts, no: this.numbers[at + 1], clientPort: this.numbers[at + 2], port: this.numbers[at + 3], state: STATES[outcome & 3], completed: outcome >= 4, clientIp: this.clientIps?.[i] ?? clientIp });
+    }
+    return out;
+  }
 }
 
 
@@ -174,17 +221,13 @@ export const scans: CaptureRule = {
       if (!e) {
         // Full: let go of what no scan can count any more, at most once per sixteenth of the window.
         if (map.size >= MAX_EARLIER_KEYS && p.ts >= (nextPrune.get(map) ?? -Infinity)) {
-          for (const [k, v] of map) if (v.probes[v.probes.length - 1].ts < p.ts - window) map.delete(k);
+          for (const [k, v] of map) if (v.lastTs < p.ts - window) map.delete(k);
           nextPrune.set(map, p.ts + window / 16);
         }
         if (map.size >= MAX_EARLIER_KEYS) return;
-        map.set(key, (e = { probes: [], dropped: 0 }));
+        map.set(key, (e = new EarlierProbes(map === earlierByHost)));
       }
-      if (e.probes.length >= cap) {
-        e.probes.shift();
-        e.dropped++;
-      }
-      e.probes.push(p);
+      e.add(p, cap);
     };
     const count = (s: Scan, p: { clientIp: string; clientPort: number; port: number; ip: string; state: PortState; completed: boolean; no: number; ts: number }) => {
       const m = s.mark;
@@ -246,10 +289,10 @@ export const scans: CaptureRule = {
         const earlier = m.kind === 'distributed-scan' ? earlierByHost.get(m.target) : m.kind === 'address-scan' ? undefined : earlierByPair.get(`${m.scanner} ${m.target}`);
         if (earlier) {
           const window = m.kind === 'distributed-scan' ? EARLIER_DISTRIBUTED_WINDOW_MICROS : EARLIER_WINDOW_MICROS;
-          const inWindow = earlier.probes.filter((p) => p.ts >= first.ts - window);
+          const inWindow = earlier.since(first.ts - window, m.scanner);
           for (const p of inWindow) count(s, { ...p, ip: m.target });
           // Older probes let go of are counted, not told apart, when the window still reaches them.
-          const dropped = inWindow.length === earlier.probes.length ? earlier.dropped : 0;
+          const dropped = inWindow.length === earlier.length ? earlier.dropped : 0;
           s.probes += dropped;
           s.earlier += inWindow.length + dropped;
           s.earlierLetGo += dropped;
