@@ -9,7 +9,8 @@ import { Flow, FlowRows, NO_ICMP_ERRORS, processSegment, type IcmpErrorFact, typ
 import { TupleIndex } from './tuple-index.js';
 import { PROVEN_ROLE, roleShownByPayload } from './role-evidence.js';
 import { connState } from './conn-state.js';
-import { RecentCloses } from './recent-closes.js';
+import { IdleEnded, RecentCloses } from './recent-closes.js';
+import type { TupleRing } from './tuple-ring.js';
 import { ReassemblyBudget } from './reassembly.js';
 import type { MemoryBudget, Sheddable } from './memcap.js';
 import type { Dir, SinkFactory, StreamSink } from './sink.js';
@@ -150,7 +151,7 @@ function icmpErrorFact(v: PacketView, no: number, ts: number): IcmpErrorFact {
 }
 
 /** Whether `closes` remembers a flow of the ICMP error's quoted 4-tuple. */
-function quotedIn(closes: RecentCloses, hash: number, v: PacketView): boolean {
+function quotedIn(closes: TupleRing, hash: number, v: PacketView): boolean {
   const slot = closes.find(hash);
   return slot >= 0 && closes.is(slot, v.quotedSrc, v.quotedSrcPort, v.quotedDst, v.quotedDstPort);
 }
@@ -195,7 +196,7 @@ export class FlowTable implements Sheddable {
   private nextId = 1;
   private readonly recentlyClosed: RecentCloses;
   /** Flows with a handshake ended by the idle timeout while open: their packets after the idle continue them. */
-  private readonly idleEnded = new RecentCloses(MAX_IDLE_ENDED, Infinity);
+  private readonly idleEnded = new IdleEnded(MAX_IDLE_ENDED);
   /** Closed flows in close order; slots before closedHead are emptied so finished flows can be collected. */
   private closedQueue: (Flow | null)[] = [];
   private closedHead = 0;
@@ -317,7 +318,7 @@ export class FlowTable implements Sheddable {
         const r = this.idleEnded;
         flow = this.create(hash, v, no, ts, r.is(idle, v.src, v.srcPort, v.dst, v.dstPort) ? 0 : 1);
         flow.resumesFlowId = r.flowId(idle);
-        flow.resumesAfterTs = r.closedTs(idle);
+        flow.resumesAfterTs = r.endedTs(idle);
         r.forget(idle);
       } else flow = this.create(hash, v, no, ts);
       dir = flow.isOrig(v.src, v.srcPort) ? 0 : 1;
@@ -752,7 +753,7 @@ export class FlowTable implements Sheddable {
       this.recentlyClosed.add(f.hash, f.id, f.lastTs, beforeLingerEnd ? f.removeAfterTs : 0, state, f, f.origPort, f.respPort, this.lastTs);
     }
     if (reason === 'idle' && f.syns.length > 0) {
-      this.idleEnded.add(f.hash, f.id, f.lastTs, 0, '', f, f.origPort, f.respPort, this.lastTs, f.orig.lastSeq, f.resp.lastSeq);
+      this.idleEnded.add(f.hash, f.id, f.lastTs, f, f.origPort, f.respPort, f.orig.lastSeq, f.resp.lastSeq);
     }
     this.opts.onFlowDone(f, reason);
     // Reported: its rows of numbers go back to the pools for the next flow.
