@@ -26,7 +26,7 @@ import { VisibilityLog } from './rules/visibility.js';
 import { CaptureWatch } from './rules/capture-watch.js';
 import { ProbeHold } from './rules/probe-hold.js';
 import { isProbeLike } from './rules/scan-rules.js';
-import { answeredMeanwhile, answersKnownMeanwhile, judgeFlow, synUnanswered, SYN_RETRY_DUE_MICROS, type IcmpAboutUnseenSyn, type RuleContext } from './rules/rules.js';
+import { answeredMeanwhile, answersUnknownMeanwhile, judgeFlow, synUnanswered, SYN_RETRY_DUE_MICROS, type IcmpAboutUnseenSyn, type RuleContext } from './rules/rules.js';
 import { DEFAULT_SLOW, type SlowThresholds } from './rules/timing-rules.js';
 import type { Verdict } from './rules/verdict.js';
 
@@ -501,7 +501,7 @@ export class Analyzer {
     }
     if (synUnanswered(facts)) {
       facts.otherSynsAnsweredMeanwhile = answeredMeanwhile(facts, this.answers);
-      facts.otherSynAnswersKnown = answersKnownMeanwhile(facts, this.answers);
+      facts.otherSynAnswersUnknown = answersUnknownMeanwhile(facts, this.answers);
     }
     const clientRst = facts.clientSide.rst;
     const serverRst = facts.serverSide.rst;

@@ -485,7 +485,7 @@ export class FlowAnalysis {
     this.marks = NO_SEGMENT_MARKS;
   }
 
-  /** Counter `i` (see countsAt). */
+  /** Counter `i`, from the row COUNTER_PLACE puts it in. */
   counter(i: number): number {
     const p = COUNTER_PLACE[i];
     if (p < 0) return this.n[this.firstAt - 1 - p];

@@ -1,4 +1,5 @@
 import type { ScanMark } from './probe-log.js';
+import type { AnswersUnknown } from './answer-log.js';
 import type { EarlierReset } from './reset-log.js';
 import type { DnsOrigin } from './dns-log.js';
 import { formatAddr } from '../decode/addr.js';
@@ -175,8 +176,8 @@ export interface FlowFacts {
    * back for a scan is judged minutes later, when the answer log no longer reaches back to its SYNs.
    */
   otherSynsAnsweredMeanwhile?: number;
-  /** Whether the answer log still held every answer of the server from this flow's first SYN on, as the flow ended (see AnswerLog.knownFrom). */
-  otherSynAnswersKnown?: boolean;
+  /** As the flow ended, null when the answer log held every answer of the server between its first and last SYN, else why it may not (see AnswerLog.unknownBecause). */
+  otherSynAnswersUnknown?: AnswersUnknown | null;
   /** The client's SYNs the server refused before the client sent the same SYN again, and the first RST; serverSide.rst is after the last retry. */
   refusedBeforeRetry: { count: number; firstRst: PacketRef } | null;
   /** The flow the idle timeout ended that this one continues (same 4-tuple, sequence numbers going on), and the idle between them. */

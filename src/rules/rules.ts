@@ -8,7 +8,7 @@ import { APP_RULES, requestAfterServerClose } from './app-rules.js';
 import { TCP_FLOW_RULES } from './tcp-rules.js';
 import { scanProbe } from './scan-rules.js';
 import { TLS_RULES } from './tls-rules.js';
-import type { AnswerLog } from './answer-log.js';
+import type { AnswerLog, AnswersUnknown } from './answer-log.js';
 import { unroutableAddress } from './address-rules.js';
 import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 import type { DnsLog } from './dns-log.js';
@@ -143,9 +143,10 @@ export function answeredMeanwhile(f: FlowFacts, answers: AnswerLog): number {
   return answers.count(f.server, f.syns[0].ts, f.syns[f.syns.length - 1].ts);
 }
 
-/** Whether the log holds every answer the server gave between this flow's first and last SYN. */
-export function answersKnownMeanwhile(f: FlowFacts, answers: AnswerLog): boolean {
-  return f.syns.length === 0 || answers.knownFrom(f.server, f.syns[0].ts);
+/** Null when the log holds every answer the server gave between this flow's first and last SYN, else why it may not. */
+export function answersUnknownMeanwhile(f: FlowFacts, answers: AnswerLog): AnswersUnknown | null {
+  if (f.syns.length === 0) return null;
+  return answers.unknownBecause(f.server, f.syns[0].ts, f.syns[f.syns.length - 1].ts);
 }
 
 /** Windows answers a refused connect by sending the SYN twice more, about 0.5 s apart. */
@@ -288,8 +289,10 @@ const synTimeout: FlowRule = {
     // Counted as the flow ended and again now: a flow held back is judged after the log forgot its
     // answers, while a capture whose clock steps back (recordings joined) may log some only later.
     const answeredOthers = Math.max(f.otherSynsAnsweredMeanwhile ?? 0, answeredMeanwhile(f, ctx.answers));
-    // None counted proves none answered only where the log held every answer of that time.
-    const answersKnown = answeredOthers > 0 || f.otherSynAnswersKnown === true || answersKnownMeanwhile(f, ctx.answers);
+    // None counted proves none answered only where the log held every answer of that time, as
+    // the flow ended or now.
+    const nowUnknown = answersUnknownMeanwhile(f, ctx.answers);
+    const answersUnknown = answeredOthers > 0 || nowUnknown === null ? null : f.otherSynAnswersUnknown === undefined ? nowUnknown : f.otherSynAnswersUnknown;
     const unanswered = lookupUnanswered(f, ctx);
     let cause: string;
     let hint: string;
@@ -303,8 +306,9 @@ const synTimeout: FlowRule = {
     } else if (serverUnseen) {
       cause = `the capture holds none of the server's direction, but the client resent its SYN ${f.syns.length - 1} times with back-off and never acknowledged anything, so no SYN-ACK reached it: host down, a firewall dropping the SYN or its answer, or a wrong IP`;
       hint = 'connect timeout. The capture misses the server\'s packets (one direction only), so it cannot show whether the server answered and the answer was lost on the way back, or never answered: capture on the server side or on a link that carries both directions to tell. Check that the host is up, the security group / iptables rules, and that the IP is right.';
-    } else if (!answersKnown) {
-      cause = `no answer: host down, a firewall dropping the SYN, a wrong IP, or a listener too busy to answer; whether ${f.server} answered other SYNs meanwhile is not known (the capture held more SYN answers than tcpwhy keeps)`;
+    } else if (answersUnknown !== null) {
+      const why = answersUnknown === 'answers' ? 'the capture held more SYN answers than tcpwhy keeps' : 'the capture held answers from more servers than tcpwhy follows';
+      cause = `no answer: host down, a firewall dropping the SYN, a wrong IP, or a listener too busy to answer; whether ${f.server} answered other SYNs meanwhile is not known (${why})`;
       hint = 'connect timeout / EINPROGRESS that never completes. Nothing answered these SYNs: the host is down or unreachable, a firewall or security group silently drops the SYN, the address is wrong, or the listen (accept) queue is full. Answers the server gave other clients at the time would tell the last apart, but the capture held too many to keep. Check that the host is up, the security group / iptables rules, that the IP is right, and the listen backlog (ss -lnt: Recv-Q against Send-Q).';
     } else {
       cause = 'no answer at all: host down, a firewall dropping the SYN, or a wrong IP';
@@ -326,7 +330,7 @@ const synTimeout: FlowRule = {
         waitedAfterLastSynMs: ms(waited),
         otherSynsAnsweredMeanwhile: answeredOthers,
         listenerOverloaded: answeredOthers > 0,
-        ...(answersKnown ? {} : { otherSynAnswersKnown: false }),
+        ...(answersUnknown === null ? {} : { otherSynAnswersUnknown: answersUnknown }),
         arpUnanswered: Boolean(unanswered),
       },
       hint,
