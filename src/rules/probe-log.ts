@@ -25,6 +25,14 @@ const WINDOW_MICROS = 300_000_000;
 const MAX_TARGETS = 64;
 /** Hosts and ports tallied per client; a client past them tallies only those it has. */
 const MAX_TALLIES_PER_CLIENT = 1_024;
+/**
+ * Tallies over all clients, and targets after each tally's first (the sets): past them, new ones
+ * are not made until clients are forgotten. Without them 16,384 clients could hold 2,048 tallies
+ * of 64 targets each, gigabytes; with them 256 clients sweeping 1,024 hosts on 64 ports each fill
+ * the tallies in 65 MB.
+ */
+const MAX_TALLIES = 262_144;
+const MAX_REST_TARGETS = 1_048_576;
 /** Clients tracked at once; clients quiet for the window are forgotten first. */
 const MAX_CLIENTS = 16_384;
 /** Distributed scan: this many sources, from this many /16 (IPv6: /48) networks, on this many ports of one host. */
@@ -174,6 +182,11 @@ const INITIAL_TALLY_SLOTS = 1024;
  * connections to one host:port), so the first target is a column and a Set is made only for more.
  */
 class TallyPool {
+  constructor(
+    private readonly maxTallies = MAX_TALLIES,
+    private readonly maxRestTargets = MAX_REST_TARGETS,
+  ) {}
+
   private readonly freeSlots: number[] = [];
   private capacity = 0;
   /** Slots handed out so far (free ones included). */
@@ -188,11 +201,17 @@ class TallyPool {
   /** The first target when it is a number (NaN when it is a text, in firstText). */
   private firstTarget = new Float64Array(0);
   private readonly firstText = new Map<number, string>();
-  /** The targets after the first. */
+  /** The targets after the first, and how many there are over all tallies. */
   private readonly rest = new Map<number, Set<AddrKey>>();
+  private restTargets = 0;
 
   get inUse(): number {
     return this.used - this.freeSlots.length;
+  }
+
+  /** No new tally fits. */
+  get full(): boolean {
+    return this.inUse >= this.maxTallies;
   }
 
   /** A new tally, empty. */
@@ -236,11 +255,12 @@ class TallyPool {
         this.firstText.set(slot, target);
       }
       this.targets[slot] = 1;
-    } else if (!this.isFirst(slot, target)) {
+    } else if (!this.isFirst(slot, target) && this.restTargets < this.maxRestTargets) {
       let rest = this.rest.get(slot);
       if (!rest) this.rest.set(slot, (rest = new Set()));
       if (!rest.has(target)) {
         rest.add(target);
+        this.restTargets++;
         this.targets[slot]++;
       }
     }
@@ -263,6 +283,9 @@ class TallyPool {
     if (this.targets[slot] === 0) return;
     this.targets[slot] = 0;
     this.firstText.delete(slot);
+    const rest = this.rest.get(slot);
+    if (!rest) return;
+    this.restTargets -= rest.size;
     this.rest.delete(slot);
   }
 
@@ -319,13 +342,14 @@ class ClientAttempts {
       const h = tallyOf(this, this.byHost, this.firstHost, ts);
       const p = tallyOf(this, this.byPort, this.firstPort, ts);
       for (const t of [h, p]) {
+        if (t < 0) continue; // every tally taken
         pool.firstTs[t] = this.firstTs;
         pool.lastTs[t] = ts;
         pool.attempts[t] = this.firstAttempts;
         pool.answered[t] = this.firstAnswered;
       }
-      pool.addTarget(h, this.firstPort);
-      pool.addTarget(p, this.firstHost);
+      if (h >= 0) pool.addTarget(h, this.firstPort);
+      if (p >= 0) pool.addTarget(p, this.firstHost);
     }
     const h = tallyOf(this, this.byHost, host, ts);
     if (h >= 0) pool.add(h, port, ts);
@@ -468,7 +492,7 @@ class RecentMap<K, V extends { lastTs: number }> {
 }
 
 export class ProbeLog {
-  private readonly tallyPool = new TallyPool();
+  private readonly tallyPool: TallyPool;
   private readonly clients = new RecentMap<AddrKey, ClientAttempts>(
     MAX_CLIENTS,
     WINDOW_MICROS,
@@ -476,6 +500,11 @@ export class ProbeLog {
     (c) => c.releaseTallies(),
   );
   private readonly targets = new RecentMap<AddrKey, TargetAttempts>(MAX_TARGET_HOSTS, DISTRIBUTED_WINDOW_MICROS, () => new TargetAttempts());
+
+  /** `bounds` lowers the tallies' bounds over all clients (MAX_TALLIES, MAX_REST_TARGETS), for tests. */
+  constructor(bounds: { tallies?: number; restTargets?: number } = {}) {
+    this.tallyPool = new TallyPool(bounds.tallies, bounds.restTargets);
+  }
 
   /** `client` sent a SYN opening a connection to `host`:`port`. */
   attempt(client: AddrKey, host: AddrKey, port: number, ts: number): void {
@@ -560,7 +589,7 @@ function tallyOf<K>(c: ClientAttempts, tallies: Map<K, number>, key: K, ts: numb
     }
     c.nextSweepTs = ts + WINDOW_MICROS / 16;
   }
-  if (tallies.size >= MAX_TALLIES_PER_CLIENT) return -1;
+  if (tallies.size >= MAX_TALLIES_PER_CLIENT || c.pool.full) return -1;
   const slot = c.pool.take();
   tallies.set(key, slot);
   return slot;

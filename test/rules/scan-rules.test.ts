@@ -215,6 +215,35 @@ describe('ProbeLog bounds', () => {
     expect(log.scanOf(0x0a000001, 0xc6130001, 80, 'A', 'B')).toMatchObject({ kind: 'address-scan', target: '80', targets: 64, attempts: 1_030 });
   });
 
+  it('past its tallies over all clients, makes none until clients are forgotten, and the scans already tallied go on', () => {
+    const log = new ProbeLog({ tallies: 100 });
+    const T0 = 1_700_000_000_000_000;
+    // A scanner's 15 ports of one host: a host tally and 15 port tallies.
+    for (let p = 0; p < 15; p++) log.attempt('10.0.0.9', '10.0.0.2', 1000 + p, T0 + p);
+    // Then 100 clients each connecting to two hosts: three tallies each, until none is left.
+    for (let i = 0; i < 100; i++) for (const h of ['198.18.0.1', '198.18.0.2']) log.attempt(`10.1.0.${i}`, h, 443, T0 + 1_000 + i * 10);
+    expect(log.tallies).toBe(100);
+    // The scanner's host tally still counts its next ports, though their own tallies are not made.
+    for (let p = 15; p < 20; p++) log.attempt('10.0.0.9', '10.0.0.2', 1000 + p, T0 + 5_000 + p);
+    expect(log.tallies).toBe(100);
+    expect(log.scanOf('10.0.0.9', '10.0.0.2', 1000, 'S', 'H')).toMatchObject({ kind: 'port-scan', targets: 20, attempts: 20 });
+    // Six minutes later the quiet clients are forgotten as new ones come: their tallies come back.
+    for (let i = 0; i < 16_384; i++) log.attempt(`10.2.${i >> 8}.${i & 255}`, '198.18.0.3', 80, T0 + 360_000_000 + i);
+    log.attempt('10.2.0.0', '198.18.0.4', 80, T0 + 361_000_000);
+    expect(log.tallies).toBe(3);
+  });
+
+  it('past its targets over all tallies, counts a tally\'s attempts but no new target', () => {
+    const log = new ProbeLog({ restTargets: 30 });
+    const T0 = 1_700_000_000_000_000;
+    for (let p = 0; p < 40; p++) log.attempt('10.0.0.9', '10.0.0.2', 1000 + p, T0 + p);
+    // The host tally's first port, then 30 more: 31 told apart, 40 attempts.
+    expect(log.scanOf('10.0.0.9', '10.0.0.2', 1000, 'S', 'H')).toMatchObject({ kind: 'port-scan', targets: 31, attempts: 40 });
+    // Quiet for the window, the client starts over: its targets are given back, and a new scan tells its ports apart.
+    for (let p = 0; p < 20; p++) log.attempt('10.0.0.9', '10.0.0.3', 2000 + p, T0 + 301_000_000 + p);
+    expect(log.scanOf('10.0.0.9', '10.0.0.3', 2000, 'S', 'H')).toMatchObject({ kind: 'port-scan', targets: 20, attempts: 20 });
+  });
+
   it('tallies IPv6 hosts as IPv4 ones: a port scan of one, a sweep of one port across many', () => {
     const log = new ProbeLog();
     const T0 = 1_700_000_000_000_000;
