@@ -78,6 +78,16 @@ export class SlotIndex {
 /** Copies a column into its grown array, its slots moved so that the oldest comes first (see TupleRing.grow). */
 export type Relayout = <T extends Int32Array | Float64Array | Uint8Array>(from: T, next: T, width?: number) => T;
 
+/**
+ * `column`, a full ring of `slots` slots of `width` numbers whose oldest is at `oldest`, copied into
+ * the larger `next` oldest first: the run from `oldest` to the end, then the run from 0.
+ */
+export function rotated<T extends Int32Array | Float64Array | Uint8Array>(column: T, next: T, oldest: number, slots: number, width = 1): T {
+  next.set(column.subarray(oldest * width, slots * width), 0);
+  next.set(column.subarray(0, oldest * width), (slots - oldest) * width);
+  return next;
+}
+
 export abstract class TupleRing {
   private readonly slotOf = new SlotIndex();
   private capacity = 0;
@@ -178,11 +188,7 @@ export abstract class TupleRing {
     const old = this.capacity;
     const head = this.head;
     const capacity = Math.min(this.maxSlots, Math.max(INITIAL_SLOTS, old * 2));
-    const relayout: Relayout = (from, next, width = 1) => {
-      next.set(from.subarray(head * width, old * width), 0);
-      next.set(from.subarray(0, head * width), (old - head) * width);
-      return next;
-    };
+    const relayout: Relayout = (column, next, width = 1) => rotated(column, next, head, old, width);
     this.hash = relayout(this.hash, new Int32Array(capacity));
     this.addedAt = relayout(this.addedAt, new Float64Array(capacity));
     this.ports = relayout(this.ports, new Int32Array(capacity));

@@ -10,6 +10,8 @@
 // want of room, is lost: what the log says of that time is then not known (unknownBecause), so that
 // "no other SYN was answered" is said only where the log held every answer.
 
+import { rotated } from '../flow/tuple-ring.js';
+
 /**
  * How long answers are kept (packet time). Linux gives up a connect after about 127 s of SYN
  * retries; a flow is judged at most a close linger or an attempt timeout after that.
@@ -213,14 +215,9 @@ export class AnswerLog {
     const old = this.ts.length;
     const capacity = Math.min(this.maxAnswers, old * 2);
     const from = this.oldest;
-    const moved = <T extends Float64Array | Int32Array>(column: T, next: T): T => {
-      next.set(column.subarray(from), 0);
-      next.set(column.subarray(0, from), old - from);
-      return next;
-    };
-    this.ts = moved(this.ts, new Float64Array(capacity));
-    this.port = moved(this.port, new Int32Array(capacity));
-    this.owner = moved(this.owner, new Int32Array(capacity));
+    this.ts = rotated(this.ts, new Float64Array(capacity), from, old);
+    this.port = rotated(this.port, new Int32Array(capacity), from, old);
+    this.owner = rotated(this.owner, new Int32Array(capacity), from, old);
     // Every place moves back by `from`, wrapping: each server's list is renumbered the same way.
     for (const s of this.servers.values()) for (let i = s.head; i < s.length; i++) s.places[i] = (s.places[i] - from + old) % old;
     this.oldest = 0;

@@ -149,6 +149,17 @@ export function answersUnknownMeanwhile(f: FlowFacts, answers: AnswerLog): Answe
   return answers.unknownBecause(f.server, f.syns[0].ts, f.syns[f.syns.length - 1].ts);
 }
 
+/**
+ * Why none counted may not prove none answered, or null: the log held every answer of the flow's
+ * SYN window as the flow ended (when that was noted) or holds them now. A log loses answers but
+ * never finds them again, so known then or now is known.
+ */
+function answersUnknownOf(f: FlowFacts, answers: AnswerLog): AnswersUnknown | null {
+  const now = answersUnknownMeanwhile(f, answers);
+  if (now === null || f.otherSynAnswersUnknown === undefined) return now;
+  return f.otherSynAnswersUnknown;
+}
+
 /** Windows answers a refused connect by sending the SYN twice more, about 0.5 s apart. */
 function refusedRetries(f: FlowFacts, intervals: number[]): string {
   const windows = f.syns.length === 3 && initialTtl(f.clientSide.ttl) === 128 && intervals.every((i) => i >= 300_000 && i <= 1_000_000);
@@ -289,10 +300,7 @@ const synTimeout: FlowRule = {
     // Counted as the flow ended and again now: a flow held back is judged after the log forgot its
     // answers, while a capture whose clock steps back (recordings joined) may log some only later.
     const answeredOthers = Math.max(f.otherSynsAnsweredMeanwhile ?? 0, answeredMeanwhile(f, ctx.answers));
-    // None counted proves none answered only where the log held every answer of that time, as
-    // the flow ended or now.
-    const nowUnknown = answersUnknownMeanwhile(f, ctx.answers);
-    const answersUnknown = answeredOthers > 0 || nowUnknown === null ? null : f.otherSynAnswersUnknown === undefined ? nowUnknown : f.otherSynAnswersUnknown;
+    const answersUnknown = answeredOthers > 0 ? null : answersUnknownOf(f, ctx.answers);
     const unanswered = lookupUnanswered(f, ctx);
     let cause: string;
     let hint: string;
