@@ -145,6 +145,8 @@ export interface AnalyzerOptions {
   maxRememberedCloses?: number;
   /** Most SYN answers kept, over all servers, for "answered other SYNs meanwhile" (default 1,048,576). */
   maxAnswersKept?: number;
+  /** Unanswered SYN attempts give their flow slot up while they wait for their next packet (flow/table.ts; default true). */
+  parkAttempts?: boolean;
   /** Floors of the slow-* verdicts; the ones not given keep their defaults. */
   slow?: Partial<SlowThresholds>;
   /** Keep only the packets this capture filter accepts (the others are counted as filtered). */
@@ -261,6 +263,7 @@ export class Analyzer {
       maxFlows: opts.maxFlows,
       maxLingeringFlows: opts.maxLingeringFlows,
       maxRememberedCloses: opts.maxRememberedCloses,
+      parkAttempts: opts.parkAttempts,
       verifyChecksums: opts.verifyChecksums,
       memcap: this.memcap,
       sinkFactory,
@@ -559,7 +562,7 @@ export class Analyzer {
 
   /** Judged flows handed to onFlowJudged. */
   private handOut(flows: FlowFacts[], ctx: RuleContext): void {
-    for (const facts of flows) this.handOutOne(facts, ctx);
+    for (let i = 0; i < flows.length; i++) this.handOutOne(flows[i], ctx);
   }
 
   /** A judged flow handed to onFlowJudged. */

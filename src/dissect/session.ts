@@ -259,7 +259,7 @@ export class AppSession implements StreamSink {
     this.lastNo = no;
     // A retransmitted FIN (or a second RST) says nothing new.
     const closes = this.facts.closes;
-    for (const c of closes) if (c.dir === dir && c.how === how) return;
+    for (let i = 0; i < closes.length; i++) if (closes[i].dir === dir && closes[i].how === how) return;
     // A list of the exact size: a session sees one close or two, and push() or a spread would make room for 16 more.
     const close = takeClose(dir, how, no, tsMicros);
     this.facts.closes = closes.length === 0 ? [close] : closes.concat(close);

@@ -432,7 +432,17 @@ export interface SegmentMark {
 }
 
 /** Marks of a flow that has none yet: shared, never written. */
-const NO_SEGMENT_MARKS: SegmentMark[] = [];
+export const NO_SEGMENT_MARKS: SegmentMark[] = [];
+
+/** A FlowAnalysis's own fields, kept while its flow is parked (counters and timing are in the flow's row). */
+export interface ParkedAnalysis {
+  conv: TcpConversation | null;
+  marks: SegmentMark[];
+  marksDropped: number;
+  lastDupAckNum: number;
+  lastRto: number;
+  lastRtoNo: number;
+}
 
 /**
  * Per-flow analysis: counts by kind and sender, marks, timing. Lives in Flow.analysis; made once
@@ -483,6 +493,27 @@ export class FlowAnalysis {
   /** The flow is reported: its marks are let go rather than kept until the slot's next flow. */
   end(): void {
     this.marks = NO_SEGMENT_MARKS;
+  }
+
+  /** The flow leaves its slot while it waits (flow.ts Flow.park): what is not in its row goes to `p`. */
+  parkInto(p: ParkedAnalysis): void {
+    p.conv = this.conv;
+    p.marks = this.marks;
+    p.marksDropped = this.marksDropped;
+    p.lastDupAckNum = this.lastDupAckNum;
+    p.lastRto = this.lastRto;
+    p.lastRtoNo = this.lastRtoNo;
+  }
+
+  /** The parked flow takes this slot: its analysis goes on from `p`. */
+  unparkFrom(p: ParkedAnalysis): this {
+    this.conv = p.conv!;
+    this.marks = p.marks;
+    this.marksDropped = p.marksDropped;
+    this.lastDupAckNum = p.lastDupAckNum;
+    this.lastRto = p.lastRto;
+    this.lastRtoNo = p.lastRtoNo;
+    return this;
   }
 
   /** Counter `i`, from the row COUNTER_PLACE puts it in. */

@@ -66,7 +66,7 @@ export class Columns {
 }
 
 /** A column grown to `capacity` entries: a new array of the same type, `from` copied to its start and the rest zero. */
-export function grownColumn<T extends Int32Array | Float64Array | Uint8Array>(from: T, capacity: number): T {
+export function grownColumn<T extends Int32Array | Float64Array | Uint8Array | Uint16Array>(from: T, capacity: number): T {
   const next = new (from.constructor as new (length: number) => T)(capacity);
   next.set(from);
   return next;

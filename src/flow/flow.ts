@@ -1,7 +1,7 @@
 import { formatAddr, formatEndpoint } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
-import { analyzeSegment, FIRST_ROW_ANALYSIS_COUNTS, FlowAnalysis, RARE_ANALYSIS_COUNTS, swapAnalysisSides } from './analysis.js';
+import { analyzeSegment, FIRST_ROW_ANALYSIS_COUNTS, FlowAnalysis, NO_SEGMENT_MARKS, RARE_ANALYSIS_COUNTS, swapAnalysisSides, type ParkedAnalysis, type SegmentMark, type TcpConversation } from './analysis.js';
 import { Columns, defineColumns, RareRow, swapNumbers, type ColumnView } from './columns.js';
 import { EP, Endpoint, ENDPOINT_FIELDS, ENDPOINT_RARE_FIELDS, initialEndpoint, initialRareEndpoint } from './endpoint.js';
 import { HandshakeLog } from './handshake-log.js';
@@ -62,6 +62,83 @@ const NEW_RARE_ROW = (() => {
 })();
 
 /**
+ * A parked attempt's row (see Flow.park): FLOW_TIMES where a flow's row has them, so that its times
+ * read as before; how many SYNs it sent and when it sent the last two; then the numbers of its flow
+ * row past FLOW_TIMES that differ from a new flow's (an attempt changes 44 of the 243 in the
+ * benchmark mix), at the places its record names.
+ */
+const PARKED_SYNS_AT = ORIG_AT;
+const PARKED_CHANGES_AT = PARKED_SYNS_AT + 3;
+/** Changed numbers a parked row holds: an attempt that changed more stays in its slot. */
+const MAX_PARKED_CHANGES = 56;
+const PARKED_ROW = PARKED_CHANGES_AT + MAX_PARKED_CHANGES;
+const NEW_PARKED_ROW = new Float64Array(PARKED_ROW);
+/** Distinct lists of changed places kept to be shared: attempts alike change the same places. */
+const MAX_SHARED_PLACES = 256;
+
+/**
+ * What a parked attempt keeps besides its parked row: where in the flow row its changed numbers
+ * go, and the state its slot's objects held outside the row.
+ */
+class ParkedAttempt implements ParkedAnalysis {
+  slot = -1;
+  /** Places in the flow row of the parked row's changed numbers, in order (shared between attempts alike). */
+  places: readonly number[] = NO_PLACES;
+  synsExtra: number[] | null = null;
+  historyText = '';
+  historySeen = 0;
+  /** Whether the flow's analysis had started (a SYN was classified). */
+  analysed = false;
+  conv: TcpConversation | null = null;
+  marks: SegmentMark[] = NO_SEGMENT_MARKS;
+  marksDropped = 0;
+  lastDupAckNum = 0;
+  lastRto = 0;
+  lastRtoNo = 0;
+
+  /** Let go of what it refers to, to be taken for the next parked attempt. */
+  clear(): void {
+    this.slot = -1;
+    this.places = NO_PLACES;
+    this.synsExtra = null;
+    this.historyText = '';
+    this.conv = null;
+    this.marks = NO_SEGMENT_MARKS;
+  }
+}
+/** Spare ParkedAttempt objects kept for the next attempts parked. */
+const MAX_SPARE_PARKED = 1024;
+const NO_PLACES: readonly number[] = Object.freeze([]);
+
+/** The lists of changed places parked attempts share, by their text. */
+class SharedPlaces {
+  private readonly byText = new Map<string, readonly number[]>();
+  private last: readonly number[] = NO_PLACES;
+
+  /** The shared list equal to the first `count` places of `places`. */
+  of(places: Int32Array, count: number): readonly number[] {
+    if (sameStart(this.last, places, count)) return this.last;
+    const list = Array.from(places.subarray(0, count));
+    const text = list.join(',');
+    let shared = this.byText.get(text);
+    if (!shared) {
+      shared = Object.freeze(list);
+      if (this.byText.size < MAX_SHARED_PLACES) this.byText.set(text, shared);
+    }
+    return (this.last = shared);
+  }
+}
+
+function sameStart(list: readonly number[], places: Int32Array, count: number): boolean {
+  if (list.length !== count) return false;
+  for (let i = 0; i < count; i++) if (list[i] !== places[i]) return false;
+  return true;
+}
+
+/** Where park() gathers an attempt's changed places. */
+const CHANGED_PLACES = new Int32Array(FLOW_ROW);
+
+/**
  * The views over one slot's row, and the objects that go with them, made the first time the slot
  * is taken and kept for every flow that takes it: a flow's objects live as long as the flow, long
  * enough to be promoted to the old generation, so they are reused rather than made for each flow.
@@ -87,6 +164,10 @@ interface RowViews {
 export class FlowRows {
   readonly columns = new Columns(FLOW_ROW);
   readonly rareColumns = new Columns(NEW_RARE_ROW.length);
+  /** The parked attempts' rows (see Flow.park). */
+  readonly parkedRows = new Columns(PARKED_ROW);
+  readonly sharedPlaces = new SharedPlaces();
+  private readonly spareParked: ParkedAttempt[] = [];
   private readonly views: RowViews[] = [];
 
   /** A new flow's slot, its row set to a new flow's numbers, with no rare row. */
@@ -127,10 +208,29 @@ export class FlowRows {
   /** The flow is finished and reported: the next flow may take its row. */
   release(flow: Flow): void {
     flow.analysis = null;
-    const views = this.views[flow.slot];
+    this.releaseSlot(flow.slot);
+  }
+
+  /** The slot's flow is done with it (finished, or parked): the next flow may take its row. */
+  releaseSlot(slot: number): void {
+    const views = this.views[slot];
     views.analysis.end();
     views.rare.release();
-    this.columns.release(flow.slot);
+    this.columns.release(slot);
+  }
+
+  /** A record for an attempt to park: a spare one when there is one. */
+  takeParked(): ParkedAttempt {
+    const p = this.spareParked.pop() ?? new ParkedAttempt();
+    p.slot = this.parkedRows.take(NEW_PARKED_ROW);
+    return p;
+  }
+
+  /** The attempt is back in a slot of its own: its parked row and record go back. */
+  releaseParked(p: ParkedAttempt): void {
+    this.parkedRows.release(p.slot);
+    p.clear();
+    if (this.spareParked.length < MAX_SPARE_PARKED) this.spareParked.push(p);
   }
 
   /** No table list holds the finished flow any more: its object may serve a new flow. What it refers to is let go now, not at its reuse. */
@@ -238,6 +338,8 @@ export class Flow extends AddressPair implements ColumnView {
 
   /** Entries of this flow in the table's queue of closed flows: a finished flow is reused only once none is left. */
   closedQueued!: number;
+  /** Set while the flow is a parked attempt (see park()): it holds no slot, and only its times may be read. */
+  parked!: ParkedAttempt | null;
 
   constructor(
     public id: number,
@@ -288,6 +390,7 @@ export class Flow extends AddressPair implements ColumnView {
     this.reassembler = null;
     this.analysis = null;
     this.closedQueued = 0;
+    this.parked = null;
   }
 
   /** The flow object of a finished flow starts flow `id` in a new slot: every field as in a new Flow. */
@@ -301,6 +404,13 @@ export class Flow extends AddressPair implements ColumnView {
   }
 
   private bind(views: RowViews): void {
+    this.takeViews(views);
+    this.syns.clear();
+    this.synAcks.clear();
+    this.history.clear();
+  }
+
+  private takeViews(views: RowViews): void {
     this.views = views;
     this.n = views.n;
     this.at = views.at;
@@ -310,9 +420,101 @@ export class Flow extends AddressPair implements ColumnView {
     this.syns = views.syns;
     this.synAcks = views.synAcks;
     this.history = views.history;
-    this.syns.clear();
-    this.synAcks.clear();
-    this.history.clear();
+  }
+
+  /**
+   * Whether the flow may be parked: an attempt (only SYNs from its client, none answered) holding
+   * nothing but its row, its handshake log, its history and its analysis (no rare row, no sink).
+   */
+  get parkable(): boolean {
+    return (
+      this.parked === null &&
+      this.removeAfterTs === 0 &&
+      !this.sinkTried &&
+      this.reassembler === null &&
+      !this.holdsRareRow &&
+      this.syns.length > 0 &&
+      this.synAcks.length === 0 &&
+      this.orig.state === EP.SYN_SENT &&
+      this.resp.state === EP.INACTIVE
+    );
+  }
+
+  /**
+   * An attempt waiting for an answer or a retry gives its slot back (it must be parkable): the
+   * numbers of its row that differ from a new flow's, and what its slot's objects hold besides,
+   * go to a parked row and record of some 600 bytes, where a slot holds some 4 KB. Its times stay
+   * readable (lastTs, startTs, attemptDeadline), and so do its SYNs' count and last times
+   * (parkedSyns, parkedLastSynTs, parkedPrevSynTs); nothing else may be read until unpark() gives
+   * it a slot. False, and nothing done, when its row changed more numbers than a parked row holds.
+   */
+  park(rows: FlowRows): boolean {
+    const n = this.n;
+    const at = this.at;
+    let count = 0;
+    for (let i = ORIG_AT; i < FLOW_ROW; i++) if (!Object.is(n[at + i], NEW_FLOW_ROW[i])) CHANGED_PLACES[count++] = i;
+    if (count > MAX_PARKED_CHANGES) return false;
+    const p = rows.takeParked();
+    const pn = rows.parkedRows.chunkOf(p.slot);
+    const pat = rows.parkedRows.rowAt(p.slot);
+    const places = (p.places = rows.sharedPlaces.of(CHANGED_PLACES, count));
+    for (let k = 0; k < count; k++) pn[pat + PARKED_CHANGES_AT + k] = n[at + places[k]];
+    for (let i = 0; i < ORIG_AT; i++) pn[pat + i] = n[at + i];
+    const syns = this.syns;
+    const sent = syns.length;
+    pn[pat + PARKED_SYNS_AT] = sent;
+    pn[pat + PARKED_SYNS_AT + 1] = syns.ts(sent - 1);
+    pn[pat + PARKED_SYNS_AT + 2] = sent >= 2 ? syns.ts(sent - 2) : 0;
+    p.synsExtra = syns.extra;
+    p.historyText = this.history.text;
+    p.historySeen = this.history.seenLetters;
+    const fa = this.analysis as FlowAnalysis | null;
+    p.analysed = fa !== null;
+    if (fa) fa.parkInto(p);
+    this.analysis = null;
+    rows.releaseSlot(this.slot);
+    this.slot = -1;
+    this.parked = p;
+    this.n = pn;
+    this.at = pat;
+    // Nothing of the slot may be read while parked: a read fails at once rather than reading another flow's row.
+    this.views = this.orig = this.resp = this.timing = this.syns = this.synAcks = this.history = null!;
+    return true;
+  }
+
+  /** The parked attempt takes a slot again, its row and state as they were when it was parked. */
+  unpark(rows: FlowRows): void {
+    const p = this.parked!;
+    const slot = rows.take();
+    const views = rows.viewsOf(slot);
+    const n = views.n;
+    const at = views.at;
+    const pn = rows.parkedRows.chunkOf(p.slot);
+    const pat = rows.parkedRows.rowAt(p.slot);
+    for (let i = 0; i < ORIG_AT; i++) n[at + i] = pn[pat + i];
+    const places = p.places;
+    for (let k = 0; k < places.length; k++) n[at + places[k]] = pn[pat + PARKED_CHANGES_AT + k];
+    this.slot = slot;
+    this.takeViews(views);
+    views.syns.restore(p.synsExtra);
+    views.synAcks.clear();
+    views.history.restore(p.historyText, p.historySeen);
+    if (p.analysed) this.analysis = views.analysis.unparkFrom(p);
+    this.parked = null;
+    rows.releaseParked(p);
+  }
+
+  /** A parked attempt's SYNs: how many, and the times of the last and the one before it (0 when none). */
+  get parkedSyns(): number {
+    return this.n[this.at + PARKED_SYNS_AT];
+  }
+
+  get parkedLastSynTs(): number {
+    return this.n[this.at + PARKED_SYNS_AT + 1];
+  }
+
+  get parkedPrevSynTs(): number {
+    return this.n[this.at + PARKED_SYNS_AT + 2];
   }
 
   /** The slot's per-segment analysis, to start for this flow (analysis.ts). */

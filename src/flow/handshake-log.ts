@@ -34,6 +34,16 @@ export class HandshakeLog {
     this.more = null;
   }
 
+  /** The packets after the first (null when none), as restore() takes them back: the rest of the log is in the row. */
+  get extra(): number[] | null {
+    return this.more;
+  }
+
+  /** The slot takes a parked flow whose row holds the first packet: `extra` are its others. */
+  restore(extra: number[] | null): void {
+    this.more = extra;
+  }
+
   push(no: number, ts: number, seq: number, ipId: number): void {
     const count = this.side.handshakePackets;
     if (count >= MAX_HANDSHAKE_PACKETS) return;

@@ -26,6 +26,17 @@ export class History {
     this.seen = 0;
   }
 
+  /** The once-per-direction letters recorded, as restore() takes them back. */
+  get seenLetters(): number {
+    return this.seen;
+  }
+
+  /** The slot takes a parked flow: its history as it was. */
+  restore(text: string, seen: number): void {
+    this.text = text;
+    this.seen = seen;
+  }
+
   /** Records a once-per-direction letter; returns true if it had been recorded before. */
   check(mask: number, isOrig: boolean, code: string): boolean {
     const bit = isOrig ? mask : mask << 16;

@@ -72,6 +72,12 @@ export interface FlowTableOptions {
   onDiagnostic?: (code: string, message: string, no: number) => void;
   /** The memory budget: it sheds load through the Sheddable methods when near its shares. */
   memcap?: MemoryBudget | null;
+  /**
+   * Park unanswered SYN attempts until their next packet (Flow.park): those quiet for a second, and
+   * those whose SYN was just sent again (default true; false keeps every attempt in a slot, for tests
+   * that compare the two).
+   */
+  parkAttempts?: boolean;
 }
 
 /**
@@ -222,6 +228,9 @@ export class FlowTable implements Sheddable {
   private readonly ctx: SegmentContext;
   private evictionReported = false;
   private readonly maxLingering: number;
+  private readonly parkAttempts: boolean;
+  /** Attempts parked now (see Flow.park). */
+  parkedAttempts = 0;
   /** Closed flows finished before their linger ended, and later packets of theirs counted but not attributed. */
   closedEarly = 0;
   lateAfterEarlyClose = 0;
@@ -236,6 +245,7 @@ export class FlowTable implements Sheddable {
     this.idleTimeout = opts.idleTimeoutMicros ?? 300_000_000;
     this.maxFlows = opts.maxFlows ?? 1_000_000;
     this.maxLingering = opts.maxLingeringFlows ?? DEFAULT_MAX_LINGERING;
+    this.parkAttempts = opts.parkAttempts ?? true;
     this.recentlyClosed = new RecentCloses(opts.maxRememberedCloses ?? DEFAULT_MAX_RECENT_CLOSED, TIME_WAIT_MICROS);
     this.budget = new ReassemblyBudget(opts.memcap?.reassemblyBytes ?? opts.maxBufferedBytesTotal ?? 256 * 1024 * 1024, opts.maxBufferedBytesPerDirection ?? 4 * 1024 * 1024);
     const factory = opts.sinkFactory ?? null;
@@ -352,6 +362,8 @@ export class FlowTable implements Sheddable {
       if (f === (TCP_FLAG.SYN | TCP_FLAG.ACK)) this.opts.onSynAnswered(flow, ts, true);
       else if ((f & TCP_FLAG.RST) !== 0 && flow.synAcks.length === 0 && flow.syns.length > 0) this.opts.onSynAnswered(flow, ts, false);
     }
+    // A SYN sent again went unanswered for a retry interval (1 s at least): the attempt waits parked.
+    if (this.parkAttempts && dir === 0 && flow.attemptSlot >= 0 && flow.syns.length >= 2 && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && flow.parkable) this.park(flow);
   }
 
   /**
@@ -441,16 +453,24 @@ export class FlowTable implements Sheddable {
     for (let i = index.first(hash), h = index.hashAt(i); h >= 0; i = index.next(i), h = index.hashAt(i)) {
       if (h !== hash) continue;
       const f = index.itemAt(i);
-      if (f.isOrig(src, sport) && f.isResp(dst, dport)) {
-        this.foundDir = 0;
-        return f;
-      }
-      if (f.isOrig(dst, dport) && f.isResp(src, sport)) {
-        this.foundDir = 1;
-        return f;
-      }
+      if (f.isOrig(src, sport) && f.isResp(dst, dport)) this.foundDir = 0;
+      else if (f.isOrig(dst, dport) && f.isResp(src, sport)) this.foundDir = 1;
+      else continue;
+      if (f.parked !== null) this.unpark(f);
+      return f;
     }
     return null;
+  }
+
+  /** Parks the attempt (see Flow.park). */
+  private park(f: Flow): void {
+    if (f.park(this.rows)) this.parkedAttempts++;
+  }
+
+  /** A parked attempt takes a slot again: a packet of its 4-tuple came, or it is finished. */
+  private unpark(f: Flow): void {
+    f.unpark(this.rows);
+    this.parkedAttempts--;
   }
 
   private icmpError(v: PacketView, no: number, ts: number): void {
@@ -625,12 +645,15 @@ export class FlowTable implements Sheddable {
     for (let i = list.length - 1; i >= 0; i--) {
       const f = list[i];
       f.givenUpSeen = attemptGivenUp(f, ts);
-      if (!f.givenUpSeen) continue;
-      if (ts - f.syns.lastTs() > LATE_SYN_ACK_MICROS) this.finish(f, 'attempt-timeout');
-      else waiting.push(f);
+      if (f.givenUpSeen && ts - lastSynTs(f) > LATE_SYN_ACK_MICROS) {
+        this.finish(f, 'attempt-timeout');
+        continue;
+      }
+      if (f.givenUpSeen) waiting.push(f);
+      if (this.parkAttempts && f.parked === null && ts - f.lastTs >= PARK_ATTEMPTS_AFTER_MICROS && f.parkable) this.park(f);
     }
     if (waiting.length > MAX_GIVEN_UP_HELD) {
-      waiting.sort((a, b) => a.syns.lastTs() - b.syns.lastTs());
+      waiting.sort((a, b) => lastSynTs(a) - lastSynTs(b));
       for (let i = 0; i < waiting.length - MAX_GIVEN_UP_HELD; i++) this.finish(waiting[i], 'attempt-timeout');
     }
     waiting.length = 0;
@@ -730,6 +753,7 @@ export class FlowTable implements Sheddable {
   }
 
   private finish(f: Flow, reason: FlowEndReason, beforeLingerEnd = false): void {
+    if (f.parked !== null) this.unpark(f);
     f.finished = true;
     if (f.attemptSlot >= 0) this.dropAttempt(f);
     // unlink from LRU
@@ -792,19 +816,33 @@ const LATE_SYN_ACK_MICROS = TIME_WAIT_MICROS;
 const MAX_GIVEN_UP_HELD = 4_096;
 /** Packet time between two looks over the open attempts. */
 const ATTEMPT_SWEEP_MICROS = 1_000_000;
+/**
+ * An unanswered attempt quiet this long is parked: most SYN-ACKs come within a round trip, and a
+ * client retries after 1 s (Linux) or 3 s (Windows), so most attempts parked stay so until a retry,
+ * which parks the attempt again once it is read.
+ */
+const PARK_ATTEMPTS_AFTER_MICROS = 1_000_000;
 
 /** Only SYNs so far, none answered: a connection attempt. */
 function isAttempt(f: Flow): boolean {
+  // Only an attempt is parked, and any packet of its 4-tuple takes it out of the parking.
+  if (f.parked !== null) return true;
   return f.syns.length > 0 && f.synAcks.length === 0 && f.resp.state === EP.INACTIVE && f.orig.state === EP.SYN_SENT;
 }
 
 /** A SYN attempt whose client evidently stopped retrying: no retry within 2.5x its last backoff (at least 3.5 s). */
 function attemptGivenUp(f: Flow, now: number): boolean {
   if (!isAttempt(f)) return false;
-  const syns = f.syns;
-  const lastTs = syns.lastTs();
+  const lastTs = lastSynTs(f);
   if (f.lastTs !== lastTs) return false; // something else came after the last SYN
+  if (f.parked !== null) return now - lastTs > patienceAfter(f.parkedSyns, lastTs, f.parkedPrevSynTs);
+  const syns = f.syns;
   return now - lastTs > patienceAfter(syns.length, lastTs, syns.length >= 2 ? syns.ts(syns.length - 2) : 0);
+}
+
+/** When an attempt sent its last SYN, parked or not. */
+function lastSynTs(f: Flow): number {
+  return f.parked !== null ? f.parkedLastSynTs : f.syns.lastTs();
 }
 
 /**

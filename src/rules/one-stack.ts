@@ -2,6 +2,7 @@ import type { CaptureRule, FlowDigest } from './capture-rules.js';
 import { initialTtl } from './facts.js';
 import { plural } from './format.js';
 import type { Verdict } from './verdict.js';
+import { grownColumn } from '../flow/columns.js';
 
 // Answers to one client from many server addresses that one IP stack sent. An IPv4 stack numbers
 // the packets it sends (the IP ID), and many stacks use one counter for every destination; no two
@@ -32,15 +33,25 @@ const MAX_LISTED_FLOWS = 100;
 
 const KIND = { SYN_ACK: 0, RST: 1 } as const;
 
-/** One client's answers: packet number, IPv4 ID, TTL, kind, server address index and flow, in parallel. */
+/** Answers a client's columns make room for at first; they double up to MAX_ANSWERS_PER_CLIENT. */
+const INITIAL_ANSWERS = 16;
+
+/**
+ * One client's answers: packet number, IPv4 ID, TTL, kind, server address index and flow, in
+ * parallel columns. A capture of many clients hands these places from client to client once
+ * every flow or so: the columns are kept and refilled, not made again for each.
+ */
 class ClientAnswers {
-  readonly no: number[] = [];
-  readonly id: number[] = [];
-  readonly ttl: number[] = [];
-  readonly kind: number[] = [];
-  readonly server: number[] = [];
-  readonly flow: number[] = [];
+  count = 0;
+  no = new Float64Array(INITIAL_ANSWERS);
+  flow = new Float64Array(INITIAL_ANSWERS);
+  id = new Uint16Array(INITIAL_ANSWERS);
+  ttl = new Uint8Array(INITIAL_ANSWERS);
+  kind = new Uint8Array(INITIAL_ANSWERS);
+  server = new Uint16Array(INITIAL_ANSWERS);
+  /** Server addresses, the first `serverCount` of them this client's. */
   readonly servers: string[] = [];
+  serverCount = 0;
   /** Made at a second server address: most clients of a busy capture have one. */
   private serverIndex: Map<string, number> | null = null;
   /** The client's address, and its neighbours in the order of the clients' latest answers. */
@@ -50,34 +61,48 @@ class ClientAnswers {
 
   /** Empty again, for another client. */
   clear(): this {
-    this.no.length = this.id.length = this.ttl.length = this.kind.length = this.server.length = this.flow.length = this.servers.length = 0;
+    this.count = 0;
+    this.serverCount = 0;
     this.serverIndex = null;
     return this;
   }
 
   add(no: number, id: number, ttl: number, kind: number, serverIp: string, flowId: number): void {
-    if (this.no.length >= MAX_ANSWERS_PER_CLIENT) return;
-    this.server.push(this.indexOf(serverIp));
-    this.no.push(no);
-    this.id.push(id);
-    this.ttl.push(ttl);
-    this.kind.push(kind);
-    this.flow.push(flowId);
+    const i = this.count;
+    if (i >= MAX_ANSWERS_PER_CLIENT) return;
+    if (i === this.no.length) this.grow();
+    this.server[i] = this.indexOf(serverIp);
+    this.no[i] = no;
+    this.id[i] = id;
+    this.ttl[i] = ttl;
+    this.kind[i] = kind;
+    this.flow[i] = flowId;
+    this.count = i + 1;
   }
 
   /** The server address's index in `servers`, added if new. */
   private indexOf(serverIp: string): number {
     const servers = this.servers;
-    if (servers.length === 0) servers.push(serverIp);
-    if (servers.length === 1 && servers[0] === serverIp) return 0;
+    if (this.serverCount === 0) servers[this.serverCount++] = serverIp;
+    if (this.serverCount === 1 && servers[0] === serverIp) return 0;
     if (this.serverIndex === null) this.serverIndex = new Map([[servers[0], 0]]);
     let s = this.serverIndex.get(serverIp);
     if (s === undefined) {
-      s = servers.length;
-      servers.push(serverIp);
+      s = this.serverCount++;
+      servers[s] = serverIp;
       this.serverIndex.set(serverIp, s);
     }
     return s;
+  }
+
+  private grow(): void {
+    const capacity = Math.min(MAX_ANSWERS_PER_CLIENT, this.no.length * 2);
+    this.no = grownColumn(this.no, capacity);
+    this.flow = grownColumn(this.flow, capacity);
+    this.id = grownColumn(this.id, capacity);
+    this.ttl = grownColumn(this.ttl, capacity);
+    this.kind = grownColumn(this.kind, capacity);
+    this.server = grownColumn(this.server, capacity);
   }
 }
 
@@ -111,7 +136,7 @@ const network24 = (ip: string) => ip.slice(0, ip.lastIndexOf('.'));
 
 /** The ID counter one stack shares over a client's answers, if its answers show one. */
 function sharedCounter(clientIp: string, c: ClientAnswers): SharedCounter | null {
-  const order = c.no.map((_, i) => i).sort((x, y) => c.no[x] - c.no[y]);
+  const order = Array.from({ length: c.count }, (_, i) => i).sort((x, y) => c.no[x] - c.no[y]);
   let fits = 0;
   let informative = 0;
   let synAckSteps = 0;
@@ -154,7 +179,7 @@ function sharedCounter(clientIp: string, c: ClientAnswers): SharedCounter | null
     if (hops === -1) break;
   }
   const flows = new Set<number>();
-  for (let i = 0; i < c.no.length; i++) if (fitting.has(c.server[i])) flows.add(c.flow[i]);
+  for (let i = 0; i < c.count; i++) if (fitting.has(c.server[i])) flows.add(c.flow[i]);
   return { clientIp, addresses, fits, informative, synAckSteps, hops, ttl, flows: [...flows].sort((x, y) => x - y), example };
 }
 
@@ -227,7 +252,7 @@ export const oneStackAnswers: CaptureRule = {
           // A busy server's capture fills the places with clients of one server each: of those, the
           // one longest without an answer gives its place up.
           c = oldest;
-          while (c && c.servers.length >= MIN_ADDRESSES) c = c.newer;
+          while (c && c.serverCount >= MIN_ADDRESSES) c = c.newer;
           if (!c) return null;
           clients.delete(c.ip);
           c.clear();
@@ -254,7 +279,7 @@ export const oneStackAnswers: CaptureRule = {
       },
       retained() {
         let n = 0;
-        for (const c of clients.values()) n += c.no.length;
+        for (const c of clients.values()) n += c.count;
         return n;
       },
       verdicts(): Verdict[] {

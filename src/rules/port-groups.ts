@@ -126,8 +126,10 @@ export class PortGroups {
 
   /** Forgets the pairs first seen longest ago with no reuse and fewer than `minConnections`, until fewer than `downTo` are left. */
   forgetOldest(minConnections: number, downTo: number): void {
-    for (const [key, slot] of this.slotOf) {
+    // The keys alone: an entries iterator makes an array of each entry.
+    for (const key of this.slotOf.keys()) {
       if (this.slotOf.size < downTo) break;
+      const slot = this.slotOf.get(key)!;
       if (this.reusedCount[slot] === 0 && this.connectionCount[slot] < minConnections) this.remove(key, slot);
     }
   }

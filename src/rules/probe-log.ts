@@ -478,11 +478,12 @@ class RecentMap<K, V extends { lastTs: number }> {
     let v = this.entries.get(key);
     if (v) return v;
     if (this.entries.size >= this.max && ts >= this.nextForgetTs) {
-      for (const [k, e] of this.entries) {
-        if (e.lastTs >= ts - this.quietMicros) continue;
+      // forEach, not for-of: an entries iterator makes an array of each entry.
+      this.entries.forEach((e, k) => {
+        if (e.lastTs >= ts - this.quietMicros) return;
         this.entries.delete(k);
         this.onForget(e);
-      }
+      });
       if (this.entries.size > (this.max * 7) / 8) this.nextForgetTs = ts + WINDOW_MICROS / 16;
     }
     if (this.entries.size >= this.max) return null;
