@@ -629,6 +629,11 @@ export class Analyzer {
     return this.table.rareRows;
   }
 
+  /** Open SYN attempts parked while they wait (flow/table.ts): what scripts/calibrate-memcap.mjs reports. */
+  get parkedAttempts(): number {
+    return this.table.parkedAttempts;
+  }
+
   /** Finish every flow and judge them. `info` comes from the capture reader. */
   finish(info: CaptureInfo): AnalysisResult {
     // No packet is left to show the capture ran through a leap: it is a seam.

@@ -40,8 +40,9 @@ export const MEMCAP_SHARES = {
  * flows never change holds a rare row besides (columns.ts RareRow): an attempt whose SYN the
  * capture holds twice (a copy) measures 5.9-6.0 kB, 1.5 kB more than a bare one (the row's 1,312
  * bytes, and the copy in its handshake log). An attempt parked while it waits (flow/table.ts) gives
- * its slot to another flow and holds a parked row and record of some 650 bytes instead; it is still
- * counted as a flow, so the budget counts attempts no later than it did before attempts were parked.
+ * its slot to other flows for a parked row and record of some 650 bytes, and measures 2.7 kB in
+ * all; it is still counted as a flow, so the budget counts attempts no later than it did before
+ * attempts were parked.
  */
 export const ESTIMATED_BYTES = {
   FLOW: 4_700,
