@@ -439,9 +439,6 @@ export interface ParkedAnalysis {
   conv: TcpConversation | null;
   marks: SegmentMark[];
   marksDropped: number;
-  lastDupAckNum: number;
-  lastRto: number;
-  lastRtoNo: number;
 }
 
 /**
@@ -495,14 +492,14 @@ export class FlowAnalysis {
     this.marks = NO_SEGMENT_MARKS;
   }
 
-  /** The flow leaves its slot while it waits (flow.ts Flow.park): what is not in its row goes to `p`. */
+  /**
+   * The flow leaves its slot while it waits (flow.ts Flow.park): what is not in its row goes to `p`.
+   * The details of the segment last classified are not: each segment sets them anew.
+   */
   parkInto(p: ParkedAnalysis): void {
     p.conv = this.conv;
     p.marks = this.marks;
     p.marksDropped = this.marksDropped;
-    p.lastDupAckNum = this.lastDupAckNum;
-    p.lastRto = this.lastRto;
-    p.lastRtoNo = this.lastRtoNo;
   }
 
   /** The parked flow takes this slot: its analysis goes on from `p`. */
@@ -510,9 +507,6 @@ export class FlowAnalysis {
     this.conv = p.conv!;
     this.marks = p.marks;
     this.marksDropped = p.marksDropped;
-    this.lastDupAckNum = p.lastDupAckNum;
-    this.lastRto = p.lastRto;
-    this.lastRtoNo = p.lastRtoNo;
     return this;
   }
 

@@ -92,9 +92,6 @@ class ParkedAttempt implements ParkedAnalysis {
   conv: TcpConversation | null = null;
   marks: SegmentMark[] = NO_SEGMENT_MARKS;
   marksDropped = 0;
-  lastDupAckNum = 0;
-  lastRto = 0;
-  lastRtoNo = 0;
 
   /** Let go of what it refers to, to be taken for the next parked attempt. */
   clear(): void {
@@ -424,14 +421,15 @@ export class Flow extends AddressPair implements ColumnView {
 
   /**
    * Whether the flow may be parked: an attempt (only SYNs from its client, none answered) holding
-   * nothing but its row, its handshake log, its history and its analysis (no rare row, no sink).
+   * nothing but its row, its handshake log, its history and its analysis. Not one with a rare row,
+   * nor one that looked for a reader of its payload: its session is kept by slot, and its
+   * reassemblers are the slot's.
    */
   get parkable(): boolean {
     return (
       this.parked === null &&
       this.removeAfterTs === 0 &&
       !this.sinkTried &&
-      this.reassembler === null &&
       !this.holdsRareRow &&
       this.syns.length > 0 &&
       this.synAcks.length === 0 &&

@@ -5,6 +5,7 @@
 // whole, while the table's slots show that the waiting attempts held none.
 
 import { describe, expect, it } from 'vitest';
+import type { Flow } from '../../src/flow/flow.js';
 import type { FlowTable } from '../../src/flow/table.js';
 import { Analyzer, type AnalysisResult, type AnalyzerOptions } from '../../src/pipeline.js';
 import { conv, type Conversation } from '../helpers/conversation.js';
@@ -22,27 +23,31 @@ interface Run {
   /** The most attempts parked at once, and the most flow slots in use at once. */
   maxParked: number;
   maxSlots: number;
+  /** The client ports of the attempts ever parked (looked for only when asked: it walks the attempts at every packet). */
+  parkedPorts: Set<number>;
 }
 
 /** Streams the packets (times in seconds) through an analyzer, parking attempts or not. */
-function run(packets: Timed[], parkAttempts: boolean, opts: Partial<AnalyzerOptions> = {}): Run {
+function run(packets: Timed[], parkAttempts: boolean, opts: Partial<AnalyzerOptions> = {}, watchPorts = false): Run {
   const analyzer = new Analyzer({ file: 'parking', holdProbes: false, parkAttempts, ...opts });
-  const table = (analyzer as unknown as { table: FlowTable & { rows: { columns: { live: number } } } }).table;
+  const table = (analyzer as unknown as { table: FlowTable & { rows: { columns: { live: number } }; attempts: Flow[] } }).table;
   let maxParked = 0;
   let maxSlots = 0;
+  const parkedPorts = new Set<number>();
   const sorted = [...packets].sort((a, b) => a.t - b.t);
   sorted.forEach((p, i) => {
     analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: T0 + Math.round(p.t * 1e6) }));
     maxParked = Math.max(maxParked, table.parkedAttempts);
     maxSlots = Math.max(maxSlots, table.rows.columns.live);
+    if (watchPorts) for (const f of table.attempts) if (f.parked !== null) parkedPorts.add(f.origPort);
   });
   const result = analyzer.finish({ file: 'parking', format: 'pcap', linkTypes: [1], snaplen: 262144, packets: sorted.length, truncatedPackets: 0, truncatedBelowSnaplen: 0, diagnostics: [], stoppedEarly: false } as never);
-  return { result, maxParked, maxSlots };
+  return { result, maxParked, maxSlots, parkedPorts };
 }
 
 /** The same packets with and without parking: the results must be the same, byte for byte as JSON. */
-function compare(packets: Timed[], opts: Partial<AnalyzerOptions> = {}): { parked: Run; kept: Run } {
-  const parked = run(packets, true, opts);
+function compare(packets: Timed[], opts: Partial<AnalyzerOptions> = {}, watchPorts = false): { parked: Run; kept: Run } {
+  const parked = run(packets, true, opts, watchPorts);
   const kept = run(packets, false, opts);
   expect(kept.maxParked).toBe(0);
   expect(JSON.stringify(parked.result)).toBe(JSON.stringify(kept.result));
@@ -82,10 +87,16 @@ describe('parked SYN attempts', () => {
     renumbered.client('S', 4.4, '', { seq: 99_000 });
     // Unanswered over IPv6.
     const v6 = attempt('[2001:db8::1]:40005', '[2001:db8::9]:443', [0.5, 1.5, 3.5]);
-    // A SYN with data (a TCP Fast Open cookie): it has a reader, so it stays in its slot.
+    // A SYN with data (a TCP Fast Open cookie), and a segment of data before any SYN-ACK: each has
+    // a reader (and the first a second row of numbers), so each stays in its slot.
     const fastOpen = conv({ client: '10.0.1.6:40006', server: '10.0.9.6:443', clientIsn: 5000 }).client('S', 0.6, 'early data', { seq: 5000 });
-    const { parked } = compare(all(busy(40), waiting, late, refused, renumbered, v6, fastOpen));
-    expect(parked.maxParked).toBeGreaterThanOrEqual(4);
+    const early = attempt('10.0.1.7:40007', '10.0.9.7:80', [0.7]).client('P', 0.8, 'GET / HTTP/1.1\r\n\r\n', { seq: 7001 });
+    early.server('SA', 4, '', { ack: 7001 }).client('A', 4.1, '', { seq: 7019 });
+    // Then an HTTP connection takes the slot an early leaver gave up, with a reader of its own.
+    const next = conv({ client: '10.0.1.8:40008', server: '10.0.9.8:80' }).handshake(2.5).client('PA', 2.6, 'GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
+    next.server('PA', 2.7, 'HTTP/1.1 204 No Content\r\n\r\n').client('FA', 2.8).server('FA', 2.9).client('A', 3);
+    const { parked } = compare(all(busy(40), waiting, late, refused, renumbered, v6, fastOpen, early, next), {}, true);
+    expect([...parked.parkedPorts].sort()).toEqual([40001, 40002, 40003, 40004, 40005]);
     const flows = parked.result.flows;
     expect(flows.find((f) => f.clientPort === 40001)!.syns).toHaveLength(6);
     expect(flows.find((f) => f.clientPort === 40002)!.state).toBe('SF');
@@ -99,16 +110,39 @@ describe('parked SYN attempts', () => {
       t: 4,
       frame: icmpErrorFrame({ quoted: { src: '10.0.2.1', dst: '10.0.8.1', sport: 41001, dport: 443, seq: 7000, flags: 'S' }, from: '10.0.7.254' }),
     };
-    // The capture holds the second SYN twice (the same IP ID): the copy takes the flow a rare row.
+    // The capture holds the second SYN twice (the same IP ID, 0.1 ms apart), after the retry parked
+    // the attempt: the copy takes it out, and a second row of numbers keeps it in its slot.
     const copied = attempt('10.0.2.2:41002', '10.0.8.2:443', [0.1, 1.1]);
-    const again = copied.packets[1];
-    copied.packets.push({ frame: again.frame, t: 2.6 });
+    copied.packets.push({ frame: copied.packets[1].frame, t: 1.1001 });
     const last = attempt('10.0.2.3:41003', '10.0.8.3:443', [0.2, 1.2, 3.2, 7.2]);
-    const { parked } = compare([...all(busy(12), unreachable, copied, last), icmp]);
-    expect(parked.maxParked).toBeGreaterThanOrEqual(2);
+    const { parked } = compare([...all(busy(12), unreachable, copied, last), icmp], {}, true);
+    expect([...parked.parkedPorts].sort()).toEqual([41001, 41002, 41003]);
     const flows = parked.result.flows;
+    expect(flows.find((f) => f.clientPort === 41002)!.clientSide.copies).not.toBeNull();
     expect(flows.find((f) => f.clientPort === 41001)!.icmp).toHaveLength(1);
     expect(flows.find((f) => f.clientPort === 41003)!.endReason).toBe('capture-end');
+  });
+
+  it('take a slot whose earlier flow had two SYN-ACKs: nothing of its handshake log is left to the attempt', () => {
+    // Its SYN-ACK sent twice, then a reset: finished 5 s after it, which frees its slot.
+    const before = conv({ client: '10.0.3.1:42001', server: '10.0.6.1:80' }).client('S', 0, '', { seq: 100 });
+    before.server('SA', 0.01, '', { seq: 500, ack: 101 }).server('SA', 0.5, '', { seq: 500, ack: 101 });
+    before.client('A', 0.51, '', { seq: 101, ack: 501 }).client('RA', 1, '', { seq: 101, ack: 501 });
+    // Parked at its retry; answered twice once that slot is free, so it takes it.
+    const waiting = attempt('10.0.3.2:42002', '10.0.6.2:443', [0.2, 1.2, 3.2]);
+    waiting.server('SA', 6.2, '', { seq: 900, ack: 7001 }).server('SA', 6.7, '', { seq: 900, ack: 7001 }).client('A', 6.71, '', { seq: 7001, ack: 901 });
+    const { parked } = compare(all(busy(10), before, waiting), {}, true);
+    expect([...parked.parkedPorts]).toEqual([42002]);
+    expect(parked.result.flows.find((f) => f.clientPort === 42002)!.synAcks).toHaveLength(2);
+  });
+
+  it('an attempt whose SYN is sent 4,100 times keeps its marks and the count of those past the 4,000 kept', () => {
+    const times = Array.from({ length: 4100 }, (_, i) => i * 0.01);
+    const { parked } = compare(all(busy(45), attempt('10.0.4.1:43001', '10.0.5.1:443', times)), {}, true);
+    expect([...parked.parkedPorts]).toEqual([43001]);
+    const analysis = parked.result.flows.find((f) => f.clientPort === 43001)!.analysis!;
+    expect(analysis.marks).toHaveLength(4000);
+    expect(analysis.marksDropped).toBe(99);
   });
 
   it('give their slots back: of 3,000 attempts waiting at once, those retried or quiet for a second hold none', () => {
