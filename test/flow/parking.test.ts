@@ -145,6 +145,26 @@ describe('parked SYN attempts', () => {
     expect(analysis.marksDropped).toBe(99);
   });
 
+  it("judged on a live capture's clock tick while parked, as when kept in a slot", () => {
+    const judgedWith = (parkAttempts: boolean) => {
+      const judged: string[] = [];
+      const analyzer = new Analyzer({ file: 'live:parking', holdProbes: false, retainFlows: false, parkAttempts, onFlowJudged: (f) => judged.push(JSON.stringify(f)) });
+      const table = (analyzer as unknown as { table: FlowTable }).table;
+      const packets = all(attempt('10.0.5.1:44001', '10.0.6.1:443', [0, 1, 3]), attempt('10.0.5.2:44002', '10.0.6.2:443', [0.5]));
+      packets.sort((a, b) => a.t - b.t).forEach((p, i) => analyzer.onRecord(toRecord(p.frame, { no: i + 1, tsMicros: T0 + Math.round(p.t * 1e6) })));
+      const parkedAtTick = table.parkedAttempts;
+      // No packet comes after 3 s: the wall clock alone finishes both, given up (2.5 times the last backoff, at least 3.5 s).
+      analyzer.expireFlows(T0 + 8_100_000);
+      return { judged, parkedAtTick };
+    };
+    const parked = judgedWith(true);
+    const kept = judgedWith(false);
+    expect(parked.parkedAtTick).toBe(2); // one after its retry, one quiet for a second
+    expect(kept.parkedAtTick).toBe(0);
+    expect(parked.judged).toHaveLength(2);
+    expect(parked.judged).toEqual(kept.judged);
+  });
+
   it('give their slots back: of 3,000 attempts waiting at once, those retried or quiet for a second hold none', () => {
     const attempts: Conversation[] = [];
     for (let i = 0; i < 3000; i++) {
