@@ -75,6 +75,7 @@ const PARKED_ROW = PARKED_CHANGES_AT + MAX_PARKED_CHANGES;
 const NEW_PARKED_ROW = new Float64Array(PARKED_ROW);
 /** Distinct lists of changed places kept to be shared: attempts alike change the same places. */
 const MAX_SHARED_PLACES = 256;
+const NO_PLACES: readonly number[] = Object.freeze([]);
 
 /**
  * What a parked attempt keeps besides its parked row: where in the flow row its changed numbers
@@ -93,7 +94,7 @@ class ParkedAttempt implements ParkedAnalysis {
   marks: SegmentMark[] = NO_SEGMENT_MARKS;
   marksDropped = 0;
 
-  /** Let go of what it refers to, to be taken for the next parked attempt. */
+  /** Lets go of what it refers to, to be taken for the next parked attempt (park() sets the rest). */
   clear(): void {
     this.slot = -1;
     this.places = NO_PLACES;
@@ -105,7 +106,6 @@ class ParkedAttempt implements ParkedAnalysis {
 }
 /** Spare ParkedAttempt objects kept for the next attempts parked. */
 const MAX_SPARE_PARKED = 1024;
-const NO_PLACES: readonly number[] = Object.freeze([]);
 
 /** The lists of changed places parked attempts share, by their text. */
 class SharedPlaces {
@@ -441,7 +441,7 @@ export class Flow extends AddressPair implements ColumnView {
   /**
    * An attempt waiting for an answer or a retry gives its slot back (it must be parkable): the
    * numbers of its row that differ from a new flow's, and what its slot's objects hold besides,
-   * go to a parked row and record of some 600 bytes, where a slot holds some 4 KB. Its times stay
+   * go to a parked row and record of some 650 bytes, where a slot holds some 4 KB. Its times stay
    * readable (lastTs, startTs, attemptDeadline), and so do its SYNs' count and last times
    * (parkedSyns, parkedLastSynTs, parkedPrevSynTs); nothing else may be read until unpark() gives
    * it a slot. False, and nothing done, when its row changed more numbers than a parked row holds.
