@@ -9,12 +9,28 @@ export const EMPTY = -1;
  * or before `i`), or -1 when the run ends first. Moving it and repeating from its place leaves no
  * tombstones behind.
  */
-export function entryToMoveBack(hashes: Int32Array, mask: number, i: number): number {
+function entryToMoveBack(hashes: Int32Array, mask: number, i: number): number {
   for (let j = (i + 1) & mask; hashes[j] !== EMPTY; j = (j + 1) & mask) {
     const home = hashes[j] & mask;
     if (((j - home) & mask) >= ((j - i) & mask)) return j;
   }
   return -1;
+}
+
+/**
+ * Empties place `i` of a linear-probing table of `hashes`, with `values` beside them (`empty` left
+ * in the value's place), and closes the gap by backward-shift deletion (see entryToMoveBack).
+ */
+export function removePlace<V>(hashes: Int32Array, values: { [place: number]: V }, mask: number, i: number, empty: V): void {
+  for (;;) {
+    hashes[i] = EMPTY;
+    values[i] = empty;
+    const j = entryToMoveBack(hashes, mask, i);
+    if (j < 0) return;
+    hashes[i] = hashes[j];
+    values[i] = values[j];
+    i = j;
+  }
 }
 
 /**
@@ -64,16 +80,7 @@ export class TupleIndex<T extends { readonly hash: number }> {
       i = (i + 1) & mask;
     }
     this.count--;
-    // Close the gap: move back each later entry of the run that may sit at or before place i.
-    for (;;) {
-      hashes[i] = EMPTY;
-      items[i] = null;
-      const j = entryToMoveBack(hashes, mask, i);
-      if (j < 0) return;
-      hashes[i] = hashes[j];
-      items[i] = items[j];
-      i = j;
-    }
+    removePlace(hashes, items, mask, i, null);
   }
 
   private put(item: T): void {

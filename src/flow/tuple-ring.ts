@@ -8,14 +8,14 @@
 
 import { addrEquals } from '../decode/addr.js';
 import type { AddressPair } from './address-pair.js';
-import { EMPTY, entryToMoveBack } from './tuple-index.js';
+import { EMPTY, removePlace } from './tuple-index.js';
 
 /** Slots a ring starts with; it doubles up to its bound. */
 const INITIAL_SLOTS = 1024;
 
 /**
  * From a 4-tuple hash to a slot: open addressing with linear probing, one entry per hash, grown
- * when half full; an entry leaves by backward-shift deletion (tuple-index.ts entryToMoveBack).
+ * when half full; an entry leaves by backward-shift deletion (tuple-index.ts removePlace).
  */
 export class SlotIndex {
   private hashes = new Int32Array(INITIAL_SLOTS * 2).fill(EMPTY);
@@ -48,15 +48,7 @@ export class SlotIndex {
       i = (i + 1) & mask;
     }
     this.size--;
-    // Close the gap: move back each later entry of the run that may sit at or before place i.
-    for (;;) {
-      hashes[i] = EMPTY;
-      const j = entryToMoveBack(hashes, mask, i);
-      if (j < 0) return;
-      hashes[i] = hashes[j];
-      slots[i] = slots[j];
-      i = j;
-    }
+    removePlace(hashes, slots, mask, i, -1);
   }
 
   /** Every entry's slot becomes `renumber(slot)`. */
