@@ -20,6 +20,7 @@ import type { AppFacts } from './dissect/types.js';
 import { buildFlowFacts, icmpMeaning, isDestinationUnreachable, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
+import { HeldAnswers } from './rules/held-answers.js';
 import { ProbeLog, craftedKind } from './rules/probe-log.js';
 import { ResetLog } from './rules/reset-log.js';
 import { VisibilityLog } from './rules/visibility.js';
@@ -202,6 +203,7 @@ export class Analyzer {
   private readonly sessionThreads: SessionThreads | null = null;
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
   private readonly answers: AnswerLog;
+  private readonly heldAnswers = new HeldAnswers();
   /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
   private readonly probes = new ProbeLog();
   /** 4-tuples whose flows ended with a reset, to tie later packets on them to that flow. */
@@ -278,6 +280,7 @@ export class Analyzer {
         // Words 0-3 are the client's address, 4-7 the server's: the packet went to the other side.
         this.visibility.markReceived(ADDRS, dir === 0 ? 4 : 0, dir === 0 ? 0 : 4);
       },
+      onHeldAnswer: (flow, v, no, ts, heldMicros, dataNo) => this.heldAnswers.record(v.src, v.dst, flow.id, no, ts, heldMicros, dataNo),
       onPeerUnseen: (flow, dir, no) => {
         const [seen, unseen] = dir === 0 ? [flow.clientIpText(), flow.serverIpText()] : [flow.serverIpText(), flow.clientIpText()];
         this.visibility.recordProof(seen, unseen, { flow: flow.id, packet: no });
@@ -505,6 +508,11 @@ export class Analyzer {
     if (synUnanswered(facts)) {
       facts.otherSynsAnsweredMeanwhile = answeredMeanwhile(facts, this.answers);
       facts.otherSynAnswersUnknown = answersUnknownMeanwhile(facts, this.answers);
+    }
+    // Looked up as the flow ends, as the answers above are: the held answers' log keeps the latest only.
+    if (facts.syns.length === 1 && facts.synAcks.length > 0) {
+      const took = facts.synAcks[0].ts - facts.syns[0].ts;
+      if (took >= this.slow.handshakeMicros) facts.heldWithSynAck = this.heldAnswers.arrivedWith(facts.serverIp, facts.clientIp, facts.synAcks[0].ts, took);
     }
     const clientRst = facts.clientSide.rst;
     const serverRst = facts.serverSide.rst;

@@ -467,6 +467,9 @@ export class FlowAnalysis {
   lastDupAckNum = 0;
   lastRto = 0;
   lastRtoNo = 0;
+  /** When the segment being classified is a held answer (see releaseAcked): how long the data it acknowledged waited, and that data's packet. */
+  heldMicros = 0;
+  heldDataNo = 0;
 
   constructor(timing: FlowTiming, rare: RareRow, countsAt: number, n: Float64Array, firstAt: number) {
     this.timing = timing;
@@ -602,6 +605,10 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
 
   // A copy held twice, or a packet replayed after the clock stepped back, was not sent again.
   taFlags = classify(fwd, rev, conv, v, no, ts, taFlags, fa, fromClient, copy || backInTime);
+  if (fa.heldMicros !== 0) {
+    ctx.onHeldAnswer?.(flow, v, no, ts, fa.heldMicros, fa.heldDataNo);
+    fa.heldMicros = 0;
+  }
 
   if (flags & TCP_FLAG.SYN && v.wscale >= 0) fwd.winScale = Math.min(v.wscale, 14);
   if (flags & TCP_FLAG.SYN) verifyWindowScaling((flags & TCP_FLAG.ACK) !== 0, fwd, rev);
@@ -846,6 +853,12 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
   let kept = 0;
   let sampled = false;
   let largestAcked = 0;
+  // The data this ACK answers, when it was sent long before (see held answers below), the side's
+  // shortest round trip before this ACK, and the send time of the data's latest copy.
+  let heldFrom = -1;
+  let rttFloor = -1;
+  let heldDataNo = 0;
+  let latestCopyTs = -1;
   for (let i = 0; i < n; i++) {
     const at = i * UNACKED_STRIDE;
     const s = u[at];
@@ -859,6 +872,11 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
       if (rtt >= 0) {
         const sender = fa.timing.side[senderSide];
         sender.ackRtt.add(rtt, no);
+        if (s !== rev.baseSeq && rtt >= HELD_ANSWER_MICROS) {
+          heldFrom = u[at + 3];
+          heldDataNo = u[at + 2];
+          rttFloor = sender.dataRttMin;
+        }
         // A segment starting at the initial sequence number is the SYN (or SYN-ACK).
         if (s !== rev.baseSeq && (sender.dataRttMin < 0 || rtt < sender.dataRttMin)) {
           sender.dataRttMin = rtt;
@@ -866,6 +884,7 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
         }
         if (s !== rev.baseSeq) noteQueueRise(sender, rtt, no, ts, ack, sd(rev.nextSeq, ack));
       }
+      if (heldFrom >= 0) latestCopyTs = u[at + 3];
       keep = false;
     } else if (sd(ack, s) > 0 && sd(ack, e) <= 0) {
       u[at] = ack; // partly acknowledged: keep the rest
@@ -887,6 +906,13 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
       // This ACK is the first to cover a judged resend.
       if (u[at + 4] >= 0 && isAck && resendWasUnneeded(u[at + 4], v)) fa.addToCounter(UNNEEDED_RETRANSMISSIONS + senderSide, 1);
     }
+  }
+  // Acknowledged later than any TCP delays an ACK: the data or its ACK was held on the way. When
+  // the data was sent again (Karn), only if the ACK came sooner after the last copy than any round
+  // trip measured before: it answers the first.
+  if (heldFrom >= 0 && (latestCopyTs === heldFrom || (rttFloor > 0 && ts - latestCopyTs < rttFloor))) {
+    fa.heldMicros = ts - heldFrom;
+    fa.heldDataNo = heldDataNo;
   }
   // The peer acknowledged new data of the other side.
   if (kept < n) {
@@ -943,6 +969,9 @@ function noteQueueRise(sender: SideTiming, rtt: number, no: number, ts: number, 
 function resendWasUnneeded(tsVal: number, v: PacketView): boolean {
   return v.hasTimestamps && sd(tsVal, v.tsEcr >>> 0) > 0;
 }
+
+/** An ACK this long after the data it acknowledges was held, not delayed by its TCP (RFC 1122: a delayed ACK comes within 0.5 s). */
+const HELD_ANSWER_MICROS = 500_000;
 
 /** A segment held back by Nagle's algorithm is small; a full-size one waiting for an ACK waits for the congestion window. */
 const NAGLE_SMALL_SEGMENT = 1_200;

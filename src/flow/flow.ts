@@ -622,6 +622,8 @@ export interface SegmentContext {
   onSideSeen?(flow: Flow, dir: Dir): void;
   /** Side `dir`'s ACKs prove the other side sent packets the capture holds none of (once per flow). */
   onPeerUnseen?(flow: Flow, dir: Dir, no: number): void;
+  /** The packet in `v` acknowledged data (packet `dataNo`) sent `heldMicros` before it, longer than any TCP delays an ACK. */
+  onHeldAnswer?(flow: Flow, v: PacketView, no: number, ts: number, heldMicros: number, dataNo: number): void;
 }
 
 /**

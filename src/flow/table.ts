@@ -68,6 +68,8 @@ export interface FlowTableOptions {
   onSideSeen?: (flow: Flow, dir: Dir) => void;
   /** Called when a side's ACKs prove the capture misses the other side's packets (once per flow), at packet time. */
   onPeerUnseen?: (flow: Flow, dir: Dir, no: number) => void;
+  /** Called when a packet acknowledges data sent longer before it than any TCP delays an ACK (SegmentContext.onHeldAnswer), at packet time. */
+  onHeldAnswer?: SegmentContext['onHeldAnswer'];
   /** Called for table-level problems (limits hit). */
   onDiagnostic?: (code: string, message: string, no: number) => void;
   /** The memory budget: it sheds load through the Sheddable methods when near its shares. */
@@ -256,6 +258,7 @@ export class FlowTable implements Sheddable {
       createSink: (flow): StreamSink | null => (factory ? factory.create({ id: flow.id, slot: flow.slot, clientPort: flow.origPort, serverPort: flow.respPort }) : null),
       onSideSeen: opts.onSideSeen,
       onPeerUnseen: opts.onPeerUnseen,
+      onHeldAnswer: opts.onHeldAnswer,
     };
   }
 

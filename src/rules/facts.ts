@@ -1,5 +1,6 @@
 import type { ScanMark } from './probe-log.js';
 import type { AnswersUnknown } from './answer-log.js';
+import type { HeldWithSynAck } from './held-answers.js';
 import type { EarlierReset } from './reset-log.js';
 import type { DnsOrigin } from './dns-log.js';
 import { formatAddr } from '../decode/addr.js';
@@ -178,6 +179,11 @@ export interface FlowFacts {
   otherSynsAnsweredMeanwhile?: number;
   /** As the flow ended, null when the answer log held every answer of the server between its first and last SYN, else why it may not (see AnswerLog.unknownBecause). */
   otherSynAnswersUnknown?: AnswersUnknown | null;
+  /**
+   * For a SYN-ACK as late as a slow handshake: the server's held ACK on another connection that came
+   * with it (rules/held-answers.ts), looked up as the flow ended; null when none.
+   */
+  heldWithSynAck?: HeldWithSynAck | null;
   /** The client's SYNs the server refused before the client sent the same SYN again, and the first RST; serverSide.rst is after the last retry. */
   refusedBeforeRetry: { count: number; firstRst: PacketRef } | null;
   /** The flow the idle timeout ended that this one continues (same 4-tuple, sequence numbers going on), and the idle between them. */

@@ -83,7 +83,16 @@ const slowHandshake: FlowRule = {
     // An ACK within a millisecond measures no path beyond whatever sent it: the server, or a NAT or
     // proxy beside the capture point that answers for it and may itself have waited on a path.
     const answeredBeside = path !== null && path.micros < ON_THE_WAY_MIN_MICROS;
-    if (!path) {
+    // The server's answer on another connection, held as long as the SYN waited, arriving with the
+    // SYN-ACK: everything from the server waited, so the path or the server host stalled. It speaks
+    // where the server's end would be blamed, or nothing could be.
+    const stall = f.heldWithSynAck ?? null;
+    const stalled = stall !== null && (!path || answeredBeside || took >= HANDSHAKE_VS_PATH_SERVER * path.micros);
+    if (stalled) {
+      side = 'server-or-network';
+      const apart = Math.abs(stall.ts - hs.synAck.ts);
+      why = `the path or the server host as a whole stalled, not the server's SYN queue: ${stall.connections === 1 ? "the server's ACK on another connection" : `the server's ACKs on ${stall.connections} other connections`} came with the SYN-ACK (#${stall.packet}${apart > 0 ? `, ${short(apart)} apart` : ''}), acknowledging data sent ${fmtDuration(stall.heldMicros)} before (#${stall.dataPacket})`;
+    } else if (!path) {
       side = 'server-or-network';
       why = 'no later round trip to compare with, so the server and the path cannot be told apart';
     } else if (answeredBeside) {
@@ -112,13 +121,16 @@ const slowHandshake: FlowRule = {
         pathRttPacket: path?.packet ?? null,
         thresholdMs: ms(floor),
         responsible: side,
+        ...(stalled ? { heldAnswer: { packet: stall.packet, dataPacket: stall.dataPacket, heldMs: ms(stall.heldMicros), connections: stall.connections } } : {}),
       },
       hint:
         side === 'network'
           ? 'The whole path is slow, not the server: a long or congested route, a saturated link with deep buffers (bufferbloat), a VPN or proxy detour, a satellite hop. Compare with a ping or traceroute from the same client, and look for queueing on the path.'
           : side === 'server'
             ? `The SYN reached the server's side but the SYN-ACK took long: the server's SYN or accept queue is overflowing (SYN cookies, a listen backlog too small), the host is starved of CPU, or a load balancer, SYN proxy or firewall in front of it inspects new connections slowly.${answeredBeside ? " A NAT or proxy that answers for the server (a VM's NAT, a transparent proxy, a load balancer that connects to its backend first) sends the SYN-ACK only once its own connection is up: then capture beyond it to see where that wait went." : ''} Check the listen queue (ss -lnt, netstat -s: SYNs to LISTEN sockets dropped) and the devices in front of the server.`
-            : 'Either the path or the server answered the SYN slowly; nothing later in this flow tells which. A capture of a connection that carries data, or a ping to the server, separates the two.',
+            : stalled
+              ? 'The SYN-ACK was held with all else the server sent, so look at what stalled, not at the listener: a Wi-Fi link in power save, roaming or retrying, a link that flapped, a middlebox that buffered, or a server host that paused (a VM descheduled, a long stop-the-world pause). Other flows to and from the same hosts at the same moment show how wide the stall was.'
+              : 'Either the path or the server answered the SYN slowly; nothing later in this flow tells which. A capture of a connection that carries data, or a ping to the server, separates the two.',
     };
   },
 };

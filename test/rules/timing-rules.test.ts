@@ -1,5 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CaptureOpenError } from '../../src/capture/record.js';
 import { analyzeFile, type AnalysisResult } from '../../src/pipeline.js';
@@ -10,6 +11,8 @@ import { backToEventLoop } from '../helpers/event-loop.js';
 // slow-handshake, slow-server and slow-client: scripted conversations at the edges of the
 // thresholds, then the public corpora, where only the flows checked against the packets may be
 // called slow.
+
+const sample = (name: string) => fileURLToPath(new URL(`../../samples/${name}`, import.meta.url));
 
 const REQUEST = 'GET /report HTTP/1.1\r\nHost: example.test\r\n\r\n';
 const RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
@@ -103,6 +106,68 @@ describe('slow-handshake', () => {
     expect(verdict(c, 'slow-handshake')!.facts.responsible).toBe('server-or-network');
   });
 
+  describe('during a stall of everything the server sent', () => {
+    // Connection A (port 51000) has a 10 ms path and sends a request at `requestAt`, answered at
+    // `answerAt`; connection B (51001) sends its SYN at 1.1 s, answered at 1.8005 s, then data
+    // acknowledged within 10 ms (`pathRtt`): a SYN-ACK 700 ms late on a fast path (`synAt` moves the SYN).
+    const stalled = ({ requestAt = 1.0, answerAt = 1.8, resendAt = 0, server = '10.0.0.2:80', synAt = 1.1, pathRtt = 0.01, handshakeFloorMs = 500 } = {}) => {
+      const a = conv({ client: '10.0.0.1:51000', server }).handshake(0, 0.01).client('PA', 0.02, REQUEST).server('PA', 0.03, RESPONSE).client('A', 0.031);
+      const seq = a.c.next;
+      a.client('PA', requestAt, REQUEST);
+      if (resendAt) a.client('PA', resendAt, REQUEST, { seq });
+      a.server('PA', answerAt, RESPONSE).client('A', answerAt + 0.0001);
+      const b = conv({ client: '10.0.0.1:51001' }).client('S', synAt).server('SA', 1.8005).client('A', 1.801).client('PA', 1.802, REQUEST).server('PA', 1.802 + pathRtt, RESPONSE);
+      const r = analyzeFrames([...a.packets, ...b.packets].sort((x, y) => x.t - y.t), { slow: { handshakeMicros: handshakeFloorMs * 1000, serverMicros: 1_000_000, clientMicros: 1_000_000 } });
+      return r.flows.find((f) => f.client === '10.0.0.1:51001')!.verdicts.find((v) => v.code === 'slow-handshake')!;
+    };
+
+    it("puts the wait on the path or the server host when another connection's answer, held as long, came with the SYN-ACK", () => {
+      const v = stalled();
+      expect(v.facts).toMatchObject({ synToSynAckMs: 700.5, pathRttMs: 10, responsible: 'server-or-network', heldAnswer: { packet: 9, dataPacket: 7, heldMs: 800, connections: 1 } });
+      expect(v.summary).toBe(
+        "SYN-ACK #11 came 701 ms after the SYN #8: the path or the server host as a whole stalled, not the server's SYN queue: the server's ACK on another connection came with the SYN-ACK (#9, 0.5 ms apart), acknowledging data sent 800 ms before (#7)",
+      );
+      expect(v.hint).toMatch(/^The SYN-ACK was held with all else the server sent/);
+    });
+
+    it("blames the server's end as before when the held answer came apart from the SYN-ACK, was held less than the SYN waited, or came from another host", () => {
+      expect(stalled({ answerAt: 1.797 }).facts).toMatchObject({ responsible: 'server' });
+      expect(stalled({ requestAt: 1.2 }).facts).toMatchObject({ responsible: 'server' });
+      expect(stalled({ server: '10.0.0.3:80' }).facts).toMatchObject({ responsible: 'server' });
+      expect(stalled({ answerAt: 1.797 }).facts.heldAnswer).toBeUndefined();
+    });
+
+    it('leaves a handshake the path may explain as it was: the stall speaks only where the server would be blamed', () => {
+      // Data acknowledged after 300 ms: the SYN-ACK took 2.3 round trips, too few to clear the path.
+      const v = stalled({ pathRtt: 0.3 });
+      expect(v.facts).toMatchObject({ pathRttMs: 300, responsible: 'server-or-network' });
+      expect(v.facts.heldAnswer).toBeUndefined();
+      expect(v.summary).toMatch(/not by enough to clear the path$/);
+      expect(v.hint).toMatch(/^Either the path or the server/);
+    });
+
+    it('takes no answer for held that came within the longest a TCP may delay an ACK (500 ms)', () => {
+      // A handshake floor lowered to 100 ms: the SYN waited 400 ms, the other answer 450 ms, then 550 ms.
+      expect(stalled({ synAt: 1.4, requestAt: 1.35, handshakeFloorMs: 100 }).facts).toMatchObject({ synToSynAckMs: 400.5, responsible: 'server' });
+      expect(stalled({ synAt: 1.4, requestAt: 1.25, handshakeFloorMs: 100 }).facts).toMatchObject({ responsible: 'server-or-network', heldAnswer: { heldMs: 550 } });
+    });
+
+    it('takes a resent request as held only when its answer came sooner after the resend than any round trip before (Karn)', () => {
+      // Resent 300 ms before the answer: the answer may be to the resend, 10 ms after it on this path.
+      expect(stalled({ resendAt: 1.5 }).facts).toMatchObject({ responsible: 'server' });
+      // Resent 5 ms before it: too soon for an answer to the resend, so it answers the first.
+      expect(stalled({ resendAt: 1.795 }).facts).toMatchObject({ responsible: 'server-or-network', heldAnswer: { heldMs: 800 } });
+    });
+
+    it('reads the path-stall sample: the SYN-ACK came in one burst with the answer to a request sent before the SYN', () => {
+      const { flows } = analyzeFile(sample('path-stall.pcap'));
+      const v = flows.flatMap((f) => f.verdicts).find((x) => x.code === 'slow-handshake')!;
+      expect(v.facts).toMatchObject({ responsible: 'server-or-network', heldAnswer: { connections: 1 } });
+      expect(v.summary).toMatch(/^SYN-ACK #\d+ came 7\d\d ms after the SYN #\d+: the path or the server host as a whole stalled, not the server's SYN queue: the server's ACK on another connection came with the SYN-ACK \(#\d+, [\d.]+ ms apart\), acknowledging data sent 8\d\d ms before \(#\d+\)$/);
+      expect(flows.flatMap((f) => f.verdicts).filter((x) => x.severity !== 'info').map((x) => x.code)).toEqual(['slow-handshake']);
+    });
+  });
+
   it('is quiet under the floor, and after a SYN retry (syn-retry-then-connected speaks for that)', () => {
     expect(slowCodes(conv().client('S', 0).server('SA', 0.3).client('A', 0.301))).toEqual([]);
     const retried = conv().client('S', 0).client('S', 1, '', { seq: 0xffff_fff0 }).server('SA', 1.9).client('A', 1.901);
@@ -156,6 +221,18 @@ corpus.describe('slowness in the public corpora', () => {
     expect(v.facts).toMatchObject({ requestPacket: 4, ackPacket: 5, responsePacket: 6, waitedMs: 1030.919 });
   });
 
+  corpus2.it("puts alexa-app's late SYN-ACKs on the stall that held everything the server sent, not on its SYN queue", () => {
+    // tshark: from 66.32 s to 67.51 s nothing came from 52.94.232.134 but a copy (#1286); then #1293
+    // to #1308 within 1.7 ms: six SYN-ACKs and the ACKs on open connections, #1299 acknowledging
+    // #1278 (sent once, 1.18 s before) on port 45703.
+    const { flows } = analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
+    for (const port of [45714, 45715, 49630]) {
+      const v = flows.find((f) => f.client === `172.16.42.216:${port}`)!.verdicts.find((x) => x.code === 'slow-handshake')!;
+      expect(v.facts, String(port)).toMatchObject({ responsible: 'server-or-network', heldAnswer: { packet: 1299, dataPacket: 1278, heldMs: 1182.99, connections: 1 } });
+      expect(v.summary).toMatch(/the path or the server host as a whole stalled, not the server's SYN queue/);
+    }
+  });
+
   // Every slow-* verdict in both corpora (file, client endpoint, code), each checked against the packets with tshark.
   const EXPECTED = [
     'corpus/ppa/ppa2e/latency2.pcap 172.16.16.128:1606 slow-handshake', // SYN-ACK 879 ms, the request's ACK 1.16 s: a slow path
@@ -167,7 +244,7 @@ corpus.describe('slowness in the public corpora', () => {
     'corpus/zeek/tcp-http-with-padding.pcap 167.221.30.181:59406 slow-client', // a request typed by hand: first byte 1.31 s after the handshake
     'corpus/zeek/tcp-http-with-padding.pcap 167.221.30.181:59406 slow-request', // and typed byte by byte: #4 to #18 over 9.29 s, each byte ACKed at once
     'corpus2/dpkt/http.pcap 145.254.160.237:3372 slow-handshake', // SYN-ACK 911 ms; data ACKed within 330 ms at best
-    'corpus2/ndpi/alexa-app.pcapng 172.16.42.216:45714 slow-handshake', // SYN-ACKs 0.6-0.8 s, data ACKed within 67-116 ms
+    'corpus2/ndpi/alexa-app.pcapng 172.16.42.216:45714 slow-handshake', // SYN-ACKs 0.6-0.8 s in a 1.2 s stall of everything from the server (above)
     'corpus2/ndpi/alexa-app.pcapng 172.16.42.216:45715 slow-handshake',
     'corpus2/ndpi/alexa-app.pcapng 172.16.42.216:49630 slow-handshake',
     'corpus2/ndpi/gnutella.pcap 10.0.2.15:50261 slow-handshake', // SYN-ACK 1.15 s through a VirtualBox NAT

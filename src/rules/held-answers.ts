@@ -1,0 +1,92 @@
+import { wordsOf } from './visibility.js';
+
+// Answers a host held: ACKs that acknowledged data sent half a second or more before them, longer
+// than any TCP delays an ACK (RFC 1122: under 0.5 s), so the ACK or the data waited somewhere. One
+// such ACK arriving in the same instant as a late SYN-ACK of another connection between the same
+// two hosts shows that the SYN-ACK did not wait alone: everything that host sent was held, on the
+// path or in the host as a whole (a Wi-Fi link asleep or roaming, a link flap, a paused VM), and
+// its SYN queue is not what made the handshake slow. The log keeps the latest HELD_ANSWERS_KEPT in
+// typed-array columns; a late SYN-ACK's flow asks for those around it as it ends, and one whose
+// neighbours were let go by then is judged as if they were not there.
+
+/** Held answers kept: the oldest goes first. */
+const HELD_ANSWERS_KEPT = 4_096;
+/** Two packets this close arrived together: a queue let them go at once. */
+const BURST_MICROS = 2_000;
+
+/** A held answer that arrived with a late SYN-ACK, as the slow-handshake verdict cites it. */
+export interface HeldWithSynAck {
+  /** The held ACK, when it arrived, and the data packet it acknowledged. */
+  packet: number;
+  ts: number;
+  dataPacket: number;
+  heldMicros: number;
+  /** Connections between the two hosts that had a held answer arrive with the SYN-ACK. */
+  connections: number;
+}
+
+export class HeldAnswers {
+  private size = 0;
+  private next = 0;
+  private ts = new Float64Array(0);
+  private no = new Float64Array(0);
+  private dataNo = new Float64Array(0);
+  private held = new Float64Array(0);
+  private flowIds = new Float64Array(0);
+  /** The ACK's sender and receiver, 4 address words each. */
+  private hosts = new Uint32Array(0);
+
+  /** The ACK `no` at `ts`, from `src` to `dst` (4 words each) on flow `flowId`, acknowledged data packet `dataNo` sent `heldMicros` before. */
+  record(src: Uint32Array, dst: Uint32Array, flowId: number, no: number, ts: number, heldMicros: number, dataNo: number): void {
+    if (this.ts.length === 0) this.allocate();
+    const i = this.next;
+    this.ts[i] = ts;
+    this.no[i] = no;
+    this.dataNo[i] = dataNo;
+    this.held[i] = heldMicros;
+    this.flowIds[i] = flowId;
+    for (let k = 0; k < 4; k++) {
+      this.hosts[i * 8 + k] = src[k];
+      this.hosts[i * 8 + 4 + k] = dst[k];
+    }
+    this.next = (i + 1) % HELD_ANSWERS_KEPT;
+    if (this.size < HELD_ANSWERS_KEPT) this.size++;
+  }
+
+  /**
+   * The held answers from `server` to `client` (address texts) that arrived within BURST_MICROS of
+   * `ts`, each held at least `minHeldMicros`: the longest held of them, with the number of their
+   * flows. Null when there is none. (A SYN-ACK's own flow has none then: the SYN is no data.)
+   */
+  arrivedWith(server: string, client: string, ts: number, minHeldMicros: number): HeldWithSynAck | null {
+    if (this.size === 0) return null;
+    const from = wordsOf(server);
+    const to = wordsOf(client);
+    if (!from || !to) return null;
+    let best = -1;
+    const flows = new Set<number>();
+    for (let i = 0; i < this.size; i++) {
+      if (Math.abs(this.ts[i] - ts) > BURST_MICROS || this.held[i] < minHeldMicros) continue;
+      if (!this.sameHosts(i, from, to)) continue;
+      flows.add(this.flowIds[i]);
+      if (best < 0 || this.held[i] > this.held[best]) best = i;
+    }
+    if (best < 0) return null;
+    return { packet: this.no[best], ts: this.ts[best], dataPacket: this.dataNo[best], heldMicros: this.held[best], connections: flows.size };
+  }
+
+  private sameHosts(i: number, from: Uint32Array, to: Uint32Array): boolean {
+    const h = this.hosts;
+    for (let k = 0; k < 4; k++) if (h[i * 8 + k] !== from[k] || h[i * 8 + 4 + k] !== to[k]) return false;
+    return true;
+  }
+
+  private allocate(): void {
+    this.ts = new Float64Array(HELD_ANSWERS_KEPT);
+    this.no = new Float64Array(HELD_ANSWERS_KEPT);
+    this.dataNo = new Float64Array(HELD_ANSWERS_KEPT);
+    this.held = new Float64Array(HELD_ANSWERS_KEPT);
+    this.flowIds = new Float64Array(HELD_ANSWERS_KEPT);
+    this.hosts = new Uint32Array(HELD_ANSWERS_KEPT * 8);
+  }
+}
