@@ -509,7 +509,8 @@ export class Analyzer {
       facts.otherSynsAnsweredMeanwhile = answeredMeanwhile(facts, this.answers);
       facts.otherSynAnswersUnknown = answersUnknownMeanwhile(facts, this.answers);
     }
-    // Looked up as the flow ends, as the answers above are: the held answers' log keeps the latest only.
+    // Looked up as the flow ends, as the answers above are: the held answers' log keeps the latest
+    // only. Only for a handshake as slow as slow-handshake judges: the look-up walks the log.
     if (facts.syns.length === 1 && facts.synAcks.length > 0) {
       const took = facts.synAcks[0].ts - facts.syns[0].ts;
       if (took >= this.slow.handshakeMicros) facts.heldWithSynAck = this.heldAnswers.arrivedWith(facts.serverIp, facts.clientIp, facts.synAcks[0].ts, took);

@@ -853,12 +853,11 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
   let kept = 0;
   let sampled = false;
   let largestAcked = 0;
-  // The data this ACK answers, when it was sent long before (see held answers below), the side's
-  // shortest round trip before this ACK, and the send time of the data's latest copy.
-  let heldFrom = -1;
-  let rttFloor = -1;
+  // When this ACK answers data first sent longer ago than any TCP delays an ACK: that send time
+  // and packet, and the side's shortest data round trip before this ACK (see answersFirstCopy).
+  let heldSentTs = -1;
   let heldDataNo = 0;
-  let latestCopyTs = -1;
+  let dataRttBefore = -1;
   for (let i = 0; i < n; i++) {
     const at = i * UNACKED_STRIDE;
     const s = u[at];
@@ -872,10 +871,10 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
       if (rtt >= 0) {
         const sender = fa.timing.side[senderSide];
         sender.ackRtt.add(rtt, no);
-        if (s !== rev.baseSeq && rtt >= HELD_ANSWER_MICROS) {
-          heldFrom = u[at + 3];
+        if (s !== rev.baseSeq && rtt >= DELAYED_ACK_MAX_MICROS) {
+          heldSentTs = u[at + 3];
           heldDataNo = u[at + 2];
-          rttFloor = sender.dataRttMin;
+          dataRttBefore = sender.dataRttMin;
         }
         // A segment starting at the initial sequence number is the SYN (or SYN-ACK).
         if (s !== rev.baseSeq && (sender.dataRttMin < 0 || rtt < sender.dataRttMin)) {
@@ -884,7 +883,6 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
         }
         if (s !== rev.baseSeq) noteQueueRise(sender, rtt, no, ts, ack, sd(rev.nextSeq, ack));
       }
-      if (heldFrom >= 0) latestCopyTs = u[at + 3];
       keep = false;
     } else if (sd(ack, s) > 0 && sd(ack, e) <= 0) {
       u[at] = ack; // partly acknowledged: keep the rest
@@ -907,11 +905,9 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
       if (u[at + 4] >= 0 && isAck && resendWasUnneeded(u[at + 4], v)) fa.addToCounter(UNNEEDED_RETRANSMISSIONS + senderSide, 1);
     }
   }
-  // Acknowledged later than any TCP delays an ACK: the data or its ACK was held on the way. When
-  // the data was sent again (Karn), only if the ACK came sooner after the last copy than any round
-  // trip measured before: it answers the first.
-  if (heldFrom >= 0 && (latestCopyTs === heldFrom || (rttFloor > 0 && ts - latestCopyTs < rttFloor))) {
-    fa.heldMicros = ts - heldFrom;
+  // Acknowledged later than any TCP delays an ACK: the data or its ACK was held on the way.
+  if (heldSentTs >= 0 && answersFirstCopy(fa, fa.timing.side[senderSide], heldSentTs, ts, dataRttBefore)) {
+    fa.heldMicros = ts - heldSentTs;
     fa.heldDataNo = heldDataNo;
   }
   // The peer acknowledged new data of the other side.
@@ -970,8 +966,18 @@ function resendWasUnneeded(tsVal: number, v: PacketView): boolean {
   return v.hasTimestamps && sd(tsVal, v.tsEcr >>> 0) > 0;
 }
 
-/** An ACK this long after the data it acknowledges was held, not delayed by its TCP (RFC 1122: a delayed ACK comes within 0.5 s). */
-const HELD_ANSWER_MICROS = 500_000;
+/**
+ * Whether an ACK at `ts` of data first sent at `sentTs` answers that first transmission (Karn): the
+ * side sent nothing again since, or its latest resend (of any bytes: an earlier hole's resend lets
+ * a cumulative ACK cover data the receiver held all along) came less than half the shortest round
+ * trip measured before (the handshake's, or of data) ahead of the ACK, too soon to be answered.
+ */
+function answersFirstCopy(fa: FlowAnalysis, sender: SideTiming, sentTs: number, ts: number, dataRttBefore: number): boolean {
+  if (sender.lastResendTs < sentTs) return true;
+  const handshakeRtt = fa.conv.firstRtt;
+  const floor = handshakeRtt > 0 && (dataRttBefore <= 0 || handshakeRtt < dataRttBefore) ? handshakeRtt : dataRttBefore;
+  return floor > 0 && ts - sender.lastResendTs < floor / 2;
+}
 
 /** A segment held back by Nagle's algorithm is small; a full-size one waiting for an ACK waits for the congestion window. */
 const NAGLE_SMALL_SEGMENT = 1_200;

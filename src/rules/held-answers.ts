@@ -1,11 +1,11 @@
 import { wordsOf } from './visibility.js';
 
-// Answers a host held: ACKs that acknowledged data sent half a second or more before them, longer
-// than any TCP delays an ACK (RFC 1122: under 0.5 s), so the ACK or the data waited somewhere. One
-// such ACK arriving in the same instant as a late SYN-ACK of another connection between the same
-// two hosts shows that the SYN-ACK did not wait alone: everything that host sent was held, on the
-// path or in the host as a whole (a Wi-Fi link asleep or roaming, a link flap, a paused VM), and
-// its SYN queue is not what made the handshake slow. The log keeps the latest HELD_ANSWERS_KEPT in
+// Held answers: ACKs that acknowledged data sent half a second or more before them, longer than
+// any TCP delays an ACK (RFC 1122: under 0.5 s), so the data or its ACK waited somewhere. One such
+// ACK arriving in the same instant as a late SYN-ACK of another connection between the same two
+// hosts shows that the handshake did not wait alone: the path, one way or both, or the server host
+// as a whole stalled (a Wi-Fi link asleep or roaming, a link flap, a paused VM), and the server's
+// SYN queue is not what made it slow. The log keeps the latest HELD_ANSWERS_KEPT in
 // typed-array columns; a late SYN-ACK's flow asks for those around it as it ends, and one whose
 // neighbours were let go by then is judged as if they were not there.
 
@@ -16,10 +16,13 @@ const BURST_MICROS = 2_000;
 
 /** A held answer that arrived with a late SYN-ACK, as the slow-handshake verdict cites it. */
 export interface HeldWithSynAck {
-  /** The held ACK, when it arrived, and the data packet it acknowledged. */
+  /** The held ACK's packet number. */
   packet: number;
+  /** When it arrived (µs). */
   ts: number;
+  /** The data packet it acknowledged. */
   dataPacket: number;
+  /** How long after that data it came (µs). */
   heldMicros: number;
   /** Connections between the two hosts that had a held answer arrive with the SYN-ACK. */
   connections: number;

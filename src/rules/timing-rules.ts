@@ -83,15 +83,17 @@ const slowHandshake: FlowRule = {
     // An ACK within a millisecond measures no path beyond whatever sent it: the server, or a NAT or
     // proxy beside the capture point that answers for it and may itself have waited on a path.
     const answeredBeside = path !== null && path.micros < ON_THE_WAY_MIN_MICROS;
-    // The server's answer on another connection, held as long as the SYN waited, arriving with the
-    // SYN-ACK: everything from the server waited, so the path or the server host stalled. It speaks
-    // where the server's end would be blamed, or nothing could be.
+    // The server's answer on another connection, held at least as long as the SYN waited, arriving
+    // with the SYN-ACK: the other connection waited too, so the path (either way) or the server host
+    // stalled. It speaks where the server's end would be blamed (so on any path under a millisecond
+    // while the handshake floor is 3 ms or more), or nothing could be.
     const stall = f.heldWithSynAck ?? null;
-    const stalled = stall !== null && (!path || answeredBeside || took >= HANDSHAKE_VS_PATH_SERVER * path.micros);
+    const stalled = stall !== null && (!path || took >= HANDSHAKE_VS_PATH_SERVER * path.micros);
     if (stalled) {
       side = 'server-or-network';
-      const apart = Math.abs(stall.ts - hs.synAck.ts);
-      why = `the path or the server host as a whole stalled, not the server's SYN queue: ${stall.connections === 1 ? "the server's ACK on another connection" : `the server's ACKs on ${stall.connections} other connections`} came with the SYN-ACK (#${stall.packet}${apart > 0 ? `, ${short(apart)} apart` : ''}), acknowledging data sent ${fmtDuration(stall.heldMicros)} before (#${stall.dataPacket})`;
+      const apart = stall.ts - hs.synAck.ts;
+      const when = apart === 0 ? '' : `, ${short(Math.abs(apart))} ${apart < 0 ? 'before' : 'after'} it`;
+      why = `the path or the server host as a whole stalled, not the server's SYN queue: ${stall.connections === 1 ? "the server's ACK on another connection" : `the server's ACKs on ${stall.connections} other connections`} came with the SYN-ACK (#${stall.packet}${when}), acknowledging data sent ${fmtDuration(stall.heldMicros)} before (#${stall.dataPacket})`;
     } else if (!path) {
       side = 'server-or-network';
       why = 'no later round trip to compare with, so the server and the path cannot be told apart';
@@ -129,7 +131,7 @@ const slowHandshake: FlowRule = {
           : side === 'server'
             ? `The SYN reached the server's side but the SYN-ACK took long: the server's SYN or accept queue is overflowing (SYN cookies, a listen backlog too small), the host is starved of CPU, or a load balancer, SYN proxy or firewall in front of it inspects new connections slowly.${answeredBeside ? " A NAT or proxy that answers for the server (a VM's NAT, a transparent proxy, a load balancer that connects to its backend first) sends the SYN-ACK only once its own connection is up: then capture beyond it to see where that wait went." : ''} Check the listen queue (ss -lnt, netstat -s: SYNs to LISTEN sockets dropped) and the devices in front of the server.`
             : stalled
-              ? 'The SYN-ACK was held with all else the server sent, so look at what stalled, not at the listener: a Wi-Fi link in power save, roaming or retrying, a link that flapped, a middlebox that buffered, or a server host that paused (a VM descheduled, a long stop-the-world pause). Other flows to and from the same hosts at the same moment show how wide the stall was.'
+              ? "Another connection to the server waited as long at the same time, so the handshake was not slow on its own: look at what stalled rather than at the listener. That is the path, one way or both (a Wi-Fi link in power save, roaming or retrying, a link that flapped, a middlebox that buffered), or the server host as a whole (a VM descheduled, a long stop-the-world pause). A held answer does not tell whether the data or its ACK waited; the other flows between the same hosts at that moment show which way, and how wide the stall was."
               : 'Either the path or the server answered the SYN slowly; nothing later in this flow tells which. A capture of a connection that carries data, or a ping to the server, separates the two.',
     };
   },
