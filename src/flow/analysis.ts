@@ -854,10 +854,10 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
   let sampled = false;
   let largestAcked = 0;
   // When this ACK answers data first sent longer ago than any TCP delays an ACK: that send time
-  // and packet, and the side's shortest data round trip before this ACK (see answersFirstCopy).
+  // and packet, and whether it also covers a segment sent after it, which it may answer instead.
   let heldSentTs = -1;
   let heldDataNo = 0;
-  let dataRttBefore = -1;
+  let heldAmbiguous = false;
   for (let i = 0; i < n; i++) {
     const at = i * UNACKED_STRIDE;
     const s = u[at];
@@ -874,7 +874,6 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
         if (s !== rev.baseSeq && rtt >= DELAYED_ACK_MAX_MICROS) {
           heldSentTs = u[at + 3];
           heldDataNo = u[at + 2];
-          dataRttBefore = sender.dataRttMin;
         }
         // A segment starting at the initial sequence number is the SYN (or SYN-ACK).
         if (s !== rev.baseSeq && (sender.dataRttMin < 0 || rtt < sender.dataRttMin)) {
@@ -902,11 +901,15 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
       // A segment partly acknowledged before counts the rest only: never more than was sent.
       if (s !== rev.baseSeq && sd(e, s) > largestAcked) largestAcked = sd(e, s);
       // This ACK is the first to cover a judged resend.
-      if (u[at + 4] >= 0 && isAck && resendWasUnneeded(u[at + 4], v)) fa.addToCounter(UNNEEDED_RETRANSMISSIONS + senderSide, 1);
+      const unneeded = u[at + 4] >= 0 && isAck && resendWasUnneeded(u[at + 4], v);
+      if (unneeded) fa.addToCounter(UNNEEDED_RETRANSMISSIONS + senderSide, 1);
+      // Karn: a later segment it covers (the data sent again, an earlier hole's resend, a FIN or a
+      // window probe) may be the one it answers, unless its timestamp echo is older (Eifel).
+      if (heldSentTs >= 0 && u[at + 3] > heldSentTs && !unneeded) heldAmbiguous = true;
     }
   }
   // Acknowledged later than any TCP delays an ACK: the data or its ACK was held on the way.
-  if (heldSentTs >= 0 && answersFirstCopy(fa, fa.timing.side[senderSide], heldSentTs, ts, dataRttBefore)) {
+  if (heldSentTs >= 0 && !heldAmbiguous) {
     fa.heldMicros = ts - heldSentTs;
     fa.heldDataNo = heldDataNo;
   }
@@ -964,19 +967,6 @@ function noteQueueRise(sender: SideTiming, rtt: number, no: number, ts: number, 
  */
 function resendWasUnneeded(tsVal: number, v: PacketView): boolean {
   return v.hasTimestamps && sd(tsVal, v.tsEcr >>> 0) > 0;
-}
-
-/**
- * Whether an ACK at `ts` of data first sent at `sentTs` answers that first transmission (Karn): the
- * side sent nothing again since, or its latest resend (of any bytes: an earlier hole's resend lets
- * a cumulative ACK cover data the receiver held all along) came less than half the shortest round
- * trip measured before (the handshake's, or of data) ahead of the ACK, too soon to be answered.
- */
-function answersFirstCopy(fa: FlowAnalysis, sender: SideTiming, sentTs: number, ts: number, dataRttBefore: number): boolean {
-  if (sender.lastResendTs < sentTs) return true;
-  const handshakeRtt = fa.conv.firstRtt;
-  const floor = handshakeRtt > 0 && (dataRttBefore <= 0 || handshakeRtt < dataRttBefore) ? handshakeRtt : dataRttBefore;
-  return floor > 0 && ts - sender.lastResendTs < floor / 2;
 }
 
 /** A segment held back by Nagle's algorithm is small; a full-size one waiting for an ACK waits for the congestion window. */
