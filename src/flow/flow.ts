@@ -443,7 +443,7 @@ export class Flow extends AddressPair implements ColumnView {
    * numbers of its row that differ from a new flow's, and what its slot's objects hold besides,
    * go to a parked row and record of some 650 bytes, where a slot holds some 4 KB. Its times stay
    * readable (lastTs, startTs, attemptDeadline), and so do its SYNs' count and last times
-   * (parkedSyns, parkedLastSynTs, parkedPrevSynTs); nothing else may be read until unpark() gives
+   * (synCount, lastSynTs, prevSynTs); nothing else may be read until unpark() gives
    * it a slot. False, and nothing done, when its row changed more numbers than a parked row holds.
    */
   park(rows: FlowRows): boolean {
@@ -502,17 +502,19 @@ export class Flow extends AddressPair implements ColumnView {
     rows.releaseParked(p);
   }
 
-  /** A parked attempt's SYNs: how many, and the times of the last and the one before it (0 when none). */
-  get parkedSyns(): number {
-    return this.n[this.at + PARKED_SYNS_AT];
+  /** The SYNs of a flow that sent any, parked or not: how many, and the times of the last and the one before it (0 when none). */
+  get synCount(): number {
+    return this.parked !== null ? this.n[this.at + PARKED_SYNS_AT] : this.syns.length;
   }
 
-  get parkedLastSynTs(): number {
-    return this.n[this.at + PARKED_SYNS_AT + 1];
+  get lastSynTs(): number {
+    return this.parked !== null ? this.n[this.at + PARKED_SYNS_AT + 1] : this.syns.lastTs();
   }
 
-  get parkedPrevSynTs(): number {
-    return this.n[this.at + PARKED_SYNS_AT + 2];
+  get prevSynTs(): number {
+    if (this.parked !== null) return this.n[this.at + PARKED_SYNS_AT + 2];
+    const syns = this.syns;
+    return syns.length >= 2 ? syns.ts(syns.length - 2) : 0;
   }
 
   /** The slot's per-segment analysis, to start for this flow (analysis.ts). */

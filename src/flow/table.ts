@@ -648,7 +648,7 @@ export class FlowTable implements Sheddable {
     for (let i = list.length - 1; i >= 0; i--) {
       const f = list[i];
       f.givenUpSeen = attemptGivenUp(f, ts);
-      if (f.givenUpSeen && ts - lastSynTs(f) > LATE_SYN_ACK_MICROS) {
+      if (f.givenUpSeen && ts - f.lastSynTs > LATE_SYN_ACK_MICROS) {
         this.finish(f, 'attempt-timeout');
         continue;
       }
@@ -656,7 +656,7 @@ export class FlowTable implements Sheddable {
       if (this.parkAttempts && f.parked === null && ts - f.lastTs >= PARK_ATTEMPTS_AFTER_MICROS && f.parkable) this.park(f);
     }
     if (waiting.length > MAX_GIVEN_UP_HELD) {
-      waiting.sort((a, b) => lastSynTs(a) - lastSynTs(b));
+      waiting.sort((a, b) => a.lastSynTs - b.lastSynTs);
       for (let i = 0; i < waiting.length - MAX_GIVEN_UP_HELD; i++) this.finish(waiting[i], 'attempt-timeout');
     }
     waiting.length = 0;
@@ -836,16 +836,9 @@ function isAttempt(f: Flow): boolean {
 /** A SYN attempt whose client evidently stopped retrying: no retry within 2.5x its last backoff (at least 3.5 s). */
 function attemptGivenUp(f: Flow, now: number): boolean {
   if (!isAttempt(f)) return false;
-  const lastTs = lastSynTs(f);
+  const lastTs = f.lastSynTs;
   if (f.lastTs !== lastTs) return false; // something else came after the last SYN
-  if (f.parked !== null) return now - lastTs > patienceAfter(f.parkedSyns, lastTs, f.parkedPrevSynTs);
-  const syns = f.syns;
-  return now - lastTs > patienceAfter(syns.length, lastTs, syns.length >= 2 ? syns.ts(syns.length - 2) : 0);
-}
-
-/** When an attempt sent its last SYN, parked or not. */
-function lastSynTs(f: Flow): number {
-  return f.parked !== null ? f.parkedLastSynTs : f.syns.lastTs();
+  return now - lastTs > patienceAfter(f.synCount, lastTs, f.prevSynTs);
 }
 
 /**
