@@ -513,7 +513,7 @@ export class Analyzer {
     // only. Only for a handshake as slow as slow-handshake judges: the look-up walks the log.
     if (facts.syns.length === 1 && facts.synAcks.length > 0) {
       const took = facts.synAcks[0].ts - facts.syns[0].ts;
-      if (took >= this.slow.handshakeMicros) facts.heldWithSynAck = this.heldAnswers.arrivedWith(facts.serverIp, facts.clientIp, facts.synAcks[0].ts, took);
+      if (took >= this.slow.handshakeMicros) facts.heldWithSynAck = this.heldAnswers.arrivedWith(flow, facts.synAcks[0].ts, took);
     }
     const clientRst = facts.clientSide.rst;
     const serverRst = facts.serverSide.rst;

@@ -1,4 +1,4 @@
-import { wordsOf } from './visibility.js';
+import type { AddressPair } from '../flow/address-pair.js';
 
 // Held answers: ACKs that acknowledged data sent half a second or more before them, longer than
 // any TCP delays an ACK (RFC 1122: under 0.5 s), so the data or its ACK waited somewhere. One such
@@ -36,8 +36,8 @@ export class HeldAnswers {
   private dataNo = new Float64Array(0);
   private held = new Float64Array(0);
   private flowIds = new Float64Array(0);
-  /** The ACK's sender and receiver, 4 address words each. */
-  private hosts = new Uint32Array(0);
+  /** The ACK's sender and receiver, 4 address words each, as AddressPair.copyAddrsTo lays them out. */
+  private hosts = new Int32Array(0);
 
   /** The ACK `no` at `ts`, from `src` to `dst` (4 words each) on flow `flowId`, acknowledged data packet `dataNo` sent `heldMicros` before. */
   record(src: Uint32Array, dst: Uint32Array, flowId: number, no: number, ts: number, heldMicros: number, dataNo: number): void {
@@ -49,39 +49,29 @@ export class HeldAnswers {
     this.held[i] = heldMicros;
     this.flowIds[i] = flowId;
     for (let k = 0; k < 4; k++) {
-      this.hosts[i * 8 + k] = src[k];
-      this.hosts[i * 8 + 4 + k] = dst[k];
+      this.hosts[i * 8 + k] = src[k] | 0;
+      this.hosts[i * 8 + 4 + k] = dst[k] | 0;
     }
     this.next = (i + 1) % HELD_ANSWERS_KEPT;
     if (this.size < HELD_ANSWERS_KEPT) this.size++;
   }
 
   /**
-   * The held answers from `server` to `client` (address texts) that arrived within BURST_MICROS of
-   * `ts`, each held at least `minHeldMicros`: the longest held of them, with the number of their
-   * flows. Null when there is none. (A SYN-ACK's own flow has none then: the SYN is no data.)
+   * The held answers from the server to the client of `flow` (its address B to its address A) that
+   * arrived within BURST_MICROS of `ts`, each held at least `minHeldMicros`: the longest held of
+   * them, with the number of their flows. Null when there is none. (The flow's own has none then:
+   * its SYN is no data.)
    */
-  arrivedWith(server: string, client: string, ts: number, minHeldMicros: number): HeldWithSynAck | null {
-    if (this.size === 0) return null;
-    const from = wordsOf(server);
-    const to = wordsOf(client);
-    if (!from || !to) return null;
+  arrivedWith(flow: AddressPair, ts: number, minHeldMicros: number): HeldWithSynAck | null {
     let best = -1;
     const flows = new Set<number>();
     for (let i = 0; i < this.size; i++) {
-      if (Math.abs(this.ts[i] - ts) > BURST_MICROS || this.held[i] < minHeldMicros) continue;
-      if (!this.sameHosts(i, from, to)) continue;
+      if (Math.abs(this.ts[i] - ts) > BURST_MICROS || this.held[i] < minHeldMicros || !flow.hasAddrsAt(this.hosts, i * 8, true)) continue;
       flows.add(this.flowIds[i]);
       if (best < 0 || this.held[i] > this.held[best]) best = i;
     }
     if (best < 0) return null;
     return { packet: this.no[best], ts: this.ts[best], dataPacket: this.dataNo[best], heldMicros: this.held[best], connections: flows.size };
-  }
-
-  private sameHosts(i: number, from: Uint32Array, to: Uint32Array): boolean {
-    const h = this.hosts;
-    for (let k = 0; k < 4; k++) if (h[i * 8 + k] !== from[k] || h[i * 8 + 4 + k] !== to[k]) return false;
-    return true;
   }
 
   private allocate(): void {
@@ -90,6 +80,6 @@ export class HeldAnswers {
     this.dataNo = new Float64Array(HELD_ANSWERS_KEPT);
     this.held = new Float64Array(HELD_ANSWERS_KEPT);
     this.flowIds = new Float64Array(HELD_ANSWERS_KEPT);
-    this.hosts = new Uint32Array(HELD_ANSWERS_KEPT * 8);
+    this.hosts = new Int32Array(HELD_ANSWERS_KEPT * 8);
   }
 }
