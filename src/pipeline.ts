@@ -1,6 +1,6 @@
 import type { CaptureFilter } from './capture/capture-filter.js';
 import { readCaptureFileSync, type ReadCaptureOptions } from './capture/open.js';
-import type { CaptureDiagnostic, CaptureInfo, PacketRecord } from './capture/record.js';
+import type { CaptureDiagnostic, CaptureDrops, CaptureInfo, PacketRecord } from './capture/record.js';
 import { formatAddr, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { MALFORMED, SKIP_REASON } from './decode/status.js';
@@ -69,6 +69,8 @@ export interface CaptureSummary {
   /** Diagnostics beyond the ones kept. */
   diagnosticsDropped: number;
   stoppedEarly: boolean;
+  /** The packets the capturing tool says it dropped; null when the file says nothing of drops (see CaptureDrops). */
+  dropped: CaptureDrops | null;
   start: number;
   end: number;
   peakOpenFlows: number;
@@ -688,6 +690,7 @@ export class Analyzer {
       diagnostics: this.diagnostics,
       diagnosticsDropped: this.diagnosticsDropped,
       stoppedEarly: info.stoppedEarly,
+      dropped: info.dropped ?? null,
       start: this.start,
       end: this.end,
       peakOpenFlows: this.table.peakFlows,

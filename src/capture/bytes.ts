@@ -24,6 +24,10 @@ export function i64(b: Uint8Array, p: number, le: boolean): number {
   const lo = le ? u32le(b, p) : u32be(b, p + 4);
   return hi * 4294967296 + lo;
 }
+/** Unsigned 64-bit integer as a number (exact up to 2^53). */
+export function u64(b: Uint8Array, p: number, le: boolean): number {
+  return le ? u32le(b, p + 4) * 4294967296 + u32le(b, p) : u32be(b, p) * 4294967296 + u32be(b, p + 4);
+}
 export function hex32(n: number): string {
   return '0x' + (n >>> 0).toString(16).padStart(8, '0');
 }

@@ -2,7 +2,7 @@
 // type(4) totalLength(4) body totalLength(4). Each Section Header Block sets the byte order and
 // starts a fresh list of interfaces; packet blocks point into that list.
 
-import { hex32, i64, u16, u32, u32be, u32le } from './bytes.js';
+import { hex32, i64, u16, u32, u32be, u32le, u64 } from './bytes.js';
 import { CAPTURE_DIAG, CORRUPT_FROM_HERE, CUT_SHORT, OPEN_ERROR } from './codes.js';
 import type { ParseContext, RecordWalker } from './context.js';
 import { CaptureOpenError } from './record.js';
@@ -33,9 +33,10 @@ export const BLOCK = {
 const SHB = { BYTE_ORDER: 8, MAJOR: 12 } as const;
 const IDB = { LINKTYPE: 8, SNAPLEN: 12, OPTIONS: 16, MIN_LEN: 20 } as const;
 const EPB = { INTERFACE: 8, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DATA: 28, MIN_LEN: 32 } as const;
-const OPB = { INTERFACE: 8, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DATA: 28, MIN_LEN: 32 } as const;
+const OPB = { INTERFACE: 8, DROPS: 10, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DATA: 28, MIN_LEN: 32 } as const;
 const SPB = { ORIGLEN: 8, DATA: 12, MIN_LEN: 16 } as const;
-const OPTION = { END: 0, IF_TSRESOL: 9, IF_TSOFFSET: 14 } as const;
+const ISB = { INTERFACE: 8, OPTIONS: 20, MIN_LEN: 24 } as const;
+const OPTION = { END: 0, IF_TSRESOL: 9, IF_TSOFFSET: 14, EPB_DROPCOUNT: 4, ISB_IFDROP: 5, ISB_OSDROP: 7 } as const;
 
 /** How an interface's timestamp units become microseconds. */
 const TS_UNIT = { MICROS: 0, NANOS: 1, OTHER: 2 } as const;
@@ -51,6 +52,12 @@ export class PcapngWalker implements RecordWalker {
   private readonly ifTicksPerSecond: bigint[] = [];
   private readonly ifTsOffsetMicros: number[] = [];
   private interfacesInFile = 0;
+  /** Each interface's drops as its latest statistics block counts them (-1: none yet); the counts run from the capture's start. */
+  private readonly ifDropped: number[] = [];
+  /** Drops counted by the statistics of sections already ended. */
+  private droppedInEndedSections = 0;
+  private droppedBeforePackets = 0;
+  private firstAfterLoss = 0;
   /** SPBs carry no timestamp; they get the previous packet's so time never jumps back to 1970. */
   private lastTsMicros = 0;
 
@@ -101,6 +108,8 @@ export class PcapngWalker implements RecordWalker {
             rec.off = pos + EPB.DATA;
             rec.end = pos + EPB.DATA + caplen;
             rec.fileOffset = base + pos;
+            // Options follow the padded packet data: rare, and read only for a drop count.
+            if (len > EPB.MIN_LEN + ((caplen + 3) & ~3)) this.readPacketOptions(b, pos, pos + EPB.DATA + ((caplen + 3) & ~3), pos + len - 4, base + pos);
             ctx.deliver(this.ifSnaplen[ifId]);
             pos += len;
             continue;
@@ -139,8 +148,11 @@ export class PcapngWalker implements RecordWalker {
         case BLOCK.OPB:
           this.readObsoletePacket(b, pos, len, base + pos);
           break;
+        case BLOCK.ISB:
+          this.readStatistics(b, pos, len, base + pos);
+          break;
         default:
-          // NRB, ISB, DSB, custom and unknown blocks carry nothing the analysis needs.
+          // NRB, DSB, custom and unknown blocks carry nothing the analysis needs.
           break;
       }
       pos += len;
@@ -214,6 +226,7 @@ export class PcapngWalker implements RecordWalker {
       return;
     }
     this.littleEndian = le;
+    for (let i = 0; i < this.ifCount; i++) if (this.ifDropped[i] > 0) this.droppedInEndedSections += this.ifDropped[i];
     this.ifCount = 0;
     this.headerDone = true;
   }
@@ -263,6 +276,7 @@ export class PcapngWalker implements RecordWalker {
       q += 4 + ((optLen + 3) & ~3);
     }
     const i = this.ifCount++;
+    this.ifDropped[i] = -1;
     this.ifLinkType[i] = linkType;
     this.ifSnaplen[i] = snaplen;
     this.ifTsUnit[i] = tsUnit;
@@ -278,6 +292,9 @@ export class PcapngWalker implements RecordWalker {
       return;
     }
     const le = this.littleEndian;
+    const caplen = u32(b, p + EPB.CAPLEN, le);
+    const optionsAt = p + EPB.DATA + ((caplen + 3) & ~3);
+    if (caplen <= len - EPB.MIN_LEN && optionsAt < p + len - 4) this.readPacketOptions(b, p, optionsAt, p + len - 4, fileOffset);
     this.deliverPacket(
       b, p, len, fileOffset,
       u32(b, p + EPB.INTERFACE, le),
@@ -295,15 +312,81 @@ export class PcapngWalker implements RecordWalker {
       return;
     }
     const le = this.littleEndian;
+    const dropped = u16(b, p + OPB.DROPS, le);
+    if (dropped > 0) this.droppedBefore(dropped);
     this.deliverPacket(
       b, p, len, fileOffset,
-      u16(b, p + OPB.INTERFACE, le), // 16-bit interface id, then a 16-bit drop count
+      u16(b, p + OPB.INTERFACE, le),
       u32(b, p + OPB.TS_HIGH, le),
       u32(b, p + OPB.TS_LOW, le),
       u32(b, p + OPB.CAPLEN, le),
       u32(b, p + OPB.ORIGLEN, le),
       OPB.DATA,
     );
+  }
+
+  /** An EPB's options from `q` to `optEnd`: a drop count is all the analysis takes from them. */
+  private readPacketOptions(b: Uint8Array, p: number, q: number, optEnd: number, fileOffset: number): void {
+    const le = this.littleEndian;
+    while (optEnd - q >= 4) {
+      const code = u16(b, q, le);
+      const optLen = u16(b, q + 2, le);
+      if (code === OPTION.END) return;
+      if (optLen > optEnd - q - 4) {
+        this.ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `an option of a packet block (code ${code}, ${optLen} bytes) runs past the end of its block, so the options after it are ignored`, fileOffset + (q - p));
+        return;
+      }
+      if (code === OPTION.EPB_DROPCOUNT && optLen === 8) {
+        const dropped = u64(b, q + 4, le);
+        if (dropped > 0) this.droppedBefore(dropped);
+      }
+      q += 4 + ((optLen + 3) & ~3);
+    }
+  }
+
+  /** Packets lost just before the packet being read, by its block's count. */
+  private droppedBefore(dropped: number): void {
+    this.droppedBeforePackets += dropped;
+    if (this.firstAfterLoss === 0) this.firstAfterLoss = this.ctx.info.packets + 1;
+    this.publishDrops();
+  }
+
+  /** An Interface Statistics Block: its drop counts, which run from the start of the capture, replace the interface's earlier ones. */
+  private readStatistics(b: Uint8Array, p: number, len: number, fileOffset: number): void {
+    const ctx = this.ctx;
+    if (len < ISB.MIN_LEN) {
+      ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `an interface statistics block of ${len} bytes, too short to hold one (${ISB.MIN_LEN} at least), ignored`, fileOffset);
+      return;
+    }
+    const le = this.littleEndian;
+    const ifId = u32(b, p + ISB.INTERFACE, le);
+    if (ifId >= this.ifCount) {
+      ctx.report(CAPTURE_DIAG.PCAPNG_UNKNOWN_INTERFACE, `interface statistics name interface ${ifId}, which its section does not describe, so they are ignored`, fileOffset);
+      return;
+    }
+    let dropped = -1;
+    const optEnd = p + len - 4;
+    let q = p + ISB.OPTIONS;
+    while (optEnd - q >= 4) {
+      const code = u16(b, q, le);
+      const optLen = u16(b, q + 2, le);
+      if (code === OPTION.END) break;
+      if (optLen > optEnd - q - 4) {
+        ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `an option of interface statistics (code ${code}, ${optLen} bytes) runs past the end of its block, so the options after it are ignored`, fileOffset + (q - p));
+        break;
+      }
+      if ((code === OPTION.ISB_IFDROP || code === OPTION.ISB_OSDROP) && optLen === 8) dropped = Math.max(dropped, 0) + u64(b, q + 4, le);
+      q += 4 + ((optLen + 3) & ~3);
+    }
+    if (dropped < 0) return;
+    this.ifDropped[ifId] = dropped;
+    this.publishDrops();
+  }
+
+  private publishDrops(): void {
+    let inStatistics = this.droppedInEndedSections;
+    for (let i = 0; i < this.ifCount; i++) if (this.ifDropped[i] > 0) inStatistics += this.ifDropped[i];
+    this.ctx.info.dropped = { packets: Math.max(inStatistics, this.droppedBeforePackets), inStatistics, beforePackets: this.droppedBeforePackets, firstAfterLoss: this.firstAfterLoss };
   }
 
   private readSimplePacket(b: Uint8Array, p: number, len: number, fileOffset: number): void {

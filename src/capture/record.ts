@@ -61,6 +61,25 @@ export interface CaptureInfo {
   diagnostics: CaptureDiagnostic[];
   /** True when reading stopped early because the rest of the input could not be parsed. */
   stoppedEarly: boolean;
+  /** The packets the capturing tool says it dropped; null (or absent) when the file says nothing of drops, as a pcap file never does. */
+  dropped?: CaptureDrops | null;
+}
+
+/**
+ * Drops as a pcapng file records them: each interface's last statistics block (isb_ifdrop, by the
+ * interface or its buffer, plus isb_osdrop, by the operating system; dumpcap writes libpcap's
+ * kernel-buffer drops as isb_ifdrop), and drop counts on packet blocks (epb_dropcount, the
+ * obsolete packet block's 16-bit count), each the packets lost just before that packet.
+ */
+export interface CaptureDrops {
+  /** The packets the capture lacks by its tool's own word: the larger of the two counts below, which may count the same losses. */
+  packets: number;
+  /** Of those, the interface statistics' counts, summed over interfaces and sections. */
+  inStatistics: number;
+  /** Of those, the packet blocks' counts. */
+  beforePackets: number;
+  /** The first packet a packet block's count says came after lost packets (0: none says). */
+  firstAfterLoss: number;
 }
 
 /** Thrown when nothing in the input is readable as a capture (missing file, empty, wrong magic). */

@@ -14,6 +14,15 @@ export interface WriterPacket {
   origLen?: number;
   /** pcapng interface index within the section (default 0). */
   interfaceId?: number;
+  /** pcapng: packets lost just before this one (an EPB's epb_dropcount option, an OPB's drop count). */
+  droppedBefore?: number;
+}
+
+/** An interface statistics block's counters (pcapng isb_ifrecv, isb_ifdrop, isb_osdrop); the ones given are written. */
+export interface PcapngStatistics {
+  received?: number;
+  droppedByInterface?: number;
+  droppedByOs?: number;
 }
 
 export interface PcapWriteOptions {
@@ -93,6 +102,7 @@ export class PcapngBuilder {
     const ifId = p.interfaceId ?? 0;
     const [high, low] = this.ticks(ifId, p.tsMicros);
     const body = this.writer().u32(ifId).u32(high).u32(low).u32(p.data.length).u32(p.origLen ?? p.data.length).bytes(p.data).pad4();
+    if (p.droppedBefore !== undefined) body.u16(4).u16(8).i64(p.droppedBefore).u16(0).u16(0);
     return this.block(BLOCK.EPB, body.finish());
   }
 
@@ -100,7 +110,7 @@ export class PcapngBuilder {
   opb(p: WriterPacket): this {
     const ifId = p.interfaceId ?? 0;
     const [high, low] = this.ticks(ifId, p.tsMicros);
-    const body = this.writer().u16(ifId).u16(0).u32(high).u32(low).u32(p.data.length).u32(p.origLen ?? p.data.length).bytes(p.data).pad4();
+    const body = this.writer().u16(ifId).u16(p.droppedBefore ?? 0).u32(high).u32(low).u32(p.data.length).u32(p.origLen ?? p.data.length).bytes(p.data).pad4();
     return this.block(BLOCK.OPB, body.finish());
   }
 
@@ -116,10 +126,15 @@ export class PcapngBuilder {
     return this.block(BLOCK.NRB, body.finish());
   }
 
-  /** Interface statistics block (timestamp in the interface's units, no options). */
-  isb(interfaceId: number, tsMicros: number): this {
+  /** Interface statistics block (timestamp in the interface's units), with the counters given. */
+  isb(interfaceId: number, tsMicros: number, stats: PcapngStatistics = {}): this {
     const [high, low] = this.ticks(interfaceId, tsMicros);
-    return this.block(BLOCK.ISB, this.writer().u32(interfaceId).u32(high).u32(low).finish());
+    const body = this.writer().u32(interfaceId).u32(high).u32(low);
+    const options: [number, number | undefined][] = [[4, stats.received], [5, stats.droppedByInterface], [7, stats.droppedByOs]];
+    const given = options.filter(([, v]) => v !== undefined);
+    for (const [code, v] of given) body.u16(code).u16(8).i64(v!);
+    if (given.length > 0) body.u16(0).u16(0);
+    return this.block(BLOCK.ISB, body.finish());
   }
 
   /** Any block, framed with matching leading and trailing lengths; the body is padded to 4. */

@@ -241,6 +241,7 @@ function captureToJson(c: CaptureSummary, flowCount: number): Record<string, unk
     start: iso(c.start),
     duration: secs(c.end - c.start),
     stoppedEarly: c.stoppedEarly,
+    dropped: c.dropped,
     diagnostics: c.diagnostics.map((d) => ({ code: d.code, message: d.message, packet: d.packet, offset: d.offset })),
     diagnosticsDropped: c.diagnosticsDropped,
   };

@@ -1,4 +1,6 @@
+import type { CaptureDrops } from '../capture/record.js';
 import type { CaptureSummary } from '../pipeline.js';
+import { grouped } from '../rules/format.js';
 import type { Verdict } from '../rules/verdict.js';
 
 // One-line texts the reports share: a verdict, and the packet accounting of a capture.
@@ -28,5 +30,14 @@ export function accountingLine(c: CaptureSummary, totalFlows: number, shownFlows
       : '';
   const ll = c.lingerLimit;
   const linger = ll && ll.closedEarly > 0 ? `; ${ll.closedEarly} closed flows finished before their 5 s linger (${ll.latePackets} late packets not added)` : '';
-  return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''}${c.captureFilter ? ` + ${c.filtered} filtered (by '${c.captureFilter}')` : ''} + ${c.malformed} malformed${fragments}; ${flows}${linger}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}`;
+  return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''}${c.captureFilter ? ` + ${c.filtered} filtered (by '${c.captureFilter}')` : ''} + ${c.malformed} malformed${fragments}; ${flows}${linger}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}${c.dropped?.packets ? `; ${droppedText(c.dropped)}` : ''}`;
+}
+
+/** What a report says of the packets the capturing tool dropped (d.packets > 0). */
+export function droppedText(d: CaptureDrops, startsSentence = false): string {
+  const where = [
+    d.inStatistics > 0 ? `${d.beforePackets > 0 ? `${grouped(d.inStatistics)} ` : ''}in the file's interface statistics` : '',
+    d.beforePackets > 0 ? `${d.inStatistics > 0 ? `${grouped(d.beforePackets)} ` : ''}on its packet blocks, the first before packet ${d.firstAfterLoss}` : '',
+  ].filter(Boolean);
+  return `${startsSentence ? 'The' : 'the'} capturing tool dropped ${grouped(d.packets)} ${d.packets === 1 ? 'packet' : 'packets'} by its own count (${where.join(', ')}): a verdict that rests on a packet never seen may be wrong (capture-loss)`;
 }

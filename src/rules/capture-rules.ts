@@ -1,5 +1,6 @@
+import type { CaptureDrops } from '../capture/record.js';
 import type { FlowFacts } from './facts.js';
-import { bytesText, fmtDuration, ms, plural } from './format.js';
+import { bytesText, fmtDuration, grouped, ms, plural } from './format.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 import { TCP_CAPTURE_RULES } from './tcp-rules.js';
@@ -24,6 +25,8 @@ export interface CaptureFacts {
   /** The capture filter the analysis applied (tcpwhy's own argument), or null, and the packets it left out. */
   captureFilter?: string | null;
   filtered?: number;
+  /** The packets the capturing tool says it dropped, when the file says (CaptureSummary). */
+  dropped?: CaptureDrops | null;
 }
 
 /**
@@ -307,9 +310,10 @@ function oneSidedVerdicts(ctx: RuleContext, portFilter: string | null, appliedFi
 const CAPTURE_LOSS_WARNING_SHARE = 0.01;
 
 /**
- * Bytes the hosts acknowledged that the capture never held (Zeek's missed_bytes, its capture_loss
- * log): the capture dropped packets the network delivered. Said once for the capture, since each
- * flow's verdicts leave the missing bytes out without saying so on the first screen.
+ * Packets the capture did not keep, by either proof: bytes the hosts acknowledged that the file
+ * does not hold (Zeek's missed_bytes, its capture_loss log), or the capturing tool's own count of
+ * the packets it dropped, where the file records one (pcapng statistics). Said once for the
+ * capture, since each flow's verdicts leave the missing packets out without saying so.
  */
 const captureLoss: CaptureRule = {
   code: 'capture-loss',
@@ -328,19 +332,36 @@ const captureLoss: CaptureRule = {
         if (!worst || m > worst.missed) worst = { id: f.id, missed: m };
       },
       verdicts(capture) {
+        const dropped = capture.dropped?.packets ?? 0;
         // Payload cut by the snap length counts as missed too: truncated-snaplen tells that, and
         // what the capture dropped cannot be told apart from it.
-        if (missed === 0 || !worst || capture.payloadCutPackets > 0) return [];
+        const missedSaid = missed > 0 && worst !== null && capture.payloadCutPackets === 0;
+        if (!missedSaid && dropped === 0) return [];
         const share = missed / Math.max(missed, streamBytes);
         const percent = share >= 0.001 ? `${(share * 100).toFixed(1)}%` : 'under 0.1%';
+        const missedText = missedSaid ? `the capture missed ${bytesText(missed)} the hosts acknowledged (${percent} of the TCP stream bytes) in ${plural(flows, 'flow')}, most in flow ${worst!.id} (${bytesText(worst!.missed)})` : '';
+        const missedFacts = missedSaid ? { missedBytes: missed, streamBytes, share: Math.round(share * 10_000) / 10_000, flows, worstFlow: worst!.id, worstFlowMissedBytes: worst!.missed } : {};
+        if (dropped > 0) {
+          const d = capture.dropped!;
+          return [
+            {
+              code: 'capture-loss',
+              severity: 'warning',
+              summary: `the capturing tool dropped ${grouped(dropped)} ${dropped === 1 ? 'packet' : 'packets'} by its own count, against ${grouped(capture.packets)} kept${missedSaid ? `, and ${missedText}` : ''}: an answer, an ACK or a close the file lacks may have crossed the network all the same, so verdicts that rest on one never seen (no-response, syn-timeout, half-open, half-closed, slow or stalled handshakes) may be the capture's loss, not the hosts'`,
+              packets: [],
+              facts: { droppedPackets: dropped, droppedInStatistics: d.inStatistics, droppedBeforePackets: d.beforePackets, ...(d.firstAfterLoss > 0 ? { firstPacketAfterLoss: d.firstAfterLoss } : {}), ...missedFacts },
+              hint: 'The capturing tool could not keep up, and its count of the packets it dropped is in the file: its buffer filled (a burst, a slow disk, a busy machine, a reader paused). Those packets crossed the network, so their absence from the file proves nothing about the hosts. Capture again with a larger buffer (dumpcap or tcpdump -B), a filter that keeps only the traffic of interest, a snap length that fits the headers (-s 128), to a local disk; until then, read each verdict resting on a missing packet as a question for a fuller capture.',
+            },
+          ];
+        }
         return [
           {
             code: 'capture-loss',
             // One sequence number is a SYN or FIN the capture missed, not lost data.
             severity: share >= CAPTURE_LOSS_WARNING_SHARE && missed > 1 ? 'warning' : 'info',
-            summary: `the capture missed ${bytesText(missed)} the hosts acknowledged (${percent} of the TCP stream bytes) in ${plural(flows, 'flow')}, most in flow ${worst.id} (${bytesText(worst.missed)}): packets the network delivered but the capture did not keep`,
+            summary: `${missedText}: packets the network delivered but the capture did not keep`,
             packets: [],
-            facts: { missedBytes: missed, streamBytes, share: Math.round(share * 10_000) / 10_000, flows, worstFlow: worst.id, worstFlowMissedBytes: worst.missed },
+            facts: missedFacts,
             hint: 'The hosts acknowledged bytes that are not in the file, so the capture, not the network, lost them: a capture buffer too small for the rate (tcpdump -B, "packets dropped by kernel" when it stops), a busy SPAN or mirror port, a tap that drops, or a file cut with editcap. Verdicts on those flows rest on what was kept, and payload analysis has gaps there. Capture again with a larger buffer, a filter that keeps only the traffic of interest, or a snap length that fits the headers.',
           },
         ];

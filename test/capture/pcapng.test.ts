@@ -276,3 +276,99 @@ describe('pcapng', () => {
     });
   });
 });
+
+describe('pcapng drop counts', () => {
+  const frame = (i: number): WriterPacket => ({ tsMicros: T0 + i, data: patternFrame(60, i) });
+
+  it('says nothing of drops when the file says nothing', () => {
+    expect(collectRecords(encodePcapng([frame(1), frame(2)])).info.dropped).toBeUndefined();
+  });
+
+  it('takes the interface and OS drops of each interface\'s last statistics block, summed over interfaces', () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb(frame(1)).isb(0, T0 + 5, { received: 10, droppedByInterface: 3 });
+    b.epb({ ...frame(2), interfaceId: 1 });
+    // Counts run from the start of the capture: the later block replaces the earlier one.
+    b.isb(0, T0 + 9, { received: 20, droppedByInterface: 7, droppedByOs: 2 });
+    b.isb(1, T0 + 9, { received: 4, droppedByOs: 5 });
+    const { info, records } = collectRecords(b.finish());
+    expect(records).toHaveLength(2);
+    expect(info.dropped).toEqual({ packets: 14, inStatistics: 14, beforePackets: 0, firstAfterLoss: 0 });
+    expect(info.diagnostics).toEqual([]);
+  });
+
+  it('keeps the counts of ended sections, whose interface numbers the next section reuses', () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb(frame(1)).isb(0, T0 + 2, { droppedByInterface: 4 });
+    b.section({ bigEndian: true });
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb(frame(3)).isb(0, T0 + 4, { droppedByInterface: 6 });
+    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 10, inStatistics: 10, beforePackets: 0, firstAfterLoss: 0 });
+  });
+
+  it('tells statistics that count no drop from none at all', () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb(frame(1)).isb(0, T0 + 2, { received: 1 });
+    expect(collectRecords(b.finish()).info.dropped).toBeUndefined();
+    b.isb(0, T0 + 3, { received: 1, droppedByInterface: 0 });
+    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 0, inStatistics: 0, beforePackets: 0, firstAfterLoss: 0 });
+  });
+
+  it.each([1, 64, 100_000])('reads drop counts on packet blocks, on the fast path and the general one (chunks of %i bytes)', (chunk) => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET, snaplen: 64 });
+    b.epb(frame(1)).epb({ ...frame(2), droppedBefore: 0 }).epb({ ...frame(3), droppedBefore: 5 });
+    b.opb({ ...frame(4), droppedBefore: 2 });
+    // Over the snap length: read on the general path, which reports it.
+    b.epb({ ...frame(5), data: patternFrame(80, 5), droppedBefore: 1 });
+    const { info, records } = collectRecords(b.finish(), 'drops.pcapng', chunk);
+    expect(records.map((r) => r.data.length)).toEqual([60, 60, 60, 60, 80]);
+    expect(info.dropped).toEqual({ packets: 8, inStatistics: 0, beforePackets: 8, firstAfterLoss: 3 });
+    expect(codes(info).map((c) => c[0])).toEqual(['PCAPNG_CAPLEN_EXCEEDS_SNAPLEN']);
+  });
+
+  it('gives the larger of the statistics and the packet blocks, which may count the same losses', () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb(frame(1)).epb({ ...frame(2), droppedBefore: 3 }).isb(0, T0 + 9, { droppedByInterface: 3 });
+    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 3, inStatistics: 3, beforePackets: 3, firstAfterLoss: 2 });
+  });
+
+  it('reports statistics it cannot use, and a packet block whose options overrun it, and reads on', () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb(frame(1));
+    b.isb(3, T0 + 2, { droppedByInterface: 9 });
+    const isbAt = b.length;
+    // An ISB whose only option claims 16 bytes where 8 are left.
+    b.block(5, new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 16, 0, 1, 0, 0, 0, 0, 0, 0, 0]));
+    const epbAt = b.length;
+    const data = patternFrame(60, 2);
+    const body = new Uint8Array(20 + 60 + 12);
+    const dv = new DataView(body.buffer);
+    dv.setUint32(4, Math.floor((T0 + 2) / 2 ** 32), true);
+    dv.setUint32(8, (T0 + 2) % 2 ** 32, true);
+    dv.setUint32(12, 60, true);
+    dv.setUint32(16, 60, true);
+    body.set(data, 20);
+    // epb_dropcount claiming 12 bytes of the 8 the block has left after it.
+    dv.setUint16(80, 4, true);
+    dv.setUint16(82, 12, true);
+    b.block(6, body);
+    b.epb(frame(3));
+    const { info, records } = collectRecords(b.finish(), 'bad.pcapng');
+    expect(records).toHaveLength(3);
+    expect(info.dropped).toBeUndefined();
+    expect(codes(info)).toEqual([
+      ['PCAPNG_UNKNOWN_INTERFACE', 2, expect.any(Number)],
+      ['PCAPNG_BAD_OPTION', 2, isbAt + 20],
+      ['PCAPNG_BAD_OPTION', 2, epbAt + 88],
+    ]);
+    expect(info.diagnostics[0].message).toContain('interface statistics name interface 3');
+    expect(info.diagnostics[2].message).toMatch(/^bad\.pcapng: packet 2 .*an option of a packet block \(code 4, 12 bytes\) runs past the end of its block/);
+  });
+});
