@@ -36,7 +36,7 @@ export function accountingLine(c: CaptureSummary, totalFlows: number, shownFlows
 /** What a report says of the packets the capturing tool dropped (d.packets > 0). */
 export function droppedText(d: CaptureDrops, startsSentence = false): string {
   const where = [
-    d.inStatistics > 0 ? `${d.beforePackets > 0 ? `${grouped(d.inStatistics)} ` : ''}in the file's interface statistics` : '',
+    d.inStatistics > 0 ? `${d.beforePackets > 0 ? `${grouped(d.inStatistics)} ` : ''}in the capture's interface statistics` : '',
     d.beforePackets > 0 ? `${d.inStatistics > 0 ? `${grouped(d.beforePackets)} ` : ''}on its packet blocks, the first before packet ${d.firstAfterLoss}` : '',
   ].filter(Boolean);
   return `${startsSentence ? 'The' : 'the'} capturing tool dropped ${grouped(d.packets)} ${d.packets === 1 ? 'packet' : 'packets'} by its own count (${where.join(', ')}): a verdict that rests on a packet never seen may be wrong (capture-loss)`;

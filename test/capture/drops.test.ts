@@ -88,7 +88,7 @@ describe.skipIf(!canRunDumpcap)('a capture the kernel dropped packets from', () 
     const text = spawnSync(process.execPath, ['bin/tcpwhy.js', 'analyze', '--width', '400', file], { encoding: 'utf8', timeout: 30_000 });
     const [n, kept] = [dropped, received].map((v) => new Intl.NumberFormat('en-US').format(v));
     const lines = text.stdout.split('\n');
-    expect(lines[1]).toContain(`malformed. The capturing tool dropped ${n} packets by its own count (in the file's interface statistics): a verdict that rests on a packet never seen may be wrong (capture-loss).`);
+    expect(lines[1]).toContain(`malformed. The capturing tool dropped ${n} packets by its own count (in the capture's interface statistics): a verdict that rests on a packet never seen may be wrong (capture-loss).`);
     expect(lines).toContain(
       `WARN   the capturing tool dropped ${n} packets by its own count, against ${kept} kept: an answer, an ACK or a close the file lacks may have crossed the network all the same, so verdicts that rest on one never seen (no-response, syn-timeout, half-open, half-closed, slow or stalled handshakes) may be the capture's loss, not the hosts'`,
     );

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { PcapFileWriter } from '../../capture/writer.js';
-import { CaptureOpenError, LINKTYPE, type CaptureInfo, type PacketRecord } from '../../capture/record.js';
+import { CaptureOpenError, LINKTYPE, type CaptureDrops, type CaptureInfo, type PacketRecord } from '../../capture/record.js';
 import { listInterfaces, LIVE_SOURCES, openLiveSource, wallClockMicros, type LiveInterface, type LiveSource, type LiveSourceKind, type LiveStats } from '../../capture/live.js';
 import { Analyzer, type FlowResult } from '../../pipeline.js';
 import { JsonLinesStream } from '../../report/json.js';
@@ -173,6 +173,8 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     truncatedBelowSnaplen: 0,
     diagnostics: [],
     stoppedEarly: false,
+    // libpcap's statistics, as a pcapng file's interface statistics carry them.
+    dropped: stats.droppedByKernel === null ? null : statisticsDrops(stats.droppedByKernel + (stats.droppedByInterface ?? 0)),
   };
   const result = analyzer.finish(info);
   for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
@@ -189,6 +191,10 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
   }
   if (stats.droppedByKernel) io.stderr(`tcpwhy: ${stats.droppedByKernel} packets dropped by the kernel: verdicts may rest on missing packets (narrow the filter or lower the load)\n`);
   return EXIT.OK;
+}
+
+function statisticsDrops(packets: number): CaptureDrops {
+  return { packets, inStatistics: packets, beforePackets: 0, firstAfterLoss: 0 };
 }
 
 /** One line per decided flow: time, id, endpoints, state and history, then its verdicts. */
