@@ -36,7 +36,9 @@ const EPB = { INTERFACE: 8, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DA
 const OPB = { INTERFACE: 8, DROPS: 10, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DATA: 28, MIN_LEN: 32 } as const;
 const SPB = { ORIGLEN: 8, DATA: 12, MIN_LEN: 16 } as const;
 const ISB = { INTERFACE: 8, OPTIONS: 20, MIN_LEN: 24 } as const;
-const OPTION = { END: 0, IF_TSRESOL: 9, IF_TSOFFSET: 14, EPB_DROPCOUNT: 4, ISB_IFDROP: 5, ISB_OSDROP: 7 } as const;
+export const OPTION = { END: 0, IF_TSRESOL: 9, IF_TSOFFSET: 14, EPB_DROPCOUNT: 4, ISB_IFRECV: 4, ISB_IFDROP: 5, ISB_OSDROP: 7 } as const;
+/** An obsolete packet block's drop count when its writer did not know it. */
+const OPB_DROPS_UNKNOWN = 0xffff;
 
 /** How an interface's timestamp units become microseconds. */
 const TS_UNIT = { MICROS: 0, NANOS: 1, OTHER: 2 } as const;
@@ -54,10 +56,12 @@ export class PcapngWalker implements RecordWalker {
   private interfacesInFile = 0;
   /** Each interface's drops as its latest statistics block counts them (-1: none yet); the counts run from the capture's start. */
   private readonly ifDropped: number[] = [];
-  /** Drops counted by the statistics of sections already ended. */
-  private droppedInEndedSections = 0;
-  private droppedBeforePackets = 0;
+  /** Each interface's drops as its packet blocks count them, summed. */
+  private readonly ifDroppedBefore: number[] = [];
+  /** Sections already ended: their drops (each interface's larger count, summed) and each count's sum. */
+  private readonly endedDrops = { packets: 0, inStatistics: 0, beforePackets: 0 };
   private firstAfterLoss = 0;
+  private readonly option = new OptionCursor();
   /** SPBs carry no timestamp; they get the previous packet's so time never jumps back to 1970. */
   private lastTsMicros = 0;
 
@@ -109,7 +113,8 @@ export class PcapngWalker implements RecordWalker {
             rec.end = pos + EPB.DATA + caplen;
             rec.fileOffset = base + pos;
             // Options follow the padded packet data: rare, and read only for a drop count.
-            if (len > EPB.MIN_LEN + ((caplen + 3) & ~3)) this.readPacketOptions(b, pos, pos + EPB.DATA + ((caplen + 3) & ~3), pos + len - 4, base + pos);
+            const optionsAt = pos + EPB.DATA + ((caplen + 3) & ~3);
+            if (optionsAt < pos + len - 4) this.readPacketOptions(b, pos, optionsAt, pos + len - 4, ifId, base + pos);
             ctx.deliver(this.ifSnaplen[ifId]);
             pos += len;
             continue;
@@ -226,7 +231,10 @@ export class PcapngWalker implements RecordWalker {
       return;
     }
     this.littleEndian = le;
-    for (let i = 0; i < this.ifCount; i++) if (this.ifDropped[i] > 0) this.droppedInEndedSections += this.ifDropped[i];
+    const ended = this.sectionDrops();
+    this.endedDrops.packets = ended.packets;
+    this.endedDrops.inStatistics = ended.inStatistics;
+    this.endedDrops.beforePackets = ended.beforePackets;
     this.ifCount = 0;
     this.headerDone = true;
   }
@@ -245,22 +253,11 @@ export class PcapngWalker implements RecordWalker {
     let tsUnit: number = TS_UNIT.MICROS;
     let ticksPerSecond = 1_000_000n;
     let tsOffsetMicros = 0;
-    const optEnd = p + len - 4;
-    let q = p + IDB.OPTIONS;
-    while (optEnd - q >= 4) {
-      const code = u16(b, q, le);
-      const optLen = u16(b, q + 2, le);
-      if (code === OPTION.END) break;
-      if (optLen > optEnd - q - 4) {
-        ctx.report(
-          CAPTURE_DIAG.PCAPNG_BAD_OPTION,
-          `an option of an interface description (code ${code}, ${optLen} bytes) runs past the end of its block, so the options after it are ignored`,
-          fileOffset + (q - p),
-        );
-        break;
-      }
-      if (code === OPTION.IF_TSRESOL && optLen >= 1) {
-        const v = b[q + 4];
+    const opt = this.option.start(b, p + IDB.OPTIONS, p + len - 4, this.littleEndian);
+    while (opt.next()) {
+      const q = opt.at;
+      if (opt.code === OPTION.IF_TSRESOL && opt.length >= 1) {
+        const v = b[q];
         // High bit set: 2^-n seconds per tick, else 10^-n (pcapng spec, if_tsresol).
         const exp = v & 0x7f;
         if (v & 0x80) {
@@ -270,13 +267,14 @@ export class PcapngWalker implements RecordWalker {
           tsUnit = exp === 6 ? TS_UNIT.MICROS : exp === 9 ? TS_UNIT.NANOS : TS_UNIT.OTHER;
           ticksPerSecond = 10n ** BigInt(exp);
         }
-      } else if (code === OPTION.IF_TSOFFSET && optLen >= 8) {
-        tsOffsetMicros = i64(b, q + 4, le) * 1_000_000;
+      } else if (opt.code === OPTION.IF_TSOFFSET && opt.length >= 8) {
+        tsOffsetMicros = i64(b, q, le) * 1_000_000;
       }
-      q += 4 + ((optLen + 3) & ~3);
     }
+    if (opt.overran) this.reportOverrun('an interface description', p, fileOffset);
     const i = this.ifCount++;
     this.ifDropped[i] = -1;
+    this.ifDroppedBefore[i] = 0;
     this.ifLinkType[i] = linkType;
     this.ifSnaplen[i] = snaplen;
     this.ifTsUnit[i] = tsUnit;
@@ -292,18 +290,14 @@ export class PcapngWalker implements RecordWalker {
       return;
     }
     const le = this.littleEndian;
+    const ifId = u32(b, p + EPB.INTERFACE, le);
     const caplen = u32(b, p + EPB.CAPLEN, le);
-    const optionsAt = p + EPB.DATA + ((caplen + 3) & ~3);
-    if (caplen <= len - EPB.MIN_LEN && optionsAt < p + len - 4) this.readPacketOptions(b, p, optionsAt, p + len - 4, fileOffset);
-    this.deliverPacket(
-      b, p, len, fileOffset,
-      u32(b, p + EPB.INTERFACE, le),
-      u32(b, p + EPB.TS_HIGH, le),
-      u32(b, p + EPB.TS_LOW, le),
-      u32(b, p + EPB.CAPLEN, le),
-      u32(b, p + EPB.ORIGLEN, le),
-      EPB.DATA,
-    );
+    // A caplen past the block is reported as the packet is; it places no options.
+    if (caplen <= len - EPB.MIN_LEN) {
+      const optionsAt = p + EPB.DATA + ((caplen + 3) & ~3);
+      if (optionsAt < p + len - 4) this.readPacketOptions(b, p, optionsAt, p + len - 4, ifId, fileOffset);
+    }
+    this.deliverPacket(b, p, len, fileOffset, ifId, u32(b, p + EPB.TS_HIGH, le), u32(b, p + EPB.TS_LOW, le), caplen, u32(b, p + EPB.ORIGLEN, le), EPB.DATA);
   }
 
   private readObsoletePacket(b: Uint8Array, p: number, len: number, fileOffset: number): void {
@@ -312,41 +306,28 @@ export class PcapngWalker implements RecordWalker {
       return;
     }
     const le = this.littleEndian;
+    const ifId = u16(b, p + OPB.INTERFACE, le);
     const dropped = u16(b, p + OPB.DROPS, le);
-    if (dropped > 0) this.droppedBefore(dropped);
-    this.deliverPacket(
-      b, p, len, fileOffset,
-      u16(b, p + OPB.INTERFACE, le),
-      u32(b, p + OPB.TS_HIGH, le),
-      u32(b, p + OPB.TS_LOW, le),
-      u32(b, p + OPB.CAPLEN, le),
-      u32(b, p + OPB.ORIGLEN, le),
-      OPB.DATA,
-    );
+    if (dropped > 0 && dropped !== OPB_DROPS_UNKNOWN) this.droppedBefore(ifId, dropped);
+    this.deliverPacket(b, p, len, fileOffset, ifId, u32(b, p + OPB.TS_HIGH, le), u32(b, p + OPB.TS_LOW, le), u32(b, p + OPB.CAPLEN, le), u32(b, p + OPB.ORIGLEN, le), OPB.DATA);
   }
 
   /** An EPB's options from `q` to `optEnd`: a drop count is all the analysis takes from them. */
-  private readPacketOptions(b: Uint8Array, p: number, q: number, optEnd: number, fileOffset: number): void {
-    const le = this.littleEndian;
-    while (optEnd - q >= 4) {
-      const code = u16(b, q, le);
-      const optLen = u16(b, q + 2, le);
-      if (code === OPTION.END) return;
-      if (optLen > optEnd - q - 4) {
-        this.ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `an option of a packet block (code ${code}, ${optLen} bytes) runs past the end of its block, so the options after it are ignored`, fileOffset + (q - p));
-        return;
-      }
-      if (code === OPTION.EPB_DROPCOUNT && optLen === 8) {
-        const dropped = u64(b, q + 4, le);
-        if (dropped > 0) this.droppedBefore(dropped);
-      }
-      q += 4 + ((optLen + 3) & ~3);
+  private readPacketOptions(b: Uint8Array, p: number, q: number, optEnd: number, ifId: number, fileOffset: number): void {
+    const opt = this.option.start(b, q, optEnd, this.littleEndian);
+    while (opt.next()) {
+      if (opt.code !== OPTION.EPB_DROPCOUNT) continue;
+      const dropped = this.count(b, p, fileOffset, 'a packet block\'s drop count');
+      if (dropped > 0) this.droppedBefore(ifId, dropped);
     }
+    if (opt.overran) this.reportOverrun('a packet block', p, fileOffset);
   }
 
-  /** Packets lost just before the packet being read, by its block's count. */
-  private droppedBefore(dropped: number): void {
-    this.droppedBeforePackets += dropped;
+  /** Packets lost on interface `ifId` just before the packet being read, by its block's count. */
+  private droppedBefore(ifId: number, dropped: number): void {
+    // A block naming an interface its section lacks is reported as its packet is delivered.
+    if (ifId >= this.ifCount) return;
+    this.ifDroppedBefore[ifId] += dropped;
     if (this.firstAfterLoss === 0) this.firstAfterLoss = this.ctx.info.packets + 1;
     this.publishDrops();
   }
@@ -358,35 +339,67 @@ export class PcapngWalker implements RecordWalker {
       ctx.report(CAPTURE_DIAG.PCAPNG_BLOCK_TOO_SHORT, `an interface statistics block of ${len} bytes, too short to hold one (${ISB.MIN_LEN} at least), ignored`, fileOffset);
       return;
     }
-    const le = this.littleEndian;
-    const ifId = u32(b, p + ISB.INTERFACE, le);
+    const ifId = u32(b, p + ISB.INTERFACE, this.littleEndian);
     if (ifId >= this.ifCount) {
-      ctx.report(CAPTURE_DIAG.PCAPNG_UNKNOWN_INTERFACE, `interface statistics name interface ${ifId}, which its section does not describe, so they are ignored`, fileOffset);
+      ctx.report(CAPTURE_DIAG.PCAPNG_UNKNOWN_INTERFACE, `interface statistics name interface ${ifId}, which their section does not describe, so they are ignored`, fileOffset);
       return;
     }
     let dropped = -1;
-    const optEnd = p + len - 4;
-    let q = p + ISB.OPTIONS;
-    while (optEnd - q >= 4) {
-      const code = u16(b, q, le);
-      const optLen = u16(b, q + 2, le);
-      if (code === OPTION.END) break;
-      if (optLen > optEnd - q - 4) {
-        ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `an option of interface statistics (code ${code}, ${optLen} bytes) runs past the end of its block, so the options after it are ignored`, fileOffset + (q - p));
-        break;
-      }
-      if ((code === OPTION.ISB_IFDROP || code === OPTION.ISB_OSDROP) && optLen === 8) dropped = Math.max(dropped, 0) + u64(b, q + 4, le);
-      q += 4 + ((optLen + 3) & ~3);
+    const opt = this.option.start(b, p + ISB.OPTIONS, p + len - 4, this.littleEndian);
+    while (opt.next()) {
+      if (opt.code !== OPTION.ISB_IFDROP && opt.code !== OPTION.ISB_OSDROP) continue;
+      const n = this.count(b, p, fileOffset, opt.code === OPTION.ISB_IFDROP ? 'isb_ifdrop' : 'isb_osdrop');
+      if (n >= 0) dropped = Math.max(dropped, 0) + n;
     }
+    if (opt.overran) this.reportOverrun('interface statistics', p, fileOffset);
     if (dropped < 0) return;
+    if (dropped < this.ifDropped[ifId]) {
+      // Counts run from the start of the capture and never fall: the larger is kept.
+      ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `interface statistics count ${dropped} packets dropped on interface ${ifId}, fewer than the ${this.ifDropped[ifId]} an earlier block counted, so the larger count is kept`, fileOffset);
+      return;
+    }
     this.ifDropped[ifId] = dropped;
     this.publishDrops();
   }
 
+  /** The 64-bit count the option cursor stands on, or -1 after reporting one that is not 8 bytes or past 2^53. */
+  private count(b: Uint8Array, p: number, fileOffset: number, what: string): number {
+    const opt = this.option;
+    if (opt.length !== 8) {
+      this.ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `${what} is ${opt.length} bytes long, not the 8 of a 64-bit count, so it is ignored`, fileOffset + (opt.at - 4 - p));
+      return -1;
+    }
+    const n = u64(b, opt.at, this.littleEndian);
+    if (n > Number.MAX_SAFE_INTEGER) {
+      this.ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `${what} claims ${n.toExponential(3)} packets, more than any capture holds (all ones stands for "unknown" in some writers), so it is ignored`, fileOffset + (opt.at - 4 - p));
+      return -1;
+    }
+    return n;
+  }
+
+  private reportOverrun(what: string, p: number, fileOffset: number): void {
+    const opt = this.option;
+    this.ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `an option of ${what} (code ${opt.code}, ${opt.length} bytes) runs past the end of its block, so the options after it are ignored`, fileOffset + (opt.at - 4 - p));
+  }
+
+  /**
+   * The current section's drops: per interface the larger of its statistics and its packet
+   * blocks' counts (both count the same losses when a writer keeps both), summed over interfaces.
+   */
+  private sectionDrops(): { packets: number; inStatistics: number; beforePackets: number } {
+    const sum = { ...this.endedDrops };
+    for (let i = 0; i < this.ifCount; i++) {
+      const stats = Math.max(this.ifDropped[i], 0);
+      const before = this.ifDroppedBefore[i];
+      sum.packets += Math.max(stats, before);
+      sum.inStatistics += stats;
+      sum.beforePackets += before;
+    }
+    return sum;
+  }
+
   private publishDrops(): void {
-    let inStatistics = this.droppedInEndedSections;
-    for (let i = 0; i < this.ifCount; i++) if (this.ifDropped[i] > 0) inStatistics += this.ifDropped[i];
-    this.ctx.info.dropped = { packets: Math.max(inStatistics, this.droppedBeforePackets), inStatistics, beforePackets: this.droppedBeforePackets, firstAfterLoss: this.firstAfterLoss };
+    this.ctx.info.dropped = { ...this.sectionDrops(), firstAfterLoss: this.firstAfterLoss, source: 'file' };
   }
 
   private readSimplePacket(b: Uint8Array, p: number, len: number, fileOffset: number): void {
@@ -470,5 +483,45 @@ export class PcapngWalker implements RecordWalker {
       micros = Number((((BigInt(high) << 32n) | BigInt(low)) * 1_000_000n) / this.ifTicksPerSecond[ifId]);
     }
     return micros + this.ifTsOffsetMicros[ifId];
+  }
+}
+
+/**
+ * Walks a block's options without allocating: start(), then next() until false; `code`, `length`
+ * and `at` (where the value starts) describe the option it stands on. `overran` is set when an
+ * option claimed more bytes than its block holds, which ends the walk.
+ */
+class OptionCursor {
+  code = 0;
+  length = 0;
+  at = 0;
+  overran = false;
+  private b: Uint8Array = new Uint8Array(0);
+  private nextAt = 0;
+  private end = 0;
+  private le = true;
+
+  start(b: Uint8Array, from: number, end: number, littleEndian: boolean): this {
+    this.b = b;
+    this.nextAt = from;
+    this.end = end;
+    this.le = littleEndian;
+    this.overran = false;
+    return this;
+  }
+
+  next(): boolean {
+    const q = this.nextAt;
+    if (this.end - q < 4) return false;
+    this.code = u16(this.b, q, this.le);
+    this.length = u16(this.b, q + 2, this.le);
+    this.at = q + 4;
+    if (this.code === OPTION.END) return false;
+    if (this.length > this.end - q - 4) {
+      this.overran = true;
+      return false;
+    }
+    this.nextAt = q + 4 + ((this.length + 3) & ~3);
+    return true;
   }
 }

@@ -66,20 +66,24 @@ export interface CaptureInfo {
 }
 
 /**
- * Drops as a pcapng file records them: each interface's last statistics block (isb_ifdrop, by the
- * interface or its buffer, plus isb_osdrop, by the operating system; dumpcap writes libpcap's
- * kernel-buffer drops as isb_ifdrop), and drop counts on packet blocks (epb_dropcount, the
- * obsolete packet block's 16-bit count), each the packets lost just before that packet.
+ * The packets the capturing tool says it dropped. In a pcapng file: each interface's last
+ * statistics block (isb_ifdrop, by the interface or its buffer, plus isb_osdrop, by the operating
+ * system; dumpcap writes libpcap's kernel-buffer drops as isb_ifdrop), and drop counts on packet
+ * blocks (epb_dropcount, the obsolete packet block's 16-bit count), each the packets lost just
+ * before that packet. In a live capture: libpcap's count of the packets the kernel dropped
+ * because its buffer was full.
  */
 export interface CaptureDrops {
-  /** The packets the capture lacks by its tool's own word: the larger of the two counts below, which may count the same losses. */
+  /** The packets the capture lacks by its tool's own word: per interface the larger of the two counts below (which may count the same losses), summed over interfaces. */
   packets: number;
-  /** Of those, the interface statistics' counts, summed over interfaces and sections. */
+  /** Of those, the statistics' counts (a pcapng file's interface statistics, or libpcap's in a live capture), summed over interfaces and sections. */
   inStatistics: number;
-  /** Of those, the packet blocks' counts. */
+  /** The packet blocks' counts, summed. */
   beforePackets: number;
   /** The first packet a packet block's count says came after lost packets (0: none says). */
   firstAfterLoss: number;
+  /** Where the counts come from: the file read, or the live capture's libpcap. */
+  source: 'file' | 'live';
 }
 
 /** Thrown when nothing in the input is readable as a capture (missing file, empty, wrong magic). */

@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import { PCAP } from './pcap.js';
-import { BLOCK, PCAPNG } from './pcapng.js';
+import { BLOCK, OPTION, PCAPNG } from './pcapng.js';
 import { LINKTYPE } from './record.js';
 
 export interface WriterPacket {
@@ -89,8 +89,8 @@ export class PcapngBuilder {
   /** Adds an interface description; returns its index within the section. */
   iface(iface: PcapngInterface): number {
     const body = this.writer().u16(iface.linkType).u16(0).u32(iface.snaplen ?? DEFAULT_SNAPLEN);
-    if (iface.tsresol !== undefined) body.u16(9).u16(1).u8(iface.tsresol).pad4();
-    if (iface.tsoffset !== undefined) body.u16(14).u16(8).i64(iface.tsoffset);
+    if (iface.tsresol !== undefined) body.u16(OPTION.IF_TSRESOL).u16(1).u8(iface.tsresol).pad4();
+    if (iface.tsoffset !== undefined) body.u16(OPTION.IF_TSOFFSET).u16(8).i64(iface.tsoffset);
     if (iface.tsresol !== undefined || iface.tsoffset !== undefined) body.u16(0).u16(0);
     this.block(BLOCK.IDB, body.finish());
     this.interfaces.push(iface);
@@ -102,7 +102,7 @@ export class PcapngBuilder {
     const ifId = p.interfaceId ?? 0;
     const [high, low] = this.ticks(ifId, p.tsMicros);
     const body = this.writer().u32(ifId).u32(high).u32(low).u32(p.data.length).u32(p.origLen ?? p.data.length).bytes(p.data).pad4();
-    if (p.droppedBefore !== undefined) body.u16(4).u16(8).i64(p.droppedBefore).u16(0).u16(0);
+    if (p.droppedBefore !== undefined) body.u16(OPTION.EPB_DROPCOUNT).u16(8).i64(p.droppedBefore).u16(0).u16(0);
     return this.block(BLOCK.EPB, body.finish());
   }
 
@@ -130,7 +130,7 @@ export class PcapngBuilder {
   isb(interfaceId: number, tsMicros: number, stats: PcapngStatistics = {}): this {
     const [high, low] = this.ticks(interfaceId, tsMicros);
     const body = this.writer().u32(interfaceId).u32(high).u32(low);
-    const options: [number, number | undefined][] = [[4, stats.received], [5, stats.droppedByInterface], [7, stats.droppedByOs]];
+    const options: [number, number | undefined][] = [[OPTION.ISB_IFRECV, stats.received], [OPTION.ISB_IFDROP, stats.droppedByInterface], [OPTION.ISB_OSDROP, stats.droppedByOs]];
     const given = options.filter(([, v]) => v !== undefined);
     for (const [code, v] of given) body.u16(code).u16(8).i64(v!);
     if (given.length > 0) body.u16(0).u16(0);

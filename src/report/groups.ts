@@ -333,14 +333,17 @@ class Tallies {
 /**
  * Capture-level verdicts that change what the flow verdicts after them mean, and so come first
  * whatever their severity: one-stack-answers says the servers' refusals and resets were made by
- * one device answering for them.
+ * one device answering for them; capture-loss, as a warning, that answers and ACKs the errors
+ * below miss may be missing from the capture alone.
  */
-const READ_FIRST = new Set(['one-stack-answers']);
+function readFirst(g: ProblemGroup): boolean {
+  return g.code === 'one-stack-answers' || (g.code === 'capture-loss' && g.severity !== 'info');
+}
 
 /** Orders groups: those to read first, then severity (highest first), size (largest first), code, endpoint. */
 export function compareGroups(a: ProblemGroup, b: ProblemGroup): number {
   return (
-    Number(READ_FIRST.has(b.code)) - Number(READ_FIRST.has(a.code)) ||
+    Number(readFirst(b)) - Number(readFirst(a)) ||
     SEVERITY[b.severity] - SEVERITY[a.severity] ||
     b.flows - a.flows ||
     (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) ||

@@ -30,14 +30,20 @@ export function accountingLine(c: CaptureSummary, totalFlows: number, shownFlows
       : '';
   const ll = c.lingerLimit;
   const linger = ll && ll.closedEarly > 0 ? `; ${ll.closedEarly} closed flows finished before their 5 s linger (${ll.latePackets} late packets not added)` : '';
-  return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''}${c.captureFilter ? ` + ${c.filtered} filtered (by '${c.captureFilter}')` : ''} + ${c.malformed} malformed${fragments}; ${flows}${linger}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}${c.dropped?.packets ? `; ${droppedText(c.dropped)}` : ''}`;
+  const dropped = c.dropped ? droppedText(c.dropped) : null;
+  return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''}${c.captureFilter ? ` + ${c.filtered} filtered (by '${c.captureFilter}')` : ''} + ${c.malformed} malformed${fragments}; ${flows}${linger}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}${dropped ? `; ${dropped}` : ''}`;
 }
 
-/** What a report says of the packets the capturing tool dropped (d.packets > 0). */
-export function droppedText(d: CaptureDrops, startsSentence = false): string {
-  const where = [
-    d.inStatistics > 0 ? `${d.beforePackets > 0 ? `${grouped(d.inStatistics)} ` : ''}in the capture's interface statistics` : '',
-    d.beforePackets > 0 ? `${d.inStatistics > 0 ? `${grouped(d.beforePackets)} ` : ''}on its packet blocks, the first before packet ${d.firstAfterLoss}` : '',
-  ].filter(Boolean);
-  return `${startsSentence ? 'The' : 'the'} capturing tool dropped ${grouped(d.packets)} ${d.packets === 1 ? 'packet' : 'packets'} by its own count (${where.join(', ')}): a verdict that rests on a packet never seen may be wrong (capture-loss)`;
+/** What a report says of the packets the capturing tool dropped; null when a live capture dropped none (its own line says so). */
+export function droppedText(d: CaptureDrops, startsSentence = false): string | null {
+  const the = startsSentence ? 'The' : 'the';
+  if (d.packets === 0) return d.source === 'file' ? `${the} capturing tool counted no packet dropped (in the file's interface statistics)` : null;
+  const counts =
+    d.source === 'live'
+      ? ["libpcap's count of the packets the kernel could not hand over"]
+      : [
+          d.inStatistics > 0 ? `${d.beforePackets > 0 ? `${grouped(d.inStatistics)} ` : ''}in the file's interface statistics` : '',
+          d.beforePackets > 0 ? `${d.inStatistics > 0 ? `${grouped(d.beforePackets)} ` : ''}on its packet blocks, the first before packet ${d.firstAfterLoss}` : '',
+        ].filter(Boolean);
+  return `${the} capturing tool dropped ${grouped(d.packets)} ${d.packets === 1 ? 'packet' : 'packets'} by its own count (${counts.join(', ')}): a verdict that rests on a packet never seen may be wrong (capture-loss)`;
 }

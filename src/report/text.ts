@@ -146,7 +146,8 @@ function captureLines(c: CaptureSummary, width: number): string[] {
   const ll = c.lingerLimit;
   const linger = ll && ll.closedEarly > 0 ? ` ${plural(ll.closedEarly, 'closed flow')} finished before their 5 s linger (${plural(ll.latePackets, 'late packet')} not added).` : '';
   const stopped = c.stoppedEarly ? ' Reading stopped early (see the messages above).' : '';
-  const dropped = c.dropped?.packets ? ` ${droppedText(c.dropped, true)}.` : '';
+  const droppedSentence = c.dropped ? droppedText(c.dropped, true) : null;
+  const dropped = droppedSentence ? ` ${droppedSentence}.` : '';
   const accounting = `${count(c.packets)} packets read = ${count(c.decoded)} decoded + ${count(skipped)} skipped${reasons ? ` (${reasons})` : ''}${c.captureFilter ? ` + ${count(c.filtered)} filtered (by '${c.captureFilter}')` : ''} + ${count(c.malformed)} malformed.${fragments}${linger}${stopped}${dropped}`;
   return [...wrap(`${c.format ?? 'unknown format'}${when}`, width, `${c.file}: `, 2), ...wrap(accounting, width, '', 2)];
 }

@@ -295,7 +295,7 @@ describe('pcapng drop counts', () => {
     b.isb(1, T0 + 9, { received: 4, droppedByOs: 5 });
     const { info, records } = collectRecords(b.finish());
     expect(records).toHaveLength(2);
-    expect(info.dropped).toEqual({ packets: 14, inStatistics: 14, beforePackets: 0, firstAfterLoss: 0 });
+    expect(info.dropped).toEqual({ packets: 14, inStatistics: 14, beforePackets: 0, firstAfterLoss: 0, source: 'file' });
     expect(info.diagnostics).toEqual([]);
   });
 
@@ -306,7 +306,7 @@ describe('pcapng drop counts', () => {
     b.section({ bigEndian: true });
     b.iface({ linkType: LINKTYPE.ETHERNET });
     b.epb(frame(3)).isb(0, T0 + 4, { droppedByInterface: 6 });
-    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 10, inStatistics: 10, beforePackets: 0, firstAfterLoss: 0 });
+    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 10, inStatistics: 10, beforePackets: 0, firstAfterLoss: 0, source: 'file' });
   });
 
   it('tells statistics that count no drop from none at all', () => {
@@ -315,7 +315,7 @@ describe('pcapng drop counts', () => {
     b.epb(frame(1)).isb(0, T0 + 2, { received: 1 });
     expect(collectRecords(b.finish()).info.dropped).toBeUndefined();
     b.isb(0, T0 + 3, { received: 1, droppedByInterface: 0 });
-    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 0, inStatistics: 0, beforePackets: 0, firstAfterLoss: 0 });
+    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 0, inStatistics: 0, beforePackets: 0, firstAfterLoss: 0, source: 'file' });
   });
 
   it.each([1, 64, 100_000])('reads drop counts on packet blocks, on the fast path and the general one (chunks of %i bytes)', (chunk) => {
@@ -327,21 +327,87 @@ describe('pcapng drop counts', () => {
     b.epb({ ...frame(5), data: patternFrame(80, 5), droppedBefore: 1 });
     const { info, records } = collectRecords(b.finish(), 'drops.pcapng', chunk);
     expect(records.map((r) => r.data.length)).toEqual([60, 60, 60, 60, 80]);
-    expect(info.dropped).toEqual({ packets: 8, inStatistics: 0, beforePackets: 8, firstAfterLoss: 3 });
+    expect(info.dropped).toEqual({ packets: 8, inStatistics: 0, beforePackets: 8, firstAfterLoss: 3, source: 'file' });
     expect(codes(info).map((c) => c[0])).toEqual(['PCAPNG_CAPLEN_EXCEEDS_SNAPLEN']);
   });
 
-  it('gives the larger of the statistics and the packet blocks, which may count the same losses', () => {
+  it("gives per interface the larger of its statistics and its packet blocks' counts, which may count the same losses, summed over interfaces", () => {
     const b = new PcapngBuilder().section();
     b.iface({ linkType: LINKTYPE.ETHERNET });
-    b.epb(frame(1)).epb({ ...frame(2), droppedBefore: 3 }).isb(0, T0 + 9, { droppedByInterface: 3 });
-    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 3, inStatistics: 3, beforePackets: 3, firstAfterLoss: 2 });
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb(frame(1)).epb({ ...frame(2), droppedBefore: 3 }).isb(0, T0 + 9, { droppedByInterface: 4 });
+    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 4, inStatistics: 4, beforePackets: 3, firstAfterLoss: 2, source: 'file' });
+    // Interface 1's losses are its own: 10 by its packet blocks beside interface 0's 4 by statistics.
+    b.epb({ ...frame(3), interfaceId: 1, droppedBefore: 10 });
+    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 14, inStatistics: 4, beforePackets: 13, firstAfterLoss: 2, source: 'file' });
+  });
+
+  it("reads an obsolete packet block's count of 0xFFFF as unknown, as the format defines it", () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.opb({ ...frame(1), droppedBefore: 0xffff }).opb({ ...frame(2), droppedBefore: 2 });
+    expect(collectRecords(b.finish()).info.dropped).toEqual({ packets: 2, inStatistics: 0, beforePackets: 2, firstAfterLoss: 2, source: 'file' });
+  });
+
+  it('reads no options where a caplen past the block would place them, inside the header', () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    const at = b.length;
+    // caplen 0xfffffff0, whose padding wraps to -16 in 32-bit arithmetic: options would then start
+    // at the timestamp, whose high word reads as an epb_dropcount of 8 bytes.
+    const body = new Uint8Array(20 + 64);
+    const dv = new DataView(body.buffer);
+    dv.setUint16(4, 4, true);
+    dv.setUint16(6, 8, true);
+    dv.setUint32(8, 7, true);
+    dv.setUint32(12, 0xfffffff0, true);
+    dv.setUint32(16, 60, true);
+    b.block(6, body);
+    b.epb(frame(2));
+    const { info, records } = collectRecords(b.finish(), 'wrap.pcapng');
+    expect(records).toHaveLength(1);
+    expect(info.dropped).toBeUndefined();
+    expect(codes(info)).toEqual([['PCAPNG_CAPLEN_EXCEEDS_BLOCK', 1, at]]);
+  });
+
+  it('reports counts it cannot take, and keeps the rest', () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb(frame(1)).isb(0, T0 + 2, { droppedByInterface: 50 });
+    const fallingAt = b.length;
+    b.isb(0, T0 + 3, { droppedByInterface: 5 });
+    const hugeAt = b.length;
+    // isb_ifdrop of all ones, then isb_osdrop of 1.
+    b.block(5, new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 8, 0, ...new Array(8).fill(0xff), 7, 0, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    const shortAt = b.length;
+    // isb_ifdrop of 4 bytes.
+    b.block(5, new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 4, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
+    const tinyAt = b.length;
+    b.block(5, new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0]));
+    const { info } = collectRecords(b.finish(), 'counts.pcapng');
+    // The falling count is refused; the huge one is ignored beside the OS count of 1 in its block, which then falls too.
+    expect(info.dropped).toEqual({ packets: 50, inStatistics: 50, beforePackets: 0, firstAfterLoss: 0, source: 'file' });
+    expect(codes(info)).toEqual([
+      ['PCAPNG_BAD_OPTION', 2, fallingAt],
+      ['PCAPNG_BAD_OPTION', 2, hugeAt + 20],
+      ['PCAPNG_BAD_OPTION', 2, hugeAt],
+      ['PCAPNG_BAD_OPTION', 2, shortAt + 20],
+      ['PCAPNG_BLOCK_TOO_SHORT', 2, tinyAt],
+    ]);
+    expect(info.diagnostics.map((d) => d.message.replace(/^counts\.pcapng: packet 2 \(file offset 0x[0-9a-f]+\): /, ''))).toEqual([
+      'interface statistics count 5 packets dropped on interface 0, fewer than the 50 an earlier block counted, so the larger count is kept',
+      'isb_ifdrop claims 1.845e+19 packets, more than any capture holds (all ones stands for "unknown" in some writers), so it is ignored',
+      'interface statistics count 1 packets dropped on interface 0, fewer than the 50 an earlier block counted, so the larger count is kept',
+      'isb_ifdrop is 4 bytes long, not the 8 of a 64-bit count, so it is ignored',
+      'an interface statistics block of 20 bytes, too short to hold one (24 at least), ignored',
+    ]);
   });
 
   it('reports statistics it cannot use, and a packet block whose options overrun it, and reads on', () => {
     const b = new PcapngBuilder().section();
     b.iface({ linkType: LINKTYPE.ETHERNET });
     b.epb(frame(1));
+    const unknownAt = b.length;
     b.isb(3, T0 + 2, { droppedByInterface: 9 });
     const isbAt = b.length;
     // An ISB whose only option claims 16 bytes where 8 are left.
@@ -364,7 +430,7 @@ describe('pcapng drop counts', () => {
     expect(records).toHaveLength(3);
     expect(info.dropped).toBeUndefined();
     expect(codes(info)).toEqual([
-      ['PCAPNG_UNKNOWN_INTERFACE', 2, expect.any(Number)],
+      ['PCAPNG_UNKNOWN_INTERFACE', 2, unknownAt],
       ['PCAPNG_BAD_OPTION', 2, isbAt + 20],
       ['PCAPNG_BAD_OPTION', 2, epbAt + 88],
     ]);

@@ -6,6 +6,7 @@
 //   });
 
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,4 +148,27 @@ function parseDumpLine(line: string, first: number): DumpedPacket {
   }
   const kind = / ARP, /.test(line) ? 'arp' : 'other';
   return { t, kind, src: '', dst: '', flags: '', seq: '', win: 0, length: 0, line };
+}
+
+/** `count` connections to 127.0.0.1:`port`, `atOnce` at a time, each sending an HTTP request and reading the answer; rejects after `timeoutMs`. */
+export function connectionBurst(port: number, count: number, atOnce: number, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let started = 0;
+    let done = 0;
+    const timer = setTimeout(() => reject(new Error(`${done} of ${count} connections done after ${timeoutMs} ms`)), timeoutMs);
+    const one = (): void => {
+      if (started === count) return;
+      started++;
+      const c = net.connect(port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nhost: t\r\n\r\n'));
+      c.on('data', () => {});
+      c.on('error', () => {});
+      c.on('close', () => {
+        if (++done === count) {
+          clearTimeout(timer);
+          resolve();
+        } else one();
+      });
+    };
+    for (let i = 0; i < atOnce; i++) one();
+  });
 }

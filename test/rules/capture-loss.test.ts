@@ -55,7 +55,7 @@ describe('capture-loss', () => {
   describe("by the capturing tool's own count", () => {
     it('warns of the packets the tool dropped, though every byte acknowledged is in the file', () => {
       const { verdicts, capture } = withDropCounts(downloadConversation(20, 0), 'tool-drops.pcapng', { droppedByInterface: 1_200, droppedByOs: 34 });
-      expect(capture.dropped).toEqual({ packets: 1_234, inStatistics: 1_234, beforePackets: 0, firstAfterLoss: 0 });
+      expect(capture.dropped).toEqual({ packets: 1_234, inStatistics: 1_234, beforePackets: 0, firstAfterLoss: 0, source: 'file' });
       const v = verdicts.find((x) => x.code === 'capture-loss');
       expect(v).toMatchObject({ severity: 'warning', facts: { droppedPackets: 1_234, droppedInStatistics: 1_234, droppedBeforePackets: 0 } });
       expect(v?.facts).not.toHaveProperty('missedBytes');

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { PcapFileWriter } from '../../capture/writer.js';
-import { CaptureOpenError, LINKTYPE, type CaptureDrops, type CaptureInfo, type PacketRecord } from '../../capture/record.js';
+import { CaptureOpenError, LINKTYPE, type CaptureInfo, type PacketRecord } from '../../capture/record.js';
 import { listInterfaces, LIVE_SOURCES, openLiveSource, wallClockMicros, type LiveInterface, type LiveSource, type LiveSourceKind, type LiveStats } from '../../capture/live.js';
 import { Analyzer, type FlowResult } from '../../pipeline.js';
 import { JsonLinesStream } from '../../report/json.js';
@@ -173,8 +173,9 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     truncatedBelowSnaplen: 0,
     diagnostics: [],
     stoppedEarly: false,
-    // libpcap's statistics, as a pcapng file's interface statistics carry them.
-    dropped: stats.droppedByKernel === null ? null : statisticsDrops(stats.droppedByKernel + (stats.droppedByInterface ?? 0)),
+    // The kernel's drops are packets the capture lacks; the interface's (ps_ifdrop, the whole
+    // interface's receive drops) are packets the host lost too, and stay in the live line alone.
+    dropped: stats.droppedByKernel === null ? null : { packets: stats.droppedByKernel, inStatistics: stats.droppedByKernel, beforePackets: 0, firstAfterLoss: 0, source: 'live' },
   };
   const result = analyzer.finish(info);
   for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
@@ -189,12 +190,9 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     report.end(result);
     io.stdout(`${captureLine}\n`);
   }
-  if (stats.droppedByKernel) io.stderr(`tcpwhy: ${stats.droppedByKernel} packets dropped by the kernel: verdicts may rest on missing packets (narrow the filter or lower the load)\n`);
+  // The text report says it in its capture line and capture-loss; the other formats' readers may only see stderr.
+  if (stats.droppedByKernel && !report) io.stderr(`tcpwhy: ${stats.droppedByKernel} packets dropped by the kernel: verdicts may rest on missing packets (narrow the filter or lower the load)\n`);
   return EXIT.OK;
-}
-
-function statisticsDrops(packets: number): CaptureDrops {
-  return { packets, inStatistics: packets, beforePackets: 0, firstAfterLoss: 0 };
 }
 
 /** One line per decided flow: time, id, endpoints, state and history, then its verdicts. */
