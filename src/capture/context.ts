@@ -24,6 +24,8 @@ export interface RecordWalker {
   walk(b: Uint8Array, off: number, end: number, base: number): number;
   /** The input ended with `avail` bytes of an incomplete unit at `fileOffset`. */
   reportTruncated(avail: number, need: number, fileOffset: number): void;
+  /** The input ended (whole or not): settles what the walker reports in the capture's info. */
+  end?(): void;
 }
 
 export class ParseContext {

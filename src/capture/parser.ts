@@ -92,6 +92,7 @@ export class CaptureParser {
       if (need >= 0) this.walker.reportTruncated(this.carryLen, need, this.carryFileOffset);
     }
     this.carryLen = 0;
+    this.walker.end?.();
     this.ctx.finish(this.bytesIn);
     return this.info;
   }

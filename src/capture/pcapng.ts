@@ -39,6 +39,19 @@ const ISB = { INTERFACE: 8, OPTIONS: 20, MIN_LEN: 24 } as const;
 export const OPTION = { END: 0, IF_TSRESOL: 9, IF_TSOFFSET: 14, EPB_DROPCOUNT: 4, ISB_IFRECV: 4, ISB_IFDROP: 5, ISB_OSDROP: 7 } as const;
 /** An obsolete packet block's drop count when its writer did not know it. */
 const OPB_DROPS_UNKNOWN = 0xffff;
+/** A 64-bit count of all ones: unknown to its writer. */
+const UNKNOWN_COUNT = -2;
+
+interface SectionDrops {
+  packets: number;
+  inStatistics: number;
+  beforePackets: number;
+  interfaces: number;
+  counted: number;
+  largerCapture: { interfaces: number; received: number; held: number; dropped: number };
+}
+
+const noDrops = (): SectionDrops => ({ packets: 0, inStatistics: 0, beforePackets: 0, interfaces: 0, counted: 0, largerCapture: { interfaces: 0, received: 0, held: 0, dropped: 0 } });
 
 /** How an interface's timestamp units become microseconds. */
 const TS_UNIT = { MICROS: 0, NANOS: 1, OTHER: 2 } as const;
@@ -54,13 +67,20 @@ export class PcapngWalker implements RecordWalker {
   private readonly ifTicksPerSecond: bigint[] = [];
   private readonly ifTsOffsetMicros: number[] = [];
   private interfacesInFile = 0;
-  /** Each interface's drops as its latest statistics block counts them (-1: none yet); the counts run from the capture's start. */
+  // Drop counts, per interface of the current section (see sectionDrops).
+  /** Packets delivered. */
+  private readonly ifPackets: number[] = [];
+  /** Drops and packets received as the latest statistics block counts them, from the capture's start (-1: none yet). */
   private readonly ifDropped: number[] = [];
-  /** Each interface's drops as its packet blocks count them, summed. */
+  private readonly ifReceived: number[] = [];
+  /** Drops as packet blocks count them, summed, and whether any packet block gave a count (0 included). */
   private readonly ifDroppedBefore: number[] = [];
-  /** Sections already ended: their drops (each interface's larger count, summed) and each count's sum. */
-  private readonly endedDrops = { packets: 0, inStatistics: 0, beforePackets: 0 };
+  private readonly ifCountedBefore: boolean[] = [];
+  /** The sections already ended, summed. */
+  private endedDrops: SectionDrops = noDrops();
   private firstAfterLoss = 0;
+  /** Whether any block said anything of drops: only then does the file have a count. */
+  private dropsSaid = false;
   private readonly option = new OptionCursor();
   /** SPBs carry no timestamp; they get the previous packet's so time never jumps back to 1970. */
   private lastTsMicros = 0;
@@ -115,6 +135,7 @@ export class PcapngWalker implements RecordWalker {
             // Options follow the padded packet data: rare, and read only for a drop count.
             const optionsAt = pos + EPB.DATA + ((caplen + 3) & ~3);
             if (optionsAt < pos + len - 4) this.readPacketOptions(b, pos, optionsAt, pos + len - 4, ifId, base + pos);
+            this.ifPackets[ifId]++;
             ctx.deliver(this.ifSnaplen[ifId]);
             pos += len;
             continue;
@@ -231,10 +252,7 @@ export class PcapngWalker implements RecordWalker {
       return;
     }
     this.littleEndian = le;
-    const ended = this.sectionDrops();
-    this.endedDrops.packets = ended.packets;
-    this.endedDrops.inStatistics = ended.inStatistics;
-    this.endedDrops.beforePackets = ended.beforePackets;
+    this.endedDrops = this.sectionDrops();
     this.ifCount = 0;
     this.headerDone = true;
   }
@@ -273,8 +291,11 @@ export class PcapngWalker implements RecordWalker {
     }
     if (opt.overran) this.reportOverrun('an interface description', p, fileOffset);
     const i = this.ifCount++;
+    this.ifPackets[i] = 0;
     this.ifDropped[i] = -1;
+    this.ifReceived[i] = -1;
     this.ifDroppedBefore[i] = 0;
+    this.ifCountedBefore[i] = false;
     this.ifLinkType[i] = linkType;
     this.ifSnaplen[i] = snaplen;
     this.ifTsUnit[i] = tsUnit;
@@ -307,6 +328,7 @@ export class PcapngWalker implements RecordWalker {
     }
     const le = this.littleEndian;
     const ifId = u16(b, p + OPB.INTERFACE, le);
+    // 0 is what writers put that kept no count, as well as a count of none: only losses are taken.
     const dropped = u16(b, p + OPB.DROPS, le);
     if (dropped > 0 && dropped !== OPB_DROPS_UNKNOWN) this.droppedBefore(ifId, dropped);
     this.deliverPacket(b, p, len, fileOffset, ifId, u32(b, p + OPB.TS_HIGH, le), u32(b, p + OPB.TS_LOW, le), u32(b, p + OPB.CAPLEN, le), u32(b, p + OPB.ORIGLEN, le), OPB.DATA);
@@ -318,18 +340,20 @@ export class PcapngWalker implements RecordWalker {
     while (opt.next()) {
       if (opt.code !== OPTION.EPB_DROPCOUNT) continue;
       const dropped = this.count(b, p, fileOffset, 'a packet block\'s drop count');
-      if (dropped > 0) this.droppedBefore(ifId, dropped);
+      if (dropped >= 0) this.droppedBefore(ifId, dropped);
     }
     if (opt.overran) this.reportOverrun('a packet block', p, fileOffset);
   }
 
-  /** Packets lost on interface `ifId` just before the packet being read, by its block's count. */
+  /** Packets lost on interface `ifId` just before the packet being read, by its block's count (0 included). */
   private droppedBefore(ifId: number, dropped: number): void {
     // A block naming an interface its section lacks is reported as its packet is delivered.
     if (ifId >= this.ifCount) return;
+    this.dropsSaid = true;
+    this.ifCountedBefore[ifId] = true;
+    if (dropped === 0) return;
     this.ifDroppedBefore[ifId] += dropped;
     if (this.firstAfterLoss === 0) this.firstAfterLoss = this.ctx.info.packets + 1;
-    this.publishDrops();
   }
 
   /** An Interface Statistics Block: its drop counts, which run from the start of the capture, replace the interface's earlier ones. */
@@ -345,33 +369,46 @@ export class PcapngWalker implements RecordWalker {
       return;
     }
     let dropped = -1;
+    let received = -1;
+    let refused = false;
     const opt = this.option.start(b, p + ISB.OPTIONS, p + len - 4, this.littleEndian);
     while (opt.next()) {
-      if (opt.code !== OPTION.ISB_IFDROP && opt.code !== OPTION.ISB_OSDROP) continue;
-      const n = this.count(b, p, fileOffset, opt.code === OPTION.ISB_IFDROP ? 'isb_ifdrop' : 'isb_osdrop');
-      if (n >= 0) dropped = Math.max(dropped, 0) + n;
+      const code = opt.code;
+      if (code !== OPTION.ISB_IFDROP && code !== OPTION.ISB_OSDROP && code !== OPTION.ISB_IFRECV) continue;
+      const n = this.count(b, p, fileOffset, code === OPTION.ISB_IFDROP ? 'isb_ifdrop' : code === OPTION.ISB_OSDROP ? 'isb_osdrop' : 'isb_ifrecv');
+      if (n < 0) {
+        // Refused, or unknown to its writer: a block missing a drop count has none whole.
+        if (code !== OPTION.ISB_IFRECV) refused = true;
+      } else if (code === OPTION.ISB_IFRECV) received = n;
+      else dropped = Math.max(dropped, 0) + n;
     }
     if (opt.overran) this.reportOverrun('interface statistics', p, fileOffset);
-    if (dropped < 0) return;
+    // Half a count is none: a block whose other drop option was refused says nothing of drops.
+    if (dropped < 0 || refused) return;
     if (dropped < this.ifDropped[ifId]) {
       // Counts run from the start of the capture and never fall: the larger is kept.
       ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `interface statistics count ${dropped} packets dropped on interface ${ifId}, fewer than the ${this.ifDropped[ifId]} an earlier block counted, so the larger count is kept`, fileOffset);
       return;
     }
+    this.dropsSaid = true;
     this.ifDropped[ifId] = dropped;
-    this.publishDrops();
+    this.ifReceived[ifId] = received;
   }
 
-  /** The 64-bit count the option cursor stands on, or -1 after reporting one that is not 8 bytes or past 2^53. */
+  /**
+   * The 64-bit count the option cursor stands on; UNKNOWN_COUNT for all ones, which some writers
+   * put for a count they do not have; -1 after reporting one that is not 8 bytes or past 2^53.
+   */
   private count(b: Uint8Array, p: number, fileOffset: number, what: string): number {
     const opt = this.option;
     if (opt.length !== 8) {
       this.ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `${what} is ${opt.length} bytes long, not the 8 of a 64-bit count, so it is ignored`, fileOffset + (opt.at - 4 - p));
       return -1;
     }
+    if (u32(b, opt.at, true) === 0xffffffff && u32(b, opt.at + 4, true) === 0xffffffff) return UNKNOWN_COUNT;
     const n = u64(b, opt.at, this.littleEndian);
     if (n > Number.MAX_SAFE_INTEGER) {
-      this.ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `${what} claims ${n.toExponential(3)} packets, more than any capture holds (all ones stands for "unknown" in some writers), so it is ignored`, fileOffset + (opt.at - 4 - p));
+      this.ctx.report(CAPTURE_DIAG.PCAPNG_BAD_OPTION, `${what} claims ${n.toExponential(3)} packets, more than any capture holds, so it is ignored`, fileOffset + (opt.at - 4 - p));
       return -1;
     }
     return n;
@@ -383,23 +420,42 @@ export class PcapngWalker implements RecordWalker {
   }
 
   /**
-   * The current section's drops: per interface the larger of its statistics and its packet
-   * blocks' counts (both count the same losses when a writer keeps both), summed over interfaces.
+   * The drops of the ended sections and the current one. Per interface, the larger of its
+   * statistics' and its packet blocks' counts (a writer keeping both counts the same losses
+   * twice), summed over interfaces. Statistics that count more packets received than the file
+   * holds of the interface describe a larger capture this file was cut from: their count is
+   * that capture's, and is kept apart.
    */
-  private sectionDrops(): { packets: number; inStatistics: number; beforePackets: number } {
-    const sum = { ...this.endedDrops };
+  private sectionDrops(): SectionDrops {
+    const sum = { ...this.endedDrops, largerCapture: { ...this.endedDrops.largerCapture } };
     for (let i = 0; i < this.ifCount; i++) {
-      const stats = Math.max(this.ifDropped[i], 0);
+      const held = this.ifPackets[i];
+      const statsDrops = this.ifDropped[i];
+      const larger = statsDrops >= 0 && this.ifReceived[i] > held + statsDrops;
+      const stats = statsDrops >= 0 && !larger ? statsDrops : 0;
       const before = this.ifDroppedBefore[i];
       sum.packets += Math.max(stats, before);
       sum.inStatistics += stats;
       sum.beforePackets += before;
+      if (held > 0) {
+        sum.interfaces++;
+        if ((statsDrops >= 0 && !larger) || this.ifCountedBefore[i]) sum.counted++;
+      }
+      if (larger) {
+        sum.largerCapture.interfaces++;
+        sum.largerCapture.received += this.ifReceived[i];
+        sum.largerCapture.held += held;
+        sum.largerCapture.dropped += statsDrops;
+      }
     }
     return sum;
   }
 
-  private publishDrops(): void {
-    this.ctx.info.dropped = { ...this.sectionDrops(), firstAfterLoss: this.firstAfterLoss, source: 'file' };
+  /** Says the drop counts in the capture's info, once the input has ended. */
+  end(): void {
+    if (!this.dropsSaid) return;
+    const d = this.sectionDrops();
+    this.ctx.info.dropped = { ...d, largerCapture: d.largerCapture.interfaces > 0 ? d.largerCapture : null, firstAfterLoss: this.firstAfterLoss, source: 'file' };
   }
 
   private readSimplePacket(b: Uint8Array, p: number, len: number, fileOffset: number): void {
@@ -467,6 +523,7 @@ export class PcapngWalker implements RecordWalker {
     rec.off = p + dataAt;
     rec.end = p + dataAt + caplen;
     rec.fileOffset = fileOffset;
+    this.ifPackets[ifId]++;
     ctx.deliver(snaplen);
   }
 

@@ -84,6 +84,15 @@ export interface CaptureDrops {
   firstAfterLoss: number;
   /** Where the counts come from: the file read, or the live capture's libpcap. */
   source: 'file' | 'live';
+  /** Interfaces that carried packets, and how many of them have a drop count for the packets here (0 included). */
+  interfaces: number;
+  counted: number;
+  /**
+   * Statistics that count more packets received on an interface than the file holds of it (plus
+   * their drops): they describe a larger capture the file was cut from, so their drop count is
+   * that capture's, left out of the counts above. Null when there are none.
+   */
+  largerCapture: { interfaces: number; received: number; held: number; dropped: number } | null;
 }
 
 /** Thrown when nothing in the input is readable as a capture (missing file, empty, wrong magic). */

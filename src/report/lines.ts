@@ -30,20 +30,35 @@ export function accountingLine(c: CaptureSummary, totalFlows: number, shownFlows
       : '';
   const ll = c.lingerLimit;
   const linger = ll && ll.closedEarly > 0 ? `; ${ll.closedEarly} closed flows finished before their 5 s linger (${ll.latePackets} late packets not added)` : '';
-  const dropped = c.dropped ? droppedText(c.dropped) : null;
+  const dropped = c.dropped ? droppedClauses(c.dropped).join('; ') : '';
   return `${c.file}: ${c.format ?? 'unknown format'}, ${c.packets} packets read = ${c.decoded} decoded + ${skipped} skipped${reasons ? ` (${reasons})` : ''}${c.captureFilter ? ` + ${c.filtered} filtered (by '${c.captureFilter}')` : ''} + ${c.malformed} malformed${fragments}; ${flows}${linger}${c.stoppedEarly ? '; reading stopped early (see diagnostics)' : ''}${dropped ? `; ${dropped}` : ''}`;
 }
 
-/** What a report says of the packets the capturing tool dropped; null when a live capture dropped none (its own line says so). */
-export function droppedText(d: CaptureDrops, startsSentence = false): string | null {
-  const the = startsSentence ? 'The' : 'the';
-  if (d.packets === 0) return d.source === 'file' ? `${the} capturing tool counted no packet dropped (in the file's interface statistics)` : null;
-  const counts =
-    d.source === 'live'
-      ? ["libpcap's count of the packets the kernel could not hand over"]
-      : [
-          d.inStatistics > 0 ? `${d.beforePackets > 0 ? `${grouped(d.inStatistics)} ` : ''}in the file's interface statistics` : '',
-          d.beforePackets > 0 ? `${d.inStatistics > 0 ? `${grouped(d.beforePackets)} ` : ''}on its packet blocks, the first before packet ${d.firstAfterLoss}` : '',
-        ].filter(Boolean);
-  return `${the} capturing tool dropped ${grouped(d.packets)} ${d.packets === 1 ? 'packet' : 'packets'} by its own count (${counts.join(', ')}): a verdict that rests on a packet never seen may be wrong (capture-loss)`;
+/**
+ * What a report says of the packets the capturing tool dropped, as clauses (none when a live
+ * capture dropped nothing: its own line says so).
+ */
+export function droppedClauses(d: CaptureDrops): string[] {
+  const clauses: string[] = [];
+  const some = d.counted < d.interfaces ? ` on ${d.counted} of ${d.interfaces} interfaces` : '';
+  if (d.packets > 0) {
+    const both = d.inStatistics > 0 && d.beforePackets > 0;
+    const counts =
+      d.source === 'live'
+        ? "libpcap's count of the packets the kernel could not hand over"
+        : [
+            d.inStatistics > 0 ? `${both ? `${grouped(d.inStatistics)} ` : ''}in the file's interface statistics` : '',
+            d.beforePackets > 0 ? `${both ? `${grouped(d.beforePackets)} ` : ''}on its packet blocks, the first loss just before packet ${d.firstAfterLoss}` : '',
+          ]
+            .filter(Boolean)
+            .join(', ') + (both ? ', which may count the same losses: the larger per interface is taken' : '');
+    clauses.push(`the capturing tool dropped ${grouped(d.packets)} ${d.packets === 1 ? 'packet' : 'packets'} by its own count${some} (${counts}): a verdict that rests on a packet never seen may be wrong (capture-loss)`);
+  } else if (d.counted > 0 && d.source === 'file') {
+    clauses.push(`the capturing tool counted no packet dropped${some}`);
+  }
+  const l = d.largerCapture;
+  if (l) {
+    clauses.push(`the file's interface statistics describe a larger capture than it holds (${grouped(l.received)} packets received, ${grouped(l.held)} here): it was cut from that capture, whose count of ${grouped(l.dropped)} dropped is left out`);
+  }
+  return clauses;
 }

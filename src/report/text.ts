@@ -2,7 +2,7 @@ import type { AnalysisResult, CaptureSummary, FlowResult } from '../pipeline.js'
 import { fmtDuration } from '../rules/format.js';
 import { SEVERITY, type Severity, type Verdict } from '../rules/verdict.js';
 import { flowVerdictKey, leadRank, primaryProblem, ProblemGrouper, type ProblemGroup } from './groups.js';
-import { droppedText } from './lines.js';
+import { droppedClauses } from './lines.js';
 import { wrap } from './wrap.js';
 
 // The default report, summary first: the capture and its packet accounting, the flows by outcome,
@@ -146,8 +146,7 @@ function captureLines(c: CaptureSummary, width: number): string[] {
   const ll = c.lingerLimit;
   const linger = ll && ll.closedEarly > 0 ? ` ${plural(ll.closedEarly, 'closed flow')} finished before their 5 s linger (${plural(ll.latePackets, 'late packet')} not added).` : '';
   const stopped = c.stoppedEarly ? ' Reading stopped early (see the messages above).' : '';
-  const droppedSentence = c.dropped ? droppedText(c.dropped, true) : null;
-  const dropped = droppedSentence ? ` ${droppedSentence}.` : '';
+  const dropped = c.dropped ? droppedClauses(c.dropped).map((clause) => ` ${clause[0].toUpperCase()}${clause.slice(1)}.`).join('') : '';
   const accounting = `${count(c.packets)} packets read = ${count(c.decoded)} decoded + ${count(skipped)} skipped${reasons ? ` (${reasons})` : ''}${c.captureFilter ? ` + ${count(c.filtered)} filtered (by '${c.captureFilter}')` : ''} + ${count(c.malformed)} malformed.${fragments}${linger}${stopped}${dropped}`;
   return [...wrap(`${c.format ?? 'unknown format'}${when}`, width, `${c.file}: `, 2), ...wrap(accounting, width, '', 2)];
 }

@@ -62,7 +62,7 @@ describe.skipIf(!canRunDumpcap)('a capture the kernel dropped packets from', () 
 
     const { capture } = analyzeFile(file);
     expect(capture.packets).toBe(received);
-    expect(capture.dropped).toEqual({ packets: dropped, inStatistics: dropped, beforePackets: 0, firstAfterLoss: 0, source: 'file' });
+    expect(capture.dropped).toEqual({ packets: dropped, inStatistics: dropped, beforePackets: 0, firstAfterLoss: 0, source: 'file', interfaces: 1, counted: 1, largerCapture: null });
 
     const text = spawnSync(process.execPath, ['bin/tcpwhy.js', 'analyze', '--width', '400', file], { encoding: 'utf8', timeout: 30_000 });
     const [n, kept] = [dropped, received].map((v) => new Intl.NumberFormat('en-US').format(v));
@@ -70,10 +70,10 @@ describe.skipIf(!canRunDumpcap)('a capture the kernel dropped packets from', () 
     expect(lines[1]).toContain(`malformed. The capturing tool dropped ${n} packets by its own count (in the file's interface statistics): a verdict that rests on a packet never seen may be wrong (capture-loss).`);
     // Read first: the errors after it may rest on the packets it dropped.
     expect(lines.filter((l) => /^(ERROR|WARN|INFO) /.test(l))[0]).toBe(
-      `WARN   the capturing tool dropped ${n} packets by its own count, against ${kept} kept: an answer, an ACK or a close the file lacks may have crossed the network all the same, so verdicts that rest on one never seen (no-response, syn-timeout, half-open, half-closed, slow or stalled handshakes) may be the capture's loss, not the hosts'`,
+      `WARN   the capturing tool dropped ${n} packets by its own count, against ${kept} kept: an answer, an ACK or a close the capture lacks may have crossed the network all the same, so verdicts that rest on one never seen (no-response, syn-timeout, half-open, half-closed, slow or stalled handshakes) may be the capture's loss, not the hosts'`,
     );
     const json = JSON.parse(spawnSync(process.execPath, ['bin/tcpwhy.js', 'analyze', '--json', file], { encoding: 'utf8', timeout: 30_000, maxBuffer: 64 << 20 }).stdout);
-    expect(json.capture.dropped).toEqual({ packets: dropped, inStatistics: dropped, beforePackets: 0, firstAfterLoss: 0, source: 'file' });
+    expect(json.capture.dropped).toEqual({ packets: dropped, inStatistics: dropped, beforePackets: 0, firstAfterLoss: 0, source: 'file', interfaces: 1, counted: 1, largerCapture: null });
     const loss = json.verdicts.find((v: { code: string }) => v.code === 'capture-loss');
     expect(loss).toMatchObject({ severity: 'warning', facts: { droppedPackets: dropped, droppedInStatistics: dropped, droppedBeforePackets: 0, dropCountFrom: 'file' } });
   }, 60_000);

@@ -107,6 +107,15 @@ describe('problem groups of sample captures', () => {
     for (const g of forward) expect(g.flowIds.length).toBeLessThanOrEqual(MAX_GROUP_FLOW_IDS);
   });
 
+  it('reads capture-loss first as a warning, and in its place by severity as a line of information', () => {
+    const verdict = (severity: Verdict['severity']): Verdict => ({ code: 'capture-loss', severity, summary: 'the capture missed bytes', packets: [], facts: {}, hint: '' });
+    const errors = judged(sample('refused.pcap')).flows;
+    for (const [severity, first] of [['warning', 'capture-loss'], ['info', 'refused']] as const) {
+      const groups = groupProblems(errors, [verdict(severity)]);
+      expect(groups.map((g) => g.code)).toEqual(first === 'capture-loss' ? ['capture-loss', 'refused'] : ['refused', 'capture-loss']);
+    }
+  });
+
   it('orders groups by severity, then size, then code, then endpoint', () => {
     // Flows of several captures together, renumbered so their ids stay distinct.
     const all: FlowResult[] = [];

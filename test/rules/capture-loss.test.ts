@@ -55,12 +55,12 @@ describe('capture-loss', () => {
   describe("by the capturing tool's own count", () => {
     it('warns of the packets the tool dropped, though every byte acknowledged is in the file', () => {
       const { verdicts, capture } = withDropCounts(downloadConversation(20, 0), 'tool-drops.pcapng', { droppedByInterface: 1_200, droppedByOs: 34 });
-      expect(capture.dropped).toEqual({ packets: 1_234, inStatistics: 1_234, beforePackets: 0, firstAfterLoss: 0, source: 'file' });
+      expect(capture.dropped).toEqual({ packets: 1_234, inStatistics: 1_234, beforePackets: 0, firstAfterLoss: 0, source: 'file', interfaces: 1, counted: 1, largerCapture: null });
       const v = verdicts.find((x) => x.code === 'capture-loss');
       expect(v).toMatchObject({ severity: 'warning', facts: { droppedPackets: 1_234, droppedInStatistics: 1_234, droppedBeforePackets: 0 } });
       expect(v?.facts).not.toHaveProperty('missedBytes');
       expect(v?.summary).toBe(
-        "the capturing tool dropped 1,234 packets by its own count, against 45 kept: an answer, an ACK or a close the file lacks may have crossed the network all the same, so verdicts that rest on one never seen (no-response, syn-timeout, half-open, half-closed, slow or stalled handshakes) may be the capture's loss, not the hosts'",
+        "the capturing tool dropped 1,234 packets by its own count, against 45 kept: an answer, an ACK or a close the capture lacks may have crossed the network all the same, so verdicts that rest on one never seen (no-response, syn-timeout, half-open, half-closed, slow or stalled handshakes) may be the capture's loss, not the hosts'",
       );
     });
 

@@ -175,7 +175,7 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     stoppedEarly: false,
     // The kernel's drops are packets the capture lacks; the interface's (ps_ifdrop, the whole
     // interface's receive drops) are packets the host lost too, and stay in the live line alone.
-    dropped: stats.droppedByKernel === null ? null : { packets: stats.droppedByKernel, inStatistics: stats.droppedByKernel, beforePackets: 0, firstAfterLoss: 0, source: 'live' },
+    dropped: stats.droppedByKernel === null ? null : { packets: stats.droppedByKernel, inStatistics: stats.droppedByKernel, beforePackets: 0, firstAfterLoss: 0, source: 'live', interfaces: 1, counted: 1, largerCapture: null },
   };
   const result = analyzer.finish(info);
   for (const d of result.capture.diagnostics) io.stderr(`${d.message}\n`);
