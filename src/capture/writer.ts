@@ -175,52 +175,89 @@ export class PcapngBuilder {
   }
 }
 
+/** The counts a capture file's statistics keep when it is closed (pcapng only). */
+export interface CaptureFileStatistics {
+  /** Packets the capture received, and those the kernel dropped (libpcap's ps_recv and ps_drop). */
+  received: number;
+  dropped: number | null;
+}
+
 /**
- * Streams a pcap file to an open descriptor (live capture's --write). Records are gathered in a
- * 1 MiB buffer and written in one syscall per buffer. Owns the descriptor unless keepOpen.
+ * Streams a capture file to an open descriptor (live capture's --write): pcap, or pcapng with an
+ * interface statistics block at the end that keeps the kernel's drop count. Records are gathered
+ * in a 1 MiB buffer and written in one syscall per buffer. Owns the descriptor unless keepOpen.
  */
-export class PcapFileWriter {
+export class CaptureFileWriter {
   private readonly buf = new Uint8Array(1 << 20);
   private readonly view = new DataView(this.buf.buffer);
   private used = 0;
   private readonly snaplen: number;
   private readonly keepOpen: boolean;
+  private readonly pcapng: boolean;
+  private lastTsMicros = 0;
   private closed = false;
 
   constructor(
     private readonly fd: number,
-    opts: { linkType: number; snaplen?: number; keepOpen?: boolean },
+    opts: { linkType: number; snaplen?: number; keepOpen?: boolean; format?: 'pcap' | 'pcapng' },
   ) {
     this.snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
     this.keepOpen = opts.keepOpen ?? false;
-    const header = new ByteWriter(true);
-    writePcapFileHeader(header, opts.linkType, this.snaplen, false);
-    this.buf.set(header.finish(), 0);
-    this.used = PCAP.FILE_HEADER_LEN;
+    this.pcapng = opts.format === 'pcapng';
+    let header: Uint8Array;
+    if (this.pcapng) {
+      const b = new PcapngBuilder().section();
+      b.iface({ linkType: opts.linkType, snaplen: this.snaplen });
+      header = b.finish();
+    } else {
+      const out = new ByteWriter(true);
+      writePcapFileHeader(out, opts.linkType, this.snaplen, false);
+      header = out.finish();
+    }
+    this.buf.set(header, 0);
+    this.used = header.length;
   }
 
   /** Appends one packet data[off, end), cut to the snap length; origLen is the length on the wire. */
   write(tsMicros: number, data: Uint8Array, off: number, end: number, origLen: number): void {
-    if (this.closed) throw new Error('PcapFileWriter: write after close');
+    if (this.closed) throw new Error('CaptureFileWriter: write after close');
     const caplen = Math.min(end - off, this.snaplen);
-    const need = PCAP.RECORD_HEADER_LEN + caplen;
+    const padding = this.pcapng ? ((caplen + 3) & ~3) - caplen : 0;
+    const headerLen = this.pcapng ? EPB_HEADER_LEN : PCAP.RECORD_HEADER_LEN;
+    const trailerLen = this.pcapng ? 4 : 0;
+    const need = headerLen + caplen + padding + trailerLen;
     if (this.used + need > this.buf.length) this.flush();
-    const sec = Math.floor(tsMicros / 1_000_000);
     const v = this.view;
     const p = this.used;
-    v.setUint32(p, sec, true);
-    v.setUint32(p + 4, tsMicros - sec * 1_000_000, true);
-    v.setUint32(p + 8, caplen, true);
-    v.setUint32(p + 12, origLen, true);
-    this.used += PCAP.RECORD_HEADER_LEN;
+    this.lastTsMicros = tsMicros;
+    if (this.pcapng) {
+      // Enhanced packet block, interface 0, microsecond ticks.
+      v.setUint32(p, BLOCK.EPB, true);
+      v.setUint32(p + 4, need, true);
+      v.setUint32(p + 8, 0, true);
+      v.setUint32(p + 12, Math.floor(tsMicros / 4294967296), true);
+      v.setUint32(p + 16, tsMicros % 4294967296, true);
+      v.setUint32(p + 20, caplen, true);
+      v.setUint32(p + 24, origLen, true);
+    } else {
+      const sec = Math.floor(tsMicros / 1_000_000);
+      v.setUint32(p, sec, true);
+      v.setUint32(p + 4, tsMicros - sec * 1_000_000, true);
+      v.setUint32(p + 8, caplen, true);
+      v.setUint32(p + 12, origLen, true);
+    }
+    this.used += headerLen;
     if (need > this.buf.length) {
       // Only possible with a snap length above the buffer size: write the packet straight through.
       this.flush();
       writeAll(this.fd, data, off, caplen);
+      this.tail(padding, trailerLen, need);
+      this.flush();
       return;
     }
     this.buf.set(data.subarray(off, off + caplen), this.used);
     this.used += caplen;
+    this.tail(padding, trailerLen, need);
   }
 
   flush(): void {
@@ -229,13 +266,34 @@ export class PcapFileWriter {
     this.used = 0;
   }
 
-  close(): void {
+  /** Writes what is buffered and, in pcapng, the statistics given; closes the descriptor unless keepOpen. */
+  close(statistics?: CaptureFileStatistics): void {
     if (this.closed) return;
+    if (this.pcapng && statistics) {
+      // dumpcap's way: libpcap's kernel drops as isb_ifdrop, stamped with the last packet's time.
+      const stats: PcapngStatistics = { received: statistics.received };
+      if (statistics.dropped !== null) stats.droppedByInterface = statistics.dropped;
+      const isb = new PcapngBuilder().isb(0, this.lastTsMicros, stats).finish();
+      this.flush();
+      writeAll(this.fd, isb, 0, isb.length);
+    }
     this.flush();
     this.closed = true;
     if (!this.keepOpen) fs.closeSync(this.fd);
   }
+
+  /** A pcapng block's padding after its data and its trailing length. */
+  private tail(padding: number, trailerLen: number, blockLen: number): void {
+    for (let i = 0; i < padding; i++) this.buf[this.used++] = 0;
+    if (trailerLen > 0) {
+      this.view.setUint32(this.used, blockLen, true);
+      this.used += 4;
+    }
+  }
 }
+
+/** An enhanced packet block's fields before its data. */
+const EPB_HEADER_LEN = 28;
 
 function writeAll(fd: number, b: Uint8Array, off: number, len: number): void {
   let done = 0;

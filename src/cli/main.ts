@@ -176,7 +176,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .addOption(new Option('--source <source>', 'tcpdump child (kernel timestamps) or cap (in-process libpcap, arrival timestamps)').choices(LIVE_SOURCES).default('tcpdump'))
     .option('--duration <seconds>', 'stop after this long')
     .option('--count <packets>', 'stop after this many packets')
-    .option('--write <file>', 'also save the captured packets as a pcap file')
+    .option('--write <file>', 'also save the captured packets as a pcap file (pcapng, with the kernel\'s drop count, when it ends in .pcapng)')
     .addOption(new Option('--format <format>', "the output (default table: a line per decided flow, then the table): jsonl is a JSON line per decided flow, then a summary line; zeek and zeek-json a conn.log row per decided flow (TSV or JSON lines)").choices(LIVE_FORMATS))
     .option('--json', 'shorthand for --format jsonl')
     .option('--detail', 'jsonl: every field of each flow, not the compact flow')

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LINKTYPE } from '../../src/capture/record.js';
-import { encodePcap, encodePcapng, PcapFileWriter, PcapngBuilder } from '../../src/capture/writer.js';
+import { encodePcap, encodePcapng, CaptureFileWriter, PcapngBuilder } from '../../src/capture/writer.js';
 import { collectRecords, patternFrame, writeTempCapture } from '../helpers/capture.js';
 import { hasTool } from '../helpers/tools.js';
 
@@ -64,11 +64,11 @@ describe('encodePcapng and PcapngBuilder', () => {
   });
 });
 
-describe('PcapFileWriter', () => {
+describe('CaptureFileWriter', () => {
   it('streams packets to a descriptor in big writes and reads back identically', () => {
     const path = writeTempCapture(new Uint8Array(0), 'stream.pcap');
     const fd = openSync(path, 'w');
-    const w = new PcapFileWriter(fd, { linkType: LINKTYPE.LINUX_SLL2 });
+    const w = new CaptureFileWriter(fd, { linkType: LINKTYPE.LINUX_SLL2 });
     const backing = patternFrame(5000, 7);
     const n = 3000; // about 4.5 MB: several buffer flushes
     for (let i = 0; i < n; i++) w.write(T0 + i * 10, backing, i % 100, (i % 100) + 1500, 1500);
@@ -83,7 +83,7 @@ describe('PcapFileWriter', () => {
   it('cuts packets to the snap length and keeps the original length', () => {
     const path = writeTempCapture(new Uint8Array(0), 'snap.pcap');
     const fd = openSync(path, 'w');
-    const w = new PcapFileWriter(fd, { linkType: 1, snaplen: 96, keepOpen: true });
+    const w = new CaptureFileWriter(fd, { linkType: 1, snaplen: 96, keepOpen: true });
     w.write(T0, patternFrame(200, 1), 0, 200, 1514);
     w.write(T0 + 1, patternFrame(50, 2), 10, 50, 40);
     w.close();
@@ -96,7 +96,7 @@ describe('PcapFileWriter', () => {
 
   it('writes packets larger than its buffer straight through', () => {
     const path = writeTempCapture(new Uint8Array(0), 'jumbo.pcap');
-    const w = new PcapFileWriter(openSync(path, 'w'), { linkType: 1, snaplen: 4 << 20 });
+    const w = new CaptureFileWriter(openSync(path, 'w'), { linkType: 1, snaplen: 4 << 20 });
     const jumbo = patternFrame(2 << 20, 3);
     w.write(T0, patternFrame(10, 1), 0, 10, 10);
     w.write(T0 + 1, jumbo, 0, jumbo.length, jumbo.length);
@@ -108,5 +108,34 @@ describe('PcapFileWriter', () => {
     expect(dv.getUint32(24 + 26 + 8, true)).toBe(jumbo.length);
     expect(bytes.length).toBe(24 + 3 * 16 + 20 + jumbo.length);
     expect(Buffer.from(bytes.subarray(24 + 26 + 16, 24 + 26 + 16 + jumbo.length)).equals(Buffer.from(jumbo))).toBe(true);
+  });
+});
+
+describe('CaptureFileWriter in pcapng', () => {
+  it('streams packets of any length, pads each block, and closes with the kernel drop count in the statistics', () => {
+    const path = writeTempCapture(new Uint8Array(0), 'stream.pcapng');
+    const w = new CaptureFileWriter(openSync(path, 'w'), { linkType: LINKTYPE.ETHERNET, snaplen: 4 << 20, format: 'pcapng' });
+    const backing = patternFrame(5000, 9);
+    const n = 3000; // several buffer flushes, lengths 1 to 1,500 so every padding occurs
+    for (let i = 0; i < n; i++) w.write(T0 + i * 10, backing, i % 100, (i % 100) + 1 + (i % 1500), 1 + (i % 1500));
+    // Above the buffer: written straight through, then padded and closed.
+    const jumbo = patternFrame((1 << 20) + 3, 4);
+    w.write(T0 + n * 10, jumbo, 0, jumbo.length, jumbo.length);
+    w.close({ received: n + 1, dropped: 17 });
+    const { records, info } = collectRecords(readFileSync(path), 'stream.pcapng');
+    expect(info).toMatchObject({ format: 'pcapng', linkTypes: [LINKTYPE.ETHERNET], packets: n + 1, diagnostics: [] });
+    expect(records[1234].data).toEqual(backing.subarray(34, 34 + 1 + 1234));
+    expect(records[n - 1].tsMicros).toBe(T0 + (n - 1) * 10);
+    expect(records[n].data).toEqual(jumbo);
+    expect(info.dropped).toEqual({ packets: 17, inStatistics: 17, beforePackets: 0, firstAfterLoss: 0, source: 'file', interfaces: 1, counted: 1, largerCapture: null });
+  });
+
+  it('says no drop count where the kernel gave none, and is a valid empty capture with no packet', () => {
+    const path = writeTempCapture(new Uint8Array(0), 'empty.pcapng');
+    new CaptureFileWriter(openSync(path, 'w'), { linkType: LINKTYPE.ETHERNET, format: 'pcapng' }).close({ received: 0, dropped: null });
+    const { records, info } = collectRecords(readFileSync(path), 'empty.pcapng');
+    expect(records).toEqual([]);
+    expect(info).toMatchObject({ format: 'pcapng', packets: 0, diagnostics: [] });
+    expect(info.dropped).toBeUndefined();
   });
 });

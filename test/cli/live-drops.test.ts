@@ -3,10 +3,13 @@
 // kernel's ring for the capture overflows. libpcap's count must reach the report as the kernel's
 // drops, capture-loss warn first, and the JSON summary carry the count with its source.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../scripts/lib/proc.mjs';
+import { analyzeFile } from '../../src/pipeline.js';
 import { canCapture, connectionBurst } from '../helpers/traffic.js';
 
 if (!canCapture()) console.log('live-drops.test.ts: skipped the live capture with kernel drops (needs root and tcpdump)');
@@ -50,8 +53,10 @@ async function liveRun(format: string[]): Promise<{ out: string; err: string }> 
 }
 
 describe.skipIf(!canCapture())('a live capture the kernel dropped packets from', () => {
-  it('says the kernel count in the text report, capture-loss first, and in the jsonl summary', async () => {
-    const text = await liveRun([]);
+  it('says the kernel count in the text report, capture-loss first, in the jsonl summary, and in the pcapng file it writes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcpwhy-live-drops-'));
+    const written = join(dir, 'live.pcapng');
+    const text = await liveRun(['--write', written]);
     const dropped = Number(/live capture on lo [^\n]*: \d+ packets, (\d+) dropped by the kernel/.exec(text.out)?.[1]);
     // A thousand connections are some 19,000 packets; tcpdump's ring holds a few hundred at this snap length.
     expect(dropped, text.out + text.err).toBeGreaterThan(1_000);
@@ -62,6 +67,16 @@ describe.skipIf(!canCapture())('a live capture the kernel dropped packets from',
     expect(groups[0]).toMatch(new RegExp(`^WARN +the capturing tool dropped ${n} packets by its own count`));
     // Said by the report, so not again on stderr.
     expect(text.err).not.toContain('packets dropped by the kernel');
+    // The file keeps the count, as dumpcap's do: analysing it later warns the same way.
+    try {
+      const kept = Number(/live capture on lo [^\n]*: (\d+) packets,/.exec(text.out)?.[1]);
+      const later = analyzeFile(written);
+      expect(later.capture.packets).toBe(kept);
+      expect(later.capture.dropped).toMatchObject({ packets: dropped, inStatistics: dropped, source: 'file', interfaces: 1, counted: 1, largerCapture: null });
+      expect(later.verdicts.find((v) => v.code === 'capture-loss')?.severity).toBe('warning');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
 
     const lines = await liveRun(['--format', 'jsonl']);
     const summary = JSON.parse(lines.out.trim().split('\n').pop()!);

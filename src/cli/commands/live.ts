@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { PcapFileWriter } from '../../capture/writer.js';
+import { CaptureFileWriter } from '../../capture/writer.js';
 import { CaptureOpenError, LINKTYPE, type CaptureInfo, type PacketRecord } from '../../capture/record.js';
 import { listInterfaces, LIVE_SOURCES, openLiveSource, wallClockMicros, type LiveInterface, type LiveSource, type LiveSourceKind, type LiveStats } from '../../capture/live.js';
 import { Analyzer, type FlowResult } from '../../pipeline.js';
@@ -78,7 +78,9 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
       throw new CliError(`--write ${opts.write}: cannot create the file: ${(err as Error).message}`, EXIT.INPUT);
     }
   }
-  let writer: PcapFileWriter | null = null;
+  let writer: CaptureFileWriter | null = null;
+  // A .pcapng file keeps the kernel's drop count in its statistics, as dumpcap's do; pcap cannot.
+  const writeFormat = opts.write && /\.pcapng$/i.test(opts.write) ? 'pcapng' : 'pcap';
 
   const analyzer = new Analyzer({
     file: `live:${iface}`,
@@ -108,7 +110,7 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
     if (count !== undefined && packets >= count) return; // the rest of a chunk already read after the count was reached
     packets++;
     if (writeFd !== null) {
-      writer ??= new PcapFileWriter(writeFd, { linkType: rec.linkType, snaplen: source?.snaplen || 262144 });
+      writer ??= new CaptureFileWriter(writeFd, { linkType: rec.linkType, snaplen: source?.snaplen || 262144, format: writeFormat });
       writer.write(rec.tsMicros, rec.bytes, rec.off, rec.end, rec.origLen);
     }
     analyzer.onRecord(rec);
@@ -158,8 +160,8 @@ export async function runLive(filterWords: string[], opts: LiveOptions, io: CliI
 
   if (writeFd !== null) {
     // No packet came: still leave a valid, empty capture behind.
-    writer ??= new PcapFileWriter(writeFd, { linkType: source.linkType >= 0 ? source.linkType : LINKTYPE.ETHERNET, snaplen: source.snaplen || 262144 });
-    writer.close();
+    writer ??= new CaptureFileWriter(writeFd, { linkType: source.linkType >= 0 ? source.linkType : LINKTYPE.ETHERNET, snaplen: source.snaplen || 262144, format: writeFormat });
+    writer.close({ received: packets, dropped: stats.droppedByKernel });
   }
 
   const info: CaptureInfo = {
