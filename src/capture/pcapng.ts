@@ -32,11 +32,13 @@ export const BLOCK = {
 /** Field offsets from the start of each block (type at 0, total length at 4). */
 const SHB = { BYTE_ORDER: 8, MAJOR: 12 } as const;
 const IDB = { LINKTYPE: 8, SNAPLEN: 12, OPTIONS: 16, MIN_LEN: 20 } as const;
-const EPB = { INTERFACE: 8, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DATA: 28, MIN_LEN: 32 } as const;
+export const EPB = { INTERFACE: 8, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DATA: 28, MIN_LEN: 32 } as const;
 const OPB = { INTERFACE: 8, DROPS: 10, TS_HIGH: 12, TS_LOW: 16, CAPLEN: 20, ORIGLEN: 24, DATA: 28, MIN_LEN: 32 } as const;
 const SPB = { ORIGLEN: 8, DATA: 12, MIN_LEN: 16 } as const;
 const ISB = { INTERFACE: 8, OPTIONS: 20, MIN_LEN: 24 } as const;
 export const OPTION = { END: 0, IF_TSRESOL: 9, IF_TSOFFSET: 14, EPB_DROPCOUNT: 4, ISB_IFRECV: 4, ISB_IFDROP: 5, ISB_OSDROP: 7 } as const;
+/** The interface statistics' counts the analysis takes, by option code, as diagnostics name them. */
+const ISB_COUNT_NAMES: Record<number, string> = { [OPTION.ISB_IFRECV]: 'isb_ifrecv', [OPTION.ISB_IFDROP]: 'isb_ifdrop', [OPTION.ISB_OSDROP]: 'isb_osdrop' };
 /** An obsolete packet block's drop count when its writer did not know it. */
 const OPB_DROPS_UNKNOWN = 0xffff;
 /** A 64-bit count of all ones: unknown to its writer. */
@@ -374,8 +376,8 @@ export class PcapngWalker implements RecordWalker {
     const opt = this.option.start(b, p + ISB.OPTIONS, p + len - 4, this.littleEndian);
     while (opt.next()) {
       const code = opt.code;
-      if (code !== OPTION.ISB_IFDROP && code !== OPTION.ISB_OSDROP && code !== OPTION.ISB_IFRECV) continue;
-      const n = this.count(b, p, fileOffset, code === OPTION.ISB_IFDROP ? 'isb_ifdrop' : code === OPTION.ISB_OSDROP ? 'isb_osdrop' : 'isb_ifrecv');
+      if (ISB_COUNT_NAMES[code] === undefined) continue;
+      const n = this.count(b, p, fileOffset, ISB_COUNT_NAMES[code]);
       if (n < 0) {
         // Refused, or unknown to its writer: a block missing a drop count has none whole.
         if (code !== OPTION.ISB_IFRECV) refused = true;

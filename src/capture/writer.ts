@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import { PCAP } from './pcap.js';
-import { BLOCK, OPTION, PCAPNG } from './pcapng.js';
+import { BLOCK, EPB, OPTION, PCAPNG } from './pcapng.js';
 import { LINKTYPE } from './record.js';
 
 export interface WriterPacket {
@@ -177,7 +177,7 @@ export class PcapngBuilder {
 
 /** The counts a capture file's statistics keep when it is closed (pcapng only). */
 export interface CaptureFileStatistics {
-  /** Packets the capture received, and those the kernel dropped (libpcap's ps_recv and ps_drop). */
+  /** Packets the file holds (isb_ifrecv, as dumpcap counts them: received and kept), and those the kernel dropped (libpcap's ps_drop; null when unknown). */
   received: number;
   dropped: number | null;
 }
@@ -194,6 +194,9 @@ export class CaptureFileWriter {
   private readonly snaplen: number;
   private readonly keepOpen: boolean;
   private readonly pcapng: boolean;
+  /** Bytes of a record before its data, and after it (a pcapng block's trailing length). */
+  private readonly recordHeaderLen: number;
+  private readonly recordTrailerLen: number;
   private lastTsMicros = 0;
   private closed = false;
 
@@ -204,6 +207,8 @@ export class CaptureFileWriter {
     this.snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
     this.keepOpen = opts.keepOpen ?? false;
     this.pcapng = opts.format === 'pcapng';
+    this.recordHeaderLen = this.pcapng ? EPB.DATA : PCAP.RECORD_HEADER_LEN;
+    this.recordTrailerLen = this.pcapng ? 4 : 0;
     let header: Uint8Array;
     if (this.pcapng) {
       const b = new PcapngBuilder().section();
@@ -223,9 +228,7 @@ export class CaptureFileWriter {
     if (this.closed) throw new Error('CaptureFileWriter: write after close');
     const caplen = Math.min(end - off, this.snaplen);
     const padding = this.pcapng ? ((caplen + 3) & ~3) - caplen : 0;
-    const headerLen = this.pcapng ? EPB_HEADER_LEN : PCAP.RECORD_HEADER_LEN;
-    const trailerLen = this.pcapng ? 4 : 0;
-    const need = headerLen + caplen + padding + trailerLen;
+    const need = this.recordHeaderLen + caplen + padding + this.recordTrailerLen;
     if (this.used + need > this.buf.length) this.flush();
     const v = this.view;
     const p = this.used;
@@ -234,11 +237,11 @@ export class CaptureFileWriter {
       // Enhanced packet block, interface 0, microsecond ticks.
       v.setUint32(p, BLOCK.EPB, true);
       v.setUint32(p + 4, need, true);
-      v.setUint32(p + 8, 0, true);
-      v.setUint32(p + 12, Math.floor(tsMicros / 4294967296), true);
-      v.setUint32(p + 16, tsMicros % 4294967296, true);
-      v.setUint32(p + 20, caplen, true);
-      v.setUint32(p + 24, origLen, true);
+      v.setUint32(p + EPB.INTERFACE, 0, true);
+      v.setUint32(p + EPB.TS_HIGH, Math.floor(tsMicros / 4294967296), true);
+      v.setUint32(p + EPB.TS_LOW, tsMicros % 4294967296, true);
+      v.setUint32(p + EPB.CAPLEN, caplen, true);
+      v.setUint32(p + EPB.ORIGLEN, origLen, true);
     } else {
       const sec = Math.floor(tsMicros / 1_000_000);
       v.setUint32(p, sec, true);
@@ -246,18 +249,18 @@ export class CaptureFileWriter {
       v.setUint32(p + 8, caplen, true);
       v.setUint32(p + 12, origLen, true);
     }
-    this.used += headerLen;
+    this.used += this.recordHeaderLen;
     if (need > this.buf.length) {
       // Only possible with a snap length above the buffer size: write the packet straight through.
       this.flush();
       writeAll(this.fd, data, off, caplen);
-      this.tail(padding, trailerLen, need);
+      this.tail(padding, need);
       this.flush();
       return;
     }
     this.buf.set(data.subarray(off, off + caplen), this.used);
     this.used += caplen;
-    this.tail(padding, trailerLen, need);
+    this.tail(padding, need);
   }
 
   flush(): void {
@@ -282,18 +285,15 @@ export class CaptureFileWriter {
     if (!this.keepOpen) fs.closeSync(this.fd);
   }
 
-  /** A pcapng block's padding after its data and its trailing length. */
-  private tail(padding: number, trailerLen: number, blockLen: number): void {
+  /** A pcapng block's padding after its data and its trailing length (nothing in pcap). */
+  private tail(padding: number, blockLen: number): void {
     for (let i = 0; i < padding; i++) this.buf[this.used++] = 0;
-    if (trailerLen > 0) {
+    if (this.recordTrailerLen > 0) {
       this.view.setUint32(this.used, blockLen, true);
       this.used += 4;
     }
   }
 }
-
-/** An enhanced packet block's fields before its data. */
-const EPB_HEADER_LEN = 28;
 
 function writeAll(fd: number, b: Uint8Array, off: number, len: number): void {
   let done = 0;
