@@ -14,7 +14,7 @@ export class CaptureFilterSpec {
   constructor(
     readonly expression: string,
     /** True when the expression came from words after the files (a mistyped file name ends up there). */
-    private readonly fromFileWords: boolean,
+    readonly fromFileWords: boolean,
     private readonly compile: FilterCompiler = compileWithTcpdump,
   ) {}
 

@@ -87,7 +87,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .option('--zeek-verdicts <file>', 'with --format zeek or zeek-json: also write tcpwhy.log, one row per verdict keyed by conn.log uid, to this file')
     .option('--memcap <size>', 'memory budget for open flows, reassembly and dissectors (default 512M); near it, load is shed and said')
-    .option('--workers <n>', 'threads to analyse with (default 1): the HTTP, WebSocket and TLS dissectors run in n-1 of them, for the table, JSON and Zeek reports; the report is the same')
+    .option('--workers <n>', 'threads to analyse with (default 1): with several files, n of them are analysed at once, each in its own thread; with one, the HTTP, WebSocket and TLS dissectors run in n-1 of them, for the table, JSON and Zeek reports; the report is the same')
     .addHelpText(
       'after',
       examplesAndExits(
@@ -104,9 +104,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
         ['0  analysed (whatever the verdicts, unless --fail-on)', '1  a verdict (of a flow shown, or of the capture) at or above --fail-on', EXIT_USAGE_LINE, EXIT_INPUT_LINE],
       ),
     )
-    .action((files: string[], opts: AnalyzeOptions & { maxLines?: string; html?: string }) => {
+    .action(async (files: string[], opts: AnalyzeOptions & { maxLines?: string; html?: string }) => {
       if (opts.html !== undefined) result = runAnalyzeHtml(files, { ...opts, html: opts.html }, io);
-      else result = opts.flow !== undefined && outputFormatOf(opts) === 'table' ? runAnalyzeLadder(files, opts, io) : runAnalyze(files, opts, io);
+      else result = opts.flow !== undefined && outputFormatOf(opts) === 'table' ? runAnalyzeLadder(files, opts, io) : await runAnalyze(files, opts, io);
     });
 
   withSlowOptions(program.command('flow'))

@@ -42,7 +42,7 @@ function clock(ms: number): string {
  * The progress line for reading `file`, or null when it shows none (see showsProgress; standard
  * input has no known size).
  */
-export function progressFor(io: CliIo, file: string, quiet: boolean | undefined): ProgressLine | null {
+export function progressFor(io: CliIo, file: string, quiet: boolean | undefined, now?: () => number): ProgressLine | null {
   if (quiet || !io.stderrIsTTY || file === STDIN_PATH) return null;
   let size = 0;
   try {
@@ -50,8 +50,19 @@ export function progressFor(io: CliIo, file: string, quiet: boolean | undefined)
   } catch {
     return null; // the reader says what is wrong with the file
   }
-  return showsProgress(io, quiet, size) ? new ProgressLine(io, file) : null;
+  return showsProgress(io, quiet, size) ? new ProgressLine(io, file, now) : null;
 }
+
+/** What a read reports its progress to: ProgressLine, or a stand-in for it (see file-worker.ts). */
+export interface Progress {
+  /** What the command writes through while reading. */
+  readonly io: CliIo;
+  update(bytes: number, totalBytes: number, packets: number): void;
+  erase(): void;
+}
+
+/** Makes the progress of reading `file`, or null when none shows (progressFor's signature). */
+export type ProgressOf = (io: CliIo, file: string, quiet: boolean | undefined) => Progress | null;
 
 /** Moves to the start of the line and erases it. */
 const ERASE_LINE = '\r\u001b[K';
@@ -61,7 +72,7 @@ const ERASE_LINE = '\r\u001b[K';
  * the command writes through while reading, so that a report line or a diagnostic never lands
  * after the progress text: the line is erased first and redrawn at the next update.
  */
-export class ProgressLine {
+export class ProgressLine implements Progress {
   private readonly started: number;
   private lastDraw = -Infinity;
   private shown = false;

@@ -166,15 +166,27 @@ export interface SharedKey {
   flows: Array<{ file: string; flow: number; client: string; server: string }>;
 }
 
+/** A flow's Sec-WebSocket-Key, and what names the flow in a file. */
+export interface KeyedFlow {
+  key: string;
+  id: number;
+  client: string;
+  server: string;
+}
+
+/** The flow's Sec-WebSocket-Key and names, or null when it sent none. */
+export function keyedFlow(f: JudgedFlow): KeyedFlow | null {
+  const key = f.app?.websocket?.key;
+  return key ? { key, id: f.id, client: f.client, server: f.server } : null;
+}
+
 /** Sec-WebSocket-Keys carried by more than one flow across the given files (one upgrade seen on several hops). */
-export function findSharedWebSocketKeys(files: ReadonlyArray<{ file: string; flows: readonly JudgedFlow[] }>): SharedKey[] {
+export function findSharedWebSocketKeys(files: ReadonlyArray<{ file: string; flows: readonly KeyedFlow[] }>): SharedKey[] {
   const byKey = new Map<string, SharedKey['flows']>();
   for (const { file, flows } of files) {
     for (const f of flows) {
-      const key = f.app?.websocket?.key;
-      if (!key) continue;
-      let list = byKey.get(key);
-      if (!list) byKey.set(key, (list = []));
+      let list = byKey.get(f.key);
+      if (!list) byKey.set(f.key, (list = []));
       list.push({ file, flow: f.id, client: f.client, server: f.server });
     }
   }

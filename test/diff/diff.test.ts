@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { findDivergence, flowSteps } from '../../src/diff/align.js';
 import { closeStory, compareFlows, describeClose, diffFacts, type DiffSide } from '../../src/diff/diff.js';
 import { readFlowPackets } from '../../src/diff/packets.js';
-import { choosePair, findSharedWebSocketKeys } from '../../src/diff/select.js';
+import { choosePair, findSharedWebSocketKeys, keyedFlow } from '../../src/diff/select.js';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { toPcap, writeTempCapture } from '../helpers/capture.js';
 import { conv, type Conversation } from '../helpers/conversation.js';
@@ -98,7 +98,7 @@ describe('tcpwhy diff on the samples', () => {
     expect(d.sameWebSocketKey).toMatch(/^[A-Za-z0-9+/]{22}==$/);
     expect(d.divergence).toBeNull();
     expect(d.conclusion).toMatch(/^no decisive difference .*Both flows carry Sec-WebSocket-Key .*: the same upgrade request seen on two hops/);
-    expect(findSharedWebSocketKeys([{ file, flows: r.flows }])).toEqual([
+    expect(findSharedWebSocketKeys([{ file, flows: r.flows.map(keyedFlow).filter((k) => k !== null) }])).toEqual([
       { key: d.sameWebSocketKey, flows: r.flows.map((f) => ({ file, flow: f.id, client: f.client, server: f.server })) },
     ]);
   });

@@ -2,7 +2,6 @@
 // comes back must be as a new one, and an analysis whose handed-out facts are reused must say
 // what one without reuse says, flow for flow.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +15,7 @@ import { OPCODE, WebSocketFrameParser, newFrameCounts, type WsParserHooks } from
 import { streamFlows } from '../../src/pipeline.js';
 import { toPcap, writeTempCapture } from '../helpers/capture.js';
 import { conv, type Conversation } from '../helpers/conversation.js';
-import { useCorpus } from '../helpers/corpus.js';
+import { capturesIn, useCorpus } from '../helpers/corpus.js';
 import { concatBytes } from '../helpers/splits.js';
 import { clientHello, encrypted, serverHello } from '../helpers/tls-records.js';
 import { c, closePayload, runScript, s, upgradeRequest, upgradeResponse, wsFrame, type Step } from './script.js';
@@ -333,12 +332,6 @@ function expectSameWithReuse(file: string): void {
   expect(handedOut(file, true), file).toEqual(fresh);
 }
 
-function capturesIn(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && /\.(pcap|pcapng|cap|trace|dmp)(\.gz)?$/i.test(e.name))
-    .map((e) => join(e.parentPath, e.name))
-    .sort();
-}
 
 describe('an analysis whose handed-out facts are reused', () => {
   it('hands out what one without reuse does, on thousands of overlapping HTTP and WebSocket flows', () => {

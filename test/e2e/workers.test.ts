@@ -5,13 +5,12 @@
 // capture whose flows end at once by the thousand (the capture's end).
 //
 // The threads load the built code, so the command is the built one (the test run builds it first).
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { toPcap, toPcapng, writeTempCapture } from '../helpers/capture.js';
 import { conv, type Conversation, type ScriptedPacket } from '../helpers/conversation.js';
-import { useCorpus } from '../helpers/corpus.js';
+import { capturesIn, useCorpus } from '../helpers/corpus.js';
 import { memoryIo } from '../helpers/io.js';
 import { backToEventLoop } from '../helpers/event-loop.js';
 import { workersFor } from '../../src/cli/commands/analyze.js';
@@ -19,7 +18,6 @@ import { run as runSource } from '../../src/cli/main.js';
 
 const MAIN = join(process.cwd(), 'dist/cli/main.js');
 const corpora = [useCorpus('corpus'), useCorpus('corpus2')];
-const CAPTURE = /\.(pcap|pcapng|cap|trace|dmp)(\.gz)?$/i;
 
 type Run = (args: string[], io: ReturnType<typeof memoryIo>) => Promise<number>;
 let runBuilt: Run | null = null;
@@ -42,14 +40,6 @@ async function expectSameWithThreads(file: string, args: string[]): Promise<void
   expect(await analyze(file, args, 3), `${file} ${args.join(' ')} --workers 3`).toEqual(one);
 }
 
-function capturesIn(dir: string): string[] {
-  const found: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.isDirectory()) found.push(...capturesIn(join(dir, e.name)));
-    else if (CAPTURE.test(e.name)) found.push(join(dir, e.name));
-  }
-  return found.sort();
-}
 
 const T0 = 1_700_000_000_000_000;
 

@@ -10,7 +10,8 @@
 // saying how many were skipped and why, so a run without the corpus is never silently thinner
 // than one with it. Call useCorpus() at the top level of the test file, once per corpus.
 
-import { relative } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeEach, describe, it, type TestContext } from 'vitest';
 import { locateCorpus, type CorpusName } from '../../scripts/lib/corpus-labels.mjs';
@@ -93,4 +94,12 @@ export function useCorpus(name: CorpusName = 'corpus', options: { tools?: string
         timeout,
       ),
   };
+}
+
+/** The capture files under `dir`, at any depth, sorted by path (a corpus, the samples). */
+export function capturesIn(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && /\.(pcap|pcapng|cap|trace|dmp)(\.gz)?$/i.test(e.name))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
 }

@@ -3,7 +3,7 @@ import { readCaptureFileSync, type ReadCaptureOptions } from '../../capture/open
 import { CaptureOpenError, type CaptureInfo } from '../../capture/record.js';
 import { CaptureFilterError } from '../../capture/capture-filter.js';
 import { Analyzer, INTERNAL, analyzeFlows, errorLine, streamFlows, type AnalysisResult, type AnalyzerOptions, type FlowResult } from '../../pipeline.js';
-import { findSharedWebSocketKeys } from '../../diff/select.js';
+import { findSharedWebSocketKeys, keyedFlow, type KeyedFlow } from '../../diff/select.js';
 import { renderSharedKeys } from '../../report/diff.js';
 import { JsonFlowStream, JsonLinesStream, SCHEMA_VERSION, writeReport, type FlowReport, type JsonReport } from '../../report/json.js';
 import { ZeekFlowStream } from '../../report/zeek.js';
@@ -17,7 +17,8 @@ import { parseFlowFilter, type FlowPredicate } from '../filter.js';
 import { isZeekFormat, outputFormatOf, type FormatOptions, type OutputFormat } from '../format.js';
 import { TextBatch, useColor, writeAll, type CliIo } from '../io.js';
 import { captureFilterOf, splitFilesAndFilter, withCaptureFilter, type CaptureFilterSpec } from '../capture-filter.js';
-import { progressFor } from '../progress.js';
+import { progressFor, type ProgressOf } from '../progress.js';
+import { analyzeFilesInThreads, filesAtOnce, type FileThreadData } from '../file-threads.js';
 
 /** Floors of the slow-* verdicts, in milliseconds as typed. */
 export interface SlowOptions {
@@ -146,7 +147,7 @@ export function filesAndCaptureFilter(args: string[], opts: AnalyzeOptions): { f
   return { files, bpf: captureFilterOf(filterWords, opts.bpf, true) };
 }
 
-export function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo): ExitCode {
+export async function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo): Promise<ExitCode> {
   const format = outputFormatOf(opts);
   const { files, bpf } = filesAndCaptureFilter(args, opts);
   const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true; // a bad filter is refused before any output
@@ -154,7 +155,7 @@ export function runAnalyze(args: string[], opts: AnalyzeOptions, io: CliIo): Exi
   const verdictFile = opts.zeekVerdicts ? openOutput(opts.zeekVerdicts, '--zeek-verdicts') : null;
   const verdictBatch = verdictFile ? new TextBatch(verdictFile.write) : null;
   try {
-    return analyzeFiles(files, bpf, opts, format, pred, io, verdictBatch?.write ?? null);
+    return await analyzeFiles(files, bpf, opts, format, pred, io, verdictBatch?.write ?? null);
   } finally {
     verdictBatch?.flush();
     if (verdictFile) closeSync(verdictFile.fd);
@@ -173,33 +174,63 @@ function openOutput(path: string, option: string): { fd: number; write: (s: stri
 }
 
 /** Where tcpwhy.log goes (--zeek-verdicts), null when not asked for. */
-type VerdictLog = ((s: string) => void) | null;
+export type VerdictLog = ((s: string) => void) | null;
 
-function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, io: CliIo, verdictLog: VerdictLog): ExitCode {
+/** What a file's thread needs to analyse it as this thread would (see file-threads.ts). */
+function fileThreadData(file: string, opts: AnalyzeOptions, bpf: CaptureFilterSpec | null, io: CliIo, verdicts: boolean): Omit<FileThreadData, 'control' | 'aheadChars'> {
+  return {
+    file,
+    // One thread per file: no dissector threads of its own.
+    opts: { ...opts, workers: undefined },
+    terminal: { isTTY: io.isTTY, columns: io.columns, stderrIsTTY: io.stderrIsTTY, stderrColumns: io.stderrColumns, env: { ...io.env } },
+    captureFilter: bpf ? { expression: bpf.expression, fromFileWords: bpf.fromFileWords } : null,
+    keepKeys: true,
+    verdicts,
+  };
+}
+
+async function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, io: CliIo, verdictLog: VerdictLog): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
   // Several files in one JSON document: {"schemaVersion", "files": [each file's document], "sharedKeys"}.
   const several = format === 'json' && files.length > 1;
   if (several) io.stdout(`{"schemaVersion":${SCHEMA_VERSION},"files":[`);
   // Only flows with a Sec-WebSocket-Key are kept across files, to find one upgrade seen on several hops.
-  const keyed: Array<{ file: string; flows: FlowResult[] }> = [];
-  let written = 0;
-  for (const file of files) {
-    if (files.length > 1 && format === 'table') io.stdout(`\n== ${file}\n`);
-    // Flows with a Sec-WebSocket-Key are kept only when several files are compared.
-    const withKey: FlowResult[] | null = files.length > 1 ? [] : null;
-    // Each file's document is preceded by a comma once the first one was written.
-    const out = several && written > 0 ? separatedIo(io, ',') : io;
-    let c: ExitCode;
-    try {
-      c = opts.flow === undefined ? withCaptureFilter(bpf, () => streamOne(file, opts, format, pred, bpf, out, withKey, verdictLog)) : retainedOne(file, opts, format, bpf, out, withKey, verdictLog);
-    } catch (err) {
-      // The files' array is closed before the error ends the run: stdout stays one whole document.
-      if (several) io.stdout(`],"sharedKeys":[]}\n`);
-      throw err;
-    }
-    written++;
-    if (withKey) keyed.push({ file, flows: withKey });
+  const keyed: Array<{ file: string; flows: KeyedFlow[] }> = [];
+  /** Where file i's report goes, once the files before it are written: after its heading, or after a comma in one JSON document. */
+  const outputOf = (i: number): CliIo => {
+    if (files.length > 1 && format === 'table') io.stdout(`\n== ${files[i]}\n`);
+    return several && i > 0 ? separatedIo(io, ',') : io;
+  };
+  const taken = (i: number, c: ExitCode, withKey: KeyedFlow[] | null): void => {
+    if (withKey) keyed.push({ file: files[i], flows: withKey });
     if (c > code) code = c;
+  };
+  try {
+    const atOnce = opts.flow === undefined ? filesAtOnce(files, workersFor(opts)) : 1;
+    if (atOnce > 1) {
+      await analyzeFilesInThreads(
+        files,
+        atOnce,
+        (file) => fileThreadData(file, opts, bpf, io, verdictLog !== null),
+        (i, clock) => {
+          const out = outputOf(i);
+          return { io: out, progress: progressFor(out, files[i], opts.quiet, clock), verdictLog };
+        },
+        (i, outcome) => taken(i, outcome.code, outcome.withKey),
+      );
+    } else {
+      for (const [i, file] of files.entries()) {
+        const out = outputOf(i);
+        // Flows with a Sec-WebSocket-Key are kept only when several files are compared.
+        const withKey: KeyedFlow[] | null = files.length > 1 ? [] : null;
+        const c = opts.flow === undefined ? withCaptureFilter(bpf, () => streamOne(file, opts, format, pred, bpf, out, withKey, verdictLog)) : retainedOne(file, opts, format, bpf, out, withKey, verdictLog);
+        taken(i, c, withKey);
+      }
+    }
+  } catch (err) {
+    // The files' array is closed before the error ends the run: stdout stays one whole document.
+    if (several) io.stdout(`],"sharedKeys":[]}\n`);
+    throw err;
   }
   const shared = files.length > 1 ? findSharedWebSocketKeys(keyed) : [];
   if (format === 'json') io.stdout(files.length > 1 ? `],"sharedKeys":${JSON.stringify(shared)}}\n` : '\n');
@@ -214,9 +245,19 @@ function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts: Anal
  * nothing per flow (the capture-level rules keep bounded state of their own): memory stays flat
  * however many flows the capture holds.
  */
-function streamOne(file: string, opts: AnalyzeOptions, format: OutputFormat, pred: FlowPredicate, bpf: CaptureFilterSpec | null, terminal: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): ExitCode {
+export function streamOne(
+  file: string,
+  opts: AnalyzeOptions,
+  format: OutputFormat,
+  pred: FlowPredicate,
+  bpf: CaptureFilterSpec | null,
+  terminal: CliIo,
+  withKey: KeyedFlow[] | null,
+  verdictLog: VerdictLog,
+  progressOf: ProgressOf = progressFor,
+): ExitCode {
   const idle = idleTimeoutOf(opts);
-  const progress = progressFor(terminal, file, opts.quiet);
+  const progress = progressOf(terminal, file, opts.quiet);
   // Flows are written while the capture is read: through progress.io, which erases the progress line first.
   const io = progress?.io ?? terminal;
   const batch = new TextBatch((s) => io.stdout(s), io.isTTY ? 0 : undefined);
@@ -234,8 +275,8 @@ function streamOne(file: string, opts: AnalyzeOptions, format: OutputFormat, pre
     // Only --detail JSON lists every HTTP exchange.
     keepExchanges: opts.detail === true,
     retainFlows: false,
-    // Each report writes a flow as it comes; only flows with a Sec-WebSocket-Key are kept, and only for several files.
-    flowsForgottenWhenHandedOut: withKey === null,
+    // Each report writes a flow as it comes; of a flow with a Sec-WebSocket-Key, only its key and names are kept (for several files).
+    flowsForgottenWhenHandedOut: true,
     captureFilter,
     onFlowJudged: (f) => {
       if (!pred(f)) return;
@@ -243,7 +284,8 @@ function streamOne(file: string, opts: AnalyzeOptions, format: OutputFormat, pre
       if (opts.onlyProblems && !(out instanceof TextReport) && !f.verdicts.some((v) => v.severity !== 'info')) return;
       out.flow(f); // first: a flow that cannot be written counts for nothing
       if (f.verdicts.some((v) => SEVERITY[v.severity] >= threshold)) failed = true;
-      if (withKey && f.app?.websocket?.key) withKey.push(f);
+      const k = withKey && keyedFlow(f);
+      if (k) withKey.push(k);
     },
   });
   let info: CaptureInfo;
@@ -316,11 +358,14 @@ function separatedIo(io: CliIo, separator: string): CliIo {
 }
 
 /** One file analysed whole, flows kept in id order (needed to pick one flow by its id). */
-function retainedOne(file: string, opts: AnalyzeOptions, format: OutputFormat, bpf: CaptureFilterSpec | null, io: CliIo, withKey: FlowResult[] | null, verdictLog: VerdictLog): ExitCode {
+function retainedOne(file: string, opts: AnalyzeOptions, format: OutputFormat, bpf: CaptureFilterSpec | null, io: CliIo, withKey: KeyedFlow[] | null, verdictLog: VerdictLog): ExitCode {
   const result = loadCapture(file, opts.idleTimeout, [flowIdOf(opts.flow!)], slowThresholdsOf(opts), { bpf, io, quiet: opts.quiet }, memcapOf(opts));
   reportDiagnostics(file, result, io); // before the flow is looked for: it may be past a corrupt record
   const flows = selectFlows(result, opts);
-  withKey?.push(...flows.filter((f) => f.app?.websocket?.key));
+  for (const f of flows) {
+    const k = keyedFlow(f);
+    if (k) withKey?.push(k);
+  }
   const out = flowReport(format, opts, io, (s) => io.stdout(s), verdictLog);
   if ('abort' in out) writeReport(out, result, flows);
   else {

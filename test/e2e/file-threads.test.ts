@@ -1,0 +1,159 @@
+// `analyze A B C --workers N` analyses the files N at once, each in a thread of its own: the
+// output (report, diagnostics, tcpwhy.log, exit code) must be the same, byte for byte, as one
+// thread's. Checked on every bundled sample and every capture of the public corpora in one run
+// each, on the ways a run stops early (a file that cannot be read, a capture filter that cannot be
+// compiled), and on the bound of the text a file's thread may write before its turn.
+//
+// The threads load the built code, so the command is the built one (the test run builds it first).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { toPcap, writeTempCapture } from '../helpers/capture.js';
+import { conv } from '../helpers/conversation.js';
+import { capturesIn, useCorpus } from '../helpers/corpus.js';
+import { memoryIo } from '../helpers/io.js';
+import { backToEventLoop } from '../helpers/event-loop.js';
+
+const DIST = join(process.cwd(), 'dist');
+const corpora = [useCorpus('corpus'), useCorpus('corpus2')];
+const T0 = 1_700_000_000_000_000;
+
+type Run = (args: string[], io: ReturnType<typeof memoryIo>) => Promise<number>;
+let runBuilt: Run | null = null;
+async function cli(): Promise<Run> {
+  runBuilt ??= ((await import(pathToFileURL(join(DIST, 'cli/main.js')).href)) as { run: Run }).run;
+  return runBuilt;
+}
+
+/** What `tcpwhy analyze ARGS --workers N` prints, and its exit code; Zeek logs' #open and #close lines (the time of the run) left out. */
+async function analyze(args: string[], workers: number): Promise<{ code: number; out: string; err: string }> {
+  await backToEventLoop();
+  const io = memoryIo();
+  const code = await (await cli())(['analyze', ...args, '--quiet', '--workers', String(workers)], io);
+  return { code, out: io.out.replace(/^#(open|close)\t.*\n/gm, ''), err: io.err };
+}
+
+async function expectSameAtOnce(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const one = await analyze(args, 1);
+  expect(await analyze(args, 2), `${args.join(' ')} --workers 2`).toEqual(one);
+  expect(await analyze(args, 3), `${args.join(' ')} --workers 3`).toEqual(one);
+  return one;
+}
+
+
+const sample = (name: string) => join(process.cwd(), 'samples', name);
+
+/** `count` keep-alive connections, each asking one item: a capture whose --json --detail --all report is large. */
+function manyConnections(count: number, name: string): string {
+  const packets = Array.from({ length: count }, (_, i) => {
+    const t = i * 0.001;
+    return conv({ client: `10.2.${i >> 8}.${i & 255}:50000`, server: '10.0.0.80:80' })
+      .handshake(t)
+      .client('PA', t + 0.0002, `GET /item/${i} HTTP/1.1\r\nHost: x\r\n\r\n`)
+      .server('PA', t + 0.0004, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok').packets;
+  })
+    .flat()
+    .sort((a, b) => a.t - b.t);
+  return writeTempCapture(toPcap(packets.map((p) => ({ tsMicros: T0 + Math.round(p.t * 1e6), data: p.frame.bytes }))), name);
+}
+
+describe('analyze FILES --workers N', () => {
+  it('reports every bundled sample in one run as one thread does, in every format', async () => {
+    const samples = capturesIn(join(process.cwd(), 'samples'));
+    expect(samples.length).toBeGreaterThan(50);
+    // The WebSocket upgrade of nginx-ws-good.pcap is seen again in a copy: the match across files comes back from the threads.
+    const files = [...samples, sample('nginx-ws-good.pcap')];
+    for (const format of [['--all'], ['--json', '--detail'], ['--format', 'jsonl'], ['--format', 'zeek']]) {
+      const one = await expectSameAtOnce([...files, ...format]);
+      expect(one.code).toBe(0);
+    }
+    const json = JSON.parse((await analyze([...files, '--json'], 2)).out) as { files: unknown[]; sharedKeys: { flows: { file: string }[] }[] };
+    expect(json.files).toHaveLength(files.length);
+    expect(json.sharedKeys.some((k) => k.flows.filter((f) => f.file === sample('nginx-ws-good.pcap')).length >= 2)).toBe(true);
+  }, 300_000);
+
+  for (const corpus of corpora) {
+    corpus.it(`reports every capture of ${corpus.name} in one run as one thread does`, async () => {
+      const files = capturesIn(corpus.dir);
+      expect(files.length).toBeGreaterThan(50);
+      await expectSameAtOnce(files);
+    }, 600_000);
+  }
+
+  it('stops at a file it cannot read, as one thread does: the files before it reported, none after', async () => {
+    const notCapture = writeTempCapture(new TextEncoder().encode('not a capture at all\n'), 'file-threads-not.pcap');
+    const missing = join(process.cwd(), 'no-such-capture.pcap');
+    for (const bad of [missing, notCapture]) {
+      const text = await expectSameAtOnce([sample('refused.pcap'), bad, sample('half-open.pcap')]);
+      expect(text.code).toBe(3);
+      expect(text.out).toContain('== ');
+      expect(text.out).not.toContain('half-open.pcap');
+      const json = await expectSameAtOnce([sample('refused.pcap'), bad, sample('half-open.pcap'), '--json']);
+      expect((JSON.parse(json.out) as { files: unknown[] }).files).toHaveLength(1);
+    }
+  }, 60_000);
+
+  it("says a cut file's diagnostics in their place, and exits as one thread does with --fail-on", async () => {
+    const whole = readFileSync(sample('bufferbloat.pcap'));
+    const cut = writeTempCapture(whole.subarray(0, 3000), 'file-threads-cut.pcap');
+    const run = await expectSameAtOnce([sample('refused.pcap'), cut, sample('half-open.pcap'), '--fail-on', 'error']);
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/file-threads-cut\.pcap: packet \d+ \(file offset 0x[0-9a-f]+\): the file ends inside this packet/);
+  }, 60_000);
+
+  it('refuses a capture filter that cannot be compiled, as one thread does', async () => {
+    const run = await expectSameAtOnce([sample('refused.pcap'), sample('half-open.pcap'), '--bpf', 'tcp port ,,']);
+    expect(run.code).toBe(2);
+  }, 60_000);
+
+  it("writes tcpwhy.log's rows in the files' order", async () => {
+    const logOf = async (workers: number) => {
+      const path = writeTempCapture(new Uint8Array(0), `file-threads-verdicts-${workers}.log`);
+      expect((await analyze([sample('refused.pcap'), sample('half-open.pcap'), sample('rst-midstream.pcap'), '--format', 'zeek', '--zeek-verdicts', path], workers)).code).toBe(0);
+      return readFileSync(path, 'utf8').replace(/^#(open|close)\t.*\n/gm, '');
+    };
+    const one = await logOf(1);
+    expect(one.split('\n').filter((l) => l && !l.startsWith('#')).length).toBeGreaterThanOrEqual(3);
+    expect(await logOf(2)).toBe(one);
+  }, 60_000);
+
+  it("holds at most its bound of a later file's text until that file's turn", async () => {
+    // The second file is a sixth of the first: its thread is done long before the first's report is.
+    const first = manyConnections(3000, 'file-threads-first.pcap');
+    const second = manyConnections(500, 'file-threads-second.pcap');
+    const { analyzeFilesInThreads } = (await import(pathToFileURL(join(DIST, 'cli/file-threads.js')).href)) as typeof import('../../src/cli/file-threads.js');
+    const opts = { json: true, detail: true, all: true, quiet: true };
+    /** The text of each file, and how much of the second's waited for its turn (written at once, before any later task runs). */
+    const runAtOnce = async (aheadChars: number) => {
+      const written = ['', ''];
+      let waiting = -1;
+      await analyzeFilesInThreads(
+        [first, second],
+        2,
+        (file) => ({ file, opts, terminal: { isTTY: false, env: {} }, captureFilter: null, keepKeys: false, verdicts: false }),
+        (i) => {
+          if (i === 1) queueMicrotask(() => (waiting = written[1].length));
+          const io = memoryIo();
+          io.stdout = (t: string) => (written[i] += t);
+          return { io, progress: null, verdictLog: null };
+        },
+        (_, outcome) => expect(outcome.code).toBe(0),
+        aheadChars,
+      );
+      return { written, waiting };
+    };
+    const unbounded = await runAtOnce(Infinity);
+    expect(unbounded.written[1].length).toBeGreaterThan(1_000_000);
+    expect(unbounded.waiting).toBe(unbounded.written[1].length);
+    const bounded = await runAtOnce(4096);
+    // What a thread posts at once is one batch of the report (64 KiB), past the bound.
+    expect(bounded.waiting).toBeLessThanOrEqual(4096 + 64 * 1024);
+    for (const [i, file] of [first, second].entries()) {
+      const alone = await analyze([file, '--json', '--detail', '--all'], 1);
+      expect(bounded.written[i] + '\n').toBe(alone.out);
+      expect(unbounded.written[i]).toBe(bounded.written[i]);
+    }
+  }, 120_000);
+});
+
