@@ -1,12 +1,14 @@
-// Several capture files analysed at once (`analyze A B C --workers N`): each file is analysed as it
-// would be alone, in a thread of its own (file-worker.ts), and its report, diagnostics and
-// tcpwhy.log rows are written here in the files' order, byte for byte as one thread writes them.
-// Files are separate analyses, so nothing crosses threads but that text, the progress of the file
-// being written, and the flows with a WebSocket key that match upgrades across files.
+// Several capture files analysed at once (`analyze A B C --workers N`): N threads (file-worker.ts)
+// each analyse one file at a time, as it would be analysed alone, taking the next file not yet
+// started when done; each file's report, diagnostics and tcpwhy.log rows are written here in the
+// files' order, byte for byte as one thread writes them. Files are separate analyses, so nothing
+// crosses threads but that text, the progress of the file being written, and the flows with a
+// WebSocket key that match upgrades across files.
 //
 // A file's text is written as it comes while every file before it is done; a later file's waits.
-// Its thread stops once OUTPUT_AHEAD_CHARS of its text wait, until its turn: memory stays bounded
-// however large a report is.
+// A thread stops once OUTPUT_AHEAD_CHARS of its text wait, until their turn: memory stays bounded
+// however large a report is. The file being written always goes on (its text is written as it
+// comes), so a thread that waits always gets to go on.
 
 import { Worker } from 'node:worker_threads';
 import type { KeyedFlow } from '../diff/select.js';
@@ -14,7 +16,7 @@ import { CliError, type ExitCode } from './exit.js';
 import type { CliIo } from './io.js';
 import type { ProgressLine } from './progress.js';
 
-/** Text a file's thread may have written ahead of its turn before it waits (characters). */
+/** Text a file thread may have written ahead of its turn before it waits (characters). */
 export const OUTPUT_AHEAD_CHARS = 16 << 20;
 
 /** Words of a file thread's shared control block. */
@@ -24,12 +26,11 @@ export const enum FILE_CONTROL {
   WORDS = 1,
 }
 
-/** What a file thread is given (workerData). */
-export interface FileThreadData {
-  file: string;
+/** What every file of a run is analysed with. */
+export interface FileSettings {
   /** The analyze options as commander parsed them, less --workers. */
   opts: Record<string, unknown>;
-  /** The terminal facts the report depends on (widths, colour). */
+  /** The terminal facts the report depends on (widths, colour, whether a progress line shows). */
   terminal: Pick<CliIo, 'isTTY' | 'columns' | 'stderrIsTTY' | 'stderrColumns' | 'env'>;
   /** The capture filter's expression, and whether it came from words after the files. */
   captureFilter: { expression: string; fromFileWords: boolean } | null;
@@ -37,11 +38,15 @@ export interface FileThreadData {
   keepKeys: boolean;
   /** Write tcpwhy.log rows (--zeek-verdicts). */
   verdicts: boolean;
+}
+
+/** What a file thread is given (workerData); each file then comes as a message of its name. */
+export interface FileThreadData extends FileSettings {
   control: SharedArrayBuffer;
   aheadChars: number;
 }
 
-/** What a file thread posts. */
+/** What a file thread posts about the file it analyses. */
 export type FileThreadMessage =
   | { text: string; to: 'stdout' | 'stderr' | 'verdicts' }
   | { progress: [bytes: number, totalBytes: number, packets: number, elapsedMs: number] }
@@ -62,27 +67,20 @@ export interface FileOutcome {
   withKey: KeyedFlow[] | null;
 }
 
-/** One file's analysis in its thread: its messages, queued until its turn, then written as they come. */
+/** One file's analysis: what its thread posts, queued until the file's turn, then written as it comes. */
 class FileRun {
   private readonly queue: FileThreadMessage[] = [];
   private output: FileOutput | null = null;
-  private readonly control: Int32Array;
   private settle: ((outcome: FileOutcome) => void) | null = null;
   private reject: ((err: Error) => void) | null = null;
-  private ended: FileThreadMessage | null = null;
+  private ended = false;
   private readonly elapsed = { ms: 0 };
-  private readonly worker: Worker;
 
-  constructor(data: Omit<FileThreadData, 'control' | 'aheadChars'>, aheadChars: number) {
-    const control = new SharedArrayBuffer(FILE_CONTROL.WORDS * 4);
-    this.control = new Int32Array(control);
-    // The thread's own stdout and stderr are read here rather than piped into the process's: a
-    // piped stdout would turn non-blocking (see cli/io.ts). It prints nothing of its own.
-    this.worker = new Worker(new URL('./file-worker.js', import.meta.url), { workerData: { ...data, control, aheadChars } satisfies FileThreadData, stdout: true, stderr: true });
-    this.worker.on('message', (m: FileThreadMessage) => this.take(m));
-    this.worker.on('error', (err) => this.take({ failed: { message: err.message, stack: err.stack, exitCode: null } }));
-    this.worker.on('exit', (code) => this.take({ failed: { message: `the thread analysing ${data.file} ended (exit code ${code}) before its report was done`, stack: undefined, exitCode: null } }));
-  }
+  constructor(
+    readonly file: string,
+    /** The control block of the thread analysing the file. */
+    private readonly control: Int32Array,
+  ) {}
 
   /** The file's turn: its text so far is written, and the rest as it comes; resolves when it is done. */
   turn(output: FileOutput): Promise<FileOutcome> {
@@ -95,15 +93,9 @@ class FileRun {
     return done;
   }
 
-  /** Stops the thread (a file before it failed, so its report is not wanted). */
-  cancel(): void {
-    this.ended ??= { failed: { message: 'cancelled', stack: undefined, exitCode: null } };
-    void this.worker.terminate();
-  }
-
-  private take(m: FileThreadMessage): void {
-    if (this.ended) return; // the first end counts: the 'exit' after 'done' or 'error' says nothing new
-    if ('done' in m || 'failed' in m) this.ended = m;
+  take(m: FileThreadMessage): void {
+    if (this.ended) return;
+    if ('done' in m || 'failed' in m) this.ended = true;
     if (this.output) this.handle(m);
     else if (!('progress' in m)) this.queue.push(m); // the progress of a read before its turn is past by then
   }
@@ -125,7 +117,6 @@ class FileRun {
       out.progress?.update(bytes, totalBytes, packets);
     } else {
       out.progress?.erase();
-      void this.worker.terminate();
       if ('done' in m) this.settle!({ code: m.done, withKey: m.withKey });
       else {
         const err = m.failed.exitCode !== null ? new CliError(m.failed.message, m.failed.exitCode) : new Error(m.failed.message);
@@ -135,42 +126,93 @@ class FileRun {
     }
   }
 
-  /** The thread's time reading its file, as its progress line counts it. */
+  /** How long the file's thread has been reading it, as its progress line counts. */
   readonly clock = (): number => this.elapsed.ms;
 }
 
+/** A thread analysing files one after the other. */
+class FileThread {
+  private readonly control: Int32Array;
+  private readonly worker: Worker;
+  /** The file it analyses now. */
+  private run: FileRun | null = null;
+
+  constructor(
+    settings: FileSettings,
+    aheadChars: number,
+    /** Called when the thread is free for another file. */
+    private readonly onFree: (thread: FileThread) => void,
+  ) {
+    const control = new SharedArrayBuffer(FILE_CONTROL.WORDS * 4);
+    this.control = new Int32Array(control);
+    // The thread's own stdout and stderr are read here rather than piped into the process's: a
+    // piped stdout would turn non-blocking (see cli/io.ts). It prints nothing of its own.
+    this.worker = new Worker(new URL('./file-worker.js', import.meta.url), { workerData: { ...settings, control, aheadChars } satisfies FileThreadData, stdout: true, stderr: true });
+    this.worker.on('message', (m: FileThreadMessage) => {
+      const run = this.run;
+      if (!run) return; // posted before the thread was stopped
+      if ('done' in m || 'failed' in m) this.run = null;
+      run.take(m);
+      if (this.run === null) this.onFree(this);
+    });
+    // A thread that stops (an error outside any file's analysis, running out of memory) fails the file it had.
+    const stopped = (message: string, stack?: string) => {
+      const run = this.run;
+      this.run = null;
+      run?.take({ failed: { message, stack, exitCode: null } });
+    };
+    this.worker.on('error', (err) => stopped(err.message, err.stack));
+    this.worker.on('exit', (code) => stopped(`the thread analysing ${this.run?.file} ended (exit code ${code}) before its report was done`));
+  }
+
+  /** Starts analysing the file of `run`; returns `run`. */
+  analyse(run: FileRun): FileRun {
+    this.run = run;
+    this.worker.postMessage(run.file);
+    return run;
+  }
+
+  newRun(file: string): FileRun {
+    return new FileRun(file, this.control);
+  }
+
+  stop(): void {
+    this.run = null;
+    void this.worker.terminate();
+  }
+}
+
 /**
- * Analyses `files` in up to `threads` threads at once and hands each file's outcome to `each` in
- * the files' order, after its text was written through `outputOf(i)`. A file that fails ends the
- * run with its error (after its text), and no later file is written, as in one thread.
+ * Analyses `files` in `threads` threads and hands each file's outcome to `each` in the files'
+ * order, after its text was written through `outputOf(i)`. A file that fails ends the run with its
+ * error (after its text), and no later file is written, as in one thread.
  */
 export async function analyzeFilesInThreads(
   files: string[],
   threads: number,
-  dataOf: (file: string) => Omit<FileThreadData, 'control' | 'aheadChars'>,
+  settings: FileSettings,
   outputOf: (i: number, clock: () => number) => FileOutput,
   each: (i: number, outcome: FileOutcome) => void,
   aheadChars = OUTPUT_AHEAD_CHARS,
 ): Promise<void> {
   const runs: FileRun[] = [];
-  const start = (i: number) => {
-    if (i < files.length && runs[i] === undefined) runs[i] = new FileRun(dataOf(files[i]), aheadChars);
+  const next = (thread: FileThread) => {
+    if (runs.length < files.length) runs.push(thread.analyse(thread.newRun(files[runs.length])));
   };
+  const pool = Array.from({ length: Math.min(threads, files.length) }, () => new FileThread(settings, aheadChars, next));
   try {
-    for (let i = 0; i < Math.min(threads, files.length); i++) start(i);
+    for (const thread of pool) next(thread);
     for (let i = 0; i < files.length; i++) {
+      // Every file before i is done, so i was given to the first thread they freed.
       const run = runs[i];
-      const outcome = await run.turn(outputOf(i, run.clock));
-      start(i + threads);
-      each(i, outcome);
+      each(i, await run.turn(outputOf(i, run.clock)));
     }
   } finally {
-    for (const run of runs) run?.cancel();
+    for (const thread of pool) thread.stop();
   }
 }
 
-/** --workers N with several files: the files are analysed N at once, each in one thread. */
+/** --workers N with several files: how many are analysed at once. */
 export function filesAtOnce(files: readonly string[], workers: number): number {
   return files.length > 1 && workers > 1 ? Math.min(workers, files.length) : 1;
 }
-

@@ -1,6 +1,6 @@
-// Entry of a file thread (see file-threads.ts): analyses one capture file as `analyze` does alone,
-// posting its report's text, diagnostics and tcpwhy.log rows for the main thread to write in the
-// files' order.
+// Entry of a file thread (see file-threads.ts): analyses the capture files it is sent, one at a
+// time, each as `analyze` does alone, posting its report's text, diagnostics and tcpwhy.log rows
+// for the main thread to write in the files' order.
 import { parentPort, workerData } from 'node:worker_threads';
 import { CliError } from './exit.js';
 import { CaptureFilterSpec, withCaptureFilter } from './capture-filter.js';
@@ -31,28 +31,32 @@ function write(to: 'stdout' | 'stderr' | 'verdicts', text: string): void {
 const io: CliIo = { ...data.terminal, stdout: (s) => write('stdout', s), stderr: (s) => write('stderr', s) };
 const opts = data.opts as AnalyzeOptions;
 const bpf = data.captureFilter ? new CaptureFilterSpec(data.captureFilter.expression, data.captureFilter.fromFileWords) : null;
-const started = performance.now();
-let lastProgress = -Infinity;
-/** Where a line would show, the main thread draws it, with the time this thread has been reading (posted at most every PROGRESS_POST_MS). */
-const progressOf: ProgressOf = (terminal, file, quiet) =>
-  progressFor(terminal, file, quiet) && {
-    io,
-    update: (bytes, totalBytes, packets) => {
-      const now = performance.now();
-      if (now - lastProgress < PROGRESS_POST_MS) return;
-      lastProgress = now;
-      post({ progress: [bytes, totalBytes, packets, now - started] });
-    },
-    erase: () => {},
-  };
+const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
+const verdictLog = data.verdicts ? (s: string) => write('verdicts', s) : null;
 
-try {
-  const withKey: KeyedFlow[] | null = data.keepKeys ? [] : null;
-  const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
-  const verdictLog = data.verdicts ? (s: string) => write('verdicts', s) : null;
-  const code = withCaptureFilter(bpf, () => streamOne(data.file, opts, outputFormatOf(opts), pred, bpf, io, withKey, verdictLog, progressOf));
-  post({ done: code, withKey });
-} catch (err) {
-  const e = err instanceof Error ? err : new Error(String(err));
-  post({ failed: { message: e.message, stack: e.stack, exitCode: err instanceof CliError ? err.exitCode : null } });
+/** Where a line would show, the main thread draws it, with the time this thread has been reading (posted at most every PROGRESS_POST_MS). */
+function progressOf(started: number): ProgressOf {
+  let lastPost = -Infinity;
+  return (terminal, file, quiet) =>
+    progressFor(terminal, file, quiet) && {
+      io,
+      update: (bytes, totalBytes, packets) => {
+        const now = performance.now();
+        if (now - lastPost < PROGRESS_POST_MS) return;
+        lastPost = now;
+        post({ progress: [bytes, totalBytes, packets, now - started] });
+      },
+      erase: () => {},
+    };
 }
+
+port.on('message', (file: string) => {
+  try {
+    const withKey: KeyedFlow[] | null = data.keepKeys ? [] : null;
+    const code = withCaptureFilter(bpf, () => streamOne(file, opts, outputFormatOf(opts), pred, bpf, io, withKey, verdictLog, progressOf(performance.now())));
+    post({ done: code, withKey });
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    post({ failed: { message: e.message, stack: e.stack, exitCode: err instanceof CliError ? err.exitCode : null } });
+  }
+});

@@ -87,7 +87,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .option('--idle-timeout <seconds>', 'finish flows idle this long (default 300, as Zeek)')
     .option('--zeek-verdicts <file>', 'with --format zeek or zeek-json: also write tcpwhy.log, one row per verdict keyed by conn.log uid, to this file')
     .option('--memcap <size>', 'memory budget for open flows, reassembly and dissectors (default 512M); near it, load is shed and said')
-    .option('--workers <n>', 'threads to analyse with (default 1): with several files, n of them are analysed at once, each in its own thread; with one, the HTTP, WebSocket and TLS dissectors run in n-1 of them, for the table, JSON and Zeek reports; the report is the same')
+    .option('--workers <n>', 'threads to analyse with (default 1): with several files, n of them are analysed at once, one per thread; with one, the HTTP, WebSocket and TLS dissectors run in n-1 of them, for the table, JSON and Zeek reports; the report is the same')
     .addHelpText(
       'after',
       examplesAndExits(

@@ -131,7 +131,7 @@ describe('analyze FILES --workers N', () => {
       await analyzeFilesInThreads(
         [first, second],
         2,
-        (file) => ({ file, opts, terminal: { isTTY: false, env: {} }, captureFilter: null, keepKeys: false, verdicts: false }),
+        { opts, terminal: { isTTY: false, env: {} }, captureFilter: null, keepKeys: false, verdicts: false },
         (i) => {
           if (i === 1) queueMicrotask(() => (waiting = written[1].length));
           const io = memoryIo();

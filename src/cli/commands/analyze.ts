@@ -18,7 +18,7 @@ import { isZeekFormat, outputFormatOf, type FormatOptions, type OutputFormat } f
 import { TextBatch, useColor, writeAll, type CliIo } from '../io.js';
 import { captureFilterOf, splitFilesAndFilter, withCaptureFilter, type CaptureFilterSpec } from '../capture-filter.js';
 import { progressFor, type ProgressOf } from '../progress.js';
-import { analyzeFilesInThreads, filesAtOnce, type FileThreadData } from '../file-threads.js';
+import { analyzeFilesInThreads, filesAtOnce, type FileSettings } from '../file-threads.js';
 
 /** Floors of the slow-* verdicts, in milliseconds as typed. */
 export interface SlowOptions {
@@ -176,10 +176,9 @@ function openOutput(path: string, option: string): { fd: number; write: (s: stri
 /** Where tcpwhy.log goes (--zeek-verdicts), null when not asked for. */
 export type VerdictLog = ((s: string) => void) | null;
 
-/** What a file's thread needs to analyse it as this thread would (see file-threads.ts). */
-function fileThreadData(file: string, opts: AnalyzeOptions, bpf: CaptureFilterSpec | null, io: CliIo, verdicts: boolean): Omit<FileThreadData, 'control' | 'aheadChars'> {
+/** What the file threads need to analyse each file as this thread would (see file-threads.ts). */
+function fileSettings(opts: AnalyzeOptions, bpf: CaptureFilterSpec | null, io: CliIo, verdicts: boolean): FileSettings {
   return {
-    file,
     // One thread per file: no dissector threads of its own.
     opts: { ...opts, workers: undefined },
     terminal: { isTTY: io.isTTY, columns: io.columns, stderrIsTTY: io.stderrIsTTY, stderrColumns: io.stderrColumns, env: { ...io.env } },
@@ -211,7 +210,7 @@ async function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts
       await analyzeFilesInThreads(
         files,
         atOnce,
-        (file) => fileThreadData(file, opts, bpf, io, verdictLog !== null),
+        fileSettings(opts, bpf, io, verdictLog !== null),
         (i, clock) => {
           const out = outputOf(i);
           return { io: out, progress: progressFor(out, files[i], opts.quiet, clock), verdictLog };
