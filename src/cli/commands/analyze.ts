@@ -174,7 +174,7 @@ function openOutput(path: string, option: string): { fd: number; write: (s: stri
 }
 
 /** Where tcpwhy.log goes (--zeek-verdicts), null when not asked for. */
-export type VerdictLog = ((s: string) => void) | null;
+type VerdictLog = ((s: string) => void) | null;
 
 /** What the file threads need to analyse each file as this thread would (see file-threads.ts). */
 function fileSettings(opts: AnalyzeOptions, bpf: CaptureFilterSpec | null, io: CliIo, verdicts: boolean): FileSettings {
@@ -193,7 +193,7 @@ async function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts
   // Several files in one JSON document: {"schemaVersion", "files": [each file's document], "sharedKeys"}.
   const several = format === 'json' && files.length > 1;
   if (several) io.stdout(`{"schemaVersion":${SCHEMA_VERSION},"files":[`);
-  // Only flows with a Sec-WebSocket-Key are kept across files, to find one upgrade seen on several hops.
+  // Of the flows with a Sec-WebSocket-Key, their key and names are kept across files, to find one upgrade seen on several hops.
   const keyed: Array<{ file: string; flows: KeyedFlow[] }> = [];
   /** Where file i's report goes, once the files before it are written: after its heading, or after a comma in one JSON document. */
   const outputOf = (i: number): CliIo => {
@@ -220,7 +220,7 @@ async function analyzeFiles(files: string[], bpf: CaptureFilterSpec | null, opts
     } else {
       for (const [i, file] of files.entries()) {
         const out = outputOf(i);
-        // Flows with a Sec-WebSocket-Key are kept only when several files are compared.
+        // Keyed flows are kept only when several files are compared.
         const withKey: KeyedFlow[] | null = files.length > 1 ? [] : null;
         const c = opts.flow === undefined ? withCaptureFilter(bpf, () => streamOne(file, opts, format, pred, bpf, out, withKey, verdictLog)) : retainedOne(file, opts, format, bpf, out, withKey, verdictLog);
         taken(i, c, withKey);
