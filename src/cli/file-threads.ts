@@ -11,6 +11,7 @@
 // comes), so a thread that waits always gets to go on.
 
 import { Worker } from 'node:worker_threads';
+import { STDIN_PATH } from '../capture/open.js';
 import type { KeyedFlow } from '../diff/select.js';
 import { CliError, type ExitCode } from './exit.js';
 import type { CliIo } from './io.js';
@@ -34,8 +35,6 @@ export interface FileSettings {
   terminal: Pick<CliIo, 'isTTY' | 'columns' | 'stderrIsTTY' | 'stderrColumns' | 'env'>;
   /** The capture filter's expression, and whether it came from words after the files. */
   captureFilter: { expression: string; fromFileWords: boolean } | null;
-  /** Keep the flows with a Sec-WebSocket-Key for the match across files. */
-  keepKeys: boolean;
   /** Write tcpwhy.log rows (--zeek-verdicts). */
   verdicts: boolean;
 }
@@ -50,7 +49,7 @@ export interface FileThreadData extends FileSettings {
 export type FileThreadMessage =
   | { text: string; to: 'stdout' | 'stderr' | 'verdicts' }
   | { progress: [bytes: number, totalBytes: number, packets: number, elapsedMs: number] }
-  | { done: ExitCode; withKey: KeyedFlow[] | null }
+  | { done: ExitCode; withKey: KeyedFlow[] }
   | { failed: { message: string; stack: string | undefined; exitCode: ExitCode | null } };
 
 /** Where a file's text goes, set when its turn comes. */
@@ -64,7 +63,7 @@ export interface FileOutput {
 /** The outcome of one file: its exit code and the flows kept for the WebSocket match. */
 export interface FileOutcome {
   code: ExitCode;
-  withKey: KeyedFlow[] | null;
+  withKey: KeyedFlow[];
 }
 
 /** One file's analysis: what its thread posts, queued until the file's turn, then written as it comes. */
@@ -96,8 +95,17 @@ class FileRun {
   take(m: FileThreadMessage): void {
     if (this.ended) return;
     if ('done' in m || 'failed' in m) this.ended = true;
-    if (this.output) this.handle(m);
-    else if (!('progress' in m)) this.queue.push(m); // the progress of a read before its turn is past by then
+    if (!this.output) {
+      if (!('progress' in m)) this.queue.push(m); // the progress of a read before its turn is past by then
+      return;
+    }
+    try {
+      this.handle(m);
+    } catch (err) {
+      // Writing failed (a full disk, a file size limit): the run ends on it, as in one thread.
+      this.ended = true;
+      this.reject!(err as Error);
+    }
   }
 
   private handle(m: FileThreadMessage): void {
@@ -126,7 +134,7 @@ class FileRun {
     }
   }
 
-  /** How long the file's thread has been reading it, as its progress line counts. */
+  /** How long the file's thread has been analysing it, as its progress line counts. */
   readonly clock = (): number => this.elapsed.ms;
 }
 
@@ -145,9 +153,12 @@ class FileThread {
   ) {
     const control = new SharedArrayBuffer(FILE_CONTROL.WORDS * 4);
     this.control = new Int32Array(control);
-    // The thread's own stdout and stderr are read here rather than piped into the process's: a
-    // piped stdout would turn non-blocking (see cli/io.ts). It prints nothing of its own.
+    // The thread's own stdout and stderr stay unread streams rather than being piped into the
+    // process's: a piped stdout would turn non-blocking (see cli/io.ts). It prints nothing of its
+    // own; a warning Node might print there is dropped.
     this.worker = new Worker(new URL('./file-worker.js', import.meta.url), { workerData: { ...settings, control, aheadChars } satisfies FileThreadData, stdout: true, stderr: true });
+    // The run ends the thread; a run abandoned on an error must not keep the process alive.
+    this.worker.unref();
     this.worker.on('message', (m: FileThreadMessage) => {
       const run = this.run;
       if (!run) return; // posted before the thread was stopped
@@ -212,7 +223,11 @@ export async function analyzeFilesInThreads(
   }
 }
 
-/** --workers N with several files: how many are analysed at once. */
+/**
+ * --workers N with several files: how many are analysed at once. Standard input given twice is
+ * read by one thread, as one thread reads it: all of it first, then nothing.
+ */
 export function filesAtOnce(files: readonly string[], workers: number): number {
+  if (files.filter((f) => f === STDIN_PATH).length > 1) return 1;
   return files.length > 1 && workers > 1 ? Math.min(workers, files.length) : 1;
 }

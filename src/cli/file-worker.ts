@@ -9,14 +9,14 @@ import { outputFormatOf } from './format.js';
 import { streamOne, type AnalyzeOptions } from './commands/analyze.js';
 import { FILE_CONTROL, type FileThreadData, type FileThreadMessage } from './file-threads.js';
 import type { CliIo } from './io.js';
-import { progressFor, type ProgressOf } from './progress.js';
+import { readShowsProgress, type Progress, type ProgressOf } from './progress.js';
 import type { KeyedFlow } from '../diff/select.js';
 
 const data = workerData as FileThreadData;
 const port = parentPort!;
 const control = new Int32Array(data.control);
 const post = (m: FileThreadMessage): void => port.postMessage(m);
-/** The main thread redraws the line at most every 250 ms: more often would be posted for nothing. */
+/** Progress is posted a few times per redraw of the main thread's line (at most every 250 ms), so that it is redrawn about as often as in one thread. */
 const PROGRESS_POST_MS = 100;
 
 /** Posts text once the main thread has written enough of what came before (see OUTPUT_AHEAD_CHARS). */
@@ -31,28 +31,29 @@ function write(to: 'stdout' | 'stderr' | 'verdicts', text: string): void {
 const io: CliIo = { ...data.terminal, stdout: (s) => write('stdout', s), stderr: (s) => write('stderr', s) };
 const opts = data.opts as AnalyzeOptions;
 const bpf = data.captureFilter ? new CaptureFilterSpec(data.captureFilter.expression, data.captureFilter.fromFileWords) : null;
-const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
 const verdictLog = data.verdicts ? (s: string) => write('verdicts', s) : null;
 
 /** Where a line would show, the main thread draws it, with the time this thread has been reading (posted at most every PROGRESS_POST_MS). */
 function progressOf(started: number): ProgressOf {
   let lastPost = -Infinity;
-  return (terminal, file, quiet) =>
-    progressFor(terminal, file, quiet) && {
-      io,
-      update: (bytes, totalBytes, packets) => {
-        const now = performance.now();
-        if (now - lastPost < PROGRESS_POST_MS) return;
-        lastPost = now;
-        post({ progress: [bytes, totalBytes, packets, now - started] });
-      },
-      erase: () => {},
-    };
+  const progress: Progress = {
+    io,
+    update: (bytes, totalBytes, packets) => {
+      const now = performance.now();
+      if (now - lastPost < PROGRESS_POST_MS) return;
+      lastPost = now;
+      post({ progress: [bytes, totalBytes, packets, now - started] });
+    },
+    erase: () => {},
+  };
+  return (terminal, file, quiet) => (readShowsProgress(terminal, file, quiet) ? progress : null);
 }
 
 port.on('message', (file: string) => {
   try {
-    const withKey: KeyedFlow[] | null = data.keepKeys ? [] : null;
+    const withKey: KeyedFlow[] = [];
+    // The main thread refused a bad --filter before any file was read.
+    const pred = opts.filter ? parseFlowFilter(opts.filter) : () => true;
     const code = withCaptureFilter(bpf, () => streamOne(file, opts, outputFormatOf(opts), pred, bpf, io, withKey, verdictLog, progressOf(performance.now())));
     post({ done: code, withKey });
   } catch (err) {

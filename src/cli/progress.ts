@@ -43,14 +43,19 @@ function clock(ms: number): string {
  * input has no known size).
  */
 export function progressFor(io: CliIo, file: string, quiet: boolean | undefined, now?: () => number): ProgressLine | null {
-  if (quiet || !io.stderrIsTTY || file === STDIN_PATH) return null;
+  return readShowsProgress(io, file, quiet) ? new ProgressLine(io, file, now) : null;
+}
+
+/** Whether reading `file` shows a progress line (see showsProgress; standard input has no known size). */
+export function readShowsProgress(io: Pick<CliIo, 'stderrIsTTY'>, file: string, quiet: boolean | undefined): boolean {
+  if (quiet || !io.stderrIsTTY || file === STDIN_PATH) return false;
   let size = 0;
   try {
     size = statSync(file).size;
   } catch {
-    return null; // the reader says what is wrong with the file
+    return false; // the reader says what is wrong with the file
   }
-  return showsProgress(io, quiet, size) ? new ProgressLine(io, file, now) : null;
+  return showsProgress(io, quiet, size);
 }
 
 /** What a read reports its progress to: ProgressLine, or a stand-in for it (see file-worker.ts). */

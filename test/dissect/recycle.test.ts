@@ -332,7 +332,6 @@ function expectSameWithReuse(file: string): void {
   expect(handedOut(file, true), file).toEqual(fresh);
 }
 
-
 describe('an analysis whose handed-out facts are reused', () => {
   it('hands out what one without reuse does, on thousands of overlapping HTTP and WebSocket flows', () => {
     const T0 = 1_700_000_000_000_000;

@@ -26,21 +26,35 @@ async function cli(): Promise<Run> {
   return runBuilt;
 }
 
-/** What `tcpwhy analyze ARGS --workers N` prints, and its exit code; Zeek logs' #open and #close lines (the time of the run) left out. */
-async function analyze(args: string[], workers: number): Promise<{ code: number; out: string; err: string }> {
+/**
+ * What `tcpwhy analyze ARGS --workers N` prints, and its exit code: stdout, stderr, and both as one
+ * terminal shows them (a line of dashes where the stream changes). Zeek logs' #open and #close lines
+ * (the time of the run) are left out.
+ */
+async function analyze(args: string[], workers: number, isTTY = false): Promise<{ code: number; out: string; err: string; both: string }> {
   await backToEventLoop();
-  const io = memoryIo();
+  const io = memoryIo(isTTY);
+  let both = '';
+  let last: 'out' | 'err' | null = null;
+  const into = (stream: 'out' | 'err', write: (t: string) => void) => (t: string) => {
+    if (last !== stream) both += `\n----- ${stream}\n`;
+    last = stream;
+    both += t;
+    write(t);
+  };
+  io.stdout = into('out', io.stdout.bind(io));
+  io.stderr = into('err', io.stderr.bind(io));
   const code = await (await cli())(['analyze', ...args, '--quiet', '--workers', String(workers)], io);
-  return { code, out: io.out.replace(/^#(open|close)\t.*\n/gm, ''), err: io.err };
+  const zeekTimes = /^#(open|close)\t.*\n/gm;
+  return { code, out: io.out.replace(zeekTimes, ''), err: io.err, both: both.replace(zeekTimes, '') };
 }
 
-async function expectSameAtOnce(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const one = await analyze(args, 1);
-  expect(await analyze(args, 2), `${args.join(' ')} --workers 2`).toEqual(one);
-  expect(await analyze(args, 3), `${args.join(' ')} --workers 3`).toEqual(one);
+async function expectSameAtOnce(args: string[], isTTY = false): Promise<{ code: number; out: string; err: string; both: string }> {
+  const one = await analyze(args, 1, isTTY);
+  expect(await analyze(args, 2, isTTY), `${args.join(' ')} --workers 2`).toEqual(one);
+  expect(await analyze(args, 3, isTTY), `${args.join(' ')} --workers 3`).toEqual(one);
   return one;
 }
-
 
 const sample = (name: string) => join(process.cwd(), 'samples', name);
 
@@ -68,6 +82,9 @@ describe('analyze FILES --workers N', () => {
       const one = await expectSameAtOnce([...files, ...format]);
       expect(one.code).toBe(0);
     }
+    // A capture filter as words after the files, and a terminal's colours and width.
+    expect((await expectSameAtOnce([...files, 'tcp', 'port', '80'])).out).toContain('== ');
+    expect((await expectSameAtOnce([...files, '--all'], true)).out).toContain('\u001b[');
     const json = JSON.parse((await analyze([...files, '--json'], 2)).out) as { files: unknown[]; sharedKeys: { flows: { file: string }[] }[] };
     expect(json.files).toHaveLength(files.length);
     expect(json.sharedKeys.some((k) => k.flows.filter((f) => f.file === sample('nginx-ws-good.pcap')).length >= 2)).toBe(true);
@@ -100,11 +117,17 @@ describe('analyze FILES --workers N', () => {
     const run = await expectSameAtOnce([sample('refused.pcap'), cut, sample('half-open.pcap'), '--fail-on', 'error']);
     expect(run.code).toBe(1);
     expect(run.err).toMatch(/file-threads-cut\.pcap: packet \d+ \(file offset 0x[0-9a-f]+\): the file ends inside this packet/);
+    // The diagnostic comes between the cut file's heading and the next file's, as one thread writes it.
+    expect(run.both).toMatch(/== .*file-threads-cut\.pcap\n\n----- err\n.*the file ends inside this packet[^]*\n----- out\n[^]*== .*half-open\.pcap/);
   }, 60_000);
 
   it('refuses a capture filter that cannot be compiled, as one thread does', async () => {
     const run = await expectSameAtOnce([sample('refused.pcap'), sample('half-open.pcap'), '--bpf', 'tcp port ,,']);
     expect(run.code).toBe(2);
+    // A word after the files that names no file is taken for a capture filter, and said to be neither.
+    const mistyped = await expectSameAtOnce([sample('refused.pcap'), sample('half-open.pcap'), './no-such-dir/capture']);
+    expect(mistyped.code).toBe(2);
+    expect(mistyped.err).toContain("no file named './no-such-dir/capture', and as a capture filter");
   }, 60_000);
 
   it("writes tcpwhy.log's rows in the files' order", async () => {
@@ -131,7 +154,7 @@ describe('analyze FILES --workers N', () => {
       await analyzeFilesInThreads(
         [first, second],
         2,
-        { opts, terminal: { isTTY: false, env: {} }, captureFilter: null, keepKeys: false, verdicts: false },
+        { opts, terminal: { isTTY: false, env: {} }, captureFilter: null, verdicts: false },
         (i) => {
           if (i === 1) queueMicrotask(() => (waiting = written[1].length));
           const io = memoryIo();

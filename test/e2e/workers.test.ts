@@ -40,7 +40,6 @@ async function expectSameWithThreads(file: string, args: string[]): Promise<void
   expect(await analyze(file, args, 3), `${file} ${args.join(' ')} --workers 3`).toEqual(one);
 }
 
-
 const T0 = 1_700_000_000_000_000;
 
 function writeCapture(convs: Conversation[], name: string): string {

@@ -182,8 +182,8 @@ function fileSettings(opts: AnalyzeOptions, bpf: CaptureFilterSpec | null, io: C
     // One thread per file: no dissector threads of its own.
     opts: { ...opts, workers: undefined },
     terminal: { isTTY: io.isTTY, columns: io.columns, stderrIsTTY: io.stderrIsTTY, stderrColumns: io.stderrColumns, env: { ...io.env } },
+    // Compiled again in each thread, once per link type there.
     captureFilter: bpf ? { expression: bpf.expression, fromFileWords: bpf.fromFileWords } : null,
-    keepKeys: true,
     verdicts,
   };
 }
