@@ -5,17 +5,21 @@
 // compiled), and on the bound of the text a file's thread may write before its turn.
 //
 // The threads load the built code, so the command is the built one (the test run builds it first).
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { toPcap, writeTempCapture } from '../helpers/capture.js';
+import { tcpFrame } from '../helpers/packets.js';
+import { hasTool } from '../helpers/tools.js';
 import { conv } from '../helpers/conversation.js';
 import { capturesIn, useCorpus } from '../helpers/corpus.js';
 import { memoryIo } from '../helpers/io.js';
 import { backToEventLoop } from '../helpers/event-loop.js';
 
 const DIST = join(process.cwd(), 'dist');
+const BIN = join(process.cwd(), 'bin/tcpwhy.js');
 const corpora = [useCorpus('corpus'), useCorpus('corpus2')];
 const T0 = 1_700_000_000_000_000;
 
@@ -178,5 +182,27 @@ describe('analyze FILES --workers N', () => {
       expect(unbounded.written[i]).toBe(bounded.written[i]);
     }
   }, 120_000);
+  // On a real pseudo-terminal: `script` runs tcpwhy with stdout and stderr on a terminal.
+  const script = hasTool('script', ['--version']);
+  if (!script) console.log('skipped the pseudo-terminal test of test/e2e/file-threads.test.ts: script (util-linux) not installed');
+  it.skipIf(!script)("draws the progress line of the file being written, from its thread's reading, and erases it", () => {
+    // One flow of full-size segments, 52 MB in about 36,000 packets, read as the file being written; then a small file.
+    const payload = new Uint8Array(1400);
+    const frames = [tcpFrame({ flags: 'S', seq: 0 }).bytes];
+    for (let seq = 1; frames.length * 1470 < 52 * 1024 * 1024; seq += payload.length) frames.push(tcpFrame({ flags: 'A', seq, payload }).bytes);
+    const big = writeTempCapture(toPcap(frames, { stepMicros: 10 }), 'file-threads-big.pcap');
+    const onTerminal = (workers: number) =>
+      spawnSync('script', ['-qec', `${process.execPath} ${BIN} analyze ${big} ${sample('refused.pcap')} --workers ${workers}`, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
+    const shown = onTerminal(2);
+    expect(shown.status).toBe(0);
+    // A progress text is what lies between two erases (the last erase is followed by the report).
+    const lines = [...shown.stdout.matchAll(/\r\u001b\[K([^\r\u001b]*)(?=\r\u001b\[K)/g)].map((m) => m[1]).filter((l) => l !== '');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatch(new RegExp(`^${big}: \\d+ of 5[23] MB \\(\\d+%\\), [\\d,]+ packets/s, \\d+:\\d\\d left$`));
+    // After the big file's heading, and erased before its report.
+    expect(shown.stdout).toMatch(new RegExp(`== ${big}\\r?\\n\\r\\u001b\\[K${big}: [^]*left\\r\\u001b\\[K${big}: pcap, `));
+    // Without the progress, what the terminal shows is one thread's.
+    const withoutProgress = (text: string) => text.replace(/\r\u001b\[K[^\r\u001b]*(?=\r\u001b\[K)/g, '').replace(/\r\u001b\[K/g, '');
+    expect(withoutProgress(shown.stdout)).toBe(withoutProgress(onTerminal(1).stdout));
+  }, 180_000);
 });
-
