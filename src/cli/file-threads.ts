@@ -2,14 +2,15 @@
 // each analyse one file at a time, as it would be analysed alone, taking the next file not yet
 // started when done; each file's report, diagnostics and tcpwhy.log rows are written here in the
 // files' order, byte for byte as one thread writes them. Files are separate analyses, so nothing
-// crosses threads but that text, the progress of the file being written, and the flows with a
-// WebSocket key that match upgrades across files.
+// crosses threads but that text, the threads' progress (drawn for the file being written), and the
+// flows with a WebSocket key that match upgrades across files.
 //
 // A file's text is written as it comes while every file before it is done; a later file's waits.
 // A thread stops once OUTPUT_AHEAD_CHARS of its text wait, until their turn: memory stays bounded
 // however large a report is. The file being written always goes on (its text is written as it
 // comes), so a thread that waits always gets to go on.
 
+import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { STDIN_PATH } from '../capture/open.js';
 import type { KeyedFlow } from '../diff/select.js';
@@ -224,10 +225,22 @@ export async function analyzeFilesInThreads(
 }
 
 /**
- * --workers N with several files: how many are analysed at once. Standard input given twice is
- * read by one thread, as one thread reads it: all of it first, then nothing.
+ * --workers N with several files: how many are analysed at once. Two inputs that are streams
+ * (standard input, /dev/stdin, a pipe, a device) may be one stream, which one thread reads as one
+ * thread does, all of it first and then nothing: such runs take one thread.
  */
 export function filesAtOnce(files: readonly string[], workers: number): number {
-  if (files.filter((f) => f === STDIN_PATH).length > 1) return 1;
-  return files.length > 1 && workers > 1 ? Math.min(workers, files.length) : 1;
+  if (files.length < 2 || workers < 2) return 1;
+  if (files.filter(isStream).length > 1) return 1;
+  return Math.min(workers, files.length);
+}
+
+/** The input is not a regular file (one that cannot be looked at is left for its reader to say so). */
+function isStream(file: string): boolean {
+  if (file === STDIN_PATH) return true;
+  try {
+    return !statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { toPcap, writeTempCapture } from '../helpers/capture.js';
 import { tcpFrame } from '../helpers/packets.js';
 import { hasTool } from '../helpers/tools.js';
+import { filesAtOnce } from '../../src/cli/file-threads.js';
 import { conv } from '../helpers/conversation.js';
 import { capturesIn, useCorpus } from '../helpers/corpus.js';
 import { memoryIo } from '../helpers/io.js';
@@ -75,6 +76,22 @@ function manyConnections(count: number, name: string): string {
     .sort((a, b) => a.t - b.t);
   return writeTempCapture(toPcap(packets.map((p) => ({ tsMicros: T0 + Math.round(p.t * 1e6), data: p.frame.bytes }))), name);
 }
+
+describe('files analysed at once', () => {
+  it('are as many as the threads, at most the files; two streams that may be one take one thread', () => {
+    const [a, b, c] = ['refused.pcap', 'half-open.pcap', 'nginx-504.pcap'].map(sample);
+    expect(filesAtOnce([a, b, c], 2)).toBe(2);
+    expect(filesAtOnce([a, b], 8)).toBe(2);
+    expect(filesAtOnce([a, b], 1)).toBe(1);
+    expect(filesAtOnce([a], 4)).toBe(1);
+    expect(filesAtOnce(['-', a], 2)).toBe(2);
+    expect(filesAtOnce(['-', '-'], 2)).toBe(1);
+    expect(filesAtOnce(['-', '/dev/stdin', a], 2)).toBe(1);
+    expect(filesAtOnce(['/dev/stdin', '/dev/stdin'], 2)).toBe(1);
+    // A file that cannot be looked at is its reader's to report.
+    expect(filesAtOnce([a, join(process.cwd(), 'no-such-capture.pcap')], 2)).toBe(2);
+  });
+});
 
 describe('analyze FILES --workers N', () => {
   it('reports every bundled sample in one run as one thread does, in every format', async () => {
