@@ -158,8 +158,6 @@ class FileThread {
     // process's: a piped stdout would turn non-blocking (see cli/io.ts). It prints nothing of its
     // own; a warning Node might print there is dropped.
     this.worker = new Worker(new URL('./file-worker.js', import.meta.url), { workerData: { ...settings, control, aheadChars } satisfies FileThreadData, stdout: true, stderr: true });
-    // The run ends the thread; a run abandoned on an error must not keep the process alive.
-    this.worker.unref();
     this.worker.on('message', (m: FileThreadMessage) => {
       const run = this.run;
       if (!run) return; // posted before the thread was stopped
@@ -188,6 +186,7 @@ class FileThread {
     return new FileRun(file, this.control);
   }
 
+  /** Ends the thread: a thread listened to keeps the process alive. */
   stop(): void {
     this.run = null;
     void this.worker.terminate();
