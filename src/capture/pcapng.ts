@@ -134,9 +134,7 @@ export class PcapngWalker implements RecordWalker {
             rec.off = pos + EPB.DATA;
             rec.end = pos + EPB.DATA + caplen;
             rec.fileOffset = base + pos;
-            // Options follow the padded packet data: rare, and read only for a drop count.
-            const optionsAt = pos + EPB.DATA + ((caplen + 3) & ~3);
-            if (optionsAt < pos + len - 4) this.readPacketOptions(b, pos, optionsAt, pos + len - 4, ifId, base + pos);
+            this.readPacketOptions(b, pos, len, caplen, ifId, base + pos);
             this.ifPackets[ifId]++;
             ctx.deliver(this.ifSnaplen[ifId]);
             pos += len;
@@ -316,10 +314,7 @@ export class PcapngWalker implements RecordWalker {
     const ifId = u32(b, p + EPB.INTERFACE, le);
     const caplen = u32(b, p + EPB.CAPLEN, le);
     // A caplen past the block is reported as the packet is; it places no options.
-    if (caplen <= len - EPB.MIN_LEN) {
-      const optionsAt = p + EPB.DATA + ((caplen + 3) & ~3);
-      if (optionsAt < p + len - 4) this.readPacketOptions(b, p, optionsAt, p + len - 4, ifId, fileOffset);
-    }
+    if (caplen <= len - EPB.MIN_LEN) this.readPacketOptions(b, p, len, caplen, ifId, fileOffset);
     this.deliverPacket(b, p, len, fileOffset, ifId, u32(b, p + EPB.TS_HIGH, le), u32(b, p + EPB.TS_LOW, le), caplen, u32(b, p + EPB.ORIGLEN, le), EPB.DATA);
   }
 
@@ -336,9 +331,14 @@ export class PcapngWalker implements RecordWalker {
     this.deliverPacket(b, p, len, fileOffset, ifId, u32(b, p + OPB.TS_HIGH, le), u32(b, p + OPB.TS_LOW, le), u32(b, p + OPB.CAPLEN, le), u32(b, p + OPB.ORIGLEN, le), OPB.DATA);
   }
 
-  /** An EPB's options from `q` to `optEnd`: a drop count is all the analysis takes from them. */
-  private readPacketOptions(b: Uint8Array, p: number, q: number, optEnd: number, ifId: number, fileOffset: number): void {
-    const opt = this.option.start(b, q, optEnd, this.littleEndian);
+  /**
+   * The options of the EPB of `len` bytes at `p` (its caplen within the block), which follow its
+   * padded packet data: rare, and read only for a drop count.
+   */
+  private readPacketOptions(b: Uint8Array, p: number, len: number, caplen: number, ifId: number, fileOffset: number): void {
+    const optionsAt = p + EPB.DATA + ((caplen + 3) & ~3);
+    if (optionsAt >= p + len - 4) return;
+    const opt = this.option.start(b, optionsAt, p + len - 4, this.littleEndian);
     while (opt.next()) {
       if (opt.code !== OPTION.EPB_DROPCOUNT) continue;
       const dropped = this.count(b, p, fileOffset, 'a packet block\'s drop count');
