@@ -7,6 +7,7 @@
 // The threads load the built code, so the command is the built one (the test run builds it first).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -91,6 +92,36 @@ describe('files analysed at once', () => {
     // A file that cannot be looked at is its reader's to report.
     expect(filesAtOnce([a, join(process.cwd(), 'no-such-capture.pcap')], 2)).toBe(2);
   });
+
+  it('are analysed in that many threads, each taking several files in turn', async () => {
+    // Worker, as every module imports it, counts the file threads started.
+    const threads = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+    const Worker = threads.Worker;
+    let started = 0;
+    threads.Worker = class extends Worker {
+      constructor(...args: ConstructorParameters<typeof Worker>) {
+        super(...args);
+        if (String(args[0]).endsWith('/file-worker.js')) started++;
+      }
+    };
+    syncBuiltinESMExports();
+    try {
+      const files = ['refused.pcap', 'half-open.pcap', 'nginx-504.pcap', 'rst-midstream.pcap', 'ws-healthy.pcap'].map(sample);
+      const threadsOf = async (args: string[], workers: number) => {
+        started = 0;
+        expect((await analyze(args, workers)).code).toBe(0);
+        return started;
+      };
+      expect(await threadsOf(files, 1)).toBe(0);
+      expect(await threadsOf(files, 2)).toBe(2);
+      expect(await threadsOf(files, 3)).toBe(3);
+      expect(await threadsOf(files.slice(0, 2), 8)).toBe(2);
+      expect(await threadsOf([files[0]], 4)).toBe(0);
+    } finally {
+      threads.Worker = Worker;
+      syncBuiltinESMExports();
+    }
+  }, 60_000);
 });
 
 describe('analyze FILES --workers N', () => {
