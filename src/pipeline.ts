@@ -20,7 +20,7 @@ import type { AppFacts } from './dissect/types.js';
 import { buildFlowFacts, icmpMeaning, isDestinationUnreachable, type FlowFacts } from './rules/facts.js';
 import { CaptureJudge } from './rules/capture-rules.js';
 import { AnswerLog } from './rules/answer-log.js';
-import { HeldAnswers } from './rules/held-answers.js';
+import { HeldAnswers, LateSynAcks } from './rules/held-answers.js';
 import { ProbeLog, craftedKind } from './rules/probe-log.js';
 import { ResetLog } from './rules/reset-log.js';
 import { VisibilityLog } from './rules/visibility.js';
@@ -206,6 +206,7 @@ export class Analyzer {
   /** Per server, when it answered SYNs, kept as flows finish (the live per-flow context). */
   private readonly answers: AnswerLog;
   private readonly heldAnswers = new HeldAnswers();
+  private readonly lateSynAcks = new LateSynAcks();
   /** Per client, the connection attempts it made, to tell scan probes from failed connections. */
   private readonly probes = new ProbeLog();
   /** 4-tuples whose flows ended with a reset, to tie later packets on them to that flow. */
@@ -274,7 +275,10 @@ export class Analyzer {
       onFlowDone: (flow, reason) => this.flowDone(flow, reason),
       onSynAnswered: (flow, ts, synAck) => {
         this.answers.record(flow.serverText(), ts, flow.origPort, synAck);
-        if (synAck && flow.synAcks.length === 1) this.probes.answered(flow.clientKey(), flow.serverKey(), flow.respPort);
+        if (synAck && flow.synAcks.length === 1) {
+          this.probes.answered(flow.clientKey(), flow.serverKey(), flow.respPort);
+          if (flow.syns.length === 1 && ts - flow.syns.ts(0) >= this.slow.handshakeMicros) this.lateSynAcks.record(flow, flow.id, flow.synAcks.no(0), ts, flow.syns.ts(0));
+        }
       },
       onAttempt: (flow, ts) => this.probes.attempt(flow.clientKey(), flow.serverKey(), flow.respPort, ts),
       onSideSeen: (flow, dir) => {
@@ -515,7 +519,10 @@ export class Analyzer {
     // only. Only for a handshake as slow as slow-handshake judges: the look-up walks the log.
     if (facts.syns.length === 1 && facts.synAcks.length > 0) {
       const took = facts.synAcks[0].ts - facts.syns[0].ts;
-      if (took >= this.slow.handshakeMicros) facts.heldWithSynAck = this.heldAnswers.arrivedWith(flow, facts.synAcks[0].ts, took);
+      if (took >= this.slow.handshakeMicros) {
+        facts.heldWithSynAck = this.heldAnswers.arrivedWith(flow, facts.synAcks[0].ts, took);
+        facts.releasedWithSynAck = this.lateSynAcks.releasedWith(flow, flow.id, facts.synAcks[0].ts, facts.syns[0].ts);
+      }
     }
     const clientRst = facts.clientSide.rst;
     const serverRst = facts.serverSide.rst;

@@ -1,6 +1,6 @@
 import type { ScanMark } from './probe-log.js';
 import type { AnswersUnknown } from './answer-log.js';
-import type { HeldWithSynAck } from './held-answers.js';
+import type { HeldWithSynAck, ReleasedWithSynAck } from './held-answers.js';
 import type { EarlierReset } from './reset-log.js';
 import type { DnsOrigin } from './dns-log.js';
 import { formatAddr } from '../decode/addr.js';
@@ -184,6 +184,12 @@ export interface FlowFacts {
    * with it (rules/held-answers.ts), looked up as the flow ended; null when none.
    */
   heldWithSynAck?: HeldWithSynAck | null;
+  /**
+   * For a SYN-ACK as late as a slow handshake: the late SYN-ACKs of other connections from the same
+   * server that came with it, answering SYNs sent at other times (rules/held-answers.ts), looked
+   * up as the flow ended; null when none.
+   */
+  releasedWithSynAck?: ReleasedWithSynAck | null;
   /** The client's SYNs the server refused before the client sent the same SYN again, and the first RST; serverSide.rst is after the last retry. */
   refusedBeforeRetry: { count: number; firstRst: PacketRef } | null;
   /** The flow the idle timeout ended that this one continues (same 4-tuple, sequence numbers going on), and the idle between them. */

@@ -11,8 +11,15 @@ import type { AddressPair } from '../flow/address-pair.js';
 
 /** Held answers kept: the oldest goes first. */
 const HELD_ANSWERS_KEPT = 4_096;
+/** Late SYN-ACKs kept: the oldest goes first. */
+const LATE_SYN_ACKS_KEPT = 1_024;
 /** Two packets this close arrived together: a queue let them go at once. */
 const BURST_MICROS = 2_000;
+/**
+ * SYNs sent at least this far apart and answered together waited different times: ten times the
+ * burst, so no answer that follows its SYN by a fixed delay, however long, can look like one.
+ */
+const SYNS_APART_MICROS = 10 * BURST_MICROS;
 
 /** A held answer that arrived with a late SYN-ACK, as the slow-handshake verdict cites it. */
 export interface HeldWithSynAck {
@@ -81,5 +88,76 @@ export class HeldAnswers {
     this.held = new Float64Array(HELD_ANSWERS_KEPT);
     this.flowIds = new Float64Array(HELD_ANSWERS_KEPT);
     this.hosts = new Int32Array(HELD_ANSWERS_KEPT * 8);
+  }
+}
+
+/** Late SYN-ACKs of other connections that arrived with a late SYN-ACK, as the slow-handshake verdict cites them. */
+export interface ReleasedWithSynAck {
+  /** Their SYN-ACKs' packet numbers, in the order they arrived (the first 8). */
+  packets: number[];
+  /** Their connections between the two hosts. */
+  connections: number;
+  /** From the first to the last of their SYNs and this flow's SYN (µs). */
+  synSpanMicros: number;
+}
+
+/**
+ * SYN-ACKs that came as late as a slow handshake, each from a plain handshake (one SYN), kept in
+ * typed-array columns like the held answers. Several of them from one server, answering SYNs sent
+ * at different times and arriving in the same instant, waited different times and were let go
+ * together: a queue on the path or in the server host held them, not a listener that answers each
+ * SYN as it comes (or drops it, and the client sends it again).
+ */
+export class LateSynAcks {
+  private size = 0;
+  private next = 0;
+  private ts = new Float64Array(0);
+  private no = new Float64Array(0);
+  private synTs = new Float64Array(0);
+  private flowIds = new Float64Array(0);
+  /** The client's and the server's address, 4 words each, as AddressPair.copyAddrsTo lays them out. */
+  private hosts = new Int32Array(0);
+
+  /** The SYN-ACK `no` at `ts` on `flow` answered its SYN sent at `synTs`. */
+  record(flow: AddressPair, flowId: number, no: number, ts: number, synTs: number): void {
+    if (this.ts.length === 0) this.allocate();
+    const i = this.next;
+    this.ts[i] = ts;
+    this.no[i] = no;
+    this.synTs[i] = synTs;
+    this.flowIds[i] = flowId;
+    flow.copyAddrsTo(this.hosts, i * 8);
+    this.next = (i + 1) % LATE_SYN_ACKS_KEPT;
+    if (this.size < LATE_SYN_ACKS_KEPT) this.size++;
+  }
+
+  /**
+   * The late SYN-ACKs of other connections between the hosts of `flow` that arrived within
+   * BURST_MICROS of its SYN-ACK at `ts`, answering SYNs sent SYNS_APART_MICROS or more from its SYN
+   * at `synTs`. Null when there is none.
+   */
+  releasedWith(flow: AddressPair, flowId: number, ts: number, synTs: number): ReleasedWithSynAck | null {
+    const found: number[] = [];
+    let first = synTs;
+    let last = synTs;
+    for (let k = 0; k < this.size; k++) {
+      // Oldest first, so the packets come out in the order they arrived.
+      const i = (this.next - this.size + k + LATE_SYN_ACKS_KEPT) % LATE_SYN_ACKS_KEPT;
+      const synsApart = Math.abs(this.synTs[i] - synTs);
+      if (this.flowIds[i] === flowId || Math.abs(this.ts[i] - ts) > BURST_MICROS || synsApart < SYNS_APART_MICROS || !flow.hasAddrsAt(this.hosts, i * 8, false)) continue;
+      found.push(i);
+      first = Math.min(first, this.synTs[i]);
+      last = Math.max(last, this.synTs[i]);
+    }
+    if (found.length === 0) return null;
+    return { packets: found.slice(0, 8).map((i) => this.no[i]), connections: found.length, synSpanMicros: last - first };
+  }
+
+  private allocate(): void {
+    this.ts = new Float64Array(LATE_SYN_ACKS_KEPT);
+    this.no = new Float64Array(LATE_SYN_ACKS_KEPT);
+    this.synTs = new Float64Array(LATE_SYN_ACKS_KEPT);
+    this.flowIds = new Float64Array(LATE_SYN_ACKS_KEPT);
+    this.hosts = new Int32Array(LATE_SYN_ACKS_KEPT * 8);
   }
 }

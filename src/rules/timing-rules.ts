@@ -87,13 +87,24 @@ const slowHandshake: FlowRule = {
     // with the SYN-ACK: the other connection waited too, so the path (either way) or the server host
     // stalled. It speaks where the server's end would be blamed (so on any path under a millisecond
     // while the handshake floor is 3 ms or more), or nothing could be.
+    const serverCouldBeBlamed = !path || took >= HANDSHAKE_VS_PATH_SERVER * path.micros;
     const stall = f.heldWithSynAck ?? null;
-    const stalled = stall !== null && (!path || took >= HANDSHAKE_VS_PATH_SERVER * path.micros);
+    const stalled = stall !== null && serverCouldBeBlamed;
+    // Late SYN-ACKs of other connections, answering SYNs sent at other times, in the same instant:
+    // they waited different times and a queue let them go together. A listener answers each SYN as
+    // it comes (or drops it, and the client sends it again), so the SYN queue did not hold them.
+    const burst = stalled ? null : (f.releasedWithSynAck ?? null);
+    const released = burst !== null && serverCouldBeBlamed;
     if (stalled) {
       side = 'server-or-network';
       const apart = stall.ts - hs.synAck.ts;
       const when = apart === 0 ? '' : `, ${short(Math.abs(apart))} ${apart < 0 ? 'before' : 'after'} it`;
       why = `the path or the server host as a whole stalled, not the server's SYN queue: ${stall.connections === 1 ? "the server's ACK on another connection" : `the server's ACKs on ${stall.connections} other connections`} came with the SYN-ACK (#${stall.packet}${when}), acknowledging data sent ${fmtDuration(stall.heldMicros)} before (#${stall.dataPacket})`;
+    } else if (released) {
+      side = 'server-or-network';
+      const others = burst.connections === 1 ? 'another connection' : `${burst.connections} other connections`;
+      const packets = `${burst.packets.map((no) => `#${no}`).join(', ')}${burst.packets.length < burst.connections ? ', …' : ''}`;
+      why = `the path or the server host as a whole stalled, not the server's SYN queue: the SYN-ACKs of ${others} (${packets}) came in the same instant, though their SYNs and this one were sent over ${fmtDuration(burst.synSpanMicros)}: a queue let them go at once`;
     } else if (!path) {
       side = 'server-or-network';
       why = 'no later round trip to compare with, so the server and the path cannot be told apart';
@@ -124,14 +135,15 @@ const slowHandshake: FlowRule = {
         thresholdMs: ms(floor),
         responsible: side,
         ...(stalled ? { heldAnswer: { packet: stall.packet, dataPacket: stall.dataPacket, heldMs: ms(stall.heldMicros), connections: stall.connections } } : {}),
+        ...(released ? { releasedWith: { packets: burst.packets, connections: burst.connections, synSpanMs: ms(burst.synSpanMicros) } } : {}),
       },
       hint:
         side === 'network'
           ? 'The whole path is slow, not the server: a long or congested route, a saturated link with deep buffers (bufferbloat), a VPN or proxy detour, a satellite hop. Compare with a ping or traceroute from the same client, and look for queueing on the path.'
           : side === 'server'
             ? `The SYN reached the server's side but the SYN-ACK took long: the server's SYN or accept queue is overflowing (SYN cookies, a listen backlog too small), the host is starved of CPU, or a load balancer, SYN proxy or firewall in front of it inspects new connections slowly.${answeredBeside ? " A NAT or proxy that answers for the server (a VM's NAT, a transparent proxy, a load balancer that connects to its backend first) sends the SYN-ACK only once its own connection is up: then capture beyond it to see where that wait went." : ''} Check the listen queue (ss -lnt, netstat -s: SYNs to LISTEN sockets dropped) and the devices in front of the server.`
-            : stalled
-              ? "Another connection to the server waited as long at the same time, so the handshake was not slow on its own: look at what stalled rather than at the listener. That is the path, one way or both (a Wi-Fi link in power save, roaming or retrying, a link that flapped, a middlebox that buffered), or the server host as a whole (a VM descheduled, a long stop-the-world pause). A held answer does not tell whether the data or its ACK waited; the other flows between the same hosts at that moment show which way, and how wide the stall was."
+            : stalled || released
+              ? `${stalled ? 'Another connection to the server waited as long at the same time' : 'Other SYNs to the server, sent at other times, were answered in the same instant'}, so the handshake was not slow on its own: look at what stalled rather than at the listener. That is the path, one way or both (a Wi-Fi link in power save, roaming or retrying, a link that flapped, a middlebox that buffered), or the server host as a whole (a VM descheduled, a long stop-the-world pause). ${stalled ? 'A held answer does not tell whether the data or its ACK waited' : 'Answers let go together do not tell whether the SYNs or their answers waited'}; the other flows between the same hosts at that moment show which way, and how wide the stall was.`
               : 'Either the path or the server answered the SYN slowly; nothing later in this flow tells which. A capture of a connection that carries data, or a ping to the server, separates the two.',
     };
   },
