@@ -151,8 +151,8 @@ class DirectionState implements ColumnView {
   declare unackedCount: number;
   /**
    * Unacknowledged segments in send order, UNACKED_STRIDE numbers each (seq, next seq, packet
-   * number, time, and for a data retransmission with a timestamp its TSval, for a SYN carrying data
-   * FAST_OPEN_SYN, else NOT_RESENT), in one
+   * number, time, and for a data retransmission with a timestamp its TSval, or PENDING_RESEND less
+   * it, for a SYN carrying data FAST_OPEN_SYN, else NOT_RESENT), in one
    * array grown on demand up to MAX_UNACKED_SEGMENTS: one allocation per side instead of five. A
    * plain array keeps its doubles unboxed in the JS heap, with no malloc'd buffer behind it as a
    * Float64Array would have.
@@ -235,6 +235,12 @@ const UNACKED_STRIDE = 5;
 const NOT_RESENT = -1;
 /** The resend mark of a client's SYN that carried data (TCP Fast Open, RFC 7413): a later resend of that data is judged apart (see classify). */
 const FAST_OPEN_SYN = -2;
+/**
+ * The resend mark of a data retransmission above the peer's last ACK, sent with timestamp `tsVal`:
+ * PENDING_RESEND - tsVal. The Eifel test judges it once an ACK shows it reached the receiver after
+ * the receiver had acknowledged up to its start (see releaseAcked).
+ */
+const PENDING_RESEND = -3;
 /** Shared by every side with nothing unacknowledged; never written (pushUnacked grows first). */
 const EMPTY: number[] = [];
 /**
@@ -776,9 +782,10 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
     if (synFin) nextSeq = (nextSeq + 1) >>> 0;
     fwd.pushUnacked(seq, nextSeq, no, ts);
     // A resend the Eifel test can judge (see resendWasUnneeded): data sent again (not the same
-    // packet captured again) that starts at or below the peer's last ACK.
-    if (ta & (SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION) && seglen > 0 && !capturedAgain && v.hasTimestamps && rev.lastAck !== 0 && sd(seq, rev.lastAck) <= 0) {
-      fwd.markLast(v.tsVal >>> 0);
+    // packet captured again) that starts at or below the peer's last ACK; above it, one it may
+    // judge once a later ACK shows more (PENDING_RESEND).
+    if (ta & (SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION) && seglen > 0 && !capturedAgain && v.hasTimestamps && rev.lastAck !== 0) {
+      fwd.markLast(sd(seq, rev.lastAck) <= 0 ? v.tsVal >>> 0 : PENDING_RESEND - (v.tsVal >>> 0));
     } else if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && seglen > 0) fwd.markLast(FAST_OPEN_SYN);
   }
   const probe = (ta & SEG.ZERO_WINDOW_PROBE) !== 0;
@@ -862,6 +869,11 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
     const at = i * UNACKED_STRIDE;
     const s = u[at];
     const e = u[at + 1];
+    // An ACK at or above a pending resend's start and short of its end was sent before the resend
+    // arrived, which it would have acknowledged whole: the resend arrived once the receiver had
+    // acknowledged up to its start, and so set its TS.Recent (RFC 7323), as a resend at or below
+    // the last ACK does. The Eifel test can judge it now.
+    if (u[at + 4] <= PENDING_RESEND && isAck && sd(ack, s) >= 0 && sd(ack, e) < 0) u[at + 4] = PENDING_RESEND - u[at + 4];
     let keep: boolean;
     if (ack === e) {
       // A segment sent twice is in the list twice: like Wireshark's ack_rtt, the ACK gives one

@@ -544,6 +544,29 @@ describe('retransmissions whose first ACK echoes the original (the Eifel test, R
     expect(f.analysis!.server.unneededRetransmissions).toBe(0);
   });
 
+  it("a resend above the receiver's last ACK is judged once an ACK at or above its start and short of its end shows it had not arrived", () => {
+    // O1 and O2 (TSval 1010) are sent; O2 is resent (1030) before any ACK of them; the client's ACK
+    // of O1 alone (#8) was sent before the resend arrived, which it would have covered too; so the
+    // resend arrived with O1 acknowledged and set TS.Recent to 1030, and the ACK of O2 echoing 1010
+    // was sent before it: O2 arrived, late (nDPI ethereum.pcap, #582 and #583 to #597).
+    const judged = (ackOfO1: boolean) => {
+      const c = opened();
+      const o1 = c.s.next;
+      c.server('PA', 0.01, 'a'.repeat(1000), ts(1010, 3)).server('PA', 0.0101, 'b'.repeat(1000), ts(1010, 3));
+      c.server('PA', 0.03, 'b'.repeat(1000), { seq: (o1 + 1000) >>> 0, ...ts(1030, 3) });
+      if (ackOfO1) c.client('A', 0.0301, '', { ack: (o1 + 1000) >>> 0, ...ts(4, 1010) });
+      c.client('A', 0.0302, '', { ack: (o1 + 2000) >>> 0, ...ts(4, 1010) });
+      c.client('FA', 1, '', ts(5, 1030)).server('FA', 1.001, '', ts(1040, 5)).client('A', 1.002, '', ts(6, 1040));
+      return analyzeConversation(c).flows[0];
+    };
+    const f = judged(true);
+    expect(f.analysis!.server.dataRetransmissions).toBe(1);
+    expect(f.analysis!.server.unneededRetransmissions).toBe(1);
+    expect(verdict(f, 'retransmission').severity).toBe('info');
+    // Without the ACK of O1, the ACK of both may have waited, delayed, while the resend arrived.
+    expect(judged(false).analysis!.server.unneededRetransmissions).toBe(0);
+  });
+
   it('a segment replayed after the clock stepped back is not a resend to judge', () => {
     // Packets in file order: x (TSval 100), y, then x again stamped before y (a merged or replayed
     // capture), and the ACK covering x echoing x's timestamp.
@@ -591,14 +614,17 @@ describe('retransmissions whose first ACK echoes the original (the Eifel test, R
     expect(side.dataRetransmissions).toBeGreaterThan(judged.length);
   });
 
-  corpus2.it("nDPI ethereum: of the client's resends after reordering, #581 starts below the server's last ACK and its ACK echoes the original's timestamp; #582, above it, is not judged; #588 resends it again once the server's ACKs passed its start; nDPI alexa-app: a resend ACKed 37 ms after it, with no timestamps, is not unneeded", () => {
+  corpus2.it("nDPI ethereum: of the client's resends after reordering, #581 starts below the server's last ACK and its ACK echoes the original's timestamp; #582, above it, is judged once the server's ACK #583 stops at its start; #588 resends it again once the server's ACKs passed its start; nDPI alexa-app: a resend ACKed 37 ms after it, with no timestamps, is not unneeded", () => {
     const eth = analyzeFile(corpus2.path('ndpi/ethereum.pcap'));
     const f = eth.flows.find((x) => x.client === '192.168.1.184:56638')!;
     expect(f.analysis!.client.dataRetransmissions).toBe(3);
     // #588 repeats #582 but echoes a later TSval of the server's (#583): a packet of its own, not a copy.
     expect(f.clientSide.copies?.data ?? 0).toBe(0);
-    // #581, and #588: it starts below the server's last ACK (#585, 625), and the first ACK covering it (#597) echoes an older TSval than its own.
-    expect(f.analysis!.client.unneededRetransmissions).toBe(2);
+    // #581; #582 (592 to 704): #583 (ACK 592) was sent before it arrived, so it arrived with 592
+    // acknowledged and set TS.Recent, and #597, the first ACK covering it, echoes an older TSval
+    // than its own; #588: it starts below the server's last ACK (#585, 625), and #597 covers it too.
+    expect(f.analysis!.client.unneededRetransmissions).toBe(3);
+    expect(verdict(f, 'retransmission').severity).toBe('info');
     const alexa = analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
     const g = alexa.flows.find((x) => x.client === '172.16.42.216:45709')!;
     expect(g.analysis!.client.unneededRetransmissions).toBe(0);
