@@ -16,10 +16,10 @@ const LATE_SYN_ACKS_KEPT = 1_024;
 /** Two packets this close arrived together: a queue let them go at once. */
 const BURST_MICROS = 2_000;
 /**
- * SYNs sent at least this far apart and answered together waited different times: ten times the
- * burst, so no answer that follows its SYN by a fixed delay, however long, can look like one.
+ * SYNs sent over at least this long and answered together waited different times: ten times the
+ * burst, so no answers that follow their SYNs by a fixed delay, however long, can look like one.
  */
-const SYNS_APART_MICROS = 10 * BURST_MICROS;
+const SYN_SPAN_MIN_MICROS = 10 * BURST_MICROS;
 
 /** A held answer that arrived with a late SYN-ACK, as the slow-handshake verdict cites it. */
 export interface HeldWithSynAck {
@@ -133,8 +133,8 @@ export class LateSynAcks {
 
   /**
    * The late SYN-ACKs of other connections between the hosts of `flow` that arrived within
-   * BURST_MICROS of its SYN-ACK at `ts`, answering SYNs sent SYNS_APART_MICROS or more from its SYN
-   * at `synTs`. Null when there is none.
+   * BURST_MICROS of its SYN-ACK at `ts`, when their SYNs and its SYN at `synTs` were sent over
+   * SYN_SPAN_MIN_MICROS or more. Null when there is none, or their SYNs went out together.
    */
   releasedWith(flow: AddressPair, flowId: number, ts: number, synTs: number): ReleasedWithSynAck | null {
     const found: number[] = [];
@@ -143,13 +143,12 @@ export class LateSynAcks {
     for (let k = 0; k < this.size; k++) {
       // Oldest first, so the packets come out in the order they arrived.
       const i = (this.next - this.size + k + LATE_SYN_ACKS_KEPT) % LATE_SYN_ACKS_KEPT;
-      const synsApart = Math.abs(this.synTs[i] - synTs);
-      if (this.flowIds[i] === flowId || Math.abs(this.ts[i] - ts) > BURST_MICROS || synsApart < SYNS_APART_MICROS || !flow.hasAddrsAt(this.hosts, i * 8, false)) continue;
+      if (this.flowIds[i] === flowId || Math.abs(this.ts[i] - ts) > BURST_MICROS || !flow.hasAddrsAt(this.hosts, i * 8, false)) continue;
       found.push(i);
       first = Math.min(first, this.synTs[i]);
       last = Math.max(last, this.synTs[i]);
     }
-    if (found.length === 0) return null;
+    if (found.length === 0 || last - first < SYN_SPAN_MIN_MICROS) return null;
     return { packets: found.slice(0, 8).map((i) => this.no[i]), connections: found.length, synSpanMicros: last - first };
   }
 
