@@ -72,7 +72,7 @@ function sendDatagrams(ns, addr, count) {
 }
 
 export const description =
-  "path-stall-syns: for 1.1 s the router's link to the client holds every packet, then lets them go at once; the client opens three connections 100 ms apart during it, so their SYN-ACKs reach it in the same instant after waits of about 830, 730 and 630 ms, and each request is then answered within a millisecond: slow-handshake warnings that put the wait on the stalled path or server host, not the server's SYN queue";
+  "path-stall-syns: for 1.1 s the router's link to the client holds every packet, then lets them go at once; the client opens three connections 100 ms apart during it, so their SYN-ACKs reach it in the same instant after waits of about 830, 730 and 630 ms, and each request is then answered within a millisecond: slow-handshake warnings that put the wait most likely on the stalled path or server host, not on a listener answering each SYN as it comes";
 
 export default async function pathStallSyns({ dir, port = SERVER_PORT }) {
   const file = captureFile(dir, 'path-stall-syns');

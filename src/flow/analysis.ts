@@ -59,7 +59,7 @@ export type SegmentKind = (typeof SEG_NAMES)[number];
 
 const KIND_COUNT = SEG_NAMES.length;
 /** Per-sender counters of a flow's analysis: most in its rare row, a few in its own row (see FlowAnalysis.counter). */
-export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 16;
+export const ANALYSIS_COUNTS = 2 * KIND_COUNT + 18;
 /** FlowAnalysis counters after the per-kind counts: payload bytes sent again (any retransmission) per sender, */
 const RESENT_BYTES = 2 * KIND_COUNT;
 /** retransmitted SYNs and SYN-ACKs per sender (the handshake rules speak for those), */
@@ -76,6 +76,11 @@ const UNNEEDED_RETRANSMISSIONS = D_SACKS + 2;
 const FAST_OPEN_RESENDS = UNNEEDED_RETRANSMISSIONS + 2;
 /** Of the D-SACKs per sender, those on a duplicate ACK: a copy received, not a hole. */
 const D_SACK_DUPLICATE_ACKS = FAST_OPEN_RESENDS + 2;
+/**
+ * Duplicate ACKs per sender of all the peer had sent, once the peer had sent data again: with no
+ * byte missing, what made each was a segment received twice (see analyzeSegment).
+ */
+const DUPLICATE_ACKS_OF_ALL = D_SACK_DUPLICATE_ACKS + 2;
 /**
  * The counters a SYN or SYN-ACK sent again changes (retransmissions, and handshake retransmissions,
  * per sender) live in the flow's first row: an attempt whose SYN is sent again, what the
@@ -142,6 +147,12 @@ class DirectionState implements ColumnView {
   declare maxSeqToBeAcked: number;
   declare lastAck: number;
   declare lastAckTs: number;
+  /**
+   * The packet that last moved this side's ACK number forward. A segment of its sent before that
+   * may arrive after it, with an ACK number older than one the receiver already took, and Linux
+   * then leaves TS.Recent alone (tcp_ack's old_ack path): the Eifel test cannot judge it.
+   */
+  declare ackAdvancedNo: number;
   declare dupAckNum: number;
   declare window: number;
   declare winScale: number;
@@ -151,8 +162,8 @@ class DirectionState implements ColumnView {
   declare unackedCount: number;
   /**
    * Unacknowledged segments in send order, UNACKED_STRIDE numbers each (seq, next seq, packet
-   * number, time, and for a data retransmission with a timestamp its TSval, or PENDING_RESEND less
-   * it, for a SYN carrying data FAST_OPEN_SYN, else NOT_RESENT), in one
+   * number, time, and for a data retransmission with a timestamp its TSval, for a SYN carrying data
+   * FAST_OPEN_SYN, else NOT_RESENT), in one
    * array grown on demand up to MAX_UNACKED_SEGMENTS: one allocation per side instead of five. A
    * plain array keeps its doubles unboxed in the JS heap, with no malloc'd buffer behind it as a
    * Float64Array would have.
@@ -220,6 +231,7 @@ const DIRECTION_INITIAL = {
   maxSeqToBeAcked: 0,
   lastAck: 0,
   lastAckTs: 0,
+  ackAdvancedNo: 0,
   dupAckNum: 0,
   window: WINDOW_UNKNOWN,
   winScale: WS_UNKNOWN,
@@ -235,12 +247,6 @@ const UNACKED_STRIDE = 5;
 const NOT_RESENT = -1;
 /** The resend mark of a client's SYN that carried data (TCP Fast Open, RFC 7413): a later resend of that data is judged apart (see classify). */
 const FAST_OPEN_SYN = -2;
-/**
- * The resend mark of a data retransmission above the peer's last ACK, sent with timestamp `tsVal`:
- * PENDING_RESEND - tsVal. The Eifel test judges it once an ACK shows it reached the receiver after
- * the receiver had acknowledged up to its start (see releaseAcked).
- */
-const PENDING_RESEND = -3;
 /** Shared by every side with nothing unacknowledged; never written (pushUnacked grows first). */
 const EMPTY: number[] = [];
 /**
@@ -625,6 +631,13 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
     fa.addToCounter(D_SACKS + fromClient, 1);
     if (taFlags & SEG.DUPLICATE_ACK) fa.addToCounter(D_SACK_DUPLICATE_ACKS + fromClient, 1);
   }
+  // A receiver acknowledges at once a segment that brings nothing new (RFC 5681, 4.2). A duplicate
+  // ACK of every byte the peer sent (its FIN not yet among them) leaves no hole for a later segment
+  // to have opened: a segment the receiver already had made it, which after the peer's resends is
+  // one of them arriving unneeded.
+  if (taFlags & SEG.DUPLICATE_ACK && rev.nextSeq !== 0 && (v.ack >>> 0) === rev.nextSeq && (dir === 0 ? flow.resp : flow.orig).firstFinNo === 0 && fa.counter(DATA_RETRANSMISSIONS + 1 - dir) > 0) {
+    fa.addToCounter(DUPLICATE_ACKS_OF_ALL + fromClient, 1);
+  }
 
   if (taFlags !== 0) record(fa, taFlags, fromClient, no, ts, seglen, flags, backInTime, copy);
 }
@@ -782,10 +795,9 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
     if (synFin) nextSeq = (nextSeq + 1) >>> 0;
     fwd.pushUnacked(seq, nextSeq, no, ts);
     // A resend the Eifel test can judge (see resendWasUnneeded): data sent again (not the same
-    // packet captured again) that starts at or below the peer's last ACK; above it, one it may
-    // judge once a later ACK shows more (PENDING_RESEND).
-    if (ta & (SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION) && seglen > 0 && !capturedAgain && v.hasTimestamps && rev.lastAck !== 0) {
-      fwd.markLast(sd(seq, rev.lastAck) <= 0 ? v.tsVal >>> 0 : PENDING_RESEND - (v.tsVal >>> 0));
+    // packet captured again) that starts at or below the peer's last ACK.
+    if (ta & (SEG.RETRANSMISSION | SEG.FAST_RETRANSMISSION) && seglen > 0 && !capturedAgain && v.hasTimestamps && rev.lastAck !== 0 && sd(seq, rev.lastAck) <= 0) {
+      fwd.markLast(v.tsVal >>> 0);
     } else if ((flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && seglen > 0) fwd.markLast(FAST_OPEN_SYN);
   }
   const probe = (ta & SEG.ZERO_WINDOW_PROBE) !== 0;
@@ -798,6 +810,7 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   if ((seq === fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked === 0) && !probe) fwd.maxSeqToBeAcked = fwd.nextSeq;
 
   fwd.window = window;
+  if (flags & TCP_FLAG.ACK && fwd.lastAck !== 0 && sd(ack, fwd.lastAck) > 0) fwd.ackAdvancedNo = no;
   fwd.lastAck = ack;
   fwd.lastAckTs = ts;
   fwd.lastSegmentFlags = ta;
@@ -869,11 +882,6 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
     const at = i * UNACKED_STRIDE;
     const s = u[at];
     const e = u[at + 1];
-    // An ACK at or above a pending resend's start and short of its end was sent before the resend
-    // arrived, which it would have acknowledged whole: the resend arrived once the receiver had
-    // acknowledged up to its start, and so set its TS.Recent (RFC 7323), as a resend at or below
-    // the last ACK does. The Eifel test can judge it now.
-    if (u[at + 4] <= PENDING_RESEND && isAck && sd(ack, s) >= 0 && sd(ack, e) < 0) u[at + 4] = PENDING_RESEND - u[at + 4];
     let keep: boolean;
     if (ack === e) {
       // A segment sent twice is in the list twice: like Wireshark's ack_rtt, the ACK gives one
@@ -912,8 +920,9 @@ function releaseAcked(rev: DirectionState, v: PacketView, ts: number, no: number
     } else {
       // A segment partly acknowledged before counts the rest only: never more than was sent.
       if (s !== rev.baseSeq && sd(e, s) > largestAcked) largestAcked = sd(e, s);
-      // This ACK is the first to cover a judged resend.
-      const unneeded = u[at + 4] >= 0 && isAck && resendWasUnneeded(u[at + 4], v);
+      // This ACK is the first to cover a judged resend, and no later segment of its sender moved
+      // the ACK number on (see DirectionState.ackAdvancedNo).
+      const unneeded = u[at + 4] >= 0 && isAck && rev.ackAdvancedNo <= u[at + 2] && resendWasUnneeded(u[at + 4], v);
       if (unneeded) fa.addToCounter(UNNEEDED_RETRANSMISSIONS + senderSide, 1);
       // Karn: a later segment it covers (the data sent again, an earlier hole's resend, a FIN or a
       // window probe) may be the one it answers, unless its timestamp echo is older (Eifel).
@@ -973,7 +982,8 @@ function noteQueueRise(sender: SideTiming, rtt: number, no: number, ts: number, 
  * saw before it is judged: the receiver had then acknowledged up to its start (Last.ACK.sent), so
  * the resend moved TS.Recent to its own TSval on arrival (RFC 7323), and every later ACK echoes
  * that or newer. A resend above the receiver's last ACK may arrive while an earlier segment waits
- * for a delayed ACK; TS.Recent stays older, and an old echo then proves nothing. Without
+ * for a delayed ACK; TS.Recent stays older, and an old echo then proves nothing. Nor does one when
+ * the sender moved its ACK number on after the resend (see DirectionState.ackAdvancedNo). Without
  * timestamps nothing is proven: every round trip measured is an upper bound (a late SYN-ACK, a
  * delayed ACK), and a resend's own ACK may come sooner than all of them.
  */
@@ -1350,6 +1360,11 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   /** Of those, the ones a duplicate ACK carried. */
   dsackDuplicateAcks: number;
   /**
+   * Duplicate ACKs this side sent of every byte the peer had sent (before the peer's FIN), once the
+   * peer had sent data again: each answered a segment it already had, one of those resends.
+   */
+  duplicateAcksOfAll: number;
+  /**
    * Of this side's data retransmissions, those the first ACK covering them shows were not needed:
    * it echoed a timestamp older than the resend's (the Eifel test, RFC 3522), so the original had
    * arrived.
@@ -1587,6 +1602,7 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
     dataRetransmissionsBackInTime: countOf(fa, BACK_IN_TIME_RETRANSMISSIONS + from),
     dsacks: countOf(fa, D_SACKS + from),
     dsackDuplicateAcks: countOf(fa, D_SACK_DUPLICATE_ACKS + from),
+    duplicateAcksOfAll: countOf(fa, DUPLICATE_ACKS_OF_ALL + from),
     unneededRetransmissions: countOf(fa, UNNEEDED_RETRANSMISSIONS + from),
     fastOpenResends: countOf(fa, FAST_OPEN_RESENDS + from),
     retransmissionsUnanswered: s.retransSinceProgress,

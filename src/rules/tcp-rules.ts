@@ -117,11 +117,22 @@ function fastOpenRefused(f: FlowFacts): Verdict | null {
 }
 
 /**
- * Of `resender`'s resends, how many are shown unneeded: D-SACKed by `peer`, or proven by the Eifel
- * test. The two are not added up: one resend may have both.
+ * Of `resender`'s resends, how many are shown unneeded: D-SACKed by `peer`, proven by the Eifel
+ * test, or answered by `peer`'s duplicate ACKs of all `resender` had sent (dupAcksForResends). The
+ * three are not added up: one resend may have more than one.
  */
-function shownUnneeded(resender: SideAnalysis, peer: SideAnalysis): number {
-  return Math.max(peer.dsacks, resender.unneededRetransmissions);
+function shownUnneeded(f: FlowFacts, resender: SideAnalysis, peer: SideAnalysis): number {
+  return Math.max(peer.dsacks, resender.unneededRetransmissions, dupAcksForResends(f, resender, peer));
+}
+
+/**
+ * `peer`'s duplicate ACKs of all `resender` had sent after its resends, when there are no more of
+ * them than resends: each then answers one resend the peer already had. More of them than resends
+ * come from segments received twice for some other reason (duplicated on the way), and prove
+ * nothing of the resends.
+ */
+function dupAcksForResends(f: FlowFacts, resender: SideAnalysis, peer: SideAnalysis): number {
+  return peer.duplicateAcksOfAll <= dataRetrans(f, resender) ? peer.duplicateAcksOfAll : 0;
 }
 
 /** The sender's plain resends (neither fast nor spurious) by what their time from the original proves. */
@@ -225,14 +236,16 @@ const retransmission: FlowRule = {
     const sender = who === 'server' ? a.server : a.client;
     const senderFacts = who === 'server' ? f.serverSide : f.clientSide;
     const receiver = who === 'server' ? a.client : a.server;
-    // A duplicate ACK carrying a D-SACK reports a copy received, not a hole.
-    const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0) - receiver.dsackDuplicateAcks);
+    // A duplicate ACK carrying a D-SACK, or one of everything the sender had sent, reports a copy
+    // received, not a hole.
+    const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0) - Math.max(receiver.dsackDuplicateAcks, receiver.duplicateAcksOfAll));
     // The receiver reported each resend as data it already had, or acknowledged each one's original
     // (see SideAnalysis.unneededRetransmissions): none was needed. Said as info only when the other
     // side's resends, if any, were all shown unneeded too.
     const allDsacked = receiver.dsacks >= dataRetrans(f, sender);
-    const allUnneeded = shownUnneeded(sender, receiver) >= dataRetrans(f, sender);
-    const noneNeeded = allUnneeded && shownUnneeded(receiver, sender) >= dataRetrans(f, receiver);
+    const allEchoedOld = sender.unneededRetransmissions >= dataRetrans(f, sender);
+    const allUnneeded = shownUnneeded(f, sender, receiver) >= dataRetrans(f, sender);
+    const noneNeeded = allUnneeded && shownUnneeded(f, receiver, sender) >= dataRetrans(f, receiver);
     const kinds: string[] = [];
     const plain = Math.max(0, dataRetrans(f, sender) - sender.fastRetransmission - sender.spuriousRetransmission);
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
@@ -309,9 +322,13 @@ const retransmission: FlowRule = {
       causeCode = 'spurious';
       cause = `unneeded: ${side(otherSide(who))} reported each resend as data it already had (${plural(receiver.dsacks, 'D-SACK')}, RFC 2883), so the data arrived and only its ACKs came late or were lost`;
       hint = `Nothing was lost on the way to ${side(otherSide(who))}: its acknowledgements were slow (a busy or sleeping host, delayed ACKs, a radio link) or lost on the way back, and ${side(who)}'s ${timing.timedOut > 0 ? 'retransmission timer' : 'loss detection (a tail-loss probe, RACK or its timer)'} fired first. Look at ${side(otherSide(who))}'s ACK timing and the return path, not at loss.`;
+    } else if (allUnneeded && !allEchoedOld) {
+      causeCode = 'spurious';
+      cause = `unneeded: ${side(otherSide(who))} answered each resend with a duplicate ACK of all ${side(who)} had sent (${plural(receiver.duplicateAcksOfAll, 'duplicate ACK')}, one per resend), so it had the data already and only its ACKs came late or were lost`;
+      hint = `Nothing was lost on the way to ${side(otherSide(who))}: with every byte acknowledged, a duplicate ACK answers a segment it already had. Its acknowledgements were slow (a busy or sleeping host, a stalled application or link) or lost on the way back, and ${side(who)}'s ${timing.timedOut > 0 ? 'retransmission timer' : 'loss detection (a tail-loss probe, RACK or its timer)'} fired first. Look at ${side(otherSide(who))}'s ACK timing and the return path, not at loss.`;
     } else if (allUnneeded) {
       causeCode = 'spurious';
-      cause = `unneeded: ${side(otherSide(who))}'s first ACK covering each resend echoed the original's timestamp, so it was sent for the original (RFC 3522) and the data had arrived: an ACK came late or segments were reordered, nothing was lost`;
+      cause = `unneeded: ${side(otherSide(who))}'s first ACK covering each resend echoed a timestamp older than the resend's, so it was sent before the resend arrived (RFC 3522) and the data had arrived: an ACK came late or segments were reordered, nothing was lost`;
       hint = `Nothing was lost: ${side(otherSide(who))} had the data when ${side(who)} sent it again. Its ACK came late (delayed ACKs, a busy host, a closed window) or segments overtook each other on the way (parallel links, link aggregation, Wi-Fi), and ${side(who)}'s loss detection (its timer, a tail-loss probe or RACK) fired first. Often harmless; if it is frequent, look at ${side(otherSide(who))}'s ACK timing and for reordering on the path (netstat -s: reordering and undo counters).`;
     } else if (sender.spuriousRetransmission > 0 && sender.spuriousRetransmission * 2 >= dataRetrans(f, sender)) {
       causeCode = 'spurious';

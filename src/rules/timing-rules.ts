@@ -38,6 +38,8 @@ const SERVER_RTT_FACTOR = 10;
  * within the smaller factor of them took as long as any round trip on the path.
  */
 const HANDSHAKE_VS_PATH_SERVER = 3;
+/** Other connections whose late SYN-ACKs must come with this one's to read it as a release. */
+const RELEASED_WITH_MIN_CONNECTIONS = 2;
 const HANDSHAKE_VS_PATH_NETWORK = 1.5;
 /** An ACK this much quicker than the handshake's round trip came from a device on the way (below it, host processing blurs the two). */
 const ON_THE_WAY_MIN_MICROS = 1000;
@@ -90,11 +92,12 @@ const slowHandshake: FlowRule = {
     const serverCouldBeBlamed = !path || took >= HANDSHAKE_VS_PATH_SERVER * path.micros;
     const stall = f.heldWithSynAck ?? null;
     const stalled = stall !== null && serverCouldBeBlamed;
-    // Late SYN-ACKs of other connections, answering SYNs sent at other times, in the same instant:
-    // they waited different times and a queue let them go together. A listener answers each SYN as
-    // it comes (or drops it, and the client sends it again), so the SYN queue did not hold them.
+    // Late SYN-ACKs of at least two other connections, answering SYNs sent at other times, within
+    // 2 ms: they waited different times and were let go together. A listener answers each SYN as it
+    // comes (or drops it, and the client sends it again); two partners rather than one keep a chance
+    // meeting of two slow answers from reading as one release.
     const burst = stalled ? null : (f.releasedWithSynAck ?? null);
-    const released = burst !== null && serverCouldBeBlamed;
+    const released = burst !== null && burst.connections >= RELEASED_WITH_MIN_CONNECTIONS && serverCouldBeBlamed;
     if (stalled) {
       side = 'server-or-network';
       const apart = stall.ts - hs.synAck.ts;
@@ -102,9 +105,8 @@ const slowHandshake: FlowRule = {
       why = `the path or the server host as a whole stalled, not the server's SYN queue: ${stall.connections === 1 ? "the server's ACK on another connection" : `the server's ACKs on ${stall.connections} other connections`} came with the SYN-ACK (#${stall.packet}${when}), acknowledging data sent ${fmtDuration(stall.heldMicros)} before (#${stall.dataPacket})`;
     } else if (released) {
       side = 'server-or-network';
-      const others = burst.connections === 1 ? 'another connection' : `${burst.connections} other connections`;
       const packets = `${burst.packets.map((no) => `#${no}`).join(', ')}${burst.packets.length < burst.connections ? ', …' : ''}`;
-      why = `the path or the server host as a whole stalled, not the server's SYN queue: the SYN-ACKs of ${others} (${packets}) came in the same instant, though their SYNs and this one were sent over ${fmtDuration(burst.synSpanMicros)}: a queue let them go at once`;
+      why = `it and the SYN-ACKs of ${burst.connections} other connections (${packets}) came within 2 ms, though their SYNs were sent over ${fmtDuration(burst.synSpanMicros)}: they were held and let go together, most likely on the path or by the server host as a whole, not by a listener answering each SYN as it comes`;
     } else if (!path) {
       side = 'server-or-network';
       why = 'no later round trip to compare with, so the server and the path cannot be told apart';
@@ -142,8 +144,10 @@ const slowHandshake: FlowRule = {
           ? 'The whole path is slow, not the server: a long or congested route, a saturated link with deep buffers (bufferbloat), a VPN or proxy detour, a satellite hop. Compare with a ping or traceroute from the same client, and look for queueing on the path.'
           : side === 'server'
             ? `The SYN reached the server's side but the SYN-ACK took long: the server's SYN or accept queue is overflowing (SYN cookies, a listen backlog too small), the host is starved of CPU, or a load balancer, SYN proxy or firewall in front of it inspects new connections slowly.${answeredBeside ? " A NAT or proxy that answers for the server (a VM's NAT, a transparent proxy, a load balancer that connects to its backend first) sends the SYN-ACK only once its own connection is up: then capture beyond it to see where that wait went." : ''} Check the listen queue (ss -lnt, netstat -s: SYNs to LISTEN sockets dropped) and the devices in front of the server.`
-            : stalled || released
-              ? `${stalled ? 'Another connection to the server waited as long at the same time' : 'Other SYNs to the server, sent at other times, were answered in the same instant'}, so the handshake was not slow on its own: look at what stalled rather than at the listener. That is the path, one way or both (a Wi-Fi link in power save, roaming or retrying, a link that flapped, a middlebox that buffered), or the server host as a whole (a VM descheduled, a long stop-the-world pause). ${stalled ? 'A held answer does not tell whether the data or its ACK waited' : 'Answers let go together do not tell whether the SYNs or their answers waited'}; the other flows between the same hosts at that moment show which way, and how wide the stall was.`
+            : stalled
+              ? "Another connection to the server waited as long at the same time, so the handshake was not slow on its own: look at what stalled rather than at the listener. That is the path, one way or both (a Wi-Fi link in power save, roaming or retrying, a link that flapped, a middlebox that buffered), or the server host as a whole (a VM descheduled, a long stop-the-world pause). A held answer does not tell whether the data or its ACK waited; the other flows between the same hosts at that moment show which way, and how wide the stall was."
+              : released
+                ? "Other SYNs to the server, sent at other times, were answered in the same instant, so the handshake was not slow on its own: look at what held them rather than at the listener. Most often that is the path, one way or both (a Wi-Fi link in power save, roaming or retrying, a link that flapped, a middlebox that buffered), or the server host as a whole (a VM descheduled, a long stop-the-world pause); also a device in front of the server that holds new connections and lets them through together (a firewall waiting on a lookup, a NAT or proxy that answers only once its own connection is up), or an older Linux listener (before 4.4) that resends every pending SYN-ACK on one 200 ms timer, after the first SYN-ACKs were lost. Answers let go together do not tell whether the SYNs or their answers waited; the other flows between the same hosts at that moment show which way, and how wide the stall was."
               : 'Either the path or the server answered the SYN slowly; nothing later in this flow tells which. A capture of a connection that carries data, or a ping to the server, separates the two.',
     };
   },

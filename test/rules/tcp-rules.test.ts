@@ -474,13 +474,13 @@ describe('retransmissions the receiver reports as duplicates (D-SACK, RFC 2883)'
     expect(v.summary).toContain('packet loss on the path (the client saw later segments and sent 2 duplicate ACKs)');
   });
 
-  it('the same duplicate ACKs without the D-SACK blocks are read as loss: a warning', () => {
+  it('the same duplicate ACKs without the D-SACK blocks still show it: each acknowledges all the server sent, so a segment received twice made it; info', () => {
     const f = resentTwice(false);
-    expect(f.analysis!.client.dsacks).toBe(0);
+    expect(f.analysis!.client).toMatchObject({ dsacks: 0, duplicateAcksOfAll: 2 });
     const v = verdict(f, 'retransmission');
-    expect(v.severity).toBe('warning');
-    expect(v.facts).toMatchObject({ dsacksByReceiver: 0 });
-    expect(v.facts.cause).not.toBe('spurious');
+    expect(v.severity).toBe('info');
+    expect(v.facts).toMatchObject({ dsacksByReceiver: 0, cause: 'spurious' });
+    expect(v.summary).toContain('a duplicate ACK of all the server had sent (2 duplicate ACKs, one per resend)');
   });
 });
 
@@ -519,7 +519,7 @@ describe('retransmissions whose first ACK echoes the original (the Eifel test, R
     const v = verdict(f, 'retransmission');
     expect(v.severity).toBe('info');
     expect(v.facts).toMatchObject({ cause: 'spurious', dsacksByReceiver: 0 });
-    expect(v.summary).toContain("unneeded: the client's first ACK covering each resend echoed the original's timestamp");
+    expect(v.summary).toContain("unneeded: the client's first ACK covering each resend echoed a timestamp older than the resend's");
   });
 
   it("an ACK echoing the resend's timestamp was sent for the resend: the originals were lost; a warning", () => {
@@ -544,27 +544,20 @@ describe('retransmissions whose first ACK echoes the original (the Eifel test, R
     expect(f.analysis!.server.unneededRetransmissions).toBe(0);
   });
 
-  it("a resend above the receiver's last ACK is judged once an ACK at or above its start and short of its end shows it had not arrived", () => {
-    // O1 and O2 (TSval 1010) are sent; O2 is resent (1030) before any ACK of them; the client's ACK
-    // of O1 alone (#8) was sent before the resend arrived, which it would have covered too; so the
-    // resend arrived with O1 acknowledged and set TS.Recent to 1030, and the ACK of O2 echoing 1010
-    // was sent before it: O2 arrived, late (nDPI ethereum.pcap, #582 and #583 to #597).
-    const judged = (ackOfO1: boolean) => {
+  it('a resend after which its sender moved its ACK number on is not judged: a later segment may overtake it, and Linux takes no timestamp from a segment whose ACK number is older than one it took', () => {
+    // The server resends at the client's last ACK (TSval 400); then the client sends a byte and the
+    // server acknowledges it (#advance) before the client's ACK covering the resend echoes 100.
+    const judged = (advance: boolean) => {
       const c = opened();
-      const o1 = c.s.next;
-      c.server('PA', 0.01, 'a'.repeat(1000), ts(1010, 3)).server('PA', 0.0101, 'b'.repeat(1000), ts(1010, 3));
-      c.server('PA', 0.03, 'b'.repeat(1000), { seq: (o1 + 1000) >>> 0, ...ts(1030, 3) });
-      if (ackOfO1) c.client('A', 0.0301, '', { ack: (o1 + 1000) >>> 0, ...ts(4, 1010) });
-      c.client('A', 0.0302, '', { ack: (o1 + 2000) >>> 0, ...ts(4, 1010) });
-      c.client('FA', 1, '', ts(5, 1030)).server('FA', 1.001, '', ts(1040, 5)).client('A', 1.002, '', ts(6, 1040));
-      return analyzeConversation(c).flows[0];
+      const at = c.s.next;
+      c.server('PA', 0.01, 'x'.repeat(1000), ts(100, 3)).server('PA', 0.31, 'x'.repeat(1000), { seq: at, ...ts(400, 3) });
+      if (advance) c.client('PA', 0.311, 'q', { ack: at, ...ts(4, 100) }).server('A', 0.312, '', ts(401, 4));
+      c.client('A', 0.32, '', { ack: (at + 1000) >>> 0, ...ts(5, 100) });
+      c.client('FA', 1, '', ts(6, 401)).server('FA', 1.001, '', ts(420, 6)).client('A', 1.002, '', ts(7, 420));
+      return analyzeConversation(c).flows[0].analysis!.server;
     };
-    const f = judged(true);
-    expect(f.analysis!.server.dataRetransmissions).toBe(1);
-    expect(f.analysis!.server.unneededRetransmissions).toBe(1);
-    expect(verdict(f, 'retransmission').severity).toBe('info');
-    // Without the ACK of O1, the ACK of both may have waited, delayed, while the resend arrived.
-    expect(judged(false).analysis!.server.unneededRetransmissions).toBe(0);
+    expect(judged(false)).toMatchObject({ dataRetransmissions: 1, unneededRetransmissions: 1 });
+    expect(judged(true)).toMatchObject({ dataRetransmissions: 1, unneededRetransmissions: 0 });
   });
 
   it('a segment replayed after the clock stepped back is not a resend to judge', () => {
@@ -614,21 +607,69 @@ describe('retransmissions whose first ACK echoes the original (the Eifel test, R
     expect(side.dataRetransmissions).toBeGreaterThan(judged.length);
   });
 
-  corpus2.it("nDPI ethereum: of the client's resends after reordering, #581 starts below the server's last ACK and its ACK echoes the original's timestamp; #582, above it, is judged once the server's ACK #583 stops at its start; #588 resends it again once the server's ACKs passed its start; nDPI alexa-app: a resend ACKed 37 ms after it, with no timestamps, is not unneeded", () => {
+  corpus2.it("nDPI ethereum: of the client's resends after reordering, #581 starts below the server's last ACK and its ACK echoes an older timestamp; #582, above it, is not judged, nor #588, after which the client moved its ACK number on (#589); nDPI alexa-app: a resend ACKed 37 ms after it, with no timestamps, is not unneeded", () => {
     const eth = analyzeFile(corpus2.path('ndpi/ethereum.pcap'));
     const f = eth.flows.find((x) => x.client === '192.168.1.184:56638')!;
     expect(f.analysis!.client.dataRetransmissions).toBe(3);
     // #588 repeats #582 but echoes a later TSval of the server's (#583): a packet of its own, not a copy.
     expect(f.clientSide.copies?.data ?? 0).toBe(0);
-    // #581; #582 (592 to 704): #583 (ACK 592) was sent before it arrived, so it arrived with 592
-    // acknowledged and set TS.Recent, and #597, the first ACK covering it, echoes an older TSval
-    // than its own; #588: it starts below the server's last ACK (#585, 625), and #597 covers it too.
-    expect(f.analysis!.client.unneededRetransmissions).toBe(3);
-    expect(verdict(f, 'retransmission').severity).toBe('info');
+    // #581 alone: #588 starts below the server's last ACK (#585, 625) and #597, the first ACK
+    // covering it, echoes an older TSval than its own, but the client's #589 (ACK 719) came between.
+    expect(f.analysis!.client.unneededRetransmissions).toBe(1);
     const alexa = analyzeFile(corpus2.path('ndpi/alexa-app.pcapng'));
     const g = alexa.flows.find((x) => x.client === '172.16.42.216:45709')!;
     expect(g.analysis!.client.unneededRetransmissions).toBe(0);
     expect(verdict(g, 'retransmission').facts.cause).toBe('path-loss');
+  });
+});
+
+describe('retransmissions answered by duplicate ACKs of everything the sender had sent', () => {
+  // The server sends three segments; the client stays silent for 1.7 s while the server's timer
+  // resends them, then acknowledges all three and sends `dups` duplicate ACKs `at` (the top: all
+  // the server sent; or 1000 bytes short of it: a hole).
+  const stalledClient = (dups: number, at: 'top' | 'hole' = 'top') => {
+    const c = conv({ client: '10.7.0.1:53000', server: '10.7.0.2:443' }).handshake(0, 0.01);
+    c.client('PA', 0.02, 'hello').server('A', 0.03);
+    const first = c.s.next;
+    for (let k = 0; k < 3; k++) c.server('PA', 0.1 + k * 0.001, 'x'.repeat(1000));
+    for (const [k, t] of [[0, 0.4], [1, 0.9], [2, 1.5]]) c.server('PA', t, 'x'.repeat(1000), { seq: (first + k * 1000) >>> 0 });
+    const ack = (first + (at === 'top' ? 3000 : 2000)) >>> 0;
+    c.client('A', 1.8, '', { ack });
+    for (let k = 0; k < dups; k++) c.client('A', 1.801 + k * 0.0001, '', { ack });
+    return analyzeConversation(c).flows[0];
+  };
+
+  it('one such ACK per resend: each resend arrived at a receiver that had everything; info', () => {
+    const f = stalledClient(3);
+    expect(f.analysis!.client.duplicateAcksOfAll).toBe(3);
+    const v = verdict(f, 'retransmission');
+    expect(v.severity).toBe('info');
+    expect(v.facts.cause).toBe('spurious');
+    expect(v.summary).toContain('unneeded: the client answered each resend with a duplicate ACK of all the server had sent (3 duplicate ACKs, one per resend)');
+  });
+
+  it('more of them than resends prove nothing (segments duplicated on the way make them too), and fewer prove only some', () => {
+    expect(stalledClient(5).analysis!.client.duplicateAcksOfAll).toBe(5);
+    expect(verdict(stalledClient(5), 'retransmission').facts.cause).not.toBe('spurious');
+    expect(verdict(stalledClient(2), 'retransmission').severity).toBe('warning');
+  });
+
+  it('duplicate ACKs short of the top are a hole: loss, and they are the ones counted in its text', () => {
+    const f = stalledClient(3, 'hole');
+    expect(f.analysis!.client.duplicateAcksOfAll).toBe(0);
+    const v = verdict(f, 'retransmission');
+    expect(v.facts.cause).toBe('path-loss');
+    expect(v.summary).toContain('sent 3 duplicate ACKs');
+  });
+
+  corpus2.it('nDPI alexa-app flow 41: 13 resends while the client was silent 1.68 s, then 13 duplicate ACKs of all the server had sent', () => {
+    // tshark: #924-#927 reach seq 7933 at 46.823 s; nothing from the client until #937 (48.500 s);
+    // #937-#940 acknowledge up to 7933, and #941-#957 are 13 duplicate ACKs of 7933.
+    const f = analyzeFile(corpus2.path('ndpi/alexa-app.pcapng')).flows.find((x) => x.id === 41)!;
+    expect(f.analysis!.client.duplicateAcksOfAll).toBe(13);
+    const v = verdict(f, 'retransmission');
+    expect(v.severity).toBe('info');
+    expect(v.summary).toContain('13 duplicate ACKs, one per resend');
   });
 });
 

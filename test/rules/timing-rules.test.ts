@@ -235,9 +235,10 @@ describe('slow-handshake', () => {
       const [a, b, c] = released([1.0, 1.1, 1.2], [1.8, 1.8005, 1.8009]);
       expect(a.facts).toMatchObject({ synToSynAckMs: 800, pathRttMs: 10, responsible: 'server-or-network', releasedWith: { packets: [6, 8], connections: 2, synSpanMs: 200 } });
       expect(a.summary).toBe(
-        "SYN-ACK #4 came 800 ms after the SYN #1: the path or the server host as a whole stalled, not the server's SYN queue: the SYN-ACKs of 2 other connections (#6, #8) came in the same instant, though their SYNs and this one were sent over 200 ms: a queue let them go at once",
+        'SYN-ACK #4 came 800 ms after the SYN #1: it and the SYN-ACKs of 2 other connections (#6, #8) came within 2 ms, though their SYNs were sent over 200 ms: they were held and let go together, most likely on the path or by the server host as a whole, not by a listener answering each SYN as it comes',
       );
       expect(a.hint).toMatch(/^Other SYNs to the server, sent at other times, were answered in the same instant/);
+      expect(a.hint).toMatch(/an older Linux listener \(before 4\.4\) that resends every pending SYN-ACK on one 200 ms timer/);
       expect(b.facts).toMatchObject({ responsible: 'server-or-network', releasedWith: { packets: [4, 8], connections: 2 } });
       expect(c.facts).toMatchObject({ responsible: 'server-or-network', releasedWith: { packets: [4, 6], connections: 2 } });
       expect(a.facts.heldAnswer).toBeUndefined();
@@ -251,16 +252,18 @@ describe('slow-handshake', () => {
       expect(apart.map((v) => v.facts.releasedWith?.connections ?? 0)).toEqual([2, 2, 2]);
     });
 
-    it('takes only SYN-ACKs within 2 ms of each other, late as the floor, on plain handshakes, from the same server', () => {
-      expect(released([1.0, 1.1], [1.8, 1.8021]).map((v) => v.facts.responsible)).toEqual(['server', 'server']);
-      // The second waited 300 ms, under the floor; a floor of 250 ms takes it.
-      expect(released([1.0, 1.5], [1.8, 1.8005]).map((v) => v?.facts.responsible)).toEqual(['server', undefined]);
-      expect(released([1.0, 1.5], [1.8, 1.8005], { handshakeFloorMs: 250 }).map((v) => v.facts.responsible)).toEqual(['server-or-network', 'server-or-network']);
+    it('takes two others at least, within 2 ms, late as the floor, on plain handshakes, from the same server host', () => {
+      const responsible = (synAcks: number[], opts: Parameters<typeof released>[2] = {}, syns = [1.0, 1.1, 1.2]) => released(syns, synAcks, opts).map((v) => v?.facts.responsible);
+      // One other within 2 ms is not enough: two slow answers may meet by chance.
+      expect(responsible([1.8, 1.8005, 1.803])).toEqual(['server', 'server', 'server']);
+      // The third waited 300 ms, under the floor; a floor of 250 ms takes it.
+      expect(responsible([1.8, 1.8005, 1.8009], {}, [1.0, 1.1, 1.5])).toEqual(['server', 'server', undefined]);
+      expect(responsible([1.8, 1.8005, 1.8009], { handshakeFloorMs: 250 }, [1.0, 1.1, 1.5])).toEqual(['server-or-network', 'server-or-network', 'server-or-network']);
       // A SYN sent twice: which one its SYN-ACK answered is not known.
-      expect(released([1.0, 1.1], [1.8, 1.8005], { retried: 1 })[0].facts.responsible).toBe('server');
-      expect(released([1.0, 1.1], [1.8, 1.8005], { servers: ['10.0.0.2:80', '10.0.0.3:80'] }).map((v) => v.facts.responsible)).toEqual(['server', 'server']);
-      // Another port on the same server host: the host let them go.
-      expect(released([1.0, 1.1], [1.8, 1.8005], { servers: ['10.0.0.2:80', '10.0.0.2:443'] }).map((v) => v.facts.responsible)).toEqual(['server-or-network', 'server-or-network']);
+      expect(responsible([1.8, 1.8005, 1.8009], { retried: 2 }).slice(0, 2)).toEqual(['server', 'server']);
+      expect(responsible([1.8, 1.8005, 1.8009], { servers: ['10.0.0.2:80', '10.0.0.2:80', '10.0.0.3:80'] })).toEqual(['server', 'server', 'server']);
+      // Other ports on the same server host: the host let them go.
+      expect(responsible([1.8, 1.8005, 1.8009], { servers: ['10.0.0.2:80', '10.0.0.2:443', '10.0.0.2:8080'] })).toEqual(['server-or-network', 'server-or-network', 'server-or-network']);
     });
 
     it('reads the path-stall-syns sample: three SYN-ACKs after waits 100 ms apart came in the same instant', () => {
@@ -270,7 +273,7 @@ describe('slow-handshake', () => {
       for (const v of verdicts.filter((x) => x.code === 'slow-handshake')) {
         expect(v.facts).toMatchObject({ responsible: 'server-or-network', releasedWith: { connections: 2 } });
         expect(v.facts.pathRttMs as number).toBeLessThan(1);
-        expect(v.summary).toMatch(/^SYN-ACK #\d+ came [678]\d\d ms after the SYN #\d+: the path or the server host as a whole stalled, not the server's SYN queue: the SYN-ACKs of 2 other connections \(#\d+, #\d+\) came in the same instant, though their SYNs and this one were sent over 19\d ms: a queue let them go at once$/);
+        expect(v.summary).toMatch(/^SYN-ACK #\d+ came [678]\d\d ms after the SYN #\d+: it and the SYN-ACKs of 2 other connections \(#\d+, #\d+\) came within 2 ms, though their SYNs were sent over 19\d ms: they were held and let go together, most likely on the path or by the server host as a whole, not by a listener answering each SYN as it comes$/);
       }
     });
   });
