@@ -609,6 +609,9 @@ const halfClosed: FlowRule = {
     const fin = (c ?? s)!;
     // The closer acknowledged more than the capture holds of the other side: its FIN, most likely, which the capture missed.
     if ((c ? f.serverSide : f.clientSide).sentUnseen) return null;
+    // The capture holds nothing of the other side in this connection: it may have closed before the
+    // capture began, or its packets went by another way.
+    if ((c ? f.serverSide : f.clientSide).packets === 0) return null;
     if (endedTooEarly(f, ctx, fin.ts)) return null;
     // Measured to when the capture stopped watching the flow, not to the flow's own last packet.
     const watch = watchOf(f, ctx);
@@ -738,6 +741,22 @@ const rstIgnored: FlowRule = {
   },
 };
 
+/**
+ * How long before the RST at `rst` the last data came, for a reset verdict's text: "after the
+ * last data #N", or, when one side's data went on past the RST (only a side's first and last data
+ * packets are known, so its last before the RST is not), "after the <side>'s last data #N", naming
+ * the side by `name`; "while data was flowing" when no side's last data came before it.
+ */
+function dataBeforeRst(f: FlowFacts, rst: PacketRef, name: (side: 'client' | 'server') => string): { text: string; lastData: PacketRef | null } {
+  const lastData = dataUpTo(f.clientSide.lastData, f.serverSide.lastData, rst.ts, 'latest');
+  const firstData = dataUpTo(f.clientSide.firstData, f.serverSide.firstData, rst.ts, 'earliest');
+  if (!lastData) return { text: firstData ? `while data was flowing (from #${firstData.no})` : 'before any data', lastData: null };
+  const whose = lastData === f.clientSide.lastData ? 'client' : 'server';
+  const other = whose === 'client' ? f.serverSide : f.clientSide;
+  const otherStraddles = other.firstData !== null && other.firstData.ts <= rst.ts && other.lastData !== null && other.lastData.ts > rst.ts;
+  return { text: `${fmtDuration(rst.ts - lastData.ts)} after ${otherStraddles ? `${name(whose)}'s` : 'the'} last data #${lastData.no}`, lastData };
+}
+
 /** Of the client's and the server's data packet, the latest or earliest at or before `until` (the client's on a tie); null when neither is. */
 function dataUpTo(client: PacketRef | null, server: PacketRef | null, until: number, which: 'latest' | 'earliest'): PacketRef | null {
   const c = client !== null && client.ts <= until ? client : null;
@@ -756,11 +775,8 @@ function resetInUnprovenRoles(f: FlowFacts, code: 'rst-by-client' | 'rst-by-serv
   const ctx: string[] = [];
   if (other.fin && other.fin.ts <= rst.ts) ctx.push(`after ${peer}'s FIN #${other.fin.no}`);
   if (mine.fin && mine.fin.ts <= rst.ts) ctx.push(`after its own FIN #${mine.fin.no}`);
-  const lastData = dataUpTo(f.clientSide.lastData, f.serverSide.lastData, rst.ts, 'latest');
-  const firstData = dataUpTo(f.clientSide.firstData, f.serverSide.firstData, rst.ts, 'earliest');
-  if (lastData) ctx.push(`${fmtDuration(rst.ts - lastData.ts)} after the last data #${lastData.no}`);
-  else if (firstData) ctx.push(`while data was flowing (from #${firstData.no})`);
-  else ctx.push('before any data');
+  const { text, lastData } = dataBeforeRst(f, rst, (side) => (side === 'client' ? f.client : f.server));
+  ctx.push(text);
   return {
     code,
     severity: 'info',
@@ -895,12 +911,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       if (otherFinBefore) ctx.push(`after the ${who === 'client' ? 'server' : 'client'}'s FIN #${other.fin!.no}`);
       if (myFinBefore) ctx.push(`after its own FIN #${mine.fin!.no}`);
       if (mine.sentAfterRst) ctx.push(`the earlier RST #${mine.rst!.no} in its name was not its TCP's (foreign-rst)`);
-      const lastData = dataUpTo(f.clientSide.lastData, f.serverSide.lastData, rst.ts, 'latest');
-      // Data on both sides of the RST: only the first and last data packets are known.
-      const firstData = dataUpTo(f.clientSide.firstData, f.serverSide.firstData, rst.ts, 'earliest');
-      if (lastData) ctx.push(`${fmtDuration(rst.ts - lastData.ts)} after the last data #${lastData.no}`);
-      else if (firstData) ctx.push(`while data was flowing (from #${firstData.no})`);
-      else ctx.push('before any data');
+      const { text, lastData } = dataBeforeRst(f, rst, (side) => `the ${side}`);
+      ctx.push(text);
       // Packets on a 4-tuple reset earlier: the RST answers a connection that no longer existed.
       const earlier = f.afterReset;
       if (earlier) {

@@ -102,6 +102,14 @@ describe('client resets before the server\'s FIN, after an answer that announced
     return rstVerdict(analyzeConversation(c).flows[0]);
   };
 
+  it("names the side of the last data before the RST when the other side's data goes on past it: only each side's first and last data are known", () => {
+    // The server's data is before and after the client's RST; the client's last data is before it.
+    const c = conv().handshake(0).client('PA', 0.01, request).server('PA', 0.02, 'x'.repeat(100)).client('A', 0.021);
+    c.server('PA', 0.05, 'y'.repeat(100)).client('RA', 0.1, '', { ack: c.s.next }).server('PA', 0.2, 'z'.repeat(100));
+    const v = rstVerdict(analyzeConversation(c).flows[0]);
+    expect(v?.summary).toBe("connection reset by the client (RST #8, 90 ms after the client's last data #4)");
+  });
+
   it('says an RST acknowledging the whole answer cut nothing off, as HAProxy drops its server connection after Connection: close', () => {
     const v = clientRstAfter('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello');
     expect(v?.severity).toBe('info');

@@ -494,6 +494,14 @@ describe('teardown verdicts', () => {
     expect(f.verdicts.map((v) => v.code)).not.toContain('half-closed');
   });
 
+  it('does not call half-closed a flow holding no packet of the side said not to close: it may have closed before the capture began', () => {
+    // fpcap fritzbox-ip.pcap: a server's FIN is the capture's first packet, and nothing of the client follows.
+    const lone = conv({ client: '10.0.0.1:57308', server: '10.0.0.2:443' }).server('FA', 0);
+    const r = analyzeConversation(lone, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(2.9));
+    const f = r.flows.find((x) => x.client === '10.0.0.1:57308')!;
+    expect(f.verdicts.map((v) => v.code)).toEqual(['midstream']);
+  });
+
   it('does not call half-closed a capture begun on one side\'s FIN whose peer closes 11 s later in the next flow', () => {
     // Zeek ends the first flow 5 s after the server's FIN (the client had sent nothing before it),
     // so the client's FIN lands in a flow of its own: each holds one FIN, together both.
