@@ -371,6 +371,12 @@ const synRetryThenConnected: FlowRule = {
 
 /** A SYN-ACK this soon after a SYN may answer it, however quickly the server answered the first. */
 const ANSWER_JITTER_MICROS = 10_000;
+/**
+ * A first SYN-ACK later than this after the SYN took no round trip but a wait (a queue, a proxy
+ * connecting first): answers to the client's repeated SYNs need not come as soon, and which
+ * SYN-ACKs answered a SYN and which the server's timer sent, the packets do not tell.
+ */
+const FIRST_ANSWER_ROUND_TRIP_MAX_MICROS = 1_000_000;
 
 /**
  * A server that has not got the final ACK re-sends its SYN-ACK after its first retransmission
@@ -426,10 +432,17 @@ const synAckRetry: FlowRule = {
     }
     const awaited = awaitedSynAck(f);
     const cutShort = !completed && awaited !== null && endedTooEarly(f, ctx, awaited.ts);
+    const answering = f.synAcks.length - 1 - resent.length;
+    const sent =
+      answering === 0
+        ? `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')})`
+        : firstDelay <= FIRST_ANSWER_ROUND_TRIP_MAX_MICROS
+          ? `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}; ${plural(answering, 'other')} answered the client's repeated SYN)`
+          : `server sent its SYN-ACK ${plural(f.synAcks.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}; the first ${fmtDuration(firstDelay)} after the SYN, so up to ${answering} of the others may answer the client's repeated SYNs rather than re-send it)`;
     return {
       code: 'synack-retry',
       severity: 'warning',
-      summary: `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}${resent.length < f.synAcks.length - 1 ? `; ${plural(f.synAcks.length - 1 - resent.length, 'other')} answered the client's repeated SYN` : ''}): ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : cutShort ? `the capture ended before the client's answer to SYN-ACK #${awaited!.no} was due` : 'no final ACK from the client in the capture; the handshake never completed'}`,
+      summary: `${sent}: ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : cutShort ? `the capture ended before the client's answer to SYN-ACK #${awaited!.no} was due` : 'no final ACK from the client in the capture; the handshake never completed'}`,
       packets: f.synAcks.map((s) => s.no),
       facts: { synAcks: f.synAcks.length, intervalsMs: intervalsOf(f.synAcks).map(ms), handshakeCompleted: completed },
       hint: completed

@@ -252,6 +252,15 @@ describe('handshake verdicts', () => {
     expect(v.summary).toBe("server re-sent its SYN-ACK 1 time (#2, #4, #5; 1 other answered the client's repeated SYN): the capture ended before the client's answer to SYN-ACK #4 was due");
   });
 
+  it('synack-retry does not say which SYN-ACKs answered repeated SYNs when the first came a wait rather than a round trip after the SYN', () => {
+    // nDPI gnutella flow 56: SYNs at 0, 3 and 9 s, the first SYN-ACK at 31.7 s, six more after it.
+    const synAck = { seq: 0xffff_ff00 };
+    const c = conv().client('S', 0).client('S', 3, '', { seq: 0xffff_fff0 }).client('S', 9, '', { seq: 0xffff_fff0 });
+    for (const t of [31.7, 38.1, 51.7, 65.9]) c.server('SA', t, '', synAck);
+    const v = analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'synack-retry')!;
+    expect(v.summary).toMatch(/^server sent its SYN-ACK 4 times \(#4, #5, #6, #7; the first 31\.7 s after the SYN, so up to 2 of the others may answer the client's repeated SYNs rather than re-send it\): /);
+  });
+
   it('blames the destination\'s own firewall for a host unreachable the destination sent itself, and routing for one from a router', () => {
     const hostUnreachableFrom = (from: string) => {
       const icmp = icmpUnreachableFrame({ from, code: 1, quoted: { src: '10.0.0.1', dst: '10.0.0.2', sport: 51000, dport: 80, flags: 'S', seq: 0xffff_fff0 } });
