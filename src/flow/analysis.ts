@@ -108,6 +108,13 @@ const SILENT_RESUME_MICROS = 1_000_000;
 const MAX_UNACKED_SEGMENTS = 1000;
 /** Marks kept per flow for the ladder view; later ones are counted only. */
 export const MAX_MARKS = 4000;
+/**
+ * The shortest a retransmission timer is seen to wait: Linux's TCP_RTO_MIN, 200 ms, the least
+ * default of the mainstream stacks (RFC 6298 asks for 1 s), less one tick of a 100 Hz kernel clock:
+ * a timer counts whole ticks, so one armed partway through a tick fires up to a tick early (a 1999
+ * capture holds a resend 197 ms after its original, answered at once).
+ */
+export const TIMER_RESEND_MIN_MICROS = 190_000;
 /** Wireshark: a fast retransmission comes within 20 ms of the last duplicate ACK. */
 const FAST_RETRANSMISSION_WINDOW_MICROS = 20_000;
 /** Wireshark: out-of-order threshold when the handshake RTT is unknown. */
@@ -153,6 +160,7 @@ class DirectionState implements ColumnView {
    * then leaves TS.Recent alone (tcp_ack's old_ack path): the Eifel test cannot judge it.
    */
   declare ackAdvancedNo: number;
+  declare ackAdvancedTs: number;
   declare dupAckNum: number;
   declare window: number;
   declare winScale: number;
@@ -232,6 +240,7 @@ const DIRECTION_INITIAL = {
   lastAck: 0,
   lastAckTs: 0,
   ackAdvancedNo: 0,
+  ackAdvancedTs: 0,
   dupAckNum: 0,
   window: WINDOW_UNKNOWN,
   winScale: WS_UNKNOWN,
@@ -441,6 +450,8 @@ export interface SegmentMark {
   /** For retransmissions: time since the original segment (µs) and its packet number. */
   rto: number;
   rtoNo: number;
+  /** For retransmissions: sent on an ACK that acknowledged new data, sooner than a timer fires. */
+  onAck: boolean;
 }
 
 /** Marks of a flow that has none yet: shared, never written. */
@@ -479,6 +490,8 @@ export class FlowAnalysis {
   lastDupAckNum = 0;
   lastRto = 0;
   lastRtoNo = 0;
+  /** Whether that resend came on an ACK that acknowledged new data (see classify). */
+  lastResendOnAck = false;
   /** When the segment being classified is a held answer (see releaseAcked): how long the data it acknowledged waited, and that data's packet. */
   heldMicros = 0;
   heldDataNo = 0;
@@ -499,6 +512,7 @@ export class FlowAnalysis {
     this.lastDupAckNum = 0;
     this.lastRto = 0;
     this.lastRtoNo = 0;
+    this.lastResendOnAck = false;
     return this;
   }
 
@@ -677,6 +691,7 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   const window = v.window;
   fa.lastRto = 0;
   fa.lastRtoNo = 0;
+  fa.lastResendOnAck = false;
   if (!fwd.baseSeqSet) {
     fwd.baseSeq = flags & TCP_FLAG.SYN ? seq : (seq - 1) >>> 0;
     fwd.baseSeqSet = true;
@@ -785,6 +800,10 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
           // A resend stamped no later than its original comes from a clock that stepped back: there is no timeout to measure.
           fa.lastRto = ts - originalTs;
           fa.lastRtoNo = fwd.unacked[at + 2];
+          // An ACK that acknowledged new data restarted the sender's timer (RFC 6298, 5.3), so a
+          // resend of bytes as old as a timer's wait, sooner after that ACK than any timer waits,
+          // was sent on the ACK: loss recovery, not a timeout, whatever the age of its bytes.
+          fa.lastResendOnAck = fa.lastRto >= TIMER_RESEND_MIN_MICROS && rev.ackAdvancedNo !== 0 && ts - rev.ackAdvancedTs < TIMER_RESEND_MIN_MICROS;
         }
       }
     }
@@ -810,7 +829,10 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
   if ((seq === fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked === 0) && !probe) fwd.maxSeqToBeAcked = fwd.nextSeq;
 
   fwd.window = window;
-  if (flags & TCP_FLAG.ACK && fwd.lastAck !== 0 && sd(ack, fwd.lastAck) > 0) fwd.ackAdvancedNo = no;
+  if (flags & TCP_FLAG.ACK && fwd.lastAck !== 0 && sd(ack, fwd.lastAck) > 0) {
+    fwd.ackAdvancedNo = no;
+    fwd.ackAdvancedTs = ts;
+  }
   fwd.lastAck = ack;
   fwd.lastAckTs = ts;
   fwd.lastSegmentFlags = ta;
@@ -1183,7 +1205,7 @@ function updateTiming(fa: FlowAnalysis, v: PacketView, no: number, ts: number, t
     noteHeldSegment(me, peer, v, seglen, ta, no, ts, from === 0 ? toClient : toServer, from === 0 ? toServer : toClient);
   }
 
-  if (ta & SEG.RETRANSMISSION && fa.lastRtoNo !== 0) {
+  if (ta & SEG.RETRANSMISSION && fa.lastRtoNo !== 0 && !fa.lastResendOnAck) {
     t.rto.add(fa.lastRto, no);
     if (t.rto.maxNo === no) t.worstRtoOriginalNo = fa.lastRtoNo;
   }
@@ -1291,7 +1313,7 @@ function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: numbe
     fa.marksDropped++;
     return;
   }
-  const mark: SegmentMark = { no, ts, from, flags: ta, len, dupAckNo: ta & SEG.DUPLICATE_ACK ? fa.lastDupAckNum : 0, rto: ta & SEG.RETRANSMISSION ? fa.lastRto : 0, rtoNo: ta & SEG.RETRANSMISSION ? fa.lastRtoNo : 0 };
+  const mark: SegmentMark = { no, ts, from, flags: ta, len, dupAckNo: ta & SEG.DUPLICATE_ACK ? fa.lastDupAckNum : 0, rto: ta & SEG.RETRANSMISSION ? fa.lastRto : 0, rtoNo: ta & SEG.RETRANSMISSION ? fa.lastRtoNo : 0, onAck: (ta & SEG.RETRANSMISSION) !== 0 && fa.lastResendOnAck };
   if (fa.marks === NO_SEGMENT_MARKS) fa.marks = [mark];
   else fa.marks.push(mark);
 }
@@ -1446,7 +1468,7 @@ export interface TcpAnalysisFacts extends TcpCounts {
   } | null;
   /** Packets stamped no later than the latest its 4-tuple already carried: with all of a flow's, a replay. */
   packetsBackInTime: number;
-  marks: Array<{ no: number; from: 'client' | 'server'; kinds: SegmentKind[]; len: number; dupAckNo?: number; rtoMs?: number; rtoOf?: number }>;
+  marks: Array<{ no: number; from: 'client' | 'server'; kinds: SegmentKind[]; len: number; dupAckNo?: number; rtoMs?: number; rtoOf?: number; onAck?: true }>;
   marksDropped: number;
 }
 
@@ -1563,6 +1585,7 @@ function markFacts(m: SegmentMark): MarkFacts {
   if (m.rtoNo) {
     const rtoMs = toMs(m.rto);
     const rtoOf = wholeNumber(m.rtoNo);
+    if (m.onAck) return m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo, rtoMs, rtoOf, onAck: true } : { no, from, kinds, len, rtoMs, rtoOf, onAck: true };
     return m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo, rtoMs, rtoOf } : { no, from, kinds, len, rtoMs, rtoOf };
   }
   return m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo } : { no, from, kinds, len };

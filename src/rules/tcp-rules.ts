@@ -3,7 +3,7 @@ import { isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE, sideNamer } 
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { SHOWS } from './shows.js';
-import { MAX_MARKS } from '../flow/analysis.js';
+import { MAX_MARKS, TIMER_RESEND_MIN_MICROS } from '../flow/analysis.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
 import { isTlsHandshakeOnly } from './tls-rules.js';
 import { exchangeCutByClose, unfinishedRequest } from './app-rules.js';
@@ -36,14 +36,7 @@ const STALLED_RETRANSMISSIONS = 3;
  */
 const LEAST_RETRANSMISSION_TIMEOUT_MICROS = 200_000;
 /**
- * The shortest a retransmission timer is seen to wait: Linux's TCP_RTO_MIN, 200 ms, the least
- * default of the mainstream stacks (RFC 6298 asks for 1 s), less one tick of a 100 Hz kernel clock:
- * a timer counts whole ticks, so one armed partway through a tick fires up to a tick early (a 1999
- * capture holds a resend 197 ms after its original, answered at once).
- */
-const LEAST_TIMER_RESEND_MICROS = 190_000;
-/**
- * A resend is told to have come after a timeout only LEAST_TIMER_RESEND_MICROS or more after its
+ * A resend is told to have come after a timeout only TIMER_RESEND_MIN_MICROS or more after its
  * original and at least this many of the path's round trips after it: an RTO waits a smoothed round
  * trip plus its variance (on Linux at least 200 ms more), while a tail-loss probe fires after two
  * round trips (RFC 8985) and RACK after about one and a quarter.
@@ -140,6 +133,11 @@ interface ResendTiming {
   /** A plausible RTO or more after the original: a retransmission timer fired. */
   timedOut: number;
   /**
+   * Sent sooner after an ACK of new data than a timer fires, though an RTO's time or more after the
+   * original: that ACK restarted the timer, so it sent them (recovery after a loss or a timeout).
+   */
+  onAck: number;
+  /**
    * Sooner than any stack's RTO by default: a tail-loss probe, RACK or SACK recovery, a resend cut to
    * a smaller path MTU; the packets do not always tell which.
    */
@@ -166,18 +164,20 @@ function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): Re
   // Each is a round trip the path took at least once; the ACK of a resent segment times it from its
   // first sending, so a flow whose data was all resent has no data round trip shorter than a resend.
   const rttMs = Math.min(sender.dataRtt?.minMs ?? Infinity, a.handshake?.rttMs ?? Infinity);
-  const timeoutMs = Math.max(ms(LEAST_TIMER_RESEND_MICROS), TIMEOUT_MIN_ROUND_TRIPS * (Number.isFinite(rttMs) ? rttMs : 0));
+  const timeoutMs = Math.max(ms(TIMER_RESEND_MIN_MICROS), TIMEOUT_MIN_ROUND_TRIPS * (Number.isFinite(rttMs) ? rttMs : 0));
   let timedOut = 0;
   let early = 0;
   let earlyLatestMs = 0;
   let withinRoundTrips = 0;
   let noOriginal = 0;
+  let onAck = 0;
   for (const m of a.marks) {
     if (m.from !== who || m.len === 0 || !m.kinds.includes('retransmission')) continue;
     if (m.kinds.includes('fast-retransmission') || m.kinds.includes('spurious-retransmission')) continue;
     if (m.rtoMs === undefined) noOriginal++;
+    else if (m.onAck) onAck++;
     else if (m.rtoMs >= timeoutMs) timedOut++;
-    else if (m.rtoMs >= ms(LEAST_TIMER_RESEND_MICROS)) withinRoundTrips++;
+    else if (m.rtoMs >= ms(TIMER_RESEND_MIN_MICROS)) withinRoundTrips++;
     else {
       early++;
       earlyLatestMs = Math.max(earlyLatestMs, m.rtoMs);
@@ -185,22 +185,23 @@ function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): Re
   }
   // The marks include the segments the capture holds twice, which `plain` leaves out: copies come
   // close together, so they are taken off the early ones first, then off the others in turn.
-  const counts = [early, withinRoundTrips, noOriginal, timedOut];
-  let excess = early + withinRoundTrips + noOriginal + timedOut - plain;
+  const counts = [early, withinRoundTrips, noOriginal, onAck, timedOut];
+  let excess = early + withinRoundTrips + noOriginal + onAck + timedOut - plain;
   for (let i = 0; i < counts.length && excess > 0; i++) {
     const taken = Math.min(excess, counts[i]);
     counts[i] -= taken;
     excess -= taken;
   }
-  [early, withinRoundTrips, noOriginal, timedOut] = counts;
-  const unmarked = Math.max(0, plain - timedOut - early - withinRoundTrips - noOriginal);
-  return { timedOut, early, earlyLatest: early > 0 ? earlyLatestMs * 1000 : 0, withinRoundTrips, noOriginal, unmarked, timeoutMs };
+  [early, withinRoundTrips, noOriginal, onAck, timedOut] = counts;
+  const unmarked = Math.max(0, plain - timedOut - onAck - early - withinRoundTrips - noOriginal);
+  return { timedOut, onAck, early, earlyLatest: early > 0 ? earlyLatestMs * 1000 : 0, withinRoundTrips, noOriginal, unmarked, timeoutMs };
 }
 
 /** The plain resends of `timing` in words, one phrase a kind. */
 function resendKinds(timing: ResendTiming): string[] {
   const kinds: string[] = [];
   if (timing.timedOut) kinds.push(`${timing.timedOut} after a timeout`);
+  if (timing.onAck) kinds.push(`${timing.onAck} on an ACK of new data (loss recovery, not a timer)`);
   if (timing.early) kinds.push(`${timing.early} early (at most ${fmtDuration(timing.earlyLatest)} after the original, too soon for a retransmission timer)`);
   if (timing.withinRoundTrips) kinds.push(`${timing.withinRoundTrips} within ${TIMEOUT_MIN_ROUND_TRIPS} round trips of the original`);
   if (timing.noOriginal) kinds.push(`${timing.noOriginal} with no original in the capture`);

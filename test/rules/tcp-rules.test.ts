@@ -484,6 +484,28 @@ describe('retransmissions the receiver reports as duplicates (D-SACK, RFC 2883)'
   });
 });
 
+describe('resends sent on an ACK of new data', () => {
+  it('are recovery, not a timeout, however old their bytes: that ACK restarted the timer, and none fires sooner than 190 ms', () => {
+    // A and B are lost; the timer resends A after 290 ms; the client's ACK of A comes, and B is
+    // resent 0.5 ms after it, 340 ms after it was first sent.
+    const c = conv({ client: '10.8.0.1:53000', server: '10.8.0.2:80' }).handshake(0, 0.001).client('PA', 0.002, 'hello').server('A', 0.003);
+    const a = c.s.next;
+    c.server('PA', 0.01, 'a'.repeat(1000)).server('PA', 0.0101, 'b'.repeat(1000));
+    c.server('PA', 0.3, 'a'.repeat(1000), { seq: a }).client('A', 0.35, '', { ack: (a + 1000) >>> 0 });
+    c.server('PA', 0.3505, 'b'.repeat(1000), { seq: (a + 1000) >>> 0 }).client('A', 0.4, '', { ack: (a + 2000) >>> 0 });
+    const f = analyzeConversation(c).flows[0];
+    const v = verdict(f, 'retransmission');
+    expect(v.summary).toMatch(/^2 retransmissions by the server \(1 after a timeout, 1 on an ACK of new data \(loss recovery, not a timer\); 2000 bytes resent; worst RTO 290 ms \(#8 resends #6\)\)/);
+    expect(f.analysis!.marks.filter((m) => m.onAck).map((m) => m.no)).toEqual([10]);
+  });
+
+  corpus2.it('nDPI alexa-app flow 66: #1581 left 0.97 ms after the ACK #1580, 8.47 s after #1372: the timer resends are #1495 and #1575, the worst 5.46 s', () => {
+    const f = analyzeFile(corpus2.path('ndpi/alexa-app.pcapng')).flows.find((x) => x.id === 66)!;
+    expect(f.analysis!.marks.filter((m) => m.onAck).map((m) => m.no)).toEqual([1581]);
+    expect(verdict(f, 'retransmission').summary).toMatch(/\(2 after a timeout, 1 on an ACK of new data \(loss recovery, not a timer\); 3070 bytes resent; worst RTO 5\.46 s \(#1575 resends #1495\)\)/);
+  });
+});
+
 describe('retransmissions whose first ACK echoes the original (the Eifel test, RFC 3522)', () => {
   const ts = (val: number, ecr: number) => ({ options: { ts: [val, ecr] as [number, number] } });
   const opened = () => {
