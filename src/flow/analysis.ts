@@ -78,7 +78,7 @@ const FAST_OPEN_RESENDS = UNNEEDED_RETRANSMISSIONS + 2;
 const D_SACK_DUPLICATE_ACKS = FAST_OPEN_RESENDS + 2;
 /**
  * Duplicate ACKs per sender of all the peer had sent, once the peer had sent data again: with no
- * byte missing, what made each was a segment received twice (see analyzeSegment).
+ * byte missing they report no hole (see analyzeSegment).
  */
 const DUPLICATE_ACKS_OF_ALL = D_SACK_DUPLICATE_ACKS + 2;
 /**
@@ -115,6 +115,11 @@ export const MAX_MARKS = 4000;
  * capture holds a resend 197 ms after its original, answered at once).
  */
 export const TIMER_RESEND_MIN_MICROS = 190_000;
+/**
+ * A resend this soon after an ACK of new data was sent on it: a sender near the capture point
+ * answers an ACK within a millisecond or two (nDPI alexa-app's client, 1 to 2.6 ms).
+ */
+const RESEND_ON_ACK_MICROS = 3_000;
 /** Wireshark: a fast retransmission comes within 20 ms of the last duplicate ACK. */
 const FAST_RETRANSMISSION_WINDOW_MICROS = 20_000;
 /** Wireshark: out-of-order threshold when the handshake RTT is unknown. */
@@ -450,7 +455,7 @@ export interface SegmentMark {
   /** For retransmissions: time since the original segment (µs) and its packet number. */
   rto: number;
   rtoNo: number;
-  /** For retransmissions: sent on an ACK that acknowledged new data, sooner than a timer fires. */
+  /** For retransmissions: sent on an ACK that acknowledged new data (see classify). */
   onAck: boolean;
 }
 
@@ -645,10 +650,9 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
     fa.addToCounter(D_SACKS + fromClient, 1);
     if (taFlags & SEG.DUPLICATE_ACK) fa.addToCounter(D_SACK_DUPLICATE_ACKS + fromClient, 1);
   }
-  // A receiver acknowledges at once a segment that brings nothing new (RFC 5681, 4.2). A duplicate
-  // ACK of every byte the peer sent (its FIN not yet among them) leaves no hole for a later segment
-  // to have opened: a segment the receiver already had made it, which after the peer's resends is
-  // one of them arriving unneeded.
+  // A duplicate ACK of every byte the peer sent (its FIN not yet among them) leaves no hole for a
+  // later segment to have opened: a segment received twice made it (RFC 5681, 4.2), or an ACK sent
+  // twice (some stacks pair their ACKs), never a loss. Which of those, the ACK does not tell.
   if (taFlags & SEG.DUPLICATE_ACK && rev.nextSeq !== 0 && (v.ack >>> 0) === rev.nextSeq && (dir === 0 ? flow.resp : flow.orig).firstFinNo === 0 && fa.counter(DATA_RETRANSMISSIONS + 1 - dir) > 0) {
     fa.addToCounter(DUPLICATE_ACKS_OF_ALL + fromClient, 1);
   }
@@ -800,10 +804,13 @@ function classify(fwd: DirectionState, rev: DirectionState, conv: TcpConversatio
           // A resend stamped no later than its original comes from a clock that stepped back: there is no timeout to measure.
           fa.lastRto = ts - originalTs;
           fa.lastRtoNo = fwd.unacked[at + 2];
-          // An ACK that acknowledged new data restarted the sender's timer (RFC 6298, 5.3), so a
-          // resend of bytes as old as a timer's wait, sooner after that ACK than any timer waits,
-          // was sent on the ACK: loss recovery, not a timeout, whatever the age of its bytes.
-          fa.lastResendOnAck = fa.lastRto >= TIMER_RESEND_MIN_MICROS && rev.ackAdvancedNo !== 0 && ts - rev.ackAdvancedTs < TIMER_RESEND_MIN_MICROS;
+          // A resend of bytes as old as a timer's wait that leaves within a few milliseconds of an
+          // ACK of new data was sent on that ACK (loss recovery), whatever the age of its bytes: a
+          // timer firing in that instant would be chance. (Not "sooner than any timer after it":
+          // Linux re-arms its timer from the oldest segment's sending after a probe or a reordering
+          // wait, so a timeout may follow an ACK closely.)
+          const sinceAck = ts - rev.ackAdvancedTs;
+          fa.lastResendOnAck = fa.lastRto >= TIMER_RESEND_MIN_MICROS && rev.ackAdvancedNo !== 0 && sinceAck >= 0 && sinceAck <= RESEND_ON_ACK_MICROS;
         }
       }
     }
@@ -1383,7 +1390,7 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   dsackDuplicateAcks: number;
   /**
    * Duplicate ACKs this side sent of every byte the peer had sent (before the peer's FIN), once the
-   * peer had sent data again: each answered a segment it already had, one of those resends.
+   * peer had sent data again: no sign of a hole.
    */
   duplicateAcksOfAll: number;
   /**

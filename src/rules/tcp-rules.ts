@@ -110,22 +110,11 @@ function fastOpenRefused(f: FlowFacts): Verdict | null {
 }
 
 /**
- * Of `resender`'s resends, how many are shown unneeded: D-SACKed by `peer`, proven by the Eifel
- * test, or answered by `peer`'s duplicate ACKs of all `resender` had sent (dupAcksForResends). The
- * three are not added up: one resend may have more than one.
+ * Of `resender`'s resends, how many are shown unneeded: D-SACKed by `peer`, or proven by the Eifel
+ * test. The two are not added up: one resend may have both.
  */
-function shownUnneeded(f: FlowFacts, resender: SideAnalysis, peer: SideAnalysis): number {
-  return Math.max(peer.dsacks, resender.unneededRetransmissions, dupAcksForResends(f, resender, peer));
-}
-
-/**
- * `peer`'s duplicate ACKs of all `resender` had sent after its resends, when there are no more of
- * them than resends: each then answers one resend the peer already had. More of them than resends
- * come from segments received twice for some other reason (duplicated on the way), and prove
- * nothing of the resends.
- */
-function dupAcksForResends(f: FlowFacts, resender: SideAnalysis, peer: SideAnalysis): number {
-  return peer.duplicateAcksOfAll <= dataRetrans(f, resender) ? peer.duplicateAcksOfAll : 0;
+function shownUnneeded(resender: SideAnalysis, peer: SideAnalysis): number {
+  return Math.max(peer.dsacks, resender.unneededRetransmissions);
 }
 
 /** The sender's plain resends (neither fast nor spurious) by what their time from the original proves. */
@@ -133,8 +122,8 @@ interface ResendTiming {
   /** A plausible RTO or more after the original: a retransmission timer fired. */
   timedOut: number;
   /**
-   * Sent sooner after an ACK of new data than a timer fires, though an RTO's time or more after the
-   * original: that ACK restarted the timer, so it sent them (recovery after a loss or a timeout).
+   * Sent within a few milliseconds of an ACK of new data, though an RTO's time or more after the
+   * original: that ACK sent them (recovery after a loss or a timeout), not a timer.
    */
   onAck: number;
   /**
@@ -201,7 +190,7 @@ function resendTiming(f: FlowFacts, who: 'client' | 'server', plain: number): Re
 function resendKinds(timing: ResendTiming): string[] {
   const kinds: string[] = [];
   if (timing.timedOut) kinds.push(`${timing.timedOut} after a timeout`);
-  if (timing.onAck) kinds.push(`${timing.onAck} on an ACK of new data (loss recovery, not a timer)`);
+  if (timing.onAck) kinds.push(`${timing.onAck} sent on an ACK of new data (loss recovery, not a timeout)`);
   if (timing.early) kinds.push(`${timing.early} early (at most ${fmtDuration(timing.earlyLatest)} after the original, too soon for a retransmission timer)`);
   if (timing.withinRoundTrips) kinds.push(`${timing.withinRoundTrips} within ${TIMEOUT_MIN_ROUND_TRIPS} round trips of the original`);
   if (timing.noOriginal) kinds.push(`${timing.noOriginal} with no original in the capture`);
@@ -237,16 +226,15 @@ const retransmission: FlowRule = {
     const sender = who === 'server' ? a.server : a.client;
     const senderFacts = who === 'server' ? f.serverSide : f.clientSide;
     const receiver = who === 'server' ? a.client : a.server;
-    // A duplicate ACK carrying a D-SACK, or one of everything the sender had sent, reports a copy
-    // received, not a hole.
+    // A duplicate ACK carrying a D-SACK reports a copy received, not a hole; one of everything the
+    // sender had sent leaves no hole to report (a segment or an ACK twice, a probe made it).
     const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0) - Math.max(receiver.dsackDuplicateAcks, receiver.duplicateAcksOfAll));
     // The receiver reported each resend as data it already had, or acknowledged each one's original
     // (see SideAnalysis.unneededRetransmissions): none was needed. Said as info only when the other
     // side's resends, if any, were all shown unneeded too.
     const allDsacked = receiver.dsacks >= dataRetrans(f, sender);
-    const allEchoedOld = sender.unneededRetransmissions >= dataRetrans(f, sender);
-    const allUnneeded = shownUnneeded(f, sender, receiver) >= dataRetrans(f, sender);
-    const noneNeeded = allUnneeded && shownUnneeded(f, receiver, sender) >= dataRetrans(f, receiver);
+    const allUnneeded = shownUnneeded(sender, receiver) >= dataRetrans(f, sender);
+    const noneNeeded = allUnneeded && shownUnneeded(receiver, sender) >= dataRetrans(f, receiver);
     const kinds: string[] = [];
     const plain = Math.max(0, dataRetrans(f, sender) - sender.fastRetransmission - sender.spuriousRetransmission);
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
@@ -323,10 +311,6 @@ const retransmission: FlowRule = {
       causeCode = 'spurious';
       cause = `unneeded: ${side(otherSide(who))} reported each resend as data it already had (${plural(receiver.dsacks, 'D-SACK')}, RFC 2883), so the data arrived and only its ACKs came late or were lost`;
       hint = `Nothing was lost on the way to ${side(otherSide(who))}: its acknowledgements were slow (a busy or sleeping host, delayed ACKs, a radio link) or lost on the way back, and ${side(who)}'s ${timing.timedOut > 0 ? 'retransmission timer' : 'loss detection (a tail-loss probe, RACK or its timer)'} fired first. Look at ${side(otherSide(who))}'s ACK timing and the return path, not at loss.`;
-    } else if (allUnneeded && !allEchoedOld) {
-      causeCode = 'spurious';
-      cause = `unneeded: ${side(otherSide(who))} answered each resend with a duplicate ACK of all ${side(who)} had sent (${plural(receiver.duplicateAcksOfAll, 'duplicate ACK')}, one per resend), so it had the data already and only its ACKs came late or were lost`;
-      hint = `Nothing was lost on the way to ${side(otherSide(who))}: with every byte acknowledged, a duplicate ACK answers a segment it already had. Its acknowledgements were slow (a busy or sleeping host, a stalled application or link) or lost on the way back, and ${side(who)}'s ${timing.timedOut > 0 ? 'retransmission timer' : 'loss detection (a tail-loss probe, RACK or its timer)'} fired first. Look at ${side(otherSide(who))}'s ACK timing and the return path, not at loss.`;
     } else if (allUnneeded) {
       causeCode = 'spurious';
       cause = `unneeded: ${side(otherSide(who))}'s first ACK covering each resend echoed a timestamp older than the resend's, so it was sent before the resend arrived (RFC 3522) and the data had arrived: an ACK came late or segments were reordered, nothing was lost`;
