@@ -77,8 +77,8 @@ const FAST_OPEN_RESENDS = UNNEEDED_RETRANSMISSIONS + 2;
 /** Of the D-SACKs per sender, those on a duplicate ACK: a copy received, not a hole. */
 const D_SACK_DUPLICATE_ACKS = FAST_OPEN_RESENDS + 2;
 /**
- * Duplicate ACKs per sender of all the peer had sent, once the peer had sent data again: with no
- * byte missing they report no hole (see analyzeSegment).
+ * Duplicate ACKs per sender of all the peer had sent (its FIN too, if sent), once the peer had sent
+ * data again: with no byte missing they report no hole (see analyzeSegment).
  */
 const DUPLICATE_ACKS_OF_ALL = D_SACK_DUPLICATE_ACKS + 2;
 /**
@@ -650,10 +650,11 @@ export function analyzeSegment(flow: Flow, dir: 0 | 1, v: PacketView, no: number
     fa.addToCounter(D_SACKS + fromClient, 1);
     if (taFlags & SEG.DUPLICATE_ACK) fa.addToCounter(D_SACK_DUPLICATE_ACKS + fromClient, 1);
   }
-  // A duplicate ACK of every byte the peer sent (its FIN not yet among them) leaves no hole for a
-  // later segment to have opened: a segment received twice made it (RFC 5681, 4.2), or an ACK sent
-  // twice (some stacks pair their ACKs), never a loss. Which of those, the ACK does not tell.
-  if (taFlags & SEG.DUPLICATE_ACK && rev.nextSeq !== 0 && (v.ack >>> 0) === rev.nextSeq && (dir === 0 ? flow.resp : flow.orig).firstFinNo === 0 && fa.counter(DATA_RETRANSMISSIONS + 1 - dir) > 0) {
+  // A duplicate ACK of every byte the peer sent (its FIN too, if sent) leaves no hole for a later
+  // segment to have opened: a segment received twice made it (RFC 5681, 4.2), or an ACK sent twice
+  // (some stacks pair their ACKs), never a loss. Which of those, the ACK does not tell. A copy the
+  // capture holds twice is counted once, among the copies.
+  if (taFlags & SEG.DUPLICATE_ACK && !copy && rev.nextSeq !== 0 && (v.ack >>> 0) === rev.nextSeq && fa.counter(DATA_RETRANSMISSIONS + 1 - dir) > 0) {
     fa.addToCounter(DUPLICATE_ACKS_OF_ALL + fromClient, 1);
   }
 
@@ -1389,8 +1390,8 @@ export interface SideAnalysis extends Pick<TcpCounts, 'retransmission' | 'fastRe
   /** Of those, the ones a duplicate ACK carried. */
   dsackDuplicateAcks: number;
   /**
-   * Duplicate ACKs this side sent of every byte the peer had sent (before the peer's FIN), once the
-   * peer had sent data again: no sign of a hole.
+   * Duplicate ACKs this side sent of every byte the peer had sent (its FIN too, if sent), once the
+   * peer had sent data again: no sign of a hole. Copies the capture holds twice are not counted.
    */
   duplicateAcksOfAll: number;
   /**

@@ -684,7 +684,7 @@ describe('duplicate ACKs of everything the sender had sent', () => {
     expect(v.summary).toContain('sent 3 duplicate ACKs');
   });
 
-  corpus2.it('nDPI alexa-app: flow 41, 13 duplicate ACKs of all the server sent, counts none as a hole; flow 35, the ACK sent twice after a resend that filled a hole, stays loss with its 2 duplicate ACKs at the hole', () => {
+  corpus2.it('nDPI alexa-app: flow 41, 13 duplicate ACKs of all the server sent, counts none as a hole; flow 35, the ACK sent twice after a resend that filled a hole, stays loss with its duplicate ACKs at the hole; flow 111 does not count the ACK of a FIN sent again', () => {
     // tshark: flow 41's #941-#949 and #954-#957 acknowledge 7933, the server's highest byte. Flow
     // 35: #733 and #734 at 289 show the hole, #735 fills it, #736 jumps to 2525 and #737 repeats it.
     const flows = analyzeFile(corpus2.path('ndpi/alexa-app.pcapng')).flows;
@@ -694,6 +694,8 @@ describe('duplicate ACKs of everything the sender had sent', () => {
     const flow35 = verdict(flows.find((x) => x.id === 35)!, 'retransmission');
     expect(flow35.facts.cause).toBe('path-loss');
     expect(flow35.summary).toMatch(/saw later segments and sent \d+ duplicate ACKs?\)/);
+    // Flow 111: #2744 acknowledges the client's FIN #2741, sent again: everything it sent, no hole.
+    expect(verdict(flows.find((x) => x.id === 111)!, 'retransmission').summary).toContain('the server saw later segments and sent 2 duplicate ACKs)');
   });
 });
 
