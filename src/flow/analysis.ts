@@ -1584,7 +1584,7 @@ const NO_MARKS: TcpAnalysisFacts['marks'] = Object.freeze([]) as unknown as TcpA
 
 type MarkFacts = TcpAnalysisFacts['marks'][number];
 
-/** A mark as the facts hold it, with dupAckNo, rtoMs and rtoOf only where they apply: one literal per case, no spread of a temporary object. */
+/** A mark as the facts hold it, with dupAckNo, rtoMs, rtoOf and onAck only where they apply: no spread of a temporary object. */
 function markFacts(m: SegmentMark): MarkFacts {
   const no = m.no;
   const from = m.from === 0 ? 'client' : 'server';
@@ -1593,8 +1593,9 @@ function markFacts(m: SegmentMark): MarkFacts {
   if (m.rtoNo) {
     const rtoMs = toMs(m.rto);
     const rtoOf = wholeNumber(m.rtoNo);
-    if (m.onAck) return m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo, rtoMs, rtoOf, onAck: true } : { no, from, kinds, len, rtoMs, rtoOf, onAck: true };
-    return m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo, rtoMs, rtoOf } : { no, from, kinds, len, rtoMs, rtoOf };
+    const resent: MarkFacts = m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo, rtoMs, rtoOf } : { no, from, kinds, len, rtoMs, rtoOf };
+    if (m.onAck) resent.onAck = true;
+    return resent;
   }
   return m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo } : { no, from, kinds, len };
 }

@@ -35,32 +35,64 @@ export interface HeldWithSynAck {
   connections: number;
 }
 
-export class HeldAnswers {
-  private size = 0;
+/**
+ * The latest `kept` entries of a log, the oldest going first, in typed-array columns allocated at
+ * the first entry: each a packet, its time, its flow and two hosts (4 address words each, as
+ * AddressPair.copyAddrsTo lays them out). A log adds columns of its own (allocate).
+ */
+class PacketRing {
+  protected size = 0;
   private next = 0;
-  private ts = new Float64Array(0);
-  private no = new Float64Array(0);
-  private dataNo = new Float64Array(0);
-  private held = new Float64Array(0);
-  private flowIds = new Float64Array(0);
-  /** The ACK's sender and receiver, 4 address words each, as AddressPair.copyAddrsTo lays them out. */
-  private hosts = new Int32Array(0);
+  protected ts = new Float64Array(0);
+  protected no = new Float64Array(0);
+  protected flowIds = new Float64Array(0);
+  protected hosts = new Int32Array(0);
 
-  /** The ACK `no` at `ts`, from `src` to `dst` (4 words each) on flow `flowId`, acknowledged data packet `dataNo` sent `heldMicros` before. */
-  record(src: Uint32Array, dst: Uint32Array, flowId: number, no: number, ts: number, heldMicros: number, dataNo: number): void {
+  constructor(protected readonly kept: number) {}
+
+  /** The place of a new entry, packet `no` at `ts` on flow `flowId`: the oldest's once full. Its hosts and the log's own columns are the caller's to fill. */
+  protected place(no: number, ts: number, flowId: number): number {
     if (this.ts.length === 0) this.allocate();
     const i = this.next;
     this.ts[i] = ts;
     this.no[i] = no;
+    this.flowIds[i] = flowId;
+    this.next = (i + 1) % this.kept;
+    if (this.size < this.kept) this.size++;
+    return i;
+  }
+
+  /** The place of the `k`-th entry kept, oldest first. */
+  protected placeOf(k: number): number {
+    return (this.next - this.size + k + this.kept) % this.kept;
+  }
+
+  protected allocate(): void {
+    this.ts = new Float64Array(this.kept);
+    this.no = new Float64Array(this.kept);
+    this.flowIds = new Float64Array(this.kept);
+    this.hosts = new Int32Array(this.kept * 8);
+  }
+}
+
+/** Held answers: the ACK's sender and receiver are its hosts. */
+export class HeldAnswers extends PacketRing {
+  private dataNo = new Float64Array(0);
+  private held = new Float64Array(0);
+
+  constructor() {
+    super(HELD_ANSWERS_KEPT);
+  }
+
+  /** The ACK `no` at `ts`, from `src` to `dst` (4 words each) on flow `flowId`, acknowledged data packet `dataNo` sent `heldMicros` before. */
+  record(src: Uint32Array, dst: Uint32Array, flowId: number, no: number, ts: number, heldMicros: number, dataNo: number): void {
+    const i = this.place(no, ts, flowId);
     this.dataNo[i] = dataNo;
     this.held[i] = heldMicros;
-    this.flowIds[i] = flowId;
     for (let k = 0; k < 4; k++) {
       this.hosts[i * 8 + k] = src[k] | 0;
       this.hosts[i * 8 + 4 + k] = dst[k] | 0;
     }
-    this.next = (i + 1) % HELD_ANSWERS_KEPT;
-    if (this.size < HELD_ANSWERS_KEPT) this.size++;
   }
 
   /**
@@ -81,13 +113,10 @@ export class HeldAnswers {
     return { packet: this.no[best], ts: this.ts[best], dataPacket: this.dataNo[best], heldMicros: this.held[best], connections: flows.size };
   }
 
-  private allocate(): void {
-    this.ts = new Float64Array(HELD_ANSWERS_KEPT);
-    this.no = new Float64Array(HELD_ANSWERS_KEPT);
-    this.dataNo = new Float64Array(HELD_ANSWERS_KEPT);
-    this.held = new Float64Array(HELD_ANSWERS_KEPT);
-    this.flowIds = new Float64Array(HELD_ANSWERS_KEPT);
-    this.hosts = new Int32Array(HELD_ANSWERS_KEPT * 8);
+  protected override allocate(): void {
+    super.allocate();
+    this.dataNo = new Float64Array(this.kept);
+    this.held = new Float64Array(this.kept);
   }
 }
 
@@ -105,30 +134,21 @@ export interface ReleasedWithSynAck {
  * SYN-ACKs that came as late as a slow handshake, each from a plain handshake (one SYN), kept in
  * typed-array columns like the held answers. Several of them from one server, answering SYNs sent
  * at different times and arriving in the same instant, waited different times and were let go
- * together: a queue on the path or in the server host held them, not a listener that answers each
+ * together: most likely the path or the server host held them, not a listener that answers each
  * SYN as it comes (or drops it, and the client sends it again).
  */
-export class LateSynAcks {
-  private size = 0;
-  private next = 0;
-  private ts = new Float64Array(0);
-  private no = new Float64Array(0);
+export class LateSynAcks extends PacketRing {
   private synTs = new Float64Array(0);
-  private flowIds = new Float64Array(0);
-  /** The client's and the server's address, 4 words each, as AddressPair.copyAddrsTo lays them out. */
-  private hosts = new Int32Array(0);
 
-  /** The SYN-ACK `no` at `ts` on `flow` answered its SYN sent at `synTs`. */
+  constructor() {
+    super(LATE_SYN_ACKS_KEPT);
+  }
+
+  /** The SYN-ACK `no` at `ts` on `flow` answered its SYN sent at `synTs`; the flow's client and server are its hosts. */
   record(flow: AddressPair, flowId: number, no: number, ts: number, synTs: number): void {
-    if (this.ts.length === 0) this.allocate();
-    const i = this.next;
-    this.ts[i] = ts;
-    this.no[i] = no;
+    const i = this.place(no, ts, flowId);
     this.synTs[i] = synTs;
-    this.flowIds[i] = flowId;
     flow.copyAddrsTo(this.hosts, i * 8);
-    this.next = (i + 1) % LATE_SYN_ACKS_KEPT;
-    if (this.size < LATE_SYN_ACKS_KEPT) this.size++;
   }
 
   /**
@@ -140,9 +160,9 @@ export class LateSynAcks {
     const found: number[] = [];
     let first = synTs;
     let last = synTs;
+    // Oldest first, so the packets come out in the order they arrived.
     for (let k = 0; k < this.size; k++) {
-      // Oldest first, so the packets come out in the order they arrived.
-      const i = (this.next - this.size + k + LATE_SYN_ACKS_KEPT) % LATE_SYN_ACKS_KEPT;
+      const i = this.placeOf(k);
       if (this.flowIds[i] === flowId || Math.abs(this.ts[i] - ts) > BURST_MICROS || !flow.hasAddrsAt(this.hosts, i * 8, false)) continue;
       found.push(i);
       first = Math.min(first, this.synTs[i]);
@@ -152,11 +172,8 @@ export class LateSynAcks {
     return { packets: found.slice(0, 8).map((i) => this.no[i]), connections: found.length, synSpanMicros: last - first };
   }
 
-  private allocate(): void {
-    this.ts = new Float64Array(LATE_SYN_ACKS_KEPT);
-    this.no = new Float64Array(LATE_SYN_ACKS_KEPT);
-    this.synTs = new Float64Array(LATE_SYN_ACKS_KEPT);
-    this.flowIds = new Float64Array(LATE_SYN_ACKS_KEPT);
-    this.hosts = new Int32Array(LATE_SYN_ACKS_KEPT * 8);
+  protected override allocate(): void {
+    super.allocate();
+    this.synTs = new Float64Array(this.kept);
   }
 }

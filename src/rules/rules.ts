@@ -433,12 +433,13 @@ const synAckRetry: FlowRule = {
     const awaited = awaitedSynAck(f);
     const cutShort = !completed && awaited !== null && endedTooEarly(f, ctx, awaited.ts);
     const answering = f.synAcks.length - 1 - resent.length;
+    const list = `#${f.synAcks.map((s) => s.no).join(', #')}`;
     const sent =
       answering === 0
-        ? `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')})`
+        ? `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (${list})`
         : firstDelay <= FIRST_ANSWER_ROUND_TRIP_MAX_MICROS
-          ? `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}; ${plural(answering, 'other')} answered the client's repeated SYN)`
-          : `server sent its SYN-ACK ${plural(f.synAcks.length, 'time')} (#${f.synAcks.map((s) => s.no).join(', #')}; the first ${fmtDuration(firstDelay)} after the SYN, so up to ${answering} of the others may answer the client's repeated SYNs rather than re-send it)`;
+          ? `server re-sent its SYN-ACK ${plural(resent.length, 'time')} (${list}; ${plural(answering, 'other')} answered the client's repeated SYN)`
+          : `server sent its SYN-ACK ${plural(f.synAcks.length, 'time')} (${list}; the first ${fmtDuration(firstDelay)} after the SYN, so up to ${answering} of the others may answer the client's repeated SYNs rather than re-send it)`;
     return {
       code: 'synack-retry',
       severity: 'warning',

@@ -38,9 +38,9 @@ const SERVER_RTT_FACTOR = 10;
  * within the smaller factor of them took as long as any round trip on the path.
  */
 const HANDSHAKE_VS_PATH_SERVER = 3;
+const HANDSHAKE_VS_PATH_NETWORK = 1.5;
 /** Other connections whose late SYN-ACKs must come with this one's to read it as a release. */
 const RELEASED_WITH_MIN_CONNECTIONS = 2;
-const HANDSHAKE_VS_PATH_NETWORK = 1.5;
 /** An ACK this much quicker than the handshake's round trip came from a device on the way (below it, host processing blurs the two). */
 const ON_THE_WAY_MIN_MICROS = 1000;
 /** An ACK may wait this long for data to ride on (RFC 1122's delayed-ACK limit): still "at once". */

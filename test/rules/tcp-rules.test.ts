@@ -676,6 +676,20 @@ describe('duplicate ACKs of everything the sender had sent', () => {
     expect(v.summary).toContain('packet loss on the path (segments or their ACKs were lost)');
   });
 
+  it('counts a duplicate ACK the capture holds twice once: the second is a copy, counted among the copies', () => {
+    const c = conv({ client: '10.7.0.1:53000', server: '10.7.0.2:443' }).handshake(0, 0.01);
+    c.client('PA', 0.02, 'hello').server('A', 0.03);
+    const first = c.s.next;
+    c.server('PA', 0.1, 'x'.repeat(1000)).server('PA', 0.4, 'x'.repeat(1000), { seq: first });
+    const top = (first + 1000) >>> 0;
+    c.client('A', 0.5, '', { ack: top }).client('A', 0.501, '', { ack: top });
+    const dupIpId = c.c.ipId - 1;
+    c.client('A', 0.5011, '', { ack: top, ipId: dupIpId });
+    const f = analyzeConversation(c).flows[0];
+    expect(f.clientSide.copies).toMatchObject({ packets: 1, acks: 1 });
+    expect(f.analysis!.client.duplicateAcksOfAll).toBe(1);
+  });
+
   it('duplicate ACKs short of the top are a hole: loss, and they are the ones counted in its text', () => {
     const f = stalledClient(3, 'hole');
     expect(f.analysis!.client.duplicateAcksOfAll).toBe(0);
