@@ -30,3 +30,24 @@ while b'\\r\\n\\r\\n' not in request:
 ${answer.trim()}
 `;
 }
+
+/**
+ * An HTTP/1.1 server on ADDR:PORT (keep-alive, a thread per connection) that prints "ready" and
+ * answers every GET with 200 and the body "ok PATH".
+ */
+export const OK_HTTP_SERVER = `
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    def do_GET(self):
+        body = b'ok ' + self.path.encode() + b'\\n'
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), Handler)
+print('ready', flush=True)
+server.serve_forever()
+`;

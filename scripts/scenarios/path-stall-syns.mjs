@@ -7,7 +7,9 @@
 // then sends a request and gets its answer within a fraction of a millisecond. Captured on the
 // client's veth, the client's view.
 import { withCapture } from '../lib/capture.mjs';
-import { execInNamespace, startInNamespace, withRoutedPath } from '../lib/netns.mjs';
+import { holdLink, releaseLink } from '../lib/link-stall.mjs';
+import { startInNamespace, withRoutedPath } from '../lib/netns.mjs';
+import { OK_HTTP_SERVER } from '../lib/py-server.mjs';
 import { sleep } from '../lib/proc.mjs';
 import { captureFile } from '../lib/scenario.mjs';
 
@@ -18,23 +20,6 @@ const SERVER_PORT = 8080;
  */
 const SYNS_AT_S = [0.25, 0.35, 0.45];
 const STALL_UNTIL_MS = 1_000;
-
-const HTTP_SERVER = `
-import http.server, sys
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    def do_GET(self):
-        body = b'ok ' + self.path.encode() + b'\\n'
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), Handler)
-print('ready', flush=True)
-server.serve_forever()
-`;
 
 // Three connections at the times given, each in its own thread; once connected, each sends one
 // request and prints its answer's status line.
@@ -66,11 +51,6 @@ for path in sorted(answers):
     print(answers[path], flush=True)
 `;
 
-/** `count` UDP datagrams of 1,400 bytes from `ns` to a closed port at `addr`. */
-function sendDatagrams(ns, addr, count) {
-  return execInNamespace(ns, 'python3', ['-c', `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b'x' * 1400, ('${addr}', 9)) for _ in range(${count})]`]);
-}
-
 export const description =
   "path-stall-syns: for 1.1 s the router's link to the client holds every packet, then lets them go at once; the client opens three connections 100 ms apart during it, so their SYN-ACKs reach it in the same instant after waits of about 830, 730 and 630 ms, and each request is then answered within a millisecond: slow-handshake warnings that put the wait most likely on the stalled path or server host, not on a listener answering each SYN as it comes";
 
@@ -78,23 +58,19 @@ export default async function pathStallSyns({ dir, port = SERVER_PORT }) {
   const file = captureFile(dir, 'path-stall-syns');
   const answers = await withRoutedPath({}, async ({ client, server, router }) => {
     const link = router.towardClient.ifname;
-    const serverProcess = await startInNamespace(server.ns, 'python3', ['-c', HTTP_SERVER, server.addr, String(port)], {
+    const serverProcess = await startInNamespace(server.ns, 'python3', ['-c', OK_HTTP_SERVER, server.addr, String(port)], {
       readyPattern: /ready/,
       maxLifetimeMs: 30_000,
     });
     try {
       return await withCapture({ iface: client.ifname, netns: client.ns, filter: `tcp port ${port}`, file }, async () => {
-        await execInNamespace(router.ns, 'tc', ['qdisc', 'replace', 'dev', link, 'root', 'tbf', 'rate', '8bit', 'burst', '3000', 'limit', '1000000']);
-        // The bucket starts full: three large datagrams from the router to the client (a closed UDP port) empty it.
-        await sendDatagrams(router.ns, client.addr, 3);
+        await holdLink(router.ns, link, client.addr, 3);
         const clientProcess = await startInNamespace(client.ns, 'python3', ['-c', CLIENT, server.addr, String(port), SYNS_AT_S.join(',')], {
           readyPattern: /ready/,
           maxLifetimeMs: 15_000,
         });
         await sleep(STALL_UNTIL_MS);
-        await execInNamespace(router.ns, 'tc', ['qdisc', 'change', 'dev', link, 'root', 'tbf', 'rate', '10gbit', 'burst', '10mb', 'limit', '1000000']);
-        // The queue goes once a packet comes to it after the change: one more datagram lets it go now.
-        await sendDatagrams(router.ns, client.addr, 1);
+        await releaseLink(router.ns, link, client.addr, { nudge: true });
         await clientProcess.exited;
         return clientProcess.stdout.trim().split('\n').slice(1);
       });

@@ -5,7 +5,9 @@
 // request on its connection and opens a second one: the answer to the request and the SYN-ACK wait
 // in the queue and reach the client together. Captured on the client's veth, the client's view.
 import { withCapture } from '../lib/capture.mjs';
+import { holdLink, releaseLink } from '../lib/link-stall.mjs';
 import { execInNamespace, startInNamespace, withRoutedPath } from '../lib/netns.mjs';
+import { OK_HTTP_SERVER } from '../lib/py-server.mjs';
 import { sleep } from '../lib/proc.mjs';
 import { captureFile } from '../lib/scenario.mjs';
 
@@ -13,23 +15,6 @@ const SERVER_PORT = 8080;
 /** When the stall starts and ends, counted from the client's start (the client acts at 1.0 and 1.1 s). */
 const STALL_FROM_MS = 500;
 const STALL_UNTIL_MS = 1_800;
-
-const HTTP_SERVER = `
-import http.server, sys
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    def do_GET(self):
-        body = b'ok ' + self.path.encode() + b'\\n'
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), Handler)
-print('ready', flush=True)
-server.serve_forever()
-`;
 
 // One keep-alive connection, a request on it at 1.0 s (in the stall) and a second connection at
 // 1.1 s; each prints its answer's status line once it comes.
@@ -78,7 +63,7 @@ export default async function pathStall({ dir, port = SERVER_PORT }) {
     // The client's retransmission timer outlasts the stall, as on a path with a longer round trip:
     // its request is sent once, so the answer's ACK shows how long it was held.
     await execInNamespace(client.ns, 'ip', ['route', 'change', 'default', 'via', router.towardClient.addr, 'rto_min', '1500ms']);
-    const serverProcess = await startInNamespace(server.ns, 'python3', ['-c', HTTP_SERVER, server.addr, String(port)], {
+    const serverProcess = await startInNamespace(server.ns, 'python3', ['-c', OK_HTTP_SERVER, server.addr, String(port)], {
       readyPattern: /ready/,
       maxLifetimeMs: 30_000,
     });
@@ -86,11 +71,9 @@ export default async function pathStall({ dir, port = SERVER_PORT }) {
       return await withCapture({ iface: client.ifname, netns: client.ns, filter: `tcp port ${port}`, file }, async () => {
         const clientRun = execInNamespace(client.ns, 'python3', ['-c', CLIENT, server.addr, String(port)], { timeoutMs: 15_000 });
         await sleep(STALL_FROM_MS);
-        await execInNamespace(router.ns, 'tc', ['qdisc', 'replace', 'dev', link, 'root', 'tbf', 'rate', '8bit', 'burst', '3000', 'limit', '1000000']);
-        // The bucket starts full: two large datagrams from the router to the client (a closed UDP port) empty it.
-        await execInNamespace(router.ns, 'python3', ['-c', `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b'x' * 1400, ('${client.addr}', 9)) for _ in range(2)]`]);
+        await holdLink(router.ns, link, client.addr, 2);
         await sleep(STALL_UNTIL_MS - STALL_FROM_MS);
-        await execInNamespace(router.ns, 'tc', ['qdisc', 'change', 'dev', link, 'root', 'tbf', 'rate', '10gbit', 'burst', '10mb', 'limit', '1000000']);
+        await releaseLink(router.ns, link, client.addr);
         const { stdout } = await clientRun;
         return stdout.trim().split('\n');
       });
