@@ -4,7 +4,7 @@ import type { CaptureDiagnostic, CaptureDrops, CaptureInfo, PacketRecord } from 
 import { formatAddr, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { MALFORMED, SKIP_REASON } from './decode/status.js';
-import { DECODED } from './decode/view.js';
+import { DECODED, TCP_FLAG } from './decode/view.js';
 import { DnsOverTcp } from './dissect/dns.js';
 import { DNS_READ, DnsLog } from './rules/dns-log.js';
 import { addDnsOrigin } from './rules/dns-rules.js';
@@ -280,7 +280,11 @@ export class Analyzer {
           if (flow.syns.length === 1 && ts - flow.syns.ts(0) >= this.slow.handshakeMicros) this.lateSynAcks.record(flow, flow.id, flow.synAcks.no(0), ts, flow.syns.ts(0));
         }
       },
-      onAttempt: (flow, ts) => this.probes.attempt(flow.clientKey(), flow.serverKey(), flow.respPort, ts),
+      onAttempt: (flow, ts) => {
+        this.probes.attempt(flow.clientKey(), flow.serverKey(), flow.respPort, ts);
+        // The SYN that opened the flow is the packet being read.
+        this.watch.synTo(this.decoder.view.dst, flow.firstNo);
+      },
       onSideSeen: (flow, dir) => {
         flow.copyAddrsTo(ADDRS, 0);
         // Words 0-3 are the client's address, 4-7 the server's: the packet went to the other side.
@@ -316,7 +320,10 @@ export class Analyzer {
     try {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
-      if (v.ipVersion !== 0) this.watch.hosts(v.src, v.dst, rec.no, ts, v.ipVersion === 4 ? v.ipId : 0);
+      if (v.ipVersion !== 0) {
+        const provesUp = kind === DECODED.TCP ? (v.flags & TCP_FLAG.RST) === 0 : kind !== DECODED.MALFORMED;
+        this.watch.hosts(v.src, v.dst, rec.no, ts, v.ipVersion === 4 ? v.ipId : 0, provesUp);
+      }
       if (this.leapHeld.length > 0) this.releaseAfterLeap();
       if (kind === DECODED.DNS) {
         // A DNS message is a decoded packet; port-53 bytes that are not one, or that the snap length cut before its question ended, are skipped.
@@ -514,6 +521,7 @@ export class Analyzer {
     if (synUnanswered(facts)) {
       facts.otherSynsAnsweredMeanwhile = answeredMeanwhile(facts, this.answers);
       facts.otherSynAnswersUnknown = answersUnknownMeanwhile(facts, this.answers);
+      facts.serverUp = this.watch.hostUpFrom(facts.serverIp, facts.syns[0].no, facts.syns[0].ts);
     }
     // Looked up as the flow ends, as the answers above are: the held answers' log keeps the latest
     // only. Only for a handshake as slow as slow-handshake judges: the look-up walks the log.

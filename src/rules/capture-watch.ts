@@ -66,8 +66,43 @@ const HOST_SENT_IP_ID = 3;
 const HOST_SENT_TS = 4;
 const HOST_STRIDE = 8;
 
+/**
+ * Each host slot's proof that a host is up (see hosts()), kept apart from the slot above because it
+ * belongs to one host: a second hash of its address; the first packet of its current run of proofs
+ * (packets at most RUN_GAP_MICROS apart) and that run's last packet; and, once a SYN to it was
+ * seen, that SYN and the first proof after it. A run says nothing of a host's earlier runs, so the
+ * first proof after a SYN needs its own place. A host proving itself up, or sent a SYN, takes the
+ * slot from another host of its slot. Numbers and times of packets; the table takes 4 MiB.
+ */
+const UP_OWNER = 0;
+const UP_RUN_NO = 1;
+const UP_RUN_TS = 2;
+const UP_LAST_NO = 3;
+const UP_LAST_TS = 4;
+const UP_SYN_NO = 5;
+const UP_AFTER_SYN_NO = 6;
+const UP_AFTER_SYN_TS = 7;
+const UP_STRIDE = 8;
+/** Seed of the second hash that names a slot's host (any other than HASH_SEED). */
+const OWNER_SEED = 0x01000193;
+/**
+ * A host that sent packets at most this far apart was up all through: a host that went down and
+ * came back (a reboot, a link replugged and renegotiated) is silent longer.
+ */
+export const RUN_GAP_MICROS = 5_000_000;
+
+/** What shows a host up at and after a time (see CaptureWatch.hostUpFrom). */
+export interface HostUp {
+  /** The first packet from the host after that time, or, when `since` is set, its last packet so far. */
+  packet: number;
+  ts: number;
+  /** Set when the host sent packets at most RUN_GAP_MICROS apart from this packet before that time on: it was up all through. */
+  since: number;
+}
+
 export class CaptureWatch {
   private readonly hostSlots = new Float64Array(HOST_SLOTS * HOST_STRIDE);
+  private readonly upSlots = new Float64Array(HOST_SLOTS * UP_STRIDE);
   /** A forward leap not yet decided (its index in the seam lists), -1 when none. */
   private leap = -1;
   /** The last record so far, in file order. */
@@ -103,14 +138,21 @@ export class CaptureWatch {
     this.previousNo = no;
   }
 
-  /** A decoded IP packet between the hosts at src and dst (4 words each); `ipId`: its IPv4 ID (0: none). */
-  hosts(src: ArrayLike<number>, dst: ArrayLike<number>, no: number, ts: number, ipId: number): void {
+  /**
+   * A decoded IP packet between the hosts at src and dst (4 words each); `ipId`: its IPv4 ID (0: none).
+   * `provesUp`: the packet shows its sender up, as anything a host sends of its own accord does; a
+   * TCP RST does not, since a firewall in front of the host sends them in its name (iptables REJECT
+   * with tcp-reset).
+   */
+  hosts(src: ArrayLike<number>, dst: ArrayLike<number>, no: number, ts: number, ipId: number, provesUp: boolean): void {
     const h = this.hostSlots;
-    const a = slotOf(addrHash(src, 0, HASH_SEED)) * HOST_STRIDE;
+    const slot = slotOf(addrHash(src, 0, HASH_SEED));
+    const a = slot * HOST_STRIDE;
     const b = slotOf(addrHash(dst, 0, HASH_SEED)) * HOST_STRIDE;
     h[a + HOST_TS] = h[b + HOST_TS] = ts;
     h[a + HOST_NO] = h[b + HOST_NO] = no;
     h[a + HOST_SENT_TS] = ts;
+    if (provesUp) this.up(slot * UP_STRIDE, ownerOf(src), no, ts);
     if (ipId === 0) return;
     const sentNo = h[a + HOST_SENT_NO];
     if (this.leap >= 0 && sentNo !== 0 && sentNo < this.seamAfter[this.leap]) {
@@ -119,6 +161,60 @@ export class CaptureWatch {
     }
     h[a + HOST_SENT_NO] = no;
     h[a + HOST_SENT_IP_ID] = ipId;
+  }
+
+  private up(at: number, owner: number, no: number, ts: number): void {
+    const u = this.upSlots;
+    if (u[at + UP_OWNER] !== owner) this.takeUpSlot(at, owner);
+    if (u[at + UP_RUN_NO] === 0 || ts - u[at + UP_LAST_TS] > RUN_GAP_MICROS) {
+      u[at + UP_RUN_NO] = no;
+      u[at + UP_RUN_TS] = ts;
+    }
+    u[at + UP_LAST_NO] = no;
+    u[at + UP_LAST_TS] = ts;
+    if (u[at + UP_SYN_NO] !== 0 && u[at + UP_AFTER_SYN_NO] === 0) {
+      u[at + UP_AFTER_SYN_NO] = no;
+      u[at + UP_AFTER_SYN_TS] = ts;
+    }
+  }
+
+  private takeUpSlot(at: number, owner: number): void {
+    this.upSlots.fill(0, at, at + UP_STRIDE);
+    this.upSlots[at + UP_OWNER] = owner;
+  }
+
+  /**
+   * A SYN (packet `no`) opened a connection to the host at `dst`: its first proof of being up after
+   * this packet is kept, unless it owes one to an earlier SYN still (a later SYN's proof is after
+   * the earlier ones too).
+   */
+  synTo(dst: ArrayLike<number>, no: number): void {
+    const at = slotOf(addrHash(dst, 0, HASH_SEED)) * UP_STRIDE;
+    const u = this.upSlots;
+    const owner = ownerOf(dst);
+    if (u[at + UP_OWNER] !== owner) this.takeUpSlot(at, owner);
+    else if (u[at + UP_SYN_NO] !== 0 && u[at + UP_AFTER_SYN_NO] === 0) return;
+    u[at + UP_SYN_NO] = no;
+    u[at + UP_AFTER_SYN_NO] = 0;
+  }
+
+  /**
+   * What shows the host at `ip` (text) up after packet `no` (time `ts`), as far as the capture has
+   * been read. When its last run of proofs began at or before `no` and went on after it: that run's
+   * last packet, with its first as `since`. Else the first proof after the SYN that last opened a
+   * connection to it (when that came after `no`) or the first of its last run, whichever came
+   * first. Null when it sent no proof after `no`, or the table gave its place to another host since.
+   */
+  hostUpFrom(ip: string, no: number, ts: number): HostUp | null {
+    const w = wordsOf(ip);
+    if (!w) return null;
+    const at = slotOf(addrHash(w, 0, HASH_SEED)) * UP_STRIDE;
+    const u = this.upSlots;
+    if (u[at + UP_OWNER] !== ownerOf(w) || u[at + UP_LAST_NO] <= no || u[at + UP_LAST_TS] < ts) return null;
+    if (u[at + UP_RUN_NO] <= no) return { packet: u[at + UP_LAST_NO], ts: u[at + UP_LAST_TS], since: u[at + UP_RUN_NO] };
+    const afterSyn = u[at + UP_AFTER_SYN_NO];
+    if (afterSyn > no && afterSyn < u[at + UP_RUN_NO]) return { packet: afterSyn, ts: u[at + UP_AFTER_SYN_TS], since: 0 };
+    return { packet: u[at + UP_RUN_NO], ts: u[at + UP_RUN_TS], since: 0 };
   }
 
   /** Whether a forward leap after packet `no` is still undecided: what follows `no` cannot be judged yet. */
@@ -207,6 +303,11 @@ export class CaptureWatch {
 function slotOfIp(ip: string): number | null {
   const w = wordsOf(ip);
   return w ? slotOf(addrHash(w, 0, HASH_SEED)) * HOST_STRIDE : null;
+}
+
+/** The second hash of an address, never 0 (an empty slot's). */
+function ownerOf(w: ArrayLike<number>): number {
+  return addrHash(w, 0, OWNER_SEED) >>> 0 || 1;
 }
 
 function slotOf(hash: number): number {

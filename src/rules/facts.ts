@@ -1,5 +1,6 @@
 import type { ScanMark } from './probe-log.js';
 import type { AnswersUnknown } from './answer-log.js';
+import type { HostUp } from './capture-watch.js';
 import type { HeldWithSynAck, ReleasedWithSynAck } from './held-answers.js';
 import type { EarlierReset } from './reset-log.js';
 import type { DnsOrigin } from './dns-log.js';
@@ -177,6 +178,11 @@ export interface FlowFacts {
    * back for a scan is judged minutes later, when the answer log no longer reaches back to its SYNs.
    */
   otherSynsAnsweredMeanwhile?: number;
+  /**
+   * For SYNs never answered: what shows the server's host up after the first SYN
+   * (rules/capture-watch.ts hostUpFrom), as the flow ended; null when the capture shows nothing.
+   */
+  serverUp?: HostUp | null;
   /** As the flow ended, null when the answer log held every answer of the server between its first and last SYN, else why it may not (see AnswerLog.unknownBecause). */
   otherSynAnswersUnknown?: AnswersUnknown | null;
   /**

@@ -49,6 +49,22 @@ const CHECKS: Record<string, Check> = {
     expect(all[2]!.t).toBeGreaterThan(2.7);
     expect(all[2]!.t).toBeLessThan(3.6);
   },
+  'port-filtered'(packets) {
+    const all = tcp(packets);
+    const { client, server } = roles(packets);
+    const dropped = portOf(server);
+    // Three SYNs to the dropped port, none answered; between them a whole exchange with the same host on another port.
+    const syns = all.filter((p) => p.dst === server);
+    expect(syns.map((p) => p.flags)).toEqual(['S', 'S', 'S']);
+    expect(all.some((p) => p.src === server)).toBe(false);
+    const host = server.slice(0, server.lastIndexOf('.'));
+    const served = all.filter((p) => p.src.startsWith(`${host}.`) && portOf(p.src) !== dropped);
+    expect(served.some(isSynAck)).toBe(true);
+    expect(served.some(hasFin)).toBe(true);
+    expect(served[0]!.t).toBeGreaterThan(syns[0]!.t);
+    expect(served[0]!.t).toBeLessThan(syns[2]!.t);
+    expect(client).not.toBe(server);
+  },
   'http-clean'(packets) {
     const all = tcp(packets);
     const { client, server } = roles(packets);

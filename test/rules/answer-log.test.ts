@@ -139,18 +139,21 @@ describe('AnswerLog', () => {
 });
 
 describe('syn-timeout when the answer log lost the answers of the time', () => {
-  // A client whose SYNs (0, 1 and 3 s) go unanswered while the listener serves another client at
-  // 0.5 s; then 20 more clients are served at 4 s, before the dropped client's attempt ends.
+  // A client whose SYNs (0, 1 and 3 s) go unanswered while the listener answers another client at
+  // 0.5 s; then 20 more clients are answered at 4 s, before the dropped client's attempt ends. The
+  // answers are handshakes, or RSTs, which show nothing of the server's host (a firewall in front
+  // may send them).
   const retry = { seq: 0xffff_fff0 };
-  const convs = (): Conversation[] => [
+  const answer = (c: Conversation, t: number, refuse: boolean) => (refuse ? c.client('S', t).server('RA', t + 0.001, '', { seq: 0 }) : c.handshake(t));
+  const convs = (refuse: boolean): Conversation[] => [
     conv({ client: '10.0.0.1:40001' }).client('S', 0).client('S', 1, '', retry).client('S', 3, '', retry),
-    conv({ client: '10.0.0.3:40002' }).handshake(0.5),
-    ...Array.from({ length: 20 }, (_, i) => conv({ client: `10.0.1.${i + 1}:41000` }).handshake(4 + i * 0.01)),
+    answer(conv({ client: '10.0.0.3:40002' }), 0.5, refuse),
+    ...Array.from({ length: 20 }, (_, i) => answer(conv({ client: `10.0.1.${i + 1}:41000` }), 4 + i * 0.01, refuse)),
     // The capture goes on long enough for the attempt to be given up.
     conv({ client: '10.0.2.1:42000', server: '10.0.0.9:22' }).handshake(200),
   ];
-  const synTimeout = (maxAnswersKept?: number) => {
-    const r = analyzeFrames(convs().flatMap((c) => c.packets).sort((a, b) => a.t - b.t), { maxAnswersKept });
+  const synTimeout = (maxAnswersKept?: number, refuse = false) => {
+    const r = analyzeFrames(convs(refuse).flatMap((c) => c.packets).sort((a, b) => a.t - b.t), { maxAnswersKept });
     return r.flows.find((f) => f.client === '10.0.0.1:40001')!.verdicts.find((v) => v.code === 'syn-timeout')!;
   };
 
@@ -162,11 +165,17 @@ describe('syn-timeout when the answer log lost the answers of the time', () => {
 
   it('does not say "no answer at all" once the log lost it: the cause is not known', () => {
     // 16 answers kept: the one at 0.5 s went before the attempt ended.
-    const v = synTimeout(16);
+    const v = synTimeout(16, true);
     expect(v.summary).not.toContain('no answer at all');
     expect(v.summary).toContain('whether 10.0.0.2:80 answered other SYNs meanwhile is not known (the capture held more SYN answers than tcpwhy keeps)');
     expect(v.facts).toMatchObject({ otherSynsAnsweredMeanwhile: 0, listenerOverloaded: false, otherSynAnswersUnknown: 'answers' });
     expect(v.hint).toContain('listen (accept) queue is full');
+  });
+
+  it('says the host was up when its SYN-ACK to the other client shows it, though the log lost that answer', () => {
+    const v = synTimeout(16);
+    expect(v.summary).toMatch(/^SYN retries, no answer, though 10\.0\.0\.2 was up \(it sent #3 between them\)/);
+    expect(v.facts).toMatchObject({ otherSynsAnsweredMeanwhile: 0, otherSynAnswersUnknown: 'answers', serverUpPacket: 3 });
   });
 
   it('still says "no answer at all" after a clock step back, where only answers past the horizon went', () => {
