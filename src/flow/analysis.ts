@@ -4,6 +4,7 @@ import { Columns, defineColumns, putInitial, swapNumbers, wholeNumber, type Colu
 import { TupleIndex } from './tuple-index.js';
 import type { Flow, SegmentContext } from './flow.js';
 import { toMs, type FlowTiming, type SideTiming } from './timing.js';
+import { NO_MARK, type MarkChain, type MarkStore } from './mark-store.js';
 
 // Per-segment TCP analysis with Wireshark's rules and precedence (packet-tcp.c,
 // tcp_analyze_sequence_number, as in Wireshark 4.0): every segment is classified as keep-alive,
@@ -440,32 +441,19 @@ export function releaseFlowAnalysis(flow: Flow, onlyIfAllAcked = false): void {
 export function swapAnalysisSides(flow: Flow): void {
   flow.slotAnalysis.swapCounters();
   const fa = flow.analysis;
-  if (fa instanceof FlowAnalysis) for (const m of fa.marks) m.from = m.from === 0 ? 1 : 0;
+  if (!(fa instanceof FlowAnalysis)) return;
+  const store = fa.markStore;
+  for (let row = fa.marksFirst; row !== NO_MARK; row = store.next[row]) store.bits[row] ^= MARK_FROM_SERVER;
 }
 
-/** One classified segment, kept for the ladder view. */
-export interface SegmentMark {
-  no: number;
-  ts: number;
-  /** 0: sent by the client (originator), 1: by the server. */
-  from: 0 | 1;
-  flags: number;
-  len: number;
-  dupAckNo: number;
-  /** For retransmissions: time since the original segment (µs) and its packet number. */
-  rto: number;
-  rtoNo: number;
-  /** For retransmissions: sent on an ACK that acknowledged new data (see classify). */
-  onAck: boolean;
-}
-
-/** Marks of a flow that has none yet: shared, never written. */
-export const NO_SEGMENT_MARKS: SegmentMark[] = [];
+/** A mark's bits (MarkStore.bits): sent by the server, and for a resend, sent on an ACK of new data (see classify); the segment's kinds above them. */
+const MARK_FROM_SERVER = 1;
+const MARK_ON_ACK = 2;
+const MARK_KINDS_SHIFT = 2;
 
 /** A FlowAnalysis's own fields, kept while its flow is parked (counters and timing are in the flow's row). */
-export interface ParkedAnalysis {
+export interface ParkedAnalysis extends MarkChain {
   conv: TcpConversation | null;
-  marks: SegmentMark[];
   marksDropped: number;
 }
 
@@ -473,7 +461,7 @@ export interface ParkedAnalysis {
  * Per-flow analysis: counts by kind and sender, marks, timing. Lives in Flow.analysis; made once
  * per flow slot (like the views over its row) and started afresh for each flow that takes it.
  */
-export class FlowAnalysis {
+export class FlowAnalysis implements MarkChain {
   /** Set by start(), before the first segment is classified. */
   conv!: TcpConversation;
   /**
@@ -487,8 +475,10 @@ export class FlowAnalysis {
   private readonly countsAt: number;
   private readonly n: Float64Array;
   private readonly firstAt: number;
-  /** Shared and empty until the first mark (most flows have none). */
-  marks: SegmentMark[] = NO_SEGMENT_MARKS;
+  /** The flow's segment marks, in the flow table's store (most flows have none); those past MAX_MARKS are counted, not kept. */
+  marksFirst = NO_MARK;
+  marksLast = NO_MARK;
+  markCount = 0;
   marksDropped = 0;
   readonly timing: FlowTiming;
   /** Details of the segment being classified: duplicate ACK number, RTO and the original's packet. */
@@ -501,7 +491,14 @@ export class FlowAnalysis {
   heldMicros = 0;
   heldDataNo = 0;
 
-  constructor(timing: FlowTiming, rare: RareRow, countsAt: number, n: Float64Array, firstAt: number) {
+  constructor(
+    readonly markStore: MarkStore,
+    timing: FlowTiming,
+    rare: RareRow,
+    countsAt: number,
+    n: Float64Array,
+    firstAt: number,
+  ) {
     this.timing = timing;
     this.rare = rare;
     this.countsAt = countsAt;
@@ -512,7 +509,8 @@ export class FlowAnalysis {
   /** A flow's first segment: its analysis starts on `conv` (the counters are 0 already). */
   start(conv: TcpConversation): this {
     this.conv = conv;
-    this.marks = NO_SEGMENT_MARKS;
+    // Marks a late packet added after the slot's last flow was reported.
+    this.markStore.release(this);
     this.marksDropped = 0;
     this.lastDupAckNum = 0;
     this.lastRto = 0;
@@ -523,7 +521,7 @@ export class FlowAnalysis {
 
   /** The flow is reported: its marks are let go rather than kept until the slot's next flow. */
   end(): void {
-    this.marks = NO_SEGMENT_MARKS;
+    this.markStore.release(this);
   }
 
   /**
@@ -532,14 +530,22 @@ export class FlowAnalysis {
    */
   parkInto(p: ParkedAnalysis): void {
     p.conv = this.conv;
-    p.marks = this.marks;
+    p.marksFirst = this.marksFirst;
+    p.marksLast = this.marksLast;
+    p.markCount = this.markCount;
     p.marksDropped = this.marksDropped;
+    // The parked flow keeps its chain: the slot's next flow must not let it go.
+    this.marksFirst = this.marksLast = NO_MARK;
+    this.markCount = 0;
   }
 
   /** The parked flow takes this slot: its analysis goes on from `p`. */
   unparkFrom(p: ParkedAnalysis): this {
     this.conv = p.conv!;
-    this.marks = p.marks;
+    this.markStore.release(this);
+    this.marksFirst = p.marksFirst;
+    this.marksLast = p.marksLast;
+    this.markCount = p.markCount;
     this.marksDropped = p.marksDropped;
     return this;
   }
@@ -1317,13 +1323,19 @@ function record(fa: FlowAnalysis, ta: number, from: 0 | 1, no: number, ts: numbe
       if (len === 0 && (tcpFlags & TCP_FLAG.FIN) !== 0 && !copy && !backInTime) side.finResendsSinceProgress++;
     }
   }
-  if (fa.marks.length >= MAX_MARKS) {
+  if (fa.markCount >= MAX_MARKS) {
     fa.marksDropped++;
     return;
   }
-  const mark: SegmentMark = { no, ts, from, flags: ta, len, dupAckNo: ta & SEG.DUPLICATE_ACK ? fa.lastDupAckNum : 0, rto: ta & SEG.RETRANSMISSION ? fa.lastRto : 0, rtoNo: ta & SEG.RETRANSMISSION ? fa.lastRtoNo : 0, onAck: (ta & SEG.RETRANSMISSION) !== 0 && fa.lastResendOnAck };
-  if (fa.marks === NO_SEGMENT_MARKS) fa.marks = [mark];
-  else fa.marks.push(mark);
+  const store = fa.markStore;
+  const row = store.append(fa);
+  const resent = (ta & SEG.RETRANSMISSION) !== 0;
+  store.no[row] = no;
+  store.bits[row] = (ta << MARK_KINDS_SHIFT) | (resent && fa.lastResendOnAck ? MARK_ON_ACK : 0) | (from === 1 ? MARK_FROM_SERVER : 0);
+  store.len[row] = len;
+  store.dupAckNo[row] = ta & SEG.DUPLICATE_ACK ? fa.lastDupAckNum : 0;
+  store.rto[row] = resent ? fa.lastRto : 0;
+  store.rtoNo[row] = resent ? fa.lastRtoNo : 0;
 }
 
 /** Names of the kinds set in a flags value, in SEG order. */
@@ -1564,7 +1576,7 @@ export function summarizeTcpAnalysis(flow: Flow): TcpAnalysisFacts | null {
         }
       : null,
     packetsBackInTime: t.packetsBackInTime,
-    marks: fa.marks.length === 0 ? NO_MARKS : fa.marks.map(markFacts),
+    marks: fa.markCount === 0 ? NO_MARKS : marksOf(fa),
     marksDropped: fa.marksDropped,
   };
 }
@@ -1584,20 +1596,29 @@ const NO_MARKS: TcpAnalysisFacts['marks'] = Object.freeze([]) as unknown as TcpA
 
 type MarkFacts = TcpAnalysisFacts['marks'][number];
 
+function marksOf(fa: FlowAnalysis): MarkFacts[] {
+  const store = fa.markStore;
+  const out: MarkFacts[] = [];
+  for (let row = fa.marksFirst; row !== NO_MARK; row = store.next[row]) out.push(markFacts(store, row));
+  return out;
+}
+
 /** A mark as the facts hold it, with dupAckNo, rtoMs, rtoOf and onAck only where they apply: no spread of a temporary object. */
-function markFacts(m: SegmentMark): MarkFacts {
-  const no = m.no;
-  const from = m.from === 0 ? 'client' : 'server';
-  const kinds = kindsOf(m.flags);
-  const len = m.len;
-  if (m.rtoNo) {
-    const rtoMs = toMs(m.rto);
-    const rtoOf = wholeNumber(m.rtoNo);
-    const resent: MarkFacts = m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo, rtoMs, rtoOf } : { no, from, kinds, len, rtoMs, rtoOf };
-    if (m.onAck) resent.onAck = true;
+function markFacts(store: MarkStore, row: number): MarkFacts {
+  const no = store.no[row];
+  const bits = store.bits[row];
+  const from = bits & MARK_FROM_SERVER ? 'server' : 'client';
+  const kinds = kindsOf(bits >>> MARK_KINDS_SHIFT);
+  const len = store.len[row];
+  const dupAckNo = store.dupAckNo[row];
+  if (store.rtoNo[row]) {
+    const rtoMs = toMs(store.rto[row]);
+    const rtoOf = wholeNumber(store.rtoNo[row]);
+    const resent: MarkFacts = dupAckNo ? { no, from, kinds, len, dupAckNo, rtoMs, rtoOf } : { no, from, kinds, len, rtoMs, rtoOf };
+    if (bits & MARK_ON_ACK) resent.onAck = true;
     return resent;
   }
-  return m.dupAckNo ? { no, from, kinds, len, dupAckNo: m.dupAckNo } : { no, from, kinds, len };
+  return dupAckNo ? { no, from, kinds, len, dupAckNo } : { no, from, kinds, len };
 }
 
 /** segmentKinds of each flags value met so far: a mark's kinds are read, never written, so marks with the same flags share them. */
@@ -1673,6 +1694,11 @@ function sideSummary(fa: FlowAnalysis, from: 0 | 1, end: number): SideAnalysis {
 }
 
 function firstZeroPacket(fa: FlowAnalysis, from: 0 | 1): number | null {
-  for (const m of fa.marks) if (m.from === from && m.flags & SEG.ZERO_WINDOW) return m.no;
+  const store = fa.markStore;
+  const sender = from === 1 ? MARK_FROM_SERVER : 0;
+  for (let row = fa.marksFirst; row !== NO_MARK; row = store.next[row]) {
+    const bits = store.bits[row];
+    if ((bits & MARK_FROM_SERVER) === sender && (bits >>> MARK_KINDS_SHIFT) & SEG.ZERO_WINDOW) return store.no[row];
+  }
   return null;
 }

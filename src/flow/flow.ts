@@ -1,7 +1,8 @@
 import { formatAddr, formatEndpoint } from '../decode/addr.js';
 import { TCP_FLAG, type PacketView } from '../decode/view.js';
 import { AddressPair } from './address-pair.js';
-import { analyzeSegment, FIRST_ROW_ANALYSIS_COUNTS, FlowAnalysis, NO_SEGMENT_MARKS, RARE_ANALYSIS_COUNTS, swapAnalysisSides, type ParkedAnalysis, type SegmentMark, type TcpConversation } from './analysis.js';
+import { analyzeSegment, FIRST_ROW_ANALYSIS_COUNTS, FlowAnalysis, RARE_ANALYSIS_COUNTS, swapAnalysisSides, type ParkedAnalysis, type TcpConversation } from './analysis.js';
+import { MarkStore, NO_MARK } from './mark-store.js';
 import { Columns, defineColumns, RareRow, swapNumbers, type ColumnView } from './columns.js';
 import { EP, Endpoint, ENDPOINT_FIELDS, ENDPOINT_RARE_FIELDS, initialEndpoint, initialRareEndpoint } from './endpoint.js';
 import { HandshakeLog } from './handshake-log.js';
@@ -91,7 +92,9 @@ class ParkedAttempt implements ParkedAnalysis {
   /** Whether the flow's analysis had started (a SYN was classified). */
   analysed = false;
   conv: TcpConversation | null = null;
-  marks: SegmentMark[] = NO_SEGMENT_MARKS;
+  marksFirst = NO_MARK;
+  marksLast = NO_MARK;
+  markCount = 0;
   marksDropped = 0;
 
   /** Lets go of what it refers to, to be taken for the next parked attempt (park() sets the rest). */
@@ -101,7 +104,8 @@ class ParkedAttempt implements ParkedAnalysis {
     this.synsExtra = null;
     this.historyText = '';
     this.conv = null;
-    this.marks = NO_SEGMENT_MARKS;
+    this.marksFirst = this.marksLast = NO_MARK;
+    this.markCount = 0;
   }
 }
 /** Spare ParkedAttempt objects kept for the next attempts parked. */
@@ -164,6 +168,8 @@ export class FlowRows {
   /** The parked attempts' rows (see Flow.park). */
   readonly parkedRows = new Columns(PARKED_ROW);
   readonly sharedPlaces = new SharedPlaces();
+  /** The segment marks of every flow of the table (see FlowAnalysis). */
+  readonly marks = new MarkStore();
   private readonly spareParked: ParkedAttempt[] = [];
   private readonly views: RowViews[] = [];
 
@@ -184,7 +190,7 @@ export class FlowRows {
       const orig = new Endpoint(n, at + ORIG_AT, rare, ORIG_RARE_AT);
       const resp = new Endpoint(n, at + RESP_AT, rare, RESP_RARE_AT);
       const timing = new FlowTiming(n, at + TIMING_AT, rare, TIMING_RARE_AT);
-      v = { n, at, rare, orig, resp, timing, syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp), history: new History(), analysis: new FlowAnalysis(timing, rare, COUNTS_RARE_AT, n, at + COUNTS_AT), reassemblers: null };
+      v = { n, at, rare, orig, resp, timing, syns: new HandshakeLog(orig), synAcks: new HandshakeLog(resp), history: new History(), analysis: new FlowAnalysis(this.marks, timing, rare, COUNTS_RARE_AT, n, at + COUNTS_AT), reassemblers: null };
       this.views[slot] = v;
     }
     return v;
