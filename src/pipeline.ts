@@ -321,7 +321,7 @@ export class Analyzer {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
       if (v.ipVersion !== 0) {
-        const provesUp = kind === DECODED.TCP ? (v.flags & TCP_FLAG.RST) === 0 : kind !== DECODED.MALFORMED;
+        const provesUp = kind === DECODED.TCP ? (v.flags & TCP_FLAG.RST) === 0 : kind !== DECODED.MALFORMED && kind !== DECODED.ICMP_ERROR;
         this.watch.hosts(v.src, v.dst, rec.no, ts, v.ipVersion === 4 ? v.ipId : 0, provesUp);
       }
       if (this.leapHeld.length > 0) this.releaseAfterLeap();

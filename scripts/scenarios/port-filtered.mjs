@@ -42,7 +42,7 @@ print(status[0] if status else 'no answer', flush=True)
 `;
 
 export const description =
-  'SYNs to a port the server host drops (iptables DROP) while the same client fetches a page from another port of that host: syn-timeout that says the host was up, so the port is filtered, not the host down';
+  'SYNs to a port the server host drops (iptables DROP) while the same client fetches a page from another port of that host: syn-timeout that says the server's address sent other packets meanwhile, so the port is filtered, not the host down';
 
 export default async function portFiltered({ dir }) {
   const file = captureFile(dir, 'port-filtered');

@@ -141,8 +141,8 @@ export class CaptureWatch {
   /**
    * A decoded IP packet between the hosts at src and dst (4 words each); `ipId`: its IPv4 ID (0: none).
    * `provesUp`: the packet shows its sender up, as anything a host sends of its own accord does; a
-   * TCP RST does not, since a firewall in front of the host sends them in its name (iptables REJECT
-   * with tcp-reset).
+   * TCP RST or an ICMP error does not, since a firewall in front of the host sends them in its name
+   * (iptables REJECT with tcp-reset, firewalls that answer "administratively prohibited").
    */
   hosts(src: ArrayLike<number>, dst: ArrayLike<number>, no: number, ts: number, ipId: number, provesUp: boolean): void {
     const h = this.hostSlots;
@@ -166,7 +166,8 @@ export class CaptureWatch {
   private up(at: number, owner: number, no: number, ts: number): void {
     const u = this.upSlots;
     if (u[at + UP_OWNER] !== owner) this.takeUpSlot(at, owner);
-    if (u[at + UP_RUN_NO] === 0 || ts - u[at + UP_LAST_TS] > RUN_GAP_MICROS) {
+    // A clock stepping back (recordings joined) ends a run as a silence does.
+    if (u[at + UP_RUN_NO] === 0 || Math.abs(ts - u[at + UP_LAST_TS]) > RUN_GAP_MICROS) {
       u[at + UP_RUN_NO] = no;
       u[at + UP_RUN_TS] = ts;
     }
@@ -200,7 +201,7 @@ export class CaptureWatch {
 
   /**
    * What shows the host at `ip` (text) up after packet `no` (time `ts`), as far as the capture has
-   * been read. When its last run of proofs began at or before `no` and went on after it: that run's
+   * been read. When its last run of proofs began before `no` and went on after it: that run's
    * last packet, with its first as `since`. Else the first proof after the SYN that last opened a
    * connection to it (when that came after `no`) or the first of its last run, whichever came
    * first. Null when it sent no proof after `no`, or the table gave its place to another host since.
@@ -211,7 +212,7 @@ export class CaptureWatch {
     const at = slotOf(addrHash(w, 0, HASH_SEED)) * UP_STRIDE;
     const u = this.upSlots;
     if (u[at + UP_OWNER] !== ownerOf(w) || u[at + UP_LAST_NO] <= no || u[at + UP_LAST_TS] < ts) return null;
-    if (u[at + UP_RUN_NO] <= no) return { packet: u[at + UP_LAST_NO], ts: u[at + UP_LAST_TS], since: u[at + UP_RUN_NO] };
+    if (u[at + UP_RUN_NO] < no && u[at + UP_RUN_TS] <= ts) return { packet: u[at + UP_LAST_NO], ts: u[at + UP_LAST_TS], since: u[at + UP_RUN_NO] };
     const afterSyn = u[at + UP_AFTER_SYN_NO];
     if (afterSyn > no && afterSyn < u[at + UP_RUN_NO]) return { packet: afterSyn, ts: u[at + UP_AFTER_SYN_TS], since: 0 };
     return { packet: u[at + UP_RUN_NO], ts: u[at + UP_RUN_TS], since: 0 };

@@ -245,24 +245,26 @@ export function synUnanswered(f: FlowFacts): boolean {
 }
 
 /**
- * How long after the last SYN a packet from the server's host still shows it up when the SYNs came:
- * the client's last SYN waits up to 64 s for an answer (3 s doubling on Windows, 1 s doubling six
- * times on Linux: 32 s), and a host seen only later may have started meanwhile.
+ * How long after the last SYN a packet from the server's address still counts as sent while the
+ * SYNs went unanswered: the least retransmission timeout (RFC 6298), within which a SYN-ACK to the
+ * last SYN was due. Later, a host down when the SYNs came may have started meanwhile.
  */
-const UP_AFTER_LAST_SYN_MICROS = 30_000_000;
+const SENT_AFTER_LAST_SYN_MICROS = 1_000_000;
 
 /**
- * What shows the server's host up while its SYNs went unanswered: a packet from it after the first
- * SYN, up to UP_AFTER_LAST_SYN_MICROS after the last, within what the capture watched of the flow
- * (packets up to `watchedTo`); or packets at most a few seconds apart from before the first SYN to
- * after it. Null when the capture shows neither.
+ * A packet from the server's address (not an RST nor an ICMP error) while its SYNs went
+ * unanswered: after the first SYN and at most SENT_AFTER_LAST_SYN_MICROS after the last, within
+ * what the capture watched of the flow (packets up to `watchedTo`); or packets at most a few
+ * seconds apart from before the first SYN to after it. Null when the capture shows neither, and
+ * when the client has the server's address (its own packets would count).
  */
-function serverUpMeanwhile(f: FlowFacts, watchedTo: number): HostUp | null {
+function serverSentMeanwhile(f: FlowFacts, watchedTo: number): HostUp | null {
   const up = f.serverUp;
-  if (!up) return null;
-  if (up.since > 0) return up.packet <= watchedTo ? up : null;
+  if (!up || up.packet > watchedTo || f.clientIp === f.serverIp) return null;
+  if (up.since > 0) return up;
+  const first = f.syns[0];
   const last = f.syns[f.syns.length - 1];
-  return up.packet <= watchedTo && up.ts - last.ts <= UP_AFTER_LAST_SYN_MICROS ? up : null;
+  return up.ts >= first.ts && up.ts - last.ts <= SENT_AFTER_LAST_SYN_MICROS ? up : null;
 }
 
 /** The neighbour lookups for the server that went unanswered, when any was answered in the capture (so the capture holds them). */
@@ -323,7 +325,8 @@ const synTimeout: FlowRule = {
     const answeredOthers = Math.max(f.otherSynsAnsweredMeanwhile ?? 0, answeredMeanwhile(f, ctx.answers));
     const answersUnknown = answeredOthers > 0 ? null : answersUnknownOf(f, ctx.answers);
     const unanswered = lookupUnanswered(f, ctx);
-    const hostUp = serverUpMeanwhile(f, watch.packet);
+    // Said only where it is the cause given: a listener that answered others, an unanswered ARP or a missing direction says more.
+    const sent = answeredOthers > 0 || unanswered || serverUnseen ? null : serverSentMeanwhile(f, watch.packet);
     let cause: string;
     let hint: string;
     if (answeredOthers > 0) {
@@ -336,14 +339,11 @@ const synTimeout: FlowRule = {
     } else if (serverUnseen) {
       cause = `the capture holds none of the server's direction, but the client resent its SYN ${f.syns.length - 1} times with back-off and never acknowledged anything, so no SYN-ACK reached it: host down, a firewall dropping the SYN or its answer, or a wrong IP`;
       hint = 'connect timeout. The capture misses the server\'s packets (one direction only), so it cannot show whether the server answered and the answer was lost on the way back, or never answered: capture on the server side or on a link that carries both directions to tell. Check that the host is up, the security group / iptables rules, and that the IP is right.';
-    } else if (hostUp !== null) {
-      const when = hostUp.ts >= last.ts ? `${fmtDuration(hostUp.ts - last.ts)} after the last SYN` : 'between them';
-      const shown =
-        hostUp.since > 0
-          ? `it sent packets at most ${fmtDuration(RUN_GAP_MICROS)} apart from #${hostUp.since}, before the first SYN, to #${hostUp.packet}, ${when}`
-          : `it sent #${hostUp.packet} ${when}`;
-      cause = `no answer, though ${f.serverIp} was up (${shown}): a firewall dropping SYNs to port ${f.serverPort}, or a listener too busy to answer`;
-      hint = 'The host was up and the address is right: it sent other packets while these SYNs went unanswered, or soon after. Something drops the SYNs to this port without a word: a host or network firewall, security group or NAT port forward with no rule for the port (DROP rather than REJECT: a closed port with no firewall answers with a RST), or a listen queue so full that the kernel drops SYNs (other clients\' SYNs would go unanswered alike). Check the firewall rules for this port on the host and the path, and ss -lnt on the host (Recv-Q against Send-Q).';
+    } else if (sent !== null) {
+      const when = sent.ts >= last.ts ? `${fmtDuration(sent.ts - last.ts)} after the last SYN` : 'between them';
+      const shown = sent.since > 0 ? `packets at most ${fmtDuration(RUN_GAP_MICROS)} apart from #${sent.since}, before the first SYN, to #${sent.packet}, ${when}` : `#${sent.packet}, ${when}`;
+      cause = `no answer, though ${f.serverIp} sent other packets meanwhile (${shown}): a firewall dropping SYNs to port ${f.serverPort}, a listener too busy to answer, or a wrong IP`;
+      hint = "Something at that address was sending packets while these SYNs went unanswered, so it was neither down nor unreachable: the SYNs to this port are dropped without a word. A host or network firewall, security group or NAT port forward with no rule for the port (DROP rather than REJECT: a closed port with no firewall answers with a RST); a NAT, load balancer or proxy at that address whose server for this port is down; a listen queue so full that the kernel drops SYNs (other clients' SYNs would go unanswered alike); or a wrong IP that another live host holds. Check the firewall rules for this port on the host and the path, what answers at that address, and ss -lnt on the host (Recv-Q against Send-Q).";
     } else if (answersUnknown !== null) {
       const why = answersUnknown === 'answers' ? 'the capture held more SYN answers than tcpwhy keeps' : 'the capture held answers from more servers than tcpwhy follows';
       cause = `no answer: host down, a firewall dropping the SYN, a wrong IP, or a listener too busy to answer; whether ${f.server} answered other SYNs meanwhile is not known (${why})`;
@@ -370,7 +370,7 @@ const synTimeout: FlowRule = {
         listenerOverloaded: answeredOthers > 0,
         ...(answersUnknown === null ? {} : { otherSynAnswersUnknown: answersUnknown }),
         arpUnanswered: Boolean(unanswered),
-        ...(hostUp === null ? {} : { serverUpPacket: hostUp.packet, ...(hostUp.since > 0 ? { serverUpSincePacket: hostUp.since } : {}) }),
+        ...(sent === null ? {} : { serverSentPacket: sent.packet, ...(sent.since > 0 ? { serverSentSincePacket: sent.since } : {}) }),
       },
       hint,
     };
