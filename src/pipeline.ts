@@ -521,7 +521,7 @@ export class Analyzer {
     if (synUnanswered(facts)) {
       facts.otherSynsAnsweredMeanwhile = answeredMeanwhile(facts, this.answers);
       facts.otherSynAnswersUnknown = answersUnknownMeanwhile(facts, this.answers);
-      facts.serverUp = this.watch.hostUpFrom(facts.serverIp, facts.syns[0].no, facts.syns[0].ts);
+      facts.serverSent = this.watch.sentAfter(facts.serverIp, facts.syns[0].no);
     }
     // Looked up as the flow ends, as the answers above are: the held answers' log keeps the latest
     // only. Only for a handshake as slow as slow-handshake judges: the look-up walks the log.

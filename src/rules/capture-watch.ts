@@ -67,42 +67,45 @@ const HOST_SENT_TS = 4;
 const HOST_STRIDE = 8;
 
 /**
- * Each host slot's proof that a host is up (see hosts()), kept apart from the slot above because it
- * belongs to one host: a second hash of its address; the first packet of its current run of proofs
- * (packets at most RUN_GAP_MICROS apart) and that run's last packet; and, once a SYN to it was
- * seen, that SYN and the first proof after it. A run says nothing of a host's earlier runs, so the
- * first proof after a SYN needs its own place. A host proving itself up, or sent a SYN, takes the
- * slot from another host of its slot. Numbers and times of packets; the table takes 4 MiB.
+ * Each host slot's record of the packets a host sent that show something at its address up (see
+ * hosts()), kept apart from the slot above because it belongs to one host: a second hash of its
+ * address; the first and the last packet of its current run of them (packets at most RUN_GAP_MICROS
+ * apart); and the SYN that last opened a connection to it, with its first such packet after that
+ * SYN (0 while none came). A run says nothing of the host's earlier runs, so the first packet after
+ * a SYN needs a place of its own; the later SYNs of a host that sends all along take that place
+ * from the earlier ones, and the run's first packet is what is left of theirs. A host sent a SYN,
+ * or showing itself up, takes the record from another of its slot. The table takes 4 MiB.
  */
-const UP_OWNER = 0;
-const UP_RUN_NO = 1;
-const UP_RUN_TS = 2;
-const UP_LAST_NO = 3;
-const UP_LAST_TS = 4;
-const UP_SYN_NO = 5;
-const UP_AFTER_SYN_NO = 6;
-const UP_AFTER_SYN_TS = 7;
-const UP_STRIDE = 8;
-/** Seed of the second hash that names a slot's host (any other than HASH_SEED). */
+const SENT_OWNER = 0;
+const SENT_RUN_NO = 1;
+const SENT_RUN_TS = 2;
+const SENT_LAST_NO = 3;
+const SENT_LAST_TS = 4;
+const SENT_SYN_NO = 5;
+const SENT_AFTER_NO = 6;
+const SENT_AFTER_TS = 7;
+const SENT_STRIDE = 8;
+/** A silence longer than this ends a host's run of packets. */
+const RUN_GAP_MICROS = 5_000_000;
+/** Seed of the second hash that names a record's host (any other than HASH_SEED). */
 const OWNER_SEED = 0x01000193;
-/**
- * A host that sent packets at most this far apart was up all through: a host that went down and
- * came back (a reboot, a link replugged and renegotiated) is silent longer.
- */
-export const RUN_GAP_MICROS = 5_000_000;
 
-/** What shows a host up at and after a time (see CaptureWatch.hostUpFrom). */
-export interface HostUp {
-  /** The first packet from the host after that time, or, when `since` is set, its last packet so far. */
+/** Where the record's packets are: number and time. */
+const SENT_PACKETS = [
+  [SENT_AFTER_NO, SENT_AFTER_TS],
+  [SENT_RUN_NO, SENT_RUN_TS],
+  [SENT_LAST_NO, SENT_LAST_TS],
+] as const;
+
+/** A packet a host sent (see CaptureWatch.sentAfter). */
+export interface SentPacket {
   packet: number;
   ts: number;
-  /** Set when the host sent packets at most RUN_GAP_MICROS apart from this packet before that time on: it was up all through. */
-  since: number;
 }
 
 export class CaptureWatch {
   private readonly hostSlots = new Float64Array(HOST_SLOTS * HOST_STRIDE);
-  private readonly upSlots = new Float64Array(HOST_SLOTS * UP_STRIDE);
+  private readonly sentSlots = new Float64Array(HOST_SLOTS * SENT_STRIDE);
   /** A forward leap not yet decided (its index in the seam lists), -1 when none. */
   private leap = -1;
   /** The last record so far, in file order. */
@@ -152,7 +155,7 @@ export class CaptureWatch {
     h[a + HOST_TS] = h[b + HOST_TS] = ts;
     h[a + HOST_NO] = h[b + HOST_NO] = no;
     h[a + HOST_SENT_TS] = ts;
-    if (provesUp) this.up(slot * UP_STRIDE, ownerOf(src), no, ts);
+    if (provesUp) this.provedUp(slot * SENT_STRIDE, src, no, ts);
     if (ipId === 0) return;
     const sentNo = h[a + HOST_SENT_NO];
     if (this.leap >= 0 && sentNo !== 0 && sentNo < this.seamAfter[this.leap]) {
@@ -163,59 +166,65 @@ export class CaptureWatch {
     h[a + HOST_SENT_IP_ID] = ipId;
   }
 
-  private up(at: number, owner: number, no: number, ts: number): void {
-    const u = this.upSlots;
-    if (u[at + UP_OWNER] !== owner) this.takeUpSlot(at, owner);
+  private provedUp(at: number, src: ArrayLike<number>, no: number, ts: number): void {
+    const u = this.sentSlots;
+    const owner = ownerOf(src);
+    if (u[at + SENT_OWNER] !== owner) this.takeSentRecord(at, owner);
     // A clock stepping back (recordings joined) ends a run as a silence does.
-    if (u[at + UP_RUN_NO] === 0 || Math.abs(ts - u[at + UP_LAST_TS]) > RUN_GAP_MICROS) {
-      u[at + UP_RUN_NO] = no;
-      u[at + UP_RUN_TS] = ts;
+    if (u[at + SENT_RUN_NO] === 0 || Math.abs(ts - u[at + SENT_LAST_TS]) > RUN_GAP_MICROS) {
+      u[at + SENT_RUN_NO] = no;
+      u[at + SENT_RUN_TS] = ts;
     }
-    u[at + UP_LAST_NO] = no;
-    u[at + UP_LAST_TS] = ts;
-    if (u[at + UP_SYN_NO] !== 0 && u[at + UP_AFTER_SYN_NO] === 0) {
-      u[at + UP_AFTER_SYN_NO] = no;
-      u[at + UP_AFTER_SYN_TS] = ts;
+    u[at + SENT_LAST_NO] = no;
+    u[at + SENT_LAST_TS] = ts;
+    if (u[at + SENT_SYN_NO] !== 0 && u[at + SENT_AFTER_NO] === 0) {
+      u[at + SENT_AFTER_NO] = no;
+      u[at + SENT_AFTER_TS] = ts;
     }
   }
 
-  private takeUpSlot(at: number, owner: number): void {
-    this.upSlots.fill(0, at, at + UP_STRIDE);
-    this.upSlots[at + UP_OWNER] = owner;
+  private takeSentRecord(at: number, owner: number): void {
+    this.sentSlots.fill(0, at, at + SENT_STRIDE);
+    this.sentSlots[at + SENT_OWNER] = owner;
   }
 
   /**
-   * A SYN (packet `no`) opened a connection to the host at `dst`: its first proof of being up after
-   * this packet is kept, unless it owes one to an earlier SYN still (a later SYN's proof is after
-   * the earlier ones too).
+   * A SYN (packet `no`) opened a connection to the host at `dst`: its first packet after this one
+   * that shows it up is kept, unless it owes one to an earlier SYN still (a packet after that SYN is
+   * after this one too).
    */
   synTo(dst: ArrayLike<number>, no: number): void {
-    const at = slotOf(addrHash(dst, 0, HASH_SEED)) * UP_STRIDE;
-    const u = this.upSlots;
+    const at = slotOf(addrHash(dst, 0, HASH_SEED)) * SENT_STRIDE;
+    const u = this.sentSlots;
     const owner = ownerOf(dst);
-    if (u[at + UP_OWNER] !== owner) this.takeUpSlot(at, owner);
-    else if (u[at + UP_SYN_NO] !== 0 && u[at + UP_AFTER_SYN_NO] === 0) return;
-    u[at + UP_SYN_NO] = no;
-    u[at + UP_AFTER_SYN_NO] = 0;
+    if (u[at + SENT_OWNER] !== owner) this.takeSentRecord(at, owner);
+    else if (u[at + SENT_SYN_NO] !== 0 && u[at + SENT_AFTER_NO] === 0) return;
+    u[at + SENT_SYN_NO] = no;
+    u[at + SENT_AFTER_NO] = 0;
   }
 
   /**
-   * What shows the host at `ip` (text) up after packet `no` (time `ts`), as far as the capture has
-   * been read. When its last run of proofs began before `no` and went on after it: that run's
-   * last packet, with its first as `since`. Else the first proof after the SYN that last opened a
-   * connection to it (when that came after `no`) or the first of its last run, whichever came
-   * first. Null when it sent no proof after `no`, or the table gave its place to another host since.
+   * The earliest packet the record of the host at `ip` (text) holds that it sent after packet `no`
+   * and that shows something at its address up, as far as the capture has been read: the first
+   * after the SYN that last opened a connection to it, the first of its current run, or the run's
+   * last. Null when it holds none, or another host took the record.
    */
-  hostUpFrom(ip: string, no: number, ts: number): HostUp | null {
+  sentAfter(ip: string, no: number): SentPacket | null {
     const w = wordsOf(ip);
     if (!w) return null;
-    const at = slotOf(addrHash(w, 0, HASH_SEED)) * UP_STRIDE;
-    const u = this.upSlots;
-    if (u[at + UP_OWNER] !== ownerOf(w) || u[at + UP_LAST_NO] <= no || u[at + UP_LAST_TS] < ts) return null;
-    if (u[at + UP_RUN_NO] < no && u[at + UP_RUN_TS] <= ts) return { packet: u[at + UP_LAST_NO], ts: u[at + UP_LAST_TS], since: u[at + UP_RUN_NO] };
-    const afterSyn = u[at + UP_AFTER_SYN_NO];
-    if (afterSyn > no && afterSyn < u[at + UP_RUN_NO]) return { packet: afterSyn, ts: u[at + UP_AFTER_SYN_TS], since: 0 };
-    return { packet: u[at + UP_RUN_NO], ts: u[at + UP_RUN_TS], since: 0 };
+    const at = slotOf(addrHash(w, 0, HASH_SEED)) * SENT_STRIDE;
+    const u = this.sentSlots;
+    if (u[at + SENT_OWNER] !== ownerOf(w)) return null;
+    let packet = 0;
+    let ts = 0;
+    for (const [noAt, tsAt] of SENT_PACKETS) {
+      const p = u[at + noAt];
+      if (p > no && (packet === 0 || p < packet)) {
+        packet = p;
+        ts = u[at + tsAt];
+      }
+    }
+    return packet === 0 ? null : { packet, ts };
   }
 
   /** Whether a forward leap after packet `no` is still undecided: what follows `no` cannot be judged yet. */

@@ -1,6 +1,6 @@
 import type { ScanMark } from './probe-log.js';
 import type { AnswersUnknown } from './answer-log.js';
-import type { HostUp } from './capture-watch.js';
+import type { SentPacket } from './capture-watch.js';
 import type { HeldWithSynAck, ReleasedWithSynAck } from './held-answers.js';
 import type { EarlierReset } from './reset-log.js';
 import type { DnsOrigin } from './dns-log.js';
@@ -179,10 +179,10 @@ export interface FlowFacts {
    */
   otherSynsAnsweredMeanwhile?: number;
   /**
-   * For SYNs never answered: what shows the server's host up after the first SYN
-   * (rules/capture-watch.ts hostUpFrom), as the flow ended; null when the capture shows nothing.
+   * For SYNs never answered: the server's address's first packet after the first SYN that shows
+   * something there up (rules/capture-watch.ts sentAfter), as the flow ended; null when none.
    */
-  serverUp?: HostUp | null;
+  serverSent?: SentPacket | null;
   /** As the flow ended, null when the answer log held every answer of the server between its first and last SYN, else why it may not (see AnswerLog.unknownBecause). */
   otherSynAnswersUnknown?: AnswersUnknown | null;
   /**

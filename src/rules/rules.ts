@@ -14,7 +14,7 @@ import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 import type { DnsLog } from './dns-log.js';
 import type { VisibilityLog } from './visibility.js';
 import { awaitedSynAck, captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE_MICROS, watchOf, whenWatchEnded } from './capture-end.js';
-import { RUN_GAP_MICROS, type CaptureWatch, type HostUp } from './capture-watch.js';
+import type { CaptureWatch, SentPacket } from './capture-watch.js';
 import { retryPatience } from '../flow/table.js';
 import { icmpHint, lookupWords, neighbourUnanswered } from './unreachable-rules.js';
 import { SHOWS } from './shows.js';
@@ -254,17 +254,15 @@ const SENT_AFTER_LAST_SYN_MICROS = 1_000_000;
 /**
  * A packet from the server's address (not an RST nor an ICMP error) while its SYNs went
  * unanswered: after the first SYN and at most SENT_AFTER_LAST_SYN_MICROS after the last, within
- * what the capture watched of the flow (packets up to `watchedTo`); or packets at most a few
- * seconds apart from before the first SYN to after it. Null when the capture shows neither, and
- * when the client has the server's address (its own packets would count).
+ * what the capture watched of the flow (packets up to `watchedTo`). Null when the capture holds
+ * none, and when the client has the server's address (its own packets would count).
  */
-function serverSentMeanwhile(f: FlowFacts, watchedTo: number): HostUp | null {
-  const up = f.serverUp;
-  if (!up || up.packet > watchedTo || f.clientIp === f.serverIp) return null;
-  if (up.since > 0) return up;
+function serverSentMeanwhile(f: FlowFacts, watchedTo: number): SentPacket | null {
+  const sent = f.serverSent;
+  if (!sent || sent.packet > watchedTo || f.clientIp === f.serverIp) return null;
   const first = f.syns[0];
   const last = f.syns[f.syns.length - 1];
-  return up.ts >= first.ts && up.ts - last.ts <= SENT_AFTER_LAST_SYN_MICROS ? up : null;
+  return sent.ts >= first.ts && sent.ts - last.ts <= SENT_AFTER_LAST_SYN_MICROS ? sent : null;
 }
 
 /** The neighbour lookups for the server that went unanswered, when any was answered in the capture (so the capture holds them). */
@@ -341,8 +339,7 @@ const synTimeout: FlowRule = {
       hint = 'connect timeout. The capture misses the server\'s packets (one direction only), so it cannot show whether the server answered and the answer was lost on the way back, or never answered: capture on the server side or on a link that carries both directions to tell. Check that the host is up, the security group / iptables rules, and that the IP is right.';
     } else if (sent !== null) {
       const when = sent.ts >= last.ts ? `${fmtDuration(sent.ts - last.ts)} after the last SYN` : 'between them';
-      const shown = sent.since > 0 ? `packets at most ${fmtDuration(RUN_GAP_MICROS)} apart from #${sent.since}, before the first SYN, to #${sent.packet}, ${when}` : `#${sent.packet}, ${when}`;
-      cause = `no answer, though ${f.serverIp} sent other packets meanwhile (${shown}): a firewall dropping SYNs to port ${f.serverPort}, a listener too busy to answer, or a wrong IP`;
+      cause = `no answer, though ${f.serverIp} sent other packets meanwhile (#${sent.packet}, ${when}): a firewall dropping SYNs to port ${f.serverPort}, a listener too busy to answer, or a wrong IP`;
       hint = "Something at that address was sending packets while these SYNs went unanswered, so it was neither down nor unreachable: the SYNs to this port are dropped without a word. A host or network firewall, security group or NAT port forward with no rule for the port (DROP rather than REJECT: a closed port with no firewall answers with a RST); a NAT, load balancer or proxy at that address whose server for this port is down; a listen queue so full that the kernel drops SYNs (other clients' SYNs would go unanswered alike); or a wrong IP that another live host holds. Check the firewall rules for this port on the host and the path, what answers at that address, and ss -lnt on the host (Recv-Q against Send-Q).";
     } else if (answersUnknown !== null) {
       const why = answersUnknown === 'answers' ? 'the capture held more SYN answers than tcpwhy keeps' : 'the capture held answers from more servers than tcpwhy follows';
@@ -370,7 +367,7 @@ const synTimeout: FlowRule = {
         listenerOverloaded: answeredOthers > 0,
         ...(answersUnknown === null ? {} : { otherSynAnswersUnknown: answersUnknown }),
         arpUnanswered: Boolean(unanswered),
-        ...(sent === null ? {} : { serverSentPacket: sent.packet, ...(sent.since > 0 ? { serverSentSincePacket: sent.since } : {}) }),
+        ...(sent === null ? {} : { serverSentPacket: sent.packet }),
       },
       hint,
     };

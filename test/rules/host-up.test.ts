@@ -44,11 +44,11 @@ describe('syn-timeout when the server address sent other packets meanwhile', () 
     expect(v.summary).toMatch(/^SYN retries, no answer, though 10\.0\.0\.2 sent other packets meanwhile \(#4, 400 ms after the last SYN\): a firewall dropping SYNs to port 8080/);
   });
 
-  it('says the address sent packets at most 5 s apart from before the first SYN on, when it did', () => {
+  it('names the first packet after the first SYN of an address that sent packets all along', () => {
     const chatter = [-4, -1, 2, 6, 9].map((t) => datagram(SERVER, t));
     const v = timedOut(inTime(unanswered().packets, chatter));
-    expect(v.summary).toMatch(/^SYN retries, no answer, though 10\.0\.0\.2 sent other packets meanwhile \(packets at most 5\.00 s apart from #1, before the first SYN, to #8, 6\.00 s after the last SYN\)/);
-    expect(v.facts).toMatchObject({ serverSentPacket: 8, serverSentSincePacket: 1 });
+    expect(v.summary).toMatch(/^SYN retries, no answer, though 10\.0\.0\.2 sent other packets meanwhile \(#5, between them\)/);
+    expect(v.facts).toMatchObject({ serverSentPacket: 5 });
   });
 
   it('keeps "host down" when the address sent only before the SYNs, more than 1 s after the last, RSTs or ICMP errors', () => {
@@ -66,7 +66,7 @@ describe('syn-timeout when the server address sent other packets meanwhile', () 
     }
   });
 
-  it('does not run a host\'s packets on across a clock stepping back: joined recordings', () => {
+  it('does not take a packet across a clock stepping back: joined recordings', () => {
     // Recording A: the host busy at 1000 to 1010 s. Recording B, joined after it, starts again at 0:
     // SYNs at 1, 2 and 4 s, then a packet of the host at 50 s.
     const a = [1000, 1003, 1006, 1010].map((t) => datagram(SERVER, t));
