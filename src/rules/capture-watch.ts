@@ -73,8 +73,9 @@ const HOST_STRIDE = 8;
  * apart); and the SYN that last opened a connection to it, with its first such packet after that
  * SYN (0 while none came). A run says nothing of the host's earlier runs, so the first packet after
  * a SYN needs a place of its own; the later SYNs of a host that sends all along take that place
- * from the earlier ones, and the run's first packet is what is left of theirs. A host sent a SYN,
- * or showing itself up, takes the record from another of its slot. The table takes 4 MiB.
+ * from the earlier ones, and the run's first packet is what is left of theirs. A host sent a SYN
+ * takes the record from another of its slot, and so does one showing itself up, unless the other
+ * still waits for its first packet after a SYN. The table takes 1 MiB.
  */
 const SENT_OWNER = 0;
 const SENT_RUN_NO = 1;
@@ -85,6 +86,11 @@ const SENT_SYN_NO = 5;
 const SENT_AFTER_NO = 6;
 const SENT_AFTER_TS = 7;
 const SENT_STRIDE = 8;
+/**
+ * Records kept: the hosts that matter are those sent SYNs nobody answered, and a host that loses
+ * its record to another only goes without the proof.
+ */
+const SENT_RECORDS = 1 << 14;
 /** A silence longer than this ends a host's run of packets. */
 const RUN_GAP_MICROS = 5_000_000;
 /** Seed of the second hash that names a record's host (any other than HASH_SEED). */
@@ -105,7 +111,7 @@ export interface SentPacket {
 
 export class CaptureWatch {
   private readonly hostSlots = new Float64Array(HOST_SLOTS * HOST_STRIDE);
-  private readonly sentSlots = new Float64Array(HOST_SLOTS * SENT_STRIDE);
+  private readonly sentSlots = new Float64Array(SENT_RECORDS * SENT_STRIDE);
   /** A forward leap not yet decided (its index in the seam lists), -1 when none. */
   private leap = -1;
   /** The last record so far, in file order. */
@@ -155,7 +161,7 @@ export class CaptureWatch {
     h[a + HOST_TS] = h[b + HOST_TS] = ts;
     h[a + HOST_NO] = h[b + HOST_NO] = no;
     h[a + HOST_SENT_TS] = ts;
-    if (provesUp) this.provedUp(slot * SENT_STRIDE, src, no, ts);
+    if (provesUp) this.provedUp(sentRecordOf(slot), src, no, ts);
     if (ipId === 0) return;
     const sentNo = h[a + HOST_SENT_NO];
     if (this.leap >= 0 && sentNo !== 0 && sentNo < this.seamAfter[this.leap]) {
@@ -169,7 +175,11 @@ export class CaptureWatch {
   private provedUp(at: number, src: ArrayLike<number>, no: number, ts: number): void {
     const u = this.sentSlots;
     const owner = ownerOf(src);
-    if (u[at + SENT_OWNER] !== owner) this.takeSentRecord(at, owner);
+    if (u[at + SENT_OWNER] !== owner) {
+      // A host whose SYN still waits for its first packet after it keeps the record.
+      if (u[at + SENT_SYN_NO] !== 0 && u[at + SENT_AFTER_NO] === 0) return;
+      this.takeSentRecord(at, owner);
+    }
     // A clock stepping back (recordings joined) ends a run as a silence does.
     if (u[at + SENT_RUN_NO] === 0 || Math.abs(ts - u[at + SENT_LAST_TS]) > RUN_GAP_MICROS) {
       u[at + SENT_RUN_NO] = no;
@@ -194,7 +204,7 @@ export class CaptureWatch {
    * after this one too).
    */
   synTo(dst: ArrayLike<number>, no: number): void {
-    const at = slotOf(addrHash(dst, 0, HASH_SEED)) * SENT_STRIDE;
+    const at = sentRecordOf(slotOf(addrHash(dst, 0, HASH_SEED)));
     const u = this.sentSlots;
     const owner = ownerOf(dst);
     if (u[at + SENT_OWNER] !== owner) this.takeSentRecord(at, owner);
@@ -212,7 +222,7 @@ export class CaptureWatch {
   sentAfter(ip: string, no: number): SentPacket | null {
     const w = wordsOf(ip);
     if (!w) return null;
-    const at = slotOf(addrHash(w, 0, HASH_SEED)) * SENT_STRIDE;
+    const at = sentRecordOf(slotOf(addrHash(w, 0, HASH_SEED)));
     const u = this.sentSlots;
     if (u[at + SENT_OWNER] !== ownerOf(w)) return null;
     let packet = 0;
@@ -313,6 +323,11 @@ export class CaptureWatch {
 function slotOfIp(ip: string): number | null {
   const w = wordsOf(ip);
   return w ? slotOf(addrHash(w, 0, HASH_SEED)) * HOST_STRIDE : null;
+}
+
+/** Where the sent-packets record of the host in host slot `slot` starts. */
+function sentRecordOf(slot: number): number {
+  return (slot & (SENT_RECORDS - 1)) * SENT_STRIDE;
 }
 
 /** The second hash of an address, never 0 (an empty slot's). */
