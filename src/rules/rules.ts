@@ -659,13 +659,19 @@ const halfClosed: FlowRule = {
     const watch = watchOf(f, ctx);
     const watched = endedUnclosed(f);
     const waited = watched ? watch.ts - fin.ts : f.end - fin.ts;
+    // A server that leaves a closed connection open leaks a socket per client. A client that does
+    // is most often a pool holding the connection idle: it finds the close when it next takes it
+    // (urllib3, Apache HttpClient) or when its pool's timer fires, and nothing fails meanwhile.
+    const serverOpen = who === 'client';
     return {
       code: 'half-closed',
-      severity: 'warning',
-      summary: `only the ${who} sent a FIN (#${fin.no}); the ${who === 'client' ? 'server' : 'client'} had not closed its side ${fmtDuration(waited)} later ${watched ? whenWatchEnded(f, watch) : 'when the flow ended'}`,
+      severity: serverOpen ? 'warning' : 'info',
+      summary: `only the ${who} sent a FIN (#${fin.no}); the ${serverOpen ? 'server' : 'client'} had not closed its side ${fmtDuration(waited)} later ${watched ? whenWatchEnded(f, watch) : 'when the flow ended'}`,
       packets: [fin.no],
       facts: { closer: who, waitedMs: ms(waited) },
-      hint: `The ${who === 'client' ? 'server' : 'client'} application has not closed its socket after the peer's FIN (a missing close() leaves the socket in CLOSE_WAIT), or the capture stopped too early.`,
+      hint: serverOpen
+        ? "The server application has not closed its socket after the client's FIN (a missing close() leaves the socket in CLOSE_WAIT: one leaked per client, until the process runs out of descriptors), or the capture stopped too early."
+        : "The server ended the connection (an idle keep-alive timeout, most often) and the client has not closed its side yet: a connection pool holding it idle closes it when it next takes it or when its own idle timer fires, and nothing fails meanwhile. Only many such sockets on the client (ss -tan state close-wait) would show one that never lets them go.",
     };
   },
 };

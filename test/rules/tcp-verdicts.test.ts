@@ -486,11 +486,23 @@ describe('teardown verdicts', () => {
     expect(verdictCodes(analyzeConversation(shape('GET / HTTP/1.1\r\nHost: a\r\n\r\n')))).toContain('no-response');
   });
 
-  it('reports half-closed when only one side sent a FIN', () => {
+  it('reports half-closed when only one side sent a FIN: a warning when the server left its side open', () => {
     const c = conv().handshake(0).client('FA', 0.5).server('A', 0.501).server('A', 5);
     const r = analyzeConversation(c);
     expect(verdictCodes(r)).toEqual(['half-closed']);
-    expect(r.flows[0].verdicts[0].facts.closer).toBe('client');
+    const v = r.flows[0].verdicts[0];
+    expect([v.facts.closer, v.severity]).toEqual(['client', 'warning']);
+    expect(v.hint).toMatch(/^The server application has not closed its socket/);
+  });
+
+  it('says half-closed as info when the client left its side open after the server\'s FIN: a pool closes it on next use', () => {
+    // An idle keep-alive connection the server ends after 5 s; the client's pool has not taken it again when the capture ends 60 s later.
+    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 204 No Content\r\n\r\n').client('A', 0.03).server('FA', 5.02).client('A', 5.021);
+    const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(65));
+    const v = r.flows.find((f) => f.client === '10.0.0.1:51000')!.verdicts.find((x) => x.code === 'half-closed')!;
+    expect([v.facts.closer, v.severity]).toEqual(['server', 'info']);
+    expect(v.summary).toMatch(/^only the server sent a FIN \(#\d+\); the client had not closed its side 60\.\d s later when the capture ended$/);
+    expect(v.hint).toMatch(/a connection pool holding it idle closes it when it next takes it/);
   });
 
   it('does not call half-closed a flow whose client acknowledged the server\'s FIN the capture missed', () => {
