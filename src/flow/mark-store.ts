@@ -2,7 +2,7 @@
 // like: analysis.ts record()), kept for the ladder and the rules that cite packets. A mark is a row
 // of typed-array columns, not an object: each flow holds a chain of its rows (first, last, count),
 // linked oldest first through `next`, and gives the chain back to the free list when it is
-// reported. A mark costs 40 bytes; a lossy flow's hundreds of them cost the collector nothing.
+// reported. A mark costs 44 bytes; a lossy flow's hundreds of them cost the collector nothing.
 
 /** The end of a chain, and a flow with no marks. */
 export const NO_MARK = -1;

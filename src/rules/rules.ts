@@ -4,8 +4,8 @@ import { endpointOf, initialTtl, isFragmentationNeeded, rolesUnproven, ROLES_UNP
 import type { HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
-import { APP_RULES, requestAfterServerClose } from './app-rules.js';
-import { TCP_FLOW_RULES } from './tcp-rules.js';
+import { APP_RULES, exchangeCutByClose, requestAfterServerClose } from './app-rules.js';
+import { IDLE_CLOSE_MIN_MICROS, TCP_FLOW_RULES } from './tcp-rules.js';
 import { scanProbe } from './scan-rules.js';
 import { TLS_RULES } from './tls-rules.js';
 import type { AnswerLog, AnswersUnknown } from './answer-log.js';
@@ -659,22 +659,36 @@ const halfClosed: FlowRule = {
     const watch = watchOf(f, ctx);
     const watched = endedUnclosed(f);
     const waited = watched ? watch.ts - fin.ts : f.end - fin.ts;
-    // A server that leaves a closed connection open leaks a socket per client. A client that does
-    // is most often a pool holding the connection idle: it finds the close when it next takes it
-    // (urllib3, Apache HttpClient) or when its pool's timer fires, and nothing fails meanwhile.
-    const serverOpen = who === 'client';
+    const pooled = who === 'server' && idleConnectionClosed(f, fin);
     return {
       code: 'half-closed',
-      severity: serverOpen ? 'warning' : 'info',
-      summary: `only the ${who} sent a FIN (#${fin.no}); the ${serverOpen ? 'server' : 'client'} had not closed its side ${fmtDuration(waited)} later ${watched ? whenWatchEnded(f, watch) : 'when the flow ended'}`,
+      severity: pooled ? 'info' : 'warning',
+      summary: `only the ${who} sent a FIN (#${fin.no}); the ${who === 'client' ? 'server' : 'client'} had not closed its side ${fmtDuration(waited)} later ${watched ? whenWatchEnded(f, watch) : 'when the flow ended'}`,
       packets: [fin.no],
-      facts: { closer: who, waitedMs: ms(waited) },
-      hint: serverOpen
-        ? "The server application has not closed its socket after the client's FIN (a missing close() leaves the socket in CLOSE_WAIT: one leaked per client, until the process runs out of descriptors), or the capture stopped too early."
-        : "The server ended the connection (an idle keep-alive timeout, most often) and the client has not closed its side yet: a connection pool holding it idle closes it when it next takes it or when its own idle timer fires, and nothing fails meanwhile. Only many such sockets on the client (ss -tan state close-wait) would show one that never lets them go.",
+      facts: { closer: who, waitedMs: ms(waited), ...(pooled ? { idleBeforeFinMs: f.analysis!.close!.sinceLastDataMs } : {}) },
+      hint: pooled
+        ? 'The server closed the connection after it had been idle (a keep-alive timeout, most often) and the client has not closed its side yet: a connection pool holding it idle closes it when it next takes it or when its own idle timer fires. Many such sockets on the client (ss -tan state close-wait) would show a pool that never lets them go.'
+        : who === 'server'
+          ? "The client application has not closed its socket after the server's FIN: a response body never read to its end or never closed leaves the socket in CLOSE_WAIT, and many of them exhaust a pool or the process's file descriptors. Or the capture stopped too early."
+          : "The server application has not closed its socket after the client's FIN: a missing close() leaves the socket in CLOSE_WAIT, one more for each client if it never closes them. Or the server is still sending after the client's half-close, or the capture stopped too early.",
     };
   },
 };
+
+/**
+ * The server's FIN closed an idle connection a client's pool may hold: roles the packets prove (a
+ * handshake, a request or status line, or the connection before an idle), data and then
+ * IDLE_CLOSE_MIN_MICROS of silence before the FIN, no exchange it cut short, no upgrade to another
+ * protocol (a WebSocket, a tunnel), and no data from the client after it.
+ */
+function idleConnectionClosed(f: FlowFacts, fin: PacketRef): boolean {
+  const provenRoles = f.syns.length > 0 || f.synAcks.length > 0 || f.rolesProvenPacket !== null || f.afterIdle !== null;
+  const close = f.analysis?.close;
+  if (!provenRoles || !close || close.by !== 'server' || close.rst || close.sinceLastDataMs === null) return false;
+  if (close.sinceLastDataMs * 1000 < IDLE_CLOSE_MIN_MICROS || exchangeCutByClose(f) || f.app?.upgradedTo) return false;
+  const clientData = f.clientSide.lastData;
+  return clientData === null || clientData.ts < fin.ts;
+}
 
 /** How long before `ts` an earlier flow on the 4-tuple was reset, and which: "2.0 s earlier (flow 4, RST #1464)". */
 function resetAgo(earlier: NonNullable<FlowFacts['afterReset']>, ts: number): string {

@@ -23,7 +23,7 @@ import { MTU_SIZED_SEGMENT, mtuProbedHint, probedPastBlackHole, sentBeforeArriva
 /** A request counts as unanswered after this long without a response byte. */
 const NO_RESPONSE_MIN_MICROS = 1_000_000;
 /** A close counts as an idle close after this long without payload. */
-const IDLE_CLOSE_MIN_MICROS = 2_000_000;
+export const IDLE_CLOSE_MIN_MICROS = 2_000_000;
 /** Idle timeouts people configure (s): proxies, load balancers, servers, NAT and firewalls. */
 const COMMON_IDLE_TIMEOUTS_S = [5, 10, 15, 20, 30, 60, 65, 75, 90, 120, 180, 240, 300, 350, 600, 900, 1800, 3600, 7200];
 /** Data retransmissions in a row with no new ACK: the peer is gone or the path is down. */

@@ -495,14 +495,39 @@ describe('teardown verdicts', () => {
     expect(v.hint).toMatch(/^The server application has not closed its socket/);
   });
 
-  it('says half-closed as info when the client left its side open after the server\'s FIN: a pool closes it on next use', () => {
-    // An idle keep-alive connection the server ends after 5 s; the client's pool has not taken it again when the capture ends 60 s later.
-    const c = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 204 No Content\r\n\r\n').client('A', 0.03).server('FA', 5.02).client('A', 5.021);
-    const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(65));
-    const v = r.flows.find((f) => f.client === '10.0.0.1:51000')!.verdicts.find((x) => x.code === 'half-closed')!;
-    expect([v.facts.closer, v.severity]).toEqual(['server', 'info']);
-    expect(v.summary).toMatch(/^only the server sent a FIN \(#\d+\); the client had not closed its side 60\.\d s later when the capture ended$/);
-    expect(v.hint).toMatch(/a connection pool holding it idle closes it when it next takes it/);
+  describe('when the client left its side open after the server\'s FIN', () => {
+    const get = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
+    /** A request and its answer, then the server's FIN `finAfter` s later; the capture ends 60 s after the FIN. */
+    const served = (answer: string, finAfter: number, c = conv().handshake(0)) => {
+      c.client('PA', 0.01, get).server('PA', 0.02, answer).client('A', 0.03).server('FA', 0.02 + finAfter).client('A', 0.021 + finAfter);
+      return c;
+    };
+    const halfClosed = (c: ReturnType<typeof conv>) => {
+      const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(70));
+      return r.flows.find((f) => f.client === '10.0.0.1:51000')!.verdicts.find((x) => x.code === 'half-closed')!;
+    };
+
+    it('is info after an idle keep-alive connection: a pool closes it when it next takes it', () => {
+      const v = halfClosed(served('HTTP/1.1 204 No Content\r\n\r\n', 5));
+      expect([v.facts.closer, v.severity, v.facts.idleBeforeFinMs]).toEqual(['server', 'info', 5000]);
+      expect(v.summary).toMatch(/^only the server sent a FIN \(#\d+\); the client had not closed its side \d+\.\d s later when the capture ended$/);
+      expect(v.hint).toMatch(/^The server closed the connection after it had been idle/);
+    });
+
+    it('is a warning when the FIN came with the answer: no pool keeps a connection the server closes at once, a body never read or closed does', () => {
+      const v = halfClosed(served('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok', 0.001));
+      expect([v.facts.closer, v.severity]).toEqual(['server', 'warning']);
+      expect(v.hint).toMatch(/^The client application has not closed its socket after the server's FIN: a response body never read/);
+    });
+
+    it('is a warning when the client sent data after the FIN, or the roles are only guessed', () => {
+      const late = served('HTTP/1.1 204 No Content\r\n\r\n', 5).client('PA', 6, get);
+      expect(halfClosed(late).severity).toBe('warning');
+      // Begun mid-stream on opaque bytes: which side is the client is a guess from the ports.
+      const midstream = conv().client('PA', 0, 'x'.repeat(40)).server('A', 0.01).server('FA', 5).client('A', 5.001);
+      const guessed = halfClosed(midstream);
+      expect([guessed.facts.closer, guessed.severity]).toEqual(['server', 'warning']);
+    });
   });
 
   it('does not call half-closed a flow whose client acknowledged the server\'s FIN the capture missed', () => {
