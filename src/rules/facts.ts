@@ -179,8 +179,9 @@ export interface FlowFacts {
    */
   otherSynsAnsweredMeanwhile?: number;
   /**
-   * For SYNs never answered: the server's address's first packet after the first SYN that shows
-   * something there up (rules/capture-watch.ts sentAfter), as the flow ended; null when none.
+   * For SYNs never answered: a packet from the server's address after the first SYN that shows
+   * something there up, the earliest the capture watch kept (rules/capture-watch.ts sentAfter), as
+   * the flow ended; null when it kept none.
    */
   serverSent?: SentPacket | null;
   /** As the flow ended, null when the answer log held every answer of the server between its first and last SYN, else why it may not (see AnswerLog.unknownBecause). */
