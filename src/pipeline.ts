@@ -4,7 +4,7 @@ import type { CaptureDiagnostic, CaptureDrops, CaptureInfo, PacketRecord } from 
 import { formatAddr, formatIpv4 } from './decode/addr.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { MALFORMED, SKIP_REASON } from './decode/status.js';
-import { DECODED, TCP_FLAG } from './decode/view.js';
+import { DECODED, TCP_FLAG, type DecodedKind, type PacketView } from './decode/view.js';
 import { DnsOverTcp } from './dissect/dns.js';
 import { DNS_READ, DnsLog } from './rules/dns-log.js';
 import { addDnsOrigin } from './rules/dns-rules.js';
@@ -321,8 +321,7 @@ export class Analyzer {
       const kind = this.decoder.decode(rec);
       const v = this.decoder.view;
       if (v.ipVersion !== 0) {
-        const provesUp = kind === DECODED.TCP ? (v.flags & TCP_FLAG.RST) === 0 : kind !== DECODED.MALFORMED && kind !== DECODED.ICMP_ERROR;
-        this.watch.hosts(v.src, v.dst, rec.no, ts, v.ipVersion === 4 ? v.ipId : 0, provesUp);
+        this.watch.hosts(v.src, v.dst, rec.no, ts, v.ipVersion === 4 ? v.ipId : 0, provesSenderUp(kind, v));
       }
       if (this.leapHeld.length > 0) this.releaseAfterLeap();
       if (kind === DECODED.DNS) {
@@ -751,6 +750,17 @@ export function errorLine(err: unknown): string {
 }
 
 /** An address as the probe log keys it (as Flow.clientKey does). */
+/**
+ * Whether the packet shows something at its source address up: anything a host sends of its own
+ * accord. Not a TCP RST nor any ICMP or ICMPv6 message (an error, or neighbour discovery), which a
+ * firewall or router in front of the address sends in its name; nor a malformed packet.
+ */
+function provesSenderUp(kind: DecodedKind, v: PacketView): boolean {
+  if (kind === DECODED.TCP) return (v.flags & TCP_FLAG.RST) === 0;
+  if (kind === DECODED.MALFORMED || kind === DECODED.ICMP_ERROR || kind === DECODED.NDP) return false;
+  return kind !== DECODED.SKIPPED || (v.skipReason !== SKIP_REASON.ICMP && v.skipReason !== SKIP_REASON.ICMPV6);
+}
+
 function addrKey(a: Uint32Array, version: number): number | string {
   return version === 4 ? a[3] >>> 0 : formatAddr(a, 6);
 }

@@ -150,8 +150,8 @@ export class CaptureWatch {
   /**
    * A decoded IP packet between the hosts at src and dst (4 words each); `ipId`: its IPv4 ID (0: none).
    * `provesUp`: the packet shows its sender up, as anything a host sends of its own accord does; a
-   * TCP RST or an ICMP error does not, since a firewall in front of the host sends them in its name
-   * (iptables REJECT with tcp-reset, firewalls that answer "administratively prohibited").
+   * TCP RST or an ICMP message does not, since a firewall in front of the host sends them in its
+   * name (iptables REJECT with tcp-reset, firewalls that answer "administratively prohibited").
    */
   hosts(src: ArrayLike<number>, dst: ArrayLike<number>, no: number, ts: number, ipId: number, provesUp: boolean): void {
     const h = this.hostSlots;
@@ -288,6 +288,12 @@ export class CaptureWatch {
   hostSentAfter(ip: string, ts: number): boolean | null {
     const at = slotOfIp(ip);
     return at === null ? null : this.hostSlots[at + HOST_SENT_TS] > ts;
+  }
+
+  /** The last packet before the first seam after packet `no` (or at it); Infinity when none follows. */
+  lastBeforeSeamFrom(no: number): number {
+    const i = this.firstSeamFrom(no);
+    return i >= 0 ? this.seamBefore[i] : Infinity;
   }
 
   /** Index of the first seam whose last packet before it is at or after packet `no`; -1 when none. */

@@ -4,7 +4,7 @@ import { endpointOf, initialTtl, isFragmentationNeeded, rolesUnproven, ROLES_UNP
 import type { HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
-import { APP_RULES, exchangeCutByClose, requestAfterServerClose } from './app-rules.js';
+import { APP_RULES, requestAfterServerClose } from './app-rules.js';
 import { IDLE_CLOSE_MIN_MICROS, TCP_FLOW_RULES } from './tcp-rules.js';
 import { scanProbe } from './scan-rules.js';
 import { TLS_RULES } from './tls-rules.js';
@@ -252,14 +252,16 @@ export function synUnanswered(f: FlowFacts): boolean {
 const SENT_AFTER_LAST_SYN_MICROS = 1_000_000;
 
 /**
- * A packet from the server's address (not an RST nor an ICMP error) while its SYNs went
+ * A packet from the server's address (not an RST nor an ICMP message) while its SYNs went
  * unanswered: after the first SYN and at most SENT_AFTER_LAST_SYN_MICROS after the last, within
- * what the capture watched of the flow (packets up to `watchedTo`). Null when the capture holds
- * none, and when the client has the server's address (its own packets would count).
+ * what the capture watched of the flow (packets up to `watchedTo`) and before any seam of joined
+ * captures after it. Null when the capture holds none, and when the client has the server's address
+ * (its own packets would count).
  */
-function serverSentMeanwhile(f: FlowFacts, watchedTo: number): SentPacket | null {
+function serverSentMeanwhile(f: FlowFacts, ctx: RuleContext, watchedTo: number): SentPacket | null {
   const sent = f.serverSent;
-  if (!sent || sent.packet > watchedTo || f.clientIp === f.serverIp) return null;
+  if (!sent || f.clientIp === f.serverIp) return null;
+  if (sent.packet > Math.min(watchedTo, ctx.watch?.lastBeforeSeamFrom(f.lastPacket) ?? Infinity)) return null;
   const first = f.syns[0];
   const last = f.syns[f.syns.length - 1];
   return sent.ts >= first.ts && sent.ts - last.ts <= SENT_AFTER_LAST_SYN_MICROS ? sent : null;
@@ -324,7 +326,7 @@ const synTimeout: FlowRule = {
     const answersUnknown = answeredOthers > 0 ? null : answersUnknownOf(f, ctx.answers);
     const unanswered = lookupUnanswered(f, ctx);
     // Said only where it is the cause given: a listener that answered others, an unanswered ARP or a missing direction says more.
-    const sent = answeredOthers > 0 || unanswered || serverUnseen ? null : serverSentMeanwhile(f, watch.packet);
+    const sent = answeredOthers > 0 || unanswered || serverUnseen ? null : serverSentMeanwhile(f, ctx, watch.packet);
     let cause: string;
     let hint: string;
     if (answeredOthers > 0) {
@@ -676,18 +678,32 @@ const halfClosed: FlowRule = {
 };
 
 /**
- * The server's FIN closed an idle connection a client's pool may hold: roles the packets prove (a
- * handshake, a request or status line, or the connection before an idle), data and then
- * IDLE_CLOSE_MIN_MICROS of silence before the FIN, no exchange it cut short, no upgrade to another
- * protocol (a WebSocket, a tunnel), and no data from the client after it.
+ * The server's FIN closed an idle connection a client's pool may hold:
+ * - roles the packets prove (a handshake, a request or status line, the connection before an idle);
+ * - the server's data came last, answering the client's, and IDLE_CLOSE_MIN_MICROS of silence
+ *   followed before the FIN (a request the server never answered is no idle);
+ * - the capture holds the server's whole stream (no bytes missed, no segment lost) and the client
+ *   took the FIN (one sent again and again may have found the client gone);
+ * - no upgrade to another protocol (a WebSocket, a tunnel); for HTTP, the last exchange complete and
+ *   both its messages asking to keep the connection;
+ * - no data from the client after the FIN.
  */
 function idleConnectionClosed(f: FlowFacts, fin: PacketRef): boolean {
   const provenRoles = f.syns.length > 0 || f.synAcks.length > 0 || f.rolesProvenPacket !== null || f.afterIdle !== null;
-  const close = f.analysis?.close;
-  if (!provenRoles || !close || close.by !== 'server' || close.rst || close.sinceLastDataMs === null) return false;
-  if (close.sinceLastDataMs * 1000 < IDLE_CLOSE_MIN_MICROS || exchangeCutByClose(f) || f.app?.upgradedTo) return false;
+  const a = f.analysis;
+  const close = a?.close;
+  if (!provenRoles || !a || !close || close.by !== 'server' || close.rst || close.sinceLastDataMs === null) return false;
+  if (close.sinceLastDataMs * 1000 < IDLE_CLOSE_MIN_MICROS || f.app?.upgradedTo) return false;
   const clientData = f.clientSide.lastData;
-  return clientData === null || clientData.ts < fin.ts;
+  const serverData = f.serverSide.lastData;
+  if (clientData === null || serverData === null || serverData.ts < clientData.ts || clientData.ts >= fin.ts) return false;
+  const s = f.serverSide;
+  if (s.missedBytes > 0 || s.sentUnseen || a.lostSegment > 0 || a.ackLostSegment > 0 || s.finResendsUnanswered > 0) return false;
+  if (f.app?.protocol === 'http') {
+    const last = f.app.http.at(-1);
+    if (!last || last.closeAfter !== 'response' || !last.request?.keepAlive || !last.response?.keepAlive) return false;
+  }
+  return true;
 }
 
 /** How long before `ts` an earlier flow on the 4-tuple was reset, and which: "2.0 s earlier (flow 4, RST #1464)". */

@@ -58,7 +58,9 @@ describe('syn-timeout when the server address sent other packets meanwhile', () 
     // Port 8082 of the address refused a SYN, and an ICMP "administratively prohibited" in its name answered another: a firewall in front sends either.
     const refused = conv({ client: '10.0.0.1:51002', server: `${SERVER}:8082` }).client('S', 1.5).server('RA', 1.5001, '', { seq: 0 });
     const prohibited = { frame: icmpErrorFrame({ type: 3, code: 13, from: SERVER, quoted: { src: '10.0.0.1', dst: SERVER, sport: 51003, dport: 22, flags: 'S' } }), t: 2 };
-    const rst = timedOut(inTime(unanswered().packets, refused.packets, [prohibited]));
+    // And one about a UDP datagram (QUIC to port 443), which the decoder skips rather than reads.
+    const aboutUdp = { frame: icmpErrorFrame({ type: 3, code: 13, from: SERVER, quotedProtocol: 17, quoted: { src: '10.0.0.1', dst: SERVER, sport: 51004, dport: 443 } }), t: 2.5 };
+    const rst = timedOut(inTime(unanswered().packets, refused.packets, [prohibited, aboutUdp]));
     const other = timedOut(inTime(unanswered().packets, [datagram('10.0.0.3', 2)]));
     for (const v of [before, late, rst, other]) {
       expect(v.summary).toMatch(/^SYN retries, no answer at all: host down, a firewall dropping the SYN, or a wrong IP/);
@@ -73,6 +75,17 @@ describe('syn-timeout when the server address sent other packets meanwhile', () 
     const b = conv({ client: '10.0.0.1:51000', server: `${SERVER}:8080` }).client('S', 1).client('S', 2, '', { seq: 0xffff_fff0 }).client('S', 4, '', { seq: 0xffff_fff0 });
     const flow = analyzeFrames([...a, ...b.packets, datagram(SERVER, 50), datagram('10.0.0.7', 70)]).flows.find((f) => f.server === `${SERVER}:8080`)!;
     const v = flow.verdicts.find((x) => x.code === 'syn-timeout')!;
+    expect(v.summary).toMatch(/no answer at all: host down/);
+  });
+
+  it('does not take a packet from another recording joined after the flow, though a later SYN on the same ports ended the flow', () => {
+    // Recording A: SYNs at 100, 101 and 103 s. Recording B, joined after it, starts 9 s earlier: the
+    // server's address sends at 101.5 s, and the client's new SYN on the same ports ends A's flow.
+    const a = conv({ client: '10.0.0.1:51000', server: `${SERVER}:8080` }).client('S', 100).client('S', 101, '', { seq: 0xffff_fff0 }).client('S', 103, '', { seq: 0xffff_fff0 });
+    const b = [datagram('10.0.0.7', 94), datagram(SERVER, 101.5)];
+    const next = conv({ client: '10.0.0.1:51000', server: `${SERVER}:8080`, clientIsn: 5000 }).client('S', 110).server('SA', 110.001).client('A', 110.002);
+    const flows = analyzeFrames([...a.packets, ...b, ...next.packets, datagram('10.0.0.7', 180)]).flows.filter((f) => f.server === `${SERVER}:8080`);
+    const v = flows[0].verdicts.find((x) => x.code === 'syn-timeout')!;
     expect(v.summary).toMatch(/no answer at all: host down/);
   });
 

@@ -520,6 +520,17 @@ describe('teardown verdicts', () => {
       expect(v.hint).toMatch(/^The client application has not closed its socket after the server's FIN: a response body never read/);
     });
 
+    it('is a warning when the server closed on a request it never answered, or on an HTTP/1.0 exchange no pool keeps', () => {
+      // The server only acknowledged the GET, and closed 30 s later: no idle, an unanswered request.
+      const unanswered = conv().handshake(0).client('PA', 0.01, get).server('A', 0.02).server('FA', 30).client('A', 30.001);
+      expect(halfClosed(unanswered).severity).toBe('warning');
+      // The same with bytes no dissector reads (port 6379).
+      const opaque = conv({ server: '10.0.0.2:6379' }).handshake(0).client('PA', 0.01, 'PING\r\n').server('A', 0.02).server('FA', 10).client('A', 10.001);
+      expect(halfClosed(opaque).severity).toBe('warning');
+      const http10 = conv().handshake(0).client('PA', 0.01, 'GET / HTTP/1.0\r\n\r\n').server('PA', 0.02, 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok').client('A', 0.03).server('FA', 3.02).client('A', 3.021);
+      expect(halfClosed(http10).severity).toBe('warning');
+    });
+
     it('is a warning when the client sent data after the FIN, or the roles are only guessed', () => {
       const late = served('HTTP/1.1 204 No Content\r\n\r\n', 5).client('PA', 6, get);
       expect(halfClosed(late).severity).toBe('warning');
