@@ -32,11 +32,11 @@ describe('syn-timeout when the server address sent other packets meanwhile', () 
   it('names the packet between the SYNs: the port is filtered, not the host down', () => {
     const v = timedOut(inTime(unanswered().packets, served(1.5).packets));
     expect(v.summary).toBe(
-      'SYN retries, no answer, though 10.0.0.2 sent other packets meanwhile (#4, between them): a firewall dropping SYNs to port 8080, a listener too busy to answer, or a wrong IP (3 SYNs #1, #2, #11 over 3.00 s; retries after 1.00 s, 2.00 s (1 s doubling: Linux))',
+      'SYN retries, no answer, though 10.0.0.2 sent other packets meanwhile (#4, between them): a firewall dropping SYNs to port 8080 or from this client, a listener too busy to answer, or a wrong IP (3 SYNs #1, #2, #11 over 3.00 s; retries after 1.00 s, 2.00 s (1 s doubling: Linux))',
     );
     expect(v.facts).toMatchObject({ serverSentPacket: 4 });
     expect(v.hint).toMatch(/^Something at that address was sending packets while these SYNs went unanswered/);
-    expect(v.hint).toContain('a NAT, load balancer or proxy at that address whose server for this port is down');
+    expect(v.hint).toContain('a NAT, load balancer, proxy or captive portal at that address whose server for this port is down');
   });
 
   it('names the first packet within 1 s after the last SYN, though the address went quiet and spoke again before the flow was judged', () => {
