@@ -124,14 +124,16 @@ export interface TlsFacts {
 }
 
 /**
- * How each side ended its TLS session, for the rules that judge a reset after a close: its latest
- * alert record (type 21, plaintext or encrypted, or in TLS 1.3 an encrypted record of an alert's
- * size), and where in its stream its last other record ended. What a side sent past that were
- * alerts alone. Kept apart from TlsFacts, which the JSON report writes whole.
+ * How each side ended its TLS session, for the rules that judge a reset or a FIN after a close: its
+ * latest alert record (type 21, plaintext or encrypted, or in TLS 1.3 an encrypted record of an
+ * alert's size), and where in its stream its last other record ended and when it began (µs, 0 when
+ * none). What a side sent past that were alerts alone. Kept apart from TlsFacts, which the JSON
+ * report writes whole.
  */
 export interface TlsClosingFacts {
   lastAlert: { client: { no: number; ts: number } | null; server: { no: number; ts: number } | null };
   otherRecordsEnd: { client: number; server: number };
+  otherRecordsTs: { client: number; server: number };
 }
 
 export function newTlsFacts(): TlsFacts {
@@ -255,7 +257,7 @@ class RecordReader {
 /** Reads both directions of one flow and fills TlsFacts. */
 export class TlsTracker {
   readonly facts = newTlsFacts();
-  readonly closing: TlsClosingFacts = { lastAlert: { client: null, server: null }, otherRecordsEnd: { client: 0, server: 0 } };
+  readonly closing: TlsClosingFacts = { lastAlert: { client: null, server: null }, otherRecordsEnd: { client: 0, server: 0 }, otherRecordsTs: { client: 0, server: 0 } };
   private readonly readers: [RecordReader, RecordReader];
   private tls13 = false;
   /** The server sent a HelloRetryRequest: the hellos go round once more, in the clear. */
@@ -305,7 +307,10 @@ export class TlsTracker {
     const side = dir === 0 ? 'client' : 'server';
     const alertSized = isEncrypted && this.tls13 && type === RECORD.APPLICATION_DATA && length === TLS13_ENCRYPTED_ALERT_LENGTH;
     if (type === RECORD.ALERT || alertSized) this.closing.lastAlert[side] = { no, ts };
-    else this.closing.otherRecordsEnd[side] = endOffset;
+    else {
+      this.closing.otherRecordsEnd[side] = endOffset;
+      this.closing.otherRecordsTs[side] = ts;
+    }
     if (!isEncrypted) return;
     this.facts.encryptedRecords[side]++;
     if (dir === 0) this.clientLastLength = length;

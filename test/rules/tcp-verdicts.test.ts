@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeConversation, analyzeFrames, conv, verdictCodes } from '../helpers/conversation.js';
 import { arpFrame, icmpUnreachableFrame } from '../helpers/packets.js';
+import { changeCipherSpec, clientHello, concat, encrypted, encryptedAlert, serverHello } from '../helpers/tls-records.js';
 
 describe('handshake verdicts', () => {
   it('reports refused when the SYN is answered by RST+ACK', () => {
@@ -518,6 +519,22 @@ describe('teardown verdicts', () => {
       const v = halfClosed(served('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok', 0.001));
       expect([v.facts.closer, v.severity]).toEqual(['server', 'warning']);
       expect(v.hint).toMatch(/^The client application has not closed its socket after the server's FIN: a response body never read/);
+    });
+
+    it('counts the idle from before the TLS alert the server closes with (close_notify), when every record of it was read', () => {
+      // TLS 1.2 on port 443: records both ways, 6 s of silence, then the server's alert and its FIN 1 ms apart (nDPI 1kxun flow 32).
+      const tls = () => {
+        const c = conv({ server: '10.0.0.2:443' }).handshake(0);
+        c.client('PA', 0.01, clientHello()).server('PA', 0.02, concat(serverHello(false), changeCipherSpec(), encrypted(50)));
+        c.client('PA', 0.03, concat(changeCipherSpec(), encrypted(53))).server('A', 0.031);
+        return c.client('PA', 0.1, encrypted(300)).server('PA', 0.2, encrypted(800)).client('A', 0.21);
+      };
+      const closed = tls().server('PA', 6.2, encryptedAlert()).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
+      const v = halfClosed(closed);
+      expect([v.severity, v.facts.idleBeforeFinMs]).toEqual(['info', 6001.3]);
+      // Without the alert the FIN came 1.3 ms after the server's last data: no idle, a warning.
+      const busy = tls().server('PA', 6.2, encrypted(500)).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
+      expect(halfClosed(busy).severity).toBe('warning');
     });
 
     it('is a warning when the server closed on a request it never answered, or on an HTTP/1.0 exchange no pool keeps', () => {
