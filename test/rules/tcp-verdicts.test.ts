@@ -548,6 +548,19 @@ describe('teardown verdicts', () => {
       expect(halfClosed(http10).severity).toBe('warning');
     });
 
+    it('is a warning after a WebSocket, or where the capture missed some of the server\'s bytes', () => {
+      const upgrade = 'GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+      const accepted = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n';
+      const ws = conv().handshake(0).client('PA', 0.01, upgrade).server('PA', 0.02, accepted).client('A', 0.03).server('PA', 0.04, new Uint8Array([0x81, 0x02, 0x68, 0x69])).client('A', 0.05);
+      ws.server('FA', 5.04).client('A', 5.041);
+      expect(halfClosed(ws).severity).toBe('warning');
+      // Unread bytes on port 6379: 1,000 of the answer are not in the capture, though the client acknowledged them all.
+      const gap = conv({ server: '10.0.0.2:6379' }).handshake(0).client('PA', 0.01, 'PING\r\n').server('PA', 0.02, 'x'.repeat(10));
+      gap.s.next = (gap.s.next + 1000) >>> 0;
+      gap.server('PA', 0.03, 'x'.repeat(10)).client('A', 0.04).server('FA', 5.03).client('A', 5.031);
+      expect(halfClosed(gap).severity).toBe('warning');
+    });
+
     it('is a warning when the client sent data after the FIN, or the roles are only guessed', () => {
       const late = served('HTTP/1.1 204 No Content\r\n\r\n', 5).client('PA', 6, get);
       expect(halfClosed(late).severity).toBe('warning');
