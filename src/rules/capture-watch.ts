@@ -67,15 +67,15 @@ const HOST_SENT_TS = 4;
 const HOST_STRIDE = 8;
 
 /**
- * Each host slot's record of the packets a host sent that show something at its address up (see
- * hosts()), kept apart from the slot above because it belongs to one host: a second hash of its
- * address; the first and the last packet of its current run of them (packets at most RUN_GAP_MICROS
- * apart); and the SYN that last opened a connection to it, with its first such packet after that
- * SYN (0 while none came). A run says nothing of the host's earlier runs, so the first packet after
- * a SYN needs a place of its own; the later SYNs of a host that sends all along take that place
- * from the earlier ones, and the run's first packet is what is left of theirs. A host sent a SYN
- * takes the record from another of its slot, and so does one showing itself up, unless the other
- * still waits for its first packet after a SYN. The table takes 1 MiB.
+ * The records of hosts sent a SYN that opened a connection: of the packets each sent since that
+ * show something at its address up (see hosts()), kept apart from the host slots above because a
+ * record belongs to one host. It holds the host's whole address hash (its owner); the first and the
+ * last packet of its current run of them (packets at most RUN_GAP_MICROS apart); and the SYN that
+ * last opened a connection to it, with its first such packet after that SYN (0 while none came). A
+ * run says nothing of the host's earlier runs, so the first packet after a SYN needs a place of its
+ * own; the later SYNs of a host that sends all along take that place from the earlier ones, and the
+ * run's first packet is what is left of theirs. A SYN to another host of the same record takes the
+ * record over. Other hosts' packets only read its owner. The table takes 1 MiB.
  */
 const SENT_OWNER = 0;
 const SENT_RUN_NO = 1;
@@ -93,8 +93,6 @@ const SENT_STRIDE = 8;
 const SENT_RECORDS = 1 << 14;
 /** A silence longer than this ends a host's run of packets. */
 const RUN_GAP_MICROS = 5_000_000;
-/** Seed of the second hash that names a record's host (any other than HASH_SEED). */
-const OWNER_SEED = 0x01000193;
 
 /** Where the record's packets are: number and time. */
 const SENT_PACKETS = [
@@ -155,13 +153,14 @@ export class CaptureWatch {
    */
   hosts(src: ArrayLike<number>, dst: ArrayLike<number>, no: number, ts: number, ipId: number, provesUp: boolean): void {
     const h = this.hostSlots;
-    const slot = slotOf(addrHash(src, 0, HASH_SEED));
+    const srcHash = addrHash(src, 0, HASH_SEED);
+    const slot = slotOf(srcHash);
     const a = slot * HOST_STRIDE;
     const b = slotOf(addrHash(dst, 0, HASH_SEED)) * HOST_STRIDE;
     h[a + HOST_TS] = h[b + HOST_TS] = ts;
     h[a + HOST_NO] = h[b + HOST_NO] = no;
     h[a + HOST_SENT_TS] = ts;
-    if (provesUp) this.provedUp(sentRecordOf(slot), src, no, ts);
+    if (provesUp) this.provedUp(sentRecordOf(slot), ownerOf(srcHash), no, ts);
     if (ipId === 0) return;
     const sentNo = h[a + HOST_SENT_NO];
     if (this.leap >= 0 && sentNo !== 0 && sentNo < this.seamAfter[this.leap]) {
@@ -172,14 +171,9 @@ export class CaptureWatch {
     h[a + HOST_SENT_IP_ID] = ipId;
   }
 
-  private provedUp(at: number, src: ArrayLike<number>, no: number, ts: number): void {
+  private provedUp(at: number, owner: number, no: number, ts: number): void {
     const u = this.sentSlots;
-    const owner = ownerOf(src);
-    if (u[at + SENT_OWNER] !== owner) {
-      // A host whose SYN still waits for its first packet after it keeps the record.
-      if (u[at + SENT_SYN_NO] !== 0 && u[at + SENT_AFTER_NO] === 0) return;
-      this.takeSentRecord(at, owner);
-    }
+    if (u[at + SENT_OWNER] !== owner) return;
     // A clock stepping back (recordings joined) ends a run as a silence does.
     if (u[at + SENT_RUN_NO] === 0 || Math.abs(ts - u[at + SENT_LAST_TS]) > RUN_GAP_MICROS) {
       u[at + SENT_RUN_NO] = no;
@@ -193,22 +187,20 @@ export class CaptureWatch {
     }
   }
 
-  private takeSentRecord(at: number, owner: number): void {
-    this.sentSlots.fill(0, at, at + SENT_STRIDE);
-    this.sentSlots[at + SENT_OWNER] = owner;
-  }
-
   /**
    * A SYN (packet `no`) opened a connection to the host at `dst`: its first packet after this one
    * that shows it up is kept, unless it owes one to an earlier SYN still (a packet after that SYN is
    * after this one too).
    */
   synTo(dst: ArrayLike<number>, no: number): void {
-    const at = sentRecordOf(slotOf(addrHash(dst, 0, HASH_SEED)));
+    const hash = addrHash(dst, 0, HASH_SEED);
+    const at = sentRecordOf(slotOf(hash));
+    const owner = ownerOf(hash);
     const u = this.sentSlots;
-    const owner = ownerOf(dst);
-    if (u[at + SENT_OWNER] !== owner) this.takeSentRecord(at, owner);
-    else if (u[at + SENT_SYN_NO] !== 0 && u[at + SENT_AFTER_NO] === 0) return;
+    if (u[at + SENT_OWNER] !== owner) {
+      u.fill(0, at, at + SENT_STRIDE);
+      u[at + SENT_OWNER] = owner;
+    } else if (u[at + SENT_SYN_NO] !== 0 && u[at + SENT_AFTER_NO] === 0) return;
     u[at + SENT_SYN_NO] = no;
     u[at + SENT_AFTER_NO] = 0;
   }
@@ -222,9 +214,10 @@ export class CaptureWatch {
   sentAfter(ip: string, no: number): SentPacket | null {
     const w = wordsOf(ip);
     if (!w) return null;
-    const at = sentRecordOf(slotOf(addrHash(w, 0, HASH_SEED)));
+    const hash = addrHash(w, 0, HASH_SEED);
+    const at = sentRecordOf(slotOf(hash));
     const u = this.sentSlots;
-    if (u[at + SENT_OWNER] !== ownerOf(w)) return null;
+    if (u[at + SENT_OWNER] !== ownerOf(hash)) return null;
     let packet = 0;
     let ts = 0;
     for (const [noAt, tsAt] of SENT_PACKETS) {
@@ -336,9 +329,13 @@ function sentRecordOf(slot: number): number {
   return (slot & (SENT_RECORDS - 1)) * SENT_STRIDE;
 }
 
-/** The second hash of an address, never 0 (an empty slot's). */
-function ownerOf(w: ArrayLike<number>): number {
-  return addrHash(w, 0, OWNER_SEED) >>> 0 || 1;
+/**
+ * A record's owner: the host's whole address hash, never 0 (an empty record's). Each step of the
+ * hash is one-to-one in the word it takes, so IPv4 addresses (word 3 alone differs) never share
+ * one but for the two that give 0 and 1; IPv6 addresses of one record share one about once in 2^32.
+ */
+function ownerOf(hash: number): number {
+  return hash >>> 0 || 1;
 }
 
 function slotOf(hash: number): number {
