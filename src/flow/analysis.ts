@@ -509,7 +509,7 @@ export class FlowAnalysis implements MarkChain {
   /** A flow's first segment: its analysis starts on `conv` (the counters are 0 already). */
   start(conv: TcpConversation): this {
     this.conv = conv;
-    // Marks a late packet added after the slot's last flow was reported.
+    // Empty already (end() gave the slot's last flow's chain back); let go again so that no chain can pass from one flow to the next.
     this.markStore.release(this);
     this.marksDropped = 0;
     this.lastDupAckNum = 0;
@@ -542,7 +542,6 @@ export class FlowAnalysis implements MarkChain {
   /** The parked flow takes this slot: its analysis goes on from `p`. */
   unparkFrom(p: ParkedAnalysis): this {
     this.conv = p.conv!;
-    this.markStore.release(this);
     this.marksFirst = p.marksFirst;
     this.marksLast = p.marksLast;
     this.markCount = p.markCount;
