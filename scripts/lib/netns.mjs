@@ -236,9 +236,17 @@ finally:
  * @param {string} ns @param {string} host @param {number} port @param {number} timeoutS
  * @returns {Promise<string>}
  */
-export async function connectFromNamespace(ns, host, port, timeoutS) {
-  const { stdout } = await execInNamespace(ns, 'python3', ['-c', CONNECTING_CLIENT, host, String(port), String(timeoutS)], {
-    timeoutMs: timeoutS * 1000 + 3_000,
-  });
+export function connectFromNamespace(ns, host, port, timeoutS) {
+  return pythonInNamespace(ns, CONNECTING_CLIENT, [host, port, timeoutS], timeoutS * 1000 + 3_000);
+}
+
+/**
+ * Runs the python `script` inside namespace `ns` with `args` (each made text) and waits for it, at
+ * most `timeoutMs`; resolves to what it printed, trimmed.
+ * @param {string} ns @param {string} script @param {Array<string | number>} args @param {number} timeoutMs
+ * @returns {Promise<string>}
+ */
+export async function pythonInNamespace(ns, script, args, timeoutMs) {
+  const { stdout } = await execInNamespace(ns, 'python3', ['-c', script, ...args.map(String)], { timeoutMs });
   return stdout.trim();
 }

@@ -3,7 +3,7 @@
 // about 0, 1 and 3 s, classic backoff); 1.5 s into it, another thread fetches a page from 8081.
 // The capture holds the unanswered SYNs and, between them, a whole exchange with the same host.
 import { withCapture } from '../lib/capture.mjs';
-import { execInNamespace, startInNamespace, useClassicSynBackoff, withNamespacePair } from '../lib/netns.mjs';
+import { execInNamespace, pythonInNamespace, startInNamespace, useClassicSynBackoff, withNamespacePair } from '../lib/netns.mjs';
 import { OK_HTTP_SERVER } from '../lib/py-server.mjs';
 import { captureFile } from '../lib/scenario.mjs';
 
@@ -42,7 +42,7 @@ print(status[0] if status else 'no answer', flush=True)
 `;
 
 export const description =
-  'SYNs to a port the server host drops (iptables DROP) while the same client fetches a page from another port of that host: syn-timeout that says the server's address sent other packets meanwhile, so the port is filtered, not the host down';
+  "SYNs to a port the server host drops (iptables DROP) while the same client fetches a page from another port of that host: syn-timeout that says the server's address sent other packets meanwhile, so the port is filtered, not the host down";
 
 export default async function portFiltered({ dir }) {
   const file = captureFile(dir, 'port-filtered');
@@ -55,13 +55,8 @@ export default async function portFiltered({ dir }) {
     });
     try {
       return await withCapture({ iface: client.ifname, netns: client.ns, filter: `tcp port ${DROPPED_PORT} or tcp port ${SERVED_PORT}`, file }, async () => {
-        const { stdout } = await execInNamespace(
-          client.ns,
-          'python3',
-          ['-c', CLIENT, server.addr, String(DROPPED_PORT), String(SERVED_PORT), String(CONNECT_TIMEOUT_S), String(FETCH_AFTER_S)],
-          { timeoutMs: CONNECT_TIMEOUT_S * 1000 + 8_000 },
-        );
-        return stdout.trim().split('\n');
+        const printed = await pythonInNamespace(client.ns, CLIENT, [server.addr, DROPPED_PORT, SERVED_PORT, CONNECT_TIMEOUT_S, FETCH_AFTER_S], CONNECT_TIMEOUT_S * 1000 + 8_000);
+        return printed.split('\n');
       });
     } finally {
       await web.stop({ signal: 'SIGKILL' });

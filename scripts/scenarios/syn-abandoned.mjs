@@ -5,7 +5,7 @@
 // connection 5 s. The capture holds one SYN to the dropped port, never sent again, while the
 // capture goes on.
 import { withCapture } from '../lib/capture.mjs';
-import { execInNamespace, startInNamespace, withNamespacePair } from '../lib/netns.mjs';
+import { execInNamespace, pythonInNamespace, startInNamespace, withNamespacePair } from '../lib/netns.mjs';
 import { oneRequestServer } from '../lib/py-server.mjs';
 import { captureFile } from '../lib/scenario.mjs';
 
@@ -45,15 +45,9 @@ export default async function synAbandoned({ dir }) {
       maxLifetimeMs: 30_000,
     });
     try {
-      return await withCapture({ iface: client.ifname, netns: client.ns, filter: `tcp port ${DROPPED_PORT} or tcp port ${SERVED_PORT}`, file }, async () => {
-        const { stdout } = await execInNamespace(
-          client.ns,
-          'python3',
-          ['-c', IMPATIENT_CLIENT, server.addr, String(DROPPED_PORT), String(SERVED_PORT), String(CONNECT_TIMEOUT_S), String(HOLD_S)],
-          { timeoutMs: (CONNECT_TIMEOUT_S + HOLD_S) * 1000 + 5_000 },
-        );
-        return stdout.trim();
-      });
+      return await withCapture({ iface: client.ifname, netns: client.ns, filter: `tcp port ${DROPPED_PORT} or tcp port ${SERVED_PORT}`, file }, () =>
+        pythonInNamespace(client.ns, IMPATIENT_CLIENT, [server.addr, DROPPED_PORT, SERVED_PORT, CONNECT_TIMEOUT_S, HOLD_S], (CONNECT_TIMEOUT_S + HOLD_S) * 1000 + 5_000),
+      );
     } finally {
       await echo.stop({ signal: 'SIGKILL' });
     }

@@ -3,6 +3,7 @@
 // captures (a quick subset by default, every scenario with TCPWHY_ALL_SCENARIOS=1).
 
 import { existsSync } from 'node:fs';
+import { listScenarios, loadScenario } from '../../scripts/lib/scenario.mjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   canReadCaptures,
@@ -273,6 +274,16 @@ describe('fresh captures show their scenario', () => {
       CHECKS[name]!(dumpCapture(file));
     });
   }
+});
+
+describe('every scenario', () => {
+  // Most scenarios need root and namespaces to run; any of them must at least load (a quote left
+  // in a string once kept one from it), so that `npm run samples` can make it again.
+  it('loads, exporting the function that makes its capture', async () => {
+    const names = listScenarios();
+    expect(names).toContain('port-filtered');
+    for (const name of names) expect(typeof (await loadScenario(name)), name).toBe('function');
+  });
 });
 
 describe('dumpCapture', () => {
