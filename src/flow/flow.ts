@@ -308,6 +308,11 @@ export class Flow extends AddressPair implements ColumnView {
    * attempt timer).
    */
   zeekConnections!: number;
+  /**
+   * The client sent its SYN again after an RST in its name (table.ts isRetryAfterClientRst), so
+   * that RST was not its TCP's: until the handshake completes, RSTs in its name close nothing.
+   */
+  clientRstsForeign!: boolean;
   /** SYNs the server refused (RST) before the client's retry of the same SYN, and the first such RST. */
   refusals!: number;
   firstRefusalNo!: number;
@@ -378,6 +383,7 @@ export class Flow extends AddressPair implements ColumnView {
     this.handshakeAckNo = 0;
     this.icmpErrors = NO_ICMP_ERRORS;
     this.zeekConnections = 1;
+    this.clientRstsForeign = false;
     this.refusals = 0;
     this.firstRefusalNo = 0;
     this.resumesFlowId = 0;
@@ -880,13 +886,15 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   if (rst) noteRst(endpoint, peer, v, no, ts, ackf);
   else {
     // A segment stamped just after a bare RST may have left before it (capture reordering); an RST
-    // with an ACK is placed by its own acknowledgement number.
+    // with an ACK is placed by its own acknowledgement number. The client's SYN sent again shows
+    // its attempt going on (see table.ts isRetryAfterClientRst).
+    const synRetried = isOrig && handshakeLogged && !ackf && baseSeq === endpoint.startSeq;
     const proves =
       endpoint.firstRstNo !== 0 &&
       endpoint.sentAfterRstNo === 0 &&
       !endpoint.firstRstKeepsConnection &&
       ts - endpoint.firstRstTs > (endpoint.firstRstAck < 0 ? RST_REORDER_MICROS : 0) &&
-      sentSomethingNew(endpoint, peer, v, handshakeLogged && (isOrig ? flow.syns.length : flow.synAcks.length) === 1);
+      (synRetried || sentSomethingNew(endpoint, peer, v, handshakeLogged && (isOrig ? flow.syns.length : flow.synAcks.length) === 1));
     if (proves) {
       endpoint.sentAfterRstNo = no;
       endpoint.sentAfterRstTs = ts;
@@ -939,7 +947,8 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   else if (syn && !ackf) endpoint.firstAckNo = 0; // a new SYN: the peer will number from a new ISN
 
   updateLastSeq(flow.history, isOrig, endpoint, v, segLen, syn, fin, rst, len);
-  const closing = updateStateMachine(flow, endpoint, peer, isOrig, v, len, syn, fin, rst, ackf);
+  const foreignRst = rst && isOrig && flow.clientRstsForeign && flow.handshakeAckNo === 0;
+  const closing = !foreignRst && updateStateMachine(flow, endpoint, peer, isOrig, v, len, syn, fin, rst, ackf);
   if (isOrig && syn && flow.attemptDeadline === 0) flow.attemptDeadline = ts + ATTEMPT_DELAY_MICROS;
 
   // --- reassembly: ACK-revealed gaps, then this segment's payload ---

@@ -313,6 +313,9 @@ export class FlowTable implements Sheddable {
       } else if (isRetryOfRefusedSyn(flow, v, dir)) {
         flow.zeekConnections++;
         reopenAfterRefusal(flow);
+      } else if (isRetryAfterClientRst(flow, v, dir)) {
+        flow.zeekConnections++;
+        reopenAfterClientRst(flow);
       } else if (isReuse(flow, v)) {
         flow.reusedByNo = no;
         flow.reusedByTs = ts;
@@ -929,6 +932,42 @@ function reopenAfterRefusal(flow: Flow): void {
   r.firstRstTs = 0;
   r.finalRstNo = 0;
   flow.removeAfterTs = 0;
+}
+
+/**
+ * The client sends its SYN again, same ISN, after an RST in its name ended a handshake that never
+ * completed: its TCP is still waiting for the SYN-ACK, so that RST was not its TCP's (a TCP that
+ * resets its attempt does not retry it; one answering an unacceptable SYN-ACK keeps its state, see
+ * Endpoint.firstRstKeepsConnection). The same connect() goes on, so one flow (Zeek logs two).
+ */
+function isRetryAfterClientRst(flow: Flow, v: PacketView, dir: Dir): boolean {
+  if (dir !== 0 || (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST | TCP_FLAG.FIN)) !== TCP_FLAG.SYN) return false;
+  const c = flow.orig;
+  const s = flow.resp;
+  return (
+    c.state === EP.RESET &&
+    !c.firstRstKeepsConnection &&
+    flow.syns.length > 0 &&
+    v.seq >>> 0 === c.startSeq &&
+    flow.handshakeAckNo === 0 &&
+    c.firstDataNo === 0 &&
+    s.firstDataNo === 0 &&
+    s.firstRstNo === 0 &&
+    s.firstFinNo === 0 &&
+    c.firstFinNo === 0
+  );
+}
+
+/**
+ * The client's side goes back to where its RST found it, and later RSTs in its name close nothing
+ * while the handshake is unfinished; the RSTs stay on record (the rules judge them: foreign-rst).
+ */
+function reopenAfterClientRst(flow: Flow): void {
+  const c = flow.orig;
+  c.state = c.prevState;
+  c.didClose = false;
+  flow.removeAfterTs = 0;
+  flow.clientRstsForeign = true;
 }
 
 /** Zeek's IsReuse: a SYN with a new initial sequence number on a known 4-tuple starts a new connection. */

@@ -162,6 +162,90 @@ describe('an RST in a side\'s name that its own TCP did not send (foreign-rst)',
   });
 });
 
+describe('the client sends its SYN again, same ISN, after an RST in its name', () => {
+  /**
+   * As the RICS 2021 firewall capture shows it: each SYN-ACK is answered by a bare RST in the
+   * client's name whose sequence number is the ISN + 21 (not the SYN-ACK's acknowledgement), and
+   * the client's TCP sends its SYN again 3 s later, as one that never got a SYN-ACK does. The
+   * server sends its SYN-ACK again on its own timer and at last resets its half-open connection.
+   */
+  const firewalled = () => {
+    const c = conv({ client: '192.168.197.8:51139', server: '56.3.101.10:2404' });
+    const isn = c.c.next;
+    const serverIsn = c.s.next;
+    const rst = { seq: (isn + 21) >>> 0, ipId: 0x7ee7 };
+    c.client('S', 0, '', { ipId: 0x7ee7 }).server('SA', 0.006).client('R', 0.012, '', rst);
+    c.client('S', 3.0, '', { seq: isn, ipId: 0x7ee7 }).server('SA', 3.01, '', { seq: serverIsn }).client('R', 3.02, '', rst);
+    c.server('SA', 9.01, '', { seq: serverIsn }).client('R', 9.02, '', rst);
+    return c.server('R', 21.03, '', { seq: (serverIsn + 1) >>> 0 });
+  };
+
+  it('is one connection attempt: the RSTs were not its TCP\'s, the server ignored them and sent its SYN-ACK again, then reset its half-open connection', () => {
+    const r = analyzeConversation(firewalled());
+    expect(r.flows).toHaveLength(1);
+    const f = r.flows[0];
+    expect(f.syns.map((s) => s.no)).toEqual([1, 4]);
+    expect(f.synAcks.map((s) => s.no)).toEqual([2, 5, 7]);
+    // Zeek starts a new connection at the SYN after the RST, and at the SYN-ACK 6 s after the second.
+    expect(f.zeekConnections).toBe(2);
+    const foreign = verdict(f, 'foreign-rst')!;
+    expect(foreign).toMatchObject({ severity: 'info', packets: [3, 4], facts: { rstPacket: 3, sentAfterPacket: 4, taken: false } });
+    expect(foreign.summary).toBe("RST #3 in the client's name (192.168.197.8:51139) was not sent by its TCP: the client went on with the connection after it (#4, 2.99 s later); the server ignored it and went on");
+    expect(verdict(f, 'synack-retry')!.packets).toEqual([2, 5, 7]);
+    expect(verdict(f, 'rst-by-client')).toBeUndefined();
+    expect(verdict(f, 'rst-by-server')).toMatchObject({ packets: [9] });
+    expect(verdict(f, 'rst-by-server')!.summary).toContain('the server gave up its half-open connection after 3 SYN-ACKs');
+  });
+
+  it('a SYN with a new ISN after the client\'s RST is a new connection, and that RST the client\'s', () => {
+    const c = conv().client('S', 0).server('SA', 0.006).client('R', 0.012);
+    c.client('S', 3.0, '', { seq: 0x1234_5678 });
+    const r = analyzeConversation(c);
+    expect(r.flows).toHaveLength(2);
+    expect(verdict(r.flows[0], 'foreign-rst')).toBeUndefined();
+    expect(verdict(r.flows[0], 'rst-by-client')).toMatchObject({ packets: [3] });
+  });
+
+  it('after an RST that answers an unacceptable SYN-ACK (its sequence number that SYN-ACK\'s acknowledgement), the SYN sent again proves nothing', () => {
+    // RFC 9293 3.10.7.3: a TCP in SYN-SENT answers a SYN-ACK acknowledging something it never sent with an RST and keeps waiting.
+    const c = conv().client('S', 0);
+    const isn = (c.c.next - 1) >>> 0;
+    c.server('SA', 0.006, '', { ack: 0x0abc_def0 }).client('R', 0.012, '', { seq: 0x0abc_def0 });
+    c.client('S', 1.0, '', { seq: isn }).server('SA', 1.006).client('A', 1.012);
+    const flows = analyzeConversation(c).flows;
+    expect(flows.flatMap((f) => f.verdicts.map((v) => v.code))).not.toContain('foreign-rst');
+  });
+
+  it('once the handshake completes after the retry, an RST in the client\'s name closes the connection again', () => {
+    const c = conv().client('S', 0);
+    const isn = (c.c.next - 1) >>> 0;
+    c.server('SA', 0.006).client('R', 0.012, '', { seq: (isn + 21) >>> 0, ipId: 0x7ee7 });
+    c.client('S', 3.0, '', { seq: isn }).server('SA', 3.006).client('A', 3.012).client('PA', 3.02, 'x'.repeat(10)).server('A', 3.03);
+    c.client('R', 3.5).server('PA', 3.6, 'y'.repeat(10));
+    const f = analyzeConversation(c).flows[0];
+    expect(f.state).toBe('RSTO');
+    expect(verdict(f, 'foreign-rst')!.packets).toEqual([3, 4]);
+    expect(verdict(f, 'rst-by-client')!.packets).toEqual([9]);
+  });
+
+  corpus2.it('fpcap RICS2021 fwscada: connections 51139 and 51133, each with three SYN-ACKs and RSTs of ISN + 21 in the client\'s name, are one attempt each, reset by the server', () => {
+    const r = analyzeFile(corpus2.path('fpcap/RICS2021_787__fwscada_20200625_160926.pcap'));
+    for (const [port, synAcks, foreignRst, serverRst] of [
+      [51139, [1544, 1551, 1557], [1545, 1550], 1570],
+      [51133, [1509, 1527, 1541], [1511, 1528], 1559],
+    ] as const) {
+      const flows = r.flows.filter((f) => f.client === `192.168.197.8:${port}`);
+      expect(flows).toHaveLength(1);
+      const f = flows[0];
+      expect(f.synAcks.map((s) => s.no)).toEqual(synAcks);
+      expect(verdict(f, 'foreign-rst')).toMatchObject({ severity: 'info', packets: foreignRst });
+      expect(verdict(f, 'synack-retry')).toBeDefined();
+      expect(verdict(f, 'rst-by-client')).toBeUndefined();
+      expect(verdict(f, 'rst-by-server')!.packets).toEqual([serverRst]);
+    }
+  });
+});
+
 describe('a SYN sent once and never again (syn-abandoned)', () => {
   /** The same client host connecting elsewhere at `t`: it was still there when its retry was due. */
   const other = (t: number) => conv({ client: '10.0.0.1:40000', server: '10.0.0.8:22' }).handshake(t);
