@@ -574,6 +574,25 @@ function roundTimeout(seconds: number): number | null {
   return null;
 }
 
+/**
+ * The TLS alert (close_notify, or in TLS 1.3 a record of an alert's size) that the closer sent
+ * before its close, when it belongs to the close rather than to the data: the last data of the
+ * connection, every record of the closer read, and the quiet before it the flow's longest. The
+ * idle then runs from the last other data, of either side, to that alert; null otherwise.
+ */
+function alertBeforeClose(f: FlowFacts, by: 'client' | 'server'): { alertPacket: number; idleMicros: number; quietMicros: number } | null {
+  const tls = f.app?.tls;
+  const closing = f.app?.tlsClosing;
+  const alert = closing?.lastAlert[by];
+  if (!tls || !closing || !alert || tls.missed[by] !== null || tls.malformed !== null) return null;
+  const [mine, other] = by === 'client' ? [f.clientSide, f.serverSide] : [f.serverSide, f.clientSide];
+  if (mine.lastData?.no !== alert.no || (other.lastData !== null && other.lastData.ts >= alert.ts)) return null;
+  const quiet = f.analysis?.idle;
+  const dataTs = Math.max(closing.otherRecordsTs[by], other.lastData?.ts ?? 0);
+  if (!quiet || quiet.toPacket !== alert.no || dataTs === 0) return null;
+  return { alertPacket: alert.no, idleMicros: alert.ts - dataTs, quietMicros: quiet.longestMs * 1000 };
+}
+
 const idleClose: FlowRule = {
   code: 'idle-close',
   // The silence is measured over both sides' data.
@@ -591,10 +610,14 @@ const idleClose: FlowRule = {
     // A close in the middle of a request or a response ends an exchange, not an idle connection
     // (response-cut-short and request-stalled tell it).
     if (exchangeCutByClose(f)) return null;
-    const idle = c.sinceLastDataMs * 1000;
-    if (idle < IDLE_CLOSE_MIN_MICROS || c.idleBeforeMs * 1000 < IDLE_CLOSE_MIN_MICROS / 2) return null;
+    // A close_notify the closer sent first is part of its close: the idle ends there.
+    const alert = alertBeforeClose(f, c.by);
+    const idle = alert ? alert.idleMicros : c.sinceLastDataMs * 1000;
+    const quiet = alert ? alert.quietMicros : c.idleBeforeMs * 1000;
+    if (idle < IDLE_CLOSE_MIN_MICROS || quiet < IDLE_CLOSE_MIN_MICROS / 2) return null;
     const round = roundTimeout(idle / 1e6);
     const how = c.rst ? 'reset' : 'closed';
+    const closedBy = `${alert ? `TLS alert #${alert.alertPacket}, then ` : ''}${c.rst ? 'RST' : 'FIN'} #${c.packet}`;
     // Closing an idle keep-alive connection with FINs both ways, and no RST after, is ordinary
     // housekeeping: reported, but not as a problem. An RST, or a close the peer did not complete,
     // is the kind a client trips over when it reuses the connection.
@@ -606,9 +629,9 @@ const idleClose: FlowRule = {
     return {
       code: 'idle-close',
       severity: clean ? 'info' : 'warning',
-      summary: `idle ${fmtDuration(idle)}, then the ${c.by} ${how} the connection (${c.rst ? 'RST' : 'FIN'} #${c.packet})${round ? `: ${round} s is a typical idle timeout` : ''}${race}`,
-      packets: [c.lastPacketBefore, c.packet].filter((n) => n > 0),
-      facts: { closer: c.by, how: c.rst ? 'rst' : 'fin', idleMs: ms(idle), roundTimeoutS: round, lastPacketBefore: c.lastPacketBefore, cleanClose: clean, reusedAfterClosePacket: reusedPacket },
+      summary: `idle ${fmtDuration(idle)}, then the ${c.by} ${how} the connection (${closedBy})${round ? `: ${round} s is a typical idle timeout` : ''}${race}`,
+      packets: alert ? [a.idle!.fromPacket, alert.alertPacket, c.packet] : [c.lastPacketBefore, c.packet].filter((n) => n > 0),
+      facts: { closer: c.by, how: c.rst ? 'rst' : 'fin', idleMs: ms(idle), roundTimeoutS: round, lastPacketBefore: alert ? a.idle!.fromPacket : c.lastPacketBefore, cleanClose: clean, reusedAfterClosePacket: reusedPacket, tlsAlertPacket: alert?.alertPacket ?? null },
       hint: round
         ? `${round} s without traffic, then the ${c.by} ${how} the connection: that matches a configured idle timeout (a load balancer such as AWS ELB 60 s, nginx keepalive_timeout 75 s or proxy timeouts, a server keep-alive timeout, a NAT or firewall table). If the connection should stay open, send application or TCP keep-alives more often than ${round} s, or raise that timeout; if the peer reuses the connection later, it must handle the close.`
         : `The ${c.by} closed a connection that had been idle for ${fmtDuration(idle)}: usually a keep-alive or idle timeout on that side (HTTP keep-alive timeout, a pool's idle timeout, a proxy's). Harmless unless the other side tries to reuse the connection at the same moment; then match the client pool's idle timeout to be shorter than the server's.`,

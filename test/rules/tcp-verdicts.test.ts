@@ -532,9 +532,15 @@ describe('teardown verdicts', () => {
       const closed = tls().server('PA', 6.2, encryptedAlert()).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
       const v = halfClosed(closed);
       expect([v.severity, v.facts.idleBeforeFinMs]).toEqual(['info', 6001.3]);
+      // idle-close too measures to the alert (#11), not to the FIN (#13), and cites both.
+      const idle = analyzeConversation(closed).flows[0].verdicts.find((x) => x.code === 'idle-close')!;
+      expect(idle.summary).toBe('idle 6.00 s, then the server closed the connection (TLS alert #11, then FIN #13)');
+      expect(idle.packets).toEqual([10, 11, 13]);
+      expect(idle.facts).toMatchObject({ closer: 'server', idleMs: 6000, tlsAlertPacket: 11 });
       // Without the alert the FIN came 1.3 ms after the server's last data: no idle, a warning.
       const busy = tls().server('PA', 6.2, encrypted(500)).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
       expect(halfClosed(busy).severity).toBe('warning');
+      expect(analyzeConversation(busy).flows[0].verdicts.map((x) => x.code)).not.toContain('idle-close');
     });
 
     it('is a warning when the server closed on a request it never answered, or on an HTTP/1.0 exchange no pool keeps', () => {
