@@ -252,19 +252,29 @@ export function synUnanswered(f: FlowFacts): boolean {
 const SENT_AFTER_LAST_SYN_MICROS = 1_000_000;
 
 /**
- * A packet from the server's address (not an RST nor an ICMP message) while its SYNs went
- * unanswered: after the first SYN and at most SENT_AFTER_LAST_SYN_MICROS after the last, within
- * what the capture watched of the flow (packets up to `watchedTo`) and before any seam of joined
- * captures after it. Null when the capture holds none, and when the client has the server's address
- * (its own packets would count).
+ * How long after the last SYN a packet from the server's address is still worth citing beside "host
+ * down": it shows the host up by then, if not while the SYNs came.
  */
-function serverSentMeanwhile(f: FlowFacts, ctx: RuleContext, watchedTo: number): SentPacket | null {
+const SENT_SOON_AFTER_LAST_SYN_MICROS = 30_000_000;
+
+/**
+ * The first packet from the server's address (not an RST nor an ICMP message) after its first
+ * unanswered SYN, within what the capture watched of the flow (packets up to `watchedTo`) and
+ * before any seam of joined captures after it; `by` bounds how long after the last SYN. Null when
+ * the capture holds none, and when the client has the server's address (its own packets would count).
+ */
+function serverSentAfterSyn(f: FlowFacts, ctx: RuleContext, watchedTo: number, by: number): SentPacket | null {
   const sent = f.serverSent;
   if (!sent || f.clientIp === f.serverIp) return null;
   if (sent.packet > Math.min(watchedTo, ctx.watch?.lastBeforeSeamFrom(f.lastPacket) ?? Infinity)) return null;
   const first = f.syns[0];
   const last = f.syns[f.syns.length - 1];
-  return sent.ts >= first.ts && sent.ts - last.ts <= SENT_AFTER_LAST_SYN_MICROS ? sent : null;
+  return sent.ts >= first.ts && sent.ts - last.ts <= by ? sent : null;
+}
+
+/** A packet from the server's address while its SYNs went unanswered: at most SENT_AFTER_LAST_SYN_MICROS after the last (see serverSentAfterSyn). */
+function serverSentMeanwhile(f: FlowFacts, ctx: RuleContext, watchedTo: number): SentPacket | null {
+  return serverSentAfterSyn(f, ctx, watchedTo, SENT_AFTER_LAST_SYN_MICROS);
 }
 
 /** The neighbour lookups for the server that went unanswered, when any was answered in the capture (so the capture holds them). */
@@ -329,6 +339,7 @@ const synTimeout: FlowRule = {
     const sent = answeredOthers > 0 || unanswered || serverUnseen ? null : serverSentMeanwhile(f, ctx, watch.packet);
     let cause: string;
     let hint: string;
+    let sentLater: SentPacket | null = null;
     if (answeredOthers > 0) {
       cause = `listener overloaded: ${f.server} answered ${plural(answeredOthers, 'other SYN')} meanwhile, so the host is up and its accept queue is full or a filter drops these`;
       hint = 'The host is up: its listen (accept) queue is full or a per-source filter drops these SYNs. Raise the listen backlog and net.core.somaxconn, make the application accept() faster, check net.ipv4.tcp_abort_on_overflow and SYN-flood protection, and any per-client rate limits.';
@@ -348,7 +359,11 @@ const synTimeout: FlowRule = {
       cause = `no answer: host down, a firewall dropping the SYN, a wrong IP, or a listener too busy to answer; whether ${f.server} answered other SYNs meanwhile is not known (${why})`;
       hint = 'connect timeout / EINPROGRESS that never completes. Nothing answered these SYNs: the host is down or unreachable, a firewall or security group silently drops the SYN, the address is wrong, or the listen (accept) queue is full. Answers the server gave other clients at the time would tell the last apart, but the capture held too many to keep. Check that the host is up, the security group / iptables rules, that the IP is right, and the listen backlog (ss -lnt: Recv-Q against Send-Q).';
     } else {
-      cause = 'no answer at all: host down, a firewall dropping the SYN, or a wrong IP';
+      // Later than a SYN-ACK was due, a packet from the address proves less: up by then.
+      const later = serverSentAfterSyn(f, ctx, watch.packet, SENT_SOON_AFTER_LAST_SYN_MICROS);
+      sentLater = later;
+      const upBy = later ? `; ${f.serverIp} sent #${later.packet} ${fmtDuration(later.ts - last.ts)} after the last SYN, so it was up by then` : '';
+      cause = `no answer at all: host down, a firewall dropping the SYN, or a wrong IP${upBy}`;
       hint = 'connect timeout / EINPROGRESS that never completes. Nothing answered: the host is down or unreachable, a firewall or security group silently drops the SYN (DROP rather than REJECT), the address is wrong (stale DNS), or the route is black-holed. Check the security group / iptables rules on the server and the path, and that the IP is right.';
     }
     return {
@@ -370,6 +385,7 @@ const synTimeout: FlowRule = {
         ...(answersUnknown === null ? {} : { otherSynAnswersUnknown: answersUnknown }),
         arpUnanswered: Boolean(unanswered),
         ...(sent === null ? {} : { serverSentPacket: sent.packet }),
+        ...(sentLater === null ? {} : { serverSentLaterPacket: sentLater.packet }),
       },
       hint,
     };

@@ -68,6 +68,20 @@ describe('syn-timeout when the server address sent other packets meanwhile', () 
     }
   });
 
+  it('beside "host down", cites a packet of the address from 1 to 30 s after the last SYN: up by then, if not while the SYNs came', () => {
+    // nDPI gnutella flow 116: the peer's answer to a UDP request sent between the SYNs came 1.14 s after the last.
+    const late = timedOut(inTime(unanswered().packets, [datagram(SERVER, 4.14), datagram(SERVER, 12)]));
+    expect(late.summary).toBe(
+      'SYN retries, no answer at all: host down, a firewall dropping the SYN, or a wrong IP; 10.0.0.2 sent #4 1.14 s after the last SYN, so it was up by then (3 SYNs #1, #2, #3 over 3.00 s; retries after 1.00 s, 2.00 s (1 s doubling: Linux))',
+    );
+    expect(late.facts).toMatchObject({ serverSentLaterPacket: 4 });
+    expect(late.facts.serverSentPacket).toBeUndefined();
+    // 31 s after the last SYN says nothing more of it.
+    const later = timedOut(inTime(unanswered().packets, [datagram(SERVER, 34)]));
+    expect(later.summary).toMatch(/^SYN retries, no answer at all: host down, a firewall dropping the SYN, or a wrong IP \(3 SYNs/);
+    expect(later.facts.serverSentLaterPacket).toBeUndefined();
+  });
+
   it('does not take a packet across a clock stepping back: joined recordings', () => {
     // Recording A: the host busy at 1000 to 1010 s. Recording B, joined after it, starts again at 0:
     // SYNs at 1, 2 and 4 s, then a packet of the host at 50 s.
