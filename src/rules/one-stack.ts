@@ -117,6 +117,8 @@ interface SharedCounter {
   /** Hops the fitting answers crossed after the device, the most of them (TTL below its initial value); -1: not told. */
   hops: number;
   ttl: number;
+  /** The fitting answers' TTLs when none crossed a router, lowest first (a device may start its SYN-ACKs and its RSTs at different TTLs). */
+  ttlsAsSent: number[];
   flows: number[];
   /** The first fitting pair. */
   example: { a: number; aFrom: string; aId: number; b: number; bFrom: string; bId: number };
@@ -178,9 +180,10 @@ function sharedCounter(clientIp: string, c: ClientAnswers): SharedCounter | null
     }
     if (hops === -1) break;
   }
+  const ttlsAsSent = hops === 0 ? [...new Set([...fittingAnswers].map((i) => c.ttl[i]))].sort((x, y) => x - y) : [];
   const flows = new Set<number>();
   for (let i = 0; i < c.count; i++) if (fitting.has(c.server[i])) flows.add(c.flow[i]);
-  return { clientIp, addresses, fits, informative, synAckSteps, hops, ttl, flows: [...flows].sort((x, y) => x - y), example };
+  return { clientIp, addresses, fits, informative, synAckSteps, hops, ttl, ttlsAsSent, flows: [...flows].sort((x, y) => x - y), example };
 }
 
 const hex = (id: number) => `0x${id.toString(16).padStart(4, '0')}`;
@@ -192,7 +195,7 @@ function verdictOf(s: SharedCounter): Verdict {
   const handshakes = s.synAckSteps > 0;
   const where =
     s.hops === 0
-      ? `no router away from the capture point (the answers' TTL ${s.ttl} is as sent)`
+      ? `no router away from the capture point (the answers' ${s.ttlsAsSent.length === 1 ? `TTL ${s.ttl} is` : `TTLs ${s.ttlsAsSent.join(' and ')} are`} as sent)`
       : s.hops > 0
         ? `about ${plural(s.hops, 'hop')} before the capture point (TTL ${s.ttl})`
         : `at a distance the answers' TTL does not tell (TTL ${s.ttl})`;
@@ -218,7 +221,7 @@ function verdictOf(s: SharedCounter): Verdict {
     },
     hint: handshakes
       ? s.hops === 0
-        ? `A device no router away from the capture point completes each handshake itself, and answers with a RST when its own connection to the server fails (refused, unreachable or timed out), with a SYN-ACK only once that connection is up: VirtualBox or QEMU user-mode networking (the guest at 10.0.2.15), slirp4netns or pasta for rootless containers, or a local transparent proxy. Capture on the device's outside (the VM host's or container host's external interface) to see what the servers answered, and read the refused and reset verdicts of these flows as the device's.`
+        ? `A device no router away from the capture point completes each handshake itself, and answers with a RST or an ICMP error when its own connection to the server is refused or cannot be made, with nothing while it is still trying, and with a SYN-ACK only once that connection is up: VirtualBox or QEMU user-mode networking (the guest at 10.0.2.15), slirp4netns or pasta for rootless containers, or a local transparent proxy. Capture on the device's outside (the VM host's or container host's external interface) to see what the servers answered, and read the refused and reset verdicts of these flows as the device's.`
         : `A device on the path (a transparent proxy, a load balancer, a NAT that terminates connections) completes each handshake itself and answers with a RST when its own connection to the server fails. Capture beyond it to see what the servers answered, and read the refused and reset verdicts of these flows as the device's.`
       : `A firewall or intrusion prevention system rejecting connections with RSTs it makes in the servers' names (iptables REJECT --reject-with tcp-reset, a Snort or Suricata reject rule), or a NAT or proxy whose own connections failed, sent these RSTs. Find the device (${where}) and its rule or log for these servers; capture beyond it to see whether the servers answer at all.`,
   };

@@ -20,6 +20,8 @@ interface Plan {
   /** RST+ACK refusals only, no SYN-ACK. */
   resetsOnly?: boolean;
   ttl?: number;
+  /** The RSTs' TTL, where the device starts them apart from its SYN-ACKs (VirtualBox: 255 and 64). */
+  rstTtl?: number;
   /** Packets of another connection between two answers. */
   filler?: number;
   /** The server addresses: one /24 each by default. */
@@ -43,7 +45,7 @@ function connects(plan: Plan): ScriptedPacket[] {
     if (!plan.resetsOnly && i % 3 === 2) {
       out.push({ t: t + 0.004, frame: tcpFrame({ ...answer, seq: 7000, flags: 'SA' }) });
       out.push({ t: t + 0.005, frame: tcpFrame({ ...syn, seq: 1000 * i + 1, ack: 7001, flags: 'A' }) });
-    } else out.push({ t: t + 0.004, frame: tcpFrame({ ...answer, seq: 0, flags: 'RA' }) });
+    } else out.push({ t: t + 0.004, frame: tcpFrame({ ...answer, seq: 0, flags: 'RA', ttl: plan.rstTtl ?? answer.ttl }) });
     for (let k = 0; k < (plan.filler ?? 0); k++) {
       out.push({ t: t + 0.006 + k * 1e-6, frame: tcpFrame({ src: '10.9.9.9', dst: '10.9.9.8', sport: 5000, dport: 22, seq: 1 + k, ack: 1, flags: 'A', payload: 'x' }) });
     }
@@ -58,6 +60,12 @@ const oneStack = (r: AnalysisResult) => r.verdicts.filter((v) => v.code === 'one
 const fires = (plan: Plan) => oneStack(analyzeFrames(connects(plan))).length === 1;
 
 describe('answers from many addresses with one IP ID counter', () => {
+  it('names every TTL its answers left with when it starts its SYN-ACKs and its RSTs apart (nDPI gnutella: 64 and 255)', () => {
+    const [v] = oneStack(analyzeFrames(connects({ answers: counted(12), rstTtl: 255 })));
+    expect(v.summary).toContain("A NAT or proxy no router away from the capture point (the answers' TTLs 64 and 255 are as sent) answers for these servers");
+    expect(v.facts).toMatchObject({ hops: 0 });
+  });
+
   it('are said to come from a NAT or proxy beside the client, which leads the report', () => {
     const r = analyzeFrames(connects({ answers: counted(12) }));
     const [v, ...more] = oneStack(r);
@@ -68,6 +76,7 @@ describe('answers from many addresses with one IP ID counter', () => {
     expect(v.summary).toContain(`the SYN-ACKs and RSTs that 12 server addresses (192.0.2.1, 192.0.3.1, 192.0.4.1, 192.0.5.1 and 8 more) sent to ${GUEST} came from one IP stack`);
     expect(v.summary).toContain('#2 from 192.0.2.1 ID 0x0282, then #4 from 192.0.3.1 ID 0x0283');
     expect(v.summary).toContain("A NAT or proxy no router away from the capture point (the answers' TTL 64 is as sent) answers for these servers");
+    expect(v.hint).toMatch(/^A device no router away from the capture point completes each handshake itself, and answers with a RST or an ICMP error when its own connection to the server is refused or cannot be made, with nothing while it is still trying/);
     expect(v.packets).toEqual([2, 4]);
     // The refusals are still said of the flows; the capture-level verdict is read first.
     expect(r.flows.filter((f) => f.verdicts.some((x) => x.code === 'refused'))).toHaveLength(8);
