@@ -147,6 +147,12 @@ const SHARED_WAYS = 64;
 const SHARED_MAX_LENGTH = 256;
 const SHARED_TEXT: string[] = new Array<string>((TEXT_SLOT.FIRST_HEADER + SELECTED_HEADERS.length) * SHARED_WAYS).fill('');
 
+/** The scheme of an Authorization or WWW-Authenticate value (its first token): what follows is a credential or a challenge, never kept. */
+function authScheme(value: string): string {
+  const space = value.indexOf(' ');
+  return space < 0 ? value : value.slice(0, space);
+}
+
 /** The selected header name src[s, e) spells, case-insensitively, or null. */
 function matchSelectedName(src: Uint8Array, s: number, e: number): SelectedName | null {
   const candidates = SELECTED_BY_LENGTH[e - s];
@@ -876,7 +882,8 @@ export class HttpParser {
     {
       const key = name as SelectedHeaderName;
       const prev = head.headers[key];
-      head.headers[key] = prev === undefined ? value : `${prev}, ${value}`;
+      const kept = key === 'authorization' || key === 'www-authenticate' ? authScheme(value) : value;
+      head.headers[key] = prev === undefined ? kept : `${prev}, ${kept}`;
     }
     switch (name) {
       case 'content-length': {

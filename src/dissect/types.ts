@@ -24,6 +24,9 @@ export const SELECTED_HEADERS = [
   'content-type',
   'keep-alive',
   'expect',
+  // Their scheme alone ("NTLM", "Basic", "Negotiate"): credentials and challenges are not kept.
+  'authorization',
+  'www-authenticate',
 ] as const;
 export type SelectedHeaderName = (typeof SELECTED_HEADERS)[number];
 /** Repeated headers are joined with ", " (RFC 9110 5.3); obs-folded lines with one space. */

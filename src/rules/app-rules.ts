@@ -647,6 +647,16 @@ function httpErrorHint(status: number, proxy: boolean, server: string | null, wa
   return 'The server rejected the request: the status and reason say why; its log has details.';
 }
 
+/**
+ * A 401 the client answered on the same connection with credentials (its next request carries
+ * Authorization): a step of authentication, not a failure. NTLM and Negotiate always take one (the
+ * server's challenge), and a browser's first request to a Basic or Digest realm goes without
+ * credentials. How the request with them fared is its own exchange's.
+ */
+function challengeAnswered(exchanges: HttpExchangeFacts[], i: number): boolean {
+  return exchanges[i].response?.status === 401 && exchanges[i + 1]?.request?.headers.authorization !== undefined;
+}
+
 /** An exchange answered with a 4xx or 5xx (the failure list is built only for a connection that has one). */
 function isErrorStatus(ex: HttpExchangeFacts): boolean {
   return ex.request !== null && ex.response !== null && ex.response.status >= 400;
@@ -658,7 +668,7 @@ const httpError: FlowRule = {
     const app = f.app;
     if (!app) return null;
     if (!app.http.some(isErrorStatus)) return null;
-    const failed = app.http.filter((ex) => ex.request && ex.response && ex.response.status >= 400 && !isRejectedUpgrade(f, ex));
+    const failed = app.http.filter((ex, i) => ex.request && ex.response && ex.response.status >= 400 && !isRejectedUpgrade(f, ex) && !challengeAnswered(app.http, i));
     if (failed.length === 0) return null;
     const worst = failed.find((ex) => ex.response!.status >= 500) ?? failed[0];
     const req = worst.request!;
@@ -668,10 +678,14 @@ const httpError: FlowRule = {
     const gateway = resp.status === 502 || resp.status === 503 || resp.status === 504;
     const waitText = gateway && waited !== null ? ` after the request waited ${fmtDuration(waited)}` : '';
     const timeoutText = resp.status === 504 && who.proxy && waited !== null ? ` (${proxyTimeoutName(who.server, waited).split(',')[0]})` : '';
+    // The request carried credentials that answered the server's challenge: the login went through its steps.
+    const at = app.http.indexOf(worst);
+    const challenge = at > 0 && challengeAnswered(app.http, at - 1) ? app.http[at - 1].response! : null;
+    const credentials = challenge ? `, with ${req.headers.authorization} credentials answering the 401 challenge #${challenge.packet}` : '';
     return {
       code: 'http-error',
       severity: resp.status >= 500 ? 'error' : 'warning',
-      summary: `HTTP ${resp.status} ${resp.reason} to "${req.method} ${req.target}" (request #${req.packet}, response #${resp.packet}${who.server ? `, Server: ${who.server}` : ''})${waitText}${timeoutText}${failed.length > 1 ? `; ${plural(failed.length, 'error response')} on this connection` : ''}`,
+      summary: `HTTP ${resp.status} ${resp.reason} to "${req.method} ${req.target}" (request #${req.packet}${credentials}, response #${resp.packet}${who.server ? `, Server: ${who.server}` : ''})${waitText}${timeoutText}${failed.length > 1 ? `; ${plural(failed.length, 'error response')} on this connection` : ''}`,
       packets: [req.packet, resp.packet],
       facts: {
         status: resp.status,
@@ -687,8 +701,12 @@ const httpError: FlowRule = {
         waitedMs: waited === null ? null : ms(waited),
         errorResponses: failed.length,
         statuses: failed.map((ex) => ex.response!.status),
+        challengePacket: challenge?.packet ?? null,
       },
-      hint: httpErrorHint(resp.status, who.proxy, who.server, waited),
+      hint:
+        challenge && (resp.status === 401 || resp.status === 403)
+          ? `The client answered the server's challenge with ${req.headers.authorization} credentials and the server still refused: they are wrong or expired, the account lacks the right to this resource, or the login failed at the server (its security log says which).`
+          : httpErrorHint(resp.status, who.proxy, who.server, waited),
     };
   },
 };

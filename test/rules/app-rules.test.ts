@@ -15,6 +15,7 @@ const OP = { TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9 } as const;
 const CLIENT = { src: '10.0.0.1', sport: 51000 } as const;
 const SERVER = { src: '10.0.0.2', sport: 80 } as const;
 const START = 1_700_000_000_000_000;
+const corpus2 = useCorpus('corpus2');
 
 /** A scripted TCP conversation: every call adds one segment `ms` after the previous one. */
 class Conversation {
@@ -317,6 +318,60 @@ describe('WebSocket verdicts', () => {
 });
 
 describe('HTTP verdicts', () => {
+  describe('a 401 the client answers with credentials on the same connection is a step of the login, not an error', () => {
+    const get = (auth: string) => `GET /share HTTP/1.1\r\nHost: files\r\n${auth ? `Authorization: ${auth}\r\n` : ''}\r\n`;
+
+    it('NTLM: the challenge, then a 200 to the request with credentials: no http-error, and no credential kept', () => {
+      const f = conv()
+        .client(get('NTLM TlRMTVNTUAABAAAABoIIAAAAAAAAAAAAAAAAAAAAAAA='))
+        .server(response(401, 'Unauthorized', 'WWW-Authenticate: NTLM TlRMTVNTUAACAAAACwALADgAAAAGgooC\r\n'))
+        .client(get('NTLM TlRMTVNTUAADAAAAGAAYAEAAAACoAKgAWAAAABAAEAAAAQAABgAG'))
+        .server(response(200, 'OK', '', 'hello'))
+        .closeBoth(0)
+        .analyze();
+      expect(codes(f)).not.toContain('http-error');
+      const http = f.app!.http;
+      expect(http.map((ex) => [ex.request!.headers.authorization, ex.response!.headers['www-authenticate'] ?? null])).toEqual([
+        ['NTLM', 'NTLM'],
+        ['NTLM', null],
+      ]);
+    });
+
+    it('Basic: a 403 to the request with credentials is the error, said with the challenge it answered', () => {
+      const f = conv()
+        .client(get(''))
+        .server(response(401, 'Unauthorized', 'WWW-Authenticate: Basic realm="files"\r\n'))
+        .client(get('Basic dXNlcjpzZWNyZXQ='))
+        .server(response(403, 'Forbidden'))
+        .closeBoth(0)
+        .analyze();
+      const v = verdict(f, 'http-error');
+      expect(v.summary).toBe('HTTP 403 Forbidden to "GET /share" (request #6, with Basic credentials answering the 401 challenge #5, response #7)');
+      expect(v.facts).toMatchObject({ status: 403, errorResponses: 1, statuses: [403], challengePacket: 5 });
+      expect(v.hint).toMatch(/^The client answered the server's challenge with Basic credentials and the server still refused/);
+      expect(JSON.stringify(f)).not.toContain('dXNlcjpzZWNyZXQ');
+    });
+
+    it('a 401 the client never answered on the connection stays an error', () => {
+      const f = conv().client(get('')).server(response(401, 'Unauthorized', 'WWW-Authenticate: Basic realm="files"\r\n')).closeBoth(0).analyze();
+      expect(verdict(f, 'http-error').facts).toMatchObject({ status: 401, challengePacket: null });
+    });
+
+    corpus2.it('nDPI webdav.pcap: each NTLM challenge (401) is a step; the 400 or 403 to the request with credentials is the error', () => {
+      const r = analyzeFile(corpus2.path('ndpi/webdav.pcap'));
+      const errors = r.flows.flatMap((fl) => fl.verdicts.filter((v) => v.code === 'http-error').map((v) => [fl.id, v.facts.status, v.facts.challengePacket]));
+      expect(errors).toEqual([
+        [2, 405, 19],
+        [3, 400, 31],
+        [4, 400, 42],
+        [5, 400, 53],
+        [6, 400, 64],
+        [7, 403, 75],
+        [8, 400, 86],
+      ]);
+    });
+  });
+
   it('reports http-error as an error for a 504 from nginx, with the wait and the timeout it hit', () => {
     const f = conv()
       .client('GET /report HTTP/1.1\r\nHost: app\r\n\r\n')
