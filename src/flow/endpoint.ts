@@ -70,9 +70,10 @@ export class Endpoint implements ColumnView, RareColumnView {
   /** The first RST carried an ACK and sequence number 0: the answer a closed port gives a SYN (RFC 9293 3.10.7.1). */
   declare firstRstAnswersSyn: boolean;
   /**
-   * The first RST carried no ACK and answered the peer's segment before the handshake completed: a
-   * TCP in SYN-RECEIVED answers an unacceptable ACK so and keeps its half-open connection (RFC 9293
-   * 3.10.7.4), so what the side sends after it proves nothing.
+   * The first RST answered the peer's segment (its acknowledgement as the RST's sequence number)
+   * before the handshake completed: a TCP in SYN-SENT answers an unacceptable ACK so, with or without
+   * an ACK of its own (RFC 9293 3.10.7.3; lwIP sets one), and one in SYN-RECEIVED without (3.10.7.4),
+   * and either keeps its attempt, so what the side sends after it proves nothing.
    */
   declare firstRstKeepsConnection: boolean;
   /** This side's first packet other than an RST after its first RST (0: none): that RST was not its TCP's. */

@@ -313,6 +313,8 @@ export class Flow extends AddressPair implements ColumnView {
    * that RST was not its TCP's: until the handshake completes, RSTs in its name close nothing.
    */
   clientRstsForeign!: boolean;
+  /** When the latest RST that closed nothing so came (0: none since): Zeek's connection ended there (see table.ts zeekSplitAfterIgnoredRst). */
+  ignoredRstTs!: number;
   /** SYNs the server refused (RST) before the client's retry of the same SYN, and the first such RST. */
   refusals!: number;
   firstRefusalNo!: number;
@@ -384,6 +386,7 @@ export class Flow extends AddressPair implements ColumnView {
     this.icmpErrors = NO_ICMP_ERRORS;
     this.zeekConnections = 1;
     this.clientRstsForeign = false;
+    this.ignoredRstTs = 0;
     this.refusals = 0;
     this.firstRefusalNo = 0;
     this.resumesFlowId = 0;
@@ -862,7 +865,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     endpoint.firstRstTs = ts;
     endpoint.firstRstAnswersSyn = ackf && baseSeq === 0;
     endpoint.firstRstAck = ackf ? v.ack >>> 0 : -1;
-    endpoint.firstRstKeepsConnection = !ackf && flow.synAcks.length > 0 && flow.handshakeAckNo === 0 && answersPeerSegment(peer, v);
+    endpoint.firstRstKeepsConnection = flow.handshakeAckNo === 0 && answersPeerSegment(peer, v) && (isOrig ? flow.syns.length > 0 : !ackf && flow.synAcks.length > 0);
     endpoint.firstRstIpId = v.ipVersion === 4 ? v.ipId : 0;
     endpoint.firstRstTtl = v.ttl;
   }
@@ -883,8 +886,15 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     flow.handshakeAckTs = ts;
   }
 
-  if (rst) noteRst(endpoint, peer, v, no, ts, ackf);
-  else {
+  if (rst) {
+    noteRst(endpoint, peer, v, no, ts, ackf);
+    // An RST like the one the client's SYN retry proved was not the end of its attempt: whatever
+    // its IP ID or TTL show, it is no more the client's own than the first.
+    if (isOrig && flow.clientRstsForeign && flow.handshakeAckNo === 0) {
+      endpoint.finalRstLikeFirst = true;
+      flow.ignoredRstTs = ts;
+    }
+  } else {
     // A segment stamped just after a bare RST may have left before it (capture reordering); an RST
     // with an ACK is placed by its own acknowledgement number. The client's SYN sent again shows
     // its attempt going on (see table.ts isRetryAfterClientRst).

@@ -5,7 +5,7 @@ import { NDP_TYPE, isMulticast, isUnspecified } from '../decode/ndp.js';
 import { EP } from './endpoint.js';
 import { tcpChecksumOk } from '../decode/checksum.js';
 import { detachFlowAnalysis, releaseFlowAnalysis } from './analysis.js';
-import { Flow, FlowRows, NO_ICMP_ERRORS, processSegment, type IcmpErrorFact, type SegmentContext } from './flow.js';
+import { CLOSE_DELAY_MICROS, Flow, FlowRows, NO_ICMP_ERRORS, processSegment, type IcmpErrorFact, type SegmentContext } from './flow.js';
 import { TupleIndex } from './tuple-index.js';
 import { PROVEN_ROLE, roleShownByPayload } from './role-evidence.js';
 import { connState } from './conn-state.js';
@@ -300,6 +300,7 @@ export class FlowTable implements Sheddable {
     let dir: Dir = 0;
     if (flow) {
       dir = this.foundDir;
+      if (flow.ignoredRstTs !== 0 && zeekSplitAfterIgnoredRst(flow, v, dir, ts)) flow.zeekConnections++;
       if (flow.removeAfterTs !== 0 && ts > flow.removeAfterTs) {
         this.finish(flow, 'closed');
         flow = null;
@@ -968,6 +969,19 @@ function reopenAfterClientRst(flow: Flow): void {
   c.didClose = false;
   flow.removeAfterTs = 0;
   flow.clientRstsForeign = true;
+}
+
+/**
+ * After an RST in the client's name that closed nothing here (Flow.clientRstsForeign), Zeek has
+ * closed its connection: the client's same SYN again starts a new one (its IsReuse), and so does
+ * any packet once its reset delay (5 s) is over. Reads and clears Flow.ignoredRstTs.
+ */
+function zeekSplitAfterIgnoredRst(flow: Flow, v: PacketView, dir: Dir, ts: number): boolean {
+  // A SYN with a new ISN is a new connection here too (isReuse), not this one's.
+  const synAgain = dir === 0 && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && v.seq >>> 0 === flow.orig.startSeq;
+  const after = ts - flow.ignoredRstTs;
+  flow.ignoredRstTs = 0;
+  return synAgain || after > CLOSE_DELAY_MICROS;
 }
 
 /** Zeek's IsReuse: a SYN with a new initial sequence number on a known 4-tuple starts a new connection. */

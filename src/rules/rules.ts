@@ -444,6 +444,14 @@ function deferredAccept(f: FlowFacts, firstResent: PacketRef): PacketRef | null 
   return firstResent.ts - f.synAcks[0].ts >= DEFERRED_RESEND_MICROS ? ack : null;
 }
 
+/** "; the client answered with RST #N and sent its SYN again (#M): it did not take the SYN-ACK", where it did; else empty. */
+function synAgainAfterRst(f: FlowFacts): string {
+  const c = f.clientSide;
+  const again = c.sentAfterRst;
+  if (!c.rst || !again || !f.syns.some((s) => s.no === again.no)) return '';
+  return `; the client's side answered with RST #${c.rst.no} and sent its SYN again (#${again.no}): it did not take the SYN-ACK`;
+}
+
 const synAckRetry: FlowRule = {
   code: 'synack-retry',
   needs: SHOWS.SYN_ACK_RESENT,
@@ -489,7 +497,7 @@ const synAckRetry: FlowRule = {
     return {
       code: 'synack-retry',
       severity: 'warning',
-      summary: `${sent}: ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : cutShort ? `the capture ended before the client's answer to SYN-ACK #${awaited!.no} was due` : 'no final ACK from the client in the capture; the handshake never completed'}`,
+      summary: `${sent}: ${completed ? `the client's final ACK was lost or ignored; the handshake completed at #${f.handshakeAck!.no}` : cutShort ? `the capture ended before the client's answer to SYN-ACK #${awaited!.no} was due` : `no final ACK from the client in the capture; the handshake never completed${synAgainAfterRst(f)}`}`,
       packets: f.synAcks.map((s) => s.no),
       facts: { synAcks: f.synAcks.length, intervalsMs: intervalsOf(f.synAcks).map(ms), handshakeCompleted: completed },
       hint: completed
@@ -913,6 +921,21 @@ function endingRst(s: FlowFacts['clientSide']): PacketRef | null {
 }
 
 /**
+ * The client's packet after its RST is its SYN sent again, and the RST is not set apart from that
+ * SYN: the same TTL, and an IPv4 ID at most a few past the SYN's (or none to compare).
+ */
+function rstLikeItsSyn(f: FlowFacts, after: PacketRef): boolean {
+  const c = f.clientSide;
+  if (!f.syns.some((s) => s.no === after.no) || c.rstTtl !== c.ttl) return false;
+  const synId = f.syns[0].ipId;
+  if (c.rstIpId === 0 || synId < 0) return true;
+  return ((c.rstIpId - synId) & 0xffff) <= RST_ID_STEP_FROM_SYN;
+}
+
+/** An RST's IPv4 ID at most this far past the SYN's continues its counter (a few packets between). */
+const RST_ID_STEP_FROM_SYN = 64;
+
+/**
  * An RST in a side's name that its TCP did not send: the side went on with the connection after
  * it. A TCP that resets has dropped its connection and sends nothing more on it, so a later
  * SYN-ACK, ACK or data of its own shows the RST came from elsewhere (a firewall, an IPS or a
@@ -946,6 +969,17 @@ const foreignRst: FlowRule = {
       : ignored
         ? `${peerName} ignored it and went on`
         : `whether ${peerName} took it the capture does not show`;
+    if (clientFirst && rstLikeItsSyn(f, after)) {
+      // The client's SYN sent again proves its attempt went on, but not that another device made the RST.
+      return {
+        code: 'foreign-rst',
+        severity: ignored ? 'info' : 'warning',
+        summary: `RST #${rst.no} ${inName} did not end ${sideName}'s attempt: it sent its SYN again ${fmtDuration(after.ts - rst.ts)} later (#${after.no}), as a TCP that never took the SYN-ACK does; the RST's TTL and IP ID are those of its SYN, so what sent the SYNs sent the RST too; ${outcome}`,
+        packets: answered ? [rst.no, after.no, answered.no] : [rst.no, after.no],
+        facts: { rstPacket: rst.no, namedSender: who, sentAfterPacket: after.no, taken: answered ? true : ignored ? false : null, likeItsSyn: true },
+        hint: `A TCP that resets its connection attempt does not send the same SYN again, yet ${sideName} did, and the RST looks like its SYN (the same TTL and IP ID series): one device sent both. A proxy or firewall that opens the connections for the client and rejects the server's answers, or a TCP stack that does not follow RFC 9293. Capture on the client host itself to see which.`,
+      };
+    }
     return {
       code: 'foreign-rst',
       severity: ignored ? 'info' : 'warning',

@@ -169,8 +169,8 @@ describe('the client sends its SYN again, same ISN, after an RST in its name', (
    * the client's TCP sends its SYN again 3 s later, as one that never got a SYN-ACK does. The
    * server sends its SYN-ACK again on its own timer and at last resets its half-open connection.
    */
-  const firewalled = () => {
-    const c = conv({ client: '192.168.197.8:51139', server: '56.3.101.10:2404' });
+  const firewalled = (client = '192.168.197.8:51139', server = '56.3.101.10:2404') => {
+    const c = conv({ client, server });
     const isn = c.c.next;
     const serverIsn = c.s.next;
     const rst = { seq: (isn + 21) >>> 0, ipId: 0x7ee7 };
@@ -180,21 +180,53 @@ describe('the client sends its SYN again, same ISN, after an RST in its name', (
     return c.server('R', 21.03, '', { seq: (serverIsn + 1) >>> 0 });
   };
 
-  it('is one connection attempt: the RSTs were not its TCP\'s, the server ignored them and sent its SYN-ACK again, then reset its half-open connection', () => {
+  it('is one connection attempt the server reset at last: the RSTs, like the SYNs, came from what sent the SYNs, and the server ignored them', () => {
     const r = analyzeConversation(firewalled());
     expect(r.flows).toHaveLength(1);
     const f = r.flows[0];
     expect(f.syns.map((s) => s.no)).toEqual([1, 4]);
     expect(f.synAcks.map((s) => s.no)).toEqual([2, 5, 7]);
-    // Zeek starts a new connection at the SYN after the RST, and at the SYN-ACK 6 s after the second.
-    expect(f.zeekConnections).toBe(2);
+    // Zeek's rows: ShR, then the same SYN (IsReuse), the SYN-ACK 6 s after the next RST, the server's RST 12 s after the last.
+    expect(f.zeekConnections).toBe(4);
     const foreign = verdict(f, 'foreign-rst')!;
-    expect(foreign).toMatchObject({ severity: 'info', packets: [3, 4], facts: { rstPacket: 3, sentAfterPacket: 4, taken: false } });
-    expect(foreign.summary).toBe("RST #3 in the client's name (192.168.197.8:51139) was not sent by its TCP: the client went on with the connection after it (#4, 2.99 s later); the server ignored it and went on");
-    expect(verdict(f, 'synack-retry')!.packets).toEqual([2, 5, 7]);
+    expect(foreign).toMatchObject({ severity: 'info', packets: [3, 4], facts: { rstPacket: 3, sentAfterPacket: 4, taken: false, likeItsSyn: true } });
+    expect(foreign.summary).toBe(
+      "RST #3 in the client's name (192.168.197.8:51139) did not end the client's attempt: it sent its SYN again 2.99 s later (#4), as a TCP that never took the SYN-ACK does; the RST's TTL and IP ID are those of its SYN, so what sent the SYNs sent the RST too; the server ignored it and went on",
+    );
+    const resent = verdict(f, 'synack-retry')!;
+    expect(resent.packets).toEqual([2, 5, 7]);
+    expect(resent.summary).toMatch(/the handshake never completed; the client's side answered with RST #3 and sent its SYN again \(#4\): it did not take the SYN-ACK$/);
     expect(verdict(f, 'rst-by-client')).toBeUndefined();
     expect(verdict(f, 'rst-by-server')).toMatchObject({ packets: [9] });
     expect(verdict(f, 'rst-by-server')!.summary).toContain('the server gave up its half-open connection after 3 SYN-ACKs');
+  });
+
+  it('an RST another TTL sets apart from the SYNs was made on the path', () => {
+    const c = conv().client('S', 0);
+    const isn = (c.c.next - 1) >>> 0;
+    c.server('SA', 0.006).client('R', 0.012, '', { seq: (isn + 21) >>> 0, ttl: 46 }).client('S', 3.0, '', { seq: isn }).server('SA', 3.006).client('A', 3.012);
+    const foreign = verdict(analyzeConversation(c).flows[0], 'foreign-rst')!;
+    expect(foreign.summary).toMatch(/^RST #3 in the client's name \(10\.0\.0\.1:51000\) was not sent by its TCP: the client went on with the connection after it \(#4, 2\.99 s later\)/);
+    expect(foreign.facts.likeItsSyn).toBeUndefined();
+  });
+
+  it('over IPv6, with no IP IDs, the later RSTs close nothing and none is said to be the client\'s', () => {
+    const f = analyzeConversation(firewalled('[2001:db8::8]:51139', '[2001:db8::1]:2404')).flows[0];
+    expect(verdict(f, 'foreign-rst')).toMatchObject({ packets: [3, 4] });
+    expect(verdict(f, 'rst-by-client')).toBeUndefined();
+  });
+
+  it('the client TCP\'s own RST to an unacceptable ACK (RFC 9293 3.10.7.3: its sequence number that ACK\'s acknowledgement), with or without an ACK flag, then its SYN again: no foreign-rst', () => {
+    // A server still holding an old connection on the 4-tuple answers the new SYN with a challenge ACK (RFC 5961).
+    for (const flags of ['R', 'RA']) {
+      const c = conv().client('S', 0);
+      const isn = (c.c.next - 1) >>> 0;
+      c.server('A', 0.001, '', { seq: 0x5000_0000, ack: 0x0abc_def0 }).client(flags, 0.002, '', { seq: 0x0abc_def0, ack: 0x5000_0000 });
+      c.client('S', 1.0, '', { seq: isn }).server('SA', 1.001).client('A', 1.002).client('FA', 1.5).server('FA', 1.501).client('A', 1.502);
+      const codes = analyzeConversation(c).flows.flatMap((f) => f.verdicts.map((v) => v.code));
+      expect(codes).not.toContain('foreign-rst');
+      expect(codes).toContain('clean-close');
+    }
   });
 
   it('a SYN with a new ISN after the client\'s RST is a new connection, and that RST the client\'s', () => {
@@ -225,6 +257,7 @@ describe('the client sends its SYN again, same ISN, after an RST in its name', (
     const f = analyzeConversation(c).flows[0];
     expect(f.state).toBe('RSTO');
     expect(verdict(f, 'foreign-rst')!.packets).toEqual([3, 4]);
+    // Its IP ID (the side's counter) is not the foreign RST's: the client's own.
     expect(verdict(f, 'rst-by-client')!.packets).toEqual([9]);
   });
 
