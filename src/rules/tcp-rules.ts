@@ -230,11 +230,10 @@ const retransmission: FlowRule = {
     // sender had sent leaves no hole to report (a segment or an ACK twice, a probe made it).
     const receiverDupAcks = Math.max(0, receiver.duplicateAck - (copiesOf(f, receiver)?.acks ?? 0) - Math.max(receiver.dsackDuplicateAcks, receiver.duplicateAcksOfAll));
     // The receiver reported each resend as data it already had, or acknowledged each one's original
-    // (see SideAnalysis.unneededRetransmissions): none was needed. Said as info only when the other
-    // side's resends, if any, were all shown unneeded too.
+    // (see SideAnalysis.unneededRetransmissions): none was needed. Said as info only when at most
+    // one resend of both sides was not shown unneeded (oneNeeded, below).
     const allDsacked = receiver.dsacks >= dataRetrans(f, sender);
     const allUnneeded = shownUnneeded(sender, receiver) >= dataRetrans(f, sender);
-    const noneNeeded = allUnneeded && shownUnneeded(receiver, sender) >= dataRetrans(f, receiver);
     const kinds: string[] = [];
     const plain = Math.max(0, dataRetrans(f, sender) - sender.fastRetransmission - sender.spuriousRetransmission);
     if (sender.fastRetransmission) kinds.push(`${sender.fastRetransmission} fast`);
@@ -325,20 +324,26 @@ const retransmission: FlowRule = {
       hint = `${side(otherSide(who), true)} does not read fast enough: its receive buffer filled. The retransmissions are a symptom; look at ${side(otherSide(who))} application (CPU, blocking I/O, a slow consumer), and at its receive buffer size.`;
     } else {
       causeCode = 'path-loss';
-      cause = receiverDupAcks > 0 || sender.fastRetransmission > 0 ? `packet loss on the path (${side(otherSide(who))} saw later segments and sent ${plural(receiverDupAcks, 'duplicate ACK')})` : 'packet loss on the path (segments or their ACKs were lost)';
+      const unneeded = Math.min(shownUnneeded(sender, receiver), dataRetrans(f, sender));
+      const partly = unneeded > 0 ? `; ${unneeded} of them unneeded (${side(otherSide(who))} already had the data)` : '';
+      cause = `${receiverDupAcks > 0 || sender.fastRetransmission > 0 ? `packet loss on the path (${side(otherSide(who))} saw later segments and sent ${plural(receiverDupAcks, 'duplicate ACK')})` : 'packet loss on the path (segments or their ACKs were lost)'}${partly}`;
       hint = 'Segments were lost between the two hosts: a congested or faulty link, a full queue on a router or NIC, Wi-Fi, a policer or shaper dropping bursts. A few retransmissions on a long transfer are normal TCP recovery; many slow the transfer down. Check interface error and drop counters along the path (ip -s link, ethtool -S) and compare with a capture on the other side to see where packets vanish.';
     }
-    const rto = a.rto;
-    // The slowest resend is called an RTO only if it came as late as one.
+    // The slowest resend of the side the sentence is about (the analysis's is both sides'), called
+    // an RTO only if it came as late as one.
+    const rto = slowestResendOf(a, who);
     const worst = rto ? `; ${rto.worstMs >= timing.timeoutMs ? 'worst RTO' : 'slowest resend'} ${fmtDuration(rto.worstMs * 1000)} (#${rto.worstPacket} resends #${rto.originalPacket})` : '';
     // One segment sent twice on a connection that otherwise went fine is routine TCP (Linux's
     // tail-loss probe fires after a few ms when an ACK is late): worth a line, not a warning.
     const isolated = !stalled && c + s === 1;
+    // Shown unneeded but one, both sides together: that one is routine recovery too.
+    const needed = Math.max(0, c - shownUnneeded(a.client, a.server)) + Math.max(0, s - shownUnneeded(a.server, a.client));
+    const oneNeeded = !stalled && !explainedByRst && !tooSoon && needed <= 1;
     const summary = `${plural(dataRetrans(f, sender), 'retransmission')} by ${side(who)} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; ${side(otherSide(who))} retransmitted ${(who === 'server' ? c : s)} too` : ''}`;
     const unproven = rolesUnproven(f);
     return {
       code: 'retransmission',
-      severity: stalled ? 'error' : causeCode === 'path-mtu-discovery' || holeBehindFirstData !== null || (causeCode !== 'path-mtu' && (isolated || (noneNeeded && !explainedByRst && !tooSoon))) ? 'info' : 'warning',
+      severity: stalled ? 'error' : causeCode === 'path-mtu-discovery' || holeBehindFirstData !== null || (causeCode !== 'path-mtu' && (isolated || oneNeeded)) ? 'info' : 'warning',
       summary: unproven ? `${summary}; ${ROLES_UNPROVEN_NOTE}` : summary,
       packets: marks.slice(0, 20),
       facts: {
@@ -358,6 +363,20 @@ const retransmission: FlowRule = {
     };
   },
 };
+
+/**
+ * The slowest resend `who` sent among the marks (the first of equals), as the analysis's rto holds
+ * it for both sides: a resend sent on an ACK of new data is loss recovery, not a timer's, and is
+ * left out. Null when none was timed.
+ */
+function slowestResendOf(a: NonNullable<FlowFacts['analysis']>, who: 'client' | 'server'): { worstMs: number; worstPacket: number; originalPacket: number } | null {
+  let best: { worstMs: number; worstPacket: number; originalPacket: number } | null = null;
+  for (const m of a.marks) {
+    if (m.from !== who || m.rtoMs === undefined || m.rtoOf === undefined || m.onAck) continue;
+    if (best === null || m.rtoMs > best.worstMs) best = { worstMs: m.rtoMs, worstPacket: m.no, originalPacket: m.rtoOf };
+  }
+  return best;
+}
 
 /** What shows that a run of unanswered resends met a path MTU black hole (see pathMtuBlackHole). */
 interface MtuBlackHole {

@@ -115,6 +115,37 @@ describe('retransmission: resend timing on scripted conversations', () => {
     expect(v.summary).toContain('the receiver was slow (its window was full) and the server sent again while waiting');
   });
 
+  it('cites the slowest resend of the side the sentence is about, not a slower one of the other side', () => {
+    // The client's request resent after 2 s; then two of the server's segments, each resent after 300 ms.
+    const c = conv({ client: '10.6.0.1:54000', server: '10.6.0.2:443' }).handshake(0, 0.001);
+    const req = c.c.next;
+    c.client('PA', 0.01, 'r'.repeat(100)).client('PA', 2.01, 'r'.repeat(100), { seq: req }).server('A', 2.011);
+    for (const t of [3, 4]) {
+      const seq = c.s.next;
+      c.server('PA', t, 'x'.repeat(1000)).server('PA', t + 0.3, 'x'.repeat(1000), { seq }).client('A', t + 0.301);
+    }
+    const v = retransmission(analyzeConversation(c).flows[0]);
+    expect(v.summary).toMatch(/^2 retransmissions by the server \(2 after a timeout; 2000 bytes resent; worst RTO 300 ms \(#8 resends #7\)\): .*; the client retransmitted 1 too$/);
+    expect(v.facts).toMatchObject({ worstRtoMs: 300, worstRtoPacket: 8, originalPacket: 7 });
+  });
+
+  it('resends all shown unneeded but one, of both sides together, are info: one lost segment is routine recovery', () => {
+    // The server resends twice what the client D-SACKs; the client's one resend was needed.
+    const c = conv({ client: '10.7.0.1:55000', server: '10.7.0.2:443' }).handshake(0, 0.001);
+    const req = c.c.next;
+    c.client('PA', 0.01, 'r'.repeat(100)).client('PA', 0.31, 'r'.repeat(100), { seq: req }).server('A', 0.311);
+    for (const t of [1, 2]) {
+      const first = c.s.next;
+      const end = (first + 1000) >>> 0;
+      c.server('PA', t, 'x'.repeat(1000)).server('PA', t + 0.3, 'x'.repeat(1000), { seq: first });
+      c.client('A', t + 0.2, '', { ack: end }).client('A', t + 0.301, '', { ack: end, options: { sack: [[first, end]] } });
+    }
+    const v = retransmission(analyzeConversation(c).flows[0]);
+    expect(v.facts).toMatchObject({ direction: 'server', cause: 'spurious' });
+    expect(v.severity).toBe('info');
+    expect(v.summary).toMatch(/; the client retransmitted 1 too$/);
+  });
+
   it('resends the receiver D-SACKs, sent early: its loss detection fired first, not said to be the timer', () => {
     const c = conv({ client: '10.5.0.1:53000', server: '10.5.0.2:443' }).handshake(0, 0.001).client('PA', 0.002, 'hello').server('A', 0.003);
     const first = c.s.next;
