@@ -69,6 +69,8 @@ export interface SideFacts {
   lastOtherThanRstTs: number;
   /** The peer acknowledged sequence numbers past the last this side was seen sending: bytes or a FIN the capture missed. */
   sentUnseen: boolean;
+  /** The peer acknowledged every sequence number this side was seen sending, by the flow's end. */
+  ackedWhole: boolean;
   state: string;
   mss: number | null;
   windowScale: number | null;
@@ -261,6 +263,7 @@ function side(e: Endpoint, peer: Endpoint, peerStreamStart: number | null, timin
     finalRstLikeFirst: e.finalRstNo !== 0 && e.finalRstLikeFirst,
     lastOtherThanRstTs: e.lastOtherThanRstTs,
     sentUnseen: ((e.ackSeq - e.lastSeq) | 0) > 0,
+    ackedWhole: e.packets > 0 && ((e.ackSeq - e.lastSeq) | 0) >= 0,
     state: EP_NAMES[e.state],
     mss: e.mss >= 0 ? e.mss : null,
     windowScale: e.windowScale >= 0 && e.synWindow >= 0 ? e.windowScale : null,

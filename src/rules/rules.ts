@@ -824,6 +824,28 @@ function closeAnnouncingAnswer(f: FlowFacts): HttpResponseFacts | null {
 }
 
 /**
+ * A client resetting a kept-alive connection this long after the last answer's last byte had it
+ * idle in a pool; one resetting sooner may have aborted as the answer came (read the status, left
+ * the body unread).
+ */
+const KEPT_IDLE_MIN_MICROS = 500_000;
+
+/**
+ * The last HTTP answer of the connection, when every request on it had its whole answer, the last
+ * exchange asked on both sides to keep the connection, and the client sent nothing after that
+ * answer began; null otherwise.
+ */
+function keptAliveAnswer(f: FlowFacts): HttpResponseFacts | null {
+  const exchanges = f.app?.protocol === 'http' ? f.app.http : [];
+  const last = exchanges[exchanges.length - 1];
+  const resp = last?.response;
+  if (!resp || !resp.complete || !resp.keepAlive || !last.request?.keepAlive || httpExchangePending(f)) return null;
+  if (exchanges.some((ex) => !ex.response?.complete)) return null;
+  const clientLast = f.clientSide.lastData;
+  return clientLast === null || clientLast.no < resp.packet ? resp : null;
+}
+
+/**
  * The server's SYN-ACK sent again (no SYN from the client in between) after the client's one RST
  * had had time to reach it: its retransmission timer was still running, so it had not taken the
  * RST. Only a timer's packet proves that: data or a FIN the server sent before the RST arrived can
@@ -1129,6 +1151,13 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       // The same before the server's FIN, when its answer had said the connection ends after it:
       // HAProxy resets its server connection once such an answer is in, the server closing later.
       const announcedClose = clientRst && !otherFinBefore && serverBytesAcked ? closeAnnouncingAnswer(f) : null;
+      // Or when every request had its whole answer and the connection was kept for more: a pool
+      // dropping its idle connection with an RST.
+      // A bare RST acknowledges nothing: then the client's ACKs before it must have covered all the server sent.
+      const serverDataAcked = serverBytesAcked || (rstAckedBytes === null && f.serverSide.ackedWhole && (f.serverSide.lastTs <= rst.ts));
+      const keptAnswer = clientRst && !otherFinBefore && serverDataAcked && !announcedClose ? keptAliveAnswer(f) : null;
+      const idleKept = keptAnswer !== null && f.serverSide.lastData !== null && rst.ts - f.serverSide.lastData.ts >= KEPT_IDLE_MIN_MICROS ? keptAnswer : null;
+      if (idleKept) ctx.push(`after every request on it had its whole answer (the last #${idleKept.packet}, keeping the connection): the client dropped the idle connection, cutting nothing off`);
       if (afterServerDone) ctx.push('the server had sent all it had and closed: the RST cut nothing off');
       if (announcedClose) {
         const how = hasHeaderToken(announcedClose.headers.connection, 'close') ? 'Connection: close' : `HTTP/${announcedClose.version}`;
@@ -1148,7 +1177,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       }
       return {
         code,
-        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || closedSocket || lateRequest || connectOnly || afterServerDone || announcedClose ? 'info' : 'warning',
+        severity: unanswered ? 'error' : afterBothFins || embryonic || closedAlready || closedSocket || lateRequest || connectOnly || afterServerDone || announcedClose || idleKept ? 'info' : 'warning',
         summary: `connection reset by the ${who} (RST #${rst.no}, ${ctx.join(', ')})`,
         packets: [rst.no],
         facts: {
@@ -1166,6 +1195,8 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           ? 'The server had sent its whole answer and closed (FIN); the client then reset instead of closing with a FIN of its own, as clients closing with SO_LINGER 0 do and as HAProxy ends its HTTP health checks. Nothing was lost: the server had nothing more to send and the client nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
           : announcedClose
           ? 'The server\'s answer said the connection ends after it and had all arrived; the client then reset instead of closing with a FIN, as HAProxy drops its server connection after such an answer and as clients closing with SO_LINGER 0 do. Nothing was lost: the RST acknowledges every byte the server sent, and the client had nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
+          : idleKept
+          ? 'The client closed a keep-alive connection it no longer needed with an RST instead of a FIN, as clients closing with SO_LINGER 0 and pools that abort their idle connections do. Nothing was lost: every response had arrived whole, and the RST acknowledges every byte the server sent. The server may log the reset (ECONNRESET).'
           : closedSocket
           ? `The ${who} had closed its socket (its FIN) and then reset: its TCP answered a segment that reached the closed socket (RFC 9293 3.10.7.1), or the ${who} aborted the connection it had half-closed (SO_LINGER 0, or a close with bytes unread). Nothing either application wanted was lost; the ${peer} may log a reset (ECONNRESET) if it still held the socket.`
           : lateRequest

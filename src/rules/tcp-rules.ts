@@ -643,7 +643,9 @@ const idleClose: FlowRule = {
     // An RST sent once both FINs were out answers late bytes and unsettles nothing (rst-by-* says it as info).
     const bothFins = f.clientSide.fin && f.serverSide.fin ? Math.max(f.clientSide.fin.ts, f.serverSide.fin.ts) : Infinity;
     const rstBeforeBothFins = [f.clientSide.rst, f.serverSide.rst].some((r) => r !== null && r.ts < bothFins);
-    const clean = !c.rst && reusedPacket === null && f.state === 'SF' && !rstBeforeBothFins;
+    // A client dropping its own idle connection with an RST leaves nothing for anyone to trip over.
+    const clientDropped = c.rst && c.by === 'client' && reusedPacket === null;
+    const clean = clientDropped || (!c.rst && reusedPacket === null && f.state === 'SF' && !rstBeforeBothFins);
     const race = reusedPacket !== null ? `; the ${otherSide(c.by)} then sent #${reusedPacket} on the closed connection (the keep-alive race)` : '';
     return {
       code: 'idle-close',

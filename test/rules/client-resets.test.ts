@@ -128,6 +128,37 @@ describe('client resets before the server\'s FIN, after an answer that announced
   });
 });
 
+describe('a client dropping an idle keep-alive connection with an RST', () => {
+  /** Two requests answered whole and kept alive, then the client's RST `after` s after the last byte (a bare RST, or RST/ACK). */
+  const dropped = (after: number, flags = 'R', answer = 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello') => {
+    const c = conv().handshake(0);
+    c.client('PA', 0.01, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok').client('A', 0.03);
+    c.client('PA', 1, 'GET /b HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 1.01, answer).client('A', 1.02);
+    // A bare RST's acknowledgement field is not one: it carries whatever the stack left there.
+    c.client(flags, 1.01 + after, '', flags === 'R' ? { ack: 0x1234_5678 } : {});
+    return analyzeConversation(c).flows[0];
+  };
+
+  it('is info when every request had its whole answer, all acknowledged, and the connection sat idle (PPA evilprogram flows 24, 25, 32, 83)', () => {
+    const f = dropped(1.5);
+    const v = rstVerdict(f)!;
+    expect(v.severity).toBe('info');
+    expect(v.summary).toBe('connection reset by the client (RST #10, 1.50 s after the last data #8, after every request on it had its whole answer (the last #8, keeping the connection): the client dropped the idle connection, cutting nothing off)');
+    expect(v.hint).toMatch(/^The client closed a keep-alive connection it no longer needed with an RST/);
+    expect(rstVerdict(dropped(0.8, 'RA'))!.severity).toBe('info');
+  });
+
+  it('is info for idle-close too: no one trips over a connection its own client dropped', () => {
+    const v = dropped(3).verdicts.find((x) => x.code === 'idle-close')!;
+    expect([v.severity, v.facts.closer, v.facts.how]).toEqual(['info', 'client', 'rst']);
+  });
+
+  it('stays a warning for an RST as the answer came, or after an answer cut short', () => {
+    expect(rstVerdict(dropped(0.1))!.severity).toBe('warning');
+    expect(rstVerdict(dropped(1.5, 'R', 'HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\nhello'))!.severity).toBe('warning');
+  });
+});
+
 describe('a reset in a capture that started mid-connection', () => {
   it('claims no unanswered request, names the resetting host as info (the roles are a guess), and places the RST among the data it cut', () => {
     // The capture starts in a download: the first packet's sender, taken for the client, is the one sending.
