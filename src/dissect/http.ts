@@ -147,10 +147,23 @@ const SHARED_WAYS = 64;
 const SHARED_MAX_LENGTH = 256;
 const SHARED_TEXT: string[] = new Array<string>((TEXT_SLOT.FIRST_HEADER + SELECTED_HEADERS.length) * SHARED_WAYS).fill('');
 
-/** The scheme of an Authorization or WWW-Authenticate value (its first token): what follows is a credential or a challenge, never kept. */
-function authScheme(value: string): string {
-  const space = value.indexOf(' ');
-  return space < 0 ? value : value.slice(0, space);
+const AUTH_SCHEME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+/** A token68 (RFC 9110 11.2): the opaque credential or challenge of NTLM, Negotiate, Bearer, Basic. */
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** What an Authorization or WWW-Authenticate value the scheme cannot be told from is kept as. */
+const UNNAMED_CREDENTIALS = '(credentials)';
+
+/**
+ * What is kept of an Authorization or WWW-Authenticate value: its scheme alone ("NTLM", "Basic"),
+ * never a credential or a challenge. An Authorization value that is not a scheme followed by more
+ * (a raw API key) is kept as UNNAMED_CREDENTIALS. A challenge that carries a token68 (the NTLM or
+ * Negotiate server's step of its handshake) is kept as "SCHEME (token)".
+ */
+function authScheme(name: 'authorization' | 'www-authenticate', value: string): string {
+  const parts = value.trim().split(/\s+/);
+  const scheme = parts[0] ?? '';
+  if (!AUTH_SCHEME.test(scheme) || (name === 'authorization' && parts.length < 2)) return UNNAMED_CREDENTIALS;
+  return name === 'www-authenticate' && parts.length === 2 && TOKEN68.test(parts[1]) ? `${scheme} (token)` : scheme;
 }
 
 /** The selected header name src[s, e) spells, case-insensitively, or null. */
@@ -882,7 +895,7 @@ export class HttpParser {
     {
       const key = name as SelectedHeaderName;
       const prev = head.headers[key];
-      const kept = key === 'authorization' || key === 'www-authenticate' ? authScheme(value) : value;
+      const kept = key === 'authorization' || key === 'www-authenticate' ? authScheme(key, value) : value;
       head.headers[key] = prev === undefined ? kept : `${prev}, ${kept}`;
     }
     switch (name) {

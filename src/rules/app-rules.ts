@@ -648,13 +648,18 @@ function httpErrorHint(status: number, proxy: boolean, server: string | null, wa
 }
 
 /**
- * A 401 the client answered on the same connection with credentials (its next request carries
- * Authorization): a step of authentication, not a failure. NTLM and Negotiate always take one (the
- * server's challenge), and a browser's first request to a Basic or Digest realm goes without
- * credentials. How the request with them fared is its own exchange's.
+ * A 401 that is a step of authentication, not a failure: the client's next request on the
+ * connection asks for the same resource again with credentials, and this one either had none (a
+ * browser's first request to a Basic or Digest realm) or got the server's token of a handshake
+ * (NTLM and Negotiate always take one). A 401 to credentials already sent stays a failure, and so
+ * does one the client did not answer. How the request with credentials fared is its own exchange's.
  */
 function challengeAnswered(exchanges: HttpExchangeFacts[], i: number): boolean {
-  return exchanges[i].response?.status === 401 && exchanges[i + 1]?.request?.headers.authorization !== undefined;
+  const ex = exchanges[i];
+  const next = exchanges[i + 1]?.request;
+  if (ex.response?.status !== 401 || !ex.request || !next || next.headers.authorization === undefined) return false;
+  if (next.method !== ex.request.method || next.target !== ex.request.target) return false;
+  return ex.request.headers.authorization === undefined || (ex.response.headers['www-authenticate']?.includes('(token)') ?? false);
 }
 
 /** An exchange answered with a 4xx or 5xx (the failure list is built only for a connection that has one). */

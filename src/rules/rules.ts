@@ -1,6 +1,6 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts, IcmpFact, PacketRef, SideFacts } from './facts.js';
-import { endpointOf, initialTtl, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
+import { clientDroppedIdle, endpointOf, initialTtl, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
 import type { HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
@@ -362,7 +362,7 @@ const synTimeout: FlowRule = {
       // Later than a SYN-ACK was due, a packet from the address proves less: up by then.
       const later = serverSentAfterSyn(f, ctx, watch.packet, SENT_SOON_AFTER_LAST_SYN_MICROS);
       sentLater = later;
-      const upBy = later ? `; ${f.serverIp} sent #${later.packet} ${fmtDuration(later.ts - last.ts)} after the last SYN, so it was up by then` : '';
+      const upBy = later ? `; ${f.serverIp} sent #${later.packet} ${fmtDuration(later.ts - last.ts)} after the last SYN, so something at that address was up by then` : '';
       cause = `no answer at all: host down, a firewall dropping the SYN, or a wrong IP${upBy}`;
       hint = 'connect timeout / EINPROGRESS that never completes. Nothing answered: the host is down or unreachable, a firewall or security group silently drops the SYN (DROP rather than REJECT), the address is wrong (stale DNS), or the route is black-holed. Check the security group / iptables rules on the server and the path, and that the IP is right.';
     }
@@ -1153,9 +1153,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
       const announcedClose = clientRst && !otherFinBefore && serverBytesAcked ? closeAnnouncingAnswer(f) : null;
       // Or when every request had its whole answer and the connection was kept for more: a pool
       // dropping its idle connection with an RST.
-      // A bare RST acknowledges nothing: then the client's ACKs before it must have covered all the server sent.
-      const serverDataAcked = serverBytesAcked || (rstAckedBytes === null && f.serverSide.ackedWhole && (f.serverSide.lastTs <= rst.ts));
-      const keptAnswer = clientRst && !otherFinBefore && serverDataAcked && !announcedClose ? keptAliveAnswer(f) : null;
+      const keptAnswer = clientRst && !otherFinBefore && !announcedClose && clientDroppedIdle(f, rst.ts) ? keptAliveAnswer(f) : null;
       const idleKept = keptAnswer !== null && f.serverSide.lastData !== null && rst.ts - f.serverSide.lastData.ts >= KEPT_IDLE_MIN_MICROS ? keptAnswer : null;
       if (idleKept) ctx.push(`after every request on it had its whole answer (the last #${idleKept.packet}, keeping the connection): the client dropped the idle connection, cutting nothing off`);
       if (afterServerDone) ctx.push('the server had sent all it had and closed: the RST cut nothing off');

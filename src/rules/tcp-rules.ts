@@ -1,5 +1,5 @@
 import type { CopyFacts, FlowFacts, SideFacts } from './facts.js';
-import { isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE, sideNamer } from './facts.js';
+import { clientDroppedIdle, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE, sideNamer } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { SHOWS } from './shows.js';
@@ -336,10 +336,14 @@ const retransmission: FlowRule = {
     // One segment sent twice on a connection that otherwise went fine is routine TCP (Linux's
     // tail-loss probe fires after a few ms when an ACK is late): worth a line, not a warning.
     const isolated = !stalled && c + s === 1;
-    // Shown unneeded but one, both sides together: that one is routine recovery too.
+    // Shown unneeded but one, both sides together, and no resend a second late: that one is routine recovery too.
     const needed = Math.max(0, c - shownUnneeded(a.client, a.server)) + Math.max(0, s - shownUnneeded(a.server, a.client));
-    const oneNeeded = !stalled && !explainedByRst && !tooSoon && needed <= 1;
-    const summary = `${plural(dataRetrans(f, sender), 'retransmission')} by ${side(who)} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${(who === 'server' ? c : s) > 0 ? `; ${side(otherSide(who))} retransmitted ${(who === 'server' ? c : s)} too` : ''}`;
+    const oneNeeded = !stalled && !explainedByRst && !tooSoon && needed <= 1 && (a.rto?.worstMs ?? 0) < ROUTINE_RESEND_MAX_MS;
+    // The other side's resends, with its own slowest: a long wait of either side is worth a number.
+    const otherResends = who === 'server' ? c : s;
+    const otherRto = otherResends > 0 ? slowestResendOf(a, otherSide(who)) : null;
+    const otherWorst = otherRto ? ` (${otherRto.worstMs >= timing.timeoutMs ? 'worst RTO' : 'slowest resend'} ${fmtDuration(otherRto.worstMs * 1000)}: #${otherRto.worstPacket} resends #${otherRto.originalPacket})` : '';
+    const summary = `${plural(dataRetrans(f, sender), 'retransmission')} by ${side(who)} (${kinds.join(', ')}; ${sender.bytesResent} bytes resent${worst}): ${cause}${rstNote}${otherResends > 0 ? `; ${side(otherSide(who))} retransmitted ${otherResends} too${otherWorst}` : ''}`;
     const unproven = rolesUnproven(f);
     return {
       code: 'retransmission',
@@ -363,6 +367,9 @@ const retransmission: FlowRule = {
     };
   },
 };
+
+/** One resend no later than this after its original, beside unneeded ones, is routine recovery (info); a later one is a stall worth a warning. */
+const ROUTINE_RESEND_MAX_MS = 1_000;
 
 /**
  * The slowest resend `who` sent among the marks (the first of equals), as the analysis's rto holds
@@ -599,7 +606,7 @@ function roundTimeout(seconds: number): number | null {
  * connection, every record of the closer read, and the quiet before it the flow's longest. The
  * idle then runs from the last other data, of either side, to that alert; null otherwise.
  */
-function alertBeforeClose(f: FlowFacts, by: 'client' | 'server'): { alertPacket: number; idleMicros: number; quietMicros: number } | null {
+function alertBeforeClose(f: FlowFacts, by: 'client' | 'server'): { alertPacket: number; idleMicros: number; quietMicros: number; named: string } | null {
   const tls = f.app?.tls;
   const closing = f.app?.tlsClosing;
   const alert = closing?.lastAlert[by];
@@ -609,7 +616,12 @@ function alertBeforeClose(f: FlowFacts, by: 'client' | 'server'): { alertPacket:
   const quiet = f.analysis?.idle;
   const dataTs = Math.max(closing.otherRecordsTs[by], other.lastData?.ts ?? 0);
   if (!quiet || quiet.toPacket !== alert.no || dataTs === 0) return null;
-  return { alertPacket: alert.no, idleMicros: alert.ts - dataTs, quietMicros: quiet.longestMs * 1000 };
+  // The closer's last other record may have gone out in pieces after it began: the quiet before
+  // the alert bounds the idle too.
+  const quietMicros = quiet.longestMs * 1000;
+  // TLS 1.3 encrypts its alerts: only the record's size says what it is.
+  const named = tls.serverHello?.version === 'TLS 1.3' ? `a record of a TLS alert's size #${alert.no}` : `TLS alert #${alert.no}`;
+  return { alertPacket: alert.no, idleMicros: Math.min(alert.ts - dataTs, quietMicros), quietMicros, named };
 }
 
 const idleClose: FlowRule = {
@@ -636,15 +648,15 @@ const idleClose: FlowRule = {
     if (idle < IDLE_CLOSE_MIN_MICROS || quiet < IDLE_CLOSE_MIN_MICROS / 2) return null;
     const round = roundTimeout(idle / 1e6);
     const how = c.rst ? 'reset' : 'closed';
-    const closedBy = `${alert ? `TLS alert #${alert.alertPacket}, then ` : ''}${c.rst ? 'RST' : 'FIN'} #${c.packet}`;
+    const closedBy = `${alert ? `${alert.named}, then ` : ''}${c.rst ? 'RST' : 'FIN'} #${c.packet}`;
     // Closing an idle keep-alive connection with FINs both ways, and no RST after, is ordinary
     // housekeeping: reported, but not as a problem. An RST, or a close the peer did not complete,
     // is the kind a client trips over when it reuses the connection.
     // An RST sent once both FINs were out answers late bytes and unsettles nothing (rst-by-* says it as info).
     const bothFins = f.clientSide.fin && f.serverSide.fin ? Math.max(f.clientSide.fin.ts, f.serverSide.fin.ts) : Infinity;
     const rstBeforeBothFins = [f.clientSide.rst, f.serverSide.rst].some((r) => r !== null && r.ts < bothFins);
-    // A client dropping its own idle connection with an RST leaves nothing for anyone to trip over.
-    const clientDropped = c.rst && c.by === 'client' && reusedPacket === null;
+    // A client dropping its own idle connection with an RST, nothing in flight, leaves nothing for anyone to trip over.
+    const clientDropped = c.rst && c.by === 'client' && reusedPacket === null && f.clientSide.rst !== null && clientDroppedIdle(f, f.clientSide.rst.ts);
     const clean = clientDropped || (!c.rst && reusedPacket === null && f.state === 'SF' && !rstBeforeBothFins);
     const race = reusedPacket !== null ? `; the ${otherSide(c.by)} then sent #${reusedPacket} on the closed connection (the keep-alive race)` : '';
     return {

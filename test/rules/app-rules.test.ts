@@ -332,7 +332,7 @@ describe('HTTP verdicts', () => {
       expect(codes(f)).not.toContain('http-error');
       const http = f.app!.http;
       expect(http.map((ex) => [ex.request!.headers.authorization, ex.response!.headers['www-authenticate'] ?? null])).toEqual([
-        ['NTLM', 'NTLM'],
+        ['NTLM', 'NTLM (token)'],
         ['NTLM', null],
       ]);
     });
@@ -355,6 +355,35 @@ describe('HTTP verdicts', () => {
     it('a 401 the client never answered on the connection stays an error', () => {
       const f = conv().client(get('')).server(response(401, 'Unauthorized', 'WWW-Authenticate: Basic realm="files"\r\n')).closeBoth(0).analyze();
       expect(verdict(f, 'http-error').facts).toMatchObject({ status: 401, challengePacket: null });
+    });
+
+    it('a 401 to credentials already sent stays an error, as does one followed by a request for another resource', () => {
+      const challenge = response(401, 'Unauthorized', 'WWW-Authenticate: Basic realm="files"\r\n');
+      // A client looping on 401: the first asks without credentials, the next four with them.
+      const looping = conv().client(get('')).server(challenge);
+      for (let i = 0; i < 4; i++) looping.client(get('Basic dXNlcjpzZWNyZXQ=')).server(challenge);
+      expect(verdict(looping.closeBoth(0).analyze(), 'http-error').facts).toMatchObject({ status: 401, errorResponses: 4 });
+      // GET /admin with credentials refused; the favicon fetched with the same ones.
+      const other = conv()
+        .client('GET /admin HTTP/1.1\r\nHost: files\r\nAuthorization: Basic dXNlcjpzZWNyZXQ=\r\n\r\n')
+        .server(challenge)
+        .client('GET /favicon.ico HTTP/1.1\r\nHost: files\r\nAuthorization: Basic dXNlcjpzZWNyZXQ=\r\n\r\n')
+        .server(response(200, 'OK', '', 'ok'))
+        .closeBoth(0)
+        .analyze();
+      expect(verdict(other, 'http-error').facts).toMatchObject({ status: 401, target: '/admin' });
+    });
+
+    it('keeps no credential: a value that is not a scheme and more (a raw API key) is kept as "(credentials)", and a tab parts a scheme from its credentials too', () => {
+      const f = conv()
+        .client('GET /x HTTP/1.1\r\nHost: a\r\nAuthorization: sk_live_TOPSECRET\r\n\r\n')
+        .server(response(401, 'Unauthorized'))
+        .client('GET /x HTTP/1.1\r\nHost: a\r\nAuthorization: Basic\tdXNlcjpzZWNyZXQ=\r\n\r\n')
+        .server(response(403, 'Forbidden'))
+        .closeBoth(0)
+        .analyze();
+      expect(f.app!.http.map((ex) => ex.request!.headers.authorization)).toEqual(['(credentials)', 'Basic']);
+      expect(JSON.stringify(f)).not.toMatch(/TOPSECRET|dXNlcjpzZWNyZXQ/);
     });
 
     corpus2.it('nDPI webdav.pcap: each NTLM challenge (401) is a step; the 400 or 403 to the request with credentials is the error', () => {

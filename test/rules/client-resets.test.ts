@@ -153,6 +153,28 @@ describe('a client dropping an idle keep-alive connection with an RST', () => {
     expect([v.severity, v.facts.closer, v.facts.how]).toEqual(['info', 'client', 'rst']);
   });
 
+  it('stays a warning when the capture missed a request the server acknowledged, when the RST has another TTL than the client\'s packets, or when server data crossed it', () => {
+    const ok = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    // GET /b is not in the capture, though the server acknowledged it: the client gave up on it 6 s later.
+    const missed = conv().handshake(0);
+    missed.client('PA', 0.01, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, ok).client('A', 0.03);
+    const at = missed.packets.length;
+    missed.client('PA', 1, 'GET /b HTTP/1.1\r\nHost: a\r\n\r\n');
+    missed.packets.splice(at, 1);
+    missed.server('A', 1.01).client('RA', 7);
+    expect(rstVerdict(analyzeConversation(missed).flows[0])!.severity).toBe('warning');
+    // A firewall's idle timeout resetting in the client's name: TTL 254 where the client's packets have 64.
+    const foreign = conv().handshake(0);
+    foreign.client('PA', 0.01, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\n').server('PA', 0.02, ok).client('A', 0.03).client('RA', 120.03, '', { ttl: 254, ipId: 0 });
+    const f = analyzeConversation(foreign).flows[0];
+    expect(rstVerdict(f)!.severity).toBe('warning');
+    expect(f.verdicts.find((x) => x.code === 'idle-close')!.severity).toBe('warning');
+    // Not HTTP: the server's data crossed the client's RST after 30 s idle, and was never read.
+    const crossed = conv({ server: '10.0.0.2:5432' }).handshake(0);
+    crossed.client('PA', 0.01, 'hello').server('PA', 0.02, 'world').client('A', 0.03).client('RA', 30.03).server('PA', 30.031, 'notification');
+    expect(analyzeConversation(crossed).flows[0].verdicts.find((x) => x.code === 'idle-close')!.severity).toBe('warning');
+  });
+
   it('stays a warning for an RST as the answer came, or after an answer cut short', () => {
     expect(rstVerdict(dropped(0.1))!.severity).toBe('warning');
     expect(rstVerdict(dropped(1.5, 'R', 'HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\nhello'))!.severity).toBe('warning');

@@ -72,7 +72,7 @@ describe('syn-timeout when the server address sent other packets meanwhile', () 
     // nDPI gnutella flow 116: the peer's answer to a UDP request sent between the SYNs came 1.14 s after the last.
     const late = timedOut(inTime(unanswered().packets, [datagram(SERVER, 4.14), datagram(SERVER, 12)]));
     expect(late.summary).toBe(
-      'SYN retries, no answer at all: host down, a firewall dropping the SYN, or a wrong IP; 10.0.0.2 sent #4 1.14 s after the last SYN, so it was up by then (3 SYNs #1, #2, #3 over 3.00 s; retries after 1.00 s, 2.00 s (1 s doubling: Linux))',
+      'SYN retries, no answer at all: host down, a firewall dropping the SYN, or a wrong IP; 10.0.0.2 sent #4 1.14 s after the last SYN, so something at that address was up by then (3 SYNs #1, #2, #3 over 3.00 s; retries after 1.00 s, 2.00 s (1 s doubling: Linux))',
     );
     expect(late.facts).toMatchObject({ serverSentLaterPacket: 4 });
     expect(late.facts.serverSentPacket).toBeUndefined();

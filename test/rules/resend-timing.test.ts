@@ -125,7 +125,7 @@ describe('retransmission: resend timing on scripted conversations', () => {
       c.server('PA', t, 'x'.repeat(1000)).server('PA', t + 0.3, 'x'.repeat(1000), { seq }).client('A', t + 0.301);
     }
     const v = retransmission(analyzeConversation(c).flows[0]);
-    expect(v.summary).toMatch(/^2 retransmissions by the server \(2 after a timeout; 2000 bytes resent; worst RTO 300 ms \(#8 resends #7\)\): .*; the client retransmitted 1 too$/);
+    expect(v.summary).toMatch(/^2 retransmissions by the server \(2 after a timeout; 2000 bytes resent; worst RTO 300 ms \(#8 resends #7\)\): .*; the client retransmitted 1 too \(worst RTO 2\.00 s: #5 resends #4\)$/);
     expect(v.facts).toMatchObject({ worstRtoMs: 300, worstRtoPacket: 8, originalPacket: 7 });
   });
 
@@ -143,7 +143,23 @@ describe('retransmission: resend timing on scripted conversations', () => {
     const v = retransmission(analyzeConversation(c).flows[0]);
     expect(v.facts).toMatchObject({ direction: 'server', cause: 'spurious' });
     expect(v.severity).toBe('info');
-    expect(v.summary).toMatch(/; the client retransmitted 1 too$/);
+    expect(v.summary).toMatch(/; the client retransmitted 1 too \(worst RTO 300 ms: #5 resends #4\)$/);
+  });
+
+  it('stays a warning when a resend came a second or more after its original, needed or not: a stall, not routine recovery', () => {
+    // The client's request resent after 3 s beside the server's resends the client D-SACKed.
+    const c = conv({ client: '10.7.0.1:55000', server: '10.7.0.2:443' }).handshake(0, 0.001);
+    const req = c.c.next;
+    c.client('PA', 0.01, 'r'.repeat(100)).client('PA', 3.01, 'r'.repeat(100), { seq: req }).server('A', 3.011);
+    for (const t of [4, 5]) {
+      const first = c.s.next;
+      const end = (first + 1000) >>> 0;
+      c.server('PA', t, 'x'.repeat(1000)).server('PA', t + 0.3, 'x'.repeat(1000), { seq: first });
+      c.client('A', t + 0.2, '', { ack: end }).client('A', t + 0.301, '', { ack: end, options: { sack: [[first, end]] } });
+    }
+    const v = retransmission(analyzeConversation(c).flows[0]);
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toMatch(/; the client retransmitted 1 too \(worst RTO 3\.00 s: #5 resends #4\)$/);
   });
 
   it('resends the receiver D-SACKs, sent early: its loss detection fired first, not said to be the timer', () => {

@@ -532,15 +532,24 @@ describe('teardown verdicts', () => {
       const closed = tls().server('PA', 6.2, encryptedAlert()).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
       const v = halfClosed(closed);
       expect([v.severity, v.facts.idleBeforeFinMs]).toEqual(['info', 6001.3]);
-      // idle-close too measures to the alert (#11), not to the FIN (#13), and cites both.
+      // idle-close too measures to the alert (#11), not to the FIN (#13), from the last packet before it (the client's ACK #10), and cites both.
       const idle = analyzeConversation(closed).flows[0].verdicts.find((x) => x.code === 'idle-close')!;
-      expect(idle.summary).toBe('idle 6.00 s, then the server closed the connection (TLS alert #11, then FIN #13)');
+      expect(idle.summary).toBe('idle 5.99 s, then the server closed the connection (TLS alert #11, then FIN #13)');
       expect(idle.packets).toEqual([10, 11, 13]);
-      expect(idle.facts).toMatchObject({ closer: 'server', idleMs: 6000, tlsAlertPacket: 11 });
+      expect(idle.facts).toMatchObject({ closer: 'server', idleMs: 5990, tlsAlertPacket: 11 });
       // Without the alert the FIN came 1.3 ms after the server's last data: no idle, a warning.
       const busy = tls().server('PA', 6.2, encrypted(500)).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
       expect(halfClosed(busy).severity).toBe('warning');
       expect(analyzeConversation(busy).flows[0].verdicts.map((x) => x.code)).not.toContain('idle-close');
+      // The server's last record went out in pieces until 3.404 s; its alert came at 4.6 s: 1.2 s of quiet, too little for idle-close.
+      const pieces = conv({ server: '10.0.0.2:443' }).handshake(0);
+      pieces.client('PA', 0.01, clientHello()).server('PA', 0.02, concat(serverHello(false), changeCipherSpec(), encrypted(50)));
+      pieces.client('PA', 0.03, concat(changeCipherSpec(), encrypted(53))).server('A', 0.031).client('PA', 0.1, encrypted(300)).server('A', 0.101);
+      const record = encrypted(4000);
+      for (let i = 0; i < 4; i++) pieces.server('PA', 1 + 0.8 * i, record.subarray(i * 1000, (i + 1) * 1000)).client('A', 1.001 + 0.8 * i);
+      pieces.server('PA', 3.404, record.subarray(4000)).client('A', 3.41);
+      pieces.server('PA', 4.6, encryptedAlert()).client('A', 4.601).server('FA', 4.6013).client('FA', 4.602).server('A', 4.603);
+      expect(analyzeConversation(pieces).flows[0].verdicts.map((x) => x.code)).not.toContain('idle-close');
     });
 
     it('is a warning when the server closed on a request it never answered, or on an HTTP/1.0 exchange no pool keeps', () => {
