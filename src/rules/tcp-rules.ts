@@ -6,6 +6,7 @@ import { SHOWS } from './shows.js';
 import { MAX_MARKS, TIMER_RESEND_MIN_MICROS } from '../flow/analysis.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
 import { isTlsHandshakeOnly } from './tls-rules.js';
+import { IDLE_CLOSE_MIN_MICROS, idleBeforeServerFin } from './server-idle.js';
 import { exchangeCutByClose, unfinishedRequest } from './app-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
@@ -22,8 +23,6 @@ import { MTU_SIZED_SEGMENT, mtuProbedHint, probedPastBlackHole, sentBeforeArriva
 
 /** A request counts as unanswered after this long without a response byte. */
 const NO_RESPONSE_MIN_MICROS = 1_000_000;
-/** A close counts as an idle close after this long without payload. */
-export const IDLE_CLOSE_MIN_MICROS = 2_000_000;
 /** Idle timeouts people configure (s): proxies, load balancers, servers, NAT and firewalls. */
 const COMMON_IDLE_TIMEOUTS_S = [5, 10, 15, 20, 30, 60, 65, 75, 90, 120, 180, 240, 300, 350, 600, 900, 1800, 3600, 7200];
 /** Data retransmissions in a row with no new ACK: the peer is gone or the path is down. */
@@ -657,7 +656,9 @@ const idleClose: FlowRule = {
     const rstBeforeBothFins = [f.clientSide.rst, f.serverSide.rst].some((r) => r !== null && r.ts < bothFins);
     // A client dropping its own idle connection with an RST, nothing in flight, leaves nothing for anyone to trip over.
     const clientDropped = c.rst && c.by === 'client' && reusedPacket === null && f.clientSide.rst !== null && clientDroppedIdle(f, f.clientSide.rst.ts);
-    const clean = clientDropped || (!c.rst && reusedPacket === null && f.state === 'SF' && !rstBeforeBothFins);
+    // A server's FIN on an idle keep-alive connection whose client has not closed yet: a pool closes it when it next takes it (half-closed says so).
+    const poolKept = !c.rst && c.by === 'server' && reusedPacket === null && f.serverSide.fin !== null && idleBeforeServerFin(f, f.serverSide.fin) !== null;
+    const clean = clientDropped || poolKept || (!c.rst && reusedPacket === null && f.state === 'SF' && !rstBeforeBothFins);
     const race = reusedPacket !== null ? `; the ${otherSide(c.by)} then sent #${reusedPacket} on the closed connection (the keep-alive race)` : '';
     return {
       code: 'idle-close',

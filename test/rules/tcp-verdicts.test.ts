@@ -508,8 +508,11 @@ describe('teardown verdicts', () => {
       return r.flows.find((f) => f.client === '10.0.0.1:51000')!.verdicts.find((x) => x.code === 'half-closed')!;
     };
 
-    it('is info after an idle keep-alive connection: a pool closes it when it next takes it', () => {
-      const v = halfClosed(served('HTTP/1.1 204 No Content\r\n\r\n', 5));
+    it('is info after an idle keep-alive connection: a pool closes it when it next takes it; idle-close says info too', () => {
+      const c = served('HTTP/1.1 204 No Content\r\n\r\n', 5);
+      const idle = analyzeConversation(c).flows[0].verdicts.find((x) => x.code === 'idle-close')!;
+      expect([idle.severity, idle.facts.closer, idle.facts.cleanClose]).toEqual(['info', 'server', true]);
+      const v = halfClosed(c);
       expect([v.facts.closer, v.severity, v.facts.idleBeforeFinMs]).toEqual(['server', 'info', 5000]);
       expect(v.summary).toMatch(/^only the server sent a FIN \(#\d+\); the client had not closed its side \d+\.\d s later when the capture ended$/);
       expect(v.hint).toMatch(/^The server closed the connection after it had been idle/);
@@ -531,7 +534,7 @@ describe('teardown verdicts', () => {
       };
       const closed = tls().server('PA', 6.2, encryptedAlert()).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
       const v = halfClosed(closed);
-      expect([v.severity, v.facts.idleBeforeFinMs]).toEqual(['info', 6001.3]);
+      expect([v.severity, v.facts.idleBeforeFinMs]).toEqual(['info', 5991.3]);
       // idle-close too measures to the alert (#11), not to the FIN (#13), from the last packet before it (the client's ACK #10), and cites both.
       const idle = analyzeConversation(closed).flows[0].verdicts.find((x) => x.code === 'idle-close')!;
       expect(idle.summary).toBe('idle 5.99 s, then the server closed the connection (TLS alert #11, then FIN #13)');
@@ -550,6 +553,14 @@ describe('teardown verdicts', () => {
       pieces.server('PA', 3.404, record.subarray(4000)).client('A', 3.41);
       pieces.server('PA', 4.6, encryptedAlert()).client('A', 4.601).server('FA', 4.6013).client('FA', 4.602).server('A', 4.603);
       expect(analyzeConversation(pieces).flows[0].verdicts.map((x) => x.code)).not.toContain('idle-close');
+      // Nor is it the idle a half-close needs to be info, when the client left its side open.
+      const halfPieces = conv({ server: '10.0.0.2:443' }).handshake(0);
+      halfPieces.client('PA', 0.01, clientHello()).server('PA', 0.02, concat(serverHello(false), changeCipherSpec(), encrypted(50)));
+      halfPieces.client('PA', 0.03, concat(changeCipherSpec(), encrypted(53))).server('A', 0.031).client('PA', 0.1, encrypted(300)).server('A', 0.101);
+      for (let i = 0; i < 4; i++) halfPieces.server('PA', 1 + 0.8 * i, record.subarray(i * 1000, (i + 1) * 1000)).client('A', 1.001 + 0.8 * i);
+      halfPieces.server('PA', 3.404, record.subarray(4000)).client('A', 3.41);
+      halfPieces.server('PA', 4.6, encryptedAlert()).client('A', 4.601).server('FA', 4.6013).client('A', 4.602);
+      expect(halfClosed(halfPieces).severity).toBe('warning');
     });
 
     it('is a warning when the server closed on a request it never answered, or on an HTTP/1.0 exchange no pool keeps', () => {
