@@ -957,8 +957,8 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   else if (syn && !ackf) endpoint.firstAckNo = 0; // a new SYN: the peer will number from a new ISN
 
   updateLastSeq(flow.history, isOrig, endpoint, v, segLen, syn, fin, rst, len);
-  const foreignRst = rst && isOrig && flow.clientRstsForeign && flow.handshakeAckNo === 0;
-  const closing = !foreignRst && updateStateMachine(flow, endpoint, peer, isOrig, v, len, syn, fin, rst, ackf);
+  const closesNothing = rst && isOrig && flow.clientRstsForeign && flow.handshakeAckNo === 0;
+  const closing = !closesNothing && updateStateMachine(flow, endpoint, peer, isOrig, v, len, syn, fin, rst, ackf);
   if (isOrig && syn && flow.attemptDeadline === 0) flow.attemptDeadline = ts + ATTEMPT_DELAY_MICROS;
 
   // --- reassembly: ACK-revealed gaps, then this segment's payload ---

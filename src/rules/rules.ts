@@ -361,9 +361,8 @@ const synTimeout: FlowRule = {
       hint = 'connect timeout / EINPROGRESS that never completes. Nothing answered these SYNs: the host is down or unreachable, a firewall or security group silently drops the SYN, the address is wrong, or the listen (accept) queue is full. Answers the server gave other clients at the time would tell the last apart, but the capture held too many to keep. Check that the host is up, the security group / iptables rules, that the IP is right, and the listen backlog (ss -lnt: Recv-Q against Send-Q).';
     } else {
       // Later than a SYN-ACK was due, a packet from the address proves less: up by then.
-      const later = serverSentAfterSyn(f, ctx, watch.packet, SENT_SOON_AFTER_LAST_SYN_MICROS);
-      sentLater = later;
-      const upBy = later ? `; ${f.serverIp} sent #${later.packet} ${fmtDuration(later.ts - last.ts)} after the last SYN, so something at that address was up by then` : '';
+      sentLater = serverSentAfterSyn(f, ctx, watch.packet, SENT_SOON_AFTER_LAST_SYN_MICROS);
+      const upBy = sentLater ? `; ${f.serverIp} sent #${sentLater.packet} ${fmtDuration(sentLater.ts - last.ts)} after the last SYN, so something at that address was up by then` : '';
       cause = `no answer at all: host down, a firewall dropping the SYN, or a wrong IP${upBy}`;
       hint = 'connect timeout / EINPROGRESS that never completes. Nothing answered: the host is down or unreachable, a firewall or security group silently drops the SYN (DROP rather than REJECT), the address is wrong (stale DNS), or the route is black-holed. Check the security group / iptables rules on the server and the path, and that the IP is right.';
     }

@@ -129,35 +129,32 @@ describe('retransmission: resend timing on scripted conversations', () => {
     expect(v.facts).toMatchObject({ worstRtoMs: 300, worstRtoPacket: 8, originalPacket: 7 });
   });
 
-  it('resends all shown unneeded but one, of both sides together, are info: one lost segment is routine recovery', () => {
-    // The server resends twice what the client D-SACKs; the client's one resend was needed.
+  /**
+   * The client's request resent `clientRto` s after it, then the server's segments at `at` s, each
+   * resent 300 ms later though the client had it: its ACK came late, and a D-SACK reports the copy.
+   */
+  const unneededBesideOne = (clientRto: number, at: number[]) => {
     const c = conv({ client: '10.7.0.1:55000', server: '10.7.0.2:443' }).handshake(0, 0.001);
     const req = c.c.next;
-    c.client('PA', 0.01, 'r'.repeat(100)).client('PA', 0.31, 'r'.repeat(100), { seq: req }).server('A', 0.311);
-    for (const t of [1, 2]) {
+    c.client('PA', 0.01, 'r'.repeat(100)).client('PA', 0.01 + clientRto, 'r'.repeat(100), { seq: req }).server('A', 0.011 + clientRto);
+    for (const t of at) {
       const first = c.s.next;
       const end = (first + 1000) >>> 0;
       c.server('PA', t, 'x'.repeat(1000)).server('PA', t + 0.3, 'x'.repeat(1000), { seq: first });
       c.client('A', t + 0.2, '', { ack: end }).client('A', t + 0.301, '', { ack: end, options: { sack: [[first, end]] } });
     }
-    const v = retransmission(analyzeConversation(c).flows[0]);
+    return retransmission(analyzeConversation(c).flows[0]);
+  };
+
+  it('resends all shown unneeded but one, of both sides together, are info: one lost segment is routine recovery', () => {
+    const v = unneededBesideOne(0.3, [1, 2]);
     expect(v.facts).toMatchObject({ direction: 'server', cause: 'spurious' });
     expect(v.severity).toBe('info');
     expect(v.summary).toMatch(/; the client retransmitted 1 too \(worst RTO 300 ms: #5 resends #4\)$/);
   });
 
   it('stays a warning when a resend came a second or more after its original, needed or not: a stall, not routine recovery', () => {
-    // The client's request resent after 3 s beside the server's resends the client D-SACKed.
-    const c = conv({ client: '10.7.0.1:55000', server: '10.7.0.2:443' }).handshake(0, 0.001);
-    const req = c.c.next;
-    c.client('PA', 0.01, 'r'.repeat(100)).client('PA', 3.01, 'r'.repeat(100), { seq: req }).server('A', 3.011);
-    for (const t of [4, 5]) {
-      const first = c.s.next;
-      const end = (first + 1000) >>> 0;
-      c.server('PA', t, 'x'.repeat(1000)).server('PA', t + 0.3, 'x'.repeat(1000), { seq: first });
-      c.client('A', t + 0.2, '', { ack: end }).client('A', t + 0.301, '', { ack: end, options: { sack: [[first, end]] } });
-    }
-    const v = retransmission(analyzeConversation(c).flows[0]);
+    const v = unneededBesideOne(3, [4, 5]);
     expect(v.severity).toBe('warning');
     expect(v.summary).toMatch(/; the client retransmitted 1 too \(worst RTO 3\.00 s: #5 resends #4\)$/);
   });
