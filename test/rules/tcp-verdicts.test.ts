@@ -534,7 +534,7 @@ describe('teardown verdicts', () => {
       };
       const closed = tls().server('PA', 6.2, encryptedAlert()).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
       const v = halfClosed(closed);
-      expect([v.severity, v.facts.idleBeforeFinMs]).toEqual(['info', 5991.3]);
+      expect([v.severity, v.facts.idleBeforeFinMs]).toEqual(['info', 5990]);
       // idle-close too measures to the alert (#11), not to the FIN (#13), from the last packet before it (the client's ACK #10), and cites both.
       const idle = analyzeConversation(closed).flows[0].verdicts.find((x) => x.code === 'idle-close')!;
       expect(idle.summary).toBe('idle 5.99 s, then the server closed the connection (TLS alert #11, then FIN #13)');
@@ -561,6 +561,27 @@ describe('teardown verdicts', () => {
       halfPieces.server('PA', 3.404, record.subarray(4000)).client('A', 3.41);
       halfPieces.server('PA', 4.6, encryptedAlert()).client('A', 4.601).server('FA', 4.6013).client('A', 4.602);
       expect(halfClosed(halfPieces).severity).toBe('warning');
+    });
+
+    it('over TLS, is a warning for a request the server only acknowledged, a close_notify sent with the answer, or a FIN the client never acknowledged; info when a longer pause came earlier', () => {
+      const tls = () => {
+        const c = conv({ server: '10.0.0.2:443' }).handshake(0);
+        c.client('PA', 0.01, clientHello()).server('PA', 0.02, concat(serverHello(false), changeCipherSpec(), encrypted(50)));
+        c.client('PA', 0.03, concat(changeCipherSpec(), encrypted(53))).server('A', 0.031);
+        return c.client('PA', 0.1, encrypted(300)).server('PA', 0.2, encrypted(800)).client('A', 0.21);
+      };
+      const codes = (c: ReturnType<typeof conv>) => {
+        const f = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(70)).flows.find((x) => x.client === '10.0.0.1:51000')!;
+        return Object.fromEntries(f.verdicts.filter((x) => x.code === 'half-closed' || x.code === 'idle-close').map((x) => [x.code, x.severity]));
+      };
+      // The client's last record got only an ACK; 7 s later the server's alert and FIN.
+      expect(codes(tls().client('PA', 1, encrypted(300)).server('A', 1.001).server('PA', 8, encryptedAlert()).client('A', 8.001).server('FA', 8.0013).client('A', 8.0014))).toEqual({ 'half-closed': 'warning', 'idle-close': 'warning' });
+      // The alert went with the answer; the FIN 3 s later only followed it.
+      expect(codes(tls().server('PA', 0.201, encryptedAlert()).client('A', 0.22).server('FA', 3.3).client('A', 3.301))['half-closed']).toBe('warning');
+      // The client never acknowledged the FIN.
+      expect(codes(tls().server('PA', 6.2, encryptedAlert()).client('A', 6.201).server('FA', 6.2013))['half-closed']).toBe('warning');
+      // A 3 s pause mid-connection, then 2.5 s of idle before the alert: the idle still counts.
+      expect(codes(tls().client('PA', 3.2, encrypted(300)).server('PA', 3.3, encrypted(800)).client('A', 3.31).server('PA', 5.8, encryptedAlert()).client('A', 5.801).server('FA', 5.8013).client('A', 5.8014))['half-closed']).toBe('info');
     });
 
     it('is a warning when the server closed on a request it never answered, or on an HTTP/1.0 exchange no pool keeps', () => {
