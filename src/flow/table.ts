@@ -936,10 +936,11 @@ function reopenAfterRefusal(flow: Flow): void {
 }
 
 /**
- * The client sends its SYN again, same ISN, after an RST in its name ended a handshake that never
- * completed: its TCP is still waiting for the SYN-ACK, so that RST was not its TCP's (a TCP that
- * resets its attempt does not retry it; one answering an unacceptable SYN-ACK keeps its state, see
- * Endpoint.firstRstKeepsConnection). The same connect() goes on, so one flow (Zeek logs two).
+ * The client sends its SYN again, same ISN, after an RST in its name ended a handshake the server
+ * had answered and the client never completed: its TCP never took the SYN-ACK, so that RST was not
+ * its TCP's (a TCP that resets its attempt does not retry it; one answering an unacceptable segment
+ * keeps its state, see Endpoint.firstRstKeepsConnection). The same connect() goes on, so one flow
+ * (Zeek logs two). An attempt no SYN-ACK answered yet is left as it was: a new flow.
  */
 function isRetryAfterClientRst(flow: Flow, v: PacketView, dir: Dir): boolean {
   if (dir !== 0 || (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST | TCP_FLAG.FIN)) !== TCP_FLAG.SYN) return false;
@@ -949,6 +950,7 @@ function isRetryAfterClientRst(flow: Flow, v: PacketView, dir: Dir): boolean {
     c.state === EP.RESET &&
     !c.firstRstKeepsConnection &&
     flow.syns.length > 0 &&
+    flow.synAcks.length > 0 &&
     v.seq >>> 0 === c.startSeq &&
     flow.handshakeAckNo === 0 &&
     c.firstDataNo === 0 &&

@@ -229,6 +229,15 @@ describe('the client sends its SYN again, same ISN, after an RST in its name', (
     }
   });
 
+  it('without a SYN-ACK before the RST, the same SYN again starts a new flow, as before: nothing shows what the RST ended', () => {
+    const c = conv().client('S', 0);
+    const isn = (c.c.next - 1) >>> 0;
+    c.client('R', 0.5, '', { seq: (isn + 21) >>> 0 }).client('S', 3.0, '', { seq: isn }).server('SA', 3.006).client('A', 3.012);
+    const flows = analyzeConversation(c).flows;
+    expect(flows).toHaveLength(2);
+    expect(flows.flatMap((f) => f.verdicts.map((v) => v.code))).not.toContain('foreign-rst');
+  });
+
   it('a SYN with a new ISN after the client\'s RST is a new connection, and that RST the client\'s', () => {
     const c = conv().client('S', 0).server('SA', 0.006).client('R', 0.012);
     c.client('S', 3.0, '', { seq: 0x1234_5678 });
