@@ -749,7 +749,6 @@ export function errorLine(err: unknown): string {
   return (err as Error)?.stack?.split('\n').slice(0, 2).map((l) => l.trim()).join(' ') ?? String(err);
 }
 
-/** An address as the probe log keys it (as Flow.clientKey does). */
 /**
  * Whether the packet shows something at its source address up: anything a host sends of its own
  * accord. Not a TCP RST nor any ICMP or ICMPv6 message (an error, or neighbour discovery), which a
@@ -761,6 +760,7 @@ function provesSenderUp(kind: DecodedKind, v: PacketView): boolean {
   return kind !== DECODED.SKIPPED || (v.skipReason !== SKIP_REASON.ICMP && v.skipReason !== SKIP_REASON.ICMPV6);
 }
 
+/** An address as the probe log keys it (as Flow.clientKey does). */
 function addrKey(a: Uint32Array, version: number): number | string {
   return version === 4 ? a[3] >>> 0 : formatAddr(a, 6);
 }

@@ -1,7 +1,7 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts, IcmpFact, PacketRef, SideFacts } from './facts.js';
 import { clientDroppedIdle, endpointOf, initialTtl, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
-import type { HttpResponseFacts } from '../dissect/types.js';
+import type { HttpExchangeFacts, HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
 import { APP_RULES, requestAfterServerClose } from './app-rules.js';
@@ -444,12 +444,17 @@ function deferredAccept(f: FlowFacts, firstResent: PacketRef): PacketRef | null 
   return firstResent.ts - f.synAcks[0].ts >= DEFERRED_RESEND_MICROS ? ack : null;
 }
 
+/** The client's first packet after its first RST, when that is its SYN sent again (see table.ts isRetryAfterClientRst); null otherwise. */
+function synSentAgainAfterRst(f: FlowFacts): PacketRef | null {
+  const again = f.clientSide.sentAfterRst;
+  return again !== null && f.syns.some((s) => s.no === again.no) ? again : null;
+}
+
 /** "; the client answered with RST #N and sent its SYN again (#M): it did not take the SYN-ACK", where it did; else empty. */
 function synAgainAfterRst(f: FlowFacts): string {
-  const c = f.clientSide;
-  const again = c.sentAfterRst;
-  if (!c.rst || !again || !f.syns.some((s) => s.no === again.no)) return '';
-  return `; the client's side answered with RST #${c.rst.no} and sent its SYN again (#${again.no}): it did not take the SYN-ACK`;
+  const again = synSentAgainAfterRst(f);
+  if (!again) return '';
+  return `; the client's side answered with RST #${f.clientSide.rst!.no} and sent its SYN again (#${again.no}): it did not take the SYN-ACK`;
 }
 
 const synAckRetry: FlowRule = {
@@ -769,17 +774,23 @@ function httpExchangePending(f: FlowFacts): boolean {
 }
 
 /**
- * The last HTTP answer, when it said the connection ends after it (Connection: close, or HTTP/1.0
- * without keep-alive), came whole, answered every request, and the client sent nothing after it
- * began; null otherwise.
+ * The last HTTP exchange, when its answer came whole, no request was left without a whole answer,
+ * and the client sent nothing after that answer began; null otherwise. What the answer said of the
+ * connection is the caller's to read.
  */
-function closeAnnouncingAnswer(f: FlowFacts): HttpResponseFacts | null {
+function lastWholeAnswer(f: FlowFacts): HttpExchangeFacts | null {
   const exchanges = f.app?.protocol === 'http' ? f.app.http : [];
   const last = exchanges[exchanges.length - 1];
   const resp = last?.response;
-  if (!resp || !resp.complete || resp.keepAlive || httpExchangePending(f)) return null;
+  if (!resp || !resp.complete || httpExchangePending(f)) return null;
   const clientLast = f.clientSide.lastData;
-  return clientLast === null || clientLast.no < resp.packet ? resp : null;
+  return clientLast === null || clientLast.no < resp.packet ? last : null;
+}
+
+/** The last HTTP answer, whole (lastWholeAnswer), when it said the connection ends after it (Connection: close, or HTTP/1.0 without keep-alive). */
+function closeAnnouncingAnswer(f: FlowFacts): HttpResponseFacts | null {
+  const resp = lastWholeAnswer(f)?.response;
+  return resp && !resp.keepAlive ? resp : null;
 }
 
 /**
@@ -790,18 +801,13 @@ function closeAnnouncingAnswer(f: FlowFacts): HttpResponseFacts | null {
 const KEPT_IDLE_MIN_MICROS = 500_000;
 
 /**
- * The last HTTP answer of the connection, when every request on it had its whole answer, the last
- * exchange asked on both sides to keep the connection, and the client sent nothing after that
- * answer began; null otherwise.
+ * The last HTTP answer, whole (lastWholeAnswer), when its exchange asked on both sides to keep the
+ * connection and every exchange on it had a whole answer, one without a request seen too.
  */
 function keptAliveAnswer(f: FlowFacts): HttpResponseFacts | null {
-  const exchanges = f.app?.protocol === 'http' ? f.app.http : [];
-  const last = exchanges[exchanges.length - 1];
-  const resp = last?.response;
-  if (!resp || !resp.complete || !resp.keepAlive || !last.request?.keepAlive || httpExchangePending(f)) return null;
-  if (exchanges.some((ex) => !ex.response?.complete)) return null;
-  const clientLast = f.clientSide.lastData;
-  return clientLast === null || clientLast.no < resp.packet ? resp : null;
+  const last = lastWholeAnswer(f);
+  if (!last?.response!.keepAlive || !last.request?.keepAlive) return null;
+  return f.app!.http.every((ex) => ex.response?.complete === true) ? last.response : null;
 }
 
 /**
@@ -905,9 +911,9 @@ function endingRst(s: FlowFacts['clientSide']): PacketRef | null {
  * The client's packet after its RST is its SYN sent again, and the RST is not set apart from that
  * SYN: the same TTL, and an IPv4 ID at most a few past the SYN's (or none to compare).
  */
-function rstLikeItsSyn(f: FlowFacts, after: PacketRef): boolean {
+function rstLikeItsSyn(f: FlowFacts): boolean {
   const c = f.clientSide;
-  if (!f.syns.some((s) => s.no === after.no) || c.rstTtl !== c.ttl) return false;
+  if (synSentAgainAfterRst(f) === null || c.rstTtl !== c.ttl) return false;
   const synId = f.syns[0].ipId;
   if (c.rstIpId === 0 || synId < 0) return true;
   return ((c.rstIpId - synId) & 0xffff) <= RST_ID_STEP_FROM_SYN;
@@ -950,7 +956,7 @@ const foreignRst: FlowRule = {
       : ignored
         ? `${peerName} ignored it and went on`
         : `whether ${peerName} took it the capture does not show`;
-    if (clientFirst && rstLikeItsSyn(f, after)) {
+    if (clientFirst && rstLikeItsSyn(f)) {
       // The client's SYN sent again proves its attempt went on, but not that another device made the RST.
       return {
         code: 'foreign-rst',
@@ -1153,7 +1159,7 @@ function rstRule(code: 'rst-by-client' | 'rst-by-server'): FlowRule {
           : announcedClose
           ? 'The server\'s answer said the connection ends after it and had all arrived; the client then reset instead of closing with a FIN, as HAProxy drops its server connection after such an answer and as clients closing with SO_LINGER 0 do. Nothing was lost: the RST acknowledges every byte the server sent, and the client had nothing more to say. The server may log the reset (ECONNRESET) if it still held the socket.'
           : idleKept
-          ? 'The client closed a keep-alive connection it no longer needed with an RST instead of a FIN, as clients closing with SO_LINGER 0 and pools that abort their idle connections do. Nothing was lost: every response had arrived whole, and the RST acknowledges every byte the server sent. The server may log the reset (ECONNRESET).'
+          ? 'The client closed a keep-alive connection it no longer needed with an RST instead of a FIN, as clients closing with SO_LINGER 0 and pools that abort their idle connections do. Nothing was lost: every response had arrived whole, and the client had acknowledged every byte the server sent. The server may log the reset (ECONNRESET).'
           : closedSocket
           ? `The ${who} had closed its socket (its FIN) and then reset: its TCP answered a segment that reached the closed socket (RFC 9293 3.10.7.1), or the ${who} aborted the connection it had half-closed (SO_LINGER 0, or a close with bytes unread). Nothing either application wanted was lost; the ${peer} may log a reset (ECONNRESET) if it still held the socket.`
           : lateRequest
