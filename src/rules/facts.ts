@@ -298,18 +298,6 @@ function peerUnseenOf(flow: Flow): PeerUnseenFacts | null {
 /** A flow the capture sees both sides of, with nothing to prove: every such flow shares it (see VisibilityLog.of). */
 const SEEN_BOTH: Visibility = Object.freeze({ seen: 'both', proof: null });
 
-/**
- * The client's RST at `rstTs` dropped a connection with nothing in flight: the client's only RST,
- * with the TTL of its own packets (a firewall or NAT resetting in its name often has another); the
- * client had acknowledged all the server sent, and the server sent nothing after the RST; and the
- * capture missed none of the client's bytes (a request it does not hold may be what went unanswered).
- */
-export function clientDroppedIdle(f: FlowFacts, rstTs: number): boolean {
-  const c = f.clientSide;
-  const s = f.serverSide;
-  return c.rsts === 1 && !c.sentAfterRst && c.rstTtl === c.ttl && s.ackedWhole && s.lastTs <= rstTs && c.missedBytes === 0 && !c.sentUnseen;
-}
-
 /** Said by a verdict that names a host:port where it would name a role (see rolesUnproven). */
 export const ROLES_UNPROVEN_NOTE = 'which side is the client is a guess: the capture began after the handshake and no packet proves it';
 

@@ -1,12 +1,12 @@
 import type { Verdict } from './verdict.js';
 import type { FlowFacts, IcmpFact, PacketRef, SideFacts } from './facts.js';
-import { clientDroppedIdle, endpointOf, initialTtl, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
+import { endpointOf, initialTtl, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE } from './facts.js';
 import type { HttpExchangeFacts, HttpResponseFacts } from '../dissect/types.js';
 import { hasHeaderToken } from '../dissect/http.js';
 import { fmtDuration, ms, plural } from './format.js';
 import { APP_RULES, requestAfterServerClose } from './app-rules.js';
 import { TCP_FLOW_RULES } from './tcp-rules.js';
-import { idleBeforeServerFin } from './server-idle.js';
+import { clientDroppedIdle, idleBeforeServerFin } from './idle-closes.js';
 import { scanProbe } from './scan-rules.js';
 import { TLS_RULES } from './tls-rules.js';
 import type { AnswerLog, AnswersUnknown } from './answer-log.js';

@@ -1,12 +1,12 @@
 import type { CopyFacts, FlowFacts, SideFacts } from './facts.js';
-import { clientDroppedIdle, isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE, sideNamer } from './facts.js';
+import { isFragmentationNeeded, rolesUnproven, ROLES_UNPROVEN_NOTE, sideNamer } from './facts.js';
 import { fmtDuration, grouped, ms, plural } from './format.js';
 import type { FlowRule } from './rules.js';
 import { SHOWS } from './shows.js';
 import { MAX_MARKS, TIMER_RESEND_MIN_MICROS } from '../flow/analysis.js';
 import { digestFlow, type CaptureRule, type FlowDigest } from './capture-rules.js';
 import { isTlsHandshakeOnly } from './tls-rules.js';
-import { IDLE_CLOSE_MIN_MICROS, idleBeforeServerFin } from './server-idle.js';
+import { clientDroppedIdle, closingAlert, IDLE_CLOSE_MIN_MICROS, idleBeforeServerFin } from './idle-closes.js';
 import { exchangeCutByClose, unfinishedRequest } from './app-rules.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
@@ -600,26 +600,19 @@ function roundTimeout(seconds: number): number | null {
 }
 
 /**
- * The TLS alert (close_notify, or in TLS 1.3 a record of an alert's size) that the closer sent
- * before its close, when it belongs to the close rather than to the data: the last data of the
- * connection, every record of the closer read, and the quiet before it the flow's longest. The
- * idle then runs from the last other data, of either side, to that alert; null otherwise.
+ * The closer's closing TLS alert (closingAlert), when it belongs to the close rather than to the
+ * data: the last data of the connection, and the quiet before it the flow's longest. The idle then
+ * runs from the last other data, of either side, to that alert, and no longer than that quiet (the
+ * closer's last other record may have gone out in pieces after it began); null otherwise.
  */
 function alertBeforeClose(f: FlowFacts, by: 'client' | 'server'): { alertPacket: number; idleMicros: number; quietMicros: number; named: string } | null {
-  const tls = f.app?.tls;
-  const closing = f.app?.tlsClosing;
-  const alert = closing?.lastAlert[by];
-  if (!tls || !closing || !alert || tls.missed[by] !== null || tls.malformed !== null) return null;
-  const [mine, other] = by === 'client' ? [f.clientSide, f.serverSide] : [f.serverSide, f.clientSide];
-  if (mine.lastData?.no !== alert.no || (other.lastData !== null && other.lastData.ts >= alert.ts)) return null;
-  const quiet = f.analysis?.idle;
-  const dataTs = Math.max(closing.otherRecordsTs[by], other.lastData?.ts ?? 0);
-  if (!quiet || quiet.toPacket !== alert.no || dataTs === 0) return null;
-  // The closer's last other record may have gone out in pieces after it began: the quiet before
-  // the alert bounds the idle too.
-  const quietMicros = quiet.longestMs * 1000;
+  const alert = closingAlert(f, by);
+  const other = by === 'client' ? f.serverSide : f.clientSide;
+  if (!alert || alert.quietFrom === null || (other.lastData !== null && other.lastData.ts >= alert.ts)) return null;
+  const dataTs = Math.max(alert.began, other.lastData?.ts ?? 0);
+  const quietMicros = alert.ts - alert.quietFrom;
   // TLS 1.3 encrypts its alerts: only the record's size says what it is.
-  const named = tls.serverHello?.version === 'TLS 1.3' ? `a record of a TLS alert's size #${alert.no}` : `TLS alert #${alert.no}`;
+  const named = f.app?.tls?.serverHello?.version === 'TLS 1.3' ? `a record of a TLS alert's size #${alert.no}` : `TLS alert #${alert.no}`;
   return { alertPacket: alert.no, idleMicros: Math.min(alert.ts - dataTs, quietMicros), quietMicros, named };
 }
 
