@@ -911,8 +911,12 @@ function answersSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
  * A refused attempt leaves no state on either side, so this is no reuse of the 4-tuple.
  */
 function isRetryOfRefusedSyn(flow: Flow, v: PacketView, dir: Dir): boolean {
-  if (dir !== 0 || (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST | TCP_FLAG.FIN)) !== TCP_FLAG.SYN) return false;
-  return flow.synAcks.length === 0 && flow.orig.state === EP.SYN_SENT && flow.resp.state === EP.RESET && v.seq >>> 0 === flow.orig.startSeq;
+  return isSameSynAgain(flow, v, dir) && flow.synAcks.length === 0 && flow.orig.state === EP.SYN_SENT && flow.resp.state === EP.RESET;
+}
+
+/** The client's SYN, alone, with the flow's ISN: the same connect() trying again. */
+function isSameSynAgain(flow: Flow, v: PacketView, dir: Dir): boolean {
+  return dir === 0 && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST | TCP_FLAG.FIN)) === TCP_FLAG.SYN && v.seq >>> 0 === flow.orig.startSeq;
 }
 
 /**
@@ -943,7 +947,7 @@ function reopenAfterRefusal(flow: Flow): void {
  * (Zeek logs two). An attempt no SYN-ACK answered yet is left as it was: a new flow.
  */
 function isRetryAfterClientRst(flow: Flow, v: PacketView, dir: Dir): boolean {
-  if (dir !== 0 || (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST | TCP_FLAG.FIN)) !== TCP_FLAG.SYN) return false;
+  if (!isSameSynAgain(flow, v, dir)) return false;
   const c = flow.orig;
   const s = flow.resp;
   return (
@@ -951,7 +955,6 @@ function isRetryAfterClientRst(flow: Flow, v: PacketView, dir: Dir): boolean {
     !c.firstRstKeepsConnection &&
     flow.syns.length > 0 &&
     flow.synAcks.length > 0 &&
-    v.seq >>> 0 === c.startSeq &&
     flow.handshakeAckNo === 0 &&
     c.firstDataNo === 0 &&
     s.firstDataNo === 0 &&
@@ -980,7 +983,7 @@ function reopenAfterClientRst(flow: Flow): void {
  */
 function zeekSplitAfterIgnoredRst(flow: Flow, v: PacketView, dir: Dir, ts: number): boolean {
   // A SYN with a new ISN is a new connection here too (isReuse), not this one's.
-  const synAgain = dir === 0 && (v.flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN && v.seq >>> 0 === flow.orig.startSeq;
+  const synAgain = isSameSynAgain(flow, v, dir);
   const after = ts - flow.ignoredRstTs;
   flow.ignoredRstTs = 0;
   return synAgain || after > CLOSE_DELAY_MICROS;
