@@ -281,7 +281,8 @@ describe('the client sends its SYN again, same ISN, after an RST in its name', (
       const f = flows[0];
       expect(f.synAcks.map((s) => s.no)).toEqual(synAcks);
       expect(verdict(f, 'foreign-rst')).toMatchObject({ severity: 'info', packets: foreignRst });
-      expect(verdict(f, 'synack-retry')).toBeDefined();
+      expect(verdict(f, 'synack-retry')!.packets).toEqual(synAcks);
+      expect(verdict(f, 'synack-retry')!.summary).toContain(`the client's side answered with RST #${foreignRst[0]} and sent its SYN again (#${foreignRst[1]})`);
       expect(verdict(f, 'rst-by-client')).toBeUndefined();
       expect(verdict(f, 'rst-by-server')!.packets).toEqual([serverRst]);
     }

@@ -503,6 +503,21 @@ describe('teardown verdicts', () => {
       c.client('PA', 0.01, get).server('PA', 0.02, answer).client('A', 0.03).server('FA', 0.02 + finAfter).client('A', 0.021 + finAfter);
       return c;
     };
+    /** A TLS 1.2 session on port 443 through the handshake and the client's first record at 0.1 s. */
+    const tlsOpened = () => {
+      const c = conv({ server: '10.0.0.2:443' }).handshake(0);
+      c.client('PA', 0.01, clientHello()).server('PA', 0.02, concat(serverHello(false), changeCipherSpec(), encrypted(50)));
+      return c.client('PA', 0.03, concat(changeCipherSpec(), encrypted(53))).server('A', 0.031).client('PA', 0.1, encrypted(300));
+    };
+    /** The server's answer to it at 0.2 s, acknowledged. */
+    const tlsAnswered = () => tlsOpened().server('PA', 0.2, encrypted(800)).client('A', 0.21);
+    /** The server's answer, one 4,000-byte record, sent in pieces from 1.0 s to 3.404 s, each acknowledged. */
+    const tlsInPieces = () => {
+      const c = tlsOpened().server('A', 0.101);
+      const record = encrypted(4000);
+      for (let i = 0; i < 4; i++) c.server('PA', 1 + 0.8 * i, record.subarray(i * 1000, (i + 1) * 1000)).client('A', 1.001 + 0.8 * i);
+      return c.server('PA', 3.404, record.subarray(4000)).client('A', 3.41);
+    };
     const halfClosed = (c: ReturnType<typeof conv>) => {
       const r = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(70));
       return r.flows.find((f) => f.client === '10.0.0.1:51000')!.verdicts.find((x) => x.code === 'half-closed')!;
@@ -526,13 +541,7 @@ describe('teardown verdicts', () => {
 
     it('counts the idle from before the TLS alert the server closes with (close_notify), when every record of it was read', () => {
       // TLS 1.2 on port 443: records both ways, 6 s of silence, then the server's alert and its FIN 1 ms apart (nDPI 1kxun flow 32).
-      const tls = () => {
-        const c = conv({ server: '10.0.0.2:443' }).handshake(0);
-        c.client('PA', 0.01, clientHello()).server('PA', 0.02, concat(serverHello(false), changeCipherSpec(), encrypted(50)));
-        c.client('PA', 0.03, concat(changeCipherSpec(), encrypted(53))).server('A', 0.031);
-        return c.client('PA', 0.1, encrypted(300)).server('PA', 0.2, encrypted(800)).client('A', 0.21);
-      };
-      const closed = tls().server('PA', 6.2, encryptedAlert()).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
+      const closed = tlsAnswered().server('PA', 6.2, encryptedAlert()).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
       const v = halfClosed(closed);
       expect([v.severity, v.facts.idleBeforeFinMs]).toEqual(['info', 5990]);
       // idle-close too measures to the alert (#11), not to the FIN (#13), from the last packet before it (the client's ACK #10), and cites both.
@@ -541,47 +550,30 @@ describe('teardown verdicts', () => {
       expect(idle.packets).toEqual([10, 11, 13]);
       expect(idle.facts).toMatchObject({ closer: 'server', idleMs: 5990, tlsAlertPacket: 11 });
       // Without the alert the FIN came 1.3 ms after the server's last data: no idle, a warning.
-      const busy = tls().server('PA', 6.2, encrypted(500)).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
+      const busy = tlsAnswered().server('PA', 6.2, encrypted(500)).client('A', 6.201).server('FA', 6.2013).client('A', 6.2014);
       expect(halfClosed(busy).severity).toBe('warning');
       expect(analyzeConversation(busy).flows[0].verdicts.map((x) => x.code)).not.toContain('idle-close');
       // The server's last record went out in pieces until 3.404 s; its alert came at 4.6 s: 1.2 s of quiet, too little for idle-close.
-      const pieces = conv({ server: '10.0.0.2:443' }).handshake(0);
-      pieces.client('PA', 0.01, clientHello()).server('PA', 0.02, concat(serverHello(false), changeCipherSpec(), encrypted(50)));
-      pieces.client('PA', 0.03, concat(changeCipherSpec(), encrypted(53))).server('A', 0.031).client('PA', 0.1, encrypted(300)).server('A', 0.101);
-      const record = encrypted(4000);
-      for (let i = 0; i < 4; i++) pieces.server('PA', 1 + 0.8 * i, record.subarray(i * 1000, (i + 1) * 1000)).client('A', 1.001 + 0.8 * i);
-      pieces.server('PA', 3.404, record.subarray(4000)).client('A', 3.41);
-      pieces.server('PA', 4.6, encryptedAlert()).client('A', 4.601).server('FA', 4.6013).client('FA', 4.602).server('A', 4.603);
+      const pieces = tlsInPieces().server('PA', 4.6, encryptedAlert()).client('A', 4.601).server('FA', 4.6013).client('FA', 4.602).server('A', 4.603);
       expect(analyzeConversation(pieces).flows[0].verdicts.map((x) => x.code)).not.toContain('idle-close');
       // Nor is it the idle a half-close needs to be info, when the client left its side open.
-      const halfPieces = conv({ server: '10.0.0.2:443' }).handshake(0);
-      halfPieces.client('PA', 0.01, clientHello()).server('PA', 0.02, concat(serverHello(false), changeCipherSpec(), encrypted(50)));
-      halfPieces.client('PA', 0.03, concat(changeCipherSpec(), encrypted(53))).server('A', 0.031).client('PA', 0.1, encrypted(300)).server('A', 0.101);
-      for (let i = 0; i < 4; i++) halfPieces.server('PA', 1 + 0.8 * i, record.subarray(i * 1000, (i + 1) * 1000)).client('A', 1.001 + 0.8 * i);
-      halfPieces.server('PA', 3.404, record.subarray(4000)).client('A', 3.41);
-      halfPieces.server('PA', 4.6, encryptedAlert()).client('A', 4.601).server('FA', 4.6013).client('A', 4.602);
+      const halfPieces = tlsInPieces().server('PA', 4.6, encryptedAlert()).client('A', 4.601).server('FA', 4.6013).client('A', 4.602);
       expect(halfClosed(halfPieces).severity).toBe('warning');
     });
 
     it('over TLS, is a warning for a request the server only acknowledged, a close_notify sent with the answer, or a FIN the client never acknowledged; info when a longer pause came earlier', () => {
-      const tls = () => {
-        const c = conv({ server: '10.0.0.2:443' }).handshake(0);
-        c.client('PA', 0.01, clientHello()).server('PA', 0.02, concat(serverHello(false), changeCipherSpec(), encrypted(50)));
-        c.client('PA', 0.03, concat(changeCipherSpec(), encrypted(53))).server('A', 0.031);
-        return c.client('PA', 0.1, encrypted(300)).server('PA', 0.2, encrypted(800)).client('A', 0.21);
-      };
       const codes = (c: ReturnType<typeof conv>) => {
         const f = analyzeConversation(c, conv({ client: '10.0.0.9:40000', server: '10.0.0.8:22' }).handshake(70)).flows.find((x) => x.client === '10.0.0.1:51000')!;
         return Object.fromEntries(f.verdicts.filter((x) => x.code === 'half-closed' || x.code === 'idle-close').map((x) => [x.code, x.severity]));
       };
       // The client's last record got only an ACK; 7 s later the server's alert and FIN.
-      expect(codes(tls().client('PA', 1, encrypted(300)).server('A', 1.001).server('PA', 8, encryptedAlert()).client('A', 8.001).server('FA', 8.0013).client('A', 8.0014))).toEqual({ 'half-closed': 'warning', 'idle-close': 'warning' });
+      expect(codes(tlsAnswered().client('PA', 1, encrypted(300)).server('A', 1.001).server('PA', 8, encryptedAlert()).client('A', 8.001).server('FA', 8.0013).client('A', 8.0014))).toEqual({ 'half-closed': 'warning', 'idle-close': 'warning' });
       // The alert went with the answer; the FIN 3 s later only followed it.
-      expect(codes(tls().server('PA', 0.201, encryptedAlert()).client('A', 0.22).server('FA', 3.3).client('A', 3.301))['half-closed']).toBe('warning');
+      expect(codes(tlsAnswered().server('PA', 0.201, encryptedAlert()).client('A', 0.22).server('FA', 3.3).client('A', 3.301))['half-closed']).toBe('warning');
       // The client never acknowledged the FIN.
-      expect(codes(tls().server('PA', 6.2, encryptedAlert()).client('A', 6.201).server('FA', 6.2013))['half-closed']).toBe('warning');
+      expect(codes(tlsAnswered().server('PA', 6.2, encryptedAlert()).client('A', 6.201).server('FA', 6.2013))['half-closed']).toBe('warning');
       // A 3 s pause mid-connection, then 2.5 s of idle before the alert: the idle still counts.
-      expect(codes(tls().client('PA', 3.2, encrypted(300)).server('PA', 3.3, encrypted(800)).client('A', 3.31).server('PA', 5.8, encryptedAlert()).client('A', 5.801).server('FA', 5.8013).client('A', 5.8014))['half-closed']).toBe('info');
+      expect(codes(tlsAnswered().client('PA', 3.2, encrypted(300)).server('PA', 3.3, encrypted(800)).client('A', 3.31).server('PA', 5.8, encryptedAlert()).client('A', 5.801).server('FA', 5.8013).client('A', 5.8014))['half-closed']).toBe('info');
     });
 
     it('is a warning when the server closed on a request it never answered, or on an HTTP/1.0 exchange no pool keeps', () => {
