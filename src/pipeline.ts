@@ -8,6 +8,7 @@ import { DECODED, TCP_FLAG, type DecodedKind, type PacketView } from './decode/v
 import { DnsOverTcp } from './dissect/dns.js';
 import { DNS_READ, DnsLog } from './rules/dns-log.js';
 import { addDnsOrigin } from './rules/dns-rules.js';
+import { addCaptureDrops, CaptureLosses, endedOpen } from './rules/capture-drops.js';
 import type { Flow } from './flow/flow.js';
 import type { SinkFactory, SinkFlow } from './flow/sink.js';
 import { FlowTable, type FlowEndReason, type NeighbourLookups } from './flow/table.js';
@@ -176,6 +177,8 @@ export class Analyzer {
   private readonly facts: FlowFacts[] = [];
   /** The capture-level rules, fed each flow as it finishes. */
   private readonly captureJudge = new CaptureJudge();
+  /** The losses the capture's packet blocks count (rules/capture-drops.ts). */
+  private readonly losses = new CaptureLosses();
   private flowsStreamed = 0;
   private readonly skipped: Record<string, number> = Object.create(null);
   private readonly malformedByCode: Record<string, number> = Object.create(null);
@@ -312,6 +315,7 @@ export class Analyzer {
     if (this.start === 0 || ts < this.start) this.start = ts;
     if (ts > this.end) this.end = ts;
     this.watch.clock(rec.no, ts);
+    if (rec.droppedBefore > 0) this.losses.add(rec.no, rec.droppedBefore);
     const filter = this.opts.captureFilter;
     if (filter && !filter.accepts(rec)) {
       this.filtered++;
@@ -401,7 +405,7 @@ export class Analyzer {
 
   /** The flow's verdicts, with the DNS origin of its address on those about a failed connection. */
   private judge(facts: FlowFacts, ctx: RuleContext): Verdict[] {
-    return addDnsOrigin(facts, judgeFlow(facts, ctx));
+    return addCaptureDrops(facts, addDnsOrigin(facts, judgeFlow(facts, ctx)));
   }
 
   private diagnose(d: CaptureDiagnostic): void {
@@ -512,6 +516,12 @@ export class Analyzer {
   private reportFlow(flow: Flow, reason: FlowEndReason, app: AppFacts | null, mark: MemcapMark | null): void {
     const facts = buildFlowFacts(flow, reason, app);
     if (mark) facts.memcap = mark;
+    if (endedOpen(facts)) {
+      // Only losses after its last packet: one before a packet of the flow shows in what that packet
+      // acknowledges or sends again. Up to the packet that ended it: how long what never came was awaited.
+      const drops = this.losses.between(facts.lastPacket, this.packets);
+      if (drops) facts.captureDrops = drops;
+    }
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.
     if (facts.syns.length === 0 && facts.synAcks.length === 0) facts.afterReset = this.resets.before(flow, facts.client, facts.server, facts.start);
     if (facts.syns.length === 1 && facts.synAcks.length === 0) {

@@ -40,6 +40,7 @@ export class ParseContext {
     off: 0,
     end: 0,
     fileOffset: 0,
+    droppedBefore: 0,
   };
   stopped = false;
   private suppressed = 0;

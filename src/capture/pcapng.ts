@@ -81,6 +81,8 @@ export class PcapngWalker implements RecordWalker {
   /** The sections already ended, summed. */
   private endedDrops: SectionDrops = noDrops();
   private firstAfterLoss = 0;
+  /** The drop count of the packet block being read, for its record (PacketRecord.droppedBefore). */
+  private droppedBeforeNext = 0;
   /** Whether any block said anything of drops: only then does the file have a count. */
   private dropsSaid = false;
   private readonly option = new OptionCursor();
@@ -135,6 +137,8 @@ export class PcapngWalker implements RecordWalker {
             rec.end = pos + EPB.DATA + caplen;
             rec.fileOffset = base + pos;
             this.readPacketOptions(b, pos, len, caplen, ifId, base + pos);
+            rec.droppedBefore = this.droppedBeforeNext;
+            this.droppedBeforeNext = 0;
             this.ifPackets[ifId]++;
             ctx.deliver(this.ifSnaplen[ifId]);
             pos += len;
@@ -355,6 +359,7 @@ export class PcapngWalker implements RecordWalker {
     this.ifCountedBefore[ifId] = true;
     if (dropped === 0) return;
     this.ifDroppedBefore[ifId] += dropped;
+    this.droppedBeforeNext += dropped;
     if (this.firstAfterLoss === 0) this.firstAfterLoss = this.ctx.info.packets + 1;
   }
 
@@ -486,6 +491,8 @@ export class PcapngWalker implements RecordWalker {
     rec.off = p + SPB.DATA;
     rec.end = p + SPB.DATA + caplen;
     rec.fileOffset = fileOffset;
+    rec.droppedBefore = this.droppedBeforeNext;
+    this.droppedBeforeNext = 0;
     ctx.deliver(0);
   }
 
@@ -525,6 +532,8 @@ export class PcapngWalker implements RecordWalker {
     rec.off = p + dataAt;
     rec.end = p + dataAt + caplen;
     rec.fileOffset = fileOffset;
+    rec.droppedBefore = this.droppedBeforeNext;
+    this.droppedBeforeNext = 0;
     this.ifPackets[ifId]++;
     ctx.deliver(snaplen);
   }

@@ -32,6 +32,12 @@ export interface PacketRecord {
   end: number;
   /** Byte offset of the record (pcap) or block (pcapng) header in the input. */
   fileOffset: number;
+  /**
+   * Packets the capturing tool says it lost on this packet's interface just before it (a pcapng
+   * packet block's drop count: epb_dropcount, or the obsolete packet block's); 0 when it says none
+   * or nothing.
+   */
+  droppedBefore: number;
 }
 
 export interface CaptureDiagnostic {

@@ -181,6 +181,7 @@ function flowText(f: FlowResult, opts: JsonOptions = {}, hints: HintTable = new 
     if (copies) out += `,"capturedTwice":${copies}`;
     if (f.visibility.seen !== 'both') out += `,"visibility":${text(f.visibility.seen)}${visibilityProof}`;
     if (f.memcap) out += `,"memcap":${text(f.memcap)}`;
+    if (f.captureDrops) out += `,"captureDrops":${text(f.captureDrops)}`;
     return `${out},"verdicts":${verdictsText(f, hints)}}`;
   }
   const app = f.app;
@@ -202,6 +203,7 @@ function flowText(f: FlowResult, opts: JsonOptions = {}, hints: HintTable = new 
   if (app && app.errors.length) out += `,"appErrors":${text(app.errors)}`;
   if (f.dns) out += `,"dns":${text(f.dns)}`;
   if (f.memcap) out += `,"memcap":${text(f.memcap)}`;
+  if (f.captureDrops) out += `,"captureDrops":${text(f.captureDrops)}`;
   if (copies) out += `,"capturedTwice":${copies}`;
   return `${out},"verdicts":${verdictsText(f, hints)}}`;
 }

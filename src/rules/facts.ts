@@ -4,6 +4,7 @@ import type { SentPacket } from './capture-watch.js';
 import type { HeldWithSynAck, ReleasedWithSynAck } from './held-answers.js';
 import type { EarlierReset } from './reset-log.js';
 import type { DnsOrigin } from './dns-log.js';
+import type { CaptureDropsFact } from './capture-drops.js';
 import { formatAddr } from '../decode/addr.js';
 import type { AppFacts } from '../dissect/types.js';
 import { connState, type ConnState } from '../flow/conn-state.js';
@@ -209,6 +210,8 @@ export interface FlowFacts {
   dns?: DnsOrigin | null;
   /** How the memory budget touched the flow (payload no longer reassembled, finished early), if it did. */
   memcap?: MemcapMark | null;
+  /** The packets the capturing tool says it dropped after the flow's last packet and before it ended, if it said so (rules/capture-drops.ts). */
+  captureDrops?: CaptureDropsFact | null;
   endReason: FlowEndReason;
   partial: boolean;
   app: AppFacts | null;

@@ -361,6 +361,8 @@ describe('pcapng drop counts', () => {
     b.epb({ ...frame(5), data: patternFrame(80, 5), droppedBefore: 1 });
     const { info, records } = collectRecords(b.finish(), 'drops.pcapng', chunk);
     expect(records.map((r) => r.data.length)).toEqual([60, 60, 60, 60, 80]);
+    // Each record says what was lost just before it.
+    expect(records.map((r) => r.droppedBefore)).toEqual([0, 0, 5, 2, 1]);
     expect(info.dropped).toEqual(said(8, 0, 8, 3));
     expect(codes(info).map((c) => c[0])).toEqual(['PCAPNG_CAPLEN_EXCEEDS_SNAPLEN']);
   });
