@@ -1012,7 +1012,6 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   if (closing) connectionClosed(flow, endpoint, peer, ts);
 }
 
-
 /**
  * What this side's ACK says about its peer: how far past its first ACK it has acknowledged (bytes
  * or a FIN the peer sent), and whether it completed a handshake whose SYN-ACK is not in the

@@ -860,8 +860,6 @@ function patienceAfter(count: number, lastTs: number, beforeTs: number): number 
   return Math.max(wait, ATTEMPT_GIVE_UP_SINGLE_MICROS);
 }
 
-
-
 /**
  * The first payload of a side of a connection joined mid-stream, looked at before anything reads
  * it: a request line or a ClientHello proves its sender the client, a status line or a ServerHello

@@ -203,7 +203,6 @@ class EarlierProbes {
   }
 }
 
-
 /** One verdict per scan: how much was probed, and what was found open, closed and filtered. */
 export const scans: CaptureRule = {
   code: 'scan',
