@@ -315,7 +315,7 @@ export class Analyzer {
     if (this.start === 0 || ts < this.start) this.start = ts;
     if (ts > this.end) this.end = ts;
     this.watch.clock(rec.no, ts);
-    if (rec.droppedBefore > 0) this.losses.add(rec.no, rec.droppedBefore);
+    if (rec.droppedBefore > 0) this.losses.add(rec.droppedAfter, rec.no, rec.droppedBefore);
     const filter = this.opts.captureFilter;
     if (filter && !filter.accepts(rec)) {
       this.filtered++;
@@ -516,10 +516,11 @@ export class Analyzer {
   private reportFlow(flow: Flow, reason: FlowEndReason, app: AppFacts | null, mark: MemcapMark | null): void {
     const facts = buildFlowFacts(flow, reason, app);
     if (mark) facts.memcap = mark;
+    // Losses read by now: up to the packet at which the table ended the flow, which is when the
+    // capture stopped watching it. A flow the idle timeout ended is judged so before its
+    // continuation (afterIdle) shows what its hosts had.
     if (endedOpen(facts)) {
-      // Only losses after its last packet: one before a packet of the flow shows in what that packet
-      // acknowledges or sends again. Up to the packet that ended it: how long what never came was awaited.
-      const drops = this.losses.between(facts.lastPacket, this.packets);
+      const drops = this.losses.after(facts.lastPacket);
       if (drops) facts.captureDrops = drops;
     }
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.

@@ -72,6 +72,8 @@ export class PcapngWalker implements RecordWalker {
   // Drop counts, per interface of the current section (see sectionDrops).
   /** Packets delivered. */
   private readonly ifPackets: number[] = [];
+  /** Each interface's last packet delivered (0: none yet): a drop count's losses came after it. */
+  private readonly ifLastPacket: number[] = [];
   /** Drops and packets received as the latest statistics block counts them, from the capture's start (-1: none yet). */
   private readonly ifDropped: number[] = [];
   private readonly ifReceived: number[] = [];
@@ -81,7 +83,7 @@ export class PcapngWalker implements RecordWalker {
   /** The sections already ended, summed. */
   private endedDrops: SectionDrops = noDrops();
   private firstAfterLoss = 0;
-  /** The drop count of the packet block being read, for its record (PacketRecord.droppedBefore). */
+  /** The drop count of the packet block being read, for its record (PacketRecord.droppedBefore); a block whose packet is skipped leaves it to the next packet. */
   private droppedBeforeNext = 0;
   /** Whether any block said anything of drops: only then does the file have a count. */
   private dropsSaid = false;
@@ -137,8 +139,7 @@ export class PcapngWalker implements RecordWalker {
             rec.end = pos + EPB.DATA + caplen;
             rec.fileOffset = base + pos;
             this.readPacketOptions(b, pos, len, caplen, ifId, base + pos);
-            rec.droppedBefore = this.droppedBeforeNext;
-            this.droppedBeforeNext = 0;
+            this.placeDrops(ifId);
             this.ifPackets[ifId]++;
             ctx.deliver(this.ifSnaplen[ifId]);
             pos += len;
@@ -258,6 +259,8 @@ export class PcapngWalker implements RecordWalker {
     this.littleEndian = le;
     this.endedDrops = this.sectionDrops();
     this.ifCount = 0;
+    // A count on a skipped block of the section before names an interface of that section.
+    this.droppedBeforeNext = 0;
     this.headerDone = true;
   }
 
@@ -296,6 +299,7 @@ export class PcapngWalker implements RecordWalker {
     if (opt.overran) this.reportOverrun('an interface description', p, fileOffset);
     const i = this.ifCount++;
     this.ifPackets[i] = 0;
+    this.ifLastPacket[i] = 0;
     this.ifDropped[i] = -1;
     this.ifReceived[i] = -1;
     this.ifDroppedBefore[i] = 0;
@@ -351,7 +355,20 @@ export class PcapngWalker implements RecordWalker {
     if (opt.overran) this.reportOverrun('a packet block', p, fileOffset);
   }
 
-  /** Packets lost on interface `ifId` just before the packet being read, by its block's count (0 included). */
+  /**
+   * Puts the drop count of the packet block being read on its record, with the interface's packet
+   * before it: the format places the losses between the two, not just before this packet.
+   */
+  private placeDrops(ifId: number): void {
+    const rec = this.ctx.rec;
+    const no = this.ctx.info.packets + 1;
+    rec.droppedBefore = this.droppedBeforeNext;
+    rec.droppedAfter = this.ifLastPacket[ifId];
+    this.droppedBeforeNext = 0;
+    this.ifLastPacket[ifId] = no;
+  }
+
+  /** Packets lost on interface `ifId` before the packet being read and after its previous one, by its block's count (0 included). */
   private droppedBefore(ifId: number, dropped: number): void {
     // A block naming an interface its section lacks is reported as its packet is delivered.
     if (ifId >= this.ifCount) return;
@@ -491,8 +508,7 @@ export class PcapngWalker implements RecordWalker {
     rec.off = p + SPB.DATA;
     rec.end = p + SPB.DATA + caplen;
     rec.fileOffset = fileOffset;
-    rec.droppedBefore = this.droppedBeforeNext;
-    this.droppedBeforeNext = 0;
+    this.placeDrops(0);
     ctx.deliver(0);
   }
 
@@ -532,8 +548,7 @@ export class PcapngWalker implements RecordWalker {
     rec.off = p + dataAt;
     rec.end = p + dataAt + caplen;
     rec.fileOffset = fileOffset;
-    rec.droppedBefore = this.droppedBeforeNext;
-    this.droppedBeforeNext = 0;
+    this.placeDrops(ifId);
     this.ifPackets[ifId]++;
     ctx.deliver(snaplen);
   }

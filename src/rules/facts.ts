@@ -210,7 +210,7 @@ export interface FlowFacts {
   dns?: DnsOrigin | null;
   /** How the memory budget touched the flow (payload no longer reassembled, finished early), if it did. */
   memcap?: MemcapMark | null;
-  /** The packets the capturing tool says it dropped after the flow's last packet and before it ended, if it said so (rules/capture-drops.ts). */
+  /** The packets the capturing tool says it dropped after the flow's last packet and before the flow ended, if it said so (rules/capture-drops.ts). */
   captureDrops?: CaptureDropsFact | null;
   endReason: FlowEndReason;
   partial: boolean;

@@ -361,8 +361,8 @@ describe('pcapng drop counts', () => {
     b.epb({ ...frame(5), data: patternFrame(80, 5), droppedBefore: 1 });
     const { info, records } = collectRecords(b.finish(), 'drops.pcapng', chunk);
     expect(records.map((r) => r.data.length)).toEqual([60, 60, 60, 60, 80]);
-    // Each record says what was lost just before it.
-    expect(records.map((r) => r.droppedBefore)).toEqual([0, 0, 5, 2, 1]);
+    // Each record says what was lost since the packet before it.
+    expect(records.map((r) => [r.droppedBefore, r.droppedAfter])).toEqual([[0, 0], [0, 1], [5, 2], [2, 3], [1, 4]]);
     expect(info.dropped).toEqual(said(8, 0, 8, 3));
     expect(codes(info).map((c) => c[0])).toEqual(['PCAPNG_CAPLEN_EXCEEDS_SNAPLEN']);
   });
@@ -376,6 +376,29 @@ describe('pcapng drop counts', () => {
     // Interface 1's losses are its own: 10 by its packet blocks beside interface 0's 4 by statistics.
     b.epb({ ...frame(3), interfaceId: 1, droppedBefore: 10 });
     expect(collectRecords(b.finish()).info.dropped).toEqual(said(14, 4, 13, 2, 2));
+  });
+
+  it("places a packet block's losses after its own interface's previous packet, in every kind of packet block", () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb(frame(1)).epb({ ...frame(2), interfaceId: 1 }).epb(frame(3)).epb({ ...frame(4), droppedBefore: 2 });
+    b.opb({ ...frame(5), interfaceId: 1, droppedBefore: 3 }).spb(frame(6).data).opb({ ...frame(7), droppedBefore: 0xffff });
+    // A new section's interfaces are new ones: nothing lost before its first packet.
+    b.section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb({ ...frame(8), droppedBefore: 1 });
+    const { records } = collectRecords(b.finish(), 'interfaces.pcapng');
+    expect(records.map((r) => [r.no, r.interfaceId, r.droppedBefore, r.droppedAfter])).toEqual([
+      [1, 0, 0, 0],
+      [2, 1, 0, 0],
+      [3, 0, 0, 1],
+      [4, 0, 2, 3],
+      [5, 1, 3, 2],
+      [6, 0, 0, 4],
+      [7, 0, 0, 6],
+      [8, 0, 1, 0],
+    ]);
   });
 
   it("reads an obsolete packet block's count of 0xFFFF as unknown, as the format defines it", () => {

@@ -1,6 +1,6 @@
-// Verdicts that rest on a packet never seen, when the capture's own packet blocks say the capturing
-// tool dropped packets after the flow's last one: real captures of the samples, written again as
-// pcapng with an epb_dropcount on one packet.
+// Verdicts on something awaited to the end of watching, when the capture's own packet blocks say
+// the capturing tool dropped packets after the flow's last one: real captures of the samples,
+// written again as pcapng with an epb_dropcount on one packet.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -9,31 +9,40 @@ import { run } from '../../src/cli/main.js';
 import { PcapngBuilder } from '../../src/capture/writer.js';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
 import { CaptureLosses } from '../../src/rules/capture-drops.js';
-import { collectRecords, writeTempCapture } from '../helpers/capture.js';
+import { collectRecords, type CollectedRecord, writeTempCapture } from '../helpers/capture.js';
 import { memoryIo } from '../helpers/io.js';
 
-const sample = (name: string) => join(process.cwd(), 'samples', name);
+const records = (name: string) => collectRecords(readFileSync(join(process.cwd(), 'samples', name)), name).records;
+
+interface Part {
+  /** The sample's packets (the first `take` of them, when given), on interface `iface` (default 0). */
+  sample: string;
+  take?: number;
+  iface?: number;
+  /** Seconds after the last packet of the part before (default 0.5). */
+  gap?: number;
+}
 
 /**
- * The samples' packets one after the other (each next one half a second after the last packet of
- * the one before), as a pcapng file whose packet `lossBefore` says `lost` packets were dropped just
- * before it.
+ * The parts' packets one after the other, as a pcapng file of two Ethernet interfaces whose packet
+ * `lossBefore` (counted over the whole file) says `lost` packets of its interface were dropped since
+ * that interface's previous packet.
  */
-function joined(name: string, samples: string[], lossBefore = 0, lost = 0): string {
+function joined(name: string, parts: Part[], lossBefore = 0, lost = 0): string {
   const b = new PcapngBuilder().section();
-  let linkType = -1;
+  b.iface({ linkType: 1 });
+  b.iface({ linkType: 1 });
   let no = 0;
-  let shift = 0;
-  for (const s of samples) {
-    const { records } = collectRecords(readFileSync(sample(s)), s);
-    if (linkType < 0) b.iface({ linkType: (linkType = records[0].linkType) });
-    expect(records[0].linkType).toBe(linkType);
-    if (no > 0) shift += 500_000 - records[0].tsMicros;
-    for (const r of records) {
+  let lastTs = 0;
+  for (const part of parts) {
+    const recs: CollectedRecord[] = records(part.sample).slice(0, part.take);
+    const shift = no === 0 ? 0 : lastTs + Math.round((part.gap ?? 0.5) * 1e6) - recs[0].tsMicros;
+    for (const r of recs) {
+      expect(r.linkType).toBe(1);
       no++;
-      b.epb({ tsMicros: r.tsMicros + shift, data: r.data, droppedBefore: no === lossBefore ? lost : undefined });
+      lastTs = r.tsMicros + shift;
+      b.epb({ tsMicros: lastTs, data: r.data, interfaceId: part.iface ?? 0, droppedBefore: no === lossBefore ? lost : undefined });
     }
-    shift += records[records.length - 1].tsMicros;
   }
   return writeTempCapture(b.finish(), name);
 }
@@ -41,21 +50,21 @@ function joined(name: string, samples: string[], lossBefore = 0, lost = 0): stri
 const byPort = (flows: FlowResult[], port: number) => flows.find((f) => f.client.endsWith(`:${port}`))!;
 const verdict = (f: FlowResult, code: string) => f.verdicts.find((v) => v.code === code);
 
-describe('verdicts on a packet never seen, after the capture dropped packets', () => {
+describe('verdicts on something awaited to the end, after the capture dropped packets', () => {
   // listen-overflow.pcap: SYNs to a full listener. The clients on ports 33310 and 33318 sent their
   // last SYN at #24 and #23, those on 33294 and 33300 theirs at #27 and #29.
   it('are warnings naming the loss for the flows whose last packet came before it, and stay errors for the others', () => {
-    const before = analyzeFile(joined('overflow.pcapng', ['listen-overflow.pcap'])).flows;
+    const before = analyzeFile(joined('overflow.pcapng', [{ sample: 'listen-overflow.pcap' }])).flows;
     for (const port of [33294, 33300, 33310, 33318]) expect(verdict(byPort(before, port), 'syn-timeout')?.severity).toBe('error');
 
-    const { flows, verdicts } = analyzeFile(joined('overflow-loss.pcapng', ['listen-overflow.pcap'], 26, 3));
+    const { flows, verdicts } = analyzeFile(joined('overflow-loss.pcapng', [{ sample: 'listen-overflow.pcap' }], 26, 3));
     for (const port of [33310, 33318]) {
       const f = byPort(flows, port);
-      expect(f.captureDrops).toEqual({ packets: 3, firstBefore: 26 });
+      expect(f.captureDrops).toEqual({ packets: 3, firstAfter: 25, firstBefore: 26 });
       const v = verdict(f, 'syn-timeout')!;
       expect(v.severity).toBe('warning');
-      expect(v.summary).toMatch(/; the capturing tool says it dropped 3 packets after this flow's last packet, before it ended \(the first just before #26\): what is missing here may be among them$/);
-      expect(v.facts.captureDrops).toEqual({ packets: 3, firstBefore: 26 });
+      expect(v.summary).toMatch(/; the capturing tool says it dropped 3 packets after this flow's last packet \(the first just before #26\): what never came may be among them$/);
+      expect(v.facts.captureDrops).toEqual({ packets: 3, firstAfter: 25, firstBefore: 26 });
       expect(v.hint).toMatch(/capture again, with a larger buffer/);
     }
     // Their SYNs sent again after the loss show that no SYN-ACK came before it.
@@ -69,33 +78,67 @@ describe('verdicts on a packet never seen, after the capture dropped packets', (
     expect(verdicts.find((v) => v.code === 'capture-loss')?.facts).toMatchObject({ droppedBeforePackets: 3, firstPacketAfterLoss: 26 });
   });
 
-  it('leave alone a flow that began after the loss', () => {
-    const { flows } = analyzeFile(joined('timeout-then-clean.pcapng', ['syn-timeout.pcap', 'http-clean.pcap'], 4, 2));
-    const timedOut = flows.find((f) => f.id === 1)!;
-    expect(timedOut.captureDrops).toEqual({ packets: 2, firstBefore: 4 });
-    expect(verdict(timedOut, 'syn-timeout')?.severity).toBe('warning');
-    const clean = flows.find((f) => f.id === 2)!;
-    expect(clean.captureDrops).toBeUndefined();
-    expect(clean.verdicts.map((v) => v.code)).toEqual(['clean-close']);
+  it('need as many lost packets as could hide what never came: a SYN-ACK and the ACK it draws, a final ACK alone', () => {
+    const oneLost = analyzeFile(joined('overflow-one-lost.pcapng', [{ sample: 'listen-overflow.pcap' }], 26, 1)).flows;
+    const f = byPort(oneLost, 33310);
+    expect(f.captureDrops).toEqual({ packets: 1, firstAfter: 25, firstBefore: 26 });
+    expect(verdict(f, 'syn-timeout')?.severity).toBe('error');
+    expect(verdict(f, 'syn-timeout')?.facts.captureDrops).toBeUndefined();
+
+    // half-open.pcap: a SYN, then the server's SYN-ACK three times, and no final ACK.
+    const { flows } = analyzeFile(joined('half-open-then-clean.pcapng', [{ sample: 'half-open.pcap' }, { sample: 'http-clean.pcap' }], 5, 1));
+    const v = verdict(flows.find((x) => x.id === 1)!, 'half-open')!;
+    expect(v.severity).toBe('warning');
+    expect(v.summary).toMatch(/dropped 1 packet after this flow's last packet \(the first just before #5\)/);
+  });
+
+  it('leave alone a wait a packet of the flow ended: the client that gave up on its request, a server that closed', () => {
+    // no-response.pcap up to the client's FIN #6 after 3 s: its acknowledgement number shows no response byte had come.
+    const gaveUp = analyzeFile(joined('no-response-fin.pcapng', [{ sample: 'no-response.pcap', take: 6 }, { sample: 'http-clean.pcap' }], 7, 4)).flows.find((x) => x.id === 1)!;
+    expect(gaveUp.captureDrops).toEqual({ packets: 4, firstAfter: 6, firstBefore: 7 });
+    expect(verdict(gaveUp, 'no-response')).toMatchObject({ severity: 'error', facts: { endedBy: 'client' } });
+    expect(verdict(gaveUp, 'no-response')?.summary).not.toMatch(/dropped/);
+    // tls-client-cert-rejected.pcap up to the server's FIN #9: its sequence number shows the server sent no Finished.
+    const rejected = analyzeFile(joined('cert-rejected-fin.pcapng', [{ sample: 'tls-client-cert-rejected.pcap', take: 9 }, { sample: 'http-clean.pcap' }], 10, 4)).flows.find((x) => x.id === 1)!;
+    expect(rejected.captureDrops).toEqual({ packets: 4, firstAfter: 9, firstBefore: 10 });
+    expect(verdict(rejected, 'tls-handshake-abandoned')).toMatchObject({ severity: 'error' });
+    expect(verdict(rejected, 'tls-handshake-abandoned')?.summary).not.toMatch(/dropped/);
   });
 
   it('leave alone a flow that ended with FINs both ways: nothing more was to come', () => {
-    // no-response.pcap: the client gave up after 3 s (FIN #6), the server closed too (FIN #7).
-    const { flows } = analyzeFile(joined('no-response-then-clean.pcapng', ['no-response.pcap', 'http-clean.pcap'], 9, 2));
+    const { flows } = analyzeFile(joined('no-response-then-clean.pcapng', [{ sample: 'no-response.pcap' }, { sample: 'http-clean.pcap' }], 9, 2));
     const f = flows.find((x) => x.id === 1)!;
     expect(f.captureDrops).toBeUndefined();
     expect(verdict(f, 'no-response')?.severity).toBe('error');
   });
 
-  it('hedge a half-open handshake whose final ACK may be among the lost packets', () => {
-    const { flows } = analyzeFile(joined('half-open-then-clean.pcapng', ['half-open.pcap', 'http-clean.pcap'], 5, 1));
-    const v = verdict(flows.find((x) => x.id === 1)!, 'half-open')!;
-    expect(v.severity).toBe('warning');
-    expect(v.summary).toMatch(/dropped 1 packet after this flow's last packet, before it ended \(the first just before #5\)/);
+  it('leave alone a flow that began after the loss, and one the table had ended before it', () => {
+    const { flows } = analyzeFile(joined('timeout-then-clean.pcapng', [{ sample: 'syn-timeout.pcap' }, { sample: 'http-clean.pcap' }], 4, 2));
+    expect(verdict(flows.find((f) => f.id === 1)!, 'syn-timeout')?.severity).toBe('warning');
+    const clean = flows.find((f) => f.id === 2)!;
+    expect(clean.captureDrops).toBeUndefined();
+    expect(clean.verdicts.map((v) => v.code)).toEqual(['clean-close']);
+
+    // 70 s after its last SYN, past the minute a SYN-ACK may still come in, the attempt was over before the loss.
+    const late = analyzeFile(joined('timeout-then-late-loss.pcapng', [{ sample: 'syn-timeout.pcap' }, { sample: 'http-clean.pcap', gap: 70 }], 5, 2)).flows;
+    const timedOut = late.find((f) => f.id === 1)!;
+    expect(timedOut.endReason).toBe('attempt-timeout');
+    expect(timedOut.captureDrops).toBeUndefined();
+    expect(verdict(timedOut, 'syn-timeout')?.severity).toBe('error');
+  });
+
+  it("place a loss between its interface's packets, however many of another interface came between", () => {
+    // The SYNs of syn-timeout.pcap on interface 1, then a whole HTTP exchange on interface 0, then
+    // interface 1's next packet (a refused SYN) saying 2 of its packets were lost since #3.
+    const file = joined('two-interfaces.pcapng', [{ sample: 'syn-timeout.pcap', iface: 1 }, { sample: 'http-clean.pcap' }, { sample: 'refused.pcap', take: 1, iface: 1 }], 14, 2);
+    const { flows } = analyzeFile(file);
+    const timedOut = flows.find((f) => f.id === 1)!;
+    expect(timedOut.captureDrops).toEqual({ packets: 2, firstAfter: 3, firstBefore: 14 });
+    expect(verdict(timedOut, 'syn-timeout')?.summary).toMatch(/dropped 2 packets after this flow's last packet \(the first between #3 and #14\)/);
   });
 
   it('are in the JSON document as the schema describes them', async () => {
-    const file = joined('overflow-loss-json.pcapng', ['listen-overflow.pcap'], 26, 3);
+    const file = joined('overflow-loss-json.pcapng', [{ sample: 'listen-overflow.pcap' }], 26, 3);
     const schema = JSON.parse(readFileSync(join(process.cwd(), 'schema/analysis.v2.schema.json'), 'utf8'));
     const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
     ajv.addSchema(schema);
@@ -111,24 +154,23 @@ describe('verdicts on a packet never seen, after the capture dropped packets', (
 });
 
 describe('CaptureLosses', () => {
-  it('finds the losses after one packet and before another', () => {
+  it('finds the losses recorded on packets after a flow\'s last one', () => {
     const l = new CaptureLosses();
-    l.add(5, 2);
-    l.add(9, 1);
-    expect(l.between(4, 10)).toEqual({ packets: 3, firstBefore: 5 });
-    expect(l.between(5, 10)).toEqual({ packets: 1, firstBefore: 9 });
-    expect(l.between(4, 8)).toEqual({ packets: 2, firstBefore: 5 });
-    expect(l.between(4, 5)).toEqual({ packets: 2, firstBefore: 5 });
-    expect(l.between(0, 4)).toBeNull();
-    expect(l.between(9, 20)).toBeNull();
+    l.add(4, 5, 2);
+    l.add(3, 9, 1);
+    expect(l.after(4)).toEqual({ packets: 3, firstAfter: 4, firstBefore: 5 });
+    expect(l.after(5)).toEqual({ packets: 1, firstAfter: 3, firstBefore: 9 });
+    expect(l.after(8)).toEqual({ packets: 1, firstAfter: 3, firstBefore: 9 });
+    expect(l.after(9)).toBeNull();
+    expect(new CaptureLosses().after(0)).toBeNull();
   });
 
-  it('adds the losses past the ones it keeps apart to the last one, which then stands for all of them', () => {
+  it('forgets the older half of its losses when full, and counts the rest as before', () => {
     const l = new CaptureLosses();
-    for (let no = 1; no <= 70_000; no++) l.add(no * 2, 1);
-    expect(l.between(0, 200_000)).toEqual({ packets: 70_000, firstBefore: 2 });
-    expect(l.between(100, 110)).toEqual({ packets: 5, firstBefore: 102 });
-    // Past the 65,536th loss (just before packet 131,072), one point holds the rest.
-    expect(l.between(139_000, 139_001)).toEqual({ packets: 70_000 - 65_535, firstBefore: 139_001 });
+    for (let no = 1; no <= 70_000; no++) l.add(no * 2 - 1, no * 2, 1);
+    // 65,536 kept, then the older 32,768 forgotten: the oldest kept is the 32,769th, before packet 65,538.
+    expect(l.after(0)).toEqual({ packets: 70_000 - 32_768, firstAfter: 65_537, firstBefore: 65_538 });
+    expect(l.after(139_990)).toEqual({ packets: 5, firstAfter: 139_991, firstBefore: 139_992 });
+    expect(l.after(140_000)).toBeNull();
   });
 });
