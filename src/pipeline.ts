@@ -8,7 +8,7 @@ import { DECODED, TCP_FLAG, type DecodedKind, type PacketView } from './decode/v
 import { DnsOverTcp } from './dissect/dns.js';
 import { DNS_READ, DnsLog } from './rules/dns-log.js';
 import { addDnsOrigin } from './rules/dns-rules.js';
-import { addCaptureDrops, CaptureLosses, endedOpen } from './rules/capture-drops.js';
+import { CaptureLosses, endedOpen } from './rules/capture-drops.js';
 import type { Flow } from './flow/flow.js';
 import type { SinkFactory, SinkFlow } from './flow/sink.js';
 import { FlowTable, type FlowEndReason, type NeighbourLookups } from './flow/table.js';
@@ -315,7 +315,7 @@ export class Analyzer {
     if (this.start === 0 || ts < this.start) this.start = ts;
     if (ts > this.end) this.end = ts;
     this.watch.clock(rec.no, ts);
-    if (rec.droppedBefore > 0) this.losses.add(rec.droppedAfter, rec.no, rec.droppedBefore);
+    if (rec.droppedBefore > 0) this.losses.add(rec.droppedSincePacket, rec.no, ts, rec.droppedBefore);
     const filter = this.opts.captureFilter;
     if (filter && !filter.accepts(rec)) {
       this.filtered++;
@@ -405,7 +405,7 @@ export class Analyzer {
 
   /** The flow's verdicts, with the DNS origin of its address on those about a failed connection. */
   private judge(facts: FlowFacts, ctx: RuleContext): Verdict[] {
-    return addCaptureDrops(facts, addDnsOrigin(facts, judgeFlow(facts, ctx)));
+    return addDnsOrigin(facts, judgeFlow(facts, ctx));
   }
 
   private diagnose(d: CaptureDiagnostic): void {
@@ -516,9 +516,10 @@ export class Analyzer {
   private reportFlow(flow: Flow, reason: FlowEndReason, app: AppFacts | null, mark: MemcapMark | null): void {
     const facts = buildFlowFacts(flow, reason, app);
     if (mark) facts.memcap = mark;
-    // Losses read by now: up to the packet at which the table ended the flow, which is when the
-    // capture stopped watching it. A flow the idle timeout ended is judged so before its
-    // continuation (afterIdle) shows what its hosts had.
+    // Losses read by now: up to the packet at which the table ended the flow, when the capture
+    // stopped watching it. A quiet interface counts its losses only with its next packet, which
+    // may come later; a flow the idle timeout ended is judged before its continuation (afterIdle)
+    // shows what its hosts had.
     if (endedOpen(facts)) {
       const drops = this.losses.after(facts.lastPacket);
       if (drops) facts.captureDrops = drops;

@@ -41,7 +41,7 @@ export class ParseContext {
     end: 0,
     fileOffset: 0,
     droppedBefore: 0,
-    droppedAfter: 0,
+    droppedSincePacket: 0,
   };
   stopped = false;
   private suppressed = 0;

@@ -83,8 +83,8 @@ export class PcapngWalker implements RecordWalker {
   /** The sections already ended, summed. */
   private endedDrops: SectionDrops = noDrops();
   private firstAfterLoss = 0;
-  /** The drop count of the packet block being read, for its record (PacketRecord.droppedBefore); a block whose packet is skipped leaves it to the next packet. */
-  private droppedBeforeNext = 0;
+  /** Each interface's drop count for its next packet (PacketRecord.droppedBefore): a block whose packet is skipped leaves its count to that. */
+  private readonly ifDroppedPending: number[] = [];
   /** Whether any block said anything of drops: only then does the file have a count. */
   private dropsSaid = false;
   private readonly option = new OptionCursor();
@@ -259,8 +259,6 @@ export class PcapngWalker implements RecordWalker {
     this.littleEndian = le;
     this.endedDrops = this.sectionDrops();
     this.ifCount = 0;
-    // A count on a skipped block of the section before names an interface of that section.
-    this.droppedBeforeNext = 0;
     this.headerDone = true;
   }
 
@@ -300,6 +298,7 @@ export class PcapngWalker implements RecordWalker {
     const i = this.ifCount++;
     this.ifPackets[i] = 0;
     this.ifLastPacket[i] = 0;
+    this.ifDroppedPending[i] = 0;
     this.ifDropped[i] = -1;
     this.ifReceived[i] = -1;
     this.ifDroppedBefore[i] = 0;
@@ -362,9 +361,9 @@ export class PcapngWalker implements RecordWalker {
   private placeDrops(ifId: number): void {
     const rec = this.ctx.rec;
     const no = this.ctx.info.packets + 1;
-    rec.droppedBefore = this.droppedBeforeNext;
-    rec.droppedAfter = this.ifLastPacket[ifId];
-    this.droppedBeforeNext = 0;
+    rec.droppedBefore = this.ifDroppedPending[ifId];
+    rec.droppedSincePacket = this.ifLastPacket[ifId];
+    this.ifDroppedPending[ifId] = 0;
     this.ifLastPacket[ifId] = no;
   }
 
@@ -376,7 +375,7 @@ export class PcapngWalker implements RecordWalker {
     this.ifCountedBefore[ifId] = true;
     if (dropped === 0) return;
     this.ifDroppedBefore[ifId] += dropped;
-    this.droppedBeforeNext += dropped;
+    this.ifDroppedPending[ifId] += dropped;
     if (this.firstAfterLoss === 0) this.firstAfterLoss = this.ctx.info.packets + 1;
   }
 

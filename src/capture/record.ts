@@ -33,12 +33,13 @@ export interface PacketRecord {
   /** Byte offset of the record (pcap) or block (pcapng) header in the input. */
   fileOffset: number;
   /**
-   * Packets the capturing tool says it lost on this packet's interface between its previous packet
-   * (droppedAfter, 0 when none) and this one (a pcapng packet block's drop count: epb_dropcount, or
-   * the obsolete packet block's); 0 when it says none or nothing.
+   * Packets the capturing tool says it lost on this packet's interface since that interface's
+   * previous packet (a pcapng packet block's drop count: epb_dropcount, or the obsolete packet
+   * block's); 0 when it says none or nothing.
    */
   droppedBefore: number;
-  droppedAfter: number;
+  /** The number of that previous packet (0: none), after which the lost packets came. */
+  droppedSincePacket: number;
 }
 
 export interface CaptureDiagnostic {

@@ -1,58 +1,73 @@
 import type { FlowFacts } from './facts.js';
 import { grownColumn } from '../flow/columns.js';
+import { watchOf } from './capture-end.js';
 import { grouped } from './format.js';
+import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
 
 // A pcapng packet block can say how many packets the capturing tool lost on its interface between
 // that interface's previous packet and this one (epb_dropcount). Lost after a flow's last packet,
 // they may hold what one of its verdicts found never came: the SYN-ACK of a syn-timeout, the FIN
 // of a half-closed, the response of a no-response still awaited when the capture stopped watching.
-// Such a verdict is said of the capture as much as of the hosts: it stays, one step less severe,
-// and names the loss. A loss before a packet of the flow changes nothing: that packet's sequence
+// Such a verdict is said of the capture as much as of the hosts: it stays, a warning at most, and
+// names the loss. A loss before a packet of the flow changes nothing: that packet's sequence
 // and acknowledgement numbers, or its SYN sent again, show what its sender had sent and received.
 // The capture-loss verdict says the same of the capture as a whole.
 
 /** Losses kept; past this, the older half is forgotten (see CaptureLosses.add). */
 const MAX_LOSSES = 65_536;
 
+/**
+ * Longest a host waits before it acknowledges what it received (a delayed ACK: 40 ms on Linux, 200
+ * on Windows, 500 at most by RFC 1122): a capture that went on this long after a loss would hold the
+ * ACK of a packet the loss took, unless the loss took it too.
+ */
+const ACK_DUE_MICROS = 500_000;
+
 /** The packets the capture lost after a flow's last packet, as FlowFacts.captureDrops holds them. */
 export interface CaptureDropsFact {
   /** Packets the tool says it lost after the flow's last packet and before the flow ended. */
   packets: number;
-  /** The first such loss came between these two packets of its interface (firstAfter 0: its first packet). */
+  /** The first such loss came between these two packets of its interface (firstAfter 0: before its first packet). */
   firstAfter: number;
   firstBefore: number;
+  /** When the packet came that counted the newest of them: they were lost before it. */
+  lastTs: number;
 }
 
 /** The capture's losses in the order read: between which two packets of its interface each came, and how many packets it lost. */
 export class CaptureLosses {
-  /** The packets of the loss's interface on either side of it. */
+  /** The packets of the loss's interface on either side of it, and the time of the second. */
   private prevPacket = new Float64Array(64);
   private nextPacket = new Float64Array(64);
+  private nextTs = new Float64Array(64);
   /** Packets lost up to and including each loss, from lostEarlier on: a flow's share is a difference of two. */
   private lostUpTo = new Float64Array(64);
-  /** What lostUpTo counted of the losses forgotten. */
+  /** What lostUpTo counted of the losses forgotten, and the packet that counted the newest of them. */
   private lostEarlier = 0;
+  private forgottenUpTo = 0;
   private count = 0;
 
   /**
-   * `lost` packets were lost between packets `after` and `before` of one interface. Losses come
-   * in the order of `before`. A flow idle since before the losses kept is judged as though the
-   * capture had said nothing of the older ones.
+   * `lost` packets were lost between packets `after` and `before` of one interface, `before` at
+   * `ts`. Losses come in the order of `before`. Past MAX_LOSSES the older half is forgotten: a flow
+   * idle since before a forgotten loss is judged as though the capture had counted none.
    */
-  add(after: number, before: number, lost: number): void {
+  add(after: number, before: number, ts: number, lost: number): void {
     if (this.count === MAX_LOSSES) this.forgetOlderHalf();
     else if (this.count === this.nextPacket.length) this.grow();
     const n = this.count;
     this.prevPacket[n] = after;
     this.nextPacket[n] = before;
+    this.nextTs[n] = ts;
     this.lostUpTo[n] = (n > 0 ? this.lostUpTo[n - 1] : this.lostEarlier) + lost;
     this.count = n + 1;
   }
 
-  /** The packets lost after packet `last` (all of them read by now): null when none were. */
+  /** The packets lost after packet `last` (all of them read by now): null when none were, or when some were forgotten. */
   after(last: number): CaptureDropsFact | null {
-    // The first loss recorded on a packet after `last`; one recorded on `last` itself came before it.
+    if (last < this.forgottenUpTo) return null;
+    // The first loss counted on a packet after `last`; one counted on `last` itself came before it.
     let lo = 0;
     let hi = this.count;
     while (lo < hi) {
@@ -65,21 +80,23 @@ export class CaptureLosses {
       packets: this.lostUpTo[this.count - 1] - (lo > 0 ? this.lostUpTo[lo - 1] : this.lostEarlier),
       firstAfter: this.prevPacket[lo],
       firstBefore: this.nextPacket[lo],
+      lastTs: this.nextTs[this.count - 1],
     };
   }
 
   private grow(): void {
-    this.prevPacket = grownColumn(this.prevPacket, this.prevPacket.length * 2);
-    this.nextPacket = grownColumn(this.nextPacket, this.nextPacket.length * 2);
-    this.lostUpTo = grownColumn(this.lostUpTo, this.lostUpTo.length * 2);
+    const size = this.nextPacket.length * 2;
+    this.prevPacket = grownColumn(this.prevPacket, size);
+    this.nextPacket = grownColumn(this.nextPacket, size);
+    this.nextTs = grownColumn(this.nextTs, size);
+    this.lostUpTo = grownColumn(this.lostUpTo, size);
   }
 
   private forgetOlderHalf(): void {
     const half = this.count >>> 1;
     this.lostEarlier = this.lostUpTo[half - 1];
-    this.prevPacket.copyWithin(0, half, this.count);
-    this.nextPacket.copyWithin(0, half, this.count);
-    this.lostUpTo.copyWithin(0, half, this.count);
+    this.forgottenUpTo = this.nextPacket[half - 1];
+    for (const column of [this.prevPacket, this.nextPacket, this.nextTs, this.lostUpTo]) column.copyWithin(0, half, this.count);
     this.count -= half;
   }
 }
@@ -95,41 +112,54 @@ export function endedOpen(f: FlowFacts): boolean {
 
 /**
  * Verdicts on something that never came, awaited until the capture stopped watching the flow (no
- * packet of it ended the wait), and how many lost packets could hide it: what never came, and the
- * acknowledgement it would have drawn (which the capture would hold otherwise). A client's final
- * ACK draws nothing.
+ * packet of it ended the wait), and how many lost packets could hide it when the capture holds
+ * both sides and went on long enough to hold an ACK: what never came, and the ACK it would have
+ * drawn. A client's final ACK (half-open, synack-retry) and a SYN sent again with no answer
+ * (syn-abandoned) draw none.
  */
 const LOSSES_THAT_HIDE: Record<string, number> = {
   'syn-timeout': 2,
-  'syn-abandoned': 2,
+  'syn-abandoned': 1,
   'half-open': 1,
+  'synack-retry': 1,
   'half-closed': 2,
   'no-response': 2,
 };
 
-/** Whether `v` rests on something awaited to the end of watching that `d` may hold. */
-function mayBeAmongDrops(v: Verdict, d: CaptureDropsFact): boolean {
-  const hide = LOSSES_THAT_HIDE[v.code];
-  if (hide === undefined || d.packets < hide) return false;
+/** Whether what `v` found never came may be among the packets `d` counts. */
+function mayBeAmongDrops(f: FlowFacts, v: Verdict, d: CaptureDropsFact, ctx: RuleContext): boolean {
+  let hide = LOSSES_THAT_HIDE[v.code];
+  if (hide === undefined) return false;
   // A request the client gave up on, or a close, ended that wait: what it acknowledged shows what it had.
-  return v.code !== 'no-response' || v.facts.endedBy == null;
+  if (v.code === 'no-response' && v.facts.endedBy != null) return false;
+  const watch = watchOf(f, ctx);
+  // The ACK it would have drawn goes the way the capture does not see, or came after it stopped watching.
+  if (hide === 2 && (f.visibility.seen !== 'both' || watch.ts < d.lastTs + ACK_DUE_MICROS)) hide = 1;
+  // The client took the same ports again: a connection the SYN-ACK had opened would have closed first.
+  if (v.code === 'syn-timeout' && watch.until === 'reused') hide = 3;
+  return d.packets >= hide;
 }
 
-/** Where a loss came, for a verdict's text. */
+/** Where the first loss came, for a verdict's text. */
 function lossPlace(d: CaptureDropsFact): string {
   if (d.firstAfter === d.firstBefore - 1) return `just before #${d.firstBefore}`;
   return d.firstAfter === 0 ? `before #${d.firstBefore}` : `between #${d.firstAfter} and #${d.firstBefore}`;
 }
 
-/** The flow's verdicts that rest on what the capture may have lost after its last packet: an error becomes a warning, and the summary names the loss. */
-export function addCaptureDrops(f: FlowFacts, verdicts: Verdict[]): Verdict[] {
+/**
+ * The flow's verdicts on what the capture may have lost after its last packet: an error becomes a
+ * warning, and the summary names the loss. Run before the verdicts are sorted by severity.
+ */
+export function addCaptureDrops(f: FlowFacts, verdicts: Verdict[], ctx: RuleContext): Verdict[] {
   const d = f.captureDrops;
   if (!d) return verdicts;
+  // On a capture of several interfaces the first loss may have come before the flow's last packet, the rest after.
+  const when = d.firstAfter >= f.lastPacket ? "after this flow's last packet" : "that may have come after this flow's last packet";
   for (const v of verdicts) {
-    if (!mayBeAmongDrops(v, d)) continue;
+    if (!mayBeAmongDrops(f, v, d, ctx)) continue;
     if (v.severity === 'error') v.severity = 'warning';
-    v.summary += `; the capturing tool says it dropped ${grouped(d.packets)} ${d.packets === 1 ? 'packet' : 'packets'} after this flow's last packet (the first ${lossPlace(d)}): what never came may be among them`;
-    v.facts = { ...v.facts, captureDrops: d };
+    v.summary += `; the capturing tool says it dropped ${grouped(d.packets)} ${d.packets === 1 ? 'packet' : 'packets'} ${when} (the first ${lossPlace(d)}): what never came may be among them`;
+    v.facts = { ...v.facts, captureDrops: { packets: d.packets, firstAfter: d.firstAfter, firstBefore: d.firstBefore } };
     v.hint += " The capture itself lost packets after this flow's last one (its packet blocks say so): capture again, with a larger buffer, before taking this verdict as the hosts'.";
   }
   return verdicts;

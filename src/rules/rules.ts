@@ -14,6 +14,7 @@ import { unroutableAddress } from './address-rules.js';
 import { TIMING_RULES, type SlowThresholds } from './timing-rules.js';
 import type { DnsLog } from './dns-log.js';
 import type { VisibilityLog } from './visibility.js';
+import { addCaptureDrops } from './capture-drops.js';
 import { awaitedSynAck, captureEnded, endedTooEarly, endedUnclosed, SYN_PATIENCE_MICROS, watchOf, whenWatchEnded } from './capture-end.js';
 import type { CaptureWatch, SentPacket } from './capture-watch.js';
 import { retryPatience } from '../flow/table.js';
@@ -1238,12 +1239,12 @@ export function judgeFlow(f: FlowFacts, ctx: RuleContext, rules: FlowRule[] = FL
     const r = rules[i];
     const v = r.evaluate(f, ctx);
     if (!v) continue;
-    if (r.exclusive) return [v];
+    if (r.exclusive) return addCaptureDrops(f, [v], ctx);
     if (out === null) out = [v];
     // One verdict per code: when two rules answer the same question (no-response from HTTP and from TCP facts), the earlier one speaks.
     else if (!hasCode(out, v.code)) out.push(v);
   }
-  return out === null ? [] : bySeverity(out);
+  return out === null ? [] : bySeverity(addCaptureDrops(f, out, ctx));
 }
 
 /**

@@ -362,7 +362,7 @@ describe('pcapng drop counts', () => {
     const { info, records } = collectRecords(b.finish(), 'drops.pcapng', chunk);
     expect(records.map((r) => r.data.length)).toEqual([60, 60, 60, 60, 80]);
     // Each record says what was lost since the packet before it.
-    expect(records.map((r) => [r.droppedBefore, r.droppedAfter])).toEqual([[0, 0], [0, 1], [5, 2], [2, 3], [1, 4]]);
+    expect(records.map((r) => [r.droppedBefore, r.droppedSincePacket])).toEqual([[0, 0], [0, 1], [5, 2], [2, 3], [1, 4]]);
     expect(info.dropped).toEqual(said(8, 0, 8, 3));
     expect(codes(info).map((c) => c[0])).toEqual(['PCAPNG_CAPLEN_EXCEEDS_SNAPLEN']);
   });
@@ -384,12 +384,12 @@ describe('pcapng drop counts', () => {
     b.iface({ linkType: LINKTYPE.ETHERNET });
     b.epb(frame(1)).epb({ ...frame(2), interfaceId: 1 }).epb(frame(3)).epb({ ...frame(4), droppedBefore: 2 });
     b.opb({ ...frame(5), interfaceId: 1, droppedBefore: 3 }).spb(frame(6).data).opb({ ...frame(7), droppedBefore: 0xffff });
-    // A new section's interfaces are new ones: nothing lost before its first packet.
+    // A new section's interfaces are new ones: no packet of its interface came before its first.
     b.section();
     b.iface({ linkType: LINKTYPE.ETHERNET });
     b.epb({ ...frame(8), droppedBefore: 1 });
     const { records } = collectRecords(b.finish(), 'interfaces.pcapng');
-    expect(records.map((r) => [r.no, r.interfaceId, r.droppedBefore, r.droppedAfter])).toEqual([
+    expect(records.map((r) => [r.no, r.interfaceId, r.droppedBefore, r.droppedSincePacket])).toEqual([
       [1, 0, 0, 0],
       [2, 1, 0, 0],
       [3, 0, 0, 1],
@@ -398,6 +398,24 @@ describe('pcapng drop counts', () => {
       [6, 0, 0, 4],
       [7, 0, 0, 6],
       [8, 0, 1, 0],
+    ]);
+  });
+
+  it("keeps a skipped packet block's losses for its own interface's next packet", () => {
+    const b = new PcapngBuilder().section();
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.iface({ linkType: LINKTYPE.ETHERNET });
+    b.epb({ ...frame(1), interfaceId: 1 });
+    const skipped = b.length;
+    b.opb({ ...frame(2), interfaceId: 1, droppedBefore: 5 });
+    b.epb(frame(3)).epb({ ...frame(4), interfaceId: 1 });
+    // The obsolete block claims more bytes than it holds: skipped, and said.
+    const { records, info } = collectRecords(patchU32(b.finish(), skipped + 20, 1_000), 'skipped.pcapng');
+    expect(codes(info).map((c) => c[0])).toEqual(['PCAPNG_CAPLEN_EXCEEDS_BLOCK']);
+    expect(records.map((r) => [r.no, r.interfaceId, r.droppedBefore, r.droppedSincePacket])).toEqual([
+      [1, 1, 0, 0],
+      [2, 0, 0, 0],
+      [3, 1, 5, 1],
     ]);
   });
 

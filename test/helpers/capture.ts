@@ -46,7 +46,7 @@ export interface CollectedRecord {
   interfaceId: number;
   fileOffset: number;
   droppedBefore: number;
-  droppedAfter: number;
+  droppedSincePacket: number;
   data: Uint8Array;
 }
 
@@ -70,7 +70,7 @@ export function collectRecords(
       interfaceId: r.interfaceId,
       fileOffset: r.fileOffset,
       droppedBefore: r.droppedBefore,
-      droppedAfter: r.droppedAfter,
+      droppedSincePacket: r.droppedSincePacket,
       // A plain Uint8Array copy: Buffer's slice would be a view into the reused chunk.
       data: new Uint8Array(r.bytes.subarray(r.off, r.end)),
     });
@@ -97,7 +97,7 @@ export function diffRecords(a: CollectedRecord[], b: CollectedRecord[]): string 
   for (let i = 0; i < n; i++) {
     const x = a[i];
     const y = b[i];
-    for (const key of ['no', 'tsMicros', 'caplen', 'origLen', 'linkType', 'interfaceId', 'fileOffset', 'droppedBefore', 'droppedAfter'] as const) {
+    for (const key of ['no', 'tsMicros', 'caplen', 'origLen', 'linkType', 'interfaceId', 'fileOffset', 'droppedBefore', 'droppedSincePacket'] as const) {
       if (x[key] !== y[key]) return `record ${i + 1}: ${key} ${x[key]} != ${y[key]}`;
     }
     if (!bytesEqual(x.data, y.data)) return `record ${i + 1}: data differs`;

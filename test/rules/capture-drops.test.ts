@@ -47,6 +47,8 @@ function joined(name: string, parts: Part[], lossBefore = 0, lost = 0): string {
   return writeTempCapture(b.finish(), name);
 }
 
+const RANK = { error: 0, warning: 1, info: 2 } as const;
+const sortedBySeverity = (vs: FlowResult['verdicts']) => vs.map((v) => v.severity).sort((a, b) => RANK[a] - RANK[b]);
 const byPort = (flows: FlowResult[], port: number) => flows.find((f) => f.client.endsWith(`:${port}`))!;
 const verdict = (f: FlowResult, code: string) => f.verdicts.find((v) => v.code === code);
 
@@ -60,7 +62,7 @@ describe('verdicts on something awaited to the end, after the capture dropped pa
     const { flows, verdicts } = analyzeFile(joined('overflow-loss.pcapng', [{ sample: 'listen-overflow.pcap' }], 26, 3));
     for (const port of [33310, 33318]) {
       const f = byPort(flows, port);
-      expect(f.captureDrops).toEqual({ packets: 3, firstAfter: 25, firstBefore: 26 });
+      expect(f.captureDrops).toMatchObject({ packets: 3, firstAfter: 25, firstBefore: 26 });
       const v = verdict(f, 'syn-timeout')!;
       expect(v.severity).toBe('warning');
       expect(v.summary).toMatch(/; the capturing tool says it dropped 3 packets after this flow's last packet \(the first just before #26\): what never came may be among them$/);
@@ -75,32 +77,54 @@ describe('verdicts on something awaited to the end, after the capture dropped pa
     }
     // The clients that closed after the loss: what they sent since shows what they got.
     for (const port of [33272, 33278]) expect(byPort(flows, port).captureDrops).toBeUndefined();
+    // Hedged before they are sorted: the most severe still first.
+    for (const f of flows) expect(f.verdicts.map((v) => v.severity)).toEqual(sortedBySeverity(f.verdicts));
     expect(verdicts.find((v) => v.code === 'capture-loss')?.facts).toMatchObject({ droppedBeforePackets: 3, firstPacketAfterLoss: 26 });
   });
 
   it('need as many lost packets as could hide what never came: a SYN-ACK and the ACK it draws, a final ACK alone', () => {
     const oneLost = analyzeFile(joined('overflow-one-lost.pcapng', [{ sample: 'listen-overflow.pcap' }], 26, 1)).flows;
     const f = byPort(oneLost, 33310);
-    expect(f.captureDrops).toEqual({ packets: 1, firstAfter: 25, firstBefore: 26 });
+    expect(f.captureDrops).toMatchObject({ packets: 1, firstAfter: 25, firstBefore: 26 });
     expect(verdict(f, 'syn-timeout')?.severity).toBe('error');
     expect(verdict(f, 'syn-timeout')?.facts.captureDrops).toBeUndefined();
 
-    // half-open.pcap: a SYN, then the server's SYN-ACK three times, and no final ACK.
+    // half-open.pcap: a SYN, then the server's SYN-ACK three times, and no final ACK: the SYN-ACK
+    // retries say the same of the client's ACK.
     const { flows } = analyzeFile(joined('half-open-then-clean.pcapng', [{ sample: 'half-open.pcap' }, { sample: 'http-clean.pcap' }], 5, 1));
-    const v = verdict(flows.find((x) => x.id === 1)!, 'half-open')!;
-    expect(v.severity).toBe('warning');
-    expect(v.summary).toMatch(/dropped 1 packet after this flow's last packet \(the first just before #5\)/);
+    const halfOpen = flows.find((x) => x.id === 1)!;
+    expect(verdict(halfOpen, 'half-open')?.severity).toBe('warning');
+    for (const code of ['half-open', 'synack-retry']) expect(verdict(halfOpen, code)?.summary).toMatch(/dropped 1 packet after this flow's last packet \(the first just before #5\)/);
+  });
+
+  it('need one lost packet when the ACK it would draw could not be in the capture', () => {
+    // The capture ends 0.2 s after the loss, before a delayed ACK was due: syn-timeout.pcap, then one SYN of refused.pcap.
+    const atEnd = analyzeFile(joined('loss-at-end.pcapng', [{ sample: 'syn-timeout.pcap' }, { sample: 'refused.pcap', take: 1, gap: 0.2 }], 4, 1)).flows.find((x) => x.id === 1)!;
+    expect(verdict(atEnd, 'syn-timeout')).toMatchObject({ severity: 'warning', facts: { captureDrops: { packets: 1, firstAfter: 3, firstBefore: 4 } } });
+    // A second later, the client's ACK to a SYN-ACK the loss took would be in the capture.
+    const later = analyzeFile(joined('loss-then-more.pcapng', [{ sample: 'syn-timeout.pcap' }, { sample: 'refused.pcap', gap: 0.2 }, { sample: 'http-clean.pcap', gap: 1 }], 4, 1)).flows.find((x) => x.id === 1)!;
+    expect(verdict(later, 'syn-timeout')?.severity).toBe('error');
+    // The capture holds the server's side only: the client's ACK to a lost response is never in it.
+    const serverSide = analyzeFile(joined('server-side-loss.pcapng', [{ sample: 'no-response-server-side.pcap' }, { sample: 'http-clean.pcap', gap: 2 }], 4, 1)).flows.find((x) => x.id === 1)!;
+    expect(verdict(serverSide, 'no-response')?.summary).toMatch(/dropped 1 packet after this flow's last packet \(the first just before #4\): what never came may be among them$/);
+  });
+
+  it("need one lost packet for a client's SYN sent again with no answer (syn-abandoned)", () => {
+    const n = records('syn-abandoned.pcap').length;
+    const { flows } = analyzeFile(joined('abandoned-loss.pcapng', [{ sample: 'syn-abandoned.pcap' }, { sample: 'http-clean.pcap' }], n + 1, 1));
+    const abandoned = flows.find((f) => f.verdicts.some((v) => v.code === 'syn-abandoned'))!;
+    expect(verdict(abandoned, 'syn-abandoned')?.summary).toMatch(/dropped 1 packet/);
   });
 
   it('leave alone a wait a packet of the flow ended: the client that gave up on its request, a server that closed', () => {
     // no-response.pcap up to the client's FIN #6 after 3 s: its acknowledgement number shows no response byte had come.
     const gaveUp = analyzeFile(joined('no-response-fin.pcapng', [{ sample: 'no-response.pcap', take: 6 }, { sample: 'http-clean.pcap' }], 7, 4)).flows.find((x) => x.id === 1)!;
-    expect(gaveUp.captureDrops).toEqual({ packets: 4, firstAfter: 6, firstBefore: 7 });
+    expect(gaveUp.captureDrops).toMatchObject({ packets: 4, firstAfter: 6, firstBefore: 7 });
     expect(verdict(gaveUp, 'no-response')).toMatchObject({ severity: 'error', facts: { endedBy: 'client' } });
     expect(verdict(gaveUp, 'no-response')?.summary).not.toMatch(/dropped/);
     // tls-client-cert-rejected.pcap up to the server's FIN #9: its sequence number shows the server sent no Finished.
     const rejected = analyzeFile(joined('cert-rejected-fin.pcapng', [{ sample: 'tls-client-cert-rejected.pcap', take: 9 }, { sample: 'http-clean.pcap' }], 10, 4)).flows.find((x) => x.id === 1)!;
-    expect(rejected.captureDrops).toEqual({ packets: 4, firstAfter: 9, firstBefore: 10 });
+    expect(rejected.captureDrops).toMatchObject({ packets: 4, firstAfter: 9, firstBefore: 10 });
     expect(verdict(rejected, 'tls-handshake-abandoned')).toMatchObject({ severity: 'error' });
     expect(verdict(rejected, 'tls-handshake-abandoned')?.summary).not.toMatch(/dropped/);
   });
@@ -133,7 +157,8 @@ describe('verdicts on something awaited to the end, after the capture dropped pa
     const file = joined('two-interfaces.pcapng', [{ sample: 'syn-timeout.pcap', iface: 1 }, { sample: 'http-clean.pcap' }, { sample: 'refused.pcap', take: 1, iface: 1 }], 14, 2);
     const { flows } = analyzeFile(file);
     const timedOut = flows.find((f) => f.id === 1)!;
-    expect(timedOut.captureDrops).toEqual({ packets: 2, firstAfter: 3, firstBefore: 14 });
+    expect(timedOut.captureDrops).toMatchObject({ packets: 2, firstAfter: 3, firstBefore: 14 });
+    expect(verdict(timedOut, 'syn-timeout')).toMatchObject({ severity: 'warning', facts: { captureDrops: { packets: 2, firstAfter: 3, firstBefore: 14 } } });
     expect(verdict(timedOut, 'syn-timeout')?.summary).toMatch(/dropped 2 packets after this flow's last packet \(the first between #3 and #14\)/);
   });
 
@@ -156,21 +181,23 @@ describe('verdicts on something awaited to the end, after the capture dropped pa
 describe('CaptureLosses', () => {
   it('finds the losses recorded on packets after a flow\'s last one', () => {
     const l = new CaptureLosses();
-    l.add(4, 5, 2);
-    l.add(3, 9, 1);
-    expect(l.after(4)).toEqual({ packets: 3, firstAfter: 4, firstBefore: 5 });
-    expect(l.after(5)).toEqual({ packets: 1, firstAfter: 3, firstBefore: 9 });
-    expect(l.after(8)).toEqual({ packets: 1, firstAfter: 3, firstBefore: 9 });
+    l.add(4, 5, 50, 2);
+    l.add(3, 9, 90, 1);
+    expect(l.after(4)).toEqual({ packets: 3, firstAfter: 4, firstBefore: 5, lastTs: 90 });
+    expect(l.after(5)).toEqual({ packets: 1, firstAfter: 3, firstBefore: 9, lastTs: 90 });
+    expect(l.after(8)).toEqual({ packets: 1, firstAfter: 3, firstBefore: 9, lastTs: 90 });
     expect(l.after(9)).toBeNull();
     expect(new CaptureLosses().after(0)).toBeNull();
   });
 
-  it('forgets the older half of its losses when full, and counts the rest as before', () => {
+  it('forgets the older half of its losses when full: a flow older than the forgotten ones gets none, the others their own', () => {
     const l = new CaptureLosses();
-    for (let no = 1; no <= 70_000; no++) l.add(no * 2 - 1, no * 2, 1);
-    // 65,536 kept, then the older 32,768 forgotten: the oldest kept is the 32,769th, before packet 65,538.
-    expect(l.after(0)).toEqual({ packets: 70_000 - 32_768, firstAfter: 65_537, firstBefore: 65_538 });
-    expect(l.after(139_990)).toEqual({ packets: 5, firstAfter: 139_991, firstBefore: 139_992 });
+    for (let no = 1; no <= 70_000; no++) l.add(no * 2 - 1, no * 2, no, 1);
+    // 65,536 kept, then the older 32,768 forgotten, the newest of them counted on packet 65,536.
+    expect(l.after(0)).toBeNull();
+    expect(l.after(65_535)).toBeNull();
+    expect(l.after(65_536)).toEqual({ packets: 70_000 - 32_768, firstAfter: 65_537, firstBefore: 65_538, lastTs: 70_000 });
+    expect(l.after(139_990)).toEqual({ packets: 5, firstAfter: 139_991, firstBefore: 139_992, lastTs: 70_000 });
     expect(l.after(140_000)).toBeNull();
   });
 });
