@@ -42,6 +42,7 @@ export class ParseContext {
     fileOffset: 0,
     droppedBefore: 0,
     droppedSincePacket: 0,
+    droppedSinceTs: 0,
   };
   stopped = false;
   private suppressed = 0;

@@ -106,7 +106,7 @@ export async function openCapSource(opts: LiveOpenOptions, onPacket: PacketCallb
     throw new LiveCaptureError(describeOpenError(code, opts, message), code);
   }
   const linkType = capLinkType(linkName);
-  const rec: PacketRecord = { no: 0, tsMicros: 0, caplen: 0, origLen: 0, linkType, interfaceId: 0, bytes: buffer, off: 0, end: 0, fileOffset: -1, droppedBefore: 0, droppedSincePacket: 0 };
+  const rec: PacketRecord = { no: 0, tsMicros: 0, caplen: 0, origLen: 0, linkType, interfaceId: 0, bytes: buffer, off: 0, end: 0, fileOffset: -1, droppedBefore: 0, droppedSincePacket: 0, droppedSinceTs: 0 };
   let truncated = 0;
   handle.on('packet', (nbytes, trunc) => {
     rec.no++;

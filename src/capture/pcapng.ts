@@ -72,8 +72,9 @@ export class PcapngWalker implements RecordWalker {
   // Drop counts, per interface of the current section (see sectionDrops).
   /** Packets delivered. */
   private readonly ifPackets: number[] = [];
-  /** Each interface's last packet delivered (0: none yet): a drop count's losses came after it. */
+  /** Each interface's last packet delivered and its time (0: none yet): a drop count's losses came after it. */
   private readonly ifLastPacket: number[] = [];
+  private readonly ifLastTs: number[] = [];
   /** Drops and packets received as the latest statistics block counts them, from the capture's start (-1: none yet). */
   private readonly ifDropped: number[] = [];
   private readonly ifReceived: number[] = [];
@@ -298,6 +299,7 @@ export class PcapngWalker implements RecordWalker {
     const i = this.ifCount++;
     this.ifPackets[i] = 0;
     this.ifLastPacket[i] = 0;
+    this.ifLastTs[i] = 0;
     this.ifDroppedPending[i] = 0;
     this.ifDropped[i] = -1;
     this.ifReceived[i] = -1;
@@ -363,8 +365,10 @@ export class PcapngWalker implements RecordWalker {
     const no = this.ctx.info.packets + 1;
     rec.droppedBefore = this.ifDroppedPending[ifId];
     rec.droppedSincePacket = this.ifLastPacket[ifId];
+    rec.droppedSinceTs = this.ifLastTs[ifId];
     this.ifDroppedPending[ifId] = 0;
     this.ifLastPacket[ifId] = no;
+    this.ifLastTs[ifId] = rec.tsMicros;
   }
 
   /** Packets lost on interface `ifId` before the packet being read and after its previous one, by its block's count (0 included). */

@@ -38,8 +38,9 @@ export interface PacketRecord {
    * block's); 0 when it says none or nothing.
    */
   droppedBefore: number;
-  /** The number of that previous packet (0: none), after which the lost packets came. */
+  /** The number and time of that previous packet (0: none), after which the lost packets came. */
   droppedSincePacket: number;
+  droppedSinceTs: number;
 }
 
 export interface CaptureDiagnostic {

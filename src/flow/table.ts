@@ -818,7 +818,7 @@ const ATTEMPT_GIVE_UP_FACTOR = 2.5;
  * most one MSL in the network (the 2 MSL of TIME_WAIT). A given-up attempt waits this long after
  * its last SYN before it is judged, so that a late SYN-ACK still joins it.
  */
-const LATE_SYN_ACK_MICROS = TIME_WAIT_MICROS;
+export const LATE_SYN_ACK_MICROS = TIME_WAIT_MICROS;
 /** Given-up attempts waiting for a late SYN-ACK at once (a SYN flood holds no more than this many). */
 const MAX_GIVEN_UP_HELD = 4_096;
 /** Packet time between two looks over the open attempts. */

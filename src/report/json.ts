@@ -1,5 +1,5 @@
 import { INTERNAL, type AnalysisResult, type CaptureSummary, type FlowResult } from '../pipeline.js';
-import type { CaptureDropsFact } from '../rules/capture-drops.js';
+import { dropsFacts } from '../rules/capture-drops.js';
 import type { SideFacts } from '../rules/facts.js';
 import { SEVERITY, type Verdict } from '../rules/verdict.js';
 
@@ -182,7 +182,7 @@ function flowText(f: FlowResult, opts: JsonOptions = {}, hints: HintTable = new 
     if (copies) out += `,"capturedTwice":${copies}`;
     if (f.visibility.seen !== 'both') out += `,"visibility":${text(f.visibility.seen)}${visibilityProof}`;
     if (f.memcap) out += `,"memcap":${text(f.memcap)}`;
-    if (f.captureDrops) out += `,"captureDrops":${dropsText(f.captureDrops)}`;
+    if (f.captureDrops) out += `,"captureDrops":${text(dropsFacts(f.captureDrops))}`;
     return `${out},"verdicts":${verdictsText(f, hints)}}`;
   }
   const app = f.app;
@@ -204,13 +204,11 @@ function flowText(f: FlowResult, opts: JsonOptions = {}, hints: HintTable = new 
   if (app && app.errors.length) out += `,"appErrors":${text(app.errors)}`;
   if (f.dns) out += `,"dns":${text(f.dns)}`;
   if (f.memcap) out += `,"memcap":${text(f.memcap)}`;
-  if (f.captureDrops) out += `,"captureDrops":${dropsText(f.captureDrops)}`;
+  if (f.captureDrops) out += `,"captureDrops":${text(dropsFacts(f.captureDrops))}`;
   if (copies) out += `,"capturedTwice":${copies}`;
   return `${out},"verdicts":${verdictsText(f, hints)}}`;
 }
 
-/** The packets the capture lost after the flow's last one (rules/capture-drops.ts). */
-const dropsText = (d: CaptureDropsFact) => `{"packets":${num(d.packets)},"firstAfter":${num(d.firstAfter)},"firstBefore":${num(d.firstBefore)}}`;
 
 /** The TCP options a side sent in its SYN. */
 const optionsText = (s: SideFacts) =>

@@ -14,8 +14,10 @@ import type { Verdict } from './verdict.js';
 // and acknowledgement numbers, or its SYN sent again, show what its sender had sent and received.
 // The capture-loss verdict says the same of the capture as a whole.
 
-/** Losses kept; past this, the older half is forgotten (see CaptureLosses.add). */
+/** Losses kept; past this, the older half is forgotten (CaptureLosses.add). */
 const MAX_LOSSES = 65_536;
+/** Losses a flow's look-up reads at most: enough to name the first and to weigh what they could hide. */
+const MAX_READ = 64;
 
 /**
  * Longest a host waits before it acknowledges what it received (a delayed ACK: 40 ms on Linux, 200
@@ -26,46 +28,53 @@ const ACK_DUE_MICROS = 500_000;
 
 /** The packets the capture lost after a flow's last packet, as FlowFacts.captureDrops holds them. */
 export interface CaptureDropsFact {
-  /** Packets the tool says it lost after the flow's last packet and before the flow ended. */
+  /** Packets the tool says it lost after the flow's last packet, before the capture stopped watching it. */
   packets: number;
-  /** The first such loss came between these two packets of its interface (firstAfter 0: before its first packet). */
+  /** More losses followed than were read: `packets` is a floor. */
+  atLeast: boolean;
+  /** The first such loss came between these two packets of its interface (firstAfter 0: before its first packet), after firstAfterTs. */
   firstAfter: number;
   firstBefore: number;
+  firstAfterTs: number;
+  /** Some began before the flow's last packet, on another interface: they may have come before it. */
+  mayPrecede: boolean;
   /** When the packet came that counted the newest of them: they were lost before it. */
   lastTs: number;
 }
 
-/** The capture's losses in the order read: between which two packets of its interface each came, and how many packets it lost. */
+/** The capture's losses in the order read: between which two packets (and times) of its interface each came, and how many packets it lost. */
 export class CaptureLosses {
-  /** The packets of the loss's interface on either side of it, and the time of the second. */
   private prevPacket = new Float64Array(64);
+  private prevTs = new Float64Array(64);
   private nextPacket = new Float64Array(64);
   private nextTs = new Float64Array(64);
-  /** Packets lost up to and including each loss, from lostEarlier on: a flow's share is a difference of two. */
-  private lostUpTo = new Float64Array(64);
-  /** What lostUpTo counted of the losses forgotten, and the packet that counted the newest of them. */
-  private lostEarlier = 0;
+  private lost = new Float64Array(64);
+  /** The packet that counted the newest loss forgotten. */
   private forgottenUpTo = 0;
   private count = 0;
 
   /**
-   * `lost` packets were lost between packets `after` and `before` of one interface, `before` at
-   * `ts`. Losses come in the order of `before`. Past MAX_LOSSES the older half is forgotten: a flow
-   * idle since before a forgotten loss is judged as though the capture had counted none.
+   * `lost` packets were lost between packet `after` (at `afterTs`) and packet `before` (at
+   * `beforeTs`) of one interface. Losses come in the order of `before`. Past MAX_LOSSES the older
+   * half is forgotten: a flow idle since before a forgotten loss is judged as though the capture
+   * had counted none.
    */
-  add(after: number, before: number, ts: number, lost: number): void {
+  add(after: number, afterTs: number, before: number, beforeTs: number, lost: number): void {
     if (this.count === MAX_LOSSES) this.forgetOlderHalf();
     else if (this.count === this.nextPacket.length) this.grow();
-    const n = this.count;
+    const n = this.count++;
     this.prevPacket[n] = after;
+    this.prevTs[n] = afterTs;
     this.nextPacket[n] = before;
-    this.nextTs[n] = ts;
-    this.lostUpTo[n] = (n > 0 ? this.lostUpTo[n - 1] : this.lostEarlier) + lost;
-    this.count = n + 1;
+    this.nextTs[n] = beforeTs;
+    this.lost[n] = lost;
   }
 
-  /** The packets lost after packet `last` (all of them read by now): null when none were, or when some were forgotten. */
-  after(last: number): CaptureDropsFact | null {
+  /**
+   * The packets lost after packet `last` (counted by now) whose loss began before `until`: null
+   * when none were, or when some were forgotten.
+   */
+  after(last: number, until: number): CaptureDropsFact | null {
     if (last < this.forgottenUpTo) return null;
     // The first loss counted on a packet after `last`; one counted on `last` itself came before it.
     let lo = 0;
@@ -75,28 +84,32 @@ export class CaptureLosses {
       if (this.nextPacket[mid] > last) hi = mid;
       else lo = mid + 1;
     }
-    if (lo === this.count) return null;
-    return {
-      packets: this.lostUpTo[this.count - 1] - (lo > 0 ? this.lostUpTo[lo - 1] : this.lostEarlier),
-      firstAfter: this.prevPacket[lo],
-      firstBefore: this.nextPacket[lo],
-      lastTs: this.nextTs[this.count - 1],
-    };
+    let d: CaptureDropsFact | null = null;
+    const end = Math.min(this.count, lo + MAX_READ);
+    for (let i = lo; i < end; i++) {
+      if (this.prevTs[i] >= until) continue;
+      d ??= { packets: 0, atLeast: false, firstAfter: this.prevPacket[i], firstBefore: this.nextPacket[i], firstAfterTs: this.prevTs[i], mayPrecede: false, lastTs: 0 };
+      d.packets += this.lost[i];
+      if (this.prevPacket[i] < last) d.mayPrecede = true;
+      if (this.nextTs[i] > d.lastTs) d.lastTs = this.nextTs[i];
+    }
+    if (d && end < this.count) d.atLeast = true;
+    return d;
   }
 
   private grow(): void {
     const size = this.nextPacket.length * 2;
     this.prevPacket = grownColumn(this.prevPacket, size);
+    this.prevTs = grownColumn(this.prevTs, size);
     this.nextPacket = grownColumn(this.nextPacket, size);
     this.nextTs = grownColumn(this.nextTs, size);
-    this.lostUpTo = grownColumn(this.lostUpTo, size);
+    this.lost = grownColumn(this.lost, size);
   }
 
   private forgetOlderHalf(): void {
     const half = this.count >>> 1;
-    this.lostEarlier = this.lostUpTo[half - 1];
     this.forgottenUpTo = this.nextPacket[half - 1];
-    for (const column of [this.prevPacket, this.nextPacket, this.nextTs, this.lostUpTo]) column.copyWithin(0, half, this.count);
+    for (const column of [this.prevPacket, this.prevTs, this.nextPacket, this.nextTs, this.lost]) column.copyWithin(0, half, this.count);
     this.count -= half;
   }
 }
@@ -114,12 +127,11 @@ export function endedOpen(f: FlowFacts): boolean {
  * Verdicts on something that never came, awaited until the capture stopped watching the flow (no
  * packet of it ended the wait), and how many lost packets could hide it when the capture holds
  * both sides and went on long enough to hold an ACK: what never came, and the ACK it would have
- * drawn. A client's final ACK (half-open, synack-retry) and a SYN sent again with no answer
- * (syn-abandoned) draw none.
+ * drawn. A client's final ACK (half-open, synack-retry) draws none. Not syn-abandoned: a client
+ * whose retry the capture lost would have sent the next one, due within seconds.
  */
 const LOSSES_THAT_HIDE: Record<string, number> = {
   'syn-timeout': 2,
-  'syn-abandoned': 1,
   'half-open': 1,
   'synack-retry': 1,
   'half-closed': 2,
@@ -133,10 +145,10 @@ function mayBeAmongDrops(f: FlowFacts, v: Verdict, d: CaptureDropsFact, ctx: Rul
   // A request the client gave up on, or a close, ended that wait: what it acknowledged shows what it had.
   if (v.code === 'no-response' && v.facts.endedBy != null) return false;
   const watch = watchOf(f, ctx);
+  // The losses began after the capture stopped watching the flow (a seam of joined captures, its hosts gone quiet).
+  if (d.firstAfterTs >= watch.ts) return false;
   // The ACK it would have drawn goes the way the capture does not see, or came after it stopped watching.
   if (hide === 2 && (f.visibility.seen !== 'both' || watch.ts < d.lastTs + ACK_DUE_MICROS)) hide = 1;
-  // The client took the same ports again: a connection the SYN-ACK had opened would have closed first.
-  if (v.code === 'syn-timeout' && watch.until === 'reused') hide = 3;
   return d.packets >= hide;
 }
 
@@ -153,14 +165,19 @@ function lossPlace(d: CaptureDropsFact): string {
 export function addCaptureDrops(f: FlowFacts, verdicts: Verdict[], ctx: RuleContext): Verdict[] {
   const d = f.captureDrops;
   if (!d) return verdicts;
-  // On a capture of several interfaces the first loss may have come before the flow's last packet, the rest after.
-  const when = d.firstAfter >= f.lastPacket ? "after this flow's last packet" : "that may have come after this flow's last packet";
+  const count = `${d.atLeast ? 'at least ' : ''}${grouped(d.packets)} ${d.packets === 1 ? 'packet' : 'packets'}`;
+  const when = d.mayPrecede ? "that may have come after this flow's last packet" : "after this flow's last packet";
   for (const v of verdicts) {
     if (!mayBeAmongDrops(f, v, d, ctx)) continue;
     if (v.severity === 'error') v.severity = 'warning';
-    v.summary += `; the capturing tool says it dropped ${grouped(d.packets)} ${d.packets === 1 ? 'packet' : 'packets'} ${when} (the first ${lossPlace(d)}): what never came may be among them`;
-    v.facts = { ...v.facts, captureDrops: { packets: d.packets, firstAfter: d.firstAfter, firstBefore: d.firstBefore } };
-    v.hint += " The capture itself lost packets after this flow's last one (its packet blocks say so): capture again, with a larger buffer, before taking this verdict as the hosts'.";
+    v.summary += `; the capturing tool says it dropped ${count} ${when} (the first ${lossPlace(d)}): what never came may be among them`;
+    v.facts = { ...v.facts, captureDrops: dropsFacts(d) };
+    v.hint = `${v.hint ? `${v.hint} ` : ''}The capture itself lost packets after this flow's last one (its packet blocks say so): capture again, with a larger buffer, before taking this verdict as the hosts'.`;
   }
   return verdicts;
+}
+
+/** What a report shows of `d`: the count (a floor when atLeast) and where the first loss came. */
+export function dropsFacts(d: CaptureDropsFact): { packets: number; atLeast?: true; firstAfter: number; firstBefore: number } {
+  return { packets: d.packets, ...(d.atLeast ? { atLeast: true as const } : {}), firstAfter: d.firstAfter, firstBefore: d.firstBefore };
 }

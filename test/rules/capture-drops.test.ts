@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { PcapngBuilder } from '../../src/capture/writer.js';
 import { analyzeFile, type FlowResult } from '../../src/pipeline.js';
+import { AnswerLog } from '../../src/rules/answer-log.js';
 import { CaptureLosses } from '../../src/rules/capture-drops.js';
+import { FLOW_RULES, judgeFlow, type FlowRule, type RuleContext } from '../../src/rules/rules.js';
 import { collectRecords, type CollectedRecord, writeTempCapture } from '../helpers/capture.js';
 import { memoryIo } from '../helpers/io.js';
 
@@ -26,9 +28,10 @@ interface Part {
 /**
  * The parts' packets one after the other, as a pcapng file of two Ethernet interfaces whose packet
  * `lossBefore` (counted over the whole file) says `lost` packets of its interface were dropped since
- * that interface's previous packet.
+ * that interface's previous packet; `more` adds such counts on other packets.
  */
-function joined(name: string, parts: Part[], lossBefore = 0, lost = 0): string {
+function joined(name: string, parts: Part[], lossBefore = 0, lost = 0, more: Record<number, number> = {}): string {
+  const losses: Record<number, number> = { ...more, [lossBefore]: lost };
   const b = new PcapngBuilder().section();
   b.iface({ linkType: 1 });
   b.iface({ linkType: 1 });
@@ -41,7 +44,7 @@ function joined(name: string, parts: Part[], lossBefore = 0, lost = 0): string {
       expect(r.linkType).toBe(1);
       no++;
       lastTs = r.tsMicros + shift;
-      b.epb({ tsMicros: lastTs, data: r.data, interfaceId: part.iface ?? 0, droppedBefore: no === lossBefore ? lost : undefined });
+      b.epb({ tsMicros: lastTs, data: r.data, interfaceId: part.iface ?? 0, droppedBefore: losses[no] });
     }
   }
   return writeTempCapture(b.finish(), name);
@@ -91,7 +94,7 @@ describe('verdicts on something awaited to the end, after the capture dropped pa
 
     // half-open.pcap: a SYN, then the server's SYN-ACK three times, and no final ACK: the SYN-ACK
     // retries say the same of the client's ACK.
-    const { flows } = analyzeFile(joined('half-open-then-clean.pcapng', [{ sample: 'half-open.pcap' }, { sample: 'http-clean.pcap' }], 5, 1));
+    const { flows } = analyzeFile(joined('half-open-then-clean.pcapng', [{ sample: 'half-open.pcap' }, { sample: 'http-clean.pcap' }, { sample: 'refused.pcap', gap: 2 }], 5, 1));
     const halfOpen = flows.find((x) => x.id === 1)!;
     expect(verdict(halfOpen, 'half-open')?.severity).toBe('warning');
     for (const code of ['half-open', 'synack-retry']) expect(verdict(halfOpen, code)?.summary).toMatch(/dropped 1 packet after this flow's last packet \(the first just before #5\)/);
@@ -105,15 +108,16 @@ describe('verdicts on something awaited to the end, after the capture dropped pa
     const later = analyzeFile(joined('loss-then-more.pcapng', [{ sample: 'syn-timeout.pcap' }, { sample: 'refused.pcap', gap: 0.2 }, { sample: 'http-clean.pcap', gap: 1 }], 4, 1)).flows.find((x) => x.id === 1)!;
     expect(verdict(later, 'syn-timeout')?.severity).toBe('error');
     // The capture holds the server's side only: the client's ACK to a lost response is never in it.
-    const serverSide = analyzeFile(joined('server-side-loss.pcapng', [{ sample: 'no-response-server-side.pcap' }, { sample: 'http-clean.pcap', gap: 2 }], 4, 1)).flows.find((x) => x.id === 1)!;
+    const serverSide = analyzeFile(joined('server-side-loss.pcapng', [{ sample: 'no-response-server-side.pcap' }, { sample: 'http-clean.pcap', gap: 2 }, { sample: 'refused.pcap', gap: 2 }], 4, 1)).flows.find((x) => x.id === 1)!;
     expect(verdict(serverSide, 'no-response')?.summary).toMatch(/dropped 1 packet after this flow's last packet \(the first just before #4\): what never came may be among them$/);
   });
 
-  it("need one lost packet for a client's SYN sent again with no answer (syn-abandoned)", () => {
+  it("leave alone a syn-abandoned: a client whose retry the capture lost would have sent the next one", () => {
     const n = records('syn-abandoned.pcap').length;
-    const { flows } = analyzeFile(joined('abandoned-loss.pcapng', [{ sample: 'syn-abandoned.pcap' }, { sample: 'http-clean.pcap' }], n + 1, 1));
+    const { flows } = analyzeFile(joined('abandoned-loss.pcapng', [{ sample: 'syn-abandoned.pcap' }, { sample: 'http-clean.pcap' }], n + 1, 3));
     const abandoned = flows.find((f) => f.verdicts.some((v) => v.code === 'syn-abandoned'))!;
-    expect(verdict(abandoned, 'syn-abandoned')?.summary).toMatch(/dropped 1 packet/);
+    expect(abandoned.captureDrops).toMatchObject({ packets: 3 });
+    expect(verdict(abandoned, 'syn-abandoned')?.summary).not.toMatch(/dropped/);
   });
 
   it('leave alone a wait a packet of the flow ended: the client that gave up on its request, a server that closed', () => {
@@ -151,6 +155,29 @@ describe('verdicts on something awaited to the end, after the capture dropped pa
     expect(verdict(timedOut, 'syn-timeout')?.severity).toBe('error');
   });
 
+  it("count a loss only if it began before the table's timer for the flow ran out, however late a TCP packet made the table end it", () => {
+    // DNS lookups every 10 s after the attempt (dns-refused.pcap, 4 packets), then a refused SYN that ends it.
+    const parts: Part[] = [{ sample: 'syn-timeout.pcap' }, ...Array.from({ length: 8 }, () => ({ sample: 'dns-refused.pcap', gap: 10 })), { sample: 'refused.pcap', gap: 1 }];
+    // Lost between the lookups at about 73 s and 83 s: after the minute a SYN-ACK may come in.
+    const late = analyzeFile(joined('timeout-dns-late.pcapng', parts, 3 + 7 * 4 + 1, 2)).flows.find((f) => f.id === 1)!;
+    expect(late.endReason).toBe('attempt-timeout');
+    expect(late.captureDrops).toBeUndefined();
+    expect(verdict(late, 'syn-timeout')?.severity).toBe('error');
+    // Lost between the lookups at about 13 s and 23 s: within it.
+    const within = analyzeFile(joined('timeout-dns-within.pcapng', parts, 3 + 4 + 1, 2)).flows.find((f) => f.id === 1)!;
+    expect(within.captureDrops).toMatchObject({ packets: 2, firstAfter: 7, firstBefore: 8 });
+    expect(verdict(within, 'syn-timeout')?.severity).toBe('warning');
+  });
+
+  it('say a loss counted on another interface may have come before the flow\'s last packet', () => {
+    // A refused SYN on interface 1 (#1), syn-timeout.pcap on interface 0 (#3 to #5), 1 packet lost
+    // just before #6, then interface 1's next packet (#8) saying 5 were lost since #1.
+    const file = joined('straddle.pcapng', [{ sample: 'refused.pcap', iface: 1 }, { sample: 'syn-timeout.pcap' }, { sample: 'http-clean.pcap', take: 2 }, { sample: 'refused.pcap', take: 1, iface: 1, gap: 0.1 }, { sample: 'http-clean.pcap', gap: 1 }], 6, 1, { 8: 5 });
+    const f = analyzeFile(file).flows.find((x) => x.client.endsWith(':48078'))!;
+    expect(f.captureDrops).toMatchObject({ packets: 6, firstAfter: 5, firstBefore: 6, mayPrecede: true });
+    expect(verdict(f, 'syn-timeout')?.summary).toMatch(/dropped 6 packets that may have come after this flow's last packet \(the first just before #6\)/);
+  });
+
   it("place a loss between its interface's packets, however many of another interface came between", () => {
     // The SYNs of syn-timeout.pcap on interface 1, then a whole HTTP exchange on interface 0, then
     // interface 1's next packet (a refused SYN) saying 2 of its packets were lost since #3.
@@ -178,26 +205,51 @@ describe('verdicts on something awaited to the end, after the capture dropped pa
   });
 });
 
+describe('a hedged verdict among others', () => {
+  it('is sorted by its new severity, after the errors', () => {
+    const { flows } = analyzeFile(joined('order.pcapng', [{ sample: 'syn-timeout.pcap' }, { sample: 'http-clean.pcap' }], 4, 2));
+    const f = flows.find((x) => x.id === 1)!;
+    const other: FlowRule = { code: 'other-error', evaluate: () => ({ code: 'other-error', severity: 'error', summary: '', packets: [], facts: {}, hint: '' }) };
+    const timeout = FLOW_RULES.find((r) => r.code === 'syn-timeout')!;
+    const ctx: RuleContext = { captureEnd: f.end + 1_000_000, neighboursUnanswered: new Map(), answers: new AnswerLog() };
+    expect(judgeFlow(f, ctx, [timeout, other]).map((v) => [v.code, v.severity])).toEqual([
+      ['other-error', 'error'],
+      ['syn-timeout', 'warning'],
+    ]);
+  });
+});
+
 describe('CaptureLosses', () => {
-  it('finds the losses recorded on packets after a flow\'s last one', () => {
+  it("finds the losses counted on packets after a flow's last one, begun before a time", () => {
     const l = new CaptureLosses();
-    l.add(4, 5, 50, 2);
-    l.add(3, 9, 90, 1);
-    expect(l.after(4)).toEqual({ packets: 3, firstAfter: 4, firstBefore: 5, lastTs: 90 });
-    expect(l.after(5)).toEqual({ packets: 1, firstAfter: 3, firstBefore: 9, lastTs: 90 });
-    expect(l.after(8)).toEqual({ packets: 1, firstAfter: 3, firstBefore: 9, lastTs: 90 });
-    expect(l.after(9)).toBeNull();
-    expect(new CaptureLosses().after(0)).toBeNull();
+    l.add(4, 40, 5, 50, 2);
+    l.add(3, 30, 9, 90, 1);
+    l.add(10, 100, 11, 110, 4);
+    expect(l.after(4, Infinity)).toEqual({ packets: 7, atLeast: false, firstAfter: 4, firstBefore: 5, firstAfterTs: 40, mayPrecede: true, lastTs: 110 });
+    expect(l.after(5, Infinity)).toEqual({ packets: 5, atLeast: false, firstAfter: 3, firstBefore: 9, firstAfterTs: 30, mayPrecede: true, lastTs: 110 });
+    expect(l.after(9, Infinity)).toMatchObject({ packets: 4, firstAfter: 10, mayPrecede: false });
+    // Begun at or after time 100: not counted.
+    expect(l.after(4, 100)).toMatchObject({ packets: 3, lastTs: 90 });
+    expect(l.after(9, 100)).toBeNull();
+    expect(l.after(11, Infinity)).toBeNull();
+    expect(new CaptureLosses().after(0, Infinity)).toBeNull();
+  });
+
+  it('reads 64 losses after a flow at most, and then says the count is a floor', () => {
+    const l = new CaptureLosses();
+    for (let no = 1; no <= 100; no++) l.add(no * 2 - 1, no, no * 2, no, 1);
+    expect(l.after(0, Infinity)).toMatchObject({ packets: 64, atLeast: true, firstBefore: 2 });
+    expect(l.after(100, Infinity)).toMatchObject({ packets: 50, atLeast: false, firstBefore: 102 });
   });
 
   it('forgets the older half of its losses when full: a flow older than the forgotten ones gets none, the others their own', () => {
     const l = new CaptureLosses();
-    for (let no = 1; no <= 70_000; no++) l.add(no * 2 - 1, no * 2, no, 1);
+    for (let no = 1; no <= 70_000; no++) l.add(no * 2 - 1, no, no * 2, no, 1);
     // 65,536 kept, then the older 32,768 forgotten, the newest of them counted on packet 65,536.
-    expect(l.after(0)).toBeNull();
-    expect(l.after(65_535)).toBeNull();
-    expect(l.after(65_536)).toEqual({ packets: 70_000 - 32_768, firstAfter: 65_537, firstBefore: 65_538, lastTs: 70_000 });
-    expect(l.after(139_990)).toEqual({ packets: 5, firstAfter: 139_991, firstBefore: 139_992, lastTs: 70_000 });
-    expect(l.after(140_000)).toBeNull();
+    expect(l.after(0, Infinity)).toBeNull();
+    expect(l.after(65_535, Infinity)).toBeNull();
+    expect(l.after(65_536, Infinity)).toMatchObject({ packets: 64, atLeast: true, firstAfter: 65_537, firstBefore: 65_538 });
+    expect(l.after(139_990, Infinity)).toMatchObject({ packets: 5, atLeast: false, firstAfter: 139_991, firstBefore: 139_992, lastTs: 70_000 });
+    expect(l.after(140_000, Infinity)).toBeNull();
   });
 });
