@@ -209,7 +209,6 @@ function flowText(f: FlowResult, opts: JsonOptions = {}, hints: HintTable = new 
   return `${out},"verdicts":${verdictsText(f, hints)}}`;
 }
 
-
 /** The TCP options a side sent in its SYN. */
 const optionsText = (s: SideFacts) =>
   `{"mss":${num(s.mss)},"windowScale":${num(s.windowScale)},"sackPermitted":${s.sackPermitted},"timestamps":${s.timestamps},"ttl":${num(s.ttl)}}`;

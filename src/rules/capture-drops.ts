@@ -1,6 +1,6 @@
-import type { FlowFacts } from './facts.js';
 import { grownColumn } from '../flow/columns.js';
 import { watchOf } from './capture-end.js';
+import type { FlowFacts } from './facts.js';
 import { grouped } from './format.js';
 import type { RuleContext } from './rules.js';
 import type { Verdict } from './verdict.js';
@@ -28,7 +28,7 @@ const ACK_DUE_MICROS = 500_000;
 
 /** The packets the capture lost after a flow's last packet, as FlowFacts.captureDrops holds them. */
 export interface CaptureDropsFact {
-  /** Packets the tool says it lost after the flow's last packet, before the capture stopped watching it. */
+  /** Packets the tool says it lost after the flow's last packet, begun before its timer ran out and the capture stopped watching it. */
   packets: number;
   /** More losses followed than were read: `packets` is a floor. */
   atLeast: boolean;
