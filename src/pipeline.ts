@@ -11,7 +11,7 @@ import { addDnsOrigin } from './rules/dns-rules.js';
 import { CaptureLosses, endedOpen } from './rules/capture-drops.js';
 import type { Flow } from './flow/flow.js';
 import type { SinkFactory, SinkFlow } from './flow/sink.js';
-import { FlowTable, LATE_SYN_ACK_MICROS, type FlowEndReason, type NeighbourLookups } from './flow/table.js';
+import { FlowTable, type FlowEndReason, type NeighbourLookups } from './flow/table.js';
 import { DEFAULT_MEMCAP_BYTES, MemoryBudget, formatSize, type MemcapMark, type MemcapSummary } from './flow/memcap.js';
 import { recycleAppFacts } from './dissect/recycle.js';
 import { AppSinkFactory } from './dissect/session.js';
@@ -179,7 +179,6 @@ export class Analyzer {
   private readonly captureJudge = new CaptureJudge();
   /** The losses the capture's packet blocks count (rules/capture-drops.ts). */
   private readonly losses = new CaptureLosses();
-  private readonly idleTimeoutMicros: number;
   private flowsStreamed = 0;
   private readonly skipped: Record<string, number> = Object.create(null);
   private readonly malformedByCode: Record<string, number> = Object.create(null);
@@ -264,7 +263,7 @@ export class Analyzer {
         },
       };
     }
-    const idleTimeoutMicros = (this.idleTimeoutMicros = (opts.idleTimeoutSec ?? 300) * 1e6);
+    const idleTimeoutMicros = (opts.idleTimeoutSec ?? 300) * 1e6;
     this.watch = new CaptureWatch(idleTimeoutMicros);
     this.probeHold = opts.holdProbes === false ? null : new ProbeHold();
     this.table = new FlowTable({
@@ -518,12 +517,11 @@ export class Analyzer {
     const facts = buildFlowFacts(flow, reason, app);
     if (mark) facts.memcap = mark;
     // The losses counted by now after its last packet, begun before the table's timer for the flow
-    // ran out (it runs on TCP packets alone, so it may end the flow later). A quiet interface counts
-    // its losses only with its next packet, which may come later; a flow the idle timeout ended is
-    // judged before its continuation (afterIdle) shows what its hosts had.
+    // ran out. A quiet interface counts its losses only with its next packet, which may come later;
+    // a flow the idle timeout ended is judged before its continuation (afterIdle) shows what its
+    // hosts had.
     if (endedOpen(facts)) {
-      const timerEnd = reason === 'idle' ? facts.end + this.idleTimeoutMicros : reason === 'attempt-timeout' ? flow.lastSynTs + LATE_SYN_ACK_MICROS : Infinity;
-      const drops = this.losses.after(facts.lastPacket, timerEnd);
+      const drops = this.losses.after(facts.lastPacket, this.table.timerEnd(flow, reason, facts.end));
       if (drops) facts.captureDrops = drops;
     }
     // Decided once, as the flow ends, so streamed and kept flows get the same verdicts.

@@ -886,11 +886,12 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
     flow.handshakeAckTs = ts;
   }
 
+  // An RST like the one the client's SYN retry proved was not the end of its attempt: whatever its
+  // IP ID or TTL show, it is no more the client's own than the first, and it closes nothing.
+  const rstClosesNothing = rst && isOrig && flow.clientRstsForeign && flow.handshakeAckNo === 0;
   if (rst) {
     noteRst(endpoint, peer, v, no, ts, ackf);
-    // An RST like the one the client's SYN retry proved was not the end of its attempt: whatever
-    // its IP ID or TTL show, it is no more the client's own than the first.
-    if (isOrig && flow.clientRstsForeign && flow.handshakeAckNo === 0) {
+    if (rstClosesNothing) {
       endpoint.finalRstLikeFirst = true;
       flow.ignoredRstTs = ts;
     }
@@ -957,8 +958,7 @@ export function processSegment(flow: Flow, dir: Dir, v: PacketView, bytes: Uint8
   else if (syn && !ackf) endpoint.firstAckNo = 0; // a new SYN: the peer will number from a new ISN
 
   updateLastSeq(flow.history, isOrig, endpoint, v, segLen, syn, fin, rst, len);
-  const closesNothing = rst && isOrig && flow.clientRstsForeign && flow.handshakeAckNo === 0;
-  const closing = !closesNothing && updateStateMachine(flow, endpoint, peer, isOrig, v, len, syn, fin, rst, ackf);
+  const closing = !rstClosesNothing && updateStateMachine(flow, endpoint, peer, isOrig, v, len, syn, fin, rst, ackf);
   if (isOrig && syn && flow.attemptDeadline === 0) flow.attemptDeadline = ts + ATTEMPT_DELAY_MICROS;
 
   // --- reassembly: ACK-revealed gaps, then this segment's payload ---

@@ -599,6 +599,16 @@ export class FlowTable implements Sheddable {
     }
   }
 
+  /**
+   * When the timer that ended a flow for `reason` ran out, its last packet at `lastTs`: the idle
+   * timeout, or the time a SYN-ACK may still come after the attempt's last SYN. The timers run as
+   * TCP packets come, so the flow may end later. Infinity when no timer ended it.
+   */
+  timerEnd(f: Flow, reason: FlowEndReason, lastTs: number): number {
+    if (reason === 'idle') return lastTs + this.idleTimeout;
+    return reason === 'attempt-timeout' ? f.lastSynTs + LATE_SYN_ACK_MICROS : Infinity;
+  }
+
   /** Finish every flow (end of capture). */
   finishAll(): void {
     // An attempt the sweep found given up was waiting only for a late SYN-ACK.
@@ -818,7 +828,7 @@ const ATTEMPT_GIVE_UP_FACTOR = 2.5;
  * most one MSL in the network (the 2 MSL of TIME_WAIT). A given-up attempt waits this long after
  * its last SYN before it is judged, so that a late SYN-ACK still joins it.
  */
-export const LATE_SYN_ACK_MICROS = TIME_WAIT_MICROS;
+const LATE_SYN_ACK_MICROS = TIME_WAIT_MICROS;
 /** Given-up attempts waiting for a late SYN-ACK at once (a SYN flood holds no more than this many). */
 const MAX_GIVEN_UP_HELD = 4_096;
 /** Packet time between two looks over the open attempts. */
